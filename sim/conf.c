@@ -1,0 +1,750 @@
+/* conf.c — libyaml event stream to a tree of located nodes; strict typed accessors; --set overrides; YAML output. */
+#include "conf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+/* Deeper nesting than this is certainly not a scenario; refusing it keeps
+ * hostile input from exhausting the stack. */
+#define CONF_MAX_DEPTH 64
+
+/* ---------- nodes ---------- */
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* New node of kind located at file:line:col (1-based). Caller owns it. */
+static conf_node *node_new(conf_kind kind, const char *file, int line, int col)
+{
+    conf_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->kind = kind;
+    n->file = dup_str(file ? file : "");
+    n->path = dup_str("");
+    n->line = line;
+    n->col = col;
+    return n;
+}
+
+void conf_free(conf_node *n)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < n->n_kids; i++)
+        conf_free(n->kids[i]);
+    free(n->kids);
+    free(n->key);
+    free(n->value);
+    free(n->path);
+    free(n->file);
+    free(n);
+}
+
+/* Appends kid to parent (parent takes ownership). Returns -1 on OOM. */
+static int node_add(conf_node *parent, conf_node *kid)
+{
+    if (parent->n_kids == parent->cap_kids) {
+        size_t cap = parent->cap_kids ? parent->cap_kids * 2 : 4;
+        conf_node **k = realloc(parent->kids, cap * sizeof *k);
+        if (!k)
+            return -1;
+        parent->kids = k;
+        parent->cap_kids = cap;
+    }
+    parent->kids[parent->n_kids++] = kid;
+    return 0;
+}
+
+/* Sets n's path from its parent's path and its key or index, then its kids'. */
+static void node_repath(conf_node *n, const char *parent_path, size_t index)
+{
+    char buf[1024];
+    if (n->key)
+        snprintf(buf, sizeof buf, "%s%s%s", parent_path, *parent_path ? "." : "", n->key);
+    else if (parent_path)
+        snprintf(buf, sizeof buf, "%s[%zu]", parent_path, index);
+    else
+        buf[0] = '\0';
+    free(n->path);
+    n->path = dup_str(buf);
+    for (size_t i = 0; i < n->n_kids; i++)
+        node_repath(n->kids[i], n->path, i);
+}
+
+conf_node *conf_find(const conf_node *map, const char *key)
+{
+    if (!map || map->kind != CONF_MAP)
+        return NULL;
+    for (size_t i = 0; i < map->n_kids; i++)
+        if (strcmp(map->kids[i]->key, key) == 0)
+            return map->kids[i];
+    return NULL;
+}
+
+conf_node *conf_take(conf_node *map, const char *key)
+{
+    conf_node *n = conf_find(map, key);
+    if (n)
+        n->used = 1;
+    return n;
+}
+
+void conf_mark_used(conf_node *n)
+{
+    n->used = 1;
+    for (size_t i = 0; i < n->n_kids; i++)
+        conf_mark_used(n->kids[i]);
+}
+
+/* ---------- errors ---------- */
+
+void conf_error_at(kt_err *err, const char *src_file, int src_line, const conf_node *n,
+                   const char *fmt, ...)
+{
+    char msg[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n && n->path && *n->path)
+        kt_err_set(err, src_file, src_line, n->file, n->line, n->col, "%s: %s", n->path, msg);
+    else
+        kt_err_set(err, src_file, src_line, n ? n->file : NULL, n ? n->line : 0, n ? n->col : 0,
+                   "%s", msg);
+}
+
+static const char *kind_name(conf_kind k)
+{
+    return k == CONF_MAP ? "a mapping" : k == CONF_SEQ ? "a sequence" : "a scalar value";
+}
+
+int conf_expect(const conf_node *n, conf_kind kind, kt_err *err)
+{
+    if (n->kind == kind)
+        return 0;
+    CONF_ERROR(err, n, "expected %s, found %s", kind_name(kind), kind_name(n->kind));
+    return -1;
+}
+
+/* ---------- parsing ---------- */
+
+typedef struct parse_state {
+    yaml_parser_t parser;
+    const char *file;
+    kt_err *err;
+} parse_state;
+
+static void syntax_error(parse_state *ps)
+{
+    yaml_parser_t *p = &ps->parser;
+    const char *ctx = p->context ? p->context : "";
+    KT_ERROR(ps->err, ps->file, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1,
+             "YAML syntax error: %s%s%s", p->problem ? p->problem : "unknown problem",
+             *ctx ? " " : "", ctx);
+}
+
+/* Fetches the next event into ev; on failure records a syntax error. */
+static int next_event(parse_state *ps, yaml_event_t *ev)
+{
+    if (yaml_parser_parse(&ps->parser, ev))
+        return 0;
+    syntax_error(ps);
+    return -1;
+}
+
+static conf_node *parse_node(parse_state *ps, yaml_event_t *ev, int depth);
+
+static conf_node *located(parse_state *ps, conf_kind kind, const yaml_event_t *ev)
+{
+    return node_new(kind, ps->file, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1);
+}
+
+static conf_node *parse_scalar(parse_state *ps, yaml_event_t *ev)
+{
+    conf_node *n = located(ps, CONF_SCALAR, ev);
+    if (!n)
+        return NULL;
+    n->value = dup_str((const char *)ev->data.scalar.value);
+    n->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    return n;
+}
+
+static conf_node *parse_seq(parse_state *ps, yaml_event_t *start, int depth)
+{
+    conf_node *n = located(ps, CONF_SEQ, start);
+    yaml_event_t ev;
+    while (n) {
+        if (next_event(ps, &ev) < 0)
+            break;
+        if (ev.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&ev);
+            return n;
+        }
+        conf_node *kid = parse_node(ps, &ev, depth + 1);
+        yaml_event_delete(&ev);
+        if (!kid || node_add(n, kid) < 0) {
+            conf_free(kid);
+            break;
+        }
+    }
+    conf_free(n);
+    return NULL;
+}
+
+/* Reads one "key: value" pair of a mapping whose key event is kev. */
+static int parse_pair(parse_state *ps, conf_node *map, yaml_event_t *kev, int depth)
+{
+    if (kev->type != YAML_SCALAR_EVENT) {
+        KT_ERROR(ps->err, ps->file, (int)kev->start_mark.line + 1, (int)kev->start_mark.column + 1,
+                 "%s%smapping keys must be plain scalars", map->path, *map->path ? ": " : "");
+        return -1;
+    }
+    const char *key = (const char *)kev->data.scalar.value;
+    conf_node *prev = conf_find(map, key);
+    if (prev) {
+        KT_ERROR(ps->err, ps->file, (int)kev->start_mark.line + 1, (int)kev->start_mark.column + 1,
+                 "%s%s%s: duplicate key (first given at line %d)", map->path,
+                 *map->path ? "." : "", key, prev->line);
+        return -1;
+    }
+    char *key_copy = dup_str(key);
+    yaml_event_t vev;
+    if (next_event(ps, &vev) < 0) {
+        free(key_copy);
+        return -1;
+    }
+    conf_node *val = parse_node(ps, &vev, depth + 1);
+    yaml_event_delete(&vev);
+    if (!val || node_add(map, val) < 0) {
+        free(key_copy);
+        conf_free(val);
+        return -1;
+    }
+    val->key = key_copy;
+    return 0;
+}
+
+static conf_node *parse_map(parse_state *ps, yaml_event_t *start, int depth)
+{
+    conf_node *n = located(ps, CONF_MAP, start);
+    yaml_event_t ev;
+    while (n) {
+        if (next_event(ps, &ev) < 0)
+            break;
+        if (ev.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&ev);
+            return n;
+        }
+        int rc = parse_pair(ps, n, &ev, depth);
+        yaml_event_delete(&ev);
+        if (rc < 0)
+            break;
+    }
+    conf_free(n);
+    return NULL;
+}
+
+/* Builds the node that starts with event ev (not consumed here: the caller
+ * deletes ev). Returns NULL with ps->err set on failure. */
+static conf_node *parse_node(parse_state *ps, yaml_event_t *ev, int depth)
+{
+    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+    if (depth > CONF_MAX_DEPTH) {
+        KT_ERROR(ps->err, ps->file, line, col, "nesting deeper than %d levels", CONF_MAX_DEPTH);
+        return NULL;
+    }
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT:
+        return parse_scalar(ps, ev);
+    case YAML_SEQUENCE_START_EVENT:
+        return parse_seq(ps, ev, depth);
+    case YAML_MAPPING_START_EVENT:
+        return parse_map(ps, ev, depth);
+    case YAML_ALIAS_EVENT:
+        KT_ERROR(ps->err, ps->file, line, col, "YAML aliases (*name) are not supported");
+        return NULL;
+    default:
+        KT_ERROR(ps->err, ps->file, line, col, "unexpected YAML event");
+        return NULL;
+    }
+}
+
+/* Expects an event of type t next; otherwise describes what was found. */
+static int expect_event(parse_state *ps, yaml_event_type_t t, const char *what)
+{
+    yaml_event_t ev;
+    if (next_event(ps, &ev) < 0)
+        return -1;
+    int ok = ev.type == t;
+    if (!ok)
+        KT_ERROR(ps->err, ps->file, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1, "%s", what);
+    yaml_event_delete(&ev);
+    return ok ? 0 : -1;
+}
+
+static conf_node *parse_stream(parse_state *ps)
+{
+    yaml_event_t ev;
+    if (expect_event(ps, YAML_STREAM_START_EVENT, "not a YAML stream") < 0)
+        return NULL;
+    if (next_event(ps, &ev) < 0)
+        return NULL;
+    if (ev.type != YAML_DOCUMENT_START_EVENT) {
+        yaml_event_delete(&ev);
+        KT_ERROR(ps->err, ps->file, 0, 0, "empty file: expected a YAML mapping");
+        return NULL;
+    }
+    yaml_event_delete(&ev);
+    if (next_event(ps, &ev) < 0)
+        return NULL;
+    conf_node *root = parse_node(ps, &ev, 0);
+    yaml_event_delete(&ev);
+    if (root && (expect_event(ps, YAML_DOCUMENT_END_EVENT, "expected the end of the document") < 0 ||
+                 expect_event(ps, YAML_STREAM_END_EVENT,
+                              "only one YAML document per file is supported") < 0)) {
+        conf_free(root);
+        return NULL;
+    }
+    if (root)
+        node_repath(root, NULL, 0);
+    return root;
+}
+
+conf_node *conf_parse_string(const char *text, size_t len, const char *name, kt_err *err)
+{
+    parse_state ps = { .file = name, .err = err };
+    if (!yaml_parser_initialize(&ps.parser)) {
+        KT_ERROR(err, name, 0, 0, "cannot initialize the YAML parser");
+        return NULL;
+    }
+    yaml_parser_set_input_string(&ps.parser, (const unsigned char *)text, len);
+    conf_node *root = parse_stream(&ps);
+    yaml_parser_delete(&ps.parser);
+    return root;
+}
+
+conf_node *conf_parse_file(const char *path, kt_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        KT_ERROR(err, path, 0, 0, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    parse_state ps = { .file = path, .err = err };
+    if (!yaml_parser_initialize(&ps.parser)) {
+        fclose(f);
+        KT_ERROR(err, path, 0, 0, "cannot initialize the YAML parser");
+        return NULL;
+    }
+    yaml_parser_set_input_file(&ps.parser, f);
+    conf_node *root = parse_stream(&ps);
+    yaml_parser_delete(&ps.parser);
+    fclose(f);
+    return root;
+}
+
+/* ---------- scalar readers ---------- */
+
+/* Checks that n is a scalar with some value; YAML's null spellings count as none. */
+static int need_value(const conf_node *n, kt_err *err)
+{
+    if (conf_expect(n, CONF_SCALAR, err) < 0)
+        return -1;
+    const char *v = n->value;
+    if (!n->quoted && (!*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+                       !strcmp(v, "NULL"))) {
+        CONF_ERROR(err, n, "has no value");
+        return -1;
+    }
+    return 0;
+}
+
+/* Numbers must be plain: a quoted "8" is a string in YAML. */
+static int need_plain(const conf_node *n, const char *what, kt_err *err)
+{
+    if (need_value(n, err) < 0)
+        return -1;
+    if (n->quoted) {
+        CONF_ERROR(err, n, "expected %s, found the quoted string \"%s\"", what, n->value);
+        return -1;
+    }
+    return 0;
+}
+
+int conf_scalar_str(conf_node *n, const char **out, kt_err *err)
+{
+    n->used = 1;
+    if (need_value(n, err) < 0)
+        return -1;
+    *out = n->value;
+    return 0;
+}
+
+int conf_scalar_i64(conf_node *n, int64_t lo, int64_t hi, int64_t *out, kt_err *err)
+{
+    n->used = 1;
+    if (need_plain(n, "an integer", err) < 0)
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(n->value, &end, 10);
+    if (*end || end == n->value || errno == ERANGE) {
+        CONF_ERROR(err, n, "expected an integer, found '%s'", n->value);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        CONF_ERROR(err, n, "%lld is out of range [%lld, %lld]", v, (long long)lo, (long long)hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int conf_scalar_f64(conf_node *n, double lo, double hi, double *out, kt_err *err)
+{
+    n->used = 1;
+    if (need_plain(n, "a number", err) < 0)
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(n->value, &end);
+    if (*end || end == n->value || errno == ERANGE || !isfinite(v)) {
+        CONF_ERROR(err, n, "expected a number, found '%s'", n->value);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        CONF_ERROR(err, n, "%g is out of range [%g, %g]", v, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int conf_scalar_bool(conf_node *n, int *out, kt_err *err)
+{
+    n->used = 1;
+    if (need_plain(n, "true or false", err) < 0)
+        return -1;
+    if (!strcmp(n->value, "true") || !strcmp(n->value, "True")) {
+        *out = 1;
+        return 0;
+    }
+    if (!strcmp(n->value, "false") || !strcmp(n->value, "False")) {
+        *out = 0;
+        return 0;
+    }
+    CONF_ERROR(err, n, "expected true or false, found '%s'", n->value);
+    return -1;
+}
+
+int conf_scalar_enum(conf_node *n, const char *const *names, int *out, kt_err *err)
+{
+    n->used = 1;
+    if (need_value(n, err) < 0)
+        return -1;
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(n->value, names[i])) {
+            *out = i;
+            return 0;
+        }
+    char list[512] = "";
+    for (int i = 0; names[i]; i++) {
+        size_t len = strlen(list);
+        snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", names[i]);
+    }
+    CONF_ERROR(err, n, "'%s' is not one of: %s", n->value, list);
+    return -1;
+}
+
+int conf_scalar_qty(conf_node *n, units_kind kind, double lo, double hi, double *out, kt_err *err)
+{
+    n->used = 1;
+    if (need_value(n, err) < 0)
+        return -1;
+    char why[256];
+    double v;
+    if (units_parse(n->value, kind, &v, why, sizeof why) < 0) {
+        CONF_ERROR(err, n, "'%s': %s (write e.g. %s)", n->value, why, units_example(kind));
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        char a[64], b[64], c[64];
+        CONF_ERROR(err, n, "%s is out of range [%s, %s]", units_format(v, kind, a, sizeof a),
+                   units_format(lo, kind, b, sizeof b), units_format(hi, kind, c, sizeof c));
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int conf_scalar_ns(conf_node *n, int64_t lo, int64_t hi, int64_t *out, kt_err *err)
+{
+    double v;
+    if (conf_scalar_qty(n, UNITS_DURATION, (double)lo, (double)hi, &v, err) < 0)
+        return -1;
+    *out = llround(v);
+    return 0;
+}
+
+/* ---------- map readers ---------- */
+
+/* Takes key from map. Returns 1 with *out set when present, 0 when absent and
+ * optional, -1 with err when map is not a mapping or a required key is absent. */
+static int take_key(conf_node *map, const char *key, int required, conf_node **out, kt_err *err)
+{
+    if (conf_expect(map, CONF_MAP, err) < 0)
+        return -1;
+    *out = conf_take(map, key);
+    if (*out)
+        return 1;
+    if (!required)
+        return 0;
+    CONF_ERROR(err, map, "missing required key '%s'", key);
+    return -1;
+}
+
+int conf_str(conf_node *map, const char *key, int required, const char **out, kt_err *err)
+{
+    conf_node *n;
+    int rc = take_key(map, key, required, &n, err);
+    return rc <= 0 ? rc : conf_scalar_str(n, out, err);
+}
+
+int conf_i64(conf_node *map, const char *key, int required, int64_t lo, int64_t hi, int64_t *out,
+             kt_err *err)
+{
+    conf_node *n;
+    int rc = take_key(map, key, required, &n, err);
+    return rc <= 0 ? rc : conf_scalar_i64(n, lo, hi, out, err);
+}
+
+int conf_int(conf_node *map, const char *key, int required, int lo, int hi, int *out, kt_err *err)
+{
+    int64_t v = *out;
+    int rc = conf_i64(map, key, required, lo, hi, &v, err);
+    if (rc == 0)
+        *out = (int)v;
+    return rc;
+}
+
+int conf_f64(conf_node *map, const char *key, int required, double lo, double hi, double *out,
+             kt_err *err)
+{
+    conf_node *n;
+    int rc = take_key(map, key, required, &n, err);
+    return rc <= 0 ? rc : conf_scalar_f64(n, lo, hi, out, err);
+}
+
+int conf_bool(conf_node *map, const char *key, int required, int *out, kt_err *err)
+{
+    conf_node *n;
+    int rc = take_key(map, key, required, &n, err);
+    return rc <= 0 ? rc : conf_scalar_bool(n, out, err);
+}
+
+int conf_enum(conf_node *map, const char *key, int required, const char *const *names, int *out,
+              kt_err *err)
+{
+    conf_node *n;
+    int rc = take_key(map, key, required, &n, err);
+    return rc <= 0 ? rc : conf_scalar_enum(n, names, out, err);
+}
+
+int conf_qty(conf_node *map, const char *key, int required, units_kind kind, double lo, double hi,
+             double *out, kt_err *err)
+{
+    conf_node *n;
+    int rc = take_key(map, key, required, &n, err);
+    return rc <= 0 ? rc : conf_scalar_qty(n, kind, lo, hi, out, err);
+}
+
+int conf_ns(conf_node *map, const char *key, int required, int64_t lo, int64_t hi, int64_t *out,
+            kt_err *err)
+{
+    conf_node *n;
+    int rc = take_key(map, key, required, &n, err);
+    return rc <= 0 ? rc : conf_scalar_ns(n, lo, hi, out, err);
+}
+
+/* ---------- unused keys ---------- */
+
+int conf_check_unused(const conf_node *root, kt_err *err)
+{
+    for (size_t i = 0; i < root->n_kids; i++) {
+        const conf_node *k = root->kids[i];
+        if (root->kind == CONF_MAP && !k->used) {
+            CONF_ERROR(err, k, "unknown key");
+            return -1;
+        }
+        if (k->kind != CONF_SCALAR && conf_check_unused(k, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---------- overrides ---------- */
+
+/* Walks/creates maps along the dotted path up to its last component.
+ * Returns the map that holds the last key, with *last pointing into buf. */
+static conf_node *set_walk(conf_node *root, char *buf, char **last, const char *arg, kt_err *err)
+{
+    conf_node *map = root;
+    char *part = buf, *dot;
+    while ((dot = strchr(part, '.'))) {
+        *dot = '\0';
+        conf_node *next = conf_find(map, part);
+        if (!next) {
+            next = node_new(CONF_MAP, "--set", 1, (int)(part - buf) + 1);
+            if (!next || node_add(map, next) < 0) {
+                conf_free(next);
+                return NULL;
+            }
+            next->key = dup_str(part);
+            node_repath(next, map->path, 0);
+        } else if (next->kind != CONF_MAP) {
+            KT_ERROR(err, "--set", 1, (int)(part - buf) + 1, "%s: '%s' is not a mapping", arg, next->path);
+            return NULL;
+        }
+        map = next;
+        part = dot + 1;
+    }
+    *last = part;
+    return map;
+}
+
+int conf_set(conf_node *root, const char *assignment, kt_err *err)
+{
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment || conf_expect(root, CONF_MAP, err) < 0) {
+        if (!eq || eq == assignment)
+            KT_ERROR(err, "--set", 1, 1, "'%s': expected KEY.PATH=VALUE", assignment);
+        return -1;
+    }
+    size_t klen = (size_t)(eq - assignment);
+    char *path = malloc(klen + 1);
+    memcpy(path, assignment, klen);
+    path[klen] = '\0';
+    if (strstr(path, "..") || path[0] == '.' || path[klen - 1] == '.') {
+        KT_ERROR(err, "--set", 1, 1, "'%s': empty key in path", assignment);
+        free(path);
+        return -1;
+    }
+    char *last;
+    conf_node *map = set_walk(root, path, &last, assignment, err);
+    conf_node *val = map ? conf_parse_string(eq + 1, strlen(eq + 1), "--set", err) : NULL;
+    if (!val) {
+        if (map && err)
+            err->col += (int)klen + 1;  /* locate within the whole argument */
+        free(path);
+        return -1;
+    }
+    val->key = dup_str(last);
+    val->line = 1;
+    val->col = (int)klen + 2;
+    conf_node *old = conf_find(map, last);
+    if (old) {
+        for (size_t i = 0; i < map->n_kids; i++)
+            if (map->kids[i] == old)
+                map->kids[i] = val;
+        conf_free(old);
+    } else if (node_add(map, val) < 0) {
+        conf_free(val);
+        free(path);
+        return -1;
+    }
+    node_repath(val, map->path, 0);
+    free(path);
+    return 0;
+}
+
+/* ---------- output ---------- */
+
+typedef struct outbuf { char *p; size_t len, cap; } outbuf;
+
+static int out_write(void *data, unsigned char *buf, size_t size)
+{
+    outbuf *o = data;
+    if (o->len + size + 1 > o->cap) {
+        size_t cap = (o->len + size + 1) * 2;
+        char *p = realloc(o->p, cap);
+        if (!p)
+            return 0;
+        o->p = p;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, buf, size);
+    o->len += size;
+    o->p[o->len] = '\0';
+    return 1;
+}
+
+static int emit_scalar(yaml_emitter_t *em, const char *v, int quoted)
+{
+    yaml_event_t ev;
+    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)v, (int)strlen(v), !quoted, !quoted,
+                                 quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
+    return yaml_emitter_emit(em, &ev);
+}
+
+static int emit_node(yaml_emitter_t *em, const conf_node *n)
+{
+    yaml_event_t ev;
+    if (n->kind == CONF_SCALAR)
+        return emit_scalar(em, n->value, n->quoted);
+    if (n->kind == CONF_SEQ)
+        yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_ANY_SEQUENCE_STYLE);
+    else
+        yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+    if (!yaml_emitter_emit(em, &ev))
+        return 0;
+    for (size_t i = 0; i < n->n_kids; i++) {
+        if (n->kind == CONF_MAP && !emit_scalar(em, n->kids[i]->key, 0))
+            return 0;
+        if (!emit_node(em, n->kids[i]))
+            return 0;
+    }
+    if (n->kind == CONF_SEQ)
+        yaml_sequence_end_event_initialize(&ev);
+    else
+        yaml_mapping_end_event_initialize(&ev);
+    return yaml_emitter_emit(em, &ev);
+}
+
+char *conf_to_yaml(const conf_node *root)
+{
+    yaml_emitter_t em;
+    yaml_event_t ev;
+    outbuf o = { 0 };
+    if (!yaml_emitter_initialize(&em))
+        return NULL;
+    yaml_emitter_set_output(&em, out_write, &o);
+    yaml_emitter_set_unicode(&em, 1);
+    int ok = 1;
+    yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+    ok = ok && yaml_emitter_emit(&em, &ev);
+    yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
+    ok = ok && yaml_emitter_emit(&em, &ev);
+    ok = ok && emit_node(&em, root);
+    yaml_document_end_event_initialize(&ev, 1);
+    ok = ok && yaml_emitter_emit(&em, &ev);
+    yaml_stream_end_event_initialize(&ev);
+    ok = ok && yaml_emitter_emit(&em, &ev);
+    yaml_emitter_delete(&em);
+    if (!ok) {
+        free(o.p);
+        return NULL;
+    }
+    return o.p;
+}

@@ -1,0 +1,93 @@
+/* conf.h — YAML documents as trees that remember file:line:col, read through strict typed accessors. */
+#ifndef KT_CONF_H
+#define KT_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "units.h"
+
+typedef enum { CONF_SCALAR, CONF_MAP, CONF_SEQ } conf_kind;
+
+/* One YAML node.
+ * Invariants: a MAP's kids all have key != NULL, pairwise distinct (duplicates
+ * are rejected at parse time); a SEQ's kids have key == NULL; a SCALAR has
+ * value != NULL and no kids; path is the dotted path from the document root
+ * ("kv.block_size", "layers[3].kind"), "" for the root; file/line/col give the
+ * node's start (1-based). used is set when an accessor has read the node, so
+ * conf_check_unused can report keys nobody asked for. */
+typedef struct conf_node {
+    conf_kind kind;
+    char *key;               /* key in the parent map, or NULL */
+    char *value;             /* scalar text */
+    char *path;
+    char *file;
+    int line, col;
+    int quoted;              /* scalar was single- or double-quoted */
+    int used;
+    struct conf_node **kids;
+    size_t n_kids, cap_kids;
+} conf_node;
+
+/* Parses one YAML document. Returns the root (caller frees with conf_free)
+ * or NULL with err set (syntax errors carry libyaml's mark). Aliases, tags
+ * on non-scalars and multiple documents are rejected. */
+conf_node *conf_parse_file(const char *path, kt_err *err);
+conf_node *conf_parse_string(const char *text, size_t len, const char *name, kt_err *err);
+void conf_free(conf_node *n);
+
+/* Records an error located at node n, message prefixed with n's path:
+ * "file:line:col: path: message". */
+#define CONF_ERROR(err, n, ...) conf_error_at((err), __FILE__, __LINE__, (n), __VA_ARGS__)
+void conf_error_at(kt_err *err, const char *src_file, int src_line, const conf_node *n,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Child of a map by key, or NULL. conf_find does not mark it used; conf_take
+ * does (and fails with an error if map is not a mapping: returns NULL then
+ * and sets err when err != NULL). */
+conf_node *conf_find(const conf_node *map, const char *key);
+conf_node *conf_take(conf_node *map, const char *key);
+/* Marks n and everything below it used (for free-form subtrees such as "source"). */
+void conf_mark_used(conf_node *n);
+
+/* Checks a node's kind; on mismatch sets err ("expected a mapping") and returns -1. */
+int conf_expect(const conf_node *n, conf_kind kind, kt_err *err);
+
+/* Scalar readers: convert one scalar node. All return 0, or -1 with err set
+ * at the node (wrong type, out of [lo, hi], unknown name, bad unit). */
+int conf_scalar_str(conf_node *n, const char **out, kt_err *err);
+int conf_scalar_i64(conf_node *n, int64_t lo, int64_t hi, int64_t *out, kt_err *err);
+int conf_scalar_f64(conf_node *n, double lo, double hi, double *out, kt_err *err);
+int conf_scalar_bool(conf_node *n, int *out, kt_err *err);
+/* names: NULL-terminated list; *out is the index of the match. */
+int conf_scalar_enum(conf_node *n, const char *const *names, int *out, kt_err *err);
+int conf_scalar_qty(conf_node *n, units_kind kind, double lo, double hi, double *out, kt_err *err);
+int conf_scalar_ns(conf_node *n, int64_t lo, int64_t hi, int64_t *out, kt_err *err);
+
+/* Map readers: take key from map and convert it. When the key is absent:
+ * required -> error at the map ("missing required key 'x'"); otherwise *out is
+ * left as it was (so callers set defaults first) and 0 is returned. */
+int conf_str(conf_node *map, const char *key, int required, const char **out, kt_err *err);
+int conf_i64(conf_node *map, const char *key, int required, int64_t lo, int64_t hi, int64_t *out, kt_err *err);
+int conf_int(conf_node *map, const char *key, int required, int lo, int hi, int *out, kt_err *err);
+int conf_f64(conf_node *map, const char *key, int required, double lo, double hi, double *out, kt_err *err);
+int conf_bool(conf_node *map, const char *key, int required, int *out, kt_err *err);
+int conf_enum(conf_node *map, const char *key, int required, const char *const *names, int *out, kt_err *err);
+int conf_qty(conf_node *map, const char *key, int required, units_kind kind, double lo, double hi, double *out, kt_err *err);
+int conf_ns(conf_node *map, const char *key, int required, int64_t lo, int64_t hi, int64_t *out, kt_err *err);
+
+/* Finds the first key (in document order) that no accessor read and reports
+ * "path: unknown key" at it. Returns 0 when all were read. */
+int conf_check_unused(const conf_node *root, kt_err *err);
+
+/* Applies an override "a.b.c=value": the scalar at that path is replaced
+ * (maps on the way are created when missing). value is parsed as a YAML
+ * flow value, so "--set workload.turns=[1,2]" works. The new nodes are
+ * located at file "--set", column = position in the argument. */
+int conf_set(conf_node *root, const char *assignment, kt_err *err);
+
+/* Writes the tree back as YAML (for storing the effective scenario). */
+char *conf_to_yaml(const conf_node *root);
+
+#endif

@@ -1,0 +1,61 @@
+/* hw.h — hardware profiles: one GPU's peak rates, memories, links, efficiencies and price, each figure with its provenance. */
+#ifndef KT_HW_H
+#define KT_HW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "dtype.h"
+#include "err.h"
+
+/* Where one figure of a profile came from. */
+typedef struct hw_provenance {
+    char key[64];              /* figure name as in the YAML ("hbm_bandwidth") */
+    int measured;              /* 1 measured (calibration), 0 assumed (spec sheet, estimate) */
+    char source[384];          /* spec sheet, paper, or "measured on <GPU> <date>" */
+} hw_provenance;
+
+/* A GPU hardware profile.
+ * Invariants: every rate and size > 0 except peak_flops[d] == 0 for dtypes
+ * the GPU has no tensor-core path for; efficiencies in (0, 1]; n_prov ==
+ * number of figures read, each with a non-empty source. */
+typedef struct hw_profile {
+    char name[64];             /* "h100-sxm" */
+    char gpu[128];             /* "NVIDIA H100 SXM5 80GB" */
+    double peak_flops[DTYPE_COUNT];  /* dense tensor FLOP/s by operand dtype */
+    double hbm_bytes;
+    double hbm_bw_Bps;
+    int sm_count;
+    double smem_per_sm_bytes;
+    double l2_bytes;
+    double nvlink_bw_Bps;      /* per GPU, per direction */
+    int64_t nvlink_latency_ns; /* one step of a collective over NVLink */
+    double pcie_bw_Bps;        /* host link, per direction */
+    int64_t launch_ns;         /* one kernel launch, as seen in a serving loop */
+    int kernels_per_layer;     /* kernels one decoder layer launches */
+    double eff_gemm;           /* achieved / peak FLOP/s for large GEMMs */
+    double eff_attn;           /* achieved / peak FLOP/s for prefill attention */
+    double eff_mem;            /* achieved / peak HBM bandwidth for streaming reads */
+    double eff_nvlink;         /* achieved / peak NVLink bandwidth in all-reduce */
+    double price_usd;          /* purchase price of one GPU (capex) */
+    double hourly_usd;         /* rental price per GPU-hour */
+    double power_w;            /* board power */
+    hw_provenance *prov;       /* owned, n_prov entries */
+    size_t n_prov;
+} hw_profile;
+
+hw_profile *hw_load(const char *path, kt_err *err);
+/* Builds a profile from a parsed mapping; marks keys it reads. */
+hw_profile *hw_from_conf(conf_node *root, kt_err *err);
+hw_profile *hw_load_named(const char *name, const char *const *dirs, kt_err *err);
+void hw_free(hw_profile *h);
+int hw_check(const hw_profile *h, kt_err *err);
+
+/* Peak dense FLOP/s for operands of dtype d; falls back to the nearest wider
+ * dtype the GPU supports (fp8 on an A100 runs at the bf16 rate). */
+double hw_peak_flops(const hw_profile *h, kt_dtype d);
+/* Provenance of a figure by key, or NULL. */
+const hw_provenance *hw_provenance_of(const hw_profile *h, const char *key);
+
+#endif

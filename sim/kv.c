@@ -1,0 +1,433 @@
+/* kv.c — paged KV blocks: free list in LRU order, chained prefix hashes in an open-addressing table, per-sequence block tables. */
+#include "kv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define KV_NONE UINT32_MAX
+
+/* The pool.
+ * Invariants: a block is on the free list iff ref[b] == 0; the free list runs
+ * from head (evicted first) to tail; n_free is its length; hash[b] != 0 iff
+ * the table maps hash[b] -> b; n_cached counts free blocks with hash != 0;
+ * the table's capacity is a power of two at least twice n_blocks, so probing
+ * always finds an empty slot. */
+struct kv_pool {
+    uint32_t n_blocks;
+    int block_tokens;
+    int prefix_cache;
+    uint32_t *ref;
+    uint64_t *hash;
+    uint32_t *prev, *next;
+    uint32_t head, tail, n_free, n_cached;
+    uint64_t *tab_key;          /* 0 = empty slot */
+    uint32_t *tab_val;
+    uint32_t tab_mask;
+};
+
+/* ---------- hashing ---------- */
+
+/* splitmix64's finalizer: a fast, well-mixed 64-bit permutation. */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* Position in a kv_content: segment index and the token where it starts. */
+typedef struct seg_cursor { uint32_t seg; int64_t seg_start; } seg_cursor;
+
+/* Moves the cursor to the segment holding token pos (segments only forward). */
+static void cursor_seek(const kv_content *c, seg_cursor *cur, int64_t pos)
+{
+    while (cur->seg + 1 < c->n_segs && pos >= cur->seg_start + c->segs[cur->seg].tokens) {
+        cur->seg_start += c->segs[cur->seg].tokens;
+        cur->seg++;
+    }
+}
+
+/* Hash of the block covering tokens [start, start+len) chained on prev:
+ * every (content, offset, length) piece the block spans is mixed in. Never 0. */
+static uint64_t block_hash(uint64_t prev, const kv_content *c, seg_cursor *cur, int64_t start,
+                           int64_t len)
+{
+    uint64_t h = mix64(prev);
+    int64_t pos = start, end = start + len;
+    while (pos < end) {
+        cursor_seek(c, cur, pos);
+        const kv_segment *s = &c->segs[cur->seg];
+        int64_t seg_end = cur->seg + 1 < c->n_segs ? cur->seg_start + s->tokens : end;
+        int64_t piece_end = seg_end < end ? seg_end : end;
+        h = mix64(h ^ mix64(s->content_id) ^ mix64((uint64_t)(pos - cur->seg_start) * 0x100000001b3ULL +
+                                                    (uint64_t)(piece_end - pos)));
+        pos = piece_end;
+    }
+    return h ? h : 1;
+}
+
+/* ---------- hash table ---------- */
+
+static uint32_t tab_slot(const kv_pool *p, uint64_t key)
+{
+    uint32_t i = (uint32_t)mix64(key) & p->tab_mask;
+    while (p->tab_key[i] && p->tab_key[i] != key)
+        i = (i + 1) & p->tab_mask;
+    return i;
+}
+
+static uint32_t tab_get(const kv_pool *p, uint64_t key)
+{
+    uint32_t i = tab_slot(p, key);
+    return p->tab_key[i] ? p->tab_val[i] : KV_NONE;
+}
+
+static void tab_put(kv_pool *p, uint64_t key, uint32_t block)
+{
+    uint32_t i = tab_slot(p, key);
+    p->tab_key[i] = key;
+    p->tab_val[i] = block;
+}
+
+/* Linear-probing delete with backward shift, so no tombstones accumulate. */
+static void tab_del(kv_pool *p, uint64_t key)
+{
+    uint32_t i = tab_slot(p, key);
+    if (!p->tab_key[i])
+        return;
+    uint32_t j = i;
+    for (;;) {
+        p->tab_key[i] = 0;
+        for (;;) {
+            j = (j + 1) & p->tab_mask;
+            if (!p->tab_key[j])
+                return;
+            uint32_t home = (uint32_t)mix64(p->tab_key[j]) & p->tab_mask;
+            /* Move j back to i unless its home lies cyclically in (i, j]. */
+            if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+                break;
+        }
+        p->tab_key[i] = p->tab_key[j];
+        p->tab_val[i] = p->tab_val[j];
+        i = j;
+    }
+}
+
+/* ---------- free list ---------- */
+
+static void free_unlink(kv_pool *p, uint32_t b)
+{
+    if (p->prev[b] != KV_NONE)
+        p->next[p->prev[b]] = p->next[b];
+    else
+        p->head = p->next[b];
+    if (p->next[b] != KV_NONE)
+        p->prev[p->next[b]] = p->prev[b];
+    else
+        p->tail = p->prev[b];
+    p->prev[b] = p->next[b] = KV_NONE;
+    p->n_free--;
+    if (p->hash[b])
+        p->n_cached--;
+}
+
+static void free_push_tail(kv_pool *p, uint32_t b)
+{
+    p->prev[b] = p->tail;
+    p->next[b] = KV_NONE;
+    if (p->tail != KV_NONE)
+        p->next[p->tail] = b;
+    else
+        p->head = b;
+    p->tail = b;
+    p->n_free++;
+    if (p->hash[b])
+        p->n_cached++;
+}
+
+static void free_push_head(kv_pool *p, uint32_t b)
+{
+    p->next[b] = p->head;
+    p->prev[b] = KV_NONE;
+    if (p->head != KV_NONE)
+        p->prev[p->head] = b;
+    else
+        p->tail = b;
+    p->head = b;
+    p->n_free++;
+    if (p->hash[b])
+        p->n_cached++;
+}
+
+/* ---------- pool ---------- */
+
+kv_pool *kv_pool_new(uint32_t n_blocks, int block_tokens, int prefix_cache)
+{
+    kv_pool *p = calloc(1, sizeof *p);
+    if (!p || block_tokens <= 0)
+        goto fail;
+    p->n_blocks = n_blocks;
+    p->block_tokens = block_tokens;
+    p->prefix_cache = prefix_cache;
+    uint32_t cap = 16;
+    while (cap < 2 * (uint64_t)n_blocks + 2)
+        cap *= 2;
+    p->tab_mask = cap - 1;
+    p->ref = calloc(n_blocks + 1, sizeof *p->ref);
+    p->hash = calloc(n_blocks + 1, sizeof *p->hash);
+    p->prev = malloc((n_blocks + 1) * sizeof *p->prev);
+    p->next = malloc((n_blocks + 1) * sizeof *p->next);
+    p->tab_key = calloc(cap, sizeof *p->tab_key);
+    p->tab_val = calloc(cap, sizeof *p->tab_val);
+    if (!p->ref || !p->hash || !p->prev || !p->next || !p->tab_key || !p->tab_val)
+        goto fail;
+    p->head = p->tail = KV_NONE;
+    for (uint32_t b = 0; b < n_blocks; b++)
+        free_push_tail(p, b);
+    return p;
+fail:
+    kv_pool_free(p);
+    return NULL;
+}
+
+void kv_pool_free(kv_pool *p)
+{
+    if (!p)
+        return;
+    free(p->ref);
+    free(p->hash);
+    free(p->prev);
+    free(p->next);
+    free(p->tab_key);
+    free(p->tab_val);
+    free(p);
+}
+
+uint32_t kv_pool_blocks(const kv_pool *p) { return p->n_blocks; }
+int kv_pool_block_tokens(const kv_pool *p) { return p->block_tokens; }
+uint32_t kv_pool_free_blocks(const kv_pool *p) { return p->n_free; }
+uint32_t kv_pool_cached_blocks(const kv_pool *p) { return p->n_cached; }
+
+uint32_t kv_blocks_for(const kv_pool *p, int64_t tokens)
+{
+    return (uint32_t)((tokens + p->block_tokens - 1) / p->block_tokens);
+}
+
+/* ---------- sequences ---------- */
+
+/* Appends block b to seq's table, growing it by doubling. */
+static int seq_push(kv_seq *seq, uint32_t b)
+{
+    if (seq->n_blocks == seq->cap_blocks) {
+        uint32_t cap = seq->cap_blocks ? seq->cap_blocks * 2 : 16;
+        uint32_t *nb = realloc(seq->blocks, cap * sizeof *nb);
+        if (!nb)
+            return -1;
+        seq->blocks = nb;
+        seq->cap_blocks = cap;
+    }
+    seq->blocks[seq->n_blocks++] = b;
+    return 0;
+}
+
+/* Blocks of the prompt that may come from the cache: whole ones, leaving the
+ * last prompt token to compute. */
+static int64_t matchable_blocks(const kv_pool *p, int64_t prompt_tokens)
+{
+    return prompt_tokens > 0 ? (prompt_tokens - 1) / p->block_tokens : 0;
+}
+
+int64_t kv_pool_cached_prefix(const kv_pool *p, const kv_content *c, int64_t prompt_tokens)
+{
+    if (!p->prefix_cache)
+        return 0;
+    seg_cursor cur = { 0, 0 };
+    uint64_t h = 0;
+    int64_t n = matchable_blocks(p, prompt_tokens), i;
+    for (i = 0; i < n; i++) {
+        h = block_hash(h, c, &cur, i * p->block_tokens, p->block_tokens);
+        if (tab_get(p, h) == KV_NONE)
+            break;
+    }
+    return i * p->block_tokens;
+}
+
+int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t prompt_tokens)
+{
+    if (!p->prefix_cache)
+        return 0;
+    seg_cursor cur = { 0, 0 };
+    uint64_t h = 0;
+    int64_t n = matchable_blocks(p, prompt_tokens);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t hi = block_hash(h, c, &cur, i * p->block_tokens, p->block_tokens);
+        uint32_t b = tab_get(p, hi);
+        if (b == KV_NONE || seq_push(seq, b) < 0)
+            break;
+        if (p->ref[b]++ == 0)
+            free_unlink(p, b);
+        h = hi;
+        seq->n_hashed++;
+    }
+    seq->chain_hash = h;
+    return (int64_t)seq->n_blocks * p->block_tokens;
+}
+
+int kv_seq_reserve(kv_pool *p, kv_seq *seq, int64_t total_tokens)
+{
+    uint32_t want = kv_blocks_for(p, total_tokens);
+    if (want <= seq->n_blocks)
+        return 0;
+    if (want - seq->n_blocks > p->n_free)
+        return -1;
+    while (seq->n_blocks < want) {
+        uint32_t b = p->head;
+        free_unlink(p, b);
+        if (p->hash[b]) {
+            tab_del(p, p->hash[b]);
+            p->hash[b] = 0;
+        }
+        p->ref[b] = 1;
+        if (seq_push(seq, b) < 0) {
+            p->ref[b] = 0;
+            free_push_head(p, b);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void kv_seq_commit(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t computed_tokens)
+{
+    if (!p->prefix_cache)
+        return;
+    int64_t full = computed_tokens / p->block_tokens;
+    if (full > seq->n_blocks)
+        full = seq->n_blocks;
+    if (seq->n_hashed >= full)
+        return;
+    seg_cursor cur = { 0, 0 };
+    for (int64_t i = seq->n_hashed; i < full; i++) {
+        uint64_t h = block_hash(seq->chain_hash, c, &cur, i * p->block_tokens, p->block_tokens);
+        uint32_t b = seq->blocks[i];
+        /* Another block may already hold this content (two requests computed
+         * the same prefix at once): keep the first, leave this one private. */
+        if (!p->hash[b] && tab_get(p, h) == KV_NONE) {
+            p->hash[b] = h;
+            tab_put(p, h, b);
+        }
+        seq->chain_hash = h;
+        seq->n_hashed++;
+    }
+}
+
+void kv_seq_release(kv_pool *p, kv_seq *seq)
+{
+    /* Last blocks first, so a prefix's leading blocks are the last evicted. */
+    for (uint32_t i = seq->n_blocks; i-- > 0;) {
+        uint32_t b = seq->blocks[i];
+        if (--p->ref[b] == 0) {
+            if (p->hash[b])
+                free_push_tail(p, b);
+            else
+                free_push_head(p, b);
+        }
+    }
+    seq->n_blocks = 0;
+    seq->n_hashed = 0;
+    seq->chain_hash = 0;
+}
+
+void kv_seq_destroy(kv_seq *seq)
+{
+    free(seq->blocks);
+    memset(seq, 0, sizeof *seq);
+}
+
+/* ---------- invariants ---------- */
+
+static int check_free_list(const kv_pool *p, kt_err *err)
+{
+    uint32_t n = 0, cached = 0, prev = KV_NONE;
+    for (uint32_t b = p->head; b != KV_NONE; b = p->next[b]) {
+        if (b >= p->n_blocks || p->ref[b] != 0 || p->prev[b] != prev || ++n > p->n_blocks) {
+            KT_ERROR(err, NULL, 0, 0, "kv: free list broken at block %u", b);
+            return -1;
+        }
+        cached += p->hash[b] != 0;
+        prev = b;
+    }
+    if (prev != p->tail || n != p->n_free || cached != p->n_cached) {
+        KT_ERROR(err, NULL, 0, 0, "kv: free list holds %u blocks (%u cached), counters say %u (%u)", n,
+                 cached, p->n_free, p->n_cached);
+        return -1;
+    }
+    uint32_t unref = 0;
+    for (uint32_t b = 0; b < p->n_blocks; b++)
+        unref += p->ref[b] == 0;
+    if (unref != n) {
+        KT_ERROR(err, NULL, 0, 0, "kv: %u blocks have no reference but %u are on the free list", unref, n);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_table(const kv_pool *p, kt_err *err)
+{
+    uint32_t entries = 0;
+    for (uint32_t i = 0; i <= p->tab_mask; i++) {
+        if (!p->tab_key[i])
+            continue;
+        entries++;
+        uint32_t b = p->tab_val[i];
+        if (b >= p->n_blocks || p->hash[b] != p->tab_key[i] || tab_get(p, p->tab_key[i]) != b) {
+            KT_ERROR(err, NULL, 0, 0, "kv: prefix table slot %u does not match block %u", i, b);
+            return -1;
+        }
+    }
+    uint32_t hashed = 0;
+    for (uint32_t b = 0; b < p->n_blocks; b++)
+        hashed += p->hash[b] != 0;
+    if (hashed != entries) {
+        KT_ERROR(err, NULL, 0, 0, "kv: %u blocks carry a hash but the table has %u entries", hashed, entries);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_refs(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs, kt_err *err)
+{
+    uint32_t *count = calloc(p->n_blocks + 1, sizeof *count);
+    if (!count)
+        return 0;
+    int rc = 0;
+    for (size_t s = 0; s < n_seqs && rc == 0; s++) {
+        if (seqs[s]->n_hashed > seqs[s]->n_blocks) {
+            KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu has %u hashed of %u blocks", s,
+                     seqs[s]->n_hashed, seqs[s]->n_blocks);
+            rc = -1;
+        }
+        for (uint32_t i = 0; i < seqs[s]->n_blocks && rc == 0; i++)
+            if (seqs[s]->blocks[i] >= p->n_blocks) {
+                KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu holds bad block %u", s, seqs[s]->blocks[i]);
+                rc = -1;
+            } else {
+                count[seqs[s]->blocks[i]]++;
+            }
+    }
+    for (uint32_t b = 0; b < p->n_blocks && rc == 0; b++)
+        if (count[b] != p->ref[b]) {
+            KT_ERROR(err, NULL, 0, 0, "kv: block %u has ref %u but %u sequences hold it", b, p->ref[b], count[b]);
+            rc = -1;
+        }
+    free(count);
+    return rc;
+}
+
+int kv_pool_check(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs, kt_err *err)
+{
+    if (check_free_list(p, err) < 0 || check_table(p, err) < 0)
+        return -1;
+    return seqs ? check_refs(p, seqs, n_seqs, err) : 0;
+}

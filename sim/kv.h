@@ -1,0 +1,87 @@
+/* kv.h — paged KV block manager for one GPU pool: block tables, ref counts, prefix sharing by chained block hashes, LRU reuse of freed blocks. */
+#ifndef KT_KV_H
+#define KT_KV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* What the tokens of a sequence are, so equal prefixes hash equally without
+ * carrying token ids. A sequence's token stream is the concatenation of its
+ * segments; token p of segment s is identified by (s.content_id, offset).
+ * Tokens past the last segment (generated ones) continue the last segment:
+ * their offsets keep counting, so a session's turn k+1 sees turn k's output
+ * under the same identity. */
+typedef struct kv_segment {
+    uint64_t content_id;
+    int64_t tokens;
+} kv_segment;
+
+typedef struct kv_content {
+    const kv_segment *segs;     /* not owned */
+    uint32_t n_segs;            /* >= 1 */
+} kv_content;
+
+/* One sequence's block table.
+ * Invariants: blocks[0..n_blocks) are distinct live blocks of the pool, each
+ * holding a reference from this sequence; n_hashed <= n_blocks counts the
+ * leading blocks that are full and registered (or matched) in the prefix
+ * cache, chain_hash is the hash of block n_hashed-1 (0 when none). */
+typedef struct kv_seq {
+    uint32_t *blocks;
+    uint32_t n_blocks, cap_blocks;
+    uint32_t n_hashed;
+    uint64_t chain_hash;
+} kv_seq;
+
+typedef struct kv_pool kv_pool;
+
+/* A pool of n_blocks blocks of block_tokens tokens each. prefix_cache = 0
+ * turns hashing and sharing off. Caller frees with kv_pool_free. */
+kv_pool *kv_pool_new(uint32_t n_blocks, int block_tokens, int prefix_cache);
+void kv_pool_free(kv_pool *p);
+
+uint32_t kv_pool_blocks(const kv_pool *p);
+int kv_pool_block_tokens(const kv_pool *p);
+/* Blocks with no reference (free, some still caching a prefix). */
+uint32_t kv_pool_free_blocks(const kv_pool *p);
+/* Blocks with no reference that still hold a registered prefix. */
+uint32_t kv_pool_cached_blocks(const kv_pool *p);
+/* Blocks needed to hold tokens tokens. */
+uint32_t kv_blocks_for(const kv_pool *p, int64_t tokens);
+
+/* Starts a sequence by attaching the longest cached prefix of its first
+ * prompt_tokens tokens (whole blocks only, and never the whole prompt: the
+ * last prompt token is always computed so the model can sample). Returns the
+ * number of tokens whose KV is now present (a multiple of block_tokens).
+ * seq must be empty (n_blocks == 0). */
+int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t prompt_tokens);
+
+/* Makes seq hold blocks for total_tokens tokens, taking free blocks (evicting
+ * the least recently freed cached prefix first). All or nothing: returns -1
+ * and changes nothing when too few blocks are free. May grow seq->blocks
+ * (amortized doubling; a reused kv_seq stops allocating). */
+int kv_seq_reserve(kv_pool *p, kv_seq *seq, int64_t total_tokens);
+
+/* Registers in the prefix cache every block of seq that is full of computed
+ * tokens (the first computed_tokens tokens) and not yet registered. */
+void kv_seq_commit(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t computed_tokens);
+
+/* Drops seq's references; blocks that reach zero become free, registered
+ * ones kept as cache (most recently used last to go). seq is emptied but
+ * keeps its array for reuse. */
+void kv_seq_release(kv_pool *p, kv_seq *seq);
+/* Frees seq's array (after kv_seq_release). */
+void kv_seq_destroy(kv_seq *seq);
+
+/* Prefix lookup without side effects: tokens of c's first prompt_tokens that
+ * are cached in this pool (for cache-aware routing and tests). */
+int64_t kv_pool_cached_prefix(const kv_pool *p, const kv_content *c, int64_t prompt_tokens);
+
+/* Invariant checker: free-list links and count, ref counts against free
+ * state, hash table entries against block hashes, and (when seqs != NULL)
+ * every block's ref count equal to the number of sequences holding it. */
+int kv_pool_check(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs, kt_err *err);
+
+#endif
