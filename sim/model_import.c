@@ -489,8 +489,9 @@ int model_import_hf(const char *config_json_path, const char *name, FILE *out, k
     json_error_t jerr;
     json_t *root = json_load_file(config_json_path, 0, &jerr);
     if (!root) {
-        KT_ERROR(err, config_json_path, jerr.line > 0 ? jerr.line : 0, jerr.line > 0 ? jerr.column : 0,
-                 "%s", jerr.text);
+        /* jansson reports column 0 at the end of a line; the line is still right. */
+        int line = jerr.line > 0 ? jerr.line : 0;
+        KT_ERROR(err, config_json_path, line, line ? (jerr.column > 0 ? jerr.column : 1) : 0, "%s", jerr.text);
         return -1;
     }
     int rc = -1;

@@ -1,0 +1,631 @@
+/* hw.c — GPU hardware profiles: reading figures with their provenance from YAML, checking them, and peak-rate lookup with dtype fallback. */
+#include "hw.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/*
+ * Profile layout (hwprofiles/README.md is the user-facing description):
+ *
+ *   name: h100-sxm
+ *   gpu: NVIDIA H100 SXM5 80GB
+ *   figures:
+ *     peak_flops:                 # one figure per operand dtype; fp32 required
+ *       bf16: {value: 989.4TFLOP/s, status: assumed, source: "..."}
+ *     hbm_capacity: {value: 80GB, status: assumed, source: "..."}
+ *     ...
+ *     efficiency:
+ *       gemm: {value: 0.7, status: assumed, source: "..."}
+ *
+ * Every figure is a mapping {value, status, source[, note]}. Its provenance
+ * is recorded under the figure's key below "figures", dotted for nested
+ * groups: "hbm_bandwidth", "peak_flops.bf16", "efficiency.gemm".
+ */
+
+/* How a figure's value is written and where it lands in hw_profile. */
+typedef enum {
+    FIG_QTY,       /* quantity with a unit, stored as double in the base unit */
+    FIG_COUNT,     /* plain positive integer, stored as int */
+    FIG_NS,        /* duration with a unit, stored as int64_t nanoseconds */
+    FIG_FRACTION,  /* plain number in (0, 1], stored as double */
+    FIG_USD        /* plain positive number of US dollars, stored as double */
+} fig_type;
+
+typedef struct fig_spec {
+    const char *key;
+    fig_type type;
+    units_kind units;          /* FIG_QTY only */
+    size_t offset;             /* of the field in hw_profile */
+} fig_spec;
+
+#define FIG(key, type, units, field) { key, type, units, offsetof(hw_profile, field) }
+#define NO_UNITS UNITS_KIND_COUNT  /* for figures written as plain numbers */
+
+/* Figures directly under "figures", all required. */
+static const fig_spec top_figs[] = {
+    FIG("hbm_capacity", FIG_QTY, UNITS_BYTES, hbm_bytes),
+    FIG("hbm_bandwidth", FIG_QTY, UNITS_BANDWIDTH, hbm_bw_Bps),
+    FIG("sm_count", FIG_COUNT, NO_UNITS, sm_count),
+    FIG("smem_per_sm", FIG_QTY, UNITS_BYTES, smem_per_sm_bytes),
+    FIG("l2_cache", FIG_QTY, UNITS_BYTES, l2_bytes),
+    FIG("nvlink_bandwidth", FIG_QTY, UNITS_BANDWIDTH, nvlink_bw_Bps),
+    FIG("nvlink_latency", FIG_NS, NO_UNITS, nvlink_latency_ns),
+    FIG("pcie_bandwidth", FIG_QTY, UNITS_BANDWIDTH, pcie_bw_Bps),
+    FIG("launch_overhead", FIG_NS, NO_UNITS, launch_ns),
+    FIG("kernels_per_layer", FIG_COUNT, NO_UNITS, kernels_per_layer),
+    FIG("price_usd", FIG_USD, NO_UNITS, price_usd),
+    FIG("hourly_usd", FIG_USD, NO_UNITS, hourly_usd),
+    FIG("power", FIG_QTY, UNITS_POWER, power_w),
+};
+
+/* Figures under "figures.efficiency", all required. */
+static const fig_spec eff_figs[] = {
+    FIG("gemm", FIG_FRACTION, NO_UNITS, eff_gemm),
+    FIG("attention", FIG_FRACTION, NO_UNITS, eff_attn),
+    FIG("memory", FIG_FRACTION, NO_UNITS, eff_mem),
+    FIG("nvlink", FIG_FRACTION, NO_UNITS, eff_nvlink),
+};
+
+#define N_TOP_FIGS (sizeof top_figs / sizeof top_figs[0])
+#define N_EFF_FIGS (sizeof eff_figs / sizeof eff_figs[0])
+#define EFF_GROUP "efficiency"
+#define PEAK_GROUP "peak_flops"
+
+/* A duration figure above this is a unit slip ("2s" for "2us"), not hardware. */
+#define FIG_NS_MAX 1000000000LL
+
+/* Fallback order for hw_peak_flops, terminated by -1. A dtype without a
+ * tensor-core path is computed by dequantizing (or upcasting) its operands to
+ * the nearest format the GPU does run: 1-byte formats go to fp8 first, then
+ * the 16-bit formats, and fp32 ends every chain (so fp32 must be given). */
+static const int peak_fallback[DTYPE_COUNT][DTYPE_COUNT + 1] = {
+    [DTYPE_FP32] = { DTYPE_FP32, -1 },
+    [DTYPE_BF16] = { DTYPE_BF16, DTYPE_FP16, DTYPE_FP32, -1 },
+    [DTYPE_FP16] = { DTYPE_FP16, DTYPE_BF16, DTYPE_FP32, -1 },
+    [DTYPE_FP8] = { DTYPE_FP8, DTYPE_BF16, DTYPE_FP16, DTYPE_FP32, -1 },
+    [DTYPE_INT8] = { DTYPE_INT8, DTYPE_FP8, DTYPE_BF16, DTYPE_FP16, DTYPE_FP32, -1 },
+    [DTYPE_INT4] = { DTYPE_INT4, DTYPE_INT8, DTYPE_FP8, DTYPE_BF16, DTYPE_FP16, DTYPE_FP32, -1 },
+};
+
+static const char *const status_names[] = { "assumed", "measured", NULL };
+
+/* ---------- small helpers ---------- */
+
+static double *fig_double(hw_profile *h, const fig_spec *f) { return (double *)((char *)h + f->offset); }
+static int *fig_int(hw_profile *h, const fig_spec *f) { return (int *)((char *)h + f->offset); }
+static int64_t *fig_i64(hw_profile *h, const fig_spec *f) { return (int64_t *)((char *)h + f->offset); }
+
+/* Reads a figure's stored value as a double, whatever its C type (for checks). */
+static double fig_get(const hw_profile *h, const fig_spec *f)
+{
+    const char *field = (const char *)h + f->offset;
+    switch (f->type) {
+    case FIG_COUNT: return *(const int *)field;
+    case FIG_NS: return (double)*(const int64_t *)field;
+    default: return *(const double *)field;
+    }
+}
+
+static int is_blank(const char *s)
+{
+    for (; *s; s++)
+        if (!isspace((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+/* Copies src into dst[n]; returns -1 when it does not fit. */
+static int copy_fits(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= n)
+        return -1;
+    memcpy(dst, src, len + 1);
+    return 0;
+}
+
+/* Appends one provenance record to h->prov (owned by h). */
+static int prov_add(hw_profile *h, const char *key, int measured, const char *source,
+                    const conf_node *at, kt_err *err)
+{
+    hw_provenance *p = realloc(h->prov, (h->n_prov + 1) * sizeof *p);
+    if (!p) {
+        CONF_ERROR(err, at, "out of memory");
+        return -1;
+    }
+    h->prov = p;
+    p += h->n_prov;
+    memset(p, 0, sizeof *p);
+    snprintf(p->key, sizeof p->key, "%s", key);
+    snprintf(p->source, sizeof p->source, "%s", source);
+    p->measured = measured;
+    h->n_prov++;
+    return 0;
+}
+
+/* Edit distance between two short keys, capped: enough to spot a misspelling. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t row[64];
+    if (lb >= sizeof row / sizeof row[0] || la >= sizeof row / sizeof row[0])
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Reports a missing required key at map; when an unread key in the same map
+ * is a near miss ("sm_cout"), names it, since that is the likely cause. */
+static void missing_key(const conf_node *map, const char *key, kt_err *err)
+{
+    for (size_t i = 0; i < map->n_kids; i++) {
+        const conf_node *k = map->kids[i];
+        if (!k->used && edit_distance(k->key, key) <= 2) {
+            CONF_ERROR(err, map, "missing required key '%s' (is '%s' at line %d misspelt?)", key,
+                       k->key, k->line);
+            return;
+        }
+    }
+    CONF_ERROR(err, map, "missing required key '%s'", key);
+}
+
+/* ---------- reading one figure ---------- */
+
+/* Takes figure `key` from map `parent`: checks its {value, status, source}
+ * shape, records provenance under prov_key, and returns the value node
+ * (still to be converted), or NULL with err set. */
+static conf_node *figure_take(hw_profile *h, conf_node *parent, const char *key,
+                              const char *prov_key, kt_err *err)
+{
+    conf_node *fig = conf_take(parent, key);
+    if (!fig) {
+        missing_key(parent, key, err);
+        return NULL;
+    }
+    if (fig->kind != CONF_MAP) {
+        /* The common slip is a bare value with no provenance: say what is wanted. */
+        CONF_ERROR(err, fig, "expected a mapping {value, status, source}, found %s",
+                   fig->kind == CONF_SEQ ? "a sequence" : "a bare value");
+        return NULL;
+    }
+    conf_node *value = conf_take(fig, "value");
+    if (!value) {
+        CONF_ERROR(err, fig, "missing required key 'value'");
+        return NULL;
+    }
+    int status = 0;
+    const char *source = NULL, *note = NULL;
+    if (conf_enum(fig, "status", 1, status_names, &status, err) < 0 ||
+        conf_str(fig, "source", 1, &source, err) < 0 ||
+        conf_str(fig, "note", 0, &note, err) < 0)
+        return NULL;
+    conf_node *src_node = conf_find(fig, "source");
+    if (is_blank(source)) {
+        CONF_ERROR(err, src_node, "is empty: name the spec sheet, paper or measurement");
+        return NULL;
+    }
+    if (strlen(source) >= sizeof h->prov[0].source) {
+        CONF_ERROR(err, src_node, "is longer than %zu characters; move detail into 'note'",
+                   sizeof h->prov[0].source - 1);
+        return NULL;
+    }
+    if (prov_add(h, prov_key, status == 1, source, fig, err) < 0)
+        return NULL;
+    return value;
+}
+
+/* Must be > 0; the unit readers already reject negatives. */
+static int need_positive(const conf_node *v, double x, kt_err *err)
+{
+    if (x > 0)
+        return 0;
+    CONF_ERROR(err, v, "must be greater than zero");
+    return -1;
+}
+
+/* Converts a figure's value node according to f and stores it into h. */
+static int figure_convert(hw_profile *h, const fig_spec *f, conf_node *v, kt_err *err)
+{
+    double x;
+    int64_t i;
+    switch (f->type) {
+    case FIG_QTY:
+        if (conf_scalar_qty(v, f->units, 0, DBL_MAX, &x, err) < 0 || need_positive(v, x, err) < 0)
+            return -1;
+        *fig_double(h, f) = x;
+        return 0;
+    case FIG_COUNT:
+        if (conf_scalar_i64(v, 1, INT_MAX, &i, err) < 0)
+            return -1;
+        *fig_int(h, f) = (int)i;
+        return 0;
+    case FIG_NS:
+        if (conf_scalar_ns(v, 0, FIG_NS_MAX, &i, err) < 0 || need_positive(v, (double)i, err) < 0)
+            return -1;
+        *fig_i64(h, f) = i;
+        return 0;
+    case FIG_FRACTION:
+        if (conf_scalar_f64(v, -DBL_MAX, DBL_MAX, &x, err) < 0)
+            return -1;
+        if (!(x > 0 && x <= 1)) {
+            CONF_ERROR(err, v, "must be in (0, 1], found %g", x);
+            return -1;
+        }
+        *fig_double(h, f) = x;
+        return 0;
+    case FIG_USD:
+        if (conf_scalar_f64(v, 0, DBL_MAX, &x, err) < 0 || need_positive(v, x, err) < 0)
+            return -1;
+        *fig_double(h, f) = x;
+        return 0;
+    }
+    return -1;
+}
+
+/* Reads the figures in specs[] from map `group`; prefix dots their provenance keys. */
+static int read_figs(hw_profile *h, conf_node *group, const char *prefix, const fig_spec *specs,
+                     size_t n, kt_err *err)
+{
+    for (size_t k = 0; k < n; k++) {
+        char prov_key[sizeof h->prov[0].key];
+        snprintf(prov_key, sizeof prov_key, "%s%s%s", prefix ? prefix : "", prefix ? "." : "",
+                 specs[k].key);
+        conf_node *v = figure_take(h, group, specs[k].key, prov_key, err);
+        if (!v || figure_convert(h, &specs[k], v, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Takes a required sub-mapping of figures (e.g. "efficiency"). */
+static conf_node *group_take(conf_node *figures, const char *key, kt_err *err)
+{
+    conf_node *g = conf_take(figures, key);
+    if (!g) {
+        missing_key(figures, key, err);
+        return NULL;
+    }
+    return conf_expect(g, CONF_MAP, err) < 0 ? NULL : g;
+}
+
+/* ---------- peak FLOP/s per dtype ---------- */
+
+static void dtype_list(char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (int d = 0; d < DTYPE_COUNT; d++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, n - len, "%s%s", d ? ", " : "", dtype_name((kt_dtype)d));
+    }
+}
+
+/* Reads one peak figure; 0 is allowed (no tensor-core path) except for fp32,
+ * which ends every fallback chain. */
+static int read_peak(hw_profile *h, conf_node *group, kt_dtype d, kt_err *err)
+{
+    char prov_key[sizeof h->prov[0].key];
+    snprintf(prov_key, sizeof prov_key, PEAK_GROUP ".%s", dtype_name(d));
+    conf_node *v = figure_take(h, group, dtype_name(d), prov_key, err);
+    double x;
+    if (!v || conf_scalar_qty(v, UNITS_FLOPS, 0, DBL_MAX, &x, err) < 0)
+        return -1;
+    if (d == DTYPE_FP32 && !(x > 0)) {
+        CONF_ERROR(err, v, "must be greater than zero: every other dtype falls back to fp32");
+        return -1;
+    }
+    h->peak_flops[d] = x;
+    return 0;
+}
+
+/* Reads figures.peak_flops in document order, so an unknown dtype is named
+ * where it stands; only fp32 is required. */
+static int read_peaks(hw_profile *h, conf_node *figures, kt_err *err)
+{
+    conf_node *group = group_take(figures, PEAK_GROUP, err);
+    if (!group)
+        return -1;
+    for (size_t k = 0; k < group->n_kids; k++) {
+        conf_node *kid = group->kids[k];
+        kt_dtype d;
+        if (dtype_parse(kid->key, &d) < 0 || strcmp(kid->key, dtype_name(d)) != 0) {
+            char known[128];
+            dtype_list(known, sizeof known);
+            CONF_ERROR(err, kid, "unknown dtype '%s' (known: %s)", kid->key, known);
+            return -1;
+        }
+        if (read_peak(h, group, d, err) < 0)
+            return -1;
+    }
+    if (!conf_find(group, dtype_name(DTYPE_FP32))) {
+        CONF_ERROR(err, group, "missing required key 'fp32' (every other dtype falls back to it)");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------- profile ---------- */
+
+/* Reads a required string into a fixed buffer, failing at the node if too long. */
+static int read_name(conf_node *root, const char *key, char *dst, size_t n, kt_err *err)
+{
+    const char *s;
+    if (conf_str(root, key, 1, &s, err) < 0)
+        return -1;
+    conf_node *node = conf_find(root, key);
+    if (is_blank(s)) {
+        CONF_ERROR(err, node, "is empty");
+        return -1;
+    }
+    if (copy_fits(dst, n, s) < 0) {
+        CONF_ERROR(err, node, "is longer than %zu characters", n - 1);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_profile(hw_profile *h, conf_node *root, kt_err *err)
+{
+    if (conf_expect(root, CONF_MAP, err) < 0 ||
+        read_name(root, "name", h->name, sizeof h->name, err) < 0 ||
+        read_name(root, "gpu", h->gpu, sizeof h->gpu, err) < 0)
+        return -1;
+    conf_node *figures = conf_take(root, "figures");
+    if (!figures) {
+        missing_key(root, "figures", err);
+        return -1;
+    }
+    if (conf_expect(figures, CONF_MAP, err) < 0 || read_peaks(h, figures, err) < 0 ||
+        read_figs(h, figures, NULL, top_figs, N_TOP_FIGS, err) < 0)
+        return -1;
+    conf_node *eff = group_take(figures, EFF_GROUP, err);
+    if (!eff || read_figs(h, eff, EFF_GROUP, eff_figs, N_EFF_FIGS, err) < 0)
+        return -1;
+    return hw_check(h, err);
+}
+
+/* Caller owns the result (hw_free). root stays the caller's; keys read are
+ * marked used, and unknown keys are left for the caller's conf_check_unused
+ * (a scenario may embed a profile in a larger tree). */
+hw_profile *hw_from_conf(conf_node *root, kt_err *err)
+{
+    hw_profile *h = calloc(1, sizeof *h);
+    if (!h) {
+        CONF_ERROR(err, root, "out of memory");
+        return NULL;
+    }
+    if (read_profile(h, root, err) < 0) {
+        hw_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* Caller owns the result (hw_free). Unknown keys anywhere in the file are errors. */
+hw_profile *hw_load(const char *path, kt_err *err)
+{
+    conf_node *root = conf_parse_file(path, err);
+    if (!root)
+        return NULL;
+    hw_profile *h = hw_from_conf(root, err);
+    if (h && conf_check_unused(root, err) < 0) {
+        hw_free(h);
+        h = NULL;
+    }
+    conf_free(root);
+    return h;
+}
+
+void hw_free(hw_profile *h)
+{
+    if (!h)
+        return;
+    free(h->prov);
+    free(h);
+}
+
+/* ---------- lookup by name ---------- */
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int is_regular_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Writes "a, b, c" — the profile names (NAME.yaml) found in dirs, sorted. */
+static void list_profiles(const char *const *dirs, char *buf, size_t n)
+{
+    char *names[256];
+    size_t count = 0;
+    for (size_t i = 0; dirs && dirs[i]; i++) {
+        DIR *dir = opendir(dirs[i]);
+        if (!dir)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(dir)) && count < sizeof names / sizeof names[0]) {
+            if (e->d_name[0] == '.' || !ends_with(e->d_name, ".yaml"))
+                continue;
+            names[count] = strndup(e->d_name, strlen(e->d_name) - strlen(".yaml"));
+            if (names[count])
+                count++;
+        }
+        closedir(dir);
+    }
+    qsort(names, count, sizeof names[0], cmp_str);
+    buf[0] = '\0';
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strlen(buf);
+        if (!(i > 0 && strcmp(names[i], names[i - 1]) == 0))
+            snprintf(buf + len, n - len, "%s%s", len ? ", " : "", names[i]);
+    }
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    if (!buf[0])
+        snprintf(buf, n, "none");
+}
+
+/* A name with '/' or ending in .yaml is a path; otherwise the first
+ * DIR/NAME.yaml among dirs (NULL-terminated) is loaded. Caller owns the result. */
+hw_profile *hw_load_named(const char *name, const char *const *dirs, kt_err *err)
+{
+    if (!name || !*name) {
+        KT_ERROR(err, NULL, 0, 0, "hardware profile name is empty");
+        return NULL;
+    }
+    if (strchr(name, '/') || ends_with(name, ".yaml"))
+        return hw_load(name, err);
+    char path[4096];
+    char searched[512] = "";
+    for (size_t i = 0; dirs && dirs[i]; i++) {
+        int len = snprintf(path, sizeof path, "%s/%s.yaml", dirs[i], name);
+        if (len > 0 && (size_t)len < sizeof path && is_regular_file(path))
+            return hw_load(path, err);
+        size_t used = strlen(searched);
+        snprintf(searched + used, sizeof searched - used, "%s%s", used ? ", " : "", dirs[i]);
+    }
+    char known[400];
+    list_profiles(dirs, known, sizeof known);
+    KT_ERROR(err, NULL, 0, 0, "no hardware profile '%s' (looked for %s.yaml in: %s; available: %s)",
+             name, name, searched[0] ? searched : "no directories", known);
+    return NULL;
+}
+
+/* ---------- invariants and queries ---------- */
+
+static int check_figs(const hw_profile *h, const char *prefix, const fig_spec *specs, size_t n,
+                      kt_err *err)
+{
+    for (size_t k = 0; k < n; k++) {
+        const fig_spec *f = &specs[k];
+        double x = fig_get(h, f);
+        int ok = isfinite(x) && x > 0 && (f->type != FIG_FRACTION || x <= 1);
+        if (!ok) {
+            KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': %s%s%s is %g, must be %s", h->name,
+                     prefix ? prefix : "", prefix ? "." : "", f->key, x,
+                     f->type == FIG_FRACTION ? "in (0, 1]" : "greater than zero");
+            return -1;
+        }
+        char key[sizeof h->prov[0].key];
+        snprintf(key, sizeof key, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", f->key);
+        if (!hw_provenance_of(h, key)) {
+            KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': %s has no provenance", h->name, key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_peaks(const hw_profile *h, kt_err *err)
+{
+    for (int d = 0; d < DTYPE_COUNT; d++) {
+        double x = h->peak_flops[d];
+        if (!isfinite(x) || x < 0 || (d == DTYPE_FP32 && x == 0)) {
+            KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': peak_flops.%s is %g, must be %s",
+                     h->name, dtype_name((kt_dtype)d), x,
+                     d == DTYPE_FP32 ? "greater than zero" : "zero or more");
+            return -1;
+        }
+        char key[sizeof h->prov[0].key];
+        snprintf(key, sizeof key, PEAK_GROUP ".%s", dtype_name((kt_dtype)d));
+        if (x > 0 && !hw_provenance_of(h, key)) {
+            KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': %s has no provenance", h->name, key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_prov(const hw_profile *h, kt_err *err)
+{
+    if (h->n_prov && !h->prov) {
+        KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': n_prov is %zu but prov is NULL", h->name,
+                 h->n_prov);
+        return -1;
+    }
+    for (size_t i = 0; i < h->n_prov; i++) {
+        const hw_provenance *p = &h->prov[i];
+        if (!p->key[0] || is_blank(p->source) || (p->measured != 0 && p->measured != 1)) {
+            KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': provenance record %zu ('%s') needs "
+                     "a key, a non-empty source and measured 0 or 1", h->name, i, p->key);
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(h->prov[j].key, p->key) == 0) {
+                KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': two provenance records for %s",
+                         h->name, p->key);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+int hw_check(const hw_profile *h, kt_err *err)
+{
+    if (!h) {
+        KT_ERROR(err, NULL, 0, 0, "no hardware profile");
+        return -1;
+    }
+    if (!h->name[0] || !h->gpu[0]) {
+        KT_ERROR(err, NULL, 0, 0, "hardware profile has no %s", h->name[0] ? "gpu" : "name");
+        return -1;
+    }
+    if (check_prov(h, err) < 0 || check_peaks(h, err) < 0 ||
+        check_figs(h, NULL, top_figs, N_TOP_FIGS, err) < 0 ||
+        check_figs(h, EFF_GROUP, eff_figs, N_EFF_FIGS, err) < 0)
+        return -1;
+    return 0;
+}
+
+double hw_peak_flops(const hw_profile *h, kt_dtype d)
+{
+    if (!h || (int)d < 0 || d >= DTYPE_COUNT)
+        return 0;
+    for (const int *c = peak_fallback[d]; *c >= 0; c++)
+        if (h->peak_flops[*c] > 0)
+            return h->peak_flops[*c];
+    return 0;
+}
+
+const hw_provenance *hw_provenance_of(const hw_profile *h, const char *key)
+{
+    if (!h || !key)
+        return NULL;
+    for (size_t i = 0; i < h->n_prov; i++)
+        if (strcmp(h->prov[i].key, key) == 0)
+            return &h->prov[i];
+    return NULL;
+}

@@ -1,0 +1,277 @@
+/* kvtier.c — the kvtier program: subcommands run, kv, model import, version. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "kvcalc.h"
+#include "metrics.h"
+#include "model.h"
+#include "report.h"
+#include "scenario.h"
+#include "sim.h"
+#include "store.h"
+
+/* Exit codes: 0 done, 1 the run itself failed (an invariant check), 2 bad
+ * input or usage (nothing was simulated or written). */
+enum { EXIT_RUN_FAILED = 1, EXIT_BAD_INPUT = 2 };
+
+static void usage_main(FILE *out)
+{
+    fprintf(out,
+            "usage: kvtier COMMAND [ARGS]\n"
+            "\n"
+            "Simulates LLM inference serving with KV caches held in tiers and reports latency,\n"
+            "utilization and cost.\n"
+            "\n"
+            "commands:\n"
+            "  run FILE          simulate a scenario; print a summary and store results in SQLite\n"
+            "  kv MODEL          KV-cache arithmetic: bytes per token, per context, what fits on a GPU\n"
+            "  model import F    turn a Hugging Face config.json into a model card\n"
+            "  version           print the version\n"
+            "\n"
+            "'kvtier COMMAND --help' describes each command.\n");
+}
+
+static void usage_run(FILE *out)
+{
+    fprintf(out,
+            "usage: kvtier run FILE [options]\n"
+            "\n"
+            "Simulates the scenario FILE (YAML; see scenarios/ and README.md) and prints TTFT, ITL,\n"
+            "TPOT, E2E and queueing quantiles, throughput, goodput, utilization and cost.\n"
+            "The scenario is validated completely before anything runs.\n"
+            "\n"
+            "options:\n"
+            "  --set KEY=VALUE   override a scenario key (dotted path), e.g. --set kv.block_tokens=32;\n"
+            "                    repeatable, applied in order\n"
+            "  --db PATH         results database (default kvtier.db); one transaction per run\n"
+            "  --no-db           do not write results\n"
+            "  --json            print the summary as JSON instead of a table\n"
+            "  --check           run every invariant checker after every event (slow)\n"
+            "  --progress        print progress on stderr while simulating\n"
+            "  -h, --help        this text\n"
+            "\n"
+            "exit status: 0 done, 1 an invariant check failed, 2 bad scenario or options\n");
+}
+
+static void usage_model(FILE *out)
+{
+    fprintf(out,
+            "usage: kvtier model import CONFIG.json [--name NAME] [-o OUT.yaml]\n"
+            "\n"
+            "Writes a model card (models/README.md describes the format) from a Hugging Face\n"
+            "config.json: Llama 3.x, Llama 4 (text_config), Mistral, DeepSeek-V3.\n"
+            "\n"
+            "options:\n"
+            "  --name NAME       the card's name (default: the file name without .json)\n"
+            "  -o, --output F    write to F instead of standard output\n"
+            "  -h, --help        this text\n");
+}
+
+/* ---------- run ---------- */
+
+typedef struct run_args {
+    const char *file, *db;
+    char **sets;
+    int n_sets, json, check, progress;
+} run_args;
+
+/* Parses run's arguments into a; returns -1 with a message on bad usage, 1 for --help. */
+static int run_parse(int argc, char **argv, run_args *a)
+{
+    static const struct option opts[] = {
+        { "set", required_argument, NULL, 's' }, { "db", required_argument, NULL, 'd' },
+        { "no-db", no_argument, NULL, 'n' },     { "json", no_argument, NULL, 'j' },
+        { "check", no_argument, NULL, 'c' },     { "progress", no_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+    };
+    a->db = "kvtier.db";
+    a->sets = calloc((size_t)argc + 1, sizeof *a->sets);
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': a->sets[a->n_sets++] = optarg; break;
+        case 'd': a->db = optarg; break;
+        case 'n': a->db = NULL; break;
+        case 'j': a->json = 1; break;
+        case 'c': a->check = 1; break;
+        case 'p': a->progress = 1; break;
+        case 'h': return 1;
+        default: return -1;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "kvtier run: expected one scenario file\n");
+        return -1;
+    }
+    a->file = argv[optind];
+    return 0;
+}
+
+static int run_store(const run_args *a, store *db, const scenario *sc, const metrics *m,
+                     const metrics_summary *s, const sim_stats *st, long long *run_id)
+{
+    if (!db)
+        return 0;
+    kt_err err;
+    *run_id = store_write_run(db, sc, m, s, st, &err);
+    if (*run_id < 0) {
+        kt_err_print(&err, stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    run_args a = { 0 };
+    int rc = run_parse(argc, argv, &a);
+    if (rc) {
+        usage_run(rc > 0 ? stdout : stderr);
+        free(a.sets);
+        return rc > 0 ? 0 : EXIT_BAD_INPUT;
+    }
+    kt_err err;
+    scenario *sc = scenario_load(a.file, a.sets, a.n_sets, &err);
+    free(a.sets);
+    if (!sc) {
+        kt_err_print(&err, stderr);
+        return EXIT_BAD_INPUT;
+    }
+    store *db = a.db ? store_open(a.db, &err) : NULL;
+    if (a.db && !db) {
+        kt_err_print(&err, stderr);
+        scenario_free(sc);
+        return EXIT_BAD_INPUT;
+    }
+    sim_opts opts = { .check = a.check, .progress = a.progress };
+    metrics *m = NULL;
+    sim_stats st;
+    rc = 0;
+    if (sim_run(sc, &opts, &m, &st, &err) < 0 || (a.check && metrics_check(m, &err) < 0)) {
+        kt_err_print(&err, stderr);
+        rc = EXIT_RUN_FAILED;
+    } else {
+        metrics_summary s;
+        long long run_id = 0;
+        metrics_summarize(m, &sc->slo, &sc->cost, &s);
+        if (run_store(&a, db, sc, m, &s, &st, &run_id) < 0)
+            rc = EXIT_RUN_FAILED;
+        if (a.json)
+            report_print_json(stdout, sc, &s, &st, run_id);
+        else
+            report_print(stdout, sc, &s, &st);
+        if (run_id > 0 && !a.json)
+            printf("results: run %lld in %s\n", run_id, a.db);
+    }
+    metrics_free(m);
+    store_close(db);
+    scenario_free(sc);
+    return rc;
+}
+
+/* ---------- model import ---------- */
+
+static const char *base_name(const char *path, char *buf, size_t n)
+{
+    const char *b = strrchr(path, '/');
+    snprintf(buf, n, "%s", b ? b + 1 : path);
+    char *dot = strstr(buf, ".json");
+    if (dot)
+        *dot = '\0';
+    return buf;
+}
+
+static int cmd_model(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "name", required_argument, NULL, 'n' }, { "output", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
+    };
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage_model(stdout);
+        return 0;
+    }
+    if (argc < 3 || strcmp(argv[1], "import") != 0) {
+        usage_model(stderr);
+        return EXIT_BAD_INPUT;
+    }
+    const char *name = NULL, *outpath = NULL;
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        if (c == 'n')
+            name = optarg;
+        else if (c == 'o')
+            outpath = optarg;
+        else if (c == 'h') {
+            usage_model(stdout);
+            return 0;
+        } else {
+            usage_model(stderr);
+            return EXIT_BAD_INPUT;
+        }
+    }
+    if (optind != argc - 1) {
+        usage_model(stderr);
+        return EXIT_BAD_INPUT;
+    }
+    char nb[256];
+    const char *in = argv[optind];
+    FILE *out = outpath ? fopen(outpath, "w") : stdout;
+    if (!out) {
+        perror(outpath);
+        return EXIT_BAD_INPUT;
+    }
+    kt_err err;
+    int rc = model_import_hf(in, name ? name : base_name(in, nb, sizeof nb), out, &err);
+    if (outpath)
+        fclose(out);
+    if (rc < 0) {
+        kt_err_print(&err, stderr);
+        if (outpath)
+            remove(outpath);
+        return EXIT_BAD_INPUT;
+    }
+    return 0;
+}
+
+/* ---------- kv ---------- */
+
+static int cmd_kv(int argc, char **argv)
+{
+    char mbuf[8192], hbuf[8192];
+    const char *mdirs[8], *hdirs[8];
+    scenario_data_dirs(NULL, "models", mbuf, sizeof mbuf, mdirs, 8);
+    scenario_data_dirs(NULL, "hwprofiles", hbuf, sizeof hbuf, hdirs, 8);
+    return kvcalc_main(argc, argv, mdirs, hdirs);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage_main(stderr);
+        return EXIT_BAD_INPUT;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "kv"))
+        return cmd_kv(argc - 1, argv + 1);
+    if (!strcmp(cmd, "model"))
+        return cmd_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("kvtier %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage_main(stdout);
+        return 0;
+    }
+    fprintf(stderr, "kvtier: unknown command '%s'\n", cmd);
+    usage_main(stderr);
+    return EXIT_BAD_INPUT;
+}

@@ -1,0 +1,357 @@
+/* metrics.c — request records, a log-binned ITL histogram, and the run summary with GSL quantiles. */
+#include "metrics.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+
+const char *const metrics_outcome_names[REQ_OUTCOME_COUNT + 1] = { "completed", "rejected", "unfinished", NULL };
+const char *const metrics_waste_names[WASTE_CAUSE_COUNT + 1] = { "preemption", NULL };
+
+/* ITL bins: geometric from 100 ns to 10^4 s, each 0.2% wider than the last,
+ * so a quantile read from a bin is within 0.2% of the exact one. */
+#define ITL_LO_NS 1e2
+#define ITL_HI_NS 1e13
+#define ITL_RATIO 1.002
+
+static const double seconds_per_year = 365.25 * 86400.0;
+
+metrics *metrics_new(int n_replicas)
+{
+    metrics *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    size_t bins = (size_t)ceil(log(ITL_HI_NS / ITL_LO_NS) / log(ITL_RATIO));
+    m->itl = gsl_histogram_alloc(bins);
+    m->replicas = calloc((size_t)n_replicas, sizeof *m->replicas);
+    m->n_replicas = n_replicas;
+    if (!m->itl || !m->replicas) {
+        metrics_free(m);
+        return NULL;
+    }
+    double *ranges = m->itl->range;
+    for (size_t i = 0; i <= bins; i++)
+        ranges[i] = ITL_LO_NS * pow(ITL_RATIO, (double)i);
+    memset(m->itl->bin, 0, bins * sizeof(double));
+    return m;
+}
+
+void metrics_free(metrics *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_reqs; i++)
+        free(m->reqs[i].gaps);
+    free(m->reqs);
+    if (m->itl)
+        gsl_histogram_free(m->itl);
+    free(m->replicas);
+    free(m->samples);
+    free(m);
+}
+
+/* Grows a record array by doubling. */
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 1024;
+    while (c < need)
+        c *= 2;
+    void *p = realloc(*arr, c * elem);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+int metrics_add_request(metrics *m, const metrics_req *r)
+{
+    if (grow((void **)&m->reqs, &m->cap_reqs, m->n_reqs + 1, sizeof *m->reqs) < 0)
+        return -1;
+    m->reqs[m->n_reqs++] = *r;
+    return 0;
+}
+
+int metrics_add_sample(metrics *m, const metrics_sample *s)
+{
+    if (grow((void **)&m->samples, &m->cap_samples, m->n_samples + 1, sizeof *m->samples) < 0)
+        return -1;
+    m->samples[m->n_samples++] = *s;
+    return 0;
+}
+
+void metrics_itl_add(metrics *m, int64_t gap_ns, double weight)
+{
+    if (gap_ns > m->itl_max_ns)
+        m->itl_max_ns = gap_ns;
+    double v = (double)gap_ns;
+    /* Out-of-range gaps land in the edge bins rather than vanish. */
+    if (v < ITL_LO_NS)
+        v = ITL_LO_NS;
+    if (v >= m->itl->range[m->itl->n])
+        v = m->itl->range[m->itl->n - 1];
+    gsl_histogram_accumulate(m->itl, v, weight);
+}
+
+double metrics_itl_quantile(const metrics *m, double q)
+{
+    const gsl_histogram *h = m->itl;
+    double total = gsl_histogram_sum(h);
+    if (total <= 0)
+        return 0;
+    double want = q * total, cum = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->bin[i] > 0 && cum + h->bin[i] >= want) {
+            double frac = (want - cum) / h->bin[i];
+            double v = h->range[i] + frac * (h->range[i + 1] - h->range[i]);
+            return v > (double)m->itl_max_ns ? (double)m->itl_max_ns : v;
+        }
+        cum += h->bin[i];
+    }
+    return (double)m->itl_max_ns;
+}
+
+/* Sorts v[0..n) and fills d with its mean and quantiles (GSL's linear
+ * interpolation between order statistics). */
+static void dist_of(double *v, size_t n, metrics_dist *d)
+{
+    memset(d, 0, sizeof *d);
+    d->n = n;
+    if (!n)
+        return;
+    gsl_sort(v, 1, n);
+    d->mean = gsl_stats_mean(v, 1, n);
+    d->p50 = gsl_stats_quantile_from_sorted_data(v, 1, n, 0.50);
+    d->p90 = gsl_stats_quantile_from_sorted_data(v, 1, n, 0.90);
+    d->p99 = gsl_stats_quantile_from_sorted_data(v, 1, n, 0.99);
+    d->max = v[n - 1];
+}
+
+int metrics_meets_slo(const metrics_req *r, const metrics_slo *slo)
+{
+    if (r->outcome != REQ_COMPLETED)
+        return 0;
+    if (slo->ttft_ns && r->first_token_ns - r->arrival_ns > slo->ttft_ns)
+        return 0;
+    if (slo->tpot_ns && r->n_gaps && r->gap_sum_ns / r->n_gaps > slo->tpot_ns)
+        return 0;
+    if (slo->itl_ns && r->gap_max_ns > slo->itl_ns)
+        return 0;
+    return 1;
+}
+
+/* Request-level distributions and token counts. */
+static void summarize_requests(const metrics *m, const metrics_slo *slo, metrics_summary *s)
+{
+    size_t n = m->n_reqs, k = 0, kt = 0;
+    double *ttft = malloc((n + 1) * sizeof *ttft), *e2e = malloc((n + 1) * sizeof *e2e);
+    double *queue = malloc((n + 1) * sizeof *queue), *tpot = malloc((n + 1) * sizeof *tpot);
+    int64_t t_first = INT64_MAX, t_last = INT64_MIN;
+    size_t good = 0;
+    for (size_t i = 0; i < n && ttft && e2e && queue && tpot; i++) {
+        const metrics_req *r = &m->reqs[i];
+        s->requests++;
+        s->rejected += r->outcome == REQ_REJECTED;
+        s->unfinished += r->outcome == REQ_UNFINISHED;
+        s->preemptions += r->preemptions;
+        s->recomputed_tokens += r->recomputed_tokens;
+        if (r->arrival_ns < t_first)
+            t_first = r->arrival_ns;
+        if (r->outcome != REQ_COMPLETED)
+            continue;
+        s->completed++;
+        s->input_tokens += r->prompt_tokens;
+        s->output_tokens += r->output_tokens;
+        s->prefix_hit_tokens += r->prefix_hit_tokens;
+        if (r->finish_ns > t_last)
+            t_last = r->finish_ns;
+        ttft[k] = (double)(r->first_token_ns - r->arrival_ns);
+        e2e[k] = (double)(r->finish_ns - r->arrival_ns);
+        queue[k] = (double)(r->first_sched_ns - r->arrival_ns);
+        k++;
+        if (r->n_gaps)
+            tpot[kt++] = (double)r->gap_sum_ns / (double)r->n_gaps;
+        good += metrics_meets_slo(r, slo);
+    }
+    dist_of(ttft, k, &s->ttft_ns);
+    dist_of(e2e, k, &s->e2e_ns);
+    dist_of(queue, k, &s->queue_ns);
+    dist_of(tpot, kt, &s->tpot_ns);
+    free(ttft);
+    free(e2e);
+    free(queue);
+    free(tpot);
+    s->duration_ns = k ? t_last - t_first : 0;
+    double dur_s = s->duration_ns / 1e9;
+    if (dur_s > 0) {
+        s->throughput_rps = s->completed / dur_s;
+        s->throughput_tok_s = (s->input_tokens + s->output_tokens) / dur_s;
+        s->output_tok_s = s->output_tokens / dur_s;
+        s->goodput_rps = good / dur_s;
+    }
+    s->slo_attainment = k ? (double)good / k : 0;
+    s->prefix_hit_ratio = s->input_tokens ? (double)s->prefix_hit_tokens / s->input_tokens : 0;
+}
+
+static void summarize_itl(const metrics *m, metrics_summary *s)
+{
+    double total = gsl_histogram_sum(m->itl);
+    s->itl_ns.n = (size_t)llround(total);
+    if (total <= 0)
+        return;
+    double sum = 0;
+    for (size_t i = 0; i < m->itl->n; i++)
+        sum += m->itl->bin[i] * 0.5 * (m->itl->range[i] + m->itl->range[i + 1]);
+    s->itl_ns.mean = sum / total;
+    s->itl_ns.p50 = metrics_itl_quantile(m, 0.50);
+    s->itl_ns.p90 = metrics_itl_quantile(m, 0.90);
+    s->itl_ns.p99 = metrics_itl_quantile(m, 0.99);
+    s->itl_ns.max = (double)m->itl_max_ns;
+}
+
+/* Dollars one GPU costs per second: amortized capex (or rent) plus power. */
+static double gpu_usd_per_s(const metrics_cost *c)
+{
+    double own = c->hourly_usd > 0 ? c->hourly_usd / 3600.0
+                 : c->amortization_years > 0 ? c->gpu_price_usd / (c->amortization_years * seconds_per_year)
+                                             : 0;
+    double power = c->power_w * (c->pue > 0 ? c->pue : 1) / 1000.0 * c->usd_per_kwh / 3600.0;
+    return own + power;
+}
+
+static void summarize_replicas(const metrics *m, const metrics_cost *cost, metrics_summary *s)
+{
+    double dur_s = s->duration_ns / 1e9, busy_gpu_s = 0, useful = 0, peak = 0, bytes = 0, bw_busy = 0;
+    for (int i = 0; i < m->n_replicas; i++) {
+        const metrics_replica *r = &m->replicas[i];
+        s->gpus += r->gpus;
+        busy_gpu_s += r->busy_ns / 1e9 * r->gpus;
+        double wasted = 0;
+        for (int c = 0; c < WASTE_CAUSE_COUNT; c++) {
+            wasted += r->flops_wasted[c];
+            s->gpu_s_wasted[c] += r->gpu_ns_wasted[c] / 1e9;
+        }
+        useful += r->flops - wasted;
+        peak += r->peak_flops_gpu * r->gpus * dur_s;
+        bytes += r->hbm_bytes;
+        bw_busy += r->peak_hbm_Bps * r->gpus * (r->busy_ns / 1e9);
+    }
+    if (dur_s > 0 && s->gpus) {
+        s->busy_util = busy_gpu_s / (s->gpus * dur_s);
+        s->effective_util = peak > 0 ? useful / peak : 0;
+    }
+    s->mbu = bw_busy > 0 ? bytes / bw_busy : 0;
+    s->cost_usd = gpu_usd_per_s(cost) * s->gpus * dur_s;
+    int64_t tokens = s->input_tokens + s->output_tokens;
+    s->usd_per_m_tokens = tokens ? s->cost_usd / (tokens / 1e6) : 0;
+    s->usd_per_m_output_tokens = s->output_tokens ? s->cost_usd / (s->output_tokens / 1e6) : 0;
+}
+
+void metrics_summarize(const metrics *m, const metrics_slo *slo, const metrics_cost *cost,
+                       metrics_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    summarize_requests(m, slo, s);
+    summarize_itl(m, s);
+    summarize_replicas(m, cost, s);
+}
+
+static size_t field(metrics_field *f, size_t n, const char *name, double v, const char *unit)
+{
+    snprintf(f[n].name, sizeof f[n].name, "%s", name);
+    f[n].value = v;
+    f[n].unit = unit;
+    return n + 1;
+}
+
+/* A distribution's five figures, scaled from ns to the unit's size. */
+static size_t dist_fields(metrics_field *f, size_t n, const char *name, const metrics_dist *d,
+                          double ns_per_unit, const char *unit)
+{
+    const char *sfx[] = { "mean", "p50", "p90", "p99", "max" };
+    const double v[] = { d->mean, d->p50, d->p90, d->p99, d->max };
+    for (int i = 0; i < 5; i++) {
+        char key[48];
+        snprintf(key, sizeof key, "%s_%s", name, sfx[i]);
+        n = field(f, n, key, v[i] / ns_per_unit, unit);
+    }
+    return n;
+}
+
+size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
+{
+    size_t n = 0;
+    n = field(f, n, "requests", (double)s->requests, "requests");
+    n = field(f, n, "completed", (double)s->completed, "requests");
+    n = field(f, n, "rejected", (double)s->rejected, "requests");
+    n = field(f, n, "unfinished", (double)s->unfinished, "requests");
+    n = field(f, n, "duration", s->duration_ns / 1e9, "s");
+    n = field(f, n, "input_tokens", (double)s->input_tokens, "tokens");
+    n = field(f, n, "output_tokens", (double)s->output_tokens, "tokens");
+    n = field(f, n, "prefix_hit_tokens", (double)s->prefix_hit_tokens, "tokens");
+    n = field(f, n, "prefix_hit_ratio", s->prefix_hit_ratio, "fraction");
+    n = field(f, n, "recomputed_tokens", (double)s->recomputed_tokens, "tokens");
+    n = field(f, n, "preemptions", (double)s->preemptions, "count");
+    n = field(f, n, "throughput", s->throughput_rps, "req/s");
+    n = field(f, n, "token_throughput", s->throughput_tok_s, "tokens/s");
+    n = field(f, n, "output_token_throughput", s->output_tok_s, "tokens/s");
+    n = dist_fields(f, n, "ttft", &s->ttft_ns, 1e6, "ms");
+    n = dist_fields(f, n, "itl", &s->itl_ns, 1e6, "ms");
+    n = dist_fields(f, n, "tpot", &s->tpot_ns, 1e6, "ms");
+    n = dist_fields(f, n, "e2e", &s->e2e_ns, 1e9, "s");
+    n = dist_fields(f, n, "queue", &s->queue_ns, 1e6, "ms");
+    n = field(f, n, "goodput", s->goodput_rps, "req/s");
+    n = field(f, n, "slo_attainment", s->slo_attainment, "fraction");
+    n = field(f, n, "busy_utilization", s->busy_util, "fraction");
+    n = field(f, n, "effective_utilization", s->effective_util, "fraction");
+    n = field(f, n, "mbu", s->mbu, "fraction");
+    for (int c = 0; c < WASTE_CAUSE_COUNT; c++) {
+        char key[48];
+        snprintf(key, sizeof key, "wasted_gpu_s_%s", metrics_waste_names[c]);
+        n = field(f, n, key, s->gpu_s_wasted[c], "GPU-s");
+    }
+    n = field(f, n, "gpus", s->gpus, "GPUs");
+    n = field(f, n, "cost", s->cost_usd, "USD");
+    n = field(f, n, "usd_per_m_tokens", s->usd_per_m_tokens, "USD/Mtokens");
+    n = field(f, n, "usd_per_m_output_tokens", s->usd_per_m_output_tokens, "USD/Mtokens");
+    return n;
+}
+
+static int check_request(const metrics_req *r, kt_err *err)
+{
+    if (r->outcome != REQ_COMPLETED)
+        return 0;
+    const char *bad = NULL;
+    if (!(r->arrival_ns <= r->first_sched_ns && r->first_sched_ns <= r->first_token_ns &&
+          r->first_token_ns <= r->finish_ns))
+        bad = "times out of order";
+    else if (r->n_gaps != r->output_tokens - 1)
+        bad = "gap count is not output tokens - 1";
+    else if (r->gap_sum_ns != r->finish_ns - r->first_token_ns)
+        bad = "gaps do not add up to the decode time";
+    if (!bad && r->gaps) {
+        int64_t sum = 0;
+        for (int64_t i = 0; i < r->n_gaps; i++)
+            sum += r->gaps[i];
+        if (sum != r->gap_sum_ns)
+            bad = "stored gaps do not add up";
+    }
+    if (bad) {
+        KT_ERROR(err, NULL, 0, 0, "metrics: request %lld: %s", (long long)r->id, bad);
+        return -1;
+    }
+    return 0;
+}
+
+int metrics_check(const metrics *m, kt_err *err)
+{
+    for (size_t i = 0; i < m->n_reqs; i++)
+        if (check_request(&m->reqs[i], err) < 0)
+            return -1;
+    return 0;
+}

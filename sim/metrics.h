@@ -1,0 +1,142 @@
+/* metrics.h — per-request records, the inter-token-latency distribution, per-replica accounting and the run summary. */
+#ifndef KT_METRICS_H
+#define KT_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <gsl/gsl_histogram.h>
+
+#include "err.h"
+
+typedef enum { REQ_COMPLETED, REQ_REJECTED, REQ_UNFINISHED, REQ_OUTCOME_COUNT } metrics_outcome;
+extern const char *const metrics_outcome_names[REQ_OUTCOME_COUNT + 1];
+
+/* Why GPU time was wasted. */
+typedef enum { WASTE_PREEMPTION, WASTE_CAUSE_COUNT } metrics_waste;
+extern const char *const metrics_waste_names[WASTE_CAUSE_COUNT + 1];
+
+/* What happened to one request.
+ * Invariants (completed requests): arrival <= first_sched <= first_token <=
+ * finish; n_gaps == output_tokens - 1; gap_sum_ns == finish - first_token;
+ * gaps (when kept) holds n_gaps values summing to gap_sum_ns. */
+typedef struct metrics_req {
+    int64_t id;
+    int64_t session;
+    int turn;
+    int replica;
+    metrics_outcome outcome;
+    int64_t arrival_ns, first_sched_ns, first_token_ns, finish_ns;
+    int64_t prompt_tokens, output_tokens;
+    int64_t prefix_hit_tokens;      /* prompt tokens found in the prefix cache at first admission */
+    int64_t recomputed_tokens;      /* tokens computed again after preemption */
+    int preemptions;
+    int64_t n_gaps, gap_sum_ns, gap_max_ns;
+    int64_t *gaps;                  /* every inter-token gap (ns) when kept; owned */
+} metrics_req;
+
+/* One replica's accounting over the run. */
+typedef struct metrics_replica {
+    int gpus;
+    int64_t busy_ns;
+    int64_t iterations;
+    double flops;
+    double flops_wasted[WASTE_CAUSE_COUNT];
+    double gpu_ns_wasted[WASTE_CAUSE_COUNT];  /* iteration time × share of wasted FLOPs × GPUs */
+    double hbm_bytes;
+    double peak_flops_gpu;          /* FLOP/s, for effective utilization */
+    double peak_hbm_Bps;            /* for MBU */
+} metrics_replica;
+
+/* One sample of a replica's state (time series). */
+typedef struct metrics_sample {
+    int64_t t_ns;
+    int replica;
+    int running, waiting;
+    uint32_t kv_used_blocks, kv_cached_blocks;
+    double busy_frac;               /* busy share of the interval before t */
+    int64_t tokens_out;             /* output tokens in the interval before t */
+} metrics_sample;
+
+/* Per-request SLOs; 0 = not set. A request meets them when each set bound holds. */
+typedef struct metrics_slo {
+    int64_t ttft_ns, tpot_ns, itl_ns;
+} metrics_slo;
+
+/* Cost inputs. */
+typedef struct metrics_cost {
+    double gpu_price_usd;           /* capex per GPU */
+    double amortization_years;
+    double hourly_usd;              /* if > 0, replaces capex amortization */
+    double power_w;                 /* per GPU */
+    double usd_per_kwh;
+    double pue;
+} metrics_cost;
+
+/* Quantiles of one quantity. */
+typedef struct metrics_dist {
+    double mean, p50, p90, p99, max;
+    size_t n;
+} metrics_dist;
+
+typedef struct metrics_summary {
+    size_t requests, completed, rejected, unfinished;
+    int64_t duration_ns;            /* first arrival to last completion */
+    int64_t input_tokens, output_tokens, prefix_hit_tokens, recomputed_tokens;
+    int64_t preemptions;
+    double throughput_rps, throughput_tok_s, output_tok_s;
+    metrics_dist ttft_ns, itl_ns, tpot_ns, e2e_ns, queue_ns;
+    double goodput_rps;             /* completed requests meeting all SLOs, per second */
+    double slo_attainment;          /* share of completed requests meeting all SLOs */
+    double busy_util, effective_util, mbu;
+    double gpu_s_wasted[WASTE_CAUSE_COUNT];
+    double prefix_hit_ratio;        /* prefix-hit tokens / prompt tokens */
+    int gpus;
+    double cost_usd;                /* GPUs over the run's duration */
+    double usd_per_m_tokens, usd_per_m_output_tokens;
+} metrics_summary;
+
+/* Collects results. Owns the request records (and their gap arrays). */
+typedef struct metrics {
+    metrics_req *reqs;
+    size_t n_reqs, cap_reqs;
+    gsl_histogram *itl;             /* log-spaced bins, see metrics.c */
+    int64_t itl_max_ns;
+    metrics_replica *replicas;
+    int n_replicas;
+    metrics_sample *samples;
+    size_t n_samples, cap_samples;
+} metrics;
+
+metrics *metrics_new(int n_replicas);
+void metrics_free(metrics *m);
+
+/* Adds a record (copied; ownership of r->gaps moves to m). */
+int metrics_add_request(metrics *m, const metrics_req *r);
+int metrics_add_sample(metrics *m, const metrics_sample *s);
+/* Counts weight gaps of gap_ns in the ITL distribution. */
+void metrics_itl_add(metrics *m, int64_t gap_ns, double weight);
+/* The q-quantile (0..1) of the ITL distribution, interpolated within its
+ * bin (bins are 0.2% wide, so this is within 0.2% of the exact value). */
+double metrics_itl_quantile(const metrics *m, double q);
+
+/* Works out the summary (GSL sorts and quantiles). */
+void metrics_summarize(const metrics *m, const metrics_slo *slo, const metrics_cost *cost,
+                       metrics_summary *s);
+/* Whether a completed request meets the SLOs. */
+int metrics_meets_slo(const metrics_req *r, const metrics_slo *slo);
+
+/* One named figure of a summary, with its unit, for tables, JSON and SQL. */
+typedef struct metrics_field {
+    char name[48];
+    double value;
+    const char *unit;
+} metrics_field;
+#define METRICS_MAX_FIELDS 64
+/* Lists the summary's figures (latencies in ms, E2E and durations in s).
+ * Returns how many were written to f (at most METRICS_MAX_FIELDS). */
+size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f);
+
+/* Invariant checker over the stored records (see metrics_req). */
+int metrics_check(const metrics *m, kt_err *err);
+
+#endif

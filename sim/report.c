@@ -1,0 +1,108 @@
+/* report.c — prints a run's summary: a console table of latency quantiles and the run's totals, or JSON. */
+#include "report.h"
+
+#include <jansson.h>
+#include <string.h>
+
+/* 1234567 -> "1,234,567" into buf. */
+static const char *grouped(long long v, char *buf, size_t n)
+{
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%lld", v < 0 ? -v : v), o = 0;
+    if (v < 0 && (size_t)o + 1 < n)
+        buf[o++] = '-';
+    for (int i = 0; i < len && (size_t)o + 2 < n; i++) {
+        if (i && (len - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static void dist_row(FILE *out, const char *label, const metrics_dist *d, double scale)
+{
+    fprintf(out, "  %-16s %10.2f %10.2f %10.2f %10.2f %10.2f\n", label, d->mean / scale, d->p50 / scale,
+            d->p90 / scale, d->p99 / scale, d->max / scale);
+}
+
+static void slo_text(const scenario *sc, char *buf, size_t n)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    const char *names[] = { "TTFT", "TPOT", "max ITL" };
+    const int64_t v[] = { sc->slo.ttft_ns, sc->slo.tpot_ns, sc->slo.itl_ns };
+    for (int i = 0; i < 3; i++) {
+        if (!v[i])
+            continue;
+        char q[32];
+        o += (size_t)snprintf(buf + o, n - o, "%s%s <= %s", o ? ", " : "", names[i],
+                              units_format((double)v[i], UNITS_DURATION, q, sizeof q));
+        if (o >= n)
+            break;
+    }
+    if (!buf[0])
+        snprintf(buf, n, "no SLOs set");
+}
+
+void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const sim_stats *st)
+{
+    char a[32], b[32], c[32], d[32], e[32], slo[160];
+    fprintf(out, "kvtier run '%s': %s on %d x %s (%d replica%s, tensor parallel %d), seed %llu\n", sc->name,
+            sc->model->name, s->gpus, sc->hw->name, sc->replicas, sc->replicas == 1 ? "" : "s",
+            sc->tensor_parallel, (unsigned long long)sc->seed);
+    fprintf(out, "requests: %s completed, %s rejected, %s unfinished; %s input + %s output tokens over %.2f s simulated\n",
+            grouped((long long)s->completed, a, sizeof a), grouped((long long)s->rejected, b, sizeof b),
+            grouped((long long)s->unfinished, c, sizeof c), grouped(s->input_tokens, d, sizeof d),
+            grouped(s->output_tokens, e, sizeof e), s->duration_ns / 1e9);
+    fprintf(out, "  %-16s %10s %10s %10s %10s %10s\n", "", "mean", "p50", "p90", "p99", "max");
+    dist_row(out, "TTFT (ms)", &s->ttft_ns, 1e6);
+    dist_row(out, "ITL (ms)", &s->itl_ns, 1e6);
+    dist_row(out, "TPOT (ms)", &s->tpot_ns, 1e6);
+    dist_row(out, "E2E (s)", &s->e2e_ns, 1e9);
+    dist_row(out, "queueing (ms)", &s->queue_ns, 1e6);
+    slo_text(sc, slo, sizeof slo);
+    fprintf(out, "throughput: %.3f req/s, %.1f tokens/s (%.1f output tokens/s)\n", s->throughput_rps,
+            s->throughput_tok_s, s->output_tok_s);
+    fprintf(out, "goodput: %.3f req/s; %.1f%% of completed requests within SLOs (%s)\n", s->goodput_rps,
+            100 * s->slo_attainment, slo);
+    fprintf(out, "utilization: busy %.1f%%, effective %.1f%%, MBU %.1f%%; wasted %.2f GPU-s on preemption recompute\n",
+            100 * s->busy_util, 100 * s->effective_util, 100 * s->mbu, s->gpu_s_wasted[WASTE_PREEMPTION]);
+    fprintf(out, "KV: %s blocks of %d tokens per replica (%s); prefix cache hit %.1f%% of prompt tokens; %s preemptions\n",
+            grouped(sc->kv_blocks_per_replica, b, sizeof b), sc->kv_block_tokens, dtype_name(sc->kv_dtype), 100 * s->prefix_hit_ratio,
+            grouped(s->preemptions, a, sizeof a));
+    fprintf(out, "cost: $%.4f for %d GPU%s over the run; $%.4f per million tokens ($%.4f per million output tokens)\n",
+            s->cost_usd, s->gpus, s->gpus == 1 ? "" : "s", s->usd_per_m_tokens, s->usd_per_m_output_tokens);
+    if (st)
+        fprintf(out, "simulator: %s events in %.3f s wall, %s simulated requests per wall-second\n",
+                grouped((long long)st->events, a, sizeof a), st->wall_s,
+                grouped(st->wall_s > 0 ? (long long)(s->requests / st->wall_s) : 0, b, sizeof b));
+}
+
+void report_print_json(FILE *out, const scenario *sc, const metrics_summary *s, const sim_stats *st,
+                       long long run_id)
+{
+    json_t *o = json_object(), *sum = json_object();
+    json_object_set_new(o, "scenario", json_string(sc->name));
+    json_object_set_new(o, "model", json_string(sc->model->name));
+    json_object_set_new(o, "hardware", json_string(sc->hw->name));
+    json_object_set_new(o, "seed", json_integer((json_int_t)sc->seed));
+    if (run_id > 0)
+        json_object_set_new(o, "run_id", json_integer(run_id));
+    metrics_field f[METRICS_MAX_FIELDS];
+    size_t n = metrics_summary_fields(s, f);
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(sum, f[i].name, json_real(f[i].value));
+    json_t *units = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(units, f[i].name, json_string(f[i].unit));
+    json_object_set_new(o, "summary", sum);
+    json_object_set_new(o, "units", units);
+    if (st) {
+        json_object_set_new(o, "events", json_integer((json_int_t)st->events));
+        json_object_set_new(o, "wall_s", json_real(st->wall_s));
+    }
+    json_dumpf(o, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', out);
+    json_decref(o);
+}

@@ -1,0 +1,313 @@
+/* scenario.c — reads and validates a scenario YAML, resolves its model card and hardware profile, sizes the KV pool. */
+#include "scenario.h"
+
+#include <libgen.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cost.h"
+
+#ifndef KT_PKGDATADIR
+#define KT_PKGDATADIR "/usr/local/share/kvtier"
+#endif
+
+const char *const router_names[ROUTER_KIND_COUNT + 1] = {
+    "round_robin", "least_loaded", "session_sticky", NULL
+};
+static const char *const workload_kinds[] = { "synthetic", NULL };
+
+/* Upper bounds that catch typos (a 1e30-token context, a million GPUs per
+ * replica) before they become absurd allocations. */
+#define MAX_REPLICAS 1000000
+#define MAX_GPUS_PER_REPLICA 1024
+#define MAX_RUNNING 65536
+#define MAX_MULTI_STEP 4096
+
+void scenario_data_dirs(const char *near, const char *sub, char *buf, size_t buf_len,
+                        const char **dirs, int max)
+{
+    int n = 0;
+    size_t used = 0;
+    char near_dir[2048] = ".";
+    if (near) {
+        char tmp[2048];
+        snprintf(tmp, sizeof tmp, "%s", near);
+        snprintf(near_dir, sizeof near_dir, "%s", dirname(tmp));
+    }
+    const char *env = getenv("KVTIER_DATA");
+    char cand[5][2300];
+    int nc = 0;
+    if (env && *env)
+        snprintf(cand[nc++], sizeof cand[0], "%s/%s", env, sub);
+    if (near) {
+        snprintf(cand[nc++], sizeof cand[0], "%s/../%s", near_dir, sub);
+        snprintf(cand[nc++], sizeof cand[0], "%s", near_dir);
+    }
+    snprintf(cand[nc++], sizeof cand[0], "%s", sub);
+    snprintf(cand[nc++], sizeof cand[0], "%s/%s", KT_PKGDATADIR, sub);
+    for (int i = 0; i < nc && n < max - 1; i++) {
+        size_t len = strlen(cand[i]) + 1;
+        if (used + len > buf_len)
+            break;
+        memcpy(buf + used, cand[i], len);
+        dirs[n++] = buf + used;
+        used += len;
+    }
+    dirs[n] = NULL;
+}
+
+uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, int tp, kt_dtype kv,
+                            int block_tokens, double hbm_fraction, double reserve_bytes)
+{
+    cost_model cm;
+    if (cost_model_init(&cm, m, hw, tp, kv, NULL) < 0)
+        return 0;
+    double budget = hw->hbm_bytes * hbm_fraction - cost_weight_bytes_gpu(&cm) - reserve_bytes;
+    double block_bytes = cost_kv_bytes_per_token_gpu(&cm) * block_tokens;
+    if (budget < block_bytes)
+        return 0;
+    double blocks = floor(budget / block_bytes);
+    return blocks > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)blocks;
+}
+
+/* ---------- sections ---------- */
+
+static conf_node *section(conf_node *root, const char *key, int required, kt_err *err, int *failed)
+{
+    conf_node *n = conf_take(root, key);
+    if (!n && required) {
+        CONF_ERROR(err, root, "missing required key '%s'", key);
+        *failed = 1;
+    } else if (n && conf_expect(n, CONF_MAP, err) < 0) {
+        *failed = 1;
+        n = NULL;
+    }
+    return n;
+}
+
+static int load_model_hw(scenario *sc, conf_node *root, kt_err *err)
+{
+    char buf[8192];
+    const char *dirs[8], *name;
+    conf_node *n = conf_take(root, "model");
+    if (!n) {
+        CONF_ERROR(err, root, "missing required key 'model'");
+        return -1;
+    }
+    if (conf_scalar_str(n, &name, err) < 0)
+        return -1;
+    scenario_data_dirs(sc->file, "models", buf, sizeof buf, dirs, 8);
+    kt_err inner;
+    sc->model = model_load_named(name, dirs, &inner);
+    if (!sc->model) {
+        /* A broken card is reported where it is broken; a missing one here. */
+        if (inner.line > 0)
+            *err = inner;
+        else
+            CONF_ERROR(err, n, "%s", inner.msg);
+        return -1;
+    }
+    n = conf_take(root, "hardware");
+    if (!n) {
+        CONF_ERROR(err, root, "missing required key 'hardware'");
+        return -1;
+    }
+    if (conf_scalar_str(n, &name, err) < 0)
+        return -1;
+    scenario_data_dirs(sc->file, "hwprofiles", buf, sizeof buf, dirs, 8);
+    sc->hw = hw_load_named(name, dirs, &inner);
+    if (!sc->hw) {
+        if (inner.line > 0)
+            *err = inner;
+        else
+            CONF_ERROR(err, n, "%s", inner.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_replicas(scenario *sc, conf_node *root, kt_err *err)
+{
+    int failed = 0;
+    conf_node *n = section(root, "replicas", 1, err, &failed);
+    if (failed)
+        return -1;
+    sc->replicas = 1;
+    sc->tensor_parallel = 1;
+    int router = ROUTER_SESSION_STICKY;
+    if (conf_int(n, "count", 0, 1, MAX_REPLICAS, &sc->replicas, err) < 0 ||
+        conf_int(n, "gpus", 1, 1, MAX_GPUS_PER_REPLICA, &sc->gpus_per_replica, err) < 0 ||
+        conf_int(n, "tensor_parallel", 0, 1, MAX_GPUS_PER_REPLICA, &sc->tensor_parallel, err) < 0 ||
+        conf_enum(n, "router", 0, router_names, &router, err) < 0)
+        return -1;
+    sc->router = (router_kind)router;
+    if (sc->tensor_parallel != sc->gpus_per_replica) {
+        CONF_ERROR(err, conf_find(n, "gpus"),
+                   "%d GPUs per replica but tensor_parallel is %d (pipeline parallelism is not modeled yet, so they must be equal)",
+                   sc->gpus_per_replica, sc->tensor_parallel);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_kv(scenario *sc, conf_node *root, kt_err *err)
+{
+    int failed = 0, dtype = DTYPE_BF16;
+    conf_node *n = section(root, "kv", 0, err, &failed);
+    sc->kv_block_tokens = 16;
+    sc->hbm_fraction = 0.9;
+    sc->prefix_cache = 1;
+    if (failed)
+        return -1;
+    if (n && (conf_int(n, "block_tokens", 0, 1, 4096, &sc->kv_block_tokens, err) < 0 ||
+              conf_enum(n, "dtype", 0, dtype_names, &dtype, err) < 0 ||
+              conf_f64(n, "hbm_fraction", 0, 0.01, 1.0, &sc->hbm_fraction, err) < 0 ||
+              conf_qty(n, "activation_reserve", 0, UNITS_BYTES, 0, 1e15, &sc->activation_reserve_bytes, err) < 0 ||
+              conf_bool(n, "prefix_caching", 0, &sc->prefix_cache, err) < 0))
+        return -1;
+    sc->kv_dtype = (kt_dtype)dtype;
+    return 0;
+}
+
+static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
+{
+    int failed = 0;
+    conf_node *n = section(root, "scheduler", 0, err, &failed);
+    sc->sched = (serve_cfg){ .max_running = 256, .token_budget = 8192, .chunked_prefill = 1,
+                             .max_multi_step = 64, .keep_gaps = 0 };
+    if (failed)
+        return -1;
+    double budget = (double)sc->sched.token_budget;
+    if (n && (conf_int(n, "max_running", 0, 1, MAX_RUNNING, &sc->sched.max_running, err) < 0 ||
+              conf_qty(n, "token_budget", 0, UNITS_TOKENS, 1, 1e8, &budget, err) < 0 ||
+              conf_bool(n, "chunked_prefill", 0, &sc->sched.chunked_prefill, err) < 0 ||
+              conf_int(n, "max_multi_step", 0, 1, MAX_MULTI_STEP, &sc->sched.max_multi_step, err) < 0))
+        return -1;
+    sc->sched.token_budget = (int64_t)budget;
+    return 0;
+}
+
+static int load_workload(scenario *sc, conf_node *root, kt_err *err)
+{
+    int failed = 0, kind = 0;
+    conf_node *n = section(root, "workload", 1, err, &failed);
+    if (failed || conf_enum(n, "kind", 1, workload_kinds, &kind, err) < 0 ||
+        workload_from_conf(n, &sc->workload, err) < 0)
+        return -1;
+    sc->workload.seed = sc->seed;
+    return 0;
+}
+
+static int load_slo_cost(scenario *sc, conf_node *root, kt_err *err)
+{
+    int failed = 0;
+    conf_node *slo = section(root, "slo", 0, err, &failed);
+    if (failed)
+        return -1;
+    const int64_t day_ns = INT64_C(86400000000000);
+    if (slo && (conf_ns(slo, "ttft", 0, 1, day_ns, &sc->slo.ttft_ns, err) < 0 ||
+                conf_ns(slo, "tpot", 0, 1, day_ns, &sc->slo.tpot_ns, err) < 0 ||
+                conf_ns(slo, "itl", 0, 1, day_ns, &sc->slo.itl_ns, err) < 0))
+        return -1;
+    conf_node *cost = section(root, "cost", 0, err, &failed);
+    if (failed)
+        return -1;
+    sc->cost = (metrics_cost){ .gpu_price_usd = sc->hw->price_usd, .amortization_years = 4,
+                               .hourly_usd = 0, .power_w = sc->hw->power_w, .usd_per_kwh = 0.10,
+                               .pue = 1.3 };
+    if (cost && (conf_f64(cost, "gpu_price_usd", 0, 0, 1e9, &sc->cost.gpu_price_usd, err) < 0 ||
+                 conf_f64(cost, "amortization_years", 0, 0.01, 100, &sc->cost.amortization_years, err) < 0 ||
+                 conf_f64(cost, "hourly_usd", 0, 0, 1e6, &sc->cost.hourly_usd, err) < 0 ||
+                 conf_f64(cost, "usd_per_kwh", 0, 0, 100, &sc->cost.usd_per_kwh, err) < 0 ||
+                 conf_f64(cost, "pue", 0, 1, 10, &sc->cost.pue, err) < 0))
+        return -1;
+    return 0;
+}
+
+static int load_results(scenario *sc, conf_node *root, kt_err *err)
+{
+    int failed = 0;
+    conf_node *n = section(root, "results", 0, err, &failed);
+    sc->sample_interval_ns = INT64_C(1000000000);
+    if (failed)
+        return -1;
+    if (n && (conf_ns(n, "sample_interval", 0, 1000, INT64_C(86400000000000), &sc->sample_interval_ns, err) < 0 ||
+              conf_bool(n, "itl_gaps", 0, &sc->sched.keep_gaps, err) < 0))
+        return -1;
+    return 0;
+}
+
+/* The weights must fit with room for at least one request's KV. */
+static int size_kv(scenario *sc, conf_node *root, kt_err *err)
+{
+    sc->kv_blocks_per_replica = scenario_kv_blocks(sc->model, sc->hw, sc->tensor_parallel, sc->kv_dtype,
+                                                   sc->kv_block_tokens, sc->hbm_fraction,
+                                                   sc->activation_reserve_bytes);
+    if (sc->kv_blocks_per_replica > 0)
+        return 0;
+    char w[64], h[64];
+    cost_model cm;
+    kt_err e2;
+    if (cost_model_init(&cm, sc->model, sc->hw, sc->tensor_parallel, sc->kv_dtype, &e2) < 0) {
+        CONF_ERROR(err, conf_find(root, "hardware"), "%s", e2.msg);
+        return -1;
+    }
+    CONF_ERROR(err, conf_find(conf_find(root, "replicas"), "tensor_parallel")
+                        ? conf_find(conf_find(root, "replicas"), "tensor_parallel")
+                        : conf_find(root, "replicas"),
+               "%s weights need %s per GPU at tensor parallel %d; with %.0f%% of %s HBM nothing is left for KV",
+               sc->model->name, units_format(cost_weight_bytes_gpu(&cm), UNITS_BYTES, w, sizeof w),
+               sc->tensor_parallel, sc->hbm_fraction * 100,
+               units_format(sc->hw->hbm_bytes, UNITS_BYTES, h, sizeof h));
+    return -1;
+}
+
+static int load_all(scenario *sc, conf_node *root, kt_err *err)
+{
+    const char *name = NULL;
+    int64_t seed = 1;
+    if (conf_expect(root, CONF_MAP, err) < 0 || conf_str(root, "name", 0, &name, err) < 0 ||
+        conf_i64(root, "seed", 0, 0, INT64_MAX, &seed, err) < 0)
+        return -1;
+    snprintf(sc->name, sizeof sc->name, "%s", name ? name : "unnamed");
+    sc->seed = (uint64_t)seed;
+    if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
+        load_scheduler(sc, root, err) < 0 || load_workload(sc, root, err) < 0 ||
+        load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 ||
+        conf_check_unused(root, err) < 0)
+        return -1;
+    return size_kv(sc, root, err);
+}
+
+scenario *scenario_load(const char *path, char *const *sets, int n_sets, kt_err *err)
+{
+    conf_node *root = conf_parse_file(path, err);
+    if (!root)
+        return NULL;
+    scenario *sc = calloc(1, sizeof *sc);
+    sc->file = strdup(path);
+    for (int i = 0; i < n_sets; i++)
+        if (conf_set(root, sets[i], err) < 0)
+            goto fail;
+    if (load_all(sc, root, err) < 0)
+        goto fail;
+    sc->yaml = conf_to_yaml(root);
+    conf_free(root);
+    return sc;
+fail:
+    conf_free(root);
+    scenario_free(sc);
+    return NULL;
+}
+
+void scenario_free(scenario *sc)
+{
+    if (!sc)
+        return;
+    model_free(sc->model);
+    hw_free(sc->hw);
+    free(sc->file);
+    free(sc->yaml);
+    free(sc);
+}

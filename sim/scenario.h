@@ -1,0 +1,64 @@
+/* scenario.h — a scenario: model, hardware, replicas, KV and scheduler settings, workload, SLOs, cost, seed — loaded strictly from YAML. */
+#ifndef KT_SCENARIO_H
+#define KT_SCENARIO_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "dtype.h"
+#include "err.h"
+#include "hw.h"
+#include "metrics.h"
+#include "model.h"
+#include "serve.h"
+#include "workload.h"
+
+typedef enum { ROUTER_ROUND_ROBIN, ROUTER_LEAST_LOADED, ROUTER_SESSION_STICKY, ROUTER_KIND_COUNT } router_kind;
+extern const char *const router_names[ROUTER_KIND_COUNT + 1];
+
+/* A loaded scenario.
+ * Invariants: model and hw are loaded and checked; gpus_per_replica ==
+ * tensor_parallel; kv_blocks_per_replica >= 1 (the weights fit and leave
+ * room for KV); yaml holds the effective scenario (after --set overrides). */
+typedef struct scenario {
+    char *file;
+    char *yaml;                 /* effective scenario text, owned */
+    char name[128];
+    uint64_t seed;
+    model_card *model;          /* owned */
+    hw_profile *hw;             /* owned */
+    int replicas, gpus_per_replica, tensor_parallel;
+    router_kind router;
+    int kv_block_tokens;
+    kt_dtype kv_dtype;
+    double hbm_fraction;
+    double activation_reserve_bytes;
+    int prefix_cache;
+    uint32_t kv_blocks_per_replica;  /* derived: see scenario_kv_blocks */
+    serve_cfg sched;
+    workload_cfg workload;
+    metrics_slo slo;
+    metrics_cost cost;
+    int64_t sample_interval_ns;
+} scenario;
+
+/* Loads path, applies the n_sets "a.b=value" overrides in order, validates
+ * everything (unknown keys included) and resolves the model card and
+ * hardware profile. NULL with err (file:line:col: key: what) on failure.
+ * Caller frees with scenario_free. */
+scenario *scenario_load(const char *path, char *const *sets, int n_sets, kt_err *err);
+void scenario_free(scenario *sc);
+
+/* Directories searched for model cards ("models") or profiles ("hwprofiles"):
+ * $KVTIER_DATA/<sub>, <dir of near>/../<sub>, <dir of near>, ./<sub>, the
+ * installed data directory. Fills dirs (NULL-terminated, at most max-1
+ * entries) with strings owned by buf. near may be NULL. */
+void scenario_data_dirs(const char *near, const char *sub, char *buf, size_t buf_len,
+                        const char **dirs, int max);
+
+/* KV blocks per replica: per GPU, hbm × hbm_fraction − weights/tp −
+ * activation reserve, divided by a block's bytes on one GPU. 0 if none fit. */
+uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, int tp, kt_dtype kv,
+                            int block_tokens, double hbm_fraction, double reserve_bytes);
+
+#endif

@@ -1,0 +1,430 @@
+/* serve.c — continuous batching with chunked prefill and recompute preemption; decode runs advanced several iterations per event. */
+#include "serve.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void on_step_end(engine *eng, void *ctx, uint64_t arg);
+
+int replica_init(replica *r, int id, int gpus, engine *eng, const cost_model *cm, uint32_t kv_blocks,
+                 int block_tokens, int prefix_cache, const serve_cfg *cfg, metrics *met,
+                 serve_done_fn on_done, void *ud)
+{
+    memset(r, 0, sizeof *r);
+    r->id = id;
+    r->gpus = gpus;
+    r->eng = eng;
+    r->cm = cm;
+    r->cfg = *cfg;
+    r->met = met;
+    r->acct = &met->replicas[id];
+    r->acct->gpus = gpus;
+    r->acct->peak_flops_gpu = cm->peak_flops_gpu;
+    r->acct->peak_hbm_Bps = cm->hw->hbm_bw_Bps;
+    r->on_done = on_done;
+    r->ud = ud;
+    int steps = cfg->max_multi_step > 0 ? cfg->max_multi_step : 1;
+    r->kv = kv_pool_new(kv_blocks, block_tokens, prefix_cache);
+    r->running = calloc((size_t)cfg->max_running, sizeof *r->running);
+    r->batch = calloc((size_t)cfg->max_running, sizeof *r->batch);
+    r->cseqs = calloc((size_t)cfg->max_running, sizeof *r->cseqs);
+    r->step_end_ns = calloc((size_t)steps, sizeof *r->step_end_ns);
+    r->step_cost = calloc((size_t)steps, sizeof *r->step_cost);
+    if (!r->kv || !r->running || !r->batch || !r->cseqs || !r->step_end_ns || !r->step_cost) {
+        replica_destroy(r);
+        return -1;
+    }
+    return 0;
+}
+
+void replica_destroy(replica *r)
+{
+    kv_pool_free(r->kv);
+    free(r->running);
+    free(r->batch);
+    free(r->cseqs);
+    free(r->step_end_ns);
+    free(r->step_cost);
+    memset(r, 0, sizeof *r);
+}
+
+int replica_load(const replica *r) { return r->n_running + r->n_waiting; }
+
+/* ---------- queues ---------- */
+
+static void wait_push_back(replica *r, serve_req *q)
+{
+    q->next = NULL;
+    if (r->wait_tail)
+        r->wait_tail->next = q;
+    else
+        r->wait_head = q;
+    r->wait_tail = q;
+    r->n_waiting++;
+}
+
+static void wait_push_front(replica *r, serve_req *q)
+{
+    q->next = r->wait_head;
+    r->wait_head = q;
+    if (!r->wait_tail)
+        r->wait_tail = q;
+    r->n_waiting++;
+}
+
+static serve_req *wait_pop(replica *r)
+{
+    serve_req *q = r->wait_head;
+    r->wait_head = q->next;
+    if (!r->wait_head)
+        r->wait_tail = NULL;
+    q->next = NULL;
+    r->n_waiting--;
+    return q;
+}
+
+/* ---------- requests leaving ---------- */
+
+/* Hands the finished record to metrics (which takes the gap array). */
+static void req_leave(replica *r, serve_req *q, metrics_outcome outcome, int64_t now)
+{
+    q->rec.outcome = outcome;
+    q->rec.replica = r->id;
+    if (outcome == REQ_COMPLETED)
+        q->rec.finish_ns = now;
+    kv_seq_release(r->kv, &q->seq);
+    metrics_add_request(r->met, &q->rec);
+    q->rec.gaps = NULL;
+    q->cap_gaps = 0;
+    r->on_done(r->ud, q, now);
+}
+
+/* Largest KV a request ever needs: its prompt and all but its last output token. */
+static int64_t peak_kv_tokens(const serve_req *q)
+{
+    return q->rec.prompt_tokens + q->rec.output_tokens - 1;
+}
+
+void replica_submit(replica *r, serve_req *q)
+{
+    q->num_tokens = q->rec.prompt_tokens;
+    q->rec.first_sched_ns = -1;
+    if (kv_blocks_for(r->kv, peak_kv_tokens(q)) > kv_pool_blocks(r->kv)) {
+        q->rec.first_sched_ns = q->rec.first_token_ns = engine_now(r->eng);
+        req_leave(r, q, REQ_REJECTED, engine_now(r->eng));
+        return;
+    }
+    wait_push_back(r, q);
+    replica_sync(r);
+    if (!r->busy)
+        on_step_end(r->eng, r, 0);
+}
+
+/* ---------- planning ---------- */
+
+static void preempt_last(replica *r)
+{
+    serve_req *v = r->running[--r->n_running];
+    kv_seq_release(r->kv, &v->seq);
+    if (v->computed > v->recompute_until)
+        v->recompute_until = v->computed;
+    v->computed = 0;
+    v->rec.preemptions++;
+    wait_push_front(r, v);
+}
+
+static void batch_add(replica *r, serve_req *q, int64_t tokens)
+{
+    int64_t wasted = 0;
+    if (q->computed < q->recompute_until) {
+        int64_t end = q->computed + tokens;
+        wasted = (end < q->recompute_until ? end : q->recompute_until) - q->computed;
+    }
+    r->batch[r->n_batch++] = (serve_batch_entry){ q, tokens, wasted };
+}
+
+/* Tokens q may compute this step within budget; 0 when it must wait. */
+static int64_t step_tokens(const replica *r, const serve_req *q, int64_t budget)
+{
+    int64_t want = q->num_tokens - q->computed;
+    if (want <= budget)
+        return want;
+    return r->cfg.chunked_prefill ? budget : 0;
+}
+
+/* Gives running sequences their tokens, preempting the newest when blocks
+ * run out. Returns 1 if anything was preempted. */
+static int schedule_running(replica *r, int64_t *budget)
+{
+    int preempted = 0;
+    for (int i = 0; i < r->n_running && *budget > 0; i++) {
+        serve_req *q = r->running[i];
+        int64_t x = step_tokens(r, q, *budget);
+        if (x <= 0)
+            continue;
+        int self = 0;
+        while (kv_seq_reserve(r->kv, &q->seq, q->computed + x) < 0) {
+            self = r->n_running - 1 == i;
+            preempt_last(r);
+            preempted = 1;
+            if (self)
+                break;
+        }
+        if (self)
+            break;
+        batch_add(r, q, x);
+        *budget -= x;
+    }
+    return preempted;
+}
+
+/* Admits waiting requests in arrival order while room remains. */
+static void schedule_waiting(replica *r, int64_t *budget, int64_t now)
+{
+    while (r->wait_head && r->n_running < r->cfg.max_running && *budget > 0) {
+        serve_req *q = r->wait_head;
+        q->computed = kv_seq_attach_prefix(r->kv, &q->seq, &q->content, q->num_tokens);
+        if (!q->admitted)
+            q->rec.prefix_hit_tokens = q->computed;
+        int64_t x = step_tokens(r, q, *budget);
+        if (x <= 0 || kv_seq_reserve(r->kv, &q->seq, q->computed + x) < 0) {
+            kv_seq_release(r->kv, &q->seq);
+            q->computed = 0;
+            break;
+        }
+        wait_pop(r);
+        q->admitted = 1;
+        if (q->rec.first_sched_ns < 0)
+            q->rec.first_sched_ns = now;
+        r->running[r->n_running++] = q;
+        batch_add(r, q, x);
+        *budget -= x;
+    }
+}
+
+/* Decode steps the batch may advance in one event with nothing able to
+ * change in between: every entry decodes, no request could be admitted, no
+ * sequence finishes before the last step, and the blocks they will need are
+ * free now (only this replica takes blocks from its pool). */
+static int multi_step_count(const replica *r)
+{
+    if (r->cfg.max_multi_step <= 1 || (r->wait_head && r->n_running < r->cfg.max_running) ||
+        r->n_batch != r->n_running || r->n_batch > r->cfg.token_budget)
+        return 1;
+    int64_t k = r->cfg.max_multi_step;
+    for (int i = 0; i < r->n_batch; i++) {
+        const serve_req *q = r->batch[i].r;
+        if (r->batch[i].tokens != 1 || q->generated < 1)
+            return 1;
+        int64_t left = q->rec.output_tokens - q->generated;
+        if (left < k)
+            k = left;
+    }
+    for (; k > 1; k /= 2) {
+        uint64_t need = 0;
+        for (int i = 0; i < r->n_batch; i++) {
+            const serve_req *q = r->batch[i].r;
+            uint32_t want = kv_blocks_for(r->kv, q->computed + k);
+            need += want > q->seq.n_blocks ? want - q->seq.n_blocks : 0;
+        }
+        if (need <= kv_pool_free_blocks(r->kv))
+            break;
+    }
+    return k < 1 ? 1 : (int)k;
+}
+
+/* Costs each step of the run from the batch as it will be at that step. */
+static void cost_steps(replica *r, int64_t start)
+{
+    int64_t t = start;
+    for (int s = 0; s < r->steps; s++) {
+        int n_logits = 0;
+        for (int i = 0; i < r->n_batch; i++) {
+            const serve_batch_entry *b = &r->batch[i];
+            r->cseqs[i] = (cost_seq){ b->tokens, b->r->computed + s, s ? 0 : b->wasted };
+            n_logits += b->r->computed + s + b->tokens == b->r->num_tokens + s;
+        }
+        cost_iteration(r->cm, r->cseqs, r->n_batch, n_logits, &r->step_cost[s]);
+        t += r->step_cost[s].total_ns;
+        r->step_end_ns[s] = t;
+    }
+}
+
+/* Plans and starts the next run if there is work. */
+static void replica_plan(replica *r)
+{
+    int64_t now = engine_now(r->eng), budget = r->cfg.token_budget;
+    r->n_batch = 0;
+    if (!schedule_running(r, &budget))
+        schedule_waiting(r, &budget, now);
+    if (r->n_batch == 0)
+        return;
+    r->steps = multi_step_count(r);
+    r->applied = 0;
+    cost_steps(r, now);
+    r->busy = 1;
+    r->ev = engine_at(r->eng, r->step_end_ns[r->steps - 1], on_step_end, r, 0);
+}
+
+/* ---------- applying steps ---------- */
+
+static void note_gap(replica *r, serve_req *q, int64_t gap)
+{
+    q->rec.n_gaps++;
+    q->rec.gap_sum_ns += gap;
+    if (gap > q->rec.gap_max_ns)
+        q->rec.gap_max_ns = gap;
+    if (!r->cfg.keep_gaps)
+        return;
+    if (q->rec.n_gaps > q->cap_gaps) {
+        uint32_t cap = q->cap_gaps ? q->cap_gaps * 2 : 64;
+        int64_t *g = realloc(q->rec.gaps, cap * sizeof *g);
+        if (!g)
+            return;
+        q->rec.gaps = g;
+        q->cap_gaps = cap;
+    }
+    q->rec.gaps[q->rec.n_gaps - 1] = gap;
+}
+
+/* q's KV is caught up at time t: it samples its next token. Returns 1 when
+ * that was its last one. */
+static int emit_token(replica *r, serve_req *q, int64_t t, int itl_in_histogram)
+{
+    q->generated++;
+    q->num_tokens++;
+    r->tokens_out++;
+    if (q->generated == 1) {
+        q->rec.first_token_ns = t;
+    } else {
+        int64_t gap = t - q->last_token_ns;
+        note_gap(r, q, gap);
+        if (itl_in_histogram)
+            metrics_itl_add(r->met, gap, 1);
+    }
+    q->last_token_ns = t;
+    return q->generated == q->rec.output_tokens;
+}
+
+static void account_step(replica *r, const cost_iter *c)
+{
+    metrics_replica *a = r->acct;
+    a->busy_ns += c->total_ns;
+    a->iterations++;
+    a->flops += c->flops;
+    a->hbm_bytes += c->hbm_bytes;
+    if (c->flops_wasted > 0 && c->flops > 0) {
+        a->flops_wasted[WASTE_PREEMPTION] += c->flops_wasted;
+        a->gpu_ns_wasted[WASTE_PREEMPTION] += (double)c->total_ns * c->flops_wasted / c->flops * r->gpus;
+    }
+}
+
+/* Drops finished requests from running, keeping the order of the rest. */
+static void compact_running(replica *r)
+{
+    int k = 0;
+    for (int i = 0; i < r->n_running; i++)
+        if (r->running[i]->generated < r->running[i]->rec.output_tokens)
+            r->running[k++] = r->running[i];
+    r->n_running = k;
+}
+
+/* Applies step s of the run: blocks for it (later steps of a multi-step
+ * run reserve here, as stepping one by one would have at their start), KV
+ * progress and hashes, tokens, finishes. */
+static void apply_step(replica *r, int s)
+{
+    int64_t t = r->step_end_ns[s];
+    if (s > 0)
+        for (int i = 0; i < r->n_batch; i++)
+            kv_seq_reserve(r->kv, &r->batch[i].r->seq, r->batch[i].r->computed + 1);
+    /* In a multi-step run every entry's gap after the first step is this
+     * step's duration: one weighted histogram entry instead of n_batch. */
+    int shared_gap = s > 0;
+    if (shared_gap)
+        metrics_itl_add(r->met, t - r->step_end_ns[s - 1], r->n_batch);
+    int finished = 0;
+    for (int i = 0; i < r->n_batch; i++) {
+        serve_batch_entry *b = &r->batch[i];
+        serve_req *q = b->r;
+        q->computed += b->tokens;
+        q->rec.recomputed_tokens += s ? 0 : b->wasted;
+        kv_seq_commit(r->kv, &q->seq, &q->content, q->computed);
+        if (q->computed == q->num_tokens)
+            finished += emit_token(r, q, t, !shared_gap);
+    }
+    account_step(r, &r->step_cost[s]);
+    if (!finished)
+        return;
+    /* Leave only after the running array no longer holds them: on_done may
+     * recycle a request at once. */
+    compact_running(r);
+    for (int i = 0; i < r->n_batch; i++)
+        if (r->batch[i].r->generated == r->batch[i].r->rec.output_tokens)
+            req_leave(r, r->batch[i].r, REQ_COMPLETED, t);
+}
+
+/* Applies the steps that ended at or before now. */
+static void apply_until(replica *r, int64_t now)
+{
+    while (r->applied < r->steps && r->step_end_ns[r->applied] <= now)
+        apply_step(r, r->applied++);
+}
+
+static void on_step_end(engine *eng, void *ctx, uint64_t arg)
+{
+    replica *r = ctx;
+    if (r->busy) {
+        apply_until(r, engine_now(eng));
+        r->busy = 0;
+    }
+    replica_plan(r);
+}
+
+void replica_sync(replica *r)
+{
+    if (!r->busy || r->steps <= 1)
+        return;
+    int64_t now = engine_now(r->eng);
+    apply_until(r, now);
+    if (r->applied >= r->steps - 1)
+        return;
+    /* The step in progress becomes the run's last, exactly as if the run
+     * had been planned one step at a time. */
+    engine_cancel(r->eng, r->ev);
+    r->steps = r->applied + 1;
+    r->ev = engine_at(r->eng, r->step_end_ns[r->applied], on_step_end, r, 0);
+}
+
+/* ---------- invariants ---------- */
+
+int replica_check(const replica *r, kt_err *err)
+{
+    if (r->n_running > r->cfg.max_running) {
+        KT_ERROR(err, NULL, 0, 0, "replica %d: %d running, more than %d", r->id, r->n_running,
+                 r->cfg.max_running);
+        return -1;
+    }
+    int n = 0;
+    for (const serve_req *q = r->wait_head; q; q = q->next)
+        if (++n > r->n_waiting || q->seq.n_blocks) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: waiting queue broken", r->id);
+            return -1;
+        }
+    if (n != r->n_waiting) {
+        KT_ERROR(err, NULL, 0, 0, "replica %d: %d waiting but counter says %d", r->id, n, r->n_waiting);
+        return -1;
+    }
+    const kv_seq *seqs[r->n_running + 1];
+    for (int i = 0; i < r->n_running; i++) {
+        const serve_req *q = r->running[i];
+        if (q->computed > q->num_tokens || q->num_tokens != q->rec.prompt_tokens + q->generated ||
+            q->generated > q->rec.output_tokens) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: request %lld token counts inconsistent", r->id,
+                     (long long)q->rec.id);
+            return -1;
+        }
+        seqs[i] = &q->seq;
+    }
+    return kv_pool_check(r->kv, seqs, (size_t)r->n_running, err);
+}

@@ -1,0 +1,102 @@
+/* serve.h — a replica (one model copy on a tensor-parallel GPU group) and its continuous-batching scheduler. */
+#ifndef KT_SERVE_H
+#define KT_SERVE_H
+
+#include <stdint.h>
+
+#include "cost.h"
+#include "engine.h"
+#include "err.h"
+#include "kv.h"
+#include "metrics.h"
+
+typedef struct serve_cfg {
+    int max_running;            /* sequences in a batch at most */
+    int64_t token_budget;       /* tokens one iteration computes at most */
+    int chunked_prefill;        /* 0: a prompt's prefill runs whole or waits */
+    int max_multi_step;         /* decode iterations one event may advance (1 = step by step) */
+    int keep_gaps;              /* keep every inter-token gap per request */
+} serve_cfg;
+
+/* A request while it is in the system.
+ * Invariants: 0 <= computed <= num_tokens; num_tokens == prompt + generated;
+ * generated <= output target; the KV sequence holds blocks for at least
+ * computed tokens; a request is in exactly one of: a replica's waiting queue,
+ * its running array, or neither (not yet routed, or finished). */
+typedef struct serve_req {
+    metrics_req rec;            /* results; rec.output_tokens is the target */
+    kv_seq seq;
+    kv_segment inline_segs[2];
+    kv_content content;         /* what the tokens are (prefix identity) */
+    int64_t num_tokens;         /* prompt + generated so far */
+    int64_t computed;           /* tokens whose KV is in HBM */
+    int64_t generated;
+    int64_t recompute_until;    /* tokens below this, computed again, are waste */
+    int64_t last_token_ns;
+    uint32_t cap_gaps;
+    int admitted;               /* has been admitted once (prefix hits counted then) */
+    struct serve_req *next;     /* waiting-queue link */
+    void *owner;                /* the workload's session, opaque here */
+} serve_req;
+
+/* Called when a request leaves the replica (completed or rejected); the
+ * replica no longer refers to it. */
+typedef void (*serve_done_fn)(void *ud, serve_req *r, int64_t now_ns);
+
+/* One entry of the in-flight batch. */
+typedef struct serve_batch_entry {
+    serve_req *r;
+    int64_t tokens;             /* computed this step (decode: 1) */
+    int64_t wasted;
+} serve_batch_entry;
+
+/* A replica.
+ * Invariants: n_running <= cfg.max_running; while busy, an end event is
+ * pending and steps [applied, steps) of the run are not yet applied, their
+ * ends at step_end_ns[]; a multi-step run (steps > 1) has only decode
+ * entries; the batch's requests are all in running. */
+typedef struct replica {
+    int id;
+    int gpus;
+    engine *eng;                /* not owned */
+    const cost_model *cm;       /* not owned */
+    kv_pool *kv;                /* owned */
+    serve_cfg cfg;
+    metrics *met;               /* not owned */
+    metrics_replica *acct;      /* this replica's slot in met */
+    serve_done_fn on_done;
+    void *ud;
+    serve_req **running;
+    int n_running;
+    serve_req *wait_head, *wait_tail;
+    int n_waiting;
+    int busy;
+    engine_handle ev;
+    serve_batch_entry *batch;
+    int n_batch;
+    int steps, applied;
+    int64_t *step_end_ns;       /* max_multi_step entries */
+    cost_iter *step_cost;
+    cost_seq *cseqs;            /* scratch, max_running entries */
+    int64_t tokens_out;         /* output tokens emitted so far */
+} replica;
+
+/* Sets up r. kv_blocks: the pool size. Returns 0 or -1 (out of memory). */
+int replica_init(replica *r, int id, int gpus, engine *eng, const cost_model *cm, uint32_t kv_blocks,
+                 int block_tokens, int prefix_cache, const serve_cfg *cfg, metrics *met,
+                 serve_done_fn on_done, void *ud);
+void replica_destroy(replica *r);
+
+/* A request arrives at the replica now. Rejected at once (on_done with
+ * outcome rejected) when its prompt plus output can never fit the KV pool. */
+void replica_submit(replica *r, serve_req *q);
+/* Brings a multi-step run up to now, so the replica's state is what
+ * stepping one iteration at a time would show (for samplers). */
+void replica_sync(replica *r);
+/* Outstanding requests (running + waiting), for routing. */
+int replica_load(const replica *r);
+
+/* Invariant checker (queues, batch, KV ref counts against the running set). */
+int replica_check(const replica *r, kt_err *err);
+
+#endif

@@ -1,0 +1,322 @@
+/* sim.c — builds the world for a scenario (engine, replicas, sessions, router), runs it, hands back the metrics. */
+#include "sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <gsl/gsl_rng.h>
+
+#include "engine.h"
+#include "serve.h"
+
+struct sim_world;
+
+/* One user session: its turns are sequential, so it owns one request.
+ * Invariants: turn < turns while active; history_tokens is everything said
+ * in the earlier turns (their new tokens and answers). */
+typedef struct session {
+    uint64_t id;
+    int turns, turn;
+    int64_t history_tokens;
+    int replica;                /* sticky routing target, -1 before the first turn */
+    workload_turn cur;
+    serve_req req;
+    struct session *next_free;
+    struct sim_world *w;
+} session;
+
+typedef struct sim_world {
+    const scenario *sc;
+    const sim_opts *opts;
+    engine *eng;
+    cost_model cm;
+    metrics *met;
+    replica *reps;
+    int n_reps;
+    int rr_next;
+    gsl_rng *arrival_rng, *scratch_rng;
+    session *free_sessions;
+    session **all_sessions;     /* every session struct made, for freeing */
+    size_t n_all, cap_all;
+    int64_t sessions_started, sessions_active, next_req_id;
+    int64_t *prev_busy_ns, *prev_tokens_out;
+    int failed;
+    kt_err *err;
+    struct timespec wall_start, wall_last_progress;
+} sim_world;
+
+static double wall_since(const struct timespec *a)
+{
+    struct timespec b;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (double)(b.tv_sec - a->tv_sec) + (b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* ---------- sessions ---------- */
+
+static session *session_get(sim_world *w)
+{
+    session *s = w->free_sessions;
+    if (s) {
+        w->free_sessions = s->next_free;
+        return s;
+    }
+    if (w->n_all == w->cap_all) {
+        size_t cap = w->cap_all ? w->cap_all * 2 : 256;
+        session **a = realloc(w->all_sessions, cap * sizeof *a);
+        if (!a)
+            return NULL;
+        w->all_sessions = a;
+        w->cap_all = cap;
+    }
+    s = calloc(1, sizeof *s);
+    if (s)
+        w->all_sessions[w->n_all++] = s;
+    return s;
+}
+
+static void session_put(sim_world *w, session *s)
+{
+    s->next_free = w->free_sessions;
+    w->free_sessions = s;
+    w->sessions_active--;
+}
+
+/* ---------- routing ---------- */
+
+static int least_loaded(const sim_world *w)
+{
+    int best = 0;
+    for (int i = 1; i < w->n_reps; i++)
+        if (replica_load(&w->reps[i]) < replica_load(&w->reps[best]))
+            best = i;
+    return best;
+}
+
+static int route(sim_world *w, session *s)
+{
+    switch (w->sc->router) {
+    case ROUTER_ROUND_ROBIN:
+        return w->rr_next++ % w->n_reps;
+    case ROUTER_LEAST_LOADED:
+        return least_loaded(w);
+    default:
+        if (s->replica < 0)
+            s->replica = least_loaded(w);
+        return s->replica;
+    }
+}
+
+/* ---------- arrivals ---------- */
+
+/* Fills the session's request for its current turn. */
+static void turn_request(sim_world *w, session *s, int64_t now)
+{
+    const workload_cfg *wl = &w->sc->workload;
+    serve_req *q = &s->req;
+    kv_seq seq = q->seq;            /* keep the block-table array for reuse */
+    memset(q, 0, sizeof *q);
+    q->seq = seq;
+    q->owner = s;
+    workload_turn_draw(wl, s->id, s->turn, w->scratch_rng, &s->cur);
+    q->rec.id = w->next_req_id++;
+    q->rec.session = (int64_t)s->id;
+    q->rec.turn = s->turn;
+    q->rec.arrival_ns = now;
+    int64_t conv = s->history_tokens + s->cur.new_tokens;
+    q->rec.prompt_tokens = wl->system_prompt_tokens + conv;
+    q->rec.output_tokens = s->cur.output_tokens;
+    uint32_t n = 0;
+    if (wl->system_prompt_tokens > 0)
+        q->inline_segs[n++] = (kv_segment){ workload_system_content_id(wl), wl->system_prompt_tokens };
+    q->inline_segs[n++] = (kv_segment){ workload_session_content_id(wl, s->id), conv };
+    q->content = (kv_content){ q->inline_segs, n };
+}
+
+static void on_turn(engine *eng, void *ctx, uint64_t arg)
+{
+    session *s = ctx;
+    sim_world *w = s->w;
+    turn_request(w, s, engine_now(eng));
+    replica_submit(&w->reps[route(w, s)], &s->req);
+}
+
+static void on_session_arrival(engine *eng, void *ctx, uint64_t arg)
+{
+    sim_world *w = ctx;
+    const workload_cfg *wl = &w->sc->workload;
+    session *s = session_get(w);
+    if (!s) {
+        w->failed = 1;
+        KT_ERROR(w->err, NULL, 0, 0, "out of memory starting session %lld", (long long)w->sessions_started);
+        engine_stop(eng);
+        return;
+    }
+    s->w = w;
+    s->id = (uint64_t)w->sessions_started++;
+    s->turns = workload_session_turns(wl, s->id, w->scratch_rng);
+    s->turn = 0;
+    s->history_tokens = 0;
+    s->replica = -1;
+    w->sessions_active++;
+    if (w->sessions_started < wl->sessions)
+        engine_after(eng, workload_next_gap_ns(wl, w->arrival_rng), on_session_arrival, w, 0);
+    on_turn(eng, s, 0);
+}
+
+/* A request left its replica: the session thinks, then asks again, or ends. */
+static void on_request_done(void *ud, serve_req *q, int64_t now)
+{
+    sim_world *w = ud;
+    session *s = q->owner;
+    if (q->rec.outcome == REQ_COMPLETED && s->turn + 1 < s->turns) {
+        s->history_tokens += s->cur.new_tokens + s->cur.output_tokens;
+        s->turn++;
+        engine_after(w->eng, s->cur.think_ns, on_turn, s, 0);
+        return;
+    }
+    session_put(w, s);
+}
+
+/* ---------- sampling, progress, checks ---------- */
+
+static int work_remains(const sim_world *w)
+{
+    return w->sessions_active > 0 || w->sessions_started < w->sc->workload.sessions;
+}
+
+static void on_sample(engine *eng, void *ctx, uint64_t arg)
+{
+    sim_world *w = ctx;
+    int64_t now = engine_now(eng), interval = w->sc->sample_interval_ns;
+    for (int i = 0; i < w->n_reps; i++) {
+        replica *r = &w->reps[i];
+        replica_sync(r);
+        metrics_sample smp = {
+            .t_ns = now, .replica = i, .running = r->n_running, .waiting = r->n_waiting,
+            .kv_used_blocks = kv_pool_blocks(r->kv) - kv_pool_free_blocks(r->kv),
+            .kv_cached_blocks = kv_pool_cached_blocks(r->kv),
+            .busy_frac = (double)(r->acct->busy_ns - w->prev_busy_ns[i]) / (double)interval,
+            .tokens_out = r->tokens_out - w->prev_tokens_out[i],
+        };
+        w->prev_busy_ns[i] = r->acct->busy_ns;
+        w->prev_tokens_out[i] = r->tokens_out;
+        metrics_add_sample(w->met, &smp);
+    }
+    if (work_remains(w))
+        engine_after(eng, interval, on_sample, w, 0);
+}
+
+static void progress(sim_world *w)
+{
+    if (wall_since(&w->wall_last_progress) < 1.0)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &w->wall_last_progress);
+    int tty = isatty(STDERR_FILENO);
+    fprintf(stderr, "%s[sim] %.1f s simulated, %lld/%lld sessions started, %zu requests done, %.1f s wall%s",
+            tty ? "\r" : "", engine_now(w->eng) / 1e9, (long long)w->sessions_started,
+            (long long)w->sc->workload.sessions, w->met->n_reqs, wall_since(&w->wall_start), tty ? "" : "\n");
+}
+
+static void after_event(engine *eng, void *ud)
+{
+    sim_world *w = ud;
+    if (w->opts->check && !w->failed) {
+        kt_err e;
+        int bad = engine_check(eng, &e) < 0;
+        for (int i = 0; i < w->n_reps && !bad; i++)
+            bad = replica_check(&w->reps[i], &e) < 0;
+        if (bad) {
+            w->failed = 1;
+            KT_ERROR(w->err, NULL, 0, 0, "invariant check failed at t=%lld ns: %s",
+                     (long long)engine_now(eng), e.msg);
+            engine_stop(eng);
+        }
+    }
+    if (w->opts->progress && (engine_events_run(eng) & 0xfff) == 0)
+        progress(w);
+}
+
+/* ---------- setup and teardown ---------- */
+
+static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->sc = sc;
+    w->opts = opts;
+    w->err = err;
+    w->n_reps = sc->replicas;
+    if (cost_model_init(&w->cm, sc->model, sc->hw, sc->tensor_parallel, sc->kv_dtype, err) < 0)
+        return -1;
+    w->eng = engine_new(1024);
+    w->met = metrics_new(sc->replicas);
+    w->reps = calloc((size_t)sc->replicas, sizeof *w->reps);
+    w->prev_busy_ns = calloc((size_t)sc->replicas, sizeof *w->prev_busy_ns);
+    w->prev_tokens_out = calloc((size_t)sc->replicas, sizeof *w->prev_tokens_out);
+    w->arrival_rng = gsl_rng_alloc(gsl_rng_mt19937);
+    w->scratch_rng = gsl_rng_alloc(gsl_rng_taus2);
+    if (!w->eng || !w->met || !w->reps || !w->prev_busy_ns || !w->prev_tokens_out || !w->arrival_rng ||
+        !w->scratch_rng) {
+        KT_ERROR(err, NULL, 0, 0, "out of memory setting up the simulation");
+        return -1;
+    }
+    gsl_rng_set(w->arrival_rng, sc->seed);
+    for (int i = 0; i < w->n_reps; i++)
+        if (replica_init(&w->reps[i], i, sc->gpus_per_replica, w->eng, &w->cm, sc->kv_blocks_per_replica,
+                         sc->kv_block_tokens, sc->prefix_cache, &sc->sched, w->met, on_request_done, w) < 0) {
+            KT_ERROR(err, NULL, 0, 0, "out of memory for replica %d's KV pool (%u blocks)", i,
+                     sc->kv_blocks_per_replica);
+            return -1;
+        }
+    engine_set_after_hook(w->eng, after_event, w);
+    return 0;
+}
+
+static void world_free(sim_world *w)
+{
+    for (size_t i = 0; i < w->n_all; i++) {
+        kv_seq_destroy(&w->all_sessions[i]->req.seq);
+        free(w->all_sessions[i]->req.rec.gaps);
+        free(w->all_sessions[i]);
+    }
+    free(w->all_sessions);
+    for (int i = 0; w->reps && i < w->n_reps; i++)
+        if (w->reps[i].kv)
+            replica_destroy(&w->reps[i]);
+    free(w->reps);
+    free(w->prev_busy_ns);
+    free(w->prev_tokens_out);
+    engine_free(w->eng);
+    if (w->arrival_rng)
+        gsl_rng_free(w->arrival_rng);
+    if (w->scratch_rng)
+        gsl_rng_free(w->scratch_rng);
+}
+
+int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *stats, kt_err *err)
+{
+    sim_world w;
+    *out = NULL;
+    int rc = world_init(&w, sc, opts, err);
+    if (rc == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &w.wall_start);
+        w.wall_last_progress = w.wall_start;
+        engine_at(w.eng, 0, on_session_arrival, &w, 0);
+        engine_after(w.eng, sc->sample_interval_ns, on_sample, &w, 0);
+        engine_run(w.eng, INT64_MAX);
+        if (opts->progress && isatty(STDERR_FILENO))
+            fputc('\n', stderr);
+        rc = w.failed ? -1 : 0;
+        if (stats)
+            *stats = (sim_stats){ engine_events_run(w.eng), engine_now(w.eng), wall_since(&w.wall_start) };
+    }
+    if (rc == 0) {
+        *out = w.met;
+        w.met = NULL;
+    }
+    metrics_free(w.met);
+    world_free(&w);
+    return rc;
+}

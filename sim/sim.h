@@ -1,0 +1,28 @@
+/* sim.h — one simulation run: the world (engine, replicas, sessions, router) built from a scenario, run to the end. */
+#ifndef KT_SIM_H
+#define KT_SIM_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "metrics.h"
+#include "scenario.h"
+
+typedef struct sim_opts {
+    int check;                  /* run every invariant checker after every event */
+    int progress;               /* print progress to stderr */
+} sim_opts;
+
+/* What a run produced besides the metrics. */
+typedef struct sim_stats {
+    uint64_t events;
+    int64_t sim_end_ns;
+    double wall_s;
+} sim_stats;
+
+/* Runs sc to completion. On success *out holds the results (caller frees
+ * with metrics_free) and 0 is returned; -1 with err when an invariant check
+ * failed (with opts->check) or memory ran out. */
+int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *stats, kt_err *err);
+
+#endif

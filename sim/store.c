@@ -1,0 +1,315 @@
+/* store.c — SQLite results: schema creation and versioning, and a run written in one transaction. */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sqlite3.h>
+
+#include "config.h"
+
+struct store {
+    sqlite3 *db;
+    char *path;
+};
+
+static const char *const schema_sql =
+    "CREATE TABLE IF NOT EXISTS runs ("
+    " id INTEGER PRIMARY KEY,"
+    " started_utc TEXT NOT NULL,"
+    " program_version TEXT NOT NULL,"
+    " scenario_name TEXT NOT NULL,"
+    " scenario_file TEXT NOT NULL,"
+    " scenario_yaml TEXT NOT NULL,"
+    " seed INTEGER NOT NULL,"
+    " model TEXT NOT NULL,"
+    " hardware TEXT NOT NULL,"
+    " events INTEGER NOT NULL,"
+    " sim_end_ns INTEGER NOT NULL,"
+    " wall_s REAL NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS requests ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " id INTEGER NOT NULL,"
+    " session INTEGER NOT NULL,"
+    " turn INTEGER NOT NULL,"
+    " replica INTEGER NOT NULL,"
+    " outcome TEXT NOT NULL,"
+    " arrival_ns INTEGER NOT NULL,"
+    " first_sched_ns INTEGER,"
+    " first_token_ns INTEGER,"
+    " finish_ns INTEGER,"
+    " ttft_ns INTEGER,"
+    " e2e_ns INTEGER,"
+    " queue_ns INTEGER,"
+    " tpot_ns REAL,"
+    " itl_max_ns INTEGER,"
+    " prompt_tokens INTEGER NOT NULL,"
+    " output_tokens INTEGER NOT NULL,"
+    " prefix_hit_tokens INTEGER NOT NULL,"
+    " recomputed_tokens INTEGER NOT NULL,"
+    " preemptions INTEGER NOT NULL,"
+    " itl_gaps_ns BLOB,"
+    " PRIMARY KEY (run_id, id));"
+    "CREATE TABLE IF NOT EXISTS replicas ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " replica INTEGER NOT NULL,"
+    " gpus INTEGER NOT NULL,"
+    " busy_ns INTEGER NOT NULL,"
+    " iterations INTEGER NOT NULL,"
+    " flops REAL NOT NULL,"
+    " flops_wasted_preemption REAL NOT NULL,"
+    " gpu_s_wasted_preemption REAL NOT NULL,"
+    " hbm_bytes REAL NOT NULL,"
+    " PRIMARY KEY (run_id, replica));"
+    "CREATE TABLE IF NOT EXISTS replica_samples ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " replica INTEGER NOT NULL,"
+    " t_ns INTEGER NOT NULL,"
+    " running INTEGER NOT NULL,"
+    " waiting INTEGER NOT NULL,"
+    " kv_used_blocks INTEGER NOT NULL,"
+    " kv_cached_blocks INTEGER NOT NULL,"
+    " busy_frac REAL NOT NULL,"
+    " tokens_out INTEGER NOT NULL,"
+    " PRIMARY KEY (run_id, replica, t_ns));"
+    "CREATE TABLE IF NOT EXISTS summary ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " metric TEXT NOT NULL,"
+    " value REAL NOT NULL,"
+    " unit TEXT NOT NULL,"
+    " PRIMARY KEY (run_id, metric));";
+
+static int db_fail(sqlite3 *db, kt_err *err, const char *path, const char *what)
+{
+    KT_ERROR(err, path, 0, 0, "SQLite: %s: %s", what, sqlite3_errmsg(db));
+    return -1;
+}
+
+static int exec(sqlite3 *db, const char *sql, const char *path, kt_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    KT_ERROR(err, path, 0, 0, "SQLite: %s", msg ? msg : "error");
+    sqlite3_free(msg);
+    return -1;
+}
+
+static int schema_version(sqlite3 *db, int *v)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+    *v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int ensure_schema(sqlite3 *db, const char *path, kt_err *err)
+{
+    int v = 0;
+    if (schema_version(db, &v) < 0)
+        return db_fail(db, err, path, "cannot read the schema version");
+    if (v > STORE_SCHEMA_VERSION) {
+        KT_ERROR(err, path, 0, 0, "results database has schema version %d; this kvtier knows up to %d", v,
+                 STORE_SCHEMA_VERSION);
+        return -1;
+    }
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d;", STORE_SCHEMA_VERSION);
+    if (exec(db, "BEGIN IMMEDIATE;", path, err) < 0)
+        return -1;
+    if (exec(db, schema_sql, path, err) < 0 || exec(db, sql, path, err) < 0) {
+        exec(db, "ROLLBACK;", path, NULL);
+        return -1;
+    }
+    return exec(db, "COMMIT;", path, err);
+}
+
+store *store_open(const char *path, kt_err *err)
+{
+    store *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->path = strdup(path);
+    if (sqlite3_open(path, &st->db) != SQLITE_OK) {
+        db_fail(st->db, err, path, "cannot open");
+        store_close(st);
+        return NULL;
+    }
+    sqlite3_busy_timeout(st->db, 10000);
+    if (exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", path, err) < 0 ||
+        ensure_schema(st->db, path, err) < 0) {
+        store_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+void store_close(store *st)
+{
+    if (!st)
+        return;
+    sqlite3_close(st->db);
+    free(st->path);
+    free(st);
+}
+
+/* ---------- writing a run ---------- */
+
+/* Binds a list of int64 values to parameters 1..n. */
+static void bind_i64s(sqlite3_stmt *s, const int64_t *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        sqlite3_bind_int64(s, i + 1, v[i]);
+}
+
+static int step_reset(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int64_t insert_run(store *st, const scenario *sc, const sim_stats *stats)
+{
+    sqlite3_stmt *s;
+    const char *sql = "INSERT INTO runs (started_utc, program_version, scenario_name, scenario_file,"
+                      " scenario_yaml, seed, model, hardware, events, sim_end_ns, wall_s)"
+                      " VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    char when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    sqlite3_bind_text(s, 1, when, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, PACKAGE_VERSION, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, sc->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, sc->file, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, sc->yaml ? sc->yaml : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, (int64_t)sc->seed);
+    sqlite3_bind_text(s, 7, sc->model->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 8, sc->hw->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 9, (int64_t)stats->events);
+    sqlite3_bind_int64(s, 10, stats->sim_end_ns);
+    sqlite3_bind_double(s, 11, stats->wall_s);
+    int rc = step_reset(s);
+    sqlite3_finalize(s);
+    return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
+}
+
+static int insert_requests(store *st, int64_t run, const metrics *m)
+{
+    sqlite3_stmt *s;
+    const char *sql = "INSERT INTO requests (run_id, id, session, turn, replica, arrival_ns, prompt_tokens,"
+                      " output_tokens, prefix_hit_tokens, recomputed_tokens, preemptions, outcome,"
+                      " first_sched_ns, first_token_ns, finish_ns, ttft_ns, e2e_ns, queue_ns, tpot_ns,"
+                      " itl_max_ns, itl_gaps_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < m->n_reqs && rc == 0; i++) {
+        const metrics_req *r = &m->reqs[i];
+        int64_t v[] = { run, r->id, r->session, r->turn, r->replica, r->arrival_ns, r->prompt_tokens,
+                        r->output_tokens, r->prefix_hit_tokens, r->recomputed_tokens, r->preemptions };
+        bind_i64s(s, v, 11);
+        sqlite3_bind_text(s, 12, metrics_outcome_names[r->outcome], -1, SQLITE_STATIC);
+        if (r->outcome == REQ_COMPLETED) {
+            int64_t t[] = { r->first_sched_ns, r->first_token_ns, r->finish_ns, r->first_token_ns - r->arrival_ns,
+                            r->finish_ns - r->arrival_ns, r->first_sched_ns - r->arrival_ns };
+            for (int k = 0; k < 6; k++)
+                sqlite3_bind_int64(s, 13 + k, t[k]);
+            if (r->n_gaps)
+                sqlite3_bind_double(s, 19, (double)r->gap_sum_ns / (double)r->n_gaps);
+            sqlite3_bind_int64(s, 20, r->gap_max_ns);
+        }
+        if (r->gaps)
+            sqlite3_bind_blob(s, 21, r->gaps, (int)(r->n_gaps * (int64_t)sizeof *r->gaps), SQLITE_STATIC);
+        rc = step_reset(s);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int insert_replicas(store *st, int64_t run, const metrics *m)
+{
+    sqlite3_stmt *s;
+    const char *sql = "INSERT INTO replicas (run_id, replica, gpus, busy_ns, iterations, flops,"
+                      " flops_wasted_preemption, gpu_s_wasted_preemption, hbm_bytes) VALUES (?,?,?,?,?,?,?,?,?)";
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < m->n_replicas && rc == 0; i++) {
+        const metrics_replica *r = &m->replicas[i];
+        int64_t v[] = { run, i, r->gpus, r->busy_ns, r->iterations };
+        bind_i64s(s, v, 5);
+        sqlite3_bind_double(s, 6, r->flops);
+        sqlite3_bind_double(s, 7, r->flops_wasted[WASTE_PREEMPTION]);
+        sqlite3_bind_double(s, 8, r->gpu_ns_wasted[WASTE_PREEMPTION] / 1e9);
+        sqlite3_bind_double(s, 9, r->hbm_bytes);
+        rc = step_reset(s);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int insert_samples(store *st, int64_t run, const metrics *m)
+{
+    sqlite3_stmt *s;
+    const char *sql = "INSERT INTO replica_samples (run_id, replica, t_ns, running, waiting, kv_used_blocks,"
+                      " kv_cached_blocks, tokens_out, busy_frac) VALUES (?,?,?,?,?,?,?,?,?)";
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < m->n_samples && rc == 0; i++) {
+        const metrics_sample *p = &m->samples[i];
+        int64_t v[] = { run, p->replica, p->t_ns, p->running, p->waiting, p->kv_used_blocks,
+                        p->kv_cached_blocks, p->tokens_out };
+        bind_i64s(s, v, 8);
+        sqlite3_bind_double(s, 9, p->busy_frac);
+        rc = step_reset(s);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int insert_summary(store *st, int64_t run, const metrics_summary *sum)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "INSERT INTO summary (run_id, metric, value, unit) VALUES (?,?,?,?)", -1,
+                           &s, NULL) != SQLITE_OK)
+        return -1;
+    metrics_field f[METRICS_MAX_FIELDS];
+    size_t n = metrics_summary_fields(sum, f);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sqlite3_bind_int64(s, 1, run);
+        sqlite3_bind_text(s, 2, f[i].name, -1, SQLITE_STATIC);
+        sqlite3_bind_double(s, 3, f[i].value);
+        sqlite3_bind_text(s, 4, f[i].unit, -1, SQLITE_STATIC);
+        rc = step_reset(s);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const metrics_summary *s,
+                        const sim_stats *stats, kt_err *err)
+{
+    if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) < 0)
+        return -1;
+    int64_t run = insert_run(st, sc, stats);
+    if (run < 0 || insert_requests(st, run, m) < 0 || insert_replicas(st, run, m) < 0 ||
+        insert_samples(st, run, m) < 0 || insert_summary(st, run, s) < 0) {
+        db_fail(st->db, err, st->path, "writing the run");
+        exec(st->db, "ROLLBACK;", st->path, NULL);
+        return -1;
+    }
+    if (exec(st->db, "COMMIT;", st->path, err) < 0) {
+        exec(st->db, "ROLLBACK;", st->path, NULL);
+        return -1;
+    }
+    return run;
+}

@@ -1,0 +1,535 @@
+/* test_hw.c — hardware profiles: the shipped spec-sheet profiles, provenance, dtype fallback and located errors. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hw.h"
+#include "testutil.h"
+
+#define KiB 1024.0
+#define MiB (1024.0 * 1024.0)
+
+/* Relative comparison: spec figures are written as decimals ("3.35TB/s"). */
+#define ASSERT_NEAR(actual, expected) \
+    CU_ASSERT_DOUBLE_EQUAL((actual), (expected), fabs((double)(expected)) * 1e-9 + 1e-9)
+
+static const char *const profile_names[] = { "h100-sxm", "h200-sxm", "a100-sxm-80gb", "b200", NULL };
+
+static hw_profile *load_profile(const char *name)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "hwprofiles/%s.yaml", name);
+    kt_err err = { 0 };
+    hw_profile *h = hw_load(tu_path(rel), &err);
+    if (!h)
+        kt_err_print(&err, stderr);
+    return h;
+}
+
+/* ---------- the shipped profiles ---------- */
+
+static void test_profiles_load_and_check(void)
+{
+    for (int i = 0; profile_names[i]; i++) {
+        hw_profile *h = load_profile(profile_names[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+        kt_err err = { 0 };
+        CU_ASSERT_EQUAL(hw_check(h, &err), 0);
+        CU_ASSERT_STRING_EQUAL(h->name, profile_names[i]);
+        CU_ASSERT(h->gpu[0] != '\0');
+        hw_free(h);
+    }
+}
+
+/* Figures below are the spec-sheet numbers (dense, not sparse), written out. */
+static void test_h100_figures(void)
+{
+    hw_profile *h = load_profile("h100-sxm");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    ASSERT_NEAR(h->peak_flops[DTYPE_BF16], 989.4e12);
+    ASSERT_NEAR(h->peak_flops[DTYPE_FP16], 989.4e12);
+    ASSERT_NEAR(h->peak_flops[DTYPE_FP8], 1978.9e12);
+    ASSERT_NEAR(h->peak_flops[DTYPE_INT8], 1978.9e12);
+    ASSERT_NEAR(h->peak_flops[DTYPE_FP32], 66.9e12);
+    CU_ASSERT_EQUAL(h->peak_flops[DTYPE_INT4], 0.0);       /* Hopper has no INT4 tensor path */
+    ASSERT_NEAR(h->hbm_bytes, 80e9);
+    ASSERT_NEAR(h->hbm_bw_Bps, 3.35e12);
+    CU_ASSERT_EQUAL(h->sm_count, 132);
+    ASSERT_NEAR(h->smem_per_sm_bytes, 228 * KiB);
+    ASSERT_NEAR(h->l2_bytes, 50 * MiB);
+    ASSERT_NEAR(h->nvlink_bw_Bps, 450e9);                  /* 900 GB/s bidirectional */
+    ASSERT_NEAR(h->pcie_bw_Bps, 55e9);
+    CU_ASSERT_EQUAL(h->nvlink_latency_ns, 2000);
+    CU_ASSERT_EQUAL(h->launch_ns, 2000);
+    CU_ASSERT_EQUAL(h->kernels_per_layer, 10);
+    ASSERT_NEAR(h->eff_gemm, 0.7);
+    ASSERT_NEAR(h->eff_attn, 0.6);
+    ASSERT_NEAR(h->eff_mem, 0.9);
+    ASSERT_NEAR(h->eff_nvlink, 0.8);
+    ASSERT_NEAR(h->price_usd, 37000);                      /* DESIGN.md default */
+    ASSERT_NEAR(h->power_w, 700);
+    CU_ASSERT(h->hourly_usd > 0);
+    hw_free(h);
+}
+
+static void test_h200_figures(void)
+{
+    hw_profile *h = load_profile("h200-sxm");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    ASSERT_NEAR(h->hbm_bytes, 141e9);
+    ASSERT_NEAR(h->hbm_bw_Bps, 4.8e12);
+    ASSERT_NEAR(h->peak_flops[DTYPE_BF16], 989.4e12);      /* same GH100 SXM5 compute as H100 */
+    ASSERT_NEAR(h->peak_flops[DTYPE_FP8], 1978.9e12);
+    CU_ASSERT_EQUAL(h->sm_count, 132);
+    ASSERT_NEAR(h->smem_per_sm_bytes, 228 * KiB);
+    ASSERT_NEAR(h->l2_bytes, 50 * MiB);
+    ASSERT_NEAR(h->nvlink_bw_Bps, 450e9);
+    ASSERT_NEAR(h->pcie_bw_Bps, 55e9);
+    ASSERT_NEAR(h->power_w, 700);
+    hw_free(h);
+}
+
+static void test_a100_figures(void)
+{
+    hw_profile *h = load_profile("a100-sxm-80gb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    ASSERT_NEAR(h->peak_flops[DTYPE_BF16], 312e12);
+    ASSERT_NEAR(h->peak_flops[DTYPE_FP16], 312e12);
+    ASSERT_NEAR(h->peak_flops[DTYPE_INT8], 624e12);
+    ASSERT_NEAR(h->peak_flops[DTYPE_INT4], 1248e12);
+    ASSERT_NEAR(h->peak_flops[DTYPE_FP32], 19.5e12);
+    CU_ASSERT_EQUAL(h->peak_flops[DTYPE_FP8], 0.0);        /* Ampere has no FP8 tensor path */
+    ASSERT_NEAR(h->hbm_bytes, 80e9);
+    ASSERT_NEAR(h->hbm_bw_Bps, 2.039e12);
+    CU_ASSERT_EQUAL(h->sm_count, 108);
+    ASSERT_NEAR(h->smem_per_sm_bytes, 164 * KiB);
+    ASSERT_NEAR(h->l2_bytes, 40 * MiB);
+    ASSERT_NEAR(h->nvlink_bw_Bps, 300e9);                  /* 600 GB/s bidirectional */
+    ASSERT_NEAR(h->pcie_bw_Bps, 27.5e9);                   /* Gen4 x16 */
+    ASSERT_NEAR(h->power_w, 400);
+    hw_free(h);
+}
+
+static void test_b200_figures(void)
+{
+    hw_profile *h = load_profile("b200");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    ASSERT_NEAR(h->peak_flops[DTYPE_BF16], 2.25e15);
+    ASSERT_NEAR(h->peak_flops[DTYPE_FP16], 2.25e15);
+    ASSERT_NEAR(h->peak_flops[DTYPE_FP8], 4.5e15);
+    ASSERT_NEAR(h->peak_flops[DTYPE_INT8], 4.5e15);
+    ASSERT_NEAR(h->peak_flops[DTYPE_FP32], 75e12);
+    ASSERT_NEAR(h->hbm_bytes, 180e9);
+    ASSERT_NEAR(h->hbm_bw_Bps, 7.7e12);
+    CU_ASSERT_EQUAL(h->sm_count, 148);
+    ASSERT_NEAR(h->smem_per_sm_bytes, 228 * KiB);
+    ASSERT_NEAR(h->nvlink_bw_Bps, 900e9);                  /* 1.8 TB/s bidirectional */
+    ASSERT_NEAR(h->pcie_bw_Bps, 55e9);
+    ASSERT_NEAR(h->power_w, 1000);
+    hw_free(h);
+}
+
+/* ---------- provenance ---------- */
+
+static const char *const figure_keys[] = {
+    "hbm_capacity", "hbm_bandwidth", "sm_count", "smem_per_sm", "l2_cache", "nvlink_bandwidth",
+    "nvlink_latency", "pcie_bandwidth", "launch_overhead", "kernels_per_layer", "price_usd",
+    "hourly_usd", "power", "efficiency.gemm", "efficiency.attention", "efficiency.memory",
+    "efficiency.nvlink", "peak_flops.fp32", "peak_flops.bf16", "peak_flops.fp16",
+    "peak_flops.fp8", "peak_flops.int8", "peak_flops.int4", NULL
+};
+
+static void test_provenance_recorded(void)
+{
+    for (int i = 0; profile_names[i]; i++) {
+        hw_profile *h = load_profile(profile_names[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+        size_t n = 0;
+        for (int k = 0; figure_keys[k]; k++, n++) {
+            const hw_provenance *p = hw_provenance_of(h, figure_keys[k]);
+            CU_ASSERT_PTR_NOT_NULL(p);
+            if (!p) {
+                fprintf(stderr, "%s: no provenance for %s\n", profile_names[i], figure_keys[k]);
+                continue;
+            }
+            CU_ASSERT_STRING_EQUAL(p->key, figure_keys[k]);
+            CU_ASSERT_EQUAL(p->measured, 0);               /* nothing is calibrated yet */
+            CU_ASSERT(strlen(p->source) > 10);
+        }
+        CU_ASSERT_EQUAL(h->n_prov, n);                     /* one record per figure, no more */
+        CU_ASSERT_PTR_NULL(hw_provenance_of(h, "no_such_figure"));
+        hw_free(h);
+    }
+}
+
+static void test_h100_price_source_is_design_doc(void)
+{
+    hw_profile *h = load_profile("h100-sxm");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    const hw_provenance *p = hw_provenance_of(h, "price_usd");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_PTR_NOT_NULL(strstr(p->source, "DESIGN.md"));
+    p = hw_provenance_of(h, "hbm_bandwidth");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_PTR_NOT_NULL(strstr(p->source, "H100"));
+    hw_free(h);
+}
+
+/* ---------- dtype fallback ---------- */
+
+static void test_fallback_shipped(void)
+{
+    hw_profile *a100 = load_profile("a100-sxm-80gb");
+    hw_profile *h100 = load_profile("h100-sxm");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h100);
+    ASSERT_NEAR(hw_peak_flops(a100, DTYPE_FP8), 312e12);   /* fp8 on A100 runs at the bf16 rate */
+    ASSERT_NEAR(hw_peak_flops(a100, DTYPE_INT4), 1248e12); /* supported: no fallback */
+    ASSERT_NEAR(hw_peak_flops(h100, DTYPE_INT4), 1978.9e12); /* int4 -> int8 on Hopper */
+    ASSERT_NEAR(hw_peak_flops(h100, DTYPE_BF16), 989.4e12);
+    hw_free(a100);
+    hw_free(h100);
+}
+
+/* The documented chains: bf16->fp16->fp32, fp16->bf16->fp32,
+ * fp8->bf16->fp16->fp32, int8->fp8->..., int4->int8->... */
+static void test_fallback_order(void)
+{
+    hw_profile h;
+    memset(&h, 0, sizeof h);
+    h.peak_flops[DTYPE_FP32] = 1;
+    for (int d = 0; d < DTYPE_COUNT; d++)
+        CU_ASSERT_EQUAL(hw_peak_flops(&h, (kt_dtype)d), 1.0);
+    h.peak_flops[DTYPE_FP16] = 2;
+    CU_ASSERT_EQUAL(hw_peak_flops(&h, DTYPE_BF16), 2.0);
+    CU_ASSERT_EQUAL(hw_peak_flops(&h, DTYPE_FP8), 2.0);
+    h.peak_flops[DTYPE_BF16] = 3;
+    CU_ASSERT_EQUAL(hw_peak_flops(&h, DTYPE_FP16), 2.0);   /* supported itself */
+    CU_ASSERT_EQUAL(hw_peak_flops(&h, DTYPE_FP8), 3.0);    /* bf16 before fp16 */
+    h.peak_flops[DTYPE_FP8] = 4;
+    CU_ASSERT_EQUAL(hw_peak_flops(&h, DTYPE_INT8), 4.0);
+    CU_ASSERT_EQUAL(hw_peak_flops(&h, DTYPE_INT4), 4.0);
+    h.peak_flops[DTYPE_INT8] = 5;
+    CU_ASSERT_EQUAL(hw_peak_flops(&h, DTYPE_INT4), 5.0);
+    CU_ASSERT_EQUAL(hw_peak_flops(NULL, DTYPE_BF16), 0.0);
+}
+
+/* ---------- hw_check on profiles built in code ---------- */
+
+static void test_check_rejects_broken_struct(void)
+{
+    hw_profile *h = load_profile("h100-sxm");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    kt_err err = { 0 };
+    h->eff_mem = 1.2;
+    CU_ASSERT_EQUAL(hw_check(h, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "efficiency.memory"));
+    h->eff_mem = 0.9;
+    h->hbm_bw_Bps = NAN;
+    CU_ASSERT_EQUAL(hw_check(h, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "hbm_bandwidth"));
+    h->hbm_bw_Bps = 3.35e12;
+    h->prov[0].source[0] = '\0';
+    CU_ASSERT_EQUAL(hw_check(h, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "source"));
+    hw_free(h);
+    CU_ASSERT_EQUAL(hw_check(NULL, &err), -1);
+}
+
+/* ---------- lookup by name ---------- */
+
+static void test_load_named(void)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", tu_path("hwprofiles"));
+    const char *const dirs[] = { "/nonexistent-kvtier-dir", dir, NULL };
+    kt_err err = { 0 };
+    hw_profile *h = hw_load_named("h200-sxm", dirs, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_STRING_EQUAL(h->name, "h200-sxm");
+    hw_free(h);
+
+    h = hw_load_named(tu_path("hwprofiles/b200.yaml"), NULL, &err);   /* a path, no search */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_STRING_EQUAL(h->name, "b200");
+    hw_free(h);
+
+    h = hw_load_named("h300", dirs, &err);
+    CU_ASSERT_PTR_NULL(h);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "'h300'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "available: a100-sxm-80gb, b200, h100-sxm, h200-sxm"));
+    hw_free(h);
+
+    CU_ASSERT_PTR_NULL(hw_load_named("", dirs, &err));
+}
+
+/* ---------- located errors ---------- */
+
+/* A valid profile, one figure per line, so a test can swap one line and
+ * know exactly where the error must point. Lines are 1-based below. */
+static const char *const base_lines[] = {
+    "name: test-gpu",                                                                 /* 1 */
+    "gpu: Test GPU",                                                                  /* 2 */
+    "figures:",                                                                       /* 3 */
+    "  peak_flops:",                                                                  /* 4 */
+    "    fp32: {value: 60TFLOP/s, status: assumed, source: \"test sheet\"}",          /* 5 */
+    "    bf16: {value: 900TFLOP/s, status: assumed, source: \"test sheet\"}",         /* 6 */
+    "  hbm_capacity: {value: 80GB, status: assumed, source: \"test sheet\"}",         /* 7 */
+    "  hbm_bandwidth: {value: 3.35TB/s, status: assumed, source: \"test sheet\"}",    /* 8 */
+    "  sm_count: {value: 132, status: assumed, source: \"test sheet\"}",              /* 9 */
+    "  smem_per_sm: {value: 228KiB, status: assumed, source: \"test sheet\"}",        /* 10 */
+    "  l2_cache: {value: 50MiB, status: assumed, source: \"test sheet\"}",            /* 11 */
+    "  nvlink_bandwidth: {value: 450GB/s, status: assumed, source: \"test sheet\"}",  /* 12 */
+    "  nvlink_latency: {value: 2us, status: assumed, source: \"test sheet\"}",        /* 13 */
+    "  pcie_bandwidth: {value: 55GB/s, status: assumed, source: \"test sheet\"}",     /* 14 */
+    "  launch_overhead: {value: 2us, status: assumed, source: \"test sheet\"}",       /* 15 */
+    "  kernels_per_layer: {value: 10, status: assumed, source: \"test sheet\"}",      /* 16 */
+    "  price_usd: {value: 37000, status: assumed, source: \"test sheet\"}",           /* 17 */
+    "  hourly_usd: {value: 2.5, status: assumed, source: \"test sheet\"}",            /* 18 */
+    "  power: {value: 700W, status: measured, source: \"measured on test GPU\"}",     /* 19 */
+    "  efficiency:",                                                                  /* 20 */
+    "    gemm: {value: 0.7, status: assumed, source: \"test sheet\"}",                /* 21 */
+    "    attention: {value: 0.6, status: assumed, source: \"test sheet\"}",           /* 22 */
+    "    memory: {value: 0.9, status: assumed, source: \"test sheet\"}",              /* 23 */
+    "    nvlink: {value: 0.8, status: assumed, source: \"test sheet\"}",              /* 24 */
+    NULL
+};
+
+/* Writes the base profile with line `line` replaced by `text` (NULL: dropped)
+ * to a temp file, loads it, and removes the file. The temp path is left in
+ * path[] for location checks. Caller frees the result. */
+static hw_profile *load_variant(int line, const char *text, char *path, size_t path_len,
+                                kt_err *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(path, path_len, "%s/kvtier-test-hw-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    for (int i = 0; base_lines[i]; i++) {
+        const char *l = (i + 1 == line) ? text : base_lines[i];
+        if (l)
+            fprintf(f, "%s\n", l);
+    }
+    fclose(f);
+    hw_profile *h = hw_load(path, err);
+    unlink(path);
+    return h;
+}
+
+/* 1-based column of the first `needle` in `line`. */
+static int col_of(const char *line, const char *needle)
+{
+    const char *p = strstr(line, needle);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    return (int)(p - line) + 1;
+}
+
+/* Loads a variant that must fail at line:col with all of `words` in the message. */
+static void expect_error(int line, const char *text, int err_line, int err_col,
+                         const char *const *words)
+{
+    char path[4096];
+    kt_err err = { 0 };
+    hw_profile *h = load_variant(line, text, path, sizeof path, &err);
+    CU_ASSERT_PTR_NULL(h);
+    hw_free(h);
+    CU_ASSERT_STRING_EQUAL(err.file, path);
+    CU_ASSERT_EQUAL(err.line, err_line);
+    CU_ASSERT_EQUAL(err.col, err_col);
+    for (int i = 0; words[i]; i++)
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, words[i]));
+    if (err.line != err_line || err.col != err_col)
+        fprintf(stderr, "\n  expected %d:%d, got %d:%d: %s\n", err_line, err_col, err.line,
+                err.col, err.msg);
+}
+
+static void test_base_profile_is_valid(void)
+{
+    char path[4096];
+    kt_err err = { 0 };
+    hw_profile *h = load_variant(0, NULL, path, sizeof path, &err);
+    if (!h)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_EQUAL(h->n_prov, 19u);                       /* 2 peaks + 13 figures + 4 efficiencies */
+    const hw_provenance *p = hw_provenance_of(h, "power");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(p->measured, 1);
+    CU_ASSERT_STRING_EQUAL(p->source, "measured on test GPU");
+    ASSERT_NEAR(hw_peak_flops(h, DTYPE_FP8), 900e12);      /* absent fp8 -> bf16 */
+    ASSERT_NEAR(hw_peak_flops(h, DTYPE_FP16), 900e12);     /* absent fp16 -> bf16 */
+    ASSERT_NEAR(hw_peak_flops(h, DTYPE_FP32), 60e12);
+    hw_free(h);
+}
+
+static void test_error_missing_source(void)
+{
+    const char *l = "  hbm_bandwidth: {value: 3.35TB/s, status: assumed}";
+    expect_error(8, l, 8, col_of(l, "{"),
+                 (const char *const[]){ "figures.hbm_bandwidth", "'source'", NULL });
+}
+
+static void test_error_missing_status(void)
+{
+    const char *l = "  hbm_bandwidth: {value: 3.35TB/s, source: \"sheet\"}";
+    expect_error(8, l, 8, col_of(l, "{"),
+                 (const char *const[]){ "figures.hbm_bandwidth", "'status'", NULL });
+}
+
+static void test_error_bad_status(void)
+{
+    const char *l = "  hbm_bandwidth: {value: 3.35TB/s, status: guessed, source: \"sheet\"}";
+    expect_error(8, l, 8, col_of(l, "guessed"),
+                 (const char *const[]){ "figures.hbm_bandwidth.status", "guessed", "assumed",
+                                        "measured", NULL });
+}
+
+static void test_error_empty_source(void)
+{
+    const char *l = "  hbm_bandwidth: {value: 3.35TB/s, status: assumed, source: \"  \"}";
+    expect_error(8, l, 8, col_of(l, "\"  \""),
+                 (const char *const[]){ "figures.hbm_bandwidth.source", "empty", NULL });
+}
+
+static void test_error_bandwidth_without_unit(void)
+{
+    const char *l = "  hbm_bandwidth: {value: 3.35, status: assumed, source: \"sheet\"}";
+    expect_error(8, l, 8, col_of(l, "3.35"),
+                 (const char *const[]){ "figures.hbm_bandwidth.value", "3.35", NULL });
+}
+
+static void test_error_bandwidth_in_bytes(void)
+{
+    const char *l = "  hbm_bandwidth: {value: 80GiB, status: assumed, source: \"sheet\"}";
+    expect_error(8, l, 8, col_of(l, "80GiB"),
+                 (const char *const[]){ "figures.hbm_bandwidth.value", "80GiB", NULL });
+}
+
+static void test_error_bare_value(void)
+{
+    const char *l = "  hbm_bandwidth: 3.35TB/s";
+    expect_error(8, l, 8, col_of(l, "3.35"),
+                 (const char *const[]){ "figures.hbm_bandwidth", "value, status, source", NULL });
+}
+
+static void test_error_efficiency_above_one(void)
+{
+    const char *l = "    gemm: {value: 1.5, status: assumed, source: \"sheet\"}";
+    expect_error(21, l, 21, col_of(l, "1.5"),
+                 (const char *const[]){ "figures.efficiency.gemm.value", "(0, 1]", NULL });
+}
+
+static void test_error_efficiency_zero(void)
+{
+    const char *l = "    memory: {value: 0, status: assumed, source: \"sheet\"}";
+    expect_error(23, l, 23, col_of(l, "0,"),
+                 (const char *const[]){ "figures.efficiency.memory.value", "(0, 1]", NULL });
+}
+
+static void test_error_unknown_key_in_figure(void)
+{
+    const char *l = "  hbm_capacity: {value: 80GB, status: assumed, source: \"s\", colour: red}";
+    /* conf marks a node where its value starts, so the error points at "red". */
+    expect_error(7, l, 7, col_of(l, "red"),
+                 (const char *const[]){ "figures.hbm_capacity.colour", "unknown key", NULL });
+}
+
+static void test_error_unknown_top_key(void)
+{
+    /* "gpu: Test GPU" then an extra line 3 "vendor: x" (value at column 9). */
+    expect_error(2, "gpu: Test GPU\nvendor: x", 3, 9,
+                 (const char *const[]){ "vendor", "unknown key", NULL });
+}
+
+static void test_error_missing_figure(void)
+{
+    /* Drop sm_count: the error sits on the figures mapping (its first key, line 4). */
+    expect_error(9, NULL, 4, 3,
+                 (const char *const[]){ "figures", "missing required key 'sm_count'", NULL });
+}
+
+static void test_error_misspelt_figure(void)
+{
+    /* The typo is both unknown and the reason sm_count is missing: name it. */
+    const char *l = "  sm_cout: {value: 132, status: assumed, source: \"test sheet\"}";
+    expect_error(9, l, 4, 3,
+                 (const char *const[]){ "missing required key 'sm_count'", "'sm_cout' at line 9",
+                                        NULL });
+}
+
+static void test_error_unknown_dtype(void)
+{
+    const char *l = "    fp4: {value: 1PFLOP/s, status: assumed, source: \"sheet\"}";
+    expect_error(6, l, 6, col_of(l, "{"),
+                 (const char *const[]){ "figures.peak_flops.fp4", "unknown dtype", NULL });
+}
+
+static void test_error_fp32_missing(void)
+{
+    const char *l = "    int8: {value: 1PFLOP/s, status: assumed, source: \"sheet\"}";
+    expect_error(5, l, 5, 5,
+                 (const char *const[]){ "figures.peak_flops", "'fp32'", NULL });
+}
+
+static void test_error_sm_count_zero(void)
+{
+    const char *l = "  sm_count: {value: 0, status: assumed, source: \"sheet\"}";
+    expect_error(9, l, 9, col_of(l, "0,"),
+                 (const char *const[]){ "figures.sm_count.value", "out of range", NULL });
+}
+
+static void test_error_latency_zero(void)
+{
+    const char *l = "  nvlink_latency: {value: 0us, status: assumed, source: \"sheet\"}";
+    expect_error(13, l, 13, col_of(l, "0us"),
+                 (const char *const[]){ "figures.nvlink_latency.value", "greater than zero", NULL });
+}
+
+static void test_error_flops_wrong_unit(void)
+{
+    const char *l = "    bf16: {value: 900TB/s, status: assumed, source: \"sheet\"}";
+    expect_error(6, l, 6, col_of(l, "900TB/s"),
+                 (const char *const[]){ "figures.peak_flops.bf16.value", NULL });
+}
+
+int main(void)
+{
+    static const tu_test tests[] = {
+        { "shipped profiles load and pass hw_check", test_profiles_load_and_check },
+        { "H100 SXM spec figures", test_h100_figures },
+        { "H200 SXM spec figures", test_h200_figures },
+        { "A100 SXM 80GB spec figures", test_a100_figures },
+        { "B200 spec figures", test_b200_figures },
+        { "every figure has assumed provenance", test_provenance_recorded },
+        { "H100 price cites the design doc", test_h100_price_source_is_design_doc },
+        { "dtype fallback on shipped profiles", test_fallback_shipped },
+        { "dtype fallback order", test_fallback_order },
+        { "hw_check rejects a broken struct", test_check_rejects_broken_struct },
+        { "hw_load_named: search, path, unknown", test_load_named },
+        { "base test profile is valid", test_base_profile_is_valid },
+        { "error: missing source", test_error_missing_source },
+        { "error: missing status", test_error_missing_status },
+        { "error: status not assumed/measured", test_error_bad_status },
+        { "error: blank source", test_error_empty_source },
+        { "error: bandwidth without unit", test_error_bandwidth_without_unit },
+        { "error: bandwidth written in bytes", test_error_bandwidth_in_bytes },
+        { "error: bare value without provenance", test_error_bare_value },
+        { "error: efficiency 1.5", test_error_efficiency_above_one },
+        { "error: efficiency 0", test_error_efficiency_zero },
+        { "error: unknown key in a figure", test_error_unknown_key_in_figure },
+        { "error: unknown top-level key", test_error_unknown_top_key },
+        { "error: missing figure", test_error_missing_figure },
+        { "error: misspelt figure", test_error_misspelt_figure },
+        { "error: unknown dtype", test_error_unknown_dtype },
+        { "error: fp32 peak missing", test_error_fp32_missing },
+        { "error: sm_count 0", test_error_sm_count_zero },
+        { "error: latency 0", test_error_latency_zero },
+        { "error: FLOP/s written as bandwidth", test_error_flops_wrong_unit },
+        { NULL, NULL }
+    };
+    return tu_run("hw", tests);
+}
