@@ -693,7 +693,7 @@ static int out_write(void *data, unsigned char *buf, size_t size)
 static int emit_scalar(yaml_emitter_t *em, const char *v, int quoted)
 {
     yaml_event_t ev;
-    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)v, (int)strlen(v), !quoted, !quoted,
+    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)v, (int)strlen(v), !quoted, 1,
                                  quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
     return yaml_emitter_emit(em, &ev);
 }

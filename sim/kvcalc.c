@@ -570,7 +570,7 @@ static int print_json(FILE *out, const model_card *m, const hw_profile *gpu, con
         fprintf(stderr, "kvtier kv: could not build the JSON report\n");
         return -1;
     }
-    int rc = json_dumpf(o, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    int rc = json_dumpf(o, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     fputc('\n', out);
     json_decref(o);
     return rc;

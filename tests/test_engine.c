@@ -1,8 +1,12 @@
 /* test_engine.c — CUnit tests of the event engine: ordering, ties, cancellation, run bounds, growth, and a randomized check against a sorted-array model. */
+#include <fcntl.h>
 #include <gsl/gsl_rng.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "testutil.h"
@@ -379,6 +383,52 @@ static void test_after_hook(void)
     engine_free(eng);
 }
 
+/* ---------- scheduling in the past is a programming error ---------- */
+
+static void noop_fn(engine *eng, void *ctx, uint64_t arg) {}
+
+/* Runs fn in a child process; 1 when it died of SIGABRT (a failed assert). */
+static int aborts(void (*fn)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0)
+            dup2(fd, STDERR_FILENO);
+        fn();
+        _exit(0);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return 0;
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+static void schedule_in_past(void)
+{
+    engine *eng = engine_new(4);
+    engine_at(eng, 100, noop_fn, NULL, 0);
+    engine_step(eng);
+    engine_at(eng, 99, noop_fn, NULL, 0);
+}
+
+static void negative_delay(void)
+{
+    engine *eng = engine_new(4);
+    engine_after(eng, -1, noop_fn, NULL, 0);
+}
+
+static void test_past_time_asserts(void)
+{
+#ifdef NDEBUG
+    fprintf(stderr, "(NDEBUG: asserts compiled out, not checked) ");
+#else
+    CU_ASSERT(aborts(schedule_in_past));
+    CU_ASSERT(aborts(negative_delay));
+#endif
+}
+
 /* ---------- pool growth ---------- */
 
 static void test_growth_from_one(void)
@@ -646,6 +696,7 @@ int main(void)
         { "engine_run stops at the bound", test_run_until_bound },
         { "engine_stop", test_stop },
         { "after hook", test_after_hook },
+        { "scheduling in the past asserts", test_past_time_asserts },
         { "pool grows from capacity 1", test_growth_from_one },
         { "random ops match a sorted-array model", test_random_against_model },
         { "identical random runs are identical", test_deterministic },

@@ -215,10 +215,12 @@ static void test_deepseek_mla_kv(void)
 /* Llama-3.1-8B on one H100: budget = HBM × 0.9 − weights; KV per token is
  * 32 layers × 2 × 8 × 128 × 2 B = 131,072 B and every layer is global, so
  * the longest context is floor(budget / 131,072).
- * With the shipped figures (HBM 80 GB = 80 × 10^9 B; weights 2 B × ~8.03 × 10^9
- * params, about 16.06 GB): 72 GB − 16.06 GB ≈ 55.94 GB → about 426,800 tokens.
- * HBM and weights are read from the loaded profile and card; the token count
- * is worked out here without the calculator. */
+ * With the shipped figures: HBM 80 GB = 80,000,000,000 B, × 0.9 =
+ * 72,000,000,000 B; weights 2 B × 8,030,261,248 params = 16,060,522,496 B;
+ * budget 55,939,477,504 B; / 131,072 = 426,784.34 → 426,784 tokens.
+ * HBM and weights are read from the loaded profile and card (so a corrected
+ * spec figure does not break the test); the token count is worked out here
+ * without the calculator. */
 static void test_max_tokens_llama8b_h100(void)
 {
     model_card *m = load_model("llama-3.1-8b");

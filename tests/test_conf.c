@@ -1,0 +1,293 @@
+/* test_conf.c — YAML loading: located errors, strict typed accessors, --set overrides, and scenario validation. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "scenario.h"
+#include "testutil.h"
+
+static conf_node *parse(const char *text, kt_err *err)
+{
+    return conf_parse_string(text, strlen(text), "t.yaml", err);
+}
+
+static void test_paths_and_values(void)
+{
+    kt_err err;
+    conf_node *r = parse("kv:\n  block_tokens: 16\n  dtype: bf16\nlayers:\n  - {kind: global}\n  - {kind: sliding}\n",
+                         &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    conf_node *kv = conf_take(r, "kv");
+    int64_t bt = 0;
+    CU_ASSERT_EQUAL(conf_i64(kv, "block_tokens", 1, 1, 1024, &bt, &err), 0);
+    CU_ASSERT_EQUAL(bt, 16);
+    CU_ASSERT_STRING_EQUAL(conf_find(kv, "dtype")->path, "kv.dtype");
+    conf_node *layers = conf_take(r, "layers");
+    CU_ASSERT_EQUAL(layers->n_kids, 2);
+    CU_ASSERT_STRING_EQUAL(conf_find(layers->kids[1], "kind")->path, "layers[1].kind");
+    CU_ASSERT_EQUAL(conf_find(layers->kids[1], "kind")->line, 6);
+    conf_free(r);
+}
+
+static void test_syntax_error_location(void)
+{
+    kt_err err;
+    /* The flow sequence opened on line 1 is never closed; libyaml reports
+     * where it noticed, on line 2. */
+    conf_node *r = parse("a: [1, 2\nb: 3\n", &err);
+    CU_ASSERT_PTR_NULL(r);
+    CU_ASSERT_STRING_EQUAL(err.file, "t.yaml");
+    CU_ASSERT_EQUAL(err.line, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "YAML syntax error"));
+}
+
+static void test_duplicate_key(void)
+{
+    kt_err err;
+    conf_node *r = parse("seed: 1\nname: x\nseed: 2\n", &err);
+    CU_ASSERT_PTR_NULL(r);
+    CU_ASSERT_EQUAL(err.line, 3);
+    CU_ASSERT_EQUAL(err.col, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "seed: duplicate key (first given at line 1)"));
+}
+
+static void test_empty_and_aliases(void)
+{
+    kt_err err;
+    CU_ASSERT_PTR_NULL(parse("", &err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "empty"));
+    CU_ASSERT_PTR_NULL(parse("a: &x 1\nb: *x\n", &err));
+    CU_ASSERT_EQUAL(err.line, 2);
+    CU_ASSERT_PTR_NULL(parse("a: 1\n---\nb: 2\n", &err));
+}
+
+static void test_typed_errors(void)
+{
+    kt_err err;
+    conf_node *r = parse("n: \"8\"\nm: 3.5\nbig: 99\nsz: 80\nbw: 3.35TB/s\nt: 2us\nflag: yes\nmode: fast\nnone:\n",
+                         &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    int64_t i = 0;
+    double d = 0;
+    int b = 0, e = 0;
+    CU_ASSERT_EQUAL(conf_i64(r, "n", 1, 0, 100, &i, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "n: expected an integer, found the quoted string"));
+    CU_ASSERT_EQUAL(err.line, 1);
+    CU_ASSERT_EQUAL(err.col, 4);
+    CU_ASSERT_EQUAL(conf_i64(r, "m", 1, 0, 100, &i, &err), -1);
+    CU_ASSERT_EQUAL(conf_i64(r, "big", 1, 0, 10, &i, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "big: 99 is out of range [0, 10]"));
+    CU_ASSERT_EQUAL(conf_qty(r, "sz", 1, UNITS_BYTES, 0, 1e15, &d, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "sz: '80'"));
+    CU_ASSERT_EQUAL(conf_qty(r, "bw", 1, UNITS_BANDWIDTH, 0, 1e15, &d, &err), 0);
+    CU_ASSERT_DOUBLE_EQUAL(d, 3.35e12, 1);
+    int64_t ns = 0;
+    CU_ASSERT_EQUAL(conf_ns(r, "t", 1, 0, INT64_MAX, &ns, &err), 0);
+    CU_ASSERT_EQUAL(ns, 2000);
+    CU_ASSERT_EQUAL(conf_bool(r, "flag", 1, &b, &err), -1);
+    static const char *const modes[] = { "slow", "steady", NULL };
+    CU_ASSERT_EQUAL(conf_enum(r, "mode", 1, modes, &e, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "mode: 'fast' is not one of: slow, steady"));
+    CU_ASSERT_EQUAL(conf_i64(r, "none", 1, 0, 10, &i, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "none: has no value"));
+    CU_ASSERT_EQUAL(conf_i64(r, "absent", 1, 0, 10, &i, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "missing required key 'absent'"));
+    i = 7;
+    CU_ASSERT_EQUAL(conf_i64(r, "absent", 0, 0, 10, &i, &err), 0);
+    CU_ASSERT_EQUAL(i, 7);
+    conf_free(r);
+}
+
+static void test_unknown_key(void)
+{
+    kt_err err;
+    conf_node *r = parse("kv:\n  block_tokens: 16\n  blok: 3\nseed: 1\n", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    int64_t v;
+    conf_i64(conf_take(r, "kv"), "block_tokens", 1, 1, 64, &v, &err);
+    conf_i64(r, "seed", 1, 0, 9, &v, &err);
+    CU_ASSERT_EQUAL(conf_check_unused(r, &err), -1);
+    CU_ASSERT_EQUAL(err.line, 3);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "kv.blok: unknown key"));
+    conf_free(r);
+}
+
+static void test_set_overrides(void)
+{
+    kt_err err;
+    conf_node *r = parse("kv:\n  block_tokens: 16\nname: a\n", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL(conf_set(r, "kv.block_tokens=32", &err), 0);
+    CU_ASSERT_EQUAL(conf_set(r, "workload.arrival.rate=5/s", &err), 0);
+    CU_ASSERT_EQUAL(conf_set(r, "list=[1, 2, 3]", &err), 0);
+    int64_t bt = 0;
+    CU_ASSERT_EQUAL(conf_i64(conf_take(r, "kv"), "block_tokens", 1, 1, 64, &bt, &err), 0);
+    CU_ASSERT_EQUAL(bt, 32);
+    conf_node *rate = conf_find(conf_find(conf_find(r, "workload"), "arrival"), "rate");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rate);
+    CU_ASSERT_STRING_EQUAL(rate->path, "workload.arrival.rate");
+    CU_ASSERT_STRING_EQUAL(rate->file, "--set");
+    CU_ASSERT_EQUAL(conf_find(r, "list")->n_kids, 3);
+    /* Through a scalar, or without '=', is an error naming the argument. */
+    CU_ASSERT_EQUAL(conf_set(r, "name.x=1", &err), -1);
+    CU_ASSERT_STRING_EQUAL(err.file, "--set");
+    CU_ASSERT_EQUAL(conf_set(r, "kv.block_tokens", &err), -1);
+    CU_ASSERT_EQUAL(conf_set(r, "a..b=1", &err), -1);
+    conf_free(r);
+}
+
+static void test_yaml_round_trip(void)
+{
+    kt_err err;
+    const char *text = "name: \"a: b\"\nkv:\n  block_tokens: 16\nlist:\n- 1\n- x y\n";
+    conf_node *r = parse(text, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    char *out = conf_to_yaml(r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    conf_node *r2 = parse(out, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r2);
+    CU_ASSERT_STRING_EQUAL(conf_find(r2, "name")->value, "a: b");
+    CU_ASSERT_STRING_EQUAL(conf_find(conf_find(r2, "kv"), "block_tokens")->value, "16");
+    CU_ASSERT_STRING_EQUAL(conf_find(r2, "list")->kids[1]->value, "x y");
+    free(out);
+    conf_free(r);
+    conf_free(r2);
+}
+
+/* ---------- scenarios ---------- */
+
+static const char *base_scenario =
+    "name: t\n"                                         /* 1 */
+    "seed: 7\n"                                         /* 2 */
+    "model: llama-3.1-8b\n"                             /* 3 */
+    "hardware: h100-sxm\n"                              /* 4 */
+    "replicas:\n"                                       /* 5 */
+    "  count: 1\n"                                      /* 6 */
+    "  gpus: 1\n"                                       /* 7 */
+    "  tensor_parallel: 1\n"                            /* 8 */
+    "kv:\n"                                             /* 9 */
+    "  block_tokens: 16\n"                              /* 10 */
+    "  activation_reserve: 2GiB\n"                      /* 11 */
+    "workload:\n"                                       /* 12 */
+    "  kind: synthetic\n"                               /* 13 */
+    "  sessions: 3\n"                                   /* 14 */
+    "  arrival: {process: poisson, rate: 1/s}\n"        /* 15 */
+    "  turns: 2\n"                                      /* 16 */
+    "  input_tokens: 100\n"                             /* 17 */
+    "  output_tokens: 10\n";                            /* 18 */
+
+/* Writes text to a temp file and loads it as a scenario with overrides. */
+static scenario *load_text(const char *text, char *const *sets, int n_sets, kt_err *err, char *path)
+{
+    strcpy(path, "/tmp/kvtier-test-XXXXXX.yaml");
+    int fd = mkstemps(path, 5);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_FATAL(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    scenario *sc = scenario_load(path, sets, n_sets, err);
+    unlink(path);
+    return sc;
+}
+
+/* Replaces the first occurrence of from in base_scenario with to. */
+static char *edit(const char *from, const char *to)
+{
+    static char buf[4096];
+    const char *at = strstr(base_scenario, from);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    size_t pre = (size_t)(at - base_scenario);
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)pre, base_scenario, to, at + strlen(from));
+    return buf;
+}
+
+/* Loading text must fail at line:col with a message containing want. */
+static void expect_error(const char *text, char *const *sets, int n_sets, int line, int col, const char *want)
+{
+    kt_err err;
+    char path[64];
+    scenario *sc = load_text(text, sets, n_sets, &err, path);
+    CU_ASSERT_PTR_NULL(sc);
+    scenario_free(sc);
+    CU_ASSERT_EQUAL(err.line, line);
+    if (col)
+        CU_ASSERT_EQUAL(err.col, col);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want));
+    if (!strstr(err.msg, want) || err.line != line)
+        fprintf(stderr, "\n  got %s:%d:%d: %s (wanted line %d: %s)\n", err.file, err.line, err.col, err.msg,
+                line, want);
+}
+
+static void test_scenario_valid(void)
+{
+    kt_err err;
+    char path[64];
+    scenario *sc = load_text(base_scenario, NULL, 0, &err, path);
+    if (!sc)
+        fprintf(stderr, "\n  %s:%d:%d: %s\n", err.file, err.line, err.col, err.msg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CU_ASSERT_EQUAL(sc->seed, 7);
+    CU_ASSERT_EQUAL(sc->kv_block_tokens, 16);
+    CU_ASSERT_STRING_EQUAL(sc->model->name, "llama-3.1-8b");
+    /* Pool size by hand: per GPU, HBM × 0.9 − weights − 2 GiB, over
+     * 16 tokens × 131,072 B (Llama-3.1-8B bf16 KV per token). */
+    double budget = sc->hw->hbm_bytes * 0.9 - model_weight_bytes(sc->model) - 2.0 * 1073741824.0;
+    CU_ASSERT_EQUAL(sc->kv_blocks_per_replica, (uint32_t)(budget / (16 * 131072.0)));
+    scenario_free(sc);
+}
+
+static void test_scenario_errors(void)
+{
+    expect_error(edit("  block_tokens: 16\n", "  block_tokens: 16\n  blok: 3\n"), NULL, 0, 11, 0,
+                 "kv.blok: unknown key");
+    expect_error(edit("model: llama-3.1-8b\n", ""), NULL, 0, 1, 1, "missing required key 'model'");
+    expect_error(edit("  gpus: 1\n", "  gpus: 0\n"), NULL, 0, 7, 9, "replicas.gpus: 0 is out of range");
+    expect_error(edit("2GiB", "2"), NULL, 0, 11, 23, "kv.activation_reserve: '2'");
+    expect_error(edit("rate: 1/s", "rate: fast"), NULL, 0, 15, 37, "workload.arrival.rate: 'fast'");
+    expect_error(edit("llama-3.1-8b", "llama-9"), NULL, 0, 3, 8, "model: ");
+    expect_error(edit("  tensor_parallel: 1\n", "  tensor_parallel: 2\n"), NULL, 0, 7, 0, "replicas.gpus:");
+    expect_error(edit("input_tokens: 100", "input_tokens: {dist: lognormal, mean: 100}"), NULL, 0, 17, 17,
+                 "sigma");
+    expect_error(edit("seed: 7", "seed: -1"), NULL, 0, 2, 7, "seed: -1 is out of range");
+    /* Llama-3.1-405B's 811 GB of bf16 weights cannot sit on one 80 GB GPU. */
+    expect_error(edit("llama-3.1-8b", "llama-3.1-405b"), NULL, 0, 8, 0, "nothing is left for KV");
+    char *bad_set[] = { "kv.block_tokens=abc" };
+    expect_error(base_scenario, bad_set, 1, 1, 0, "kv.block_tokens: expected an integer");
+    char *typo_set[] = { "kv.blocktokens=32" };
+    expect_error(base_scenario, typo_set, 1, 1, 0, "kv.blocktokens: unknown key");
+}
+
+static void test_scenario_set_applies(void)
+{
+    kt_err err;
+    char path[64];
+    char *sets[] = { "kv.block_tokens=64", "seed=99", "scheduler.max_running=8" };
+    scenario *sc = load_text(base_scenario, sets, 3, &err, path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CU_ASSERT_EQUAL(sc->kv_block_tokens, 64);
+    CU_ASSERT_EQUAL(sc->seed, 99);
+    CU_ASSERT_EQUAL(sc->sched.max_running, 8);
+    CU_ASSERT_PTR_NOT_NULL(strstr(sc->yaml, "block_tokens: 64"));
+    scenario_free(sc);
+}
+
+int main(void)
+{
+    /* Model cards and profiles come from the source tree. */
+    setenv("KVTIER_DATA", tu_path(""), 1);
+    static const tu_test tests[] = {
+        { "paths and values", test_paths_and_values },
+        { "syntax error location", test_syntax_error_location },
+        { "duplicate key", test_duplicate_key },
+        { "empty files, aliases, several documents", test_empty_and_aliases },
+        { "typed accessor errors", test_typed_errors },
+        { "unknown key", test_unknown_key },
+        { "--set overrides", test_set_overrides },
+        { "YAML round trip", test_yaml_round_trip },
+        { "valid scenario and KV pool size", test_scenario_valid },
+        { "scenario errors name file:line:col and key", test_scenario_errors },
+        { "--set applies to scenarios", test_scenario_set_applies },
+        { NULL, NULL },
+    };
+    return tu_run("conf", tests);
+}

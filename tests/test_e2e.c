@@ -1,0 +1,296 @@
+/* test_e2e.c — whole runs: every request gets exactly what it asked, closed-form single-request timing, multi-step decode equal to single stepping, same seed same SQLite rows, preemption under memory pressure with invariant checks. */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <gsl/gsl_rng.h>
+
+#include "cost.h"
+#include "metrics.h"
+#include "scenario.h"
+#include "sim.h"
+#include "store.h"
+#include "testutil.h"
+#include "workload.h"
+
+static scenario *load(char **sets, int n)
+{
+    kt_err err;
+    scenario *sc = scenario_load(tu_path("tests/data/e2e.yaml"), sets, n, &err);
+    if (!sc)
+        kt_err_print(&err, stderr);
+    return sc;
+}
+
+static metrics *run(const scenario *sc, int check, sim_stats *st)
+{
+    sim_opts o = { .check = check };
+    metrics *m = NULL;
+    kt_err err;
+    sim_stats local;
+    if (sim_run(sc, &o, &m, st ? st : &local, &err) < 0)
+        kt_err_print(&err, stderr);
+    return m;
+}
+
+/* Every session's every turn is a request that completes with exactly the
+ * tokens the workload drew for it, and its prompt is the conversation so far. */
+static void test_every_request_exact(void)
+{
+    scenario *sc = load(NULL, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    kt_err err;
+    CU_ASSERT_EQUAL(metrics_check(m, &err), 0);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_taus2);
+    size_t expected = 0;
+    for (int64_t s = 0; s < sc->workload.sessions; s++)
+        expected += (size_t)workload_session_turns(&sc->workload, (uint64_t)s, r);
+    CU_ASSERT_EQUAL(m->n_reqs, expected);
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        const metrics_req *q = &m->reqs[i];
+        int64_t history = 0;
+        workload_turn t;
+        for (int k = 0; k < q->turn; k++) {
+            workload_turn_draw(&sc->workload, (uint64_t)q->session, k, r, &t);
+            history += t.new_tokens + t.output_tokens;
+        }
+        workload_turn_draw(&sc->workload, (uint64_t)q->session, q->turn, r, &t);
+        CU_ASSERT_EQUAL(q->outcome, REQ_COMPLETED);
+        CU_ASSERT_EQUAL(q->output_tokens, t.output_tokens);
+        CU_ASSERT_EQUAL(q->prompt_tokens, 256 + history + t.new_tokens);
+        CU_ASSERT_EQUAL(q->n_gaps, t.output_tokens - 1);
+        int64_t sum = 0;
+        for (int64_t g = 0; g < q->n_gaps; g++)
+            sum += q->gaps[g];
+        CU_ASSERT_EQUAL(sum, q->finish_ns - q->first_token_ns);
+        /* A later turn's prompt starts with the earlier turn's whole
+         * conversation, so at least its full blocks are found cached
+         * (minus what eviction could take; this pool is large). */
+        if (q->turn > 0)
+            CU_ASSERT(q->prefix_hit_tokens >= (256 + history) / 16 * 16 - 16);
+    }
+    gsl_rng_free(r);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+/* One request alone: TTFT is one prefill iteration, each gap one decode
+ * iteration at the growing context. */
+static void test_single_request_closed_form(void)
+{
+    char *sets[] = { "workload.sessions=1", "workload.turns=1", "workload.input_tokens=1000",
+                     "workload.output_tokens=5", "workload.system_prompt_tokens=0", "replicas.count=1" };
+    scenario *sc = load(sets, 6);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 1);
+    const metrics_req *q = &m->reqs[0];
+    cost_model cm;
+    kt_err err;
+    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, sc->model, sc->hw, 1, DTYPE_BF16, &err), 0);
+    cost_iter it;
+    cost_seq s = { 1000, 0, 0 };
+    cost_iteration(&cm, &s, 1, 1, &it);
+    CU_ASSERT_EQUAL(q->arrival_ns, 0);
+    CU_ASSERT_EQUAL(q->first_sched_ns, 0);
+    CU_ASSERT_EQUAL(q->first_token_ns, it.total_ns);
+    int64_t t = it.total_ns;
+    for (int j = 0; j < 4; j++) {
+        s = (cost_seq){ 1, 1000 + j, 0 };
+        cost_iteration(&cm, &s, 1, 1, &it);
+        CU_ASSERT_EQUAL(q->gaps[j], it.total_ns);
+        t += it.total_ns;
+    }
+    CU_ASSERT_EQUAL(q->finish_ns, t);
+    metrics_summary sum;
+    metrics_summarize(m, &sc->slo, &sc->cost, &sum);
+    CU_ASSERT_EQUAL(sum.ttft_ns.p50, (double)q->first_token_ns);
+    CU_ASSERT_EQUAL(sum.duration_ns, t);
+    /* Busy the whole time from arrival to finish: one replica, one GPU. */
+    CU_ASSERT_DOUBLE_EQUAL(sum.busy_util, 1.0, 1e-12);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+static void assert_same_records(const metrics *a, const metrics *b)
+{
+    CU_ASSERT_EQUAL_FATAL(a->n_reqs, b->n_reqs);
+    size_t bad = 0;
+    for (size_t i = 0; i < a->n_reqs; i++) {
+        const metrics_req *x = &a->reqs[i], *y = &b->reqs[i];
+        int same = x->id == y->id && x->arrival_ns == y->arrival_ns && x->first_sched_ns == y->first_sched_ns &&
+                   x->first_token_ns == y->first_token_ns && x->finish_ns == y->finish_ns &&
+                   x->prefix_hit_tokens == y->prefix_hit_tokens && x->preemptions == y->preemptions &&
+                   x->recomputed_tokens == y->recomputed_tokens && x->n_gaps == y->n_gaps &&
+                   x->gap_max_ns == y->gap_max_ns && x->replica == y->replica &&
+                   (!x->gaps || !memcmp(x->gaps, y->gaps, (size_t)x->n_gaps * sizeof *x->gaps));
+        bad += !same;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
+static void assert_same_summary(const scenario *sc, const metrics *a, const metrics *b)
+{
+    metrics_summary sa, sb;
+    metrics_summarize(a, &sc->slo, &sc->cost, &sa);
+    metrics_summarize(b, &sc->slo, &sc->cost, &sb);
+    metrics_field fa[METRICS_MAX_FIELDS], fb[METRICS_MAX_FIELDS];
+    size_t n = metrics_summary_fields(&sa, fa);
+    CU_ASSERT_EQUAL_FATAL(n, metrics_summary_fields(&sb, fb));
+    for (size_t i = 0; i < n; i++)
+        if (fa[i].value != fb[i].value) {
+            fprintf(stderr, "\n  %s: %.17g != %.17g\n", fa[i].name, fa[i].value, fb[i].value);
+            CU_FAIL("summary differs");
+        }
+}
+
+/* Advancing many decode iterations per event must give exactly the results
+ * of one iteration per event. */
+static void test_multi_step_equals_single_step(void)
+{
+    char *one[] = { "scheduler.max_multi_step=1" }, *many[] = { "scheduler.max_multi_step=256" };
+    scenario *s1 = load(one, 1), *s2 = load(many, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s2);
+    sim_stats st1, st2;
+    metrics *a = run(s1, 0, &st1), *b = run(s2, 0, &st2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    assert_same_records(a, b);
+    assert_same_summary(s1, a, b);
+    /* And it did take fewer events. */
+    CU_ASSERT(st2.events < st1.events);
+    metrics_free(a);
+    metrics_free(b);
+    scenario_free(s1);
+    scenario_free(s2);
+}
+
+static int64_t query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Rows of table (columns cols) that run 1 has and run 2 lacks, and back. */
+static int64_t rows_differing(sqlite3 *db, const char *table, const char *cols)
+{
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SELECT (SELECT count(*) FROM (SELECT %s FROM %s WHERE run_id=1 EXCEPT SELECT %s FROM %s WHERE run_id=2))"
+             " + (SELECT count(*) FROM (SELECT %s FROM %s WHERE run_id=2 EXCEPT SELECT %s FROM %s WHERE run_id=1))",
+             cols, table, cols, table, cols, table, cols, table);
+    return query_int(db, sql);
+}
+
+static void test_same_seed_same_rows(void)
+{
+    char path[] = "/tmp/kvtier-e2e-XXXXXX.db";
+    int fd = mkstemps(path, 3);
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    unlink(path);
+    kt_err err;
+    store *db = store_open(path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    for (int i = 0; i < 2; i++) {
+        scenario *sc = load(NULL, 0);
+        sim_stats st;
+        metrics *m = run(sc, 0, &st);
+        metrics_summary s;
+        metrics_summarize(m, &sc->slo, &sc->cost, &s);
+        CU_ASSERT_EQUAL(store_write_run(db, sc, m, &s, &st, &err), i + 1);
+        metrics_free(m);
+        scenario_free(sc);
+    }
+    store_close(db);
+    sqlite3 *q;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &q), SQLITE_OK);
+    int64_t n1 = query_int(q, "SELECT count(*) FROM requests WHERE run_id=1");
+    CU_ASSERT(n1 > 50);
+    CU_ASSERT_EQUAL(n1, query_int(q, "SELECT count(*) FROM requests WHERE run_id=2"));
+    CU_ASSERT_EQUAL(rows_differing(q, "requests",
+                                   "id, session, turn, replica, outcome, arrival_ns, first_sched_ns, first_token_ns,"
+                                   " finish_ns, ttft_ns, e2e_ns, queue_ns, tpot_ns, itl_max_ns, prompt_tokens,"
+                                   " output_tokens, prefix_hit_tokens, recomputed_tokens, preemptions, itl_gaps_ns"),
+                    0);
+    CU_ASSERT_EQUAL(rows_differing(q, "summary", "metric, value, unit"), 0);
+    CU_ASSERT_EQUAL(rows_differing(q, "replicas", "replica, gpus, busy_ns, iterations, flops, hbm_bytes"), 0);
+    CU_ASSERT_EQUAL(rows_differing(q, "replica_samples",
+                                   "replica, t_ns, running, waiting, kv_used_blocks, kv_cached_blocks, busy_frac, tokens_out"),
+                    0);
+    CU_ASSERT(query_int(q, "SELECT count(*) FROM replica_samples WHERE run_id=1") > 10);
+    CU_ASSERT_EQUAL(query_int(q, "SELECT count(DISTINCT scenario_yaml) FROM runs"), 1);
+    CU_ASSERT_EQUAL(query_int(q, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    sqlite3_close(q);
+    unlink(path);
+}
+
+/* A pool of ~540 blocks (8,700 tokens) under 40 requests of 1,800 tokens
+ * each: sequences are preempted and recomputed, every check holds, and
+ * every request still completes with its tokens. */
+static void test_preemption_under_pressure(void)
+{
+    /* Llama-3.1-8B: 16.06 GB of weights; 0.215 × 80 GB = 17.2 GB leaves
+     * ~1.14 GB = ~543 blocks of 16 × 131,072 B. */
+    char *sets[] = { "kv.hbm_fraction=0.215", "kv.activation_reserve=0B", "workload.sessions=40",
+                     "workload.turns=1", "workload.input_tokens=1500", "workload.output_tokens=300",
+                     "workload.arrival.rate=50/s", "replicas.count=1", "workload.system_prompt_tokens=0" };
+    scenario *sc = load(sets, 9);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CU_ASSERT(sc->kv_blocks_per_replica > 500 && sc->kv_blocks_per_replica < 600);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    metrics_summary s;
+    metrics_summarize(m, &sc->slo, &sc->cost, &s);
+    CU_ASSERT_EQUAL(s.completed, 40);
+    CU_ASSERT(s.preemptions > 0);
+    CU_ASSERT(s.recomputed_tokens > 0);
+    CU_ASSERT(s.gpu_s_wasted[WASTE_PREEMPTION] > 0);
+    CU_ASSERT(s.effective_util < s.busy_util);
+    CU_ASSERT_EQUAL(s.output_tokens, 40 * 300);
+    kt_err err;
+    CU_ASSERT_EQUAL(metrics_check(m, &err), 0);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+static void test_rejects_what_never_fits(void)
+{
+    char *sets[] = { "kv.hbm_fraction=0.215", "kv.activation_reserve=0B", "workload.sessions=5",
+                     "workload.turns=1", "workload.input_tokens=20000", "workload.output_tokens=10" };
+    scenario *sc = load(sets, 6);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    metrics_summary s;
+    metrics_summarize(m, &sc->slo, &sc->cost, &s);
+    CU_ASSERT_EQUAL(s.requests, 5);
+    CU_ASSERT_EQUAL(s.rejected, 5);
+    CU_ASSERT_EQUAL(s.completed + s.rejected + s.unfinished, s.requests);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+int main(void)
+{
+    setenv("KVTIER_DATA", tu_path(""), 1);
+    static const tu_test tests[] = {
+        { "every request completes with exactly its tokens", test_every_request_exact },
+        { "single request: closed-form timing", test_single_request_closed_form },
+        { "multi-step decode equals single stepping", test_multi_step_equals_single_step },
+        { "same seed, identical SQLite rows", test_same_seed_same_rows },
+        { "preemption under memory pressure, checks on", test_preemption_under_pressure },
+        { "requests that can never fit are rejected", test_rejects_what_never_fits },
+        { NULL, NULL },
+    };
+    return tu_run("e2e", tests);
+}
