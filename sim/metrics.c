@@ -36,6 +36,7 @@ metrics *metrics_new(int n_replicas)
     for (size_t i = 0; i <= bins; i++)
         ranges[i] = ITL_LO_NS * pow(ITL_RATIO, (double)i);
     memset(m->itl->bin, 0, bins * sizeof(double));
+    m->itl_last_gap_ns = -1;
     return m;
 }
 
@@ -89,13 +90,26 @@ void metrics_itl_add(metrics *m, int64_t gap_ns, double weight)
 {
     if (gap_ns > m->itl_max_ns)
         m->itl_max_ns = gap_ns;
+    /* Bins are geometric, so the index is a logarithm rather than the
+     * binary search gsl_histogram_accumulate does (this is per token). */
+    gsl_histogram *h = m->itl;
+    /* Sequences batched together mostly see the same gap: reuse its bin. */
+    if (gap_ns == m->itl_last_gap_ns) {
+        h->bin[m->itl_last_bin] += weight;
+        return;
+    }
     double v = (double)gap_ns;
-    /* Out-of-range gaps land in the edge bins rather than vanish. */
-    if (v < ITL_LO_NS)
-        v = ITL_LO_NS;
-    if (v >= m->itl->range[m->itl->n])
-        v = m->itl->range[m->itl->n - 1];
-    gsl_histogram_accumulate(m->itl, v, weight);
+    long i = v <= ITL_LO_NS ? 0 : (long)(log(v / ITL_LO_NS) / log(ITL_RATIO));
+    if (i >= (long)h->n)
+        i = (long)h->n - 1;
+    /* Rounding in log() can be one bin off at an edge: settle on the range. */
+    if (i > 0 && v < h->range[i])
+        i--;
+    else if (i + 1 < (long)h->n && v >= h->range[i + 1])
+        i++;
+    h->bin[i] += weight;
+    m->itl_last_gap_ns = gap_ns;
+    m->itl_last_bin = (size_t)i;
 }
 
 double metrics_itl_quantile(const metrics *m, double q)
