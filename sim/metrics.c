@@ -238,6 +238,24 @@ static double gpu_usd_per_s(const metrics_cost *c)
     return own + power;
 }
 
+/* Useful (not wasted) FLOPs of a replica. */
+static double useful_flops(const metrics_replica *r)
+{
+    double wasted = 0;
+    for (int c = 0; c < WASTE_CAUSE_COUNT; c++)
+        wasted += r->flops_wasted[c];
+    return r->flops - wasted;
+}
+
+void metrics_replica_util(const metrics_replica *r, int64_t duration_ns, double *busy, double *effective,
+                          double *mbu)
+{
+    double dur_s = duration_ns / 1e9, busy_s = r->busy_ns / 1e9;
+    *busy = dur_s > 0 ? busy_s / dur_s : 0;
+    *effective = dur_s > 0 && r->peak_flops_gpu > 0 ? useful_flops(r) / (r->peak_flops_gpu * r->gpus * dur_s) : 0;
+    *mbu = busy_s > 0 && r->peak_hbm_Bps > 0 ? r->hbm_bytes / (r->peak_hbm_Bps * r->gpus * busy_s) : 0;
+}
+
 static void summarize_replicas(const metrics *m, const metrics_cost *cost, metrics_summary *s)
 {
     double dur_s = s->duration_ns / 1e9, busy_gpu_s = 0, useful = 0, peak = 0, bytes = 0, bw_busy = 0;
@@ -245,12 +263,9 @@ static void summarize_replicas(const metrics *m, const metrics_cost *cost, metri
         const metrics_replica *r = &m->replicas[i];
         s->gpus += r->gpus;
         busy_gpu_s += r->busy_ns / 1e9 * r->gpus;
-        double wasted = 0;
-        for (int c = 0; c < WASTE_CAUSE_COUNT; c++) {
-            wasted += r->flops_wasted[c];
+        for (int c = 0; c < WASTE_CAUSE_COUNT; c++)
             s->gpu_s_wasted[c] += r->gpu_ns_wasted[c] / 1e9;
-        }
-        useful += r->flops - wasted;
+        useful += useful_flops(r);
         peak += r->peak_flops_gpu * r->gpus * dur_s;
         bytes += r->hbm_bytes;
         bw_busy += r->peak_hbm_Bps * r->gpus * (r->busy_ns / 1e9);

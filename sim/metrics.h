@@ -124,6 +124,10 @@ double metrics_itl_quantile(const metrics *m, double q);
 /* Works out the summary (GSL sorts and quantiles). */
 void metrics_summarize(const metrics *m, const metrics_slo *slo, const metrics_cost *cost,
                        metrics_summary *s);
+/* One replica's busy and effective utilization and MBU over a run of
+ * duration_ns (the definitions of metrics_summary, for one replica). */
+void metrics_replica_util(const metrics_replica *r, int64_t duration_ns, double *busy, double *effective,
+                          double *mbu);
 /* Whether a completed request meets the SLOs. */
 int metrics_meets_slo(const metrics_req *r, const metrics_slo *slo);
 

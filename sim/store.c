@@ -60,6 +60,9 @@ static const char *const schema_sql =
     " flops_wasted_preemption REAL NOT NULL,"
     " gpu_s_wasted_preemption REAL NOT NULL,"
     " hbm_bytes REAL NOT NULL,"
+    " busy_util REAL NOT NULL,"
+    " effective_util REAL NOT NULL,"
+    " mbu REAL NOT NULL,"
     " PRIMARY KEY (run_id, replica));"
     "CREATE TABLE IF NOT EXISTS replica_samples ("
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -233,11 +236,12 @@ static int insert_requests(store *st, int64_t run, const metrics *m)
     return rc;
 }
 
-static int insert_replicas(store *st, int64_t run, const metrics *m)
+static int insert_replicas(store *st, int64_t run, const metrics *m, int64_t duration_ns)
 {
     sqlite3_stmt *s;
     const char *sql = "INSERT INTO replicas (run_id, replica, gpus, busy_ns, iterations, flops,"
-                      " flops_wasted_preemption, gpu_s_wasted_preemption, hbm_bytes) VALUES (?,?,?,?,?,?,?,?,?)";
+                      " flops_wasted_preemption, gpu_s_wasted_preemption, hbm_bytes, busy_util, effective_util, mbu)"
+                      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
     int rc = 0;
@@ -249,6 +253,10 @@ static int insert_replicas(store *st, int64_t run, const metrics *m)
         sqlite3_bind_double(s, 7, r->flops_wasted[WASTE_PREEMPTION]);
         sqlite3_bind_double(s, 8, r->gpu_ns_wasted[WASTE_PREEMPTION] / 1e9);
         sqlite3_bind_double(s, 9, r->hbm_bytes);
+        double u[3];
+        metrics_replica_util(r, duration_ns, &u[0], &u[1], &u[2]);
+        for (int k = 0; k < 3; k++)
+            sqlite3_bind_double(s, 10 + k, u[k]);
         rc = step_reset(s);
     }
     sqlite3_finalize(s);
@@ -301,7 +309,7 @@ int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const m
     if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) < 0)
         return -1;
     int64_t run = insert_run(st, sc, stats);
-    if (run < 0 || insert_requests(st, run, m) < 0 || insert_replicas(st, run, m) < 0 ||
+    if (run < 0 || insert_requests(st, run, m) < 0 || insert_replicas(st, run, m, s->duration_ns) < 0 ||
         insert_samples(st, run, m) < 0 || insert_summary(st, run, s) < 0) {
         db_fail(st->db, err, st->path, "writing the run");
         exec(st->db, "ROLLBACK;", st->path, NULL);
