@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 /* Deeper nesting than this is certainly not a scenario; refusing it keeps
@@ -667,6 +669,98 @@ int conf_set(conf_node *root, const char *assignment, kt_err *err)
     node_repath(val, map->path, 0);
     free(path);
     return 0;
+}
+
+/* ---------- files by name ---------- */
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int is_regular_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Writes "a, b, c": the NAME.yaml names found in dirs, sorted, once each. */
+static void list_names(const char *const *dirs, char *buf, size_t n)
+{
+    char *names[256];
+    size_t count = 0;
+    for (size_t i = 0; dirs && dirs[i]; i++) {
+        DIR *dir = opendir(dirs[i]);
+        if (!dir)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(dir)) && count < sizeof names / sizeof names[0]) {
+            if (e->d_name[0] == '.' || !ends_with(e->d_name, ".yaml"))
+                continue;
+            names[count] = strndup(e->d_name, strlen(e->d_name) - strlen(".yaml"));
+            if (names[count])
+                count++;
+        }
+        closedir(dir);
+    }
+    qsort(names, count, sizeof names[0], cmp_str);
+    buf[0] = '\0';
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strlen(buf);
+        if (!(i > 0 && strcmp(names[i], names[i - 1]) == 0))
+            snprintf(buf + len, n - len, "%s%s", len ? ", " : "", names[i]);
+    }
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    if (!buf[0])
+        snprintf(buf, n, "none");
+}
+
+int conf_resolve_named(const char *name, const char *const *dirs, const char *what, char *path, size_t n,
+                       kt_err *err)
+{
+    if (!name || !*name) {
+        KT_ERROR(err, NULL, 0, 0, "%s name is empty", what);
+        return -1;
+    }
+    if (strchr(name, '/') || ends_with(name, ".yaml")) {
+        snprintf(path, n, "%s", name);
+        return 0;
+    }
+    char searched[1024] = "";
+    for (size_t i = 0; dirs && dirs[i]; i++) {
+        int len = snprintf(path, n, "%s/%s.yaml", dirs[i], name);
+        if (len > 0 && (size_t)len < n && is_regular_file(path))
+            return 0;
+        size_t used = strlen(searched);
+        snprintf(searched + used, sizeof searched - used, "%s%s", used ? ", " : "", dirs[i]);
+    }
+    char known[512];
+    list_names(dirs, known, sizeof known);
+    KT_ERROR(err, NULL, 0, 0, "no %s '%s' (looked for %s.yaml in: %s; available: %s)", what, name, name,
+             searched[0] ? searched : "no directories", known);
+    return -1;
+}
+
+void *conf_load_strict(const char *path, void *(*build)(conf_node *root, kt_err *err),
+                       void (*destroy)(void *obj), kt_err *err)
+{
+    conf_node *root = conf_parse_file(path, err);
+    if (!root)
+        return NULL;
+    void *obj = build(root, err);
+    if (obj && conf_check_unused(root, err) < 0) {
+        destroy(obj);
+        obj = NULL;
+    }
+    conf_free(root);
+    return obj;
 }
 
 /* ---------- output ---------- */

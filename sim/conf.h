@@ -87,6 +87,21 @@ int conf_check_unused(const conf_node *root, kt_err *err);
  * located at file "--set", column = position in the argument. */
 int conf_set(conf_node *root, const char *assignment, kt_err *err);
 
+/* Resolves a data file by name: a name containing '/' or ending in ".yaml"
+ * is a path used as given; otherwise the first DIR/NAME.yaml among the
+ * NULL-terminated dirs. Writes the path into path (n bytes) and returns 0,
+ * or -1 with err naming what was looked for ("no <what> 'NAME' (looked for
+ * NAME.yaml in: ...; available: ...)"). */
+int conf_resolve_named(const char *name, const char *const *dirs, const char *what, char *path, size_t n,
+                       kt_err *err);
+
+/* Loads a file strictly: parses it, builds an object with build(root, err),
+ * then reports any key build did not read as unknown. Frees the tree.
+ * Returns the object (caller owns it), or NULL with err; on a late failure
+ * the object is released with destroy. */
+void *conf_load_strict(const char *path, void *(*build)(conf_node *root, kt_err *err),
+                       void (*destroy)(void *obj), kt_err *err);
+
 /* Writes the tree back as YAML (for storing the effective scenario). */
 char *conf_to_yaml(const conf_node *root);
 

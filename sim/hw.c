@@ -2,7 +2,6 @@
 #include "hw.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -11,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /*
  * Profile layout (hwprofiles/README.md is the user-facing description):
@@ -425,18 +423,12 @@ hw_profile *hw_from_conf(conf_node *root, kt_err *err)
 }
 
 /* Caller owns the result (hw_free). Unknown keys anywhere in the file are errors. */
+static void *build_profile(conf_node *root, kt_err *err) { return hw_from_conf(root, err); }
+static void destroy_profile(void *h) { hw_free(h); }
+
 hw_profile *hw_load(const char *path, kt_err *err)
 {
-    conf_node *root = conf_parse_file(path, err);
-    if (!root)
-        return NULL;
-    hw_profile *h = hw_from_conf(root, err);
-    if (h && conf_check_unused(root, err) < 0) {
-        hw_free(h);
-        h = NULL;
-    }
-    conf_free(root);
-    return h;
+    return conf_load_strict(path, build_profile, destroy_profile, err);
 }
 
 void hw_free(hw_profile *h)
@@ -449,79 +441,12 @@ void hw_free(hw_profile *h)
 
 /* ---------- lookup by name ---------- */
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-static int is_regular_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Writes "a, b, c" — the profile names (NAME.yaml) found in dirs, sorted. */
-static void list_profiles(const char *const *dirs, char *buf, size_t n)
-{
-    char *names[256];
-    size_t count = 0;
-    for (size_t i = 0; dirs && dirs[i]; i++) {
-        DIR *dir = opendir(dirs[i]);
-        if (!dir)
-            continue;
-        struct dirent *e;
-        while ((e = readdir(dir)) && count < sizeof names / sizeof names[0]) {
-            if (e->d_name[0] == '.' || !ends_with(e->d_name, ".yaml"))
-                continue;
-            names[count] = strndup(e->d_name, strlen(e->d_name) - strlen(".yaml"));
-            if (names[count])
-                count++;
-        }
-        closedir(dir);
-    }
-    qsort(names, count, sizeof names[0], cmp_str);
-    buf[0] = '\0';
-    for (size_t i = 0; i < count; i++) {
-        size_t len = strlen(buf);
-        if (!(i > 0 && strcmp(names[i], names[i - 1]) == 0))
-            snprintf(buf + len, n - len, "%s%s", len ? ", " : "", names[i]);
-    }
-    for (size_t i = 0; i < count; i++)
-        free(names[i]);
-    if (!buf[0])
-        snprintf(buf, n, "none");
-}
-
-/* A name with '/' or ending in .yaml is a path; otherwise the first
- * DIR/NAME.yaml among dirs (NULL-terminated) is loaded. Caller owns the result. */
 hw_profile *hw_load_named(const char *name, const char *const *dirs, kt_err *err)
 {
-    if (!name || !*name) {
-        KT_ERROR(err, NULL, 0, 0, "hardware profile name is empty");
-        return NULL;
-    }
-    if (strchr(name, '/') || ends_with(name, ".yaml"))
-        return hw_load(name, err);
     char path[4096];
-    char searched[512] = "";
-    for (size_t i = 0; dirs && dirs[i]; i++) {
-        int len = snprintf(path, sizeof path, "%s/%s.yaml", dirs[i], name);
-        if (len > 0 && (size_t)len < sizeof path && is_regular_file(path))
-            return hw_load(path, err);
-        size_t used = strlen(searched);
-        snprintf(searched + used, sizeof searched - used, "%s%s", used ? ", " : "", dirs[i]);
-    }
-    char known[400];
-    list_profiles(dirs, known, sizeof known);
-    KT_ERROR(err, NULL, 0, 0, "no hardware profile '%s' (looked for %s.yaml in: %s; available: %s)",
-             name, name, searched[0] ? searched : "no directories", known);
-    return NULL;
+    if (conf_resolve_named(name, dirs, "hardware profile", path, sizeof path, err) < 0)
+        return NULL;
+    return hw_load(path, err);
 }
 
 /* ---------- invariants and queries ---------- */

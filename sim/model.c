@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 const char *const model_attn_names[ATTN_KIND_COUNT + 1] = { "global", "sliding", "chunked", "mla", NULL };
 const char *const model_ffn_names[FFN_KIND_COUNT + 1] = { "dense", "moe", NULL };
@@ -335,42 +334,21 @@ fail:
     return NULL;
 }
 
+static void *build_card(conf_node *root, kt_err *err) { return model_from_conf(root, err); }
+static void destroy_card(void *m) { model_free(m); }
+
 model_card *model_load(const char *path, kt_err *err)
 {
-    conf_node *root = conf_parse_file(path, err);
-    if (!root)
-        return NULL;
-    model_card *m = model_from_conf(root, err);
-    if (m && conf_check_unused(root, err) != 0) {
-        model_free(m);
-        m = NULL;
-    }
-    conf_free(root);
-    return m;
+    return conf_load_strict(path, build_card, destroy_card, err);
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
 
 model_card *model_load_named(const char *name, const char *const *dirs, kt_err *err)
 {
-    if (strchr(name, '/') || ends_with(name, ".yaml"))
-        return model_load(name, err);
-    char path[4096], tried[512] = "";
-    size_t used = 0;
-    for (const char *const *d = dirs; d && *d; d++) {
-        snprintf(path, sizeof path, "%s/%s.yaml", *d, name);
-        if (access(path, R_OK) == 0)
-            return model_load(path, err);
-        int w = snprintf(tried + used, sizeof tried - used, "%s%s", used ? ", " : "", *d);
-        if (w > 0 && (size_t)w < sizeof tried - used)
-            used += (size_t)w;
-    }
-    KT_ERROR(err, NULL, 0, 0, "no model card '%s.yaml' in %s", name, used ? tried : "(no directories)");
-    return NULL;
+    char path[4096];
+    if (conf_resolve_named(name, dirs, "model card", path, sizeof path, err) < 0)
+        return NULL;
+    return model_load(path, err);
 }
 
 void model_free(model_card *m)
