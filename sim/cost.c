@@ -128,6 +128,8 @@ static double gemm_time_ns(const cost_model *cm, double tokens, int n_logits, do
         *flops += g->count * f;
         *bytes += g->count * b;
     }
+    if (n_logits == 0)
+        return ns;              /* no sequence samples: no lm_head */
     double f = 2.0 * n_logits * m->vocab * m->hidden / cm->tp;
     double b = ((double)m->vocab * m->hidden * wb + n_logits * (double)(m->vocab + m->hidden) * ab) / cm->tp;
     ns += op_ns(f, cm->gemm_flops_per_s, b, cm->mem_bytes_per_s);

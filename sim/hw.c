@@ -24,7 +24,9 @@
  *     efficiency:
  *       gemm: {value: 0.7, status: assumed, source: "..."}
  *
- * Every figure is a mapping {value, status, source[, note]}. Its provenance
+ * Every figure is a mapping {value, status, source[, note]}; a measured one
+ * may also carry `residual` (relative fit residual) and `samples` (how many
+ * raw samples the fit used), as kvtier-calibrate writes them. Its provenance
  * is recorded under the figure's key below "figures", dotted for nested
  * groups: "hbm_bandwidth", "peak_flops.bf16", "efficiency.gemm".
  */
@@ -193,6 +195,26 @@ static void missing_key(const conf_node *map, const char *key, kt_err *err)
 
 /* ---------- reading one figure ---------- */
 
+/* Reads a figure's optional `residual` (relative fit residual, >= 0) and
+ * `samples` (raw sample count, >= 1) into p. They describe a measurement, so
+ * they are refused on a figure whose status is not measured. */
+static int read_fit_keys(hw_provenance *p, conf_node *fig, kt_err *err)
+{
+    conf_node *res = conf_find(fig, "residual"), *cnt = conf_find(fig, "samples");
+    if (!res && !cnt)
+        return 0;
+    if (!p->measured) {
+        CONF_ERROR(err, res ? res : cnt, "residual and samples describe a measurement: "
+                   "allowed only with status: measured");
+        return -1;
+    }
+    if (conf_f64(fig, "residual", 0, 0, DBL_MAX, &p->residual, err) < 0 ||
+        conf_i64(fig, "samples", 0, 1, INT64_MAX, &p->samples, err) < 0)
+        return -1;
+    p->has_residual = res != NULL;
+    return 0;
+}
+
 /* Takes figure `key` from map `parent`: checks its {value, status, source}
  * shape, records provenance under prov_key, and returns the value node
  * (still to be converted), or NULL with err set. */
@@ -231,7 +253,8 @@ static conf_node *figure_take(hw_profile *h, conf_node *parent, const char *key,
                    sizeof h->prov[0].source - 1);
         return NULL;
     }
-    if (prov_add(h, prov_key, status == 1, source, fig, err) < 0)
+    if (prov_add(h, prov_key, status == 1, source, fig, err) < 0 ||
+        read_fit_keys(&h->prov[h->n_prov - 1], fig, err) < 0)
         return NULL;
     return value;
 }
@@ -506,6 +529,13 @@ static int check_prov(const hw_profile *h, kt_err *err)
         if (!p->key[0] || is_blank(p->source) || (p->measured != 0 && p->measured != 1)) {
             KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': provenance record %zu ('%s') needs "
                      "a key, a non-empty source and measured 0 or 1", h->name, i, p->key);
+            return -1;
+        }
+        int fit_ok = p->samples >= 0 && (!p->has_residual || (isfinite(p->residual) && p->residual >= 0));
+        if (!fit_ok || ((p->has_residual || p->samples > 0) && !p->measured)) {
+            KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': provenance record %zu ('%s') has a "
+                     "residual or sample count but is %s", h->name, i, p->key,
+                     fit_ok ? "not measured" : "out of range (residual >= 0, samples >= 0)");
             return -1;
         }
         for (size_t j = 0; j < i; j++)

@@ -14,6 +14,10 @@ typedef struct hw_provenance {
     char key[64];              /* figure name as in the YAML ("hbm_bandwidth") */
     int measured;              /* 1 measured (calibration), 0 assumed (spec sheet, estimate) */
     char source[384];          /* spec sheet, paper, or "measured on <GPU> <date>" */
+    /* Optional, measured figures only (written by kvtier-calibrate): */
+    int has_residual;          /* 1 when the figure gave `residual` */
+    double residual;           /* relative fit residual (RMS of (fit - sample) / sample), >= 0 */
+    int64_t samples;           /* raw samples behind the figure; 0 when not given */
 } hw_provenance;
 
 /* A GPU hardware profile.

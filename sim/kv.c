@@ -20,6 +20,11 @@ struct kv_pool {
     uint64_t *hash;
     uint32_t *prev, *next;
     uint32_t head, tail, n_free, n_cached;
+    kv_evict_fn on_evict;
+    void *evict_ud;
+    kv_register_fn on_register;
+    void *register_ud;
+    int no_retain;
     uint64_t *tab_key;          /* 0 = empty slot */
     uint32_t *tab_val;
     uint32_t tab_mask;
@@ -214,6 +219,26 @@ uint32_t kv_blocks_for(const kv_pool *p, int64_t tokens)
     return (uint32_t)((tokens + p->block_tokens - 1) / p->block_tokens);
 }
 
+/* Forgets the content block b caches (b not on the free list). */
+static void evict_content(kv_pool *p, uint32_t b)
+{
+    uint64_t h = p->hash[b];
+    tab_del(p, h);
+    p->hash[b] = 0;
+    if (p->on_evict)
+        p->on_evict(p->evict_ud, h);
+}
+
+/* Takes the least recently freed block, evicting the content it caches. */
+static uint32_t take_free(kv_pool *p)
+{
+    uint32_t b = p->head;
+    free_unlink(p, b);
+    if (p->hash[b])
+        evict_content(p, b);
+    return b;
+}
+
 /* ---------- sequences ---------- */
 
 /* Appends block b to seq's table, growing it by doubling. */
@@ -282,12 +307,7 @@ int kv_seq_reserve(kv_pool *p, kv_seq *seq, int64_t total_tokens)
     if (want - seq->n_blocks > p->n_free)
         return -1;
     while (seq->n_blocks < want) {
-        uint32_t b = p->head;
-        free_unlink(p, b);
-        if (p->hash[b]) {
-            tab_del(p, p->hash[b]);
-            p->hash[b] = 0;
-        }
+        uint32_t b = take_free(p);
         p->ref[b] = 1;
         if (seq_push(seq, b) < 0) {
             p->ref[b] = 0;
@@ -316,6 +336,8 @@ void kv_seq_commit(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t compute
         if (!p->hash[b] && tab_get(p, h) == KV_NONE) {
             p->hash[b] = h;
             tab_put(p, h, b);
+            if (p->on_register)
+                p->on_register(p->register_ud, h);
         }
         seq->chain_hash = h;
         seq->n_hashed++;
@@ -328,6 +350,8 @@ void kv_seq_release(kv_pool *p, kv_seq *seq)
     for (uint32_t i = seq->n_blocks; i-- > 0;) {
         uint32_t b = seq->blocks[i];
         if (--p->ref[b] == 0) {
+            if (p->hash[b] && p->no_retain)
+                evict_content(p, b);
             if (p->hash[b])
                 free_push_tail(p, b);
             else
@@ -343,6 +367,74 @@ void kv_seq_destroy(kv_seq *seq)
 {
     free(seq->blocks);
     memset(seq, 0, sizeof *seq);
+}
+
+/* ---------- content cache ---------- */
+
+void kv_pool_set_evict_hook(kv_pool *p, kv_evict_fn fn, void *ud)
+{
+    p->on_evict = fn;
+    p->evict_ud = ud;
+}
+
+void kv_pool_set_register_hook(kv_pool *p, kv_register_fn fn, void *ud)
+{
+    p->on_register = fn;
+    p->register_ud = ud;
+}
+
+void kv_pool_set_retain(kv_pool *p, int retain) { p->no_retain = !retain; }
+
+int kv_pool_has(const kv_pool *p, uint64_t hash) { return tab_get(p, hash) != KV_NONE; }
+
+void kv_pool_touch(kv_pool *p, uint64_t hash)
+{
+    uint32_t b = tab_get(p, hash);
+    if (b != KV_NONE && p->ref[b] == 0) {
+        free_unlink(p, b);
+        free_push_tail(p, b);
+    }
+}
+
+int kv_pool_put(kv_pool *p, uint64_t hash)
+{
+    if (kv_pool_has(p, hash)) {
+        kv_pool_touch(p, hash);
+        return 1;
+    }
+    if (!p->n_free)
+        return -1;
+    uint32_t b = take_free(p);
+    p->hash[b] = hash;
+    tab_put(p, hash, b);
+    free_push_tail(p, b);
+    return 0;
+}
+
+int kv_pool_drop(kv_pool *p, uint64_t hash)
+{
+    uint32_t b = tab_get(p, hash);
+    if (b == KV_NONE)
+        return 0;
+    tab_del(p, hash);
+    if (p->ref[b] == 0) {
+        free_unlink(p, b);
+        p->hash[b] = 0;
+        free_push_head(p, b);
+    } else {
+        p->hash[b] = 0;
+    }
+    return 1;
+}
+
+void kv_content_hashes(const kv_content *c, int block_tokens, int64_t first, int64_t n, uint64_t prev,
+                       uint64_t *out)
+{
+    seg_cursor cur = { 0, 0 };
+    for (int64_t i = 0; i < n; i++) {
+        prev = block_hash(prev, c, &cur, (first + i) * block_tokens, block_tokens);
+        out[i] = prev;
+    }
 }
 
 /* ---------- invariants ---------- */

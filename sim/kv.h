@@ -79,6 +79,37 @@ void kv_seq_destroy(kv_seq *seq);
  * are cached in this pool (for cache-aware routing and tests). */
 int64_t kv_pool_cached_prefix(const kv_pool *p, const kv_content *c, int64_t prompt_tokens);
 
+/* ---- the pool as a content cache (lower tiers, prefetch) ---- */
+
+/* Called when a registered block loses its content: it was free and is
+ * being reused, or kv_pool_put pushed it out. hash names the content. */
+typedef void (*kv_evict_fn)(void *ud, uint64_t hash);
+void kv_pool_set_evict_hook(kv_pool *p, kv_evict_fn fn, void *ud);
+
+/* Called when kv_seq_commit registers new content (for write-through). */
+typedef void (*kv_register_fn)(void *ud, uint64_t hash);
+void kv_pool_set_register_hook(kv_pool *p, kv_register_fn fn, void *ud);
+/* retain = 0: content of blocks that become free is evicted at once (the
+ * evict hook fires) instead of staying as prefix cache. Default 1. */
+void kv_pool_set_retain(kv_pool *p, int retain);
+
+/* 1 when a block with this content is registered (free or held). */
+int kv_pool_has(const kv_pool *p, uint64_t hash);
+/* Stores content hash in a free block as cache (most recently used),
+ * evicting the least recently used free block when needed. Returns 1 if it
+ * was already present (then only refreshed), 0 stored, -1 no free block. */
+int kv_pool_put(kv_pool *p, uint64_t hash);
+/* Marks cached content as just used (moves a free block to the MRU end). */
+void kv_pool_touch(kv_pool *p, uint64_t hash);
+/* Drops cached content (a free block becomes plain free). 1 if it was there. */
+int kv_pool_drop(kv_pool *p, uint64_t hash);
+
+/* Chain hashes of blocks [first, first+n) of content c (block i covers
+ * tokens [i·bt, (i+1)·bt)), given prev = the chain hash of block first-1
+ * (0 for the first block). The same hashes kv_seq_commit registers. */
+void kv_content_hashes(const kv_content *c, int block_tokens, int64_t first, int64_t n, uint64_t prev,
+                       uint64_t *out);
+
 /* Invariant checker: free-list links and count, ref counts against free
  * state, hash table entries against block hashes, and (when seqs != NULL)
  * every block's ref count equal to the number of sequences holding it. */

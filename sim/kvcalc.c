@@ -13,6 +13,13 @@
 /* ------------------------------------------------------------------------ */
 /* Computation                                                               */
 
+/* KV heads one GPU of a tp group holds: at least one (heads are replicated
+ * when tp > kv_heads). */
+static int kv_heads_per_gpu(const model_card *m, int tp)
+{
+    return (m->n_kv_heads + tp - 1) / tp;
+}
+
 /* Fraction of layer l's KV that one GPU of a tensor-parallel group holds.
  * Same rule as cost.h (cost_kv_bytes_per_token_gpu), so the calculator and
  * the simulator agree: KV heads are split across the tp GPUs with at least one
@@ -23,8 +30,18 @@ static double layer_gpu_share(const model_card *m, int layer, int tp)
 {
     if (m->layers[layer].attn == ATTN_MLA)
         return 1.0;
-    int heads_gpu = (m->n_kv_heads + tp - 1) / tp;
-    return (double)heads_gpu / m->n_kv_heads;
+    return (double)kv_heads_per_gpu(m, tp) / m->n_kv_heads;
+}
+
+/* KV bytes one token adds to layer l on one GPU of the tp group. */
+static double layer_bytes_per_token_gpu(const model_card *m, int layer, kt_dtype kv, int tp)
+{
+    return model_kv_bytes_per_token_layer(m, layer, kv) * layer_gpu_share(m, layer, tp);
+}
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return a / b + (a % b != 0);
 }
 
 /* KV bytes one GPU of the tp group holds for a context of ctx_tokens
@@ -33,8 +50,7 @@ static double kv_bytes_gpu(const model_card *m, int64_t ctx_tokens, kt_dtype kv,
 {
     double sum = 0;
     for (int l = 0; l < m->n_layers; l++)
-        sum += (double)model_layer_kv_tokens(m, l, ctx_tokens) *
-               model_kv_bytes_per_token_layer(m, l, kv) * layer_gpu_share(m, l, tp);
+        sum += (double)model_layer_kv_tokens(m, l, ctx_tokens) * layer_bytes_per_token_gpu(m, l, kv, tp);
     return sum;
 }
 
@@ -45,7 +61,7 @@ static double unbounded_bytes_per_token_gpu(const model_card *m, kt_dtype kv, in
     double sum = 0;
     for (int l = 0; l < m->n_layers; l++)
         if (m->layers[l].window_tokens == 0)
-            sum += model_kv_bytes_per_token_layer(m, l, kv) * layer_gpu_share(m, l, tp);
+            sum += layer_bytes_per_token_gpu(m, l, kv, tp);
     return sum;
 }
 
@@ -117,6 +133,228 @@ void kvcalc_compute(const model_card *m, const hw_profile *gpu, int64_t ctx_toke
     r->hbm_bytes_per_gpu = gpu->hbm_bytes;
     r->kv_budget_bytes_per_gpu = gpu->hbm_bytes * hbm_fraction - r->weight_bytes_per_gpu - reserve_bytes;
     r->max_tokens_per_gpu_group = max_tokens_fitting(m, kv, tp, r->kv_budget_bytes_per_gpu);
+}
+
+/* ------------------------------------------------------------------------ */
+/* SRAM tiles                                                                */
+
+/* A tile holds both K and V. */
+#define KV_TENSORS 2
+
+double kvcalc_tile_bytes(int64_t tile_tokens, int kv_heads, int head_dim, double elem_bytes)
+{
+    return (double)tile_tokens * kv_heads * head_dim * elem_bytes * KV_TENSORS;
+}
+
+double kvcalc_layer_tile_bytes(const model_card *m, int layer, int tp, int64_t tile_tokens, kt_dtype tile_dtype)
+{
+    if (tp < 1)
+        tp = 1;
+    if (m->layers[layer].attn == ATTN_MLA)
+        return (double)tile_tokens * (m->mla_kv_lora_rank + m->mla_qk_rope_dim) * dtype_bytes(tile_dtype);
+    return kvcalc_tile_bytes(tile_tokens, kv_heads_per_gpu(m, tp), m->head_dim, dtype_bytes(tile_dtype));
+}
+
+kt_dtype kvcalc_tile_dtype(kt_dtype kv)
+{
+    return kv == DTYPE_FP32 || kv == DTYPE_FP16 || kv == DTYPE_BF16 ? kv : DTYPE_BF16;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Paging                                                                    */
+
+/* Bytes of the whole pages layer l holds on one GPU for a context. */
+static double layer_paged_bytes(const model_card *m, int layer, int64_t ctx_tokens, kt_dtype kv, int tp,
+                                int64_t page_tokens)
+{
+    int64_t pages = ceil_div(model_layer_kv_tokens(m, layer, ctx_tokens), page_tokens);
+    return (double)(pages * page_tokens) * layer_bytes_per_token_gpu(m, layer, kv, tp);
+}
+
+/* Bytes of the whole pages all layers hold on one GPU for a context. */
+static double paged_bytes_gpu(const model_card *m, int64_t ctx_tokens, kt_dtype kv, int tp, int64_t page_tokens)
+{
+    double sum = 0;
+    for (int l = 0; l < m->n_layers; l++)
+        sum += layer_paged_bytes(m, l, ctx_tokens, kv, tp, page_tokens);
+    return sum;
+}
+
+void kvcalc_paging_compute(const model_card *m, int64_t ctx_tokens, kt_dtype kv, int tp, int64_t page_tokens,
+                           double meta_bytes_per_page, kvcalc_page_scope scope, kvcalc_paging *out)
+{
+    memset(out, 0, sizeof *out);
+    if (tp < 1)
+        tp = 1;
+    out->page_tokens = page_tokens;
+    out->kv_bytes = kv_bytes_gpu(m, ctx_tokens, kv, tp);
+    out->page_bytes = paged_bytes_gpu(m, ctx_tokens, kv, tp, page_tokens);
+    int64_t layer_pages = 0;
+    for (int l = 0; l < m->n_layers; l++)
+        layer_pages += ceil_div(model_layer_kv_tokens(m, l, ctx_tokens), page_tokens);
+    out->pages = scope == KVCALC_PAGES_SHARED ? ceil_div(ctx_tokens, page_tokens) : layer_pages;
+    out->meta_bytes = (double)out->pages * meta_bytes_per_page;
+    out->slack_bytes = out->page_bytes - out->kv_bytes;
+    out->slack_tokens = ceil_div(ctx_tokens, page_tokens) * page_tokens - ctx_tokens;
+    out->meta_frac = out->page_bytes > 0 ? out->meta_bytes / out->page_bytes : 0;
+}
+
+int kvcalc_prealloc_compute(const model_card *m, kt_dtype kv, int tp, const kvcalc_length_bin *bins, int n_bins,
+                            int64_t max_tokens, int64_t page_tokens, kvcalc_prealloc *out)
+{
+    memset(out, 0, sizeof *out);
+    if (tp < 1)
+        tp = 1;
+    double reserved = kv_bytes_gpu(m, max_tokens, kv, tp);
+    for (int i = 0; i < n_bins; i++) {
+        if (bins[i].tokens > max_tokens || bins[i].tokens < 1 || bins[i].count < 1)
+            return -1;
+        double n = (double)bins[i].count;
+        out->requests += bins[i].count;
+        out->kv_bytes += n * kv_bytes_gpu(m, bins[i].tokens, kv, tp);
+        out->contiguous_bytes += n * reserved;
+        out->paged_bytes += n * paged_bytes_gpu(m, bins[i].tokens, kv, tp, page_tokens);
+    }
+    if (out->contiguous_bytes > 0)
+        out->contiguous_waste_frac = (out->contiguous_bytes - out->kv_bytes) / out->contiguous_bytes;
+    if (out->paged_bytes > 0)
+        out->paged_waste_frac = (out->paged_bytes - out->kv_bytes) / out->paged_bytes;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* One page size against Jenga's LCM pages                                   */
+
+/* Largest LCM accepted, so large × LCM stays exact in int64 for any page count seen. */
+#define JENGA_MAX_LCM_BYTES (INT64_C(1) << 62)
+
+static int64_t gcd_i64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* LCM of the sizes, or -1 when it passes JENGA_MAX_LCM_BYTES. */
+static int64_t lcm_of(const int64_t *sizes, int n)
+{
+    int64_t l = 1;
+    for (int i = 0; i < n; i++) {
+        int64_t step = sizes[i] / gcd_i64(l, sizes[i]);
+        if (l > JENGA_MAX_LCM_BYTES / step)
+            return -1;
+        l *= step;
+    }
+    return l;
+}
+
+/* Index of size in out->size_page_bytes, adding it in ascending order if new;
+ * -1 when the table is full. */
+static int jenga_size_index(kvcalc_jenga *out, int64_t size)
+{
+    int i = 0;
+    while (i < out->n_sizes && out->size_page_bytes[i] < size)
+        i++;
+    if (i < out->n_sizes && out->size_page_bytes[i] == size)
+        return i;
+    if (out->n_sizes == KVCALC_MAX_PAGE_SIZES)
+        return -1;
+    memmove(&out->size_page_bytes[i + 1], &out->size_page_bytes[i],
+            (size_t)(out->n_sizes - i) * sizeof out->size_page_bytes[0]);
+    memmove(&out->size_layers[i + 1], &out->size_layers[i], (size_t)(out->n_sizes - i) * sizeof out->size_layers[0]);
+    out->size_page_bytes[i] = size;
+    out->size_layers[i] = 0;
+    out->n_sizes++;
+    return i;
+}
+
+/* Whole bytes of one page of page_tokens tokens of a layer (rounded up, for int4). */
+static int64_t page_bytes_of(double bytes_per_token, int64_t page_tokens)
+{
+    return (int64_t)ceil(bytes_per_token * (double)page_tokens);
+}
+
+int kvcalc_jenga_layers(const double *layer_bytes_per_token, const int64_t *layer_held_tokens, int n_layers,
+                        int64_t ctx_tokens, int64_t page_tokens, kvcalc_jenga *out)
+{
+    memset(out, 0, sizeof *out);
+    out->page_tokens = page_tokens;
+    for (int l = 0; l < n_layers; l++) {
+        int i = jenga_size_index(out, page_bytes_of(layer_bytes_per_token[l], page_tokens));
+        if (i < 0)
+            return -1;
+        out->size_layers[i]++;
+    }
+    if (n_layers == 0 || (out->lcm_page_bytes = lcm_of(out->size_page_bytes, out->n_sizes)) < 0)
+        return -1;
+    out->uniform_page_bytes = out->size_page_bytes[out->n_sizes - 1];
+    int64_t ctx_pages = ceil_div(ctx_tokens, page_tokens);
+    int64_t small_pages[KVCALC_MAX_PAGE_SIZES] = { 0 };
+    for (int l = 0; l < n_layers; l++) {
+        int64_t page = page_bytes_of(layer_bytes_per_token[l], page_tokens);
+        int64_t own = ceil_div(layer_held_tokens[l], page_tokens);
+        double kv = (double)layer_held_tokens[l] * layer_bytes_per_token[l];
+        out->kv_bytes += kv;
+        out->slack_bytes += (double)own * (double)page - kv;
+        out->uniform_pad_bytes += (double)ctx_pages * (double)(out->uniform_page_bytes - page);
+        out->uniform_window_bytes += (double)(ctx_pages - own) * (double)page;
+        small_pages[jenga_size_index(out, page)] += own;
+    }
+    out->uniform_bytes = (double)n_layers * (double)ctx_pages * (double)out->uniform_page_bytes;
+    for (int i = 0; i < out->n_sizes; i++) {
+        int64_t per_large = out->lcm_page_bytes / out->size_page_bytes[i];
+        double large_bytes = (double)ceil_div(small_pages[i], per_large) * (double)out->lcm_page_bytes;
+        out->jenga_bytes += large_bytes;
+        out->jenga_tail_bytes += large_bytes - (double)small_pages[i] * (double)out->size_page_bytes[i];
+    }
+    return 0;
+}
+
+int kvcalc_jenga_compute(const model_card *m, int64_t ctx_tokens, kt_dtype kv, int tp, int64_t page_tokens,
+                         kvcalc_jenga *out)
+{
+    if (tp < 1)
+        tp = 1;
+    double *bytes = malloc((size_t)m->n_layers * sizeof *bytes);
+    int64_t *held = malloc((size_t)m->n_layers * sizeof *held);
+    int rc = -1;
+    if (bytes && held) {
+        for (int l = 0; l < m->n_layers; l++) {
+            bytes[l] = layer_bytes_per_token_gpu(m, l, kv, tp);
+            held[l] = model_layer_kv_tokens(m, l, ctx_tokens);
+        }
+        rc = kvcalc_jenga_layers(bytes, held, m->n_layers, ctx_tokens, page_tokens, out);
+    }
+    free(bytes);
+    free(held);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fixed against variable memory                                             */
+
+void kvcalc_memory_compute(const model_card *m, const hw_profile *gpu, int64_t ctx_tokens, kt_dtype kv, int tp,
+                           double hbm_fraction, double reserve_bytes, int node_gpus, kvcalc_memory *out)
+{
+    memset(out, 0, sizeof *out);
+    if (tp < 1)
+        tp = 1;
+    if (node_gpus < 1)
+        node_gpus = 1;
+    out->weight_bytes_per_gpu = model_weight_bytes(m) / tp;
+    out->reserve_bytes_per_gpu = reserve_bytes;
+    out->fixed_bytes_per_gpu = out->weight_bytes_per_gpu + reserve_bytes;
+    out->variable_bytes_per_gpu = kv_bytes_gpu(m, ctx_tokens, kv, tp);
+    double total = out->fixed_bytes_per_gpu + out->variable_bytes_per_gpu;
+    out->variable_frac = total > 0 ? out->variable_bytes_per_gpu / total : 0;
+    out->node_gpus = node_gpus;
+    if (!gpu)
+        return;
+    out->node_kv_budget_bytes_per_gpu = gpu->hbm_bytes * hbm_fraction - model_weight_bytes(m) / node_gpus - reserve_bytes;
+    out->node_max_tokens = max_tokens_fitting(m, kv, node_gpus, out->node_kv_budget_bytes_per_gpu);
 }
 
 /* ------------------------------------------------------------------------ */

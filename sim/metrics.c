@@ -9,7 +9,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 const char *const metrics_outcome_names[REQ_OUTCOME_COUNT + 1] = { "completed", "rejected", "unfinished", NULL };
-const char *const metrics_waste_names[WASTE_CAUSE_COUNT + 1] = { "preemption", NULL };
+const char *const metrics_waste_names[WASTE_CAUSE_COUNT + 1] = { "preemption", "recompute", NULL };
 
 /* ITL bins: geometric from 100 ns to 10^4 s, each 0.2% wider than the last,
  * so a quantile read from a bin is within 0.2% of the exact one. */
@@ -51,6 +51,9 @@ void metrics_free(metrics *m)
         gsl_histogram_free(m->itl);
     free(m->replicas);
     free(m->samples);
+    free(m->tiers);
+    free(m->links);
+    free(m->link_samples);
     free(m);
 }
 
@@ -83,6 +86,30 @@ int metrics_add_sample(metrics *m, const metrics_sample *s)
     if (grow((void **)&m->samples, &m->cap_samples, m->n_samples + 1, sizeof *m->samples) < 0)
         return -1;
     m->samples[m->n_samples++] = *s;
+    return 0;
+}
+
+int metrics_add_tier(metrics *m, const metrics_tier *t)
+{
+    if (grow((void **)&m->tiers, &m->cap_tiers, m->n_tiers + 1, sizeof *m->tiers) < 0)
+        return -1;
+    m->tiers[m->n_tiers++] = *t;
+    return 0;
+}
+
+int metrics_add_link(metrics *m, const metrics_link *l)
+{
+    if (grow((void **)&m->links, &m->cap_links, m->n_links + 1, sizeof *m->links) < 0)
+        return -1;
+    m->links[m->n_links++] = *l;
+    return 0;
+}
+
+int metrics_add_link_sample(metrics *m, const metrics_link_sample *s)
+{
+    if (grow((void **)&m->link_samples, &m->cap_link_samples, m->n_link_samples + 1, sizeof *m->link_samples) < 0)
+        return -1;
+    m->link_samples[m->n_link_samples++] = *s;
     return 0;
 }
 
@@ -182,6 +209,10 @@ static void summarize_requests(const metrics *m, const metrics_slo *slo, metrics
         s->input_tokens += r->prompt_tokens;
         s->output_tokens += r->output_tokens;
         s->prefix_hit_tokens += r->prefix_hit_tokens;
+        for (int t = 0; t < METRICS_TIERS; t++)
+            s->tier_hit_tokens[t] += r->tier_hit_tokens[t];
+        s->tier_recomputed_tokens += r->tier_recomputed_tokens;
+        s->ttft_fetch_mean_ns += (double)r->fetch_ns;
         if (r->finish_ns > t_last)
             t_last = r->finish_ns;
         ttft[k] = (double)(r->first_token_ns - r->arrival_ns);
@@ -210,6 +241,9 @@ static void summarize_requests(const metrics *m, const metrics_slo *slo, metrics
     }
     s->slo_attainment = k ? (double)good / k : 0;
     s->prefix_hit_ratio = s->input_tokens ? (double)s->prefix_hit_tokens / s->input_tokens : 0;
+    for (int t = 0; t < METRICS_TIERS; t++)
+        s->tier_hit_ratio[t] = s->input_tokens ? (double)s->tier_hit_tokens[t] / s->input_tokens : 0;
+    s->ttft_fetch_mean_ns = k ? s->ttft_fetch_mean_ns / k : 0;
 }
 
 static void summarize_itl(const metrics *m, metrics_summary *s)
@@ -263,6 +297,7 @@ static void summarize_replicas(const metrics *m, const metrics_cost *cost, metri
         const metrics_replica *r = &m->replicas[i];
         s->gpus += r->gpus;
         busy_gpu_s += r->busy_ns / 1e9 * r->gpus;
+        s->stall_s += r->stall_ns / 1e9 * r->gpus;
         for (int c = 0; c < WASTE_CAUSE_COUNT; c++)
             s->gpu_s_wasted[c] += r->gpu_ns_wasted[c] / 1e9;
         useful += useful_flops(r);
@@ -326,6 +361,14 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
     n = field(f, n, "prefix_hit_ratio", s->prefix_hit_ratio, "fraction");
     n = field(f, n, "recomputed_tokens", (double)s->recomputed_tokens, "tokens");
     n = field(f, n, "preemptions", (double)s->preemptions, "count");
+    for (int t = 0; t < METRICS_TIERS; t++) {
+        char key[48];
+        snprintf(key, sizeof key, "tier%d_hit_ratio", t);
+        n = field(f, n, key, s->tier_hit_ratio[t], "fraction");
+    }
+    n = field(f, n, "tier_recomputed_tokens", (double)s->tier_recomputed_tokens, "tokens");
+    n = field(f, n, "ttft_fetch_mean", s->ttft_fetch_mean_ns / 1e6, "ms");
+    n = field(f, n, "gpu_stall", s->stall_s, "GPU-s");
     n = field(f, n, "throughput", s->throughput_rps, "req/s");
     n = field(f, n, "token_throughput", s->throughput_tok_s, "tokens/s");
     n = field(f, n, "output_token_throughput", s->output_tok_s, "tokens/s");

@@ -12,7 +12,8 @@ typedef enum { REQ_COMPLETED, REQ_REJECTED, REQ_UNFINISHED, REQ_OUTCOME_COUNT } 
 extern const char *const metrics_outcome_names[REQ_OUTCOME_COUNT + 1];
 
 /* Why GPU time was wasted. */
-typedef enum { WASTE_PREEMPTION, WASTE_CAUSE_COUNT } metrics_waste;
+typedef enum { WASTE_PREEMPTION, WASTE_RECOMPUTE, WASTE_CAUSE_COUNT } metrics_waste;
+#define METRICS_TIERS 4
 extern const char *const metrics_waste_names[WASTE_CAUSE_COUNT + 1];
 
 /* What happened to one request.
@@ -30,6 +31,9 @@ typedef struct metrics_req {
     int64_t prefix_hit_tokens;      /* prompt tokens found in the prefix cache at first admission */
     int64_t recomputed_tokens;      /* tokens computed again after preemption */
     int preemptions;
+    int64_t tier_hit_tokens[METRICS_TIERS]; /* prompt tokens fetched from each lower tier */
+    int64_t tier_recomputed_tokens; /* tokens a lower tier held but recomputing was cheaper */
+    int64_t fetch_ns;               /* time spent waiting for KV to arrive from lower tiers */
     int64_t n_gaps, gap_sum_ns, gap_max_ns;
     int64_t *gaps;                  /* every inter-token gap (ns) when kept; owned */
 } metrics_req;
@@ -38,6 +42,7 @@ typedef struct metrics_req {
 typedef struct metrics_replica {
     int gpus;
     int64_t busy_ns;
+    int64_t stall_ns;               /* GPU idle waiting for KV pages */
     int64_t iterations;
     double flops;
     double flops_wasted[WASTE_CAUSE_COUNT];
@@ -56,6 +61,28 @@ typedef struct metrics_sample {
     double busy_frac;               /* busy share of the interval before t */
     int64_t tokens_out;             /* output tokens in the interval before t */
 } metrics_sample;
+
+/* A lower tier's totals at the end of a run. */
+typedef struct metrics_tier {
+    int replica, level;
+    char name[32], kind[16];
+    uint32_t capacity_blocks;
+    double block_bytes;
+    int64_t hit_blocks, fetched_blocks, stored_blocks, evicted_blocks;
+} metrics_tier;
+
+/* A link's totals, and its utilization samples. */
+typedef struct metrics_link {
+    int replica, link;
+    char name[32];
+    double bw_Bps, bytes_moved;
+} metrics_link;
+
+typedef struct metrics_link_sample {
+    int64_t t_ns;
+    int replica, link;
+    double utilization;             /* bytes moved in the interval / (bandwidth × interval) */
+} metrics_link_sample;
 
 /* Per-request SLOs; 0 = not set. A request meets them when each set bound holds. */
 typedef struct metrics_slo {
@@ -82,6 +109,10 @@ typedef struct metrics_summary {
     size_t requests, completed, rejected, unfinished;
     int64_t duration_ns;            /* first arrival to last completion */
     int64_t input_tokens, output_tokens, prefix_hit_tokens, recomputed_tokens;
+    int64_t tier_hit_tokens[METRICS_TIERS], tier_recomputed_tokens;
+    double tier_hit_ratio[METRICS_TIERS];  /* of prompt tokens */
+    double ttft_fetch_mean_ns;      /* mean TTFT part spent fetching */
+    double stall_s;                 /* GPU-seconds idle waiting for pages */
     int64_t preemptions;
     double throughput_rps, throughput_tok_s, output_tok_s;
     metrics_dist ttft_ns, itl_ns, tpot_ns, e2e_ns, queue_ns;
@@ -107,6 +138,12 @@ typedef struct metrics {
     int n_replicas;
     metrics_sample *samples;
     size_t n_samples, cap_samples;
+    metrics_tier *tiers;
+    size_t n_tiers, cap_tiers;
+    metrics_link *links;
+    size_t n_links, cap_links;
+    metrics_link_sample *link_samples;
+    size_t n_link_samples, cap_link_samples;
 } metrics;
 
 metrics *metrics_new(int n_replicas);
@@ -115,6 +152,9 @@ void metrics_free(metrics *m);
 /* Adds a record (copied; ownership of r->gaps moves to m). */
 int metrics_add_request(metrics *m, const metrics_req *r);
 int metrics_add_sample(metrics *m, const metrics_sample *s);
+int metrics_add_tier(metrics *m, const metrics_tier *t);
+int metrics_add_link(metrics *m, const metrics_link *l);
+int metrics_add_link_sample(metrics *m, const metrics_link_sample *s);
 /* Counts weight gaps of gap_ns in the ITL distribution. */
 void metrics_itl_add(metrics *m, int64_t gap_ns, double weight);
 /* The q-quantile (0..1) of the ITL distribution, interpolated within its

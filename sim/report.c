@@ -45,6 +45,20 @@ static void slo_text(const scenario *sc, char *buf, size_t n)
         snprintf(buf, n, "no SLOs set");
 }
 
+/* Hit share per tier, fetch part of TTFT, stall, and what was recomputed. */
+static void report_tiers(FILE *out, const scenario *sc, const metrics_summary *s)
+{
+    fprintf(out, "tiers (%s, fetch %s, %s I/O):", tier_offload_names[sc->tiers.offload],
+            tier_fetch_names[sc->tiers.fetch], sc->tiers.sync_io ? "sync" : "async");
+    for (int t = 0; t < sc->tiers.n; t++)
+        fprintf(out, " %s %.1f%%", sc->tiers.tier[t].name, 100 * s->tier_hit_ratio[t]);
+    fprintf(out, " of prompt tokens fetched\n");
+    fprintf(out, "  TTFT mean %.2f ms = queueing %.2f + fetch %.2f + compute %.2f; GPU stalled %.2f GPU-s for pages; %lld tokens recomputed though a tier held them\n",
+            s->ttft_ns.mean / 1e6, s->queue_ns.mean / 1e6, s->ttft_fetch_mean_ns / 1e6,
+            (s->ttft_ns.mean - s->queue_ns.mean - s->ttft_fetch_mean_ns) / 1e6, s->stall_s,
+            (long long)s->tier_recomputed_tokens);
+}
+
 void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const sim_stats *st)
 {
     char a[32], b[32], c[32], d[32], e[32], slo[160];
@@ -66,11 +80,14 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
             s->throughput_tok_s, s->output_tok_s);
     fprintf(out, "goodput: %.3f req/s; %.1f%% of completed requests within SLOs (%s)\n", s->goodput_rps,
             100 * s->slo_attainment, slo);
-    fprintf(out, "utilization: busy %.1f%%, effective %.1f%%, MBU %.1f%%; wasted %.2f GPU-s on preemption recompute\n",
-            100 * s->busy_util, 100 * s->effective_util, 100 * s->mbu, s->gpu_s_wasted[WASTE_PREEMPTION]);
+    fprintf(out, "utilization: busy %.1f%%, effective %.1f%%, MBU %.1f%%; wasted GPU-s: %.2f recomputing after preemption, %.2f recomputing KV a lower tier held\n",
+            100 * s->busy_util, 100 * s->effective_util, 100 * s->mbu, s->gpu_s_wasted[WASTE_PREEMPTION],
+            s->gpu_s_wasted[WASTE_RECOMPUTE]);
     fprintf(out, "KV: %s blocks of %d tokens per replica (%s); prefix cache hit %.1f%% of prompt tokens; %s preemptions\n",
             grouped(sc->kv_blocks_per_replica, b, sizeof b), sc->kv_block_tokens, dtype_name(sc->kv_dtype), 100 * s->prefix_hit_ratio,
             grouped(s->preemptions, a, sizeof a));
+    if (sc->tiers.n)
+        report_tiers(out, sc, s);
     fprintf(out, "cost: $%.4f for %d GPU%s over the run; $%.4f per million tokens ($%.4f per million output tokens)\n",
             s->cost_usd, s->gpus, s->gpus == 1 ? "" : "s", s->usd_per_m_tokens, s->usd_per_m_output_tokens);
     if (st)

@@ -238,6 +238,24 @@ static int load_results(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+/* Every tier must hold at least one block at its precision. */
+static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
+{
+    if (!sc->tiers.n)
+        return 0;
+    engine *e = engine_new(1);
+    kt_err inner;
+    tier_set *ts = e ? tier_set_new(&sc->tiers, e, sc->model, sc->hw, sc->kv_dtype, sc->kv_block_tokens,
+                                    sc->gpus_per_replica, &inner)
+                     : NULL;
+    int ok = ts != NULL;
+    tier_set_free(ts);
+    engine_free(e);
+    if (!ok)
+        CONF_ERROR(err, conf_find(root, "tiers"), "%s", e ? inner.msg : "out of memory");
+    return ok ? 0 : -1;
+}
+
 /* The weights must fit with room for at least one request's KV. */
 static int size_kv(scenario *sc, conf_node *root, kt_err *err)
 {
@@ -273,11 +291,12 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
     snprintf(sc->name, sizeof sc->name, "%s", name ? name : "unnamed");
     sc->seed = (uint64_t)seed;
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
-        load_scheduler(sc, root, err) < 0 || load_workload(sc, root, err) < 0 ||
+        load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, &sc->tiers, err) < 0 ||
+        load_workload(sc, root, err) < 0 ||
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
         return -1;
-    return size_kv(sc, root, err);
+    return size_kv(sc, root, err) < 0 ? -1 : check_tiers(sc, root, err);
 }
 
 scenario *scenario_load(const char *path, char *const *sets, int n_sets, kt_err *err)

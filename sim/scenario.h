@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "serve.h"
+#include "tier.h"
 #include "workload.h"
 
 typedef enum { ROUTER_ROUND_ROBIN, ROUTER_LEAST_LOADED, ROUTER_SESSION_STICKY, ROUTER_KIND_COUNT } router_kind;
@@ -36,6 +37,7 @@ typedef struct scenario {
     int prefix_cache;
     uint32_t kv_blocks_per_replica;  /* derived: see scenario_kv_blocks */
     serve_cfg sched;
+    tiers_cfg tiers;            /* lower KV tiers and their policies (tiers.n may be 0) */
     workload_cfg workload;
     metrics_slo slo;
     metrics_cost cost;

@@ -39,6 +39,8 @@ int replica_init(replica *r, int id, int gpus, engine *eng, const cost_model *cm
 
 void replica_destroy(replica *r)
 {
+    tier_set_free(r->tiers);
+    free(r->hash_scratch);
     kv_pool_free(r->kv);
     free(r->running);
     free(r->batch);
@@ -72,15 +74,17 @@ static void wait_push_front(replica *r, serve_req *q)
     r->n_waiting++;
 }
 
-static serve_req *wait_pop(replica *r)
+/* Unlinks q, whose predecessor in the queue is prev (NULL at the head). */
+static void wait_remove(replica *r, serve_req *prev, serve_req *q)
 {
-    serve_req *q = r->wait_head;
-    r->wait_head = q->next;
-    if (!r->wait_head)
-        r->wait_tail = NULL;
+    if (prev)
+        prev->next = q->next;
+    else
+        r->wait_head = q->next;
+    if (r->wait_tail == q)
+        r->wait_tail = prev;
     q->next = NULL;
     r->n_waiting--;
-    return q;
 }
 
 /* ---------- requests leaving ---------- */
@@ -109,12 +113,19 @@ void replica_submit(replica *r, serve_req *q)
 {
     q->num_tokens = q->rec.prompt_tokens;
     q->rec.first_sched_ns = -1;
+    q->rep = r;
+    q->promo = -1;
     if (kv_blocks_for(r->kv, peak_kv_tokens(q)) > kv_pool_blocks(r->kv)) {
         q->rec.first_sched_ns = q->rec.first_token_ns = engine_now(r->eng);
         req_leave(r, q, REQ_REJECTED, engine_now(r->eng));
         return;
     }
     wait_push_back(r, q);
+    if (r->tiers && (r->tiers->cfg.fetch == FETCH_PREFETCH || r->tiers->cfg.fetch == FETCH_PREDICTED)) {
+        q->promo = replica_prefetch(r, &q->content, q->num_tokens);
+        if (q->promo >= 0)
+            r->promos[q->promo].waiter = q;
+    }
     replica_sync(r);
     if (!r->busy)
         on_step_end(r->eng, r, 0);
@@ -133,14 +144,18 @@ static void preempt_last(replica *r)
     wait_push_front(r, v);
 }
 
+/* Tokens of [from, from+n) below limit. */
+static int64_t overlap(int64_t from, int64_t n, int64_t limit)
+{
+    int64_t end = from + n < limit ? from + n : limit;
+    return end > from ? end - from : 0;
+}
+
 static void batch_add(replica *r, serve_req *q, int64_t tokens)
 {
-    int64_t wasted = 0;
-    if (q->computed < q->recompute_until) {
-        int64_t end = q->computed + tokens;
-        wasted = (end < q->recompute_until ? end : q->recompute_until) - q->computed;
-    }
-    r->batch[r->n_batch++] = (serve_batch_entry){ q, tokens, wasted };
+    int64_t limit = q->recompute_until > q->tier_recompute_until ? q->recompute_until : q->tier_recompute_until;
+    int64_t all = overlap(q->computed, tokens, limit), tier = overlap(q->computed, tokens, q->tier_recompute_until);
+    r->batch[r->n_batch++] = (serve_batch_entry){ q, tokens, all - tier, tier };
 }
 
 /* Tokens q may compute this step within budget; 0 when it must wait. */
@@ -178,27 +193,106 @@ static int schedule_running(replica *r, int64_t *budget)
     return preempted;
 }
 
-/* Admits waiting requests in arrival order while room remains. */
+/* Room for n hashes in the replica's scratch. */
+static uint64_t *hash_scratch(replica *r, int64_t n)
+{
+    if (n > r->cap_hash_scratch) {
+        int64_t cap = n > 2 * r->cap_hash_scratch ? n : 2 * r->cap_hash_scratch;
+        uint64_t *h = realloc(r->hash_scratch, (size_t)cap * sizeof *h);
+        if (!h)
+            return NULL;
+        r->hash_scratch = h;
+        r->cap_hash_scratch = cap;
+    }
+    return r->hash_scratch;
+}
+
+/* After q's HBM prefix is attached: how much of the rest of its prompt the
+ * lower tiers hold, and whether to fetch it (tokens returned, blocks per
+ * tier in q->fetch_blocks) or recompute it (0 returned, counted as such). */
+static int64_t tier_admit(replica *r, serve_req *q)
+{
+    int bt = kv_pool_block_tokens(r->kv);
+    int64_t first = q->seq.n_blocks, n = (q->num_tokens - 1) / bt - first;
+    uint64_t *h = n > 0 ? hash_scratch(r, n) : NULL;
+    if (!h)
+        return 0;
+    kv_content_hashes(&q->content, bt, first, n, q->seq.chain_hash, h);
+    int64_t counts[TIER_MAX];
+    int64_t k = tier_set_lookup(r->tiers, h, n, counts);
+    if (k == 0)
+        return 0;
+    cost_seq cs = { k * bt, q->computed, 0 };
+    cost_iter it;
+    cost_iteration(r->cm, &cs, 1, 0, &it);
+    if (tier_should_fetch(&r->tiers->cfg, tier_set_fetch_estimate_ns(r->tiers, counts), it.total_ns)) {
+        memcpy(q->fetch_blocks, counts, sizeof counts);
+        return k * bt;
+    }
+    q->tier_recompute_until = q->computed + k * bt;
+    return 0;
+}
+
+static void on_fetch_part(void *ud, uint64_t tier_idx, int64_t now);
+
+/* Starts fetching what tier_admit chose; q's KV counts as present, the
+ * step that uses it waits for it. */
+static void start_fetch(replica *r, serve_req *q, int64_t tokens, int64_t now)
+{
+    int bt = kv_pool_block_tokens(r->kv);
+    for (int t = 0; t < TIER_MAX; t++)
+        q->rec.tier_hit_tokens[t] += q->fetch_blocks[t] * bt;
+    q->computed += tokens;
+    q->fetch_start_ns = now;
+    q->fetching = tier_set_fetch(r->tiers, q->fetch_blocks, on_fetch_part, q);
+    if (q->fetching)
+        r->n_fetch_pending++;
+}
+
+/* Admits q (in the waiting queue) into this step, or returns -1 when the
+ * budget or the blocks do not allow it. */
+static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now)
+{
+    q->computed = kv_seq_attach_prefix(r->kv, &q->seq, &q->content, q->num_tokens);
+    if (!q->admitted)
+        q->rec.prefix_hit_tokens = q->computed;
+    int64_t fetched = r->tiers ? tier_admit(r, q) : 0;
+    q->computed += fetched;
+    int64_t x = step_tokens(r, q, *budget);
+    if (x <= 0 || kv_seq_reserve(r->kv, &q->seq, q->computed + x) < 0) {
+        kv_seq_release(r->kv, &q->seq);
+        q->computed = 0;
+        return -1;
+    }
+    q->computed -= fetched;
+    if (fetched)
+        start_fetch(r, q, fetched, now);
+    else if (q->tier_recompute_until > q->computed)
+        q->rec.tier_recomputed_tokens += q->tier_recompute_until - q->computed;
+    q->admitted = 1;
+    if (q->rec.first_sched_ns < 0)
+        q->rec.first_sched_ns = now;
+    r->running[r->n_running++] = q;
+    batch_add(r, q, x);
+    *budget -= x;
+    return 0;
+}
+
+/* Admits waiting requests in arrival order while room remains; requests
+ * whose prefetch is still in flight keep their place and are passed over. */
 static void schedule_waiting(replica *r, int64_t *budget, int64_t now)
 {
-    while (r->wait_head && r->n_running < r->cfg.max_running && *budget > 0) {
-        serve_req *q = r->wait_head;
-        q->computed = kv_seq_attach_prefix(r->kv, &q->seq, &q->content, q->num_tokens);
-        if (!q->admitted)
-            q->rec.prefix_hit_tokens = q->computed;
-        int64_t x = step_tokens(r, q, *budget);
-        if (x <= 0 || kv_seq_reserve(r->kv, &q->seq, q->computed + x) < 0) {
-            kv_seq_release(r->kv, &q->seq);
-            q->computed = 0;
+    serve_req *prev = NULL, *q = r->wait_head;
+    while (q && r->n_running < r->cfg.max_running && *budget > 0) {
+        serve_req *next = q->next;
+        if (q->promo >= 0) {
+            prev = q;
+        } else if (admit(r, q, budget, now) == 0) {
+            wait_remove(r, prev, q);
+        } else {
             break;
         }
-        wait_pop(r);
-        q->admitted = 1;
-        if (q->rec.first_sched_ns < 0)
-            q->rec.first_sched_ns = now;
-        r->running[r->n_running++] = q;
-        batch_add(r, q, x);
-        *budget -= x;
+        q = next;
     }
 }
 
@@ -241,7 +335,7 @@ static void cost_steps(replica *r, int64_t start)
         int n_logits = 0;
         for (int i = 0; i < r->n_batch; i++) {
             const serve_batch_entry *b = &r->batch[i];
-            r->cseqs[i] = (cost_seq){ b->tokens, b->r->computed + s, s ? 0 : b->wasted };
+            r->cseqs[i] = (cost_seq){ b->tokens, b->r->computed + s, s ? 0 : b->wasted + b->wasted_tier };
             n_logits += b->r->computed + s + b->tokens == b->r->num_tokens + s;
         }
         cost_iteration(r->cm, r->cseqs, r->n_batch, n_logits, &r->step_cost[s]);
@@ -259,11 +353,61 @@ static void replica_plan(replica *r)
         schedule_waiting(r, &budget, now);
     if (r->n_batch == 0)
         return;
-    r->steps = multi_step_count(r);
+    r->steps = r->n_fetch_pending ? 1 : multi_step_count(r);
     r->applied = 0;
-    cost_steps(r, now);
     r->busy = 1;
+    if (r->n_fetch_pending && r->tiers->cfg.fetch != FETCH_LAYERWISE) {
+        /* A page fault: the GPU waits for the pages before the step. */
+        r->wait = WAIT_START;
+        r->wait_since_ns = now;
+        return;
+    }
+    cost_steps(r, now);
     r->ev = engine_at(r->eng, r->step_end_ns[r->steps - 1], on_step_end, r, 0);
+}
+
+/* The last KV a waiting step needed has arrived at now. */
+static void resume_after_fetch(replica *r, int64_t now)
+{
+    if (r->wait == WAIT_START) {
+        r->acct->stall_ns += now - r->wait_since_ns;
+        cost_steps(r, now);
+    } else if (r->wait == WAIT_END) {
+        /* Layer by layer: only the last layer's compute is left once the
+         * last layer's KV is in. */
+        int64_t end = now + r->step_cost[0].total_ns / r->cm->m->n_layers;
+        r->acct->stall_ns += end - r->wait_since_ns;
+        r->step_end_ns[0] = end;
+    } else {
+        return;
+    }
+    r->wait = WAIT_NONE;
+    r->ev = engine_at(r->eng, r->step_end_ns[r->steps - 1], on_step_end, r, 0);
+}
+
+static void fetch_part_done(serve_req *q, int64_t now)
+{
+    if (--q->fetching > 0)
+        return;
+    q->rec.fetch_ns += now - q->fetch_start_ns;
+    replica *r = q->rep;
+    if (--r->n_fetch_pending == 0)
+        resume_after_fetch(r, now);
+}
+
+static void on_fetch_dequantized(engine *eng, void *ctx, uint64_t arg)
+{
+    fetch_part_done(ctx, engine_now(eng));
+}
+
+static void on_fetch_part(void *ud, uint64_t tier_idx, int64_t now)
+{
+    serve_req *q = ud;
+    int64_t dq = tier_dequant_ns(q->rep->tiers, (int)tier_idx, q->fetch_blocks[tier_idx]);
+    if (dq > 0)
+        engine_after(q->rep->eng, dq, on_fetch_dequantized, q, tier_idx);
+    else
+        fetch_part_done(q, now);
 }
 
 /* ---------- applying steps ---------- */
@@ -306,16 +450,28 @@ static int emit_token(replica *r, serve_req *q, int64_t t, int itl_in_histogram)
     return q->generated == q->rec.output_tokens;
 }
 
-static void account_step(replica *r, const cost_iter *c)
+/* Adds a step's time and work; wasted work is split between its causes
+ * in proportion to their tokens. */
+static void account_step(replica *r, const cost_iter *c, int first_step)
 {
     metrics_replica *a = r->acct;
     a->busy_ns += c->total_ns;
     a->iterations++;
     a->flops += c->flops;
     a->hbm_bytes += c->hbm_bytes;
-    if (c->flops_wasted > 0 && c->flops > 0) {
-        a->flops_wasted[WASTE_PREEMPTION] += c->flops_wasted;
-        a->gpu_ns_wasted[WASTE_PREEMPTION] += (double)c->total_ns * c->flops_wasted / c->flops * r->gpus;
+    if (!first_step || !(c->flops_wasted > 0 && c->flops > 0))
+        return;
+    double tok[WASTE_CAUSE_COUNT] = { 0 }, all = 0;
+    for (int i = 0; i < r->n_batch; i++) {
+        tok[WASTE_PREEMPTION] += r->batch[i].wasted;
+        tok[WASTE_RECOMPUTE] += r->batch[i].wasted_tier;
+    }
+    for (int k = 0; k < WASTE_CAUSE_COUNT; k++)
+        all += tok[k];
+    for (int k = 0; k < WASTE_CAUSE_COUNT && all > 0; k++) {
+        double f = c->flops_wasted * tok[k] / all;
+        a->flops_wasted[k] += f;
+        a->gpu_ns_wasted[k] += (double)c->total_ns * f / c->flops * r->gpus;
     }
 }
 
@@ -348,12 +504,12 @@ static void apply_step(replica *r, int s)
         serve_batch_entry *b = &r->batch[i];
         serve_req *q = b->r;
         q->computed += b->tokens;
-        q->rec.recomputed_tokens += s ? 0 : b->wasted;
+        q->rec.recomputed_tokens += s ? 0 : b->wasted + b->wasted_tier;
         kv_seq_commit(r->kv, &q->seq, &q->content, q->computed);
         if (q->computed == q->num_tokens)
             finished += emit_token(r, q, t, !shared_gap);
     }
-    account_step(r, &r->step_cost[s]);
+    account_step(r, &r->step_cost[s], s == 0);
     if (!finished)
         return;
     /* Leave only after the running array no longer holds them: on_done may
@@ -375,10 +531,106 @@ static void on_step_end(engine *eng, void *ctx, uint64_t arg)
 {
     replica *r = ctx;
     if (r->busy) {
+        if (r->n_fetch_pending > 0) {
+            /* Layer-by-layer fetch still behind the compute: wait for it. */
+            r->wait = WAIT_END;
+            r->wait_since_ns = engine_now(eng);
+            return;
+        }
         apply_until(r, engine_now(eng));
         r->busy = 0;
     }
     replica_plan(r);
+    if (r->tiers)
+        tier_set_flush(r->tiers);
+}
+
+/* ---------- tiers and prefetch ---------- */
+
+static void on_hbm_evict(void *ud, uint64_t hash)
+{
+    replica *r = ud;
+    tier_set_offload(r->tiers, 0, hash);
+}
+
+static void on_hbm_register(void *ud, uint64_t hash)
+{
+    replica *r = ud;
+    tier_set_registered(r->tiers, hash);
+}
+
+void replica_set_tiers(replica *r, tier_set *ts)
+{
+    r->tiers = ts;
+    kv_pool_set_evict_hook(r->kv, on_hbm_evict, r);
+    if (ts->cfg.offload == OFFLOAD_WRITE_THROUGH)
+        kv_pool_set_register_hook(r->kv, on_hbm_register, r);
+    kv_pool_set_retain(r->kv, ts->cfg.hbm_cache);
+}
+
+/* A prefetch landed: its blocks join the HBM prefix cache. */
+static void promo_done(serve_promo *p, int64_t now)
+{
+    if (--p->pending > 0)
+        return;
+    replica *r = p->rep;
+    uint64_t *h = hash_scratch(r, p->n);
+    if (h) {
+        kv_content_hashes(&p->content, kv_pool_block_tokens(r->kv), p->first, p->n, p->prev_hash, h);
+        for (int64_t i = 0; i < p->n; i++)
+            kv_pool_put(r->kv, h[i]);
+    }
+    /* The request's wait for its prefetch shows as queueing. */
+    if (p->waiter) {
+        p->waiter->promo = -1;
+        p->waiter = NULL;
+    }
+    tier_set_flush(r->tiers);
+    replica_sync(r);
+    if (!r->busy)
+        on_step_end(r->eng, r, 0);
+}
+
+static void on_promo_dequantized(engine *eng, void *ctx, uint64_t arg) { promo_done(ctx, engine_now(eng)); }
+
+static void on_promo_part(void *ud, uint64_t tier_idx, int64_t now)
+{
+    serve_promo *p = ud;
+    int64_t dq = tier_dequant_ns(p->rep->tiers, (int)tier_idx, p->blocks[tier_idx]);
+    if (dq > 0)
+        engine_after(p->rep->eng, dq, on_promo_dequantized, p, tier_idx);
+    else
+        promo_done(p, now);
+}
+
+int replica_prefetch(replica *r, const kv_content *c, int64_t tokens)
+{
+    int bt = kv_pool_block_tokens(r->kv);
+    int64_t max = (tokens - 1) / bt, first = kv_pool_cached_prefix(r->kv, c, tokens) / bt;
+    int slot = -1;
+    for (int i = 0; i < SERVE_MAX_PROMOS && slot < 0; i++)
+        if (!r->promos[i].pending)
+            slot = i;
+    uint64_t *h = max > first ? hash_scratch(r, max) : NULL;
+    if (!r->tiers || slot < 0 || !h || c->n_segs > 2)
+        return -1;
+    kv_content_hashes(c, bt, 0, max, 0, h);
+    int64_t counts[TIER_MAX];
+    int64_t k = tier_set_lookup(r->tiers, h + first, max - first, counts);
+    if (k == 0)
+        return -1;
+    serve_promo *p = &r->promos[slot];
+    memset(p, 0, sizeof *p);
+    memcpy(p->segs, c->segs, c->n_segs * sizeof *c->segs);
+    p->content = (kv_content){ p->segs, c->n_segs };
+    p->first = first;
+    p->n = k;
+    p->prev_hash = first ? h[first - 1] : 0;
+    memcpy(p->blocks, counts, sizeof counts);
+    p->rep = r;
+    p->start_ns = engine_now(r->eng);
+    p->pending = tier_set_fetch(r->tiers, counts, on_promo_part, p);
+    return p->pending ? slot : -1;
 }
 
 void replica_sync(replica *r)

@@ -9,6 +9,7 @@
 #include "err.h"
 #include "kv.h"
 #include "metrics.h"
+#include "tier.h"
 
 typedef struct serve_cfg {
     int max_running;            /* sequences in a batch at most */
@@ -35,6 +36,12 @@ typedef struct serve_req {
     int64_t last_token_ns;
     uint32_t cap_gaps;
     int admitted;               /* has been admitted once (prefix hits counted then) */
+    int fetching;               /* tier transfers still to arrive before its KV is whole */
+    int64_t fetch_start_ns;
+    int64_t fetch_blocks[TIER_MAX];
+    int64_t tier_recompute_until;  /* tokens below this were in a lower tier: recomputing is waste */
+    int promo;                  /* prefetch record it waits for, -1 none */
+    struct replica *rep;
     struct serve_req *next;     /* waiting-queue link */
     void *owner;                /* the workload's session, opaque here */
 } serve_req;
@@ -47,8 +54,28 @@ typedef void (*serve_done_fn)(void *ud, serve_req *r, int64_t now_ns);
 typedef struct serve_batch_entry {
     serve_req *r;
     int64_t tokens;             /* computed this step (decode: 1) */
-    int64_t wasted;
+    int64_t wasted;             /* of which recompute after preemption */
+    int64_t wasted_tier;        /* of which recompute of KV a lower tier held */
 } serve_batch_entry;
+
+/* A prefetch of a prompt prefix from lower tiers into the HBM cache.
+ * Invariants: pending > 0 while in flight; the blocks are [first, first+n)
+ * of content, chained on prev_hash. */
+typedef struct serve_promo {
+    int pending;
+    int64_t first, n;
+    uint64_t prev_hash;
+    kv_segment segs[2];
+    kv_content content;
+    int64_t blocks[TIER_MAX];
+    int64_t start_ns;
+    struct serve_req *waiter;   /* request held until it lands, or NULL */
+    struct replica *rep;
+} serve_promo;
+#define SERVE_MAX_PROMOS 256
+
+/* Why a planned step has not started or not ended. */
+typedef enum { WAIT_NONE, WAIT_START, WAIT_END } serve_wait;
 
 /* A replica.
  * Invariants: n_running <= cfg.max_running; while busy, an end event is
@@ -79,6 +106,13 @@ typedef struct replica {
     cost_iter *step_cost;
     cost_seq *cseqs;            /* scratch, max_running entries */
     int64_t tokens_out;         /* output tokens emitted so far */
+    tier_set *tiers;            /* owned; NULL when KV lives in HBM only */
+    int n_fetch_pending;        /* batch entries waiting for their KV */
+    serve_wait wait;
+    int64_t wait_since_ns;
+    uint64_t *hash_scratch;
+    int64_t cap_hash_scratch;
+    serve_promo promos[SERVE_MAX_PROMOS];
 } replica;
 
 /* Sets up r. kv_blocks: the pool size. Returns 0 or -1 (out of memory). */
@@ -86,6 +120,14 @@ int replica_init(replica *r, int id, int gpus, engine *eng, const cost_model *cm
                  int block_tokens, int prefix_cache, const serve_cfg *cfg, metrics *met,
                  serve_done_fn on_done, void *ud);
 void replica_destroy(replica *r);
+
+/* Gives the replica lower KV tiers (it takes ownership) and sets its HBM
+ * pool's offload hooks. */
+void replica_set_tiers(replica *r, tier_set *ts);
+/* Starts moving the cached blocks of content's first tokens that sit only
+ * in lower tiers into the HBM prefix cache (speculative prefetch). Returns
+ * the record index, or -1 when nothing is to be fetched or no record is free. */
+int replica_prefetch(replica *r, const kv_content *c, int64_t tokens);
 
 /* A request arrives at the replica now. Rejected at once (on_done with
  * outcome rejected) when its prompt plus output can never fit the KV pool. */

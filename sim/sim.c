@@ -1,6 +1,7 @@
 /* sim.c — builds the world for a scenario (engine, replicas, sessions, router), runs it, hands back the metrics. */
 #include "sim.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ typedef struct sim_world {
     size_t n_all, cap_all;
     int64_t sessions_started, sessions_active, next_req_id;
     int64_t *prev_busy_ns, *prev_tokens_out;
+    double *prev_link_bytes;    /* per replica × link, at the last sample */
     int failed;
     kt_err *err;
     struct timespec wall_start, wall_last_progress;
@@ -166,6 +168,33 @@ static void on_session_arrival(engine *eng, void *ctx, uint64_t arg)
     on_turn(eng, s, 0);
 }
 
+/* Speculative prefetch of the conversation so far, at the time the next
+ * turn is expected (mean think time less the lead), unless it came first. */
+static void on_predicted_prefetch(engine *eng, void *ctx, uint64_t turn)
+{
+    session *s = ctx;
+    sim_world *w = s->w;
+    if (s->turn != (int)turn || s->req.rec.turn == (int)turn || s->replica < 0)
+        return;
+    const workload_cfg *wl = &w->sc->workload;
+    kv_segment segs[2];
+    uint32_t n = 0;
+    if (wl->system_prompt_tokens > 0)
+        segs[n++] = (kv_segment){ workload_system_content_id(wl), wl->system_prompt_tokens };
+    segs[n++] = (kv_segment){ workload_session_content_id(wl, s->id), s->history_tokens };
+    kv_content c = { segs, n };
+    replica_prefetch(&w->reps[s->replica], &c, wl->system_prompt_tokens + s->history_tokens);
+}
+
+static void plan_predicted_prefetch(sim_world *w, session *s)
+{
+    const tiers_cfg *t = &w->sc->tiers;
+    if (!t->n || t->fetch != FETCH_PREDICTED)
+        return;
+    int64_t at = llround(w->sc->workload.think_ns.mean) - t->prefetch_lead_ns;
+    engine_after(w->eng, at > 0 ? at : 0, on_predicted_prefetch, s, (uint64_t)s->turn);
+}
+
 /* A request left its replica: the session thinks, then asks again, or ends. */
 static void on_request_done(void *ud, serve_req *q, int64_t now)
 {
@@ -175,6 +204,7 @@ static void on_request_done(void *ud, serve_req *q, int64_t now)
         s->history_tokens += s->cur.new_tokens + s->cur.output_tokens;
         s->turn++;
         engine_after(w->eng, s->cur.think_ns, on_turn, s, 0);
+        plan_predicted_prefetch(w, s);
         return;
     }
     session_put(w, s);
@@ -185,6 +215,19 @@ static void on_request_done(void *ud, serve_req *q, int64_t now)
 static int work_remains(const sim_world *w)
 {
     return w->sessions_active > 0 || w->sessions_started < w->sc->workload.sessions;
+}
+
+static void sample_links(sim_world *w, int rep, int64_t now, int64_t interval)
+{
+    fabric *f = w->reps[rep].tiers->fab;
+    fabric_sync(f);
+    for (int l = 0; l < fabric_n_links(f); l++) {
+        const fabric_link *k = fabric_link_at(f, l);
+        double *prev = &w->prev_link_bytes[rep * (4 + 2 * TIER_MAX) + l];
+        metrics_link_sample ls = { now, rep, l, (k->bytes_moved - *prev) / (k->bw_Bps * interval / 1e9) };
+        *prev = k->bytes_moved;
+        metrics_add_link_sample(w->met, &ls);
+    }
 }
 
 static void on_sample(engine *eng, void *ctx, uint64_t arg)
@@ -204,6 +247,8 @@ static void on_sample(engine *eng, void *ctx, uint64_t arg)
         w->prev_busy_ns[i] = r->acct->busy_ns;
         w->prev_tokens_out[i] = r->tokens_out;
         metrics_add_sample(w->met, &smp);
+        if (r->tiers)
+            sample_links(w, i, now, interval);
     }
     if (work_remains(w))
         engine_after(eng, interval, on_sample, w, 0);
@@ -227,7 +272,7 @@ static void after_event(engine *eng, void *ud)
         kt_err e;
         int bad = engine_check(eng, &e) < 0;
         for (int i = 0; i < w->n_reps && !bad; i++)
-            bad = replica_check(&w->reps[i], &e) < 0;
+            bad = replica_check(&w->reps[i], &e) < 0 || (w->reps[i].tiers && tier_set_check(w->reps[i].tiers, &e) < 0);
         if (bad) {
             w->failed = 1;
             KT_ERROR(w->err, NULL, 0, 0, "invariant check failed at t=%lld ns: %s",
@@ -270,6 +315,18 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
                      sc->kv_blocks_per_replica);
             return -1;
         }
+    for (int i = 0; i < w->n_reps && sc->tiers.n; i++) {
+        tier_set *ts = tier_set_new(&sc->tiers, w->eng, sc->model, sc->hw, sc->kv_dtype, sc->kv_block_tokens,
+                                    sc->gpus_per_replica, err);
+        if (!ts)
+            return -1;
+        replica_set_tiers(&w->reps[i], ts);
+    }
+    if (sc->tiers.n) {
+        w->prev_link_bytes = calloc((size_t)w->n_reps * (4 + 2 * TIER_MAX), sizeof *w->prev_link_bytes);
+        if (!w->prev_link_bytes)
+            return -1;
+    }
     engine_set_after_hook(w->eng, after_event, w);
     return 0;
 }
@@ -287,12 +344,40 @@ static void world_free(sim_world *w)
             replica_destroy(&w->reps[i]);
     free(w->reps);
     free(w->prev_busy_ns);
+    free(w->prev_link_bytes);
     free(w->prev_tokens_out);
     engine_free(w->eng);
     if (w->arrival_rng)
         gsl_rng_free(w->arrival_rng);
     if (w->scratch_rng)
         gsl_rng_free(w->scratch_rng);
+}
+
+/* Copies each replica's tier and link totals into the metrics. */
+static void collect_tiers(sim_world *w)
+{
+    for (int i = 0; i < w->n_reps; i++) {
+        tier_set *ts = w->reps[i].tiers;
+        if (!ts)
+            continue;
+        for (int t = 0; t < ts->n; t++) {
+            const tier *x = &ts->tiers[t];
+            metrics_tier mt = { .replica = i, .level = t, .capacity_blocks = x->capacity_blocks,
+                                .block_bytes = x->block_bytes, .hit_blocks = x->st.hit_blocks,
+                                .fetched_blocks = x->st.fetched_blocks, .stored_blocks = x->st.stored_blocks,
+                                .evicted_blocks = x->st.evicted_blocks };
+            snprintf(mt.name, sizeof mt.name, "%s", x->cfg.name);
+            snprintf(mt.kind, sizeof mt.kind, "%s", tier_kind_names[x->cfg.kind]);
+            metrics_add_tier(w->met, &mt);
+        }
+        fabric_sync(ts->fab);
+        for (int l = 0; l < fabric_n_links(ts->fab); l++) {
+            const fabric_link *k = fabric_link_at(ts->fab, l);
+            metrics_link ml = { .replica = i, .link = l, .bw_Bps = k->bw_Bps, .bytes_moved = k->bytes_moved };
+            snprintf(ml.name, sizeof ml.name, "%s", k->name);
+            metrics_add_link(w->met, &ml);
+        }
+    }
 }
 
 int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *stats, kt_err *err)
@@ -313,6 +398,7 @@ int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *
             *stats = (sim_stats){ engine_events_run(w.eng), engine_now(w.eng), wall_since(&w.wall_start) };
     }
     if (rc == 0) {
+        collect_tiers(&w);
         *out = w.met;
         w.met = NULL;
     }

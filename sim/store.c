@@ -48,6 +48,12 @@ static const char *const schema_sql =
     " prefix_hit_tokens INTEGER NOT NULL,"
     " recomputed_tokens INTEGER NOT NULL,"
     " preemptions INTEGER NOT NULL,"
+    " tier0_hit_tokens INTEGER NOT NULL,"
+    " tier1_hit_tokens INTEGER NOT NULL,"
+    " tier2_hit_tokens INTEGER NOT NULL,"
+    " tier3_hit_tokens INTEGER NOT NULL,"
+    " tier_recomputed_tokens INTEGER NOT NULL,"
+    " fetch_ns INTEGER NOT NULL,"
     " itl_gaps_ns BLOB,"
     " PRIMARY KEY (run_id, id));"
     "CREATE TABLE IF NOT EXISTS replicas ("
@@ -55,10 +61,13 @@ static const char *const schema_sql =
     " replica INTEGER NOT NULL,"
     " gpus INTEGER NOT NULL,"
     " busy_ns INTEGER NOT NULL,"
+    " stall_ns INTEGER NOT NULL,"
     " iterations INTEGER NOT NULL,"
     " flops REAL NOT NULL,"
     " flops_wasted_preemption REAL NOT NULL,"
     " gpu_s_wasted_preemption REAL NOT NULL,"
+    " flops_wasted_recompute REAL NOT NULL,"
+    " gpu_s_wasted_recompute REAL NOT NULL,"
     " hbm_bytes REAL NOT NULL,"
     " busy_util REAL NOT NULL,"
     " effective_util REAL NOT NULL,"
@@ -75,6 +84,34 @@ static const char *const schema_sql =
     " busy_frac REAL NOT NULL,"
     " tokens_out INTEGER NOT NULL,"
     " PRIMARY KEY (run_id, replica, t_ns));"
+    "CREATE TABLE IF NOT EXISTS tiers ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " replica INTEGER NOT NULL,"
+    " level INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " capacity_blocks INTEGER NOT NULL,"
+    " block_bytes REAL NOT NULL,"
+    " hit_blocks INTEGER NOT NULL,"
+    " fetched_blocks INTEGER NOT NULL,"
+    " stored_blocks INTEGER NOT NULL,"
+    " evicted_blocks INTEGER NOT NULL,"
+    " PRIMARY KEY (run_id, replica, level));"
+    "CREATE TABLE IF NOT EXISTS links ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " replica INTEGER NOT NULL,"
+    " link INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " bw_Bps REAL NOT NULL,"
+    " bytes_moved REAL NOT NULL,"
+    " PRIMARY KEY (run_id, replica, link));"
+    "CREATE TABLE IF NOT EXISTS link_samples ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " replica INTEGER NOT NULL,"
+    " link INTEGER NOT NULL,"
+    " t_ns INTEGER NOT NULL,"
+    " utilization REAL NOT NULL,"
+    " PRIMARY KEY (run_id, replica, link, t_ns));"
     "CREATE TABLE IF NOT EXISTS summary ("
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
     " metric TEXT NOT NULL,"
@@ -209,7 +246,9 @@ static int insert_requests(store *st, int64_t run, const metrics *m)
     const char *sql = "INSERT INTO requests (run_id, id, session, turn, replica, arrival_ns, prompt_tokens,"
                       " output_tokens, prefix_hit_tokens, recomputed_tokens, preemptions, outcome,"
                       " first_sched_ns, first_token_ns, finish_ns, ttft_ns, e2e_ns, queue_ns, tpot_ns,"
-                      " itl_max_ns, itl_gaps_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+                      " itl_max_ns, itl_gaps_ns, tier0_hit_tokens, tier1_hit_tokens, tier2_hit_tokens,"
+                      " tier3_hit_tokens, tier_recomputed_tokens, fetch_ns)"
+                      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
     int rc = 0;
@@ -230,6 +269,10 @@ static int insert_requests(store *st, int64_t run, const metrics *m)
         }
         if (r->gaps)
             sqlite3_bind_blob(s, 21, r->gaps, (int)(r->n_gaps * (int64_t)sizeof *r->gaps), SQLITE_STATIC);
+        int64_t t[] = { r->tier_hit_tokens[0], r->tier_hit_tokens[1], r->tier_hit_tokens[2],
+                        r->tier_hit_tokens[3], r->tier_recomputed_tokens, r->fetch_ns };
+        for (int k = 0; k < 6; k++)
+            sqlite3_bind_int64(s, 22 + k, t[k]);
         rc = step_reset(s);
     }
     sqlite3_finalize(s);
@@ -240,8 +283,9 @@ static int insert_replicas(store *st, int64_t run, const metrics *m, int64_t dur
 {
     sqlite3_stmt *s;
     const char *sql = "INSERT INTO replicas (run_id, replica, gpus, busy_ns, iterations, flops,"
-                      " flops_wasted_preemption, gpu_s_wasted_preemption, hbm_bytes, busy_util, effective_util, mbu)"
-                      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
+                      " flops_wasted_preemption, gpu_s_wasted_preemption, hbm_bytes, busy_util, effective_util, mbu,"
+                      " stall_ns, flops_wasted_recompute, gpu_s_wasted_recompute)"
+                      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
     int rc = 0;
@@ -257,6 +301,9 @@ static int insert_replicas(store *st, int64_t run, const metrics *m, int64_t dur
         metrics_replica_util(r, duration_ns, &u[0], &u[1], &u[2]);
         for (int k = 0; k < 3; k++)
             sqlite3_bind_double(s, 10 + k, u[k]);
+        sqlite3_bind_int64(s, 13, r->stall_ns);
+        sqlite3_bind_double(s, 14, r->flops_wasted[WASTE_RECOMPUTE]);
+        sqlite3_bind_double(s, 15, r->gpu_ns_wasted[WASTE_RECOMPUTE] / 1e9);
         rc = step_reset(s);
     }
     sqlite3_finalize(s);
@@ -280,6 +327,53 @@ static int insert_samples(store *st, int64_t run, const metrics *m)
         rc = step_reset(s);
     }
     sqlite3_finalize(s);
+    return rc;
+}
+
+static int insert_tiers_links(store *st, int64_t run, const metrics *m)
+{
+    sqlite3_stmt *t = NULL, *l = NULL, *ls = NULL;
+    int rc = sqlite3_prepare_v2(st->db,
+                                "INSERT INTO tiers (run_id, replica, level, capacity_blocks, hit_blocks, fetched_blocks,"
+                                " stored_blocks, evicted_blocks, name, kind, block_bytes) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                -1, &t, NULL) == SQLITE_OK &&
+                     sqlite3_prepare_v2(st->db,
+                                        "INSERT INTO links (run_id, replica, link, name, bw_Bps, bytes_moved)"
+                                        " VALUES (?,?,?,?,?,?)", -1, &l, NULL) == SQLITE_OK &&
+                     sqlite3_prepare_v2(st->db,
+                                        "INSERT INTO link_samples (run_id, replica, link, t_ns, utilization)"
+                                        " VALUES (?,?,?,?,?)", -1, &ls, NULL) == SQLITE_OK
+                 ? 0
+                 : -1;
+    for (size_t i = 0; i < m->n_tiers && rc == 0; i++) {
+        const metrics_tier *x = &m->tiers[i];
+        int64_t v[] = { run, x->replica, x->level, x->capacity_blocks, x->hit_blocks, x->fetched_blocks,
+                        x->stored_blocks, x->evicted_blocks };
+        bind_i64s(t, v, 8);
+        sqlite3_bind_text(t, 9, x->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(t, 10, x->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_double(t, 11, x->block_bytes);
+        rc = step_reset(t);
+    }
+    for (size_t i = 0; i < m->n_links && rc == 0; i++) {
+        const metrics_link *x = &m->links[i];
+        int64_t v[] = { run, x->replica, x->link };
+        bind_i64s(l, v, 3);
+        sqlite3_bind_text(l, 4, x->name, -1, SQLITE_STATIC);
+        sqlite3_bind_double(l, 5, x->bw_Bps);
+        sqlite3_bind_double(l, 6, x->bytes_moved);
+        rc = step_reset(l);
+    }
+    for (size_t i = 0; i < m->n_link_samples && rc == 0; i++) {
+        const metrics_link_sample *x = &m->link_samples[i];
+        int64_t v[] = { run, x->replica, x->link, x->t_ns };
+        bind_i64s(ls, v, 4);
+        sqlite3_bind_double(ls, 5, x->utilization);
+        rc = step_reset(ls);
+    }
+    sqlite3_finalize(t);
+    sqlite3_finalize(l);
+    sqlite3_finalize(ls);
     return rc;
 }
 
@@ -310,7 +404,7 @@ int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const m
         return -1;
     int64_t run = insert_run(st, sc, stats);
     if (run < 0 || insert_requests(st, run, m) < 0 || insert_replicas(st, run, m, s->duration_ns) < 0 ||
-        insert_samples(st, run, m) < 0 || insert_summary(st, run, s) < 0) {
+        insert_samples(st, run, m) < 0 || insert_tiers_links(st, run, m) < 0 || insert_summary(st, run, s) < 0) {
         db_fail(st->db, err, st->path, "writing the run");
         exec(st->db, "ROLLBACK;", st->path, NULL);
         return -1;

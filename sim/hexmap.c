@@ -1,0 +1,1073 @@
+/* hexmap.c — `kvtier hexmap`: a labeled hex view of a KV block pool (read from a file or synthesized), and address <-> coordinate conversion. */
+#define _FILE_OFFSET_BITS 64
+#include "hexmap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model.h"
+
+/* ------------------------------------------------------------------------ */
+/* Layouts                                                                   */
+
+/* Axis strings of the named layouts, outermost first, parallel to the names. */
+const char *const hexmap_layout_names[] = { "hnd", "nhd", "split-nhd", "split-hnd", NULL };
+static const char *const layout_axes[] = { "b,kv,h,t,d", "b,kv,t,h,d", "kv,b,t,h,d", "kv,b,h,t,d" };
+const char *const hexmap_layout_notes[] = {
+    "[blocks][2][Hk][T][D]  K and V of a block together, head-major (the default; FlashInfer HND)",
+    "[blocks][2][T][Hk][D]  K and V of a block together, token-major (FlashInfer NHD, vLLM's FlashInfer backend)",
+    "[2][blocks][T][Hk][D]  a K pool, then a V pool, token-major (vLLM's FlashAttention backend; SGLang with T=1)",
+    "[2][blocks][Hk][T][D]  a K pool, then a V pool, head-major",
+    NULL,
+};
+
+/* What each axis is called in an axis string (short and long forms) and in labels. */
+static const char *const axis_short[HEXMAP_AXES] = { "b", "kv", "h", "t", "d" };
+static const char *const axis_long[HEXMAP_AXES] = { "block", "kv", "head", "token", "dim" };
+
+static int axis_parse(const char *s, size_t len, hexmap_axis *out)
+{
+    for (int a = 0; a < HEXMAP_AXES; a++)
+        if ((strlen(axis_short[a]) == len && strncmp(s, axis_short[a], len) == 0) ||
+            (strlen(axis_long[a]) == len && strncmp(s, axis_long[a], len) == 0)) {
+            *out = (hexmap_axis)a;
+            return 0;
+        }
+    return -1;
+}
+
+/* Parses five comma-separated axis names, outermost first, each once. */
+static int layout_parse_axes(const char *s, hexmap_axis order[HEXMAP_AXES], kt_err *err)
+{
+    int seen[HEXMAP_AXES] = { 0 };
+    const char *p = s;
+    for (int i = 0; i < HEXMAP_AXES; i++) {
+        size_t len = strcspn(p, ",");
+        hexmap_axis a;
+        if (axis_parse(p, len, &a) != 0 || seen[a]) {
+            KT_ERROR(err, NULL, 0, 0,
+                     "layout '%s': want a layout name or the five axes b,kv,h,t,d in memory order, "
+                     "outermost first, each once (e.g. b,kv,t,h,d)", s);
+            return -1;
+        }
+        seen[a] = 1;
+        order[i] = a;
+        p += len;
+        if (i + 1 < HEXMAP_AXES && *p++ != ',')
+            break;
+    }
+    if (*p != '\0' || !seen[HEXMAP_BLOCK] || !seen[HEXMAP_KV] || !seen[HEXMAP_HEAD] || !seen[HEXMAP_TOKEN] ||
+        !seen[HEXMAP_DIM]) {
+        KT_ERROR(err, NULL, 0, 0,
+                 "layout '%s': want a layout name or the five axes b,kv,h,t,d in memory order, "
+                 "outermost first, each once (e.g. b,kv,t,h,d)", s);
+        return -1;
+    }
+    return 0;
+}
+
+static int layout_parse(const char *s, hexmap_axis order[HEXMAP_AXES], kt_err *err)
+{
+    for (int i = 0; hexmap_layout_names[i]; i++)
+        if (strcmp(s, hexmap_layout_names[i]) == 0)
+            return layout_parse_axes(layout_axes[i], order, err);
+    return layout_parse_axes(s, order, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The pool's arithmetic                                                     */
+
+/* a × b into *out unless it passes limit. Returns 0, or -1 on overflow. */
+static int mul_checked(uint64_t a, uint64_t b, uint64_t limit, uint64_t *out)
+{
+    if (a != 0 && b > limit / a)
+        return -1;
+    *out = a * b;
+    return 0;
+}
+
+/* Element size of a dtype hexmap can show, or 0 when it cannot (int4). */
+static int elem_bytes_of(kt_dtype d)
+{
+    double b = dtype_bytes(d);
+    if (b == 1 || b == 2 || b == 4)
+        return (int)b;
+    return 0;
+}
+
+static int check_dims(const int64_t kv_dims[4], int64_t blocks, kt_err *err)
+{
+    static const char *const what[4] = { "K/V count", "KV heads", "tokens per block", "head dim" };
+    if (kv_dims[0] != 1 && kv_dims[0] != 2) {
+        KT_ERROR(err, NULL, 0, 0, "kv-dims: the first number is 2 (K and V) or 1 (one cache, e.g. an MLA "
+                 "latent), got %" PRId64, kv_dims[0]);
+        return -1;
+    }
+    for (int i = 1; i < 4; i++)
+        if (kv_dims[i] < 1) {
+            KT_ERROR(err, NULL, 0, 0, "kv-dims: %s must be >= 1, got %" PRId64, what[i], kv_dims[i]);
+            return -1;
+        }
+    if (blocks < 1) {
+        KT_ERROR(err, NULL, 0, 0, "blocks must be >= 1, got %" PRId64, blocks);
+        return -1;
+    }
+    return 0;
+}
+
+/* Fills block_bytes and total_bytes; -1 with err when the pool passes INT64_MAX bytes. */
+static int pool_sizes(hexmap_pool *p, kt_err *err)
+{
+    uint64_t elems = 1;
+    for (int a = 0; a < HEXMAP_AXES; a++)
+        if (mul_checked(elems, (uint64_t)p->size[a], INT64_MAX, &elems) != 0)
+            goto too_big;
+    if (mul_checked(elems, (uint64_t)p->elem_bytes, INT64_MAX, &p->total_bytes) != 0)
+        goto too_big;
+    p->block_bytes = p->total_bytes / (uint64_t)p->size[HEXMAP_BLOCK];
+    return 0;
+too_big:
+    KT_ERROR(err, NULL, 0, 0, "pool of %" PRId64 " blocks of [%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
+             "] is larger than %" PRId64 " bytes", p->size[HEXMAP_BLOCK], p->size[HEXMAP_KV], p->size[HEXMAP_HEAD],
+             p->size[HEXMAP_TOKEN], p->size[HEXMAP_DIM], (int64_t)INT64_MAX);
+    return -1;
+}
+
+int hexmap_pool_init(hexmap_pool *p, const int64_t kv_dims[4], int64_t blocks, const char *layout,
+                     kt_dtype dtype, kt_err *err)
+{
+    memset(p, 0, sizeof *p);
+    if (check_dims(kv_dims, blocks, err) != 0 || layout_parse(layout, p->order, err) != 0)
+        return -1;
+    p->elem_bytes = elem_bytes_of(dtype);
+    if (!p->elem_bytes) {
+        KT_ERROR(err, NULL, 0, 0, "dtype %s: hexmap shows 1-, 2- and 4-byte elements (fp8, int8, fp16, bf16, "
+                 "fp32); %s packs two elements in a byte", dtype_name(dtype), dtype_name(dtype));
+        return -1;
+    }
+    p->dtype = dtype;
+    p->size[HEXMAP_BLOCK] = blocks;
+    for (int i = 0; i < 4; i++)
+        p->size[HEXMAP_KV + i] = kv_dims[i];
+    snprintf(p->layout, sizeof p->layout, "%s", layout);
+    if (pool_sizes(p, err) != 0)
+        return -1;
+    int64_t stride = 1;
+    for (int i = HEXMAP_AXES - 1; i >= 0; i--) {
+        p->stride_elems[p->order[i]] = stride;
+        stride *= p->size[p->order[i]];
+    }
+    return 0;
+}
+
+uint64_t hexmap_address(const hexmap_pool *p, const hexmap_coord *c)
+{
+    uint64_t elem = 0;
+    for (int a = 0; a < HEXMAP_AXES; a++)
+        elem += (uint64_t)c->c[a] * (uint64_t)p->stride_elems[a];
+    return elem * (uint64_t)p->elem_bytes;
+}
+
+/* Coordinates of element number elem (elem < total elements). */
+static void coord_of_elem(const hexmap_pool *p, uint64_t elem, hexmap_coord *c)
+{
+    for (int i = 0; i < HEXMAP_AXES; i++) {
+        hexmap_axis a = p->order[i];
+        c->c[a] = (int64_t)(elem / (uint64_t)p->stride_elems[a]);
+        elem %= (uint64_t)p->stride_elems[a];
+    }
+}
+
+int hexmap_coord_of(const hexmap_pool *p, uint64_t addr, hexmap_coord *c, int *byte_in_elem)
+{
+    if (addr >= p->total_bytes)
+        return -1;
+    coord_of_elem(p, addr / (uint64_t)p->elem_bytes, c);
+    if (byte_in_elem)
+        *byte_in_elem = (int)(addr % (uint64_t)p->elem_bytes);
+    return 0;
+}
+
+int hexmap_coord_check(const hexmap_pool *p, const hexmap_coord *c, kt_err *err)
+{
+    for (int a = 0; a < HEXMAP_AXES; a++)
+        if (c->c[a] < 0 || c->c[a] >= p->size[a]) {
+            KT_ERROR(err, NULL, 0, 0, "%s %" PRId64 " is out of range: the pool has %s 0..%" PRId64,
+                     axis_long[a], c->c[a], axis_long[a], p->size[a] - 1);
+            return -1;
+        }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Labels                                                                    */
+
+/* A bounded string being appended to. */
+typedef struct strbuf {
+    char *s;
+    size_t n, len;
+} strbuf;
+
+static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(strbuf *b, const char *fmt, ...)
+{
+    if (b->len + 1 >= b->n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(b->s + b->len, b->n - b->len, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        b->len = b->len + (size_t)w < b->n ? b->len + (size_t)w : b->n - 1;
+}
+
+static char kv_letter(const hexmap_pool *p, int64_t kv)
+{
+    if (p->size[HEXMAP_KV] == 1)
+        return 'L';
+    return kv == 0 ? 'K' : 'V';
+}
+
+/* Appends axis a of c, as a range lo..hi when hi > lo, with a leading space
+ * unless it starts the text. */
+static void label_axis(strbuf *b, const hexmap_pool *p, hexmap_axis a, int64_t lo, int64_t hi)
+{
+    const char *sep = b->len == 0 || b->s[b->len - 1] == ' ' ? "" : " ";
+    if (a == HEXMAP_KV) {
+        if (lo == hi)
+            sb_printf(b, "%s%c", sep, kv_letter(p, lo));
+        else
+            sb_printf(b, "%s%c..%c", sep, kv_letter(p, lo), kv_letter(p, hi));
+        return;
+    }
+    static const char *const prefix[HEXMAP_AXES] = { "block ", "", "h=", "t=", "d=" };
+    if (lo == hi)
+        sb_printf(b, "%s%s%" PRId64, sep, prefix[a], lo);
+    else
+        sb_printf(b, "%s%s%" PRId64 "..%" PRId64, sep, prefix[a], lo, hi);
+}
+
+/* Appends one piece: the run of n elements starting at c along the innermost
+ * axis. prev == NULL: every axis; otherwise the axes that differ from prev
+ * and the innermost one. */
+static void label_piece(strbuf *b, const hexmap_pool *p, const hexmap_coord *c, int64_t n, const hexmap_coord *prev)
+{
+    hexmap_axis inner = p->order[HEXMAP_AXES - 1];
+    for (int a = 0; a < HEXMAP_AXES; a++) {
+        if (a == (int)inner)
+            label_axis(b, p, (hexmap_axis)a, c->c[a], c->c[a] + n - 1);
+        else if (!prev || prev->c[a] != c->c[a])
+            label_axis(b, p, (hexmap_axis)a, c->c[a], c->c[a]);
+    }
+}
+
+char *hexmap_line_label(const hexmap_pool *p, uint64_t line_addr, char *buf, size_t n)
+{
+    strbuf b = { buf, n, 0 };
+    if (n)
+        buf[0] = '\0';
+    uint64_t end = line_addr + HEXMAP_LINE_BYTES < p->total_bytes ? line_addr + HEXMAP_LINE_BYTES : p->total_bytes;
+    uint64_t elem = line_addr / (uint64_t)p->elem_bytes, end_elem = end / (uint64_t)p->elem_bytes;
+    hexmap_axis inner = p->order[HEXMAP_AXES - 1];
+    hexmap_coord prev, c;
+    int first = 1;
+    while (elem < end_elem) {
+        coord_of_elem(p, elem, &c);
+        uint64_t run = (uint64_t)(p->size[inner] - c.c[inner]);
+        if (run > end_elem - elem)
+            run = end_elem - elem;
+        if (!first)
+            sb_printf(&b, ", ");
+        label_piece(&b, p, &c, (int64_t)run, first ? NULL : &prev);
+        prev = c;
+        first = 0;
+        elem += run;
+    }
+    return buf;
+}
+
+char *hexmap_coord_label(const hexmap_pool *p, const hexmap_coord *c, char *buf, size_t n)
+{
+    strbuf b = { buf, n, 0 };
+    if (n)
+        buf[0] = '\0';
+    for (int a = 0; a < HEXMAP_AXES; a++)
+        label_axis(&b, p, (hexmap_axis)a, c->c[a], c->c[a]);
+    return buf;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Synthesized values                                                        */
+
+/* Masks of the fields the encodings keep (see hexmap_synth_fill). */
+#define NIBBLE_MASK 0xFu
+#define BYTE_MASK 0xFFu
+#define NIBBLE_BITS 4
+
+/* Writes element c's encoding into out[0 .. elem_bytes). */
+static void synth_element(const hexmap_pool *p, const hexmap_coord *c, uint8_t *out)
+{
+    uint64_t kv = (uint64_t)c->c[HEXMAP_KV], h = (uint64_t)c->c[HEXMAP_HEAD];
+    uint64_t t = (uint64_t)c->c[HEXMAP_TOKEN], d = (uint64_t)c->c[HEXMAP_DIM];
+    uint8_t td = (uint8_t)(((t & NIBBLE_MASK) << NIBBLE_BITS) | (d & NIBBLE_MASK));
+    switch (p->elem_bytes) {
+    case 4:
+        out[0] = (uint8_t)(kv & BYTE_MASK);
+        out[1] = (uint8_t)(h & BYTE_MASK);
+        out[2] = (uint8_t)(t & BYTE_MASK);
+        out[3] = (uint8_t)(d & BYTE_MASK);
+        break;
+    case 2:
+        out[0] = (uint8_t)(((kv & NIBBLE_MASK) << NIBBLE_BITS) | (h & NIBBLE_MASK));
+        out[1] = td;
+        break;
+    default:
+        out[0] = td;
+        break;
+    }
+}
+
+void hexmap_synth_fill(const hexmap_pool *p, uint64_t addr, uint8_t *buf, size_t n)
+{
+    const uint64_t e = (uint64_t)p->elem_bytes;
+    uint8_t elem_bytes[sizeof(uint32_t)];
+    hexmap_coord c;
+    size_t i = 0;
+    while (i < n) {
+        uint64_t a = addr + i, elem = a / e;
+        coord_of_elem(p, elem, &c);
+        synth_element(p, &c, elem_bytes);
+        for (uint64_t k = a % e; k < e && i < n; k++)
+            buf[i++] = elem_bytes[k];
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading and printing                                                      */
+
+int hexmap_read(const hexmap_pool *p, const hexmap_source *src, uint64_t addr, uint8_t *buf, size_t n,
+                kt_err *err)
+{
+    if (src->fd < 0) {
+        hexmap_synth_fill(p, addr, buf, n);
+        return 0;
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(src->fd, buf + got, n - got, (off_t)(addr + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            KT_ERROR(err, NULL, 0, 0, "read at byte %" PRIu64 ": %s", addr + got, strerror(errno));
+            return -1;
+        }
+        if (r == 0) {
+            KT_ERROR(err, NULL, 0, 0, "file too short: it ends at byte %" PRIu64 ", the pool needs %" PRIu64,
+                     addr + got, p->total_bytes);
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+int hexmap_addr_width(const hexmap_pool *p)
+{
+    const int min_digits = 8;
+    int digits = 0;
+    for (uint64_t last = p->total_bytes - 1; last; last >>= NIBBLE_BITS)
+        digits++;
+    return digits > min_digits ? digits : min_digits;
+}
+
+char *hexmap_format_line(const hexmap_pool *p, uint64_t line_addr, const uint8_t *bytes, size_t n, char *out,
+                         size_t out_len)
+{
+    strbuf b = { out, out_len, 0 };
+    char label[HEXMAP_LINE_TEXT_MAX];
+    if (out_len)
+        out[0] = '\0';
+    sb_printf(&b, "%0*" PRIX64 ":", hexmap_addr_width(p), line_addr);
+    for (size_t i = 0; i < HEXMAP_LINE_BYTES; i++) {
+        if (i < n)
+            sb_printf(&b, " %02X", bytes[i]);
+        else
+            sb_printf(&b, "   ");
+    }
+    sb_printf(&b, "  %s", hexmap_line_label(p, line_addr, label, sizeof label));
+    return out;
+}
+
+/* Lines read and printed per pread (64 KiB). */
+#define DUMP_CHUNK_LINES 4096
+
+int hexmap_dump(FILE *out, const hexmap_pool *p, const hexmap_source *src, uint64_t first_line,
+                uint64_t last_line, kt_err *err)
+{
+    uint8_t *buf = malloc((size_t)DUMP_CHUNK_LINES * HEXMAP_LINE_BYTES);
+    char text[HEXMAP_LINE_TEXT_MAX];
+    if (!buf) {
+        KT_ERROR(err, NULL, 0, 0, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (uint64_t line = first_line; line <= last_line && rc == 0;) {
+        uint64_t lines = last_line - line + 1 < DUMP_CHUNK_LINES ? last_line - line + 1 : DUMP_CHUNK_LINES;
+        uint64_t addr = line * HEXMAP_LINE_BYTES;
+        uint64_t end = addr + lines * HEXMAP_LINE_BYTES;
+        if (end > p->total_bytes)
+            end = p->total_bytes;
+        rc = hexmap_read(p, src, addr, buf, (size_t)(end - addr), err);
+        for (uint64_t a = addr; rc == 0 && a < end; a += HEXMAP_LINE_BYTES) {
+            size_t n = end - a < HEXMAP_LINE_BYTES ? (size_t)(end - a) : HEXMAP_LINE_BYTES;
+            fprintf(out, "%s\n", hexmap_format_line(p, a, buf + (a - addr), n, text, sizeof text));
+        }
+        line += lines;
+    }
+    free(buf);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Arguments                                                                 */
+
+/* What the command line asked for. Strings point into argv (not owned). */
+typedef struct hx_args {
+    const char *file;           /* pool file to read, or NULL */
+    int synthesize;
+    const char *kv_dims;        /* "2,8,32,16" */
+    const char *model;
+    int tp;
+    int layer;
+    int64_t block_tokens;       /* 0: not given */
+    int64_t blocks;             /* 0: not given */
+    const char *layout;
+    kt_dtype dtype;
+    const char *lines;
+    const char *at;
+    const char *coord;
+    const char *output;
+} hx_args;
+
+/* Defaults, named so the usage text and the parser agree. */
+#define HX_DEFAULT_DTYPE DTYPE_BF16
+#define HX_DEFAULT_LAYOUT "hnd"
+#define HX_DEFAULT_BLOCK_TOKENS 16      /* vLLM's default block size */
+#define HX_DEFAULT_BLOCKS 1
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: kvtier hexmap [FILE | --synthesize] (--kv-dims 2,HK,T,D | --model NAME [--tp N]\n"
+            "                     [--layer L] [--block-tokens T]) [--blocks N] [--layout L] [--dtype D]\n"
+            "                     [--lines A..B] [--at ADDRESS] [--coord [B,]KV,H,T,D] [-o FILE] [--help]\n"
+            "\n"
+            "A labeled hex view of a KV block pool: 16 bytes a line with the address, the\n"
+            "bytes and what they hold (block, K or V, head, token, dims):\n"
+            "  00003F00: 17 80 17 81 ... 17 87  block 0 V h=7 t=24 d=0..7\n"
+            "\n"
+            "  FILE               pool to read (block_pool.bin); read a chunk at a time with\n"
+            "                     pread, so any size works. Its size must be whole blocks\n"
+            "                     unless --blocks says how many to read\n"
+            "  --synthesize       make the pool instead: every element encodes its own\n"
+            "                     coordinates, its bytes in file order being\n"
+            "                       fp16, bf16: kv·16+h, t·16+d  (one hex digit each, mod 16;\n"
+            "                                   V h=7 t=24 d=3 reads 17 83)\n"
+            "                       fp8, int8:  t·16+d           (mod 16; K/V and head do not fit)\n"
+            "                       fp32:       kv, h, t, d      (one byte each, mod 256)\n"
+            "  --kv-dims 2,HK,T,D one block's shape: K and V, KV heads, tokens per block,\n"
+            "                     head dim (always in this order; --layout says the memory\n"
+            "                     order). 1 in place of 2: one cache with no K/V split (an\n"
+            "                     MLA latent), labeled L\n"
+            "  --model NAME       take the shape from a model card (models/NAME.yaml):\n"
+            "                     HK = KV heads per GPU (ceil(kv_heads / tp)), D = head_dim;\n"
+            "                     an MLA layer is one latent \"head\" of kv_lora_rank +\n"
+            "                     qk_rope_head_dim dims with no K/V split, whole on every GPU\n"
+            "  --tp N             tensor-parallel GPUs splitting the KV heads; default 1\n"
+            "  --layer L          the layer whose pool to show (layers may differ, e.g. MLA\n"
+            "                     next to GQA); default 0\n"
+            "  --block-tokens T   tokens per block with --model; default %d\n"
+            "  --blocks N         blocks in the pool; default: the file's size / block bytes,\n"
+            "                     or %d without a file\n"
+            "  --layout L         memory order, a name or five axes outermost first\n"
+            "                     (b,kv,h,t,d: block, K/V, head, token, dim); default %s\n",
+            HX_DEFAULT_BLOCK_TOKENS, HX_DEFAULT_BLOCKS, HX_DEFAULT_LAYOUT);
+    for (int i = 0; hexmap_layout_names[i]; i++)
+        fprintf(out, "                       %-10s %s\n", hexmap_layout_names[i], hexmap_layout_notes[i]);
+    fprintf(out,
+            "  --dtype D          element type: fp16, bf16, fp8, int8, fp32; default %s\n"
+            "  --lines A..B       print lines A to B inclusive (line L starts at address 16·L;\n"
+            "                     decimal or 0x hex; A.. runs to the end); default: all\n"
+            "  --at ADDRESS       the element holding byte ADDRESS (hex, 0x optional)\n"
+            "  --coord [B,]KV,H,T,D  the address of an element (KV: 0/1 or K/V; block 0\n"
+            "                     unless given first)\n"
+            "  -o, --output FILE  with --synthesize: write the pool to FILE instead\n"
+            "  --help             print this text\n"
+            "\n"
+            "A label names every piece of its line: when D x bytes is not a multiple of 16,\n"
+            "or a line crosses a token, head, K/V or block boundary, the first piece is\n"
+            "named in full and each later one by the coordinates that changed plus its\n"
+            "range: \"block 0 K h=0 t=3 d=0..3, t=4 d=0..3\", \"... t=31 d=12..15, V h=0 t=0\n"
+            "d=0..3\". Address of element (b, kv, h, t, d) in the default layout:\n"
+            "b·2·HK·T·D·e + (((kv·HK + h)·T + t)·D + d)·e for e bytes per element.\n"
+            "Exit status: 0, or 2 on bad input (message on stderr).\n",
+            dtype_name(HX_DEFAULT_DTYPE));
+}
+
+/* Prints "kvtier hexmap: " and the message to stderr. */
+static void hx_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void hx_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("kvtier hexmap: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* Parses a whole non-negative number: decimal, or hex after 0x (or always
+ * hex when hex is set, 0x optional). Returns 0, or -1. */
+static int parse_u64(const char *s, int hex, uint64_t *out)
+{
+    int base = hex ? 16 : 10;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        s += 2;
+        base = 16;
+    }
+    if (!*s || *s == '-' || *s == '+' || *s == ' ')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, base);
+    if (*end != '\0' || errno != 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* A whole number in [lo, hi] for option name. Returns 0, or -1 (message printed). */
+static int parse_int_option(const char *name, const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    uint64_t v;
+    if (parse_u64(s, 0, &v) != 0 || v < (uint64_t)lo || v > (uint64_t)hi) {
+        hx_fail("%s '%s': need a whole number from %" PRId64 " to %" PRId64, name, s, lo, hi);
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* Matches argv[*i] against "--name VALUE" or "--name=VALUE" (and short, when
+ * not NULL, as "-o VALUE"). Returns 1 with *value set and *i advanced past a
+ * separate value, 0 when argv[*i] is another option, -1 (message printed)
+ * when the value is missing. */
+static int option_value(int argc, char **argv, int *i, const char *name, const char *short_name,
+                        const char **value)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    int is_short = short_name && strcmp(a, short_name) == 0;
+    if (!is_short && strncmp(a, name, n) != 0)
+        return 0;
+    if (!is_short && a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (!is_short && a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        hx_fail("%s needs a value", name);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+/* The options whose value is kept as a string until the shape is known. */
+static int string_option(int argc, char **argv, int *i, hx_args *a)
+{
+    static const struct { const char *name, *short_name; size_t off; } opts[] = {
+        { "--kv-dims", NULL, offsetof(hx_args, kv_dims) },
+        { "--model", NULL, offsetof(hx_args, model) },
+        { "--layout", NULL, offsetof(hx_args, layout) },
+        { "--lines", NULL, offsetof(hx_args, lines) },
+        { "--at", NULL, offsetof(hx_args, at) },
+        { "--coord", NULL, offsetof(hx_args, coord) },
+        { "--output", "-o", offsetof(hx_args, output) },
+    };
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+        const char *v;
+        int got = option_value(argc, argv, i, opts[k].name, opts[k].short_name, &v);
+        if (got > 0)
+            *(const char **)((char *)a + opts[k].off) = v;
+        if (got != 0)
+            return got;
+    }
+    return 0;
+}
+
+/* The options with a number or dtype value. Returns 1 handled, 0 not one of
+ * them, -1 on an error (message printed). */
+static int number_option(int argc, char **argv, int *i, hx_args *a)
+{
+    const char *v;
+    int64_t n;
+    int got;
+    if ((got = option_value(argc, argv, i, "--tp", NULL, &v)) != 0) {
+        if (got < 0 || parse_int_option("--tp", v, 1, INT_MAX, &n) != 0)
+            return -1;
+        a->tp = (int)n;
+        return 1;
+    }
+    if ((got = option_value(argc, argv, i, "--layer", NULL, &v)) != 0) {
+        if (got < 0 || parse_int_option("--layer", v, 0, INT_MAX, &n) != 0)
+            return -1;
+        a->layer = (int)n;
+        return 1;
+    }
+    if ((got = option_value(argc, argv, i, "--block-tokens", NULL, &v)) != 0)
+        return got < 0 || parse_int_option("--block-tokens", v, 1, INT32_MAX, &a->block_tokens) != 0 ? -1 : 1;
+    if ((got = option_value(argc, argv, i, "--blocks", NULL, &v)) != 0)
+        return got < 0 || parse_int_option("--blocks", v, 1, INT64_MAX, &a->blocks) != 0 ? -1 : 1;
+    if ((got = option_value(argc, argv, i, "--dtype", NULL, &v)) != 0) {
+        if (got < 0)
+            return -1;
+        if (dtype_parse(v, &a->dtype) != 0 || !elem_bytes_of(a->dtype)) {
+            hx_fail("--dtype '%s': unknown dtype (one of: fp16, bf16, fp8, int8, fp32)", v);
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* Fills a from argv[1..argc). Returns 0, or -1 with a message on stderr. */
+static int parse_args(int argc, char **argv, hx_args *a)
+{
+    *a = (hx_args){ .tp = 1, .dtype = HX_DEFAULT_DTYPE, .layout = HX_DEFAULT_LAYOUT };
+    for (int i = 1; i < argc; i++) {
+        int got = string_option(argc, argv, &i, a);
+        if (got == 0)
+            got = number_option(argc, argv, &i, a);
+        if (got < 0)
+            return -1;
+        if (got > 0)
+            continue;
+        if (strcmp(argv[i], "--synthesize") == 0) {
+            a->synthesize = 1;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            hx_fail("unknown option '%s' (try kvtier hexmap --help)", argv[i]);
+            return -1;
+        } else if (a->file) {
+            hx_fail("one FILE only, got '%s' and '%s'", a->file, argv[i]);
+            return -1;
+        } else {
+            a->file = argv[i];
+        }
+    }
+    return 0;
+}
+
+/* Checks that the options asked for go together. Returns 0, or -1 (message printed). */
+static int check_combination(const hx_args *a)
+{
+    if (a->file && a->synthesize) {
+        hx_fail("give FILE or --synthesize, not both");
+        return -1;
+    }
+    if (!a->kv_dims == !a->model) {
+        hx_fail(a->model ? "give --kv-dims or --model, not both" : "missing the pool's shape: give --kv-dims "
+                "2,HK,T,D or --model NAME");
+        return -1;
+    }
+    if (a->kv_dims && (a->block_tokens || a->tp != 1 || a->layer)) {
+        hx_fail("--block-tokens, --tp and --layer go with --model; with --kv-dims the shape is given whole");
+        return -1;
+    }
+    if (a->output && !a->synthesize) {
+        hx_fail("-o writes a synthesized pool: add --synthesize");
+        return -1;
+    }
+    if (a->lines && !a->file && !a->synthesize) {
+        hx_fail("--lines needs bytes to show: give FILE or --synthesize");
+        return -1;
+    }
+    return 0;
+}
+
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
+
+/* Parses "2,8,32,16". Returns 0, or -1 (message printed). */
+static int parse_kv_dims(const char *s, int64_t dims[4])
+{
+    char *copy = strdup(s), *save = NULL;
+    int n = 0, bad = !copy;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !bad; tok = strtok_r(NULL, ",", &save)) {
+        uint64_t v;
+        if (n == 4 || parse_u64(tok, 0, &v) != 0 || v > INT32_MAX)
+            bad = 1;
+        else
+            dims[n++] = (int64_t)v;
+    }
+    free(copy);
+    if (bad || n != 4) {
+        hx_fail("--kv-dims '%s': want four whole numbers 2,HK,T,D (K and V, KV heads, tokens per "
+                "block, head dim), e.g. 2,8,32,16", s);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The pool's shape from a model card                                        */
+
+/* What the header says about where the shape came from. */
+typedef struct hx_origin {
+    char text[512];
+} hx_origin;
+
+/* Shape of layer a->layer's pool from the card: {2, ceil(kv_heads/tp),
+ * block tokens, head_dim}, or {1, 1, block tokens, kv_lora_rank + rope}
+ * for an MLA layer. Returns 0, or -1 (message printed). */
+static int dims_from_model(const hx_args *a, const char *const *model_dirs, int64_t dims[4], hx_origin *o)
+{
+    kt_err err;
+    memset(&err, 0, sizeof err);
+    model_card *m = model_load_named(a->model, model_dirs, &err);
+    if (!m) {
+        fputs("kvtier hexmap: ", stderr);
+        kt_err_print(&err, stderr);
+        return -1;
+    }
+    int rc = 0;
+    int64_t t = a->block_tokens ? a->block_tokens : HX_DEFAULT_BLOCK_TOKENS;
+    if (a->layer >= m->n_layers) {
+        hx_fail("--layer %d: %s has layers 0..%d", a->layer, m->name, m->n_layers - 1);
+        rc = -1;
+    } else if (m->layers[a->layer].attn == ATTN_MLA) {
+        int latent = m->mla_kv_lora_rank + m->mla_qk_rope_dim;
+        int64_t mla[4] = { 1, 1, t, latent };
+        memcpy(dims, mla, sizeof mla);
+        snprintf(o->text, sizeof o->text,
+                 "%s layer %d (mla): one latent \"head\" of kv_lora_rank %d + rope %d = %d dims, no K/V split "
+                 "(labeled L), whole on every GPU whatever --tp; %" PRId64 " tokens per block",
+                 m->name, a->layer, m->mla_kv_lora_rank, m->mla_qk_rope_dim, latent, t);
+    } else {
+        int heads_gpu = (m->n_kv_heads + a->tp - 1) / a->tp;
+        int64_t gqa[4] = { 2, heads_gpu, t, m->head_dim };
+        memcpy(dims, gqa, sizeof gqa);
+        snprintf(o->text, sizeof o->text, "%s layer %d (%s): %d KV heads / tp %d = %d per GPU, head_dim %d, %" PRId64 " tokens per block",
+                 m->name, a->layer, model_attn_names[m->layers[a->layer].attn], m->n_kv_heads, a->tp, heads_gpu,
+                 m->head_dim, t);
+    }
+    for (int l = 1; rc == 0 && l < m->n_layers; l++)
+        if ((m->layers[l].attn == ATTN_MLA) != (m->layers[0].attn == ATTN_MLA)) {
+            size_t len = strlen(o->text);
+            snprintf(o->text + len, sizeof o->text - len, "; layers differ (MLA and not), --layer picks one");
+            break;
+        }
+    model_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The command                                                               */
+
+/* Blocks in the pool: --blocks, else the file's size / block bytes (which
+ * must be whole), else the default. Returns 0, or -1 (message printed). */
+static int pool_blocks(const hx_args *a, const hexmap_pool *one_block, int fd, int64_t *blocks)
+{
+    *blocks = a->blocks ? a->blocks : HX_DEFAULT_BLOCKS;
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        hx_fail("%s: %s", a->file, strerror(errno));
+        return -1;
+    }
+    uint64_t size = (uint64_t)st.st_size, block = one_block->block_bytes;
+    if (a->blocks) {
+        uint64_t need;
+        if (mul_checked(block, (uint64_t)a->blocks, INT64_MAX, &need) != 0 || size < need) {
+            hx_fail("%s: file too short: %" PRIu64 " bytes, %" PRId64 " blocks of %" PRIu64 " B need more",
+                    a->file, size, a->blocks, block);
+            return -1;
+        }
+        return 0;
+    }
+    if (size < block || size % block != 0) {
+        hx_fail("%s: %s: %" PRIu64 " bytes is not a whole number of %" PRIu64 "-byte blocks (give --blocks N "
+                "to read the first N)", a->file, size < block ? "file too short" : "trailing bytes", size, block);
+        return -1;
+    }
+    *blocks = (int64_t)(size / block);
+    return 0;
+}
+
+/* The pool the arguments describe. Returns 0, or -1 (message printed). */
+static int build_pool(const hx_args *a, const char *const *model_dirs, int fd, hexmap_pool *p, hx_origin *o)
+{
+    int64_t dims[4];
+    o->text[0] = '\0';
+    if (a->kv_dims ? parse_kv_dims(a->kv_dims, dims) : dims_from_model(a, model_dirs, dims, o))
+        return -1;
+    kt_err err;
+    memset(&err, 0, sizeof err);
+    int64_t blocks;
+    if (hexmap_pool_init(p, dims, 1, a->layout, a->dtype, &err) != 0 || pool_blocks(a, p, fd, &blocks) != 0 ||
+        hexmap_pool_init(p, dims, blocks, a->layout, a->dtype, &err) != 0) {
+        if (err.msg[0]) {
+            fputs("kvtier hexmap: ", stderr);
+            kt_err_print(&err, stderr);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* Memory order as brackets: "[blocks][2][Hk][T][D]". */
+static void order_text(const hexmap_pool *p, char *buf, size_t n)
+{
+    static const char *const name[HEXMAP_AXES] = { "blocks", "2", "Hk", "T", "D" };
+    strbuf b = { buf, n, 0 };
+    if (n)
+        buf[0] = '\0';
+    for (int i = 0; i < HEXMAP_AXES; i++)
+        sb_printf(&b, "[%s]", p->order[i] == HEXMAP_KV && p->size[HEXMAP_KV] == 1 ? "1" : name[p->order[i]]);
+}
+
+static void print_header(FILE *out, const hexmap_pool *p, const hx_origin *o, const char *source)
+{
+    char order[64];
+    order_text(p, order, sizeof order);
+    fprintf(out, "# %s: kv-dims %" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 " %s (%d B), layout %s %s\n", source,
+            p->size[HEXMAP_KV], p->size[HEXMAP_HEAD], p->size[HEXMAP_TOKEN], p->size[HEXMAP_DIM], dtype_name(p->dtype),
+            p->elem_bytes, p->layout, order);
+    fprintf(out, "# %" PRId64 " block%s x %" PRIu64 " B = %" PRIu64 " B, %" PRIu64 " lines of %d B\n",
+            p->size[HEXMAP_BLOCK], p->size[HEXMAP_BLOCK] == 1 ? "" : "s", p->block_bytes, p->total_bytes,
+            (p->total_bytes + HEXMAP_LINE_BYTES - 1) / HEXMAP_LINE_BYTES, HEXMAP_LINE_BYTES);
+    if (o->text[0])
+        fprintf(out, "# from %s\n", o->text);
+}
+
+/* Parses --lines "A..B", "A.." or "A" against the pool's lines. Returns 0, or -1 (message printed). */
+static int parse_lines(const char *s, const hexmap_pool *p, uint64_t *first, uint64_t *last)
+{
+    uint64_t n_lines = (p->total_bytes + HEXMAP_LINE_BYTES - 1) / HEXMAP_LINE_BYTES;
+    char a[64], b[64] = "";
+    const char *dots = strstr(s, "..");
+    size_t alen = dots ? (size_t)(dots - s) : strlen(s);
+    if (alen >= sizeof a || (dots && strlen(dots + 2) >= sizeof b))
+        goto bad;
+    memcpy(a, s, alen);
+    a[alen] = '\0';
+    if (dots)
+        strcpy(b, dots + 2);
+    if (parse_u64(a, 0, first) != 0)
+        goto bad;
+    if (!dots)
+        *last = *first;
+    else if (!b[0])
+        *last = n_lines - 1;
+    else if (parse_u64(b, 0, last) != 0)
+        goto bad;
+    if (*first > *last) {
+        hx_fail("--lines '%s': the first line is after the last", s);
+        return -1;
+    }
+    if (*last >= n_lines) {
+        hx_fail("--lines '%s': out of range, the pool has lines 0..%" PRIu64 " (0x0..0x%" PRIX64 ")", s,
+                n_lines - 1, n_lines - 1);
+        return -1;
+    }
+    return 0;
+bad:
+    hx_fail("--lines '%s': want A..B (line numbers, decimal or 0x hex; line L starts at address 16*L)", s);
+    return -1;
+}
+
+/* Parses --coord "[B,]KV,H,T,D" (KV as 0/1 or K/V/L) and checks it. Returns 0, or -1 (message printed). */
+static int parse_coord(const char *s, const hexmap_pool *p, hexmap_coord *c)
+{
+    int64_t v[HEXMAP_AXES];
+    int n = 0, bad = 0;
+    char *copy = strdup(s), *save = NULL;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !bad; tok = strtok_r(NULL, ",", &save)) {
+        uint64_t u;
+        if (n == HEXMAP_AXES)
+            bad = 1;
+        else if (strcmp(tok, "K") == 0 || strcmp(tok, "k") == 0 || strcmp(tok, "L") == 0 || strcmp(tok, "l") == 0)
+            v[n++] = 0;
+        else if (strcmp(tok, "V") == 0 || strcmp(tok, "v") == 0)
+            v[n++] = 1;
+        else if (parse_u64(tok, 0, &u) == 0 && u <= INT64_MAX)
+            v[n++] = (int64_t)u;
+        else
+            bad = 1;
+    }
+    free(copy);
+    if (bad || !copy || n < HEXMAP_AXES - 1) {
+        hx_fail("--coord '%s': want KV,H,T,D or B,KV,H,T,D (KV as 0/1 or K/V), e.g. V,7,24,0", s);
+        return -1;
+    }
+    c->c[HEXMAP_BLOCK] = n == HEXMAP_AXES ? v[0] : 0;
+    for (int i = 0; i < HEXMAP_AXES - 1; i++)
+        c->c[HEXMAP_KV + i] = v[i + n - (HEXMAP_AXES - 1)];
+    kt_err err;
+    memset(&err, 0, sizeof err);
+    if (hexmap_coord_check(p, c, &err) != 0) {
+        hx_fail("--coord '%s': %s", s, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Prints the line holding addr when there are bytes to show. Returns 0, or -1 (message printed). */
+static int print_line_of(FILE *out, const hexmap_pool *p, const hexmap_source *src, uint64_t addr)
+{
+    if (!src)
+        return 0;
+    kt_err err;
+    memset(&err, 0, sizeof err);
+    uint64_t line = addr / HEXMAP_LINE_BYTES;
+    if (hexmap_dump(out, p, src, line, line, &err) != 0) {
+        fputs("kvtier hexmap: ", stderr);
+        kt_err_print(&err, stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* --at: "00003F00 -> block 0 V h=7 t=24 d=0 (byte 0 of 2)". */
+static int do_at(FILE *out, const char *s, const hexmap_pool *p, const hexmap_source *src)
+{
+    uint64_t addr;
+    hexmap_coord c;
+    int byte;
+    char label[256];
+    if (parse_u64(s, 1, &addr) != 0) {
+        hx_fail("--at '%s': want a byte address in hex (0x optional), e.g. 0x3F00", s);
+        return -1;
+    }
+    if (hexmap_coord_of(p, addr, &c, &byte) != 0) {
+        hx_fail("--at '%s': address out of range, the pool's bytes are 0x0..0x%" PRIX64, s, p->total_bytes - 1);
+        return -1;
+    }
+    fprintf(out, "%0*" PRIX64 " -> %s (byte %d of %d)\n", hexmap_addr_width(p), addr,
+            hexmap_coord_label(p, &c, label, sizeof label), byte, p->elem_bytes);
+    return print_line_of(out, p, src, addr);
+}
+
+/* --coord: "block 0 V h=7 t=24 d=0 -> 00003F00 (line 0x3F0, byte 0 of the line)". */
+static int do_coord(FILE *out, const char *s, const hexmap_pool *p, const hexmap_source *src)
+{
+    hexmap_coord c;
+    char label[256];
+    if (parse_coord(s, p, &c) != 0)
+        return -1;
+    uint64_t addr = hexmap_address(p, &c);
+    fprintf(out, "%s -> %0*" PRIX64 " (line 0x%" PRIX64 ", byte %" PRIu64 " of the line)\n",
+            hexmap_coord_label(p, &c, label, sizeof label), hexmap_addr_width(p), addr, addr / HEXMAP_LINE_BYTES,
+            addr % HEXMAP_LINE_BYTES);
+    return print_line_of(out, p, src, addr);
+}
+
+/* Bytes written per fwrite when saving a synthesized pool (1 MiB). */
+#define WRITE_CHUNK_BYTES (1u << 20)
+
+/* Writes the synthesized pool to path. Returns 0, or -1 (message printed). */
+static int write_pool(const char *path, const hexmap_pool *p)
+{
+    errno = 0;
+    FILE *f = fopen(path, "wb");
+    uint8_t *buf = malloc(WRITE_CHUNK_BYTES);
+    int rc = f && buf ? 0 : -1;
+    for (uint64_t addr = 0; rc == 0 && addr < p->total_bytes; addr += WRITE_CHUNK_BYTES) {
+        size_t n = p->total_bytes - addr < WRITE_CHUNK_BYTES ? (size_t)(p->total_bytes - addr) : WRITE_CHUNK_BYTES;
+        hexmap_synth_fill(p, addr, buf, n);
+        if (fwrite(buf, 1, n, f) != n)
+            rc = -1;
+    }
+    int saved = rc != 0 ? errno : 0;
+    if (f && fclose(f) != 0) {
+        rc = -1;
+        saved = errno;
+    }
+    free(buf);
+    if (rc != 0)
+        hx_fail("-o %s: %s", path, saved ? strerror(saved) : "out of memory");
+    return rc;
+}
+
+/* Everything after the pool is known: write, convert, dump. Returns the exit code. */
+static int run(const hx_args *a, const hexmap_pool *p, const hx_origin *o, int fd)
+{
+    hexmap_source src_store = { fd };
+    const hexmap_source *src = a->file || a->synthesize ? &src_store : NULL;
+    uint64_t first = 0, last = (p->total_bytes + HEXMAP_LINE_BYTES - 1) / HEXMAP_LINE_BYTES - 1;
+    if (a->lines && parse_lines(a->lines, p, &first, &last) != 0)
+        return 2;
+    if (a->output) {
+        if (write_pool(a->output, p) != 0)
+            return 2;
+        fprintf(stdout, "wrote %s: %" PRId64 " block%s x %" PRIu64 " B = %" PRIu64 " B\n", a->output,
+                p->size[HEXMAP_BLOCK], p->size[HEXMAP_BLOCK] == 1 ? "" : "s", p->block_bytes, p->total_bytes);
+    }
+    if (a->at && do_at(stdout, a->at, p, src) != 0)
+        return 2;
+    if (a->coord && do_coord(stdout, a->coord, p, src) != 0)
+        return 2;
+    int dump = a->lines || (src && !a->at && !a->coord && !a->output);
+    if (!dump)
+        return 0;
+    kt_err err;
+    memset(&err, 0, sizeof err);
+    print_header(stdout, p, o, a->file ? a->file : "synthesized pool");
+    if (hexmap_dump(stdout, p, src, first, last, &err) != 0) {
+        fputs("kvtier hexmap: ", stderr);
+        kt_err_print(&err, stderr);
+        return 2;
+    }
+    return 0;
+}
+
+int hexmap_main(int argc, char **argv, const char *const *model_dirs)
+{
+    if (wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    hx_args a;
+    if (parse_args(argc, argv, &a) != 0 || check_combination(&a) != 0)
+        return 2;
+    if (!a.file && !a.synthesize && !a.at && !a.coord) {
+        hx_fail("nothing to do: give FILE or --synthesize to see bytes, or --at / --coord to convert");
+        return 2;
+    }
+    int fd = -1;
+    if (a.file && (fd = open(a.file, O_RDONLY)) < 0) {
+        hx_fail("%s: %s", a.file, strerror(errno));
+        return 2;
+    }
+    hexmap_pool p;
+    hx_origin o;
+    int rc = build_pool(&a, model_dirs, fd, &p, &o) == 0 ? run(&a, &p, &o, fd) : 2;
+    fflush(stdout);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}

@@ -1,0 +1,144 @@
+/* tier.h — a replica's KV tiers below HBM (DRAM, CXL, NVMe, remote): content caches on the fabric, with offload, lookup and fetch. */
+#ifndef KT_TIER_H
+#define KT_TIER_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "dtype.h"
+#include "engine.h"
+#include "err.h"
+#include "fabric.h"
+#include "hw.h"
+#include "kv.h"
+#include "model.h"
+
+#define TIER_MAX 4
+
+typedef enum { TIER_DRAM, TIER_CXL, TIER_NVME, TIER_REMOTE, TIER_KIND_COUNT } tier_kind;
+typedef enum { OFFLOAD_DROP, OFFLOAD_WRITE_BACK, OFFLOAD_WRITE_THROUGH, OFFLOAD_KIND_COUNT } tier_offload;
+typedef enum { FETCH_DEMAND, FETCH_LAYERWISE, FETCH_PREFETCH, FETCH_PREDICTED, FETCH_KIND_COUNT } tier_fetch;
+typedef enum { DECIDE_COMPARE, DECIDE_FETCH, DECIDE_RECOMPUTE, DECIDE_KIND_COUNT } tier_decide;
+
+extern const char *const tier_kind_names[TIER_KIND_COUNT + 1];
+extern const char *const tier_offload_names[OFFLOAD_KIND_COUNT + 1];
+extern const char *const tier_fetch_names[FETCH_KIND_COUNT + 1];
+extern const char *const tier_decide_names[DECIDE_KIND_COUNT + 1];
+
+/* One tier as configured, per replica (its share of the node).
+ * Invariants: capacity, bandwidths > 0; drives >= 1; compression >= 1;
+ * quant_group > 0. Sizes and rates are per drive; drives stripe. */
+typedef struct tier_cfg {
+    char name[32];
+    tier_kind kind;
+    double capacity_bytes, read_Bps, write_Bps;
+    int64_t latency_ns;         /* per operation on the device */
+    double iops;                /* per drive, 0 = no limit */
+    int drives;
+    kt_dtype dtype;             /* KV precision stored here */
+    int quant_group;            /* elements sharing one fp16 scale + zero (int4) */
+    double compression;         /* transparent: capacity and device bandwidth × this */
+} tier_cfg;
+
+/* Tier settings of a scenario. */
+typedef struct tiers_cfg {
+    tier_cfg tier[TIER_MAX];
+    int n;
+    tier_offload offload;
+    tier_fetch fetch;
+    tier_decide decide;
+    int sync_io;
+    int hbm_cache;              /* keep freed HBM blocks as prefix cache */
+    double pcie_Bps;            /* 0: the profile's figure */
+    int64_t pcie_setup_ns;      /* GPU↔CPU round trip to start a copy */
+    double nic_Bps;
+    int64_t nic_setup_ns;       /* programming the NIC from the CPU */
+    int64_t prefetch_lead_ns;   /* predicted prefetch starts this long before the expected turn */
+} tiers_cfg;
+
+/* Reads `tiers:` (a sequence, may be absent) and `kv_policy:` / `links:`
+ * (mappings, may be absent) from the scenario root. */
+int tiers_from_conf(conf_node *root, tiers_cfg *c, kt_err *err);
+
+/* Statistics of one tier. */
+typedef struct tier_stats {
+    int64_t hit_blocks, fetched_blocks, stored_blocks, evicted_blocks;
+} tier_stats;
+
+/* One tier of a replica.
+ * Invariants: store holds capacity_blocks blocks; block_bytes > 0; the
+ * paths name links of the replica's fabric. */
+typedef struct tier {
+    tier_cfg cfg;
+    kv_pool *store;
+    uint32_t capacity_blocks;
+    double block_bytes;         /* one block at this tier's precision */
+    int read_link, write_link;
+    int path_in[FABRIC_MAX_PATH], path_in_len;    /* to HBM */
+    int path_out[FABRIC_MAX_PATH], path_out_len;  /* from HBM */
+    tier_stats st;
+    int pending_in;             /* blocks waiting to be written (batched per flush) */
+    struct tier_set *set;
+    int level;
+} tier;
+
+/* All lower tiers of one replica and its fabric. */
+typedef struct tier_set {
+    tiers_cfg cfg;
+    tier tiers[TIER_MAX];
+    int n;
+    fabric *fab;                /* owned */
+    engine *eng;                /* not owned */
+    int pcie_h2d, pcie_d2h, nic_in, nic_out;
+    double hbm_block_bytes;     /* one block in HBM at the KV dtype */
+    double dequant_Bps;         /* HBM streaming rate for dequantization */
+    int block_tokens;
+} tier_set;
+
+/* Builds the tiers of one replica of gpus GPUs: block sizes from the model
+ * at each tier's precision, links from the profile and the settings (each
+ * GPU has its own PCIe link, so the replica's PCIe is gpus × one). Returns NULL
+ * (err set) on bad sizes; caller frees with tier_set_free. */
+tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, const hw_profile *hw,
+                       kt_dtype hbm_dtype, int block_tokens, int gpus, kt_err *err);
+void tier_set_free(tier_set *ts);
+
+/* Bytes of one block of block_tokens tokens at dtype, including the scale
+ * metadata of sub-byte formats (an fp16 scale and zero per quant_group). */
+double tier_block_bytes(const model_card *m, kt_dtype dtype, int quant_group, int block_tokens);
+
+/* Content hash evicted from HBM (or from tier level-1 when level > 0):
+ * kept in tier `level` per the offload policy, written there in the next
+ * flush. */
+void tier_set_offload(tier_set *ts, int level, uint64_t hash);
+/* Content just registered in HBM: write-through copies it down. */
+void tier_set_registered(tier_set *ts, uint64_t hash);
+/* Starts the writes collected since the last flush, one transfer per tier. */
+void tier_set_flush(tier_set *ts);
+
+/* Looks up blocks hashes[0..n) (consecutive prefix blocks) tier by tier:
+ * the run stops at the first block no tier holds. counts[t] gets how many
+ * of the run each tier supplies. Returns the run's length. Hits are
+ * refreshed (LRU) and counted. */
+int64_t tier_set_lookup(tier_set *ts, const uint64_t *hashes, int64_t n, int64_t counts[TIER_MAX]);
+
+/* Estimated time to bring counts[t] blocks from each tier into HBM:
+ * transfers in parallel, each setup (per operation when sync) + bytes over
+ * its path's slowest link, not faster than all bytes over the PCIe link,
+ * plus dequantization when a tier's precision differs from HBM's. */
+int64_t tier_set_fetch_estimate_ns(const tier_set *ts, const int64_t counts[TIER_MAX]);
+
+/* Starts the fetch of counts[t] blocks from each tier. done(ud, t, now)
+ * runs once per tier transfer started; returns how many were started. */
+int tier_set_fetch(tier_set *ts, const int64_t counts[TIER_MAX], fabric_done_fn done, void *ud);
+
+/* Dequantization time of n blocks from tier t into HBM's dtype (0 when equal). */
+int64_t tier_dequant_ns(const tier_set *ts, int t, int64_t n_blocks);
+
+/* Fetch or recompute: 1 when fetching is the better (or the forced) choice. */
+int tier_should_fetch(const tiers_cfg *c, int64_t fetch_ns, int64_t recompute_ns);
+
+/* Conservation in every tier's store and the fabric's link budgets. */
+int tier_set_check(const tier_set *ts, kt_err *err);
+
+#endif

@@ -1,0 +1,245 @@
+/* test_tier.c — KV tiers below HBM: block sizes per precision, conservation under random offload and lookup, the fetch-or-recompute crossover in closed form, and whole runs. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gsl/gsl_rng.h>
+
+#include "cost.h"
+#include "engine.h"
+#include "scenario.h"
+#include "sim.h"
+#include "testutil.h"
+#include "tier.h"
+
+static model_card *m8;
+static hw_profile *h100;
+
+static tier_cfg dram(double capacity, double bw)
+{
+    tier_cfg t = { .kind = TIER_DRAM, .capacity_bytes = capacity, .read_Bps = bw, .write_Bps = bw,
+                   .latency_ns = 1000, .drives = 1, .dtype = DTYPE_BF16, .quant_group = 32, .compression = 1 };
+    strcpy(t.name, "dram");
+    return t;
+}
+
+static void test_block_bytes_per_precision(void)
+{
+    /* Llama-3.1-8B: 32 layers × 2 × 8 heads × 128 = 65,536 elements per token. */
+    CU_ASSERT_DOUBLE_EQUAL(tier_block_bytes(m8, DTYPE_BF16, 32, 16), 16 * 65536 * 2.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(tier_block_bytes(m8, DTYPE_FP8, 32, 16), 16 * 65536 * 1.0, 1e-6);
+    /* int4: half a byte, plus an fp16 scale and zero (4 B) per 32 elements. */
+    CU_ASSERT_DOUBLE_EQUAL(tier_block_bytes(m8, DTYPE_INT4, 32, 16), 16 * 65536 * (0.5 + 4.0 / 32), 1e-6);
+}
+
+/* Offloading fresh content only: what every tier holds plus what fell off
+ * the last one equals what went in; each store stays consistent. */
+static void test_conservation_under_random_ops(void)
+{
+    engine *e = engine_new(64);
+    tiers_cfg c = { .n = 3, .offload = OFFLOAD_WRITE_BACK, .pcie_setup_ns = 10000 };
+    double block = tier_block_bytes(m8, DTYPE_BF16, 32, 16);
+    c.tier[0] = dram(50 * block, 100e9);
+    c.tier[1] = dram(120 * block, 50e9);
+    c.tier[2] = dram(300 * block, 10e9);
+    kt_err err;
+    tier_set *ts = tier_set_new(&c, e, m8, h100, DTYPE_BF16, 16, 1, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
+    CU_ASSERT_EQUAL(ts->tiers[0].capacity_blocks, 50);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 5);
+    uint64_t next = 1, offloaded = 0;
+    int bad = 0;
+    for (int op = 0; op < 20000 && !bad; op++) {
+        unsigned k = gsl_rng_uniform_int(r, 10);
+        if (k < 6) {
+            tier_set_offload(ts, 0, next++);
+            offloaded++;
+        } else if (k < 9) {
+            uint64_t h[8];
+            uint64_t start = 1 + gsl_rng_uniform_int(r, (unsigned long)next);
+            for (int i = 0; i < 8; i++)
+                h[i] = start + (uint64_t)i;
+            int64_t counts[TIER_MAX];
+            int64_t run = tier_set_lookup(ts, h, 8, counts);
+            int64_t sum = 0;
+            for (int t = 0; t < TIER_MAX; t++)
+                sum += counts[t];
+            bad |= sum != run;
+        } else {
+            tier_set_flush(ts);
+            engine_run(e, INT64_MAX);
+        }
+        uint64_t held = 0;
+        for (int t = 0; t < ts->n; t++)
+            held += kv_pool_cached_blocks(ts->tiers[t].store);
+        bad |= held + (uint64_t)ts->tiers[2].st.evicted_blocks != offloaded;
+        bad |= tier_set_check(ts, &err) < 0;
+    }
+    CU_ASSERT_FALSE(bad);
+    /* The cascade ran all the way down. */
+    CU_ASSERT(ts->tiers[2].st.evicted_blocks > 0);
+    CU_ASSERT_EQUAL(kv_pool_cached_blocks(ts->tiers[0].store), 50);
+    gsl_rng_free(r);
+    tier_set_free(ts);
+    engine_free(e);
+}
+
+/* Recomputing n = 4096 tokens on Llama-3.1-8B (c = 0) is compute bound:
+ * 2·n·(GEMM params) FLOPs at peak × eff_gemm plus 4·32·128·n(n+1)/2 per
+ * layer at peak × eff_attn, plus launches. Fetching them from DRAM takes
+ * setup + 256 blocks × 2 MiB / bandwidth. Below the bandwidth where the two
+ * meet, recomputing wins; above it, fetching. */
+static void test_fetch_or_recompute_crossover(void)
+{
+    const double n = 4096, peak = 989.4e12;
+    double params = 32 * (6144.0 * 4096 + 4096.0 * 4096 + 28672.0 * 4096 + 4096.0 * 14336);
+    double gemm_ns = 1e9 * 2 * n * params / (peak * h100->eff_gemm);
+    double attn_ns = 1e9 * 32 * 4.0 * 32 * 128 * (n * (n + 1) / 2) / (peak * h100->eff_attn);
+    double recompute_ns = gemm_ns + attn_ns + 32.0 * h100->kernels_per_layer * h100->launch_ns;
+    double bytes = 256 * 16 * 131072.0;
+    double setup_ns = 1000 + 10000;
+    double crossover_Bps = bytes * 1e9 / (recompute_ns - setup_ns);
+
+    cost_model cm;
+    kt_err err;
+    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, m8, h100, 1, DTYPE_BF16, &err), 0);
+    cost_seq cs = { 4096, 0, 0 };
+    cost_iter it;
+    cost_iteration(&cm, &cs, 1, 0, &it);
+    CU_ASSERT(fabs(it.total_ns - recompute_ns) < 2);
+
+    const double factors[] = { 0.9, 1.1 };
+    for (int i = 0; i < 2; i++) {
+        engine *e = engine_new(8);
+        /* PCIe wide open so the tier's own bandwidth decides. */
+        tiers_cfg c = { .n = 1, .decide = DECIDE_COMPARE, .pcie_Bps = 1e15, .pcie_setup_ns = 10000 };
+        c.tier[0] = dram(1e12, crossover_Bps * factors[i]);
+        tier_set *ts = tier_set_new(&c, e, m8, h100, DTYPE_BF16, 16, 1, &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
+        int64_t counts[TIER_MAX] = { 256 };
+        int64_t fetch_ns = tier_set_fetch_estimate_ns(ts, counts);
+        CU_ASSERT(fabs(fetch_ns - (setup_ns + 1e9 * bytes / (crossover_Bps * factors[i]))) < 2);
+        CU_ASSERT_EQUAL(tier_should_fetch(&c, fetch_ns, it.total_ns), i == 1);
+        tier_set_free(ts);
+        engine_free(e);
+    }
+}
+
+static void test_dequant_and_sync_estimates(void)
+{
+    engine *e = engine_new(8);
+    kt_err err;
+    tiers_cfg c = { .n = 1, .pcie_Bps = 1e15, .pcie_setup_ns = 10000, .sync_io = 1 };
+    c.tier[0] = dram(1e12, 10e9);
+    c.tier[0].dtype = DTYPE_FP8;
+    tier_set *ts = tier_set_new(&c, e, m8, h100, DTYPE_BF16, 16, 1, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
+    /* fp8 block: 1 MiB; dequantizing reads it and writes 2 MiB of bf16 at
+     * the HBM streaming rate. Sync: 10 calls each paying 11 µs. */
+    double fp8 = 16 * 65536.0, bf16 = 2 * fp8;
+    double dq = 1e9 * 10 * (fp8 + bf16) / (h100->hbm_bw_Bps * h100->eff_mem);
+    CU_ASSERT_EQUAL(tier_dequant_ns(ts, 0, 10), llround(dq));
+    int64_t counts[TIER_MAX] = { 10 };
+    double want = 10 * 11000.0 + 1e9 * 10 * fp8 / 10e9 + llround(dq);
+    CU_ASSERT(fabs(tier_set_fetch_estimate_ns(ts, counts) - want) < 2);
+    tier_set_free(ts);
+    engine_free(e);
+}
+
+static metrics *run(char **sets, int n, scenario **out)
+{
+    kt_err err;
+    scenario *sc = scenario_load(tu_path("tests/data/tiers.yaml"), sets, n, &err);
+    if (!sc)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    sim_opts o = { .check = 1 };
+    metrics *m = NULL;
+    sim_stats st;
+    if (sim_run(sc, &o, &m, &st, &err) < 0)
+        kt_err_print(&err, stderr);
+    *out = sc;
+    return m;
+}
+
+/* With every invariant (tiers and links included) checked after every
+ * event: returning sessions find their KV in DRAM/NVMe, and TTFT drops. */
+static void test_tiers_cut_ttft(void)
+{
+    char *hbm_only[] = { "kv_policy.tiers_used=0" };
+    scenario *s0, *s2;
+    metrics *m0 = run(hbm_only, 1, &s0), *m2 = run(NULL, 0, &s2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m2);
+    metrics_summary a, b;
+    metrics_summarize(m0, &s0->slo, &s0->cost, &a);
+    metrics_summarize(m2, &s2->slo, &s2->cost, &b);
+    CU_ASSERT_EQUAL(a.completed, 160);
+    CU_ASSERT_EQUAL(b.completed, 160);
+    CU_ASSERT_EQUAL(a.tier_hit_tokens[0] + a.tier_hit_tokens[1], 0);
+    CU_ASSERT(b.tier_hit_tokens[0] > 0);
+    CU_ASSERT(b.ttft_ns.mean < a.ttft_ns.mean);
+    CU_ASSERT(b.stall_s > 0);
+    /* Bytes fetched over PCIe: at least the fetched tokens' KV (bf16). */
+    double h2d = 0;
+    for (size_t i = 0; i < m2->n_links; i++)
+        if (!strcmp(m2->links[i].name, "pcie.h2d"))
+            h2d = m2->links[i].bytes_moved;
+    CU_ASSERT(h2d >= (b.tier_hit_tokens[0] + b.tier_hit_tokens[1]) * 131072.0 - 1);
+    metrics_free(m0);
+    metrics_free(m2);
+    scenario_free(s0);
+    scenario_free(s2);
+}
+
+/* Layer-by-layer fetch hides transfer time behind compute, and prefetch at
+ * arrival moves the wait off the GPU (into the request's queueing): both
+ * stall the GPU less than fetching on demand. */
+static void test_fetch_modes(void)
+{
+    char *layer[] = { "kv_policy.fetch=layerwise" }, *pre[] = { "kv_policy.fetch=prefetch" };
+    scenario *sd, *sl, *sp;
+    metrics *md = run(NULL, 0, &sd), *ml = run(layer, 1, &sl), *mp = run(pre, 1, &sp);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(md);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ml);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mp);
+    metrics_summary d, l, p;
+    metrics_summarize(md, &sd->slo, &sd->cost, &d);
+    metrics_summarize(ml, &sl->slo, &sl->cost, &l);
+    metrics_summarize(mp, &sp->slo, &sp->cost, &p);
+    CU_ASSERT(l.stall_s < d.stall_s);
+    CU_ASSERT(p.stall_s < d.stall_s);
+    CU_ASSERT(p.queue_ns.mean > d.queue_ns.mean);
+    CU_ASSERT_EQUAL(p.completed, 160);
+    metrics_free(md);
+    metrics_free(ml);
+    metrics_free(mp);
+    scenario_free(sd);
+    scenario_free(sl);
+    scenario_free(sp);
+}
+
+int main(void)
+{
+    setenv("KVTIER_DATA", tu_path(""), 1);
+    kt_err err;
+    m8 = model_load(tu_path("models/llama-3.1-8b.yaml"), &err);
+    h100 = hw_load(tu_path("hwprofiles/h100-sxm.yaml"), &err);
+    if (!m8 || !h100) {
+        kt_err_print(&err, stderr);
+        return 1;
+    }
+    static const tu_test tests[] = {
+        { "block bytes per precision", test_block_bytes_per_precision },
+        { "blocks conserved across tiers under random offload and lookup", test_conservation_under_random_ops },
+        { "fetch-or-recompute flips at the closed-form bandwidth", test_fetch_or_recompute_crossover },
+        { "dequantization and sync I/O in the fetch estimate", test_dequant_and_sync_estimates },
+        { "tiers cut TTFT, invariants checked after every event", test_tiers_cut_ttft },
+        { "demand, layer-by-layer and speculative fetch", test_fetch_modes },
+        { NULL, NULL },
+    };
+    int rc = tu_run("tier", tests);
+    model_free(m8);
+    hw_free(h100);
+    return rc;
+}
