@@ -1,5 +1,6 @@
 /* kv.c — paged KV blocks: free list in LRU order, chained prefix hashes in an open-addressing table, per-sequence block tables. */
 #include "kv.h"
+#include "htab.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +10,7 @@
 /* The pool.
  * Invariants: a block is on the free list iff ref[b] == 0; the free list runs
  * from head (evicted first) to tail; n_free is its length; hash[b] != 0 iff
- * the table maps hash[b] -> b; n_cached counts free blocks with hash != 0;
- * the table's capacity is a power of two at least twice n_blocks, so probing
- * always finds an empty slot. */
+ * the table maps hash[b] -> b; n_cached counts free blocks with hash != 0. */
 struct kv_pool {
     uint32_t n_blocks;
     int block_tokens;
@@ -25,21 +24,12 @@ struct kv_pool {
     kv_register_fn on_register;
     void *register_ud;
     int no_retain;
-    uint64_t *tab_key;          /* 0 = empty slot */
-    uint32_t *tab_val;
-    uint32_t tab_mask;
+    htab tab;                   /* content hash -> block; sized for n_blocks, never grows */
 };
 
 /* ---------- hashing ---------- */
 
-/* splitmix64's finalizer: a fast, well-mixed 64-bit permutation. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
+#define mix64 kt_mix64
 
 /* Position in a kv_content: segment index and the token where it starts. */
 typedef struct seg_cursor { uint32_t seg; int64_t seg_start; } seg_cursor;
@@ -74,50 +64,9 @@ static uint64_t block_hash(uint64_t prev, const kv_content *c, seg_cursor *cur, 
 
 /* ---------- hash table ---------- */
 
-static uint32_t tab_slot(const kv_pool *p, uint64_t key)
-{
-    uint32_t i = (uint32_t)mix64(key) & p->tab_mask;
-    while (p->tab_key[i] && p->tab_key[i] != key)
-        i = (i + 1) & p->tab_mask;
-    return i;
-}
-
-static uint32_t tab_get(const kv_pool *p, uint64_t key)
-{
-    uint32_t i = tab_slot(p, key);
-    return p->tab_key[i] ? p->tab_val[i] : KV_NONE;
-}
-
-static void tab_put(kv_pool *p, uint64_t key, uint32_t block)
-{
-    uint32_t i = tab_slot(p, key);
-    p->tab_key[i] = key;
-    p->tab_val[i] = block;
-}
-
-/* Linear-probing delete with backward shift, so no tombstones accumulate. */
-static void tab_del(kv_pool *p, uint64_t key)
-{
-    uint32_t i = tab_slot(p, key);
-    if (!p->tab_key[i])
-        return;
-    uint32_t j = i;
-    for (;;) {
-        p->tab_key[i] = 0;
-        for (;;) {
-            j = (j + 1) & p->tab_mask;
-            if (!p->tab_key[j])
-                return;
-            uint32_t home = (uint32_t)mix64(p->tab_key[j]) & p->tab_mask;
-            /* Move j back to i unless its home lies cyclically in (i, j]. */
-            if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
-                break;
-        }
-        p->tab_key[i] = p->tab_key[j];
-        p->tab_val[i] = p->tab_val[j];
-        i = j;
-    }
-}
+static uint32_t tab_get(const kv_pool *p, uint64_t key) { return htab_get(&p->tab, key); }
+static void tab_put(kv_pool *p, uint64_t key, uint32_t block) { htab_put(&p->tab, key, block); }
+static void tab_del(kv_pool *p, uint64_t key) { htab_del(&p->tab, key); }
 
 /* ---------- free list ---------- */
 
@@ -175,17 +124,11 @@ kv_pool *kv_pool_new(uint32_t n_blocks, int block_tokens, int prefix_cache)
     p->n_blocks = n_blocks;
     p->block_tokens = block_tokens;
     p->prefix_cache = prefix_cache;
-    uint32_t cap = 16;
-    while (cap < 2 * (uint64_t)n_blocks + 2)
-        cap *= 2;
-    p->tab_mask = cap - 1;
     p->ref = calloc(n_blocks + 1, sizeof *p->ref);
     p->hash = calloc(n_blocks + 1, sizeof *p->hash);
     p->prev = malloc((n_blocks + 1) * sizeof *p->prev);
     p->next = malloc((n_blocks + 1) * sizeof *p->next);
-    p->tab_key = calloc(cap, sizeof *p->tab_key);
-    p->tab_val = calloc(cap, sizeof *p->tab_val);
-    if (!p->ref || !p->hash || !p->prev || !p->next || !p->tab_key || !p->tab_val)
+    if (!p->ref || !p->hash || !p->prev || !p->next || htab_init(&p->tab, n_blocks) < 0)
         goto fail;
     p->head = p->tail = KV_NONE;
     for (uint32_t b = 0; b < n_blocks; b++)
@@ -204,8 +147,7 @@ void kv_pool_free(kv_pool *p)
     free(p->hash);
     free(p->prev);
     free(p->next);
-    free(p->tab_key);
-    free(p->tab_val);
+    htab_destroy(&p->tab);
     free(p);
 }
 
@@ -468,12 +410,13 @@ static int check_free_list(const kv_pool *p, kt_err *err)
 static int check_table(const kv_pool *p, kt_err *err)
 {
     uint32_t entries = 0;
-    for (uint32_t i = 0; i <= p->tab_mask; i++) {
-        if (!p->tab_key[i])
+    for (uint32_t i = 0; i < htab_slots(&p->tab); i++) {
+        uint64_t key = p->tab.key[i];
+        if (!key)
             continue;
         entries++;
-        uint32_t b = p->tab_val[i];
-        if (b >= p->n_blocks || p->hash[b] != p->tab_key[i] || tab_get(p, p->tab_key[i]) != b) {
+        uint32_t b = p->tab.val[i];
+        if (b >= p->n_blocks || p->hash[b] != key || tab_get(p, key) != b) {
             KT_ERROR(err, NULL, 0, 0, "kv: prefix table slot %u does not match block %u", i, b);
             return -1;
         }

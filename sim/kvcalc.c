@@ -2,6 +2,7 @@
 #include "kvcalc.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
@@ -360,6 +361,10 @@ void kvcalc_memory_compute(const model_card *m, const hw_profile *gpu, int64_t c
 /* ------------------------------------------------------------------------ */
 /* Arguments                                                                 */
 
+/* Most entries a list option (--tile-tokens, --page-tokens, --lengths) takes. */
+#define KV_MAX_LIST 16
+#define KV_MAX_LENGTH_BINS 256
+
 /* What the command line asked for. Strings point into argv (not owned). */
 typedef struct kv_args {
     const char *model;
@@ -370,21 +375,45 @@ typedef struct kv_args {
     double hbm_fraction;
     double reserve_bytes;
     int json;
+    kt_dtype weight_dtype;      /* with weight_dtype_set: overrides the card's */
+    int weight_dtype_set;
+    /* sections */
+    int show_tiles, show_paging, show_jenga, show_memory;
+    int64_t tile_tokens[KV_MAX_LIST];
+    int n_tile_tokens;
+    kt_dtype tile_dtype;        /* with tile_dtype_set; else kvcalc_tile_dtype(kv) */
+    int tile_dtype_set;
+    int64_t page_tokens[KV_MAX_LIST];
+    int n_page_tokens;
+    double page_meta_bytes;
+    kvcalc_page_scope page_scope;
+    kvcalc_length_bin lengths[KV_MAX_LENGTH_BINS];  /* none: one request of the context */
+    int n_lengths;
+    int64_t max_len_tokens;     /* 0: the card's max context (or the longest length, if longer) */
+    int node_gpus;
 } kv_args;
 
 /* Defaults, named so the usage text and the parser agree. */
 #define KV_DEFAULT_DTYPE DTYPE_BF16
 #define KV_DEFAULT_TP 1
 #define KV_DEFAULT_HBM_FRACTION 0.9     /* what serving engines leave for KV + weights (vLLM's gpu_memory_utilization) */
+#define KV_DEFAULT_TILE_TOKENS "16,32,64,128,256"
+#define KV_DEFAULT_PAGE_TOKENS "16,32,64,128"  /* the block sizes serving engines offer */
+#define KV_DEFAULT_NODE_GPUS 8          /* an HGX / DGX node */
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: kvtier kv MODEL [--context N] [--dtype D] [--gpu PROFILE] [--tp N]\n"
-            "                 [--hbm-fraction F] [--reserve BYTES] [--json] [--help]\n"
+            "                 [--hbm-fraction F] [--reserve BYTES] [--weight-dtype D] [--json]\n"
+            "                 [--tiles] [--tile-tokens LIST] [--tile-dtype D]\n"
+            "                 [--paging] [--page-tokens LIST] [--page-meta-bytes B] [--page-scope S]\n"
+            "                 [--lengths LIST] [--max-len N] [--jenga] [--memory] [--node-gpus N]\n"
+            "                 [--all] [--help]\n"
             "\n"
             "KV cache bytes per token and per context, by attention layer kind, against\n"
-            "the weights and a GPU's memory.\n"
+            "the weights and a GPU's memory. Every figure after the first block is per GPU\n"
+            "of the tp group.\n"
             "\n"
             "  MODEL             model card name (models/NAME.yaml) or path to a card\n"
             "  --context N       context length in tokens: 131072, 128K (x1024), 10M (x2^20);\n"
@@ -395,9 +424,44 @@ static void usage(FILE *out)
             "  --tp N            tensor-parallel GPUs sharing the weights and KV heads; default %d\n"
             "  --hbm-fraction F  share of HBM usable for weights and KV, 0 < F <= 1; default %g\n"
             "  --reserve BYTES   HBM per GPU kept for activations and runtime (\"2GiB\"); default 0\n"
+            "  --weight-dtype D  weights in this dtype instead of the card's\n"
             "  --json            print the figures as one JSON object\n"
-            "  --help            print this text\n",
-            dtype_name(KV_DEFAULT_DTYPE), KV_DEFAULT_TP, KV_DEFAULT_HBM_FRACTION);
+            "\n"
+            "Sections (each also switched on by its own options; --all: every one):\n"
+            "  --tiles           SRAM tiles of FlashAttention-style kernels: bytes of one K+V\n"
+            "                    tile = tile tokens x KV heads x head dim x bytes x 2 (an MLA\n"
+            "                    tile: tokens x (kv_lora_rank + rope dims) x bytes, no K/V\n"
+            "                    split) against the GPU's shared memory per SM (needs --gpu\n"
+            "                    for the fit); pages of the first --page-tokens size per tile\n"
+            "  --tile-tokens LIST  tile sizes in tokens; default %s\n"
+            "  --tile-dtype D    what a tile holds in SRAM; default: the KV dtype if 16 or 32\n"
+            "                    bits, else bf16 (dequantized)\n"
+            "  --paging          per page size: page-table entries and their metadata against\n"
+            "                    the KV they map (target below %g%%), the slack of each layer's\n"
+            "                    last page, and contiguous reservation against paging\n"
+            "  --page-tokens LIST  page (block) sizes in tokens; default %s\n"
+            "  --page-meta-bytes B metadata per page; default %d (kvtier's kv manager: table\n"
+            "                    entry 4, ref count 4, prefix hash 8, LRU links 8, prefix\n"
+            "                    table 2 x 12)\n"
+            "  --page-scope S    shared: one table for all layers (an entry per page of\n"
+            "                    tokens, default); layer: a table per layer\n"
+            "  --lengths LIST    request lengths in tokens, N or N:COUNT each (\"100,1000:3\");\n"
+            "                    default: one request of --context\n"
+            "  --max-len N       what contiguous allocation reserves per request; default the\n"
+            "                    card's max context (or the longest length if longer)\n"
+            "  --jenga           one page size for all layers (the largest layer's, one table,\n"
+            "                    so windowed layers keep the whole context) against Jenga-style\n"
+            "                    pages (LCM of the layers' page sizes, each layer its own pages),\n"
+            "                    with the memory each wastes, per --page-tokens size\n"
+            "  --memory          fixed (weights / tp + reserve) against variable (KV) memory\n"
+            "                    per GPU, and the longest context on a node (needs --gpu)\n"
+            "  --node-gpus N     GPUs of a node, one model copy over all of them; default %d\n"
+            "  --help            print this text\n"
+            "\n"
+            "Exit status: 0, or 2 on bad input (message on stderr).\n",
+            dtype_name(KV_DEFAULT_DTYPE), KV_DEFAULT_TP, KV_DEFAULT_HBM_FRACTION, KV_DEFAULT_TILE_TOKENS,
+            KVCALC_PAGE_META_TARGET_FRAC * 100, KV_DEFAULT_PAGE_TOKENS, KVCALC_DEFAULT_PAGE_META_BYTES,
+            KV_DEFAULT_NODE_GPUS);
 }
 
 /* Matches argv[*i] against "--name VALUE" or "--name=VALUE". Returns 1 with
@@ -423,35 +487,47 @@ static int option_value(int argc, char **argv, int *i, const char *name, const c
     return 1;
 }
 
-static int parse_context(const char *s, int64_t *out)
+/* A token count for option name ("131072", "128K"). Returns 0, or -1 (message printed). */
+static int parse_tokens(const char *name, const char *s, int64_t *out)
 {
     char why[256];
     double v;
     /* Tokens past 2^53 would not be exact in the double sums; no model comes near. */
     const double max_tokens = 9007199254740992.0;
     if (units_parse(s, UNITS_TOKENS, &v, why, sizeof why) != 0) {
-        fprintf(stderr, "kvtier kv: --context '%s': %s (e.g. %s)\n", s, why, units_example(UNITS_TOKENS));
+        fprintf(stderr, "kvtier kv: %s '%s': %s (e.g. %s)\n", name, s, why, units_example(UNITS_TOKENS));
         return -1;
     }
     if (v < 1 || v != floor(v) || v > max_tokens) {
-        fprintf(stderr, "kvtier kv: --context '%s': need a whole number of tokens >= 1\n", s);
+        fprintf(stderr, "kvtier kv: %s '%s': need a whole number of tokens >= 1\n", name, s);
         return -1;
     }
     *out = (int64_t)v;
     return 0;
 }
 
-static int parse_tp(const char *s, int *out)
+static int parse_context(const char *s, int64_t *out)
+{
+    return parse_tokens("--context", s, out);
+}
+
+/* A whole number >= 1 for option name. */
+static int parse_count(const char *name, const char *s, int *out)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
     if (end == s || *end != '\0' || errno != 0 || v < 1 || v > INT_MAX) {
-        fprintf(stderr, "kvtier kv: --tp '%s': need a whole number of GPUs >= 1\n", s);
+        fprintf(stderr, "kvtier kv: %s '%s': need a whole number >= 1\n", name, s);
         return -1;
     }
     *out = (int)v;
     return 0;
+}
+
+static int parse_tp(const char *s, int *out)
+{
+    return parse_count("--tp", s, out);
 }
 
 static int parse_fraction(const char *s, double *out)
@@ -466,36 +542,110 @@ static int parse_fraction(const char *s, double *out)
     return 0;
 }
 
-static int parse_reserve(const char *s, double *out)
+/* A byte count with a unit ("2GiB"), or a bare whole number of bytes. */
+static int parse_bytes(const char *name, const char *s, double *out)
 {
-    char why[256];
+    char why[256], *end;
+    double v = strtod(s, &end);
+    if (end != s && *end == '\0' && v >= 0 && v == floor(v)) {
+        *out = v;
+        return 0;
+    }
     if (units_parse(s, UNITS_BYTES, out, why, sizeof why) != 0) {
-        fprintf(stderr, "kvtier kv: --reserve '%s': %s (e.g. %s)\n", s, why, units_example(UNITS_BYTES));
+        fprintf(stderr, "kvtier kv: %s '%s': %s (e.g. %s)\n", name, s, why, units_example(UNITS_BYTES));
         return -1;
     }
     return 0;
 }
 
-/* Applies one option with a value. Returns 1 handled, 0 not this kind of
- * option, -1 on an error (message printed). */
+static int parse_reserve(const char *s, double *out)
+{
+    return parse_bytes("--reserve", s, out);
+}
+
+static int parse_dtype_option(const char *name, const char *s, kt_dtype *out)
+{
+    if (dtype_parse(s, out) == 0)
+        return 0;
+    fprintf(stderr, "kvtier kv: %s '%s': unknown dtype (one of:", name, s);
+    for (const char *const *d = dtype_names; *d; d++)
+        fprintf(stderr, " %s", *d);
+    fprintf(stderr, ")\n");
+    return -1;
+}
+
+/* Comma-separated token counts into out[0..cap). Returns the count, or -1 (message printed). */
+static int parse_token_list(const char *name, const char *s, int64_t *out, int cap)
+{
+    char *copy = strdup(s), *save = NULL;
+    int n = 0, rc = copy ? 0 : -1;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+        if (n == cap) {
+            fprintf(stderr, "kvtier kv: %s '%s': at most %d entries\n", name, s, cap);
+            rc = -1;
+        } else {
+            rc = parse_tokens(name, tok, &out[n++]);
+        }
+    }
+    free(copy);
+    if (rc == 0 && n == 0) {
+        fprintf(stderr, "kvtier kv: %s '%s': need at least one token count\n", name, s);
+        rc = -1;
+    }
+    return rc == 0 ? n : -1;
+}
+
+/* --lengths "100,1000:3": lengths with optional counts. Returns the bin count, or -1 (message printed). */
+static int parse_lengths(const char *s, kvcalc_length_bin *bins, int cap)
+{
+    char *copy = strdup(s), *save = NULL;
+    int n = 0, rc = copy ? 0 : -1;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        int count = 1;
+        if (colon)
+            *colon = '\0';
+        if (n == cap) {
+            fprintf(stderr, "kvtier kv: --lengths: at most %d entries\n", cap);
+            rc = -1;
+        } else if (parse_tokens("--lengths", tok, &bins[n].tokens) != 0 ||
+                   (colon && parse_count("--lengths count", colon + 1, &count) != 0)) {
+            rc = -1;
+        } else {
+            bins[n++].count = count;
+        }
+    }
+    free(copy);
+    if (rc == 0 && n == 0) {
+        fprintf(stderr, "kvtier kv: --lengths '%s': need at least one length\n", s);
+        rc = -1;
+    }
+    return rc == 0 ? n : -1;
+}
+
+static int parse_scope(const char *s, kvcalc_page_scope *out)
+{
+    if (strcmp(s, "shared") == 0)
+        *out = KVCALC_PAGES_SHARED;
+    else if (strcmp(s, "layer") == 0)
+        *out = KVCALC_PAGES_PER_LAYER;
+    else {
+        fprintf(stderr, "kvtier kv: --page-scope '%s': shared or layer\n", s);
+        return -1;
+    }
+    return 0;
+}
+
+/* Applies one of the report's base options with a value. Returns 1
+ * handled, 0 not this kind of option, -1 on an error (message printed). */
 static int parse_valued_option(int argc, char **argv, int *i, kv_args *a)
 {
     const char *v;
     int got;
     if ((got = option_value(argc, argv, i, "--context", &v)) != 0)
         return got < 0 ? -1 : parse_context(v, &a->ctx_tokens) == 0 ? 1 : -1;
-    if ((got = option_value(argc, argv, i, "--dtype", &v)) != 0) {
-        if (got < 0)
-            return -1;
-        if (dtype_parse(v, &a->kv) != 0) {
-            fprintf(stderr, "kvtier kv: --dtype '%s': unknown dtype (one of:", v);
-            for (const char *const *d = dtype_names; *d; d++)
-                fprintf(stderr, " %s", *d);
-            fprintf(stderr, ")\n");
-            return -1;
-        }
-        return 1;
-    }
+    if ((got = option_value(argc, argv, i, "--dtype", &v)) != 0)
+        return got < 0 ? -1 : parse_dtype_option("--dtype", v, &a->kv) == 0 ? 1 : -1;
     if ((got = option_value(argc, argv, i, "--gpu", &v)) != 0) {
         a->gpu = v;
         return got;
@@ -506,22 +656,106 @@ static int parse_valued_option(int argc, char **argv, int *i, kv_args *a)
         return got < 0 ? -1 : parse_fraction(v, &a->hbm_fraction) == 0 ? 1 : -1;
     if ((got = option_value(argc, argv, i, "--reserve", &v)) != 0)
         return got < 0 ? -1 : parse_reserve(v, &a->reserve_bytes) == 0 ? 1 : -1;
+    if ((got = option_value(argc, argv, i, "--weight-dtype", &v)) != 0) {
+        a->weight_dtype_set = 1;
+        return got < 0 ? -1 : parse_dtype_option("--weight-dtype", v, &a->weight_dtype) == 0 ? 1 : -1;
+    }
     return 0;
+}
+
+/* Options of the tile and memory sections; each switches its section on. */
+static int parse_tile_memory_option(int argc, char **argv, int *i, kv_args *a)
+{
+    const char *v;
+    int got;
+    if ((got = option_value(argc, argv, i, "--tile-tokens", &v)) != 0) {
+        a->show_tiles = 1;
+        return got < 0 || (a->n_tile_tokens = parse_token_list("--tile-tokens", v, a->tile_tokens, KV_MAX_LIST)) < 0
+                   ? -1 : 1;
+    }
+    if ((got = option_value(argc, argv, i, "--tile-dtype", &v)) != 0) {
+        a->show_tiles = a->tile_dtype_set = 1;
+        return got < 0 ? -1 : parse_dtype_option("--tile-dtype", v, &a->tile_dtype) == 0 ? 1 : -1;
+    }
+    if ((got = option_value(argc, argv, i, "--node-gpus", &v)) != 0) {
+        a->show_memory = 1;
+        return got < 0 ? -1 : parse_count("--node-gpus", v, &a->node_gpus) == 0 ? 1 : -1;
+    }
+    return 0;
+}
+
+/* Options of the paging section; each switches it on (--page-tokens also sets --jenga's sizes). */
+static int parse_paging_option(int argc, char **argv, int *i, kv_args *a)
+{
+    const char *v;
+    int got;
+    if ((got = option_value(argc, argv, i, "--page-tokens", &v)) != 0) {
+        a->show_paging = 1;
+        return got < 0 || (a->n_page_tokens = parse_token_list("--page-tokens", v, a->page_tokens, KV_MAX_LIST)) < 0
+                   ? -1 : 1;
+    }
+    if ((got = option_value(argc, argv, i, "--page-meta-bytes", &v)) != 0) {
+        a->show_paging = 1;
+        return got < 0 ? -1 : parse_bytes("--page-meta-bytes", v, &a->page_meta_bytes) == 0 ? 1 : -1;
+    }
+    if ((got = option_value(argc, argv, i, "--page-scope", &v)) != 0) {
+        a->show_paging = 1;
+        return got < 0 ? -1 : parse_scope(v, &a->page_scope) == 0 ? 1 : -1;
+    }
+    if ((got = option_value(argc, argv, i, "--lengths", &v)) != 0) {
+        a->show_paging = 1;
+        return got < 0 || (a->n_lengths = parse_lengths(v, a->lengths, KV_MAX_LENGTH_BINS)) < 0 ? -1 : 1;
+    }
+    if ((got = option_value(argc, argv, i, "--max-len", &v)) != 0) {
+        a->show_paging = 1;
+        return got < 0 ? -1 : parse_tokens("--max-len", v, &a->max_len_tokens) == 0 ? 1 : -1;
+    }
+    return 0;
+}
+
+/* Flags without a value. Returns 1 handled, 0 not a flag. */
+static int parse_flag(const char *arg, kv_args *a)
+{
+    int all = strcmp(arg, "--all") == 0;
+    if (strcmp(arg, "--json") == 0)
+        a->json = 1;
+    else if (all || strcmp(arg, "--tiles") == 0 || strcmp(arg, "--paging") == 0 || strcmp(arg, "--jenga") == 0 ||
+             strcmp(arg, "--memory") == 0) {
+        a->show_tiles |= all || strcmp(arg, "--tiles") == 0;
+        a->show_paging |= all || strcmp(arg, "--paging") == 0;
+        a->show_jenga |= all || strcmp(arg, "--jenga") == 0;
+        a->show_memory |= all || strcmp(arg, "--memory") == 0;
+    } else
+        return 0;
+    return 1;
+}
+
+/* Fills the list defaults the command line left empty. */
+static void default_lists(kv_args *a)
+{
+    if (!a->n_tile_tokens)
+        a->n_tile_tokens = parse_token_list("--tile-tokens", KV_DEFAULT_TILE_TOKENS, a->tile_tokens, KV_MAX_LIST);
+    if (!a->n_page_tokens)
+        a->n_page_tokens = parse_token_list("--page-tokens", KV_DEFAULT_PAGE_TOKENS, a->page_tokens, KV_MAX_LIST);
 }
 
 /* Fills a from argv[1..argc). Returns 0, or -1 with a message on stderr. */
 static int parse_args(int argc, char **argv, kv_args *a)
 {
-    *a = (kv_args){ .kv = KV_DEFAULT_DTYPE, .tp = KV_DEFAULT_TP, .hbm_fraction = KV_DEFAULT_HBM_FRACTION };
+    *a = (kv_args){ .kv = KV_DEFAULT_DTYPE, .tp = KV_DEFAULT_TP, .hbm_fraction = KV_DEFAULT_HBM_FRACTION,
+                    .page_meta_bytes = KVCALC_DEFAULT_PAGE_META_BYTES, .page_scope = KVCALC_PAGES_SHARED,
+                    .node_gpus = KV_DEFAULT_NODE_GPUS };
     for (int i = 1; i < argc; i++) {
         int got = parse_valued_option(argc, argv, &i, a);
+        if (got == 0)
+            got = parse_tile_memory_option(argc, argv, &i, a);
+        if (got == 0)
+            got = parse_paging_option(argc, argv, &i, a);
         if (got < 0)
             return -1;
-        if (got > 0)
+        if (got > 0 || parse_flag(argv[i], a))
             continue;
-        if (strcmp(argv[i], "--json") == 0) {
-            a->json = 1;
-        } else if (argv[i][0] == '-') {
+        if (argv[i][0] == '-') {
             fprintf(stderr, "kvtier kv: unknown option '%s' (try kvtier kv --help)\n", argv[i]);
             return -1;
         } else if (a->model) {
@@ -536,6 +770,7 @@ static int parse_args(int argc, char **argv, kv_args *a)
         usage(stderr);
         return -1;
     }
+    default_lists(a);
     return 0;
 }
 
@@ -717,6 +952,231 @@ static void print_split_note(FILE *out, const model_card *m, int tp, const kvcal
         fprintf(out, "; %d KV heads over %d GPUs: heads replicated, 1 per GPU", m->n_kv_heads, tp);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Text sections: tiles, paging, Jenga, memory                               */
+
+static kt_dtype tile_dtype_of(const kv_args *a)
+{
+    return a->tile_dtype_set ? a->tile_dtype : kvcalc_tile_dtype(a->kv);
+}
+
+/* First layer of each tile shape: [0] a layer with per-head K and V, [1] an
+ * MLA layer; -1 when the model has none. */
+static void tile_shape_layers(const model_card *m, int first[2])
+{
+    first[0] = first[1] = -1;
+    for (int l = m->n_layers - 1; l >= 0; l--)
+        first[m->layers[l].attn == ATTN_MLA] = l;
+}
+
+/* "4" pages per tile, "1/2" (a page holds 2 tiles) or "1.50 (misaligned)". */
+static char *pages_per_tile_text(int64_t tile_tokens, int64_t page_tokens, char *buf, size_t n)
+{
+    if (tile_tokens % page_tokens == 0)
+        snprintf(buf, n, "%" PRId64, tile_tokens / page_tokens);
+    else if (page_tokens % tile_tokens == 0)
+        snprintf(buf, n, "1/%" PRId64, page_tokens / tile_tokens);
+    else
+        snprintf(buf, n, "%.2f (misaligned: tiles straddle pages)", (double)tile_tokens / page_tokens);
+    return buf;
+}
+
+/* How many tiles of this size fit one SM's shared memory at once: 1 or 2
+ * (double-buffered, loading the next tile while computing on this one). */
+#define TILE_PIPELINE_STAGES 2
+
+static void print_tile_rows(FILE *out, const model_card *m, const hw_profile *gpu, const kv_args *a, int layer)
+{
+    char b[48], ppt[64], head[48];
+    kt_dtype td = tile_dtype_of(a);
+    snprintf(head, sizeof head, "pages of %" PRId64 " tokens per tile", a->page_tokens[0]);
+    fprintf(out, "    %-8s %-14s %-9s %-5s %-9s %s\n", "tokens", "tile bytes", "of SMEM", "fits", "2 stages", head);
+    for (int i = 0; i < a->n_tile_tokens; i++) {
+        double bytes = kvcalc_layer_tile_bytes(m, layer, a->tp, a->tile_tokens[i], td);
+        char frac[16] = "-", fits[8] = "-", fits2[8] = "-";
+        if (gpu) {
+            snprintf(frac, sizeof frac, "%.1f%%", 100 * bytes / gpu->smem_per_sm_bytes);
+            snprintf(fits, sizeof fits, "%s", bytes <= gpu->smem_per_sm_bytes ? "yes" : "no");
+            snprintf(fits2, sizeof fits2, "%s", TILE_PIPELINE_STAGES * bytes <= gpu->smem_per_sm_bytes ? "yes" : "no");
+        }
+        fprintf(out, "    %-8" PRId64 " %-14s %-9s %-5s %-9s %s\n", a->tile_tokens[i], fmt_bytes_exact(bytes, b, sizeof b),
+                frac, fits, fits2, pages_per_tile_text(a->tile_tokens[i], a->page_tokens[0], ppt, sizeof ppt));
+    }
+}
+
+static void print_tiles(FILE *out, const model_card *m, const hw_profile *gpu, const kv_args *a)
+{
+    char b[32];
+    kt_dtype td = tile_dtype_of(a);
+    fprintf(out, "SRAM tiles (K+V; %s in SRAM", dtype_name(td));
+    if (!a->tile_dtype_set && td != a->kv)
+        fprintf(out, ", dequantized from %s", dtype_name(a->kv));
+    if (gpu)
+        fprintf(out, "; %s of shared memory per SM on %s)\n", fmt_bytes_exact(gpu->smem_per_sm_bytes, b, sizeof b), gpu->name);
+    else
+        fprintf(out, "; give --gpu for the fit)\n");
+    int first[2];
+    tile_shape_layers(m, first);
+    if (first[0] >= 0) {
+        fprintf(out, "  %s layers: %d KV heads x %d dims per GPU: tokens x %d x %d x %g B x 2\n",
+                model_attn_names[m->layers[first[0]].attn], kv_heads_per_gpu(m, a->tp), m->head_dim,
+                kv_heads_per_gpu(m, a->tp), m->head_dim, dtype_bytes(td));
+        print_tile_rows(out, m, gpu, a, first[0]);
+    }
+    if (first[1] >= 0) {
+        fprintf(out, "  mla layers: one latent of %d + %d dims, no K/V split: tokens x %d x %g B\n",
+                m->mla_kv_lora_rank, m->mla_qk_rope_dim, m->mla_kv_lora_rank + m->mla_qk_rope_dim, dtype_bytes(td));
+        print_tile_rows(out, m, gpu, a, first[1]);
+    }
+}
+
+static void print_paging_table(FILE *out, const model_card *m, const kv_args *a)
+{
+    char e[32], meta[48], pages[48], kvp[32], slack[48], frac[24];
+    fprintf(out, "paging (%s; %g B of metadata per page; target below %g%% of the KV it maps)\n",
+            a->page_scope == KVCALC_PAGES_SHARED ? "one page table for all layers" : "a page table per layer",
+            a->page_meta_bytes, KVCALC_PAGE_META_TARGET_FRAC * 100);
+    fprintf(out, "  %-8s %-14s %-14s %-12s %-10s %s\n", "page", "entries", "metadata", "KV in pages", "meta/KV",
+            "last-page slack");
+    for (int i = 0; i < a->n_page_tokens; i++) {
+        kvcalc_paging pg;
+        kvcalc_paging_compute(m, a->ctx_tokens, a->kv, a->tp, a->page_tokens[i], a->page_meta_bytes, a->page_scope, &pg);
+        fmt_int(pg.pages, pages, sizeof pages);
+        fmt_bytes_exact(pg.meta_bytes, meta, sizeof meta);
+        fmt_bytes(pg.page_bytes, kvp, sizeof kvp);
+        snprintf(frac, sizeof frac, "%.4f%%", 100 * pg.meta_frac);
+        snprintf(slack, sizeof slack, "%" PRId64 " tokens, %s", pg.slack_tokens, fmt_bytes(pg.slack_bytes, e, sizeof e));
+        fprintf(out, "  %-8" PRId64 " %-14s %-14s %-12s %-10s %-26s %s\n", a->page_tokens[i], pages, meta, kvp, frac,
+                slack, pg.meta_frac < KVCALC_PAGE_META_TARGET_FRAC ? "ok" : "over target");
+    }
+}
+
+/* "3 requests (100, 1,000, 3,000 tokens)"; the first few lengths only. */
+static void lengths_text(const kv_args *a, int64_t requests, char *buf, size_t n)
+{
+    const int shown_bins = 6;
+    char t[32];
+    size_t o = (size_t)snprintf(buf, n, "%" PRId64 " request%s (", requests, requests == 1 ? "" : "s");
+    for (int i = 0; i < a->n_lengths && i < shown_bins && o < n; i++) {
+        o += (size_t)snprintf(buf + o, n - o, "%s%s", i ? ", " : "", fmt_int(a->lengths[i].tokens, t, sizeof t));
+        if (a->lengths[i].count > 1 && o < n)
+            o += (size_t)snprintf(buf + o, n - o, " x %" PRId64, a->lengths[i].count);
+    }
+    if (o < n)
+        snprintf(buf + o, n - o, "%s tokens)", a->n_lengths > shown_bins ? ", ..." : "");
+}
+
+/* Requests of one kind that fit the KV budget, each needing per_request bytes. */
+static int64_t requests_fitting(double budget_bytes, double per_request_bytes)
+{
+    if (budget_bytes <= 0 || per_request_bytes <= 0)
+        return 0;
+    return (int64_t)floor(budget_bytes / per_request_bytes);
+}
+
+static void print_prealloc(FILE *out, const model_card *m, const hw_profile *gpu, const kv_args *a,
+                           const kvcalc_result *r)
+{
+    char b[32], t[32], label[64], lens[256];
+    kvcalc_prealloc pa;
+    kvcalc_prealloc_compute(m, a->kv, a->tp, a->lengths, a->n_lengths, a->max_len_tokens, a->page_tokens[0], &pa);
+    lengths_text(a, pa.requests, lens, sizeof lens);
+    fprintf(out, "%-*s%s; contiguous reserves %s tokens each\n", KV_LABEL_WIDTH, "contiguous vs paged", lens,
+            fmt_int(a->max_len_tokens, t, sizeof t));
+    fprintf(out, "%-*s%s\n", KV_LABEL_WIDTH, "  KV needed", fmt_bytes(pa.kv_bytes, b, sizeof b));
+    fprintf(out, "%-*s%-12s waste %.2f%%\n", KV_LABEL_WIDTH, "  contiguous", fmt_bytes(pa.contiguous_bytes, b, sizeof b),
+            100 * pa.contiguous_waste_frac);
+    for (int i = 0; i < a->n_page_tokens; i++) {
+        kvcalc_prealloc_compute(m, a->kv, a->tp, a->lengths, a->n_lengths, a->max_len_tokens, a->page_tokens[i], &pa);
+        snprintf(label, sizeof label, "  paged, %" PRId64 "-token pages", a->page_tokens[i]);
+        fprintf(out, "%-*s%-12s waste %.2f%%\n", KV_LABEL_WIDTH, label, fmt_bytes(pa.paged_bytes, b, sizeof b),
+                100 * pa.paged_waste_frac);
+    }
+    if (!gpu)
+        return;
+    kvcalc_prealloc_compute(m, a->kv, a->tp, a->lengths, a->n_lengths, a->max_len_tokens, a->page_tokens[0], &pa);
+    char c1[32], c2[32];
+    fprintf(out, "%-*scontiguous %s, paged (%" PRId64 "-token pages, this mix) %s\n", KV_LABEL_WIDTH,
+            "  requests in KV budget",
+            fmt_int(requests_fitting(r->kv_budget_bytes_per_gpu, pa.contiguous_bytes / pa.requests), c1, sizeof c1),
+            a->page_tokens[0],
+            fmt_int(requests_fitting(r->kv_budget_bytes_per_gpu, pa.paged_bytes / pa.requests), c2, sizeof c2));
+}
+
+static void print_jenga_one(FILE *out, const kvcalc_jenga *j)
+{
+    char b[32], w[32], p1[32], p2[32], p3[32], label[64], e[40];
+    size_t o = 0;
+    char sizes[256] = "";
+    for (int i = 0; i < j->n_sizes && o < sizeof sizes; i++)
+        o += (size_t)snprintf(sizes + o, sizeof sizes - o, "%s%s x %d layer%s", i ? ", " : "",
+                              fmt_bytes_exact((double)j->size_page_bytes[i], e, sizeof e), j->size_layers[i],
+                              j->size_layers[i] == 1 ? "" : "s");
+    snprintf(label, sizeof label, "  %" PRId64 "-token pages", j->page_tokens);
+    fprintf(out, "%-*s%s; LCM %s\n", KV_LABEL_WIDTH, label, sizes, fmt_bytes_exact((double)j->lcm_page_bytes, e, sizeof e));
+    snprintf(label, sizeof label, "    one size, %s", fmt_bytes_exact((double)j->uniform_page_bytes, e, sizeof e));
+    fprintf(out, "%-*s%-12s waste %s: padding %s, window %s, slack %s\n", KV_LABEL_WIDTH, label,
+            fmt_bytes(j->uniform_bytes, b, sizeof b), fmt_bytes(j->uniform_bytes - j->kv_bytes, w, sizeof w),
+            fmt_bytes(j->uniform_pad_bytes, p1, sizeof p1), fmt_bytes(j->uniform_window_bytes, p2, sizeof p2),
+            fmt_bytes(j->slack_bytes, p3, sizeof p3));
+    snprintf(label, sizeof label, "    Jenga, %s", fmt_bytes_exact((double)j->lcm_page_bytes, e, sizeof e));
+    fprintf(out, "%-*s%-12s waste %s: slack %s, large-page tails %s\n", KV_LABEL_WIDTH, label,
+            fmt_bytes(j->jenga_bytes, b, sizeof b), fmt_bytes(j->jenga_bytes - j->kv_bytes, w, sizeof w),
+            fmt_bytes(j->slack_bytes, p1, sizeof p1), fmt_bytes(j->jenga_tail_bytes, p2, sizeof p2));
+}
+
+static void print_jenga(FILE *out, const model_card *m, const kv_args *a)
+{
+    char t[32], b[32];
+    fprintf(out, "%-*scontext %s tokens, KV needed %s\n", KV_LABEL_WIDTH, "one page size vs Jenga",
+            fmt_int(a->ctx_tokens, t, sizeof t), fmt_bytes(kv_bytes_gpu(m, a->ctx_tokens, a->kv, a->tp), b, sizeof b));
+    for (int i = 0; i < a->n_page_tokens; i++) {
+        kvcalc_jenga j;
+        if (kvcalc_jenga_compute(m, a->ctx_tokens, a->kv, a->tp, a->page_tokens[i], &j) == 0)
+            print_jenga_one(out, &j);
+        else
+            fprintf(out, "  %" PRId64 "-token pages: too many page sizes, or their LCM is too large\n",
+                    a->page_tokens[i]);
+    }
+}
+
+static void print_memory_split(FILE *out, const model_card *m, const hw_profile *gpu, const kv_args *a)
+{
+    char f[32], w[32], res[32], v[32], tot[32], t[32], label[64], bud[32];
+    kvcalc_memory mm;
+    kvcalc_memory_compute(m, gpu, a->ctx_tokens, a->kv, a->tp, a->hbm_fraction, a->reserve_bytes, a->node_gpus, &mm);
+    fprintf(out, "%-*s%s (weights %s %s / tp %d + reserve %s)\n", KV_LABEL_WIDTH, "fixed per GPU",
+            fmt_bytes(mm.fixed_bytes_per_gpu, f, sizeof f), fmt_bytes(mm.weight_bytes_per_gpu, w, sizeof w),
+            dtype_name(m->weight_dtype), a->tp, fmt_bytes(mm.reserve_bytes_per_gpu, res, sizeof res));
+    fprintf(out, "%-*s%s (KV of %s tokens, %s) = %.1f%% of %s\n", KV_LABEL_WIDTH, "variable per GPU",
+            fmt_bytes(mm.variable_bytes_per_gpu, v, sizeof v), fmt_int(a->ctx_tokens, t, sizeof t), dtype_name(a->kv),
+            100 * mm.variable_frac, fmt_bytes(mm.fixed_bytes_per_gpu + mm.variable_bytes_per_gpu, tot, sizeof tot));
+    snprintf(label, sizeof label, "node of %d GPUs", mm.node_gpus);
+    if (!gpu)
+        fprintf(out, "%-*sgive --gpu for the longest context\n", KV_LABEL_WIDTH, label);
+    else if (mm.node_max_tokens == INT64_MAX)
+        fprintf(out, "%-*sany length (every layer is windowed and the capped KV fits)\n", KV_LABEL_WIDTH, label);
+    else
+        fprintf(out, "%-*slongest context %s tokens (one copy over %d x %s, tp %d; KV budget %s per GPU)\n",
+                KV_LABEL_WIDTH, label, fmt_int(mm.node_max_tokens, t, sizeof t), mm.node_gpus, gpu->name, mm.node_gpus,
+                fmt_bytes(mm.node_kv_budget_bytes_per_gpu > 0 ? mm.node_kv_budget_bytes_per_gpu : 0, bud, sizeof bud));
+}
+
+static void print_sections(FILE *out, const model_card *m, const hw_profile *gpu, const kv_args *a,
+                           const kvcalc_result *r)
+{
+    if (a->show_memory)
+        print_memory_split(out, m, gpu, a);
+    if (a->show_tiles)
+        print_tiles(out, m, gpu, a);
+    if (a->show_paging) {
+        print_paging_table(out, m, a);
+        print_prealloc(out, m, gpu, a, r);
+    }
+    if (a->show_jenga)
+        print_jenga(out, m, a);
+}
+
 static void print_report(FILE *out, const model_card *m, const hw_profile *gpu, const kv_args *a,
                          const kvcalc_result *r)
 {
@@ -737,6 +1197,7 @@ static void print_report(FILE *out, const model_card *m, const hw_profile *gpu, 
     fprintf(out, "%s per GPU (%s)\n", fmt_bytes(r->weight_bytes_per_gpu, e, sizeof e), dtype_name(m->weight_dtype));
     if (gpu)
         print_memory(out, gpu, m, a, r);
+    print_sections(out, m, gpu, a, r);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -785,6 +1246,140 @@ static json_t *json_memory(const hw_profile *gpu, const model_card *m, const kv_
                      "max_tokens_per_gpu_group", max_tokens);
 }
 
+/* A fraction with a few significant digits kept exact enough for tests. New reference. */
+static json_t *json_frac(double v)
+{
+    return json_real(v);
+}
+
+/* One tile shape's rows. New reference. */
+static json_t *json_tile_rows(const model_card *m, const hw_profile *gpu, const kv_args *a, int layer)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < a->n_tile_tokens; i++) {
+        double bytes = kvcalc_layer_tile_bytes(m, layer, a->tp, a->tile_tokens[i], tile_dtype_of(a));
+        json_t *row = json_pack("{s:I, s:o}", "tile_tokens", (json_int_t)a->tile_tokens[i], "tile_bytes",
+                                json_bytes(bytes));
+        if (gpu) {
+            json_object_set_new(row, "smem_frac", json_frac(bytes / gpu->smem_per_sm_bytes));
+            json_object_set_new(row, "fits", json_boolean(bytes <= gpu->smem_per_sm_bytes));
+            json_object_set_new(row, "fits_2_stages", json_boolean(TILE_PIPELINE_STAGES * bytes <= gpu->smem_per_sm_bytes));
+        }
+        json_array_append_new(arr, row);
+    }
+    return arr;
+}
+
+static json_t *json_tiles(const model_card *m, const hw_profile *gpu, const kv_args *a)
+{
+    int first[2];
+    tile_shape_layers(m, first);
+    json_t *shapes = json_array();
+    if (first[0] >= 0)
+        json_array_append_new(shapes, json_pack("{s:s, s:i, s:i, s:o}", "kind", "kv_heads", "kv_heads_per_gpu",
+                                                kv_heads_per_gpu(m, a->tp), "head_dim", m->head_dim, "tiles",
+                                                json_tile_rows(m, gpu, a, first[0])));
+    if (first[1] >= 0)
+        json_array_append_new(shapes, json_pack("{s:s, s:i, s:o}", "kind", "mla_latent", "latent_dims",
+                                                m->mla_kv_lora_rank + m->mla_qk_rope_dim, "tiles",
+                                                json_tile_rows(m, gpu, a, first[1])));
+    return json_pack("{s:s, s:o, s:o}", "tile_dtype", dtype_name(tile_dtype_of(a)), "smem_per_sm_bytes",
+                     gpu ? json_bytes(gpu->smem_per_sm_bytes) : json_null(), "shapes", shapes);
+}
+
+static json_t *json_prealloc(const model_card *m, const hw_profile *gpu, const kv_args *a, const kvcalc_result *r)
+{
+    kvcalc_prealloc pa;
+    json_t *paged = json_array();
+    for (int i = 0; i < a->n_page_tokens; i++) {
+        kvcalc_prealloc_compute(m, a->kv, a->tp, a->lengths, a->n_lengths, a->max_len_tokens, a->page_tokens[i], &pa);
+        json_t *row = json_pack("{s:I, s:o, s:o}", "page_tokens", (json_int_t)a->page_tokens[i], "paged_bytes",
+                                json_bytes(pa.paged_bytes), "paged_waste_frac", json_frac(pa.paged_waste_frac));
+        if (gpu)
+            json_object_set_new(row, "requests_fit", json_integer(requests_fitting(r->kv_budget_bytes_per_gpu,
+                                                                                   pa.paged_bytes / pa.requests)));
+        json_array_append_new(paged, row);
+    }
+    json_t *o = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o}", "requests", (json_int_t)pa.requests, "max_len_tokens",
+                          (json_int_t)a->max_len_tokens, "kv_bytes", json_bytes(pa.kv_bytes), "contiguous_bytes",
+                          json_bytes(pa.contiguous_bytes), "contiguous_waste_frac",
+                          json_frac(pa.contiguous_waste_frac), "paged", paged);
+    if (gpu)
+        json_object_set_new(o, "contiguous_requests_fit",
+                            json_integer(requests_fitting(r->kv_budget_bytes_per_gpu, pa.contiguous_bytes / pa.requests)));
+    return o;
+}
+
+static json_t *json_paging(const model_card *m, const hw_profile *gpu, const kv_args *a, const kvcalc_result *r)
+{
+    json_t *pages = json_array();
+    for (int i = 0; i < a->n_page_tokens; i++) {
+        kvcalc_paging pg;
+        kvcalc_paging_compute(m, a->ctx_tokens, a->kv, a->tp, a->page_tokens[i], a->page_meta_bytes, a->page_scope, &pg);
+        json_array_append_new(
+            pages, json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:b}", "page_tokens", (json_int_t)pg.page_tokens,
+                             "pages", (json_int_t)pg.pages, "meta_bytes", json_bytes(pg.meta_bytes), "kv_bytes",
+                             json_bytes(pg.kv_bytes), "page_bytes", json_bytes(pg.page_bytes), "slack_bytes",
+                             json_bytes(pg.slack_bytes), "slack_tokens", (json_int_t)pg.slack_tokens, "meta_frac",
+                             json_frac(pg.meta_frac), "below_target", pg.meta_frac < KVCALC_PAGE_META_TARGET_FRAC));
+    }
+    return json_pack("{s:s, s:o, s:f, s:o, s:o}", "scope", a->page_scope == KVCALC_PAGES_SHARED ? "shared" : "layer",
+                     "meta_bytes_per_page", json_bytes(a->page_meta_bytes), "target_frac", KVCALC_PAGE_META_TARGET_FRAC,
+                     "pages", pages, "prealloc", json_prealloc(m, gpu, a, r));
+}
+
+static json_t *json_jenga(const model_card *m, const kv_args *a)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < a->n_page_tokens; i++) {
+        kvcalc_jenga j;
+        if (kvcalc_jenga_compute(m, a->ctx_tokens, a->kv, a->tp, a->page_tokens[i], &j) != 0) {
+            json_array_append_new(arr, json_pack("{s:I, s:n}", "page_tokens", (json_int_t)a->page_tokens[i], "lcm_page_bytes"));
+            continue;
+        }
+        json_t *sizes = json_array();
+        for (int k = 0; k < j.n_sizes; k++)
+            json_array_append_new(sizes, json_pack("{s:I, s:i}", "page_bytes", (json_int_t)j.size_page_bytes[k],
+                                                   "layers", j.size_layers[k]));
+        json_array_append_new(
+            arr, json_pack("{s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "page_tokens",
+                           (json_int_t)j.page_tokens, "sizes", sizes, "lcm_page_bytes", (json_int_t)j.lcm_page_bytes,
+                           "uniform_page_bytes", (json_int_t)j.uniform_page_bytes, "kv_bytes", json_bytes(j.kv_bytes),
+                           "slack_bytes", json_bytes(j.slack_bytes), "uniform_bytes", json_bytes(j.uniform_bytes),
+                           "uniform_pad_bytes", json_bytes(j.uniform_pad_bytes), "uniform_window_bytes",
+                           json_bytes(j.uniform_window_bytes), "jenga_bytes", json_bytes(j.jenga_bytes),
+                           "jenga_tail_bytes", json_bytes(j.jenga_tail_bytes)));
+    }
+    return arr;
+}
+
+static json_t *json_memory_split(const model_card *m, const hw_profile *gpu, const kv_args *a)
+{
+    kvcalc_memory mm;
+    kvcalc_memory_compute(m, gpu, a->ctx_tokens, a->kv, a->tp, a->hbm_fraction, a->reserve_bytes, a->node_gpus, &mm);
+    json_t *node_max = !gpu || mm.node_max_tokens == INT64_MAX ? json_null() : json_integer(mm.node_max_tokens);
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o}", "weight_bytes_per_gpu",
+                     json_bytes(mm.weight_bytes_per_gpu), "reserve_bytes_per_gpu", json_bytes(mm.reserve_bytes_per_gpu),
+                     "fixed_bytes_per_gpu", json_bytes(mm.fixed_bytes_per_gpu), "variable_bytes_per_gpu",
+                     json_bytes(mm.variable_bytes_per_gpu), "variable_frac", json_frac(mm.variable_frac), "node_gpus",
+                     mm.node_gpus, "node_kv_budget_bytes_per_gpu",
+                     gpu ? json_bytes(mm.node_kv_budget_bytes_per_gpu) : json_null(), "node_max_tokens", node_max);
+}
+
+/* Adds the requested sections to the report object o. */
+static void json_sections(json_t *o, const model_card *m, const hw_profile *gpu, const kv_args *a,
+                          const kvcalc_result *r)
+{
+    if (a->show_memory)
+        json_object_set_new(o, "memory", json_memory_split(m, gpu, a));
+    if (a->show_tiles)
+        json_object_set_new(o, "tiles", json_tiles(m, gpu, a));
+    if (a->show_paging)
+        json_object_set_new(o, "paging", json_paging(m, gpu, a, r));
+    if (a->show_jenga)
+        json_object_set_new(o, "jenga", json_jenga(m, a));
+}
+
 static int print_json(FILE *out, const model_card *m, const hw_profile *gpu, const kv_args *a,
                       const kvcalc_result *r)
 {
@@ -808,6 +1403,7 @@ static int print_json(FILE *out, const model_card *m, const hw_profile *gpu, con
         fprintf(stderr, "kvtier kv: could not build the JSON report\n");
         return -1;
     }
+    json_sections(o, m, gpu, a, r);
     int rc = json_dumpf(o, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     fputc('\n', out);
     json_decref(o);
@@ -816,6 +1412,28 @@ static int print_json(FILE *out, const model_card *m, const hw_profile *gpu, con
 
 /* ------------------------------------------------------------------------ */
 /* Command                                                                   */
+
+/* Fills the defaults that depend on the card: one request of the context
+ * when --lengths is not given, and what contiguous allocation reserves.
+ * Returns 0, or -1 (message printed) when --max-len is shorter than a length. */
+static int resolve_lengths(kv_args *a, const model_card *m)
+{
+    if (a->n_lengths == 0) {
+        a->lengths[0] = (kvcalc_length_bin){ a->ctx_tokens, 1 };
+        a->n_lengths = 1;
+    }
+    int64_t longest = 0;
+    for (int i = 0; i < a->n_lengths; i++)
+        longest = a->lengths[i].tokens > longest ? a->lengths[i].tokens : longest;
+    if (a->max_len_tokens == 0) {
+        a->max_len_tokens = m->max_context_tokens > longest ? m->max_context_tokens : longest;
+    } else if (a->max_len_tokens < longest) {
+        fprintf(stderr, "kvtier kv: --max-len %" PRId64 " is shorter than the longest of --lengths (%" PRId64 ")\n",
+                a->max_len_tokens, longest);
+        return -1;
+    }
+    return 0;
+}
 
 int kvcalc_main(int argc, char **argv, const char *const *model_dirs, const char *const *hw_dirs)
 {
@@ -841,8 +1459,16 @@ int kvcalc_main(int argc, char **argv, const char *const *model_dirs, const char
         model_free(m);
         return 2;
     }
+    if (a.weight_dtype_set)
+        m->weight_dtype = a.weight_dtype;
     if (a.ctx_tokens == 0)
         a.ctx_tokens = m->max_context_tokens;
+    if (resolve_lengths(&a, m) != 0) {
+        if (gpu)
+            hw_free(gpu);
+        model_free(m);
+        return 2;
+    }
     kvcalc_result r;
     kvcalc_compute(m, gpu, a.ctx_tokens, a.kv, a.tp, a.hbm_fraction, a.reserve_bytes, &r);
     int rc = 0;

@@ -241,7 +241,7 @@ static int load_results(scenario *sc, conf_node *root, kt_err *err)
 /* Every tier must hold at least one block at its precision. */
 static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
 {
-    if (!sc->tiers.n)
+    if (!sc->tiers.n && !sc->tiers.track_evicted)
         return 0;
     engine *e = engine_new(1);
     kt_err inner;

@@ -218,8 +218,10 @@ static int64_t tier_admit(replica *r, serve_req *q)
     if (!h)
         return 0;
     kv_content_hashes(&q->content, bt, first, n, q->seq.chain_hash, h);
-    int64_t counts[TIER_MAX];
-    int64_t k = tier_set_lookup(r->tiers, h, n, counts);
+    int64_t counts[TIER_MAX], dropped = 0;
+    int64_t k = tier_set_lookup(r->tiers, h, n, counts, &dropped);
+    /* KV that existed but was dropped is recomputed, and that is waste. */
+    q->tier_recompute_until = q->computed + (k + dropped) * bt;
     if (k == 0)
         return 0;
     cost_seq cs = { k * bt, q->computed, 0 };
@@ -229,7 +231,6 @@ static int64_t tier_admit(replica *r, serve_req *q)
         memcpy(q->fetch_blocks, counts, sizeof counts);
         return k * bt;
     }
-    q->tier_recompute_until = q->computed + k * bt;
     return 0;
 }
 
@@ -267,7 +268,7 @@ static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now)
     q->computed -= fetched;
     if (fetched)
         start_fetch(r, q, fetched, now);
-    else if (q->tier_recompute_until > q->computed)
+    if (q->tier_recompute_until > q->computed)
         q->rec.tier_recomputed_tokens += q->tier_recompute_until - q->computed;
     q->admitted = 1;
     if (q->rec.first_sched_ns < 0)
@@ -616,7 +617,7 @@ int replica_prefetch(replica *r, const kv_content *c, int64_t tokens)
         return -1;
     kv_content_hashes(c, bt, 0, max, 0, h);
     int64_t counts[TIER_MAX];
-    int64_t k = tier_set_lookup(r->tiers, h + first, max - first, counts);
+    int64_t k = tier_set_lookup(r->tiers, h + first, max - first, counts, NULL);
     if (k == 0)
         return -1;
     serve_promo *p = &r->promos[slot];

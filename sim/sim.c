@@ -315,14 +315,15 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
                      sc->kv_blocks_per_replica);
             return -1;
         }
-    for (int i = 0; i < w->n_reps && sc->tiers.n; i++) {
+    int tiered = sc->tiers.n || sc->tiers.track_evicted;
+    for (int i = 0; i < w->n_reps && tiered; i++) {
         tier_set *ts = tier_set_new(&sc->tiers, w->eng, sc->model, sc->hw, sc->kv_dtype, sc->kv_block_tokens,
                                     sc->gpus_per_replica, err);
         if (!ts)
             return -1;
         replica_set_tiers(&w->reps[i], ts);
     }
-    if (sc->tiers.n) {
+    if (tiered) {
         w->prev_link_bytes = calloc((size_t)w->n_reps * (4 + 2 * TIER_MAX), sizeof *w->prev_link_bytes);
         if (!w->prev_link_bytes)
             return -1;

@@ -57,7 +57,8 @@ static int policy_from_conf(conf_node *root, tiers_cfg *c, kt_err *err)
               conf_enum(p, "io", 0, io_names, &io, err) < 0 ||
               conf_bool(p, "hbm_cache", 0, &c->hbm_cache, err) < 0 ||
               conf_ns(p, "prefetch_lead", 0, 0, INT64_C(86400000000000), &c->prefetch_lead_ns, err) < 0 ||
-              conf_int(p, "tiers_used", 0, 0, c->n, &used, err) < 0))
+              conf_int(p, "tiers_used", 0, 0, c->n, &used, err) < 0 ||
+              conf_bool(p, "track_evicted", 0, &c->track_evicted, err) < 0))
         return -1;
     c->n = used;
     c->offload = (tier_offload)off;
@@ -120,6 +121,135 @@ double tier_block_bytes(const model_card *m, kt_dtype dtype, int quant_group, in
     return block_tokens * elems * per;
 }
 
+/* ---------- the content cache ---------- */
+
+#define NIL UINT32_MAX
+
+static int cache_init(tier_cache *c, uint64_t capacity)
+{
+    memset(c, 0, sizeof *c);
+    c->capacity = capacity;
+    c->head = c->tail = c->free_entry = NIL;
+    return htab_init(&c->index, 1024);
+}
+
+static void cache_destroy(tier_cache *c)
+{
+    free(c->key);
+    free(c->prev);
+    free(c->next);
+    htab_destroy(&c->index);
+}
+
+static void cache_unlink(tier_cache *c, uint32_t e)
+{
+    if (c->prev[e] != NIL)
+        c->next[c->prev[e]] = c->next[e];
+    else
+        c->head = c->next[e];
+    if (c->next[e] != NIL)
+        c->prev[c->next[e]] = c->prev[e];
+    else
+        c->tail = c->prev[e];
+}
+
+static void cache_push_tail(tier_cache *c, uint32_t e)
+{
+    c->prev[e] = c->tail;
+    c->next[e] = NIL;
+    if (c->tail != NIL)
+        c->next[c->tail] = e;
+    else
+        c->head = e;
+    c->tail = e;
+}
+
+/* A free entry slot, growing the arrays by doubling. NIL when out of memory. */
+static uint32_t cache_entry(tier_cache *c)
+{
+    if (c->free_entry != NIL) {
+        uint32_t e = c->free_entry;
+        c->free_entry = c->next[e];
+        return e;
+    }
+    if (c->used_entries == c->cap_entries) {
+        uint32_t cap = c->cap_entries ? c->cap_entries * 2 : 1024;
+        uint64_t *k = realloc(c->key, cap * sizeof *k);
+        uint32_t *p = realloc(c->prev, cap * sizeof *p), *n = realloc(c->next, cap * sizeof *n);
+        if (k)
+            c->key = k;
+        if (p)
+            c->prev = p;
+        if (n)
+            c->next = n;
+        if (!k || !p || !n)
+            return NIL;
+        c->cap_entries = cap;
+    }
+    return c->used_entries++;
+}
+
+static void cache_touch(tier_cache *c, uint64_t hash)
+{
+    uint32_t e = htab_get(&c->index, hash);
+    if (e != NIL && e != c->tail) {
+        cache_unlink(c, e);
+        cache_push_tail(c, e);
+    }
+}
+
+/* Stores hash as most recently used. Returns 1 if present already, 0 if
+ * stored, -1 out of memory. A full cache first evicts its least recently
+ * used entry into *evicted (else *evicted = 0). */
+static int cache_put(tier_cache *c, uint64_t hash, uint64_t *evicted)
+{
+    *evicted = 0;
+    if (htab_get(&c->index, hash) != NIL) {
+        cache_touch(c, hash);
+        return 1;
+    }
+    uint32_t e;
+    if (c->n == c->capacity) {
+        e = c->head;
+        *evicted = c->key[e];
+        cache_unlink(c, e);
+        htab_del(&c->index, c->key[e]);
+        c->n--;
+    } else if ((e = cache_entry(c)) == NIL) {
+        return -1;
+    }
+    if (htab_put(&c->index, hash, e) < 0) {
+        c->next[e] = c->free_entry;
+        c->free_entry = e;
+        return -1;
+    }
+    c->key[e] = hash;
+    cache_push_tail(c, e);
+    c->n++;
+    return 0;
+}
+
+static int cache_check(const tier_cache *c, const char *name, kt_err *err)
+{
+    uint64_t n = 0;
+    uint32_t prev = NIL;
+    for (uint32_t e = c->head; e != NIL; e = c->next[e]) {
+        if (c->prev[e] != prev || ++n > c->n || htab_get(&c->index, c->key[e]) != e) {
+            KT_ERROR(err, NULL, 0, 0, "tier %s: cache list broken at entry %u", name, e);
+            return -1;
+        }
+        prev = e;
+    }
+    if (n != c->n || c->index.n != c->n || c->n > c->capacity || prev != c->tail) {
+        KT_ERROR(err, NULL, 0, 0, "tier %s: %llu entries listed, %llu counted, %u indexed, capacity %llu", name,
+                 (unsigned long long)n, (unsigned long long)c->n, c->index.n, (unsigned long long)c->capacity);
+        return -1;
+    }
+    return 0;
+}
+
+uint64_t tier_cached_blocks(const tier_set *ts, int t) { return ts->tiers[t].store.n; }
+
 /* ---------- building ---------- */
 
 static void path_push(int *path, int *len, int link)
@@ -127,8 +257,6 @@ static void path_push(int *path, int *len, int link)
     if (link >= 0)
         path[(*len)++] = link;
 }
-
-static void on_tier_evict(void *ud, uint64_t hash);
 
 static int build_tier(tier_set *ts, int i, const model_card *m, kt_dtype hbm_dtype, kt_err *err)
 {
@@ -146,12 +274,10 @@ static int build_tier(tier_set *ts, int i, const model_card *m, kt_dtype hbm_dty
         return -1;
     }
     t->capacity_blocks = cap > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)cap;
-    t->store = kv_pool_new(t->capacity_blocks, ts->block_tokens, 1);
-    if (!t->store) {
-        KT_ERROR(err, NULL, 0, 0, "tier %s: out of memory for %u blocks", t->cfg.name, t->capacity_blocks);
+    if (cache_init(&t->store, t->capacity_blocks) < 0) {
+        KT_ERROR(err, NULL, 0, 0, "tier %s: out of memory", t->cfg.name);
         return -1;
     }
-    kv_pool_set_evict_hook(t->store, on_tier_evict, t);
     char name[32];
     double scale = t->cfg.drives * t->cfg.compression;
     snprintf(name, sizeof name, "%.20s.read", t->cfg.name);
@@ -197,6 +323,10 @@ tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, con
             tier_set_free(ts);
             return NULL;
         }
+    if (c->track_evicted && cache_init(&ts->dropped, UINT64_MAX) < 0) {
+        tier_set_free(ts);
+        return NULL;
+    }
     return ts;
 }
 
@@ -204,8 +334,10 @@ void tier_set_free(tier_set *ts)
 {
     if (!ts)
         return;
-    for (int i = 0; i < TIER_MAX; i++)
-        kv_pool_free(ts->tiers[i].store);
+    for (int i = 0; i < ts->n; i++)
+        cache_destroy(&ts->tiers[i].store);
+    if (ts->cfg.track_evicted)
+        cache_destroy(&ts->dropped);
     fabric_free(ts->fab);
     free(ts);
 }
@@ -225,31 +357,43 @@ static double rate_cap(const tier *t)
     return t->cfg.iops > 0 ? t->cfg.iops * t->cfg.drives * t->block_bytes : 0;
 }
 
-static void store_into(tier_set *ts, int level, uint64_t hash)
+/* Content that leaves the last place holding it. */
+static void drop(tier_set *ts, uint64_t hash)
 {
-    if (level >= ts->n)
-        return;
-    tier *t = &ts->tiers[level];
-    int rc = kv_pool_put(t->store, hash);
-    if (rc == 0) {
-        t->st.stored_blocks++;
-        t->pending_in++;
-    }
+    uint64_t unused;
+    if (ts->cfg.track_evicted)
+        cache_put(&ts->dropped, hash, &unused);
 }
 
-static void on_tier_evict(void *ud, uint64_t hash)
+static void store_into(tier_set *ts, int level, uint64_t hash)
 {
-    tier *t = ud;
+    if (level >= ts->n) {
+        drop(ts, hash);
+        return;
+    }
+    tier *t = &ts->tiers[level];
+    uint64_t evicted;
+    if (cache_put(&t->store, hash, &evicted) != 0)
+        return;
+    t->st.stored_blocks++;
+    t->pending_in++;
+    if (!evicted)
+        return;
     t->st.evicted_blocks++;
-    /* Write-through already put a copy in every tier below. */
-    if (t->set->cfg.offload == OFFLOAD_WRITE_BACK)
-        store_into(t->set, t->level + 1, hash);
+    /* Write-back pushes it one tier down; write-through has a copy there,
+     * unless this was the last tier. */
+    if (ts->cfg.offload == OFFLOAD_WRITE_BACK)
+        store_into(ts, level + 1, evicted);
+    else if (level == ts->n - 1)
+        drop(ts, evicted);
 }
 
 void tier_set_offload(tier_set *ts, int level, uint64_t hash)
 {
     if (ts->cfg.offload == OFFLOAD_WRITE_BACK)
         store_into(ts, level, hash);
+    else if (ts->cfg.offload == OFFLOAD_DROP || ts->n == 0)
+        drop(ts, hash);
 }
 
 void tier_set_registered(tier_set *ts, uint64_t hash)
@@ -287,20 +431,27 @@ void tier_set_flush(tier_set *ts)
 
 /* ---------- lookup and fetch ---------- */
 
-int64_t tier_set_lookup(tier_set *ts, const uint64_t *hashes, int64_t n, int64_t counts[TIER_MAX])
+int64_t tier_set_lookup(tier_set *ts, const uint64_t *hashes, int64_t n, int64_t counts[TIER_MAX],
+                        int64_t *dropped)
 {
     memset(counts, 0, TIER_MAX * sizeof counts[0]);
     int64_t i;
     for (i = 0; i < n; i++) {
         int found = -1;
         for (int t = 0; t < ts->n && found < 0; t++)
-            if (kv_pool_has(ts->tiers[t].store, hashes[i]))
+            if (htab_get(&ts->tiers[t].store.index, hashes[i]) != HTAB_NONE)
                 found = t;
         if (found < 0)
             break;
-        kv_pool_touch(ts->tiers[found].store, hashes[i]);
+        cache_touch(&ts->tiers[found].store, hashes[i]);
         ts->tiers[found].st.hit_blocks++;
         counts[found]++;
+    }
+    if (dropped) {
+        int64_t j = i;
+        while (ts->cfg.track_evicted && j < n && htab_get(&ts->dropped.index, hashes[j]) != HTAB_NONE)
+            j++;
+        *dropped = j - i;
     }
     return i;
 }
@@ -367,14 +518,12 @@ int tier_should_fetch(const tiers_cfg *c, int64_t fetch_ns, int64_t recompute_ns
 
 int tier_set_check(const tier_set *ts, kt_err *err)
 {
+    if (ts->cfg.track_evicted && cache_check(&ts->dropped, "(dropped)", err) < 0)
+        return -1;
     for (int i = 0; i < ts->n; i++) {
         const tier *t = &ts->tiers[i];
-        if (kv_pool_check(t->store, NULL, 0, err) < 0)
+        if (cache_check(&t->store, t->cfg.name, err) < 0)
             return -1;
-        if (kv_pool_free_blocks(t->store) != kv_pool_blocks(t->store)) {
-            KT_ERROR(err, NULL, 0, 0, "tier %s: a block is held, but tiers only cache", t->cfg.name);
-            return -1;
-        }
     }
     return fabric_check(ts->fab, err);
 }

@@ -9,6 +9,7 @@
 #include "engine.h"
 #include "err.h"
 #include "fabric.h"
+#include "htab.h"
 #include "hw.h"
 #include "kv.h"
 #include "model.h"
@@ -54,6 +55,7 @@ typedef struct tiers_cfg {
     double nic_Bps;
     int64_t nic_setup_ns;       /* programming the NIC from the CPU */
     int64_t prefetch_lead_ns;   /* predicted prefetch starts this long before the expected turn */
+    int track_evicted;          /* remember dropped content, to count its recomputation as waste */
 } tiers_cfg;
 
 /* Reads `tiers:` (a sequence, may be absent) and `kv_policy:` / `links:`
@@ -65,12 +67,23 @@ typedef struct tier_stats {
     int64_t hit_blocks, fetched_blocks, stored_blocks, evicted_blocks;
 } tier_stats;
 
+/* Content a tier holds, least recently used first. Memory grows with the
+ * content, not the capacity, so a 100 TB tier costs nothing until filled.
+ * Invariants: n <= capacity; the list from head to tail has n entries, each
+ * in index under its key; free entries chain through next. */
+typedef struct tier_cache {
+    uint64_t capacity, n;
+    uint64_t *key;
+    uint32_t *prev, *next;
+    uint32_t cap_entries, used_entries, free_entry, head, tail;
+    htab index;
+} tier_cache;
+
 /* One tier of a replica.
- * Invariants: store holds capacity_blocks blocks; block_bytes > 0; the
- * paths name links of the replica's fabric. */
+ * Invariants: block_bytes > 0; the paths name links of the replica's fabric. */
 typedef struct tier {
     tier_cfg cfg;
-    kv_pool *store;
+    tier_cache store;
     uint32_t capacity_blocks;
     double block_bytes;         /* one block at this tier's precision */
     int read_link, write_link;
@@ -93,6 +106,7 @@ typedef struct tier_set {
     double hbm_block_bytes;     /* one block in HBM at the KV dtype */
     double dequant_Bps;         /* HBM streaming rate for dequantization */
     int block_tokens;
+    tier_cache dropped;         /* content no tier keeps any more (track_evicted) */
 } tier_set;
 
 /* Builds the tiers of one replica of gpus GPUs: block sizes from the model
@@ -119,8 +133,10 @@ void tier_set_flush(tier_set *ts);
 /* Looks up blocks hashes[0..n) (consecutive prefix blocks) tier by tier:
  * the run stops at the first block no tier holds. counts[t] gets how many
  * of the run each tier supplies. Returns the run's length. Hits are
- * refreshed (LRU) and counted. */
-int64_t tier_set_lookup(tier_set *ts, const uint64_t *hashes, int64_t n, int64_t counts[TIER_MAX]);
+ * refreshed (LRU) and counted. When dropped is not NULL it gets how many
+ * blocks after the run had existed but were dropped (track_evicted). */
+int64_t tier_set_lookup(tier_set *ts, const uint64_t *hashes, int64_t n, int64_t counts[TIER_MAX],
+                        int64_t *dropped);
 
 /* Estimated time to bring counts[t] blocks from each tier into HBM:
  * transfers in parallel, each setup (per operation when sync) + bytes over
@@ -137,6 +153,9 @@ int64_t tier_dequant_ns(const tier_set *ts, int t, int64_t n_blocks);
 
 /* Fetch or recompute: 1 when fetching is the better (or the forced) choice. */
 int tier_should_fetch(const tiers_cfg *c, int64_t fetch_ns, int64_t recompute_ns);
+
+/* Blocks tier t holds now. */
+uint64_t tier_cached_blocks(const tier_set *ts, int t);
 
 /* Conservation in every tier's store and the fabric's link budgets. */
 int tier_set_check(const tier_set *ts, kt_err *err);

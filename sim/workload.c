@@ -1,5 +1,6 @@
 /* workload.c — GSL-backed distributions and the synthetic multi-turn session generator. */
 #include "workload.h"
+#include "htab.h"
 
 #include <math.h>
 #include <string.h>
@@ -13,17 +14,9 @@ static const char *const arrival_names[ARRIVAL_KIND_COUNT + 1] = { "poisson", "g
 /* Stream tags keep the per-purpose random streams of one session apart. */
 enum { STREAM_TURNS = 1, STREAM_TURN = 2, STREAM_SYSTEM = 3, STREAM_SESSION = 4 };
 
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 static uint64_t stream_seed(uint64_t seed, uint64_t tag, uint64_t a, uint64_t b)
 {
-    return mix64(seed ^ mix64(tag ^ mix64(a ^ mix64(b))));
+    return kt_mix64(seed ^ kt_mix64(tag ^ kt_mix64(a ^ kt_mix64(b))));
 }
 
 /* ---------- distributions ---------- */
@@ -161,6 +154,10 @@ int workload_from_conf(conf_node *n, workload_cfg *w, kt_err *err)
     w->system_prompt_tokens = (int64_t)sys_tokens;
     w->think_ns.kind = DIST_CONSTANT;
     w->think_ns.hi = HUGE_VAL;
+    conf_node *first = conf_take(n, "first_input_tokens");
+    if (first && dist_from_conf(first, UNITS_TOKENS, &w->first_input_tokens, err) < 0)
+        return -1;
+    w->has_first_input = first != NULL;
     conf_node *think = conf_take(n, "think_time");
     if (think && dist_from_conf(think, UNITS_DURATION, &w->think_ns, err) < 0)
         return -1;
@@ -198,7 +195,7 @@ static int64_t draw_tokens(const dist *d, gsl_rng *r)
 void workload_turn_draw(const workload_cfg *w, uint64_t session, int turn, gsl_rng *r, workload_turn *out)
 {
     gsl_rng_set(r, stream_seed(w->seed, STREAM_TURN, session, (uint64_t)turn));
-    out->new_tokens = draw_tokens(&w->input_tokens, r);
+    out->new_tokens = draw_tokens(turn == 0 && w->has_first_input ? &w->first_input_tokens : &w->input_tokens, r);
     out->output_tokens = draw_tokens(&w->output_tokens, r);
     out->think_ns = llround(dist_sample(&w->think_ns, r));
 }

@@ -48,6 +48,8 @@ typedef struct workload_cfg {
     double rate_per_s;             /* session arrivals per second */
     double burst_cv;               /* gamma: coefficient of variation of the gaps */
     dist turns, input_tokens, output_tokens, think_ns;
+    dist first_input_tokens;       /* turn 0's new tokens (a long document, say) */
+    int has_first_input;
     int64_t system_prompt_tokens;
     uint64_t seed;
 } workload_cfg;

@@ -60,7 +60,7 @@ static void test_conservation_under_random_ops(void)
             for (int i = 0; i < 8; i++)
                 h[i] = start + (uint64_t)i;
             int64_t counts[TIER_MAX];
-            int64_t run = tier_set_lookup(ts, h, 8, counts);
+            int64_t run = tier_set_lookup(ts, h, 8, counts, NULL);
             int64_t sum = 0;
             for (int t = 0; t < TIER_MAX; t++)
                 sum += counts[t];
@@ -71,14 +71,14 @@ static void test_conservation_under_random_ops(void)
         }
         uint64_t held = 0;
         for (int t = 0; t < ts->n; t++)
-            held += kv_pool_cached_blocks(ts->tiers[t].store);
+            held += tier_cached_blocks(ts, t);
         bad |= held + (uint64_t)ts->tiers[2].st.evicted_blocks != offloaded;
         bad |= tier_set_check(ts, &err) < 0;
     }
     CU_ASSERT_FALSE(bad);
     /* The cascade ran all the way down. */
     CU_ASSERT(ts->tiers[2].st.evicted_blocks > 0);
-    CU_ASSERT_EQUAL(kv_pool_cached_blocks(ts->tiers[0].store), 50);
+    CU_ASSERT_EQUAL(tier_cached_blocks(ts, 0), 50);
     gsl_rng_free(r);
     tier_set_free(ts);
     engine_free(e);
