@@ -10,7 +10,10 @@
 /* The pool.
  * Invariants: a block is on the free list iff ref[b] == 0; the free list runs
  * from head (evicted first) to tail; n_free is its length; hash[b] != 0 iff
- * the table maps hash[b] -> b; n_cached counts free blocks with hash != 0. */
+ * the table maps hash[b] -> b; n_cached counts free blocks with hash != 0.
+ * Eviction takes the cold list's head first; under heat eviction, cached
+ * blocks whose content was reused go on the hot list and are taken only
+ * when the cold list is empty (a segmented LRU). */
 struct kv_pool {
     uint32_t n_blocks;
     int block_tokens;
@@ -18,7 +21,11 @@ struct kv_pool {
     uint32_t *ref;
     uint64_t *hash;
     uint32_t *prev, *next;
-    uint32_t head, tail, n_free, n_cached;
+    uint32_t head[2], tail[2];  /* free lists: [0] cold, [1] hot (heat eviction only) */
+    uint32_t n_free, n_cached;
+    uint8_t *seg;               /* which free list a free block is on */
+    uint16_t *heat;             /* times its content was found by a prefix lookup */
+    int heat_evict;
     kv_evict_fn on_evict;
     void *evict_ud;
     kv_register_fn on_register;
@@ -72,29 +79,38 @@ static void tab_del(kv_pool *p, uint64_t key) { htab_del(&p->tab, key); }
 
 static void free_unlink(kv_pool *p, uint32_t b)
 {
+    int l = p->seg[b];
     if (p->prev[b] != KV_NONE)
         p->next[p->prev[b]] = p->next[b];
     else
-        p->head = p->next[b];
+        p->head[l] = p->next[b];
     if (p->next[b] != KV_NONE)
         p->prev[p->next[b]] = p->prev[b];
     else
-        p->tail = p->prev[b];
+        p->tail[l] = p->prev[b];
     p->prev[b] = p->next[b] = KV_NONE;
     p->n_free--;
     if (p->hash[b])
         p->n_cached--;
 }
 
+/* Reused cached content goes on the hot list under heat eviction. */
+static int free_list_of(const kv_pool *p, uint32_t b)
+{
+    return p->heat_evict && p->hash[b] && p->heat[b] > 0;
+}
+
 static void free_push_tail(kv_pool *p, uint32_t b)
 {
-    p->prev[b] = p->tail;
+    int l = free_list_of(p, b);
+    p->seg[b] = (uint8_t)l;
+    p->prev[b] = p->tail[l];
     p->next[b] = KV_NONE;
-    if (p->tail != KV_NONE)
-        p->next[p->tail] = b;
+    if (p->tail[l] != KV_NONE)
+        p->next[p->tail[l]] = b;
     else
-        p->head = b;
-    p->tail = b;
+        p->head[l] = b;
+    p->tail[l] = b;
     p->n_free++;
     if (p->hash[b])
         p->n_cached++;
@@ -102,13 +118,14 @@ static void free_push_tail(kv_pool *p, uint32_t b)
 
 static void free_push_head(kv_pool *p, uint32_t b)
 {
-    p->next[b] = p->head;
+    p->seg[b] = 0;
+    p->next[b] = p->head[0];
     p->prev[b] = KV_NONE;
-    if (p->head != KV_NONE)
-        p->prev[p->head] = b;
+    if (p->head[0] != KV_NONE)
+        p->prev[p->head[0]] = b;
     else
-        p->tail = b;
-    p->head = b;
+        p->tail[0] = b;
+    p->head[0] = b;
     p->n_free++;
     if (p->hash[b])
         p->n_cached++;
@@ -125,12 +142,14 @@ kv_pool *kv_pool_new(uint32_t n_blocks, int block_tokens, int prefix_cache)
     p->block_tokens = block_tokens;
     p->prefix_cache = prefix_cache;
     p->ref = calloc(n_blocks + 1, sizeof *p->ref);
+    p->seg = calloc(n_blocks + 1, sizeof *p->seg);
+    p->heat = calloc(n_blocks + 1, sizeof *p->heat);
     p->hash = calloc(n_blocks + 1, sizeof *p->hash);
     p->prev = malloc((n_blocks + 1) * sizeof *p->prev);
     p->next = malloc((n_blocks + 1) * sizeof *p->next);
-    if (!p->ref || !p->hash || !p->prev || !p->next || htab_init(&p->tab, n_blocks) < 0)
+    if (!p->ref || !p->seg || !p->heat || !p->hash || !p->prev || !p->next || htab_init(&p->tab, n_blocks) < 0)
         goto fail;
-    p->head = p->tail = KV_NONE;
+    p->head[0] = p->tail[0] = p->head[1] = p->tail[1] = KV_NONE;
     for (uint32_t b = 0; b < n_blocks; b++)
         free_push_tail(p, b);
     return p;
@@ -144,6 +163,8 @@ void kv_pool_free(kv_pool *p)
     if (!p)
         return;
     free(p->ref);
+    free(p->seg);
+    free(p->heat);
     free(p->hash);
     free(p->prev);
     free(p->next);
@@ -174,10 +195,11 @@ static void evict_content(kv_pool *p, uint32_t b)
 /* Takes the least recently freed block, evicting the content it caches. */
 static uint32_t take_free(kv_pool *p)
 {
-    uint32_t b = p->head;
+    uint32_t b = p->head[0] != KV_NONE ? p->head[0] : p->head[1];
     free_unlink(p, b);
     if (p->hash[b])
         evict_content(p, b);
+    p->heat[b] = 0;
     return b;
 }
 
@@ -234,6 +256,8 @@ int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64
             break;
         if (p->ref[b]++ == 0)
             free_unlink(p, b);
+        if (p->heat[b] < UINT16_MAX)
+            p->heat[b]++;
         h = hi;
         seq->n_hashed++;
     }
@@ -326,6 +350,7 @@ void kv_pool_set_register_hook(kv_pool *p, kv_register_fn fn, void *ud)
 }
 
 void kv_pool_set_retain(kv_pool *p, int retain) { p->no_retain = !retain; }
+void kv_pool_set_heat_eviction(kv_pool *p, int on) { p->heat_evict = on; }
 
 int kv_pool_has(const kv_pool *p, uint64_t hash) { return tab_get(p, hash) != KV_NONE; }
 
@@ -383,17 +408,25 @@ void kv_content_hashes(const kv_content *c, int block_tokens, int64_t first, int
 
 static int check_free_list(const kv_pool *p, kt_err *err)
 {
-    uint32_t n = 0, cached = 0, prev = KV_NONE;
-    for (uint32_t b = p->head; b != KV_NONE; b = p->next[b]) {
-        if (b >= p->n_blocks || p->ref[b] != 0 || p->prev[b] != prev || ++n > p->n_blocks) {
-            KT_ERROR(err, NULL, 0, 0, "kv: free list broken at block %u", b);
+    uint32_t n = 0, cached = 0;
+    for (int l = 0; l < 2; l++) {
+        uint32_t prev = KV_NONE;
+        for (uint32_t b = p->head[l]; b != KV_NONE; b = p->next[b]) {
+            if (b >= p->n_blocks || p->ref[b] != 0 || p->prev[b] != prev || p->seg[b] != l ||
+                ++n > p->n_blocks) {
+                KT_ERROR(err, NULL, 0, 0, "kv: free list %d broken at block %u", l, b);
+                return -1;
+            }
+            cached += p->hash[b] != 0;
+            prev = b;
+        }
+        if (prev != p->tail[l]) {
+            KT_ERROR(err, NULL, 0, 0, "kv: free list %d does not end at its tail", l);
             return -1;
         }
-        cached += p->hash[b] != 0;
-        prev = b;
     }
-    if (prev != p->tail || n != p->n_free || cached != p->n_cached) {
-        KT_ERROR(err, NULL, 0, 0, "kv: free list holds %u blocks (%u cached), counters say %u (%u)", n,
+    if (n != p->n_free || cached != p->n_cached) {
+        KT_ERROR(err, NULL, 0, 0, "kv: free lists hold %u blocks (%u cached), counters say %u (%u)", n,
                  cached, p->n_free, p->n_cached);
         return -1;
     }
@@ -401,7 +434,7 @@ static int check_free_list(const kv_pool *p, kt_err *err)
     for (uint32_t b = 0; b < p->n_blocks; b++)
         unref += p->ref[b] == 0;
     if (unref != n) {
-        KT_ERROR(err, NULL, 0, 0, "kv: %u blocks have no reference but %u are on the free list", unref, n);
+        KT_ERROR(err, NULL, 0, 0, "kv: %u blocks have no reference but %u are on the free lists", unref, n);
         return -1;
     }
     return 0;

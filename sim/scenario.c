@@ -151,6 +151,8 @@ static int load_replicas(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+static const char *const eviction_names[] = { "lru", "heat", NULL };
+
 static int load_kv(scenario *sc, conf_node *root, kt_err *err)
 {
     int failed = 0, dtype = DTYPE_BF16;
@@ -164,7 +166,8 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
               conf_enum(n, "dtype", 0, dtype_names, &dtype, err) < 0 ||
               conf_f64(n, "hbm_fraction", 0, 0.01, 1.0, &sc->hbm_fraction, err) < 0 ||
               conf_qty(n, "activation_reserve", 0, UNITS_BYTES, 0, 1e15, &sc->activation_reserve_bytes, err) < 0 ||
-              conf_bool(n, "prefix_caching", 0, &sc->prefix_cache, err) < 0))
+              conf_bool(n, "prefix_caching", 0, &sc->prefix_cache, err) < 0 ||
+              conf_enum(n, "eviction", 0, eviction_names, &sc->heat_eviction, err) < 0))
         return -1;
     sc->kv_dtype = (kt_dtype)dtype;
     return 0;
@@ -292,6 +295,7 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
     sc->seed = (uint64_t)seed;
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
         load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, &sc->tiers, err) < 0 ||
+        (sc->tiers.heat_eviction = sc->heat_eviction, 0) ||
         load_workload(sc, root, err) < 0 ||
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)

@@ -314,6 +314,8 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
             KT_ERROR(err, NULL, 0, 0, "out of memory for replica %d's KV pool (%u blocks)", i,
                      sc->kv_blocks_per_replica);
             return -1;
+        } else {
+            kv_pool_set_heat_eviction(w->reps[i].kv, sc->heat_eviction);
         }
     int tiered = sc->tiers.n || sc->tiers.track_evicted;
     for (int i = 0; i < w->n_reps && tiered; i++) {

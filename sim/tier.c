@@ -125,11 +125,12 @@ double tier_block_bytes(const model_card *m, kt_dtype dtype, int quant_group, in
 
 #define NIL UINT32_MAX
 
-static int cache_init(tier_cache *c, uint64_t capacity)
+static int cache_init(tier_cache *c, uint64_t capacity, int heat)
 {
     memset(c, 0, sizeof *c);
     c->capacity = capacity;
-    c->head = c->tail = c->free_entry = NIL;
+    c->heat = heat;
+    c->head[0] = c->tail[0] = c->head[1] = c->tail[1] = c->free_entry = NIL;
     return htab_init(&c->index, 1024);
 }
 
@@ -138,30 +139,33 @@ static void cache_destroy(tier_cache *c)
     free(c->key);
     free(c->prev);
     free(c->next);
+    free(c->seg);
     htab_destroy(&c->index);
 }
 
 static void cache_unlink(tier_cache *c, uint32_t e)
 {
+    int l = c->seg[e];
     if (c->prev[e] != NIL)
         c->next[c->prev[e]] = c->next[e];
     else
-        c->head = c->next[e];
+        c->head[l] = c->next[e];
     if (c->next[e] != NIL)
         c->prev[c->next[e]] = c->prev[e];
     else
-        c->tail = c->prev[e];
+        c->tail[l] = c->prev[e];
 }
 
-static void cache_push_tail(tier_cache *c, uint32_t e)
+static void cache_push_tail(tier_cache *c, uint32_t e, int l)
 {
-    c->prev[e] = c->tail;
+    c->seg[e] = (uint8_t)l;
+    c->prev[e] = c->tail[l];
     c->next[e] = NIL;
-    if (c->tail != NIL)
-        c->next[c->tail] = e;
+    if (c->tail[l] != NIL)
+        c->next[c->tail[l]] = e;
     else
-        c->head = e;
-    c->tail = e;
+        c->head[l] = e;
+    c->tail[l] = e;
 }
 
 /* A free entry slot, growing the arrays by doubling. NIL when out of memory. */
@@ -176,25 +180,29 @@ static uint32_t cache_entry(tier_cache *c)
         uint32_t cap = c->cap_entries ? c->cap_entries * 2 : 1024;
         uint64_t *k = realloc(c->key, cap * sizeof *k);
         uint32_t *p = realloc(c->prev, cap * sizeof *p), *n = realloc(c->next, cap * sizeof *n);
+        uint8_t *g = realloc(c->seg, cap * sizeof *g);
         if (k)
             c->key = k;
         if (p)
             c->prev = p;
         if (n)
             c->next = n;
-        if (!k || !p || !n)
+        if (g)
+            c->seg = g;
+        if (!k || !p || !n || !g)
             return NIL;
         c->cap_entries = cap;
     }
     return c->used_entries++;
 }
 
+/* A hit: most recently used, and hot under heat eviction. */
 static void cache_touch(tier_cache *c, uint64_t hash)
 {
     uint32_t e = htab_get(&c->index, hash);
-    if (e != NIL && e != c->tail) {
+    if (e != NIL) {
         cache_unlink(c, e);
-        cache_push_tail(c, e);
+        cache_push_tail(c, e, c->heat);
     }
 }
 
@@ -210,7 +218,7 @@ static int cache_put(tier_cache *c, uint64_t hash, uint64_t *evicted)
     }
     uint32_t e;
     if (c->n == c->capacity) {
-        e = c->head;
+        e = c->head[0] != NIL ? c->head[0] : c->head[1];
         *evicted = c->key[e];
         cache_unlink(c, e);
         htab_del(&c->index, c->key[e]);
@@ -224,7 +232,7 @@ static int cache_put(tier_cache *c, uint64_t hash, uint64_t *evicted)
         return -1;
     }
     c->key[e] = hash;
-    cache_push_tail(c, e);
+    cache_push_tail(c, e, 0);
     c->n++;
     return 0;
 }
@@ -232,15 +240,19 @@ static int cache_put(tier_cache *c, uint64_t hash, uint64_t *evicted)
 static int cache_check(const tier_cache *c, const char *name, kt_err *err)
 {
     uint64_t n = 0;
-    uint32_t prev = NIL;
-    for (uint32_t e = c->head; e != NIL; e = c->next[e]) {
-        if (c->prev[e] != prev || ++n > c->n || htab_get(&c->index, c->key[e]) != e) {
-            KT_ERROR(err, NULL, 0, 0, "tier %s: cache list broken at entry %u", name, e);
-            return -1;
+    int ends = 1;
+    for (int l = 0; l < 2; l++) {
+        uint32_t prev = NIL;
+        for (uint32_t e = c->head[l]; e != NIL; e = c->next[e]) {
+            if (c->prev[e] != prev || c->seg[e] != l || ++n > c->n || htab_get(&c->index, c->key[e]) != e) {
+                KT_ERROR(err, NULL, 0, 0, "tier %s: cache list broken at entry %u", name, e);
+                return -1;
+            }
+            prev = e;
         }
-        prev = e;
+        ends &= prev == c->tail[l];
     }
-    if (n != c->n || c->index.n != c->n || c->n > c->capacity || prev != c->tail) {
+    if (n != c->n || c->index.n != c->n || c->n > c->capacity || !ends) {
         KT_ERROR(err, NULL, 0, 0, "tier %s: %llu entries listed, %llu counted, %u indexed, capacity %llu", name,
                  (unsigned long long)n, (unsigned long long)c->n, c->index.n, (unsigned long long)c->capacity);
         return -1;
@@ -274,7 +286,7 @@ static int build_tier(tier_set *ts, int i, const model_card *m, kt_dtype hbm_dty
         return -1;
     }
     t->capacity_blocks = cap > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)cap;
-    if (cache_init(&t->store, t->capacity_blocks) < 0) {
+    if (cache_init(&t->store, t->capacity_blocks, ts->cfg.heat_eviction) < 0) {
         KT_ERROR(err, NULL, 0, 0, "tier %s: out of memory", t->cfg.name);
         return -1;
     }
@@ -323,7 +335,7 @@ tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, con
             tier_set_free(ts);
             return NULL;
         }
-    if (c->track_evicted && cache_init(&ts->dropped, UINT64_MAX) < 0) {
+    if (c->track_evicted && cache_init(&ts->dropped, UINT64_MAX, 0) < 0) {
         tier_set_free(ts);
         return NULL;
     }

@@ -56,6 +56,7 @@ typedef struct tiers_cfg {
     int64_t nic_setup_ns;       /* programming the NIC from the CPU */
     int64_t prefetch_lead_ns;   /* predicted prefetch starts this long before the expected turn */
     int track_evicted;          /* remember dropped content, to count its recomputation as waste */
+    int heat_eviction;          /* segmented LRU instead of LRU (from kv.eviction) */
 } tiers_cfg;
 
 /* Reads `tiers:` (a sequence, may be absent) and `kv_policy:` / `links:`
@@ -69,13 +70,16 @@ typedef struct tier_stats {
 
 /* Content a tier holds, least recently used first. Memory grows with the
  * content, not the capacity, so a 100 TB tier costs nothing until filled.
- * Invariants: n <= capacity; the list from head to tail has n entries, each
- * in index under its key; free entries chain through next. */
+ * Invariants: n <= capacity; the two lists hold n entries together, each
+ * in index under its key, each on the list seg names; free entries chain
+ * through next. Eviction takes the cold list's head, else the hot one's. */
 typedef struct tier_cache {
     uint64_t capacity, n;
     uint64_t *key;
     uint32_t *prev, *next;
-    uint32_t cap_entries, used_entries, free_entry, head, tail;
+    uint8_t *seg;               /* list of an entry: 0 cold, 1 hot (reused, heat eviction) */
+    uint32_t cap_entries, used_entries, free_entry, head[2], tail[2];
+    int heat;                   /* evict every cold entry before a hot one */
     htab index;
 } tier_cache;
 
