@@ -1246,7 +1246,7 @@ static json_t *json_memory(const hw_profile *gpu, const model_card *m, const kv_
                      "max_tokens_per_gpu_group", max_tokens);
 }
 
-/* A fraction with a few significant digits kept exact enough for tests. New reference. */
+/* A fraction (0..1) as a JSON real. New reference. */
 static json_t *json_frac(double v)
 {
     return json_real(v);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "hexmap.h"
 #include "kvcalc.h"
 #include "metrics.h"
 #include "model.h"
@@ -27,7 +28,9 @@ static void usage_main(FILE *out)
             "\n"
             "commands:\n"
             "  run FILE          simulate a scenario; print a summary and store results in SQLite\n"
-            "  kv MODEL          KV-cache arithmetic: bytes per token, per context, what fits on a GPU\n"
+            "  kv MODEL          KV-cache arithmetic: bytes per token, per context, what fits on a GPU;\n"
+            "                    tiles, paging overhead, Jenga page sizes, fixed against variable memory\n"
+            "  hexmap            labeled hex view of a KV block pool; address <-> (block, K/V, head, token, dim)\n"
             "  model import F    turn a Hugging Face config.json into a model card\n"
             "  version           print the version\n"
             "\n"
@@ -250,6 +253,14 @@ static int cmd_kv(int argc, char **argv)
     return kvcalc_main(argc, argv, mdirs, hdirs);
 }
 
+static int cmd_hexmap(int argc, char **argv)
+{
+    char mbuf[8192];
+    const char *mdirs[8];
+    scenario_data_dirs(NULL, "models", mbuf, sizeof mbuf, mdirs, 8);
+    return hexmap_main(argc, argv, mdirs);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -261,6 +272,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "kv"))
         return cmd_kv(argc - 1, argv + 1);
+    if (!strcmp(cmd, "hexmap"))
+        return cmd_hexmap(argc - 1, argv + 1);
     if (!strcmp(cmd, "model"))
         return cmd_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
