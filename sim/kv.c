@@ -272,14 +272,18 @@ int kv_seq_reserve(kv_pool *p, kv_seq *seq, int64_t total_tokens)
         return 0;
     if (want - seq->n_blocks > p->n_free)
         return -1;
+    /* Grow the table first so that nothing is taken if that fails. */
+    if (want > seq->cap_blocks) {
+        uint32_t *nb = realloc(seq->blocks, want * sizeof *nb);
+        if (!nb)
+            return -1;
+        seq->blocks = nb;
+        seq->cap_blocks = want;
+    }
     while (seq->n_blocks < want) {
         uint32_t b = take_free(p);
         p->ref[b] = 1;
-        if (seq_push(seq, b) < 0) {
-            p->ref[b] = 0;
-            free_push_head(p, b);
-            return -1;
-        }
+        seq->blocks[seq->n_blocks++] = b;
     }
     return 0;
 }
@@ -467,8 +471,12 @@ static int check_table(const kv_pool *p, kt_err *err)
 static int check_refs(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs, kt_err *err)
 {
     uint32_t *count = calloc(p->n_blocks + 1, sizeof *count);
-    if (!count)
+    size_t *last = calloc(p->n_blocks + 1, sizeof *last);   /* sequence index + 1 that last held it */
+    if (!count || !last) {
+        free(count);
+        free(last);
         return 0;
+    }
     int rc = 0;
     for (size_t s = 0; s < n_seqs && rc == 0; s++) {
         if (seqs[s]->n_hashed > seqs[s]->n_blocks) {
@@ -477,11 +485,13 @@ static int check_refs(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs
             rc = -1;
         }
         for (uint32_t i = 0; i < seqs[s]->n_blocks && rc == 0; i++)
-            if (seqs[s]->blocks[i] >= p->n_blocks) {
-                KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu holds bad block %u", s, seqs[s]->blocks[i]);
+            if (seqs[s]->blocks[i] >= p->n_blocks || last[seqs[s]->blocks[i]] == s + 1) {
+                KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu holds block %u twice or a bad block", s,
+                         seqs[s]->blocks[i]);
                 rc = -1;
             } else {
                 count[seqs[s]->blocks[i]]++;
+                last[seqs[s]->blocks[i]] = s + 1;
             }
     }
     for (uint32_t b = 0; b < p->n_blocks && rc == 0; b++)
@@ -490,6 +500,7 @@ static int check_refs(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs
             rc = -1;
         }
     free(count);
+    free(last);
     return rc;
 }
 

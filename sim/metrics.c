@@ -179,7 +179,8 @@ int metrics_meets_slo(const metrics_req *r, const metrics_slo *slo)
         return 0;
     if (slo->ttft_ns && r->first_token_ns - r->arrival_ns > slo->ttft_ns)
         return 0;
-    if (slo->tpot_ns && r->n_gaps && r->gap_sum_ns / r->n_gaps > slo->tpot_ns)
+    /* Exact: gap_sum / n_gaps > tpot without integer division's rounding. */
+    if (slo->tpot_ns && r->n_gaps && r->gap_sum_ns > slo->tpot_ns * r->n_gaps)
         return 0;
     if (slo->itl_ns && r->gap_max_ns > slo->itl_ns)
         return 0;

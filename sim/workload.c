@@ -3,6 +3,7 @@
 #include "htab.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <gsl/gsl_randist.h>
 
@@ -21,9 +22,24 @@ static uint64_t stream_seed(uint64_t seed, uint64_t tag, uint64_t a, uint64_t b)
 
 /* ---------- distributions ---------- */
 
+/* A number with no unit or suffix ("2.5"). */
+static int plain_number(const conf_node *v)
+{
+    char *end;
+    double x = strtod(v->value, &end);
+    return v->kind == CONF_SCALAR && !v->quoted && end != v->value && !*end && isfinite(x);
+}
+
 static int dist_param(conf_node *n, const char *key, int required, units_kind unit, double *out,
                       kt_err *err)
 {
+    /* Parameters of a count's distribution need not be whole: a mean of
+     * 2.5 turns is fine, though every draw is rounded to a whole count. */
+    conf_node *v = conf_find(n, key);
+    if (unit == UNITS_TOKENS && v && plain_number(v)) {
+        conf_take(n, key);
+        return conf_scalar_f64(v, 0, HUGE_VAL, out, err);
+    }
     return conf_qty(n, key, required, unit, 0, HUGE_VAL, out, err);
 }
 

@@ -1,0 +1,656 @@
+/* test_calibrate.c — calibration without a GPU: fits with known answers, log-space efficiency tables, the SQLite sample store, and a calibrated profile written from a fixture and loaded back. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "calib_db.h"
+#include "calib_derive.h"
+#include "calib_efftab.h"
+#include "calib_fit.h"
+#include "calib_stats.h"
+#include "calib_write.h"
+#include "hw.h"
+#include "testutil.h"
+
+#define KIB 1024.0
+#define MIB (KIB * KIB)
+#define GIB (MIB * KIB)
+
+/* |actual - expected| <= rel × |expected| */
+#define ASSERT_REL(actual, expected, rel) \
+    CU_ASSERT_DOUBLE_EQUAL((actual), (expected), fabs((double)(expected)) * (rel))
+
+/* The example: 8 us + bytes / 50 GB/s. */
+#define EX_LATENCY_NS 8000.0
+#define EX_BW_BPS 50e9
+/* Host copy sweep: 4 KiB .. 1 GiB in powers of two (19 sizes). */
+#define EX_MIN_BYTES (4 * KIB)
+#define EX_MAX_BYTES GIB
+
+static const char *const fixture = "tests/data/calibrate/h100-fixture.sql";
+static const char *const base_profile = "hwprofiles/h100-sxm.yaml";
+
+/* A temp file path under $TMPDIR (created empty, so the name is ours). */
+static void temp_path(char *buf, size_t n, const char *tag)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, n, "%s/kvtier-test-calib-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+    int fd = mkstemp(buf);
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+}
+
+/* Deterministic relative noise in [-2%, +2%]: -2, -1, 0, +1, +2 % by i mod 5. */
+static double noise(size_t i) { return 1.0 + 0.01 * ((double)(i % 5) - 2.0); }
+
+/* ---------- statistics ---------- */
+
+static void test_summary(void)
+{
+    const double x[] = { 9, 1, 5, 3, 7, 11, 13 };   /* sorted: 1 3 5 7 9 11 13 */
+    calib_summary s;
+    CU_ASSERT_EQUAL_FATAL(calib_summarize(x, 7, &s), 0);
+    CU_ASSERT_EQUAL(s.n, 7u);
+    CU_ASSERT_DOUBLE_EQUAL(s.median, 7, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(s.q1, 4, 1e-12);           /* 1 + 0.25 × 6 = rank 1.5: (3 + 5) / 2 */
+    CU_ASSERT_DOUBLE_EQUAL(s.q3, 10, 1e-12);          /* rank 4.5: (9 + 11) / 2 */
+    CU_ASSERT_DOUBLE_EQUAL(s.iqr, 6, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(s.min, 1, 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.max, 13, 0);
+    CU_ASSERT_DOUBLE_EQUAL(x[0], 9, 0);               /* input untouched */
+    const double bad[] = { 1, NAN };
+    CU_ASSERT_EQUAL(calib_summarize(bad, 2, &s), -1);
+    CU_ASSERT_EQUAL(calib_summarize(x, 0, &s), -1);
+}
+
+/* ---------- latency + bytes / bandwidth fits ---------- */
+
+/* Fills bytes[] with the host sweep and t[] with the example's times,
+ * scaled by noise when noisy; returns the count. */
+static size_t example_points(double *bytes, double *t, size_t cap, int noisy)
+{
+    size_t n = 0;
+    for (double b = EX_MIN_BYTES; b <= EX_MAX_BYTES && n < cap; b *= 2, n++) {
+        bytes[n] = b;
+        t[n] = (EX_LATENCY_NS + b / EX_BW_BPS * 1e9) * (noisy ? noise(n) : 1.0);
+    }
+    return n;
+}
+
+static void test_fit_exact(void)
+{
+    double bytes[32], t[32];
+    size_t n = example_points(bytes, t, 32, 0);
+    CU_ASSERT_EQUAL(n, 19u);
+    calib_fit f;
+    CU_ASSERT_EQUAL_FATAL(calib_fit_latency_rate(bytes, t, n, &f), 0);
+    ASSERT_REL(f.latency_ns, EX_LATENCY_NS, 1e-9);
+    ASSERT_REL(f.rate_per_s, EX_BW_BPS, 1e-9);
+    CU_ASSERT(f.residual < 1e-12);
+    CU_ASSERT_EQUAL(f.n_points, n);
+}
+
+/* ±2% noise on every point: both parameters come back within 2%, and the
+ * residual reports the scatter (RMS of the -2..+2 % pattern is 1.41%). */
+static void test_fit_noisy(void)
+{
+    double bytes[32], t[32];
+    size_t n = example_points(bytes, t, 32, 1);
+    calib_fit f;
+    CU_ASSERT_EQUAL_FATAL(calib_fit_latency_rate(bytes, t, n, &f), 0);
+    ASSERT_REL(f.latency_ns, EX_LATENCY_NS, 0.02);
+    ASSERT_REL(f.rate_per_s, EX_BW_BPS, 0.02);
+    CU_ASSERT(f.residual > 0.005 && f.residual < 0.02);
+    CU_ASSERT(f.latency_sd_ns > 0 && f.latency_sd_ns < 0.05 * EX_LATENCY_NS);
+    CU_ASSERT(f.ns_per_unit_sd > 0 && f.ns_per_unit_sd < 0.05 * f.ns_per_unit);
+}
+
+/* Relative weights: an unweighted fit would let the 1 GiB point's 2% (0.4 ms)
+ * swamp the 8 us latency; the weighted one still finds it. */
+static void test_fit_relative_weighting(void)
+{
+    double bytes[32], t[32];
+    size_t n = example_points(bytes, t, 32, 0);
+    t[n - 1] *= 1.02;
+    calib_fit f;
+    CU_ASSERT_EQUAL_FATAL(calib_fit_latency_rate(bytes, t, n, &f), 0);
+    ASSERT_REL(f.latency_ns, EX_LATENCY_NS, 0.01);
+    ASSERT_REL(f.rate_per_s, EX_BW_BPS, 0.02);
+}
+
+static void test_fit_points_and_rejects(void)
+{
+    calib_point p[] = {
+        { 1 * MIB, 1 * MIB, EX_LATENCY_NS + MIB / EX_BW_BPS * 1e9, 0, 7 },
+        { 1 * GIB, 1 * GIB, EX_LATENCY_NS + GIB / EX_BW_BPS * 1e9, 0, 7 },
+    };
+    calib_fit f;
+    CU_ASSERT_EQUAL_FATAL(calib_fit_points(p, 2, &f), 0);
+    ASSERT_REL(f.rate_per_s, EX_BW_BPS, 1e-9);
+    ASSERT_REL(f.latency_ns, EX_LATENCY_NS, 1e-6);
+    CU_ASSERT_EQUAL(calib_fit_points(p, 1, &f), -1);            /* one point: no line */
+    const double same_x[] = { 4096, 4096, 4096 }, t[] = { 1, 2, 3 };
+    CU_ASSERT_EQUAL(calib_fit_latency_rate(same_x, t, 3, &f), -1);
+    const double x[] = { 1, 2, 3 }, t0[] = { 1, 0, 3 };
+    CU_ASSERT_EQUAL(calib_fit_latency_rate(x, t0, 3, &f), -1); /* t must be > 0 */
+}
+
+/* ---------- efficiency tables ---------- */
+
+/* Points (1, 0.1), (16, 0.5), (256, 0.9): linear in log x, so x = 4 lies a
+ * half of the way from 1 to 16 (log 4 / log 16 = 0.5) -> 0.3; x = 64 is
+ * half-way from 16 to 256 -> 0.7; x = 2: log 2 / log 16 = 0.25 -> 0.2. */
+static void test_efftab_log_interpolation(void)
+{
+    calib_efftab t;
+    calib_efftab_init(&t, "gemm");
+    const double x[] = { 256, 1, 16 }, eff[] = { 0.9, 0.1, 0.5 };   /* any order */
+    CU_ASSERT_EQUAL_FATAL(calib_efftab_add(&t, "bf16/n=1/k=1", x, eff, 3), 0);
+    const calib_curve *c = calib_efftab_find(&t, "bf16/n=1/k=1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_DOUBLE_EQUAL(calib_curve_eval(c, 4), 0.3, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(calib_curve_eval(c, 64), 0.7, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(calib_curve_eval(c, 2), 0.2, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(calib_curve_eval(c, 16), 0.5, 1e-12);   /* a measured point */
+    CU_ASSERT_DOUBLE_EQUAL(calib_curve_eval(c, 0.25), 0.1, 0);     /* clamped, not extrapolated */
+    CU_ASSERT_DOUBLE_EQUAL(calib_curve_eval(c, 1e6), 0.9, 0);
+    CU_ASSERT(isnan(calib_curve_eval(c, 0)));
+
+    /* A second and third curve; the median at x = 4 over bf16 curves is
+     * the middle of 0.3, 0.4 (constant) and 0.6. */
+    const double one_x[] = { 8 }, one_eff[] = { 0.4 };
+    const double lin_x[] = { 1, 16 }, lin_eff[] = { 0.4, 0.8 };
+    CU_ASSERT_EQUAL(calib_efftab_add(&t, "bf16/n=2/k=2", one_x, one_eff, 1), 0);
+    CU_ASSERT_EQUAL(calib_efftab_add(&t, "bf16/n=3/k=3", lin_x, lin_eff, 2), 0);
+    CU_ASSERT_EQUAL(calib_efftab_add(&t, "fp8/n=3/k=3", lin_x, one_eff, 1), 0);
+    size_t used;
+    const char *const bf16[] = { "bf16/", NULL };
+    CU_ASSERT_DOUBLE_EQUAL(calib_efftab_median_at(&t, 4, bf16, &used), 0.4, 1e-12);
+    CU_ASSERT_EQUAL(used, 3u);
+    const char *const n3[] = { "n=3", NULL };
+    CU_ASSERT_DOUBLE_EQUAL(calib_efftab_median_at(&t, 4, n3, &used), (0.6 + 0.4) / 2, 1e-12);
+    CU_ASSERT_EQUAL(used, 2u);
+    const char *const none[] = { "fp4/", NULL };
+    CU_ASSERT(isnan(calib_efftab_median_at(&t, 4, none, &used)));
+    CU_ASSERT_EQUAL(used, 0u);
+    calib_efftab_free(&t);
+}
+
+static void test_efftab_rejects(void)
+{
+    calib_efftab t;
+    calib_efftab_init(&t, "decode");
+    const double x[] = { 1, 2 }, dup_x[] = { 2, 2 }, eff[] = { 0.5, 0.6 };
+    const double bad_x[] = { 0, 2 }, nan_eff[] = { 0.5, NAN };
+    CU_ASSERT_EQUAL(calib_efftab_add(&t, "a", dup_x, eff, 2), -1);
+    CU_ASSERT_EQUAL(calib_efftab_add(&t, "a", bad_x, eff, 2), -1);
+    CU_ASSERT_EQUAL(calib_efftab_add(&t, "a", x, nan_eff, 2), -1);
+    CU_ASSERT_EQUAL(calib_efftab_add(&t, "a", x, eff, 0), -1);
+    CU_ASSERT_EQUAL(t.n, 0u);
+    CU_ASSERT_EQUAL(calib_efftab_add(&t, "a", x, eff, 2), 0);
+    CU_ASSERT_EQUAL(calib_efftab_add(&t, "a", x, eff, 2), -1);        /* duplicate label */
+    CU_ASSERT_EQUAL(t.n, 1u);
+    calib_efftab_free(&t);
+    CU_ASSERT_EQUAL(t.n, 0u);
+}
+
+/* ---------- SQLite sample store ---------- */
+
+static calib_run_info sample_run(void)
+{
+    calib_run_info r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.started_utc, sizeof r.started_utc, "2025-02-03T04:05:06Z");
+    snprintf(r.tool_version, sizeof r.tool_version, "0.1.0");
+    snprintf(r.host, sizeof r.host, "node17");
+    snprintf(r.options, sizeof r.options, "kvtier-calibrate --bench hbm");
+    snprintf(r.gpu_name, sizeof r.gpu_name, "NVIDIA H100 80GB HBM3");
+    snprintf(r.pci_bus_id, sizeof r.pci_bus_id, "00000000:18:00.0");
+    r.gpu_count = 8;
+    r.cc_major = 9;
+    r.driver_version = 13000;
+    r.runtime_version = 13000;
+    r.sm_count = 132;
+    r.l2_bytes = 50 * MIB;
+    r.smem_per_sm_bytes = 228 * KIB;
+    r.hbm_bytes = 85520809984.0;
+    r.sm_clock_mhz = 1980;
+    r.mem_clock_mhz = 2619;
+    r.sm_clock_max_mhz = 1980;
+    r.mem_clock_max_mhz = 2619;
+    r.power_limit_w = 700;
+    return r;
+}
+
+static void test_db_round_trip(void)
+{
+    char path[4096];
+    temp_path(path, sizeof path, "db");
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    calib_run_info in = sample_run(), out;
+    int64_t run = 0, latest = 0;
+    CU_ASSERT_EQUAL_FATAL(calib_db_add_run(db, &in, &run, &err), 0);
+    const double a[] = { 30, 10, 20, 50, 40, 60, 70 }, b[] = { 5, 4, 3, 2, 1, 6, 7 };
+    CU_ASSERT_EQUAL(calib_db_begin(db, &err), 0);
+    CU_ASSERT_EQUAL(calib_db_add_samples(db, run, "hbm", "read", 2 * MIB, 2 * MIB, a, 7, &err), 0);
+    CU_ASSERT_EQUAL(calib_db_add_samples(db, run, "hbm", "read", 1 * MIB, 1 * MIB, b, 7, &err), 0);
+    CU_ASSERT_EQUAL(calib_db_add_samples(db, run, "hbm", "copy", 1 * MIB, 2 * MIB, b, 7, &err), 0);
+    CU_ASSERT_EQUAL(calib_db_commit(db, &err), 0);
+    /* The same (run, bench, case, x, rep) twice is refused. */
+    CU_ASSERT_EQUAL(calib_db_add_samples(db, run, "hbm", "read", 1 * MIB, 1 * MIB, b, 1, &err), -1);
+    calib_db_close(db);
+
+    db = calib_db_open(path, &err);                     /* reopen: it is all on disk */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL(calib_db_latest_run(db, &latest, &err), 0);
+    CU_ASSERT_EQUAL(latest, run);
+    CU_ASSERT_EQUAL_FATAL(calib_db_run_info(db, run, &out, &err), 0);
+    CU_ASSERT_STRING_EQUAL(out.gpu_name, in.gpu_name);
+    CU_ASSERT_STRING_EQUAL(out.started_utc, in.started_utc);
+    CU_ASSERT_STRING_EQUAL(out.options, in.options);
+    CU_ASSERT_STRING_EQUAL(out.pci_bus_id, in.pci_bus_id);
+    CU_ASSERT_EQUAL(out.sm_count, 132);
+    CU_ASSERT_EQUAL(out.gpu_count, 8);
+    CU_ASSERT_EQUAL(out.driver_version, 13000);
+    CU_ASSERT_DOUBLE_EQUAL(out.hbm_bytes, in.hbm_bytes, 0);
+    CU_ASSERT_DOUBLE_EQUAL(out.sm_clock_mhz, 1980, 0);
+    CU_ASSERT_DOUBLE_EQUAL(out.power_limit_w, 700, 0);
+
+    double *x, *work, *ns;
+    size_t n;
+    CU_ASSERT_EQUAL_FATAL(calib_db_samples(db, run, "hbm", "read", &x, &work, &ns, &n, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 14u);
+    for (size_t i = 0; i < 7; i++) {                     /* ordered by x, then repetition */
+        CU_ASSERT_DOUBLE_EQUAL(x[i], 1 * MIB, 0);
+        CU_ASSERT_DOUBLE_EQUAL(ns[i], b[i], 0);
+        CU_ASSERT_DOUBLE_EQUAL(x[7 + i], 2 * MIB, 0);
+        CU_ASSERT_DOUBLE_EQUAL(ns[7 + i], a[i], 0);
+    }
+    free(x);
+    free(work);
+    free(ns);
+
+    calib_point *p;
+    CU_ASSERT_EQUAL_FATAL(calib_db_points(db, run, "hbm", "read", &p, &n, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 2u);
+    CU_ASSERT_DOUBLE_EQUAL(p[0].median_ns, 4, 0);
+    CU_ASSERT_DOUBLE_EQUAL(p[1].median_ns, 40, 0);
+    CU_ASSERT_DOUBLE_EQUAL(p[1].iqr_ns, 30, 1e-12);      /* q1 25, q3 55 */
+    CU_ASSERT_EQUAL(p[1].samples, 7u);
+    free(p);
+
+    char **names;
+    CU_ASSERT_EQUAL_FATAL(calib_db_cases(db, run, "hbm", &names, &n, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 2u);
+    CU_ASSERT_STRING_EQUAL(names[0], "copy");
+    CU_ASSERT_STRING_EQUAL(names[1], "read");
+    calib_db_free_names(names, n);
+    CU_ASSERT_EQUAL(calib_db_points(db, run, "hbm", "none", &p, &n, &err), 0);
+    CU_ASSERT_EQUAL(n, 0u);
+    free(p);
+    CU_ASSERT_EQUAL(calib_db_add_check(db, run, "decode", "fp16/page=16", 1e-3, 2e-2, 1, &err), 0);
+    CU_ASSERT_EQUAL(calib_db_add_validation(db, run, "h100-sxm.calibrated", 8, 4096, 1e6, 1e4, 1.02e6,
+                                            &err), 0);
+    CU_ASSERT_EQUAL(calib_db_run_info(db, run + 1, &out, &err), -1);
+    calib_db_close(db);
+    unlink(path);
+}
+
+static void test_db_empty(void)
+{
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(":memory:", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    int64_t run;
+    CU_ASSERT_EQUAL(calib_db_latest_run(db, &run, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no calibration runs"));
+    CU_ASSERT_EQUAL(calib_db_exec_file(db, "/nonexistent/kvtier.sql", &err), -1);
+    calib_db_close(db);
+}
+
+/* ---------- from the fixture to a profile ---------- */
+
+/* Loads the fixture into a fresh in-memory store and derives run 1 against
+ * the H100 spec-sheet profile (whose peak FLOP/s the efficiencies divide by). */
+static calib_db *fixture_db(hw_profile **base, calib_result *r)
+{
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(":memory:", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    if (calib_db_exec_file(db, tu_path(fixture), &err) < 0)
+        kt_err_print(&err, stderr);
+    *base = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(*base);
+    if (calib_derive(db, 1, *base, NULL, r, &err) < 0) {
+        kt_err_print(&err, stderr);
+        CU_FAIL_FATAL("calib_derive failed on the fixture");
+    }
+    return db;
+}
+
+/* Median over the fixture's two fp16 shuffled decode curves at context
+ * 32768, each bytes/s over hbm_bw, the fixture's formulas without noise. */
+static double fixture_decode_eff(double hbm_bw)
+{
+    const double ctx = 32768, bytes = 8.0 * ctx * 8 * 2 * 128 * 2, e[] = { 0.80, 0.84 };
+    double sum = 0;
+    for (int i = 0; i < 2; i++)
+        sum += bytes / ((5000.0 + bytes / (e[i] * 3.0e12) * 1e9) * 1e-9) / hbm_bw;
+    return sum / 2;
+}
+
+static void test_derive_fixture_known_answers(void)
+{
+    hw_profile *base;
+    calib_result r;
+    calib_db *db = fixture_db(&base, &r);
+    const calib_figures *f = &r.figs;
+    const calib_figure *hbm = calib_figure_find(f, "hbm_bandwidth");
+    const calib_figure *pcie = calib_figure_find(f, "pcie_bandwidth");
+    const calib_figure *launch = calib_figure_find(f, "launch_overhead");
+    const calib_figure *gemm = calib_figure_find(f, "efficiency.gemm");
+    const calib_figure *attn = calib_figure_find(f, "efficiency.attention");
+    const calib_figure *mem = calib_figure_find(f, "efficiency.memory");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(hbm);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pcie);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(launch);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(gemm);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(attn);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mem);
+    /* The medians carry at most ±1% of noise, so fits land within ~1%. */
+    ASSERT_REL(hbm->value, 3.0e12, 0.01);
+    ASSERT_REL(pcie->value, 50e9, 0.01);                   /* h2d, the slower direction */
+    ASSERT_REL(launch->value, 2500, 0.01);
+    ASSERT_REL(gemm->value, 0.76 * 8192 / 8704, 0.015);
+    ASSERT_REL(attn->value, 0.45, 0.015);
+    ASSERT_REL(mem->value, fixture_decode_eff(hbm->value), 0.015);
+    CU_ASSERT_EQUAL(hbm->samples, 13 * 7);
+    CU_ASSERT_EQUAL(pcie->samples, 2 * 19 * 7);
+    CU_ASSERT_EQUAL(launch->samples, 11 * 7);
+    CU_ASSERT_EQUAL(gemm->samples, 4 * 15 * 7);            /* the four BF16 shapes, not FP8 */
+    CU_ASSERT_EQUAL(mem->samples, 2 * 9 * 7);              /* fp16 shuffled only */
+    CU_ASSERT(hbm->residual > 0 && hbm->residual < 0.02);
+    CU_ASSERT(gemm->residual > 0.01 && gemm->residual < 0.1); /* the shapes differ by design */
+    CU_ASSERT_PTR_NOT_NULL(strstr(hbm->source, "measured on NVIDIA H100 80GB HBM3 (synthetic fixture) 2025-01-15"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(attn->source, "UPPER BOUND"));
+    /* Device figures: read, not fitted. */
+    const calib_figure *cap = calib_figure_find(f, "hbm_capacity"), *l2 = calib_figure_find(f, "l2_cache");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cap);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l2);
+    CU_ASSERT_DOUBLE_EQUAL(cap->value, 85520809984.0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(l2->value, 50 * MIB, 0);
+    CU_ASSERT_EQUAL(cap->samples, 1);
+    /* No peer samples: NVLink stays assumed. */
+    CU_ASSERT_PTR_NULL(calib_figure_find(f, "nvlink_bandwidth"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.skipped, "nvlink_bandwidth"));
+    /* Tables: five GEMM curves (four BF16, one FP8), four decode curves. */
+    CU_ASSERT_EQUAL(r.gemm.n, 5u);
+    CU_ASSERT_EQUAL(r.decode.n, 4u);
+    const calib_curve *fp8 = calib_efftab_find(&r.gemm, "fp8/n=6144/k=4096");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fp8);
+    ASSERT_REL(calib_curve_eval(fp8, 16384), 0.60 * 16384 / (16384 + 512), 0.015);
+
+    kt_err err = { 0 };
+    CU_ASSERT_EQUAL(calib_result_store(db, 1, &r, &err), 0);
+    CU_ASSERT_EQUAL(calib_result_store(db, 1, &r, &err), 0);  /* replaces, no duplicates */
+    calib_result_free(&r);
+    hw_free(base);
+    calib_db_close(db);
+}
+
+/* The launch figure can come from the graphed sequence instead. */
+static void test_derive_launch_choice(void)
+{
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(":memory:", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path(fixture), &err), 0);
+    hw_profile *base = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+    calib_derive_opts o;
+    calib_derive_defaults(&o);
+    o.launch = CALIB_LAUNCH_GRAPH;
+    calib_result r;
+    CU_ASSERT_EQUAL_FATAL(calib_derive(db, 1, base, &o, &r, &err), 0);
+    const calib_figure *launch = calib_figure_find(&r.figs, "launch_overhead");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(launch);
+    ASSERT_REL(launch->value, 1000, 0.01);
+    calib_result_free(&r);
+    hw_free(base);
+    calib_db_close(db);
+}
+
+static void test_format_value(void)
+{
+    char buf[64];
+    CU_ASSERT_STRING_EQUAL(calib_format_value("hbm_bandwidth", 3.0e12, buf, sizeof buf), "3000GB/s");
+    CU_ASSERT_STRING_EQUAL(calib_format_value("l2_cache", 50 * MIB, buf, sizeof buf), "50MiB");
+    CU_ASSERT_STRING_EQUAL(calib_format_value("smem_per_sm", 228 * KIB, buf, sizeof buf), "228KiB");
+    CU_ASSERT_STRING_EQUAL(calib_format_value("hbm_capacity", 85520809984.0, buf, sizeof buf), "81559MiB");
+    CU_ASSERT_STRING_EQUAL(calib_format_value("launch_overhead", 2500.4, buf, sizeof buf), "2500ns");
+    CU_ASSERT_STRING_EQUAL(calib_format_value("sm_count", 132, buf, sizeof buf), "132");
+    CU_ASSERT_STRING_EQUAL(calib_format_value("efficiency.gemm", 0.715, buf, sizeof buf), "0.715");
+    CU_ASSERT_STRING_EQUAL(calib_format_value("peak_flops.bf16", 989.4e12, buf, sizeof buf), "989.4TFLOP/s");
+    CU_ASSERT_PTR_NULL(calib_format_value("no_such_figure", 1, buf, sizeof buf));
+}
+
+/* Checks a measured figure read back by hw_load against what was derived. */
+static void check_measured(const hw_profile *h, const calib_figure *f, double loaded, double tol)
+{
+    const hw_provenance *p = hw_provenance_of(h, f->key);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(p->measured, 1);
+    CU_ASSERT_EQUAL(p->has_residual, 1);
+    CU_ASSERT_DOUBLE_EQUAL(p->residual, f->residual, fabs(f->residual) * 1e-5 + 1e-12);
+    CU_ASSERT_EQUAL(p->samples, f->samples);
+    CU_ASSERT_STRING_EQUAL(p->source, f->source);
+    CU_ASSERT_DOUBLE_EQUAL(loaded, f->value, fabs(f->value) * tol);
+    if (fabs(loaded - f->value) > fabs(f->value) * tol)
+        fprintf(stderr, "\n  %s: loaded %.12g, derived %.12g\n", f->key, loaded, f->value);
+}
+
+static void test_write_profile_from_fixture(void)
+{
+    hw_profile *base;
+    calib_result r;
+    calib_db *db = fixture_db(&base, &r);
+    char path[4096];
+    temp_path(path, sizeof path, "profile");
+    kt_err err = { 0 };
+    calib_write_opts o = { "h100-sxm.calibrated", "NVIDIA H100 80GB HBM3", "test profile\nline two", &r };
+    if (calib_write_profile_file(tu_path(base_profile), &r.figs, &o, path, &err) < 0)
+        kt_err_print(&err, stderr);
+    hw_profile *h = hw_load(path, &err);
+    if (!h)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_EQUAL(hw_check(h, &err), 0);
+    CU_ASSERT_STRING_EQUAL(h->name, "h100-sxm.calibrated");
+    CU_ASSERT_STRING_EQUAL(h->gpu, "NVIDIA H100 80GB HBM3");
+    CU_ASSERT_EQUAL(h->n_prov, base->n_prov);             /* every figure, no more */
+
+    /* Values as derived (bandwidths and fractions to 10 digits, ns rounded). */
+    const calib_figures *f = &r.figs;
+    check_measured(h, calib_figure_find(f, "hbm_bandwidth"), h->hbm_bw_Bps, 1e-9);
+    check_measured(h, calib_figure_find(f, "pcie_bandwidth"), h->pcie_bw_Bps, 1e-9);
+    check_measured(h, calib_figure_find(f, "launch_overhead"), (double)h->launch_ns, 0.5 / 2500);
+    check_measured(h, calib_figure_find(f, "efficiency.gemm"), h->eff_gemm, 1e-9);
+    check_measured(h, calib_figure_find(f, "efficiency.attention"), h->eff_attn, 1e-9);
+    check_measured(h, calib_figure_find(f, "efficiency.memory"), h->eff_mem, 1e-9);
+    check_measured(h, calib_figure_find(f, "hbm_capacity"), h->hbm_bytes, 0);
+    check_measured(h, calib_figure_find(f, "sm_count"), h->sm_count, 0);
+    check_measured(h, calib_figure_find(f, "l2_cache"), h->l2_bytes, 0);
+    check_measured(h, calib_figure_find(f, "smem_per_sm"), h->smem_per_sm_bytes, 0);
+    ASSERT_REL(h->hbm_bw_Bps, 3.0e12, 0.01);
+    ASSERT_REL(h->pcie_bw_Bps, 50e9, 0.01);
+
+    /* Figures not measured keep status assumed, value and original source. */
+    const char *const assumed[] = { "nvlink_bandwidth", "nvlink_latency", "kernels_per_layer",
+                                    "price_usd", "hourly_usd", "power", "efficiency.nvlink",
+                                    "peak_flops.bf16", "peak_flops.fp8", "peak_flops.int4", NULL };
+    for (int i = 0; assumed[i]; i++) {
+        const hw_provenance *p = hw_provenance_of(h, assumed[i]), *q = hw_provenance_of(base, assumed[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+        CU_ASSERT_EQUAL(p->measured, 0);
+        CU_ASSERT_EQUAL(p->has_residual, 0);
+        CU_ASSERT_EQUAL(p->samples, 0);
+        CU_ASSERT_STRING_EQUAL(p->source, q->source);
+    }
+    CU_ASSERT_DOUBLE_EQUAL(h->nvlink_bw_Bps, base->nvlink_bw_Bps, 0);
+    CU_ASSERT_DOUBLE_EQUAL(h->price_usd, base->price_usd, 0);
+    CU_ASSERT_EQUAL(h->nvlink_latency_ns, base->nvlink_latency_ns);
+    for (int d = 0; d < DTYPE_COUNT; d++)
+        CU_ASSERT_DOUBLE_EQUAL(h->peak_flops[d], base->peak_flops[d], 0);
+    hw_free(h);
+    unlink(path);
+    calib_result_free(&r);
+    hw_free(base);
+    calib_db_close(db);
+}
+
+/* A measured figure the base lacks, or one with no known unit, is refused
+ * and the output file is not created. */
+static void test_write_refuses_unknown_figure(void)
+{
+    calib_figures figs;
+    memset(&figs, 0, sizeof figs);
+    figs.n = 1;
+    snprintf(figs.fig[0].key, sizeof figs.fig[0].key, "efficiency.decode");
+    figs.fig[0].value = 0.5;
+    figs.fig[0].samples = 7;
+    snprintf(figs.fig[0].source, sizeof figs.fig[0].source, "measured on test");
+    char path[4096];
+    temp_path(path, sizeof path, "refused");
+    unlink(path);
+    kt_err err = { 0 };
+    calib_write_opts o = { "x.calibrated", NULL, NULL, NULL };
+    CU_ASSERT_EQUAL(calib_write_profile_file(tu_path(base_profile), &figs, &o, path, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "efficiency.decode"));
+    CU_ASSERT_EQUAL(access(path, F_OK), -1);
+}
+
+/* ---------- hw.c: residual and samples ---------- */
+
+/* Loads a profile whose hbm_bandwidth line is `fig`, the rest valid. */
+static hw_profile *load_with_hbm(const char *fig, kt_err *err)
+{
+    char path[4096];
+    temp_path(path, sizeof path, "hw");
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f,
+            "name: t\ngpu: T\nfigures:\n"
+            "  peak_flops:\n    fp32: {value: 60TFLOP/s, status: assumed, source: \"s\"}\n"
+            "  hbm_capacity: {value: 80GB, status: assumed, source: \"s\"}\n"
+            "  hbm_bandwidth: %s\n"
+            "  sm_count: {value: 132, status: assumed, source: \"s\"}\n"
+            "  smem_per_sm: {value: 228KiB, status: assumed, source: \"s\"}\n"
+            "  l2_cache: {value: 50MiB, status: assumed, source: \"s\"}\n"
+            "  nvlink_bandwidth: {value: 450GB/s, status: assumed, source: \"s\"}\n"
+            "  nvlink_latency: {value: 2us, status: assumed, source: \"s\"}\n"
+            "  pcie_bandwidth: {value: 55GB/s, status: assumed, source: \"s\"}\n"
+            "  launch_overhead: {value: 2us, status: assumed, source: \"s\"}\n"
+            "  kernels_per_layer: {value: 10, status: assumed, source: \"s\"}\n"
+            "  price_usd: {value: 37000, status: assumed, source: \"s\"}\n"
+            "  hourly_usd: {value: 2.5, status: assumed, source: \"s\"}\n"
+            "  power: {value: 700W, status: assumed, source: \"s\"}\n"
+            "  efficiency:\n"
+            "    gemm: {value: 0.7, status: assumed, source: \"s\"}\n"
+            "    attention: {value: 0.6, status: assumed, source: \"s\"}\n"
+            "    memory: {value: 0.9, status: assumed, source: \"s\"}\n"
+            "    nvlink: {value: 0.8, status: assumed, source: \"s\"}\n", fig);
+    fclose(f);
+    hw_profile *h = hw_load(path, err);
+    unlink(path);
+    return h;
+}
+
+static void test_hw_fit_keys(void)
+{
+    kt_err err = { 0 };
+    hw_profile *h = load_with_hbm("{value: 3TB/s, status: measured, source: \"m\", residual: 0.0125, "
+                                  "samples: 91}", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    const hw_provenance *p = hw_provenance_of(h, "hbm_bandwidth");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(p->measured, 1);
+    CU_ASSERT_EQUAL(p->has_residual, 1);
+    CU_ASSERT_DOUBLE_EQUAL(p->residual, 0.0125, 0);
+    CU_ASSERT_EQUAL(p->samples, 91);
+    p = hw_provenance_of(h, "sm_count");
+    CU_ASSERT_EQUAL(p->has_residual, 0);
+    CU_ASSERT_EQUAL(p->samples, 0);
+    hw_free(h);
+
+    h = load_with_hbm("{value: 3TB/s, status: measured, source: \"m\", samples: 7}", &err);
+    CU_ASSERT_PTR_NOT_NULL(h);                            /* either key alone is fine */
+    hw_free(h);
+
+    h = load_with_hbm("{value: 3TB/s, status: assumed, source: \"m\", residual: 0.01}", &err);
+    CU_ASSERT_PTR_NULL(h);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "only with status: measured"));
+    CU_ASSERT_EQUAL(err.line, 7);
+    hw_free(h);
+
+    h = load_with_hbm("{value: 3TB/s, status: measured, source: \"m\", residual: -0.1}", &err);
+    CU_ASSERT_PTR_NULL(h);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "residual"));
+    hw_free(h);
+
+    h = load_with_hbm("{value: 3TB/s, status: measured, source: \"m\", samples: 0}", &err);
+    CU_ASSERT_PTR_NULL(h);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "samples"));
+    hw_free(h);
+
+    h = load_with_hbm("{value: 3TB/s, status: measured, source: \"m\", sample: 7}", &err);
+    CU_ASSERT_PTR_NULL(h);                                /* misspelt: unknown key */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "sample"));
+    hw_free(h);
+}
+
+/* hw_check refuses a fit record on an assumed figure built in code. */
+static void test_hw_check_fit_record(void)
+{
+    kt_err err = { 0 };
+    hw_profile *h = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_EQUAL(hw_check(h, &err), 0);
+    h->prov[0].samples = 5;                               /* prov[0] is assumed */
+    CU_ASSERT_EQUAL(hw_check(h, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not measured"));
+    h->prov[0].measured = 1;
+    CU_ASSERT_EQUAL(hw_check(h, &err), 0);
+    h->prov[0].has_residual = 1;
+    h->prov[0].residual = NAN;
+    CU_ASSERT_EQUAL(hw_check(h, &err), -1);
+    hw_free(h);
+}
+
+int main(void)
+{
+    const tu_test tests[] = {
+        { "summary: median, quartiles, IQR", test_summary },
+        { "fit: 8 us + bytes / 50 GB/s, exact", test_fit_exact },
+        { "fit: 8 us + bytes / 50 GB/s, +-2% noise", test_fit_noisy },
+        { "fit: relative weighting", test_fit_relative_weighting },
+        { "fit: points and rejected inputs", test_fit_points_and_rejects },
+        { "efficiency table: log-space interpolation", test_efftab_log_interpolation },
+        { "efficiency table: rejected inputs", test_efftab_rejects },
+        { "sample db: round trip through a file", test_db_round_trip },
+        { "sample db: empty", test_db_empty },
+        { "derive: fixture known answers", test_derive_fixture_known_answers },
+        { "derive: launch figure choice", test_derive_launch_choice },
+        { "write: value formats", test_format_value },
+        { "write: calibrated profile loads with hw_load", test_write_profile_from_fixture },
+        { "write: unknown figure refused", test_write_refuses_unknown_figure },
+        { "hw: residual and samples keys", test_hw_fit_keys },
+        { "hw: hw_check of fit records", test_hw_check_fit_record },
+        { NULL, NULL },
+    };
+    return tu_run("calibrate", tests);
+}
