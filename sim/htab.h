@@ -27,14 +27,68 @@ typedef struct htab {
 /* Room for at least expected keys without growing. Returns 0 or -1 (memory). */
 int htab_init(htab *t, uint32_t expected);
 void htab_destroy(htab *t);
-/* The value of key, or HTAB_NONE. */
-uint32_t htab_get(const htab *t, uint64_t key);
-/* Inserts or replaces (key != 0), doubling the table when half full.
- * Returns 0 or -1 (memory; the table is unchanged then). */
-int htab_put(htab *t, uint64_t key, uint32_t val);
-/* Removes key if present (backward-shift deletion). */
-void htab_del(htab *t, uint64_t key);
+/* The slot holding key, or the empty slot where it would go. */
+static inline uint32_t htab_slot(const htab *t, uint64_t key)
+{
+    uint32_t i = (uint32_t)kt_mix64(key) & t->mask;
+    while (t->key[i] && t->key[i] != key)
+        i = (i + 1) & t->mask;
+    return i;
+}
+
+/* The value of key, or HTAB_NONE. Inline: it is on every prefix lookup. */
+static inline uint32_t htab_get(const htab *t, uint64_t key)
+{
+    uint32_t i = htab_slot(t, key);
+    return t->key[i] ? t->val[i] : HTAB_NONE;
+}
 /* Slots, and a key/value by slot, for checkers (key 0 = empty). */
 uint32_t htab_slots(const htab *t);
+/* Doubles the table (rehashing every key). Returns 0 or -1 (memory). */
+int htab_grow(htab *t);
+
+/* Inserts or replaces (key != 0), doubling the table when half full.
+ * Returns 0 or -1 (memory; the table is unchanged then). Inline, like the
+ * rest of the probing: block allocation and prefix lookups live on it. */
+static inline int htab_put(htab *t, uint64_t key, uint32_t val)
+{
+    uint32_t i = htab_slot(t, key);
+    if (!t->key[i]) {
+        if (2 * ((uint64_t)t->n + 1) > htab_slots(t)) {
+            if (htab_grow(t) < 0)
+                return -1;
+            i = htab_slot(t, key);
+        }
+        t->n++;
+    }
+    t->key[i] = key;
+    t->val[i] = val;
+    return 0;
+}
+
+/* Removes key if present (backward-shift deletion, so no tombstones). */
+static inline void htab_del(htab *t, uint64_t key)
+{
+    uint32_t i = htab_slot(t, key);
+    if (!t->key[i])
+        return;
+    t->n--;
+    uint32_t j = i;
+    for (;;) {
+        t->key[i] = 0;
+        for (;;) {
+            j = (j + 1) & t->mask;
+            if (!t->key[j])
+                return;
+            uint32_t home = (uint32_t)kt_mix64(t->key[j]) & t->mask;
+            /* Move j back to i unless its home lies cyclically in (i, j]. */
+            if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+                break;
+        }
+        t->key[i] = t->key[j];
+        t->val[i] = t->val[j];
+        i = j;
+    }
+}
 
 #endif

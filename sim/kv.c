@@ -199,7 +199,8 @@ static uint32_t take_free(kv_pool *p)
     free_unlink(p, b);
     if (p->hash[b])
         evict_content(p, b);
-    p->heat[b] = 0;
+    if (p->heat_evict)
+        p->heat[b] = 0;
     return b;
 }
 
@@ -256,7 +257,7 @@ int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64
             break;
         if (p->ref[b]++ == 0)
             free_unlink(p, b);
-        if (p->heat[b] < UINT16_MAX)
+        if (p->heat_evict && p->heat[b] < UINT16_MAX)
             p->heat[b]++;
         h = hi;
         seq->n_hashed++;

@@ -154,6 +154,10 @@ static int64_t overlap(int64_t from, int64_t n, int64_t limit)
 static void batch_add(replica *r, serve_req *q, int64_t tokens)
 {
     int64_t limit = q->recompute_until > q->tier_recompute_until ? q->recompute_until : q->tier_recompute_until;
+    if (q->computed >= limit) {     /* the usual case: nothing is recomputed */
+        r->batch[r->n_batch++] = (serve_batch_entry){ q, tokens, 0, 0 };
+        return;
+    }
     int64_t all = overlap(q->computed, tokens, limit), tier = overlap(q->computed, tokens, q->tier_recompute_until);
     r->batch[r->n_batch++] = (serve_batch_entry){ q, tokens, all - tier, tier };
 }
