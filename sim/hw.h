@@ -16,7 +16,7 @@ typedef struct hw_provenance {
     char source[384];          /* spec sheet, paper, or "measured on <GPU> <date>" */
     /* Optional, measured figures only (written by kvtier-calibrate): */
     int has_residual;          /* 1 when the figure gave `residual` */
-    double residual;           /* relative fit residual (RMS of (fit - sample) / sample), >= 0 */
+    double residual;           /* relative fit residual (RMS of (fit - measured) / measured), >= 0 */
     int64_t samples;           /* raw samples behind the figure; 0 when not given */
 } hw_provenance;
 

@@ -54,6 +54,8 @@ static void usage_run(FILE *out)
             "  --json            print the summary as JSON instead of a table\n"
             "  --check           run every invariant checker after every event (slow)\n"
             "  --progress        print progress on stderr while simulating\n"
+            "  --skip-bad        count and skip malformed trace lines instead of stopping\n"
+            "                    (the count and the first line numbers are reported and stored)\n"
             "  -h, --help        this text\n"
             "\n"
             "exit status: 0 done, 1 an invariant check failed, 2 bad scenario or options\n");
@@ -88,10 +90,12 @@ static int run_parse(int argc, char **argv, run_args *a)
         { "set", required_argument, NULL, 's' }, { "db", required_argument, NULL, 'd' },
         { "no-db", no_argument, NULL, 'n' },     { "json", no_argument, NULL, 'j' },
         { "check", no_argument, NULL, 'c' },     { "progress", no_argument, NULL, 'p' },
-        { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+        { "skip-bad", no_argument, NULL, 'b' },  { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
+    static char skip_bad[] = "workload.trace.skip_bad=true";
     a->db = "kvtier.db";
-    a->sets = calloc((size_t)argc + 1, sizeof *a->sets);
+    a->sets = calloc((size_t)argc + 2, sizeof *a->sets);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -102,6 +106,7 @@ static int run_parse(int argc, char **argv, run_args *a)
         case 'j': a->json = 1; break;
         case 'c': a->check = 1; break;
         case 'p': a->progress = 1; break;
+        case 'b': a->sets[a->n_sets++] = skip_bad; break;
         case 'h': return 1;
         default: return -1;
         }

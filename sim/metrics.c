@@ -193,7 +193,7 @@ static void summarize_requests(const metrics *m, const metrics_slo *slo, metrics
     size_t n = m->n_reqs, k = 0, kt = 0;
     double *ttft = malloc((n + 1) * sizeof *ttft), *e2e = malloc((n + 1) * sizeof *e2e);
     double *queue = malloc((n + 1) * sizeof *queue), *tpot = malloc((n + 1) * sizeof *tpot);
-    int64_t t_first = INT64_MAX, t_last = INT64_MIN;
+    int64_t t_first = INT64_MAX, t_last = INT64_MIN, trace_blocks = 0, trace_reused = 0;
     size_t good = 0;
     for (size_t i = 0; i < n && ttft && e2e && queue && tpot; i++) {
         const metrics_req *r = &m->reqs[i];
@@ -204,6 +204,8 @@ static void summarize_requests(const metrics *m, const metrics_slo *slo, metrics
         s->recomputed_tokens += r->recomputed_tokens;
         if (r->arrival_ns < t_first)
             t_first = r->arrival_ns;
+        trace_blocks += r->trace_blocks;
+        trace_reused += r->trace_reused_blocks;
         if (r->outcome != REQ_COMPLETED)
             continue;
         s->completed++;
@@ -245,6 +247,7 @@ static void summarize_requests(const metrics *m, const metrics_slo *slo, metrics
     for (int t = 0; t < METRICS_TIERS; t++)
         s->tier_hit_ratio[t] = s->input_tokens ? (double)s->tier_hit_tokens[t] / s->input_tokens : 0;
     s->ttft_fetch_mean_ns = k ? s->ttft_fetch_mean_ns / k : 0;
+    s->trace_block_reuse = trace_blocks ? (double)trace_reused / (double)trace_blocks : 0;
 }
 
 static void summarize_itl(const metrics *m, metrics_summary *s)
@@ -370,6 +373,7 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
     n = field(f, n, "tier_recomputed_tokens", (double)s->tier_recomputed_tokens, "tokens");
     n = field(f, n, "ttft_fetch_mean", s->ttft_fetch_mean_ns / 1e6, "ms");
     n = field(f, n, "gpu_stall", s->stall_s, "GPU-s");
+    n = field(f, n, "trace_block_reuse", s->trace_block_reuse, "fraction");
     n = field(f, n, "throughput", s->throughput_rps, "req/s");
     n = field(f, n, "token_throughput", s->throughput_tok_s, "tokens/s");
     n = field(f, n, "output_token_throughput", s->output_tok_s, "tokens/s");

@@ -65,6 +65,19 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
     fprintf(out, "kvtier run '%s': %s on %d x %s (%d replica%s, tensor parallel %d), seed %llu\n", sc->name,
             sc->model->name, s->gpus, sc->hw->name, sc->replicas, sc->replicas == 1 ? "" : "s",
             sc->tensor_parallel, (unsigned long long)sc->seed);
+    if (sc->trace.on) {
+        fprintf(out, "trace: %s (%s), %s requests replayed", sc->trace.path, trace_format_names[sc->trace.format],
+                grouped(sc->trace.requests, a, sizeof a));
+        if (s->trace_block_reuse > 0)
+            fprintf(out, "; %.4f of its prefix blocks were asked for before", s->trace_block_reuse);
+        if (sc->trace.bad_lines) {
+            fprintf(out, "; %lld malformed lines skipped (first:", (long long)sc->trace.bad_lines);
+            for (int64_t i = 0; i < sc->trace.bad_lines && i < 16; i++)
+                fprintf(out, " %lld", (long long)sc->trace.first_bad[i]);
+            fputc(')', out);
+        }
+        fputc('\n', out);
+    }
     fprintf(out, "requests: %s completed, %s rejected, %s unfinished; %s input + %s output tokens over %.2f s simulated\n",
             grouped((long long)s->completed, a, sizeof a), grouped((long long)s->rejected, b, sizeof b),
             grouped((long long)s->unfinished, c, sizeof c), grouped(s->input_tokens, d, sizeof d),

@@ -15,7 +15,8 @@
 const char *const router_names[ROUTER_KIND_COUNT + 1] = {
     "round_robin", "least_loaded", "session_sticky", NULL
 };
-static const char *const workload_kinds[] = { "synthetic", NULL };
+static const char *const workload_kinds[] = { "synthetic", "trace", NULL };
+static const char *const release_names[] = { "burst", "spread", NULL };
 
 /* Upper bounds that catch typos (a 1e30-token context, a million GPUs per
  * replica) before they become absurd allocations. */
@@ -191,15 +192,70 @@ static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+/* A relative trace path is relative to the scenario file's directory. */
+static void resolve_path(const scenario *sc, const char *path, char *out, size_t n)
+{
+    if (path[0] == '/') {
+        snprintf(out, n, "%s", path);
+        return;
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", sc->file);
+    snprintf(out, n, "%s/%s", dirname(tmp), path);
+}
+
+/* Reads the whole trace once before the run, so a malformed line stops
+ * everything before anything is simulated (or is counted, with skip_bad). */
+static int check_trace(scenario *sc, conf_node *at, kt_err *err)
+{
+    trace_reader *t = trace_open(sc->trace.path, sc->trace.format, &sc->trace.opts, err);
+    if (!t)
+        return -1;
+    trace_record rec;
+    int rc;
+    while ((rc = trace_next(t, &rec, err)) > 0)
+        sc->trace.requests++;
+    sc->trace.bad_lines = trace_bad_lines(t, sc->trace.first_bad, 16);
+    trace_close(t);
+    if (rc == 0 && sc->trace.requests == 0) {
+        CONF_ERROR(err, at, "the trace %s has no request in the chosen window", sc->trace.path);
+        return -1;
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+static int load_trace(scenario *sc, conf_node *w, kt_err *err)
+{
+    int failed = 0, format = 0, release = TRACE_RELEASE_BURST;
+    const char *path = NULL;
+    conf_node *n = section(w, "trace", 1, err, &failed);
+    trace_opts *o = &sc->trace.opts;
+    *o = (trace_opts){ .rate_scale = 1, .release = TRACE_RELEASE_BURST };
+    if (failed || conf_enum(n, "format", 1, trace_format_names, &format, err) < 0 ||
+        conf_str(n, "path", 1, &path, err) < 0 ||
+        conf_f64(n, "rate_scale", 0, 1e-6, 1e6, &o->rate_scale, err) < 0 ||
+        conf_ns(n, "start", 0, 0, INT64_MAX, &o->start_ns, err) < 0 ||
+        conf_ns(n, "duration", 0, 0, INT64_MAX, &o->duration_ns, err) < 0 ||
+        conf_i64(n, "limit", 0, 0, INT64_MAX, &o->limit, err) < 0 ||
+        conf_enum(n, "release", 0, release_names, &release, err) < 0 ||
+        conf_ns(n, "tick", 0, 0, INT64_MAX, &o->tick_ns, err) < 0 ||
+        conf_bool(n, "skip_bad", 0, &o->skip_bad, err) < 0)
+        return -1;
+    o->release = (trace_release)release;
+    sc->trace.on = 1;
+    sc->trace.format = (trace_format)format;
+    resolve_path(sc, path, sc->trace.path, sizeof sc->trace.path);
+    return 0;
+}
+
 static int load_workload(scenario *sc, conf_node *root, kt_err *err)
 {
     int failed = 0, kind = 0;
     conf_node *n = section(root, "workload", 1, err, &failed);
-    if (failed || conf_enum(n, "kind", 1, workload_kinds, &kind, err) < 0 ||
-        workload_from_conf(n, &sc->workload, err) < 0)
+    if (failed || conf_enum(n, "kind", 1, workload_kinds, &kind, err) < 0)
         return -1;
     sc->workload.seed = sc->seed;
-    return 0;
+    return kind == 1 ? load_trace(sc, n, err) : workload_from_conf(n, &sc->workload, err);
 }
 
 static int load_slo_cost(scenario *sc, conf_node *root, kt_err *err)
@@ -300,7 +356,10 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
         return -1;
-    return size_kv(sc, root, err) < 0 ? -1 : check_tiers(sc, root, err);
+    if (size_kv(sc, root, err) < 0 || check_tiers(sc, root, err) < 0)
+        return -1;
+    /* Last, as the slowest check: read the whole trace once. */
+    return sc->trace.on ? check_trace(sc, conf_find(conf_find(conf_find(root, "workload"), "trace"), "path"), err) : 0;
 }
 
 scenario *scenario_load(const char *path, char *const *sets, int n_sets, kt_err *err)

@@ -12,6 +12,7 @@
 #include "model.h"
 #include "serve.h"
 #include "tier.h"
+#include "trace.h"
 #include "workload.h"
 
 typedef enum { ROUTER_ROUND_ROBIN, ROUTER_LEAST_LOADED, ROUTER_SESSION_STICKY, ROUTER_KIND_COUNT } router_kind;
@@ -39,7 +40,16 @@ typedef struct scenario {
     uint32_t kv_blocks_per_replica;  /* derived: see scenario_kv_blocks */
     serve_cfg sched;
     tiers_cfg tiers;            /* lower KV tiers and their policies (tiers.n may be 0) */
-    workload_cfg workload;
+    workload_cfg workload;      /* synthetic workload (when trace.on is 0) */
+    struct {
+        int on;
+        trace_format format;
+        char path[4096];        /* resolved against the scenario's directory */
+        trace_opts opts;
+        int64_t requests;       /* counted by the check before the run */
+        int64_t bad_lines;      /* skipped malformed lines (skip_bad) */
+        int64_t first_bad[16];
+    } trace;
     metrics_slo slo;
     metrics_cost cost;
     int64_t sample_interval_ns;

@@ -28,6 +28,8 @@ typedef struct serve_req {
     metrics_req rec;            /* results; rec.output_tokens is the target */
     kv_seq seq;
     kv_segment inline_segs[2];
+    kv_segment *heap_segs;      /* for contents of many segments (traces); owned, reused */
+    uint32_t cap_heap_segs;
     kv_content content;         /* what the tokens are (prefix identity) */
     int64_t num_tokens;         /* prompt + generated so far */
     int64_t computed;           /* tokens whose KV is in HBM */

@@ -10,6 +10,8 @@
 #include <gsl/gsl_rng.h>
 
 #include "engine.h"
+#include "htab.h"
+#include "trace.h"
 #include "serve.h"
 
 struct sim_world;
@@ -47,6 +49,16 @@ typedef struct sim_world {
     int failed;
     kt_err *err;
     struct timespec wall_start, wall_last_progress;
+    /* Trace replay (sc->trace.on): the next record, read one ahead. */
+    trace_reader *tr;
+    trace_record cur;
+    int has_cur;
+    int64_t trace_index;
+    htab seen;                  /* prefix hash ids asked for so far */
+    htab trace_sessions;        /* native session id + 1 -> index in the arrays below */
+    int64_t *sess_history;
+    int *sess_replica;
+    uint32_t n_sess, cap_sess;
 } sim_world;
 
 static double wall_since(const struct timespec *a)
@@ -200,7 +212,7 @@ static void on_request_done(void *ud, serve_req *q, int64_t now)
 {
     sim_world *w = ud;
     session *s = q->owner;
-    if (q->rec.outcome == REQ_COMPLETED && s->turn + 1 < s->turns) {
+    if (!w->sc->trace.on && q->rec.outcome == REQ_COMPLETED && s->turn + 1 < s->turns) {
         s->history_tokens += s->cur.new_tokens + s->cur.output_tokens;
         s->turn++;
         engine_after(w->eng, s->cur.think_ns, on_turn, s, 0);
@@ -210,10 +222,161 @@ static void on_request_done(void *ud, serve_req *q, int64_t now)
     session_put(w, s);
 }
 
+/* ---------- trace replay ---------- */
+
+/* The history slot of a native trace session, made on first sight. */
+static int64_t trace_session(sim_world *w, int64_t id)
+{
+    uint32_t i = htab_get(&w->trace_sessions, (uint64_t)id + 1);
+    if (i != HTAB_NONE)
+        return i;
+    if (w->n_sess == w->cap_sess) {
+        uint32_t cap = w->cap_sess ? w->cap_sess * 2 : 256;
+        int64_t *h = realloc(w->sess_history, cap * sizeof *h);
+        int *r = realloc(w->sess_replica, cap * sizeof *r);
+        if (h)
+            w->sess_history = h;
+        if (r)
+            w->sess_replica = r;
+        if (!h || !r || htab_put(&w->trace_sessions, (uint64_t)id + 1, w->n_sess) < 0)
+            return -1;
+        w->cap_sess = cap;
+    } else if (htab_put(&w->trace_sessions, (uint64_t)id + 1, w->n_sess) < 0) {
+        return -1;
+    }
+    w->sess_history[w->n_sess] = 0;
+    w->sess_replica[w->n_sess] = -1;
+    return w->n_sess++;
+}
+
+/* Room for n segments in q's own array. */
+static kv_segment *req_segments(serve_req *q, uint32_t n)
+{
+    if (n <= 2)
+        return q->inline_segs;
+    if (n > q->cap_heap_segs) {
+        kv_segment *g = realloc(q->heap_segs, n * sizeof *g);
+        if (!g)
+            return NULL;
+        q->heap_segs = g;
+        q->cap_heap_segs = n;
+    }
+    return q->heap_segs;
+}
+
+/* The prompt's identity: a segment per prefix hash id (their tokens), the
+ * conversation of a native session, or a fresh id; then an empty segment of
+ * the request's own, so the tokens it generates are its own. */
+static int trace_content(sim_world *w, serve_req *q, const trace_record *t, int64_t prompt, int64_t session)
+{
+    uint64_t own = kt_mix64(~(uint64_t)w->trace_index);
+    uint32_t n = t->n_hash_ids + 2;
+    kv_segment *g = req_segments(q, n);
+    if (!g)
+        return -1;
+    uint32_t k = 0;
+    int64_t covered = 0;
+    for (uint32_t i = 0; i < t->n_hash_ids && covered < prompt; i++) {
+        int64_t len = prompt - covered < t->hash_block_tokens ? prompt - covered : t->hash_block_tokens;
+        g[k++] = (kv_segment){ kt_mix64(t->hash_ids[i] + 1), len };
+        covered += len;
+        q->rec.trace_blocks++;
+        if (htab_get(&w->seen, t->hash_ids[i] + 1) != HTAB_NONE)
+            q->rec.trace_reused_blocks++;
+        else
+            htab_put(&w->seen, t->hash_ids[i] + 1, 0);
+    }
+    if (covered < prompt)
+        g[k++] = (kv_segment){ session >= 0 ? kt_mix64(w->sc->seed ^ kt_mix64((uint64_t)session)) : own,
+                               prompt - covered };
+    g[k++] = (kv_segment){ own, 0 };
+    q->content = (kv_content){ g, k };
+    return 0;
+}
+
+/* Fills the session's request from the current record. */
+static int trace_request(sim_world *w, session *s, int64_t now)
+{
+    const trace_record *t = &w->cur;
+    serve_req *q = &s->req;
+    kv_seq seq = q->seq;
+    kv_segment *heap = q->heap_segs;
+    uint32_t cap = q->cap_heap_segs;
+    memset(q, 0, sizeof *q);
+    q->seq = seq;
+    q->heap_segs = heap;
+    q->cap_heap_segs = cap;
+    q->owner = s;
+    int64_t slot = t->session_id >= 0 ? trace_session(w, t->session_id) : -1, history = 0;
+    if (t->session_id >= 0 && slot < 0)
+        return -1;
+    if (slot >= 0) {
+        history = w->sess_history[slot];
+        w->sess_history[slot] += t->input_tokens + t->output_tokens;
+    }
+    q->rec.id = w->next_req_id++;
+    q->rec.session = t->session_id >= 0 ? t->session_id : w->trace_index;
+    q->rec.turn = t->turn > 0 ? t->turn : 0;
+    q->rec.arrival_ns = now;
+    q->rec.prompt_tokens = history + t->input_tokens;
+    q->rec.output_tokens = t->output_tokens;
+    s->replica = slot >= 0 ? w->sess_replica[slot] : -1;
+    s->id = (uint64_t)q->rec.session;
+    s->w = w;
+    if (trace_content(w, q, t, q->rec.prompt_tokens, t->session_id) < 0)
+        return -1;
+    return (int)slot;
+}
+
+static void trace_read_next(sim_world *w)
+{
+    kt_err e;
+    w->has_cur = trace_next(w->tr, &w->cur, &e) > 0;
+}
+
+static void on_trace_arrival(engine *eng, void *ctx, uint64_t arg)
+{
+    sim_world *w = ctx;
+    session *s = session_get(w);
+    int slot = s ? trace_request(w, s, engine_now(eng)) : -1;
+    if (!s || (slot < 0 && w->cur.session_id >= 0)) {
+        w->failed = 1;
+        KT_ERROR(w->err, NULL, 0, 0, "out of memory replaying trace record %lld", (long long)w->trace_index);
+        engine_stop(eng);
+        return;
+    }
+    w->sessions_active++;
+    w->trace_index++;
+    int rep = route(w, s);
+    if (slot >= 0)
+        w->sess_replica[slot] = s->replica;
+    trace_read_next(w);
+    if (w->has_cur)
+        engine_at(eng, w->cur.arrival_ns, on_trace_arrival, w, 0);
+    replica_submit(&w->reps[rep], &s->req);
+}
+
+/* Opens the trace and schedules its first request. */
+static int trace_start(sim_world *w, kt_err *err)
+{
+    const scenario *sc = w->sc;
+    if (htab_init(&w->seen, 1024) < 0 || htab_init(&w->trace_sessions, 256) < 0)
+        return -1;
+    w->tr = trace_open(sc->trace.path, sc->trace.format, &sc->trace.opts, err);
+    if (!w->tr)
+        return -1;
+    trace_read_next(w);
+    if (w->has_cur)
+        engine_at(w->eng, w->cur.arrival_ns, on_trace_arrival, w, 0);
+    return 0;
+}
+
 /* ---------- sampling, progress, checks ---------- */
 
 static int work_remains(const sim_world *w)
 {
+    if (w->sc->trace.on)
+        return w->sessions_active > 0 || w->has_cur;
     return w->sessions_active > 0 || w->sessions_started < w->sc->workload.sessions;
 }
 
@@ -260,9 +423,12 @@ static void progress(sim_world *w)
         return;
     clock_gettime(CLOCK_MONOTONIC, &w->wall_last_progress);
     int tty = isatty(STDERR_FILENO);
-    fprintf(stderr, "%s[sim] %.1f s simulated, %lld/%lld sessions started, %zu requests done, %.1f s wall%s",
-            tty ? "\r" : "", engine_now(w->eng) / 1e9, (long long)w->sessions_started,
-            (long long)w->sc->workload.sessions, w->met->n_reqs, wall_since(&w->wall_start), tty ? "" : "\n");
+    int64_t started = w->sc->trace.on ? w->trace_index : w->sessions_started;
+    int64_t total = w->sc->trace.on ? w->sc->trace.requests : w->sc->workload.sessions;
+    fprintf(stderr, "%s[sim] %.1f s simulated, %lld/%lld %s started, %zu requests done, %.1f s wall%s",
+            tty ? "\r" : "", engine_now(w->eng) / 1e9, (long long)started, (long long)total,
+            w->sc->trace.on ? "trace requests" : "sessions", w->met->n_reqs, wall_since(&w->wall_start),
+            tty ? "" : "\n");
 }
 
 static void after_event(engine *eng, void *ud)
@@ -336,8 +502,15 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
 
 static void world_free(sim_world *w)
 {
+    if (w->tr)
+        trace_close(w->tr);
+    htab_destroy(&w->seen);
+    htab_destroy(&w->trace_sessions);
+    free(w->sess_history);
+    free(w->sess_replica);
     for (size_t i = 0; i < w->n_all; i++) {
         kv_seq_destroy(&w->all_sessions[i]->req.seq);
+        free(w->all_sessions[i]->req.heap_segs);
         free(w->all_sessions[i]->req.rec.gaps);
         free(w->all_sessions[i]);
     }
@@ -391,12 +564,16 @@ int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *
     if (rc == 0) {
         clock_gettime(CLOCK_MONOTONIC, &w.wall_start);
         w.wall_last_progress = w.wall_start;
-        engine_at(w.eng, 0, on_session_arrival, &w, 0);
+        if (sc->trace.on)
+            rc = trace_start(&w, err);
+        else
+            engine_at(w.eng, 0, on_session_arrival, &w, 0);
         engine_after(w.eng, sc->sample_interval_ns, on_sample, &w, 0);
-        engine_run(w.eng, INT64_MAX);
+        if (rc == 0)
+            engine_run(w.eng, INT64_MAX);
         if (opts->progress && isatty(STDERR_FILENO))
             fputc('\n', stderr);
-        rc = w.failed ? -1 : 0;
+        rc = rc < 0 || w.failed ? -1 : 0;
         if (stats)
             *stats = (sim_stats){ engine_events_run(w.eng), engine_now(w.eng), wall_since(&w.wall_start) };
     }

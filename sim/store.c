@@ -26,7 +26,10 @@ static const char *const schema_sql =
     " hardware TEXT NOT NULL,"
     " events INTEGER NOT NULL,"
     " sim_end_ns INTEGER NOT NULL,"
-    " wall_s REAL NOT NULL);"
+    " wall_s REAL NOT NULL,"
+    " trace_file TEXT,"
+    " trace_bad_lines INTEGER NOT NULL DEFAULT 0,"
+    " trace_first_bad_lines TEXT);"
     "CREATE TABLE IF NOT EXISTS requests ("
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
     " id INTEGER NOT NULL,"
@@ -217,8 +220,8 @@ static int64_t insert_run(store *st, const scenario *sc, const sim_stats *stats)
 {
     sqlite3_stmt *s;
     const char *sql = "INSERT INTO runs (started_utc, program_version, scenario_name, scenario_file,"
-                      " scenario_yaml, seed, model, hardware, events, sim_end_ns, wall_s)"
-                      " VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+                      " scenario_yaml, seed, model, hardware, events, sim_end_ns, wall_s, trace_file,"
+                      " trace_bad_lines, trace_first_bad_lines) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
     char when[32];
@@ -235,6 +238,16 @@ static int64_t insert_run(store *st, const scenario *sc, const sim_stats *stats)
     sqlite3_bind_int64(s, 9, (int64_t)stats->events);
     sqlite3_bind_int64(s, 10, stats->sim_end_ns);
     sqlite3_bind_double(s, 11, stats->wall_s);
+    char bad[256] = "";
+    if (sc->trace.on) {
+        sqlite3_bind_text(s, 12, sc->trace.path, -1, SQLITE_STATIC);
+        for (int64_t i = 0; i < sc->trace.bad_lines && i < 16; i++) {
+            size_t len = strlen(bad);
+            snprintf(bad + len, sizeof bad - len, "%s%lld", i ? "," : "", (long long)sc->trace.first_bad[i]);
+        }
+    }
+    sqlite3_bind_int64(s, 13, sc->trace.bad_lines);
+    sqlite3_bind_text(s, 14, bad, -1, SQLITE_TRANSIENT);
     int rc = step_reset(s);
     sqlite3_finalize(s);
     return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "calib_attn_ref.h"
 #include "calib_db.h"
 #include "calib_derive.h"
 #include "calib_efftab.h"
@@ -194,6 +195,79 @@ static void test_efftab_rejects(void)
     CU_ASSERT_EQUAL(t.n, 1u);
     calib_efftab_free(&t);
     CU_ASSERT_EQUAL(t.n, 0u);
+}
+
+/* ---------- paged attention reference ---------- */
+
+/* One sequence, one KV head, head dim 2, pages of 2 tokens (table [1, 0]:
+ * tokens 0-1 in page 1, token 2 in page 0). q = (sqrt 2 · ln 3, 0) and
+ * K = (1, 0), (0, 0), (0, 0): scores ln 3, 0, 0 after the 1/sqrt(2) scale,
+ * so weights 3/5, 1/5, 1/5. */
+static void test_attn_ref_by_hand(void)
+{
+    calib_attn_shape s = { 1, 1, 1, 2, 2, 2, 2 };
+    const float q[] = { (float)(sqrt(2.0) * log(3.0)), 0 };
+    /* pool [page][head][slot][dim]: page 0 holds token 2 (and an unused slot) */
+    const float k[] = { 0, 0, 9, 9, /* page 1: */ 1, 0, 0, 0 };
+    const float v[] = { 5, -5, 9, 9, /* page 1: */ 10, 0, 0, 10 };
+    const int32_t bt[] = { 1, 0 }, ctx[] = { 3 };
+    float out[2];
+    CU_ASSERT_EQUAL_FATAL(calib_paged_attn_ref(&s, q, k, v, bt, ctx, out), 0);
+    CU_ASSERT_DOUBLE_EQUAL(out[0], 0.6 * 10 + 0.2 * 0 + 0.2 * 5, 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(out[1], 0.6 * 0 + 0.2 * 10 + 0.2 * -5, 1e-5);
+}
+
+/* GQA: query heads 0 and 1 share KV head 0; one token gives back its V;
+ * a context of 0 gives zeros; a page outside the pool is refused. */
+static void test_attn_ref_gqa_and_edges(void)
+{
+    calib_attn_shape s = { 2, 1, 2, 2, 4, 1, 2 };
+    const float q[] = { 1, 2, -3, 4, /* sequence 1: */ 1, 1, 1, 1 };
+    float k[2 * 4 * 2], v[2 * 4 * 2];
+    for (int i = 0; i < 16; i++) {
+        k[i] = 0.1f * (float)i;
+        v[i] = (float)i;
+    }
+    const int32_t bt[] = { 1, 0 }, ctx[] = { 1, 0 };
+    float out[8];
+    CU_ASSERT_EQUAL_FATAL(calib_paged_attn_ref(&s, q, k, v, bt, ctx, out), 0);
+    for (int qh = 0; qh < 2; qh++) {                    /* token 0 of page 1: v[8], v[9] */
+        CU_ASSERT_DOUBLE_EQUAL(out[qh * 2], 8, 1e-6);
+        CU_ASSERT_DOUBLE_EQUAL(out[qh * 2 + 1], 9, 1e-6);
+    }
+    for (int i = 4; i < 8; i++)
+        CU_ASSERT_DOUBLE_EQUAL(out[i], 0, 0);
+    const int32_t bad_bt[] = { 2, 0 };
+    CU_ASSERT_EQUAL(calib_paged_attn_ref(&s, q, k, v, bad_bt, ctx, out), -1);
+    const int32_t long_ctx[] = { 5, 0 };                /* more than one page of 4 */
+    CU_ASSERT_EQUAL(calib_paged_attn_ref(&s, q, k, v, bt, long_ctx, out), -1);
+}
+
+/* The indirection changes where tokens live, not the result: a shuffled
+ * table over a permuted pool equals the identity table over the original. */
+static void test_attn_ref_shuffle_invariant(void)
+{
+    enum { B = 2, H = 2, G = 4, D = 8, P = 4, PAGES = 3 };
+    calib_attn_shape s = { B, H, G, D, P, PAGES, B * PAGES };
+    static float q[B * H * G * D], k[B * PAGES * H * P * D], v[B * PAGES * H * P * D];
+    static float k2[B * PAGES * H * P * D], v2[B * PAGES * H * P * D], o1[B * H * G * D], o2[B * H * G * D];
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
+        q[i] = (float)sin(0.7 * (double)i);
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        k[i] = (float)cos(0.3 * (double)i);
+        v[i] = (float)sin(0.11 * (double)i + 1);
+    }
+    const int32_t ident[] = { 0, 1, 2, 3, 4, 5 }, perm[] = { 4, 0, 5, 2, 1, 3 };
+    const int32_t ctx[] = { 11, 7 };
+    const size_t page = (size_t)H * P * D;
+    for (int i = 0; i < B * PAGES; i++) {                /* logical page i goes to pool slot perm[i] */
+        memcpy(k2 + (size_t)perm[i] * page, k + (size_t)ident[i] * page, page * sizeof(float));
+        memcpy(v2 + (size_t)perm[i] * page, v + (size_t)ident[i] * page, page * sizeof(float));
+    }
+    CU_ASSERT_EQUAL_FATAL(calib_paged_attn_ref(&s, q, k, v, ident, ctx, o1), 0);
+    CU_ASSERT_EQUAL_FATAL(calib_paged_attn_ref(&s, q, k2, v2, perm, ctx, o2), 0);
+    for (size_t i = 0; i < sizeof o1 / sizeof o1[0]; i++)
+        CU_ASSERT_DOUBLE_EQUAL(o1[i], o2[i], 0);
 }
 
 /* ---------- SQLite sample store ---------- */
@@ -641,6 +715,9 @@ int main(void)
         { "fit: points and rejected inputs", test_fit_points_and_rejects },
         { "efficiency table: log-space interpolation", test_efftab_log_interpolation },
         { "efficiency table: rejected inputs", test_efftab_rejects },
+        { "attention reference: by hand", test_attn_ref_by_hand },
+        { "attention reference: GQA and edges", test_attn_ref_gqa_and_edges },
+        { "attention reference: shuffled = identity", test_attn_ref_shuffle_invariant },
         { "sample db: round trip through a file", test_db_round_trip },
         { "sample db: empty", test_db_empty },
         { "derive: fixture known answers", test_derive_fixture_known_answers },

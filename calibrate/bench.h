@@ -1,0 +1,155 @@
+/* bench.h — what the CUDA calibration benchmarks share: sweep parameters, the device with its stream, events and L2 flush buffer, sampling with warm-up, and recording into the sample store. */
+#ifndef KT_BENCH_H
+#define KT_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cuda_runtime_api.h>
+
+#include "calib_db.h"
+#include "err.h"
+
+/* Exit status for "nothing could be measured here" (no usable GPU), which
+ * automake's test harness reports as SKIP. */
+#define KT_EXIT_SKIP 77
+
+/* A benchmark's result: done, skipped (why printed), or failed (err set). */
+#define KT_BENCH_OK 0
+#define KT_BENCH_SKIPPED 1
+#define KT_BENCH_FAILED (-1)
+
+/* At least this many timed samples per point (medians and quartiles need them). */
+#define KT_MIN_SAMPLES 7
+#define KT_MAX_LIST 16
+
+/* Every sweep parameter, with the defaults of kt_params_defaults (also in
+ * `kvtier-calibrate --help` and calibrate/README.md). Sizes are bytes. */
+typedef struct kt_params {
+    int samples;               /* timed samples per point (>= 7): 11 */
+    int warmup;                /* untimed calls before them: 3 */
+    int quick;                 /* smaller sweeps for a smoke run */
+    size_t flush_min_bytes;    /* L2 flush buffer: max(this, 2 × L2): 128 MiB */
+    size_t hbm_min_bytes, hbm_max_bytes;   /* 1 MiB .. 4 GiB (max raised to 4 × L2) */
+    size_t host_min_bytes, host_max_bytes; /* 4 KiB .. 1 GiB */
+    size_t peer_min_bytes, peer_max_bytes; /* 1 MiB .. 1 GiB */
+    size_t kv_block_bytes[KT_MAX_LIST];    /* 16 KiB, 64 KiB, 256 KiB */
+    int n_kv_block_bytes;
+    int kv_max_blocks;         /* 1024 */
+    int launch_max_kernels;    /* 1024 */
+    char gemm_models[512];     /* model cards whose GEMM shapes are swept: llama-3.1-8b,llama-3.1-70b */
+    int gemm_max_tokens;       /* M = 1 .. this: 16384 */
+    int decode_max_context;    /* contexts 512 .. this: 131072 */
+    int decode_batches[KT_MAX_LIST];       /* 1, 8, 32 */
+    int n_decode_batches;
+    int decode_kv_heads;       /* 8 */
+    size_t decode_max_bytes;   /* KV pool cap per point: 16 GiB */
+    int prefill_max_tokens;    /* sequences 512 .. this: 16384 */
+    int prefill_heads;         /* 32 */
+    size_t prefill_scores_bytes;           /* score buffer; heads run in groups that fit: 4 GiB */
+    char storage_file[1024];   /* file the storage benchmark reads ("" skips it) */
+    size_t storage_max_bytes;  /* 1 GiB */
+    int validate_batches[KT_MAX_LIST];     /* 1, 8, 32, 64 */
+    int n_validate_batches;
+    int validate_contexts[KT_MAX_LIST];    /* 1024, 4096, 16384 */
+    int n_validate_contexts;
+} kt_params;
+
+void kt_params_defaults(kt_params *p);
+
+/* The device under test and the tools every benchmark uses.
+ * Invariants after kt_bench_init: stream is a blocking stream (ordered after
+ * plain cudaMemcpy/cudaMemset calls on the legacy stream); flush_buf holds
+ * flush_bytes >= 2 × l2_bytes; run_id names this run's calib_runs row. */
+typedef struct kt_bench {
+    int device;
+    int gpu_count;
+    int sm_count;
+    size_t l2_bytes;
+    cudaStream_t stream;
+    cudaEvent_t start, stop;
+    void *flush_buf;
+    size_t flush_bytes;
+    unsigned long long *sink;  /* device word the read kernels may write */
+    calib_db *db;              /* not owned */
+    int64_t run_id;
+    const kt_params *p;        /* not owned */
+    calib_run_info info;
+} kt_bench;
+
+/* 1 when device can be used; else 0 with the reason in why (the CUDA error,
+ * or "no CUDA devices"). */
+int kt_device_usable(int device, char *why, size_t n);
+
+/* Selects device, reads its properties and clocks (NVML when present),
+ * allocates the stream, events and flush buffer, and records the run in db
+ * with cmdline. Returns 0, or -1 with err; kt_bench_free either way. */
+int kt_bench_init(kt_bench *b, int device, const kt_params *p, calib_db *db, const char *cmdline,
+                  kt_err *err);
+void kt_bench_free(kt_bench *b);
+
+/* Fills info from the device without a database (validation, --fit-only). */
+int kt_device_info(int device, calib_run_info *info, kt_err *err);
+
+/* An operation under test. For GPU timing it enqueues one call on s; for
+ * host timing it runs the call to completion. Returns 0, or -1 with err. */
+typedef int (*kt_op)(void *ctx, cudaStream_t s, kt_err *err);
+
+/* Enqueues a read of the flush buffer: afterwards L2 holds none of the
+ * benchmark's data, and no dirty lines of it. */
+int kt_flush_l2(kt_bench *b, kt_err *err);
+
+/* Runs p->warmup untimed calls, then p->samples timed ones, each: optional
+ * L2 flush, pre (untimed, may be NULL), start event, op, stop event. ns
+ * gets the event times (p->samples entries, caller's array). */
+int kt_sample_gpu(kt_bench *b, kt_op pre, kt_op op, void *ctx, int flush, double *ns, kt_err *err);
+/* The same on the host clock (CLOCK_MONOTONIC) around op; the flush is
+ * completed before the clock starts, and the stream is synchronized (untimed)
+ * after each call, so op may leave work queued when only its host time counts. */
+int kt_sample_host(kt_bench *b, kt_op op, void *ctx, int flush, double *ns, kt_err *err);
+
+/* Stores the samples of one point and prints "bench case x: median (IQR)
+ * rate" where rate is work / median in work_unit per second. */
+int kt_record(kt_bench *b, const char *bench, const char *case_name, double x, double work,
+              const char *work_unit, const double *ns, kt_err *err);
+
+/* Sets err from a CUDA error and returns -1. */
+int kt_cuda_fail(cudaError_t e, const char *what, kt_err *err);
+#define KT_CUDA(call, what, err) \
+    do { cudaError_t kt_e_ = (call); if (kt_e_ != cudaSuccess) return kt_cuda_fail(kt_e_, (what), (err)); } while (0)
+
+/* Allocates n bytes of device memory, or sets err. */
+int kt_dev_alloc(void **p, size_t n, const char *what, kt_err *err);
+/* Free device memory the caller can still allocate (cudaMemGetInfo). */
+size_t kt_dev_free_bytes(void);
+
+/* Fixed seed of block-table shuffles: every run scatters pages alike. */
+#define KT_SHUFFLE_SEED 2024u
+
+/* Fills a block table of batch rows of pages_per_seq pages: identity
+ * (sequence b owns pages b × pages_per_seq ...) or a fixed shuffle of all of
+ * them (KT_SHUFFLE_SEED), which defeats any locality between neighbours. */
+void kt_block_table(int32_t *bt, int batch, int pages_per_seq, int shuffled);
+
+/* Powers of two from lo to hi (inclusive when hi is one), at most cap values. */
+size_t kt_pow2_sweep(size_t lo, size_t hi, size_t *out, size_t cap);
+
+/* ---------- the benchmarks (bench_*.c); each returns KT_BENCH_* ---------- */
+int kt_bench_hbm(kt_bench *b, kt_err *err);
+int kt_bench_host(kt_bench *b, kt_err *err);
+int kt_bench_peer(kt_bench *b, kt_err *err);
+int kt_bench_launch(kt_bench *b, kt_err *err);
+int kt_bench_gemm(kt_bench *b, kt_err *err);
+int kt_bench_decode(kt_bench *b, kt_err *err);
+int kt_bench_prefill(kt_bench *b, kt_err *err);
+int kt_bench_storage(kt_bench *b, kt_err *err);
+
+/* The composite validation: one Llama-3.1-8B decoder step at every (batch,
+ * context) point of p, timed, against the simulator's prediction from the
+ * profile at profile_path (model card from model_dirs). Prints each point
+ * and the median absolute error; stores them (calib_validation). Sets
+ * *median_abs_err. */
+int kt_validate(kt_bench *b, const char *profile_path, const char *const *model_dirs,
+                double *median_abs_err, kt_err *err);
+
+#endif

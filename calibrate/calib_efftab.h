@@ -1,0 +1,55 @@
+/* calib_efftab.h — efficiency tables: measured/peak curves (GEMM by shape over tokens, attention by page size and dtype over context) interpolated in log space. */
+#ifndef KT_CALIB_EFFTAB_H
+#define KT_CALIB_EFFTAB_H
+
+#include <stddef.h>
+
+/* One curve eff(x), e.g. BF16 GEMM efficiency of one (N, K) shape over M
+ * tokens. Between measured points eff is linear in log(x) (GSL linear
+ * interpolation on log x); outside them it is held at the end values, never
+ * extrapolated.
+ * Invariants: n >= 1; logx strictly increasing; eff finite. */
+typedef struct calib_curve {
+    char label[96];            /* the benchmark case ("bf16/n=6144/k=4096") */
+    double *logx;              /* owned, n entries: natural log of x */
+    double *eff;               /* owned, n entries */
+    size_t n;
+    void *interp;              /* owned gsl_interp (n >= 2), else NULL */
+    size_t samples;            /* raw samples behind the curve (set by the caller; 0 if unknown) */
+} calib_curve;
+
+/* A named set of curves ("gemm", "decode", "prefill").
+ * Invariants: labels pairwise distinct. */
+typedef struct calib_efftab {
+    char name[32];
+    calib_curve *curves;       /* owned, n entries */
+    size_t n;
+} calib_efftab;
+
+/* Sets t empty with the given name. */
+void calib_efftab_init(calib_efftab *t, const char *name);
+/* Frees what t owns; t is empty afterwards. */
+void calib_efftab_free(calib_efftab *t);
+
+/* Adds a curve from points (x[i], eff[i]), i < n, in any order; copies them.
+ * Needs n >= 1, every x > 0 and finite, distinct x, finite eff, and a label
+ * not already in t. Returns 0, or -1 (t unchanged). */
+int calib_efftab_add(calib_efftab *t, const char *label, const double *x, const double *eff, size_t n);
+
+/* The curve with this label, or NULL. */
+const calib_curve *calib_efftab_find(const calib_efftab *t, const char *label);
+
+/* eff at x > 0 on curve c (clamped to the end values outside the measured range). */
+double calib_curve_eval(const calib_curve *c, double x);
+
+/* 1 when label contains every string of the NULL-terminated filter (a NULL
+ * filter matches every label), else 0. */
+int calib_label_matches(const char *label, const char *const *filter);
+
+/* Median over the curves whose label contains every string of the
+ * NULL-terminated filter (NULL filter: all curves) of their value at x.
+ * Writes how many curves matched to *n_used (may be NULL). Returns the
+ * median, or NAN when no curve matched. */
+double calib_efftab_median_at(const calib_efftab *t, double x, const char *const *filter, size_t *n_used);
+
+#endif

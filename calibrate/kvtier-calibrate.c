@@ -1,0 +1,606 @@
+/* kvtier-calibrate.c — the calibration program: runs the CUDA microbenchmarks on one GPU, stores raw samples in SQLite, fits them and writes a calibrated hardware profile; --fit-only refits a stored run without a GPU. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "calib_db.h"
+#include "calib_derive.h"
+#include "calib_write.h"
+#include "config.h"
+#include "conf.h"
+#include "hw.h"
+#include "scenario.h"
+#include "units.h"
+
+#define EXIT_USAGE 2
+/* parse_options: go on with the run (any other value is the exit status). */
+#define PARSE_GO_ON (-1)
+#define MAX_DIRS 8
+#define DIR_BUF 8192
+#define PATH_LEN 4096
+#define MIN_REF 1.0
+
+/* Spec-sheet profile chosen from the device name when --base is not given:
+ * the first entry whose needle the name contains. */
+static const struct { const char *needle, *profile; } base_by_name[] = {
+    { "H200", "h200-sxm" }, { "H100", "h100-sxm" }, { "A100", "a100-sxm-80gb" }, { "B200", "b200" },
+};
+
+typedef struct benchmark {
+    const char *name;
+    int (*run)(kt_bench *b, kt_err *err);
+} benchmark;
+
+static const benchmark benchmarks[] = {
+    { "hbm", kt_bench_hbm }, { "host", kt_bench_host }, { "peer", kt_bench_peer }, { "launch", kt_bench_launch },
+    { "gemm", kt_bench_gemm }, { "decode", kt_bench_decode }, { "prefill", kt_bench_prefill },
+    { "storage", kt_bench_storage },
+};
+#define N_BENCHMARKS (sizeof benchmarks / sizeof benchmarks[0])
+
+/* Everything the command line sets. */
+typedef struct options {
+    kt_params p;
+    calib_derive_opts fit;
+    char out[PATH_LEN], db[PATH_LEN], base[PATH_LEN], name[64], validate_only[PATH_LEN];
+    int selected[N_BENCHMARKS];
+    int device, validate, fit_only, no_profile, check_device;
+    int64_t run_id;            /* 0: newest */
+} options;
+
+/* ---------- help ---------- */
+
+static void usage(FILE *out)
+{
+    fputs(
+        "Usage: kvtier-calibrate [OPTION]...\n"
+        "Measure one GPU with CUDA microbenchmarks, keep every raw sample in SQLite, fit\n"
+        "them, and write a calibrated hardware profile (hwprofiles/README.md schema).\n"
+        "\n"
+        "Output:\n"
+        "  --out PATH              profile to write (default hwprofiles/BASE.calibrated.yaml)\n"
+        "  --db PATH               SQLite file for raw samples and fits (default calib.db)\n"
+        "  --base NAME|PATH        spec-sheet profile to start from; figures not measured\n"
+        "                          keep its values and sources (default: from the GPU's\n"
+        "                          name: H100 h100-sxm, H200 h200-sxm, A100 a100-sxm-80gb,\n"
+        "                          B200 b200)\n"
+        "  --name NAME             profile name written (default BASE.calibrated)\n"
+        "  --no-profile            measure and store samples only\n"
+        "  --fit-only              no GPU needed: fit a stored run of --db, write --out\n"
+        "  --run-id N              the run --fit-only fits (default: the newest)\n"
+        "\n"
+        "What to run:\n"
+        "  --bench LIST            comma-separated, from hbm,host,peer,launch,gemm,decode,\n"
+        "                          prefill,storage (default: all)\n"
+        "  --validate              then run the composite validation (one Llama-3.1-8B\n"
+        "                          decoder step) against the profile just written\n"
+        "  --validate-only PATH    run only the validation, against the profile at PATH\n"
+        "  --device N              CUDA device (default 0)\n"
+        "  --check-device          say whether a usable GPU is present; exit 0 or 77\n"
+        "\n"
+        "Sampling (every point: warm-up, L2 flushed before each timed call, CUDA events):\n"
+        "  --samples N             timed samples per point, at least 7 (default 11)\n"
+        "  --warmup N              untimed calls before them (default 3)\n"
+        "  --quick                 short sweeps for a smoke test; later options override\n"
+        "\n"
+        "Sweeps (sizes take units: 4KiB, 64MiB, 1GiB; ranges are powers of two):\n"
+        "  --hbm-bytes MIN:MAX     HBM read/copy/triad arrays (1MiB:4GiB; MAX >= 4 x L2)\n"
+        "  --host-bytes MIN:MAX    host<->device copies (4KiB:1GiB)\n"
+        "  --peer-bytes MIN:MAX    peer copies, with two or more GPUs (1MiB:1GiB)\n"
+        "  --kv-block-bytes LIST   KV block sizes of the offload pattern (16KiB,64KiB,256KiB)\n"
+        "  --kv-max-blocks N       blocks per KV transfer, 1..N (1024)\n"
+        "  --launch-max-kernels N  kernels per launch sequence, 1..N (1024)\n"
+        "  --gemm-models LIST      model cards whose (N, K) shapes are swept\n"
+        "                          (llama-3.1-8b,llama-3.1-70b)\n"
+        "  --gemm-max-tokens N     GEMM M = 1..N (16384)\n"
+        "  --decode-max-context N  paged decode contexts 512..N (131072)\n"
+        "  --decode-batches LIST   decode batch sizes (1,8,32)\n"
+        "  --decode-kv-heads N     KV heads of the decode benchmark (8)\n"
+        "  --decode-max-bytes SIZE K plus V pool cap; larger points are left out (16GiB)\n"
+        "  --prefill-max-tokens N  prefill sequences 512..N (16384)\n"
+        "  --prefill-heads N       query heads of the prefill benchmark (32)\n"
+        "  --prefill-scores-bytes SIZE  score matrix budget; heads run in groups (4GiB)\n"
+        "  --storage-file PATH     file on the drive under test (storage is skipped without)\n"
+        "  --storage-max-bytes SIZE largest read (1GiB)\n"
+        "  --validate-batches LIST validation batch sizes (1,8,32,64)\n"
+        "  --validate-contexts LIST validation contexts (1024,4096,16384)\n"
+        "\n"
+        "Fitting:\n"
+        "  --launch-figure eager|graph|gap  launch fit that becomes launch_overhead (eager)\n"
+        "  --gemm-ref-tokens N     M at which efficiency.gemm is read (8192)\n"
+        "  --prefill-ref-tokens N  sequence length of efficiency.attention (8192)\n"
+        "  --decode-ref-tokens N   context of efficiency.memory (32768)\n"
+        "\n"
+        "  --help                  this text\n"
+        "  --version               the version\n"
+        "\n"
+        "Exit status: 0 done; 77 no usable GPU (nothing measured); 1 error; 2 usage.\n",
+        out);
+}
+
+/* ---------- option values ---------- */
+
+static int parse_int(const char *opt, const char *s, int lo, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > INT32_MAX) {
+        fprintf(stderr, "kvtier-calibrate: %s: expected an integer >= %d, got '%s'\n", opt, lo, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_bytes(const char *opt, const char *s, size_t *out)
+{
+    double v;
+    char why[256];
+    if (units_parse(s, UNITS_BYTES, &v, why, sizeof why) < 0 || !(v >= 1)) {
+        fprintf(stderr, "kvtier-calibrate: %s: %s\n", opt, v >= 1 ? why : "expected a size such as 64MiB");
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
+static int parse_range(const char *opt, const char *s, size_t *lo, size_t *hi)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *colon = strchr(buf, ':');
+    if (!colon) {
+        fprintf(stderr, "kvtier-calibrate: %s: expected MIN:MAX, got '%s'\n", opt, s);
+        return -1;
+    }
+    *colon = '\0';
+    if (parse_bytes(opt, buf, lo) < 0 || parse_bytes(opt, colon + 1, hi) < 0)
+        return -1;
+    if (*lo > *hi) {
+        fprintf(stderr, "kvtier-calibrate: %s: MIN is larger than MAX\n", opt);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_int_list(const char *opt, const char *s, int *out, int *n)
+{
+    char buf[512], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", s);
+    *n = 0;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n == KT_MAX_LIST || parse_int(opt, tok, 1, &out[*n]) < 0)
+            return -1;
+        (*n)++;
+    }
+    return *n ? 0 : -1;
+}
+
+static int parse_bytes_list(const char *opt, const char *s, size_t *out, int *n)
+{
+    char buf[512], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", s);
+    *n = 0;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n == KT_MAX_LIST || parse_bytes(opt, tok, &out[*n]) < 0)
+            return -1;
+        if (out[*n] % 16) {
+            fprintf(stderr, "kvtier-calibrate: %s: block sizes must be multiples of 16 bytes\n", opt);
+            return -1;
+        }
+        (*n)++;
+    }
+    return *n ? 0 : -1;
+}
+
+static int parse_bench_list(const char *s, int *selected)
+{
+    char buf[512], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", s);
+    memset(selected, 0, N_BENCHMARKS * sizeof *selected);
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        size_t i = 0;
+        while (i < N_BENCHMARKS && strcmp(benchmarks[i].name, tok) != 0)
+            i++;
+        if (i == N_BENCHMARKS) {
+            fprintf(stderr, "kvtier-calibrate: --bench: unknown benchmark '%s' (known: hbm, host, peer, "
+                    "launch, gemm, decode, prefill, storage)\n", tok);
+            return -1;
+        }
+        selected[i] = 1;
+    }
+    return 0;
+}
+
+static int parse_launch_figure(const char *s, calib_launch_figure *out)
+{
+    static const char *const names[] = { "eager", "graph", "gap" };
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (calib_launch_figure)i;
+            return 0;
+        }
+    fprintf(stderr, "kvtier-calibrate: --launch-figure: expected eager, graph or gap, got '%s'\n", s);
+    return -1;
+}
+
+static int set_path(char *dst, const char *src)
+{
+    if (strlen(src) >= PATH_LEN) {
+        fprintf(stderr, "kvtier-calibrate: path too long: %s\n", src);
+        return -1;
+    }
+    strcpy(dst, src);
+    return 0;
+}
+
+/* Short sweeps: a smoke test of every benchmark in well under a minute. */
+static void apply_quick(kt_params *p)
+{
+    p->quick = 1;
+    p->samples = KT_MIN_SAMPLES;
+    p->warmup = 1;
+    p->hbm_max_bytes = (size_t)256 << 20;
+    p->host_max_bytes = (size_t)64 << 20;
+    p->peer_max_bytes = (size_t)64 << 20;
+    p->kv_max_blocks = 64;
+    p->launch_max_kernels = 64;
+    snprintf(p->gemm_models, sizeof p->gemm_models, "llama-3.1-8b");
+    p->gemm_max_tokens = 1024;
+    p->decode_max_context = 8192;
+    p->n_decode_batches = 2;
+    p->decode_batches[0] = 1;
+    p->decode_batches[1] = 8;
+    p->prefill_max_tokens = 2048;
+    p->storage_max_bytes = (size_t)64 << 20;
+    p->n_validate_batches = 2;
+    p->validate_batches[0] = 1;
+    p->validate_batches[1] = 8;
+    p->n_validate_contexts = 1;
+    p->validate_contexts[0] = 1024;
+}
+
+/* ---------- the command line ---------- */
+
+enum {
+    OPT_OUT = 256, OPT_DB, OPT_BASE, OPT_NAME, OPT_NO_PROFILE, OPT_FIT_ONLY, OPT_RUN_ID, OPT_BENCH, OPT_VALIDATE,
+    OPT_VALIDATE_ONLY, OPT_DEVICE, OPT_CHECK_DEVICE, OPT_SAMPLES, OPT_WARMUP, OPT_QUICK, OPT_HBM, OPT_HOST, OPT_PEER,
+    OPT_KV_BLOCK, OPT_KV_MAX, OPT_LAUNCH_MAX, OPT_GEMM_MODELS, OPT_GEMM_MAX, OPT_DECODE_MAX, OPT_DECODE_BATCHES,
+    OPT_DECODE_KV_HEADS, OPT_DECODE_BYTES, OPT_PREFILL_MAX, OPT_PREFILL_HEADS, OPT_PREFILL_BYTES, OPT_STORAGE_FILE,
+    OPT_STORAGE_MAX, OPT_VALIDATE_BATCHES, OPT_VALIDATE_CONTEXTS, OPT_LAUNCH_FIGURE, OPT_GEMM_REF, OPT_PREFILL_REF,
+    OPT_DECODE_REF, OPT_HELP, OPT_VERSION
+};
+
+static const struct option long_opts[] = {
+    { "out", required_argument, NULL, OPT_OUT }, { "db", required_argument, NULL, OPT_DB },
+    { "base", required_argument, NULL, OPT_BASE }, { "name", required_argument, NULL, OPT_NAME },
+    { "no-profile", no_argument, NULL, OPT_NO_PROFILE }, { "fit-only", no_argument, NULL, OPT_FIT_ONLY },
+    { "run-id", required_argument, NULL, OPT_RUN_ID }, { "bench", required_argument, NULL, OPT_BENCH },
+    { "validate", no_argument, NULL, OPT_VALIDATE }, { "validate-only", required_argument, NULL, OPT_VALIDATE_ONLY },
+    { "device", required_argument, NULL, OPT_DEVICE }, { "check-device", no_argument, NULL, OPT_CHECK_DEVICE },
+    { "samples", required_argument, NULL, OPT_SAMPLES }, { "warmup", required_argument, NULL, OPT_WARMUP },
+    { "quick", no_argument, NULL, OPT_QUICK }, { "hbm-bytes", required_argument, NULL, OPT_HBM },
+    { "host-bytes", required_argument, NULL, OPT_HOST }, { "peer-bytes", required_argument, NULL, OPT_PEER },
+    { "kv-block-bytes", required_argument, NULL, OPT_KV_BLOCK }, { "kv-max-blocks", required_argument, NULL, OPT_KV_MAX },
+    { "launch-max-kernels", required_argument, NULL, OPT_LAUNCH_MAX },
+    { "gemm-models", required_argument, NULL, OPT_GEMM_MODELS },
+    { "gemm-max-tokens", required_argument, NULL, OPT_GEMM_MAX },
+    { "decode-max-context", required_argument, NULL, OPT_DECODE_MAX },
+    { "decode-batches", required_argument, NULL, OPT_DECODE_BATCHES },
+    { "decode-kv-heads", required_argument, NULL, OPT_DECODE_KV_HEADS },
+    { "decode-max-bytes", required_argument, NULL, OPT_DECODE_BYTES },
+    { "prefill-max-tokens", required_argument, NULL, OPT_PREFILL_MAX },
+    { "prefill-heads", required_argument, NULL, OPT_PREFILL_HEADS },
+    { "prefill-scores-bytes", required_argument, NULL, OPT_PREFILL_BYTES },
+    { "storage-file", required_argument, NULL, OPT_STORAGE_FILE },
+    { "storage-max-bytes", required_argument, NULL, OPT_STORAGE_MAX },
+    { "validate-batches", required_argument, NULL, OPT_VALIDATE_BATCHES },
+    { "validate-contexts", required_argument, NULL, OPT_VALIDATE_CONTEXTS },
+    { "launch-figure", required_argument, NULL, OPT_LAUNCH_FIGURE },
+    { "gemm-ref-tokens", required_argument, NULL, OPT_GEMM_REF },
+    { "prefill-ref-tokens", required_argument, NULL, OPT_PREFILL_REF },
+    { "decode-ref-tokens", required_argument, NULL, OPT_DECODE_REF },
+    { "help", no_argument, NULL, OPT_HELP }, { "version", no_argument, NULL, OPT_VERSION },
+    { NULL, 0, NULL, 0 },
+};
+
+static int parse_ref(const char *opt, const char *s, double *out)
+{
+    int v;
+    if (parse_int(opt, s, (int)MIN_REF, &v) < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Options about outputs and the run. */
+static int take_run_option(options *o, int c, const char *a)
+{
+    int id;
+    switch (c) {
+    case OPT_OUT: return set_path(o->out, a);
+    case OPT_DB: return set_path(o->db, a);
+    case OPT_BASE: return set_path(o->base, a);
+    case OPT_NAME: snprintf(o->name, sizeof o->name, "%s", a); return 0;
+    case OPT_NO_PROFILE: o->no_profile = 1; return 0;
+    case OPT_FIT_ONLY: o->fit_only = 1; return 0;
+    case OPT_RUN_ID: if (parse_int("--run-id", a, 1, &id) < 0) return -1; o->run_id = id; return 0;
+    case OPT_BENCH: return parse_bench_list(a, o->selected);
+    case OPT_VALIDATE: o->validate = 1; return 0;
+    case OPT_VALIDATE_ONLY: return set_path(o->validate_only, a);
+    case OPT_DEVICE: return parse_int("--device", a, 0, &o->device);
+    case OPT_CHECK_DEVICE: o->check_device = 1; return 0;
+    case OPT_QUICK: return 0;   /* applied before parsing */
+    case OPT_LAUNCH_FIGURE: return parse_launch_figure(a, &o->fit.launch);
+    case OPT_GEMM_REF: return parse_ref("--gemm-ref-tokens", a, &o->fit.gemm_ref_tokens);
+    case OPT_PREFILL_REF: return parse_ref("--prefill-ref-tokens", a, &o->fit.prefill_ref_tokens);
+    case OPT_DECODE_REF: return parse_ref("--decode-ref-tokens", a, &o->fit.decode_ref_tokens);
+    default: return 1;         /* not one of these */
+    }
+}
+
+/* Sampling and sweep parameters. */
+static int take_sweep_option(kt_params *p, int c, const char *a)
+{
+    switch (c) {
+    case OPT_SAMPLES: return parse_int("--samples", a, KT_MIN_SAMPLES, &p->samples);
+    case OPT_WARMUP: return parse_int("--warmup", a, 0, &p->warmup);
+    case OPT_HBM: return parse_range("--hbm-bytes", a, &p->hbm_min_bytes, &p->hbm_max_bytes);
+    case OPT_HOST: return parse_range("--host-bytes", a, &p->host_min_bytes, &p->host_max_bytes);
+    case OPT_PEER: return parse_range("--peer-bytes", a, &p->peer_min_bytes, &p->peer_max_bytes);
+    case OPT_KV_BLOCK: return parse_bytes_list("--kv-block-bytes", a, p->kv_block_bytes, &p->n_kv_block_bytes);
+    case OPT_KV_MAX: return parse_int("--kv-max-blocks", a, 1, &p->kv_max_blocks);
+    case OPT_LAUNCH_MAX: return parse_int("--launch-max-kernels", a, 1, &p->launch_max_kernels);
+    case OPT_GEMM_MODELS: snprintf(p->gemm_models, sizeof p->gemm_models, "%s", a); return 0;
+    case OPT_GEMM_MAX: return parse_int("--gemm-max-tokens", a, 1, &p->gemm_max_tokens);
+    case OPT_DECODE_MAX: return parse_int("--decode-max-context", a, 512, &p->decode_max_context);
+    case OPT_DECODE_BATCHES: return parse_int_list("--decode-batches", a, p->decode_batches, &p->n_decode_batches);
+    case OPT_DECODE_KV_HEADS: return parse_int("--decode-kv-heads", a, 1, &p->decode_kv_heads);
+    case OPT_DECODE_BYTES: return parse_bytes("--decode-max-bytes", a, &p->decode_max_bytes);
+    case OPT_PREFILL_MAX: return parse_int("--prefill-max-tokens", a, 512, &p->prefill_max_tokens);
+    case OPT_PREFILL_HEADS: return parse_int("--prefill-heads", a, 1, &p->prefill_heads);
+    case OPT_PREFILL_BYTES: return parse_bytes("--prefill-scores-bytes", a, &p->prefill_scores_bytes);
+    case OPT_STORAGE_FILE: snprintf(p->storage_file, sizeof p->storage_file, "%s", a); return 0;
+    case OPT_STORAGE_MAX: return parse_bytes("--storage-max-bytes", a, &p->storage_max_bytes);
+    case OPT_VALIDATE_BATCHES:
+        return parse_int_list("--validate-batches", a, p->validate_batches, &p->n_validate_batches);
+    case OPT_VALIDATE_CONTEXTS:
+        return parse_int_list("--validate-contexts", a, p->validate_contexts, &p->n_validate_contexts);
+    default: return 1;
+    }
+}
+
+static void options_defaults(options *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    kt_params_defaults(&o->p);
+    calib_derive_defaults(&o->fit);
+    snprintf(o->db, sizeof o->db, "calib.db");
+    for (size_t i = 0; i < N_BENCHMARKS; i++)
+        o->selected[i] = 1;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--quick") == 0)
+            apply_quick(&o->p);
+}
+
+/* Returns PARSE_GO_ON, or the exit status to stop with (--help, --version, a usage error). */
+static int parse_options(options *o, int argc, char **argv)
+{
+    options_defaults(o, argc, argv);
+    int c;
+    while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+        if (c == OPT_HELP) {
+            usage(stdout);
+            return EXIT_SUCCESS;
+        }
+        if (c == OPT_VERSION) {
+            printf("kvtier-calibrate %s\n", PACKAGE_VERSION);
+            return EXIT_SUCCESS;
+        }
+        if (c == '?')
+            return EXIT_USAGE;
+        int rc = take_run_option(o, c, optarg);
+        if (rc == 1)
+            rc = take_sweep_option(&o->p, c, optarg);
+        if (rc != 0)
+            return EXIT_USAGE;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kvtier-calibrate: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    return PARSE_GO_ON;
+}
+
+/* ---------- profiles ---------- */
+
+static void data_dirs(const char *sub, char *buf, size_t n, const char **dirs)
+{
+    scenario_data_dirs(NULL, sub, buf, n, dirs, MAX_DIRS);
+}
+
+/* Resolves the base profile (by name or path; from the GPU name when none was given). */
+static int resolve_base(const options *o, const char *gpu_name, char *path, size_t n, kt_err *err)
+{
+    const char *name = o->base[0] ? o->base : NULL;
+    for (size_t i = 0; !name && i < sizeof base_by_name / sizeof base_by_name[0]; i++)
+        if (strstr(gpu_name, base_by_name[i].needle))
+            name = base_by_name[i].profile;
+    if (!name) {
+        KT_ERROR(err, NULL, 0, 0, "no spec-sheet profile is known for '%s': give one with --base", gpu_name);
+        return -1;
+    }
+    char buf[DIR_BUF];
+    const char *dirs[MAX_DIRS];
+    data_dirs("hwprofiles", buf, sizeof buf, dirs);
+    return conf_resolve_named(name, dirs, "hardware profile", path, n, err);
+}
+
+static void header_comment(char *buf, size_t n, const calib_run_info *ri, int64_t run, const char *db,
+                           const char *base_path)
+{
+    snprintf(buf, n,
+             "Calibrated profile written by kvtier-calibrate %s from run %lld of %s.\n"
+             "Measured on %s (PCI %s) %s; driver %d, runtime %d, compute capability %d.%d;\n"
+             "SM clock %.0f MHz (max %.0f), memory clock %.0f MHz (max %.0f) at the start (0: NVML absent).\n"
+             "Starts from %s: figures not measured keep its values and sources (status: assumed).\n"
+             "Schema and provenance policy: hwprofiles/README.md; method: calibrate/README.md.",
+             PACKAGE_VERSION, (long long)run, db, ri->gpu_name, ri->pci_bus_id, ri->started_utc, ri->driver_version,
+             ri->runtime_version, ri->cc_major, ri->cc_minor, ri->sm_clock_mhz, ri->sm_clock_max_mhz,
+             ri->mem_clock_mhz, ri->mem_clock_max_mhz, base_path);
+}
+
+static void print_figures(const calib_result *r)
+{
+    for (size_t i = 0; i < r->figs.n; i++) {
+        const calib_figure *f = &r->figs.fig[i];
+        char v[64];
+        calib_format_value(f->key, f->value, v, sizeof v);
+        printf("  %-22s %-18s residual %.4f  samples %lld\n", f->key, v, f->residual, (long long)f->samples);
+    }
+    if (r->skipped[0])
+        printf("  left assumed (no samples): %s\n", r->skipped);
+}
+
+/* Derives the figures of run and writes the profile to o->out (or the
+ * default path, returned in out_path). */
+static int fit_and_write(const options *o, calib_db *db, int64_t run, char *out_path, size_t n, kt_err *err)
+{
+    calib_run_info ri;
+    char base_path[PATH_LEN];
+    if (calib_db_run_info(db, run, &ri, err) < 0 || resolve_base(o, ri.gpu_name, base_path, sizeof base_path, err) < 0)
+        return -1;
+    hw_profile *base = hw_load(base_path, err);
+    if (!base)
+        return -1;
+    char name[64], comment[3 * PATH_LEN];
+    snprintf(name, sizeof name, "%s", o->name[0] ? o->name : base->name);
+    if (!o->name[0])
+        snprintf(name + strlen(name), sizeof name - strlen(name), ".calibrated");
+    snprintf(out_path, n, "%s", o->out);
+    if (!o->out[0])
+        snprintf(out_path, n, "hwprofiles/%s.calibrated.yaml", base->name);
+    header_comment(comment, sizeof comment, &ri, run, o->db, base_path);
+    calib_result r;
+    int rc = calib_derive(db, run, base, &o->fit, &r, err);
+    calib_write_opts wo = { name, ri.gpu_name, comment, &r };
+    if (rc == 0)
+        rc = calib_result_store(db, run, &r, err) < 0 ||
+             calib_write_profile_file(base_path, &r.figs, &wo, out_path, err) < 0 ? -1 : 0;
+    if (rc == 0) {
+        printf("profile %s (name %s) from run %lld, base %s:\n", out_path, name, (long long)run, base_path);
+        print_figures(&r);
+    }
+    calib_result_free(&r);
+    hw_free(base);
+    return rc;
+}
+
+/* ---------- modes ---------- */
+
+static int fail(const kt_err *err)
+{
+    fputs("kvtier-calibrate: ", stderr);
+    kt_err_print(err, stderr);
+    return EXIT_FAILURE;
+}
+
+static int mode_fit_only(const options *o)
+{
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(o->db, &err);
+    int64_t run = o->run_id;
+    char out[PATH_LEN];
+    int rc = db && (run > 0 || calib_db_latest_run(db, &run, &err) == 0) &&
+             fit_and_write(o, db, run, out, sizeof out, &err) == 0 ? EXIT_SUCCESS : fail(&err);
+    calib_db_close(db);
+    return rc;
+}
+
+/* Runs the selected benchmarks, each in its own transaction so a failure
+ * keeps what the others stored. */
+static int run_benchmarks(const options *o, kt_bench *b, kt_err *err)
+{
+    for (size_t i = 0; i < N_BENCHMARKS; i++) {
+        if (!o->selected[i])
+            continue;
+        if (calib_db_begin(b->db, err) < 0)
+            return -1;
+        int rc = benchmarks[i].run(b, err);
+        if (rc == KT_BENCH_FAILED) {
+            calib_db_rollback(b->db);
+            fprintf(stderr, "kvtier-calibrate: benchmark %s failed (its samples were not kept)\n", benchmarks[i].name);
+            return -1;
+        }
+        if (calib_db_commit(b->db, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int validate(const options *o, kt_bench *b, const char *profile, kt_err *err)
+{
+    char buf[DIR_BUF];
+    const char *dirs[MAX_DIRS];
+    data_dirs("models", buf, sizeof buf, dirs);
+    double med;
+    return kt_validate(b, profile, dirs, &med, err);
+}
+
+static void command_line(int argc, char **argv, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < argc; i++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, n - len, "%s%s", i ? " " : "", argv[i]);
+    }
+}
+
+static int mode_measure(const options *o, int argc, char **argv)
+{
+    kt_err err = { 0 };
+    char cmd[1024], out[PATH_LEN];
+    command_line(argc, argv, cmd, sizeof cmd);
+    calib_db *db = calib_db_open(o->db, &err);
+    kt_bench b;
+    memset(&b, 0, sizeof b);
+    int rc = db && kt_bench_init(&b, o->device, &o->p, db, cmd, &err) == 0 ? 0 : -1;
+    if (rc == 0)
+        printf("kvtier-calibrate: %s (%d SMs, L2 %.0f B), run %lld in %s\n", b.info.gpu_name, b.info.sm_count,
+               b.info.l2_bytes, (long long)b.run_id, o->db);
+    if (rc == 0 && o->validate_only[0])
+        rc = validate(o, &b, o->validate_only, &err);
+    else if (rc == 0) {
+        rc = run_benchmarks(o, &b, &err);
+        if (rc == 0 && !o->no_profile)
+            rc = fit_and_write(o, db, b.run_id, out, sizeof out, &err);
+        if (rc == 0 && o->validate && !o->no_profile)
+            rc = validate(o, &b, out, &err);
+    }
+    kt_bench_free(&b);
+    calib_db_close(db);
+    return rc == 0 ? EXIT_SUCCESS : fail(&err);
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int rc = parse_options(&o, argc, argv);
+    if (rc != PARSE_GO_ON)
+        return rc;
+    if (o.fit_only)
+        return mode_fit_only(&o);
+    char why[512];
+    if (!kt_device_usable(o.device, why, sizeof why)) {
+        fprintf(stderr, "kvtier-calibrate: no usable GPU: %s; nothing measured\n", why);
+        return KT_EXIT_SKIP;
+    }
+    if (o.check_device) {
+        printf("kvtier-calibrate: device %d is usable\n", o.device);
+        return EXIT_SUCCESS;
+    }
+    return mode_measure(&o, argc, argv);
+}

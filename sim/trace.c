@@ -1,0 +1,1097 @@
+/* trace.c — streaming readers for request traces (Mooncake JSONL, Azure CSV, Vidur CSV, kvtier JSONL): one pass, memory bounded by the longest line and the largest group of equal timestamps. */
+
+/*
+ * The kvtier native trace format (also in tests/data/traces/FORMAT.md)
+ * ====================================================================
+ * JSON Lines: one JSON object per line, UTF-8, LF or CRLF line endings,
+ * blank lines ignored, final newline optional, no header.
+ *
+ *   {"arrival": 12.25, "session_id": 7, "turn": 2, "input_tokens": 310,
+ *    "output_tokens": 120, "hash_ids": [0, 41, 42], "hash_block_tokens": 512}
+ *
+ *   arrival            number, required: arrival time in seconds (decimal),
+ *                      >= 0 and non-decreasing from line to line. Replay is
+ *                      relative to the first record, so a file that starts
+ *                      at 100.0 replays from 0. Read as a double and rounded
+ *                      to the nearest ns (exact for 9 decimals up to ~40 days).
+ *   input_tokens       integer >= 1, required: the request's new input
+ *                      tokens. Without session_id this is the whole prompt;
+ *                      with it, the tokens this turn adds to the session.
+ *   output_tokens      integer >= 1, required: tokens to generate.
+ *   session_id         integer >= 0, optional (-1 when absent).
+ *   turn               integer >= 0, optional, only with session_id (-1 when
+ *                      absent): 0-based turn within the session.
+ *   hash_ids           array of integers >= 0, optional: prefix hashes as in
+ *                      Mooncake — id i names the prompt's first
+ *                      (i+1) * hash_block_tokens tokens (the last block may
+ *                      be partial). Without session_id there are exactly
+ *                      ceil(input_tokens / hash_block_tokens); with it the
+ *                      ids cover the whole prompt (earlier turns + this
+ *                      turn's tokens), so there are at least that many.
+ *   hash_block_tokens  integer >= 1, optional (default 512): tokens per id.
+ * Any other key is an error (it catches misspelt optional fields).
+ * trace_record.hash_block_tokens is 0 when a record has no hash_ids key.
+ *
+ * Reader behaviour common to all formats
+ * --------------------------------------
+ * - Trace time is relative to the first valid record; arrival_ns =
+ *   (trace time - start_ns [+ SPREAD offset]) / rate_scale, rounded to ns.
+ *   A zero rate_scale (a zero-initialised trace_opts) means 1.
+ * - Window: records before start_ns are read (and checked) but skipped; the
+ *   first record at or after start_ns + duration_ns ends the trace.
+ * - SPREAD: record k of the n records sharing trace time t arrives at
+ *   t + k * tick / n. tick is the gap to the next distinct timestamp (read
+ *   even when it lies past the window), capped by opts.tick_ns when that is
+ *   set so arrivals stay in order; for the last group, whose next timestamp
+ *   is unknown, it is opts.tick_ns or else the previous group's gap (0 for a
+ *   trace with one timestamp: a burst).
+ * - A malformed line makes trace_next return -1; the next call goes on after
+ *   it (skip_bad does that silently). Such lines are counted either way.
+ *   Arrivals never go backwards, even when an error splits a SPREAD group.
+ */
+#include "trace.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MOONCAKE_BLOCK_TOKENS 512        /* Mooncake's documented hash block size */
+#define KVTIER_DEFAULT_BLOCK_TOKENS 512  /* default of the native format's hash_block_tokens */
+#define READ_CHUNK_BYTES (64 * 1024)     /* one fread */
+#define LINE_INIT_BYTES 4096             /* first line buffer; doubles as needed */
+#define HASH_INIT_IDS 256                /* first hash id buffer; doubles as needed */
+#define GROUP_INIT_RECORDS 32            /* first SPREAD group buffer; doubles */
+#define BAD_LINES_KEPT 16                /* line numbers of malformed lines remembered */
+#define TIME_TEXT_BYTES 48               /* a timestamp as written, for messages */
+#define HEADER_SHOWN_CHARS 200           /* of a wrong header, in its message */
+#define CSV_COLUMNS 3                    /* columns the CSV formats need */
+#define NS_PER_MS INT64_C(1000000)
+#define NS_PER_S INT64_C(1000000000)
+#define NS_DIGITS 9                      /* decimal places of a second in ns */
+#define S_PER_DAY INT64_C(86400)
+#define DECIMAL_EXP_MAX 30               /* larger exponents cannot give an int64 ns */
+#define TWO_POW_63 9223372036854775808.0 /* first double beyond INT64_MAX */
+
+const char *const trace_format_names[TRACE_FORMAT_COUNT + 1] = {
+    "mooncake", "azure", "vidur", "kvtier", NULL
+};
+
+/* Name of each format's timestamp field, for messages. */
+static const char *const time_field[TRACE_FORMAT_COUNT] = {
+    "timestamp", "TIMESTAMP", "arrived_at", "arrival"
+};
+
+/* The columns a CSV format needs: time, input tokens, output tokens. */
+static const char *const csv_names[TRACE_FORMAT_COUNT][CSV_COLUMNS] = {
+    [TRACE_AZURE] = { "TIMESTAMP", "ContextTokens", "GeneratedTokens" },
+    [TRACE_VIDUR] = { "arrived_at", "num_prefill_tokens", "num_decode_tokens" },
+};
+
+static const char *const kvtier_keys[] = {
+    "arrival", "input_tokens", "output_tokens", "session_id", "turn", "hash_ids",
+    "hash_block_tokens", NULL
+};
+
+/* One parsed request before windowing and release. */
+typedef struct raw_rec {
+    int64_t time_ns;        /* in the file's own origin */
+    int64_t rel_ns;         /* time_ns minus the first valid record's */
+    int64_t input_tokens, output_tokens, session_id;
+    int turn;
+    int64_t hash_block_tokens;
+    uint32_t n_hash_ids;
+    size_t hash_off;        /* queued in a SPREAD group: first id in the pool */
+    int64_t line;
+} raw_rec;
+
+/* Owns everything it points to. */
+struct trace_reader {
+    FILE *f;
+    char *path;
+    trace_format fmt;
+    trace_opts opts;                       /* checked; rate_scale defaulted */
+
+    char *chunk;                           /* READ_CHUNK_BYTES read ahead */
+    size_t chunk_pos, chunk_end;
+    int at_eof;
+    char *line;                            /* current line, NUL-terminated, no EOL */
+    size_t line_len, line_cap;
+    int64_t line_no;
+
+    int csv_col[CSV_COLUMNS];              /* CSV: where the needed columns are */
+    int csv_n_cols;
+
+    raw_rec cur;                           /* the last line parsed */
+    uint64_t *hash;                        /* cur's hash ids */
+    size_t hash_cap;
+    char time_text[2][TIME_TEXT_BYTES];    /* cur's and the previous record's */
+    int cur_text;
+
+    int have_base;
+    int64_t base_ns, prev_ns, prev_line;
+    int64_t n_valid, n_returned, last_arrival_ns;
+    int window_done, empty_reported;
+
+    int64_t n_bad, bad_lines[BAD_LINES_KEPT];
+
+    raw_rec *group;                        /* SPREAD: the records of one timestamp */
+    size_t group_len, group_cap, group_next;
+    uint64_t *pool;                        /* their hash ids */
+    size_t pool_len, pool_cap;
+    int64_t group_tick_ns, last_gap_ns;
+    int pending;                           /* cur is the next group's first record */
+    int has_stashed;                       /* an error to return after the group */
+    kt_err stashed;
+};
+
+enum { PARSE_OK = 0, PARSE_BAD = -1, PARSE_FATAL = -2 };
+enum { WIN_END = 0, WIN_IN = 1, WIN_PAST = 2 };
+
+static int line_int(int64_t line) { return line > INT_MAX ? INT_MAX : (int)line; }
+
+/* An error about the current line. */
+#define BAD_LINE(t, err, ...) KT_ERROR((err), (t)->path, line_int((t)->line_no), 0, __VA_ARGS__)
+
+/* ---------- buffers ---------- */
+
+/* Makes *buf hold at least need elements of elem bytes, doubling *cap.
+ * Returns 0 or -1 (memory). */
+static int grow(void **buf, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t cap2 = *cap ? *cap : 1;
+    while (cap2 < need) {
+        if (cap2 > SIZE_MAX / 2 / elem)
+            return -1;
+        cap2 *= 2;
+    }
+    void *p = realloc(*buf, cap2 * elem);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = cap2;
+    return 0;
+}
+
+/* ---------- lines ---------- */
+
+/* Refills the read-ahead chunk. Returns the bytes read, 0 at end of file,
+ * -1 on a read error. */
+static long fill_chunk(trace_reader *t, kt_err *err)
+{
+    if (t->at_eof)
+        return 0;
+    size_t n = fread(t->chunk, 1, READ_CHUNK_BYTES, t->f);
+    if (n == 0) {
+        if (ferror(t->f)) {
+            KT_ERROR(err, t->path, 0, 0, "read error: %s", strerror(errno));
+            return -1;
+        }
+        t->at_eof = 1;
+    }
+    t->chunk_pos = 0;
+    t->chunk_end = n;
+    return (long)n;
+}
+
+static int line_append(trace_reader *t, const char *p, size_t n, kt_err *err)
+{
+    if (grow((void **)&t->line, &t->line_cap, t->line_len + n + 1, 1) < 0) {
+        KT_ERROR(err, t->path, line_int(t->line_no + 1), 0, "out of memory for a line");
+        return -1;
+    }
+    memcpy(t->line + t->line_len, p, n);
+    t->line_len += n;
+    return 0;
+}
+
+/* Reads the next line into t->line without its LF or CRLF (a last line
+ * needs no LF) and drops a UTF-8 byte order mark before line 1.
+ * Returns 1 a line, 0 end of file, -1 error. */
+static int read_line(trace_reader *t, kt_err *err)
+{
+    int got = 0;
+    t->line_len = 0;
+    for (;;) {
+        if (t->chunk_pos == t->chunk_end) {
+            long r = fill_chunk(t, err);
+            if (r < 0)
+                return -1;
+            if (r == 0) {
+                if (!got)
+                    return 0;
+                break;
+            }
+        }
+        const char *p = t->chunk + t->chunk_pos;
+        size_t avail = t->chunk_end - t->chunk_pos;
+        const char *nl = memchr(p, '\n', avail);
+        size_t n = nl ? (size_t)(nl - p) : avail;
+        if (line_append(t, p, n, err) < 0)
+            return -1;
+        got = 1;
+        t->chunk_pos += n + (nl != NULL);
+        if (nl)
+            break;
+    }
+    t->line_no++;
+    if (t->line_len && t->line[t->line_len - 1] == '\r')
+        t->line_len--;
+    t->line[t->line_len] = '\0';
+    static const char bom[] = "\xEF\xBB\xBF";
+    if (t->line_no == 1 && t->line_len >= 3 && !memcmp(t->line, bom, 3)) {
+        memmove(t->line, t->line + 3, t->line_len - 2);
+        t->line_len -= 3;
+    }
+    return 1;
+}
+
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t')
+            return 0;
+    return 1;
+}
+
+/* ---------- numbers ---------- */
+
+typedef struct span {
+    const char *p;
+    size_t n;
+} span;
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+static span trim(const char *p, size_t n)
+{
+    while (n && (*p == ' ' || *p == '\t'))
+        p++, n--;
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    return (span){ p, n };
+}
+
+/* A whole number of tokens: digits, optionally followed by ".0…" (pandas
+ * writes whole floats that way). Returns 0 or -1. */
+static int parse_count(span s, int64_t *out)
+{
+    size_t i = 0;
+    int64_t v = 0;
+    for (; i < s.n && is_digit(s.p[i]); i++) {
+        int d = s.p[i] - '0';
+        if (v > (INT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    if (i == 0)
+        return -1;
+    if (i < s.n && s.p[i] == '.')
+        for (i++; i < s.n && s.p[i] == '0'; i++)
+            ;
+    if (i != s.n)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Digit i of a mantissa split into integer and fraction digits; 0 past its end. */
+static int mantissa_digit(span ip, span fp, int64_t i)
+{
+    if (i < (int64_t)ip.n)
+        return ip.p[i] - '0';
+    i -= (int64_t)ip.n;
+    return i < (int64_t)fp.n ? fp.p[i] - '0' : 0;
+}
+
+/* A non-negative decimal number of seconds ("0.0", "4.314579",
+ * "5.8926549999999995", "1e-05") converted exactly into ns, rounded to the
+ * nearest ns (halves up), without floating point. Returns 0 or -1. */
+static int parse_seconds_ns(span s, int64_t *out)
+{
+    size_t i = 0;
+    span ip = { s.p, 0 }, fp = { s.p, 0 };
+    while (i < s.n && is_digit(s.p[i]))
+        i++;
+    ip.n = i;
+    if (i < s.n && s.p[i] == '.') {
+        fp.p = s.p + ++i;
+        while (i < s.n && is_digit(s.p[i]))
+            i++;
+        fp.n = (size_t)(s.p + i - fp.p);
+    }
+    if (ip.n + fp.n == 0)
+        return -1;
+    int64_t exp = 0;
+    if (i < s.n && (s.p[i] == 'e' || s.p[i] == 'E')) {
+        int neg = 0;
+        if (++i < s.n && (s.p[i] == '+' || s.p[i] == '-'))
+            neg = s.p[i++] == '-';
+        size_t e0 = i;
+        for (; i < s.n && is_digit(s.p[i]); i++)
+            if ((exp = exp * 10 + (s.p[i] - '0')) > DECIMAL_EXP_MAX)
+                return -1;
+        if (i == e0)
+            return -1;
+        if (neg)
+            exp = -exp;
+    }
+    if (i != s.n)
+        return -1;
+    /* ns = the mantissa's digits up to NS_DIGITS places after the point. */
+    int64_t keep = (int64_t)ip.n + exp + NS_DIGITS, ns = 0;
+    for (int64_t k = 0; k < keep; k++) {
+        int d = mantissa_digit(ip, fp, k);
+        if (ns > (INT64_MAX - d) / 10)
+            return -1;
+        ns = ns * 10 + d;
+    }
+    if (keep >= 0 && mantissa_digit(ip, fp, keep) >= 5) {
+        if (ns == INT64_MAX)
+            return -1;
+        ns++;
+    }
+    *out = ns;
+    return 0;
+}
+
+/* Exactly n digits at *p. */
+static int fixed_digits(const char **p, const char *end, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (*p == end || !is_digit(**p))
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int is_leap_year(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+static int days_in_month(int y, int m)
+{
+    static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    return days[m - 1] + (m == 2 && is_leap_year(y));
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
+ * (Howard Hinnant's days_from_civil: 400-year eras of 146097 days, years
+ * starting in March so the leap day comes last). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;                              /* [0, 399] */
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;      /* [0, 146096] */
+    return era * 146097 + doe - 719468;
+}
+
+/* "YYYY-MM-DD HH:MM:SS[.f…]" (up to NS_DIGITS fraction digits; Azure writes
+ * 7) into ns since 1970-01-01 00:00:00, exactly. Returns 0, or -1 with *why. */
+static int parse_azure_time(span s, int64_t *out, const char **why)
+{
+    const char *p = s.p, *end = s.p + s.n;
+    int y, mo, d, h, mi, sec;
+    *why = "not YYYY-MM-DD HH:MM:SS.fffffff";
+    if (fixed_digits(&p, end, 4, &y) || p == end || *p++ != '-' ||
+        fixed_digits(&p, end, 2, &mo) || p == end || *p++ != '-' ||
+        fixed_digits(&p, end, 2, &d) || p == end || *p++ != ' ' ||
+        fixed_digits(&p, end, 2, &h) || p == end || *p++ != ':' ||
+        fixed_digits(&p, end, 2, &mi) || p == end || *p++ != ':' ||
+        fixed_digits(&p, end, 2, &sec))
+        return -1;
+    int64_t frac_ns = 0;
+    if (p < end && *p == '.') {
+        int n = 0;
+        for (p++; p < end && is_digit(*p) && n < NS_DIGITS; p++, n++)
+            frac_ns = frac_ns * 10 + (*p - '0');
+        if (n == 0)
+            return -1;
+        for (; n < NS_DIGITS; n++)
+            frac_ns *= 10;
+    }
+    if (p != end)
+        return -1;
+    *why = "a field is out of range";
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
+        return -1;
+    int64_t s_total = days_from_civil(y, mo, d) * S_PER_DAY + h * 3600 + mi * 60 + sec;
+    *why = "year out of the range of 64-bit ns (1678-2261)";
+    if (s_total > INT64_MAX / NS_PER_S - 1 || s_total < INT64_MIN / NS_PER_S + 1)
+        return -1;
+    *out = s_total * NS_PER_S + frac_ns;
+    return 0;
+}
+
+/* ---------- JSON formats ---------- */
+
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a real number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+/* An integer field >= min. Returns 1 read, 0 absent and optional, or PARSE_BAD. */
+static int json_int_field(trace_reader *t, json_t *o, const char *key, int required, int64_t min,
+                          int64_t *out, kt_err *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) {
+        if (!required)
+            return 0;
+        BAD_LINE(t, err, "missing field \"%s\"", key);
+        return PARSE_BAD;
+    }
+    if (!json_is_integer(v)) {
+        BAD_LINE(t, err, "field \"%s\" must be an integer, not %s", key, json_kind(v));
+        return PARSE_BAD;
+    }
+    json_int_t x = json_integer_value(v);
+    if (x < min) {
+        BAD_LINE(t, err, "field \"%s\" must be >= %lld, got %lld", key, (long long)min, (long long)x);
+        return PARSE_BAD;
+    }
+    *out = (int64_t)x;
+    return 1;
+}
+
+/* Copies the array of non-negative integers v into t->hash. */
+static int json_hash_ids(trace_reader *t, json_t *v, const char *key, kt_err *err)
+{
+    if (!json_is_array(v)) {
+        BAD_LINE(t, err, "field \"%s\" must be an array, not %s", key, json_kind(v));
+        return PARSE_BAD;
+    }
+    size_t n = json_array_size(v);
+    if (n > UINT32_MAX) {
+        BAD_LINE(t, err, "field \"%s\" has more than %u ids", key, (unsigned)UINT32_MAX);
+        return PARSE_BAD;
+    }
+    if (grow((void **)&t->hash, &t->hash_cap, n, sizeof *t->hash) < 0) {
+        BAD_LINE(t, err, "out of memory for %zu hash ids", n);
+        return PARSE_FATAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+        if (!json_is_integer(e) || json_integer_value(e) < 0) {
+            BAD_LINE(t, err, "%s[%zu] must be a non-negative integer, not %s", key, i,
+                     json_is_integer(e) ? "a negative one" : json_kind(e));
+            return PARSE_BAD;
+        }
+        t->hash[i] = (uint64_t)json_integer_value(e);
+    }
+    t->cur.n_hash_ids = (uint32_t)n;
+    return PARSE_OK;
+}
+
+static int64_t blocks_for(int64_t tokens, int64_t block_tokens)
+{
+    return tokens / block_tokens + (tokens % block_tokens != 0);
+}
+
+static char *cur_time_text(trace_reader *t) { return t->time_text[t->cur_text]; }
+
+/* Mooncake: {"timestamp": ms, "input_length", "output_length", "hash_ids"}. */
+static int parse_mooncake(trace_reader *t, json_t *o, kt_err *err)
+{
+    raw_rec *r = &t->cur;
+    int64_t ms;
+    int rc;
+    if ((rc = json_int_field(t, o, "timestamp", 1, 0, &ms, err)) < 0 ||
+        (rc = json_int_field(t, o, "input_length", 1, 1, &r->input_tokens, err)) < 0 ||
+        (rc = json_int_field(t, o, "output_length", 1, 1, &r->output_tokens, err)) < 0)
+        return rc;
+    if (ms > INT64_MAX / NS_PER_MS) {
+        BAD_LINE(t, err, "field \"timestamp\" is too large (%lld ms)", (long long)ms);
+        return PARSE_BAD;
+    }
+    json_t *ids = json_object_get(o, "hash_ids");
+    if (!ids) {
+        BAD_LINE(t, err, "missing field \"hash_ids\"");
+        return PARSE_BAD;
+    }
+    if ((rc = json_hash_ids(t, ids, "hash_ids", err)) < 0)
+        return rc;
+    int64_t want = blocks_for(r->input_tokens, MOONCAKE_BLOCK_TOKENS);
+    if (r->n_hash_ids != want) {
+        BAD_LINE(t, err, "hash_ids has %u ids, but input_length %lld needs ceil(%lld/%d) = %lld",
+                 r->n_hash_ids, (long long)r->input_tokens, (long long)r->input_tokens,
+                 MOONCAKE_BLOCK_TOKENS, (long long)want);
+        return PARSE_BAD;
+    }
+    r->time_ns = ms * NS_PER_MS;
+    r->session_id = -1;
+    r->turn = -1;
+    r->hash_block_tokens = MOONCAKE_BLOCK_TOKENS;
+    snprintf(cur_time_text(t), TIME_TEXT_BYTES, "%lld", (long long)ms);
+    return PARSE_OK;
+}
+
+/* kvtier's "arrival": a JSON number of seconds >= 0, into ns. */
+static int kvtier_arrival(trace_reader *t, json_t *o, kt_err *err)
+{
+    json_t *v = json_object_get(o, "arrival");
+    if (!v) {
+        BAD_LINE(t, err, "missing field \"arrival\"");
+        return PARSE_BAD;
+    }
+    if (!json_is_number(v)) {
+        BAD_LINE(t, err, "field \"arrival\" must be a number of seconds, not %s", json_kind(v));
+        return PARSE_BAD;
+    }
+    double s = json_number_value(v);
+    if (!(s >= 0) || !(s < (double)(INT64_MAX / NS_PER_S))) {
+        BAD_LINE(t, err, "field \"arrival\" must be >= 0 and < %lld s, got %.17g",
+                 (long long)(INT64_MAX / NS_PER_S), s);
+        return PARSE_BAD;
+    }
+    if (json_is_integer(v)) {
+        t->cur.time_ns = (int64_t)json_integer_value(v) * NS_PER_S;
+        snprintf(cur_time_text(t), TIME_TEXT_BYTES, "%lld", (long long)json_integer_value(v));
+    } else {
+        double whole = floor(s);  /* s - whole is exact, so only s's own rounding remains */
+        t->cur.time_ns = (int64_t)whole * NS_PER_S + llround((s - whole) * (double)NS_PER_S);
+        snprintf(cur_time_text(t), TIME_TEXT_BYTES, "%.15g", s);
+    }
+    return PARSE_OK;
+}
+
+static int kvtier_unknown_key(trace_reader *t, json_t *o, kt_err *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        const char *const *k = kvtier_keys;
+        while (*k && strcmp(*k, key))
+            k++;
+        if (!*k) {
+            BAD_LINE(t, err, "unknown field \"%s\" (known: arrival, input_tokens, output_tokens, "
+                     "session_id, turn, hash_ids, hash_block_tokens)", key);
+            return PARSE_BAD;
+        }
+    }
+    return PARSE_OK;
+}
+
+/* kvtier's optional session_id, turn and hash_ids. */
+static int kvtier_optional(trace_reader *t, json_t *o, kt_err *err)
+{
+    raw_rec *r = &t->cur;
+    int64_t turn = -1;
+    int rc;
+    r->session_id = -1;
+    r->hash_block_tokens = KVTIER_DEFAULT_BLOCK_TOKENS;
+    if ((rc = json_int_field(t, o, "session_id", 0, 0, &r->session_id, err)) < 0 ||
+        (rc = json_int_field(t, o, "turn", 0, 0, &turn, err)) < 0 ||
+        (rc = json_int_field(t, o, "hash_block_tokens", 0, 1, &r->hash_block_tokens, err)) < 0)
+        return rc;
+    if (turn > INT_MAX || (turn >= 0 && r->session_id < 0)) {
+        BAD_LINE(t, err, turn > INT_MAX ? "field \"turn\" is too large"
+                                        : "field \"turn\" needs a \"session_id\"");
+        return PARSE_BAD;
+    }
+    r->turn = (int)turn;
+    json_t *ids = json_object_get(o, "hash_ids");
+    r->n_hash_ids = 0;
+    if (!ids) {
+        r->hash_block_tokens = 0;
+        return PARSE_OK;
+    }
+    if ((rc = json_hash_ids(t, ids, "hash_ids", err)) < 0)
+        return rc;
+    int64_t want = blocks_for(r->input_tokens, r->hash_block_tokens);
+    if (r->session_id < 0 ? r->n_hash_ids != want : r->n_hash_ids < want) {
+        BAD_LINE(t, err, "hash_ids has %u ids, but input_tokens %lld needs %sceil(%lld/%lld) = %lld",
+                 r->n_hash_ids, (long long)r->input_tokens, r->session_id < 0 ? "" : "at least ",
+                 (long long)r->input_tokens, (long long)r->hash_block_tokens, (long long)want);
+        return PARSE_BAD;
+    }
+    return PARSE_OK;
+}
+
+static int parse_kvtier(trace_reader *t, json_t *o, kt_err *err)
+{
+    raw_rec *r = &t->cur;
+    int rc;
+    if ((rc = kvtier_unknown_key(t, o, err)) < 0 || (rc = kvtier_arrival(t, o, err)) < 0 ||
+        (rc = json_int_field(t, o, "input_tokens", 1, 1, &r->input_tokens, err)) < 0 ||
+        (rc = json_int_field(t, o, "output_tokens", 1, 1, &r->output_tokens, err)) < 0)
+        return rc;
+    return kvtier_optional(t, o, err);
+}
+
+static int parse_json_line(trace_reader *t, kt_err *err)
+{
+    json_error_t je;
+    json_t *o = json_loadb(t->line, t->line_len, JSON_REJECT_DUPLICATES, &je);
+    if (!o) {
+        BAD_LINE(t, err, "bad JSON: %s (column %d)", je.text, je.column);
+        return PARSE_BAD;
+    }
+    int rc;
+    if (!json_is_object(o)) {
+        BAD_LINE(t, err, "expected a JSON object, got %s", json_kind(o));
+        rc = PARSE_BAD;
+    } else {
+        rc = t->fmt == TRACE_MOONCAKE ? parse_mooncake(t, o, err) : parse_kvtier(t, o, err);
+    }
+    json_decref(o);
+    return rc;
+}
+
+/* ---------- CSV formats ---------- */
+
+/* Splits the line at commas and picks the needed columns into out. */
+static int csv_pick(trace_reader *t, span out[CSV_COLUMNS], kt_err *err)
+{
+    const char *p = t->line, *end = t->line + t->line_len;
+    int col = 0;
+    for (;;) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *fe = c ? c : end;
+        for (int k = 0; k < CSV_COLUMNS; k++)
+            if (col == t->csv_col[k])
+                out[k] = trim(p, (size_t)(fe - p));
+        col++;
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    if (col != t->csv_n_cols) {
+        BAD_LINE(t, err, "expected %d comma-separated fields as in the header, got %d",
+                 t->csv_n_cols, col);
+        return PARSE_BAD;
+    }
+    return PARSE_OK;
+}
+
+static int csv_count(trace_reader *t, span s, int k, int64_t *out, kt_err *err)
+{
+    if (parse_count(s, out) < 0 || *out < 1) {
+        BAD_LINE(t, err, "%s must be a whole number >= 1, got \"%.*s\"", csv_names[t->fmt][k],
+                 (int)s.n, s.p);
+        return PARSE_BAD;
+    }
+    return PARSE_OK;
+}
+
+static int parse_csv_line(trace_reader *t, kt_err *err)
+{
+    raw_rec *r = &t->cur;
+    span f[CSV_COLUMNS];
+    if (csv_pick(t, f, err) < 0)
+        return PARSE_BAD;
+    const char *name = csv_names[t->fmt][0];
+    if (t->fmt == TRACE_AZURE) {
+        const char *why;
+        if (parse_azure_time(f[0], &r->time_ns, &why) < 0) {
+            BAD_LINE(t, err, "%s \"%.*s\": %s", name, (int)f[0].n, f[0].p, why);
+            return PARSE_BAD;
+        }
+    } else if (parse_seconds_ns(f[0], &r->time_ns) < 0) {
+        BAD_LINE(t, err, "%s must be a decimal number of seconds >= 0, got \"%.*s\"", name,
+                 (int)f[0].n, f[0].p);
+        return PARSE_BAD;
+    }
+    if (csv_count(t, f[1], 1, &r->input_tokens, err) < 0 ||
+        csv_count(t, f[2], 2, &r->output_tokens, err) < 0)
+        return PARSE_BAD;
+    r->session_id = -1;
+    r->turn = -1;
+    r->n_hash_ids = 0;
+    r->hash_block_tokens = 0;
+    snprintf(cur_time_text(t), TIME_TEXT_BYTES, "%.*s", (int)f[0].n, f[0].p);
+    return PARSE_OK;
+}
+
+/* Reads line 1 and finds the needed columns (any order, others ignored). */
+static int read_csv_header(trace_reader *t, kt_err *err)
+{
+    const char *const *names = csv_names[t->fmt];
+    char want[3 * TIME_TEXT_BYTES], shown[HEADER_SHOWN_CHARS + 1];
+    snprintf(want, sizeof want, "%s,%s,%s", names[0], names[1], names[2]);
+    int r = read_line(t, err);
+    if (r <= 0) {
+        if (r == 0)
+            KT_ERROR(err, t->path, 0, 0, "empty file: expected the header \"%s\"", want);
+        return -1;
+    }
+    snprintf(shown, sizeof shown, "%s", t->line);
+    for (int k = 0; k < CSV_COLUMNS; k++)
+        t->csv_col[k] = -1;
+    const char *p = t->line, *end = t->line + t->line_len;
+    int col = 0;
+    for (;; col++) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        span f = trim(p, (size_t)((c ? c : end) - p));
+        for (int k = 0; k < CSV_COLUMNS; k++)
+            if (strlen(names[k]) == f.n && !memcmp(names[k], f.p, f.n)) {
+                if (t->csv_col[k] >= 0) {
+                    KT_ERROR(err, t->path, 1, 0, "wrong header: column \"%s\" appears twice in \"%s\"",
+                             names[k], shown);
+                    return -1;
+                }
+                t->csv_col[k] = col;
+            }
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    t->csv_n_cols = col + 1;
+    for (int k = 0; k < CSV_COLUMNS; k++)
+        if (t->csv_col[k] < 0) {
+            KT_ERROR(err, t->path, 1, 0,
+                     "wrong header for the %s format: expected \"%s\", got \"%s\" (no column \"%s\")",
+                     trace_format_names[t->fmt], want, shown, names[k]);
+            return -1;
+        }
+    return 0;
+}
+
+/* ---------- records ---------- */
+
+static int parse_line(trace_reader *t, kt_err *err)
+{
+    t->cur.line = t->line_no;
+    t->cur.n_hash_ids = 0;
+    return t->fmt == TRACE_MOONCAKE || t->fmt == TRACE_KVTIER ? parse_json_line(t, err)
+                                                             : parse_csv_line(t, err);
+}
+
+static int check_order(trace_reader *t, kt_err *err)
+{
+    if (!t->have_base || t->cur.time_ns >= t->prev_ns)
+        return PARSE_OK;
+    const char *name = time_field[t->fmt];
+    BAD_LINE(t, err, "%s %s is before the previous record's %s %s (line %lld): timestamps must not go backwards",
+             name, cur_time_text(t), name, t->time_text[!t->cur_text], (long long)t->prev_line);
+    return PARSE_BAD;
+}
+
+static void accept_record(trace_reader *t)
+{
+    if (!t->have_base) {
+        t->have_base = 1;
+        t->base_ns = t->cur.time_ns;
+    }
+    t->cur.rel_ns = t->cur.time_ns - t->base_ns;
+    t->prev_ns = t->cur.time_ns;
+    t->prev_line = t->cur.line;
+    t->cur_text = !t->cur_text;
+    t->n_valid++;
+}
+
+static void note_bad(trace_reader *t)
+{
+    if (t->n_bad < BAD_LINES_KEPT)
+        t->bad_lines[t->n_bad] = t->line_no;
+    t->n_bad++;
+}
+
+/* At end of file: an error once when the file held no request at all. */
+static int at_eof(trace_reader *t, kt_err *err)
+{
+    if (t->n_valid > 0 || t->empty_reported)
+        return 0;
+    t->empty_reported = 1;
+    if (t->n_bad)
+        KT_ERROR(err, t->path, 0, 0, "no valid requests: all %lld non-blank lines are malformed",
+                 (long long)t->n_bad);
+    else
+        KT_ERROR(err, t->path, 0, 0, "no requests in the file");
+    return -1;
+}
+
+/* Reads lines until one holds a valid record (in t->cur, order checked,
+ * rel_ns set). Returns 1, 0 at end of file, or -1 (a bad line is consumed,
+ * so the next call goes on after it). */
+static int read_valid(trace_reader *t, kt_err *err)
+{
+    kt_err scratch;
+    for (;;) {
+        int r = read_line(t, err);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return at_eof(t, err);
+        if (is_blank(t->line, t->line_len))
+            continue;
+        kt_err *e = t->opts.skip_bad ? &scratch : err;
+        int rc = parse_line(t, e);
+        if (rc == PARSE_OK)
+            rc = check_order(t, e);
+        if (rc == PARSE_OK) {
+            accept_record(t);
+            return 1;
+        }
+        if (rc == PARSE_FATAL || !t->opts.skip_bad) {
+            if (rc == PARSE_BAD)
+                note_bad(t);
+            if (e != err && err)
+                *err = *e;
+            return -1;
+        }
+        note_bad(t);
+    }
+}
+
+/* The next valid record inside the window: WIN_IN, WIN_PAST (t->cur is the
+ * first record past the window's end), WIN_END (end of file) or -1. */
+static int read_in_window(trace_reader *t, kt_err *err)
+{
+    for (;;) {
+        int r = read_valid(t, err);
+        if (r != 1)
+            return r;
+        if (t->cur.rel_ns < t->opts.start_ns)
+            continue;
+        if (t->opts.duration_ns > 0 && t->cur.rel_ns - t->opts.start_ns >= t->opts.duration_ns) {
+            t->window_done = 1;
+            return WIN_PAST;
+        }
+        return WIN_IN;
+    }
+}
+
+/* Fills rec from r, arriving offset_ns after r's trace time. */
+static int emit(trace_reader *t, const raw_rec *r, const uint64_t *hash, int64_t offset_ns,
+                trace_record *rec, kt_err *err)
+{
+    int64_t x = r->rel_ns - t->opts.start_ns + offset_ns, a = x;
+    if (t->opts.rate_scale != 1.0) {
+        double q = (double)x / t->opts.rate_scale;
+        if (!(q < TWO_POW_63)) {
+            KT_ERROR(err, t->path, line_int(r->line), 0,
+                     "arrival %lld ns / rate_scale %g does not fit in 64-bit ns", (long long)x,
+                     t->opts.rate_scale);
+            return -1;
+        }
+        a = llround(q);
+    }
+    if (a < t->last_arrival_ns)
+        a = t->last_arrival_ns;
+    t->last_arrival_ns = a;
+    rec->arrival_ns = a;
+    rec->input_tokens = r->input_tokens;
+    rec->output_tokens = r->output_tokens;
+    rec->session_id = r->session_id;
+    rec->turn = r->turn;
+    rec->hash_ids = r->n_hash_ids ? hash : NULL;
+    rec->n_hash_ids = r->n_hash_ids;
+    rec->hash_block_tokens = r->hash_block_tokens;
+    rec->line = r->line;
+    return 1;
+}
+
+static int next_burst(trace_reader *t, trace_record *rec, kt_err *err)
+{
+    if (t->window_done)
+        return 0;
+    int r = read_in_window(t, err);
+    if (r != WIN_IN)
+        return r == WIN_PAST ? 0 : r;
+    return emit(t, &t->cur, t->hash, 0, rec, err);
+}
+
+/* Appends t->cur (and its hash ids) to the SPREAD group. */
+static int group_push(trace_reader *t, kt_err *err)
+{
+    if (grow((void **)&t->group, &t->group_cap, t->group_len + 1, sizeof *t->group) < 0 ||
+        grow((void **)&t->pool, &t->pool_cap, t->pool_len + t->cur.n_hash_ids, sizeof *t->pool) < 0) {
+        KT_ERROR(err, t->path, line_int(t->cur.line), 0, "out of memory for a group of %zu requests",
+                 t->group_len + 1);
+        return -1;
+    }
+    raw_rec *g = &t->group[t->group_len++];
+    *g = t->cur;
+    g->hash_off = t->pool_len;
+    if (t->cur.n_hash_ids)
+        memcpy(t->pool + t->pool_len, t->hash, t->cur.n_hash_ids * sizeof *t->pool);
+    t->pool_len += t->cur.n_hash_ids;
+    return 0;
+}
+
+/* The tick a group at group_rel spreads over; next_rel < 0 when unknown. */
+static void set_group_tick(trace_reader *t, int64_t group_rel, int64_t next_rel)
+{
+    int64_t tick = t->opts.tick_ns;
+    if (next_rel >= 0) {
+        int64_t gap = next_rel - group_rel;
+        t->last_gap_ns = gap;
+        if (tick == 0 || tick > gap)
+            tick = gap;
+    } else if (tick == 0) {
+        tick = t->last_gap_ns;
+    }
+    t->group_tick_ns = tick;
+}
+
+/* Reads the next group of records sharing one trace time, and the first
+ * record after it (left in t->cur, pending). Returns 1, 0 or -1. */
+static int fill_group(trace_reader *t, kt_err *err)
+{
+    t->group_len = t->group_next = t->pool_len = 0;
+    if (!t->pending) {
+        if (t->window_done)
+            return 0;
+        int r = read_in_window(t, err);
+        if (r != WIN_IN)
+            return r == WIN_PAST ? 0 : r;
+    }
+    t->pending = 0;
+    if (group_push(t, err) < 0)
+        return -1;
+    int64_t group_rel = t->cur.rel_ns, next_rel = -1;
+    for (;;) {
+        int r = read_in_window(t, &t->stashed);
+        if (r == WIN_IN && t->cur.rel_ns == group_rel) {
+            if (group_push(t, err) < 0)
+                return -1;
+            continue;
+        }
+        if (r == WIN_IN || r == WIN_PAST)
+            next_rel = t->cur.rel_ns;
+        t->pending = r == WIN_IN;
+        t->has_stashed = r < 0;
+        break;
+    }
+    set_group_tick(t, group_rel, next_rel);
+    return 1;
+}
+
+static int next_spread(trace_reader *t, trace_record *rec, kt_err *err)
+{
+    if (t->group_next == t->group_len) {
+        if (t->has_stashed) {
+            t->has_stashed = 0;
+            if (err)
+                *err = t->stashed;
+            return -1;
+        }
+        int r = fill_group(t, err);
+        if (r != 1)
+            return r;
+    }
+    int64_t k = (int64_t)t->group_next++, n = (int64_t)t->group_len, tick = t->group_tick_ns;
+    int64_t offset_ns = k * (tick / n) + k * (tick % n) / n;  /* k*tick/n without overflow */
+    const raw_rec *g = &t->group[k];
+    return emit(t, g, g->n_hash_ids ? t->pool + g->hash_off : NULL, offset_ns, rec, err);
+}
+
+/* ---------- interface ---------- */
+
+/* What is wrong with the options, or NULL. */
+static const char *opts_problem(trace_format fmt, const trace_opts *o)
+{
+    if ((unsigned)fmt >= TRACE_FORMAT_COUNT)
+        return "unknown trace format";
+    if (!(o->rate_scale > 0) || !isfinite(o->rate_scale))
+        return "rate_scale must be a finite number > 0";
+    if (o->start_ns < 0 || o->duration_ns < 0 || o->limit < 0 || o->tick_ns < 0)
+        return "start_ns, duration_ns, limit and tick_ns must be >= 0";
+    if (o->release != TRACE_RELEASE_BURST && o->release != TRACE_RELEASE_SPREAD)
+        return "release must be BURST or SPREAD";
+    return NULL;
+}
+
+/* The read-ahead chunk and the first line, hash id and group buffers. */
+static int alloc_buffers(trace_reader *t)
+{
+    if (!(t->chunk = malloc(READ_CHUNK_BYTES)))
+        return -1;
+    if (grow((void **)&t->line, &t->line_cap, LINE_INIT_BYTES, 1) < 0 ||
+        grow((void **)&t->hash, &t->hash_cap, HASH_INIT_IDS, sizeof *t->hash) < 0)
+        return -1;
+    if (t->opts.release == TRACE_RELEASE_SPREAD &&
+        grow((void **)&t->group, &t->group_cap, GROUP_INIT_RECORDS, sizeof *t->group) < 0)
+        return -1;
+    return 0;
+}
+
+trace_reader *trace_open(const char *path, trace_format fmt, const trace_opts *opts, kt_err *err)
+{
+    trace_opts o = opts ? *opts : (trace_opts){ 0 };
+    if (o.rate_scale == 0)
+        o.rate_scale = 1.0;  /* a zero-initialised trace_opts replays at trace speed */
+    const char *problem = opts_problem(fmt, &o);
+    if (problem) {
+        KT_ERROR(err, path, 0, 0, "%s", problem);
+        return NULL;
+    }
+    trace_reader *t = calloc(1, sizeof *t);
+    if (!t || !(t->path = strdup(path))) {
+        KT_ERROR(err, path, 0, 0, "out of memory");
+        free(t);
+        return NULL;
+    }
+    t->fmt = fmt;
+    t->opts = o;
+    if (!(t->f = fopen(path, "rb"))) {
+        KT_ERROR(err, path, 0, 0, "cannot open: %s", strerror(errno));
+        trace_close(t);
+        return NULL;
+    }
+    if (alloc_buffers(t) < 0) {
+        KT_ERROR(err, path, 0, 0, "out of memory");
+        trace_close(t);
+        return NULL;
+    }
+    long n = fill_chunk(t, err);
+    if (n == 0)
+        KT_ERROR(err, path, 0, 0, "empty file: a %s trace needs at least one request",
+                 trace_format_names[fmt]);
+    if (n <= 0 || ((fmt == TRACE_AZURE || fmt == TRACE_VIDUR) && read_csv_header(t, err) < 0)) {
+        trace_close(t);
+        return NULL;
+    }
+    return t;
+}
+
+int trace_next(trace_reader *t, trace_record *rec, kt_err *err)
+{
+    if (t->opts.limit > 0 && t->n_returned >= t->opts.limit)
+        return 0;
+    int r = t->opts.release == TRACE_RELEASE_SPREAD ? next_spread(t, rec, err)
+                                                    : next_burst(t, rec, err);
+    if (r == 1)
+        t->n_returned++;
+    return r;
+}
+
+void trace_close(trace_reader *t)
+{
+    if (!t)
+        return;
+    if (t->f)
+        fclose(t->f);
+    free(t->path);
+    free(t->chunk);
+    free(t->line);
+    free(t->hash);
+    free(t->group);
+    free(t->pool);
+    free(t);
+}
+
+int64_t trace_bad_lines(const trace_reader *t, int64_t *lines, size_t max)
+{
+    size_t kept = t->n_bad < BAD_LINES_KEPT ? (size_t)t->n_bad : BAD_LINES_KEPT;
+    for (size_t i = 0; i < kept && i < max; i++)
+        lines[i] = t->bad_lines[i];
+    return t->n_bad;
+}

@@ -1,0 +1,162 @@
+/* test_calibrate_cli.c — kvtier-calibrate as a program on a machine without a usable GPU (as in CI): --help, exit 77 with a reason, usage errors, and --fit-only from the recorded fixture to a profile hw_load accepts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "calib_db.h"
+#include "hw.h"
+#include "testutil.h"
+
+#define EXIT_SKIP 77
+#define OUT_MAX 65536
+
+static const char *const program = "calibrate/kvtier-calibrate";
+
+/* Runs the program with args (a shell-quoted string), capturing stdout and
+ * stderr together into out. Returns the exit status, or -1. */
+static int run(const char *args, char *out, size_t n)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", tu_build_path(program), args);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t len = fread(out, 1, n - 1, p);
+    out[len] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Whether this machine has a usable GPU, as the program sees it. */
+static int gpu_present(void)
+{
+    static char out[OUT_MAX];
+    return run("--check-device", out, sizeof out) == 0;
+}
+
+static void temp_path(char *buf, size_t n, const char *tag)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, n, "%s/kvtier-test-cli-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+    int fd = mkstemp(buf);
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+}
+
+static void test_help_lists_every_option(void)
+{
+    static char out[OUT_MAX];
+    CU_ASSERT_EQUAL(run("--help", out, sizeof out), 0);
+    const char *const opts[] = { "--out", "--db", "--base", "--name", "--no-profile", "--fit-only", "--run-id",
+                                 "--bench", "--validate", "--validate-only", "--device", "--check-device",
+                                 "--samples", "--warmup", "--quick", "--hbm-bytes", "--host-bytes", "--peer-bytes",
+                                 "--kv-block-bytes", "--kv-max-blocks", "--launch-max-kernels", "--gemm-models",
+                                 "--gemm-max-tokens", "--decode-max-context", "--decode-batches",
+                                 "--decode-kv-heads", "--decode-max-bytes", "--prefill-max-tokens",
+                                 "--prefill-heads", "--prefill-scores-bytes", "--storage-file",
+                                 "--storage-max-bytes", "--validate-batches", "--validate-contexts",
+                                 "--launch-figure", "--gemm-ref-tokens", "--prefill-ref-tokens",
+                                 "--decode-ref-tokens", "--help", "--version", NULL };
+    for (int i = 0; opts[i]; i++) {
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, opts[i]));
+        if (!strstr(out, opts[i]))
+            fprintf(stderr, "\n  --help lacks %s\n", opts[i]);
+    }
+    CU_ASSERT_EQUAL(run("--version", out, sizeof out), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "kvtier-calibrate"));
+}
+
+static void test_usage_errors(void)
+{
+    static char out[OUT_MAX];
+    CU_ASSERT_EQUAL(run("--samples 3", out, sizeof out), 2);            /* fewer than 7 */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--samples"));
+    CU_ASSERT_EQUAL(run("--bench hbm,nosuch", out, sizeof out), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "nosuch"));
+    CU_ASSERT_EQUAL(run("--hbm-bytes 4GiB:1MiB", out, sizeof out), 2);
+    CU_ASSERT_EQUAL(run("--kv-block-bytes 10B", out, sizeof out), 2);   /* not a multiple of 16 */
+    CU_ASSERT_EQUAL(run("--launch-figure later", out, sizeof out), 2);
+    CU_ASSERT_EQUAL(run("stray", out, sizeof out), 2);
+}
+
+/* Without a GPU every benchmark says why and exits 77, writing nothing. */
+static void test_no_gpu_exits_77(void)
+{
+    if (gpu_present()) {
+        fprintf(stderr, "\n  (a GPU is present: the no-GPU path is not exercised here)\n");
+        return;
+    }
+    static char out[OUT_MAX];
+    char db[4096], profile[4096], args[9000];
+    temp_path(db, sizeof db, "db");
+    temp_path(profile, sizeof profile, "yaml");
+    unlink(db);
+    unlink(profile);
+    const char *const benches[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "storage", NULL };
+    for (int i = 0; benches[i]; i++) {
+        snprintf(args, sizeof args, "--bench %s --db '%s' --out '%s'", benches[i], db, profile);
+        CU_ASSERT_EQUAL(run(args, out, sizeof out), EXIT_SKIP);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "no usable GPU"));
+    }
+    CU_ASSERT_EQUAL(run("--check-device", out, sizeof out), EXIT_SKIP);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "no usable GPU"));
+    snprintf(args, sizeof args, "--validate-only '%s'", profile);
+    CU_ASSERT_EQUAL(run(args, out, sizeof out), EXIT_SKIP);
+    CU_ASSERT_EQUAL(access(db, F_OK), -1);                  /* nothing created */
+    CU_ASSERT_EQUAL(access(profile, F_OK), -1);
+}
+
+/* --fit-only needs no GPU: the recorded fixture becomes a loadable profile. */
+static void test_fit_only_from_fixture(void)
+{
+    char db_path[4096], profile[4096], args[9000];
+    temp_path(db_path, sizeof db_path, "fixture-db");
+    temp_path(profile, sizeof profile, "fixture-yaml");
+    unlink(db_path);
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(db_path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path("tests/data/calibrate/h100-fixture.sql"), &err), 0);
+    calib_db_close(db);
+    static char out[OUT_MAX];
+    snprintf(args, sizeof args, "--fit-only --db '%s' --base '%s' --out '%s' --name test.calibrated", db_path,
+             tu_path("hwprofiles/h100-sxm.yaml"), profile);
+    int rc = run(args, out, sizeof out);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc != 0)
+        fprintf(stderr, "\n%s\n", out);
+    hw_profile *h = hw_load(profile, &err);
+    if (!h)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_STRING_EQUAL(h->name, "test.calibrated");
+    const hw_provenance *p = hw_provenance_of(h, "hbm_bandwidth");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(p->measured, 1);
+    CU_ASSERT_EQUAL(p->samples, 91);
+    CU_ASSERT_DOUBLE_EQUAL(h->hbm_bw_Bps, 3.0e12, 0.03e12);
+    CU_ASSERT_DOUBLE_EQUAL(h->pcie_bw_Bps, 50e9, 0.5e9);
+    hw_free(h);
+
+    /* The base is found from the run's GPU name when --base is not given,
+     * and a run that is not there is an error. */
+    snprintf(args, sizeof args, "--fit-only --db '%s' --out '%s' --run-id 2", db_path, profile);
+    CU_ASSERT_EQUAL(run(args, out, sizeof out), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "no calibration run 2"));
+    unlink(profile);
+    unlink(db_path);
+}
+
+int main(void)
+{
+    const tu_test tests[] = {
+        { "--help lists every option", test_help_lists_every_option },
+        { "usage errors exit 2", test_usage_errors },
+        { "no GPU: exit 77 with the reason", test_no_gpu_exits_77 },
+        { "--fit-only from the fixture", test_fit_only_from_fixture },
+        { NULL, NULL },
+    };
+    return tu_run("calibrate-cli", tests);
+}

@@ -1,0 +1,224 @@
+/* test_replay.c — replaying the real Mooncake and Azure traces end to end: every request, the trace's own prefix reuse, tiers against HBM only, bad lines. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "metrics.h"
+#include "scenario.h"
+#include "sim.h"
+#include "testutil.h"
+
+#define MOONCAKE "shared/traces/mooncake_fast25_conversation_trace.jsonl"
+#define AZURE "shared/traces/AzureLLMInferenceTrace_conv.csv"
+
+/* The shared traces sit beside the repository (../shared); a source tree
+ * without them (a distribution tarball) skips the tests that need them. */
+static const char *shared_path(const char *rel)
+{
+    static char buf[2][4096];
+    static int k;
+    char *b = buf[k++ % 2];
+    snprintf(b, sizeof buf[0], "%s/../%s", tu_path(""), rel);
+    return access(b, R_OK) == 0 ? b : NULL;
+}
+
+static metrics *run(const char *scenario_rel, char **sets, int n, scenario **out)
+{
+    kt_err err;
+    scenario *sc = scenario_load(tu_path(scenario_rel), sets, n, &err);
+    if (!sc)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    sim_opts o = { 0 };
+    metrics *m = NULL;
+    sim_stats st;
+    if (sim_run(sc, &o, &m, &st, &err) < 0)
+        kt_err_print(&err, stderr);
+    *out = sc;
+    return m;
+}
+
+/* Fraction of the trace's hash ids that an earlier line already had,
+ * read straight from the file with jansson. */
+static double mooncake_reuse(const char *path, long *lines, long long *output_tokens)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    long total = 0, seen = 0;
+    /* Hash ids are small integers: a bitmap of those met so far. */
+    size_t nbits = 1 << 22;
+    unsigned char *met = calloc(nbits / 8, 1);
+    *lines = 0;
+    *output_tokens = 0;
+    while (f && met && getline(&line, &cap, f) > 0) {
+        json_t *o = json_loads(line, 0, NULL);
+        json_t *ids = json_object_get(o, "hash_ids");
+        (*lines)++;
+        *output_tokens += json_integer_value(json_object_get(o, "output_length"));
+        for (size_t i = 0; i < json_array_size(ids); i++) {
+            size_t h = (size_t)json_integer_value(json_array_get(ids, i));
+            total++;
+            if (h < nbits && (met[h / 8] >> (h % 8)) & 1)
+                seen++;
+            else if (h < nbits)
+                met[h / 8] |= (unsigned char)(1 << (h % 8));
+        }
+        json_decref(o);
+    }
+    free(line);
+    free(met);
+    if (f)
+        fclose(f);
+    return total ? (double)seen / total : -1;
+}
+
+static void test_mooncake_whole_trace(void)
+{
+    const char *path = shared_path(MOONCAKE);
+    if (!path) {
+        fprintf(stderr, "\n  (no %s beside the repository: skipped)\n", MOONCAKE);
+        return;
+    }
+    long lines;
+    long long out_tokens;
+    double reuse = mooncake_reuse(path, &lines, &out_tokens);
+    CU_ASSERT_EQUAL(lines, 12031);
+    /* The traces README: 0.3664. */
+    CU_ASSERT_DOUBLE_EQUAL(reuse, 0.3664, 0.00005);
+    scenario *sc;
+    metrics *m = run("scenarios/mooncake.yaml", NULL, 0, &sc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    metrics_summary s;
+    metrics_summarize(m, &sc->slo, &sc->cost, &s);
+    CU_ASSERT_EQUAL(s.requests, 12031);
+    CU_ASSERT_EQUAL(s.completed + s.rejected, 12031);
+    CU_ASSERT_EQUAL(s.rejected, 0);
+    CU_ASSERT_EQUAL(s.output_tokens, out_tokens);
+    /* Replay keeps the trace's own reuse: each hash id becomes the same
+     * content in the simulator, whatever its block size. */
+    CU_ASSERT_DOUBLE_EQUAL(s.trace_block_reuse, reuse, 1e-12);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+static void test_mooncake_tiers_against_hbm_only(void)
+{
+    if (!shared_path(MOONCAKE))
+        return;
+    char *hbm_only[] = { "kv_policy.tiers_used=0" };
+    scenario *s0, *s2;
+    metrics *m0 = run("scenarios/mooncake.yaml", hbm_only, 1, &s0);
+    metrics *m2 = run("scenarios/mooncake.yaml", NULL, 0, &s2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m2);
+    metrics_summary a, b;
+    metrics_summarize(m0, &s0->slo, &s0->cost, &a);
+    metrics_summarize(m2, &s2->slo, &s2->cost, &b);
+    CU_ASSERT(b.tier_hit_ratio[0] > 0);
+    CU_ASSERT(b.tier_hit_ratio[1] > 0);
+    CU_ASSERT(b.ttft_ns.mean < a.ttft_ns.mean);
+    CU_ASSERT(b.gpu_s_wasted[WASTE_RECOMPUTE] < a.gpu_s_wasted[WASTE_RECOMPUTE]);
+    metrics_free(m0);
+    metrics_free(m2);
+    scenario_free(s0);
+    scenario_free(s2);
+}
+
+static void test_azure_whole_trace(void)
+{
+    const char *path = shared_path(AZURE);
+    if (!path) {
+        fprintf(stderr, "\n  (no %s beside the repository: skipped)\n", AZURE);
+        return;
+    }
+    /* Sums straight from the CSV: header, then TIMESTAMP,context,generated. */
+    FILE *f = fopen(path, "r");
+    char line[256];
+    long rows = 0;
+    long long in = 0, out = 0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof line, f));
+    while (fgets(line, sizeof line, f)) {
+        long long c, g;
+        char *comma = strchr(line, ',');
+        if (comma && sscanf(comma + 1, "%lld,%lld", &c, &g) == 2) {
+            rows++;
+            in += c;
+            out += g;
+        }
+    }
+    fclose(f);
+    CU_ASSERT_EQUAL(rows, 19366);
+    scenario *sc;
+    metrics *m = run("scenarios/azure.yaml", NULL, 0, &sc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    metrics_summary s;
+    metrics_summarize(m, &sc->slo, &sc->cost, &s);
+    CU_ASSERT_EQUAL(s.completed, 19366);
+    CU_ASSERT_EQUAL(s.input_tokens, in);
+    CU_ASSERT_EQUAL(s.output_tokens, out);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+/* A malformed line stops loading, naming file and line, before anything
+ * runs; with skip_bad it is counted instead. */
+static void test_bad_trace(void)
+{
+    char path[] = "/tmp/kvtier-replay-XXXXXX.yaml";
+    char trace[] = "/tmp/kvtier-replay-XXXXXX.jsonl";
+    int fd = mkstemps(trace, 6);
+    CU_ASSERT_FATAL(fd >= 0);
+    const char *lines = "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": 5, \"hash_ids\": [1, 2]}\n"
+                        "{\"timestamp\": 10, \"input_length\": 100, \"output_length\": 5, \"hash_ids\": [1]}\n"
+                        "{\"timestamp\": 20, \"input_length\": -4, \"output_length\": 5, \"hash_ids\": []}\n"
+                        "{\"timestamp\": 30, \"input_length\": 100, \"output_length\": 5, \"hash_ids\": [3]}\n";
+    CU_ASSERT_FATAL(write(fd, lines, strlen(lines)) == (ssize_t)strlen(lines));
+    close(fd);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "model: llama-3.1-8b\nhardware: h100-sxm\nreplicas: {gpus: 1}\n"
+             "workload: {kind: trace, trace: {format: mooncake, path: %s}}\n", trace);
+    fd = mkstemps(path, 5);
+    CU_ASSERT_FATAL(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    kt_err err;
+    scenario *sc = scenario_load(path, NULL, 0, &err);
+    CU_ASSERT_PTR_NULL(sc);
+    CU_ASSERT_STRING_EQUAL(err.file, trace);
+    CU_ASSERT_EQUAL(err.line, 3);
+    char *skip[] = { "workload.trace.skip_bad=true" };
+    sc = scenario_load(path, skip, 1, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CU_ASSERT_EQUAL(sc->trace.requests, 3);
+    CU_ASSERT_EQUAL(sc->trace.bad_lines, 1);
+    CU_ASSERT_EQUAL(sc->trace.first_bad[0], 3);
+    /* The second request reuses hash id 1: 1 of 4 ids (2 + 1 + 1). */
+    sim_opts o = { .check = 1 };
+    metrics *m = NULL;
+    sim_stats st;
+    CU_ASSERT_EQUAL(sim_run(sc, &o, &m, &st, &err), 0);
+    metrics_summary s;
+    metrics_summarize(m, &sc->slo, &sc->cost, &s);
+    CU_ASSERT_EQUAL(s.completed, 3);
+    CU_ASSERT_DOUBLE_EQUAL(s.trace_block_reuse, 0.25, 1e-12);
+    metrics_free(m);
+    scenario_free(sc);
+    unlink(path);
+    unlink(trace);
+}
+
+int main(void)
+{
+    setenv("KVTIER_DATA", tu_path(""), 1);
+    static const tu_test tests[] = {
+        { "Mooncake: every request, the trace's own reuse", test_mooncake_whole_trace },
+        { "Mooncake: DRAM/NVMe tiers against HBM only", test_mooncake_tiers_against_hbm_only },
+        { "Azure: every request with its tokens", test_azure_whole_trace },
+        { "bad trace lines: stop before running, or skip and count", test_bad_trace },
+        { NULL, NULL },
+    };
+    return tu_run("replay", tests);
+}

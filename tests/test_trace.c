@@ -1,0 +1,925 @@
+/* test_trace.c — CUnit tests of the trace readers: hand-written fixtures with hand-worked values, located errors, replay options, and the full shared Mooncake and Azure traces checked against independent parses. */
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "trace.h"
+
+#ifndef SHARED_TRACES
+#define SHARED_TRACES "/work/shared/traces"   /* real traces; checks on them are skipped when absent */
+#endif
+#define MOONCAKE_FILE SHARED_TRACES "/mooncake_fast25_conversation_trace.jsonl"
+#define AZURE_FILE SHARED_TRACES "/AzureLLMInferenceTrace_conv.csv"
+#define MOONCAKE_BLOCK_TOKENS 512     /* the Mooncake format's documented block size */
+#define NS_PER_MS INT64_C(1000000)
+#define NS_PER_S INT64_C(1000000000)
+#define NS_PER_100NS 100              /* Azure's fraction unit */
+#define MAX_GOT 16                    /* records a fixture test keeps */
+#define IDS_KEPT 4                    /* hash ids a fixture test keeps per record */
+#define BIG_LINE_IDS 40000            /* hash ids on the long-line test's first line */
+#define BIGGER_LINE_IDS 100000        /* and on its third */
+#define LONG_BLOCK_TOKENS 16
+
+/* What a fixture test keeps of one record. */
+typedef struct got {
+    int64_t arrival_ns, in, out, session, hbt, line;
+    int turn;
+    uint32_t n_ids;
+    uint64_t ids[IDS_KEPT];
+} got;
+
+static const char *fixture(const char *name)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "tests/data/traces/%s", name);
+    return tu_path(rel);
+}
+
+static trace_opts default_opts(void)
+{
+    return (trace_opts){ .rate_scale = 1.0, .release = TRACE_RELEASE_BURST };
+}
+
+/* Reads a whole fixture (asserting no error) into out; returns the count. */
+static int read_fixture(const char *name, trace_format fmt, const trace_opts *o, got *out)
+{
+    kt_err err = { 0 };
+    trace_reader *t = trace_open(fixture(name), fmt, o, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    trace_record rec;
+    int n = 0, r;
+    while ((r = trace_next(t, &rec, &err)) == 1) {
+        CU_ASSERT_FATAL(n < MAX_GOT);
+        got *g = &out[n++];
+        *g = (got){ rec.arrival_ns, rec.input_tokens, rec.output_tokens, rec.session_id,
+                    rec.hash_block_tokens, rec.line, rec.turn, rec.n_hash_ids, { 0 } };
+        for (uint32_t i = 0; i < rec.n_hash_ids && i < IDS_KEPT; i++)
+            g->ids[i] = rec.hash_ids[i];
+    }
+    if (r != 0)
+        printf("\nunexpected error: %s:%d: %s\n", err.file, err.line, err.msg);
+    CU_ASSERT_EQUAL(r, 0);
+    CU_ASSERT_EQUAL(trace_next(t, &rec, &err), 0);  /* stays at the end */
+    trace_close(t);
+    return n;
+}
+
+static void check_arrivals(const got *g, int n, const int64_t *want)
+{
+    for (int i = 0; i < n; i++)
+        CU_ASSERT_EQUAL(g[i].arrival_ns, want[i]);
+}
+
+/* ---------- the reuse ratio, for the tests only ---------- */
+
+/* Hash ids fed in trace order, and how many had been seen before. Set of
+ * id + 1 by open addressing (0 = empty slot), doubled when half full.
+ * Owns slots; free with reuse_free. */
+typedef struct reuse_set {
+    uint64_t *slots;
+    size_t mask, n_distinct;
+    int64_t total, reused;
+} reuse_set;
+
+static int reuse_insert(reuse_set *s, uint64_t key)
+{
+    size_t i = (size_t)(key * 0x9e3779b97f4a7c15ULL) & s->mask;  /* Fibonacci hashing */
+    while (s->slots[i] && s->slots[i] != key)
+        i = (i + 1) & s->mask;
+    if (s->slots[i])
+        return 0;
+    s->slots[i] = key;
+    s->n_distinct++;
+    return 1;
+}
+
+static void reuse_grow(reuse_set *s)
+{
+    reuse_set old = *s;
+    size_t cap = old.slots ? 2 * (old.mask + 1) : 1024;
+    s->slots = calloc(cap, sizeof *s->slots);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s->slots);
+    s->mask = cap - 1;
+    s->n_distinct = 0;
+    for (size_t i = 0; old.slots && i <= old.mask; i++)
+        if (old.slots[i])
+            reuse_insert(s, old.slots[i]);
+    free(old.slots);
+}
+
+/* Feeds one request's ids. */
+void reuse_add(reuse_set *s, const uint64_t *ids, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (!s->slots || 2 * (s->n_distinct + 1) > s->mask + 1)
+            reuse_grow(s);
+        s->total++;
+        s->reused += !reuse_insert(s, ids[i] + 1);
+    }
+}
+
+double reuse_ratio(const reuse_set *s) { return s->total ? (double)s->reused / (double)s->total : 0; }
+
+static void reuse_free(reuse_set *s) { free(s->slots); }
+
+/* ---------- fixtures of each format ---------- */
+
+static void test_format_names(void)
+{
+    CU_ASSERT_STRING_EQUAL(trace_format_names[TRACE_MOONCAKE], "mooncake");
+    CU_ASSERT_STRING_EQUAL(trace_format_names[TRACE_AZURE], "azure");
+    CU_ASSERT_STRING_EQUAL(trace_format_names[TRACE_VIDUR], "vidur");
+    CU_ASSERT_STRING_EQUAL(trace_format_names[TRACE_KVTIER], "kvtier");
+    CU_ASSERT_PTR_NULL(trace_format_names[TRACE_FORMAT_COUNT]);
+}
+
+static void test_mooncake_small(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    int n = read_fixture("mooncake_small.jsonl", TRACE_MOONCAKE, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 4);
+    const int64_t want[] = { 0, 0, 3000 * NS_PER_MS, 6001 * NS_PER_MS };
+    check_arrivals(g, n, want);
+    /* line 3 is blank */
+    CU_ASSERT_EQUAL(g[0].line, 1);
+    CU_ASSERT_EQUAL(g[1].line, 2);
+    CU_ASSERT_EQUAL(g[2].line, 4);
+    CU_ASSERT_EQUAL(g[3].line, 5);
+    CU_ASSERT_EQUAL(g[0].in, 1000);
+    CU_ASSERT_EQUAL(g[0].out, 20);
+    CU_ASSERT_EQUAL(g[1].in, 512);
+    CU_ASSERT_EQUAL(g[1].out, 1);
+    CU_ASSERT_EQUAL(g[3].in, 1);
+    CU_ASSERT_EQUAL(g[3].out, 2000);
+    CU_ASSERT_EQUAL(g[0].n_ids, 2);  /* ceil(1000/512) */
+    CU_ASSERT_EQUAL(g[2].n_ids, 3);  /* ceil(1025/512) */
+    CU_ASSERT_EQUAL(g[2].ids[2], 5);
+    for (int i = 0; i < n; i++) {
+        CU_ASSERT_EQUAL(g[i].session, -1);
+        CU_ASSERT_EQUAL(g[i].turn, -1);
+        CU_ASSERT_EQUAL(g[i].hbt, MOONCAKE_BLOCK_TOKENS);
+    }
+}
+
+/* CRLF, blank lines with CR and spaces, no final newline. */
+static void test_mooncake_crlf(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    int n = read_fixture("mooncake_crlf.jsonl", TRACE_MOONCAKE, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 2);
+    CU_ASSERT_EQUAL(g[0].arrival_ns, 0);                   /* relative to the first (500 ms) */
+    CU_ASSERT_EQUAL(g[1].arrival_ns, 1000 * NS_PER_MS);
+    CU_ASSERT_EQUAL(g[1].line, 4);
+    CU_ASSERT_EQUAL(g[0].in, 513);
+    CU_ASSERT_EQUAL(g[1].out, 9);
+    CU_ASSERT_EQUAL(g[0].ids[0], 4);
+    CU_ASSERT_EQUAL(g[0].ids[1], 2);
+}
+
+/* CRLF, no final newline; crosses midnight, a year, and 2024's leap day. */
+static void test_azure_small(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    int n = read_fixture("azure_small.csv", TRACE_AZURE, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 5);
+    int64_t day_s = 86400, hour_s = 3600;
+    /* 2023-12-31 23:59:59.9999999 -> 2024-01-01 00:00:00.0000001: 2 x 100 ns */
+    int64_t jan1 = 100;
+    const int64_t want[] = {
+        0, 2 * 100, 2 * 100,
+        /* -> 2024-02-28 23:00:00.5: Jan (31 days) + 27 days + 23 h + 0.5 s */
+        jan1 + ((31 + 27) * day_s + 23 * hour_s) * NS_PER_S + NS_PER_S / 2,
+        /* -> 2024-03-01 01:00:00: Jan 31 + Feb 29 (leap year) days + 1 h */
+        jan1 + ((31 + 29) * day_s + hour_s) * NS_PER_S,
+    };
+    check_arrivals(g, n, want);
+    CU_ASSERT_EQUAL(want[3], INT64_C(5094000500000100));
+    CU_ASSERT_EQUAL(g[0].in, 374);
+    CU_ASSERT_EQUAL(g[0].out, 44);
+    CU_ASSERT_EQUAL(g[2].in, 14050);
+    CU_ASSERT_EQUAL(g[4].out, 20);
+    CU_ASSERT_EQUAL(g[4].line, 6);
+    for (int i = 0; i < n; i++) {
+        CU_ASSERT_EQUAL(g[i].n_ids, 0);
+        CU_ASSERT_EQUAL(g[i].hbt, 0);
+        CU_ASSERT_EQUAL(g[i].session, -1);
+    }
+}
+
+/* Decimal seconds as pandas writes them, read exactly to the ns. */
+static void test_vidur_small(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    int n = read_fixture("vidur_small.csv", TRACE_VIDUR, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 7);
+    const int64_t want[] = {
+        0, INT64_C(4314579000),
+        INT64_C(5892655000),    /* 5.892654999|9999995 rounds up at the ns */
+        INT64_C(138576003000),  /* 138.576003000|00001 */
+        150 * NS_PER_S,         /* 1.5e2 */
+        200 * NS_PER_S + 1,     /* 200.000000000|5: a half rounds up */
+        200 * NS_PER_S + 1,     /* 200.000000001|4999 */
+    };
+    check_arrivals(g, n, want);
+    CU_ASSERT_EQUAL(g[3].in, 4086);
+    CU_ASSERT_EQUAL(g[3].out, 64);
+    CU_ASSERT_EQUAL(g[4].line, 6);
+}
+
+/* A byte order mark, CRLF, spaces around names, columns in another order,
+ * an extra column. */
+static void test_vidur_bom_reordered(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    int n = read_fixture("vidur_bom_reordered.csv", TRACE_VIDUR, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    CU_ASSERT_EQUAL(g[0].arrival_ns, 0);
+    CU_ASSERT_EQUAL(g[0].in, 30);
+    CU_ASSERT_EQUAL(g[0].out, 7);
+    CU_ASSERT_EQUAL(g[0].line, 2);
+}
+
+static void test_kvtier_small(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    int n = read_fixture("kvtier_small.jsonl", TRACE_KVTIER, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 4);
+    /* relative to the first arrival, 10.5 s */
+    const int64_t want[] = { 0, 0, NS_PER_S * 7 / 4, NS_PER_S * 5 / 2 };
+    check_arrivals(g, n, want);
+    CU_ASSERT_EQUAL(g[0].session, -1);
+    CU_ASSERT_EQUAL(g[0].turn, -1);
+    CU_ASSERT_EQUAL(g[0].n_ids, 2);
+    CU_ASSERT_EQUAL(g[0].hbt, 512);
+    CU_ASSERT_EQUAL(g[1].session, 7);
+    CU_ASSERT_EQUAL(g[1].turn, 0);
+    CU_ASSERT_EQUAL(g[1].n_ids, 0);
+    CU_ASSERT_EQUAL(g[1].hbt, 0);
+    CU_ASSERT_EQUAL(g[1].in, 300);
+    CU_ASSERT_EQUAL(g[1].out, 120);
+    CU_ASSERT_EQUAL(g[2].turn, 1);
+    CU_ASSERT_EQUAL(g[2].n_ids, 3);
+    CU_ASSERT_EQUAL(g[2].ids[0], 3);
+    CU_ASSERT_EQUAL(g[2].hbt, 256);
+    CU_ASSERT_EQUAL(g[3].hbt, 16);
+    CU_ASSERT_EQUAL(g[3].ids[0], 8);
+}
+
+/* ---------- malformed input ---------- */
+
+/* What one trace_next call should give: a record from line, or an error
+ * at line with exactly msg (or starting with prefix when msg is NULL). */
+typedef struct step {
+    int rc;
+    int line;
+    const char *msg, *prefix;
+    int64_t arrival_ns;
+} step;
+
+static void expect_steps(const char *name, trace_format fmt, const trace_opts *o, const step *s, int n)
+{
+    kt_err err = { 0 };
+    const char *path = fixture(name);
+    trace_reader *t = trace_open(path, fmt, o, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    for (int i = 0; i < n; i++) {
+        trace_record rec;
+        memset(&err, 0, sizeof err);
+        int r = trace_next(t, &rec, &err);
+        CU_ASSERT_EQUAL(r, s[i].rc);
+        if (r == 1) {
+            CU_ASSERT_EQUAL(rec.line, s[i].line);
+            CU_ASSERT_EQUAL(rec.arrival_ns, s[i].arrival_ns);
+        }
+        if (r != -1 || s[i].rc != -1)
+            continue;
+        CU_ASSERT_EQUAL(err.line, s[i].line);
+        CU_ASSERT_EQUAL(err.col, 0);
+        CU_ASSERT_STRING_EQUAL(err.file, path);
+        if (s[i].msg)
+            CU_ASSERT_STRING_EQUAL(err.msg, s[i].msg);
+        if (s[i].prefix)
+            CU_ASSERT_NSTRING_EQUAL(err.msg, s[i].prefix, strlen(s[i].prefix));
+    }
+    trace_close(t);
+}
+
+static void test_mooncake_bad_strict(void)
+{
+    const step s[] = {
+        { 1, 1, NULL, NULL, 0 },
+        { -1, 2, NULL, "bad JSON: ", 0 },
+        { -1, 3, "missing field \"input_length\"", NULL, 0 },
+        { -1, 4, "field \"input_length\" must be >= 1, got -5", NULL, 0 },
+        { 1, 5, NULL, NULL, 2000 * NS_PER_MS },
+        { -1, 6, "timestamp 1500 is before the previous record's timestamp 2000 (line 5): "
+                 "timestamps must not go backwards", NULL, 0 },
+        { -1, 7, "hash_ids has 2 ids, but input_length 1025 needs ceil(1025/512) = 3", NULL, 0 },
+        { -1, 8, "field \"output_length\" must be >= 1, got 0", NULL, 0 },
+        { -1, 9, "field \"timestamp\" must be an integer, not a string", NULL, 0 },
+        { 1, 10, NULL, NULL, 3000 * NS_PER_MS },
+        { 0, 0, NULL, NULL, 0 },
+    };
+    int n_steps = sizeof s / sizeof *s;
+    trace_opts o = default_opts();
+    expect_steps("mooncake_bad.jsonl", TRACE_MOONCAKE, &o, s, n_steps);
+    o.release = TRACE_RELEASE_SPREAD;  /* each error ends a group; the same steps */
+    expect_steps("mooncake_bad.jsonl", TRACE_MOONCAKE, &o, s, n_steps);
+}
+
+static void test_mooncake_bad_skip(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    o.skip_bad = 1;
+    int n = read_fixture("mooncake_bad.jsonl", TRACE_MOONCAKE, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 3);
+    CU_ASSERT_EQUAL(g[0].line, 1);
+    CU_ASSERT_EQUAL(g[1].line, 5);
+    CU_ASSERT_EQUAL(g[2].line, 10);
+    CU_ASSERT_EQUAL(g[1].arrival_ns, 2000 * NS_PER_MS);
+    CU_ASSERT_EQUAL(g[2].arrival_ns, 3000 * NS_PER_MS);
+
+    kt_err err;
+    trace_reader *t = trace_open(fixture("mooncake_bad.jsonl"), TRACE_MOONCAKE, &o, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    trace_record rec;
+    while (trace_next(t, &rec, &err) == 1)
+        ;
+    int64_t lines[3] = { 0 }, all[16] = { 0 };
+    CU_ASSERT_EQUAL(trace_bad_lines(t, lines, 3), 7);
+    CU_ASSERT_EQUAL(lines[0], 2);
+    CU_ASSERT_EQUAL(lines[1], 3);
+    CU_ASSERT_EQUAL(lines[2], 4);
+    CU_ASSERT_EQUAL(trace_bad_lines(t, all, 16), 7);
+    const int64_t want[7] = { 2, 3, 4, 6, 7, 8, 9 };
+    for (int i = 0; i < 7; i++)
+        CU_ASSERT_EQUAL(all[i], want[i]);
+    CU_ASSERT_EQUAL(trace_bad_lines(t, NULL, 0), 7);
+    trace_close(t);
+}
+
+static void test_kvtier_bad(void)
+{
+    const step s[] = {
+        { 1, 1, NULL, NULL, 0 },
+        { -1, 2, NULL, "unknown field \"sesion_id\"", 0 },
+        { -1, 3, "field \"turn\" needs a \"session_id\"", NULL, 0 },
+        { -1, 4, "hash_ids has 1 ids, but input_tokens 1000 needs at least ceil(1000/512) = 2", NULL, 0 },
+        { -1, 5, "arrival 0.5 is before the previous record's arrival 1 (line 1): "
+                 "timestamps must not go backwards", NULL, 0 },
+        { -1, 6, "expected a JSON object, got an array", NULL, 0 },
+        { 1, 7, NULL, NULL, 2 * NS_PER_S },
+        { 0, 0, NULL, NULL, 0 },
+    };
+    trace_opts o = default_opts();
+    expect_steps("kvtier_bad.jsonl", TRACE_KVTIER, &o, s, sizeof s / sizeof *s);
+}
+
+static void test_azure_bad(void)
+{
+    const step s[] = {
+        { 1, 2, NULL, NULL, 0 },
+        { -1, 3, "TIMESTAMP \"2023-02-29 00:00:00.0000000\": a field is out of range", NULL, 0 },
+        { -1, 4, "expected 3 comma-separated fields as in the header, got 4", NULL, 0 },
+        { -1, 5, "ContextTokens must be a whole number >= 1, got \"0\"", NULL, 0 },
+        { -1, 6, "TIMESTAMP 2023-11-16 18:15:45.0000000 is before the previous record's TIMESTAMP "
+                 "2023-11-16 18:15:46.6805900 (line 2): timestamps must not go backwards", NULL, 0 },
+        { 1, 7, NULL, NULL, (INT64_C(491234567) - INT64_C(466805900)) * NS_PER_100NS },
+        { 0, 0, NULL, NULL, 0 },
+    };
+    trace_opts o = default_opts();
+    expect_steps("azure_bad.csv", TRACE_AZURE, &o, s, sizeof s / sizeof *s);
+
+    got g[MAX_GOT];
+    o.skip_bad = 1;
+    int n = read_fixture("azure_bad.csv", TRACE_AZURE, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 2);
+    /* 18:15:49.1234567 - 18:15:46.6805900 */
+    CU_ASSERT_EQUAL(g[1].arrival_ns, (INT64_C(491234567) - INT64_C(466805900)) * NS_PER_100NS);
+}
+
+static void test_wrong_header(void)
+{
+    kt_err err = { 0 };
+    const char *path = fixture("azure_bad_header.csv");
+    trace_opts o = default_opts();
+    CU_ASSERT_PTR_NULL(trace_open(path, TRACE_AZURE, &o, &err));
+    CU_ASSERT_STRING_EQUAL(err.file, path);
+    CU_ASSERT_EQUAL(err.line, 1);
+    CU_ASSERT_STRING_EQUAL(err.msg, "wrong header for the azure format: expected "
+                                    "\"TIMESTAMP,ContextTokens,GeneratedTokens\", got "
+                                    "\"TIMESTAMP,ContextTokens\" (no column \"GeneratedTokens\")");
+    /* An Azure file is not a Vidur one. */
+    CU_ASSERT_PTR_NULL(trace_open(fixture("azure_small.csv"), TRACE_VIDUR, &o, &err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "arrived_at,num_prefill_tokens,num_decode_tokens"));
+}
+
+static void test_empty_files(void)
+{
+    kt_err err = { 0 };
+    trace_opts o = default_opts();
+    CU_ASSERT_PTR_NULL(trace_open(fixture("empty.jsonl"), TRACE_MOONCAKE, &o, &err));
+    CU_ASSERT_STRING_EQUAL(err.msg, "empty file: a mooncake trace needs at least one request");
+    CU_ASSERT_PTR_NULL(trace_open(fixture("empty.jsonl"), TRACE_AZURE, &o, &err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "empty file"));
+    CU_ASSERT_PTR_NULL(trace_open(fixture("no_such_file.jsonl"), TRACE_KVTIER, &o, &err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cannot open"));
+
+    const char *blank[][2] = { { "blank_only.jsonl", "kvtier" }, { "azure_header_only.csv", "azure" } };
+    for (int i = 0; i < 2; i++) {
+        trace_format fmt = i == 0 ? TRACE_KVTIER : TRACE_AZURE;
+        trace_reader *t = trace_open(fixture(blank[i][0]), fmt, &o, &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        trace_record rec;
+        CU_ASSERT_EQUAL(trace_next(t, &rec, &err), -1);
+        CU_ASSERT_STRING_EQUAL(err.msg, "no requests in the file");
+        CU_ASSERT_EQUAL(trace_next(t, &rec, &err), 0);
+        trace_close(t);
+    }
+}
+
+static void test_bad_opts(void)
+{
+    kt_err err = { 0 };
+    const char *path = fixture("spread.jsonl");
+    trace_opts o = default_opts();
+    o.rate_scale = -1;
+    CU_ASSERT_PTR_NULL(trace_open(path, TRACE_MOONCAKE, &o, &err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "rate_scale"));
+    o = default_opts();
+    o.limit = -3;
+    CU_ASSERT_PTR_NULL(trace_open(path, TRACE_MOONCAKE, &o, &err));
+    CU_ASSERT_PTR_NULL(trace_open(path, TRACE_FORMAT_COUNT, NULL, &err));
+
+    /* NULL options and a zero rate_scale both mean "as recorded". */
+    got g[MAX_GOT];
+    trace_opts zero = { 0 };
+    CU_ASSERT_EQUAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &zero, g), 8);
+    CU_ASSERT_EQUAL(g[7].arrival_ns, 6 * NS_PER_S);
+    CU_ASSERT_EQUAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, NULL, g), 8);
+    CU_ASSERT_EQUAL(g[3].arrival_ns, 3 * NS_PER_S);
+}
+
+/* ---------- replay options (spread.jsonl: 3 requests at 0, 2 at 3 s, 3 at 6 s) ---------- */
+
+static void test_rate_scale(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    o.rate_scale = 2;
+    CU_ASSERT_EQUAL_FATAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 8);
+    const int64_t burst[] = { 0, 0, 0, 1500 * NS_PER_MS, 1500 * NS_PER_MS,
+                              3 * NS_PER_S, 3 * NS_PER_S, 3 * NS_PER_S };
+    check_arrivals(g, 8, burst);
+
+    CU_ASSERT_EQUAL_FATAL(read_fixture("vidur_small.csv", TRACE_VIDUR, &o, g), 7);
+    CU_ASSERT_EQUAL(g[1].arrival_ns, INT64_C(4314579000) / 2);
+    CU_ASSERT_EQUAL(g[4].arrival_ns, 75 * NS_PER_S);
+
+    o.release = TRACE_RELEASE_SPREAD;
+    CU_ASSERT_EQUAL_FATAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 8);
+    const int64_t spread[] = { 0, 500 * NS_PER_MS, 1000 * NS_PER_MS, 1500 * NS_PER_MS,
+                               2250 * NS_PER_MS, 3000 * NS_PER_MS, 3500 * NS_PER_MS, 4000 * NS_PER_MS };
+    check_arrivals(g, 8, spread);
+}
+
+static void test_window(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    o.start_ns = 3 * NS_PER_S;
+    o.duration_ns = 3 * NS_PER_S;   /* [3 s, 6 s): the middle group only */
+    CU_ASSERT_EQUAL_FATAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 2);
+    CU_ASSERT_EQUAL(g[0].line, 4);
+    CU_ASSERT_EQUAL(g[1].line, 5);
+    CU_ASSERT_EQUAL(g[0].arrival_ns, 0);  /* relative to the window's start */
+    CU_ASSERT_EQUAL(g[1].arrival_ns, 0);
+
+    o.release = TRACE_RELEASE_SPREAD;     /* the tick is still the gap to 6 s */
+    CU_ASSERT_EQUAL_FATAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 2);
+    CU_ASSERT_EQUAL(g[0].arrival_ns, 0);
+    CU_ASSERT_EQUAL(g[1].arrival_ns, 1500 * NS_PER_MS);
+
+    o = default_opts();
+    o.start_ns = 2 * NS_PER_S;            /* no request at 2 s: the next comes 1 s later */
+    CU_ASSERT_EQUAL_FATAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 5);
+    CU_ASSERT_EQUAL(g[0].arrival_ns, 1 * NS_PER_S);
+    CU_ASSERT_EQUAL(g[4].arrival_ns, 4 * NS_PER_S);
+
+    o = default_opts();
+    o.duration_ns = 6 * NS_PER_S + 1;     /* takes the 6 s group too */
+    CU_ASSERT_EQUAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 8);
+    o.duration_ns = 6 * NS_PER_S;
+    CU_ASSERT_EQUAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 5);
+    o.start_ns = 7 * NS_PER_S;            /* past the end: nothing, and no error */
+    CU_ASSERT_EQUAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 0);
+}
+
+static void test_limit(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    o.limit = 4;
+    CU_ASSERT_EQUAL_FATAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 4);
+    CU_ASSERT_EQUAL(g[3].line, 4);
+    CU_ASSERT_EQUAL(g[3].arrival_ns, 3 * NS_PER_S);
+    o.release = TRACE_RELEASE_SPREAD;     /* the limit does not change the spread */
+    CU_ASSERT_EQUAL_FATAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 4);
+    CU_ASSERT_EQUAL(g[2].arrival_ns, 2 * NS_PER_S);
+    CU_ASSERT_EQUAL(g[3].arrival_ns, 3 * NS_PER_S);
+    o.limit = 1;
+    o.start_ns = 3 * NS_PER_S;
+    CU_ASSERT_EQUAL_FATAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 1);
+    CU_ASSERT_EQUAL(g[0].line, 4);
+}
+
+static void test_spread_vs_burst(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    CU_ASSERT_EQUAL_FATAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 8);
+    const int64_t burst[] = { 0, 0, 0, 3 * NS_PER_S, 3 * NS_PER_S,
+                              6 * NS_PER_S, 6 * NS_PER_S, 6 * NS_PER_S };
+    check_arrivals(g, 8, burst);
+
+    /* Record k of n at t + k * tick / n; tick = gap to the next timestamp;
+     * the last group has none and reuses the previous gap (3 s). */
+    o.release = TRACE_RELEASE_SPREAD;
+    CU_ASSERT_EQUAL_FATAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 8);
+    const int64_t spread[] = { 0, 1 * NS_PER_S, 2 * NS_PER_S, 3 * NS_PER_S, 4500 * NS_PER_MS,
+                               6 * NS_PER_S, 7 * NS_PER_S, 8 * NS_PER_S };
+    check_arrivals(g, 8, spread);
+    for (int i = 0; i < 8; i++) {
+        CU_ASSERT_EQUAL(g[i].in, i + 1);          /* order and content kept */
+        CU_ASSERT_EQUAL(g[i].ids[0], (uint64_t)i + 1);
+        CU_ASSERT_EQUAL(g[i].line, i + 1);
+    }
+
+    /* A set tick: 1.5 s; and 6 s, which is capped at the 3 s gaps but
+     * used as given for the last group. */
+    o.tick_ns = 1500 * NS_PER_MS;
+    CU_ASSERT_EQUAL_FATAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 8);
+    const int64_t tick15[] = { 0, 500 * NS_PER_MS, 1000 * NS_PER_MS, 3000 * NS_PER_MS,
+                               3750 * NS_PER_MS, 6000 * NS_PER_MS, 6500 * NS_PER_MS, 7000 * NS_PER_MS };
+    check_arrivals(g, 8, tick15);
+    o.tick_ns = 6 * NS_PER_S;
+    CU_ASSERT_EQUAL_FATAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 8);
+    const int64_t tick6[] = { 0, 1 * NS_PER_S, 2 * NS_PER_S, 3 * NS_PER_S, 4500 * NS_PER_MS,
+                              6 * NS_PER_S, 8 * NS_PER_S, 10 * NS_PER_S };
+    check_arrivals(g, 8, tick6);
+
+    /* A tick that 3 does not divide: floor(k * 1,000,000,001 / 3). */
+    o.tick_ns = NS_PER_S + 1;
+    CU_ASSERT_EQUAL_FATAL(read_fixture("spread.jsonl", TRACE_MOONCAKE, &o, g), 8);
+    CU_ASSERT_EQUAL(g[1].arrival_ns, 333333333);
+    CU_ASSERT_EQUAL(g[2].arrival_ns, 666666667);
+}
+
+/* SPREAD with skip_bad keeps a group whole across bad lines. */
+static void test_spread_skip_bad(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    o.release = TRACE_RELEASE_SPREAD;
+    o.skip_bad = 1;
+    /* good lines: 1 (t=0), 5 (2 s), 10 (3 s): three groups of one */
+    CU_ASSERT_EQUAL_FATAL(read_fixture("mooncake_bad.jsonl", TRACE_MOONCAKE, &o, g), 3);
+    const int64_t want[] = { 0, 2 * NS_PER_S, 3 * NS_PER_S };
+    check_arrivals(g, 3, want);
+}
+
+/* A strict error inside a SPREAD group splits it; the part after the
+ * error would restart at the group's time, so it is held at the last
+ * arrival instead of going backwards. */
+static void test_spread_split_by_error(void)
+{
+    const step s[] = {
+        { 1, 1, NULL, NULL, 0 },
+        { 1, 2, NULL, NULL, 1500 * NS_PER_MS },  /* tick_ns: the next time is unknown */
+        { -1, 3, "missing field \"output_length\"", NULL, 0 },
+        { 1, 4, NULL, NULL, 1500 * NS_PER_MS },  /* t = 0 again: held at 1.5 s */
+        { 1, 5, NULL, NULL, 3 * NS_PER_S },
+        { 0, 0, NULL, NULL, 0 },
+    };
+    trace_opts o = default_opts();
+    o.release = TRACE_RELEASE_SPREAD;
+    o.tick_ns = 3 * NS_PER_S;
+    expect_steps("spread_split.jsonl", TRACE_MOONCAKE, &o, s, sizeof s / sizeof *s);
+}
+
+/* ---------- long lines ---------- */
+
+static void write_long_line(FILE *f, double arrival_s, int64_t n_ids, uint64_t mul)
+{
+    fprintf(f, "{\"arrival\": %.1f, \"input_tokens\": %lld, \"output_tokens\": 1, "
+               "\"hash_block_tokens\": %d, \"hash_ids\": [", arrival_s,
+            (long long)(n_ids * LONG_BLOCK_TOKENS), LONG_BLOCK_TOKENS);
+    for (int64_t i = 0; i < n_ids; i++)
+        fprintf(f, "%s%llu", i ? ", " : "", (unsigned long long)((uint64_t)i * mul));
+    fprintf(f, "]}\n");
+}
+
+/* Lines of ~300 KB and ~700 KB, with a short one between. */
+static void test_long_lines(void)
+{
+    char path[] = "/tmp/kvtier_test_trace_XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    write_long_line(f, 0.0, BIG_LINE_IDS, 3);
+    fprintf(f, "{\"arrival\": 1.0, \"input_tokens\": 5, \"output_tokens\": 2}\n");
+    write_long_line(f, 2.0, BIGGER_LINE_IDS, 7);
+    fclose(f);
+
+    kt_err err = { 0 };
+    trace_opts o = default_opts();
+    trace_reader *t = trace_open(path, TRACE_KVTIER, &o, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    trace_record rec;
+    const int64_t want_ids[3] = { BIG_LINE_IDS, 0, BIGGER_LINE_IDS };
+    const uint64_t mul[3] = { 3, 0, 7 };
+    for (int k = 0; k < 3; k++) {
+        CU_ASSERT_EQUAL_FATAL(trace_next(t, &rec, &err), 1);
+        CU_ASSERT_EQUAL(rec.line, k + 1);
+        CU_ASSERT_EQUAL(rec.arrival_ns, k * NS_PER_S);
+        CU_ASSERT_EQUAL_FATAL(rec.n_hash_ids, want_ids[k]);
+        int ok = 1;
+        for (uint32_t i = 0; i < rec.n_hash_ids; i++)
+            ok &= rec.hash_ids[i] == i * mul[k];
+        CU_ASSERT(ok);
+    }
+    CU_ASSERT_EQUAL(trace_next(t, &rec, &err), 0);
+    trace_close(t);
+    unlink(path);
+}
+
+/* ---------- the full shared traces ---------- */
+
+static int have_shared(const char *path)
+{
+    if (access(path, R_OK) == 0)
+        return 1;
+    printf("\n  note: %s is missing; skipping the checks on the full trace\n", path);
+    return 0;
+}
+
+/* Mooncake as read independently: jansson per line, no trace.c. */
+typedef struct mooncake_raw {
+    int64_t n, sum_in, sum_out, first_ms, last_ms, n_ids, n_distinct, reused;
+} mooncake_raw;
+
+/* Marks id in a growing byte map; returns whether it was already marked. */
+static int mark_seen(unsigned char **seen, size_t *cap, uint64_t id)
+{
+    if (id >= *cap) {
+        size_t cap2 = *cap ? *cap : 1024;
+        while (cap2 <= id)
+            cap2 *= 2;
+        *seen = realloc(*seen, cap2);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(*seen);
+        memset(*seen + *cap, 0, cap2 - *cap);
+        *cap = cap2;
+    }
+    int was = (*seen)[id];
+    (*seen)[id] = 1;
+    return was;
+}
+
+static mooncake_raw mooncake_independent(void)
+{
+    mooncake_raw m = { 0 };
+    FILE *f = fopen(MOONCAKE_FILE, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char *line = NULL;
+    size_t cap = 0, seen_cap = 0;
+    unsigned char *seen = NULL;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        json_t *o = json_loadb(line, (size_t)len, 0, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+        int64_t ts = json_integer_value(json_object_get(o, "timestamp"));
+        m.first_ms = m.n ? m.first_ms : ts;
+        m.last_ms = ts;
+        m.sum_in += json_integer_value(json_object_get(o, "input_length"));
+        m.sum_out += json_integer_value(json_object_get(o, "output_length"));
+        json_t *ids = json_object_get(o, "hash_ids");
+        for (size_t i = 0; i < json_array_size(ids); i++) {
+            int was = mark_seen(&seen, &seen_cap, (uint64_t)json_integer_value(json_array_get(ids, i)));
+            m.reused += was;
+            m.n_distinct += !was;
+            m.n_ids++;
+        }
+        m.n++;
+        json_decref(o);
+    }
+    free(line);
+    free(seen);
+    fclose(f);
+    return m;
+}
+
+static void test_mooncake_full(void)
+{
+    if (!have_shared(MOONCAKE_FILE))
+        return;
+    mooncake_raw m = mooncake_independent();
+    CU_ASSERT_EQUAL(m.n, 12031);
+
+    kt_err err = { 0 };
+    trace_opts o = default_opts();
+    trace_reader *t = trace_open(MOONCAKE_FILE, TRACE_MOONCAKE, &o, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    trace_record rec;
+    int64_t n = 0, sum_in = 0, sum_out = 0, first = -1, last = 0, bad_blocks = 0, backwards = 0;
+    reuse_set rs = { 0 };
+    int r;
+    while ((r = trace_next(t, &rec, &err)) == 1) {
+        if (first < 0)
+            first = rec.arrival_ns;
+        backwards += rec.arrival_ns < last;
+        last = rec.arrival_ns;
+        n++;
+        sum_in += rec.input_tokens;
+        sum_out += rec.output_tokens;
+        bad_blocks += rec.n_hash_ids != (rec.input_tokens + MOONCAKE_BLOCK_TOKENS - 1) / MOONCAKE_BLOCK_TOKENS;
+        reuse_add(&rs, rec.hash_ids, rec.n_hash_ids);
+    }
+    CU_ASSERT_EQUAL(r, 0);
+    CU_ASSERT_EQUAL(trace_bad_lines(t, NULL, 0), 0);
+    trace_close(t);
+
+    CU_ASSERT_EQUAL(n, 12031);
+    CU_ASSERT_EQUAL(n, m.n);
+    CU_ASSERT_EQUAL(sum_in, m.sum_in);
+    CU_ASSERT_EQUAL(sum_out, m.sum_out);
+    CU_ASSERT_EQUAL(first, 0);
+    CU_ASSERT_EQUAL(last, (m.last_ms - m.first_ms) * NS_PER_MS);
+    /* The file's last timestamp is 3,536,999 ms: README's "3,537.0 s" is
+     * that rounded to 0.1 s, not 3,537,000 ms. */
+    CU_ASSERT_EQUAL(m.first_ms, 0);
+    CU_ASSERT_EQUAL(m.last_ms, 3536999);
+    CU_ASSERT(llabs(m.last_ms - 3537000) <= 50);
+    CU_ASSERT_EQUAL(bad_blocks, 0);
+    CU_ASSERT_EQUAL(backwards, 0);
+
+    /* The block reuse ratio, from the reader's records and from the raw
+     * file; README: 288,500 ids, 182,790 distinct, ratio 0.3664. */
+    double from_reader = reuse_ratio(&rs), from_file = (double)m.reused / (double)m.n_ids;
+    CU_ASSERT_EQUAL(rs.total, m.n_ids);
+    CU_ASSERT_EQUAL(rs.reused, m.reused);
+    CU_ASSERT_EQUAL(m.n_ids, 288500);
+    CU_ASSERT_EQUAL(m.n_distinct, 182790);
+    CU_ASSERT_DOUBLE_EQUAL(from_reader, from_file, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(from_reader, 0.3664, 0.00005);
+    CU_ASSERT_DOUBLE_EQUAL(from_file, 0.3664, 0.00005);
+    printf("\n  mooncake: %lld requests, %lld + %lld tokens, reuse ratio %.6f\n", (long long)n,
+           (long long)sum_in, (long long)sum_out, from_reader);
+    reuse_free(&rs);
+}
+
+/* SPREAD on the real trace: same records, each arriving in [its tick,
+ * its tick + the gap to the next tick), which README gives as 3000 +- 3 ms. */
+static void test_mooncake_full_spread(void)
+{
+    if (!have_shared(MOONCAKE_FILE))
+        return;
+    kt_err err = { 0 };
+    trace_opts ob = default_opts(), os = default_opts();
+    os.release = TRACE_RELEASE_SPREAD;
+    trace_reader *b = trace_open(MOONCAKE_FILE, TRACE_MOONCAKE, &ob, &err);
+    trace_reader *s = trace_open(MOONCAKE_FILE, TRACE_MOONCAKE, &os, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    trace_record rb, rsp;
+    int64_t n = 0, mismatched = 0, outside = 0, backwards = 0, last = 0, max_tick_ns = 3003 * NS_PER_MS;
+    while (trace_next(b, &rb, &err) == 1) {
+        CU_ASSERT_EQUAL_FATAL(trace_next(s, &rsp, &err), 1);
+        n++;
+        mismatched += rb.line != rsp.line || rb.input_tokens != rsp.input_tokens ||
+                      rb.n_hash_ids != rsp.n_hash_ids ||
+                      memcmp(rb.hash_ids, rsp.hash_ids, rb.n_hash_ids * sizeof *rb.hash_ids);
+        outside += rsp.arrival_ns < rb.arrival_ns || rsp.arrival_ns >= rb.arrival_ns + max_tick_ns;
+        backwards += rsp.arrival_ns < last;
+        last = rsp.arrival_ns;
+    }
+    CU_ASSERT_EQUAL(trace_next(s, &rsp, &err), 0);
+    CU_ASSERT_EQUAL(n, 12031);
+    CU_ASSERT_EQUAL(mismatched, 0);
+    CU_ASSERT_EQUAL(outside, 0);
+    CU_ASSERT_EQUAL(backwards, 0);
+    trace_close(b);
+    trace_close(s);
+}
+
+/* An Azure timestamp by sscanf and timegm (not trace.c's calendar code). */
+static int azure_independent_ns(const char *line, int64_t *ns, int64_t *in, int64_t *out)
+{
+    struct tm tm = { 0 };
+    char frac[8];
+    long long a, b;
+    if (sscanf(line, "%d-%d-%d %d:%d:%d.%7[0-9],%lld,%lld", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, frac, &a, &b) != 9 || strlen(frac) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *ns = (int64_t)timegm(&tm) * NS_PER_S + atoll(frac) * NS_PER_100NS;
+    *in = a;
+    *out = b;
+    return 0;
+}
+
+static void test_azure_full(void)
+{
+    if (!have_shared(AZURE_FILE))
+        return;
+    FILE *f = fopen(AZURE_FILE, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[256];
+    int64_t n_raw = 0, raw_in = 0, raw_out = 0, first_ns = 0, last_ns = 0;
+    CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof line, f));  /* header */
+    while (fgets(line, sizeof line, f)) {
+        int64_t ns = 0, in = 0, out = 0;
+        CU_ASSERT_EQUAL_FATAL(azure_independent_ns(line, &ns, &in, &out), 0);
+        first_ns = n_raw ? first_ns : ns;
+        last_ns = ns;
+        raw_in += in;
+        raw_out += out;
+        n_raw++;
+    }
+    fclose(f);
+
+    kt_err err = { 0 };
+    trace_opts o = default_opts();
+    trace_reader *t = trace_open(AZURE_FILE, TRACE_AZURE, &o, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    trace_record rec;
+    int64_t n = 0, sum_in = 0, sum_out = 0, last = 0, not_increasing = 0;
+    int r;
+    while ((r = trace_next(t, &rec, &err)) == 1) {
+        not_increasing += n > 0 && rec.arrival_ns <= last;  /* README: no ties */
+        last = rec.arrival_ns;
+        n++;
+        sum_in += rec.input_tokens;
+        sum_out += rec.output_tokens;
+    }
+    CU_ASSERT_EQUAL(r, 0);
+    trace_close(t);
+
+    CU_ASSERT_EQUAL(n, 19366);
+    CU_ASSERT_EQUAL(n_raw, 19366);
+    CU_ASSERT_EQUAL(sum_in, raw_in);
+    CU_ASSERT_EQUAL(sum_out, raw_out);
+    CU_ASSERT_EQUAL(not_increasing, 0);
+    /* The duration: exactly the independent value (within 0.1 ms would do),
+     * and README's 3,501.7 s at its 0.1 s precision. */
+    CU_ASSERT_EQUAL(last, last_ns - first_ns);
+    CU_ASSERT(llabs(last - (last_ns - first_ns)) <= NS_PER_MS / 10);
+    CU_ASSERT_DOUBLE_EQUAL((double)last / (double)NS_PER_S, 3501.7, 0.05);
+    printf("\n  azure: %lld requests, %lld + %lld tokens, duration %.7f s\n", (long long)n,
+           (long long)sum_in, (long long)sum_out, (double)last / (double)NS_PER_S);
+}
+
+int main(void)
+{
+    static const tu_test tests[] = {
+        { "format names", test_format_names },
+        { "mooncake fixture", test_mooncake_small },
+        { "mooncake CRLF, no final newline", test_mooncake_crlf },
+        { "azure fixture: CRLF, midnight, leap day", test_azure_small },
+        { "vidur fixture: exact decimal seconds", test_vidur_small },
+        { "vidur: BOM, reordered and extra columns", test_vidur_bom_reordered },
+        { "kvtier native fixture", test_kvtier_small },
+        { "mooncake bad lines: exact errors", test_mooncake_bad_strict },
+        { "mooncake bad lines: skip_bad", test_mooncake_bad_skip },
+        { "kvtier bad lines", test_kvtier_bad },
+        { "azure bad lines", test_azure_bad },
+        { "wrong CSV header", test_wrong_header },
+        { "empty and blank files", test_empty_files },
+        { "bad options", test_bad_opts },
+        { "rate_scale", test_rate_scale },
+        { "start/duration window", test_window },
+        { "limit", test_limit },
+        { "SPREAD vs BURST", test_spread_vs_burst },
+        { "SPREAD with skip_bad", test_spread_skip_bad },
+        { "SPREAD group split by an error", test_spread_split_by_error },
+        { "long lines", test_long_lines },
+        { "full Mooncake trace", test_mooncake_full },
+        { "full Mooncake trace, SPREAD", test_mooncake_full_spread },
+        { "full Azure trace", test_azure_full },
+        { NULL, NULL },
+    };
+    return tu_run("trace", tests);
+}
