@@ -1,7 +1,7 @@
 /* trace.c — streaming readers for request traces (Mooncake JSONL, Azure CSV, Vidur CSV, kvtier JSONL): one pass, memory bounded by the longest line and the largest group of equal timestamps. */
 
 /*
- * The kvtier native trace format (also in tests/data/traces/FORMAT.md)
+ * The kvtier native trace format (also in docs/trace-format.md)
  * ====================================================================
  * JSON Lines: one JSON object per line, UTF-8, LF or CRLF line endings,
  * blank lines ignored, final newline optional, no header.
