@@ -1,6 +1,7 @@
 /* hexmap.c — `kvtier hexmap`: a labeled hex view of a KV block pool (read from a file or synthesized), and address <-> coordinate conversion. */
 #define _FILE_OFFSET_BITS 64
 #include "hexmap.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -703,13 +704,6 @@ static int check_combination(const hx_args *a)
     return 0;
 }
 
-static int wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return 1;
-    return 0;
-}
 
 /* Parses "2,8,32,16". Returns 0, or -1 (message printed). */
 static int parse_kv_dims(const char *s, int64_t dims[4])
@@ -1047,7 +1041,7 @@ static int run(const hx_args *a, const hexmap_pool *p, const hx_origin *o, int f
 
 int hexmap_main(int argc, char **argv, const char *const *model_dirs)
 {
-    if (wants_help(argc, argv)) {
+    if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

@@ -1,5 +1,6 @@
 /* kvcalc.c — the `kvtier kv` calculator: KV bytes per layer kind, weights against KV on a GPU, and the longest context that fits. */
 #include "kvcalc.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -774,13 +775,6 @@ static int parse_args(int argc, char **argv, kv_args *a)
     return 0;
 }
 
-static int wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return 1;
-    return 0;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Text report                                                               */
@@ -1437,7 +1431,7 @@ static int resolve_lengths(kv_args *a, const model_card *m)
 
 int kvcalc_main(int argc, char **argv, const char *const *model_dirs, const char *const *hw_dirs)
 {
-    if (wants_help(argc, argv)) {
+    if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

@@ -48,58 +48,17 @@ static hw_profile *load_gpu(const char *name)
 /* ------------------------------------------------------------------------ */
 /* Running kvcalc_main with its output captured                              */
 
-/* What one kvcalc_main call printed. out and err are malloc'd, caller frees. */
-typedef struct run_result {
-    int rc;
-    char *out, *err;
-} run_result;
+typedef tu_output run_result;
 
-static char *slurp_fd(int fd)
+static int call_main(int argc, char **argv, void *ud)
 {
-    off_t n = lseek(fd, 0, SEEK_END);
-    char *buf = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
-    if (buf && n > 0 && pread(fd, buf, (size_t)n, 0) != n)
-        buf[0] = '\0';
-    return buf;
+    (void)ud;
+    return kvcalc_main(argc, argv, model_dirs, hw_dirs);
 }
 
-/* Runs kvcalc_main on the NULL-terminated args with stdout and stderr sent
- * to temporary files, and returns what it printed. */
-static run_result run_kv(char **args)
-{
-    run_result r = { 2, NULL, NULL };
-    int argc = 0;
-    while (args[argc])
-        argc++;
-    char out_path[] = "/tmp/test_kvcalc_out_XXXXXX", err_path[] = "/tmp/test_kvcalc_err_XXXXXX";
-    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
-    CU_ASSERT_FATAL(out_fd >= 0 && err_fd >= 0);
-    unlink(out_path);
-    unlink(err_path);
-    fflush(stdout);
-    fflush(stderr);
-    int saved_out = dup(1), saved_err = dup(2);
-    dup2(out_fd, 1);
-    dup2(err_fd, 2);
-    r.rc = kvcalc_main(argc, args, model_dirs, hw_dirs);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(saved_out, 1);
-    dup2(saved_err, 2);
-    close(saved_out);
-    close(saved_err);
-    r.out = slurp_fd(out_fd);
-    r.err = slurp_fd(err_fd);
-    close(out_fd);
-    close(err_fd);
-    return r;
-}
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
+/* Runs the command on the NULL-terminated args and returns what it printed. */
+static run_result run_kv(char **args) { return tu_capture(call_main, args, NULL); }
+static void run_free(run_result *r) { tu_output_free(r); }
 
 /* Runs a --json command and parses what it printed. Caller json_decref's. */
 static json_t *run_json(char **args)

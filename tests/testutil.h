@@ -5,6 +5,7 @@
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Path of a source-tree file: $top_srcdir/rel (top_srcdir is set by make check).
  * Returns a static buffer, overwritten by the next call. */
@@ -27,6 +28,62 @@ static inline const char *tu_build_path(const char *rel)
     char *b = buf[next++ % 4];
     snprintf(b, sizeof buf[0], "%s/%s", top && *top ? top : ".", rel);
     return b;
+}
+
+/* What a command's main function printed. out and err are malloc'd. */
+typedef struct tu_output {
+    int rc;
+    char *out, *err;
+} tu_output;
+
+typedef int (*tu_main_fn)(int argc, char **argv, void *ud);
+
+static inline char *tu_slurp_fd(int fd)
+{
+    off_t n = lseek(fd, 0, SEEK_END);
+    char *buf = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+    if (buf && n > 0 && pread(fd, buf, (size_t)n, 0) != n)
+        buf[0] = '\0';
+    return buf;
+}
+
+/* Runs fn on the NULL-terminated args with stdout and stderr sent to
+ * temporary files, and returns its exit code and what it printed (free
+ * with tu_output_free). */
+static inline tu_output tu_capture(tu_main_fn fn, char **args, void *ud)
+{
+    tu_output r = { 2, NULL, NULL };
+    int argc = 0;
+    while (args[argc])
+        argc++;
+    char out_path[] = "/tmp/kvtier_test_out_XXXXXX", err_path[] = "/tmp/kvtier_test_err_XXXXXX";
+    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
+    CU_ASSERT_FATAL(out_fd >= 0 && err_fd >= 0);
+    unlink(out_path);
+    unlink(err_path);
+    fflush(stdout);
+    fflush(stderr);
+    int saved_out = dup(1), saved_err = dup(2);
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    r.rc = fn(argc, args, ud);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, 1);
+    dup2(saved_err, 2);
+    close(saved_out);
+    close(saved_err);
+    r.out = tu_slurp_fd(out_fd);
+    r.err = tu_slurp_fd(err_fd);
+    close(out_fd);
+    close(err_fd);
+    return r;
+}
+
+static inline void tu_output_free(tu_output *o)
+{
+    free(o->out);
+    free(o->err);
 }
 
 /* One suite's tests. */
