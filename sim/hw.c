@@ -94,6 +94,8 @@ static const int peak_fallback[DTYPE_COUNT][DTYPE_COUNT + 1] = {
     [DTYPE_FP8] = { DTYPE_FP8, DTYPE_BF16, DTYPE_FP16, DTYPE_FP32, -1 },
     [DTYPE_INT8] = { DTYPE_INT8, DTYPE_FP8, DTYPE_BF16, DTYPE_FP16, DTYPE_FP32, -1 },
     [DTYPE_INT4] = { DTYPE_INT4, DTYPE_INT8, DTYPE_FP8, DTYPE_BF16, DTYPE_FP16, DTYPE_FP32, -1 },
+    /* No GPU multiplies 2-bit operands: 2-bit KV is dequantized first. */
+    [DTYPE_INT2] = { DTYPE_INT2, DTYPE_INT4, DTYPE_INT8, DTYPE_FP8, DTYPE_BF16, DTYPE_FP16, DTYPE_FP32, -1 },
 };
 
 static const char *const status_names[] = { "assumed", "measured", NULL };

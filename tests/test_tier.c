@@ -29,6 +29,9 @@ static void test_block_bytes_per_precision(void)
     CU_ASSERT_DOUBLE_EQUAL(tier_block_bytes(m8, DTYPE_FP8, 32, 16), 16 * 65536 * 1.0, 1e-6);
     /* int4: half a byte, plus an fp16 scale and zero (4 B) per 32 elements. */
     CU_ASSERT_DOUBLE_EQUAL(tier_block_bytes(m8, DTYPE_INT4, 32, 16), 16 * 65536 * (0.5 + 4.0 / 32), 1e-6);
+    /* 2-bit (KIVI: keys grouped per channel over 128 tokens, values per
+     * token over 128 channels): a quarter byte plus 4 B per 128 elements. */
+    CU_ASSERT_DOUBLE_EQUAL(tier_block_bytes(m8, DTYPE_INT2, 128, 16), 16 * 65536 * (0.25 + 4.0 / 128), 1e-6);
 }
 
 /* Offloading fresh content only: what every tier holds plus what fell off
