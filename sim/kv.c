@@ -291,7 +291,7 @@ int kv_seq_reserve(kv_pool *p, kv_seq *seq, int64_t total_tokens)
 
 void kv_seq_commit(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t computed_tokens)
 {
-    if (!p->prefix_cache)
+    if (!p->prefix_cache || seq->sealed)
         return;
     int64_t full = computed_tokens / p->block_tokens;
     if (full > seq->n_blocks)
@@ -332,6 +332,30 @@ void kv_seq_release(kv_pool *p, kv_seq *seq)
     seq->n_blocks = 0;
     seq->n_hashed = 0;
     seq->chain_hash = 0;
+    seq->sealed = 0;
+}
+
+void kv_seq_shrink(kv_pool *p, kv_seq *seq, uint32_t keep_blocks)
+{
+    while (seq->n_blocks > keep_blocks) {
+        uint32_t b = seq->blocks[--seq->n_blocks];
+        if (--p->ref[b] == 0) {
+            if (p->hash[b])
+                free_push_tail(p, b);
+            else
+                free_push_head(p, b);
+        }
+    }
+    for (uint32_t i = 0; i < seq->n_blocks; i++) {
+        uint32_t b = seq->blocks[i];
+        if (p->ref[b] == 1 && p->hash[b]) {
+            tab_del(p, p->hash[b]);
+            p->hash[b] = 0;
+        }
+    }
+    seq->n_hashed = 0;
+    seq->chain_hash = 0;
+    seq->sealed = 1;
 }
 
 void kv_seq_destroy(kv_seq *seq)

@@ -33,6 +33,7 @@ typedef struct kv_seq {
     uint32_t n_blocks, cap_blocks;
     uint32_t n_hashed;
     uint64_t chain_hash;
+    int sealed;                 /* shrunk: registers no content until released */
 } kv_seq;
 
 typedef struct kv_pool kv_pool;
@@ -72,6 +73,13 @@ void kv_seq_commit(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t compute
  * ones kept as cache (most recently used last to go). seq is emptied but
  * keeps its array for reuse. */
 void kv_seq_release(kv_pool *p, kv_seq *seq);
+/* Keeps only seq's first keep_blocks blocks (heavy-hitter retention
+ * compresses a sequence in place): the others lose this reference. The
+ * kept blocks no longer hold plain prefix content, so those only this
+ * sequence holds are unregistered (without the evict hook: nothing is
+ * offloaded) and seq registers nothing more. */
+void kv_seq_shrink(kv_pool *p, kv_seq *seq, uint32_t keep_blocks);
+
 /* Frees seq's array (after kv_seq_release). */
 void kv_seq_destroy(kv_seq *seq);
 

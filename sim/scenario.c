@@ -153,6 +153,26 @@ static int load_replicas(scenario *sc, conf_node *root, kt_err *err)
 }
 
 static const char *const eviction_names[] = { "lru", "heat", NULL };
+static const char *const retention_rest_names[] = { "drop", "offload", NULL };
+
+/* kv.retention: {window: tokens, keep: fraction of older tokens, rest: drop|offload}. */
+static int load_retention(scenario *sc, conf_node *kv, kt_err *err)
+{
+    conf_node *n = conf_take(kv, "retention");
+    if (!n)
+        return 0;
+    double window = 0;
+    int rest = 0;
+    sc->sched.hh_keep_fraction = 0;
+    if (conf_expect(n, CONF_MAP, err) < 0 ||
+        conf_qty(n, "window", 1, UNITS_TOKENS, 1, 1e12, &window, err) < 0 ||
+        conf_f64(n, "keep", 1, 0, 1, &sc->sched.hh_keep_fraction, err) < 0 ||
+        conf_enum(n, "rest", 0, retention_rest_names, &rest, err) < 0)
+        return -1;
+    sc->sched.hh_window_tokens = (int64_t)window;
+    sc->sched.hh_offload = rest;
+    return 0;
+}
 
 static int load_kv(scenario *sc, conf_node *root, kt_err *err)
 {
@@ -168,7 +188,8 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
               conf_f64(n, "hbm_fraction", 0, 0.01, 1.0, &sc->hbm_fraction, err) < 0 ||
               conf_qty(n, "activation_reserve", 0, UNITS_BYTES, 0, 1e15, &sc->activation_reserve_bytes, err) < 0 ||
               conf_bool(n, "prefix_caching", 0, &sc->prefix_cache, err) < 0 ||
-              conf_enum(n, "eviction", 0, eviction_names, &sc->heat_eviction, err) < 0))
+              conf_enum(n, "eviction", 0, eviction_names, &sc->heat_eviction, err) < 0 ||
+              load_retention(sc, n, err) < 0))
         return -1;
     sc->kv_dtype = (kt_dtype)dtype;
     return 0;
@@ -178,8 +199,11 @@ static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
 {
     int failed = 0;
     conf_node *n = section(root, "scheduler", 0, err, &failed);
-    sc->sched = (serve_cfg){ .max_running = 256, .token_budget = 8192, .chunked_prefill = 1,
-                             .max_multi_step = 64, .keep_gaps = 0 };
+    /* Field by field: kv.retention has set its part of sched already. */
+    sc->sched.max_running = 256;
+    sc->sched.token_budget = 8192;
+    sc->sched.chunked_prefill = 1;
+    sc->sched.max_multi_step = 64;
     if (failed)
         return -1;
     double budget = (double)sc->sched.token_budget;
@@ -254,8 +278,12 @@ static int load_workload(scenario *sc, conf_node *root, kt_err *err)
     conf_node *n = section(root, "workload", 1, err, &failed);
     if (failed || conf_enum(n, "kind", 1, workload_kinds, &kind, err) < 0)
         return -1;
-    sc->workload.seed = sc->seed;
-    return kind == 1 ? load_trace(sc, n, err) : workload_from_conf(n, &sc->workload, err);
+    if (kind == 1)
+        return load_trace(sc, n, err);
+    if (workload_from_conf(n, &sc->workload, err) < 0)
+        return -1;
+    sc->workload.seed = sc->seed;   /* after: workload_from_conf clears the struct */
+    return 0;
 }
 
 static int load_slo_cost(scenario *sc, conf_node *root, kt_err *err)

@@ -1,6 +1,7 @@
 /* serve.c — continuous batching with chunked prefill and recompute preemption; decode runs advanced several iterations per event. */
 #include "serve.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,9 @@ static void wait_remove(replica *r, serve_req *prev, serve_req *q)
     r->n_waiting--;
 }
 
+/* Tokens of q whose KV is in HBM (retention may have removed some). */
+static int64_t kv_tokens(const serve_req *q) { return q->computed - q->hh_dropped; }
+
 /* ---------- requests leaving ---------- */
 
 /* Hands the finished record to metrics (which takes the gap array). */
@@ -140,6 +144,7 @@ static void preempt_last(replica *r)
     if (v->computed > v->recompute_until)
         v->recompute_until = v->computed;
     v->computed = 0;
+    v->hh_dropped = 0;
     v->rec.preemptions++;
     wait_push_front(r, v);
 }
@@ -182,7 +187,7 @@ static int schedule_running(replica *r, int64_t *budget)
         if (x <= 0)
             continue;
         int self = 0;
-        while (kv_seq_reserve(r->kv, &q->seq, q->computed + x) < 0) {
+        while (kv_seq_reserve(r->kv, &q->seq, kv_tokens(q) + x) < 0) {
             self = r->n_running - 1 == i;
             preempt_last(r);
             preempted = 1;
@@ -323,7 +328,7 @@ static int multi_step_count(const replica *r)
         uint64_t need = 0;
         for (int i = 0; i < r->n_batch; i++) {
             const serve_req *q = r->batch[i].r;
-            uint32_t want = kv_blocks_for(r->kv, q->computed + k);
+            uint32_t want = kv_blocks_for(r->kv, kv_tokens(q) + k);
             need += want > q->seq.n_blocks ? want - q->seq.n_blocks : 0;
         }
         if (need <= kv_pool_free_blocks(r->kv))
@@ -340,7 +345,7 @@ static void cost_steps(replica *r, int64_t start)
         int n_logits = 0;
         for (int i = 0; i < r->n_batch; i++) {
             const serve_batch_entry *b = &r->batch[i];
-            r->cseqs[i] = (cost_seq){ b->tokens, b->r->computed + s, s ? 0 : b->wasted + b->wasted_tier };
+            r->cseqs[i] = (cost_seq){ b->tokens, kv_tokens(b->r) + s, s ? 0 : b->wasted + b->wasted_tier };
             n_logits += b->r->computed + s + b->tokens == b->r->num_tokens + s;
         }
         cost_iteration(r->cm, r->cseqs, r->n_batch, n_logits, &r->step_cost[s]);
@@ -480,6 +485,27 @@ static void account_step(replica *r, const cost_iter *c, int first_step)
     }
 }
 
+/* The prompt is in: keep its last window of tokens and a share of the
+ * older ones in HBM; drop or offload the rest. */
+static void retain_heavy_hitters(replica *r, serve_req *q)
+{
+    int64_t prompt = q->rec.prompt_tokens, window = r->cfg.hh_window_tokens;
+    if (prompt <= window || q->hh_dropped)
+        return;
+    int64_t keep = window + (int64_t)floor(r->cfg.hh_keep_fraction * (double)(prompt - window));
+    int64_t gone = prompt - keep;
+    q->hh_dropped = gone;
+    kv_seq_shrink(r->kv, &q->seq, kv_blocks_for(r->kv, kv_tokens(q)));
+    if (r->cfg.hh_offload && r->tiers && r->tiers->n) {
+        /* Written down once; not prefix content, so not findable by lookups. */
+        tier *t = &r->tiers->tiers[0];
+        t->pending_in += kv_blocks_for(r->kv, gone);
+        q->rec.hh_offloaded_tokens += gone;
+    } else {
+        q->rec.hh_dropped_tokens += gone;
+    }
+}
+
 /* Drops finished requests from running, keeping the order of the rest. */
 static void compact_running(replica *r)
 {
@@ -498,7 +524,7 @@ static void apply_step(replica *r, int s)
     int64_t t = r->step_end_ns[s];
     if (s > 0)
         for (int i = 0; i < r->n_batch; i++)
-            kv_seq_reserve(r->kv, &r->batch[i].r->seq, r->batch[i].r->computed + 1);
+            kv_seq_reserve(r->kv, &r->batch[i].r->seq, kv_tokens(r->batch[i].r) + 1);
     /* In a multi-step run every entry's gap after the first step is this
      * step's duration: one weighted histogram entry instead of n_batch. */
     int shared_gap = s > 0;
@@ -511,6 +537,9 @@ static void apply_step(replica *r, int s)
         q->computed += b->tokens;
         q->rec.recomputed_tokens += s ? 0 : b->wasted + b->wasted_tier;
         kv_seq_commit(r->kv, &q->seq, &q->content, q->computed);
+        if (r->cfg.hh_window_tokens && q->computed - b->tokens < q->rec.prompt_tokens &&
+            q->computed >= q->rec.prompt_tokens)
+            retain_heavy_hitters(r, q);
         if (q->computed == q->num_tokens)
             finished += emit_token(r, q, t, !shared_gap);
     }

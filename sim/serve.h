@@ -17,6 +17,13 @@ typedef struct serve_cfg {
     int chunked_prefill;        /* 0: a prompt's prefill runs whole or waits */
     int max_multi_step;         /* decode iterations one event may advance (1 = step by step) */
     int keep_gaps;              /* keep every inter-token gap per request */
+    /* Heavy-hitter retention (SnapKV-style); off when hh_window_tokens is 0:
+     * once a prompt is prefilled, HBM keeps its last hh_window_tokens tokens
+     * plus hh_keep_fraction of the older ones; the rest is dropped, or
+     * written to the first lower tier when hh_offload. */
+    int64_t hh_window_tokens;
+    double hh_keep_fraction;
+    int hh_offload;
 } serve_cfg;
 
 /* A request while it is in the system.
@@ -35,6 +42,7 @@ typedef struct serve_req {
     int64_t computed;           /* tokens whose KV is in HBM */
     int64_t generated;
     int64_t recompute_until;    /* tokens below this, computed again, are waste */
+    int64_t hh_dropped;         /* computed tokens whose KV retention removed from HBM */
     int64_t last_token_ns;
     uint32_t cap_gaps;
     int admitted;               /* has been admitted once (prefix hits counted then) */

@@ -227,6 +227,7 @@ static void test_scenario_valid(void)
         fprintf(stderr, "\n  %s:%d:%d: %s\n", err.file, err.line, err.col, err.msg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
     CU_ASSERT_EQUAL(sc->seed, 7);
+    CU_ASSERT_EQUAL(sc->workload.seed, 7);
     CU_ASSERT_EQUAL(sc->kv_block_tokens, 16);
     CU_ASSERT_STRING_EQUAL(sc->model->name, "llama-3.1-8b");
     /* Pool size by hand: per GPU, HBM × 0.9 − weights − 2 GiB, over
@@ -266,6 +267,7 @@ static void test_scenario_set_applies(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
     CU_ASSERT_EQUAL(sc->kv_block_tokens, 64);
     CU_ASSERT_EQUAL(sc->seed, 99);
+    CU_ASSERT_EQUAL(sc->workload.seed, 99);
     CU_ASSERT_EQUAL(sc->sched.max_running, 8);
     CU_ASSERT_PTR_NOT_NULL(strstr(sc->yaml, "block_tokens: 64"));
     scenario_free(sc);

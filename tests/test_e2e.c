@@ -116,6 +116,37 @@ static void test_single_request_closed_form(void)
     scenario_free(sc);
 }
 
+/* Heavy-hitter retention: a 5,000-token prompt keeps its last 1,000 tokens
+ * and a quarter of the 4,000 before (1,000): decode then reads 2,000 + j
+ * tokens of KV, and 3,000 tokens count as dropped. */
+static void test_heavy_hitter_retention(void)
+{
+    char *sets[] = { "workload.sessions=1", "workload.turns=1", "workload.input_tokens=5000",
+                     "workload.output_tokens=4", "workload.system_prompt_tokens=0", "replicas.count=1",
+                     "kv.retention.window=1000", "kv.retention.keep=0.25", "scheduler.token_budget=8192" };
+    scenario *sc = load(sets, 9);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 1);
+    const metrics_req *q = &m->reqs[0];
+    CU_ASSERT_EQUAL(q->hh_dropped_tokens, 3000);
+    cost_model cm;
+    kt_err err;
+    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, sc->model, sc->hw, 1, DTYPE_BF16, &err), 0);
+    cost_iter it;
+    cost_seq s = { 5000, 0, 0 };
+    cost_iteration(&cm, &s, 1, 1, &it);
+    CU_ASSERT_EQUAL(q->first_token_ns, it.total_ns);
+    for (int j = 0; j < 3; j++) {
+        s = (cost_seq){ 1, 2000 + j, 0 };
+        cost_iteration(&cm, &s, 1, 1, &it);
+        CU_ASSERT_EQUAL(q->gaps[j], it.total_ns);
+    }
+    metrics_free(m);
+    scenario_free(sc);
+}
+
 static void assert_same_records(const metrics *a, const metrics *b)
 {
     CU_ASSERT_EQUAL_FATAL(a->n_reqs, b->n_reqs);
@@ -290,6 +321,7 @@ int main(void)
         { "same seed, identical SQLite rows", test_same_seed_same_rows },
         { "preemption under memory pressure, checks on", test_preemption_under_pressure },
         { "requests that can never fit are rejected", test_rejects_what_never_fits },
+        { "heavy-hitter retention: decode reads the kept tokens", test_heavy_hitter_retention },
         { NULL, NULL },
     };
     return tu_run("e2e", tests);
