@@ -25,6 +25,7 @@ typedef struct cost_iter {
     double flops;               /* all GPUs of the replica */
     double flops_wasted;        /* part of flops spent on wasted_tokens */
     double hbm_bytes;           /* bytes read/written from HBM, all GPUs */
+    int64_t wait_ns;            /* part of total_ns the GPU waits on storage (set by the caller) */
 } cost_iter;
 
 /* Distinct GEMM shapes of the model with how many layers have them. */

@@ -208,6 +208,7 @@ static void summarize_requests(const metrics *m, const metrics_slo *slo, metrics
         trace_reused += r->trace_reused_blocks;
         s->hh_dropped_tokens += r->hh_dropped_tokens;
         s->hh_offloaded_tokens += r->hh_offloaded_tokens;
+        s->in_storage_tokens += r->in_storage_tokens;
         if (r->outcome != REQ_COMPLETED)
             continue;
         s->completed++;
@@ -378,6 +379,7 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
     n = field(f, n, "trace_block_reuse", s->trace_block_reuse, "fraction");
     n = field(f, n, "retention_dropped_tokens", (double)s->hh_dropped_tokens, "tokens");
     n = field(f, n, "retention_offloaded_tokens", (double)s->hh_offloaded_tokens, "tokens");
+    n = field(f, n, "in_storage_attention_tokens", (double)s->in_storage_tokens, "tokens");
     n = field(f, n, "throughput", s->throughput_rps, "req/s");
     n = field(f, n, "token_throughput", s->throughput_tok_s, "tokens/s");
     n = field(f, n, "output_token_throughput", s->output_tok_s, "tokens/s");

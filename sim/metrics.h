@@ -35,6 +35,7 @@ typedef struct metrics_req {
     int64_t tier_recomputed_tokens; /* tokens a lower tier held but recomputing was cheaper */
     int64_t fetch_ns;               /* time spent waiting for KV to arrive from lower tiers */
     int64_t hh_dropped_tokens;      /* prompt tokens heavy-hitter retention dropped */
+    int64_t in_storage_tokens;      /* prefix tokens attended to inside a storage tier */
     int64_t hh_offloaded_tokens;    /* or wrote to a lower tier instead */
     int64_t trace_blocks;           /* prefix-hash blocks of a trace request */
     int64_t trace_reused_blocks;    /* of which an earlier request of the trace had asked for */
@@ -118,7 +119,7 @@ typedef struct metrics_summary {
     double ttft_fetch_mean_ns;      /* mean TTFT part spent fetching */
     double stall_s;                 /* GPU-seconds idle waiting for pages */
     double trace_block_reuse;       /* reused / all prefix-hash blocks of the trace's requests */
-    int64_t hh_dropped_tokens, hh_offloaded_tokens;
+    int64_t hh_dropped_tokens, hh_offloaded_tokens, in_storage_tokens;
     int64_t preemptions;
     double throughput_rps, throughput_tok_s, output_tok_s;
     metrics_dist ttft_ns, itl_ns, tpot_ns, e2e_ns, queue_ns;

@@ -89,7 +89,7 @@ static void wait_remove(replica *r, serve_req *prev, serve_req *q)
 }
 
 /* Tokens of q whose KV is in HBM (retention may have removed some). */
-static int64_t kv_tokens(const serve_req *q) { return q->computed - q->hh_dropped; }
+static int64_t kv_tokens(const serve_req *q) { return q->computed - q->hh_dropped - q->remote_tokens; }
 
 /* ---------- requests leaving ---------- */
 
@@ -145,6 +145,7 @@ static void preempt_last(replica *r)
         v->recompute_until = v->computed;
     v->computed = 0;
     v->hh_dropped = 0;
+    v->remote_tokens = 0;
     v->rec.preemptions++;
     wait_push_front(r, v);
 }
@@ -233,6 +234,13 @@ static int64_t tier_admit(replica *r, serve_req *q)
     q->tier_recompute_until = q->computed + (k + dropped) * bt;
     if (k == 0)
         return 0;
+    for (int t = 0; t < r->tiers->n && r->tiers->cfg.in_storage_attention; t++)
+        if (counts[t] == k && r->tiers->tiers[t].cfg.attention_flops > 0) {
+            /* Leave the prefix where it is and attend to it there. */
+            q->remote_tokens = k * bt;
+            q->remote_tier = t;
+            return 0;
+        }
     cost_seq cs = { k * bt, q->computed, 0 };
     cost_iter it;
     cost_iteration(r->cm, &cs, 1, 0, &it);
@@ -266,13 +274,20 @@ static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now)
     q->computed = kv_seq_attach_prefix(r->kv, &q->seq, &q->content, q->num_tokens);
     if (!q->admitted)
         q->rec.prefix_hit_tokens = q->computed;
+    q->remote_tokens = 0;
     int64_t fetched = r->tiers ? tier_admit(r, q) : 0;
-    q->computed += fetched;
+    q->computed += fetched + q->remote_tokens;
     int64_t x = step_tokens(r, q, *budget);
-    if (x <= 0 || kv_seq_reserve(r->kv, &q->seq, q->computed + x) < 0) {
+    if (x <= 0 || kv_seq_reserve(r->kv, &q->seq, kv_tokens(q) + x) < 0) {
         kv_seq_release(r->kv, &q->seq);
         q->computed = 0;
+        q->remote_tokens = 0;
         return -1;
+    }
+    if (q->remote_tokens) {
+        /* HBM holds what follows a gap now: its blocks are not prefix content. */
+        q->seq.sealed = 1;
+        q->rec.in_storage_tokens += q->remote_tokens;
     }
     q->computed -= fetched;
     if (fetched)
@@ -337,6 +352,36 @@ static int multi_step_count(const replica *r)
     return k < 1 ? 1 : (int)k;
 }
 
+/* Sequences attending to a prefix inside a tier: every layer waits for the
+ * slowest tier's answer when it takes longer than the layer's GPU work. */
+static void in_storage_wait(replica *r, cost_iter *it)
+{
+    const cost_model *cm = r->cm;
+    int any = 0;
+    for (int i = 0; i < r->n_batch && !any; i++)
+        any = r->batch[i].r->remote_tokens > 0;
+    if (!any)
+        return;
+    double gpu_layer = (double)it->total_ns / cm->m->n_layers, total = 0;
+    for (int g = 0; g < cm->n_groups; g++) {
+        double slowest = 0;
+        for (int i = 0; i < r->n_batch; i++) {
+            const serve_req *q = r->batch[i].r;
+            if (q->remote_tokens > 0) {
+                double ns = (double)tier_attention_layer_ns(r->tiers, q->remote_tier, cm->m, cm->groups[g].layer,
+                                                            r->batch[i].tokens, q->remote_tokens);
+                slowest = ns > slowest ? ns : slowest;
+            }
+        }
+        total += cm->groups[g].count * (gpu_layer > slowest ? gpu_layer : slowest);
+    }
+    int64_t extra = llround(total) - it->total_ns;
+    if (extra > 0) {
+        it->total_ns += extra;
+        it->wait_ns = extra;
+    }
+}
+
 /* Costs each step of the run from the batch as it will be at that step. */
 static void cost_steps(replica *r, int64_t start)
 {
@@ -349,6 +394,7 @@ static void cost_steps(replica *r, int64_t start)
             n_logits += b->r->computed + s + b->tokens == b->r->num_tokens + s;
         }
         cost_iteration(r->cm, r->cseqs, r->n_batch, n_logits, &r->step_cost[s]);
+        in_storage_wait(r, &r->step_cost[s]);
         t += r->step_cost[s].total_ns;
         r->step_end_ns[s] = t;
     }
@@ -465,7 +511,8 @@ static int emit_token(replica *r, serve_req *q, int64_t t, int itl_in_histogram)
 static void account_step(replica *r, const cost_iter *c, int first_step)
 {
     metrics_replica *a = r->acct;
-    a->busy_ns += c->total_ns;
+    a->busy_ns += c->total_ns - c->wait_ns;
+    a->stall_ns += c->wait_ns;
     a->iterations++;
     a->flops += c->flops;
     a->hbm_bytes += c->hbm_bytes;

@@ -43,6 +43,8 @@ typedef struct serve_req {
     int64_t generated;
     int64_t recompute_until;    /* tokens below this, computed again, are waste */
     int64_t hh_dropped;         /* computed tokens whose KV retention removed from HBM */
+    int64_t remote_tokens;      /* prefix tokens attended to inside a tier, not in HBM */
+    int remote_tier;
     int64_t last_token_ns;
     uint32_t cap_gaps;
     int admitted;               /* has been admitted once (prefix hits counted then) */

@@ -37,7 +37,8 @@ static int tier_from_conf(conf_node *n, tier_cfg *t, kt_err *err)
         conf_int(n, "drives", 0, 1, 1024, &t->drives, err) < 0 ||
         conf_enum(n, "dtype", 0, dtype_names, &dtype, err) < 0 ||
         conf_int(n, "quant_group", 0, 1, 65536, &t->quant_group, err) < 0 ||
-        conf_f64(n, "compression", 0, 1, 100, &t->compression, err) < 0)
+        conf_f64(n, "compression", 0, 1, 100, &t->compression, err) < 0 ||
+        conf_qty(n, "attention", 0, UNITS_FLOPS, 0, 1e18, &t->attention_flops, err) < 0)
         return -1;
     snprintf(t->name, sizeof t->name, "%s", name);
     t->kind = (tier_kind)kind;
@@ -58,7 +59,8 @@ static int policy_from_conf(conf_node *root, tiers_cfg *c, kt_err *err)
               conf_bool(p, "hbm_cache", 0, &c->hbm_cache, err) < 0 ||
               conf_ns(p, "prefetch_lead", 0, 0, INT64_C(86400000000000), &c->prefetch_lead_ns, err) < 0 ||
               conf_int(p, "tiers_used", 0, 0, c->n, &used, err) < 0 ||
-              conf_bool(p, "track_evicted", 0, &c->track_evicted, err) < 0))
+              conf_bool(p, "track_evicted", 0, &c->track_evicted, err) < 0 ||
+              conf_bool(p, "in_storage_attention", 0, &c->in_storage_attention, err) < 0))
         return -1;
     c->n = used;
     c->offload = (tier_offload)off;
@@ -521,6 +523,22 @@ int tier_set_fetch(tier_set *ts, const int64_t counts[TIER_MAX], fabric_done_fn 
             started++;
     }
     return started;
+}
+
+int64_t tier_attention_layer_ns(const tier_set *ts, int t, const model_card *m, int layer, int64_t n_new,
+                                int64_t prefix_tokens)
+{
+    const tier *x = &ts->tiers[t];
+    /* Attention of the new tokens to the prefix only: all minus self-attention. */
+    double flops = model_attn_flops(m, layer, n_new, prefix_tokens) - model_attn_flops(m, layer, n_new, 0);
+    double bytes = (double)model_layer_kv_tokens(m, layer, prefix_tokens) *
+                   model_kv_bytes_per_token_layer(m, layer, x->cfg.dtype);
+    double compute_s = flops / x->cfg.attention_flops;
+    double scan_s = bytes / fabric_link_at(ts->fab, x->read_link)->bw_Bps;
+    /* Queries out and outputs back: n_new × heads × head dim × 2 B each way. */
+    double qo_bytes = 2.0 * n_new * m->n_heads * m->head_dim * dtype_bytes(DTYPE_BF16);
+    double link_s = qo_bytes / path_bw(ts, x->path_in, x->path_in_len);
+    return llround(1e9 * ((compute_s > scan_s ? compute_s : scan_s) + link_s)) + 2 * setup_ns(ts, x);
 }
 
 int tier_should_fetch(const tiers_cfg *c, int64_t fetch_ns, int64_t recompute_ns)

@@ -39,6 +39,7 @@ typedef struct tier_cfg {
     kt_dtype dtype;             /* KV precision stored here */
     int quant_group;            /* elements sharing one fp16 scale + zero (int4) */
     double compression;         /* transparent: capacity and device bandwidth × this */
+    double attention_flops;     /* FLOP/s the device can spend on attention in place (0: none) */
 } tier_cfg;
 
 /* Tier settings of a scenario. */
@@ -57,6 +58,7 @@ typedef struct tiers_cfg {
     int64_t prefetch_lead_ns;   /* predicted prefetch starts this long before the expected turn */
     int track_evicted;          /* remember dropped content, to count its recomputation as waste */
     int heat_eviction;          /* segmented LRU instead of LRU (from kv.eviction) */
+    int in_storage_attention;   /* attend to a prefix where it lies, when its tier can */
 } tiers_cfg;
 
 /* Reads `tiers:` (a sequence, may be absent) and `kv_policy:` / `links:`
@@ -154,6 +156,13 @@ int tier_set_fetch(tier_set *ts, const int64_t counts[TIER_MAX], fabric_done_fn 
 
 /* Dequantization time of n blocks from tier t into HBM's dtype (0 when equal). */
 int64_t tier_dequant_ns(const tier_set *ts, int t, int64_t n_blocks);
+
+/* Time one layer spends attending, inside tier t, from n_new query tokens to
+ * a prefix of prefix_tokens tokens it holds: the device's scan (its compute
+ * or its read bandwidth, whichever is slower) plus the round trip that
+ * sends the queries and brings the outputs back. */
+int64_t tier_attention_layer_ns(const tier_set *ts, int t, const model_card *m, int layer, int64_t n_new,
+                                int64_t prefix_tokens);
 
 /* Fetch or recompute: 1 when fetching is the better (or the forced) choice. */
 int tier_should_fetch(const tiers_cfg *c, int64_t fetch_ns, int64_t recompute_ns);

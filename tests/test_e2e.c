@@ -7,6 +7,8 @@
 #include <gsl/gsl_rng.h>
 
 #include "cost.h"
+#include "engine.h"
+#include "tier.h"
 #include "metrics.h"
 #include "scenario.h"
 #include "sim.h"
@@ -143,6 +145,44 @@ static void test_heavy_hitter_retention(void)
         cost_iteration(&cm, &s, 1, 1, &it);
         CU_ASSERT_EQUAL(q->gaps[j], it.total_ns);
     }
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+/* A second turn whose 2,000-token history sits only in a DRAM tier that
+ * attends in place: each of its prefill's layers takes the longer of its
+ * GPU share and the tier's answer. */
+static void test_attention_in_storage_step(void)
+{
+    char *sets[] = { "workload.sessions=1", "workload.turns=2", "workload.input_tokens=1000",
+                     "workload.output_tokens=1000", "workload.system_prompt_tokens=0", "replicas.count=1",
+                     "workload.think_time=10s", "kv_policy.in_storage_attention=true", "kv_policy.hbm_cache=false",
+                     "links.pcie_setup=10us", "tiers=[{name: cs, kind: nvme, capacity: 1TB, read: 10GB/s, write: 10GB/s, latency: 50us, attention: 5TFLOP/s}]" };
+    scenario *sc = load(sets, 11);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 2);
+    const metrics_req *q = &m->reqs[1];
+    /* Turn 2: prompt 1,000 + 1,000 + 1,000 = 3,000 tokens; the first 1,999
+     * (whole 16-token blocks: 124 × 16 = 1,984) sit in the tier. */
+    CU_ASSERT_EQUAL(q->in_storage_tokens, 1984);
+    cost_model cm;
+    kt_err err;
+    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, sc->model, sc->hw, 1, DTYPE_BF16, &err), 0);
+    cost_iter it;
+    cost_seq s = { 3000 - 1984, 0, 0 };
+    cost_iteration(&cm, &s, 1, 1, &it);
+    tier_set *ts = tier_set_new(&sc->tiers, engine_new(4), sc->model, sc->hw, DTYPE_BF16, 16, 1, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
+    double layer = (double)tier_attention_layer_ns(ts, 0, sc->model, 0, 3000 - 1984, 1984);
+    double gpu_layer = (double)it.total_ns / 32;
+    int64_t want = llround(32 * (layer > gpu_layer ? layer : gpu_layer));
+    CU_ASSERT(layer > gpu_layer);
+    CU_ASSERT_EQUAL(q->first_token_ns - q->first_sched_ns, want);
+    engine *e = ts->eng;
+    tier_set_free(ts);
+    engine_free(e);
     metrics_free(m);
     scenario_free(sc);
 }
@@ -322,6 +362,7 @@ int main(void)
         { "preemption under memory pressure, checks on", test_preemption_under_pressure },
         { "requests that can never fit are rejected", test_rejects_what_never_fits },
         { "heavy-hitter retention: decode reads the kept tokens", test_heavy_hitter_retention },
+        { "attention inside a storage tier: the step waits for it", test_attention_in_storage_step },
         { NULL, NULL },
     };
     return tu_run("e2e", tests);

@@ -149,6 +149,28 @@ static void test_dequant_and_sync_estimates(void)
     engine_free(e);
 }
 
+/* In-place attention of n = 200 new tokens to a 100,000-token prefix in a
+ * tier with 10 TFLOP/s and 20 GB/s: per Llama-3.1-8B layer, 4·32·128·200·100,000
+ * FLOPs (prefix part only) = 3.2768e11 -> 32.768 ms; scanning 100,000 ×
+ * 4,096 B = 409.6 MB -> 20.48 ms; the slower counts, plus queries and
+ * outputs (2 × 200 × 32 × 128 × 2 B over the 20 GB/s path) and two setups. */
+static void test_attention_in_storage_layer(void)
+{
+    engine *e = engine_new(8);
+    kt_err err;
+    tiers_cfg c = { .n = 1, .pcie_Bps = 1e15, .pcie_setup_ns = 10000 };
+    c.tier[0] = dram(1e12, 20e9);
+    c.tier[0].attention_flops = 10e12;
+    tier_set *ts = tier_set_new(&c, e, m8, h100, DTYPE_BF16, 16, 1, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
+    double compute_ns = 1e9 * 4.0 * 32 * 128 * 200 * 100000 / 10e12;
+    double qo_ns = 1e9 * 2.0 * 200 * 32 * 128 * 2 / 20e9;
+    int64_t want = llround(compute_ns + qo_ns) + 2 * (1000 + 10000);
+    CU_ASSERT_EQUAL(tier_attention_layer_ns(ts, 0, m8, 0, 200, 100000), want);
+    tier_set_free(ts);
+    engine_free(e);
+}
+
 static metrics *run(char **sets, int n, scenario **out)
 {
     kt_err err;
@@ -239,6 +261,7 @@ int main(void)
         { "dequantization and sync I/O in the fetch estimate", test_dequant_and_sync_estimates },
         { "tiers cut TTFT, invariants checked after every event", test_tiers_cut_ttft },
         { "demand, layer-by-layer and speculative fetch", test_fetch_modes },
+        { "attention inside a storage tier, one layer by hand", test_attention_in_storage_layer },
         { NULL, NULL },
     };
     int rc = tu_run("tier", tests);
