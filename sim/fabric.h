@@ -7,7 +7,7 @@
 #include "engine.h"
 #include "err.h"
 
-#define FABRIC_MAX_PATH 4
+#define FABRIC_MAX_PATH 6
 
 typedef struct fabric fabric;
 

@@ -386,7 +386,7 @@ static void sample_links(sim_world *w, int rep, int64_t now, int64_t interval)
     fabric_sync(f);
     for (int l = 0; l < fabric_n_links(f); l++) {
         const fabric_link *k = fabric_link_at(f, l);
-        double *prev = &w->prev_link_bytes[rep * (4 + 2 * TIER_MAX) + l];
+        double *prev = &w->prev_link_bytes[rep * TIER_MAX_LINKS + l];
         metrics_link_sample ls = { now, rep, l, (k->bytes_moved - *prev) / (k->bw_Bps * interval / 1e9) };
         *prev = k->bytes_moved;
         metrics_add_link_sample(w->met, &ls);
@@ -492,7 +492,7 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         replica_set_tiers(&w->reps[i], ts);
     }
     if (tiered) {
-        w->prev_link_bytes = calloc((size_t)w->n_reps * (4 + 2 * TIER_MAX), sizeof *w->prev_link_bytes);
+        w->prev_link_bytes = calloc((size_t)w->n_reps * TIER_MAX_LINKS, sizeof *w->prev_link_bytes);
         if (!w->prev_link_bytes)
             return -1;
     }

@@ -10,6 +10,7 @@ const char *const tier_offload_names[OFFLOAD_KIND_COUNT + 1] = { "drop", "write_
 const char *const tier_fetch_names[FETCH_KIND_COUNT + 1] = { "demand", "layerwise", "prefetch", "predicted", NULL };
 const char *const tier_decide_names[DECIDE_KIND_COUNT + 1] = { "compare", "fetch", "recompute", NULL };
 static const char *const io_names[] = { "async", "sync", NULL };
+static const char *const gpu_link_names[GPU_LINK_COUNT + 1] = { "pcie", "c2c", "nvlink", NULL };
 
 /* Sub-byte formats carry an fp16 scale and an fp16 zero point per group. */
 #define QUANT_META_BYTES 4.0
@@ -43,6 +44,61 @@ static int tier_from_conf(conf_node *n, tier_cfg *t, kt_err *err)
     snprintf(t->name, sizeof t->name, "%s", name);
     t->kind = (tier_kind)kind;
     t->dtype = (kt_dtype)dtype;
+    int gl = GPU_LINK_PCIE;
+    if (conf_enum(n, "gpu_link", 0, gpu_link_names, &gl, err) < 0)
+        return -1;
+    t->gpu_link = (tier_gpu_link)gl;
+    return 0;
+}
+
+/* A tier's `via: [name, ...]`: shared links named under links.shared. */
+static int via_from_conf(conf_node *n, tier_cfg *t, const tiers_cfg *c, kt_err *err)
+{
+    conf_node *via = conf_take(n, "via");
+    if (!via)
+        return 0;
+    if (conf_expect(via, CONF_SEQ, err) < 0)
+        return -1;
+    for (size_t i = 0; i < via->n_kids; i++) {
+        const char *name;
+        if (i >= TIER_MAX_VIA) {
+            CONF_ERROR(err, via->kids[i], "at most %d shared links per tier", TIER_MAX_VIA);
+            return -1;
+        }
+        if (conf_scalar_str(via->kids[i], &name, err) < 0)
+            return -1;
+        int found = -1;
+        for (int k = 0; k < c->n_shared && found < 0; k++)
+            if (!strcmp(c->shared[k].name, name))
+                found = k;
+        if (found < 0) {
+            CONF_ERROR(err, via->kids[i], "no shared link '%s' under links.shared", name);
+            return -1;
+        }
+        t->via[t->n_via++] = found;
+    }
+    return 0;
+}
+
+static int shared_from_conf(conf_node *l, tiers_cfg *c, kt_err *err)
+{
+    conf_node *sh = conf_take(l, "shared");
+    if (!sh)
+        return 0;
+    if (conf_expect(sh, CONF_SEQ, err) < 0)
+        return -1;
+    for (size_t i = 0; i < sh->n_kids; i++) {
+        const char *name;
+        if (i >= TIER_MAX_SHARED) {
+            CONF_ERROR(err, sh->kids[i], "at most %d shared links", TIER_MAX_SHARED);
+            return -1;
+        }
+        if (conf_expect(sh->kids[i], CONF_MAP, err) < 0 || conf_str(sh->kids[i], "name", 1, &name, err) < 0 ||
+            conf_qty(sh->kids[i], "bandwidth", 1, UNITS_BANDWIDTH, 1, 1e15, &c->shared[i].bw_Bps, err) < 0)
+            return -1;
+        snprintf(c->shared[i].name, sizeof c->shared[i].name, "%s", name);
+        c->n_shared++;
+    }
     return 0;
 }
 
@@ -86,6 +142,8 @@ static int links_from_conf(conf_node *root, tiers_cfg *c, kt_err *err)
         return 0;
     return conf_expect(l, CONF_MAP, err) < 0 ||
                    conf_qty(l, "pcie", 0, UNITS_BANDWIDTH, 1, 1e15, &c->pcie_Bps, err) < 0 ||
+                   conf_qty(l, "c2c", 0, UNITS_BANDWIDTH, 1, 1e15, &c->c2c_Bps, err) < 0 ||
+                   shared_from_conf(l, c, err) < 0 ||
                    conf_ns(l, "pcie_setup", c->n > 0, 0, INT64_C(1000000000), &c->pcie_setup_ns, err) < 0 ||
                    conf_qty(l, "nic", remote, UNITS_BANDWIDTH, 1, 1e15, &c->nic_Bps, err) < 0 ||
                    conf_ns(l, "nic_setup", remote, 0, INT64_C(1000000000), &c->nic_setup_ns, err) < 0
@@ -108,7 +166,17 @@ int tiers_from_conf(conf_node *root, tiers_cfg *c, kt_err *err)
             if (tier_from_conf(seq->kids[i], &c->tier[c->n++], err) < 0)
                 return -1;
     }
-    return policy_from_conf(root, c, err) < 0 || links_from_conf(root, c, err) < 0 ? -1 : 0;
+    if (policy_from_conf(root, c, err) < 0 || links_from_conf(root, c, err) < 0)
+        return -1;
+    for (int i = 0; seq && i < c->n; i++) {
+        if (via_from_conf(seq->kids[i], &c->tier[i], c, err) < 0)
+            return -1;
+        if (c->tier[i].gpu_link == GPU_LINK_C2C && !(c->c2c_Bps > 0)) {
+            CONF_ERROR(err, conf_find(seq->kids[i], "gpu_link"), "gpu_link c2c needs links.c2c (its bandwidth)");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* ---------- sizes ---------- */
@@ -299,11 +367,17 @@ static int build_tier(tier_set *ts, int i, const model_card *m, kt_dtype hbm_dty
     snprintf(name, sizeof name, "%.20s.write", t->cfg.name);
     t->write_link = fabric_add_link(ts->fab, name, t->cfg.write_Bps * scale);
     int remote = t->cfg.kind == TIER_REMOTE;
+    int gpu_in = t->cfg.gpu_link == GPU_LINK_C2C ? ts->c2c_in : t->cfg.gpu_link == GPU_LINK_NVLINK ? ts->nvl_in : ts->pcie_h2d;
+    int gpu_out = t->cfg.gpu_link == GPU_LINK_C2C ? ts->c2c_out : t->cfg.gpu_link == GPU_LINK_NVLINK ? ts->nvl_out : ts->pcie_d2h;
     path_push(t->path_in, &t->path_in_len, t->read_link);
+    for (int v = 0; v < t->cfg.n_via; v++)
+        path_push(t->path_in, &t->path_in_len, ts->shared_link[t->cfg.via[v]]);
     path_push(t->path_in, &t->path_in_len, remote ? ts->nic_in : -1);
-    path_push(t->path_in, &t->path_in_len, ts->pcie_h2d);
-    path_push(t->path_out, &t->path_out_len, ts->pcie_d2h);
+    path_push(t->path_in, &t->path_in_len, gpu_in);
+    path_push(t->path_out, &t->path_out_len, gpu_out);
     path_push(t->path_out, &t->path_out_len, remote ? ts->nic_out : -1);
+    for (int v = 0; v < t->cfg.n_via; v++)
+        path_push(t->path_out, &t->path_out_len, ts->shared_link[t->cfg.via[v]]);
     path_push(t->path_out, &t->path_out_len, t->write_link);
     return 0;
 }
@@ -319,7 +393,7 @@ tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, con
     ts->block_tokens = block_tokens;
     ts->hbm_block_bytes = tier_block_bytes(m, hbm_dtype, 32, block_tokens);
     ts->dequant_Bps = hw->hbm_bw_Bps * hw->eff_mem * gpus;
-    ts->fab = fabric_new(eng, 4 + 2 * TIER_MAX, 16);
+    ts->fab = fabric_new(eng, TIER_MAX_LINKS, 16);
     if (!ts->fab) {
         free(ts);
         return NULL;
@@ -327,11 +401,24 @@ tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, con
     double pcie = (c->pcie_Bps > 0 ? c->pcie_Bps : hw->pcie_bw_Bps) * gpus;
     ts->pcie_h2d = fabric_add_link(ts->fab, "pcie.h2d", pcie);
     ts->pcie_d2h = fabric_add_link(ts->fab, "pcie.d2h", pcie);
-    ts->nic_in = ts->nic_out = -1;
+    ts->nic_in = ts->nic_out = ts->c2c_in = ts->c2c_out = ts->nvl_in = ts->nvl_out = -1;
     if (c->nic_Bps > 0) {
         ts->nic_in = fabric_add_link(ts->fab, "nic.in", c->nic_Bps);
         ts->nic_out = fabric_add_link(ts->fab, "nic.out", c->nic_Bps);
     }
+    if (c->c2c_Bps > 0) {
+        ts->c2c_in = fabric_add_link(ts->fab, "c2c.h2d", c->c2c_Bps * gpus);
+        ts->c2c_out = fabric_add_link(ts->fab, "c2c.d2h", c->c2c_Bps * gpus);
+    }
+    int nvlink = 0;
+    for (int i = 0; i < c->n; i++)
+        nvlink |= c->tier[i].gpu_link == GPU_LINK_NVLINK;
+    if (nvlink) {
+        ts->nvl_in = fabric_add_link(ts->fab, "nvlink.in", hw->nvlink_bw_Bps * gpus);
+        ts->nvl_out = fabric_add_link(ts->fab, "nvlink.out", hw->nvlink_bw_Bps * gpus);
+    }
+    for (int i = 0; i < c->n_shared; i++)
+        ts->shared_link[i] = fabric_add_link(ts->fab, c->shared[i].name, c->shared[i].bw_Bps);
     for (int i = 0; i < c->n; i++, ts->n++)
         if (build_tier(ts, i, m, hbm_dtype, err) < 0) {
             tier_set_free(ts);
@@ -432,6 +519,8 @@ void tier_set_flush(tier_set *ts)
         if (i > 0 && ts->cfg.offload == OFFLOAD_WRITE_BACK) {
             path_push(path, &len, ts->tiers[i - 1].read_link);
             path_push(path, &len, t->cfg.kind == TIER_REMOTE ? ts->nic_out : -1);
+            for (int v = 0; v < t->cfg.n_via; v++)
+                path_push(path, &len, ts->shared_link[t->cfg.via[v]]);
             path_push(path, &len, t->write_link);
         } else {
             memcpy(path, t->path_out, sizeof path);
@@ -504,8 +593,9 @@ int64_t tier_set_fetch_estimate_ns(const tier_set *ts, const int64_t counts[TIER
         double setups = ts->cfg.sync_io ? (double)counts[i] : 1.0;
         double ns = setups * setup_ns(ts, t) + 1e9 * bytes / bw + tier_dequant_ns(ts, i, counts[i]);
         worst = ns > worst ? ns : worst;
-        pcie_bytes += bytes;
+        pcie_bytes += t->cfg.gpu_link == GPU_LINK_PCIE ? bytes : 0;
     }
+    /* Tiers reached over PCIe share the GPU's PCIe links. */
     double pcie_ns = 1e9 * pcie_bytes / fabric_link_at(ts->fab, ts->pcie_h2d)->bw_Bps;
     return llround(worst > pcie_ns ? worst : pcie_ns);
 }

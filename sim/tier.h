@@ -15,6 +15,15 @@
 #include "model.h"
 
 #define TIER_MAX 4
+#define TIER_MAX_SHARED 8       /* named links several tiers may cross (a PCIe switch) */
+#define TIER_MAX_VIA 2          /* shared links one tier's transfers cross */
+
+/* Links of one replica's fabric at most: PCIe, NIC, C2C and NVLink each way,
+ * the shared links, and each tier's read and write. */
+#define TIER_MAX_LINKS (8 + TIER_MAX_SHARED + 2 * TIER_MAX)
+
+/* The link a tier's transfers take on the GPU side. */
+typedef enum { GPU_LINK_PCIE, GPU_LINK_C2C, GPU_LINK_NVLINK, GPU_LINK_COUNT } tier_gpu_link;
 
 typedef enum { TIER_DRAM, TIER_CXL, TIER_NVME, TIER_REMOTE, TIER_KIND_COUNT } tier_kind;
 typedef enum { OFFLOAD_DROP, OFFLOAD_WRITE_BACK, OFFLOAD_WRITE_THROUGH, OFFLOAD_KIND_COUNT } tier_offload;
@@ -40,6 +49,9 @@ typedef struct tier_cfg {
     int quant_group;            /* elements sharing one fp16 scale + zero (int4) */
     double compression;         /* transparent: capacity and device bandwidth × this */
     double attention_flops;     /* FLOP/s the device can spend on attention in place (0: none) */
+    tier_gpu_link gpu_link;     /* PCIe (default), C2C (Grace memory), NVLink (a peer GPU's HBM) */
+    int via[TIER_MAX_VIA];      /* shared links crossed, indices into tiers_cfg.shared */
+    int n_via;
 } tier_cfg;
 
 /* Tier settings of a scenario. */
@@ -59,6 +71,9 @@ typedef struct tiers_cfg {
     int track_evicted;          /* remember dropped content, to count its recomputation as waste */
     int heat_eviction;          /* segmented LRU instead of LRU (from kv.eviction) */
     int in_storage_attention;   /* attend to a prefix where it lies, when its tier can */
+    struct { char name[32]; double bw_Bps; } shared[TIER_MAX_SHARED];
+    int n_shared;
+    double c2c_Bps;             /* chip-to-chip link to host memory, per GPU (0: none) */
 } tiers_cfg;
 
 /* Reads `tiers:` (a sequence, may be absent) and `kv_policy:` / `links:`
@@ -108,7 +123,8 @@ typedef struct tier_set {
     int n;
     fabric *fab;                /* owned */
     engine *eng;                /* not owned */
-    int pcie_h2d, pcie_d2h, nic_in, nic_out;
+    int pcie_h2d, pcie_d2h, nic_in, nic_out, c2c_in, c2c_out, nvl_in, nvl_out;
+    int shared_link[TIER_MAX_SHARED];
     double hbm_block_bytes;     /* one block in HBM at the KV dtype */
     double dequant_Bps;         /* HBM streaming rate for dequantization */
     int block_tokens;

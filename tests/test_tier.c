@@ -171,6 +171,74 @@ static void test_attention_in_storage_layer(void)
     engine_free(e);
 }
 
+static int64_t fetched_at[TIER_MAX];
+static void on_fetched(void *ud, uint64_t tier, int64_t now) { fetched_at[tier] = now; }
+
+/* Two NVMe tiers behind one 10 GB/s PCIe switch: fetched together, each
+ * gets half the switch (max-min), below its own 14 GB/s. A tier on C2C
+ * leaves the GPU's PCIe link alone. */
+static void test_topology_shared_switch_and_c2c(void)
+{
+    engine *e = engine_new(16);
+    kt_err err;
+    tiers_cfg c = { .n = 3, .pcie_Bps = 1e15, .pcie_setup_ns = 10000, .c2c_Bps = 450e9, .n_shared = 1 };
+    strcpy(c.shared[0].name, "switch0");
+    c.shared[0].bw_Bps = 10e9;
+    for (int i = 0; i < 2; i++) {
+        c.tier[i] = dram(1e12, 14e9);
+        c.tier[i].kind = TIER_NVME;
+        c.tier[i].latency_ns = 80000;
+        c.tier[i].via[0] = 0;
+        c.tier[i].n_via = 1;
+    }
+    c.tier[2] = dram(1e12, 400e9);
+    c.tier[2].gpu_link = GPU_LINK_C2C;
+    tier_set *ts = tier_set_new(&c, e, m8, h100, DTYPE_BF16, 16, 1, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
+    /* 100 blocks of 2 MiB from each drive: 209.7 MB at 5 GB/s = 41.94 ms,
+     * after 80 µs + 10 µs of setup. */
+    int64_t counts[TIER_MAX] = { 100, 100, 0 };
+    CU_ASSERT_EQUAL(tier_set_fetch(ts, counts, on_fetched, NULL), 2);
+    engine_run(e, INT64_MAX);
+    double bytes = 100 * 16 * 131072.0;
+    int64_t want = 90000 + (int64_t)ceil(bytes * 1e9 / 5e9);
+    CU_ASSERT(llabs(fetched_at[0] - want) <= 1);
+    CU_ASSERT(llabs(fetched_at[1] - want) <= 1);
+    int64_t t0 = engine_now(e);
+    int64_t c2c[TIER_MAX] = { 0, 0, 50 };
+    tier_set_fetch(ts, c2c, on_fetched, NULL);
+    engine_run(e, INT64_MAX);
+    /* 50 blocks at min(400 GB/s device, 450 GB/s C2C) after 1 µs + 10 µs. */
+    CU_ASSERT(llabs(fetched_at[2] - t0 - (11000 + (int64_t)ceil(50 * 16 * 131072.0 * 1e9 / 400e9))) <= 1);
+    double pcie = 0, c2c_moved = 0;
+    for (int l = 0; l < fabric_n_links(ts->fab); l++) {
+        const fabric_link *k = fabric_link_at(ts->fab, l);
+        if (!strcmp(k->name, "pcie.h2d"))
+            pcie = k->bytes_moved;
+        if (!strcmp(k->name, "c2c.h2d"))
+            c2c_moved = k->bytes_moved;
+    }
+    CU_ASSERT_DOUBLE_EQUAL(pcie, 2 * bytes, 1);
+    CU_ASSERT_DOUBLE_EQUAL(c2c_moved, 50 * 16 * 131072.0, 1);
+    tier_set_free(ts);
+    engine_free(e);
+}
+
+static void test_topology_errors(void)
+{
+    kt_err err;
+    const char *text = "tiers:\n"
+                       "  - {name: a, kind: nvme, capacity: 1TB, read: 1GB/s, write: 1GB/s, latency: 1us, via: [sw9]}\n"
+                       "links: {pcie_setup: 1us, shared: [{name: sw0, bandwidth: 10GB/s}]}\n";
+    conf_node *root = conf_parse_string(text, strlen(text), "t.yaml", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+    tiers_cfg c;
+    CU_ASSERT_EQUAL(tiers_from_conf(root, &c, &err), -1);
+    CU_ASSERT_EQUAL(err.line, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no shared link 'sw9'"));
+    conf_free(root);
+}
+
 static metrics *run(char **sets, int n, scenario **out)
 {
     kt_err err;
@@ -262,6 +330,8 @@ int main(void)
         { "tiers cut TTFT, invariants checked after every event", test_tiers_cut_ttft },
         { "demand, layer-by-layer and speculative fetch", test_fetch_modes },
         { "attention inside a storage tier, one layer by hand", test_attention_in_storage_layer },
+        { "topology: a shared switch, a C2C tier", test_topology_shared_switch_and_c2c },
+        { "topology: an unknown shared link", test_topology_errors },
         { NULL, NULL },
     };
     int rc = tu_run("tier", tests);
