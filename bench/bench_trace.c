@@ -9,7 +9,7 @@
 #include "trace.h"
 
 #define REPS 5
-#define DEFAULT_TRACES_DIR "/work/shared/traces"
+#define DEFAULT_TRACES_DIR "../shared/traces"   /* shared/ beside the repository, from its root */
 #define BYTES_PER_MB 1e6
 #define KIB_PER_MIB 1024.0
 

@@ -10,11 +10,18 @@
 #include "testutil.h"
 #include "trace.h"
 
-#ifndef SHARED_TRACES
-#define SHARED_TRACES "/work/shared/traces"   /* real traces; checks on them are skipped when absent */
-#endif
-#define MOONCAKE_FILE SHARED_TRACES "/mooncake_fast25_conversation_trace.jsonl"
-#define AZURE_FILE SHARED_TRACES "/AzureLLMInferenceTrace_conv.csv"
+/* The real traces sit in shared/ beside the repository; checks on them are
+ * skipped when it is absent (a distribution tarball's build). */
+static const char *shared_trace(const char *name)
+{
+    static char buf[2][4096];
+    static int k;
+    char *b = buf[k++ % 2];
+    snprintf(b, sizeof buf[0], "%s/../shared/traces/%s", tu_path(""), name);
+    return b;
+}
+#define MOONCAKE_FILE shared_trace("mooncake_fast25_conversation_trace.jsonl")
+#define AZURE_FILE shared_trace("AzureLLMInferenceTrace_conv.csv")
 #define MOONCAKE_BLOCK_TOKENS 512     /* the Mooncake format's documented block size */
 #define NS_PER_MS INT64_C(1000000)
 #define NS_PER_S INT64_C(1000000000)
