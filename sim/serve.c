@@ -159,6 +159,7 @@ static int64_t overlap(int64_t from, int64_t n, int64_t limit)
 
 static void batch_add(replica *r, serve_req *q, int64_t tokens)
 {
+    r->n_batch_remote += q->remote_tokens > 0;
     int64_t limit = q->recompute_until > q->tier_recompute_until ? q->recompute_until : q->tier_recompute_until;
     if (q->computed >= limit) {     /* the usual case: nothing is recomputed */
         r->batch[r->n_batch++] = (serve_batch_entry){ q, tokens, 0, 0 };
@@ -357,10 +358,7 @@ static int multi_step_count(const replica *r)
 static void in_storage_wait(replica *r, cost_iter *it)
 {
     const cost_model *cm = r->cm;
-    int any = 0;
-    for (int i = 0; i < r->n_batch && !any; i++)
-        any = r->batch[i].r->remote_tokens > 0;
-    if (!any)
+    if (!r->n_batch_remote)
         return;
     double gpu_layer = (double)it->total_ns / cm->m->n_layers, total = 0;
     for (int g = 0; g < cm->n_groups; g++) {
@@ -405,6 +403,7 @@ static void replica_plan(replica *r)
 {
     int64_t now = engine_now(r->eng), budget = r->cfg.token_budget;
     r->n_batch = 0;
+    r->n_batch_remote = 0;
     if (!schedule_running(r, &budget))
         schedule_waiting(r, &budget, now);
     if (r->n_batch == 0)

@@ -113,6 +113,7 @@ typedef struct replica {
     engine_handle ev;
     serve_batch_entry *batch;
     int n_batch;
+    int n_batch_remote;         /* entries attending to a prefix inside a tier */
     int steps, applied;
     int64_t *step_end_ns;       /* max_multi_step entries */
     cost_iter *step_cost;
