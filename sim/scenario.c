@@ -13,7 +13,7 @@
 #endif
 
 const char *const router_names[ROUTER_KIND_COUNT + 1] = {
-    "round_robin", "least_loaded", "session_sticky", NULL
+    "round_robin", "least_loaded", "session_sticky", "least_kv", "cache_aware", NULL
 };
 static const char *const workload_kinds[] = { "synthetic", "trace", NULL };
 static const char *const release_names[] = { "burst", "spread", NULL };
@@ -137,10 +137,12 @@ static int load_replicas(scenario *sc, conf_node *root, kt_err *err)
     sc->replicas = 1;
     sc->tensor_parallel = 1;
     int router = ROUTER_SESSION_STICKY;
+    sc->max_imbalance = 0.5;
     if (conf_int(n, "count", 0, 1, MAX_REPLICAS, &sc->replicas, err) < 0 ||
         conf_int(n, "gpus", 1, 1, MAX_GPUS_PER_REPLICA, &sc->gpus_per_replica, err) < 0 ||
         conf_int(n, "tensor_parallel", 0, 1, MAX_GPUS_PER_REPLICA, &sc->tensor_parallel, err) < 0 ||
-        conf_enum(n, "router", 0, router_names, &router, err) < 0)
+        conf_enum(n, "router", 0, router_names, &router, err) < 0 ||
+        conf_f64(n, "max_imbalance", 0, 0, 1000, &sc->max_imbalance, err) < 0)
         return -1;
     sc->router = (router_kind)router;
     if (sc->tensor_parallel != sc->gpus_per_replica) {

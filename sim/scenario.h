@@ -15,7 +15,10 @@
 #include "trace.h"
 #include "workload.h"
 
-typedef enum { ROUTER_ROUND_ROBIN, ROUTER_LEAST_LOADED, ROUTER_SESSION_STICKY, ROUTER_KIND_COUNT } router_kind;
+typedef enum {
+    ROUTER_ROUND_ROBIN, ROUTER_LEAST_LOADED, ROUTER_SESSION_STICKY, ROUTER_LEAST_KV, ROUTER_CACHE_AWARE,
+    ROUTER_KIND_COUNT
+} router_kind;
 extern const char *const router_names[ROUTER_KIND_COUNT + 1];
 
 /* A loaded scenario.
@@ -31,6 +34,7 @@ typedef struct scenario {
     hw_profile *hw;             /* owned */
     int replicas, gpus_per_replica, tensor_parallel;
     router_kind router;
+    double max_imbalance;       /* cache_aware: load may exceed the least L by this × max(L, 1) */
     int kv_block_tokens;
     kt_dtype kv_dtype;
     double hbm_fraction;

@@ -109,6 +109,38 @@ static int least_loaded(const sim_world *w)
     return best;
 }
 
+/* The replica with the most free KV blocks (ties: the lowest index). */
+static int least_kv(const sim_world *w)
+{
+    int best = 0;
+    for (int i = 1; i < w->n_reps; i++)
+        if (kv_pool_free_blocks(w->reps[i].kv) > kv_pool_free_blocks(w->reps[best].kv))
+            best = i;
+    return best;
+}
+
+/* The replica whose HBM already caches the longest prefix of the request,
+ * among those whose load exceeds the least load L by at most
+ * max_imbalance × max(L, 1) (so an idle fleet still lets a hit win); ties
+ * and no hit at all go to the least loaded. */
+static int cache_aware(const sim_world *w, const serve_req *q)
+{
+    int light = least_loaded(w), best = light;
+    int least = replica_load(&w->reps[light]);
+    double limit = least + w->sc->max_imbalance * (least > 1 ? least : 1);
+    int64_t best_hit = kv_pool_cached_prefix(w->reps[light].kv, &q->content, q->rec.prompt_tokens);
+    for (int i = 0; i < w->n_reps; i++) {
+        if (i == light || replica_load(&w->reps[i]) > limit)
+            continue;
+        int64_t hit = kv_pool_cached_prefix(w->reps[i].kv, &q->content, q->rec.prompt_tokens);
+        if (hit > best_hit) {
+            best = i;
+            best_hit = hit;
+        }
+    }
+    return best;
+}
+
 static int route(sim_world *w, session *s)
 {
     switch (w->sc->router) {
@@ -116,6 +148,10 @@ static int route(sim_world *w, session *s)
         return w->rr_next++ % w->n_reps;
     case ROUTER_LEAST_LOADED:
         return least_loaded(w);
+    case ROUTER_LEAST_KV:
+        return least_kv(w);
+    case ROUTER_CACHE_AWARE:
+        return cache_aware(w, &s->req);
     default:
         if (s->replica < 0)
             s->replica = least_loaded(w);

@@ -351,6 +351,122 @@ static void test_rejects_what_never_fits(void)
     scenario_free(sc);
 }
 
+/* Requests of replica r certainly outstanding at t (arrived before, finish
+ * after) and possibly outstanding (ties at t counted), skipping request skip. */
+static void outstanding(const metrics *m, int r, int64_t t, size_t skip, int *lo, int *hi)
+{
+    *lo = *hi = 0;
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        const metrics_req *q = &m->reqs[i];
+        if (i == skip || q->replica != r)
+            continue;
+        *lo += q->arrival_ns < t && q->finish_ns > t;
+        *hi += q->arrival_ns <= t && q->finish_ns >= t;
+    }
+}
+
+/* cache_aware with no load bound: once the first request's prefill has
+ * put the shared 256-token system prompt in a replica's cache, every
+ * request goes to a replica that holds it and finds it cached. */
+static void test_cache_aware_follows_prefix(void)
+{
+    char *sets[] = { "replicas.router=cache_aware", "replicas.max_imbalance=1000", "replicas.count=3" };
+    scenario *sc = load(sets, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT(m->n_reqs > 50);
+    int64_t cached_from = INT64_MAX;     /* records are in completion order */
+    for (size_t i = 0; i < m->n_reqs; i++)
+        if (m->reqs[i].first_token_ns < cached_from)
+            cached_from = m->reqs[i].first_token_ns;
+    for (size_t i = 0; i < m->n_reqs; i++)
+        if (m->reqs[i].arrival_ns > cached_from)
+            CU_ASSERT(m->reqs[i].prefix_hit_tokens >= 256);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+/* Without a shared system prompt each conversation is cached only where its
+ * earlier turns ran, so a later turn returns to its session's replica. */
+static void test_cache_aware_keeps_sessions(void)
+{
+    char *sets[] = { "replicas.router=cache_aware", "replicas.max_imbalance=1000", "replicas.count=3",
+                     "workload.system_prompt_tokens=0" };
+    scenario *sc = load(sets, 4);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    int first[64];
+    for (int i = 0; i < 64; i++)
+        first[i] = -1;
+    int used[3] = { 0, 0, 0 }, later = 0;
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        const metrics_req *q = &m->reqs[i];
+        CU_ASSERT_FATAL(q->session >= 0 && q->session < 64);
+        used[q->replica] = 1;
+        if (q->turn == 0)
+            first[q->session] = q->replica;
+    }
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        const metrics_req *q = &m->reqs[i];
+        if (q->turn > 0) {
+            CU_ASSERT_EQUAL(q->replica, first[q->session]);
+            later++;
+        }
+    }
+    CU_ASSERT(later > 20);
+    /* First turns have no cached prefix anywhere and spread by load. */
+    CU_ASSERT(used[0] && used[1] && used[2]);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+/* cache_aware with max_imbalance 0: the chosen replica was (one of) the
+ * least loaded when the request arrived. */
+static void test_cache_aware_bounded(void)
+{
+    char *sets[] = { "replicas.router=cache_aware", "replicas.max_imbalance=0", "replicas.count=3",
+                     "workload.arrival.rate=20/s" };
+    scenario *sc = load(sets, 4);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    int busy_choices = 0;
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        const metrics_req *q = &m->reqs[i];
+        int lo, hi, min_hi = 1 << 30;
+        for (int r = 0; r < 3; r++) {
+            outstanding(m, r, q->arrival_ns, i, &lo, &hi);
+            if (hi < min_hi)
+                min_hi = hi;
+        }
+        outstanding(m, q->replica, q->arrival_ns, i, &lo, &hi);
+        CU_ASSERT(lo <= min_hi);
+        busy_choices += lo > 0;
+    }
+    CU_ASSERT(busy_choices > 10);   /* the bound was exercised under load */
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+/* least_kv: two one-turn requests a microsecond apart; the first takes
+ * replica 0 (a tie), its blocks make replica 1 the freer one for the second. */
+static void test_least_kv(void)
+{
+    char *sets[] = { "replicas.router=least_kv", "workload.sessions=2", "workload.turns=1",
+                     "workload.arrival={process: poisson, rate: 1000000/s}", "workload.output_tokens=50" };
+    scenario *sc = load(sets, 5);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 2);
+    CU_ASSERT_EQUAL(m->reqs[0].replica + m->reqs[1].replica, 1);     /* one on each */
+    CU_ASSERT(m->reqs[1].arrival_ns < m->reqs[0].finish_ns && m->reqs[0].arrival_ns < m->reqs[1].finish_ns);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
 int main(void)
 {
     setenv("KVTIER_DATA", tu_path(""), 1);
@@ -363,6 +479,10 @@ int main(void)
         { "requests that can never fit are rejected", test_rejects_what_never_fits },
         { "heavy-hitter retention: decode reads the kept tokens", test_heavy_hitter_retention },
         { "attention inside a storage tier: the step waits for it", test_attention_in_storage_step },
+        { "cache_aware: unbounded, everything follows the shared prefix", test_cache_aware_follows_prefix },
+        { "cache_aware: later turns return to their session's replica", test_cache_aware_keeps_sessions },
+        { "cache_aware: load bound of max_imbalance 0 holds", test_cache_aware_bounded },
+        { "least_kv: the freer replica takes the next request", test_least_kv },
         { NULL, NULL },
     };
     return tu_run("e2e", tests);
