@@ -1,6 +1,7 @@
-/* cost.c — iteration time as a sum over ops of max(compute, memory), plus tensor-parallel all-reduce and launch overhead. */
+/* cost.c — iteration time as a sum over ops of max(compute, memory), plus the collectives of tensor, pipeline, context and expert parallelism and launch overhead. */
 #include "cost.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -9,6 +10,11 @@
 static kt_dtype activation_dtype(kt_dtype weights)
 {
     return dtype_bytes(weights) < dtype_bytes(DTYPE_BF16) ? DTYPE_BF16 : weights;
+}
+
+int cost_par_gpus(const cost_par *p)
+{
+    return p->tp * p->pp * p->cp;
 }
 
 static void add_gemm(cost_model *cm, const model_gemm *g)
@@ -41,20 +47,97 @@ static int add_group(cost_model *cm, int layer, kt_err *err)
     }
     double per_token = model_kv_bytes_per_token_layer(cm->m, layer, cm->kv_dtype);
     if (l->attn != ATTN_MLA) {
-        int heads_gpu = (cm->m->n_kv_heads + cm->tp - 1) / cm->tp;
+        int heads_gpu = (cm->m->n_kv_heads + cm->par.tp - 1) / cm->par.tp;
         per_token = per_token * heads_gpu / cm->m->n_kv_heads;
     }
     cm->groups[cm->n_groups++] = (cost_attn_group){ layer, 1, l->attn, l->window_tokens, per_token };
     return 0;
 }
 
-int cost_model_init(cost_model *cm, const model_card *m, const hw_profile *hw, int tp, kt_dtype kv,
-                    kt_err *err)
+/* Refuses a layout that breaks cost_par's invariants for model m. */
+static int check_par(const cost_par *p, const model_card *m, int n_moe_layers, kt_err *err)
+{
+    if (p->tp < 1 || p->pp < 1 || p->cp < 1 || p->ep < 1) {
+        KT_ERROR(err, NULL, 0, 0, "parallel degrees must be at least 1 (tp %d, pp %d, cp %d, ep %d)",
+                 p->tp, p->pp, p->cp, p->ep);
+        return -1;
+    }
+    if ((int64_t)p->tp * p->pp * p->cp > INT_MAX) {
+        KT_ERROR(err, NULL, 0, 0, "tp %d × pp %d × cp %d GPUs is more than one replica can have", p->tp,
+                 p->pp, p->cp);
+        return -1;
+    }
+    if (p->pp > m->n_layers) {
+        KT_ERROR(err, NULL, 0, 0, "pipeline parallelism %d exceeds the %d layers of %s: every stage needs a layer",
+                 p->pp, m->n_layers, m->name);
+        return -1;
+    }
+    if (p->ep > 1 && n_moe_layers == 0) {
+        KT_ERROR(err, NULL, 0, 0, "model %s is dense: expert parallelism (ep %d) needs MoE layers", m->name,
+                 p->ep);
+        return -1;
+    }
+    if (p->tp % p->ep != 0 || (p->ep > 1 && p->ep > m->n_experts)) {
+        KT_ERROR(err, NULL, 0, 0, "expert parallelism %d must divide tensor parallelism %d (experts are spread "
+                 "over the tensor-parallel group) and not exceed the %d routed experts of %s",
+                 p->ep, p->tp, m->n_experts, m->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* The link that collectives among g GPUs spaced stride apart use, for every
+ * such group among GPUs [first, first + n) of the replica. The groups tile
+ * blocks of g × stride consecutive GPUs; a block inside one NVLink domain
+ * talks over NVLink, one spanning domains over the network (its slowest
+ * hop). The replica steps in lockstep, so the slowest group sets the pace. */
+static cost_link group_link(const hw_profile *hw, int first, int n, int g, int stride)
+{
+    int64_t block = (int64_t)g * stride, domain = hw->nvlink_domain_gpus;
+    for (int64_t b = first; b < (int64_t)first + n; b += block)
+        if (b / domain != (b + block - 1) / domain)
+            return (cost_link){ hw->network_bw_Bps * hw->eff_network, hw->network_latency_ns };
+    return (cost_link){ hw->nvlink_bw_Bps * hw->eff_nvlink, hw->nvlink_latency_ns };
+}
+
+static void init_links(cost_model *cm)
+{
+    const cost_par *p = &cm->par;
+    int gpus = cost_par_gpus(p), stage_gpus = p->tp * p->cp;
+    cm->tp_link = group_link(cm->hw, 0, gpus, p->tp, 1);
+    cm->cp_link = group_link(cm->hw, 0, gpus, p->cp, p->tp);
+    cm->ep_link = group_link(cm->hw, 0, gpus, p->ep, 1);
+    /* Stage s hands its activations to stage s+1, GPU j to GPU j; hops
+     * inside a domain run on NVLink, the others on the network. */
+    for (int s = 0; s + 1 < p->pp; s++) {
+        cost_link l = group_link(cm->hw, s * stage_gpus, 2 * stage_gpus, 2, stage_gpus);
+        cm->pp_hop_ns_per_byte += 1e9 / l.bw_Bps;
+        cm->pp_hop_latency_ns += l.latency_ns;
+    }
+}
+
+/* Attention output one token leaves on one GPU per layer, mean over layers:
+ * its heads (split across tp, at least one each) × the value width. */
+static double attn_out_bytes(const cost_model *cm)
+{
+    const model_card *m = cm->m;
+    double heads_gpu = (m->n_heads + cm->par.tp - 1) / cm->par.tp, sum = 0;
+    for (int l = 0; l < m->n_layers; l++)
+        sum += heads_gpu * (m->layers[l].attn == ATTN_MLA ? m->mla_v_head_dim : m->head_dim);
+    return sum * dtype_bytes(cm->act_dtype) / m->n_layers;
+}
+
+int cost_model_init_par(cost_model *cm, const model_card *m, const hw_profile *hw, const cost_par *par,
+                        kt_dtype kv, kt_err *err)
 {
     memset(cm, 0, sizeof *cm);
+    for (int l = 0; l < m->n_layers; l++)
+        cm->n_moe_layers += m->layers[l].ffn == FFN_MOE;
+    if (check_par(par, m, cm->n_moe_layers, err) < 0)
+        return -1;
     cm->m = m;
     cm->hw = hw;
-    cm->tp = tp;
+    cm->par = *par;
     cm->kv_dtype = kv;
     cm->act_dtype = activation_dtype(m->weight_dtype);
     cm->peak_flops_gpu = hw_peak_flops(hw, m->weight_dtype);
@@ -79,8 +162,22 @@ int cost_model_init(cost_model *cm, const model_card *m, const hw_profile *hw, i
         if (add_group(cm, l, err) < 0)
             return -1;
     }
-    cm->launch_ns_iter = (int64_t)m->n_layers * hw->kernels_per_layer * hw->launch_ns;
+    /* The largest stage sets the pipeline's pace. Its layers are taken as an
+     * even mix of the model's layer kinds (exact for models that repeat one
+     * pattern), so its share of every per-layer cost is stage_share. */
+    cm->stage_layers = (m->n_layers + par->pp - 1) / par->pp;
+    cm->stage_share = (double)cm->stage_layers / m->n_layers;
+    cm->launch_ns_stage = (int64_t)cm->stage_layers * hw->kernels_per_layer * hw->launch_ns;
+    cm->attn_out_bytes_token_layer = attn_out_bytes(cm);
+    init_links(cm);
     return 0;
+}
+
+int cost_model_init(cost_model *cm, const model_card *m, const hw_profile *hw, int tp, kt_dtype kv,
+                    kt_err *err)
+{
+    const cost_par par = { tp, 1, 1, 1 };
+    return cost_model_init_par(cm, m, hw, &par, kv, err);
 }
 
 double cost_kv_bytes_per_token_gpu(const cost_model *cm)
@@ -88,12 +185,27 @@ double cost_kv_bytes_per_token_gpu(const cost_model *cm)
     double b = 0;
     for (int i = 0; i < cm->n_groups; i++)
         b += cm->groups[i].count * cm->groups[i].kv_bytes_token_gpu;
-    return b;
+    return b * cm->stage_share / cm->par.cp;
 }
 
 double cost_weight_bytes_gpu(const cost_model *cm)
 {
-    return model_weight_bytes(cm->m) / cm->tp;
+    const model_card *m = cm->m;
+    const cost_par *p = &cm->par;
+    double outer = model_params_outer(m), layers = model_params_total(m) - outer, experts = 0;
+    for (int i = 0; i < cm->n_gemms; i++)
+        if (cm->gemms[i].kind == MODEL_GEMM_EXPERT)
+            experts += (double)cm->gemms[i].count * cm->gemms[i].n * cm->gemms[i].k * m->n_experts;
+    /* A part of the TP group holds ceil(n_experts / ep) experts on tp / ep
+     * GPUs: relative to an even tp-way split that is this factor (1 when ep
+     * divides n_experts). */
+    double uneven = experts > 0 ? (double)((m->n_experts + p->ep - 1) / p->ep) * p->ep / m->n_experts : 1;
+    /* With PP the first stage holds the embedding and the last the lm_head
+     * (a copy of the embedding when tied) and final norm; the last, with as
+     * many layers, is the larger. */
+    double edge = p->pp == 1 || m->tie_embeddings ? outer : outer - (double)m->vocab * m->hidden;
+    double params = (layers - experts + experts * uneven) * cm->stage_share + edge;
+    return params * dtype_bytes(m->weight_dtype) / p->tp;
 }
 
 /* max(compute, memory) of one op on one GPU, in ns. */
@@ -110,10 +222,13 @@ static double experts_touched(int experts, int active, double tokens)
     return experts * (1.0 - pow(1.0 - (double)active / experts, tokens));
 }
 
-/* GEMMs of all layers plus the lm_head, for T tokens of which n_logits sample. */
-static double gemm_time_ns(const cost_model *cm, double tokens, int n_logits, double *flops, double *bytes)
+/* GEMMs of all layers for T tokens on one GPU; the lm_head for n_logits
+ * rows goes to *lm_ns. Adds per-GPU FLOPs and bytes. */
+static double gemm_time_ns(const cost_model *cm, double tokens, double n_logits, double *lm_ns, double *flops,
+                           double *bytes)
 {
     const model_card *m = cm->m;
+    int tp = cm->par.tp;
     double wb = dtype_bytes(m->weight_dtype), ab = dtype_bytes(cm->act_dtype), ns = 0;
     for (int i = 0; i < cm->n_gemms; i++) {
         const cost_gemm *g = &cm->gemms[i];
@@ -122,26 +237,36 @@ static double gemm_time_ns(const cost_model *cm, double tokens, int n_logits, do
             rows = tokens * m->n_experts_active;
             mats = experts_touched(m->n_experts, m->n_experts_active, tokens);
         }
-        double f = 2.0 * rows * g->n * g->k / cm->tp;
-        double b = (mats * g->n * g->k * wb + rows * (g->n + g->k) * ab) / cm->tp;
+        double f = 2.0 * rows * g->n * g->k / tp;
+        double b = (mats * g->n * g->k * wb + rows * (g->n + g->k) * ab) / tp;
         ns += g->count * op_ns(f, cm->gemm_flops_per_s, b, cm->mem_bytes_per_s);
         *flops += g->count * f;
         *bytes += g->count * b;
     }
+    *lm_ns = 0;
     if (n_logits == 0)
         return ns;              /* no sequence samples: no lm_head */
-    double f = 2.0 * n_logits * m->vocab * m->hidden / cm->tp;
-    double b = ((double)m->vocab * m->hidden * wb + n_logits * (double)(m->vocab + m->hidden) * ab) / cm->tp;
-    ns += op_ns(f, cm->gemm_flops_per_s, b, cm->mem_bytes_per_s);
+    double f = 2.0 * n_logits * m->vocab * m->hidden / tp;
+    double b = ((double)m->vocab * m->hidden * wb + n_logits * (double)(m->vocab + m->hidden) * ab) / tp;
+    *lm_ns = op_ns(f, cm->gemm_flops_per_s, b, cm->mem_bytes_per_s);
     *flops += f;
     *bytes += b;
     return ns;
 }
 
-/* Attention of one batch part (prefill or decode sequences), all layers. */
-static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, int decode,
-                           double *flops, double *bytes, double *flops_wasted)
+/* Attention of one batch part (prefill or decode sequences), all layers, for
+ * one of mb micro-batches (1/mb of the batch) on one GPU. Adds the batch's
+ * FLOPs per TP rank and the micro-batch's bytes per GPU.
+ * Context parallelism: a decode GPU reads its 1/cp shard of the KV. A
+ * prefill runs as a ring of cp steps, each attending the GPU's 1/cp of the
+ * new tokens to one 1/cp chunk of the KV (balanced causal work, as zigzag
+ * layouts make it) while the chunk moves on to the next GPU; a step takes
+ * max(compute, transfer), so transfer time beyond the compute of the cp-1
+ * steps that send goes to *exposed_ns. */
+static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, int decode, double mb,
+                           double *exposed_ns, double *flops, double *bytes, double *flops_wasted)
 {
+    int tp = cm->par.tp, cp = cm->par.cp, steps = decode ? 1 : cp;
     double ns = 0;
     for (int gi = 0; gi < cm->n_groups; gi++) {
         const cost_attn_group *g = &cm->groups[gi];
@@ -150,53 +275,115 @@ static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, in
             const cost_seq *q = &seqs[s];
             if (q->new_tokens <= 0 || (q->new_tokens == 1) != decode)
                 continue;
-            f += model_attn_flops(cm->m, g->layer, q->new_tokens, q->cached_tokens) / cm->tp;
+            f += model_attn_flops(cm->m, g->layer, q->new_tokens, q->cached_tokens) / tp;
             int64_t held = model_layer_kv_tokens(cm->m, g->layer, q->cached_tokens + q->new_tokens);
             b += held * g->kv_bytes_token_gpu;
             if (q->wasted_tokens > 0)
                 *flops_wasted += g->count * model_attn_flops(cm->m, g->layer, q->wasted_tokens,
                                                              q->cached_tokens);
         }
-        ns += g->count * op_ns(f, cm->attn_flops_per_s, b, cm->mem_bytes_per_s);
+        double step_f = f / mb / cp / steps, step_b = b / mb / cp;
+        double step = op_ns(step_f, cm->attn_flops_per_s, step_b, cm->mem_bytes_per_s);
+        ns += g->count * steps * step;
+        if (steps > 1 && step_b > 0) {
+            double xfer = 1e9 * step_b / cm->cp_link.bw_Bps + (double)cm->cp_link.latency_ns;
+            *exposed_ns += xfer > step ? g->count * (steps - 1) * (xfer - step) : 0;
+        }
         *flops += g->count * f;
-        *bytes += g->count * b;
+        *bytes += g->count * steps * step_b;
     }
     return ns;
 }
 
-/* Ring all-reduce of T tokens' hidden states, twice per layer. */
-static double comm_time_ns(const cost_model *cm, double tokens)
+/* Ring all-reduce among the tp GPUs of T tokens' hidden states, one of the
+ * two a layer runs (after attention and after the FFN). */
+static double allreduce_ns(const cost_model *cm, double tokens)
 {
-    if (cm->tp <= 1)
+    int tp = cm->par.tp;
+    if (tp <= 1)
         return 0;
-    const hw_profile *hw = cm->hw;
     double bytes = tokens * cm->m->hidden * dtype_bytes(cm->act_dtype);
-    double steps = 2.0 * (cm->tp - 1);
-    double one = 1e9 * steps / cm->tp * bytes / (hw->nvlink_bw_Bps * hw->eff_nvlink) +
-                 steps * (double)hw->nvlink_latency_ns;
-    return 2.0 * cm->m->n_layers * one;
+    double steps = 2.0 * (tp - 1);
+    return 1e9 * steps / tp * bytes / cm->tp_link.bw_Bps + steps * (double)cm->tp_link.latency_ns;
+}
+
+/* Dispatch and combine all-to-alls of one MoE layer for T tokens: each GPU
+ * sends the n_experts_active copies of every token bound for experts in the
+ * other ep-1 parts ((ep-1)/ep of them under uniform routing) and receives
+ * as many back. All pairs are in flight at once: one latency each. */
+static double alltoall_ns(const cost_model *cm, double tokens)
+{
+    int ep = cm->par.ep;
+    if (ep <= 1)
+        return 0;
+    double bytes = tokens * cm->m->n_experts_active * cm->m->hidden * dtype_bytes(cm->act_dtype) * (ep - 1) / ep;
+    return 2.0 * (1e9 * bytes / cm->ep_link.bw_Bps + (double)cm->ep_link.latency_ns);
+}
+
+/* CP decode, one layer: each GPU's partial attention output over its KV
+ * shard is all-gathered around the cp ring (cp-1 steps of one part each)
+ * and combined locally; the softmax sums that ride along are negligible. */
+static double cp_combine_ns(const cost_model *cm, double decode_tokens)
+{
+    int cp = cm->par.cp;
+    if (cp <= 1 || decode_tokens <= 0)
+        return 0;
+    double bytes = decode_tokens * cm->attn_out_bytes_token_layer;
+    return (cp - 1) * (1e9 * bytes / cm->cp_link.bw_Bps + (double)cm->cp_link.latency_ns);
 }
 
 void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_logits, cost_iter *out)
 {
+    const cost_par *p = &cm->par;
     memset(out, 0, sizeof *out);
-    double tokens = 0, wasted = 0, gflops = 0, aflops = 0, bytes = 0, aw = 0;
+    double tokens = 0, decode = 0, wasted = 0, running = 0;
     for (int s = 0; s < n; s++) {
         tokens += seqs[s].new_tokens;
         wasted += seqs[s].wasted_tokens;
+        decode += seqs[s].new_tokens == 1;
+        running += seqs[s].new_tokens > 0;
     }
     if (tokens <= 0)
         return;
-    double gemm = gemm_time_ns(cm, tokens, n_logits, &gflops, &bytes);
-    double attn = attn_time_ns(cm, seqs, n, 0, &aflops, &bytes, &aw) +
-                  attn_time_ns(cm, seqs, n, 1, &aflops, &bytes, &aw);
-    double comm = comm_time_ns(cm, tokens);
-    out->gemm_ns = llround(gemm);
-    out->attn_ns = llround(attn);
-    out->comm_ns = llround(comm);
-    out->launch_ns = cm->launch_ns_iter;
-    out->total_ns = out->gemm_ns + out->attn_ns + out->comm_ns + out->launch_ns;
-    out->flops = (gflops + aflops) * cm->tp;
-    out->flops_wasted = gflops * cm->tp * (wasted / tokens) + aw;
-    out->hbm_bytes = bytes * cm->tp;
+    /* Sequences are not split between micro-batches: at most one each. */
+    double mb = running < p->pp ? running : p->pp;
+    /* One micro-batch on one GPU: CP splits prefill tokens cp ways; a decode
+     * token runs on every GPU of its CP group, each needing the query for
+     * its KV shard. */
+    double tokens_mb = ((tokens - decode) / p->cp + decode) / mb, logits_mb = n_logits / mb;
+    double gflops = 0, aflops = 0, bytes = 0, aw = 0, lm = 0, exposed = 0;
+    double gemm_layers = gemm_time_ns(cm, tokens_mb, logits_mb, &lm, &gflops, &bytes);
+    if (tokens_mb != tokens || logits_mb != n_logits) {
+        /* Useful work is the batch's, counted once: not a micro-batch, and
+         * not decode GEMMs repeated on every CP GPU. */
+        double unused_lm, unused_bytes = 0;
+        gflops = 0;
+        gemm_time_ns(cm, tokens, n_logits, &unused_lm, &gflops, &unused_bytes);
+    }
+    double attn = attn_time_ns(cm, seqs, n, 0, mb, &exposed, &aflops, &bytes, &aw) +
+                  attn_time_ns(cm, seqs, n, 1, mb, &exposed, &aflops, &bytes, &aw);
+    /* One micro-batch on the largest stage, which also runs the lm_head. */
+    double share = cm->stage_share;
+    double gemm = gemm_layers * share + lm, attn_stage = attn * share;
+    double comm = 2.0 * cm->stage_layers * allreduce_ns(cm, tokens_mb) +
+                  cm->stage_layers * cp_combine_ns(cm, decode / mb) +
+                  cm->n_moe_layers * share * alltoall_ns(cm, tokens_mb) + exposed * share;
+    double stage = gemm + attn_stage + comm + (double)cm->launch_ns_stage;
+    /* The first micro-batch reaches the last stage after pp-1 stage times and
+     * pp-1 hand-offs of its activations; the last stage then runs all mb
+     * micro-batches back to back, later hand-offs overlapping compute. */
+    double handoff = p->pp > 1 ? tokens_mb * cm->m->hidden * dtype_bytes(cm->act_dtype) * cm->pp_hop_ns_per_byte +
+                                     (double)cm->pp_hop_latency_ns
+                               : 0;
+    out->gemm_ns = llround(mb * gemm);
+    out->attn_ns = llround(mb * attn_stage);
+    out->comm_ns = llround(mb * comm + handoff);
+    out->launch_ns = (int64_t)mb * cm->launch_ns_stage;
+    out->bubble_ns = llround((p->pp - 1) * stage);
+    out->total_ns = out->gemm_ns + out->attn_ns + out->comm_ns + out->launch_ns + out->bubble_ns;
+    out->flops = (gflops + aflops) * p->tp;
+    out->flops_wasted = gflops * p->tp * (wasted / tokens) + aw;
+    /* Per-GPU bytes cover every layer once per micro-batch: summed over the
+     * stages they are each (TP, CP) position's traffic. */
+    out->hbm_bytes = bytes * mb * p->tp * p->cp;
 }

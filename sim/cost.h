@@ -18,15 +18,42 @@ typedef struct cost_seq {
     int64_t wasted_tokens;
 } cost_seq;
 
-/* What one iteration costs on the replica (all its GPUs together). */
+/* What one iteration costs on the replica (all its GPUs together).
+ * total_ns = gemm_ns + attn_ns + comm_ns + launch_ns + bubble_ns (+ wait_ns
+ * once the caller adds it). The first four are what the busiest pipeline
+ * stage spends on all micro-batches; bubble_ns is the pipeline's fill time. */
 typedef struct cost_iter {
     int64_t total_ns;
     int64_t gemm_ns, attn_ns, comm_ns, launch_ns;
-    double flops;               /* all GPUs of the replica */
+    int64_t bubble_ns;          /* pipeline fill: pp-1 micro-batch stage times; 0 without PP */
+    double flops;               /* all GPUs of the replica, the batch's work counted once */
     double flops_wasted;        /* part of flops spent on wasted_tokens */
     double hbm_bytes;           /* bytes read/written from HBM, all GPUs */
     int64_t wait_ns;            /* part of total_ns the GPU waits on storage (set by the caller) */
 } cost_iter;
+
+/* A replica's parallel layout: tensor (tp), pipeline (pp), context (cp) and
+ * expert (ep) parallel degrees.
+ * Invariants: each >= 1. The replica has tp × pp × cp GPUs, numbered tp
+ * innermost, then cp, then pp (a TP group is contiguous), from the start of
+ * an NVLink domain. ep divides tp: the routed experts are spread over ep
+ * parts of each tensor-parallel group, n_experts / ep experts to a part, each
+ * sharded over the part's tp / ep GPUs (expert parallelism within TP, as
+ * serving engines do it); ep > 1 only for MoE models, ep <= n_experts.
+ * pp <= n_layers (every stage has a layer). */
+typedef struct cost_par {
+    int tp, pp, cp, ep;
+} cost_par;
+
+/* GPUs one replica of layout p takes: tp × pp × cp. */
+int cost_par_gpus(const cost_par *p);
+
+/* A link as a collective sees it: achieved bandwidth (peak × efficiency of
+ * the profile) and one step's latency. */
+typedef struct cost_link {
+    double bw_Bps;
+    int64_t latency_ns;
+} cost_link;
 
 /* Distinct GEMM shapes of the model with how many layers have them. */
 typedef struct cost_gemm {
@@ -45,12 +72,14 @@ typedef struct cost_attn_group {
 } cost_attn_group;
 
 /* Precomputed per-replica constants.
- * Invariants: tp >= 1; groups and gemms cover every layer exactly once
- * (sum of counts == n_layers per GEMM position); efficiencies in (0, 1]. */
+ * Invariants: par satisfies cost_par's invariants; groups and gemms cover
+ * every layer exactly once (sum of counts == n_layers per GEMM position);
+ * efficiencies in (0, 1]; stage_layers == ceil(n_layers / pp) and
+ * stage_share == stage_layers / n_layers. */
 typedef struct cost_model {
     const model_card *m;        /* not owned */
     const hw_profile *hw;       /* not owned */
-    int tp;
+    cost_par par;
     kt_dtype kv_dtype, act_dtype;
     double gemm_flops_per_s;    /* peak × efficiency, one GPU */
     double attn_flops_per_s;
@@ -59,25 +88,44 @@ typedef struct cost_model {
     int n_gemms;
     cost_attn_group groups[8];
     int n_groups;
-    int64_t launch_ns_iter;
+    int n_moe_layers;
+    int stage_layers;           /* layers of the largest pipeline stage */
+    double stage_share;         /* its share of the layers; 1 without PP */
+    int64_t launch_ns_stage;    /* kernel launches of one micro-batch on that stage */
+    cost_link tp_link, cp_link, ep_link;
+    double pp_hop_ns_per_byte;  /* sum over the pp-1 stage hand-offs of 1e9 / bandwidth */
+    int64_t pp_hop_latency_ns;  /* sum of their latencies */
+    double attn_out_bytes_token_layer; /* one token's attention output on one GPU, mean over layers */
     double peak_flops_gpu;      /* for effective utilization */
 } cost_model;
 
-/* Prepares cm for model m on profile hw at tensor-parallel degree tp with KV
- * in kv_dtype. Returns 0, or -1 with err (e.g. more layer kinds than it
- * handles, or a GPU without the dtype). m and hw must outlive cm. */
+/* Prepares cm for model m on profile hw with parallel layout par and KV in
+ * kv_dtype. Returns 0, or -1 with err (a layout breaking cost_par's
+ * invariants, more layer kinds than it handles, a GPU without the dtype).
+ * m and hw must outlive cm. */
+int cost_model_init_par(cost_model *cm, const model_card *m, const hw_profile *hw, const cost_par *par,
+                        kt_dtype kv, kt_err *err);
+/* cost_model_init_par with tensor parallelism tp alone (pp = cp = ep = 1). */
 int cost_model_init(cost_model *cm, const model_card *m, const hw_profile *hw, int tp, kt_dtype kv,
                     kt_err *err);
 
 /* KV bytes one token takes on one GPU over all layers (windows ignored):
  * KV heads are split across tp GPUs (at least one head each); MLA's latent
- * KV is not split and sits whole on every GPU. */
+ * KV is not split and sits whole on every GPU of the TP group. A GPU holds
+ * the layers of its pipeline stage (the largest stage counts) and, with
+ * context parallelism, 1/cp of the sequence's tokens. */
 double cost_kv_bytes_per_token_gpu(const cost_model *cm);
-/* Weight bytes each GPU holds. */
+/* Weight bytes each GPU holds: its tensor-parallel share of its pipeline
+ * stage's layers (the largest stage, which also holds the lm_head). Every
+ * CP group holds a copy of the stage, and EP only regroups the experts
+ * inside the TP group (n_experts / ep whole experts on tp / ep GPUs is
+ * 1/tp of them), so neither changes it unless ep leaves uneven parts
+ * (n_experts % ep != 0: the fullest part counts). */
 double cost_weight_bytes_gpu(const cost_model *cm);
 
 /* Time and work of one iteration over seqs[0..n). n_logits sequences
- * sample a token at its end (lm_head rows). Pure: reads cm only. */
+ * sample a token at its end (lm_head rows). Pure and allocation-free: reads
+ * cm only. */
 void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_logits, cost_iter *out);
 
 #endif

@@ -59,6 +59,10 @@ static const fig_spec top_figs[] = {
     FIG("l2_cache", FIG_QTY, UNITS_BYTES, l2_bytes),
     FIG("nvlink_bandwidth", FIG_QTY, UNITS_BANDWIDTH, nvlink_bw_Bps),
     FIG("nvlink_latency", FIG_NS, NO_UNITS, nvlink_latency_ns),
+    FIG("gpus_per_node", FIG_COUNT, NO_UNITS, gpus_per_node),
+    FIG("nvlink_domain_gpus", FIG_COUNT, NO_UNITS, nvlink_domain_gpus),
+    FIG("network_bandwidth", FIG_QTY, UNITS_BANDWIDTH, network_bw_Bps),
+    FIG("network_latency", FIG_NS, NO_UNITS, network_latency_ns),
     FIG("pcie_bandwidth", FIG_QTY, UNITS_BANDWIDTH, pcie_bw_Bps),
     FIG("launch_overhead", FIG_NS, NO_UNITS, launch_ns),
     FIG("kernels_per_layer", FIG_COUNT, NO_UNITS, kernels_per_layer),
@@ -73,6 +77,7 @@ static const fig_spec eff_figs[] = {
     FIG("attention", FIG_FRACTION, NO_UNITS, eff_attn),
     FIG("memory", FIG_FRACTION, NO_UNITS, eff_mem),
     FIG("nvlink", FIG_FRACTION, NO_UNITS, eff_nvlink),
+    FIG("network", FIG_FRACTION, NO_UNITS, eff_network),
 };
 
 #define N_TOP_FIGS (sizeof top_figs / sizeof top_figs[0])
@@ -550,6 +555,18 @@ static int check_prov(const hw_profile *h, kt_err *err)
     return 0;
 }
 
+/* An NVLink domain is whole nodes (NVL72: 18 trays of 4) or an equal part of
+ * one (NVLink-bridged pairs in a PCIe server); anything else is a slip. */
+static int check_domain(const hw_profile *h, kt_err *err)
+{
+    int d = h->nvlink_domain_gpus, n = h->gpus_per_node;
+    if (d % n == 0 || n % d == 0)
+        return 0;
+    KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': nvlink_domain_gpus %d and gpus_per_node %d: "
+             "an NVLink domain must be whole nodes or an equal part of one", h->name, d, n);
+    return -1;
+}
+
 int hw_check(const hw_profile *h, kt_err *err)
 {
     if (!h) {
@@ -562,7 +579,7 @@ int hw_check(const hw_profile *h, kt_err *err)
     }
     if (check_prov(h, err) < 0 || check_peaks(h, err) < 0 ||
         check_figs(h, NULL, top_figs, N_TOP_FIGS, err) < 0 ||
-        check_figs(h, EFF_GROUP, eff_figs, N_EFF_FIGS, err) < 0)
+        check_figs(h, EFF_GROUP, eff_figs, N_EFF_FIGS, err) < 0 || check_domain(h, err) < 0)
         return -1;
     return 0;
 }

@@ -22,7 +22,9 @@ typedef struct hw_provenance {
 
 /* A GPU hardware profile.
  * Invariants: every rate and size > 0 except peak_flops[d] == 0 for dtypes
- * the GPU has no tensor-core path for; efficiencies in (0, 1]; n_prov ==
+ * the GPU has no tensor-core path for; efficiencies in (0, 1]; an NVLink
+ * domain is a whole number of nodes or a whole fraction of one
+ * (nvlink_domain_gpus and gpus_per_node divide one another); n_prov ==
  * number of figures read, each with a non-empty source. */
 typedef struct hw_profile {
     char name[64];             /* "h100-sxm" */
@@ -35,6 +37,10 @@ typedef struct hw_profile {
     double l2_bytes;
     double nvlink_bw_Bps;      /* per GPU, per direction */
     int64_t nvlink_latency_ns; /* one step of a collective over NVLink */
+    int gpus_per_node;         /* GPUs in one server (8 on DGX/HGX boards) */
+    int nvlink_domain_gpus;    /* GPUs one GPU reaches over NVLink (8 on HGX, 72 on an NVL72 rack) */
+    double network_bw_Bps;     /* scale-out NIC bandwidth per GPU, per direction */
+    int64_t network_latency_ns; /* one step of a collective across nodes */
     double pcie_bw_Bps;        /* host link, per direction */
     int64_t launch_ns;         /* one kernel launch, as seen in a serving loop */
     int kernels_per_layer;     /* kernels one decoder layer launches */
@@ -42,6 +48,7 @@ typedef struct hw_profile {
     double eff_attn;           /* achieved / peak FLOP/s for prefill attention */
     double eff_mem;            /* achieved / peak HBM bandwidth for streaming reads */
     double eff_nvlink;         /* achieved / peak NVLink bandwidth in all-reduce */
+    double eff_network;        /* achieved / peak network bandwidth in collectives across nodes */
     double price_usd;          /* purchase price of one GPU (capex) */
     double hourly_usd;         /* rental price per GPU-hour */
     double power_w;            /* board power */

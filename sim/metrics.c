@@ -193,9 +193,10 @@ static void summarize_requests(const metrics *m, const metrics_slo *slo, metrics
     size_t n = m->n_reqs, k = 0, kt = 0;
     double *ttft = malloc((n + 1) * sizeof *ttft), *e2e = malloc((n + 1) * sizeof *e2e);
     double *queue = malloc((n + 1) * sizeof *queue), *tpot = malloc((n + 1) * sizeof *tpot);
+    double *handoff = malloc((n + 1) * sizeof *handoff);
     int64_t t_first = INT64_MAX, t_last = INT64_MIN, trace_blocks = 0, trace_reused = 0;
     size_t good = 0;
-    for (size_t i = 0; i < n && ttft && e2e && queue && tpot; i++) {
+    for (size_t i = 0; i < n && ttft && e2e && queue && tpot && handoff; i++) {
         const metrics_req *r = &m->reqs[i];
         s->requests++;
         s->rejected += r->outcome == REQ_REJECTED;
@@ -227,12 +228,16 @@ static void summarize_requests(const metrics *m, const metrics_slo *slo, metrics
         k++;
         if (r->n_gaps)
             tpot[kt++] = (double)r->gap_sum_ns / (double)r->n_gaps;
+        if (r->prefill_replica >= 0 && r->output_tokens > 1)
+            handoff[s->handoffs++] = (double)r->kv_transfer_ns;
         good += metrics_meets_slo(r, slo);
     }
     dist_of(ttft, k, &s->ttft_ns);
     dist_of(e2e, k, &s->e2e_ns);
     dist_of(queue, k, &s->queue_ns);
     dist_of(tpot, kt, &s->tpot_ns);
+    dist_of(handoff, (size_t)s->handoffs, &s->kv_transfer_ns);
+    free(handoff);
     free(ttft);
     free(e2e);
     free(queue);
@@ -375,6 +380,8 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
     }
     n = field(f, n, "tier_recomputed_tokens", (double)s->tier_recomputed_tokens, "tokens");
     n = field(f, n, "ttft_fetch_mean", s->ttft_fetch_mean_ns / 1e6, "ms");
+    n = field(f, n, "kv_handoffs", (double)s->handoffs, "requests");
+    n = dist_fields(f, n, "kv_transfer", &s->kv_transfer_ns, 1e6, "ms");
     n = field(f, n, "gpu_stall", s->stall_s, "GPU-s");
     n = field(f, n, "trace_block_reuse", s->trace_block_reuse, "fraction");
     n = field(f, n, "retention_dropped_tokens", (double)s->hh_dropped_tokens, "tokens");

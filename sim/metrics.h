@@ -34,6 +34,8 @@ typedef struct metrics_req {
     int64_t tier_hit_tokens[METRICS_TIERS]; /* prompt tokens fetched from each lower tier */
     int64_t tier_recomputed_tokens; /* tokens a lower tier held but recomputing was cheaper */
     int64_t fetch_ns;               /* time spent waiting for KV to arrive from lower tiers */
+    int prefill_replica;            /* disaggregated: where it was prefilled; -1 colocated */
+    int64_t kv_transfer_ns;         /* disaggregated: first token to its KV landing on the decode replica */
     int64_t hh_dropped_tokens;      /* prompt tokens heavy-hitter retention dropped */
     int64_t in_storage_tokens;      /* prefix tokens attended to inside a storage tier */
     int64_t hh_offloaded_tokens;    /* or wrote to a lower tier instead */
@@ -117,6 +119,8 @@ typedef struct metrics_summary {
     int64_t tier_hit_tokens[METRICS_TIERS], tier_recomputed_tokens;
     double tier_hit_ratio[METRICS_TIERS];  /* of prompt tokens */
     double ttft_fetch_mean_ns;      /* mean TTFT part spent fetching */
+    int64_t handoffs;               /* disaggregated: completed requests whose KV moved to a decode replica */
+    metrics_dist kv_transfer_ns;    /* of those: first token to KV landing (queueing for blocks + transfer) */
     double stall_s;                 /* GPU-seconds idle waiting for pages */
     double trace_block_reuse;       /* reused / all prefix-hash blocks of the trace's requests */
     int64_t hh_dropped_tokens, hh_offloaded_tokens, in_storage_tokens;
@@ -184,7 +188,7 @@ typedef struct metrics_field {
     double value;
     const char *unit;
 } metrics_field;
-#define METRICS_MAX_FIELDS 64
+#define METRICS_MAX_FIELDS 96
 /* Lists the summary's figures (latencies in ms, E2E and durations in s).
  * Returns how many were written to f (at most METRICS_MAX_FIELDS). */
 size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f);

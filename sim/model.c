@@ -529,8 +529,7 @@ static double layer_params(const model_card *m, int layer, int experts_counted)
     return p;
 }
 
-/* Embedding, final norm and (unless tied) the lm_head. */
-static double outer_params(const model_card *m)
+double model_params_outer(const model_card *m)
 {
     double emb = (double)m->vocab * m->hidden;
     return emb * (m->tie_embeddings ? 1 : 2) + m->hidden;
@@ -538,7 +537,7 @@ static double outer_params(const model_card *m)
 
 double model_params_total(const model_card *m)
 {
-    double p = outer_params(m);
+    double p = model_params_outer(m);
     for (int l = 0; l < m->n_layers; l++)
         p += layer_params(m, l, m->n_experts);
     return p;
@@ -546,7 +545,7 @@ double model_params_total(const model_card *m)
 
 double model_params_active(const model_card *m)
 {
-    double p = outer_params(m);
+    double p = model_params_outer(m);
     for (int l = 0; l < m->n_layers; l++)
         p += layer_params(m, l, m->n_experts_active);
     return p;

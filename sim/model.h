@@ -81,6 +81,9 @@ int64_t model_layer_kv_tokens(const model_card *m, int layer, int64_t ctx_tokens
  * embedding and (untied) lm_head matrices. */
 double model_params_total(const model_card *m);
 double model_params_active(const model_card *m);
+/* The part of both outside the decoder layers: embedding, final norm and
+ * (unless tied) the lm_head. */
+double model_params_outer(const model_card *m);
 /* Weight bytes = total params × bytes(weight_dtype). */
 double model_weight_bytes(const model_card *m);
 

@@ -59,12 +59,28 @@ static void report_tiers(FILE *out, const scenario *sc, const metrics_summary *s
             (long long)s->tier_recomputed_tokens);
 }
 
+/* Disaggregated serving: the pools and what moving KV between them cost. */
+static void report_handoffs(FILE *out, const scenario *sc, const metrics_summary *s)
+{
+    fprintf(out, "disaggregated: %d prefill + %d decode replicas; %lld requests' KV moved, transfer (ms) mean %.2f"
+                 " p50 %.2f p99 %.2f max %.2f (queueing for decode blocks included)\n",
+            sc->prefill_replicas, sc->replicas - sc->prefill_replicas, (long long)s->handoffs,
+            s->kv_transfer_ns.mean / 1e6, s->kv_transfer_ns.p50 / 1e6, s->kv_transfer_ns.p99 / 1e6,
+            s->kv_transfer_ns.max / 1e6);
+}
+
 void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const sim_stats *st)
 {
     char a[32], b[32], c[32], d[32], e[32], slo[160];
-    fprintf(out, "kvtier run '%s': %s on %d x %s (%d replica%s, tensor parallel %d), seed %llu\n", sc->name,
-            sc->model->name, s->gpus, sc->hw->name, sc->replicas, sc->replicas == 1 ? "" : "s",
-            sc->tensor_parallel, (unsigned long long)sc->seed);
+    fprintf(out, "kvtier run '%s': %s on %d x %s (%d replica%s, tensor parallel %d", sc->name, sc->model->name,
+            s->gpus, sc->hw->name, sc->replicas, sc->replicas == 1 ? "" : "s", sc->tensor_parallel);
+    if (sc->par.pp > 1)
+        fprintf(out, ", pipeline parallel %d", sc->par.pp);
+    if (sc->par.cp > 1)
+        fprintf(out, ", context parallel %d", sc->par.cp);
+    if (sc->par.ep > 1)
+        fprintf(out, ", expert parallel %d", sc->par.ep);
+    fprintf(out, "), seed %llu\n", (unsigned long long)sc->seed);
     if (sc->trace.on) {
         fprintf(out, "trace: %s (%s), %s requests replayed", sc->trace.path, trace_format_names[sc->trace.format],
                 grouped(sc->trace.requests, a, sizeof a));
@@ -101,6 +117,8 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
             grouped(s->preemptions, a, sizeof a));
     if (sc->tiers.n)
         report_tiers(out, sc, s);
+    if (sc->prefill_replicas)
+        report_handoffs(out, sc, s);
     fprintf(out, "cost: $%.4f for %d GPU%s over the run; $%.4f per million tokens ($%.4f per million output tokens)\n",
             s->cost_usd, s->gpus, s->gpus == 1 ? "" : "s", s->usd_per_m_tokens, s->usd_per_m_output_tokens);
     if (st)

@@ -58,11 +58,11 @@ void scenario_data_dirs(const char *near, const char *sub, char *buf, size_t buf
     dirs[n] = NULL;
 }
 
-uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, int tp, kt_dtype kv,
+uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, const cost_par *par, kt_dtype kv,
                             int block_tokens, double hbm_fraction, double reserve_bytes)
 {
     cost_model cm;
-    if (cost_model_init(&cm, m, hw, tp, kv, NULL) < 0)
+    if (cost_model_init_par(&cm, m, hw, par, kv, NULL) < 0)
         return 0;
     double budget = hw->hbm_bytes * hbm_fraction - cost_weight_bytes_gpu(&cm) - reserve_bytes;
     double block_bytes = cost_kv_bytes_per_token_gpu(&cm) * block_tokens;
@@ -136,19 +136,30 @@ static int load_replicas(scenario *sc, conf_node *root, kt_err *err)
         return -1;
     sc->replicas = 1;
     sc->tensor_parallel = 1;
+    sc->par = (cost_par){ 1, 1, 1, 1 };
     int router = ROUTER_SESSION_STICKY;
     sc->max_imbalance = 0.5;
     if (conf_int(n, "count", 0, 1, MAX_REPLICAS, &sc->replicas, err) < 0 ||
         conf_int(n, "gpus", 1, 1, MAX_GPUS_PER_REPLICA, &sc->gpus_per_replica, err) < 0 ||
         conf_int(n, "tensor_parallel", 0, 1, MAX_GPUS_PER_REPLICA, &sc->tensor_parallel, err) < 0 ||
+        conf_int(n, "pipeline_parallel", 0, 1, MAX_GPUS_PER_REPLICA, &sc->par.pp, err) < 0 ||
+        conf_int(n, "context_parallel", 0, 1, MAX_GPUS_PER_REPLICA, &sc->par.cp, err) < 0 ||
+        conf_int(n, "expert_parallel", 0, 1, MAX_GPUS_PER_REPLICA, &sc->par.ep, err) < 0 ||
         conf_enum(n, "router", 0, router_names, &router, err) < 0 ||
-        conf_f64(n, "max_imbalance", 0, 0, 1000, &sc->max_imbalance, err) < 0)
+        conf_f64(n, "max_imbalance", 0, 0, 1000, &sc->max_imbalance, err) < 0 ||
+        conf_int(n, "prefill_replicas", 0, 0, MAX_REPLICAS, &sc->prefill_replicas, err) < 0)
         return -1;
+    if (sc->prefill_replicas && sc->prefill_replicas >= sc->replicas) {
+        CONF_ERROR(err, conf_find(n, "prefill_replicas"), "%d of %d replicas prefill, which leaves none to decode",
+                   sc->prefill_replicas, sc->replicas);
+        return -1;
+    }
     sc->router = (router_kind)router;
-    if (sc->tensor_parallel != sc->gpus_per_replica) {
+    sc->par.tp = sc->tensor_parallel;
+    if (cost_par_gpus(&sc->par) != sc->gpus_per_replica) {
         CONF_ERROR(err, conf_find(n, "gpus"),
-                   "%d GPUs per replica but tensor_parallel is %d (pipeline parallelism is not modeled yet, so they must be equal)",
-                   sc->gpus_per_replica, sc->tensor_parallel);
+                   "%d GPUs per replica but tensor_parallel %d × pipeline_parallel %d × context_parallel %d = %d",
+                   sc->gpus_per_replica, sc->par.tp, sc->par.pp, sc->par.cp, cost_par_gpus(&sc->par));
         return -1;
     }
     return 0;
@@ -348,7 +359,7 @@ static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
 /* The weights must fit with room for at least one request's KV. */
 static int size_kv(scenario *sc, conf_node *root, kt_err *err)
 {
-    sc->kv_blocks_per_replica = scenario_kv_blocks(sc->model, sc->hw, sc->tensor_parallel, sc->kv_dtype,
+    sc->kv_blocks_per_replica = scenario_kv_blocks(sc->model, sc->hw, &sc->par, sc->kv_dtype,
                                                    sc->kv_block_tokens, sc->hbm_fraction,
                                                    sc->activation_reserve_bytes);
     if (sc->kv_blocks_per_replica > 0)
@@ -356,16 +367,16 @@ static int size_kv(scenario *sc, conf_node *root, kt_err *err)
     char w[64], h[64];
     cost_model cm;
     kt_err e2;
-    if (cost_model_init(&cm, sc->model, sc->hw, sc->tensor_parallel, sc->kv_dtype, &e2) < 0) {
-        CONF_ERROR(err, conf_find(root, "hardware"), "%s", e2.msg);
+    if (cost_model_init_par(&cm, sc->model, sc->hw, &sc->par, sc->kv_dtype, &e2) < 0) {
+        CONF_ERROR(err, conf_find(root, "replicas"), "%s", e2.msg);
         return -1;
     }
     CONF_ERROR(err, conf_find(conf_find(root, "replicas"), "tensor_parallel")
                         ? conf_find(conf_find(root, "replicas"), "tensor_parallel")
                         : conf_find(root, "replicas"),
-               "%s weights need %s per GPU at tensor parallel %d; with %.0f%% of %s HBM nothing is left for KV",
+               "%s weights need %s per GPU at tensor parallel %d, pipeline parallel %d; with %.0f%% of %s HBM nothing is left for KV",
                sc->model->name, units_format(cost_weight_bytes_gpu(&cm), UNITS_BYTES, w, sizeof w),
-               sc->tensor_parallel, sc->hbm_fraction * 100,
+               sc->tensor_parallel, sc->par.pp, sc->hbm_fraction * 100,
                units_format(sc->hw->hbm_bytes, UNITS_BYTES, h, sizeof h));
     return -1;
 }

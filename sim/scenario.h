@@ -23,7 +23,7 @@ extern const char *const router_names[ROUTER_KIND_COUNT + 1];
 
 /* A loaded scenario.
  * Invariants: model and hw are loaded and checked; gpus_per_replica ==
- * tensor_parallel; kv_blocks_per_replica >= 1 (the weights fit and leave
+ * cost_par_gpus(&par); kv_blocks_per_replica >= 1 (the weights fit and leave
  * room for KV); yaml holds the effective scenario (after --set overrides). */
 typedef struct scenario {
     char *file;
@@ -33,7 +33,9 @@ typedef struct scenario {
     model_card *model;          /* owned */
     hw_profile *hw;             /* owned */
     int replicas, gpus_per_replica, tensor_parallel;
+    cost_par par;               /* tp (== tensor_parallel), pp, cp, ep; gpus_per_replica == tp × pp × cp */
     router_kind router;
+    int prefill_replicas;       /* disaggregated: replicas [0, this) prefill, the rest decode; 0 colocated */
     double max_imbalance;       /* cache_aware: load may exceed the least L by this × max(L, 1) */
     int kv_block_tokens;
     kt_dtype kv_dtype;
@@ -73,9 +75,10 @@ void scenario_free(scenario *sc);
 void scenario_data_dirs(const char *near, const char *sub, char *buf, size_t buf_len,
                         const char **dirs, int max);
 
-/* KV blocks per replica: per GPU, hbm × hbm_fraction − weights/tp −
- * activation reserve, divided by a block's bytes on one GPU. 0 if none fit. */
-uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, int tp, kt_dtype kv,
+/* KV blocks per replica: per GPU, hbm × hbm_fraction − the weights one GPU
+ * holds under the layout par − activation reserve, divided by a block's
+ * bytes on one GPU. 0 if none fit (or the layout is invalid). */
+uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, const cost_par *par, kt_dtype kv,
                             int block_tokens, double hbm_fraction, double reserve_bytes);
 
 #endif

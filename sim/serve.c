@@ -2,10 +2,14 @@
 #include "serve.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void on_step_end(engine *eng, void *ctx, uint64_t arg);
+static void handoff_drain(replica *d);
+
+const char *const replica_role_names[ROLE_COUNT + 1] = { "colocated", "prefill", "decode", NULL };
 
 int replica_init(replica *r, int id, int gpus, engine *eng, const cost_model *cm, uint32_t kv_blocks,
                  int block_tokens, int prefix_cache, const serve_cfg *cfg, metrics *met,
@@ -51,20 +55,23 @@ void replica_destroy(replica *r)
     memset(r, 0, sizeof *r);
 }
 
-int replica_load(const replica *r) { return r->n_running + r->n_waiting; }
+int replica_load(const replica *r) { return r->n_running + r->n_waiting + r->n_in_wait + r->n_inbound; }
 
 /* ---------- queues ---------- */
 
-static void wait_push_back(replica *r, serve_req *q)
+/* Appends q to the queue (head, tail, count n) linked through next. */
+static void queue_push_back(serve_req **head, serve_req **tail, int *n, serve_req *q)
 {
     q->next = NULL;
-    if (r->wait_tail)
-        r->wait_tail->next = q;
+    if (*tail)
+        (*tail)->next = q;
     else
-        r->wait_head = q;
-    r->wait_tail = q;
-    r->n_waiting++;
+        *head = q;
+    *tail = q;
+    (*n)++;
 }
+
+static void wait_push_back(replica *r, serve_req *q) { queue_push_back(&r->wait_head, &r->wait_tail, &r->n_waiting, q); }
 
 static void wait_push_front(replica *r, serve_req *q)
 {
@@ -119,6 +126,7 @@ void replica_submit(replica *r, serve_req *q)
     q->rec.first_sched_ns = -1;
     q->rep = r;
     q->promo = -1;
+    q->rec.prefill_replica = -1;
     if (kv_blocks_for(r->kv, peak_kv_tokens(q)) > kv_pool_blocks(r->kv)) {
         q->rec.first_sched_ns = q->rec.first_token_ns = engine_now(r->eng);
         req_leave(r, q, REQ_REJECTED, engine_now(r->eng));
@@ -309,7 +317,7 @@ static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now)
 static void schedule_waiting(replica *r, int64_t *budget, int64_t now)
 {
     serve_req *prev = NULL, *q = r->wait_head;
-    while (q && r->n_running < r->cfg.max_running && *budget > 0) {
+    while (q && r->n_running + r->n_inbound < r->cfg.max_running && *budget > 0) {
         serve_req *next = q->next;
         if (q->promo >= 0) {
             prev = q;
@@ -328,7 +336,7 @@ static void schedule_waiting(replica *r, int64_t *budget, int64_t now)
  * free now (only this replica takes blocks from its pool). */
 static int multi_step_count(const replica *r)
 {
-    if (r->cfg.max_multi_step <= 1 || (r->wait_head && r->n_running < r->cfg.max_running) ||
+    if (r->cfg.max_multi_step <= 1 || ((r->wait_head || r->in_wait_head) && r->n_running < r->cfg.max_running) ||
         r->n_batch != r->n_running || r->n_batch > r->cfg.token_budget)
         return 1;
     int64_t k = r->cfg.max_multi_step;
@@ -404,6 +412,8 @@ static void replica_plan(replica *r)
     int64_t now = engine_now(r->eng), budget = r->cfg.token_budget;
     r->n_batch = 0;
     r->n_batch_remote = 0;
+    if (r->in_wait_head && !r->wait_head)
+        handoff_drain(r);
     if (!schedule_running(r, &budget))
         schedule_waiting(r, &budget, now);
     if (r->n_batch == 0)
@@ -552,12 +562,116 @@ static void retain_heavy_hitters(replica *r, serve_req *q)
     }
 }
 
+/* ---------- disaggregated serving ---------- */
+
+void replica_set_role(replica *r, replica_role role, serve_prefilled_fn on_prefilled, fabric *net,
+                      int nic_out, int nic_in, int64_t setup_ns)
+{
+    r->role = role;
+    r->on_prefilled = on_prefilled;
+    r->net = net;
+    r->nic_out = nic_out;
+    r->nic_in = nic_in;
+    r->net_setup_ns = setup_ns;
+    r->kv_bytes_token = cost_kv_bytes_per_token_gpu(r->cm) * r->gpus;
+}
+
+/* q's prompt KV is ready to leave: its blocks stay here, in src_seq, until
+ * the transfer has moved them; q->seq is left empty for the decode side. */
+static void handoff_out(replica *r, serve_req *q, int64_t now)
+{
+    kv_seq empty = q->src_seq;
+    q->src_seq = q->seq;
+    q->seq = empty;
+    q->src_rep = r;
+    q->out_next = r->out_head;
+    r->out_head = q;
+    r->n_out++;
+    q->handoff_start_ns = now;
+    q->rec.prefill_replica = r->id;
+    r->on_prefilled(r->ud, q, now);
+}
+
+/* Unlinks q from a list threaded through the field at offset link. */
+static void list_remove(serve_req **head, serve_req *q, size_t link)
+{
+    for (serve_req **p = head; *p; p = (serve_req **)((char *)*p + link))
+        if (*p == q) {
+            *p = *(serve_req **)((char *)q + link);
+            return;
+        }
+}
+
+static void on_handoff_done(void *ud, uint64_t tag, int64_t now)
+{
+    serve_req *q = ud;
+    replica *p = q->src_rep, *d = q->rep;
+    (void)tag;
+    kv_seq_release(p->kv, &q->src_seq);
+    list_remove(&p->out_head, q, offsetof(serve_req, out_next));
+    p->n_out--;
+    q->src_rep = NULL;
+    list_remove(&d->in_head, q, offsetof(serve_req, in_next));
+    d->n_inbound--;
+    q->handoff = 0;
+    q->rec.kv_transfer_ns += now - q->handoff_start_ns;
+    replica_sync(d);
+    d->running[d->n_running++] = q;
+    if (!d->busy)
+        on_step_end(d->eng, d, 0);
+    if (!p->busy)
+        on_step_end(p->eng, p, 0);
+}
+
+/* Reserves d's blocks and a running slot for q's KV and starts moving it;
+ * -1 when d has no room now. Runs between d's steps only, so a planned
+ * multi-step run never finds its blocks taken. */
+static int handoff_start(replica *d, serve_req *q)
+{
+    if (d->n_running + d->n_inbound >= d->cfg.max_running || kv_seq_reserve(d->kv, &q->seq, kv_tokens(q)) < 0)
+        return -1;
+    q->in_next = d->in_head;
+    d->in_head = q;
+    d->n_inbound++;
+    const replica *p = q->src_rep;
+    int path[2] = { p->nic_out, d->nic_in };
+    /* The path is valid: replica_set_role gave both ends links of net. */
+    fabric_transfer(d->net, path, 2, 1, (double)kv_tokens(q) * p->kv_bytes_token, d->net_setup_ns, 0, 0,
+                    on_handoff_done, q, 0);
+    return 0;
+}
+
+void replica_handoff(replica *d, serve_req *q)
+{
+    q->rep = d;
+    queue_push_back(&d->in_wait_head, &d->in_wait_tail, &d->n_in_wait, q);
+    /* d takes it at its next step boundary. */
+    replica_sync(d);
+    if (!d->busy)
+        on_step_end(d->eng, d, 0);
+}
+
+/* Starts the queued handoffs that fit now, in order. */
+static void handoff_drain(replica *d)
+{
+    while (d->in_wait_head) {
+        serve_req *q = d->in_wait_head, *next = q->next;
+        if (handoff_start(d, q) < 0)
+            return;
+        d->in_wait_head = next;
+        if (!next)
+            d->in_wait_tail = NULL;
+        d->n_in_wait--;
+        q->next = NULL;
+    }
+}
+
 /* Drops finished requests from running, keeping the order of the rest. */
 static void compact_running(replica *r)
 {
     int k = 0;
     for (int i = 0; i < r->n_running; i++)
-        if (r->running[i]->generated < r->running[i]->rec.output_tokens)
+        if (r->running[i]->generated < r->running[i]->rec.output_tokens && !r->running[i]->handoff)
             r->running[k++] = r->running[i];
     r->n_running = k;
 }
@@ -586,8 +700,12 @@ static void apply_step(replica *r, int s)
         if (r->cfg.hh_window_tokens && q->computed - b->tokens < q->rec.prompt_tokens &&
             q->computed >= q->rec.prompt_tokens)
             retain_heavy_hitters(r, q);
-        if (q->computed == q->num_tokens)
-            finished += emit_token(r, q, t, !shared_gap);
+        if (q->computed == q->num_tokens) {
+            int last = emit_token(r, q, t, !shared_gap);
+            /* A prefill replica's part ends with the first token. */
+            q->handoff = !last && r->role == ROLE_PREFILL;
+            finished += last || q->handoff;
+        }
     }
     account_step(r, &r->step_cost[s], s == 0);
     if (!finished)
@@ -595,9 +713,13 @@ static void apply_step(replica *r, int s)
     /* Leave only after the running array no longer holds them: on_done may
      * recycle a request at once. */
     compact_running(r);
-    for (int i = 0; i < r->n_batch; i++)
-        if (r->batch[i].r->generated == r->batch[i].r->rec.output_tokens)
-            req_leave(r, r->batch[i].r, REQ_COMPLETED, t);
+    for (int i = 0; i < r->n_batch; i++) {
+        serve_req *q = r->batch[i].r;
+        if (q->generated == q->rec.output_tokens)
+            req_leave(r, q, REQ_COMPLETED, t);
+        else if (q->handoff)
+            handoff_out(r, q, t);
+    }
 }
 
 /* Applies the steps that ended at or before now. */
@@ -732,9 +854,9 @@ void replica_sync(replica *r)
 
 int replica_check(const replica *r, kt_err *err)
 {
-    if (r->n_running > r->cfg.max_running) {
-        KT_ERROR(err, NULL, 0, 0, "replica %d: %d running, more than %d", r->id, r->n_running,
-                 r->cfg.max_running);
+    if (r->n_running + r->n_inbound > r->cfg.max_running) {
+        KT_ERROR(err, NULL, 0, 0, "replica %d: %d running and %d arriving, more than %d", r->id, r->n_running,
+                 r->n_inbound, r->cfg.max_running);
         return -1;
     }
     int n = 0;
@@ -747,16 +869,41 @@ int replica_check(const replica *r, kt_err *err)
         KT_ERROR(err, NULL, 0, 0, "replica %d: %d waiting but counter says %d", r->id, n, r->n_waiting);
         return -1;
     }
-    const kv_seq *seqs[r->n_running + 1];
-    for (int i = 0; i < r->n_running; i++) {
-        const serve_req *q = r->running[i];
-        if (q->computed > q->num_tokens || q->num_tokens != q->rec.prompt_tokens + q->generated ||
-            q->generated > q->rec.output_tokens) {
-            KT_ERROR(err, NULL, 0, 0, "replica %d: request %lld token counts inconsistent", r->id,
-                     (long long)q->rec.id);
+    n = 0;
+    for (const serve_req *q = r->in_wait_head; q; q = q->next)
+        if (++n > r->n_in_wait || q->seq.n_blocks || !q->handoff) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: handoff queue broken", r->id);
             return -1;
         }
-        seqs[i] = &q->seq;
+    /* Blocks of this pool are held by running sequences, by KV leaving
+     * (prefill side) and by KV arriving (decode side). */
+    size_t k = 0, cap = (size_t)r->n_running + (size_t)r->n_out + (size_t)r->n_inbound + 1;
+    const kv_seq **seqs = malloc(cap * sizeof *seqs);
+    if (!seqs) {
+        KT_ERROR(err, NULL, 0, 0, "out of memory");
+        return -1;
     }
-    return kv_pool_check(r->kv, seqs, (size_t)r->n_running, err);
+    int rc = 0;
+    for (int i = 0; i < r->n_running && rc == 0; i++) {
+        const serve_req *q = r->running[i];
+        if (q->computed > q->num_tokens || q->num_tokens != q->rec.prompt_tokens + q->generated ||
+            q->generated > q->rec.output_tokens || q->handoff) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: request %lld token counts inconsistent", r->id,
+                     (long long)q->rec.id);
+            rc = -1;
+        }
+        seqs[k++] = &q->seq;
+    }
+    for (const serve_req *q = r->out_head; q && rc == 0 && k < cap; q = q->out_next)
+        seqs[k++] = &q->src_seq;
+    for (const serve_req *q = r->in_head; q && rc == 0 && k < cap; q = q->in_next)
+        seqs[k++] = &q->seq;
+    if (rc == 0 && k != (size_t)r->n_running + (size_t)r->n_out + (size_t)r->n_inbound) {
+        KT_ERROR(err, NULL, 0, 0, "replica %d: handoff lists and counters disagree", r->id);
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = kv_pool_check(r->kv, seqs, k, err);
+    free(seqs);
+    return rc;
 }

@@ -7,6 +7,7 @@
 #include "cost.h"
 #include "engine.h"
 #include "err.h"
+#include "fabric.h"
 #include "kv.h"
 #include "metrics.h"
 #include "tier.h"
@@ -53,6 +54,15 @@ typedef struct serve_req {
     int64_t fetch_blocks[TIER_MAX];
     int64_t tier_recompute_until;  /* tokens below this were in a lower tier: recomputing is waste */
     int promo;                  /* prefetch record it waits for, -1 none */
+    /* Disaggregated serving: once prefilled, the prompt's KV moves from
+     * the prefill replica (src_rep, blocks in src_seq) to a decode replica
+     * (blocks reserved in seq) before the request decodes there. */
+    kv_seq src_seq;
+    struct replica *src_rep;
+    int handoff;                /* 1 from the end of its prefill until its KV has arrived */
+    int64_t handoff_start_ns;
+    struct serve_req *out_next; /* src_rep's list of requests whose KV is leaving */
+    struct serve_req *in_next;  /* the decode replica's list of transfers in flight */
     struct replica *rep;
     struct serve_req *next;     /* waiting-queue link */
     void *owner;                /* the workload's session, opaque here */
@@ -61,6 +71,13 @@ typedef struct serve_req {
 /* Called when a request leaves the replica (completed or rejected); the
  * replica no longer refers to it. */
 typedef void (*serve_done_fn)(void *ud, serve_req *r, int64_t now_ns);
+/* Called when a prefill replica has produced a request's first token: the
+ * callee picks a decode replica and hands it over with replica_handoff. */
+typedef void (*serve_prefilled_fn)(void *ud, serve_req *r, int64_t now_ns);
+
+/* What a replica does: both phases, or one side of disaggregated serving. */
+typedef enum { ROLE_COLOCATED, ROLE_PREFILL, ROLE_DECODE, ROLE_COUNT } replica_role;
+extern const char *const replica_role_names[ROLE_COUNT + 1];
 
 /* One entry of the in-flight batch. */
 typedef struct serve_batch_entry {
@@ -90,7 +107,7 @@ typedef struct serve_promo {
 typedef enum { WAIT_NONE, WAIT_START, WAIT_END } serve_wait;
 
 /* A replica.
- * Invariants: n_running <= cfg.max_running; while busy, an end event is
+ * Invariants: n_running + n_inbound <= cfg.max_running; while busy, an end event is
  * pending and steps [applied, steps) of the run are not yet applied, their
  * ends at step_end_ns[]; a multi-step run (steps > 1) has only decode
  * entries; the batch's requests are all in running. */
@@ -126,6 +143,19 @@ typedef struct replica {
     uint64_t *hash_scratch;
     int64_t cap_hash_scratch;
     serve_promo promos[SERVE_MAX_PROMOS];
+    /* Disaggregated serving (role != ROLE_COLOCATED). */
+    replica_role role;
+    serve_prefilled_fn on_prefilled;
+    fabric *net;                /* not owned; the network between replicas */
+    int nic_out, nic_in;        /* this replica's links in net */
+    int64_t net_setup_ns;       /* one transfer's setup (network latency) */
+    double kv_bytes_token;      /* KV bytes of one token, all the replica's GPUs */
+    serve_req *out_head;        /* prefill side: KV leaving, blocks still held here */
+    int n_out;
+    serve_req *in_wait_head, *in_wait_tail;   /* decode side: waiting for blocks here */
+    int n_in_wait;
+    serve_req *in_head;         /* decode side: KV arriving into blocks reserved here */
+    int n_inbound;              /* in_head's length; holds running slots */
 } replica;
 
 /* Sets up r. kv_blocks: the pool size. Returns 0 or -1 (out of memory). */
@@ -148,8 +178,22 @@ void replica_submit(replica *r, serve_req *q);
 /* Brings a multi-step run up to now, so the replica's state is what
  * stepping one iteration at a time would show (for samplers). */
 void replica_sync(replica *r);
-/* Outstanding requests (running + waiting), for routing. */
+/* Outstanding requests (running + waiting, and on a decode replica its
+ * handoffs waiting or in flight), for routing. */
 int replica_load(const replica *r);
+
+/* Makes r one side of disaggregated serving. Prefill: after its first
+ * token a request stays here only until its KV has left; on_prefilled
+ * names the decode replica. Decode: takes requests from replica_handoff.
+ * net carries the KV, from the prefill replica's nic_out to the decode
+ * replica's nic_in, setup_ns per transfer. */
+void replica_set_role(replica *r, replica_role role, serve_prefilled_fn on_prefilled, fabric *net,
+                      int nic_out, int nic_in, int64_t setup_ns);
+/* Hands q, prefilled on q->rep (a prefill replica), to decode replica d:
+ * d reserves blocks for the prompt's KV (or queues q until it can), the
+ * KV crosses the network, then q joins d's batch; the prefill replica
+ * frees its blocks when the last byte has left. */
+void replica_handoff(replica *d, serve_req *q);
 
 /* Invariant checker (queues, batch, KV ref counts against the running set). */
 int replica_check(const replica *r, kt_err *err);

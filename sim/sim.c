@@ -48,6 +48,8 @@ typedef struct sim_world {
     double *prev_link_bytes;    /* per replica × link, at the last sample */
     int failed;
     kt_err *err;
+    fabric *net;                /* links between replicas (disaggregated serving), or NULL */
+    int first_decode;           /* replicas [0, first_decode) take new requests */
     struct timespec wall_start, wall_last_progress;
     /* Trace replay (sc->trace.on): the next record, read one ahead. */
     trace_reader *tr;
@@ -100,20 +102,23 @@ static void session_put(sim_world *w, session *s)
 
 /* ---------- routing ---------- */
 
-static int least_loaded(const sim_world *w)
+/* Routers pick among replicas [lo, hi): new requests go to the prefill
+ * pool when serving is disaggregated, else anywhere. */
+
+static int least_loaded(const sim_world *w, int lo, int hi)
 {
-    int best = 0;
-    for (int i = 1; i < w->n_reps; i++)
+    int best = lo;
+    for (int i = lo + 1; i < hi; i++)
         if (replica_load(&w->reps[i]) < replica_load(&w->reps[best]))
             best = i;
     return best;
 }
 
 /* The replica with the most free KV blocks (ties: the lowest index). */
-static int least_kv(const sim_world *w)
+static int least_kv(const sim_world *w, int lo, int hi)
 {
-    int best = 0;
-    for (int i = 1; i < w->n_reps; i++)
+    int best = lo;
+    for (int i = lo + 1; i < hi; i++)
         if (kv_pool_free_blocks(w->reps[i].kv) > kv_pool_free_blocks(w->reps[best].kv))
             best = i;
     return best;
@@ -123,13 +128,13 @@ static int least_kv(const sim_world *w)
  * among those whose load exceeds the least load L by at most
  * max_imbalance × max(L, 1) (so an idle fleet still lets a hit win); ties
  * and no hit at all go to the least loaded. */
-static int cache_aware(const sim_world *w, const serve_req *q)
+static int cache_aware(const sim_world *w, int lo, int hi, const serve_req *q)
 {
-    int light = least_loaded(w), best = light;
+    int light = least_loaded(w, lo, hi), best = light;
     int least = replica_load(&w->reps[light]);
     double limit = least + w->sc->max_imbalance * (least > 1 ? least : 1);
     int64_t best_hit = kv_pool_cached_prefix(w->reps[light].kv, &q->content, q->rec.prompt_tokens);
-    for (int i = 0; i < w->n_reps; i++) {
+    for (int i = lo; i < hi; i++) {
         if (i == light || replica_load(&w->reps[i]) > limit)
             continue;
         int64_t hit = kv_pool_cached_prefix(w->reps[i].kv, &q->content, q->rec.prompt_tokens);
@@ -143,20 +148,30 @@ static int cache_aware(const sim_world *w, const serve_req *q)
 
 static int route(sim_world *w, session *s)
 {
+    int hi = w->first_decode;
     switch (w->sc->router) {
     case ROUTER_ROUND_ROBIN:
-        return w->rr_next++ % w->n_reps;
+        return w->rr_next++ % hi;
     case ROUTER_LEAST_LOADED:
-        return least_loaded(w);
+        return least_loaded(w, 0, hi);
     case ROUTER_LEAST_KV:
-        return least_kv(w);
+        return least_kv(w, 0, hi);
     case ROUTER_CACHE_AWARE:
-        return cache_aware(w, &s->req);
+        return cache_aware(w, 0, hi, &s->req);
     default:
         if (s->replica < 0)
-            s->replica = least_loaded(w);
+            s->replica = least_loaded(w, 0, hi);
         return s->replica;
     }
+}
+
+/* A prefill replica is done with q's prompt: the decode replica with the
+ * fewest requests (running, queued or arriving) takes it. */
+static void on_prefilled(void *ud, serve_req *q, int64_t now)
+{
+    sim_world *w = ud;
+    (void)now;
+    replica_handoff(&w->reps[least_loaded(w, w->first_decode, w->n_reps)], q);
 }
 
 /* ---------- arrivals ---------- */
@@ -166,9 +181,10 @@ static void turn_request(sim_world *w, session *s, int64_t now)
 {
     const workload_cfg *wl = &w->sc->workload;
     serve_req *q = &s->req;
-    kv_seq seq = q->seq;            /* keep the block-table array for reuse */
+    kv_seq seq = q->seq, src = q->src_seq;   /* keep the block-table arrays for reuse */
     memset(q, 0, sizeof *q);
     q->seq = seq;
+    q->src_seq = src;
     q->owner = s;
     workload_turn_draw(wl, s->id, s->turn, w->scratch_rng, &s->cur);
     q->rec.id = w->next_req_id++;
@@ -335,11 +351,12 @@ static int trace_request(sim_world *w, session *s, int64_t now)
 {
     const trace_record *t = &w->cur;
     serve_req *q = &s->req;
-    kv_seq seq = q->seq;
+    kv_seq seq = q->seq, src = q->src_seq;
     kv_segment *heap = q->heap_segs;
     uint32_t cap = q->cap_heap_segs;
     memset(q, 0, sizeof *q);
     q->seq = seq;
+    q->src_seq = src;
     q->heap_segs = heap;
     q->cap_heap_segs = cap;
     q->owner = s;
@@ -475,6 +492,8 @@ static void after_event(engine *eng, void *ud)
         int bad = engine_check(eng, &e) < 0;
         for (int i = 0; i < w->n_reps && !bad; i++)
             bad = replica_check(&w->reps[i], &e) < 0 || (w->reps[i].tiers && tier_set_check(w->reps[i].tiers, &e) < 0);
+        if (!bad && w->net)
+            bad = fabric_check(w->net, &e) < 0;
         if (bad) {
             w->failed = 1;
             KT_ERROR(w->err, NULL, 0, 0, "invariant check failed at t=%lld ns: %s",
@@ -488,6 +507,29 @@ static void after_event(engine *eng, void *ud)
 
 /* ---------- setup and teardown ---------- */
 
+/* Disaggregated serving: every replica gets a NIC link each way, as fast as
+ * its GPUs' scale-out NICs together, and a role. */
+static int network_init(sim_world *w, kt_err *err)
+{
+    const hw_profile *hw = w->sc->hw;
+    double bw = w->sc->gpus_per_replica * hw->network_bw_Bps * hw->eff_network;
+    w->net = fabric_new(w->eng, 2 * w->n_reps, 64);
+    if (!w->net) {
+        KT_ERROR(err, NULL, 0, 0, "out of memory for the network");
+        return -1;
+    }
+    for (int i = 0; i < w->n_reps; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "r%d.nic_out", i);
+        int out = fabric_add_link(w->net, name, bw);
+        snprintf(name, sizeof name, "r%d.nic_in", i);
+        int in = fabric_add_link(w->net, name, bw);
+        replica_set_role(&w->reps[i], i < w->first_decode ? ROLE_PREFILL : ROLE_DECODE, on_prefilled, w->net, out,
+                         in, hw->network_latency_ns);
+    }
+    return 0;
+}
+
 static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt_err *err)
 {
     memset(w, 0, sizeof *w);
@@ -495,7 +537,7 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
     w->opts = opts;
     w->err = err;
     w->n_reps = sc->replicas;
-    if (cost_model_init(&w->cm, sc->model, sc->hw, sc->tensor_parallel, sc->kv_dtype, err) < 0)
+    if (cost_model_init_par(&w->cm, sc->model, sc->hw, &sc->par, sc->kv_dtype, err) < 0)
         return -1;
     w->eng = engine_new(1024);
     w->met = metrics_new(sc->replicas);
@@ -532,6 +574,9 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         if (!w->prev_link_bytes)
             return -1;
     }
+    w->first_decode = sc->prefill_replicas ? sc->prefill_replicas : w->n_reps;
+    if (sc->prefill_replicas && network_init(w, err) < 0)
+        return -1;
     engine_set_after_hook(w->eng, after_event, w);
     return 0;
 }
@@ -546,6 +591,7 @@ static void world_free(sim_world *w)
     free(w->sess_replica);
     for (size_t i = 0; i < w->n_all; i++) {
         kv_seq_destroy(&w->all_sessions[i]->req.seq);
+        kv_seq_destroy(&w->all_sessions[i]->req.src_seq);
         free(w->all_sessions[i]->req.heap_segs);
         free(w->all_sessions[i]->req.rec.gaps);
         free(w->all_sessions[i]);
@@ -554,6 +600,8 @@ static void world_free(sim_world *w)
     for (int i = 0; w->reps && i < w->n_reps; i++)
         if (w->reps[i].kv)
             replica_destroy(&w->reps[i]);
+    if (w->net)
+        fabric_free(w->net);
     free(w->reps);
     free(w->prev_busy_ns);
     free(w->prev_link_bytes);

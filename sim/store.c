@@ -58,6 +58,8 @@ static const char *const schema_sql =
     " tier_recomputed_tokens INTEGER NOT NULL,"
     " fetch_ns INTEGER NOT NULL,"
     " itl_gaps_ns BLOB,"
+    " prefill_replica INTEGER,"
+    " kv_transfer_ns INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (run_id, id));"
     "CREATE TABLE IF NOT EXISTS replicas ("
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -163,6 +165,13 @@ static int ensure_schema(sqlite3 *db, const char *path, kt_err *err)
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d;", STORE_SCHEMA_VERSION);
     if (exec(db, "BEGIN IMMEDIATE;", path, err) < 0)
         return -1;
+    /* Version 1 lacked the disaggregation columns; old rows get NULL and 0. */
+    if (v == 1 && exec(db, "ALTER TABLE requests ADD COLUMN prefill_replica INTEGER;"
+                           "ALTER TABLE requests ADD COLUMN kv_transfer_ns INTEGER NOT NULL DEFAULT 0;",
+                       path, err) < 0) {
+        exec(db, "ROLLBACK;", path, NULL);
+        return -1;
+    }
     if (exec(db, schema_sql, path, err) < 0 || exec(db, sql, path, err) < 0) {
         exec(db, "ROLLBACK;", path, NULL);
         return -1;
@@ -260,8 +269,8 @@ static int insert_requests(store *st, int64_t run, const metrics *m)
                       " output_tokens, prefix_hit_tokens, recomputed_tokens, preemptions, outcome,"
                       " first_sched_ns, first_token_ns, finish_ns, ttft_ns, e2e_ns, queue_ns, tpot_ns,"
                       " itl_max_ns, itl_gaps_ns, tier0_hit_tokens, tier1_hit_tokens, tier2_hit_tokens,"
-                      " tier3_hit_tokens, tier_recomputed_tokens, fetch_ns)"
-                      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+                      " tier3_hit_tokens, tier_recomputed_tokens, fetch_ns, prefill_replica, kv_transfer_ns)"
+                      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
     int rc = 0;
@@ -286,6 +295,9 @@ static int insert_requests(store *st, int64_t run, const metrics *m)
                         r->tier_hit_tokens[3], r->tier_recomputed_tokens, r->fetch_ns };
         for (int k = 0; k < 6; k++)
             sqlite3_bind_int64(s, 22 + k, t[k]);
+        if (r->prefill_replica >= 0)
+            sqlite3_bind_int64(s, 28, r->prefill_replica);
+        sqlite3_bind_int64(s, 29, r->kv_transfer_ns);
         rc = step_reset(s);
     }
     sqlite3_finalize(s);

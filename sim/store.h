@@ -10,7 +10,7 @@
 #include "sim.h"
 
 /* Schema version kept in PRAGMA user_version; bump when tables change. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct store store;
 

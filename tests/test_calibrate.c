@@ -627,6 +627,10 @@ static hw_profile *load_with_hbm(const char *fig, kt_err *err)
             "  l2_cache: {value: 50MiB, status: assumed, source: \"s\"}\n"
             "  nvlink_bandwidth: {value: 450GB/s, status: assumed, source: \"s\"}\n"
             "  nvlink_latency: {value: 2us, status: assumed, source: \"s\"}\n"
+            "  gpus_per_node: {value: 8, status: assumed, source: \"s\"}\n"
+            "  nvlink_domain_gpus: {value: 8, status: assumed, source: \"s\"}\n"
+            "  network_bandwidth: {value: 50GB/s, status: assumed, source: \"s\"}\n"
+            "  network_latency: {value: 5us, status: assumed, source: \"s\"}\n"
             "  pcie_bandwidth: {value: 55GB/s, status: assumed, source: \"s\"}\n"
             "  launch_overhead: {value: 2us, status: assumed, source: \"s\"}\n"
             "  kernels_per_layer: {value: 10, status: assumed, source: \"s\"}\n"
@@ -637,7 +641,8 @@ static hw_profile *load_with_hbm(const char *fig, kt_err *err)
             "    gemm: {value: 0.7, status: assumed, source: \"s\"}\n"
             "    attention: {value: 0.6, status: assumed, source: \"s\"}\n"
             "    memory: {value: 0.9, status: assumed, source: \"s\"}\n"
-            "    nvlink: {value: 0.8, status: assumed, source: \"s\"}\n", fig);
+            "    nvlink: {value: 0.8, status: assumed, source: \"s\"}\n"
+            "    network: {value: 0.8, status: assumed, source: \"s\"}\n", fig);
     fclose(f);
     hw_profile *h = hw_load(path, err);
     unlink(path);

@@ -6,7 +6,9 @@
 #include "model.h"
 #include "testutil.h"
 
-static model_card *m8, *m70;
+#include <string.h>
+
+static model_card *m8, *m70, *ds;
 static hw_profile *h100;
 
 /* max(compute, memory) of one op in ns, written out again here so the test
@@ -18,25 +20,57 @@ static double op(double flops, double flops_per_s, double bytes, double bytes_pe
 }
 
 /* Llama-3.1-8B's four GEMMs per layer (hidden 4096, 32 heads, 8 KV heads,
- * head dim 128, FFN 14336) for T tokens, plus the lm_head for L logits. */
-static double llama8b_gemm_ns(double T, double L)
+ * head dim 128, FFN 14336) for T tokens over `layers` layers, one GPU. */
+static double llama8b_layers_gemm_ns(double layers, double T)
 {
     const double n[] = { (32 + 2 * 8) * 128, 4096, 2 * 14336, 4096 };
     const double k[] = { 4096, 32 * 128, 4096, 14336 };
     double gemm_fps = 989.4e12 * h100->eff_gemm, bw = 3.35e12 * h100->eff_mem, ns = 0;
     for (int i = 0; i < 4; i++)
-        ns += 32 * op(2 * T * n[i] * k[i], gemm_fps, 2 * n[i] * k[i] + 2 * T * (n[i] + k[i]), bw);
-    ns += op(2 * L * 128256 * 4096.0, gemm_fps, 2 * 128256 * 4096.0 + 2 * L * (128256 + 4096.0), bw);
+        ns += layers * op(2 * T * n[i] * k[i], gemm_fps, 2 * n[i] * k[i] + 2 * T * (n[i] + k[i]), bw);
     return ns;
 }
 
-/* One global layer's attention for n new tokens after c cached:
- * 4 × 32 heads × 128 × (n·c + n(n+1)/2) FLOPs; reads c+n tokens × 4096 B. */
+/* Its lm_head (vocab 128256 × hidden 4096) for L logit rows. */
+static double llama8b_lm_ns(double L)
+{
+    return op(2 * L * 128256 * 4096.0, 989.4e12 * h100->eff_gemm,
+              2 * 128256 * 4096.0 + 2 * L * (128256 + 4096.0), 3.35e12 * h100->eff_mem);
+}
+
+/* All 32 layers' GEMMs for T tokens plus the lm_head for L logits. */
+static double llama8b_gemm_ns(double T, double L)
+{
+    return llama8b_layers_gemm_ns(32, T) + llama8b_lm_ns(L);
+}
+
+/* Llama-3.1-8B KV of one token in one layer, whole on one GPU: 2 × 8 heads × 128 × 2 B. */
+#define LLAMA8B_KV_LAYER 4096.0
+
+/* One global layer's attention FLOPs for n new tokens after c cached:
+ * 4 × 32 heads × 128 × (n·c + n(n+1)/2). */
+static double llama8b_attn_flops(double n, double c)
+{
+    return 4.0 * 32 * 128 * (n * c + n * (n + 1) / 2);
+}
+
+/* One layer's attention op: flops at the attention rate, bytes at HBM's. */
+static double attn_op(double flops, double bytes)
+{
+    return op(flops, 989.4e12 * h100->eff_attn, bytes, 3.35e12 * h100->eff_mem);
+}
+
+/* All 32 layers' attention for n new tokens after c cached, reading c+n tokens of KV. */
 static double llama8b_attn_ns(double n, double c)
 {
-    double flops = 4.0 * 32 * 128 * (n * c + n * (n + 1) / 2);
-    double bytes = (c + n) * 2 * 8 * 128 * 2;
-    return 32 * op(flops, 989.4e12 * h100->eff_attn, bytes, 3.35e12 * h100->eff_mem);
+    return 32 * attn_op(llama8b_attn_flops(n, c), (c + n) * LLAMA8B_KV_LAYER);
+}
+
+/* Ring all-reduce of `bytes` among p GPUs over a link of bw (achieved) and
+ * lat per step: 2(p-1)/p × bytes / bw + 2(p-1) × lat. */
+static double ring_allreduce_ns(int p, double bytes, double bw, double lat)
+{
+    return 1e9 * 2.0 * (p - 1) / p * bytes / bw + 2.0 * (p - 1) * lat;
 }
 
 static void test_profile_figures_used(void)
@@ -44,6 +78,10 @@ static void test_profile_figures_used(void)
     /* The hand formulas above use the spec-sheet figures directly. */
     CU_ASSERT_DOUBLE_EQUAL(h100->peak_flops[DTYPE_BF16], 989.4e12, 1e6);
     CU_ASSERT_DOUBLE_EQUAL(h100->hbm_bw_Bps, 3.35e12, 1e3);
+    /* The layouts below assume an 8-GPU NVLink domain with a 50 GB/s NIC per GPU. */
+    CU_ASSERT_EQUAL(h100->nvlink_domain_gpus, 8);
+    CU_ASSERT_DOUBLE_EQUAL(h100->nvlink_bw_Bps, 450e9, 1e3);
+    CU_ASSERT_DOUBLE_EQUAL(h100->network_bw_Bps, 50e9, 1e3);
 }
 
 static void test_decode_step(void)
@@ -110,6 +148,7 @@ static void test_tensor_parallel_allreduce(void)
     double bytes = 16.0 * 8192 * 2;
     double one = 1e9 * 14.0 / 8 * bytes / (450e9 * h100->eff_nvlink) + 14.0 * h100->nvlink_latency_ns;
     CU_ASSERT(llabs(it.comm_ns - llround(2 * 80 * one)) <= 1);
+    CU_ASSERT_EQUAL(it.bubble_ns, 0);
     /* KV per GPU: 8 KV heads over 8 GPUs = 1 head: 80 × 2 × 128 × 2 B. */
     CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 80.0 * 2 * 128 * 2, 1e-9);
     CU_ASSERT_DOUBLE_EQUAL(cost_weight_bytes_gpu(&cm), model_weight_bytes(m70) / 8, 1);
@@ -138,13 +177,267 @@ static void test_wasted_flops(void)
     CU_ASSERT_DOUBLE_EQUAL(half.flops_wasted, linear / 2 + attn_half, 1e3);
 }
 
+/* ---------- parallel layouts ---------- */
+
+/* Prepares cm for m on hw at layout par, BF16 KV; the test stops if refused. */
+static void init_layout(cost_model *cm, const model_card *m, const hw_profile *hw, cost_par par)
+{
+    kt_err err;
+    CU_ASSERT_EQUAL_FATAL(cost_model_init_par(cm, m, hw, &par, DTYPE_BF16, &err), 0);
+}
+
+/* One iteration of seqs[0..n), every sequence sampling, of m on hw at par. */
+static cost_iter iterate(const model_card *m, const hw_profile *hw, cost_par par, const cost_seq *seqs, int n)
+{
+    cost_model cm;
+    init_layout(&cm, m, hw, par);
+    cost_iter it;
+    cost_iteration(&cm, seqs, n, n, &it);
+    return it;
+}
+
+#define PAR(tp, pp, cp, ep) ((cost_par){ (tp), (pp), (cp), (ep) })
+
+static void test_par_identity(void)
+{
+    /* tp alone through cost_model_init_par is cost_model_init, to the bit. */
+    const model_card *models[] = { m8, m70, ds };
+    const int tps[] = { 1, 8 };
+    cost_seq s[] = { { 512, 0, 100 }, { 1, 3000, 0 }, { 1, 5000, 0 } };
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++) {
+            cost_model a, b;
+            kt_err err;
+            CU_ASSERT_EQUAL_FATAL(cost_model_init(&a, models[i], h100, tps[j], DTYPE_BF16, &err), 0);
+            init_layout(&b, models[i], h100, PAR(tps[j], 1, 1, 1));
+            cost_iter x, y;
+            cost_iteration(&a, s, 3, 3, &x);
+            cost_iteration(&b, s, 3, 3, &y);
+            CU_ASSERT_EQUAL(x.total_ns, y.total_ns);
+            CU_ASSERT_EQUAL(x.gemm_ns, y.gemm_ns);
+            CU_ASSERT_EQUAL(x.attn_ns, y.attn_ns);
+            CU_ASSERT_EQUAL(x.comm_ns, y.comm_ns);
+            CU_ASSERT_EQUAL(x.launch_ns, y.launch_ns);
+            CU_ASSERT_EQUAL(y.bubble_ns, 0);
+            CU_ASSERT_EQUAL(x.flops, y.flops);
+            CU_ASSERT_EQUAL(x.flops_wasted, y.flops_wasted);
+            CU_ASSERT_EQUAL(x.hbm_bytes, y.hbm_bytes);
+            CU_ASSERT_EQUAL(cost_kv_bytes_per_token_gpu(&a), cost_kv_bytes_per_token_gpu(&b));
+            CU_ASSERT_EQUAL(cost_weight_bytes_gpu(&a), cost_weight_bytes_gpu(&b));
+            CU_ASSERT_EQUAL(cost_par_gpus(&b.par), tps[j]);
+        }
+}
+
+static void test_pipeline_prefill(void)
+{
+    CU_ASSERT_EQUAL(cost_par_gpus(&PAR(1, 2, 1, 1)), 2);
+    /* Two 1024-token prefills that both sample: m = min(pp 2, 2 sequences)
+     * = 2 micro-batches of one sequence. A stage has 32 / 2 = 16 layers, the
+     * last also the lm_head: one micro-batch on it is half the model by hand. */
+    cost_seq s[] = { { 1024, 0, 0 }, { 1024, 0, 0 } };
+    cost_iter it = iterate(m8, h100, PAR(1, 2, 1, 1), s, 2);
+    double gemm = llama8b_layers_gemm_ns(16, 1024) + llama8b_lm_ns(1);
+    double attn = 16 * attn_op(llama8b_attn_flops(1024, 0), 1024 * LLAMA8B_KV_LAYER);
+    double launch = 16.0 * h100->kernels_per_layer * h100->launch_ns;
+    double stage_mb = gemm + attn + launch;
+    /* Hand-off: one micro-batch's activations, 1024 × 4096 × 2 B, from GPU 0
+     * to GPU 1 inside the NVLink domain. */
+    double xfer = 1e9 * 1024 * 4096 * 2 / (h100->nvlink_bw_Bps * h100->eff_nvlink) + h100->nvlink_latency_ns;
+    CU_ASSERT(llabs(it.gemm_ns - llround(2 * gemm)) <= 1);
+    CU_ASSERT(llabs(it.attn_ns - llround(2 * attn)) <= 1);
+    CU_ASSERT(llabs(it.comm_ns - llround(xfer)) <= 1);
+    CU_ASSERT_EQUAL(it.launch_ns, llround(2 * launch));
+    CU_ASSERT(llabs(it.bubble_ns - llround(stage_mb)) <= 1);
+    /* Compute bound, so the batch's stage time is 2 micro-batch times, and
+     * total = stage × (m + pp - 1) / m + (pp - 1) × hand-off. */
+    double stage = 2 * stage_mb, m = 2, pp = 2;
+    CU_ASSERT(llabs(it.total_ns - llround(stage * (m + pp - 1) / m + (pp - 1) * xfer)) <= 4);
+    CU_ASSERT_EQUAL(it.total_ns, it.gemm_ns + it.attn_ns + it.comm_ns + it.launch_ns + it.bubble_ns);
+    /* Work is the batch's, whatever the layout. */
+    cost_iter ref = iterate(m8, h100, PAR(1, 1, 1, 1), s, 2);
+    CU_ASSERT_DOUBLE_EQUAL(it.flops, ref.flops, ref.flops * 1e-12);
+}
+
+static void test_pipeline_decode(void)
+{
+    /* Four decodes at context 1000: 2 micro-batches of 2 tokens. Each reads
+     * its stage's weights again, so a micro-batch costs nearly what the
+     * whole batch would on that stage. */
+    cost_seq s[] = { { 1, 1000, 0 }, { 1, 1000, 0 }, { 1, 1000, 0 }, { 1, 1000, 0 } };
+    cost_iter it = iterate(m8, h100, PAR(1, 2, 1, 1), s, 4), ref = iterate(m8, h100, PAR(1, 1, 1, 1), s, 4);
+    double attn = 16 * attn_op(2 * llama8b_attn_flops(1, 1000), 2 * 1001 * LLAMA8B_KV_LAYER);
+    double stage_mb = llama8b_layers_gemm_ns(16, 2) + llama8b_lm_ns(2) + attn +
+                      16.0 * h100->kernels_per_layer * h100->launch_ns;
+    double xfer = 1e9 * 2 * 4096 * 2 / (h100->nvlink_bw_Bps * h100->eff_nvlink) + h100->nvlink_latency_ns;
+    CU_ASSERT(llabs(it.total_ns - llround(3 * stage_mb + xfer)) <= 4);
+    CU_ASSERT(llabs(it.bubble_ns - llround(stage_mb)) <= 1);
+    /* So PP decodes slower than one GPU: three half-model weight reads
+     * against two. */
+    CU_ASSERT(it.total_ns > ref.total_ns);
+}
+
+static void test_pipeline_hop_across_nodes(void)
+{
+    /* 16 GPUs: stage 0 on GPUs 0-7, stage 1 on 8-15. TP stays inside a node
+     * (NVLink); the hand-off crosses nodes (network). One 512-token prefill:
+     * one micro-batch; 80 / 2 = 40 layers a stage, two all-reduces each. */
+    cost_seq s = { 512, 0, 0 };
+    cost_iter it = iterate(m70, h100, PAR(8, 2, 1, 1), &s, 1);
+    double act = 512.0 * 8192 * 2;
+    double ar = ring_allreduce_ns(8, act, h100->nvlink_bw_Bps * h100->eff_nvlink, h100->nvlink_latency_ns);
+    double xfer = 1e9 * act / (h100->network_bw_Bps * h100->eff_network) + h100->network_latency_ns;
+    CU_ASSERT(llabs(it.comm_ns - llround(2 * 40 * ar + xfer)) <= 1);
+}
+
+static void test_tp16_uses_network(void)
+{
+    /* TP 16 spans two 8-GPU NVLink domains: its ring's slowest hop is the NIC. */
+    cost_seq s = { 16, 4000, 0 };
+    cost_iter it = iterate(m70, h100, PAR(16, 1, 1, 1), &s, 1);
+    double bytes = 16.0 * 8192 * 2;
+    double net = ring_allreduce_ns(16, bytes, h100->network_bw_Bps * h100->eff_network, h100->network_latency_ns);
+    CU_ASSERT(llabs(it.comm_ns - llround(2 * 80 * net)) <= 1);
+    /* The same on a 72-GPU NVLink domain (NVL72) stays on NVLink. */
+    hw_profile nvl72 = *h100;  /* shallow: prov stays h100's */
+    nvl72.nvlink_domain_gpus = 72;
+    it = iterate(m70, &nvl72, PAR(16, 1, 1, 1), &s, 1);
+    double nv = ring_allreduce_ns(16, bytes, h100->nvlink_bw_Bps * h100->eff_nvlink, h100->nvlink_latency_ns);
+    CU_ASSERT(llabs(it.comm_ns - llround(2 * 80 * nv)) <= 1);
+}
+
+/* CP 2 on one GPU each (tp 1), GPUs 0 and 1 in one NVLink domain. A prefill
+ * of n new tokens (no cache) runs 2 ring steps a layer: each attends the
+ * GPU's n/2 queries to one n/2-token KV chunk (a quarter of the FLOPs)
+ * while the chunk (n/2 × 4096 B) moves to the neighbour. */
+static void cp_ring_step(double n, double *step, double *xfer)
+{
+    double chunk = n / 2 * LLAMA8B_KV_LAYER;
+    *step = attn_op(llama8b_attn_flops(n, 0) / 4, chunk);
+    *xfer = 1e9 * chunk / (h100->nvlink_bw_Bps * h100->eff_nvlink) + h100->nvlink_latency_ns;
+}
+
+static void test_cp_ring_hides_or_exposes(void)
+{
+    double step, xfer;
+    cost_iter it;
+
+    /* Long chunk, 32768 tokens: ~15 ms of compute a step against ~0.2 ms of
+     * transfer, hidden; GEMMs see half the tokens. */
+    cost_seq lng = { 32768, 0, 0 };
+    cp_ring_step(32768, &step, &xfer);
+    CU_ASSERT_FATAL(step > xfer);
+    it = iterate(m8, h100, PAR(1, 1, 2, 1), &lng, 1);
+    CU_ASSERT(llabs(it.attn_ns - llround(32 * 2 * step)) <= 1);
+    CU_ASSERT_EQUAL(it.comm_ns, 0);
+    CU_ASSERT(llabs(it.gemm_ns - llround(llama8b_gemm_ns(16384, 1))) <= 1);
+
+    /* Short chunk, 512 tokens: the 1 MiB chunk takes longer on NVLink than
+     * its attention, so one step a layer (the one that sends) waits. */
+    cost_seq sht = { 512, 0, 0 };
+    cp_ring_step(512, &step, &xfer);
+    CU_ASSERT_FATAL(xfer > step);
+    it = iterate(m8, h100, PAR(1, 1, 2, 1), &sht, 1);
+    CU_ASSERT(llabs(it.attn_ns - llround(32 * 2 * step)) <= 1);
+    CU_ASSERT(llabs(it.comm_ns - llround(32 * (xfer - step))) <= 1);
+}
+
+static void test_cp_decode(void)
+{
+    /* One decode at context 100000: each GPU attends its half of the KV;
+     * then the two partial outputs (32 heads × 128 × 2 B) are all-gathered,
+     * one step a layer; the token's GEMMs run on both GPUs. */
+    cost_seq s = { 1, 100000, 0 };
+    cost_iter it = iterate(m8, h100, PAR(1, 1, 2, 1), &s, 1);
+    double attn = attn_op(llama8b_attn_flops(1, 100000) / 2, 100001 * LLAMA8B_KV_LAYER / 2);
+    double gather = 1e9 * 32 * 128 * 2 / (h100->nvlink_bw_Bps * h100->eff_nvlink) + h100->nvlink_latency_ns;
+    CU_ASSERT(llabs(it.attn_ns - llround(32 * attn)) <= 1);
+    CU_ASSERT(llabs(it.comm_ns - llround(32 * gather)) <= 1);
+    CU_ASSERT(llabs(it.gemm_ns - llround(llama8b_gemm_ns(1, 1))) <= 1);
+}
+
+static void test_ep_alltoall_deepseek(void)
+{
+    /* DeepSeek-V3: 61 layers, the first 3 dense, so 58 MoE layers; hidden
+     * 7168, 8 routed experts a token, FP8 weights with BF16 activations. */
+    int moe = 0;
+    for (int l = 0; l < ds->n_layers; l++)
+        moe += ds->layers[l].ffn == FFN_MOE;
+    CU_ASSERT_EQUAL_FATAL(moe, 61 - 3);
+    cost_seq s = { 1000, 0, 0 };
+    cost_iter a = iterate(ds, h100, PAR(8, 1, 1, 1), &s, 1), b = iterate(ds, h100, PAR(8, 1, 1, 8), &s, 1);
+    /* Each MoE layer: dispatch and combine of 1000 tokens × 8 copies × 7168
+     * × 2 B × 7/8 over NVLink, plus one latency each. */
+    double bytes = 1000.0 * 8 * 7168 * 2 * 7 / 8;
+    double a2a = 1e9 * bytes / (h100->nvlink_bw_Bps * h100->eff_nvlink) + h100->nvlink_latency_ns;
+    CU_ASSERT(llabs((b.comm_ns - a.comm_ns) - llround(58 * 2 * a2a)) <= 2);
+    /* EP inside TP moves no FLOPs or weights in this model: only the all-to-alls. */
+    CU_ASSERT_EQUAL(a.gemm_ns, b.gemm_ns);
+    CU_ASSERT_EQUAL(a.attn_ns, b.attn_ns);
+    CU_ASSERT_EQUAL(b.total_ns - a.total_ns, b.comm_ns - a.comm_ns);
+
+    /* EP 16 inside TP 16 spans two nodes: the all-to-alls take the network. */
+    a = iterate(ds, h100, PAR(16, 1, 1, 1), &s, 1);
+    b = iterate(ds, h100, PAR(16, 1, 1, 16), &s, 1);
+    bytes = 1000.0 * 8 * 7168 * 2 * 15 / 16;
+    a2a = 1e9 * bytes / (h100->network_bw_Bps * h100->eff_network) + h100->network_latency_ns;
+    CU_ASSERT(llabs((b.comm_ns - a.comm_ns) - llround(58 * 2 * a2a)) <= 2);
+}
+
+static void test_layout_errors(void)
+{
+    cost_model cm;
+    kt_err err = { 0 };
+    cost_par p = PAR(2, 1, 1, 2);
+    CU_ASSERT_EQUAL(cost_model_init_par(&cm, m8, h100, &p, DTYPE_BF16, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "dense"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "llama-3.1-8b"));
+    p = PAR(4, 1, 1, 8);  /* ep must divide tp */
+    CU_ASSERT_EQUAL(cost_model_init_par(&cm, ds, h100, &p, DTYPE_BF16, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "divide"));
+    p = PAR(1, 33, 1, 1);  /* 32 layers cannot fill 33 stages */
+    CU_ASSERT_EQUAL(cost_model_init_par(&cm, m8, h100, &p, DTYPE_BF16, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "33"));
+    p = PAR(1, 1, 0, 1);
+    CU_ASSERT_EQUAL(cost_model_init_par(&cm, m8, h100, &p, DTYPE_BF16, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "at least 1"));
+    CU_ASSERT_EQUAL(cost_model_init(&cm, m8, h100, 0, DTYPE_BF16, &err), -1);
+}
+
+static void test_memory_per_gpu(void)
+{
+    cost_model cm;
+    /* Llama-3.1-8B layer: qkv 6144×4096 + o 4096×4096 + gate_up 28672×4096
+     * + down 4096×14336 + 2 norms × 4096 parameters; embedding and lm_head
+     * 128256×4096 each (untied), final norm 4096; BF16. */
+    double layer = 6144.0 * 4096 + 4096.0 * 4096 + 28672.0 * 4096 + 4096.0 * 14336 + 2 * 4096;
+    double emb = 128256.0 * 4096;
+    /* PP 2: a stage holds 16 layers; the last adds the lm_head and final norm. */
+    init_layout(&cm, m8, h100, PAR(1, 2, 1, 1));
+    CU_ASSERT_DOUBLE_EQUAL(cost_weight_bytes_gpu(&cm), 2 * (16 * layer + emb + 4096), 1);
+    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 16 * LLAMA8B_KV_LAYER, 1e-9);
+    /* CP 2: whole weights on each GPU, half the tokens' KV. */
+    init_layout(&cm, m8, h100, PAR(1, 1, 2, 1));
+    CU_ASSERT_DOUBLE_EQUAL(cost_weight_bytes_gpu(&cm), 2 * (32 * layer + 2 * emb + 4096), 1);
+    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 32 * LLAMA8B_KV_LAYER / 2, 1e-9);
+    /* DeepSeek-V3 TP 8, EP 8: 256 experts / 8 parts = 32 whole experts a GPU,
+     * the same bytes as sharding every expert 8 ways; the MLA latent
+     * (512 + 64 values × 2 B, 61 layers) sits whole on every GPU. */
+    init_layout(&cm, ds, h100, PAR(8, 1, 1, 8));
+    CU_ASSERT_DOUBLE_EQUAL(cost_weight_bytes_gpu(&cm), model_weight_bytes(ds) / 8, 16);
+    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 61.0 * (512 + 64) * 2, 1e-9);
+    /* With PP 2 as well, 31 of 61 layers' latent on the larger stage. */
+    init_layout(&cm, ds, h100, PAR(8, 2, 1, 8));
+    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 31.0 * (512 + 64) * 2, 1e-9);
+}
+
 int main(void)
 {
     kt_err err;
     m8 = model_load(tu_path("models/llama-3.1-8b.yaml"), &err);
     m70 = model_load(tu_path("models/llama-3.1-70b.yaml"), &err);
+    ds = model_load(tu_path("models/deepseek-v3.yaml"), &err);
     h100 = hw_load(tu_path("hwprofiles/h100-sxm.yaml"), &err);
-    if (!m8 || !m70 || !h100) {
+    if (!m8 || !m70 || !ds || !h100) {
         kt_err_print(&err, stderr);
         return 1;
     }
@@ -155,11 +448,22 @@ int main(void)
         { "mixed batch: prefill and decode attention", test_mixed_batch_splits_prefill_and_decode },
         { "tensor-parallel all-reduce and KV split", test_tensor_parallel_allreduce },
         { "wasted FLOPs", test_wasted_flops },
+        { "tp alone through init_par equals init", test_par_identity },
+        { "pipeline: prefill micro-batches, bubble, hand-off", test_pipeline_prefill },
+        { "pipeline: decode re-reads stage weights", test_pipeline_decode },
+        { "pipeline: hand-off across nodes, TP inside", test_pipeline_hop_across_nodes },
+        { "TP 16 all-reduces over the network", test_tp16_uses_network },
+        { "context parallel: ring hides or exposes transfer", test_cp_ring_hides_or_exposes },
+        { "context parallel: decode shards and gathers", test_cp_decode },
+        { "expert parallel: DeepSeek-V3 all-to-alls", test_ep_alltoall_deepseek },
+        { "layout errors", test_layout_errors },
+        { "weights and KV per GPU under pp, cp, ep", test_memory_per_gpu },
         { NULL, NULL },
     };
     int rc = tu_run("cost", tests);
     model_free(m8);
     model_free(m70);
+    model_free(ds);
     hw_free(h100);
     return rc;
 }

@@ -25,6 +25,19 @@ static scenario *load(char **sets, int n)
     return sc;
 }
 
+static metrics *run(const scenario *sc, int check, sim_stats *st);
+
+/* Loads e2e.yaml with the overrides, runs it with the checks on and
+ * summarizes; *sc and the returned metrics are the caller's to free. */
+static metrics *load_run(char **sets, int n, scenario **sc, metrics_summary *sum)
+{
+    *sc = load(sets, n);
+    metrics *m = *sc ? run(*sc, 1, NULL) : NULL;
+    if (m)
+        metrics_summarize(m, &(*sc)->slo, &(*sc)->cost, sum);
+    return m;
+}
+
 static metrics *run(const scenario *sc, int check, sim_stats *st)
 {
     sim_opts o = { .check = check };
@@ -371,9 +384,9 @@ static void outstanding(const metrics *m, int r, int64_t t, size_t skip, int *lo
 static void test_cache_aware_follows_prefix(void)
 {
     char *sets[] = { "replicas.router=cache_aware", "replicas.max_imbalance=1000", "replicas.count=3" };
-    scenario *sc = load(sets, 3);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-    metrics *m = run(sc, 1, NULL);
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, 3, &sc, &sum);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT(m->n_reqs > 50);
     int64_t cached_from = INT64_MAX;     /* records are in completion order */
@@ -393,9 +406,9 @@ static void test_cache_aware_keeps_sessions(void)
 {
     char *sets[] = { "replicas.router=cache_aware", "replicas.max_imbalance=1000", "replicas.count=3",
                      "workload.system_prompt_tokens=0" };
-    scenario *sc = load(sets, 4);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-    metrics *m = run(sc, 1, NULL);
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, 4, &sc, &sum);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     int first[64];
     for (int i = 0; i < 64; i++)
@@ -428,9 +441,9 @@ static void test_cache_aware_bounded(void)
 {
     char *sets[] = { "replicas.router=cache_aware", "replicas.max_imbalance=0", "replicas.count=3",
                      "workload.arrival.rate=20/s" };
-    scenario *sc = load(sets, 4);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-    metrics *m = run(sc, 1, NULL);
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, 4, &sc, &sum);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     int busy_choices = 0;
     for (size_t i = 0; i < m->n_reqs; i++) {
@@ -456,13 +469,140 @@ static void test_least_kv(void)
 {
     char *sets[] = { "replicas.router=least_kv", "workload.sessions=2", "workload.turns=1",
                      "workload.arrival={process: poisson, rate: 1000000/s}", "workload.output_tokens=50" };
-    scenario *sc = load(sets, 5);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-    metrics *m = run(sc, 1, NULL);
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, 5, &sc, &sum);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT_EQUAL_FATAL(m->n_reqs, 2);
     CU_ASSERT_EQUAL(m->reqs[0].replica + m->reqs[1].replica, 1);     /* one on each */
     CU_ASSERT(m->reqs[1].arrival_ns < m->reqs[0].finish_ns && m->reqs[0].arrival_ns < m->reqs[1].finish_ns);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+/* Disaggregated, one request alone: its prefill on replica 0 is the
+ * colocated TTFT; its 1,000 prompt tokens' KV then crosses one NIC pair
+ * (setup = network latency, bytes / (NIC bandwidth × efficiency)), and the
+ * first gap is that transfer plus decode replica 1's first step. */
+static void test_disaggregated_closed_form(void)
+{
+    char *sets[] = { "workload.sessions=1", "workload.turns=1", "workload.input_tokens=1000",
+                     "workload.output_tokens=4", "workload.system_prompt_tokens=0", "replicas.count=2",
+                     "replicas.prefill_replicas=1" };
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, 7, &sc, &sum);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 1);
+    const metrics_req *q = &m->reqs[0];
+    cost_model cm;
+    kt_err err;
+    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, sc->model, sc->hw, 1, DTYPE_BF16, &err), 0);
+    cost_iter it;
+    cost_seq cs = { 1000, 0, 0 };
+    cost_iteration(&cm, &cs, 1, 1, &it);
+    CU_ASSERT_EQUAL(q->first_token_ns, it.total_ns);
+    CU_ASSERT_EQUAL(q->prefill_replica, 0);
+    CU_ASSERT_EQUAL(q->replica, 1);
+    /* Llama-3.1-8B bf16: 32 layers × 8 KV heads × 128 × 2 (K, V) × 2 B = 131,072 B a token. */
+    double bytes = 1000.0 * 32 * 8 * 128 * 2 * 2;
+    int64_t xfer = sc->hw->network_latency_ns +
+                   (int64_t)ceil(bytes * 1e9 / (sc->hw->network_bw_Bps * sc->hw->eff_network));
+    CU_ASSERT(llabs(q->kv_transfer_ns - xfer) <= 1);
+    int64_t t = q->first_token_ns + q->kv_transfer_ns;
+    for (int j = 0; j < 3; j++) {
+        cs = (cost_seq){ 1, 1000 + j, 0 };
+        cost_iteration(&cm, &cs, 1, 1, &it);
+        CU_ASSERT_EQUAL(q->gaps[j], it.total_ns + (j == 0 ? q->kv_transfer_ns : 0));
+        t += it.total_ns;
+    }
+    CU_ASSERT_EQUAL(q->finish_ns, t);
+    CU_ASSERT_EQUAL(sum.handoffs, 1);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+/* Disaggregated under load with checks on: every request completes with
+ * its tokens, prefilled on replica 0 or 1 and decoded on 2 or 3 (a
+ * one-token answer never leaves its prefill replica). */
+static void test_disaggregated_pools(void)
+{
+    char *sets[] = { "replicas.count=4", "replicas.prefill_replicas=2", "workload.arrival.rate=30/s",
+                     "replicas.router=least_loaded" };
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, 4, &sc, &sum);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(sum.completed, sum.requests);
+    int64_t moved = 0;
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        const metrics_req *q = &m->reqs[i];
+        if (q->output_tokens == 1) {
+            CU_ASSERT(q->replica < 2);
+            continue;
+        }
+        CU_ASSERT(q->prefill_replica == 0 || q->prefill_replica == 1);
+        CU_ASSERT(q->replica == 2 || q->replica == 3);
+        CU_ASSERT(q->kv_transfer_ns >= sc->hw->network_latency_ns);
+        CU_ASSERT(q->gaps[0] > q->kv_transfer_ns);
+        moved++;
+    }
+    CU_ASSERT_EQUAL(sum.handoffs, moved);
+    /* Prefill replicas emit one token per request; decode replicas the rest. */
+    CU_ASSERT_EQUAL(m->replicas[0].iterations > 0 && m->replicas[2].iterations > 0, 1);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+/* A results database of schema version 1 (no disaggregation columns) is
+ * upgraded in place: its rows stay, new runs write the new columns. */
+static void test_schema_upgrade(void)
+{
+    char path[] = "/tmp/kvtier-v1-XXXXXX.db";
+    int fd = mkstemps(path, 3);
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    unlink(path);
+    char *sets[] = { "replicas.count=2", "replicas.prefill_replicas=1", "workload.sessions=5" };
+    scenario *sc = load(sets, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    sim_stats st;
+    metrics *m = run(sc, 0, &st);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    metrics_summary s;
+    metrics_summarize(m, &sc->slo, &sc->cost, &s);
+    kt_err err;
+    /* Run 1, then take the database back to version 1's columns. */
+    store *db = store_open(path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL(store_write_run(db, sc, m, &s, &st, &err), 1);
+    store_close(db);
+    sqlite3 *q;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &q), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(q,
+                                 "ALTER TABLE requests DROP COLUMN prefill_replica;"
+                                 "ALTER TABLE requests DROP COLUMN kv_transfer_ns;"
+                                 "PRAGMA user_version = 1;",
+                                 NULL, NULL, NULL),
+                    SQLITE_OK);
+    sqlite3_close(q);
+    /* Run 2 on the old database. */
+    db = store_open(path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL(store_write_run(db, sc, m, &s, &st, &err), 2);
+    store_close(db);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &q), SQLITE_OK);
+    CU_ASSERT_EQUAL(query_int(q, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    CU_ASSERT_EQUAL(query_int(q, "SELECT count(*) FROM requests WHERE run_id = 1"), (int64_t)m->n_reqs);
+    CU_ASSERT_EQUAL(query_int(q, "SELECT count(*) FROM requests WHERE run_id = 1 AND prefill_replica IS NULL"
+                                 " AND kv_transfer_ns = 0"),
+                    (int64_t)m->n_reqs);
+    CU_ASSERT(s.handoffs > 0);
+    CU_ASSERT_EQUAL(query_int(q, "SELECT count(*) FROM requests WHERE run_id = 2 AND prefill_replica = 0"
+                                 " AND kv_transfer_ns > 0"),
+                    s.handoffs);
+    sqlite3_close(q);
+    unlink(path);
     metrics_free(m);
     scenario_free(sc);
 }
@@ -483,6 +623,9 @@ int main(void)
         { "cache_aware: later turns return to their session's replica", test_cache_aware_keeps_sessions },
         { "cache_aware: load bound of max_imbalance 0 holds", test_cache_aware_bounded },
         { "least_kv: the freer replica takes the next request", test_least_kv },
+        { "disaggregated: closed-form TTFT, KV transfer and gaps", test_disaggregated_closed_form },
+        { "disaggregated: pools under load, checks on", test_disaggregated_pools },
+        { "results database of schema 1 upgraded in place", test_schema_upgrade },
         { NULL, NULL },
     };
     return tu_run("e2e", tests);

@@ -68,6 +68,11 @@ static void test_h100_figures(void)
     ASSERT_NEAR(h->eff_attn, 0.6);
     ASSERT_NEAR(h->eff_mem, 0.9);
     ASSERT_NEAR(h->eff_nvlink, 0.8);
+    CU_ASSERT_EQUAL(h->gpus_per_node, 8);                  /* DGX H100 */
+    CU_ASSERT_EQUAL(h->nvlink_domain_gpus, 8);             /* NVLink stays in the node */
+    ASSERT_NEAR(h->network_bw_Bps, 50e9);                  /* one 400 Gb/s ConnectX-7 per GPU */
+    CU_ASSERT_EQUAL(h->network_latency_ns, 5000);
+    ASSERT_NEAR(h->eff_network, 0.8);
     ASSERT_NEAR(h->price_usd, 37000);                      /* DESIGN.md default */
     ASSERT_NEAR(h->power_w, 700);
     CU_ASSERT(h->hourly_usd > 0);
@@ -87,6 +92,8 @@ static void test_h200_figures(void)
     ASSERT_NEAR(h->l2_bytes, 50 * MiB);
     ASSERT_NEAR(h->nvlink_bw_Bps, 450e9);
     ASSERT_NEAR(h->pcie_bw_Bps, 55e9);
+    ASSERT_NEAR(h->network_bw_Bps, 50e9);                  /* DGX H200: 400 Gb/s ConnectX-7 per GPU */
+    CU_ASSERT_EQUAL(h->gpus_per_node, 8);
     ASSERT_NEAR(h->power_w, 700);
     hw_free(h);
 }
@@ -108,6 +115,8 @@ static void test_a100_figures(void)
     ASSERT_NEAR(h->l2_bytes, 40 * MiB);
     ASSERT_NEAR(h->nvlink_bw_Bps, 300e9);                  /* 600 GB/s bidirectional */
     ASSERT_NEAR(h->pcie_bw_Bps, 27.5e9);                   /* Gen4 x16 */
+    ASSERT_NEAR(h->network_bw_Bps, 25e9);                  /* DGX A100: 200 Gb/s HDR per GPU */
+    CU_ASSERT_EQUAL(h->nvlink_domain_gpus, 8);
     ASSERT_NEAR(h->power_w, 400);
     hw_free(h);
 }
@@ -126,6 +135,8 @@ static void test_b200_figures(void)
     CU_ASSERT_EQUAL(h->sm_count, 148);
     ASSERT_NEAR(h->smem_per_sm_bytes, 228 * KiB);
     ASSERT_NEAR(h->nvlink_bw_Bps, 900e9);                  /* 1.8 TB/s bidirectional */
+    ASSERT_NEAR(h->network_bw_Bps, 50e9);                  /* DGX B200: 400 Gb/s ConnectX-7 per GPU */
+    CU_ASSERT_EQUAL(h->gpus_per_node, 8);
     ASSERT_NEAR(h->pcie_bw_Bps, 55e9);
     ASSERT_NEAR(h->power_w, 1000);
     hw_free(h);
@@ -136,8 +147,9 @@ static void test_b200_figures(void)
 static const char *const figure_keys[] = {
     "hbm_capacity", "hbm_bandwidth", "sm_count", "smem_per_sm", "l2_cache", "nvlink_bandwidth",
     "nvlink_latency", "pcie_bandwidth", "launch_overhead", "kernels_per_layer", "price_usd",
-    "hourly_usd", "power", "efficiency.gemm", "efficiency.attention", "efficiency.memory",
-    "efficiency.nvlink", "peak_flops.fp32", "peak_flops.bf16", "peak_flops.fp16",
+    "hourly_usd", "power", "gpus_per_node", "nvlink_domain_gpus", "network_bandwidth",
+    "network_latency", "efficiency.gemm", "efficiency.attention", "efficiency.memory",
+    "efficiency.nvlink", "efficiency.network", "peak_flops.fp32", "peak_flops.bf16", "peak_flops.fp16",
     "peak_flops.fp8", "peak_flops.int8", "peak_flops.int4", NULL
 };
 
@@ -231,6 +243,17 @@ static void test_check_rejects_broken_struct(void)
     CU_ASSERT_EQUAL(hw_check(h, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "hbm_bandwidth"));
     h->hbm_bw_Bps = 3.35e12;
+    h->nvlink_domain_gpus = 12;                            /* 1.5 nodes of 8 */
+    CU_ASSERT_EQUAL(hw_check(h, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nvlink_domain_gpus 12"));
+    h->nvlink_domain_gpus = 72;                            /* NVL72: 9 nodes of 8 */
+    CU_ASSERT_EQUAL(hw_check(h, &err), 0);
+    h->nvlink_domain_gpus = 2;                             /* bridged pairs in one node */
+    CU_ASSERT_EQUAL(hw_check(h, &err), 0);
+    h->network_latency_ns = 0;
+    CU_ASSERT_EQUAL(hw_check(h, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "network_latency"));
+    h->network_latency_ns = 5000;
     h->prov[0].source[0] = '\0';
     CU_ASSERT_EQUAL(hw_check(h, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "source"));
@@ -294,6 +317,11 @@ static const char *const base_lines[] = {
     "    attention: {value: 0.6, status: assumed, source: \"test sheet\"}",           /* 22 */
     "    memory: {value: 0.9, status: assumed, source: \"test sheet\"}",              /* 23 */
     "    nvlink: {value: 0.8, status: assumed, source: \"test sheet\"}",              /* 24 */
+    "    network: {value: 0.8, status: assumed, source: \"test sheet\"}",             /* 25 */
+    "  gpus_per_node: {value: 8, status: assumed, source: \"test sheet\"}",          /* 26 */
+    "  nvlink_domain_gpus: {value: 8, status: assumed, source: \"test sheet\"}",     /* 27 */
+    "  network_bandwidth: {value: 50GB/s, status: assumed, source: \"test sheet\"}", /* 28 */
+    "  network_latency: {value: 5us, status: assumed, source: \"test sheet\"}",      /* 29 */
     NULL
 };
 
@@ -355,7 +383,12 @@ static void test_base_profile_is_valid(void)
     if (!h)
         kt_err_print(&err, stderr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
-    CU_ASSERT_EQUAL(h->n_prov, 19u);                       /* 2 peaks + 13 figures + 4 efficiencies */
+    CU_ASSERT_EQUAL(h->n_prov, 24u);                       /* 2 peaks + 17 figures + 5 efficiencies */
+    CU_ASSERT_EQUAL(h->gpus_per_node, 8);
+    CU_ASSERT_EQUAL(h->nvlink_domain_gpus, 8);
+    ASSERT_NEAR(h->network_bw_Bps, 50e9);
+    CU_ASSERT_EQUAL(h->network_latency_ns, 5000);
+    ASSERT_NEAR(h->eff_network, 0.8);
     const hw_provenance *p = hw_provenance_of(h, "power");
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     CU_ASSERT_EQUAL(p->measured, 1);
@@ -461,6 +494,47 @@ static void test_error_misspelt_figure(void)
                                         NULL });
 }
 
+static void test_error_missing_node_figures(void)
+{
+    /* Node and fabric figures are required like the rest: dropping any one
+     * names it, on the mapping it belongs in (figures at line 4, its
+     * efficiency group at line 21). */
+    static const struct { int line; const char *words; int err_line, err_col; } drops[] = {
+        { 25, "missing required key 'network'", 21, 5 },
+        { 26, "missing required key 'gpus_per_node'", 4, 3 },
+        { 27, "missing required key 'nvlink_domain_gpus'", 4, 3 },
+        { 28, "missing required key 'network_bandwidth'", 4, 3 },
+        { 29, "missing required key 'network_latency'", 4, 3 },
+    };
+    for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++)
+        expect_error(drops[i].line, NULL, drops[i].err_line, drops[i].err_col,
+                     (const char *const[]){ drops[i].words, NULL });
+}
+
+static void test_node_figures_read(void)
+{
+    char path[4096];
+    kt_err err = { 0 };
+    /* A NIC's line rate may be written as the datasheet gives it: 400 Gb/s = 50 GB/s. */
+    hw_profile *h = load_variant(28, "  network_bandwidth: {value: 400Gb/s, status: assumed, source: \"s\"}",
+                                 path, sizeof path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    ASSERT_NEAR(h->network_bw_Bps, 50e9);
+    hw_free(h);
+    /* A 12-GPU NVLink domain on 8-GPU nodes is neither whole nodes nor an equal part of one. */
+    h = load_variant(27, "  nvlink_domain_gpus: {value: 12, status: assumed, source: \"s\"}", path, sizeof path,
+                     &err);
+    CU_ASSERT_PTR_NULL(h);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nvlink_domain_gpus 12 and gpus_per_node 8"));
+}
+
+static void test_error_network_bandwidth_in_bytes(void)
+{
+    const char *l = "  network_bandwidth: {value: 50GB, status: assumed, source: \"test sheet\"}";
+    expect_error(28, l, 28, col_of(l, "50GB"),
+                 (const char *const[]){ "figures.network_bandwidth.value", "50GB", NULL });
+}
+
 static void test_error_unknown_dtype(void)
 {
     const char *l = "    fp4: {value: 1PFLOP/s, status: assumed, source: \"sheet\"}";
@@ -524,6 +598,9 @@ int main(void)
         { "error: unknown top-level key", test_error_unknown_top_key },
         { "error: missing figure", test_error_missing_figure },
         { "error: misspelt figure", test_error_misspelt_figure },
+        { "error: a node or network figure missing", test_error_missing_node_figures },
+        { "node figures: bits per second, NVLink domain", test_node_figures_read },
+        { "error: network bandwidth written in bytes", test_error_network_bandwidth_in_bytes },
         { "error: unknown dtype", test_error_unknown_dtype },
         { "error: fp32 peak missing", test_error_fp32_missing },
         { "error: sm_count 0", test_error_sm_count_zero },
