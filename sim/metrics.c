@@ -202,6 +202,7 @@ static void summarize_requests(const metrics *m, const metrics_slo *slo, metrics
         s->rejected += r->outcome == REQ_REJECTED;
         s->unfinished += r->outcome == REQ_UNFINISHED;
         s->preemptions += r->preemptions;
+        s->rerouted += r->reroutes > 0;
         s->recomputed_tokens += r->recomputed_tokens;
         if (r->arrival_ns < t_first)
             t_first = r->arrival_ns;
@@ -373,6 +374,7 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
     n = field(f, n, "prefix_hit_ratio", s->prefix_hit_ratio, "fraction");
     n = field(f, n, "recomputed_tokens", (double)s->recomputed_tokens, "tokens");
     n = field(f, n, "preemptions", (double)s->preemptions, "count");
+    n = field(f, n, "rerouted", (double)s->rerouted, "requests");
     for (int t = 0; t < METRICS_TIERS; t++) {
         char key[48];
         snprintf(key, sizeof key, "tier%d_hit_ratio", t);

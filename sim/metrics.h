@@ -31,6 +31,7 @@ typedef struct metrics_req {
     int64_t prefix_hit_tokens;      /* prompt tokens found in the prefix cache at first admission */
     int64_t recomputed_tokens;      /* tokens computed again after preemption */
     int preemptions;
+    int reroutes;                   /* times a failed replica handed it to another */
     int64_t tier_hit_tokens[METRICS_TIERS]; /* prompt tokens fetched from each lower tier */
     int64_t tier_recomputed_tokens; /* tokens a lower tier held but recomputing was cheaper */
     int64_t fetch_ns;               /* time spent waiting for KV to arrive from lower tiers */
@@ -119,6 +120,7 @@ typedef struct metrics_summary {
     int64_t tier_hit_tokens[METRICS_TIERS], tier_recomputed_tokens;
     double tier_hit_ratio[METRICS_TIERS];  /* of prompt tokens */
     double ttft_fetch_mean_ns;      /* mean TTFT part spent fetching */
+    int64_t rerouted;               /* requests a failed replica handed on (at least once) */
     int64_t handoffs;               /* disaggregated: completed requests whose KV moved to a decode replica */
     metrics_dist kv_transfer_ns;    /* of those: first token to KV landing (queueing for blocks + transfer) */
     double stall_s;                 /* GPU-seconds idle waiting for pages */

@@ -119,6 +119,9 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
         report_tiers(out, sc, s);
     if (sc->prefill_replicas)
         report_handoffs(out, sc, s);
+    if (sc->n_faults)
+        fprintf(out, "faults: %d scheduled; %lld requests re-routed after their replica failed (their tokens were recomputed: %lld tokens recomputed in all)\n",
+                sc->n_faults, (long long)s->rerouted, (long long)s->recomputed_tokens);
     fprintf(out, "cost: $%.4f for %d GPU%s over the run; $%.4f per million tokens ($%.4f per million output tokens)\n",
             s->cost_usd, s->gpus, s->gpus == 1 ? "" : "s", s->usd_per_m_tokens, s->usd_per_m_output_tokens);
     if (st)

@@ -381,6 +381,47 @@ static int size_kv(scenario *sc, conf_node *root, kt_err *err)
     return -1;
 }
 
+/* faults: [{at: T, replica: R} | {at: T, node: N}]. A node holds the
+ * profile's gpus_per_node GPUs; replica i holds GPUs [i·g, (i+1)·g), so a
+ * node's failure takes every replica with a GPU on it. */
+static int load_faults(scenario *sc, conf_node *root, kt_err *err)
+{
+    conf_node *list = conf_take(root, "faults");
+    if (!list)
+        return 0;
+    if (conf_expect(list, CONF_SEQ, err) < 0)
+        return -1;
+    if (list->n_kids > MAX_FAULTS) {
+        CONF_ERROR(err, list, "%zu faults, at most %d", list->n_kids, MAX_FAULTS);
+        return -1;
+    }
+    int g = sc->gpus_per_replica, gpn = sc->hw->gpus_per_node;
+    int nodes = (sc->replicas * g + gpn - 1) / gpn;
+    for (size_t i = 0; i < list->n_kids; i++) {
+        conf_node *f = list->kids[i];
+        scenario_fault *x = &sc->faults[sc->n_faults++];
+        int rep = -1, node = -1;
+        if (conf_expect(f, CONF_MAP, err) < 0 || conf_ns(f, "at", 1, 0, INT64_MAX, &x->at_ns, err) < 0 ||
+            conf_int(f, "replica", 0, 0, sc->replicas - 1, &rep, err) < 0 ||
+            conf_int(f, "node", 0, 0, nodes - 1, &node, err) < 0)
+            return -1;
+        if ((rep < 0) == (node < 0)) {
+            CONF_ERROR(err, f, "name exactly one of 'replica' (0..%d) or 'node' (0..%d)", sc->replicas - 1,
+                       nodes - 1);
+            return -1;
+        }
+        if (rep >= 0) {
+            x->first = rep;
+            x->count = 1;
+        } else {
+            x->first = node * gpn / g;
+            int last = ((node + 1) * gpn - 1) / g;
+            x->count = (last < sc->replicas ? last : sc->replicas - 1) - x->first + 1;
+        }
+    }
+    return 0;
+}
+
 static int load_all(scenario *sc, conf_node *root, kt_err *err)
 {
     const char *name = NULL;
@@ -394,7 +435,7 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
         load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, &sc->tiers, err) < 0 ||
         (sc->tiers.heat_eviction = sc->heat_eviction, 0) ||
         load_workload(sc, root, err) < 0 ||
-        load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 ||
+        load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
         return -1;
     if (size_kv(sc, root, err) < 0 || check_tiers(sc, root, err) < 0)

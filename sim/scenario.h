@@ -21,6 +21,13 @@ typedef enum {
 } router_kind;
 extern const char *const router_names[ROUTER_KIND_COUNT + 1];
 
+/* A node or replica failure at a time: replicas [first, first + count) fail. */
+typedef struct scenario_fault {
+    int64_t at_ns;
+    int first, count;
+} scenario_fault;
+#define MAX_FAULTS 64
+
 /* A loaded scenario.
  * Invariants: model and hw are loaded and checked; gpus_per_replica ==
  * cost_par_gpus(&par); kv_blocks_per_replica >= 1 (the weights fit and leave
@@ -56,6 +63,8 @@ typedef struct scenario {
         int64_t bad_lines;      /* skipped malformed lines (skip_bad) */
         int64_t first_bad[16];
     } trace;
+    scenario_fault faults[MAX_FAULTS];
+    int n_faults;
     metrics_slo slo;
     metrics_cost cost;
     int64_t sample_interval_ns;

@@ -8,6 +8,7 @@
 
 static void on_step_end(engine *eng, void *ctx, uint64_t arg);
 static void handoff_drain(replica *d);
+static void src_release(serve_req *q);
 
 const char *const replica_role_names[ROLE_COUNT + 1] = { "colocated", "prefill", "decode", NULL };
 
@@ -71,6 +72,24 @@ static void queue_push_back(serve_req **head, serve_req **tail, int *n, serve_re
     (*n)++;
 }
 
+/* Unlinks q from the queue (head, tail, count n) linked through next. */
+static void queue_remove(serve_req **head, serve_req **tail, int *n, serve_req *q)
+{
+    serve_req *prev = NULL;
+    for (serve_req *x = *head; x; prev = x, x = x->next)
+        if (x == q) {
+            if (prev)
+                prev->next = q->next;
+            else
+                *head = q->next;
+            if (*tail == q)
+                *tail = prev;
+            q->next = NULL;
+            (*n)--;
+            return;
+        }
+}
+
 static void wait_push_back(replica *r, serve_req *q) { queue_push_back(&r->wait_head, &r->wait_tail, &r->n_waiting, q); }
 
 static void wait_push_front(replica *r, serve_req *q)
@@ -120,15 +139,14 @@ static int64_t peak_kv_tokens(const serve_req *q)
     return q->rec.prompt_tokens + q->rec.output_tokens - 1;
 }
 
-void replica_submit(replica *r, serve_req *q)
+/* Queues q (num_tokens set) at r, or rejects it when it can never fit. */
+static void enqueue(replica *r, serve_req *q)
 {
-    q->num_tokens = q->rec.prompt_tokens;
-    q->rec.first_sched_ns = -1;
     q->rep = r;
     q->promo = -1;
-    q->rec.prefill_replica = -1;
     if (kv_blocks_for(r->kv, peak_kv_tokens(q)) > kv_pool_blocks(r->kv)) {
-        q->rec.first_sched_ns = q->rec.first_token_ns = engine_now(r->eng);
+        if (q->rec.first_sched_ns < 0)
+            q->rec.first_sched_ns = q->rec.first_token_ns = engine_now(r->eng);
         req_leave(r, q, REQ_REJECTED, engine_now(r->eng));
         return;
     }
@@ -141,6 +159,27 @@ void replica_submit(replica *r, serve_req *q)
     replica_sync(r);
     if (!r->busy)
         on_step_end(r->eng, r, 0);
+}
+
+void replica_submit(replica *r, serve_req *q)
+{
+    q->num_tokens = q->rec.prompt_tokens;
+    q->rec.first_sched_ns = -1;
+    q->rec.prefill_replica = -1;
+    enqueue(r, q);
+}
+
+void replica_resubmit(replica *r, serve_req *q) { enqueue(r, q); }
+
+void replica_reject(replica *r, serve_req *q)
+{
+    int64_t now = engine_now(r->eng);
+    src_release(q);
+    if (q->rec.first_sched_ns < 0)
+        q->rec.first_sched_ns = now;
+    if (q->generated == 0)
+        q->rec.first_token_ns = now;
+    req_leave(r, q, REQ_REJECTED, now);
 }
 
 /* ---------- planning ---------- */
@@ -454,8 +493,13 @@ static void fetch_part_done(serve_req *q, int64_t now)
 {
     if (--q->fetching > 0)
         return;
-    q->rec.fetch_ns += now - q->fetch_start_ns;
     replica *r = q->rep;
+    if (q->lost) {
+        q->lost = 0;
+        r->on_lost(r->ud, q, now);
+        return;
+    }
+    q->rec.fetch_ns += now - q->fetch_start_ns;
     if (--r->n_fetch_pending == 0)
         resume_after_fetch(r, now);
 }
@@ -602,17 +646,45 @@ static void list_remove(serve_req **head, serve_req *q, size_t link)
         }
 }
 
+/* The prefill replica frees the blocks q's KV left from. */
+static void src_release(serve_req *q)
+{
+    replica *p = q->src_rep;
+    if (!p)
+        return;
+    kv_seq_release(p->kv, &q->src_seq);
+    list_remove(&p->out_head, q, offsetof(serve_req, out_next));
+    p->n_out--;
+    q->src_rep = NULL;
+}
+
+static void lose(replica *r, serve_req *q);
+
 static void on_handoff_done(void *ud, uint64_t tag, int64_t now)
 {
     serve_req *q = ud;
     replica *p = q->src_rep, *d = q->rep;
     (void)tag;
-    kv_seq_release(p->kv, &q->src_seq);
-    list_remove(&p->out_head, q, offsetof(serve_req, out_next));
-    p->n_out--;
-    q->src_rep = NULL;
     list_remove(&d->in_head, q, offsetof(serve_req, in_next));
     d->n_inbound--;
+    q->in_flight = 0;
+    if (p->failed) {
+        /* The sender died before its last byte: the KV is nowhere whole. */
+        kv_seq_release(d->kv, &q->seq);
+        src_release(q);
+        q->handoff = 0;
+        lose(p, q);
+        if (!d->failed && !d->busy)
+            on_step_end(d->eng, d, 0);
+        return;
+    }
+    if (d->failed) {
+        /* The receiver died: the KV is still on p; another decode replica takes it. */
+        kv_seq_release(d->kv, &q->seq);
+        p->on_prefilled(p->ud, q, now);
+        return;
+    }
+    src_release(q);
     q->handoff = 0;
     q->rec.kv_transfer_ns += now - q->handoff_start_ns;
     replica_sync(d);
@@ -633,6 +705,7 @@ static int handoff_start(replica *d, serve_req *q)
     q->in_next = d->in_head;
     d->in_head = q;
     d->n_inbound++;
+    q->in_flight = 1;
     const replica *p = q->src_rep;
     int path[2] = { p->nic_out, d->nic_in };
     /* The path is valid: replica_set_role gave both ends links of net. */
@@ -776,6 +849,8 @@ static void promo_done(serve_promo *p, int64_t now)
     if (--p->pending > 0)
         return;
     replica *r = p->rep;
+    if (r->failed)
+        return;
     uint64_t *h = hash_scratch(r, p->n);
     if (h) {
         kv_content_hashes(&p->content, kv_pool_block_tokens(r->kv), p->first, p->n, p->prev_hash, h);
@@ -850,10 +925,83 @@ void replica_sync(replica *r)
     r->ev = engine_at(r->eng, r->step_end_ns[r->applied], on_step_end, r, 0);
 }
 
+/* ---------- failure ---------- */
+
+/* q's KV at r is gone: the tokens it had are computed again wherever it
+ * goes next. Handed to on_lost now, or when its tier transfers end. */
+static void lose(replica *r, serve_req *q)
+{
+    kv_seq_release(r->kv, &q->seq);
+    if (q->computed > q->recompute_until)
+        q->recompute_until = q->computed;
+    q->computed = 0;
+    q->hh_dropped = 0;
+    q->remote_tokens = 0;
+    q->tier_recompute_until = 0;
+    q->promo = -1;
+    q->rec.reroutes++;
+    if (q->fetching) {
+        q->lost = 1;
+        return;
+    }
+    r->on_lost(r->ud, q, engine_now(r->eng));
+}
+
+void replica_fail(replica *r, serve_done_fn on_lost)
+{
+    int64_t now = engine_now(r->eng);
+    /* Steps of a multi-step run that ended by now did happen. */
+    if (r->busy && r->wait == WAIT_NONE) {
+        apply_until(r, now);
+        engine_cancel(r->eng, r->ev);
+    }
+    r->failed = 1;
+    r->on_lost = on_lost;
+    r->busy = 0;
+    r->wait = WAIT_NONE;
+    r->n_batch = 0;
+    r->n_fetch_pending = 0;
+    for (int i = 0; i < SERVE_MAX_PROMOS; i++)
+        if (r->promos[i].waiter) {
+            r->promos[i].waiter->promo = -1;
+            r->promos[i].waiter = NULL;
+        }
+    /* Detach everything first: on_lost hands requests to other replicas. */
+    int n_run = r->n_running;
+    serve_req *wait = r->wait_head, *in_wait = r->in_wait_head;
+    r->n_running = r->n_waiting = r->n_in_wait = 0;
+    r->wait_head = r->wait_tail = r->in_wait_head = r->in_wait_tail = NULL;
+    for (int i = 0; i < n_run; i++)
+        lose(r, r->running[i]);
+    for (serve_req *q = wait, *next; q; q = next) {
+        next = q->next;
+        lose(r, q);
+    }
+    /* Handoffs waiting here still have their KV on the prefill side. */
+    for (serve_req *q = in_wait, *next; q; q = next) {
+        next = q->next;
+        q->next = NULL;
+        r->on_prefilled(r->ud, q, now);
+    }
+    /* KV this replica was to send and had not started: lost with it. */
+    for (serve_req *q = r->out_head, *next; q; q = next) {
+        next = q->out_next;
+        if (q->in_flight)
+            continue;           /* settled when the transfer ends */
+        replica *d = q->rep;
+        queue_remove(&d->in_wait_head, &d->in_wait_tail, &d->n_in_wait, q);
+        src_release(q);
+        q->handoff = 0;
+        lose(r, q);
+    }
+}
+
 /* ---------- invariants ---------- */
 
 int replica_check(const replica *r, kt_err *err)
 {
+    if (r->failed)
+        return 0;               /* its pool is gone with it */
     if (r->n_running + r->n_inbound > r->cfg.max_running) {
         KT_ERROR(err, NULL, 0, 0, "replica %d: %d running and %d arriving, more than %d", r->id, r->n_running,
                  r->n_inbound, r->cfg.max_running);

@@ -50,6 +50,7 @@ typedef struct serve_req {
     uint32_t cap_gaps;
     int admitted;               /* has been admitted once (prefix hits counted then) */
     int fetching;               /* tier transfers still to arrive before its KV is whole */
+    int lost;                   /* its replica failed while fetches were in flight: re-route when they end */
     int64_t fetch_start_ns;
     int64_t fetch_blocks[TIER_MAX];
     int64_t tier_recompute_until;  /* tokens below this were in a lower tier: recomputing is waste */
@@ -60,6 +61,7 @@ typedef struct serve_req {
     kv_seq src_seq;
     struct replica *src_rep;
     int handoff;                /* 1 from the end of its prefill until its KV has arrived */
+    int in_flight;              /* its KV transfer has started */
     int64_t handoff_start_ns;
     struct serve_req *out_next; /* src_rep's list of requests whose KV is leaving */
     struct serve_req *in_next;  /* the decode replica's list of transfers in flight */
@@ -143,6 +145,8 @@ typedef struct replica {
     uint64_t *hash_scratch;
     int64_t cap_hash_scratch;
     serve_promo promos[SERVE_MAX_PROMOS];
+    int failed;                 /* the replica's node failed: it holds nothing and takes nothing */
+    serve_done_fn on_lost;      /* a request its failure took: the callee re-routes or rejects it */
     /* Disaggregated serving (role != ROLE_COLOCATED). */
     replica_role role;
     serve_prefilled_fn on_prefilled;
@@ -175,6 +179,19 @@ int replica_prefetch(replica *r, const kv_content *c, int64_t tokens);
 /* A request arrives at the replica now. Rejected at once (on_done with
  * outcome rejected) when its prompt plus output can never fit the KV pool. */
 void replica_submit(replica *r, serve_req *q);
+/* A request that lost its KV when its replica failed arrives at r: it
+ * computes its prompt and the tokens it has generated again (counted as
+ * recomputed), then goes on generating. */
+void replica_resubmit(replica *r, serve_req *q);
+/* Ends q as rejected at r (no replica could take it). */
+void replica_reject(replica *r, serve_req *q);
+
+/* The replica's node fails now: its HBM (and node-local tiers) are gone.
+ * Every request it holds is handed to on_lost (with its KV released and
+ * rec.reroutes counted), except those still waiting for a tier's transfer,
+ * which follow when it ends; KV it was sending or receiving between
+ * prefill and decode replicas is re-routed when that transfer ends. */
+void replica_fail(replica *r, serve_done_fn on_lost);
 /* Brings a multi-step run up to now, so the replica's state is what
  * stepping one iteration at a time would show (for samplers). */
 void replica_sync(replica *r);

@@ -105,21 +105,24 @@ static void session_put(sim_world *w, session *s)
 /* Routers pick among replicas [lo, hi): new requests go to the prefill
  * pool when serving is disaggregated, else anywhere. */
 
+static int alive(const sim_world *w, int i) { return !w->reps[i].failed; }
+
+/* The live replica with the fewest outstanding requests, -1 if none. */
 static int least_loaded(const sim_world *w, int lo, int hi)
 {
-    int best = lo;
-    for (int i = lo + 1; i < hi; i++)
-        if (replica_load(&w->reps[i]) < replica_load(&w->reps[best]))
+    int best = -1;
+    for (int i = lo; i < hi; i++)
+        if (alive(w, i) && (best < 0 || replica_load(&w->reps[i]) < replica_load(&w->reps[best])))
             best = i;
     return best;
 }
 
-/* The replica with the most free KV blocks (ties: the lowest index). */
+/* The live replica with the most free KV blocks (ties: the lowest index). */
 static int least_kv(const sim_world *w, int lo, int hi)
 {
-    int best = lo;
-    for (int i = lo + 1; i < hi; i++)
-        if (kv_pool_free_blocks(w->reps[i].kv) > kv_pool_free_blocks(w->reps[best].kv))
+    int best = -1;
+    for (int i = lo; i < hi; i++)
+        if (alive(w, i) && (best < 0 || kv_pool_free_blocks(w->reps[i].kv) > kv_pool_free_blocks(w->reps[best].kv)))
             best = i;
     return best;
 }
@@ -131,11 +134,13 @@ static int least_kv(const sim_world *w, int lo, int hi)
 static int cache_aware(const sim_world *w, int lo, int hi, const serve_req *q)
 {
     int light = least_loaded(w, lo, hi), best = light;
+    if (light < 0)
+        return -1;
     int least = replica_load(&w->reps[light]);
     double limit = least + w->sc->max_imbalance * (least > 1 ? least : 1);
     int64_t best_hit = kv_pool_cached_prefix(w->reps[light].kv, &q->content, q->rec.prompt_tokens);
     for (int i = lo; i < hi; i++) {
-        if (i == light || replica_load(&w->reps[i]) > limit)
+        if (i == light || !alive(w, i) || replica_load(&w->reps[i]) > limit)
             continue;
         int64_t hit = kv_pool_cached_prefix(w->reps[i].kv, &q->content, q->rec.prompt_tokens);
         if (hit > best_hit) {
@@ -146,12 +151,25 @@ static int cache_aware(const sim_world *w, int lo, int hi, const serve_req *q)
     return best;
 }
 
+/* The next live replica in turn, -1 if none. */
+static int round_robin(sim_world *w, int hi)
+{
+    for (int k = 0; k < hi; k++) {
+        int i = w->rr_next++ % hi;
+        if (alive(w, i))
+            return i;
+    }
+    return -1;
+}
+
+/* A replica for s's request among the live ones taking new requests; -1
+ * when every one has failed. */
 static int route(sim_world *w, session *s)
 {
     int hi = w->first_decode;
     switch (w->sc->router) {
     case ROUTER_ROUND_ROBIN:
-        return w->rr_next++ % hi;
+        return round_robin(w, hi);
     case ROUTER_LEAST_LOADED:
         return least_loaded(w, 0, hi);
     case ROUTER_LEAST_KV:
@@ -159,19 +177,54 @@ static int route(sim_world *w, session *s)
     case ROUTER_CACHE_AWARE:
         return cache_aware(w, 0, hi, &s->req);
     default:
-        if (s->replica < 0)
+        if (s->replica < 0 || !alive(w, s->replica))
             s->replica = least_loaded(w, 0, hi);
         return s->replica;
     }
 }
 
-/* A prefill replica is done with q's prompt: the decode replica with the
- * fewest requests (running, queued or arriving) takes it. */
+/* Sends the session's request to a routed replica, or rejects it at from
+ * (a replica, for its clock and accounts) when none is alive. */
+static void dispatch(sim_world *w, session *s, replica *from, int resubmit)
+{
+    int i = route(w, s);
+    if (i < 0)
+        replica_reject(from, &s->req);
+    else if (resubmit)
+        replica_resubmit(&w->reps[i], &s->req);
+    else
+        replica_submit(&w->reps[i], &s->req);
+}
+
+/* A prefill replica is done with q's prompt: the live decode replica with
+ * the fewest requests (running, queued or arriving) takes it. */
 static void on_prefilled(void *ud, serve_req *q, int64_t now)
 {
     sim_world *w = ud;
     (void)now;
-    replica_handoff(&w->reps[least_loaded(w, w->first_decode, w->n_reps)], q);
+    int d = least_loaded(w, w->first_decode, w->n_reps);
+    if (d < 0)
+        replica_reject(q->src_rep, q);
+    else
+        replica_handoff(&w->reps[d], q);
+}
+
+/* A failed replica's request: start it again elsewhere. */
+static void on_lost(void *ud, serve_req *q, int64_t now)
+{
+    (void)now;
+    dispatch(ud, q->owner, q->rep, 1);
+}
+
+/* Faults: every replica the fault names fails now. */
+static void on_fault(engine *eng, void *ctx, uint64_t k)
+{
+    sim_world *w = ctx;
+    const scenario_fault *f = &w->sc->faults[k];
+    (void)eng;
+    for (int i = f->first; i < f->first + f->count; i++)
+        if (!w->reps[i].failed)
+            replica_fail(&w->reps[i], on_lost);
 }
 
 /* ---------- arrivals ---------- */
@@ -206,7 +259,7 @@ static void on_turn(engine *eng, void *ctx, uint64_t arg)
     session *s = ctx;
     sim_world *w = s->w;
     turn_request(w, s, engine_now(eng));
-    replica_submit(&w->reps[route(w, s)], &s->req);
+    dispatch(w, s, &w->reps[0], 0);
 }
 
 static void on_session_arrival(engine *eng, void *ctx, uint64_t arg)
@@ -238,7 +291,7 @@ static void on_predicted_prefetch(engine *eng, void *ctx, uint64_t turn)
 {
     session *s = ctx;
     sim_world *w = s->w;
-    if (s->turn != (int)turn || s->req.rec.turn == (int)turn || s->replica < 0)
+    if (s->turn != (int)turn || s->req.rec.turn == (int)turn || s->replica < 0 || w->reps[s->replica].failed)
         return;
     const workload_cfg *wl = &w->sc->workload;
     kv_segment segs[2];
@@ -406,7 +459,10 @@ static void on_trace_arrival(engine *eng, void *ctx, uint64_t arg)
     trace_read_next(w);
     if (w->has_cur)
         engine_at(eng, w->cur.arrival_ns, on_trace_arrival, w, 0);
-    replica_submit(&w->reps[rep], &s->req);
+    if (rep < 0)
+        replica_reject(&w->reps[0], &s->req);
+    else
+        replica_submit(&w->reps[rep], &s->req);
 }
 
 /* Opens the trace and schedules its first request. */
@@ -575,6 +631,8 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
             return -1;
     }
     w->first_decode = sc->prefill_replicas ? sc->prefill_replicas : w->n_reps;
+    for (int k = 0; k < sc->n_faults; k++)
+        engine_at(w->eng, sc->faults[k].at_ns, on_fault, w, (uint64_t)k);
     if (sc->prefill_replicas && network_init(w, err) < 0)
         return -1;
     engine_set_after_hook(w->eng, after_event, w);

@@ -582,6 +582,7 @@ static void test_schema_upgrade(void)
     CU_ASSERT_EQUAL(sqlite3_exec(q,
                                  "ALTER TABLE requests DROP COLUMN prefill_replica;"
                                  "ALTER TABLE requests DROP COLUMN kv_transfer_ns;"
+                                 "ALTER TABLE requests DROP COLUMN reroutes;"
                                  "PRAGMA user_version = 1;",
                                  NULL, NULL, NULL),
                     SQLITE_OK);
@@ -607,6 +608,115 @@ static void test_schema_upgrade(void)
     scenario_free(sc);
 }
 
+/* One request on replica 0 of 2; replica 0 fails 1 ns after the third
+ * token (the fourth's decode step is cut off). Replica 1 computes the
+ * 1,000-token prompt and the 2 tokens whose KV existed (1,002 recomputed)
+ * plus the newest one in one step, which yields token 4; decoding goes on
+ * from there. */
+static void test_failure_closed_form(void)
+{
+    cost_model cm;
+    kt_err err;
+    scenario *base = load(NULL, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, base->model, base->hw, 1, DTYPE_BF16, &err), 0);
+    cost_iter it;
+    cost_seq cs = { 1000, 0, 0 };
+    cost_iteration(&cm, &cs, 1, 1, &it);
+    int64_t t3 = it.total_ns;
+    for (int j = 0; j < 2; j++) {
+        cs = (cost_seq){ 1, 1000 + j, 0 };
+        cost_iteration(&cm, &cs, 1, 1, &it);
+        t3 += it.total_ns;
+    }
+    char fault[96];
+    snprintf(fault, sizeof fault, "faults=[{at: %lldns, replica: 0}]", (long long)(t3 + 1));
+    char *sets[] = { "workload.sessions=1", "workload.turns=1", "workload.input_tokens=1000",
+                     "workload.output_tokens=6", "workload.system_prompt_tokens=0", "replicas.count=2", fault };
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, 7, &sc, &sum);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 1);
+    const metrics_req *q = &m->reqs[0];
+    CU_ASSERT_EQUAL(q->outcome, REQ_COMPLETED);
+    CU_ASSERT_EQUAL(q->replica, 1);
+    CU_ASSERT_EQUAL(q->reroutes, 1);
+    CU_ASSERT_EQUAL(q->recomputed_tokens, 1002);
+    CU_ASSERT_EQUAL(q->first_token_ns + q->gaps[0] + q->gaps[1], t3);
+    cs = (cost_seq){ 1003, 0, 1002 };
+    cost_iteration(&cm, &cs, 1, 1, &it);
+    CU_ASSERT_EQUAL(q->gaps[2], 1 + it.total_ns);
+    for (int j = 3; j < 5; j++) {
+        cs = (cost_seq){ 1, 1000 + j, 0 };
+        cost_iteration(&cm, &cs, 1, 1, &it);
+        CU_ASSERT_EQUAL(q->gaps[j], it.total_ns);
+    }
+    CU_ASSERT_EQUAL(sum.rerouted, 1);
+    metrics_free(m);
+    scenario_free(sc);
+    scenario_free(base);
+}
+
+/* Failures under load, checks on after every event: colocated, then
+ * disaggregated with a prefill and a decode replica failing while KV moves.
+ * Every request ends completed or rejected and the counts add up; nothing
+ * finishes on a replica after it failed. */
+static void check_failures(char **sets, int n, const int *dead, const int64_t *at_ns, int n_dead)
+{
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, n, &sc, &sum);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(sum.completed + sum.rejected, sum.requests);
+    CU_ASSERT_EQUAL(sum.unfinished, 0);
+    CU_ASSERT(sum.rerouted > 0);
+    int64_t rerouted = 0;
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        const metrics_req *q = &m->reqs[i];
+        rerouted += q->reroutes > 0;
+        for (int k = 0; k < n_dead; k++)
+            if (q->outcome == REQ_COMPLETED && q->replica == dead[k])
+                CU_ASSERT(q->finish_ns <= at_ns[k]);
+    }
+    CU_ASSERT_EQUAL(rerouted, sum.rerouted);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+static void test_failures_under_load(void)
+{
+    /* 12 one-GPU replicas on 8-GPU nodes: node 1 holds replicas 8..11. */
+    char *colocated[] = { "replicas.count=12", "workload.arrival.rate=20/s", "replicas.router=least_loaded",
+                          "faults=[{at: 1500ms, replica: 1}, {at: 2500ms, node: 1}]" };
+    int dead[] = { 1, 8, 9, 10, 11 };
+    int64_t at[] = { 1500000000, 2500000000, 2500000000, 2500000000, 2500000000 };
+    check_failures(colocated, 4, dead, at, 5);
+    char *disagg[] = { "replicas.count=5", "replicas.prefill_replicas=2", "workload.arrival.rate=20/s",
+                       "faults=[{at: 1500ms, replica: 0}, {at: 2500ms, replica: 3}]" };
+    int dead2[] = { 0, 3 };
+    check_failures(disagg, 4, dead2, at, 2);
+}
+
+/* When every replica has failed, what is left is rejected, and counted. */
+static void test_all_replicas_fail(void)
+{
+    char *sets[] = { "replicas.count=2", "workload.arrival.rate=20/s",
+                     "faults=[{at: 1s, replica: 0}, {at: 1s, replica: 1}]" };
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, 3, &sc, &sum);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT(sum.rejected > 0);
+    CU_ASSERT(sum.completed > 0);
+    CU_ASSERT_EQUAL(sum.completed + sum.rejected + sum.unfinished, sum.requests);
+    for (size_t i = 0; i < m->n_reqs; i++)
+        if (m->reqs[i].outcome == REQ_COMPLETED)
+            CU_ASSERT(m->reqs[i].finish_ns <= 1000000000);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
 int main(void)
 {
     setenv("KVTIER_DATA", tu_path(""), 1);
@@ -626,6 +736,9 @@ int main(void)
         { "disaggregated: closed-form TTFT, KV transfer and gaps", test_disaggregated_closed_form },
         { "disaggregated: pools under load, checks on", test_disaggregated_pools },
         { "results database of schema 1 upgraded in place", test_schema_upgrade },
+        { "failure: a request's KV recomputed elsewhere, closed form", test_failure_closed_form },
+        { "failures under load, colocated and disaggregated, checks on", test_failures_under_load },
+        { "every replica failed: the rest rejected and counted", test_all_replicas_fail },
         { NULL, NULL },
     };
     return tu_run("e2e", tests);
