@@ -346,7 +346,7 @@ static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
     engine *e = engine_new(1);
     kt_err inner;
     tier_set *ts = e ? tier_set_new(&sc->tiers, e, sc->model, sc->hw, sc->kv_dtype, sc->kv_block_tokens,
-                                    sc->gpus_per_replica, &inner)
+                                    sc->gpus_per_replica, NULL, &inner)
                      : NULL;
     int ok = ts != NULL;
     tier_set_free(ts);

@@ -49,6 +49,7 @@ typedef struct sim_world {
     int failed;
     kt_err *err;
     fabric *net;                /* links between replicas (disaggregated serving), or NULL */
+    tier_cache *shared_tiers[TIER_MAX];   /* fleet-shared tiers' content, NULL for per-replica tiers */
     int first_decode;           /* replicas [0, first_decode) take new requests */
     struct timespec wall_start, wall_last_progress;
     /* Trace replay (sc->trace.on): the next record, read one ahead. */
@@ -618,9 +619,14 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
             kv_pool_set_heat_eviction(w->reps[i].kv, sc->heat_eviction);
         }
     int tiered = sc->tiers.n || sc->tiers.track_evicted;
+    for (int t = 0; t < sc->tiers.n; t++) {
+        w->shared_tiers[t] = tier_shared_new(&sc->tiers, t, sc->model, sc->kv_dtype, sc->kv_block_tokens, err);
+        if (!w->shared_tiers[t] && sc->tiers.tier[t].fleet_shared)
+            return -1;
+    }
     for (int i = 0; i < w->n_reps && tiered; i++) {
         tier_set *ts = tier_set_new(&sc->tiers, w->eng, sc->model, sc->hw, sc->kv_dtype, sc->kv_block_tokens,
-                                    sc->gpus_per_replica, err);
+                                    sc->gpus_per_replica, w->shared_tiers, err);
         if (!ts)
             return -1;
         replica_set_tiers(&w->reps[i], ts);
@@ -660,6 +666,8 @@ static void world_free(sim_world *w)
             replica_destroy(&w->reps[i]);
     if (w->net)
         fabric_free(w->net);
+    for (int t = 0; t < TIER_MAX; t++)
+        tier_shared_free(w->shared_tiers[t]);
     free(w->reps);
     free(w->prev_busy_ns);
     free(w->prev_link_bytes);

@@ -48,6 +48,13 @@ static int tier_from_conf(conf_node *n, tier_cfg *t, kt_err *err)
     if (conf_enum(n, "gpu_link", 0, gpu_link_names, &gl, err) < 0)
         return -1;
     t->gpu_link = (tier_gpu_link)gl;
+    if (conf_bool(n, "shared", 0, &t->fleet_shared, err) < 0)
+        return -1;
+    if (t->fleet_shared && t->kind != TIER_REMOTE) {
+        CONF_ERROR(err, conf_find(n, "shared"), "only a remote tier can be shared by the fleet (this one is %s)",
+                   tier_kind_names[t->kind]);
+        return -1;
+    }
     return 0;
 }
 
@@ -330,7 +337,7 @@ static int cache_check(const tier_cache *c, const char *name, kt_err *err)
     return 0;
 }
 
-uint64_t tier_cached_blocks(const tier_set *ts, int t) { return ts->tiers[t].store.n; }
+uint64_t tier_cached_blocks(const tier_set *ts, int t) { return ts->tiers[t].store->n; }
 
 /* ---------- building ---------- */
 
@@ -340,23 +347,62 @@ static void path_push(int *path, int *len, int link)
         path[(*len)++] = link;
 }
 
-static int build_tier(tier_set *ts, int i, const model_card *m, kt_dtype hbm_dtype, kt_err *err)
+/* Blocks tier configuration tc holds (its dtype resolved), 0 with err when none fits. */
+static uint32_t tier_capacity_blocks(const tier_cfg *tc, double block_bytes, kt_err *err)
+{
+    double cap = floor(tc->capacity_bytes * tc->drives * tc->compression / block_bytes);
+    if (cap < 1) {
+        KT_ERROR(err, NULL, 0, 0, "tier %s: %.0f bytes hold no block of %.0f bytes", tc->name, tc->capacity_bytes,
+                 block_bytes);
+        return 0;
+    }
+    return cap > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)cap;
+}
+
+static kt_dtype tier_dtype(const tier_cfg *tc, kt_dtype hbm_dtype)
+{
+    return tc->dtype == TIER_DTYPE_AS_HBM ? hbm_dtype : tc->dtype;
+}
+
+tier_cache *tier_shared_new(const tiers_cfg *c, int i, const model_card *m, kt_dtype hbm_dtype, int block_tokens,
+                            kt_err *err)
+{
+    const tier_cfg *tc = &c->tier[i];
+    if (!tc->fleet_shared)
+        return NULL;
+    uint32_t cap = tier_capacity_blocks(tc, tier_block_bytes(m, tier_dtype(tc, hbm_dtype), tc->quant_group,
+                                                             block_tokens), err);
+    tier_cache *cache = cap ? calloc(1, sizeof *cache) : NULL;
+    if (cap && (!cache || cache_init(cache, cap, c->heat_eviction) < 0)) {
+        free(cache);
+        KT_ERROR(err, NULL, 0, 0, "tier %s: out of memory", tc->name);
+        return NULL;
+    }
+    return cache;
+}
+
+void tier_shared_free(tier_cache *c)
+{
+    if (!c)
+        return;
+    cache_destroy(c);
+    free(c);
+}
+
+static int build_tier(tier_set *ts, int i, const model_card *m, kt_dtype hbm_dtype, tier_cache *shared,
+                      kt_err *err)
 {
     tier *t = &ts->tiers[i];
     t->cfg = ts->cfg.tier[i];
     t->set = ts;
     t->level = i;
-    if (t->cfg.dtype == TIER_DTYPE_AS_HBM)
-        t->cfg.dtype = hbm_dtype;
+    t->cfg.dtype = tier_dtype(&t->cfg, hbm_dtype);
     t->block_bytes = tier_block_bytes(m, t->cfg.dtype, t->cfg.quant_group, ts->block_tokens);
-    double cap = floor(t->cfg.capacity_bytes * t->cfg.drives * t->cfg.compression / t->block_bytes);
-    if (cap < 1) {
-        KT_ERROR(err, NULL, 0, 0, "tier %s: %.0f bytes hold no block of %.0f bytes", t->cfg.name,
-                 t->cfg.capacity_bytes, t->block_bytes);
+    t->capacity_blocks = tier_capacity_blocks(&t->cfg, t->block_bytes, err);
+    if (!t->capacity_blocks)
         return -1;
-    }
-    t->capacity_blocks = cap > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)cap;
-    if (cache_init(&t->store, t->capacity_blocks, ts->cfg.heat_eviction) < 0) {
+    t->store = shared ? shared : &t->own;
+    if (!shared && cache_init(&t->own, t->capacity_blocks, ts->cfg.heat_eviction) < 0) {
         KT_ERROR(err, NULL, 0, 0, "tier %s: out of memory", t->cfg.name);
         return -1;
     }
@@ -383,7 +429,7 @@ static int build_tier(tier_set *ts, int i, const model_card *m, kt_dtype hbm_dty
 }
 
 tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, const hw_profile *hw,
-                       kt_dtype hbm_dtype, int block_tokens, int gpus, kt_err *err)
+                       kt_dtype hbm_dtype, int block_tokens, int gpus, tier_cache *const *shared, kt_err *err)
 {
     tier_set *ts = calloc(1, sizeof *ts);
     if (!ts)
@@ -420,7 +466,7 @@ tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, con
     for (int i = 0; i < c->n_shared; i++)
         ts->shared_link[i] = fabric_add_link(ts->fab, c->shared[i].name, c->shared[i].bw_Bps);
     for (int i = 0; i < c->n; i++, ts->n++)
-        if (build_tier(ts, i, m, hbm_dtype, err) < 0) {
+        if (build_tier(ts, i, m, hbm_dtype, shared ? shared[i] : NULL, err) < 0) {
             tier_set_free(ts);
             return NULL;
         }
@@ -436,7 +482,8 @@ void tier_set_free(tier_set *ts)
     if (!ts)
         return;
     for (int i = 0; i < ts->n; i++)
-        cache_destroy(&ts->tiers[i].store);
+        if (ts->tiers[i].store == &ts->tiers[i].own)
+            cache_destroy(&ts->tiers[i].own);
     if (ts->cfg.track_evicted)
         cache_destroy(&ts->dropped);
     fabric_free(ts->fab);
@@ -474,7 +521,7 @@ static void store_into(tier_set *ts, int level, uint64_t hash)
     }
     tier *t = &ts->tiers[level];
     uint64_t evicted;
-    if (cache_put(&t->store, hash, &evicted) != 0)
+    if (cache_put(t->store, hash, &evicted) != 0)
         return;
     t->st.stored_blocks++;
     t->pending_in++;
@@ -542,11 +589,11 @@ int64_t tier_set_lookup(tier_set *ts, const uint64_t *hashes, int64_t n, int64_t
     for (i = 0; i < n; i++) {
         int found = -1;
         for (int t = 0; t < ts->n && found < 0; t++)
-            if (htab_get(&ts->tiers[t].store.index, hashes[i]) != HTAB_NONE)
+            if (htab_get(&ts->tiers[t].store->index, hashes[i]) != HTAB_NONE)
                 found = t;
         if (found < 0)
             break;
-        cache_touch(&ts->tiers[found].store, hashes[i]);
+        cache_touch(ts->tiers[found].store, hashes[i]);
         ts->tiers[found].st.hit_blocks++;
         counts[found]++;
     }
@@ -642,7 +689,7 @@ int tier_set_check(const tier_set *ts, kt_err *err)
         return -1;
     for (int i = 0; i < ts->n; i++) {
         const tier *t = &ts->tiers[i];
-        if (cache_check(&t->store, t->cfg.name, err) < 0)
+        if (cache_check(t->store, t->cfg.name, err) < 0)
             return -1;
     }
     return fabric_check(ts->fab, err);

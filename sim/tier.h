@@ -52,6 +52,7 @@ typedef struct tier_cfg {
     tier_gpu_link gpu_link;     /* PCIe (default), C2C (Grace memory), NVLink (a peer GPU's HBM) */
     int via[TIER_MAX_VIA];      /* shared links crossed, indices into tiers_cfg.shared */
     int n_via;
+    int fleet_shared;           /* remote only: one pool for every replica; survives node failures */
 } tier_cfg;
 
 /* Tier settings of a scenario. */
@@ -104,7 +105,8 @@ typedef struct tier_cache {
  * Invariants: block_bytes > 0; the paths name links of the replica's fabric. */
 typedef struct tier {
     tier_cfg cfg;
-    tier_cache store;
+    tier_cache own;
+    tier_cache *store;          /* &own, or the fleet's shared pool (not owned) */
     uint32_t capacity_blocks;
     double block_bytes;         /* one block at this tier's precision */
     int read_link, write_link;
@@ -135,9 +137,18 @@ typedef struct tier_set {
  * at each tier's precision, links from the profile and the settings (each
  * GPU has its own PCIe link, so the replica's PCIe is gpus × one). Returns NULL
  * (err set) on bad sizes; caller frees with tier_set_free. */
+/* shared[i], when not NULL, is the content index tier i uses instead of its
+ * own (a fleet-shared pool, from tier_shared_new); the set does not own it. */
 tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, const hw_profile *hw,
-                       kt_dtype hbm_dtype, int block_tokens, int gpus, kt_err *err);
+                       kt_dtype hbm_dtype, int block_tokens, int gpus, tier_cache *const *shared, kt_err *err);
 void tier_set_free(tier_set *ts);
+
+/* The content index of tier i of c when it is fleet_shared (else NULL,
+ * with err unset): one pool of the tier's capacity that every replica's
+ * tier set reads and writes. Caller frees with tier_shared_free. */
+tier_cache *tier_shared_new(const tiers_cfg *c, int i, const model_card *m, kt_dtype hbm_dtype, int block_tokens,
+                            kt_err *err);
+void tier_shared_free(tier_cache *c);
 
 /* Bytes of one block of block_tokens tokens at dtype, including the scale
  * metadata of sub-byte formats (an fp16 scale and zero per quant_group). */

@@ -186,7 +186,7 @@ static void test_attention_in_storage_step(void)
     cost_iter it;
     cost_seq s = { 3000 - 1984, 0, 0 };
     cost_iteration(&cm, &s, 1, 1, &it);
-    tier_set *ts = tier_set_new(&sc->tiers, engine_new(4), sc->model, sc->hw, DTYPE_BF16, 16, 1, &err);
+    tier_set *ts = tier_set_new(&sc->tiers, engine_new(4), sc->model, sc->hw, DTYPE_BF16, 16, 1, NULL, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
     double layer = (double)tier_attention_layer_ns(ts, 0, sc->model, 0, 3000 - 1984, 1984);
     double gpu_layer = (double)it.total_ns / 32;
@@ -717,6 +717,37 @@ static void test_all_replicas_fail(void)
     scenario_free(sc);
 }
 
+/* A session's first turn runs on replica 0, which fails before the second
+ * turn. With a fleet-shared remote pool (write-through) replica 1 fetches
+ * the whole conversation's full blocks from it; with a per-replica pool it
+ * finds nothing and computes them. */
+static void test_shared_pool_survives_failure(void)
+{
+    for (int shared = 0; shared < 2; shared++) {
+        char tiers[256];
+        snprintf(tiers, sizeof tiers,
+                 "tiers=[{name: pool, kind: remote, shared: %s, capacity: 1TB, read: 50GB/s, write: 50GB/s,"
+                 " latency: 10us}]", shared ? "true" : "false");
+        char *sets[] = { "workload.sessions=1", "workload.turns=2", "workload.input_tokens=1000",
+                         "workload.output_tokens=20", "workload.system_prompt_tokens=0",
+                         "workload.think_time=2s", "replicas.count=2", "faults=[{at: 1s, replica: 0}]", tiers,
+                         "kv_policy={offload: write_through, fetch: demand, decide: fetch, io: async}",
+                         "links={pcie_setup: 10us, nic: 400Gb/s, nic_setup: 20us}" };
+        scenario *sc;
+        metrics_summary sum;
+        metrics *m = load_run(sets, 11, &sc, &sum);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        CU_ASSERT_EQUAL_FATAL(m->n_reqs, 2);
+        const metrics_req *t1 = m->reqs[0].turn == 1 ? &m->reqs[0] : &m->reqs[1];
+        CU_ASSERT_EQUAL(t1->replica, 1);
+        CU_ASSERT_EQUAL(t1->prefix_hit_tokens, 0);
+        /* Turn 0 left 1,000 + 20 tokens; the pool has the full 16-token blocks. */
+        CU_ASSERT_EQUAL(t1->tier_hit_tokens[0], shared ? 1020 / 16 * 16 : 0);
+        metrics_free(m);
+        scenario_free(sc);
+    }
+}
+
 int main(void)
 {
     setenv("KVTIER_DATA", tu_path(""), 1);
@@ -739,6 +770,7 @@ int main(void)
         { "failure: a request's KV recomputed elsewhere, closed form", test_failure_closed_form },
         { "failures under load, colocated and disaggregated, checks on", test_failures_under_load },
         { "every replica failed: the rest rejected and counted", test_all_replicas_fail },
+        { "a fleet-shared pool keeps a failed replica's KV", test_shared_pool_survives_failure },
         { NULL, NULL },
     };
     return tu_run("e2e", tests);
