@@ -203,6 +203,8 @@ static void summarize_requests(const metrics *m, const metrics_slo *slo, metrics
         s->unfinished += r->outcome == REQ_UNFINISHED;
         s->preemptions += r->preemptions;
         s->rerouted += r->reroutes > 0;
+        s->migrations += r->migrated_tokens > 0;
+        s->migrated_tokens += r->migrated_tokens;
         s->recomputed_tokens += r->recomputed_tokens;
         if (r->arrival_ns < t_first)
             t_first = r->arrival_ns;
@@ -375,6 +377,8 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
     n = field(f, n, "recomputed_tokens", (double)s->recomputed_tokens, "tokens");
     n = field(f, n, "preemptions", (double)s->preemptions, "count");
     n = field(f, n, "rerouted", (double)s->rerouted, "requests");
+    n = field(f, n, "migrations", (double)s->migrations, "requests");
+    n = field(f, n, "migrated_tokens", (double)s->migrated_tokens, "tokens");
     for (int t = 0; t < METRICS_TIERS; t++) {
         char key[48];
         snprintf(key, sizeof key, "tier%d_hit_ratio", t);

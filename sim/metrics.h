@@ -36,7 +36,9 @@ typedef struct metrics_req {
     int64_t tier_recomputed_tokens; /* tokens a lower tier held but recomputing was cheaper */
     int64_t fetch_ns;               /* time spent waiting for KV to arrive from lower tiers */
     int prefill_replica;            /* disaggregated: where it was prefilled; -1 colocated */
-    int64_t kv_transfer_ns;         /* disaggregated: first token to its KV landing on the decode replica */
+    int64_t kv_transfer_ns;         /* disaggregated: first token to its KV landing on the decode replica;
+                                     * migrated: arrival to its session's KV landing on the new replica */
+    int64_t migrated_tokens;        /* its session moved replicas, carrying this many cached tokens' KV */
     int64_t hh_dropped_tokens;      /* prompt tokens heavy-hitter retention dropped */
     int64_t in_storage_tokens;      /* prefix tokens attended to inside a storage tier */
     int64_t hh_offloaded_tokens;    /* or wrote to a lower tier instead */
@@ -121,6 +123,8 @@ typedef struct metrics_summary {
     double tier_hit_ratio[METRICS_TIERS];  /* of prompt tokens */
     double ttft_fetch_mean_ns;      /* mean TTFT part spent fetching */
     int64_t rerouted;               /* requests a failed replica handed on (at least once) */
+    int64_t migrations;             /* requests whose session moved replicas with its KV */
+    int64_t migrated_tokens;
     int64_t handoffs;               /* disaggregated: completed requests whose KV moved to a decode replica */
     metrics_dist kv_transfer_ns;    /* of those: first token to KV landing (queueing for blocks + transfer) */
     double stall_s;                 /* GPU-seconds idle waiting for pages */

@@ -119,6 +119,9 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
         report_tiers(out, sc, s);
     if (sc->prefill_replicas)
         report_handoffs(out, sc, s);
+    if (sc->shed_imbalance > 0)
+        fprintf(out, "shedding: %lld sessions' turns moved replicas, carrying %lld cached tokens' KV over the network\n",
+                (long long)s->migrations, (long long)s->migrated_tokens);
     if (sc->n_faults)
         fprintf(out, "faults: %d scheduled; %lld requests re-routed after their replica failed (their tokens were recomputed: %lld tokens recomputed in all)\n",
                 sc->n_faults, (long long)s->rerouted, (long long)s->recomputed_tokens);

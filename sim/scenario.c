@@ -147,7 +147,8 @@ static int load_replicas(scenario *sc, conf_node *root, kt_err *err)
         conf_int(n, "expert_parallel", 0, 1, MAX_GPUS_PER_REPLICA, &sc->par.ep, err) < 0 ||
         conf_enum(n, "router", 0, router_names, &router, err) < 0 ||
         conf_f64(n, "max_imbalance", 0, 0, 1000, &sc->max_imbalance, err) < 0 ||
-        conf_int(n, "prefill_replicas", 0, 0, MAX_REPLICAS, &sc->prefill_replicas, err) < 0)
+        conf_int(n, "prefill_replicas", 0, 0, MAX_REPLICAS, &sc->prefill_replicas, err) < 0 ||
+        conf_f64(n, "shed_imbalance", 0, 0, 1000, &sc->shed_imbalance, err) < 0)
         return -1;
     if (sc->prefill_replicas && sc->prefill_replicas >= sc->replicas) {
         CONF_ERROR(err, conf_find(n, "prefill_replicas"), "%d of %d replicas prefill, which leaves none to decode",

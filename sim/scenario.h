@@ -43,6 +43,7 @@ typedef struct scenario {
     cost_par par;               /* tp (== tensor_parallel), pp, cp, ep; gpus_per_replica == tp × pp × cp */
     router_kind router;
     int prefill_replicas;       /* disaggregated: replicas [0, this) prefill, the rest decode; 0 colocated */
+    double shed_imbalance;      /* session_sticky: move a session off a replica this much busier (0 off) */
     double max_imbalance;       /* cache_aware: load may exceed the least L by this × max(L, 1) */
     int kv_block_tokens;
     kt_dtype kv_dtype;

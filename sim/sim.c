@@ -51,6 +51,8 @@ typedef struct sim_world {
     fabric *net;                /* links between replicas (disaggregated serving), or NULL */
     tier_cache *shared_tiers[TIER_MAX];   /* fleet-shared tiers' content, NULL for per-replica tiers */
     int first_decode;           /* replicas [0, first_decode) take new requests */
+    uint64_t *mig_hashes;       /* scratch for a migrating session's block hashes */
+    int64_t cap_mig_hashes;
     struct timespec wall_start, wall_last_progress;
     /* Trace replay (sc->trace.on): the next record, read one ahead. */
     trace_reader *tr;
@@ -184,10 +186,73 @@ static int route(sim_world *w, session *s)
     }
 }
 
+/* A session's cached conversation has crossed the network from its hot
+ * replica to the cold one (arg): the cold replica's HBM cache gets the
+ * blocks, and the session stays there. */
+static void on_migrated(void *ud, uint64_t cold, int64_t now)
+{
+    session *s = ud;
+    sim_world *w = s->w;
+    serve_req *q = &s->req;
+    replica *r = &w->reps[cold];
+    q->rec.kv_transfer_ns += now - q->rec.arrival_ns;
+    if (r->failed) {
+        s->replica = -1;
+        int i = route(w, s);
+        if (i < 0)
+            replica_reject(r, q);
+        else
+            replica_submit(&w->reps[i], q);
+        return;
+    }
+    int bt = kv_pool_block_tokens(r->kv);
+    int64_t n = q->rec.migrated_tokens / bt;
+    kv_content_hashes(&q->content, bt, 0, n, 0, w->mig_hashes);
+    for (int64_t i = 0; i < n; i++)
+        kv_pool_put(r->kv, w->mig_hashes[i]);
+    replica_submit(r, q);
+}
+
+/* Session-sticky shedding: when s's replica carries more than the least
+ * loaded one's load L plus shed_imbalance × max(L, 1), the session moves
+ * there, taking the KV its old replica caches for it over RDMA first.
+ * Returns 1 when the request now waits for that transfer. */
+static int shed(sim_world *w, session *s)
+{
+    if (w->sc->shed_imbalance <= 0 || w->sc->router != ROUTER_SESSION_STICKY || s->replica < 0 ||
+        !alive(w, s->replica))
+        return 0;
+    int cold = least_loaded(w, 0, w->first_decode), hot = s->replica;
+    int least = replica_load(&w->reps[cold]);
+    if (replica_load(&w->reps[hot]) <= least + w->sc->shed_imbalance * (least > 1 ? least : 1))
+        return 0;
+    serve_req *q = &s->req;
+    replica *h = &w->reps[hot];
+    int64_t tokens = kv_pool_cached_prefix(h->kv, &q->content, q->rec.prompt_tokens);
+    int bt = kv_pool_block_tokens(h->kv);
+    s->replica = cold;
+    if (tokens <= 0)
+        return 0;
+    if (tokens / bt > w->cap_mig_hashes) {
+        uint64_t *m = realloc(w->mig_hashes, (size_t)(tokens / bt) * sizeof *m);
+        if (!m)
+            return 0;
+        w->mig_hashes = m;
+        w->cap_mig_hashes = tokens / bt;
+    }
+    q->rec.migrated_tokens = tokens;
+    int path[2] = { h->nic_out, w->reps[cold].nic_in };
+    fabric_transfer(w->net, path, 2, 1, (double)tokens * h->kv_bytes_token, h->net_setup_ns, 0, 0, on_migrated,
+                    s, (uint64_t)cold);
+    return 1;
+}
+
 /* Sends the session's request to a routed replica, or rejects it at from
  * (a replica, for its clock and accounts) when none is alive. */
 static void dispatch(sim_world *w, session *s, replica *from, int resubmit)
 {
+    if (!resubmit && shed(w, s))
+        return;
     int i = route(w, s);
     if (i < 0)
         replica_reject(from, &s->req);
@@ -564,8 +629,9 @@ static void after_event(engine *eng, void *ud)
 
 /* ---------- setup and teardown ---------- */
 
-/* Disaggregated serving: every replica gets a NIC link each way, as fast as
- * its GPUs' scale-out NICs together, and a role. */
+/* Disaggregated serving and session shedding move KV between replicas:
+ * every replica gets a NIC link each way, as fast as its GPUs' scale-out
+ * NICs together, and a role. */
 static int network_init(sim_world *w, kt_err *err)
 {
     const hw_profile *hw = w->sc->hw;
@@ -581,8 +647,8 @@ static int network_init(sim_world *w, kt_err *err)
         int out = fabric_add_link(w->net, name, bw);
         snprintf(name, sizeof name, "r%d.nic_in", i);
         int in = fabric_add_link(w->net, name, bw);
-        replica_set_role(&w->reps[i], i < w->first_decode ? ROLE_PREFILL : ROLE_DECODE, on_prefilled, w->net, out,
-                         in, hw->network_latency_ns);
+        replica_role role = !w->sc->prefill_replicas ? ROLE_COLOCATED : i < w->first_decode ? ROLE_PREFILL : ROLE_DECODE;
+        replica_set_role(&w->reps[i], role, on_prefilled, w->net, out, in, hw->network_latency_ns);
     }
     return 0;
 }
@@ -639,7 +705,7 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
     w->first_decode = sc->prefill_replicas ? sc->prefill_replicas : w->n_reps;
     for (int k = 0; k < sc->n_faults; k++)
         engine_at(w->eng, sc->faults[k].at_ns, on_fault, w, (uint64_t)k);
-    if (sc->prefill_replicas && network_init(w, err) < 0)
+    if ((sc->prefill_replicas || sc->shed_imbalance > 0) && network_init(w, err) < 0)
         return -1;
     engine_set_after_hook(w->eng, after_event, w);
     return 0;
@@ -666,6 +732,7 @@ static void world_free(sim_world *w)
             replica_destroy(&w->reps[i]);
     if (w->net)
         fabric_free(w->net);
+    free(w->mig_hashes);
     for (int t = 0; t < TIER_MAX; t++)
         tier_shared_free(w->shared_tiers[t]);
     free(w->reps);

@@ -61,6 +61,7 @@ static const char *const schema_sql =
     " prefill_replica INTEGER,"
     " kv_transfer_ns INTEGER NOT NULL DEFAULT 0,"
     " reroutes INTEGER NOT NULL DEFAULT 0,"
+    " migrated_tokens INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (run_id, id));"
     "CREATE TABLE IF NOT EXISTS replicas ("
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -169,7 +170,8 @@ static int ensure_schema(sqlite3 *db, const char *path, kt_err *err)
     /* Version 1 lacked the disaggregation and failure columns; old rows get NULL and 0. */
     if (v == 1 && exec(db, "ALTER TABLE requests ADD COLUMN prefill_replica INTEGER;"
                            "ALTER TABLE requests ADD COLUMN kv_transfer_ns INTEGER NOT NULL DEFAULT 0;"
-                           "ALTER TABLE requests ADD COLUMN reroutes INTEGER NOT NULL DEFAULT 0;",
+                           "ALTER TABLE requests ADD COLUMN reroutes INTEGER NOT NULL DEFAULT 0;"
+                           "ALTER TABLE requests ADD COLUMN migrated_tokens INTEGER NOT NULL DEFAULT 0;",
                        path, err) < 0) {
         exec(db, "ROLLBACK;", path, NULL);
         return -1;
@@ -271,8 +273,8 @@ static int insert_requests(store *st, int64_t run, const metrics *m)
                       " output_tokens, prefix_hit_tokens, recomputed_tokens, preemptions, outcome,"
                       " first_sched_ns, first_token_ns, finish_ns, ttft_ns, e2e_ns, queue_ns, tpot_ns,"
                       " itl_max_ns, itl_gaps_ns, tier0_hit_tokens, tier1_hit_tokens, tier2_hit_tokens,"
-                      " tier3_hit_tokens, tier_recomputed_tokens, fetch_ns, prefill_replica, kv_transfer_ns, reroutes)"
-                      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+                      " tier3_hit_tokens, tier_recomputed_tokens, fetch_ns, prefill_replica, kv_transfer_ns, reroutes,"
+                      " migrated_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
     int rc = 0;
@@ -301,6 +303,7 @@ static int insert_requests(store *st, int64_t run, const metrics *m)
             sqlite3_bind_int64(s, 28, r->prefill_replica);
         sqlite3_bind_int64(s, 29, r->kv_transfer_ns);
         sqlite3_bind_int64(s, 30, r->reroutes);
+        sqlite3_bind_int64(s, 31, r->migrated_tokens);
         rc = step_reset(s);
     }
     sqlite3_finalize(s);

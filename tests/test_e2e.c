@@ -583,6 +583,7 @@ static void test_schema_upgrade(void)
                                  "ALTER TABLE requests DROP COLUMN prefill_replica;"
                                  "ALTER TABLE requests DROP COLUMN kv_transfer_ns;"
                                  "ALTER TABLE requests DROP COLUMN reroutes;"
+                                 "ALTER TABLE requests DROP COLUMN migrated_tokens;"
                                  "PRAGMA user_version = 1;",
                                  NULL, NULL, NULL),
                     SQLITE_OK);
@@ -748,6 +749,37 @@ static void test_shared_pool_survives_failure(void)
     }
 }
 
+/* Session shedding: sticky sessions on 2 replicas under load. A session
+ * that moves carries its cached conversation over the NICs: the transfer
+ * takes at least latency + bytes / (NIC bandwidth × efficiency), at
+ * 131,072 B a token (Llama-3.1-8B, bf16), and the new replica then finds
+ * all of it cached. */
+static void test_session_shedding(void)
+{
+    char *sets[] = { "replicas.count=2", "replicas.shed_imbalance=0.5", "workload.arrival.rate=30/s" };
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, 3, &sc, &sum);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT(sum.migrations > 0);
+    CU_ASSERT_EQUAL(sum.completed, sum.requests);
+    int64_t moved = 0;
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        const metrics_req *q = &m->reqs[i];
+        if (!q->migrated_tokens)
+            continue;
+        moved++;
+        double bytes = (double)q->migrated_tokens * 32 * 8 * 128 * 2 * 2;
+        CU_ASSERT(q->kv_transfer_ns >= sc->hw->network_latency_ns +
+                                           (int64_t)floor(bytes * 1e9 / (sc->hw->network_bw_Bps * sc->hw->eff_network)));
+        CU_ASSERT(q->prefix_hit_tokens >= q->migrated_tokens);
+        CU_ASSERT(q->first_token_ns - q->arrival_ns > q->kv_transfer_ns);
+    }
+    CU_ASSERT_EQUAL(moved, sum.migrations);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
 int main(void)
 {
     setenv("KVTIER_DATA", tu_path(""), 1);
@@ -771,6 +803,7 @@ int main(void)
         { "failures under load, colocated and disaggregated, checks on", test_failures_under_load },
         { "every replica failed: the rest rejected and counted", test_all_replicas_fail },
         { "a fleet-shared pool keeps a failed replica's KV", test_shared_pool_survives_failure },
+        { "session shedding carries the KV over the network", test_session_shedding },
         { NULL, NULL },
     };
     return tu_run("e2e", tests);
