@@ -256,6 +256,23 @@ static void test_scenario_errors(void)
     expect_error(base_scenario, bad_set, 1, 1, 0, "kv.block_tokens: expected an integer");
     char *typo_set[] = { "kv.blocktokens=32" };
     expect_error(base_scenario, typo_set, 1, 1, 0, "kv.blocktokens: unknown key");
+    /* Fleet settings: a disaggregated fleet needs a decode replica; a fault
+     * names one replica or one node, within the fleet; only a remote tier
+     * can be shared; pipeline stages need their GPUs (that error points
+     * at the file's gpus). --set values are located on the --set line. */
+    char *all_prefill[] = { "replicas.prefill_replicas=1" };
+    expect_error(base_scenario, all_prefill, 1, 1, 0, "1 of 1 replicas prefill, which leaves none to decode");
+    char *both[] = { "faults=[{at: 1s, replica: 0, node: 0}]" };
+    expect_error(base_scenario, both, 1, 1, 0, "faults[0]: name exactly one of 'replica'");
+    char *far[] = { "faults=[{at: 1s, replica: 5}]" };
+    expect_error(base_scenario, far, 1, 1, 0, "faults[0].replica: 5 is out of range");
+    char *no_at[] = { "faults=[{replica: 0}]" };
+    expect_error(base_scenario, no_at, 1, 1, 0, "missing required key 'at'");
+    char *shared_dram[] = { "tiers=[{name: d, kind: dram, shared: true, capacity: 1TB, read: 1GB/s, write: 1GB/s,"
+                            " latency: 1us}]" };
+    expect_error(base_scenario, shared_dram, 1, 1, 0, "only a remote tier can be shared");
+    char *layout[] = { "replicas.pipeline_parallel=2" };
+    expect_error(base_scenario, layout, 1, 7, 9, "replicas.gpus: 1 GPUs per replica but tensor_parallel 1");
 }
 
 static void test_scenario_set_applies(void)
