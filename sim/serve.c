@@ -161,11 +161,17 @@ static void enqueue(replica *r, serve_req *q)
         on_step_end(r->eng, r, 0);
 }
 
-void replica_submit(replica *r, serve_req *q)
+/* A new request's state before any replica has taken it. */
+static void req_fresh(serve_req *q)
 {
     q->num_tokens = q->rec.prompt_tokens;
     q->rec.first_sched_ns = -1;
     q->rec.prefill_replica = -1;
+}
+
+void replica_submit(replica *r, serve_req *q)
+{
+    req_fresh(q);
     enqueue(r, q);
 }
 
@@ -174,6 +180,8 @@ void replica_resubmit(replica *r, serve_req *q) { enqueue(r, q); }
 void replica_reject(replica *r, serve_req *q)
 {
     int64_t now = engine_now(r->eng);
+    if (!q->rep)
+        req_fresh(q);           /* no replica was alive when it arrived */
     src_release(q);
     if (q->rec.first_sched_ns < 0)
         q->rec.first_sched_ns = now;
@@ -843,6 +851,20 @@ void replica_set_tiers(replica *r, tier_set *ts)
     kv_pool_set_retain(r->kv, ts->cfg.hbm_cache);
 }
 
+/* Blocks [first, first + n) of content (chained on prev_hash) join the
+ * HBM prefix cache. */
+static void cache_blocks(replica *r, const kv_content *c, int64_t first, int64_t n, uint64_t prev_hash)
+{
+    uint64_t *h = hash_scratch(r, n);
+    if (!h)
+        return;
+    kv_content_hashes(c, kv_pool_block_tokens(r->kv), first, n, prev_hash, h);
+    for (int64_t i = 0; i < n; i++)
+        kv_pool_put(r->kv, h[i]);
+}
+
+void replica_cache_prefix(replica *r, const kv_content *c, int64_t n_blocks) { cache_blocks(r, c, 0, n_blocks, 0); }
+
 /* A prefetch landed: its blocks join the HBM prefix cache. */
 static void promo_done(serve_promo *p, int64_t now)
 {
@@ -851,12 +873,7 @@ static void promo_done(serve_promo *p, int64_t now)
     replica *r = p->rep;
     if (r->failed)
         return;
-    uint64_t *h = hash_scratch(r, p->n);
-    if (h) {
-        kv_content_hashes(&p->content, kv_pool_block_tokens(r->kv), p->first, p->n, p->prev_hash, h);
-        for (int64_t i = 0; i < p->n; i++)
-            kv_pool_put(r->kv, h[i]);
-    }
+    cache_blocks(r, &p->content, p->first, p->n, p->prev_hash);
     /* The request's wait for its prefetch shows as queueing. */
     if (p->waiter) {
         p->waiter->promo = -1;

@@ -176,6 +176,10 @@ void replica_set_tiers(replica *r, tier_set *ts);
  * the record index, or -1 when nothing is to be fetched or no record is free. */
 int replica_prefetch(replica *r, const kv_content *c, int64_t tokens);
 
+/* The first n_blocks blocks of content join r's HBM prefix cache (their KV
+ * has arrived from elsewhere: a prefetch, a migrating session). */
+void replica_cache_prefix(replica *r, const kv_content *c, int64_t n_blocks);
+
 /* A request arrives at the replica now. Rejected at once (on_done with
  * outcome rejected) when its prompt plus output can never fit the KV pool. */
 void replica_submit(replica *r, serve_req *q);

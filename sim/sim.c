@@ -51,8 +51,6 @@ typedef struct sim_world {
     fabric *net;                /* links between replicas (disaggregated serving), or NULL */
     tier_cache *shared_tiers[TIER_MAX];   /* fleet-shared tiers' content, NULL for per-replica tiers */
     int first_decode;           /* replicas [0, first_decode) take new requests */
-    uint64_t *mig_hashes;       /* scratch for a migrating session's block hashes */
-    int64_t cap_mig_hashes;
     struct timespec wall_start, wall_last_progress;
     /* Trace replay (sc->trace.on): the next record, read one ahead. */
     trace_reader *tr;
@@ -205,11 +203,7 @@ static void on_migrated(void *ud, uint64_t cold, int64_t now)
             replica_submit(&w->reps[i], q);
         return;
     }
-    int bt = kv_pool_block_tokens(r->kv);
-    int64_t n = q->rec.migrated_tokens / bt;
-    kv_content_hashes(&q->content, bt, 0, n, 0, w->mig_hashes);
-    for (int64_t i = 0; i < n; i++)
-        kv_pool_put(r->kv, w->mig_hashes[i]);
+    replica_cache_prefix(r, &q->content, q->rec.migrated_tokens / kv_pool_block_tokens(r->kv));
     replica_submit(r, q);
 }
 
@@ -229,17 +223,9 @@ static int shed(sim_world *w, session *s)
     serve_req *q = &s->req;
     replica *h = &w->reps[hot];
     int64_t tokens = kv_pool_cached_prefix(h->kv, &q->content, q->rec.prompt_tokens);
-    int bt = kv_pool_block_tokens(h->kv);
     s->replica = cold;
     if (tokens <= 0)
         return 0;
-    if (tokens / bt > w->cap_mig_hashes) {
-        uint64_t *m = realloc(w->mig_hashes, (size_t)(tokens / bt) * sizeof *m);
-        if (!m)
-            return 0;
-        w->mig_hashes = m;
-        w->cap_mig_hashes = tokens / bt;
-    }
     q->rec.migrated_tokens = tokens;
     int path[2] = { h->nic_out, w->reps[cold].nic_in };
     fabric_transfer(w->net, path, 2, 1, (double)tokens * h->kv_bytes_token, h->net_setup_ns, 0, 0, on_migrated,
@@ -732,7 +718,6 @@ static void world_free(sim_world *w)
             replica_destroy(&w->reps[i]);
     if (w->net)
         fabric_free(w->net);
-    free(w->mig_hashes);
     for (int t = 0; t < TIER_MAX; t++)
         tier_shared_free(w->shared_tiers[t]);
     free(w->reps);

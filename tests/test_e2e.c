@@ -53,9 +53,9 @@ static metrics *run(const scenario *sc, int check, sim_stats *st)
  * tokens the workload drew for it, and its prompt is the conversation so far. */
 static void test_every_request_exact(void)
 {
-    scenario *sc = load(NULL, 0);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-    metrics *m = run(sc, 1, NULL);
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(NULL, 0, &sc, &sum);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     kt_err err;
     CU_ASSERT_EQUAL(metrics_check(m, &err), 0);
@@ -98,9 +98,9 @@ static void test_single_request_closed_form(void)
 {
     char *sets[] = { "workload.sessions=1", "workload.turns=1", "workload.input_tokens=1000",
                      "workload.output_tokens=5", "workload.system_prompt_tokens=0", "replicas.count=1" };
-    scenario *sc = load(sets, 6);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-    metrics *m = run(sc, 1, NULL);
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, 6, &sc, &sum);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT_EQUAL_FATAL(m->n_reqs, 1);
     const metrics_req *q = &m->reqs[0];
@@ -121,8 +121,6 @@ static void test_single_request_closed_form(void)
         t += it.total_ns;
     }
     CU_ASSERT_EQUAL(q->finish_ns, t);
-    metrics_summary sum;
-    metrics_summarize(m, &sc->slo, &sc->cost, &sum);
     CU_ASSERT_EQUAL(sum.ttft_ns.p50, (double)q->first_token_ns);
     CU_ASSERT_EQUAL(sum.duration_ns, t);
     /* Busy the whole time from arrival to finish: one replica, one GPU. */
@@ -139,9 +137,9 @@ static void test_heavy_hitter_retention(void)
     char *sets[] = { "workload.sessions=1", "workload.turns=1", "workload.input_tokens=5000",
                      "workload.output_tokens=4", "workload.system_prompt_tokens=0", "replicas.count=1",
                      "kv.retention.window=1000", "kv.retention.keep=0.25", "scheduler.token_budget=8192" };
-    scenario *sc = load(sets, 9);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-    metrics *m = run(sc, 1, NULL);
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, 9, &sc, &sum);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT_EQUAL_FATAL(m->n_reqs, 1);
     const metrics_req *q = &m->reqs[0];
@@ -171,9 +169,9 @@ static void test_attention_in_storage_step(void)
                      "workload.output_tokens=1000", "workload.system_prompt_tokens=0", "replicas.count=1",
                      "workload.think_time=10s", "kv_policy.in_storage_attention=true", "kv_policy.hbm_cache=false",
                      "links.pcie_setup=10us", "tiers=[{name: cs, kind: nvme, capacity: 1TB, read: 10GB/s, write: 10GB/s, latency: 50us, attention: 5TFLOP/s}]" };
-    scenario *sc = load(sets, 11);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-    metrics *m = run(sc, 1, NULL);
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, 11, &sc, &sum);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT_EQUAL_FATAL(m->n_reqs, 2);
     const metrics_req *q = &m->reqs[1];
@@ -351,12 +349,10 @@ static void test_rejects_what_never_fits(void)
 {
     char *sets[] = { "kv.hbm_fraction=0.215", "kv.activation_reserve=0B", "workload.sessions=5",
                      "workload.turns=1", "workload.input_tokens=20000", "workload.output_tokens=10" };
-    scenario *sc = load(sets, 6);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-    metrics *m = run(sc, 1, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    scenario *sc;
     metrics_summary s;
-    metrics_summarize(m, &sc->slo, &sc->cost, &s);
+    metrics *m = load_run(sets, 6, &sc, &s);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT_EQUAL(s.requests, 5);
     CU_ASSERT_EQUAL(s.rejected, 5);
     CU_ASSERT_EQUAL(s.completed + s.rejected + s.unfinished, s.requests);
@@ -711,9 +707,17 @@ static void test_all_replicas_fail(void)
     CU_ASSERT(sum.rejected > 0);
     CU_ASSERT(sum.completed > 0);
     CU_ASSERT_EQUAL(sum.completed + sum.rejected + sum.unfinished, sum.requests);
-    for (size_t i = 0; i < m->n_reqs; i++)
-        if (m->reqs[i].outcome == REQ_COMPLETED)
-            CU_ASSERT(m->reqs[i].finish_ns <= 1000000000);
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        const metrics_req *q = &m->reqs[i];
+        if (q->outcome == REQ_COMPLETED)
+            CU_ASSERT(q->finish_ns <= 1000000000);
+        /* Arrivals after the failures were never scheduled nor prefilled anywhere. */
+        if (q->arrival_ns > 1000000000) {
+            CU_ASSERT_EQUAL(q->outcome, REQ_REJECTED);
+            CU_ASSERT_EQUAL(q->first_sched_ns, q->arrival_ns);
+            CU_ASSERT_EQUAL(q->prefill_replica, -1);
+        }
+    }
     metrics_free(m);
     scenario_free(sc);
 }

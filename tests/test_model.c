@@ -570,10 +570,11 @@ static void expect_same_card(const model_card *a, const model_card *b)
     }
 }
 
-static void expect_import_matches(const char *json_rel, const char *name)
+/* The card imported from the config.json at path equals the shipped card name. */
+static void expect_import_matches(const char *path, const char *name)
 {
     kt_err err = { 0 };
-    model_card *got = import_card(tu_path(json_rel), name, &err);
+    model_card *got = import_card(path, name, &err);
     model_card *want = card(name);
     CU_ASSERT_PTR_NOT_NULL(got);
     if (got && want)
@@ -584,12 +585,12 @@ static void expect_import_matches(const char *json_rel, const char *name)
 
 static void test_import_llama_70b(void)
 {
-    expect_import_matches("tests/data/hf/llama-3.1-70b.config.json", "llama-3.1-70b");
+    expect_import_matches(tu_path("tests/data/hf/llama-3.1-70b.config.json"), "llama-3.1-70b");
 }
 
 static void test_import_llama4_scout(void)
 {
-    expect_import_matches("tests/data/hf/llama-4-scout.config.json", "llama-4-scout");
+    expect_import_matches(tu_path("tests/data/hf/llama-4-scout.config.json"), "llama-4-scout");
 }
 
 /* Imports JSON text written to a temporary file. */
@@ -600,6 +601,18 @@ static model_card *import_text(const char *json, kt_err *err, char *path, size_t
     model_card *m = import_card(path, "t", err);
     unlink(path);
     return m;
+}
+
+/* The card imported from JSON text equals the shipped card name. */
+static void expect_text_import_matches(const char *json, const char *name)
+{
+    char path[512];
+    if (write_temp(json, path, sizeof path) != 0) {
+        CU_FAIL("cannot write a temporary file");
+        return;
+    }
+    expect_import_matches(path, name);
+    unlink(path);
 }
 
 /* DeepSeek-V3's published config.json (the keys the importer reads, and the
@@ -617,17 +630,7 @@ static void test_import_deepseek(void)
         " \"quant_method\": \"fp8\", \"weight_block_size\": [128, 128]},"
         " \"tie_word_embeddings\": false, \"torch_dtype\": \"bfloat16\", \"v_head_dim\": 128,"
         " \"vocab_size\": 129280}";
-    kt_err err = { 0 };
-    char path[512];
-    model_card *got = import_text(json, &err, path, sizeof path);
-    model_card *want = card("deepseek-v3");
-    CU_ASSERT_PTR_NOT_NULL(got);
-    if (got && want) {
-        snprintf(got->name, sizeof got->name, "%s", want->name);
-        expect_same_card(got, want);
-    }
-    model_free(got);
-    model_free(want);
+    expect_text_import_matches(json, "deepseek-v3");
 }
 
 /* Mistral v0.1: sliding_window on every layer. */
@@ -638,17 +641,7 @@ static void test_import_mistral(void)
         " \"model_type\": \"mistral\", \"num_attention_heads\": 32, \"num_hidden_layers\": 32,"
         " \"num_key_value_heads\": 8, \"sliding_window\": 4096, \"tie_word_embeddings\": false,"
         " \"torch_dtype\": \"bfloat16\", \"vocab_size\": 32000}";
-    kt_err err = { 0 };
-    char path[512];
-    model_card *got = import_text(json, &err, path, sizeof path);
-    model_card *want = card("mistral-7b");
-    CU_ASSERT_PTR_NOT_NULL(got);
-    if (got && want) {
-        snprintf(got->name, sizeof got->name, "%s", want->name);
-        expect_same_card(got, want);
-    }
-    model_free(got);
-    model_free(want);
+    expect_text_import_matches(json, "mistral-7b");
 }
 
 /* Llama-4 without the per-layer lists: layer i is global when
