@@ -78,7 +78,7 @@ static void test_mooncake_whole_trace(void)
 {
     const char *path = shared_path(MOONCAKE);
     if (!path) {
-        fprintf(stderr, "\n  (no %s beside the repository: skipped)\n", MOONCAKE);
+        tu_skip("no " MOONCAKE " beside the repository");
         return;
     }
     long lines;
@@ -105,8 +105,10 @@ static void test_mooncake_whole_trace(void)
 
 static void test_mooncake_tiers_against_hbm_only(void)
 {
-    if (!shared_path(MOONCAKE))
+    if (!shared_path(MOONCAKE)) {
+        tu_skip("no " MOONCAKE " beside the repository");
         return;
+    }
     char *hbm_only[] = { "kv_policy.tiers_used=0" };
     scenario *s0, *s2;
     metrics *m0 = run("scenarios/mooncake.yaml", hbm_only, 1, &s0);
@@ -130,7 +132,7 @@ static void test_azure_whole_trace(void)
 {
     const char *path = shared_path(AZURE);
     if (!path) {
-        fprintf(stderr, "\n  (no %s beside the repository: skipped)\n", AZURE);
+        tu_skip("no " AZURE " beside the repository");
         return;
     }
     /* Sums straight from the CSV: header, then TIMESTAMP,context,generated. */

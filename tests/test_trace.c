@@ -679,7 +679,9 @@ static int have_shared(const char *path)
 {
     if (access(path, R_OK) == 0)
         return 1;
-    printf("\n  note: %s is missing; skipping the checks on the full trace\n", path);
+    char why[4200];
+    snprintf(why, sizeof why, "%s is missing: no checks on the full trace", path);
+    tu_skip(why);
     return 0;
 }
 
