@@ -656,7 +656,7 @@ static void test_check_detects_corruption(void)
     while (free_block == a.blocks[0] || free_block == a.blocks[1])
         free_block++;
     fake_blocks[0] = free_block;
-    kv_seq fake = { fake_blocks, 1, 1, 0, 0 };
+    kv_seq fake = { .blocks = fake_blocks, .n_blocks = 1, .cap_blocks = 1 };
     kv_seq *two[] = { &a, &fake };
     CU_ASSERT_EQUAL(check_quiet(p, two, 2), -1);
 
