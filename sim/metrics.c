@@ -54,6 +54,7 @@ void metrics_free(metrics *m)
     free(m->tiers);
     free(m->links);
     free(m->link_samples);
+    free(m->tier_samples);
     free(m);
 }
 
@@ -110,6 +111,14 @@ int metrics_add_link_sample(metrics *m, const metrics_link_sample *s)
     if (grow((void **)&m->link_samples, &m->cap_link_samples, m->n_link_samples + 1, sizeof *m->link_samples) < 0)
         return -1;
     m->link_samples[m->n_link_samples++] = *s;
+    return 0;
+}
+
+int metrics_add_tier_sample(metrics *m, const metrics_tier_sample *s)
+{
+    if (grow((void **)&m->tier_samples, &m->cap_tier_samples, m->n_tier_samples + 1, sizeof *m->tier_samples) < 0)
+        return -1;
+    m->tier_samples[m->n_tier_samples++] = *s;
     return 0;
 }
 
@@ -338,6 +347,8 @@ void metrics_summarize(const metrics *m, const metrics_slo *slo, const metrics_c
     summarize_requests(m, slo, s);
     summarize_itl(m, s);
     summarize_replicas(m, cost, s);
+    s->kv_blocks_per_replica = m->kv_blocks_per_replica;
+    s->kv_block_bytes = m->kv_block_bytes;
 }
 
 static size_t field(metrics_field *f, size_t n, const char *name, double v, const char *unit)
@@ -412,6 +423,8 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
         n = field(f, n, key, s->gpu_s_wasted[c], "GPU-s");
     }
     n = field(f, n, "gpus", s->gpus, "GPUs");
+    n = field(f, n, "kv_blocks_per_replica", s->kv_blocks_per_replica, "blocks");
+    n = field(f, n, "kv_block_bytes", s->kv_block_bytes, "bytes");
     n = field(f, n, "cost", s->cost_usd, "USD");
     n = field(f, n, "usd_per_m_tokens", s->usd_per_m_tokens, "USD/Mtokens");
     n = field(f, n, "usd_per_m_output_tokens", s->usd_per_m_output_tokens, "USD/Mtokens");

@@ -119,12 +119,39 @@ static const char *const schema_sql =
     " t_ns INTEGER NOT NULL,"
     " utilization REAL NOT NULL,"
     " PRIMARY KEY (run_id, replica, link, t_ns));"
+    "CREATE TABLE IF NOT EXISTS tier_samples ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " replica INTEGER NOT NULL,"
+    " level INTEGER NOT NULL,"
+    " t_ns INTEGER NOT NULL,"
+    " used_blocks INTEGER NOT NULL,"
+    " PRIMARY KEY (run_id, replica, level, t_ns));"
     "CREATE TABLE IF NOT EXISTS summary ("
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
     " metric TEXT NOT NULL,"
     " value REAL NOT NULL,"
     " unit TEXT NOT NULL,"
-    " PRIMARY KEY (run_id, metric));";
+    " PRIMARY KEY (run_id, metric));"
+    "CREATE TABLE IF NOT EXISTS plans ("
+    " id INTEGER PRIMARY KEY, created_utc TEXT NOT NULL, name TEXT NOT NULL, file TEXT NOT NULL, yaml TEXT NOT NULL,"
+    " target_rps REAL NOT NULL, slo_ttft_p99_ms REAL, slo_itl_p99_ms REAL,"
+    " baseline INTEGER,"
+    " best INTEGER);"
+    "CREATE TABLE IF NOT EXISTS plan_candidates ("
+    " plan_id INTEGER NOT NULL REFERENCES plans(id), candidate INTEGER NOT NULL, name TEXT NOT NULL,"
+    " hardware TEXT NOT NULL, gpus_per_replica INTEGER NOT NULL,"
+    " max_rps_per_replica REAL NOT NULL,"
+    " usd_per_gpu_year REAL NOT NULL,"
+    " tier_usd_per_replica_year REAL NOT NULL,"
+    " replicas INTEGER, gpus INTEGER,"
+    " usd_per_year REAL, usd_capex REAL, usd_per_m_tokens REAL,"
+    " ttft_p99_ms REAL, itl_p99_ms REAL,"
+    " feasible INTEGER NOT NULL, rank INTEGER,"
+    " PRIMARY KEY (plan_id, candidate));"
+    "CREATE TABLE IF NOT EXISTS plan_probes ("
+    " plan_id INTEGER NOT NULL REFERENCES plans(id), candidate INTEGER NOT NULL, probe INTEGER NOT NULL,"
+    " rate_rps REAL NOT NULL, ttft_p99_ms REAL, itl_p99_ms REAL, meets_slo INTEGER NOT NULL,"
+    " PRIMARY KEY (plan_id, candidate, probe));";
 
 static int db_fail(sqlite3 *db, kt_err *err, const char *path, const char *what)
 {
@@ -202,6 +229,8 @@ store *store_open(const char *path, kt_err *err)
     }
     return st;
 }
+
+struct sqlite3 *store_db(store *st) { return st->db; }
 
 void store_close(store *st)
 {
@@ -408,6 +437,23 @@ static int insert_tiers_links(store *st, int64_t run, const metrics *m)
     return rc;
 }
 
+static int insert_tier_samples(store *st, int64_t run, const metrics *m)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "INSERT INTO tier_samples (run_id, replica, level, t_ns, used_blocks)"
+                           " VALUES (?,?,?,?,?)", -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < m->n_tier_samples && rc == 0; i++) {
+        const metrics_tier_sample *x = &m->tier_samples[i];
+        int64_t v[] = { run, x->replica, x->level, x->t_ns, (int64_t)x->used_blocks };
+        bind_i64s(s, v, 5);
+        rc = step_reset(s);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static int insert_summary(store *st, int64_t run, const metrics_summary *sum)
 {
     sqlite3_stmt *s;
@@ -435,7 +481,8 @@ int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const m
         return -1;
     int64_t run = insert_run(st, sc, stats);
     if (run < 0 || insert_requests(st, run, m) < 0 || insert_replicas(st, run, m, s->duration_ns) < 0 ||
-        insert_samples(st, run, m) < 0 || insert_tiers_links(st, run, m) < 0 || insert_summary(st, run, s) < 0) {
+        insert_samples(st, run, m) < 0 || insert_tiers_links(st, run, m) < 0 || insert_tier_samples(st, run, m) < 0 ||
+        insert_summary(st, run, s) < 0) {
         db_fail(st->db, err, st->path, "writing the run");
         exec(st->db, "ROLLBACK;", st->path, NULL);
         return -1;

@@ -20,6 +20,10 @@ typedef struct store store;
 store *store_open(const char *path, kt_err *err);
 void store_close(store *st);
 
+/* The open connection, for modules that query the results (plot). Owned by
+ * st: valid until store_close. */
+struct sqlite3 *store_db(store *st);
+
 /* Writes one run — its scenario, every request, the replica series and
  * summaries — in a single transaction: all of it lands or none does.
  * Returns the new run id (> 0), or -1 with err. */
