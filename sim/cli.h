@@ -5,4 +5,8 @@
 /* 1 when --help or -h appears among argv[1..argc). */
 int cli_wants_help(int argc, char **argv);
 
+/* Parses s as a whole number >= 1 (an id or a count), the whole string.
+ * Returns 0, or -1 leaving *out unchanged. */
+int cli_parse_id(const char *s, long long *out);
+
 #endif

@@ -1,4 +1,4 @@
-/* kvtier.c — the kvtier program: subcommands run, kv, model import, version. */
+/* kvtier.c — the kvtier program: subcommands run, kv, hexmap, model import, plot, version. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #include "kvcalc.h"
 #include "metrics.h"
 #include "model.h"
+#include "plot.h"
 #include "report.h"
 #include "scenario.h"
 #include "sim.h"
@@ -32,6 +33,7 @@ static void usage_main(FILE *out)
             "                    tiles, paging overhead, Jenga page sizes, fixed against variable memory\n"
             "  hexmap            labeled hex view of a KV block pool; address <-> (block, K/V, head, token, dim)\n"
             "  model import F    turn a Hugging Face config.json into a model card\n"
+            "  plot [KIND...]    gnuplot figures from the results: latency CDFs, tier occupancy, links, plan cost\n"
             "  version           print the version\n"
             "\n"
             "'kvtier COMMAND --help' describes each command.\n");
@@ -281,6 +283,8 @@ int main(int argc, char **argv)
         return cmd_hexmap(argc - 1, argv + 1);
     if (!strcmp(cmd, "model"))
         return cmd_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot"))
+        return plot_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("kvtier %s\n", PACKAGE_VERSION);
         return 0;
