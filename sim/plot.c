@@ -33,9 +33,19 @@ enum { PLOT_EXIT_FAILED = 1, PLOT_EXIT_BAD_INPUT = 2 };
 #define PLOT_HEIGHT_PX 800
 #define PLOT_FONT_PT 14
 #define PLOT_LINE_WIDTH 2.5
+#define PLOT_MARK_LINE_WIDTH 2.0    /* marker lines (a target, an SLO) and point outlines */
+#define PLOT_POINT_SIZE 1.8
+#define PLOT_DASHED 2               /* gnuplot dashtype of marker lines and of repeated curve colors */
+#define PLOT_VLINE_LABEL_Y 0.04     /* a marker line's label, as a fraction of the plot's height */
+#define PLOT_LABEL_GAP_CH 0.5       /* labels this many characters right of what they name */
+#define PLOT_LABEL_RISE_CH 0.8      /* and above (bar values, candidate names) */
+#define GP_OPEN_CIRCLE 6            /* gnuplot point types */
+#define GP_FILLED_CIRCLE 7
 #define PLOT_STACKED_LMARGIN 11     /* characters left of stacked panels, for their y labels and tics */
 #define PLOT_MAX_LEVELS (1 + METRICS_TIERS) /* HBM and the lower tiers */
 #define PLOT_NONE (-1)              /* no baseline or best candidate */
+#define PLOT_RATIO_SLACK 1e-9       /* a load / rate ratio this close above a whole number is that number
+                                     * (1.1 / 0.1 is 11.000000000000002 in binary floating point) */
 #define NS_PER_MS 1e6
 #define NS_PER_S 1e9
 #define STR_(x) #x
@@ -104,7 +114,7 @@ int plot_cost_at(const plot_candidate *c, double load_rps, plot_cost *out)
 {
     if (load_rps > 0 && !(c->max_rps_per_replica > 0))
         return -1;
-    int64_t replicas = load_rps > 0 ? (int64_t)ceil(load_rps / c->max_rps_per_replica) : 0;
+    int64_t replicas = load_rps > 0 ? (int64_t)ceil(load_rps / c->max_rps_per_replica * (1 - PLOT_RATIO_SLACK)) : 0;
     out->replicas = replicas;
     out->gpus = replicas * c->gpus_per_replica;
     out->usd_per_year = (double)replicas * (c->gpus_per_replica * c->usd_per_gpu_year + c->tier_usd_per_replica_year);
@@ -244,22 +254,32 @@ static void gp_x_scale(FILE *o, double lo, double hi)
         fputs("unset logscale x\nset mxtics default\n", o);
 }
 
+/* A tick step of 1, 2 or 5 × 10^k giving at most max_ticks steps up to top. */
+static double nice_step(double top, int max_ticks)
+{
+    static const double mantissas[] = { 1, 2, 5, 10 };
+    double raw = top / max_ticks, decade = pow(10, floor(log10(raw)));
+    for (size_t i = 0; i < sizeof mantissas / sizeof *mantissas; i++)
+        if (mantissas[i] * decade >= raw)
+            return mantissas[i] * decade;
+    return 10 * decade;
+}
+
 /* A dashed vertical line at x across the plot, labelled near its foot
  * (where curves that rise with x leave room). */
 static void gp_vline(FILE *o, int tag, double x, const char *label)
 {
-    fprintf(o, "set arrow %d from %.9g, graph 0 to %.9g, graph 1 nohead dashtype 2 lw 2 lc rgb 'black' front\n",
-            tag, x, x);
+    fprintf(o, "set arrow %d from %.9g, graph 0 to %.9g, graph 1 nohead dashtype %d lw %g lc rgb 'black' front\n",
+            tag, x, x, PLOT_DASHED, PLOT_MARK_LINE_WIDTH);
     fprintf(o, "set label %d ", tag);
     gp_str(o, label);
-    fprintf(o, " at %.9g, graph 0.04 left offset character 0.5, 0 front\n", x);
+    fprintf(o, " at %.9g, graph %g left offset character %g, 0 front\n", x, PLOT_VLINE_LABEL_Y, PLOT_LABEL_GAP_CH);
 }
 
 /* Curve colors told apart with color-blind vision (Okabe and Ito); curves
  * past their count repeat them dashed. */
 static const char *const palette[] = { "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000" };
 #define PALETTE_N (sizeof palette / sizeof *palette)
-#define PLOT_DASHED 2               /* gnuplot dashtype of the repeated colors */
 
 static void gp_linetypes(FILE *o)
 {
@@ -358,11 +378,13 @@ typedef struct dvec {
     double *v;
     size_t n, cap;
 } dvec;
+#define DVEC_FIRST_CAP 1024
 
+/* Appends x; -1 when out of memory (d unchanged). */
 static int dvec_push(dvec *d, double x)
 {
     if (d->n == d->cap) {
-        size_t cap = d->cap ? 2 * d->cap : 1024;
+        size_t cap = d->cap ? 2 * d->cap : DVEC_FIRST_CAP;
         double *v = realloc(d->v, cap * sizeof *v);
         if (!v)
             return -1;
@@ -426,8 +448,8 @@ static int query_column(const plot_ctx *c, const char *sql, long long id, double
         }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
-        KT_ERROR(err, c->db_path, 0, 0, "reading run %lld: %s", id, rc == SQLITE_NOMEM ? "out of memory"
-                                                                                         : sqlite3_errmsg(c->db));
+        KT_ERROR(err, c->db_path, 0, 0, "reading the results: %s",
+                 rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(c->db));
         return -1;
     }
     return 0;
@@ -519,18 +541,18 @@ static long long load_gaps_ms(const plot_ctx *c, long long run, dvec *d, kt_err 
     if (!s)
         return -1;
     long long reqs = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    int rc, oom = 0;
+    while (!oom && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         const int64_t *g = sqlite3_column_blob(s, 0);
         size_t n = (size_t)sqlite3_column_bytes(s, 0) / sizeof *g;
-        for (size_t i = 0; i < n; i++)
-            if (dvec_push(d, (double)g[i] / NS_PER_MS) < 0)
-                break;
+        for (size_t i = 0; i < n && !oom; i++)
+            oom = dvec_push(d, (double)g[i] / NS_PER_MS) < 0;
         reqs++;
     }
     sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        KT_ERROR(err, c->db_path, 0, 0, "reading run %lld's gaps: %s", run, sqlite3_errmsg(c->db));
+    if (oom || rc != SQLITE_DONE) {
+        KT_ERROR(err, c->db_path, 0, 0, "reading run %lld's gaps: %s", run,
+                 oom ? "out of memory" : sqlite3_errmsg(c->db));
         return -1;
     }
     return reqs;
@@ -755,17 +777,6 @@ static const char *const sql_busy_links =
 
 #define LINK_PANEL_COLUMNS 2        /* small multiples side by side once there are more than */
 #define LINK_ONE_COLUMN_MAX 3       /* this many links */
-
-/* A tick step of 1, 2 or 5 × 10^k giving at most max_ticks steps up to top. */
-static double nice_step(double top, int max_ticks)
-{
-    static const double mantissas[] = { 1, 2, 5, 10 };
-    double raw = top / max_ticks, decade = pow(10, floor(log10(raw)));
-    for (size_t i = 0; i < sizeof mantissas / sizeof *mantissas; i++)
-        if (mantissas[i] * decade >= raw)
-            return mantissas[i] * decade;
-    return 10 * decade;
-}
 
 #define LINK_PANEL_TICKS 3          /* y tick steps on one small panel */
 #define LINK_HEADROOM 1.1           /* y range above a link's highest utilization */
@@ -1001,11 +1012,32 @@ static const char *savings_missing(const plot_plan *p, plot_saving *sv, int *n)
 /* One bar panel: column col of $sav, labelled with column col + 2. */
 static void bar_panel(FILE *o, int col)
 {
-    fprintf(o, "plot $sav using 0:%d:xtic(1) with boxes lc rgb '#3a7dbf' notitle, \\\n"
-               "  $sav using 0:($%d >= 0 ? $%d : NaN):%d with labels offset character 0, 0.8 notitle, \\\n"
-               "  $sav using 0:($%d < 0 ? $%d : NaN):%d with labels offset character 0, -0.8 notitle\n",
-            col, col, col, col + 2, col, col, col + 2);
+    fprintf(o, "plot $sav using 0:%d:xtic(1) with boxes lt 1 notitle, \\\n"
+               "  $sav using 0:($%d >= 0 ? $%d : NaN):%d with labels offset character 0, %g notitle, \\\n"
+               "  $sav using 0:($%d < 0 ? $%d : NaN):%d with labels offset character 0, -%g notitle\n",
+            col, col, col, col + 2, PLOT_LABEL_RISE_CH, col, col, col + 2, PLOT_LABEL_RISE_CH);
 }
+
+/* Data block $sav: candidate, GPUs saved, $/year saved ÷ usd_div, and
+ * their value labels; one row per saving. */
+static void savings_block(FILE *o, const plot_plan *p, const plot_saving *sv, int n, double usd_div)
+{
+    char label[160], u[32];
+    fputs("$sav << EOD\n", o);
+    for (int i = 0; i < n; i++) {
+        gp_datum(o, cand_label(p, &p->cand[sv[i].index], label, sizeof label));
+        fprintf(o, "%lld %.9g ", (long long)sv[i].gpus_saved, sv[i].usd_per_year_saved / usd_div);
+        snprintf(u, sizeof u, "%lld", (long long)sv[i].gpus_saved);
+        gp_datum(o, u);
+        gp_datum(o, usd_text(sv[i].usd_per_year_saved, u, sizeof u));
+        fputc('\n', o);
+    }
+    fputs("EOD\n", o);
+}
+
+#define PLOT_BAR_WIDTH 0.6          /* of the space between two bars */
+#define PLOT_BAR_TICKS 5            /* y tick steps of a bar panel at most */
+#define PLOT_TIC_ANGLE 30           /* degrees: candidate names under bars, slanted to fit */
 
 static int write_savings(const plot_ctx *c, long long id, FILE *o, kt_err *err)
 {
@@ -1021,38 +1053,31 @@ static int write_savings(const plot_ctx *c, long long id, FILE *o, kt_err *err)
         plan_free(&p);
         return -1;
     }
-    const plot_candidate *b = find_candidate(p.cand, p.n_cand, p.baseline);
-    char u[32], label[160];
     double max_usd = 0;
     for (int i = 0; i < n; i++)
         max_usd = fmax(max_usd, fabs(sv[i].usd_per_year_saved));
-    size_t scale = usd_scale(max_usd);
-    fputs("$sav << EOD\n", o);
-    for (int i = 0; i < n; i++) {
-        const plot_candidate *x = &p.cand[sv[i].index];
-        gp_datum(o, cand_label(&p, x, label, sizeof label));
-        fprintf(o, "%lld %.9g ", (long long)sv[i].gpus_saved, sv[i].usd_per_year_saved / usd_scales[scale].div);
-        snprintf(u, sizeof u, "%lld", (long long)sv[i].gpus_saved);
-        gp_datum(o, u);
-        gp_datum(o, usd_text(sv[i].usd_per_year_saved, u, sizeof u));
-        fputc('\n', o);
-    }
-    fputs("EOD\n", o);
-    char title[512];
+    const plot_candidate *b = find_candidate(p.cand, p.n_cand, p.baseline);
+    char title[512], u[32];
     snprintf(title, sizeof title, "Savings against the baseline %s (%lld GPUs, %s/year) at %g req/s, plan %lld (%s)",
              b->name, (long long)b->gpus, usd_text(b->usd_per_year, u, sizeof u), p.target_rps, p.id, p.name);
     gp_multiplot(o, 1, 2, title);
-    fprintf(o, "set style fill solid 0.85 border -1\nset boxwidth 0.6\nset xrange [-0.6:%g]\n"
-               "set yrange [*<0:0<*]\nset offsets 0, 0, graph 0.1, graph 0.05\nset xtics rotate by 30 right\n"
+    double usd_div = usd_ylabel(o, "saved", max_usd);
+    savings_block(o, &p, sv, n, usd_div);
+    /* Bars at 0..n-1; room above (and below) for their value labels. */
+    fprintf(o, "set style fill solid 0.85 border -1\nset boxwidth %g\nset xrange [-%g:%g]\n"
+               "set yrange [*<0:0<*]\nset offsets 0, 0, graph 0.1, graph 0.05\nset xtics rotate by %d right\n"
                "set grid noxtics\nunset key\n",
-            n - 0.4);
+            PLOT_BAR_WIDTH, PLOT_BAR_WIDTH, n - 1 + PLOT_BAR_WIDTH, PLOT_TIC_ANGLE);
     gp_set(o, "xlabel", "candidate");
+    gp_set(o, "title", "Annual cost saved");
+    bar_panel(o, 3);
+    double max_gpus = 0;
+    for (int i = 0; i < n; i++)
+        max_gpus = fmax(max_gpus, fabs((double)sv[i].gpus_saved));
     gp_set(o, "title", "GPUs saved");
     gp_set(o, "ylabel", "GPUs saved (GPUs)");
+    fprintf(o, "set ytics %g\n", fmax(1, nice_step(max_gpus, PLOT_BAR_TICKS))); /* whole GPUs */
     bar_panel(o, 2);
-    gp_set(o, "title", "Annual cost saved");
-    usd_ylabel(o, "saved", max_usd);
-    bar_panel(o, 3);
     fputs("unset multiplot\n", o);
     free(sv);
     plan_free(&p);
@@ -1120,10 +1145,11 @@ static int write_pareto(const plot_ctx *c, long long id, FILE *o, kt_err *err)
         snprintf(slo, sizeof slo, "SLO %g ms", p.slo_ttft_p99_ms);
         gp_vline(o, 1, p.slo_ttft_p99_ms, slo);
     }
-    fprintf(o, "plot $front0 using 1:2 with linespoints lw %g pt 7 ps 1.8 title 'Pareto front (not dominated)', \\\n"
-               "  $pts using 1:2 with points pt 6 ps 1.8 lw 2 title 'candidate', \\\n"
-               "  $pts using 1:2:3 with labels left offset character 1, 0.8 notitle\nunset multiplot\n",
-            PLOT_LINE_WIDTH);
+    fprintf(o, "plot $front0 using 1:2 with linespoints lt 1 pt %d ps %g title 'Pareto front (not dominated)', \\\n"
+               "  $pts using 1:2 with points lt 2 pt %d ps %g lw %g title 'candidate', \\\n"
+               "  $pts using 1:2:3 with labels left offset character %g, %g notitle\nunset multiplot\n",
+            GP_FILLED_CIRCLE, PLOT_POINT_SIZE, GP_OPEN_CIRCLE, PLOT_POINT_SIZE, PLOT_MARK_LINE_WIDTH, 2 * PLOT_LABEL_GAP_CH,
+            PLOT_LABEL_RISE_CH);
     int rc = pts && front && idx && on ? 0 : -1;
     if (rc < 0)
         KT_ERROR(err, NULL, 0, 0, "kvtier plot: out of memory");

@@ -88,6 +88,12 @@ static void test_cost_at_load(void)
     CU_ASSERT_EQUAL(pc.replicas, 34);
     CU_ASSERT_EQUAL(pc.gpus, 272);
     CU_ASSERT_DOUBLE_EQUAL(pc.usd_per_year, 3060000, EPS);
+    /* 1.1 req/s at 0.1 req/s a replica is 11 replicas, whatever the rounding of 1.1 / 0.1. */
+    plot_candidate slow = cand(3, "slow", 1, 0.1, 10000, 0, 1, 0, 0, 0);
+    CU_ASSERT_EQUAL(plot_cost_at(&slow, 1.1, &pc), 0);
+    CU_ASSERT_EQUAL(pc.replicas, 11);
+    CU_ASSERT_EQUAL(plot_cost_at(&slow, 1.1001, &pc), 0);
+    CU_ASSERT_EQUAL(pc.replicas, 12);
     plot_candidate none = cand(2, "none", 1, 0, 10000, 0, 0, 0, 0, 0);
     CU_ASSERT_EQUAL(plot_cost_at(&none, 1, &pc), -1);
     CU_ASSERT_EQUAL(plot_cost_at(&none, 0, &pc), 0);
