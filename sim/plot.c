@@ -648,7 +648,7 @@ static int write_latency(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     gp_set(o, "title", "Time to first token");
     cdf_panel(o, c, "ttft", "TTFT (ms)", "fraction of requests", lo[0], hi[0], NULL);
     if (n_tpot == c->n_runs)
-        gp_set(o, "title", "Time per output token (inter-token gaps not stored:\nrun with results.itl_gaps: true)");
+        gp_set(o, "title", "TPOT (gaps not stored: set results.itl_gaps)");
     else
         gp_set(o, "title", "Inter-token latency%s", n_tpot ? " (TPOT where gaps were not stored)" : "");
     cdf_panel(o, c, "itl", n_tpot == c->n_runs ? "TPOT (ms)" : "inter-token gap (ms)",
