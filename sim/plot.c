@@ -615,16 +615,12 @@ static const char *runs_text(const plot_ctx *c, char *buf, size_t n)
     return buf;
 }
 
-static int write_latency(const plot_ctx *c, long long id, FILE *o, kt_err *err)
+/* Data blocks ttftI and itlI per selected run, widening [lo, hi] per panel
+ * (0 TTFT, 1 ITL) and marking tpot[i] for runs that stored no gaps.
+ * Returns how many such runs, or -1 with err. */
+static int latency_blocks(const plot_ctx *c, FILE *o, double *lo, double *hi, int *tpot, kt_err *err)
 {
-    (void)id;
-    if (c->n_runs > PLOT_MAX_RUNS) {
-        KT_ERROR(err, NULL, 0, 0, "kvtier plot: latency: %d runs selected; one figure shows at most %d (pick them "
-                 "with --run)", c->n_runs, PLOT_MAX_RUNS);
-        return -1;
-    }
-    double lo[2] = { INFINITY, INFINITY }, hi[2] = { 0, 0 };
-    int tpot[PLOT_MAX_RUNS] = { 0 }, n_tpot = 0, rc = 0;
+    int n_tpot = 0, rc = 0;
     for (int i = 0; i < c->n_runs && rc == 0; i++) {
         dvec ttft = { 0 }, itl = { 0 };
         long long gap_reqs = -1;
@@ -640,20 +636,27 @@ static int write_latency(const plot_ctx *c, long long id, FILE *o, kt_err *err)
         free(ttft.v);
         free(itl.v);
     }
-    if (rc < 0)
+    return rc < 0 ? -1 : n_tpot;
+}
+
+static int write_latency(const plot_ctx *c, long long id, FILE *o, kt_err *err)
+{
+    double lo[2] = { INFINITY, INFINITY }, hi[2] = { 0, 0 };
+    int tpot[PLOT_MAX_RUNS] = { 0 }; /* subject_has allows no more runs */
+    int n_tpot = latency_blocks(c, o, lo, hi, tpot, err), all_tpot = n_tpot == c->n_runs;
+    if (n_tpot < 0)
         return -1;
     char subject[512], title[600];
     snprintf(title, sizeof title, "Latency CDFs, %s", runs_text(c, subject, sizeof subject));
     gp_multiplot(o, 1, 2, title);
     gp_set(o, "title", "Time to first token");
     cdf_panel(o, c, "ttft", "TTFT (ms)", "fraction of requests", lo[0], hi[0], NULL);
-    if (n_tpot == c->n_runs)
+    if (all_tpot)
         gp_set(o, "title", "TPOT (gaps not stored: set results.itl_gaps)");
     else
         gp_set(o, "title", "Inter-token latency%s", n_tpot ? " (TPOT where gaps were not stored)" : "");
-    cdf_panel(o, c, "itl", n_tpot == c->n_runs ? "TPOT (ms)" : "inter-token gap (ms)",
-              n_tpot == c->n_runs ? "fraction of requests" : "fraction of gaps", lo[1], hi[1],
-              n_tpot == c->n_runs ? NULL : tpot);
+    cdf_panel(o, c, "itl", all_tpot ? "TPOT (ms)" : "inter-token gap (ms)",
+              all_tpot ? "fraction of requests" : "fraction of gaps", lo[1], hi[1], all_tpot ? NULL : tpot);
     fputs("unset multiplot\n", o);
     return 0;
 }
@@ -881,13 +884,15 @@ static void read_candidate(sqlite3_stmt *s, plot_candidate *x)
     x->ttft_p99_ms = sqlite3_column_double(s, 9);
 }
 
+/* Frees what plan_load allocated; p can be loaded again. */
 static void plan_free(plot_plan *p)
 {
     free(p->cand);
     p->cand = NULL;
 }
 
-/* Reads plan id and its candidates into p (free with plan_free). */
+/* Reads plan id and its candidates into p: 0 (free with plan_free), or -1
+ * with err and nothing held. */
 static int plan_load(const plot_ctx *c, long long id, plot_plan *p, kt_err *err)
 {
     memset(p, 0, sizeof *p);
@@ -914,8 +919,10 @@ static int plan_load(const plot_ctx *c, long long id, plot_plan *p, kt_err *err)
                           " tier_usd_per_replica_year, feasible, gpus, usd_per_year, ttft_p99_ms"
                           " FROM plan_candidates WHERE plan_id = ? ORDER BY candidate", id, err)
                  : NULL;
-    if (!s)
+    if (!s) {
+        plan_free(p);
         return -1;
+    }
     while (p->n_cand < (size_t)n && sqlite3_step(s) == SQLITE_ROW)
         read_candidate(s, &p->cand[p->n_cand++]);
     sqlite3_finalize(s);
@@ -1253,12 +1260,35 @@ static int subject_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *
         return plan_has(c, kind, id, err);
     if (kinds[kind].subject == SUBJECT_RUN)
         return run_has(c, kind, id, err);
+    if (c->n_runs > PLOT_MAX_RUNS) {
+        KT_ERROR(err, c->db_path, 0, 0, "%s: %d runs selected; one figure shows at most %d (pick them with --run)",
+                 kind_names[kind], c->n_runs, PLOT_MAX_RUNS);
+        return 0;
+    }
     for (int i = 0; i < c->n_runs; i++) {
         int has = run_has(c, kind, c->runs[i], err);
         if (has <= 0)
             return has;
     }
     return 1;
+}
+
+/* The runs or the plan figures of a subject are drawn for: points *ids at
+ * them (c's, or a static 0 for the runs together); returns how many. */
+static int subject_ids(const plot_ctx *c, plot_subject subject, const long long **ids)
+{
+    static const long long together = 0;
+    switch (subject) {
+    case SUBJECT_RUN:
+        *ids = c->runs;
+        return c->n_runs;
+    case SUBJECT_PLAN:
+        *ids = &c->plan;
+        return c->plan > 0;
+    default:
+        *ids = &together;
+        return c->n_runs > 0;
+    }
 }
 
 /* Lists the figures of the requested kinds (all kinds with data when
@@ -1272,11 +1302,8 @@ static int list_figures(const plot_ctx *c, unsigned wanted, plot_fig *figs)
         int asked = (wanted >> k) & 1;
         if (wanted && !asked)
             continue;
-        long long one = 0;
-        const long long *ids = kinds[k].subject == SUBJECT_RUN ? c->runs : kinds[k].subject == SUBJECT_PLAN ? &c->plan
-                                                                                                            : &one;
-        int n_ids = kinds[k].subject == SUBJECT_RUN ? c->n_runs : kinds[k].subject == SUBJECT_PLAN ? c->plan > 0
-                                                                                                  : c->n_runs > 0;
+        const long long *ids;
+        int n_ids = subject_ids(c, kinds[k].subject, &ids);
         for (int i = 0; i < n_ids; i++) {
             kt_err err;
             int has = subject_has(c, (plot_kind)k, ids[i], &err);
@@ -1327,53 +1354,63 @@ static int sweep_runs(plot_ctx *c, kt_err *err)
     return c->runs ? 0 : -1;
 }
 
-/* Fills c->runs and c->plan from the options: the runs named, the sweep's,
- * or the latest run; the plan named or the latest. Which of the two are
- * wanted follows from the kinds asked for, or from what was named. */
+/* The runs named, the sweep's, or the latest run, into c->runs. With no
+ * runs stored that is an error only when run kinds were asked for. */
+static int select_runs(plot_ctx *c, const plot_args *a, kt_err *err)
+{
+    if (a->sweep)
+        return sweep_runs(c, err);
+    c->runs = calloc((size_t)a->n_runs + 1, sizeof *c->runs);
+    if (!c->runs) {
+        KT_ERROR(err, NULL, 0, 0, "kvtier plot: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < a->n_runs; i++) {
+        if (run_exists(c, a->runs[i], err) < 0)
+            return -1;
+        c->runs[c->n_runs++] = a->runs[i];
+    }
+    if (a->n_runs)
+        return 0;
+    long long last = query_int(c, "SELECT max(id) FROM runs", 0, err);
+    if (last == 0 && a->kinds)
+        KT_ERROR(err, c->db_path, 0, 0, "the database holds no runs (kvtier run FILE --db %s stores one)", c->db_path);
+    if (last > 0)
+        c->runs[c->n_runs++] = last;
+    return last < 0 || (last == 0 && a->kinds) ? -1 : 0;
+}
+
+/* The plan named or the latest into c->plan; none stored is an error only
+ * when plan kinds were asked for. */
+static int select_plan(plot_ctx *c, const plot_args *a, kt_err *err)
+{
+    if (a->plan) {
+        long long found = query_int(c, "SELECT count(*) FROM plans WHERE id = ?", a->plan, err);
+        if (found == 0)
+            KT_ERROR(err, c->db_path, 0, 0, "plan %lld not found", a->plan);
+        c->plan = found > 0 ? a->plan : 0;
+        return found > 0 ? 0 : -1;
+    }
+    c->plan = query_int(c, "SELECT max(id) FROM plans", 0, err);
+    if (c->plan == 0 && a->kinds)
+        KT_ERROR(err, c->db_path, 0, 0, "the database holds no plans");
+    return c->plan < 0 || (c->plan == 0 && a->kinds) ? -1 : 0;
+}
+
+/* Fills c->runs and c->plan. Which of the two are wanted follows from the
+ * kinds asked for, else from what was named (nothing named: both). */
 static int select_data(plot_ctx *c, const plot_args *a, kt_err *err)
 {
     unsigned run_kinds = 1u << KIND_LATENCY | 1u << KIND_TIERS | 1u << KIND_LINKS;
     int named_runs = a->n_runs > 0 || a->sweep > 0;
     int want_runs = a->kinds ? (a->kinds & run_kinds) != 0 : named_runs || !a->plan;
     int want_plan = a->kinds ? (a->kinds & ~run_kinds) != 0 : a->plan || !named_runs;
-    c->sweep = a->sweep;
-    if (want_runs && a->n_runs) {
-        c->runs = calloc((size_t)a->n_runs, sizeof *c->runs);
-        for (int i = 0; c->runs && i < a->n_runs; i++) {
-            if (run_exists(c, a->runs[i], err) < 0)
-                return -1;
-            c->runs[c->n_runs++] = a->runs[i];
-        }
-    } else if (want_runs && a->sweep) {
-        if (sweep_runs(c, err) < 0)
-            return -1;
-    } else if (want_runs) {
-        long long last = query_int(c, "SELECT max(id) FROM runs", 0, err);
-        if (last < 0)
-            return -1;
-        if (last == 0 && a->kinds) {
-            KT_ERROR(err, c->db_path, 0, 0, "the database holds no runs (kvtier run FILE --db %s stores one)",
-                     c->db_path);
-            return -1;
-        }
-        c->runs = calloc(1, sizeof *c->runs);
-        if (c->runs && last > 0)
-            c->runs[c->n_runs++] = last;
-    }
-    if (want_plan && a->plan) {
-        if (query_int(c, "SELECT count(*) FROM plans WHERE id = ?", a->plan, err) <= 0) {
-            KT_ERROR(err, c->db_path, 0, 0, "plan %lld not found", a->plan);
-            return -1;
-        }
-        c->plan = a->plan;
-    } else if (want_plan) {
-        c->plan = query_int(c, "SELECT max(id) FROM plans", 0, err);
-        if (c->plan == 0 && a->kinds && (a->kinds & ~run_kinds)) {
-            KT_ERROR(err, c->db_path, 0, 0, "the database holds no plans");
-            return -1;
-        }
-    }
-    return c->plan < 0 ? -1 : 0;
+    plot_args only = *a;
+    only.kinds &= run_kinds;  /* "asked for" per half */
+    if (want_runs && select_runs(c, &only, err) < 0)
+        return -1;
+    only.kinds = a->kinds & ~run_kinds;
+    return want_plan ? select_plan(c, &only, err) : 0;
 }
 
 /* ---------- the command ---------- */
@@ -1584,7 +1621,7 @@ int plot_main(int argc, char **argv)
         free(a.runs);
         return PLOT_EXIT_BAD_INPUT;
     }
-    plot_ctx c = { .dir = a.dir, .formats = a.formats };
+    plot_ctx c = { .dir = a.dir, .formats = a.formats, .sweep = a.sweep };
     rc = plot_figures(&c, &a);
     store_close(c.st);
     free(c.runs);

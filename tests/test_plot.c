@@ -402,6 +402,50 @@ static void test_default_kinds(void)
     remove_dir(dir);
 }
 
+/* The sweep tables as `kvtier sweep` writes them (created here when this
+ * build's schema lacks them): two points of a block-size sweep. */
+static const char *const sweep_sql =
+    "CREATE TABLE IF NOT EXISTS sweeps (id INTEGER PRIMARY KEY, name TEXT NOT NULL, file TEXT NOT NULL,"
+    " key TEXT NOT NULL UNIQUE, created_utc TEXT NOT NULL, points INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sweep_points (sweep_id INTEGER NOT NULL REFERENCES sweeps(id),"
+    " point INTEGER NOT NULL, params TEXT NOT NULL, run_id INTEGER NOT NULL UNIQUE REFERENCES runs(id),"
+    " PRIMARY KEY (sweep_id, point));"
+    "INSERT INTO sweeps VALUES (1, 'blocks', 'sweep.yaml', 'k1', '2026-01-01T00:00:00Z', 2);"
+    "INSERT INTO sweep_points VALUES (1, 0, 'kv.block_tokens=32', 2), (1, 1, 'kv.block_tokens=16', 1);";
+
+/* A sweep's runs, in point order, labelled with their parameters. */
+static void test_sweep(void)
+{
+    if (gnuplot_missing())
+        return;
+    char dir[256], db[512];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(temp_dir(dir, sizeof dir));
+    snprintf(db, sizeof db, "%s/w.db", dir);
+    char *sets[] = { "kv.block_tokens=32" };
+    CU_ASSERT_EQUAL_FATAL(store_run(db, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(store_run(db, sets, 1), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_sql(db, sweep_sql), 0);
+    char *args[] = { "plot", "--db", db, "-o", dir, "--sweep", "1", "--format", "svg", NULL };
+    tu_output o = tu_capture(call_plot, args, NULL);
+    CU_ASSERT_EQUAL(o.rc, 0);
+    char svg[600];
+    snprintf(svg, sizeof svg, "%s/latency-sweep1.svg", dir);
+    CU_ASSERT(strstr(o.out, svg) != NULL);
+    CU_ASSERT(contains(svg, "Latency CDFs, sweep 1 (blocks)"));
+    CU_ASSERT(contains(svg, "run 2: kv.block_tokens=32"));
+    CU_ASSERT(contains(svg, "run 1: kv.block_tokens=16"));
+    /* Per-run kinds follow the sweep's runs. */
+    CU_ASSERT(strstr(o.out, "tiers-run2.svg") != NULL);
+    CU_ASSERT(strstr(o.out, "tiers-run1.svg") != NULL);
+    tu_output_free(&o);
+    char *unknown[] = { "plot", "--db", db, "-o", dir, "--sweep", "9", NULL };
+    o = tu_capture(call_plot, unknown, NULL);
+    CU_ASSERT_EQUAL(o.rc, 2);
+    CU_ASSERT(strstr(o.err, "sweep 9 not found") != NULL);
+    tu_output_free(&o);
+    remove_dir(dir);
+}
+
 /* ---------- bad input ---------- */
 
 /* Runs plot_main with args and checks exit status 2 and that stderr names what. */
@@ -471,6 +515,7 @@ int main(void)
         { "shared tier sampled once", test_shared_tier_sampled_once },
         { "figures end to end", test_figures_end_to_end },
         { "default kinds", test_default_kinds },
+        { "sweep", test_sweep },
         { "bad input", test_bad_input },
         { NULL, NULL },
     };
