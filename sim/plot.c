@@ -1019,7 +1019,7 @@ static const char *savings_missing(const plot_plan *p, plot_saving *sv, int *n)
 /* One bar panel: column col of $sav, labelled with column col + 2. */
 static void bar_panel(FILE *o, int col)
 {
-    fprintf(o, "plot $sav using 0:%d:xtic(1) with boxes lt 1 notitle, \\\n"
+    fprintf(o, "plot $sav using 0:%d:xtic(1) with boxes lt 1 title 'saved (below 0: costs more)', \\\n"
                "  $sav using 0:($%d >= 0 ? $%d : NaN):%d with labels offset character 0, %g notitle, \\\n"
                "  $sav using 0:($%d < 0 ? $%d : NaN):%d with labels offset character 0, -%g notitle\n",
             col, col, col, col + 2, PLOT_LABEL_RISE_CH, col, col, col + 2, PLOT_LABEL_RISE_CH);
@@ -1073,7 +1073,7 @@ static int write_savings(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     /* Bars at 0..n-1; room above (and below) for their value labels. */
     fprintf(o, "set style fill solid 0.85 border -1\nset boxwidth %g\nset xrange [-%g:%g]\n"
                "set yrange [*<0:0<*]\nset offsets 0, 0, graph 0.1, graph 0.05\nset xtics rotate by %d right\n"
-               "set grid noxtics\nunset key\n",
+               "set grid noxtics\nset key above\n",
             PLOT_BAR_WIDTH, PLOT_BAR_WIDTH, n - 1 + PLOT_BAR_WIDTH, PLOT_TIC_ANGLE);
     gp_set(o, "xlabel", "candidate");
     gp_set(o, "title", "Annual cost saved");
