@@ -9,6 +9,7 @@
 #include "kvcalc.h"
 #include "metrics.h"
 #include "model.h"
+#include "plan.h"
 #include "plot.h"
 #include "report.h"
 #include "scenario.h"
@@ -29,6 +30,8 @@ static void usage_main(FILE *out)
             "\n"
             "commands:\n"
             "  run FILE          simulate a scenario; print a summary and store results in SQLite\n"
+            "  plan FILE         capacity planner: the cheapest fleet meeting p99 SLOs at a target load,\n"
+            "                    with costs and savings against a baseline\n"
             "  kv MODEL          KV-cache arithmetic: bytes per token, per context, what fits on a GPU;\n"
             "                    tiles, paging overhead, Jenga page sizes, fixed against variable memory\n"
             "  hexmap            labeled hex view of a KV block pool; address <-> (block, K/V, head, token, dim)\n"
@@ -277,6 +280,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plan"))
+        return plan_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "kv"))
         return cmd_kv(argc - 1, argv + 1);
     if (!strcmp(cmd, "hexmap"))

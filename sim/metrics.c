@@ -17,7 +17,6 @@ const char *const metrics_waste_names[WASTE_CAUSE_COUNT + 1] = { "preemption", "
 #define ITL_HI_NS 1e13
 #define ITL_RATIO 1.002
 
-static const double seconds_per_year = 365.25 * 86400.0;
 
 metrics *metrics_new(int n_replicas)
 {
@@ -286,11 +285,10 @@ static void summarize_itl(const metrics *m, metrics_summary *s)
     s->itl_ns.max = (double)m->itl_max_ns;
 }
 
-/* Dollars one GPU costs per second: amortized capex (or rent) plus power. */
-static double gpu_usd_per_s(const metrics_cost *c)
+double metrics_gpu_usd_per_s(const metrics_cost *c)
 {
     double own = c->hourly_usd > 0 ? c->hourly_usd / 3600.0
-                 : c->amortization_years > 0 ? c->gpu_price_usd / (c->amortization_years * seconds_per_year)
+                 : c->amortization_years > 0 ? c->gpu_price_usd / (c->amortization_years * METRICS_SECONDS_PER_YEAR)
                                              : 0;
     double power = c->power_w * (c->pue > 0 ? c->pue : 1) / 1000.0 * c->usd_per_kwh / 3600.0;
     return own + power;
@@ -334,7 +332,7 @@ static void summarize_replicas(const metrics *m, const metrics_cost *cost, metri
         s->effective_util = peak > 0 ? useful / peak : 0;
     }
     s->mbu = bw_busy > 0 ? bytes / bw_busy : 0;
-    s->cost_usd = gpu_usd_per_s(cost) * s->gpus * dur_s;
+    s->cost_usd = metrics_gpu_usd_per_s(cost) * s->gpus * dur_s;
     int64_t tokens = s->input_tokens + s->output_tokens;
     s->usd_per_m_tokens = tokens ? s->cost_usd / (tokens / 1e6) : 0;
     s->usd_per_m_output_tokens = s->output_tokens ? s->cost_usd / (s->output_tokens / 1e6) : 0;

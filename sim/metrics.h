@@ -118,7 +118,13 @@ typedef struct metrics_cost {
     double power_w;                 /* per GPU */
     double usd_per_kwh;
     double pue;
+    double mem_usd_per_gb[4];       /* KV tier memory capex by tier kind: dram, cxl, nvme, remote */
 } metrics_cost;
+
+/* Seconds in a (Julian) year, for amortization and annual costs. */
+#define METRICS_SECONDS_PER_YEAR (365.25 * 86400.0)
+/* Dollars one GPU costs per second: amortized capex (or rent) plus power. */
+double metrics_gpu_usd_per_s(const metrics_cost *c);
 
 /* Quantiles of one quantity. */
 typedef struct metrics_dist {

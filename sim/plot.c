@@ -884,16 +884,16 @@ static void read_candidate(sqlite3_stmt *s, plot_candidate *x)
     x->ttft_p99_ms = sqlite3_column_double(s, 9);
 }
 
-/* Frees what plan_load allocated; p can be loaded again. */
-static void plan_free(plot_plan *p)
+/* Frees what plot_plan_load allocated; p can be loaded again. */
+static void plot_plan_free(plot_plan *p)
 {
     free(p->cand);
     p->cand = NULL;
 }
 
-/* Reads plan id and its candidates into p: 0 (free with plan_free), or -1
+/* Reads plan id and its candidates into p: 0 (free with plot_plan_free), or -1
  * with err and nothing held. */
-static int plan_load(const plot_ctx *c, long long id, plot_plan *p, kt_err *err)
+static int plot_plan_load(const plot_ctx *c, long long id, plot_plan *p, kt_err *err)
 {
     memset(p, 0, sizeof *p);
     sqlite3_stmt *s = prep(c, "SELECT name, target_rps, slo_ttft_p99_ms, baseline, best FROM plans WHERE id = ?", id,
@@ -920,7 +920,7 @@ static int plan_load(const plot_ctx *c, long long id, plot_plan *p, kt_err *err)
                           " FROM plan_candidates WHERE plan_id = ? ORDER BY candidate", id, err)
                  : NULL;
     if (!s) {
-        plan_free(p);
+        plot_plan_free(p);
         return -1;
     }
     while (p->n_cand < (size_t)n && sqlite3_step(s) == SQLITE_ROW)
@@ -979,7 +979,7 @@ static void cost_panel(FILE *o, const plot_plan *p, int col, int with_key)
 static int write_cost(const plot_ctx *c, long long id, FILE *o, kt_err *err)
 {
     plot_plan p;
-    if (plan_load(c, id, &p, err) < 0)
+    if (plot_plan_load(c, id, &p, err) < 0)
         return -1;
     double max_load = PLOT_LOAD_SPAN * p.target_rps, max_usd = 0;
     plot_cost pc;
@@ -1001,7 +1001,7 @@ static int write_cost(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     gp_set(o, "ylabel", "GPUs");
     cost_panel(o, &p, 3, 0);
     fputs("unset multiplot\n", o);
-    plan_free(&p);
+    plot_plan_free(&p);
     return 0;
 }
 
@@ -1049,7 +1049,7 @@ static void savings_block(FILE *o, const plot_plan *p, const plot_saving *sv, in
 static int write_savings(const plot_ctx *c, long long id, FILE *o, kt_err *err)
 {
     plot_plan p;
-    if (plan_load(c, id, &p, err) < 0)
+    if (plot_plan_load(c, id, &p, err) < 0)
         return -1;
     plot_saving *sv = calloc(p.n_cand + 1, sizeof *sv);
     int n = 0;
@@ -1057,7 +1057,7 @@ static int write_savings(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     if (why) {
         KT_ERROR(err, c->db_path, 0, 0, "savings: plan %lld %s", id, why);
         free(sv);
-        plan_free(&p);
+        plot_plan_free(&p);
         return -1;
     }
     double max_usd = 0;
@@ -1087,7 +1087,7 @@ static int write_savings(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     bar_panel(o, 2);
     fputs("unset multiplot\n", o);
     free(sv);
-    plan_free(&p);
+    plot_plan_free(&p);
     return 0;
 }
 
@@ -1114,7 +1114,7 @@ static int cmp_x(const void *a, const void *b)
 static int write_pareto(const plot_ctx *c, long long id, FILE *o, kt_err *err)
 {
     plot_plan p;
-    if (plan_load(c, id, &p, err) < 0)
+    if (plot_plan_load(c, id, &p, err) < 0)
         return -1;
     plot_xy *pts = calloc(p.n_cand + 1, sizeof *pts), *front = calloc(p.n_cand + 1, sizeof *front);
     size_t *idx = calloc(p.n_cand + 1, sizeof *idx);
@@ -1164,7 +1164,7 @@ static int write_pareto(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     free(front);
     free(idx);
     free(on);
-    plan_free(&p);
+    plot_plan_free(&p);
     return rc;
 }
 
@@ -1194,7 +1194,7 @@ static int run_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *err)
 static int plan_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *err)
 {
     plot_plan p;
-    if (plan_load(c, id, &p, err) < 0)
+    if (plot_plan_load(c, id, &p, err) < 0)
         return -1;
     plot_xy *pts = calloc(p.n_cand + 1, sizeof *pts);
     size_t *idx = calloc(p.n_cand + 1, sizeof *idx);
@@ -1216,7 +1216,7 @@ static int plan_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *err
     free(pts);
     free(idx);
     free(sv);
-    plan_free(&p);
+    plot_plan_free(&p);
     return !why;
 }
 

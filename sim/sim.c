@@ -228,7 +228,7 @@ static int shed(sim_world *w, session *s)
         return 0;
     q->rec.migrated_tokens = tokens;
     int path[2] = { h->nic_out, w->reps[cold].nic_in };
-    fabric_transfer(w->net, path, 2, 1, (double)tokens * h->kv_bytes_token, h->net_setup_ns, 0, 0, on_migrated,
+    fabric_transfer(w->net, path, 2, 1, replica_kv_bytes(h, tokens), h->net_setup_ns, 0, 0, on_migrated,
                     s, (uint64_t)cold);
     return 1;
 }

@@ -241,6 +241,23 @@ void store_close(store *st)
     free(st);
 }
 
+/* UTC now as ISO 8601 into buf (at least 21 bytes). */
+static const char *utc_now(char *buf, size_t n)
+{
+    time_t now = time(NULL);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    return buf;
+}
+
+/* Binds v, or NULL when absent. */
+static void bind_opt_double(sqlite3_stmt *s, int i, int present, double v)
+{
+    if (present)
+        sqlite3_bind_double(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
 /* ---------- writing a run ---------- */
 
 /* Binds a list of int64 values to parameters 1..n. */
@@ -267,9 +284,7 @@ static int64_t insert_run(store *st, const scenario *sc, const sim_stats *stats)
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
     char when[32];
-    time_t now = time(NULL);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    sqlite3_bind_text(s, 1, when, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 1, utc_now(when, sizeof when), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, PACKAGE_VERSION, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, sc->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, sc->file, -1, SQLITE_STATIC);
@@ -492,4 +507,109 @@ int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const m
         return -1;
     }
     return run;
+}
+
+/* ---------- writing a plan ---------- */
+
+static int64_t insert_plan(store *st, const plan_cfg *p, int best)
+{
+    sqlite3_stmt *s;
+    const char *sql = "INSERT INTO plans (created_utc, name, file, yaml, target_rps, slo_ttft_p99_ms,"
+                      " slo_itl_p99_ms, baseline, best) VALUES (?,?,?,?,?,?,?,?,?)";
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    char when[32];
+    sqlite3_bind_text(s, 1, utc_now(when, sizeof when), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, p->file, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, p->yaml ? p->yaml : "", -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 5, p->target_rps);
+    bind_opt_double(s, 6, p->slo_ttft_p99_ns > 0, (double)p->slo_ttft_p99_ns / 1e6);
+    bind_opt_double(s, 7, p->slo_itl_p99_ns > 0, (double)p->slo_itl_p99_ns / 1e6);
+    bind_opt_double(s, 8, p->baseline >= 0, p->baseline);
+    bind_opt_double(s, 9, best >= 0, best);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+    return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
+}
+
+static int insert_candidate(sqlite3_stmt *s, int64_t plan, int c, const char *name, const plan_result *r)
+{
+    sqlite3_bind_int64(s, 1, plan);
+    sqlite3_bind_int(s, 2, c);
+    sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, r->hardware, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 5, r->gpus_per_unit);
+    sqlite3_bind_double(s, 6, r->max_rps_per_unit);
+    sqlite3_bind_double(s, 7, r->usd_per_gpu_year);
+    sqlite3_bind_double(s, 8, r->tier_usd_per_unit_year);
+    const double opt[] = { (double)r->units, (double)r->gpus, r->usd_per_year, r->usd_capex, r->usd_per_m_tokens,
+                           r->op.ttft_p99_ms, r->op.itl_p99_ms };
+    for (int i = 0; i < 7; i++)
+        bind_opt_double(s, 9 + i, r->feasible, opt[i]);
+    sqlite3_bind_int(s, 16, r->feasible);
+    bind_opt_double(s, 17, r->feasible, r->rank);
+    return step_reset(s);
+}
+
+static int insert_probes(sqlite3_stmt *s, int64_t plan, int c, const plan_result *r)
+{
+    for (int i = 0; i < r->n_probes; i++) {
+        const plan_probe *pr = &r->probes[i];
+        sqlite3_bind_int64(s, 1, plan);
+        sqlite3_bind_int(s, 2, c);
+        sqlite3_bind_int(s, 3, i);
+        sqlite3_bind_double(s, 4, pr->rps);
+        sqlite3_bind_double(s, 5, pr->ttft_p99_ms);
+        sqlite3_bind_double(s, 6, pr->itl_p99_ms);
+        sqlite3_bind_int(s, 7, pr->meets);
+        if (step_reset(s) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int insert_plan_rows(store *st, int64_t plan, const plan_cfg *p, const plan_result *res)
+{
+    sqlite3_stmt *cs = NULL, *ps = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO plan_candidates (plan_id, candidate, name, hardware, gpus_per_replica,"
+                           " max_rps_per_replica, usd_per_gpu_year, tier_usd_per_replica_year, replicas, gpus,"
+                           " usd_per_year, usd_capex, usd_per_m_tokens, ttft_p99_ms, itl_p99_ms, feasible, rank)"
+                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &cs, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(st->db,
+                           "INSERT INTO plan_probes (plan_id, candidate, probe, rate_rps, ttft_p99_ms, itl_p99_ms,"
+                           " meets_slo) VALUES (?,?,?,?,?,?,?)",
+                           -1, &ps, NULL) == SQLITE_OK) {
+        rc = 0;
+        for (int c = 0; c < p->n_cand && rc == 0; c++)
+            if (insert_candidate(cs, plan, c, p->cand[c].name, &res[c]) < 0 || insert_probes(ps, plan, c, &res[c]) < 0)
+                rc = -1;
+    }
+    sqlite3_finalize(cs);
+    sqlite3_finalize(ps);
+    return rc;
+}
+
+int64_t store_write_plan(store *st, const plan_cfg *p, const plan_result *res, kt_err *err)
+{
+    int best = -1;
+    for (int c = 0; c < p->n_cand; c++)
+        if (res[c].rank == 1)
+            best = c;
+    if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) < 0)
+        return -1;
+    int64_t plan = insert_plan(st, p, best);
+    if (plan < 0 || insert_plan_rows(st, plan, p, res) < 0) {
+        db_fail(st->db, err, st->path, "writing the plan");
+        exec(st->db, "ROLLBACK;", st->path, NULL);
+        return -1;
+    }
+    if (exec(st->db, "COMMIT;", st->path, err) < 0) {
+        exec(st->db, "ROLLBACK;", st->path, NULL);
+        return -1;
+    }
+    return plan;
 }

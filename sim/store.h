@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "metrics.h"
+#include "plan.h"
 #include "scenario.h"
 #include "sim.h"
 
@@ -29,5 +30,9 @@ struct sqlite3 *store_db(store *st);
  * Returns the new run id (> 0), or -1 with err. */
 int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const metrics_summary *s,
                         const sim_stats *stats, kt_err *err);
+
+/* Writes a plan — its file, every candidate's result and every probe — in a
+ * single transaction. Returns the new plan id (> 0), or -1 with err. */
+int64_t store_write_plan(store *st, const plan_cfg *p, const plan_result *res, kt_err *err);
 
 #endif
