@@ -1016,35 +1016,68 @@ static const char *savings_missing(const plot_plan *p, plot_saving *sv, int *n)
     return *n == 0 ? "has no feasible candidate besides the baseline" : NULL;
 }
 
-/* One bar panel: column col of $sav, labelled with column col + 2. */
-static void bar_panel(FILE *o, int col)
+#define PLOT_BAR_WIDTH 0.6          /* of the space between two bars */
+#define PLOT_BAR_TICKS 5            /* y tick steps of a bar panel at most */
+#define PLOT_BAR_LABEL_PAD 0.06     /* a bar's value label sits this share of the y span past its end */
+#define PLOT_TIC_ANGLE 30           /* degrees: candidate names under bars, slanted to fit */
+
+/* The y extent of a bar panel: 0 and every bar, with room past the bars'
+ * ends for their value labels. Invariants: lo <= 0 <= hi; pad > 0. */
+typedef struct bar_range {
+    double lo, hi, pad;
+} bar_range;
+
+/* The range of bars v[0..n). */
+static bar_range bar_range_of(const double *v, int n)
 {
-    fprintf(o, "plot $sav using 0:%d:xtic(1) with boxes lt 1 title 'saved (below 0: costs more)', \\\n"
-               "  $sav using 0:($%d >= 0 ? $%d : NaN):%d with labels offset character 0, %g notitle, \\\n"
-               "  $sav using 0:($%d < 0 ? $%d : NaN):%d with labels offset character 0, -%g notitle\n",
-            col, col, col, col + 2, PLOT_LABEL_RISE_CH, col, col, col + 2, PLOT_LABEL_RISE_CH);
+    bar_range r = { 0, 0, 0 };
+    for (int i = 0; i < n; i++) {
+        r.lo = fmin(r.lo, v[i]);
+        r.hi = fmax(r.hi, v[i]);
+    }
+    r.pad = PLOT_BAR_LABEL_PAD * (r.hi > r.lo ? r.hi - r.lo : 1);
+    r.lo -= r.lo < 0 ? 2 * r.pad : 0;
+    r.hi += 2 * r.pad;
+    return r;
 }
 
-/* Data block $sav: candidate, GPUs saved, $/year saved ÷ usd_div, and
- * their value labels; one row per saving. */
-static void savings_block(FILE *o, const plot_plan *p, const plot_saving *sv, int n, double usd_div)
+/* Where value v's label goes: past the bar's end, away from 0. */
+static double bar_label_y(const bar_range *r, double v)
+{
+    return v < 0 ? v - r->pad : v + r->pad;
+}
+
+/* One bar panel: column col of $sav as bars over range r, their labels
+ * (column col + 2) at the positions in column col + 4. Labels are placed by
+ * data rather than by "NaN" filters: gnuplot 5.4 crashes on a label plot
+ * whose every point is undefined. */
+static void bar_panel(FILE *o, int col, const bar_range *r)
+{
+    fprintf(o, "set yrange [%.9g:%.9g]\n", r->lo, r->hi);
+    fprintf(o, "plot $sav using 0:%d:xtic(1) with boxes lt 1 title 'saved (below 0: costs more)', \\\n"
+               "  $sav using 0:%d:%d with labels notitle\n",
+            col, col + 4, col + 2);
+}
+
+/* Data block $sav, a row per saving: candidate, GPUs saved, $/year saved
+ * ÷ usd_div, their value labels, and the labels' y positions in the
+ * ranges gr (GPUs) and ur (dollars). */
+static void savings_block(FILE *o, const plot_plan *p, const plot_saving *sv, int n, double usd_div,
+                          const bar_range *gr, const bar_range *ur)
 {
     char label[160], u[32];
     fputs("$sav << EOD\n", o);
     for (int i = 0; i < n; i++) {
+        double gpus = (double)sv[i].gpus_saved, usd = sv[i].usd_per_year_saved / usd_div;
         gp_datum(o, cand_label(p, &p->cand[sv[i].index], label, sizeof label));
-        fprintf(o, "%lld %.9g ", (long long)sv[i].gpus_saved, sv[i].usd_per_year_saved / usd_div);
+        fprintf(o, "%.9g %.9g ", gpus, usd);
         snprintf(u, sizeof u, "%lld", (long long)sv[i].gpus_saved);
         gp_datum(o, u);
         gp_datum(o, usd_text(sv[i].usd_per_year_saved, u, sizeof u));
-        fputc('\n', o);
+        fprintf(o, "%.9g %.9g\n", bar_label_y(gr, gpus), bar_label_y(ur, usd));
     }
     fputs("EOD\n", o);
 }
-
-#define PLOT_BAR_WIDTH 0.6          /* of the space between two bars */
-#define PLOT_BAR_TICKS 5            /* y tick steps of a bar panel at most */
-#define PLOT_TIC_ANGLE 30           /* degrees: candidate names under bars, slanted to fit */
 
 static int write_savings(const plot_ctx *c, long long id, FILE *o, kt_err *err)
 {
@@ -1052,43 +1085,44 @@ static int write_savings(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     if (plot_plan_load(c, id, &p, err) < 0)
         return -1;
     plot_saving *sv = calloc(p.n_cand + 1, sizeof *sv);
+    double *gpus = calloc(p.n_cand + 1, sizeof *gpus), *usd = calloc(p.n_cand + 1, sizeof *usd);
     int n = 0;
-    const char *why = sv ? savings_missing(&p, sv, &n) : "cannot be read (out of memory)";
-    if (why) {
+    const char *why = sv && gpus && usd ? savings_missing(&p, sv, &n) : "cannot be read (out of memory)";
+    if (why)
         KT_ERROR(err, c->db_path, 0, 0, "savings: plan %lld %s", id, why);
-        free(sv);
-        plot_plan_free(&p);
-        return -1;
-    }
     double max_usd = 0;
     for (int i = 0; i < n; i++)
         max_usd = fmax(max_usd, fabs(sv[i].usd_per_year_saved));
-    const plot_candidate *b = find_candidate(p.cand, p.n_cand, p.baseline);
+    const plot_candidate *b = why ? NULL : find_candidate(p.cand, p.n_cand, p.baseline);
     char title[512], u[32];
-    snprintf(title, sizeof title, "Savings against the baseline %s (%lld GPUs, %s/year) at %g req/s, plan %lld (%s)",
-             b->name, (long long)b->gpus, usd_text(b->usd_per_year, u, sizeof u), p.target_rps, p.id, p.name);
-    gp_multiplot(o, 1, 2, title);
-    double usd_div = usd_ylabel(o, "saved", max_usd);
-    savings_block(o, &p, sv, n, usd_div);
-    /* Bars at 0..n-1; room above (and below) for their value labels. */
-    fprintf(o, "set style fill solid 0.85 border -1\nset boxwidth %g\nset xrange [-%g:%g]\n"
-               "set yrange [*<0:0<*]\nset offsets 0, 0, graph 0.1, graph 0.05\nset xtics rotate by %d right\n"
-               "set grid noxtics\nset key above\n",
-            PLOT_BAR_WIDTH, PLOT_BAR_WIDTH, n - 1 + PLOT_BAR_WIDTH, PLOT_TIC_ANGLE);
-    gp_set(o, "xlabel", "candidate");
-    gp_set(o, "title", "Annual cost saved");
-    bar_panel(o, 3);
-    double max_gpus = 0;
-    for (int i = 0; i < n; i++)
-        max_gpus = fmax(max_gpus, fabs((double)sv[i].gpus_saved));
-    gp_set(o, "title", "GPUs saved");
-    gp_set(o, "ylabel", "GPUs saved (GPUs)");
-    fprintf(o, "set ytics %g\n", fmax(1, nice_step(max_gpus, PLOT_BAR_TICKS))); /* whole GPUs */
-    bar_panel(o, 2);
-    fputs("unset multiplot\n", o);
+    if (b) {
+        snprintf(title, sizeof title, "Savings against the baseline %s (%lld GPUs, %s/year) at %g req/s, plan %lld (%s)",
+                 b->name, (long long)b->gpus, usd_text(b->usd_per_year, u, sizeof u), p.target_rps, p.id, p.name);
+        gp_multiplot(o, 1, 2, title);
+        double usd_div = usd_ylabel(o, "saved", max_usd);
+        for (int i = 0; i < n; i++) {
+            gpus[i] = (double)sv[i].gpus_saved;
+            usd[i] = sv[i].usd_per_year_saved / usd_div;
+        }
+        bar_range gr = bar_range_of(gpus, n), ur = bar_range_of(usd, n);
+        savings_block(o, &p, sv, n, usd_div, &gr, &ur);
+        fprintf(o, "set style fill solid 0.85 border -1\nset boxwidth %g\nset xrange [-%g:%g]\n"
+                   "set xtics rotate by %d right\nset grid noxtics\nset key above\n",
+                PLOT_BAR_WIDTH, PLOT_BAR_WIDTH, n - 1 + PLOT_BAR_WIDTH, PLOT_TIC_ANGLE);
+        gp_set(o, "xlabel", "candidate");
+        gp_set(o, "title", "Annual cost saved");
+        bar_panel(o, 3, &ur);
+        gp_set(o, "title", "GPUs saved");
+        gp_set(o, "ylabel", "GPUs saved (GPUs)");
+        fprintf(o, "set ytics %g\n", fmax(1, nice_step(gr.hi - gr.lo, PLOT_BAR_TICKS))); /* whole GPUs */
+        bar_panel(o, 2, &gr);
+        fputs("unset multiplot\n", o);
+    }
     free(sv);
+    free(gpus);
+    free(usd);
     plot_plan_free(&p);
-    return 0;
+    return b ? 0 : -1;
 }
 
 /* Feasible candidates with a cost and a p99 TTFT: their (TTFT, $/year)

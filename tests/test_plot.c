@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plan.h"
 #include "plot.h"
 #include "scenario.h"
 #include "sim.h"
@@ -446,6 +447,46 @@ static void test_sweep(void)
     remove_dir(dir);
 }
 
+static int call_plan(int argc, char **argv, void *ud)
+{
+    (void)ud;
+    return plan_main(argc, argv);
+}
+
+/* What `kvtier plan` stores is what the plan figures read: tests/data/plan.yaml
+ * has a baseline, one cheaper candidate and one that meets no SLO. One
+ * saving only, and positive: its bars have no label below zero. */
+static void test_figures_from_the_planner(void)
+{
+    if (gnuplot_missing())
+        return;
+    char dir[256], db[512];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(temp_dir(dir, sizeof dir));
+    snprintf(db, sizeof db, "%s/p.db", dir);
+    char *plan_args[] = { "plan", (char *)tu_path("tests/data/plan.yaml"), "--db", db, "--quiet", NULL };
+    tu_output o = tu_capture(call_plan, plan_args, NULL);
+    CU_ASSERT_EQUAL_FATAL(o.rc, 0);
+    tu_output_free(&o);
+    char *args[] = { "plot", "--db", db, "-o", dir, "--format", "svg", NULL };
+    o = tu_capture(call_plot, args, NULL);
+    CU_ASSERT_EQUAL(o.rc, 0);
+    if (o.rc)
+        fprintf(stderr, "%s", o.err);
+    const char *stems[] = { "cost-plan1", "savings-plan1", "pareto-plan1" };
+    for (int i = 0; i < 3; i++) {
+        char svg[600];
+        snprintf(svg, sizeof svg, "%s/%s.svg", dir, stems[i]);
+        CU_ASSERT(strstr(o.out, svg) != NULL);
+        CU_ASSERT(contains(svg, "test-plan"));
+    }
+    char sv[600];
+    snprintf(sv, sizeof sv, "%s/savings-plan1.svg", dir);
+    CU_ASSERT(contains(sv, "two-gpus (best)"));
+    CU_ASSERT(!contains(sv, "impossible"));
+    tu_output_free(&o);
+    remove_dir(dir);
+}
+
 /* ---------- bad input ---------- */
 
 /* Runs plot_main with args and checks exit status 2 and that stderr names what. */
@@ -516,6 +557,7 @@ int main(void)
         { "figures end to end", test_figures_end_to_end },
         { "default kinds", test_default_kinds },
         { "sweep", test_sweep },
+        { "figures from the planner", test_figures_from_the_planner },
         { "bad input", test_bad_input },
         { NULL, NULL },
     };
