@@ -687,8 +687,8 @@ static int load_tier_info(const plot_ctx *c, long long run, tier_info *t, kt_err
              units_format(t[0].capacity_blocks * t[0].block_bytes, UNITS_BYTES, b, sizeof b), replicas,
              replicas == 1 ? "" : "s");
     sqlite3_stmt *s = prep(c, "SELECT level, name, kind, sum(capacity_blocks), max(capacity_blocks), max(block_bytes),"
-                              " (SELECT count(*) FROM tier_samples x WHERE x.run_id = t.run_id AND x.level = t.level + 1"
-                              "  AND x.replica = " STR(METRICS_SHARED_REPLICA) ") > 0"
+                              " (SELECT count(*) FROM tier_samples x WHERE x.run_id = t.run_id"
+                              "  AND x.level = t.level + 1 AND x.replica = " STR(METRICS_SHARED_REPLICA) ") > 0"
                               " FROM tiers t WHERE run_id = ? GROUP BY level ORDER BY level", run, err);
     if (!s)
         return -1;
@@ -1096,8 +1096,9 @@ static int write_savings(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     const plot_candidate *b = why ? NULL : find_candidate(p.cand, p.n_cand, p.baseline);
     char title[512], u[32];
     if (b) {
-        snprintf(title, sizeof title, "Savings against the baseline %s (%lld GPUs, %s/year) at %g req/s, plan %lld (%s)",
-                 b->name, (long long)b->gpus, usd_text(b->usd_per_year, u, sizeof u), p.target_rps, p.id, p.name);
+        snprintf(title, sizeof title,
+                 "Savings against the baseline %s (%lld GPUs, %s/year) at %g req/s, plan %lld (%s)", b->name,
+                 (long long)b->gpus, usd_text(b->usd_per_year, u, sizeof u), p.target_rps, p.id, p.name);
         gp_multiplot(o, 1, 2, title);
         double usd_div = usd_ylabel(o, "saved", max_usd);
         for (int i = 0; i < n; i++) {
@@ -1189,8 +1190,8 @@ static int write_pareto(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     fprintf(o, "plot $front0 using 1:2 with linespoints lt 1 pt %d ps %g title 'Pareto front (not dominated)', \\\n"
                "  $pts using 1:2 with points lt 2 pt %d ps %g lw %g title 'candidate', \\\n"
                "  $pts using 1:2:3 with labels left offset character %g, %g notitle\nunset multiplot\n",
-            GP_FILLED_CIRCLE, PLOT_POINT_SIZE, GP_OPEN_CIRCLE, PLOT_POINT_SIZE, PLOT_MARK_LINE_WIDTH, 2 * PLOT_LABEL_GAP_CH,
-            PLOT_LABEL_RISE_CH);
+            GP_FILLED_CIRCLE, PLOT_POINT_SIZE, GP_OPEN_CIRCLE, PLOT_POINT_SIZE, PLOT_MARK_LINE_WIDTH,
+            2 * PLOT_LABEL_GAP_CH, PLOT_LABEL_RISE_CH);
     int rc = pts && front && idx && on ? 0 : -1;
     if (rc < 0)
         KT_ERROR(err, NULL, 0, 0, "kvtier plot: out of memory");
