@@ -435,7 +435,8 @@ static int merge_shards(const sweep_args *a, kt_err *err)
         int64_t copied = rc == 0 ? store_merge(db, shards[i], err) : -1;
         if (copied >= 0) {
             if (notes(a))
-                fprintf(stderr, "sweep: merged %lld points from %s\n", (long long)copied, shards[i]);
+                fprintf(stderr, "sweep: merged %lld point%s from %s\n", (long long)copied, copied == 1 ? "" : "s",
+                        shards[i]);
             remove_db(shards[i]);
         }
         rc = copied < 0 ? -1 : rc;

@@ -17,7 +17,7 @@ int sweepmpi_init(int *rank, int *size, kt_err *err)
     int started;
     MPI_Initialized(&started);
     if (!started && MPI_Init(NULL, NULL) != MPI_SUCCESS) {
-        KT_ERROR(err, NULL, 0, 0, "--mpi: MPI_Init failed");
+        KT_ERROR(err, NULL, 0, 0, "kvtier sweep: --mpi: MPI_Init failed");
         return -1;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, rank);
@@ -88,7 +88,8 @@ int sweepmpi_init(int *rank, int *size, kt_err *err)
 {
     *rank = 0;
     *size = 1;
-    KT_ERROR(err, NULL, 0, 0, "--mpi: this kvtier was built without MPI (install openmpi-bin and libopenmpi-dev, then rerun ./bootstrap)");
+    KT_ERROR(err, NULL, 0, 0,
+             "kvtier sweep: --mpi: built without MPI (install openmpi-bin and libopenmpi-dev, then rerun ./bootstrap)");
     return -1;
 }
 

@@ -30,6 +30,8 @@ static const char *const fixture_params[FIXTURE_POINTS] = {
 /* How long the kill test waits for the first point, and how often it looks. */
 #define KILL_WAIT_S 60
 #define KILL_POLL_NS 2000000L
+/* After a kill, longer than the sweep's remaining points would take. */
+#define WORKER_SETTLE_NS 400000000L
 
 /* ---------- scratch files ---------- */
 
@@ -605,14 +607,25 @@ static int64_t wait_first_point(const char *path, pid_t child)
     return -1;
 }
 
-/* SIGKILL after the first point is stored, rerun: every point exactly once,
- * the same rows as an uninterrupted sweep, an intact database. */
-static void test_resume_after_kill(void)
+/* How many points database path holds (-1 when it cannot be read). */
+static int64_t stored_points(const char *path)
 {
-    const char *ref = reference_db(SLOW_SET);
-    const char *db = scratch("killed.db");
+    sqlite3 *q;
+    int64_t n = -1;
+    if (sqlite3_open_v2(path, &q, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+        n = query_int(q, "SELECT count(*) FROM sweep_points");
+    sqlite3_close(q);
+    return n;
+}
+
+/* SIGKILL after the first point is stored, rerun: every point exactly once,
+ * the same rows as an uninterrupted sweep, an intact database. With jobs
+ * > 1 the workers stop with the sweep instead of running on to the end. */
+static void kill_and_resume(const char *db_name, const char *jobs)
+{
+    const char *ref = reference_db(SLOW_SET), *db = scratch(db_name);
     char *argv[] = { (char *)tu_build_path("sim/kvtier"), "sweep", (char *)tu_path(FIXTURE), "--db", (char *)db,
-                     "--quiet", "--set", SLOW_SET, NULL };
+                     "--quiet", "--set", SLOW_SET, "--jobs", (char *)jobs, NULL };
     pid_t child = start(argv, scratch("killed.out"), scratch("killed.err"), 0);
     int64_t seen = wait_first_point(db, child);
     kill(child, SIGKILL);
@@ -620,10 +633,15 @@ static void test_resume_after_kill(void)
     waitpid(child, &status, 0);
     CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     CU_ASSERT(seen >= 1);
+    /* Workers left running would finish the last points within this time. */
+    struct timespec settle = { 0, WORKER_SETTLE_NS };
+    nanosleep(&settle, NULL);
+    int64_t stored = stored_points(db);
+    nanosleep(&settle, NULL);
+    CU_ASSERT_EQUAL(stored_points(db), stored);
 
     sqlite3 *q;
     CU_ASSERT_FATAL(sqlite3_open(db, &q) == SQLITE_OK);
-    int64_t stored = query_int(q, "SELECT count(*) FROM sweep_points");
     /* Killed mid-sweep: some points are in, not all; no run lacks its point. */
     CU_ASSERT(stored >= 1 && stored < FIXTURE_POINTS);
     CU_ASSERT_EQUAL(query_int(q, "SELECT count(*) FROM runs"), stored);
@@ -632,7 +650,7 @@ static void test_resume_after_kill(void)
     free(ok);
     sqlite3_close(q);
 
-    tu_output r = kvtier("sweep", tu_path(FIXTURE), "--db", db, "--set", SLOW_SET, NULL);
+    tu_output r = kvtier("sweep", tu_path(FIXTURE), "--db", db, "--set", SLOW_SET, "--jobs", jobs, NULL);
     CU_ASSERT_EQUAL(r.rc, 0);
     char note[128];
     snprintf(note, sizeof note, "6 points, %lld already in", (long long)stored);
@@ -640,6 +658,16 @@ static void test_resume_after_kill(void)
     tu_output_free(&r);
     assert_fixture_points(db);
     assert_same_rows(db, ref);
+}
+
+static void test_resume_after_kill(void)
+{
+    kill_and_resume("killed.db", "1");
+}
+
+static void test_resume_after_kill_jobs(void)
+{
+    kill_and_resume("killed-jobs.db", "2");
 }
 
 static void test_jobs(void)
@@ -702,6 +730,7 @@ static const tu_test tests[] = {
     { "--list", test_list },
     { "serial sweep and rerun", test_serial },
     { "resume after SIGKILL", test_resume_after_kill },
+    { "resume after SIGKILL, --jobs 2", test_resume_after_kill_jobs },
     { "--jobs 3 equals serial", test_jobs },
     { "run --point", test_run_point },
     { NULL, NULL },
@@ -724,24 +753,39 @@ static int in_path(const char *program)
     return 0;
 }
 
-/* mpirun -np 3: shards merged into one database with the serial rows; a
- * rerun finds every point stored. */
-static void test_mpi_ranks(void)
+/* 1 when kvtier has MPI and mpirun is here; otherwise notes the skip. */
+static int mpi_available(void)
 {
 #ifndef KT_HAVE_MPI
     tu_skip("kvtier was built without MPI");
-    return;
+    return 0;
 #endif
     if (!in_path("mpirun")) {
         tu_skip("mpirun is not installed");
-        return;
+        return 0;
     }
-    const char *db = scratch("mpi.db");
-    char *argv[] = { "mpirun", "-np", "3", "--oversubscribe", (char *)tu_build_path("sim/kvtier"), "sweep",
+    return 1;
+}
+
+/* `mpirun -np ranks --oversubscribe kvtier sweep FIXTURE --mpi --db db`. */
+static tu_output mpi_sweep(const char *ranks, const char *db)
+{
+    char *argv[] = { "mpirun", "-np", (char *)ranks, "--oversubscribe", (char *)tu_build_path("sim/kvtier"), "sweep",
                      (char *)tu_path(FIXTURE), "--mpi", "--db", (char *)db, NULL };
     tu_output r = run_argv(argv, 1);
     if (r.rc)
         fprintf(stderr, "\n%s%s", r.out, r.err);
+    return r;
+}
+
+/* mpirun -np 3: shards merged into one database with the serial rows; a
+ * rerun finds every point stored. */
+static void test_mpi_ranks(void)
+{
+    if (!mpi_available())
+        return;
+    const char *db = scratch("mpi.db");
+    tu_output r = mpi_sweep("3", db);
     CU_ASSERT_EQUAL(r.rc, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "on 3 ranks"));
     tu_output_free(&r);
@@ -753,7 +797,7 @@ static void test_mpi_ranks(void)
     assert_fixture_points(db);
     assert_same_rows(db, reference_db(NULL));
 
-    /* Rank r ran points r and r + 3: the merge copied rank 0's first. */
+    /* Rank r ran points r and r + 3, and the shards were merged in rank order. */
     sqlite3 *q;
     CU_ASSERT_FATAL(sqlite3_open(db, &q) == SQLITE_OK);
     char *order = query_text(q, "SELECT group_concat(point, ',') FROM (SELECT point FROM sweep_points ORDER BY run_id)");
@@ -761,15 +805,38 @@ static void test_mpi_ranks(void)
     free(order);
     sqlite3_close(q);
 
-    r = run_argv(argv, 1);
+    r = mpi_sweep("3", db);
     CU_ASSERT_EQUAL(r.rc, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "6 points, 6 already in"));
     tu_output_free(&r);
     assert_fixture_points(db);
 }
 
+/* A shard a killed run left behind (here: point 2 stored by hand into
+ * DB.rank1) is merged first and its point not run again. */
+static void test_mpi_leftover_shard(void)
+{
+    if (!mpi_available())
+        return;
+    const char *db = scratch("mpi-left.db"), *shard = scratch("mpi-left.db.rank1");
+    tu_output r = kvtier("run", tu_path(FIXTURE), "--point", "2", "--db", shard, NULL);
+    CU_ASSERT_EQUAL(r.rc, 0);
+    tu_output_free(&r);
+    r = mpi_sweep("2", db);
+    CU_ASSERT_EQUAL(r.rc, 0);
+    char note[4300];
+    snprintf(note, sizeof note, "merged 1 point from %s", shard);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, note));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "6 points, 1 already in"));
+    tu_output_free(&r);
+    CU_ASSERT_FALSE(exists(shard));
+    assert_fixture_points(db);
+    assert_same_rows(db, reference_db(NULL));
+}
+
 static const tu_test tests[] = {
     { "mpirun -np 3 equals serial", test_mpi_ranks },
+    { "mpirun merges a leftover shard", test_mpi_leftover_shard },
     { NULL, NULL },
 };
 
