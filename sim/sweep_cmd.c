@@ -278,87 +278,7 @@ static int print_table(const sweep_args *a, const sweep *sw, const char *path)
     return rc;
 }
 
-/* ---------- running here ---------- */
-
-static void count_point(int64_t point, int ok, void *ud)
-{
-    progress_step(ud);
-}
-
-/* The points not yet stored, in order, into pending; returns how many. */
-static int64_t pending_points(const unsigned char *done, int64_t n, int64_t rank, int64_t ranks, int64_t *pending)
-{
-    int64_t count = 0;
-    for (int64_t p = rank; p < n; p += ranks)
-        if (!done[p])
-            pending[count++] = p;
-    return count;
-}
-
-static int run_local(const sweep_args *a, const sweep *sw)
-{
-    kt_err err;
-    int64_t n = sw->n_points, n_done = 0;
-    unsigned char *done = calloc((size_t)n, 1);
-    int64_t *pending = calloc((size_t)n, sizeof *pending);
-    int64_t id = done && pending ? register_at(a->db, sw, done, &n_done, &err) : -1;
-    if (id < 0) {
-        if (done && pending)
-            kt_err_print(&err, stderr);
-        free(done);
-        free(pending);
-        return CLI_EXIT_BAD_INPUT;
-    }
-    int64_t n_pending = pending_points(done, n, 0, 1, pending);
-    if (notes(a))
-        fprintf(stderr, "sweep '%s': %lld points, %lld already in %s, %lld to run\n", sw->name, (long long)n,
-                (long long)n_done, a->db, (long long)n_pending);
-    progress pr;
-    progress_start(&pr, notes(a), "sweep", "points", n, n_done);
-    workers_opts o = { .jobs = a->jobs, .sim = { .check = a->check }, .report = count_point, .ud = &pr };
-    int64_t failed = workers_run(sw, a->db, id, pending, n_pending, &o, &err);
-    progress_finish(&pr);
-    if (failed < 0)
-        kt_err_print(&err, stderr);
-    int rc = print_table(a, sw, a->db) < 0 || failed ? CLI_EXIT_RUN_FAILED : 0;
-    free(done);
-    free(pending);
-    return rc;
-}
-
-/* ---------- over MPI ranks ---------- */
-
-/* Rank 0's view of the others' progress. */
-typedef struct mpi_progress {
-    progress bar;
-    int finished;               /* ranks that said they are done */
-} mpi_progress;
-
-/* Takes the others' messages, waiting for one when wait is set. Returns 0 when none was pending. */
-static int hear_ranks(mpi_progress *mp, int wait)
-{
-    int64_t point;
-    int ok;
-    switch (sweepmpi_receive(wait, &point, &ok)) {
-    case SWEEPMPI_POINT: progress_step(&mp->bar); return 1;
-    case SWEEPMPI_FINISHED: mp->finished++; return 1;
-    default: return 0;
-    }
-}
-
-/* Rank 0 counts its own point and whatever the others reported meanwhile. */
-static void rank0_point(int64_t point, int ok, void *ud)
-{
-    mpi_progress *mp = ud;
-    progress_step(&mp->bar);
-    while (hear_ranks(mp, 0))
-        ;
-}
-
-static void remote_point(int64_t point, int ok, void *ud)
-{
-    sweepmpi_report(point, ok);
-}
+/* ---------- shards ---------- */
 
 /* Whether name is base + SHARD_SUFFIX + digits. */
 static int is_shard_of(const char *name, const char *base)
@@ -447,6 +367,89 @@ static int merge_shards(const sweep_args *a, kt_err *err)
     return rc;
 }
 
+/* ---------- running here ---------- */
+
+static void count_point(int64_t point, int ok, void *ud)
+{
+    progress_step(ud);
+}
+
+/* The points not yet stored, in order, into pending; returns how many. */
+static int64_t pending_points(const unsigned char *done, int64_t n, int64_t rank, int64_t ranks, int64_t *pending)
+{
+    int64_t count = 0;
+    for (int64_t p = rank; p < n; p += ranks)
+        if (!done[p])
+            pending[count++] = p;
+    return count;
+}
+
+static int run_local(const sweep_args *a, const sweep *sw)
+{
+    kt_err err;
+    int64_t n = sw->n_points, n_done = 0;
+    unsigned char *done = calloc((size_t)n, 1);
+    int64_t *pending = calloc((size_t)n, sizeof *pending);
+    /* Shards of this database (from MPI or job-array tasks) are merged first. */
+    int64_t id = done && pending && merge_shards(a, &err) == 0 ? register_at(a->db, sw, done, &n_done, &err) : -1;
+    if (id < 0) {
+        if (done && pending)
+            kt_err_print(&err, stderr);
+        free(done);
+        free(pending);
+        return CLI_EXIT_BAD_INPUT;
+    }
+    int64_t n_pending = pending_points(done, n, 0, 1, pending);
+    if (notes(a))
+        fprintf(stderr, "sweep '%s': %lld points, %lld already in %s, %lld to run\n", sw->name, (long long)n,
+                (long long)n_done, a->db, (long long)n_pending);
+    progress pr;
+    progress_start(&pr, notes(a), "sweep", "points", n, n_done);
+    workers_opts o = { .jobs = a->jobs, .sim = { .check = a->check }, .report = count_point, .ud = &pr };
+    int64_t failed = workers_run(sw, a->db, id, pending, n_pending, &o, &err);
+    progress_finish(&pr);
+    if (failed < 0)
+        kt_err_print(&err, stderr);
+    int rc = print_table(a, sw, a->db) < 0 || failed ? CLI_EXIT_RUN_FAILED : 0;
+    free(done);
+    free(pending);
+    return rc;
+}
+
+/* ---------- over MPI ranks ---------- */
+
+/* Rank 0's view of the others' progress. */
+typedef struct mpi_progress {
+    progress bar;
+    int finished;               /* ranks that said they are done */
+} mpi_progress;
+
+/* Takes the others' messages, waiting for one when wait is set. Returns 0 when none was pending. */
+static int hear_ranks(mpi_progress *mp, int wait)
+{
+    int64_t point;
+    int ok;
+    switch (sweepmpi_receive(wait, &point, &ok)) {
+    case SWEEPMPI_POINT: progress_step(&mp->bar); return 1;
+    case SWEEPMPI_FINISHED: mp->finished++; return 1;
+    default: return 0;
+    }
+}
+
+/* Rank 0 counts its own point and whatever the others reported meanwhile. */
+static void rank0_point(int64_t point, int ok, void *ud)
+{
+    mpi_progress *mp = ud;
+    progress_step(&mp->bar);
+    while (hear_ranks(mp, 0))
+        ;
+}
+
+static void remote_point(int64_t point, int ok, void *ud)
+{
+    sweepmpi_report(point, ok);
+}
+
 /* Runs this rank's points into its shard; rank 0 also shows everyone's
  * progress until every other rank has finished. Returns how many failed, or -1. */
 static int64_t run_rank(const sweep_args *a, const sweep *sw, const unsigned char *done, int64_t n_done, int rank,
@@ -492,8 +495,9 @@ static int run_mpi(const sweep_args *a, const sweep *sw, int rank, int size)
     }
     sweepmpi_bcast(done, sw->n_points);
     if (rank == 0 && notes(a))
-        fprintf(stderr, "sweep '%s': %lld points, %lld already in %s, %lld to run on %d ranks\n", sw->name,
-                (long long)sw->n_points, (long long)n_done, a->db, (long long)(sw->n_points - n_done), size);
+        fprintf(stderr, "sweep '%s': %lld points, %lld already in %s, %lld to run on %d rank%s\n", sw->name,
+                (long long)sw->n_points, (long long)n_done, a->db, (long long)(sw->n_points - n_done), size,
+                size == 1 ? "" : "s");
     int64_t failed = run_rank(a, sw, done, n_done, rank, size);
     free(done);
     /* Every shard is closed once all ranks are past this point. */
