@@ -418,6 +418,20 @@ static int run_local(const sweep_args *a, const sweep *sw)
 
 /* ---------- over MPI ranks ---------- */
 
+/* The exit code every rank goes on with after a step that may have failed
+ * (rc != 0, err saying why) on some ranks: the worst. Each failure is said
+ * once: rank 0's when it failed (the others read the same files and failed
+ * alike), else each failing rank's own (a file missing on its node, say). */
+static int agree(const sweep_args *a, int rank, int rc, const kt_err *err)
+{
+    int rc0 = rc;
+    if (a->mpi)
+        sweepmpi_bcast(&rc0, sizeof rc0);
+    if (rc && (rank == 0 || !rc0))
+        kt_err_print(err, stderr);
+    return a->mpi ? sweepmpi_max(rc) : rc;
+}
+
 /* Rank 0's view of the others' progress. */
 typedef struct mpi_progress {
     progress bar;
@@ -482,13 +496,15 @@ static int run_mpi(const sweep_args *a, const sweep *sw, int rank, int size)
     kt_err err;
     int64_t n_done = 0;
     unsigned char *done = calloc((size_t)sw->n_points, 1);
-    int rc = done ? 0 : CLI_EXIT_RUN_FAILED;
-    /* Rank 0 first keeps what an earlier, killed run left in shards. */
-    if (rank == 0 && rc == 0 && (merge_shards(a, &err) < 0 || register_at(a->db, sw, done, &n_done, &err) < 0)) {
-        kt_err_print(&err, stderr);
-        rc = CLI_EXIT_BAD_INPUT;
+    int rc = 0;
+    if (!done) {
+        KT_ERROR(&err, NULL, 0, 0, "kvtier sweep: out of memory");
+        rc = CLI_EXIT_RUN_FAILED;
     }
-    rc = sweepmpi_max(rc);
+    /* Rank 0 first keeps what an earlier, killed run left in shards. */
+    if (rank == 0 && rc == 0 && (merge_shards(a, &err) < 0 || register_at(a->db, sw, done, &n_done, &err) < 0))
+        rc = CLI_EXIT_BAD_INPUT;
+    rc = agree(a, rank, rc, &err);
     if (rc) {
         free(done);
         return rc;
@@ -513,26 +529,16 @@ static int run_mpi(const sweep_args *a, const sweep *sw, int rank, int size)
 
 /* ---------- the command ---------- */
 
-/* Loads the sweep and lists or validates and runs it; only rank 0 speaks. */
+/* Loads the sweep, then lists it, or validates it (rank 0) and runs it. */
 static int sweep_body(const sweep_args *a, int rank, int size)
 {
     kt_err err;
     sweep *sw = sweep_load(a->file, a->sets, a->n_sets, &err);
-    if (!sw) {
-        if (rank == 0)
-            kt_err_print(&err, stderr);
-        return CLI_EXIT_BAD_INPUT;
-    }
-    int rc = 0;
-    if (a->list) {
+    int rc = agree(a, rank, sw ? 0 : CLI_EXIT_BAD_INPUT, &err);
+    if (rc == 0 && a->list)
         rc = rank == 0 ? list_points(sw) : 0;
-    } else {
-        if (rank == 0 && sweep_validate(sw, &err) < 0) {
-            kt_err_print(&err, stderr);
-            rc = CLI_EXIT_BAD_INPUT;
-        }
-        if (a->mpi)
-            rc = sweepmpi_max(rc);
+    else if (rc == 0) {
+        rc = agree(a, rank, rank == 0 && sweep_validate(sw, &err) < 0 ? CLI_EXIT_BAD_INPUT : 0, &err);
         if (rc == 0)
             rc = a->mpi ? run_mpi(a, sw, rank, size) : run_local(a, sw);
     }
