@@ -132,7 +132,8 @@ static int run_parse(int argc, char **argv, run_args *a)
     return 0;
 }
 
-/* A sweep point to run: the sweep, and the point as the database records it. */
+/* A sweep point to run: the sweep, and the point as the database records it.
+ * Invariants: sw == NULL for a plain scenario; pt.params == params, owned here. */
 typedef struct run_point {
     sweep *sw;                  /* NULL: a plain scenario */
     store_point pt;

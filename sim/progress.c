@@ -31,14 +31,6 @@ const char *progress_duration(double s, char *buf, size_t n)
     return buf;
 }
 
-void progress_start(progress *p, FILE *out, const char *label, const char *unit, int64_t total, int64_t already)
-{
-    *p = (progress){ .out = out, .tty = out && isatty(fileno(out)), .label = label, .unit = unit,
-                     .total = total, .done = already, .done_at_start = already };
-    clock_gettime(CLOCK_MONOTONIC, &p->start);
-    p->last_line = p->start;
-}
-
 /* "ETA 41 s" from this session's rate, or "" before the first item. */
 static void eta_text(const progress *p, char *buf, size_t n)
 {
@@ -75,6 +67,16 @@ static void draw_line(progress *p)
     if (last)
         snprintf(eta, sizeof eta, " in %s", progress_duration(since(&p->start), el, sizeof el));
     fprintf(p->out, "%s: %lld/%lld %s done%s\n", p->label, (long long)p->done, (long long)p->total, p->unit, eta);
+}
+
+void progress_start(progress *p, FILE *out, const char *label, const char *unit, int64_t total, int64_t already)
+{
+    *p = (progress){ .out = out, .tty = out && isatty(fileno(out)), .label = label, .unit = unit,
+                     .total = total, .done = already, .done_at_start = already };
+    clock_gettime(CLOCK_MONOTONIC, &p->start);
+    p->last_line = p->start;
+    if (p->tty && p->done < p->total)
+        draw_bar(p);
 }
 
 void progress_step(progress *p)
