@@ -16,4 +16,8 @@ int cli_wants_help(int argc, char **argv);
  * or -1 after saying on stderr what was wrong ("kvtier CMD: --jobs: ..."). */
 int cli_parse_i64(const char *cmd, const char *name, const char *s, int64_t lo, int64_t hi, int64_t *out);
 
+/* Parses s as a whole number >= 1 (an id or a count), the whole string.
+ * Returns 0, or -1 leaving *out unchanged. */
+int cli_parse_id(const char *s, long long *out);
+
 #endif

@@ -180,12 +180,40 @@ int cost_model_init(cost_model *cm, const model_card *m, const hw_profile *hw, i
     return cost_model_init_par(cm, m, hw, &par, kv, err);
 }
 
+/* One token of group g's layers on one GPU: its stage's share, 1/cp of the tokens. */
+static double group_kv_bytes_token_gpu(const cost_model *cm, const cost_attn_group *g)
+{
+    return g->count * g->kv_bytes_token_gpu * cm->stage_share / cm->par.cp;
+}
+
 double cost_kv_bytes_per_token_gpu(const cost_model *cm)
 {
     double b = 0;
     for (int i = 0; i < cm->n_groups; i++)
-        b += cm->groups[i].count * cm->groups[i].kv_bytes_token_gpu;
-    return b * cm->stage_share / cm->par.cp;
+        if (model_layer_paged(cm->m, cm->groups[i].layer))
+            b += group_kv_bytes_token_gpu(cm, &cm->groups[i]);
+    return b;
+}
+
+int cost_kv_windows(const cost_model *cm, int64_t *window_tokens, double *bytes_token_gpu, int max)
+{
+    int n = 0;
+    for (int i = 0; i < cm->n_groups && n < max; i++)
+        if (!model_layer_paged(cm->m, cm->groups[i].layer)) {
+            window_tokens[n] = cm->groups[i].window_tokens;
+            bytes_token_gpu[n++] = group_kv_bytes_token_gpu(cm, &cm->groups[i]);
+        }
+    return n;
+}
+
+double cost_kv_bytes_gpu(const cost_model *cm, int64_t tokens)
+{
+    double b = cost_kv_bytes_per_token_gpu(cm) * (double)tokens;
+    for (int i = 0; i < cm->n_groups; i++)
+        if (!model_layer_paged(cm->m, cm->groups[i].layer))
+            b += group_kv_bytes_token_gpu(cm, &cm->groups[i]) *
+                 (double)model_layer_kv_tokens(cm->m, cm->groups[i].layer, tokens);
+    return b;
 }
 
 double cost_weight_bytes_gpu(const cost_model *cm)

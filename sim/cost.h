@@ -109,12 +109,20 @@ int cost_model_init_par(cost_model *cm, const model_card *m, const hw_profile *h
 int cost_model_init(cost_model *cm, const model_card *m, const hw_profile *hw, int tp, kt_dtype kv,
                     kt_err *err);
 
-/* KV bytes one token takes on one GPU over all layers (windows ignored):
- * KV heads are split across tp GPUs (at least one head each); MLA's latent
+/* KV bytes one token takes on one GPU over the paged layers
+ * (model_layer_paged: all layers unless windowed ones mix with full-context
+ * ones, whose windows cost_kv_windows gives): KV heads are split across tp GPUs (at least one head each); MLA's latent
  * KV is not split and sits whole on every GPU of the TP group. A GPU holds
  * the layers of its pipeline stage (the largest stage counts) and, with
  * context parallelism, 1/cp of the sequence's tokens. */
 double cost_kv_bytes_per_token_gpu(const cost_model *cm);
+/* The windowed layers left out of cost_kv_bytes_per_token_gpu, by group:
+ * writes up to max (window tokens, bytes per token on one GPU) pairs and
+ * returns the count. */
+int cost_kv_windows(const cost_model *cm, int64_t *window_tokens, double *bytes_token_gpu, int max);
+/* KV bytes a context of tokens tokens holds on one GPU: the paged layers'
+ * share of every token plus each window's share of min(tokens, window). */
+double cost_kv_bytes_gpu(const cost_model *cm, int64_t tokens);
 /* Weight bytes each GPU holds: its tensor-parallel share of its pipeline
  * stage's layers (the largest stage, which also holds the lm_head). Every
  * CP group holds a copy of the stage, and EP only regroups the experts

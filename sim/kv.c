@@ -2,6 +2,7 @@
 #include "kv.h"
 #include "htab.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,9 @@ struct kv_pool {
     kv_register_fn on_register;
     void *register_ud;
     int no_retain;
+    int n_windows;              /* window groups (kv_pool_set_windows); 0: every layer paged by token */
+    int64_t window_tokens[KV_MAX_WINDOWS];
+    double window_ratio[KV_MAX_WINDOWS];
     htab tab;                   /* content hash -> block; sized for n_blocks, never grows */
 };
 
@@ -177,9 +181,46 @@ int kv_pool_block_tokens(const kv_pool *p) { return p->block_tokens; }
 uint32_t kv_pool_free_blocks(const kv_pool *p) { return p->n_free; }
 uint32_t kv_pool_cached_blocks(const kv_pool *p) { return p->n_cached; }
 
-uint32_t kv_blocks_for(const kv_pool *p, int64_t tokens)
+uint32_t kv_token_blocks_for(const kv_pool *p, int64_t tokens)
 {
     return (uint32_t)((tokens + p->block_tokens - 1) / p->block_tokens);
+}
+
+/* A block's worth of tokens carries this much slack so that a ratio such as
+ * 3.0 read from doubles never rounds up a block that is exactly full. */
+#define KV_WINDOW_EPS 1e-9
+
+uint32_t kv_window_blocks_for(const kv_pool *p, int64_t tokens)
+{
+    double token_blocks = 0;
+    for (int g = 0; g < p->n_windows; g++)
+        token_blocks += p->window_ratio[g] * (double)(tokens < p->window_tokens[g] ? tokens : p->window_tokens[g]);
+    return (uint32_t)ceil(token_blocks / p->block_tokens - KV_WINDOW_EPS);
+}
+
+uint32_t kv_blocks_for(const kv_pool *p, int64_t tokens)
+{
+    return kv_token_blocks_for(p, tokens) + kv_window_blocks_for(p, tokens);
+}
+
+int kv_pool_set_windows(kv_pool *p, int n, const int64_t *window_tokens, const double *ratio)
+{
+    if (n < 0 || n > KV_MAX_WINDOWS)
+        return -1;
+    p->n_windows = n;
+    for (int g = 0; g < n; g++) {
+        p->window_tokens[g] = window_tokens[g];
+        p->window_ratio[g] = ratio[g];
+    }
+    return 0;
+}
+
+static uint32_t short_of(uint32_t want, uint32_t have) { return want > have ? want - have : 0; }
+
+uint32_t kv_seq_blocks_short(const kv_pool *p, const kv_seq *seq, int64_t total_tokens)
+{
+    return short_of(kv_token_blocks_for(p, total_tokens), seq->n_blocks) +
+           short_of(kv_window_blocks_for(p, total_tokens), seq->n_wblocks);
 }
 
 /* Forgets the content block b caches (b not on the free list). */
@@ -266,26 +307,43 @@ int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64
     return (int64_t)seq->n_blocks * p->block_tokens;
 }
 
-int kv_seq_reserve(kv_pool *p, kv_seq *seq, int64_t total_tokens)
+/* Grows a block array to hold want entries (nothing else changes on failure). */
+static int grow_table(uint32_t **blocks, uint32_t *cap, uint32_t want)
 {
-    uint32_t want = kv_blocks_for(p, total_tokens);
-    if (want <= seq->n_blocks)
+    if (want <= *cap)
         return 0;
-    if (want - seq->n_blocks > p->n_free)
+    uint32_t *nb = realloc(*blocks, want * sizeof *nb);
+    if (!nb)
         return -1;
-    /* Grow the table first so that nothing is taken if that fails. */
-    if (want > seq->cap_blocks) {
-        uint32_t *nb = realloc(seq->blocks, want * sizeof *nb);
-        if (!nb)
-            return -1;
-        seq->blocks = nb;
-        seq->cap_blocks = want;
-    }
-    while (seq->n_blocks < want) {
+    *blocks = nb;
+    *cap = want;
+    return 0;
+}
+
+/* Appends free blocks, each with one reference, until *n == want. */
+static void take_into(kv_pool *p, uint32_t *blocks, uint32_t *n, uint32_t want)
+{
+    while (*n < want) {
         uint32_t b = take_free(p);
         p->ref[b] = 1;
-        seq->blocks[seq->n_blocks++] = b;
+        blocks[(*n)++] = b;
     }
+}
+
+int kv_seq_reserve(kv_pool *p, kv_seq *seq, int64_t total_tokens)
+{
+    uint32_t want = kv_token_blocks_for(p, total_tokens), want_w = kv_window_blocks_for(p, total_tokens);
+    uint32_t need = short_of(want, seq->n_blocks) + short_of(want_w, seq->n_wblocks);
+    if (need == 0)
+        return 0;
+    if (need > p->n_free)
+        return -1;
+    /* Grow the tables first so that nothing is taken if that fails. */
+    if (grow_table(&seq->blocks, &seq->cap_blocks, want) < 0 ||
+        grow_table(&seq->wblocks, &seq->cap_wblocks, want_w) < 0)
+        return -1;
+    take_into(p, seq->blocks, &seq->n_blocks, want);
+    take_into(p, seq->wblocks, &seq->n_wblocks, want_w);
     return 0;
 }
 
@@ -329,6 +387,12 @@ void kv_seq_release(kv_pool *p, kv_seq *seq)
                 free_push_head(p, b);
         }
     }
+    /* Window blocks hold no prefix content: plain free at once. */
+    for (uint32_t i = seq->n_wblocks; i-- > 0;) {
+        p->ref[seq->wblocks[i]] = 0;
+        free_push_head(p, seq->wblocks[i]);
+    }
+    seq->n_wblocks = 0;
     seq->n_blocks = 0;
     seq->n_hashed = 0;
     seq->chain_hash = 0;
@@ -361,6 +425,7 @@ void kv_seq_shrink(kv_pool *p, kv_seq *seq, uint32_t keep_blocks)
 void kv_seq_destroy(kv_seq *seq)
 {
     free(seq->blocks);
+    free(seq->wblocks);
     memset(seq, 0, sizeof *seq);
 }
 
@@ -493,6 +558,22 @@ static int check_table(const kv_pool *p, kt_err *err)
     return 0;
 }
 
+/* Counts seq's references in a block table into count[] (last[] catches a
+ * block held twice by one sequence). */
+static int count_table(const kv_pool *p, const uint32_t *blocks, uint32_t n, size_t s, uint32_t *count,
+                       size_t *last, kt_err *err)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (blocks[i] >= p->n_blocks || last[blocks[i]] == s + 1) {
+            KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu holds block %u twice or a bad block", s, blocks[i]);
+            return -1;
+        }
+        count[blocks[i]]++;
+        last[blocks[i]] = s + 1;
+    }
+    return 0;
+}
+
 static int check_refs(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs, kt_err *err)
 {
     uint32_t *count = calloc(p->n_blocks + 1, sizeof *count);
@@ -504,19 +585,19 @@ static int check_refs(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs
     }
     int rc = 0;
     for (size_t s = 0; s < n_seqs && rc == 0; s++) {
-        if (seqs[s]->n_hashed > seqs[s]->n_blocks) {
-            KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu has %u hashed of %u blocks", s,
-                     seqs[s]->n_hashed, seqs[s]->n_blocks);
+        const kv_seq *q = seqs[s];
+        if (q->n_hashed > q->n_blocks) {
+            KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu has %u hashed of %u blocks", s, q->n_hashed, q->n_blocks);
+            rc = -1;
+        } else if (count_table(p, q->blocks, q->n_blocks, s, count, last, err) < 0 ||
+                   count_table(p, q->wblocks, q->n_wblocks, s, count, last, err) < 0) {
             rc = -1;
         }
-        for (uint32_t i = 0; i < seqs[s]->n_blocks && rc == 0; i++)
-            if (seqs[s]->blocks[i] >= p->n_blocks || last[seqs[s]->blocks[i]] == s + 1) {
-                KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu holds block %u twice or a bad block", s,
-                         seqs[s]->blocks[i]);
+        for (uint32_t i = 0; i < q->n_wblocks && rc == 0; i++)
+            if (p->hash[q->wblocks[i]]) {
+                KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu's window block %u holds prefix content", s,
+                         q->wblocks[i]);
                 rc = -1;
-            } else {
-                count[seqs[s]->blocks[i]]++;
-                last[seqs[s]->blocks[i]] = s + 1;
             }
     }
     for (uint32_t b = 0; b < p->n_blocks && rc == 0; b++)

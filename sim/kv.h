@@ -31,6 +31,10 @@ typedef struct kv_content {
 typedef struct kv_seq {
     uint32_t *blocks;
     uint32_t n_blocks, cap_blocks;
+    /* Blocks holding the windowed layers' KV (kv_pool_set_windows): never
+     * hashed or shared; as many as kv_window_blocks_for the tokens reserved. */
+    uint32_t *wblocks;
+    uint32_t n_wblocks, cap_wblocks;
     uint32_t n_hashed;
     uint64_t chain_hash;
     int sealed;                 /* shrunk: registers no content until released */
@@ -49,8 +53,24 @@ int kv_pool_block_tokens(const kv_pool *p);
 uint32_t kv_pool_free_blocks(const kv_pool *p);
 /* Blocks with no reference that still hold a registered prefix. */
 uint32_t kv_pool_cached_blocks(const kv_pool *p);
-/* Blocks needed to hold tokens tokens. */
+/* Blocks a sequence of tokens tokens holds: its token blocks plus, with
+ * windowed layers, its window blocks. */
 uint32_t kv_blocks_for(const kv_pool *p, int64_t tokens);
+/* Token blocks alone: ceil(tokens / block_tokens). */
+uint32_t kv_token_blocks_for(const kv_pool *p, int64_t tokens);
+
+/* Models whose layers mix full-context attention with sliding or chunked
+ * windows page only the full-context layers' KV by token: a block is
+ * block_tokens tokens of those layers. Window group g (of n <= KV_MAX_WINDOWS)
+ * holds at most window_tokens[g] tokens at ratio[g] times a block's bytes per
+ * token, in window blocks of the same size that belong to the sequence:
+ * ceil(sum_g ratio[g] × min(tokens, window_tokens[g]) / block_tokens) of
+ * them. Set before any sequence holds blocks. Returns -1 if n is too large. */
+#define KV_MAX_WINDOWS 4
+int kv_pool_set_windows(kv_pool *p, int n, const int64_t *window_tokens, const double *ratio);
+uint32_t kv_window_blocks_for(const kv_pool *p, int64_t tokens);
+/* Blocks kv_seq_reserve(p, seq, total_tokens) would take from the pool. */
+uint32_t kv_seq_blocks_short(const kv_pool *p, const kv_seq *seq, int64_t total_tokens);
 
 /* Starts a sequence by attaching the longest cached prefix of its first
  * prompt_tokens tokens (whole blocks only, and never the whole prompt: the
@@ -59,7 +79,7 @@ uint32_t kv_blocks_for(const kv_pool *p, int64_t tokens);
  * seq must be empty (n_blocks == 0). */
 int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t prompt_tokens);
 
-/* Makes seq hold blocks for total_tokens tokens, taking free blocks (evicting
+/* Makes seq hold blocks for total_tokens tokens (token and window blocks), taking free blocks (evicting
  * the least recently freed cached prefix first). All or nothing: returns -1
  * and changes nothing when too few blocks are free. May grow seq->blocks
  * (amortized doubling; a reused kv_seq stops allocating). */

@@ -1,4 +1,4 @@
-/* kvtier.c — the kvtier program: subcommands run, sweep, kv, hexmap, model import, version. */
+/* kvtier.c — the kvtier program: subcommands run, sweep, plan, kv, hexmap, model import, plot, version. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,8 @@
 #include "kvcalc.h"
 #include "metrics.h"
 #include "model.h"
+#include "plan.h"
+#include "plot.h"
 #include "report.h"
 #include "runner.h"
 #include "scenario.h"
@@ -31,10 +33,13 @@ static void usage_main(FILE *out)
             "commands:\n"
             "  run FILE          simulate a scenario; print a summary and store results in SQLite\n"
             "  sweep FILE        run every point of a parameter sweep (resumable; --jobs, --mpi)\n"
+            "  plan FILE         capacity planner: the cheapest fleet meeting p99 SLOs at a target load,\n"
+            "                    with costs and savings against a baseline\n"
             "  kv MODEL          KV-cache arithmetic: bytes per token, per context, what fits on a GPU;\n"
             "                    tiles, paging overhead, Jenga page sizes, fixed against variable memory\n"
             "  hexmap            labeled hex view of a KV block pool; address <-> (block, K/V, head, token, dim)\n"
             "  model import F    turn a Hugging Face config.json into a model card\n"
+            "  plot [KIND...]    gnuplot figures from the results: latency CDFs, tier occupancy, links, plan cost\n"
             "  version           print the version\n"
             "\n"
             "'kvtier COMMAND --help' describes each command.\n");
@@ -331,12 +336,16 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "sweep"))
         return sweepcmd_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plan"))
+        return plan_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "kv"))
         return cmd_kv(argc - 1, argv + 1);
     if (!strcmp(cmd, "hexmap"))
         return cmd_hexmap(argc - 1, argv + 1);
     if (!strcmp(cmd, "model"))
         return cmd_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot"))
+        return plot_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("kvtier %s\n", PACKAGE_VERSION);
         return 0;

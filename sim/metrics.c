@@ -17,7 +17,6 @@ const char *const metrics_waste_names[WASTE_CAUSE_COUNT + 1] = { "preemption", "
 #define ITL_HI_NS 1e13
 #define ITL_RATIO 1.002
 
-static const double seconds_per_year = 365.25 * 86400.0;
 
 metrics *metrics_new(int n_replicas)
 {
@@ -54,6 +53,7 @@ void metrics_free(metrics *m)
     free(m->tiers);
     free(m->links);
     free(m->link_samples);
+    free(m->tier_samples);
     free(m);
 }
 
@@ -110,6 +110,14 @@ int metrics_add_link_sample(metrics *m, const metrics_link_sample *s)
     if (grow((void **)&m->link_samples, &m->cap_link_samples, m->n_link_samples + 1, sizeof *m->link_samples) < 0)
         return -1;
     m->link_samples[m->n_link_samples++] = *s;
+    return 0;
+}
+
+int metrics_add_tier_sample(metrics *m, const metrics_tier_sample *s)
+{
+    if (grow((void **)&m->tier_samples, &m->cap_tier_samples, m->n_tier_samples + 1, sizeof *m->tier_samples) < 0)
+        return -1;
+    m->tier_samples[m->n_tier_samples++] = *s;
     return 0;
 }
 
@@ -277,11 +285,10 @@ static void summarize_itl(const metrics *m, metrics_summary *s)
     s->itl_ns.max = (double)m->itl_max_ns;
 }
 
-/* Dollars one GPU costs per second: amortized capex (or rent) plus power. */
-static double gpu_usd_per_s(const metrics_cost *c)
+double metrics_gpu_usd_per_s(const metrics_cost *c)
 {
     double own = c->hourly_usd > 0 ? c->hourly_usd / 3600.0
-                 : c->amortization_years > 0 ? c->gpu_price_usd / (c->amortization_years * seconds_per_year)
+                 : c->amortization_years > 0 ? c->gpu_price_usd / (c->amortization_years * METRICS_SECONDS_PER_YEAR)
                                              : 0;
     double power = c->power_w * (c->pue > 0 ? c->pue : 1) / 1000.0 * c->usd_per_kwh / 3600.0;
     return own + power;
@@ -325,7 +332,7 @@ static void summarize_replicas(const metrics *m, const metrics_cost *cost, metri
         s->effective_util = peak > 0 ? useful / peak : 0;
     }
     s->mbu = bw_busy > 0 ? bytes / bw_busy : 0;
-    s->cost_usd = gpu_usd_per_s(cost) * s->gpus * dur_s;
+    s->cost_usd = metrics_gpu_usd_per_s(cost) * s->gpus * dur_s;
     int64_t tokens = s->input_tokens + s->output_tokens;
     s->usd_per_m_tokens = tokens ? s->cost_usd / (tokens / 1e6) : 0;
     s->usd_per_m_output_tokens = s->output_tokens ? s->cost_usd / (s->output_tokens / 1e6) : 0;
@@ -338,6 +345,8 @@ void metrics_summarize(const metrics *m, const metrics_slo *slo, const metrics_c
     summarize_requests(m, slo, s);
     summarize_itl(m, s);
     summarize_replicas(m, cost, s);
+    s->kv_blocks_per_replica = m->kv_blocks_per_replica;
+    s->kv_block_bytes = m->kv_block_bytes;
 }
 
 static size_t field(metrics_field *f, size_t n, const char *name, double v, const char *unit)
@@ -412,6 +421,8 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
         n = field(f, n, key, s->gpu_s_wasted[c], "GPU-s");
     }
     n = field(f, n, "gpus", s->gpus, "GPUs");
+    n = field(f, n, "kv_blocks_per_replica", s->kv_blocks_per_replica, "blocks");
+    n = field(f, n, "kv_block_bytes", s->kv_block_bytes, "bytes");
     n = field(f, n, "cost", s->cost_usd, "USD");
     n = field(f, n, "usd_per_m_tokens", s->usd_per_m_tokens, "USD/Mtokens");
     n = field(f, n, "usd_per_m_output_tokens", s->usd_per_m_output_tokens, "USD/Mtokens");

@@ -94,6 +94,17 @@ typedef struct metrics_link_sample {
     double utilization;             /* bytes moved in the interval / (bandwidth × interval) */
 } metrics_link_sample;
 
+/* Blocks one KV tier holds at a sample time. Level 0 is HBM (blocks in use
+ * or kept as prefix cache), level L >= 1 the lower tier L-1 (the tiers
+ * table's level). A fleet-shared tier is one pool: it is sampled once, with
+ * replica METRICS_SHARED_REPLICA. */
+#define METRICS_SHARED_REPLICA (-1)
+typedef struct metrics_tier_sample {
+    int64_t t_ns;
+    int replica, level;
+    uint64_t used_blocks;
+} metrics_tier_sample;
+
 /* Per-request SLOs; 0 = not set. A request meets them when each set bound holds. */
 typedef struct metrics_slo {
     int64_t ttft_ns, tpot_ns, itl_ns;
@@ -107,7 +118,13 @@ typedef struct metrics_cost {
     double power_w;                 /* per GPU */
     double usd_per_kwh;
     double pue;
+    double mem_usd_per_gb[4];       /* KV tier memory capex by tier kind: dram, cxl, nvme, remote */
 } metrics_cost;
+
+/* Seconds in a (Julian) year, for amortization and annual costs. */
+#define METRICS_SECONDS_PER_YEAR (365.25 * 86400.0)
+/* Dollars one GPU costs per second: amortized capex (or rent) plus power. */
+double metrics_gpu_usd_per_s(const metrics_cost *c);
 
 /* Quantiles of one quantity. */
 typedef struct metrics_dist {
@@ -139,6 +156,8 @@ typedef struct metrics_summary {
     double gpu_s_wasted[WASTE_CAUSE_COUNT];
     double prefix_hit_ratio;        /* prefix-hit tokens / prompt tokens */
     int gpus;
+    uint32_t kv_blocks_per_replica; /* HBM KV pool of each replica */
+    double kv_block_bytes;          /* one HBM block over a replica's GPUs */
     double cost_usd;                /* GPUs over the run's duration */
     double usd_per_m_tokens, usd_per_m_output_tokens;
 } metrics_summary;
@@ -161,6 +180,10 @@ typedef struct metrics {
     size_t n_links, cap_links;
     metrics_link_sample *link_samples;
     size_t n_link_samples, cap_link_samples;
+    metrics_tier_sample *tier_samples;
+    size_t n_tier_samples, cap_tier_samples;
+    uint32_t kv_blocks_per_replica; /* HBM KV pool of each replica (set by the simulator) */
+    double kv_block_bytes;          /* one HBM block over a replica's GPUs */
 } metrics;
 
 metrics *metrics_new(int n_replicas);
@@ -172,6 +195,7 @@ int metrics_add_sample(metrics *m, const metrics_sample *s);
 int metrics_add_tier(metrics *m, const metrics_tier *t);
 int metrics_add_link(metrics *m, const metrics_link *l);
 int metrics_add_link_sample(metrics *m, const metrics_link_sample *s);
+int metrics_add_tier_sample(metrics *m, const metrics_tier_sample *s);
 /* Counts weight gaps of gap_ns in the ITL distribution. */
 void metrics_itl_add(metrics *m, int64_t gap_ns, double weight);
 /* The q-quantile (0..1) of the ITL distribution, interpolated within its

@@ -434,6 +434,25 @@ double model_kv_bytes_per_token(const model_card *m, kt_dtype kv)
     return sum;
 }
 
+int model_layer_paged(const model_card *m, int layer)
+{
+    if (!attn_is_windowed(m->layers[layer].attn))
+        return 1;
+    for (int l = 0; l < m->n_layers; l++)
+        if (!attn_is_windowed(m->layers[l].attn))
+            return 0;
+    return 1;
+}
+
+double model_kv_paged_bytes_per_token(const model_card *m, kt_dtype kv)
+{
+    double sum = 0;
+    for (int l = 0; l < m->n_layers; l++)
+        if (model_layer_paged(m, l))
+            sum += model_kv_bytes_per_token_layer(m, l, kv);
+    return sum;
+}
+
 /* A chunked layer needs only the current chunk, which holds between 1 and W
  * tokens; we count W (the peak just before a chunk boundary) because
  * capacity is planned for the peak and paged allocators keep a W-token ring. */

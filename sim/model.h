@@ -70,6 +70,12 @@ double model_kv_bytes_per_token_layer(const model_card *m, int layer, kt_dtype k
 /* Sum over all layers, ignoring windows (what one more token costs in a
  * context shorter than every window). */
 double model_kv_bytes_per_token(const model_card *m, kt_dtype kv);
+/* 1 when layer l's KV is paged by token (a KV block holds block_tokens
+ * tokens of every such layer): it sees the whole context, or no layer of the
+ * model does. Otherwise its KV is a window the sequence holds apart. */
+int model_layer_paged(const model_card *m, int layer);
+/* Sum of model_kv_bytes_per_token_layer over the paged layers. */
+double model_kv_paged_bytes_per_token(const model_card *m, kt_dtype kv);
 /* KV held for a context of ctx tokens: windowed and chunked layers hold at
  * most window_tokens tokens each. */
 double model_kv_bytes(const model_card *m, int64_t ctx_tokens, kt_dtype kv);

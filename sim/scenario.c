@@ -300,6 +300,26 @@ static int load_workload(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+/* Default memory prices for KV tiers, all assumed (late-2025 street prices):
+ * a 64 GB DDR5-5600 RDIMM at about $250; a CXL 2.0 expander's DRAM plus its
+ * controller at about 25% more; a 7.68 TB PCIe Gen5 data-center SSD at
+ * about $900; a disaggregated pool mixing DRAM and flash. */
+#define DRAM_USD_PER_GB 4.0
+#define CXL_USD_PER_GB 5.0
+#define NVME_USD_PER_GB 0.12
+#define REMOTE_USD_PER_GB 1.0
+
+double scenario_tier_capex_usd(const scenario *sc, int fleet_shared)
+{
+    double usd = 0;
+    for (int i = 0; i < sc->tiers.n; i++) {
+        const tier_cfg *t = &sc->tiers.tier[i];
+        if (t->fleet_shared == fleet_shared)
+            usd += t->capacity_bytes * t->drives / 1e9 * sc->cost.mem_usd_per_gb[t->kind];
+    }
+    return usd;
+}
+
 static int load_slo_cost(scenario *sc, conf_node *root, kt_err *err)
 {
     int failed = 0;
@@ -316,7 +336,15 @@ static int load_slo_cost(scenario *sc, conf_node *root, kt_err *err)
         return -1;
     sc->cost = (metrics_cost){ .gpu_price_usd = sc->hw->price_usd, .amortization_years = 4,
                                .hourly_usd = 0, .power_w = sc->hw->power_w, .usd_per_kwh = 0.10,
-                               .pue = 1.3 };
+                               .pue = 1.3,
+                               .mem_usd_per_gb = { DRAM_USD_PER_GB, CXL_USD_PER_GB, NVME_USD_PER_GB,
+                                                   REMOTE_USD_PER_GB } };
+    double *mem = sc->cost.mem_usd_per_gb;
+    if (cost && (conf_f64(cost, "dram_usd_per_gb", 0, 0, 1e6, &mem[TIER_DRAM], err) < 0 ||
+                 conf_f64(cost, "cxl_usd_per_gb", 0, 0, 1e6, &mem[TIER_CXL], err) < 0 ||
+                 conf_f64(cost, "nvme_usd_per_gb", 0, 0, 1e6, &mem[TIER_NVME], err) < 0 ||
+                 conf_f64(cost, "remote_usd_per_gb", 0, 0, 1e6, &mem[TIER_REMOTE], err) < 0))
+        return -1;
     if (cost && (conf_f64(cost, "gpu_price_usd", 0, 0, 1e9, &sc->cost.gpu_price_usd, err) < 0 ||
                  conf_f64(cost, "amortization_years", 0, 0.01, 100, &sc->cost.amortization_years, err) < 0 ||
                  conf_f64(cost, "hourly_usd", 0, 0, 1e6, &sc->cost.hourly_usd, err) < 0 ||

@@ -91,4 +91,9 @@ void scenario_data_dirs(const char *near, const char *sub, char *buf, size_t buf
 uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, const cost_par *par, kt_dtype kv,
                             int block_tokens, double hbm_fraction, double reserve_bytes);
 
+/* Memory capex (USD) of the KV tiers in use: those of one replica
+ * (fleet_shared 0), or the fleet's shared pools (1). Capacity × drives ×
+ * cost.*_usd_per_gb of the tier's kind. */
+double scenario_tier_capex_usd(const scenario *sc, int fleet_shared);
+
 #endif

@@ -12,6 +12,24 @@ static void src_release(serve_req *q);
 
 const char *const replica_role_names[ROLE_COUNT + 1] = { "colocated", "prefill", "decode", NULL };
 
+/* Windowed layers next to full-context ones hold their windows in blocks
+ * of the pool's size (kv_pool_set_windows): ratio = a window layer group's
+ * bytes per token over a block's bytes per token. */
+static void set_pool_windows(replica *r)
+{
+    int64_t win[KV_MAX_WINDOWS];
+    double bytes[KV_MAX_WINDOWS], ratio[KV_MAX_WINDOWS], paged = cost_kv_bytes_per_token_gpu(r->cm);
+    int n = cost_kv_windows(r->cm, win, bytes, KV_MAX_WINDOWS);
+    for (int g = 0; g < n; g++)
+        ratio[g] = bytes[g] / paged;
+    kv_pool_set_windows(r->kv, n, win, ratio);
+}
+
+double replica_kv_bytes(const replica *r, int64_t tokens)
+{
+    return cost_kv_bytes_gpu(r->cm, tokens) * r->gpus;
+}
+
 int replica_init(replica *r, int id, int gpus, engine *eng, const cost_model *cm, uint32_t kv_blocks,
                  int block_tokens, int prefix_cache, const serve_cfg *cfg, metrics *met,
                  serve_done_fn on_done, void *ud)
@@ -31,6 +49,8 @@ int replica_init(replica *r, int id, int gpus, engine *eng, const cost_model *cm
     r->ud = ud;
     int steps = cfg->max_multi_step > 0 ? cfg->max_multi_step : 1;
     r->kv = kv_pool_new(kv_blocks, block_tokens, prefix_cache);
+    if (r->kv)
+        set_pool_windows(r);
     r->running = calloc((size_t)cfg->max_running, sizeof *r->running);
     r->batch = calloc((size_t)cfg->max_running, sizeof *r->batch);
     r->cseqs = calloc((size_t)cfg->max_running, sizeof *r->cseqs);
@@ -399,8 +419,7 @@ static int multi_step_count(const replica *r)
         uint64_t need = 0;
         for (int i = 0; i < r->n_batch; i++) {
             const serve_req *q = r->batch[i].r;
-            uint32_t want = kv_blocks_for(r->kv, kv_tokens(q) + k);
-            need += want > q->seq.n_blocks ? want - q->seq.n_blocks : 0;
+            need += kv_seq_blocks_short(r->kv, &q->seq, kv_tokens(q) + k);
         }
         if (need <= kv_pool_free_blocks(r->kv))
             break;
@@ -603,11 +622,11 @@ static void retain_heavy_hitters(replica *r, serve_req *q)
     int64_t keep = window + (int64_t)floor(r->cfg.hh_keep_fraction * (double)(prompt - window));
     int64_t gone = prompt - keep;
     q->hh_dropped = gone;
-    kv_seq_shrink(r->kv, &q->seq, kv_blocks_for(r->kv, kv_tokens(q)));
+    kv_seq_shrink(r->kv, &q->seq, kv_token_blocks_for(r->kv, kv_tokens(q)));
     if (r->cfg.hh_offload && r->tiers && r->tiers->n) {
         /* Written down once; not prefix content, so not findable by lookups. */
         tier *t = &r->tiers->tiers[0];
-        t->pending_in += kv_blocks_for(r->kv, gone);
+        t->pending_in += kv_token_blocks_for(r->kv, gone);
         q->rec.hh_offloaded_tokens += gone;
     } else {
         q->rec.hh_dropped_tokens += gone;
@@ -625,7 +644,6 @@ void replica_set_role(replica *r, replica_role role, serve_prefilled_fn on_prefi
     r->nic_out = nic_out;
     r->nic_in = nic_in;
     r->net_setup_ns = setup_ns;
-    r->kv_bytes_token = cost_kv_bytes_per_token_gpu(r->cm) * r->gpus;
 }
 
 /* q's prompt KV is ready to leave: its blocks stay here, in src_seq, until
@@ -717,7 +735,7 @@ static int handoff_start(replica *d, serve_req *q)
     const replica *p = q->src_rep;
     int path[2] = { p->nic_out, d->nic_in };
     /* The path is valid: replica_set_role gave both ends links of net. */
-    fabric_transfer(d->net, path, 2, 1, (double)kv_tokens(q) * p->kv_bytes_token, d->net_setup_ns, 0, 0,
+    fabric_transfer(d->net, path, 2, 1, replica_kv_bytes(p, kv_tokens(q)), d->net_setup_ns, 0, 0,
                     on_handoff_done, q, 0);
     return 0;
 }

@@ -153,7 +153,6 @@ typedef struct replica {
     fabric *net;                /* not owned; the network between replicas */
     int nic_out, nic_in;        /* this replica's links in net */
     int64_t net_setup_ns;       /* one transfer's setup (network latency) */
-    double kv_bytes_token;      /* KV bytes of one token, all the replica's GPUs */
     serve_req *out_head;        /* prefill side: KV leaving, blocks still held here */
     int n_out;
     serve_req *in_wait_head, *in_wait_tail;   /* decode side: waiting for blocks here */
@@ -202,6 +201,9 @@ void replica_sync(replica *r);
 /* Outstanding requests (running + waiting, and on a decode replica its
  * handoffs waiting or in flight), for routing. */
 int replica_load(const replica *r);
+/* KV bytes a context of tokens tokens holds over all the replica's GPUs
+ * (windowed layers counted up to their window). */
+double replica_kv_bytes(const replica *r, int64_t tokens);
 
 /* Makes r one side of disaggregated serving. Prefill: after its first
  * token a request stays here only until its KV has left; on_prefilled

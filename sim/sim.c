@@ -228,7 +228,7 @@ static int shed(sim_world *w, session *s)
         return 0;
     q->rec.migrated_tokens = tokens;
     int path[2] = { h->nic_out, w->reps[cold].nic_in };
-    fabric_transfer(w->net, path, 2, 1, (double)tokens * h->kv_bytes_token, h->net_setup_ns, 0, 0, on_migrated,
+    fabric_transfer(w->net, path, 2, 1, replica_kv_bytes(h, tokens), h->net_setup_ns, 0, 0, on_migrated,
                     s, (uint64_t)cold);
     return 1;
 }
@@ -554,6 +554,35 @@ static void sample_links(sim_world *w, int rep, int64_t now, int64_t interval)
     }
 }
 
+/* Blocks each KV tier of replica rep holds now: HBM (in use or cached)
+ * and its own lower tiers; fleet-shared tiers are sampled in on_sample. */
+static void sample_tiers(sim_world *w, int rep, int64_t now)
+{
+    const replica *r = &w->reps[rep];
+    metrics_tier_sample ts = { .t_ns = now, .replica = rep, .level = 0,
+                               .used_blocks = kv_pool_blocks(r->kv) - kv_pool_free_blocks(r->kv) +
+                                              kv_pool_cached_blocks(r->kv) };
+    metrics_add_tier_sample(w->met, &ts);
+    for (int t = 0; r->tiers && t < r->tiers->n; t++) {
+        if (w->shared_tiers[t])
+            continue;
+        ts.level = t + 1;
+        ts.used_blocks = tier_cached_blocks(r->tiers, t);
+        metrics_add_tier_sample(w->met, &ts);
+    }
+}
+
+/* A fleet-shared tier is one pool: sampled once, not once per replica. */
+static void sample_shared_tiers(sim_world *w, int64_t now)
+{
+    for (int t = 0; t < TIER_MAX; t++)
+        if (w->shared_tiers[t]) {
+            metrics_tier_sample ts = { .t_ns = now, .replica = METRICS_SHARED_REPLICA, .level = t + 1,
+                                       .used_blocks = w->shared_tiers[t]->n };
+            metrics_add_tier_sample(w->met, &ts);
+        }
+}
+
 static void on_sample(engine *eng, void *ctx, uint64_t arg)
 {
     sim_world *w = ctx;
@@ -571,9 +600,11 @@ static void on_sample(engine *eng, void *ctx, uint64_t arg)
         w->prev_busy_ns[i] = r->acct->busy_ns;
         w->prev_tokens_out[i] = r->tokens_out;
         metrics_add_sample(w->met, &smp);
+        sample_tiers(w, i, now);
         if (r->tiers)
             sample_links(w, i, now, interval);
     }
+    sample_shared_tiers(w, now);
     if (work_remains(w))
         engine_after(eng, interval, on_sample, w, 0);
 }
@@ -650,6 +681,10 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         return -1;
     w->eng = engine_new(1024);
     w->met = metrics_new(sc->replicas);
+    if (w->met) {
+        w->met->kv_blocks_per_replica = sc->kv_blocks_per_replica;
+        w->met->kv_block_bytes = cost_kv_bytes_per_token_gpu(&w->cm) * sc->kv_block_tokens * sc->gpus_per_replica;
+    }
     w->reps = calloc((size_t)sc->replicas, sizeof *w->reps);
     w->prev_busy_ns = calloc((size_t)sc->replicas, sizeof *w->prev_busy_ns);
     w->prev_tokens_out = calloc((size_t)sc->replicas, sizeof *w->prev_tokens_out);

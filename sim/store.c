@@ -120,12 +120,39 @@ static const char *const schema_sql =
     " t_ns INTEGER NOT NULL,"
     " utilization REAL NOT NULL,"
     " PRIMARY KEY (run_id, replica, link, t_ns));"
+    "CREATE TABLE IF NOT EXISTS tier_samples ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " replica INTEGER NOT NULL,"
+    " level INTEGER NOT NULL,"
+    " t_ns INTEGER NOT NULL,"
+    " used_blocks INTEGER NOT NULL,"
+    " PRIMARY KEY (run_id, replica, level, t_ns));"
     "CREATE TABLE IF NOT EXISTS summary ("
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
     " metric TEXT NOT NULL,"
     " value REAL NOT NULL,"
     " unit TEXT NOT NULL,"
     " PRIMARY KEY (run_id, metric));"
+    "CREATE TABLE IF NOT EXISTS plans ("
+    " id INTEGER PRIMARY KEY, created_utc TEXT NOT NULL, name TEXT NOT NULL, file TEXT NOT NULL, yaml TEXT NOT NULL,"
+    " target_rps REAL NOT NULL, slo_ttft_p99_ms REAL, slo_itl_p99_ms REAL,"
+    " baseline INTEGER,"
+    " best INTEGER);"
+    "CREATE TABLE IF NOT EXISTS plan_candidates ("
+    " plan_id INTEGER NOT NULL REFERENCES plans(id), candidate INTEGER NOT NULL, name TEXT NOT NULL,"
+    " hardware TEXT NOT NULL, gpus_per_replica INTEGER NOT NULL,"
+    " max_rps_per_replica REAL NOT NULL,"
+    " usd_per_gpu_year REAL NOT NULL,"
+    " tier_usd_per_replica_year REAL NOT NULL,"
+    " replicas INTEGER, gpus INTEGER,"
+    " usd_per_year REAL, usd_capex REAL, usd_per_m_tokens REAL,"
+    " ttft_p99_ms REAL, itl_p99_ms REAL,"
+    " feasible INTEGER NOT NULL, rank INTEGER,"
+    " PRIMARY KEY (plan_id, candidate));"
+    "CREATE TABLE IF NOT EXISTS plan_probes ("
+    " plan_id INTEGER NOT NULL REFERENCES plans(id), candidate INTEGER NOT NULL, probe INTEGER NOT NULL,"
+    " rate_rps REAL NOT NULL, ttft_p99_ms REAL, itl_p99_ms REAL, meets_slo INTEGER NOT NULL,"
+    " PRIMARY KEY (plan_id, candidate, probe));"
     /* Sweeps: key identifies the effective definition, so a rerun finds its
      * sweep; a point's row lands in its run's transaction. */
     "CREATE TABLE IF NOT EXISTS sweeps ("
@@ -219,6 +246,8 @@ store *store_open(const char *path, kt_err *err)
     return st;
 }
 
+struct sqlite3 *store_db(store *st) { return st->db; }
+
 void store_close(store *st)
 {
     if (!st)
@@ -226,6 +255,23 @@ void store_close(store *st)
     sqlite3_close(st->db);
     free(st->path);
     free(st);
+}
+
+/* UTC now as ISO 8601 into buf (at least 21 bytes). */
+static const char *utc_now(char *buf, size_t n)
+{
+    time_t now = time(NULL);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    return buf;
+}
+
+/* Binds v, or NULL when absent. */
+static void bind_opt_double(sqlite3_stmt *s, int i, int present, double v)
+{
+    if (present)
+        sqlite3_bind_double(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
 }
 
 /* ---------- writing a run ---------- */
@@ -245,17 +291,6 @@ static int step_reset(sqlite3_stmt *s)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Room for an ISO 8601 UTC time stamp such as "2026-11-23T08:15:00Z". */
-#define UTC_STAMP_LEN 32
-
-/* Writes the current time as an ISO 8601 UTC stamp into buf; returns buf. */
-static const char *utc_now(char buf[UTC_STAMP_LEN])
-{
-    time_t now = time(NULL);
-    strftime(buf, UTC_STAMP_LEN, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    return buf;
-}
-
 static int64_t insert_run(store *st, const scenario *sc, const sim_stats *stats)
 {
     sqlite3_stmt *s;
@@ -264,8 +299,8 @@ static int64_t insert_run(store *st, const scenario *sc, const sim_stats *stats)
                       " trace_bad_lines, trace_first_bad_lines) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
-    char when[UTC_STAMP_LEN];
-    sqlite3_bind_text(s, 1, utc_now(when), -1, SQLITE_TRANSIENT);
+    char when[32];
+    sqlite3_bind_text(s, 1, utc_now(when, sizeof when), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, PACKAGE_VERSION, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, sc->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, sc->file, -1, SQLITE_STATIC);
@@ -433,6 +468,23 @@ static int insert_tiers_links(store *st, int64_t run, const metrics *m)
     return rc;
 }
 
+static int insert_tier_samples(store *st, int64_t run, const metrics *m)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "INSERT INTO tier_samples (run_id, replica, level, t_ns, used_blocks)"
+                           " VALUES (?,?,?,?,?)", -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < m->n_tier_samples && rc == 0; i++) {
+        const metrics_tier_sample *x = &m->tier_samples[i];
+        int64_t v[] = { run, x->replica, x->level, x->t_ns, (int64_t)x->used_blocks };
+        bind_i64s(s, v, 5);
+        rc = step_reset(s);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static int insert_summary(store *st, int64_t run, const metrics_summary *sum)
 {
     sqlite3_stmt *s;
@@ -482,8 +534,8 @@ int64_t store_write_run_point(store *st, const scenario *sc, const metrics *m, c
         return -1;
     int64_t run = insert_run(st, sc, stats);
     if (run < 0 || insert_requests(st, run, m) < 0 || insert_replicas(st, run, m, s->duration_ns) < 0 ||
-        insert_samples(st, run, m) < 0 || insert_tiers_links(st, run, m) < 0 || insert_summary(st, run, s) < 0 ||
-        (pt && insert_point(st, run, pt) < 0)) {
+        insert_samples(st, run, m) < 0 || insert_tiers_links(st, run, m) < 0 || insert_tier_samples(st, run, m) < 0 ||
+        insert_summary(st, run, s) < 0 || (pt && insert_point(st, run, pt) < 0)) {
         db_fail(st->db, err, st->path, "writing the run");
         exec(st->db, "ROLLBACK;", st->path, NULL);
         return -1;
@@ -500,7 +552,7 @@ int64_t store_write_run_point(store *st, const scenario *sc, const metrics *m, c
 int64_t store_sweep_add(store *st, const store_sweep *sw, kt_err *err)
 {
     sqlite3_stmt *ins = NULL, *sel = NULL;
-    char when[UTC_STAMP_LEN];
+    char when[32];
     int64_t id = -1;
     /* INSERT OR IGNORE then SELECT: processes adding the same sweep at once all get the one row. */
     if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO sweeps (name, file, key, created_utc, points)"
@@ -509,7 +561,7 @@ int64_t store_sweep_add(store *st, const store_sweep *sw, kt_err *err)
         sqlite3_bind_text(ins, 1, sw->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 2, sw->file, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 3, sw->key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 4, utc_now(when), -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, utc_now(when, sizeof when), -1, SQLITE_STATIC);
         sqlite3_bind_int64(ins, 5, sw->points);
         sqlite3_bind_text(sel, 1, sw->key, -1, SQLITE_STATIC);
         if (step_reset(ins) == 0 && sqlite3_step(sel) == SQLITE_ROW)
@@ -764,4 +816,109 @@ int64_t store_merge(store *st, const char *shard_path, kt_err *err)
     }
     exec(st->db, "DETACH DATABASE shard;", st->path, NULL);
     return count;
+}
+
+/* ---------- writing a plan ---------- */
+
+static int64_t insert_plan(store *st, const plan_cfg *p, int best)
+{
+    sqlite3_stmt *s;
+    const char *sql = "INSERT INTO plans (created_utc, name, file, yaml, target_rps, slo_ttft_p99_ms,"
+                      " slo_itl_p99_ms, baseline, best) VALUES (?,?,?,?,?,?,?,?,?)";
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    char when[32];
+    sqlite3_bind_text(s, 1, utc_now(when, sizeof when), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, p->file, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, p->yaml ? p->yaml : "", -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 5, p->target_rps);
+    bind_opt_double(s, 6, p->slo_ttft_p99_ns > 0, (double)p->slo_ttft_p99_ns / 1e6);
+    bind_opt_double(s, 7, p->slo_itl_p99_ns > 0, (double)p->slo_itl_p99_ns / 1e6);
+    bind_opt_double(s, 8, p->baseline >= 0, p->baseline);
+    bind_opt_double(s, 9, best >= 0, best);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+    return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
+}
+
+static int insert_candidate(sqlite3_stmt *s, int64_t plan, int c, const char *name, const plan_result *r)
+{
+    sqlite3_bind_int64(s, 1, plan);
+    sqlite3_bind_int(s, 2, c);
+    sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, r->hardware, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 5, r->gpus_per_unit);
+    sqlite3_bind_double(s, 6, r->max_rps_per_unit);
+    sqlite3_bind_double(s, 7, r->usd_per_gpu_year);
+    sqlite3_bind_double(s, 8, r->tier_usd_per_unit_year);
+    const double opt[] = { (double)r->units, (double)r->gpus, r->usd_per_year, r->usd_capex, r->usd_per_m_tokens,
+                           r->op.ttft_p99_ms, r->op.itl_p99_ms };
+    for (int i = 0; i < 7; i++)
+        bind_opt_double(s, 9 + i, r->feasible, opt[i]);
+    sqlite3_bind_int(s, 16, r->feasible);
+    bind_opt_double(s, 17, r->feasible, r->rank);
+    return step_reset(s);
+}
+
+static int insert_probes(sqlite3_stmt *s, int64_t plan, int c, const plan_result *r)
+{
+    for (int i = 0; i < r->n_probes; i++) {
+        const plan_probe *pr = &r->probes[i];
+        sqlite3_bind_int64(s, 1, plan);
+        sqlite3_bind_int(s, 2, c);
+        sqlite3_bind_int(s, 3, i);
+        sqlite3_bind_double(s, 4, pr->rps);
+        sqlite3_bind_double(s, 5, pr->ttft_p99_ms);
+        sqlite3_bind_double(s, 6, pr->itl_p99_ms);
+        sqlite3_bind_int(s, 7, pr->meets);
+        if (step_reset(s) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int insert_plan_rows(store *st, int64_t plan, const plan_cfg *p, const plan_result *res)
+{
+    sqlite3_stmt *cs = NULL, *ps = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO plan_candidates (plan_id, candidate, name, hardware, gpus_per_replica,"
+                           " max_rps_per_replica, usd_per_gpu_year, tier_usd_per_replica_year, replicas, gpus,"
+                           " usd_per_year, usd_capex, usd_per_m_tokens, ttft_p99_ms, itl_p99_ms, feasible, rank)"
+                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &cs, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(st->db,
+                           "INSERT INTO plan_probes (plan_id, candidate, probe, rate_rps, ttft_p99_ms, itl_p99_ms,"
+                           " meets_slo) VALUES (?,?,?,?,?,?,?)",
+                           -1, &ps, NULL) == SQLITE_OK) {
+        rc = 0;
+        for (int c = 0; c < p->n_cand && rc == 0; c++)
+            if (insert_candidate(cs, plan, c, p->cand[c].name, &res[c]) < 0 || insert_probes(ps, plan, c, &res[c]) < 0)
+                rc = -1;
+    }
+    sqlite3_finalize(cs);
+    sqlite3_finalize(ps);
+    return rc;
+}
+
+int64_t store_write_plan(store *st, const plan_cfg *p, const plan_result *res, kt_err *err)
+{
+    int best = -1;
+    for (int c = 0; c < p->n_cand; c++)
+        if (res[c].rank == 1)
+            best = c;
+    if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) < 0)
+        return -1;
+    int64_t plan = insert_plan(st, p, best);
+    if (plan < 0 || insert_plan_rows(st, plan, p, res) < 0) {
+        db_fail(st->db, err, st->path, "writing the plan");
+        exec(st->db, "ROLLBACK;", st->path, NULL);
+        return -1;
+    }
+    if (exec(st->db, "COMMIT;", st->path, err) < 0) {
+        exec(st->db, "ROLLBACK;", st->path, NULL);
+        return -1;
+    }
+    return plan;
 }

@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "metrics.h"
+#include "plan.h"
 #include "scenario.h"
 #include "sim.h"
 
@@ -20,11 +21,19 @@ typedef struct store store;
 store *store_open(const char *path, kt_err *err);
 void store_close(store *st);
 
+/* The open connection, for modules that query the results (plot). Owned by
+ * st: valid until store_close. */
+struct sqlite3 *store_db(store *st);
+
 /* Writes one run — its scenario, every request, the replica series and
  * summaries — in a single transaction: all of it lands or none does.
  * Returns the new run id (> 0), or -1 with err. */
 int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const metrics_summary *s,
                         const sim_stats *stats, kt_err *err);
+
+/* Writes a plan — its file, every candidate's result and every probe — in a
+ * single transaction. Returns the new plan id (> 0), or -1 with err. */
+int64_t store_write_plan(store *st, const plan_cfg *p, const plan_result *res, kt_err *err);
 
 /* A sweep as the database knows it. key identifies its effective definition. */
 typedef struct store_sweep {

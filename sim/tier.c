@@ -190,8 +190,8 @@ int tiers_from_conf(conf_node *root, tiers_cfg *c, kt_err *err)
 
 double tier_block_bytes(const model_card *m, kt_dtype dtype, int quant_group, int block_tokens)
 {
-    /* Elements per token over all layers: fp32 bytes / 4. */
-    double elems = model_kv_bytes_per_token(m, DTYPE_FP32) / 4.0;
+    /* Elements per token of the paged layers: fp32 bytes / 4. */
+    double elems = model_kv_paged_bytes_per_token(m, DTYPE_FP32) / 4.0;
     double per = dtype_bytes(dtype);
     if (per < 1)
         per += QUANT_META_BYTES / quant_group;

@@ -430,6 +430,44 @@ static void test_memory_per_gpu(void)
     CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 31.0 * (512 + 64) * 2, 1e-9);
 }
 
+/* Llama-4-Scout: 12 global and 36 chunked (8,192-token) layers, 8 KV heads
+ * of 128 × BF16: 2 × 8 × 128 × 2 = 4,096 B a token a layer (DESIGN.md). */
+static void test_windowed_kv_scout(void)
+{
+    kt_err err;
+    model_card *scout = model_load(tu_path("models/llama-4-scout.yaml"), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(scout);
+    CU_ASSERT_EQUAL(model_layer_paged(scout, 0), 0);     /* chunked */
+    CU_ASSERT_EQUAL(model_layer_paged(scout, 3), 1);     /* global */
+    CU_ASSERT_DOUBLE_EQUAL(model_kv_paged_bytes_per_token(scout, DTYPE_BF16), 12 * 4096.0, 1e-9);
+    cost_model cm;
+    init_layout(&cm, scout, h100, PAR(8, 1, 1, 1));
+    /* TP 8: one KV head a GPU, 512 B a token a layer. */
+    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 12 * 512.0, 1e-9);
+    int64_t win[4];
+    double bytes[4];
+    CU_ASSERT_EQUAL_FATAL(cost_kv_windows(&cm, win, bytes, 4), 1);
+    CU_ASSERT_EQUAL(win[0], 8192);
+    CU_ASSERT_DOUBLE_EQUAL(bytes[0], 36 * 512.0, 1e-9);
+    /* 10M tokens (10 × 2^20) on one GPU: 6,144 B × 10,485,760 globally plus
+     * 18,432 B × 8,192 windowed = 64,424,509,440 + 150,994,944 B. */
+    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_gpu(&cm, 10485760), 64575504384.0, 1);
+    /* Below the window every layer holds every token: 48 × 512 B × 1,000. */
+    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_gpu(&cm, 1000), 24576000.0, 1e-6);
+    /* Across the GPUs it is the model's own windowed count. */
+    CU_ASSERT_DOUBLE_EQUAL(8 * cost_kv_bytes_gpu(&cm, 10485760), model_kv_bytes(scout, 10485760, DTYPE_BF16),
+                           1);
+    /* A model without full-context layers pages every layer (Mistral-7B:
+     * all sliding): no windows apart. */
+    model_card *mis = model_load(tu_path("models/mistral-7b.yaml"), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mis);
+    init_layout(&cm, mis, h100, PAR(1, 1, 1, 1));
+    CU_ASSERT_EQUAL(cost_kv_windows(&cm, win, bytes, 4), 0);
+    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 32 * 2 * 8 * 128 * 2.0, 1e-9);
+    model_free(mis);
+    model_free(scout);
+}
+
 int main(void)
 {
     kt_err err;
@@ -458,6 +496,7 @@ int main(void)
         { "expert parallel: DeepSeek-V3 all-to-alls", test_ep_alltoall_deepseek },
         { "layout errors", test_layout_errors },
         { "weights and KV per GPU under pp, cp, ep", test_memory_per_gpu },
+        { "windowed layers: Scout's chunked KV held apart", test_windowed_kv_scout },
         { NULL, NULL },
     };
     int rc = tu_run("cost", tests);

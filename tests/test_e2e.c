@@ -784,10 +784,56 @@ static void test_session_shedding(void)
     scenario_free(sc);
 }
 
+/* Llama-4-Scout at 10M tokens (scenarios/llama4-scout-10m.yaml): blocks
+ * page only the 12 global layers (256 × 6,144 B a GPU at TP 8), so 8×H200
+ * hold the context and 8×H100 cannot; the second turn fetches the first
+ * turn's full blocks from DRAM at its 400 GB/s. */
+static void test_scout_10m(void)
+{
+    kt_err err;
+    const double block_bytes_gpu = 256 * 12 * 512.0, reserve = 8.0 * 1073741824.0;
+    const int64_t ctx = 10000000, need = (ctx + 255) / 256 + 3 * 8192 / 256;   /* 39,063 + 96 */
+    char *h100[] = { "hardware=h100-sxm" };
+    scenario *sc = scenario_load(tu_path("scenarios/llama4-scout-10m.yaml"), h100, 1, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    double budget = 80e9 * 0.92 - model_weight_bytes(sc->model) / 8 - reserve;
+    CU_ASSERT_EQUAL(sc->kv_blocks_per_replica, (uint32_t)floor(budget / block_bytes_gpu));
+    CU_ASSERT(sc->kv_blocks_per_replica < need);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(m->n_reqs, 1);
+    CU_ASSERT_EQUAL(m->reqs[0].outcome, REQ_REJECTED);
+    metrics_free(m);
+    scenario_free(sc);
+
+    sc = scenario_load(tu_path("scenarios/llama4-scout-10m.yaml"), NULL, 0, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    budget = 141e9 * 0.92 - model_weight_bytes(sc->model) / 8 - reserve;
+    CU_ASSERT_EQUAL(sc->kv_blocks_per_replica, (uint32_t)floor(budget / block_bytes_gpu));
+    CU_ASSERT(sc->kv_blocks_per_replica >= need);
+    m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 2);
+    const metrics_req *t1 = &m->reqs[1];
+    CU_ASSERT_EQUAL(m->reqs[0].outcome, REQ_COMPLETED);
+    CU_ASSERT_EQUAL(t1->outcome, REQ_COMPLETED);
+    /* Turn 2's prompt: 10M + 64 answered + 1,000 new tokens. Turn 1 left
+     * floor(10,000,064 / 256) = 39,062 full blocks, written through to DRAM;
+     * they come back as 39,062 × 256 × 49,152 B over 400 GB/s. */
+    CU_ASSERT_EQUAL(t1->prompt_tokens, 10001064);
+    CU_ASSERT_EQUAL(t1->tier_hit_tokens[0], 39062 * 256);
+    double fetch_s = 39062.0 * 256 * 49152 / 400e9;
+    CU_ASSERT(t1->fetch_ns >= (int64_t)(fetch_s * 1e9));
+    CU_ASSERT(t1->fetch_ns <= (int64_t)(fetch_s * 1.01e9));
+    metrics_free(m);
+    scenario_free(sc);
+}
+
 int main(void)
 {
     setenv("KVTIER_DATA", tu_path(""), 1);
     static const tu_test tests[] = {
+        { "Llama-4-Scout at 10M tokens: fits, fetched", test_scout_10m },
         { "every request completes with exactly its tokens", test_every_request_exact },
         { "single request: closed-form timing", test_single_request_closed_form },
         { "multi-step decode equals single stepping", test_multi_step_equals_single_step },

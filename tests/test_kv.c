@@ -119,6 +119,62 @@ static void test_reserve_all_or_nothing(void)
     kv_pool_free(p);
 }
 
+/* Window blocks: one group at 3× a block's bytes per token (Scout's 36
+ * chunked layers against its 12 global ones), window 64 tokens. */
+static void test_window_blocks(void)
+{
+    kv_pool *p = kv_pool_new(40, BT, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    const int64_t win = 64;
+    const double ratio = 3.0;
+    CU_ASSERT_EQUAL(kv_pool_set_windows(p, 1, &win, &ratio), 0);
+    /* 10 tokens: 1 token block + ceil(30 / 16) = 2 window blocks. */
+    CU_ASSERT_EQUAL(kv_token_blocks_for(p, 10), 1);
+    CU_ASSERT_EQUAL(kv_window_blocks_for(p, 10), 2);
+    CU_ASSERT_EQUAL(kv_blocks_for(p, 10), 3);
+    /* 16 tokens: 48 / 16 = exactly 3 window blocks, not 4. */
+    CU_ASSERT_EQUAL(kv_window_blocks_for(p, 16), 3);
+    /* Past the window the windowed part stops at 3 × 64 / 16 = 12 blocks. */
+    CU_ASSERT_EQUAL(kv_window_blocks_for(p, 64), 12);
+    CU_ASSERT_EQUAL(kv_window_blocks_for(p, 1000), 12);
+    CU_ASSERT_EQUAL(kv_blocks_for(p, 200), 13 + 12);
+
+    kv_seq a = { 0 }, b = { 0 };
+    kv_seq *all[] = { &a, &b };
+    kv_segment seg = { 9, 200 };
+    kv_content ct = { &seg, 1 };
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 10), 0);
+    CU_ASSERT_EQUAL(a.n_blocks, 1);
+    CU_ASSERT_EQUAL(a.n_wblocks, 2);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(p), 37);
+    /* Growing to 100 tokens: 7 token blocks, 12 window blocks: 16 more. */
+    CU_ASSERT_EQUAL(kv_seq_blocks_short(p, &a, 100), 16);
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 100), 0);
+    CU_ASSERT_EQUAL(a.n_blocks + a.n_wblocks, 19);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(p), 21);
+    kv_seq_commit(p, &a, &ct, 100);
+    CU_ASSERT_EQUAL(a.n_hashed, 6);
+    CU_ASSERT_EQUAL(check(p, all, 2), 0);
+    /* b needs 7 + 12 = 19 <= 21: taken; then 3 more tokens' worth is refused
+     * whole (a block of each kind is not split). */
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &b, 100), 0);
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &b, 200), -1);
+    CU_ASSERT_EQUAL(b.n_blocks, 7);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(p), 2);
+    CU_ASSERT_EQUAL(check(p, all, 2), 0);
+    /* Released: the window blocks come back uncached, the 6 committed token
+     * blocks stay findable. */
+    kv_seq_release(p, &a);
+    kv_seq_release(p, &b);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(p), 40);
+    CU_ASSERT_EQUAL(kv_pool_cached_blocks(p), 6);
+    CU_ASSERT_EQUAL(kv_pool_cached_prefix(p, &ct, 200), 96);
+    CU_ASSERT_EQUAL(check(p, all, 2), 0);
+    kv_seq_destroy(&a);
+    kv_seq_destroy(&b);
+    kv_pool_free(p);
+}
+
 /* ---------- prefix sharing ---------- */
 
 static void test_prefix_sharing(void)
@@ -691,6 +747,7 @@ int main(void)
     static const tu_test tests[] = {
         { "kv_blocks_for arithmetic", test_blocks_for },
         { "reserve is all or nothing", test_reserve_all_or_nothing },
+        { "window blocks of windowed layers", test_window_blocks },
         { "prefix sharing of a system prompt", test_prefix_sharing },
         { "the last prompt token is never matched", test_last_token_never_matched },
         { "a session's next turn re-finds the previous one", test_next_turn_finds_previous },

@@ -169,37 +169,51 @@ static char *query_text(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* The columns of table that identify nothing machine-specific: all but the
- * run id (replaced by the run's sweep point), wall time and start time. */
-static void compared_columns(sqlite3 *db, const char *table, char *cols, size_t n)
+/* 1 when column c is compared: not the run id (runs are matched by their
+ * sweep point instead), a sweep id, a wall time or a time stamp, which
+ * differ between equal sweeps; nor a row id (own_id: runs', or that of a
+ * table not keyed by run), while a request's id within its run is compared. */
+static int compared(const char *c, int own_id)
+{
+    static const char *const skipped[] = { "run_id", "sweep_id", "wall_s", "started_utc", "created_utc", NULL };
+    for (int i = 0; skipped[i]; i++)
+        if (!strcmp(c, skipped[i]))
+            return 0;
+    return !(own_id && !strcmp(c, "id"));
+}
+
+/* The compared columns of table as "t.a, t.b, ..." into cols; returns 1
+ * when the table is keyed by run (runs itself, or a run_id column). */
+static int compared_columns(sqlite3 *db, const char *table, char *cols, size_t n)
 {
     char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s') WHERE name = 'run_id'", table);
+    int is_runs = !strcmp(table, "runs"), by_run = is_runs || query_int(db, sql) > 0;
     snprintf(sql, sizeof sql, "SELECT name FROM pragma_table_info('%s') ORDER BY cid", table);
     sqlite3_stmt *st;
     cols[0] = '\0';
     CU_ASSERT_FATAL(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *c = (const char *)sqlite3_column_text(st, 0);
-        int is_runs = strcmp(table, "runs") == 0, is_sweeps = strcmp(table, "sweeps") == 0;
-        if (!strcmp(c, "run_id") || !strcmp(c, "sweep_id") || (is_runs && (!strcmp(c, "id") || !strcmp(c, "wall_s") ||
-            !strcmp(c, "started_utc"))) || (is_sweeps && (!strcmp(c, "id") || !strcmp(c, "created_utc"))))
+        if (!compared(c, is_runs || !by_run))
             continue;
         size_t len = strlen(cols);
         snprintf(cols + len, n - len, "%st.\"%s\"", len ? ", " : "", c);
     }
     sqlite3_finalize(st);
+    return by_run;
 }
 
 /* Rows of table that database a has and b lacks, plus the reverse, plus any
- * difference in row counts; runs are matched by their sweep point. */
+ * difference in row counts; rows of runs are matched by their sweep point. */
 static int64_t table_difference(sqlite3 *db, const char *table)
 {
     char cols[4096], q_main[8192], q_other[8192], sql[4 * 8192 + 1024];
-    compared_columns(db, table, cols, sizeof cols);
-    const char *join = !strcmp(table, "sweeps")   ? ""
-                       : !strcmp(table, "runs")   ? " JOIN %s.sweep_points sp ON sp.run_id = t.id"
-                                                  : " JOIN %s.sweep_points sp ON sp.run_id = t.run_id";
-    const char *point = strcmp(table, "sweeps") ? "sp.point, " : "";
+    int by_run = compared_columns(db, table, cols, sizeof cols);
+    const char *join = !by_run                  ? ""
+                       : !strcmp(table, "runs") ? " JOIN %s.sweep_points sp ON sp.run_id = t.id"
+                                                : " JOIN %s.sweep_points sp ON sp.run_id = t.run_id";
+    const char *point = by_run ? "sp.point, " : "";
     char jm[128], jo[128];
     snprintf(jm, sizeof jm, join, "main");
     snprintf(jo, sizeof jo, join, "other");

@@ -1,0 +1,659 @@
+/* plan.c — the capacity planner: per candidate, a GSL bisection on the arrival rate for the highest load within the SLOs, then the fleet, its cost and the savings against a baseline. */
+#include "plan.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_roots.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "metrics.h"
+#include "scenario.h"
+#include "sim.h"
+#include "store.h"
+
+/* Search defaults: a bracket of session arrivals per second (or trace
+ * rate_scale) wide enough for one replica of any shipped model, and a
+ * relative tolerance that makes the fleet size good to a few percent. */
+#define PLAN_KNOB_LO 0.01
+#define PLAN_KNOB_HI 100.0
+#define PLAN_TOLERANCE 0.03
+#define PLAN_PROBES 16
+/* Units added, one at a time, when the operating point misses the SLOs. */
+#define PLAN_OP_TRIES 8
+/* f(knob) is kept this far from zero so its sign always says meets / fails. */
+#define PLAN_F_EPS 1e-9
+
+/* ---------- loading ---------- */
+
+void plan_free(plan_cfg *p)
+{
+    if (!p)
+        return;
+    for (int c = 0; c < p->n_cand; c++) {
+        free(p->cand[c].scenario);
+        for (int i = 0; i < p->cand[c].n_sets; i++)
+            free(p->cand[c].sets[i]);
+    }
+    free(p->file);
+    free(p->yaml);
+    free(p);
+}
+
+/* rel resolved against the directory of file (rel itself when absolute).
+ * Returns a malloc'd string. */
+static char *path_beside(const char *file, const char *rel)
+{
+    const char *slash = strrchr(file, '/');
+    if (rel[0] == '/' || !slash)
+        return strdup(rel);
+    size_t n = (size_t)(slash - file) + 1 + strlen(rel) + 1;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%.*s/%s", (int)(slash - file), file, rel);
+    return out;
+}
+
+/* Reads a sequence of strings into sets (owned copies). */
+static int load_sets(conf_node *seq, char **sets, int *n, kt_err *err)
+{
+    if (conf_expect(seq, CONF_SEQ, err) < 0)
+        return -1;
+    if (seq->n_kids > PLAN_MAX_SETS) {
+        CONF_ERROR(err, seq, "at most %d overrides", PLAN_MAX_SETS);
+        return -1;
+    }
+    for (size_t i = 0; i < seq->n_kids; i++) {
+        const char *s;
+        if (conf_scalar_str(seq->kids[i], &s, err) < 0)
+            return -1;
+        if (!strchr(s, '=')) {
+            CONF_ERROR(err, seq->kids[i], "override '%s' is not KEY=VALUE", s);
+            return -1;
+        }
+        sets[(*n)++] = strdup(s);
+    }
+    return 0;
+}
+
+static int load_candidate(plan_cfg *p, conf_node *n, const char *default_scenario, kt_err *err)
+{
+    plan_candidate *c = &p->cand[p->n_cand];
+    const char *name, *scen = default_scenario;
+    if (conf_expect(n, CONF_MAP, err) < 0 || conf_str(n, "name", 1, &name, err) < 0 ||
+        conf_str(n, "scenario", !default_scenario, &scen, err) < 0)
+        return -1;
+    for (int i = 0; i < p->n_cand; i++)
+        if (!strcmp(p->cand[i].name, name)) {
+            CONF_ERROR(err, conf_find(n, "name"), "candidate name '%s' used twice", name);
+            return -1;
+        }
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->scenario = path_beside(n->file, scen);
+    p->n_cand++;
+    conf_node *sets = conf_take(n, "set");
+    return sets ? load_sets(sets, c->sets, &c->n_sets, err) : 0;
+}
+
+static int load_search(plan_cfg *p, conf_node *root, kt_err *err)
+{
+    p->knob_lo = PLAN_KNOB_LO;
+    p->knob_hi = PLAN_KNOB_HI;
+    p->tolerance = PLAN_TOLERANCE;
+    p->max_probes = PLAN_PROBES;
+    conf_node *s = conf_take(root, "search");
+    if (!s)
+        return 0;
+    if (conf_expect(s, CONF_MAP, err) < 0 || conf_f64(s, "low", 0, 1e-9, 1e9, &p->knob_lo, err) < 0 ||
+        conf_f64(s, "high", 0, 1e-9, 1e9, &p->knob_hi, err) < 0 ||
+        conf_f64(s, "tolerance", 0, 1e-6, 1, &p->tolerance, err) < 0 ||
+        conf_int(s, "max_probes", 0, 2, PLAN_MAX_PROBES, &p->max_probes, err) < 0)
+        return -1;
+    if (p->knob_hi <= p->knob_lo) {
+        CONF_ERROR(err, s, "search.high (%g) must exceed search.low (%g)", p->knob_hi, p->knob_lo);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_slo_target(plan_cfg *p, conf_node *root, kt_err *err)
+{
+    const int64_t day_ns = INT64_C(86400000000000);
+    if (conf_qty(root, "target", 1, UNITS_RATE, 1e-9, 1e12, &p->target_rps, err) < 0)
+        return -1;
+    conf_node *slo = conf_take(root, "slo");
+    if (!slo) {
+        CONF_ERROR(err, root, "missing required key 'slo' (ttft_p99 and/or itl_p99)");
+        return -1;
+    }
+    if (conf_expect(slo, CONF_MAP, err) < 0 || conf_ns(slo, "ttft_p99", 0, 1, day_ns, &p->slo_ttft_p99_ns, err) < 0 ||
+        conf_ns(slo, "itl_p99", 0, 1, day_ns, &p->slo_itl_p99_ns, err) < 0)
+        return -1;
+    if (!p->slo_ttft_p99_ns && !p->slo_itl_p99_ns) {
+        CONF_ERROR(err, slo, "slo needs ttft_p99 or itl_p99");
+        return -1;
+    }
+    return 0;
+}
+
+static int load_candidates(plan_cfg *p, conf_node *root, kt_err *err)
+{
+    const char *def = NULL, *base = NULL;
+    if (conf_str(root, "scenario", 0, &def, err) < 0)
+        return -1;
+    conf_node *cs = conf_take(root, "candidates");
+    if (!cs) {
+        CONF_ERROR(err, root, "missing required key 'candidates'");
+        return -1;
+    }
+    if (conf_expect(cs, CONF_SEQ, err) < 0)
+        return -1;
+    if (cs->n_kids < 1 || cs->n_kids > PLAN_MAX_CANDIDATES) {
+        CONF_ERROR(err, cs, "candidates: between 1 and %d entries", PLAN_MAX_CANDIDATES);
+        return -1;
+    }
+    for (size_t i = 0; i < cs->n_kids; i++)
+        if (load_candidate(p, cs->kids[i], def, err) < 0)
+            return -1;
+    p->baseline = -1;
+    if (conf_str(root, "baseline", 0, &base, err) < 0)
+        return -1;
+    for (int c = 0; base && c < p->n_cand; c++)
+        if (!strcmp(p->cand[c].name, base))
+            p->baseline = c;
+    if (base && p->baseline < 0) {
+        CONF_ERROR(err, conf_find(root, "baseline"), "baseline '%s' is not a candidate's name", base);
+        return -1;
+    }
+    return 0;
+}
+
+static void *plan_build(conf_node *root, kt_err *err)
+{
+    plan_cfg *p = calloc(1, sizeof *p);
+    const char *name = NULL;
+    if (!p)
+        return NULL;
+    if (conf_expect(root, CONF_MAP, err) < 0 || conf_str(root, "name", 1, &name, err) < 0 ||
+        load_slo_target(p, root, err) < 0 || load_search(p, root, err) < 0 ||
+        load_candidates(p, root, err) < 0) {
+        plan_free(p);
+        return NULL;
+    }
+    snprintf(p->name, sizeof p->name, "%s", name);
+    return p;
+}
+
+static void plan_destroy(void *obj) { plan_free(obj); }
+
+/* The arrival knob of a scenario: a trace's rate_scale, else the session rate. */
+static void knob_set(const scenario *sc, double knob, char *buf, size_t n)
+{
+    if (sc->trace.on)
+        snprintf(buf, n, "workload.trace.rate_scale=%.17g", knob);
+    else
+        snprintf(buf, n, "workload.arrival.rate=%.17g/s", knob);
+}
+
+/* Loads candidate c's scenario with its overrides, extra ones, and one more
+ * (knob, may be NULL). Caller frees. */
+static scenario *candidate_load(const plan_candidate *c, char **extra, int n_extra, const char *knob,
+                                kt_err *err)
+{
+    char *sets[2 * PLAN_MAX_SETS + 1];
+    int n = 0;
+    for (int i = 0; i < c->n_sets; i++)
+        sets[n++] = c->sets[i];
+    for (int i = 0; i < n_extra && n < 2 * PLAN_MAX_SETS; i++)
+        sets[n++] = extra[i];
+    if (knob)
+        sets[n++] = (char *)knob;
+    scenario *sc = scenario_load(c->scenario, sets, n, err);
+    if (!sc && err->line == 0) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "candidate '%.63s': %.900s", c->name, err->msg);
+        snprintf(err->msg, sizeof err->msg, "%s", msg);
+    }
+    return sc;
+}
+
+plan_cfg *plan_load(const char *path, char **extra_sets, int n_extra, kt_err *err)
+{
+    plan_cfg *p = conf_load_strict(path, plan_build, plan_destroy, err);
+    if (!p)
+        return NULL;
+    p->file = strdup(path);
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long len = ftell(f);
+        rewind(f);
+        p->yaml = calloc(1, (size_t)(len > 0 ? len : 0) + 1);
+        if (p->yaml && len > 0 && fread(p->yaml, 1, (size_t)len, f) != (size_t)len)
+            p->yaml[0] = '\0';
+        fclose(f);
+    }
+    for (int c = 0; c < p->n_cand; c++) {
+        scenario *sc = candidate_load(&p->cand[c], extra_sets, n_extra, NULL, err);
+        if (!sc) {
+            plan_free(p);
+            return NULL;
+        }
+        scenario_free(sc);
+    }
+    return p;
+}
+
+/* ---------- one load point ---------- */
+
+/* Request arrival rate a run offers. Synthetic sessions: the session rate
+ * times the turns a session brings (the steady-state rate, which ramp-up
+ * and drain at the ends of a finite run would bias low); a trace: (n - 1)
+ * gaps over its arrival span. */
+static double arrival_rps(const scenario *sc, const metrics *m, double knob)
+{
+    if (!sc->trace.on)
+        return sc->workload.sessions > 0 ? knob * (double)m->n_reqs / (double)sc->workload.sessions : 0;
+    if (m->n_reqs < 2)
+        return 0;
+    int64_t lo = m->reqs[0].arrival_ns, hi = lo;
+    for (size_t i = 1; i < m->n_reqs; i++) {
+        lo = m->reqs[i].arrival_ns < lo ? m->reqs[i].arrival_ns : lo;
+        hi = m->reqs[i].arrival_ns > hi ? m->reqs[i].arrival_ns : hi;
+    }
+    return hi > lo ? (double)(m->n_reqs - 1) / ((double)(hi - lo) / 1e9) : 0;
+}
+
+static int within_slo(const plan_cfg *p, const metrics_summary *s)
+{
+    return s->rejected == 0 && s->unfinished == 0 && s->completed > 0 &&
+           (!p->slo_ttft_p99_ns || s->ttft_ns.p99 <= (double)p->slo_ttft_p99_ns) &&
+           (!p->slo_itl_p99_ns || s->itl_ns.p99 <= (double)p->slo_itl_p99_ns);
+}
+
+/* Simulates candidate c at knob and fills pr. */
+static int probe_run(const plan_cfg *p, const plan_candidate *c, char **extra, int n_extra, double knob,
+                     plan_probe *pr, kt_err *err)
+{
+    char kbuf[128];
+    scenario *sc = candidate_load(c, extra, n_extra, NULL, err);
+    if (!sc)
+        return -1;
+    knob_set(sc, knob, kbuf, sizeof kbuf);
+    scenario_free(sc);
+    sc = candidate_load(c, extra, n_extra, kbuf, err);
+    if (!sc)
+        return -1;
+    sim_opts o = { 0 };
+    metrics *m = NULL;
+    sim_stats st;
+    int rc = sim_run(sc, &o, &m, &st, err);
+    if (rc == 0) {
+        metrics_summary s;
+        metrics_summarize(m, &sc->slo, &sc->cost, &s);
+        *pr = (plan_probe){ .knob = knob, .rps = arrival_rps(sc, m, knob), .ttft_p99_ms = s.ttft_ns.p99 / 1e6,
+                            .itl_p99_ms = s.itl_ns.p99 / 1e6,
+                            .tokens_per_request = s.completed ? (double)(s.input_tokens + s.output_tokens) /
+                                                                    (double)s.completed
+                                                              : 0,
+                            .meets = within_slo(p, &s) };
+    }
+    metrics_free(m);
+    scenario_free(sc);
+    return rc;
+}
+
+/* ---------- the search ---------- */
+
+/* State the GSL function sees: memoized probes of one candidate. */
+typedef struct search {
+    const plan_cfg *p;
+    const plan_candidate *c;
+    char **extra;
+    int n_extra;
+    plan_result *r;
+    FILE *progress;
+    kt_err *err;
+    int failed;
+} search;
+
+static double slo_ratio(const plan_cfg *p, const plan_probe *pr)
+{
+    double t = p->slo_ttft_p99_ns ? pr->ttft_p99_ms * 1e6 / (double)p->slo_ttft_p99_ns : 0;
+    double i = p->slo_itl_p99_ns ? pr->itl_p99_ms * 1e6 / (double)p->slo_itl_p99_ns : 0;
+    return t > i ? t : i;
+}
+
+/* The probe at knob, run once. NULL when it could not run or the budget is spent. */
+static const plan_probe *probe_at(search *s, double knob)
+{
+    plan_result *r = s->r;
+    for (int i = 0; i < r->n_probes; i++)
+        if (r->probes[i].knob == knob)
+            return &r->probes[i];
+    if (s->failed || r->n_probes == PLAN_MAX_PROBES)
+        return NULL;
+    plan_probe *pr = &r->probes[r->n_probes];
+    if (probe_run(s->p, s->c, s->extra, s->n_extra, knob, pr, s->err) < 0) {
+        s->failed = 1;
+        return NULL;
+    }
+    r->n_probes++;
+    if (s->progress)
+        fprintf(s->progress, "plan: %s probe %d: knob %.4g -> %.4g req/s, TTFT p99 %.3f s, ITL p99 %.2f ms: %s\n",
+                s->c->name, r->n_probes, knob, pr->rps, pr->ttft_p99_ms / 1e3, pr->itl_p99_ms,
+                pr->meets ? "meets the SLOs" : "misses");
+    return pr;
+}
+
+/* Negative where the SLOs are met, positive where not: the bisection's f. */
+static double slo_margin(double knob, void *ud)
+{
+    search *s = ud;
+    const plan_probe *pr = probe_at(s, knob);
+    if (!pr)
+        return GSL_NAN;
+    double f = slo_ratio(s->p, pr) - 1;
+    return pr->meets ? (f < -PLAN_F_EPS ? f : -PLAN_F_EPS) : (f > PLAN_F_EPS ? f : PLAN_F_EPS);
+}
+
+/* The highest knob known to meet the SLOs, by GSL bisection inside
+ * [knob_lo, knob_hi]. Returns it, 0 when even knob_lo misses, or -1 when a
+ * probe failed to run. */
+static double search_max_knob(search *s)
+{
+    const plan_cfg *p = s->p;
+    double f_lo = slo_margin(p->knob_lo, s);
+    if (s->failed)
+        return -1;
+    if (f_lo > 0)
+        return 0;
+    double f_hi = slo_margin(p->knob_hi, s);
+    if (s->failed)
+        return -1;
+    if (f_hi < 0)
+        return p->knob_hi;
+    gsl_function F = { slo_margin, s };
+    gsl_root_fsolver *solver = gsl_root_fsolver_alloc(gsl_root_fsolver_bisection);
+    double lo = p->knob_lo;
+    if (!solver || gsl_root_fsolver_set(solver, &F, p->knob_lo, p->knob_hi) != GSL_SUCCESS) {
+        gsl_root_fsolver_free(solver);
+        return lo;
+    }
+    while (s->r->n_probes < p->max_probes && !s->failed) {
+        if (gsl_root_fsolver_iterate(solver) != GSL_SUCCESS)
+            break;
+        lo = gsl_root_fsolver_x_lower(solver);
+        if (gsl_root_test_interval(lo, gsl_root_fsolver_x_upper(solver), 0, p->tolerance) == GSL_SUCCESS)
+            break;
+    }
+    lo = gsl_root_fsolver_x_lower(solver);
+    gsl_root_fsolver_free(solver);
+    return s->failed ? -1 : lo;
+}
+
+/* ---------- cost ---------- */
+
+static void cost_figures(const scenario *sc, plan_result *r)
+{
+    double years = sc->cost.amortization_years;
+    snprintf(r->hardware, sizeof r->hardware, "%s", sc->hw->name);
+    r->gpus_per_unit = sc->replicas * sc->gpus_per_replica;
+    r->usd_per_gpu_year = metrics_gpu_usd_per_s(&sc->cost) * METRICS_SECONDS_PER_YEAR;
+    r->gpu_price_usd = sc->cost.gpu_price_usd;
+    r->tier_capex_per_unit_usd = scenario_tier_capex_usd(sc, 0) * sc->replicas;
+    r->shared_tier_capex_usd = scenario_tier_capex_usd(sc, 1);
+    r->tier_usd_per_unit_year = r->tier_capex_per_unit_usd / years;
+    r->shared_tier_usd_year = r->shared_tier_capex_usd / years;
+}
+
+/* GPUs, $/year and capex of r->units units. */
+static void price_units(plan_result *r)
+{
+    r->gpus = r->units * r->gpus_per_unit;
+    r->usd_per_year = (double)r->gpus * r->usd_per_gpu_year + (double)r->units * r->tier_usd_per_unit_year +
+                      r->shared_tier_usd_year;
+    r->usd_capex = (double)r->gpus * r->gpu_price_usd + (double)r->units * r->tier_capex_per_unit_usd +
+                   r->shared_tier_capex_usd;
+}
+
+void plan_price(const plan_cfg *p, plan_result *r)
+{
+    r->feasible = r->max_rps_per_unit > 0;
+    if (!r->feasible) {
+        r->units = r->gpus = 0;
+        r->usd_per_year = r->usd_capex = 0;
+        return;
+    }
+    r->units = (int64_t)ceil(p->target_rps / r->max_rps_per_unit);
+    price_units(r);
+}
+
+void plan_savings_of(const plan_result *c, const plan_result *b, plan_savings *out)
+{
+    out->gpus_saved = b->gpus - c->gpus;
+    out->fewer_gpus_frac = b->gpus ? (double)out->gpus_saved / (double)b->gpus : 0;
+    double per_gpu_c = c->max_rps_per_unit / c->gpus_per_unit, per_gpu_b = b->max_rps_per_unit / b->gpus_per_unit;
+    out->more_throughput_per_gpu_frac = per_gpu_b > 0 ? per_gpu_c / per_gpu_b - 1 : 0;
+    out->usd_per_year_saved = b->usd_per_year - c->usd_per_year;
+    out->usd_capex_saved = b->usd_capex - c->usd_capex;
+}
+
+/* ---------- one candidate, then all ---------- */
+
+static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_extra, plan_result *r, FILE *progress,
+                              kt_err *err)
+{
+    const plan_candidate *c = &p->cand[ci];
+    scenario *sc = candidate_load(c, extra, n_extra, NULL, err);
+    if (!sc)
+        return -1;
+    cost_figures(sc, r);
+    scenario_free(sc);
+    search s = { p, c, extra, n_extra, r, progress, err, 0 };
+    double knob = search_max_knob(&s);
+    if (knob < 0)
+        return -1;
+    const plan_probe *best = knob > 0 ? probe_at(&s, knob) : NULL;
+    r->max_rps_per_unit = best ? best->rps : 0;
+    plan_price(p, r);
+    if (!r->feasible)
+        return 0;
+    /* The operating point: the target spread over the units, the knob scaled
+     * to it (arrivals scale linearly with the knob). A run at a new rate is a
+     * new random draw: when it misses the SLOs the fleet grows by a unit. */
+    for (int tries = 0;; tries++) {
+        double op_knob = knob * (p->target_rps / (double)r->units) / r->max_rps_per_unit;
+        if (probe_run(p, c, extra, n_extra, op_knob, &r->op, err) < 0)
+            return -1;
+        if (r->op.meets || tries == PLAN_OP_TRIES)
+            break;
+        r->units++;
+        price_units(r);
+    }
+    double tokens_per_s = p->target_rps * r->op.tokens_per_request;
+    r->usd_per_m_tokens = tokens_per_s > 0 ? r->usd_per_year / (tokens_per_s * METRICS_SECONDS_PER_YEAR / 1e6) : 0;
+    return 0;
+}
+
+static void rank_results(const plan_cfg *p, plan_result *res)
+{
+    for (int i = 0; i < p->n_cand; i++) {
+        res[i].rank = 0;
+        if (!res[i].feasible)
+            continue;
+        res[i].rank = 1;
+        for (int j = 0; j < p->n_cand; j++)
+            if (j != i && res[j].feasible &&
+                (res[j].usd_per_year < res[i].usd_per_year || (res[j].usd_per_year == res[i].usd_per_year && j < i)))
+                res[i].rank++;
+    }
+}
+
+int plan_run(const plan_cfg *p, char **extra_sets, int n_extra, plan_result *res, FILE *progress, kt_err *err)
+{
+    gsl_error_handler_t *old = gsl_set_error_handler_off();
+    int rc = 0;
+    for (int c = 0; c < p->n_cand && rc == 0; c++) {
+        memset(&res[c], 0, sizeof res[c]);
+        rc = plan_candidate_run(p, c, extra_sets, n_extra, &res[c], progress, err);
+    }
+    gsl_set_error_handler(old);
+    if (rc == 0)
+        rank_results(p, res);
+    return rc;
+}
+
+/* ---------- report ---------- */
+
+static int cheapest(const plan_cfg *p, const plan_result *res)
+{
+    for (int c = 0; c < p->n_cand; c++)
+        if (res[c].rank == 1)
+            return c;
+    return -1;
+}
+
+static void report_savings(FILE *out, const plan_cfg *p, const plan_result *res)
+{
+    int b = p->baseline;
+    if (b < 0 || !res[b].feasible)
+        return;
+    fprintf(out, "against the baseline '%s' (%lld GPUs, $%.2fM a year):\n", p->cand[b].name,
+            (long long)res[b].gpus, res[b].usd_per_year / 1e6);
+    for (int c = 0; c < p->n_cand; c++) {
+        if (c == b || !res[c].feasible)
+            continue;
+        plan_savings sv;
+        plan_savings_of(&res[c], &res[b], &sv);
+        fprintf(out,
+                "  %-20s %lld GPUs instead of %lld: %lld fewer (%.1f%% fewer GPUs; %+.1f%% throughput per GPU);"
+                " $%.2fM less capex, $%.2fM less a year\n",
+                p->cand[c].name, (long long)res[c].gpus, (long long)res[b].gpus, (long long)sv.gpus_saved,
+                100 * sv.fewer_gpus_frac, 100 * sv.more_throughput_per_gpu_frac, sv.usd_capex_saved / 1e6,
+                sv.usd_per_year_saved / 1e6);
+    }
+}
+
+void plan_report(FILE *out, const plan_cfg *p, const plan_result *res)
+{
+    fprintf(out, "plan '%s': %.6g requests/s", p->name, p->target_rps);
+    if (p->slo_ttft_p99_ns)
+        fprintf(out, ", TTFT p99 <= %.3f s", (double)p->slo_ttft_p99_ns / 1e9);
+    if (p->slo_itl_p99_ns)
+        fprintf(out, ", ITL p99 <= %.1f ms", (double)p->slo_itl_p99_ns / 1e6);
+    fprintf(out, "\n%4s  %-20s %-10s %9s %12s %8s %8s %10s %10s %8s %10s %10s\n", "rank", "candidate", "gpu",
+            "GPUs/unit", "max req/s", "units", "GPUs", "capex $M", "$M/year", "$/Mtok", "TTFT p99 s",
+            "ITL p99 ms");
+    for (int r = 1; r <= p->n_cand + 1; r++)
+        for (int c = 0; c < p->n_cand; c++) {
+            const plan_result *x = &res[c];
+            if ((r <= p->n_cand && x->rank != r) || (r == p->n_cand + 1 && x->rank != 0))
+                continue;
+            if (!x->feasible) {
+                fprintf(out, "%4s  %-20s %-10s %9d %12s  cannot meet the SLOs at %.4g (search.low)\n", "-",
+                        p->cand[c].name, x->hardware, x->gpus_per_unit, "0", p->knob_lo);
+                continue;
+            }
+            fprintf(out, "%4d  %-20s %-10s %9d %12.4g %8lld %8lld %10.2f %10.2f %8.4f %10.3f %10.2f\n", x->rank,
+                    p->cand[c].name, x->hardware, x->gpus_per_unit, x->max_rps_per_unit, (long long)x->units,
+                    (long long)x->gpus, x->usd_capex / 1e6, x->usd_per_year / 1e6, x->usd_per_m_tokens,
+                    x->op.ttft_p99_ms / 1e3, x->op.itl_p99_ms);
+        }
+    int best = cheapest(p, res);
+    if (best >= 0)
+        fprintf(out, "cheapest: %s, %lld GPUs, $%.2fM a year ($%.2fM capex)\n", p->cand[best].name,
+                (long long)res[best].gpus, res[best].usd_per_year / 1e6, res[best].usd_capex / 1e6);
+    else
+        fprintf(out, "no candidate meets the SLOs inside the search bracket\n");
+    report_savings(out, p, res);
+}
+
+/* ---------- command ---------- */
+
+static void usage_plan(FILE *out)
+{
+    fprintf(out,
+            "usage: kvtier plan FILE [options]\n"
+            "\n"
+            "For each candidate configuration in the plan FILE (YAML; README.md \"Capacity planning\"),\n"
+            "finds by bisection on the arrival rate the highest load one unit (the scenario's replicas)\n"
+            "serves within the p99 TTFT / ITL SLOs, then the units and GPUs the target load needs and\n"
+            "their cost: GPU capex amortized (or rent) plus power, plus KV-tier memory. Prints a ranked\n"
+            "table, the cheapest configuration and the savings against the baseline.\n"
+            "\n"
+            "options:\n"
+            "  --set KEY=VALUE   override a scenario key in every candidate (repeatable)\n"
+            "  --db PATH         results database (default kvtier.db): tables plans, plan_candidates,\n"
+            "                    plan_probes, written in one transaction\n"
+            "  --no-db           do not write results\n"
+            "  --quiet           no progress lines on stderr\n"
+            "  -h, --help        this text\n"
+            "\n"
+            "exit status: 0 done, 1 a probe failed to run, 2 bad plan or options\n");
+}
+
+enum { PLAN_EXIT_FAILED = 1, PLAN_EXIT_BAD_INPUT = 2 };
+
+int plan_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "set", required_argument, NULL, 's' }, { "db", required_argument, NULL, 'd' },
+        { "no-db", no_argument, NULL, 'n' },     { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+    };
+    char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    const char *db_path = "kvtier.db";
+    int n_sets = 0, quiet = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 's')
+            sets[n_sets++] = optarg;
+        else if (c == 'd')
+            db_path = optarg;
+        else if (c == 'n')
+            db_path = NULL;
+        else if (c == 'q')
+            quiet = 1;
+        else {
+            usage_plan(c == 'h' ? stdout : stderr);
+            free(sets);
+            return c == 'h' ? 0 : PLAN_EXIT_BAD_INPUT;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "kvtier plan: expected one plan file\n");
+        usage_plan(stderr);
+        free(sets);
+        return PLAN_EXIT_BAD_INPUT;
+    }
+    kt_err err;
+    plan_cfg *p = plan_load(argv[optind], sets, n_sets, &err);
+    store *db = p && db_path ? store_open(db_path, &err) : NULL;
+    if (!p || (db_path && !db)) {
+        kt_err_print(&err, stderr);
+        plan_free(p);
+        free(sets);
+        return PLAN_EXIT_BAD_INPUT;
+    }
+    plan_result *res = calloc((size_t)p->n_cand, sizeof *res);
+    int rc = res ? plan_run(p, sets, n_sets, res, quiet ? NULL : stderr, &err) : -1;
+    if (rc == 0) {
+        plan_report(stdout, p, res);
+        long long id = db ? store_write_plan(db, p, res, &err) : 0;
+        if (id < 0)
+            rc = -1;
+        else if (id > 0)
+            printf("results: plan %lld in %s\n", id, db_path);
+    }
+    if (rc < 0)
+        kt_err_print(&err, stderr);
+    store_close(db);
+    free(res);
+    plan_free(p);
+    free(sets);
+    return rc < 0 ? PLAN_EXIT_FAILED : 0;
+}

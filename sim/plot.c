@@ -1,0 +1,1665 @@
+/* plot.c — `kvtier plot`: gnuplot figures (latency CDFs, tier occupancy, link utilization, plan cost, savings, Pareto front) from the results database. */
+#include "plot.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "err.h"
+#include "metrics.h"
+#include "store.h"
+#include "units.h"
+
+enum { PLOT_EXIT_FAILED = 1, PLOT_EXIT_BAD_INPUT = 2 };
+
+#define PLOT_DEFAULT_DB "kvtier.db"
+#define PLOT_DEFAULT_DIR "."
+#define PLOT_GNUPLOT_ENV "KVTIER_GNUPLOT"
+#define PLOT_MAX_RUNS 12            /* curves on one latency figure: more are not legible */
+#define PLOT_CDF_MAX_POINTS 2000    /* per CDF curve: finer than the figure's pixels */
+#define PLOT_COST_MAX_STEPS 4000    /* a cost staircase with more steps is drawn from samples */
+#define PLOT_LOG_SPAN 10.0          /* log x axis once the largest value is this many times the smallest */
+#define PLOT_LOAD_SPAN 1.5          /* cost against load: from 0 to this × the plan's target */
+#define PLOT_WIDTH_PX 1200
+#define PLOT_HEIGHT_PX 800
+#define PLOT_FONT_PT 14
+#define PLOT_LINE_WIDTH 2.5
+#define PLOT_MARK_LINE_WIDTH 2.0    /* marker lines (a target, an SLO) and point outlines */
+#define PLOT_POINT_SIZE 1.8
+#define PLOT_DASHED 2               /* gnuplot dashtype of marker lines and of repeated curve colors */
+#define PLOT_VLINE_LABEL_Y 0.04     /* a marker line's label, as a fraction of the plot's height */
+#define PLOT_LABEL_GAP_CH 0.5       /* labels this many characters right of what they name */
+#define PLOT_LABEL_RISE_CH 0.8      /* and above (bar values, candidate names) */
+#define GP_OPEN_CIRCLE 6            /* gnuplot point types */
+#define GP_FILLED_CIRCLE 7
+#define PLOT_STACKED_LMARGIN 11     /* characters left of stacked panels, for their y labels and tics */
+#define PLOT_MAX_LEVELS (1 + METRICS_TIERS) /* HBM and the lower tiers */
+#define PLOT_NONE (-1)              /* no baseline or best candidate */
+#define PLOT_RATIO_SLACK 1e-9       /* a load / rate ratio this close above a whole number is that number
+                                     * (1.1 / 0.1 is 11.000000000000002 in binary floating point) */
+#define NS_PER_MS 1e6
+#define NS_PER_S 1e9
+#define STR_(x) #x
+#define STR(x) STR_(x)              /* a macro's value as SQL text */
+
+typedef enum { KIND_LATENCY, KIND_TIERS, KIND_LINKS, KIND_COST, KIND_SAVINGS, KIND_PARETO, KIND_COUNT } plot_kind;
+static const char *const kind_names[KIND_COUNT] = { "latency", "tiers", "links", "cost", "savings", "pareto" };
+
+typedef enum { FORMAT_PNG, FORMAT_SVG, FORMAT_COUNT } plot_format;
+static const char *const format_ext[FORMAT_COUNT] = { "png", "svg" };
+
+/* What a figure shows: the selected runs together, one run, or the plan. */
+typedef enum { SUBJECT_RUNS, SUBJECT_RUN, SUBJECT_PLAN } plot_subject;
+
+/* The command line.
+ * Invariants: runs holds n_runs ids >= 1 (owned); sweep and plan are 0 when
+ * not given; formats and kinds are bit sets (kinds 0: every kind with data). */
+typedef struct plot_args {
+    const char *db, *dir;
+    long long *runs;
+    int n_runs;
+    long long sweep, plan;
+    unsigned formats, kinds;
+} plot_args;
+
+/* What the figures are drawn from.
+ * Invariants: db belongs to st; runs holds n_runs existing run ids (owned);
+ * plan is an existing plan id or 0. */
+typedef struct plot_ctx {
+    store *st;
+    sqlite3 *db;
+    const char *db_path, *dir;
+    long long *runs;
+    int n_runs;
+    long long sweep, plan;
+    unsigned formats;
+} plot_ctx;
+
+/* ---------- data reductions (plot.h) ---------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+size_t plot_cdf_points(double *values, size_t n, size_t max_points, plot_xy *out)
+{
+    if (n == 0 || max_points == 0)
+        return 0;
+    qsort(values, n, sizeof *values, cmp_double);
+    size_t steps = n < max_points ? n : max_points, k = 0;
+    for (size_t j = 1; j <= steps; j++) {
+        size_t rank = (j * n + steps - 1) / steps; /* ceil(j·n/steps), 1-based */
+        /* Equal values: the step goes to the highest rank holding the value. */
+        while (rank < n && values[rank] == values[rank - 1])
+            rank++;
+        if (k > 0 && out[k - 1].x == values[rank - 1])
+            continue;
+        out[k++] = (plot_xy){ values[rank - 1], (double)rank / (double)n };
+    }
+    return k;
+}
+
+int plot_cost_at(const plot_candidate *c, double load_rps, plot_cost *out)
+{
+    if (load_rps > 0 && !(c->max_rps_per_replica > 0))
+        return -1;
+    int64_t replicas = load_rps > 0 ? (int64_t)ceil(load_rps / c->max_rps_per_replica * (1 - PLOT_RATIO_SLACK)) : 0;
+    out->replicas = replicas;
+    out->gpus = replicas * c->gpus_per_replica;
+    out->usd_per_year = (double)replicas * (c->gpus_per_replica * c->usd_per_gpu_year + c->tier_usd_per_replica_year);
+    return 0;
+}
+
+static const plot_candidate *find_candidate(const plot_candidate *c, size_t n, int number)
+{
+    for (size_t i = 0; i < n; i++)
+        if (c[i].candidate == number)
+            return &c[i];
+    return NULL;
+}
+
+int plot_savings(const plot_candidate *c, size_t n, int baseline, plot_saving *out)
+{
+    const plot_candidate *b = find_candidate(c, n, baseline);
+    if (!b || !b->feasible || !b->has_gpus)
+        return -1;
+    int k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (&c[i] == b || !c[i].feasible || !c[i].has_gpus)
+            continue;
+        out[k++] = (plot_saving){ (int)i, b->gpus - c[i].gpus, b->usd_per_year - c[i].usd_per_year };
+    }
+    return k;
+}
+
+size_t plot_pareto_front(const plot_xy *pts, size_t n, int *on_front)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        on_front[i] = 1;
+        for (size_t j = 0; j < n && on_front[i]; j++)
+            if (pts[j].x <= pts[i].x && pts[j].y <= pts[i].y && (pts[j].x < pts[i].x || pts[j].y < pts[i].y))
+                on_front[i] = 0;
+        k += (size_t)on_front[i];
+    }
+    return k;
+}
+
+/* ---------- gnuplot as a program ---------- */
+
+const char *plot_gnuplot_program(void)
+{
+    const char *env = getenv(PLOT_GNUPLOT_ENV);
+    return env && *env ? env : KT_GNUPLOT;
+}
+
+int plot_program_found(const char *prog)
+{
+    if (strchr(prog, '/'))
+        return access(prog, X_OK) == 0;
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : ""; *p;) {
+        size_t len = strcspn(p, ":");
+        char full[4096];
+        snprintf(full, sizeof full, "%.*s/%s", (int)len, p, prog);
+        if (len && access(full, X_OK) == 0)
+            return 1;
+        p += len + (p[len] == ':');
+    }
+    return 0;
+}
+
+/* Writes s as a gnuplot string expression: single-quoted (no escapes
+ * interpreted), quotes doubled, line breaks joined in as "\n". */
+static void gp_str(FILE *o, const char *s)
+{
+    fputc('\'', o);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("''", o);
+        else if (*s == '\n')
+            fputs("' . \"\\n\" . '", o);
+        else
+            fputc(*s, o);
+    }
+    fputc('\'', o);
+}
+
+/* Writes "set WHAT '<formatted text>'". */
+static void gp_set(FILE *o, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void gp_set(FILE *o, const char *what, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(o, "set %s ", what);
+    gp_str(o, buf);
+    fputc('\n', o);
+}
+
+/* Starts a multiplot of rows × cols panels under a title. */
+static void gp_multiplot(FILE *o, int rows, int cols, const char *title)
+{
+    fprintf(o, "set multiplot layout %d,%d title ", rows, cols);
+    gp_str(o, title);
+    fputc('\n', o);
+    if (cols == 1) /* panels one above the other share their x axis: align them */
+        fprintf(o, "set lmargin %d\n", PLOT_STACKED_LMARGIN);
+}
+
+/* Writes " title '<text>'" for one curve. */
+static void gp_title(FILE *o, const char *text)
+{
+    fputs(" title ", o);
+    gp_str(o, text);
+}
+
+/* Writes s as one double-quoted column of a data block; characters that
+ * would end the column or the line become blanks. */
+static void gp_datum(FILE *o, const char *s)
+{
+    fputc('"', o);
+    for (; *s; s++)
+        fputc(*s == '"' || *s == '\n' || *s == '\r' || *s == '\\' ? ' ' : *s, o);
+    fputs("\" ", o);
+}
+
+static void gp_xy_block(FILE *o, const char *name, int index, const plot_xy *p, size_t n)
+{
+    fprintf(o, "$%s%d << EOD\n", name, index);
+    for (size_t i = 0; i < n; i++)
+        fprintf(o, "%.9g %.9g\n", p[i].x, p[i].y);
+    fputs("EOD\n", o);
+}
+
+/* Log x axis when the values [lo, hi] span a decade or more. */
+static void gp_x_scale(FILE *o, double lo, double hi)
+{
+    if (lo > 0 && hi / lo >= PLOT_LOG_SPAN)
+        fputs("set logscale x 10\nset mxtics 10\n", o);
+    else
+        fputs("unset logscale x\nset mxtics default\n", o);
+}
+
+/* A tick step of 1, 2 or 5 × 10^k giving at most max_ticks steps up to top. */
+static double nice_step(double top, int max_ticks)
+{
+    static const double mantissas[] = { 1, 2, 5, 10 };
+    double raw = top / max_ticks, decade = pow(10, floor(log10(raw)));
+    for (size_t i = 0; i < sizeof mantissas / sizeof *mantissas; i++)
+        if (mantissas[i] * decade >= raw)
+            return mantissas[i] * decade;
+    return 10 * decade;
+}
+
+/* A dashed vertical line at x across the plot, labelled near its foot
+ * (where curves that rise with x leave room). */
+static void gp_vline(FILE *o, int tag, double x, const char *label)
+{
+    fprintf(o, "set arrow %d from %.9g, graph 0 to %.9g, graph 1 nohead dashtype %d lw %g lc rgb 'black' front\n",
+            tag, x, x, PLOT_DASHED, PLOT_MARK_LINE_WIDTH);
+    fprintf(o, "set label %d ", tag);
+    gp_str(o, label);
+    fprintf(o, " at %.9g, graph %g left offset character %g, 0 front\n", x, PLOT_VLINE_LABEL_Y, PLOT_LABEL_GAP_CH);
+}
+
+/* Curve colors told apart with color-blind vision (Okabe and Ito); curves
+ * past their count repeat them dashed. */
+static const char *const palette[] = { "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000" };
+#define PALETTE_N (sizeof palette / sizeof *palette)
+
+static void gp_linetypes(FILE *o)
+{
+    for (size_t i = 0; i < 2 * PALETTE_N; i++)
+        fprintf(o, "set linetype %zu lc rgb '%s' lw %g dashtype %d\n", i + 1, palette[i % PALETTE_N],
+                PLOT_LINE_WIDTH, i < PALETTE_N ? 1 : PLOT_DASHED);
+    fprintf(o, "set linetype cycle %zu\n", 2 * PALETTE_N);
+}
+
+/* Settings every figure shares, after the terminal. */
+static const char *const gp_style =
+    "set border lw 1.5\n"
+    "set grid xtics ytics mxtics mytics lc rgb '#c8c8c8' lw 1, lc rgb '#ececec' lw 1\n"
+    "set key nobox samplen 3 spacing 1.2 height 1\n"
+    "set format x '%g'\n"
+    "set format y '%g'\n"
+    "set tics out nomirror\n";
+
+/* The terminal for a format at the figure size and font. */
+static void gp_terminal(FILE *o, plot_format f)
+{
+    if (f == FORMAT_PNG)
+        fprintf(o, "set terminal pngcairo size %d,%d font ',%d' noenhanced\n", PLOT_WIDTH_PX, PLOT_HEIGHT_PX,
+                PLOT_FONT_PT);
+    else
+        fprintf(o, "set terminal svg size %d,%d font 'sans-serif,%d' noenhanced background rgb 'white'\n",
+                PLOT_WIDTH_PX, PLOT_HEIGHT_PX, PLOT_FONT_PT);
+}
+
+/* Writes the script (terminal, output path, style, body) to a temporary
+ * file. Returns the open stream, its name in path (caller's), or NULL. */
+static FILE *script_file(char *path, size_t n, plot_format f, const char *out, const char *body)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(path, n, "%s/kvtier-plot-XXXXXX.gp", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemps(path, 3);
+    FILE *o = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!o)
+        return NULL;
+    gp_terminal(o, f);
+    fputs("set output ", o);
+    gp_str(o, out);
+    fputs("\n", o);
+    gp_linetypes(o);
+    fputs(gp_style, o);
+    fputs(body, o);
+    fputs("unset output\n", o);
+    return o;
+}
+
+/* Runs gnuplot on the script; returns its exit status (-1: not started). */
+static int run_gnuplot(const char *script)
+{
+    const char *prog = plot_gnuplot_program();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execlp(prog, prog, script, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Draws body into out with gnuplot in format f. On failure out is removed
+ * and the script kept for inspection. */
+static int draw(const char *body, plot_format f, const char *out, kt_err *err)
+{
+    char script[4096];
+    FILE *o = script_file(script, sizeof script, f, out, body);
+    if (!o || fclose(o) != 0) {
+        KT_ERROR(err, NULL, 0, 0, "kvtier plot: cannot write a gnuplot script in %s", script);
+        return -1;
+    }
+    int rc = run_gnuplot(script);
+    struct stat sb;
+    if (rc != 0 || stat(out, &sb) != 0 || sb.st_size == 0) {
+        remove(out);
+        KT_ERROR(err, NULL, 0, 0, "kvtier plot: gnuplot (%s) failed on %s (exit status %d); its script is %s",
+                 plot_gnuplot_program(), out, rc, script);
+        return -1;
+    }
+    remove(script);
+    return 0;
+}
+
+/* ---------- reading the database ---------- */
+
+/* A growable array of doubles. Invariants: n <= cap; v is owned. */
+typedef struct dvec {
+    double *v;
+    size_t n, cap;
+} dvec;
+#define DVEC_FIRST_CAP 1024
+
+/* Appends x; -1 when out of memory (d unchanged). */
+static int dvec_push(dvec *d, double x)
+{
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? 2 * d->cap : DVEC_FIRST_CAP;
+        double *v = realloc(d->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        d->v = v;
+        d->cap = cap;
+    }
+    d->v[d->n++] = x;
+    return 0;
+}
+
+/* Prepares sql with its first parameter bound to id. Caller finalizes;
+ * NULL with err naming the database. */
+static sqlite3_stmt *prep(const plot_ctx *c, const char *sql, long long id, kt_err *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        KT_ERROR(err, c->db_path, 0, 0, "SQLite: %s", sqlite3_errmsg(c->db));
+        return NULL;
+    }
+    if (sqlite3_bind_parameter_count(s) >= 1)
+        sqlite3_bind_int64(s, 1, id);
+    return s;
+}
+
+/* The first column of the first row of sql (parameter 1 = id) as a number;
+ * 0 when there is no row or it is NULL. Returns 0, or -1 with err. */
+static int query_num(const plot_ctx *c, const char *sql, long long id, double *out, kt_err *err)
+{
+    sqlite3_stmt *s = prep(c, sql, id, err);
+    if (!s)
+        return -1;
+    int rc = sqlite3_step(s);
+    *out = rc == SQLITE_ROW ? sqlite3_column_double(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        KT_ERROR(err, c->db_path, 0, 0, "SQLite: %s", sqlite3_errmsg(c->db));
+        return -1;
+    }
+    return 0;
+}
+
+/* query_num for counts and ids; -1 on error. */
+static long long query_int(const plot_ctx *c, const char *sql, long long id, kt_err *err)
+{
+    double v;
+    return query_num(c, sql, id, &v, err) < 0 ? -1 : (long long)v;
+}
+
+/* Appends column 0 of every row of sql (parameter 1 = id), divided by
+ * scale, to d. Returns 0, or -1 with err. */
+static int query_column(const plot_ctx *c, const char *sql, long long id, double scale, dvec *d, kt_err *err)
+{
+    sqlite3_stmt *s = prep(c, sql, id, err);
+    if (!s)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (dvec_push(d, sqlite3_column_double(s, 0) / scale) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        KT_ERROR(err, c->db_path, 0, 0, "reading the results: %s",
+                 rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(c->db));
+        return -1;
+    }
+    return 0;
+}
+
+static int table_exists(const plot_ctx *c, const char *name)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &s, NULL) !=
+        SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int found = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return found;
+}
+
+/* A run's legend text: "run 12: <sweep point's parameters>" for a run of a
+ * sweep, else "run 12: <scenario name>". Written into buf (caller's). */
+static const char *run_label(const plot_ctx *c, long long run, char *buf, size_t n)
+{
+    const char *sql = table_exists(c, "sweep_points")
+                          ? "SELECT coalesce((SELECT params FROM sweep_points WHERE run_id = r.id), r.scenario_name)"
+                            " FROM runs r WHERE r.id = ?"
+                          : "SELECT scenario_name FROM runs WHERE id = ?";
+    sqlite3_stmt *s = prep(c, sql, run, NULL);
+    const unsigned char *text = s && sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
+    snprintf(buf, n, "run %lld: %s", run, text ? (const char *)text : "?");
+    sqlite3_finalize(s);
+    return buf;
+}
+
+/* One summary figure of a run (0 when absent). */
+static double run_metric(const plot_ctx *c, long long run, const char *metric)
+{
+    sqlite3_stmt *s = prep(c, "SELECT value FROM summary WHERE run_id = ? AND metric = ?", run, NULL);
+    if (!s)
+        return 0;
+    sqlite3_bind_text(s, 2, metric, -1, SQLITE_STATIC);
+    double v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_double(s, 0) : 0;
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* Dollar magnitudes for labels and axes, largest first. */
+static const struct {
+    double div;
+    const char *suffix;
+} usd_scales[] = { { 1e9, "B" }, { 1e6, "M" }, { 1e3, "k" }, { 1, "" } };
+#define USD_SCALES (sizeof usd_scales / sizeof *usd_scales)
+
+/* The scale for dollar amounts up to magnitude max. */
+static size_t usd_scale(double max)
+{
+    size_t i = 0;
+    while (i + 1 < USD_SCALES && fabs(max) < usd_scales[i].div)
+        i++;
+    return i;
+}
+
+/* "$1.25M"-style dollars (three significant digits), into buf (caller's). */
+static const char *usd_text(double usd, char *buf, size_t n)
+{
+    size_t k = usd_scale(usd);
+    snprintf(buf, n, "%s$%.3g%s", usd < 0 ? "-" : "", fabs(usd) / usd_scales[k].div, usd_scales[k].suffix);
+    return buf;
+}
+
+/* Sets the y label "WHAT ($M/year)" for dollars up to max; returns the
+ * divisor the plotted values must be scaled by. */
+static double usd_ylabel(FILE *o, const char *what, double max)
+{
+    size_t k = usd_scale(max);
+    gp_set(o, "ylabel", "%s ($%s/year)", what, usd_scales[k].suffix);
+    return usd_scales[k].div;
+}
+
+/* ---------- latency: TTFT and ITL CDFs ---------- */
+
+static const char *const sql_ttfts = "SELECT ttft_ns FROM requests WHERE run_id = ? AND ttft_ns IS NOT NULL";
+static const char *const sql_tpots = "SELECT tpot_ns FROM requests WHERE run_id = ? AND tpot_ns IS NOT NULL";
+
+/* Every stored inter-token gap of a run, in ms, appended to d. Returns how
+ * many requests had gaps stored (0: the run kept none), or -1 with err. */
+static long long load_gaps_ms(const plot_ctx *c, long long run, dvec *d, kt_err *err)
+{
+    sqlite3_stmt *s = prep(c, "SELECT itl_gaps_ns FROM requests WHERE run_id = ? AND itl_gaps_ns IS NOT NULL", run,
+                           err);
+    if (!s)
+        return -1;
+    long long reqs = 0;
+    int rc, oom = 0;
+    while (!oom && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const int64_t *g = sqlite3_column_blob(s, 0);
+        size_t n = (size_t)sqlite3_column_bytes(s, 0) / sizeof *g;
+        for (size_t i = 0; i < n && !oom; i++)
+            oom = dvec_push(d, (double)g[i] / NS_PER_MS) < 0;
+        reqs++;
+    }
+    sqlite3_finalize(s);
+    if (oom || rc != SQLITE_DONE) {
+        KT_ERROR(err, c->db_path, 0, 0, "reading run %lld's gaps: %s", run,
+                 oom ? "out of memory" : sqlite3_errmsg(c->db));
+        return -1;
+    }
+    return reqs;
+}
+
+/* Writes data block NAMEi with the CDF of d (sorted in place) and widens
+ * [*lo, *hi] to its values. */
+static int cdf_block(FILE *o, const char *name, int i, dvec *d, double *lo, double *hi)
+{
+    size_t cap = d->n < PLOT_CDF_MAX_POINTS ? d->n : PLOT_CDF_MAX_POINTS;
+    plot_xy *p = malloc((cap ? cap : 1) * sizeof *p);
+    if (!p)
+        return -1;
+    size_t n = plot_cdf_points(d->v, d->n, PLOT_CDF_MAX_POINTS, p);
+    gp_xy_block(o, name, i, p, n);
+    if (n) {
+        *lo = fmin(*lo, p[0].x);
+        *hi = fmax(*hi, p[n - 1].x);
+    }
+    free(p);
+    return 0;
+}
+
+/* One CDF panel: a curve per run from blocks NAME0.. */
+static void cdf_panel(FILE *o, const plot_ctx *c, const char *name, const char *xlabel, const char *ylabel,
+                      double lo, double hi, const int *tpot)
+{
+    gp_set(o, "xlabel", "%s", xlabel);
+    gp_set(o, "ylabel", "%s", ylabel);
+    gp_x_scale(o, lo, hi);
+    fputs("set yrange [0:1]\nset key above\nplot ", o);
+    for (int i = 0; i < c->n_runs; i++) {
+        char label[256], text[300];
+        run_label(c, c->runs[i], label, sizeof label);
+        snprintf(text, sizeof text, "%s%s", label, tpot && tpot[i] ? " (TPOT)" : "");
+        fprintf(o, "%s$%s%d using 1:2 with steps", i ? ", \\\n  " : "", name, i);
+        gp_title(o, text);
+    }
+    fputc('\n', o);
+}
+
+/* The figure's subject in titles: "run 12 (name)", "runs 3, 5", "sweep 2 (name)". */
+static const char *runs_text(const plot_ctx *c, char *buf, size_t n)
+{
+    if (c->sweep) {
+        sqlite3_stmt *s = table_exists(c, "sweeps") ? prep(c, "SELECT name FROM sweeps WHERE id = ?", c->sweep, NULL)
+                                                    : NULL;
+        const unsigned char *t = s && sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
+        snprintf(buf, n, "sweep %lld%s%s%s", c->sweep, t ? " (" : "", t ? (const char *)t : "", t ? ")" : "");
+        sqlite3_finalize(s);
+    } else if (c->n_runs == 1) {
+        char label[256];
+        run_label(c, c->runs[0], label, sizeof label);
+        snprintf(buf, n, "%s", label);
+    } else {
+        size_t len = (size_t)snprintf(buf, n, "runs");
+        for (int i = 0; i < c->n_runs && len < n; i++)
+            len += (size_t)snprintf(buf + len, n - len, "%s %lld", i ? "," : "", c->runs[i]);
+    }
+    return buf;
+}
+
+/* Data blocks ttftI and itlI per selected run, widening [lo, hi] per panel
+ * (0 TTFT, 1 ITL) and marking tpot[i] for runs that stored no gaps.
+ * Returns how many such runs, or -1 with err. */
+static int latency_blocks(const plot_ctx *c, FILE *o, double *lo, double *hi, int *tpot, kt_err *err)
+{
+    int n_tpot = 0, rc = 0;
+    for (int i = 0; i < c->n_runs && rc == 0; i++) {
+        dvec ttft = { 0 }, itl = { 0 };
+        long long gap_reqs = -1;
+        rc = query_column(c, sql_ttfts, c->runs[i], NS_PER_MS, &ttft, err);
+        if (rc == 0 && (gap_reqs = load_gaps_ms(c, c->runs[i], &itl, err)) == 0)
+            rc = query_column(c, sql_tpots, c->runs[i], NS_PER_MS, &itl, err);
+        rc = rc < 0 || gap_reqs < 0 ? -1 : 0;
+        tpot[i] = gap_reqs == 0;
+        n_tpot += tpot[i];
+        if (rc == 0 && (cdf_block(o, "ttft", i, &ttft, &lo[0], &hi[0]) < 0 ||
+                        cdf_block(o, "itl", i, &itl, &lo[1], &hi[1]) < 0))
+            rc = -1;
+        free(ttft.v);
+        free(itl.v);
+    }
+    return rc < 0 ? -1 : n_tpot;
+}
+
+static int write_latency(const plot_ctx *c, long long id, FILE *o, kt_err *err)
+{
+    double lo[2] = { INFINITY, INFINITY }, hi[2] = { 0, 0 };
+    int tpot[PLOT_MAX_RUNS] = { 0 }; /* subject_has allows no more runs */
+    int n_tpot = latency_blocks(c, o, lo, hi, tpot, err), all_tpot = n_tpot == c->n_runs;
+    if (n_tpot < 0)
+        return -1;
+    char subject[512], title[600];
+    snprintf(title, sizeof title, "Latency CDFs, %s", runs_text(c, subject, sizeof subject));
+    gp_multiplot(o, 1, 2, title);
+    gp_set(o, "title", "Time to first token");
+    cdf_panel(o, c, "ttft", "TTFT (ms)", "fraction of requests", lo[0], hi[0], NULL);
+    if (all_tpot)
+        gp_set(o, "title", "TPOT (gaps not stored: set results.itl_gaps)");
+    else
+        gp_set(o, "title", "Inter-token latency%s", n_tpot ? " (TPOT where gaps were not stored)" : "");
+    cdf_panel(o, c, "itl", all_tpot ? "TPOT (ms)" : "inter-token gap (ms)",
+              all_tpot ? "fraction of requests" : "fraction of gaps", lo[1], hi[1], all_tpot ? NULL : tpot);
+    fputs("unset multiplot\n", o);
+    return 0;
+}
+
+/* ---------- tiers: occupancy over time ---------- */
+
+/* One KV tier of a run, for the occupancy figure.
+ * Invariants: capacity_blocks is the whole tier's (summed over replicas,
+ * or the one pool when shared), 0 when unknown; block_bytes > 0 when known. */
+typedef struct tier_info {
+    char label[128];
+    double capacity_blocks, block_bytes;
+} tier_info;
+
+#define BYTES_PER_GB 1e9
+
+/* HBM's and each lower tier's capacity and legend text, by tier_samples level. */
+static int load_tier_info(const plot_ctx *c, long long run, tier_info *t, kt_err *err)
+{
+    memset(t, 0, PLOT_MAX_LEVELS * sizeof *t);
+    long long replicas = query_int(c, "SELECT count(*) FROM replicas WHERE run_id = ?", run, err);
+    if (replicas < 0)
+        return -1;
+    char b[32];
+    t[0].capacity_blocks = run_metric(c, run, "kv_blocks_per_replica") * (double)replicas;
+    t[0].block_bytes = run_metric(c, run, "kv_block_bytes");
+    snprintf(t[0].label, sizeof t[0].label, "HBM: %s (%lld replica%s)",
+             units_format(t[0].capacity_blocks * t[0].block_bytes, UNITS_BYTES, b, sizeof b), replicas,
+             replicas == 1 ? "" : "s");
+    sqlite3_stmt *s = prep(c, "SELECT level, name, kind, sum(capacity_blocks), max(capacity_blocks), max(block_bytes),"
+                              " (SELECT count(*) FROM tier_samples x WHERE x.run_id = t.run_id"
+                              "  AND x.level = t.level + 1 AND x.replica = " STR(METRICS_SHARED_REPLICA) ") > 0"
+                              " FROM tiers t WHERE run_id = ? GROUP BY level ORDER BY level", run, err);
+    if (!s)
+        return -1;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int level = sqlite3_column_int(s, 0) + 1, shared = sqlite3_column_int(s, 6);
+        if (level < 1 || level >= PLOT_MAX_LEVELS)
+            continue;
+        tier_info *x = &t[level];
+        x->capacity_blocks = sqlite3_column_double(s, shared ? 4 : 3);
+        x->block_bytes = sqlite3_column_double(s, 5);
+        const char *name = (const char *)sqlite3_column_text(s, 1), *kind = (const char *)sqlite3_column_text(s, 2);
+        int named_as_kind = !strcmp(name, kind);
+        snprintf(x->label, sizeof x->label, "%s%s%s%s: %s%s", name, named_as_kind ? "" : " (",
+                 named_as_kind ? "" : kind, named_as_kind ? "" : ")",
+                 units_format(x->capacity_blocks * x->block_bytes, UNITS_BYTES, b, sizeof b),
+                 shared ? ", one pool for the fleet" : "");
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Data blocks tierL: time (s), fraction of capacity, GB held; drawn[L]
+ * set for each level written. */
+static int tier_blocks(const plot_ctx *c, long long run, const tier_info *t, FILE *o, int *drawn, kt_err *err)
+{
+    sqlite3_stmt *s = prep(c, "SELECT level, t_ns, sum(used_blocks) FROM tier_samples WHERE run_id = ?"
+                              " GROUP BY level, t_ns ORDER BY level, t_ns", run, err);
+    if (!s)
+        return -1;
+    int open = -1;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int level = sqlite3_column_int(s, 0);
+        if (level < 0 || level >= PLOT_MAX_LEVELS || !(t[level].capacity_blocks > 0))
+            continue;
+        if (level != open) {
+            fprintf(o, "%s$tier%d << EOD\n", open >= 0 ? "EOD\n" : "", level);
+            open = level;
+            drawn[level] = 1;
+        }
+        double used = sqlite3_column_double(s, 2);
+        fprintf(o, "%.9g %.9g %.9g\n", sqlite3_column_int64(s, 1) / NS_PER_S, used / t[level].capacity_blocks,
+                used * t[level].block_bytes / BYTES_PER_GB);
+    }
+    sqlite3_finalize(s);
+    if (open >= 0)
+        fputs("EOD\n", o);
+    return 0;
+}
+
+/* One occupancy panel: column col of every tier block drawn. */
+static void tier_panel(FILE *o, const tier_info *t, const int *drawn, int col, int with_key)
+{
+    fprintf(o, "%s\nplot ", with_key ? "set key above" : "unset key");
+    for (int l = 0, first = 1; l < PLOT_MAX_LEVELS; l++)
+        if (drawn[l]) {
+            fprintf(o, "%s$tier%d using 1:%d with lines", first ? "" : ", \\\n  ", l, col);
+            gp_title(o, t[l].label);
+            first = 0;
+        }
+    fputc('\n', o);
+}
+
+static int write_tiers(const plot_ctx *c, long long run, FILE *o, kt_err *err)
+{
+    tier_info t[PLOT_MAX_LEVELS];
+    int drawn[PLOT_MAX_LEVELS] = { 0 };
+    if (load_tier_info(c, run, t, err) < 0 || tier_blocks(c, run, t, o, drawn, err) < 0)
+        return -1;
+    char label[256], title[512];
+    snprintf(title, sizeof title, "KV tier occupancy, %s (blocks held, summed over replicas)",
+             run_label(c, run, label, sizeof label));
+    gp_multiplot(o, 2, 1, title);
+    gp_set(o, "ylabel", "occupancy (fraction of capacity)");
+    fputs("set yrange [0:1.05]\nunset xlabel\n", o);
+    tier_panel(o, t, drawn, 2, 1);
+    gp_set(o, "ylabel", "KV held (GB)");
+    gp_set(o, "xlabel", "simulated time (s)");
+    fputs("set yrange [0:*]\n", o);
+    tier_panel(o, t, drawn, 3, 0);
+    fputs("unset multiplot\n", o);
+    return 0;
+}
+
+/* ---------- links: utilization over time ---------- */
+
+/* Links that moved data, in the fabric's order, with their bandwidth. */
+static const char *const sql_busy_links =
+    "SELECT name, max(bw_Bps) FROM links WHERE run_id = ? GROUP BY name HAVING sum(bytes_moved) > 0 ORDER BY min(link)";
+
+#define LINK_PANEL_COLUMNS 2        /* small multiples side by side once there are more than */
+#define LINK_ONE_COLUMN_MAX 3       /* this many links */
+
+#define LINK_PANEL_TICKS 3          /* y tick steps on one small panel */
+#define LINK_HEADROOM 1.1           /* y range above a link's highest utilization */
+
+/* Writes data block linkN per busy link and, into panels, one small plot
+ * each (titled with the link and its bandwidth; axis labels on the outer
+ * panels only). Returns how many, or -1 with err. */
+static int link_panels(const plot_ctx *c, long long run, FILE *o, FILE *panels, kt_err *err)
+{
+    long long n_links = query_int(c, "SELECT count(*) FROM (SELECT name FROM links WHERE run_id = ? GROUP BY name"
+                                     " HAVING sum(bytes_moved) > 0)", run, err);
+    sqlite3_stmt *names = n_links >= 0 ? prep(c, sql_busy_links, run, err) : NULL;
+    sqlite3_stmt *s = names ? prep(c, "SELECT s.t_ns, avg(s.utilization) FROM link_samples s JOIN links l"
+                                      " USING (run_id, replica, link) WHERE s.run_id = ? AND l.name = ?"
+                                      " GROUP BY s.t_ns ORDER BY s.t_ns", run, err)
+                            : NULL;
+    int n = 0, cols = n_links > LINK_ONE_COLUMN_MAX ? LINK_PANEL_COLUMNS : 1;
+    while (s && sqlite3_step(names) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(names, 0);
+        char bw[32];
+        double top = 0;
+        sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
+        fprintf(o, "$link%d << EOD\n", n);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            top = fmax(top, sqlite3_column_double(s, 1));
+            fprintf(o, "%.9g %.9g\n", sqlite3_column_int64(s, 0) / NS_PER_S, sqlite3_column_double(s, 1));
+        }
+        fputs("EOD\n", o);
+        sqlite3_reset(s);
+        top = top > 0 ? top * LINK_HEADROOM : 1;
+        gp_set(panels, "title", "%s (%s)", name,
+               units_format(sqlite3_column_double(names, 1), UNITS_BANDWIDTH, bw, sizeof bw));
+        fprintf(panels, "set yrange [0:%.9g]\nset ytics %.9g\n", top, nice_step(top, LINK_PANEL_TICKS));
+        gp_set(panels, "xlabel", "%s", n + cols >= n_links ? "simulated time (s)" : "");
+        gp_set(panels, "ylabel", "%s", n % cols == 0 ? "utilization (fraction)" : "");
+        fprintf(panels, "plot $link%d using 1:2 with lines lt %d notitle\n", n, n + 1);
+        n++;
+    }
+    sqlite3_finalize(names);
+    sqlite3_finalize(s);
+    return s ? n : -1;
+}
+
+static int write_links(const plot_ctx *c, long long run, FILE *o, kt_err *err)
+{
+    char *panels = NULL;
+    size_t len = 0;
+    FILE *p = open_memstream(&panels, &len);
+    int n = p ? link_panels(c, run, o, p, err) : -1;
+    if (p)
+        fclose(p);
+    if (n < 0) {
+        free(panels);
+        return -1;
+    }
+    long long replicas = query_int(c, "SELECT count(DISTINCT replica) FROM links WHERE run_id = ?", run, err);
+    int cols = n > LINK_ONE_COLUMN_MAX ? LINK_PANEL_COLUMNS : 1;
+    char label[256], title[512];
+    snprintf(title, sizeof title, "Link utilization, %s (mean over %lld replica%s; links that moved data)",
+             run_label(c, run, label, sizeof label), replicas, replicas == 1 ? "" : "s");
+    gp_multiplot(o, (n + cols - 1) / cols, cols, title);
+    fprintf(o, "unset key\n%s", panels);
+    fputs("unset multiplot\n", o);
+    free(panels);
+    return 0;
+}
+
+/* ---------- plans ---------- */
+
+/* A capacity plan and its candidates.
+ * Invariants: cand holds n_cand rows in candidate order (owned); baseline
+ * and best are candidate numbers or PLOT_NONE. */
+typedef struct plot_plan {
+    long long id;
+    char name[128];
+    double target_rps, slo_ttft_p99_ms;
+    int has_slo_ttft;
+    int baseline, best;
+    plot_candidate *cand;
+    size_t n_cand;
+} plot_plan;
+
+static int col_int_or(sqlite3_stmt *s, int col, int none)
+{
+    return sqlite3_column_type(s, col) == SQLITE_NULL ? none : sqlite3_column_int(s, col);
+}
+
+static void read_candidate(sqlite3_stmt *s, plot_candidate *x)
+{
+    memset(x, 0, sizeof *x);
+    x->candidate = sqlite3_column_int(s, 0);
+    snprintf(x->name, sizeof x->name, "%s", (const char *)sqlite3_column_text(s, 1));
+    x->gpus_per_replica = sqlite3_column_int(s, 2);
+    x->max_rps_per_replica = sqlite3_column_double(s, 3);
+    x->usd_per_gpu_year = sqlite3_column_double(s, 4);
+    x->tier_usd_per_replica_year = sqlite3_column_double(s, 5);
+    x->feasible = sqlite3_column_int(s, 6);
+    x->has_gpus = sqlite3_column_type(s, 7) != SQLITE_NULL && sqlite3_column_type(s, 8) != SQLITE_NULL;
+    x->gpus = sqlite3_column_int64(s, 7);
+    x->usd_per_year = sqlite3_column_double(s, 8);
+    x->has_ttft = sqlite3_column_type(s, 9) != SQLITE_NULL;
+    x->ttft_p99_ms = sqlite3_column_double(s, 9);
+}
+
+/* Frees what plot_plan_load allocated; p can be loaded again. */
+static void plot_plan_free(plot_plan *p)
+{
+    free(p->cand);
+    p->cand = NULL;
+}
+
+/* Reads plan id and its candidates into p: 0 (free with plot_plan_free), or -1
+ * with err and nothing held. */
+static int plot_plan_load(const plot_ctx *c, long long id, plot_plan *p, kt_err *err)
+{
+    memset(p, 0, sizeof *p);
+    sqlite3_stmt *s = prep(c, "SELECT name, target_rps, slo_ttft_p99_ms, baseline, best FROM plans WHERE id = ?", id,
+                           err);
+    if (!s)
+        return -1;
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        KT_ERROR(err, c->db_path, 0, 0, "plan %lld not found", id);
+        return -1;
+    }
+    p->id = id;
+    snprintf(p->name, sizeof p->name, "%s", (const char *)sqlite3_column_text(s, 0));
+    p->target_rps = sqlite3_column_double(s, 1);
+    p->has_slo_ttft = sqlite3_column_type(s, 2) != SQLITE_NULL;
+    p->slo_ttft_p99_ms = sqlite3_column_double(s, 2);
+    p->baseline = col_int_or(s, 3, PLOT_NONE);
+    p->best = col_int_or(s, 4, PLOT_NONE);
+    sqlite3_finalize(s);
+    long long n = query_int(c, "SELECT count(*) FROM plan_candidates WHERE plan_id = ?", id, err);
+    p->cand = n >= 0 ? calloc((size_t)n + 1, sizeof *p->cand) : NULL;
+    s = p->cand ? prep(c, "SELECT candidate, name, gpus_per_replica, max_rps_per_replica, usd_per_gpu_year,"
+                          " tier_usd_per_replica_year, feasible, gpus, usd_per_year, ttft_p99_ms"
+                          " FROM plan_candidates WHERE plan_id = ? ORDER BY candidate", id, err)
+                 : NULL;
+    if (!s) {
+        plot_plan_free(p);
+        return -1;
+    }
+    while (p->n_cand < (size_t)n && sqlite3_step(s) == SQLITE_ROW)
+        read_candidate(s, &p->cand[p->n_cand++]);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* A candidate's legend text: its name, marked when it is the baseline or the best. */
+static const char *cand_label(const plot_plan *p, const plot_candidate *x, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s%s%s", x->name, x->candidate == p->baseline ? " (baseline)" : "",
+             x->candidate == p->best ? " (best)" : "");
+    return buf;
+}
+
+/* Data block costI: load (req/s), $/year ÷ usd_div, GPUs along candidate
+ * x's staircase from 0 to max_load, exact while it has few enough steps. */
+static void cost_block(FILE *o, int i, const plot_candidate *x, double max_load, double usd_div)
+{
+    double steps = ceil(max_load / x->max_rps_per_replica);
+    fprintf(o, "$cost%d << EOD\n", i);
+    plot_cost pc;
+    if (steps <= PLOT_COST_MAX_STEPS) {
+        for (int k = 1; k <= (int)steps; k++) {
+            double lo = (k - 1) * x->max_rps_per_replica, hi = fmin(k * x->max_rps_per_replica, max_load);
+            plot_cost_at(x, 0.5 * (lo + hi), &pc);
+            fprintf(o, "%.9g %.9g %lld\n%.9g %.9g %lld\n", lo, pc.usd_per_year / usd_div, (long long)pc.gpus, hi,
+                    pc.usd_per_year / usd_div, (long long)pc.gpus);
+        }
+    } else {
+        for (int k = 1; k <= PLOT_COST_MAX_STEPS; k++) {
+            double load = max_load * k / PLOT_COST_MAX_STEPS;
+            plot_cost_at(x, load, &pc);
+            fprintf(o, "%.9g %.9g %lld\n", load, pc.usd_per_year / usd_div, (long long)pc.gpus);
+        }
+    }
+    fputs("EOD\n", o);
+}
+
+/* One panel of the cost figure: column col of every costI block. */
+static void cost_panel(FILE *o, const plot_plan *p, int col, int with_key)
+{
+    fprintf(o, "%s\nplot ", with_key ? "set key top left" : "unset key");
+    for (size_t i = 0, first = 1; i < p->n_cand; i++) {
+        if (!(p->cand[i].max_rps_per_replica > 0))
+            continue;
+        char label[160];
+        fprintf(o, "%s$cost%zu using 1:%d with lines", first ? "" : ", \\\n  ", i, col);
+        gp_title(o, cand_label(p, &p->cand[i], label, sizeof label));
+        first = 0;
+    }
+    fputc('\n', o);
+}
+
+static int write_cost(const plot_ctx *c, long long id, FILE *o, kt_err *err)
+{
+    plot_plan p;
+    if (plot_plan_load(c, id, &p, err) < 0)
+        return -1;
+    double max_load = PLOT_LOAD_SPAN * p.target_rps, max_usd = 0;
+    plot_cost pc;
+    for (size_t i = 0; i < p.n_cand; i++)
+        if (plot_cost_at(&p.cand[i], max_load, &pc) == 0)
+            max_usd = fmax(max_usd, pc.usd_per_year);
+    char title[256], target[64];
+    snprintf(title, sizeof title, "Cost against load, plan %lld (%s)", p.id, p.name);
+    snprintf(target, sizeof target, "target %g req/s", p.target_rps);
+    gp_multiplot(o, 2, 1, title);
+    double usd_div = usd_ylabel(o, "annual cost", max_usd);
+    for (size_t i = 0; i < p.n_cand; i++)
+        if (p.cand[i].max_rps_per_replica > 0)
+            cost_block(o, (int)i, &p.cand[i], max_load, usd_div);
+    fprintf(o, "set xrange [0:%.9g]\nset yrange [0:*]\n", max_load);
+    gp_vline(o, 1, p.target_rps, target);
+    gp_set(o, "xlabel", "load (requests/s)");
+    cost_panel(o, &p, 2, 1);
+    gp_set(o, "ylabel", "GPUs");
+    cost_panel(o, &p, 3, 0);
+    fputs("unset multiplot\n", o);
+    plot_plan_free(&p);
+    return 0;
+}
+
+/* Why plan p has no savings to show (NULL: it has). */
+static const char *savings_missing(const plot_plan *p, plot_saving *sv, int *n)
+{
+    if (p->baseline == PLOT_NONE)
+        return "has no baseline";
+    *n = plot_savings(p->cand, p->n_cand, p->baseline, sv);
+    if (*n < 0)
+        return "has a baseline that is infeasible or has no GPU count";
+    return *n == 0 ? "has no feasible candidate besides the baseline" : NULL;
+}
+
+#define PLOT_BAR_WIDTH 0.6          /* of the space between two bars */
+#define PLOT_BAR_TICKS 5            /* y tick steps of a bar panel at most */
+#define PLOT_BAR_LABEL_PAD 0.06     /* a bar's value label sits this share of the y span past its end */
+#define PLOT_TIC_ANGLE 30           /* degrees: candidate names under bars, slanted to fit */
+
+/* The y extent of a bar panel: 0 and every bar, with room past the bars'
+ * ends for their value labels. Invariants: lo <= 0 <= hi; pad > 0. */
+typedef struct bar_range {
+    double lo, hi, pad;
+} bar_range;
+
+/* The range of bars v[0..n). */
+static bar_range bar_range_of(const double *v, int n)
+{
+    bar_range r = { 0, 0, 0 };
+    for (int i = 0; i < n; i++) {
+        r.lo = fmin(r.lo, v[i]);
+        r.hi = fmax(r.hi, v[i]);
+    }
+    r.pad = PLOT_BAR_LABEL_PAD * (r.hi > r.lo ? r.hi - r.lo : 1);
+    r.lo -= r.lo < 0 ? 2 * r.pad : 0;
+    r.hi += 2 * r.pad;
+    return r;
+}
+
+/* Where value v's label goes: past the bar's end, away from 0. */
+static double bar_label_y(const bar_range *r, double v)
+{
+    return v < 0 ? v - r->pad : v + r->pad;
+}
+
+/* One bar panel: column col of $sav as bars over range r, their labels
+ * (column col + 2) at the positions in column col + 4. Labels are placed by
+ * data rather than by "NaN" filters: gnuplot 5.4 crashes on a label plot
+ * whose every point is undefined. */
+static void bar_panel(FILE *o, int col, const bar_range *r)
+{
+    fprintf(o, "set yrange [%.9g:%.9g]\n", r->lo, r->hi);
+    fprintf(o, "plot $sav using 0:%d:xtic(1) with boxes lt 1 title 'saved (below 0: costs more)', \\\n"
+               "  $sav using 0:%d:%d with labels notitle\n",
+            col, col + 4, col + 2);
+}
+
+/* Data block $sav, a row per saving: candidate, GPUs saved, $/year saved
+ * ÷ usd_div, their value labels, and the labels' y positions in the
+ * ranges gr (GPUs) and ur (dollars). */
+static void savings_block(FILE *o, const plot_plan *p, const plot_saving *sv, int n, double usd_div,
+                          const bar_range *gr, const bar_range *ur)
+{
+    char label[160], u[32];
+    fputs("$sav << EOD\n", o);
+    for (int i = 0; i < n; i++) {
+        double gpus = (double)sv[i].gpus_saved, usd = sv[i].usd_per_year_saved / usd_div;
+        gp_datum(o, cand_label(p, &p->cand[sv[i].index], label, sizeof label));
+        fprintf(o, "%.9g %.9g ", gpus, usd);
+        snprintf(u, sizeof u, "%lld", (long long)sv[i].gpus_saved);
+        gp_datum(o, u);
+        gp_datum(o, usd_text(sv[i].usd_per_year_saved, u, sizeof u));
+        fprintf(o, "%.9g %.9g\n", bar_label_y(gr, gpus), bar_label_y(ur, usd));
+    }
+    fputs("EOD\n", o);
+}
+
+static int write_savings(const plot_ctx *c, long long id, FILE *o, kt_err *err)
+{
+    plot_plan p;
+    if (plot_plan_load(c, id, &p, err) < 0)
+        return -1;
+    plot_saving *sv = calloc(p.n_cand + 1, sizeof *sv);
+    double *gpus = calloc(p.n_cand + 1, sizeof *gpus), *usd = calloc(p.n_cand + 1, sizeof *usd);
+    int n = 0;
+    const char *why = sv && gpus && usd ? savings_missing(&p, sv, &n) : "cannot be read (out of memory)";
+    if (why)
+        KT_ERROR(err, c->db_path, 0, 0, "savings: plan %lld %s", id, why);
+    double max_usd = 0;
+    for (int i = 0; i < n; i++)
+        max_usd = fmax(max_usd, fabs(sv[i].usd_per_year_saved));
+    const plot_candidate *b = why ? NULL : find_candidate(p.cand, p.n_cand, p.baseline);
+    char title[512], u[32];
+    if (b) {
+        snprintf(title, sizeof title,
+                 "Savings against the baseline %s (%lld GPUs, %s/year) at %g req/s, plan %lld (%s)", b->name,
+                 (long long)b->gpus, usd_text(b->usd_per_year, u, sizeof u), p.target_rps, p.id, p.name);
+        gp_multiplot(o, 1, 2, title);
+        double usd_div = usd_ylabel(o, "saved", max_usd);
+        for (int i = 0; i < n; i++) {
+            gpus[i] = (double)sv[i].gpus_saved;
+            usd[i] = sv[i].usd_per_year_saved / usd_div;
+        }
+        bar_range gr = bar_range_of(gpus, n), ur = bar_range_of(usd, n);
+        savings_block(o, &p, sv, n, usd_div, &gr, &ur);
+        fprintf(o, "set style fill solid 0.85 border -1\nset boxwidth %g\nset xrange [-%g:%g]\n"
+                   "set xtics rotate by %d right\nset grid noxtics\nset key above\n",
+                PLOT_BAR_WIDTH, PLOT_BAR_WIDTH, n - 1 + PLOT_BAR_WIDTH, PLOT_TIC_ANGLE);
+        gp_set(o, "xlabel", "candidate");
+        gp_set(o, "title", "Annual cost saved");
+        bar_panel(o, 3, &ur);
+        gp_set(o, "title", "GPUs saved");
+        gp_set(o, "ylabel", "GPUs saved (GPUs)");
+        fprintf(o, "set ytics %g\n", fmax(1, nice_step(gr.hi - gr.lo, PLOT_BAR_TICKS))); /* whole GPUs */
+        bar_panel(o, 2, &gr);
+        fputs("unset multiplot\n", o);
+    }
+    free(sv);
+    free(gpus);
+    free(usd);
+    plot_plan_free(&p);
+    return b ? 0 : -1;
+}
+
+/* Feasible candidates with a cost and a p99 TTFT: their (TTFT, $/year)
+ * points and indices (caller's arrays, room for p->n_cand). */
+static size_t pareto_points(const plot_plan *p, plot_xy *pts, size_t *idx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_cand; i++) {
+        const plot_candidate *x = &p->cand[i];
+        if (x->feasible && x->has_gpus && x->has_ttft) {
+            pts[n] = (plot_xy){ x->ttft_p99_ms, x->usd_per_year };
+            idx[n++] = i;
+        }
+    }
+    return n;
+}
+
+static int cmp_x(const void *a, const void *b)
+{
+    return cmp_double(&((const plot_xy *)a)->x, &((const plot_xy *)b)->x);
+}
+
+static int write_pareto(const plot_ctx *c, long long id, FILE *o, kt_err *err)
+{
+    plot_plan p;
+    if (plot_plan_load(c, id, &p, err) < 0)
+        return -1;
+    plot_xy *pts = calloc(p.n_cand + 1, sizeof *pts), *front = calloc(p.n_cand + 1, sizeof *front);
+    size_t *idx = calloc(p.n_cand + 1, sizeof *idx);
+    int *on = calloc(p.n_cand + 1, sizeof *on);
+    size_t n = pts && front && idx && on ? pareto_points(&p, pts, idx) : 0, nf = 0;
+    plot_pareto_front(pts, n, on);
+    double lo = INFINITY, hi = 0, max_usd = 0;
+    for (size_t i = 0; i < n; i++)
+        max_usd = fmax(max_usd, pts[i].y);
+    double usd_div = usd_ylabel(o, "annual cost", max_usd);
+    char label[160];
+    fputs("$pts << EOD\n", o);
+    for (size_t i = 0; i < n; i++) {
+        pts[i].y /= usd_div;
+        fprintf(o, "%.9g %.9g ", pts[i].x, pts[i].y);
+        gp_datum(o, cand_label(&p, &p.cand[idx[i]], label, sizeof label));
+        fputc('\n', o);
+        lo = fmin(lo, pts[i].x);
+        hi = fmax(hi, pts[i].x);
+        if (on[i])
+            front[nf++] = pts[i];
+    }
+    fputs("EOD\n", o);
+    qsort(front, nf, sizeof *front, cmp_x);
+    gp_xy_block(o, "front", 0, front, nf);
+    char title[512];
+    snprintf(title, sizeof title, "Cost against p99 TTFT, plan %lld (%s): feasible candidates at %g req/s", p.id,
+             p.name, p.target_rps);
+    gp_multiplot(o, 1, 1, title); /* a title above the key */
+    gp_set(o, "xlabel", "p99 TTFT at the operating point (ms)");
+    gp_x_scale(o, lo, hi);
+    fputs("set offsets graph 0.05, graph 0.25, graph 0.1, graph 0.1\nset key above\n", o);
+    if (p.has_slo_ttft) {
+        char slo[64];
+        snprintf(slo, sizeof slo, "SLO %g ms", p.slo_ttft_p99_ms);
+        gp_vline(o, 1, p.slo_ttft_p99_ms, slo);
+    }
+    fprintf(o, "plot $front0 using 1:2 with linespoints lt 1 pt %d ps %g title 'Pareto front (not dominated)', \\\n"
+               "  $pts using 1:2 with points lt 2 pt %d ps %g lw %g title 'candidate', \\\n"
+               "  $pts using 1:2:3 with labels left offset character %g, %g notitle\nunset multiplot\n",
+            GP_FILLED_CIRCLE, PLOT_POINT_SIZE, GP_OPEN_CIRCLE, PLOT_POINT_SIZE, PLOT_MARK_LINE_WIDTH,
+            2 * PLOT_LABEL_GAP_CH, PLOT_LABEL_RISE_CH);
+    int rc = pts && front && idx && on ? 0 : -1;
+    if (rc < 0)
+        KT_ERROR(err, NULL, 0, 0, "kvtier plot: out of memory");
+    free(pts);
+    free(front);
+    free(idx);
+    free(on);
+    plot_plan_free(&p);
+    return rc;
+}
+
+/* ---------- which figures the data supports ---------- */
+
+/* 1 when run `id` has data for kind (0 with the reason in err), -1 on error. */
+static int run_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *err)
+{
+    static const char *const sql[] = {
+        [KIND_LATENCY] = "SELECT EXISTS (SELECT 1 FROM requests WHERE run_id = ? AND ttft_ns IS NOT NULL)",
+        [KIND_TIERS] = "SELECT EXISTS (SELECT 1 FROM tier_samples WHERE run_id = ?)",
+        [KIND_LINKS] = "SELECT EXISTS (SELECT 1 FROM link_samples s JOIN links l USING (run_id, replica, link)"
+                       " WHERE s.run_id = ? AND l.bytes_moved > 0)",
+    };
+    static const char *const why[] = {
+        [KIND_LATENCY] = "has no completed request",
+        [KIND_TIERS] = "has no tier samples (runs stored before tier_samples existed have none)",
+        [KIND_LINKS] = "moved no data over any link (only KV tiers below HBM have links)",
+    };
+    long long v = query_int(c, sql[kind], id, err);
+    if (v == 0)
+        KT_ERROR(err, c->db_path, 0, 0, "%s: run %lld %s", kind_names[kind], id, why[kind]);
+    return v < 0 ? -1 : v > 0;
+}
+
+/* 1 when plan `id` has data for kind (0 with the reason in err), -1 on error. */
+static int plan_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *err)
+{
+    plot_plan p;
+    if (plot_plan_load(c, id, &p, err) < 0)
+        return -1;
+    plot_xy *pts = calloc(p.n_cand + 1, sizeof *pts);
+    size_t *idx = calloc(p.n_cand + 1, sizeof *idx);
+    plot_saving *sv = calloc(p.n_cand + 1, sizeof *sv);
+    const char *why = NULL;
+    int n = 0, serving = 0;
+    for (size_t i = 0; i < p.n_cand; i++)
+        serving += p.cand[i].max_rps_per_replica > 0;
+    if (!pts || !idx || !sv)
+        why = "cannot be read (out of memory)";
+    else if (kind == KIND_COST && (!serving || !(p.target_rps > 0)))
+        why = "has no candidate that serves any load, or no target load";
+    else if (kind == KIND_SAVINGS)
+        why = savings_missing(&p, sv, &n);
+    else if (kind == KIND_PARETO && pareto_points(&p, pts, idx) == 0)
+        why = "has no feasible candidate with a cost and a p99 TTFT";
+    if (why)
+        KT_ERROR(err, c->db_path, 0, 0, "%s: plan %lld %s", kind_names[kind], id, why);
+    free(pts);
+    free(idx);
+    free(sv);
+    plot_plan_free(&p);
+    return !why;
+}
+
+typedef int (*writer_fn)(const plot_ctx *, long long, FILE *, kt_err *);
+
+static const struct {
+    plot_subject subject;
+    writer_fn write;
+} kinds[KIND_COUNT] = {
+    [KIND_LATENCY] = { SUBJECT_RUNS, write_latency }, [KIND_TIERS] = { SUBJECT_RUN, write_tiers },
+    [KIND_LINKS] = { SUBJECT_RUN, write_links },      [KIND_COST] = { SUBJECT_PLAN, write_cost },
+    [KIND_SAVINGS] = { SUBJECT_PLAN, write_savings }, [KIND_PARETO] = { SUBJECT_PLAN, write_pareto },
+};
+
+/* One figure to draw: a kind and its run or plan (0: the runs together). */
+typedef struct plot_fig {
+    plot_kind kind;
+    long long id;
+} plot_fig;
+
+/* The file name stem of a figure, into buf (caller's). */
+static const char *fig_stem(const plot_ctx *c, const plot_fig *f, char *buf, size_t n)
+{
+    size_t len = (size_t)snprintf(buf, n, "%s-", kind_names[f->kind]);
+    if (kinds[f->kind].subject == SUBJECT_PLAN)
+        snprintf(buf + len, n - len, "plan%lld", f->id);
+    else if (kinds[f->kind].subject == SUBJECT_RUN)
+        snprintf(buf + len, n - len, "run%lld", f->id);
+    else if (c->sweep)
+        snprintf(buf + len, n - len, "sweep%lld", c->sweep);
+    else
+        for (int i = 0; i < c->n_runs && len < n; i++)
+            len += (size_t)snprintf(buf + len, n - len, i ? "_%lld" : "run%lld", c->runs[i]);
+    return buf;
+}
+
+/* Whether the data has kind for subject id: 1 yes, 0 no (reason in err), -1 error. */
+static int subject_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *err)
+{
+    if (kinds[kind].subject == SUBJECT_PLAN)
+        return plan_has(c, kind, id, err);
+    if (kinds[kind].subject == SUBJECT_RUN)
+        return run_has(c, kind, id, err);
+    if (c->n_runs > PLOT_MAX_RUNS) {
+        KT_ERROR(err, c->db_path, 0, 0, "%s: %d runs selected; one figure shows at most %d (pick them with --run)",
+                 kind_names[kind], c->n_runs, PLOT_MAX_RUNS);
+        return 0;
+    }
+    for (int i = 0; i < c->n_runs; i++) {
+        int has = run_has(c, kind, c->runs[i], err);
+        if (has <= 0)
+            return has;
+    }
+    return 1;
+}
+
+/* The runs or the plan figures of a subject are drawn for: points *ids at
+ * them (c's, or a static 0 for the runs together); returns how many. */
+static int subject_ids(const plot_ctx *c, plot_subject subject, const long long **ids)
+{
+    static const long long together = 0;
+    switch (subject) {
+    case SUBJECT_RUN:
+        *ids = c->runs;
+        return c->n_runs;
+    case SUBJECT_PLAN:
+        *ids = &c->plan;
+        return c->plan > 0;
+    default:
+        *ids = &together;
+        return c->n_runs > 0;
+    }
+}
+
+/* Lists the figures of the requested kinds (all kinds with data when
+ * wanted is 0) into figs (caller's, room for KIND_COUNT × (runs + 1)).
+ * A requested kind without data is an error, printed; returns the count,
+ * or -1 after printing every such error. */
+static int list_figures(const plot_ctx *c, unsigned wanted, plot_fig *figs)
+{
+    int n = 0, bad = 0;
+    for (int k = 0; k < KIND_COUNT; k++) {
+        int asked = (wanted >> k) & 1;
+        if (wanted && !asked)
+            continue;
+        const long long *ids;
+        int n_ids = subject_ids(c, kinds[k].subject, &ids);
+        for (int i = 0; i < n_ids; i++) {
+            kt_err err;
+            int has = subject_has(c, (plot_kind)k, ids[i], &err);
+            if (has > 0)
+                figs[n++] = (plot_fig){ (plot_kind)k, ids[i] };
+            else if (asked || has < 0) {
+                kt_err_print(&err, stderr);
+                bad = 1;
+            }
+        }
+    }
+    return bad ? -1 : n;
+}
+
+/* ---------- selecting runs and the plan ---------- */
+
+static int run_exists(const plot_ctx *c, long long id, kt_err *err)
+{
+    long long v = query_int(c, "SELECT count(*) FROM runs WHERE id = ?", id, err);
+    if (v == 0) {
+        long long last = query_int(c, "SELECT max(id) FROM runs", 0, NULL);
+        if (last > 0)
+            KT_ERROR(err, c->db_path, 0, 0, "run %lld not found (runs go up to %lld)", id, last);
+        else
+            KT_ERROR(err, c->db_path, 0, 0, "run %lld not found: the database holds no runs", id);
+    }
+    return v > 0 ? 0 : -1;
+}
+
+/* The runs of sweep c->sweep, in point order, into c->runs. */
+static int sweep_runs(plot_ctx *c, kt_err *err)
+{
+    if (!table_exists(c, "sweep_points")) {
+        KT_ERROR(err, c->db_path, 0, 0, "sweep %lld not found: the database holds no sweeps", c->sweep);
+        return -1;
+    }
+    dvec ids = { 0 };
+    int rc = query_column(c, "SELECT run_id FROM sweep_points WHERE sweep_id = ? ORDER BY point", c->sweep, 1, &ids,
+                          err);
+    if (rc == 0 && ids.n == 0) {
+        KT_ERROR(err, c->db_path, 0, 0, "sweep %lld not found, or it has no runs yet", c->sweep);
+        rc = -1;
+    }
+    c->runs = rc == 0 ? calloc(ids.n, sizeof *c->runs) : NULL;
+    for (size_t i = 0; c->runs && i < ids.n; i++)
+        c->runs[c->n_runs++] = (long long)ids.v[i];
+    free(ids.v);
+    return c->runs ? 0 : -1;
+}
+
+/* The runs named, the sweep's, or the latest run, into c->runs. With no
+ * runs stored that is an error only when run kinds were asked for. */
+static int select_runs(plot_ctx *c, const plot_args *a, kt_err *err)
+{
+    if (a->sweep)
+        return sweep_runs(c, err);
+    c->runs = calloc((size_t)a->n_runs + 1, sizeof *c->runs);
+    if (!c->runs) {
+        KT_ERROR(err, NULL, 0, 0, "kvtier plot: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < a->n_runs; i++) {
+        if (run_exists(c, a->runs[i], err) < 0)
+            return -1;
+        c->runs[c->n_runs++] = a->runs[i];
+    }
+    if (a->n_runs)
+        return 0;
+    long long last = query_int(c, "SELECT max(id) FROM runs", 0, err);
+    if (last == 0 && a->kinds)
+        KT_ERROR(err, c->db_path, 0, 0, "the database holds no runs (kvtier run FILE --db %s stores one)", c->db_path);
+    if (last > 0)
+        c->runs[c->n_runs++] = last;
+    return last < 0 || (last == 0 && a->kinds) ? -1 : 0;
+}
+
+/* The plan named or the latest into c->plan; none stored is an error only
+ * when plan kinds were asked for. */
+static int select_plan(plot_ctx *c, const plot_args *a, kt_err *err)
+{
+    if (a->plan) {
+        long long found = query_int(c, "SELECT count(*) FROM plans WHERE id = ?", a->plan, err);
+        if (found == 0)
+            KT_ERROR(err, c->db_path, 0, 0, "plan %lld not found", a->plan);
+        c->plan = found > 0 ? a->plan : 0;
+        return found > 0 ? 0 : -1;
+    }
+    c->plan = query_int(c, "SELECT max(id) FROM plans", 0, err);
+    if (c->plan == 0 && a->kinds)
+        KT_ERROR(err, c->db_path, 0, 0, "the database holds no plans");
+    return c->plan < 0 || (c->plan == 0 && a->kinds) ? -1 : 0;
+}
+
+/* Fills c->runs and c->plan. Which of the two are wanted follows from the
+ * kinds asked for, else from what was named (nothing named: both). */
+static int select_data(plot_ctx *c, const plot_args *a, kt_err *err)
+{
+    unsigned run_kinds = 1u << KIND_LATENCY | 1u << KIND_TIERS | 1u << KIND_LINKS;
+    int named_runs = a->n_runs > 0 || a->sweep > 0;
+    int want_runs = a->kinds ? (a->kinds & run_kinds) != 0 : named_runs || !a->plan;
+    int want_plan = a->kinds ? (a->kinds & ~run_kinds) != 0 : a->plan || !named_runs;
+    plot_args only = *a;
+    only.kinds &= run_kinds;  /* "asked for" per half */
+    if (want_runs && select_runs(c, &only, err) < 0)
+        return -1;
+    only.kinds = a->kinds & ~run_kinds;
+    return want_plan ? select_plan(c, &only, err) : 0;
+}
+
+/* ---------- the command ---------- */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: kvtier plot [--db PATH] [--run ID]... [--sweep ID] [--plan ID]\n"
+            "                   [--format png|svg|both] [-o DIR] [KIND...]\n"
+            "\n"
+            "Draws figures from a results database with gnuplot and prints the path of each\n"
+            "file written.\n"
+            "\n"
+            "kinds:\n"
+            "  latency   TTFT and inter-token latency CDFs, one curve per run (ITL needs\n"
+            "            results.itl_gaps: true; without it the per-request TPOT is drawn)\n"
+            "  tiers     KV tier occupancy over time: HBM and each lower tier, summed over\n"
+            "            replicas, as a fraction of capacity (one figure per run)\n"
+            "  links     link utilization over time per link, mean over replicas (per run)\n"
+            "  cost      annual cost and GPUs against load, one line per plan candidate\n"
+            "  savings   GPUs and $/year each feasible candidate saves against the baseline\n"
+            "  pareto    $/year against p99 TTFT of the plan's candidates, with the front\n"
+            "Without KIND: every kind the selected runs and plan have data for.\n"
+            "\n"
+            "options:\n"
+            "  --db PATH          results database (default %s)\n"
+            "  --run ID           a run (repeatable; default: the latest run)\n"
+            "  --sweep ID         the runs of a sweep\n"
+            "  --plan ID          a capacity plan (default: the latest plan)\n"
+            "  --format F         png (default), svg or both\n"
+            "  -o, --output DIR   where figures go (default: the current directory; made if missing)\n"
+            "  -h, --help         this text\n"
+            "\n"
+            "Naming runs selects run figures only, naming a plan plan figures only, unless\n"
+            "kinds are given. Files: KIND-runID.png (latency over several runs:\n"
+            "latency-run3_5_7.png, over a sweep: latency-sweepID.png) and KIND-planID.png.\n"
+            "gnuplot runs as a program: $%s, else %s (install: apt-get install gnuplot-nox).\n"
+            "\n"
+            "exit status: 0 done, 1 gnuplot failed on a figure, 2 bad options, unknown run or\n"
+            "plan, a kind without data, or no gnuplot (nothing is written then)\n",
+            PLOT_DEFAULT_DB, PLOT_GNUPLOT_ENV, KT_GNUPLOT);
+}
+
+static int parse_kind(const char *s, unsigned *kinds_out)
+{
+    for (int k = 0; k < KIND_COUNT; k++)
+        if (!strcmp(s, kind_names[k])) {
+            *kinds_out |= 1u << k;
+            return 0;
+        }
+    fprintf(stderr, "kvtier plot: unknown kind '%s' (kinds: latency, tiers, links, cost, savings, pareto)\n", s);
+    return -1;
+}
+
+static int parse_format(const char *s, unsigned *formats)
+{
+    *formats = !strcmp(s, "png") ? 1u << FORMAT_PNG : !strcmp(s, "svg") ? 1u << FORMAT_SVG
+               : !strcmp(s, "both")                                     ? (1u << FORMAT_PNG | 1u << FORMAT_SVG)
+                                                                        : 0;
+    if (!*formats)
+        fprintf(stderr, "kvtier plot: --format '%s': png, svg or both\n", s);
+    return *formats ? 0 : -1;
+}
+
+static int parse_id_opt(const char *opt, const char *s, long long *out)
+{
+    if (cli_parse_id(s, out) == 0)
+        return 0;
+    fprintf(stderr, "kvtier plot: %s '%s': need an id (a whole number >= 1)\n", opt, s);
+    return -1;
+}
+
+/* Parses the command line into a; -1 on bad usage (message printed), 1 for --help. */
+static int parse_args(int argc, char **argv, plot_args *a)
+{
+    static const struct option opts[] = {
+        { "db", required_argument, NULL, 'd' },     { "run", required_argument, NULL, 'r' },
+        { "sweep", required_argument, NULL, 's' },  { "plan", required_argument, NULL, 'p' },
+        { "format", required_argument, NULL, 'f' }, { "output", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+    };
+    a->db = PLOT_DEFAULT_DB;
+    a->dir = PLOT_DEFAULT_DIR;
+    a->formats = 1u << FORMAT_PNG;
+    a->runs = calloc((size_t)argc + 1, sizeof *a->runs);
+    if (!a->runs)
+        return -1;
+    int c, rc = 0;
+    optind = 1;
+    while (rc == 0 && (c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': a->db = optarg; break;
+        case 'r': rc = parse_id_opt("--run", optarg, &a->runs[a->n_runs++]); break;
+        case 's': rc = parse_id_opt("--sweep", optarg, &a->sweep); break;
+        case 'p': rc = parse_id_opt("--plan", optarg, &a->plan); break;
+        case 'f': rc = parse_format(optarg, &a->formats); break;
+        case 'o': a->dir = optarg; break;
+        case 'h': return 1;
+        default: return -1;
+        }
+    }
+    if (rc == 0 && a->n_runs && a->sweep) {
+        fprintf(stderr, "kvtier plot: give --run or --sweep, not both\n");
+        rc = -1;
+    }
+    for (int i = optind; i < argc && rc == 0; i++)
+        rc = parse_kind(argv[i], &a->kinds);
+    return rc;
+}
+
+/* Makes dir and its parents when missing. */
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(path, 0777) < 0 && access(path, F_OK) != 0)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(path, 0777) < 0 && access(path, F_OK) != 0 ? -1 : 0;
+}
+
+/* Draws figure f in every format asked for, printing each path. */
+static int render(const plot_ctx *c, const plot_fig *f, kt_err *err)
+{
+    char *body = NULL;
+    size_t len = 0;
+    FILE *o = open_memstream(&body, &len);
+    if (!o) {
+        KT_ERROR(err, NULL, 0, 0, "kvtier plot: out of memory");
+        return -1;
+    }
+    int rc = kinds[f->kind].write(c, f->id, o, err);
+    fclose(o);
+    char stem[512], path[4096];
+    fig_stem(c, f, stem, sizeof stem);
+    for (int fmt = 0; fmt < FORMAT_COUNT && rc == 0; fmt++) {
+        if (!((c->formats >> fmt) & 1))
+            continue;
+        snprintf(path, sizeof path, "%s/%s.%s", c->dir, stem, format_ext[fmt]);
+        rc = draw(body, (plot_format)fmt, path, err);
+        if (rc == 0)
+            printf("%s\n", path);
+    }
+    free(body);
+    return rc;
+}
+
+/* Opens the database, which must exist (plotting never creates one). */
+static int open_db(plot_ctx *c, const char *path, kt_err *err)
+{
+    c->db_path = path;
+    if (access(path, F_OK) != 0) {
+        KT_ERROR(err, path, 0, 0, "no such results database (kvtier run stores runs there; --db PATH names another)");
+        return -1;
+    }
+    c->st = store_open(path, err);
+    c->db = c->st ? store_db(c->st) : NULL;
+    return c->st ? 0 : -1;
+}
+
+/* Selects the data, lists the figures and draws them. */
+static int plot_figures(plot_ctx *c, const plot_args *a)
+{
+    kt_err err;
+    if (open_db(c, a->db, &err) < 0 || select_data(c, a, &err) < 0) {
+        kt_err_print(&err, stderr);
+        return PLOT_EXIT_BAD_INPUT;
+    }
+    plot_fig *figs = calloc((size_t)KIND_COUNT * ((size_t)c->n_runs + 1), sizeof *figs);
+    int n = figs ? list_figures(c, a->kinds, figs) : -1;
+    int rc = n < 0 ? PLOT_EXIT_BAD_INPUT : 0;
+    if (n == 0) {
+        fprintf(stderr, "kvtier plot: %s: nothing to plot (no runs or plans with data selected)\n", c->db_path);
+        rc = PLOT_EXIT_BAD_INPUT;
+    } else if (n > 0 && make_dirs(c->dir) < 0) {
+        fprintf(stderr, "kvtier plot: cannot make the output directory %s\n", c->dir);
+        rc = PLOT_EXIT_BAD_INPUT;
+    }
+    for (int i = 0; i < n && rc == 0; i++)
+        if (render(c, &figs[i], &err) < 0) {
+            kt_err_print(&err, stderr);
+            rc = PLOT_EXIT_FAILED;
+        }
+    free(figs);
+    return rc;
+}
+
+int plot_main(int argc, char **argv)
+{
+    plot_args a = { 0 };
+    int rc = parse_args(argc, argv, &a);
+    if (rc) {
+        if (rc > 0)
+            usage(stdout);
+        else
+            fprintf(stderr, "(kvtier plot --help describes the options)\n");
+        free(a.runs);
+        return rc > 0 ? 0 : PLOT_EXIT_BAD_INPUT;
+    }
+    const char *prog = plot_gnuplot_program();
+    if (!plot_program_found(prog)) {
+        fprintf(stderr, "kvtier plot: gnuplot not found (looked for '%s'): install it with "
+                        "'apt-get install gnuplot-nox', or set %s to its path\n", prog, PLOT_GNUPLOT_ENV);
+        free(a.runs);
+        return PLOT_EXIT_BAD_INPUT;
+    }
+    plot_ctx c = { .dir = a.dir, .formats = a.formats, .sweep = a.sweep };
+    rc = plot_figures(&c, &a);
+    store_close(c.st);
+    free(c.runs);
+    free(a.runs);
+    return rc;
+}
