@@ -31,7 +31,7 @@ const char *progress_duration(double s, char *buf, size_t n)
     return buf;
 }
 
-/* "ETA 41 s" from this session's rate, or "" before the first item. */
+/* "ETA 41 s" from the rate of this invocation's items, or "" before the first. */
 static void eta_text(const progress *p, char *buf, size_t n)
 {
     int64_t ran = p->done - p->done_at_start;

@@ -7,7 +7,7 @@
 #include <time.h>
 
 /* Invariants: 0 <= done_at_start <= done <= total; the ETA extrapolates
- * the rate of this session's items (done - done_at_start) only. */
+ * the rate of the items done since the start (done - done_at_start) only. */
 typedef struct progress {
     FILE *out;                  /* NULL: silent */
     int tty;                    /* redraw one line in place */
