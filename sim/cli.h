@@ -2,8 +2,19 @@
 #ifndef KT_CLI_H
 #define KT_CLI_H
 
+#include <stdint.h>
+
+/* Exit codes of every subcommand: 0 done, 1 the work itself failed (an
+ * invariant check, a database write), 2 bad input or usage (nothing was
+ * simulated or written). */
+enum { CLI_EXIT_RUN_FAILED = 1, CLI_EXIT_BAD_INPUT = 2 };
+
 /* 1 when --help or -h appears among argv[1..argc). */
 int cli_wants_help(int argc, char **argv);
+
+/* Reads option `name`'s value s as a decimal integer in [lo, hi]. Returns 0,
+ * or -1 after saying on stderr what was wrong ("kvtier CMD: --jobs: ..."). */
+int cli_parse_i64(const char *cmd, const char *name, const char *s, int64_t lo, int64_t hi, int64_t *out);
 
 /* Parses s as a whole number >= 1 (an id or a count), the whole string.
  * Returns 0, or -1 leaving *out unchanged. */

@@ -842,3 +842,74 @@ char *conf_to_yaml(const conf_node *root)
     }
     return o.p;
 }
+
+/* ---------- flow output ---------- */
+
+/* A plain scalar that flow context would read differently (a comma ends an
+ * item, ": " starts a pair, an indicator first changes its meaning). */
+static int plain_needs_quotes(const char *v)
+{
+    if (!*v)
+        return 0;
+    if (strchr("#&*!|>'\"%@`", v[0]) || (strchr("-?:", v[0]) && (v[1] == ' ' || !v[1])) ||
+        strpbrk(v, ",[]{}\t\n"))
+        return 1;
+    return strstr(v, ": ") || strstr(v, " #") || v[strlen(v) - 1] == ':';
+}
+
+/* Appends v double-quoted, escaping what YAML's double-quoted style needs. */
+static int flow_quoted(outbuf *o, const char *v)
+{
+    int ok = out_write(o, (unsigned char *)"\"", 1);
+    for (const unsigned char *p = (const unsigned char *)v; ok && *p; p++) {
+        char esc[8];
+        if (*p == '"' || *p == '\\')
+            snprintf(esc, sizeof esc, "\\%c", *p);
+        else if (*p == '\n')
+            snprintf(esc, sizeof esc, "\\n");
+        else if (*p == '\t')
+            snprintf(esc, sizeof esc, "\\t");
+        else if (*p < 0x20)
+            snprintf(esc, sizeof esc, "\\x%02x", *p);
+        else
+            snprintf(esc, sizeof esc, "%c", *p);
+        ok = out_write(o, (unsigned char *)esc, strlen(esc));
+    }
+    return ok && out_write(o, (unsigned char *)"\"", 1);
+}
+
+static int flow_text(outbuf *o, const char *s)
+{
+    return out_write(o, (unsigned char *)s, strlen(s));
+}
+
+static int flow_node(outbuf *o, const conf_node *n)
+{
+    if (n->kind == CONF_SCALAR) {
+        /* An empty plain scalar is YAML's null; "~" keeps it one. */
+        if (!n->quoted && !*n->value)
+            return flow_text(o, "~");
+        return n->quoted || plain_needs_quotes(n->value) ? flow_quoted(o, n->value) : flow_text(o, n->value);
+    }
+    int ok = flow_text(o, n->kind == CONF_SEQ ? "[" : "{");
+    for (size_t i = 0; ok && i < n->n_kids; i++) {
+        if (i)
+            ok = flow_text(o, ", ");
+        if (ok && n->kind == CONF_MAP)
+            ok = (plain_needs_quotes(n->kids[i]->key) ? flow_quoted(o, n->kids[i]->key)
+                                                      : flow_text(o, n->kids[i]->key)) &&
+                 flow_text(o, ": ");
+        ok = ok && flow_node(o, n->kids[i]);
+    }
+    return ok && flow_text(o, n->kind == CONF_SEQ ? "]" : "}");
+}
+
+char *conf_to_flow(const conf_node *n)
+{
+    outbuf o = { 0 };
+    if (!flow_text(&o, "") || !flow_node(&o, n)) {
+        free(o.p);
+        return NULL;
+    }
+    return o.p;
+}

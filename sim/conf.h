@@ -105,4 +105,10 @@ void *conf_load_strict(const char *path, void *(*build)(conf_node *root, kt_err 
 /* Writes the tree back as YAML (for storing the effective scenario). */
 char *conf_to_yaml(const conf_node *root);
 
+/* Writes node n as one line of YAML flow text ("2/s", "[1, 2]", "{a: 1}")
+ * that conf_set and conf_parse_string read back as the same tree: quoted
+ * scalars stay quoted, plain ones stay plain unless a flow indicator forces
+ * quotes. Returns a malloc'd string the caller frees, or NULL (memory). */
+char *conf_to_flow(const conf_node *n);
+
 #endif

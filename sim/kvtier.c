@@ -1,9 +1,10 @@
-/* kvtier.c — the kvtier program: subcommands run, kv, hexmap, model import, plot, version. */
+/* kvtier.c — the kvtier program: subcommands run, sweep, plan, kv, hexmap, model import, plot, version. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "config.h"
 #include "hexmap.h"
 #include "kvcalc.h"
@@ -12,13 +13,14 @@
 #include "plan.h"
 #include "plot.h"
 #include "report.h"
+#include "runner.h"
 #include "scenario.h"
 #include "sim.h"
 #include "store.h"
+#include "sweep.h"
+#include "sweep_cmd.h"
 
-/* Exit codes: 0 done, 1 the run itself failed (an invariant check), 2 bad
- * input or usage (nothing was simulated or written). */
-enum { EXIT_RUN_FAILED = 1, EXIT_BAD_INPUT = 2 };
+enum { EXIT_RUN_FAILED = CLI_EXIT_RUN_FAILED, EXIT_BAD_INPUT = CLI_EXIT_BAD_INPUT };
 
 static void usage_main(FILE *out)
 {
@@ -30,6 +32,7 @@ static void usage_main(FILE *out)
             "\n"
             "commands:\n"
             "  run FILE          simulate a scenario; print a summary and store results in SQLite\n"
+            "  sweep FILE        run every point of a parameter sweep (resumable; --jobs, --mpi)\n"
             "  plan FILE         capacity planner: the cheapest fleet meeting p99 SLOs at a target load,\n"
             "                    with costs and savings against a baseline\n"
             "  kv MODEL          KV-cache arithmetic: bytes per token, per context, what fits on a GPU;\n"
@@ -46,16 +49,20 @@ static void usage_run(FILE *out)
 {
     fprintf(out,
             "usage: kvtier run FILE [options]\n"
+            "       kvtier run SWEEPFILE --point K [options]\n"
             "\n"
             "Simulates the scenario FILE (YAML; see scenarios/ and README.md) and prints TTFT, ITL,\n"
             "TPOT, E2E and queueing quantiles, throughput, goodput, utilization and cost.\n"
-            "The scenario is validated completely before anything runs.\n"
+            "The scenario is validated completely before anything runs. With --point, FILE is a\n"
+            "sweep file and point K of it runs and is stored as that sweep's point (job arrays).\n"
             "\n"
             "options:\n"
             "  --set KEY=VALUE   override a scenario key (dotted path), e.g. --set kv.block_tokens=32;\n"
             "                    repeatable, applied in order\n"
             "  --db PATH         results database (default kvtier.db); one transaction per run\n"
             "  --no-db           do not write results\n"
+            "  --point K         run point K (0-based; kvtier sweep FILE --list shows them) of the\n"
+            "                    sweep FILE; --set then adds fixed overrides, as for kvtier sweep\n"
             "  --json            print the summary as JSON instead of a table\n"
             "  --check           run every invariant checker after every event (slow)\n"
             "  --progress        print progress on stderr while simulating\n"
@@ -86,6 +93,7 @@ typedef struct run_args {
     const char *file, *db;
     char **sets;
     int n_sets, json, check, progress;
+    int64_t point;              /* -1: FILE is a scenario */
 } run_args;
 
 /* Parses run's arguments into a; returns -1 with a message on bad usage, 1 for --help. */
@@ -96,10 +104,11 @@ static int run_parse(int argc, char **argv, run_args *a)
         { "no-db", no_argument, NULL, 'n' },     { "json", no_argument, NULL, 'j' },
         { "check", no_argument, NULL, 'c' },     { "progress", no_argument, NULL, 'p' },
         { "skip-bad", no_argument, NULL, 'b' },  { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        { "point", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
     };
     static char skip_bad[] = "workload.trace.skip_bad=true";
     a->db = "kvtier.db";
+    a->point = -1;
     a->sets = calloc((size_t)argc + 2, sizeof *a->sets);
     int c;
     optind = 1;
@@ -112,6 +121,10 @@ static int run_parse(int argc, char **argv, run_args *a)
         case 'c': a->check = 1; break;
         case 'p': a->progress = 1; break;
         case 'b': a->sets[a->n_sets++] = skip_bad; break;
+        case 'P':
+            if (cli_parse_i64("run", "--point", optarg, 0, SWEEP_MAX_POINTS - 1, &a->point) < 0)
+                return -1;
+            break;
         case 'h': return 1;
         default: return -1;
         }
@@ -124,18 +137,72 @@ static int run_parse(int argc, char **argv, run_args *a)
     return 0;
 }
 
-static int run_store(const run_args *a, store *db, const scenario *sc, const metrics *m,
-                     const metrics_summary *s, const sim_stats *st, long long *run_id)
+/* A sweep point to run: the sweep, and the point as the database records it.
+ * Invariants: sw == NULL for a plain scenario; pt.params == params, owned here. */
+typedef struct run_point {
+    sweep *sw;                  /* NULL: a plain scenario */
+    store_point pt;
+    char *params;
+} run_point;
+
+static void run_point_free(run_point *rp)
 {
-    if (!db)
-        return 0;
-    kt_err err;
-    *run_id = store_write_run(db, sc, m, s, st, &err);
-    if (*run_id < 0) {
-        kt_err_print(&err, stderr);
-        return -1;
+    sweep_free(rp->sw);
+    free(rp->params);
+}
+
+/* Loads point a->point of the sweep a->file (the --set overrides join its
+ * fixed ones). Returns its scenario, or NULL with err. */
+static scenario *load_point(const run_args *a, run_point *rp, kt_err *err)
+{
+    rp->sw = sweep_load(a->file, a->sets, a->n_sets, err);
+    if (!rp->sw)
+        return NULL;
+    if (a->point >= rp->sw->n_points) {
+        KT_ERROR(err, a->file, 0, 0, "--point %lld: the sweep has points 0..%lld", (long long)a->point,
+                 (long long)rp->sw->n_points - 1);
+        return NULL;
     }
-    return 0;
+    rp->pt.point = a->point;
+    rp->pt.params = rp->params = sweep_point_params(rp->sw, a->point);
+    return sweep_point_scenario(rp->sw, a->point, err);
+}
+
+/* Records the point's sweep in db. Returns 1 when the point is stored
+ * already (said on stdout), 0 when it is to run, -1 with err. */
+static int point_prepare(const run_args *a, run_point *rp, store *db, kt_err *err)
+{
+    rp->pt.sweep_id = sweepcmd_register(db, rp->sw, err);
+    int64_t run = rp->pt.sweep_id > 0 ? store_sweep_point_run(db, rp->pt.sweep_id, rp->pt.point, err) : -1;
+    if (run > 0)
+        printf("point %lld of sweep '%s' is stored already: run %lld in %s\n", (long long)rp->pt.point,
+               rp->sw->name, (long long)run, a->db);
+    return run < 0 ? -1 : run > 0;
+}
+
+/* Prints what a run produced. */
+static void run_report(const run_args *a, const run_point *rp, const scenario *sc, const runner_result *res)
+{
+    if (a->json) {
+        report_print_json(stdout, sc, &res->summary, &res->stats, res->run_id);
+        return;
+    }
+    report_print(stdout, sc, &res->summary, &res->stats);
+    if (res->run_id > 0 && rp->sw)
+        printf("results: run %lld in %s (point %lld of sweep '%s')\n", (long long)res->run_id, a->db,
+               (long long)rp->pt.point, rp->sw->name);
+    else if (res->run_id > 0)
+        printf("results: run %lld in %s\n", (long long)res->run_id, a->db);
+}
+
+/* Opens the database (when one is wanted) and, for a sweep point, records
+ * the sweep. Returns 0, 1 when the point is stored already, -1 with err. */
+static int run_open(const run_args *a, run_point *rp, store **db, kt_err *err)
+{
+    *db = a->db ? store_open(a->db, err) : NULL;
+    if (a->db && !*db)
+        return -1;
+    return *db && rp->sw ? point_prepare(a, rp, *db, err) : 0;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -148,41 +215,28 @@ static int cmd_run(int argc, char **argv)
         return rc > 0 ? 0 : EXIT_BAD_INPUT;
     }
     kt_err err;
-    scenario *sc = scenario_load(a.file, a.sets, a.n_sets, &err);
+    run_point rp = { 0 };
+    scenario *sc = a.point >= 0 ? load_point(&a, &rp, &err) : scenario_load(a.file, a.sets, a.n_sets, &err);
     free(a.sets);
-    if (!sc) {
+    store *db = NULL;
+    int ready = sc ? run_open(&a, &rp, &db, &err) : -1;
+    if (ready < 0) {
         kt_err_print(&err, stderr);
-        return EXIT_BAD_INPUT;
-    }
-    store *db = a.db ? store_open(a.db, &err) : NULL;
-    if (a.db && !db) {
-        kt_err_print(&err, stderr);
-        scenario_free(sc);
-        return EXIT_BAD_INPUT;
-    }
-    sim_opts opts = { .check = a.check, .progress = a.progress };
-    metrics *m = NULL;
-    sim_stats st;
-    rc = 0;
-    if (sim_run(sc, &opts, &m, &st, &err) < 0 || (a.check && metrics_check(m, &err) < 0)) {
-        kt_err_print(&err, stderr);
-        rc = EXIT_RUN_FAILED;
-    } else {
-        metrics_summary s;
-        long long run_id = 0;
-        metrics_summarize(m, &sc->slo, &sc->cost, &s);
-        if (run_store(&a, db, sc, m, &s, &st, &run_id) < 0)
+        rc = EXIT_BAD_INPUT;
+    } else if (ready == 0) {
+        sim_opts opts = { .check = a.check, .progress = a.progress };
+        runner_result res;
+        runner_status st = runner_run(sc, &opts, db, rp.sw && db ? &rp.pt : NULL, &res, &err);
+        if (st != RUNNER_OK) {
+            kt_err_print(&err, stderr);
             rc = EXIT_RUN_FAILED;
-        if (a.json)
-            report_print_json(stdout, sc, &s, &st, run_id);
-        else
-            report_print(stdout, sc, &s, &st);
-        if (run_id > 0 && !a.json)
-            printf("results: run %lld in %s\n", run_id, a.db);
+        }
+        if (st != RUNNER_SIM_FAILED)
+            run_report(&a, &rp, sc, &res);
     }
-    metrics_free(m);
     store_close(db);
     scenario_free(sc);
+    run_point_free(&rp);
     return rc;
 }
 
@@ -280,6 +334,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sweep"))
+        return sweepcmd_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan"))
         return plan_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "kv"))

@@ -1,6 +1,7 @@
 /* store.c — SQLite results: schema creation and versioning, and a run written in one transaction. */
 #include "store.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -151,7 +152,22 @@ static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS plan_probes ("
     " plan_id INTEGER NOT NULL REFERENCES plans(id), candidate INTEGER NOT NULL, probe INTEGER NOT NULL,"
     " rate_rps REAL NOT NULL, ttft_p99_ms REAL, itl_p99_ms REAL, meets_slo INTEGER NOT NULL,"
-    " PRIMARY KEY (plan_id, candidate, probe));";
+    " PRIMARY KEY (plan_id, candidate, probe));"
+    /* Sweeps: key identifies the effective definition, so a rerun finds its
+     * sweep; a point's row lands in its run's transaction. */
+    "CREATE TABLE IF NOT EXISTS sweeps ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " file TEXT NOT NULL,"
+    " key TEXT NOT NULL UNIQUE,"
+    " created_utc TEXT NOT NULL,"
+    " points INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sweep_points ("
+    " sweep_id INTEGER NOT NULL REFERENCES sweeps(id),"
+    " point INTEGER NOT NULL,"
+    " params TEXT NOT NULL,"
+    " run_id INTEGER NOT NULL UNIQUE REFERENCES runs(id),"
+    " PRIMARY KEY (sweep_id, point));";
 
 static int db_fail(sqlite3 *db, kt_err *err, const char *path, const char *what)
 {
@@ -489,15 +505,37 @@ static int insert_summary(store *st, int64_t run, const metrics_summary *sum)
     return rc;
 }
 
+/* Records that run is point pt of its sweep. */
+static int insert_point(store *st, int64_t run, const store_point *pt)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "INSERT INTO sweep_points (sweep_id, point, params, run_id) VALUES (?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(s, 1, pt->sweep_id);
+    sqlite3_bind_int64(s, 2, pt->point);
+    sqlite3_bind_text(s, 3, pt->params, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, run);
+    int rc = step_reset(s);
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const metrics_summary *s,
                         const sim_stats *stats, kt_err *err)
+{
+    return store_write_run_point(st, sc, m, s, stats, NULL, err);
+}
+
+int64_t store_write_run_point(store *st, const scenario *sc, const metrics *m, const metrics_summary *s,
+                              const sim_stats *stats, const store_point *pt, kt_err *err)
 {
     if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) < 0)
         return -1;
     int64_t run = insert_run(st, sc, stats);
     if (run < 0 || insert_requests(st, run, m) < 0 || insert_replicas(st, run, m, s->duration_ns) < 0 ||
         insert_samples(st, run, m) < 0 || insert_tiers_links(st, run, m) < 0 || insert_tier_samples(st, run, m) < 0 ||
-        insert_summary(st, run, s) < 0) {
+        insert_summary(st, run, s) < 0 || (pt && insert_point(st, run, pt) < 0)) {
         db_fail(st->db, err, st->path, "writing the run");
         exec(st->db, "ROLLBACK;", st->path, NULL);
         return -1;
@@ -507,6 +545,277 @@ int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const m
         return -1;
     }
     return run;
+}
+
+/* ---------- sweeps ---------- */
+
+int64_t store_sweep_add(store *st, const store_sweep *sw, kt_err *err)
+{
+    sqlite3_stmt *ins = NULL, *sel = NULL;
+    char when[32];
+    int64_t id = -1;
+    /* INSERT OR IGNORE then SELECT: processes adding the same sweep at once all get the one row. */
+    if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO sweeps (name, file, key, created_utc, points)"
+                                   " VALUES (?,?,?,?,?)", -1, &ins, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(st->db, "SELECT id FROM sweeps WHERE key = ?", -1, &sel, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(ins, 1, sw->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, sw->file, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, sw->key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, utc_now(when, sizeof when), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 5, sw->points);
+        sqlite3_bind_text(sel, 1, sw->key, -1, SQLITE_STATIC);
+        if (step_reset(ins) == 0 && sqlite3_step(sel) == SQLITE_ROW)
+            id = sqlite3_column_int64(sel, 0);
+    }
+    if (id < 0)
+        db_fail(st->db, err, st->path, "recording the sweep");
+    sqlite3_finalize(ins);
+    sqlite3_finalize(sel);
+    return id;
+}
+
+int64_t store_sweep_done(store *st, int64_t sweep_id, unsigned char *done, int64_t n_points, kt_err *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT point FROM sweep_points WHERE sweep_id = ?", -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st->db, err, st->path, "reading the sweep's points");
+    memset(done, 0, (size_t)n_points);
+    sqlite3_bind_int64(s, 1, sweep_id);
+    int64_t count = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t p = sqlite3_column_int64(s, 0);
+        if (p >= 0 && p < n_points && !done[p]) {
+            done[p] = 1;
+            count++;
+        }
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? count : db_fail(st->db, err, st->path, "reading the sweep's points");
+}
+
+int64_t store_sweep_point_run(store *st, int64_t sweep_id, int64_t point, kt_err *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT run_id FROM sweep_points WHERE sweep_id = ? AND point = ?", -1, &s,
+                           NULL) != SQLITE_OK)
+        return db_fail(st->db, err, st->path, "reading the sweep's points");
+    sqlite3_bind_int64(s, 1, sweep_id);
+    sqlite3_bind_int64(s, 2, point);
+    int rc = sqlite3_step(s);
+    int64_t run = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? run : db_fail(st->db, err, st->path, "reading the sweep's points");
+}
+
+int store_sweep_results(store *st, int64_t sweep_id, int64_t n_points, const char *const *metrics, int n_metrics,
+                        int64_t *run_ids, double *values, kt_err *err)
+{
+    sqlite3_stmt *s;
+    const char *sql = "SELECT sp.point, sp.run_id, s.value FROM sweep_points sp"
+                      " LEFT JOIN summary s ON s.run_id = sp.run_id AND s.metric = ?2 WHERE sp.sweep_id = ?1";
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st->db, err, st->path, "reading the sweep's results");
+    memset(run_ids, 0, (size_t)n_points * sizeof *run_ids);
+    for (int64_t i = 0; i < n_points * n_metrics; i++)
+        values[i] = NAN;
+    int rc = SQLITE_DONE;
+    for (int j = 0; j < n_metrics && rc == SQLITE_DONE; j++) {
+        sqlite3_bind_int64(s, 1, sweep_id);
+        sqlite3_bind_text(s, 2, metrics[j], -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            int64_t p = sqlite3_column_int64(s, 0);
+            if (p < 0 || p >= n_points)
+                continue;
+            run_ids[p] = sqlite3_column_int64(s, 1);
+            if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+                values[p * n_metrics + j] = sqlite3_column_double(s, 2);
+        }
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_fail(st->db, err, st->path, "reading the sweep's results");
+}
+
+/* ---------- merging a shard ---------- */
+
+/* Appends identifier id to buf (n bytes) in double quotes, quotes inside
+ * doubled. Returns 0, or -1 when it does not fit (buf is then unchanged). */
+static int sql_ident(char *buf, size_t n, const char *id)
+{
+    size_t o = strlen(buf);
+    if (o + 2 * strlen(id) + 3 > n)
+        return -1;
+    buf[o++] = '"';
+    for (; *id; id++) {
+        if (*id == '"')
+            buf[o++] = '"';
+        buf[o++] = *id;
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return 0;
+}
+
+/* Appends text to buf (n bytes); returns 0, or -1 when it does not fit. */
+static int sql_append(char *buf, size_t n, const char *text)
+{
+    size_t o = strlen(buf), len = strlen(text);
+    if (o + len + 1 > n)
+        return -1;
+    memcpy(buf + o, text, len + 1);
+    return 0;
+}
+
+/* Room for one generated INSERT ... SELECT statement. */
+#define MERGE_SQL_LEN 8192
+
+/* Builds "INSERT INTO main.T (cols) SELECT cols FROM shard.T WHERE key_col = ?1"
+ * from the shard table's columns: run_id is replaced by ?2 and, for runs, id
+ * is left out so the row gets a new one. Returns 1 when the table holds rows
+ * keyed by run (a run_id column, or the runs table itself), 0 when not, -1 on error. */
+static int merge_sql(sqlite3 *db, const char *table, char *sql, size_t n)
+{
+    int is_runs = strcmp(table, "runs") == 0, keyed = is_runs;
+    char cols[MERGE_SQL_LEN / 2] = "", vals[MERGE_SQL_LEN / 2] = "";
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1, 'shard') ORDER BY cid", -1, &s, NULL) !=
+        SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+    int rc = 0;
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(s, 0);
+        if (is_runs && strcmp(c, "id") == 0)
+            continue;
+        int run_col = strcmp(c, "run_id") == 0;
+        keyed |= run_col;
+        if (cols[0])
+            rc = sql_append(cols, sizeof cols, ",") | sql_append(vals, sizeof vals, ",");
+        rc |= sql_ident(cols, sizeof cols, c) | (run_col ? sql_append(vals, sizeof vals, "?2")
+                                                           : sql_ident(vals, sizeof vals, c));
+    }
+    sqlite3_finalize(s);
+    char qt[256] = "";
+    if (rc < 0 || sql_ident(qt, sizeof qt, table) < 0)
+        return -1;
+    int len = snprintf(sql, n, "INSERT INTO main.%s (%s) SELECT %s FROM shard.%s WHERE %s = ?1", qt, cols, vals, qt,
+                       is_runs ? "id" : "run_id");
+    return len < 0 || (size_t)len >= n ? -1 : keyed;
+}
+
+/* The copying statements: [0] for runs, then one per run-keyed table. */
+typedef struct merge_stmts {
+    sqlite3_stmt **s;
+    int n;
+} merge_stmts;
+
+static void merge_stmts_free(merge_stmts *m)
+{
+    for (int i = 0; i < m->n; i++)
+        sqlite3_finalize(m->s[i]);
+    free(m->s);
+}
+
+/* Prepares a copy for runs and every shard table keyed by run_id, except the
+ * sweep tables, which are copied by their own statements. */
+static int merge_prepare(sqlite3 *db, merge_stmts *m)
+{
+    sqlite3_stmt *t;
+    const char *sql = "SELECT name FROM shard.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                      " AND name NOT IN ('sweeps', 'sweep_points') ORDER BY name = 'runs' DESC, name";
+    if (sqlite3_prepare_v2(db, sql, -1, &t, NULL) != SQLITE_OK)
+        return -1;
+    int rc = 0;
+    while (rc == 0 && sqlite3_step(t) == SQLITE_ROW) {
+        char ins[MERGE_SQL_LEN];
+        int keyed = merge_sql(db, (const char *)sqlite3_column_text(t, 0), ins, sizeof ins);
+        if (keyed <= 0) {
+            rc = keyed;
+            continue;
+        }
+        sqlite3_stmt **grown = realloc(m->s, (size_t)(m->n + 1) * sizeof *grown);
+        if (!grown || sqlite3_prepare_v2(db, ins, -1, &grown[m->n], NULL) != SQLITE_OK) {
+            if (grown)
+                m->s = grown;
+            rc = -1;
+            continue;
+        }
+        m->s = grown;
+        m->n++;
+    }
+    sqlite3_finalize(t);
+    return rc;
+}
+
+/* Copies shard run old_run under a new id with every row keyed by it; returns the new id or -1. */
+static int64_t merge_run(sqlite3 *db, const merge_stmts *m, int64_t old_run)
+{
+    int64_t run = -1;
+    for (int i = 0; i < m->n; i++) {
+        sqlite3_bind_int64(m->s[i], 1, old_run);
+        sqlite3_bind_int64(m->s[i], 2, run);
+        if (step_reset(m->s[i]) < 0)
+            return -1;
+        if (i == 0)
+            run = sqlite3_last_insert_rowid(db);
+    }
+    return run;
+}
+
+/* Copies the shard's sweep points that main lacks, with their runs, in point order. Returns how many or -1. */
+static int64_t merge_points(sqlite3 *db, const merge_stmts *m)
+{
+    sqlite3_stmt *pts = NULL, *ins = NULL;
+    const char *sel = "SELECT ms.id, sp.point, sp.params, sp.run_id FROM shard.sweep_points sp"
+                      " JOIN shard.sweeps ss ON ss.id = sp.sweep_id JOIN main.sweeps ms ON ms.key = ss.key"
+                      " WHERE NOT EXISTS (SELECT 1 FROM main.sweep_points x WHERE x.sweep_id = ms.id"
+                      " AND x.point = sp.point) ORDER BY ms.id, sp.point";
+    int64_t count = 0;
+    if (sqlite3_exec(db, "INSERT OR IGNORE INTO main.sweeps (name, file, key, created_utc, points)"
+                         " SELECT name, file, key, created_utc, points FROM shard.sweeps ORDER BY id",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, sel, -1, &pts, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO main.sweep_points (sweep_id, point, params, run_id) VALUES (?,?,?,?)",
+                           -1, &ins, NULL) != SQLITE_OK)
+        count = -1;
+    while (count >= 0 && sqlite3_step(pts) == SQLITE_ROW) {
+        int64_t run = merge_run(db, m, sqlite3_column_int64(pts, 3));
+        for (int k = 0; k < 3; k++)
+            sqlite3_bind_value(ins, k + 1, sqlite3_column_value(pts, k));
+        sqlite3_bind_int64(ins, 4, run);
+        count = run < 0 || step_reset(ins) < 0 ? -1 : count + 1;
+    }
+    sqlite3_finalize(pts);
+    sqlite3_finalize(ins);
+    return count;
+}
+
+int64_t store_merge(store *st, const char *shard_path, kt_err *err)
+{
+    sqlite3_stmt *att;
+    if (sqlite3_prepare_v2(st->db, "ATTACH DATABASE ? AS shard", -1, &att, NULL) != SQLITE_OK)
+        return db_fail(st->db, err, st->path, "attaching a shard");
+    sqlite3_bind_text(att, 1, shard_path, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(att);
+    sqlite3_finalize(att);
+    if (rc != SQLITE_DONE)
+        return db_fail(st->db, err, shard_path, "attaching as a shard");
+    merge_stmts m = { 0 };
+    int64_t count = -1;
+    if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) == 0) {
+        count = merge_prepare(st->db, &m) < 0 ? -1 : merge_points(st->db, &m);
+        merge_stmts_free(&m);
+        if (count < 0) {
+            db_fail(st->db, err, shard_path, "merging the shard");
+            exec(st->db, "ROLLBACK;", st->path, NULL);
+        } else if (exec(st->db, "COMMIT;", st->path, err) < 0) {
+            exec(st->db, "ROLLBACK;", st->path, NULL);
+            count = -1;
+        }
+    }
+    exec(st->db, "DETACH DATABASE shard;", st->path, NULL);
+    return count;
 }
 
 /* ---------- writing a plan ---------- */

@@ -35,4 +35,45 @@ int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const m
  * single transaction. Returns the new plan id (> 0), or -1 with err. */
 int64_t store_write_plan(store *st, const plan_cfg *p, const plan_result *res, kt_err *err);
 
+/* A sweep as the database knows it. key identifies its effective definition. */
+typedef struct store_sweep {
+    const char *key, *name, *file;
+    int64_t points;
+} store_sweep;
+
+/* Point `point` of sweep sweep_id, with its overrides (one per line). */
+typedef struct store_point {
+    int64_t sweep_id, point;
+    const char *params;
+} store_point;
+
+/* Like store_write_run, and when pt != NULL the run's sweep_points row in
+ * the same transaction: a run is never stored without its point or a point
+ * without its run. Storing a point twice fails (and stores nothing). */
+int64_t store_write_run_point(store *st, const scenario *sc, const metrics *m, const metrics_summary *s,
+                              const sim_stats *stats, const store_point *pt, kt_err *err);
+
+/* The id of the sweep with sw->key, added first when absent (safe when
+ * several processes add it at once). Returns the id (> 0) or -1 with err. */
+int64_t store_sweep_add(store *st, const store_sweep *sw, kt_err *err);
+
+/* Sets done[p] = 1 for every stored point p < n_points of the sweep, 0 for
+ * the others. Returns how many are stored, or -1 with err. */
+int64_t store_sweep_done(store *st, int64_t sweep_id, unsigned char *done, int64_t n_points, kt_err *err);
+
+/* The run stored as point `point` of the sweep: its id, 0 when none, -1 with err. */
+int64_t store_sweep_point_run(store *st, int64_t sweep_id, int64_t point, kt_err *err);
+
+/* For each point p < n_points: run_ids[p] (0 when not stored) and the summary
+ * values of the n_metrics metrics in values[p * n_metrics + j] (NaN when
+ * absent). The caller owns both arrays. Returns 0 or -1 with err. */
+int store_sweep_results(store *st, int64_t sweep_id, int64_t n_points, const char *const *metrics, int n_metrics,
+                        int64_t *run_ids, double *values, kt_err *err);
+
+/* Copies the sweep points of the database at shard_path that st lacks —
+ * each with its run under a new id and the rows of every table keyed by
+ * run_id, remapped — in one transaction, in point order. Sweeps are matched
+ * by key. Returns how many points were copied, or -1 with err (nothing copied). */
+int64_t store_merge(store *st, const char *shard_path, kt_err *err);
+
 #endif

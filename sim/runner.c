@@ -1,0 +1,24 @@
+/* runner.c — one scenario from simulation to stored results, shared by `kvtier run` and sweeps. */
+#include "runner.h"
+
+runner_status runner_run(const scenario *sc, const sim_opts *opts, store *db, const store_point *pt,
+                         runner_result *out, kt_err *err)
+{
+    metrics *m = NULL;
+    out->run_id = 0;
+    if (sim_run(sc, opts, &m, &out->stats, err) < 0 || (opts->check && metrics_check(m, err) < 0)) {
+        metrics_free(m);
+        return RUNNER_SIM_FAILED;
+    }
+    metrics_summarize(m, &sc->slo, &sc->cost, &out->summary);
+    runner_status rc = RUNNER_OK;
+    if (db) {
+        out->run_id = store_write_run_point(db, sc, m, &out->summary, &out->stats, pt, err);
+        if (out->run_id < 0) {
+            out->run_id = 0;
+            rc = RUNNER_STORE_FAILED;
+        }
+    }
+    metrics_free(m);
+    return rc;
+}
