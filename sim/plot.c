@@ -472,7 +472,7 @@ static int table_exists(const plot_ctx *c, const char *name)
 static const char *run_label(const plot_ctx *c, long long run, char *buf, size_t n)
 {
     const char *sql = table_exists(c, "sweep_points")
-                          ? "SELECT coalesce((SELECT params FROM sweep_points WHERE run_id = r.id), r.scenario_name)"
+                          ? "SELECT coalesce((SELECT replace(params, char(10), ', ') FROM sweep_points WHERE run_id = r.id), r.scenario_name)"
                             " FROM runs r WHERE r.id = ?"
                           : "SELECT scenario_name FROM runs WHERE id = ?";
     sqlite3_stmt *s = prep(c, sql, run, NULL);
