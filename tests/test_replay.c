@@ -1,10 +1,14 @@
 /* test_replay.c — replaying the real Mooncake and Azure traces end to end: every request, the trace's own prefix reuse, tiers against HBM only, bad lines. */
+#define _GNU_SOURCE
 #include <jansson.h>
+#include <math.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "metrics.h"
+#include "plan.h"
 #include "scenario.h"
 #include "sim.h"
 #include "testutil.h"
@@ -212,6 +216,70 @@ static void test_bad_trace(void)
     unlink(trace);
 }
 
+/* Seconds between the first and the n-th request of the Azure CSV
+ * (TIMESTAMP "YYYY-MM-DD HH:MM:SS.fffffff"), read straight from the file. */
+static double azure_span_s(const char *path, int n)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    double first = 0, last = 0;
+    int k = 0;
+    while (f && k < n && fgets(line, sizeof line, f)) {
+        struct tm tm = { 0 };
+        double sec;
+        if (sscanf(line, "%d-%d-%d %d:%d:%lf", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                   &sec) != 6)
+            continue;       /* the header */
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        double t = (double)timegm(&tm) + sec;
+        if (k++ == 0)
+            first = t;
+        last = t;
+    }
+    if (f)
+        fclose(f);
+    return last - first;
+}
+
+/* The planner on a trace: the knob is rate_scale, and the request rate a
+ * probe sees is rate_scale × (n − 1) over the trace's own span. */
+static void test_plan_on_a_trace(void)
+{
+    const char *azure = shared_path(AZURE);
+    if (!azure) {
+        tu_skip("the Azure trace is not in ../shared/traces");
+        return;
+    }
+    char plan_path[] = "/tmp/kvtier_trace_plan_XXXXXX";
+    int fd = mkstemp(plan_path);
+    CU_ASSERT_FATAL(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f,
+            "name: trace-plan\nscenario: %s\ntarget: 50/s\nslo: {ttft_p99: 1s, itl_p99: 100ms}\n"
+            "search: {low: 0.1, high: 50, tolerance: 0.05, max_probes: 12}\n"
+            "candidates:\n  - {name: azure, set: [workload.trace.limit=2000]}\n",
+            tu_path("scenarios/azure.yaml"));
+    fclose(f);
+    kt_err err;
+    plan_cfg *p = plan_load(plan_path, NULL, 0, &err);
+    unlink(plan_path);
+    if (!p)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    plan_result r;
+    CU_ASSERT_EQUAL_FATAL(plan_run(p, NULL, 0, &r, NULL, &err), 0);
+    CU_ASSERT_TRUE(r.feasible);
+    double native_rps = 1999 / azure_span_s(azure, 2000);
+    CU_ASSERT(r.n_probes >= 3);
+    for (int i = 0; i < r.n_probes; i++)
+        CU_ASSERT_DOUBLE_EQUAL(r.probes[i].rps / r.probes[i].knob, native_rps, native_rps * 1e-6);
+    CU_ASSERT(r.max_rps_per_unit > 0.1 * native_rps);
+    CU_ASSERT_TRUE(r.op.meets);
+    CU_ASSERT(r.units * r.max_rps_per_unit >= 50);
+    plan_free(p);
+}
+
 int main(void)
 {
     setenv("KVTIER_DATA", tu_path(""), 1);
@@ -220,6 +288,7 @@ int main(void)
         { "Mooncake: DRAM/NVMe tiers against HBM only", test_mooncake_tiers_against_hbm_only },
         { "Azure: every request with its tokens", test_azure_whole_trace },
         { "bad trace lines: stop before running, or skip and count", test_bad_trace },
+        { "the planner on a trace: rate_scale is the knob", test_plan_on_a_trace },
         { NULL, NULL },
     };
     return tu_run("replay", tests);
