@@ -44,6 +44,7 @@ typedef struct sim_world {
     session **all_sessions;     /* every session struct made, for freeing */
     size_t n_all, cap_all;
     int64_t sessions_started, sessions_active, next_req_id;
+    int64_t last_event_ns;      /* --check: simulated time of the previous event */
     int64_t *prev_busy_ns, *prev_tokens_out;
     double *prev_link_bytes;    /* per replica × link, at the last sample */
     int failed;
@@ -629,6 +630,11 @@ static void after_event(engine *eng, void *ud)
     if (w->opts->check && !w->failed) {
         kt_err e;
         int bad = engine_check(eng, &e) < 0;
+        if (!bad && engine_now(eng) < w->last_event_ns) {
+            KT_ERROR(&e, NULL, 0, 0, "engine: time went back from %lld ns", (long long)w->last_event_ns);
+            bad = 1;
+        }
+        w->last_event_ns = engine_now(eng);
         for (int i = 0; i < w->n_reps && !bad; i++)
             bad = replica_check(&w->reps[i], &e) < 0 || (w->reps[i].tiers && tier_set_check(w->reps[i].tiers, &e) < 0);
         if (!bad && w->net)
@@ -793,6 +799,36 @@ static void collect_tiers(sim_world *w)
     }
 }
 
+/* --check at the end: every arrival was made, and every request the world
+ * created left exactly once, completed or rejected (none is lost). */
+static int check_end(const sim_world *w, kt_err *err)
+{
+    const scenario *sc = w->sc;
+    int64_t want = sc->trace.on ? sc->trace.requests : sc->workload.sessions;
+    int64_t started = sc->trace.on ? w->trace_index : w->sessions_started;
+    if (started != want) {
+        KT_ERROR(err, NULL, 0, 0, "run ended with %lld of %lld %s started", (long long)started, (long long)want,
+                 sc->trace.on ? "trace requests" : "sessions");
+        return -1;
+    }
+    if ((int64_t)w->met->n_reqs != w->next_req_id) {
+        KT_ERROR(err, NULL, 0, 0, "%lld requests were created but %zu left (completed or rejected)",
+                 (long long)w->next_req_id, w->met->n_reqs);
+        return -1;
+    }
+    uint8_t *seen = calloc((size_t)w->next_req_id + 1, 1);
+    int rc = 0;
+    for (size_t i = 0; seen && i < w->met->n_reqs && rc == 0; i++) {
+        int64_t id = w->met->reqs[i].id;
+        if (id < 0 || id >= w->next_req_id || seen[id]++ || w->met->reqs[i].outcome == REQ_UNFINISHED) {
+            KT_ERROR(err, NULL, 0, 0, "request %lld left twice, is unknown or never ended", (long long)id);
+            rc = -1;
+        }
+    }
+    free(seen);
+    return rc;
+}
+
 int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *stats, kt_err *err)
 {
     sim_world w;
@@ -811,6 +847,8 @@ int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *
         if (opts->progress && isatty(STDERR_FILENO))
             fputc('\n', stderr);
         rc = rc < 0 || w.failed ? -1 : 0;
+        if (rc == 0 && opts->check)
+            rc = check_end(&w, err);
         if (stats)
             *stats = (sim_stats){ engine_events_run(w.eng), engine_now(w.eng), wall_since(&w.wall_start) };
     }

@@ -1,0 +1,161 @@
+/* test_scenarios.c — every file in scenarios/, shortened, runs with every invariant checker after every event; plan files run each candidate's scenario the same way. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "plan.h"
+#include "scenario.h"
+#include "sim.h"
+#include "testutil.h"
+
+/* Checks run after every event cost time in proportion to the KV pool, so
+ * each scenario is cut to this much work; its features (tiers, routing,
+ * disaggregation, failures, traces) are kept. */
+#define SHORT_SESSIONS 30
+#define SHORT_TRACE_REQUESTS 200
+#define SHORT_FLEET_REPLICAS 4
+#define FLEET_REPLICAS 16
+/* A fault is moved to when about this many sessions have arrived. */
+#define FAULT_AFTER_SESSIONS 10
+#define MAX_OVERRIDES (PLAN_MAX_SETS + 4)
+
+/* Overrides that shorten sc; strings in bufs (caller's), pointers appended to sets. */
+static int shorten(const scenario *sc, char bufs[][128], char **sets, int n)
+{
+    int k = 0;
+    if (sc->trace.on) {
+        snprintf(bufs[k], 128, "workload.trace.limit=%d", SHORT_TRACE_REQUESTS);
+        sets[n++] = bufs[k++];
+    } else if (sc->workload.sessions > SHORT_SESSIONS) {
+        snprintf(bufs[k], 128, "workload.sessions=%d", SHORT_SESSIONS);
+        sets[n++] = bufs[k++];
+    }
+    if (sc->replicas > FLEET_REPLICAS && sc->n_faults == 0 && sc->prefill_replicas == 0) {
+        snprintf(bufs[k], 128, "replicas.count=%d", SHORT_FLEET_REPLICAS);
+        sets[n++] = bufs[k++];
+    }
+    if (sc->n_faults > 0 && !sc->trace.on) {
+        snprintf(bufs[k], 128, "faults=[{at: %.6gs, replica: %d}]",
+                 FAULT_AFTER_SESSIONS / sc->workload.rate_per_s, sc->faults[0].first);
+        sets[n++] = bufs[k++];
+    }
+    return n;
+}
+
+/* Loads path with sets, shortens it, runs it with the checks on, and checks
+ * every request's record and that none is missing. */
+static void run_checked(const char *path, char **sets, int n_sets)
+{
+    kt_err err;
+    scenario *sc = scenario_load(path, sets, n_sets, &err);
+    if (!sc)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    char bufs[4][128];
+    char *all[MAX_OVERRIDES];
+    memcpy(all, sets, (size_t)n_sets * sizeof *sets);
+    int n = shorten(sc, bufs, all, n_sets);
+    scenario_free(sc);
+    sc = scenario_load(path, all, n, &err);
+    if (!sc)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    sim_opts o = { .check = 1 };
+    metrics *m = NULL;
+    sim_stats st;
+    int rc = sim_run(sc, &o, &m, &st, &err);
+    if (rc < 0)
+        fprintf(stderr, "\n  %s: ", path), kt_err_print(&err, stderr);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (m) {
+        CU_ASSERT(m->n_reqs > 0);
+        CU_ASSERT_EQUAL(metrics_check(m, &err), 0);
+        metrics_summary s;
+        metrics_summarize(m, &sc->slo, &sc->cost, &s);
+        CU_ASSERT_EQUAL(s.completed + s.rejected + s.unfinished, s.requests);
+        CU_ASSERT_EQUAL(s.unfinished, 0);
+        /* A failure moved up into the shortened run took requests with it. */
+        if (sc->n_faults > 0)
+            CU_ASSERT(s.rerouted > 0);
+        fprintf(stderr, "\n  %s: %zu requests, %llu events", strrchr(path, '/') + 1, s.requests,
+                (unsigned long long)st.events);
+    }
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+static int is_plan(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    int plan = 0;
+    while (f && !plan && fgets(line, sizeof line, f))
+        plan = strncmp(line, "candidates:", 11) == 0;
+    if (f)
+        fclose(f);
+    return plan;
+}
+
+static void run_plan_candidates(const char *path)
+{
+    kt_err err;
+    plan_cfg *p = plan_load(path, NULL, 0, &err);
+    if (!p)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    for (int c = 0; c < p->n_cand; c++)
+        run_checked(p->cand[c].scenario, p->cand[c].sets, p->cand[c].n_sets);
+    plan_free(p);
+}
+
+static int yaml_name(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 5 && strcmp(d->d_name + n - 5, ".yaml") == 0;
+}
+
+/* Scenarios that replay ../shared/traces need them; a tree without them
+ * (a distribution tarball) skips those. */
+static int needs_absent_trace(const char *path)
+{
+    kt_err err;
+    scenario *sc = scenario_load(path, NULL, 0, &err);
+    if (sc) {
+        scenario_free(sc);
+        return 0;
+    }
+    return strstr(err.msg, "shared/traces") != NULL;
+}
+
+static void test_every_scenario(void)
+{
+    struct dirent **names;
+    int n = scandir(tu_path("scenarios"), &names, yaml_name, alphasort);
+    CU_ASSERT_FATAL(n > 0);
+    int ran = 0;
+    for (int i = 0; i < n; i++) {
+        char rel[512];
+        snprintf(rel, sizeof rel, "scenarios/%s", names[i]->d_name);
+        const char *path = tu_path(rel);
+        if (is_plan(path))
+            run_plan_candidates(path);
+        else if (needs_absent_trace(path))
+            tu_skip(rel);
+        else
+            run_checked(path, NULL, 0);
+        ran++;
+        free(names[i]);
+    }
+    free(names);
+    CU_ASSERT(ran >= 12);
+}
+
+int main(void)
+{
+    static const tu_test tests[] = {
+        { "every scenario in scenarios/ with --check", test_every_scenario },
+        { NULL, NULL },
+    };
+    return tu_run("scenarios", tests);
+}
