@@ -32,6 +32,7 @@ struct kv_pool {
     kv_register_fn on_register;
     void *register_ud;
     int no_retain;
+    uint64_t version;           /* bumped by every call that may change the pool */
     int n_windows;              /* window groups (kv_pool_set_windows); 0: every layer paged by token */
     int64_t window_tokens[KV_MAX_WINDOWS];
     double window_ratio[KV_MAX_WINDOWS];
@@ -177,6 +178,7 @@ void kv_pool_free(kv_pool *p)
 }
 
 uint32_t kv_pool_blocks(const kv_pool *p) { return p->n_blocks; }
+uint64_t kv_pool_version(const kv_pool *p) { return p->version; }
 int kv_pool_block_tokens(const kv_pool *p) { return p->block_tokens; }
 uint32_t kv_pool_free_blocks(const kv_pool *p) { return p->n_free; }
 uint32_t kv_pool_cached_blocks(const kv_pool *p) { return p->n_cached; }
@@ -286,6 +288,7 @@ int64_t kv_pool_cached_prefix(const kv_pool *p, const kv_content *c, int64_t pro
 
 int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t prompt_tokens)
 {
+    p->version++;
     if (!p->prefix_cache)
         return 0;
     seg_cursor cur = { 0, 0 };
@@ -332,6 +335,7 @@ static void take_into(kv_pool *p, uint32_t *blocks, uint32_t *n, uint32_t want)
 
 int kv_seq_reserve(kv_pool *p, kv_seq *seq, int64_t total_tokens)
 {
+    p->version++;
     uint32_t want = kv_token_blocks_for(p, total_tokens), want_w = kv_window_blocks_for(p, total_tokens);
     uint32_t need = short_of(want, seq->n_blocks) + short_of(want_w, seq->n_wblocks);
     if (need == 0)
@@ -349,6 +353,7 @@ int kv_seq_reserve(kv_pool *p, kv_seq *seq, int64_t total_tokens)
 
 void kv_seq_commit(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t computed_tokens)
 {
+    p->version++;
     if (!p->prefix_cache || seq->sealed)
         return;
     int64_t full = computed_tokens / p->block_tokens;
@@ -375,6 +380,7 @@ void kv_seq_commit(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t compute
 
 void kv_seq_release(kv_pool *p, kv_seq *seq)
 {
+    p->version++;
     /* Last blocks first, so a prefix's leading blocks are the last evicted. */
     for (uint32_t i = seq->n_blocks; i-- > 0;) {
         uint32_t b = seq->blocks[i];
@@ -401,6 +407,7 @@ void kv_seq_release(kv_pool *p, kv_seq *seq)
 
 void kv_seq_shrink(kv_pool *p, kv_seq *seq, uint32_t keep_blocks)
 {
+    p->version++;
     while (seq->n_blocks > keep_blocks) {
         uint32_t b = seq->blocks[--seq->n_blocks];
         if (--p->ref[b] == 0) {
@@ -450,6 +457,7 @@ int kv_pool_has(const kv_pool *p, uint64_t hash) { return tab_get(p, hash) != KV
 
 void kv_pool_touch(kv_pool *p, uint64_t hash)
 {
+    p->version++;
     uint32_t b = tab_get(p, hash);
     if (b != KV_NONE && p->ref[b] == 0) {
         free_unlink(p, b);
@@ -459,6 +467,7 @@ void kv_pool_touch(kv_pool *p, uint64_t hash)
 
 int kv_pool_put(kv_pool *p, uint64_t hash)
 {
+    p->version++;
     if (kv_pool_has(p, hash)) {
         kv_pool_touch(p, hash);
         return 1;
@@ -474,6 +483,7 @@ int kv_pool_put(kv_pool *p, uint64_t hash)
 
 int kv_pool_drop(kv_pool *p, uint64_t hash)
 {
+    p->version++;
     uint32_t b = tab_get(p, hash);
     if (b == KV_NONE)
         return 0;

@@ -48,6 +48,9 @@ kv_pool *kv_pool_new(uint32_t n_blocks, int block_tokens, int prefix_cache);
 void kv_pool_free(kv_pool *p);
 
 uint32_t kv_pool_blocks(const kv_pool *p);
+/* Changes whenever a call may have changed the pool: a checker that
+ * verified version v need not walk the pool again while it is still v. */
+uint64_t kv_pool_version(const kv_pool *p);
 int kv_pool_block_tokens(const kv_pool *p);
 /* Blocks with no reference (free, some still caching a prefix). */
 uint32_t kv_pool_free_blocks(const kv_pool *p);

@@ -244,13 +244,17 @@ static void batch_add(replica *r, serve_req *q, int64_t tokens)
     r->batch[r->n_batch++] = (serve_batch_entry){ q, tokens, all - tier, tier };
 }
 
-/* Tokens q may compute this step within budget; 0 when it must wait. */
+/* Tokens q may compute this step within budget; 0 when it must wait.
+ * Without chunked prefill a prompt longer than the whole token budget runs
+ * alone, whole, in a step of its own (otherwise it could never run). */
 static int64_t step_tokens(const replica *r, const serve_req *q, int64_t budget)
 {
     int64_t want = q->num_tokens - q->computed;
     if (want <= budget)
         return want;
-    return r->cfg.chunked_prefill ? budget : 0;
+    if (r->cfg.chunked_prefill)
+        return budget;
+    return budget == r->cfg.token_budget && want > r->cfg.token_budget ? want : 0;
 }
 
 /* Gives running sequences their tokens, preempting the newest when blocks
@@ -1033,7 +1037,15 @@ void replica_fail(replica *r, serve_done_fn on_lost)
 
 /* ---------- invariants ---------- */
 
-int replica_check(const replica *r, kt_err *err)
+/* The pool and the set of sequences holding it, as last verified: equal
+ * keys mean the ref-count walk would see exactly what it saw then. */
+static int kv_unchanged_since_check(const replica *r)
+{
+    return r->kv_checked.version == kv_pool_version(r->kv) && r->kv_checked.running == r->n_running &&
+           r->kv_checked.out == r->n_out && r->kv_checked.inbound == r->n_inbound && r->kv_checked.valid;
+}
+
+int replica_check(replica *r, kt_err *err)
 {
     if (r->failed)
         return 0;               /* its pool is gone with it */
@@ -1085,8 +1097,14 @@ int replica_check(const replica *r, kt_err *err)
         KT_ERROR(err, NULL, 0, 0, "replica %d: handoff lists and counters disagree", r->id);
         rc = -1;
     }
-    if (rc == 0)
+    if (rc == 0 && !kv_unchanged_since_check(r)) {
         rc = kv_pool_check(r->kv, seqs, k, err);
+        r->kv_checked.version = kv_pool_version(r->kv);
+        r->kv_checked.running = r->n_running;
+        r->kv_checked.out = r->n_out;
+        r->kv_checked.inbound = r->n_inbound;
+        r->kv_checked.valid = rc == 0;
+    }
     free(seqs);
     return rc;
 }

@@ -159,6 +159,8 @@ typedef struct replica {
     int n_in_wait;
     serve_req *in_head;         /* decode side: KV arriving into blocks reserved here */
     int n_inbound;              /* in_head's length; holds running slots */
+    /* What replica_check last verified of the pool (valid 0: nothing yet). */
+    struct { uint64_t version; int running, out, inbound, valid; } kv_checked;
 } replica;
 
 /* Sets up r. kv_blocks: the pool size. Returns 0 or -1 (out of memory). */
@@ -218,7 +220,9 @@ void replica_set_role(replica *r, replica_role role, serve_prefilled_fn on_prefi
  * frees its blocks when the last byte has left. */
 void replica_handoff(replica *d, serve_req *q);
 
-/* Invariant checker (queues, batch, KV ref counts against the running set). */
-int replica_check(const replica *r, kt_err *err);
+/* Invariant checker (queues, batch, KV ref counts against the running set).
+ * Remembers the pool version and sequence counts it verified (r->kv_checked)
+ * and walks the pool again only when they changed. */
+int replica_check(replica *r, kt_err *err);
 
 #endif

@@ -829,10 +829,31 @@ static void test_scout_10m(void)
     scenario_free(sc);
 }
 
+/* Without chunked prefill a prompt longer than the token budget runs alone
+ * and whole in one step: every request completes, though many need more
+ * than the budget (before, they waited forever and the run never ended). */
+static void test_unchunked_long_prompts(void)
+{
+    char *sets[] = { "scheduler.chunked_prefill=false", "scheduler.token_budget=256" };
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(sets, 2, &sc, &sum);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(sum.completed, m->n_reqs);
+    CU_ASSERT_EQUAL(sum.rejected, 0);
+    size_t over = 0;
+    for (size_t i = 0; i < m->n_reqs; i++)
+        over += m->reqs[i].prompt_tokens - m->reqs[i].prefix_hit_tokens > 256;
+    CU_ASSERT(over > 0);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
 int main(void)
 {
     setenv("KVTIER_DATA", tu_path(""), 1);
     static const tu_test tests[] = {
+        { "no chunked prefill: prompts over the budget run alone", test_unchunked_long_prompts },
         { "Llama-4-Scout at 10M tokens: fits, fetched", test_scout_10m },
         { "every request completes with exactly its tokens", test_every_request_exact },
         { "single request: closed-form timing", test_single_request_closed_form },
