@@ -222,6 +222,7 @@ static void cache_destroy(tier_cache *c)
 
 static void cache_unlink(tier_cache *c, uint32_t e)
 {
+    c->version++;
     int l = c->seg[e];
     if (c->prev[e] != NIL)
         c->next[c->prev[e]] = c->next[e];
@@ -235,6 +236,7 @@ static void cache_unlink(tier_cache *c, uint32_t e)
 
 static void cache_push_tail(tier_cache *c, uint32_t e, int l)
 {
+    c->version++;
     c->seg[e] = (uint8_t)l;
     c->prev[e] = c->tail[l];
     c->next[e] = NIL;
@@ -683,13 +685,24 @@ int tier_should_fetch(const tiers_cfg *c, int64_t fetch_ns, int64_t recompute_ns
     return c->decide == DECIDE_FETCH || (c->decide == DECIDE_COMPARE && fetch_ns < recompute_ns);
 }
 
-int tier_set_check(const tier_set *ts, kt_err *err)
+/* cache_check, skipped when the cache has not changed since it last passed. */
+static int cache_check_changed(tier_cache *c, const char *name, kt_err *err)
 {
-    if (ts->cfg.track_evicted && cache_check(&ts->dropped, "(dropped)", err) < 0)
+    if (c->checked && c->checked_version == c->version)
+        return 0;
+    int rc = cache_check(c, name, err);
+    c->checked = rc == 0;
+    c->checked_version = c->version;
+    return rc;
+}
+
+int tier_set_check(tier_set *ts, kt_err *err)
+{
+    if (ts->cfg.track_evicted && cache_check_changed(&ts->dropped, "(dropped)", err) < 0)
         return -1;
     for (int i = 0; i < ts->n; i++) {
-        const tier *t = &ts->tiers[i];
-        if (cache_check(t->store, t->cfg.name, err) < 0)
+        tier *t = &ts->tiers[i];
+        if (cache_check_changed(t->store, t->cfg.name, err) < 0)
             return -1;
     }
     return fabric_check(ts->fab, err);

@@ -98,6 +98,9 @@ typedef struct tier_cache {
     uint8_t *seg;               /* list of an entry: 0 cold, 1 hot (reused, heat eviction) */
     uint32_t cap_entries, used_entries, free_entry, head[2], tail[2];
     int heat;                   /* evict every cold entry before a hot one */
+    uint64_t version;           /* bumped by every change to the lists */
+    uint64_t checked_version;   /* the version tier_set_check last verified */
+    int checked;
     htab index;
 } tier_cache;
 
@@ -197,7 +200,8 @@ int tier_should_fetch(const tiers_cfg *c, int64_t fetch_ns, int64_t recompute_ns
 /* Blocks tier t holds now. */
 uint64_t tier_cached_blocks(const tier_set *ts, int t);
 
-/* Conservation in every tier's store and the fabric's link budgets. */
-int tier_set_check(const tier_set *ts, kt_err *err);
+/* Conservation in every tier's store and the fabric's link budgets. A store
+ * unchanged since it last passed is not walked again. */
+int tier_set_check(tier_set *ts, kt_err *err);
 
 #endif
