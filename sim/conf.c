@@ -748,10 +748,11 @@ int conf_resolve_named(const char *name, const char *const *dirs, const char *wh
     return -1;
 }
 
-void *conf_load_strict(const char *path, void *(*build)(conf_node *root, kt_err *err),
-                       void (*destroy)(void *obj), kt_err *err)
+/* Builds an object from root (NULL: parsing failed, err set) and reports
+ * keys build did not read. Frees root; returns the object or NULL. */
+static void *build_strict(conf_node *root, void *(*build)(conf_node *root, kt_err *err),
+                          void (*destroy)(void *obj), kt_err *err)
 {
-    conf_node *root = conf_parse_file(path, err);
     if (!root)
         return NULL;
     void *obj = build(root, err);
@@ -761,6 +762,19 @@ void *conf_load_strict(const char *path, void *(*build)(conf_node *root, kt_err 
     }
     conf_free(root);
     return obj;
+}
+
+void *conf_load_strict(const char *path, void *(*build)(conf_node *root, kt_err *err),
+                       void (*destroy)(void *obj), kt_err *err)
+{
+    return build_strict(conf_parse_file(path, err), build, destroy, err);
+}
+
+void *conf_load_strict_string(const char *text, size_t len, const char *name,
+                              void *(*build)(conf_node *root, kt_err *err), void (*destroy)(void *obj),
+                              kt_err *err)
+{
+    return build_strict(conf_parse_string(text, len, name, err), build, destroy, err);
 }
 
 /* ---------- output ---------- */

@@ -101,6 +101,10 @@ int conf_resolve_named(const char *name, const char *const *dirs, const char *wh
  * the object is released with destroy. */
 void *conf_load_strict(const char *path, void *(*build)(conf_node *root, kt_err *err),
                        void (*destroy)(void *obj), kt_err *err);
+/* The same for YAML text of len bytes (not NUL-terminated) that errors call name. */
+void *conf_load_strict_string(const char *text, size_t len, const char *name,
+                              void *(*build)(conf_node *root, kt_err *err), void (*destroy)(void *obj),
+                              kt_err *err);
 
 /* Writes the tree back as YAML (for storing the effective scenario). */
 char *conf_to_yaml(const conf_node *root);

@@ -342,6 +342,11 @@ model_card *model_load(const char *path, kt_err *err)
     return conf_load_strict(path, build_card, destroy_card, err);
 }
 
+model_card *model_load_string(const char *text, size_t len, const char *name, kt_err *err)
+{
+    return conf_load_strict_string(text, len, name, build_card, destroy_card, err);
+}
+
 
 model_card *model_load_named(const char *name, const char *const *dirs, kt_err *err)
 {

@@ -473,9 +473,10 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
     return sc->trace.on ? check_trace(sc, conf_find(conf_find(conf_find(root, "workload"), "trace"), "path"), err) : 0;
 }
 
-scenario *scenario_load(const char *path, char *const *sets, int n_sets, kt_err *err)
+/* Builds the scenario of the tree root (NULL: parsing failed, err set),
+ * read from file path. Frees root; the caller owns the result. */
+static scenario *scenario_build(conf_node *root, const char *path, char *const *sets, int n_sets, kt_err *err)
 {
-    conf_node *root = conf_parse_file(path, err);
     if (!root)
         return NULL;
     scenario *sc = calloc(1, sizeof *sc);
@@ -492,6 +493,17 @@ fail:
     conf_free(root);
     scenario_free(sc);
     return NULL;
+}
+
+scenario *scenario_load(const char *path, char *const *sets, int n_sets, kt_err *err)
+{
+    return scenario_build(conf_parse_file(path, err), path, sets, n_sets, err);
+}
+
+scenario *scenario_load_string(const char *text, size_t len, const char *name, char *const *sets, int n_sets,
+                               kt_err *err)
+{
+    return scenario_build(conf_parse_string(text, len, name, err), name, sets, n_sets, err);
 }
 
 void scenario_free(scenario *sc)
