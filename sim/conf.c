@@ -860,15 +860,17 @@ char *conf_to_yaml(const conf_node *root)
 /* ---------- flow output ---------- */
 
 /* A plain scalar that flow context would read differently (a comma ends an
- * item, ": " starts a pair, an indicator first changes its meaning). */
+ * item, ": " starts a pair, an indicator first changes its meaning; in flow
+ * context '?' and ':' first are indicators whatever follows, and libyaml
+ * refuses ":?" inside a plain scalar). */
 static int plain_needs_quotes(const char *v)
 {
     if (!*v)
         return 0;
-    if (strchr("#&*!|>'\"%@`", v[0]) || (strchr("-?:", v[0]) && (v[1] == ' ' || !v[1])) ||
+    if (strchr("#&*!|>'\"%@`?:", v[0]) || (v[0] == '-' && (v[1] == ' ' || !v[1])) ||
         strpbrk(v, ",[]{}\t\n"))
         return 1;
-    return strstr(v, ": ") || strstr(v, " #") || v[strlen(v) - 1] == ':';
+    return strstr(v, ": ") || strstr(v, " #") || strstr(v, ":?") || v[strlen(v) - 1] == ':';
 }
 
 /* Appends v double-quoted, escaping what YAML's double-quoted style needs. */
