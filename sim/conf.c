@@ -911,9 +911,10 @@ static int flow_node(outbuf *o, const conf_node *n)
     for (size_t i = 0; ok && i < n->n_kids; i++) {
         if (i)
             ok = flow_text(o, ", ");
+        /* An empty key is written "": plain, nothing would be there. */
+        const char *key = n->kids[i]->key;
         if (ok && n->kind == CONF_MAP)
-            ok = (plain_needs_quotes(n->kids[i]->key) ? flow_quoted(o, n->kids[i]->key)
-                                                      : flow_text(o, n->kids[i]->key)) &&
+            ok = (!*key || plain_needs_quotes(key) ? flow_quoted(o, key) : flow_text(o, key)) &&
                  flow_text(o, ": ");
         ok = ok && flow_node(o, n->kids[i]);
     }
