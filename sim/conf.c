@@ -809,8 +809,10 @@ static int emit_scalar(yaml_emitter_t *em, const char *v, int quoted)
 static int emit_node(yaml_emitter_t *em, const conf_node *n)
 {
     yaml_event_t ev;
+    /* An empty plain scalar is YAML's null; "~" keeps it one where nothing
+     * would vanish (a document holding only a null). */
     if (n->kind == CONF_SCALAR)
-        return emit_scalar(em, n->value, n->quoted);
+        return emit_scalar(em, !n->quoted && !*n->value ? "~" : n->value, n->quoted);
     if (n->kind == CONF_SEQ)
         yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_ANY_SEQUENCE_STYLE);
     else
