@@ -431,6 +431,11 @@ int hexmap_dump(FILE *out, const hexmap_pool *p, const hexmap_source *src, uint6
             size_t n = end - a < HEXMAP_LINE_BYTES ? (size_t)(end - a) : HEXMAP_LINE_BYTES;
             fprintf(out, "%s\n", hexmap_format_line(p, a, buf + (a - addr), n, text, sizeof text));
         }
+        /* A full disk or a closed pipe ends the dump, which could run for days. */
+        if (rc == 0 && ferror(out)) {
+            KT_ERROR(err, NULL, 0, 0, "write error: %s", strerror(errno));
+            rc = -1;
+        }
         line += lines;
     }
     free(buf);
