@@ -861,18 +861,45 @@ char *conf_to_yaml(const conf_node *root)
 
 /* ---------- flow output ---------- */
 
+/* Characters YAML reads as line breaks or a byte order mark, which a
+ * scalar must carry escaped, with their escapes. */
+static const struct { const char *utf8, *escape; } yaml_special[] = {
+    { "\xC2\x85", "\\N" }, { "\xE2\x80\xA8", "\\L" }, { "\xE2\x80\xA9", "\\P" }, { "\xEF\xBB\xBF", "\\uFEFF" },
+};
+#define N_YAML_SPECIAL (sizeof yaml_special / sizeof yaml_special[0])
+
+/* Index of the special character at p, or -1. */
+static int special_at(const char *p)
+{
+    for (size_t i = 0; i < N_YAML_SPECIAL; i++)
+        if (!strncmp(p, yaml_special[i].utf8, strlen(yaml_special[i].utf8)))
+            return (int)i;
+    return -1;
+}
+
+/* 1 when v holds a control character or a special one (see above). */
+static int has_unprintable(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p < 0x20 || *p == 0x7F || special_at((const char *)p) >= 0)
+            return 1;
+    return 0;
+}
+
 /* A plain scalar that flow context would read differently (a comma ends an
  * item, ": " starts a pair, an indicator first changes its meaning; in flow
  * context '?' and ':' first are indicators whatever follows, and libyaml
- * refuses ":?" inside a plain scalar). */
+ * refuses ":?" inside a plain scalar; spaces at either end are trimmed;
+ * line breaks fold). */
 static int plain_needs_quotes(const char *v)
 {
     if (!*v)
         return 0;
-    if (strchr("#&*!|>'\"%@`?:", v[0]) || (v[0] == '-' && (v[1] == ' ' || !v[1])) ||
-        strpbrk(v, ",[]{}\t\n"))
+    size_t len = strlen(v);
+    if (strchr("#&*!|>'\"%@`?: ", v[0]) || (v[0] == '-' && (v[1] == ' ' || !v[1])) ||
+        strpbrk(v, ",[]{}") || has_unprintable(v))
         return 1;
-    return strstr(v, ": ") || strstr(v, " #") || strstr(v, ":?") || v[strlen(v) - 1] == ':';
+    return strstr(v, ": ") || strstr(v, " #") || strstr(v, ":?") || v[len - 1] == ':' || v[len - 1] == ' ';
 }
 
 /* Appends v double-quoted, escaping what YAML's double-quoted style needs. */
@@ -881,13 +908,17 @@ static int flow_quoted(outbuf *o, const char *v)
     int ok = out_write(o, (unsigned char *)"\"", 1);
     for (const unsigned char *p = (const unsigned char *)v; ok && *p; p++) {
         char esc[8];
-        if (*p == '"' || *p == '\\')
+        int sp = special_at((const char *)p);
+        if (sp >= 0) {
+            snprintf(esc, sizeof esc, "%s", yaml_special[sp].escape);
+            p += strlen(yaml_special[sp].utf8) - 1;
+        } else if (*p == '"' || *p == '\\')
             snprintf(esc, sizeof esc, "\\%c", *p);
         else if (*p == '\n')
             snprintf(esc, sizeof esc, "\\n");
         else if (*p == '\t')
             snprintf(esc, sizeof esc, "\\t");
-        else if (*p < 0x20)
+        else if (*p < 0x20 || *p == 0x7F)
             snprintf(esc, sizeof esc, "\\x%02x", *p);
         else
             snprintf(esc, sizeof esc, "%c", *p);
