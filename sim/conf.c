@@ -861,28 +861,47 @@ char *conf_to_yaml(const conf_node *root)
 
 /* ---------- flow output ---------- */
 
-/* Characters YAML reads as line breaks or a byte order mark, which a
- * scalar must carry escaped, with their escapes. */
-static const struct { const char *utf8, *escape; } yaml_special[] = {
-    { "\xC2\x85", "\\N" }, { "\xE2\x80\xA8", "\\L" }, { "\xE2\x80\xA9", "\\P" }, { "\xEF\xBB\xBF", "\\uFEFF" },
-};
-#define N_YAML_SPECIAL (sizeof yaml_special / sizeof yaml_special[0])
+/* Unicode limits of YAML's printable set and the escapes outside it. */
+#define UTF8_MAX_BYTES 4
+#define CP_MAX 0x10FFFFu
+#define CP_LINE_SEPARATOR 0x2028u
+#define CP_PARAGRAPH_SEPARATOR 0x2029u
+#define CP_BOM 0xFEFFu
 
-/* Index of the special character at p, or -1. */
-static int special_at(const char *p)
+/* Decodes the UTF-8 character at p into *cp and returns its length; a byte
+ * that starts no well-formed character is returned alone as *cp. */
+static int utf8_decode(const unsigned char *p, uint32_t *cp)
 {
-    for (size_t i = 0; i < N_YAML_SPECIAL; i++)
-        if (!strncmp(p, yaml_special[i].utf8, strlen(yaml_special[i].utf8)))
-            return (int)i;
-    return -1;
+    int n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+    uint32_t c = n > 1 ? p[0] & (0x7Fu >> n) : p[0];
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            n = 0;
+        else
+            c = c << 6 | (p[i] & 0x3F);
+    }
+    *cp = n ? c : p[0];
+    return n ? n : 1;
 }
 
-/* 1 when v holds a control character or a special one (see above). */
+/* 1 when libyaml reads code point c back as itself inside a double-quoted
+ * scalar: printable (YAML 1.1, 5.1) and not a line break. */
+static int yaml_keeps(uint32_t c)
+{
+    return c == '\t' || (c >= 0x20 && c <= 0x7E) ||
+           (c >= 0xA0 && c <= 0xD7FF && c != CP_LINE_SEPARATOR && c != CP_PARAGRAPH_SEPARATOR) ||
+           (c >= 0xE000 && c <= 0xFFFD && c != CP_BOM) || (c >= 0x10000 && c <= CP_MAX);
+}
+
+/* 1 when v holds a character YAML would not read back as itself. */
 static int has_unprintable(const char *v)
 {
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-        if (*p < 0x20 || *p == 0x7F || special_at((const char *)p) >= 0)
+    for (const unsigned char *p = (const unsigned char *)v; *p;) {
+        uint32_t c;
+        p += utf8_decode(p, &c);
+        if (!yaml_keeps(c))
             return 1;
+    }
     return 0;
 }
 
@@ -902,27 +921,29 @@ static int plain_needs_quotes(const char *v)
     return strstr(v, ": ") || strstr(v, " #") || strstr(v, ":?") || v[len - 1] == ':' || v[len - 1] == ' ';
 }
 
-/* Appends v double-quoted, escaping what YAML's double-quoted style needs. */
+/* Appends v double-quoted: '"', '\\', newline and tab escaped by name,
+ * characters YAML would not read back as themselves by code point. */
 static int flow_quoted(outbuf *o, const char *v)
 {
     int ok = out_write(o, (unsigned char *)"\"", 1);
-    for (const unsigned char *p = (const unsigned char *)v; ok && *p; p++) {
-        char esc[8];
-        int sp = special_at((const char *)p);
-        if (sp >= 0) {
-            snprintf(esc, sizeof esc, "%s", yaml_special[sp].escape);
-            p += strlen(yaml_special[sp].utf8) - 1;
-        } else if (*p == '"' || *p == '\\')
-            snprintf(esc, sizeof esc, "\\%c", *p);
-        else if (*p == '\n')
-            snprintf(esc, sizeof esc, "\\n");
-        else if (*p == '\t')
-            snprintf(esc, sizeof esc, "\\t");
-        else if (*p < 0x20 || *p == 0x7F)
-            snprintf(esc, sizeof esc, "\\x%02x", *p);
+    for (const unsigned char *p = (const unsigned char *)v; ok && *p;) {
+        char esc[16];
+        uint32_t c;
+        int len = utf8_decode(p, &c);
+        if (c == '"' || c == '\\')
+            snprintf(esc, sizeof esc, "\\%c", (char)c);
+        else if (c == '\n' || c == '\t')
+            snprintf(esc, sizeof esc, "\\%c", c == '\n' ? 'n' : 't');
+        else if (yaml_keeps(c))
+            snprintf(esc, sizeof esc, "%.*s", len, (const char *)p);
+        else if (c <= 0xFF)
+            snprintf(esc, sizeof esc, "\\x%02X", (unsigned)c);
+        else if (c <= 0xFFFF)
+            snprintf(esc, sizeof esc, "\\u%04X", (unsigned)c);
         else
-            snprintf(esc, sizeof esc, "%c", *p);
+            snprintf(esc, sizeof esc, "\\U%08X", (unsigned)c);
         ok = out_write(o, (unsigned char *)esc, strlen(esc));
+        p += len;
     }
     return ok && out_write(o, (unsigned char *)"\"", 1);
 }
