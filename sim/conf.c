@@ -909,14 +909,15 @@ static int has_unprintable(const char *v)
  * item, ": " starts a pair, an indicator first changes its meaning; in flow
  * context '?' and ':' first are indicators whatever follows, and libyaml
  * refuses ":?" inside a plain scalar; spaces at either end are trimmed;
- * line breaks fold; "---" or "..." first in a line marks a document). */
+ * line breaks fold; "---" or "..." first in a line marks a document; a
+ * tab is a blank, so ":\t" starts a pair and "\t#" a comment). */
 static int plain_needs_quotes(const char *v)
 {
     if (!*v)
         return 0;
     size_t len = strlen(v);
     if (strchr("#&*!|>'\"%@`?: ", v[0]) || (v[0] == '-' && (v[1] == ' ' || !v[1])) ||
-        strpbrk(v, ",[]{}") || has_unprintable(v) || !strncmp(v, "---", 3) || !strncmp(v, "...", 3))
+        strpbrk(v, ",[]{}\t") || has_unprintable(v) || !strncmp(v, "---", 3) || !strncmp(v, "...", 3))
         return 1;
     return strstr(v, ": ") || strstr(v, " #") || strstr(v, ":?") || v[len - 1] == ':' || v[len - 1] == ' ';
 }
