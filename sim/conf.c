@@ -954,6 +954,11 @@ static int flow_text(outbuf *o, const char *s)
     return out_write(o, (unsigned char *)s, strlen(s));
 }
 
+/* Longest key written implicitly: libyaml's own writer's limit, well
+ * inside the 1024 characters a reader allows even when every byte is
+ * written as a 4-character escape. */
+#define FLOW_SIMPLE_KEY_BYTES 128
+
 static int flow_node(outbuf *o, const conf_node *n)
 {
     if (n->kind == CONF_SCALAR) {
@@ -966,10 +971,13 @@ static int flow_node(outbuf *o, const conf_node *n)
     for (size_t i = 0; ok && i < n->n_kids; i++) {
         if (i)
             ok = flow_text(o, ", ");
-        /* An empty key is written "": plain, nothing would be there. */
+        /* An empty key is written "": plain, nothing would be there. A
+         * long key is written explicit ("? key: value"): YAML reads an
+         * implicit key only within 1024 characters of its ':'. */
         const char *key = n->kids[i]->key;
         if (ok && n->kind == CONF_MAP)
-            ok = (!*key || plain_needs_quotes(key) ? flow_quoted(o, key) : flow_text(o, key)) &&
+            ok = (strlen(key) <= FLOW_SIMPLE_KEY_BYTES || flow_text(o, "? ")) &&
+                 (!*key || plain_needs_quotes(key) ? flow_quoted(o, key) : flow_text(o, key)) &&
                  flow_text(o, ": ");
         ok = ok && flow_node(o, n->kids[i]);
     }
