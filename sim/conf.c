@@ -141,18 +141,45 @@ int conf_expect(const conf_node *n, conf_kind kind, kt_err *err)
 
 /* ---------- parsing ---------- */
 
+/* text is the input when it is a string (NULL: the file named file). */
 typedef struct parse_state {
     yaml_parser_t parser;
     const char *file;
+    const char *text;
+    size_t len;
     kt_err *err;
 } parse_state;
+
+/* Line and column (1-based, in bytes) of byte offset of the input. */
+static void locate_offset(const parse_state *ps, size_t offset, int *line, int *col)
+{
+    FILE *f = ps->text ? NULL : fopen(ps->file, "rb");
+    *line = *col = 1;
+    for (size_t i = 0; i < offset; i++) {
+        int c = ps->text ? (i < ps->len ? (unsigned char)ps->text[i] : EOF) : f ? getc(f) : EOF;
+        if (c == EOF)
+            break;
+        *col = c == '\n' ? 1 : *col + 1;
+        *line += c == '\n';
+    }
+    if (f)
+        fclose(f);
+}
 
 static void syntax_error(parse_state *ps)
 {
     yaml_parser_t *p = &ps->parser;
     const char *ctx = p->context ? p->context : "";
-    KT_ERROR(ps->err, ps->file, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1,
-             "YAML syntax error: %s%s%s", p->problem ? p->problem : "unknown problem",
+    int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
+    /* The reader (bad UTF-8, control characters) knows a byte offset, not a mark. */
+    if (p->error == YAML_READER_ERROR) {
+        locate_offset(ps, p->problem_offset, &line, &col);
+        KT_ERROR(ps->err, ps->file, line, col, "YAML syntax error: %s (byte 0x%02X at offset %zu)",
+                 p->problem ? p->problem : "unreadable input", (unsigned)p->problem_value & 0xFFu,
+                 p->problem_offset);
+        return;
+    }
+    KT_ERROR(ps->err, ps->file, line, col, "YAML syntax error: %s%s%s", p->problem ? p->problem : "unknown problem",
              *ctx ? " " : "", ctx);
 }
 
@@ -304,8 +331,10 @@ static conf_node *parse_stream(parse_state *ps)
     if (next_event(ps, &ev) < 0)
         return NULL;
     if (ev.type != YAML_DOCUMENT_START_EVENT) {
+        /* Nothing but comments and blanks: located where the stream ends. */
+        KT_ERROR(ps->err, ps->file, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+                 "empty file: expected a YAML mapping");
         yaml_event_delete(&ev);
-        KT_ERROR(ps->err, ps->file, 0, 0, "empty file: expected a YAML mapping");
         return NULL;
     }
     yaml_event_delete(&ev);
@@ -326,7 +355,7 @@ static conf_node *parse_stream(parse_state *ps)
 
 conf_node *conf_parse_string(const char *text, size_t len, const char *name, kt_err *err)
 {
-    parse_state ps = { .file = name, .err = err };
+    parse_state ps = { .file = name, .text = text, .len = len, .err = err };
     if (!yaml_parser_initialize(&ps.parser)) {
         KT_ERROR(err, name, 0, 0, "cannot initialize the YAML parser");
         return NULL;
