@@ -553,6 +553,23 @@ int conf_str(conf_node *map, const char *key, int required, const char **out, kt
     return rc <= 0 ? rc : conf_scalar_str(n, out, err);
 }
 
+int conf_str_copy(conf_node *map, const char *key, int required, char *dst, size_t cap, kt_err *err)
+{
+    conf_node *n;
+    const char *s;
+    int rc = take_key(map, key, required, &n, err);
+    if (rc <= 0)
+        return rc;
+    if (conf_scalar_str(n, &s, err) < 0)
+        return -1;
+    if (strlen(s) >= cap) {
+        CONF_ERROR(err, n, "is %zu characters long, at most %zu", strlen(s), cap - 1);
+        return -1;
+    }
+    memcpy(dst, s, strlen(s) + 1);
+    return 0;
+}
+
 int conf_i64(conf_node *map, const char *key, int required, int64_t lo, int64_t hi, int64_t *out,
              kt_err *err)
 {

@@ -453,12 +453,11 @@ static int load_faults(scenario *sc, conf_node *root, kt_err *err)
 
 static int load_all(scenario *sc, conf_node *root, kt_err *err)
 {
-    const char *name = NULL;
     int64_t seed = 1;
-    if (conf_expect(root, CONF_MAP, err) < 0 || conf_str(root, "name", 0, &name, err) < 0 ||
+    snprintf(sc->name, sizeof sc->name, "unnamed");
+    if (conf_expect(root, CONF_MAP, err) < 0 || conf_str_copy(root, "name", 0, sc->name, sizeof sc->name, err) < 0 ||
         conf_i64(root, "seed", 0, 0, INT64_MAX, &seed, err) < 0)
         return -1;
-    snprintf(sc->name, sizeof sc->name, "%s", name ? name : "unnamed");
     sc->seed = (uint64_t)seed;
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
         load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, &sc->tiers, err) < 0 ||
