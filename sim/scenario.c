@@ -92,6 +92,13 @@ static int load_model_hw(scenario *sc, conf_node *root, kt_err *err)
     char buf[8192];
     const char *dirs[8], *name;
     conf_node *n = conf_take(root, "model");
+    if (!n && conf_find(root, "sweep")) {
+        /* Also what a sweep whose base is a sweep (itself, say) gets. */
+        CONF_ERROR(err, conf_find(root, "sweep"),
+                   "this is a sweep file, not a scenario: run it with kvtier sweep, or one point with kvtier run "
+                   "FILE --point K; a sweep's base must be a scenario");
+        return -1;
+    }
     if (!n) {
         CONF_ERROR(err, root, "missing required key 'model'");
         return -1;
