@@ -141,18 +141,45 @@ int conf_expect(const conf_node *n, conf_kind kind, kt_err *err)
 
 /* ---------- parsing ---------- */
 
+/* text is the input when it is a string (NULL: the file named file). */
 typedef struct parse_state {
     yaml_parser_t parser;
     const char *file;
+    const char *text;
+    size_t len;
     kt_err *err;
 } parse_state;
+
+/* Line and column (1-based, in bytes) of byte offset of the input. */
+static void locate_offset(const parse_state *ps, size_t offset, int *line, int *col)
+{
+    FILE *f = ps->text ? NULL : fopen(ps->file, "rb");
+    *line = *col = 1;
+    for (size_t i = 0; i < offset; i++) {
+        int c = ps->text ? (i < ps->len ? (unsigned char)ps->text[i] : EOF) : f ? getc(f) : EOF;
+        if (c == EOF)
+            break;
+        *col = c == '\n' ? 1 : *col + 1;
+        *line += c == '\n';
+    }
+    if (f)
+        fclose(f);
+}
 
 static void syntax_error(parse_state *ps)
 {
     yaml_parser_t *p = &ps->parser;
     const char *ctx = p->context ? p->context : "";
-    KT_ERROR(ps->err, ps->file, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1,
-             "YAML syntax error: %s%s%s", p->problem ? p->problem : "unknown problem",
+    int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
+    /* The reader (bad UTF-8, control characters) knows a byte offset, not a mark. */
+    if (p->error == YAML_READER_ERROR) {
+        locate_offset(ps, p->problem_offset, &line, &col);
+        KT_ERROR(ps->err, ps->file, line, col, "YAML syntax error: %s (byte 0x%02X at offset %zu)",
+                 p->problem ? p->problem : "unreadable input", (unsigned)p->problem_value & 0xFFu,
+                 p->problem_offset);
+        return;
+    }
+    KT_ERROR(ps->err, ps->file, line, col, "YAML syntax error: %s%s%s", p->problem ? p->problem : "unknown problem",
              *ctx ? " " : "", ctx);
 }
 
@@ -304,8 +331,10 @@ static conf_node *parse_stream(parse_state *ps)
     if (next_event(ps, &ev) < 0)
         return NULL;
     if (ev.type != YAML_DOCUMENT_START_EVENT) {
+        /* Nothing but comments and blanks: located where the stream ends. */
+        KT_ERROR(ps->err, ps->file, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+                 "empty file: expected a YAML mapping");
         yaml_event_delete(&ev);
-        KT_ERROR(ps->err, ps->file, 0, 0, "empty file: expected a YAML mapping");
         return NULL;
     }
     yaml_event_delete(&ev);
@@ -326,7 +355,7 @@ static conf_node *parse_stream(parse_state *ps)
 
 conf_node *conf_parse_string(const char *text, size_t len, const char *name, kt_err *err)
 {
-    parse_state ps = { .file = name, .err = err };
+    parse_state ps = { .file = name, .text = text, .len = len, .err = err };
     if (!yaml_parser_initialize(&ps.parser)) {
         KT_ERROR(err, name, 0, 0, "cannot initialize the YAML parser");
         return NULL;
@@ -522,6 +551,23 @@ int conf_str(conf_node *map, const char *key, int required, const char **out, kt
     conf_node *n;
     int rc = take_key(map, key, required, &n, err);
     return rc <= 0 ? rc : conf_scalar_str(n, out, err);
+}
+
+int conf_str_copy(conf_node *map, const char *key, int required, char *dst, size_t cap, kt_err *err)
+{
+    conf_node *n;
+    const char *s;
+    int rc = take_key(map, key, required, &n, err);
+    if (rc <= 0)
+        return rc;
+    if (conf_scalar_str(n, &s, err) < 0)
+        return -1;
+    if (strlen(s) >= cap) {
+        CONF_ERROR(err, n, "is %zu characters long, at most %zu", strlen(s), cap - 1);
+        return -1;
+    }
+    memcpy(dst, s, strlen(s) + 1);
+    return 0;
 }
 
 int conf_i64(conf_node *map, const char *key, int required, int64_t lo, int64_t hi, int64_t *out,
@@ -748,10 +794,11 @@ int conf_resolve_named(const char *name, const char *const *dirs, const char *wh
     return -1;
 }
 
-void *conf_load_strict(const char *path, void *(*build)(conf_node *root, kt_err *err),
-                       void (*destroy)(void *obj), kt_err *err)
+/* Builds an object from root (NULL: parsing failed, err set) and reports
+ * keys build did not read. Frees root; returns the object or NULL. */
+static void *build_strict(conf_node *root, void *(*build)(conf_node *root, kt_err *err),
+                          void (*destroy)(void *obj), kt_err *err)
 {
-    conf_node *root = conf_parse_file(path, err);
     if (!root)
         return NULL;
     void *obj = build(root, err);
@@ -761,6 +808,19 @@ void *conf_load_strict(const char *path, void *(*build)(conf_node *root, kt_err 
     }
     conf_free(root);
     return obj;
+}
+
+void *conf_load_strict(const char *path, void *(*build)(conf_node *root, kt_err *err),
+                       void (*destroy)(void *obj), kt_err *err)
+{
+    return build_strict(conf_parse_file(path, err), build, destroy, err);
+}
+
+void *conf_load_strict_string(const char *text, size_t len, const char *name,
+                              void *(*build)(conf_node *root, kt_err *err), void (*destroy)(void *obj),
+                              kt_err *err)
+{
+    return build_strict(conf_parse_string(text, len, name, err), build, destroy, err);
 }
 
 /* ---------- output ---------- */
@@ -795,8 +855,10 @@ static int emit_scalar(yaml_emitter_t *em, const char *v, int quoted)
 static int emit_node(yaml_emitter_t *em, const conf_node *n)
 {
     yaml_event_t ev;
+    /* An empty plain scalar is YAML's null; "~" keeps it one where nothing
+     * would vanish (a document holding only a null). */
     if (n->kind == CONF_SCALAR)
-        return emit_scalar(em, n->value, n->quoted);
+        return emit_scalar(em, !n->quoted && !*n->value ? "~" : n->value, n->quoted);
     if (n->kind == CONF_SEQ)
         yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_ANY_SEQUENCE_STYLE);
     else
@@ -845,35 +907,90 @@ char *conf_to_yaml(const conf_node *root)
 
 /* ---------- flow output ---------- */
 
+/* Unicode limits of YAML's printable set and the escapes outside it. */
+#define UTF8_MAX_BYTES 4
+#define CP_MAX 0x10FFFFu
+#define CP_LINE_SEPARATOR 0x2028u
+#define CP_PARAGRAPH_SEPARATOR 0x2029u
+#define CP_BOM 0xFEFFu
+
+/* Decodes the UTF-8 character at p into *cp and returns its length; a byte
+ * that starts no well-formed character is returned alone as *cp. */
+static int utf8_decode(const unsigned char *p, uint32_t *cp)
+{
+    int n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+    uint32_t c = n > 1 ? p[0] & (0x7Fu >> n) : p[0];
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            n = 0;
+        else
+            c = c << 6 | (p[i] & 0x3F);
+    }
+    *cp = n ? c : p[0];
+    return n ? n : 1;
+}
+
+/* 1 when libyaml reads code point c back as itself inside a double-quoted
+ * scalar: printable (YAML 1.1, 5.1) and not a line break. */
+static int yaml_keeps(uint32_t c)
+{
+    return c == '\t' || (c >= 0x20 && c <= 0x7E) ||
+           (c >= 0xA0 && c <= 0xD7FF && c != CP_LINE_SEPARATOR && c != CP_PARAGRAPH_SEPARATOR) ||
+           (c >= 0xE000 && c <= 0xFFFD && c != CP_BOM) || (c >= 0x10000 && c <= CP_MAX);
+}
+
+/* 1 when v holds a character YAML would not read back as itself. */
+static int has_unprintable(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p;) {
+        uint32_t c;
+        p += utf8_decode(p, &c);
+        if (!yaml_keeps(c))
+            return 1;
+    }
+    return 0;
+}
+
 /* A plain scalar that flow context would read differently (a comma ends an
- * item, ": " starts a pair, an indicator first changes its meaning). */
+ * item, ": " starts a pair, an indicator first changes its meaning; in flow
+ * context '?' and ':' first are indicators whatever follows, and libyaml
+ * refuses ":?" inside a plain scalar; spaces at either end are trimmed;
+ * line breaks fold; "---" or "..." first in a line marks a document; a
+ * tab is a blank, so ":\t" starts a pair and "\t#" a comment). */
 static int plain_needs_quotes(const char *v)
 {
     if (!*v)
         return 0;
-    if (strchr("#&*!|>'\"%@`", v[0]) || (strchr("-?:", v[0]) && (v[1] == ' ' || !v[1])) ||
-        strpbrk(v, ",[]{}\t\n"))
+    size_t len = strlen(v);
+    if (strchr("#&*!|>'\"%@`?: ", v[0]) || (v[0] == '-' && (v[1] == ' ' || !v[1])) ||
+        strpbrk(v, ",[]{}\t") || has_unprintable(v) || !strncmp(v, "---", 3) || !strncmp(v, "...", 3))
         return 1;
-    return strstr(v, ": ") || strstr(v, " #") || v[strlen(v) - 1] == ':';
+    return strstr(v, ": ") || strstr(v, " #") || strstr(v, ":?") || v[len - 1] == ':' || v[len - 1] == ' ';
 }
 
-/* Appends v double-quoted, escaping what YAML's double-quoted style needs. */
+/* Appends v double-quoted: '"', '\\', newline and tab escaped by name,
+ * characters YAML would not read back as themselves by code point. */
 static int flow_quoted(outbuf *o, const char *v)
 {
     int ok = out_write(o, (unsigned char *)"\"", 1);
-    for (const unsigned char *p = (const unsigned char *)v; ok && *p; p++) {
-        char esc[8];
-        if (*p == '"' || *p == '\\')
-            snprintf(esc, sizeof esc, "\\%c", *p);
-        else if (*p == '\n')
-            snprintf(esc, sizeof esc, "\\n");
-        else if (*p == '\t')
-            snprintf(esc, sizeof esc, "\\t");
-        else if (*p < 0x20)
-            snprintf(esc, sizeof esc, "\\x%02x", *p);
+    for (const unsigned char *p = (const unsigned char *)v; ok && *p;) {
+        char esc[16];
+        uint32_t c;
+        int len = utf8_decode(p, &c);
+        if (c == '"' || c == '\\')
+            snprintf(esc, sizeof esc, "\\%c", (char)c);
+        else if (c == '\n' || c == '\t')
+            snprintf(esc, sizeof esc, "\\%c", c == '\n' ? 'n' : 't');
+        else if (yaml_keeps(c))
+            snprintf(esc, sizeof esc, "%.*s", len, (const char *)p);
+        else if (c <= 0xFF)
+            snprintf(esc, sizeof esc, "\\x%02X", (unsigned)c);
+        else if (c <= 0xFFFF)
+            snprintf(esc, sizeof esc, "\\u%04X", (unsigned)c);
         else
-            snprintf(esc, sizeof esc, "%c", *p);
+            snprintf(esc, sizeof esc, "\\U%08X", (unsigned)c);
         ok = out_write(o, (unsigned char *)esc, strlen(esc));
+        p += len;
     }
     return ok && out_write(o, (unsigned char *)"\"", 1);
 }
@@ -882,6 +999,11 @@ static int flow_text(outbuf *o, const char *s)
 {
     return out_write(o, (unsigned char *)s, strlen(s));
 }
+
+/* Longest key written implicitly: libyaml's own writer's limit, well
+ * inside the 1024 characters a reader allows even when every byte is
+ * written as a 4-character escape. */
+#define FLOW_SIMPLE_KEY_BYTES 128
 
 static int flow_node(outbuf *o, const conf_node *n)
 {
@@ -895,9 +1017,13 @@ static int flow_node(outbuf *o, const conf_node *n)
     for (size_t i = 0; ok && i < n->n_kids; i++) {
         if (i)
             ok = flow_text(o, ", ");
+        /* An empty key is written "": plain, nothing would be there. A
+         * long key is written explicit ("? key: value"): YAML reads an
+         * implicit key only within 1024 characters of its ':'. */
+        const char *key = n->kids[i]->key;
         if (ok && n->kind == CONF_MAP)
-            ok = (plain_needs_quotes(n->kids[i]->key) ? flow_quoted(o, n->kids[i]->key)
-                                                      : flow_text(o, n->kids[i]->key)) &&
+            ok = (strlen(key) <= FLOW_SIMPLE_KEY_BYTES || flow_text(o, "? ")) &&
+                 (!*key || plain_needs_quotes(key) ? flow_quoted(o, key) : flow_text(o, key)) &&
                  flow_text(o, ": ");
         ok = ok && flow_node(o, n->kids[i]);
     }

@@ -69,6 +69,8 @@ int conf_scalar_ns(conf_node *n, int64_t lo, int64_t hi, int64_t *out, kt_err *e
  * required -> error at the map ("missing required key 'x'"); otherwise *out is
  * left as it was (so callers set defaults first) and 0 is returned. */
 int conf_str(conf_node *map, const char *key, int required, const char **out, kt_err *err);
+/* Copies the string into dst (cap bytes); a longer one is an error at its node. */
+int conf_str_copy(conf_node *map, const char *key, int required, char *dst, size_t cap, kt_err *err);
 int conf_i64(conf_node *map, const char *key, int required, int64_t lo, int64_t hi, int64_t *out, kt_err *err);
 int conf_int(conf_node *map, const char *key, int required, int lo, int hi, int *out, kt_err *err);
 int conf_f64(conf_node *map, const char *key, int required, double lo, double hi, double *out, kt_err *err);
@@ -101,6 +103,10 @@ int conf_resolve_named(const char *name, const char *const *dirs, const char *wh
  * the object is released with destroy. */
 void *conf_load_strict(const char *path, void *(*build)(conf_node *root, kt_err *err),
                        void (*destroy)(void *obj), kt_err *err);
+/* The same for YAML text of len bytes (not NUL-terminated) that errors call name. */
+void *conf_load_strict_string(const char *text, size_t len, const char *name,
+                              void *(*build)(conf_node *root, kt_err *err), void (*destroy)(void *obj),
+                              kt_err *err);
 
 /* Writes the tree back as YAML (for storing the effective scenario). */
 char *conf_to_yaml(const conf_node *root);

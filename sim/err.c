@@ -23,8 +23,10 @@ void kt_err_set(kt_err *e, const char *src_file, int src_line, const char *file,
 
 void kt_err_print(const kt_err *e, FILE *out)
 {
-    if (e->file[0] && e->line > 0)
+    if (e->file[0] && e->line > 0 && e->col > 0)
         fprintf(out, "%s:%d:%d: %s\n", e->file, e->line, e->col, e->msg);
+    else if (e->file[0] && e->line > 0)
+        fprintf(out, "%s:%d: %s\n", e->file, e->line, e->msg);
     else if (e->file[0])
         fprintf(out, "%s: %s\n", e->file, e->msg);
     else

@@ -24,7 +24,8 @@ void kt_err_set(kt_err *e, const char *src_file, int src_line, const char *file,
 #define KT_ERROR(e, file, line, col, ...) \
     kt_err_set((e), __FILE__, __LINE__, (file), (line), (col), __VA_ARGS__)
 
-/* Prints "file:line:col: msg" (or "file: msg", or "msg") and a newline.
+/* Prints "file:line:col: msg" (or "file:line: msg" when col is 0, "file:
+ * msg", or "msg") and a newline.
  * With KVTIER_DEBUG set in the environment the raising source line follows. */
 void kt_err_print(const kt_err *e, FILE *out);
 

@@ -44,6 +44,14 @@ static int axis_parse(const char *s, size_t len, hexmap_axis *out)
     return -1;
 }
 
+static int layout_error(const char *s, kt_err *err)
+{
+    KT_ERROR(err, NULL, 0, 0,
+             "layout '%s': want a layout name or the five axes b,kv,h,t,d in memory order, "
+             "outermost first, each once (e.g. b,kv,t,h,d)", s);
+    return -1;
+}
+
 /* Parses five comma-separated axis names, outermost first, each once. */
 static int layout_parse_axes(const char *s, hexmap_axis order[HEXMAP_AXES], kt_err *err)
 {
@@ -52,26 +60,19 @@ static int layout_parse_axes(const char *s, hexmap_axis order[HEXMAP_AXES], kt_e
     for (int i = 0; i < HEXMAP_AXES; i++) {
         size_t len = strcspn(p, ",");
         hexmap_axis a;
-        if (axis_parse(p, len, &a) != 0 || seen[a]) {
-            KT_ERROR(err, NULL, 0, 0,
-                     "layout '%s': want a layout name or the five axes b,kv,h,t,d in memory order, "
-                     "outermost first, each once (e.g. b,kv,t,h,d)", s);
-            return -1;
-        }
+        if (axis_parse(p, len, &a) != 0 || seen[a])
+            return layout_error(s, err);
         seen[a] = 1;
         order[i] = a;
         p += len;
-        if (i + 1 < HEXMAP_AXES && *p++ != ',')
-            break;
+        /* Fewer than five axes: stop at the end of s, never past it. */
+        if (i + 1 < HEXMAP_AXES) {
+            if (*p != ',')
+                return layout_error(s, err);
+            p++;
+        }
     }
-    if (*p != '\0' || !seen[HEXMAP_BLOCK] || !seen[HEXMAP_KV] || !seen[HEXMAP_HEAD] || !seen[HEXMAP_TOKEN] ||
-        !seen[HEXMAP_DIM]) {
-        KT_ERROR(err, NULL, 0, 0,
-                 "layout '%s': want a layout name or the five axes b,kv,h,t,d in memory order, "
-                 "outermost first, each once (e.g. b,kv,t,h,d)", s);
-        return -1;
-    }
-    return 0;
+    return *p == '\0' ? 0 : layout_error(s, err);
 }
 
 static int layout_parse(const char *s, hexmap_axis order[HEXMAP_AXES], kt_err *err)
@@ -429,6 +430,11 @@ int hexmap_dump(FILE *out, const hexmap_pool *p, const hexmap_source *src, uint6
         for (uint64_t a = addr; rc == 0 && a < end; a += HEXMAP_LINE_BYTES) {
             size_t n = end - a < HEXMAP_LINE_BYTES ? (size_t)(end - a) : HEXMAP_LINE_BYTES;
             fprintf(out, "%s\n", hexmap_format_line(p, a, buf + (a - addr), n, text, sizeof text));
+        }
+        /* A full disk or a closed pipe ends the dump, which could run for days. */
+        if (rc == 0 && ferror(out)) {
+            KT_ERROR(err, NULL, 0, 0, "write error: %s", strerror(errno));
+            rc = -1;
         }
         line += lines;
     }

@@ -461,6 +461,11 @@ hw_profile *hw_load(const char *path, kt_err *err)
     return conf_load_strict(path, build_profile, destroy_profile, err);
 }
 
+hw_profile *hw_load_string(const char *text, size_t len, const char *name, kt_err *err)
+{
+    return conf_load_strict_string(text, len, name, build_profile, destroy_profile, err);
+}
+
 void hw_free(hw_profile *h)
 {
     if (!h)

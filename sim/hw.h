@@ -56,7 +56,11 @@ typedef struct hw_profile {
     size_t n_prov;
 } hw_profile;
 
+/* Loads a profile strictly from a YAML file (hwprofiles/NAME.yaml), or from
+ * YAML text of len bytes that errors call name. NULL with err on failure.
+ * Caller frees with hw_free. */
 hw_profile *hw_load(const char *path, kt_err *err);
+hw_profile *hw_load_string(const char *text, size_t len, const char *name, kt_err *err);
 /* Builds a profile from a parsed mapping; marks keys it reads. */
 hw_profile *hw_from_conf(conf_node *root, kt_err *err);
 hw_profile *hw_load_named(const char *name, const char *const *dirs, kt_err *err);

@@ -342,6 +342,11 @@ model_card *model_load(const char *path, kt_err *err)
     return conf_load_strict(path, build_card, destroy_card, err);
 }
 
+model_card *model_load_string(const char *text, size_t len, const char *name, kt_err *err)
+{
+    return conf_load_strict_string(text, len, name, build_card, destroy_card, err);
+}
+
 
 model_card *model_load_named(const char *name, const char *const *dirs, kt_err *err)
 {
@@ -578,30 +583,41 @@ double model_weight_bytes(const model_card *m)
 /* ------------------------------------------------------------------------ */
 /* Attention FLOPs                                                           */
 
-/* Σ_{p=0}^{x-1} span(p) for a windowed layer of window w. Linear in x, so it
- * stays exact in int64 for any realistic context. */
-static int64_t span_prefix(model_attn_kind kind, int64_t w, int64_t x)
+/* Σ_{q=lo+1}^{hi} q = (hi - lo)(lo + hi + 1) / 2 for 0 <= lo <= hi, in
+ * double: factored so that no large terms cancel, and no int64 product
+ * overflows for contexts up to a card's 1e12 tokens. */
+static double series(int64_t lo, int64_t hi)
 {
-    if (kind == ATTN_CHUNKED) {
-        int64_t full = x / w, r = x % w;
-        return full * (w * (w + 1) / 2) + r * (r + 1) / 2;
-    }
-    /* sliding: spans 1, 2, ..., w, then w for every later position */
-    if (x <= w)
-        return x * (x + 1) / 2;
-    return w * (w + 1) / 2 + (x - w) * w;
+    return (double)(hi - lo) * ((double)lo + (double)hi + 1) / 2;
+}
+
+/* Σ span(p) over positions p in [a, b) of a chunked layer, span(p) =
+ * (p mod w) + 1: the rest of a's chunk, whole chunks, the start of b's. */
+static double chunked_sum(int64_t w, int64_t a, int64_t b)
+{
+    int64_t fa = a / w, ra = a % w, fb = b / w, rb = b % w;
+    if (fa == fb)
+        return series(ra, rb);
+    return series(ra, w) + (double)(fb - fa - 1) * series(0, w) + series(0, rb);
+}
+
+/* Σ span(p) over positions p in [a, b) of a sliding layer, span(p) =
+ * min(p + 1, w): growing up to the window, then w each. */
+static double sliding_sum(int64_t w, int64_t a, int64_t b)
+{
+    int64_t grow_end = b < w ? b : w, flat_start = a > w ? a : w;
+    return (a < grow_end ? series(a, grow_end) : 0) + (b > flat_start ? (double)(b - flat_start) * (double)w : 0);
 }
 
 /* Σ span(p) over p = cached .. cached+n_new-1. */
 static double span_sum(const model_layer *l, int64_t n_new, int64_t cached)
 {
-    if (!attn_is_windowed(l->attn)) {
-        /* Σ (p+1) = n·c + n(n+1)/2, in double: quadratic in the context. */
-        double n = (double)n_new, c = (double)cached;
-        return n * c + n * (n + 1) / 2;
-    }
-    return (double)(span_prefix(l->attn, l->window_tokens, cached + n_new) -
-                    span_prefix(l->attn, l->window_tokens, cached));
+    int64_t end = cached + n_new;
+    if (l->attn == ATTN_CHUNKED)
+        return chunked_sum(l->window_tokens, cached, end);
+    if (l->attn == ATTN_SLIDING)
+        return sliding_sum(l->window_tokens, cached, end);
+    return series(cached, end);  /* span(p) = p + 1 */
 }
 
 double model_attn_flops(const model_card *m, int layer, int64_t n_new, int64_t cached)

@@ -57,6 +57,8 @@ typedef struct model_card {
 /* Loads a card from a YAML file (models/NAME.yaml). NULL with err on failure
  * (file:line:col: key: what). Caller frees with model_free. */
 model_card *model_load(const char *path, kt_err *err);
+/* The same for YAML text of len bytes that errors call name. */
+model_card *model_load_string(const char *text, size_t len, const char *name, kt_err *err);
 /* Builds a card from a parsed YAML mapping; marks the keys it reads.
  * Unknown keys are left for the caller's conf_check_unused. */
 model_card *model_from_conf(conf_node *root, kt_err *err);

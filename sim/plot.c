@@ -1211,8 +1211,8 @@ static int run_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *err)
     static const char *const sql[] = {
         [KIND_LATENCY] = "SELECT EXISTS (SELECT 1 FROM requests WHERE run_id = ? AND ttft_ns IS NOT NULL)",
         [KIND_TIERS] = "SELECT EXISTS (SELECT 1 FROM tier_samples WHERE run_id = ?)",
-        [KIND_LINKS] = "SELECT EXISTS (SELECT 1 FROM link_samples s JOIN links l USING (run_id, replica, link)"
-                       " WHERE s.run_id = ? AND l.bytes_moved > 0)",
+        [KIND_LINKS] = ("SELECT EXISTS (SELECT 1 FROM link_samples s JOIN links l USING (run_id, replica, link)"
+                        " WHERE s.run_id = ? AND l.bytes_moved > 0)"),
     };
     static const char *const why[] = {
         [KIND_LATENCY] = "has no completed request",

@@ -92,6 +92,13 @@ static int load_model_hw(scenario *sc, conf_node *root, kt_err *err)
     char buf[8192];
     const char *dirs[8], *name;
     conf_node *n = conf_take(root, "model");
+    if (!n && conf_find(root, "sweep")) {
+        /* Also what a sweep whose base is a sweep (itself, say) gets. */
+        CONF_ERROR(err, conf_find(root, "sweep"),
+                   "this is a sweep file, not a scenario: run it with kvtier sweep, or one point with kvtier run "
+                   "FILE --point K; a sweep's base must be a scenario");
+        return -1;
+    }
     if (!n) {
         CONF_ERROR(err, root, "missing required key 'model'");
         return -1;
@@ -453,12 +460,11 @@ static int load_faults(scenario *sc, conf_node *root, kt_err *err)
 
 static int load_all(scenario *sc, conf_node *root, kt_err *err)
 {
-    const char *name = NULL;
     int64_t seed = 1;
-    if (conf_expect(root, CONF_MAP, err) < 0 || conf_str(root, "name", 0, &name, err) < 0 ||
+    snprintf(sc->name, sizeof sc->name, "unnamed");
+    if (conf_expect(root, CONF_MAP, err) < 0 || conf_str_copy(root, "name", 0, sc->name, sizeof sc->name, err) < 0 ||
         conf_i64(root, "seed", 0, 0, INT64_MAX, &seed, err) < 0)
         return -1;
-    snprintf(sc->name, sizeof sc->name, "%s", name ? name : "unnamed");
     sc->seed = (uint64_t)seed;
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
         load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, &sc->tiers, err) < 0 ||
@@ -473,9 +479,10 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
     return sc->trace.on ? check_trace(sc, conf_find(conf_find(conf_find(root, "workload"), "trace"), "path"), err) : 0;
 }
 
-scenario *scenario_load(const char *path, char *const *sets, int n_sets, kt_err *err)
+/* Builds the scenario of the tree root (NULL: parsing failed, err set),
+ * read from file path. Frees root; the caller owns the result. */
+static scenario *scenario_build(conf_node *root, const char *path, char *const *sets, int n_sets, kt_err *err)
 {
-    conf_node *root = conf_parse_file(path, err);
     if (!root)
         return NULL;
     scenario *sc = calloc(1, sizeof *sc);
@@ -492,6 +499,17 @@ fail:
     conf_free(root);
     scenario_free(sc);
     return NULL;
+}
+
+scenario *scenario_load(const char *path, char *const *sets, int n_sets, kt_err *err)
+{
+    return scenario_build(conf_parse_file(path, err), path, sets, n_sets, err);
+}
+
+scenario *scenario_load_string(const char *text, size_t len, const char *name, char *const *sets, int n_sets,
+                               kt_err *err)
+{
+    return scenario_build(conf_parse_string(text, len, name, err), name, sets, n_sets, err);
 }
 
 void scenario_free(scenario *sc)

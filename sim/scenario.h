@@ -76,6 +76,10 @@ typedef struct scenario {
  * hardware profile. NULL with err (file:line:col: key: what) on failure.
  * Caller frees with scenario_free. */
 scenario *scenario_load(const char *path, char *const *sets, int n_sets, kt_err *err);
+/* The same for YAML text of len bytes; name stands for its file: errors
+ * cite it, and model cards, profiles and traces are looked up next to it. */
+scenario *scenario_load_string(const char *text, size_t len, const char *name, char *const *sets, int n_sets,
+                               kt_err *err);
 void scenario_free(scenario *sc);
 
 /* Directories searched for model cards ("models") or profiles ("hwprofiles"):

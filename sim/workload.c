@@ -22,6 +22,18 @@ static uint64_t stream_seed(uint64_t seed, uint64_t tag, uint64_t a, uint64_t b)
 
 /* ---------- distributions ---------- */
 
+/* Largest value a distribution may take, parameters included: a larger
+ * one is a slip (a 1e30-token prompt), and every draw must still round to
+ * an int64 count of tokens or ns. Tokens as model cards bound a context;
+ * durations about 31 years. */
+#define DIST_MAX_TOKENS 1e12
+#define DIST_MAX_NS 1e18
+
+static double dist_max(units_kind unit)
+{
+    return unit == UNITS_TOKENS ? DIST_MAX_TOKENS : unit == UNITS_DURATION ? DIST_MAX_NS : HUGE_VAL;
+}
+
 /* A number with no unit or suffix ("2.5"). */
 static int plain_number(const conf_node *v)
 {
@@ -38,9 +50,9 @@ static int dist_param(conf_node *n, const char *key, int required, units_kind un
     conf_node *v = conf_find(n, key);
     if (unit == UNITS_TOKENS && v && plain_number(v)) {
         conf_take(n, key);
-        return conf_scalar_f64(v, 0, HUGE_VAL, out, err);
+        return conf_scalar_f64(v, 0, dist_max(unit), out, err);
     }
-    return conf_qty(n, key, required, unit, 0, HUGE_VAL, out, err);
+    return conf_qty(n, key, required, unit, 0, dist_max(unit), out, err);
 }
 
 static int dist_validate(conf_node *n, dist *d, kt_err *err)
@@ -64,10 +76,10 @@ int dist_from_conf(conf_node *n, units_kind unit, dist *d, kt_err *err)
 {
     memset(d, 0, sizeof *d);
     d->lo = 0;
-    d->hi = HUGE_VAL;
+    d->hi = dist_max(unit);
     if (n->kind == CONF_SCALAR) {
         d->kind = DIST_CONSTANT;
-        return conf_scalar_qty(n, unit, 0, HUGE_VAL, &d->mean, err);
+        return conf_scalar_qty(n, unit, 0, d->hi, &d->mean, err);
     }
     if (conf_expect(n, CONF_MAP, err) < 0)
         return -1;
@@ -169,7 +181,7 @@ int workload_from_conf(conf_node *n, workload_cfg *w, kt_err *err)
         return -1;
     w->system_prompt_tokens = (int64_t)sys_tokens;
     w->think_ns.kind = DIST_CONSTANT;
-    w->think_ns.hi = HUGE_VAL;
+    w->think_ns.hi = dist_max(UNITS_DURATION);
     conf_node *first = conf_take(n, "first_input_tokens");
     if (first && dist_from_conf(first, UNITS_TOKENS, &w->first_input_tokens, err) < 0)
         return -1;

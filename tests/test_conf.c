@@ -57,9 +57,44 @@ static void test_empty_and_aliases(void)
     kt_err err;
     CU_ASSERT_PTR_NULL(parse("", &err));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "empty"));
+    CU_ASSERT_EQUAL(err.line, 1);
+    /* Comments only: where the stream ends. */
+    CU_ASSERT_PTR_NULL(parse("# nothing\n\n", &err));
+    CU_ASSERT_EQUAL(err.line, 3);
     CU_ASSERT_PTR_NULL(parse("a: &x 1\nb: *x\n", &err));
     CU_ASSERT_EQUAL(err.line, 2);
     CU_ASSERT_PTR_NULL(parse("a: 1\n---\nb: 2\n", &err));
+}
+
+/* Strings into fixed buffers: a longer one is an error, never cut short. */
+static void test_str_copy(void)
+{
+    kt_err err;
+    conf_node *r = parse("a: four\nb: fives\n", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    char buf[5] = "x";
+    CU_ASSERT_EQUAL(conf_str_copy(r, "a", 1, buf, sizeof buf, &err), 0);
+    CU_ASSERT_STRING_EQUAL(buf, "four");
+    CU_ASSERT_EQUAL(conf_str_copy(r, "b", 1, buf, sizeof buf, &err), -1);
+    CU_ASSERT_STRING_EQUAL(err.msg, "b: is 5 characters long, at most 4");
+    CU_ASSERT_EQUAL(err.line, 2);
+    CU_ASSERT_STRING_EQUAL(buf, "four");
+    CU_ASSERT_EQUAL(conf_str_copy(r, "c", 0, buf, sizeof buf, &err), 0);
+    conf_free(r);
+}
+
+/* Bad bytes are located at their line and column, not at 1:1. */
+static void test_reader_errors(void)
+{
+    kt_err err;
+    CU_ASSERT_PTR_NULL(parse("a: 1\nb: x\x01y\n", &err));
+    CU_ASSERT_EQUAL(err.line, 2);
+    CU_ASSERT_EQUAL(err.col, 5);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "control characters"));
+    CU_ASSERT_PTR_NULL(parse("a: 1\nb: 2\nc: \xff\n", &err));
+    CU_ASSERT_EQUAL(err.line, 3);
+    CU_ASSERT_EQUAL(err.col, 4);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "byte 0xFF"));
 }
 
 static void test_typed_errors(void)
@@ -299,6 +334,8 @@ int main(void)
         { "syntax error location", test_syntax_error_location },
         { "duplicate key", test_duplicate_key },
         { "empty files, aliases, several documents", test_empty_and_aliases },
+        { "unreadable bytes located by line and column", test_reader_errors },
+        { "strings into fixed buffers", test_str_copy },
         { "typed accessor errors", test_typed_errors },
         { "unknown key", test_unknown_key },
         { "--set overrides", test_set_overrides },

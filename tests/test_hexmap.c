@@ -548,6 +548,29 @@ static void test_errors(void)
     unlink(odd_path);
 }
 
+/* A dump to a full disk stops at the first chunk with an error instead of
+ * formatting every line of a pool of 6.4 TB. */
+static void test_write_error(void)
+{
+    FILE *full = fopen("/dev/full", "w");
+    if (!full) {
+        tu_skip("no /dev/full");
+        return;
+    }
+    hexmap_pool p;
+    const int64_t blocks = 100000000;
+    if (make_pool(&p, 2, 8, 32, 16, blocks, "hnd", DTYPE_FP16) != 0) {
+        fclose(full);
+        return;
+    }
+    hexmap_source synth = { -1 };
+    kt_err err;
+    memset(&err, 0, sizeof err);
+    CU_ASSERT_EQUAL(hexmap_dump(full, &p, &synth, 0, p.total_bytes / HEXMAP_LINE_BYTES - 1, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "write error"));
+    fclose(full);
+}
+
 /* --help exits 0 and documents every option. */
 static void test_help(void)
 {
@@ -578,6 +601,7 @@ int main(void)
         { "shapes from model cards (tp, MLA, mixed layers)", test_model_shapes },
         { "--at and --coord", test_at_and_coord },
         { "errors exit 2", test_errors },
+        { "a write error ends the dump", test_write_error },
         { "--help", test_help },
         { NULL, NULL },
     };

@@ -387,6 +387,14 @@ static void test_attn_flops_small(void)
         for (int64_t c = 0; c < 13; c++)
             for (int64_t n = 1; n < 13; n++)
                 CU_ASSERT_EQUAL(model_attn_flops(m, l, n, c), 256.0 * span_by_loop(&m->layers[l], n, c));
+    /* Past 3e9 cached tokens the prefix sums outgrew int64: an 8K chunk
+     * after 4e9 tokens under a 1e11 window spans p+1 for every p. */
+    const int64_t chunk = 8192, cached = 4000000000, window = 100000000000;
+    m->layers[0].window_tokens = window;
+    m->layers[2].window_tokens = window;
+    double want = 256.0 * ((double)chunk * cached + (double)chunk * (chunk + 1) / 2);
+    for (int l = 0; l < 3; l++)
+        CU_ASSERT_DOUBLE_EQUAL(model_attn_flops(m, l, chunk, cached), want, want * 1e-12);
     model_free(m);
 }
 

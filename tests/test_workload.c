@@ -236,6 +236,10 @@ static void test_dist_errors(void)
     expect_dist_error("x:\n  dist: uniform\n  min: 1\n", "x", UNITS_TOKENS, 2, 3, "missing required key 'max'");
     expect_dist_error("x:\n  mean: 10\n", "x", UNITS_TOKENS, 2, 3, "missing required key 'dist'");
     expect_dist_error("x: [1, 2]\n", "x", UNITS_TOKENS, 1, 4, "x:");
+    /* Past 1e12 tokens or 1e18 ns a draw would not round to an int64. */
+    expect_dist_error("x: {dist: constant, value: 1000000000000000000000000000000}\n", "x", UNITS_TOKENS, 1, 28,
+                      "out of range");
+    expect_dist_error("x: {dist: exponential, mean: 100000000h}\n", "x", UNITS_DURATION, 1, 30, "out of range");
 }
 
 /* ---------- the synthetic workload ---------- */

@@ -5,6 +5,7 @@
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Path of a source-tree file: $top_srcdir/rel (top_srcdir is set by make check).
@@ -73,6 +74,38 @@ static inline tu_output tu_capture(tu_main_fn fn, char **args, void *ud)
     dup2(saved_err, 2);
     close(saved_out);
     close(saved_err);
+    r.out = tu_slurp_fd(out_fd);
+    r.err = tu_slurp_fd(err_fd);
+    close(out_fd);
+    close(err_fd);
+    return r;
+}
+
+/* Runs the program argv[0] (a path) on the NULL-terminated argv in a child
+ * process, its stdout and stderr sent to temporary files, and returns its
+ * exit code (128 + the signal when one ended it) and what it printed
+ * (free with tu_output_free). */
+static inline tu_output tu_exec(char *const *argv)
+{
+    tu_output r = { 2, NULL, NULL };
+    char out_path[] = "/tmp/kvtier_test_out_XXXXXX", err_path[] = "/tmp/kvtier_test_err_XXXXXX";
+    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
+    CU_ASSERT_FATAL(out_fd >= 0 && err_fd >= 0);
+    unlink(out_path);
+    unlink(err_path);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        dup2(out_fd, 1);
+        dup2(err_fd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
+    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r.out = tu_slurp_fd(out_fd);
     r.err = tu_slurp_fd(err_fd);
     close(out_fd);

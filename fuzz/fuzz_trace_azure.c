@@ -1,0 +1,7 @@
+/* fuzz_trace_azure.c — fuzz target: the Azure CSV trace reader, streamed to the end under input-chosen replay options. */
+#include "fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_trace(data, size, TRACE_AZURE);
+}

@@ -1,0 +1,245 @@
+/* test_badinput.c — every class of bad scenario input (tests/data/bad/) through `kvtier run`: exit 2, an error at file:line naming the key, the results database untouched. */
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "store.h"
+#include "testutil.h"
+
+/* Bytes of the generated name in the huge-line case: a 1 MiB line. */
+#define HUGE_LINE_BYTES (1 << 20)
+/* Arguments after `kvtier run FILE --db DB`. */
+#define MAX_EXTRA 2
+
+/* One crafted input and what kvtier must say about it. */
+typedef struct bad_case {
+    const char *file;               /* under tests/data/bad, or a path */
+    const char *extra[MAX_EXTRA + 1];
+    const char *located;            /* the file the error names, under the source tree; NULL: file */
+    int line;                       /* the line it names */
+    const char *says;               /* the key and what is wrong, as printed after file:line:col: */
+} bad_case;
+
+static const bad_case cases[] = {
+    { "syntax-error.yaml", { NULL }, NULL, 7, "YAML syntax error: did not find expected ',' or '}'" },
+    { "wrong-type.yaml", { NULL }, NULL, 6, "replicas.count: expected an integer, found 'two'" },
+    { "unknown-key.yaml", { NULL }, NULL, 7, "kv.block_tokns: unknown key" },
+    { "duplicate-key.yaml", { NULL }, NULL, 20, "seed: duplicate key (first given at line 3)" },
+    { "zero-gpus.yaml", { NULL }, NULL, 6, "replicas.gpus: 0 is out of range [1, 1024]" },
+    { "huge-context.yaml", { NULL }, NULL, 15, "workload.input_tokens.value: 1e+30 is out of range" },
+    { "negative.yaml", { NULL }, NULL, 18, "slo.ttft: '-500ms': must not be negative" },
+    { "truncated.yaml", { NULL }, NULL, 13, "YAML syntax error" },
+    { "binary.yaml", { NULL }, NULL, 1, "YAML syntax error: invalid leading UTF-8 octet" },
+    { "control-character.yaml", { NULL }, NULL, 10, "control characters are not allowed (byte 0x01" },
+    { "empty.yaml", { NULL }, NULL, 1, "empty file: expected a YAML mapping" },
+    { "crlf-unknown-key.yaml", { NULL }, NULL, 19, "results.itl_gap: unknown key" },
+    { "include-loop.yaml", { "--point", "0", NULL }, NULL, 3, "sweep: this is a sweep file, not a scenario" },
+    { "bad-trace.yaml", { NULL }, "tests/data/bad/../traces/mooncake_bad.jsonl", 2, "bad JSON" },
+};
+#define N_CASES (sizeof cases / sizeof cases[0])
+
+/* ---------- scratch files ---------- */
+
+static char scratch_dir[] = "/tmp/kvtier_badinput_XXXXXX";
+
+static const char *scratch(const char *name)
+{
+    static char buf[4][4096];
+    static int next;
+    char *b = buf[next++ % 4];
+    snprintf(b, sizeof buf[0], "%s/%s", scratch_dir, name);
+    return b;
+}
+
+/* Writes the e2e scenario with a 1 MiB name into the scratch directory. */
+static const char *write_huge_line(void)
+{
+    const char *path = scratch("huge-line.yaml");
+    FILE *in = fopen(tu_path("tests/data/e2e.yaml"), "r"), *out = fopen(path, "w");
+    CU_ASSERT_FATAL(in && out);
+    char line[4096];
+    while (fgets(line, sizeof line, in)) {
+        if (strncmp(line, "name:", strlen("name:")) != 0) {
+            fputs(line, out);
+            continue;
+        }
+        fputs("name: ", out);
+        for (int i = 0; i < HUGE_LINE_BYTES; i++)
+            fputc('a', out);
+        fputc('\n', out);
+    }
+    fclose(in);
+    fclose(out);
+    return path;
+}
+
+/* ---------- the database ---------- */
+
+/* Rows of runs in db, -1 when it cannot be read. */
+static int64_t count_runs(const char *db)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, "SELECT COUNT(*) FROM runs", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+/* The database file's bytes (caller frees), to see that nothing touched it. */
+static char *db_bytes(const char *db, size_t *len)
+{
+    int fd = open(db, O_RDONLY);
+    CU_ASSERT_FATAL(fd >= 0);
+    char *buf = tu_slurp_fd(fd);
+    *len = (size_t)lseek(fd, 0, SEEK_END);
+    close(fd);
+    return buf;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* ---------- running kvtier ---------- */
+
+/* `kvtier run FILE --db DB EXTRA...`. */
+static tu_output run_kvtier(const char *file, const char *db, const char *const *extra)
+{
+    char *argv[6 + MAX_EXTRA] = { (char *)tu_build_path("sim/kvtier"), "run", (char *)file, "--db", (char *)db };
+    int n = 5;
+    for (int i = 0; extra[i] && i < MAX_EXTRA; i++)
+        argv[n++] = (char *)extra[i];
+    return tu_exec(argv);
+}
+
+/* Runs one bad input against an existing database and a path with none:
+ * exit 2, "file:line:" and the message on stderr, nothing on stdout, the
+ * database's bytes and runs unchanged, no database created. */
+static void check_rejected(const char *file, const char *const *extra, const char *located, int line,
+                           const char *says)
+{
+    const char *db = scratch("results.db"), *fresh = scratch("never.db");
+    size_t len_before, len_after;
+    int64_t runs_before = count_runs(db);
+    char *before = db_bytes(db, &len_before);
+    tu_output r = run_kvtier(file, db, extra);
+    char where[8192];
+    snprintf(where, sizeof where, "%s:%d:", located, line);
+    if (r.rc != CLI_EXIT_BAD_INPUT || !strstr(r.err, where) || !strstr(r.err, says))
+        fprintf(stderr, "\n  %s: exit %d, stderr: %.300s\n  want exit %d and '%s' ... '%s'\n", file, r.rc, r.err,
+                CLI_EXIT_BAD_INPUT, where, says);
+    CU_ASSERT_EQUAL(r.rc, CLI_EXIT_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, where));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, says));
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    char *after = db_bytes(db, &len_after);
+    CU_ASSERT_EQUAL(count_runs(db), runs_before);
+    CU_ASSERT(len_after == len_before && !memcmp(before, after, len_before));
+    free(before);
+    free(after);
+    tu_output_free(&r);
+    r = run_kvtier(file, fresh, extra);
+    CU_ASSERT_EQUAL(r.rc, CLI_EXIT_BAD_INPUT);
+    CU_ASSERT_FALSE(exists(fresh));
+    tu_output_free(&r);
+}
+
+/* ---------- tests ---------- */
+
+static void test_crafted_files(void)
+{
+    for (size_t i = 0; i < N_CASES; i++) {
+        char rel[1024];
+        snprintf(rel, sizeof rel, "tests/data/bad/%s", cases[i].file);
+        const char *file = tu_path(rel);
+        check_rejected(file, cases[i].extra, cases[i].located ? tu_path(cases[i].located) : file, cases[i].line,
+                       cases[i].says);
+    }
+}
+
+/* A 1 MiB line: the name that long is refused, not cut to 127 characters. */
+static void test_huge_line(void)
+{
+    static const char *const none[] = { NULL };
+    const char *file = write_huge_line();
+    char says[128];
+    snprintf(says, sizeof says, "name: is %d characters long, at most 127", HUGE_LINE_BYTES);
+    check_rejected(file, none, file, 2, says);
+}
+
+/* CRLF line endings are valid YAML: the scenario runs and is stored. */
+static void test_crlf_accepted(void)
+{
+    static const char *const none[] = { NULL };
+    const char *db = scratch("crlf.db");
+    tu_output r = run_kvtier(tu_path("tests/data/bad/crlf.yaml"), db, none);
+    CU_ASSERT_EQUAL(r.rc, 0);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    CU_ASSERT_EQUAL(count_runs(db), 1);
+    tu_output_free(&r);
+    unlink(db);
+}
+
+/* The bad trace under --skip-bad runs, and says how many lines it skipped. */
+static void test_skip_bad_lines(void)
+{
+    static const char *const skip[] = { "--skip-bad", NULL };
+    const char *db = scratch("skip.db");
+    tu_output r = run_kvtier(tu_path("tests/data/bad/bad-trace.yaml"), db, skip);
+    CU_ASSERT_EQUAL(r.rc, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "7 malformed lines skipped (first: 2 3 4 6 7 8 9)"));
+    CU_ASSERT_EQUAL(count_runs(db), 1);
+    tu_output_free(&r);
+    unlink(db);
+}
+
+/* The scratch directory and an empty results database in it. */
+static int setup(void)
+{
+    if (!mkdtemp(scratch_dir))
+        return -1;
+    /* Model cards and profiles from the source tree, whatever the build directory. */
+    setenv("KVTIER_DATA", tu_path(""), 1);
+    kt_err err;
+    store *st = store_open(scratch("results.db"), &err);
+    if (!st)
+        kt_err_print(&err, stderr);
+    store_close(st);
+    return st ? 0 : -1;
+}
+
+static void cleanup(void)
+{
+    const char *const names[] = { "results.db", "huge-line.yaml", NULL };
+    for (int i = 0; names[i]; i++)
+        unlink(scratch(names[i]));
+    rmdir(scratch_dir);
+}
+
+int main(void)
+{
+    if (setup() != 0) {
+        fprintf(stderr, "test_badinput: cannot set up %s\n", scratch_dir);
+        return 1;
+    }
+    static const tu_test tests[] = {
+        { "crafted bad scenarios: exit 2, file:line: key, database untouched", test_crafted_files },
+        { "a 1 MiB line", test_huge_line },
+        { "CRLF line endings are accepted", test_crlf_accepted },
+        { "--skip-bad runs past malformed trace lines", test_skip_bad_lines },
+        { NULL, NULL },
+    };
+    int rc = tu_run("bad input", tests);
+    cleanup();
+    return rc;
+}
