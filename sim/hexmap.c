@@ -61,8 +61,13 @@ static int layout_parse_axes(const char *s, hexmap_axis order[HEXMAP_AXES], kt_e
         seen[a] = 1;
         order[i] = a;
         p += len;
-        if (i + 1 < HEXMAP_AXES && *p++ != ',')
-            break;
+        /* Step over a comma only: on a list short of five axes p must stay
+         * on its terminator for the check below. */
+        if (i + 1 < HEXMAP_AXES) {
+            if (*p != ',')
+                break;
+            p++;
+        }
     }
     if (*p != '\0' || !seen[HEXMAP_BLOCK] || !seen[HEXMAP_KV] || !seen[HEXMAP_HEAD] || !seen[HEXMAP_TOKEN] ||
         !seen[HEXMAP_DIM]) {
