@@ -858,6 +858,8 @@ static const tu_test tests[] = {
 
 int main(void)
 {
+    /* Model cards and profiles come from the source tree, also in a VPATH build. */
+    setenv("KVTIER_DATA", tu_path(""), 1);
     int rc = tu_run("sweep", tests);
     scratch_cleanup();
     return rc;
