@@ -42,6 +42,7 @@ runs_stored=0
 expect() {
   want=$1
   shift
+  # shellcheck disable=SC2086 # the valgrind command line is words
   expect_program "$want" ${KT_VALGRIND_RUN:-} "$kvtier" "$@"
 }
 
@@ -185,10 +186,15 @@ check_sweeps() {
 # tests/valgrind-thirdparty.supp); the LeakSanitizer match needs whole
 # stacks, so the ranks unwind slowly. Root may run mpirun here (CI).
 check_mpi_sweep() {
-  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-  ASAN_OPTIONS="${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0" \
-    expect_program 0 mpirun -np "$MPI_RANKS" --oversubscribe ${KT_VALGRIND_RUN:-} "$kvtier" \
-      sweep "$1" --mpi --db "$scratch/sweep-mpi.db" --quiet --set "$2"
+  OMPI_ALLOW_RUN_AS_ROOT=1
+  OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  asan_options=${ASAN_OPTIONS:-}
+  ASAN_OPTIONS="$asan_options:fast_unwind_on_malloc=0"
+  export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM ASAN_OPTIONS
+  # shellcheck disable=SC2086 # the valgrind command line is words
+  expect_program 0 ${KT_VALGRIND_RUN:-} mpirun -np "$MPI_RANKS" --oversubscribe "$kvtier" \
+    sweep "$1" --mpi --db "$scratch/sweep-mpi.db" --quiet --set "$2"
+  ASAN_OPTIONS=$asan_options
 }
 
 # Figures from what the runs, the sweep and the plan stored.
