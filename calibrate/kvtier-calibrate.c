@@ -23,6 +23,18 @@
 #define PATH_LEN 4096
 #define MIN_REF 1.0
 
+#if defined(__SANITIZE_ADDRESS__)
+/* Under --enable-asan: the CUDA runtime maps device memory where ASan
+ * protects the gap between its shadow regions, so its first call fails
+ * unless that protection is off (the ASan documentation's setting for
+ * CUDA). ASAN_OPTIONS may still override it. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "protect_shadow_gap=0";
+}
+#endif
+
 /* Spec-sheet profile chosen from the device name when --base is not given:
  * the first entry whose needle the name contains. */
 static const struct { const char *needle, *profile; } base_by_name[] = {

@@ -259,6 +259,8 @@ static void test_bad_plans(void)
 
 int main(void)
 {
+    /* Model cards and profiles come from the source tree, also in a VPATH build. */
+    setenv("KVTIER_DATA", tu_path(""), 1);
     static const tu_test tests[] = {
         { "fleet and cost by hand", test_price_by_hand },
         { "fewer GPUs and more throughput per GPU differ", test_savings_two_numbers },

@@ -546,6 +546,8 @@ static void test_bad_input(void)
 
 int main(void)
 {
+    /* Model cards and profiles come from the source tree, also in a VPATH build. */
+    setenv("KVTIER_DATA", tu_path(""), 1);
     static const tu_test tests[] = {
         { "CDF points, every rank", test_cdf_points_every_rank },
         { "CDF points, thinned", test_cdf_points_thinned },
