@@ -208,8 +208,6 @@ static int setup(void)
 {
     if (!mkdtemp(scratch_dir))
         return -1;
-    /* Model cards and profiles from the source tree, whatever the build directory. */
-    setenv("KVTIER_DATA", tu_path(""), 1);
     kt_err err;
     store *st = store_open(scratch("results.db"), &err);
     if (!st)
