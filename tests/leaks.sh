@@ -10,6 +10,7 @@
 set -u
 
 EXIT_SKIP=77
+EXIT_HARD_ERROR=99
 # Sizes that keep each run to seconds under ASan, a minute under valgrind.
 SESSIONS_MAX=100          # synthetic scenarios: at most this many sessions
 TRACE_REQUESTS_MAX=400    # trace scenarios: the first requests of the trace
@@ -19,6 +20,7 @@ SWEEP_SESSIONS=20         # sessions of each sweep point
 PLAN_PROBES=2             # bisection probes per plan candidate
 HEXMAP_FILE_BLOCKS=4      # blocks in the pool file hexmap reads
 MPI_RANKS=2
+NO_SUCH_RUN=999           # a run id no database here holds
 
 if [ -z "${KT_SANITIZERS:-}" ] && [ -z "${KT_VALGRIND_RUN:-}" ]; then
   echo "leaks.sh: this build has neither sanitizers nor valgrind (configure --enable-asan or --enable-valgrind): skipped"
@@ -28,7 +30,7 @@ fi
 srcdir=${top_srcdir:-.}
 builddir=${top_builddir:-.}
 kvtier=$builddir/sim/kvtier
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/kvtier-leaks.XXXXXX") || exit 99
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/kvtier-leaks.XXXXXX") || exit "$EXIT_HARD_ERROR"
 trap 'rm -rf "$scratch"' EXIT
 db=$scratch/leaks.db
 KVTIER_DATA=$srcdir
@@ -211,7 +213,7 @@ check_plot() {
   expect 0 plot --db "$db" --run 1 --run 2 -o "$scratch/plots" latency
   expect 0 plot --db "$db" --plan 1 -o "$scratch/plots"
   expect 0 plot --db "$scratch/sweep1.db" --sweep 1 -o "$scratch/plots"
-  expect 2 plot --db "$db" --run 999 -o "$scratch/plots"
+  expect 2 plot --db "$db" --run "$NO_SUCH_RUN" -o "$scratch/plots"
 }
 
 check_help() {
