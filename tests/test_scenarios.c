@@ -54,7 +54,8 @@ static void run_checked(const char *path, char **sets, int n_sets)
     CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
     char bufs[4][128];
     char *all[MAX_OVERRIDES];
-    memcpy(all, sets, (size_t)n_sets * sizeof *sets);
+    for (int i = 0; i < n_sets; i++)
+        all[i] = sets[i];
     int n = shorten(sc, bufs, all, n_sets);
     scenario_free(sc);
     sc = scenario_load(path, all, n, &err);
