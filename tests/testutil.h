@@ -48,6 +48,20 @@ static inline char *tu_slurp_fd(int fd)
     return buf;
 }
 
+/* Two unlinked temporary files for a command's stdout and stderr (the
+ * caller closes them), with this process's own streams flushed first. */
+static inline void tu_capture_files(int *out_fd, int *err_fd)
+{
+    char out_path[] = "/tmp/kvtier_test_out_XXXXXX", err_path[] = "/tmp/kvtier_test_err_XXXXXX";
+    *out_fd = mkstemp(out_path);
+    *err_fd = mkstemp(err_path);
+    CU_ASSERT_FATAL(*out_fd >= 0 && *err_fd >= 0);
+    unlink(out_path);
+    unlink(err_path);
+    fflush(stdout);
+    fflush(stderr);
+}
+
 /* Runs fn on the NULL-terminated args with stdout and stderr sent to
  * temporary files, and returns its exit code and what it printed (free
  * with tu_output_free). */
@@ -57,13 +71,8 @@ static inline tu_output tu_capture(tu_main_fn fn, char **args, void *ud)
     int argc = 0;
     while (args[argc])
         argc++;
-    char out_path[] = "/tmp/kvtier_test_out_XXXXXX", err_path[] = "/tmp/kvtier_test_err_XXXXXX";
-    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
-    CU_ASSERT_FATAL(out_fd >= 0 && err_fd >= 0);
-    unlink(out_path);
-    unlink(err_path);
-    fflush(stdout);
-    fflush(stderr);
+    int out_fd, err_fd;
+    tu_capture_files(&out_fd, &err_fd);
     int saved_out = dup(1), saved_err = dup(2);
     dup2(out_fd, 1);
     dup2(err_fd, 2);
@@ -88,13 +97,8 @@ static inline tu_output tu_capture(tu_main_fn fn, char **args, void *ud)
 static inline tu_output tu_exec(char *const *argv)
 {
     tu_output r = { 2, NULL, NULL };
-    char out_path[] = "/tmp/kvtier_test_out_XXXXXX", err_path[] = "/tmp/kvtier_test_err_XXXXXX";
-    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
-    CU_ASSERT_FATAL(out_fd >= 0 && err_fd >= 0);
-    unlink(out_path);
-    unlink(err_path);
-    fflush(stdout);
-    fflush(stderr);
+    int out_fd, err_fd;
+    tu_capture_files(&out_fd, &err_fd);
     pid_t pid = fork();
     CU_ASSERT_FATAL(pid >= 0);
     if (pid == 0) {
