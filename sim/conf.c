@@ -878,6 +878,15 @@ static int emit_node(yaml_emitter_t *em, const conf_node *n)
     return yaml_emitter_emit(em, &ev);
 }
 
+void conf_path_beside(const char *file, const char *rel, char *out, size_t n)
+{
+    const char *slash = strrchr(file, '/');
+    if (rel[0] == '/' || !slash)
+        snprintf(out, n, "%s", rel);
+    else
+        snprintf(out, n, "%.*s/%s", (int)(slash - file), file, rel);
+}
+
 char *conf_to_yaml(const conf_node *root)
 {
     yaml_emitter_t em;

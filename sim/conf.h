@@ -108,6 +108,10 @@ void *conf_load_strict_string(const char *text, size_t len, const char *name,
                               void *(*build)(conf_node *root, kt_err *err), void (*destroy)(void *obj),
                               kt_err *err);
 
+/* rel as seen from the directory of file (rel itself when absolute or when
+ * file has no directory part), written into out (n bytes). */
+void conf_path_beside(const char *file, const char *rel, char *out, size_t n);
+
 /* Writes the tree back as YAML (for storing the effective scenario). */
 char *conf_to_yaml(const conf_node *root);
 

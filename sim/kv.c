@@ -194,6 +194,8 @@ uint32_t kv_token_blocks_for(const kv_pool *p, int64_t tokens)
 
 uint32_t kv_window_blocks_for(const kv_pool *p, int64_t tokens)
 {
+    if (p->n_windows == 0)
+        return 0;               /* most models: no floating point on the reserve path */
     double token_blocks = 0;
     for (int g = 0; g < p->n_windows; g++)
         token_blocks += p->window_ratio[g] * (double)(tokens < p->window_tokens[g] ? tokens : p->window_tokens[g]);

@@ -43,20 +43,6 @@ void plan_free(plan_cfg *p)
     free(p);
 }
 
-/* rel resolved against the directory of file (rel itself when absolute).
- * Returns a malloc'd string. */
-static char *path_beside(const char *file, const char *rel)
-{
-    const char *slash = strrchr(file, '/');
-    if (rel[0] == '/' || !slash)
-        return strdup(rel);
-    size_t n = (size_t)(slash - file) + 1 + strlen(rel) + 1;
-    char *out = malloc(n);
-    if (out)
-        snprintf(out, n, "%.*s/%s", (int)(slash - file), file, rel);
-    return out;
-}
-
 /* Reads a sequence of strings into sets (owned copies). */
 static int load_sets(conf_node *seq, char **sets, int *n, kt_err *err)
 {
@@ -91,8 +77,10 @@ static int load_candidate(plan_cfg *p, conf_node *n, const char *default_scenari
             CONF_ERROR(err, conf_find(n, "name"), "candidate name '%s' used twice", name);
             return -1;
         }
+    char path[4096];
     snprintf(c->name, sizeof c->name, "%s", name);
-    c->scenario = path_beside(n->file, scen);
+    conf_path_beside(n->file, scen, path, sizeof path);
+    c->scenario = strdup(path);
     p->n_cand++;
     conf_node *sets = conf_take(n, "set");
     return sets ? load_sets(sets, c->sets, &c->n_sets, err) : 0;
@@ -184,15 +172,16 @@ static void *plan_build(conf_node *root, kt_err *err)
         return NULL;
     }
     snprintf(p->name, sizeof p->name, "%s", name);
+    p->yaml = conf_to_yaml(root);
     return p;
 }
 
 static void plan_destroy(void *obj) { plan_free(obj); }
 
-/* The arrival knob of a scenario: a trace's rate_scale, else the session rate. */
-static void knob_set(const scenario *sc, double knob, char *buf, size_t n)
+/* The arrival knob of a candidate: a trace's rate_scale, else the session rate. */
+static void knob_set(const plan_candidate *c, double knob, char *buf, size_t n)
 {
-    if (sc->trace.on)
+    if (c->trace)
         snprintf(buf, n, "workload.trace.rate_scale=%.17g", knob);
     else
         snprintf(buf, n, "workload.arrival.rate=%.17g/s", knob);
@@ -226,22 +215,13 @@ plan_cfg *plan_load(const char *path, char **extra_sets, int n_extra, kt_err *er
     if (!p)
         return NULL;
     p->file = strdup(path);
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        fseek(f, 0, SEEK_END);
-        long len = ftell(f);
-        rewind(f);
-        p->yaml = calloc(1, (size_t)(len > 0 ? len : 0) + 1);
-        if (p->yaml && len > 0 && fread(p->yaml, 1, (size_t)len, f) != (size_t)len)
-            p->yaml[0] = '\0';
-        fclose(f);
-    }
     for (int c = 0; c < p->n_cand; c++) {
         scenario *sc = candidate_load(&p->cand[c], extra_sets, n_extra, NULL, err);
         if (!sc) {
             plan_free(p);
             return NULL;
         }
+        p->cand[c].trace = sc->trace.on;
         scenario_free(sc);
     }
     return p;
@@ -279,12 +259,8 @@ static int probe_run(const plan_cfg *p, const plan_candidate *c, char **extra, i
                      plan_probe *pr, kt_err *err)
 {
     char kbuf[128];
-    scenario *sc = candidate_load(c, extra, n_extra, NULL, err);
-    if (!sc)
-        return -1;
-    knob_set(sc, knob, kbuf, sizeof kbuf);
-    scenario_free(sc);
-    sc = candidate_load(c, extra, n_extra, kbuf, err);
+    knob_set(c, knob, kbuf, sizeof kbuf);
+    scenario *sc = candidate_load(c, extra, n_extra, kbuf, err);
     if (!sc)
         return -1;
     sim_opts o = { 0 };

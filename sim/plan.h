@@ -19,6 +19,7 @@ typedef struct plan_candidate {
     char *scenario;             /* path, owned */
     char *sets[PLAN_MAX_SETS];  /* "key=value", owned */
     int n_sets;
+    int trace;                  /* its workload replays a trace (set by plan_load) */
 } plan_candidate;
 
 /* A plan file, loaded strictly.
@@ -27,7 +28,7 @@ typedef struct plan_candidate {
  * of the SLOs is set (> 0). */
 typedef struct plan_cfg {
     char *file;                 /* owned */
-    char *yaml;                 /* the file's text, owned */
+    char *yaml;                 /* the plan as read (written back as YAML), owned */
     char name[128];
     double target_rps;          /* requests per second the fleet must serve */
     int64_t slo_ttft_p99_ns, slo_itl_p99_ns;   /* 0: not constrained */

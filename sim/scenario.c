@@ -237,17 +237,6 @@ static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
-/* A relative trace path is relative to the scenario file's directory. */
-static void resolve_path(const scenario *sc, const char *path, char *out, size_t n)
-{
-    if (path[0] == '/') {
-        snprintf(out, n, "%s", path);
-        return;
-    }
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", sc->file);
-    snprintf(out, n, "%s/%s", dirname(tmp), path);
-}
 
 /* Reads the whole trace once before the run, so a malformed line stops
  * everything before anything is simulated (or is counted, with skip_bad). */
@@ -289,7 +278,8 @@ static int load_trace(scenario *sc, conf_node *w, kt_err *err)
     o->release = (trace_release)release;
     sc->trace.on = 1;
     sc->trace.format = (trace_format)format;
-    resolve_path(sc, path, sc->trace.path, sizeof sc->trace.path);
+    /* A relative trace path is relative to the scenario file's directory. */
+    conf_path_beside(sc->file, path, sc->trace.path, sizeof sc->trace.path);
     return 0;
 }
 

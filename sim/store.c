@@ -527,16 +527,13 @@ int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const m
     return store_write_run_point(st, sc, m, s, stats, NULL, err);
 }
 
-int64_t store_write_run_point(store *st, const scenario *sc, const metrics *m, const metrics_summary *s,
-                              const sim_stats *stats, const store_point *pt, kt_err *err)
+/* Ends the transaction a writer opened: commits when written (the new row's
+ * id, > 0), else rolls back with err naming what was being written.
+ * Returns id, or -1. */
+static int64_t finish_write(store *st, int64_t id, int ok, const char *what, kt_err *err)
 {
-    if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) < 0)
-        return -1;
-    int64_t run = insert_run(st, sc, stats);
-    if (run < 0 || insert_requests(st, run, m) < 0 || insert_replicas(st, run, m, s->duration_ns) < 0 ||
-        insert_samples(st, run, m) < 0 || insert_tiers_links(st, run, m) < 0 || insert_tier_samples(st, run, m) < 0 ||
-        insert_summary(st, run, s) < 0 || (pt && insert_point(st, run, pt) < 0)) {
-        db_fail(st->db, err, st->path, "writing the run");
+    if (!ok) {
+        db_fail(st->db, err, st->path, what);
         exec(st->db, "ROLLBACK;", st->path, NULL);
         return -1;
     }
@@ -544,7 +541,20 @@ int64_t store_write_run_point(store *st, const scenario *sc, const metrics *m, c
         exec(st->db, "ROLLBACK;", st->path, NULL);
         return -1;
     }
-    return run;
+    return id;
+}
+
+int64_t store_write_run_point(store *st, const scenario *sc, const metrics *m, const metrics_summary *s,
+                              const sim_stats *stats, const store_point *pt, kt_err *err)
+{
+    if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) < 0)
+        return -1;
+    int64_t run = insert_run(st, sc, stats);
+    int ok = !(run < 0 || insert_requests(st, run, m) < 0 || insert_replicas(st, run, m, s->duration_ns) < 0 ||
+               insert_samples(st, run, m) < 0 || insert_tiers_links(st, run, m) < 0 ||
+               insert_tier_samples(st, run, m) < 0 || insert_summary(st, run, s) < 0 ||
+               (pt && insert_point(st, run, pt) < 0));
+    return finish_write(st, run, ok, "writing the run", err);
 }
 
 /* ---------- sweeps ---------- */
@@ -911,14 +921,5 @@ int64_t store_write_plan(store *st, const plan_cfg *p, const plan_result *res, k
     if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) < 0)
         return -1;
     int64_t plan = insert_plan(st, p, best);
-    if (plan < 0 || insert_plan_rows(st, plan, p, res) < 0) {
-        db_fail(st->db, err, st->path, "writing the plan");
-        exec(st->db, "ROLLBACK;", st->path, NULL);
-        return -1;
-    }
-    if (exec(st->db, "COMMIT;", st->path, err) < 0) {
-        exec(st->db, "ROLLBACK;", st->path, NULL);
-        return -1;
-    }
-    return plan;
+    return finish_write(st, plan, plan >= 0 && insert_plan_rows(st, plan, p, res) == 0, "writing the plan", err);
 }

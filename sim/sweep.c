@@ -321,15 +321,10 @@ static int load_name_base(sweep *sw, conf_node *top, kt_err *err)
     if (stem > strlen(".yaml") && strcmp(file_name + stem - strlen(".yaml"), ".yaml") == 0)
         stem -= strlen(".yaml");
     sw->name = name ? strdup(name) : strndup(file_name, stem);
-    snprintf(tmp, sizeof tmp, "%s", sw->file);
-    size_t len = strlen(base) + strlen(tmp) + 2;
-    sw->base = malloc(len);
+    conf_path_beside(sw->file, base, tmp, sizeof tmp);
+    sw->base = strdup(tmp);
     if (!sw->name || !sw->base)
         return oom(err);
-    if (base[0] == '/')
-        snprintf(sw->base, len, "%s", base);
-    else
-        snprintf(sw->base, len, "%s/%s", dirname(tmp), base);
     if (access(sw->base, R_OK) != 0) {
         CONF_ERROR(err, conf_find(top, "base"), "cannot read '%s': %s", sw->base, strerror(errno));
         return -1;
