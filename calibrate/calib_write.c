@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "outfile.h"
 #include "hw.h"
 
 #define KIB 1024.0
@@ -302,28 +303,18 @@ static int verify_profile(const char *path, kt_err *err)
 int calib_write_profile_file(const char *base_path, const calib_figures *figs,
                              const calib_write_opts *o, const char *out_path, kt_err *err)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", out_path) >= (int)sizeof tmp) {
-        KT_ERROR(err, out_path, 0, 0, "path too long");
+    /* Written and checked in a temporary file beside out_path; an existing
+     * profile is replaced only by one that loads. */
+    outfile of;
+    if (outfile_open(&of, out_path, err) != 0)
         return -1;
-    }
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        KT_ERROR(err, tmp, 0, 0, "cannot create");
-        return -1;
-    }
-    int rc = calib_write_profile(base_path, figs, o, f, err);
-    if (fclose(f) != 0 && rc == 0) {
-        KT_ERROR(err, tmp, 0, 0, "write error");
-        rc = -1;
-    }
+    int rc = calib_write_profile(base_path, figs, o, of.f, err);
     if (rc == 0)
-        rc = verify_profile(tmp, err);
-    if (rc == 0 && rename(tmp, out_path) != 0) {
-        KT_ERROR(err, out_path, 0, 0, "cannot rename %s over it", tmp);
-        rc = -1;
-    }
-    if (rc < 0)
-        unlink(tmp);
-    return rc;
+        rc = outfile_close_stream(&of, err);
+    if (rc == 0)
+        rc = verify_profile(of.tmp, err);
+    if (rc == 0)
+        return outfile_commit(&of, err);
+    outfile_abort(&of);
+    return -1;
 }

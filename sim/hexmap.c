@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "outfile.h"
 
 /* ------------------------------------------------------------------------ */
 /* Layouts                                                                   */
@@ -989,28 +990,41 @@ static int do_coord(FILE *out, const char *s, const hexmap_pool *p, const hexmap
 /* Bytes written per fwrite when saving a synthesized pool (1 MiB). */
 #define WRITE_CHUNK_BYTES (1u << 20)
 
-/* Writes the synthesized pool to path. Returns 0, or -1 (message printed). */
+/* Writes the synthesized pool to path, through a temporary file renamed
+ * into place only when every byte is written. Returns 0, or -1 (message
+ * printed). */
 static int write_pool(const char *path, const hexmap_pool *p)
 {
-    errno = 0;
-    FILE *f = fopen(path, "wb");
+    kt_err err;
+    outfile of;
+    if (outfile_open(&of, path, &err) != 0) {
+        kt_err_print(&err, stderr);
+        return -1;
+    }
     uint8_t *buf = malloc(WRITE_CHUNK_BYTES);
-    int rc = f && buf ? 0 : -1;
+    if (!buf) {
+        outfile_abort(&of);
+        hx_fail("-o %s: out of memory", path);
+        return -1;
+    }
+    int rc = 0;
     for (uint64_t addr = 0; rc == 0 && addr < p->total_bytes; addr += WRITE_CHUNK_BYTES) {
         size_t n = p->total_bytes - addr < WRITE_CHUNK_BYTES ? (size_t)(p->total_bytes - addr) : WRITE_CHUNK_BYTES;
         hexmap_synth_fill(p, addr, buf, n);
-        if (fwrite(buf, 1, n, f) != n)
+        if (fwrite(buf, 1, n, of.f) != n)
             rc = -1;
     }
-    int saved = rc != 0 ? errno : 0;
-    if (f && fclose(f) != 0) {
-        rc = -1;
-        saved = errno;
-    }
     free(buf);
-    if (rc != 0)
-        hx_fail("-o %s: %s", path, saved ? strerror(saved) : "out of memory");
-    return rc;
+    if (rc != 0) {
+        hx_fail("-o %s: %s", path, strerror(errno));
+        outfile_abort(&of);
+        return -1;
+    }
+    if (outfile_commit(&of, &err) != 0) {
+        kt_err_print(&err, stderr);
+        return -1;
+    }
+    return 0;
 }
 
 /* Everything after the pool is known: write, convert, dump. Returns the exit code. */

@@ -10,6 +10,7 @@
 #include "kvcalc.h"
 #include "metrics.h"
 #include "model.h"
+#include "outfile.h"
 #include "plan.h"
 #include "plot.h"
 #include "report.h"
@@ -288,20 +289,24 @@ static int cmd_model(int argc, char **argv)
     }
     char nb[256];
     const char *in = argv[optind];
-    FILE *out = outpath ? fopen(outpath, "w") : stdout;
-    if (!out) {
-        perror(outpath);
+    kt_err err;
+    outfile of;
+    if (outpath && outfile_open(&of, outpath, &err) != 0) {
+        kt_err_print(&err, stderr);
         return EXIT_BAD_INPUT;
     }
-    kt_err err;
-    int rc = model_import_hf(in, name ? name : base_name(in, nb, sizeof nb), out, &err);
-    if (outpath)
-        fclose(out);
+    /* The card goes to a temporary file: an existing -o file is replaced
+     * only by a card that was imported whole. */
+    int rc = model_import_hf(in, name ? name : base_name(in, nb, sizeof nb), outpath ? of.f : stdout, &err);
     if (rc < 0) {
-        kt_err_print(&err, stderr);
         if (outpath)
-            remove(outpath);
+            outfile_abort(&of);
+        kt_err_print(&err, stderr);
         return EXIT_BAD_INPUT;
+    }
+    if (outpath && outfile_commit(&of, &err) != 0) {
+        kt_err_print(&err, stderr);
+        return EXIT_FAILURE;
     }
     return 0;
 }

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "config.h"
 #include "err.h"
+#include "outfile.h"
 #include "metrics.h"
 #include "store.h"
 #include "units.h"
@@ -349,26 +350,34 @@ static int run_gnuplot(const char *script)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Draws body into out with gnuplot in format f. On failure out is removed
- * and the script kept for inspection. */
+/* Draws body into out with gnuplot in format f. gnuplot writes a temporary
+ * file beside out, renamed over it only when gnuplot succeeded, so a failed
+ * plot leaves an existing out as it was; the script of a failed plot is
+ * kept for inspection. */
 static int draw(const char *body, plot_format f, const char *out, kt_err *err)
 {
+    outfile of;
+    if (outfile_open(&of, out, err) != 0 || outfile_close_stream(&of, err) != 0) {
+        outfile_abort(&of);
+        return -1;
+    }
     char script[4096];
-    FILE *o = script_file(script, sizeof script, f, out, body);
+    FILE *o = script_file(script, sizeof script, f, of.tmp, body);
     if (!o || fclose(o) != 0) {
+        outfile_abort(&of);
         KT_ERROR(err, NULL, 0, 0, "kvtier plot: cannot write a gnuplot script in %s", script);
         return -1;
     }
     int rc = run_gnuplot(script);
     struct stat sb;
-    if (rc != 0 || stat(out, &sb) != 0 || sb.st_size == 0) {
-        remove(out);
+    if (rc != 0 || stat(of.tmp, &sb) != 0 || sb.st_size == 0) {
+        outfile_abort(&of);
         KT_ERROR(err, NULL, 0, 0, "kvtier plot: gnuplot (%s) failed on %s (exit status %d); its script is %s",
                  plot_gnuplot_program(), out, rc, script);
         return -1;
     }
     remove(script);
-    return 0;
+    return outfile_commit(&of, err);
 }
 
 /* ---------- reading the database ---------- */
