@@ -573,87 +573,84 @@ static int parse_int_option(const char *name, const char *s, int64_t lo, int64_t
     return 0;
 }
 
-/* Matches argv[*i] against "--name VALUE" or "--name=VALUE" (and short, when
- * not NULL, as "-o VALUE"). Returns 1 with *value set and *i advanced past a
- * separate value, 0 when argv[*i] is another option, -1 (message printed)
- * when the value is missing. */
-static int option_value(int argc, char **argv, int *i, const char *name, const char *short_name,
-                        const char **value)
+/* kvtier hexmap's options; the values past the characters name the long-only ones. */
+enum {
+    HX_OPT_OUTPUT = 'o', HX_OPT_KV_DIMS = 256, HX_OPT_MODEL, HX_OPT_LAYOUT, HX_OPT_LINES, HX_OPT_AT, HX_OPT_COORD,
+    HX_OPT_TP, HX_OPT_LAYER, HX_OPT_BLOCK_TOKENS, HX_OPT_BLOCKS, HX_OPT_DTYPE, HX_OPT_SYNTHESIZE, HX_OPT_HELP,
+};
+
+static const struct option hx_options[] = {
+    { "kv-dims", required_argument, NULL, HX_OPT_KV_DIMS },
+    { "model", required_argument, NULL, HX_OPT_MODEL },
+    { "layout", required_argument, NULL, HX_OPT_LAYOUT },
+    { "lines", required_argument, NULL, HX_OPT_LINES },
+    { "at", required_argument, NULL, HX_OPT_AT },
+    { "coord", required_argument, NULL, HX_OPT_COORD },
+    { "output", required_argument, NULL, HX_OPT_OUTPUT },
+    { "tp", required_argument, NULL, HX_OPT_TP },
+    { "layer", required_argument, NULL, HX_OPT_LAYER },
+    { "block-tokens", required_argument, NULL, HX_OPT_BLOCK_TOKENS },
+    { "blocks", required_argument, NULL, HX_OPT_BLOCKS },
+    { "dtype", required_argument, NULL, HX_OPT_DTYPE },
+    { "synthesize", no_argument, NULL, HX_OPT_SYNTHESIZE },
+    { "help", no_argument, NULL, HX_OPT_HELP },
+    { NULL, 0, NULL, 0 },
+};
+
+/* Applies the option c whose value v is kept as a string until the shape
+ * is known. Returns 0, or 1 when c is not one of them. */
+static int apply_string_option(int c, const char *v, hx_args *a)
 {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    int is_short = short_name && strcmp(a, short_name) == 0;
-    if (!is_short && strncmp(a, name, n) != 0)
-        return 0;
-    if (!is_short && a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
+    switch (c) {
+    case HX_OPT_KV_DIMS: a->kv_dims = v; return 0;
+    case HX_OPT_MODEL: a->model = v; return 0;
+    case HX_OPT_LAYOUT: a->layout = v; return 0;
+    case HX_OPT_LINES: a->lines = v; return 0;
+    case HX_OPT_AT: a->at = v; return 0;
+    case HX_OPT_COORD: a->coord = v; return 0;
+    case HX_OPT_OUTPUT: a->output = v; return 0;
+    case HX_OPT_SYNTHESIZE: a->synthesize = 1; return 0;
+    case HX_OPT_HELP: return 0;     /* hexmap_main answers --help before parsing */
+    default: return 1;
     }
-    if (!is_short && a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        hx_fail("%s needs a value", name);
-        return -1;
-    }
-    *value = argv[++*i];
-    return 1;
 }
 
-/* The options whose value is kept as a string until the shape is known. */
-static int string_option(int argc, char **argv, int *i, hx_args *a)
+/* Applies the option c with a number or dtype value v. Returns 0, or -1 on
+ * an error (message printed). */
+static int apply_number_option(int c, const char *v, hx_args *a)
 {
-    static const struct { const char *name, *short_name; size_t off; } opts[] = {
-        { "--kv-dims", NULL, offsetof(hx_args, kv_dims) },
-        { "--model", NULL, offsetof(hx_args, model) },
-        { "--layout", NULL, offsetof(hx_args, layout) },
-        { "--lines", NULL, offsetof(hx_args, lines) },
-        { "--at", NULL, offsetof(hx_args, at) },
-        { "--coord", NULL, offsetof(hx_args, coord) },
-        { "--output", "-o", offsetof(hx_args, output) },
-    };
-    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
-        const char *v;
-        int got = option_value(argc, argv, i, opts[k].name, opts[k].short_name, &v);
-        if (got > 0)
-            *(const char **)((char *)a + opts[k].off) = v;
-        if (got != 0)
-            return got;
-    }
-    return 0;
-}
-
-/* The options with a number or dtype value. Returns 1 handled, 0 not one of
- * them, -1 on an error (message printed). */
-static int number_option(int argc, char **argv, int *i, hx_args *a)
-{
-    const char *v;
     int64_t n;
-    int got;
-    if ((got = option_value(argc, argv, i, "--tp", NULL, &v)) != 0) {
-        if (got < 0 || parse_int_option("--tp", v, 1, INT_MAX, &n) != 0)
+    switch (c) {
+    case HX_OPT_TP:
+        if (parse_int_option("--tp", v, 1, INT_MAX, &n) != 0)
             return -1;
         a->tp = (int)n;
-        return 1;
-    }
-    if ((got = option_value(argc, argv, i, "--layer", NULL, &v)) != 0) {
-        if (got < 0 || parse_int_option("--layer", v, 0, INT_MAX, &n) != 0)
+        return 0;
+    case HX_OPT_LAYER:
+        if (parse_int_option("--layer", v, 0, INT_MAX, &n) != 0)
             return -1;
         a->layer = (int)n;
-        return 1;
-    }
-    if ((got = option_value(argc, argv, i, "--block-tokens", NULL, &v)) != 0)
-        return got < 0 || parse_int_option("--block-tokens", v, 1, INT32_MAX, &a->block_tokens) != 0 ? -1 : 1;
-    if ((got = option_value(argc, argv, i, "--blocks", NULL, &v)) != 0)
-        return got < 0 || parse_int_option("--blocks", v, 1, INT64_MAX, &a->blocks) != 0 ? -1 : 1;
-    if ((got = option_value(argc, argv, i, "--dtype", NULL, &v)) != 0) {
-        if (got < 0)
-            return -1;
+        return 0;
+    case HX_OPT_BLOCK_TOKENS: return parse_int_option("--block-tokens", v, 1, INT32_MAX, &a->block_tokens);
+    case HX_OPT_BLOCKS: return parse_int_option("--blocks", v, 1, INT64_MAX, &a->blocks);
+    case HX_OPT_DTYPE:
         if (dtype_parse(v, &a->dtype) != 0 || !elem_bytes_of(a->dtype)) {
             hx_fail("--dtype '%s': unknown dtype (one of: fp16, bf16, fp8, int8, fp32)", v);
             return -1;
         }
-        return 1;
+        return 0;
+    default: return 0;
     }
+}
+
+/* Takes the operand v as the pool FILE. Returns 0, or -1 (message printed). */
+static int take_file(const char *v, hx_args *a)
+{
+    if (a->file) {
+        hx_fail("one FILE only, got '%s' and '%s'", a->file, v);
+        return -1;
+    }
+    a->file = v;
     return 0;
 }
 
@@ -661,27 +658,17 @@ static int number_option(int argc, char **argv, int *i, hx_args *a)
 static int parse_args(int argc, char **argv, hx_args *a)
 {
     *a = (hx_args){ .tp = 1, .dtype = HX_DEFAULT_DTYPE, .layout = HX_DEFAULT_LAYOUT };
-    for (int i = 1; i < argc; i++) {
-        int got = string_option(argc, argv, &i, a);
-        if (got == 0)
-            got = number_option(argc, argv, &i, a);
-        if (got < 0)
-            return -1;
-        if (got > 0)
-            continue;
-        if (strcmp(argv[i], "--synthesize") == 0) {
-            a->synthesize = 1;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            hx_fail("unknown option '%s' (try kvtier hexmap --help)", argv[i]);
-            return -1;
-        } else if (a->file) {
-            hx_fail("one FILE only, got '%s' and '%s'", a->file, argv[i]);
-            return -1;
-        } else {
-            a->file = argv[i];
-        }
+    int c, rc = 0;
+    optind = 0;
+    while (rc == 0 && (c = cli_option_next(argc, argv, "-:o:", hx_options, "hexmap")) != -1) {
+        if (c == '?')
+            rc = -1;
+        else if (c == 1)
+            rc = take_file(optarg, a);
+        else if ((rc = apply_string_option(c, optarg, a)) > 0)
+            rc = apply_number_option(c, optarg, a);
     }
-    return 0;
+    return rc < 0 ? -1 : 0;
 }
 
 /* Checks that the options asked for go together. Returns 0, or -1 (message printed). */
