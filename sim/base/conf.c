@@ -916,6 +916,12 @@ char *conf_to_yaml(const conf_node *root)
 
 /* ---------- flow output ---------- */
 
+/* Flow text is written by hand, not by libyaml's emitter: a sweep value's
+ * flow text is stored with its point, and the emitter writes what needs
+ * quotes single-quoted (line breaks kept as breaks), and \N, \L, \P, \r
+ * where this writer writes code points, so stored parameters would change
+ * though they read back the same. */
+
 /* Unicode limits of YAML's printable set and the escapes outside it. */
 #define UTF8_MAX_BYTES 4
 #define CP_MAX 0x10FFFFu
