@@ -1,7 +1,9 @@
 /* test_base.c — the base layer's small helpers: option reading, progress lines, array growth. */
+#include <stdint.h>
 #include <string.h>
 
 #include "cli.h"
+#include "grow.h"
 #include "progress.h"
 #include "testutil.h"
 
@@ -120,6 +122,34 @@ static void test_progress_counts(void)
     fclose(f);
 }
 
+static void test_grow_doubles(void)
+{
+    size_t cap = 0;
+    int *a = grow_array(NULL, &cap, 1, sizeof *a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL(cap, GROW_FIRST_CAP);
+    a[0] = 7;
+    CU_ASSERT_PTR_EQUAL(grow_array(a, &cap, GROW_FIRST_CAP, sizeof *a), a);
+    CU_ASSERT_EQUAL(cap, GROW_FIRST_CAP);
+    /* 16 -> 32 -> 64 -> 128 holds 100. */
+    a = grow_array(a, &cap, 100, sizeof *a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL(cap, 128);
+    CU_ASSERT_EQUAL(a[0], 7);
+    free(a);
+}
+
+static void test_grow_overflow_keeps_array(void)
+{
+    size_t cap = 4;
+    int *a = malloc(cap * sizeof *a);
+    CU_ASSERT_PTR_NULL(grow_array(a, &cap, SIZE_MAX / 2, sizeof *a));
+    CU_ASSERT_EQUAL(cap, 4);
+    a[3] = 7;
+    CU_ASSERT_EQUAL(a[3], 7);
+    free(a);
+}
+
 int main(void)
 {
     static const tu_test tests[] = {
@@ -128,6 +158,8 @@ int main(void)
         { "a missing value names the option", test_options_missing_value },
         { "progress notes and statuses", test_progress_notes_and_statuses },
         { "progress counts", test_progress_counts },
+        { "arrays grow by doubling", test_grow_doubles },
+        { "an impossible size leaves the array", test_grow_overflow_keeps_array },
         { NULL, NULL },
     };
     return tu_run("base", tests);

@@ -4,11 +4,14 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <yaml.h>
+
+#include "grow.h"
 
 /* Deeper nesting than this is certainly not a scenario; refusing it keeps
  * hostile input from exhausting the stack. */
@@ -56,14 +59,10 @@ void conf_free(conf_node *n)
 /* Appends kid to parent (parent takes ownership). Returns -1 on OOM. */
 static int node_add(conf_node *parent, conf_node *kid)
 {
-    if (parent->n_kids == parent->cap_kids) {
-        size_t cap = parent->cap_kids ? parent->cap_kids * 2 : 4;
-        conf_node **k = realloc(parent->kids, cap * sizeof *k);
-        if (!k)
-            return -1;
-        parent->kids = k;
-        parent->cap_kids = cap;
-    }
+    conf_node **k = grow_array(parent->kids, &parent->cap_kids, parent->n_kids + 1, sizeof *k);
+    if (!k)
+        return -1;
+    parent->kids = k;
     parent->kids[parent->n_kids++] = kid;
     return 0;
 }
@@ -830,14 +829,10 @@ typedef struct outbuf { char *p; size_t len, cap; } outbuf;
 static int out_write(void *data, unsigned char *buf, size_t size)
 {
     outbuf *o = data;
-    if (o->len + size + 1 > o->cap) {
-        size_t cap = (o->len + size + 1) * 2;
-        char *p = realloc(o->p, cap);
-        if (!p)
-            return 0;
-        o->p = p;
-        o->cap = cap;
-    }
+    char *p = size + 1 <= SIZE_MAX - o->len ? grow_array(o->p, &o->cap, o->len + size + 1, 1) : NULL;
+    if (!p)
+        return 0;
+    o->p = p;
     memcpy(o->p + o->len, buf, size);
     o->len += size;
     o->p[o->len] = '\0';

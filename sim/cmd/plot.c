@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "config.h"
 #include "err.h"
+#include "grow.h"
 #include "outfile.h"
 #include "metrics.h"
 #include "store.h"
@@ -387,19 +388,14 @@ typedef struct dvec {
     double *v;
     size_t n, cap;
 } dvec;
-#define DVEC_FIRST_CAP 1024
 
 /* Appends x; -1 when out of memory (d unchanged). */
 static int dvec_push(dvec *d, double x)
 {
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? 2 * d->cap : DVEC_FIRST_CAP;
-        double *v = realloc(d->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        d->v = v;
-        d->cap = cap;
-    }
+    double *v = grow_array(d->v, &d->cap, d->n + 1, sizeof *v);
+    if (!v)
+        return -1;
+    d->v = v;
     d->v[d->n++] = x;
     return 0;
 }

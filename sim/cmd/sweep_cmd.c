@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "grow.h"
 #include "metrics.h"
 #include "progress.h"
 #include "sweep_mpi.h"
@@ -305,17 +306,20 @@ static char **find_shards(const char *db_path, int *n)
     snprintf(base_buf, sizeof base_buf, "%s", db_path);
     const char *dir = dirname(dir_buf), *base = basename(base_buf);
     char **paths = NULL;
+    size_t cap = 0;
     *n = 0;
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
         if (!is_shard_of(e->d_name, base))
             continue;
-        char **grown = realloc(paths, (size_t)(*n + 1) * sizeof *paths);
-        size_t len = strlen(dir) + strlen(e->d_name) + 2;
-        if (!grown || !(grown[*n] = malloc(len)))
+        char **grown = grow_array(paths, &cap, (size_t)*n + 1, sizeof *paths);
+        if (!grown)
             break;
         paths = grown;
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        if (!(paths[*n] = malloc(len)))
+            break;
         snprintf(paths[(*n)++], len, "%s/%s", dir, e->d_name);
     }
     if (d)
