@@ -532,31 +532,31 @@ int conf_scalar_ns(conf_node *n, int64_t lo, int64_t hi, int64_t *out, kt_err *e
 
 /* Takes key from map. Returns 1 with *out set when present, 0 when absent and
  * optional, -1 with err when map is not a mapping or a required key is absent. */
-static int take_key(conf_node *map, const char *key, int required, conf_node **out, kt_err *err)
+static int take_key(conf_node *map, const char *key, conf_need need, conf_node **out, kt_err *err)
 {
     if (conf_expect(map, CONF_MAP, err) < 0)
         return -1;
     *out = conf_take(map, key);
     if (*out)
         return 1;
-    if (!required)
+    if (need == CONF_OPTIONAL)
         return 0;
     CONF_ERROR(err, map, "missing required key '%s'", key);
     return -1;
 }
 
-int conf_str(conf_node *map, const char *key, int required, const char **out, kt_err *err)
+int conf_str(conf_node *map, const char *key, conf_need need, const char **out, kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_str(n, out, err);
 }
 
-int conf_str_copy(conf_node *map, const char *key, int required, char *dst, size_t cap, kt_err *err)
+int conf_str_copy(conf_node *map, const char *key, conf_need need, char *dst, size_t cap, kt_err *err)
 {
     conf_node *n;
     const char *s;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     if (rc <= 0)
         return rc;
     if (conf_scalar_str(n, &s, err) < 0)
@@ -569,59 +569,59 @@ int conf_str_copy(conf_node *map, const char *key, int required, char *dst, size
     return 0;
 }
 
-int conf_i64(conf_node *map, const char *key, int required, int64_t lo, int64_t hi, int64_t *out,
+int conf_i64(conf_node *map, const char *key, conf_need need, int64_t lo, int64_t hi, int64_t *out,
              kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_i64(n, lo, hi, out, err);
 }
 
-int conf_int(conf_node *map, const char *key, int required, int lo, int hi, int *out, kt_err *err)
+int conf_int(conf_node *map, const char *key, conf_need need, int lo, int hi, int *out, kt_err *err)
 {
     int64_t v = *out;
-    int rc = conf_i64(map, key, required, lo, hi, &v, err);
+    int rc = conf_i64(map, key, need, lo, hi, &v, err);
     if (rc == 0)
         *out = (int)v;
     return rc;
 }
 
-int conf_f64(conf_node *map, const char *key, int required, double lo, double hi, double *out,
+int conf_f64(conf_node *map, const char *key, conf_need need, double lo, double hi, double *out,
              kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_f64(n, lo, hi, out, err);
 }
 
-int conf_bool(conf_node *map, const char *key, int required, int *out, kt_err *err)
+int conf_bool(conf_node *map, const char *key, conf_need need, int *out, kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_bool(n, out, err);
 }
 
-int conf_enum(conf_node *map, const char *key, int required, const char *const *names, int *out,
+int conf_enum(conf_node *map, const char *key, conf_need need, const char *const *names, int *out,
               kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_enum(n, names, out, err);
 }
 
-int conf_qty(conf_node *map, const char *key, int required, units_kind kind, double lo, double hi,
+int conf_qty(conf_node *map, const char *key, conf_need need, units_kind kind, double lo, double hi,
              double *out, kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_qty(n, kind, lo, hi, out, err);
 }
 
-int conf_ns(conf_node *map, const char *key, int required, int64_t lo, int64_t hi, int64_t *out,
+int conf_ns(conf_node *map, const char *key, conf_need need, int64_t lo, int64_t hi, int64_t *out,
             kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_ns(n, lo, hi, out, err);
 }
 
@@ -839,12 +839,20 @@ static int out_write(void *data, unsigned char *buf, size_t size)
     return 1;
 }
 
-static int emit_scalar(yaml_emitter_t *em, const char *v, int quoted)
+/* Emits v in style: YAML_DOUBLE_QUOTED_SCALAR_STYLE keeps a quoted scalar
+ * a string; YAML_ANY_SCALAR_STYLE lets libyaml choose (plain when it can). */
+static int emit_scalar(yaml_emitter_t *em, const char *v, yaml_scalar_style_t style)
 {
     yaml_event_t ev;
-    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)v, (int)strlen(v), !quoted, 1,
-                                 quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
+    int plain_implicit = style != YAML_DOUBLE_QUOTED_SCALAR_STYLE, quoted_implicit = 1;
+    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)v, (int)strlen(v), plain_implicit, quoted_implicit,
+                                 style);
     return yaml_emitter_emit(em, &ev);
+}
+
+static yaml_scalar_style_t node_style(const conf_node *n)
+{
+    return n->quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE;
 }
 
 static int emit_node(yaml_emitter_t *em, const conf_node *n)
@@ -853,7 +861,7 @@ static int emit_node(yaml_emitter_t *em, const conf_node *n)
     /* An empty plain scalar is YAML's null; "~" keeps it one where nothing
      * would vanish (a document holding only a null). */
     if (n->kind == CONF_SCALAR)
-        return emit_scalar(em, !n->quoted && !*n->value ? "~" : n->value, n->quoted);
+        return emit_scalar(em, !n->quoted && !*n->value ? "~" : n->value, node_style(n));
     if (n->kind == CONF_SEQ)
         yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_ANY_SEQUENCE_STYLE);
     else
@@ -861,7 +869,7 @@ static int emit_node(yaml_emitter_t *em, const conf_node *n)
     if (!yaml_emitter_emit(em, &ev))
         return 0;
     for (size_t i = 0; i < n->n_kids; i++) {
-        if (n->kind == CONF_MAP && !emit_scalar(em, n->kids[i]->key, 0))
+        if (n->kind == CONF_MAP && !emit_scalar(em, n->kids[i]->key, YAML_ANY_SCALAR_STYLE))
             return 0;
         if (!emit_node(em, n->kids[i]))
             return 0;

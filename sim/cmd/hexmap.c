@@ -541,11 +541,14 @@ static void hx_fail(const char *fmt, ...)
     va_end(ap);
 }
 
-/* Parses a whole non-negative number: decimal, or hex after 0x (or always
- * hex when hex is set, 0x optional). Returns 0, or -1. */
-static int parse_u64(const char *s, int hex, uint64_t *out)
+/* How parse_u64 reads digits without a 0x prefix. */
+typedef enum hx_radix { HX_DECIMAL = 10, HX_HEX = 16 } hx_radix;
+
+/* Parses a whole non-negative number in radix; a 0x prefix always means
+ * hex. Returns 0, or -1. */
+static int parse_u64(const char *s, hx_radix radix, uint64_t *out)
 {
-    int base = hex ? 16 : 10;
+    int base = (int)radix;
     if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         s += 2;
         base = 16;
@@ -565,7 +568,7 @@ static int parse_u64(const char *s, int hex, uint64_t *out)
 static int parse_int_option(const char *name, const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
     uint64_t v;
-    if (parse_u64(s, 0, &v) != 0 || v < (uint64_t)lo || v > (uint64_t)hi) {
+    if (parse_u64(s, HX_DECIMAL, &v) != 0 || v < (uint64_t)lo || v > (uint64_t)hi) {
         hx_fail("%s '%s': need a whole number from %" PRId64 " to %" PRId64, name, s, lo, hi);
         return -1;
     }
@@ -706,7 +709,7 @@ static int parse_kv_dims(const char *s, int64_t dims[4])
     int n = 0, bad = !copy;
     for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !bad; tok = strtok_r(NULL, ",", &save)) {
         uint64_t v;
-        if (n == 4 || parse_u64(tok, 0, &v) != 0 || v > INT32_MAX)
+        if (n == 4 || parse_u64(tok, HX_DECIMAL, &v) != 0 || v > INT32_MAX)
             bad = 1;
         else
             dims[n++] = (int64_t)v;
@@ -865,13 +868,13 @@ static int parse_lines(const char *s, const hexmap_pool *p, uint64_t *first, uin
     a[alen] = '\0';
     if (dots)
         strcpy(b, dots + 2);
-    if (parse_u64(a, 0, first) != 0)
+    if (parse_u64(a, HX_DECIMAL, first) != 0)
         goto bad;
     if (!dots)
         *last = *first;
     else if (!b[0])
         *last = n_lines - 1;
-    else if (parse_u64(b, 0, last) != 0)
+    else if (parse_u64(b, HX_DECIMAL, last) != 0)
         goto bad;
     if (*first > *last) {
         hx_fail("--lines '%s': the first line is after the last", s);
@@ -902,7 +905,7 @@ static int parse_coord(const char *s, const hexmap_pool *p, hexmap_coord *c)
             v[n++] = 0;
         else if (strcmp(tok, "V") == 0 || strcmp(tok, "v") == 0)
             v[n++] = 1;
-        else if (parse_u64(tok, 0, &u) == 0 && u <= INT64_MAX)
+        else if (parse_u64(tok, HX_DECIMAL, &u) == 0 && u <= INT64_MAX)
             v[n++] = (int64_t)u;
         else
             bad = 1;
@@ -947,7 +950,7 @@ static int do_at(FILE *out, const char *s, const hexmap_pool *p, const hexmap_so
     hexmap_coord c;
     int byte;
     char label[256];
-    if (parse_u64(s, 1, &addr) != 0) {
+    if (parse_u64(s, HX_HEX, &addr) != 0) {
         hx_fail("--at '%s': want a byte address in hex (0x optional), e.g. 0x3F00", s);
         return -1;
     }
