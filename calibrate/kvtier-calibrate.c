@@ -345,7 +345,7 @@ static int take_run_option(options *o, int c, const char *a)
     case OPT_VALIDATE_ONLY: return set_path(o->validate_only, a);
     case OPT_DEVICE: return parse_int("--device", a, 0, &o->device);
     case OPT_CHECK_DEVICE: o->check_device = 1; return 0;
-    case OPT_QUICK: return 0;   /* applied before parsing */
+    case OPT_QUICK: return 0;   /* applied by options_defaults */
     case OPT_LAUNCH_FIGURE: return parse_launch_figure(a, &o->fit.launch);
     case OPT_GEMM_REF: return parse_ref("--gemm-ref-tokens", a, &o->fit.gemm_ref_tokens);
     case OPT_PREFILL_REF: return parse_ref("--prefill-ref-tokens", a, &o->fit.prefill_ref_tokens);
@@ -393,9 +393,16 @@ static void options_defaults(options *o, int argc, char **argv)
     snprintf(o->db, sizeof o->db, "calib.db");
     for (size_t i = 0; i < N_BENCHMARKS; i++)
         o->selected[i] = 1;
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--quick") == 0)
+    /* A first pass applies --quick wherever it stands, so that the options
+     * the second pass reads override its sizes; errors wait for that pass. */
+    int c;
+    opterr = 0;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1)
+        if (c == OPT_QUICK)
             apply_quick(&o->p);
+    opterr = 1;
+    optind = 0;
 }
 
 /* Returns PARSE_GO_ON, or the exit status to stop with (--help, --version, a usage error). */

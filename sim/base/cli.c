@@ -14,6 +14,42 @@ int cli_wants_help(int argc, char **argv)
     return 0;
 }
 
+/* 1 when arg spells long option name whole: "--name" or "--name=...". */
+static int long_option_whole(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(arg, "--", 2) == 0 && strncmp(arg + 2, name, n) == 0 && (arg[2 + n] == '\0' || arg[2 + n] == '=');
+}
+
+/* The long name of the option whose val is c (every option has one). */
+static const char *option_name(const struct option *opts, int c)
+{
+    while (opts->name && opts->val != c)
+        opts++;
+    return opts->name ? opts->name : "?";
+}
+
+int cli_option_next(int argc, char **argv, const char *shortopts, const struct option *opts, const char *cmd)
+{
+    /* Options come in order, so the element this call reads is argv[at]. */
+    int at = optind > 0 ? optind : 1;
+    int idx = -1;
+    opterr = 0;
+    int c = getopt_long(argc, argv, shortopts, opts, &idx);
+    if (c == ':') {
+        fprintf(stderr, "kvtier %s: --%s needs a value\n", cmd, option_name(opts, optopt));
+        return '?';
+    }
+    int bare_dashes = c == -1 && at < argc && strcmp(argv[at], "--") == 0;
+    int joined_short = c != -1 && c != 1 && c != '?' && idx < 0 && optarg && optarg != argv[optind - 1];
+    int abbreviated = idx >= 0 && !long_option_whole(argv[at], opts[idx].name);
+    if (c == '?' || bare_dashes || joined_short || abbreviated) {
+        fprintf(stderr, "kvtier %s: unknown option '%s' (try kvtier %s --help)\n", cmd, argv[at], cmd);
+        return '?';
+    }
+    return c;
+}
+
 /* Reads all of s as a decimal integer into *v. Returns 0, or -1 when s is
  * not one or does not fit. */
 static int parse_whole(const char *s, long long *v)

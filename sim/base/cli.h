@@ -2,6 +2,7 @@
 #ifndef KT_CLI_H
 #define KT_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 
 /* Exit codes of every subcommand: 0 done, 1 the work itself failed (an
@@ -11,6 +12,17 @@ enum { CLI_EXIT_RUN_FAILED = 1, CLI_EXIT_BAD_INPUT = 2 };
 
 /* 1 when --help or -h appears among argv[1..argc). */
 int cli_wants_help(int argc, char **argv);
+
+/* getopt_long for the subcommands that take options by their whole names
+ * only, in the order given. shortopts must start with "-:" (operands come
+ * back in order as 1 with optarg set; a missing value comes back as ':'),
+ * and every opts[].val must be distinct. Start a parse with optind = 0.
+ * An abbreviated long option, a short option with its value joined to it
+ * ("-oFILE"), a bare "--" or an unknown option is reported as
+ * "kvtier CMD: unknown option 'ARG' (try kvtier CMD --help)", a missing
+ * value as "kvtier CMD: --NAME needs a value"; both return '?'. Otherwise
+ * returns what getopt_long does. */
+int cli_option_next(int argc, char **argv, const char *shortopts, const struct option *opts, const char *cmd);
 
 /* Reads option `name`'s value s as a decimal integer in [lo, hi]. Returns 0,
  * or -1 after saying on stderr what was wrong ("kvtier CMD: --jobs: ..."). */

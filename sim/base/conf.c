@@ -4,11 +4,14 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <yaml.h>
+
+#include "grow.h"
 
 /* Deeper nesting than this is certainly not a scenario; refusing it keeps
  * hostile input from exhausting the stack. */
@@ -56,14 +59,10 @@ void conf_free(conf_node *n)
 /* Appends kid to parent (parent takes ownership). Returns -1 on OOM. */
 static int node_add(conf_node *parent, conf_node *kid)
 {
-    if (parent->n_kids == parent->cap_kids) {
-        size_t cap = parent->cap_kids ? parent->cap_kids * 2 : 4;
-        conf_node **k = realloc(parent->kids, cap * sizeof *k);
-        if (!k)
-            return -1;
-        parent->kids = k;
-        parent->cap_kids = cap;
-    }
+    conf_node **k = grow_array(parent->kids, &parent->cap_kids, parent->n_kids + 1, sizeof *k);
+    if (!k)
+        return -1;
+    parent->kids = k;
     parent->kids[parent->n_kids++] = kid;
     return 0;
 }
@@ -533,31 +532,31 @@ int conf_scalar_ns(conf_node *n, int64_t lo, int64_t hi, int64_t *out, kt_err *e
 
 /* Takes key from map. Returns 1 with *out set when present, 0 when absent and
  * optional, -1 with err when map is not a mapping or a required key is absent. */
-static int take_key(conf_node *map, const char *key, int required, conf_node **out, kt_err *err)
+static int take_key(conf_node *map, const char *key, conf_need need, conf_node **out, kt_err *err)
 {
     if (conf_expect(map, CONF_MAP, err) < 0)
         return -1;
     *out = conf_take(map, key);
     if (*out)
         return 1;
-    if (!required)
+    if (need == CONF_OPTIONAL)
         return 0;
     CONF_ERROR(err, map, "missing required key '%s'", key);
     return -1;
 }
 
-int conf_str(conf_node *map, const char *key, int required, const char **out, kt_err *err)
+int conf_str(conf_node *map, const char *key, conf_need need, const char **out, kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_str(n, out, err);
 }
 
-int conf_str_copy(conf_node *map, const char *key, int required, char *dst, size_t cap, kt_err *err)
+int conf_str_copy(conf_node *map, const char *key, conf_need need, char *dst, size_t cap, kt_err *err)
 {
     conf_node *n;
     const char *s;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     if (rc <= 0)
         return rc;
     if (conf_scalar_str(n, &s, err) < 0)
@@ -570,59 +569,59 @@ int conf_str_copy(conf_node *map, const char *key, int required, char *dst, size
     return 0;
 }
 
-int conf_i64(conf_node *map, const char *key, int required, int64_t lo, int64_t hi, int64_t *out,
+int conf_i64(conf_node *map, const char *key, conf_need need, int64_t lo, int64_t hi, int64_t *out,
              kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_i64(n, lo, hi, out, err);
 }
 
-int conf_int(conf_node *map, const char *key, int required, int lo, int hi, int *out, kt_err *err)
+int conf_int(conf_node *map, const char *key, conf_need need, int lo, int hi, int *out, kt_err *err)
 {
     int64_t v = *out;
-    int rc = conf_i64(map, key, required, lo, hi, &v, err);
+    int rc = conf_i64(map, key, need, lo, hi, &v, err);
     if (rc == 0)
         *out = (int)v;
     return rc;
 }
 
-int conf_f64(conf_node *map, const char *key, int required, double lo, double hi, double *out,
+int conf_f64(conf_node *map, const char *key, conf_need need, double lo, double hi, double *out,
              kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_f64(n, lo, hi, out, err);
 }
 
-int conf_bool(conf_node *map, const char *key, int required, int *out, kt_err *err)
+int conf_bool(conf_node *map, const char *key, conf_need need, int *out, kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_bool(n, out, err);
 }
 
-int conf_enum(conf_node *map, const char *key, int required, const char *const *names, int *out,
+int conf_enum(conf_node *map, const char *key, conf_need need, const char *const *names, int *out,
               kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_enum(n, names, out, err);
 }
 
-int conf_qty(conf_node *map, const char *key, int required, units_kind kind, double lo, double hi,
+int conf_qty(conf_node *map, const char *key, conf_need need, units_kind kind, double lo, double hi,
              double *out, kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_qty(n, kind, lo, hi, out, err);
 }
 
-int conf_ns(conf_node *map, const char *key, int required, int64_t lo, int64_t hi, int64_t *out,
+int conf_ns(conf_node *map, const char *key, conf_need need, int64_t lo, int64_t hi, int64_t *out,
             kt_err *err)
 {
     conf_node *n;
-    int rc = take_key(map, key, required, &n, err);
+    int rc = take_key(map, key, need, &n, err);
     return rc <= 0 ? rc : conf_scalar_ns(n, lo, hi, out, err);
 }
 
@@ -830,26 +829,30 @@ typedef struct outbuf { char *p; size_t len, cap; } outbuf;
 static int out_write(void *data, unsigned char *buf, size_t size)
 {
     outbuf *o = data;
-    if (o->len + size + 1 > o->cap) {
-        size_t cap = (o->len + size + 1) * 2;
-        char *p = realloc(o->p, cap);
-        if (!p)
-            return 0;
-        o->p = p;
-        o->cap = cap;
-    }
+    char *p = size + 1 <= SIZE_MAX - o->len ? grow_array(o->p, &o->cap, o->len + size + 1, 1) : NULL;
+    if (!p)
+        return 0;
+    o->p = p;
     memcpy(o->p + o->len, buf, size);
     o->len += size;
     o->p[o->len] = '\0';
     return 1;
 }
 
-static int emit_scalar(yaml_emitter_t *em, const char *v, int quoted)
+/* Emits v in style: YAML_DOUBLE_QUOTED_SCALAR_STYLE keeps a quoted scalar
+ * a string; YAML_ANY_SCALAR_STYLE lets libyaml choose (plain when it can). */
+static int emit_scalar(yaml_emitter_t *em, const char *v, yaml_scalar_style_t style)
 {
     yaml_event_t ev;
-    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)v, (int)strlen(v), !quoted, 1,
-                                 quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
+    int plain_implicit = style != YAML_DOUBLE_QUOTED_SCALAR_STYLE, quoted_implicit = 1;
+    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)v, (int)strlen(v), plain_implicit, quoted_implicit,
+                                 style);
     return yaml_emitter_emit(em, &ev);
+}
+
+static yaml_scalar_style_t node_style(const conf_node *n)
+{
+    return n->quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE;
 }
 
 static int emit_node(yaml_emitter_t *em, const conf_node *n)
@@ -858,7 +861,7 @@ static int emit_node(yaml_emitter_t *em, const conf_node *n)
     /* An empty plain scalar is YAML's null; "~" keeps it one where nothing
      * would vanish (a document holding only a null). */
     if (n->kind == CONF_SCALAR)
-        return emit_scalar(em, !n->quoted && !*n->value ? "~" : n->value, n->quoted);
+        return emit_scalar(em, !n->quoted && !*n->value ? "~" : n->value, node_style(n));
     if (n->kind == CONF_SEQ)
         yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_ANY_SEQUENCE_STYLE);
     else
@@ -866,7 +869,7 @@ static int emit_node(yaml_emitter_t *em, const conf_node *n)
     if (!yaml_emitter_emit(em, &ev))
         return 0;
     for (size_t i = 0; i < n->n_kids; i++) {
-        if (n->kind == CONF_MAP && !emit_scalar(em, n->kids[i]->key, 0))
+        if (n->kind == CONF_MAP && !emit_scalar(em, n->kids[i]->key, YAML_ANY_SCALAR_STYLE))
             return 0;
         if (!emit_node(em, n->kids[i]))
             return 0;
@@ -915,6 +918,12 @@ char *conf_to_yaml(const conf_node *root)
 }
 
 /* ---------- flow output ---------- */
+
+/* Flow text is written by hand, not by libyaml's emitter: a sweep value's
+ * flow text is stored with its point, and the emitter writes what needs
+ * quotes single-quoted (line breaks kept as breaks), and \N, \L, \P, \r
+ * where this writer writes code points, so stored parameters would change
+ * though they read back the same. */
 
 /* Unicode limits of YAML's printable set and the escapes outside it. */
 #define UTF8_MAX_BYTES 4

@@ -65,19 +65,22 @@ int conf_scalar_enum(conf_node *n, const char *const *names, int *out, kt_err *e
 int conf_scalar_qty(conf_node *n, units_kind kind, double lo, double hi, double *out, kt_err *err);
 int conf_scalar_ns(conf_node *n, int64_t lo, int64_t hi, int64_t *out, kt_err *err);
 
+/* Whether a map reader's key must be there. */
+typedef enum conf_need { CONF_OPTIONAL = 0, CONF_REQUIRED = 1 } conf_need;
+
 /* Map readers: take key from map and convert it. When the key is absent:
- * required -> error at the map ("missing required key 'x'"); otherwise *out is
- * left as it was (so callers set defaults first) and 0 is returned. */
-int conf_str(conf_node *map, const char *key, int required, const char **out, kt_err *err);
+ * CONF_REQUIRED -> error at the map ("missing required key 'x'"); otherwise
+ * *out is left as it was (so callers set defaults first) and 0 is returned. */
+int conf_str(conf_node *map, const char *key, conf_need need, const char **out, kt_err *err);
 /* Copies the string into dst (cap bytes); a longer one is an error at its node. */
-int conf_str_copy(conf_node *map, const char *key, int required, char *dst, size_t cap, kt_err *err);
-int conf_i64(conf_node *map, const char *key, int required, int64_t lo, int64_t hi, int64_t *out, kt_err *err);
-int conf_int(conf_node *map, const char *key, int required, int lo, int hi, int *out, kt_err *err);
-int conf_f64(conf_node *map, const char *key, int required, double lo, double hi, double *out, kt_err *err);
-int conf_bool(conf_node *map, const char *key, int required, int *out, kt_err *err);
-int conf_enum(conf_node *map, const char *key, int required, const char *const *names, int *out, kt_err *err);
-int conf_qty(conf_node *map, const char *key, int required, units_kind kind, double lo, double hi, double *out, kt_err *err);
-int conf_ns(conf_node *map, const char *key, int required, int64_t lo, int64_t hi, int64_t *out, kt_err *err);
+int conf_str_copy(conf_node *map, const char *key, conf_need need, char *dst, size_t cap, kt_err *err);
+int conf_i64(conf_node *map, const char *key, conf_need need, int64_t lo, int64_t hi, int64_t *out, kt_err *err);
+int conf_int(conf_node *map, const char *key, conf_need need, int lo, int hi, int *out, kt_err *err);
+int conf_f64(conf_node *map, const char *key, conf_need need, double lo, double hi, double *out, kt_err *err);
+int conf_bool(conf_node *map, const char *key, conf_need need, int *out, kt_err *err);
+int conf_enum(conf_node *map, const char *key, conf_need need, const char *const *names, int *out, kt_err *err);
+int conf_qty(conf_node *map, const char *key, conf_need need, units_kind kind, double lo, double hi, double *out, kt_err *err);
+int conf_ns(conf_node *map, const char *key, conf_need need, int64_t lo, int64_t hi, int64_t *out, kt_err *err);
 
 /* Finds the first key (in document order) that no accessor read and reports
  * "path: unknown key" at it. Returns 0 when all were read. */

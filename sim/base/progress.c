@@ -1,9 +1,10 @@
 /* progress.c — a progress bar with elapsed time and ETA, or plain progress lines when stderr is not a terminal. */
 #include "progress.h"
 
+#include <stdarg.h>
 #include <unistd.h>
 
-/* Plain lines come at most this often, so a log of a long sweep stays short. */
+/* Plain lines of a sized progress come at most this often, so a log of a long sweep stays short. */
 #define PROGRESS_LINE_INTERVAL_S 5.0
 /* Characters of the bar itself. */
 #define PROGRESS_BAR_WIDTH 30
@@ -72,11 +73,46 @@ static void draw_line(progress *p)
 void progress_start(progress *p, FILE *out, const char *label, const char *unit, int64_t total, int64_t already)
 {
     *p = (progress){ .out = out, .tty = out && isatty(fileno(out)), .label = label, .unit = unit,
-                     .total = total, .done = already, .done_at_start = already };
+                     .total = total, .done = already, .done_at_start = already,
+                     .line_interval_s = PROGRESS_LINE_INTERVAL_S };
     clock_gettime(CLOCK_MONOTONIC, &p->start);
     p->last_line = p->start;
     if (p->tty && p->done < p->total)
         draw_bar(p);
+}
+
+void progress_start_unsized(progress *p, FILE *out, const char *label, double interval_s)
+{
+    progress_start(p, out, label, "", 0, 0);
+    p->line_interval_s = interval_s;
+}
+
+void progress_status(progress *p, const char *fmt, ...)
+{
+    if (!p->out || since(&p->last_line) < p->line_interval_s)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &p->last_line);
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(p->out, "%s%s ", p->tty ? "\r" : "", p->label);
+    vfprintf(p->out, fmt, ap);
+    fputs(p->tty ? ERASE_TO_EOL : "\n", p->out);
+    va_end(ap);
+    fflush(p->out);
+    p->status_shown = p->tty;
+}
+
+void progress_note(progress *p, const char *fmt, ...)
+{
+    if (!p->out)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(p->out, "%s%s: ", p->status_shown ? "\r" ERASE_TO_EOL : "", p->label);
+    vfprintf(p->out, fmt, ap);
+    fputc('\n', p->out);
+    va_end(ap);
+    p->status_shown = 0;
 }
 
 void progress_step(progress *p)
@@ -93,6 +129,7 @@ void progress_step(progress *p)
 
 void progress_finish(progress *p)
 {
-    if (p->out && p->tty && p->done > p->done_at_start)
+    if (p->out && p->tty && (p->done > p->done_at_start || p->status_shown))
         fputc('\n', p->out);
+    p->status_shown = 0;
 }

@@ -541,11 +541,14 @@ static void hx_fail(const char *fmt, ...)
     va_end(ap);
 }
 
-/* Parses a whole non-negative number: decimal, or hex after 0x (or always
- * hex when hex is set, 0x optional). Returns 0, or -1. */
-static int parse_u64(const char *s, int hex, uint64_t *out)
+/* How parse_u64 reads digits without a 0x prefix. */
+typedef enum hx_radix { HX_DECIMAL = 10, HX_HEX = 16 } hx_radix;
+
+/* Parses a whole non-negative number in radix; a 0x prefix always means
+ * hex. Returns 0, or -1. */
+static int parse_u64(const char *s, hx_radix radix, uint64_t *out)
 {
-    int base = hex ? 16 : 10;
+    int base = (int)radix;
     if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         s += 2;
         base = 16;
@@ -565,7 +568,7 @@ static int parse_u64(const char *s, int hex, uint64_t *out)
 static int parse_int_option(const char *name, const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
     uint64_t v;
-    if (parse_u64(s, 0, &v) != 0 || v < (uint64_t)lo || v > (uint64_t)hi) {
+    if (parse_u64(s, HX_DECIMAL, &v) != 0 || v < (uint64_t)lo || v > (uint64_t)hi) {
         hx_fail("%s '%s': need a whole number from %" PRId64 " to %" PRId64, name, s, lo, hi);
         return -1;
     }
@@ -573,87 +576,84 @@ static int parse_int_option(const char *name, const char *s, int64_t lo, int64_t
     return 0;
 }
 
-/* Matches argv[*i] against "--name VALUE" or "--name=VALUE" (and short, when
- * not NULL, as "-o VALUE"). Returns 1 with *value set and *i advanced past a
- * separate value, 0 when argv[*i] is another option, -1 (message printed)
- * when the value is missing. */
-static int option_value(int argc, char **argv, int *i, const char *name, const char *short_name,
-                        const char **value)
+/* kvtier hexmap's options; the values past the characters name the long-only ones. */
+enum {
+    HX_OPT_OUTPUT = 'o', HX_OPT_KV_DIMS = 256, HX_OPT_MODEL, HX_OPT_LAYOUT, HX_OPT_LINES, HX_OPT_AT, HX_OPT_COORD,
+    HX_OPT_TP, HX_OPT_LAYER, HX_OPT_BLOCK_TOKENS, HX_OPT_BLOCKS, HX_OPT_DTYPE, HX_OPT_SYNTHESIZE, HX_OPT_HELP,
+};
+
+static const struct option hx_options[] = {
+    { "kv-dims", required_argument, NULL, HX_OPT_KV_DIMS },
+    { "model", required_argument, NULL, HX_OPT_MODEL },
+    { "layout", required_argument, NULL, HX_OPT_LAYOUT },
+    { "lines", required_argument, NULL, HX_OPT_LINES },
+    { "at", required_argument, NULL, HX_OPT_AT },
+    { "coord", required_argument, NULL, HX_OPT_COORD },
+    { "output", required_argument, NULL, HX_OPT_OUTPUT },
+    { "tp", required_argument, NULL, HX_OPT_TP },
+    { "layer", required_argument, NULL, HX_OPT_LAYER },
+    { "block-tokens", required_argument, NULL, HX_OPT_BLOCK_TOKENS },
+    { "blocks", required_argument, NULL, HX_OPT_BLOCKS },
+    { "dtype", required_argument, NULL, HX_OPT_DTYPE },
+    { "synthesize", no_argument, NULL, HX_OPT_SYNTHESIZE },
+    { "help", no_argument, NULL, HX_OPT_HELP },
+    { NULL, 0, NULL, 0 },
+};
+
+/* Applies the option c whose value v is kept as a string until the shape
+ * is known. Returns 0, or 1 when c is not one of them. */
+static int apply_string_option(int c, const char *v, hx_args *a)
 {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    int is_short = short_name && strcmp(a, short_name) == 0;
-    if (!is_short && strncmp(a, name, n) != 0)
-        return 0;
-    if (!is_short && a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
+    switch (c) {
+    case HX_OPT_KV_DIMS: a->kv_dims = v; return 0;
+    case HX_OPT_MODEL: a->model = v; return 0;
+    case HX_OPT_LAYOUT: a->layout = v; return 0;
+    case HX_OPT_LINES: a->lines = v; return 0;
+    case HX_OPT_AT: a->at = v; return 0;
+    case HX_OPT_COORD: a->coord = v; return 0;
+    case HX_OPT_OUTPUT: a->output = v; return 0;
+    case HX_OPT_SYNTHESIZE: a->synthesize = 1; return 0;
+    case HX_OPT_HELP: return 0;     /* hexmap_main answers --help before parsing */
+    default: return 1;
     }
-    if (!is_short && a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        hx_fail("%s needs a value", name);
-        return -1;
-    }
-    *value = argv[++*i];
-    return 1;
 }
 
-/* The options whose value is kept as a string until the shape is known. */
-static int string_option(int argc, char **argv, int *i, hx_args *a)
+/* Applies the option c with a number or dtype value v. Returns 0, or -1 on
+ * an error (message printed). */
+static int apply_number_option(int c, const char *v, hx_args *a)
 {
-    static const struct { const char *name, *short_name; size_t off; } opts[] = {
-        { "--kv-dims", NULL, offsetof(hx_args, kv_dims) },
-        { "--model", NULL, offsetof(hx_args, model) },
-        { "--layout", NULL, offsetof(hx_args, layout) },
-        { "--lines", NULL, offsetof(hx_args, lines) },
-        { "--at", NULL, offsetof(hx_args, at) },
-        { "--coord", NULL, offsetof(hx_args, coord) },
-        { "--output", "-o", offsetof(hx_args, output) },
-    };
-    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
-        const char *v;
-        int got = option_value(argc, argv, i, opts[k].name, opts[k].short_name, &v);
-        if (got > 0)
-            *(const char **)((char *)a + opts[k].off) = v;
-        if (got != 0)
-            return got;
-    }
-    return 0;
-}
-
-/* The options with a number or dtype value. Returns 1 handled, 0 not one of
- * them, -1 on an error (message printed). */
-static int number_option(int argc, char **argv, int *i, hx_args *a)
-{
-    const char *v;
     int64_t n;
-    int got;
-    if ((got = option_value(argc, argv, i, "--tp", NULL, &v)) != 0) {
-        if (got < 0 || parse_int_option("--tp", v, 1, INT_MAX, &n) != 0)
+    switch (c) {
+    case HX_OPT_TP:
+        if (parse_int_option("--tp", v, 1, INT_MAX, &n) != 0)
             return -1;
         a->tp = (int)n;
-        return 1;
-    }
-    if ((got = option_value(argc, argv, i, "--layer", NULL, &v)) != 0) {
-        if (got < 0 || parse_int_option("--layer", v, 0, INT_MAX, &n) != 0)
+        return 0;
+    case HX_OPT_LAYER:
+        if (parse_int_option("--layer", v, 0, INT_MAX, &n) != 0)
             return -1;
         a->layer = (int)n;
-        return 1;
-    }
-    if ((got = option_value(argc, argv, i, "--block-tokens", NULL, &v)) != 0)
-        return got < 0 || parse_int_option("--block-tokens", v, 1, INT32_MAX, &a->block_tokens) != 0 ? -1 : 1;
-    if ((got = option_value(argc, argv, i, "--blocks", NULL, &v)) != 0)
-        return got < 0 || parse_int_option("--blocks", v, 1, INT64_MAX, &a->blocks) != 0 ? -1 : 1;
-    if ((got = option_value(argc, argv, i, "--dtype", NULL, &v)) != 0) {
-        if (got < 0)
-            return -1;
+        return 0;
+    case HX_OPT_BLOCK_TOKENS: return parse_int_option("--block-tokens", v, 1, INT32_MAX, &a->block_tokens);
+    case HX_OPT_BLOCKS: return parse_int_option("--blocks", v, 1, INT64_MAX, &a->blocks);
+    case HX_OPT_DTYPE:
         if (dtype_parse(v, &a->dtype) != 0 || !elem_bytes_of(a->dtype)) {
             hx_fail("--dtype '%s': unknown dtype (one of: fp16, bf16, fp8, int8, fp32)", v);
             return -1;
         }
-        return 1;
+        return 0;
+    default: return 0;
     }
+}
+
+/* Takes the operand v as the pool FILE. Returns 0, or -1 (message printed). */
+static int take_file(const char *v, hx_args *a)
+{
+    if (a->file) {
+        hx_fail("one FILE only, got '%s' and '%s'", a->file, v);
+        return -1;
+    }
+    a->file = v;
     return 0;
 }
 
@@ -661,27 +661,17 @@ static int number_option(int argc, char **argv, int *i, hx_args *a)
 static int parse_args(int argc, char **argv, hx_args *a)
 {
     *a = (hx_args){ .tp = 1, .dtype = HX_DEFAULT_DTYPE, .layout = HX_DEFAULT_LAYOUT };
-    for (int i = 1; i < argc; i++) {
-        int got = string_option(argc, argv, &i, a);
-        if (got == 0)
-            got = number_option(argc, argv, &i, a);
-        if (got < 0)
-            return -1;
-        if (got > 0)
-            continue;
-        if (strcmp(argv[i], "--synthesize") == 0) {
-            a->synthesize = 1;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            hx_fail("unknown option '%s' (try kvtier hexmap --help)", argv[i]);
-            return -1;
-        } else if (a->file) {
-            hx_fail("one FILE only, got '%s' and '%s'", a->file, argv[i]);
-            return -1;
-        } else {
-            a->file = argv[i];
-        }
+    int c, rc = 0;
+    optind = 0;
+    while (rc == 0 && (c = cli_option_next(argc, argv, "-:o:", hx_options, "hexmap")) != -1) {
+        if (c == '?')
+            rc = -1;
+        else if (c == 1)
+            rc = take_file(optarg, a);
+        else if ((rc = apply_string_option(c, optarg, a)) > 0)
+            rc = apply_number_option(c, optarg, a);
     }
-    return 0;
+    return rc < 0 ? -1 : 0;
 }
 
 /* Checks that the options asked for go together. Returns 0, or -1 (message printed). */
@@ -719,7 +709,7 @@ static int parse_kv_dims(const char *s, int64_t dims[4])
     int n = 0, bad = !copy;
     for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !bad; tok = strtok_r(NULL, ",", &save)) {
         uint64_t v;
-        if (n == 4 || parse_u64(tok, 0, &v) != 0 || v > INT32_MAX)
+        if (n == 4 || parse_u64(tok, HX_DECIMAL, &v) != 0 || v > INT32_MAX)
             bad = 1;
         else
             dims[n++] = (int64_t)v;
@@ -878,13 +868,13 @@ static int parse_lines(const char *s, const hexmap_pool *p, uint64_t *first, uin
     a[alen] = '\0';
     if (dots)
         strcpy(b, dots + 2);
-    if (parse_u64(a, 0, first) != 0)
+    if (parse_u64(a, HX_DECIMAL, first) != 0)
         goto bad;
     if (!dots)
         *last = *first;
     else if (!b[0])
         *last = n_lines - 1;
-    else if (parse_u64(b, 0, last) != 0)
+    else if (parse_u64(b, HX_DECIMAL, last) != 0)
         goto bad;
     if (*first > *last) {
         hx_fail("--lines '%s': the first line is after the last", s);
@@ -915,7 +905,7 @@ static int parse_coord(const char *s, const hexmap_pool *p, hexmap_coord *c)
             v[n++] = 0;
         else if (strcmp(tok, "V") == 0 || strcmp(tok, "v") == 0)
             v[n++] = 1;
-        else if (parse_u64(tok, 0, &u) == 0 && u <= INT64_MAX)
+        else if (parse_u64(tok, HX_DECIMAL, &u) == 0 && u <= INT64_MAX)
             v[n++] = (int64_t)u;
         else
             bad = 1;
@@ -960,7 +950,7 @@ static int do_at(FILE *out, const char *s, const hexmap_pool *p, const hexmap_so
     hexmap_coord c;
     int byte;
     char label[256];
-    if (parse_u64(s, 1, &addr) != 0) {
+    if (parse_u64(s, HX_HEX, &addr) != 0) {
         hx_fail("--at '%s': want a byte address in hex (0x optional), e.g. 0x3F00", s);
         return -1;
     }

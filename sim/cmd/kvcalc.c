@@ -465,29 +465,6 @@ static void usage(FILE *out)
             KV_DEFAULT_NODE_GPUS);
 }
 
-/* Matches argv[*i] against "--name VALUE" or "--name=VALUE". Returns 1 with
- * *value set (pointing into argv) and *i advanced past a separate value, 0 when
- * argv[*i] is another option, -1 (message printed) when the value is missing. */
-static int option_value(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "kvtier kv: %s needs a value\n", name);
-        return -1;
-    }
-    *value = argv[++*i];
-    return 1;
-}
-
 /* A token count for option name ("131072", "128K"). Returns 0, or -1 (message printed). */
 static int parse_tokens(const char *name, const char *s, int64_t *out)
 {
@@ -637,98 +614,101 @@ static int parse_scope(const char *s, kvcalc_page_scope *out)
     return 0;
 }
 
-/* Applies one of the report's base options with a value. Returns 1
- * handled, 0 not this kind of option, -1 on an error (message printed). */
-static int parse_valued_option(int argc, char **argv, int *i, kv_args *a)
+/* kvtier kv's options; the values past the characters name the long-only ones. */
+enum {
+    KV_OPT_CONTEXT = 256, KV_OPT_DTYPE, KV_OPT_GPU, KV_OPT_TP, KV_OPT_HBM_FRACTION, KV_OPT_RESERVE,
+    KV_OPT_WEIGHT_DTYPE, KV_OPT_TILE_TOKENS, KV_OPT_TILE_DTYPE, KV_OPT_NODE_GPUS, KV_OPT_PAGE_TOKENS,
+    KV_OPT_PAGE_META_BYTES, KV_OPT_PAGE_SCOPE, KV_OPT_LENGTHS, KV_OPT_MAX_LEN, KV_OPT_JSON, KV_OPT_ALL,
+    KV_OPT_TILES, KV_OPT_PAGING, KV_OPT_JENGA, KV_OPT_MEMORY, KV_OPT_HELP,
+};
+
+static const struct option kv_options[] = {
+    { "context", required_argument, NULL, KV_OPT_CONTEXT },
+    { "dtype", required_argument, NULL, KV_OPT_DTYPE },
+    { "gpu", required_argument, NULL, KV_OPT_GPU },
+    { "tp", required_argument, NULL, KV_OPT_TP },
+    { "hbm-fraction", required_argument, NULL, KV_OPT_HBM_FRACTION },
+    { "reserve", required_argument, NULL, KV_OPT_RESERVE },
+    { "weight-dtype", required_argument, NULL, KV_OPT_WEIGHT_DTYPE },
+    { "tile-tokens", required_argument, NULL, KV_OPT_TILE_TOKENS },
+    { "tile-dtype", required_argument, NULL, KV_OPT_TILE_DTYPE },
+    { "node-gpus", required_argument, NULL, KV_OPT_NODE_GPUS },
+    { "page-tokens", required_argument, NULL, KV_OPT_PAGE_TOKENS },
+    { "page-meta-bytes", required_argument, NULL, KV_OPT_PAGE_META_BYTES },
+    { "page-scope", required_argument, NULL, KV_OPT_PAGE_SCOPE },
+    { "lengths", required_argument, NULL, KV_OPT_LENGTHS },
+    { "max-len", required_argument, NULL, KV_OPT_MAX_LEN },
+    { "json", no_argument, NULL, KV_OPT_JSON },
+    { "all", no_argument, NULL, KV_OPT_ALL },
+    { "tiles", no_argument, NULL, KV_OPT_TILES },
+    { "paging", no_argument, NULL, KV_OPT_PAGING },
+    { "jenga", no_argument, NULL, KV_OPT_JENGA },
+    { "memory", no_argument, NULL, KV_OPT_MEMORY },
+    { "help", no_argument, NULL, KV_OPT_HELP },
+    { NULL, 0, NULL, 0 },
+};
+
+/* Applies one of the report's base options with value v. Returns 0, -1 on
+ * an error (message printed), 1 when c is not one of them. */
+static int apply_base_option(int c, const char *v, kv_args *a)
 {
-    const char *v;
-    int got;
-    if ((got = option_value(argc, argv, i, "--context", &v)) != 0)
-        return got < 0 ? -1 : parse_context(v, &a->ctx_tokens) == 0 ? 1 : -1;
-    if ((got = option_value(argc, argv, i, "--dtype", &v)) != 0)
-        return got < 0 ? -1 : parse_dtype_option("--dtype", v, &a->kv) == 0 ? 1 : -1;
-    if ((got = option_value(argc, argv, i, "--gpu", &v)) != 0) {
-        a->gpu = v;
-        return got;
-    }
-    if ((got = option_value(argc, argv, i, "--tp", &v)) != 0)
-        return got < 0 ? -1 : parse_tp(v, &a->tp) == 0 ? 1 : -1;
-    if ((got = option_value(argc, argv, i, "--hbm-fraction", &v)) != 0)
-        return got < 0 ? -1 : parse_fraction(v, &a->hbm_fraction) == 0 ? 1 : -1;
-    if ((got = option_value(argc, argv, i, "--reserve", &v)) != 0)
-        return got < 0 ? -1 : parse_reserve(v, &a->reserve_bytes) == 0 ? 1 : -1;
-    if ((got = option_value(argc, argv, i, "--weight-dtype", &v)) != 0) {
+    switch (c) {
+    case KV_OPT_CONTEXT: return parse_context(v, &a->ctx_tokens);
+    case KV_OPT_DTYPE: return parse_dtype_option("--dtype", v, &a->kv);
+    case KV_OPT_GPU: a->gpu = v; return 0;
+    case KV_OPT_TP: return parse_tp(v, &a->tp);
+    case KV_OPT_HBM_FRACTION: return parse_fraction(v, &a->hbm_fraction);
+    case KV_OPT_RESERVE: return parse_reserve(v, &a->reserve_bytes);
+    case KV_OPT_WEIGHT_DTYPE:
         a->weight_dtype_set = 1;
-        return got < 0 ? -1 : parse_dtype_option("--weight-dtype", v, &a->weight_dtype) == 0 ? 1 : -1;
+        return parse_dtype_option("--weight-dtype", v, &a->weight_dtype);
+    case KV_OPT_JSON: a->json = 1; return 0;
+    case KV_OPT_HELP: return 0;     /* kvcalc_main answers --help before parsing */
+    default: return 1;
     }
-    return 0;
 }
 
-/* Options of the tile and memory sections; each switches its section on. */
-static int parse_tile_memory_option(int argc, char **argv, int *i, kv_args *a)
+/* Applies an option of the tile, paging, Jenga or memory section; each
+ * switches its section on (--page-tokens also sets --jenga's sizes).
+ * Returns 0, or -1 on an error (message printed). */
+static int apply_section_option(int c, const char *v, kv_args *a)
 {
-    const char *v;
-    int got;
-    if ((got = option_value(argc, argv, i, "--tile-tokens", &v)) != 0) {
-        a->show_tiles = 1;
-        return got < 0 || (a->n_tile_tokens = parse_token_list("--tile-tokens", v, a->tile_tokens, KV_MAX_LIST)) < 0
-                   ? -1 : 1;
+    a->show_tiles |= c == KV_OPT_ALL || c == KV_OPT_TILES || c == KV_OPT_TILE_TOKENS || c == KV_OPT_TILE_DTYPE;
+    a->show_paging |= c == KV_OPT_ALL || c == KV_OPT_PAGING || c == KV_OPT_PAGE_TOKENS ||
+                      c == KV_OPT_PAGE_META_BYTES || c == KV_OPT_PAGE_SCOPE || c == KV_OPT_LENGTHS ||
+                      c == KV_OPT_MAX_LEN;
+    a->show_jenga |= c == KV_OPT_ALL || c == KV_OPT_JENGA;
+    a->show_memory |= c == KV_OPT_ALL || c == KV_OPT_MEMORY || c == KV_OPT_NODE_GPUS;
+    switch (c) {
+    case KV_OPT_TILE_TOKENS:
+        return (a->n_tile_tokens = parse_token_list("--tile-tokens", v, a->tile_tokens, KV_MAX_LIST)) < 0 ? -1 : 0;
+    case KV_OPT_TILE_DTYPE:
+        a->tile_dtype_set = 1;
+        return parse_dtype_option("--tile-dtype", v, &a->tile_dtype);
+    case KV_OPT_NODE_GPUS: return parse_count("--node-gpus", v, &a->node_gpus);
+    case KV_OPT_PAGE_TOKENS:
+        return (a->n_page_tokens = parse_token_list("--page-tokens", v, a->page_tokens, KV_MAX_LIST)) < 0 ? -1 : 0;
+    case KV_OPT_PAGE_META_BYTES: return parse_bytes("--page-meta-bytes", v, &a->page_meta_bytes);
+    case KV_OPT_PAGE_SCOPE: return parse_scope(v, &a->page_scope);
+    case KV_OPT_LENGTHS: return (a->n_lengths = parse_lengths(v, a->lengths, KV_MAX_LENGTH_BINS)) < 0 ? -1 : 0;
+    case KV_OPT_MAX_LEN: return parse_tokens("--max-len", v, &a->max_len_tokens);
+    default: return 0;
     }
-    if ((got = option_value(argc, argv, i, "--tile-dtype", &v)) != 0) {
-        a->show_tiles = a->tile_dtype_set = 1;
-        return got < 0 ? -1 : parse_dtype_option("--tile-dtype", v, &a->tile_dtype) == 0 ? 1 : -1;
-    }
-    if ((got = option_value(argc, argv, i, "--node-gpus", &v)) != 0) {
-        a->show_memory = 1;
-        return got < 0 ? -1 : parse_count("--node-gpus", v, &a->node_gpus) == 0 ? 1 : -1;
-    }
-    return 0;
 }
 
-/* Options of the paging section; each switches it on (--page-tokens also sets --jenga's sizes). */
-static int parse_paging_option(int argc, char **argv, int *i, kv_args *a)
+/* Takes the operand v as the MODEL. Returns 0, or -1 (message printed). */
+static int take_model(const char *v, kv_args *a)
 {
-    const char *v;
-    int got;
-    if ((got = option_value(argc, argv, i, "--page-tokens", &v)) != 0) {
-        a->show_paging = 1;
-        return got < 0 || (a->n_page_tokens = parse_token_list("--page-tokens", v, a->page_tokens, KV_MAX_LIST)) < 0
-                   ? -1 : 1;
+    if (v[0] == '-') {
+        fprintf(stderr, "kvtier kv: unknown option '%s' (try kvtier kv --help)\n", v);
+        return -1;
     }
-    if ((got = option_value(argc, argv, i, "--page-meta-bytes", &v)) != 0) {
-        a->show_paging = 1;
-        return got < 0 ? -1 : parse_bytes("--page-meta-bytes", v, &a->page_meta_bytes) == 0 ? 1 : -1;
+    if (a->model) {
+        fprintf(stderr, "kvtier kv: one MODEL only, got '%s' and '%s'\n", a->model, v);
+        return -1;
     }
-    if ((got = option_value(argc, argv, i, "--page-scope", &v)) != 0) {
-        a->show_paging = 1;
-        return got < 0 ? -1 : parse_scope(v, &a->page_scope) == 0 ? 1 : -1;
-    }
-    if ((got = option_value(argc, argv, i, "--lengths", &v)) != 0) {
-        a->show_paging = 1;
-        return got < 0 || (a->n_lengths = parse_lengths(v, a->lengths, KV_MAX_LENGTH_BINS)) < 0 ? -1 : 1;
-    }
-    if ((got = option_value(argc, argv, i, "--max-len", &v)) != 0) {
-        a->show_paging = 1;
-        return got < 0 ? -1 : parse_tokens("--max-len", v, &a->max_len_tokens) == 0 ? 1 : -1;
-    }
+    a->model = v;
     return 0;
-}
-
-/* Flags without a value. Returns 1 handled, 0 not a flag. */
-static int parse_flag(const char *arg, kv_args *a)
-{
-    int all = strcmp(arg, "--all") == 0;
-    if (strcmp(arg, "--json") == 0)
-        a->json = 1;
-    else if (all || strcmp(arg, "--tiles") == 0 || strcmp(arg, "--paging") == 0 || strcmp(arg, "--jenga") == 0 ||
-             strcmp(arg, "--memory") == 0) {
-        a->show_tiles |= all || strcmp(arg, "--tiles") == 0;
-        a->show_paging |= all || strcmp(arg, "--paging") == 0;
-        a->show_jenga |= all || strcmp(arg, "--jenga") == 0;
-        a->show_memory |= all || strcmp(arg, "--memory") == 0;
-    } else
-        return 0;
-    return 1;
 }
 
 /* Fills the list defaults the command line left empty. */
@@ -746,26 +726,18 @@ static int parse_args(int argc, char **argv, kv_args *a)
     *a = (kv_args){ .kv = KV_DEFAULT_DTYPE, .tp = KV_DEFAULT_TP, .hbm_fraction = KV_DEFAULT_HBM_FRACTION,
                     .page_meta_bytes = KVCALC_DEFAULT_PAGE_META_BYTES, .page_scope = KVCALC_PAGES_SHARED,
                     .node_gpus = KV_DEFAULT_NODE_GPUS };
-    for (int i = 1; i < argc; i++) {
-        int got = parse_valued_option(argc, argv, &i, a);
-        if (got == 0)
-            got = parse_tile_memory_option(argc, argv, &i, a);
-        if (got == 0)
-            got = parse_paging_option(argc, argv, &i, a);
-        if (got < 0)
-            return -1;
-        if (got > 0 || parse_flag(argv[i], a))
-            continue;
-        if (argv[i][0] == '-') {
-            fprintf(stderr, "kvtier kv: unknown option '%s' (try kvtier kv --help)\n", argv[i]);
-            return -1;
-        } else if (a->model) {
-            fprintf(stderr, "kvtier kv: one MODEL only, got '%s' and '%s'\n", a->model, argv[i]);
-            return -1;
-        } else {
-            a->model = argv[i];
-        }
+    int c, rc = 0;
+    optind = 0;
+    while (rc == 0 && (c = cli_option_next(argc, argv, "-:", kv_options, "kv")) != -1) {
+        if (c == '?')
+            rc = -1;
+        else if (c == 1)
+            rc = take_model(optarg, a);
+        else if ((rc = apply_base_option(c, optarg, a)) > 0)
+            rc = apply_section_option(c, optarg, a);
     }
+    if (rc < 0)
+        return -1;
     if (!a->model) {
         fprintf(stderr, "kvtier kv: missing MODEL\n");
         usage(stderr);

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "config.h"
 #include "err.h"
+#include "grow.h"
 #include "outfile.h"
 #include "metrics.h"
 #include "store.h"
@@ -387,19 +388,14 @@ typedef struct dvec {
     double *v;
     size_t n, cap;
 } dvec;
-#define DVEC_FIRST_CAP 1024
 
 /* Appends x; -1 when out of memory (d unchanged). */
 static int dvec_push(dvec *d, double x)
 {
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? 2 * d->cap : DVEC_FIRST_CAP;
-        double *v = realloc(d->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        d->v = v;
-        d->cap = cap;
-    }
+    double *v = grow_array(d->v, &d->cap, d->n + 1, sizeof *v);
+    if (!v)
+        return -1;
+    d->v = v;
     d->v[d->n++] = x;
     return 0;
 }
@@ -747,10 +743,16 @@ static int tier_blocks(const plot_ctx *c, long long run, const tier_info *t, FIL
     return 0;
 }
 
-/* One occupancy panel: column col of every tier block drawn. */
-static void tier_panel(FILE *o, const tier_info *t, const int *drawn, int col, int with_key)
+/* gnuplot's key settings for the panels of a figure: the first panel's
+ * key names the curves for all of them. */
+#define GP_KEY_ABOVE "set key above"
+#define GP_KEY_TOP_LEFT "set key top left"
+#define GP_NO_KEY "unset key"
+
+/* One occupancy panel: column col of every tier block drawn, key_cmd one of the GP_*KEY* settings. */
+static void tier_panel(FILE *o, const tier_info *t, const int *drawn, int col, const char *key_cmd)
 {
-    fprintf(o, "%s\nplot ", with_key ? "set key above" : "unset key");
+    fprintf(o, "%s\nplot ", key_cmd);
     for (int l = 0, first = 1; l < PLOT_MAX_LEVELS; l++)
         if (drawn[l]) {
             fprintf(o, "%s$tier%d using 1:%d with lines", first ? "" : ", \\\n  ", l, col);
@@ -772,11 +774,11 @@ static int write_tiers(const plot_ctx *c, long long run, FILE *o, kt_err *err)
     gp_multiplot(o, 2, 1, title);
     gp_set(o, "ylabel", "occupancy (fraction of capacity)");
     fputs("set yrange [0:1.05]\nunset xlabel\n", o);
-    tier_panel(o, t, drawn, 2, 1);
+    tier_panel(o, t, drawn, 2, GP_KEY_ABOVE);
     gp_set(o, "ylabel", "KV held (GB)");
     gp_set(o, "xlabel", "simulated time (s)");
     fputs("set yrange [0:*]\n", o);
-    tier_panel(o, t, drawn, 3, 0);
+    tier_panel(o, t, drawn, 3, GP_NO_KEY);
     fputs("unset multiplot\n", o);
     return 0;
 }
@@ -970,10 +972,10 @@ static void cost_block(FILE *o, int i, const plot_candidate *x, double max_load,
     fputs("EOD\n", o);
 }
 
-/* One panel of the cost figure: column col of every costI block. */
-static void cost_panel(FILE *o, const plot_plan *p, int col, int with_key)
+/* One panel of the cost figure: column col of every costI block, key_cmd one of the GP_*KEY* settings. */
+static void cost_panel(FILE *o, const plot_plan *p, int col, const char *key_cmd)
 {
-    fprintf(o, "%s\nplot ", with_key ? "set key top left" : "unset key");
+    fprintf(o, "%s\nplot ", key_cmd);
     for (size_t i = 0, first = 1; i < p->n_cand; i++) {
         if (!(p->cand[i].max_rps_per_replica > 0))
             continue;
@@ -1006,9 +1008,9 @@ static int write_cost(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     fprintf(o, "set xrange [0:%.9g]\nset yrange [0:*]\n", max_load);
     gp_vline(o, 1, p.target_rps, target);
     gp_set(o, "xlabel", "load (requests/s)");
-    cost_panel(o, &p, 2, 1);
+    cost_panel(o, &p, 2, GP_KEY_TOP_LEFT);
     gp_set(o, "ylabel", "GPUs");
-    cost_panel(o, &p, 3, 0);
+    cost_panel(o, &p, 3, GP_NO_KEY);
     fputs("unset multiplot\n", o);
     plot_plan_free(&p);
     return 0;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "grow.h"
 #include "metrics.h"
 #include "progress.h"
 #include "sweep_mpi.h"
@@ -305,17 +306,20 @@ static char **find_shards(const char *db_path, int *n)
     snprintf(base_buf, sizeof base_buf, "%s", db_path);
     const char *dir = dirname(dir_buf), *base = basename(base_buf);
     char **paths = NULL;
+    size_t cap = 0;
     *n = 0;
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
         if (!is_shard_of(e->d_name, base))
             continue;
-        char **grown = realloc(paths, (size_t)(*n + 1) * sizeof *paths);
-        size_t len = strlen(dir) + strlen(e->d_name) + 2;
-        if (!grown || !(grown[*n] = malloc(len)))
+        char **grown = grow_array(paths, &cap, (size_t)*n + 1, sizeof *paths);
+        if (!grown)
             break;
         paths = grown;
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        if (!(paths[*n] = malloc(len)))
+            break;
         snprintf(paths[(*n)++], len, "%s/%s", dir, e->d_name);
     }
     if (d)
@@ -438,12 +442,16 @@ typedef struct mpi_progress {
     int finished;               /* ranks that said they are done */
 } mpi_progress;
 
-/* Takes the others' messages, waiting for one when wait is set. Returns 0 when none was pending. */
-static int hear_ranks(mpi_progress *mp, int wait)
+/* Whether hear_ranks blocks until a message comes. */
+typedef enum hear_mode { HEAR_PENDING, HEAR_WAIT } hear_mode;
+
+/* Takes the others' messages: those pending, or with HEAR_WAIT the next
+ * one whenever it comes. Returns 0 when none was pending. */
+static int hear_ranks(mpi_progress *mp, hear_mode mode)
 {
     int64_t point;
     int ok;
-    switch (sweepmpi_receive(wait, &point, &ok)) {
+    switch (sweepmpi_receive(mode == HEAR_WAIT, &point, &ok)) {
     case SWEEPMPI_POINT: progress_step(&mp->bar); return 1;
     case SWEEPMPI_FINISHED: mp->finished++; return 1;
     default: return 0;
@@ -455,7 +463,7 @@ static void rank0_point(int64_t point, int ok, void *ud)
 {
     mpi_progress *mp = ud;
     progress_step(&mp->bar);
-    while (hear_ranks(mp, 0))
+    while (hear_ranks(mp, HEAR_PENDING))
         ;
 }
 
@@ -485,7 +493,7 @@ static int64_t run_rank(const sweep_args *a, const sweep *sw, const unsigned cha
     if (rank != 0)
         sweepmpi_finished();
     while (rank == 0 && mp.finished < size - 1)
-        hear_ranks(&mp, 1);
+        hear_ranks(&mp, HEAR_WAIT);
     progress_finish(&mp.bar);
     free(mine);
     return failed;

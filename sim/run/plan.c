@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "metrics.h"
+#include "progress.h"
 #include "scenario.h"
 #include "sim.h"
 #include "store.h"
@@ -291,7 +292,7 @@ typedef struct search {
     char **extra;
     int n_extra;
     plan_result *r;
-    FILE *progress;
+    progress *notes;            /* each probe's result */
     kt_err *err;
     int failed;
 } search;
@@ -318,10 +319,9 @@ static const plan_probe *probe_at(search *s, double knob)
         return NULL;
     }
     r->n_probes++;
-    if (s->progress)
-        fprintf(s->progress, "plan: %s probe %d: knob %.4g -> %.4g req/s, TTFT p99 %.3f s, ITL p99 %.2f ms: %s\n",
-                s->c->name, r->n_probes, knob, pr->rps, pr->ttft_p99_ms / 1e3, pr->itl_p99_ms,
-                pr->meets ? "meets the SLOs" : "misses");
+    progress_note(s->notes, "%s probe %d: knob %.4g -> %.4g req/s, TTFT p99 %.3f s, ITL p99 %.2f ms: %s",
+                  s->c->name, r->n_probes, knob, pr->rps, pr->ttft_p99_ms / 1e3, pr->itl_p99_ms,
+                  pr->meets ? "meets the SLOs" : "misses");
     return pr;
 }
 
@@ -420,8 +420,8 @@ void plan_savings_of(const plan_result *c, const plan_result *b, plan_savings *o
 
 /* ---------- one candidate, then all ---------- */
 
-static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_extra, plan_result *r, FILE *progress,
-                              kt_err *err)
+static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_extra, plan_result *r,
+                              progress *notes, kt_err *err)
 {
     const plan_candidate *c = &p->cand[ci];
     scenario *sc = candidate_load(c, extra, n_extra, NULL, err);
@@ -429,7 +429,7 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
         return -1;
     cost_figures(sc, r);
     scenario_free(sc);
-    search s = { p, c, extra, n_extra, r, progress, err, 0 };
+    search s = { p, c, extra, n_extra, r, notes, err, 0 };
     double knob = search_max_knob(&s);
     if (knob < 0)
         return -1;
@@ -469,14 +469,17 @@ static void rank_results(const plan_cfg *p, plan_result *res)
     }
 }
 
-int plan_run(const plan_cfg *p, char **extra_sets, int n_extra, plan_result *res, FILE *progress, kt_err *err)
+int plan_run(const plan_cfg *p, char **extra_sets, int n_extra, plan_result *res, FILE *progress_out, kt_err *err)
 {
     gsl_error_handler_t *old = gsl_set_error_handler_off();
+    progress notes;
+    progress_start_unsized(&notes, progress_out, "plan", 0);
     int rc = 0;
     for (int c = 0; c < p->n_cand && rc == 0; c++) {
         memset(&res[c], 0, sizeof res[c]);
-        rc = plan_candidate_run(p, c, extra_sets, n_extra, &res[c], progress, err);
+        rc = plan_candidate_run(p, c, extra_sets, n_extra, &res[c], &notes, err);
     }
+    progress_finish(&notes);
     gsl_set_error_handler(old);
     if (rc == 0)
         rank_results(p, res);

@@ -252,7 +252,7 @@ static int load_axis(sweep *sw, int index, conf_node *a, kt_err *err)
 {
     sweep_axis *ax = &sw->axes[index];
     const char *key;
-    if (conf_expect(a, CONF_MAP, err) < 0 || conf_str(a, "key", 1, &key, err) < 0)
+    if (conf_expect(a, CONF_MAP, err) < 0 || conf_str(a, "key", CONF_REQUIRED, &key, err) < 0)
         return -1;
     conf_node *key_node = conf_find(a, "key");
     if (!valid_key(key, strlen(key))) {
@@ -312,7 +312,7 @@ static int load_axes(sweep *sw, conf_node *top, kt_err *err)
 static int load_name_base(sweep *sw, conf_node *top, kt_err *err)
 {
     const char *name = NULL, *base = NULL;
-    if (conf_str(top, "name", 0, &name, err) < 0 || conf_str(top, "base", 1, &base, err) < 0)
+    if (conf_str(top, "name", CONF_OPTIONAL, &name, err) < 0 || conf_str(top, "base", CONF_REQUIRED, &base, err) < 0)
         return -1;
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", sw->file);

@@ -1,0 +1,166 @@
+/* test_base.c — the base layer's small helpers: option reading, progress lines, array growth. */
+#include <stdint.h>
+#include <string.h>
+
+#include "cli.h"
+#include "grow.h"
+#include "progress.h"
+#include "testutil.h"
+
+enum { OPT_SIZE = 256, OPT_QUIET };
+
+static const struct option opts[] = {
+    { "size", required_argument, NULL, OPT_SIZE },
+    { "quiet", no_argument, NULL, OPT_QUIET },
+    { "output", required_argument, NULL, 'o' },
+    { NULL, 0, NULL, 0 },
+};
+
+/* What reading argv option by option gave: the codes, joined by spaces
+ * ("size=4 quiet 1=F"), and stderr's first line. */
+static void read_options(int argc, char **argv, char *codes, size_t n, char *err_line, size_t m)
+{
+    FILE *saved = stderr, *tmp = tmpfile();
+    stderr = tmp;
+    codes[0] = err_line[0] = '\0';
+    int c;
+    optind = 0;
+    while ((c = cli_option_next(argc, argv, "-:o:", opts, "t")) != -1) {
+        size_t used = strlen(codes);
+        const char *name = c == OPT_SIZE ? "size" : c == OPT_QUIET ? "quiet" : c == 'o' ? "o" : c == 1 ? "1" : "?";
+        snprintf(codes + used, n - used, "%s%s%s%s", used ? " " : "", name, optarg && c != '?' ? "=" : "",
+                 optarg && c != '?' ? optarg : "");
+        if (c == '?')
+            break;
+    }
+    stderr = saved;
+    rewind(tmp);
+    if (!fgets(err_line, (int)m, tmp))
+        err_line[0] = '\0';
+    fclose(tmp);
+}
+
+static void check_options(const char *const *args, const char *want_codes, const char *want_err)
+{
+    char *argv[8] = { "t" }, codes[256], err[256];
+    int argc = 1;
+    while (args[argc - 1])
+        argv[argc] = (char *)args[argc - 1], argc++;
+    read_options(argc, argv, codes, sizeof codes, err, sizeof err);
+    if (strcmp(codes, want_codes) != 0 || strcmp(err, want_err) != 0)
+        fprintf(stderr, "\n  got '%s' / '%s'", codes, err);
+    CU_ASSERT_STRING_EQUAL(codes, want_codes);
+    CU_ASSERT_STRING_EQUAL(err, want_err);
+}
+
+static void test_options_in_order(void)
+{
+    check_options((const char *[]){ "--size", "4", "F", "--quiet", "--size=5", "-o", "x", NULL },
+                  "size=4 1=F quiet size=5 o=x", "");
+}
+
+static void test_options_whole_names_only(void)
+{
+    check_options((const char *[]){ "--si", "4", NULL }, "?", "kvtier t: unknown option '--si' (try kvtier t --help)\n");
+    check_options((const char *[]){ "-ox", NULL }, "?", "kvtier t: unknown option '-ox' (try kvtier t --help)\n");
+    check_options((const char *[]){ "--", "F", NULL }, "?", "kvtier t: unknown option '--' (try kvtier t --help)\n");
+    check_options((const char *[]){ "--quiet=1", NULL }, "?",
+                  "kvtier t: unknown option '--quiet=1' (try kvtier t --help)\n");
+    check_options((const char *[]){ "-xy", NULL }, "?", "kvtier t: unknown option '-xy' (try kvtier t --help)\n");
+}
+
+static void test_options_missing_value(void)
+{
+    check_options((const char *[]){ "--size", NULL }, "?", "kvtier t: --size needs a value\n");
+    check_options((const char *[]){ "F", "-o", NULL }, "1=F ?", "kvtier t: --output needs a value\n");
+}
+
+/* What a file holds, into buf. */
+static const char *file_text(FILE *f, char *buf, size_t n)
+{
+    rewind(f);
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = '\0';
+    return buf;
+}
+
+static void test_progress_notes_and_statuses(void)
+{
+    FILE *f = tmpfile();
+    char buf[512];
+    progress p;
+    progress_start_unsized(&p, f, "plan", 0);
+    progress_note(&p, "probe %d: %s", 1, "meets");
+    progress_status(&p, "%d s simulated", 3);
+    progress_finish(&p);
+    CU_ASSERT_STRING_EQUAL(file_text(f, buf, sizeof buf), "plan: probe 1: meets\nplan 3 s simulated\n");
+    fclose(f);
+
+    /* A status comes at most once an interval, the first one interval after the start. */
+    f = tmpfile();
+    progress_start_unsized(&p, f, "[sim]", 3600);
+    progress_status(&p, "%d s simulated", 3);
+    progress_finish(&p);
+    CU_ASSERT_STRING_EQUAL(file_text(f, buf, sizeof buf), "");
+    fclose(f);
+
+    progress_start_unsized(&p, NULL, "quiet", 0);
+    progress_note(&p, "nothing");
+    progress_status(&p, "nothing");
+    progress_finish(&p);
+}
+
+static void test_progress_counts(void)
+{
+    FILE *f = tmpfile();
+    char buf[512];
+    progress p;
+    progress_start(&p, f, "sweep", "points", 2, 1);
+    progress_step(&p);
+    progress_finish(&p);
+    CU_ASSERT(strncmp(file_text(f, buf, sizeof buf), "sweep: 2/2 points done in ", 26) == 0);
+    fclose(f);
+}
+
+static void test_grow_doubles(void)
+{
+    size_t cap = 0;
+    int *a = grow_array(NULL, &cap, 1, sizeof *a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL(cap, GROW_FIRST_CAP);
+    a[0] = 7;
+    CU_ASSERT_PTR_EQUAL(grow_array(a, &cap, GROW_FIRST_CAP, sizeof *a), a);
+    CU_ASSERT_EQUAL(cap, GROW_FIRST_CAP);
+    /* 16 -> 32 -> 64 -> 128 holds 100. */
+    a = grow_array(a, &cap, 100, sizeof *a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL(cap, 128);
+    CU_ASSERT_EQUAL(a[0], 7);
+    free(a);
+}
+
+static void test_grow_overflow_keeps_array(void)
+{
+    size_t cap = 4;
+    int *a = malloc(cap * sizeof *a);
+    CU_ASSERT_PTR_NULL(grow_array(a, &cap, SIZE_MAX / 2, sizeof *a));
+    CU_ASSERT_EQUAL(cap, 4);
+    a[3] = 7;
+    CU_ASSERT_EQUAL(a[3], 7);
+    free(a);
+}
+
+int main(void)
+{
+    static const tu_test tests[] = {
+        { "options come in order", test_options_in_order },
+        { "options by their whole names only", test_options_whole_names_only },
+        { "a missing value names the option", test_options_missing_value },
+        { "progress notes and statuses", test_progress_notes_and_statuses },
+        { "progress counts", test_progress_counts },
+        { "arrays grow by doubling", test_grow_doubles },
+        { "an impossible size leaves the array", test_grow_overflow_keeps_array },
+        { NULL, NULL },
+    };
+    return tu_run("base", tests);
+}
