@@ -13,7 +13,7 @@
 #include "metrics.h"
 #include "scenario.h"
 #include "sim.h"
-#include "store.h"
+#include "plan_store.h"
 
 /* Search defaults: a bracket of session arrivals per second (or trace
  * rate_scale) wide enough for one replica of any shipped model, and a
@@ -619,7 +619,7 @@ int plan_main(int argc, char **argv)
     int rc = res ? plan_run(p, sets, n_sets, res, quiet ? NULL : stderr, &err) : -1;
     if (rc == 0) {
         plan_report(stdout, p, res);
-        long long id = db ? store_write_plan(db, p, res, &err) : 0;
+        long long id = db ? plan_store_write(db, p, res, &err) : 0;
         if (id < 0)
             rc = -1;
         else if (id > 0)

@@ -1,4 +1,4 @@
-/* store.c — SQLite results: schema creation and versioning, and a run written in one transaction. */
+/* store.c — SQLite results: opening, schema creation and versioning, write transactions, runs and sweeps. */
 #include "store.h"
 
 #include <math.h>
@@ -14,7 +14,8 @@ struct store {
     char *path;
 };
 
-static const char *const schema_sql =
+/* The run tables: a run, its requests, replicas, series and summary. */
+static const char *const run_tables_sql =
     "CREATE TABLE IF NOT EXISTS runs ("
     " id INTEGER PRIMARY KEY,"
     " started_utc TEXT NOT NULL,"
@@ -132,29 +133,11 @@ static const char *const schema_sql =
     " metric TEXT NOT NULL,"
     " value REAL NOT NULL,"
     " unit TEXT NOT NULL,"
-    " PRIMARY KEY (run_id, metric));"
-    "CREATE TABLE IF NOT EXISTS plans ("
-    " id INTEGER PRIMARY KEY, created_utc TEXT NOT NULL, name TEXT NOT NULL, file TEXT NOT NULL, yaml TEXT NOT NULL,"
-    " target_rps REAL NOT NULL, slo_ttft_p99_ms REAL, slo_itl_p99_ms REAL,"
-    " baseline INTEGER,"
-    " best INTEGER);"
-    "CREATE TABLE IF NOT EXISTS plan_candidates ("
-    " plan_id INTEGER NOT NULL REFERENCES plans(id), candidate INTEGER NOT NULL, name TEXT NOT NULL,"
-    " hardware TEXT NOT NULL, gpus_per_replica INTEGER NOT NULL,"
-    " max_rps_per_replica REAL NOT NULL,"
-    " usd_per_gpu_year REAL NOT NULL,"
-    " tier_usd_per_replica_year REAL NOT NULL,"
-    " replicas INTEGER, gpus INTEGER,"
-    " usd_per_year REAL, usd_capex REAL, usd_per_m_tokens REAL,"
-    " ttft_p99_ms REAL, itl_p99_ms REAL,"
-    " feasible INTEGER NOT NULL, rank INTEGER,"
-    " PRIMARY KEY (plan_id, candidate));"
-    "CREATE TABLE IF NOT EXISTS plan_probes ("
-    " plan_id INTEGER NOT NULL REFERENCES plans(id), candidate INTEGER NOT NULL, probe INTEGER NOT NULL,"
-    " rate_rps REAL NOT NULL, ttft_p99_ms REAL, itl_p99_ms REAL, meets_slo INTEGER NOT NULL,"
-    " PRIMARY KEY (plan_id, candidate, probe));"
-    /* Sweeps: key identifies the effective definition, so a rerun finds its
-     * sweep; a point's row lands in its run's transaction. */
+    " PRIMARY KEY (run_id, metric));";
+
+/* Sweeps: key identifies the effective definition, so a rerun finds its
+ * sweep; a point's row lands in its run's transaction. */
+static const char *const sweep_tables_sql =
     "CREATE TABLE IF NOT EXISTS sweeps ("
     " id INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL,"
@@ -219,7 +202,12 @@ static int ensure_schema(sqlite3 *db, const char *path, kt_err *err)
         exec(db, "ROLLBACK;", path, NULL);
         return -1;
     }
-    if (exec(db, schema_sql, path, err) < 0 || exec(db, sql, path, err) < 0) {
+    /* In the order the tables were always created, so `.schema` lists them alike. */
+    const char *const tables[] = { run_tables_sql, plan_store_tables_sql, sweep_tables_sql };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof tables / sizeof *tables && rc == 0; i++)
+        rc = exec(db, tables[i], path, err);
+    if (rc < 0 || exec(db, sql, path, err) < 0) {
         exec(db, "ROLLBACK;", path, NULL);
         return -1;
     }
@@ -257,21 +245,11 @@ void store_close(store *st)
     free(st);
 }
 
-/* UTC now as ISO 8601 into buf (at least 21 bytes). */
-static const char *utc_now(char *buf, size_t n)
+const char *store_utc_now(char *buf, size_t n)
 {
     time_t now = time(NULL);
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     return buf;
-}
-
-/* Binds v, or NULL when absent. */
-static void bind_opt_double(sqlite3_stmt *s, int i, int present, double v)
-{
-    if (present)
-        sqlite3_bind_double(s, i, v);
-    else
-        sqlite3_bind_null(s, i);
 }
 
 /* ---------- writing a run ---------- */
@@ -283,7 +261,7 @@ static void bind_i64s(sqlite3_stmt *s, const int64_t *v, int n)
         sqlite3_bind_int64(s, i + 1, v[i]);
 }
 
-static int step_reset(sqlite3_stmt *s)
+int store_step_reset(sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -300,7 +278,7 @@ static int64_t insert_run(store *st, const scenario *sc, const sim_stats *stats)
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
     char when[32];
-    sqlite3_bind_text(s, 1, utc_now(when, sizeof when), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 1, store_utc_now(when, sizeof when), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, PACKAGE_VERSION, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, sc->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, sc->file, -1, SQLITE_STATIC);
@@ -321,7 +299,7 @@ static int64_t insert_run(store *st, const scenario *sc, const sim_stats *stats)
     }
     sqlite3_bind_int64(s, 13, sc->trace.bad_lines);
     sqlite3_bind_text(s, 14, bad, -1, SQLITE_TRANSIENT);
-    int rc = step_reset(s);
+    int rc = store_step_reset(s);
     sqlite3_finalize(s);
     return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
 }
@@ -364,7 +342,7 @@ static int insert_requests(store *st, int64_t run, const metrics *m)
         sqlite3_bind_int64(s, 29, r->kv_transfer_ns);
         sqlite3_bind_int64(s, 30, r->reroutes);
         sqlite3_bind_int64(s, 31, r->migrated_tokens);
-        rc = step_reset(s);
+        rc = store_step_reset(s);
     }
     sqlite3_finalize(s);
     return rc;
@@ -395,7 +373,7 @@ static int insert_replicas(store *st, int64_t run, const metrics *m, int64_t dur
         sqlite3_bind_int64(s, 13, r->stall_ns);
         sqlite3_bind_double(s, 14, r->flops_wasted[WASTE_RECOMPUTE]);
         sqlite3_bind_double(s, 15, r->gpu_ns_wasted[WASTE_RECOMPUTE] / 1e9);
-        rc = step_reset(s);
+        rc = store_step_reset(s);
     }
     sqlite3_finalize(s);
     return rc;
@@ -415,7 +393,7 @@ static int insert_samples(store *st, int64_t run, const metrics *m)
                         p->kv_cached_blocks, p->tokens_out };
         bind_i64s(s, v, 8);
         sqlite3_bind_double(s, 9, p->busy_frac);
-        rc = step_reset(s);
+        rc = store_step_reset(s);
     }
     sqlite3_finalize(s);
     return rc;
@@ -444,7 +422,7 @@ static int insert_tiers_links(store *st, int64_t run, const metrics *m)
         sqlite3_bind_text(t, 9, x->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(t, 10, x->kind, -1, SQLITE_STATIC);
         sqlite3_bind_double(t, 11, x->block_bytes);
-        rc = step_reset(t);
+        rc = store_step_reset(t);
     }
     for (size_t i = 0; i < m->n_links && rc == 0; i++) {
         const metrics_link *x = &m->links[i];
@@ -453,14 +431,14 @@ static int insert_tiers_links(store *st, int64_t run, const metrics *m)
         sqlite3_bind_text(l, 4, x->name, -1, SQLITE_STATIC);
         sqlite3_bind_double(l, 5, x->bw_Bps);
         sqlite3_bind_double(l, 6, x->bytes_moved);
-        rc = step_reset(l);
+        rc = store_step_reset(l);
     }
     for (size_t i = 0; i < m->n_link_samples && rc == 0; i++) {
         const metrics_link_sample *x = &m->link_samples[i];
         int64_t v[] = { run, x->replica, x->link, x->t_ns };
         bind_i64s(ls, v, 4);
         sqlite3_bind_double(ls, 5, x->utilization);
-        rc = step_reset(ls);
+        rc = store_step_reset(ls);
     }
     sqlite3_finalize(t);
     sqlite3_finalize(l);
@@ -479,7 +457,7 @@ static int insert_tier_samples(store *st, int64_t run, const metrics *m)
         const metrics_tier_sample *x = &m->tier_samples[i];
         int64_t v[] = { run, x->replica, x->level, x->t_ns, (int64_t)x->used_blocks };
         bind_i64s(s, v, 5);
-        rc = step_reset(s);
+        rc = store_step_reset(s);
     }
     sqlite3_finalize(s);
     return rc;
@@ -499,7 +477,7 @@ static int insert_summary(store *st, int64_t run, const metrics_summary *sum)
         sqlite3_bind_text(s, 2, f[i].name, -1, SQLITE_STATIC);
         sqlite3_bind_double(s, 3, f[i].value);
         sqlite3_bind_text(s, 4, f[i].unit, -1, SQLITE_STATIC);
-        rc = step_reset(s);
+        rc = store_step_reset(s);
     }
     sqlite3_finalize(s);
     return rc;
@@ -516,7 +494,7 @@ static int insert_point(store *st, int64_t run, const store_point *pt)
     sqlite3_bind_int64(s, 2, pt->point);
     sqlite3_bind_text(s, 3, pt->params, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, run);
-    int rc = step_reset(s);
+    int rc = store_step_reset(s);
     sqlite3_finalize(s);
     return rc;
 }
@@ -527,10 +505,9 @@ int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const m
     return store_write_run_point(st, sc, m, s, stats, NULL, err);
 }
 
-/* Ends the transaction a writer opened: commits when written (the new row's
- * id, > 0), else rolls back with err naming what was being written.
- * Returns id, or -1. */
-static int64_t finish_write(store *st, int64_t id, int ok, const char *what, kt_err *err)
+int store_begin(store *st, kt_err *err) { return exec(st->db, "BEGIN IMMEDIATE;", st->path, err); }
+
+int64_t store_finish(store *st, int64_t id, int ok, const char *what, kt_err *err)
 {
     if (!ok) {
         db_fail(st->db, err, st->path, what);
@@ -547,14 +524,14 @@ static int64_t finish_write(store *st, int64_t id, int ok, const char *what, kt_
 int64_t store_write_run_point(store *st, const scenario *sc, const metrics *m, const metrics_summary *s,
                               const sim_stats *stats, const store_point *pt, kt_err *err)
 {
-    if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) < 0)
+    if (store_begin(st, err) < 0)
         return -1;
     int64_t run = insert_run(st, sc, stats);
     int ok = !(run < 0 || insert_requests(st, run, m) < 0 || insert_replicas(st, run, m, s->duration_ns) < 0 ||
                insert_samples(st, run, m) < 0 || insert_tiers_links(st, run, m) < 0 ||
                insert_tier_samples(st, run, m) < 0 || insert_summary(st, run, s) < 0 ||
                (pt && insert_point(st, run, pt) < 0));
-    return finish_write(st, run, ok, "writing the run", err);
+    return store_finish(st, run, ok, "writing the run", err);
 }
 
 /* ---------- sweeps ---------- */
@@ -571,10 +548,10 @@ int64_t store_sweep_add(store *st, const store_sweep *sw, kt_err *err)
         sqlite3_bind_text(ins, 1, sw->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 2, sw->file, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 3, sw->key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 4, utc_now(when, sizeof when), -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, store_utc_now(when, sizeof when), -1, SQLITE_STATIC);
         sqlite3_bind_int64(ins, 5, sw->points);
         sqlite3_bind_text(sel, 1, sw->key, -1, SQLITE_STATIC);
-        if (step_reset(ins) == 0 && sqlite3_step(sel) == SQLITE_ROW)
+        if (store_step_reset(ins) == 0 && sqlite3_step(sel) == SQLITE_ROW)
             id = sqlite3_column_int64(sel, 0);
     }
     if (id < 0)
@@ -765,7 +742,7 @@ static int64_t merge_run(sqlite3 *db, const merge_stmts *m, int64_t old_run)
     for (int i = 0; i < m->n; i++) {
         sqlite3_bind_int64(m->s[i], 1, old_run);
         sqlite3_bind_int64(m->s[i], 2, run);
-        if (step_reset(m->s[i]) < 0)
+        if (store_step_reset(m->s[i]) < 0)
             return -1;
         if (i == 0)
             run = sqlite3_last_insert_rowid(db);
@@ -794,7 +771,7 @@ static int64_t merge_points(sqlite3 *db, const merge_stmts *m)
         for (int k = 0; k < 3; k++)
             sqlite3_bind_value(ins, k + 1, sqlite3_column_value(pts, k));
         sqlite3_bind_int64(ins, 4, run);
-        count = run < 0 || step_reset(ins) < 0 ? -1 : count + 1;
+        count = run < 0 || store_step_reset(ins) < 0 ? -1 : count + 1;
     }
     sqlite3_finalize(pts);
     sqlite3_finalize(ins);
@@ -813,7 +790,7 @@ int64_t store_merge(store *st, const char *shard_path, kt_err *err)
         return db_fail(st->db, err, shard_path, "attaching as a shard");
     merge_stmts m = { 0 };
     int64_t count = -1;
-    if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) == 0) {
+    if (store_begin(st, err) == 0) {
         count = merge_prepare(st->db, &m) < 0 ? -1 : merge_points(st->db, &m);
         merge_stmts_free(&m);
         if (count < 0) {
@@ -826,100 +803,4 @@ int64_t store_merge(store *st, const char *shard_path, kt_err *err)
     }
     exec(st->db, "DETACH DATABASE shard;", st->path, NULL);
     return count;
-}
-
-/* ---------- writing a plan ---------- */
-
-static int64_t insert_plan(store *st, const plan_cfg *p, int best)
-{
-    sqlite3_stmt *s;
-    const char *sql = "INSERT INTO plans (created_utc, name, file, yaml, target_rps, slo_ttft_p99_ms,"
-                      " slo_itl_p99_ms, baseline, best) VALUES (?,?,?,?,?,?,?,?,?)";
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return -1;
-    char when[32];
-    sqlite3_bind_text(s, 1, utc_now(when, sizeof when), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, p->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, p->file, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, p->yaml ? p->yaml : "", -1, SQLITE_STATIC);
-    sqlite3_bind_double(s, 5, p->target_rps);
-    bind_opt_double(s, 6, p->slo_ttft_p99_ns > 0, (double)p->slo_ttft_p99_ns / 1e6);
-    bind_opt_double(s, 7, p->slo_itl_p99_ns > 0, (double)p->slo_itl_p99_ns / 1e6);
-    bind_opt_double(s, 8, p->baseline >= 0, p->baseline);
-    bind_opt_double(s, 9, best >= 0, best);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(s);
-    return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
-}
-
-static int insert_candidate(sqlite3_stmt *s, int64_t plan, int c, const char *name, const plan_result *r)
-{
-    sqlite3_bind_int64(s, 1, plan);
-    sqlite3_bind_int(s, 2, c);
-    sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, r->hardware, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 5, r->gpus_per_unit);
-    sqlite3_bind_double(s, 6, r->max_rps_per_unit);
-    sqlite3_bind_double(s, 7, r->usd_per_gpu_year);
-    sqlite3_bind_double(s, 8, r->tier_usd_per_unit_year);
-    const double opt[] = { (double)r->units, (double)r->gpus, r->usd_per_year, r->usd_capex, r->usd_per_m_tokens,
-                           r->op.ttft_p99_ms, r->op.itl_p99_ms };
-    for (int i = 0; i < 7; i++)
-        bind_opt_double(s, 9 + i, r->feasible, opt[i]);
-    sqlite3_bind_int(s, 16, r->feasible);
-    bind_opt_double(s, 17, r->feasible, r->rank);
-    return step_reset(s);
-}
-
-static int insert_probes(sqlite3_stmt *s, int64_t plan, int c, const plan_result *r)
-{
-    for (int i = 0; i < r->n_probes; i++) {
-        const plan_probe *pr = &r->probes[i];
-        sqlite3_bind_int64(s, 1, plan);
-        sqlite3_bind_int(s, 2, c);
-        sqlite3_bind_int(s, 3, i);
-        sqlite3_bind_double(s, 4, pr->rps);
-        sqlite3_bind_double(s, 5, pr->ttft_p99_ms);
-        sqlite3_bind_double(s, 6, pr->itl_p99_ms);
-        sqlite3_bind_int(s, 7, pr->meets);
-        if (step_reset(s) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int insert_plan_rows(store *st, int64_t plan, const plan_cfg *p, const plan_result *res)
-{
-    sqlite3_stmt *cs = NULL, *ps = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO plan_candidates (plan_id, candidate, name, hardware, gpus_per_replica,"
-                           " max_rps_per_replica, usd_per_gpu_year, tier_usd_per_replica_year, replicas, gpus,"
-                           " usd_per_year, usd_capex, usd_per_m_tokens, ttft_p99_ms, itl_p99_ms, feasible, rank)"
-                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &cs, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(st->db,
-                           "INSERT INTO plan_probes (plan_id, candidate, probe, rate_rps, ttft_p99_ms, itl_p99_ms,"
-                           " meets_slo) VALUES (?,?,?,?,?,?,?)",
-                           -1, &ps, NULL) == SQLITE_OK) {
-        rc = 0;
-        for (int c = 0; c < p->n_cand && rc == 0; c++)
-            if (insert_candidate(cs, plan, c, p->cand[c].name, &res[c]) < 0 || insert_probes(ps, plan, c, &res[c]) < 0)
-                rc = -1;
-    }
-    sqlite3_finalize(cs);
-    sqlite3_finalize(ps);
-    return rc;
-}
-
-int64_t store_write_plan(store *st, const plan_cfg *p, const plan_result *res, kt_err *err)
-{
-    int best = -1;
-    for (int c = 0; c < p->n_cand; c++)
-        if (res[c].rank == 1)
-            best = c;
-    if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) < 0)
-        return -1;
-    int64_t plan = insert_plan(st, p, best);
-    return finish_write(st, plan, plan >= 0 && insert_plan_rows(st, plan, p, res) == 0, "writing the plan", err);
 }
