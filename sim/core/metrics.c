@@ -8,6 +8,11 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "tier.h"
+
+/* A request counts hits per lower tier in tier_hit_tokens[METRICS_TIERS]. */
+_Static_assert(METRICS_TIERS == TIER_MAX, "metrics keep one count per lower tier a replica can have");
+
 const char *const metrics_outcome_names[REQ_OUTCOME_COUNT + 1] = { "completed", "rejected", "unfinished", NULL };
 const char *const metrics_waste_names[WASTE_CAUSE_COUNT + 1] = { "preemption", "recompute", NULL };
 
