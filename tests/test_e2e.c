@@ -34,7 +34,7 @@ static metrics *load_run(char **sets, int n, scenario **sc, metrics_summary *sum
     *sc = load(sets, n);
     metrics *m = *sc ? run(*sc, 1, NULL) : NULL;
     if (m)
-        metrics_summarize(m, &(*sc)->slo, &(*sc)->cost, sum);
+        CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &(*sc)->slo, &(*sc)->cost, sum, NULL), 0);
     return m;
 }
 
@@ -218,8 +218,8 @@ static void assert_same_records(const metrics *a, const metrics *b)
 static void assert_same_summary(const scenario *sc, const metrics *a, const metrics *b)
 {
     metrics_summary sa, sb;
-    metrics_summarize(a, &sc->slo, &sc->cost, &sa);
-    metrics_summarize(b, &sc->slo, &sc->cost, &sb);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(a, &sc->slo, &sc->cost, &sa, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(b, &sc->slo, &sc->cost, &sb, NULL), 0);
     metrics_field fa[METRICS_MAX_FIELDS], fb[METRICS_MAX_FIELDS];
     size_t n = metrics_summary_fields(&sa, fa);
     CU_ASSERT_EQUAL_FATAL(n, metrics_summary_fields(&sb, fb));
@@ -288,7 +288,7 @@ static void test_same_seed_same_rows(void)
         sim_stats st;
         metrics *m = run(sc, 0, &st);
         metrics_summary s;
-        metrics_summarize(m, &sc->slo, &sc->cost, &s);
+        CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
         CU_ASSERT_EQUAL(store_write_run(db, sc, m, &s, &st, &err), i + 1);
         metrics_free(m);
         scenario_free(sc);
@@ -332,7 +332,7 @@ static void test_preemption_under_pressure(void)
     metrics *m = run(sc, 1, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     metrics_summary s;
-    metrics_summarize(m, &sc->slo, &sc->cost, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
     CU_ASSERT_EQUAL(s.completed, 40);
     CU_ASSERT(s.preemptions > 0);
     CU_ASSERT(s.recomputed_tokens > 0);
@@ -566,7 +566,7 @@ static void test_schema_upgrade(void)
     metrics *m = run(sc, 0, &st);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     metrics_summary s;
-    metrics_summarize(m, &sc->slo, &sc->cost, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
     kt_err err;
     /* Run 1, then take the database back to version 1's columns. */
     store *db = store_open(path, &err);

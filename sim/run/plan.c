@@ -266,10 +266,11 @@ static int probe_run(const plan_cfg *p, const plan_candidate *c, char **extra, i
     sim_opts o = { 0 };
     metrics *m = NULL;
     sim_stats st;
+    metrics_summary s;
     int rc = sim_run(sc, &o, &m, &st, err);
+    if (rc == 0)
+        rc = metrics_summarize(m, &sc->slo, &sc->cost, &s, err);
     if (rc == 0) {
-        metrics_summary s;
-        metrics_summarize(m, &sc->slo, &sc->cost, &s);
         *pr = (plan_probe){ .knob = knob, .rps = arrival_rps(sc, m, knob), .ttft_p99_ms = s.ttft_ns.p99 / 1e6,
                             .itl_p99_ms = s.itl_ns.p99 / 1e6,
                             .tokens_per_request = s.completed ? (double)(s.input_tokens + s.output_tokens) /

@@ -455,9 +455,11 @@ static int ensure_schema(sqlite3 *db, const char *path, kt_err *err)
 store *store_open(const char *path, kt_err *err)
 {
     store *st = calloc(1, sizeof *st);
-    if (!st)
+    if (!st || !(st->path = strdup(path))) {
+        KT_ERROR(err, path, 0, 0, "out of memory opening the results database");
+        free(st);
         return NULL;
-    st->path = strdup(path);
+    }
     if (sqlite3_open(path, &st->db) != SQLITE_OK) {
         db_fail(st->db, err, path, "cannot open");
         store_close(st);
