@@ -312,6 +312,30 @@ static void test_same_seed_same_rows(void)
     CU_ASSERT(query_int(q, "SELECT count(*) FROM replica_samples WHERE run_id=1") > 10);
     CU_ASSERT_EQUAL(query_int(q, "SELECT count(DISTINCT scenario_yaml) FROM runs"), 1);
     CU_ASSERT_EQUAL(query_int(q, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    /* The generated tables read exactly as they did when written out by hand. */
+    CU_ASSERT_EQUAL(query_int(q, "SELECT sql = '"
+        "CREATE TABLE requests ( run_id INTEGER NOT NULL REFERENCES runs(id), id INTEGER NOT NULL,"
+        " session INTEGER NOT NULL, turn INTEGER NOT NULL, replica INTEGER NOT NULL,"
+        " outcome TEXT NOT NULL, arrival_ns INTEGER NOT NULL, first_sched_ns INTEGER,"
+        " first_token_ns INTEGER, finish_ns INTEGER, ttft_ns INTEGER, e2e_ns INTEGER, queue_ns INTEGER,"
+        " tpot_ns REAL, itl_max_ns INTEGER, prompt_tokens INTEGER NOT NULL,"
+        " output_tokens INTEGER NOT NULL, prefix_hit_tokens INTEGER NOT NULL,"
+        " recomputed_tokens INTEGER NOT NULL, preemptions INTEGER NOT NULL,"
+        " tier0_hit_tokens INTEGER NOT NULL, tier1_hit_tokens INTEGER NOT NULL,"
+        " tier2_hit_tokens INTEGER NOT NULL, tier3_hit_tokens INTEGER NOT NULL,"
+        " tier_recomputed_tokens INTEGER NOT NULL, fetch_ns INTEGER NOT NULL, itl_gaps_ns BLOB,"
+        " prefill_replica INTEGER, kv_transfer_ns INTEGER NOT NULL DEFAULT 0,"
+        " reroutes INTEGER NOT NULL DEFAULT 0, migrated_tokens INTEGER NOT NULL DEFAULT 0,"
+        " PRIMARY KEY (run_id, id))"
+        "' FROM sqlite_master WHERE name = 'requests'"), 1);
+    CU_ASSERT_EQUAL(query_int(q, "SELECT sql = '"
+        "CREATE TABLE replicas ( run_id INTEGER NOT NULL REFERENCES runs(id), replica INTEGER NOT NULL,"
+        " gpus INTEGER NOT NULL, busy_ns INTEGER NOT NULL, stall_ns INTEGER NOT NULL,"
+        " iterations INTEGER NOT NULL, flops REAL NOT NULL, flops_wasted_preemption REAL NOT NULL,"
+        " gpu_s_wasted_preemption REAL NOT NULL, flops_wasted_recompute REAL NOT NULL,"
+        " gpu_s_wasted_recompute REAL NOT NULL, hbm_bytes REAL NOT NULL, busy_util REAL NOT NULL,"
+        " effective_util REAL NOT NULL, mbu REAL NOT NULL, PRIMARY KEY (run_id, replica))"
+        "' FROM sqlite_master WHERE name = 'replicas'"), 1);
     sqlite3_close(q);
     unlink(path);
 }

@@ -128,9 +128,11 @@ typedef struct store_row_ctx {
  * nanoseconds held in a double written as seconds), or get(row, off, ctx). */
 typedef enum { COL_I64, COL_INT, COL_F64, COL_NS_AS_S, COL_GET } store_col_kind;
 
-/* One column: its name and SQL declaration exactly as CREATE TABLE has them,
- * its unit, how to read it, and the schema version that added it (older
- * databases get it through ALTER TABLE ... ADD COLUMN). */
+/* One column: its name and SQL declaration exactly as CREATE TABLE has them
+ * (the text SQLite keeps, so changing either changes the stored schema), its
+ * unit (for the reader of this list), how to read it, and the schema version
+ * that added it (older databases get it through ALTER TABLE ... ADD COLUMN).
+ * Adding a metric is a line in a list below and a STORE_SCHEMA_VERSION bump. */
 typedef struct store_col {
     const char *name, *decl, *unit;
     store_col_kind kind;
@@ -433,9 +435,9 @@ static int ensure_schema(sqlite3 *db, const char *path, kt_err *err)
      * (version 1 lacked the disaggregation and failure columns: old rows get
      * NULL and 0). */
     const store_table *const generated[] = { &requests_table, &replicas_table };
-    char made[2][STORE_SQL_LEN], upgrade[STORE_SQL_LEN] = "";
+    char made[sizeof generated / sizeof *generated][STORE_SQL_LEN], upgrade[STORE_SQL_LEN] = "";
     int rc = 0;
-    for (size_t i = 0; i < 2 && rc == 0; i++)
+    for (size_t i = 0; i < sizeof generated / sizeof *generated && rc == 0; i++)
         rc = table_create_sql(generated[i], made[i], sizeof made[i]) |
              (v >= 1 ? table_upgrade_sql(generated[i], v, upgrade + strlen(upgrade), sizeof upgrade - strlen(upgrade))
                      : 0);
