@@ -105,7 +105,7 @@ static void test_counts_and_tokens(void)
     metrics *m = ref_metrics();
     metrics_slo none = { 0, 0, 0 };
     metrics_summary s;
-    metrics_summarize(m, &none, &capex, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &none, &capex, &s, NULL), 0);
     CU_ASSERT_EQUAL(s.requests, 7);
     CU_ASSERT_EQUAL(s.completed, 5);
     CU_ASSERT_EQUAL(s.rejected, 1);
@@ -140,7 +140,7 @@ static void test_latency_distributions(void)
     metrics *m = ref_metrics();
     metrics_slo none = { 0, 0, 0 };
     metrics_summary s;
-    metrics_summarize(m, &none, &capex, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &none, &capex, &s, NULL), 0);
     /* GSL quantile of sorted x[0..4]: position (n-1) q = 4q, linear between
      * neighbours. p50 -> 2 (x[2]); p90 -> 3.6 (x[3] + 0.6 (x[4]-x[3]));
      * p99 -> 3.96 (x[3] + 0.96 (x[4]-x[3])). */
@@ -187,7 +187,7 @@ static void test_latency_distributions(void)
         r.output_tokens = 1;
         metrics_add_request(m, &r);
     }
-    metrics_summarize(m, &none, &capex, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &none, &capex, &s, NULL), 0);
     CU_ASSERT(close_rel(s.ttft_ns.p50, 25e6, 1e-12));
     CU_ASSERT(close_rel(s.ttft_ns.p90, 37e6, 1e-12));
     /* Single-token outputs have no gaps: no TPOT samples. */
@@ -203,7 +203,7 @@ static double attainment(const metrics_slo *slo, double *goodput)
 {
     metrics *m = ref_metrics();
     metrics_summary s;
-    metrics_summarize(m, slo, &capex, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, slo, &capex, &s, NULL), 0);
     int direct = 0;
     for (size_t i = 0; i < m->n_reqs; i++)
         direct += metrics_meets_slo(&m->reqs[i], slo);
@@ -275,7 +275,7 @@ static void test_utilization(void)
     metrics *m = ref_metrics();
     metrics_slo none = { 0, 0, 0 };
     metrics_summary s;
-    metrics_summarize(m, &none, &capex, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &none, &capex, &s, NULL), 0);
     CU_ASSERT_EQUAL(s.gpus, 8);
     /* busy 0.44 s of 0.55 s on each of 8 GPUs: 0.8. */
     CU_ASSERT(close_rel(s.busy_util, 0.8, 1e-12));
@@ -308,7 +308,7 @@ static void test_utilization(void)
                                         .peak_flops_gpu = 1e15, .peak_hbm_Bps = 2e12 };
     m->replicas[1] = (metrics_replica){ .gpus = 2, .busy_ns = 250 * MS, .flops = 1e14, .hbm_bytes = 1e11,
                                         .peak_flops_gpu = 5e14, .peak_hbm_Bps = 1e12 };
-    metrics_summarize(m, &none, &capex, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &none, &capex, &s, NULL), 0);
     CU_ASSERT_EQUAL(s.gpus, 10);
     /* (0.5·8 + 0.25·2) / (10 · 1) = 4.5 / 10. */
     CU_ASSERT(close_rel(s.busy_util, 0.45, 1e-12));
@@ -328,7 +328,7 @@ static void test_cost(void)
     metrics *m = ref_metrics();
     metrics_slo none = { 0, 0, 0 };
     metrics_summary s;
-    metrics_summarize(m, &none, &capex, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &none, &capex, &s, NULL), 0);
     /* Per GPU-second: 36,525 / (1 × 365.25 × 86,400) = 100 / 86,400 = 1/864
      * of capex, plus 500 W × 1.2 = 0.6 kW × $0.10/kWh = $0.06/h = 1/60,000
      * per s of power. 8 GPUs × 0.55 s = 4.4 GPU-s. */
@@ -342,19 +342,19 @@ static void test_cost(void)
     /* An hourly price replaces the capex: $2.50/h = 2.5/3600 per s. */
     metrics_cost rent = capex;
     rent.hourly_usd = 2.5;
-    metrics_summarize(m, &none, &rent, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &none, &rent, &s, NULL), 0);
     CU_ASSERT(close_rel(s.cost_usd, 4.4 * (2.5 / 3600 + 1.0 / 60000), 1e-12));
 
     /* pue 0 is taken as 1: 0.5 kW × $0.10 = $0.05/h. */
     metrics_cost nopue = capex;
     nopue.pue = 0;
-    metrics_summarize(m, &none, &nopue, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &none, &nopue, &s, NULL), 0);
     CU_ASSERT(close_rel(s.cost_usd, 4.4 * (1.0 / 864 + 0.05 / 3600), 1e-12));
 
     /* Two years halve the capex part: 1/1728 per s. */
     metrics_cost two = capex;
     two.amortization_years = 2;
-    metrics_summarize(m, &none, &two, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &none, &two, &s, NULL), 0);
     CU_ASSERT(close_rel(s.cost_usd, 4.4 * (1.0 / 1728 + 1.0 / 60000), 1e-12));
     metrics_free(m);
 }
@@ -422,7 +422,7 @@ static void test_itl_histogram(void)
 
     metrics_slo none = { 0, 0, 0 };
     metrics_summary s;
-    metrics_summarize(m, &none, &capex, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &none, &capex, &s, NULL), 0);
     CU_ASSERT_EQUAL(s.itl_ns.n, n);
     CU_ASSERT_DOUBLE_EQUAL(s.itl_ns.max, 200e6, 0);
     /* Bin midpoints: within half a bin (0.1%) of the exact mean. */
@@ -512,7 +512,7 @@ static void test_summary_fields(void)
     metrics *m = ref_metrics();
     metrics_slo none = { 0, 0, 0 };
     metrics_summary s;
-    metrics_summarize(m, &none, &capex, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &none, &capex, &s, NULL), 0);
     metrics_field f[METRICS_MAX_FIELDS];
     size_t n = metrics_summary_fields(&s, f);
     CU_ASSERT(n > 0 && n <= METRICS_MAX_FIELDS);

@@ -7,7 +7,7 @@
 
 #include "plan.h"
 #include "scenario.h"
-#include "store.h"
+#include "plan_store.h"
 #include "testutil.h"
 
 /* Hand-made cost figures: a unit of 8 GPUs at $10,000 a GPU-year and
@@ -175,7 +175,7 @@ static void test_plan_run(void)
     close(fd);
     store *db = store_open(db_path, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(db);
-    CU_ASSERT(store_write_plan(db, p, res, &err) > 0);
+    CU_ASSERT(plan_store_write(db, p, res, &err) > 0);
     store_close(db);
     sqlite3 *q;
     CU_ASSERT_EQUAL_FATAL(sqlite3_open(db_path, &q), SQLITE_OK);

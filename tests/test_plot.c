@@ -181,7 +181,7 @@ static int store_run(const char *db_path, char **sets, int n_sets)
     int rc = db && sim_run(sc, &o, &m, &st, &err) == 0 ? 0 : -1;
     if (rc == 0) {
         metrics_summary s;
-        metrics_summarize(m, &sc->slo, &sc->cost, &s);
+        CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
         rc = store_write_run(db, sc, m, &s, &st, &err) > 0 ? 0 : -1;
     }
     if (rc < 0)

@@ -95,7 +95,7 @@ static void test_mooncake_whole_trace(void)
     metrics *m = run("scenarios/mooncake.yaml", NULL, 0, &sc);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     metrics_summary s;
-    metrics_summarize(m, &sc->slo, &sc->cost, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
     CU_ASSERT_EQUAL(s.requests, 12031);
     CU_ASSERT_EQUAL(s.completed + s.rejected, 12031);
     CU_ASSERT_EQUAL(s.rejected, 0);
@@ -120,8 +120,8 @@ static void test_mooncake_tiers_against_hbm_only(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(m0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m2);
     metrics_summary a, b;
-    metrics_summarize(m0, &s0->slo, &s0->cost, &a);
-    metrics_summarize(m2, &s2->slo, &s2->cost, &b);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m0, &s0->slo, &s0->cost, &a, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m2, &s2->slo, &s2->cost, &b, NULL), 0);
     CU_ASSERT(b.tier_hit_ratio[0] > 0);
     CU_ASSERT(b.tier_hit_ratio[1] > 0);
     CU_ASSERT(b.ttft_ns.mean < a.ttft_ns.mean);
@@ -161,7 +161,7 @@ static void test_azure_whole_trace(void)
     metrics *m = run("scenarios/azure.yaml", NULL, 0, &sc);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     metrics_summary s;
-    metrics_summarize(m, &sc->slo, &sc->cost, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
     CU_ASSERT_EQUAL(s.completed, 19366);
     CU_ASSERT_EQUAL(s.input_tokens, in);
     CU_ASSERT_EQUAL(s.output_tokens, out);
@@ -207,7 +207,7 @@ static void test_bad_trace(void)
     sim_stats st;
     CU_ASSERT_EQUAL(sim_run(sc, &o, &m, &st, &err), 0);
     metrics_summary s;
-    metrics_summarize(m, &sc->slo, &sc->cost, &s);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
     CU_ASSERT_EQUAL(s.completed, 3);
     CU_ASSERT_DOUBLE_EQUAL(s.trace_block_reuse, 0.25, 1e-12);
     metrics_free(m);

@@ -73,7 +73,7 @@ static void run_checked(const char *path, char **sets, int n_sets)
         CU_ASSERT(m->n_reqs > 0);
         CU_ASSERT_EQUAL(metrics_check(m, &err), 0);
         metrics_summary s;
-        metrics_summarize(m, &sc->slo, &sc->cost, &s);
+        CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
         CU_ASSERT_EQUAL(s.completed + s.rejected + s.unfinished, s.requests);
         CU_ASSERT_EQUAL(s.unfinished, 0);
         /* A failure moved up into the shortened run: nothing that arrives

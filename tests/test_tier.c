@@ -265,8 +265,8 @@ static void test_tiers_cut_ttft(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(m0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m2);
     metrics_summary a, b;
-    metrics_summarize(m0, &s0->slo, &s0->cost, &a);
-    metrics_summarize(m2, &s2->slo, &s2->cost, &b);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m0, &s0->slo, &s0->cost, &a, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m2, &s2->slo, &s2->cost, &b, NULL), 0);
     CU_ASSERT_EQUAL(a.completed, 160);
     CU_ASSERT_EQUAL(b.completed, 160);
     CU_ASSERT_EQUAL(a.tier_hit_tokens[0] + a.tier_hit_tokens[1], 0);
@@ -297,9 +297,9 @@ static void test_fetch_modes(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(ml);
     CU_ASSERT_PTR_NOT_NULL_FATAL(mp);
     metrics_summary d, l, p;
-    metrics_summarize(md, &sd->slo, &sd->cost, &d);
-    metrics_summarize(ml, &sl->slo, &sl->cost, &l);
-    metrics_summarize(mp, &sp->slo, &sp->cost, &p);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(md, &sd->slo, &sd->cost, &d, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(ml, &sl->slo, &sl->cost, &l, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(mp, &sp->slo, &sp->cost, &p, NULL), 0);
     CU_ASSERT(l.stall_s < d.stall_s);
     CU_ASSERT(p.stall_s < d.stall_s);
     CU_ASSERT(p.queue_ns.mean > d.queue_ns.mean);

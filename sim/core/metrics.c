@@ -8,6 +8,11 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "tier.h"
+
+/* A request counts hits per lower tier in tier_hit_tokens[METRICS_TIERS]. */
+_Static_assert(METRICS_TIERS == TIER_MAX, "metrics keep one count per lower tier a replica can have");
+
 const char *const metrics_outcome_names[REQ_OUTCOME_COUNT + 1] = { "completed", "rejected", "unfinished", NULL };
 const char *const metrics_waste_names[WASTE_CAUSE_COUNT + 1] = { "preemption", "recompute", NULL };
 
@@ -195,16 +200,25 @@ int metrics_meets_slo(const metrics_req *r, const metrics_slo *slo)
     return 1;
 }
 
-/* Request-level distributions and token counts. */
-static void summarize_requests(const metrics *m, const metrics_slo *slo, metrics_summary *s)
+/* Request-level distributions and token counts. Returns 0, or -1 when the
+ * per-request arrays cannot be allocated. */
+static int summarize_requests(const metrics *m, const metrics_slo *slo, metrics_summary *s)
 {
     size_t n = m->n_reqs, k = 0, kt = 0;
     double *ttft = malloc((n + 1) * sizeof *ttft), *e2e = malloc((n + 1) * sizeof *e2e);
     double *queue = malloc((n + 1) * sizeof *queue), *tpot = malloc((n + 1) * sizeof *tpot);
     double *handoff = malloc((n + 1) * sizeof *handoff);
+    if (!ttft || !e2e || !queue || !tpot || !handoff) {
+        free(handoff);
+        free(ttft);
+        free(e2e);
+        free(queue);
+        free(tpot);
+        return -1;
+    }
     int64_t t_first = INT64_MAX, t_last = INT64_MIN, trace_blocks = 0, trace_reused = 0;
     size_t good = 0;
-    for (size_t i = 0; i < n && ttft && e2e && queue && tpot && handoff; i++) {
+    for (size_t i = 0; i < n; i++) {
         const metrics_req *r = &m->reqs[i];
         s->requests++;
         s->rejected += r->outcome == REQ_REJECTED;
@@ -267,6 +281,7 @@ static void summarize_requests(const metrics *m, const metrics_slo *slo, metrics
         s->tier_hit_ratio[t] = s->input_tokens ? (double)s->tier_hit_tokens[t] / s->input_tokens : 0;
     s->ttft_fetch_mean_ns = k ? s->ttft_fetch_mean_ns / k : 0;
     s->trace_block_reuse = trace_blocks ? (double)trace_reused / (double)trace_blocks : 0;
+    return 0;
 }
 
 static void summarize_itl(const metrics *m, metrics_summary *s)
@@ -338,15 +353,19 @@ static void summarize_replicas(const metrics *m, const metrics_cost *cost, metri
     s->usd_per_m_output_tokens = s->output_tokens ? s->cost_usd / (s->output_tokens / 1e6) : 0;
 }
 
-void metrics_summarize(const metrics *m, const metrics_slo *slo, const metrics_cost *cost,
-                       metrics_summary *s)
+int metrics_summarize(const metrics *m, const metrics_slo *slo, const metrics_cost *cost, metrics_summary *s,
+                      kt_err *err)
 {
     memset(s, 0, sizeof *s);
-    summarize_requests(m, slo, s);
+    if (summarize_requests(m, slo, s) < 0) {
+        KT_ERROR(err, NULL, 0, 0, "metrics: out of memory summarizing %zu requests", m->n_reqs);
+        return -1;
+    }
     summarize_itl(m, s);
     summarize_replicas(m, cost, s);
     s->kv_blocks_per_replica = m->kv_blocks_per_replica;
     s->kv_block_bytes = m->kv_block_bytes;
+    return 0;
 }
 
 static size_t field(metrics_field *f, size_t n, const char *name, double v, const char *unit)

@@ -202,9 +202,11 @@ void metrics_itl_add(metrics *m, int64_t gap_ns, double weight);
  * bin (bins are 0.2% wide, so this is within 0.2% of the exact value). */
 double metrics_itl_quantile(const metrics *m, double q);
 
-/* Works out the summary (GSL sorts and quantiles). */
-void metrics_summarize(const metrics *m, const metrics_slo *slo, const metrics_cost *cost,
-                       metrics_summary *s);
+/* Works out the summary (GSL sorts and quantiles) into *s (the caller's).
+ * Returns 0, or -1 with err when its working arrays cannot be allocated
+ * (*s is then incomplete). */
+int metrics_summarize(const metrics *m, const metrics_slo *slo, const metrics_cost *cost, metrics_summary *s,
+                      kt_err *err);
 /* One replica's busy and effective utilization and MBU over a run of
  * duration_ns (the definitions of metrics_summary, for one replica). */
 void metrics_replica_util(const metrics_replica *r, int64_t duration_ns, double *busy, double *effective,

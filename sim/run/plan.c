@@ -14,7 +14,7 @@
 #include "progress.h"
 #include "scenario.h"
 #include "sim.h"
-#include "store.h"
+#include "plan_store.h"
 
 /* Search defaults: a bracket of session arrivals per second (or trace
  * rate_scale) wide enough for one replica of any shipped model, and a
@@ -267,10 +267,11 @@ static int probe_run(const plan_cfg *p, const plan_candidate *c, char **extra, i
     sim_opts o = { 0 };
     metrics *m = NULL;
     sim_stats st;
+    metrics_summary s;
     int rc = sim_run(sc, &o, &m, &st, err);
+    if (rc == 0)
+        rc = metrics_summarize(m, &sc->slo, &sc->cost, &s, err);
     if (rc == 0) {
-        metrics_summary s;
-        metrics_summarize(m, &sc->slo, &sc->cost, &s);
         *pr = (plan_probe){ .knob = knob, .rps = arrival_rps(sc, m, knob), .ttft_p99_ms = s.ttft_ns.p99 / 1e6,
                             .itl_p99_ms = s.itl_ns.p99 / 1e6,
                             .tokens_per_request = s.completed ? (double)(s.input_tokens + s.output_tokens) /
@@ -622,7 +623,7 @@ int plan_main(int argc, char **argv)
     int rc = res ? plan_run(p, sets, n_sets, res, quiet ? NULL : stderr, &err) : -1;
     if (rc == 0) {
         plan_report(stdout, p, res);
-        long long id = db ? store_write_plan(db, p, res, &err) : 0;
+        long long id = db ? plan_store_write(db, p, res, &err) : 0;
         if (id < 0)
             rc = -1;
         else if (id > 0)

@@ -6,11 +6,11 @@ runner_status runner_run(const scenario *sc, const sim_opts *opts, store *db, co
 {
     metrics *m = NULL;
     out->run_id = 0;
-    if (sim_run(sc, opts, &m, &out->stats, err) < 0 || (opts->check && metrics_check(m, err) < 0)) {
+    if (sim_run(sc, opts, &m, &out->stats, err) < 0 || (opts->check && metrics_check(m, err) < 0) ||
+        metrics_summarize(m, &sc->slo, &sc->cost, &out->summary, err) < 0) {
         metrics_free(m);
         return RUNNER_SIM_FAILED;
     }
-    metrics_summarize(m, &sc->slo, &sc->cost, &out->summary);
     runner_status rc = RUNNER_OK;
     if (db) {
         out->run_id = store_write_run_point(db, sc, m, &out->summary, &out->stats, pt, err);

@@ -24,7 +24,8 @@ typedef struct runner_result {
 /* Simulates sc (under opts; with opts->check also checks the records),
  * summarizes it, and when db != NULL writes the run in one transaction — as
  * sweep point pt when pt != NULL. The metrics live only inside this call;
- * *out is the caller's. Returns the status, with err set unless RUNNER_OK. */
+ * *out is the caller's. Returns the status, with err set unless RUNNER_OK
+ * (RUNNER_SIM_FAILED also when the summary could not be worked out). */
 runner_status runner_run(const scenario *sc, const sim_opts *opts, store *db, const store_point *pt,
                          runner_result *out, kt_err *err);
 

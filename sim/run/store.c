@@ -1,7 +1,9 @@
-/* store.c — SQLite results: schema creation and versioning, and a run written in one transaction. */
+/* store.c — SQLite results: opening, schema creation and versioning, write transactions, runs and sweeps. */
 #include "store.h"
 
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,7 +16,8 @@ struct store {
     char *path;
 };
 
-static const char *const schema_sql =
+/* The runs table: one row per run. */
+static const char *const runs_table_sql =
     "CREATE TABLE IF NOT EXISTS runs ("
     " id INTEGER PRIMARY KEY,"
     " started_utc TEXT NOT NULL,"
@@ -30,57 +33,10 @@ static const char *const schema_sql =
     " wall_s REAL NOT NULL,"
     " trace_file TEXT,"
     " trace_bad_lines INTEGER NOT NULL DEFAULT 0,"
-    " trace_first_bad_lines TEXT);"
-    "CREATE TABLE IF NOT EXISTS requests ("
-    " run_id INTEGER NOT NULL REFERENCES runs(id),"
-    " id INTEGER NOT NULL,"
-    " session INTEGER NOT NULL,"
-    " turn INTEGER NOT NULL,"
-    " replica INTEGER NOT NULL,"
-    " outcome TEXT NOT NULL,"
-    " arrival_ns INTEGER NOT NULL,"
-    " first_sched_ns INTEGER,"
-    " first_token_ns INTEGER,"
-    " finish_ns INTEGER,"
-    " ttft_ns INTEGER,"
-    " e2e_ns INTEGER,"
-    " queue_ns INTEGER,"
-    " tpot_ns REAL,"
-    " itl_max_ns INTEGER,"
-    " prompt_tokens INTEGER NOT NULL,"
-    " output_tokens INTEGER NOT NULL,"
-    " prefix_hit_tokens INTEGER NOT NULL,"
-    " recomputed_tokens INTEGER NOT NULL,"
-    " preemptions INTEGER NOT NULL,"
-    " tier0_hit_tokens INTEGER NOT NULL,"
-    " tier1_hit_tokens INTEGER NOT NULL,"
-    " tier2_hit_tokens INTEGER NOT NULL,"
-    " tier3_hit_tokens INTEGER NOT NULL,"
-    " tier_recomputed_tokens INTEGER NOT NULL,"
-    " fetch_ns INTEGER NOT NULL,"
-    " itl_gaps_ns BLOB,"
-    " prefill_replica INTEGER,"
-    " kv_transfer_ns INTEGER NOT NULL DEFAULT 0,"
-    " reroutes INTEGER NOT NULL DEFAULT 0,"
-    " migrated_tokens INTEGER NOT NULL DEFAULT 0,"
-    " PRIMARY KEY (run_id, id));"
-    "CREATE TABLE IF NOT EXISTS replicas ("
-    " run_id INTEGER NOT NULL REFERENCES runs(id),"
-    " replica INTEGER NOT NULL,"
-    " gpus INTEGER NOT NULL,"
-    " busy_ns INTEGER NOT NULL,"
-    " stall_ns INTEGER NOT NULL,"
-    " iterations INTEGER NOT NULL,"
-    " flops REAL NOT NULL,"
-    " flops_wasted_preemption REAL NOT NULL,"
-    " gpu_s_wasted_preemption REAL NOT NULL,"
-    " flops_wasted_recompute REAL NOT NULL,"
-    " gpu_s_wasted_recompute REAL NOT NULL,"
-    " hbm_bytes REAL NOT NULL,"
-    " busy_util REAL NOT NULL,"
-    " effective_util REAL NOT NULL,"
-    " mbu REAL NOT NULL,"
-    " PRIMARY KEY (run_id, replica));"
+    " trace_first_bad_lines TEXT);";
+
+/* The run's series and summary, created after the requests and replicas tables. */
+static const char *const series_tables_sql =
     "CREATE TABLE IF NOT EXISTS replica_samples ("
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
     " replica INTEGER NOT NULL,"
@@ -132,29 +88,11 @@ static const char *const schema_sql =
     " metric TEXT NOT NULL,"
     " value REAL NOT NULL,"
     " unit TEXT NOT NULL,"
-    " PRIMARY KEY (run_id, metric));"
-    "CREATE TABLE IF NOT EXISTS plans ("
-    " id INTEGER PRIMARY KEY, created_utc TEXT NOT NULL, name TEXT NOT NULL, file TEXT NOT NULL, yaml TEXT NOT NULL,"
-    " target_rps REAL NOT NULL, slo_ttft_p99_ms REAL, slo_itl_p99_ms REAL,"
-    " baseline INTEGER,"
-    " best INTEGER);"
-    "CREATE TABLE IF NOT EXISTS plan_candidates ("
-    " plan_id INTEGER NOT NULL REFERENCES plans(id), candidate INTEGER NOT NULL, name TEXT NOT NULL,"
-    " hardware TEXT NOT NULL, gpus_per_replica INTEGER NOT NULL,"
-    " max_rps_per_replica REAL NOT NULL,"
-    " usd_per_gpu_year REAL NOT NULL,"
-    " tier_usd_per_replica_year REAL NOT NULL,"
-    " replicas INTEGER, gpus INTEGER,"
-    " usd_per_year REAL, usd_capex REAL, usd_per_m_tokens REAL,"
-    " ttft_p99_ms REAL, itl_p99_ms REAL,"
-    " feasible INTEGER NOT NULL, rank INTEGER,"
-    " PRIMARY KEY (plan_id, candidate));"
-    "CREATE TABLE IF NOT EXISTS plan_probes ("
-    " plan_id INTEGER NOT NULL REFERENCES plans(id), candidate INTEGER NOT NULL, probe INTEGER NOT NULL,"
-    " rate_rps REAL NOT NULL, ttft_p99_ms REAL, itl_p99_ms REAL, meets_slo INTEGER NOT NULL,"
-    " PRIMARY KEY (plan_id, candidate, probe));"
-    /* Sweeps: key identifies the effective definition, so a rerun finds its
-     * sweep; a point's row lands in its run's transaction. */
+    " PRIMARY KEY (run_id, metric));";
+
+/* Sweeps: key identifies the effective definition, so a rerun finds its
+ * sweep; a point's row lands in its run's transaction. */
+static const char *const sweep_tables_sql =
     "CREATE TABLE IF NOT EXISTS sweeps ("
     " id INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL,"
@@ -168,6 +106,288 @@ static const char *const schema_sql =
     " params TEXT NOT NULL,"
     " run_id INTEGER NOT NULL UNIQUE REFERENCES runs(id),"
     " PRIMARY KEY (sweep_id, point));";
+
+/* ---------- columns from descriptors ---------- */
+
+/* A value read from a row, ready to bind. */
+typedef enum { VAL_NULL, VAL_I64, VAL_F64, VAL_TEXT, VAL_BLOB } store_val_kind;
+typedef struct store_val {
+    store_val_kind kind;
+    int64_t i;
+    double f;
+    const void *p;              /* text (NUL-terminated) or blob, borrowed from the row */
+    int bytes;                  /* of a blob */
+} store_val;
+
+/* What a row is written against: its run, its index in its list, the run's duration. */
+typedef struct store_row_ctx {
+    int64_t run, index, duration_ns;
+} store_row_ctx;
+
+/* How a column reads its value: a field at off (int64_t, int, double, or
+ * nanoseconds held in a double written as seconds), or get(row, off, ctx). */
+typedef enum { COL_I64, COL_INT, COL_F64, COL_NS_AS_S, COL_GET } store_col_kind;
+
+/* One column: its name and SQL declaration exactly as CREATE TABLE has them
+ * (the text SQLite keeps, so changing either changes the stored schema), its
+ * unit (for the reader of this list), how to read it, and the schema version
+ * that added it (older databases get it through ALTER TABLE ... ADD COLUMN).
+ * Adding a metric is a line in a list below and a STORE_SCHEMA_VERSION bump. */
+typedef struct store_col {
+    const char *name, *decl, *unit;
+    store_col_kind kind;
+    size_t off;
+    store_val (*get)(const void *row, size_t off, const store_row_ctx *ctx);
+    int since;
+} store_col;
+
+/* A table written from a list of rows. Invariant: cols are in the table's column order. */
+typedef struct store_table {
+    const char *name, *key;     /* key: the PRIMARY KEY's columns */
+    const store_col *cols;
+    size_t n_cols;
+} store_table;
+
+/* Appends text to buf (n bytes); returns 0, or -1 when it does not fit. */
+static int sql_append(char *buf, size_t n, const char *text)
+{
+    size_t o = strlen(buf), len = strlen(text);
+    if (o + len + 1 > n)
+        return -1;
+    memcpy(buf + o, text, len + 1);
+    return 0;
+}
+
+/* Room for a generated CREATE TABLE, INSERT or ALTER TABLE statement list. */
+#define STORE_SQL_LEN 4096
+
+static store_val val_i64(int64_t i) { return (store_val){ .kind = VAL_I64, .i = i }; }
+static store_val val_f64(double f) { return (store_val){ .kind = VAL_F64, .f = f }; }
+
+static store_val col_run(const void *row, size_t off, const store_row_ctx *ctx) { return val_i64(ctx->run); }
+static store_val col_index(const void *row, size_t off, const store_row_ctx *ctx) { return val_i64(ctx->index); }
+
+static int64_t i64_at(const void *row, size_t off) { return *(const int64_t *)((const char *)row + off); }
+
+/* An int that is absent when negative (a replica index). */
+static store_val col_int_or_null(const void *row, size_t off, const store_row_ctx *ctx)
+{
+    int v = *(const int *)((const char *)row + off);
+    return v >= 0 ? val_i64(v) : (store_val){ .kind = VAL_NULL };
+}
+
+static store_val col_outcome(const void *row, size_t off, const store_row_ctx *ctx)
+{
+    return (store_val){ .kind = VAL_TEXT, .p = metrics_outcome_names[((const metrics_req *)row)->outcome] };
+}
+
+/* A completed request's time (ns) at off; absent for the others. */
+static store_val col_done_ns(const void *row, size_t off, const store_row_ctx *ctx)
+{
+    return ((const metrics_req *)row)->outcome == REQ_COMPLETED ? val_i64(i64_at(row, off))
+                                                               : (store_val){ .kind = VAL_NULL };
+}
+
+/* A completed request's time at off less its arrival. */
+static store_val col_since_arrival_ns(const void *row, size_t off, const store_row_ctx *ctx)
+{
+    const metrics_req *r = row;
+    return r->outcome == REQ_COMPLETED ? val_i64(i64_at(row, off) - r->arrival_ns) : (store_val){ .kind = VAL_NULL };
+}
+
+/* Mean inter-token gap of a completed request with gaps. */
+static store_val col_tpot_ns(const void *row, size_t off, const store_row_ctx *ctx)
+{
+    const metrics_req *r = row;
+    return r->outcome == REQ_COMPLETED && r->n_gaps ? val_f64((double)r->gap_sum_ns / (double)r->n_gaps)
+                                                    : (store_val){ .kind = VAL_NULL };
+}
+
+static store_val col_gaps(const void *row, size_t off, const store_row_ctx *ctx)
+{
+    const metrics_req *r = row;
+    return r->gaps ? (store_val){ .kind = VAL_BLOB, .p = r->gaps, .bytes = (int)(r->n_gaps * (int64_t)sizeof *r->gaps) }
+                   : (store_val){ .kind = VAL_NULL };
+}
+
+/* A replica's utilizations over the run, by metrics_replica_util's definitions. */
+static void replica_util(const void *row, const store_row_ctx *ctx, double u[3])
+{
+    metrics_replica_util(row, ctx->duration_ns, &u[0], &u[1], &u[2]);
+}
+static store_val col_busy_util(const void *row, size_t off, const store_row_ctx *ctx)
+{
+    double u[3];
+    replica_util(row, ctx, u);
+    return val_f64(u[0]);
+}
+static store_val col_effective_util(const void *row, size_t off, const store_row_ctx *ctx)
+{
+    double u[3];
+    replica_util(row, ctx, u);
+    return val_f64(u[1]);
+}
+static store_val col_mbu(const void *row, size_t off, const store_row_ctx *ctx)
+{
+    double u[3];
+    replica_util(row, ctx, u);
+    return val_f64(u[2]);
+}
+
+#define NN "INTEGER NOT NULL"
+#define RUN_ID { "run_id", "INTEGER NOT NULL REFERENCES runs(id)", "", COL_GET, 0, col_run, 1 }
+#define REQ(name, decl, unit, kind, field) { name, decl, unit, kind, offsetof(metrics_req, field), NULL, 1 }
+#define REQ_GET(name, decl, unit, get, field) { name, decl, unit, COL_GET, offsetof(metrics_req, field), get, 1 }
+#define REQ_V2(name, decl, unit, kind, field, get) { name, decl, unit, kind, offsetof(metrics_req, field), get, 2 }
+#define REQ_TIER_HIT(k) REQ("tier" #k "_hit_tokens", NN, "tokens", COL_I64, tier_hit_tokens[k])
+
+_Static_assert(METRICS_TIERS == 4, "one tierN_hit_tokens column per lower tier");
+
+/* The requests table: one row per request. */
+static const store_col request_cols[] = {
+    RUN_ID,
+    REQ("id", NN, "", COL_I64, id),
+    REQ("session", NN, "", COL_I64, session),
+    REQ("turn", NN, "", COL_INT, turn),
+    REQ("replica", NN, "", COL_INT, replica),
+    REQ_GET("outcome", "TEXT NOT NULL", "", col_outcome, outcome),
+    REQ("arrival_ns", NN, "ns", COL_I64, arrival_ns),
+    REQ_GET("first_sched_ns", "INTEGER", "ns", col_done_ns, first_sched_ns),
+    REQ_GET("first_token_ns", "INTEGER", "ns", col_done_ns, first_token_ns),
+    REQ_GET("finish_ns", "INTEGER", "ns", col_done_ns, finish_ns),
+    REQ_GET("ttft_ns", "INTEGER", "ns", col_since_arrival_ns, first_token_ns),
+    REQ_GET("e2e_ns", "INTEGER", "ns", col_since_arrival_ns, finish_ns),
+    REQ_GET("queue_ns", "INTEGER", "ns", col_since_arrival_ns, first_sched_ns),
+    REQ_GET("tpot_ns", "REAL", "ns", col_tpot_ns, gap_sum_ns),
+    REQ_GET("itl_max_ns", "INTEGER", "ns", col_done_ns, gap_max_ns),
+    REQ("prompt_tokens", NN, "tokens", COL_I64, prompt_tokens),
+    REQ("output_tokens", NN, "tokens", COL_I64, output_tokens),
+    REQ("prefix_hit_tokens", NN, "tokens", COL_I64, prefix_hit_tokens),
+    REQ("recomputed_tokens", NN, "tokens", COL_I64, recomputed_tokens),
+    REQ("preemptions", NN, "count", COL_INT, preemptions),
+    REQ_TIER_HIT(0),
+    REQ_TIER_HIT(1),
+    REQ_TIER_HIT(2),
+    REQ_TIER_HIT(3),
+    REQ("tier_recomputed_tokens", NN, "tokens", COL_I64, tier_recomputed_tokens),
+    REQ("fetch_ns", NN, "ns", COL_I64, fetch_ns),
+    REQ_GET("itl_gaps_ns", "BLOB", "ns (int64 each)", col_gaps, gaps),
+    REQ_V2("prefill_replica", "INTEGER", "", COL_GET, prefill_replica, col_int_or_null),
+    REQ_V2("kv_transfer_ns", NN " DEFAULT 0", "ns", COL_I64, kv_transfer_ns, NULL),
+    REQ_V2("reroutes", NN " DEFAULT 0", "count", COL_INT, reroutes, NULL),
+    REQ_V2("migrated_tokens", NN " DEFAULT 0", "tokens", COL_I64, migrated_tokens, NULL),
+};
+
+#define REP(name, decl, unit, kind, field) { name, decl, unit, kind, offsetof(metrics_replica, field), NULL, 1 }
+#define REP_GET(name, unit, get) { name, "REAL NOT NULL", unit, COL_GET, 0, get, 1 }
+
+_Static_assert(WASTE_PREEMPTION == 0 && WASTE_RECOMPUTE == 1 && WASTE_CAUSE_COUNT == 2,
+               "one flops_wasted_ and gpu_s_wasted_ column pair per waste cause");
+
+/* The replicas table: one row per replica. */
+static const store_col replica_cols[] = {
+    RUN_ID,
+    { "replica", NN, "", COL_GET, 0, col_index, 1 },
+    REP("gpus", NN, "GPUs", COL_INT, gpus),
+    REP("busy_ns", NN, "ns", COL_I64, busy_ns),
+    REP("stall_ns", NN, "ns", COL_I64, stall_ns),
+    REP("iterations", NN, "count", COL_I64, iterations),
+    REP("flops", "REAL NOT NULL", "FLOP", COL_F64, flops),
+    REP("flops_wasted_preemption", "REAL NOT NULL", "FLOP", COL_F64, flops_wasted[WASTE_PREEMPTION]),
+    REP("gpu_s_wasted_preemption", "REAL NOT NULL", "GPU-s", COL_NS_AS_S, gpu_ns_wasted[WASTE_PREEMPTION]),
+    REP("flops_wasted_recompute", "REAL NOT NULL", "FLOP", COL_F64, flops_wasted[WASTE_RECOMPUTE]),
+    REP("gpu_s_wasted_recompute", "REAL NOT NULL", "GPU-s", COL_NS_AS_S, gpu_ns_wasted[WASTE_RECOMPUTE]),
+    REP("hbm_bytes", "REAL NOT NULL", "bytes", COL_F64, hbm_bytes),
+    REP_GET("busy_util", "fraction", col_busy_util),
+    REP_GET("effective_util", "fraction", col_effective_util),
+    REP_GET("mbu", "fraction", col_mbu),
+};
+
+#define TABLE(name, key, cols) { name, key, cols, sizeof cols / sizeof *cols }
+static const store_table requests_table = TABLE("requests", "run_id, id", request_cols);
+static const store_table replicas_table = TABLE("replicas", "run_id, replica", replica_cols);
+
+static store_val col_value(const store_col *c, const void *row, const store_row_ctx *ctx)
+{
+    const char *at = (const char *)row + c->off;
+    switch (c->kind) {
+    case COL_I64:
+        return val_i64(*(const int64_t *)at);
+    case COL_INT:
+        return val_i64(*(const int *)at);
+    case COL_F64:
+        return val_f64(*(const double *)at);
+    case COL_NS_AS_S:
+        return val_f64(*(const double *)at / 1e9);
+    case COL_GET:
+        break;
+    }
+    return c->get(row, c->off, ctx);
+}
+
+/* "CREATE TABLE IF NOT EXISTS t ( c1 decl1, ..., PRIMARY KEY (key));" into buf. Returns 0 or -1 (too long). */
+static int table_create_sql(const store_table *t, char *buf, size_t n)
+{
+    int rc = snprintf(buf, n, "CREATE TABLE IF NOT EXISTS %s (", t->name) >= (int)n ? -1 : 0;
+    for (size_t i = 0; i < t->n_cols && rc == 0; i++)
+        rc = sql_append(buf, n, " ") | sql_append(buf, n, t->cols[i].name) | sql_append(buf, n, " ") |
+             sql_append(buf, n, t->cols[i].decl) | sql_append(buf, n, ",");
+    return rc | sql_append(buf, n, " PRIMARY KEY (") | sql_append(buf, n, t->key) | sql_append(buf, n, "));");
+}
+
+/* "ALTER TABLE t ADD COLUMN c decl;" for every column added after schema version v, into buf. */
+static int table_upgrade_sql(const store_table *t, int v, char *buf, size_t n)
+{
+    int rc = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < t->n_cols && rc == 0; i++)
+        if (t->cols[i].since > v)
+            rc = sql_append(buf, n, "ALTER TABLE ") | sql_append(buf, n, t->name) |
+                 sql_append(buf, n, " ADD COLUMN ") | sql_append(buf, n, t->cols[i].name) | sql_append(buf, n, " ") |
+                 sql_append(buf, n, t->cols[i].decl) | sql_append(buf, n, ";");
+    return rc;
+}
+
+/* Prepares "INSERT INTO t (c1, ...) VALUES (?, ...)"; NULL on error. */
+static sqlite3_stmt *table_insert(sqlite3 *db, const store_table *t)
+{
+    char cols[STORE_SQL_LEN] = "", vals[STORE_SQL_LEN] = "", sql[2 * STORE_SQL_LEN];
+    int rc = 0;
+    for (size_t i = 0; i < t->n_cols && rc == 0; i++)
+        rc = sql_append(cols, sizeof cols, i ? "," : "") | sql_append(cols, sizeof cols, t->cols[i].name) |
+             sql_append(vals, sizeof vals, i ? ",?" : "?");
+    sqlite3_stmt *s = NULL;
+    if (rc == 0 && snprintf(sql, sizeof sql, "INSERT INTO %s (%s) VALUES (%s)", t->name, cols, vals) < (int)sizeof sql)
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    return s;
+}
+
+/* Binds row's value of every column of t and writes it. Returns 0 or -1. */
+static int table_write_row(sqlite3_stmt *s, const store_table *t, const void *row, const store_row_ctx *ctx)
+{
+    for (size_t i = 0; i < t->n_cols; i++) {
+        store_val v = col_value(&t->cols[i], row, ctx);
+        int at = (int)i + 1;
+        switch (v.kind) {
+        case VAL_NULL:
+            sqlite3_bind_null(s, at);
+            break;
+        case VAL_I64:
+            sqlite3_bind_int64(s, at, v.i);
+            break;
+        case VAL_F64:
+            sqlite3_bind_double(s, at, v.f);
+            break;
+        case VAL_TEXT:
+            sqlite3_bind_text(s, at, v.p, -1, SQLITE_STATIC);
+            break;
+        case VAL_BLOB:
+            sqlite3_bind_blob(s, at, v.p, v.bytes, SQLITE_STATIC);
+            break;
+        }
+    }
+    return store_step_reset(s);
+}
 
 static int db_fail(sqlite3 *db, kt_err *err, const char *path, const char *what)
 {
@@ -210,16 +430,24 @@ static int ensure_schema(sqlite3 *db, const char *path, kt_err *err)
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d;", STORE_SCHEMA_VERSION);
     if (exec(db, "BEGIN IMMEDIATE;", path, err) < 0)
         return -1;
-    /* Version 1 lacked the disaggregation and failure columns; old rows get NULL and 0. */
-    if (v == 1 && exec(db, "ALTER TABLE requests ADD COLUMN prefill_replica INTEGER;"
-                           "ALTER TABLE requests ADD COLUMN kv_transfer_ns INTEGER NOT NULL DEFAULT 0;"
-                           "ALTER TABLE requests ADD COLUMN reroutes INTEGER NOT NULL DEFAULT 0;"
-                           "ALTER TABLE requests ADD COLUMN migrated_tokens INTEGER NOT NULL DEFAULT 0;",
-                       path, err) < 0) {
-        exec(db, "ROLLBACK;", path, NULL);
-        return -1;
-    }
-    if (exec(db, schema_sql, path, err) < 0 || exec(db, sql, path, err) < 0) {
+    /* The tables in the order they were always created, so `.schema` lists
+     * them alike; columns a table gained since version v are added first
+     * (version 1 lacked the disaggregation and failure columns: old rows get
+     * NULL and 0). */
+    const store_table *const generated[] = { &requests_table, &replicas_table };
+    char made[sizeof generated / sizeof *generated][STORE_SQL_LEN], upgrade[STORE_SQL_LEN] = "";
+    int rc = 0;
+    for (size_t i = 0; i < sizeof generated / sizeof *generated && rc == 0; i++)
+        rc = table_create_sql(generated[i], made[i], sizeof made[i]) |
+             (v >= 1 ? table_upgrade_sql(generated[i], v, upgrade + strlen(upgrade), sizeof upgrade - strlen(upgrade))
+                     : 0);
+    if (rc < 0)
+        KT_ERROR(err, path, 0, 0, "SQLite: a generated table definition is too long");
+    const char *const tables[] = { upgrade, runs_table_sql, made[0], made[1], series_tables_sql,
+                                   plan_store_tables_sql, sweep_tables_sql };
+    for (size_t i = 0; i < sizeof tables / sizeof *tables && rc == 0; i++)
+        rc = exec(db, tables[i], path, err);
+    if (rc < 0 || exec(db, sql, path, err) < 0) {
         exec(db, "ROLLBACK;", path, NULL);
         return -1;
     }
@@ -229,9 +457,11 @@ static int ensure_schema(sqlite3 *db, const char *path, kt_err *err)
 store *store_open(const char *path, kt_err *err)
 {
     store *st = calloc(1, sizeof *st);
-    if (!st)
+    if (!st || !(st->path = strdup(path))) {
+        KT_ERROR(err, path, 0, 0, "out of memory opening the results database");
+        free(st);
         return NULL;
-    st->path = strdup(path);
+    }
     if (sqlite3_open(path, &st->db) != SQLITE_OK) {
         db_fail(st->db, err, path, "cannot open");
         store_close(st);
@@ -257,21 +487,11 @@ void store_close(store *st)
     free(st);
 }
 
-/* UTC now as ISO 8601 into buf (at least 21 bytes). */
-static const char *utc_now(char *buf, size_t n)
+const char *store_utc_now(char *buf, size_t n)
 {
     time_t now = time(NULL);
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     return buf;
-}
-
-/* Binds v, or NULL when absent. */
-static void bind_opt_double(sqlite3_stmt *s, int i, int present, double v)
-{
-    if (present)
-        sqlite3_bind_double(s, i, v);
-    else
-        sqlite3_bind_null(s, i);
 }
 
 /* ---------- writing a run ---------- */
@@ -283,7 +503,7 @@ static void bind_i64s(sqlite3_stmt *s, const int64_t *v, int n)
         sqlite3_bind_int64(s, i + 1, v[i]);
 }
 
-static int step_reset(sqlite3_stmt *s)
+int store_step_reset(sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -300,7 +520,7 @@ static int64_t insert_run(store *st, const scenario *sc, const sim_stats *stats)
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
     char when[32];
-    sqlite3_bind_text(s, 1, utc_now(when, sizeof when), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 1, store_utc_now(when, sizeof when), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, PACKAGE_VERSION, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, sc->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, sc->file, -1, SQLITE_STATIC);
@@ -321,50 +541,20 @@ static int64_t insert_run(store *st, const scenario *sc, const sim_stats *stats)
     }
     sqlite3_bind_int64(s, 13, sc->trace.bad_lines);
     sqlite3_bind_text(s, 14, bad, -1, SQLITE_TRANSIENT);
-    int rc = step_reset(s);
+    int rc = store_step_reset(s);
     sqlite3_finalize(s);
     return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
 }
 
 static int insert_requests(store *st, int64_t run, const metrics *m)
 {
-    sqlite3_stmt *s;
-    const char *sql = "INSERT INTO requests (run_id, id, session, turn, replica, arrival_ns, prompt_tokens,"
-                      " output_tokens, prefix_hit_tokens, recomputed_tokens, preemptions, outcome,"
-                      " first_sched_ns, first_token_ns, finish_ns, ttft_ns, e2e_ns, queue_ns, tpot_ns,"
-                      " itl_max_ns, itl_gaps_ns, tier0_hit_tokens, tier1_hit_tokens, tier2_hit_tokens,"
-                      " tier3_hit_tokens, tier_recomputed_tokens, fetch_ns, prefill_replica, kv_transfer_ns, reroutes,"
-                      " migrated_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+    sqlite3_stmt *s = table_insert(st->db, &requests_table);
+    if (!s)
         return -1;
     int rc = 0;
     for (size_t i = 0; i < m->n_reqs && rc == 0; i++) {
-        const metrics_req *r = &m->reqs[i];
-        int64_t v[] = { run, r->id, r->session, r->turn, r->replica, r->arrival_ns, r->prompt_tokens,
-                        r->output_tokens, r->prefix_hit_tokens, r->recomputed_tokens, r->preemptions };
-        bind_i64s(s, v, 11);
-        sqlite3_bind_text(s, 12, metrics_outcome_names[r->outcome], -1, SQLITE_STATIC);
-        if (r->outcome == REQ_COMPLETED) {
-            int64_t t[] = { r->first_sched_ns, r->first_token_ns, r->finish_ns, r->first_token_ns - r->arrival_ns,
-                            r->finish_ns - r->arrival_ns, r->first_sched_ns - r->arrival_ns };
-            for (int k = 0; k < 6; k++)
-                sqlite3_bind_int64(s, 13 + k, t[k]);
-            if (r->n_gaps)
-                sqlite3_bind_double(s, 19, (double)r->gap_sum_ns / (double)r->n_gaps);
-            sqlite3_bind_int64(s, 20, r->gap_max_ns);
-        }
-        if (r->gaps)
-            sqlite3_bind_blob(s, 21, r->gaps, (int)(r->n_gaps * (int64_t)sizeof *r->gaps), SQLITE_STATIC);
-        int64_t t[] = { r->tier_hit_tokens[0], r->tier_hit_tokens[1], r->tier_hit_tokens[2],
-                        r->tier_hit_tokens[3], r->tier_recomputed_tokens, r->fetch_ns };
-        for (int k = 0; k < 6; k++)
-            sqlite3_bind_int64(s, 22 + k, t[k]);
-        if (r->prefill_replica >= 0)
-            sqlite3_bind_int64(s, 28, r->prefill_replica);
-        sqlite3_bind_int64(s, 29, r->kv_transfer_ns);
-        sqlite3_bind_int64(s, 30, r->reroutes);
-        sqlite3_bind_int64(s, 31, r->migrated_tokens);
-        rc = step_reset(s);
+        store_row_ctx ctx = { .run = run, .index = (int64_t)i };
+        rc = table_write_row(s, &requests_table, &m->reqs[i], &ctx);
     }
     sqlite3_finalize(s);
     return rc;
@@ -372,30 +562,13 @@ static int insert_requests(store *st, int64_t run, const metrics *m)
 
 static int insert_replicas(store *st, int64_t run, const metrics *m, int64_t duration_ns)
 {
-    sqlite3_stmt *s;
-    const char *sql = "INSERT INTO replicas (run_id, replica, gpus, busy_ns, iterations, flops,"
-                      " flops_wasted_preemption, gpu_s_wasted_preemption, hbm_bytes, busy_util, effective_util, mbu,"
-                      " stall_ns, flops_wasted_recompute, gpu_s_wasted_recompute)"
-                      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+    sqlite3_stmt *s = table_insert(st->db, &replicas_table);
+    if (!s)
         return -1;
     int rc = 0;
     for (int i = 0; i < m->n_replicas && rc == 0; i++) {
-        const metrics_replica *r = &m->replicas[i];
-        int64_t v[] = { run, i, r->gpus, r->busy_ns, r->iterations };
-        bind_i64s(s, v, 5);
-        sqlite3_bind_double(s, 6, r->flops);
-        sqlite3_bind_double(s, 7, r->flops_wasted[WASTE_PREEMPTION]);
-        sqlite3_bind_double(s, 8, r->gpu_ns_wasted[WASTE_PREEMPTION] / 1e9);
-        sqlite3_bind_double(s, 9, r->hbm_bytes);
-        double u[3];
-        metrics_replica_util(r, duration_ns, &u[0], &u[1], &u[2]);
-        for (int k = 0; k < 3; k++)
-            sqlite3_bind_double(s, 10 + k, u[k]);
-        sqlite3_bind_int64(s, 13, r->stall_ns);
-        sqlite3_bind_double(s, 14, r->flops_wasted[WASTE_RECOMPUTE]);
-        sqlite3_bind_double(s, 15, r->gpu_ns_wasted[WASTE_RECOMPUTE] / 1e9);
-        rc = step_reset(s);
+        store_row_ctx ctx = { .run = run, .index = i, .duration_ns = duration_ns };
+        rc = table_write_row(s, &replicas_table, &m->replicas[i], &ctx);
     }
     sqlite3_finalize(s);
     return rc;
@@ -415,7 +588,7 @@ static int insert_samples(store *st, int64_t run, const metrics *m)
                         p->kv_cached_blocks, p->tokens_out };
         bind_i64s(s, v, 8);
         sqlite3_bind_double(s, 9, p->busy_frac);
-        rc = step_reset(s);
+        rc = store_step_reset(s);
     }
     sqlite3_finalize(s);
     return rc;
@@ -444,7 +617,7 @@ static int insert_tiers_links(store *st, int64_t run, const metrics *m)
         sqlite3_bind_text(t, 9, x->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(t, 10, x->kind, -1, SQLITE_STATIC);
         sqlite3_bind_double(t, 11, x->block_bytes);
-        rc = step_reset(t);
+        rc = store_step_reset(t);
     }
     for (size_t i = 0; i < m->n_links && rc == 0; i++) {
         const metrics_link *x = &m->links[i];
@@ -453,14 +626,14 @@ static int insert_tiers_links(store *st, int64_t run, const metrics *m)
         sqlite3_bind_text(l, 4, x->name, -1, SQLITE_STATIC);
         sqlite3_bind_double(l, 5, x->bw_Bps);
         sqlite3_bind_double(l, 6, x->bytes_moved);
-        rc = step_reset(l);
+        rc = store_step_reset(l);
     }
     for (size_t i = 0; i < m->n_link_samples && rc == 0; i++) {
         const metrics_link_sample *x = &m->link_samples[i];
         int64_t v[] = { run, x->replica, x->link, x->t_ns };
         bind_i64s(ls, v, 4);
         sqlite3_bind_double(ls, 5, x->utilization);
-        rc = step_reset(ls);
+        rc = store_step_reset(ls);
     }
     sqlite3_finalize(t);
     sqlite3_finalize(l);
@@ -479,7 +652,7 @@ static int insert_tier_samples(store *st, int64_t run, const metrics *m)
         const metrics_tier_sample *x = &m->tier_samples[i];
         int64_t v[] = { run, x->replica, x->level, x->t_ns, (int64_t)x->used_blocks };
         bind_i64s(s, v, 5);
-        rc = step_reset(s);
+        rc = store_step_reset(s);
     }
     sqlite3_finalize(s);
     return rc;
@@ -499,7 +672,7 @@ static int insert_summary(store *st, int64_t run, const metrics_summary *sum)
         sqlite3_bind_text(s, 2, f[i].name, -1, SQLITE_STATIC);
         sqlite3_bind_double(s, 3, f[i].value);
         sqlite3_bind_text(s, 4, f[i].unit, -1, SQLITE_STATIC);
-        rc = step_reset(s);
+        rc = store_step_reset(s);
     }
     sqlite3_finalize(s);
     return rc;
@@ -516,7 +689,7 @@ static int insert_point(store *st, int64_t run, const store_point *pt)
     sqlite3_bind_int64(s, 2, pt->point);
     sqlite3_bind_text(s, 3, pt->params, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, run);
-    int rc = step_reset(s);
+    int rc = store_step_reset(s);
     sqlite3_finalize(s);
     return rc;
 }
@@ -527,10 +700,9 @@ int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const m
     return store_write_run_point(st, sc, m, s, stats, NULL, err);
 }
 
-/* Ends the transaction a writer opened: commits when written (the new row's
- * id, > 0), else rolls back with err naming what was being written.
- * Returns id, or -1. */
-static int64_t finish_write(store *st, int64_t id, int ok, const char *what, kt_err *err)
+int store_begin(store *st, kt_err *err) { return exec(st->db, "BEGIN IMMEDIATE;", st->path, err); }
+
+int64_t store_finish(store *st, int64_t id, int ok, const char *what, kt_err *err)
 {
     if (!ok) {
         db_fail(st->db, err, st->path, what);
@@ -547,14 +719,14 @@ static int64_t finish_write(store *st, int64_t id, int ok, const char *what, kt_
 int64_t store_write_run_point(store *st, const scenario *sc, const metrics *m, const metrics_summary *s,
                               const sim_stats *stats, const store_point *pt, kt_err *err)
 {
-    if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) < 0)
+    if (store_begin(st, err) < 0)
         return -1;
     int64_t run = insert_run(st, sc, stats);
     int ok = !(run < 0 || insert_requests(st, run, m) < 0 || insert_replicas(st, run, m, s->duration_ns) < 0 ||
                insert_samples(st, run, m) < 0 || insert_tiers_links(st, run, m) < 0 ||
                insert_tier_samples(st, run, m) < 0 || insert_summary(st, run, s) < 0 ||
                (pt && insert_point(st, run, pt) < 0));
-    return finish_write(st, run, ok, "writing the run", err);
+    return store_finish(st, run, ok, "writing the run", err);
 }
 
 /* ---------- sweeps ---------- */
@@ -571,10 +743,10 @@ int64_t store_sweep_add(store *st, const store_sweep *sw, kt_err *err)
         sqlite3_bind_text(ins, 1, sw->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 2, sw->file, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 3, sw->key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 4, utc_now(when, sizeof when), -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, store_utc_now(when, sizeof when), -1, SQLITE_STATIC);
         sqlite3_bind_int64(ins, 5, sw->points);
         sqlite3_bind_text(sel, 1, sw->key, -1, SQLITE_STATIC);
-        if (step_reset(ins) == 0 && sqlite3_step(sel) == SQLITE_ROW)
+        if (store_step_reset(ins) == 0 && sqlite3_step(sel) == SQLITE_ROW)
             id = sqlite3_column_int64(sel, 0);
     }
     if (id < 0)
@@ -667,16 +839,6 @@ static int sql_ident(char *buf, size_t n, const char *id)
     return 0;
 }
 
-/* Appends text to buf (n bytes); returns 0, or -1 when it does not fit. */
-static int sql_append(char *buf, size_t n, const char *text)
-{
-    size_t o = strlen(buf), len = strlen(text);
-    if (o + len + 1 > n)
-        return -1;
-    memcpy(buf + o, text, len + 1);
-    return 0;
-}
-
 /* Room for one generated INSERT ... SELECT statement. */
 #define MERGE_SQL_LEN 8192
 
@@ -765,7 +927,7 @@ static int64_t merge_run(sqlite3 *db, const merge_stmts *m, int64_t old_run)
     for (int i = 0; i < m->n; i++) {
         sqlite3_bind_int64(m->s[i], 1, old_run);
         sqlite3_bind_int64(m->s[i], 2, run);
-        if (step_reset(m->s[i]) < 0)
+        if (store_step_reset(m->s[i]) < 0)
             return -1;
         if (i == 0)
             run = sqlite3_last_insert_rowid(db);
@@ -794,7 +956,7 @@ static int64_t merge_points(sqlite3 *db, const merge_stmts *m)
         for (int k = 0; k < 3; k++)
             sqlite3_bind_value(ins, k + 1, sqlite3_column_value(pts, k));
         sqlite3_bind_int64(ins, 4, run);
-        count = run < 0 || step_reset(ins) < 0 ? -1 : count + 1;
+        count = run < 0 || store_step_reset(ins) < 0 ? -1 : count + 1;
     }
     sqlite3_finalize(pts);
     sqlite3_finalize(ins);
@@ -813,7 +975,7 @@ int64_t store_merge(store *st, const char *shard_path, kt_err *err)
         return db_fail(st->db, err, shard_path, "attaching as a shard");
     merge_stmts m = { 0 };
     int64_t count = -1;
-    if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) == 0) {
+    if (store_begin(st, err) == 0) {
         count = merge_prepare(st->db, &m) < 0 ? -1 : merge_points(st->db, &m);
         merge_stmts_free(&m);
         if (count < 0) {
@@ -826,100 +988,4 @@ int64_t store_merge(store *st, const char *shard_path, kt_err *err)
     }
     exec(st->db, "DETACH DATABASE shard;", st->path, NULL);
     return count;
-}
-
-/* ---------- writing a plan ---------- */
-
-static int64_t insert_plan(store *st, const plan_cfg *p, int best)
-{
-    sqlite3_stmt *s;
-    const char *sql = "INSERT INTO plans (created_utc, name, file, yaml, target_rps, slo_ttft_p99_ms,"
-                      " slo_itl_p99_ms, baseline, best) VALUES (?,?,?,?,?,?,?,?,?)";
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return -1;
-    char when[32];
-    sqlite3_bind_text(s, 1, utc_now(when, sizeof when), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, p->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, p->file, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, p->yaml ? p->yaml : "", -1, SQLITE_STATIC);
-    sqlite3_bind_double(s, 5, p->target_rps);
-    bind_opt_double(s, 6, p->slo_ttft_p99_ns > 0, (double)p->slo_ttft_p99_ns / 1e6);
-    bind_opt_double(s, 7, p->slo_itl_p99_ns > 0, (double)p->slo_itl_p99_ns / 1e6);
-    bind_opt_double(s, 8, p->baseline >= 0, p->baseline);
-    bind_opt_double(s, 9, best >= 0, best);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(s);
-    return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
-}
-
-static int insert_candidate(sqlite3_stmt *s, int64_t plan, int c, const char *name, const plan_result *r)
-{
-    sqlite3_bind_int64(s, 1, plan);
-    sqlite3_bind_int(s, 2, c);
-    sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, r->hardware, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 5, r->gpus_per_unit);
-    sqlite3_bind_double(s, 6, r->max_rps_per_unit);
-    sqlite3_bind_double(s, 7, r->usd_per_gpu_year);
-    sqlite3_bind_double(s, 8, r->tier_usd_per_unit_year);
-    const double opt[] = { (double)r->units, (double)r->gpus, r->usd_per_year, r->usd_capex, r->usd_per_m_tokens,
-                           r->op.ttft_p99_ms, r->op.itl_p99_ms };
-    for (int i = 0; i < 7; i++)
-        bind_opt_double(s, 9 + i, r->feasible, opt[i]);
-    sqlite3_bind_int(s, 16, r->feasible);
-    bind_opt_double(s, 17, r->feasible, r->rank);
-    return step_reset(s);
-}
-
-static int insert_probes(sqlite3_stmt *s, int64_t plan, int c, const plan_result *r)
-{
-    for (int i = 0; i < r->n_probes; i++) {
-        const plan_probe *pr = &r->probes[i];
-        sqlite3_bind_int64(s, 1, plan);
-        sqlite3_bind_int(s, 2, c);
-        sqlite3_bind_int(s, 3, i);
-        sqlite3_bind_double(s, 4, pr->rps);
-        sqlite3_bind_double(s, 5, pr->ttft_p99_ms);
-        sqlite3_bind_double(s, 6, pr->itl_p99_ms);
-        sqlite3_bind_int(s, 7, pr->meets);
-        if (step_reset(s) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int insert_plan_rows(store *st, int64_t plan, const plan_cfg *p, const plan_result *res)
-{
-    sqlite3_stmt *cs = NULL, *ps = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO plan_candidates (plan_id, candidate, name, hardware, gpus_per_replica,"
-                           " max_rps_per_replica, usd_per_gpu_year, tier_usd_per_replica_year, replicas, gpus,"
-                           " usd_per_year, usd_capex, usd_per_m_tokens, ttft_p99_ms, itl_p99_ms, feasible, rank)"
-                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &cs, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(st->db,
-                           "INSERT INTO plan_probes (plan_id, candidate, probe, rate_rps, ttft_p99_ms, itl_p99_ms,"
-                           " meets_slo) VALUES (?,?,?,?,?,?,?)",
-                           -1, &ps, NULL) == SQLITE_OK) {
-        rc = 0;
-        for (int c = 0; c < p->n_cand && rc == 0; c++)
-            if (insert_candidate(cs, plan, c, p->cand[c].name, &res[c]) < 0 || insert_probes(ps, plan, c, &res[c]) < 0)
-                rc = -1;
-    }
-    sqlite3_finalize(cs);
-    sqlite3_finalize(ps);
-    return rc;
-}
-
-int64_t store_write_plan(store *st, const plan_cfg *p, const plan_result *res, kt_err *err)
-{
-    int best = -1;
-    for (int c = 0; c < p->n_cand; c++)
-        if (res[c].rank == 1)
-            best = c;
-    if (exec(st->db, "BEGIN IMMEDIATE;", st->path, err) < 0)
-        return -1;
-    int64_t plan = insert_plan(st, p, best);
-    return finish_write(st, plan, plan >= 0 && insert_plan_rows(st, plan, p, res) == 0, "writing the plan", err);
 }

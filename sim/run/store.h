@@ -1,12 +1,12 @@
-/* store.h — the SQLite results database: runs, requests, per-replica series and summaries, one transaction per run. */
+/* store.h — the SQLite results database: opening and schema versioning, write transactions, and runs (requests, per-replica series, summaries) and sweeps. */
 #ifndef KT_STORE_H
 #define KT_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
 #include "metrics.h"
-#include "plan.h"
 #include "scenario.h"
 #include "sim.h"
 
@@ -14,6 +14,13 @@
 #define STORE_SCHEMA_VERSION 2
 
 typedef struct store store;
+struct sqlite3_stmt;
+
+/* The plan tables' CREATE TABLE IF NOT EXISTS statements, defined beside the
+ * planner (plan_store.c). store_open creates them between the run tables and
+ * the sweep tables, where they always were, so every database's schema reads
+ * the same. */
+extern const char plan_store_tables_sql[];
 
 /* Opens (creating if needed) the database at path and brings its schema to
  * STORE_SCHEMA_VERSION. A database with a newer schema is refused. Caller
@@ -31,9 +38,21 @@ struct sqlite3 *store_db(store *st);
 int64_t store_write_run(store *st, const scenario *sc, const metrics *m, const metrics_summary *s,
                         const sim_stats *stats, kt_err *err);
 
-/* Writes a plan — its file, every candidate's result and every probe — in a
- * single transaction. Returns the new plan id (> 0), or -1 with err. */
-int64_t store_write_plan(store *st, const plan_cfg *p, const plan_result *res, kt_err *err);
+/* Opens a write transaction (BEGIN IMMEDIATE). Returns 0, or -1 with err.
+ * Every writer ends it with store_finish. */
+int store_begin(store *st, kt_err *err);
+
+/* Ends the transaction store_begin opened: commits when ok (id is then the
+ * new row's id, > 0), else rolls back with err naming what was being written.
+ * Returns id, or -1. */
+int64_t store_finish(store *st, int64_t id, int ok, const char *what, kt_err *err);
+
+/* Steps an INSERT, then resets it and clears its bindings for the next row.
+ * Returns 0 when the row was written, -1 when not. */
+int store_step_reset(struct sqlite3_stmt *s);
+
+/* UTC now as ISO 8601 (2026-01-31T12:00:00Z) into buf of n >= 21 bytes; returns buf. */
+const char *store_utc_now(char *buf, size_t n);
 
 /* A sweep as the database knows it. key identifies its effective definition. */
 typedef struct store_sweep {
