@@ -1,5 +1,6 @@
 /* tier.c — lower KV tiers of a replica: configuration, block sizes per precision, offload cascade, lookup, fetch and its estimate. */
 #include "tier.h"
+#include "kv_layout.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,8 +13,6 @@ const char *const tier_decide_names[DECIDE_KIND_COUNT + 1] = { "compare", "fetch
 static const char *const io_names[] = { "async", "sync", NULL };
 static const char *const gpu_link_names[GPU_LINK_COUNT + 1] = { "pcie", "c2c", "nvlink", NULL };
 
-/* Sub-byte formats carry an fp16 scale and an fp16 zero point per group. */
-#define QUANT_META_BYTES 4.0
 /* A tier's dtype left unset means "the HBM KV dtype". */
 #define TIER_DTYPE_AS_HBM DTYPE_COUNT
 
@@ -190,12 +189,7 @@ int tiers_from_conf(conf_node *root, tiers_cfg *c, kt_err *err)
 
 double tier_block_bytes(const model_card *m, kt_dtype dtype, int quant_group, int block_tokens)
 {
-    /* Elements per token of the paged layers: fp32 bytes / 4. */
-    double elems = model_kv_paged_bytes_per_token(m, DTYPE_FP32) / 4.0;
-    double per = dtype_bytes(dtype);
-    if (per < 1)
-        per += QUANT_META_BYTES / quant_group;
-    return block_tokens * elems * per;
+    return kv_layout_stored_block_bytes(m, dtype, quant_group, block_tokens);
 }
 
 /* ---------- the content cache ---------- */
@@ -439,7 +433,7 @@ tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, con
     ts->cfg = *c;
     ts->eng = eng;
     ts->block_tokens = block_tokens;
-    ts->hbm_block_bytes = tier_block_bytes(m, hbm_dtype, 32, block_tokens);
+    ts->hbm_block_bytes = tier_block_bytes(m, hbm_dtype, KV_LAYOUT_HBM_QUANT_GROUP, block_tokens);
     ts->dequant_Bps = hw->hbm_bw_Bps * hw->eff_mem * gpus;
     ts->fab = fabric_new(eng, TIER_MAX_LINKS, 16);
     if (!ts->fab) {

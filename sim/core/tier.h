@@ -154,7 +154,8 @@ tier_cache *tier_shared_new(const tiers_cfg *c, int i, const model_card *m, kt_d
 void tier_shared_free(tier_cache *c);
 
 /* Bytes of one block of block_tokens tokens at dtype, including the scale
- * metadata of sub-byte formats (an fp16 scale and zero per quant_group). */
+ * metadata of sub-byte formats (an fp16 scale and zero per quant_group):
+ * kv_layout_stored_block_bytes. */
 double tier_block_bytes(const model_card *m, kt_dtype dtype, int quant_group, int block_tokens);
 
 /* Content hash evicted from HBM (or from tier level-1 when level > 0):

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cost.h"
+#include "kv_layout.h"
 
 #ifndef KT_PKGDATADIR
 #define KT_PKGDATADIR "/usr/local/share/kvtier"
@@ -64,8 +65,10 @@ uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, const cos
     cost_model cm;
     if (cost_model_init_par(&cm, m, hw, par, kv, NULL) < 0)
         return 0;
+    kv_layout kl;
+    kv_layout_init(&kl, &cm, KV_LAYOUT_HBM_QUANT_GROUP, block_tokens);
     double budget = hw->hbm_bytes * hbm_fraction - cost_weight_bytes_gpu(&cm) - reserve_bytes;
-    double block_bytes = cost_kv_bytes_per_token_gpu(&cm) * block_tokens;
+    double block_bytes = kl.block_bytes_gpu;
     if (budget < block_bytes)
         return 0;
     double blocks = floor(budget / block_bytes);

@@ -91,7 +91,8 @@ void scenario_data_dirs(const char *near, const char *sub, char *buf, size_t buf
 
 /* KV blocks per replica: per GPU, hbm × hbm_fraction − the weights one GPU
  * holds under the layout par − activation reserve, divided by a block's
- * bytes on one GPU. 0 if none fit (or the layout is invalid). */
+ * bytes on one GPU (kv_layout's block_bytes_gpu: sub-byte dtypes count
+ * their scales). 0 if none fit (or the layout is invalid). */
 uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, const cost_par *par, kt_dtype kv,
                             int block_tokens, double hbm_fraction, double reserve_bytes);
 

@@ -10,6 +10,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "engine.h"
+#include "kv_layout.h"
 #include "htab.h"
 #include "trace.h"
 #include "serve.h"
@@ -689,7 +690,9 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
     w->met = metrics_new(sc->replicas);
     if (w->met) {
         w->met->kv_blocks_per_replica = sc->kv_blocks_per_replica;
-        w->met->kv_block_bytes = cost_kv_bytes_per_token_gpu(&w->cm) * sc->kv_block_tokens * sc->gpus_per_replica;
+        kv_layout kl;
+        kv_layout_init(&kl, &w->cm, KV_LAYOUT_HBM_QUANT_GROUP, sc->kv_block_tokens);
+        w->met->kv_block_bytes = kl.block_data_bytes_replica;
     }
     w->reps = calloc((size_t)sc->replicas, sizeof *w->reps);
     w->prev_busy_ns = calloc((size_t)sc->replicas, sizeof *w->prev_busy_ns);
