@@ -176,7 +176,6 @@ static int load_replicas(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
-static const char *const eviction_names[] = { "lru", "heat", NULL };
 static const char *const retention_rest_names[] = { "drop", "offload", NULL };
 
 /* kv.retention: {window: tokens, keep: fraction of older tokens, rest: drop|offload}. */
@@ -200,7 +199,7 @@ static int load_retention(scenario *sc, conf_node *kv, kt_err *err)
 
 static int load_kv(scenario *sc, conf_node *root, kt_err *err)
 {
-    int failed = 0, dtype = DTYPE_BF16;
+    int failed = 0, dtype = DTYPE_BF16, eviction = EVICT_LRU;
     conf_node *n = section(root, "kv", 0, err, &failed);
     sc->kv_block_tokens = 16;
     sc->hbm_fraction = 0.9;
@@ -212,10 +211,11 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
               conf_f64(n, "hbm_fraction", 0, 0.01, 1.0, &sc->hbm_fraction, err) < 0 ||
               conf_qty(n, "activation_reserve", 0, UNITS_BYTES, 0, 1e15, &sc->activation_reserve_bytes, err) < 0 ||
               conf_bool(n, "prefix_caching", 0, &sc->prefix_cache, err) < 0 ||
-              conf_enum(n, "eviction", 0, eviction_names, &sc->heat_eviction, err) < 0 ||
+              conf_enum(n, "eviction", 0, kv_eviction_names, &eviction, err) < 0 ||
               load_retention(sc, n, err) < 0))
         return -1;
     sc->kv_dtype = (kt_dtype)dtype;
+    sc->eviction = (kv_eviction)eviction;
     return 0;
 }
 
@@ -375,7 +375,7 @@ static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
     engine *e = engine_new(1);
     kt_err inner;
     tier_set *ts = e ? tier_set_new(&sc->tiers, e, sc->model, sc->hw, sc->kv_dtype, sc->kv_block_tokens,
-                                    sc->gpus_per_replica, NULL, &inner)
+                                    sc->gpus_per_replica, NULL, sc->eviction, &inner)
                      : NULL;
     int ok = ts != NULL;
     tier_set_free(ts);
@@ -461,7 +461,6 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
     sc->seed = (uint64_t)seed;
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
         load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, &sc->tiers, err) < 0 ||
-        (sc->tiers.heat_eviction = sc->heat_eviction, 0) ||
         load_workload(sc, root, err) < 0 ||
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)

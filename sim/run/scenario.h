@@ -50,7 +50,7 @@ typedef struct scenario {
     double hbm_fraction;
     double activation_reserve_bytes;
     int prefix_cache;
-    int heat_eviction;          /* kv.eviction: heat (segmented LRU) or lru */
+    kv_eviction eviction;       /* kv.eviction: of the HBM pool and every tier */
     uint32_t kv_blocks_per_replica;  /* derived: see scenario_kv_blocks */
     serve_cfg sched;
     tiers_cfg tiers;            /* lower KV tiers and their policies (tiers.n may be 0) */

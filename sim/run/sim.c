@@ -712,17 +712,17 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
                      sc->kv_blocks_per_replica);
             return -1;
         } else {
-            kv_pool_set_heat_eviction(w->reps[i].kv, sc->heat_eviction);
+            kv_pool_set_eviction(w->reps[i].kv, sc->eviction);
         }
     int tiered = sc->tiers.n || sc->tiers.track_evicted;
     for (int t = 0; t < sc->tiers.n; t++) {
-        w->shared_tiers[t] = tier_shared_new(&sc->tiers, t, sc->model, sc->kv_dtype, sc->kv_block_tokens, err);
+        w->shared_tiers[t] = tier_shared_new(&sc->tiers, t, sc->model, sc->kv_dtype, sc->kv_block_tokens, sc->eviction, err);
         if (!w->shared_tiers[t] && sc->tiers.tier[t].fleet_shared)
             return -1;
     }
     for (int i = 0; i < w->n_reps && tiered; i++) {
         tier_set *ts = tier_set_new(&sc->tiers, w->eng, sc->model, sc->hw, sc->kv_dtype, sc->kv_block_tokens,
-                                    sc->gpus_per_replica, w->shared_tiers, err);
+                                    sc->gpus_per_replica, w->shared_tiers, sc->eviction, err);
         if (!ts)
             return -1;
         replica_set_tiers(&w->reps[i], ts);
