@@ -34,6 +34,23 @@ static void test_block_bytes_per_precision(void)
     CU_ASSERT_DOUBLE_EQUAL(tier_block_bytes(m8, DTYPE_INT2, 128, 16), 16 * 65536 * (0.25 + 4.0 / 128), 1e-6);
 }
 
+/* Each fetch policy's answers, the table the scheduler follows. */
+static void test_fetch_policy_table(void)
+{
+    static const struct { tier_fetch p; int on_arrival, overlaps, predicts; } want[] = {
+        { FETCH_DEMAND, 0, 0, 0 },
+        { FETCH_LAYERWISE, 0, 1, 0 },
+        { FETCH_PREFETCH, 1, 0, 0 },
+        { FETCH_PREDICTED, 1, 0, 1 },
+    };
+    CU_ASSERT_EQUAL(sizeof want / sizeof want[0], FETCH_KIND_COUNT);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        CU_ASSERT_EQUAL(fetch_policy_prefetch_on_arrival(want[i].p), want[i].on_arrival);
+        CU_ASSERT_EQUAL(fetch_policy_overlaps_compute(want[i].p), want[i].overlaps);
+        CU_ASSERT_EQUAL(fetch_policy_predicts(want[i].p), want[i].predicts);
+    }
+}
+
 /* Offloading fresh content only: what every tier holds plus what fell off
  * the last one equals what went in; each store stays consistent. */
 static void test_conservation_under_random_ops(void)
@@ -329,6 +346,7 @@ int main(void)
         { "dequantization and sync I/O in the fetch estimate", test_dequant_and_sync_estimates },
         { "tiers cut TTFT, invariants checked after every event", test_tiers_cut_ttft },
         { "demand, layer-by-layer and speculative fetch", test_fetch_modes },
+        { "fetch policy decisions", test_fetch_policy_table },
         { "attention inside a storage tier, one layer by hand", test_attention_in_storage_layer },
         { "topology: a shared switch, a C2C tier", test_topology_shared_switch_and_c2c },
         { "topology: an unknown shared link", test_topology_errors },

@@ -8,7 +8,6 @@
 
 const char *const tier_kind_names[TIER_KIND_COUNT + 1] = { "dram", "cxl", "nvme", "remote", NULL };
 const char *const tier_offload_names[OFFLOAD_KIND_COUNT + 1] = { "drop", "write_back", "write_through", NULL };
-const char *const tier_fetch_names[FETCH_KIND_COUNT + 1] = { "demand", "layerwise", "prefetch", "predicted", NULL };
 const char *const tier_decide_names[DECIDE_KIND_COUNT + 1] = { "compare", "fetch", "recompute", NULL };
 static const char *const io_names[] = { "async", "sync", NULL };
 static const char *const gpu_link_names[GPU_LINK_COUNT + 1] = { "pcie", "c2c", "nvlink", NULL };

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "evict.h"
 #include "fabric.h"
+#include "fetch_policy.h"
 #include "htab.h"
 #include "hw.h"
 #include "kv.h"
@@ -28,12 +29,10 @@ typedef enum { GPU_LINK_PCIE, GPU_LINK_C2C, GPU_LINK_NVLINK, GPU_LINK_COUNT } ti
 
 typedef enum { TIER_DRAM, TIER_CXL, TIER_NVME, TIER_REMOTE, TIER_KIND_COUNT } tier_kind;
 typedef enum { OFFLOAD_DROP, OFFLOAD_WRITE_BACK, OFFLOAD_WRITE_THROUGH, OFFLOAD_KIND_COUNT } tier_offload;
-typedef enum { FETCH_DEMAND, FETCH_LAYERWISE, FETCH_PREFETCH, FETCH_PREDICTED, FETCH_KIND_COUNT } tier_fetch;
 typedef enum { DECIDE_COMPARE, DECIDE_FETCH, DECIDE_RECOMPUTE, DECIDE_KIND_COUNT } tier_decide;
 
 extern const char *const tier_kind_names[TIER_KIND_COUNT + 1];
 extern const char *const tier_offload_names[OFFLOAD_KIND_COUNT + 1];
-extern const char *const tier_fetch_names[FETCH_KIND_COUNT + 1];
 extern const char *const tier_decide_names[DECIDE_KIND_COUNT + 1];
 
 /* One tier as configured, per replica (its share of the node).

@@ -360,7 +360,7 @@ static void on_predicted_prefetch(engine *eng, void *ctx, uint64_t turn)
 static void plan_predicted_prefetch(sim_world *w, session *s)
 {
     const tiers_cfg *t = &w->sc->tiers;
-    if (!t->n || t->fetch != FETCH_PREDICTED)
+    if (!t->n || !fetch_policy_predicts(t->fetch))
         return;
     int64_t at = llround(w->sc->workload.think_ns.mean) - t->prefetch_lead_ns;
     engine_after(w->eng, at > 0 ? at : 0, on_predicted_prefetch, s, (uint64_t)s->turn);

@@ -170,7 +170,7 @@ static void enqueue(replica *r, serve_req *q)
         return;
     }
     wait_push_back(r, q);
-    if (r->tiers && (r->tiers->cfg.fetch == FETCH_PREFETCH || r->tiers->cfg.fetch == FETCH_PREDICTED)) {
+    if (r->tiers && fetch_policy_prefetch_on_arrival(r->tiers->cfg.fetch)) {
         q->promo = replica_prefetch(r, &q->content, q->num_tokens);
         if (q->promo >= 0)
             r->promos[q->promo].waiter = q;
@@ -490,7 +490,7 @@ static void replica_plan(replica *r)
     r->steps = r->n_fetch_pending ? 1 : multi_step_count(r);
     r->applied = 0;
     r->busy = 1;
-    if (r->n_fetch_pending && r->tiers->cfg.fetch != FETCH_LAYERWISE) {
+    if (r->n_fetch_pending && !fetch_policy_overlaps_compute(r->tiers->cfg.fetch)) {
         /* A page fault: the GPU waits for the pages before the step. */
         r->wait = WAIT_START;
         r->wait_since_ns = now;
