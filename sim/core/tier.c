@@ -347,16 +347,15 @@ static kt_dtype tier_dtype(const tier_cfg *tc, kt_dtype hbm_dtype)
     return tc->dtype == TIER_DTYPE_AS_HBM ? hbm_dtype : tc->dtype;
 }
 
-tier_cache *tier_shared_new(const tiers_cfg *c, int i, const model_card *m, kt_dtype hbm_dtype, int block_tokens,
-                            kv_eviction eviction, kt_err *err)
+tier_cache *tier_shared_new(const tier_set_config *cfg, int i, kt_err *err)
 {
-    const tier_cfg *tc = &c->tier[i];
+    const tier_cfg *tc = &cfg->tiers->tier[i];
     if (!tc->fleet_shared)
         return NULL;
-    uint32_t cap = tier_capacity_blocks(tc, tier_block_bytes(m, tier_dtype(tc, hbm_dtype), tc->quant_group,
-                                                             block_tokens), err);
+    uint32_t cap = tier_capacity_blocks(tc, tier_block_bytes(cfg->model, tier_dtype(tc, cfg->hbm_dtype),
+                                                             tc->quant_group, cfg->block_tokens), err);
     tier_cache *cache = cap ? calloc(1, sizeof *cache) : NULL;
-    if (cap && (!cache || cache_init(cache, cap, eviction) < 0)) {
+    if (cap && (!cache || cache_init(cache, cap, cfg->eviction) < 0)) {
         free(cache);
         KT_ERROR(err, NULL, 0, 0, "tier %s: out of memory", tc->name);
         return NULL;
@@ -411,15 +410,19 @@ static int build_tier(tier_set *ts, int i, const model_card *m, kt_dtype hbm_dty
     return 0;
 }
 
-tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, const hw_profile *hw,
-                       kt_dtype hbm_dtype, int block_tokens, int gpus, tier_cache *const *shared,
-                       kv_eviction eviction, kt_err *err)
+tier_set *tier_set_new(const tier_set_config *cfg, engine *eng, kt_err *err)
 {
+    const tiers_cfg *c = cfg->tiers;
+    const model_card *m = cfg->model;
+    const hw_profile *hw = cfg->hw;
+    kt_dtype hbm_dtype = cfg->hbm_dtype;
+    int block_tokens = cfg->block_tokens, gpus = cfg->gpus;
+    tier_cache *const *shared = cfg->shared;
     tier_set *ts = calloc(1, sizeof *ts);
     if (!ts)
         return NULL;
     ts->cfg = *c;
-    ts->eviction = eviction;
+    ts->eviction = cfg->eviction;
     ts->eng = eng;
     ts->block_tokens = block_tokens;
     ts->hbm_block_bytes = tier_block_bytes(m, hbm_dtype, KV_LAYOUT_HBM_QUANT_GROUP, block_tokens);

@@ -137,22 +137,33 @@ typedef struct tier_set {
     tier_cache dropped;         /* content no tier keeps any more (track_evicted) */
 } tier_set;
 
-/* Builds the tiers of one replica of gpus GPUs: block sizes from the model
- * at each tier's precision, links from the profile and the settings (each
- * GPU has its own PCIe link, so the replica's PCIe is gpus × one). Returns NULL
- * (err set) on bad sizes; caller frees with tier_set_free. */
-/* shared[i], when not NULL, is the content index tier i uses instead of its
- * own (a fleet-shared pool, from tier_shared_new); the set does not own it. */
-tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, const hw_profile *hw,
-                       kt_dtype hbm_dtype, int block_tokens, int gpus, tier_cache *const *shared,
-                       kv_eviction eviction, kt_err *err);
+/* What one replica's tier set is built from. Nothing here is owned: every
+ * pointer must outlive the sets built from it. */
+typedef struct tier_set_config {
+    const tiers_cfg *tiers;     /* the tiers and their policies */
+    const model_card *model;    /* block sizes at each tier's precision */
+    const hw_profile *hw;       /* link figures the settings leave unset */
+    kt_dtype hbm_dtype;         /* KV precision in HBM */
+    int block_tokens;
+    int gpus;                   /* of the replica: each GPU has its own PCIe link */
+    kv_eviction eviction;       /* of every tier's store */
+    /* NULL, or per tier the content index it uses instead of its own (a
+     * fleet-shared pool from tier_shared_new; NULL entries for the others). */
+    tier_cache *const *shared;
+} tier_set_config;
+
+/* Builds the tiers of one replica: block sizes from the model at each
+ * tier's precision, links from the profile and the settings (the replica's
+ * PCIe is gpus × one). Returns NULL (err set) on bad sizes; caller frees
+ * with tier_set_free. */
+tier_set *tier_set_new(const tier_set_config *cfg, engine *eng, kt_err *err);
 void tier_set_free(tier_set *ts);
 
-/* The content index of tier i of c when it is fleet_shared (else NULL,
- * with err unset): one pool of the tier's capacity that every replica's
- * tier set reads and writes. Caller frees with tier_shared_free. */
-tier_cache *tier_shared_new(const tiers_cfg *c, int i, const model_card *m, kt_dtype hbm_dtype, int block_tokens,
-                            kv_eviction eviction, kt_err *err);
+/* The content index of tier i of cfg->tiers when it is fleet_shared (else
+ * NULL, with err unset): one pool of the tier's capacity that every
+ * replica's tier set reads and writes (cfg->shared is not read). Caller
+ * frees with tier_shared_free. */
+tier_cache *tier_shared_new(const tier_set_config *cfg, int i, kt_err *err);
 void tier_shared_free(tier_cache *c);
 
 /* Bytes of one block of block_tokens tokens at dtype, including the scale

@@ -367,6 +367,13 @@ static int load_results(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+tier_set_config scenario_tier_set_config(const scenario *sc, tier_cache *const *shared)
+{
+    return (tier_set_config){ .tiers = &sc->tiers, .model = sc->model, .hw = sc->hw, .hbm_dtype = sc->kv_dtype,
+                              .block_tokens = sc->kv_block_tokens, .gpus = sc->gpus_per_replica,
+                              .eviction = sc->eviction, .shared = shared };
+}
+
 /* Every tier must hold at least one block at its precision. */
 static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
 {
@@ -374,9 +381,8 @@ static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
         return 0;
     engine *e = engine_new(1);
     kt_err inner;
-    tier_set *ts = e ? tier_set_new(&sc->tiers, e, sc->model, sc->hw, sc->kv_dtype, sc->kv_block_tokens,
-                                    sc->gpus_per_replica, NULL, sc->eviction, &inner)
-                     : NULL;
+    const tier_set_config cfg = scenario_tier_set_config(sc, NULL);
+    tier_set *ts = e ? tier_set_new(&cfg, e, &inner) : NULL;
     int ok = ts != NULL;
     tier_set_free(ts);
     engine_free(e);

@@ -96,6 +96,10 @@ void scenario_data_dirs(const char *near, const char *sub, char *buf, size_t buf
 uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, const cost_par *par, kt_dtype kv,
                             int block_tokens, double hbm_fraction, double reserve_bytes);
 
+/* The configuration of one replica's tier set under sc; shared as in
+ * tier_set_config. sc must outlive the sets built from it. */
+tier_set_config scenario_tier_set_config(const scenario *sc, tier_cache *const *shared);
+
 /* Memory capex (USD) of the KV tiers in use: those of one replica
  * (fleet_shared 0), or the fleet's shared pools (1). Capacity × drives ×
  * cost.*_usd_per_gb of the tier's kind. */

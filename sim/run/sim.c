@@ -715,14 +715,14 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
             kv_pool_set_eviction(w->reps[i].kv, sc->eviction);
         }
     int tiered = sc->tiers.n || sc->tiers.track_evicted;
+    const tier_set_config tset_cfg = scenario_tier_set_config(sc, w->shared_tiers);
     for (int t = 0; t < sc->tiers.n; t++) {
-        w->shared_tiers[t] = tier_shared_new(&sc->tiers, t, sc->model, sc->kv_dtype, sc->kv_block_tokens, sc->eviction, err);
+        w->shared_tiers[t] = tier_shared_new(&tset_cfg, t, err);
         if (!w->shared_tiers[t] && sc->tiers.tier[t].fleet_shared)
             return -1;
     }
     for (int i = 0; i < w->n_reps && tiered; i++) {
-        tier_set *ts = tier_set_new(&sc->tiers, w->eng, sc->model, sc->hw, sc->kv_dtype, sc->kv_block_tokens,
-                                    sc->gpus_per_replica, w->shared_tiers, sc->eviction, err);
+        tier_set *ts = tier_set_new(&tset_cfg, w->eng, err);
         if (!ts)
             return -1;
         replica_set_tiers(&w->reps[i], ts);
