@@ -97,7 +97,7 @@ void kv_seq_commit(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t compute
  * ones kept as cache (most recently used last to go). seq is emptied but
  * keeps its array for reuse. */
 void kv_seq_release(kv_pool *p, kv_seq *seq);
-/* Keeps only seq's first keep_blocks blocks (heavy-hitter retention
+/* Keeps only seq's first keep_blocks blocks (KV retention (kv.retention)
  * compresses a sequence in place): the others lose this reference. The
  * kept blocks no longer hold plain prefix content, so those only this
  * sequence holds are unregistered (without the evict hook: nothing is
