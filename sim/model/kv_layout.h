@@ -78,7 +78,7 @@ typedef struct kv_layout {
 
 /* Fills l for the replica cm describes (its model, layout and KV dtype)
  * with blocks of block_tokens tokens and quant_group elements per scale.
- * cm must outlive nothing: l keeps only cm's model pointer. */
+ * l keeps cm's model pointer, not cm: the model must outlive l. */
 void kv_layout_init(kv_layout *l, const cost_model *cm, int quant_group, int block_tokens);
 
 #endif
