@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "cost.h"
+#include "kv_layout.h"
 #include "hw.h"
 #include "model.h"
 #include "testutil.h"
@@ -150,7 +151,7 @@ static void test_tensor_parallel_allreduce(void)
     CU_ASSERT(llabs(it.comm_ns - llround(2 * 80 * one)) <= 1);
     CU_ASSERT_EQUAL(it.bubble_ns, 0);
     /* KV per GPU: 8 KV heads over 8 GPUs = 1 head: 80 × 2 × 128 × 2 B. */
-    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 80.0 * 2 * 128 * 2, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(kv_layout_paged_bytes_token_gpu(&cm), 80.0 * 2 * 128 * 2, 1e-9);
     CU_ASSERT_DOUBLE_EQUAL(cost_weight_bytes_gpu(&cm), model_weight_bytes(m70) / 8, 1);
 }
 
@@ -222,7 +223,7 @@ static void test_par_identity(void)
             CU_ASSERT_EQUAL(x.flops, y.flops);
             CU_ASSERT_EQUAL(x.flops_wasted, y.flops_wasted);
             CU_ASSERT_EQUAL(x.hbm_bytes, y.hbm_bytes);
-            CU_ASSERT_EQUAL(cost_kv_bytes_per_token_gpu(&a), cost_kv_bytes_per_token_gpu(&b));
+            CU_ASSERT_EQUAL(kv_layout_paged_bytes_token_gpu(&a), kv_layout_paged_bytes_token_gpu(&b));
             CU_ASSERT_EQUAL(cost_weight_bytes_gpu(&a), cost_weight_bytes_gpu(&b));
             CU_ASSERT_EQUAL(cost_par_gpus(&b.par), tps[j]);
         }
@@ -414,20 +415,20 @@ static void test_memory_per_gpu(void)
     /* PP 2: a stage holds 16 layers; the last adds the lm_head and final norm. */
     init_layout(&cm, m8, h100, PAR(1, 2, 1, 1));
     CU_ASSERT_DOUBLE_EQUAL(cost_weight_bytes_gpu(&cm), 2 * (16 * layer + emb + 4096), 1);
-    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 16 * LLAMA8B_KV_LAYER, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(kv_layout_paged_bytes_token_gpu(&cm), 16 * LLAMA8B_KV_LAYER, 1e-9);
     /* CP 2: whole weights on each GPU, half the tokens' KV. */
     init_layout(&cm, m8, h100, PAR(1, 1, 2, 1));
     CU_ASSERT_DOUBLE_EQUAL(cost_weight_bytes_gpu(&cm), 2 * (32 * layer + 2 * emb + 4096), 1);
-    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 32 * LLAMA8B_KV_LAYER / 2, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(kv_layout_paged_bytes_token_gpu(&cm), 32 * LLAMA8B_KV_LAYER / 2, 1e-9);
     /* DeepSeek-V3 TP 8, EP 8: 256 experts / 8 parts = 32 whole experts a GPU,
      * the same bytes as sharding every expert 8 ways; the MLA latent
      * (512 + 64 values × 2 B, 61 layers) sits whole on every GPU. */
     init_layout(&cm, ds, h100, PAR(8, 1, 1, 8));
     CU_ASSERT_DOUBLE_EQUAL(cost_weight_bytes_gpu(&cm), model_weight_bytes(ds) / 8, 16);
-    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 61.0 * (512 + 64) * 2, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(kv_layout_paged_bytes_token_gpu(&cm), 61.0 * (512 + 64) * 2, 1e-9);
     /* With PP 2 as well, 31 of 61 layers' latent on the larger stage. */
     init_layout(&cm, ds, h100, PAR(8, 2, 1, 8));
-    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 31.0 * (512 + 64) * 2, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(kv_layout_paged_bytes_token_gpu(&cm), 31.0 * (512 + 64) * 2, 1e-9);
 }
 
 /* Llama-4-Scout: 12 global and 36 chunked (8,192-token) layers, 8 KV heads
@@ -443,27 +444,27 @@ static void test_windowed_kv_scout(void)
     cost_model cm;
     init_layout(&cm, scout, h100, PAR(8, 1, 1, 1));
     /* TP 8: one KV head a GPU, 512 B a token a layer. */
-    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 12 * 512.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(kv_layout_paged_bytes_token_gpu(&cm), 12 * 512.0, 1e-9);
     int64_t win[4];
     double bytes[4];
-    CU_ASSERT_EQUAL_FATAL(cost_kv_windows(&cm, win, bytes, 4), 1);
+    CU_ASSERT_EQUAL_FATAL(kv_layout_window_groups(&cm, win, bytes, 4), 1);
     CU_ASSERT_EQUAL(win[0], 8192);
     CU_ASSERT_DOUBLE_EQUAL(bytes[0], 36 * 512.0, 1e-9);
     /* 10M tokens (10 × 2^20) on one GPU: 6,144 B × 10,485,760 globally plus
      * 18,432 B × 8,192 windowed = 64,424,509,440 + 150,994,944 B. */
-    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_gpu(&cm, 10485760), 64575504384.0, 1);
+    CU_ASSERT_DOUBLE_EQUAL(kv_layout_context_bytes_gpu(&cm, 10485760), 64575504384.0, 1);
     /* Below the window every layer holds every token: 48 × 512 B × 1,000. */
-    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_gpu(&cm, 1000), 24576000.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(kv_layout_context_bytes_gpu(&cm, 1000), 24576000.0, 1e-6);
     /* Across the GPUs it is the model's own windowed count. */
-    CU_ASSERT_DOUBLE_EQUAL(8 * cost_kv_bytes_gpu(&cm, 10485760), model_kv_bytes(scout, 10485760, DTYPE_BF16),
+    CU_ASSERT_DOUBLE_EQUAL(8 * kv_layout_context_bytes_gpu(&cm, 10485760), model_kv_bytes(scout, 10485760, DTYPE_BF16),
                            1);
     /* A model without full-context layers pages every layer (Mistral-7B:
      * all sliding): no windows apart. */
     model_card *mis = model_load(tu_path("models/mistral-7b.yaml"), &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(mis);
     init_layout(&cm, mis, h100, PAR(1, 1, 1, 1));
-    CU_ASSERT_EQUAL(cost_kv_windows(&cm, win, bytes, 4), 0);
-    CU_ASSERT_DOUBLE_EQUAL(cost_kv_bytes_per_token_gpu(&cm), 32 * 2 * 8 * 128 * 2.0, 1e-9);
+    CU_ASSERT_EQUAL(kv_layout_window_groups(&cm, win, bytes, 4), 0);
+    CU_ASSERT_DOUBLE_EQUAL(kv_layout_paged_bytes_token_gpu(&cm), 32 * 2 * 8 * 128 * 2.0, 1e-9);
     model_free(mis);
     model_free(scout);
 }

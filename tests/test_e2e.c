@@ -184,7 +184,9 @@ static void test_attention_in_storage_step(void)
     cost_iter it;
     cost_seq s = { 3000 - 1984, 0, 0 };
     cost_iteration(&cm, &s, 1, 1, &it);
-    tier_set *ts = tier_set_new(&sc->tiers, engine_new(4), sc->model, sc->hw, DTYPE_BF16, 16, 1, NULL, &err);
+    const tier_set_config tcfg = { .tiers = &sc->tiers, .model = sc->model, .hw = sc->hw, .hbm_dtype = DTYPE_BF16,
+                                   .block_tokens = 16, .gpus = 1, .eviction = EVICT_LRU };
+    tier_set *ts = tier_set_new(&tcfg, engine_new(4), &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
     double layer = (double)tier_attention_layer_ns(ts, 0, sc->model, 0, 3000 - 1984, 1984);
     double gpu_layer = (double)it.total_ns / 32;

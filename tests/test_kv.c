@@ -348,6 +348,37 @@ static void cache_content(kv_pool *p, const kv_content *c)
     kv_seq_destroy(&s);
 }
 
+/* The shared lists by hand: four entries, 0..2 cold in that order, 3 hot.
+ * The victim is the cold head; with the cold list empty, the hot head. */
+static void test_evict_lists_order(void)
+{
+    uint32_t prev[4], next[4];
+    uint8_t seg[4];
+    evict_lists l = { .prev = prev, .next = next, .seg = seg };
+    evict_lists_clear(&l);
+    CU_ASSERT_EQUAL(evict_lists_victim(&l), EVICT_NONE);
+    for (uint32_t e = 0; e < 3; e++)
+        evict_lists_push_tail(&l, e, EVICT_COLD);
+    evict_lists_push_tail(&l, 3, EVICT_HOT);
+    CU_ASSERT_EQUAL(evict_lists_victim(&l), 0);
+    evict_lists_unlink(&l, 0);                  /* 1 2 | 3 */
+    CU_ASSERT_EQUAL(evict_lists_victim(&l), 1);
+    evict_lists_unlink(&l, 2);
+    evict_lists_push_head(&l, 2, EVICT_COLD);   /* 2 1 | 3 */
+    CU_ASSERT_EQUAL(evict_lists_victim(&l), 2);
+    evict_lists_unlink(&l, 2);
+    evict_lists_unlink(&l, 1);                  /* | 3 */
+    CU_ASSERT_EQUAL(evict_lists_victim(&l), 3);
+    evict_lists_push_tail(&l, 0, EVICT_COLD);   /* 0 | 3 */
+    CU_ASSERT_EQUAL(evict_lists_victim(&l), 0);
+    /* Reused content: LRU keeps it cold, HEAT protects it. */
+    CU_ASSERT_EQUAL(evict_reused_segment(EVICT_LRU), EVICT_COLD);
+    CU_ASSERT_EQUAL(evict_reused_segment(EVICT_HEAT), EVICT_HOT);
+    CU_ASSERT_EQUAL(evict_counts_reuse(EVICT_LRU), 0);
+    CU_ASSERT_EQUAL(evict_counts_reuse(EVICT_HEAT), 1);
+    CU_ASSERT_STRING_EQUAL(kv_eviction_names[EVICT_HEAT], "heat");
+}
+
 static void test_lru_order(void)
 {
     /* 12 blocks: A and B (4 blocks each) cached, 4 never used. */
@@ -752,6 +783,7 @@ int main(void)
         { "the last prompt token is never matched", test_last_token_never_matched },
         { "a session's next turn re-finds the previous one", test_next_turn_finds_previous },
         { "LRU eviction order", test_lru_order },
+        { "eviction lists by hand", test_evict_lists_order },
         { "prefix_cache = 0 disables matching", test_prefix_cache_off },
         { "hooks and the content-cache calls", test_hooks_and_content_cache },
         { "conservation under 50,000 random operations", test_random_conservation },

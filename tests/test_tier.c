@@ -22,6 +22,15 @@ static tier_cfg dram(double capacity, double bw)
     return t;
 }
 
+/* A one-GPU replica's tiers c for Llama-3.1-8B on an H100: bf16 in HBM,
+ * 16-token blocks, LRU. */
+static tier_set *new_set(const tiers_cfg *c, engine *e, kt_err *err)
+{
+    const tier_set_config cfg = { .tiers = c, .model = m8, .hw = h100, .hbm_dtype = DTYPE_BF16,
+                                  .block_tokens = 16, .gpus = 1, .eviction = EVICT_LRU };
+    return tier_set_new(&cfg, e, err);
+}
+
 static void test_block_bytes_per_precision(void)
 {
     /* Llama-3.1-8B: 32 layers × 2 × 8 heads × 128 = 65,536 elements per token. */
@@ -32,6 +41,23 @@ static void test_block_bytes_per_precision(void)
     /* 2-bit (KIVI: keys grouped per channel over 128 tokens, values per
      * token over 128 channels): a quarter byte plus 4 B per 128 elements. */
     CU_ASSERT_DOUBLE_EQUAL(tier_block_bytes(m8, DTYPE_INT2, 128, 16), 16 * 65536 * (0.25 + 4.0 / 128), 1e-6);
+}
+
+/* Each fetch policy's answers, the table the scheduler follows. */
+static void test_fetch_policy_table(void)
+{
+    static const struct { tier_fetch p; int on_arrival, overlaps, predicts; } want[] = {
+        { FETCH_DEMAND, 0, 0, 0 },
+        { FETCH_LAYERWISE, 0, 1, 0 },
+        { FETCH_PREFETCH, 1, 0, 0 },
+        { FETCH_PREDICTED, 1, 0, 1 },
+    };
+    CU_ASSERT_EQUAL(sizeof want / sizeof want[0], FETCH_KIND_COUNT);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        CU_ASSERT_EQUAL(fetch_policy_prefetch_on_arrival(want[i].p), want[i].on_arrival);
+        CU_ASSERT_EQUAL(fetch_policy_overlaps_compute(want[i].p), want[i].overlaps);
+        CU_ASSERT_EQUAL(fetch_policy_predicts(want[i].p), want[i].predicts);
+    }
 }
 
 /* Offloading fresh content only: what every tier holds plus what fell off
@@ -45,7 +71,7 @@ static void test_conservation_under_random_ops(void)
     c.tier[1] = dram(120 * block, 50e9);
     c.tier[2] = dram(300 * block, 10e9);
     kt_err err;
-    tier_set *ts = tier_set_new(&c, e, m8, h100, DTYPE_BF16, 16, 1, NULL, &err);
+    tier_set *ts = new_set(&c, e, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
     CU_ASSERT_EQUAL(ts->tiers[0].capacity_blocks, 50);
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
@@ -117,7 +143,7 @@ static void test_fetch_or_recompute_crossover(void)
         /* PCIe wide open so the tier's own bandwidth decides. */
         tiers_cfg c = { .n = 1, .decide = DECIDE_COMPARE, .pcie_Bps = 1e15, .pcie_setup_ns = 10000 };
         c.tier[0] = dram(1e12, crossover_Bps * factors[i]);
-        tier_set *ts = tier_set_new(&c, e, m8, h100, DTYPE_BF16, 16, 1, NULL, &err);
+        tier_set *ts = new_set(&c, e, &err);
         CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
         int64_t counts[TIER_MAX] = { 256 };
         int64_t fetch_ns = tier_set_fetch_estimate_ns(ts, counts);
@@ -135,7 +161,7 @@ static void test_dequant_and_sync_estimates(void)
     tiers_cfg c = { .n = 1, .pcie_Bps = 1e15, .pcie_setup_ns = 10000, .sync_io = 1 };
     c.tier[0] = dram(1e12, 10e9);
     c.tier[0].dtype = DTYPE_FP8;
-    tier_set *ts = tier_set_new(&c, e, m8, h100, DTYPE_BF16, 16, 1, NULL, &err);
+    tier_set *ts = new_set(&c, e, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
     /* fp8 block: 1 MiB; dequantizing reads it and writes 2 MiB of bf16 at
      * the HBM streaming rate. Sync: 10 calls each paying 11 µs. */
@@ -161,7 +187,7 @@ static void test_attention_in_storage_layer(void)
     tiers_cfg c = { .n = 1, .pcie_Bps = 1e15, .pcie_setup_ns = 10000 };
     c.tier[0] = dram(1e12, 20e9);
     c.tier[0].attention_flops = 10e12;
-    tier_set *ts = tier_set_new(&c, e, m8, h100, DTYPE_BF16, 16, 1, NULL, &err);
+    tier_set *ts = new_set(&c, e, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
     double compute_ns = 1e9 * 4.0 * 32 * 128 * 200 * 100000 / 10e12;
     double qo_ns = 1e9 * 2.0 * 200 * 32 * 128 * 2 / 20e9;
@@ -193,7 +219,7 @@ static void test_topology_shared_switch_and_c2c(void)
     }
     c.tier[2] = dram(1e12, 400e9);
     c.tier[2].gpu_link = GPU_LINK_C2C;
-    tier_set *ts = tier_set_new(&c, e, m8, h100, DTYPE_BF16, 16, 1, NULL, &err);
+    tier_set *ts = new_set(&c, e, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
     /* 100 blocks of 2 MiB from each drive: 209.7 MB at 5 GB/s = 41.94 ms,
      * after 80 µs + 10 µs of setup. */
@@ -329,6 +355,7 @@ int main(void)
         { "dequantization and sync I/O in the fetch estimate", test_dequant_and_sync_estimates },
         { "tiers cut TTFT, invariants checked after every event", test_tiers_cut_ttft },
         { "demand, layer-by-layer and speculative fetch", test_fetch_modes },
+        { "fetch policy decisions", test_fetch_policy_table },
         { "attention inside a storage tier, one layer by hand", test_attention_in_storage_layer },
         { "topology: a shared switch, a C2C tier", test_topology_shared_switch_and_c2c },
         { "topology: an unknown shared link", test_topology_errors },

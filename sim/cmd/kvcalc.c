@@ -10,35 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kv_layout.h"
 #include "units.h"
 
 /* ------------------------------------------------------------------------ */
 /* Computation                                                               */
 
-/* KV heads one GPU of a tp group holds: at least one (heads are replicated
- * when tp > kv_heads). */
-static int kv_heads_per_gpu(const model_card *m, int tp)
-{
-    return (m->n_kv_heads + tp - 1) / tp;
-}
-
-/* Fraction of layer l's KV that one GPU of a tensor-parallel group holds.
- * Same rule as cost.h (cost_kv_bytes_per_token_gpu), so the calculator and
- * the simulator agree: KV heads are split across the tp GPUs with at least one
- * head each (heads are replicated when tp > kv_heads, so the share is then
- * 1/kv_heads, not 1/tp); MLA's latent serves every head and sits whole on
- * every GPU. When tp divides kv_heads this is exactly 1/tp. */
-static double layer_gpu_share(const model_card *m, int layer, int tp)
-{
-    if (m->layers[layer].attn == ATTN_MLA)
-        return 1.0;
-    return (double)kv_heads_per_gpu(m, tp) / m->n_kv_heads;
-}
-
-/* KV bytes one token adds to layer l on one GPU of the tp group. */
+/* KV bytes one token adds to layer l on one GPU of the tp group: the
+ * head-share rule of kv_layout.h, which the simulator uses too. */
 static double layer_bytes_per_token_gpu(const model_card *m, int layer, kt_dtype kv, int tp)
 {
-    return model_kv_bytes_per_token_layer(m, layer, kv) * layer_gpu_share(m, layer, tp);
+    return model_kv_bytes_per_token_layer(m, layer, kv) * kv_layout_layer_share(m, layer, tp);
 }
 
 static int64_t ceil_div(int64_t a, int64_t b)
@@ -154,7 +136,7 @@ double kvcalc_layer_tile_bytes(const model_card *m, int layer, int tp, int64_t t
         tp = 1;
     if (m->layers[layer].attn == ATTN_MLA)
         return (double)tile_tokens * (m->mla_kv_lora_rank + m->mla_qk_rope_dim) * dtype_bytes(tile_dtype);
-    return kvcalc_tile_bytes(tile_tokens, kv_heads_per_gpu(m, tp), m->head_dim, dtype_bytes(tile_dtype));
+    return kvcalc_tile_bytes(tile_tokens, kv_layout_kv_heads_gpu(m, tp), m->head_dim, dtype_bytes(tile_dtype));
 }
 
 kt_dtype kvcalc_tile_dtype(kt_dtype kv)
@@ -909,7 +891,7 @@ static void print_memory(FILE *out, const hw_profile *gpu, const model_card *m, 
                 fmt_int(m->max_context_tokens, t2, sizeof t2));
 }
 
-/* Says why the per-GPU KV is more than 1/tp of the whole (see layer_gpu_share). */
+/* Says why the per-GPU KV is more than 1/tp of the whole (see kv_layout_layer_share). */
 static void print_split_note(FILE *out, const model_card *m, int tp, const kvcalc_result *r)
 {
     if (r->layers_of_kind[ATTN_MLA])
@@ -985,8 +967,8 @@ static void print_tiles(FILE *out, const model_card *m, const hw_profile *gpu, c
     tile_shape_layers(m, first);
     if (first[0] >= 0) {
         fprintf(out, "  %s layers: %d KV heads x %d dims per GPU: tokens x %d x %d x %g B x 2\n",
-                model_attn_names[m->layers[first[0]].attn], kv_heads_per_gpu(m, a->tp), m->head_dim,
-                kv_heads_per_gpu(m, a->tp), m->head_dim, dtype_bytes(td));
+                model_attn_names[m->layers[first[0]].attn], kv_layout_kv_heads_gpu(m, a->tp), m->head_dim,
+                kv_layout_kv_heads_gpu(m, a->tp), m->head_dim, dtype_bytes(td));
         print_tile_rows(out, m, gpu, a, first[0]);
     }
     if (first[1] >= 0) {
@@ -1243,7 +1225,7 @@ static json_t *json_tiles(const model_card *m, const hw_profile *gpu, const kv_a
     json_t *shapes = json_array();
     if (first[0] >= 0)
         json_array_append_new(shapes, json_pack("{s:s, s:i, s:i, s:o}", "kind", "kv_heads", "kv_heads_per_gpu",
-                                                kv_heads_per_gpu(m, a->tp), "head_dim", m->head_dim, "tiles",
+                                                kv_layout_kv_heads_gpu(m, a->tp), "head_dim", m->head_dim, "tiles",
                                                 json_tile_rows(m, gpu, a, first[0])));
     if (first[1] >= 0)
         json_array_append_new(shapes, json_pack("{s:s, s:i, s:o}", "kind", "mla_latent", "latent_dims",
@@ -1351,7 +1333,7 @@ static int print_json(FILE *out, const model_card *m, const hw_profile *gpu, con
 {
     double per_token_gpu = 0;
     for (int l = 0; l < m->n_layers; l++)
-        per_token_gpu += model_kv_bytes_per_token_layer(m, l, a->kv) * layer_gpu_share(m, l, a->tp);
+        per_token_gpu += layer_bytes_per_token_gpu(m, l, a->kv, a->tp);
     json_t *o = json_pack("{s:s, s:i, s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o}",
                           "model", m->name, "layers", m->n_layers, "kv_dtype", dtype_name(a->kv), "tp", a->tp,
                           "context_tokens", (json_int_t)a->ctx_tokens,

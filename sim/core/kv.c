@@ -21,12 +21,12 @@ struct kv_pool {
     int prefix_cache;
     uint32_t *ref;
     uint64_t *hash;
-    uint32_t *prev, *next;
-    uint32_t head[2], tail[2];  /* free lists: [0] cold, [1] hot (heat eviction only) */
+    evict_lists free;           /* free blocks: cold, and hot (reused content under EVICT_HEAT) */
+    uint32_t *prev, *next;      /* free.prev, free.next */
+    uint8_t *seg;               /* free.seg: which free list a free block is on */
     uint32_t n_free, n_cached;
-    uint8_t *seg;               /* which free list a free block is on */
-    uint16_t *heat;             /* times its content was found by a prefix lookup */
-    int heat_evict;
+    uint16_t *heat;             /* times its content was found by a prefix lookup (when the policy counts reuse) */
+    kv_eviction eviction;
     kv_evict_fn on_evict;
     void *evict_ud;
     kv_register_fn on_register;
@@ -84,38 +84,22 @@ static void tab_del(kv_pool *p, uint64_t key) { htab_del(&p->tab, key); }
 
 static void free_unlink(kv_pool *p, uint32_t b)
 {
-    int l = p->seg[b];
-    if (p->prev[b] != KV_NONE)
-        p->next[p->prev[b]] = p->next[b];
-    else
-        p->head[l] = p->next[b];
-    if (p->next[b] != KV_NONE)
-        p->prev[p->next[b]] = p->prev[b];
-    else
-        p->tail[l] = p->prev[b];
-    p->prev[b] = p->next[b] = KV_NONE;
+    evict_lists_unlink(&p->free, b);
     p->n_free--;
     if (p->hash[b])
         p->n_cached--;
 }
 
-/* Reused cached content goes on the hot list under heat eviction. */
-static int free_list_of(const kv_pool *p, uint32_t b)
+/* Cached content a prefix lookup reused goes where the policy keeps reused
+ * content (heat is counted only when the policy asks for it). */
+static evict_segment free_list_of(const kv_pool *p, uint32_t b)
 {
-    return p->heat_evict && p->hash[b] && p->heat[b] > 0;
+    return p->hash[b] && p->heat[b] > 0 ? evict_reused_segment(p->eviction) : EVICT_COLD;
 }
 
 static void free_push_tail(kv_pool *p, uint32_t b)
 {
-    int l = free_list_of(p, b);
-    p->seg[b] = (uint8_t)l;
-    p->prev[b] = p->tail[l];
-    p->next[b] = KV_NONE;
-    if (p->tail[l] != KV_NONE)
-        p->next[p->tail[l]] = b;
-    else
-        p->head[l] = b;
-    p->tail[l] = b;
+    evict_lists_push_tail(&p->free, b, free_list_of(p, b));
     p->n_free++;
     if (p->hash[b])
         p->n_cached++;
@@ -123,14 +107,7 @@ static void free_push_tail(kv_pool *p, uint32_t b)
 
 static void free_push_head(kv_pool *p, uint32_t b)
 {
-    p->seg[b] = 0;
-    p->next[b] = p->head[0];
-    p->prev[b] = KV_NONE;
-    if (p->head[0] != KV_NONE)
-        p->prev[p->head[0]] = b;
-    else
-        p->tail[0] = b;
-    p->head[0] = b;
+    evict_lists_push_head(&p->free, b, EVICT_COLD);
     p->n_free++;
     if (p->hash[b])
         p->n_cached++;
@@ -154,7 +131,8 @@ kv_pool *kv_pool_new(uint32_t n_blocks, int block_tokens, int prefix_cache)
     p->next = malloc((n_blocks + 1) * sizeof *p->next);
     if (!p->ref || !p->seg || !p->heat || !p->hash || !p->prev || !p->next || htab_init(&p->tab, n_blocks) < 0)
         goto fail;
-    p->head[0] = p->tail[0] = p->head[1] = p->tail[1] = KV_NONE;
+    p->free = (evict_lists){ .prev = p->prev, .next = p->next, .seg = p->seg };
+    evict_lists_clear(&p->free);
     for (uint32_t b = 0; b < n_blocks; b++)
         free_push_tail(p, b);
     return p;
@@ -240,11 +218,11 @@ static void evict_content(kv_pool *p, uint32_t b)
 /* Takes the least recently freed block, evicting the content it caches. */
 static uint32_t take_free(kv_pool *p)
 {
-    uint32_t b = p->head[0] != KV_NONE ? p->head[0] : p->head[1];
+    uint32_t b = evict_lists_victim(&p->free);
     free_unlink(p, b);
     if (p->hash[b])
         evict_content(p, b);
-    if (p->heat_evict)
+    if (evict_counts_reuse(p->eviction))
         p->heat[b] = 0;
     return b;
 }
@@ -303,7 +281,7 @@ int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64
             break;
         if (p->ref[b]++ == 0)
             free_unlink(p, b);
-        if (p->heat_evict && p->heat[b] < UINT16_MAX)
+        if (evict_counts_reuse(p->eviction) && p->heat[b] < UINT16_MAX)
             p->heat[b]++;
         h = hi;
         seq->n_hashed++;
@@ -453,7 +431,7 @@ void kv_pool_set_register_hook(kv_pool *p, kv_register_fn fn, void *ud)
 }
 
 void kv_pool_set_retain(kv_pool *p, int retain) { p->no_retain = !retain; }
-void kv_pool_set_heat_eviction(kv_pool *p, int on) { p->heat_evict = on; }
+void kv_pool_set_eviction(kv_pool *p, kv_eviction policy) { p->eviction = policy; }
 
 int kv_pool_has(const kv_pool *p, uint64_t hash) { return tab_get(p, hash) != KV_NONE; }
 
@@ -512,33 +490,37 @@ void kv_content_hashes(const kv_content *c, int block_tokens, int64_t first, int
 
 /* ---------- invariants ---------- */
 
+/* A free-list entry must be a block of the pool with no reference. */
+static int free_block_ok(const void *ud, uint32_t b)
+{
+    const kv_pool *p = ud;
+    return b < p->n_blocks && p->ref[b] == 0 ? 0 : -1;
+}
+
 static int check_free_list(const kv_pool *p, kt_err *err)
 {
-    uint32_t n = 0, cached = 0;
-    for (int l = 0; l < 2; l++) {
-        uint32_t prev = KV_NONE;
-        for (uint32_t b = p->head[l]; b != KV_NONE; b = p->next[b]) {
-            if (b >= p->n_blocks || p->ref[b] != 0 || p->prev[b] != prev || p->seg[b] != l ||
-                ++n > p->n_blocks) {
-                KT_ERROR(err, NULL, 0, 0, "kv: free list %d broken at block %u", l, b);
-                return -1;
-            }
-            cached += p->hash[b] != 0;
-            prev = b;
-        }
-        if (prev != p->tail[l]) {
+    int l;
+    uint32_t bad;
+    int64_t listed = evict_lists_walk(&p->free, p->n_blocks, free_block_ok, p, &l, &bad);
+    if (listed < 0) {
+        if (bad == EVICT_NONE)
             KT_ERROR(err, NULL, 0, 0, "kv: free list %d does not end at its tail", l);
-            return -1;
-        }
+        else
+            KT_ERROR(err, NULL, 0, 0, "kv: free list %d broken at block %u", l, bad);
+        return -1;
     }
-    if (n != p->n_free || cached != p->n_cached) {
+    /* Every listed block is unreferenced; when the counts below agree, the
+     * lists hold exactly the unreferenced blocks. */
+    uint32_t n = (uint32_t)listed, unref = 0, cached = 0;
+    for (uint32_t b = 0; b < p->n_blocks; b++) {
+        unref += p->ref[b] == 0;
+        cached += p->ref[b] == 0 && p->hash[b] != 0;
+    }
+    if (n != p->n_free || (unref == n && cached != p->n_cached)) {
         KT_ERROR(err, NULL, 0, 0, "kv: free lists hold %u blocks (%u cached), counters say %u (%u)", n,
                  cached, p->n_free, p->n_cached);
         return -1;
     }
-    uint32_t unref = 0;
-    for (uint32_t b = 0; b < p->n_blocks; b++)
-        unref += p->ref[b] == 0;
     if (unref != n) {
         KT_ERROR(err, NULL, 0, 0, "kv: %u blocks have no reference but %u are on the free lists", unref, n);
         return -1;

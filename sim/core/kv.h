@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "evict.h"
 
 /* What the tokens of a sequence are, so equal prefixes hash equally without
  * carrying token ids. A sequence's token stream is the concatenation of its
@@ -96,7 +97,7 @@ void kv_seq_commit(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t compute
  * ones kept as cache (most recently used last to go). seq is emptied but
  * keeps its array for reuse. */
 void kv_seq_release(kv_pool *p, kv_seq *seq);
-/* Keeps only seq's first keep_blocks blocks (heavy-hitter retention
+/* Keeps only seq's first keep_blocks blocks (KV retention (kv.retention)
  * compresses a sequence in place): the others lose this reference. The
  * kept blocks no longer hold plain prefix content, so those only this
  * sequence holds are unregistered (without the evict hook: nothing is
@@ -124,10 +125,11 @@ void kv_pool_set_register_hook(kv_pool *p, kv_register_fn fn, void *ud);
  * evict hook fires) instead of staying as prefix cache. Default 1. */
 void kv_pool_set_retain(kv_pool *p, int retain);
 
-/* on = 1: heat-based eviction: freed blocks whose content a prefix lookup
- * reused are kept on a protected list and evicted only after every block
- * whose content was never reused (a segmented LRU). Default: plain LRU. */
-void kv_pool_set_heat_eviction(kv_pool *p, int on);
+/* How free blocks are reused (evict.h). EVICT_HEAT: freed blocks whose
+ * content a prefix lookup reused are kept on a protected list and evicted
+ * only after every block whose content was never reused (a segmented LRU).
+ * Default: EVICT_LRU. */
+void kv_pool_set_eviction(kv_pool *p, kv_eviction policy);
 
 /* 1 when a block with this content is registered (free or held). */
 int kv_pool_has(const kv_pool *p, uint64_t hash);

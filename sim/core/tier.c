@@ -1,5 +1,6 @@
 /* tier.c — lower KV tiers of a replica: configuration, block sizes per precision, offload cascade, lookup, fetch and its estimate. */
 #include "tier.h"
+#include "kv_layout.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -7,13 +8,10 @@
 
 const char *const tier_kind_names[TIER_KIND_COUNT + 1] = { "dram", "cxl", "nvme", "remote", NULL };
 const char *const tier_offload_names[OFFLOAD_KIND_COUNT + 1] = { "drop", "write_back", "write_through", NULL };
-const char *const tier_fetch_names[FETCH_KIND_COUNT + 1] = { "demand", "layerwise", "prefetch", "predicted", NULL };
 const char *const tier_decide_names[DECIDE_KIND_COUNT + 1] = { "compare", "fetch", "recompute", NULL };
 static const char *const io_names[] = { "async", "sync", NULL };
 static const char *const gpu_link_names[GPU_LINK_COUNT + 1] = { "pcie", "c2c", "nvlink", NULL };
 
-/* Sub-byte formats carry an fp16 scale and an fp16 zero point per group. */
-#define QUANT_META_BYTES 4.0
 /* A tier's dtype left unset means "the HBM KV dtype". */
 #define TIER_DTYPE_AS_HBM DTYPE_COUNT
 
@@ -190,61 +188,42 @@ int tiers_from_conf(conf_node *root, tiers_cfg *c, kt_err *err)
 
 double tier_block_bytes(const model_card *m, kt_dtype dtype, int quant_group, int block_tokens)
 {
-    /* Elements per token of the paged layers: fp32 bytes / 4. */
-    double elems = model_kv_paged_bytes_per_token(m, DTYPE_FP32) / 4.0;
-    double per = dtype_bytes(dtype);
-    if (per < 1)
-        per += QUANT_META_BYTES / quant_group;
-    return block_tokens * elems * per;
+    return kv_layout_stored_block_bytes(m, dtype, quant_group, block_tokens);
 }
 
 /* ---------- the content cache ---------- */
 
 #define NIL UINT32_MAX
 
-static int cache_init(tier_cache *c, uint64_t capacity, int heat)
+static int cache_init(tier_cache *c, uint64_t capacity, kv_eviction eviction)
 {
     memset(c, 0, sizeof *c);
     c->capacity = capacity;
-    c->heat = heat;
-    c->head[0] = c->tail[0] = c->head[1] = c->tail[1] = c->free_entry = NIL;
+    c->eviction = eviction;
+    evict_lists_clear(&c->lists);
+    c->free_entry = NIL;
     return htab_init(&c->index, 1024);
 }
 
 static void cache_destroy(tier_cache *c)
 {
     free(c->key);
-    free(c->prev);
-    free(c->next);
-    free(c->seg);
+    free(c->lists.prev);
+    free(c->lists.next);
+    free(c->lists.seg);
     htab_destroy(&c->index);
 }
 
 static void cache_unlink(tier_cache *c, uint32_t e)
 {
     c->version++;
-    int l = c->seg[e];
-    if (c->prev[e] != NIL)
-        c->next[c->prev[e]] = c->next[e];
-    else
-        c->head[l] = c->next[e];
-    if (c->next[e] != NIL)
-        c->prev[c->next[e]] = c->prev[e];
-    else
-        c->tail[l] = c->prev[e];
+    evict_lists_unlink(&c->lists, e);
 }
 
-static void cache_push_tail(tier_cache *c, uint32_t e, int l)
+static void cache_push_tail(tier_cache *c, uint32_t e, evict_segment s)
 {
     c->version++;
-    c->seg[e] = (uint8_t)l;
-    c->prev[e] = c->tail[l];
-    c->next[e] = NIL;
-    if (c->tail[l] != NIL)
-        c->next[c->tail[l]] = e;
-    else
-        c->head[l] = e;
-    c->tail[l] = e;
+    evict_lists_push_tail(&c->lists, e, s);
 }
 
 /* A free entry slot, growing the arrays by doubling. NIL when out of memory. */
@@ -252,22 +231,22 @@ static uint32_t cache_entry(tier_cache *c)
 {
     if (c->free_entry != NIL) {
         uint32_t e = c->free_entry;
-        c->free_entry = c->next[e];
+        c->free_entry = c->lists.next[e];
         return e;
     }
     if (c->used_entries == c->cap_entries) {
         uint32_t cap = c->cap_entries ? c->cap_entries * 2 : 1024;
         uint64_t *k = realloc(c->key, cap * sizeof *k);
-        uint32_t *p = realloc(c->prev, cap * sizeof *p), *n = realloc(c->next, cap * sizeof *n);
-        uint8_t *g = realloc(c->seg, cap * sizeof *g);
+        uint32_t *p = realloc(c->lists.prev, cap * sizeof *p), *n = realloc(c->lists.next, cap * sizeof *n);
+        uint8_t *g = realloc(c->lists.seg, cap * sizeof *g);
         if (k)
             c->key = k;
         if (p)
-            c->prev = p;
+            c->lists.prev = p;
         if (n)
-            c->next = n;
+            c->lists.next = n;
         if (g)
-            c->seg = g;
+            c->lists.seg = g;
         if (!k || !p || !n || !g)
             return NIL;
         c->cap_entries = cap;
@@ -275,13 +254,13 @@ static uint32_t cache_entry(tier_cache *c)
     return c->used_entries++;
 }
 
-/* A hit: most recently used, and hot under heat eviction. */
+/* A hit: most recently used, on the list the policy keeps reused content. */
 static void cache_touch(tier_cache *c, uint64_t hash)
 {
     uint32_t e = htab_get(&c->index, hash);
     if (e != NIL) {
         cache_unlink(c, e);
-        cache_push_tail(c, e, c->heat);
+        cache_push_tail(c, e, evict_reused_segment(c->eviction));
     }
 }
 
@@ -297,7 +276,7 @@ static int cache_put(tier_cache *c, uint64_t hash, uint64_t *evicted)
     }
     uint32_t e;
     if (c->n == c->capacity) {
-        e = c->head[0] != NIL ? c->head[0] : c->head[1];
+        e = evict_lists_victim(&c->lists);
         *evicted = c->key[e];
         cache_unlink(c, e);
         htab_del(&c->index, c->key[e]);
@@ -306,32 +285,34 @@ static int cache_put(tier_cache *c, uint64_t hash, uint64_t *evicted)
         return -1;
     }
     if (htab_put(&c->index, hash, e) < 0) {
-        c->next[e] = c->free_entry;
+        c->lists.next[e] = c->free_entry;
         c->free_entry = e;
         return -1;
     }
     c->key[e] = hash;
-    cache_push_tail(c, e, 0);
+    cache_push_tail(c, e, EVICT_COLD);
     c->n++;
     return 0;
 }
 
+/* A listed entry must be indexed under its key. */
+static int cache_entry_ok(const void *ud, uint32_t e)
+{
+    const tier_cache *c = ud;
+    return htab_get(&c->index, c->key[e]) == e ? 0 : -1;
+}
+
 static int cache_check(const tier_cache *c, const char *name, kt_err *err)
 {
-    uint64_t n = 0;
-    int ends = 1;
-    for (int l = 0; l < 2; l++) {
-        uint32_t prev = NIL;
-        for (uint32_t e = c->head[l]; e != NIL; e = c->next[e]) {
-            if (c->prev[e] != prev || c->seg[e] != l || ++n > c->n || htab_get(&c->index, c->key[e]) != e) {
-                KT_ERROR(err, NULL, 0, 0, "tier %s: cache list broken at entry %u", name, e);
-                return -1;
-            }
-            prev = e;
-        }
-        ends &= prev == c->tail[l];
+    int l;
+    uint32_t bad;
+    int64_t listed = evict_lists_walk(&c->lists, c->n, cache_entry_ok, c, &l, &bad);
+    if (listed < 0 && bad != EVICT_NONE) {
+        KT_ERROR(err, NULL, 0, 0, "tier %s: cache list broken at entry %u", name, bad);
+        return -1;
     }
-    if (n != c->n || c->index.n != c->n || c->n > c->capacity || !ends) {
+    uint64_t n = listed < 0 ? 0 : (uint64_t)listed;
+    if (listed < 0 || n != c->n || c->index.n != c->n || c->n > c->capacity) {
         KT_ERROR(err, NULL, 0, 0, "tier %s: %llu entries listed, %llu counted, %u indexed, capacity %llu", name,
                  (unsigned long long)n, (unsigned long long)c->n, c->index.n, (unsigned long long)c->capacity);
         return -1;
@@ -366,16 +347,15 @@ static kt_dtype tier_dtype(const tier_cfg *tc, kt_dtype hbm_dtype)
     return tc->dtype == TIER_DTYPE_AS_HBM ? hbm_dtype : tc->dtype;
 }
 
-tier_cache *tier_shared_new(const tiers_cfg *c, int i, const model_card *m, kt_dtype hbm_dtype, int block_tokens,
-                            kt_err *err)
+tier_cache *tier_shared_new(const tier_set_config *cfg, int i, kt_err *err)
 {
-    const tier_cfg *tc = &c->tier[i];
+    const tier_cfg *tc = &cfg->tiers->tier[i];
     if (!tc->fleet_shared)
         return NULL;
-    uint32_t cap = tier_capacity_blocks(tc, tier_block_bytes(m, tier_dtype(tc, hbm_dtype), tc->quant_group,
-                                                             block_tokens), err);
+    uint32_t cap = tier_capacity_blocks(tc, tier_block_bytes(cfg->model, tier_dtype(tc, cfg->hbm_dtype),
+                                                             tc->quant_group, cfg->block_tokens), err);
     tier_cache *cache = cap ? calloc(1, sizeof *cache) : NULL;
-    if (cap && (!cache || cache_init(cache, cap, c->heat_eviction) < 0)) {
+    if (cap && (!cache || cache_init(cache, cap, cfg->eviction) < 0)) {
         free(cache);
         KT_ERROR(err, NULL, 0, 0, "tier %s: out of memory", tc->name);
         return NULL;
@@ -404,7 +384,7 @@ static int build_tier(tier_set *ts, int i, const model_card *m, kt_dtype hbm_dty
     if (!t->capacity_blocks)
         return -1;
     t->store = shared ? shared : &t->own;
-    if (!shared && cache_init(&t->own, t->capacity_blocks, ts->cfg.heat_eviction) < 0) {
+    if (!shared && cache_init(&t->own, t->capacity_blocks, ts->eviction) < 0) {
         KT_ERROR(err, NULL, 0, 0, "tier %s: out of memory", t->cfg.name);
         return -1;
     }
@@ -430,16 +410,22 @@ static int build_tier(tier_set *ts, int i, const model_card *m, kt_dtype hbm_dty
     return 0;
 }
 
-tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, const hw_profile *hw,
-                       kt_dtype hbm_dtype, int block_tokens, int gpus, tier_cache *const *shared, kt_err *err)
+tier_set *tier_set_new(const tier_set_config *cfg, engine *eng, kt_err *err)
 {
+    const tiers_cfg *c = cfg->tiers;
+    const model_card *m = cfg->model;
+    const hw_profile *hw = cfg->hw;
+    kt_dtype hbm_dtype = cfg->hbm_dtype;
+    int block_tokens = cfg->block_tokens, gpus = cfg->gpus;
+    tier_cache *const *shared = cfg->shared;
     tier_set *ts = calloc(1, sizeof *ts);
     if (!ts)
         return NULL;
     ts->cfg = *c;
+    ts->eviction = cfg->eviction;
     ts->eng = eng;
     ts->block_tokens = block_tokens;
-    ts->hbm_block_bytes = tier_block_bytes(m, hbm_dtype, 32, block_tokens);
+    ts->hbm_block_bytes = tier_block_bytes(m, hbm_dtype, KV_LAYOUT_HBM_QUANT_GROUP, block_tokens);
     ts->dequant_Bps = hw->hbm_bw_Bps * hw->eff_mem * gpus;
     ts->fab = fabric_new(eng, TIER_MAX_LINKS, 16);
     if (!ts->fab) {
@@ -472,7 +458,7 @@ tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, con
             tier_set_free(ts);
             return NULL;
         }
-    if (c->track_evicted && cache_init(&ts->dropped, UINT64_MAX, 0) < 0) {
+    if (c->track_evicted && cache_init(&ts->dropped, UINT64_MAX, EVICT_LRU) < 0) {
         tier_set_free(ts);
         return NULL;
     }

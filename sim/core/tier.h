@@ -8,7 +8,9 @@
 #include "dtype.h"
 #include "engine.h"
 #include "err.h"
+#include "evict.h"
 #include "fabric.h"
+#include "fetch_policy.h"
 #include "htab.h"
 #include "hw.h"
 #include "kv.h"
@@ -27,12 +29,10 @@ typedef enum { GPU_LINK_PCIE, GPU_LINK_C2C, GPU_LINK_NVLINK, GPU_LINK_COUNT } ti
 
 typedef enum { TIER_DRAM, TIER_CXL, TIER_NVME, TIER_REMOTE, TIER_KIND_COUNT } tier_kind;
 typedef enum { OFFLOAD_DROP, OFFLOAD_WRITE_BACK, OFFLOAD_WRITE_THROUGH, OFFLOAD_KIND_COUNT } tier_offload;
-typedef enum { FETCH_DEMAND, FETCH_LAYERWISE, FETCH_PREFETCH, FETCH_PREDICTED, FETCH_KIND_COUNT } tier_fetch;
 typedef enum { DECIDE_COMPARE, DECIDE_FETCH, DECIDE_RECOMPUTE, DECIDE_KIND_COUNT } tier_decide;
 
 extern const char *const tier_kind_names[TIER_KIND_COUNT + 1];
 extern const char *const tier_offload_names[OFFLOAD_KIND_COUNT + 1];
-extern const char *const tier_fetch_names[FETCH_KIND_COUNT + 1];
 extern const char *const tier_decide_names[DECIDE_KIND_COUNT + 1];
 
 /* One tier as configured, per replica (its share of the node).
@@ -70,7 +70,6 @@ typedef struct tiers_cfg {
     int64_t nic_setup_ns;       /* programming the NIC from the CPU */
     int64_t prefetch_lead_ns;   /* predicted prefetch starts this long before the expected turn */
     int track_evicted;          /* remember dropped content, to count its recomputation as waste */
-    int heat_eviction;          /* segmented LRU instead of LRU (from kv.eviction) */
     int in_storage_attention;   /* attend to a prefix where it lies, when its tier can */
     struct { char name[32]; double bw_Bps; } shared[TIER_MAX_SHARED];
     int n_shared;
@@ -90,14 +89,15 @@ typedef struct tier_stats {
  * content, not the capacity, so a 100 TB tier costs nothing until filled.
  * Invariants: n <= capacity; the two lists hold n entries together, each
  * in index under its key, each on the list seg names; free entries chain
- * through next. Eviction takes the cold list's head, else the hot one's. */
+ * through lists.next. Eviction takes the cold list's head, else the hot
+ * one's (evict_lists_victim); a hit goes where the policy keeps reused
+ * content (evict_reused_segment). */
 typedef struct tier_cache {
     uint64_t capacity, n;
     uint64_t *key;
-    uint32_t *prev, *next;
-    uint8_t *seg;               /* list of an entry: 0 cold, 1 hot (reused, heat eviction) */
-    uint32_t cap_entries, used_entries, free_entry, head[2], tail[2];
-    int heat;                   /* evict every cold entry before a hot one */
+    evict_lists lists;          /* owns its prev, next and seg arrays (cap_entries each) */
+    uint32_t cap_entries, used_entries, free_entry;
+    kv_eviction eviction;
     uint64_t version;           /* bumped by every change to the lists */
     uint64_t checked_version;   /* the version tier_set_check last verified */
     int checked;
@@ -133,28 +133,42 @@ typedef struct tier_set {
     double hbm_block_bytes;     /* one block in HBM at the KV dtype */
     double dequant_Bps;         /* HBM streaming rate for dequantization */
     int block_tokens;
+    kv_eviction eviction;       /* of every tier's own store */
     tier_cache dropped;         /* content no tier keeps any more (track_evicted) */
 } tier_set;
 
-/* Builds the tiers of one replica of gpus GPUs: block sizes from the model
- * at each tier's precision, links from the profile and the settings (each
- * GPU has its own PCIe link, so the replica's PCIe is gpus × one). Returns NULL
- * (err set) on bad sizes; caller frees with tier_set_free. */
-/* shared[i], when not NULL, is the content index tier i uses instead of its
- * own (a fleet-shared pool, from tier_shared_new); the set does not own it. */
-tier_set *tier_set_new(const tiers_cfg *c, engine *eng, const model_card *m, const hw_profile *hw,
-                       kt_dtype hbm_dtype, int block_tokens, int gpus, tier_cache *const *shared, kt_err *err);
+/* What one replica's tier set is built from. Nothing here is owned: every
+ * pointer must outlive the sets built from it. */
+typedef struct tier_set_config {
+    const tiers_cfg *tiers;     /* the tiers and their policies */
+    const model_card *model;    /* block sizes at each tier's precision */
+    const hw_profile *hw;       /* link figures the settings leave unset */
+    kt_dtype hbm_dtype;         /* KV precision in HBM */
+    int block_tokens;
+    int gpus;                   /* of the replica: each GPU has its own PCIe link */
+    kv_eviction eviction;       /* of every tier's store */
+    /* NULL, or per tier the content index it uses instead of its own (a
+     * fleet-shared pool from tier_shared_new; NULL entries for the others). */
+    tier_cache *const *shared;
+} tier_set_config;
+
+/* Builds the tiers of one replica: block sizes from the model at each
+ * tier's precision, links from the profile and the settings (the replica's
+ * PCIe is gpus × one). Returns NULL (err set) on bad sizes; caller frees
+ * with tier_set_free. */
+tier_set *tier_set_new(const tier_set_config *cfg, engine *eng, kt_err *err);
 void tier_set_free(tier_set *ts);
 
-/* The content index of tier i of c when it is fleet_shared (else NULL,
- * with err unset): one pool of the tier's capacity that every replica's
- * tier set reads and writes. Caller frees with tier_shared_free. */
-tier_cache *tier_shared_new(const tiers_cfg *c, int i, const model_card *m, kt_dtype hbm_dtype, int block_tokens,
-                            kt_err *err);
+/* The content index of tier i of cfg->tiers when it is fleet_shared (else
+ * NULL, with err unset): one pool of the tier's capacity that every
+ * replica's tier set reads and writes (cfg->shared is not read). Caller
+ * frees with tier_shared_free. */
+tier_cache *tier_shared_new(const tier_set_config *cfg, int i, kt_err *err);
 void tier_shared_free(tier_cache *c);
 
 /* Bytes of one block of block_tokens tokens at dtype, including the scale
- * metadata of sub-byte formats (an fp16 scale and zero per quant_group). */
+ * metadata of sub-byte formats (an fp16 scale and zero per quant_group):
+ * kv_layout_stored_block_bytes. */
 double tier_block_bytes(const model_card *m, kt_dtype dtype, int quant_group, int block_tokens);
 
 /* Content hash evicted from HBM (or from tier level-1 when level > 0):

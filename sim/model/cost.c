@@ -1,5 +1,6 @@
 /* cost.c — iteration time as a sum over ops of max(compute, memory), plus the collectives of tensor, pipeline, context and expert parallelism and launch overhead. */
 #include "cost.h"
+#include "kv_layout.h"
 
 #include <limits.h>
 #include <math.h>
@@ -45,11 +46,7 @@ static int add_group(cost_model *cm, int layer, kt_err *err)
         KT_ERROR(err, NULL, 0, 0, "model %s: too many distinct attention layer kinds", cm->m->name);
         return -1;
     }
-    double per_token = model_kv_bytes_per_token_layer(cm->m, layer, cm->kv_dtype);
-    if (l->attn != ATTN_MLA) {
-        int heads_gpu = (cm->m->n_kv_heads + cm->par.tp - 1) / cm->par.tp;
-        per_token = per_token * heads_gpu / cm->m->n_kv_heads;
-    }
+    double per_token = kv_layout_layer_bytes_token_gpu(cm->m, layer, cm->kv_dtype, cm->par.tp);
     cm->groups[cm->n_groups++] = (cost_attn_group){ layer, 1, l->attn, l->window_tokens, per_token };
     return 0;
 }
@@ -178,42 +175,6 @@ int cost_model_init(cost_model *cm, const model_card *m, const hw_profile *hw, i
 {
     const cost_par par = { tp, 1, 1, 1 };
     return cost_model_init_par(cm, m, hw, &par, kv, err);
-}
-
-/* One token of group g's layers on one GPU: its stage's share, 1/cp of the tokens. */
-static double group_kv_bytes_token_gpu(const cost_model *cm, const cost_attn_group *g)
-{
-    return g->count * g->kv_bytes_token_gpu * cm->stage_share / cm->par.cp;
-}
-
-double cost_kv_bytes_per_token_gpu(const cost_model *cm)
-{
-    double b = 0;
-    for (int i = 0; i < cm->n_groups; i++)
-        if (model_layer_paged(cm->m, cm->groups[i].layer))
-            b += group_kv_bytes_token_gpu(cm, &cm->groups[i]);
-    return b;
-}
-
-int cost_kv_windows(const cost_model *cm, int64_t *window_tokens, double *bytes_token_gpu, int max)
-{
-    int n = 0;
-    for (int i = 0; i < cm->n_groups && n < max; i++)
-        if (!model_layer_paged(cm->m, cm->groups[i].layer)) {
-            window_tokens[n] = cm->groups[i].window_tokens;
-            bytes_token_gpu[n++] = group_kv_bytes_token_gpu(cm, &cm->groups[i]);
-        }
-    return n;
-}
-
-double cost_kv_bytes_gpu(const cost_model *cm, int64_t tokens)
-{
-    double b = cost_kv_bytes_per_token_gpu(cm) * (double)tokens;
-    for (int i = 0; i < cm->n_groups; i++)
-        if (!model_layer_paged(cm->m, cm->groups[i].layer))
-            b += group_kv_bytes_token_gpu(cm, &cm->groups[i]) *
-                 (double)model_layer_kv_tokens(cm->m, cm->groups[i].layer, tokens);
-    return b;
 }
 
 double cost_weight_bytes_gpu(const cost_model *cm)

@@ -62,13 +62,16 @@ typedef struct cost_gemm {
     int count;
 } cost_gemm;
 
+/* Distinct attention layer kinds a cost model tells apart. */
+#define COST_MAX_ATTN_GROUPS 8
+
 /* Layers that attend alike (same kind and window) with their count. */
 typedef struct cost_attn_group {
     int layer;                  /* a representative layer index */
     int count;
     model_attn_kind kind;
     int64_t window_tokens;
-    double kv_bytes_token_gpu;  /* one token, one layer, one GPU */
+    double kv_bytes_token_gpu;  /* one token, one layer, one GPU (kv_layout_layer_bytes_token_gpu) */
 } cost_attn_group;
 
 /* Precomputed per-replica constants.
@@ -86,7 +89,7 @@ typedef struct cost_model {
     double mem_bytes_per_s;
     cost_gemm gemms[MODEL_MAX_GEMMS * 4];
     int n_gemms;
-    cost_attn_group groups[8];
+    cost_attn_group groups[COST_MAX_ATTN_GROUPS];
     int n_groups;
     int n_moe_layers;
     int stage_layers;           /* layers of the largest pipeline stage */
@@ -109,20 +112,7 @@ int cost_model_init_par(cost_model *cm, const model_card *m, const hw_profile *h
 int cost_model_init(cost_model *cm, const model_card *m, const hw_profile *hw, int tp, kt_dtype kv,
                     kt_err *err);
 
-/* KV bytes one token takes on one GPU over the paged layers
- * (model_layer_paged: all layers unless windowed ones mix with full-context
- * ones, whose windows cost_kv_windows gives): KV heads are split across tp GPUs (at least one head each); MLA's latent
- * KV is not split and sits whole on every GPU of the TP group. A GPU holds
- * the layers of its pipeline stage (the largest stage counts) and, with
- * context parallelism, 1/cp of the sequence's tokens. */
-double cost_kv_bytes_per_token_gpu(const cost_model *cm);
-/* The windowed layers left out of cost_kv_bytes_per_token_gpu, by group:
- * writes up to max (window tokens, bytes per token on one GPU) pairs and
- * returns the count. */
-int cost_kv_windows(const cost_model *cm, int64_t *window_tokens, double *bytes_token_gpu, int max);
-/* KV bytes a context of tokens tokens holds on one GPU: the paged layers'
- * share of every token plus each window's share of min(tokens, window). */
-double cost_kv_bytes_gpu(const cost_model *cm, int64_t tokens);
+/* KV bytes per token, block and context: kv_layout.h. */
 /* Weight bytes each GPU holds: its tensor-parallel share of its pipeline
  * stage's layers (the largest stage, which also holds the lm_head). Every
  * CP group holds a copy of the stage, and EP only regroups the experts

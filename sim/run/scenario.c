@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cost.h"
+#include "kv_layout.h"
 
 #ifndef KT_PKGDATADIR
 #define KT_PKGDATADIR "/usr/local/share/kvtier"
@@ -64,8 +65,10 @@ uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, const cos
     cost_model cm;
     if (cost_model_init_par(&cm, m, hw, par, kv, NULL) < 0)
         return 0;
+    kv_layout kl;
+    kv_layout_init(&kl, &cm, KV_LAYOUT_HBM_QUANT_GROUP, block_tokens);
     double budget = hw->hbm_bytes * hbm_fraction - cost_weight_bytes_gpu(&cm) - reserve_bytes;
-    double block_bytes = cost_kv_bytes_per_token_gpu(&cm) * block_tokens;
+    double block_bytes = kl.block_bytes_gpu;
     if (budget < block_bytes)
         return 0;
     double blocks = floor(budget / block_bytes);
@@ -173,7 +176,6 @@ static int load_replicas(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
-static const char *const eviction_names[] = { "lru", "heat", NULL };
 static const char *const retention_rest_names[] = { "drop", "offload", NULL };
 
 /* kv.retention: {window: tokens, keep: fraction of older tokens, rest: drop|offload}. */
@@ -197,7 +199,7 @@ static int load_retention(scenario *sc, conf_node *kv, kt_err *err)
 
 static int load_kv(scenario *sc, conf_node *root, kt_err *err)
 {
-    int failed = 0, dtype = DTYPE_BF16;
+    int failed = 0, dtype = DTYPE_BF16, eviction = EVICT_LRU;
     conf_node *n = section(root, "kv", 0, err, &failed);
     sc->kv_block_tokens = 16;
     sc->hbm_fraction = 0.9;
@@ -209,10 +211,11 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
               conf_f64(n, "hbm_fraction", 0, 0.01, 1.0, &sc->hbm_fraction, err) < 0 ||
               conf_qty(n, "activation_reserve", 0, UNITS_BYTES, 0, 1e15, &sc->activation_reserve_bytes, err) < 0 ||
               conf_bool(n, "prefix_caching", 0, &sc->prefix_cache, err) < 0 ||
-              conf_enum(n, "eviction", 0, eviction_names, &sc->heat_eviction, err) < 0 ||
+              conf_enum(n, "eviction", 0, kv_eviction_names, &eviction, err) < 0 ||
               load_retention(sc, n, err) < 0))
         return -1;
     sc->kv_dtype = (kt_dtype)dtype;
+    sc->eviction = (kv_eviction)eviction;
     return 0;
 }
 
@@ -364,6 +367,13 @@ static int load_results(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+tier_set_config scenario_tier_set_config(const scenario *sc, tier_cache *const *shared)
+{
+    return (tier_set_config){ .tiers = &sc->tiers, .model = sc->model, .hw = sc->hw, .hbm_dtype = sc->kv_dtype,
+                              .block_tokens = sc->kv_block_tokens, .gpus = sc->gpus_per_replica,
+                              .eviction = sc->eviction, .shared = shared };
+}
+
 /* Every tier must hold at least one block at its precision. */
 static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
 {
@@ -371,9 +381,8 @@ static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
         return 0;
     engine *e = engine_new(1);
     kt_err inner;
-    tier_set *ts = e ? tier_set_new(&sc->tiers, e, sc->model, sc->hw, sc->kv_dtype, sc->kv_block_tokens,
-                                    sc->gpus_per_replica, NULL, &inner)
-                     : NULL;
+    const tier_set_config cfg = scenario_tier_set_config(sc, NULL);
+    tier_set *ts = e ? tier_set_new(&cfg, e, &inner) : NULL;
     int ok = ts != NULL;
     tier_set_free(ts);
     engine_free(e);
@@ -458,7 +467,6 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
     sc->seed = (uint64_t)seed;
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
         load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, &sc->tiers, err) < 0 ||
-        (sc->tiers.heat_eviction = sc->heat_eviction, 0) ||
         load_workload(sc, root, err) < 0 ||
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)

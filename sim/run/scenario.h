@@ -50,7 +50,7 @@ typedef struct scenario {
     double hbm_fraction;
     double activation_reserve_bytes;
     int prefix_cache;
-    int heat_eviction;          /* kv.eviction: heat (segmented LRU) or lru */
+    kv_eviction eviction;       /* kv.eviction: of the HBM pool and every tier */
     uint32_t kv_blocks_per_replica;  /* derived: see scenario_kv_blocks */
     serve_cfg sched;
     tiers_cfg tiers;            /* lower KV tiers and their policies (tiers.n may be 0) */
@@ -91,9 +91,14 @@ void scenario_data_dirs(const char *near, const char *sub, char *buf, size_t buf
 
 /* KV blocks per replica: per GPU, hbm × hbm_fraction − the weights one GPU
  * holds under the layout par − activation reserve, divided by a block's
- * bytes on one GPU. 0 if none fit (or the layout is invalid). */
+ * bytes on one GPU (kv_layout's block_bytes_gpu: sub-byte dtypes count
+ * their scales). 0 if none fit (or the layout is invalid). */
 uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, const cost_par *par, kt_dtype kv,
                             int block_tokens, double hbm_fraction, double reserve_bytes);
+
+/* The configuration of one replica's tier set under sc; shared as in
+ * tier_set_config. sc must outlive the sets built from it. */
+tier_set_config scenario_tier_set_config(const scenario *sc, tier_cache *const *shared);
 
 /* Memory capex (USD) of the KV tiers in use: those of one replica
  * (fleet_shared 0), or the fleet's shared pools (1). Capacity × drives ×

@@ -10,6 +10,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "engine.h"
+#include "kv_layout.h"
 #include "htab.h"
 #include "trace.h"
 #include "serve.h"
@@ -359,7 +360,7 @@ static void on_predicted_prefetch(engine *eng, void *ctx, uint64_t turn)
 static void plan_predicted_prefetch(sim_world *w, session *s)
 {
     const tiers_cfg *t = &w->sc->tiers;
-    if (!t->n || t->fetch != FETCH_PREDICTED)
+    if (!t->n || !fetch_policy_predicts(t->fetch))
         return;
     int64_t at = llround(w->sc->workload.think_ns.mean) - t->prefetch_lead_ns;
     engine_after(w->eng, at > 0 ? at : 0, on_predicted_prefetch, s, (uint64_t)s->turn);
@@ -689,7 +690,9 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
     w->met = metrics_new(sc->replicas);
     if (w->met) {
         w->met->kv_blocks_per_replica = sc->kv_blocks_per_replica;
-        w->met->kv_block_bytes = cost_kv_bytes_per_token_gpu(&w->cm) * sc->kv_block_tokens * sc->gpus_per_replica;
+        kv_layout kl;
+        kv_layout_init(&kl, &w->cm, KV_LAYOUT_HBM_QUANT_GROUP, sc->kv_block_tokens);
+        w->met->kv_block_bytes = kl.block_data_bytes_replica;
     }
     w->reps = calloc((size_t)sc->replicas, sizeof *w->reps);
     w->prev_busy_ns = calloc((size_t)sc->replicas, sizeof *w->prev_busy_ns);
@@ -709,17 +712,17 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
                      sc->kv_blocks_per_replica);
             return -1;
         } else {
-            kv_pool_set_heat_eviction(w->reps[i].kv, sc->heat_eviction);
+            kv_pool_set_eviction(w->reps[i].kv, sc->eviction);
         }
     int tiered = sc->tiers.n || sc->tiers.track_evicted;
+    const tier_set_config tset_cfg = scenario_tier_set_config(sc, w->shared_tiers);
     for (int t = 0; t < sc->tiers.n; t++) {
-        w->shared_tiers[t] = tier_shared_new(&sc->tiers, t, sc->model, sc->kv_dtype, sc->kv_block_tokens, err);
+        w->shared_tiers[t] = tier_shared_new(&tset_cfg, t, err);
         if (!w->shared_tiers[t] && sc->tiers.tier[t].fleet_shared)
             return -1;
     }
     for (int i = 0; i < w->n_reps && tiered; i++) {
-        tier_set *ts = tier_set_new(&sc->tiers, w->eng, sc->model, sc->hw, sc->kv_dtype, sc->kv_block_tokens,
-                                    sc->gpus_per_replica, w->shared_tiers, err);
+        tier_set *ts = tier_set_new(&tset_cfg, w->eng, err);
         if (!ts)
             return -1;
         replica_set_tiers(&w->reps[i], ts);

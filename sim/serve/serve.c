@@ -1,5 +1,6 @@
 /* serve.c — continuous batching with chunked prefill and recompute preemption; decode runs advanced several iterations per event. */
 #include "serve.h"
+#include "kv_layout.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -17,17 +18,15 @@ const char *const replica_role_names[ROLE_COUNT + 1] = { "colocated", "prefill",
  * bytes per token over a block's bytes per token. */
 static void set_pool_windows(replica *r)
 {
-    int64_t win[KV_MAX_WINDOWS];
-    double bytes[KV_MAX_WINDOWS], ratio[KV_MAX_WINDOWS], paged = cost_kv_bytes_per_token_gpu(r->cm);
-    int n = cost_kv_windows(r->cm, win, bytes, KV_MAX_WINDOWS);
-    for (int g = 0; g < n; g++)
-        ratio[g] = bytes[g] / paged;
-    kv_pool_set_windows(r->kv, n, win, ratio);
+    kv_layout kl;
+    kv_layout_init(&kl, r->cm, KV_LAYOUT_HBM_QUANT_GROUP, kv_pool_block_tokens(r->kv));
+    kv_pool_set_windows(r->kv, kl.n_windows < KV_MAX_WINDOWS ? kl.n_windows : KV_MAX_WINDOWS, kl.window_tokens,
+                        kl.window_ratio);
 }
 
 double replica_kv_bytes(const replica *r, int64_t tokens)
 {
-    return cost_kv_bytes_gpu(r->cm, tokens) * r->gpus;
+    return kv_layout_context_bytes_gpu(r->cm, tokens) * r->gpus;
 }
 
 int replica_init(replica *r, int id, int gpus, engine *eng, const cost_model *cm, uint32_t kv_blocks,
@@ -171,7 +170,7 @@ static void enqueue(replica *r, serve_req *q)
         return;
     }
     wait_push_back(r, q);
-    if (r->tiers && (r->tiers->cfg.fetch == FETCH_PREFETCH || r->tiers->cfg.fetch == FETCH_PREDICTED)) {
+    if (r->tiers && fetch_policy_prefetch_on_arrival(r->tiers->cfg.fetch)) {
         q->promo = replica_prefetch(r, &q->content, q->num_tokens);
         if (q->promo >= 0)
             r->promos[q->promo].waiter = q;
@@ -491,7 +490,7 @@ static void replica_plan(replica *r)
     r->steps = r->n_fetch_pending ? 1 : multi_step_count(r);
     r->applied = 0;
     r->busy = 1;
-    if (r->n_fetch_pending && r->tiers->cfg.fetch != FETCH_LAYERWISE) {
+    if (r->n_fetch_pending && !fetch_policy_overlaps_compute(r->tiers->cfg.fetch)) {
         /* A page fault: the GPU waits for the pages before the step. */
         r->wait = WAIT_START;
         r->wait_since_ns = now;
