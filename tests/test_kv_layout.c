@@ -29,6 +29,7 @@ static void test_llama8b_bf16_tp8(void)
     CU_ASSERT_DOUBLE_EQUAL(l.block_bytes_gpu, 262144.0, 0);         /* 16 tokens */
     CU_ASSERT_DOUBLE_EQUAL(l.scale_bytes_block_gpu, 0.0, 0);
     CU_ASSERT_DOUBLE_EQUAL(l.block_data_bytes_replica, 8 * 262144.0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(l.block_bytes_replica, 8 * 262144.0, 0);
     /* A tier stores the block once: 16 × 131,072 B. */
     CU_ASSERT_DOUBLE_EQUAL(l.stored_block_bytes, 16 * 131072.0, 0);
     CU_ASSERT_DOUBLE_EQUAL(kv_layout_context_bytes_gpu(&cm, 1000), 1000 * 16384.0, 0);
@@ -70,6 +71,7 @@ static void test_int4_block_with_scales(void)
     CU_ASSERT_DOUBLE_EQUAL(l.scale_bytes_block_gpu, 16384.0, 0);
     CU_ASSERT_DOUBLE_EQUAL(l.block_bytes_gpu, 81920.0, 0);
     CU_ASSERT_DOUBLE_EQUAL(l.block_data_bytes_replica, 8 * 65536.0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(l.block_bytes_replica, 8 * 81920.0, 0);   /* what the run reports */
     CU_ASSERT_DOUBLE_EQUAL(l.stored_block_bytes, 655360.0, 0);
     /* int2, 128 elements a scale: 2,048 B of data + 16 × 8,192 × 4 / 128 =
      * 4,096 B of scales in a block, 2,048 × 16 + 4,096 = 36,864 B. */

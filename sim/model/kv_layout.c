@@ -89,11 +89,13 @@ void kv_layout_init(kv_layout *l, const cost_model *cm, int quant_group, int blo
     l->bytes_token_gpu = kv_layout_paged_bytes_token_gpu(cm);
     l->block_data_bytes_replica = l->bytes_token_gpu * block_tokens * l->gpus;
     l->block_bytes_gpu = l->bytes_token_gpu * block_tokens;
+    l->block_bytes_replica = l->block_data_bytes_replica;
     if (dtype_bytes(l->dtype) < 1) {
         /* Scales as a tier counts them: per element of the block. */
         double elems_gpu = l->bytes_token_gpu / dtype_bytes(l->dtype);
         l->scale_bytes_block_gpu = block_tokens * elems_gpu * kv_layout_scale_bytes_elem(l->dtype, quant_group);
         l->block_bytes_gpu = block_tokens * elems_gpu * kv_layout_elem_bytes(l->dtype, quant_group);
+        l->block_bytes_replica = l->block_bytes_gpu * l->gpus;
     }
     l->stored_block_bytes = kv_layout_stored_block_bytes(cm->m, l->dtype, quant_group, block_tokens);
     double bytes[KV_LAYOUT_MAX_WINDOWS];

@@ -59,7 +59,9 @@ double kv_layout_context_bytes_gpu(const cost_model *cm, int64_t tokens);
  * Invariants: bytes_token_gpu > 0; block_bytes_gpu == bytes_token_gpu ×
  * block_tokens for whole-byte dtypes and that plus scale_bytes_block_gpu
  * for sub-byte ones; window_ratio[g] == window group g's bytes per token /
- * bytes_token_gpu, g < n_windows <= KV_LAYOUT_MAX_WINDOWS. */
+ * bytes_token_gpu, g < n_windows <= KV_LAYOUT_MAX_WINDOWS;
+ * block_bytes_replica == block_bytes_gpu × gpus (== block_data_bytes_replica
+ * for whole-byte dtypes). */
 typedef struct kv_layout {
     const model_card *m;        /* not owned */
     kt_dtype dtype;
@@ -70,6 +72,7 @@ typedef struct kv_layout {
     double scale_bytes_block_gpu;  /* a block's scale metadata on one GPU (0 for whole-byte dtypes) */
     double block_bytes_gpu;     /* a block on one GPU, scales included: what HBM sizing divides by */
     double block_data_bytes_replica;  /* a block's data over every GPU of the replica (no scales) */
+    double block_bytes_replica; /* a block over every GPU of the replica, scales included */
     double stored_block_bytes;  /* a block held once at dtype, scales included (kv_layout_stored_block_bytes) */
     int n_windows;
     int64_t window_tokens[KV_LAYOUT_MAX_WINDOWS];

@@ -692,7 +692,7 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         w->met->kv_blocks_per_replica = sc->kv_blocks_per_replica;
         kv_layout kl;
         kv_layout_init(&kl, &w->cm, KV_LAYOUT_HBM_QUANT_GROUP, sc->kv_block_tokens);
-        w->met->kv_block_bytes = kl.block_data_bytes_replica;
+        w->met->kv_block_bytes = kl.block_bytes_replica;
     }
     w->reps = calloc((size_t)sc->replicas, sizeof *w->reps);
     w->prev_busy_ns = calloc((size_t)sc->replicas, sizeof *w->prev_busy_ns);
