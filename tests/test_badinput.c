@@ -38,6 +38,7 @@ static const bad_case cases[] = {
     { "crlf-unknown-key.yaml", { NULL }, NULL, 19, "results.itl_gap: unknown key" },
     { "include-loop.yaml", { "--point", "0", NULL }, NULL, 3, "sweep: this is a sweep file, not a scenario" },
     { "bad-trace.yaml", { NULL }, "tests/data/bad/../traces/mooncake_bad.jsonl", 2, "bad JSON" },
+    { "tier-too-small.yaml", { NULL }, NULL, 11, "tiers: tier dram: 1000000 bytes hold no block of 2097152 bytes" },
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 

@@ -347,6 +347,18 @@ static kt_dtype tier_dtype(const tier_cfg *tc, kt_dtype hbm_dtype)
     return tc->dtype == TIER_DTYPE_AS_HBM ? hbm_dtype : tc->dtype;
 }
 
+int tier_set_config_check(const tier_set_config *cfg, kt_err *err)
+{
+    for (int i = 0; i < cfg->tiers->n; i++) {
+        const tier_cfg *tc = &cfg->tiers->tier[i];
+        double block_bytes = tier_block_bytes(cfg->model, tier_dtype(tc, cfg->hbm_dtype), tc->quant_group,
+                                              cfg->block_tokens);
+        if (!tier_capacity_blocks(tc, block_bytes, err))
+            return -1;
+    }
+    return 0;
+}
+
 tier_cache *tier_shared_new(const tier_set_config *cfg, int i, kt_err *err)
 {
     const tier_cfg *tc = &cfg->tiers->tier[i];

@@ -157,6 +157,10 @@ typedef struct tier_set_config {
  * PCIe is gpus × one). Returns NULL (err set) on bad sizes; caller frees
  * with tier_set_free. */
 tier_set *tier_set_new(const tier_set_config *cfg, engine *eng, kt_err *err);
+/* Checks what tier_set_new would reject in cfg alone, without building
+ * anything: every tier holds at least one block at its precision. Returns
+ * 0, or -1 with err (the same message tier_set_new gives). */
+int tier_set_config_check(const tier_set_config *cfg, kt_err *err);
 void tier_set_free(tier_set *ts);
 
 /* The content index of tier i of cfg->tiers when it is fleet_shared (else

@@ -377,18 +377,12 @@ tier_set_config scenario_tier_set_config(const scenario *sc, tier_cache *const *
 /* Every tier must hold at least one block at its precision. */
 static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
 {
-    if (!sc->tiers.n && !sc->tiers.track_evicted)
-        return 0;
-    engine *e = engine_new(1);
     kt_err inner;
     const tier_set_config cfg = scenario_tier_set_config(sc, NULL);
-    tier_set *ts = e ? tier_set_new(&cfg, e, &inner) : NULL;
-    int ok = ts != NULL;
-    tier_set_free(ts);
-    engine_free(e);
-    if (!ok)
-        CONF_ERROR(err, conf_find(root, "tiers"), "%s", e ? inner.msg : "out of memory");
-    return ok ? 0 : -1;
+    if (tier_set_config_check(&cfg, &inner) == 0)
+        return 0;
+    CONF_ERROR(err, conf_find(root, "tiers"), "%s", inner.msg);
+    return -1;
 }
 
 /* The weights must fit with room for at least one request's KV. */
