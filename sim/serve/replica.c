@@ -1,14 +1,10 @@
-/* serve.c — continuous batching with chunked prefill and recompute preemption; decode runs advanced several iterations per event. */
-#include "serve.h"
+/* replica.c — a replica's continuous batching: queues, chunked prefill, recompute preemption, steps planned, costed and applied (decode runs advanced several iterations per event). */
+#include "serve_internal.h"
 
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void on_step_end(engine *eng, void *ctx, uint64_t arg);
-static void handoff_drain(replica *d);
-static void src_release(serve_req *q);
 
 const char *const replica_role_names[ROLE_COUNT + 1] = { "colocated", "prefill", "decode", NULL };
 
@@ -78,10 +74,8 @@ void replica_destroy(replica *r)
 
 int replica_load(const replica *r) { return r->n_running + r->n_waiting + r->n_in_wait + r->n_inbound; }
 
-/* ---------- queues ---------- */
-
 /* Appends q to the queue (head, tail, count n) linked through next. */
-static void queue_push_back(serve_req **head, serve_req **tail, int *n, serve_req *q)
+void replica_queue_push_back(serve_req **head, serve_req **tail, int *n, serve_req *q)
 {
     q->next = NULL;
     if (*tail)
@@ -93,7 +87,7 @@ static void queue_push_back(serve_req **head, serve_req **tail, int *n, serve_re
 }
 
 /* Unlinks q from the queue (head, tail, count n) linked through next. */
-static void queue_remove(serve_req **head, serve_req **tail, int *n, serve_req *q)
+void replica_queue_remove(serve_req **head, serve_req **tail, int *n, serve_req *q)
 {
     serve_req *prev = NULL;
     for (serve_req *x = *head; x; prev = x, x = x->next)
@@ -110,7 +104,7 @@ static void queue_remove(serve_req **head, serve_req **tail, int *n, serve_req *
         }
 }
 
-static void wait_push_back(replica *r, serve_req *q) { queue_push_back(&r->wait_head, &r->wait_tail, &r->n_waiting, q); }
+static void wait_push_back(replica *r, serve_req *q) { replica_queue_push_back(&r->wait_head, &r->wait_tail, &r->n_waiting, q); }
 
 static void wait_push_front(replica *r, serve_req *q)
 {
@@ -134,13 +128,8 @@ static void wait_remove(replica *r, serve_req *prev, serve_req *q)
     r->n_waiting--;
 }
 
-/* Tokens of q whose KV is in HBM (retention may have removed some). */
-static int64_t kv_tokens(const serve_req *q) { return q->computed - q->hh_dropped - q->remote_tokens; }
-
-/* ---------- requests leaving ---------- */
-
 /* Hands the finished record to metrics (which takes the gap array). */
-static void req_leave(replica *r, serve_req *q, metrics_outcome outcome, int64_t now)
+void replica_req_leave(replica *r, serve_req *q, metrics_outcome outcome, int64_t now)
 {
     q->rec.outcome = outcome;
     q->rec.replica = r->id;
@@ -167,7 +156,7 @@ static void enqueue(replica *r, serve_req *q)
     if (kv_blocks_for(r->kv, peak_kv_tokens(q)) > kv_pool_blocks(r->kv)) {
         if (q->rec.first_sched_ns < 0)
             q->rec.first_sched_ns = q->rec.first_token_ns = engine_now(r->eng);
-        req_leave(r, q, REQ_REJECTED, engine_now(r->eng));
+        replica_req_leave(r, q, REQ_REJECTED, engine_now(r->eng));
         return;
     }
     wait_push_back(r, q);
@@ -177,8 +166,7 @@ static void enqueue(replica *r, serve_req *q)
             r->promos[q->promo].waiter = q;
     }
     replica_sync(r);
-    if (!r->busy)
-        on_step_end(r->eng, r, 0);
+    replica_step_if_idle(r);
 }
 
 /* A new request's state before any replica has taken it. */
@@ -202,15 +190,13 @@ void replica_reject(replica *r, serve_req *q)
     int64_t now = engine_now(r->eng);
     if (!q->rep)
         req_fresh(q);           /* no replica was alive when it arrived */
-    src_release(q);
+    handoff_src_release(q);
     if (q->rec.first_sched_ns < 0)
         q->rec.first_sched_ns = now;
     if (q->generated == 0)
         q->rec.first_token_ns = now;
-    req_leave(r, q, REQ_REJECTED, now);
+    replica_req_leave(r, q, REQ_REJECTED, now);
 }
-
-/* ---------- planning ---------- */
 
 static void preempt_last(replica *r)
 {
@@ -268,7 +254,7 @@ static int schedule_running(replica *r, int64_t *budget)
         if (x <= 0)
             continue;
         int self = 0;
-        while (kv_seq_reserve(r->kv, &q->seq, kv_tokens(q) + x) < 0) {
+        while (kv_seq_reserve(r->kv, &q->seq, serve_req_kv_tokens(q) + x) < 0) {
             self = r->n_running - 1 == i;
             preempt_last(r);
             preempted = 1;
@@ -283,70 +269,6 @@ static int schedule_running(replica *r, int64_t *budget)
     return preempted;
 }
 
-/* Room for n hashes in the replica's scratch. */
-static uint64_t *hash_scratch(replica *r, int64_t n)
-{
-    if (n > r->cap_hash_scratch) {
-        int64_t cap = n > 2 * r->cap_hash_scratch ? n : 2 * r->cap_hash_scratch;
-        uint64_t *h = realloc(r->hash_scratch, (size_t)cap * sizeof *h);
-        if (!h)
-            return NULL;
-        r->hash_scratch = h;
-        r->cap_hash_scratch = cap;
-    }
-    return r->hash_scratch;
-}
-
-/* After q's HBM prefix is attached: how much of the rest of its prompt the
- * lower tiers hold, and whether to fetch it (tokens returned, blocks per
- * tier in q->fetch_blocks) or recompute it (0 returned, counted as such). */
-static int64_t tier_admit(replica *r, serve_req *q)
-{
-    int bt = kv_pool_block_tokens(r->kv);
-    int64_t first = q->seq.n_blocks, n = (q->num_tokens - 1) / bt - first;
-    uint64_t *h = n > 0 ? hash_scratch(r, n) : NULL;
-    if (!h)
-        return 0;
-    kv_content_hashes(&q->content, bt, first, n, q->seq.chain_hash, h);
-    int64_t counts[TIER_MAX], dropped = 0;
-    int64_t k = tier_set_lookup(r->tiers, h, n, counts, &dropped);
-    /* KV that existed but was dropped is recomputed, and that is waste. */
-    q->tier_recompute_until = q->computed + (k + dropped) * bt;
-    if (k == 0)
-        return 0;
-    for (int t = 0; t < r->tiers->n && r->tiers->cfg.in_storage_attention; t++)
-        if (counts[t] == k && r->tiers->tiers[t].cfg.attention_flops > 0) {
-            /* Leave the prefix where it is and attend to it there. */
-            q->remote_tokens = k * bt;
-            q->remote_tier = t;
-            return 0;
-        }
-    cost_seq cs = { k * bt, q->computed, 0 };
-    cost_iter it;
-    cost_iteration(r->cm, &cs, 1, 0, &it);
-    if (tier_should_fetch(&r->tiers->cfg, tier_set_fetch_estimate_ns(r->tiers, counts), it.total_ns)) {
-        memcpy(q->fetch_blocks, counts, sizeof counts);
-        return k * bt;
-    }
-    return 0;
-}
-
-static void on_fetch_part(void *ud, uint64_t tier_idx, int64_t now);
-
-/* Starts fetching what tier_admit chose; q's KV counts as present, the
- * step that uses it waits for it. */
-static void start_fetch(replica *r, serve_req *q, int64_t tokens, int64_t now)
-{
-    int bt = kv_pool_block_tokens(r->kv);
-    for (int t = 0; t < TIER_MAX; t++)
-        q->rec.tier_hit_tokens[t] += q->fetch_blocks[t] * bt;
-    q->computed += tokens;
-    q->fetch_start_ns = now;
-    q->fetching = tier_set_fetch(r->tiers, q->fetch_blocks, on_fetch_part, q);
-    if (q->fetching)
-        r->n_fetch_pending++;
-}
-
 /* Admits q (in the waiting queue) into this step, or returns -1 when the
  * budget or the blocks do not allow it. */
 static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now)
@@ -355,10 +277,10 @@ static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now)
     if (!q->admitted)
         q->rec.prefix_hit_tokens = q->computed;
     q->remote_tokens = 0;
-    int64_t fetched = r->tiers ? tier_admit(r, q) : 0;
+    int64_t fetched = r->tiers ? fetch_tier_admit(r, q) : 0;
     q->computed += fetched + q->remote_tokens;
     int64_t x = step_tokens(r, q, *budget);
-    if (x <= 0 || kv_seq_reserve(r->kv, &q->seq, kv_tokens(q) + x) < 0) {
+    if (x <= 0 || kv_seq_reserve(r->kv, &q->seq, serve_req_kv_tokens(q) + x) < 0) {
         kv_seq_release(r->kv, &q->seq);
         q->computed = 0;
         q->remote_tokens = 0;
@@ -371,7 +293,7 @@ static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now)
     }
     q->computed -= fetched;
     if (fetched)
-        start_fetch(r, q, fetched, now);
+        fetch_start(r, q, fetched, now);
     if (q->tier_recompute_until > q->computed)
         q->rec.tier_recomputed_tokens += q->tier_recompute_until - q->computed;
     q->admitted = 1;
@@ -423,7 +345,7 @@ static int multi_step_count(const replica *r)
         uint64_t need = 0;
         for (int i = 0; i < r->n_batch; i++) {
             const serve_req *q = r->batch[i].r;
-            need += kv_seq_blocks_short(r->kv, &q->seq, kv_tokens(q) + k);
+            need += kv_seq_blocks_short(r->kv, &q->seq, serve_req_kv_tokens(q) + k);
         }
         if (need <= kv_pool_free_blocks(r->kv))
             break;
@@ -466,7 +388,7 @@ static void cost_steps(replica *r, int64_t start)
         int n_logits = 0;
         for (int i = 0; i < r->n_batch; i++) {
             const serve_batch_entry *b = &r->batch[i];
-            r->cseqs[i] = (cost_seq){ b->tokens, kv_tokens(b->r) + s, s ? 0 : b->wasted + b->wasted_tier };
+            r->cseqs[i] = (cost_seq){ b->tokens, serve_req_kv_tokens(b->r) + s, s ? 0 : b->wasted + b->wasted_tier };
             n_logits += b->r->computed + s + b->tokens == b->r->num_tokens + s;
         }
         cost_iteration(r->cm, r->cseqs, r->n_batch, n_logits, &r->step_cost[s]);
@@ -498,11 +420,11 @@ static void replica_plan(replica *r)
         return;
     }
     cost_steps(r, now);
-    r->ev = engine_at(r->eng, r->step_end_ns[r->steps - 1], on_step_end, r, 0);
+    r->ev = engine_at(r->eng, r->step_end_ns[r->steps - 1], replica_on_step_end, r, 0);
 }
 
 /* The last KV a waiting step needed has arrived at now. */
-static void resume_after_fetch(replica *r, int64_t now)
+void replica_resume_after_fetch(replica *r, int64_t now)
 {
     if (r->wait == WAIT_START) {
         r->acct->stall_ns += now - r->wait_since_ns;
@@ -517,40 +439,8 @@ static void resume_after_fetch(replica *r, int64_t now)
         return;
     }
     r->wait = WAIT_NONE;
-    r->ev = engine_at(r->eng, r->step_end_ns[r->steps - 1], on_step_end, r, 0);
+    r->ev = engine_at(r->eng, r->step_end_ns[r->steps - 1], replica_on_step_end, r, 0);
 }
-
-static void fetch_part_done(serve_req *q, int64_t now)
-{
-    if (--q->fetching > 0)
-        return;
-    replica *r = q->rep;
-    if (q->lost) {
-        q->lost = 0;
-        r->on_lost(r->ud, q, now);
-        return;
-    }
-    q->rec.fetch_ns += now - q->fetch_start_ns;
-    if (--r->n_fetch_pending == 0)
-        resume_after_fetch(r, now);
-}
-
-static void on_fetch_dequantized(engine *eng, void *ctx, uint64_t arg)
-{
-    fetch_part_done(ctx, engine_now(eng));
-}
-
-static void on_fetch_part(void *ud, uint64_t tier_idx, int64_t now)
-{
-    serve_req *q = ud;
-    int64_t dq = tier_dequant_ns(q->rep->tiers, (int)tier_idx, q->fetch_blocks[tier_idx]);
-    if (dq > 0)
-        engine_after(q->rep->eng, dq, on_fetch_dequantized, q, tier_idx);
-    else
-        fetch_part_done(q, now);
-}
-
-/* ---------- applying steps ---------- */
 
 static void note_gap(replica *r, serve_req *q, int64_t gap)
 {
@@ -616,159 +506,6 @@ static void account_step(replica *r, const cost_iter *c, int first_step)
     }
 }
 
-/* The prompt is in: keep its last window of tokens and a share of the
- * older ones in HBM; drop or offload the rest. */
-static void retain_heavy_hitters(replica *r, serve_req *q)
-{
-    int64_t prompt = q->rec.prompt_tokens, window = r->cfg.hh_window_tokens;
-    if (prompt <= window || q->hh_dropped)
-        return;
-    int64_t keep = window + (int64_t)floor(r->cfg.hh_keep_fraction * (double)(prompt - window));
-    int64_t gone = prompt - keep;
-    q->hh_dropped = gone;
-    kv_seq_shrink(r->kv, &q->seq, kv_token_blocks_for(r->kv, kv_tokens(q)));
-    if (r->cfg.hh_offload && r->tiers && r->tiers->n) {
-        /* Written down once; not prefix content, so not findable by lookups. */
-        tier *t = &r->tiers->tiers[0];
-        t->pending_in += kv_token_blocks_for(r->kv, gone);
-        q->rec.hh_offloaded_tokens += gone;
-    } else {
-        q->rec.hh_dropped_tokens += gone;
-    }
-}
-
-/* ---------- disaggregated serving ---------- */
-
-void replica_set_role(replica *r, replica_role role, serve_prefilled_fn on_prefilled, fabric *net,
-                      int nic_out, int nic_in, int64_t setup_ns)
-{
-    r->role = role;
-    r->on_prefilled = on_prefilled;
-    r->net = net;
-    r->nic_out = nic_out;
-    r->nic_in = nic_in;
-    r->net_setup_ns = setup_ns;
-}
-
-/* q's prompt KV is ready to leave: its blocks stay here, in src_seq, until
- * the transfer has moved them; q->seq is left empty for the decode side. */
-static void handoff_out(replica *r, serve_req *q, int64_t now)
-{
-    kv_seq empty = q->src_seq;
-    q->src_seq = q->seq;
-    q->seq = empty;
-    q->src_rep = r;
-    q->out_next = r->out_head;
-    r->out_head = q;
-    r->n_out++;
-    q->handoff_start_ns = now;
-    q->rec.prefill_replica = r->id;
-    r->on_prefilled(r->ud, q, now);
-}
-
-/* Unlinks q from a list threaded through the field at offset link. */
-static void list_remove(serve_req **head, serve_req *q, size_t link)
-{
-    for (serve_req **p = head; *p; p = (serve_req **)((char *)*p + link))
-        if (*p == q) {
-            *p = *(serve_req **)((char *)q + link);
-            return;
-        }
-}
-
-/* The prefill replica frees the blocks q's KV left from. */
-static void src_release(serve_req *q)
-{
-    replica *p = q->src_rep;
-    if (!p)
-        return;
-    kv_seq_release(p->kv, &q->src_seq);
-    list_remove(&p->out_head, q, offsetof(serve_req, out_next));
-    p->n_out--;
-    q->src_rep = NULL;
-}
-
-static void lose(replica *r, serve_req *q);
-
-static void on_handoff_done(void *ud, uint64_t tag, int64_t now)
-{
-    serve_req *q = ud;
-    replica *p = q->src_rep, *d = q->rep;
-    (void)tag;
-    list_remove(&d->in_head, q, offsetof(serve_req, in_next));
-    d->n_inbound--;
-    q->in_flight = 0;
-    if (p->failed) {
-        /* The sender died before its last byte: the KV is nowhere whole. */
-        kv_seq_release(d->kv, &q->seq);
-        src_release(q);
-        q->handoff = 0;
-        lose(p, q);
-        if (!d->failed && !d->busy)
-            on_step_end(d->eng, d, 0);
-        return;
-    }
-    if (d->failed) {
-        /* The receiver died: the KV is still on p; another decode replica takes it. */
-        kv_seq_release(d->kv, &q->seq);
-        p->on_prefilled(p->ud, q, now);
-        return;
-    }
-    src_release(q);
-    q->handoff = 0;
-    q->rec.kv_transfer_ns += now - q->handoff_start_ns;
-    replica_sync(d);
-    d->running[d->n_running++] = q;
-    if (!d->busy)
-        on_step_end(d->eng, d, 0);
-    if (!p->busy)
-        on_step_end(p->eng, p, 0);
-}
-
-/* Reserves d's blocks and a running slot for q's KV and starts moving it;
- * -1 when d has no room now. Runs between d's steps only, so a planned
- * multi-step run never finds its blocks taken. */
-static int handoff_start(replica *d, serve_req *q)
-{
-    if (d->n_running + d->n_inbound >= d->cfg.max_running || kv_seq_reserve(d->kv, &q->seq, kv_tokens(q)) < 0)
-        return -1;
-    q->in_next = d->in_head;
-    d->in_head = q;
-    d->n_inbound++;
-    q->in_flight = 1;
-    const replica *p = q->src_rep;
-    int path[2] = { p->nic_out, d->nic_in };
-    /* The path is valid: replica_set_role gave both ends links of net. */
-    fabric_transfer(d->net, path, 2, 1, replica_kv_bytes(p, kv_tokens(q)), d->net_setup_ns, 0, 0,
-                    on_handoff_done, q, 0);
-    return 0;
-}
-
-void replica_handoff(replica *d, serve_req *q)
-{
-    q->rep = d;
-    queue_push_back(&d->in_wait_head, &d->in_wait_tail, &d->n_in_wait, q);
-    /* d takes it at its next step boundary. */
-    replica_sync(d);
-    if (!d->busy)
-        on_step_end(d->eng, d, 0);
-}
-
-/* Starts the queued handoffs that fit now, in order. */
-static void handoff_drain(replica *d)
-{
-    while (d->in_wait_head) {
-        serve_req *q = d->in_wait_head, *next = q->next;
-        if (handoff_start(d, q) < 0)
-            return;
-        d->in_wait_head = next;
-        if (!next)
-            d->in_wait_tail = NULL;
-        d->n_in_wait--;
-        q->next = NULL;
-    }
-}
-
 /* Drops finished requests from running, keeping the order of the rest. */
 static void compact_running(replica *r)
 {
@@ -787,7 +524,7 @@ static void apply_step(replica *r, int s)
     int64_t t = r->step_end_ns[s];
     if (s > 0)
         for (int i = 0; i < r->n_batch; i++)
-            kv_seq_reserve(r->kv, &r->batch[i].r->seq, kv_tokens(r->batch[i].r) + 1);
+            kv_seq_reserve(r->kv, &r->batch[i].r->seq, serve_req_kv_tokens(r->batch[i].r) + 1);
     /* In a multi-step run every entry's gap after the first step is this
      * step's duration: one weighted histogram entry instead of n_batch. */
     int shared_gap = s > 0;
@@ -802,7 +539,7 @@ static void apply_step(replica *r, int s)
         kv_seq_commit(r->kv, &q->seq, &q->content, q->computed);
         if (r->cfg.hh_window_tokens && q->computed - b->tokens < q->rec.prompt_tokens &&
             q->computed >= q->rec.prompt_tokens)
-            retain_heavy_hitters(r, q);
+            retention_apply(r, q);
         if (q->computed == q->num_tokens) {
             int last = emit_token(r, q, t, !shared_gap);
             /* A prefill replica's part ends with the first token. */
@@ -819,20 +556,20 @@ static void apply_step(replica *r, int s)
     for (int i = 0; i < r->n_batch; i++) {
         serve_req *q = r->batch[i].r;
         if (q->generated == q->rec.output_tokens)
-            req_leave(r, q, REQ_COMPLETED, t);
+            replica_req_leave(r, q, REQ_COMPLETED, t);
         else if (q->handoff)
             handoff_out(r, q, t);
     }
 }
 
 /* Applies the steps that ended at or before now. */
-static void apply_until(replica *r, int64_t now)
+void replica_apply_until(replica *r, int64_t now)
 {
     while (r->applied < r->steps && r->step_end_ns[r->applied] <= now)
         apply_step(r, r->applied++);
 }
 
-static void on_step_end(engine *eng, void *ctx, uint64_t arg)
+void replica_on_step_end(engine *eng, void *ctx, uint64_t arg)
 {
     replica *r = ctx;
     if (r->busy) {
@@ -842,7 +579,7 @@ static void on_step_end(engine *eng, void *ctx, uint64_t arg)
             r->wait_since_ns = engine_now(eng);
             return;
         }
-        apply_until(r, engine_now(eng));
+        replica_apply_until(r, engine_now(eng));
         r->busy = 0;
     }
     replica_plan(r);
@@ -850,192 +587,20 @@ static void on_step_end(engine *eng, void *ctx, uint64_t arg)
         tier_set_flush(r->tiers);
 }
 
-/* ---------- tiers and prefetch ---------- */
-
-static void on_hbm_evict(void *ud, uint64_t hash)
-{
-    replica *r = ud;
-    tier_set_offload(r->tiers, 0, hash);
-}
-
-static void on_hbm_register(void *ud, uint64_t hash)
-{
-    replica *r = ud;
-    tier_set_registered(r->tiers, hash);
-}
-
-void replica_set_tiers(replica *r, tier_set *ts)
-{
-    r->tiers = ts;
-    kv_pool_set_evict_hook(r->kv, on_hbm_evict, r);
-    if (ts->cfg.offload == OFFLOAD_WRITE_THROUGH)
-        kv_pool_set_register_hook(r->kv, on_hbm_register, r);
-    kv_pool_set_retain(r->kv, ts->cfg.hbm_cache);
-}
-
-/* Blocks [first, first + n) of content (chained on prev_hash) join the
- * HBM prefix cache. */
-static void cache_blocks(replica *r, const kv_content *c, int64_t first, int64_t n, uint64_t prev_hash)
-{
-    uint64_t *h = hash_scratch(r, n);
-    if (!h)
-        return;
-    kv_content_hashes(c, kv_pool_block_tokens(r->kv), first, n, prev_hash, h);
-    for (int64_t i = 0; i < n; i++)
-        kv_pool_put(r->kv, h[i]);
-}
-
-void replica_cache_prefix(replica *r, const kv_content *c, int64_t n_blocks) { cache_blocks(r, c, 0, n_blocks, 0); }
-
-/* A prefetch landed: its blocks join the HBM prefix cache. */
-static void promo_done(serve_promo *p, int64_t now)
-{
-    if (--p->pending > 0)
-        return;
-    replica *r = p->rep;
-    if (r->failed)
-        return;
-    cache_blocks(r, &p->content, p->first, p->n, p->prev_hash);
-    /* The request's wait for its prefetch shows as queueing. */
-    if (p->waiter) {
-        p->waiter->promo = -1;
-        p->waiter = NULL;
-    }
-    tier_set_flush(r->tiers);
-    replica_sync(r);
-    if (!r->busy)
-        on_step_end(r->eng, r, 0);
-}
-
-static void on_promo_dequantized(engine *eng, void *ctx, uint64_t arg) { promo_done(ctx, engine_now(eng)); }
-
-static void on_promo_part(void *ud, uint64_t tier_idx, int64_t now)
-{
-    serve_promo *p = ud;
-    int64_t dq = tier_dequant_ns(p->rep->tiers, (int)tier_idx, p->blocks[tier_idx]);
-    if (dq > 0)
-        engine_after(p->rep->eng, dq, on_promo_dequantized, p, tier_idx);
-    else
-        promo_done(p, now);
-}
-
-int replica_prefetch(replica *r, const kv_content *c, int64_t tokens)
-{
-    int bt = kv_pool_block_tokens(r->kv);
-    int64_t max = (tokens - 1) / bt, first = kv_pool_cached_prefix(r->kv, c, tokens) / bt;
-    int slot = -1;
-    for (int i = 0; i < SERVE_MAX_PROMOS && slot < 0; i++)
-        if (!r->promos[i].pending)
-            slot = i;
-    uint64_t *h = max > first ? hash_scratch(r, max) : NULL;
-    if (!r->tiers || slot < 0 || !h || c->n_segs > 2)
-        return -1;
-    kv_content_hashes(c, bt, 0, max, 0, h);
-    int64_t counts[TIER_MAX];
-    int64_t k = tier_set_lookup(r->tiers, h + first, max - first, counts, NULL);
-    if (k == 0)
-        return -1;
-    serve_promo *p = &r->promos[slot];
-    memset(p, 0, sizeof *p);
-    memcpy(p->segs, c->segs, c->n_segs * sizeof *c->segs);
-    p->content = (kv_content){ p->segs, c->n_segs };
-    p->first = first;
-    p->n = k;
-    p->prev_hash = first ? h[first - 1] : 0;
-    memcpy(p->blocks, counts, sizeof counts);
-    p->rep = r;
-    p->start_ns = engine_now(r->eng);
-    p->pending = tier_set_fetch(r->tiers, counts, on_promo_part, p);
-    return p->pending ? slot : -1;
-}
-
 void replica_sync(replica *r)
 {
     if (!r->busy || r->steps <= 1)
         return;
     int64_t now = engine_now(r->eng);
-    apply_until(r, now);
+    replica_apply_until(r, now);
     if (r->applied >= r->steps - 1)
         return;
     /* The step in progress becomes the run's last, exactly as if the run
      * had been planned one step at a time. */
     engine_cancel(r->eng, r->ev);
     r->steps = r->applied + 1;
-    r->ev = engine_at(r->eng, r->step_end_ns[r->applied], on_step_end, r, 0);
+    r->ev = engine_at(r->eng, r->step_end_ns[r->applied], replica_on_step_end, r, 0);
 }
-
-/* ---------- failure ---------- */
-
-/* q's KV at r is gone: the tokens it had are computed again wherever it
- * goes next. Handed to on_lost now, or when its tier transfers end. */
-static void lose(replica *r, serve_req *q)
-{
-    kv_seq_release(r->kv, &q->seq);
-    if (q->computed > q->recompute_until)
-        q->recompute_until = q->computed;
-    q->computed = 0;
-    q->hh_dropped = 0;
-    q->remote_tokens = 0;
-    q->tier_recompute_until = 0;
-    q->promo = -1;
-    q->rec.reroutes++;
-    if (q->fetching) {
-        q->lost = 1;
-        return;
-    }
-    r->on_lost(r->ud, q, engine_now(r->eng));
-}
-
-void replica_fail(replica *r, serve_done_fn on_lost)
-{
-    int64_t now = engine_now(r->eng);
-    /* Steps of a multi-step run that ended by now did happen. */
-    if (r->busy && r->wait == WAIT_NONE) {
-        apply_until(r, now);
-        engine_cancel(r->eng, r->ev);
-    }
-    r->failed = 1;
-    r->on_lost = on_lost;
-    r->busy = 0;
-    r->wait = WAIT_NONE;
-    r->n_batch = 0;
-    r->n_fetch_pending = 0;
-    for (int i = 0; i < SERVE_MAX_PROMOS; i++)
-        if (r->promos[i].waiter) {
-            r->promos[i].waiter->promo = -1;
-            r->promos[i].waiter = NULL;
-        }
-    /* Detach everything first: on_lost hands requests to other replicas. */
-    int n_run = r->n_running;
-    serve_req *wait = r->wait_head, *in_wait = r->in_wait_head;
-    r->n_running = r->n_waiting = r->n_in_wait = 0;
-    r->wait_head = r->wait_tail = r->in_wait_head = r->in_wait_tail = NULL;
-    for (int i = 0; i < n_run; i++)
-        lose(r, r->running[i]);
-    for (serve_req *q = wait, *next; q; q = next) {
-        next = q->next;
-        lose(r, q);
-    }
-    /* Handoffs waiting here still have their KV on the prefill side. */
-    for (serve_req *q = in_wait, *next; q; q = next) {
-        next = q->next;
-        q->next = NULL;
-        r->on_prefilled(r->ud, q, now);
-    }
-    /* KV this replica was to send and had not started: lost with it. */
-    for (serve_req *q = r->out_head, *next; q; q = next) {
-        next = q->out_next;
-        if (q->in_flight)
-            continue;           /* settled when the transfer ends */
-        replica *d = q->rep;
-        queue_remove(&d->in_wait_head, &d->in_wait_tail, &d->n_in_wait, q);
-        src_release(q);
-        q->handoff = 0;
-        lose(r, q);
-    }
-}
-
-/* ---------- invariants ---------- */
 
 /* The pool and the set of sequences holding it, as last verified: equal
  * keys mean the ref-count walk would see exactly what it saw then. */

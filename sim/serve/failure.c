@@ -1,0 +1,71 @@
+/* failure.c — a replica's node fails: the requests it held start again elsewhere, KV in flight is settled when its transfer ends. */
+#include "serve_internal.h"
+
+/* q's KV at r is gone: the tokens it had are computed again wherever it
+ * goes next. Handed to on_lost now, or when its tier transfers end. */
+void failure_lose(replica *r, serve_req *q)
+{
+    kv_seq_release(r->kv, &q->seq);
+    if (q->computed > q->recompute_until)
+        q->recompute_until = q->computed;
+    q->computed = 0;
+    q->hh_dropped = 0;
+    q->remote_tokens = 0;
+    q->tier_recompute_until = 0;
+    q->promo = -1;
+    q->rec.reroutes++;
+    if (q->fetching) {
+        q->lost = 1;
+        return;
+    }
+    r->on_lost(r->ud, q, engine_now(r->eng));
+}
+
+void replica_fail(replica *r, serve_done_fn on_lost)
+{
+    int64_t now = engine_now(r->eng);
+    /* Steps of a multi-step run that ended by now did happen. */
+    if (r->busy && r->wait == WAIT_NONE) {
+        replica_apply_until(r, now);
+        engine_cancel(r->eng, r->ev);
+    }
+    r->failed = 1;
+    r->on_lost = on_lost;
+    r->busy = 0;
+    r->wait = WAIT_NONE;
+    r->n_batch = 0;
+    r->n_fetch_pending = 0;
+    for (int i = 0; i < SERVE_MAX_PROMOS; i++)
+        if (r->promos[i].waiter) {
+            r->promos[i].waiter->promo = -1;
+            r->promos[i].waiter = NULL;
+        }
+    /* Detach everything first: on_lost hands requests to other replicas. */
+    int n_run = r->n_running;
+    serve_req *wait = r->wait_head, *in_wait = r->in_wait_head;
+    r->n_running = r->n_waiting = r->n_in_wait = 0;
+    r->wait_head = r->wait_tail = r->in_wait_head = r->in_wait_tail = NULL;
+    for (int i = 0; i < n_run; i++)
+        failure_lose(r, r->running[i]);
+    for (serve_req *q = wait, *next; q; q = next) {
+        next = q->next;
+        failure_lose(r, q);
+    }
+    /* Handoffs waiting here still have their KV on the prefill side. */
+    for (serve_req *q = in_wait, *next; q; q = next) {
+        next = q->next;
+        q->next = NULL;
+        r->on_prefilled(r->ud, q, now);
+    }
+    /* KV this replica was to send and had not started: lost with it. */
+    for (serve_req *q = r->out_head, *next; q; q = next) {
+        next = q->out_next;
+        if (q->in_flight)
+            continue;           /* settled when the transfer ends */
+        replica *d = q->rep;
+        replica_queue_remove(&d->in_wait_head, &d->in_wait_tail, &d->n_in_wait, q);
+        handoff_src_release(q);
+        q->handoff = 0;
+        failure_lose(r, q);
+    }
+}

@@ -1,0 +1,197 @@
+/* replica.h — a replica (one model copy on a tensor-parallel GPU group), the requests it serves and its continuous-batching scheduler. */
+#ifndef KT_REPLICA_H
+#define KT_REPLICA_H
+
+#include <stdint.h>
+
+#include "cost.h"
+#include "engine.h"
+#include "err.h"
+#include "fabric.h"
+#include "kv.h"
+#include "metrics.h"
+#include "tier.h"
+
+typedef struct serve_cfg {
+    int max_running;            /* sequences in a batch at most */
+    int64_t token_budget;       /* tokens one iteration computes at most */
+    int chunked_prefill;        /* 0: a prompt's prefill runs whole or waits */
+    int max_multi_step;         /* decode iterations one event may advance (1 = step by step) */
+    int keep_gaps;              /* keep every inter-token gap per request */
+    /* Heavy-hitter retention (SnapKV-style); off when hh_window_tokens is 0:
+     * once a prompt is prefilled, HBM keeps its last hh_window_tokens tokens
+     * plus hh_keep_fraction of the older ones; the rest is dropped, or
+     * written to the first lower tier when hh_offload. */
+    int64_t hh_window_tokens;
+    double hh_keep_fraction;
+    int hh_offload;
+} serve_cfg;
+
+/* A request while it is in the system.
+ * Invariants: 0 <= computed <= num_tokens; num_tokens == prompt + generated;
+ * generated <= output target; the KV sequence holds blocks for at least
+ * computed tokens; a request is in exactly one of: a replica's waiting queue,
+ * its running array, or neither (not yet routed, or finished). */
+typedef struct serve_req {
+    metrics_req rec;            /* results; rec.output_tokens is the target */
+    kv_seq seq;
+    kv_segment inline_segs[2];
+    kv_segment *heap_segs;      /* for contents of many segments (traces); owned, reused */
+    uint32_t cap_heap_segs;
+    kv_content content;         /* what the tokens are (prefix identity) */
+    int64_t num_tokens;         /* prompt + generated so far */
+    int64_t computed;           /* tokens whose KV is in HBM */
+    int64_t generated;
+    int64_t recompute_until;    /* tokens below this, computed again, are waste */
+    int64_t hh_dropped;         /* computed tokens whose KV retention removed from HBM */
+    int64_t remote_tokens;      /* prefix tokens attended to inside a tier, not in HBM */
+    int remote_tier;
+    int64_t last_token_ns;
+    uint32_t cap_gaps;
+    int admitted;               /* has been admitted once (prefix hits counted then) */
+    int fetching;               /* tier transfers still to arrive before its KV is whole */
+    int lost;                   /* its replica failed while fetches were in flight: re-route when they end */
+    int64_t fetch_start_ns;
+    int64_t fetch_blocks[TIER_MAX];
+    int64_t tier_recompute_until;  /* tokens below this were in a lower tier: recomputing is waste */
+    int promo;                  /* prefetch record it waits for, -1 none */
+    /* Disaggregated serving: once prefilled, the prompt's KV moves from
+     * the prefill replica (src_rep, blocks in src_seq) to a decode replica
+     * (blocks reserved in seq) before the request decodes there. */
+    kv_seq src_seq;
+    struct replica *src_rep;
+    int handoff;                /* 1 from the end of its prefill until its KV has arrived */
+    int in_flight;              /* its KV transfer has started */
+    int64_t handoff_start_ns;
+    struct serve_req *out_next; /* src_rep's list of requests whose KV is leaving */
+    struct serve_req *in_next;  /* the decode replica's list of transfers in flight */
+    struct replica *rep;
+    struct serve_req *next;     /* waiting-queue link */
+    void *owner;                /* the workload's session, opaque here */
+} serve_req;
+
+/* Called when a request leaves the replica (completed or rejected); the
+ * replica no longer refers to it. */
+typedef void (*serve_done_fn)(void *ud, serve_req *r, int64_t now_ns);
+/* Called when a prefill replica has produced a request's first token: the
+ * callee picks a decode replica and hands it over with replica_handoff. */
+typedef void (*serve_prefilled_fn)(void *ud, serve_req *r, int64_t now_ns);
+
+/* What a replica does: both phases, or one side of disaggregated serving. */
+typedef enum { ROLE_COLOCATED, ROLE_PREFILL, ROLE_DECODE, ROLE_COUNT } replica_role;
+extern const char *const replica_role_names[ROLE_COUNT + 1];
+
+/* One entry of the in-flight batch. */
+typedef struct serve_batch_entry {
+    serve_req *r;
+    int64_t tokens;             /* computed this step (decode: 1) */
+    int64_t wasted;             /* of which recompute after preemption */
+    int64_t wasted_tier;        /* of which recompute of KV a lower tier held */
+} serve_batch_entry;
+
+/* A prefetch of a prompt prefix from lower tiers into the HBM cache.
+ * Invariants: pending > 0 while in flight; the blocks are [first, first+n)
+ * of content, chained on prev_hash. */
+typedef struct serve_promo {
+    int pending;
+    int64_t first, n;
+    uint64_t prev_hash;
+    kv_segment segs[2];
+    kv_content content;
+    int64_t blocks[TIER_MAX];
+    int64_t start_ns;
+    struct serve_req *waiter;   /* request held until it lands, or NULL */
+    struct replica *rep;
+} serve_promo;
+#define SERVE_MAX_PROMOS 256
+
+/* Why a planned step has not started or not ended. */
+typedef enum { WAIT_NONE, WAIT_START, WAIT_END } serve_wait;
+
+/* A replica.
+ * Invariants: n_running + n_inbound <= cfg.max_running; while busy, an end event is
+ * pending and steps [applied, steps) of the run are not yet applied, their
+ * ends at step_end_ns[]; a multi-step run (steps > 1) has only decode
+ * entries; the batch's requests are all in running. */
+typedef struct replica {
+    int id;
+    int gpus;
+    engine *eng;                /* not owned */
+    const cost_model *cm;       /* not owned */
+    kv_pool *kv;                /* owned */
+    serve_cfg cfg;
+    metrics *met;               /* not owned */
+    metrics_replica *acct;      /* this replica's slot in met */
+    serve_done_fn on_done;
+    void *ud;
+    serve_req **running;
+    int n_running;
+    serve_req *wait_head, *wait_tail;
+    int n_waiting;
+    int busy;
+    engine_handle ev;
+    serve_batch_entry *batch;
+    int n_batch;
+    int n_batch_remote;         /* entries attending to a prefix inside a tier */
+    int steps, applied;
+    int64_t *step_end_ns;       /* max_multi_step entries */
+    cost_iter *step_cost;
+    cost_seq *cseqs;            /* scratch, max_running entries */
+    int64_t tokens_out;         /* output tokens emitted so far */
+    tier_set *tiers;            /* owned; NULL when KV lives in HBM only */
+    int n_fetch_pending;        /* batch entries waiting for their KV */
+    serve_wait wait;
+    int64_t wait_since_ns;
+    uint64_t *hash_scratch;
+    int64_t cap_hash_scratch;
+    serve_promo promos[SERVE_MAX_PROMOS];
+    int failed;                 /* the replica's node failed: it holds nothing and takes nothing */
+    serve_done_fn on_lost;      /* a request its failure took: the callee re-routes or rejects it */
+    /* Disaggregated serving (role != ROLE_COLOCATED). */
+    replica_role role;
+    serve_prefilled_fn on_prefilled;
+    fabric *net;                /* not owned; the network between replicas */
+    int nic_out, nic_in;        /* this replica's links in net */
+    int64_t net_setup_ns;       /* one transfer's setup (network latency) */
+    serve_req *out_head;        /* prefill side: KV leaving, blocks still held here */
+    int n_out;
+    serve_req *in_wait_head, *in_wait_tail;   /* decode side: waiting for blocks here */
+    int n_in_wait;
+    serve_req *in_head;         /* decode side: KV arriving into blocks reserved here */
+    int n_inbound;              /* in_head's length; holds running slots */
+    /* What replica_check last verified of the pool (valid 0: nothing yet). */
+    struct { uint64_t version; int running, out, inbound, valid; } kv_checked;
+} replica;
+
+/* Sets up r. kv_blocks: the pool size. Returns 0 or -1 (out of memory). */
+int replica_init(replica *r, int id, int gpus, engine *eng, const cost_model *cm, uint32_t kv_blocks,
+                 int block_tokens, int prefix_cache, const serve_cfg *cfg, metrics *met,
+                 serve_done_fn on_done, void *ud);
+void replica_destroy(replica *r);
+
+/* A request arrives at the replica now. Rejected at once (on_done with
+ * outcome rejected) when its prompt plus output can never fit the KV pool. */
+void replica_submit(replica *r, serve_req *q);
+/* A request that lost its KV when its replica failed arrives at r: it
+ * computes its prompt and the tokens it has generated again (counted as
+ * recomputed), then goes on generating. */
+void replica_resubmit(replica *r, serve_req *q);
+/* Ends q as rejected at r (no replica could take it). */
+void replica_reject(replica *r, serve_req *q);
+
+/* Brings a multi-step run up to now, so the replica's state is what
+ * stepping one iteration at a time would show (for samplers). */
+void replica_sync(replica *r);
+/* Outstanding requests (running + waiting, and on a decode replica its
+ * handoffs waiting or in flight), for routing. */
+int replica_load(const replica *r);
+/* KV bytes a context of tokens tokens holds over all the replica's GPUs
+ * (windowed layers counted up to their window). */
+double replica_kv_bytes(const replica *r, int64_t tokens);
+
+/* Invariant checker (queues, batch, KV ref counts against the running set).
+ * Remembers the pool version and sequence counts it verified (r->kv_checked)
+ * and walks the pool again only when they changed. */
+int replica_check(replica *r, kt_err *err);
+
+#endif
