@@ -107,7 +107,7 @@ static void session_put(sim_world *w, session *s)
 /* Routers pick among replicas [lo, hi): new requests go to the prefill
  * pool when serving is disaggregated, else anywhere. */
 
-static int alive(const sim_world *w, int i) { return !w->reps[i].failed; }
+static int alive(const sim_world *w, int i) { return !w->reps[i].failure.failed; }
 
 /* The live replica with the fewest outstanding requests, -1 if none. */
 static int least_loaded(const sim_world *w, int lo, int hi)
@@ -195,7 +195,7 @@ static void on_migrated(void *ud, uint64_t cold, int64_t now)
     serve_req *q = &s->req;
     replica *r = &w->reps[cold];
     q->rec.kv_transfer_ns += now - q->rec.arrival_ns;
-    if (r->failed) {
+    if (r->failure.failed) {
         s->replica = -1;
         int i = route(w, s);
         if (i < 0)
@@ -228,8 +228,8 @@ static int shed(sim_world *w, session *s)
     if (tokens <= 0)
         return 0;
     q->rec.migrated_tokens = tokens;
-    int path[2] = { h->nic_out, w->reps[cold].nic_in };
-    fabric_transfer(w->net, path, 2, 1, replica_kv_bytes(h, tokens), h->net_setup_ns, 0, 0, on_migrated,
+    int path[2] = { h->disagg.nic_out, w->reps[cold].disagg.nic_in };
+    fabric_transfer(w->net, path, 2, 1, replica_kv_bytes(h, tokens), h->disagg.net_setup_ns, 0, 0, on_migrated,
                     s, (uint64_t)cold);
     return 1;
 }
@@ -276,7 +276,7 @@ static void on_fault(engine *eng, void *ctx, uint64_t k)
     const scenario_fault *f = &w->sc->faults[k];
     (void)eng;
     for (int i = f->first; i < f->first + f->count; i++)
-        if (!w->reps[i].failed)
+        if (!w->reps[i].failure.failed)
             replica_fail(&w->reps[i], on_lost);
 }
 
@@ -344,7 +344,7 @@ static void on_predicted_prefetch(engine *eng, void *ctx, uint64_t turn)
 {
     session *s = ctx;
     sim_world *w = s->w;
-    if (s->turn != (int)turn || s->req.rec.turn == (int)turn || s->replica < 0 || w->reps[s->replica].failed)
+    if (s->turn != (int)turn || s->req.rec.turn == (int)turn || s->replica < 0 || w->reps[s->replica].failure.failed)
         return;
     const workload_cfg *wl = &w->sc->workload;
     kv_segment segs[2];
@@ -592,7 +592,7 @@ static void on_sample(engine *eng, void *ctx, uint64_t arg)
         replica *r = &w->reps[i];
         replica_sync(r);
         metrics_sample smp = {
-            .t_ns = now, .replica = i, .running = r->n_running, .waiting = r->n_waiting,
+            .t_ns = now, .replica = i, .running = r->queue.n_running, .waiting = r->queue.n_waiting,
             .kv_used_blocks = kv_pool_blocks(r->kv) - kv_pool_free_blocks(r->kv),
             .kv_cached_blocks = kv_pool_cached_blocks(r->kv),
             .busy_frac = (double)(r->acct->busy_ns - w->prev_busy_ns[i]) / (double)interval,
@@ -702,15 +702,18 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         return -1;
     }
     gsl_rng_set(w->arrival_rng, sc->seed);
-    for (int i = 0; i < w->n_reps; i++)
-        if (replica_init(&w->reps[i], i, sc->gpus_per_replica, w->eng, &w->cm, sc->kv_blocks_per_replica,
-                         sc->kv_block_tokens, sc->prefix_cache, &sc->sched, w->met, on_request_done, w) < 0) {
+    for (int i = 0; i < w->n_reps; i++) {
+        replica_config rc = { .id = i, .gpus = sc->gpus_per_replica, .eng = w->eng, .cm = &w->cm,
+                              .kv_blocks = sc->kv_blocks_per_replica, .block_tokens = sc->kv_block_tokens,
+                              .prefix_cache = sc->prefix_cache, .cfg = &sc->sched, .met = w->met,
+                              .on_done = on_request_done, .ud = w };
+        if (replica_init(&w->reps[i], &rc) < 0) {
             KT_ERROR(err, NULL, 0, 0, "out of memory for replica %d's KV pool (%u blocks)", i,
                      sc->kv_blocks_per_replica);
             return -1;
-        } else {
-            kv_pool_set_heat_eviction(w->reps[i].kv, sc->heat_eviction);
         }
+        kv_pool_set_heat_eviction(w->reps[i].kv, sc->heat_eviction);
+    }
     int tiered = sc->tiers.n || sc->tiers.track_evicted;
     for (int t = 0; t < sc->tiers.n; t++) {
         w->shared_tiers[t] = tier_shared_new(&sc->tiers, t, sc->model, sc->kv_dtype, sc->kv_block_tokens, err);

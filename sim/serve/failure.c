@@ -18,35 +18,35 @@ void failure_lose(replica *r, serve_req *q)
         q->lost = 1;
         return;
     }
-    r->on_lost(r->ud, q, engine_now(r->eng));
+    r->failure.on_lost(r->ud, q, engine_now(r->eng));
 }
 
 void replica_fail(replica *r, serve_done_fn on_lost)
 {
     int64_t now = engine_now(r->eng);
     /* Steps of a multi-step run that ended by now did happen. */
-    if (r->busy && r->wait == WAIT_NONE) {
+    if (r->step.busy && r->step.wait == WAIT_NONE) {
         replica_apply_until(r, now);
-        engine_cancel(r->eng, r->ev);
+        engine_cancel(r->eng, r->step.ev);
     }
-    r->failed = 1;
-    r->on_lost = on_lost;
-    r->busy = 0;
-    r->wait = WAIT_NONE;
-    r->n_batch = 0;
-    r->n_fetch_pending = 0;
+    r->failure.failed = 1;
+    r->failure.on_lost = on_lost;
+    r->step.busy = 0;
+    r->step.wait = WAIT_NONE;
+    r->step.n_batch = 0;
+    r->fetch.n_pending = 0;
     for (int i = 0; i < SERVE_MAX_PROMOS; i++)
-        if (r->promos[i].waiter) {
-            r->promos[i].waiter->promo = -1;
-            r->promos[i].waiter = NULL;
+        if (r->fetch.promos[i].waiter) {
+            r->fetch.promos[i].waiter->promo = -1;
+            r->fetch.promos[i].waiter = NULL;
         }
     /* Detach everything first: on_lost hands requests to other replicas. */
-    int n_run = r->n_running;
-    serve_req *wait = r->wait_head, *in_wait = r->in_wait_head;
-    r->n_running = r->n_waiting = r->n_in_wait = 0;
-    r->wait_head = r->wait_tail = r->in_wait_head = r->in_wait_tail = NULL;
+    int n_run = r->queue.n_running;
+    serve_req *wait = r->queue.wait_head, *in_wait = r->disagg.in_wait_head;
+    r->queue.n_running = r->queue.n_waiting = r->disagg.n_in_wait = 0;
+    r->queue.wait_head = r->queue.wait_tail = r->disagg.in_wait_head = r->disagg.in_wait_tail = NULL;
     for (int i = 0; i < n_run; i++)
-        failure_lose(r, r->running[i]);
+        failure_lose(r, r->queue.running[i]);
     for (serve_req *q = wait, *next; q; q = next) {
         next = q->next;
         failure_lose(r, q);
@@ -55,15 +55,15 @@ void replica_fail(replica *r, serve_done_fn on_lost)
     for (serve_req *q = in_wait, *next; q; q = next) {
         next = q->next;
         q->next = NULL;
-        r->on_prefilled(r->ud, q, now);
+        r->disagg.on_prefilled(r->ud, q, now);
     }
     /* KV this replica was to send and had not started: lost with it. */
-    for (serve_req *q = r->out_head, *next; q; q = next) {
+    for (serve_req *q = r->disagg.out_head, *next; q; q = next) {
         next = q->out_next;
         if (q->in_flight)
             continue;           /* settled when the transfer ends */
         replica *d = q->rep;
-        replica_queue_remove(&d->in_wait_head, &d->in_wait_tail, &d->n_in_wait, q);
+        replica_queue_remove(&d->disagg.in_wait_head, &d->disagg.in_wait_tail, &d->disagg.n_in_wait, q);
         handoff_src_release(q);
         q->handoff = 0;
         failure_lose(r, q);

@@ -6,15 +6,15 @@
 /* Room for n hashes in the replica's scratch. */
 static uint64_t *hash_scratch(replica *r, int64_t n)
 {
-    if (n > r->cap_hash_scratch) {
-        int64_t cap = n > 2 * r->cap_hash_scratch ? n : 2 * r->cap_hash_scratch;
-        uint64_t *h = realloc(r->hash_scratch, (size_t)cap * sizeof *h);
+    if (n > r->fetch.cap_hash_scratch) {
+        int64_t cap = n > 2 * r->fetch.cap_hash_scratch ? n : 2 * r->fetch.cap_hash_scratch;
+        uint64_t *h = realloc(r->fetch.hash_scratch, (size_t)cap * sizeof *h);
         if (!h)
             return NULL;
-        r->hash_scratch = h;
-        r->cap_hash_scratch = cap;
+        r->fetch.hash_scratch = h;
+        r->fetch.cap_hash_scratch = cap;
     }
-    return r->hash_scratch;
+    return r->fetch.hash_scratch;
 }
 
 /* After q's HBM prefix is attached: how much of the rest of its prompt the
@@ -64,7 +64,7 @@ void fetch_start(replica *r, serve_req *q, int64_t tokens, int64_t now)
     q->fetch_start_ns = now;
     q->fetching = tier_set_fetch(r->tiers, q->fetch_blocks, on_fetch_part, q);
     if (q->fetching)
-        r->n_fetch_pending++;
+        r->fetch.n_pending++;
 }
 
 static void fetch_part_done(serve_req *q, int64_t now)
@@ -74,11 +74,11 @@ static void fetch_part_done(serve_req *q, int64_t now)
     replica *r = q->rep;
     if (q->lost) {
         q->lost = 0;
-        r->on_lost(r->ud, q, now);
+        r->failure.on_lost(r->ud, q, now);
         return;
     }
     q->rec.fetch_ns += now - q->fetch_start_ns;
-    if (--r->n_fetch_pending == 0)
+    if (--r->fetch.n_pending == 0)
         replica_resume_after_fetch(r, now);
 }
 
@@ -138,7 +138,7 @@ static void promo_done(serve_promo *p, int64_t now)
     if (--p->pending > 0)
         return;
     replica *r = p->rep;
-    if (r->failed)
+    if (r->failure.failed)
         return;
     cache_blocks(r, &p->content, p->first, p->n, p->prev_hash);
     /* The request's wait for its prefetch shows as queueing. */
@@ -169,7 +169,7 @@ int replica_prefetch(replica *r, const kv_content *c, int64_t tokens)
     int64_t max = (tokens - 1) / bt, first = kv_pool_cached_prefix(r->kv, c, tokens) / bt;
     int slot = -1;
     for (int i = 0; i < SERVE_MAX_PROMOS && slot < 0; i++)
-        if (!r->promos[i].pending)
+        if (!r->fetch.promos[i].pending)
             slot = i;
     uint64_t *h = max > first ? hash_scratch(r, max) : NULL;
     if (!r->tiers || slot < 0 || !h || c->n_segs > 2)
@@ -179,7 +179,7 @@ int replica_prefetch(replica *r, const kv_content *c, int64_t tokens)
     int64_t k = tier_set_lookup(r->tiers, h + first, max - first, counts, NULL);
     if (k == 0)
         return -1;
-    serve_promo *p = &r->promos[slot];
+    serve_promo *p = &r->fetch.promos[slot];
     memset(p, 0, sizeof *p);
     memcpy(p->segs, c->segs, c->n_segs * sizeof *c->segs);
     p->content = (kv_content){ p->segs, c->n_segs };

@@ -6,12 +6,12 @@
 void replica_set_role(replica *r, replica_role role, serve_prefilled_fn on_prefilled, fabric *net,
                       int nic_out, int nic_in, int64_t setup_ns)
 {
-    r->role = role;
-    r->on_prefilled = on_prefilled;
-    r->net = net;
-    r->nic_out = nic_out;
-    r->nic_in = nic_in;
-    r->net_setup_ns = setup_ns;
+    r->disagg.role = role;
+    r->disagg.on_prefilled = on_prefilled;
+    r->disagg.net = net;
+    r->disagg.nic_out = nic_out;
+    r->disagg.nic_in = nic_in;
+    r->disagg.net_setup_ns = setup_ns;
 }
 
 /* q's prompt KV is ready to leave: its blocks stay here, in src_seq, until
@@ -22,12 +22,12 @@ void handoff_out(replica *r, serve_req *q, int64_t now)
     q->src_seq = q->seq;
     q->seq = empty;
     q->src_rep = r;
-    q->out_next = r->out_head;
-    r->out_head = q;
-    r->n_out++;
+    q->out_next = r->disagg.out_head;
+    r->disagg.out_head = q;
+    r->disagg.n_out++;
     q->handoff_start_ns = now;
     q->rec.prefill_replica = r->id;
-    r->on_prefilled(r->ud, q, now);
+    r->disagg.on_prefilled(r->ud, q, now);
 }
 
 /* Unlinks q from a list threaded through the field at offset link. */
@@ -47,8 +47,8 @@ void handoff_src_release(serve_req *q)
     if (!p)
         return;
     kv_seq_release(p->kv, &q->src_seq);
-    list_remove(&p->out_head, q, offsetof(serve_req, out_next));
-    p->n_out--;
+    list_remove(&p->disagg.out_head, q, offsetof(serve_req, out_next));
+    p->disagg.n_out--;
     q->src_rep = NULL;
 }
 
@@ -57,30 +57,30 @@ static void on_handoff_done(void *ud, uint64_t tag, int64_t now)
     serve_req *q = ud;
     replica *p = q->src_rep, *d = q->rep;
     (void)tag;
-    list_remove(&d->in_head, q, offsetof(serve_req, in_next));
-    d->n_inbound--;
+    list_remove(&d->disagg.in_head, q, offsetof(serve_req, in_next));
+    d->disagg.n_inbound--;
     q->in_flight = 0;
-    if (p->failed) {
+    if (p->failure.failed) {
         /* The sender died before its last byte: the KV is nowhere whole. */
         kv_seq_release(d->kv, &q->seq);
         handoff_src_release(q);
         q->handoff = 0;
         failure_lose(p, q);
-        if (!d->failed && !d->busy)
+        if (!d->failure.failed && !d->step.busy)
             replica_on_step_end(d->eng, d, 0);
         return;
     }
-    if (d->failed) {
+    if (d->failure.failed) {
         /* The receiver died: the KV is still on p; another decode replica takes it. */
         kv_seq_release(d->kv, &q->seq);
-        p->on_prefilled(p->ud, q, now);
+        p->disagg.on_prefilled(p->ud, q, now);
         return;
     }
     handoff_src_release(q);
     q->handoff = 0;
     q->rec.kv_transfer_ns += now - q->handoff_start_ns;
     replica_sync(d);
-    d->running[d->n_running++] = q;
+    d->queue.running[d->queue.n_running++] = q;
     replica_step_if_idle(d);
     replica_step_if_idle(p);
 }
@@ -90,16 +90,16 @@ static void on_handoff_done(void *ud, uint64_t tag, int64_t now)
  * multi-step run never finds its blocks taken. */
 static int handoff_start(replica *d, serve_req *q)
 {
-    if (d->n_running + d->n_inbound >= d->cfg.max_running || kv_seq_reserve(d->kv, &q->seq, serve_req_kv_tokens(q)) < 0)
+    if (d->queue.n_running + d->disagg.n_inbound >= d->cfg.max_running || kv_seq_reserve(d->kv, &q->seq, serve_req_kv_tokens(q)) < 0)
         return -1;
-    q->in_next = d->in_head;
-    d->in_head = q;
-    d->n_inbound++;
+    q->in_next = d->disagg.in_head;
+    d->disagg.in_head = q;
+    d->disagg.n_inbound++;
     q->in_flight = 1;
     const replica *p = q->src_rep;
-    int path[2] = { p->nic_out, d->nic_in };
+    int path[2] = { p->disagg.nic_out, d->disagg.nic_in };
     /* The path is valid: replica_set_role gave both ends links of net. */
-    fabric_transfer(d->net, path, 2, 1, replica_kv_bytes(p, serve_req_kv_tokens(q)), d->net_setup_ns, 0, 0,
+    fabric_transfer(d->disagg.net, path, 2, 1, replica_kv_bytes(p, serve_req_kv_tokens(q)), d->disagg.net_setup_ns, 0, 0,
                     on_handoff_done, q, 0);
     return 0;
 }
@@ -107,7 +107,7 @@ static int handoff_start(replica *d, serve_req *q)
 void replica_handoff(replica *d, serve_req *q)
 {
     q->rep = d;
-    replica_queue_push_back(&d->in_wait_head, &d->in_wait_tail, &d->n_in_wait, q);
+    replica_queue_push_back(&d->disagg.in_wait_head, &d->disagg.in_wait_tail, &d->disagg.n_in_wait, q);
     /* d takes it at its next step boundary. */
     replica_sync(d);
     replica_step_if_idle(d);
@@ -116,14 +116,14 @@ void replica_handoff(replica *d, serve_req *q)
 /* Starts the queued handoffs that fit now, in order. */
 void handoff_drain(replica *d)
 {
-    while (d->in_wait_head) {
-        serve_req *q = d->in_wait_head, *next = q->next;
+    while (d->disagg.in_wait_head) {
+        serve_req *q = d->disagg.in_wait_head, *next = q->next;
         if (handoff_start(d, q) < 0)
             return;
-        d->in_wait_head = next;
+        d->disagg.in_wait_head = next;
         if (!next)
-            d->in_wait_tail = NULL;
-        d->n_in_wait--;
+            d->disagg.in_wait_tail = NULL;
+        d->disagg.n_in_wait--;
         q->next = NULL;
     }
 }

@@ -26,33 +26,33 @@ double replica_kv_bytes(const replica *r, int64_t tokens)
     return cost_kv_bytes_gpu(r->cm, tokens) * r->gpus;
 }
 
-int replica_init(replica *r, int id, int gpus, engine *eng, const cost_model *cm, uint32_t kv_blocks,
-                 int block_tokens, int prefix_cache, const serve_cfg *cfg, metrics *met,
-                 serve_done_fn on_done, void *ud)
+int replica_init(replica *r, const replica_config *c)
 {
+    const serve_cfg *cfg = c->cfg;
     memset(r, 0, sizeof *r);
-    r->id = id;
-    r->gpus = gpus;
-    r->eng = eng;
-    r->cm = cm;
+    r->id = c->id;
+    r->gpus = c->gpus;
+    r->eng = c->eng;
+    r->cm = c->cm;
     r->cfg = *cfg;
-    r->met = met;
-    r->acct = &met->replicas[id];
-    r->acct->gpus = gpus;
-    r->acct->peak_flops_gpu = cm->peak_flops_gpu;
-    r->acct->peak_hbm_Bps = cm->hw->hbm_bw_Bps;
-    r->on_done = on_done;
-    r->ud = ud;
+    r->met = c->met;
+    r->acct = &c->met->replicas[c->id];
+    r->acct->gpus = c->gpus;
+    r->acct->peak_flops_gpu = c->cm->peak_flops_gpu;
+    r->acct->peak_hbm_Bps = c->cm->hw->hbm_bw_Bps;
+    r->on_done = c->on_done;
+    r->ud = c->ud;
     int steps = cfg->max_multi_step > 0 ? cfg->max_multi_step : 1;
-    r->kv = kv_pool_new(kv_blocks, block_tokens, prefix_cache);
+    r->kv = kv_pool_new(c->kv_blocks, c->block_tokens, c->prefix_cache);
     if (r->kv)
         set_pool_windows(r);
-    r->running = calloc((size_t)cfg->max_running, sizeof *r->running);
-    r->batch = calloc((size_t)cfg->max_running, sizeof *r->batch);
-    r->cseqs = calloc((size_t)cfg->max_running, sizeof *r->cseqs);
-    r->step_end_ns = calloc((size_t)steps, sizeof *r->step_end_ns);
-    r->step_cost = calloc((size_t)steps, sizeof *r->step_cost);
-    if (!r->kv || !r->running || !r->batch || !r->cseqs || !r->step_end_ns || !r->step_cost) {
+    r->queue.running = calloc((size_t)cfg->max_running, sizeof *r->queue.running);
+    r->step.batch = calloc((size_t)cfg->max_running, sizeof *r->step.batch);
+    r->step.cseqs = calloc((size_t)cfg->max_running, sizeof *r->step.cseqs);
+    r->step.step_end_ns = calloc((size_t)steps, sizeof *r->step.step_end_ns);
+    r->step.step_cost = calloc((size_t)steps, sizeof *r->step.step_cost);
+    if (!r->kv || !r->queue.running || !r->step.batch || !r->step.cseqs || !r->step.step_end_ns ||
+        !r->step.step_cost) {
         replica_destroy(r);
         return -1;
     }
@@ -62,17 +62,17 @@ int replica_init(replica *r, int id, int gpus, engine *eng, const cost_model *cm
 void replica_destroy(replica *r)
 {
     tier_set_free(r->tiers);
-    free(r->hash_scratch);
+    free(r->fetch.hash_scratch);
     kv_pool_free(r->kv);
-    free(r->running);
-    free(r->batch);
-    free(r->cseqs);
-    free(r->step_end_ns);
-    free(r->step_cost);
+    free(r->queue.running);
+    free(r->step.batch);
+    free(r->step.cseqs);
+    free(r->step.step_end_ns);
+    free(r->step.step_cost);
     memset(r, 0, sizeof *r);
 }
 
-int replica_load(const replica *r) { return r->n_running + r->n_waiting + r->n_in_wait + r->n_inbound; }
+int replica_load(const replica *r) { return r->queue.n_running + r->queue.n_waiting + r->disagg.n_in_wait + r->disagg.n_inbound; }
 
 /* Appends q to the queue (head, tail, count n) linked through next. */
 void replica_queue_push_back(serve_req **head, serve_req **tail, int *n, serve_req *q)
@@ -104,15 +104,18 @@ void replica_queue_remove(serve_req **head, serve_req **tail, int *n, serve_req 
         }
 }
 
-static void wait_push_back(replica *r, serve_req *q) { replica_queue_push_back(&r->wait_head, &r->wait_tail, &r->n_waiting, q); }
+static void wait_push_back(replica *r, serve_req *q)
+{
+    replica_queue_push_back(&r->queue.wait_head, &r->queue.wait_tail, &r->queue.n_waiting, q);
+}
 
 static void wait_push_front(replica *r, serve_req *q)
 {
-    q->next = r->wait_head;
-    r->wait_head = q;
-    if (!r->wait_tail)
-        r->wait_tail = q;
-    r->n_waiting++;
+    q->next = r->queue.wait_head;
+    r->queue.wait_head = q;
+    if (!r->queue.wait_tail)
+        r->queue.wait_tail = q;
+    r->queue.n_waiting++;
 }
 
 /* Unlinks q, whose predecessor in the queue is prev (NULL at the head). */
@@ -121,11 +124,11 @@ static void wait_remove(replica *r, serve_req *prev, serve_req *q)
     if (prev)
         prev->next = q->next;
     else
-        r->wait_head = q->next;
-    if (r->wait_tail == q)
-        r->wait_tail = prev;
+        r->queue.wait_head = q->next;
+    if (r->queue.wait_tail == q)
+        r->queue.wait_tail = prev;
     q->next = NULL;
-    r->n_waiting--;
+    r->queue.n_waiting--;
 }
 
 /* Hands the finished record to metrics (which takes the gap array). */
@@ -163,7 +166,7 @@ static void enqueue(replica *r, serve_req *q)
     if (r->tiers && (r->tiers->cfg.fetch == FETCH_PREFETCH || r->tiers->cfg.fetch == FETCH_PREDICTED)) {
         q->promo = replica_prefetch(r, &q->content, q->num_tokens);
         if (q->promo >= 0)
-            r->promos[q->promo].waiter = q;
+            r->fetch.promos[q->promo].waiter = q;
     }
     replica_sync(r);
     replica_step_if_idle(r);
@@ -200,7 +203,7 @@ void replica_reject(replica *r, serve_req *q)
 
 static void preempt_last(replica *r)
 {
-    serve_req *v = r->running[--r->n_running];
+    serve_req *v = r->queue.running[--r->queue.n_running];
     kv_seq_release(r->kv, &v->seq);
     if (v->computed > v->recompute_until)
         v->recompute_until = v->computed;
@@ -220,14 +223,14 @@ static int64_t overlap(int64_t from, int64_t n, int64_t limit)
 
 static void batch_add(replica *r, serve_req *q, int64_t tokens)
 {
-    r->n_batch_remote += q->remote_tokens > 0;
+    r->step.n_batch_remote += q->remote_tokens > 0;
     int64_t limit = q->recompute_until > q->tier_recompute_until ? q->recompute_until : q->tier_recompute_until;
     if (q->computed >= limit) {     /* the usual case: nothing is recomputed */
-        r->batch[r->n_batch++] = (serve_batch_entry){ q, tokens, 0, 0 };
+        r->step.batch[r->step.n_batch++] = (serve_batch_entry){ q, tokens, 0, 0 };
         return;
     }
     int64_t all = overlap(q->computed, tokens, limit), tier = overlap(q->computed, tokens, q->tier_recompute_until);
-    r->batch[r->n_batch++] = (serve_batch_entry){ q, tokens, all - tier, tier };
+    r->step.batch[r->step.n_batch++] = (serve_batch_entry){ q, tokens, all - tier, tier };
 }
 
 /* Tokens q may compute this step within budget; 0 when it must wait.
@@ -248,14 +251,14 @@ static int64_t step_tokens(const replica *r, const serve_req *q, int64_t budget)
 static int schedule_running(replica *r, int64_t *budget)
 {
     int preempted = 0;
-    for (int i = 0; i < r->n_running && *budget > 0; i++) {
-        serve_req *q = r->running[i];
+    for (int i = 0; i < r->queue.n_running && *budget > 0; i++) {
+        serve_req *q = r->queue.running[i];
         int64_t x = step_tokens(r, q, *budget);
         if (x <= 0)
             continue;
         int self = 0;
         while (kv_seq_reserve(r->kv, &q->seq, serve_req_kv_tokens(q) + x) < 0) {
-            self = r->n_running - 1 == i;
+            self = r->queue.n_running - 1 == i;
             preempt_last(r);
             preempted = 1;
             if (self)
@@ -299,7 +302,7 @@ static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now)
     q->admitted = 1;
     if (q->rec.first_sched_ns < 0)
         q->rec.first_sched_ns = now;
-    r->running[r->n_running++] = q;
+    r->queue.running[r->queue.n_running++] = q;
     batch_add(r, q, x);
     *budget -= x;
     return 0;
@@ -309,8 +312,8 @@ static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now)
  * whose prefetch is still in flight keep their place and are passed over. */
 static void schedule_waiting(replica *r, int64_t *budget, int64_t now)
 {
-    serve_req *prev = NULL, *q = r->wait_head;
-    while (q && r->n_running + r->n_inbound < r->cfg.max_running && *budget > 0) {
+    serve_req *prev = NULL, *q = r->queue.wait_head;
+    while (q && r->queue.n_running + r->disagg.n_inbound < r->cfg.max_running && *budget > 0) {
         serve_req *next = q->next;
         if (q->promo >= 0) {
             prev = q;
@@ -329,13 +332,13 @@ static void schedule_waiting(replica *r, int64_t *budget, int64_t now)
  * free now (only this replica takes blocks from its pool). */
 static int multi_step_count(const replica *r)
 {
-    if (r->cfg.max_multi_step <= 1 || ((r->wait_head || r->in_wait_head) && r->n_running < r->cfg.max_running) ||
-        r->n_batch != r->n_running || r->n_batch > r->cfg.token_budget)
+    if (r->cfg.max_multi_step <= 1 || ((r->queue.wait_head || r->disagg.in_wait_head) && r->queue.n_running < r->cfg.max_running) ||
+        r->step.n_batch != r->queue.n_running || r->step.n_batch > r->cfg.token_budget)
         return 1;
     int64_t k = r->cfg.max_multi_step;
-    for (int i = 0; i < r->n_batch; i++) {
-        const serve_req *q = r->batch[i].r;
-        if (r->batch[i].tokens != 1 || q->generated < 1)
+    for (int i = 0; i < r->step.n_batch; i++) {
+        const serve_req *q = r->step.batch[i].r;
+        if (r->step.batch[i].tokens != 1 || q->generated < 1)
             return 1;
         int64_t left = q->rec.output_tokens - q->generated;
         if (left < k)
@@ -343,8 +346,8 @@ static int multi_step_count(const replica *r)
     }
     for (; k > 1; k /= 2) {
         uint64_t need = 0;
-        for (int i = 0; i < r->n_batch; i++) {
-            const serve_req *q = r->batch[i].r;
+        for (int i = 0; i < r->step.n_batch; i++) {
+            const serve_req *q = r->step.batch[i].r;
             need += kv_seq_blocks_short(r->kv, &q->seq, serve_req_kv_tokens(q) + k);
         }
         if (need <= kv_pool_free_blocks(r->kv))
@@ -358,16 +361,16 @@ static int multi_step_count(const replica *r)
 static void in_storage_wait(replica *r, cost_iter *it)
 {
     const cost_model *cm = r->cm;
-    if (!r->n_batch_remote)
+    if (!r->step.n_batch_remote)
         return;
     double gpu_layer = (double)it->total_ns / cm->m->n_layers, total = 0;
     for (int g = 0; g < cm->n_groups; g++) {
         double slowest = 0;
-        for (int i = 0; i < r->n_batch; i++) {
-            const serve_req *q = r->batch[i].r;
+        for (int i = 0; i < r->step.n_batch; i++) {
+            const serve_req *q = r->step.batch[i].r;
             if (q->remote_tokens > 0) {
                 double ns = (double)tier_attention_layer_ns(r->tiers, q->remote_tier, cm->m, cm->groups[g].layer,
-                                                            r->batch[i].tokens, q->remote_tokens);
+                                                            r->step.batch[i].tokens, q->remote_tokens);
                 slowest = ns > slowest ? ns : slowest;
             }
         }
@@ -384,17 +387,17 @@ static void in_storage_wait(replica *r, cost_iter *it)
 static void cost_steps(replica *r, int64_t start)
 {
     int64_t t = start;
-    for (int s = 0; s < r->steps; s++) {
+    for (int s = 0; s < r->step.steps; s++) {
         int n_logits = 0;
-        for (int i = 0; i < r->n_batch; i++) {
-            const serve_batch_entry *b = &r->batch[i];
-            r->cseqs[i] = (cost_seq){ b->tokens, serve_req_kv_tokens(b->r) + s, s ? 0 : b->wasted + b->wasted_tier };
+        for (int i = 0; i < r->step.n_batch; i++) {
+            const serve_batch_entry *b = &r->step.batch[i];
+            r->step.cseqs[i] = (cost_seq){ b->tokens, serve_req_kv_tokens(b->r) + s, s ? 0 : b->wasted + b->wasted_tier };
             n_logits += b->r->computed + s + b->tokens == b->r->num_tokens + s;
         }
-        cost_iteration(r->cm, r->cseqs, r->n_batch, n_logits, &r->step_cost[s]);
-        in_storage_wait(r, &r->step_cost[s]);
-        t += r->step_cost[s].total_ns;
-        r->step_end_ns[s] = t;
+        cost_iteration(r->cm, r->step.cseqs, r->step.n_batch, n_logits, &r->step.step_cost[s]);
+        in_storage_wait(r, &r->step.step_cost[s]);
+        t += r->step.step_cost[s].total_ns;
+        r->step.step_end_ns[s] = t;
     }
 }
 
@@ -402,44 +405,44 @@ static void cost_steps(replica *r, int64_t start)
 static void replica_plan(replica *r)
 {
     int64_t now = engine_now(r->eng), budget = r->cfg.token_budget;
-    r->n_batch = 0;
-    r->n_batch_remote = 0;
-    if (r->in_wait_head && !r->wait_head)
+    r->step.n_batch = 0;
+    r->step.n_batch_remote = 0;
+    if (r->disagg.in_wait_head && !r->queue.wait_head)
         handoff_drain(r);
     if (!schedule_running(r, &budget))
         schedule_waiting(r, &budget, now);
-    if (r->n_batch == 0)
+    if (r->step.n_batch == 0)
         return;
-    r->steps = r->n_fetch_pending ? 1 : multi_step_count(r);
-    r->applied = 0;
-    r->busy = 1;
-    if (r->n_fetch_pending && r->tiers->cfg.fetch != FETCH_LAYERWISE) {
+    r->step.steps = r->fetch.n_pending ? 1 : multi_step_count(r);
+    r->step.applied = 0;
+    r->step.busy = 1;
+    if (r->fetch.n_pending && r->tiers->cfg.fetch != FETCH_LAYERWISE) {
         /* A page fault: the GPU waits for the pages before the step. */
-        r->wait = WAIT_START;
-        r->wait_since_ns = now;
+        r->step.wait = WAIT_START;
+        r->step.wait_since_ns = now;
         return;
     }
     cost_steps(r, now);
-    r->ev = engine_at(r->eng, r->step_end_ns[r->steps - 1], replica_on_step_end, r, 0);
+    r->step.ev = engine_at(r->eng, r->step.step_end_ns[r->step.steps - 1], replica_on_step_end, r, 0);
 }
 
 /* The last KV a waiting step needed has arrived at now. */
 void replica_resume_after_fetch(replica *r, int64_t now)
 {
-    if (r->wait == WAIT_START) {
-        r->acct->stall_ns += now - r->wait_since_ns;
+    if (r->step.wait == WAIT_START) {
+        r->acct->stall_ns += now - r->step.wait_since_ns;
         cost_steps(r, now);
-    } else if (r->wait == WAIT_END) {
+    } else if (r->step.wait == WAIT_END) {
         /* Layer by layer: only the last layer's compute is left once the
          * last layer's KV is in. */
-        int64_t end = now + r->step_cost[0].total_ns / r->cm->m->n_layers;
-        r->acct->stall_ns += end - r->wait_since_ns;
-        r->step_end_ns[0] = end;
+        int64_t end = now + r->step.step_cost[0].total_ns / r->cm->m->n_layers;
+        r->acct->stall_ns += end - r->step.wait_since_ns;
+        r->step.step_end_ns[0] = end;
     } else {
         return;
     }
-    r->wait = WAIT_NONE;
-    r->ev = engine_at(r->eng, r->step_end_ns[r->steps - 1], replica_on_step_end, r, 0);
+    r->step.wait = WAIT_NONE;
+    r->step.ev = engine_at(r->eng, r->step.step_end_ns[r->step.steps - 1], replica_on_step_end, r, 0);
 }
 
 static void note_gap(replica *r, serve_req *q, int64_t gap)
@@ -461,9 +464,13 @@ static void note_gap(replica *r, serve_req *q, int64_t gap)
     q->rec.gaps[q->rec.n_gaps - 1] = gap;
 }
 
+/* How a token's inter-token gap reaches the ITL histogram: as an entry of
+ * its own, or within one weighted entry the step adds for its whole batch. */
+typedef enum { ITL_GAP_OWN, ITL_GAP_SHARED } itl_gap;
+
 /* q's KV is caught up at time t: it samples its next token. Returns 1 when
  * that was its last one. */
-static int emit_token(replica *r, serve_req *q, int64_t t, int itl_in_histogram)
+static int emit_token(replica *r, serve_req *q, int64_t t, itl_gap gap_entry)
 {
     q->generated++;
     q->num_tokens++;
@@ -473,29 +480,30 @@ static int emit_token(replica *r, serve_req *q, int64_t t, int itl_in_histogram)
     } else {
         int64_t gap = t - q->last_token_ns;
         note_gap(r, q, gap);
-        if (itl_in_histogram)
+        if (gap_entry == ITL_GAP_OWN)
             metrics_itl_add(r->met, gap, 1);
     }
     q->last_token_ns = t;
     return q->generated == q->rec.output_tokens;
 }
 
-/* Adds a step's time and work; wasted work is split between its causes
- * in proportion to their tokens. */
-static void account_step(replica *r, const cost_iter *c, int first_step)
+/* Adds step s's time and work; wasted work (all of it in the run's first
+ * step) is split between its causes in proportion to their tokens. */
+static void account_step(replica *r, int s)
 {
+    const cost_iter *c = &r->step.step_cost[s];
     metrics_replica *a = r->acct;
     a->busy_ns += c->total_ns - c->wait_ns;
     a->stall_ns += c->wait_ns;
     a->iterations++;
     a->flops += c->flops;
     a->hbm_bytes += c->hbm_bytes;
-    if (!first_step || !(c->flops_wasted > 0 && c->flops > 0))
+    if (s > 0 || !(c->flops_wasted > 0 && c->flops > 0))
         return;
     double tok[WASTE_CAUSE_COUNT] = { 0 }, all = 0;
-    for (int i = 0; i < r->n_batch; i++) {
-        tok[WASTE_PREEMPTION] += r->batch[i].wasted;
-        tok[WASTE_RECOMPUTE] += r->batch[i].wasted_tier;
+    for (int i = 0; i < r->step.n_batch; i++) {
+        tok[WASTE_PREEMPTION] += r->step.batch[i].wasted;
+        tok[WASTE_RECOMPUTE] += r->step.batch[i].wasted_tier;
     }
     for (int k = 0; k < WASTE_CAUSE_COUNT; k++)
         all += tok[k];
@@ -510,10 +518,10 @@ static void account_step(replica *r, const cost_iter *c, int first_step)
 static void compact_running(replica *r)
 {
     int k = 0;
-    for (int i = 0; i < r->n_running; i++)
-        if (r->running[i]->generated < r->running[i]->rec.output_tokens && !r->running[i]->handoff)
-            r->running[k++] = r->running[i];
-    r->n_running = k;
+    for (int i = 0; i < r->queue.n_running; i++)
+        if (r->queue.running[i]->generated < r->queue.running[i]->rec.output_tokens && !r->queue.running[i]->handoff)
+            r->queue.running[k++] = r->queue.running[i];
+    r->queue.n_running = k;
 }
 
 /* Applies step s of the run: blocks for it (later steps of a multi-step
@@ -521,18 +529,18 @@ static void compact_running(replica *r)
  * progress and hashes, tokens, finishes. */
 static void apply_step(replica *r, int s)
 {
-    int64_t t = r->step_end_ns[s];
+    int64_t t = r->step.step_end_ns[s];
     if (s > 0)
-        for (int i = 0; i < r->n_batch; i++)
-            kv_seq_reserve(r->kv, &r->batch[i].r->seq, serve_req_kv_tokens(r->batch[i].r) + 1);
+        for (int i = 0; i < r->step.n_batch; i++)
+            kv_seq_reserve(r->kv, &r->step.batch[i].r->seq, serve_req_kv_tokens(r->step.batch[i].r) + 1);
     /* In a multi-step run every entry's gap after the first step is this
      * step's duration: one weighted histogram entry instead of n_batch. */
-    int shared_gap = s > 0;
-    if (shared_gap)
-        metrics_itl_add(r->met, t - r->step_end_ns[s - 1], r->n_batch);
+    itl_gap gap_entry = s > 0 ? ITL_GAP_SHARED : ITL_GAP_OWN;
+    if (gap_entry == ITL_GAP_SHARED)
+        metrics_itl_add(r->met, t - r->step.step_end_ns[s - 1], r->step.n_batch);
     int finished = 0;
-    for (int i = 0; i < r->n_batch; i++) {
-        serve_batch_entry *b = &r->batch[i];
+    for (int i = 0; i < r->step.n_batch; i++) {
+        serve_batch_entry *b = &r->step.batch[i];
         serve_req *q = b->r;
         q->computed += b->tokens;
         q->rec.recomputed_tokens += s ? 0 : b->wasted + b->wasted_tier;
@@ -541,20 +549,20 @@ static void apply_step(replica *r, int s)
             q->computed >= q->rec.prompt_tokens)
             retention_apply(r, q);
         if (q->computed == q->num_tokens) {
-            int last = emit_token(r, q, t, !shared_gap);
+            int last = emit_token(r, q, t, gap_entry);
             /* A prefill replica's part ends with the first token. */
-            q->handoff = !last && r->role == ROLE_PREFILL;
+            q->handoff = !last && r->disagg.role == ROLE_PREFILL;
             finished += last || q->handoff;
         }
     }
-    account_step(r, &r->step_cost[s], s == 0);
+    account_step(r, s);
     if (!finished)
         return;
     /* Leave only after the running array no longer holds them: on_done may
      * recycle a request at once. */
     compact_running(r);
-    for (int i = 0; i < r->n_batch; i++) {
-        serve_req *q = r->batch[i].r;
+    for (int i = 0; i < r->step.n_batch; i++) {
+        serve_req *q = r->step.batch[i].r;
         if (q->generated == q->rec.output_tokens)
             replica_req_leave(r, q, REQ_COMPLETED, t);
         else if (q->handoff)
@@ -565,22 +573,22 @@ static void apply_step(replica *r, int s)
 /* Applies the steps that ended at or before now. */
 void replica_apply_until(replica *r, int64_t now)
 {
-    while (r->applied < r->steps && r->step_end_ns[r->applied] <= now)
-        apply_step(r, r->applied++);
+    while (r->step.applied < r->step.steps && r->step.step_end_ns[r->step.applied] <= now)
+        apply_step(r, r->step.applied++);
 }
 
 void replica_on_step_end(engine *eng, void *ctx, uint64_t arg)
 {
     replica *r = ctx;
-    if (r->busy) {
-        if (r->n_fetch_pending > 0) {
+    if (r->step.busy) {
+        if (r->fetch.n_pending > 0) {
             /* Layer-by-layer fetch still behind the compute: wait for it. */
-            r->wait = WAIT_END;
-            r->wait_since_ns = engine_now(eng);
+            r->step.wait = WAIT_END;
+            r->step.wait_since_ns = engine_now(eng);
             return;
         }
         replica_apply_until(r, engine_now(eng));
-        r->busy = 0;
+        r->step.busy = 0;
     }
     replica_plan(r);
     if (r->tiers)
@@ -589,63 +597,63 @@ void replica_on_step_end(engine *eng, void *ctx, uint64_t arg)
 
 void replica_sync(replica *r)
 {
-    if (!r->busy || r->steps <= 1)
+    if (!r->step.busy || r->step.steps <= 1)
         return;
     int64_t now = engine_now(r->eng);
     replica_apply_until(r, now);
-    if (r->applied >= r->steps - 1)
+    if (r->step.applied >= r->step.steps - 1)
         return;
     /* The step in progress becomes the run's last, exactly as if the run
      * had been planned one step at a time. */
-    engine_cancel(r->eng, r->ev);
-    r->steps = r->applied + 1;
-    r->ev = engine_at(r->eng, r->step_end_ns[r->applied], replica_on_step_end, r, 0);
+    engine_cancel(r->eng, r->step.ev);
+    r->step.steps = r->step.applied + 1;
+    r->step.ev = engine_at(r->eng, r->step.step_end_ns[r->step.applied], replica_on_step_end, r, 0);
 }
 
 /* The pool and the set of sequences holding it, as last verified: equal
  * keys mean the ref-count walk would see exactly what it saw then. */
 static int kv_unchanged_since_check(const replica *r)
 {
-    return r->kv_checked.version == kv_pool_version(r->kv) && r->kv_checked.running == r->n_running &&
-           r->kv_checked.out == r->n_out && r->kv_checked.inbound == r->n_inbound && r->kv_checked.valid;
+    return r->kv_checked.version == kv_pool_version(r->kv) && r->kv_checked.running == r->queue.n_running &&
+           r->kv_checked.out == r->disagg.n_out && r->kv_checked.inbound == r->disagg.n_inbound && r->kv_checked.valid;
 }
 
 int replica_check(replica *r, kt_err *err)
 {
-    if (r->failed)
+    if (r->failure.failed)
         return 0;               /* its pool is gone with it */
-    if (r->n_running + r->n_inbound > r->cfg.max_running) {
-        KT_ERROR(err, NULL, 0, 0, "replica %d: %d running and %d arriving, more than %d", r->id, r->n_running,
-                 r->n_inbound, r->cfg.max_running);
+    if (r->queue.n_running + r->disagg.n_inbound > r->cfg.max_running) {
+        KT_ERROR(err, NULL, 0, 0, "replica %d: %d running and %d arriving, more than %d", r->id, r->queue.n_running,
+                 r->disagg.n_inbound, r->cfg.max_running);
         return -1;
     }
     int n = 0;
-    for (const serve_req *q = r->wait_head; q; q = q->next)
-        if (++n > r->n_waiting || q->seq.n_blocks) {
+    for (const serve_req *q = r->queue.wait_head; q; q = q->next)
+        if (++n > r->queue.n_waiting || q->seq.n_blocks) {
             KT_ERROR(err, NULL, 0, 0, "replica %d: waiting queue broken", r->id);
             return -1;
         }
-    if (n != r->n_waiting) {
-        KT_ERROR(err, NULL, 0, 0, "replica %d: %d waiting but counter says %d", r->id, n, r->n_waiting);
+    if (n != r->queue.n_waiting) {
+        KT_ERROR(err, NULL, 0, 0, "replica %d: %d waiting but counter says %d", r->id, n, r->queue.n_waiting);
         return -1;
     }
     n = 0;
-    for (const serve_req *q = r->in_wait_head; q; q = q->next)
-        if (++n > r->n_in_wait || q->seq.n_blocks || !q->handoff) {
+    for (const serve_req *q = r->disagg.in_wait_head; q; q = q->next)
+        if (++n > r->disagg.n_in_wait || q->seq.n_blocks || !q->handoff) {
             KT_ERROR(err, NULL, 0, 0, "replica %d: handoff queue broken", r->id);
             return -1;
         }
     /* Blocks of this pool are held by running sequences, by KV leaving
      * (prefill side) and by KV arriving (decode side). */
-    size_t k = 0, cap = (size_t)r->n_running + (size_t)r->n_out + (size_t)r->n_inbound + 1;
+    size_t k = 0, cap = (size_t)r->queue.n_running + (size_t)r->disagg.n_out + (size_t)r->disagg.n_inbound + 1;
     const kv_seq **seqs = malloc(cap * sizeof *seqs);
     if (!seqs) {
         KT_ERROR(err, NULL, 0, 0, "out of memory");
         return -1;
     }
     int rc = 0;
-    for (int i = 0; i < r->n_running && rc == 0; i++) {
-        const serve_req *q = r->running[i];
+    for (int i = 0; i < r->queue.n_running && rc == 0; i++) {
+        const serve_req *q = r->queue.running[i];
         if (q->computed > q->num_tokens || q->num_tokens != q->rec.prompt_tokens + q->generated ||
             q->generated > q->rec.output_tokens || q->handoff) {
             KT_ERROR(err, NULL, 0, 0, "replica %d: request %lld token counts inconsistent", r->id,
@@ -654,20 +662,20 @@ int replica_check(replica *r, kt_err *err)
         }
         seqs[k++] = &q->seq;
     }
-    for (const serve_req *q = r->out_head; q && rc == 0 && k < cap; q = q->out_next)
+    for (const serve_req *q = r->disagg.out_head; q && rc == 0 && k < cap; q = q->out_next)
         seqs[k++] = &q->src_seq;
-    for (const serve_req *q = r->in_head; q && rc == 0 && k < cap; q = q->in_next)
+    for (const serve_req *q = r->disagg.in_head; q && rc == 0 && k < cap; q = q->in_next)
         seqs[k++] = &q->seq;
-    if (rc == 0 && k != (size_t)r->n_running + (size_t)r->n_out + (size_t)r->n_inbound) {
+    if (rc == 0 && k != (size_t)r->queue.n_running + (size_t)r->disagg.n_out + (size_t)r->disagg.n_inbound) {
         KT_ERROR(err, NULL, 0, 0, "replica %d: handoff lists and counters disagree", r->id);
         rc = -1;
     }
     if (rc == 0 && !kv_unchanged_since_check(r)) {
         rc = kv_pool_check(r->kv, seqs, k, err);
         r->kv_checked.version = kv_pool_version(r->kv);
-        r->kv_checked.running = r->n_running;
-        r->kv_checked.out = r->n_out;
-        r->kv_checked.inbound = r->n_inbound;
+        r->kv_checked.running = r->queue.n_running;
+        r->kv_checked.out = r->disagg.n_out;
+        r->kv_checked.inbound = r->disagg.n_inbound;
         r->kv_checked.valid = rc == 0;
     }
     free(seqs);

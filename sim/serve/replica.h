@@ -108,65 +108,124 @@ typedef struct serve_promo {
 /* Why a planned step has not started or not ended. */
 typedef enum { WAIT_NONE, WAIT_START, WAIT_END } serve_wait;
 
-/* A replica.
- * Invariants: n_running + n_inbound <= cfg.max_running; while busy, an end event is
- * pending and steps [applied, steps) of the run are not yet applied, their
- * ends at step_end_ns[]; a multi-step run (steps > 1) has only decode
- * entries; the batch's requests are all in running. */
+/* Requests a replica holds.
+ * Invariants: n_running + disagg.n_inbound <= cfg.max_running; running[0,
+ * n_running) is in admission order (preemption takes the last); the
+ * waiting queue runs from wait_head to wait_tail through serve_req.next,
+ * n_waiting long, and none of its requests holds blocks. */
+typedef struct replica_queues {
+    serve_req **running;        /* cfg.max_running entries */
+    int n_running;
+    serve_req *wait_head, *wait_tail;
+    int n_waiting;
+} replica_queues;
+
+/* The run in progress (one or several iterations).
+ * Invariants: while busy, either an end event (ev) is pending or the run
+ * waits for KV (wait != WAIT_NONE); steps [applied, steps) are not yet
+ * applied, their ends at step_end_ns[]; a multi-step run (steps > 1) has
+ * only decode entries; the batch's requests are all in queues.running. */
+typedef struct replica_step {
+    int busy;
+    engine_handle ev;
+    serve_batch_entry *batch;   /* cfg.max_running entries */
+    int n_batch;
+    int n_batch_remote;         /* entries attending to a prefix inside a tier */
+    int steps, applied;
+    int64_t *step_end_ns;       /* max_multi_step entries */
+    cost_iter *step_cost;       /* max_multi_step entries */
+    cost_seq *cseqs;            /* scratch, max_running entries */
+    serve_wait wait;
+    int64_t wait_since_ns;      /* when the wait began */
+} replica_step;
+
+/* KV coming up from the lower tiers.
+ * Invariants: n_pending batch entries of the run wait for their fetch, and
+ * the run does not end while n_pending > 0; a prefetch record is free
+ * when its pending is 0. */
+typedef struct replica_fetch {
+    int n_pending;
+    uint64_t *hash_scratch;     /* owned; cap_hash_scratch entries */
+    int64_t cap_hash_scratch;
+    serve_promo promos[SERVE_MAX_PROMOS];
+} replica_fetch;
+
+/* A failed replica holds nothing and takes nothing; requests it still
+ * owes (tier transfers in flight) go to on_lost when they end. */
+typedef struct replica_failure {
+    int failed;                 /* the replica's node failed */
+    serve_done_fn on_lost;      /* a request its failure took: the callee re-routes or rejects it */
+} replica_failure;
+
+/* Disaggregated serving (role != ROLE_COLOCATED) and the links used to
+ * move KV between replicas.
+ * Invariants: out_head lists (through out_next) n_out requests whose KV
+ * is leaving this prefill replica, blocks still held here in src_seq;
+ * in_wait_head..in_wait_tail (through next) holds n_in_wait handoffs
+ * waiting for blocks here, holding none; in_head lists (through in_next)
+ * n_inbound transfers arriving into blocks reserved here. */
+typedef struct replica_disagg {
+    replica_role role;
+    serve_prefilled_fn on_prefilled;
+    fabric *net;                /* not owned; the network between replicas */
+    int nic_out, nic_in;        /* this replica's links in net */
+    int64_t net_setup_ns;       /* one transfer's setup (network latency) */
+    serve_req *out_head;
+    int n_out;
+    serve_req *in_wait_head, *in_wait_tail;
+    int n_in_wait;
+    serve_req *in_head;
+    int n_inbound;              /* holds running slots */
+} replica_disagg;
+
+/* What replica_check last verified of the pool: the pool version and the
+ * sequence counts then (valid 0: nothing verified yet). */
+typedef struct replica_check_cache {
+    uint64_t version;
+    int running, out, inbound, valid;
+} replica_check_cache;
+
+/* A replica: one model copy, its KV pool and its scheduler. The
+ * invariants of each part are written above its struct. */
 typedef struct replica {
     int id;
     int gpus;
     engine *eng;                /* not owned */
     const cost_model *cm;       /* not owned */
     kv_pool *kv;                /* owned */
+    tier_set *tiers;            /* owned; NULL when KV lives in HBM only */
     serve_cfg cfg;
     metrics *met;               /* not owned */
     metrics_replica *acct;      /* this replica's slot in met */
     serve_done_fn on_done;
     void *ud;
-    serve_req **running;
-    int n_running;
-    serve_req *wait_head, *wait_tail;
-    int n_waiting;
-    int busy;
-    engine_handle ev;
-    serve_batch_entry *batch;
-    int n_batch;
-    int n_batch_remote;         /* entries attending to a prefix inside a tier */
-    int steps, applied;
-    int64_t *step_end_ns;       /* max_multi_step entries */
-    cost_iter *step_cost;
-    cost_seq *cseqs;            /* scratch, max_running entries */
     int64_t tokens_out;         /* output tokens emitted so far */
-    tier_set *tiers;            /* owned; NULL when KV lives in HBM only */
-    int n_fetch_pending;        /* batch entries waiting for their KV */
-    serve_wait wait;
-    int64_t wait_since_ns;
-    uint64_t *hash_scratch;
-    int64_t cap_hash_scratch;
-    serve_promo promos[SERVE_MAX_PROMOS];
-    int failed;                 /* the replica's node failed: it holds nothing and takes nothing */
-    serve_done_fn on_lost;      /* a request its failure took: the callee re-routes or rejects it */
-    /* Disaggregated serving (role != ROLE_COLOCATED). */
-    replica_role role;
-    serve_prefilled_fn on_prefilled;
-    fabric *net;                /* not owned; the network between replicas */
-    int nic_out, nic_in;        /* this replica's links in net */
-    int64_t net_setup_ns;       /* one transfer's setup (network latency) */
-    serve_req *out_head;        /* prefill side: KV leaving, blocks still held here */
-    int n_out;
-    serve_req *in_wait_head, *in_wait_tail;   /* decode side: waiting for blocks here */
-    int n_in_wait;
-    serve_req *in_head;         /* decode side: KV arriving into blocks reserved here */
-    int n_inbound;              /* in_head's length; holds running slots */
-    /* What replica_check last verified of the pool (valid 0: nothing yet). */
-    struct { uint64_t version; int running, out, inbound, valid; } kv_checked;
+    replica_queues queue;
+    replica_step step;
+    replica_fetch fetch;
+    replica_failure failure;
+    replica_disagg disagg;
+    replica_check_cache kv_checked;
 } replica;
 
-/* Sets up r. kv_blocks: the pool size. Returns 0 or -1 (out of memory). */
-int replica_init(replica *r, int id, int gpus, engine *eng, const cost_model *cm, uint32_t kv_blocks,
-                 int block_tokens, int prefix_cache, const serve_cfg *cfg, metrics *met,
-                 serve_done_fn on_done, void *ud);
+/* What a replica is made of. The engine, cost model and metrics are not
+ * owned and must outlive the replica; cfg is copied. */
+typedef struct replica_config {
+    int id;                     /* index of the replica's slot in met */
+    int gpus;
+    engine *eng;
+    const cost_model *cm;
+    uint32_t kv_blocks;         /* the HBM pool's size */
+    int block_tokens;
+    int prefix_cache;           /* share blocks of equal prefixes */
+    const serve_cfg *cfg;
+    metrics *met;
+    serve_done_fn on_done;      /* a request leaves (completed or rejected) */
+    void *ud;                   /* passed to every callback */
+} replica_config;
+
+/* Sets up r from c. Returns 0 or -1 (out of memory). */
+int replica_init(replica *r, const replica_config *c);
 void replica_destroy(replica *r);
 
 /* A request arrives at the replica now. Rejected at once (on_done with

@@ -27,7 +27,7 @@ void replica_queue_remove(serve_req **head, serve_req **tail, int *n, serve_req 
 /* Plans r's next run now when it is idle (something it waited for arrived). */
 static inline void replica_step_if_idle(replica *r)
 {
-    if (!r->busy)
+    if (!r->step.busy)
         replica_on_step_end(r->eng, r, 0);
 }
 
