@@ -90,7 +90,8 @@ static void on_handoff_done(void *ud, uint64_t tag, int64_t now)
  * multi-step run never finds its blocks taken. */
 static int handoff_start(replica *d, serve_req *q)
 {
-    if (d->queue.n_running + d->disagg.n_inbound >= d->cfg.max_running || kv_seq_reserve(d->kv, &q->seq, serve_req_kv_tokens(q)) < 0)
+    if (d->queue.n_running + d->disagg.n_inbound >= d->cfg.max_running ||
+        kv_seq_reserve(d->kv, &q->seq, serve_req_kv_tokens(q)) < 0)
         return -1;
     q->in_next = d->disagg.in_head;
     d->disagg.in_head = q;
@@ -99,8 +100,8 @@ static int handoff_start(replica *d, serve_req *q)
     const replica *p = q->src_rep;
     int path[2] = { p->disagg.nic_out, d->disagg.nic_in };
     /* The path is valid: replica_set_role gave both ends links of net. */
-    fabric_transfer(d->disagg.net, path, 2, 1, replica_kv_bytes(p, serve_req_kv_tokens(q)), d->disagg.net_setup_ns, 0, 0,
-                    on_handoff_done, q, 0);
+    fabric_transfer(d->disagg.net, path, 2, 1, replica_kv_bytes(p, serve_req_kv_tokens(q)), d->disagg.net_setup_ns,
+                    0, 0, on_handoff_done, q, 0);
     return 0;
 }
 

@@ -1,4 +1,4 @@
-/* replica.c — a replica's continuous batching: queues, chunked prefill, recompute preemption, steps planned, costed and applied (decode runs advanced several iterations per event). */
+/* replica.c — a replica's continuous batching: queues, chunked prefill, preemption, multi-step decode runs. */
 #include "serve_internal.h"
 
 #include <math.h>
@@ -72,7 +72,10 @@ void replica_destroy(replica *r)
     memset(r, 0, sizeof *r);
 }
 
-int replica_load(const replica *r) { return r->queue.n_running + r->queue.n_waiting + r->disagg.n_in_wait + r->disagg.n_inbound; }
+int replica_load(const replica *r)
+{
+    return r->queue.n_running + r->queue.n_waiting + r->disagg.n_in_wait + r->disagg.n_inbound;
+}
 
 /* Appends q to the queue (head, tail, count n) linked through next. */
 void replica_queue_push_back(serve_req **head, serve_req **tail, int *n, serve_req *q)
@@ -326,29 +329,38 @@ static void schedule_waiting(replica *r, int64_t *budget, int64_t now)
     }
 }
 
+int64_t replica_decode_tokens(const replica *r, const serve_req *q)
+{
+    (void)r;
+    (void)q;
+    return 1;
+}
+
 /* Decode steps the batch may advance in one event with nothing able to
  * change in between: every entry decodes, no request could be admitted, no
  * sequence finishes before the last step, and the blocks they will need are
  * free now (only this replica takes blocks from its pool). */
 static int multi_step_count(const replica *r)
 {
-    if (r->cfg.max_multi_step <= 1 || ((r->queue.wait_head || r->disagg.in_wait_head) && r->queue.n_running < r->cfg.max_running) ||
+    int could_admit = (r->queue.wait_head || r->disagg.in_wait_head) && r->queue.n_running < r->cfg.max_running;
+    if (r->cfg.max_multi_step <= 1 || could_admit ||
         r->step.n_batch != r->queue.n_running || r->step.n_batch > r->cfg.token_budget)
         return 1;
     int64_t k = r->cfg.max_multi_step;
     for (int i = 0; i < r->step.n_batch; i++) {
         const serve_req *q = r->step.batch[i].r;
-        if (r->step.batch[i].tokens != 1 || q->generated < 1)
+        int64_t n = replica_decode_tokens(r, q);
+        if (r->step.batch[i].tokens != n || q->generated < 1)
             return 1;
-        int64_t left = q->rec.output_tokens - q->generated;
-        if (left < k)
-            k = left;
+        int64_t steps_left = (q->rec.output_tokens - q->generated + n - 1) / n;
+        if (steps_left < k)
+            k = steps_left;
     }
     for (; k > 1; k /= 2) {
         uint64_t need = 0;
         for (int i = 0; i < r->step.n_batch; i++) {
             const serve_req *q = r->step.batch[i].r;
-            need += kv_seq_blocks_short(r->kv, &q->seq, serve_req_kv_tokens(q) + k);
+            need += kv_seq_blocks_short(r->kv, &q->seq, serve_req_kv_tokens(q) + k * replica_decode_tokens(r, q));
         }
         if (need <= kv_pool_free_blocks(r->kv))
             break;
@@ -391,8 +403,11 @@ static void cost_steps(replica *r, int64_t start)
         int n_logits = 0;
         for (int i = 0; i < r->step.n_batch; i++) {
             const serve_batch_entry *b = &r->step.batch[i];
-            r->step.cseqs[i] = (cost_seq){ b->tokens, serve_req_kv_tokens(b->r) + s, s ? 0 : b->wasted + b->wasted_tier };
-            n_logits += b->r->computed + s + b->tokens == b->r->num_tokens + s;
+            /* Step s > 0 of a run is a decode step of every entry. */
+            int64_t before = s * replica_decode_tokens(r, b->r);
+            r->step.cseqs[i] = (cost_seq){ b->tokens, serve_req_kv_tokens(b->r) + before,
+                                           s ? 0 : b->wasted + b->wasted_tier };
+            n_logits += b->r->computed + b->tokens == b->r->num_tokens;
         }
         cost_iteration(r->cm, r->step.cseqs, r->step.n_batch, n_logits, &r->step.step_cost[s]);
         in_storage_wait(r, &r->step.step_cost[s]);
@@ -468,14 +483,15 @@ static void note_gap(replica *r, serve_req *q, int64_t gap)
  * its own, or within one weighted entry the step adds for its whole batch. */
 typedef enum { ITL_GAP_OWN, ITL_GAP_SHARED } itl_gap;
 
-/* q's KV is caught up at time t: it samples its next token. Returns 1 when
- * that was its last one. */
+/* q's KV is caught up at time t: it samples its next tokens
+ * (replica_decode_tokens of them). Returns 1 when that was its last one. */
 static int emit_token(replica *r, serve_req *q, int64_t t, itl_gap gap_entry)
 {
-    q->generated++;
-    q->num_tokens++;
-    r->tokens_out++;
-    if (q->generated == 1) {
+    int64_t n = replica_decode_tokens(r, q);
+    q->generated += n;
+    q->num_tokens += n;
+    r->tokens_out += n;
+    if (q->generated == n) {
         q->rec.first_token_ns = t;
     } else {
         int64_t gap = t - q->last_token_ns;
@@ -532,7 +548,8 @@ static void apply_step(replica *r, int s)
     int64_t t = r->step.step_end_ns[s];
     if (s > 0)
         for (int i = 0; i < r->step.n_batch; i++)
-            kv_seq_reserve(r->kv, &r->step.batch[i].r->seq, serve_req_kv_tokens(r->step.batch[i].r) + 1);
+            kv_seq_reserve(r->kv, &r->step.batch[i].r->seq,
+                           serve_req_kv_tokens(r->step.batch[i].r) + replica_decode_tokens(r, r->step.batch[i].r));
     /* In a multi-step run every entry's gap after the first step is this
      * step's duration: one weighted histogram entry instead of n_batch. */
     itl_gap gap_entry = s > 0 ? ITL_GAP_SHARED : ITL_GAP_OWN;

@@ -238,6 +238,14 @@ void replica_resubmit(replica *r, serve_req *q);
 /* Ends q as rejected at r (no replica could take it). */
 void replica_reject(replica *r, serve_req *q);
 
+/* Tokens q's next step produces once q's KV is caught up: the step that
+ * ends the prompt produces the first token, each decode step after it
+ * produces this many and the next step computes their KV. The only place
+ * that says how many tokens a step produces (1 today; a speculative
+ * decoder returns its accepted tokens here, at most what is left of the
+ * output): emitting, planning multi-step runs, costing and reserving
+ * blocks for their later steps all ask it. */
+int64_t replica_decode_tokens(const replica *r, const serve_req *q);
 /* Brings a multi-step run up to now, so the replica's state is what
  * stepping one iteration at a time would show (for samplers). */
 void replica_sync(replica *r);
