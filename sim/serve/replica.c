@@ -112,7 +112,7 @@ static void wait_push_back(replica *r, serve_req *q)
     replica_queue_push_back(&r->queue.wait_head, &r->queue.wait_tail, &r->queue.n_waiting, q);
 }
 
-static void wait_push_front(replica *r, serve_req *q)
+void replica_wait_push_front(replica *r, serve_req *q)
 {
     q->next = r->queue.wait_head;
     r->queue.wait_head = q;
@@ -122,7 +122,7 @@ static void wait_push_front(replica *r, serve_req *q)
 }
 
 /* Unlinks q, whose predecessor in the queue is prev (NULL at the head). */
-static void wait_remove(replica *r, serve_req *prev, serve_req *q)
+void replica_wait_remove(replica *r, serve_req *prev, serve_req *q)
 {
     if (prev)
         prev->next = q->next;
@@ -204,19 +204,6 @@ void replica_reject(replica *r, serve_req *q)
     replica_req_leave(r, q, REQ_REJECTED, now);
 }
 
-static void preempt_last(replica *r)
-{
-    serve_req *v = r->queue.running[--r->queue.n_running];
-    kv_seq_release(r->kv, &v->seq);
-    if (v->computed > v->recompute_until)
-        v->recompute_until = v->computed;
-    v->computed = 0;
-    v->hh_dropped = 0;
-    v->remote_tokens = 0;
-    v->rec.preemptions++;
-    wait_push_front(r, v);
-}
-
 /* Tokens of [from, from+n) below limit. */
 static int64_t overlap(int64_t from, int64_t n, int64_t limit)
 {
@@ -224,7 +211,7 @@ static int64_t overlap(int64_t from, int64_t n, int64_t limit)
     return end > from ? end - from : 0;
 }
 
-static void batch_add(replica *r, serve_req *q, int64_t tokens)
+void replica_batch_add(replica *r, serve_req *q, int64_t tokens)
 {
     r->step.n_batch_remote += q->remote_tokens > 0;
     int64_t limit = q->recompute_until > q->tier_recompute_until ? q->recompute_until : q->tier_recompute_until;
@@ -239,7 +226,7 @@ static void batch_add(replica *r, serve_req *q, int64_t tokens)
 /* Tokens q may compute this step within budget; 0 when it must wait.
  * Without chunked prefill a prompt longer than the whole token budget runs
  * alone, whole, in a step of its own (otherwise it could never run). */
-static int64_t step_tokens(const replica *r, const serve_req *q, int64_t budget)
+int64_t replica_step_tokens(const replica *r, const serve_req *q, int64_t budget)
 {
     int64_t want = q->num_tokens - q->computed;
     if (want <= budget)
@@ -247,86 +234,6 @@ static int64_t step_tokens(const replica *r, const serve_req *q, int64_t budget)
     if (r->cfg.chunked_prefill)
         return budget;
     return budget == r->cfg.token_budget && want > r->cfg.token_budget ? want : 0;
-}
-
-/* Gives running sequences their tokens, preempting the newest when blocks
- * run out. Returns 1 if anything was preempted. */
-static int schedule_running(replica *r, int64_t *budget)
-{
-    int preempted = 0;
-    for (int i = 0; i < r->queue.n_running && *budget > 0; i++) {
-        serve_req *q = r->queue.running[i];
-        int64_t x = step_tokens(r, q, *budget);
-        if (x <= 0)
-            continue;
-        int self = 0;
-        while (kv_seq_reserve(r->kv, &q->seq, serve_req_kv_tokens(q) + x) < 0) {
-            self = r->queue.n_running - 1 == i;
-            preempt_last(r);
-            preempted = 1;
-            if (self)
-                break;
-        }
-        if (self)
-            break;
-        batch_add(r, q, x);
-        *budget -= x;
-    }
-    return preempted;
-}
-
-/* Admits q (in the waiting queue) into this step, or returns -1 when the
- * budget or the blocks do not allow it. */
-static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now)
-{
-    q->computed = kv_seq_attach_prefix(r->kv, &q->seq, &q->content, q->num_tokens);
-    if (!q->admitted)
-        q->rec.prefix_hit_tokens = q->computed;
-    q->remote_tokens = 0;
-    int64_t fetched = r->tiers ? fetch_tier_admit(r, q) : 0;
-    q->computed += fetched + q->remote_tokens;
-    int64_t x = step_tokens(r, q, *budget);
-    if (x <= 0 || kv_seq_reserve(r->kv, &q->seq, serve_req_kv_tokens(q) + x) < 0) {
-        kv_seq_release(r->kv, &q->seq);
-        q->computed = 0;
-        q->remote_tokens = 0;
-        return -1;
-    }
-    if (q->remote_tokens) {
-        /* HBM holds what follows a gap now: its blocks are not prefix content. */
-        q->seq.sealed = 1;
-        q->rec.in_storage_tokens += q->remote_tokens;
-    }
-    q->computed -= fetched;
-    if (fetched)
-        fetch_start(r, q, fetched, now);
-    if (q->tier_recompute_until > q->computed)
-        q->rec.tier_recomputed_tokens += q->tier_recompute_until - q->computed;
-    q->admitted = 1;
-    if (q->rec.first_sched_ns < 0)
-        q->rec.first_sched_ns = now;
-    r->queue.running[r->queue.n_running++] = q;
-    batch_add(r, q, x);
-    *budget -= x;
-    return 0;
-}
-
-/* Admits waiting requests in arrival order while room remains; requests
- * whose prefetch is still in flight keep their place and are passed over. */
-static void schedule_waiting(replica *r, int64_t *budget, int64_t now)
-{
-    serve_req *prev = NULL, *q = r->queue.wait_head;
-    while (q && r->queue.n_running + r->disagg.n_inbound < r->cfg.max_running && *budget > 0) {
-        serve_req *next = q->next;
-        if (q->promo >= 0) {
-            prev = q;
-        } else if (admit(r, q, budget, now) == 0) {
-            wait_remove(r, prev, q);
-        } else {
-            break;
-        }
-        q = next;
-    }
 }
 
 int64_t replica_decode_tokens(const replica *r, const serve_req *q)
@@ -424,8 +331,7 @@ static void replica_plan(replica *r)
     r->step.n_batch_remote = 0;
     if (r->disagg.in_wait_head && !r->queue.wait_head)
         handoff_drain(r);
-    if (!schedule_running(r, &budget))
-        schedule_waiting(r, &budget, now);
+    admission_fill_batch(r, &budget, now);
     if (r->step.n_batch == 0)
         return;
     r->step.steps = r->fetch.n_pending ? 1 : multi_step_count(r);

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "admission.h"
 #include "cost.h"
 #include "engine.h"
 #include "err.h"
@@ -18,6 +19,7 @@ typedef struct serve_cfg {
     int chunked_prefill;        /* 0: a prompt's prefill runs whole or waits */
     int max_multi_step;         /* decode iterations one event may advance (1 = step by step) */
     int keep_gaps;              /* keep every inter-token gap per request */
+    admission_policy admission; /* who joins a step, who yields when blocks run out (0: today's, vLLM's) */
     /* Heavy-hitter retention (SnapKV-style); off when hh_window_tokens is 0:
      * once a prompt is prefilled, HBM keeps its last hh_window_tokens tokens
      * plus hh_keep_fraction of the older ones; the rest is dropped, or

@@ -24,6 +24,15 @@ void replica_queue_push_back(serve_req **head, serve_req **tail, int *n, serve_r
 /* Unlinks q from the queue (head, tail, count n) linked through next. */
 void replica_queue_remove(serve_req **head, serve_req **tail, int *n, serve_req *q);
 
+/* Tokens q may compute this step within budget; 0 when it must wait. */
+int64_t replica_step_tokens(const replica *r, const serve_req *q, int64_t budget);
+/* q joins the step's batch computing tokens (its waste worked out here). */
+void replica_batch_add(replica *r, serve_req *q, int64_t tokens);
+/* Puts q at the head of the waiting queue (a preempted sequence goes first). */
+void replica_wait_push_front(replica *r, serve_req *q);
+/* Unlinks q, whose predecessor in the waiting queue is prev (NULL at the head). */
+void replica_wait_remove(replica *r, serve_req *prev, serve_req *q);
+
 /* Plans r's next run now when it is idle (something it waited for arrived). */
 static inline void replica_step_if_idle(replica *r)
 {
