@@ -12,9 +12,6 @@
 #define KT_PKGDATADIR "/usr/local/share/kvtier"
 #endif
 
-const char *const router_names[ROUTER_KIND_COUNT + 1] = {
-    "round_robin", "least_loaded", "session_sticky", "least_kv", "cache_aware", NULL
-};
 static const char *const workload_kinds[] = { "synthetic", "trace", NULL };
 static const char *const release_names[] = { "burst", "spread", NULL };
 
