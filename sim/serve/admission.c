@@ -16,7 +16,7 @@ static void preempt_newest(replica *r)
     if (v->computed > v->recompute_until)
         v->recompute_until = v->computed;
     v->computed = 0;
-    v->hh_dropped = 0;
+    v->retention_dropped_tokens = 0;
     v->remote_tokens = 0;
     v->rec.preemptions++;
     replica_wait_push_front(r, v);
@@ -91,7 +91,7 @@ static void schedule_waiting(replica *r, int64_t *budget, int64_t now)
     serve_req *prev = NULL, *q = r->queue.wait_head;
     while (q && r->queue.n_running + r->disagg.n_inbound < r->cfg.max_running && *budget > 0) {
         serve_req *next = q->next;
-        if (q->promo >= 0) {
+        if (q->prefetch_slot >= 0) {
             prev = q;
         } else if (admit(r, q, budget, now) == 0) {
             replica_wait_remove(r, prev, q);

@@ -9,10 +9,10 @@ void failure_lose(replica *r, serve_req *q)
     if (q->computed > q->recompute_until)
         q->recompute_until = q->computed;
     q->computed = 0;
-    q->hh_dropped = 0;
+    q->retention_dropped_tokens = 0;
     q->remote_tokens = 0;
     q->tier_recompute_until = 0;
-    q->promo = -1;
+    q->prefetch_slot = -1;
     q->rec.reroutes++;
     if (q->fetching) {
         q->lost = 1;
@@ -35,10 +35,10 @@ void replica_fail(replica *r, serve_done_fn on_lost)
     r->step.wait = WAIT_NONE;
     r->step.n_batch = 0;
     r->fetch.n_pending = 0;
-    for (int i = 0; i < SERVE_MAX_PROMOS; i++)
-        if (r->fetch.promos[i].waiter) {
-            r->fetch.promos[i].waiter->promo = -1;
-            r->fetch.promos[i].waiter = NULL;
+    for (int i = 0; i < SERVE_MAX_PREFETCHES; i++)
+        if (r->fetch.prefetches[i].waiter) {
+            r->fetch.prefetches[i].waiter->prefetch_slot = -1;
+            r->fetch.prefetches[i].waiter = NULL;
         }
     /* Detach everything first: on_lost hands requests to other replicas. */
     int n_run = r->queue.n_running;

@@ -133,7 +133,7 @@ static void cache_blocks(replica *r, const kv_content *c, int64_t first, int64_t
 void replica_cache_prefix(replica *r, const kv_content *c, int64_t n_blocks) { cache_blocks(r, c, 0, n_blocks, 0); }
 
 /* A prefetch landed: its blocks join the HBM prefix cache. */
-static void promo_done(serve_promo *p, int64_t now)
+static void prefetch_done(serve_prefetch *p, int64_t now)
 {
     if (--p->pending > 0)
         return;
@@ -143,7 +143,7 @@ static void promo_done(serve_promo *p, int64_t now)
     cache_blocks(r, &p->content, p->first, p->n, p->prev_hash);
     /* The request's wait for its prefetch shows as queueing. */
     if (p->waiter) {
-        p->waiter->promo = -1;
+        p->waiter->prefetch_slot = -1;
         p->waiter = NULL;
     }
     tier_set_flush(r->tiers);
@@ -151,16 +151,16 @@ static void promo_done(serve_promo *p, int64_t now)
     replica_step_if_idle(r);
 }
 
-static void on_promo_dequantized(engine *eng, void *ctx, uint64_t arg) { promo_done(ctx, engine_now(eng)); }
+static void on_prefetch_dequantized(engine *eng, void *ctx, uint64_t arg) { prefetch_done(ctx, engine_now(eng)); }
 
-static void on_promo_part(void *ud, uint64_t tier_idx, int64_t now)
+static void on_prefetch_part(void *ud, uint64_t tier_idx, int64_t now)
 {
-    serve_promo *p = ud;
+    serve_prefetch *p = ud;
     int64_t dq = tier_dequant_ns(p->rep->tiers, (int)tier_idx, p->blocks[tier_idx]);
     if (dq > 0)
-        engine_after(p->rep->eng, dq, on_promo_dequantized, p, tier_idx);
+        engine_after(p->rep->eng, dq, on_prefetch_dequantized, p, tier_idx);
     else
-        promo_done(p, now);
+        prefetch_done(p, now);
 }
 
 int replica_prefetch(replica *r, const kv_content *c, int64_t tokens)
@@ -168,8 +168,8 @@ int replica_prefetch(replica *r, const kv_content *c, int64_t tokens)
     int bt = kv_pool_block_tokens(r->kv);
     int64_t max = (tokens - 1) / bt, first = kv_pool_cached_prefix(r->kv, c, tokens) / bt;
     int slot = -1;
-    for (int i = 0; i < SERVE_MAX_PROMOS && slot < 0; i++)
-        if (!r->fetch.promos[i].pending)
+    for (int i = 0; i < SERVE_MAX_PREFETCHES && slot < 0; i++)
+        if (!r->fetch.prefetches[i].pending)
             slot = i;
     uint64_t *h = max > first ? hash_scratch(r, max) : NULL;
     if (!r->tiers || slot < 0 || !h || c->n_segs > 2)
@@ -179,7 +179,7 @@ int replica_prefetch(replica *r, const kv_content *c, int64_t tokens)
     int64_t k = tier_set_lookup(r->tiers, h + first, max - first, counts, NULL);
     if (k == 0)
         return -1;
-    serve_promo *p = &r->fetch.promos[slot];
+    serve_prefetch *p = &r->fetch.prefetches[slot];
     memset(p, 0, sizeof *p);
     memcpy(p->segs, c->segs, c->n_segs * sizeof *c->segs);
     p->content = (kv_content){ p->segs, c->n_segs };
@@ -189,6 +189,6 @@ int replica_prefetch(replica *r, const kv_content *c, int64_t tokens)
     memcpy(p->blocks, counts, sizeof counts);
     p->rep = r;
     p->start_ns = engine_now(r->eng);
-    p->pending = tier_set_fetch(r->tiers, counts, on_promo_part, p);
+    p->pending = tier_set_fetch(r->tiers, counts, on_prefetch_part, p);
     return p->pending ? slot : -1;
 }

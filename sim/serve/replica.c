@@ -158,7 +158,7 @@ static int64_t peak_kv_tokens(const serve_req *q)
 static void enqueue(replica *r, serve_req *q)
 {
     q->rep = r;
-    q->promo = -1;
+    q->prefetch_slot = -1;
     if (kv_blocks_for(r->kv, peak_kv_tokens(q)) > kv_pool_blocks(r->kv)) {
         if (q->rec.first_sched_ns < 0)
             q->rec.first_sched_ns = q->rec.first_token_ns = engine_now(r->eng);
@@ -167,9 +167,9 @@ static void enqueue(replica *r, serve_req *q)
     }
     wait_push_back(r, q);
     if (r->tiers && (r->tiers->cfg.fetch == FETCH_PREFETCH || r->tiers->cfg.fetch == FETCH_PREDICTED)) {
-        q->promo = replica_prefetch(r, &q->content, q->num_tokens);
-        if (q->promo >= 0)
-            r->fetch.promos[q->promo].waiter = q;
+        q->prefetch_slot = replica_prefetch(r, &q->content, q->num_tokens);
+        if (q->prefetch_slot >= 0)
+            r->fetch.prefetches[q->prefetch_slot].waiter = q;
     }
     replica_sync(r);
     replica_step_if_idle(r);
@@ -468,7 +468,7 @@ static void apply_step(replica *r, int s)
         q->computed += b->tokens;
         q->rec.recomputed_tokens += s ? 0 : b->wasted + b->wasted_tier;
         kv_seq_commit(r->kv, &q->seq, &q->content, q->computed);
-        if (r->cfg.hh_window_tokens && q->computed - b->tokens < q->rec.prompt_tokens &&
+        if (r->cfg.retention_window_tokens && q->computed - b->tokens < q->rec.prompt_tokens &&
             q->computed >= q->rec.prompt_tokens)
             retention_apply(r, q);
         if (q->computed == q->num_tokens) {

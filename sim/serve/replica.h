@@ -20,13 +20,13 @@ typedef struct serve_cfg {
     int max_multi_step;         /* decode iterations one event may advance (1 = step by step) */
     int keep_gaps;              /* keep every inter-token gap per request */
     admission_policy admission; /* who joins a step, who yields when blocks run out (0: today's, vLLM's) */
-    /* Heavy-hitter retention (SnapKV-style); off when hh_window_tokens is 0:
-     * once a prompt is prefilled, HBM keeps its last hh_window_tokens tokens
-     * plus hh_keep_fraction of the older ones; the rest is dropped, or
-     * written to the first lower tier when hh_offload. */
-    int64_t hh_window_tokens;
-    double hh_keep_fraction;
-    int hh_offload;
+    /* Retention (SnapKV-style); off when retention_window_tokens is 0: once
+     * a prompt is prefilled, HBM keeps its last retention_window_tokens
+     * tokens plus retention_keep_fraction of the older ones; the rest is
+     * dropped, or written to the first lower tier when retention_offload. */
+    int64_t retention_window_tokens;
+    double retention_keep_fraction;
+    int retention_offload;
 } serve_cfg;
 
 /* A request while it is in the system.
@@ -45,7 +45,7 @@ typedef struct serve_req {
     int64_t computed;           /* tokens whose KV is in HBM */
     int64_t generated;
     int64_t recompute_until;    /* tokens below this, computed again, are waste */
-    int64_t hh_dropped;         /* computed tokens whose KV retention removed from HBM */
+    int64_t retention_dropped_tokens;  /* computed tokens whose KV retention removed from HBM */
     int64_t remote_tokens;      /* prefix tokens attended to inside a tier, not in HBM */
     int remote_tier;
     int64_t last_token_ns;
@@ -56,7 +56,7 @@ typedef struct serve_req {
     int64_t fetch_start_ns;
     int64_t fetch_blocks[TIER_MAX];
     int64_t tier_recompute_until;  /* tokens below this were in a lower tier: recomputing is waste */
-    int promo;                  /* prefetch record it waits for, -1 none */
+    int prefetch_slot;          /* prefetch record it waits for, -1 none */
     /* Disaggregated serving: once prefilled, the prompt's KV moves from
      * the prefill replica (src_rep, blocks in src_seq) to a decode replica
      * (blocks reserved in seq) before the request decodes there. */
@@ -94,7 +94,7 @@ typedef struct serve_batch_entry {
 /* A prefetch of a prompt prefix from lower tiers into the HBM cache.
  * Invariants: pending > 0 while in flight; the blocks are [first, first+n)
  * of content, chained on prev_hash. */
-typedef struct serve_promo {
+typedef struct serve_prefetch {
     int pending;
     int64_t first, n;
     uint64_t prev_hash;
@@ -104,8 +104,8 @@ typedef struct serve_promo {
     int64_t start_ns;
     struct serve_req *waiter;   /* request held until it lands, or NULL */
     struct replica *rep;
-} serve_promo;
-#define SERVE_MAX_PROMOS 256
+} serve_prefetch;
+#define SERVE_MAX_PREFETCHES 256
 
 /* Why a planned step has not started or not ended. */
 typedef enum { WAIT_NONE, WAIT_START, WAIT_END } serve_wait;
@@ -149,7 +149,7 @@ typedef struct replica_fetch {
     int n_pending;
     uint64_t *hash_scratch;     /* owned; cap_hash_scratch entries */
     int64_t cap_hash_scratch;
-    serve_promo promos[SERVE_MAX_PROMOS];
+    serve_prefetch prefetches[SERVE_MAX_PREFETCHES];
 } replica_fetch;
 
 /* A failed replica holds nothing and takes nothing; requests it still

@@ -5,7 +5,10 @@
 #include "serve.h"
 
 /* Tokens of q whose KV is in HBM (retention may have removed some). */
-static inline int64_t serve_req_kv_tokens(const serve_req *q) { return q->computed - q->hh_dropped - q->remote_tokens; }
+static inline int64_t serve_req_kv_tokens(const serve_req *q)
+{
+    return q->computed - q->retention_dropped_tokens - q->remote_tokens;
+}
 
 /* replica.c */
 
