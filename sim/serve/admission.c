@@ -12,12 +12,7 @@ const char *const admission_policy_names[ADMISSION_POLICY_COUNT + 1] = { "preemp
 static void preempt_newest(replica *r)
 {
     serve_req *v = r->queue.running[--r->queue.n_running];
-    kv_seq_release(r->kv, &v->seq);
-    if (v->computed > v->recompute_until)
-        v->recompute_until = v->computed;
-    v->computed = 0;
-    v->retention_dropped_tokens = 0;
-    v->remote_tokens = 0;
+    replica_req_drop_kv(r, v);
     v->rec.preemptions++;
     replica_wait_push_front(r, v);
 }

@@ -5,12 +5,7 @@
  * goes next. Handed to on_lost now, or when its tier transfers end. */
 void failure_lose(replica *r, serve_req *q)
 {
-    kv_seq_release(r->kv, &q->seq);
-    if (q->computed > q->recompute_until)
-        q->recompute_until = q->computed;
-    q->computed = 0;
-    q->retention_dropped_tokens = 0;
-    q->remote_tokens = 0;
+    replica_req_drop_kv(r, q);
     q->tier_recompute_until = 0;
     q->prefetch_slot = -1;
     q->rec.reroutes++;

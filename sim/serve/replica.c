@@ -148,6 +148,16 @@ void replica_req_leave(replica *r, serve_req *q, metrics_outcome outcome, int64_
     r->on_done(r->ud, q, now);
 }
 
+void replica_req_drop_kv(replica *r, serve_req *q)
+{
+    kv_seq_release(r->kv, &q->seq);
+    if (q->computed > q->recompute_until)
+        q->recompute_until = q->computed;
+    q->computed = 0;
+    q->retention_dropped_tokens = 0;
+    q->remote_tokens = 0;
+}
+
 /* Largest KV a request ever needs: its prompt and all but its last output token. */
 static int64_t peak_kv_tokens(const serve_req *q)
 {

@@ -22,6 +22,9 @@ void replica_resume_after_fetch(replica *r, int64_t now);
 /* q leaves r (its KV released) with outcome; metrics take the record and
  * on_done the request. */
 void replica_req_leave(replica *r, serve_req *q, metrics_outcome outcome, int64_t now);
+/* q's KV at r is freed (preempted, or its replica failed): the tokens it
+ * had are computed again, counted as waste, wherever it runs next. */
+void replica_req_drop_kv(replica *r, serve_req *q);
 /* Appends q to the queue (head, tail, count n) linked through next. */
 void replica_queue_push_back(serve_req **head, serve_req **tail, int *n, serve_req *q);
 /* Unlinks q from the queue (head, tail, count n) linked through next. */
