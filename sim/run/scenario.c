@@ -13,9 +13,6 @@
 #define KT_PKGDATADIR "/usr/local/share/kvtier"
 #endif
 
-const char *const router_names[ROUTER_KIND_COUNT + 1] = {
-    "round_robin", "least_loaded", "session_sticky", "least_kv", "cache_aware", NULL
-};
 static const char *const workload_kinds[] = { "synthetic", "trace", NULL };
 static const char *const release_names[] = { "burst", "spread", NULL };
 
@@ -186,14 +183,14 @@ static int load_retention(scenario *sc, conf_node *kv, kt_err *err)
         return 0;
     double window = 0;
     int rest = 0;
-    sc->sched.hh_keep_fraction = 0;
+    sc->sched.retention_keep_fraction = 0;
     if (conf_expect(n, CONF_MAP, err) < 0 ||
         conf_qty(n, "window", 1, UNITS_TOKENS, 1, 1e12, &window, err) < 0 ||
-        conf_f64(n, "keep", 1, 0, 1, &sc->sched.hh_keep_fraction, err) < 0 ||
+        conf_f64(n, "keep", 1, 0, 1, &sc->sched.retention_keep_fraction, err) < 0 ||
         conf_enum(n, "rest", 0, retention_rest_names, &rest, err) < 0)
         return -1;
-    sc->sched.hh_window_tokens = (int64_t)window;
-    sc->sched.hh_offload = rest;
+    sc->sched.retention_window_tokens = (int64_t)window;
+    sc->sched.retention_offload = rest;
     return 0;
 }
 

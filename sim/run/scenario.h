@@ -10,16 +10,11 @@
 #include "hw.h"
 #include "metrics.h"
 #include "model.h"
+#include "router.h"
 #include "serve.h"
 #include "tier.h"
 #include "trace.h"
 #include "workload.h"
-
-typedef enum {
-    ROUTER_ROUND_ROBIN, ROUTER_LEAST_LOADED, ROUTER_SESSION_STICKY, ROUTER_LEAST_KV, ROUTER_CACHE_AWARE,
-    ROUTER_KIND_COUNT
-} router_kind;
-extern const char *const router_names[ROUTER_KIND_COUNT + 1];
 
 /* A node or replica failure at a time: replicas [first, first + count) fail. */
 typedef struct scenario_fault {

@@ -39,7 +39,7 @@ typedef struct sim_world {
     metrics *met;
     replica *reps;
     int n_reps;
-    int rr_next;
+    router rt;                  /* picks replicas for requests */
     gsl_rng *arrival_rng, *scratch_rng;
     session *free_sessions;
     session **all_sessions;     /* every session struct made, for freeing */
@@ -105,86 +105,9 @@ static void session_put(sim_world *w, session *s)
 
 /* ---------- routing ---------- */
 
-/* Routers pick among replicas [lo, hi): new requests go to the prefill
- * pool when serving is disaggregated, else anywhere. */
-
-static int alive(const sim_world *w, int i) { return !w->reps[i].failed; }
-
-/* The live replica with the fewest outstanding requests, -1 if none. */
-static int least_loaded(const sim_world *w, int lo, int hi)
-{
-    int best = -1;
-    for (int i = lo; i < hi; i++)
-        if (alive(w, i) && (best < 0 || replica_load(&w->reps[i]) < replica_load(&w->reps[best])))
-            best = i;
-    return best;
-}
-
-/* The live replica with the most free KV blocks (ties: the lowest index). */
-static int least_kv(const sim_world *w, int lo, int hi)
-{
-    int best = -1;
-    for (int i = lo; i < hi; i++)
-        if (alive(w, i) && (best < 0 || kv_pool_free_blocks(w->reps[i].kv) > kv_pool_free_blocks(w->reps[best].kv)))
-            best = i;
-    return best;
-}
-
-/* The replica whose HBM already caches the longest prefix of the request,
- * among those whose load exceeds the least load L by at most
- * max_imbalance × max(L, 1) (so an idle fleet still lets a hit win); ties
- * and no hit at all go to the least loaded. */
-static int cache_aware(const sim_world *w, int lo, int hi, const serve_req *q)
-{
-    int light = least_loaded(w, lo, hi), best = light;
-    if (light < 0)
-        return -1;
-    int least = replica_load(&w->reps[light]);
-    double limit = least + w->sc->max_imbalance * (least > 1 ? least : 1);
-    int64_t best_hit = kv_pool_cached_prefix(w->reps[light].kv, &q->content, q->rec.prompt_tokens);
-    for (int i = lo; i < hi; i++) {
-        if (i == light || !alive(w, i) || replica_load(&w->reps[i]) > limit)
-            continue;
-        int64_t hit = kv_pool_cached_prefix(w->reps[i].kv, &q->content, q->rec.prompt_tokens);
-        if (hit > best_hit) {
-            best = i;
-            best_hit = hit;
-        }
-    }
-    return best;
-}
-
-/* The next live replica in turn, -1 if none. */
-static int round_robin(sim_world *w, int hi)
-{
-    for (int k = 0; k < hi; k++) {
-        int i = w->rr_next++ % hi;
-        if (alive(w, i))
-            return i;
-    }
-    return -1;
-}
-
 /* A replica for s's request among the live ones taking new requests; -1
  * when every one has failed. */
-static int route(sim_world *w, session *s)
-{
-    int hi = w->first_decode;
-    switch (w->sc->router) {
-    case ROUTER_ROUND_ROBIN:
-        return round_robin(w, hi);
-    case ROUTER_LEAST_LOADED:
-        return least_loaded(w, 0, hi);
-    case ROUTER_LEAST_KV:
-        return least_kv(w, 0, hi);
-    case ROUTER_CACHE_AWARE:
-        return cache_aware(w, 0, hi, &s->req);
-    default:
-        if (s->replica < 0 || !alive(w, s->replica))
-            s->replica = least_loaded(w, 0, hi);
-        return s->replica;
-    }
-}
+static int route(sim_world *w, session *s) { return router_pick(&w->rt, &s->req, &s->replica); }
 
 /* A session's cached conversation has crossed the network from its hot
  * replica to the cold one (arg): the cold replica's HBM cache gets the
@@ -196,7 +119,7 @@ static void on_migrated(void *ud, uint64_t cold, int64_t now)
     serve_req *q = &s->req;
     replica *r = &w->reps[cold];
     q->rec.kv_transfer_ns += now - q->rec.arrival_ns;
-    if (r->failed) {
+    if (r->failure.failed) {
         s->replica = -1;
         int i = route(w, s);
         if (i < 0)
@@ -209,28 +132,22 @@ static void on_migrated(void *ud, uint64_t cold, int64_t now)
     replica_submit(r, q);
 }
 
-/* Session-sticky shedding: when s's replica carries more than the least
- * loaded one's load L plus shed_imbalance × max(L, 1), the session moves
- * there, taking the KV its old replica caches for it over RDMA first.
- * Returns 1 when the request now waits for that transfer. */
+/* Session-sticky shedding (router_shed decides): a session moving to a
+ * less loaded replica takes the KV its old replica caches for it over
+ * RDMA first. Returns 1 when the request now waits for that transfer. */
 static int shed(sim_world *w, session *s)
 {
-    if (w->sc->shed_imbalance <= 0 || w->sc->router != ROUTER_SESSION_STICKY || s->replica < 0 ||
-        !alive(w, s->replica))
-        return 0;
-    int cold = least_loaded(w, 0, w->first_decode), hot = s->replica;
-    int least = replica_load(&w->reps[cold]);
-    if (replica_load(&w->reps[hot]) <= least + w->sc->shed_imbalance * (least > 1 ? least : 1))
+    int hot = router_shed(&w->rt, &s->replica), cold = s->replica;
+    if (hot < 0)
         return 0;
     serve_req *q = &s->req;
     replica *h = &w->reps[hot];
     int64_t tokens = kv_pool_cached_prefix(h->kv, &q->content, q->rec.prompt_tokens);
-    s->replica = cold;
     if (tokens <= 0)
         return 0;
     q->rec.migrated_tokens = tokens;
-    int path[2] = { h->nic_out, w->reps[cold].nic_in };
-    fabric_transfer(w->net, path, 2, 1, replica_kv_bytes(h, tokens), h->net_setup_ns, 0, 0, on_migrated,
+    int path[2] = { h->disagg.nic_out, w->reps[cold].disagg.nic_in };
+    fabric_transfer(w->net, path, 2, 1, replica_kv_bytes(h, tokens), h->disagg.net_setup_ns, 0, 0, on_migrated,
                     s, (uint64_t)cold);
     return 1;
 }
@@ -256,7 +173,7 @@ static void on_prefilled(void *ud, serve_req *q, int64_t now)
 {
     sim_world *w = ud;
     (void)now;
-    int d = least_loaded(w, w->first_decode, w->n_reps);
+    int d = router_pick_decode(&w->rt);
     if (d < 0)
         replica_reject(q->src_rep, q);
     else
@@ -277,7 +194,7 @@ static void on_fault(engine *eng, void *ctx, uint64_t k)
     const scenario_fault *f = &w->sc->faults[k];
     (void)eng;
     for (int i = f->first; i < f->first + f->count; i++)
-        if (!w->reps[i].failed)
+        if (!w->reps[i].failure.failed)
             replica_fail(&w->reps[i], on_lost);
 }
 
@@ -345,7 +262,7 @@ static void on_predicted_prefetch(engine *eng, void *ctx, uint64_t turn)
 {
     session *s = ctx;
     sim_world *w = s->w;
-    if (s->turn != (int)turn || s->req.rec.turn == (int)turn || s->replica < 0 || w->reps[s->replica].failed)
+    if (s->turn != (int)turn || s->req.rec.turn == (int)turn || s->replica < 0 || w->reps[s->replica].failure.failed)
         return;
     const workload_cfg *wl = &w->sc->workload;
     kv_segment segs[2];
@@ -593,7 +510,7 @@ static void on_sample(engine *eng, void *ctx, uint64_t arg)
         replica *r = &w->reps[i];
         replica_sync(r);
         metrics_sample smp = {
-            .t_ns = now, .replica = i, .running = r->n_running, .waiting = r->n_waiting,
+            .t_ns = now, .replica = i, .running = r->queue.n_running, .waiting = r->queue.n_waiting,
             .kv_used_blocks = kv_pool_blocks(r->kv) - kv_pool_free_blocks(r->kv),
             .kv_cached_blocks = kv_pool_cached_blocks(r->kv),
             .busy_frac = (double)(r->acct->busy_ns - w->prev_busy_ns[i]) / (double)interval,
@@ -705,15 +622,18 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         return -1;
     }
     gsl_rng_set(w->arrival_rng, sc->seed);
-    for (int i = 0; i < w->n_reps; i++)
-        if (replica_init(&w->reps[i], i, sc->gpus_per_replica, w->eng, &w->cm, sc->kv_blocks_per_replica,
-                         sc->kv_block_tokens, sc->prefix_cache, &sc->sched, w->met, on_request_done, w) < 0) {
+    for (int i = 0; i < w->n_reps; i++) {
+        replica_config rc = { .id = i, .gpus = sc->gpus_per_replica, .eng = w->eng, .cm = &w->cm,
+                              .kv_blocks = sc->kv_blocks_per_replica, .block_tokens = sc->kv_block_tokens,
+                              .prefix_cache = sc->prefix_cache, .cfg = &sc->sched, .met = w->met,
+                              .on_done = on_request_done, .ud = w };
+        if (replica_init(&w->reps[i], &rc) < 0) {
             KT_ERROR(err, NULL, 0, 0, "out of memory for replica %d's KV pool (%u blocks)", i,
                      sc->kv_blocks_per_replica);
             return -1;
-        } else {
-            kv_pool_set_eviction(w->reps[i].kv, sc->eviction);
         }
+        kv_pool_set_eviction(w->reps[i].kv, sc->eviction);
+    }
     int tiered = sc->tiers.n || sc->tiers.track_evicted;
     const tier_set_config tset_cfg = scenario_tier_set_config(sc, w->shared_tiers);
     for (int t = 0; t < sc->tiers.n; t++) {
@@ -733,6 +653,9 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
             return -1;
     }
     w->first_decode = sc->prefill_replicas ? sc->prefill_replicas : w->n_reps;
+    router_init(&w->rt, &(router_config){ .kind = sc->router, .reps = w->reps, .n_reps = w->n_reps,
+                                              .first_decode = w->first_decode, .max_imbalance = sc->max_imbalance,
+                                              .shed_imbalance = sc->shed_imbalance });
     for (int k = 0; k < sc->n_faults; k++)
         engine_at(w->eng, sc->faults[k].at_ns, on_fault, w, (uint64_t)k);
     if ((sc->prefill_replicas || sc->shed_imbalance > 0) && network_init(w, err) < 0)

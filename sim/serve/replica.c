@@ -1,0 +1,616 @@
+/* replica.c — a replica's continuous batching: queues, chunked prefill, preemption, multi-step decode runs. */
+#include "serve_internal.h"
+#include "fetch_policy.h"
+#include "kv_layout.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const replica_role_names[ROLE_COUNT + 1] = { "colocated", "prefill", "decode", NULL };
+
+/* Windowed layers next to full-context ones hold their windows in blocks
+ * of the pool's size (kv_pool_set_windows): ratio = a window layer group's
+ * bytes per token over a block's bytes per token. */
+static void set_pool_windows(replica *r)
+{
+    kv_layout kl;
+    kv_layout_init(&kl, r->cm, KV_LAYOUT_HBM_QUANT_GROUP, kv_pool_block_tokens(r->kv));
+    kv_pool_set_windows(r->kv, kl.n_windows < KV_MAX_WINDOWS ? kl.n_windows : KV_MAX_WINDOWS, kl.window_tokens,
+                        kl.window_ratio);
+}
+
+double replica_kv_bytes(const replica *r, int64_t tokens)
+{
+    return kv_layout_context_bytes_gpu(r->cm, tokens) * r->gpus;
+}
+
+int replica_init(replica *r, const replica_config *c)
+{
+    const serve_cfg *cfg = c->cfg;
+    memset(r, 0, sizeof *r);
+    r->id = c->id;
+    r->gpus = c->gpus;
+    r->eng = c->eng;
+    r->cm = c->cm;
+    r->cfg = *cfg;
+    r->met = c->met;
+    r->acct = &c->met->replicas[c->id];
+    r->acct->gpus = c->gpus;
+    r->acct->peak_flops_gpu = c->cm->peak_flops_gpu;
+    r->acct->peak_hbm_Bps = c->cm->hw->hbm_bw_Bps;
+    r->on_done = c->on_done;
+    r->ud = c->ud;
+    int steps = cfg->max_multi_step > 0 ? cfg->max_multi_step : 1;
+    r->kv = kv_pool_new(c->kv_blocks, c->block_tokens, c->prefix_cache);
+    if (r->kv)
+        set_pool_windows(r);
+    r->queue.running = calloc((size_t)cfg->max_running, sizeof *r->queue.running);
+    r->step.batch = calloc((size_t)cfg->max_running, sizeof *r->step.batch);
+    r->step.cseqs = calloc((size_t)cfg->max_running, sizeof *r->step.cseqs);
+    r->step.step_end_ns = calloc((size_t)steps, sizeof *r->step.step_end_ns);
+    r->step.step_cost = calloc((size_t)steps, sizeof *r->step.step_cost);
+    if (!r->kv || !r->queue.running || !r->step.batch || !r->step.cseqs || !r->step.step_end_ns ||
+        !r->step.step_cost) {
+        replica_destroy(r);
+        return -1;
+    }
+    return 0;
+}
+
+void replica_destroy(replica *r)
+{
+    tier_set_free(r->tiers);
+    free(r->fetch.hash_scratch);
+    kv_pool_free(r->kv);
+    free(r->queue.running);
+    free(r->step.batch);
+    free(r->step.cseqs);
+    free(r->step.step_end_ns);
+    free(r->step.step_cost);
+    memset(r, 0, sizeof *r);
+}
+
+int replica_load(const replica *r)
+{
+    return r->queue.n_running + r->queue.n_waiting + r->disagg.n_in_wait + r->disagg.n_inbound;
+}
+
+/* Appends q to the queue (head, tail, count n) linked through next. */
+void replica_queue_push_back(serve_req **head, serve_req **tail, int *n, serve_req *q)
+{
+    q->next = NULL;
+    if (*tail)
+        (*tail)->next = q;
+    else
+        *head = q;
+    *tail = q;
+    (*n)++;
+}
+
+/* Unlinks q from the queue (head, tail, count n) linked through next. */
+void replica_queue_remove(serve_req **head, serve_req **tail, int *n, serve_req *q)
+{
+    serve_req *prev = NULL;
+    for (serve_req *x = *head; x; prev = x, x = x->next)
+        if (x == q) {
+            if (prev)
+                prev->next = q->next;
+            else
+                *head = q->next;
+            if (*tail == q)
+                *tail = prev;
+            q->next = NULL;
+            (*n)--;
+            return;
+        }
+}
+
+static void wait_push_back(replica *r, serve_req *q)
+{
+    replica_queue_push_back(&r->queue.wait_head, &r->queue.wait_tail, &r->queue.n_waiting, q);
+}
+
+void replica_wait_push_front(replica *r, serve_req *q)
+{
+    q->next = r->queue.wait_head;
+    r->queue.wait_head = q;
+    if (!r->queue.wait_tail)
+        r->queue.wait_tail = q;
+    r->queue.n_waiting++;
+}
+
+/* Unlinks q, whose predecessor in the queue is prev (NULL at the head). */
+void replica_wait_remove(replica *r, serve_req *prev, serve_req *q)
+{
+    if (prev)
+        prev->next = q->next;
+    else
+        r->queue.wait_head = q->next;
+    if (r->queue.wait_tail == q)
+        r->queue.wait_tail = prev;
+    q->next = NULL;
+    r->queue.n_waiting--;
+}
+
+/* Hands the finished record to metrics (which takes the gap array). */
+void replica_req_leave(replica *r, serve_req *q, metrics_outcome outcome, int64_t now)
+{
+    q->rec.outcome = outcome;
+    q->rec.replica = r->id;
+    if (outcome == REQ_COMPLETED)
+        q->rec.finish_ns = now;
+    kv_seq_release(r->kv, &q->seq);
+    metrics_add_request(r->met, &q->rec);
+    q->rec.gaps = NULL;
+    q->cap_gaps = 0;
+    r->on_done(r->ud, q, now);
+}
+
+void replica_req_drop_kv(replica *r, serve_req *q)
+{
+    kv_seq_release(r->kv, &q->seq);
+    if (q->computed > q->recompute_until)
+        q->recompute_until = q->computed;
+    q->computed = 0;
+    q->retention_dropped_tokens = 0;
+    q->remote_tokens = 0;
+}
+
+/* Largest KV a request ever needs: its prompt and all but its last output token. */
+static int64_t peak_kv_tokens(const serve_req *q)
+{
+    return q->rec.prompt_tokens + q->rec.output_tokens - 1;
+}
+
+/* Queues q (num_tokens set) at r, or rejects it when it can never fit. */
+static void enqueue(replica *r, serve_req *q)
+{
+    q->rep = r;
+    q->prefetch_slot = -1;
+    if (kv_blocks_for(r->kv, peak_kv_tokens(q)) > kv_pool_blocks(r->kv)) {
+        if (q->rec.first_sched_ns < 0)
+            q->rec.first_sched_ns = q->rec.first_token_ns = engine_now(r->eng);
+        replica_req_leave(r, q, REQ_REJECTED, engine_now(r->eng));
+        return;
+    }
+    wait_push_back(r, q);
+    if (r->tiers && fetch_policy_prefetch_on_arrival(r->tiers->cfg.fetch)) {
+        q->prefetch_slot = replica_prefetch(r, &q->content, q->num_tokens);
+        if (q->prefetch_slot >= 0)
+            r->fetch.prefetches[q->prefetch_slot].waiter = q;
+    }
+    replica_sync(r);
+    replica_step_if_idle(r);
+}
+
+/* A new request's state before any replica has taken it. */
+static void req_fresh(serve_req *q)
+{
+    q->num_tokens = q->rec.prompt_tokens;
+    q->rec.first_sched_ns = -1;
+    q->rec.prefill_replica = -1;
+}
+
+void replica_submit(replica *r, serve_req *q)
+{
+    req_fresh(q);
+    enqueue(r, q);
+}
+
+void replica_resubmit(replica *r, serve_req *q) { enqueue(r, q); }
+
+void replica_reject(replica *r, serve_req *q)
+{
+    int64_t now = engine_now(r->eng);
+    if (!q->rep)
+        req_fresh(q);           /* no replica was alive when it arrived */
+    handoff_src_release(q);
+    if (q->rec.first_sched_ns < 0)
+        q->rec.first_sched_ns = now;
+    if (q->generated == 0)
+        q->rec.first_token_ns = now;
+    replica_req_leave(r, q, REQ_REJECTED, now);
+}
+
+/* Tokens of [from, from+n) below limit. */
+static int64_t overlap(int64_t from, int64_t n, int64_t limit)
+{
+    int64_t end = from + n < limit ? from + n : limit;
+    return end > from ? end - from : 0;
+}
+
+void replica_batch_add(replica *r, serve_req *q, int64_t tokens)
+{
+    r->step.n_batch_remote += q->remote_tokens > 0;
+    int64_t limit = q->recompute_until > q->tier_recompute_until ? q->recompute_until : q->tier_recompute_until;
+    if (q->computed >= limit) {     /* the usual case: nothing is recomputed */
+        r->step.batch[r->step.n_batch++] = (serve_batch_entry){ q, tokens, 0, 0 };
+        return;
+    }
+    int64_t all = overlap(q->computed, tokens, limit), tier = overlap(q->computed, tokens, q->tier_recompute_until);
+    r->step.batch[r->step.n_batch++] = (serve_batch_entry){ q, tokens, all - tier, tier };
+}
+
+/* Tokens q may compute this step within budget; 0 when it must wait.
+ * Without chunked prefill a prompt longer than the whole token budget runs
+ * alone, whole, in a step of its own (otherwise it could never run). */
+int64_t replica_step_tokens(const replica *r, const serve_req *q, int64_t budget)
+{
+    int64_t want = q->num_tokens - q->computed;
+    if (want <= budget)
+        return want;
+    if (r->cfg.chunked_prefill)
+        return budget;
+    return budget == r->cfg.token_budget && want > r->cfg.token_budget ? want : 0;
+}
+
+int64_t replica_decode_tokens(const replica *r, const serve_req *q)
+{
+    (void)r;
+    (void)q;
+    return 1;
+}
+
+/* Decode steps the batch may advance in one event with nothing able to
+ * change in between: every entry decodes, no request could be admitted, no
+ * sequence finishes before the last step, and the blocks they will need are
+ * free now (only this replica takes blocks from its pool). */
+static int multi_step_count(const replica *r)
+{
+    int could_admit = (r->queue.wait_head || r->disagg.in_wait_head) && r->queue.n_running < r->cfg.max_running;
+    if (r->cfg.max_multi_step <= 1 || could_admit ||
+        r->step.n_batch != r->queue.n_running || r->step.n_batch > r->cfg.token_budget)
+        return 1;
+    int64_t k = r->cfg.max_multi_step;
+    for (int i = 0; i < r->step.n_batch; i++) {
+        const serve_req *q = r->step.batch[i].r;
+        int64_t n = replica_decode_tokens(r, q);
+        if (r->step.batch[i].tokens != n || q->generated < 1)
+            return 1;
+        int64_t steps_left = (q->rec.output_tokens - q->generated + n - 1) / n;
+        if (steps_left < k)
+            k = steps_left;
+    }
+    for (; k > 1; k /= 2) {
+        uint64_t need = 0;
+        for (int i = 0; i < r->step.n_batch; i++) {
+            const serve_req *q = r->step.batch[i].r;
+            need += kv_seq_blocks_short(r->kv, &q->seq, serve_req_kv_tokens(q) + k * replica_decode_tokens(r, q));
+        }
+        if (need <= kv_pool_free_blocks(r->kv))
+            break;
+    }
+    return k < 1 ? 1 : (int)k;
+}
+
+/* Sequences attending to a prefix inside a tier: every layer waits for the
+ * slowest tier's answer when it takes longer than the layer's GPU work. */
+static void in_storage_wait(replica *r, cost_iter *it)
+{
+    const cost_model *cm = r->cm;
+    if (!r->step.n_batch_remote)
+        return;
+    double gpu_layer = (double)it->total_ns / cm->m->n_layers, total = 0;
+    for (int g = 0; g < cm->n_groups; g++) {
+        double slowest = 0;
+        for (int i = 0; i < r->step.n_batch; i++) {
+            const serve_req *q = r->step.batch[i].r;
+            if (q->remote_tokens > 0) {
+                double ns = (double)tier_attention_layer_ns(r->tiers, q->remote_tier, cm->m, cm->groups[g].layer,
+                                                            r->step.batch[i].tokens, q->remote_tokens);
+                slowest = ns > slowest ? ns : slowest;
+            }
+        }
+        total += cm->groups[g].count * (gpu_layer > slowest ? gpu_layer : slowest);
+    }
+    int64_t extra = llround(total) - it->total_ns;
+    if (extra > 0) {
+        it->total_ns += extra;
+        it->wait_ns = extra;
+    }
+}
+
+/* Costs each step of the run from the batch as it will be at that step. */
+static void cost_steps(replica *r, int64_t start)
+{
+    int64_t t = start;
+    for (int s = 0; s < r->step.steps; s++) {
+        int n_logits = 0;
+        for (int i = 0; i < r->step.n_batch; i++) {
+            const serve_batch_entry *b = &r->step.batch[i];
+            /* Step s > 0 of a run is a decode step of every entry. */
+            int64_t before = s * replica_decode_tokens(r, b->r);
+            r->step.cseqs[i] = (cost_seq){ b->tokens, serve_req_kv_tokens(b->r) + before,
+                                           s ? 0 : b->wasted + b->wasted_tier };
+            n_logits += b->r->computed + b->tokens == b->r->num_tokens;
+        }
+        cost_iteration(r->cm, r->step.cseqs, r->step.n_batch, n_logits, &r->step.step_cost[s]);
+        in_storage_wait(r, &r->step.step_cost[s]);
+        t += r->step.step_cost[s].total_ns;
+        r->step.step_end_ns[s] = t;
+    }
+}
+
+/* Plans and starts the next run if there is work. */
+static void replica_plan(replica *r)
+{
+    int64_t now = engine_now(r->eng), budget = r->cfg.token_budget;
+    r->step.n_batch = 0;
+    r->step.n_batch_remote = 0;
+    if (r->disagg.in_wait_head && !r->queue.wait_head)
+        handoff_drain(r);
+    admission_fill_batch(r, &budget, now);
+    if (r->step.n_batch == 0)
+        return;
+    r->step.steps = r->fetch.n_pending ? 1 : multi_step_count(r);
+    r->step.applied = 0;
+    r->step.busy = 1;
+    if (r->fetch.n_pending && !fetch_policy_overlaps_compute(r->tiers->cfg.fetch)) {
+        /* A page fault: the GPU waits for the pages before the step. */
+        r->step.wait = WAIT_START;
+        r->step.wait_since_ns = now;
+        return;
+    }
+    cost_steps(r, now);
+    r->step.ev = engine_at(r->eng, r->step.step_end_ns[r->step.steps - 1], replica_on_step_end, r, 0);
+}
+
+/* The last KV a waiting step needed has arrived at now. */
+void replica_resume_after_fetch(replica *r, int64_t now)
+{
+    if (r->step.wait == WAIT_START) {
+        r->acct->stall_ns += now - r->step.wait_since_ns;
+        cost_steps(r, now);
+    } else if (r->step.wait == WAIT_END) {
+        /* Layer by layer: only the last layer's compute is left once the
+         * last layer's KV is in. */
+        int64_t end = now + r->step.step_cost[0].total_ns / r->cm->m->n_layers;
+        r->acct->stall_ns += end - r->step.wait_since_ns;
+        r->step.step_end_ns[0] = end;
+    } else {
+        return;
+    }
+    r->step.wait = WAIT_NONE;
+    r->step.ev = engine_at(r->eng, r->step.step_end_ns[r->step.steps - 1], replica_on_step_end, r, 0);
+}
+
+static void note_gap(replica *r, serve_req *q, int64_t gap)
+{
+    q->rec.n_gaps++;
+    q->rec.gap_sum_ns += gap;
+    if (gap > q->rec.gap_max_ns)
+        q->rec.gap_max_ns = gap;
+    if (!r->cfg.keep_gaps)
+        return;
+    if (q->rec.n_gaps > q->cap_gaps) {
+        uint32_t cap = q->cap_gaps ? q->cap_gaps * 2 : 64;
+        int64_t *g = realloc(q->rec.gaps, cap * sizeof *g);
+        if (!g)
+            return;
+        q->rec.gaps = g;
+        q->cap_gaps = cap;
+    }
+    q->rec.gaps[q->rec.n_gaps - 1] = gap;
+}
+
+/* How a token's inter-token gap reaches the ITL histogram: as an entry of
+ * its own, or within one weighted entry the step adds for its whole batch. */
+typedef enum { ITL_GAP_OWN, ITL_GAP_SHARED } itl_gap;
+
+/* q's KV is caught up at time t: it samples its next tokens
+ * (replica_decode_tokens of them). Returns 1 when that was its last one. */
+static int emit_token(replica *r, serve_req *q, int64_t t, itl_gap gap_entry)
+{
+    int64_t n = replica_decode_tokens(r, q);
+    q->generated += n;
+    q->num_tokens += n;
+    r->tokens_out += n;
+    if (q->generated == n) {
+        q->rec.first_token_ns = t;
+    } else {
+        int64_t gap = t - q->last_token_ns;
+        note_gap(r, q, gap);
+        if (gap_entry == ITL_GAP_OWN)
+            metrics_itl_add(r->met, gap, 1);
+    }
+    q->last_token_ns = t;
+    return q->generated == q->rec.output_tokens;
+}
+
+/* Adds step s's time and work; wasted work (all of it in the run's first
+ * step) is split between its causes in proportion to their tokens. */
+static void account_step(replica *r, int s)
+{
+    const cost_iter *c = &r->step.step_cost[s];
+    metrics_replica *a = r->acct;
+    a->busy_ns += c->total_ns - c->wait_ns;
+    a->stall_ns += c->wait_ns;
+    a->iterations++;
+    a->flops += c->flops;
+    a->hbm_bytes += c->hbm_bytes;
+    if (s > 0 || !(c->flops_wasted > 0 && c->flops > 0))
+        return;
+    double tok[WASTE_CAUSE_COUNT] = { 0 }, all = 0;
+    for (int i = 0; i < r->step.n_batch; i++) {
+        tok[WASTE_PREEMPTION] += r->step.batch[i].wasted;
+        tok[WASTE_RECOMPUTE] += r->step.batch[i].wasted_tier;
+    }
+    for (int k = 0; k < WASTE_CAUSE_COUNT; k++)
+        all += tok[k];
+    for (int k = 0; k < WASTE_CAUSE_COUNT && all > 0; k++) {
+        double f = c->flops_wasted * tok[k] / all;
+        a->flops_wasted[k] += f;
+        a->gpu_ns_wasted[k] += (double)c->total_ns * f / c->flops * r->gpus;
+    }
+}
+
+/* Drops finished requests from running, keeping the order of the rest. */
+static void compact_running(replica *r)
+{
+    int k = 0;
+    for (int i = 0; i < r->queue.n_running; i++)
+        if (r->queue.running[i]->generated < r->queue.running[i]->rec.output_tokens && !r->queue.running[i]->handoff)
+            r->queue.running[k++] = r->queue.running[i];
+    r->queue.n_running = k;
+}
+
+/* Applies step s of the run: blocks for it (later steps of a multi-step
+ * run reserve here, as stepping one by one would have at their start), KV
+ * progress and hashes, tokens, finishes. */
+static void apply_step(replica *r, int s)
+{
+    int64_t t = r->step.step_end_ns[s];
+    if (s > 0)
+        for (int i = 0; i < r->step.n_batch; i++)
+            kv_seq_reserve(r->kv, &r->step.batch[i].r->seq,
+                           serve_req_kv_tokens(r->step.batch[i].r) + replica_decode_tokens(r, r->step.batch[i].r));
+    /* In a multi-step run every entry's gap after the first step is this
+     * step's duration: one weighted histogram entry instead of n_batch. */
+    itl_gap gap_entry = s > 0 ? ITL_GAP_SHARED : ITL_GAP_OWN;
+    if (gap_entry == ITL_GAP_SHARED)
+        metrics_itl_add(r->met, t - r->step.step_end_ns[s - 1], r->step.n_batch);
+    int finished = 0;
+    for (int i = 0; i < r->step.n_batch; i++) {
+        serve_batch_entry *b = &r->step.batch[i];
+        serve_req *q = b->r;
+        q->computed += b->tokens;
+        q->rec.recomputed_tokens += s ? 0 : b->wasted + b->wasted_tier;
+        kv_seq_commit(r->kv, &q->seq, &q->content, q->computed);
+        if (r->cfg.retention_window_tokens && q->computed - b->tokens < q->rec.prompt_tokens &&
+            q->computed >= q->rec.prompt_tokens)
+            retention_apply(r, q);
+        if (q->computed == q->num_tokens) {
+            int last = emit_token(r, q, t, gap_entry);
+            /* A prefill replica's part ends with the first token. */
+            q->handoff = !last && r->disagg.role == ROLE_PREFILL;
+            finished += last || q->handoff;
+        }
+    }
+    account_step(r, s);
+    if (!finished)
+        return;
+    /* Leave only after the running array no longer holds them: on_done may
+     * recycle a request at once. */
+    compact_running(r);
+    for (int i = 0; i < r->step.n_batch; i++) {
+        serve_req *q = r->step.batch[i].r;
+        if (q->generated == q->rec.output_tokens)
+            replica_req_leave(r, q, REQ_COMPLETED, t);
+        else if (q->handoff)
+            handoff_out(r, q, t);
+    }
+}
+
+/* Applies the steps that ended at or before now. */
+void replica_apply_until(replica *r, int64_t now)
+{
+    while (r->step.applied < r->step.steps && r->step.step_end_ns[r->step.applied] <= now)
+        apply_step(r, r->step.applied++);
+}
+
+void replica_on_step_end(engine *eng, void *ctx, uint64_t arg)
+{
+    replica *r = ctx;
+    if (r->step.busy) {
+        if (r->fetch.n_pending > 0) {
+            /* Layer-by-layer fetch still behind the compute: wait for it. */
+            r->step.wait = WAIT_END;
+            r->step.wait_since_ns = engine_now(eng);
+            return;
+        }
+        replica_apply_until(r, engine_now(eng));
+        r->step.busy = 0;
+    }
+    replica_plan(r);
+    if (r->tiers)
+        tier_set_flush(r->tiers);
+}
+
+void replica_sync(replica *r)
+{
+    if (!r->step.busy || r->step.steps <= 1)
+        return;
+    int64_t now = engine_now(r->eng);
+    replica_apply_until(r, now);
+    if (r->step.applied >= r->step.steps - 1)
+        return;
+    /* The step in progress becomes the run's last, exactly as if the run
+     * had been planned one step at a time. */
+    engine_cancel(r->eng, r->step.ev);
+    r->step.steps = r->step.applied + 1;
+    r->step.ev = engine_at(r->eng, r->step.step_end_ns[r->step.applied], replica_on_step_end, r, 0);
+}
+
+/* The pool and the set of sequences holding it, as last verified: equal
+ * keys mean the ref-count walk would see exactly what it saw then. */
+static int kv_unchanged_since_check(const replica *r)
+{
+    return r->kv_checked.version == kv_pool_version(r->kv) && r->kv_checked.running == r->queue.n_running &&
+           r->kv_checked.out == r->disagg.n_out && r->kv_checked.inbound == r->disagg.n_inbound && r->kv_checked.valid;
+}
+
+int replica_check(replica *r, kt_err *err)
+{
+    if (r->failure.failed)
+        return 0;               /* its pool is gone with it */
+    if (r->queue.n_running + r->disagg.n_inbound > r->cfg.max_running) {
+        KT_ERROR(err, NULL, 0, 0, "replica %d: %d running and %d arriving, more than %d", r->id, r->queue.n_running,
+                 r->disagg.n_inbound, r->cfg.max_running);
+        return -1;
+    }
+    int n = 0;
+    for (const serve_req *q = r->queue.wait_head; q; q = q->next)
+        if (++n > r->queue.n_waiting || q->seq.n_blocks) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: waiting queue broken", r->id);
+            return -1;
+        }
+    if (n != r->queue.n_waiting) {
+        KT_ERROR(err, NULL, 0, 0, "replica %d: %d waiting but counter says %d", r->id, n, r->queue.n_waiting);
+        return -1;
+    }
+    n = 0;
+    for (const serve_req *q = r->disagg.in_wait_head; q; q = q->next)
+        if (++n > r->disagg.n_in_wait || q->seq.n_blocks || !q->handoff) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: handoff queue broken", r->id);
+            return -1;
+        }
+    /* Blocks of this pool are held by running sequences, by KV leaving
+     * (prefill side) and by KV arriving (decode side). */
+    size_t k = 0, cap = (size_t)r->queue.n_running + (size_t)r->disagg.n_out + (size_t)r->disagg.n_inbound + 1;
+    const kv_seq **seqs = malloc(cap * sizeof *seqs);
+    if (!seqs) {
+        KT_ERROR(err, NULL, 0, 0, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < r->queue.n_running && rc == 0; i++) {
+        const serve_req *q = r->queue.running[i];
+        if (q->computed > q->num_tokens || q->num_tokens != q->rec.prompt_tokens + q->generated ||
+            q->generated > q->rec.output_tokens || q->handoff) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: request %lld token counts inconsistent", r->id,
+                     (long long)q->rec.id);
+            rc = -1;
+        }
+        seqs[k++] = &q->seq;
+    }
+    for (const serve_req *q = r->disagg.out_head; q && rc == 0 && k < cap; q = q->out_next)
+        seqs[k++] = &q->src_seq;
+    for (const serve_req *q = r->disagg.in_head; q && rc == 0 && k < cap; q = q->in_next)
+        seqs[k++] = &q->seq;
+    if (rc == 0 && k != (size_t)r->queue.n_running + (size_t)r->disagg.n_out + (size_t)r->disagg.n_inbound) {
+        KT_ERROR(err, NULL, 0, 0, "replica %d: handoff lists and counters disagree", r->id);
+        rc = -1;
+    }
+    if (rc == 0 && !kv_unchanged_since_check(r)) {
+        rc = kv_pool_check(r->kv, seqs, k, err);
+        r->kv_checked.version = kv_pool_version(r->kv);
+        r->kv_checked.running = r->queue.n_running;
+        r->kv_checked.out = r->disagg.n_out;
+        r->kv_checked.inbound = r->disagg.n_inbound;
+        r->kv_checked.valid = rc == 0;
+    }
+    free(seqs);
+    return rc;
+}

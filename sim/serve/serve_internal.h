@@ -1,0 +1,79 @@
+/* serve_internal.h — what the serve layer's files share with one another and keep from their callers. */
+#ifndef KT_SERVE_INTERNAL_H
+#define KT_SERVE_INTERNAL_H
+
+#include "serve.h"
+
+/* Tokens of q whose KV is in HBM (retention may have removed some). */
+static inline int64_t serve_req_kv_tokens(const serve_req *q)
+{
+    return q->computed - q->retention_dropped_tokens - q->remote_tokens;
+}
+
+/* replica.c */
+
+/* Engine callback (ctx: the replica): a planned run ended, or the replica
+ * is idle and has something new. Applies what ended and plans the next run. */
+void replica_on_step_end(engine *eng, void *ctx, uint64_t arg);
+/* Applies the steps of the run that ended at or before now. */
+void replica_apply_until(replica *r, int64_t now);
+/* The last KV a waiting step needed has arrived at now: the step starts or ends. */
+void replica_resume_after_fetch(replica *r, int64_t now);
+/* q leaves r (its KV released) with outcome; metrics take the record and
+ * on_done the request. */
+void replica_req_leave(replica *r, serve_req *q, metrics_outcome outcome, int64_t now);
+/* q's KV at r is freed (preempted, or its replica failed): the tokens it
+ * had are computed again, counted as waste, wherever it runs next. */
+void replica_req_drop_kv(replica *r, serve_req *q);
+/* Appends q to the queue (head, tail, count n) linked through next. */
+void replica_queue_push_back(serve_req **head, serve_req **tail, int *n, serve_req *q);
+/* Unlinks q from the queue (head, tail, count n) linked through next. */
+void replica_queue_remove(serve_req **head, serve_req **tail, int *n, serve_req *q);
+
+/* Tokens q may compute this step within budget; 0 when it must wait. */
+int64_t replica_step_tokens(const replica *r, const serve_req *q, int64_t budget);
+/* q joins the step's batch computing tokens (its waste worked out here). */
+void replica_batch_add(replica *r, serve_req *q, int64_t tokens);
+/* Puts q at the head of the waiting queue (a preempted sequence goes first). */
+void replica_wait_push_front(replica *r, serve_req *q);
+/* Unlinks q, whose predecessor in the waiting queue is prev (NULL at the head). */
+void replica_wait_remove(replica *r, serve_req *prev, serve_req *q);
+
+/* Plans r's next run now when it is idle (something it waited for arrived). */
+static inline void replica_step_if_idle(replica *r)
+{
+    if (!r->step.busy)
+        replica_on_step_end(r->eng, r, 0);
+}
+
+/* fetch.c */
+
+/* After q's HBM prefix is attached at r: how much of the rest of its
+ * prompt the lower tiers hold, and whether to fetch it (tokens returned,
+ * blocks per tier in q->fetch_blocks) or recompute it (0 returned). */
+int64_t fetch_tier_admit(replica *r, serve_req *q);
+/* Starts fetching what fetch_tier_admit chose; q's KV counts as present,
+ * the step that uses it waits for it. */
+void fetch_start(replica *r, serve_req *q, int64_t tokens, int64_t now);
+
+/* handoff.c */
+
+/* q's prompt KV, prefilled on r, is ready to leave for a decode replica. */
+void handoff_out(replica *r, serve_req *q, int64_t now);
+/* Starts the handoffs queued at decode replica d that fit now, in order. */
+void handoff_drain(replica *d);
+/* The prefill replica frees the blocks q's KV left from (none: no-op). */
+void handoff_src_release(serve_req *q);
+
+/* retention.c */
+
+/* q's prompt is in at r: retention keeps part of its KV in HBM. */
+void retention_apply(replica *r, serve_req *q);
+
+/* failure.c */
+
+/* q's KV at failed replica r is gone: q goes to r's on_lost now, or when
+ * its tier transfers end. */
+void failure_lose(replica *r, serve_req *q);
+
+#endif
