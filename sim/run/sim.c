@@ -6,14 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <gsl/gsl_rng.h>
 
 #include "engine.h"
 #include "kv_layout.h"
 #include "htab.h"
+#include "progress.h"
 #include "trace.h"
 #include "serve.h"
+
+/* --progress: the status line is redrawn (or, off a terminal, written) at most this often. */
+#define SIM_PROGRESS_INTERVAL_S 1.0
 
 struct sim_world;
 
@@ -53,7 +56,8 @@ typedef struct sim_world {
     fabric *net;                /* links between replicas (disaggregated serving), or NULL */
     tier_cache *shared_tiers[TIER_MAX];   /* fleet-shared tiers' content, NULL for per-replica tiers */
     int first_decode;           /* replicas [0, first_decode) take new requests */
-    struct timespec wall_start, wall_last_progress;
+    struct timespec wall_start;
+    progress prog;              /* --progress: a status line at most every SIM_PROGRESS_INTERVAL_S */
     /* Trace replay (sc->trace.on): the next record, read one ahead. */
     trace_reader *tr;
     trace_record cur;
@@ -528,18 +532,13 @@ static void on_sample(engine *eng, void *ctx, uint64_t arg)
         engine_after(eng, interval, on_sample, w, 0);
 }
 
-static void progress(sim_world *w)
+static void show_progress(sim_world *w)
 {
-    if (wall_since(&w->wall_last_progress) < 1.0)
-        return;
-    clock_gettime(CLOCK_MONOTONIC, &w->wall_last_progress);
-    int tty = isatty(STDERR_FILENO);
     int64_t started = w->sc->trace.on ? w->trace_index : w->sessions_started;
     int64_t total = w->sc->trace.on ? w->sc->trace.requests : w->sc->workload.sessions;
-    fprintf(stderr, "%s[sim] %.1f s simulated, %lld/%lld %s started, %zu requests done, %.1f s wall%s",
-            tty ? "\r" : "", engine_now(w->eng) / 1e9, (long long)started, (long long)total,
-            w->sc->trace.on ? "trace requests" : "sessions", w->met->n_reqs, wall_since(&w->wall_start),
-            tty ? "" : "\n");
+    progress_status(&w->prog, "%.1f s simulated, %lld/%lld %s started, %zu requests done, %.1f s wall",
+                    engine_now(w->eng) / 1e9, (long long)started, (long long)total,
+                    w->sc->trace.on ? "trace requests" : "sessions", w->met->n_reqs, wall_since(&w->wall_start));
 }
 
 static void after_event(engine *eng, void *ud)
@@ -565,7 +564,7 @@ static void after_event(engine *eng, void *ud)
         }
     }
     if (w->opts->progress && (engine_events_run(eng) & 0xfff) == 0)
-        progress(w);
+        show_progress(w);
 }
 
 /* ---------- setup and teardown ---------- */
@@ -762,7 +761,7 @@ int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *
     int rc = world_init(&w, sc, opts, err);
     if (rc == 0) {
         clock_gettime(CLOCK_MONOTONIC, &w.wall_start);
-        w.wall_last_progress = w.wall_start;
+        progress_start_unsized(&w.prog, opts->progress ? stderr : NULL, "[sim]", SIM_PROGRESS_INTERVAL_S);
         if (sc->trace.on)
             rc = trace_start(&w, err);
         else
@@ -770,8 +769,7 @@ int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *
         engine_after(w.eng, sc->sample_interval_ns, on_sample, &w, 0);
         if (rc == 0)
             engine_run(w.eng, INT64_MAX);
-        if (opts->progress && isatty(STDERR_FILENO))
-            fputc('\n', stderr);
+        progress_finish(&w.prog);
         rc = rc < 0 || w.failed ? -1 : 0;
         if (rc == 0 && opts->check)
             rc = check_end(&w, err);
