@@ -1,9 +1,12 @@
 /* fabric.c — transfers as flows over links: setup latency, then max-min fair bandwidth re-planned at every start and end. */
 #include "fabric.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "grow.h"
 
 /* One transfer in flight.
  * Invariants: a used flow is either in setup (active == 0, ev pending for
@@ -73,19 +76,23 @@ int fabric_add_link(fabric *f, const char *name, double bw_Bps)
     if (!(bw_Bps > 0))
         return -1;
     if (f->n_links == f->cap_links) {
-        int cap = f->cap_links * 2;
-        fabric_link *l = realloc(f->links, (size_t)cap * sizeof *l);
-        double *c = realloc(f->scratch_cap, (size_t)cap * sizeof *c);
-        int *n = realloc(f->scratch_n, (size_t)cap * sizeof *n);
-        if (l)
-            f->links = l;
-        if (c)
-            f->scratch_cap = c;
-        if (n)
-            f->scratch_n = n;
-        if (!l || !c || !n)
+        /* The three arrays grow in turn; the capacity changes once all have. */
+        size_t need = (size_t)f->n_links + 1, cap_l = (size_t)f->cap_links, cap_c = cap_l, cap_n = cap_l;
+        if (f->cap_links > INT_MAX / 2)
             return -1;
-        f->cap_links = cap;
+        fabric_link *l = grow_array(f->links, &cap_l, need, sizeof *l);
+        if (!l)
+            return -1;
+        f->links = l;
+        double *c = grow_array(f->scratch_cap, &cap_c, need, sizeof *c);
+        if (!c)
+            return -1;
+        f->scratch_cap = c;
+        int *n = grow_array(f->scratch_n, &cap_n, need, sizeof *n);
+        if (!n)
+            return -1;
+        f->scratch_n = n;
+        f->cap_links = (int)cap_l;
     }
     fabric_link *l = &f->links[f->n_links];
     memset(l, 0, sizeof *l);
@@ -202,14 +209,14 @@ static int flow_slot(fabric *f)
     for (int i = 0; i < f->cap_flows; i++)
         if (!f->flows[i].used)
             return i;
-    int cap = f->cap_flows * 2;
-    flow *nf = realloc(f->flows, (size_t)cap * sizeof *nf);
+    size_t cap = (size_t)f->cap_flows;
+    flow *nf = f->cap_flows <= INT_MAX / 2 ? grow_array(f->flows, &cap, cap + 1, sizeof *nf) : NULL;
     if (!nf)
         return -1;
-    memset(nf + f->cap_flows, 0, (size_t)(cap - f->cap_flows) * sizeof *nf);
+    memset(nf + f->cap_flows, 0, (cap - (size_t)f->cap_flows) * sizeof *nf);
     f->flows = nf;
     int i = f->cap_flows;
-    f->cap_flows = cap;
+    f->cap_flows = (int)cap;
     return i;
 }
 

@@ -1,5 +1,6 @@
 /* kv.c — paged KV blocks: free list in LRU order, chained prefix hashes in an open-addressing table, per-sequence block tables. */
 #include "kv.h"
+#include "grow.h"
 #include "htab.h"
 
 #include <math.h>
@@ -232,13 +233,16 @@ static uint32_t take_free(kv_pool *p)
 /* Appends block b to seq's table, growing it by doubling. */
 static int seq_push(kv_seq *seq, uint32_t b)
 {
+    if (seq->n_blocks == UINT32_MAX)
+        return -1;
     if (seq->n_blocks == seq->cap_blocks) {
-        uint32_t cap = seq->cap_blocks ? seq->cap_blocks * 2 : 16;
-        uint32_t *nb = realloc(seq->blocks, cap * sizeof *nb);
+        size_t cap = seq->cap_blocks;
+        uint32_t *nb = grow_array(seq->blocks, &cap, (size_t)seq->n_blocks + 1, sizeof *nb);
         if (!nb)
             return -1;
         seq->blocks = nb;
-        seq->cap_blocks = cap;
+        /* Room past UINT32_MAX entries can never be used (n_blocks is a uint32_t). */
+        seq->cap_blocks = cap < UINT32_MAX ? (uint32_t)cap : UINT32_MAX;
     }
     seq->blocks[seq->n_blocks++] = b;
     return 0;
@@ -290,7 +294,9 @@ int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64
     return (int64_t)seq->n_blocks * p->block_tokens;
 }
 
-/* Grows a block array to hold want entries (nothing else changes on failure). */
+/* Grows a block array to hold want entries (nothing else changes on failure).
+ * Exact size, not grow_array's doubling: want is a whole request's final
+ * reservation, and doubling could nearly double a long context's table. */
 static int grow_table(uint32_t **blocks, uint32_t *cap, uint32_t want)
 {
     if (want <= *cap)

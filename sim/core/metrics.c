@@ -9,6 +9,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "tier.h"
+#include "grow.h"
 
 /* A request counts hits per lower tier in tier_hit_tokens[METRICS_TIERS]. */
 _Static_assert(METRICS_TIERS == TIER_MAX, "metrics keep one count per lower tier a replica can have");
@@ -62,66 +63,62 @@ void metrics_free(metrics *m)
     free(m);
 }
 
-/* Grows a record array by doubling. */
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 1024;
-    while (c < need)
-        c *= 2;
-    void *p = realloc(*arr, c * elem);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
-
 int metrics_add_request(metrics *m, const metrics_req *r)
 {
-    if (grow((void **)&m->reqs, &m->cap_reqs, m->n_reqs + 1, sizeof *m->reqs) < 0)
+    metrics_req *grown = grow_array(m->reqs, &m->cap_reqs, m->n_reqs + 1, sizeof *grown);
+    if (!grown)
         return -1;
+    m->reqs = grown;
     m->reqs[m->n_reqs++] = *r;
     return 0;
 }
 
 int metrics_add_sample(metrics *m, const metrics_sample *s)
 {
-    if (grow((void **)&m->samples, &m->cap_samples, m->n_samples + 1, sizeof *m->samples) < 0)
+    metrics_sample *grown = grow_array(m->samples, &m->cap_samples, m->n_samples + 1, sizeof *grown);
+    if (!grown)
         return -1;
+    m->samples = grown;
     m->samples[m->n_samples++] = *s;
     return 0;
 }
 
 int metrics_add_tier(metrics *m, const metrics_tier *t)
 {
-    if (grow((void **)&m->tiers, &m->cap_tiers, m->n_tiers + 1, sizeof *m->tiers) < 0)
+    metrics_tier *grown = grow_array(m->tiers, &m->cap_tiers, m->n_tiers + 1, sizeof *grown);
+    if (!grown)
         return -1;
+    m->tiers = grown;
     m->tiers[m->n_tiers++] = *t;
     return 0;
 }
 
 int metrics_add_link(metrics *m, const metrics_link *l)
 {
-    if (grow((void **)&m->links, &m->cap_links, m->n_links + 1, sizeof *m->links) < 0)
+    metrics_link *grown = grow_array(m->links, &m->cap_links, m->n_links + 1, sizeof *grown);
+    if (!grown)
         return -1;
+    m->links = grown;
     m->links[m->n_links++] = *l;
     return 0;
 }
 
 int metrics_add_link_sample(metrics *m, const metrics_link_sample *s)
 {
-    if (grow((void **)&m->link_samples, &m->cap_link_samples, m->n_link_samples + 1, sizeof *m->link_samples) < 0)
+    metrics_link_sample *grown = grow_array(m->link_samples, &m->cap_link_samples, m->n_link_samples + 1, sizeof *grown);
+    if (!grown)
         return -1;
+    m->link_samples = grown;
     m->link_samples[m->n_link_samples++] = *s;
     return 0;
 }
 
 int metrics_add_tier_sample(metrics *m, const metrics_tier_sample *s)
 {
-    if (grow((void **)&m->tier_samples, &m->cap_tier_samples, m->n_tier_samples + 1, sizeof *m->tier_samples) < 0)
+    metrics_tier_sample *grown = grow_array(m->tier_samples, &m->cap_tier_samples, m->n_tier_samples + 1, sizeof *grown);
+    if (!grown)
         return -1;
+    m->tier_samples = grown;
     m->tier_samples[m->n_tier_samples++] = *s;
     return 0;
 }

@@ -1,6 +1,7 @@
 /* tier.c — lower KV tiers of a replica: configuration, block sizes per precision, offload cascade, lookup, fetch and its estimate. */
 #include "tier.h"
 #include "kv_layout.h"
+#include "grow.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -235,21 +236,28 @@ static uint32_t cache_entry(tier_cache *c)
         return e;
     }
     if (c->used_entries == c->cap_entries) {
-        uint32_t cap = c->cap_entries ? c->cap_entries * 2 : 1024;
-        uint64_t *k = realloc(c->key, cap * sizeof *k);
-        uint32_t *p = realloc(c->lists.prev, cap * sizeof *p), *n = realloc(c->lists.next, cap * sizeof *n);
-        uint8_t *g = realloc(c->lists.seg, cap * sizeof *g);
-        if (k)
-            c->key = k;
-        if (p)
-            c->lists.prev = p;
-        if (n)
-            c->lists.next = n;
-        if (g)
-            c->lists.seg = g;
-        if (!k || !p || !n || !g)
+        /* The four arrays grow in turn; the capacity changes once all have. */
+        size_t need = (size_t)c->used_entries + 1, cap_k = c->cap_entries, cap_p = cap_k, cap_n = cap_k, cap_g = cap_k;
+        if (need >= NIL)
             return NIL;
-        c->cap_entries = cap;
+        uint64_t *k = grow_array(c->key, &cap_k, need, sizeof *k);
+        if (!k)
+            return NIL;
+        c->key = k;
+        uint32_t *p = grow_array(c->lists.prev, &cap_p, need, sizeof *p);
+        if (!p)
+            return NIL;
+        c->lists.prev = p;
+        uint32_t *n = grow_array(c->lists.next, &cap_n, need, sizeof *n);
+        if (!n)
+            return NIL;
+        c->lists.next = n;
+        uint8_t *g = grow_array(c->lists.seg, &cap_g, need, sizeof *g);
+        if (!g)
+            return NIL;
+        c->lists.seg = g;
+        /* Entry numbers stay below NIL: room past it is never used. */
+        c->cap_entries = cap_k < NIL ? (uint32_t)cap_k : NIL;
     }
     return c->used_entries++;
 }

@@ -58,6 +58,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 #define MOONCAKE_BLOCK_TOKENS 512        /* Mooncake's documented hash block size */
 #define KVTIER_DEFAULT_BLOCK_TOKENS 512  /* default of the native format's hash_block_tokens */
 #define READ_CHUNK_BYTES (64 * 1024)     /* one fread */
@@ -157,26 +159,6 @@ static int line_int(int64_t line) { return line > INT_MAX ? INT_MAX : (int)line;
 
 /* ---------- buffers ---------- */
 
-/* Makes *buf hold at least need elements of elem bytes, doubling *cap.
- * Returns 0 or -1 (memory). */
-static int grow(void **buf, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t cap2 = *cap ? *cap : 1;
-    while (cap2 < need) {
-        if (cap2 > SIZE_MAX / 2 / elem)
-            return -1;
-        cap2 *= 2;
-    }
-    void *p = realloc(*buf, cap2 * elem);
-    if (!p)
-        return -1;
-    *buf = p;
-    *cap = cap2;
-    return 0;
-}
-
 /* ---------- lines ---------- */
 
 /* Refills the read-ahead chunk. Returns the bytes read, 0 at end of file,
@@ -200,10 +182,12 @@ static long fill_chunk(trace_reader *t, kt_err *err)
 
 static int line_append(trace_reader *t, const char *p, size_t n, kt_err *err)
 {
-    if (grow((void **)&t->line, &t->line_cap, t->line_len + n + 1, 1) < 0) {
+    char *line = grow_array(t->line, &t->line_cap, t->line_len + n + 1, 1);
+    if (!line) {
         KT_ERROR(err, t->path, line_int(t->line_no + 1), 0, "out of memory for a line");
         return -1;
     }
+    t->line = line;
     memcpy(t->line + t->line_len, p, n);
     t->line_len += n;
     return 0;
@@ -482,10 +466,12 @@ static int json_hash_ids(trace_reader *t, json_t *v, const char *key, kt_err *er
         BAD_LINE(t, err, "field \"%s\" has more than %u ids", key, (unsigned)UINT32_MAX);
         return PARSE_BAD;
     }
-    if (grow((void **)&t->hash, &t->hash_cap, n, sizeof *t->hash) < 0) {
+    uint64_t *hash = grow_array(t->hash, &t->hash_cap, n, sizeof *hash);
+    if (!hash) {
         BAD_LINE(t, err, "out of memory for %zu hash ids", n);
         return PARSE_FATAL;
     }
+    t->hash = hash;
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(v, i);
         if (!json_is_integer(e) || json_integer_value(e) < 0) {
@@ -911,12 +897,16 @@ static int next_burst(trace_reader *t, trace_record *rec, kt_err *err)
 /* Appends t->cur (and its hash ids) to the SPREAD group. */
 static int group_push(trace_reader *t, kt_err *err)
 {
-    if (grow((void **)&t->group, &t->group_cap, t->group_len + 1, sizeof *t->group) < 0 ||
-        grow((void **)&t->pool, &t->pool_cap, t->pool_len + t->cur.n_hash_ids, sizeof *t->pool) < 0) {
+    raw_rec *group = grow_array(t->group, &t->group_cap, t->group_len + 1, sizeof *group);
+    if (group)
+        t->group = group;
+    uint64_t *pool = group ? grow_array(t->pool, &t->pool_cap, t->pool_len + t->cur.n_hash_ids, sizeof *pool) : NULL;
+    if (!pool) {
         KT_ERROR(err, t->path, line_int(t->cur.line), 0, "out of memory for a group of %zu requests",
                  t->group_len + 1);
         return -1;
     }
+    t->pool = pool;
     raw_rec *g = &t->group[t->group_len++];
     *g = t->cur;
     g->hash_off = t->pool_len;
@@ -1014,11 +1004,11 @@ static int alloc_buffers(trace_reader *t)
 {
     if (!(t->chunk = malloc(READ_CHUNK_BYTES)))
         return -1;
-    if (grow((void **)&t->line, &t->line_cap, LINE_INIT_BYTES, 1) < 0 ||
-        grow((void **)&t->hash, &t->hash_cap, HASH_INIT_IDS, sizeof *t->hash) < 0)
+    if (!(t->line = grow_array(NULL, &t->line_cap, LINE_INIT_BYTES, 1)) ||
+        !(t->hash = grow_array(NULL, &t->hash_cap, HASH_INIT_IDS, sizeof *t->hash)))
         return -1;
     if (t->opts.release == TRACE_RELEASE_SPREAD &&
-        grow((void **)&t->group, &t->group_cap, GROUP_INIT_RECORDS, sizeof *t->group) < 0)
+        !(t->group = grow_array(NULL, &t->group_cap, GROUP_INIT_RECORDS, sizeof *t->group)))
         return -1;
     return 0;
 }

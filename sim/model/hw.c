@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 /*
  * Profile layout (hwprofiles/README.md is the user-facing description):
  *
@@ -144,7 +146,7 @@ static int copy_fits(char *dst, size_t n, const char *src)
 static int prov_add(hw_profile *h, const char *key, int measured, const char *source,
                     const conf_node *at, kt_err *err)
 {
-    hw_provenance *p = realloc(h->prov, (h->n_prov + 1) * sizeof *p);
+    hw_provenance *p = grow_array(h->prov, &h->cap_prov, h->n_prov + 1, sizeof *p);
     if (!p) {
         CONF_ERROR(err, at, "out of memory");
         return -1;

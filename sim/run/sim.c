@@ -14,6 +14,7 @@
 #include "progress.h"
 #include "trace.h"
 #include "serve.h"
+#include "grow.h"
 
 /* --progress: the status line is redrawn (or, off a terminal, written) at most this often. */
 #define SIM_PROGRESS_INTERVAL_S 1.0
@@ -67,7 +68,8 @@ typedef struct sim_world {
     htab trace_sessions;        /* native session id + 1 -> index in the arrays below */
     int64_t *sess_history;
     int *sess_replica;
-    uint32_t n_sess, cap_sess;
+    uint32_t n_sess;
+    size_t cap_sess;
 } sim_world;
 
 static double wall_since(const struct timespec *a)
@@ -86,14 +88,10 @@ static session *session_get(sim_world *w)
         w->free_sessions = s->next_free;
         return s;
     }
-    if (w->n_all == w->cap_all) {
-        size_t cap = w->cap_all ? w->cap_all * 2 : 256;
-        session **a = realloc(w->all_sessions, cap * sizeof *a);
-        if (!a)
-            return NULL;
-        w->all_sessions = a;
-        w->cap_all = cap;
-    }
+    session **all = grow_array(w->all_sessions, &w->cap_all, w->n_all + 1, sizeof *all);
+    if (!all)
+        return NULL;
+    w->all_sessions = all;
     s = calloc(1, sizeof *s);
     if (s)
         w->all_sessions[w->n_all++] = s;
@@ -311,19 +309,20 @@ static int64_t trace_session(sim_world *w, int64_t id)
     if (i != HTAB_NONE)
         return i;
     if (w->n_sess == w->cap_sess) {
-        uint32_t cap = w->cap_sess ? w->cap_sess * 2 : 256;
-        int64_t *h = realloc(w->sess_history, cap * sizeof *h);
-        int *r = realloc(w->sess_replica, cap * sizeof *r);
-        if (h)
-            w->sess_history = h;
-        if (r)
-            w->sess_replica = r;
-        if (!h || !r || htab_put(&w->trace_sessions, (uint64_t)id + 1, w->n_sess) < 0)
+        /* The two arrays grow in turn; the capacity changes once both have. */
+        size_t cap_h = w->cap_sess, cap_r = w->cap_sess;
+        int64_t *h = grow_array(w->sess_history, &cap_h, (size_t)w->n_sess + 1, sizeof *h);
+        if (!h)
             return -1;
-        w->cap_sess = cap;
-    } else if (htab_put(&w->trace_sessions, (uint64_t)id + 1, w->n_sess) < 0) {
-        return -1;
+        w->sess_history = h;
+        int *r = grow_array(w->sess_replica, &cap_r, (size_t)w->n_sess + 1, sizeof *r);
+        if (!r)
+            return -1;
+        w->sess_replica = r;
+        w->cap_sess = cap_h;
     }
+    if (htab_put(&w->trace_sessions, (uint64_t)id + 1, w->n_sess) < 0)
+        return -1;
     w->sess_history[w->n_sess] = 0;
     w->sess_replica[w->n_sess] = -1;
     return w->n_sess++;
@@ -334,14 +333,10 @@ static kv_segment *req_segments(serve_req *q, uint32_t n)
 {
     if (n <= 2)
         return q->inline_segs;
-    if (n > q->cap_heap_segs) {
-        kv_segment *g = realloc(q->heap_segs, n * sizeof *g);
-        if (!g)
-            return NULL;
+    kv_segment *g = grow_array(q->heap_segs, &q->cap_heap_segs, n, sizeof *g);
+    if (g)
         q->heap_segs = g;
-        q->cap_heap_segs = n;
-    }
-    return q->heap_segs;
+    return g;
 }
 
 /* The prompt's identity: a segment per prefix hash id (their tokens), the
@@ -381,7 +376,7 @@ static int trace_request(sim_world *w, session *s, int64_t now)
     serve_req *q = &s->req;
     kv_seq seq = q->seq, src = q->src_seq;
     kv_segment *heap = q->heap_segs;
-    uint32_t cap = q->cap_heap_segs;
+    size_t cap = q->cap_heap_segs;
     memset(q, 0, sizeof *q);
     q->seq = seq;
     q->src_seq = src;
