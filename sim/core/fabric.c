@@ -8,6 +8,8 @@
 
 #include "grow.h"
 
+const char *const fabric_io_names[] = { "async", "sync", NULL };
+
 /* One transfer in flight.
  * Invariants: a used flow is either in setup (active == 0, ev pending for
  * the setup's end) or active (moving bytes at rate > 0 once planned, ev
@@ -272,7 +274,7 @@ static void on_flow_done(engine *eng, void *ctx, uint64_t arg)
 }
 
 int fabric_transfer(fabric *f, const int *path, int path_len, int64_t n_ops, double op_bytes,
-                    int64_t setup_ns, int sync, double rate_cap_Bps, fabric_done_fn done, void *ud,
+                    int64_t setup_ns, fabric_io io, double rate_cap_Bps, fabric_done_fn done, void *ud,
                     uint64_t tag)
 {
     if (path_len < 1 || path_len > FABRIC_MAX_PATH || n_ops < 1)
@@ -288,12 +290,12 @@ int fabric_transfer(fabric *f, const int *path, int path_len, int64_t n_ops, dou
     w->used = 1;
     memcpy(w->path, path, (size_t)path_len * sizeof *path);
     w->path_len = path_len;
-    w->sync = sync;
+    w->sync = io == FABRIC_IO_SYNC;
     w->op_bytes = op_bytes;
     w->setup_ns = setup_ns;
     w->cap = rate_cap_Bps;
-    w->ops_left = sync ? n_ops - 1 : 0;
-    w->remaining = sync ? op_bytes : op_bytes * (double)n_ops;
+    w->ops_left = w->sync ? n_ops - 1 : 0;
+    w->remaining = w->sync ? op_bytes : op_bytes * (double)n_ops;
     w->done = done;
     w->ud = ud;
     w->tag = tag;

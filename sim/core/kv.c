@@ -116,14 +116,14 @@ static void free_push_head(kv_pool *p, uint32_t b)
 
 /* ---------- pool ---------- */
 
-kv_pool *kv_pool_new(uint32_t n_blocks, int block_tokens, int prefix_cache)
+kv_pool *kv_pool_new(uint32_t n_blocks, int block_tokens, kv_prefix_cache prefix_cache)
 {
     kv_pool *p = calloc(1, sizeof *p);
     if (!p || block_tokens <= 0)
         goto fail;
     p->n_blocks = n_blocks;
     p->block_tokens = block_tokens;
-    p->prefix_cache = prefix_cache;
+    p->prefix_cache = prefix_cache == KV_PREFIX_CACHE_ON;
     p->ref = calloc(n_blocks + 1, sizeof *p->ref);
     p->seg = calloc(n_blocks + 1, sizeof *p->seg);
     p->heat = calloc(n_blocks + 1, sizeof *p->heat);
@@ -436,7 +436,7 @@ void kv_pool_set_register_hook(kv_pool *p, kv_register_fn fn, void *ud)
     p->register_ud = ud;
 }
 
-void kv_pool_set_retain(kv_pool *p, int retain) { p->no_retain = !retain; }
+void kv_pool_set_freed(kv_pool *p, kv_freed freed) { p->no_retain = freed == KV_FREED_EVICT; }
 void kv_pool_set_eviction(kv_pool *p, kv_eviction policy) { p->eviction = policy; }
 
 int kv_pool_has(const kv_pool *p, uint64_t hash) { return tab_get(p, hash) != KV_NONE; }

@@ -58,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "grow.h"
 
 #define MOONCAKE_BLOCK_TOKENS 512        /* Mooncake's documented hash block size */
@@ -431,12 +432,12 @@ static const char *json_kind(const json_t *v)
 }
 
 /* An integer field >= min. Returns 1 read, 0 absent and optional, or PARSE_BAD. */
-static int json_int_field(trace_reader *t, json_t *o, const char *key, int required, int64_t min,
+static int json_int_field(trace_reader *t, json_t *o, const char *key, conf_need need, int64_t min,
                           int64_t *out, kt_err *err)
 {
     json_t *v = json_object_get(o, key);
     if (!v) {
-        if (!required)
+        if (need == CONF_OPTIONAL)
             return 0;
         BAD_LINE(t, err, "missing field \"%s\"", key);
         return PARSE_BAD;
@@ -498,9 +499,9 @@ static int parse_mooncake(trace_reader *t, json_t *o, kt_err *err)
     raw_rec *r = &t->cur;
     int64_t ms;
     int rc;
-    if ((rc = json_int_field(t, o, "timestamp", 1, 0, &ms, err)) < 0 ||
-        (rc = json_int_field(t, o, "input_length", 1, 1, &r->input_tokens, err)) < 0 ||
-        (rc = json_int_field(t, o, "output_length", 1, 1, &r->output_tokens, err)) < 0)
+    if ((rc = json_int_field(t, o, "timestamp", CONF_REQUIRED, 0, &ms, err)) < 0 ||
+        (rc = json_int_field(t, o, "input_length", CONF_REQUIRED, 1, &r->input_tokens, err)) < 0 ||
+        (rc = json_int_field(t, o, "output_length", CONF_REQUIRED, 1, &r->output_tokens, err)) < 0)
         return rc;
     if (ms > INT64_MAX / NS_PER_MS) {
         BAD_LINE(t, err, "field \"timestamp\" is too large (%lld ms)", (long long)ms);
@@ -582,9 +583,9 @@ static int kvtier_optional(trace_reader *t, json_t *o, kt_err *err)
     int rc;
     r->session_id = -1;
     r->hash_block_tokens = KVTIER_DEFAULT_BLOCK_TOKENS;
-    if ((rc = json_int_field(t, o, "session_id", 0, 0, &r->session_id, err)) < 0 ||
-        (rc = json_int_field(t, o, "turn", 0, 0, &turn, err)) < 0 ||
-        (rc = json_int_field(t, o, "hash_block_tokens", 0, 1, &r->hash_block_tokens, err)) < 0)
+    if ((rc = json_int_field(t, o, "session_id", CONF_OPTIONAL, 0, &r->session_id, err)) < 0 ||
+        (rc = json_int_field(t, o, "turn", CONF_OPTIONAL, 0, &turn, err)) < 0 ||
+        (rc = json_int_field(t, o, "hash_block_tokens", CONF_OPTIONAL, 1, &r->hash_block_tokens, err)) < 0)
         return rc;
     if (turn > INT_MAX || (turn >= 0 && r->session_id < 0)) {
         BAD_LINE(t, err, turn > INT_MAX ? "field \"turn\" is too large"
@@ -615,8 +616,8 @@ static int parse_kvtier(trace_reader *t, json_t *o, kt_err *err)
     raw_rec *r = &t->cur;
     int rc;
     if ((rc = kvtier_unknown_key(t, o, err)) < 0 || (rc = kvtier_arrival(t, o, err)) < 0 ||
-        (rc = json_int_field(t, o, "input_tokens", 1, 1, &r->input_tokens, err)) < 0 ||
-        (rc = json_int_field(t, o, "output_tokens", 1, 1, &r->output_tokens, err)) < 0)
+        (rc = json_int_field(t, o, "input_tokens", CONF_REQUIRED, 1, &r->input_tokens, err)) < 0 ||
+        (rc = json_int_field(t, o, "output_tokens", CONF_REQUIRED, 1, &r->output_tokens, err)) < 0)
         return rc;
     return kvtier_optional(t, o, err);
 }

@@ -149,8 +149,8 @@ static int shed(sim_world *w, session *s)
         return 0;
     q->rec.migrated_tokens = tokens;
     int path[2] = { h->disagg.nic_out, w->reps[cold].disagg.nic_in };
-    fabric_transfer(w->net, path, 2, 1, replica_kv_bytes(h, tokens), h->disagg.net_setup_ns, 0, 0, on_migrated,
-                    s, (uint64_t)cold);
+    fabric_transfer(w->net, path, 2, 1, replica_kv_bytes(h, tokens), h->disagg.net_setup_ns, FABRIC_IO_ASYNC, 0,
+                    on_migrated, s, (uint64_t)cold);
     return 1;
 }
 

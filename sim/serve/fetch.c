@@ -112,7 +112,7 @@ void replica_set_tiers(replica *r, tier_set *ts)
     kv_pool_set_evict_hook(r->kv, on_hbm_evict, r);
     if (ts->cfg.offload == OFFLOAD_WRITE_THROUGH)
         kv_pool_set_register_hook(r->kv, on_hbm_register, r);
-    kv_pool_set_retain(r->kv, ts->cfg.hbm_cache);
+    kv_pool_set_freed(r->kv, ts->cfg.hbm_cache ? KV_FREED_RETAIN : KV_FREED_EVICT);
 }
 
 /* Blocks [first, first + n) of content (chained on prev_hash) join the

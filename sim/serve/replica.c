@@ -44,7 +44,7 @@ int replica_init(replica *r, const replica_config *c)
     r->on_done = c->on_done;
     r->ud = c->ud;
     int steps = cfg->max_multi_step > 0 ? cfg->max_multi_step : 1;
-    r->kv = kv_pool_new(c->kv_blocks, c->block_tokens, c->prefix_cache);
+    r->kv = kv_pool_new(c->kv_blocks, c->block_tokens, c->prefix_cache ? KV_PREFIX_CACHE_ON : KV_PREFIX_CACHE_OFF);
     if (r->kv)
         set_pool_windows(r);
     r->queue.running = calloc((size_t)cfg->max_running, sizeof *r->queue.running);
