@@ -229,8 +229,8 @@ static int summarize_requests(const metrics *m, const metrics_slo *slo, metrics_
             t_first = r->arrival_ns;
         trace_blocks += r->trace_blocks;
         trace_reused += r->trace_reused_blocks;
-        s->hh_dropped_tokens += r->hh_dropped_tokens;
-        s->hh_offloaded_tokens += r->hh_offloaded_tokens;
+        s->retention_dropped_tokens += r->retention_dropped_tokens;
+        s->retention_offloaded_tokens += r->retention_offloaded_tokens;
         s->in_storage_tokens += r->in_storage_tokens;
         if (r->outcome != REQ_COMPLETED)
             continue;
@@ -415,8 +415,8 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
     n = dist_fields(f, n, "kv_transfer", &s->kv_transfer_ns, 1e6, "ms");
     n = field(f, n, "gpu_stall", s->stall_s, "GPU-s");
     n = field(f, n, "trace_block_reuse", s->trace_block_reuse, "fraction");
-    n = field(f, n, "retention_dropped_tokens", (double)s->hh_dropped_tokens, "tokens");
-    n = field(f, n, "retention_offloaded_tokens", (double)s->hh_offloaded_tokens, "tokens");
+    n = field(f, n, "retention_dropped_tokens", (double)s->retention_dropped_tokens, "tokens");
+    n = field(f, n, "retention_offloaded_tokens", (double)s->retention_offloaded_tokens, "tokens");
     n = field(f, n, "in_storage_attention_tokens", (double)s->in_storage_tokens, "tokens");
     n = field(f, n, "throughput", s->throughput_rps, "req/s");
     n = field(f, n, "token_throughput", s->throughput_tok_s, "tokens/s");
