@@ -63,64 +63,63 @@ void metrics_free(metrics *m)
     free(m);
 }
 
+/* Appends the size-byte record rec to arr, which holds *n records with room
+ * for *cap. Returns the array (arr itself, or grown with arr freed), or NULL
+ * when memory runs out: arr is then unchanged and still the caller's. */
+static void *append_record(void *arr, size_t *n, size_t *cap, const void *rec, size_t size)
+{
+    char *grown = grow_array(arr, cap, *n + 1, size);
+    if (grown)
+        memcpy(grown + (*n)++ * size, rec, size);
+    return grown;
+}
+
 int metrics_add_request(metrics *m, const metrics_req *r)
 {
-    metrics_req *grown = grow_array(m->reqs, &m->cap_reqs, m->n_reqs + 1, sizeof *grown);
-    if (!grown)
-        return -1;
-    m->reqs = grown;
-    m->reqs[m->n_reqs++] = *r;
-    return 0;
+    metrics_req *grown = append_record(m->reqs, &m->n_reqs, &m->cap_reqs, r, sizeof *r);
+    if (grown)
+        m->reqs = grown;
+    return grown ? 0 : -1;
 }
 
 int metrics_add_sample(metrics *m, const metrics_sample *s)
 {
-    metrics_sample *grown = grow_array(m->samples, &m->cap_samples, m->n_samples + 1, sizeof *grown);
-    if (!grown)
-        return -1;
-    m->samples = grown;
-    m->samples[m->n_samples++] = *s;
-    return 0;
+    metrics_sample *grown = append_record(m->samples, &m->n_samples, &m->cap_samples, s, sizeof *s);
+    if (grown)
+        m->samples = grown;
+    return grown ? 0 : -1;
 }
 
 int metrics_add_tier(metrics *m, const metrics_tier *t)
 {
-    metrics_tier *grown = grow_array(m->tiers, &m->cap_tiers, m->n_tiers + 1, sizeof *grown);
-    if (!grown)
-        return -1;
-    m->tiers = grown;
-    m->tiers[m->n_tiers++] = *t;
-    return 0;
+    metrics_tier *grown = append_record(m->tiers, &m->n_tiers, &m->cap_tiers, t, sizeof *t);
+    if (grown)
+        m->tiers = grown;
+    return grown ? 0 : -1;
 }
 
 int metrics_add_link(metrics *m, const metrics_link *l)
 {
-    metrics_link *grown = grow_array(m->links, &m->cap_links, m->n_links + 1, sizeof *grown);
-    if (!grown)
-        return -1;
-    m->links = grown;
-    m->links[m->n_links++] = *l;
-    return 0;
+    metrics_link *grown = append_record(m->links, &m->n_links, &m->cap_links, l, sizeof *l);
+    if (grown)
+        m->links = grown;
+    return grown ? 0 : -1;
 }
 
 int metrics_add_link_sample(metrics *m, const metrics_link_sample *s)
 {
-    metrics_link_sample *grown = grow_array(m->link_samples, &m->cap_link_samples, m->n_link_samples + 1, sizeof *grown);
-    if (!grown)
-        return -1;
-    m->link_samples = grown;
-    m->link_samples[m->n_link_samples++] = *s;
-    return 0;
+    metrics_link_sample *grown = append_record(m->link_samples, &m->n_link_samples, &m->cap_link_samples, s, sizeof *s);
+    if (grown)
+        m->link_samples = grown;
+    return grown ? 0 : -1;
 }
 
 int metrics_add_tier_sample(metrics *m, const metrics_tier_sample *s)
 {
-    metrics_tier_sample *grown = grow_array(m->tier_samples, &m->cap_tier_samples, m->n_tier_samples + 1, sizeof *grown);
-    if (!grown)
-        return -1;
-    m->tier_samples = grown;
-    m->tier_samples[m->n_tier_samples++] = *s;
-    return 0;
+    metrics_tier_sample *grown = append_record(m->tier_samples, &m->n_tier_samples, &m->cap_tier_samples, s, sizeof *s);
+    if (grown)
+        m->tier_samples = grown;
+    return grown ? 0 : -1;
 }
 
 void metrics_itl_add(metrics *m, int64_t gap_ns, double weight)
