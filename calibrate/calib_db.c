@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 struct calib_db {
     sqlite3 *db;
     char path[512];
@@ -169,17 +171,15 @@ static char *slurp(const char *path, kt_err *err)
     size_t cap = 0, len = 0;
     char *buf = NULL;
     for (;;) {
-        if (len + 1 >= cap) {
-            char *grown = realloc(buf, cap ? cap * 2 : 4096);
-            if (!grown) {
-                free(buf);
-                fclose(f);
-                KT_ERROR(err, path, 0, 0, "out of memory");
-                return NULL;
-            }
-            buf = grown;
-            cap = cap ? cap * 2 : 4096;
+        /* Room for at least one more byte and the NUL. */
+        char *grown = grow_array(buf, &cap, len + 2, 1);
+        if (!grown) {
+            free(buf);
+            fclose(f);
+            KT_ERROR(err, path, 0, 0, "out of memory");
+            return NULL;
         }
+        buf = grown;
         size_t got = fread(buf + len, 1, cap - len - 1, f);
         len += got;
         if (got == 0)
@@ -327,19 +327,21 @@ typedef struct sample_buf {
 static int sample_push(sample_buf *b, double x, double work, double ns)
 {
     if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        double *nx = realloc(b->x, cap * sizeof *nx);
-        if (nx)
-            b->x = nx;
-        double *nw = realloc(b->work, cap * sizeof *nw);
-        if (nw)
-            b->work = nw;
-        double *nn = realloc(b->ns, cap * sizeof *nn);
-        if (nn)
-            b->ns = nn;
-        if (!nx || !nw || !nn)
+        /* The three arrays grow in turn; the capacity changes once all have. */
+        size_t cap_x = b->cap, cap_w = b->cap, cap_n = b->cap;
+        double *nx = grow_array(b->x, &cap_x, b->n + 1, sizeof *nx);
+        if (!nx)
             return -1;
-        b->cap = cap;
+        b->x = nx;
+        double *nw = grow_array(b->work, &cap_w, b->n + 1, sizeof *nw);
+        if (!nw)
+            return -1;
+        b->work = nw;
+        double *nn = grow_array(b->ns, &cap_n, b->n + 1, sizeof *nn);
+        if (!nn)
+            return -1;
+        b->ns = nn;
+        b->cap = cap_x;
     }
     b->x[b->n] = x;
     b->work[b->n] = work;
@@ -457,8 +459,9 @@ int calib_db_cases(calib_db *db, int64_t run_id, const char *bench, char ***name
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_text(st, 2, bench, -1, SQLITE_STATIC);
     int rc = 0;
+    size_t cap = 0;
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-        char **grown = realloc(*names, (*n + 1) * sizeof *grown);
+        char **grown = grow_array(*names, &cap, *n + 1, sizeof *grown);
         char *s = grown ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
         if (grown)
             *names = grown;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 void calib_efftab_init(calib_efftab *t, const char *name)
 {
     memset(t, 0, sizeof *t);
@@ -33,6 +35,7 @@ void calib_efftab_free(calib_efftab *t)
     free(t->curves);
     t->curves = NULL;
     t->n = 0;
+    t->cap = 0;
 }
 
 static int points_ok(const double *x, const double *eff, size_t n)
@@ -80,7 +83,7 @@ int calib_efftab_add(calib_efftab *t, const char *label, const double *x, const 
 {
     if (!t || !label || !points_ok(x, eff, n) || calib_efftab_find(t, label))
         return -1;
-    calib_curve *grown = realloc(t->curves, (t->n + 1) * sizeof *grown);
+    calib_curve *grown = grow_array(t->curves, &t->cap, t->n + 1, sizeof *grown);
     if (!grown)
         return -1;
     t->curves = grown;

@@ -22,8 +22,8 @@ typedef struct calib_curve {
  * Invariants: labels pairwise distinct. */
 typedef struct calib_efftab {
     char name[32];
-    calib_curve *curves;       /* owned, n entries */
-    size_t n;
+    calib_curve *curves;       /* owned, n entries, room for cap */
+    size_t n, cap;
 } calib_efftab;
 
 /* Sets t empty with the given name. */

@@ -20,7 +20,7 @@ static void test_paths_and_values(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     conf_node *kv = conf_take(r, "kv");
     int64_t bt = 0;
-    CU_ASSERT_EQUAL(conf_i64(kv, "block_tokens", 1, 1, 1024, &bt, &err), 0);
+    CU_ASSERT_EQUAL(conf_i64(kv, "block_tokens", CONF_REQUIRED, 1, 1024, &bt, &err), 0);
     CU_ASSERT_EQUAL(bt, 16);
     CU_ASSERT_STRING_EQUAL(conf_find(kv, "dtype")->path, "kv.dtype");
     conf_node *layers = conf_take(r, "layers");
@@ -73,13 +73,16 @@ static void test_str_copy(void)
     conf_node *r = parse("a: four\nb: fives\n", &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     char buf[5] = "x";
-    CU_ASSERT_EQUAL(conf_str_copy(r, "a", 1, buf, sizeof buf, &err), 0);
+    CU_ASSERT_EQUAL(conf_str_copy(r, "a", CONF_REQUIRED, buf, sizeof buf, &err), 0);
     CU_ASSERT_STRING_EQUAL(buf, "four");
-    CU_ASSERT_EQUAL(conf_str_copy(r, "b", 1, buf, sizeof buf, &err), -1);
+    CU_ASSERT_EQUAL(conf_str_copy(r, "b", CONF_REQUIRED, buf, sizeof buf, &err), -1);
     CU_ASSERT_STRING_EQUAL(err.msg, "b: is 5 characters long, at most 4");
     CU_ASSERT_EQUAL(err.line, 2);
     CU_ASSERT_STRING_EQUAL(buf, "four");
-    CU_ASSERT_EQUAL(conf_str_copy(r, "c", 0, buf, sizeof buf, &err), 0);
+    CU_ASSERT_EQUAL(conf_str_copy(r, "c", CONF_OPTIONAL, buf, sizeof buf, &err), 0);
+    /* A key needed only when a condition holds. */
+    CU_ASSERT_EQUAL(conf_str_copy(r, "c", conf_required_if(1), buf, sizeof buf, &err), -1);
+    CU_ASSERT_EQUAL(conf_str_copy(r, "c", conf_required_if(0), buf, sizeof buf, &err), 0);
     conf_free(r);
 }
 
@@ -106,30 +109,30 @@ static void test_typed_errors(void)
     int64_t i = 0;
     double d = 0;
     int b = 0, e = 0;
-    CU_ASSERT_EQUAL(conf_i64(r, "n", 1, 0, 100, &i, &err), -1);
+    CU_ASSERT_EQUAL(conf_i64(r, "n", CONF_REQUIRED, 0, 100, &i, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "n: expected an integer, found the quoted string"));
     CU_ASSERT_EQUAL(err.line, 1);
     CU_ASSERT_EQUAL(err.col, 4);
-    CU_ASSERT_EQUAL(conf_i64(r, "m", 1, 0, 100, &i, &err), -1);
-    CU_ASSERT_EQUAL(conf_i64(r, "big", 1, 0, 10, &i, &err), -1);
+    CU_ASSERT_EQUAL(conf_i64(r, "m", CONF_REQUIRED, 0, 100, &i, &err), -1);
+    CU_ASSERT_EQUAL(conf_i64(r, "big", CONF_REQUIRED, 0, 10, &i, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "big: 99 is out of range [0, 10]"));
-    CU_ASSERT_EQUAL(conf_qty(r, "sz", 1, UNITS_BYTES, 0, 1e15, &d, &err), -1);
+    CU_ASSERT_EQUAL(conf_qty(r, "sz", CONF_REQUIRED, UNITS_BYTES, 0, 1e15, &d, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "sz: '80'"));
-    CU_ASSERT_EQUAL(conf_qty(r, "bw", 1, UNITS_BANDWIDTH, 0, 1e15, &d, &err), 0);
+    CU_ASSERT_EQUAL(conf_qty(r, "bw", CONF_REQUIRED, UNITS_BANDWIDTH, 0, 1e15, &d, &err), 0);
     CU_ASSERT_DOUBLE_EQUAL(d, 3.35e12, 1);
     int64_t ns = 0;
-    CU_ASSERT_EQUAL(conf_ns(r, "t", 1, 0, INT64_MAX, &ns, &err), 0);
+    CU_ASSERT_EQUAL(conf_ns(r, "t", CONF_REQUIRED, 0, INT64_MAX, &ns, &err), 0);
     CU_ASSERT_EQUAL(ns, 2000);
-    CU_ASSERT_EQUAL(conf_bool(r, "flag", 1, &b, &err), -1);
+    CU_ASSERT_EQUAL(conf_bool(r, "flag", CONF_REQUIRED, &b, &err), -1);
     static const char *const modes[] = { "slow", "steady", NULL };
-    CU_ASSERT_EQUAL(conf_enum(r, "mode", 1, modes, &e, &err), -1);
+    CU_ASSERT_EQUAL(conf_enum(r, "mode", CONF_REQUIRED, modes, &e, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "mode: 'fast' is not one of: slow, steady"));
-    CU_ASSERT_EQUAL(conf_i64(r, "none", 1, 0, 10, &i, &err), -1);
+    CU_ASSERT_EQUAL(conf_i64(r, "none", CONF_REQUIRED, 0, 10, &i, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "none: has no value"));
-    CU_ASSERT_EQUAL(conf_i64(r, "absent", 1, 0, 10, &i, &err), -1);
+    CU_ASSERT_EQUAL(conf_i64(r, "absent", CONF_REQUIRED, 0, 10, &i, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "missing required key 'absent'"));
     i = 7;
-    CU_ASSERT_EQUAL(conf_i64(r, "absent", 0, 0, 10, &i, &err), 0);
+    CU_ASSERT_EQUAL(conf_i64(r, "absent", CONF_OPTIONAL, 0, 10, &i, &err), 0);
     CU_ASSERT_EQUAL(i, 7);
     conf_free(r);
 }
@@ -140,8 +143,8 @@ static void test_unknown_key(void)
     conf_node *r = parse("kv:\n  block_tokens: 16\n  blok: 3\nseed: 1\n", &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     int64_t v;
-    conf_i64(conf_take(r, "kv"), "block_tokens", 1, 1, 64, &v, &err);
-    conf_i64(r, "seed", 1, 0, 9, &v, &err);
+    conf_i64(conf_take(r, "kv"), "block_tokens", CONF_REQUIRED, 1, 64, &v, &err);
+    conf_i64(r, "seed", CONF_REQUIRED, 0, 9, &v, &err);
     CU_ASSERT_EQUAL(conf_check_unused(r, &err), -1);
     CU_ASSERT_EQUAL(err.line, 3);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "kv.blok: unknown key"));
@@ -157,7 +160,7 @@ static void test_set_overrides(void)
     CU_ASSERT_EQUAL(conf_set(r, "workload.arrival.rate=5/s", &err), 0);
     CU_ASSERT_EQUAL(conf_set(r, "list=[1, 2, 3]", &err), 0);
     int64_t bt = 0;
-    CU_ASSERT_EQUAL(conf_i64(conf_take(r, "kv"), "block_tokens", 1, 1, 64, &bt, &err), 0);
+    CU_ASSERT_EQUAL(conf_i64(conf_take(r, "kv"), "block_tokens", CONF_REQUIRED, 1, 64, &bt, &err), 0);
     CU_ASSERT_EQUAL(bt, 32);
     conf_node *rate = conf_find(conf_find(conf_find(r, "workload"), "arrival"), "rate");
     CU_ASSERT_PTR_NOT_NULL_FATAL(rate);

@@ -129,10 +129,10 @@ static void test_single_request_closed_form(void)
     scenario_free(sc);
 }
 
-/* Heavy-hitter retention: a 5,000-token prompt keeps its last 1,000 tokens
+/* KV retention: a 5,000-token prompt keeps its last 1,000 tokens
  * and a quarter of the 4,000 before (1,000): decode then reads 2,000 + j
  * tokens of KV, and 3,000 tokens count as dropped. */
-static void test_heavy_hitter_retention(void)
+static void test_kv_retention(void)
 {
     char *sets[] = { "workload.sessions=1", "workload.turns=1", "workload.input_tokens=5000",
                      "workload.output_tokens=4", "workload.system_prompt_tokens=0", "replicas.count=1",
@@ -143,7 +143,7 @@ static void test_heavy_hitter_retention(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT_EQUAL_FATAL(m->n_reqs, 1);
     const metrics_req *q = &m->reqs[0];
-    CU_ASSERT_EQUAL(q->hh_dropped_tokens, 3000);
+    CU_ASSERT_EQUAL(q->retention_dropped_tokens, 3000);
     cost_model cm;
     kt_err err;
     CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, sc->model, sc->hw, 1, DTYPE_BF16, &err), 0);
@@ -887,7 +887,7 @@ int main(void)
         { "same seed, identical SQLite rows", test_same_seed_same_rows },
         { "preemption under memory pressure, checks on", test_preemption_under_pressure },
         { "requests that can never fit are rejected", test_rejects_what_never_fits },
-        { "heavy-hitter retention: decode reads the kept tokens", test_heavy_hitter_retention },
+        { "KV retention: decode reads the kept tokens", test_kv_retention },
         { "attention inside a storage tier: the step waits for it", test_attention_in_storage_step },
         { "cache_aware: unbounded, everything follows the shared prefix", test_cache_aware_follows_prefix },
         { "cache_aware: later turns return to their session's replica", test_cache_aware_keeps_sessions },

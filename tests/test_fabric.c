@@ -26,7 +26,7 @@ static void test_one_flow_alone(void)
     int l = fabric_add_link(f, "pcie", 50e9);
     reset();
     /* 8 µs setup + 1 GB at 50 GB/s = 8 µs + 20 ms. */
-    CU_ASSERT_EQUAL(fabric_transfer(f, &l, 1, 1, 1e9, 8000, 0, 0, on_done, NULL, 0), 0);
+    CU_ASSERT_EQUAL(fabric_transfer(f, &l, 1, 1, 1e9, 8000, FABRIC_IO_ASYNC, 0, on_done, NULL, 0), 0);
     engine_run(e, INT64_MAX);
     CU_ASSERT_EQUAL(done_at[0], 8000 + 20000000);
     CU_ASSERT_DOUBLE_EQUAL(fabric_link_at(f, l)->bytes_moved, 1e9, 1e-3);
@@ -43,8 +43,8 @@ static void test_two_equal_flows_share_then_speed_up(void)
     /* A: 1 GB, B: 3 GB, both start at 0 with no setup. Sharing 10 GB/s,
      * each gets 5 GB/s; A ends at 1 GB / 5 GB/s = 200 ms having let B move
      * 1 GB; B's last 2 GB then go at 10 GB/s: 200 ms more, B ends at 400 ms. */
-    fabric_transfer(f, &l, 1, 1, 1e9, 0, 0, 0, on_done, NULL, 0);
-    fabric_transfer(f, &l, 1, 1, 3e9, 0, 0, 0, on_done, NULL, 1);
+    fabric_transfer(f, &l, 1, 1, 1e9, 0, FABRIC_IO_ASYNC, 0, on_done, NULL, 0);
+    fabric_transfer(f, &l, 1, 1, 3e9, 0, FABRIC_IO_ASYNC, 0, on_done, NULL, 1);
     engine_step(e);
     engine_step(e);
     kt_err err;
@@ -67,15 +67,15 @@ static void test_max_min_leaves_the_rest(void)
      * crosses shared only: max-min gives it the remaining 8 GB/s, not 5.
      * 8 GB for flow 1 takes 1 s; 2 GB for flow 0 takes 1 s. */
     int p0[] = { a, b };
-    fabric_transfer(f, p0, 2, 1, 2e9, 0, 0, 0, on_done, NULL, 0);
-    fabric_transfer(f, &a, 1, 1, 8e9, 0, 0, 0, on_done, NULL, 1);
+    fabric_transfer(f, p0, 2, 1, 2e9, 0, FABRIC_IO_ASYNC, 0, on_done, NULL, 0);
+    fabric_transfer(f, &a, 1, 1, 8e9, 0, FABRIC_IO_ASYNC, 0, on_done, NULL, 1);
     engine_run(e, INT64_MAX);
     CU_ASSERT(llabs(done_at[0] - 1000000000) <= 1);
     CU_ASSERT(llabs(done_at[1] - 1000000000) <= 1);
     /* A rate cap acts like a private bottleneck: capped at 1 GB/s, flow 2
      * leaves 9 GB/s to flow 3 on a 10 GB/s link. */
-    fabric_transfer(f, &a, 1, 1, 1e9, 0, 0, 1e9, on_done, NULL, 2);
-    fabric_transfer(f, &a, 1, 1, 9e9, 0, 0, 0, on_done, NULL, 3);
+    fabric_transfer(f, &a, 1, 1, 1e9, 0, FABRIC_IO_ASYNC, 1e9, on_done, NULL, 2);
+    fabric_transfer(f, &a, 1, 1, 9e9, 0, FABRIC_IO_ASYNC, 0, on_done, NULL, 3);
     int64_t t0 = engine_now(e);
     engine_run(e, INT64_MAX);
     CU_ASSERT(llabs(done_at[2] - t0 - 1000000000) <= 1);
@@ -94,11 +94,11 @@ static void test_sync_against_async(void)
      * series: 1000 × (20 µs + 65,536 B / 25 GB/s). Async: one overhead,
      * then 65.5 MB at 25 GB/s. */
     const double block = 65536;
-    fabric_transfer(f, &l, 1, 1000, block, 20000, 1, 0, on_done, NULL, 0);
+    fabric_transfer(f, &l, 1, 1000, block, 20000, FABRIC_IO_SYNC, 0, on_done, NULL, 0);
     engine_run(e, INT64_MAX);
     CU_ASSERT_EQUAL(done_at[0], 1000 * (20000 + ns_for(block, 25e9)));
     int64_t t0 = engine_now(e);
-    fabric_transfer(f, &l, 1, 1000, block, 20000, 0, 0, on_done, NULL, 1);
+    fabric_transfer(f, &l, 1, 1000, block, 20000, FABRIC_IO_ASYNC, 0, on_done, NULL, 1);
     engine_run(e, INT64_MAX);
     CU_ASSERT_EQUAL(done_at[1] - t0, 20000 + ns_for(1000 * block, 25e9));
     /* Async approaches bytes / bandwidth: the overhead is under 1% here. */

@@ -34,7 +34,7 @@ static int check_quiet(const kv_pool *p, kv_seq **seqs, size_t n)
 
 static void test_blocks_for(void)
 {
-    kv_pool *p = kv_pool_new(10, BT, 1);
+    kv_pool *p = kv_pool_new(10, BT, KV_PREFIX_CACHE_ON);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     CU_ASSERT_EQUAL(kv_pool_blocks(p), 10);
     CU_ASSERT_EQUAL(kv_pool_block_tokens(p), BT);
@@ -51,7 +51,7 @@ static void test_blocks_for(void)
     CU_ASSERT_EQUAL(kv_blocks_for(p, 131072), 8192);
     kv_pool_free(p);
 
-    kv_pool *q = kv_pool_new(4, 1, 1);              /* one token per block */
+    kv_pool *q = kv_pool_new(4, 1, KV_PREFIX_CACHE_ON); /* one token per block */
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     CU_ASSERT_EQUAL(kv_blocks_for(q, 3), 3);
     kv_pool_free(q);
@@ -59,7 +59,7 @@ static void test_blocks_for(void)
 
 static void test_reserve_all_or_nothing(void)
 {
-    kv_pool *p = kv_pool_new(10, BT, 1);
+    kv_pool *p = kv_pool_new(10, BT, KV_PREFIX_CACHE_ON);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     kv_seq a = { 0 }, b = { 0 }, c = { 0 };
     kv_seq *all[] = { &a, &b, &c };
@@ -123,7 +123,7 @@ static void test_reserve_all_or_nothing(void)
  * chunked layers against its 12 global ones), window 64 tokens. */
 static void test_window_blocks(void)
 {
-    kv_pool *p = kv_pool_new(40, BT, 1);
+    kv_pool *p = kv_pool_new(40, BT, KV_PREFIX_CACHE_ON);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     const int64_t win = 64;
     const double ratio = 3.0;
@@ -179,7 +179,7 @@ static void test_window_blocks(void)
 
 static void test_prefix_sharing(void)
 {
-    kv_pool *p = kv_pool_new(64, BT, 1);
+    kv_pool *p = kv_pool_new(64, BT, KV_PREFIX_CACHE_ON);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     /* A shared 100-token system prompt, then 60 tokens of each session. */
     kv_segment sa[] = { { 1, 100 }, { 10, 60 } }, sb[] = { { 1, 100 }, { 11, 60 } };
@@ -242,7 +242,7 @@ static void test_prefix_sharing(void)
 
 static void test_last_token_never_matched(void)
 {
-    kv_pool *p = kv_pool_new(16, BT, 1);
+    kv_pool *p = kv_pool_new(16, BT, KV_PREFIX_CACHE_ON);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     kv_segment s = { 42, 64 };
     kv_content c = { &s, 1 };
@@ -276,7 +276,7 @@ static void test_last_token_never_matched(void)
 /* Turn 2 of a session re-finds turn 1's prompt and output after release. */
 static void test_next_turn_finds_previous(void)
 {
-    kv_pool *p = kv_pool_new(40, BT, 1);
+    kv_pool *p = kv_pool_new(40, BT, KV_PREFIX_CACHE_ON);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     /* Turn 1: system 100 + session 60 = 160 prompt tokens, 40 output. */
     kv_segment t1[] = { { 1, 100 }, { 77, 60 } };
@@ -382,7 +382,7 @@ static void test_evict_lists_order(void)
 static void test_lru_order(void)
 {
     /* 12 blocks: A and B (4 blocks each) cached, 4 never used. */
-    kv_pool *p = kv_pool_new(12, BT, 1);
+    kv_pool *p = kv_pool_new(12, BT, KV_PREFIX_CACHE_ON);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     kv_segment sa = { 100, 64 }, sb = { 200, 64 };
     kv_content ca = { &sa, 1 }, cb = { &sb, 1 };
@@ -427,7 +427,7 @@ static void test_lru_order(void)
 
     /* Using a prefix again makes it the most recently released: A cached
      * first, B second, then A attached and released again -> B goes first. */
-    p = kv_pool_new(8, BT, 1);
+    p = kv_pool_new(8, BT, KV_PREFIX_CACHE_ON);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     cache_content(p, &ca);
     cache_content(p, &cb);
@@ -444,7 +444,7 @@ static void test_lru_order(void)
 
 static void test_prefix_cache_off(void)
 {
-    kv_pool *p = kv_pool_new(16, BT, 0);
+    kv_pool *p = kv_pool_new(16, BT, KV_PREFIX_CACHE_OFF);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     kv_segment s = { 5, 64 };
     kv_content c = { &s, 1 };
@@ -485,7 +485,7 @@ static void log_hash(void *ud, uint64_t h)
 
 static void test_hooks_and_content_cache(void)
 {
-    kv_pool *p = kv_pool_new(4, BT, 1);
+    kv_pool *p = kv_pool_new(4, BT, KV_PREFIX_CACHE_ON);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     hook_log reg = { { 0 }, 0 }, ev = { { 0 }, 0 };
     kv_pool_set_register_hook(p, log_hash, &reg);
@@ -526,8 +526,8 @@ static void test_hooks_and_content_cache(void)
     CU_ASSERT_EQUAL(kv_pool_cached_blocks(p), 3);   /* 12345, 777, 778 */
     CU_ASSERT_EQUAL(kv_pool_check(p, NULL, 0, NULL), 0);
 
-    /* retain 0: content is evicted at release. */
-    kv_pool_set_retain(p, 0);
+    /* Content evicted at release. */
+    kv_pool_set_freed(p, KV_FREED_EVICT);
     kv_seq b = { 0 };
     kv_segment s2 = { 10, 16 };
     kv_content c2 = { &s2, 1 };
@@ -585,7 +585,7 @@ static int64_t content_tokens(const kv_content *c)
 
 static void test_random_conservation(void)
 {
-    kv_pool *p = kv_pool_new(R_BLOCKS, BT, 1);
+    kv_pool *p = kv_pool_new(R_BLOCKS, BT, KV_PREFIX_CACHE_ON);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 20240611);
@@ -730,7 +730,7 @@ static void test_random_conservation(void)
 
 static void test_check_detects_corruption(void)
 {
-    kv_pool *p = kv_pool_new(8, BT, 1);
+    kv_pool *p = kv_pool_new(8, BT, KV_PREFIX_CACHE_ON);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     kv_seq a = { 0 };
     CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 32), 0);  /* 2 blocks */

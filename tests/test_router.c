@@ -59,7 +59,7 @@ static void test_least_kv(void)
     fleet((int[N]){ 0, 0, 0, 0 });
     uint32_t blocks[N] = { 10, 20, 20, 30 };
     for (int i = 0; i < N; i++)
-        reps[i].kv = kv_pool_new(blocks[i], 16, 0);
+        reps[i].kv = kv_pool_new(blocks[i], 16, KV_PREFIX_CACHE_OFF);
     reps[3].failure.failed = 1;
     router rt = make(ROUTER_LEAST_KV, N, 0);
     serve_req q = { 0 };

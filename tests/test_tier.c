@@ -158,7 +158,7 @@ static void test_dequant_and_sync_estimates(void)
 {
     engine *e = engine_new(8);
     kt_err err;
-    tiers_cfg c = { .n = 1, .pcie_Bps = 1e15, .pcie_setup_ns = 10000, .sync_io = 1 };
+    tiers_cfg c = { .n = 1, .pcie_Bps = 1e15, .pcie_setup_ns = 10000, .io = FABRIC_IO_SYNC };
     c.tier[0] = dram(1e12, 10e9);
     c.tier[0].dtype = DTYPE_FP8;
     tier_set *ts = new_set(&c, e, &err);

@@ -9,6 +9,7 @@
 
 #include "testutil.h"
 #include "trace.h"
+#include "grow.h"
 
 /* The real traces sit in shared/ beside the repository; checks on them are
  * skipped when it is absent (a distribution tarball's build). */
@@ -694,13 +695,10 @@ typedef struct mooncake_raw {
 static int mark_seen(unsigned char **seen, size_t *cap, uint64_t id)
 {
     if (id >= *cap) {
-        size_t cap2 = *cap ? *cap : 1024;
-        while (cap2 <= id)
-            cap2 *= 2;
-        *seen = realloc(*seen, cap2);
+        size_t old = *cap;
+        *seen = grow_array(*seen, cap, (size_t)id + 1, 1);
         CU_ASSERT_PTR_NOT_NULL_FATAL(*seen);
-        memset(*seen + *cap, 0, cap2 - *cap);
-        *cap = cap2;
+        memset(*seen + old, 0, *cap - old);
     }
     int was = (*seen)[id];
     (*seen)[id] = 1;

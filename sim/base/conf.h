@@ -68,6 +68,12 @@ int conf_scalar_ns(conf_node *n, int64_t lo, int64_t hi, int64_t *out, kt_err *e
 /* Whether a map reader's key must be there. */
 typedef enum conf_need { CONF_OPTIONAL = 0, CONF_REQUIRED = 1 } conf_need;
 
+/* CONF_REQUIRED when cond holds (a key needed only by some configurations), else CONF_OPTIONAL. */
+static inline conf_need conf_required_if(int cond)
+{
+    return cond ? CONF_REQUIRED : CONF_OPTIONAL;
+}
+
 /* Map readers: take key from map and convert it. When the key is absent:
  * CONF_REQUIRED -> error at the map ("missing required key 'x'"); otherwise
  * *out is left as it was (so callers set defaults first) and 0 is returned. */

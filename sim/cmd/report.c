@@ -49,7 +49,7 @@ static void slo_text(const scenario *sc, char *buf, size_t n)
 static void report_tiers(FILE *out, const scenario *sc, const metrics_summary *s)
 {
     fprintf(out, "tiers (%s, fetch %s, %s I/O):", tier_offload_names[sc->tiers.offload],
-            tier_fetch_names[sc->tiers.fetch], sc->tiers.sync_io ? "sync" : "async");
+            tier_fetch_names[sc->tiers.fetch], fabric_io_names[sc->tiers.io]);
     for (int t = 0; t < sc->tiers.n; t++)
         fprintf(out, " %s %.1f%%", sc->tiers.tier[t].name, 100 * s->tier_hit_ratio[t]);
     fprintf(out, " of prompt tokens fetched\n");

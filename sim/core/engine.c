@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "grow.h"
+
 /* Marks a pool record that is on the free list (not in the heap). */
 #define EV_FREE UINT32_MAX
 /* Largest pool: slot numbers must stay below EV_FREE. */
@@ -78,22 +80,22 @@ static void pool_free_range(engine *eng, size_t from, size_t to)
  * header gives engine_at no way to report failure. */
 static void pool_grow(engine *eng)
 {
-    size_t cap = eng->cap * 2;
-    if (cap > EV_MAX_SLOTS)
-        cap = EV_MAX_SLOTS;
-    if (cap <= eng->cap) {
+    if (eng->cap >= EV_MAX_SLOTS) {
         fprintf(stderr, "kvtier: engine: more than %zu pending events\n", eng->cap);
         abort();
     }
-    ev *pool = realloc(eng->pool, cap * sizeof *pool);
+    size_t cap_pool = eng->cap, cap_heap = eng->cap;
+    ev *pool = grow_array(eng->pool, &cap_pool, eng->cap + 1, sizeof *pool);
     if (pool)
         eng->pool = pool;
-    hent *heap = pool ? realloc(eng->heap, cap * sizeof *heap) : NULL;
+    hent *heap = pool ? grow_array(eng->heap, &cap_heap, eng->cap + 1, sizeof *heap) : NULL;
     if (!heap) {
-        fprintf(stderr, "kvtier: engine: out of memory growing to %zu events\n", cap);
+        fprintf(stderr, "kvtier: engine: out of memory growing past %zu events\n", eng->cap);
         abort();
     }
     eng->heap = heap;
+    /* Slot ids are uint32_t: room past EV_MAX_SLOTS stays unused. */
+    size_t cap = cap_pool < EV_MAX_SLOTS ? cap_pool : EV_MAX_SLOTS;
     pool_free_range(eng, eng->cap, cap);
     eng->cap = cap;
 }

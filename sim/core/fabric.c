@@ -1,9 +1,14 @@
 /* fabric.c — transfers as flows over links: setup latency, then max-min fair bandwidth re-planned at every start and end. */
 #include "fabric.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "grow.h"
+
+const char *const fabric_io_names[] = { "async", "sync", NULL };
 
 /* One transfer in flight.
  * Invariants: a used flow is either in setup (active == 0, ev pending for
@@ -73,19 +78,23 @@ int fabric_add_link(fabric *f, const char *name, double bw_Bps)
     if (!(bw_Bps > 0))
         return -1;
     if (f->n_links == f->cap_links) {
-        int cap = f->cap_links * 2;
-        fabric_link *l = realloc(f->links, (size_t)cap * sizeof *l);
-        double *c = realloc(f->scratch_cap, (size_t)cap * sizeof *c);
-        int *n = realloc(f->scratch_n, (size_t)cap * sizeof *n);
-        if (l)
-            f->links = l;
-        if (c)
-            f->scratch_cap = c;
-        if (n)
-            f->scratch_n = n;
-        if (!l || !c || !n)
+        /* The three arrays grow in turn; the capacity changes once all have. */
+        size_t need = (size_t)f->n_links + 1, cap_l = (size_t)f->cap_links, cap_c = cap_l, cap_n = cap_l;
+        if (f->cap_links > INT_MAX / 2)
             return -1;
-        f->cap_links = cap;
+        fabric_link *l = grow_array(f->links, &cap_l, need, sizeof *l);
+        if (!l)
+            return -1;
+        f->links = l;
+        double *c = grow_array(f->scratch_cap, &cap_c, need, sizeof *c);
+        if (!c)
+            return -1;
+        f->scratch_cap = c;
+        int *n = grow_array(f->scratch_n, &cap_n, need, sizeof *n);
+        if (!n)
+            return -1;
+        f->scratch_n = n;
+        f->cap_links = (int)cap_l;
     }
     fabric_link *l = &f->links[f->n_links];
     memset(l, 0, sizeof *l);
@@ -202,14 +211,14 @@ static int flow_slot(fabric *f)
     for (int i = 0; i < f->cap_flows; i++)
         if (!f->flows[i].used)
             return i;
-    int cap = f->cap_flows * 2;
-    flow *nf = realloc(f->flows, (size_t)cap * sizeof *nf);
+    size_t cap = (size_t)f->cap_flows;
+    flow *nf = f->cap_flows <= INT_MAX / 2 ? grow_array(f->flows, &cap, cap + 1, sizeof *nf) : NULL;
     if (!nf)
         return -1;
-    memset(nf + f->cap_flows, 0, (size_t)(cap - f->cap_flows) * sizeof *nf);
+    memset(nf + f->cap_flows, 0, (cap - (size_t)f->cap_flows) * sizeof *nf);
     f->flows = nf;
     int i = f->cap_flows;
-    f->cap_flows = cap;
+    f->cap_flows = (int)cap;
     return i;
 }
 
@@ -265,7 +274,7 @@ static void on_flow_done(engine *eng, void *ctx, uint64_t arg)
 }
 
 int fabric_transfer(fabric *f, const int *path, int path_len, int64_t n_ops, double op_bytes,
-                    int64_t setup_ns, int sync, double rate_cap_Bps, fabric_done_fn done, void *ud,
+                    int64_t setup_ns, fabric_io io, double rate_cap_Bps, fabric_done_fn done, void *ud,
                     uint64_t tag)
 {
     if (path_len < 1 || path_len > FABRIC_MAX_PATH || n_ops < 1)
@@ -281,12 +290,12 @@ int fabric_transfer(fabric *f, const int *path, int path_len, int64_t n_ops, dou
     w->used = 1;
     memcpy(w->path, path, (size_t)path_len * sizeof *path);
     w->path_len = path_len;
-    w->sync = sync;
+    w->sync = io == FABRIC_IO_SYNC;
     w->op_bytes = op_bytes;
     w->setup_ns = setup_ns;
     w->cap = rate_cap_Bps;
-    w->ops_left = sync ? n_ops - 1 : 0;
-    w->remaining = sync ? op_bytes : op_bytes * (double)n_ops;
+    w->ops_left = w->sync ? n_ops - 1 : 0;
+    w->remaining = w->sync ? op_bytes : op_bytes * (double)n_ops;
     w->done = done;
     w->ud = ud;
     w->tag = tag;

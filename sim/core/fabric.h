@@ -34,15 +34,19 @@ int fabric_add_link(fabric *f, const char *name, double bw_Bps);
 int fabric_n_links(const fabric *f);
 const fabric_link *fabric_link_at(const fabric *f, int i);
 
+/* How a transfer of several operations moves (names in fabric_io_names). */
+typedef enum fabric_io { FABRIC_IO_ASYNC = 0, FABRIC_IO_SYNC = 1 } fabric_io;
+extern const char *const fabric_io_names[];
+
 /* Moves n_ops operations of op_bytes each along path (link indices).
- * async: the operations go as one stream: one setup_ns, then
- * n_ops × op_bytes bytes at the path's max-min fair rate. sync: one
- * operation at a time, each paying setup_ns before its bytes move.
+ * FABRIC_IO_ASYNC: the operations go as one stream: one setup_ns, then
+ * n_ops × op_bytes bytes at the path's max-min fair rate. FABRIC_IO_SYNC:
+ * one operation at a time, each paying setup_ns before its bytes move.
  * rate_cap_Bps > 0 limits the flow's own rate (an IOPS limit, say).
  * done(ud, tag, t) runs when the last byte arrives. Returns 0, or -1 if
  * the path is empty or names no link. */
 int fabric_transfer(fabric *f, const int *path, int path_len, int64_t n_ops, double op_bytes,
-                    int64_t setup_ns, int sync, double rate_cap_Bps, fabric_done_fn done, void *ud,
+                    int64_t setup_ns, fabric_io io, double rate_cap_Bps, fabric_done_fn done, void *ud,
                     uint64_t tag);
 
 /* Flows currently moving bytes (past their setup). */

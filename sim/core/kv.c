@@ -1,5 +1,6 @@
 /* kv.c — paged KV blocks: free list in LRU order, chained prefix hashes in an open-addressing table, per-sequence block tables. */
 #include "kv.h"
+#include "grow.h"
 #include "htab.h"
 
 #include <math.h>
@@ -115,14 +116,14 @@ static void free_push_head(kv_pool *p, uint32_t b)
 
 /* ---------- pool ---------- */
 
-kv_pool *kv_pool_new(uint32_t n_blocks, int block_tokens, int prefix_cache)
+kv_pool *kv_pool_new(uint32_t n_blocks, int block_tokens, kv_prefix_cache prefix_cache)
 {
     kv_pool *p = calloc(1, sizeof *p);
     if (!p || block_tokens <= 0)
         goto fail;
     p->n_blocks = n_blocks;
     p->block_tokens = block_tokens;
-    p->prefix_cache = prefix_cache;
+    p->prefix_cache = prefix_cache == KV_PREFIX_CACHE_ON;
     p->ref = calloc(n_blocks + 1, sizeof *p->ref);
     p->seg = calloc(n_blocks + 1, sizeof *p->seg);
     p->heat = calloc(n_blocks + 1, sizeof *p->heat);
@@ -232,13 +233,16 @@ static uint32_t take_free(kv_pool *p)
 /* Appends block b to seq's table, growing it by doubling. */
 static int seq_push(kv_seq *seq, uint32_t b)
 {
+    if (seq->n_blocks == UINT32_MAX)
+        return -1;
     if (seq->n_blocks == seq->cap_blocks) {
-        uint32_t cap = seq->cap_blocks ? seq->cap_blocks * 2 : 16;
-        uint32_t *nb = realloc(seq->blocks, cap * sizeof *nb);
+        size_t cap = seq->cap_blocks;
+        uint32_t *nb = grow_array(seq->blocks, &cap, (size_t)seq->n_blocks + 1, sizeof *nb);
         if (!nb)
             return -1;
         seq->blocks = nb;
-        seq->cap_blocks = cap;
+        /* Room past UINT32_MAX entries can never be used (n_blocks is a uint32_t). */
+        seq->cap_blocks = cap < UINT32_MAX ? (uint32_t)cap : UINT32_MAX;
     }
     seq->blocks[seq->n_blocks++] = b;
     return 0;
@@ -290,7 +294,9 @@ int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64
     return (int64_t)seq->n_blocks * p->block_tokens;
 }
 
-/* Grows a block array to hold want entries (nothing else changes on failure). */
+/* Grows a block array to hold want entries (nothing else changes on failure).
+ * Exact size, not grow_array's doubling: want is a whole request's final
+ * reservation, and doubling could nearly double a long context's table. */
 static int grow_table(uint32_t **blocks, uint32_t *cap, uint32_t want)
 {
     if (want <= *cap)
@@ -430,7 +436,7 @@ void kv_pool_set_register_hook(kv_pool *p, kv_register_fn fn, void *ud)
     p->register_ud = ud;
 }
 
-void kv_pool_set_retain(kv_pool *p, int retain) { p->no_retain = !retain; }
+void kv_pool_set_freed(kv_pool *p, kv_freed freed) { p->no_retain = freed == KV_FREED_EVICT; }
 void kv_pool_set_eviction(kv_pool *p, kv_eviction policy) { p->eviction = policy; }
 
 int kv_pool_has(const kv_pool *p, uint64_t hash) { return tab_get(p, hash) != KV_NONE; }

@@ -43,9 +43,13 @@ typedef struct kv_seq {
 
 typedef struct kv_pool kv_pool;
 
-/* A pool of n_blocks blocks of block_tokens tokens each. prefix_cache = 0
- * turns hashing and sharing off. Caller frees with kv_pool_free. */
-kv_pool *kv_pool_new(uint32_t n_blocks, int block_tokens, int prefix_cache);
+/* Whether a pool hashes its blocks' content and shares blocks between
+ * sequences with equal prefixes. */
+typedef enum kv_prefix_cache { KV_PREFIX_CACHE_OFF = 0, KV_PREFIX_CACHE_ON = 1 } kv_prefix_cache;
+
+/* A pool of n_blocks blocks of block_tokens tokens each. Caller frees with
+ * kv_pool_free. */
+kv_pool *kv_pool_new(uint32_t n_blocks, int block_tokens, kv_prefix_cache prefix_cache);
 void kv_pool_free(kv_pool *p);
 
 uint32_t kv_pool_blocks(const kv_pool *p);
@@ -121,9 +125,11 @@ void kv_pool_set_evict_hook(kv_pool *p, kv_evict_fn fn, void *ud);
 /* Called when kv_seq_commit registers new content (for write-through). */
 typedef void (*kv_register_fn)(void *ud, uint64_t hash);
 void kv_pool_set_register_hook(kv_pool *p, kv_register_fn fn, void *ud);
-/* retain = 0: content of blocks that become free is evicted at once (the
- * evict hook fires) instead of staying as prefix cache. Default 1. */
-void kv_pool_set_retain(kv_pool *p, int retain);
+/* What becomes of the content of a block that becomes free: KV_FREED_EVICT
+ * evicts it at once (the evict hook fires); KV_FREED_RETAIN (the default)
+ * keeps it as prefix cache until the block is reused. */
+typedef enum kv_freed { KV_FREED_EVICT = 0, KV_FREED_RETAIN = 1 } kv_freed;
+void kv_pool_set_freed(kv_pool *p, kv_freed freed);
 
 /* How free blocks are reused (evict.h). EVICT_HEAT: freed blocks whose
  * content a prefix lookup reused are kept on a protected list and evicted

@@ -9,6 +9,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "tier.h"
+#include "grow.h"
 
 /* A request counts hits per lower tier in tier_hit_tokens[METRICS_TIERS]. */
 _Static_assert(METRICS_TIERS == TIER_MAX, "metrics keep one count per lower tier a replica can have");
@@ -62,68 +63,63 @@ void metrics_free(metrics *m)
     free(m);
 }
 
-/* Grows a record array by doubling. */
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+/* Appends the size-byte record rec to arr, which holds *n records with room
+ * for *cap. Returns the array (arr itself, or grown with arr freed), or NULL
+ * when memory runs out: arr is then unchanged and still the caller's. */
+static void *append_record(void *arr, size_t *n, size_t *cap, const void *rec, size_t size)
 {
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 1024;
-    while (c < need)
-        c *= 2;
-    void *p = realloc(*arr, c * elem);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = c;
-    return 0;
+    char *grown = grow_array(arr, cap, *n + 1, size);
+    if (grown)
+        memcpy(grown + (*n)++ * size, rec, size);
+    return grown;
 }
 
 int metrics_add_request(metrics *m, const metrics_req *r)
 {
-    if (grow((void **)&m->reqs, &m->cap_reqs, m->n_reqs + 1, sizeof *m->reqs) < 0)
-        return -1;
-    m->reqs[m->n_reqs++] = *r;
-    return 0;
+    metrics_req *grown = append_record(m->reqs, &m->n_reqs, &m->cap_reqs, r, sizeof *r);
+    if (grown)
+        m->reqs = grown;
+    return grown ? 0 : -1;
 }
 
 int metrics_add_sample(metrics *m, const metrics_sample *s)
 {
-    if (grow((void **)&m->samples, &m->cap_samples, m->n_samples + 1, sizeof *m->samples) < 0)
-        return -1;
-    m->samples[m->n_samples++] = *s;
-    return 0;
+    metrics_sample *grown = append_record(m->samples, &m->n_samples, &m->cap_samples, s, sizeof *s);
+    if (grown)
+        m->samples = grown;
+    return grown ? 0 : -1;
 }
 
 int metrics_add_tier(metrics *m, const metrics_tier *t)
 {
-    if (grow((void **)&m->tiers, &m->cap_tiers, m->n_tiers + 1, sizeof *m->tiers) < 0)
-        return -1;
-    m->tiers[m->n_tiers++] = *t;
-    return 0;
+    metrics_tier *grown = append_record(m->tiers, &m->n_tiers, &m->cap_tiers, t, sizeof *t);
+    if (grown)
+        m->tiers = grown;
+    return grown ? 0 : -1;
 }
 
 int metrics_add_link(metrics *m, const metrics_link *l)
 {
-    if (grow((void **)&m->links, &m->cap_links, m->n_links + 1, sizeof *m->links) < 0)
-        return -1;
-    m->links[m->n_links++] = *l;
-    return 0;
+    metrics_link *grown = append_record(m->links, &m->n_links, &m->cap_links, l, sizeof *l);
+    if (grown)
+        m->links = grown;
+    return grown ? 0 : -1;
 }
 
 int metrics_add_link_sample(metrics *m, const metrics_link_sample *s)
 {
-    if (grow((void **)&m->link_samples, &m->cap_link_samples, m->n_link_samples + 1, sizeof *m->link_samples) < 0)
-        return -1;
-    m->link_samples[m->n_link_samples++] = *s;
-    return 0;
+    metrics_link_sample *grown = append_record(m->link_samples, &m->n_link_samples, &m->cap_link_samples, s, sizeof *s);
+    if (grown)
+        m->link_samples = grown;
+    return grown ? 0 : -1;
 }
 
 int metrics_add_tier_sample(metrics *m, const metrics_tier_sample *s)
 {
-    if (grow((void **)&m->tier_samples, &m->cap_tier_samples, m->n_tier_samples + 1, sizeof *m->tier_samples) < 0)
-        return -1;
-    m->tier_samples[m->n_tier_samples++] = *s;
-    return 0;
+    metrics_tier_sample *grown = append_record(m->tier_samples, &m->n_tier_samples, &m->cap_tier_samples, s, sizeof *s);
+    if (grown)
+        m->tier_samples = grown;
+    return grown ? 0 : -1;
 }
 
 void metrics_itl_add(metrics *m, int64_t gap_ns, double weight)
@@ -232,8 +228,8 @@ static int summarize_requests(const metrics *m, const metrics_slo *slo, metrics_
             t_first = r->arrival_ns;
         trace_blocks += r->trace_blocks;
         trace_reused += r->trace_reused_blocks;
-        s->hh_dropped_tokens += r->hh_dropped_tokens;
-        s->hh_offloaded_tokens += r->hh_offloaded_tokens;
+        s->retention_dropped_tokens += r->retention_dropped_tokens;
+        s->retention_offloaded_tokens += r->retention_offloaded_tokens;
         s->in_storage_tokens += r->in_storage_tokens;
         if (r->outcome != REQ_COMPLETED)
             continue;
@@ -418,8 +414,8 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
     n = dist_fields(f, n, "kv_transfer", &s->kv_transfer_ns, 1e6, "ms");
     n = field(f, n, "gpu_stall", s->stall_s, "GPU-s");
     n = field(f, n, "trace_block_reuse", s->trace_block_reuse, "fraction");
-    n = field(f, n, "retention_dropped_tokens", (double)s->hh_dropped_tokens, "tokens");
-    n = field(f, n, "retention_offloaded_tokens", (double)s->hh_offloaded_tokens, "tokens");
+    n = field(f, n, "retention_dropped_tokens", (double)s->retention_dropped_tokens, "tokens");
+    n = field(f, n, "retention_offloaded_tokens", (double)s->retention_offloaded_tokens, "tokens");
     n = field(f, n, "in_storage_attention_tokens", (double)s->in_storage_tokens, "tokens");
     n = field(f, n, "throughput", s->throughput_rps, "req/s");
     n = field(f, n, "token_throughput", s->throughput_tok_s, "tokens/s");

@@ -39,9 +39,9 @@ typedef struct metrics_req {
     int64_t kv_transfer_ns;         /* disaggregated: first token to its KV landing on the decode replica;
                                      * migrated: arrival to its session's KV landing on the new replica */
     int64_t migrated_tokens;        /* its session moved replicas, carrying this many cached tokens' KV */
-    int64_t hh_dropped_tokens;      /* prompt tokens heavy-hitter retention dropped */
+    int64_t retention_dropped_tokens;   /* prompt tokens KV retention dropped from HBM */
     int64_t in_storage_tokens;      /* prefix tokens attended to inside a storage tier */
-    int64_t hh_offloaded_tokens;    /* or wrote to a lower tier instead */
+    int64_t retention_offloaded_tokens; /* prompt tokens KV retention wrote to a lower tier instead of dropping */
     int64_t trace_blocks;           /* prefix-hash blocks of a trace request */
     int64_t trace_reused_blocks;    /* of which an earlier request of the trace had asked for */
     int64_t n_gaps, gap_sum_ns, gap_max_ns;
@@ -146,7 +146,7 @@ typedef struct metrics_summary {
     metrics_dist kv_transfer_ns;    /* of those: first token to KV landing (queueing for blocks + transfer) */
     double stall_s;                 /* GPU-seconds idle waiting for pages */
     double trace_block_reuse;       /* reused / all prefix-hash blocks of the trace's requests */
-    int64_t hh_dropped_tokens, hh_offloaded_tokens, in_storage_tokens;
+    int64_t retention_dropped_tokens, retention_offloaded_tokens, in_storage_tokens;
     int64_t preemptions;
     double throughput_rps, throughput_tok_s, output_tok_s;
     metrics_dist ttft_ns, itl_ns, tpot_ns, e2e_ns, queue_ns;

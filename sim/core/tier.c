@@ -1,6 +1,7 @@
 /* tier.c — lower KV tiers of a replica: configuration, block sizes per precision, offload cascade, lookup, fetch and its estimate. */
 #include "tier.h"
 #include "kv_layout.h"
+#include "grow.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -9,7 +10,6 @@
 const char *const tier_kind_names[TIER_KIND_COUNT + 1] = { "dram", "cxl", "nvme", "remote", NULL };
 const char *const tier_offload_names[OFFLOAD_KIND_COUNT + 1] = { "drop", "write_back", "write_through", NULL };
 const char *const tier_decide_names[DECIDE_KIND_COUNT + 1] = { "compare", "fetch", "recompute", NULL };
-static const char *const io_names[] = { "async", "sync", NULL };
 static const char *const gpu_link_names[GPU_LINK_COUNT + 1] = { "pcie", "c2c", "nvlink", NULL };
 
 /* A tier's dtype left unset means "the HBM KV dtype". */
@@ -26,27 +26,27 @@ static int tier_from_conf(conf_node *n, tier_cfg *t, kt_err *err)
     t->quant_group = 32;
     t->compression = 1;
     t->dtype = TIER_DTYPE_AS_HBM;
-    if (conf_expect(n, CONF_MAP, err) < 0 || conf_str(n, "name", 1, &name, err) < 0 ||
-        conf_enum(n, "kind", 1, tier_kind_names, &kind, err) < 0 ||
-        conf_qty(n, "capacity", 1, UNITS_BYTES, 1, 1e18, &t->capacity_bytes, err) < 0 ||
-        conf_qty(n, "read", 1, UNITS_BANDWIDTH, 1, 1e15, &t->read_Bps, err) < 0 ||
-        conf_qty(n, "write", 1, UNITS_BANDWIDTH, 1, 1e15, &t->write_Bps, err) < 0 ||
-        conf_ns(n, "latency", 1, 0, INT64_C(1000000000), &t->latency_ns, err) < 0 ||
-        conf_f64(n, "iops", 0, 0, 1e12, &t->iops, err) < 0 ||
-        conf_int(n, "drives", 0, 1, 1024, &t->drives, err) < 0 ||
-        conf_enum(n, "dtype", 0, dtype_names, &dtype, err) < 0 ||
-        conf_int(n, "quant_group", 0, 1, 65536, &t->quant_group, err) < 0 ||
-        conf_f64(n, "compression", 0, 1, 100, &t->compression, err) < 0 ||
-        conf_qty(n, "attention", 0, UNITS_FLOPS, 0, 1e18, &t->attention_flops, err) < 0)
+    if (conf_expect(n, CONF_MAP, err) < 0 || conf_str(n, "name", CONF_REQUIRED, &name, err) < 0 ||
+        conf_enum(n, "kind", CONF_REQUIRED, tier_kind_names, &kind, err) < 0 ||
+        conf_qty(n, "capacity", CONF_REQUIRED, UNITS_BYTES, 1, 1e18, &t->capacity_bytes, err) < 0 ||
+        conf_qty(n, "read", CONF_REQUIRED, UNITS_BANDWIDTH, 1, 1e15, &t->read_Bps, err) < 0 ||
+        conf_qty(n, "write", CONF_REQUIRED, UNITS_BANDWIDTH, 1, 1e15, &t->write_Bps, err) < 0 ||
+        conf_ns(n, "latency", CONF_REQUIRED, 0, INT64_C(1000000000), &t->latency_ns, err) < 0 ||
+        conf_f64(n, "iops", CONF_OPTIONAL, 0, 1e12, &t->iops, err) < 0 ||
+        conf_int(n, "drives", CONF_OPTIONAL, 1, 1024, &t->drives, err) < 0 ||
+        conf_enum(n, "dtype", CONF_OPTIONAL, dtype_names, &dtype, err) < 0 ||
+        conf_int(n, "quant_group", CONF_OPTIONAL, 1, 65536, &t->quant_group, err) < 0 ||
+        conf_f64(n, "compression", CONF_OPTIONAL, 1, 100, &t->compression, err) < 0 ||
+        conf_qty(n, "attention", CONF_OPTIONAL, UNITS_FLOPS, 0, 1e18, &t->attention_flops, err) < 0)
         return -1;
     snprintf(t->name, sizeof t->name, "%s", name);
     t->kind = (tier_kind)kind;
     t->dtype = (kt_dtype)dtype;
     int gl = GPU_LINK_PCIE;
-    if (conf_enum(n, "gpu_link", 0, gpu_link_names, &gl, err) < 0)
+    if (conf_enum(n, "gpu_link", CONF_OPTIONAL, gpu_link_names, &gl, err) < 0)
         return -1;
     t->gpu_link = (tier_gpu_link)gl;
-    if (conf_bool(n, "shared", 0, &t->fleet_shared, err) < 0)
+    if (conf_bool(n, "shared", CONF_OPTIONAL, &t->fleet_shared, err) < 0)
         return -1;
     if (t->fleet_shared && t->kind != TIER_REMOTE) {
         CONF_ERROR(err, conf_find(n, "shared"), "only a remote tier can be shared by the fleet (this one is %s)",
@@ -98,8 +98,9 @@ static int shared_from_conf(conf_node *l, tiers_cfg *c, kt_err *err)
             CONF_ERROR(err, sh->kids[i], "at most %d shared links", TIER_MAX_SHARED);
             return -1;
         }
-        if (conf_expect(sh->kids[i], CONF_MAP, err) < 0 || conf_str(sh->kids[i], "name", 1, &name, err) < 0 ||
-            conf_qty(sh->kids[i], "bandwidth", 1, UNITS_BANDWIDTH, 1, 1e15, &c->shared[i].bw_Bps, err) < 0)
+        if (conf_expect(sh->kids[i], CONF_MAP, err) < 0 ||
+            conf_str(sh->kids[i], "name", CONF_REQUIRED, &name, err) < 0 ||
+            conf_qty(sh->kids[i], "bandwidth", CONF_REQUIRED, UNITS_BANDWIDTH, 1, 1e15, &c->shared[i].bw_Bps, err) < 0)
             return -1;
         snprintf(c->shared[i].name, sizeof c->shared[i].name, "%s", name);
         c->n_shared++;
@@ -113,21 +114,22 @@ static int policy_from_conf(conf_node *root, tiers_cfg *c, kt_err *err)
     int off = c->n ? OFFLOAD_WRITE_BACK : OFFLOAD_DROP, fetch = FETCH_DEMAND, decide = DECIDE_COMPARE, io = 0;
     int used = c->n;
     c->hbm_cache = 1;
-    if (p && (conf_expect(p, CONF_MAP, err) < 0 || conf_enum(p, "offload", 0, tier_offload_names, &off, err) < 0 ||
-              conf_enum(p, "fetch", 0, tier_fetch_names, &fetch, err) < 0 ||
-              conf_enum(p, "decide", 0, tier_decide_names, &decide, err) < 0 ||
-              conf_enum(p, "io", 0, io_names, &io, err) < 0 ||
-              conf_bool(p, "hbm_cache", 0, &c->hbm_cache, err) < 0 ||
-              conf_ns(p, "prefetch_lead", 0, 0, INT64_C(86400000000000), &c->prefetch_lead_ns, err) < 0 ||
-              conf_int(p, "tiers_used", 0, 0, c->n, &used, err) < 0 ||
-              conf_bool(p, "track_evicted", 0, &c->track_evicted, err) < 0 ||
-              conf_bool(p, "in_storage_attention", 0, &c->in_storage_attention, err) < 0))
+    if (p && (conf_expect(p, CONF_MAP, err) < 0 ||
+              conf_enum(p, "offload", CONF_OPTIONAL, tier_offload_names, &off, err) < 0 ||
+              conf_enum(p, "fetch", CONF_OPTIONAL, tier_fetch_names, &fetch, err) < 0 ||
+              conf_enum(p, "decide", CONF_OPTIONAL, tier_decide_names, &decide, err) < 0 ||
+              conf_enum(p, "io", CONF_OPTIONAL, fabric_io_names, &io, err) < 0 ||
+              conf_bool(p, "hbm_cache", CONF_OPTIONAL, &c->hbm_cache, err) < 0 ||
+              conf_ns(p, "prefetch_lead", CONF_OPTIONAL, 0, INT64_C(86400000000000), &c->prefetch_lead_ns, err) < 0 ||
+              conf_int(p, "tiers_used", CONF_OPTIONAL, 0, c->n, &used, err) < 0 ||
+              conf_bool(p, "track_evicted", CONF_OPTIONAL, &c->track_evicted, err) < 0 ||
+              conf_bool(p, "in_storage_attention", CONF_OPTIONAL, &c->in_storage_attention, err) < 0))
         return -1;
     c->n = used;
     c->offload = (tier_offload)off;
     c->fetch = (tier_fetch)fetch;
     c->decide = (tier_decide)decide;
-    c->sync_io = io;
+    c->io = (fabric_io)io;
     return 0;
 }
 
@@ -137,6 +139,7 @@ static int links_from_conf(conf_node *root, tiers_cfg *c, kt_err *err)
     int remote = 0;
     for (int i = 0; i < c->n; i++)
         remote |= c->tier[i].kind == TIER_REMOTE;
+    conf_need need_pcie = conf_required_if(c->n > 0), need_nic = conf_required_if(remote);
     conf_node *l = conf_take(root, "links");
     if (!l && c->n) {
         CONF_ERROR(err, root, "missing required key 'links' (pcie_setup%s) for the KV tiers",
@@ -146,12 +149,12 @@ static int links_from_conf(conf_node *root, tiers_cfg *c, kt_err *err)
     if (!l)
         return 0;
     return conf_expect(l, CONF_MAP, err) < 0 ||
-                   conf_qty(l, "pcie", 0, UNITS_BANDWIDTH, 1, 1e15, &c->pcie_Bps, err) < 0 ||
-                   conf_qty(l, "c2c", 0, UNITS_BANDWIDTH, 1, 1e15, &c->c2c_Bps, err) < 0 ||
+                   conf_qty(l, "pcie", CONF_OPTIONAL, UNITS_BANDWIDTH, 1, 1e15, &c->pcie_Bps, err) < 0 ||
+                   conf_qty(l, "c2c", CONF_OPTIONAL, UNITS_BANDWIDTH, 1, 1e15, &c->c2c_Bps, err) < 0 ||
                    shared_from_conf(l, c, err) < 0 ||
-                   conf_ns(l, "pcie_setup", c->n > 0, 0, INT64_C(1000000000), &c->pcie_setup_ns, err) < 0 ||
-                   conf_qty(l, "nic", remote, UNITS_BANDWIDTH, 1, 1e15, &c->nic_Bps, err) < 0 ||
-                   conf_ns(l, "nic_setup", remote, 0, INT64_C(1000000000), &c->nic_setup_ns, err) < 0
+                   conf_ns(l, "pcie_setup", need_pcie, 0, INT64_C(1000000000), &c->pcie_setup_ns, err) < 0 ||
+                   conf_qty(l, "nic", need_nic, UNITS_BANDWIDTH, 1, 1e15, &c->nic_Bps, err) < 0 ||
+                   conf_ns(l, "nic_setup", need_nic, 0, INT64_C(1000000000), &c->nic_setup_ns, err) < 0
                ? -1
                : 0;
 }
@@ -235,21 +238,28 @@ static uint32_t cache_entry(tier_cache *c)
         return e;
     }
     if (c->used_entries == c->cap_entries) {
-        uint32_t cap = c->cap_entries ? c->cap_entries * 2 : 1024;
-        uint64_t *k = realloc(c->key, cap * sizeof *k);
-        uint32_t *p = realloc(c->lists.prev, cap * sizeof *p), *n = realloc(c->lists.next, cap * sizeof *n);
-        uint8_t *g = realloc(c->lists.seg, cap * sizeof *g);
-        if (k)
-            c->key = k;
-        if (p)
-            c->lists.prev = p;
-        if (n)
-            c->lists.next = n;
-        if (g)
-            c->lists.seg = g;
-        if (!k || !p || !n || !g)
+        /* The four arrays grow in turn; the capacity changes once all have. */
+        size_t need = (size_t)c->used_entries + 1, cap_k = c->cap_entries, cap_p = cap_k, cap_n = cap_k, cap_g = cap_k;
+        if (need >= NIL)
             return NIL;
-        c->cap_entries = cap;
+        uint64_t *k = grow_array(c->key, &cap_k, need, sizeof *k);
+        if (!k)
+            return NIL;
+        c->key = k;
+        uint32_t *p = grow_array(c->lists.prev, &cap_p, need, sizeof *p);
+        if (!p)
+            return NIL;
+        c->lists.prev = p;
+        uint32_t *n = grow_array(c->lists.next, &cap_n, need, sizeof *n);
+        if (!n)
+            return NIL;
+        c->lists.next = n;
+        uint8_t *g = grow_array(c->lists.seg, &cap_g, need, sizeof *g);
+        if (!g)
+            return NIL;
+        c->lists.seg = g;
+        /* Entry numbers stay below NIL: room past it is never used. */
+        c->cap_entries = cap_k < NIL ? (uint32_t)cap_k : NIL;
     }
     return c->used_entries++;
 }
@@ -573,7 +583,7 @@ void tier_set_flush(tier_set *ts)
             memcpy(path, t->path_out, sizeof path);
             len = t->path_out_len;
         }
-        fabric_transfer(ts->fab, path, len, t->pending_in, t->block_bytes, setup_ns(ts, t), ts->cfg.sync_io,
+        fabric_transfer(ts->fab, path, len, t->pending_in, t->block_bytes, setup_ns(ts, t), ts->cfg.io,
                         rate_cap(t), write_done, NULL, (uint64_t)i);
         t->pending_in = 0;
     }
@@ -637,7 +647,7 @@ int64_t tier_set_fetch_estimate_ns(const tier_set *ts, const int64_t counts[TIER
         double cap = rate_cap(t);
         if (cap > 0 && cap < bw)
             bw = cap;
-        double setups = ts->cfg.sync_io ? (double)counts[i] : 1.0;
+        double setups = ts->cfg.io == FABRIC_IO_SYNC ? (double)counts[i] : 1.0;
         double ns = setups * setup_ns(ts, t) + 1e9 * bytes / bw + tier_dequant_ns(ts, i, counts[i]);
         worst = ns > worst ? ns : worst;
         pcie_bytes += t->cfg.gpu_link == GPU_LINK_PCIE ? bytes : 0;
@@ -656,7 +666,7 @@ int tier_set_fetch(tier_set *ts, const int64_t counts[TIER_MAX], fabric_done_fn 
             continue;
         t->st.fetched_blocks += counts[i];
         if (fabric_transfer(ts->fab, t->path_in, t->path_in_len, counts[i], t->block_bytes, setup_ns(ts, t),
-                            ts->cfg.sync_io, rate_cap(t), done, ud, (uint64_t)i) == 0)
+                            ts->cfg.io, rate_cap(t), done, ud, (uint64_t)i) == 0)
             started++;
     }
     return started;

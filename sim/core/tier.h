@@ -62,7 +62,7 @@ typedef struct tiers_cfg {
     tier_offload offload;
     tier_fetch fetch;
     tier_decide decide;
-    int sync_io;
+    fabric_io io;               /* how a batch of blocks moves: one stream or one block at a time */
     int hbm_cache;              /* keep freed HBM blocks as prefix cache */
     double pcie_Bps;            /* 0: the profile's figure */
     int64_t pcie_setup_ns;      /* GPU↔CPU round trip to start a copy */

@@ -58,6 +58,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
+#include "grow.h"
+
 #define MOONCAKE_BLOCK_TOKENS 512        /* Mooncake's documented hash block size */
 #define KVTIER_DEFAULT_BLOCK_TOKENS 512  /* default of the native format's hash_block_tokens */
 #define READ_CHUNK_BYTES (64 * 1024)     /* one fread */
@@ -157,26 +160,6 @@ static int line_int(int64_t line) { return line > INT_MAX ? INT_MAX : (int)line;
 
 /* ---------- buffers ---------- */
 
-/* Makes *buf hold at least need elements of elem bytes, doubling *cap.
- * Returns 0 or -1 (memory). */
-static int grow(void **buf, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t cap2 = *cap ? *cap : 1;
-    while (cap2 < need) {
-        if (cap2 > SIZE_MAX / 2 / elem)
-            return -1;
-        cap2 *= 2;
-    }
-    void *p = realloc(*buf, cap2 * elem);
-    if (!p)
-        return -1;
-    *buf = p;
-    *cap = cap2;
-    return 0;
-}
-
 /* ---------- lines ---------- */
 
 /* Refills the read-ahead chunk. Returns the bytes read, 0 at end of file,
@@ -200,10 +183,12 @@ static long fill_chunk(trace_reader *t, kt_err *err)
 
 static int line_append(trace_reader *t, const char *p, size_t n, kt_err *err)
 {
-    if (grow((void **)&t->line, &t->line_cap, t->line_len + n + 1, 1) < 0) {
+    char *line = grow_array(t->line, &t->line_cap, t->line_len + n + 1, 1);
+    if (!line) {
         KT_ERROR(err, t->path, line_int(t->line_no + 1), 0, "out of memory for a line");
         return -1;
     }
+    t->line = line;
     memcpy(t->line + t->line_len, p, n);
     t->line_len += n;
     return 0;
@@ -447,12 +432,12 @@ static const char *json_kind(const json_t *v)
 }
 
 /* An integer field >= min. Returns 1 read, 0 absent and optional, or PARSE_BAD. */
-static int json_int_field(trace_reader *t, json_t *o, const char *key, int required, int64_t min,
+static int json_int_field(trace_reader *t, json_t *o, const char *key, conf_need need, int64_t min,
                           int64_t *out, kt_err *err)
 {
     json_t *v = json_object_get(o, key);
     if (!v) {
-        if (!required)
+        if (need == CONF_OPTIONAL)
             return 0;
         BAD_LINE(t, err, "missing field \"%s\"", key);
         return PARSE_BAD;
@@ -482,10 +467,12 @@ static int json_hash_ids(trace_reader *t, json_t *v, const char *key, kt_err *er
         BAD_LINE(t, err, "field \"%s\" has more than %u ids", key, (unsigned)UINT32_MAX);
         return PARSE_BAD;
     }
-    if (grow((void **)&t->hash, &t->hash_cap, n, sizeof *t->hash) < 0) {
+    uint64_t *hash = grow_array(t->hash, &t->hash_cap, n, sizeof *hash);
+    if (!hash) {
         BAD_LINE(t, err, "out of memory for %zu hash ids", n);
         return PARSE_FATAL;
     }
+    t->hash = hash;
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(v, i);
         if (!json_is_integer(e) || json_integer_value(e) < 0) {
@@ -512,9 +499,9 @@ static int parse_mooncake(trace_reader *t, json_t *o, kt_err *err)
     raw_rec *r = &t->cur;
     int64_t ms;
     int rc;
-    if ((rc = json_int_field(t, o, "timestamp", 1, 0, &ms, err)) < 0 ||
-        (rc = json_int_field(t, o, "input_length", 1, 1, &r->input_tokens, err)) < 0 ||
-        (rc = json_int_field(t, o, "output_length", 1, 1, &r->output_tokens, err)) < 0)
+    if ((rc = json_int_field(t, o, "timestamp", CONF_REQUIRED, 0, &ms, err)) < 0 ||
+        (rc = json_int_field(t, o, "input_length", CONF_REQUIRED, 1, &r->input_tokens, err)) < 0 ||
+        (rc = json_int_field(t, o, "output_length", CONF_REQUIRED, 1, &r->output_tokens, err)) < 0)
         return rc;
     if (ms > INT64_MAX / NS_PER_MS) {
         BAD_LINE(t, err, "field \"timestamp\" is too large (%lld ms)", (long long)ms);
@@ -596,9 +583,9 @@ static int kvtier_optional(trace_reader *t, json_t *o, kt_err *err)
     int rc;
     r->session_id = -1;
     r->hash_block_tokens = KVTIER_DEFAULT_BLOCK_TOKENS;
-    if ((rc = json_int_field(t, o, "session_id", 0, 0, &r->session_id, err)) < 0 ||
-        (rc = json_int_field(t, o, "turn", 0, 0, &turn, err)) < 0 ||
-        (rc = json_int_field(t, o, "hash_block_tokens", 0, 1, &r->hash_block_tokens, err)) < 0)
+    if ((rc = json_int_field(t, o, "session_id", CONF_OPTIONAL, 0, &r->session_id, err)) < 0 ||
+        (rc = json_int_field(t, o, "turn", CONF_OPTIONAL, 0, &turn, err)) < 0 ||
+        (rc = json_int_field(t, o, "hash_block_tokens", CONF_OPTIONAL, 1, &r->hash_block_tokens, err)) < 0)
         return rc;
     if (turn > INT_MAX || (turn >= 0 && r->session_id < 0)) {
         BAD_LINE(t, err, turn > INT_MAX ? "field \"turn\" is too large"
@@ -629,8 +616,8 @@ static int parse_kvtier(trace_reader *t, json_t *o, kt_err *err)
     raw_rec *r = &t->cur;
     int rc;
     if ((rc = kvtier_unknown_key(t, o, err)) < 0 || (rc = kvtier_arrival(t, o, err)) < 0 ||
-        (rc = json_int_field(t, o, "input_tokens", 1, 1, &r->input_tokens, err)) < 0 ||
-        (rc = json_int_field(t, o, "output_tokens", 1, 1, &r->output_tokens, err)) < 0)
+        (rc = json_int_field(t, o, "input_tokens", CONF_REQUIRED, 1, &r->input_tokens, err)) < 0 ||
+        (rc = json_int_field(t, o, "output_tokens", CONF_REQUIRED, 1, &r->output_tokens, err)) < 0)
         return rc;
     return kvtier_optional(t, o, err);
 }
@@ -911,12 +898,16 @@ static int next_burst(trace_reader *t, trace_record *rec, kt_err *err)
 /* Appends t->cur (and its hash ids) to the SPREAD group. */
 static int group_push(trace_reader *t, kt_err *err)
 {
-    if (grow((void **)&t->group, &t->group_cap, t->group_len + 1, sizeof *t->group) < 0 ||
-        grow((void **)&t->pool, &t->pool_cap, t->pool_len + t->cur.n_hash_ids, sizeof *t->pool) < 0) {
+    raw_rec *group = grow_array(t->group, &t->group_cap, t->group_len + 1, sizeof *group);
+    if (group)
+        t->group = group;
+    uint64_t *pool = group ? grow_array(t->pool, &t->pool_cap, t->pool_len + t->cur.n_hash_ids, sizeof *pool) : NULL;
+    if (!pool) {
         KT_ERROR(err, t->path, line_int(t->cur.line), 0, "out of memory for a group of %zu requests",
                  t->group_len + 1);
         return -1;
     }
+    t->pool = pool;
     raw_rec *g = &t->group[t->group_len++];
     *g = t->cur;
     g->hash_off = t->pool_len;
@@ -1014,11 +1005,11 @@ static int alloc_buffers(trace_reader *t)
 {
     if (!(t->chunk = malloc(READ_CHUNK_BYTES)))
         return -1;
-    if (grow((void **)&t->line, &t->line_cap, LINE_INIT_BYTES, 1) < 0 ||
-        grow((void **)&t->hash, &t->hash_cap, HASH_INIT_IDS, sizeof *t->hash) < 0)
+    if (!(t->line = grow_array(NULL, &t->line_cap, LINE_INIT_BYTES, 1)) ||
+        !(t->hash = grow_array(NULL, &t->hash_cap, HASH_INIT_IDS, sizeof *t->hash)))
         return -1;
     if (t->opts.release == TRACE_RELEASE_SPREAD &&
-        grow((void **)&t->group, &t->group_cap, GROUP_INIT_RECORDS, sizeof *t->group) < 0)
+        !(t->group = grow_array(NULL, &t->group_cap, GROUP_INIT_RECORDS, sizeof *t->group)))
         return -1;
     return 0;
 }

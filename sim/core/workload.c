@@ -42,7 +42,7 @@ static int plain_number(const conf_node *v)
     return v->kind == CONF_SCALAR && !v->quoted && end != v->value && !*end && isfinite(x);
 }
 
-static int dist_param(conf_node *n, const char *key, int required, units_kind unit, double *out,
+static int dist_param(conf_node *n, const char *key, conf_need need, units_kind unit, double *out,
                       kt_err *err)
 {
     /* Parameters of a count's distribution need not be whole: a mean of
@@ -52,7 +52,7 @@ static int dist_param(conf_node *n, const char *key, int required, units_kind un
         conf_take(n, key);
         return conf_scalar_f64(v, 0, dist_max(unit), out, err);
     }
-    return conf_qty(n, key, required, unit, 0, dist_max(unit), out, err);
+    return conf_qty(n, key, need, unit, 0, dist_max(unit), out, err);
 }
 
 static int dist_validate(conf_node *n, dist *d, kt_err *err)
@@ -85,21 +85,21 @@ int dist_from_conf(conf_node *n, units_kind unit, dist *d, kt_err *err)
         return -1;
     n->used = 1;
     int kind = DIST_CONSTANT;
-    if (conf_enum(n, "dist", 1, dist_names, &kind, err) < 0)
+    if (conf_enum(n, "dist", CONF_REQUIRED, dist_names, &kind, err) < 0)
         return -1;
     d->kind = (dist_kind)kind;
-    if (dist_param(n, "min", d->kind == DIST_UNIFORM, unit, &d->lo, err) < 0 ||
-        dist_param(n, "max", d->kind == DIST_UNIFORM, unit, &d->hi, err) < 0)
+    conf_need bounds = conf_required_if(d->kind == DIST_UNIFORM);
+    if (dist_param(n, "min", bounds, unit, &d->lo, err) < 0 || dist_param(n, "max", bounds, unit, &d->hi, err) < 0)
         return -1;
     if (d->kind == DIST_UNIFORM)
         d->mean = (d->lo + d->hi) / 2;
-    else if (dist_param(n, d->kind == DIST_CONSTANT ? "value" : "mean", 1, unit, &d->mean, err) < 0)
+    else if (dist_param(n, d->kind == DIST_CONSTANT ? "value" : "mean", CONF_REQUIRED, unit, &d->mean, err) < 0)
         return -1;
     d->sigma = 1;
     d->shape = 1;
-    if (d->kind == DIST_LOGNORMAL && conf_f64(n, "sigma", 1, 1e-6, 10, &d->sigma, err) < 0)
+    if (d->kind == DIST_LOGNORMAL && conf_f64(n, "sigma", CONF_REQUIRED, 1e-6, 10, &d->sigma, err) < 0)
         return -1;
-    if (d->kind == DIST_GAMMA && conf_f64(n, "shape", 1, 1e-6, 1e6, &d->shape, err) < 0)
+    if (d->kind == DIST_GAMMA && conf_f64(n, "shape", CONF_REQUIRED, 1e-6, 1e6, &d->shape, err) < 0)
         return -1;
     return dist_validate(n, d, err);
 }
@@ -159,9 +159,9 @@ static int read_arrival(conf_node *n, workload_cfg *w, kt_err *err)
         return -1;
     int kind = ARRIVAL_POISSON;
     w->burst_cv = 1;
-    if (conf_enum(a, "process", 0, arrival_names, &kind, err) < 0 ||
-        conf_qty(a, "rate", 1, UNITS_RATE, 1e-9, 1e9, &w->rate_per_s, err) < 0 ||
-        conf_f64(a, "cv", 0, 1e-3, 100, &w->burst_cv, err) < 0)
+    if (conf_enum(a, "process", CONF_OPTIONAL, arrival_names, &kind, err) < 0 ||
+        conf_qty(a, "rate", CONF_REQUIRED, UNITS_RATE, 1e-9, 1e9, &w->rate_per_s, err) < 0 ||
+        conf_f64(a, "cv", CONF_OPTIONAL, 1e-3, 100, &w->burst_cv, err) < 0)
         return -1;
     w->arrival = (arrival_kind)kind;
     return 0;
@@ -172,12 +172,12 @@ int workload_from_conf(conf_node *n, workload_cfg *w, kt_err *err)
     memset(w, 0, sizeof *w);
     double sys_tokens = 0;
     if (conf_expect(n, CONF_MAP, err) < 0 ||
-        conf_i64(n, "sessions", 1, 1, INT64_C(1) << 40, &w->sessions, err) < 0 ||
+        conf_i64(n, "sessions", CONF_REQUIRED, 1, INT64_C(1) << 40, &w->sessions, err) < 0 ||
         read_arrival(n, w, err) < 0 ||
         read_dist(n, "turns", UNITS_TOKENS, &w->turns, err) < 0 ||
         read_dist(n, "input_tokens", UNITS_TOKENS, &w->input_tokens, err) < 0 ||
         read_dist(n, "output_tokens", UNITS_TOKENS, &w->output_tokens, err) < 0 ||
-        conf_qty(n, "system_prompt_tokens", 0, UNITS_TOKENS, 0, 1e9, &sys_tokens, err) < 0)
+        conf_qty(n, "system_prompt_tokens", CONF_OPTIONAL, UNITS_TOKENS, 0, 1e9, &sys_tokens, err) < 0)
         return -1;
     w->system_prompt_tokens = (int64_t)sys_tokens;
     w->think_ns.kind = DIST_CONSTANT;

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 /*
  * Profile layout (hwprofiles/README.md is the user-facing description):
  *
@@ -144,7 +146,7 @@ static int copy_fits(char *dst, size_t n, const char *src)
 static int prov_add(hw_profile *h, const char *key, int measured, const char *source,
                     const conf_node *at, kt_err *err)
 {
-    hw_provenance *p = realloc(h->prov, (h->n_prov + 1) * sizeof *p);
+    hw_provenance *p = grow_array(h->prov, &h->cap_prov, h->n_prov + 1, sizeof *p);
     if (!p) {
         CONF_ERROR(err, at, "out of memory");
         return -1;
@@ -215,8 +217,8 @@ static int read_fit_keys(hw_provenance *p, conf_node *fig, kt_err *err)
                    "allowed only with status: measured");
         return -1;
     }
-    if (conf_f64(fig, "residual", 0, 0, DBL_MAX, &p->residual, err) < 0 ||
-        conf_i64(fig, "samples", 0, 1, INT64_MAX, &p->samples, err) < 0)
+    if (conf_f64(fig, "residual", CONF_OPTIONAL, 0, DBL_MAX, &p->residual, err) < 0 ||
+        conf_i64(fig, "samples", CONF_OPTIONAL, 1, INT64_MAX, &p->samples, err) < 0)
         return -1;
     p->has_residual = res != NULL;
     return 0;
@@ -246,9 +248,9 @@ static conf_node *figure_take(hw_profile *h, conf_node *parent, const char *key,
     }
     int status = 0;
     const char *source = NULL, *note = NULL;
-    if (conf_enum(fig, "status", 1, status_names, &status, err) < 0 ||
-        conf_str(fig, "source", 1, &source, err) < 0 ||
-        conf_str(fig, "note", 0, &note, err) < 0)
+    if (conf_enum(fig, "status", CONF_REQUIRED, status_names, &status, err) < 0 ||
+        conf_str(fig, "source", CONF_REQUIRED, &source, err) < 0 ||
+        conf_str(fig, "note", CONF_OPTIONAL, &note, err) < 0)
         return NULL;
     conf_node *src_node = conf_find(fig, "source");
     if (is_blank(source)) {
@@ -401,7 +403,7 @@ static int read_peaks(hw_profile *h, conf_node *figures, kt_err *err)
 static int read_name(conf_node *root, const char *key, char *dst, size_t n, kt_err *err)
 {
     const char *s;
-    if (conf_str(root, key, 1, &s, err) < 0)
+    if (conf_str(root, key, CONF_REQUIRED, &s, err) < 0)
         return -1;
     conf_node *node = conf_find(root, key);
     if (is_blank(s)) {

@@ -52,8 +52,8 @@ typedef struct hw_profile {
     double price_usd;          /* purchase price of one GPU (capex) */
     double hourly_usd;         /* rental price per GPU-hour */
     double power_w;            /* board power */
-    hw_provenance *prov;       /* owned, n_prov entries */
-    size_t n_prov;
+    hw_provenance *prov;       /* owned, n_prov entries, room for cap_prov */
+    size_t n_prov, cap_prov;
 } hw_profile;
 
 /* Loads a profile strictly from a YAML file (hwprofiles/NAME.yaml), or from

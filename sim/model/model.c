@@ -98,11 +98,11 @@ static int pattern_has(const kind_pattern *p, int kind)
 
 /* Reads a token count (plain integer or "8K"-style quantity) that must be a
  * whole number in [lo, CARD_MAX_TOKENS]. */
-static int read_tokens(conf_node *map, const char *key, int required, double lo,
+static int read_tokens(conf_node *map, const char *key, conf_need need, double lo,
                        int64_t *out, kt_err *err)
 {
     double v = (double)*out;
-    if (conf_qty(map, key, required, UNITS_TOKENS, lo, CARD_MAX_TOKENS, &v, err) != 0)
+    if (conf_qty(map, key, need, UNITS_TOKENS, lo, CARD_MAX_TOKENS, &v, err) != 0)
         return -1;
     if (v != (double)(int64_t)v) {
         CONF_ERROR(err, conf_find(map, key), "%.3f is not a whole number of tokens", v);
@@ -144,7 +144,8 @@ static int read_source(conf_node *root, model_card *m, kt_err *err)
     }
     if (n->kind == CONF_SCALAR) {
         const char *s;
-        return conf_str(root, "source", 1, &s, err) ? -1 : copy_field(m->source, sizeof m->source, s, n, err);
+        return conf_str(root, "source", CONF_REQUIRED, &s, err) ? -1
+                                                                 : copy_field(m->source, sizeof m->source, s, n, err);
     }
     if (conf_expect(conf_take(root, "source"), CONF_SEQ, err) != 0)
         return -1;
@@ -167,21 +168,21 @@ static int read_source(conf_node *root, model_card *m, kt_err *err)
 static int read_shape(conf_node *root, model_card *m, kt_err *err)
 {
     const char *name;
-    if (conf_str(root, "name", 1, &name, err) != 0 ||
+    if (conf_str(root, "name", CONF_REQUIRED, &name, err) != 0 ||
         copy_field(m->name, sizeof m->name, name, conf_find(root, "name"), err) != 0)
         return -1;
     if (read_source(root, m, err) != 0)
         return -1;
     int dt = 0;
-    if (conf_int(root, "layers", 1, 1, CARD_MAX_LAYERS, &m->n_layers, err) ||
-        conf_int(root, "hidden", 1, 1, CARD_MAX_DIM, &m->hidden, err) ||
-        conf_int(root, "heads", 1, 1, CARD_MAX_HEADS, &m->n_heads, err) ||
-        conf_int(root, "kv_heads", 1, 1, CARD_MAX_HEADS, &m->n_kv_heads, err) ||
-        conf_int(root, "head_dim", 1, 1, CARD_MAX_DIM, &m->head_dim, err) ||
-        conf_int(root, "vocab", 1, 1, CARD_MAX_VOCAB, &m->vocab, err) ||
-        conf_bool(root, "tie_embeddings", 1, &m->tie_embeddings, err) ||
-        conf_enum(root, "weight_dtype", 1, dtype_names, &dt, err) ||
-        read_tokens(root, "max_context_tokens", 1, 1, &m->max_context_tokens, err))
+    if (conf_int(root, "layers", CONF_REQUIRED, 1, CARD_MAX_LAYERS, &m->n_layers, err) ||
+        conf_int(root, "hidden", CONF_REQUIRED, 1, CARD_MAX_DIM, &m->hidden, err) ||
+        conf_int(root, "heads", CONF_REQUIRED, 1, CARD_MAX_HEADS, &m->n_heads, err) ||
+        conf_int(root, "kv_heads", CONF_REQUIRED, 1, CARD_MAX_HEADS, &m->n_kv_heads, err) ||
+        conf_int(root, "head_dim", CONF_REQUIRED, 1, CARD_MAX_DIM, &m->head_dim, err) ||
+        conf_int(root, "vocab", CONF_REQUIRED, 1, CARD_MAX_VOCAB, &m->vocab, err) ||
+        conf_bool(root, "tie_embeddings", CONF_REQUIRED, &m->tie_embeddings, err) ||
+        conf_enum(root, "weight_dtype", CONF_REQUIRED, dtype_names, &dt, err) ||
+        read_tokens(root, "max_context_tokens", CONF_REQUIRED, 1, &m->max_context_tokens, err))
         return -1;
     m->weight_dtype = (kt_dtype)dt;
     /* Grouped-query attention shares each KV head among a whole number of
@@ -211,7 +212,7 @@ static int read_attention(conf_node *root, model_card *m, kt_err *err)
     if (read_pattern(a, "pattern", model_attn_names, m->n_layers, &p, err) != 0)
         goto out;
     if (pattern_has(&p, ATTN_SLIDING) || pattern_has(&p, ATTN_CHUNKED)) {
-        if (read_tokens(a, "window_tokens", 1, 1, &window, err) != 0)
+        if (read_tokens(a, "window_tokens", CONF_REQUIRED, 1, &window, err) != 0)
             goto out;
     } else if (reject_key(a, "window_tokens", "no layer of the pattern is sliding or chunked", err) != 0) {
         goto out;
@@ -240,11 +241,11 @@ static int read_mla(conf_node *root, model_card *m, kt_err *err)
     if (conf_expect(x, CONF_MAP, err) != 0)
         return -1;
     /* q_lora_rank 0 means queries are projected directly (no low-rank step). */
-    return (conf_int(x, "q_lora_rank", 1, 0, CARD_MAX_DIM, &m->mla_q_lora_rank, err) ||
-            conf_int(x, "kv_lora_rank", 1, 1, CARD_MAX_DIM, &m->mla_kv_lora_rank, err) ||
-            conf_int(x, "qk_nope_head_dim", 1, 1, CARD_MAX_DIM, &m->mla_qk_nope_dim, err) ||
-            conf_int(x, "qk_rope_head_dim", 1, 0, CARD_MAX_DIM, &m->mla_qk_rope_dim, err) ||
-            conf_int(x, "v_head_dim", 1, 1, CARD_MAX_DIM, &m->mla_v_head_dim, err)) ? -1 : 0;
+    return (conf_int(x, "q_lora_rank", CONF_REQUIRED, 0, CARD_MAX_DIM, &m->mla_q_lora_rank, err) ||
+            conf_int(x, "kv_lora_rank", CONF_REQUIRED, 1, CARD_MAX_DIM, &m->mla_kv_lora_rank, err) ||
+            conf_int(x, "qk_nope_head_dim", CONF_REQUIRED, 1, CARD_MAX_DIM, &m->mla_qk_nope_dim, err) ||
+            conf_int(x, "qk_rope_head_dim", CONF_REQUIRED, 0, CARD_MAX_DIM, &m->mla_qk_rope_dim, err) ||
+            conf_int(x, "v_head_dim", CONF_REQUIRED, 1, CARD_MAX_DIM, &m->mla_v_head_dim, err)) ? -1 : 0;
 }
 
 /* The routed/shared expert figures of ffn; present exactly when some layer
@@ -259,10 +260,10 @@ static int read_experts(conf_node *f, model_card *m, kt_err *err)
                 return -1;
         return 0;
     }
-    if (conf_int(f, "experts", 1, 1, CARD_MAX_EXPERTS, &m->n_experts, err) ||
-        conf_int(f, "experts_active", 1, 1, CARD_MAX_EXPERTS, &m->n_experts_active, err) ||
-        conf_i64(f, "expert_intermediate", 1, 1, CARD_MAX_DIM, &m->ffn_expert, err) ||
-        conf_i64(f, "shared_intermediate", 0, 0, CARD_MAX_DIM, &m->ffn_shared, err))
+    if (conf_int(f, "experts", CONF_REQUIRED, 1, CARD_MAX_EXPERTS, &m->n_experts, err) ||
+        conf_int(f, "experts_active", CONF_REQUIRED, 1, CARD_MAX_EXPERTS, &m->n_experts_active, err) ||
+        conf_i64(f, "expert_intermediate", CONF_REQUIRED, 1, CARD_MAX_DIM, &m->ffn_expert, err) ||
+        conf_i64(f, "shared_intermediate", CONF_OPTIONAL, 0, CARD_MAX_DIM, &m->ffn_shared, err))
         return -1;
     if (m->n_experts_active > m->n_experts) {
         CONF_ERROR(err, conf_find(f, "experts_active"), "%d active experts but only %d experts",
@@ -286,13 +287,13 @@ static int read_ffn(conf_node *root, model_card *m, kt_err *err)
     kind_pattern p = { 0 };
     int rc = -1, first_dense = 0;
     if (read_pattern(f, "pattern", model_ffn_names, m->n_layers, &p, err) != 0 ||
-        conf_int(f, "first_dense_layers", 0, 0, m->n_layers, &first_dense, err) != 0)
+        conf_int(f, "first_dense_layers", CONF_OPTIONAL, 0, m->n_layers, &first_dense, err) != 0)
         goto out;
     for (int i = 0; i < m->n_layers; i++)
         m->layers[i].ffn = i < first_dense ? FFN_DENSE : (model_ffn_kind)p.kinds[(size_t)i % p.len];
     /* dense_intermediate may be given with no dense layer (Llama-4 configs
      * always state intermediate_size_mlp); it is required when one exists. */
-    if (conf_i64(f, "dense_intermediate", card_has_ffn(m, FFN_DENSE), 1, CARD_MAX_DIM,
+    if (conf_i64(f, "dense_intermediate", conf_required_if(card_has_ffn(m, FFN_DENSE)), 1, CARD_MAX_DIM,
                  &m->ffn_dense, err) != 0 ||
         read_experts(f, m, err) != 0)
         goto out;

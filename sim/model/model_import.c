@@ -49,13 +49,13 @@ static int hf_missing(const hf_src *s, const char *key)
     return -1;
 }
 
-/* Reads an integer key in [lo, hi]. Absent: error when required, else *out
- * is left as it was. */
-static int hf_int(const hf_src *s, const char *key, int required, int64_t lo, int64_t hi, int64_t *out)
+/* Reads an integer key in [lo, hi]. Absent: error when CONF_REQUIRED, else
+ * *out is left as it was. */
+static int hf_int(const hf_src *s, const char *key, conf_need need, int64_t lo, int64_t hi, int64_t *out)
 {
     json_t *v = hf_get(s, key);
     if (!v)
-        return required ? hf_missing(s, key) : 0;
+        return need == CONF_REQUIRED ? hf_missing(s, key) : 0;
     if (!json_is_integer(v)) {
         KT_ERROR(s->err, s->path, 0, 0, "'%s' is not an integer", key);
         return -1;
@@ -141,19 +141,19 @@ static int hf_dtype(const hf_src *s, kt_dtype *out)
 static int hf_shape(const hf_src *s, hf_card *c)
 {
     const int64_t big = INT32_MAX;
-    if (hf_int(s, "num_hidden_layers", 1, 1, big, &c->layers) ||
-        hf_int(s, "hidden_size", 1, 1, big, &c->hidden) ||
-        hf_int(s, "num_attention_heads", 1, 1, big, &c->heads) ||
-        hf_int(s, "vocab_size", 1, 1, big, &c->vocab) ||
-        hf_int(s, "max_position_embeddings", 1, 1, INT64_MAX, &c->max_ctx))
+    if (hf_int(s, "num_hidden_layers", CONF_REQUIRED, 1, big, &c->layers) ||
+        hf_int(s, "hidden_size", CONF_REQUIRED, 1, big, &c->hidden) ||
+        hf_int(s, "num_attention_heads", CONF_REQUIRED, 1, big, &c->heads) ||
+        hf_int(s, "vocab_size", CONF_REQUIRED, 1, big, &c->vocab) ||
+        hf_int(s, "max_position_embeddings", CONF_REQUIRED, 1, INT64_MAX, &c->max_ctx))
         return -1;
     /* transformers' defaults: kv heads = query heads (no GQA), head_dim =
      * hidden / heads, untied embeddings (Llama, Mistral, DeepSeek configs). */
     c->kv_heads = c->heads;
     c->head_dim = c->hidden / c->heads;
     c->tie = 0;
-    if (hf_int(s, "num_key_value_heads", 0, 1, big, &c->kv_heads) ||
-        hf_int(s, "head_dim", 0, 1, big, &c->head_dim) ||
+    if (hf_int(s, "num_key_value_heads", CONF_OPTIONAL, 1, big, &c->kv_heads) ||
+        hf_int(s, "head_dim", CONF_OPTIONAL, 1, big, &c->head_dim) ||
         hf_bool(s, "tie_word_embeddings", &c->tie) || hf_dtype(s, &c->dtype))
         return -1;
     if (!hf_get(s, "head_dim") && c->hidden % c->heads != 0) {
@@ -171,11 +171,11 @@ static int hf_attn_mla(const hf_src *s, hf_card *c)
 {
     const int64_t big = INT32_MAX;
     c->q_lora = 0;                          /* null: queries projected without a low-rank step */
-    if (hf_int(s, "q_lora_rank", 0, 0, big, &c->q_lora) ||
-        hf_int(s, "kv_lora_rank", 1, 1, big, &c->kv_lora) ||
-        hf_int(s, "qk_nope_head_dim", 1, 1, big, &c->nope) ||
-        hf_int(s, "qk_rope_head_dim", 1, 0, big, &c->rope) ||
-        hf_int(s, "v_head_dim", 1, 1, big, &c->v_dim))
+    if (hf_int(s, "q_lora_rank", CONF_OPTIONAL, 0, big, &c->q_lora) ||
+        hf_int(s, "kv_lora_rank", CONF_REQUIRED, 1, big, &c->kv_lora) ||
+        hf_int(s, "qk_nope_head_dim", CONF_REQUIRED, 1, big, &c->nope) ||
+        hf_int(s, "qk_rope_head_dim", CONF_REQUIRED, 0, big, &c->rope) ||
+        hf_int(s, "v_head_dim", CONF_REQUIRED, 1, big, &c->v_dim))
         return -1;
     /* The card's head_dim is the query/key width of one head. */
     c->head_dim = c->nope + c->rope;
@@ -195,7 +195,7 @@ static int hf_attn_llama4(const hf_src *s, hf_card *c)
     }
     int got = hf_layer_list(s, "no_rope_layers", c->layers, rope);
     int64_t interval = HF_LLAMA4_NOPE_INTERVAL_DEFAULT;
-    if (got == 0 && hf_int(s, "no_rope_layer_interval", 0, 1, INT32_MAX, &interval) != 0)
+    if (got == 0 && hf_int(s, "no_rope_layer_interval", CONF_OPTIONAL, 1, INT32_MAX, &interval) != 0)
         got = -1;
     for (int64_t i = 0; got >= 0 && i < c->layers; i++) {
         int uses_rope = got ? rope[i] : (i + 1) % interval != 0;
@@ -248,7 +248,7 @@ static int hf_attention(const hf_src *s, hf_card *c, int llama4)
      * window but switch it off with use_sliding_window: false. */
     int use_sliding = 1;
     c->window = 0;
-    if (hf_int(s, llama4 ? "attention_chunk_size" : "sliding_window", 0, 1, INT64_MAX, &c->window) ||
+    if (hf_int(s, llama4 ? "attention_chunk_size" : "sliding_window", CONF_OPTIONAL, 1, INT64_MAX, &c->window) ||
         hf_bool(s, "use_sliding_window", &use_sliding))
         return -1;
     if (!use_sliding && !llama4)
@@ -272,10 +272,10 @@ static int hf_attention(const hf_src *s, hf_card *c, int llama4)
 static int hf_ffn_llama4(const hf_src *s, hf_card *c)
 {
     const int64_t big = INT32_MAX;
-    if (hf_int(s, "intermediate_size_mlp", 1, 1, big, &c->dense_ffn) ||
-        hf_int(s, "intermediate_size", 1, 1, big, &c->expert_ffn) ||
-        hf_int(s, "num_local_experts", 1, 1, big, &c->experts) ||
-        hf_int(s, "num_experts_per_tok", 1, 1, c->experts, &c->experts_active))
+    if (hf_int(s, "intermediate_size_mlp", CONF_REQUIRED, 1, big, &c->dense_ffn) ||
+        hf_int(s, "intermediate_size", CONF_REQUIRED, 1, big, &c->expert_ffn) ||
+        hf_int(s, "num_local_experts", CONF_REQUIRED, 1, big, &c->experts) ||
+        hf_int(s, "num_experts_per_tok", CONF_REQUIRED, 1, c->experts, &c->experts_active))
         return -1;
     c->shared_ffn = c->expert_ffn;
     c->has_dense_ffn = 1;
@@ -296,7 +296,7 @@ static int hf_ffn_llama4(const hf_src *s, hf_card *c)
         return 0;
     }
     int64_t step = HF_LLAMA4_MOE_STEP_DEFAULT;
-    if (hf_int(s, "interleave_moe_layer_step", 0, 1, big, &step))
+    if (hf_int(s, "interleave_moe_layer_step", CONF_OPTIONAL, 1, big, &step))
         return -1;
     for (int64_t i = 0; i < c->layers; i++)
         c->ffn[i] = (i + 1) % step == 0 ? FFN_MOE : FFN_DENSE;
@@ -309,13 +309,13 @@ static int hf_ffn_deepseek(const hf_src *s, hf_card *c)
 {
     const int64_t big = INT32_MAX;
     int64_t first_dense = 0, freq = HF_DEEPSEEK_MOE_FREQ_DEFAULT, n_shared = 0;
-    if (hf_int(s, "intermediate_size", 1, 1, big, &c->dense_ffn) ||
-        hf_int(s, "moe_intermediate_size", 1, 1, big, &c->expert_ffn) ||
-        hf_int(s, "n_routed_experts", 1, 1, big, &c->experts) ||
-        hf_int(s, "num_experts_per_tok", 1, 1, c->experts, &c->experts_active) ||
-        hf_int(s, "n_shared_experts", 0, 0, big, &n_shared) ||
-        hf_int(s, "first_k_dense_replace", 0, 0, c->layers, &first_dense) ||
-        hf_int(s, "moe_layer_freq", 0, 1, big, &freq))
+    if (hf_int(s, "intermediate_size", CONF_REQUIRED, 1, big, &c->dense_ffn) ||
+        hf_int(s, "moe_intermediate_size", CONF_REQUIRED, 1, big, &c->expert_ffn) ||
+        hf_int(s, "n_routed_experts", CONF_REQUIRED, 1, big, &c->experts) ||
+        hf_int(s, "num_experts_per_tok", CONF_REQUIRED, 1, c->experts, &c->experts_active) ||
+        hf_int(s, "n_shared_experts", CONF_OPTIONAL, 0, big, &n_shared) ||
+        hf_int(s, "first_k_dense_replace", CONF_OPTIONAL, 0, c->layers, &first_dense) ||
+        hf_int(s, "moe_layer_freq", CONF_OPTIONAL, 1, big, &freq))
         return -1;
     c->shared_ffn = n_shared * c->expert_ffn;
     c->has_dense_ffn = 1;
@@ -327,9 +327,9 @@ static int hf_ffn_deepseek(const hf_src *s, hf_card *c)
 /* Mixtral-style: every layer MoE, experts intermediate_size wide, none shared. */
 static int hf_ffn_mixtral(const hf_src *s, hf_card *c)
 {
-    if (hf_int(s, "intermediate_size", 1, 1, INT32_MAX, &c->expert_ffn) ||
-        hf_int(s, "num_local_experts", 1, 1, INT32_MAX, &c->experts) ||
-        hf_int(s, "num_experts_per_tok", 1, 1, c->experts, &c->experts_active))
+    if (hf_int(s, "intermediate_size", CONF_REQUIRED, 1, INT32_MAX, &c->expert_ffn) ||
+        hf_int(s, "num_local_experts", CONF_REQUIRED, 1, INT32_MAX, &c->experts) ||
+        hf_int(s, "num_experts_per_tok", CONF_REQUIRED, 1, c->experts, &c->experts_active))
         return -1;
     c->shared_ffn = 0;
     for (int64_t i = 0; i < c->layers; i++)
@@ -345,7 +345,7 @@ static int hf_ffn(const hf_src *s, hf_card *c, int llama4)
         return hf_ffn_deepseek(s, c);
     if (hf_get(s, "num_local_experts"))
         return hf_ffn_mixtral(s, c);
-    if (hf_int(s, "intermediate_size", 1, 1, INT32_MAX, &c->dense_ffn))
+    if (hf_int(s, "intermediate_size", CONF_REQUIRED, 1, INT32_MAX, &c->dense_ffn))
         return -1;
     c->has_dense_ffn = 1;
     for (int64_t i = 0; i < c->layers; i++)

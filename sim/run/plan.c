@@ -70,8 +70,8 @@ static int load_candidate(plan_cfg *p, conf_node *n, const char *default_scenari
 {
     plan_candidate *c = &p->cand[p->n_cand];
     const char *name, *scen = default_scenario;
-    if (conf_expect(n, CONF_MAP, err) < 0 || conf_str(n, "name", 1, &name, err) < 0 ||
-        conf_str(n, "scenario", !default_scenario, &scen, err) < 0)
+    if (conf_expect(n, CONF_MAP, err) < 0 || conf_str(n, "name", CONF_REQUIRED, &name, err) < 0 ||
+        conf_str(n, "scenario", conf_required_if(!default_scenario), &scen, err) < 0)
         return -1;
     for (int i = 0; i < p->n_cand; i++)
         if (!strcmp(p->cand[i].name, name)) {
@@ -96,10 +96,10 @@ static int load_search(plan_cfg *p, conf_node *root, kt_err *err)
     conf_node *s = conf_take(root, "search");
     if (!s)
         return 0;
-    if (conf_expect(s, CONF_MAP, err) < 0 || conf_f64(s, "low", 0, 1e-9, 1e9, &p->knob_lo, err) < 0 ||
-        conf_f64(s, "high", 0, 1e-9, 1e9, &p->knob_hi, err) < 0 ||
-        conf_f64(s, "tolerance", 0, 1e-6, 1, &p->tolerance, err) < 0 ||
-        conf_int(s, "max_probes", 0, 2, PLAN_MAX_PROBES, &p->max_probes, err) < 0)
+    if (conf_expect(s, CONF_MAP, err) < 0 || conf_f64(s, "low", CONF_OPTIONAL, 1e-9, 1e9, &p->knob_lo, err) < 0 ||
+        conf_f64(s, "high", CONF_OPTIONAL, 1e-9, 1e9, &p->knob_hi, err) < 0 ||
+        conf_f64(s, "tolerance", CONF_OPTIONAL, 1e-6, 1, &p->tolerance, err) < 0 ||
+        conf_int(s, "max_probes", CONF_OPTIONAL, 2, PLAN_MAX_PROBES, &p->max_probes, err) < 0)
         return -1;
     if (p->knob_hi <= p->knob_lo) {
         CONF_ERROR(err, s, "search.high (%g) must exceed search.low (%g)", p->knob_hi, p->knob_lo);
@@ -111,15 +111,16 @@ static int load_search(plan_cfg *p, conf_node *root, kt_err *err)
 static int load_slo_target(plan_cfg *p, conf_node *root, kt_err *err)
 {
     const int64_t day_ns = INT64_C(86400000000000);
-    if (conf_qty(root, "target", 1, UNITS_RATE, 1e-9, 1e12, &p->target_rps, err) < 0)
+    if (conf_qty(root, "target", CONF_REQUIRED, UNITS_RATE, 1e-9, 1e12, &p->target_rps, err) < 0)
         return -1;
     conf_node *slo = conf_take(root, "slo");
     if (!slo) {
         CONF_ERROR(err, root, "missing required key 'slo' (ttft_p99 and/or itl_p99)");
         return -1;
     }
-    if (conf_expect(slo, CONF_MAP, err) < 0 || conf_ns(slo, "ttft_p99", 0, 1, day_ns, &p->slo_ttft_p99_ns, err) < 0 ||
-        conf_ns(slo, "itl_p99", 0, 1, day_ns, &p->slo_itl_p99_ns, err) < 0)
+    if (conf_expect(slo, CONF_MAP, err) < 0 ||
+        conf_ns(slo, "ttft_p99", CONF_OPTIONAL, 1, day_ns, &p->slo_ttft_p99_ns, err) < 0 ||
+        conf_ns(slo, "itl_p99", CONF_OPTIONAL, 1, day_ns, &p->slo_itl_p99_ns, err) < 0)
         return -1;
     if (!p->slo_ttft_p99_ns && !p->slo_itl_p99_ns) {
         CONF_ERROR(err, slo, "slo needs ttft_p99 or itl_p99");
@@ -131,7 +132,7 @@ static int load_slo_target(plan_cfg *p, conf_node *root, kt_err *err)
 static int load_candidates(plan_cfg *p, conf_node *root, kt_err *err)
 {
     const char *def = NULL, *base = NULL;
-    if (conf_str(root, "scenario", 0, &def, err) < 0)
+    if (conf_str(root, "scenario", CONF_OPTIONAL, &def, err) < 0)
         return -1;
     conf_node *cs = conf_take(root, "candidates");
     if (!cs) {
@@ -148,7 +149,7 @@ static int load_candidates(plan_cfg *p, conf_node *root, kt_err *err)
         if (load_candidate(p, cs->kids[i], def, err) < 0)
             return -1;
     p->baseline = -1;
-    if (conf_str(root, "baseline", 0, &base, err) < 0)
+    if (conf_str(root, "baseline", CONF_OPTIONAL, &base, err) < 0)
         return -1;
     for (int c = 0; base && c < p->n_cand; c++)
         if (!strcmp(p->cand[c].name, base))
@@ -166,7 +167,7 @@ static void *plan_build(conf_node *root, kt_err *err)
     const char *name = NULL;
     if (!p)
         return NULL;
-    if (conf_expect(root, CONF_MAP, err) < 0 || conf_str(root, "name", 1, &name, err) < 0 ||
+    if (conf_expect(root, CONF_MAP, err) < 0 || conf_str(root, "name", CONF_REQUIRED, &name, err) < 0 ||
         load_slo_target(p, root, err) < 0 || load_search(p, root, err) < 0 ||
         load_candidates(p, root, err) < 0) {
         plan_free(p);

@@ -74,10 +74,10 @@ uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, const cos
 
 /* ---------- sections ---------- */
 
-static conf_node *section(conf_node *root, const char *key, int required, kt_err *err, int *failed)
+static conf_node *section(conf_node *root, const char *key, conf_need need, kt_err *err, int *failed)
 {
     conf_node *n = conf_take(root, key);
-    if (!n && required) {
+    if (!n && need == CONF_REQUIRED) {
         CONF_ERROR(err, root, "missing required key '%s'", key);
         *failed = 1;
     } else if (n && conf_expect(n, CONF_MAP, err) < 0) {
@@ -138,7 +138,7 @@ static int load_model_hw(scenario *sc, conf_node *root, kt_err *err)
 static int load_replicas(scenario *sc, conf_node *root, kt_err *err)
 {
     int failed = 0;
-    conf_node *n = section(root, "replicas", 1, err, &failed);
+    conf_node *n = section(root, "replicas", CONF_REQUIRED, err, &failed);
     if (failed)
         return -1;
     sc->replicas = 1;
@@ -146,16 +146,16 @@ static int load_replicas(scenario *sc, conf_node *root, kt_err *err)
     sc->par = (cost_par){ 1, 1, 1, 1 };
     int router = ROUTER_SESSION_STICKY;
     sc->max_imbalance = 0.5;
-    if (conf_int(n, "count", 0, 1, MAX_REPLICAS, &sc->replicas, err) < 0 ||
-        conf_int(n, "gpus", 1, 1, MAX_GPUS_PER_REPLICA, &sc->gpus_per_replica, err) < 0 ||
-        conf_int(n, "tensor_parallel", 0, 1, MAX_GPUS_PER_REPLICA, &sc->tensor_parallel, err) < 0 ||
-        conf_int(n, "pipeline_parallel", 0, 1, MAX_GPUS_PER_REPLICA, &sc->par.pp, err) < 0 ||
-        conf_int(n, "context_parallel", 0, 1, MAX_GPUS_PER_REPLICA, &sc->par.cp, err) < 0 ||
-        conf_int(n, "expert_parallel", 0, 1, MAX_GPUS_PER_REPLICA, &sc->par.ep, err) < 0 ||
-        conf_enum(n, "router", 0, router_names, &router, err) < 0 ||
-        conf_f64(n, "max_imbalance", 0, 0, 1000, &sc->max_imbalance, err) < 0 ||
-        conf_int(n, "prefill_replicas", 0, 0, MAX_REPLICAS, &sc->prefill_replicas, err) < 0 ||
-        conf_f64(n, "shed_imbalance", 0, 0, 1000, &sc->shed_imbalance, err) < 0)
+    if (conf_int(n, "count", CONF_OPTIONAL, 1, MAX_REPLICAS, &sc->replicas, err) < 0 ||
+        conf_int(n, "gpus", CONF_REQUIRED, 1, MAX_GPUS_PER_REPLICA, &sc->gpus_per_replica, err) < 0 ||
+        conf_int(n, "tensor_parallel", CONF_OPTIONAL, 1, MAX_GPUS_PER_REPLICA, &sc->tensor_parallel, err) < 0 ||
+        conf_int(n, "pipeline_parallel", CONF_OPTIONAL, 1, MAX_GPUS_PER_REPLICA, &sc->par.pp, err) < 0 ||
+        conf_int(n, "context_parallel", CONF_OPTIONAL, 1, MAX_GPUS_PER_REPLICA, &sc->par.cp, err) < 0 ||
+        conf_int(n, "expert_parallel", CONF_OPTIONAL, 1, MAX_GPUS_PER_REPLICA, &sc->par.ep, err) < 0 ||
+        conf_enum(n, "router", CONF_OPTIONAL, router_names, &router, err) < 0 ||
+        conf_f64(n, "max_imbalance", CONF_OPTIONAL, 0, 1000, &sc->max_imbalance, err) < 0 ||
+        conf_int(n, "prefill_replicas", CONF_OPTIONAL, 0, MAX_REPLICAS, &sc->prefill_replicas, err) < 0 ||
+        conf_f64(n, "shed_imbalance", CONF_OPTIONAL, 0, 1000, &sc->shed_imbalance, err) < 0)
         return -1;
     if (sc->prefill_replicas && sc->prefill_replicas >= sc->replicas) {
         CONF_ERROR(err, conf_find(n, "prefill_replicas"), "%d of %d replicas prefill, which leaves none to decode",
@@ -185,9 +185,9 @@ static int load_retention(scenario *sc, conf_node *kv, kt_err *err)
     int rest = 0;
     sc->sched.retention_keep_fraction = 0;
     if (conf_expect(n, CONF_MAP, err) < 0 ||
-        conf_qty(n, "window", 1, UNITS_TOKENS, 1, 1e12, &window, err) < 0 ||
-        conf_f64(n, "keep", 1, 0, 1, &sc->sched.retention_keep_fraction, err) < 0 ||
-        conf_enum(n, "rest", 0, retention_rest_names, &rest, err) < 0)
+        conf_qty(n, "window", CONF_REQUIRED, UNITS_TOKENS, 1, 1e12, &window, err) < 0 ||
+        conf_f64(n, "keep", CONF_REQUIRED, 0, 1, &sc->sched.retention_keep_fraction, err) < 0 ||
+        conf_enum(n, "rest", CONF_OPTIONAL, retention_rest_names, &rest, err) < 0)
         return -1;
     sc->sched.retention_window_tokens = (int64_t)window;
     sc->sched.retention_offload = rest;
@@ -197,18 +197,19 @@ static int load_retention(scenario *sc, conf_node *kv, kt_err *err)
 static int load_kv(scenario *sc, conf_node *root, kt_err *err)
 {
     int failed = 0, dtype = DTYPE_BF16, eviction = EVICT_LRU;
-    conf_node *n = section(root, "kv", 0, err, &failed);
+    conf_node *n = section(root, "kv", CONF_OPTIONAL, err, &failed);
     sc->kv_block_tokens = 16;
     sc->hbm_fraction = 0.9;
     sc->prefix_cache = 1;
     if (failed)
         return -1;
-    if (n && (conf_int(n, "block_tokens", 0, 1, 4096, &sc->kv_block_tokens, err) < 0 ||
-              conf_enum(n, "dtype", 0, dtype_names, &dtype, err) < 0 ||
-              conf_f64(n, "hbm_fraction", 0, 0.01, 1.0, &sc->hbm_fraction, err) < 0 ||
-              conf_qty(n, "activation_reserve", 0, UNITS_BYTES, 0, 1e15, &sc->activation_reserve_bytes, err) < 0 ||
-              conf_bool(n, "prefix_caching", 0, &sc->prefix_cache, err) < 0 ||
-              conf_enum(n, "eviction", 0, kv_eviction_names, &eviction, err) < 0 ||
+    if (n && (conf_int(n, "block_tokens", CONF_OPTIONAL, 1, 4096, &sc->kv_block_tokens, err) < 0 ||
+              conf_enum(n, "dtype", CONF_OPTIONAL, dtype_names, &dtype, err) < 0 ||
+              conf_f64(n, "hbm_fraction", CONF_OPTIONAL, 0.01, 1.0, &sc->hbm_fraction, err) < 0 ||
+              conf_qty(n, "activation_reserve", CONF_OPTIONAL, UNITS_BYTES, 0, 1e15, &sc->activation_reserve_bytes,
+                       err) < 0 ||
+              conf_bool(n, "prefix_caching", CONF_OPTIONAL, &sc->prefix_cache, err) < 0 ||
+              conf_enum(n, "eviction", CONF_OPTIONAL, kv_eviction_names, &eviction, err) < 0 ||
               load_retention(sc, n, err) < 0))
         return -1;
     sc->kv_dtype = (kt_dtype)dtype;
@@ -219,7 +220,7 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
 static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
 {
     int failed = 0;
-    conf_node *n = section(root, "scheduler", 0, err, &failed);
+    conf_node *n = section(root, "scheduler", CONF_OPTIONAL, err, &failed);
     /* Field by field: kv.retention has set its part of sched already. */
     sc->sched.max_running = 256;
     sc->sched.token_budget = 8192;
@@ -228,10 +229,10 @@ static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
     if (failed)
         return -1;
     double budget = (double)sc->sched.token_budget;
-    if (n && (conf_int(n, "max_running", 0, 1, MAX_RUNNING, &sc->sched.max_running, err) < 0 ||
-              conf_qty(n, "token_budget", 0, UNITS_TOKENS, 1, 1e8, &budget, err) < 0 ||
-              conf_bool(n, "chunked_prefill", 0, &sc->sched.chunked_prefill, err) < 0 ||
-              conf_int(n, "max_multi_step", 0, 1, MAX_MULTI_STEP, &sc->sched.max_multi_step, err) < 0))
+    if (n && (conf_int(n, "max_running", CONF_OPTIONAL, 1, MAX_RUNNING, &sc->sched.max_running, err) < 0 ||
+              conf_qty(n, "token_budget", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e8, &budget, err) < 0 ||
+              conf_bool(n, "chunked_prefill", CONF_OPTIONAL, &sc->sched.chunked_prefill, err) < 0 ||
+              conf_int(n, "max_multi_step", CONF_OPTIONAL, 1, MAX_MULTI_STEP, &sc->sched.max_multi_step, err) < 0))
         return -1;
     sc->sched.token_budget = (int64_t)budget;
     return 0;
@@ -262,18 +263,18 @@ static int load_trace(scenario *sc, conf_node *w, kt_err *err)
 {
     int failed = 0, format = 0, release = TRACE_RELEASE_BURST;
     const char *path = NULL;
-    conf_node *n = section(w, "trace", 1, err, &failed);
+    conf_node *n = section(w, "trace", CONF_REQUIRED, err, &failed);
     trace_opts *o = &sc->trace.opts;
     *o = (trace_opts){ .rate_scale = 1, .release = TRACE_RELEASE_BURST };
-    if (failed || conf_enum(n, "format", 1, trace_format_names, &format, err) < 0 ||
-        conf_str(n, "path", 1, &path, err) < 0 ||
-        conf_f64(n, "rate_scale", 0, 1e-6, 1e6, &o->rate_scale, err) < 0 ||
-        conf_ns(n, "start", 0, 0, INT64_MAX, &o->start_ns, err) < 0 ||
-        conf_ns(n, "duration", 0, 0, INT64_MAX, &o->duration_ns, err) < 0 ||
-        conf_i64(n, "limit", 0, 0, INT64_MAX, &o->limit, err) < 0 ||
-        conf_enum(n, "release", 0, release_names, &release, err) < 0 ||
-        conf_ns(n, "tick", 0, 0, INT64_MAX, &o->tick_ns, err) < 0 ||
-        conf_bool(n, "skip_bad", 0, &o->skip_bad, err) < 0)
+    if (failed || conf_enum(n, "format", CONF_REQUIRED, trace_format_names, &format, err) < 0 ||
+        conf_str(n, "path", CONF_REQUIRED, &path, err) < 0 ||
+        conf_f64(n, "rate_scale", CONF_OPTIONAL, 1e-6, 1e6, &o->rate_scale, err) < 0 ||
+        conf_ns(n, "start", CONF_OPTIONAL, 0, INT64_MAX, &o->start_ns, err) < 0 ||
+        conf_ns(n, "duration", CONF_OPTIONAL, 0, INT64_MAX, &o->duration_ns, err) < 0 ||
+        conf_i64(n, "limit", CONF_OPTIONAL, 0, INT64_MAX, &o->limit, err) < 0 ||
+        conf_enum(n, "release", CONF_OPTIONAL, release_names, &release, err) < 0 ||
+        conf_ns(n, "tick", CONF_OPTIONAL, 0, INT64_MAX, &o->tick_ns, err) < 0 ||
+        conf_bool(n, "skip_bad", CONF_OPTIONAL, &o->skip_bad, err) < 0)
         return -1;
     o->release = (trace_release)release;
     sc->trace.on = 1;
@@ -286,8 +287,8 @@ static int load_trace(scenario *sc, conf_node *w, kt_err *err)
 static int load_workload(scenario *sc, conf_node *root, kt_err *err)
 {
     int failed = 0, kind = 0;
-    conf_node *n = section(root, "workload", 1, err, &failed);
-    if (failed || conf_enum(n, "kind", 1, workload_kinds, &kind, err) < 0)
+    conf_node *n = section(root, "workload", CONF_REQUIRED, err, &failed);
+    if (failed || conf_enum(n, "kind", CONF_REQUIRED, workload_kinds, &kind, err) < 0)
         return -1;
     if (kind == 1)
         return load_trace(sc, n, err);
@@ -320,15 +321,15 @@ double scenario_tier_capex_usd(const scenario *sc, int fleet_shared)
 static int load_slo_cost(scenario *sc, conf_node *root, kt_err *err)
 {
     int failed = 0;
-    conf_node *slo = section(root, "slo", 0, err, &failed);
+    conf_node *slo = section(root, "slo", CONF_OPTIONAL, err, &failed);
     if (failed)
         return -1;
     const int64_t day_ns = INT64_C(86400000000000);
-    if (slo && (conf_ns(slo, "ttft", 0, 1, day_ns, &sc->slo.ttft_ns, err) < 0 ||
-                conf_ns(slo, "tpot", 0, 1, day_ns, &sc->slo.tpot_ns, err) < 0 ||
-                conf_ns(slo, "itl", 0, 1, day_ns, &sc->slo.itl_ns, err) < 0))
+    if (slo && (conf_ns(slo, "ttft", CONF_OPTIONAL, 1, day_ns, &sc->slo.ttft_ns, err) < 0 ||
+                conf_ns(slo, "tpot", CONF_OPTIONAL, 1, day_ns, &sc->slo.tpot_ns, err) < 0 ||
+                conf_ns(slo, "itl", CONF_OPTIONAL, 1, day_ns, &sc->slo.itl_ns, err) < 0))
         return -1;
-    conf_node *cost = section(root, "cost", 0, err, &failed);
+    conf_node *cost = section(root, "cost", CONF_OPTIONAL, err, &failed);
     if (failed)
         return -1;
     sc->cost = (metrics_cost){ .gpu_price_usd = sc->hw->price_usd, .amortization_years = 4,
@@ -337,16 +338,17 @@ static int load_slo_cost(scenario *sc, conf_node *root, kt_err *err)
                                .mem_usd_per_gb = { DRAM_USD_PER_GB, CXL_USD_PER_GB, NVME_USD_PER_GB,
                                                    REMOTE_USD_PER_GB } };
     double *mem = sc->cost.mem_usd_per_gb;
-    if (cost && (conf_f64(cost, "dram_usd_per_gb", 0, 0, 1e6, &mem[TIER_DRAM], err) < 0 ||
-                 conf_f64(cost, "cxl_usd_per_gb", 0, 0, 1e6, &mem[TIER_CXL], err) < 0 ||
-                 conf_f64(cost, "nvme_usd_per_gb", 0, 0, 1e6, &mem[TIER_NVME], err) < 0 ||
-                 conf_f64(cost, "remote_usd_per_gb", 0, 0, 1e6, &mem[TIER_REMOTE], err) < 0))
+    if (cost && (conf_f64(cost, "dram_usd_per_gb", CONF_OPTIONAL, 0, 1e6, &mem[TIER_DRAM], err) < 0 ||
+                 conf_f64(cost, "cxl_usd_per_gb", CONF_OPTIONAL, 0, 1e6, &mem[TIER_CXL], err) < 0 ||
+                 conf_f64(cost, "nvme_usd_per_gb", CONF_OPTIONAL, 0, 1e6, &mem[TIER_NVME], err) < 0 ||
+                 conf_f64(cost, "remote_usd_per_gb", CONF_OPTIONAL, 0, 1e6, &mem[TIER_REMOTE], err) < 0))
         return -1;
-    if (cost && (conf_f64(cost, "gpu_price_usd", 0, 0, 1e9, &sc->cost.gpu_price_usd, err) < 0 ||
-                 conf_f64(cost, "amortization_years", 0, 0.01, 100, &sc->cost.amortization_years, err) < 0 ||
-                 conf_f64(cost, "hourly_usd", 0, 0, 1e6, &sc->cost.hourly_usd, err) < 0 ||
-                 conf_f64(cost, "usd_per_kwh", 0, 0, 100, &sc->cost.usd_per_kwh, err) < 0 ||
-                 conf_f64(cost, "pue", 0, 1, 10, &sc->cost.pue, err) < 0))
+    if (cost && (conf_f64(cost, "gpu_price_usd", CONF_OPTIONAL, 0, 1e9, &sc->cost.gpu_price_usd, err) < 0 ||
+                 conf_f64(cost, "amortization_years", CONF_OPTIONAL, 0.01, 100, &sc->cost.amortization_years,
+                          err) < 0 ||
+                 conf_f64(cost, "hourly_usd", CONF_OPTIONAL, 0, 1e6, &sc->cost.hourly_usd, err) < 0 ||
+                 conf_f64(cost, "usd_per_kwh", CONF_OPTIONAL, 0, 100, &sc->cost.usd_per_kwh, err) < 0 ||
+                 conf_f64(cost, "pue", CONF_OPTIONAL, 1, 10, &sc->cost.pue, err) < 0))
         return -1;
     return 0;
 }
@@ -354,12 +356,13 @@ static int load_slo_cost(scenario *sc, conf_node *root, kt_err *err)
 static int load_results(scenario *sc, conf_node *root, kt_err *err)
 {
     int failed = 0;
-    conf_node *n = section(root, "results", 0, err, &failed);
+    conf_node *n = section(root, "results", CONF_OPTIONAL, err, &failed);
     sc->sample_interval_ns = INT64_C(1000000000);
     if (failed)
         return -1;
-    if (n && (conf_ns(n, "sample_interval", 0, 1000, INT64_C(86400000000000), &sc->sample_interval_ns, err) < 0 ||
-              conf_bool(n, "itl_gaps", 0, &sc->sched.keep_gaps, err) < 0))
+    if (n && (conf_ns(n, "sample_interval", CONF_OPTIONAL, 1000, INT64_C(86400000000000), &sc->sample_interval_ns,
+                      err) < 0 ||
+              conf_bool(n, "itl_gaps", CONF_OPTIONAL, &sc->sched.keep_gaps, err) < 0))
         return -1;
     return 0;
 }
@@ -427,9 +430,9 @@ static int load_faults(scenario *sc, conf_node *root, kt_err *err)
         conf_node *f = list->kids[i];
         scenario_fault *x = &sc->faults[sc->n_faults++];
         int rep = -1, node = -1;
-        if (conf_expect(f, CONF_MAP, err) < 0 || conf_ns(f, "at", 1, 0, INT64_MAX, &x->at_ns, err) < 0 ||
-            conf_int(f, "replica", 0, 0, sc->replicas - 1, &rep, err) < 0 ||
-            conf_int(f, "node", 0, 0, nodes - 1, &node, err) < 0)
+        if (conf_expect(f, CONF_MAP, err) < 0 || conf_ns(f, "at", CONF_REQUIRED, 0, INT64_MAX, &x->at_ns, err) < 0 ||
+            conf_int(f, "replica", CONF_OPTIONAL, 0, sc->replicas - 1, &rep, err) < 0 ||
+            conf_int(f, "node", CONF_OPTIONAL, 0, nodes - 1, &node, err) < 0)
             return -1;
         if ((rep < 0) == (node < 0)) {
             CONF_ERROR(err, f, "name exactly one of 'replica' (0..%d) or 'node' (0..%d)", sc->replicas - 1,
@@ -452,8 +455,9 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
 {
     int64_t seed = 1;
     snprintf(sc->name, sizeof sc->name, "unnamed");
-    if (conf_expect(root, CONF_MAP, err) < 0 || conf_str_copy(root, "name", 0, sc->name, sizeof sc->name, err) < 0 ||
-        conf_i64(root, "seed", 0, 0, INT64_MAX, &seed, err) < 0)
+    if (conf_expect(root, CONF_MAP, err) < 0 ||
+        conf_str_copy(root, "name", CONF_OPTIONAL, sc->name, sizeof sc->name, err) < 0 ||
+        conf_i64(root, "seed", CONF_OPTIONAL, 0, INT64_MAX, &seed, err) < 0)
         return -1;
     sc->seed = (uint64_t)seed;
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||

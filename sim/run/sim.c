@@ -6,14 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <gsl/gsl_rng.h>
 
 #include "engine.h"
 #include "kv_layout.h"
 #include "htab.h"
+#include "progress.h"
 #include "trace.h"
 #include "serve.h"
+#include "grow.h"
+
+/* --progress: the status line is redrawn (or, off a terminal, written) at most this often. */
+#define SIM_PROGRESS_INTERVAL_S 1.0
 
 struct sim_world;
 
@@ -53,7 +57,8 @@ typedef struct sim_world {
     fabric *net;                /* links between replicas (disaggregated serving), or NULL */
     tier_cache *shared_tiers[TIER_MAX];   /* fleet-shared tiers' content, NULL for per-replica tiers */
     int first_decode;           /* replicas [0, first_decode) take new requests */
-    struct timespec wall_start, wall_last_progress;
+    struct timespec wall_start;
+    progress prog;              /* --progress: a status line at most every SIM_PROGRESS_INTERVAL_S */
     /* Trace replay (sc->trace.on): the next record, read one ahead. */
     trace_reader *tr;
     trace_record cur;
@@ -63,7 +68,8 @@ typedef struct sim_world {
     htab trace_sessions;        /* native session id + 1 -> index in the arrays below */
     int64_t *sess_history;
     int *sess_replica;
-    uint32_t n_sess, cap_sess;
+    uint32_t n_sess;
+    size_t cap_sess;
 } sim_world;
 
 static double wall_since(const struct timespec *a)
@@ -82,14 +88,10 @@ static session *session_get(sim_world *w)
         w->free_sessions = s->next_free;
         return s;
     }
-    if (w->n_all == w->cap_all) {
-        size_t cap = w->cap_all ? w->cap_all * 2 : 256;
-        session **a = realloc(w->all_sessions, cap * sizeof *a);
-        if (!a)
-            return NULL;
-        w->all_sessions = a;
-        w->cap_all = cap;
-    }
+    session **all = grow_array(w->all_sessions, &w->cap_all, w->n_all + 1, sizeof *all);
+    if (!all)
+        return NULL;
+    w->all_sessions = all;
     s = calloc(1, sizeof *s);
     if (s)
         w->all_sessions[w->n_all++] = s;
@@ -147,8 +149,8 @@ static int shed(sim_world *w, session *s)
         return 0;
     q->rec.migrated_tokens = tokens;
     int path[2] = { h->disagg.nic_out, w->reps[cold].disagg.nic_in };
-    fabric_transfer(w->net, path, 2, 1, replica_kv_bytes(h, tokens), h->disagg.net_setup_ns, 0, 0, on_migrated,
-                    s, (uint64_t)cold);
+    fabric_transfer(w->net, path, 2, 1, replica_kv_bytes(h, tokens), h->disagg.net_setup_ns, FABRIC_IO_ASYNC, 0,
+                    on_migrated, s, (uint64_t)cold);
     return 1;
 }
 
@@ -307,19 +309,20 @@ static int64_t trace_session(sim_world *w, int64_t id)
     if (i != HTAB_NONE)
         return i;
     if (w->n_sess == w->cap_sess) {
-        uint32_t cap = w->cap_sess ? w->cap_sess * 2 : 256;
-        int64_t *h = realloc(w->sess_history, cap * sizeof *h);
-        int *r = realloc(w->sess_replica, cap * sizeof *r);
-        if (h)
-            w->sess_history = h;
-        if (r)
-            w->sess_replica = r;
-        if (!h || !r || htab_put(&w->trace_sessions, (uint64_t)id + 1, w->n_sess) < 0)
+        /* The two arrays grow in turn; the capacity changes once both have. */
+        size_t cap_h = w->cap_sess, cap_r = w->cap_sess;
+        int64_t *h = grow_array(w->sess_history, &cap_h, (size_t)w->n_sess + 1, sizeof *h);
+        if (!h)
             return -1;
-        w->cap_sess = cap;
-    } else if (htab_put(&w->trace_sessions, (uint64_t)id + 1, w->n_sess) < 0) {
-        return -1;
+        w->sess_history = h;
+        int *r = grow_array(w->sess_replica, &cap_r, (size_t)w->n_sess + 1, sizeof *r);
+        if (!r)
+            return -1;
+        w->sess_replica = r;
+        w->cap_sess = cap_h;
     }
+    if (htab_put(&w->trace_sessions, (uint64_t)id + 1, w->n_sess) < 0)
+        return -1;
     w->sess_history[w->n_sess] = 0;
     w->sess_replica[w->n_sess] = -1;
     return w->n_sess++;
@@ -330,14 +333,10 @@ static kv_segment *req_segments(serve_req *q, uint32_t n)
 {
     if (n <= 2)
         return q->inline_segs;
-    if (n > q->cap_heap_segs) {
-        kv_segment *g = realloc(q->heap_segs, n * sizeof *g);
-        if (!g)
-            return NULL;
+    kv_segment *g = grow_array(q->heap_segs, &q->cap_heap_segs, n, sizeof *g);
+    if (g)
         q->heap_segs = g;
-        q->cap_heap_segs = n;
-    }
-    return q->heap_segs;
+    return g;
 }
 
 /* The prompt's identity: a segment per prefix hash id (their tokens), the
@@ -377,7 +376,7 @@ static int trace_request(sim_world *w, session *s, int64_t now)
     serve_req *q = &s->req;
     kv_seq seq = q->seq, src = q->src_seq;
     kv_segment *heap = q->heap_segs;
-    uint32_t cap = q->cap_heap_segs;
+    size_t cap = q->cap_heap_segs;
     memset(q, 0, sizeof *q);
     q->seq = seq;
     q->src_seq = src;
@@ -528,18 +527,13 @@ static void on_sample(engine *eng, void *ctx, uint64_t arg)
         engine_after(eng, interval, on_sample, w, 0);
 }
 
-static void progress(sim_world *w)
+static void show_progress(sim_world *w)
 {
-    if (wall_since(&w->wall_last_progress) < 1.0)
-        return;
-    clock_gettime(CLOCK_MONOTONIC, &w->wall_last_progress);
-    int tty = isatty(STDERR_FILENO);
     int64_t started = w->sc->trace.on ? w->trace_index : w->sessions_started;
     int64_t total = w->sc->trace.on ? w->sc->trace.requests : w->sc->workload.sessions;
-    fprintf(stderr, "%s[sim] %.1f s simulated, %lld/%lld %s started, %zu requests done, %.1f s wall%s",
-            tty ? "\r" : "", engine_now(w->eng) / 1e9, (long long)started, (long long)total,
-            w->sc->trace.on ? "trace requests" : "sessions", w->met->n_reqs, wall_since(&w->wall_start),
-            tty ? "" : "\n");
+    progress_status(&w->prog, "%.1f s simulated, %lld/%lld %s started, %zu requests done, %.1f s wall",
+                    engine_now(w->eng) / 1e9, (long long)started, (long long)total,
+                    w->sc->trace.on ? "trace requests" : "sessions", w->met->n_reqs, wall_since(&w->wall_start));
 }
 
 static void after_event(engine *eng, void *ud)
@@ -565,7 +559,7 @@ static void after_event(engine *eng, void *ud)
         }
     }
     if (w->opts->progress && (engine_events_run(eng) & 0xfff) == 0)
-        progress(w);
+        show_progress(w);
 }
 
 /* ---------- setup and teardown ---------- */
@@ -762,7 +756,7 @@ int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *
     int rc = world_init(&w, sc, opts, err);
     if (rc == 0) {
         clock_gettime(CLOCK_MONOTONIC, &w.wall_start);
-        w.wall_last_progress = w.wall_start;
+        progress_start_unsized(&w.prog, opts->progress ? stderr : NULL, "[sim]", SIM_PROGRESS_INTERVAL_S);
         if (sc->trace.on)
             rc = trace_start(&w, err);
         else
@@ -770,8 +764,7 @@ int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *
         engine_after(w.eng, sc->sample_interval_ns, on_sample, &w, 0);
         if (rc == 0)
             engine_run(w.eng, INT64_MAX);
-        if (opts->progress && isatty(STDERR_FILENO))
-            fputc('\n', stderr);
+        progress_finish(&w.prog);
         rc = rc < 0 || w.failed ? -1 : 0;
         if (rc == 0 && opts->check)
             rc = check_end(&w, err);

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "config.h"
+#include "grow.h"
 
 struct store {
     sqlite3 *db;
@@ -880,6 +881,7 @@ static int merge_sql(sqlite3 *db, const char *table, char *sql, size_t n)
 typedef struct merge_stmts {
     sqlite3_stmt **s;
     int n;
+    size_t cap;
 } merge_stmts;
 
 static void merge_stmts_free(merge_stmts *m)
@@ -906,7 +908,7 @@ static int merge_prepare(sqlite3 *db, merge_stmts *m)
             rc = keyed;
             continue;
         }
-        sqlite3_stmt **grown = realloc(m->s, (size_t)(m->n + 1) * sizeof *grown);
+        sqlite3_stmt **grown = grow_array(m->s, &m->cap, (size_t)m->n + 1, sizeof *grown);
         if (!grown || sqlite3_prepare_v2(db, ins, -1, &grown[m->n], NULL) != SQLITE_OK) {
             if (grown)
                 m->s = grown;

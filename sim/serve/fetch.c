@@ -3,18 +3,15 @@
 
 #include <string.h>
 
+#include "grow.h"
+
 /* Room for n hashes in the replica's scratch. */
 static uint64_t *hash_scratch(replica *r, int64_t n)
 {
-    if (n > r->fetch.cap_hash_scratch) {
-        int64_t cap = n > 2 * r->fetch.cap_hash_scratch ? n : 2 * r->fetch.cap_hash_scratch;
-        uint64_t *h = realloc(r->fetch.hash_scratch, (size_t)cap * sizeof *h);
-        if (!h)
-            return NULL;
+    uint64_t *h = grow_array(r->fetch.hash_scratch, &r->fetch.cap_hash_scratch, n > 0 ? (size_t)n : 0, sizeof *h);
+    if (h)
         r->fetch.hash_scratch = h;
-        r->fetch.cap_hash_scratch = cap;
-    }
-    return r->fetch.hash_scratch;
+    return h;
 }
 
 /* After q's HBM prefix is attached: how much of the rest of its prompt the
@@ -115,7 +112,7 @@ void replica_set_tiers(replica *r, tier_set *ts)
     kv_pool_set_evict_hook(r->kv, on_hbm_evict, r);
     if (ts->cfg.offload == OFFLOAD_WRITE_THROUGH)
         kv_pool_set_register_hook(r->kv, on_hbm_register, r);
-    kv_pool_set_retain(r->kv, ts->cfg.hbm_cache);
+    kv_pool_set_freed(r->kv, ts->cfg.hbm_cache ? KV_FREED_RETAIN : KV_FREED_EVICT);
 }
 
 /* Blocks [first, first + n) of content (chained on prev_hash) join the

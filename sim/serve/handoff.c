@@ -101,7 +101,7 @@ static int handoff_start(replica *d, serve_req *q)
     int path[2] = { p->disagg.nic_out, d->disagg.nic_in };
     /* The path is valid: replica_set_role gave both ends links of net. */
     fabric_transfer(d->disagg.net, path, 2, 1, replica_kv_bytes(p, serve_req_kv_tokens(q)), d->disagg.net_setup_ns,
-                    0, 0, on_handoff_done, q, 0);
+                    FABRIC_IO_ASYNC, 0, on_handoff_done, q, 0);
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "serve_internal.h"
 #include "fetch_policy.h"
 #include "kv_layout.h"
+#include "grow.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -43,7 +44,7 @@ int replica_init(replica *r, const replica_config *c)
     r->on_done = c->on_done;
     r->ud = c->ud;
     int steps = cfg->max_multi_step > 0 ? cfg->max_multi_step : 1;
-    r->kv = kv_pool_new(c->kv_blocks, c->block_tokens, c->prefix_cache);
+    r->kv = kv_pool_new(c->kv_blocks, c->block_tokens, c->prefix_cache ? KV_PREFIX_CACHE_ON : KV_PREFIX_CACHE_OFF);
     if (r->kv)
         set_pool_windows(r);
     r->queue.running = calloc((size_t)cfg->max_running, sizeof *r->queue.running);
@@ -384,14 +385,10 @@ static void note_gap(replica *r, serve_req *q, int64_t gap)
         q->rec.gap_max_ns = gap;
     if (!r->cfg.keep_gaps)
         return;
-    if (q->rec.n_gaps > q->cap_gaps) {
-        uint32_t cap = q->cap_gaps ? q->cap_gaps * 2 : 64;
-        int64_t *g = realloc(q->rec.gaps, cap * sizeof *g);
-        if (!g)
-            return;
-        q->rec.gaps = g;
-        q->cap_gaps = cap;
-    }
+    int64_t *g = grow_array(q->rec.gaps, &q->cap_gaps, (size_t)q->rec.n_gaps, sizeof *g);
+    if (!g)
+        return;
+    q->rec.gaps = g;
     q->rec.gaps[q->rec.n_gaps - 1] = gap;
 }
 

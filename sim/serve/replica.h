@@ -39,7 +39,7 @@ typedef struct serve_req {
     kv_seq seq;
     kv_segment inline_segs[2];
     kv_segment *heap_segs;      /* for contents of many segments (traces); owned, reused */
-    uint32_t cap_heap_segs;
+    size_t cap_heap_segs;
     kv_content content;         /* what the tokens are (prefix identity) */
     int64_t num_tokens;         /* prompt + generated so far */
     int64_t computed;           /* tokens whose KV is in HBM */
@@ -49,7 +49,7 @@ typedef struct serve_req {
     int64_t remote_tokens;      /* prefix tokens attended to inside a tier, not in HBM */
     int remote_tier;
     int64_t last_token_ns;
-    uint32_t cap_gaps;
+    size_t cap_gaps;
     int admitted;               /* has been admitted once (prefix hits counted then) */
     int fetching;               /* tier transfers still to arrive before its KV is whole */
     int lost;                   /* its replica failed while fetches were in flight: re-route when they end */
@@ -148,7 +148,7 @@ typedef struct replica_step {
 typedef struct replica_fetch {
     int n_pending;
     uint64_t *hash_scratch;     /* owned; cap_hash_scratch entries */
-    int64_t cap_hash_scratch;
+    size_t cap_hash_scratch;
     serve_prefetch prefetches[SERVE_MAX_PREFETCHES];
 } replica_fetch;
 

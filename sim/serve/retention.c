@@ -18,8 +18,8 @@ void retention_apply(replica *r, serve_req *q)
         /* Written down once; not prefix content, so not findable by lookups. */
         tier *t = &r->tiers->tiers[0];
         t->pending_in += kv_token_blocks_for(r->kv, gone);
-        q->rec.hh_offloaded_tokens += gone;
+        q->rec.retention_offloaded_tokens += gone;
     } else {
-        q->rec.hh_dropped_tokens += gone;
+        q->rec.retention_dropped_tokens += gone;
     }
 }
