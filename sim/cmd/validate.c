@@ -457,6 +457,14 @@ static void suite_stats(const validate_suite *s, validate_stats *st)
 
 /* ---------- output ---------- */
 
+/* v with about four significant digits and no exponent ("15220", "104.9", "62.50"). */
+static const char *fmt_value(double v, char *buf, size_t n)
+{
+    int decimals = v != 0 ? 3 - (int)floor(log10(fabs(v))) : 0;
+    snprintf(buf, n, "%.*f", decimals > 0 ? decimals : 0, v);
+    return buf;
+}
+
 static void print_table(FILE *out, const validate_suite *s, const validate_stats *st)
 {
     int w = (int)strlen("case");
@@ -464,20 +472,20 @@ static void print_table(FILE *out, const validate_suite *s, const validate_stats
         int len = (int)strlen(s->e[i].c->name) + (s->e[i].c->lacks != NULL);
         w = len > w ? len : w;
     }
-    fprintf(out, "%-*s  %-15s  %-14s  %14s  %-10s  %12s  %8s\n", w, "case", "kind", "GPU", "published", "unit",
+    fprintf(out, "%-*s  %-15s  %-14s  %10s  %-6s  %10s  %8s\n", w, "case", "kind", "GPU", "published", "unit",
             "kvtier", "error");
     for (size_t i = 0; i < s->n; i++) {
         const validate_entry *e = &s->e[i];
-        char name[VALIDATE_NAME_MAX + 2], val[32] = "-", errs[32] = "-";
+        char name[VALIDATE_NAME_MAX + 2], pub[32], val[32] = "-", errs[32] = "-";
         snprintf(name, sizeof name, "%s%s", e->c->name, e->c->lacks ? "*" : "");
         if (!e->ran)
             snprintf(val, sizeof val, "failed");
         else if (e->has_value) {
-            snprintf(val, sizeof val, "%.4g", e->value);
+            fmt_value(e->value, val, sizeof val);
             snprintf(errs, sizeof errs, "%+.1f%%", e->error_pct);
         }
-        fprintf(out, "%-*s  %-15s  %-14s  %14.4g  %-10s  %12s  %8s\n", w, name, validate_kind_names[e->c->kind],
-                e->sc->hw->name, e->c->published, e->c->unit, val, errs);
+        fprintf(out, "%-*s  %-15s  %-14s  %10s  %-6s  %10s  %8s\n", w, name, validate_kind_names[e->c->kind],
+                e->sc->hw->name, fmt_value(e->c->published, pub, sizeof pub), e->c->unit, val, errs);
     }
     fprintf(out, "\n");
     for (size_t i = 0; i < s->n; i++) {
