@@ -472,7 +472,7 @@ static void print_table(FILE *out, const validate_suite *s, const validate_stats
         int len = (int)strlen(s->e[i].c->name) + (s->e[i].c->lacks != NULL);
         w = len > w ? len : w;
     }
-    fprintf(out, "%-*s  %-15s  %-14s  %10s  %-6s  %10s  %8s\n", w, "case", "kind", "GPU", "published", "unit",
+    fprintf(out, "%-*s  %-15s  %-14s  %10s  %-9s  %10s  %8s\n", w, "case", "kind", "GPU", "published", "unit",
             "kvtier", "error");
     for (size_t i = 0; i < s->n; i++) {
         const validate_entry *e = &s->e[i];
@@ -484,7 +484,7 @@ static void print_table(FILE *out, const validate_suite *s, const validate_stats
             fmt_value(e->value, val, sizeof val);
             snprintf(errs, sizeof errs, "%+.1f%%", e->error_pct);
         }
-        fprintf(out, "%-*s  %-15s  %-14s  %10s  %-6s  %10s  %8s\n", w, name, validate_kind_names[e->c->kind],
+        fprintf(out, "%-*s  %-15s  %-14s  %10s  %-9s  %10s  %8s\n", w, name, validate_kind_names[e->c->kind],
                 e->sc->hw->name, fmt_value(e->c->published, pub, sizeof pub), e->c->unit, val, errs);
     }
     fprintf(out, "\n");
