@@ -119,6 +119,15 @@ static void test_bad_dir_runs_nothing(void)
     tu_output_free(&o);
 }
 
+/* The JSON a command printed on stdout; frees the output. */
+static json_t *output_json(tu_output *o)
+{
+    json_error_t je;
+    json_t *root = json_loads(o->out, 0, &je);
+    tu_output_free(o);
+    return root;
+}
+
 /* The summary field of `kvtier run SCENARIO --set ... --json --no-db`, the program's own path. */
 static double run_field(int i)
 {
@@ -136,9 +145,7 @@ static double run_field(int i)
     argv[n] = NULL;
     tu_output o = tu_exec(argv);
     CU_ASSERT_EQUAL(o.rc, 0);
-    json_error_t je;
-    json_t *root = json_loads(o.out, 0, &je);
-    tu_output_free(&o);
+    json_t *root = output_json(&o);
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     json_t *sum = json_object_get(root, "summary");
     double v = json_number_value(json_object_get(sum, fixtures[i].field));
@@ -164,9 +171,7 @@ static void test_fixture_suite(void)
     char *args[] = { "validate", (char *)tu_path("tests/data/validate/cases"), "--json", NULL };
     tu_output o = tu_capture(call_validate, args, NULL);
     CU_ASSERT_EQUAL_FATAL(o.rc, 0);
-    json_error_t je;
-    json_t *root = json_loads(o.out, 0, &je);
-    tu_output_free(&o);
+    json_t *root = output_json(&o);
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     json_t *cases = json_object_get(root, "cases");
     CU_ASSERT_EQUAL_FATAL(json_array_size(cases), N_FIXTURES);
