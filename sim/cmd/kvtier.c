@@ -20,6 +20,7 @@
 #include "store.h"
 #include "sweep.h"
 #include "sweep_cmd.h"
+#include "validate.h"
 
 enum { EXIT_RUN_FAILED = CLI_EXIT_RUN_FAILED, EXIT_BAD_INPUT = CLI_EXIT_BAD_INPUT };
 
@@ -41,6 +42,7 @@ static void usage_main(FILE *out)
             "  hexmap            labeled hex view of a KV block pool; address <-> (block, K/V, head, token, dim)\n"
             "  model import F    turn a Hugging Face config.json into a model card\n"
             "  plot [KIND...]    gnuplot figures from the results: latency CDFs, tier occupancy, links, plan cost\n"
+            "  validate [DIR]    published end-to-end measurements against kvtier: the error of each case\n"
             "  version           print the version\n"
             "\n"
             "'kvtier COMMAND --help' describes each command.\n");
@@ -351,6 +353,8 @@ int main(int argc, char **argv)
         return cmd_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot"))
         return plot_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "validate"))
+        return validate_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("kvtier %s\n", PACKAGE_VERSION);
         return 0;
