@@ -268,13 +268,17 @@ static int sglang_retract(replica *r)
     return 1;
 }
 
-/* Free tokens less the ratio's share of what running requests may still write. */
+/* Free tokens less what running requests may still write: the rest of a
+ * prompt whose prefill is chunked in full (SGLang charges a chunked
+ * request's whole input when it first adds it) and the ratio's share of
+ * their output. */
 static double sglang_room_tokens(const replica *r)
 {
     double room = (double)kv_pool_free_blocks(r->kv) * kv_pool_block_tokens(r->kv);
     for (int i = 0; i < r->queue.n_running; i++) {
         const serve_req *q = r->queue.running[i];
-        room -= (double)sglang_clip(admission_max_output_tokens(r, q) - q->generated) * r->adm.new_token_ratio;
+        room -= (double)(q->num_tokens - q->computed) +
+                (double)sglang_clip(admission_max_output_tokens(r, q) - q->generated) * r->adm.new_token_ratio;
     }
     return room;
 }
@@ -306,7 +310,8 @@ void admission_fill_batch(replica *r, int64_t *budget, int64_t now)
         return;
     case ADMISSION_SGLANG_CONSERVATIVE:
         sglang_decay(r);
-        if (!sglang_retract(r) && !schedule_running(r, budget)) {
+        /* Those retracted wait; the rest decode in this step. */
+        if ((sglang_retract(r) | schedule_running(r, budget)) == 0) {
             room.tokens = sglang_room_tokens(r);
             schedule_waiting(r, budget, now, sglang_fits, &room);
         }
