@@ -201,9 +201,13 @@ static int no_evict_fits(const replica *r, const serve_req *q, admission_room *r
  * later, and sets the ratio to (decoded tokens + RETRACT_DECODE_STEPS per
  * remaining request) / (their max_new_tokens + 1), at most 1. */
 
-static int64_t sglang_clip(int64_t tokens)
+/* Output q may still write as SGLang estimates it: what is left of its
+ * maximum (none once a request outruns the assumed maximum), clipped. */
+static int64_t sglang_new_tokens(const replica *r, const serve_req *q)
 {
-    return tokens < ADMISSION_SGLANG_CLIP_MAX_NEW_TOKENS ? tokens : ADMISSION_SGLANG_CLIP_MAX_NEW_TOKENS;
+    int64_t left = admission_max_output_tokens(r, q) - q->generated;
+    left = left > 0 ? left : 0;
+    return left < ADMISSION_SGLANG_CLIP_MAX_NEW_TOKENS ? left : ADMISSION_SGLANG_CLIP_MAX_NEW_TOKENS;
 }
 
 /* The ratio decays once for every iteration run since it last did. */
@@ -278,7 +282,7 @@ static double sglang_room_tokens(const replica *r)
     for (int i = 0; i < r->queue.n_running; i++) {
         const serve_req *q = r->queue.running[i];
         room -= (double)(q->num_tokens - q->computed) +
-                (double)sglang_clip(admission_max_output_tokens(r, q) - q->generated) * r->adm.new_token_ratio;
+                (double)sglang_new_tokens(r, q) * r->adm.new_token_ratio;
     }
     return room;
 }
@@ -286,7 +290,7 @@ static double sglang_room_tokens(const replica *r)
 static int sglang_fits(const replica *r, const serve_req *q, admission_room *room)
 {
     double need = (double)(q->num_tokens - q->computed) +
-                  (double)sglang_clip(admission_max_output_tokens(r, q) - q->generated) + kv_pool_block_tokens(r->kv);
+                  (double)sglang_new_tokens(r, q) + kv_pool_block_tokens(r->kv);
     if (need >= room->tokens)
         return 0;
     room->tokens -= need;
