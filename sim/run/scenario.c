@@ -228,13 +228,18 @@ static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
     sc->sched.max_multi_step = 64;
     if (failed)
         return -1;
-    double budget = (double)sc->sched.token_budget;
+    double budget = (double)sc->sched.token_budget, max_output = 0;
+    int admission = ADMISSION_PREEMPT_NEWEST;
     if (n && (conf_int(n, "max_running", CONF_OPTIONAL, 1, MAX_RUNNING, &sc->sched.max_running, err) < 0 ||
               conf_qty(n, "token_budget", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e8, &budget, err) < 0 ||
               conf_bool(n, "chunked_prefill", CONF_OPTIONAL, &sc->sched.chunked_prefill, err) < 0 ||
-              conf_int(n, "max_multi_step", CONF_OPTIONAL, 1, MAX_MULTI_STEP, &sc->sched.max_multi_step, err) < 0))
+              conf_int(n, "max_multi_step", CONF_OPTIONAL, 1, MAX_MULTI_STEP, &sc->sched.max_multi_step, err) < 0 ||
+              conf_enum(n, "admission", CONF_OPTIONAL, admission_policy_names, &admission, err) < 0 ||
+              conf_qty(n, "max_output_tokens", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e9, &max_output, err) < 0))
         return -1;
     sc->sched.token_budget = (int64_t)budget;
+    sc->sched.admission = (admission_policy)admission;
+    sc->sched.max_output_tokens = (int64_t)max_output;
     return 0;
 }
 

@@ -1,17 +1,52 @@
-/* admission.c — admission and preemption policies behind one dispatch; today vLLM's admit-while-free, preempt-newest-by-recompute. */
+/* admission.c — admission and preemption policies behind one dispatch: vLLM's preempt-newest, TensorRT-LLM's no-evict and max-utilization, SGLang's conservative ratio. */
 #include "serve_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-const char *const admission_policy_names[ADMISSION_POLICY_COUNT + 1] = { "preempt_newest", NULL };
+const char *const admission_policy_names[ADMISSION_POLICY_COUNT + 1] = {
+    "preempt_newest", "trtllm_no_evict", "trtllm_max_utilization", "sglang_conservative", NULL
+};
 
-/* The newest running sequence yields its blocks: its KV is freed and
- * computed again (counted as waste) when it is admitted anew, ahead of
- * every other waiting request. */
-static void preempt_newest(replica *r)
+/* SGLang's floor for the ratio and its decay per step (the ratio walks
+ * from its initial value down to the floor in DECAY_STEPS steps). */
+#define SGLANG_MIN_RATIO (ADMISSION_SGLANG_INIT_RATIO * ADMISSION_SGLANG_MIN_RATIO_FACTOR)
+#define SGLANG_RATIO_DECAY ((ADMISSION_SGLANG_INIT_RATIO - SGLANG_MIN_RATIO) / ADMISSION_SGLANG_DECAY_STEPS)
+
+void admission_state_init(admission_state *s)
 {
-    serve_req *v = r->queue.running[--r->queue.n_running];
+    s->new_token_ratio = ADMISSION_SGLANG_INIT_RATIO;
+    s->iterations_seen = 0;
+}
+
+int64_t admission_max_output_tokens(const replica *r, const serve_req *q)
+{
+    int64_t rest = r->cm->m->max_context_tokens - q->rec.prompt_tokens;
+    int64_t n = r->cfg.max_output_tokens > 0 && r->cfg.max_output_tokens < rest ? r->cfg.max_output_tokens : rest;
+    return n > 1 ? n : 1;
+}
+
+/* What a policy's admission test has left in this step: blocks
+ * (no-evict) or tokens (SGLang). */
+typedef struct admission_room {
+    int64_t blocks;
+    double tokens;
+} admission_room;
+
+/* Whether q (its prefix attached, q->computed up to date) may join under
+ * the policy's test; takes what it admits off room. */
+typedef int (*admission_fits_fn)(const replica *r, const serve_req *q, admission_room *room);
+
+/* v (running) yields its blocks: its KV is freed and computed again
+ * (counted as waste) when it is admitted anew, ahead of every other
+ * waiting request. running keeps its order. */
+static void preempt_at(replica *r, int i)
+{
+    serve_req *v = r->queue.running[i];
+    memmove(&r->queue.running[i], &r->queue.running[i + 1],
+            (size_t)(r->queue.n_running - i - 1) * sizeof *r->queue.running);
+    r->queue.n_running--;
     replica_req_drop_kv(r, v);
     v->rec.preemptions++;
     replica_wait_push_front(r, v);
@@ -30,7 +65,7 @@ static int schedule_running(replica *r, int64_t *budget)
         int self = 0;
         while (kv_seq_reserve(r->kv, &q->seq, serve_req_kv_tokens(q) + x) < 0) {
             self = r->queue.n_running - 1 == i;
-            preempt_newest(r);
+            preempt_at(r, r->queue.n_running - 1);
             preempted = 1;
             if (self)
                 break;
@@ -44,8 +79,10 @@ static int schedule_running(replica *r, int64_t *budget)
 }
 
 /* Admits q (in the waiting queue) into this step, or returns -1 when the
- * budget or the blocks do not allow it. */
-static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now)
+ * budget, the policy's test (fits, none when NULL) or the blocks do not
+ * allow it. */
+static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now, admission_fits_fn fits,
+                 admission_room *room)
 {
     q->computed = kv_seq_attach_prefix(r->kv, &q->seq, &q->content, q->num_tokens);
     if (!q->admitted)
@@ -54,7 +91,8 @@ static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now)
     int64_t fetched = r->tiers ? fetch_tier_admit(r, q) : 0;
     q->computed += fetched + q->remote_tokens;
     int64_t x = replica_step_tokens(r, q, *budget);
-    if (x <= 0 || kv_seq_reserve(r->kv, &q->seq, serve_req_kv_tokens(q) + x) < 0) {
+    if (x <= 0 || (fits && !fits(r, q, room)) ||
+        kv_seq_reserve(r->kv, &q->seq, serve_req_kv_tokens(q) + x) < 0) {
         kv_seq_release(r->kv, &q->seq);
         q->computed = 0;
         q->remote_tokens = 0;
@@ -79,16 +117,17 @@ static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now)
     return 0;
 }
 
-/* Admits waiting requests in arrival order while room remains; requests
- * whose prefetch is still in flight keep their place and are passed over. */
-static void schedule_waiting(replica *r, int64_t *budget, int64_t now)
+/* Admits waiting requests in arrival order while room remains (fits:
+ * the policy's test, or NULL); requests whose prefetch is still in flight
+ * keep their place and are passed over. */
+static void schedule_waiting(replica *r, int64_t *budget, int64_t now, admission_fits_fn fits, admission_room *room)
 {
     serve_req *prev = NULL, *q = r->queue.wait_head;
     while (q && r->queue.n_running + r->disagg.n_inbound < r->cfg.max_running && *budget > 0) {
         serve_req *next = q->next;
         if (q->prefetch_slot >= 0) {
             prev = q;
-        } else if (admit(r, q, budget, now) == 0) {
+        } else if (admit(r, q, budget, now, fits, room) == 0) {
             replica_wait_remove(r, prev, q);
         } else {
             break;
@@ -97,12 +136,189 @@ static void schedule_waiting(replica *r, int64_t *budget, int64_t now)
     }
 }
 
+/* ---------- TensorRT-LLM GUARANTEED_NO_EVICT ----------
+ * Follows GuaranteedNoEvictScheduler in
+ * cpp/tensorrt_llm/batch_manager/capacityScheduler.cpp: requests already
+ * generating are scheduled first and the blocks each still needs to reach
+ * completion (NoEvictScheduledBlocksManager) are set aside; then pending
+ * requests, in order, are scheduled while the blocks for their whole
+ * prompt plus maximum new tokens fit in what is left, stopping at the
+ * first that does not. Blocks are still taken step by step; the set-aside
+ * is bookkeeping, so running sequences never run out (when a request
+ * outgrows the assumed maximum output, the newest yields as a last resort). */
+
+/* KV tokens q holds at most as the scheduler sees it: its prompt and all
+ * but the last of its assumed maximum output. */
+static int64_t assumed_peak_kv_tokens(const replica *r, const serve_req *q)
+{
+    return q->rec.prompt_tokens + admission_max_output_tokens(r, q) - 1;
+}
+
+/* Free blocks less what running sequences still need to finish. */
+static int64_t no_evict_room_blocks(const replica *r)
+{
+    int64_t room = kv_pool_free_blocks(r->kv);
+    for (int i = 0; i < r->queue.n_running; i++) {
+        const serve_req *q = r->queue.running[i];
+        room -= kv_seq_blocks_short(r->kv, &q->seq, assumed_peak_kv_tokens(r, q));
+    }
+    return room;
+}
+
+static int no_evict_fits(const replica *r, const serve_req *q, admission_room *room)
+{
+    int64_t need = kv_seq_blocks_short(r->kv, &q->seq, assumed_peak_kv_tokens(r, q));
+    if (need > room->blocks)
+        return 0;
+    room->blocks -= need;
+    return 1;
+}
+
+/* ---------- TensorRT-LLM MAX_UTILIZATION ----------
+ * Follows MaxUtilizationScheduler in capacityScheduler.cpp: requests, in
+ * order (started ones first), are scheduled while the blocks for their
+ * next step fit; when one does not, the last started request is paused
+ * (its blocks freed: LlmRequest::pause in llmRequest.h makes the tokens it
+ * has so far its new prompt, computed again when it is scheduled anew)
+ * and the test is repeated; a pending request that does not fit with no
+ * started request behind it ends the pass, and nothing behind a paused
+ * request is scheduled in that pass. That is exactly what
+ * schedule_running and schedule_waiting do for preempt_newest, so the two
+ * names share one code path; they are kept apart because the engines'
+ * configurations are. */
+
+/* ---------- SGLang conservative admission and retraction ----------
+ * Follows PrefillAdder in python/sglang/srt/managers/schedule_policy.py:
+ * the tokens left for new requests are the free (and evictable) ones less,
+ * for each running request, min(max_new_tokens - generated, CLIP) times
+ * new_token_ratio; a new request needs its uncached prompt plus
+ * min(max_new_tokens, CLIP) plus one page, and is refused when that is
+ * not below what is left. The ratio (scheduler.py, update_running_batch)
+ * decays by (init - min) / DECAY_STEPS per decode step down to min; when
+ * the next decode step does not fit, ScheduleBatch.retract_decode
+ * (schedule_batch.py) retracts requests, the one with the fewest output
+ * tokens first (ties: the longest prompt), freeing their KV to recompute
+ * later, and sets the ratio to (decoded tokens + RETRACT_DECODE_STEPS per
+ * remaining request) / (their max_new_tokens + 1), at most 1. */
+
+/* Output q may still write as SGLang estimates it: what is left of its
+ * maximum (none once a request outruns the assumed maximum), clipped. */
+static int64_t sglang_new_tokens(const replica *r, const serve_req *q)
+{
+    int64_t left = admission_max_output_tokens(r, q) - q->generated;
+    left = left > 0 ? left : 0;
+    return left < ADMISSION_SGLANG_CLIP_MAX_NEW_TOKENS ? left : ADMISSION_SGLANG_CLIP_MAX_NEW_TOKENS;
+}
+
+/* The ratio decays once for every iteration run since it last did. */
+static void sglang_decay(replica *r)
+{
+    int64_t steps = r->acct->iterations - r->adm.iterations_seen;
+    r->adm.iterations_seen = r->acct->iterations;
+    double ratio = r->adm.new_token_ratio - SGLANG_RATIO_DECAY * (double)steps;
+    r->adm.new_token_ratio = ratio > SGLANG_MIN_RATIO ? ratio : SGLANG_MIN_RATIO;
+}
+
+/* Blocks the running sequences' next step takes from the pool, each given
+ * its tokens within the step's budget as schedule_running will. */
+static int64_t running_step_blocks(const replica *r)
+{
+    int64_t budget = r->cfg.token_budget, need = 0;
+    for (int i = 0; i < r->queue.n_running && budget > 0; i++) {
+        const serve_req *q = r->queue.running[i];
+        int64_t x = replica_step_tokens(r, q, budget);
+        if (x <= 0)
+            continue;
+        need += kv_seq_blocks_short(r->kv, &q->seq, serve_req_kv_tokens(q) + x);
+        budget -= x;
+    }
+    return need;
+}
+
+/* The running sequence SGLang retracts first: fewest generated tokens,
+ * then longest prompt, then the newest. */
+static int sglang_victim(const replica *r)
+{
+    int v = r->queue.n_running - 1;
+    for (int i = v - 1; i >= 0; i--) {
+        const serve_req *a = r->queue.running[i], *b = r->queue.running[v];
+        if (a->generated < b->generated || (a->generated == b->generated && a->rec.prompt_tokens > b->rec.prompt_tokens))
+            v = i;
+    }
+    return v;
+}
+
+/* Retracts running sequences until their next step fits; when any was
+ * retracted, re-estimates the ratio from those that remain. Returns 1 if
+ * anything was retracted. */
+static int sglang_retract(replica *r)
+{
+    int retracted = 0;
+    while (r->queue.n_running > 0 && running_step_blocks(r) > (int64_t)kv_pool_free_blocks(r->kv)) {
+        preempt_at(r, sglang_victim(r));
+        retracted = 1;
+    }
+    if (!retracted)
+        return 0;
+    double decoded = 0, max_new = 0;
+    for (int i = 0; i < r->queue.n_running; i++) {
+        const serve_req *q = r->queue.running[i];
+        decoded += (double)q->generated + ADMISSION_SGLANG_RETRACT_DECODE_STEPS;
+        max_new += (double)admission_max_output_tokens(r, q);
+    }
+    double ratio = decoded / (max_new + 1);
+    ratio = ratio < 1 ? ratio : 1;
+    r->adm.new_token_ratio = ratio > SGLANG_MIN_RATIO ? ratio : SGLANG_MIN_RATIO;
+    return 1;
+}
+
+/* Free tokens less what running requests may still write: the rest of a
+ * prompt whose prefill is chunked in full (SGLang charges a chunked
+ * request's whole input when it first adds it) and the ratio's share of
+ * their output. */
+static double sglang_room_tokens(const replica *r)
+{
+    double room = (double)kv_pool_free_blocks(r->kv) * kv_pool_block_tokens(r->kv);
+    for (int i = 0; i < r->queue.n_running; i++) {
+        const serve_req *q = r->queue.running[i];
+        room -= (double)(q->num_tokens - q->computed) +
+                (double)sglang_new_tokens(r, q) * r->adm.new_token_ratio;
+    }
+    return room;
+}
+
+static int sglang_fits(const replica *r, const serve_req *q, admission_room *room)
+{
+    double need = (double)(q->num_tokens - q->computed) +
+                  (double)sglang_new_tokens(r, q) + kv_pool_block_tokens(r->kv);
+    if (need >= room->tokens)
+        return 0;
+    room->tokens -= need;
+    return 1;
+}
+
 void admission_fill_batch(replica *r, int64_t *budget, int64_t now)
 {
+    admission_room room = { 0, 0 };
     switch (r->cfg.admission) {
     case ADMISSION_PREEMPT_NEWEST:
+    case ADMISSION_TRTLLM_MAX_UTILIZATION:
         if (!schedule_running(r, budget))
-            schedule_waiting(r, budget, now);
+            schedule_waiting(r, budget, now, NULL, NULL);
+        return;
+    case ADMISSION_TRTLLM_NO_EVICT:
+        if (!schedule_running(r, budget)) {
+            room.blocks = no_evict_room_blocks(r);
+            schedule_waiting(r, budget, now, no_evict_fits, &room);
+        }
+        return;
+    case ADMISSION_SGLANG_CONSERVATIVE:
+        sglang_decay(r);
+        /* Those retracted wait; the rest decode in this step. */
+        if ((sglang_retract(r) | schedule_running(r, budget)) == 0) {
+            room.tokens = sglang_room_tokens(r);
+            schedule_waiting(r, budget, now, sglang_fits, &room);
+        }
         return;
     case ADMISSION_POLICY_COUNT:
         break;

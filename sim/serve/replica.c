@@ -43,6 +43,7 @@ int replica_init(replica *r, const replica_config *c)
     r->acct->peak_hbm_Bps = c->cm->hw->hbm_bw_Bps;
     r->on_done = c->on_done;
     r->ud = c->ud;
+    admission_state_init(&r->adm);
     int steps = cfg->max_multi_step > 0 ? cfg->max_multi_step : 1;
     r->kv = kv_pool_new(c->kv_blocks, c->block_tokens, c->prefix_cache ? KV_PREFIX_CACHE_ON : KV_PREFIX_CACHE_OFF);
     if (r->kv)
@@ -165,12 +166,17 @@ static int64_t peak_kv_tokens(const serve_req *q)
     return q->rec.prompt_tokens + q->rec.output_tokens - 1;
 }
 
-/* Queues q (num_tokens set) at r, or rejects it when it can never fit. */
+/* Queues q (num_tokens set) at r, or rejects it when it can never fit:
+ * every engine refuses a prompt longer than the model's context (vLLM's
+ * input processor and SGLang's tokenizer manager raise an error; TensorRT-LLM
+ * checks against its max sequence length), and a request whose KV can
+ * never fit the pool could never finish. */
 static void enqueue(replica *r, serve_req *q)
 {
     q->rep = r;
     q->prefetch_slot = -1;
-    if (kv_blocks_for(r->kv, peak_kv_tokens(q)) > kv_pool_blocks(r->kv)) {
+    if (q->rec.prompt_tokens > r->cm->m->max_context_tokens ||
+        kv_blocks_for(r->kv, peak_kv_tokens(q)) > kv_pool_blocks(r->kv)) {
         if (q->rec.first_sched_ns < 0)
             q->rec.first_sched_ns = q->rec.first_token_ns = engine_now(r->eng);
         replica_req_leave(r, q, REQ_REJECTED, engine_now(r->eng));

@@ -20,6 +20,7 @@ typedef struct serve_cfg {
     int max_multi_step;         /* decode iterations one event may advance (1 = step by step) */
     int keep_gaps;              /* keep every inter-token gap per request */
     admission_policy admission; /* who joins a step, who yields when blocks run out (0: today's, vLLM's) */
+    int64_t max_output_tokens;  /* output a request may produce as the scheduler assumes it (0: the rest of the context) */
     /* Retention (SnapKV-style); off when retention_window_tokens is 0: once
      * a prompt is prefilled, HBM keeps its last retention_window_tokens
      * tokens plus retention_keep_fraction of the older ones; the rest is
@@ -208,6 +209,7 @@ typedef struct replica {
     replica_failure failure;
     replica_disagg disagg;
     replica_check_cache kv_checked;
+    admission_state adm;        /* the admission policy's memory */
 } replica;
 
 /* What a replica is made of. The engine, cost model and metrics are not
@@ -231,7 +233,8 @@ int replica_init(replica *r, const replica_config *c);
 void replica_destroy(replica *r);
 
 /* A request arrives at the replica now. Rejected at once (on_done with
- * outcome rejected) when its prompt plus output can never fit the KV pool. */
+ * outcome rejected) when its prompt is longer than the model's context
+ * limit, or its prompt plus output can never fit the KV pool. */
 void replica_submit(replica *r, serve_req *q);
 /* A request that lost its KV when its replica failed arrives at r: it
  * computes its prompt and the tokens it has generated again (counted as

@@ -1,0 +1,263 @@
+/* test_admission.c — each admission policy on a ten-block pool and three requests, worked by hand: blocks held, who waits, who is preempted and at which step; a prompt over the context limit is rejected. */
+#include <string.h>
+
+#include "cost.h"
+#include "engine.h"
+#include "metrics.h"
+#include "scenario.h"
+#include "serve_internal.h"
+#include "testutil.h"
+
+/* Every case: blocks of 16 tokens, three requests A, B, C arriving
+ * together, each a 48-token prompt (3 blocks) and 40 output tokens, no
+ * prefix caching, one step per event. Step s >= 2 of a decoding request
+ * that has generated s - 1 tokens needs KV for 48 + s - 1 tokens: a 4th
+ * block at step 2, a 5th at step 18 (65 > 64), a 6th at step 34 (81 > 80);
+ * its 40th token ends step 40. */
+#define N_REQ 3
+#define BLOCK_TOKENS 16
+#define PROMPT_TOKENS 48
+#define OUTPUT_TOKENS 40
+
+typedef struct harness {
+    scenario *sc;
+    cost_model cm;
+    engine *eng;
+    metrics *met;
+    replica r;
+    serve_req q[N_REQ];
+    metrics_outcome outcome[N_REQ];
+    int left[N_REQ];
+} harness;
+
+static void on_done(void *ud, serve_req *q, int64_t now_ns)
+{
+    (void)now_ns;
+    harness *h = ud;
+    for (int i = 0; i < N_REQ; i++)
+        if (q == &h->q[i]) {
+            h->left[i] = 1;
+            h->outcome[i] = q->rec.outcome;
+        }
+}
+
+/* A replica of kv_blocks blocks under policy (max_output_tokens assumed),
+ * the three requests queued before its first step is planned. */
+static int setup(harness *h, uint32_t kv_blocks, admission_policy policy, int64_t max_output_tokens)
+{
+    kt_err err;
+    memset(h, 0, sizeof *h);
+    h->sc = scenario_load(tu_path("tests/data/e2e.yaml"), NULL, 0, &err);
+    if (!h->sc || cost_model_init(&h->cm, h->sc->model, h->sc->hw, 1, DTYPE_BF16, &err) < 0)
+        return -1;
+    h->eng = engine_new(64);
+    h->met = metrics_new(1);
+    serve_cfg cfg = { .max_running = 8, .token_budget = 1024, .chunked_prefill = 1, .max_multi_step = 1,
+                      .admission = policy, .max_output_tokens = max_output_tokens };
+    replica_config c = { .id = 0, .gpus = 1, .eng = h->eng, .cm = &h->cm, .kv_blocks = kv_blocks,
+                         .block_tokens = BLOCK_TOKENS, .prefix_cache = 0, .cfg = &cfg, .met = h->met,
+                         .on_done = on_done, .ud = h };
+    if (!h->eng || !h->met || replica_init(&h->r, &c) < 0)
+        return -1;
+    /* Held busy while they arrive, so the first step sees all three. */
+    h->r.step.busy = 1;
+    for (int i = 0; i < N_REQ; i++) {
+        serve_req *q = &h->q[i];
+        q->rec.id = i;
+        q->rec.prompt_tokens = PROMPT_TOKENS;
+        q->rec.output_tokens = OUTPUT_TOKENS;
+        q->inline_segs[0] = (kv_segment){ (uint64_t)i + 1, PROMPT_TOKENS };
+        q->content = (kv_content){ q->inline_segs, 1 };
+        replica_submit(&h->r, q);
+    }
+    h->r.step.busy = 0;
+    replica_on_step_end(h->eng, &h->r, 0);
+    return 0;
+}
+
+static void teardown(harness *h)
+{
+    replica_destroy(&h->r);
+    for (int i = 0; i < N_REQ; i++)
+        kv_seq_destroy(&h->q[i].seq);
+    metrics_free(h->met);
+    engine_free(h->eng);
+    scenario_free(h->sc);
+}
+
+/* Runs events until step `step` has ended and the next one is planned. */
+static void run_steps(harness *h, int *done, int step)
+{
+    kt_err err;
+    for (; *done < step; (*done)++) {
+        CU_ASSERT_EQUAL_FATAL(engine_step(h->eng), 1);
+        CU_ASSERT_EQUAL_FATAL(replica_check(&h->r, &err), 0);
+    }
+}
+
+static int running(const harness *h, int i, int who)
+{
+    return i < h->r.queue.n_running && h->r.queue.running[i] == &h->q[who];
+}
+
+enum { A, B, C };
+
+/* preempt_newest and trtllm_max_utilization, which follow the same rule:
+ * step 1 admits all three (9 blocks, 1 free). Step 2: A takes the last
+ * block for its 4th; B finds none, so C, the newest, is preempted (3 back)
+ * and B takes one: 2 free, C waiting (it needs 4 blocks for 49 tokens).
+ * Step 18: A and B take their 5th (0 free). Step 34: A finds no 6th, B is
+ * the newest and yields its 5 blocks; A takes one: 4 free, B (81 tokens,
+ * 6 blocks) waits ahead of C. A ends at step 40; step 41 admits B (6
+ * blocks) and C (4 blocks): 0 free. */
+static void check_newest_first(admission_policy policy)
+{
+    harness h;
+    int done = 0;
+    CU_ASSERT_EQUAL_FATAL(setup(&h, 10, policy, OUTPUT_TOKENS), 0);
+    CU_ASSERT_EQUAL(h.r.queue.n_running, 3);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(h.r.kv), 1);
+    run_steps(&h, &done, 1);
+    CU_ASSERT(running(&h, 0, A) && running(&h, 1, B));
+    CU_ASSERT_EQUAL(h.r.queue.n_running, 2);
+    CU_ASSERT_PTR_EQUAL(h.r.queue.wait_head, &h.q[C]);
+    CU_ASSERT_EQUAL(h.q[C].rec.preemptions, 1);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(h.r.kv), 2);
+    run_steps(&h, &done, 17);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(h.r.kv), 0);
+    CU_ASSERT_EQUAL(h.q[B].rec.preemptions, 0);
+    run_steps(&h, &done, 33);
+    CU_ASSERT(running(&h, 0, A));
+    CU_ASSERT_EQUAL(h.r.queue.n_running, 1);
+    CU_ASSERT_EQUAL(h.q[B].rec.preemptions, 1);
+    CU_ASSERT_PTR_EQUAL(h.r.queue.wait_head, &h.q[B]);
+    CU_ASSERT_EQUAL(h.r.queue.n_waiting, 2);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(h.r.kv), 4);
+    run_steps(&h, &done, 39);
+    CU_ASSERT_FALSE(h.left[A]);
+    run_steps(&h, &done, 40);
+    CU_ASSERT(h.left[A] && h.outcome[A] == REQ_COMPLETED);
+    CU_ASSERT(running(&h, 0, B) && running(&h, 1, C));
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(h.r.kv), 0);
+    CU_ASSERT_EQUAL(h.q[A].rec.preemptions, 0);
+    teardown(&h);
+}
+
+static void test_preempt_newest(void) { check_newest_first(ADMISSION_PREEMPT_NEWEST); }
+
+static void test_trtllm_max_utilization(void) { check_newest_first(ADMISSION_TRTLLM_MAX_UTILIZATION); }
+
+/* trtllm_no_evict: each request may hold 48 + 40 - 1 = 87 tokens, 6
+ * blocks. Step 1 admits A (10 free, 6 set aside, 3 taken now: 7 free); B
+ * needs 6 of the 4 left and waits, C behind it. While A runs, free less
+ * what A still needs is always 4: nobody joins and nobody is preempted.
+ * A ends at step 40, B joins at step 41 (3 blocks, 7 free), ends at step
+ * 80, and C joins at step 81. */
+static void test_trtllm_no_evict(void)
+{
+    harness h;
+    int done = 0;
+    CU_ASSERT_EQUAL_FATAL(setup(&h, 10, ADMISSION_TRTLLM_NO_EVICT, OUTPUT_TOKENS), 0);
+    CU_ASSERT(running(&h, 0, A));
+    CU_ASSERT_EQUAL(h.r.queue.n_running, 1);
+    CU_ASSERT_EQUAL(h.r.queue.n_waiting, 2);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(h.r.kv), 7);
+    run_steps(&h, &done, 39);
+    CU_ASSERT_EQUAL(h.r.queue.n_running, 1);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(h.r.kv), 4);
+    run_steps(&h, &done, 40);
+    CU_ASSERT(h.left[A] && running(&h, 0, B));
+    CU_ASSERT_EQUAL(h.r.queue.n_running, 1);
+    CU_ASSERT_PTR_EQUAL(h.r.queue.wait_head, &h.q[C]);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(h.r.kv), 7);
+    run_steps(&h, &done, 80);
+    CU_ASSERT(h.left[B] && running(&h, 0, C));
+    for (int i = 0; i < N_REQ; i++)
+        CU_ASSERT_EQUAL(h.q[i].rec.preemptions, 0);
+    teardown(&h);
+}
+
+/* sglang_conservative with an assumed maximum output of 8 (shorter than
+ * the true 40: the engine cannot know). A new request needs 48 + 8 + 16
+ * = 72 tokens below what is left of 160: A (88 left), B (16 left); C
+ * waits. 6 blocks taken, 4 free. Steps 2 and 18 fit (2 blocks each
+ * time): 0 free after step 18's. Step 34 needs 2 blocks, none free: B is
+ * retracted (both have 33 tokens and equal prompts: the newest goes),
+ * freeing 5; A takes 1 (4 free). The ratio becomes (33 + 20) / (8 + 1),
+ * at most 1: 1. From step 35, B needs its 81 tokens plus 0 more output
+ * plus 16 = 97 of the 64 left and waits; at step 41 it joins (6 blocks, 4
+ * free, 63 left) and C (72) still waits. */
+static void test_sglang_conservative(void)
+{
+    harness h;
+    int done = 0;
+    CU_ASSERT_EQUAL_FATAL(setup(&h, 10, ADMISSION_SGLANG_CONSERVATIVE, 8), 0);
+    CU_ASSERT(running(&h, 0, A) && running(&h, 1, B));
+    CU_ASSERT_EQUAL(h.r.queue.n_running, 2);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(h.r.kv), 4);
+    CU_ASSERT_DOUBLE_EQUAL(h.r.adm.new_token_ratio, ADMISSION_SGLANG_INIT_RATIO, 1e-12);
+    run_steps(&h, &done, 17);
+    CU_ASSERT_EQUAL(h.r.queue.n_running, 2);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(h.r.kv), 0);
+    /* 17 steps ran: the ratio fell 17 times by (0.7 - 0.7 × 0.14) / 600. */
+    CU_ASSERT_DOUBLE_EQUAL(h.r.adm.new_token_ratio, 0.7 - 17 * (0.7 - 0.098) / 600, 1e-12);
+    run_steps(&h, &done, 33);
+    CU_ASSERT(running(&h, 0, A));
+    CU_ASSERT_EQUAL(h.r.queue.n_running, 1);
+    CU_ASSERT_EQUAL(h.q[B].rec.preemptions, 1);
+    CU_ASSERT_EQUAL(h.q[A].rec.preemptions, 0);
+    CU_ASSERT_PTR_EQUAL(h.r.queue.wait_head, &h.q[B]);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(h.r.kv), 4);
+    CU_ASSERT_DOUBLE_EQUAL(h.r.adm.new_token_ratio, 1.0, 1e-12);
+    run_steps(&h, &done, 39);
+    CU_ASSERT_EQUAL(h.r.queue.n_running, 1);
+    run_steps(&h, &done, 40);
+    CU_ASSERT(h.left[A] && running(&h, 0, B));
+    CU_ASSERT_EQUAL(h.r.queue.n_running, 1);
+    CU_ASSERT_PTR_EQUAL(h.r.queue.wait_head, &h.q[C]);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(h.r.kv), 4);
+    teardown(&h);
+}
+
+/* Llama-3.1-8B's card allows 131,072 tokens: a prompt one longer is
+ * rejected at submit, even where the pool could hold it. */
+static void test_context_limit(void)
+{
+    harness h;
+    CU_ASSERT_EQUAL_FATAL(setup(&h, 20000, ADMISSION_PREEMPT_NEWEST, 0), 0);
+    serve_req q = { 0 };
+    q.rec.prompt_tokens = h.sc->model->max_context_tokens + 1;
+    q.rec.output_tokens = 1;
+    q.inline_segs[0] = (kv_segment){ 99, q.rec.prompt_tokens };
+    q.content = (kv_content){ q.inline_segs, 1 };
+    CU_ASSERT_EQUAL(h.sc->model->max_context_tokens, 131072);
+    CU_ASSERT(20000u * BLOCK_TOKENS > (unsigned)q.rec.prompt_tokens);
+    int waiting = h.r.queue.n_waiting;
+    replica_submit(&h.r, &q);
+    CU_ASSERT_EQUAL(q.rec.outcome, REQ_REJECTED);
+    CU_ASSERT_EQUAL(h.r.queue.n_waiting, waiting);
+    kv_seq_destroy(&q.seq);
+    teardown(&h);
+}
+
+static void test_names(void)
+{
+    const char *want[] = { "preempt_newest", "trtllm_no_evict", "trtllm_max_utilization", "sglang_conservative" };
+    for (int i = 0; i < ADMISSION_POLICY_COUNT; i++)
+        CU_ASSERT_STRING_EQUAL(admission_policy_names[i], want[i]);
+    CU_ASSERT_PTR_NULL(admission_policy_names[ADMISSION_POLICY_COUNT]);
+}
+
+int main(void)
+{
+    static const tu_test tests[] = {
+        { "preempt_newest: the newest yields, recomputes first", test_preempt_newest },
+        { "trtllm_max_utilization pauses the last started", test_trtllm_max_utilization },
+        { "trtllm_no_evict sets aside prompt + max output", test_trtllm_no_evict },
+        { "sglang_conservative: ratio, retraction", test_sglang_conservative },
+        { "a prompt over the context limit is rejected", test_context_limit },
+        { "one name per policy", test_names },
+        { NULL, NULL },
+    };
+    return tu_run("admission", tests);
+}
