@@ -256,13 +256,14 @@ plan_cfg *plan_load(const char *path, char **extra_sets, int n_extra, kt_err *er
 /* ---------- one load point ---------- */
 
 /* Request arrival rate a run offers. Synthetic sessions: the session rate
- * times the turns a session brings (the steady-state rate, which ramp-up
- * and drain at the ends of a finite run would bias low); a trace: (n - 1)
- * gaps over its arrival span. */
-static double arrival_rps(const scenario *sc, const metrics *m, double knob)
+ * times the requests a session brings, reqs_per_session, measured once per
+ * candidate so that every probe's rate is the same multiple of its knob (the
+ * steady-state rate, which ramp-up and drain at the ends of a finite run
+ * would bias low); a trace: (n - 1) gaps over its arrival span. */
+static double arrival_rps(const scenario *sc, const metrics *m, double knob, double reqs_per_session)
 {
     if (!sc->trace.on)
-        return sc->workload.sessions > 0 ? knob * (double)m->n_reqs / (double)sc->workload.sessions : 0;
+        return knob * reqs_per_session;
     if (m->n_reqs < 2)
         return 0;
     int64_t lo = m->reqs[0].arrival_ns, hi = lo;
@@ -308,8 +309,8 @@ static scenario *probe_sim(const plan_candidate *c, char **extra, int n_extra, d
 
 /* Scores a probe's run into pr: the backlog's steadiness over the arrival
  * horizon after warm-up, and the p99s of the requests arriving in it. */
-static int probe_measure(const plan_cfg *p, const scenario *sc, const metrics *m, double knob, plan_probe *pr,
-                         kt_err *err)
+static int probe_measure(const plan_cfg *p, const scenario *sc, const metrics *m, double knob,
+                         double reqs_per_session, plan_probe *pr, kt_err *err)
 {
     metrics_summary s;
     metrics_steady st;
@@ -319,7 +320,7 @@ static int probe_measure(const plan_cfg *p, const scenario *sc, const metrics *m
         metrics_steady_state(m, p->growth_tolerance, &st, err) < 0 ||
         metrics_window_p99(m, st.warmup_end_ns, st.window_end_ns, &ttft_ns, &itl_ns, &scored, err) < 0)
         return -1;
-    *pr = (plan_probe){ .knob = knob, .rps = arrival_rps(sc, m, knob), .ttft_p99_ms = ttft_ns / 1e6,
+    *pr = (plan_probe){ .knob = knob, .rps = arrival_rps(sc, m, knob, reqs_per_session), .ttft_p99_ms = ttft_ns / 1e6,
                         .itl_p99_ms = itl_ns / 1e6,
                         .tokens_per_request = s.completed ? (double)(s.input_tokens + s.output_tokens) /
                                                                 (double)s.completed
@@ -332,13 +333,13 @@ static int probe_measure(const plan_cfg *p, const scenario *sc, const metrics *m
 
 /* Simulates candidate c at knob over sessions sessions and fills pr. */
 static int probe_run(const plan_cfg *p, const plan_candidate *c, char **extra, int n_extra, double knob,
-                     int64_t sessions, plan_probe *pr, kt_err *err)
+                     int64_t sessions, double reqs_per_session, plan_probe *pr, kt_err *err)
 {
     metrics *m;
     scenario *sc = probe_sim(c, extra, n_extra, knob, sessions, &m, err);
     if (!sc)
         return -1;
-    int rc = probe_measure(p, sc, m, knob, pr, err);
+    int rc = probe_measure(p, sc, m, knob, reqs_per_session, pr, err);
     metrics_free(m);
     scenario_free(sc);
     return rc;
@@ -410,7 +411,8 @@ static const plan_probe *probe_at(search *s, double knob)
     if (s->failed || r->n_probes == PLAN_MAX_PROBES)
         return NULL;
     plan_probe *pr = &r->probes[r->n_probes];
-    if (probe_run(s->p, s->c, s->extra, s->n_extra, knob, probe_sessions(s, knob), pr, s->err) < 0) {
+    if (probe_run(s->p, s->c, s->extra, s->n_extra, knob, probe_sessions(s, knob), s->reqs_per_session, pr,
+                  s->err) < 0) {
         s->failed = 1;
         return NULL;
     }
@@ -546,7 +548,7 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
     for (int tries = 0;; tries++) {
         double op_knob = knob * (p->target_rps / (double)r->units) / r->max_rps_per_unit;
         int64_t sessions = (int64_t)ceil(p->confirm_factor * (double)probe_sessions(&s, op_knob));
-        if (probe_run(p, c, extra, n_extra, op_knob, sessions, &r->op, err) < 0)
+        if (probe_run(p, c, extra, n_extra, op_knob, sessions, s.reqs_per_session, &r->op, err) < 0)
             return -1;
         progress_note(notes, "%s operating point: %lld units, knob %.4g, %lld sessions -> TTFT p99 %.3f s, ITL p99"
                              " %.2f ms, backlog %s: %s",
