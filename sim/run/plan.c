@@ -23,15 +23,16 @@
 #define PLAN_KNOB_HI 100.0
 #define PLAN_TOLERANCE 0.03
 #define PLAN_PROBES 16
-/* Units added, one at a time, when the operating point misses the SLOs. */
+/* Back-offs when the operating point misses the SLOs over the longer horizon. */
 #define PLAN_OP_TRIES 8
 /* f(knob) is kept this far from zero so its sign always says meets / fails. */
 #define PLAN_F_EPS 1e-9
-/* Steady-state probe defaults (plan keys under `steady:`). A probe's arrival
- * horizon spans at least this many unloaded session spans (first arrival to
- * last finish of a session): one is the ramp-up of the offered load, the rest
- * are measured, so a slow build-up of the queue has time to show. */
-#define PLAN_SERVICE_TIMES 8.0
+/* Steady-state probe defaults (plan keys under `steady:`). A probe's measured
+ * window (after a warm-up of at most half its horizon) spans at least this
+ * many unloaded session spans (first arrival to last finish of a session), so
+ * that the offered load has ramped up and a slow build-up of the queue has
+ * time to show. */
+#define PLAN_SERVICE_TIMES 4.0
 /* and brings at least this many scored requests, so that a p99 rests on
  * twenty requests past it and a light probe is not judged on a handful. */
 #define PLAN_MIN_REQUESTS 2000
@@ -544,7 +545,9 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
      * to it (arrivals scale linearly with the knob), confirmed over
      * confirm_factor times a probe's horizon: a slow build-up the probes were
      * too short to see shows there. When it misses the SLOs the plan backs
-     * off by a unit (a lower load per unit) and confirms again. */
+     * off: units grow by the search's tolerance (its resolution on the load,
+     * so a fleet of hundreds does not creep up a unit at a time), at least
+     * one, and it confirms again. */
     for (int tries = 0;; tries++) {
         double op_knob = knob * (p->target_rps / (double)r->units) / r->max_rps_per_unit;
         int64_t sessions = (int64_t)ceil(p->confirm_factor * (double)probe_sessions(&s, op_knob));
@@ -556,8 +559,10 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
                       r->op.itl_p99_ms, r->op.steady ? "steady" : "grows", r->op.meets ? "confirmed" : "misses");
         if (r->op.meets || tries == PLAN_OP_TRIES)
             break;
-        r->units++;
-        r->backed_off++;
+        int64_t more = (int64_t)ceil((double)r->units * (1 + p->tolerance));
+        more = more > r->units + 1 ? more : r->units + 1;
+        r->backed_off += (int)(more - r->units);
+        r->units = more;
         price_units(r);
     }
     r->margin = 1 - slo_ratio(p, &r->op);
