@@ -576,7 +576,7 @@ static void test_backlog_steady(void)
     CU_ASSERT_DOUBLE_EQUAL(trend, 0, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(mean, 5, 1e-12);
     /* 5, 6, 5, 6, ...: Sxy = 2.5, Sxx = 82.5, slope 1/33, growth 9/33 =
-     * 0.27 requests, under the one-request floor: steady. */
+     * 0.27 requests, under 0.25 × 5.5: steady. */
     CU_ASSERT_TRUE(metrics_backlog_steady(t, wobble, 10, 0.25, &trend, &growth, &mean));
     CU_ASSERT_DOUBLE_EQUAL(trend, 2.5 / 82.5, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(growth, 9 * 2.5 / 82.5, 1e-12);
@@ -588,6 +588,14 @@ static void test_backlog_steady(void)
     CU_ASSERT_DOUBLE_EQUAL(mean, 6.5, 1e-12);
     /* With a tolerance of 1.5 (9.75 allowed) the same series passes. */
     CU_ASSERT_TRUE(metrics_backlog_steady(t, grow, 10, 1.5, &trend, &growth, &mean));
+    /* Nine zeros then a 3: slope Sxy / Sxx = 13.5 / 82.5, growth 1.47 over a
+     * mean of 0.3, but one burst is no trend: residual sum of squares
+     * 8.1 - 13.5^2 / 82.5 = 5.891, slope error sqrt(5.891 / 8 / 82.5) =
+     * 0.0945, t = 1.73 < t(0.01, 8 dof) = 2.90: steady. */
+    double spike[10] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 3 };
+    CU_ASSERT_TRUE(metrics_backlog_steady(t, spike, 10, 0.25, &trend, &growth, &mean));
+    CU_ASSERT_DOUBLE_EQUAL(trend, 13.5 / 82.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(mean, 0.3, 1e-12);
     /* Too few samples to judge: steady. */
     CU_ASSERT_TRUE(metrics_backlog_steady(t, grow, METRICS_STEADY_MIN_SAMPLES - 1, 0.25, &trend, &growth, &mean));
 }

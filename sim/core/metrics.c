@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_fit.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
@@ -395,6 +396,24 @@ size_t metrics_mser_truncation(const double *x, size_t n)
     return best;
 }
 
+/* Whether the slope of the batch means of y against t is significantly
+ * positive (one-sided t test at METRICS_STEADY_ALPHA). n >= METRICS_STEADY_MIN_SAMPLES. */
+static int batch_slope_significant(const double *t, const double *y, size_t n)
+{
+    size_t b = n < METRICS_STEADY_BATCHES ? n : METRICS_STEADY_BATCHES;
+    double bt[METRICS_STEADY_BATCHES], by[METRICS_STEADY_BATCHES];
+    for (size_t k = 0; k < b; k++) {
+        size_t lo = k * n / b, hi = (k + 1) * n / b;
+        bt[k] = gsl_stats_mean(t + lo, 1, hi - lo);
+        by[k] = gsl_stats_mean(y + lo, 1, hi - lo);
+    }
+    double c0, c1, cov00, cov01, cov11, sumsq;
+    gsl_fit_linear(bt, 1, by, 1, b, &c0, &c1, &cov00, &cov01, &cov11, &sumsq);
+    if (c1 <= 0)
+        return 0;
+    return cov11 <= 0 || c1 / sqrt(cov11) > gsl_cdf_tdist_Qinv(METRICS_STEADY_ALPHA, (double)(b - 2));
+}
+
 int metrics_backlog_steady(const double *t_s, const double *backlog, size_t n, double growth_tolerance,
                            double *trend_per_s, double *growth, double *mean)
 {
@@ -408,8 +427,9 @@ int metrics_backlog_steady(const double *t_s, const double *backlog, size_t n, d
     gsl_fit_linear(t_s, 1, backlog, 1, n, &c0, &c1, &cov00, &cov01, &cov11, &sumsq);
     *trend_per_s = c1;
     *growth = c1 * (t_s[n - 1] - t_s[0]);
-    double allowed = growth_tolerance * *mean;
-    return *growth <= (allowed > METRICS_STEADY_MIN_GROWTH_REQS ? allowed : METRICS_STEADY_MIN_GROWTH_REQS);
+    if (*growth <= growth_tolerance * *mean)
+        return 1;
+    return !batch_slope_significant(t_s, backlog, n);
 }
 
 /* The end of the arrival horizon: the last arrival of a session's first

@@ -155,8 +155,13 @@ typedef struct metrics_steady {
  * a warm-up of at most half the horizon its growth over the window is at least
  * 2/3 of its mean, far above this; a stable one's fitted growth is noise. */
 #define METRICS_STEADY_GROWTH_TOLERANCE 0.25
-/* A backlog is counted in whole requests: growth below one request is no trend. */
-#define METRICS_STEADY_MIN_GROWTH_REQS 1.0
+/* The growth must also be significant: the backlog's samples are strongly
+ * correlated, so the slope is tested on batch means (Schmeiser 1982: 10 to 30
+ * batches), one-sided, with Student's t on batches - 2 degrees of freedom.
+ * Without it a light load's backlog of a few requests, drifting by one or
+ * two over a window, would read as growth. */
+#define METRICS_STEADY_BATCHES 10
+#define METRICS_STEADY_ALPHA 0.01
 /* Fewer arrivals than this in the window: no line worth fitting. */
 #define METRICS_STEADY_MIN_SAMPLES 8
 /* MSER never truncates more than this share of the samples (White 1997): a
@@ -252,9 +257,10 @@ int metrics_meets_slo(const metrics_req *r, const metrics_slo *slo);
 size_t metrics_mser_truncation(const double *x, size_t n);
 /* Least-squares fit (gsl_fit_linear) of backlog[i] against t_s[i] (seconds,
  * ascending): *trend_per_s the slope, *growth = slope × (t_s[n-1] - t_s[0]),
- * *mean the backlog's mean. Steady (returns 1) when growth <=
- * max(growth_tolerance × mean, METRICS_STEADY_MIN_GROWTH_REQS), or when
- * n < METRICS_STEADY_MIN_SAMPLES; 0 when the backlog grows. Pure. */
+ * *mean the backlog's mean. Grows (returns 0) when growth > growth_tolerance
+ * × mean and the slope of the batch means is significantly positive
+ * (METRICS_STEADY_BATCHES, METRICS_STEADY_ALPHA); steady (1) otherwise, and
+ * when n < METRICS_STEADY_MIN_SAMPLES. Pure. */
 int metrics_backlog_steady(const double *t_s, const double *backlog, size_t n, double growth_tolerance,
                            double *trend_per_s, double *growth, double *mean);
 /* The backlog at each arrival, MSER warm-up over it, and the stationarity
