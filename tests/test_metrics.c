@@ -548,6 +548,107 @@ static void test_summary_fields(void)
     metrics_free(m);
 }
 
+/* MSER by hand: 10, 8, 6, 4 then six 2s. Cutting the first four leaves a
+ * flat tail (standard error 0); cutting five too ties, and the shorter cut
+ * wins. Fewer than two values: nothing to cut. */
+static void test_mser_truncation(void)
+{
+    const double x[] = { 10, 8, 6, 4, 2, 2, 2, 2, 2, 2 };
+    CU_ASSERT_EQUAL(metrics_mser_truncation(x, 10), 4);
+    CU_ASSERT_EQUAL(metrics_mser_truncation(x, 1), 0);
+    /* Never more than half: a series still falling at its end is cut at 5. */
+    const double down[] = { 10, 9, 8, 7, 6, 5, 4, 3, 2, 1 };
+    CU_ASSERT_EQUAL(metrics_mser_truncation(down, 10), 5);
+}
+
+/* The stationarity test on series by hand, t = 0..9 s. */
+static void test_backlog_steady(void)
+{
+    double t[10], flat[10], wobble[10], grow[10], trend, growth, mean;
+    for (int i = 0; i < 10; i++) {
+        t[i] = i;
+        flat[i] = 5;
+        wobble[i] = 5 + i % 2;
+        grow[i] = 2 + i;
+    }
+    /* Flat: slope 0, steady. */
+    CU_ASSERT_TRUE(metrics_backlog_steady(t, flat, 10, 0.25, &trend, &growth, &mean));
+    CU_ASSERT_DOUBLE_EQUAL(trend, 0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(mean, 5, 1e-12);
+    /* 5, 6, 5, 6, ...: Sxy = 2.5, Sxx = 82.5, slope 1/33, growth 9/33 =
+     * 0.27 requests, under 0.25 × 5.5: steady. */
+    CU_ASSERT_TRUE(metrics_backlog_steady(t, wobble, 10, 0.25, &trend, &growth, &mean));
+    CU_ASSERT_DOUBLE_EQUAL(trend, 2.5 / 82.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(growth, 9 * 2.5 / 82.5, 1e-12);
+    /* 2, 3, ..., 11: one request a second, growth 9 against a mean of 6.5
+     * (0.25 × 6.5 = 1.625 allowed): grows. */
+    CU_ASSERT_FALSE(metrics_backlog_steady(t, grow, 10, 0.25, &trend, &growth, &mean));
+    CU_ASSERT_DOUBLE_EQUAL(trend, 1, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(growth, 9, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(mean, 6.5, 1e-12);
+    /* With a tolerance of 1.5 (9.75 allowed) the same series passes. */
+    CU_ASSERT_TRUE(metrics_backlog_steady(t, grow, 10, 1.5, &trend, &growth, &mean));
+    /* Nine zeros then a 3: slope Sxy / Sxx = 13.5 / 82.5, growth 1.47 over a
+     * mean of 0.3, but one burst is no trend: residual sum of squares
+     * 8.1 - 13.5^2 / 82.5 = 5.891, slope error sqrt(5.891 / 8 / 82.5) =
+     * 0.0945, t = 1.73 < t(0.01, 8 dof) = 2.90: steady. */
+    double spike[10] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 3 };
+    CU_ASSERT_TRUE(metrics_backlog_steady(t, spike, 10, 0.25, &trend, &growth, &mean));
+    CU_ASSERT_DOUBLE_EQUAL(trend, 13.5 / 82.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(mean, 0.3, 1e-12);
+    /* Too few samples to judge: steady. */
+    CU_ASSERT_TRUE(metrics_backlog_steady(t, grow, METRICS_STEADY_MIN_SAMPLES - 1, 0.25, &trend, &growth, &mean));
+}
+
+/* Requests arriving every second (i s, i = 0..19, each a session's first
+ * turn) and finishing every two (2i + 1 s): at arrival i the backlog is
+ * floor(i/2) + 1. MSER cuts the first half; over i = 10..19 the backlog is
+ * 6, 6, 7, 7, ..., 10, 10: mean 8, Sxy = 40, Sxx = 82.5, slope 40/82.5 per
+ * second, growth 9 × 40/82.5 = 4.36 > 0.25 × 8. The summary says so. */
+static void test_growing_backlog_reported(void)
+{
+    metrics *m = metrics_new(1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    for (int i = 0; i < 20; i++) {
+        metrics_req r;
+        memset(&r, 0, sizeof r);
+        r.id = r.session = i;
+        r.outcome = REQ_COMPLETED;
+        r.arrival_ns = r.first_sched_ns = r.first_token_ns = i * 1000 * MS;
+        r.finish_ns = (2 * i + 1) * 1000 * MS;
+        r.output_tokens = 1;
+        CU_ASSERT_EQUAL(metrics_add_request(m, &r), 0);
+    }
+    metrics_slo none = { 0, 0, 0 };
+    metrics_summary s;
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &none, &capex, &s, NULL), 0);
+    CU_ASSERT_EQUAL(s.steady.warmup_end_ns, 10000 * MS);
+    CU_ASSERT_EQUAL(s.steady.window_end_ns, 19000 * MS);
+    CU_ASSERT_EQUAL(s.steady.samples, 10);
+    CU_ASSERT_DOUBLE_EQUAL(s.steady.backlog_mean, 8, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(s.steady.backlog_trend_per_s, 40 / 82.5, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(s.steady.backlog_growth, 9 * 40 / 82.5, 1e-9);
+    CU_ASSERT_FALSE(s.steady.steady);
+    /* The run's JSON and database summary carry it. */
+    metrics_field f[METRICS_MAX_FIELDS];
+    size_t n = metrics_summary_fields(&s, f);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(f[i].name, "steady_state")) {
+            CU_ASSERT_DOUBLE_EQUAL(f[i].value, 0, 0);
+            found++;
+        } else if (!strcmp(f[i].name, "backlog_at_end")) {
+            CU_ASSERT_DOUBLE_EQUAL(f[i].value, 10, 0);
+            found++;
+        } else if (!strcmp(f[i].name, "warmup")) {
+            CU_ASSERT_DOUBLE_EQUAL(f[i].value, 10, 1e-12);
+            found++;
+        }
+    }
+    CU_ASSERT_EQUAL(found, 3);
+    metrics_free(m);
+}
+
 int main(void)
 {
     static const tu_test tests[] = {
@@ -560,6 +661,9 @@ int main(void)
         { "ITL histogram quantiles", test_itl_histogram },
         { "metrics_check", test_check },
         { "summary fields", test_summary_fields },
+        { "MSER warm-up truncation by hand", test_mser_truncation },
+        { "a flat backlog is steady, a growing one is not", test_backlog_steady },
+        { "a run whose backlog grows reports it", test_growing_backlog_reported },
         { NULL, NULL },
     };
     return tu_run("metrics", tests);

@@ -5,7 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "plan.h"
+#include "sim.h"
 #include "scenario.h"
 #include "plan_store.h"
 #include "testutil.h"
@@ -116,6 +118,61 @@ static void bracket_of(const plan_result *r, double *met, double *missed)
             *missed = r->probes[i].knob;
 }
 
+/* Runs tests/data/e2e.yaml with sets and summarizes it into s. */
+static int e2e_run(char **sets, int n_sets, metrics_summary *s)
+{
+    kt_err err;
+    scenario *sc = scenario_load(tu_path("tests/data/e2e.yaml"), sets, n_sets, &err);
+    if (!sc) {
+        kt_err_print(&err, stderr);
+        return -1;
+    }
+    sim_opts o = { 0 };
+    sim_stats st;
+    metrics *m = NULL;
+    int rc = sim_run(sc, &o, &m, &st, &err);
+    if (rc == 0)
+        rc = metrics_summarize(m, &sc->slo, &sc->cost, s, &err);
+    metrics_free(m);
+    scenario_free(sc);
+    return rc;
+}
+
+/* The planned per-unit load holds over ten times the probes' sessions: the
+ * whole run's p99s (warm-up included) within the SLOs, every request done,
+ * the backlog steady. */
+static void check_tenfold(const plan_cfg *p, const plan_result *r, int replicas)
+{
+    double met, missed;
+    bracket_of(r, &met, &missed);
+    const plan_probe *best = probe_with_knob(r, met);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(best);
+    char rep[64], sess[64], rate[64];
+    snprintf(rep, sizeof rep, "replicas.count=%d", replicas);
+    snprintf(sess, sizeof sess, "workload.sessions=%lld", (long long)(10 * best->sessions));
+    snprintf(rate, sizeof rate, "workload.arrival.rate=%.17g/s", r->op.knob);
+    char *sets[] = { rep, sess, rate };
+    metrics_summary s;
+    CU_ASSERT_EQUAL_FATAL(e2e_run(sets, 3, &s), 0);
+    CU_ASSERT_EQUAL(s.unfinished, 0);
+    CU_ASSERT_EQUAL(s.rejected, 0);
+    CU_ASSERT_TRUE(s.steady.steady);
+    CU_ASSERT(s.ttft_ns.p99 <= (double)p->slo_ttft_p99_ns);
+    CU_ASSERT(s.itl_ns.p99 <= (double)p->slo_itl_p99_ns);
+}
+
+/* One GPU offered 40 sessions/s (about 120 requests/s, several times what it
+ * serves): the backlog grows, and the run says so. */
+static void test_run_past_capacity(void)
+{
+    char *sets[] = { "replicas.count=1", "workload.sessions=1000", "workload.arrival.rate=40/s" };
+    metrics_summary s;
+    CU_ASSERT_EQUAL_FATAL(e2e_run(sets, 3, &s), 0);
+    CU_ASSERT_FALSE(s.steady.steady);
+    CU_ASSERT(s.steady.backlog_trend_per_s > 0);
+    CU_ASSERT(s.steady.backlog_at_end > 0);
+}
+
 static void test_plan_run(void)
 {
     kt_err err;
@@ -125,7 +182,7 @@ static void test_plan_run(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     CU_ASSERT_EQUAL_FATAL(p->n_cand, 3);
     CU_ASSERT_EQUAL(p->baseline, 0);
-    CU_ASSERT_DOUBLE_EQUAL(p->target_rps, 100, 0);
+    CU_ASSERT_DOUBLE_EQUAL(p->target_rps, 120, 0);
     CU_ASSERT_EQUAL(p->slo_ttft_p99_ns, 500000000);
     plan_result res[3];
     CU_ASSERT_EQUAL_FATAL(plan_run(p, NULL, 0, res, NULL, &err), 0);
@@ -150,6 +207,19 @@ static void test_plan_run(void)
         CU_ASSERT(r->units * r->max_rps_per_unit >= p->target_rps);
         CU_ASSERT_TRUE(r->op.meets);
         CU_ASSERT(r->op.ttft_p99_ms <= 500);
+        /* Every probe long enough: the scenario's sessions at least, and at
+         * least min_requests of them scored... */
+        for (int i = 0; i < r->n_probes; i++)
+            CU_ASSERT(r->probes[i].sessions >= 300);
+        CU_ASSERT(best->scored >= (size_t)p->min_requests);
+        CU_ASSERT_TRUE(best->steady);
+        /* ...the operating point confirmed over 4 × a probe's horizon, with
+         * its margin, and backed off only by whole units. */
+        CU_ASSERT(r->op.sessions >= 4 * 300);
+        CU_ASSERT_TRUE(r->op.steady);
+        CU_ASSERT(r->margin >= 0 && r->margin < 1);
+        CU_ASSERT(r->backed_off >= 0 && r->backed_off <= r->units);
+        check_tenfold(p, r, c + 1);
         /* H100 defaults: $37,000 over 4 years, 700 W × PUE 1.3 at $0.10/kWh
          * for 8,766 hours a year (hwprofiles/h100-sxm.yaml, README). */
         CU_ASSERT_DOUBLE_EQUAL(r->usd_per_gpu_year, 37000 / 4.0 + 0.7 * 1.3 * 0.10 * 8766, 1e-6);
@@ -163,8 +233,8 @@ static void test_plan_run(void)
     CU_ASSERT_EQUAL(res[2].n_probes, 1);
     CU_ASSERT_EQUAL(res[2].rank, 0);
     CU_ASSERT_EQUAL(res[2].gpus_per_unit, 8);
-    /* Ranks follow $/year. */
-    int first = res[0].usd_per_year < res[1].usd_per_year ? 0 : 1;
+    /* Ranks follow $/year; a tie goes to the candidate listed first. */
+    int first = res[0].usd_per_year <= res[1].usd_per_year ? 0 : 1;
     CU_ASSERT_EQUAL(res[first].rank, 1);
     CU_ASSERT_EQUAL(res[1 - first].rank, 2);
 
@@ -267,6 +337,7 @@ int main(void)
         { "KV tier memory capex", test_tier_capex },
         { "a plan: bisection bracket, operating point, ranking, stored", test_plan_run },
         { "bad plan files name file, line and key", test_bad_plans },
+        { "a run past capacity reports its growing backlog", test_run_past_capacity },
         { NULL, NULL },
     };
     return tu_run("plan", tests);

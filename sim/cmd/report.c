@@ -69,6 +69,25 @@ static void report_handoffs(FILE *out, const scenario *sc, const metrics_summary
             s->kv_transfer_ns.max / 1e6);
 }
 
+/* A run whose backlog still grew over its measured window, or that left
+ * requests unfinished, shows a ramp-up or a burst and its drain: its
+ * latencies are not what the load gives once the queue has built up. */
+static void report_steady(FILE *out, const metrics_summary *s)
+{
+    const metrics_steady *st = &s->steady;
+    if (st->steady && s->unfinished == 0)
+        return;
+    fprintf(out, "warning: ");
+    if (!st->steady)
+        fprintf(out, "no steady state: the backlog grew by %.1f requests (%.3f/s) over the %.2f s after warm-up"
+                     " (mean %.1f in system, %lld at the last session's arrival)%s",
+                st->backlog_growth, st->backlog_trend_per_s, (st->window_end_ns - st->warmup_end_ns) / 1e9,
+                st->backlog_mean, (long long)st->backlog_at_end, s->unfinished ? "; " : "");
+    if (s->unfinished)
+        fprintf(out, "%zu requests unfinished at the end", s->unfinished);
+    fprintf(out, "; the latencies above are of a ramp-up or a burst draining, not of this load sustained\n");
+}
+
 void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const sim_stats *st)
 {
     char a[32], b[32], c[32], d[32], e[32], slo[160];
@@ -104,6 +123,7 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
     dist_row(out, "TPOT (ms)", &s->tpot_ns, 1e6);
     dist_row(out, "E2E (s)", &s->e2e_ns, 1e9);
     dist_row(out, "queueing (ms)", &s->queue_ns, 1e6);
+    report_steady(out, s);
     slo_text(sc, slo, sizeof slo);
     fprintf(out, "throughput: %.3f req/s, %.1f tokens/s (%.1f output tokens/s)\n", s->throughput_rps,
             s->throughput_tok_s, s->output_tok_s);

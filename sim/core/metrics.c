@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_fit.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
@@ -359,9 +361,213 @@ int metrics_summarize(const metrics *m, const metrics_slo *slo, const metrics_co
     }
     summarize_itl(m, s);
     summarize_replicas(m, cost, s);
+    if (metrics_steady_state(m, METRICS_STEADY_GROWTH_TOLERANCE, &s->steady, err) < 0)
+        return -1;
     s->kv_blocks_per_replica = m->kv_blocks_per_replica;
     s->kv_block_bytes = m->kv_block_bytes;
     return 0;
+}
+
+/* ---------- steady state ---------- */
+
+size_t metrics_mser_truncation(const double *x, size_t n)
+{
+    if (n < 2)
+        return 0;
+    /* Suffix sums give each candidate's mean and squared deviations in O(1). */
+    size_t d_max = (size_t)((double)n * METRICS_MSER_MAX_SHARE), best = 0;
+    double sum = 0, sum2 = 0, best_se = INFINITY;
+    for (size_t i = n; i-- > 0;) {
+        sum += x[i];
+        sum2 += x[i] * x[i];
+        if (i > d_max)
+            continue;
+        double k = (double)(n - i), ss = sum2 - sum * sum / k;
+        double se = (ss > 0 ? ss : 0) / (k * k);
+        if (se <= best_se) {    /* ties: the shorter truncation */
+            best_se = se;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* Whether the slope of the batch means of y against t is significantly
+ * positive (one-sided t test at METRICS_STEADY_ALPHA). n >= METRICS_STEADY_MIN_SAMPLES. */
+static int batch_slope_significant(const double *t, const double *y, size_t n)
+{
+    size_t b = n < METRICS_STEADY_BATCHES ? n : METRICS_STEADY_BATCHES;
+    double bt[METRICS_STEADY_BATCHES], by[METRICS_STEADY_BATCHES];
+    for (size_t k = 0; k < b; k++) {
+        size_t lo = k * n / b, hi = (k + 1) * n / b;
+        bt[k] = gsl_stats_mean(t + lo, 1, hi - lo);
+        by[k] = gsl_stats_mean(y + lo, 1, hi - lo);
+    }
+    double c0, c1, cov00, cov01, cov11, sumsq;
+    gsl_fit_linear(bt, 1, by, 1, b, &c0, &c1, &cov00, &cov01, &cov11, &sumsq);
+    if (c1 <= 0)
+        return 0;
+    return cov11 <= 0 || c1 / sqrt(cov11) > gsl_cdf_tdist_Qinv(METRICS_STEADY_ALPHA, (double)(b - 2));
+}
+
+int metrics_backlog_steady(const double *t_s, const double *backlog, size_t n, double growth_tolerance,
+                           double *trend_per_s, double *growth, double *mean)
+{
+    *trend_per_s = *growth = *mean = 0;
+    if (n == 0)
+        return 1;
+    *mean = gsl_stats_mean(backlog, 1, n);
+    if (n < METRICS_STEADY_MIN_SAMPLES || t_s[n - 1] <= t_s[0])
+        return 1;
+    double c0, c1, cov00, cov01, cov11, sumsq;
+    gsl_fit_linear(t_s, 1, backlog, 1, n, &c0, &c1, &cov00, &cov01, &cov11, &sumsq);
+    *trend_per_s = c1;
+    *growth = c1 * (t_s[n - 1] - t_s[0]);
+    if (*growth <= growth_tolerance * *mean)
+        return 1;
+    return !batch_slope_significant(t_s, backlog, n);
+}
+
+/* The end of the arrival horizon: the last arrival of a session's first
+ * request (every request when the workload has no later turns). */
+static int64_t horizon_end_ns(const metrics *m)
+{
+    int64_t end = INT64_MIN;
+    for (size_t i = 0; i < m->n_reqs; i++)
+        if (m->reqs[i].turn == 0 && m->reqs[i].arrival_ns > end)
+            end = m->reqs[i].arrival_ns;
+    return end;
+}
+
+/* Sorted arrival times of admitted requests into arr (n_arr) and sorted
+ * finish times of completed ones into fin (n_fin). */
+static void backlog_events(const metrics *m, double *arr, size_t *n_arr, double *fin, size_t *n_fin)
+{
+    *n_arr = *n_fin = 0;
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        const metrics_req *r = &m->reqs[i];
+        if (r->outcome == REQ_REJECTED)
+            continue;
+        arr[(*n_arr)++] = (double)r->arrival_ns;
+        if (r->outcome == REQ_COMPLETED)
+            fin[(*n_fin)++] = (double)r->finish_ns;
+    }
+    gsl_sort(arr, 1, *n_arr);
+    gsl_sort(fin, 1, *n_fin);
+}
+
+int metrics_steady_state(const metrics *m, double growth_tolerance, metrics_steady *out, kt_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->steady = 1;
+    size_t n = m->n_reqs;
+    double *arr = malloc((n + 1) * sizeof *arr), *fin = malloc((n + 1) * sizeof *fin);
+    double *t_s = malloc((n + 1) * sizeof *t_s), *q = malloc((n + 1) * sizeof *q);
+    if (!arr || !fin || !t_s || !q) {
+        free(arr);
+        free(fin);
+        free(t_s);
+        free(q);
+        KT_ERROR(err, NULL, 0, 0, "metrics: out of memory for the backlog of %zu requests", n);
+        return -1;
+    }
+    size_t n_arr, n_fin, k = 0, done = 0;
+    backlog_events(m, arr, &n_arr, fin, &n_fin);
+    double end = (double)horizon_end_ns(m);
+    /* The backlog just after each arrival up to the horizon's end. */
+    for (size_t i = 0; i < n_arr && arr[i] <= end; i++) {
+        while (done < n_fin && fin[done] <= arr[i])
+            done++;
+        t_s[k] = (arr[i] - arr[0]) / 1e9;
+        q[k++] = (double)(i + 1 - done);
+    }
+    if (k) {
+        size_t d = metrics_mser_truncation(q, k);
+        out->first_arrival_ns = (int64_t)arr[0];
+        out->warmup_end_ns = (int64_t)arr[d];
+        out->window_end_ns = (int64_t)arr[k - 1];
+        out->samples = k - d;
+        out->backlog_at_end = (int64_t)q[k - 1];
+        out->steady = metrics_backlog_steady(t_s + d, q + d, k - d, growth_tolerance, &out->backlog_trend_per_s,
+                                             &out->backlog_growth, &out->backlog_mean);
+    }
+    free(arr);
+    free(fin);
+    free(t_s);
+    free(q);
+    return 0;
+}
+
+int metrics_window_p99(const metrics *m, int64_t from_ns, int64_t to_ns, double *ttft_p99_ns, double *itl_p99_ns,
+                       size_t *scored, kt_err *err)
+{
+    size_t n_ttft = 0, n_gaps = 0, have_gaps = 1;
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        const metrics_req *r = &m->reqs[i];
+        if (r->outcome == REQ_COMPLETED && r->arrival_ns >= from_ns && r->arrival_ns <= to_ns) {
+            n_ttft++;
+            n_gaps += (size_t)r->n_gaps;
+            have_gaps &= r->n_gaps == 0 || r->gaps != NULL;
+        }
+    }
+    double *ttft = malloc((n_ttft + 1) * sizeof *ttft), *gaps = malloc((n_gaps + 1) * sizeof *gaps);
+    if (!ttft || !gaps) {
+        free(ttft);
+        free(gaps);
+        KT_ERROR(err, NULL, 0, 0, "metrics: out of memory for the p99s of %zu requests", n_ttft);
+        return -1;
+    }
+    size_t k = 0, g = 0;
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        const metrics_req *r = &m->reqs[i];
+        if (r->outcome != REQ_COMPLETED || r->arrival_ns < from_ns || r->arrival_ns > to_ns)
+            continue;
+        ttft[k++] = (double)(r->first_token_ns - r->arrival_ns);
+        for (int64_t j = 0; have_gaps && j < r->n_gaps; j++)
+            gaps[g++] = (double)r->gaps[j];
+    }
+    metrics_dist t, it;
+    dist_of(ttft, k, &t);
+    dist_of(gaps, g, &it);
+    *ttft_p99_ns = t.p99;
+    *itl_p99_ns = have_gaps ? it.p99 : metrics_itl_quantile(m, 0.99);
+    *scored = k;
+    free(ttft);
+    free(gaps);
+    return 0;
+}
+
+double metrics_session_span_mean_ns(const metrics *m)
+{
+    int64_t n_sess = 0;
+    for (size_t i = 0; i < m->n_reqs; i++)
+        if (m->reqs[i].session >= n_sess)
+            n_sess = m->reqs[i].session + 1;
+    int64_t *first = malloc((size_t)(n_sess + 1) * sizeof *first), *last = calloc((size_t)n_sess + 1, sizeof *last);
+    if (!first || !last) {
+        free(first);
+        free(last);
+        return 0;
+    }
+    for (int64_t s = 0; s < n_sess; s++)
+        first[s] = INT64_MAX;
+    for (size_t i = 0; i < m->n_reqs; i++) {
+        const metrics_req *r = &m->reqs[i];
+        if (r->session < 0 || r->outcome != REQ_COMPLETED)
+            continue;
+        first[r->session] = r->arrival_ns < first[r->session] ? r->arrival_ns : first[r->session];
+        last[r->session] = r->finish_ns > last[r->session] ? r->finish_ns : last[r->session];
+    }
+    double sum = 0;
+    int64_t k = 0;
+    for (int64_t s = 0; s < n_sess; s++)
+        if (first[s] != INT64_MAX) {
+            sum += (double)(last[s] - first[s]);
+            k++;
+        }
+    free(first);
+    free(last);
+    return k ? sum / (double)k : 0;
 }
 
 static size_t field(metrics_field *f, size_t n, const char *name, double v, const char *unit)
@@ -441,6 +647,10 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
     n = field(f, n, "cost", s->cost_usd, "USD");
     n = field(f, n, "usd_per_m_tokens", s->usd_per_m_tokens, "USD/Mtokens");
     n = field(f, n, "usd_per_m_output_tokens", s->usd_per_m_output_tokens, "USD/Mtokens");
+    n = field(f, n, "steady_state", s->steady.steady, "boolean");
+    n = field(f, n, "warmup", (s->steady.warmup_end_ns - s->steady.first_arrival_ns) / 1e9, "s");
+    n = field(f, n, "backlog_trend", s->steady.backlog_trend_per_s, "requests/s");
+    n = field(f, n, "backlog_at_end", (double)s->steady.backlog_at_end, "requests");
     return n;
 }
 

@@ -132,6 +132,42 @@ typedef struct metrics_dist {
     size_t n;
 } metrics_dist;
 
+/* Whether a run's arrivals saw a steady state (metrics_steady_state).
+ * The backlog is the number of requests in the system (admitted, not yet
+ * finished), sampled at each arrival. The measured window runs from the end
+ * of the warm-up to the end of the arrival horizon (the last first turn of a
+ * session: after it no new sessions come and the offered load falls).
+ * Invariants: warmup_end_ns <= window_end_ns; steady == 1 when the window
+ * holds fewer than METRICS_STEADY_MIN_SAMPLES arrivals (nothing to judge). */
+typedef struct metrics_steady {
+    int64_t first_arrival_ns, warmup_end_ns, window_end_ns;
+    size_t samples;                 /* arrivals in the measured window */
+    double backlog_mean;            /* requests in system, mean over those arrivals */
+    double backlog_trend_per_s;     /* least-squares slope of the backlog against time */
+    double backlog_growth;          /* trend × window length: requests the backlog grew by */
+    int64_t backlog_at_end;         /* requests in system at the window's end */
+    int steady;                     /* backlog_growth within the tolerance */
+} metrics_steady;
+
+/* The backlog must not grow by more than this share of its mean over the
+ * measured window (metrics_backlog_steady); the plan key steady.growth_tolerance
+ * overrides it for planner probes. A queue past capacity grows linearly: after
+ * a warm-up of at most half the horizon its growth over the window is at least
+ * 2/3 of its mean, far above this; a stable one's fitted growth is noise. */
+#define METRICS_STEADY_GROWTH_TOLERANCE 0.25
+/* The growth must also be significant: the backlog's samples are strongly
+ * correlated, so the slope is tested on batch means (Schmeiser 1982: 10 to 30
+ * batches), one-sided, with Student's t on batches - 2 degrees of freedom.
+ * Without it a light load's backlog of a few requests, drifting by one or
+ * two over a window, would read as growth. */
+#define METRICS_STEADY_BATCHES 10
+#define METRICS_STEADY_ALPHA 0.01
+/* Fewer arrivals than this in the window: no line worth fitting. */
+#define METRICS_STEADY_MIN_SAMPLES 8
+/* MSER never truncates more than this share of the samples (White 1997): a
+ * series that needs more has no steady state to measure. */
+#define METRICS_MSER_MAX_SHARE 0.5
+
 typedef struct metrics_summary {
     size_t requests, completed, rejected, unfinished;
     int64_t duration_ns;            /* first arrival to last completion */
@@ -160,6 +196,7 @@ typedef struct metrics_summary {
     double kv_block_bytes;          /* one HBM block over a replica's GPUs */
     double cost_usd;                /* GPUs over the run's duration */
     double usd_per_m_tokens, usd_per_m_output_tokens;
+    metrics_steady steady;          /* at METRICS_STEADY_GROWTH_TOLERANCE */
 } metrics_summary;
 
 /* Collects results. Owns the request records (and their gap arrays). */
@@ -213,6 +250,33 @@ void metrics_replica_util(const metrics_replica *r, int64_t duration_ns, double 
                           double *mbu);
 /* Whether a completed request meets the SLOs. */
 int metrics_meets_slo(const metrics_req *r, const metrics_slo *slo);
+
+/* MSER warm-up truncation (White 1997): the d in [0, n × METRICS_MSER_MAX_SHARE]
+ * minimizing the squared standard error of the mean of x[d..n),
+ * sum((x_i - mean_d)^2) / (n - d)^2. Returns 0 when n < 2. */
+size_t metrics_mser_truncation(const double *x, size_t n);
+/* Least-squares fit (gsl_fit_linear) of backlog[i] against t_s[i] (seconds,
+ * ascending): *trend_per_s the slope, *growth = slope × (t_s[n-1] - t_s[0]),
+ * *mean the backlog's mean. Grows (returns 0) when growth > growth_tolerance
+ * × mean and the slope of the batch means is significantly positive
+ * (METRICS_STEADY_BATCHES, METRICS_STEADY_ALPHA); steady (1) otherwise, and
+ * when n < METRICS_STEADY_MIN_SAMPLES. Pure. */
+int metrics_backlog_steady(const double *t_s, const double *backlog, size_t n, double growth_tolerance,
+                           double *trend_per_s, double *growth, double *mean);
+/* The backlog at each arrival, MSER warm-up over it, and the stationarity
+ * test over the rest of the arrival horizon (see metrics_steady). Rejected
+ * requests never enter; unfinished ones never leave. Returns 0, or -1 with
+ * err when its working arrays cannot be allocated. */
+int metrics_steady_state(const metrics *m, double growth_tolerance, metrics_steady *out, kt_err *err);
+/* p99 TTFT and p99 ITL (ns) of the completed requests arriving in
+ * [from_ns, to_ns], and how many there were. ITL comes from the requests'
+ * stored gaps (results.itl_gaps), else the whole run's histogram. Returns 0,
+ * or -1 with err when out of memory. */
+int metrics_window_p99(const metrics *m, int64_t from_ns, int64_t to_ns, double *ttft_p99_ns, double *itl_p99_ns,
+                       size_t *scored, kt_err *err);
+/* Mean over sessions of first arrival to last finish (ns): how long a
+ * session keeps offering load when unloaded. 0 without completed requests. */
+double metrics_session_span_mean_ns(const metrics *m);
 
 /* One named figure of a summary, with its unit, for tables, JSON and SQL. */
 typedef struct metrics_field {

@@ -23,10 +23,21 @@
 #define PLAN_KNOB_HI 100.0
 #define PLAN_TOLERANCE 0.03
 #define PLAN_PROBES 16
-/* Units added, one at a time, when the operating point misses the SLOs. */
+/* Back-offs when the operating point misses the SLOs over the longer horizon. */
 #define PLAN_OP_TRIES 8
 /* f(knob) is kept this far from zero so its sign always says meets / fails. */
 #define PLAN_F_EPS 1e-9
+/* Steady-state probe defaults (plan keys under `steady:`). A probe's measured
+ * window (after a warm-up of at most half its horizon) spans at least this
+ * many unloaded session spans (first arrival to last finish of a session), so
+ * that the offered load has ramped up and a slow build-up of the queue has
+ * time to show. */
+#define PLAN_SERVICE_TIMES 4.0
+/* and brings at least this many scored requests, so that a p99 rests on
+ * twenty requests past it and a light probe is not judged on a handful. */
+#define PLAN_MIN_REQUESTS 2000
+/* The operating point is re-run over this many times its probe's horizon. */
+#define PLAN_CONFIRM_FACTOR 4.0
 
 /* ---------- loading ---------- */
 
@@ -93,6 +104,17 @@ static int load_search(plan_cfg *p, conf_node *root, kt_err *err)
     p->knob_hi = PLAN_KNOB_HI;
     p->tolerance = PLAN_TOLERANCE;
     p->max_probes = PLAN_PROBES;
+    p->service_times = PLAN_SERVICE_TIMES;
+    p->min_requests = PLAN_MIN_REQUESTS;
+    p->growth_tolerance = METRICS_STEADY_GROWTH_TOLERANCE;
+    p->confirm_factor = PLAN_CONFIRM_FACTOR;
+    conf_node *st = conf_take(root, "steady");
+    if (st && (conf_expect(st, CONF_MAP, err) < 0 ||
+               conf_f64(st, "service_times", 0, 1, 1e6, &p->service_times, err) < 0 ||
+               conf_i64(st, "min_requests", 0, 1, INT64_C(1000000000), &p->min_requests, err) < 0 ||
+               conf_f64(st, "growth_tolerance", 0, 0, 1e6, &p->growth_tolerance, err) < 0 ||
+               conf_f64(st, "confirm", 0, 1, 1e3, &p->confirm_factor, err) < 0))
+        return -1;
     conf_node *s = conf_take(root, "search");
     if (!s)
         return 0;
@@ -189,19 +211,22 @@ static void knob_set(const plan_candidate *c, double knob, char *buf, size_t n)
         snprintf(buf, n, "workload.arrival.rate=%.17g/s", knob);
 }
 
-/* Loads candidate c's scenario with its overrides, extra ones, and one more
- * (knob, may be NULL). Caller frees. */
-static scenario *candidate_load(const plan_candidate *c, char **extra, int n_extra, const char *knob,
+/* The overrides a probe adds: the knob, the sessions, kept gaps. */
+#define PLAN_PROBE_SETS 3
+
+/* Loads candidate c's scenario with its overrides, extra ones, and the
+ * probe's (n_probe of them, at most PLAN_PROBE_SETS). Caller frees. */
+static scenario *candidate_load(const plan_candidate *c, char **extra, int n_extra, char **probe, int n_probe,
                                 kt_err *err)
 {
-    char *sets[2 * PLAN_MAX_SETS + 1];
+    char *sets[2 * PLAN_MAX_SETS + PLAN_PROBE_SETS];
     int n = 0;
     for (int i = 0; i < c->n_sets; i++)
         sets[n++] = c->sets[i];
     for (int i = 0; i < n_extra && n < 2 * PLAN_MAX_SETS; i++)
         sets[n++] = extra[i];
-    if (knob)
-        sets[n++] = (char *)knob;
+    for (int i = 0; i < n_probe && i < PLAN_PROBE_SETS; i++)
+        sets[n++] = probe[i];
     scenario *sc = scenario_load(c->scenario, sets, n, err);
     if (!sc && err->line == 0) {
         char msg[sizeof err->msg];
@@ -218,12 +243,13 @@ plan_cfg *plan_load(const char *path, char **extra_sets, int n_extra, kt_err *er
         return NULL;
     p->file = strdup(path);
     for (int c = 0; c < p->n_cand; c++) {
-        scenario *sc = candidate_load(&p->cand[c], extra_sets, n_extra, NULL, err);
+        scenario *sc = candidate_load(&p->cand[c], extra_sets, n_extra, NULL, 0, err);
         if (!sc) {
             plan_free(p);
             return NULL;
         }
         p->cand[c].trace = sc->trace.on;
+        p->cand[c].sessions = sc->workload.sessions;
         scenario_free(sc);
     }
     return p;
@@ -232,13 +258,14 @@ plan_cfg *plan_load(const char *path, char **extra_sets, int n_extra, kt_err *er
 /* ---------- one load point ---------- */
 
 /* Request arrival rate a run offers. Synthetic sessions: the session rate
- * times the turns a session brings (the steady-state rate, which ramp-up
- * and drain at the ends of a finite run would bias low); a trace: (n - 1)
- * gaps over its arrival span. */
-static double arrival_rps(const scenario *sc, const metrics *m, double knob)
+ * times the requests a session brings, reqs_per_session, measured once per
+ * candidate so that every probe's rate is the same multiple of its knob (the
+ * steady-state rate, which ramp-up and drain at the ends of a finite run
+ * would bias low); a trace: (n - 1) gaps over its arrival span. */
+static double arrival_rps(const scenario *sc, const metrics *m, double knob, double reqs_per_session)
 {
     if (!sc->trace.on)
-        return sc->workload.sessions > 0 ? knob * (double)m->n_reqs / (double)sc->workload.sessions : 0;
+        return knob * reqs_per_session;
     if (m->n_reqs < 2)
         return 0;
     int64_t lo = m->reqs[0].arrival_ns, hi = lo;
@@ -249,37 +276,72 @@ static double arrival_rps(const scenario *sc, const metrics *m, double knob)
     return hi > lo ? (double)(m->n_reqs - 1) / ((double)(hi - lo) / 1e9) : 0;
 }
 
-static int within_slo(const plan_cfg *p, const metrics_summary *s)
+/* Every request completed, the backlog steady, and the scored requests'
+ * p99s within the SLOs. */
+static int within_slo(const plan_cfg *p, const metrics_summary *s, const plan_probe *pr)
 {
-    return s->rejected == 0 && s->unfinished == 0 && s->completed > 0 &&
-           (!p->slo_ttft_p99_ns || s->ttft_ns.p99 <= (double)p->slo_ttft_p99_ns) &&
-           (!p->slo_itl_p99_ns || s->itl_ns.p99 <= (double)p->slo_itl_p99_ns);
+    return s->rejected == 0 && s->unfinished == 0 && s->completed > 0 && pr->steady && pr->scored > 0 &&
+           (!p->slo_ttft_p99_ns || pr->ttft_p99_ms * 1e6 <= (double)p->slo_ttft_p99_ns) &&
+           (!p->slo_itl_p99_ns || pr->itl_p99_ms * 1e6 <= (double)p->slo_itl_p99_ns);
 }
 
-/* Simulates candidate c at knob and fills pr. */
-static int probe_run(const plan_cfg *p, const plan_candidate *c, char **extra, int n_extra, double knob,
-                     plan_probe *pr, kt_err *err)
+/* Simulates candidate c at knob with sessions sessions (0: as written),
+ * gaps kept for the windowed ITL. Returns the scenario and metrics (caller
+ * frees both), or NULL with err. */
+static scenario *probe_sim(const plan_candidate *c, char **extra, int n_extra, double knob, int64_t sessions,
+                           metrics **m, kt_err *err)
 {
-    char kbuf[128];
+    char kbuf[128], sbuf[64], gaps[] = "results.itl_gaps=true";
+    char *probe[PLAN_PROBE_SETS] = { kbuf, gaps, sbuf };
     knob_set(c, knob, kbuf, sizeof kbuf);
-    scenario *sc = candidate_load(c, extra, n_extra, kbuf, err);
+    snprintf(sbuf, sizeof sbuf, "workload.sessions=%lld", (long long)sessions);
+    scenario *sc = candidate_load(c, extra, n_extra, probe, sessions > 0 ? 3 : 2, err);
+    if (!sc)
+        return NULL;
+    sim_opts o = { 0 };
+    sim_stats st;
+    *m = NULL;
+    if (sim_run(sc, &o, m, &st, err) < 0) {
+        metrics_free(*m);
+        scenario_free(sc);
+        return NULL;
+    }
+    return sc;
+}
+
+/* Scores a probe's run into pr: the backlog's steadiness over the arrival
+ * horizon after warm-up, and the p99s of the requests arriving in it. */
+static int probe_measure(const plan_cfg *p, const scenario *sc, const metrics *m, double knob,
+                         double reqs_per_session, plan_probe *pr, kt_err *err)
+{
+    metrics_summary s;
+    metrics_steady st;
+    double ttft_ns, itl_ns;
+    size_t scored;
+    if (metrics_summarize(m, &sc->slo, &sc->cost, &s, err) < 0 ||
+        metrics_steady_state(m, p->growth_tolerance, &st, err) < 0 ||
+        metrics_window_p99(m, st.warmup_end_ns, st.window_end_ns, &ttft_ns, &itl_ns, &scored, err) < 0)
+        return -1;
+    *pr = (plan_probe){ .knob = knob, .rps = arrival_rps(sc, m, knob, reqs_per_session), .ttft_p99_ms = ttft_ns / 1e6,
+                        .itl_p99_ms = itl_ns / 1e6,
+                        .tokens_per_request = s.completed ? (double)(s.input_tokens + s.output_tokens) /
+                                                                (double)s.completed
+                                                          : 0,
+                        .sessions = sc->trace.on ? 0 : sc->workload.sessions, .scored = scored,
+                        .backlog_growth = st.backlog_growth, .steady = st.steady };
+    pr->meets = within_slo(p, &s, pr);
+    return 0;
+}
+
+/* Simulates candidate c at knob over sessions sessions and fills pr. */
+static int probe_run(const plan_cfg *p, const plan_candidate *c, char **extra, int n_extra, double knob,
+                     int64_t sessions, double reqs_per_session, plan_probe *pr, kt_err *err)
+{
+    metrics *m;
+    scenario *sc = probe_sim(c, extra, n_extra, knob, sessions, &m, err);
     if (!sc)
         return -1;
-    sim_opts o = { 0 };
-    metrics *m = NULL;
-    sim_stats st;
-    metrics_summary s;
-    int rc = sim_run(sc, &o, &m, &st, err);
-    if (rc == 0)
-        rc = metrics_summarize(m, &sc->slo, &sc->cost, &s, err);
-    if (rc == 0) {
-        *pr = (plan_probe){ .knob = knob, .rps = arrival_rps(sc, m, knob), .ttft_p99_ms = s.ttft_ns.p99 / 1e6,
-                            .itl_p99_ms = s.itl_ns.p99 / 1e6,
-                            .tokens_per_request = s.completed ? (double)(s.input_tokens + s.output_tokens) /
-                                                                    (double)s.completed
-                                                              : 0,
-                            .meets = within_slo(p, &s) };
-    }
+    int rc = probe_measure(p, sc, m, knob, reqs_per_session, pr, err);
     metrics_free(m);
     scenario_free(sc);
     return rc;
@@ -287,12 +349,15 @@ static int probe_run(const plan_cfg *p, const plan_candidate *c, char **extra, i
 
 /* ---------- the search ---------- */
 
-/* State the GSL function sees: memoized probes of one candidate. */
+/* State the GSL function sees: memoized probes of one candidate, and what
+ * sizes them (measured once at the bracket's low end). */
 typedef struct search {
     const plan_cfg *p;
     const plan_candidate *c;
     char **extra;
     int n_extra;
+    double reqs_per_session;    /* requests a session brings */
+    double span_s;              /* a session's span, unloaded: first arrival to last finish */
     plan_result *r;
     progress *notes;            /* each probe's result */
     kt_err *err;
@@ -306,6 +371,38 @@ static double slo_ratio(const plan_cfg *p, const plan_probe *pr)
     return t > i ? t : i;
 }
 
+/* Sessions for a probe at knob: the arrival horizon (sessions / knob) spans
+ * at least service_times session spans, and the requests at least
+ * min_requests; both over the share MSER may keep (it cuts at most
+ * METRICS_MSER_MAX_SHARE), never fewer than the scenario's own. A trace is
+ * replayed as written (0). */
+static int64_t probe_sessions(const search *s, double knob)
+{
+    const plan_cfg *p = s->p;
+    if (s->c->trace)
+        return 0;
+    double kept = 1 - METRICS_MSER_MAX_SHARE;
+    double by_span = p->service_times * s->span_s * knob / kept;
+    double by_reqs = s->reqs_per_session > 0 ? (double)p->min_requests / (s->reqs_per_session * kept) : 0;
+    double n = ceil(by_span > by_reqs ? by_span : by_reqs);
+    return n > (double)s->c->sessions ? (int64_t)n : s->c->sessions;
+}
+
+/* Measures what sizes the probes: a run at the bracket's low end with the
+ * scenario's own sessions (light load, so the span is the unloaded one). */
+static int search_calibrate(search *s)
+{
+    metrics *m;
+    scenario *sc = probe_sim(s->c, s->extra, s->n_extra, s->p->knob_lo, 0, &m, s->err);
+    if (!sc)
+        return -1;
+    s->reqs_per_session = sc->workload.sessions > 0 ? (double)m->n_reqs / (double)sc->workload.sessions : 0;
+    s->span_s = metrics_session_span_mean_ns(m) / 1e9;
+    metrics_free(m);
+    scenario_free(sc);
+    return 0;
+}
+
 /* The probe at knob, run once. NULL when it could not run or the budget is spent. */
 static const plan_probe *probe_at(search *s, double knob)
 {
@@ -316,14 +413,17 @@ static const plan_probe *probe_at(search *s, double knob)
     if (s->failed || r->n_probes == PLAN_MAX_PROBES)
         return NULL;
     plan_probe *pr = &r->probes[r->n_probes];
-    if (probe_run(s->p, s->c, s->extra, s->n_extra, knob, pr, s->err) < 0) {
+    if (probe_run(s->p, s->c, s->extra, s->n_extra, knob, probe_sessions(s, knob), s->reqs_per_session, pr,
+                  s->err) < 0) {
         s->failed = 1;
         return NULL;
     }
     r->n_probes++;
-    progress_note(s->notes, "%s probe %d: knob %.4g -> %.4g req/s, TTFT p99 %.3f s, ITL p99 %.2f ms: %s",
-                  s->c->name, r->n_probes, knob, pr->rps, pr->ttft_p99_ms / 1e3, pr->itl_p99_ms,
-                  pr->meets ? "meets the SLOs" : "misses");
+    progress_note(s->notes,
+                  "%s probe %d: knob %.4g, %lld sessions -> %.4g req/s, TTFT p99 %.3f s, ITL p99 %.2f ms over %zu"
+                  " requests, backlog %s: %s",
+                  s->c->name, r->n_probes, knob, (long long)pr->sessions, pr->rps, pr->ttft_p99_ms / 1e3,
+                  pr->itl_p99_ms, pr->scored, pr->steady ? "steady" : "grows", pr->meets ? "meets the SLOs" : "misses");
     return pr;
 }
 
@@ -426,12 +526,14 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
                               progress *notes, kt_err *err)
 {
     const plan_candidate *c = &p->cand[ci];
-    scenario *sc = candidate_load(c, extra, n_extra, NULL, err);
+    scenario *sc = candidate_load(c, extra, n_extra, NULL, 0, err);
     if (!sc)
         return -1;
     cost_figures(sc, r);
     scenario_free(sc);
-    search s = { p, c, extra, n_extra, r, notes, err, 0 };
+    search s = { .p = p, .c = c, .extra = extra, .n_extra = n_extra, .r = r, .notes = notes, .err = err };
+    if (search_calibrate(&s) < 0)
+        return -1;
     double knob = search_max_knob(&s);
     if (knob < 0)
         return -1;
@@ -441,17 +543,30 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
     if (!r->feasible)
         return 0;
     /* The operating point: the target spread over the units, the knob scaled
-     * to it (arrivals scale linearly with the knob). A run at a new rate is a
-     * new random draw: when it misses the SLOs the fleet grows by a unit. */
+     * to it (arrivals scale linearly with the knob), confirmed over
+     * confirm_factor times a probe's horizon: a slow build-up the probes were
+     * too short to see shows there. When it misses the SLOs the plan backs
+     * off: units grow by the search's tolerance (its resolution on the load,
+     * so a fleet of hundreds does not creep up a unit at a time), at least
+     * one, and it confirms again. */
     for (int tries = 0;; tries++) {
         double op_knob = knob * (p->target_rps / (double)r->units) / r->max_rps_per_unit;
-        if (probe_run(p, c, extra, n_extra, op_knob, &r->op, err) < 0)
+        int64_t sessions = (int64_t)ceil(p->confirm_factor * (double)probe_sessions(&s, op_knob));
+        if (probe_run(p, c, extra, n_extra, op_knob, sessions, s.reqs_per_session, &r->op, err) < 0)
             return -1;
+        progress_note(notes, "%s operating point: %lld units, knob %.4g, %lld sessions -> TTFT p99 %.3f s, ITL p99"
+                             " %.2f ms, backlog %s: %s",
+                      c->name, (long long)r->units, op_knob, (long long)r->op.sessions, r->op.ttft_p99_ms / 1e3,
+                      r->op.itl_p99_ms, r->op.steady ? "steady" : "grows", r->op.meets ? "confirmed" : "misses");
         if (r->op.meets || tries == PLAN_OP_TRIES)
             break;
-        r->units++;
+        int64_t more = (int64_t)ceil((double)r->units * (1 + p->tolerance));
+        more = more > r->units + 1 ? more : r->units + 1;
+        r->backed_off += (int)(more - r->units);
+        r->units = more;
         price_units(r);
     }
+    r->margin = 1 - slo_ratio(p, &r->op);
     double tokens_per_s = p->target_rps * r->op.tokens_per_request;
     r->usd_per_m_tokens = tokens_per_s > 0 ? r->usd_per_year / (tokens_per_s * METRICS_SECONDS_PER_YEAR / 1e6) : 0;
     return 0;
@@ -519,6 +634,23 @@ static void report_savings(FILE *out, const plan_cfg *p, const plan_result *res)
     }
 }
 
+/* Candidates whose operating point missed the SLOs over the confirm horizon. */
+static void report_backoffs(FILE *out, const plan_cfg *p, const plan_result *res)
+{
+    for (int c = 0; c < p->n_cand; c++) {
+        const plan_result *x = &res[c];
+        if (!x->feasible || (!x->backed_off && x->op.meets))
+            continue;
+        if (x->op.meets)
+            fprintf(out, "  %s: missed the SLOs over the longer horizon at %lld units; backed off to %lld units\n",
+                    p->cand[c].name, (long long)(x->units - x->backed_off), (long long)x->units);
+        else
+            fprintf(out, "  %s: still misses the SLOs over the longer horizon at %lld units (backlog %s):"
+                         " not confirmed\n",
+                    p->cand[c].name, (long long)x->units, x->op.steady ? "steady" : "grows");
+    }
+}
+
 void plan_report(FILE *out, const plan_cfg *p, const plan_result *res)
 {
     fprintf(out, "plan '%s': %.6g requests/s", p->name, p->target_rps);
@@ -526,9 +658,9 @@ void plan_report(FILE *out, const plan_cfg *p, const plan_result *res)
         fprintf(out, ", TTFT p99 <= %.3f s", (double)p->slo_ttft_p99_ns / 1e9);
     if (p->slo_itl_p99_ns)
         fprintf(out, ", ITL p99 <= %.1f ms", (double)p->slo_itl_p99_ns / 1e6);
-    fprintf(out, "\n%4s  %-20s %-10s %9s %12s %8s %8s %10s %10s %8s %10s %10s\n", "rank", "candidate", "gpu",
+    fprintf(out, "\n%4s  %-20s %-10s %9s %12s %8s %8s %10s %10s %8s %10s %10s %7s\n", "rank", "candidate", "gpu",
             "GPUs/unit", "max req/s", "units", "GPUs", "capex $M", "$M/year", "$/Mtok", "TTFT p99 s",
-            "ITL p99 ms");
+            "ITL p99 ms", "margin");
     for (int r = 1; r <= p->n_cand + 1; r++)
         for (int c = 0; c < p->n_cand; c++) {
             const plan_result *x = &res[c];
@@ -539,11 +671,14 @@ void plan_report(FILE *out, const plan_cfg *p, const plan_result *res)
                         p->cand[c].name, x->hardware, x->gpus_per_unit, "0", p->knob_lo);
                 continue;
             }
-            fprintf(out, "%4d  %-20s %-10s %9d %12.4g %8lld %8lld %10.2f %10.2f %8.4f %10.3f %10.2f\n", x->rank,
-                    p->cand[c].name, x->hardware, x->gpus_per_unit, x->max_rps_per_unit, (long long)x->units,
-                    (long long)x->gpus, x->usd_capex / 1e6, x->usd_per_year / 1e6, x->usd_per_m_tokens,
-                    x->op.ttft_p99_ms / 1e3, x->op.itl_p99_ms);
+            fprintf(out, "%4d  %-20s %-10s %9d %12.4g %8lld %8lld %10.2f %10.2f %8.4f %10.3f %10.2f %6.1f%%\n",
+                    x->rank, p->cand[c].name, x->hardware, x->gpus_per_unit, x->max_rps_per_unit,
+                    (long long)x->units, (long long)x->gpus, x->usd_capex / 1e6, x->usd_per_year / 1e6,
+                    x->usd_per_m_tokens, x->op.ttft_p99_ms / 1e3, x->op.itl_p99_ms, 100 * x->margin);
         }
+    fprintf(out, "operating points re-run over %.3g x the probes' horizon; margin: share of the SLO left over\n",
+            p->confirm_factor);
+    report_backoffs(out, p, res);
     int best = cheapest(p, res);
     if (best >= 0)
         fprintf(out, "cheapest: %s, %lld GPUs, $%.2fM a year ($%.2fM capex)\n", p->cand[best].name,
@@ -562,9 +697,10 @@ static void usage_plan(FILE *out)
             "\n"
             "For each candidate configuration in the plan FILE (YAML; README.md \"Capacity planning\"),\n"
             "finds by bisection on the arrival rate the highest load one unit (the scenario's replicas)\n"
-            "serves within the p99 TTFT / ITL SLOs, then the units and GPUs the target load needs and\n"
-            "their cost: GPU capex amortized (or rent) plus power, plus KV-tier memory. Prints a ranked\n"
-            "table, the cheapest configuration and the savings against the baseline.\n"
+            "sustains at steady state within the p99 TTFT / ITL SLOs (probes long enough to fill, warm-up\n"
+            "excluded, a growing backlog fails), then the units and GPUs the target load needs, checked\n"
+            "over a longer run, and their cost: GPU capex amortized (or rent) plus power, plus KV-tier\n"
+            "memory. Prints a ranked table, the cheapest configuration and the savings against the baseline.\n"
             "\n"
             "options:\n"
             "  --set KEY=VALUE   override a scenario key in every candidate (repeatable)\n"

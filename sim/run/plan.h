@@ -20,6 +20,7 @@ typedef struct plan_candidate {
     char *sets[PLAN_MAX_SETS];  /* "key=value", owned */
     int n_sets;
     int trace;                  /* its workload replays a trace (set by plan_load) */
+    int64_t sessions;           /* synthetic: workload.sessions as written (the probes' floor) */
 } plan_candidate;
 
 /* A plan file, loaded strictly.
@@ -35,6 +36,13 @@ typedef struct plan_cfg {
     double knob_lo, knob_hi;    /* search bracket: session arrivals/s, or a trace's rate_scale */
     double tolerance;           /* stop when (hi - lo) <= tolerance × lo */
     int max_probes;
+    /* Steady-state probes (README "Capacity planning"): a probe's arrival
+     * horizon spans at least service_times unloaded session spans and brings
+     * at least min_requests scored requests; its backlog may grow by at most
+     * growth_tolerance of its mean; the operating point is confirmed over
+     * confirm_factor times its probe's horizon. */
+    double service_times, growth_tolerance, confirm_factor;
+    int64_t min_requests;
     int baseline;               /* candidate index, -1 none */
     plan_candidate cand[PLAN_MAX_CANDIDATES];
     int n_cand;
@@ -46,7 +54,12 @@ typedef struct plan_probe {
     double rps;                 /* request arrival rate the run saw (requests/s) */
     double ttft_p99_ms, itl_p99_ms;
     double tokens_per_request;  /* input + output, mean over completed requests */
-    int meets;                  /* every request completed and both p99s within the SLOs */
+    int64_t sessions;           /* sessions simulated (0: a trace as written) */
+    size_t scored;              /* requests arriving in the measured window (after warm-up) */
+    double backlog_growth;      /* requests the backlog grew by over that window */
+    int steady;                 /* the backlog did not grow (metrics_steady) */
+    int meets;                  /* every request completed, steady, and both p99s (of the scored
+                                 * requests) within the SLOs */
 } plan_probe;
 
 /* The planner's answer for one candidate. */
@@ -60,7 +73,10 @@ typedef struct plan_result {
     int feasible;
     int64_t units, gpus;
     double usd_per_year, usd_capex, usd_per_m_tokens;
-    plan_probe op;              /* at the operating point: the target load over the units */
+    plan_probe op;              /* at the operating point (the target load over the units), over
+                                 * confirm_factor × the probe horizon */
+    double margin;              /* 1 - max(p99 / SLO) at op: the share of the SLO left over */
+    int backed_off;             /* units added because op missed the SLOs */
     int rank;                   /* 1 = cheapest feasible; 0 infeasible */
     plan_probe probes[PLAN_MAX_PROBES];
     int n_probes;
