@@ -422,6 +422,31 @@ int conf_scalar_str(conf_node *n, const char **out, kt_err *err)
     return 0;
 }
 
+int conf_overrides(conf_node *seq, int max, char **sets, int *n, kt_err *err)
+{
+    if (conf_expect(seq, CONF_SEQ, err) < 0)
+        return -1;
+    if (seq->n_kids > (size_t)(max - *n)) {
+        CONF_ERROR(err, seq, "%zu overrides, at most %d", seq->n_kids, max);
+        return -1;
+    }
+    for (size_t i = 0; i < seq->n_kids; i++) {
+        const char *s;
+        if (conf_scalar_str(seq->kids[i], &s, err) < 0)
+            return -1;
+        if (!strchr(s, '=')) {
+            CONF_ERROR(err, seq->kids[i], "override '%s' is not KEY=VALUE", s);
+            return -1;
+        }
+        if (!(sets[*n] = strdup(s))) {
+            CONF_ERROR(err, seq->kids[i], "out of memory");
+            return -1;
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
 int conf_scalar_i64(conf_node *n, int64_t lo, int64_t hi, int64_t *out, kt_err *err)
 {
     n->used = 1;

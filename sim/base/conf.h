@@ -57,6 +57,11 @@ int conf_expect(const conf_node *n, conf_kind kind, kt_err *err);
 /* Scalar readers: convert one scalar node. All return 0, or -1 with err set
  * at the node (wrong type, out of [lo, hi], unknown name, bad unit). */
 int conf_scalar_str(conf_node *n, const char **out, kt_err *err);
+/* Reads seq, a sequence of "KEY=VALUE" overrides (as --set takes them),
+ * appending owned copies to sets[*n..]; at most max in all. Returns 0, or -1
+ * with err located at the offending node (the copies made stay in sets for
+ * the caller to free). */
+int conf_overrides(conf_node *seq, int max, char **sets, int *n, kt_err *err);
 int conf_scalar_i64(conf_node *n, int64_t lo, int64_t hi, int64_t *out, kt_err *err);
 int conf_scalar_f64(conf_node *n, double lo, double hi, double *out, kt_err *err);
 int conf_scalar_bool(conf_node *n, int *out, kt_err *err);

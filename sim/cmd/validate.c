@@ -105,31 +105,12 @@ static int read_sets(conf_node *root, validate_case *c, kt_err *err)
     conf_node *seq = conf_take(root, "set");
     if (!seq)
         return 0;
-    if (conf_expect(seq, CONF_SEQ, err) < 0)
-        return -1;
-    if (seq->n_kids > VALIDATE_MAX_SETS) {
-        CONF_ERROR(err, seq, "%zu overrides, at most %d", seq->n_kids, VALIDATE_MAX_SETS);
-        return -1;
-    }
-    if (!(c->sets = calloc(seq->n_kids + 1, sizeof *c->sets))) {
+    size_t n = seq->n_kids < VALIDATE_MAX_SETS ? seq->n_kids : VALIDATE_MAX_SETS;
+    if (!(c->sets = calloc(n + 1, sizeof *c->sets))) {
         CONF_ERROR(err, seq, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < seq->n_kids; i++) {
-        const char *s;
-        if (conf_scalar_str(seq->kids[i], &s, err) < 0)
-            return -1;
-        if (!strchr(s, '=')) {
-            CONF_ERROR(err, seq->kids[i], "'%s': expected KEY=VALUE", s);
-            return -1;
-        }
-        if (!(c->sets[c->n_sets] = strdup(s))) {
-            CONF_ERROR(err, seq, "out of memory");
-            return -1;
-        }
-        c->n_sets++;
-    }
-    return 0;
+    return conf_overrides(seq, VALIDATE_MAX_SETS, c->sets, &c->n_sets, err);
 }
 
 /* published: {value, unit}. */

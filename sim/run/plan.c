@@ -55,28 +55,6 @@ void plan_free(plan_cfg *p)
     free(p);
 }
 
-/* Reads a sequence of strings into sets (owned copies). */
-static int load_sets(conf_node *seq, char **sets, int *n, kt_err *err)
-{
-    if (conf_expect(seq, CONF_SEQ, err) < 0)
-        return -1;
-    if (seq->n_kids > PLAN_MAX_SETS) {
-        CONF_ERROR(err, seq, "at most %d overrides", PLAN_MAX_SETS);
-        return -1;
-    }
-    for (size_t i = 0; i < seq->n_kids; i++) {
-        const char *s;
-        if (conf_scalar_str(seq->kids[i], &s, err) < 0)
-            return -1;
-        if (!strchr(s, '=')) {
-            CONF_ERROR(err, seq->kids[i], "override '%s' is not KEY=VALUE", s);
-            return -1;
-        }
-        sets[(*n)++] = strdup(s);
-    }
-    return 0;
-}
-
 static int load_candidate(plan_cfg *p, conf_node *n, const char *default_scenario, kt_err *err)
 {
     plan_candidate *c = &p->cand[p->n_cand];
@@ -95,7 +73,7 @@ static int load_candidate(plan_cfg *p, conf_node *n, const char *default_scenari
     c->scenario = strdup(path);
     p->n_cand++;
     conf_node *sets = conf_take(n, "set");
-    return sets ? load_sets(sets, c->sets, &c->n_sets, err) : 0;
+    return sets ? conf_overrides(sets, PLAN_MAX_SETS, c->sets, &c->n_sets, err) : 0;
 }
 
 static int load_search(plan_cfg *p, conf_node *root, kt_err *err)
