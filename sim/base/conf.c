@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "grow.h"
+#include "units.h"
 
 /* Deeper nesting than this is certainly not a scenario; refusing it keeps
  * hostile input from exhausting the stack. */
@@ -193,6 +194,41 @@ static int next_event(parse_state *ps, yaml_event_t *ev)
 
 static conf_node *parse_node(parse_state *ps, yaml_event_t *ev, int depth);
 
+/* The prefix libyaml expands "!!" to. */
+#define YAML_CORE_TAG_PREFIX "tag:yaml.org,2002:"
+
+/* The explicit tag on a scalar, sequence or mapping event, NULL when none. */
+static const char *event_tag(const yaml_event_t *ev)
+{
+    const yaml_char_t *tag = ev->type == YAML_SCALAR_EVENT           ? ev->data.scalar.tag
+                             : ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.tag
+                             : ev->type == YAML_MAPPING_START_EVENT  ? ev->data.mapping_start.tag
+                                                                     : NULL;
+    return (const char *)tag;
+}
+
+/* Refuses what the tree cannot hold faithfully: any explicit tag (kvtier
+ * reads every value by its key, so "!!str 42" or "!!python/object" would be
+ * silently ignored) and a scalar with a NUL byte ("\0" in a double-quoted
+ * scalar), which C strings would cut short. */
+static int event_check(parse_state *ps, const yaml_event_t *ev)
+{
+    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+    const char *tag = event_tag(ev);
+    if (tag) {
+        size_t core = strlen(YAML_CORE_TAG_PREFIX);
+        int is_core = !strncmp(tag, YAML_CORE_TAG_PREFIX, core);
+        KT_ERROR(ps->err, ps->file, line, col, "tags are not supported (found '%s%s')", is_core ? "!!" : "",
+                 is_core ? tag + core : tag);
+        return -1;
+    }
+    if (ev->type == YAML_SCALAR_EVENT && strlen((const char *)ev->data.scalar.value) != ev->data.scalar.length) {
+        KT_ERROR(ps->err, ps->file, line, col, "NUL bytes are not allowed in a value");
+        return -1;
+    }
+    return 0;
+}
+
 static conf_node *located(parse_state *ps, conf_kind kind, const yaml_event_t *ev)
 {
     return node_new(kind, ps->file, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1);
@@ -239,6 +275,8 @@ static int parse_pair(parse_state *ps, conf_node *map, yaml_event_t *kev, int de
                  "%s%smapping keys must be plain scalars", map->path, *map->path ? ": " : "");
         return -1;
     }
+    if (event_check(ps, kev) < 0)
+        return -1;
     const char *key = (const char *)kev->data.scalar.value;
     conf_node *prev = conf_find(map, key);
     if (prev) {
@@ -293,6 +331,8 @@ static conf_node *parse_node(parse_state *ps, yaml_event_t *ev, int depth)
         KT_ERROR(ps->err, ps->file, line, col, "nesting deeper than %d levels", CONF_MAX_DEPTH);
         return NULL;
     }
+    if (event_check(ps, ev) < 0)
+        return NULL;
     switch (ev->type) {
     case YAML_SCALAR_EVENT:
         return parse_scalar(ps, ev);
@@ -474,7 +514,7 @@ int conf_scalar_f64(conf_node *n, double lo, double hi, double *out, kt_err *err
         return -1;
     char *end;
     errno = 0;
-    double v = strtod(n->value, &end);
+    double v = units_strtod(n->value, &end);
     if (*end || end == n->value || errno == ERANGE || !isfinite(v)) {
         CONF_ERROR(err, n, "expected a number, found '%s'", n->value);
         return -1;

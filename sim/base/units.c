@@ -1,6 +1,7 @@
 /* units.c — strict parsing and readable printing of quantities with units (sizes, bandwidths, durations, FLOP/s, power, rates, token counts). */
 #include "units.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -198,6 +199,45 @@ static const char *scan_number(const char *s, num *out, char *why, size_t why_le
     snprintf(buf + nd, sizeof buf - nd, "e%ld", exp - frac);
     out->value = strtod(buf, NULL);
     return p;
+}
+
+/* Length of the decimal number at the start of s (after white space, as
+ * strtod skips it), 0 when none. */
+static size_t decimal_span(const char *s)
+{
+    const char *p = s;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p == '+' || *p == '-')
+        p++;
+    const char *digits = p;
+    while (is_digit(*p))
+        p++;
+    size_t n_int = (size_t)(p - digits), n_frac = 0;
+    if (*p == '.') {
+        const char *f = ++p;
+        while (is_digit(*p))
+            p++;
+        n_frac = (size_t)(p - f);
+    }
+    if (n_int + n_frac == 0)
+        return 0;
+    long exp;
+    scan_exponent(&p, &exp);
+    return (size_t)(p - s);
+}
+
+double units_strtod(const char *s, char **end)
+{
+    char *e;
+    double v = strtod(s, &e);
+    size_t span = decimal_span(s);
+    if (span == 0 || e != s + span) {
+        *end = (char *)s;
+        return 0;
+    }
+    *end = e;
+    return v;
 }
 
 /* Explains why s does not start with a number. */

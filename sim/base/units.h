@@ -22,6 +22,13 @@ typedef enum {
  * bare integer. Returns 0, or -1 with a reason written into why. */
 int units_parse(const char *s, units_kind kind, double *out, char *why, size_t why_len);
 
+/* strtod restricted to decimal spellings: [+-]digits[.digits][e[+-]digits]
+ * after optional leading white space, as strtod reads them (same value).
+ * Hex floats ("0x1p3"), "inf", "infinity" and "nan" are not numbers here:
+ * they leave *end at s and return 0. The one place user text becomes a
+ * double outside units_parse, so every reader agrees on what a number is. */
+double units_strtod(const char *s, char **end);
+
 /* A short example of a valid value ("80GiB"), for error messages. */
 const char *units_example(units_kind kind);
 

@@ -493,7 +493,7 @@ static int parse_tp(const char *s, int *out)
 static int parse_fraction(const char *s, double *out)
 {
     char *end;
-    double v = strtod(s, &end);
+    double v = units_strtod(s, &end);
     if (end == s || *end != '\0' || !(v > 0 && v <= 1)) {
         fprintf(stderr, "kvtier kv: --hbm-fraction '%s': need a number in (0, 1]\n", s);
         return -1;
@@ -506,7 +506,7 @@ static int parse_fraction(const char *s, double *out)
 static int parse_bytes(const char *name, const char *s, double *out)
 {
     char why[256], *end;
-    double v = strtod(s, &end);
+    double v = units_strtod(s, &end);
     if (end != s && *end == '\0' && v >= 0 && v == floor(v)) {
         *out = v;
         return 0;

@@ -1,6 +1,7 @@
 /* workload.c — GSL-backed distributions and the synthetic multi-turn session generator. */
 #include "workload.h"
 #include "htab.h"
+#include "units.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -38,7 +39,7 @@ static double dist_max(units_kind unit)
 static int plain_number(const conf_node *v)
 {
     char *end;
-    double x = strtod(v->value, &end);
+    double x = units_strtod(v->value, &end);
     return v->kind == CONF_SCALAR && !v->quoted && end != v->value && !*end && isfinite(x);
 }
 

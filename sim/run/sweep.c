@@ -10,6 +10,7 @@
 
 #include "conf.h"
 #include "htab.h"
+#include "units.h"
 
 /* A range reaches its end when within this fraction of a step of it:
  * 0.1 + 2 × 0.1 lands a rounding error short of 0.3. */
@@ -139,7 +140,7 @@ static int range_number(conf_node *n, double *v, const char **unit, kt_err *err)
         return -1;
     char *end;
     errno = 0;
-    *v = strtod(s, &end);
+    *v = units_strtod(s, &end);
     if (end == s || errno == ERANGE || !isfinite(*v)) {
         CONF_ERROR(err, n, "expected a number, with a unit or without (4, 0.5, 16GiB), found '%s'", s);
         return -1;
