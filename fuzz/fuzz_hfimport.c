@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!out)
         return 0;
     kt_err err;
-    int rc = model_import_hf(path, "fuzz", out, &err);
+    int rc = model_import_hf(path, "fuzz", out, NULL, &err);
     fclose(out);
     if (rc == 0)
         model_free(model_load_string(card, card_len, "imported.yaml", &err));

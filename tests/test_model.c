@@ -533,7 +533,7 @@ static model_card *import_card(const char *json_path, const char *name, kt_err *
     FILE *f = open_memstream(&yaml, &len);
     if (!f)
         return NULL;
-    int rc = model_import_hf(json_path, name, f, err);
+    int rc = model_import_hf(json_path, name, f, NULL, err);
     fclose(f);
     model_card *m = rc == 0 ? card_from_text(yaml, err) : NULL;
     if (rc == 0 && !m) {
@@ -699,9 +699,65 @@ static void test_import_errors(void)
     CU_ASSERT_EQUAL(err.line, 2);
     /* A file that does not exist. */
     FILE *devnull = fopen("/dev/null", "w");
-    CU_ASSERT_EQUAL(model_import_hf("/nonexistent-kvtier/config.json", "x", devnull, &err), -1);
+    CU_ASSERT_EQUAL(model_import_hf("/nonexistent-kvtier/config.json", "x", devnull, NULL, &err), -1);
     fclose(devnull);
     CU_ASSERT_STRING_EQUAL(err.file, "/nonexistent-kvtier/config.json");
+}
+
+/* A small Llama-style config with its KV heads, model_type and
+ * architectures given (NULL: the key left out). */
+static model_card *import_llama_like(int kv_heads, const char *model_type, const char *arch, const char *name,
+                                     kt_err *err)
+{
+    char json[1024], mt[128] = "", ar[128] = "", path[512];
+    if (model_type)
+        snprintf(mt, sizeof mt, "\"model_type\": \"%s\", ", model_type);
+    if (arch)
+        snprintf(ar, sizeof ar, "\"architectures\": [\"%s\"], ", arch);
+    snprintf(json, sizeof json,
+             "{%s%s\"hidden_size\": 64, \"intermediate_size\": 128, \"max_position_embeddings\": 1024,"
+             " \"num_attention_heads\": 8, \"num_hidden_layers\": 2, \"num_key_value_heads\": %d,"
+             " \"torch_dtype\": \"bfloat16\", \"vocab_size\": 100}", mt, ar, kv_heads);
+    if (write_temp(json, path, sizeof path) != 0)
+        return NULL;
+    char *yaml = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&yaml, &len);
+    int rc = f ? model_import_hf(path, name, f, NULL, err) : -1;
+    if (f)
+        fclose(f);
+    model_card *m = rc == 0 ? model_load_string(yaml, len, "imported.yaml", err) : NULL;
+    CU_ASSERT(rc == 0 || len == 0);  /* a refused card writes nothing */
+    free(yaml);
+    unlink(path);
+    return m;
+}
+
+/* What the importer refuses rather than write a wrong or unloadable card. */
+static void test_import_refuses(void)
+{
+    kt_err err = { 0 };
+    model_card *m = import_llama_like(2, "llama", "LlamaForCausalLM", "t", &err);
+    CU_ASSERT_PTR_NOT_NULL(m);
+    CU_ASSERT_EQUAL(m ? m->n_kv_heads : 0, 2);
+    model_free(m);
+    /* More KV heads than attention heads, and a count that does not divide them. */
+    CU_ASSERT_PTR_NULL(import_llama_like(16, "llama", NULL, "t", &err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "'num_key_value_heads' is 16"));
+    CU_ASSERT_PTR_NULL(import_llama_like(3, "llama", NULL, "t", &err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "'num_key_value_heads' is 3"));
+    /* An architecture the importer does not read is not taken for Llama. */
+    CU_ASSERT_PTR_NULL(import_llama_like(2, "gpt2", NULL, "t", &err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "'model_type' is 'gpt2'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "supported: llama, mistral"));
+    CU_ASSERT_PTR_NULL(import_llama_like(2, NULL, "GPT2LMHeadModel", "t", &err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "'architectures' is 'GPT2LMHeadModel'"));
+    /* A card kvtier would refuse (a name past the card's limit) is not written. */
+    char name[200];
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    CU_ASSERT_PTR_NULL(import_llama_like(2, "llama", NULL, name, &err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "does not load: name"));
 }
 
 int main(void)
@@ -717,6 +773,7 @@ int main(void)
         { "params: published totals", test_params_published },
         { "params: DeepSeek-V3 by hand", test_params_deepseek_by_hand },
         { "GEMMs: Llama 3.1 70B", test_gemms_70b },
+        { "import refuses bad heads, unknown architectures, unloadable cards", test_import_refuses },
         { "GEMMs: DeepSeek-V3 MLA and MoE", test_gemms_deepseek },
         { "attention FLOPs: closed forms", test_attn_flops_small },
         { "attention FLOPs: cards", test_attn_flops_cards },

@@ -122,8 +122,11 @@ double model_attn_flops(const model_card *m, int layer, int64_t n_new, int64_t c
 model_card *model_load_named(const char *name, const char *const *dirs, kt_err *err);
 
 /* Converts a Hugging Face config.json into model card YAML written to out.
- * Handles Llama (incl. Llama-4 text_config), Mistral, DeepSeek-V3 keys.
- * Returns 0, or -1 with err (file and what key is missing). */
-int model_import_hf(const char *config_json_path, const char *name, FILE *out, kt_err *err);
+ * Handles Llama (incl. Llama-4 text_config), Mistral, Mixtral, DeepSeek-V3;
+ * refuses any other model_type or architecture, and a card kvtier's own
+ * reader would refuse (nothing is written to out then). Each default taken
+ * for a key the config leaves out is said on notes, one line each (NULL:
+ * silent). Returns 0, or -1 with err (file and what key is wrong). */
+int model_import_hf(const char *config_json_path, const char *name, FILE *out, FILE *notes, kt_err *err);
 
 #endif

@@ -2,6 +2,8 @@
 #include "model.h"
 
 #include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,8 +31,22 @@ typedef struct hf_src {
     const char *path;
     json_t *cfg;                           /* text_config when present, else the root (borrowed) */
     json_t *root;                          /* borrowed */
+    FILE *notes;                           /* what was assumed goes here; NULL: nowhere */
     kt_err *err;
 } hf_src;
+
+/* Architectures the importer reads faithfully, by model_type and by the
+ * class names in "architectures"; anything else is refused rather than
+ * read as Llama. */
+static const char *const hf_model_types[] = {
+    "llama", "mistral", "mixtral", "llama4", "llama4_text", "deepseek_v3",
+};
+static const char *const hf_architectures[] = {
+    "LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM",
+    "Llama4ForConditionalGeneration", "Llama4ForCausalLM", "DeepseekV3ForCausalLM",
+};
+#define HF_N_MODEL_TYPES (sizeof hf_model_types / sizeof hf_model_types[0])
+#define HF_N_ARCHITECTURES (sizeof hf_architectures / sizeof hf_architectures[0])
 
 /* ------------------------------------------------------------------------ */
 /* Typed lookups; JSON null counts as absent (HF writes "q_lora_rank": null). */
@@ -47,6 +63,68 @@ static int hf_missing(const hf_src *s, const char *key)
 {
     KT_ERROR(s->err, s->path, 0, 0, "missing required key '%s'", key);
     return -1;
+}
+
+/* Says on s->notes what the card assumes that the config did not say. */
+static void hf_assumed(const hf_src *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void hf_assumed(const hf_src *s, const char *fmt, ...)
+{
+    if (!s->notes)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(s->notes, "kvtier model import: %s: assumed ", s->path);
+    vfprintf(s->notes, fmt, ap);
+    fputc('\n', s->notes);
+    va_end(ap);
+}
+
+/* 1 when name is one of the n names. */
+static int hf_known(const char *name, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(name, names[i]))
+            return 1;
+    return 0;
+}
+
+/* Refuses "what" (a model_type or an architecture) when not one of names,
+ * listing those. */
+static int hf_unsupported(const hf_src *s, const char *key, const char *what, const char *const *names,
+                          size_t n)
+{
+    char list[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < n && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", names[i]);
+    KT_ERROR(s->err, s->path, 0, 0, "'%s' is '%s', which kvtier cannot import (supported: %s)", key, what, list);
+    return -1;
+}
+
+/* Checks model_type and every entry of architectures against what the
+ * importer understands. A config with neither is read as Llama-style, and
+ * says so. */
+static int hf_architecture(const hf_src *s)
+{
+    json_t *mt = hf_get(s, "model_type"), *arch = hf_get(s, "architectures");
+    if (mt && (!json_is_string(mt) || !hf_known(json_string_value(mt), hf_model_types, HF_N_MODEL_TYPES)))
+        return hf_unsupported(s, "model_type", json_is_string(mt) ? json_string_value(mt) : "(not a string)",
+                              hf_model_types, HF_N_MODEL_TYPES);
+    if (arch && !json_is_array(arch)) {
+        KT_ERROR(s->err, s->path, 0, 0, "'architectures' is not a list of class names");
+        return -1;
+    }
+    size_t i;
+    json_t *a;
+    json_array_foreach(arch, i, a) {
+        if (!json_is_string(a) || !hf_known(json_string_value(a), hf_architectures, HF_N_ARCHITECTURES))
+            return hf_unsupported(s, "architectures", json_is_string(a) ? json_string_value(a) : "(not a string)",
+                                  hf_architectures, HF_N_ARCHITECTURES);
+    }
+    if (!mt && (!arch || json_array_size(arch) == 0))
+        hf_assumed(s, "a Llama-style decoder (no model_type or architectures given)");
+    return 0;
 }
 
 /* Reads an integer key in [lo, hi]. Absent: error when CONF_REQUIRED, else
@@ -161,6 +239,18 @@ static int hf_shape(const hf_src *s, hf_card *c)
                  "num_attention_heads %lld", (long long)c->hidden, (long long)c->heads);
         return -1;
     }
+    if (c->kv_heads > c->heads || c->heads % c->kv_heads != 0) {
+        KT_ERROR(s->err, s->path, 0, 0, "'num_key_value_heads' is %lld: num_attention_heads (%lld) must be a "
+                 "multiple of it", (long long)c->kv_heads, (long long)c->heads);
+        return -1;
+    }
+    if (!hf_get(s, "num_key_value_heads"))
+        hf_assumed(s, "kv_heads = num_attention_heads = %lld (no 'num_key_value_heads')", (long long)c->heads);
+    if (!hf_get(s, "head_dim") && !hf_get(s, "kv_lora_rank"))
+        hf_assumed(s, "head_dim = hidden_size / num_attention_heads = %lld (no 'head_dim')",
+                   (long long)c->head_dim);
+    if (!hf_get(s, "tie_word_embeddings"))
+        hf_assumed(s, "untied embeddings (no 'tie_word_embeddings')");
     return 0;
 }
 
@@ -484,7 +574,41 @@ static int hf_is_llama4(const hf_src *s)
     return hf_get(s, "attention_chunk_size") != NULL;
 }
 
-int model_import_hf(const char *config_json_path, const char *name, FILE *out, kt_err *err)
+/* Writes the card to a buffer, loads it back with kvtier's own card reader,
+ * and only then copies it to out: a card that kvtier would refuse is never
+ * written. */
+static int emit_verified(FILE *out, const char *name, const char *src_path, const hf_card *c, kt_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *buf = open_memstream(&text, &len);
+    if (!buf) {
+        KT_ERROR(err, src_path, 0, 0, "out of memory");
+        return -1;
+    }
+    int rc = emit_card(buf, name, src_path, c, err);
+    if (fclose(buf) != 0 && rc == 0) {
+        KT_ERROR(err, src_path, 0, 0, "out of memory");
+        rc = -1;
+    }
+    if (rc == 0) {
+        kt_err load_err;
+        model_card *m = model_load_string(text, len, "imported card", &load_err);
+        if (!m) {
+            KT_ERROR(err, src_path, 0, 0, "the card imported from it does not load: %s", load_err.msg);
+            rc = -1;
+        }
+        model_free(m);
+    }
+    if (rc == 0 && fwrite(text, 1, len, out) != len) {
+        KT_ERROR(err, NULL, 0, 0, "writing the model card failed");
+        rc = -1;
+    }
+    free(text);
+    return rc;
+}
+
+int model_import_hf(const char *config_json_path, const char *name, FILE *out, FILE *notes, kt_err *err)
 {
     json_error_t jerr;
     json_t *root = json_load_file(config_json_path, 0, &jerr);
@@ -496,7 +620,7 @@ int model_import_hf(const char *config_json_path, const char *name, FILE *out, k
     }
     int rc = -1;
     hf_card c = { 0 };
-    hf_src s = { .path = config_json_path, .root = root, .cfg = root, .err = err };
+    hf_src s = { .path = config_json_path, .root = root, .cfg = root, .notes = notes, .err = err };
     if (!json_is_object(root)) {
         KT_ERROR(err, config_json_path, 0, 0, "not a JSON object");
         goto out;
@@ -504,6 +628,8 @@ int model_import_hf(const char *config_json_path, const char *name, FILE *out, k
     json_t *text = json_object_get(root, "text_config");
     if (json_is_object(text))
         s.cfg = text;
+    if (hf_architecture(&s) != 0)
+        goto out;
     int llama4 = hf_is_llama4(&s);
     if (hf_shape(&s, &c) != 0)
         goto out;
@@ -515,7 +641,7 @@ int model_import_hf(const char *config_json_path, const char *name, FILE *out, k
     }
     if (hf_attention(&s, &c, llama4) != 0 || hf_ffn(&s, &c, llama4) != 0)
         goto out;
-    rc = emit_card(out, name, config_json_path, &c, err);
+    rc = emit_verified(out, name, config_json_path, &c, err);
 out:
     free(c.attn);
     free(c.ffn);
