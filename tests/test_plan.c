@@ -327,6 +327,22 @@ static void test_bad_plans(void)
     expect_bad(t, "--set", "replicas.count");
 }
 
+/* Command-line overrides past the first 64 still apply: the last of 70
+ * (replicas.count=0) makes every candidate's scenario invalid. */
+static void test_many_sets(void)
+{
+    enum { N_SETS = 70 };
+    char *sets[N_SETS];
+    for (int i = 0; i < N_SETS - 1; i++)
+        sets[i] = "seed=7";
+    sets[N_SETS - 1] = "replicas.count=0";
+    kt_err err;
+    plan_cfg *p = plan_load(tu_path("tests/data/plan.yaml"), sets, N_SETS, &err);
+    CU_ASSERT_PTR_NULL(p);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "replicas.count"));
+    plan_free(p);
+}
+
 int main(void)
 {
     /* Model cards and profiles come from the source tree, also in a VPATH build. */
@@ -337,6 +353,7 @@ int main(void)
         { "KV tier memory capex", test_tier_capex },
         { "a plan: bisection bracket, operating point, ranking, stored", test_plan_run },
         { "bad plan files name file, line and key", test_bad_plans },
+        { "every command-line override applies, however many", test_many_sets },
         { "a run past capacity reports its growing backlog", test_run_past_capacity },
         { NULL, NULL },
     };

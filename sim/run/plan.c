@@ -192,20 +192,27 @@ static void knob_set(const plan_candidate *c, double knob, char *buf, size_t n)
 /* The overrides a probe adds: the knob, the sessions, kept gaps. */
 #define PLAN_PROBE_SETS 3
 
-/* Loads candidate c's scenario with its overrides, extra ones, and the
- * probe's (n_probe of them, at most PLAN_PROBE_SETS). Caller frees. */
+/* Loads candidate c's scenario with its overrides, every extra one (the
+ * command line's, however many), and the probe's (n_probe of them, at most
+ * PLAN_PROBE_SETS). Caller frees. */
 static scenario *candidate_load(const plan_candidate *c, char **extra, int n_extra, char **probe, int n_probe,
                                 kt_err *err)
 {
-    char *sets[2 * PLAN_MAX_SETS + PLAN_PROBE_SETS];
+    char **sets = malloc(((size_t)c->n_sets + (size_t)n_extra + PLAN_PROBE_SETS) * sizeof *sets);
+    if (!sets) {
+        KT_ERROR(err, c->scenario, 0, 0, "candidate '%.63s': out of memory for %d overrides", c->name,
+                 c->n_sets + n_extra);
+        return NULL;
+    }
     int n = 0;
     for (int i = 0; i < c->n_sets; i++)
         sets[n++] = c->sets[i];
-    for (int i = 0; i < n_extra && n < 2 * PLAN_MAX_SETS; i++)
+    for (int i = 0; i < n_extra; i++)
         sets[n++] = extra[i];
     for (int i = 0; i < n_probe && i < PLAN_PROBE_SETS; i++)
         sets[n++] = probe[i];
     scenario *sc = scenario_load(c->scenario, sets, n, err);
+    free(sets);
     if (!sc && err->line == 0) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "candidate '%.63s': %.900s", c->name, err->msg);
@@ -707,8 +714,8 @@ int plan_main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 's')
             sets[n_sets++] = optarg;
-        else if (c == 'd')
-            db_path = optarg;
+        else if (c == 'd' && cli_parse_path("plan", "--db", optarg, &db_path) == 0)
+            continue;
         else if (c == 'n')
             db_path = NULL;
         else if (c == 'q')
