@@ -38,6 +38,11 @@ static const bad_case cases[] = {
     { "crlf-unknown-key.yaml", { NULL }, NULL, 19, "results.itl_gap: unknown key" },
     { "include-loop.yaml", { "--point", "0", NULL }, NULL, 3, "sweep: this is a sweep file, not a scenario" },
     { "bad-trace.yaml", { NULL }, "tests/data/bad/../traces/mooncake_bad.jsonl", 2, "bad JSON" },
+    { "tag.yaml", { NULL }, NULL, 6, "tags are not supported (found '!!str')" },
+    { "python-tag.yaml", { NULL }, NULL, 18, "tags are not supported (found '!!python/object:os.system')" },
+    { "nul-byte.yaml", { NULL }, NULL, 2, "NUL bytes are not allowed in a value" },
+    { "hex-float.yaml", { NULL }, NULL, 7, "kv.hbm_fraction: expected a number, found '0x1.cp-1'" },
+    { "nan.yaml", { NULL }, NULL, 12, "workload.arrival.cv: expected a number, found 'nan'" },
     { "tier-too-small.yaml", { NULL }, NULL, 11, "tiers: tier dram: 1000000 bytes hold no block of 2097152 bytes" },
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
@@ -204,6 +209,28 @@ static void test_skip_bad_lines(void)
     unlink(db);
 }
 
+/* `--db ''` names no database: run, sweep, plan and plot refuse it as a
+ * usage error before reading their file, and create nothing. */
+static void test_empty_db(void)
+{
+    static const char *const cmds[] = { "run", "sweep", "plan", "plot" };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char *argv[] = { (char *)tu_build_path("sim/kvtier"), (char *)cmds[i], "--db", "",
+                         (char *)tu_path("tests/data/e2e.yaml"), NULL };
+        if (!strcmp(cmds[i], "plot"))
+            argv[4] = NULL;  /* plot takes no file */
+        tu_output r = tu_exec(argv);
+        char says[64];
+        snprintf(says, sizeof says, "kvtier %s: --db: empty path", cmds[i]);
+        if (r.rc != CLI_EXIT_BAD_INPUT || !strstr(r.err, says))
+            fprintf(stderr, "\n  %s --db '': exit %d, stderr: %.300s\n", cmds[i], r.rc, r.err);
+        CU_ASSERT_EQUAL(r.rc, CLI_EXIT_BAD_INPUT);
+        CU_ASSERT_PTR_NOT_NULL(strstr(r.err, says));
+        CU_ASSERT_PTR_NULL(strstr(r.out, "results:"));
+        tu_output_free(&r);
+    }
+}
+
 /* The scratch directory and an empty results database in it. */
 static int setup(void)
 {
@@ -236,6 +263,7 @@ int main(void)
         { "a 1 MiB line", test_huge_line },
         { "CRLF line endings are accepted", test_crlf_accepted },
         { "--skip-bad runs past malformed trace lines", test_skip_bad_lines },
+        { "--db '' is a usage error", test_empty_db },
         { NULL, NULL },
     };
     int rc = tu_run("bad input", tests);

@@ -84,3 +84,13 @@ int cli_parse_i64(const char *cmd, const char *name, const char *s, int64_t lo, 
     *out = v;
     return 0;
 }
+
+int cli_parse_path(const char *cmd, const char *name, const char *s, const char **out)
+{
+    if (!*s) {
+        fprintf(stderr, "kvtier %s: %s: empty path\n", cmd, name);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}

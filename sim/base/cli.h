@@ -28,6 +28,11 @@ int cli_option_next(int argc, char **argv, const char *shortopts, const struct o
  * or -1 after saying on stderr what was wrong ("kvtier CMD: --jobs: ..."). */
 int cli_parse_i64(const char *cmd, const char *name, const char *s, int64_t lo, int64_t hi, int64_t *out);
 
+/* Takes option `name`'s value s as a path: *out = s. An empty path (as
+ * `--db ''` gives) names no file and is refused. Returns 0, or -1 after
+ * saying on stderr "kvtier CMD: --NAME: empty path". */
+int cli_parse_path(const char *cmd, const char *name, const char *s, const char **out);
+
 /* Parses s as a whole number >= 1 (an id or a count), the whole string.
  * Returns 0, or -1 leaving *out unchanged. */
 int cli_parse_id(const char *s, long long *out);

@@ -118,7 +118,10 @@ static int run_parse(int argc, char **argv, run_args *a)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 's': a->sets[a->n_sets++] = optarg; break;
-        case 'd': a->db = optarg; break;
+        case 'd':
+            if (cli_parse_path("run", "--db", optarg, &a->db) < 0)
+                return -1;
+            break;
         case 'n': a->db = NULL; break;
         case 'j': a->json = 1; break;
         case 'c': a->check = 1; break;
@@ -299,7 +302,7 @@ static int cmd_model(int argc, char **argv)
     }
     /* The card goes to a temporary file: an existing -o file is replaced
      * only by a card that was imported whole. */
-    int rc = model_import_hf(in, name ? name : base_name(in, nb, sizeof nb), outpath ? of.f : stdout, &err);
+    int rc = model_import_hf(in, name ? name : base_name(in, nb, sizeof nb), outpath ? of.f : stdout, stderr, &err);
     if (rc < 0) {
         if (outpath)
             outfile_abort(&of);

@@ -1548,7 +1548,7 @@ static int parse_args(int argc, char **argv, plot_args *a)
     optind = 1;
     while (rc == 0 && (c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': a->db = optarg; break;
+        case 'd': rc = cli_parse_path("plot", "--db", optarg, &a->db); break;
         case 'r': rc = parse_id_opt("--run", optarg, &a->runs[a->n_runs++]); break;
         case 's': rc = parse_id_opt("--sweep", optarg, &a->sweep); break;
         case 'p': rc = parse_id_opt("--plan", optarg, &a->plan); break;

@@ -106,7 +106,10 @@ static int parse(int argc, char **argv, sweep_args *a)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': a->db = optarg; break;
+        case 'd':
+            if (cli_parse_path("sweep", "--db", optarg, &a->db) < 0)
+                return -1;
+            break;
         case 'j':
             if (cli_parse_i64("sweep", "--jobs", optarg, 1, SWEEP_MAX_POINTS, &jobs) < 0)
                 return -1;
