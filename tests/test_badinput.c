@@ -183,6 +183,27 @@ static void test_huge_line(void)
     check_rejected(file, none, file, 2, says);
 }
 
+/* A model card name that resolves into a symlink loop: the error names the
+ * path tried and why, not "no model card". */
+static void test_symlink_loop(void)
+{
+    static const char *const none[] = { NULL };
+    CU_ASSERT_FATAL(mkdir(scratch("models"), 0700) == 0 && mkdir(scratch("sub"), 0700) == 0);
+    CU_ASSERT_FATAL(symlink("loop-b.yaml", scratch("models/loop-a.yaml")) == 0 &&
+                    symlink("loop-a.yaml", scratch("models/loop-b.yaml")) == 0);
+    char file[4096];  /* scratch's buffers are reused by check_rejected */
+    snprintf(file, sizeof file, "%s", scratch("sub/loop.yaml"));
+    FILE *in = fopen(tu_path("tests/data/e2e.yaml"), "r"), *out = fopen(file, "w");
+    CU_ASSERT_FATAL(in && out);
+    char line[4096];
+    while (fgets(line, sizeof line, in))
+        fputs(strncmp(line, "model:", strlen("model:")) ? line : "model: loop-a\n", out);
+    fclose(in);
+    fclose(out);
+    check_rejected(file, none, file, 4, "model: model card 'loop-a': ");
+    check_rejected(file, none, file, 4, "/../models/loop-a.yaml: Too many levels of symbolic links");
+}
+
 /* CRLF line endings are valid YAML: the scenario runs and is stored. */
 static void test_crlf_accepted(void)
 {
@@ -231,6 +252,42 @@ static void test_empty_db(void)
     }
 }
 
+/* Address space (KiB, as `ulimit -v` takes it) that holds the e2e scenario
+ * with a few replicas but not with the figures below. */
+#define OOM_LIMIT_KIB "300000"
+
+/* `kvtier run tests/data/e2e.yaml --no-db --set A --set B` under OOM_LIMIT_KIB. */
+static tu_output run_limited(const char *set_a, const char *set_b)
+{
+    char *argv[] = { "/bin/sh", "-c", "ulimit -v " OOM_LIMIT_KIB " && exec \"$0\" \"$@\"",
+                     (char *)tu_build_path("sim/kvtier"), "run", (char *)tu_path("tests/data/e2e.yaml"), "--no-db",
+                     "--set", (char *)set_a, "--set", (char *)set_b, NULL };
+    return tu_exec(argv);
+}
+
+/* An allocation that fails while the world is built names the key whose
+ * figure sized it, where it was given. Not under the sanitizers or
+ * valgrind, whose own address space a limit would break. */
+static void test_oom_names_key(void)
+{
+    const char *san = getenv("KT_SANITIZERS"), *vg = getenv("KT_VALGRIND");
+    if ((san && *san) || (vg && *vg))
+        return;
+    static const struct { const char *a, *b, *says; } oom[] = {
+        { "replicas.count=1000000", "seed=1",
+          "--set:1:16: replicas.count: out of memory setting up the simulation of 1000000 replicas" },
+        { "replicas.count=40", "kv.block_tokens=1", "e2e.yaml:7:51: kv.hbm_fraction: out of memory for replica " },
+    };
+    for (size_t i = 0; i < sizeof oom / sizeof oom[0]; i++) {
+        tu_output r = run_limited(oom[i].a, oom[i].b);
+        if (r.rc != CLI_EXIT_RUN_FAILED || !strstr(r.err, oom[i].says))
+            fprintf(stderr, "\n  %s %s: exit %d, stderr: %.300s\n", oom[i].a, oom[i].b, r.rc, r.err);
+        CU_ASSERT_EQUAL(r.rc, CLI_EXIT_RUN_FAILED);
+        CU_ASSERT_PTR_NOT_NULL(strstr(r.err, oom[i].says));
+        tu_output_free(&r);
+    }
+}
+
 /* The scratch directory and an empty results database in it. */
 static int setup(void)
 {
@@ -246,9 +303,12 @@ static int setup(void)
 
 static void cleanup(void)
 {
-    const char *const names[] = { "results.db", "huge-line.yaml", NULL };
+    const char *const names[] = { "results.db", "huge-line.yaml", "models/loop-a.yaml", "models/loop-b.yaml",
+                                  "sub/loop.yaml", NULL };
     for (int i = 0; names[i]; i++)
         unlink(scratch(names[i]));
+    rmdir(scratch("models"));
+    rmdir(scratch("sub"));
     rmdir(scratch_dir);
 }
 
@@ -263,7 +323,9 @@ int main(void)
         { "a 1 MiB line", test_huge_line },
         { "CRLF line endings are accepted", test_crlf_accepted },
         { "--skip-bad runs past malformed trace lines", test_skip_bad_lines },
+        { "a model card name in a symlink loop names the path", test_symlink_loop },
         { "--db '' is a usage error", test_empty_db },
+        { "out of memory building the world names the key", test_oom_names_key },
         { NULL, NULL },
     };
     int rc = tu_run("bad input", tests);

@@ -789,9 +789,12 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* 1 when path is a regular file; 0 otherwise, with errno from stat (0 when
+ * it exists but is something else). */
 static int is_regular_file(const char *path)
 {
     struct stat st;
+    errno = 0;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -848,6 +851,12 @@ int conf_resolve_named(const char *name, const char *const *dirs, const char *wh
         int len = snprintf(path, n, "%s/%s.yaml", dirs[i], name);
         if (len > 0 && (size_t)len < n && is_regular_file(path))
             return 0;
+        /* Present but unreadable (a symlink loop, no permission): say which
+         * path, rather than "no such card". */
+        if (len > 0 && (size_t)len < n && errno != ENOENT && errno != ENOTDIR && errno != 0) {
+            KT_ERROR(err, path, 0, 0, "%s '%s': %s: %s", what, name, path, strerror(errno));
+            return -1;
+        }
         size_t used = strlen(searched);
         snprintf(searched + used, sizeof searched - used, "%s%s", used ? ", " : "", dirs[i]);
     }

@@ -31,8 +31,9 @@ typedef struct conf_node {
 } conf_node;
 
 /* Parses one YAML document. Returns the root (caller frees with conf_free)
- * or NULL with err set (syntax errors carry libyaml's mark). Aliases, tags
- * on non-scalars and multiple documents are rejected. */
+ * or NULL with err set (syntax errors carry libyaml's mark). Aliases, any
+ * explicit tag ("!!str", "!foo"), NUL bytes in a scalar and multiple
+ * documents are rejected at their position. */
 conf_node *conf_parse_file(const char *path, kt_err *err);
 conf_node *conf_parse_string(const char *text, size_t len, const char *name, kt_err *err);
 void conf_free(conf_node *n);
@@ -107,7 +108,8 @@ int conf_set(conf_node *root, const char *assignment, kt_err *err);
  * is a path used as given; otherwise the first DIR/NAME.yaml among the
  * NULL-terminated dirs. Writes the path into path (n bytes) and returns 0,
  * or -1 with err naming what was looked for ("no <what> 'NAME' (looked for
- * NAME.yaml in: ...; available: ...)"). */
+ * NAME.yaml in: ...; available: ...)"), or the path that is there but cannot
+ * be read ("<what> 'NAME': DIR/NAME.yaml: Too many levels of symbolic links"). */
 int conf_resolve_named(const char *name, const char *const *dirs, const char *what, char *path, size_t n,
                        kt_err *err);
 

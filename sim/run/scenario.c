@@ -135,6 +135,18 @@ static int load_model_hw(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+/* Records where key was given: at node n, else (defaulted) at the section
+ * it belongs in, else nowhere in the scenario's file. */
+static void origin_note(scenario_origin *o, const char *key, const conf_node *n, const conf_node *section,
+                        const char *file)
+{
+    const conf_node *at = n ? n : section;
+    o->key = key;
+    snprintf(o->file, sizeof o->file, "%s", at && at->file ? at->file : file);
+    o->line = at ? at->line : 0;
+    o->col = at ? at->col : 0;
+}
+
 static int load_replicas(scenario *sc, conf_node *root, kt_err *err)
 {
     int failed = 0;
@@ -162,6 +174,7 @@ static int load_replicas(scenario *sc, conf_node *root, kt_err *err)
                    sc->prefill_replicas, sc->replicas);
         return -1;
     }
+    origin_note(&sc->replicas_origin, "replicas.count", conf_find(n, "count"), n, sc->file);
     sc->router = (router_kind)router;
     sc->par.tp = sc->tensor_parallel;
     if (cost_par_gpus(&sc->par) != sc->gpus_per_replica) {
@@ -212,6 +225,7 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
               conf_enum(n, "eviction", CONF_OPTIONAL, kv_eviction_names, &eviction, err) < 0 ||
               load_retention(sc, n, err) < 0))
         return -1;
+    origin_note(&sc->kv_origin, "kv.hbm_fraction", n ? conf_find(n, "hbm_fraction") : NULL, n, sc->file);
     sc->kv_dtype = (kt_dtype)dtype;
     sc->eviction = (kv_eviction)eviction;
     return 0;

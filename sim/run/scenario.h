@@ -23,6 +23,16 @@ typedef struct scenario_fault {
 } scenario_fault;
 #define MAX_FAULTS 64
 
+/* Where a key that sizes the simulation's memory was given, so that an
+ * allocation failure while building the world can name it at file:line.
+ * Invariants: key is a static dotted path; line == 0 when the key was left
+ * to its default (file is then the scenario's, or the enclosing section's). */
+typedef struct scenario_origin {
+    const char *key;
+    char file[512];
+    int line, col;
+} scenario_origin;
+
 /* A loaded scenario.
  * Invariants: model and hw are loaded and checked; gpus_per_replica ==
  * cost_par_gpus(&par); kv_blocks_per_replica >= 1 (the weights fit and leave
@@ -47,6 +57,8 @@ typedef struct scenario {
     int prefix_cache;
     kv_eviction eviction;       /* kv.eviction: of the HBM pool and every tier */
     uint32_t kv_blocks_per_replica;  /* derived: see scenario_kv_blocks */
+    scenario_origin replicas_origin; /* replicas.count: sizes every per-replica array */
+    scenario_origin kv_origin;       /* kv.hbm_fraction: sizes each replica's KV pool */
     serve_cfg sched;
     tiers_cfg tiers;            /* lower KV tiers and their policies (tiers.n may be 0) */
     workload_cfg workload;      /* synthetic workload (when trace.on is 0) */

@@ -612,7 +612,9 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
     w->scratch_rng = gsl_rng_alloc(gsl_rng_taus2);
     if (!w->eng || !w->met || !w->reps || !w->prev_busy_ns || !w->prev_tokens_out || !w->arrival_rng ||
         !w->scratch_rng) {
-        KT_ERROR(err, NULL, 0, 0, "out of memory setting up the simulation");
+        const scenario_origin *o = &sc->replicas_origin;
+        KT_ERROR(err, o->file, o->line, o->col, "%s: out of memory setting up the simulation of %d replicas", o->key,
+                 sc->replicas);
         return -1;
     }
     gsl_rng_set(w->arrival_rng, sc->seed);
@@ -622,8 +624,11 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
                               .prefix_cache = sc->prefix_cache, .cfg = &sc->sched, .met = w->met,
                               .on_done = on_request_done, .ud = w };
         if (replica_init(&w->reps[i], &rc) < 0) {
-            KT_ERROR(err, NULL, 0, 0, "out of memory for replica %d's KV pool (%u blocks)", i,
-                     sc->kv_blocks_per_replica);
+            const scenario_origin *o = &sc->kv_origin;
+            KT_ERROR(err, o->file, o->line, o->col,
+                     "%s: out of memory for replica %d's KV pool: %u blocks of %d tokens (%.0f%% of HBM) in each "
+                     "of %d replicas",
+                     o->key, i, sc->kv_blocks_per_replica, sc->kv_block_tokens, sc->hbm_fraction * 100, sc->replicas);
             return -1;
         }
         kv_pool_set_eviction(w->reps[i].kv, sc->eviction);
