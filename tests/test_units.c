@@ -358,6 +358,27 @@ static void test_format_round_trips(void)
         }
 }
 
+/* units_strtod: strtod's value for decimal spellings, where strtod ends;
+ * no number at all for hex floats, inf and nan. */
+static void test_strtod_decimal_only(void)
+{
+    static const struct { const char *s; double v; size_t end; } ok[] = {
+        { "42", 42, 2 }, { "0.5", 0.5, 3 }, { ".5", 0.5, 2 }, { "1.", 1, 2 }, { "-2.5e3", -2500, 6 },
+        { "1e", 1, 1 }, { "16GiB", 16, 2 }, { "2.5e-1x", 0.25, 6 }, { " 7", 7, 2 }, { "0", 0, 1 },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char *end;
+        CU_ASSERT_EQUAL(units_strtod(ok[i].s, &end), ok[i].v);
+        CU_ASSERT_EQUAL((size_t)(end - ok[i].s), ok[i].end);
+    }
+    static const char *const bad[] = { "0x1p3", "0X10", "inf", "-infinity", "nan", "NAN(1)", "", ".", "e5", "+" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *end;
+        CU_ASSERT_EQUAL(units_strtod(bad[i], &end), 0);
+        CU_ASSERT_PTR_EQUAL(end, bad[i]);
+    }
+}
+
 int main(void)
 {
     static const tu_test tests[] = {
@@ -369,6 +390,7 @@ int main(void)
         { "examples parse", test_examples_parse },
         { "format", test_format },
         { "format round-trips through parse", test_format_round_trips },
+        { "units_strtod takes decimal numbers only", test_strtod_decimal_only },
         { NULL, NULL },
     };
     return tu_run("units", tests);
