@@ -1,6 +1,8 @@
 /* outfile.c — files kvtier writes for the user, made in a temporary file beside the target and renamed into place only on success. */
 #include "outfile.h"
 
+#include "infile.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,22 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* What kind of file a stat mode names, for messages. */
-static const char *kind_name(mode_t m)
-{
-    if (S_ISDIR(m))
-        return "a directory";
-    if (S_ISCHR(m))
-        return "a character device";
-    if (S_ISBLK(m))
-        return "a block device";
-    if (S_ISFIFO(m))
-        return "a FIFO";
-    if (S_ISSOCK(m))
-        return "a socket";
-    return "not a regular file";
-}
 
 /* The permission bits a new file gets: 0666 less the process's umask. */
 static mode_t new_file_mode(void)
@@ -58,7 +44,7 @@ static int resolve_target(outfile *o, const char *path, mode_t *mode, kt_err *er
         snprintf(o->path, sizeof o->path, "%s", path);
     }
     if (!S_ISREG(sb.st_mode)) {
-        KT_ERROR(err, path, 0, 0, "refusing to write: it is %s, not a regular file", kind_name(sb.st_mode));
+        KT_ERROR(err, path, 0, 0, "refusing to write: it is %s, not a regular file", infile_kind_name(sb.st_mode));
         return -1;
     }
     *mode = sb.st_mode & 07777;
