@@ -133,3 +133,19 @@ void outfile_abort(outfile *o)
         unlink(o->tmp);
     o->tmp[0] = '\0';
 }
+
+int outfile_stdout_close(kt_err *err)
+{
+    /* ferror keeps a failure from an earlier flush whose errno is gone. */
+    errno = 0;
+    int flushed = fflush(stdout) == 0, bad = ferror(stdout);
+    int saved = errno;
+    int closed = fclose(stdout) == 0;
+    if (flushed && !bad && closed)
+        return 0;
+    if (!saved)
+        saved = errno;
+    KT_ERROR(err, NULL, 0, 0, "write error on standard output: %s",
+             saved ? strerror(saved) : "a write failed; the output is incomplete");
+    return -1;
+}

@@ -1,5 +1,6 @@
 /* kvtier.c — the kvtier program: subcommands run, sweep, plan, kv, hexmap, model import, plot, version. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,7 +333,8 @@ static int cmd_hexmap(int argc, char **argv)
     return hexmap_main(argc, argv, mdirs);
 }
 
-int main(int argc, char **argv)
+/* Runs the subcommand argv[1]; returns the exit status. */
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage_main(stderr);
@@ -366,4 +368,19 @@ int main(int argc, char **argv)
     fprintf(stderr, "kvtier: unknown command '%s'\n", cmd);
     usage_main(stderr);
     return EXIT_BAD_INPUT;
+}
+
+int main(int argc, char **argv)
+{
+    /* Past a file-size limit a write then fails with EFBIG and is reported
+     * like any write error, instead of the signal ending the run unexplained. */
+    signal(SIGXFSZ, SIG_IGN);
+    int rc = dispatch(argc, argv);
+    kt_err err;
+    if (outfile_stdout_close(&err) != 0) {
+        fputs("kvtier: ", stderr);
+        kt_err_print(&err, stderr);
+        return rc ? rc : EXIT_RUN_FAILED;
+    }
+    return rc;
 }
