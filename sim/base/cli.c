@@ -84,3 +84,34 @@ int cli_parse_i64(const char *cmd, const char *name, const char *s, int64_t lo, 
     *out = v;
     return 0;
 }
+
+/* The one flag a signal handler may write; a handler cannot be given a
+ * context, so it lives here and callers reach it through cli_catch_stop. */
+static volatile sig_atomic_t stop_signal;
+
+static void note_stop(int sig)
+{
+    stop_signal = sig;
+}
+
+const volatile sig_atomic_t *cli_catch_stop(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = note_stop;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return &stop_signal;
+}
+
+const char *cli_signal_name(int sig, char *buf, size_t n)
+{
+    if (sig == SIGINT)
+        return "SIGINT";
+    if (sig == SIGTERM)
+        return "SIGTERM";
+    snprintf(buf, n, "signal %d", sig);
+    return buf;
+}

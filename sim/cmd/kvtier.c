@@ -199,6 +199,23 @@ static void run_report(const run_args *a, const run_point *rp, const scenario *s
         printf("results: run %lld in %s\n", (long long)res->run_id, a->db);
 }
 
+/* Says that signal sig ended the run and what the database holds: the run
+ * is written in one transaction after the simulation, so either nothing or
+ * all of it (run_id > 0). Returns the exit status, 128 + sig. */
+static int run_interrupted(const run_args *a, int sig, int64_t run_id)
+{
+    char buf[32];
+    const char *name = cli_signal_name(sig, buf, sizeof buf);
+    if (run_id > 0)
+        fprintf(stderr, "kvtier run: interrupted (%s) after the run was stored as run %lld in %s\n", name,
+                (long long)run_id, a->db);
+    else if (a->db)
+        fprintf(stderr, "kvtier run: interrupted (%s); nothing was written to %s\n", name, a->db);
+    else
+        fprintf(stderr, "kvtier run: interrupted (%s)\n", name);
+    return CLI_EXIT_SIGNALED(sig);
+}
+
 /* Opens the database (when one is wanted) and, for a sweep point, records
  * the sweep. Returns 0, 1 when the point is stored already, -1 with err. */
 static int run_open(const run_args *a, run_point *rp, store **db, kt_err *err)
@@ -228,15 +245,17 @@ static int cmd_run(int argc, char **argv)
         kt_err_print(&err, stderr);
         rc = EXIT_BAD_INPUT;
     } else if (ready == 0) {
-        sim_opts opts = { .check = a.check, .progress = a.progress };
+        sim_opts opts = { .check = a.check, .progress = a.progress, .stop = cli_catch_stop() };
         runner_result res;
         runner_status st = runner_run(sc, &opts, db, rp.sw && db ? &rp.pt : NULL, &res, &err);
-        if (st != RUNNER_OK) {
+        if (st != RUNNER_OK && !*opts.stop) {
             kt_err_print(&err, stderr);
             rc = EXIT_RUN_FAILED;
         }
         if (st != RUNNER_SIM_FAILED)
             run_report(&a, &rp, sc, &res);
+        if (*opts.stop)
+            rc = run_interrupted(&a, *opts.stop, st == RUNNER_OK ? res.run_id : 0);
     }
     store_close(db);
     scenario_free(sc);
