@@ -235,6 +235,8 @@ static int cmd_run(int argc, char **argv)
         free(a.sets);
         return rc > 0 ? 0 : EXIT_BAD_INPUT;
     }
+    /* Caught from here on: a signal while the scenario loads ends the run at its first event. */
+    const volatile sig_atomic_t *stop = cli_catch_stop();
     kt_err err;
     run_point rp = { 0 };
     scenario *sc = a.point >= 0 ? load_point(&a, &rp, &err) : scenario_load(a.file, a.sets, a.n_sets, &err);
@@ -245,7 +247,7 @@ static int cmd_run(int argc, char **argv)
         kt_err_print(&err, stderr);
         rc = EXIT_BAD_INPUT;
     } else if (ready == 0) {
-        sim_opts opts = { .check = a.check, .progress = a.progress, .stop = cli_catch_stop() };
+        sim_opts opts = { .check = a.check, .progress = a.progress, .stop = stop };
         runner_result res;
         runner_status st = runner_run(sc, &opts, db, rp.sw && db ? &rp.pt : NULL, &res, &err);
         if (st != RUNNER_OK && !*opts.stop) {
