@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "grow.h"
+#include "infile.h"
 
 struct calib_db {
     sqlite3 *db;
@@ -163,11 +164,9 @@ void calib_db_close(calib_db *db)
 /* Reads the whole file at path into a NUL-terminated buffer (caller frees). */
 static char *slurp(const char *path, kt_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        KT_ERROR(err, path, 0, 0, "cannot open");
+    FILE *f = infile_open(path, err);
+    if (!f)
         return NULL;
-    }
     size_t cap = 0, len = 0;
     char *buf = NULL;
     for (;;) {

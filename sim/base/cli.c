@@ -94,3 +94,39 @@ int cli_parse_path(const char *cmd, const char *name, const char *s, const char 
     *out = s;
     return 0;
 }
+
+/* The one flag a signal handler may write; a handler cannot be given a
+ * context, so it lives here and callers reach it through cli_catch_stop. */
+static volatile sig_atomic_t stop_signal;
+
+static void note_stop(int sig)
+{
+    stop_signal = sig;
+}
+
+const volatile sig_atomic_t *cli_catch_stop(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = note_stop;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    static const int sigs[] = { SIGINT, SIGTERM };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        /* A signal ignored on entry (nohup, a background job) stays ignored. */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+    }
+    return &stop_signal;
+}
+
+const char *cli_signal_name(int sig, char *buf, size_t n)
+{
+    if (sig == SIGINT)
+        return "SIGINT";
+    if (sig == SIGTERM)
+        return "SIGTERM";
+    snprintf(buf, n, "signal %d", sig);
+    return buf;
+}

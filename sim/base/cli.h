@@ -3,12 +3,27 @@
 #define KT_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Exit codes of every subcommand: 0 done, 1 the work itself failed (an
  * invariant check, a database write), 2 bad input or usage (nothing was
  * simulated or written). */
 enum { CLI_EXIT_RUN_FAILED = 1, CLI_EXIT_BAD_INPUT = 2 };
+
+/* Exit status of a run ended by signal sig: 128 + sig, as a shell reports it. */
+#define CLI_EXIT_SIGNALED(sig) (128 + (sig))
+
+/* Makes SIGINT and SIGTERM set a flag instead of ending the process, so that
+ * a long run, sweep or plan can stop between events, roll back what is open
+ * and say so. A second signal ends the process at once (the handler is reset
+ * after the first). Returns the flag: the signal's number once one came, 0
+ * before. Not thread-safe to call; call once from the main thread. */
+const volatile sig_atomic_t *cli_catch_stop(void);
+
+/* "SIGINT", "SIGTERM" or "signal N" for messages. */
+const char *cli_signal_name(int sig, char *buf, size_t n);
 
 /* 1 when --help or -h appears among argv[1..argc). */
 int cli_wants_help(int argc, char **argv);

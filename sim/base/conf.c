@@ -13,6 +13,7 @@
 
 #include "grow.h"
 #include "units.h"
+#include "infile.h"
 
 /* Deeper nesting than this is certainly not a scenario; refusing it keeps
  * hostile input from exhausting the stack. */
@@ -153,7 +154,8 @@ typedef struct parse_state {
 /* Line and column (1-based, in bytes) of byte offset of the input. */
 static void locate_offset(const parse_state *ps, size_t offset, int *line, int *col)
 {
-    FILE *f = ps->text ? NULL : fopen(ps->file, "rb");
+    kt_err ignored;
+    FILE *f = ps->text ? NULL : infile_open(ps->file, &ignored);
     *line = *col = 1;
     for (size_t i = 0; i < offset; i++) {
         int c = ps->text ? (i < ps->len ? (unsigned char)ps->text[i] : EOF) : f ? getc(f) : EOF;
@@ -407,11 +409,9 @@ conf_node *conf_parse_string(const char *text, size_t len, const char *name, kt_
 
 conf_node *conf_parse_file(const char *path, kt_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        KT_ERROR(err, path, 0, 0, "cannot open: %s", strerror(errno));
+    FILE *f = infile_open(path, err);
+    if (!f)
         return NULL;
-    }
     parse_state ps = { .file = path, .err = err };
     if (!yaml_parser_initialize(&ps.parser)) {
         fclose(f);

@@ -1,6 +1,8 @@
 /* outfile.c — files kvtier writes for the user, made in a temporary file beside the target and renamed into place only on success. */
 #include "outfile.h"
 
+#include "infile.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,22 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* What kind of file a stat mode names, for messages. */
-static const char *kind_name(mode_t m)
-{
-    if (S_ISDIR(m))
-        return "a directory";
-    if (S_ISCHR(m))
-        return "a character device";
-    if (S_ISBLK(m))
-        return "a block device";
-    if (S_ISFIFO(m))
-        return "a FIFO";
-    if (S_ISSOCK(m))
-        return "a socket";
-    return "not a regular file";
-}
 
 /* The permission bits a new file gets: 0666 less the process's umask. */
 static mode_t new_file_mode(void)
@@ -58,7 +44,7 @@ static int resolve_target(outfile *o, const char *path, mode_t *mode, kt_err *er
         snprintf(o->path, sizeof o->path, "%s", path);
     }
     if (!S_ISREG(sb.st_mode)) {
-        KT_ERROR(err, path, 0, 0, "refusing to write: it is %s, not a regular file", kind_name(sb.st_mode));
+        KT_ERROR(err, path, 0, 0, "refusing to write: it is %s, not a regular file", infile_kind_name(sb.st_mode));
         return -1;
     }
     *mode = sb.st_mode & 07777;
@@ -146,4 +132,20 @@ void outfile_abort(outfile *o)
     if (o->tmp[0])
         unlink(o->tmp);
     o->tmp[0] = '\0';
+}
+
+int outfile_stdout_close(kt_err *err)
+{
+    /* ferror keeps a failure from an earlier flush whose errno is gone. */
+    errno = 0;
+    int flushed = fflush(stdout) == 0, bad = ferror(stdout);
+    int saved = errno;
+    int closed = fclose(stdout) == 0;
+    if (flushed && !bad && closed)
+        return 0;
+    if (!saved)
+        saved = errno;
+    KT_ERROR(err, NULL, 0, 0, "write error on standard output: %s",
+             saved ? strerror(saved) : "a write failed; the output is incomplete");
+    return -1;
 }

@@ -41,4 +41,9 @@ int outfile_commit(outfile *o, kt_err *err);
  * left as it was. Safe on an outfile whose open failed or that was committed. */
 void outfile_abort(outfile *o);
 
+/* Flushes and closes standard output, so that a write that failed at any
+ * time (a full disk, a file-size limit, a closed pipe's reader) is seen.
+ * Returns 0, or -1 with err saying what failed. Call once, at exit. */
+int outfile_stdout_close(kt_err *err);
+
 #endif

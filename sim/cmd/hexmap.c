@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "infile.h"
 #include "outfile.h"
 
 /* ------------------------------------------------------------------------ */
@@ -1063,8 +1064,9 @@ int hexmap_main(int argc, char **argv, const char *const *model_dirs)
         return 2;
     }
     int fd = -1;
-    if (a.file && (fd = open(a.file, O_RDONLY)) < 0) {
-        hx_fail("%s: %s", a.file, strerror(errno));
+    kt_err err;
+    if (a.file && (fd = infile_open_fd(a.file, &err)) < 0) {
+        kt_err_print(&err, stderr);
         return 2;
     }
     hexmap_pool p;

@@ -1,5 +1,6 @@
 /* kvtier.c — the kvtier program: subcommands run, sweep, plan, kv, hexmap, model import, plot, version. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,23 @@ static void run_report(const run_args *a, const run_point *rp, const scenario *s
         printf("results: run %lld in %s\n", (long long)res->run_id, a->db);
 }
 
+/* Says that signal sig ended the run and what the database holds: the run
+ * is written in one transaction after the simulation, so either nothing or
+ * all of it (run_id > 0). Returns the exit status, 128 + sig. */
+static int run_interrupted(const run_args *a, int sig, int64_t run_id)
+{
+    char buf[32];
+    const char *name = cli_signal_name(sig, buf, sizeof buf);
+    if (run_id > 0)
+        fprintf(stderr, "kvtier run: interrupted (%s) after the run was stored as run %lld in %s\n", name,
+                (long long)run_id, a->db);
+    else if (a->db)
+        fprintf(stderr, "kvtier run: interrupted (%s); nothing was written to %s\n", name, a->db);
+    else
+        fprintf(stderr, "kvtier run: interrupted (%s)\n", name);
+    return CLI_EXIT_SIGNALED(sig);
+}
+
 /* Opens the database (when one is wanted) and, for a sweep point, records
  * the sweep. Returns 0, 1 when the point is stored already, -1 with err. */
 static int run_open(const run_args *a, run_point *rp, store **db, kt_err *err)
@@ -220,6 +238,8 @@ static int cmd_run(int argc, char **argv)
         free(a.sets);
         return rc > 0 ? 0 : EXIT_BAD_INPUT;
     }
+    /* Caught from here on: a signal while the scenario loads ends the run at its first event. */
+    const volatile sig_atomic_t *stop = cli_catch_stop();
     kt_err err;
     run_point rp = { 0 };
     scenario *sc = a.point >= 0 ? load_point(&a, &rp, &err) : scenario_load(a.file, a.sets, a.n_sets, &err);
@@ -230,15 +250,17 @@ static int cmd_run(int argc, char **argv)
         kt_err_print(&err, stderr);
         rc = EXIT_BAD_INPUT;
     } else if (ready == 0) {
-        sim_opts opts = { .check = a.check, .progress = a.progress };
+        sim_opts opts = { .check = a.check, .progress = a.progress, .stop = stop };
         runner_result res;
         runner_status st = runner_run(sc, &opts, db, rp.sw && db ? &rp.pt : NULL, &res, &err);
-        if (st != RUNNER_OK) {
+        if (st != RUNNER_OK && !*opts.stop) {
             kt_err_print(&err, stderr);
             rc = EXIT_RUN_FAILED;
         }
         if (st != RUNNER_SIM_FAILED)
             run_report(&a, &rp, sc, &res);
+        if (*opts.stop)
+            rc = run_interrupted(&a, *opts.stop, st == RUNNER_OK ? res.run_id : 0);
     }
     store_close(db);
     scenario_free(sc);
@@ -335,7 +357,8 @@ static int cmd_hexmap(int argc, char **argv)
     return hexmap_main(argc, argv, mdirs);
 }
 
-int main(int argc, char **argv)
+/* Runs the subcommand argv[1]; returns the exit status. */
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage_main(stderr);
@@ -369,4 +392,19 @@ int main(int argc, char **argv)
     fprintf(stderr, "kvtier: unknown command '%s'\n", cmd);
     usage_main(stderr);
     return EXIT_BAD_INPUT;
+}
+
+int main(int argc, char **argv)
+{
+    /* Past a file-size limit a write then fails with EFBIG and is reported
+     * like any write error, instead of the signal ending the run unexplained. */
+    signal(SIGXFSZ, SIG_IGN);
+    int rc = dispatch(argc, argv);
+    kt_err err;
+    if (outfile_stdout_close(&err) != 0) {
+        fputs("kvtier: ", stderr);
+        kt_err_print(&err, stderr);
+        return rc ? rc : EXIT_RUN_FAILED;
+    }
+    return rc;
 }

@@ -60,6 +60,7 @@
 
 #include "conf.h"
 #include "grow.h"
+#include "infile.h"
 
 #define MOONCAKE_BLOCK_TOKENS 512        /* Mooncake's documented hash block size */
 #define KVTIER_DEFAULT_BLOCK_TOKENS 512  /* default of the native format's hash_block_tokens */
@@ -183,6 +184,12 @@ static long fill_chunk(trace_reader *t, kt_err *err)
 
 static int line_append(trace_reader *t, const char *p, size_t n, kt_err *err)
 {
+    if (t->line_len + n > TRACE_LINE_MAX_BYTES) {
+        KT_ERROR(err, t->path, line_int(t->line_no + 1), 0,
+                 "line longer than %d bytes, the most one trace line may hold (is this file in the %s format?)",
+                 TRACE_LINE_MAX_BYTES, trace_format_names[t->fmt]);
+        return -1;
+    }
     char *line = grow_array(t->line, &t->line_cap, t->line_len + n + 1, 1);
     if (!line) {
         KT_ERROR(err, t->path, line_int(t->line_no + 1), 0, "out of memory for a line");
@@ -1032,8 +1039,7 @@ trace_reader *trace_open(const char *path, trace_format fmt, const trace_opts *o
     }
     t->fmt = fmt;
     t->opts = o;
-    if (!(t->f = fopen(path, "rb"))) {
-        KT_ERROR(err, path, 0, 0, "cannot open: %s", strerror(errno));
+    if (!(t->f = infile_open(path, err))) {
         trace_close(t);
         return NULL;
     }

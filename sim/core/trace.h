@@ -13,6 +13,11 @@ extern const char *const trace_format_names[TRACE_FORMAT_COUNT + 1]; /* "mooncak
 /* How requests that share a coarse timestamp are released. */
 typedef enum { TRACE_RELEASE_BURST, TRACE_RELEASE_SPREAD } trace_release;
 
+/* The longest line a trace may hold, terminator excluded. A longer one (or
+ * a file with no line breaks at all) is an error naming the file and line,
+ * even with skip_bad, so that the reader's memory stays bounded. */
+#define TRACE_LINE_MAX_BYTES (1024 * 1024)
+
 /* Replay options.
  * rate_scale > 0: arrival times are divided by it (2 = twice as fast).
  * start_ns: skip records before this trace time (relative to the first record).

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infile.h"
+
 /* Defaults that transformers applies when a config leaves a key out; they
  * belong to the config format, not to any model. */
 #define HF_LLAMA4_NOPE_INTERVAL_DEFAULT 4   /* Llama4TextConfig.no_rope_layer_interval */
@@ -611,7 +613,11 @@ static int emit_verified(FILE *out, const char *name, const char *src_path, cons
 int model_import_hf(const char *config_json_path, const char *name, FILE *out, FILE *notes, kt_err *err)
 {
     json_error_t jerr;
-    json_t *root = json_load_file(config_json_path, 0, &jerr);
+    FILE *in = infile_open(config_json_path, err);
+    if (!in)
+        return -1;
+    json_t *root = json_loadf(in, 0, &jerr);
+    fclose(in);
     if (!root) {
         /* jansson reports column 0 at the end of a line; the line is still right. */
         int line = jerr.line > 0 ? jerr.line : 0;

@@ -560,6 +560,11 @@ static void after_event(engine *eng, void *ud)
     }
     if (w->opts->progress && (engine_events_run(eng) & 0xfff) == 0)
         show_progress(w);
+    if (w->opts->stop && *w->opts->stop && !w->failed) {
+        w->failed = 1;
+        KT_ERROR(w->err, NULL, 0, 0, "interrupted at t=%lld ns of simulated time", (long long)engine_now(eng));
+        engine_stop(eng);
+    }
 }
 
 /* ---------- setup and teardown ---------- */

@@ -2,6 +2,7 @@
 #ifndef KT_SIM_H
 #define KT_SIM_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -11,6 +12,7 @@
 typedef struct sim_opts {
     int check;                  /* run every invariant checker after every event */
     int progress;               /* print progress to stderr */
+    const volatile sig_atomic_t *stop; /* NULL, or nonzero (a signal number) to end the run early */
 } sim_opts;
 
 /* What a run produced besides the metrics. */
@@ -22,7 +24,8 @@ typedef struct sim_stats {
 
 /* Runs sc to completion. On success *out holds the results (caller frees
  * with metrics_free) and 0 is returned; -1 with err when an invariant check
- * failed (with opts->check) or memory ran out. */
+ * failed (with opts->check), memory ran out, or *opts->stop became nonzero
+ * (the run is then abandoned after the current event). */
 int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *stats, kt_err *err);
 
 #endif
