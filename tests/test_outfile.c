@@ -13,22 +13,7 @@ static const char KEEP[] = "precious bytes a failed command must not touch\n";
 
 static char dir[] = "/tmp/kvtier_outfile_XXXXXX";
 
-static const char *in_dir(const char *name)
-{
-    static char buf[4][4096];
-    static int next;
-    char *b = buf[next++ % 4];
-    snprintf(b, sizeof buf[0], "%s/%s", dir, name);
-    return b;
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    CU_ASSERT_FATAL(f != NULL);
-    fputs(text, f);
-    CU_ASSERT_FATAL(fclose(f) == 0);
-}
+static const char *in_dir(const char *name) { return tu_path_in(dir, name); }
 
 /* The file's contents (malloc'd), or NULL when it cannot be read. */
 static char *read_text(const char *path)
@@ -72,7 +57,7 @@ static tu_output kvtier(char *const *args)
 static void test_commit_replaces_and_keeps_mode(void)
 {
     const char *p = in_dir("card.yaml");
-    write_text(p, KEEP);
+    tu_write_text(p, KEEP);
     CU_ASSERT_FATAL(chmod(p, 0640) == 0);
     outfile of;
     kt_err err;
@@ -92,7 +77,7 @@ static void test_commit_replaces_and_keeps_mode(void)
 static void test_abort_leaves_target(void)
 {
     const char *p = in_dir("abort.yaml");
-    write_text(p, KEEP);
+    tu_write_text(p, KEEP);
     outfile of;
     kt_err err;
     CU_ASSERT_FATAL(outfile_open(&of, p, &err) == 0);
@@ -131,7 +116,7 @@ static void test_refuses_non_regular(void)
 static void test_symlink_survives(void)
 {
     const char *target = in_dir("real.yaml"), *link = in_dir("link.yaml");
-    write_text(target, KEEP);
+    tu_write_text(target, KEEP);
     CU_ASSERT_FATAL(symlink("real.yaml", link) == 0);
     outfile of;
     kt_err err;
@@ -153,7 +138,7 @@ static void test_symlink_survives(void)
 static void test_model_import_typo_keeps_output(void)
 {
     const char *out = in_dir("llama.yaml");
-    write_text(out, KEEP);
+    tu_write_text(out, KEEP);
     char *args[] = { "model", "import", (char *)in_dir("no-such-config.json"), "-o", (char *)out, NULL };
     tu_output r = kvtier(args);
     CU_ASSERT_EQUAL(r.rc, 2);
@@ -185,7 +170,7 @@ static void test_model_import_refuses_device(void)
 static void test_model_import_success_replaces(void)
 {
     const char *out = in_dir("imported.yaml");
-    write_text(out, KEEP);
+    tu_write_text(out, KEEP);
     char *args[] = { "model", "import", (char *)tu_path("tests/data/hf/llama-3.1-70b.config.json"), "-o",
                      (char *)out, NULL };
     tu_output r = kvtier(args);
@@ -217,7 +202,7 @@ static void test_plot_failure_keeps_figure(void)
     CU_ASSERT_EQUAL_FATAL(r.rc, 0);
     tu_output_free(&r);
     const char *fig = in_dir("latency-run1.png");
-    write_text(fig, KEEP);
+    tu_write_text(fig, KEEP);
     setenv("KVTIER_GNUPLOT", "false", 1);
     char *plot[] = { "plot", "--db", (char *)db, "-o", dir, "--format", "png", "latency", NULL };
     r = kvtier(plot);

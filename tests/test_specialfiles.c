@@ -18,22 +18,7 @@
 
 static char dir[] = "/tmp/kvtier_special_XXXXXX";
 
-static const char *in_dir(const char *name)
-{
-    static char buf[4][4096];
-    static int next;
-    char *b = buf[next++ % 4];
-    snprintf(b, sizeof buf[0], "%s/%s", dir, name);
-    return b;
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    CU_ASSERT_FATAL(f != NULL);
-    fputs(text, f);
-    CU_ASSERT_FATAL(fclose(f) == 0);
-}
+static const char *in_dir(const char *name) { return tu_path_in(dir, name); }
 
 /* How spawn runs the child. */
 typedef struct spawn_opts {
@@ -54,7 +39,6 @@ static tu_output spawn(char *const *args, const spawn_opts *o)
     for (; *args && n < 15; args++)
         argv[n++] = *args;
     argv[n] = NULL;
-    tu_output r = { 2, NULL, NULL };
     int out_fd, err_fd;
     tu_capture_files(&out_fd, &err_fd);
     pid_t pid = fork();
@@ -84,14 +68,7 @@ static tu_output spawn(char *const *args, const spawn_opts *o)
         nanosleep(&ts, NULL);
         kill(pid, o->signal);
     }
-    int status = 0;
-    CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = tu_slurp_fd(out_fd);
-    r.err = tu_slurp_fd(err_fd);
-    close(out_fd);
-    close(err_fd);
-    return r;
+    return tu_wait_output(pid, out_fd, err_fd);
 }
 
 /* A one-replica replay of the trace at path in format fmt, with model card model. */
@@ -106,7 +83,7 @@ static void write_trace_scenario(const char *name, const char *model, const char
              "workload:\n  kind: trace\n  trace:\n    format: %s\n    path: %s\n"
              "slo: {ttft: 1s, tpot: 50ms}\n",
              model, fmt, path);
-    write_text(in_dir(name), text);
+    tu_write_text(in_dir(name), text);
 }
 
 static void assert_refused(const char *scenario, const char *want_file, const char *want_msg)
@@ -130,7 +107,7 @@ static void test_fifo_scenario(void)
 static void test_fifo_model_card(void)
 {
     CU_ASSERT_FATAL(mkfifo(in_dir("s/card.yaml"), 0600) == 0);
-    write_text(in_dir("s/trace.csv"), "TIMESTAMP,ContextTokens,GeneratedTokens\n0,100,10\n");
+    tu_write_text(in_dir("s/trace.csv"), "TIMESTAMP,ContextTokens,GeneratedTokens\n0,100,10\n");
     write_trace_scenario("s/fifo-card.yaml", "./card.yaml", "azure", "trace.csv");
     assert_refused("fifo-card.yaml", "fifo-card.yaml:3:", "a FIFO, not a regular file");
 }

@@ -90,13 +90,47 @@ static inline tu_output tu_capture(tu_main_fn fn, char **args, void *ud)
     return r;
 }
 
+/* Waits for child pid, whose stdout and stderr went to out_fd and err_fd
+ * (closed here), and returns its exit code (128 + the signal when one ended
+ * it) and what it printed. */
+static inline tu_output tu_wait_output(pid_t pid, int out_fd, int err_fd)
+{
+    tu_output r = { 2, NULL, NULL };
+    int status = 0;
+    CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
+    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = tu_slurp_fd(out_fd);
+    r.err = tu_slurp_fd(err_fd);
+    close(out_fd);
+    close(err_fd);
+    return r;
+}
+
+/* dir/name in one of four rotating buffers (a test's scratch paths). */
+static inline const char *tu_path_in(const char *dir, const char *name)
+{
+    static char buf[4][4096];
+    static int next;
+    char *b = buf[next++ % 4];
+    snprintf(b, sizeof buf[0], "%s/%s", dir, name);
+    return b;
+}
+
+/* Writes text to path, replacing it. */
+static inline void tu_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(text, f);
+    CU_ASSERT_FATAL(fclose(f) == 0);
+}
+
 /* Runs the program argv[0] (a path) on the NULL-terminated argv in a child
  * process, its stdout and stderr sent to temporary files, and returns its
  * exit code (128 + the signal when one ended it) and what it printed
  * (free with tu_output_free). */
 static inline tu_output tu_exec(char *const *argv)
 {
-    tu_output r = { 2, NULL, NULL };
     int out_fd, err_fd;
     tu_capture_files(&out_fd, &err_fd);
     pid_t pid = fork();
@@ -107,14 +141,7 @@ static inline tu_output tu_exec(char *const *argv)
         execv(argv[0], argv);
         _exit(127);
     }
-    int status = 0;
-    CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = tu_slurp_fd(out_fd);
-    r.err = tu_slurp_fd(err_fd);
-    close(out_fd);
-    close(err_fd);
-    return r;
+    return tu_wait_output(pid, out_fd, err_fd);
 }
 
 static inline void tu_output_free(tu_output *o)
