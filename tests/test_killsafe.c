@@ -15,10 +15,12 @@
 #define SESSIONS_SET "workload.sessions=600"
 
 /* Starts kvtier run into db; returns the child's pid. */
-static pid_t start_run(const char *db)
+static pid_t start_run(const char *db, int will_be_killed)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        if (will_be_killed)
+            tu_child_will_be_killed();
         int devnull = open("/dev/null", 1);
         dup2(devnull, 1);
         dup2(devnull, 2);
@@ -32,7 +34,7 @@ static pid_t start_run(const char *db)
 static int run_to_end(const char *db)
 {
     int status;
-    pid_t pid = start_run(db);
+    pid_t pid = start_run(db, 0);
     return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -93,7 +95,7 @@ static void test_kill_during_runs(void)
     gsl_rng_set(rng, 9);
     int committed = 0;
     for (int k = 0; k < KILLS; k++) {
-        pid_t pid = start_run(db);
+        pid_t pid = start_run(db, 1);
         CU_ASSERT_FATAL(pid > 0);
         usleep((useconds_t)gsl_rng_uniform_int(rng, window_us * 5 / 4));
         kill(pid, SIGKILL);

@@ -89,24 +89,24 @@ static int exists(const char *path)
  * for the ranks alone. */
 static void asan_whole_stacks(void)
 {
-    const char *opts = getenv("ASAN_OPTIONS");
-    if (!opts)
-        return;
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s:fast_unwind_on_malloc=0", opts);
-    setenv("ASAN_OPTIONS", buf, 1);
+    tu_asan_option_add("fast_unwind_on_malloc=0");
 }
+
+/* How start() prepares the child's environment. */
+enum { START_PLAIN = 0, START_MPI = 1, START_KILLED = 2 };
 
 /* Starts argv (argv[0] looked up in PATH unless it contains '/') with
  * stdout and stderr going to files under the scratch directory. */
-static pid_t start(char *const *argv, const char *out, const char *err, int mpi_env)
+static pid_t start(char *const *argv, const char *out, const char *err, int how)
 {
     pid_t pid = fork();
     CU_ASSERT_FATAL(pid >= 0);
     if (pid == 0) {
         if (!freopen(out, "w", stdout) || !freopen(err, "w", stderr))
             _exit(127);
-        if (mpi_env) {
+        if (how & START_KILLED)
+            tu_child_will_be_killed();
+        if (how & START_MPI) {
             /* CI runs as root; Open MPI refuses that unless told twice. */
             setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
             setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
@@ -655,7 +655,7 @@ static void kill_and_resume(const char *db_name, const char *jobs)
     const char *ref = reference_db(SLOW_SET), *db = scratch(db_name);
     char *argv[] = { (char *)tu_build_path("sim/kvtier"), "sweep", (char *)tu_path(FIXTURE), "--db", (char *)db,
                      "--quiet", "--set", SLOW_SET, "--jobs", (char *)jobs, NULL };
-    pid_t child = start(argv, scratch("killed.out"), scratch("killed.err"), 0);
+    pid_t child = start(argv, scratch("killed.out"), scratch("killed.err"), START_KILLED);
     int64_t seen = wait_first_point(db, child);
     kill(child, SIGKILL);
     int status;
