@@ -134,7 +134,7 @@ static void test_fit_only_from_fixture(void)
     CU_ASSERT_STRING_EQUAL(h->name, "test.calibrated");
     const hw_provenance *p = hw_provenance_of(h, "hbm_bandwidth");
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    CU_ASSERT_EQUAL(p->measured, 1);
+    CU_ASSERT_EQUAL(p->status, HW_MEASURED);
     CU_ASSERT_EQUAL(p->samples, 91);
     CU_ASSERT_DOUBLE_EQUAL(h->hbm_bw_Bps, 3.0e12, 0.03e12);
     CU_ASSERT_DOUBLE_EQUAL(h->pcie_bw_Bps, 50e9, 0.5e9);

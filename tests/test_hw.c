@@ -64,9 +64,6 @@ static void test_h100_figures(void)
     CU_ASSERT_EQUAL(h->nvlink_latency_ns, 2000);
     CU_ASSERT_EQUAL(h->launch_ns, 2000);
     CU_ASSERT_EQUAL(h->kernels_per_layer, 10);
-    ASSERT_NEAR(h->eff_gemm, 0.7);
-    ASSERT_NEAR(h->eff_attn, 0.6);
-    ASSERT_NEAR(h->eff_mem, 0.9);
     ASSERT_NEAR(h->eff_nvlink, 0.8);
     CU_ASSERT_EQUAL(h->gpus_per_node, 8);                  /* DGX H100 */
     CU_ASSERT_EQUAL(h->nvlink_domain_gpus, 8);             /* NVLink stays in the node */
@@ -148,7 +145,7 @@ static const char *const figure_keys[] = {
     "hbm_capacity", "hbm_bandwidth", "sm_count", "smem_per_sm", "l2_cache", "nvlink_bandwidth",
     "nvlink_latency", "pcie_bandwidth", "launch_overhead", "kernels_per_layer", "price_usd",
     "hourly_usd", "power", "gpus_per_node", "nvlink_domain_gpus", "network_bandwidth",
-    "network_latency", "efficiency.gemm", "efficiency.attention", "efficiency.memory",
+    "network_latency", "small_op_floor", "host_overhead.step", "host_overhead.sequence",
     "efficiency.nvlink", "efficiency.network", "peak_flops.fp32", "peak_flops.bf16", "peak_flops.fp16",
     "peak_flops.fp8", "peak_flops.int8", "peak_flops.int4", NULL
 };
@@ -167,10 +164,20 @@ static void test_provenance_recorded(void)
                 continue;
             }
             CU_ASSERT_STRING_EQUAL(p->key, figure_keys[k]);
-            CU_ASSERT_EQUAL(p->measured, 0);               /* nothing is calibrated yet */
+            CU_ASSERT_NOT_EQUAL(p->status, HW_MEASURED);               /* nothing is calibrated yet */
             CU_ASSERT(strlen(p->source) > 10);
         }
-        CU_ASSERT_EQUAL(h->n_prov, n);                     /* one record per figure, no more */
+        n += hw_provenance_of(h, "peak_flops.fp4") != NULL;  /* only where an FP4 rate exists (B200) */
+        /* Every curve point has its own record, with a source. */
+        const curve *cs[] = { &h->memory, &h->small_ops, &h->attn_decode, &h->allreduce };
+        for (int d = 0; d < DTYPE_COUNT; d++)
+            n += (size_t)h->gemm[d].n + (size_t)h->attn_prefill[d].n;
+        for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++)
+            n += (size_t)cs[c]->n;
+        for (size_t k = 0; k < h->n_prov; k++)
+            if (strncmp(h->prov[k].key, "curves.", 7) == 0)
+                CU_ASSERT(strlen(h->prov[k].source) > 10);
+        CU_ASSERT_EQUAL(h->n_prov, n);                     /* one record per figure and point, no more */
         CU_ASSERT_PTR_NULL(hw_provenance_of(h, "no_such_figure"));
         hw_free(h);
     }
@@ -235,10 +242,14 @@ static void test_check_rejects_broken_struct(void)
     hw_profile *h = load_profile("h100-sxm");
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
     kt_err err = { 0 };
-    h->eff_mem = 1.2;
+    h->eff_nvlink = 1.2;
     CU_ASSERT_EQUAL(hw_check(h, &err), -1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "efficiency.memory"));
-    h->eff_mem = 0.9;
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "efficiency.nvlink"));
+    h->eff_nvlink = 0.8;
+    h->memory.y[0] = 1.5;
+    CU_ASSERT_EQUAL(hw_check(h, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "curve memory"));
+    h->memory.y[0] = 0.5;
     h->hbm_bw_Bps = NAN;
     CU_ASSERT_EQUAL(hw_check(h, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "hbm_bandwidth"));
@@ -313,15 +324,27 @@ static const char *const base_lines[] = {
     "  hourly_usd: {value: 2.5, status: assumed, source: \"test sheet\"}",            /* 18 */
     "  power: {value: 700W, status: measured, source: \"measured on test GPU\"}",     /* 19 */
     "  efficiency:",                                                                  /* 20 */
-    "    gemm: {value: 0.7, status: assumed, source: \"test sheet\"}",                /* 21 */
-    "    attention: {value: 0.6, status: assumed, source: \"test sheet\"}",           /* 22 */
-    "    memory: {value: 0.9, status: assumed, source: \"test sheet\"}",              /* 23 */
-    "    nvlink: {value: 0.8, status: assumed, source: \"test sheet\"}",              /* 24 */
-    "    network: {value: 0.8, status: assumed, source: \"test sheet\"}",             /* 25 */
+    "    nvlink: {value: 0.8, status: assumed, source: \"test sheet\"}",              /* 21 */
+    "    network: {value: 0.8, status: assumed, source: \"test sheet\"}",             /* 22 */
+    "  small_op_floor: {value: 4us, status: assumed, source: \"test sheet\"}",        /* 23 */
+    "  host_overhead: {step: {value: 3ms, status: published, source: \"test run\"},"
+    " sequence: {value: 20us, status: published, source: \"test run\"}}",            /* 24 */
+    "  # the node's figures",                                                         /* 25 */
     "  gpus_per_node: {value: 8, status: assumed, source: \"test sheet\"}",          /* 26 */
     "  nvlink_domain_gpus: {value: 8, status: assumed, source: \"test sheet\"}",     /* 27 */
     "  network_bandwidth: {value: 50GB/s, status: assumed, source: \"test sheet\"}", /* 28 */
     "  network_latency: {value: 5us, status: assumed, source: \"test sheet\"}",      /* 29 */
+    "curves:",                                                                        /* 30 */
+    "  gemm:",                                                                        /* 31 */
+    "    bf16:",                                                                      /* 32 */
+    "      - {x: 1, value: 0.01, status: published, source: \"test bench\"}",         /* 33 */
+    "      - {x: 4096, value: 0.7, status: published, source: \"test bench\"}",       /* 34 */
+    "  attention_prefill:",                                                           /* 35 */
+    "    bf16: [{x: 512, value: 0.4, status: published, source: \"test bench\"}]",   /* 36 */
+    "  memory: [{x: 64KiB, value: 0.1, status: assumed, source: \"t\"}, {x: 1GiB, value: 0.9, status: assumed, source: \"t\"}]", /* 37 */
+    "  attention_decode: [{x: 1MiB, value: 0.5, status: assumed, source: \"test sheet\"}]", /* 38 */
+    "  allreduce: [{x: 1MiB, value: 1.2, status: published, source: \"test bench\"}]",     /* 39 */
+    "  small_ops: [{x: 1MiB, value: 0.3, status: published, source: \"test bench\"}]",     /* 40 */
     NULL
 };
 
@@ -383,7 +406,22 @@ static void test_base_profile_is_valid(void)
     if (!h)
         kt_err_print(&err, stderr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
-    CU_ASSERT_EQUAL(h->n_prov, 24u);                       /* 2 peaks + 17 figures + 5 efficiencies */
+    /* 2 peaks + 17 figures + small_op_floor + 2 host + 2 efficiencies + 8 curve points */
+    CU_ASSERT_EQUAL(h->n_prov, 32u);
+    CU_ASSERT_EQUAL(h->small_op_floor_ns, 4000);
+    CU_ASSERT_EQUAL(h->host_step_ns, 3000000);
+    CU_ASSERT_EQUAL(h->host_seq_ns, 20000);
+    CU_ASSERT_EQUAL(h->gemm[DTYPE_BF16].n, 2);
+    ASSERT_NEAR(h->gemm[DTYPE_BF16].x[1], 4096);
+    ASSERT_NEAR(h->memory.x[0], 64 * KiB);
+    ASSERT_NEAR(h->memory.x[1], 1024 * MiB);
+    ASSERT_NEAR(h->allreduce.y[0], 1.2);                   /* a bus bandwidth may beat the link's */
+    CU_ASSERT_EQUAL(h->gemm[DTYPE_FP8].n, 0);
+    CU_ASSERT_PTR_EQUAL(hw_gemm_curve(h, DTYPE_FP8), &h->gemm[DTYPE_BF16]);  /* fp8 falls back to bf16's */
+    const hw_provenance *pt = hw_provenance_of(h, "curves.gemm.bf16[1]");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pt);
+    CU_ASSERT_EQUAL(pt->status, HW_PUBLISHED);
+    CU_ASSERT_STRING_EQUAL(pt->source, "test bench");
     CU_ASSERT_EQUAL(h->gpus_per_node, 8);
     CU_ASSERT_EQUAL(h->nvlink_domain_gpus, 8);
     ASSERT_NEAR(h->network_bw_Bps, 50e9);
@@ -391,7 +429,7 @@ static void test_base_profile_is_valid(void)
     ASSERT_NEAR(h->eff_network, 0.8);
     const hw_provenance *p = hw_provenance_of(h, "power");
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    CU_ASSERT_EQUAL(p->measured, 1);
+    CU_ASSERT_EQUAL(p->status, HW_MEASURED);
     CU_ASSERT_STRING_EQUAL(p->source, "measured on test GPU");
     ASSERT_NEAR(hw_peak_flops(h, DTYPE_FP8), 900e12);      /* absent fp8 -> bf16 */
     ASSERT_NEAR(hw_peak_flops(h, DTYPE_FP16), 900e12);     /* absent fp16 -> bf16 */
@@ -418,7 +456,7 @@ static void test_error_bad_status(void)
     const char *l = "  hbm_bandwidth: {value: 3.35TB/s, status: guessed, source: \"sheet\"}";
     expect_error(8, l, 8, col_of(l, "guessed"),
                  (const char *const[]){ "figures.hbm_bandwidth.status", "guessed", "assumed",
-                                        "measured", NULL });
+                                        "published", "measured", NULL });
 }
 
 static void test_error_empty_source(void)
@@ -451,16 +489,54 @@ static void test_error_bare_value(void)
 
 static void test_error_efficiency_above_one(void)
 {
-    const char *l = "    gemm: {value: 1.5, status: assumed, source: \"sheet\"}";
+    const char *l = "    nvlink: {value: 1.5, status: assumed, source: \"sheet\"}";
     expect_error(21, l, 21, col_of(l, "1.5"),
-                 (const char *const[]){ "figures.efficiency.gemm.value", "(0, 1]", NULL });
+                 (const char *const[]){ "figures.efficiency.nvlink.value", "(0, 1]", NULL });
 }
 
 static void test_error_efficiency_zero(void)
 {
-    const char *l = "    memory: {value: 0, status: assumed, source: \"sheet\"}";
-    expect_error(23, l, 23, col_of(l, "0,"),
-                 (const char *const[]){ "figures.efficiency.memory.value", "(0, 1]", NULL });
+    const char *l = "    network: {value: 0, status: assumed, source: \"sheet\"}";
+    expect_error(22, l, 22, col_of(l, "0,"),
+                 (const char *const[]){ "figures.efficiency.network.value", "(0, 1]", NULL });
+}
+
+/* A curve point is a figure: it needs its x, its provenance and a value in
+ * range, and the points must ascend; each error points at the point. */
+static void test_error_curve_points(void)
+{
+    const char *no_src = "      - {x: 4096, value: 0.7, status: published}";
+    expect_error(34, no_src, 34, col_of(no_src, "{"), (const char *const[]){ "curves.gemm.bf16[1]", "'source'", NULL });
+    const char *no_x = "      - {value: 0.7, status: published, source: \"b\"}";
+    expect_error(34, no_x, 34, col_of(no_x, "{"), (const char *const[]){ "curves.gemm.bf16[1]", "'x'", NULL });
+    const char *down = "      - {x: 1, value: 0.7, status: published, source: \"b\"}";
+    expect_error(34, down, 34, col_of(down, "1,"), (const char *const[]){ "ascending", NULL });
+    const char *high = "      - {x: 4096, value: 1.7, status: published, source: \"b\"}";
+    expect_error(34, high, 34, col_of(high, "1.7"), (const char *const[]){ "curves.gemm.bf16[1].value", "(0, 1]", NULL });
+    /* The all-reduce curve may exceed 1 (in-switch reduction), not 2. */
+    const char *ar = "  allreduce: [{x: 1MiB, value: 2.5, status: published, source: \"b\"}]";
+    expect_error(39, ar, 39, col_of(ar, "2.5"), (const char *const[]){ "(0, 2]", NULL });
+    const char *bytes = "  attention_decode: [{x: 1000 tokens, value: 0.5, status: assumed, source: \"s\"}]";
+    expect_error(38, bytes, 38, col_of(bytes, "1000"), (const char *const[]){ "curves.attention_decode[0].x", NULL });
+    /* Every profile needs the bf16 GEMM curve. */
+    expect_error(32, "    fp8:", 32, 5, (const char *const[]){ "'bf16'", NULL });
+    expect_error(37, NULL, 31, 3, (const char *const[]){ "missing required key 'memory'", NULL });
+}
+
+/* hw_check refuses a curve point whose provenance record is gone. */
+static void test_curve_point_provenance_checked(void)
+{
+    char path[4096];
+    kt_err err = { 0 };
+    hw_profile *h = load_variant(0, NULL, path, sizeof path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_EQUAL(hw_check(h, &err), 0);
+    hw_provenance *p = (hw_provenance *)hw_provenance_of(h, "curves.memory[1]");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    snprintf(p->key, sizeof p->key, "renamed");
+    CU_ASSERT_EQUAL(hw_check(h, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "curves.memory[1] has no provenance"));
+    hw_free(h);
 }
 
 static void test_error_unknown_key_in_figure(void)
@@ -500,7 +576,7 @@ static void test_error_missing_node_figures(void)
      * names it, on the mapping it belongs in (figures at line 4, its
      * efficiency group at line 21). */
     static const struct { int line; const char *words; int err_line, err_col; } drops[] = {
-        { 25, "missing required key 'network'", 21, 5 },
+        { 22, "missing required key 'network'", 21, 5 },
         { 26, "missing required key 'gpus_per_node'", 4, 3 },
         { 27, "missing required key 'nvlink_domain_gpus'", 4, 3 },
         { 28, "missing required key 'network_bandwidth'", 4, 3 },
@@ -537,9 +613,9 @@ static void test_error_network_bandwidth_in_bytes(void)
 
 static void test_error_unknown_dtype(void)
 {
-    const char *l = "    fp4: {value: 1PFLOP/s, status: assumed, source: \"sheet\"}";
+    const char *l = "    fp6: {value: 1PFLOP/s, status: assumed, source: \"sheet\"}";
     expect_error(6, l, 6, col_of(l, "{"),
-                 (const char *const[]){ "figures.peak_flops.fp4", "unknown dtype", NULL });
+                 (const char *const[]){ "figures.peak_flops.fp6", "unknown dtype", NULL });
 }
 
 static void test_error_fp32_missing(void)
@@ -578,7 +654,7 @@ int main(void)
         { "H200 SXM spec figures", test_h200_figures },
         { "A100 SXM 80GB spec figures", test_a100_figures },
         { "B200 spec figures", test_b200_figures },
-        { "every figure has assumed provenance", test_provenance_recorded },
+        { "every figure and curve point has its provenance", test_provenance_recorded },
         { "H100 price cites the design doc", test_h100_price_source_is_design_doc },
         { "dtype fallback on shipped profiles", test_fallback_shipped },
         { "dtype fallback order", test_fallback_order },
@@ -594,6 +670,8 @@ int main(void)
         { "error: bare value without provenance", test_error_bare_value },
         { "error: efficiency 1.5", test_error_efficiency_above_one },
         { "error: efficiency 0", test_error_efficiency_zero },
+        { "error: curve points located", test_error_curve_points },
+        { "hw_check: a curve point without provenance", test_curve_point_provenance_checked },
         { "error: unknown key in a figure", test_error_unknown_key_in_figure },
         { "error: unknown top-level key", test_error_unknown_top_key },
         { "error: missing figure", test_error_missing_figure },

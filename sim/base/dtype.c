@@ -5,10 +5,10 @@
 #include <strings.h>
 
 const char *const dtype_names[DTYPE_COUNT + 1] = {
-    "fp32", "bf16", "fp16", "fp8", "int8", "int4", "int2", NULL
+    "fp32", "bf16", "fp16", "fp8", "int8", "int4", "int2", "fp4", NULL
 };
 
-static const double dtype_size_bytes[DTYPE_COUNT] = { 4.0, 2.0, 2.0, 1.0, 1.0, 0.5, 0.25 };
+static const double dtype_size_bytes[DTYPE_COUNT] = { 4.0, 2.0, 2.0, 1.0, 1.0, 0.5, 0.25, 0.5 };
 
 double dtype_bytes(kt_dtype d) { return dtype_size_bytes[d]; }
 

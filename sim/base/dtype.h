@@ -5,6 +5,7 @@
 typedef enum {
     DTYPE_FP32, DTYPE_BF16, DTYPE_FP16, DTYPE_FP8, DTYPE_INT8, DTYPE_INT4,
     DTYPE_INT2,     /* 2-bit KV, KIVI-style: keys per channel, values per token */
+    DTYPE_FP4,      /* 4-bit float (E2M1): Blackwell tensor cores; MXFP4/NVFP4 weights */
     DTYPE_COUNT
 } kt_dtype;
 

@@ -1407,8 +1407,16 @@ int kvcalc_main(int argc, char **argv, const char *const *model_dirs, const char
         model_free(m);
         return 2;
     }
-    if (a.weight_dtype_set)
-        m->weight_dtype = a.weight_dtype;
+    if (a.weight_dtype_set) {
+        quant_cfg q = quant_from_dtype(a.weight_dtype);
+        if (q.format == QUANT_COUNT) {
+            fprintf(stderr, "kvtier kv: --weight-dtype %s: no weight format stores it\n", dtype_name(a.weight_dtype));
+            hw_free(gpu);
+            model_free(m);
+            return 2;
+        }
+        model_set_quant(m, &q);
+    }
     if (a.ctx_tokens == 0)
         a.ctx_tokens = m->max_context_tokens;
     if (resolve_lengths(&a, m) != 0) {

@@ -448,7 +448,7 @@ tier_set *tier_set_new(const tier_set_config *cfg, engine *eng, kt_err *err)
     ts->eng = eng;
     ts->block_tokens = block_tokens;
     ts->hbm_block_bytes = tier_block_bytes(m, hbm_dtype, KV_LAYOUT_HBM_QUANT_GROUP, block_tokens);
-    ts->dequant_Bps = hw->hbm_bw_Bps * hw->eff_mem * gpus;
+    ts->dequant_Bps = hw->hbm_bw_Bps * hw_stream_efficiency(hw) * gpus;
     ts->fab = fabric_new(eng, TIER_MAX_LINKS, 16);
     if (!ts->fab) {
         free(ts);

@@ -1,4 +1,4 @@
-/* cost.c — iteration time as a sum over ops of max(compute, memory), plus the collectives of tensor, pipeline, context and expert parallelism and launch overhead. */
+/* cost.c — iteration time as a sum over kernels of max(compute, memory) at the efficiency the profile's curves give for each kernel's size, plus collectives, launches and host overhead. */
 #include "cost.h"
 #include "kv_layout.h"
 
@@ -51,6 +51,37 @@ static int add_group(cost_model *cm, int layer, kt_err *err)
     return 0;
 }
 
+/* The GEMM and attention paths: a weight format runs natively where the GPU
+ * has a tensor-core rate for it, else dequantized to its emulation dtype in
+ * the kernel (FP8 weights on an A100, FP4 before Blackwell). Prefill
+ * attention runs in FP8 (FlashAttention-3's FP8 path) when the KV is FP8 and
+ * the profile measures that path. */
+static int init_paths(cost_model *cm, kt_err *err)
+{
+    const model_card *m = cm->m;
+    const hw_profile *hw = cm->hw;
+    const quant_spec *q = quant_spec_of(m->quant.format);
+    cm->act_dtype = activation_dtype(m->weight_dtype);
+    cm->gemm_dtype = hw->peak_flops[q->native] > 0 ? q->native : q->emulated;
+    cm->quantize_acts = dtype_bytes(cm->gemm_dtype) < dtype_bytes(cm->act_dtype) && q->native == cm->gemm_dtype &&
+                        dtype_bytes(q->native) == dtype_bytes(q->stored);
+    cm->gemm_peak_flops = hw_peak_flops(hw, cm->gemm_dtype);
+    cm->attn_dtype = cm->kv_dtype == DTYPE_FP8 && hw->attn_prefill[DTYPE_FP8].n > 0 ? DTYPE_FP8 : cm->act_dtype;
+    cm->attn_peak_flops = hw_peak_flops(hw, cm->attn_dtype);
+    if (!(cm->gemm_peak_flops > 0) || !(cm->attn_peak_flops > 0)) {
+        KT_ERROR(err, NULL, 0, 0, "%s has no FLOP/s figure usable for %s weights", hw->name,
+                 quant_names[m->quant.format]);
+        return -1;
+    }
+    cm->peak_flops_gpu = cm->gemm_peak_flops;
+    cm->gemm_curve = hw_gemm_curve(hw, cm->gemm_dtype);
+    cm->attn_curve = hw_attn_prefill_curve(hw, cm->attn_dtype);
+    cm->weight_bytes_param = quant_bytes_param(&m->quant);
+    cm->host_step_ns = hw->host_step_ns;
+    cm->host_seq_ns = hw->host_seq_ns;
+    return 0;
+}
+
 /* Refuses a layout that breaks cost_par's invariants for model m. */
 static int check_par(const cost_par *p, const model_card *m, int n_moe_layers, kt_err *err)
 {
@@ -93,8 +124,8 @@ static cost_link group_link(const hw_profile *hw, int first, int n, int g, int s
     int64_t block = (int64_t)g * stride, domain = hw->nvlink_domain_gpus;
     for (int64_t b = first; b < (int64_t)first + n; b += block)
         if (b / domain != (b + block - 1) / domain)
-            return (cost_link){ hw->network_bw_Bps * hw->eff_network, hw->network_latency_ns };
-    return (cost_link){ hw->nvlink_bw_Bps * hw->eff_nvlink, hw->nvlink_latency_ns };
+            return (cost_link){ hw->network_bw_Bps * hw->eff_network, hw->network_latency_ns, 1 };
+    return (cost_link){ hw->nvlink_bw_Bps * hw->eff_nvlink, hw->nvlink_latency_ns, 0 };
 }
 
 static void init_links(cost_model *cm)
@@ -136,16 +167,8 @@ int cost_model_init_par(cost_model *cm, const model_card *m, const hw_profile *h
     cm->hw = hw;
     cm->par = *par;
     cm->kv_dtype = kv;
-    cm->act_dtype = activation_dtype(m->weight_dtype);
-    cm->peak_flops_gpu = hw_peak_flops(hw, m->weight_dtype);
-    if (!(cm->peak_flops_gpu > 0)) {
-        KT_ERROR(err, NULL, 0, 0, "%s has no FLOP/s figure usable for %s weights", hw->name,
-                 dtype_name(m->weight_dtype));
+    if (init_paths(cm, err) < 0)
         return -1;
-    }
-    cm->gemm_flops_per_s = cm->peak_flops_gpu * hw->eff_gemm;
-    cm->attn_flops_per_s = hw_peak_flops(hw, cm->act_dtype) * hw->eff_attn;
-    cm->mem_bytes_per_s = hw->hbm_bw_Bps * hw->eff_mem;
     for (int l = 0; l < m->n_layers; l++) {
         model_gemm g[MODEL_MAX_GEMMS];
         int n = model_layer_gemms(m, l, g);
@@ -166,6 +189,8 @@ int cost_model_init_par(cost_model *cm, const model_card *m, const hw_profile *h
     cm->stage_share = (double)cm->stage_layers / m->n_layers;
     cm->launch_ns_stage = (int64_t)cm->stage_layers * hw->kernels_per_layer * hw->launch_ns;
     cm->attn_out_bytes_token_layer = attn_out_bytes(cm);
+    for (int i = 0; i < cm->n_groups; i++)
+        cm->kv_bytes_token_layer_gpu += cm->groups[i].count * cm->groups[i].kv_bytes_token_gpu / m->n_layers;
     init_links(cm);
     return 0;
 }
@@ -194,14 +219,32 @@ double cost_weight_bytes_gpu(const cost_model *cm)
      * many layers, is the larger. */
     double edge = p->pp == 1 || m->tie_embeddings ? outer : outer - (double)m->vocab * m->hidden;
     double params = (layers - experts + experts * uneven) * cm->stage_share + edge;
-    return params * dtype_bytes(m->weight_dtype) / p->tp;
+    return params * cm->weight_bytes_param / p->tp;
 }
 
-/* max(compute, memory) of one op on one GPU, in ns. */
-static double op_ns(double flops, double flops_per_s, double bytes, double bytes_per_s)
+/* Time of moving bytes through HBM in one kernel, at the memory curve's
+ * efficiency for that size (its first point's time at least). */
+static double mem_ns(const cost_model *cm, double bytes)
 {
-    double c = flops / flops_per_s, mem = bytes / bytes_per_s;
-    return 1e9 * (c > mem ? c : mem);
+    return curve_time_ns(&cm->hw->memory, bytes, bytes, cm->hw->hbm_bw_Bps);
+}
+
+/* One kernel of flops at compute curve c (x its size) or bytes through HBM,
+ * whichever takes longer: the roofline, each side at its measured efficiency. */
+static double kernel_ns(const cost_model *cm, const curve *c, double x, double flops, double peak, double bytes)
+{
+    double t_c = curve_time_ns(c, x, flops, peak), t_m = mem_ns(cm, bytes);
+    return t_c > t_m ? t_c : t_m;
+}
+
+/* A small memory-bound kernel (a norm, an add, a rope): bytes through HBM
+ * at the small-op curve's efficiency, never faster than the profile's
+ * shortest kernel. */
+static double small_ns(const cost_model *cm, double bytes)
+{
+    double t = curve_time_ns(&cm->hw->small_ops, bytes, bytes, cm->hw->hbm_bw_Bps);
+    double floor_ns = (double)cm->hw->small_op_floor_ns;
+    return t > floor_ns ? t : floor_ns;
 }
 
 /* Expected distinct experts that tokens tokens, each routed to active of
@@ -211,24 +254,43 @@ static double experts_touched(int experts, int active, double tokens)
     return experts * (1.0 - pow(1.0 - (double)active / experts, tokens));
 }
 
+/* Expected load on the busiest of ep expert-parallel parts, relative to the
+ * mean, when assignments tokens spread uniformly over them: each part's load
+ * is Binomial(assignments, 1/ep), and the expected maximum of ep such loads
+ * is about mean + sd·sqrt(2 ln ep) (the Gaussian extreme-value bound; e.g.
+ * Gumbel, "Statistics of Extremes", 1958). Never more than all on one part. */
+double cost_ep_imbalance(int ep, double assignments)
+{
+    if (ep <= 1 || assignments <= 0)
+        return 1;
+    double mean = assignments / ep, sd = sqrt(assignments * (1.0 / ep) * (1.0 - 1.0 / ep));
+    double f = (mean + sd * sqrt(2.0 * log(ep))) / mean;
+    return f < ep ? f : ep;
+}
+
 /* GEMMs of all layers for T tokens on one GPU; the lm_head for n_logits
- * rows goes to *lm_ns. Adds per-GPU FLOPs and bytes. */
+ * rows goes to *lm_ns. Adds per-GPU FLOPs and bytes. A routed expert's
+ * GEMM runs at the efficiency of its own rows (tokens per touched expert),
+ * as a grouped GEMM does, and with expert parallelism the busiest part sets
+ * the pace. */
 static double gemm_time_ns(const cost_model *cm, double tokens, double n_logits, double *lm_ns, double *flops,
                            double *bytes)
 {
     const model_card *m = cm->m;
     int tp = cm->par.tp;
-    double wb = dtype_bytes(m->weight_dtype), ab = dtype_bytes(cm->act_dtype), ns = 0;
+    double wb = cm->weight_bytes_param, ab = dtype_bytes(cm->act_dtype), ns = 0;
     for (int i = 0; i < cm->n_gemms; i++) {
         const cost_gemm *g = &cm->gemms[i];
-        double rows = tokens, mats = 1;
+        double rows = tokens, mats = 1, busiest = 1;
         if (g->kind == MODEL_GEMM_EXPERT) {
             rows = tokens * m->n_experts_active;
             mats = experts_touched(m->n_experts, m->n_experts_active, tokens);
+            busiest = cost_ep_imbalance(cm->par.ep, rows);
         }
+        double per_matrix_rows = mats > 0 ? rows / mats : rows;
         double f = 2.0 * rows * g->n * g->k / tp;
         double b = (mats * g->n * g->k * wb + rows * (g->n + g->k) * ab) / tp;
-        ns += g->count * op_ns(f, cm->gemm_flops_per_s, b, cm->mem_bytes_per_s);
+        ns += g->count * busiest * kernel_ns(cm, cm->gemm_curve, per_matrix_rows, f, cm->gemm_peak_flops, b);
         *flops += g->count * f;
         *bytes += g->count * b;
     }
@@ -237,7 +299,7 @@ static double gemm_time_ns(const cost_model *cm, double tokens, double n_logits,
         return ns;              /* no sequence samples: no lm_head */
     double f = 2.0 * n_logits * m->vocab * m->hidden / tp;
     double b = ((double)m->vocab * m->hidden * wb + n_logits * (double)(m->vocab + m->hidden) * ab) / tp;
-    *lm_ns = op_ns(f, cm->gemm_flops_per_s, b, cm->mem_bytes_per_s);
+    *lm_ns = kernel_ns(cm, cm->gemm_curve, n_logits, f, cm->gemm_peak_flops, b);
     *flops += f;
     *bytes += b;
     return ns;
@@ -259,20 +321,28 @@ static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, in
     double ns = 0;
     for (int gi = 0; gi < cm->n_groups; gi++) {
         const cost_attn_group *g = &cm->groups[gi];
-        double f = 0, b = 0;
+        double f = 0, b = 0, t_c = 0;
         for (int s = 0; s < n; s++) {
             const cost_seq *q = &seqs[s];
             if (q->new_tokens <= 0 || (q->new_tokens == 1) != decode)
                 continue;
-            f += model_attn_flops(cm->m, g->layer, q->new_tokens, q->cached_tokens) / tp;
+            /* Each sequence's attention runs at the efficiency of its own
+             * context length (the length of the kernel's inner loop). */
+            double fs = model_attn_flops(cm->m, g->layer, q->new_tokens, q->cached_tokens) / tp;
             int64_t held = model_layer_kv_tokens(cm->m, g->layer, q->cached_tokens + q->new_tokens);
+            f += fs;
+            t_c += curve_time_ns(cm->attn_curve, (double)(q->cached_tokens + q->new_tokens), fs, cm->attn_peak_flops);
             b += held * g->kv_bytes_token_gpu;
             if (q->wasted_tokens > 0)
                 *flops_wasted += g->count * model_attn_flops(cm->m, g->layer, q->wasted_tokens,
                                                              q->cached_tokens);
         }
-        double step_f = f / mb / cp / steps, step_b = b / mb / cp;
-        double step = op_ns(step_f, cm->attn_flops_per_s, step_b, cm->mem_bytes_per_s);
+        double step_c = t_c / mb / cp / steps, step_b = b / mb / cp;
+        /* Decode reads the batch's KV in one paged kernel at the decode
+         * curve's efficiency for that many bytes; prefill streams it. */
+        double step_m = decode ? curve_time_ns(&cm->hw->attn_decode, step_b, step_b, cm->hw->hbm_bw_Bps)
+                               : mem_ns(cm, step_b);
+        double step = step_c > step_m ? step_c : step_m;
         ns += g->count * steps * step;
         if (steps > 1 && step_b > 0) {
             double xfer = 1e9 * step_b / cm->cp_link.bw_Bps + (double)cm->cp_link.latency_ns;
@@ -293,6 +363,12 @@ static double allreduce_ns(const cost_model *cm, double tokens)
         return 0;
     double bytes = tokens * cm->m->hidden * dtype_bytes(cm->act_dtype);
     double steps = 2.0 * (tp - 1);
+    /* Inside an NVLink domain: the bus bandwidth collective benchmarks
+     * measure at this message size (latency included), as nccl-tests
+     * defines it: time = 2(n-1)/n × bytes / busbw. Across nodes: the ring's
+     * steps over the network. */
+    if (!cm->tp_link.network)
+        return curve_time_ns(&cm->hw->allreduce, bytes, steps / tp * bytes, cm->hw->nvlink_bw_Bps);
     return 1e9 * steps / tp * bytes / cm->tp_link.bw_Bps + steps * (double)cm->tp_link.latency_ns;
 }
 
@@ -319,6 +395,56 @@ static double cp_combine_ns(const cost_model *cm, double decode_tokens)
         return 0;
     double bytes = decode_tokens * cm->attn_out_bytes_token_layer;
     return (cp - 1) * (1e9 * bytes / cm->cp_link.bw_Bps + (double)cm->cp_link.latency_ns);
+}
+
+/* Memory-bound kernels of one layer for T tokens on one GPU: two fused
+ * residual-add + RMSNorm kernels (read x and the residual, write both),
+ * RoPE on q and k in place, the KV-cache write (read the new K and V, write
+ * them at the KV precision), the gated activation (read gate and up, write
+ * their product: ffn_rows rows of width ffn), for MoE the routing top-k
+ * over the router's logits and the permute and unpermute of the token
+ * copies, and with W8A8 the quantization of the four GEMM inputs. */
+static double layer_small_ns(const cost_model *cm, double tokens, int moe)
+{
+    const model_card *m = cm->m;
+    int tp = cm->par.tp;
+    double ab = dtype_bytes(cm->act_dtype), h = (double)m->hidden;
+    double heads_gpu = (double)(m->n_heads + m->n_kv_heads) / tp;
+    double ffn = moe ? (double)m->ffn_expert : (double)m->ffn_dense;
+    double ffn_rows = moe ? tokens * m->n_experts_active : tokens;
+    double ns = 2 * small_ns(cm, 4.0 * tokens * h * ab) +
+                small_ns(cm, 2.0 * tokens * heads_gpu * m->head_dim * ab) +
+                small_ns(cm, tokens * cm->kv_bytes_token_layer_gpu * (1.0 + ab / dtype_bytes(cm->kv_dtype))) +
+                small_ns(cm, 3.0 * ffn_rows * ffn / tp * ab);
+    if (moe) {
+        double copies = tokens * m->n_experts_active * h * ab;
+        ns += small_ns(cm, tokens * m->n_experts * sizeof(float)) + 2 * small_ns(cm, 2.0 * copies);
+    }
+    if (cm->quantize_acts) {
+        double q_bytes = tokens * (ab + dtype_bytes(cm->gemm_dtype));
+        ns += 2 * small_ns(cm, q_bytes * h) + small_ns(cm, q_bytes * m->n_heads * m->head_dim / tp) +
+              small_ns(cm, q_bytes * ffn / tp);
+    }
+    return ns;
+}
+
+/* Memory-bound kernels of one micro-batch on the largest stage: its layers'
+ * (dense and MoE in the model's proportion), plus the embedding lookup,
+ * the final norm and sampling over n_logits rows of fp32 logits (read,
+ * softmax, write), which the edge stages run. */
+static double stage_small_ns(const cost_model *cm, double tokens, double n_logits)
+{
+    const model_card *m = cm->m;
+    double ab = dtype_bytes(cm->act_dtype), h = (double)m->hidden;
+    double dense = m->n_layers - cm->n_moe_layers, ns = 0;
+    if (dense > 0)
+        ns += dense * cm->stage_share * layer_small_ns(cm, tokens, 0);
+    if (cm->n_moe_layers > 0)
+        ns += cm->n_moe_layers * cm->stage_share * layer_small_ns(cm, tokens, 1);
+    ns += small_ns(cm, 2.0 * tokens * h * ab) + small_ns(cm, 2.0 * tokens * h * ab);
+    if (n_logits > 0)
+        ns += small_ns(cm, 2.0 * n_logits * m->vocab * sizeof(float) / cm->par.tp);
+    return ns;
 }
 
 void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_logits, cost_iter *out)
@@ -357,7 +483,12 @@ void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_log
     double comm = 2.0 * cm->stage_layers * allreduce_ns(cm, tokens_mb) +
                   cm->stage_layers * cp_combine_ns(cm, decode / mb) +
                   cm->n_moe_layers * share * alltoall_ns(cm, tokens_mb) + exposed * share;
-    double stage = gemm + attn_stage + comm + (double)cm->launch_ns_stage;
+    double small = stage_small_ns(cm, tokens_mb, logits_mb);
+    double gpu = gemm + attn_stage + comm + small;
+    /* Kernels are issued ahead while the GPU works: launches cost only what
+     * their issue time exceeds the GPU time. */
+    double launch = (double)cm->launch_ns_stage > gpu ? (double)cm->launch_ns_stage - gpu : 0;
+    double stage = gpu + launch;
     /* The first micro-batch reaches the last stage after pp-1 stage times and
      * pp-1 hand-offs of its activations; the last stage then runs all mb
      * micro-batches back to back, later hand-offs overlapping compute. */
@@ -367,9 +498,12 @@ void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_log
     out->gemm_ns = llround(mb * gemm);
     out->attn_ns = llround(mb * attn_stage);
     out->comm_ns = llround(mb * comm + handoff);
-    out->launch_ns = (int64_t)mb * cm->launch_ns_stage;
+    out->small_ns = llround(mb * small);
+    out->launch_ns = llround(mb * launch);
+    out->host_ns = cm->host_step_ns + (int64_t)running * cm->host_seq_ns;
     out->bubble_ns = llround((p->pp - 1) * stage);
-    out->total_ns = out->gemm_ns + out->attn_ns + out->comm_ns + out->launch_ns + out->bubble_ns;
+    out->total_ns = out->gemm_ns + out->attn_ns + out->comm_ns + out->small_ns + out->launch_ns + out->host_ns +
+                    out->bubble_ns;
     out->flops = (gflops + aflops) * p->tp;
     out->flops_wasted = gflops * p->tp * (wasted / tokens) + aw;
     /* Per-GPU bytes cover every layer once per micro-batch: summed over the

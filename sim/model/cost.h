@@ -8,6 +8,7 @@
 #include "err.h"
 #include "hw.h"
 #include "model.h"
+#include "quant.h"
 
 /* One sequence's part of an iteration: new_tokens computed after
  * cached_tokens already in KV; the first wasted_tokens of the new ones
@@ -19,12 +20,15 @@ typedef struct cost_seq {
 } cost_seq;
 
 /* What one iteration costs on the replica (all its GPUs together).
- * total_ns = gemm_ns + attn_ns + comm_ns + launch_ns + bubble_ns (+ wait_ns
- * once the caller adds it). The first four are what the busiest pipeline
- * stage spends on all micro-batches; bubble_ns is the pipeline's fill time. */
+ * total_ns = gemm_ns + attn_ns + comm_ns + small_ns + launch_ns + host_ns +
+ * bubble_ns (+ wait_ns once the caller adds it). gemm, attn, comm, small and
+ * launch are what the busiest pipeline stage spends on all micro-batches
+ * (small: the memory-bound kernels between them; launch: kernel launches
+ * the GPU waits for, beyond its own work); host_ns is the engine's CPU time
+ * per iteration; bubble_ns is the pipeline's fill time. */
 typedef struct cost_iter {
     int64_t total_ns;
-    int64_t gemm_ns, attn_ns, comm_ns, launch_ns;
+    int64_t gemm_ns, attn_ns, comm_ns, small_ns, launch_ns, host_ns;
     int64_t bubble_ns;          /* pipeline fill: pp-1 micro-batch stage times; 0 without PP */
     double flops;               /* all GPUs of the replica, the batch's work counted once */
     double flops_wasted;        /* part of flops spent on wasted_tokens */
@@ -53,6 +57,7 @@ int cost_par_gpus(const cost_par *p);
 typedef struct cost_link {
     double bw_Bps;
     int64_t latency_ns;
+    int network;                /* 1: crosses NVLink domains over the network */
 } cost_link;
 
 /* Distinct GEMM shapes of the model with how many layers have them. */
@@ -77,16 +82,22 @@ typedef struct cost_attn_group {
 /* Precomputed per-replica constants.
  * Invariants: par satisfies cost_par's invariants; groups and gemms cover
  * every layer exactly once (sum of counts == n_layers per GEMM position);
- * efficiencies in (0, 1]; stage_layers == ceil(n_layers / pp) and
- * stage_share == stage_layers / n_layers. */
+ * the curves are the profile's (not owned) and the peaks > 0;
+ * stage_layers == ceil(n_layers / pp) and stage_share == stage_layers / n_layers. */
 typedef struct cost_model {
     const model_card *m;        /* not owned */
     const hw_profile *hw;       /* not owned */
     cost_par par;
     kt_dtype kv_dtype, act_dtype;
-    double gemm_flops_per_s;    /* peak × efficiency, one GPU */
-    double attn_flops_per_s;
-    double mem_bytes_per_s;
+    kt_dtype gemm_dtype;        /* operands the GEMMs multiply: the weight format's native path, or its emulation */
+    kt_dtype attn_dtype;        /* prefill attention's path: fp8 with fp8 KV where the profile measures it */
+    double gemm_peak_flops;     /* one GPU, gemm_dtype */
+    double attn_peak_flops;     /* one GPU, attn_dtype */
+    const curve *gemm_curve, *attn_curve;
+    double weight_bytes_param;  /* HBM bytes of one parameter, scales included */
+    int quantize_acts;          /* W8A8: each GEMM input is quantized to 1 byte first */
+    int64_t host_step_ns;       /* per-iteration and per-running-sequence host (CPU) time the GPU waits on; */
+    int64_t host_seq_ns;        /* set by the engine preset or scenario, else the hardware profile's figure */
     cost_gemm gemms[MODEL_MAX_GEMMS * 4];
     int n_gemms;
     cost_attn_group groups[COST_MAX_ATTN_GROUPS];
@@ -94,11 +105,12 @@ typedef struct cost_model {
     int n_moe_layers;
     int stage_layers;           /* layers of the largest pipeline stage */
     double stage_share;         /* its share of the layers; 1 without PP */
-    int64_t launch_ns_stage;    /* kernel launches of one micro-batch on that stage */
+    int64_t launch_ns_stage;    /* issuing the kernels of one micro-batch on that stage */
     cost_link tp_link, cp_link, ep_link;
     double pp_hop_ns_per_byte;  /* sum over the pp-1 stage hand-offs of 1e9 / bandwidth */
     int64_t pp_hop_latency_ns;  /* sum of their latencies */
     double attn_out_bytes_token_layer; /* one token's attention output on one GPU, mean over layers */
+    double kv_bytes_token_layer_gpu;   /* one token's KV on one GPU, mean over layers */
     double peak_flops_gpu;      /* for effective utilization */
 } cost_model;
 
@@ -120,6 +132,10 @@ int cost_model_init(cost_model *cm, const model_card *m, const hw_profile *hw, i
  * 1/tp of them), so neither changes it unless ep leaves uneven parts
  * (n_experts % ep != 0: the fullest part counts). */
 double cost_weight_bytes_gpu(const cost_model *cm);
+
+/* Load of the busiest of ep expert-parallel parts over the mean when
+ * `assignments` token-to-expert copies spread uniformly (>= 1, <= ep). */
+double cost_ep_imbalance(int ep, double assignments);
 
 /* Time and work of one iteration over seqs[0..n). n_logits sequences
  * sample a token at its end (lm_head rows). Pure and allocation-free: reads

@@ -26,11 +26,16 @@
  *     efficiency:
  *       gemm: {value: 0.7, status: assumed, source: "..."}
  *
+ *   curves:                       # efficiency against size, each point a figure
+ *     gemm:  {bf16: [{x: 1, value: 0.01, status: published, source: "..."}, ...], fp8: [...]}
+ *     memory: [{x: 64KiB, value: 0.2, ...}, ...]
+ *
  * Every figure is a mapping {value, status, source[, note]}; a measured one
  * may also carry `residual` (relative fit residual) and `samples` (how many
  * raw samples the fit used), as kvtier-calibrate writes them. Its provenance
  * is recorded under the figure's key below "figures", dotted for nested
- * groups: "hbm_bandwidth", "peak_flops.bf16", "efficiency.gemm".
+ * groups: "hbm_bandwidth", "peak_flops.bf16", "efficiency.nvlink"; a curve
+ * point's is "curves.gemm.bf16[3]".
  */
 
 /* How a figure's value is written and where it lands in hw_profile. */
@@ -67,24 +72,34 @@ static const fig_spec top_figs[] = {
     FIG("network_latency", FIG_NS, NO_UNITS, network_latency_ns),
     FIG("pcie_bandwidth", FIG_QTY, UNITS_BANDWIDTH, pcie_bw_Bps),
     FIG("launch_overhead", FIG_NS, NO_UNITS, launch_ns),
+    FIG("small_op_floor", FIG_NS, NO_UNITS, small_op_floor_ns),
     FIG("kernels_per_layer", FIG_COUNT, NO_UNITS, kernels_per_layer),
     FIG("price_usd", FIG_USD, NO_UNITS, price_usd),
     FIG("hourly_usd", FIG_USD, NO_UNITS, hourly_usd),
     FIG("power", FIG_QTY, UNITS_POWER, power_w),
 };
 
+/* Figures under "figures.host_overhead", all required. */
+static const fig_spec host_figs[] = {
+    FIG("step", FIG_NS, NO_UNITS, host_step_ns),
+    FIG("sequence", FIG_NS, NO_UNITS, host_seq_ns),
+};
+
 /* Figures under "figures.efficiency", all required. */
 static const fig_spec eff_figs[] = {
-    FIG("gemm", FIG_FRACTION, NO_UNITS, eff_gemm),
-    FIG("attention", FIG_FRACTION, NO_UNITS, eff_attn),
-    FIG("memory", FIG_FRACTION, NO_UNITS, eff_mem),
     FIG("nvlink", FIG_FRACTION, NO_UNITS, eff_nvlink),
     FIG("network", FIG_FRACTION, NO_UNITS, eff_network),
 };
 
 #define N_TOP_FIGS (sizeof top_figs / sizeof top_figs[0])
 #define N_EFF_FIGS (sizeof eff_figs / sizeof eff_figs[0])
+#define N_HOST_FIGS (sizeof host_figs / sizeof host_figs[0])
 #define EFF_GROUP "efficiency"
+#define HOST_GROUP "host_overhead"
+#define CURVES_KEY "curves"
+/* Longest curve name ("attention_prefill.bf16"), so that a point's
+ * provenance key "curves.NAME[23]" fits hw_provenance.key. */
+#define CURVE_NAME_MAX 40
 #define PEAK_GROUP "peak_flops"
 
 /* A duration figure above this is a unit slip ("2s" for "2us"), not hardware. */
@@ -103,9 +118,35 @@ static const int peak_fallback[DTYPE_COUNT][DTYPE_COUNT + 1] = {
     [DTYPE_INT4] = { DTYPE_INT4, DTYPE_INT8, DTYPE_FP8, DTYPE_BF16, DTYPE_FP16, DTYPE_FP32, -1 },
     /* No GPU multiplies 2-bit operands: 2-bit KV is dequantized first. */
     [DTYPE_INT2] = { DTYPE_INT2, DTYPE_INT4, DTYPE_INT8, DTYPE_FP8, DTYPE_BF16, DTYPE_FP16, DTYPE_FP32, -1 },
+    [DTYPE_FP4] = { DTYPE_FP4, DTYPE_FP8, DTYPE_BF16, DTYPE_FP16, DTYPE_FP32, -1 },
 };
 
-static const char *const status_names[] = { "assumed", "measured", NULL };
+const char *const hw_status_names[HW_STATUS_COUNT + 1] = { "assumed", "published", "measured", NULL };
+
+/* Curves kept per operand dtype, and the single ones, with what their x
+ * measures and how far their efficiency may go (an all-reduce's bus
+ * bandwidth beats the link's when NVLink SHARP reduces in the switch: up to
+ * twice, as the switch halves the data each GPU sends). */
+#define ALLREDUCE_Y_MAX 2.0
+typedef struct curve_spec {
+    const char *key;
+    curve_x_kind x_kind;
+    double y_max;
+    size_t offset;             /* of the curve (or curve[DTYPE_COUNT]) in hw_profile */
+} curve_spec;
+#define CURVE(key, x, ymax, field) { key, x, ymax, offsetof(hw_profile, field) }
+static const curve_spec dtype_curves[] = {
+    CURVE("gemm", CURVE_X_TOKENS, 1.0, gemm),
+    CURVE("attention_prefill", CURVE_X_TOKENS, 1.0, attn_prefill),
+};
+static const curve_spec single_curves[] = {
+    CURVE("memory", CURVE_X_BYTES, 1.0, memory),
+    CURVE("small_ops", CURVE_X_BYTES, 1.0, small_ops),
+    CURVE("attention_decode", CURVE_X_BYTES, 1.0, attn_decode),
+    CURVE("allreduce", CURVE_X_BYTES, ALLREDUCE_Y_MAX, allreduce),
+};
+#define N_DTYPE_CURVES (sizeof dtype_curves / sizeof dtype_curves[0])
+#define N_SINGLE_CURVES (sizeof single_curves / sizeof single_curves[0])
 
 /* ---------- small helpers ---------- */
 
@@ -143,7 +184,7 @@ static int copy_fits(char *dst, size_t n, const char *src)
 }
 
 /* Appends one provenance record to h->prov (owned by h). */
-static int prov_add(hw_profile *h, const char *key, int measured, const char *source,
+static int prov_add(hw_profile *h, const char *key, hw_status status, const char *source,
                     const conf_node *at, kt_err *err)
 {
     hw_provenance *p = grow_array(h->prov, &h->cap_prov, h->n_prov + 1, sizeof *p);
@@ -156,7 +197,7 @@ static int prov_add(hw_profile *h, const char *key, int measured, const char *so
     memset(p, 0, sizeof *p);
     snprintf(p->key, sizeof p->key, "%s", key);
     snprintf(p->source, sizeof p->source, "%s", source);
-    p->measured = measured;
+    p->status = status;
     h->n_prov++;
     return 0;
 }
@@ -212,7 +253,7 @@ static int read_fit_keys(hw_provenance *p, conf_node *fig, kt_err *err)
     conf_node *res = conf_find(fig, "residual"), *cnt = conf_find(fig, "samples");
     if (!res && !cnt)
         return 0;
-    if (!p->measured) {
+    if (p->status != HW_MEASURED) {
         CONF_ERROR(err, res ? res : cnt, "residual and samples describe a measurement: "
                    "allowed only with status: measured");
         return -1;
@@ -224,17 +265,12 @@ static int read_fit_keys(hw_provenance *p, conf_node *fig, kt_err *err)
     return 0;
 }
 
-/* Takes figure `key` from map `parent`: checks its {value, status, source}
- * shape, records provenance under prov_key, and returns the value node
- * (still to be converted), or NULL with err set. */
-static conf_node *figure_take(hw_profile *h, conf_node *parent, const char *key,
-                              const char *prov_key, kt_err *err)
+/* Checks figure node fig's {value, status, source} shape, records its
+ * provenance under prov_key, and returns the value node (still to be
+ * converted), or NULL with err set. */
+static conf_node *figure_read(hw_profile *h, conf_node *fig, const char *prov_key, kt_err *err)
 {
-    conf_node *fig = conf_take(parent, key);
-    if (!fig) {
-        missing_key(parent, key, err);
-        return NULL;
-    }
+    fig->used = 1;
     if (fig->kind != CONF_MAP) {
         /* The common slip is a bare value with no provenance: say what is wanted. */
         CONF_ERROR(err, fig, "expected a mapping {value, status, source}, found %s",
@@ -248,7 +284,7 @@ static conf_node *figure_take(hw_profile *h, conf_node *parent, const char *key,
     }
     int status = 0;
     const char *source = NULL, *note = NULL;
-    if (conf_enum(fig, "status", CONF_REQUIRED, status_names, &status, err) < 0 ||
+    if (conf_enum(fig, "status", CONF_REQUIRED, hw_status_names, &status, err) < 0 ||
         conf_str(fig, "source", CONF_REQUIRED, &source, err) < 0 ||
         conf_str(fig, "note", CONF_OPTIONAL, &note, err) < 0)
         return NULL;
@@ -262,10 +298,22 @@ static conf_node *figure_take(hw_profile *h, conf_node *parent, const char *key,
                    sizeof h->prov[0].source - 1);
         return NULL;
     }
-    if (prov_add(h, prov_key, status == 1, source, fig, err) < 0 ||
+    if (prov_add(h, prov_key, (hw_status)status, source, fig, err) < 0 ||
         read_fit_keys(&h->prov[h->n_prov - 1], fig, err) < 0)
         return NULL;
     return value;
+}
+
+/* figure_read of the figure under `key` in map `parent`, which must be there. */
+static conf_node *figure_take(hw_profile *h, conf_node *parent, const char *key,
+                              const char *prov_key, kt_err *err)
+{
+    conf_node *fig = conf_take(parent, key);
+    if (!fig) {
+        missing_key(parent, key, err);
+        return NULL;
+    }
+    return figure_read(h, fig, prov_key, err);
 }
 
 /* Must be > 0; the unit readers already reject negatives. */
@@ -397,6 +445,116 @@ static int read_peaks(hw_profile *h, conf_node *figures, kt_err *err)
     return 0;
 }
 
+/* ---------- efficiency curves ---------- */
+
+static curve *spec_curve(hw_profile *h, const curve_spec *c, int dtype)
+{
+    return (curve *)((char *)h + c->offset) + dtype;
+}
+
+/* Reads one curve: a sequence of point figures {x, value, status, source},
+ * x a token count or a byte size as spec says, ascending. */
+static int read_curve(hw_profile *h, conf_node *seq, const curve_spec *spec, curve *c, const char *name,
+                      kt_err *err)
+{
+    if (conf_expect(seq, CONF_SEQ, err) < 0)
+        return -1;
+    if (seq->n_kids < 1 || seq->n_kids > CURVE_MAX_POINTS) {
+        CONF_ERROR(err, seq, "a curve needs 1 to %d points, found %zu", CURVE_MAX_POINTS, seq->n_kids);
+        return -1;
+    }
+    c->x_kind = spec->x_kind;
+    c->y_max = spec->y_max;
+    for (size_t i = 0; i < seq->n_kids; i++) {
+        conf_node *pt = seq->kids[i];
+        char prov_key[sizeof h->prov[0].key];
+        snprintf(prov_key, sizeof prov_key, CURVES_KEY ".%s[%zu]", name, i);
+        conf_node *x = pt->kind == CONF_MAP ? conf_take(pt, "x") : NULL;
+        conf_node *v = figure_read(h, pt, prov_key, err);
+        if (!v)
+            return -1;
+        if (!x) {
+            CONF_ERROR(err, pt, "missing required key 'x' (the size this efficiency was measured at)");
+            return -1;
+        }
+        units_kind units = spec->x_kind == CURVE_X_BYTES ? UNITS_BYTES : UNITS_TOKENS;
+        double xv, yv;
+        if (conf_scalar_qty(x, units, 0, DBL_MAX, &xv, err) < 0 || need_positive(x, xv, err) < 0 ||
+            conf_scalar_f64(v, -DBL_MAX, DBL_MAX, &yv, err) < 0)
+            return -1;
+        if (i > 0 && !(xv > c->x[i - 1])) {
+            CONF_ERROR(err, x, "points must be in ascending x: %g follows %g", xv, c->x[i - 1]);
+            return -1;
+        }
+        if (!(yv > 0 && yv <= spec->y_max)) {
+            CONF_ERROR(err, v, "must be in (0, %g], found %g", spec->y_max, yv);
+            return -1;
+        }
+        c->x[i] = xv;
+        c->y[i] = yv;
+        c->n = (int)i + 1;
+    }
+    return 0;
+}
+
+/* Reads a per-dtype curve group {bf16: [...], fp8: [...]}; bf16 is required. */
+static int read_dtype_curves(hw_profile *h, conf_node *group, const curve_spec *spec, kt_err *err)
+{
+    if (conf_expect(group, CONF_MAP, err) < 0)
+        return -1;
+    for (size_t k = 0; k < group->n_kids; k++) {
+        conf_node *kid = group->kids[k];
+        kt_dtype d;
+        if (dtype_parse(kid->key, &d) < 0 || strcmp(kid->key, dtype_name(d)) != 0) {
+            char known[128];
+            dtype_list(known, sizeof known);
+            CONF_ERROR(err, kid, "unknown dtype '%s' (known: %s)", kid->key, known);
+            return -1;
+        }
+        char name[CURVE_NAME_MAX];
+        snprintf(name, sizeof name, "%s.%s", spec->key, kid->key);
+        kid->used = 1;
+        if (read_curve(h, kid, spec, spec_curve(h, spec, d), name, err) < 0)
+            return -1;
+    }
+    if (!conf_find(group, dtype_name(DTYPE_BF16))) {
+        CONF_ERROR(err, group, "missing required key 'bf16' (other dtypes fall back to it)");
+        return -1;
+    }
+    return 0;
+}
+
+static int read_curves(hw_profile *h, conf_node *root, kt_err *err)
+{
+    conf_node *curves = conf_take(root, CURVES_KEY);
+    if (!curves) {
+        missing_key(root, CURVES_KEY, err);
+        return -1;
+    }
+    if (conf_expect(curves, CONF_MAP, err) < 0)
+        return -1;
+    for (size_t i = 0; i < N_DTYPE_CURVES; i++) {
+        conf_node *g = conf_take(curves, dtype_curves[i].key);
+        if (!g) {
+            missing_key(curves, dtype_curves[i].key, err);
+            return -1;
+        }
+        if (read_dtype_curves(h, g, &dtype_curves[i], err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < N_SINGLE_CURVES; i++) {
+        conf_node *seq = conf_take(curves, single_curves[i].key);
+        if (!seq) {
+            missing_key(curves, single_curves[i].key, err);
+            return -1;
+        }
+        if (read_curve(h, seq, &single_curves[i], spec_curve(h, &single_curves[i], 0), single_curves[i].key,
+                       err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ---------- profile ---------- */
 
 /* Reads a required string into a fixed buffer, failing at the node if too long. */
@@ -433,6 +591,10 @@ static int read_profile(hw_profile *h, conf_node *root, kt_err *err)
         return -1;
     conf_node *eff = group_take(figures, EFF_GROUP, err);
     if (!eff || read_figs(h, eff, EFF_GROUP, eff_figs, N_EFF_FIGS, err) < 0)
+        return -1;
+    conf_node *host = group_take(figures, HOST_GROUP, err);
+    if (!host || read_figs(h, host, HOST_GROUP, host_figs, N_HOST_FIGS, err) < 0 ||
+        read_curves(h, root, err) < 0)
         return -1;
     return hw_check(h, err);
 }
@@ -540,13 +702,13 @@ static int check_prov(const hw_profile *h, kt_err *err)
     }
     for (size_t i = 0; i < h->n_prov; i++) {
         const hw_provenance *p = &h->prov[i];
-        if (!p->key[0] || is_blank(p->source) || (p->measured != 0 && p->measured != 1)) {
+        if (!p->key[0] || is_blank(p->source) || (int)p->status < 0 || p->status >= HW_STATUS_COUNT) {
             KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': provenance record %zu ('%s') needs "
-                     "a key, a non-empty source and measured 0 or 1", h->name, i, p->key);
+                     "a key, a non-empty source and a known status", h->name, i, p->key);
             return -1;
         }
         int fit_ok = p->samples >= 0 && (!p->has_residual || (isfinite(p->residual) && p->residual >= 0));
-        if (!fit_ok || ((p->has_residual || p->samples > 0) && !p->measured)) {
+        if (!fit_ok || ((p->has_residual || p->samples > 0) && p->status != HW_MEASURED)) {
             KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': provenance record %zu ('%s') has a "
                      "residual or sample count but is %s", h->name, i, p->key,
                      fit_ok ? "not measured" : "out of range (residual >= 0, samples >= 0)");
@@ -558,6 +720,38 @@ static int check_prov(const hw_profile *h, kt_err *err)
                          h->name, p->key);
                 return -1;
             }
+    }
+    return 0;
+}
+
+/* Every curve keeps curve_check's invariants, the required ones have
+ * points, and every point has its provenance. */
+static int check_curves(const hw_profile *h, kt_err *err)
+{
+    for (size_t i = 0; i < N_DTYPE_CURVES + N_SINGLE_CURVES; i++) {
+        int per_dtype = i < N_DTYPE_CURVES;
+        const curve_spec *spec = per_dtype ? &dtype_curves[i] : &single_curves[i - N_DTYPE_CURVES];
+        for (int d = 0; d < (per_dtype ? DTYPE_COUNT : 1); d++) {
+            const curve *c = spec_curve((hw_profile *)h, spec, d);
+            char name[CURVE_NAME_MAX];
+            snprintf(name, sizeof name, "%s%s%s", spec->key, per_dtype ? "." : "",
+                     per_dtype ? dtype_name((kt_dtype)d) : "");
+            int required = !per_dtype || d == DTYPE_BF16;
+            if (curve_check(c, name, err) < 0)
+                return -1;
+            if (required && c->n == 0) {
+                KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': curve %s has no points", h->name, name);
+                return -1;
+            }
+            for (int k = 0; k < c->n; k++) {
+                char key[sizeof h->prov[0].key];
+                snprintf(key, sizeof key, CURVES_KEY ".%s[%d]", name, k);
+                if (!hw_provenance_of(h, key)) {
+                    KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': %s has no provenance", h->name, key);
+                    return -1;
+                }
+            }
+        }
     }
     return 0;
 }
@@ -586,7 +780,9 @@ int hw_check(const hw_profile *h, kt_err *err)
     }
     if (check_prov(h, err) < 0 || check_peaks(h, err) < 0 ||
         check_figs(h, NULL, top_figs, N_TOP_FIGS, err) < 0 ||
-        check_figs(h, EFF_GROUP, eff_figs, N_EFF_FIGS, err) < 0 || check_domain(h, err) < 0)
+        check_figs(h, EFF_GROUP, eff_figs, N_EFF_FIGS, err) < 0 ||
+        check_figs(h, HOST_GROUP, host_figs, N_HOST_FIGS, err) < 0 || check_curves(h, err) < 0 ||
+        check_domain(h, err) < 0)
         return -1;
     return 0;
 }
@@ -599,6 +795,25 @@ double hw_peak_flops(const hw_profile *h, kt_dtype d)
         if (h->peak_flops[*c] > 0)
             return h->peak_flops[*c];
     return 0;
+}
+
+/* First curve along d's fallback chain that has points. */
+static const curve *dtype_curve(const curve *by_dtype, kt_dtype d)
+{
+    if ((int)d < 0 || d >= DTYPE_COUNT)
+        d = DTYPE_BF16;
+    for (const int *c = peak_fallback[d]; *c >= 0; c++)
+        if (by_dtype[*c].n > 0)
+            return &by_dtype[*c];
+    return &by_dtype[DTYPE_BF16];
+}
+
+const curve *hw_gemm_curve(const hw_profile *h, kt_dtype d) { return dtype_curve(h->gemm, d); }
+const curve *hw_attn_prefill_curve(const hw_profile *h, kt_dtype d) { return dtype_curve(h->attn_prefill, d); }
+
+double hw_stream_efficiency(const hw_profile *h)
+{
+    return h->memory.y[h->memory.n - 1];
 }
 
 const hw_provenance *hw_provenance_of(const hw_profile *h, const char *key)

@@ -6,13 +6,21 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "curve.h"
 #include "dtype.h"
 #include "err.h"
 
+/* How a figure is known: an estimate or spec-sheet reading, someone else's
+ * measurement (a paper, a vendor's or a project's benchmark results), or
+ * our own calibration run. */
+typedef enum { HW_ASSUMED, HW_PUBLISHED, HW_MEASURED, HW_STATUS_COUNT } hw_status;
+
+extern const char *const hw_status_names[HW_STATUS_COUNT + 1];
+
 /* Where one figure of a profile came from. */
 typedef struct hw_provenance {
-    char key[64];              /* figure name as in the YAML ("hbm_bandwidth") */
-    int measured;              /* 1 measured (calibration), 0 assumed (spec sheet, estimate) */
+    char key[64];              /* figure name as in the YAML ("hbm_bandwidth", "curves.gemm.bf16[3]") */
+    hw_status status;
     char source[384];          /* spec sheet, paper, or "measured on <GPU> <date>" */
     /* Optional, measured figures only (written by kvtier-calibrate): */
     int has_residual;          /* 1 when the figure gave `residual` */
@@ -24,8 +32,10 @@ typedef struct hw_provenance {
  * Invariants: every rate and size > 0 except peak_flops[d] == 0 for dtypes
  * the GPU has no tensor-core path for; efficiencies in (0, 1]; an NVLink
  * domain is a whole number of nodes or a whole fraction of one
- * (nvlink_domain_gpus and gpus_per_node divide one another); n_prov ==
- * number of figures read, each with a non-empty source. */
+ * (nvlink_domain_gpus and gpus_per_node divide one another); every curve
+ * satisfies curve_check, and gemm[bf16], attn_prefill[bf16], memory,
+ * small_ops, attn_decode and allreduce have points; n_prov == number of figures and
+ * curve points read, each with a non-empty source. */
 typedef struct hw_profile {
     char name[64];             /* "h100-sxm" */
     char gpu[128];             /* "NVIDIA H100 SXM5 80GB" */
@@ -44,9 +54,21 @@ typedef struct hw_profile {
     double pcie_bw_Bps;        /* host link, per direction */
     int64_t launch_ns;         /* one kernel launch, as seen in a serving loop */
     int kernels_per_layer;     /* kernels one decoder layer launches */
-    double eff_gemm;           /* achieved / peak FLOP/s for large GEMMs */
-    double eff_attn;           /* achieved / peak FLOP/s for prefill attention */
-    double eff_mem;            /* achieved / peak HBM bandwidth for streaming reads */
+    int64_t small_op_floor_ns; /* shortest GPU time of one small kernel (a norm, an add) */
+    int64_t host_step_ns;      /* CPU time per engine iteration the GPU waits on */
+    int64_t host_seq_ns;       /* the same, per running sequence */
+    /* Efficiency curves (curve.h), each point a figure with provenance:
+     * GEMM compute by M and prefill attention by sequence length, per
+     * operand dtype (n == 0 where none is given: hw_gemm_curve falls back);
+     * HBM streaming (weights, KV) and small elementwise kernels, by the
+     * bytes one kernel moves; decode attention by KV bytes
+     * read; all-reduce bus bandwidth / nvlink_bw by message bytes. */
+    curve gemm[DTYPE_COUNT];
+    curve attn_prefill[DTYPE_COUNT];
+    curve memory;
+    curve small_ops;
+    curve attn_decode;
+    curve allreduce;
     double eff_nvlink;         /* achieved / peak NVLink bandwidth in all-reduce */
     double eff_network;        /* achieved / peak network bandwidth in collectives across nodes */
     double price_usd;          /* purchase price of one GPU (capex) */
@@ -70,6 +92,13 @@ int hw_check(const hw_profile *h, kt_err *err);
 /* Peak dense FLOP/s for operands of dtype d; falls back to the nearest wider
  * dtype the GPU supports (fp8 on an A100 runs at the bf16 rate). */
 double hw_peak_flops(const hw_profile *h, kt_dtype d);
+/* The GEMM (or prefill attention) curve for operands of dtype d: d's own,
+ * else the first along hw_peak_flops' fallback chain that the profile gives
+ * (the bf16 one at least, which every profile must have). */
+const curve *hw_gemm_curve(const hw_profile *h, kt_dtype d);
+const curve *hw_attn_prefill_curve(const hw_profile *h, kt_dtype d);
+/* HBM efficiency of a long streaming kernel: the memory curve's plateau. */
+double hw_stream_efficiency(const hw_profile *h);
 /* Provenance of a figure by key, or NULL. */
 const hw_provenance *hw_provenance_of(const hw_profile *h, const char *key);
 

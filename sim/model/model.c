@@ -185,6 +185,15 @@ static int read_shape(conf_node *root, model_card *m, kt_err *err)
         read_tokens(root, "max_context_tokens", CONF_REQUIRED, 1, &m->max_context_tokens, err))
         return -1;
     m->weight_dtype = (kt_dtype)dt;
+    m->quant = quant_from_dtype(m->weight_dtype);
+    if (m->quant.format == QUANT_COUNT && !conf_find(root, "quantization")) {
+        CONF_ERROR(err, conf_find(root, "weight_dtype"), "no weight format stores %s weights; give `quantization:`",
+                   dtype_name(m->weight_dtype));
+        return -1;
+    }
+    if (quant_from_conf(root, &m->quant, err) < 0)
+        return -1;
+    model_set_quant(m, &m->quant);
     /* Grouped-query attention shares each KV head among a whole number of
      * query heads. */
     if (m->n_heads % m->n_kv_heads != 0) {
@@ -399,6 +408,11 @@ static int check_layer(const model_card *m, int i, kt_err *err)
 
 int model_check(const model_card *m, kt_err *err)
 {
+    if ((unsigned)m->quant.format >= QUANT_COUNT || quant_spec_of(m->quant.format)->stored != m->weight_dtype) {
+        KT_ERROR(err, NULL, 0, 0, "%s: weight_dtype %s is not how its weight format stores weights", m->name,
+                 (unsigned)m->weight_dtype < DTYPE_COUNT ? dtype_name(m->weight_dtype) : "?");
+        return -1;
+    }
     if (m->n_layers <= 0 || !m->layers || m->hidden <= 0 || m->n_heads <= 0 ||
         m->n_kv_heads <= 0 || m->head_dim <= 0 || m->vocab <= 0 || m->max_context_tokens <= 0) {
         KT_ERROR(err, NULL, 0, 0, "%s: layers, hidden, heads, kv_heads, head_dim, vocab and "
@@ -578,7 +592,13 @@ double model_params_active(const model_card *m)
 
 double model_weight_bytes(const model_card *m)
 {
-    return model_params_total(m) * dtype_bytes(m->weight_dtype);
+    return model_params_total(m) * quant_bytes_param(&m->quant);
+}
+
+void model_set_quant(model_card *m, const quant_cfg *q)
+{
+    m->quant = *q;
+    m->weight_dtype = quant_spec_of(q->format)->stored;
 }
 
 /* ------------------------------------------------------------------------ */

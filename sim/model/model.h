@@ -8,6 +8,7 @@
 #include "conf.h"
 #include "dtype.h"
 #include "err.h"
+#include "quant.h"
 
 typedef enum { ATTN_GLOBAL, ATTN_SLIDING, ATTN_CHUNKED, ATTN_MLA, ATTN_KIND_COUNT } model_attn_kind;
 typedef enum { FFN_DENSE, FFN_MOE, FFN_KIND_COUNT } model_ffn_kind;
@@ -49,7 +50,8 @@ typedef struct model_card {
     int mla_qk_nope_dim;
     int mla_qk_rope_dim;
     int mla_v_head_dim;
-    kt_dtype weight_dtype;
+    kt_dtype weight_dtype;     /* element format of the weights in HBM (== quant's stored format) */
+    quant_cfg quant;           /* weight format with its scales: from weight_dtype, or `quantization:` */
     int64_t max_context_tokens;
     model_layer *layers;       /* n_layers entries, owned */
 } model_card;
@@ -63,6 +65,9 @@ model_card *model_load_string(const char *text, size_t len, const char *name, kt
  * Unknown keys are left for the caller's conf_check_unused. */
 model_card *model_from_conf(conf_node *root, kt_err *err);
 void model_free(model_card *m);
+/* Serves m's weights in format q (a scenario's `quantization:`): sets
+ * quant and weight_dtype together. */
+void model_set_quant(model_card *m, const quant_cfg *q);
 /* Invariant checker for the struct above. */
 int model_check(const model_card *m, kt_err *err);
 
@@ -92,7 +97,7 @@ double model_params_active(const model_card *m);
 /* The part of both outside the decoder layers: embedding, final norm and
  * (unless tied) the lm_head. */
 double model_params_outer(const model_card *m);
-/* Weight bytes = total params × bytes(weight_dtype). */
+/* Weight bytes = total params × quant_bytes_param (scales included). */
 double model_weight_bytes(const model_card *m);
 
 /* The matrix multiplies of one layer, for the cost model. A GEMM multiplies

@@ -116,6 +116,11 @@ static int load_model_hw(scenario *sc, conf_node *root, kt_err *err)
             CONF_ERROR(err, n, "%s", inner.msg);
         return -1;
     }
+    /* `quantization:` serves the card's weights in another format. */
+    quant_cfg q = sc->model->quant;
+    if (quant_from_conf(root, &q, err) < 0)
+        return -1;
+    model_set_quant(sc->model, &q);
     n = conf_take(root, "hardware");
     if (!n) {
         CONF_ERROR(err, root, "missing required key 'hardware'");

@@ -1,0 +1,48 @@
+/* curve.c — efficiency curves: log-size interpolation between measured points, with the floor rules of curve.h. */
+#include "curve.h"
+
+#include <math.h>
+
+double curve_eval(const curve *c, double x)
+{
+    if (x <= c->x[0])
+        return c->x_kind == CURVE_X_BYTES ? c->y[0] * x / c->x[0] : c->y[0];
+    if (x >= c->x[c->n - 1])
+        return c->y[c->n - 1];
+    int i = 1;
+    while (c->x[i] < x)
+        i++;
+    double t = log(x / c->x[i - 1]) / log(c->x[i] / c->x[i - 1]);
+    return c->y[i - 1] + t * (c->y[i] - c->y[i - 1]);
+}
+
+double curve_time_ns(const curve *c, double x, double work, double peak_per_s)
+{
+    if (!(work > 0))
+        return 0;
+    return 1e9 * work / (peak_per_s * curve_eval(c, x));
+}
+
+int curve_check(const curve *c, const char *name, kt_err *err)
+{
+    if (c->n == 0)
+        return 0;              /* absent */
+    if (c->n < 0 || c->n > CURVE_MAX_POINTS || !(c->y_max >= 1)) {
+        KT_ERROR(err, NULL, 0, 0, "curve %s: %d points (at most %d), y_max %g (at least 1)", name, c->n,
+                 CURVE_MAX_POINTS, c->y_max);
+        return -1;
+    }
+    for (int i = 0; i < c->n; i++) {
+        if (!(isfinite(c->x[i]) && c->x[i] > 0 && (i == 0 || c->x[i] > c->x[i - 1]))) {
+            KT_ERROR(err, NULL, 0, 0, "curve %s: point %d has x %g; x must be positive and ascending", name, i,
+                     c->x[i]);
+            return -1;
+        }
+        if (!(isfinite(c->y[i]) && c->y[i] > 0 && c->y[i] <= c->y_max)) {
+            KT_ERROR(err, NULL, 0, 0, "curve %s: point %d has efficiency %g, must be in (0, %g]", name, i,
+                     c->y[i], c->y_max);
+            return -1;
+        }
+    }
+    return 0;
+}

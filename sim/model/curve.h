@@ -1,0 +1,36 @@
+/* curve.h — an efficiency against a size (tokens or bytes) from measured points, interpolated linearly in log size. */
+#ifndef KT_CURVE_H
+#define KT_CURVE_H
+
+#include "err.h"
+
+/* Points one curve may hold: enough for a doubling series from 1 token to 8M. */
+#define CURVE_MAX_POINTS 24
+
+/* What a curve's x measures. Below its first point a tokens curve keeps its
+ * first efficiency; a bytes curve keeps its first point's time (the kernel
+ * or collective cannot finish faster than it does at the smallest measured
+ * size: launch and latency dominate there), so its efficiency falls in
+ * proportion to the size. Above the last point both keep the last value. */
+typedef enum { CURVE_X_TOKENS, CURVE_X_BYTES } curve_x_kind;
+
+/* Efficiency (achieved / peak rate) at sizes x[0..n).
+ * Invariants: 0 <= n <= CURVE_MAX_POINTS (0: the profile gives none);
+ * when n > 0: y_max >= 1, x strictly ascending, finite and > 0, y finite
+ * and in (0, y_max]. */
+typedef struct curve {
+    int n;
+    curve_x_kind x_kind;
+    double y_max;              /* 1, or more where a rate beats its nominal peak (NVLS reductions) */
+    double x[CURVE_MAX_POINTS];
+    double y[CURVE_MAX_POINTS];
+} curve;
+
+/* Efficiency at size x (> 0) by the rules above. c must have n >= 1. */
+double curve_eval(const curve *c, double x);
+/* Time in ns of `work` units (FLOP or bytes) at peak_per_s × curve_eval(c, x). */
+double curve_time_ns(const curve *c, double x, double work, double peak_per_s);
+/* Checks curve's invariants; name goes into the message. */
+int curve_check(const curve *c, const char *name, kt_err *err);
+
+#endif
