@@ -44,6 +44,7 @@ static const bad_case cases[] = {
     { "hex-float.yaml", { NULL }, NULL, 7, "kv.hbm_fraction: expected a number, found '0x1.cp-1'" },
     { "nan.yaml", { NULL }, NULL, 12, "workload.arrival.cv: expected a number, found 'nan'" },
     { "tier-too-small.yaml", { NULL }, NULL, 11, "tiers: tier dram: 1000000 bytes hold no block of 2097152 bytes" },
+    { "quant-group.yaml", { NULL }, NULL, 8, "quantization.group: nvfp4 weights come in blocks of 16 elements" },
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
