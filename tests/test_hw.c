@@ -148,7 +148,7 @@ static const char *const figure_keys[] = {
     "hbm_capacity", "hbm_bandwidth", "sm_count", "smem_per_sm", "l2_cache", "nvlink_bandwidth",
     "nvlink_latency", "pcie_bandwidth", "launch_overhead", "kernels_per_layer", "price_usd",
     "hourly_usd", "power", "gpus_per_node", "nvlink_domain_gpus", "network_bandwidth",
-    "network_latency", "efficiency.gemm", "efficiency.attention", "efficiency.memory",
+    "network_latency", "pcie_duplex_bandwidth", "nic_efficiency", "nic_op_latency", "efficiency.gemm", "efficiency.attention", "efficiency.memory",
     "efficiency.nvlink", "efficiency.network", "peak_flops.fp32", "peak_flops.bf16", "peak_flops.fp16",
     "peak_flops.fp8", "peak_flops.int8", "peak_flops.int4", NULL
 };
@@ -322,6 +322,9 @@ static const char *const base_lines[] = {
     "  nvlink_domain_gpus: {value: 8, status: assumed, source: \"test sheet\"}",     /* 27 */
     "  network_bandwidth: {value: 50GB/s, status: assumed, source: \"test sheet\"}", /* 28 */
     "  network_latency: {value: 5us, status: assumed, source: \"test sheet\"}",      /* 29 */
+    "  pcie_duplex_bandwidth: {value: 77GB/s, status: assumed, source: \"test sheet\"}", /* 30 */
+    "  nic_efficiency: {value: 0.9, status: assumed, source: \"test sheet\"}",      /* 31 */
+    "  nic_op_latency: {value: 300ns, status: assumed, source: \"test sheet\"}",    /* 32 */
     NULL
 };
 
@@ -383,7 +386,10 @@ static void test_base_profile_is_valid(void)
     if (!h)
         kt_err_print(&err, stderr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
-    CU_ASSERT_EQUAL(h->n_prov, 24u);                       /* 2 peaks + 17 figures + 5 efficiencies */
+    CU_ASSERT_EQUAL(h->n_prov, 27u);                       /* 2 peaks + 20 figures + 5 efficiencies */
+    ASSERT_NEAR(h->pcie_duplex_bw_Bps, 77e9);
+    ASSERT_NEAR(h->eff_nic, 0.9);
+    CU_ASSERT_EQUAL(h->nic_op_ns, 300);
     CU_ASSERT_EQUAL(h->gpus_per_node, 8);
     CU_ASSERT_EQUAL(h->nvlink_domain_gpus, 8);
     ASSERT_NEAR(h->network_bw_Bps, 50e9);
@@ -505,6 +511,9 @@ static void test_error_missing_node_figures(void)
         { 27, "missing required key 'nvlink_domain_gpus'", 4, 3 },
         { 28, "missing required key 'network_bandwidth'", 4, 3 },
         { 29, "missing required key 'network_latency'", 4, 3 },
+        { 30, "missing required key 'pcie_duplex_bandwidth'", 4, 3 },
+        { 31, "missing required key 'nic_efficiency'", 4, 3 },
+        { 32, "missing required key 'nic_op_latency'", 4, 3 },
     };
     for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++)
         expect_error(drops[i].line, NULL, drops[i].err_line, drops[i].err_col,
@@ -526,6 +535,11 @@ static void test_node_figures_read(void)
                      &err);
     CU_ASSERT_PTR_NULL(h);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nvlink_domain_gpus 12 and gpus_per_node 8"));
+    /* An efficiency above 1 would make a NIC faster than its line rate. */
+    h = load_variant(31, "  nic_efficiency: {value: 1.2, status: assumed, source: \"s\"}", path, sizeof path, &err);
+    CU_ASSERT_PTR_NULL(h);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "must be in (0, 1]"));
+    CU_ASSERT_EQUAL(err.line, 31);
 }
 
 static void test_error_network_bandwidth_in_bytes(void)
