@@ -145,7 +145,8 @@ static const char *const figure_keys[] = {
     "hbm_capacity", "hbm_bandwidth", "sm_count", "smem_per_sm", "l2_cache", "nvlink_bandwidth",
     "nvlink_latency", "pcie_bandwidth", "launch_overhead", "kernels_per_layer", "price_usd",
     "hourly_usd", "power", "gpus_per_node", "nvlink_domain_gpus", "network_bandwidth",
-    "network_latency", "small_op_floor", "host_overhead.step", "host_overhead.sequence",
+    "network_latency", "pcie_duplex_bandwidth", "nic_efficiency", "nic_op_latency", "small_op_floor",
+    "host_overhead.step", "host_overhead.sequence",
     "efficiency.nvlink", "efficiency.network", "peak_flops.fp32", "peak_flops.bf16", "peak_flops.fp16",
     "peak_flops.fp8", "peak_flops.int8", "peak_flops.int4", NULL
 };
@@ -334,17 +335,20 @@ static const char *const base_lines[] = {
     "  nvlink_domain_gpus: {value: 8, status: assumed, source: \"test sheet\"}",     /* 27 */
     "  network_bandwidth: {value: 50GB/s, status: assumed, source: \"test sheet\"}", /* 28 */
     "  network_latency: {value: 5us, status: assumed, source: \"test sheet\"}",      /* 29 */
-    "curves:",                                                                        /* 30 */
-    "  gemm:",                                                                        /* 31 */
-    "    bf16:",                                                                      /* 32 */
-    "      - {x: 1, value: 0.01, status: published, source: \"test bench\"}",         /* 33 */
-    "      - {x: 4096, value: 0.7, status: published, source: \"test bench\"}",       /* 34 */
-    "  attention_prefill:",                                                           /* 35 */
-    "    bf16: [{x: 512, value: 0.4, status: published, source: \"test bench\"}]",   /* 36 */
-    "  memory: [{x: 64KiB, value: 0.1, status: assumed, source: \"t\"}, {x: 1GiB, value: 0.9, status: assumed, source: \"t\"}]", /* 37 */
-    "  attention_decode: [{x: 1MiB, value: 0.5, status: assumed, source: \"test sheet\"}]", /* 38 */
-    "  allreduce: [{x: 1MiB, value: 1.2, status: published, source: \"test bench\"}]",     /* 39 */
-    "  small_ops: [{x: 1MiB, value: 0.3, status: published, source: \"test bench\"}]",     /* 40 */
+    "  pcie_duplex_bandwidth: {value: 77GB/s, status: assumed, source: \"test sheet\"}", /* 30 */
+    "  nic_efficiency: {value: 0.9, status: assumed, source: \"test sheet\"}",      /* 31 */
+    "  nic_op_latency: {value: 300ns, status: assumed, source: \"test sheet\"}",    /* 32 */
+    "curves:",                                                                        /* 33 */
+    "  gemm:",                                                                        /* 34 */
+    "    bf16:",                                                                      /* 35 */
+    "      - {x: 1, value: 0.01, status: published, source: \"test bench\"}",         /* 36 */
+    "      - {x: 4096, value: 0.7, status: published, source: \"test bench\"}",       /* 37 */
+    "  attention_prefill:",                                                           /* 38 */
+    "    bf16: [{x: 512, value: 0.4, status: published, source: \"test bench\"}]",   /* 39 */
+    "  memory: [{x: 64KiB, value: 0.1, status: assumed, source: \"t\"}, {x: 1GiB, value: 0.9, status: assumed, source: \"t\"}]", /* 40 */
+    "  attention_decode: [{x: 1MiB, value: 0.5, status: assumed, source: \"test sheet\"}]", /* 41 */
+    "  allreduce: [{x: 1MiB, value: 1.2, status: published, source: \"test bench\"}]",     /* 42 */
+    "  small_ops: [{x: 1MiB, value: 0.3, status: published, source: \"test bench\"}]",     /* 43 */
     NULL
 };
 
@@ -406,8 +410,8 @@ static void test_base_profile_is_valid(void)
     if (!h)
         kt_err_print(&err, stderr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
-    /* 2 peaks + 17 figures + small_op_floor + 2 host + 2 efficiencies + 8 curve points */
-    CU_ASSERT_EQUAL(h->n_prov, 32u);
+    /* 2 peaks + 20 figures + small_op_floor + 2 host + 2 efficiencies + 8 curve points */
+    CU_ASSERT_EQUAL(h->n_prov, 35u);
     CU_ASSERT_EQUAL(h->small_op_floor_ns, 4000);
     CU_ASSERT_EQUAL(h->host_step_ns, 3000000);
     CU_ASSERT_EQUAL(h->host_seq_ns, 20000);
@@ -422,6 +426,9 @@ static void test_base_profile_is_valid(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(pt);
     CU_ASSERT_EQUAL(pt->status, HW_PUBLISHED);
     CU_ASSERT_STRING_EQUAL(pt->source, "test bench");
+    ASSERT_NEAR(h->pcie_duplex_bw_Bps, 77e9);
+    ASSERT_NEAR(h->eff_nic, 0.9);
+    CU_ASSERT_EQUAL(h->nic_op_ns, 300);
     CU_ASSERT_EQUAL(h->gpus_per_node, 8);
     CU_ASSERT_EQUAL(h->nvlink_domain_gpus, 8);
     ASSERT_NEAR(h->network_bw_Bps, 50e9);
@@ -506,21 +513,21 @@ static void test_error_efficiency_zero(void)
 static void test_error_curve_points(void)
 {
     const char *no_src = "      - {x: 4096, value: 0.7, status: published}";
-    expect_error(34, no_src, 34, col_of(no_src, "{"), (const char *const[]){ "curves.gemm.bf16[1]", "'source'", NULL });
+    expect_error(37, no_src, 37, col_of(no_src, "{"), (const char *const[]){ "curves.gemm.bf16[1]", "'source'", NULL });
     const char *no_x = "      - {value: 0.7, status: published, source: \"b\"}";
-    expect_error(34, no_x, 34, col_of(no_x, "{"), (const char *const[]){ "curves.gemm.bf16[1]", "'x'", NULL });
+    expect_error(37, no_x, 37, col_of(no_x, "{"), (const char *const[]){ "curves.gemm.bf16[1]", "'x'", NULL });
     const char *down = "      - {x: 1, value: 0.7, status: published, source: \"b\"}";
-    expect_error(34, down, 34, col_of(down, "1,"), (const char *const[]){ "ascending", NULL });
+    expect_error(37, down, 37, col_of(down, "1,"), (const char *const[]){ "ascending", NULL });
     const char *high = "      - {x: 4096, value: 1.7, status: published, source: \"b\"}";
-    expect_error(34, high, 34, col_of(high, "1.7"), (const char *const[]){ "curves.gemm.bf16[1].value", "(0, 1]", NULL });
+    expect_error(37, high, 37, col_of(high, "1.7"), (const char *const[]){ "curves.gemm.bf16[1].value", "(0, 1]", NULL });
     /* The all-reduce curve may exceed 1 (in-switch reduction), not 2. */
     const char *ar = "  allreduce: [{x: 1MiB, value: 2.5, status: published, source: \"b\"}]";
-    expect_error(39, ar, 39, col_of(ar, "2.5"), (const char *const[]){ "(0, 2]", NULL });
+    expect_error(42, ar, 42, col_of(ar, "2.5"), (const char *const[]){ "(0, 2]", NULL });
     const char *bytes = "  attention_decode: [{x: 1000 tokens, value: 0.5, status: assumed, source: \"s\"}]";
-    expect_error(38, bytes, 38, col_of(bytes, "1000"), (const char *const[]){ "curves.attention_decode[0].x", NULL });
+    expect_error(41, bytes, 41, col_of(bytes, "1000"), (const char *const[]){ "curves.attention_decode[0].x", NULL });
     /* Every profile needs the bf16 GEMM curve. */
-    expect_error(32, "    fp8:", 32, 5, (const char *const[]){ "'bf16'", NULL });
-    expect_error(37, NULL, 31, 3, (const char *const[]){ "missing required key 'memory'", NULL });
+    expect_error(35, "    fp8:", 35, 5, (const char *const[]){ "'bf16'", NULL });
+    expect_error(40, NULL, 34, 3, (const char *const[]){ "missing required key 'memory'", NULL });
 }
 
 /* hw_check refuses a curve point whose provenance record is gone. */
@@ -581,6 +588,9 @@ static void test_error_missing_node_figures(void)
         { 27, "missing required key 'nvlink_domain_gpus'", 4, 3 },
         { 28, "missing required key 'network_bandwidth'", 4, 3 },
         { 29, "missing required key 'network_latency'", 4, 3 },
+        { 30, "missing required key 'pcie_duplex_bandwidth'", 4, 3 },
+        { 31, "missing required key 'nic_efficiency'", 4, 3 },
+        { 32, "missing required key 'nic_op_latency'", 4, 3 },
     };
     for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++)
         expect_error(drops[i].line, NULL, drops[i].err_line, drops[i].err_col,
@@ -602,6 +612,11 @@ static void test_node_figures_read(void)
                      &err);
     CU_ASSERT_PTR_NULL(h);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nvlink_domain_gpus 12 and gpus_per_node 8"));
+    /* An efficiency above 1 would make a NIC faster than its line rate. */
+    h = load_variant(31, "  nic_efficiency: {value: 1.2, status: assumed, source: \"s\"}", path, sizeof path, &err);
+    CU_ASSERT_PTR_NULL(h);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "must be in (0, 1]"));
+    CU_ASSERT_EQUAL(err.line, 31);
 }
 
 static void test_error_network_bandwidth_in_bytes(void)

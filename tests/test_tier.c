@@ -17,7 +17,8 @@ static hw_profile *h100;
 static tier_cfg dram(double capacity, double bw)
 {
     tier_cfg t = { .kind = TIER_DRAM, .capacity_bytes = capacity, .read_Bps = bw, .write_Bps = bw,
-                   .latency_ns = 1000, .drives = 1, .dtype = DTYPE_BF16, .quant_group = 32, .compression = 1 };
+                   .latency_ns = 1000, .drives = 1, .dtype = DTYPE_BF16, .quant_group = 32, .compression = 1,
+                   .queue_depth = 4 };
     strcpy(t.name, "dram");
     return t;
 }
@@ -244,6 +245,109 @@ static void test_topology_shared_switch_and_c2c(void)
     engine_free(e);
 }
 
+/* Bytes moved so far over the link of ts's fabric called name. */
+static double link_bytes(const tier_set *ts, const char *name)
+{
+    for (int l = 0; l < fabric_n_links(ts->fab); l++)
+        if (!strcmp(fabric_link_at(ts->fab, l)->name, name))
+            return fabric_link_at(ts->fab, l)->bytes_moved;
+    return -1;
+}
+
+/* A remote pool over a 400 Gb/s NIC (links.nic = 50 GB/s): h100-sxm.yaml
+ * gives nic_efficiency 0.89 and nic_op_latency 315 ns, so the NIC carries
+ * 44.5 GB/s, below the pool's 100 GB/s and the opened-up PCIe. 100 blocks
+ * of 2 MiB (16 tokens × 131,072 B): setup = 10 µs device + 315 ns NIC
+ * operation + 10 µs PCIe + 20 µs NIC = 40,315 ns, then 209,715,200 B /
+ * 44.5 GB/s = 4,712,701.1 ns (four operations in flight would sustain
+ * 4 × 2,097,152 B / (10,315 ns + 47,127 ns) = 146 GB/s: not the limit). */
+static void test_remote_tier_nic_efficiency(void)
+{
+    engine *e = engine_new(16);
+    kt_err err;
+    tiers_cfg c = { .n = 1, .pcie_Bps = 1e15, .pcie_setup_ns = 10000, .nic_Bps = 50e9, .nic_setup_ns = 20000 };
+    c.tier[0] = dram(1e12, 100e9);
+    c.tier[0].kind = TIER_REMOTE;
+    c.tier[0].latency_ns = 10000;
+    tier_set *ts = new_set(&c, e, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
+    int64_t counts[TIER_MAX] = { 100 };
+    CU_ASSERT_EQUAL(tier_set_fetch(ts, counts, on_fetched, NULL), 1);
+    engine_run(e, INT64_MAX);
+    CU_ASSERT(llabs(fetched_at[0] - 4753017) <= 1);
+    CU_ASSERT(llabs(tier_set_fetch_estimate_ns(ts, counts) - 4753016) <= 1);
+    CU_ASSERT_DOUBLE_EQUAL(link_bytes(ts, "nic.in"), 209715200.0, 1);
+    tier_set_free(ts);
+    engine_free(e);
+}
+
+/* One NVMe drive (80 µs a read, 14 GB/s), PCIe opened up, 10 µs PCIe
+ * setup; 100 reads of 2,097,152 B, each 149,796.57 ns of bytes.
+ * sync: every read pays 90 µs of setup, then its bytes (rounded up to the
+ * ns): 100 × (90,000 + 149,797) = 23,979,700 ns.
+ * async, depth 1: one 90 µs setup, then one read in flight at a time:
+ * 2,097,152 B / (80 µs + 149.797 µs) = 9.126 GB/s, 100 × 229,796.57 ns
+ * = 22,979,657.1 ns after it.
+ * async, depth 4: 36.5 GB/s in flight beats the drive: 90,000 ns +
+ * 209,715,200 B / 14 GB/s = 90,000 + 14,979,657.1 ns. */
+static void test_queue_depth_sync_async(void)
+{
+    static const struct { fabric_io io; int depth; int64_t want_ns; } cases[] = {
+        { FABRIC_IO_SYNC, 4, 23979700 },
+        { FABRIC_IO_ASYNC, 1, 90000 + 22979658 },
+        { FABRIC_IO_ASYNC, 4, 90000 + 14979658 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        engine *e = engine_new(16);
+        kt_err err;
+        tiers_cfg c = { .n = 1, .pcie_Bps = 1e15, .pcie_setup_ns = 10000, .io = cases[i].io };
+        c.tier[0] = dram(1e12, 14e9);
+        c.tier[0].kind = TIER_NVME;
+        c.tier[0].latency_ns = 80000;
+        c.tier[0].queue_depth = cases[i].depth;
+        tier_set *ts = new_set(&c, e, &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
+        int64_t counts[TIER_MAX] = { 100 };
+        tier_set_fetch(ts, counts, on_fetched, NULL);
+        engine_run(e, INT64_MAX);
+        /* Sync rounds each read up to the ns; async one stream. */
+        CU_ASSERT(llabs(fetched_at[0] - cases[i].want_ns) <= 1);
+        CU_ASSERT(llabs(tier_set_fetch_estimate_ns(ts, counts) - cases[i].want_ns) <= 100);
+        tier_set_free(ts);
+        engine_free(e);
+    }
+}
+
+/* PCIe's two directions share one total while both are busy: h100-sxm.yaml
+ * gives 55 GB/s one way and 77.6 GB/s both ways. A DRAM tier (wide open)
+ * fetching 100 blocks of 2 MiB while 100 others are written to it: each
+ * direction gets 38.8 GB/s, both end at 11 µs setup + 209,715,200 B /
+ * 38.8 GB/s = 11,000 + 5,405,030.9 ns. Fetching alone: 55 GB/s,
+ * 11,000 + 3,813,003.6 ns. */
+static void test_pcie_duplex_share(void)
+{
+    for (int both = 0; both < 2; both++) {
+        engine *e = engine_new(16);
+        kt_err err;
+        tiers_cfg c = { .n = 1, .pcie_Bps = 55e9, .pcie_setup_ns = 10000, .offload = OFFLOAD_WRITE_BACK };
+        c.tier[0] = dram(1e12, 1e15);
+        tier_set *ts = new_set(&c, e, &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
+        for (uint64_t h = 1; both && h <= 100; h++)
+            tier_set_offload(ts, 0, h);
+        tier_set_flush(ts);
+        int64_t counts[TIER_MAX] = { 100 };
+        tier_set_fetch(ts, counts, on_fetched, NULL);
+        engine_run(e, INT64_MAX);
+        int64_t want = 11000 + (both ? 5405031 : 3813004);
+        CU_ASSERT(llabs(fetched_at[0] - want) <= 1);
+        CU_ASSERT_DOUBLE_EQUAL(link_bytes(ts, "pcie.duplex"), (both ? 2 : 1) * 209715200.0, 1);
+        CU_ASSERT_DOUBLE_EQUAL(link_bytes(ts, "pcie.d2h"), both * 209715200.0, 1);
+        tier_set_free(ts);
+        engine_free(e);
+    }
+}
+
 static void test_topology_errors(void)
 {
     kt_err err;
@@ -256,6 +360,16 @@ static void test_topology_errors(void)
     CU_ASSERT_EQUAL(tiers_from_conf(root, &c, &err), -1);
     CU_ASSERT_EQUAL(err.line, 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no shared link 'sw9'"));
+    conf_free(root);
+    /* A queue holds at least one operation. */
+    text = "tiers:\n"
+           "  - {name: a, kind: nvme, capacity: 1TB, read: 1GB/s, write: 1GB/s, latency: 1us, queue_depth: 0}\n"
+           "links: {pcie_setup: 1us}\n";
+    root = conf_parse_string(text, strlen(text), "t.yaml", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+    CU_ASSERT_EQUAL(tiers_from_conf(root, &c, &err), -1);
+    CU_ASSERT_EQUAL(err.line, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "queue_depth"));
     conf_free(root);
 }
 
@@ -353,6 +467,9 @@ int main(void)
         { "attention inside a storage tier, one layer by hand", test_attention_in_storage_layer },
         { "topology: a shared switch, a C2C tier", test_topology_shared_switch_and_c2c },
         { "topology: an unknown shared link", test_topology_errors },
+        { "a remote tier's NIC at the profile's efficiency, by hand", test_remote_tier_nic_efficiency },
+        { "queue depth: sync, async depth 1 and 4, by hand", test_queue_depth_sync_async },
+        { "PCIe duplex: both directions share the total, one alone runs full", test_pcie_duplex_share },
         { NULL, NULL },
     };
     int rc = tu_run("tier", tests);

@@ -2,6 +2,7 @@
 #include "tier.h"
 #include "kv_layout.h"
 #include "grow.h"
+#include "linkcost.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ static int tier_from_conf(conf_node *n, tier_cfg *t, kt_err *err)
     t->quant_group = 32;
     t->compression = 1;
     t->dtype = TIER_DTYPE_AS_HBM;
+    t->queue_depth = LINKCOST_QUEUE_DEPTH_DEFAULT;
     if (conf_expect(n, CONF_MAP, err) < 0 || conf_str(n, "name", CONF_REQUIRED, &name, err) < 0 ||
         conf_enum(n, "kind", CONF_REQUIRED, tier_kind_names, &kind, err) < 0 ||
         conf_qty(n, "capacity", CONF_REQUIRED, UNITS_BYTES, 1, 1e18, &t->capacity_bytes, err) < 0 ||
@@ -33,6 +35,7 @@ static int tier_from_conf(conf_node *n, tier_cfg *t, kt_err *err)
         conf_qty(n, "write", CONF_REQUIRED, UNITS_BANDWIDTH, 1, 1e15, &t->write_Bps, err) < 0 ||
         conf_ns(n, "latency", CONF_REQUIRED, 0, INT64_C(1000000000), &t->latency_ns, err) < 0 ||
         conf_f64(n, "iops", CONF_OPTIONAL, 0, 1e12, &t->iops, err) < 0 ||
+        conf_int(n, "queue_depth", CONF_OPTIONAL, 1, 65536, &t->queue_depth, err) < 0 ||
         conf_int(n, "drives", CONF_OPTIONAL, 1, 1024, &t->drives, err) < 0 ||
         conf_enum(n, "dtype", CONF_OPTIONAL, dtype_names, &dtype, err) < 0 ||
         conf_int(n, "quant_group", CONF_OPTIONAL, 1, 65536, &t->quant_group, err) < 0 ||
@@ -424,6 +427,8 @@ static int build_tier(tier_set *ts, int i, const model_card *m, kt_dtype hbm_dty
         path_push(t->path_in, &t->path_in_len, ts->shared_link[t->cfg.via[v]]);
     path_push(t->path_in, &t->path_in_len, remote ? ts->nic_in : -1);
     path_push(t->path_in, &t->path_in_len, gpu_in);
+    path_push(t->path_in, &t->path_in_len, gpu_in == ts->pcie_h2d ? ts->pcie_duplex : -1);
+    path_push(t->path_out, &t->path_out_len, gpu_out == ts->pcie_d2h ? ts->pcie_duplex : -1);
     path_push(t->path_out, &t->path_out_len, gpu_out);
     path_push(t->path_out, &t->path_out_len, remote ? ts->nic_out : -1);
     for (int v = 0; v < t->cfg.n_via; v++)
@@ -457,10 +462,13 @@ tier_set *tier_set_new(const tier_set_config *cfg, engine *eng, kt_err *err)
     double pcie = (c->pcie_Bps > 0 ? c->pcie_Bps : hw->pcie_bw_Bps) * gpus;
     ts->pcie_h2d = fabric_add_link(ts->fab, "pcie.h2d", pcie);
     ts->pcie_d2h = fabric_add_link(ts->fab, "pcie.d2h", pcie);
+    /* Each direction alone runs at pcie; both busy share the duplex total. */
+    ts->pcie_duplex = fabric_add_link(ts->fab, "pcie.duplex", linkcost_pcie_duplex_Bps(hw, pcie));
+    ts->nic_op_ns = hw->nic_op_ns;
     ts->nic_in = ts->nic_out = ts->c2c_in = ts->c2c_out = ts->nvl_in = ts->nvl_out = -1;
     if (c->nic_Bps > 0) {
-        ts->nic_in = fabric_add_link(ts->fab, "nic.in", c->nic_Bps);
-        ts->nic_out = fabric_add_link(ts->fab, "nic.out", c->nic_Bps);
+        ts->nic_in = fabric_add_link(ts->fab, "nic.in", linkcost_nic_Bps(hw, c->nic_Bps));
+        ts->nic_out = fabric_add_link(ts->fab, "nic.out", linkcost_nic_Bps(hw, c->nic_Bps));
     }
     if (c->c2c_Bps > 0) {
         ts->c2c_in = fabric_add_link(ts->fab, "c2c.h2d", c->c2c_Bps * gpus);
@@ -502,17 +510,42 @@ void tier_set_free(tier_set *ts)
 
 /* ---------- offload ---------- */
 
-/* Setup a transfer over a tier's link pays: the device's operation, the
- * copy engine's CPU round trip, and the NIC's for remote tiers. */
-static int64_t setup_ns(const tier_set *ts, const tier *t)
+/* What one block operation on a tier costs besides its bytes: the
+ * device's latency, and the NIC's per-operation cost for remote tiers. */
+static int64_t op_ns(const tier_set *ts, const tier *t)
 {
-    return t->cfg.latency_ns + ts->cfg.pcie_setup_ns + (t->cfg.kind == TIER_REMOTE ? ts->cfg.nic_setup_ns : 0);
+    return t->cfg.latency_ns + (t->cfg.kind == TIER_REMOTE ? ts->nic_op_ns : 0);
 }
 
-/* An IOPS limit is a rate limit for block-sized operations. */
-static double rate_cap(const tier *t)
+/* Setup a transfer over a tier's link pays: its first operation, the copy
+ * engine's CPU round trip, and programming the NIC for remote tiers. */
+static int64_t setup_ns(const tier_set *ts, const tier *t)
 {
-    return t->cfg.iops > 0 ? t->cfg.iops * t->cfg.drives * t->block_bytes : 0;
+    return op_ns(ts, t) + ts->cfg.pcie_setup_ns + (t->cfg.kind == TIER_REMOTE ? ts->cfg.nic_setup_ns : 0);
+}
+
+/* The narrowest link's bandwidth along a path. */
+static double path_bw(const tier_set *ts, const int *path, int len)
+{
+    double bw = HUGE_VAL;
+    for (int k = 0; k < len; k++) {
+        double b = fabric_link_at(ts->fab, path[k])->bw_Bps;
+        if (b < bw)
+            bw = b;
+    }
+    return bw;
+}
+
+/* A transfer's own rate limit along path: an IOPS limit caps block-sized
+ * operations; an async transfer also cannot beat what queue_depth block
+ * operations in flight sustain (a sync one pays each operation in setup). */
+static double rate_cap(const tier_set *ts, const tier *t, const int *path, int len)
+{
+    double cap = t->cfg.iops > 0 ? t->cfg.iops * t->cfg.drives * t->block_bytes : 0;
+    if (ts->cfg.io == FABRIC_IO_SYNC)
+        return cap;
+    double queue = linkcost_queue_Bps(t->block_bytes, op_ns(ts, t), path_bw(ts, path, len), t->cfg.queue_depth);
+    return cap > 0 && cap < queue ? cap : queue;
 }
 
 /* Content that leaves the last place holding it. */
@@ -584,7 +617,7 @@ void tier_set_flush(tier_set *ts)
             len = t->path_out_len;
         }
         fabric_transfer(ts->fab, path, len, t->pending_in, t->block_bytes, setup_ns(ts, t), ts->cfg.io,
-                        rate_cap(t), write_done, NULL, (uint64_t)i);
+                        rate_cap(ts, t, path, len), write_done, NULL, (uint64_t)i);
         t->pending_in = 0;
     }
 }
@@ -616,17 +649,6 @@ int64_t tier_set_lookup(tier_set *ts, const uint64_t *hashes, int64_t n, int64_t
     return i;
 }
 
-static double path_bw(const tier_set *ts, const int *path, int len)
-{
-    double bw = HUGE_VAL;
-    for (int k = 0; k < len; k++) {
-        double b = fabric_link_at(ts->fab, path[k])->bw_Bps;
-        if (b < bw)
-            bw = b;
-    }
-    return bw;
-}
-
 int64_t tier_dequant_ns(const tier_set *ts, int t, int64_t n_blocks)
 {
     const tier *x = &ts->tiers[t];
@@ -644,7 +666,7 @@ int64_t tier_set_fetch_estimate_ns(const tier_set *ts, const int64_t counts[TIER
         if (!counts[i])
             continue;
         double bytes = counts[i] * t->block_bytes, bw = path_bw(ts, t->path_in, t->path_in_len);
-        double cap = rate_cap(t);
+        double cap = rate_cap(ts, t, t->path_in, t->path_in_len);
         if (cap > 0 && cap < bw)
             bw = cap;
         double setups = ts->cfg.io == FABRIC_IO_SYNC ? (double)counts[i] : 1.0;
@@ -666,7 +688,7 @@ int tier_set_fetch(tier_set *ts, const int64_t counts[TIER_MAX], fabric_done_fn 
             continue;
         t->st.fetched_blocks += counts[i];
         if (fabric_transfer(ts->fab, t->path_in, t->path_in_len, counts[i], t->block_bytes, setup_ns(ts, t),
-                            ts->cfg.io, rate_cap(t), done, ud, (uint64_t)i) == 0)
+                            ts->cfg.io, rate_cap(ts, t, t->path_in, t->path_in_len), done, ud, (uint64_t)i) == 0)
             started++;
     }
     return started;

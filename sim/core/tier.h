@@ -21,8 +21,9 @@
 #define TIER_MAX_VIA 2          /* shared links one tier's transfers cross */
 
 /* Links of one replica's fabric at most: PCIe, NIC, C2C and NVLink each way,
- * the shared links, and each tier's read and write. */
-#define TIER_MAX_LINKS (8 + TIER_MAX_SHARED + 2 * TIER_MAX)
+ * PCIe's two directions together, the shared links, and each tier's read
+ * and write. */
+#define TIER_MAX_LINKS (9 + TIER_MAX_SHARED + 2 * TIER_MAX)
 
 /* The link a tier's transfers take on the GPU side. */
 typedef enum { GPU_LINK_PCIE, GPU_LINK_C2C, GPU_LINK_NVLINK, GPU_LINK_COUNT } tier_gpu_link;
@@ -37,13 +38,15 @@ extern const char *const tier_decide_names[DECIDE_KIND_COUNT + 1];
 
 /* One tier as configured, per replica (its share of the node).
  * Invariants: capacity, bandwidths > 0; drives >= 1; compression >= 1;
- * quant_group > 0. Sizes and rates are per drive; drives stripe. */
+ * quant_group > 0; queue_depth >= 1. Sizes and rates are per drive; drives
+ * stripe. */
 typedef struct tier_cfg {
     char name[32];
     tier_kind kind;
     double capacity_bytes, read_Bps, write_Bps;
     int64_t latency_ns;         /* per operation on the device */
     double iops;                /* per drive, 0 = no limit */
+    int queue_depth;            /* block operations an async transfer keeps in flight */
     int drives;
     kt_dtype dtype;             /* KV precision stored here */
     int quant_group;            /* elements sharing one fp16 scale + zero (int4) */
@@ -129,6 +132,8 @@ typedef struct tier_set {
     fabric *fab;                /* owned */
     engine *eng;                /* not owned */
     int pcie_h2d, pcie_d2h, nic_in, nic_out, c2c_in, c2c_out, nvl_in, nvl_out;
+    int pcie_duplex;            /* both PCIe directions together: every PCIe path crosses it too */
+    int64_t nic_op_ns;          /* per-operation cost of the NIC (the profile's nic_op_latency) */
     int shared_link[TIER_MAX_SHARED];
     double hbm_block_bytes;     /* one block in HBM at the KV dtype */
     double dequant_Bps;         /* HBM streaming rate for dequantization */
@@ -194,8 +199,9 @@ int64_t tier_set_lookup(tier_set *ts, const uint64_t *hashes, int64_t n, int64_t
 
 /* Estimated time to bring counts[t] blocks from each tier into HBM:
  * transfers in parallel, each setup (per operation when sync) + bytes over
- * its path's slowest link, not faster than all bytes over the PCIe link,
- * plus dequantization when a tier's precision differs from HBM's. */
+ * its path's slowest link or what its queue of operations sustains, not
+ * faster than all bytes over the PCIe link, plus dequantization when a
+ * tier's precision differs from HBM's. */
 int64_t tier_set_fetch_estimate_ns(const tier_set *ts, const int64_t counts[TIER_MAX]);
 
 /* Starts the fetch of counts[t] blocks from each tier. done(ud, t, now)

@@ -77,6 +77,9 @@ static const fig_spec top_figs[] = {
     FIG("price_usd", FIG_USD, NO_UNITS, price_usd),
     FIG("hourly_usd", FIG_USD, NO_UNITS, hourly_usd),
     FIG("power", FIG_QTY, UNITS_POWER, power_w),
+    FIG("pcie_duplex_bandwidth", FIG_QTY, UNITS_BANDWIDTH, pcie_duplex_bw_Bps),
+    FIG("nic_efficiency", FIG_FRACTION, NO_UNITS, eff_nic),
+    FIG("nic_op_latency", FIG_NS, NO_UNITS, nic_op_ns),
 };
 
 /* Figures under "figures.host_overhead", all required. */

@@ -52,6 +52,9 @@ typedef struct hw_profile {
     double network_bw_Bps;     /* scale-out NIC bandwidth per GPU, per direction */
     int64_t network_latency_ns; /* one step of a collective across nodes */
     double pcie_bw_Bps;        /* host link, per direction */
+    double pcie_duplex_bw_Bps; /* host link, both directions together while both are busy */
+    double eff_nic;            /* achieved / line rate of RDMA KV transfers (large operations) */
+    int64_t nic_op_ns;         /* per-operation cost of an RDMA transfer, beside bytes / achieved rate */
     int64_t launch_ns;         /* one kernel launch, as seen in a serving loop */
     int kernels_per_layer;     /* kernels one decoder layer launches */
     int64_t small_op_floor_ns; /* shortest GPU time of one small kernel (a norm, an add) */

@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "kv_layout.h"
+#include "linkcost.h"
 #include "htab.h"
 #include "progress.h"
 #include "trace.h"
@@ -148,9 +149,7 @@ static int shed(sim_world *w, session *s)
     if (tokens <= 0)
         return 0;
     q->rec.migrated_tokens = tokens;
-    int path[2] = { h->disagg.nic_out, w->reps[cold].disagg.nic_in };
-    fabric_transfer(w->net, path, 2, 1, replica_kv_bytes(h, tokens), h->disagg.net_setup_ns, FABRIC_IO_ASYNC, 0,
-                    on_migrated, s, (uint64_t)cold);
+    handoff_kv_send(h, &w->reps[cold], tokens, on_migrated, s, (uint64_t)cold);
     return 1;
 }
 
@@ -575,7 +574,7 @@ static void after_event(engine *eng, void *ud)
 static int network_init(sim_world *w, kt_err *err)
 {
     const hw_profile *hw = w->sc->hw;
-    double bw = w->sc->gpus_per_replica * hw->network_bw_Bps * hw->eff_network;
+    double bw = linkcost_nic_Bps(hw, w->sc->gpus_per_replica * hw->network_bw_Bps);
     w->net = fabric_new(w->eng, 2 * w->n_reps, 64);
     if (!w->net) {
         KT_ERROR(err, NULL, 0, 0, "out of memory for the network");
@@ -588,7 +587,7 @@ static int network_init(sim_world *w, kt_err *err)
         snprintf(name, sizeof name, "r%d.nic_in", i);
         int in = fabric_add_link(w->net, name, bw);
         replica_role role = !w->sc->prefill_replicas ? ROLE_COLOCATED : i < w->first_decode ? ROLE_PREFILL : ROLE_DECODE;
-        replica_set_role(&w->reps[i], role, on_prefilled, w->net, out, in, hw->network_latency_ns);
+        replica_set_role(&w->reps[i], role, on_prefilled, w->net, out, in, hw->network_latency_ns, hw->nic_op_ns);
     }
     return 0;
 }

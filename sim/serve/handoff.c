@@ -3,9 +3,12 @@
 
 #include <stddef.h>
 
+#include "linkcost.h"
+
 void replica_set_role(replica *r, replica_role role, serve_prefilled_fn on_prefilled, fabric *net,
-                      int nic_out, int nic_in, int64_t setup_ns)
+                      int nic_out, int nic_in, int64_t setup_ns, int64_t op_ns)
 {
+    r->disagg.net_op_ns = op_ns;
     r->disagg.role = role;
     r->disagg.on_prefilled = on_prefilled;
     r->disagg.net = net;
@@ -97,12 +100,24 @@ static int handoff_start(replica *d, serve_req *q)
     d->disagg.in_head = q;
     d->disagg.n_inbound++;
     q->in_flight = 1;
-    const replica *p = q->src_rep;
-    int path[2] = { p->disagg.nic_out, d->disagg.nic_in };
-    /* The path is valid: replica_set_role gave both ends links of net. */
-    fabric_transfer(d->disagg.net, path, 2, 1, replica_kv_bytes(p, serve_req_kv_tokens(q)), d->disagg.net_setup_ns,
-                    FABRIC_IO_ASYNC, 0, on_handoff_done, q, 0);
+    handoff_kv_send(q->src_rep, d, serve_req_kv_tokens(q), on_handoff_done, q, 0);
     return 0;
+}
+
+void handoff_kv_send(const replica *from, const replica *to, int64_t tokens, fabric_done_fn done, void *ud,
+                     uint64_t tag)
+{
+    fabric *net = from->disagg.net;
+    int path[2] = { from->disagg.nic_out, to->disagg.nic_in };
+    double out_Bps = fabric_link_at(net, path[0])->bw_Bps, in_Bps = fabric_link_at(net, path[1])->bw_Bps;
+    int64_t ops = kv_token_blocks_for(from->kv, tokens);
+    ops = ops > 0 ? ops : 1;
+    double op_bytes = replica_kv_bytes(from, tokens) / (double)ops;
+    double cap = linkcost_queue_Bps(op_bytes, from->disagg.net_op_ns, out_Bps < in_Bps ? out_Bps : in_Bps,
+                                    LINKCOST_QUEUE_DEPTH_DEFAULT);
+    /* The path is valid: replica_set_role gave both ends links of net. */
+    fabric_transfer(net, path, 2, ops, op_bytes, from->disagg.net_setup_ns + from->disagg.net_op_ns,
+                    FABRIC_IO_ASYNC, cap, done, ud, tag);
 }
 
 void replica_handoff(replica *d, serve_req *q)

@@ -173,6 +173,7 @@ typedef struct replica_disagg {
     fabric *net;                /* not owned; the network between replicas */
     int nic_out, nic_in;        /* this replica's links in net */
     int64_t net_setup_ns;       /* one transfer's setup (network latency) */
+    int64_t net_op_ns;          /* one block operation's cost over the NIC */
     serve_req *out_head;
     int n_out;
     serve_req *in_wait_head, *in_wait_tail;
