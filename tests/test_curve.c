@@ -10,15 +10,15 @@
 #define ASSERT_NEAR(a, b) CU_ASSERT(fabs((a) - (b)) <= 1e-12 * (fabs(b) + 1e-300))
 
 /* Three points: 0.2 at 16, 0.6 at 256, 0.8 at 4096. */
-static curve three(curve_x_kind kind)
+static curve three(curve_below below)
 {
-    curve c = { .n = 3, .x_kind = kind, .y_max = 1, .x = { 16, 256, 4096 }, .y = { 0.2, 0.6, 0.8 } };
+    curve c = { .n = 3, .x_kind = CURVE_X_BYTES, .below = below, .y_max = 1, .x = { 16, 256, 4096 }, .y = { 0.2, 0.6, 0.8 } };
     return c;
 }
 
 static void test_points_and_between(void)
 {
-    curve c = three(CURVE_X_TOKENS);
+    curve c = three(CURVE_HOLD_EFFICIENCY);
     ASSERT_NEAR(curve_eval(&c, 16), 0.2);
     ASSERT_NEAR(curve_eval(&c, 256), 0.6);
     ASSERT_NEAR(curve_eval(&c, 4096), 0.8);
@@ -32,11 +32,11 @@ static void test_points_and_between(void)
 
 static void test_outside(void)
 {
-    curve t = three(CURVE_X_TOKENS), b = three(CURVE_X_BYTES);
+    curve t = three(CURVE_HOLD_EFFICIENCY), b = three(CURVE_HOLD_TIME);
     ASSERT_NEAR(curve_eval(&t, 1e9), 0.8);
     ASSERT_NEAR(curve_eval(&b, 1e9), 0.8);
-    ASSERT_NEAR(curve_eval(&t, 4), 0.2);          /* tokens: the first efficiency */
-    ASSERT_NEAR(curve_eval(&b, 4), 0.05);         /* bytes: 0.2 × 4/16, the first point's time */
+    ASSERT_NEAR(curve_eval(&t, 4), 0.2);          /* holding efficiency: the first one */
+    ASSERT_NEAR(curve_eval(&b, 4), 0.05);         /* holding time: 0.2 × 4/16, the first point's time */
     /* So 4 bytes take as long as 16: 16 B / (1e9 B/s × 0.2) = 80 ns. */
     ASSERT_NEAR(curve_time_ns(&b, 4, 4, 1e9), 80);
     ASSERT_NEAR(curve_time_ns(&b, 16, 16, 1e9), 80);
@@ -44,7 +44,7 @@ static void test_outside(void)
 
 static void test_time(void)
 {
-    curve c = three(CURVE_X_TOKENS);
+    curve c = three(CURVE_HOLD_EFFICIENCY);
     /* 1e12 FLOP at 1e15 FLOP/s × 0.7 (x = 1024): 1e12 / 7e14 s = 1/700 s. */
     ASSERT_NEAR(curve_time_ns(&c, 1024, 1e12, 1e15), 1e9 / 700);
     CU_ASSERT_EQUAL(curve_time_ns(&c, 1024, 0, 1e15), 0);
@@ -53,12 +53,12 @@ static void test_time(void)
 static void test_check(void)
 {
     kt_err err;
-    curve c = three(CURVE_X_TOKENS);
+    curve c = three(CURVE_HOLD_EFFICIENCY);
     CU_ASSERT_EQUAL(curve_check(&c, "t", &err), 0);
     c.x[2] = 200;                                  /* not ascending */
     CU_ASSERT_EQUAL(curve_check(&c, "t", &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "ascending"));
-    c = three(CURVE_X_TOKENS);
+    c = three(CURVE_HOLD_EFFICIENCY);
     c.y[1] = 1.5;                                  /* beyond y_max */
     CU_ASSERT_EQUAL(curve_check(&c, "t", &err), -1);
     c.y_max = 2;

@@ -230,11 +230,13 @@ static double mem_ns(const cost_model *cm, double bytes)
 }
 
 /* One kernel of flops at compute curve c (x its size) or bytes through HBM,
- * whichever takes longer: the roofline, each side at its measured efficiency. */
+ * whichever takes longer: the roofline, each side at its measured
+ * efficiency; never shorter than the profile's shortest kernel. */
 static double kernel_ns(const cost_model *cm, const curve *c, double x, double flops, double peak, double bytes)
 {
-    double t_c = curve_time_ns(c, x, flops, peak), t_m = mem_ns(cm, bytes);
-    return t_c > t_m ? t_c : t_m;
+    double t_c = curve_time_ns(c, x, flops, peak), t_m = mem_ns(cm, bytes), f = (double)cm->hw->small_op_floor_ns;
+    double t = t_c > t_m ? t_c : t_m;
+    return t > f ? t : f;
 }
 
 /* A small memory-bound kernel (a norm, an add, a rope): bytes through HBM

@@ -1,4 +1,4 @@
-/* curve.c — efficiency curves: log-size interpolation between measured points, with the floor rules of curve.h. */
+/* curve.c — efficiency curves: log-size interpolation between measured points, with the rules of curve.h below the first. */
 #include "curve.h"
 
 #include <math.h>
@@ -6,7 +6,7 @@
 double curve_eval(const curve *c, double x)
 {
     if (x <= c->x[0])
-        return c->x_kind == CURVE_X_BYTES ? c->y[0] * x / c->x[0] : c->y[0];
+        return c->below == CURVE_HOLD_TIME ? c->y[0] * x / c->x[0] : c->y[0];
     if (x >= c->x[c->n - 1])
         return c->y[c->n - 1];
     int i = 1;

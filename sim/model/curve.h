@@ -7,12 +7,15 @@
 /* Points one curve may hold: enough for a doubling series from 1 token to 8M. */
 #define CURVE_MAX_POINTS 24
 
-/* What a curve's x measures. Below its first point a tokens curve keeps its
- * first efficiency; a bytes curve keeps its first point's time (the kernel
- * or collective cannot finish faster than it does at the smallest measured
- * size: launch and latency dominate there), so its efficiency falls in
- * proportion to the size. Above the last point both keep the last value. */
+/* What a curve's x measures. */
 typedef enum { CURVE_X_TOKENS, CURVE_X_BYTES } curve_x_kind;
+
+/* What holds below a curve's first point: its efficiency (the caller floors
+ * the time where a kernel has a minimum), or its time (a collective or a
+ * kernel whose smallest measured size is already latency-bound: it cannot
+ * finish faster on less data, so its efficiency falls in proportion to the
+ * size). Above the last point the last efficiency holds either way. */
+typedef enum { CURVE_HOLD_EFFICIENCY, CURVE_HOLD_TIME } curve_below;
 
 /* Efficiency (achieved / peak rate) at sizes x[0..n).
  * Invariants: 0 <= n <= CURVE_MAX_POINTS (0: the profile gives none);
@@ -21,6 +24,7 @@ typedef enum { CURVE_X_TOKENS, CURVE_X_BYTES } curve_x_kind;
 typedef struct curve {
     int n;
     curve_x_kind x_kind;
+    curve_below below;
     double y_max;              /* 1, or more where a rate beats its nominal peak (NVLS reductions) */
     double x[CURVE_MAX_POINTS];
     double y[CURVE_MAX_POINTS];

@@ -134,19 +134,24 @@ const char *const hw_status_names[HW_STATUS_COUNT + 1] = { "assumed", "published
 typedef struct curve_spec {
     const char *key;
     curve_x_kind x_kind;
+    curve_below below;
     double y_max;
     size_t offset;             /* of the curve (or curve[DTYPE_COUNT]) in hw_profile */
 } curve_spec;
-#define CURVE(key, x, ymax, field) { key, x, ymax, offsetof(hw_profile, field) }
+#define CURVE(key, x, below, ymax, field) { key, x, below, ymax, offsetof(hw_profile, field) }
+/* Below their first points: GEMMs, attention and streaming kernels hold
+ * their efficiency and the cost model floors a kernel at small_op_floor; a
+ * decode-attention kernel and an all-reduce hold their first time (their
+ * smallest measured sizes are latency-bound already). */
 static const curve_spec dtype_curves[] = {
-    CURVE("gemm", CURVE_X_TOKENS, 1.0, gemm),
-    CURVE("attention_prefill", CURVE_X_TOKENS, 1.0, attn_prefill),
+    CURVE("gemm", CURVE_X_TOKENS, CURVE_HOLD_EFFICIENCY, 1.0, gemm),
+    CURVE("attention_prefill", CURVE_X_TOKENS, CURVE_HOLD_EFFICIENCY, 1.0, attn_prefill),
 };
 static const curve_spec single_curves[] = {
-    CURVE("memory", CURVE_X_BYTES, 1.0, memory),
-    CURVE("small_ops", CURVE_X_BYTES, 1.0, small_ops),
-    CURVE("attention_decode", CURVE_X_BYTES, 1.0, attn_decode),
-    CURVE("allreduce", CURVE_X_BYTES, ALLREDUCE_Y_MAX, allreduce),
+    CURVE("memory", CURVE_X_BYTES, CURVE_HOLD_EFFICIENCY, 1.0, memory),
+    CURVE("small_ops", CURVE_X_BYTES, CURVE_HOLD_EFFICIENCY, 1.0, small_ops),
+    CURVE("attention_decode", CURVE_X_BYTES, CURVE_HOLD_TIME, 1.0, attn_decode),
+    CURVE("allreduce", CURVE_X_BYTES, CURVE_HOLD_TIME, ALLREDUCE_Y_MAX, allreduce),
 };
 #define N_DTYPE_CURVES (sizeof dtype_curves / sizeof dtype_curves[0])
 #define N_SINGLE_CURVES (sizeof single_curves / sizeof single_curves[0])
@@ -467,6 +472,7 @@ static int read_curve(hw_profile *h, conf_node *seq, const curve_spec *spec, cur
         return -1;
     }
     c->x_kind = spec->x_kind;
+    c->below = spec->below;
     c->y_max = spec->y_max;
     for (size_t i = 0; i < seq->n_kids; i++) {
         conf_node *pt = seq->kids[i];
