@@ -121,6 +121,19 @@ const volatile sig_atomic_t *cli_catch_stop(void)
     return &stop_signal;
 }
 
+void cli_catch_stop_always(void)
+{
+    static const int sigs[] = { SIGINT, SIGTERM };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        /* Only a handler cli_catch_stop put there; an ignored signal stays ignored. */
+        if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == note_stop) {
+            sa.sa_flags &= ~SA_RESETHAND;
+            sigaction(sigs[i], &sa, NULL);
+        }
+    }
+}
+
 const char *cli_signal_name(int sig, char *buf, size_t n)
 {
     if (sig == SIGINT)

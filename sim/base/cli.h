@@ -22,6 +22,13 @@ enum { CLI_EXIT_RUN_FAILED = 1, CLI_EXIT_BAD_INPUT = 2 };
  * before. Not thread-safe to call; call once from the main thread. */
 const volatile sig_atomic_t *cli_catch_stop(void);
 
+/* For a worker process forked after cli_catch_stop: every SIGINT or SIGTERM
+ * sets the flag, the second too. A terminal's signal reaches the worker
+ * and its parent, which then forwards it: the worker must stop between
+ * events, not die in a transaction. Its parent's second signal still ends
+ * everything (the parent dies, and its workers with it). */
+void cli_catch_stop_always(void);
+
 /* "SIGINT", "SIGTERM" or "signal N" for messages. */
 const char *cli_signal_name(int sig, char *buf, size_t n);
 

@@ -273,8 +273,8 @@ static int within_slo(const plan_cfg *p, const metrics_summary *s, const plan_pr
 /* Simulates candidate c at knob with sessions sessions (0: as written),
  * gaps kept for the windowed ITL. Returns the scenario and metrics (caller
  * frees both), or NULL with err. */
-static scenario *probe_sim(const plan_candidate *c, char **extra, int n_extra, double knob, int64_t sessions,
-                           metrics **m, kt_err *err)
+static scenario *probe_sim(const plan_candidate *c, char **extra, int n_extra, const sim_opts *opts, double knob,
+                           int64_t sessions, metrics **m, kt_err *err)
 {
     char kbuf[128], sbuf[64], gaps[] = "results.itl_gaps=true";
     char *probe[PLAN_PROBE_SETS] = { kbuf, gaps, sbuf };
@@ -283,10 +283,9 @@ static scenario *probe_sim(const plan_candidate *c, char **extra, int n_extra, d
     scenario *sc = candidate_load(c, extra, n_extra, probe, sessions > 0 ? 3 : 2, err);
     if (!sc)
         return NULL;
-    sim_opts o = { 0 };
     sim_stats st;
     *m = NULL;
-    if (sim_run(sc, &o, m, &st, err) < 0) {
+    if (sim_run(sc, opts, m, &st, err) < 0) {
         metrics_free(*m);
         scenario_free(sc);
         return NULL;
@@ -319,11 +318,11 @@ static int probe_measure(const plan_cfg *p, const scenario *sc, const metrics *m
 }
 
 /* Simulates candidate c at knob over sessions sessions and fills pr. */
-static int probe_run(const plan_cfg *p, const plan_candidate *c, char **extra, int n_extra, double knob,
-                     int64_t sessions, double reqs_per_session, plan_probe *pr, kt_err *err)
+static int probe_run(const plan_cfg *p, const plan_candidate *c, char **extra, int n_extra, const sim_opts *opts,
+                     double knob, int64_t sessions, double reqs_per_session, plan_probe *pr, kt_err *err)
 {
     metrics *m;
-    scenario *sc = probe_sim(c, extra, n_extra, knob, sessions, &m, err);
+    scenario *sc = probe_sim(c, extra, n_extra, opts, knob, sessions, &m, err);
     if (!sc)
         return -1;
     int rc = probe_measure(p, sc, m, knob, reqs_per_session, pr, err);
@@ -341,6 +340,7 @@ typedef struct search {
     const plan_candidate *c;
     char **extra;
     int n_extra;
+    const sim_opts *opts;       /* every probe's run: the stop flag and wall-clock limit */
     double reqs_per_session;    /* requests a session brings */
     double span_s;              /* a session's span, unloaded: first arrival to last finish */
     plan_result *r;
@@ -378,7 +378,7 @@ static int64_t probe_sessions(const search *s, double knob)
 static int search_calibrate(search *s)
 {
     metrics *m;
-    scenario *sc = probe_sim(s->c, s->extra, s->n_extra, s->p->knob_lo, 0, &m, s->err);
+    scenario *sc = probe_sim(s->c, s->extra, s->n_extra, s->opts, s->p->knob_lo, 0, &m, s->err);
     if (!sc)
         return -1;
     s->reqs_per_session = sc->workload.sessions > 0 ? (double)m->n_reqs / (double)sc->workload.sessions : 0;
@@ -398,8 +398,8 @@ static const plan_probe *probe_at(search *s, double knob)
     if (s->failed || r->n_probes == PLAN_MAX_PROBES)
         return NULL;
     plan_probe *pr = &r->probes[r->n_probes];
-    if (probe_run(s->p, s->c, s->extra, s->n_extra, knob, probe_sessions(s, knob), s->reqs_per_session, pr,
-                  s->err) < 0) {
+    if (probe_run(s->p, s->c, s->extra, s->n_extra, s->opts, knob, probe_sessions(s, knob), s->reqs_per_session,
+                  pr, s->err) < 0) {
         s->failed = 1;
         return NULL;
     }
@@ -507,8 +507,8 @@ void plan_savings_of(const plan_result *c, const plan_result *b, plan_savings *o
 
 /* ---------- one candidate, then all ---------- */
 
-static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_extra, plan_result *r,
-                              progress *notes, kt_err *err)
+static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_extra, const sim_opts *opts,
+                              plan_result *r, progress *notes, kt_err *err)
 {
     const plan_candidate *c = &p->cand[ci];
     scenario *sc = candidate_load(c, extra, n_extra, NULL, 0, err);
@@ -516,7 +516,8 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
         return -1;
     cost_figures(sc, r);
     scenario_free(sc);
-    search s = { .p = p, .c = c, .extra = extra, .n_extra = n_extra, .r = r, .notes = notes, .err = err };
+    search s = { .p = p, .c = c, .extra = extra, .n_extra = n_extra, .opts = opts, .r = r, .notes = notes,
+                 .err = err };
     if (search_calibrate(&s) < 0)
         return -1;
     double knob = search_max_knob(&s);
@@ -537,7 +538,7 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
     for (int tries = 0;; tries++) {
         double op_knob = knob * (p->target_rps / (double)r->units) / r->max_rps_per_unit;
         int64_t sessions = (int64_t)ceil(p->confirm_factor * (double)probe_sessions(&s, op_knob));
-        if (probe_run(p, c, extra, n_extra, op_knob, sessions, s.reqs_per_session, &r->op, err) < 0)
+        if (probe_run(p, c, extra, n_extra, opts, op_knob, sessions, s.reqs_per_session, &r->op, err) < 0)
             return -1;
         progress_note(notes, "%s operating point: %lld units, knob %.4g, %lld sessions -> TTFT p99 %.3f s, ITL p99"
                              " %.2f ms, backlog %s: %s",
@@ -571,7 +572,8 @@ static void rank_results(const plan_cfg *p, plan_result *res)
     }
 }
 
-int plan_run(const plan_cfg *p, char **extra_sets, int n_extra, plan_result *res, FILE *progress_out, kt_err *err)
+int plan_run(const plan_cfg *p, char **extra_sets, int n_extra, const sim_opts *opts, plan_result *res,
+             FILE *progress_out, kt_err *err)
 {
     gsl_error_handler_t *old = gsl_set_error_handler_off();
     progress notes;
@@ -579,7 +581,7 @@ int plan_run(const plan_cfg *p, char **extra_sets, int n_extra, plan_result *res
     int rc = 0;
     for (int c = 0; c < p->n_cand && rc == 0; c++) {
         memset(&res[c], 0, sizeof res[c]);
-        rc = plan_candidate_run(p, c, extra_sets, n_extra, &res[c], &notes, err);
+        rc = plan_candidate_run(p, c, extra_sets, n_extra, opts, &res[c], &notes, err);
     }
     progress_finish(&notes);
     gsl_set_error_handler(old);
@@ -700,6 +702,23 @@ static void usage_plan(FILE *out)
 
 enum { PLAN_EXIT_FAILED = 1, PLAN_EXIT_BAD_INPUT = 2 };
 
+/* Says that signal sig ended the plan and what the database holds: the
+ * plan is written in one transaction after every search, so all of it
+ * (id > 0) or nothing. Returns 128 + sig. */
+static int plan_interrupted(int sig, long long id, const char *db_path)
+{
+    char buf[32];
+    const char *name = cli_signal_name(sig, buf, sizeof buf);
+    if (id > 0)
+        fprintf(stderr, "kvtier plan: interrupted (%s) after the plan was stored as plan %lld in %s\n", name, id,
+                db_path);
+    else if (db_path)
+        fprintf(stderr, "kvtier plan: interrupted (%s); nothing was written to %s\n", name, db_path);
+    else
+        fprintf(stderr, "kvtier plan: interrupted (%s)\n", name);
+    return CLI_EXIT_SIGNALED(sig);
+}
+
 int plan_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -732,6 +751,8 @@ int plan_main(int argc, char **argv)
         free(sets);
         return PLAN_EXIT_BAD_INPUT;
     }
+    /* Caught from here on: a signal while the plan loads ends it at the first probe's first event. */
+    sim_opts sim = { .stop = cli_catch_stop() };
     kt_err err;
     plan_cfg *p = plan_load(argv[optind], sets, n_sets, &err);
     store *db = p && db_path ? store_open(db_path, &err) : NULL;
@@ -742,20 +763,23 @@ int plan_main(int argc, char **argv)
         return PLAN_EXIT_BAD_INPUT;
     }
     plan_result *res = calloc((size_t)p->n_cand, sizeof *res);
-    int rc = res ? plan_run(p, sets, n_sets, res, quiet ? NULL : stderr, &err) : -1;
+    int rc = res ? plan_run(p, sets, n_sets, &sim, res, quiet ? NULL : stderr, &err) : -1;
+    long long id = 0;
     if (rc == 0) {
         plan_report(stdout, p, res);
-        long long id = db ? plan_store_write(db, p, res, &err) : 0;
+        id = db ? plan_store_write(db, p, res, &err) : 0;
         if (id < 0)
             rc = -1;
         else if (id > 0)
             printf("results: plan %lld in %s\n", id, db_path);
     }
-    if (rc < 0)
+    if (rc < 0 && !*sim.stop)
         kt_err_print(&err, stderr);
     store_close(db);
     free(res);
     plan_free(p);
     free(sets);
+    if (*sim.stop)
+        return plan_interrupted(*sim.stop, id, db_path);
     return rc < 0 ? PLAN_EXIT_FAILED : 0;
 }
