@@ -50,6 +50,18 @@ int cli_option_next(int argc, char **argv, const char *shortopts, const struct o
  * or -1 after saying on stderr what was wrong ("kvtier CMD: --jobs: ..."). */
 int cli_parse_i64(const char *cmd, const char *name, const char *s, int64_t lo, int64_t hi, int64_t *out);
 
+/* The longest --max-wall: a year, far inside int64 nanoseconds. */
+#define CLI_MAX_WALL_NS (365.0 * 86400e9)
+
+/* Reads --max-wall's value s, a duration ("90s", "2h") of at most a year,
+ * into the monotonic-clock time at which the work must give up (now + s,
+ * as cli_wall_now_ns counts). Returns 0, or -1 after saying on stderr
+ * "kvtier CMD: --max-wall: ..." what was wrong. */
+int cli_parse_max_wall(const char *cmd, const char *s, int64_t *deadline_ns);
+
+/* CLOCK_MONOTONIC now, in nanoseconds. */
+int64_t cli_wall_now_ns(void);
+
 /* Takes option `name`'s value s as a path: *out = s. An empty path (as
  * `--db ''` gives) names no file and is refused. Returns 0, or -1 after
  * saying on stderr "kvtier CMD: --NAME: empty path". */

@@ -193,6 +193,17 @@ int workload_from_conf(conf_node *n, workload_cfg *w, kt_err *err)
     return 0;
 }
 
+double workload_horizon_s(const workload_cfg *w, double rate_per_s)
+{
+    double turns = w->turns.mean > 1 ? w->turns.mean : 1;
+    return (double)w->sessions / rate_per_s + turns * w->think_ns.mean / 1e9;
+}
+
+double workload_requests(const workload_cfg *w)
+{
+    return (double)w->sessions * (w->turns.mean > 1 ? w->turns.mean : 1);
+}
+
 int64_t workload_next_gap_ns(const workload_cfg *w, gsl_rng *r)
 {
     double mean_ns = 1e9 / w->rate_per_s;

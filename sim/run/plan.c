@@ -101,6 +101,11 @@ static int load_search(plan_cfg *p, conf_node *root, kt_err *err)
         conf_f64(s, "tolerance", CONF_OPTIONAL, 1e-6, 1, &p->tolerance, err) < 0 ||
         conf_int(s, "max_probes", CONF_OPTIONAL, 2, PLAN_MAX_PROBES, &p->max_probes, err) < 0)
         return -1;
+    conf_node *low = conf_find(s, "low");
+    if (low) {
+        p->knob_lo_line = low->line;
+        p->knob_lo_col = low->col;
+    }
     if (p->knob_hi <= p->knob_lo) {
         CONF_ERROR(err, s, "search.high (%g) must exceed search.low (%g)", p->knob_hi, p->knob_lo);
         return -1;
@@ -221,6 +226,25 @@ static scenario *candidate_load(const plan_candidate *c, char **extra, int n_ext
     return sc;
 }
 
+/* The longest probe of a synthetic candidate runs at the bracket's low end
+ * with the most sessions a probe may ask for (the scenario's, or enough
+ * for min_requests): its horizon must be within the scenario limit. */
+static int check_bracket(const plan_cfg *p, const plan_candidate *c, const workload_cfg *w, kt_err *err)
+{
+    double turns = w->turns.mean > 1 ? w->turns.mean : 1;
+    double by_reqs = (double)p->min_requests / (turns * (1 - METRICS_MSER_MAX_SHARE));
+    workload_cfg most = *w;
+    most.sessions = by_reqs > (double)w->sessions ? (int64_t)ceil(by_reqs) : w->sessions;
+    double horizon_s = workload_horizon_s(&most, p->knob_lo);
+    if (horizon_s <= SCENARIO_MAX_HORIZON_S)
+        return 0;
+    KT_ERROR(err, p->file, p->knob_lo_line, p->knob_lo_col,
+             "search.low: at %.4g sessions/s a probe of candidate '%.63s' (%lld sessions) would simulate %.4g days,"
+             " more than the limit of %.0f days", p->knob_lo, c->name, (long long)most.sessions, horizon_s / 86400,
+             SCENARIO_MAX_HORIZON_S / 86400);
+    return -1;
+}
+
 plan_cfg *plan_load(const char *path, char **extra_sets, int n_extra, kt_err *err)
 {
     plan_cfg *p = conf_load_strict(path, plan_build, plan_destroy, err);
@@ -235,7 +259,12 @@ plan_cfg *plan_load(const char *path, char **extra_sets, int n_extra, kt_err *er
         }
         p->cand[c].trace = sc->trace.on;
         p->cand[c].sessions = sc->workload.sessions;
+        int bad = !sc->trace.on && check_bracket(p, &p->cand[c], &sc->workload, err) < 0;
         scenario_free(sc);
+        if (bad) {
+            plan_free(p);
+            return NULL;
+        }
     }
     return p;
 }
@@ -694,10 +723,13 @@ static void usage_plan(FILE *out)
             "  --db PATH         results database (default kvtier.db): tables plans, plan_candidates,\n"
             "                    plan_probes, written in one transaction\n"
             "  --no-db           do not write results\n"
+            "  --max-wall D      give up after the duration D of wall-clock time (90s, 2h): exit 1,\n"
+            "                    nothing written\n"
             "  --quiet           no progress lines on stderr\n"
             "  -h, --help        this text\n"
             "\n"
-            "exit status: 0 done, 1 a probe failed to run, 2 bad plan or options\n");
+            "exit status: 0 done, 1 a probe failed to run or --max-wall ran out, 2 bad plan or options,\n"
+            "128 + N ended by signal N (SIGINT, SIGTERM)\n");
 }
 
 enum { PLAN_EXIT_FAILED = 1, PLAN_EXIT_BAD_INPUT = 2 };
@@ -724,9 +756,11 @@ int plan_main(int argc, char **argv)
     static const struct option opts[] = {
         { "set", required_argument, NULL, 's' }, { "db", required_argument, NULL, 'd' },
         { "no-db", no_argument, NULL, 'n' },     { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+        { "help", no_argument, NULL, 'h' },      { "max-wall", required_argument, NULL, 'W' },
+        { NULL, 0, NULL, 0 },
     };
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    int64_t deadline_ns = 0;
     const char *db_path = "kvtier.db";
     int n_sets = 0, quiet = 0, c;
     optind = 1;
@@ -739,6 +773,8 @@ int plan_main(int argc, char **argv)
             db_path = NULL;
         else if (c == 'q')
             quiet = 1;
+        else if (c == 'W' && cli_parse_max_wall("plan", optarg, &deadline_ns) == 0)
+            continue;
         else {
             usage_plan(c == 'h' ? stdout : stderr);
             free(sets);
@@ -752,7 +788,7 @@ int plan_main(int argc, char **argv)
         return PLAN_EXIT_BAD_INPUT;
     }
     /* Caught from here on: a signal while the plan loads ends it at the first probe's first event. */
-    sim_opts sim = { .stop = cli_catch_stop() };
+    sim_opts sim = { .stop = cli_catch_stop(), .wall_deadline_ns = deadline_ns };
     kt_err err;
     plan_cfg *p = plan_load(argv[optind], sets, n_sets, &err);
     store *db = p && db_path ? store_open(db_path, &err) : NULL;
@@ -773,7 +809,11 @@ int plan_main(int argc, char **argv)
         else if (id > 0)
             printf("results: plan %lld in %s\n", id, db_path);
     }
-    if (rc < 0 && !*sim.stop)
+    int late = rc < 0 && !*sim.stop && sim_past_deadline(&sim);
+    if (late)
+        fprintf(stderr, "kvtier plan: %s; nothing was written%s%s\n", err.msg, db_path ? " to " : "",
+                db_path ? db_path : "");
+    else if (rc < 0 && !*sim.stop)
         kt_err_print(&err, stderr);
     store_close(db);
     free(res);

@@ -35,6 +35,7 @@ typedef struct plan_cfg {
     double target_rps;          /* requests per second the fleet must serve */
     int64_t slo_ttft_p99_ns, slo_itl_p99_ns;   /* 0: not constrained */
     double knob_lo, knob_hi;    /* search bracket: session arrivals/s, or a trace's rate_scale */
+    int knob_lo_line, knob_lo_col; /* where search.low is written in file (0: the default) */
     double tolerance;           /* stop when (hi - lo) <= tolerance × lo */
     int max_probes;
     /* Steady-state probes (README "Capacity planning"): a probe's arrival

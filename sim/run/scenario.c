@@ -317,6 +317,34 @@ static int load_workload(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+/* A synthetic workload's implied horizon and requests within the limits:
+ * an error at the key that makes them too large (the arrival rate or the
+ * think time; the sessions or the turns). */
+static int check_workload_bounds(const scenario *sc, conf_node *root, kt_err *err)
+{
+    const workload_cfg *w = &sc->workload;
+    conf_node *wl = conf_find(root, "workload");
+    double arrive_s = (double)w->sessions / w->rate_per_s, horizon_s = workload_horizon_s(w, w->rate_per_s);
+    if (horizon_s > SCENARIO_MAX_HORIZON_S) {
+        int by_arrivals = arrive_s >= horizon_s - arrive_s;
+        conf_node *at = by_arrivals ? conf_find(conf_find(wl, "arrival"), "rate") : conf_find(wl, "think_time");
+        CONF_ERROR(err, at ? at : wl,
+                   "the workload implies %.4g days of simulated time (%lld sessions arriving at %.4g/s over %.4g"
+                   " days, then %.4g turns of %.4g s think time), more than the limit of %.0f days",
+                   horizon_s / 86400, (long long)w->sessions, w->rate_per_s, arrive_s / 86400, w->turns.mean,
+                   w->think_ns.mean / 1e9, SCENARIO_MAX_HORIZON_S / 86400);
+        return -1;
+    }
+    if (workload_requests(w) > SCENARIO_MAX_REQUESTS) {
+        conf_node *at = w->turns.mean > 1 ? conf_find(wl, "turns") : conf_find(wl, "sessions");
+        CONF_ERROR(err, at ? at : wl, "the workload implies %.4g requests (%lld sessions of %.4g turns), more than"
+                   " the limit of %.0f", workload_requests(w), (long long)w->sessions, w->turns.mean,
+                   SCENARIO_MAX_REQUESTS);
+        return -1;
+    }
+    return 0;
+}
+
 /* Default memory prices for KV tiers, all assumed (late-2025 street prices):
  * a 64 GB DDR5-5600 RDIMM at about $250; a CXL 2.0 expander's DRAM plus its
  * controller at about 25% more; a 7.68 TB PCIe Gen5 data-center SSD at
@@ -485,7 +513,8 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
         return -1;
-    if (size_kv(sc, root, err) < 0 || check_tiers(sc, root, err) < 0)
+    if (size_kv(sc, root, err) < 0 || check_tiers(sc, root, err) < 0 ||
+        (!sc->trace.on && check_workload_bounds(sc, root, err) < 0))
         return -1;
     /* Last, as the slowest check: read the whole trace once. */
     return sc->trace.on ? check_trace(sc, conf_find(conf_find(conf_find(root, "workload"), "trace"), "path"), err) : 0;

@@ -23,6 +23,14 @@ typedef struct scenario_fault {
 } scenario_fault;
 #define MAX_FAULTS 64
 
+/* Bounds on what a synthetic workload may ask for, so that no run goes on
+ * for ever or outgrows memory (README, "Limits"): the simulated time it
+ * implies (workload_horizon_s), one year; the requests it implies, 100
+ * million (each keeps a record of a few hundred bytes until the run is
+ * stored). Runs that are legal but slow are --max-wall's to bound. */
+#define SCENARIO_MAX_HORIZON_S (365.0 * 86400.0)
+#define SCENARIO_MAX_REQUESTS 1e8
+
 /* Where a key that sizes the simulation's memory was given, so that an
  * allocation failure while building the world can name it at file:line.
  * Invariants: key is a static dotted path; line == 0 when the key was left

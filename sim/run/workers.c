@@ -27,10 +27,10 @@
 /* What became of one point. */
 typedef enum point_outcome { POINT_STOPPED = -1, POINT_FAILED = 0, POINT_STORED = 1 } point_outcome;
 
-/* 1 once a stop signal came. */
+/* 1 once a stop signal came or the wall-clock deadline passed. */
 static int stopped(const sim_opts *o)
 {
-    return o->stop && *o->stop;
+    return (o->stop && *o->stop) || sim_past_deadline(o);
 }
 
 /* What a worker tells the parent after each point. Smaller than PIPE_BUF,
@@ -171,7 +171,7 @@ static int await_report(int fd, const sim_opts *opts, const pid_t *pids, int n, 
 {
     struct pollfd pfd = { .fd = fd, .events = POLLIN };
     for (;;) {
-        if (stopped(opts) && !*forwarded) {
+        if (opts->stop && *opts->stop && !*forwarded) {
             for (int i = 0; i < n; i++)
                 kill(pids[i], *opts->stop);
             *forwarded = 1;
