@@ -225,6 +225,198 @@ static void test_max_wall_plan(void)
     tu_output_free(&r);
 }
 
+/* ---------- figures out of all proportion ---------- */
+
+/* The text of dir/name (malloc'd). */
+static char *slurp_dir(const char *name)
+{
+    FILE *f = fopen(in_dir(name), "r");
+    CU_ASSERT_FATAL(f != NULL);
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The text of source-tree file rel (malloc'd). */
+static char *slurp_src(const char *rel)
+{
+    FILE *f = fopen(tu_path(rel), "r");
+    CU_ASSERT_FATAL(f != NULL);
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Copies source-tree file rel to dir/to with the first `from` replaced by
+ * `with`; *line and *col give where `from` began (1-based). */
+static void write_mutant(const char *rel, const char *to, const char *from, const char *with, int *line, int *col)
+{
+    char *text = slurp_src(rel), *at = strstr(text, from);
+    CU_ASSERT_FATAL(at != NULL);
+    *line = 1;
+    const char *bol = text;
+    for (const char *p = text; p < at; p++)
+        if (*p == '\n') {
+            (*line)++;
+            bol = p + 1;
+        }
+    *col = (int)(at - bol) + 1;
+    size_t n = strlen(text) + strlen(with) + 1;
+    char *out = malloc(n);
+    snprintf(out, n, "%.*s%s%s", (int)(at - text), text, with, at + strlen(from));
+    tu_write_text(in_dir(to), out);
+    free(out);
+    free(text);
+}
+
+/* The quickstart scenario in dir/s, its hardware the profile
+ * dir/hwprofiles/h100-sxm.yaml (a mutant written by the test), its model
+ * found in dir/models (the tree's). Made once. */
+static const char *mutant_scenario(void)
+{
+    static char path[4200];
+    if (path[0])
+        return path;
+    char models[PATH_MAX];
+    CU_ASSERT_FATAL(realpath(tu_path("models"), models) != NULL);
+    CU_ASSERT_FATAL(mkdir(in_dir("s"), 0700) == 0 && mkdir(in_dir("hwprofiles"), 0700) == 0);
+    CU_ASSERT_FATAL(symlink(models, in_dir("models")) == 0);
+    /* The profile by its path: KVTIER_DATA (set by make check) would find the tree's first. */
+    char *q = slurp_src("scenarios/quickstart.yaml"), *hw = strstr(q, "hardware: h100-sxm");
+    CU_ASSERT_FATAL(hw != NULL);
+    size_t n = strlen(q) + 4200;
+    char *text = malloc(n);
+    snprintf(text, n, "%.*shardware: %s%s", (int)(hw - q), q, in_dir("hwprofiles/h100-sxm.yaml"),
+             hw + strlen("hardware: h100-sxm"));
+    tu_write_text(in_dir("s/quickstart.yaml"), text);
+    free(text);
+    free(q);
+    snprintf(path, sizeof path, "%s", in_dir("s/quickstart.yaml"));
+    return path;
+}
+
+/* h100-sxm with `from` (a figure's value as written) replaced by `with`:
+ * exit 2 and an error at the value naming the figure and its bounds. */
+static void assert_figure_refused(const char *from, const char *with, const char *says)
+{
+    const char *scen = mutant_scenario();
+    int line, col;
+    write_mutant("hwprofiles/h100-sxm.yaml", "hwprofiles/h100-sxm.yaml", from, with, &line, &col);
+    char want[1024];
+    /* The error stands at the value, past "value: ". */
+    snprintf(want, sizeof want, "%s:%d:%d: %s\n", in_dir("hwprofiles/h100-sxm.yaml"), line,
+             col + (int)strlen("value: "), says);
+    char *args[] = { "run", (char *)scen, "--no-db", "--set", "workload.sessions=2", NULL };
+    tu_output r = kvtier(args);
+    CU_ASSERT_EQUAL(r.rc, 2);
+    /* The profile is found through the scenario's directory: compare from the file's name on. */
+    const char *tail = strstr(want, "hwprofiles/h100-sxm.yaml:");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, tail));
+    if (!strstr(r.err, tail))
+        fprintf(stderr, "\n  rc %d got:  %s  want: %s", r.rc, r.err, tail);
+    tu_output_free(&r);
+}
+
+/* The issue's figures: a bandwidth of a few bytes a second, a GPU drawing
+ * 1e300 W, two billion kernels a layer, a 1 FLOP/s GPU, an efficiency of
+ * 1e-300. Each is outside its row of the bounds table. */
+static void test_profile_bounds(void)
+{
+    assert_figure_refused("value: 3.35TB/s", "value: 5B/s",
+                          "figures.hbm_bandwidth.value: 5 is outside the physical bounds of hbm_bandwidth,"
+                          " [1e+09, 1e+15] (README, \"Bounds of every figure\")");
+    assert_figure_refused("value: 700W", "value: 1e300W",
+                          "figures.power.value: 1e+300 is outside the physical bounds of power, [1, 1e+06]"
+                          " (README, \"Bounds of every figure\")");
+    assert_figure_refused("value: 10\n", "value: 2000000000\n",
+                          "figures.kernels_per_layer.value: 2e+09 is outside the physical bounds of"
+                          " kernels_per_layer, [1, 10000] (README, \"Bounds of every figure\")");
+    assert_figure_refused("value: 66.9TFLOP/s", "value: 1FLOP/s",
+                          "figures.peak_flops.fp32.value: 1 is outside the physical bounds of peak_flops.fp32,"
+                          " [1e+09, 1e+19] (README, \"Bounds of every figure\")");
+    assert_figure_refused("value: 0.7\n", "value: 1e-300\n",
+                          "figures.efficiency.gemm.value: 1e-300 is outside the physical bounds of"
+                          " efficiency.gemm, [0.001, 1] (README, \"Bounds of every figure\")");
+}
+
+/* Figures each inside its bounds that together make an absurd step: bf16
+ * at the lowest peak (1 GFLOP/s) and GEMM efficiency (0.1%) leave 1e6
+ * FLOP/s. An 8,192-token chunk of Llama-3.1-8B at the end of its 131,072
+ * context is 2 × 8.03e9 × 8,192 = 1.315e14 FLOPs of weights plus
+ * 4 × 32 layers × 32 heads × 128 × 8,192 × (122,880 + 4,096) = 5.454e14 of
+ * attention: 6.769e14 FLOPs, 6.769e8 s (the memory and launch terms add
+ * about a second), far past the hour. */
+static void test_step_time(void)
+{
+    const char *scen = mutant_scenario();
+    int line, col;
+    char *text = slurp_src("hwprofiles/h100-sxm.yaml");
+    /* bf16's peak is the second peak_flops value in the file; gemm's efficiency is "value: 0.7". */
+    char *bf16 = strstr(text, "bf16:");
+    CU_ASSERT_FATAL(bf16 != NULL);
+    char *v = strstr(bf16, "value: "), *end = strchr(v, '\n');
+    char from[128];
+    snprintf(from, sizeof from, "%.*s", (int)(end - v), v);
+    free(text);
+    write_mutant("hwprofiles/h100-sxm.yaml", "h100-step.yaml", from, "value: 1GFLOP/s", &line, &col);
+    char *mid = slurp_dir("h100-step.yaml");
+    char *e = strstr(mid, "value: 0.7\n");
+    CU_ASSERT_FATAL(e != NULL);
+    size_t n = strlen(mid) + 16;
+    char *out = malloc(n);
+    snprintf(out, n, "%.*svalue: .001\n%s", (int)(e - mid), mid, e + strlen("value: 0.7\n"));
+    tu_write_text(in_dir("hwprofiles/h100-sxm.yaml"), out);
+    free(out);
+    free(mid);
+    char *args[] = { "run", (char *)scen, "--no-db", NULL };
+    tu_output r = kvtier(args);
+    CU_ASSERT_EQUAL(r.rc, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "s/quickstart.yaml:6:11: hardware: one step of llama-3.1-8b on 1 x h100-sxm"
+                                         " (a 8192-token prefill chunk at a 131072-token context) would take"
+                                         " 6.769e+08 s, more than the limit of 3600 s"));
+    tu_output_free(&r);
+}
+
+/* A DRAM tier at 1 MB/s (inside the tier's own bounds): one 131,072-token
+ * context of Llama-3.1-8B is 131,072 × 131,072 B = 1.718e10 B, 17,180 s
+ * at 1 MB/s (PCIe adds 0.27 s): past the hour, at the tier. */
+static void test_tier_transfer(void)
+{
+    char *args[] = { "run", (char *)tu_path("scenarios/quickstart.yaml"), "--no-db", "--set",
+                     "tiers=[{name: dram, kind: dram, capacity: 96GiB, read: 1MB/s, write: 1MB/s, latency: 1us}]",
+                     "--set", "links={pcie_setup: 10us}", NULL };
+    tu_output r = kvtier(args);
+    CU_ASSERT_EQUAL(r.rc, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "--set:1:2: tiers[0]: tiers: tier dram: moving one 131072-token context's KV would take"
+                                         " 1.718e+04 s, more than the limit of 3600 s"));
+    tu_output_free(&r);
+}
+
+/* Numbers near 2^63 and a tensor-parallel degree of 2^31: located errors. */
+static void test_huge_integers(void)
+{
+    char *tokens[] = { "run", (char *)tu_path("scenarios/quickstart.yaml"), "--no-db", "--set",
+                       "workload.input_tokens=9223372036854775807", NULL };
+    assert_refused(tokens, "--set:1:23: workload.input_tokens: 9223372036854775808 is out of range [0,"
+                           " 1000000000000]\n");
+    char *start[] = { "run", (char *)tu_path("scenarios/azure.yaml"), "--no-db", "--set",
+                      "workload.trace.start=9223372036854775807ns", NULL };
+    assert_refused(start, "--set:1:22: workload.trace.start: 9.2233720368547758e+18 does not fit in a 64-bit"
+                          " integer\n");
+    char *tp[] = { "run", (char *)tu_path("scenarios/quickstart.yaml"), "--no-db", "--set",
+                   "replicas.tensor_parallel=2147483648", NULL };
+    assert_refused(tp, "--set:1:26: replicas.tensor_parallel: 2147483648 is out of range [1, 1024]\n");
+    char *kv[] = { "kv", "llama-3.1-8b", "--tp", "2147483647", NULL };
+    tu_output r = kvtier(kv);
+    CU_ASSERT_EQUAL(r.rc, 2);
+    CU_ASSERT_STRING_EQUAL(r.err, "kvtier kv: --tp '2147483647': need a whole number in [1, 1024]\n");
+    tu_output_free(&r);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -239,6 +431,10 @@ int main(void)
         { "--max-wall ends a run", test_max_wall_run },
         { "--max-wall ends a sweep", test_max_wall_sweep },
         { "--max-wall ends a plan", test_max_wall_plan },
+        { "the issue's profile figures are outside their bounds", test_profile_bounds },
+        { "figures inside their bounds that make an hour-long step", test_step_time },
+        { "a tier that takes hours to move one context", test_tier_transfer },
+        { "integers near 2^63 and tp 2^31", test_huge_integers },
         { NULL, NULL },
     };
     int rc = tu_run("limits", tests);

@@ -178,9 +178,9 @@ int workload_from_conf(conf_node *n, workload_cfg *w, kt_err *err)
         read_dist(n, "turns", UNITS_TOKENS, &w->turns, err) < 0 ||
         read_dist(n, "input_tokens", UNITS_TOKENS, &w->input_tokens, err) < 0 ||
         read_dist(n, "output_tokens", UNITS_TOKENS, &w->output_tokens, err) < 0 ||
-        conf_qty(n, "system_prompt_tokens", CONF_OPTIONAL, UNITS_TOKENS, 0, 1e9, &sys_tokens, err) < 0)
+        conf_qty(n, "system_prompt_tokens", CONF_OPTIONAL, UNITS_TOKENS, 0, 1e9, &sys_tokens, err) < 0 ||
+        conf_i64_of(conf_find(n, "system_prompt_tokens"), sys_tokens, &w->system_prompt_tokens, err) < 0)
         return -1;
-    w->system_prompt_tokens = (int64_t)sys_tokens;
     w->think_ns.kind = DIST_CONSTANT;
     w->think_ns.hi = dist_max(UNITS_DURATION);
     conf_node *first = conf_take(n, "first_input_tokens");
