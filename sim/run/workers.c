@@ -41,8 +41,8 @@ typedef struct point_report {
 } point_report;
 
 /* Runs and stores one point. Returns POINT_STORED, POINT_FAILED (said on
- * stderr) or POINT_STOPPED (a signal ended it; its transaction was rolled
- * back, nothing of it is stored). */
+ * stderr) or POINT_STOPPED (a signal or the wall-clock deadline ended it
+ * during the simulation, before its transaction: nothing of it is stored). */
 static point_outcome run_point(const sweep *sw, store *db, int64_t sweep_id, int64_t point, const sim_opts *opts)
 {
     kt_err err;
