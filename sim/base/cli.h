@@ -50,7 +50,7 @@ int cli_option_next(int argc, char **argv, const char *shortopts, const struct o
  * or -1 after saying on stderr what was wrong ("kvtier CMD: --jobs: ..."). */
 int cli_parse_i64(const char *cmd, const char *name, const char *s, int64_t lo, int64_t hi, int64_t *out);
 
-/* The longest --max-wall: a year, far inside int64 nanoseconds. */
+/* The longest --max-wall: a year of 86,400-second days, far inside int64 nanoseconds. */
 #define CLI_MAX_WALL_NS (365.0 * 86400e9)
 
 /* Reads --max-wall's value s, a duration ("90s", "2h") of at most a year,

@@ -240,8 +240,8 @@ static int check_bracket(const plan_cfg *p, const plan_candidate *c, const workl
         return 0;
     KT_ERROR(err, p->file, p->knob_lo_line, p->knob_lo_col,
              "search.low: at %.4g sessions/s a probe of candidate '%.63s' (%lld sessions) would simulate %.4g days,"
-             " more than the limit of %.0f days", p->knob_lo, c->name, (long long)most.sessions, horizon_s / 86400,
-             SCENARIO_MAX_HORIZON_S / 86400);
+             " more than the limit of %.0f days", p->knob_lo, c->name, (long long)most.sessions, horizon_s / SCENARIO_S_PER_DAY,
+             SCENARIO_MAX_HORIZON_S / SCENARIO_S_PER_DAY);
     return -1;
 }
 

@@ -331,8 +331,8 @@ static int check_workload_bounds(const scenario *sc, conf_node *root, kt_err *er
         CONF_ERROR(err, at ? at : wl,
                    "the workload implies %.4g days of simulated time (%lld sessions arriving at %.4g/s over %.4g"
                    " days, then %.4g turns of %.4g s think time), more than the limit of %.0f days",
-                   horizon_s / 86400, (long long)w->sessions, w->rate_per_s, arrive_s / 86400, w->turns.mean,
-                   w->think_ns.mean / 1e9, SCENARIO_MAX_HORIZON_S / 86400);
+                   horizon_s / SCENARIO_S_PER_DAY, (long long)w->sessions, w->rate_per_s, arrive_s / SCENARIO_S_PER_DAY, w->turns.mean,
+                   w->think_ns.mean / 1e9, SCENARIO_MAX_HORIZON_S / SCENARIO_S_PER_DAY);
         return -1;
     }
     if (workload_requests(w) > SCENARIO_MAX_REQUESTS) {

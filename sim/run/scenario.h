@@ -35,7 +35,8 @@ typedef struct scenario_fault {
  * implies (workload_horizon_s), one year; the requests it implies, 100
  * million (each keeps a record of a few hundred bytes until the run is
  * stored). Runs that are legal but slow are --max-wall's to bound. */
-#define SCENARIO_MAX_HORIZON_S (365.0 * 86400.0)
+#define SCENARIO_S_PER_DAY 86400.0   /* the limits are said in days */
+#define SCENARIO_MAX_HORIZON_S (365.0 * SCENARIO_S_PER_DAY)
 #define SCENARIO_MAX_REQUESTS 1e8
 /* The longest one iteration, or one context's KV transfer to or from a
  * tier, may take (estimated before the run from the figures): an hour is
