@@ -185,7 +185,7 @@ static void test_plan_run(void)
     CU_ASSERT_DOUBLE_EQUAL(p->target_rps, 120, 0);
     CU_ASSERT_EQUAL(p->slo_ttft_p99_ns, 500000000);
     plan_result res[3];
-    CU_ASSERT_EQUAL_FATAL(plan_run(p, NULL, 0, res, NULL, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(plan_run(p, NULL, 0, &(sim_opts){ 0 }, res, NULL, &err), 0);
     for (int c = 0; c < 2; c++) {
         const plan_result *r = &res[c];
         CU_ASSERT_TRUE(r->feasible);

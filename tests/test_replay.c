@@ -268,7 +268,7 @@ static void test_plan_on_a_trace(void)
         kt_err_print(&err, stderr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     plan_result r;
-    CU_ASSERT_EQUAL_FATAL(plan_run(p, NULL, 0, &r, NULL, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(plan_run(p, NULL, 0, &(sim_opts){ 0 }, &r, NULL, &err), 0);
     CU_ASSERT_TRUE(r.feasible);
     double native_rps = 1999 / azure_span_s(azure, 2000);
     CU_ASSERT(r.n_probes >= 3);

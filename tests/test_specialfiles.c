@@ -1,4 +1,4 @@
-/* test_specialfiles.c — FIFOs and devices where a regular file belongs fail at once with a located message; failed writes, file-size limits and SIGINT end a run with a message and a true exit status. */
+/* test_specialfiles.c — FIFOs and devices where a regular file belongs fail at once with a located message; failed writes, file-size limits and SIGINT end a run or a plan with a message and a true exit status. */
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -222,6 +222,31 @@ static void test_sigint_run(void)
     interrupt_long_run(SIGTERM, "term.db");
 }
 
+/* A plan interrupted while it searches: exit 128 + the signal, one line,
+ * nothing in the database (a plan is one transaction, written last). */
+static void interrupt_plan(int sig, const char *name)
+{
+    char plan[PATH_MAX], db[4096], want[4200];
+    CU_ASSERT_FATAL(realpath(tu_path("tests/data/plan.yaml"), plan) != NULL);
+    snprintf(db, sizeof db, "%s", in_dir(name));
+    char *args[] = { "plan", plan, "--db", db, "--quiet", NULL };
+    tu_output r = spawn(args, &(spawn_opts){ .signal = sig });
+    CU_ASSERT_EQUAL(r.rc, 128 + sig);
+    snprintf(want, sizeof want, "kvtier plan: interrupted (%s); nothing was written to %s\n",
+             sig == SIGINT ? "SIGINT" : "SIGTERM", db);
+    CU_ASSERT_STRING_EQUAL(r.err, want);
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    CU_ASSERT_EQUAL(count_rows(db, "plans"), 0);
+    CU_ASSERT_EQUAL(count_rows(db, "plan_probes"), 0);
+    tu_output_free(&r);
+}
+
+static void test_sigint_plan(void)
+{
+    interrupt_plan(SIGINT, "plan-int.db");
+    interrupt_plan(SIGTERM, "plan-term.db");
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -245,6 +270,7 @@ int main(void)
         { "a full standard output is exit 1 with a message", test_full_stdout },
         { "a file-size limit is a write error", test_file_size_limit },
         { "SIGINT and SIGTERM end a run, nothing stored", test_sigint_run },
+        { "SIGINT and SIGTERM end a plan, nothing stored", test_sigint_plan },
         { NULL, NULL },
     };
     int rc = tu_run("special files and failed writes", tests);

@@ -699,6 +699,58 @@ static void test_resume_after_kill_jobs(void)
     kill_and_resume("killed-jobs.db", "2");
 }
 
+/* SIGINT or SIGTERM after the first point is stored: exit 128 + the
+ * signal, one line saying how many points the database holds (as many as
+ * its sweep_points rows, fewer than all), every run with its point, an
+ * intact database; a rerun resumes to the rows of an uninterrupted sweep.
+ * With jobs > 1 the signal goes to the sweep alone, as `kill PID` sends
+ * it, and must reach the workers through it. */
+static void interrupt_and_resume(const char *db_name, const char *jobs, int sig)
+{
+    const char *ref = reference_db(SLOW_SET), *db = scratch(db_name);
+    char *argv[] = { (char *)tu_build_path("sim/kvtier"), "sweep", (char *)tu_path(FIXTURE), "--db", (char *)db,
+                     "--quiet", "--set", SLOW_SET, "--jobs", (char *)jobs, NULL };
+    pid_t child = start(argv, scratch("stopped.out"), scratch("stopped.err"), START_PLAIN);
+    CU_ASSERT(wait_first_point(db, child) >= 1);
+    kill(child, sig);
+    int status;
+    CU_ASSERT_FATAL(waitpid(child, &status, 0) == child);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 128 + sig);
+    /* No worker is left to write after the sweep has gone. */
+    struct timespec settle = { 0, WORKER_SETTLE_NS };
+    nanosleep(&settle, NULL);
+    int64_t stored = stored_points(db);
+    CU_ASSERT(stored >= 1 && stored < FIXTURE_POINTS);
+    char want[4400];
+    snprintf(want, sizeof want,
+             "kvtier sweep: interrupted (%s); %lld of 6 points are stored in %s, none in part (run the sweep again"
+             " to resume)\n", sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)stored, db);
+    char *err = slurp(scratch("stopped.err"));
+    CU_ASSERT_STRING_EQUAL(err, want);
+    free(err);
+
+    sqlite3 *q;
+    CU_ASSERT_FATAL(sqlite3_open(db, &q) == SQLITE_OK);
+    CU_ASSERT_EQUAL(query_int(q, "SELECT count(*) FROM runs"), stored);
+    CU_ASSERT_EQUAL(query_int(q, "SELECT count(*) FROM runs WHERE id NOT IN (SELECT run_id FROM sweep_points)"), 0);
+    char *ok = query_text(q, "PRAGMA integrity_check");
+    CU_ASSERT_STRING_EQUAL(ok ? ok : "", "ok");
+    free(ok);
+    sqlite3_close(q);
+
+    tu_output r = kvtier("sweep", tu_path(FIXTURE), "--db", db, "--set", SLOW_SET, "--jobs", jobs, NULL);
+    CU_ASSERT_EQUAL(r.rc, 0);
+    tu_output_free(&r);
+    assert_fixture_points(db);
+    assert_same_rows(db, ref);
+}
+
+static void test_interrupt(void)
+{
+    interrupt_and_resume("int.db", "1", SIGINT);
+    interrupt_and_resume("term-jobs.db", "2", SIGTERM);
+}
+
 static void test_jobs(void)
 {
     const char *db = scratch("jobs.db");
@@ -760,6 +812,7 @@ static const tu_test tests[] = {
     { "serial sweep and rerun", test_serial },
     { "resume after SIGKILL", test_resume_after_kill },
     { "resume after SIGKILL, --jobs 2", test_resume_after_kill_jobs },
+    { "SIGINT, SIGTERM with --jobs 2: a message, whole points, resume", test_interrupt },
     { "--jobs 3 equals serial", test_jobs },
     { "run --point", test_run_point },
     { NULL, NULL },

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "units.h"
 
 int cli_wants_help(int argc, char **argv)
 {
@@ -85,6 +88,29 @@ int cli_parse_i64(const char *cmd, const char *name, const char *s, int64_t lo, 
     return 0;
 }
 
+int cli_parse_max_wall(const char *cmd, const char *s, int64_t *deadline_ns)
+{
+    double d_ns;
+    char why[256];
+    if (units_parse(s, UNITS_DURATION, &d_ns, why, sizeof why) < 0) {
+        fprintf(stderr, "kvtier %s: --max-wall: '%s': %s\n", cmd, s, why);
+        return -1;
+    }
+    if (!(d_ns >= 1 && d_ns <= CLI_MAX_WALL_NS)) {
+        fprintf(stderr, "kvtier %s: --max-wall: '%s' is out of range [1ns, 365 days]\n", cmd, s);
+        return -1;
+    }
+    *deadline_ns = cli_wall_now_ns() + (int64_t)d_ns;
+    return 0;
+}
+
+int64_t cli_wall_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * INT64_C(1000000000) + t.tv_nsec;
+}
+
 int cli_parse_path(const char *cmd, const char *name, const char *s, const char **out)
 {
     if (!*s) {
@@ -119,6 +145,19 @@ const volatile sig_atomic_t *cli_catch_stop(void)
             sigaction(sigs[i], &sa, NULL);
     }
     return &stop_signal;
+}
+
+void cli_catch_stop_always(void)
+{
+    static const int sigs[] = { SIGINT, SIGTERM };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        /* Only a handler cli_catch_stop put there; an ignored signal stays ignored. */
+        if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == note_stop) {
+            sa.sa_flags &= ~SA_RESETHAND;
+            sigaction(sigs[i], &sa, NULL);
+        }
+    }
 }
 
 const char *cli_signal_name(int sig, char *buf, size_t n)

@@ -22,6 +22,13 @@ enum { CLI_EXIT_RUN_FAILED = 1, CLI_EXIT_BAD_INPUT = 2 };
  * before. Not thread-safe to call; call once from the main thread. */
 const volatile sig_atomic_t *cli_catch_stop(void);
 
+/* For a worker process forked after cli_catch_stop: every SIGINT or SIGTERM
+ * sets the flag, the second too. A terminal's signal reaches the worker
+ * and its parent, which then forwards it: the worker must stop between
+ * events, not die in a transaction. Its parent's second signal still ends
+ * everything (the parent dies, and its workers with it). */
+void cli_catch_stop_always(void);
+
 /* "SIGINT", "SIGTERM" or "signal N" for messages. */
 const char *cli_signal_name(int sig, char *buf, size_t n);
 
@@ -42,6 +49,18 @@ int cli_option_next(int argc, char **argv, const char *shortopts, const struct o
 /* Reads option `name`'s value s as a decimal integer in [lo, hi]. Returns 0,
  * or -1 after saying on stderr what was wrong ("kvtier CMD: --jobs: ..."). */
 int cli_parse_i64(const char *cmd, const char *name, const char *s, int64_t lo, int64_t hi, int64_t *out);
+
+/* The longest --max-wall: a year of 86,400-second days, far inside int64 nanoseconds. */
+#define CLI_MAX_WALL_NS (365.0 * 86400e9)
+
+/* Reads --max-wall's value s, a duration ("90s", "2h") of at most a year,
+ * into the monotonic-clock time at which the work must give up (now + s,
+ * as cli_wall_now_ns counts). Returns 0, or -1 after saying on stderr
+ * "kvtier CMD: --max-wall: ..." what was wrong. */
+int cli_parse_max_wall(const char *cmd, const char *s, int64_t *deadline_ns);
+
+/* CLOCK_MONOTONIC now, in nanoseconds. */
+int64_t cli_wall_now_ns(void);
 
 /* Takes option `name`'s value s as a path: *out = s. An empty path (as
  * `--db ''` gives) names no file and is refused. Returns 0, or -1 after

@@ -584,13 +584,20 @@ int conf_scalar_qty(conf_node *n, units_kind kind, double lo, double hi, double 
     return 0;
 }
 
+int conf_i64_of(const conf_node *at, double v, int64_t *out, kt_err *err)
+{
+    if (units_i64_of(v, out) == 0)
+        return 0;
+    CONF_ERROR(err, at, "%.17g does not fit in a 64-bit integer", v);
+    return -1;
+}
+
 int conf_scalar_ns(conf_node *n, int64_t lo, int64_t hi, int64_t *out, kt_err *err)
 {
     double v;
     if (conf_scalar_qty(n, UNITS_DURATION, (double)lo, (double)hi, &v, err) < 0)
         return -1;
-    *out = llround(v);
-    return 0;
+    return conf_i64_of(n, v, out, err);
 }
 
 /* ---------- map readers ---------- */

@@ -40,6 +40,11 @@ void conf_free(conf_node *n);
 
 /* Records an error located at node n, message prefixed with n's path:
  * "file:line:col: path: message". */
+/* v, a figure read at node at (or worked out from it), rounded into an
+ * int64 by units_i64_of. Returns 0, or -1 with a located error naming the
+ * key when it does not fit. */
+int conf_i64_of(const conf_node *at, double v, int64_t *out, kt_err *err);
+
 #define CONF_ERROR(err, n, ...) conf_error_at((err), __FILE__, __LINE__, (n), __VA_ARGS__)
 void conf_error_at(kt_err *err, const char *src_file, int src_line, const conf_node *n,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));

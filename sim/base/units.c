@@ -357,6 +357,18 @@ int units_parse(const char *s, units_kind kind, double *out, char *why, size_t w
     return 0;
 }
 
+/* 2^63, the first double past INT64_MAX (INT64_MAX itself rounds up to it). */
+#define UNITS_I64_BOUND 9223372036854775808.0
+
+int units_i64_of(double v, int64_t *out)
+{
+    double r = round(v);
+    if (!(r > -UNITS_I64_BOUND && r < UNITS_I64_BOUND))
+        return -1;
+    *out = (int64_t)r;
+    return 0;
+}
+
 const char *units_example(units_kind kind)
 {
     if ((int)kind < 0 || kind >= UNITS_KIND_COUNT)

@@ -3,6 +3,7 @@
 #define KT_UNITS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* What a quantity measures, and the base unit its parsed value is in. */
 typedef enum {
@@ -28,6 +29,12 @@ int units_parse(const char *s, units_kind kind, double *out, char *why, size_t w
  * they leave *end at s and return 0. The one place user text becomes a
  * double outside units_parse, so every reader agrees on what a number is. */
 double units_strtod(const char *s, char **end);
+
+/* v rounded to the nearest int64 into *out. Returns 0, or -1 when v is not
+ * finite or its rounding lies outside int64. Every conversion of a double
+ * read or worked out from input to an int64 time or size goes through here
+ * (conf_i64_of adds the file, line, column and key). */
+int units_i64_of(double v, int64_t *out);
 
 /* A short example of a valid value ("80GiB"), for error messages. */
 const char *units_example(units_kind kind);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kv_layout.h"
+#include "scenario.h"
 #include "units.h"
 
 /* ------------------------------------------------------------------------ */
@@ -471,31 +472,39 @@ static int parse_context(const char *s, int64_t *out)
     return parse_tokens("--context", s, out);
 }
 
-/* A whole number >= 1 for option name. */
-static int parse_count(const char *name, const char *s, int *out)
+/* A whole number in [1, hi] for option name. */
+static int parse_count_to(const char *name, const char *s, long hi, int *out)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (end == s || *end != '\0' || errno != 0 || v < 1 || v > INT_MAX) {
-        fprintf(stderr, "kvtier kv: %s '%s': need a whole number >= 1\n", name, s);
+    if (end == s || *end != '\0' || errno != 0 || v < 1 || v > hi) {
+        fprintf(stderr, "kvtier kv: %s '%s': need a whole number in [1, %ld]\n", name, s, hi);
         return -1;
     }
     *out = (int)v;
     return 0;
 }
 
-static int parse_tp(const char *s, int *out)
+/* A whole number >= 1 for option name. */
+static int parse_count(const char *name, const char *s, int *out)
 {
-    return parse_count("--tp", s, out);
+    return parse_count_to(name, s, INT_MAX, out);
 }
 
+/* Bounded as a scenario's replicas.tensor_parallel is. */
+static int parse_tp(const char *s, int *out)
+{
+    return parse_count_to("--tp", s, MAX_GPUS_PER_REPLICA, out);
+}
+
+/* Bounded as a scenario's kv.hbm_fraction is. */
 static int parse_fraction(const char *s, double *out)
 {
     char *end;
     double v = units_strtod(s, &end);
-    if (end == s || *end != '\0' || !(v > 0 && v <= 1)) {
-        fprintf(stderr, "kvtier kv: --hbm-fraction '%s': need a number in (0, 1]\n", s);
+    if (end == s || *end != '\0' || !(v >= SCENARIO_MIN_HBM_FRACTION && v <= 1)) {
+        fprintf(stderr, "kvtier kv: --hbm-fraction '%s': need a number in [%g, 1]\n", s, SCENARIO_MIN_HBM_FRACTION);
         return -1;
     }
     *out = v;
@@ -518,9 +527,15 @@ static int parse_bytes(const char *name, const char *s, double *out)
     return 0;
 }
 
+/* Bounded as a scenario's kv.activation_reserve is. */
 static int parse_reserve(const char *s, double *out)
 {
-    return parse_bytes("--reserve", s, out);
+    if (parse_bytes("--reserve", s, out) < 0)
+        return -1;
+    if (*out <= SCENARIO_MAX_RESERVE_BYTES)
+        return 0;
+    fprintf(stderr, "kvtier kv: --reserve '%s': more than %g bytes\n", s, SCENARIO_MAX_RESERVE_BYTES);
+    return -1;
 }
 
 static int parse_dtype_option(const char *name, const char *s, kt_dtype *out)

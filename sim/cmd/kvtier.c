@@ -72,9 +72,12 @@ static void usage_run(FILE *out)
             "  --progress        print progress on stderr while simulating\n"
             "  --skip-bad        count and skip malformed trace lines instead of stopping\n"
             "                    (the count and the first line numbers are reported and stored)\n"
+            "  --max-wall D      give up after the duration D of wall-clock time (90s, 2h):\n"
+            "                    exit 1, nothing written\n"
             "  -h, --help        this text\n"
             "\n"
-            "exit status: 0 done, 1 an invariant check failed, 2 bad scenario or options\n");
+            "exit status: 0 done, 1 an invariant check failed or --max-wall ran out, 2 bad scenario\n"
+            "or options, 128 + N ended by signal N (SIGINT, SIGTERM)\n");
 }
 
 static void usage_model(FILE *out)
@@ -98,6 +101,7 @@ typedef struct run_args {
     char **sets;
     int n_sets, json, check, progress;
     int64_t point;              /* -1: FILE is a scenario */
+    int64_t wall_deadline_ns;   /* 0, or when --max-wall runs out (cli_wall_now_ns) */
 } run_args;
 
 /* Parses run's arguments into a; returns -1 with a message on bad usage, 1 for --help. */
@@ -108,7 +112,8 @@ static int run_parse(int argc, char **argv, run_args *a)
         { "no-db", no_argument, NULL, 'n' },     { "json", no_argument, NULL, 'j' },
         { "check", no_argument, NULL, 'c' },     { "progress", no_argument, NULL, 'p' },
         { "skip-bad", no_argument, NULL, 'b' },  { "help", no_argument, NULL, 'h' },
-        { "point", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
+        { "point", required_argument, NULL, 'P' }, { "max-wall", required_argument, NULL, 'W' },
+        { NULL, 0, NULL, 0 },
     };
     static char skip_bad[] = "workload.trace.skip_bad=true";
     a->db = "kvtier.db";
@@ -130,6 +135,10 @@ static int run_parse(int argc, char **argv, run_args *a)
         case 'b': a->sets[a->n_sets++] = skip_bad; break;
         case 'P':
             if (cli_parse_i64("run", "--point", optarg, 0, SWEEP_MAX_POINTS - 1, &a->point) < 0)
+                return -1;
+            break;
+        case 'W':
+            if (cli_parse_max_wall("run", optarg, &a->wall_deadline_ns) < 0)
                 return -1;
             break;
         case 'h': return 1;
@@ -250,10 +259,15 @@ static int cmd_run(int argc, char **argv)
         kt_err_print(&err, stderr);
         rc = EXIT_BAD_INPUT;
     } else if (ready == 0) {
-        sim_opts opts = { .check = a.check, .progress = a.progress, .stop = stop };
+        sim_opts opts = { .check = a.check, .progress = a.progress, .stop = stop,
+                          .wall_deadline_ns = a.wall_deadline_ns };
         runner_result res;
         runner_status st = runner_run(sc, &opts, db, rp.sw && db ? &rp.pt : NULL, &res, &err);
-        if (st != RUNNER_OK && !*opts.stop) {
+        if (st == RUNNER_SIM_FAILED && !*opts.stop && sim_past_deadline(&opts)) {
+            fprintf(stderr, "kvtier run: %s; nothing was written%s%s\n", err.msg, a.db ? " to " : "",
+                    a.db ? a.db : "");
+            rc = EXIT_RUN_FAILED;
+        } else if (st != RUNNER_OK && !*opts.stop) {
             kt_err_print(&err, stderr);
             rc = EXIT_RUN_FAILED;
         }

@@ -50,11 +50,13 @@ static void usage(FILE *out)
             "  --metric NAME     a summary metric for the table (repeatable; default ttft_p99,\n"
             "                    itl_p99, throughput; any name of the summary table)\n"
             "  --check           run every invariant checker after every event (slow)\n"
+            "  --max-wall D      give up after the duration D of wall-clock time (90s, 2h): the\n"
+            "                    running points are abandoned, whole points stay; exit 1\n"
             "  --quiet           no progress on standard error\n"
             "  -h, --help        this text\n"
             "\n"
-            "exit status: 0 every point stored, 1 a point failed, 2 bad sweep file or options\n"
-            "(nothing run, nothing written)\n");
+            "exit status: 0 every point stored, 1 a point failed or --max-wall ran out, 2 bad sweep\n"
+            "file or options (nothing run, nothing written), 128 + N ended by signal N\n");
 }
 
 typedef struct sweep_args {
@@ -62,6 +64,8 @@ typedef struct sweep_args {
     char **sets;
     const char **metrics;
     int n_sets, n_metrics, jobs, list, mpi, check, quiet;
+    const volatile sig_atomic_t *stop; /* nonzero (the signal) once SIGINT or SIGTERM came */
+    int64_t wall_deadline_ns;   /* 0, or when --max-wall runs out (cli_wall_now_ns) */
 } sweep_args;
 
 /* The unit of summary metric name, or NULL when there is no such metric. */
@@ -94,7 +98,8 @@ static int parse(int argc, char **argv, sweep_args *a)
         { "mpi", no_argument, NULL, 'm' },       { "list", no_argument, NULL, 'l' },
         { "set", required_argument, NULL, 's' }, { "metric", required_argument, NULL, 'M' },
         { "check", no_argument, NULL, 'c' },     { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+        { "max-wall", required_argument, NULL, 'W' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     *a = (sweep_args){ .db = "kvtier.db", .jobs = 1 };
     a->sets = calloc((size_t)argc + 1, sizeof *a->sets);
@@ -125,6 +130,10 @@ static int parse(int argc, char **argv, sweep_args *a)
             break;
         case 'c': a->check = 1; break;
         case 'q': a->quiet = 1; break;
+        case 'W':
+            if (cli_parse_max_wall("sweep", optarg, &a->wall_deadline_ns) < 0)
+                return -1;
+            break;
         case 'h': return 1;
         default: return -1;
         }
@@ -376,9 +385,34 @@ static int merge_shards(const sweep_args *a, kt_err *err)
 
 /* ---------- running here ---------- */
 
+/* The points a local sweep has stored, and its progress bar. */
+typedef struct local_count {
+    progress bar;
+    int64_t stored;             /* points in the database, those found there at the start too */
+} local_count;
+
 static void count_point(int64_t point, int ok, void *ud)
 {
-    progress_step(ud);
+    local_count *lc = ud;
+    lc->stored += ok;
+    progress_step(&lc->bar);
+}
+
+/* Says that signal sig (0: the --max-wall limit) ended the sweep and what
+ * the database holds: each point is one transaction, so whole points only
+ * (stored of n; stored < 0 when unknown). Returns 128 + sig, or 1. */
+static int sweep_interrupted(int sig, int64_t stored, int64_t n, const char *where)
+{
+    char buf[32], count[64] = "", why[64];
+    if (stored >= 0)
+        snprintf(count, sizeof count, "%lld of %lld ", (long long)stored, (long long)n);
+    if (sig)
+        snprintf(why, sizeof why, "interrupted (%s)", cli_signal_name(sig, buf, sizeof buf));
+    else
+        snprintf(why, sizeof why, "stopped at the wall-clock limit (--max-wall)");
+    fprintf(stderr, "kvtier sweep: %s; %spoints are stored in %s, none in part (run the sweep again to resume)\n",
+            why, count, where);
+    return sig ? CLI_EXIT_SIGNALED(sig) : CLI_EXIT_RUN_FAILED;
 }
 
 /* The points not yet stored, in order, into pending; returns how many. */
@@ -410,14 +444,20 @@ static int run_local(const sweep_args *a, const sweep *sw)
     if (notes(a))
         fprintf(stderr, "sweep '%s': %lld points, %lld already in %s, %lld to run\n", sw->name, (long long)n,
                 (long long)n_done, a->db, (long long)n_pending);
-    progress pr;
-    progress_start(&pr, notes(a), "sweep", "points", n, n_done);
-    workers_opts o = { .jobs = a->jobs, .sim = { .check = a->check }, .report = count_point, .ud = &pr };
+    local_count lc = { .stored = n_done };
+    progress_start(&lc.bar, notes(a), "sweep", "points", n, n_done);
+    workers_opts o = { .jobs = a->jobs,
+                       .sim = { .check = a->check, .stop = a->stop, .wall_deadline_ns = a->wall_deadline_ns },
+                       .report = count_point, .ud = &lc };
     int64_t failed = workers_run(sw, a->db, id, pending, n_pending, &o, &err);
-    progress_finish(&pr);
+    progress_finish(&lc.bar);
     if (failed < 0)
         kt_err_print(&err, stderr);
-    int rc = print_table(a, sw, a->db) < 0 || failed ? CLI_EXIT_RUN_FAILED : 0;
+    int rc;
+    if (*a->stop || (failed >= 0 && lc.stored < n && sim_past_deadline(&o.sim)))
+        rc = sweep_interrupted(*a->stop, lc.stored, n, a->db);
+    else
+        rc = print_table(a, sw, a->db) < 0 || failed ? CLI_EXIT_RUN_FAILED : 0;
     free(done);
     free(pending);
     return rc;
@@ -487,8 +527,9 @@ static int64_t run_rank(const sweep_args *a, const sweep *sw, const unsigned cha
     int64_t n_mine = mine ? pending_points(done, sw->n_points, rank, size, mine) : 0;
     mpi_progress mp = { .finished = 0 };
     progress_start(&mp.bar, rank == 0 ? notes(a) : NULL, "sweep", "points", sw->n_points, n_done);
-    workers_opts o = { .jobs = 1, .sim = { .check = a->check }, .report = rank == 0 ? rank0_point : remote_point,
-                       .ud = &mp };
+    workers_opts o = { .jobs = 1,
+                       .sim = { .check = a->check, .stop = a->stop, .wall_deadline_ns = a->wall_deadline_ns },
+                       .report = rank == 0 ? rank0_point : remote_point, .ud = &mp };
     int64_t id = mine ? register_at(shard, sw, NULL, NULL, &err) : -1;
     int64_t failed = id > 0 ? workers_run(sw, shard, id, mine, n_mine, &o, &err) : -1;
     if (failed < 0)
@@ -527,13 +568,23 @@ static int run_mpi(const sweep_args *a, const sweep *sw, int rank, int size)
                 size == 1 ? "" : "s");
     int64_t failed = run_rank(a, sw, done, n_done, rank, size);
     free(done);
-    /* Every shard is closed once all ranks are past this point. */
-    rc = sweepmpi_max(failed ? CLI_EXIT_RUN_FAILED : 0);
+    /* Every shard is closed once all ranks are past this point. A signal on
+     * any rank (mpirun forwards one to all) makes the worst status 128 + it. */
+    sim_opts limit = { .wall_deadline_ns = a->wall_deadline_ns };
+    int late = sweepmpi_max(sim_past_deadline(&limit));
+    rc = sweepmpi_max(*a->stop ? CLI_EXIT_SIGNALED(*a->stop) : failed || late ? CLI_EXIT_RUN_FAILED : 0);
     if (rank == 0 && merge_shards(a, &err) < 0) {
         kt_err_print(&err, stderr);
         rc = CLI_EXIT_RUN_FAILED;
     }
-    if (rank == 0 && print_table(a, sw, a->db) < 0)
+    if (rank == 0 && (rc > CLI_EXIT_SIGNALED(0) || late)) {
+        unsigned char *stored = calloc((size_t)sw->n_points, 1);
+        n_done = 0;
+        if (!stored || register_at(a->db, sw, stored, &n_done, &err) < 0)
+            n_done = -1;
+        free(stored);
+        sweep_interrupted(rc > CLI_EXIT_SIGNALED(0) ? rc - CLI_EXIT_SIGNALED(0) : 0, n_done, sw->n_points, a->db);
+    } else if (rank == 0 && print_table(a, sw, a->db) < 0)
         rc = CLI_EXIT_RUN_FAILED;
     return rc;
 }
@@ -571,6 +622,7 @@ int sweepcmd_main(int argc, char **argv)
             kt_err_print(&err, stderr);
             rc = CLI_EXIT_BAD_INPUT;
         } else {
+            a.stop = cli_catch_stop();
             rc = sweep_body(&a, rank, size);
             if (a.mpi)
                 sweepmpi_finalize();

@@ -77,7 +77,6 @@
 #define NS_DIGITS 9                      /* decimal places of a second in ns */
 #define S_PER_DAY INT64_C(86400)
 #define DECIMAL_EXP_MAX 30               /* larger exponents cannot give an int64 ns */
-#define TWO_POW_63 9223372036854775808.0 /* first double beyond INT64_MAX */
 
 const char *const trace_format_names[TRACE_FORMAT_COUNT + 1] = {
     "mooncake", "azure", "vidur", "kvtier", NULL
@@ -868,14 +867,12 @@ static int emit(trace_reader *t, const raw_rec *r, const uint64_t *hash, int64_t
 {
     int64_t x = r->rel_ns - t->opts.start_ns + offset_ns, a = x;
     if (t->opts.rate_scale != 1.0) {
-        double q = (double)x / t->opts.rate_scale;
-        if (!(q < TWO_POW_63)) {
+        if (units_i64_of((double)x / t->opts.rate_scale, &a) < 0) {
             KT_ERROR(err, t->path, line_int(r->line), 0,
                      "arrival %lld ns / rate_scale %g does not fit in 64-bit ns", (long long)x,
                      t->opts.rate_scale);
             return -1;
         }
-        a = llround(q);
     }
     if (a < t->last_arrival_ns)
         a = t->last_arrival_ns;

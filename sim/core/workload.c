@@ -178,9 +178,9 @@ int workload_from_conf(conf_node *n, workload_cfg *w, kt_err *err)
         read_dist(n, "turns", UNITS_TOKENS, &w->turns, err) < 0 ||
         read_dist(n, "input_tokens", UNITS_TOKENS, &w->input_tokens, err) < 0 ||
         read_dist(n, "output_tokens", UNITS_TOKENS, &w->output_tokens, err) < 0 ||
-        conf_qty(n, "system_prompt_tokens", CONF_OPTIONAL, UNITS_TOKENS, 0, 1e9, &sys_tokens, err) < 0)
+        conf_qty(n, "system_prompt_tokens", CONF_OPTIONAL, UNITS_TOKENS, 0, 1e9, &sys_tokens, err) < 0 ||
+        conf_i64_of(conf_find(n, "system_prompt_tokens"), sys_tokens, &w->system_prompt_tokens, err) < 0)
         return -1;
-    w->system_prompt_tokens = (int64_t)sys_tokens;
     w->think_ns.kind = DIST_CONSTANT;
     w->think_ns.hi = dist_max(UNITS_DURATION);
     conf_node *first = conf_take(n, "first_input_tokens");
@@ -191,6 +191,17 @@ int workload_from_conf(conf_node *n, workload_cfg *w, kt_err *err)
     if (think && dist_from_conf(think, UNITS_DURATION, &w->think_ns, err) < 0)
         return -1;
     return 0;
+}
+
+double workload_horizon_s(const workload_cfg *w, double rate_per_s)
+{
+    double turns = w->turns.mean > 1 ? w->turns.mean : 1;
+    return (double)w->sessions / rate_per_s + turns * w->think_ns.mean / 1e9;
+}
+
+double workload_requests(const workload_cfg *w)
+{
+    return (double)w->sessions * (w->turns.mean > 1 ? w->turns.mean : 1);
 }
 
 int64_t workload_next_gap_ns(const workload_cfg *w, gsl_rng *r)

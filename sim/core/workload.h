@@ -63,6 +63,14 @@ typedef struct workload_turn {
     int64_t think_ns;              /* after this turn's answer, before the next turn */
 } workload_turn;
 
+/* The simulated time a workload implies before load stretches it: the
+ * sessions' arrival span (sessions / rate) plus one session's span of
+ * think time (mean turns × mean think time), in seconds, at rate_per_s
+ * sessions per second (the workload's own, or a planner's knob). */
+double workload_horizon_s(const workload_cfg *w, double rate_per_s);
+/* The requests a workload implies: sessions × mean turns (at least 1). */
+double workload_requests(const workload_cfg *w);
+
 /* Gap to the next session arrival, drawn from r (the arrival stream). */
 int64_t workload_next_gap_ns(const workload_cfg *w, gsl_rng *r);
 /* Turns of session s (>= 1). r is scratch state, reseeded. */

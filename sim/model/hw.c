@@ -108,6 +108,41 @@ static const fig_spec eff_figs[] = {
 /* A duration figure above this is a unit slip ("2s" for "2us"), not hardware. */
 #define FIG_NS_MAX 1000000000LL
 
+/* Physical bounds of the figures, one row each (README, "Bounds of every
+ * figure"). They lie far outside every GPU built or announced (H100 SXM:
+ * 80 GB, 3.35 TB/s, 700 W), so a figure outside is a slip (a missing
+ * prefix, a stray exponent), and every time worked out from figures inside
+ * stays far within int64 nanoseconds. Durations are bounded by FIG_NS_MAX. */
+typedef struct fig_bound {
+    const char *key;           /* as in the provenance: "efficiency.gemm" */
+    double lo, hi;             /* in the figure's base unit */
+} fig_bound;
+
+static const fig_bound fig_bounds[] = {
+    { "hbm_capacity", 1e8, 1e14 },           /* 100 MB .. 100 TB */
+    { "hbm_bandwidth", 1e9, 1e15 },          /* 1 GB/s .. 1 PB/s */
+    { "sm_count", 1, 1e5 },
+    { "smem_per_sm", 1e3, 1e9 },             /* 1 kB .. 1 GB */
+    { "l2_cache", 1e3, 1e11 },
+    { "nvlink_bandwidth", 1e8, 1e15 },       /* 100 MB/s .. 1 PB/s */
+    { "gpus_per_node", 1, 1e4 },
+    { "nvlink_domain_gpus", 1, 1e6 },
+    { "network_bandwidth", 1e6, 1e15 },      /* 1 MB/s .. 1 PB/s */
+    { "pcie_bandwidth", 1e8, 1e15 },
+    { "kernels_per_layer", 1, 1e4 },
+    { "price_usd", 1, 1e8 },                 /* $1 .. $100M a GPU */
+    { "hourly_usd", 1e-4, 1e5 },
+    { "power", 1, 1e6 },                     /* 1 W .. 1 MW a GPU */
+    { "efficiency.gemm", 1e-3, 1 },
+    { "efficiency.attention", 1e-3, 1 },
+    { "efficiency.memory", 1e-3, 1 },
+    { "efficiency.nvlink", 1e-3, 1 },
+    { "efficiency.network", 1e-3, 1 },
+};
+/* Peak FLOP/s of any dtype the GPU runs (0 for none): 1 GFLOP/s .. 10 EFLOP/s. */
+#define FIG_PEAK_FLOPS_LO 1e9
+#define FIG_PEAK_FLOPS_HI 1e19
+
 /* Fallback order for hw_peak_flops, terminated by -1. A dtype without a
  * tensor-core path is computed by dequantizing (or upcasting) its operands to
  * the nearest format the GPU does run: 1-byte formats go to fp8 first, then
@@ -372,6 +407,26 @@ static int figure_convert(hw_profile *h, const fig_spec *f, conf_node *v, kt_err
     return -1;
 }
 
+/* x, the value of figure key at v, within [lo, hi]; else a located error. */
+static int in_bounds(const conf_node *v, const char *key, double x, double lo, double hi, kt_err *err)
+{
+    if (x >= lo && x <= hi)
+        return 0;
+    CONF_ERROR(err, v, "%g is outside the physical bounds of %s, [%g, %g] (README, \"Bounds of every figure\")", x,
+               key, lo, hi);
+    return -1;
+}
+
+/* The figure prov_key of h at v within its row of fig_bounds (if it has one). */
+static int figure_bounded(const hw_profile *h, const fig_spec *f, const char *prov_key, const conf_node *v,
+                          kt_err *err)
+{
+    for (size_t i = 0; i < sizeof fig_bounds / sizeof fig_bounds[0]; i++)
+        if (!strcmp(fig_bounds[i].key, prov_key))
+            return in_bounds(v, prov_key, fig_get(h, f), fig_bounds[i].lo, fig_bounds[i].hi, err);
+    return 0;
+}
+
 /* Reads the figures in specs[] from map `group`; prefix dots their provenance keys. */
 static int read_figs(hw_profile *h, conf_node *group, const char *prefix, const fig_spec *specs,
                      size_t n, kt_err *err)
@@ -381,7 +436,7 @@ static int read_figs(hw_profile *h, conf_node *group, const char *prefix, const 
         snprintf(prov_key, sizeof prov_key, "%s%s%s", prefix ? prefix : "", prefix ? "." : "",
                  specs[k].key);
         conf_node *v = figure_take(h, group, specs[k].key, prov_key, err);
-        if (!v || figure_convert(h, &specs[k], v, err) < 0)
+        if (!v || figure_convert(h, &specs[k], v, err) < 0 || figure_bounded(h, &specs[k], prov_key, v, err) < 0)
             return -1;
     }
     return 0;
@@ -423,6 +478,8 @@ static int read_peak(hw_profile *h, conf_node *group, kt_dtype d, kt_err *err)
         CONF_ERROR(err, v, "must be greater than zero: every other dtype falls back to fp32");
         return -1;
     }
+    if (x > 0 && in_bounds(v, prov_key, x, FIG_PEAK_FLOPS_LO, FIG_PEAK_FLOPS_HI, err) < 0)
+        return -1;
     h->peak_flops[d] = x;
     return 0;
 }

@@ -1,6 +1,7 @@
 /* model.c — model cards: loading and validating them, and the KV bytes, parameter counts, GEMM shapes and attention FLOPs they imply. */
 #include "model.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,12 +105,11 @@ static int read_tokens(conf_node *map, const char *key, conf_need need, double l
     double v = (double)*out;
     if (conf_qty(map, key, need, UNITS_TOKENS, lo, CARD_MAX_TOKENS, &v, err) != 0)
         return -1;
-    if (v != (double)(int64_t)v) {
+    if (v != floor(v)) {
         CONF_ERROR(err, conf_find(map, key), "%.3f is not a whole number of tokens", v);
         return -1;
     }
-    *out = (int64_t)v;
-    return 0;
+    return conf_i64_of(conf_find(map, key), v, out, err);
 }
 
 /* Rejects key when present: it means nothing for this card. */

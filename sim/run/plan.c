@@ -101,6 +101,11 @@ static int load_search(plan_cfg *p, conf_node *root, kt_err *err)
         conf_f64(s, "tolerance", CONF_OPTIONAL, 1e-6, 1, &p->tolerance, err) < 0 ||
         conf_int(s, "max_probes", CONF_OPTIONAL, 2, PLAN_MAX_PROBES, &p->max_probes, err) < 0)
         return -1;
+    conf_node *low = conf_find(s, "low");
+    if (low) {
+        p->knob_lo_line = low->line;
+        p->knob_lo_col = low->col;
+    }
     if (p->knob_hi <= p->knob_lo) {
         CONF_ERROR(err, s, "search.high (%g) must exceed search.low (%g)", p->knob_hi, p->knob_lo);
         return -1;
@@ -221,6 +226,25 @@ static scenario *candidate_load(const plan_candidate *c, char **extra, int n_ext
     return sc;
 }
 
+/* The longest probe of a synthetic candidate runs at the bracket's low end
+ * with the most sessions a probe may ask for (the scenario's, or enough
+ * for min_requests): its horizon must be within the scenario limit. */
+static int check_bracket(const plan_cfg *p, const plan_candidate *c, const workload_cfg *w, kt_err *err)
+{
+    double turns = w->turns.mean > 1 ? w->turns.mean : 1;
+    double by_reqs = (double)p->min_requests / (turns * (1 - METRICS_MSER_MAX_SHARE));
+    workload_cfg most = *w;
+    most.sessions = by_reqs > (double)w->sessions ? (int64_t)ceil(by_reqs) : w->sessions;
+    double horizon_s = workload_horizon_s(&most, p->knob_lo);
+    if (horizon_s <= SCENARIO_MAX_HORIZON_S)
+        return 0;
+    KT_ERROR(err, p->file, p->knob_lo_line, p->knob_lo_col,
+             "search.low: at %.4g sessions/s a probe of candidate '%.63s' (%lld sessions) would simulate %.4g days,"
+             " more than the limit of %.0f days", p->knob_lo, c->name, (long long)most.sessions, horizon_s / SCENARIO_S_PER_DAY,
+             SCENARIO_MAX_HORIZON_S / SCENARIO_S_PER_DAY);
+    return -1;
+}
+
 plan_cfg *plan_load(const char *path, char **extra_sets, int n_extra, kt_err *err)
 {
     plan_cfg *p = conf_load_strict(path, plan_build, plan_destroy, err);
@@ -235,7 +259,12 @@ plan_cfg *plan_load(const char *path, char **extra_sets, int n_extra, kt_err *er
         }
         p->cand[c].trace = sc->trace.on;
         p->cand[c].sessions = sc->workload.sessions;
+        int bad = !sc->trace.on && check_bracket(p, &p->cand[c], &sc->workload, err) < 0;
         scenario_free(sc);
+        if (bad) {
+            plan_free(p);
+            return NULL;
+        }
     }
     return p;
 }
@@ -273,8 +302,8 @@ static int within_slo(const plan_cfg *p, const metrics_summary *s, const plan_pr
 /* Simulates candidate c at knob with sessions sessions (0: as written),
  * gaps kept for the windowed ITL. Returns the scenario and metrics (caller
  * frees both), or NULL with err. */
-static scenario *probe_sim(const plan_candidate *c, char **extra, int n_extra, double knob, int64_t sessions,
-                           metrics **m, kt_err *err)
+static scenario *probe_sim(const plan_candidate *c, char **extra, int n_extra, const sim_opts *opts, double knob,
+                           int64_t sessions, metrics **m, kt_err *err)
 {
     char kbuf[128], sbuf[64], gaps[] = "results.itl_gaps=true";
     char *probe[PLAN_PROBE_SETS] = { kbuf, gaps, sbuf };
@@ -283,10 +312,9 @@ static scenario *probe_sim(const plan_candidate *c, char **extra, int n_extra, d
     scenario *sc = candidate_load(c, extra, n_extra, probe, sessions > 0 ? 3 : 2, err);
     if (!sc)
         return NULL;
-    sim_opts o = { 0 };
     sim_stats st;
     *m = NULL;
-    if (sim_run(sc, &o, m, &st, err) < 0) {
+    if (sim_run(sc, opts, m, &st, err) < 0) {
         metrics_free(*m);
         scenario_free(sc);
         return NULL;
@@ -319,11 +347,11 @@ static int probe_measure(const plan_cfg *p, const scenario *sc, const metrics *m
 }
 
 /* Simulates candidate c at knob over sessions sessions and fills pr. */
-static int probe_run(const plan_cfg *p, const plan_candidate *c, char **extra, int n_extra, double knob,
-                     int64_t sessions, double reqs_per_session, plan_probe *pr, kt_err *err)
+static int probe_run(const plan_cfg *p, const plan_candidate *c, char **extra, int n_extra, const sim_opts *opts,
+                     double knob, int64_t sessions, double reqs_per_session, plan_probe *pr, kt_err *err)
 {
     metrics *m;
-    scenario *sc = probe_sim(c, extra, n_extra, knob, sessions, &m, err);
+    scenario *sc = probe_sim(c, extra, n_extra, opts, knob, sessions, &m, err);
     if (!sc)
         return -1;
     int rc = probe_measure(p, sc, m, knob, reqs_per_session, pr, err);
@@ -341,6 +369,7 @@ typedef struct search {
     const plan_candidate *c;
     char **extra;
     int n_extra;
+    const sim_opts *opts;       /* every probe's run: the stop flag and wall-clock limit */
     double reqs_per_session;    /* requests a session brings */
     double span_s;              /* a session's span, unloaded: first arrival to last finish */
     plan_result *r;
@@ -378,7 +407,7 @@ static int64_t probe_sessions(const search *s, double knob)
 static int search_calibrate(search *s)
 {
     metrics *m;
-    scenario *sc = probe_sim(s->c, s->extra, s->n_extra, s->p->knob_lo, 0, &m, s->err);
+    scenario *sc = probe_sim(s->c, s->extra, s->n_extra, s->opts, s->p->knob_lo, 0, &m, s->err);
     if (!sc)
         return -1;
     s->reqs_per_session = sc->workload.sessions > 0 ? (double)m->n_reqs / (double)sc->workload.sessions : 0;
@@ -398,8 +427,8 @@ static const plan_probe *probe_at(search *s, double knob)
     if (s->failed || r->n_probes == PLAN_MAX_PROBES)
         return NULL;
     plan_probe *pr = &r->probes[r->n_probes];
-    if (probe_run(s->p, s->c, s->extra, s->n_extra, knob, probe_sessions(s, knob), s->reqs_per_session, pr,
-                  s->err) < 0) {
+    if (probe_run(s->p, s->c, s->extra, s->n_extra, s->opts, knob, probe_sessions(s, knob), s->reqs_per_session,
+                  pr, s->err) < 0) {
         s->failed = 1;
         return NULL;
     }
@@ -507,8 +536,8 @@ void plan_savings_of(const plan_result *c, const plan_result *b, plan_savings *o
 
 /* ---------- one candidate, then all ---------- */
 
-static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_extra, plan_result *r,
-                              progress *notes, kt_err *err)
+static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_extra, const sim_opts *opts,
+                              plan_result *r, progress *notes, kt_err *err)
 {
     const plan_candidate *c = &p->cand[ci];
     scenario *sc = candidate_load(c, extra, n_extra, NULL, 0, err);
@@ -516,7 +545,8 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
         return -1;
     cost_figures(sc, r);
     scenario_free(sc);
-    search s = { .p = p, .c = c, .extra = extra, .n_extra = n_extra, .r = r, .notes = notes, .err = err };
+    search s = { .p = p, .c = c, .extra = extra, .n_extra = n_extra, .opts = opts, .r = r, .notes = notes,
+                 .err = err };
     if (search_calibrate(&s) < 0)
         return -1;
     double knob = search_max_knob(&s);
@@ -537,7 +567,7 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
     for (int tries = 0;; tries++) {
         double op_knob = knob * (p->target_rps / (double)r->units) / r->max_rps_per_unit;
         int64_t sessions = (int64_t)ceil(p->confirm_factor * (double)probe_sessions(&s, op_knob));
-        if (probe_run(p, c, extra, n_extra, op_knob, sessions, s.reqs_per_session, &r->op, err) < 0)
+        if (probe_run(p, c, extra, n_extra, opts, op_knob, sessions, s.reqs_per_session, &r->op, err) < 0)
             return -1;
         progress_note(notes, "%s operating point: %lld units, knob %.4g, %lld sessions -> TTFT p99 %.3f s, ITL p99"
                              " %.2f ms, backlog %s: %s",
@@ -571,7 +601,8 @@ static void rank_results(const plan_cfg *p, plan_result *res)
     }
 }
 
-int plan_run(const plan_cfg *p, char **extra_sets, int n_extra, plan_result *res, FILE *progress_out, kt_err *err)
+int plan_run(const plan_cfg *p, char **extra_sets, int n_extra, const sim_opts *opts, plan_result *res,
+             FILE *progress_out, kt_err *err)
 {
     gsl_error_handler_t *old = gsl_set_error_handler_off();
     progress notes;
@@ -579,7 +610,7 @@ int plan_run(const plan_cfg *p, char **extra_sets, int n_extra, plan_result *res
     int rc = 0;
     for (int c = 0; c < p->n_cand && rc == 0; c++) {
         memset(&res[c], 0, sizeof res[c]);
-        rc = plan_candidate_run(p, c, extra_sets, n_extra, &res[c], &notes, err);
+        rc = plan_candidate_run(p, c, extra_sets, n_extra, opts, &res[c], &notes, err);
     }
     progress_finish(&notes);
     gsl_set_error_handler(old);
@@ -692,22 +723,44 @@ static void usage_plan(FILE *out)
             "  --db PATH         results database (default kvtier.db): tables plans, plan_candidates,\n"
             "                    plan_probes, written in one transaction\n"
             "  --no-db           do not write results\n"
+            "  --max-wall D      give up after the duration D of wall-clock time (90s, 2h): exit 1,\n"
+            "                    nothing written\n"
             "  --quiet           no progress lines on stderr\n"
             "  -h, --help        this text\n"
             "\n"
-            "exit status: 0 done, 1 a probe failed to run, 2 bad plan or options\n");
+            "exit status: 0 done, 1 a probe failed to run or --max-wall ran out, 2 bad plan or options,\n"
+            "128 + N ended by signal N (SIGINT, SIGTERM)\n");
 }
 
 enum { PLAN_EXIT_FAILED = 1, PLAN_EXIT_BAD_INPUT = 2 };
+
+/* Says that signal sig ended the plan and what the database holds: the
+ * plan is written in one transaction after every search, so all of it
+ * (id > 0) or nothing. Returns 128 + sig. */
+static int plan_interrupted(int sig, long long id, const char *db_path)
+{
+    char buf[32];
+    const char *name = cli_signal_name(sig, buf, sizeof buf);
+    if (id > 0)
+        fprintf(stderr, "kvtier plan: interrupted (%s) after the plan was stored as plan %lld in %s\n", name, id,
+                db_path);
+    else if (db_path)
+        fprintf(stderr, "kvtier plan: interrupted (%s); nothing was written to %s\n", name, db_path);
+    else
+        fprintf(stderr, "kvtier plan: interrupted (%s)\n", name);
+    return CLI_EXIT_SIGNALED(sig);
+}
 
 int plan_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "set", required_argument, NULL, 's' }, { "db", required_argument, NULL, 'd' },
         { "no-db", no_argument, NULL, 'n' },     { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+        { "help", no_argument, NULL, 'h' },      { "max-wall", required_argument, NULL, 'W' },
+        { NULL, 0, NULL, 0 },
     };
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    int64_t deadline_ns = 0;
     const char *db_path = "kvtier.db";
     int n_sets = 0, quiet = 0, c;
     optind = 1;
@@ -720,6 +773,8 @@ int plan_main(int argc, char **argv)
             db_path = NULL;
         else if (c == 'q')
             quiet = 1;
+        else if (c == 'W' && cli_parse_max_wall("plan", optarg, &deadline_ns) == 0)
+            continue;
         else {
             usage_plan(c == 'h' ? stdout : stderr);
             free(sets);
@@ -732,6 +787,8 @@ int plan_main(int argc, char **argv)
         free(sets);
         return PLAN_EXIT_BAD_INPUT;
     }
+    /* Caught from here on: a signal while the plan loads ends it at the first probe's first event. */
+    sim_opts sim = { .stop = cli_catch_stop(), .wall_deadline_ns = deadline_ns };
     kt_err err;
     plan_cfg *p = plan_load(argv[optind], sets, n_sets, &err);
     store *db = p && db_path ? store_open(db_path, &err) : NULL;
@@ -742,20 +799,27 @@ int plan_main(int argc, char **argv)
         return PLAN_EXIT_BAD_INPUT;
     }
     plan_result *res = calloc((size_t)p->n_cand, sizeof *res);
-    int rc = res ? plan_run(p, sets, n_sets, res, quiet ? NULL : stderr, &err) : -1;
+    int rc = res ? plan_run(p, sets, n_sets, &sim, res, quiet ? NULL : stderr, &err) : -1;
+    long long id = 0;
     if (rc == 0) {
         plan_report(stdout, p, res);
-        long long id = db ? plan_store_write(db, p, res, &err) : 0;
+        id = db ? plan_store_write(db, p, res, &err) : 0;
         if (id < 0)
             rc = -1;
         else if (id > 0)
             printf("results: plan %lld in %s\n", id, db_path);
     }
-    if (rc < 0)
+    int late = rc < 0 && !*sim.stop && sim_past_deadline(&sim);
+    if (late)
+        fprintf(stderr, "kvtier plan: %s; nothing was written%s%s\n", err.msg, db_path ? " to " : "",
+                db_path ? db_path : "");
+    else if (rc < 0 && !*sim.stop)
         kt_err_print(&err, stderr);
     store_close(db);
     free(res);
     plan_free(p);
     free(sets);
+    if (*sim.stop)
+        return plan_interrupted(*sim.stop, id, db_path);
     return rc < 0 ? PLAN_EXIT_FAILED : 0;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "sim.h"
 
 #define PLAN_MAX_CANDIDATES 32
 #define PLAN_MAX_PROBES 40
@@ -34,6 +35,7 @@ typedef struct plan_cfg {
     double target_rps;          /* requests per second the fleet must serve */
     int64_t slo_ttft_p99_ns, slo_itl_p99_ns;   /* 0: not constrained */
     double knob_lo, knob_hi;    /* search bracket: session arrivals/s, or a trace's rate_scale */
+    int knob_lo_line, knob_lo_col; /* where search.low is written in file (0: the default) */
     double tolerance;           /* stop when (hi - lo) <= tolerance × lo */
     int max_probes;
     /* Steady-state probes (README "Capacity planning"): a probe's arrival
@@ -94,9 +96,12 @@ void plan_free(plan_cfg *p);
 void plan_price(const plan_cfg *p, plan_result *r);
 
 /* Runs the search for every candidate (progress lines on progress if not
- * NULL), prices them and ranks them. res has p->n_cand entries. Returns 0,
- * or -1 with err when a probe could not run. */
-int plan_run(const plan_cfg *p, char **extra_sets, int n_extra, plan_result *res, FILE *progress, kt_err *err);
+ * NULL), prices them and ranks them, each probe simulated under opts (its
+ * stop flag ends the plan at the running probe's next event). res has
+ * p->n_cand entries. Returns 0, or -1 with err when a probe could not run
+ * or was stopped. */
+int plan_run(const plan_cfg *p, char **extra_sets, int n_extra, const sim_opts *opts, plan_result *res,
+             FILE *progress, kt_err *err);
 
 /* Prints the ranked table, the cheapest candidate and savings against the
  * baseline. */

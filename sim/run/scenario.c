@@ -19,7 +19,6 @@ static const char *const release_names[] = { "burst", "spread", NULL };
 /* Upper bounds that catch typos (a 1e30-token context, a million GPUs per
  * replica) before they become absurd allocations. */
 #define MAX_REPLICAS 1000000
-#define MAX_GPUS_PER_REPLICA 1024
 #define MAX_RUNNING 65536
 #define MAX_MULTI_STEP 4096
 
@@ -205,9 +204,9 @@ static int load_retention(scenario *sc, conf_node *kv, kt_err *err)
     if (conf_expect(n, CONF_MAP, err) < 0 ||
         conf_qty(n, "window", CONF_REQUIRED, UNITS_TOKENS, 1, 1e12, &window, err) < 0 ||
         conf_f64(n, "keep", CONF_REQUIRED, 0, 1, &sc->sched.retention_keep_fraction, err) < 0 ||
-        conf_enum(n, "rest", CONF_OPTIONAL, retention_rest_names, &rest, err) < 0)
+        conf_enum(n, "rest", CONF_OPTIONAL, retention_rest_names, &rest, err) < 0 ||
+        conf_i64_of(conf_find(n, "window"), window, &sc->sched.retention_window_tokens, err) < 0)
         return -1;
-    sc->sched.retention_window_tokens = (int64_t)window;
     sc->sched.retention_offload = rest;
     return 0;
 }
@@ -223,8 +222,8 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
         return -1;
     if (n && (conf_int(n, "block_tokens", CONF_OPTIONAL, 1, 4096, &sc->kv_block_tokens, err) < 0 ||
               conf_enum(n, "dtype", CONF_OPTIONAL, dtype_names, &dtype, err) < 0 ||
-              conf_f64(n, "hbm_fraction", CONF_OPTIONAL, 0.01, 1.0, &sc->hbm_fraction, err) < 0 ||
-              conf_qty(n, "activation_reserve", CONF_OPTIONAL, UNITS_BYTES, 0, 1e15, &sc->activation_reserve_bytes,
+              conf_f64(n, "hbm_fraction", CONF_OPTIONAL, SCENARIO_MIN_HBM_FRACTION, 1.0, &sc->hbm_fraction, err) < 0 ||
+              conf_qty(n, "activation_reserve", CONF_OPTIONAL, UNITS_BYTES, 0, SCENARIO_MAX_RESERVE_BYTES, &sc->activation_reserve_bytes,
                        err) < 0 ||
               conf_bool(n, "prefix_caching", CONF_OPTIONAL, &sc->prefix_cache, err) < 0 ||
               conf_enum(n, "eviction", CONF_OPTIONAL, kv_eviction_names, &eviction, err) < 0 ||
@@ -256,9 +255,10 @@ static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
               conf_enum(n, "admission", CONF_OPTIONAL, admission_policy_names, &admission, err) < 0 ||
               conf_qty(n, "max_output_tokens", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e9, &max_output, err) < 0))
         return -1;
-    sc->sched.token_budget = (int64_t)budget;
+    if (conf_i64_of(conf_find(n, "token_budget"), budget, &sc->sched.token_budget, err) < 0 ||
+        conf_i64_of(conf_find(n, "max_output_tokens"), max_output, &sc->sched.max_output_tokens, err) < 0)
+        return -1;
     sc->sched.admission = (admission_policy)admission;
-    sc->sched.max_output_tokens = (int64_t)max_output;
     return 0;
 }
 
@@ -319,6 +319,34 @@ static int load_workload(scenario *sc, conf_node *root, kt_err *err)
     if (workload_from_conf(n, &sc->workload, err) < 0)
         return -1;
     sc->workload.seed = sc->seed;   /* after: workload_from_conf clears the struct */
+    return 0;
+}
+
+/* A synthetic workload's implied horizon and requests within the limits:
+ * an error at the key that makes them too large (the arrival rate or the
+ * think time; the sessions or the turns). */
+static int check_workload_bounds(const scenario *sc, conf_node *root, kt_err *err)
+{
+    const workload_cfg *w = &sc->workload;
+    conf_node *wl = conf_find(root, "workload");
+    double arrive_s = (double)w->sessions / w->rate_per_s, horizon_s = workload_horizon_s(w, w->rate_per_s);
+    if (horizon_s > SCENARIO_MAX_HORIZON_S) {
+        int by_arrivals = arrive_s >= horizon_s - arrive_s;
+        conf_node *at = by_arrivals ? conf_find(conf_find(wl, "arrival"), "rate") : conf_find(wl, "think_time");
+        CONF_ERROR(err, at ? at : wl,
+                   "the workload implies %.4g days of simulated time (%lld sessions arriving at %.4g/s over %.4g"
+                   " days, then %.4g turns of %.4g s think time), more than the limit of %.0f days",
+                   horizon_s / SCENARIO_S_PER_DAY, (long long)w->sessions, w->rate_per_s, arrive_s / SCENARIO_S_PER_DAY, w->turns.mean,
+                   w->think_ns.mean / 1e9, SCENARIO_MAX_HORIZON_S / SCENARIO_S_PER_DAY);
+        return -1;
+    }
+    if (workload_requests(w) > SCENARIO_MAX_REQUESTS) {
+        conf_node *at = w->turns.mean > 1 ? conf_find(wl, "turns") : conf_find(wl, "sessions");
+        CONF_ERROR(err, at ? at : wl, "the workload implies %.4g requests (%lld sessions of %.4g turns), more than"
+                   " the limit of %.0f", workload_requests(w), (long long)w->sessions, w->turns.mean,
+                   SCENARIO_MAX_REQUESTS);
+        return -1;
+    }
     return 0;
 }
 
@@ -409,6 +437,77 @@ static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
     return -1;
 }
 
+/* Seconds of the slowest step the scheduler may run: a prefill chunk of
+ * the token budget at the end of the longest context, beside max_running
+ * sequences' KV at that context, with every term at its figure's
+ * efficiency. An estimate in double (no int64 can overflow here), within a
+ * small factor of what the cost model will compute. */
+static double slowest_step_s(const scenario *sc)
+{
+    const model_card *m = sc->model;
+    const hw_profile *hw = sc->hw;
+    double gpus = sc->gpus_per_replica;
+    int64_t ctx = m->max_context_tokens, n = sc->sched.token_budget < ctx ? sc->sched.token_budget : ctx;
+    double flops = 2 * model_params_active(m) * (double)n;
+    for (int l = 0; l < m->n_layers; l++)
+        flops += model_attn_flops(m, l, n, ctx - n);
+    double eff = hw->eff_gemm < hw->eff_attn ? hw->eff_gemm : hw->eff_attn;
+    double compute_s = flops / (gpus * hw_peak_flops(hw, m->weight_dtype) * eff);
+    double bytes = model_weight_bytes(m) + sc->sched.max_running * model_kv_bytes(m, ctx, sc->kv_dtype);
+    double memory_s = bytes / (gpus * hw->hbm_bw_Bps * hw->eff_mem);
+    /* Two all-reduces of the chunk's activations (2-byte) per layer, over the slower link. */
+    double link = hw->nvlink_bw_Bps * hw->eff_nvlink, net = hw->network_bw_Bps * hw->eff_network;
+    double comm_s = gpus > 1 ? 2.0 * m->n_layers * ((double)n * m->hidden * 2 / (link < net ? link : net) +
+                                                     (double)(hw->nvlink_latency_ns + hw->network_latency_ns) / 1e9)
+                             : 0;
+    double launch_s = (double)m->n_layers * hw->kernels_per_layer * (double)hw->launch_ns / 1e9;
+    return compute_s + memory_s + comm_s + launch_s;
+}
+
+/* Seconds to move one longest context's KV to or from tier t: bytes over
+ * its slower direction and the PCIe or NIC link, one operation per block
+ * at its IOPS, and its latency. */
+static double slowest_transfer_s(const scenario *sc, const tier_cfg *t)
+{
+    double bytes = model_kv_bytes(sc->model, sc->model->max_context_tokens, sc->kv_dtype);
+    double bw = (t->read_Bps < t->write_Bps ? t->read_Bps : t->write_Bps) * t->drives;
+    double pcie = sc->tiers.pcie_Bps > 0 ? sc->tiers.pcie_Bps : sc->hw->pcie_bw_Bps;
+    double s = bytes / bw + bytes / pcie + (double)t->latency_ns / 1e9;
+    if (t->kind == TIER_REMOTE && sc->tiers.nic_Bps > 0)
+        s += bytes / sc->tiers.nic_Bps;
+    if (t->iops > 0)
+        s += (double)sc->model->max_context_tokens / sc->kv_block_tokens / (t->iops * t->drives);
+    return s;
+}
+
+/* The figures of card, profile and scenario together give steps and
+ * transfers of sensible length: an error at the hardware (or the tier) when
+ * one would take longer than SCENARIO_MAX_STEP_S. */
+static int check_step_times(const scenario *sc, conf_node *root, kt_err *err)
+{
+    double step_s = slowest_step_s(sc);
+    if (!(step_s <= SCENARIO_MAX_STEP_S)) {
+        CONF_ERROR(err, conf_find(root, "hardware"),
+                   "one step of %s on %d x %s (a %lld-token prefill chunk at a %lld-token context) would take %.4g s,"
+                   " more than the limit of %.0f s: a figure of the card or the profile is out of all proportion",
+                   sc->model->name, sc->gpus_per_replica, sc->hw->name, (long long)sc->sched.token_budget,
+                   (long long)sc->model->max_context_tokens, step_s, SCENARIO_MAX_STEP_S);
+        return -1;
+    }
+    conf_node *tiers = conf_find(root, "tiers");
+    for (int i = 0; i < sc->tiers.n; i++) {
+        double s = slowest_transfer_s(sc, &sc->tiers.tier[i]);
+        if (s <= SCENARIO_MAX_STEP_S)
+            continue;
+        CONF_ERROR(err, tiers && (size_t)i < tiers->n_kids ? tiers->kids[i] : root,
+                   "tiers: tier %s: moving one %lld-token context's KV would take %.4g s, more than the limit of"
+                   " %.0f s", sc->tiers.tier[i].name, (long long)sc->model->max_context_tokens, s,
+                   SCENARIO_MAX_STEP_S);
+        return -1;
+    }
+    return 0;
+}
+
 /* The weights must fit with room for at least one request's KV. */
 static int size_kv(scenario *sc, conf_node *root, kt_err *err)
 {
@@ -490,7 +589,8 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
         return -1;
-    if (size_kv(sc, root, err) < 0 || check_tiers(sc, root, err) < 0)
+    if (size_kv(sc, root, err) < 0 || check_tiers(sc, root, err) < 0 || check_step_times(sc, root, err) < 0 ||
+        (!sc->trace.on && check_workload_bounds(sc, root, err) < 0))
         return -1;
     /* Last, as the slowest check: read the whole trace once. */
     return sc->trace.on ? check_trace(sc, conf_find(conf_find(conf_find(root, "workload"), "trace"), "path"), err) : 0;

@@ -23,6 +23,27 @@ typedef struct scenario_fault {
 } scenario_fault;
 #define MAX_FAULTS 64
 
+/* Bounds of a replica's figures, shared with `kvtier kv` (README, "Bounds
+ * of every figure"): GPUs in one model copy, the least share of HBM, and
+ * the most memory kept back for activations (1 PB: no GPU has as much). */
+#define MAX_GPUS_PER_REPLICA 1024
+#define SCENARIO_MIN_HBM_FRACTION 0.01
+#define SCENARIO_MAX_RESERVE_BYTES 1e15
+
+/* Bounds on what a synthetic workload may ask for, so that no run goes on
+ * for ever or outgrows memory (README, "Limits"): the simulated time it
+ * implies (workload_horizon_s), one year; the requests it implies, 100
+ * million (each keeps a record of a few hundred bytes until the run is
+ * stored). Runs that are legal but slow are --max-wall's to bound. */
+#define SCENARIO_S_PER_DAY 86400.0   /* the limits are said in days */
+#define SCENARIO_MAX_HORIZON_S (365.0 * SCENARIO_S_PER_DAY)
+#define SCENARIO_MAX_REQUESTS 1e8
+/* The longest one iteration, or one context's KV transfer to or from a
+ * tier, may take (estimated before the run from the figures): an hour is
+ * no inference step, and it keeps every time the run adds up a factor of
+ * a million inside int64 nanoseconds. */
+#define SCENARIO_MAX_STEP_S 3600.0
+
 /* Where a key that sizes the simulation's memory was given, so that an
  * allocation failure while building the world can name it at file:line.
  * Invariants: key is a static dotted path; line == 0 when the key was left

@@ -15,10 +15,19 @@
 #include "progress.h"
 #include "trace.h"
 #include "serve.h"
+#include "cli.h"
 #include "grow.h"
 
 /* --progress: the status line is redrawn (or, off a terminal, written) at most this often. */
 #define SIM_PROGRESS_INTERVAL_S 1.0
+/* The time series' memory is bounded: after this many samples at one
+ * interval, the interval doubles (so a run of any length keeps at most
+ * this many samples per doubling of its length; 100,000 at the default 1 s
+ * is 27.8 h of simulated time before the first doubling). */
+#define SIM_SAMPLES_PER_INTERVAL 100000
+/* The wall clock is read every this many events (about a millisecond of
+ * simulation) to honour --max-wall. */
+#define SIM_WALL_CHECK_EVENTS 1024
 
 struct sim_world;
 
@@ -53,6 +62,8 @@ typedef struct sim_world {
     int64_t last_event_ns;      /* --check: simulated time of the previous event */
     int64_t *prev_busy_ns, *prev_tokens_out;
     double *prev_link_bytes;    /* per replica × link, at the last sample */
+    int64_t sample_ns;          /* the time series' interval now: results.sample_interval, doubled as it fills */
+    int64_t samples_at_interval; /* samples taken at sample_ns so far */
     int failed;
     kt_err *err;
     fabric *net;                /* links between replicas (disaggregated serving), or NULL */
@@ -503,7 +514,7 @@ static void sample_shared_tiers(sim_world *w, int64_t now)
 static void on_sample(engine *eng, void *ctx, uint64_t arg)
 {
     sim_world *w = ctx;
-    int64_t now = engine_now(eng), interval = w->sc->sample_interval_ns;
+    int64_t now = engine_now(eng), interval = w->sample_ns;
     for (int i = 0; i < w->n_reps; i++) {
         replica *r = &w->reps[i];
         replica_sync(r);
@@ -522,8 +533,12 @@ static void on_sample(engine *eng, void *ctx, uint64_t arg)
             sample_links(w, i, now, interval);
     }
     sample_shared_tiers(w, now);
+    if (++w->samples_at_interval == SIM_SAMPLES_PER_INTERVAL && w->sample_ns <= INT64_MAX / 2) {
+        w->sample_ns *= 2;
+        w->samples_at_interval = 0;
+    }
     if (work_remains(w))
-        engine_after(eng, interval, on_sample, w, 0);
+        engine_after(eng, w->sample_ns, on_sample, w, 0);
 }
 
 static void show_progress(sim_world *w)
@@ -559,6 +574,12 @@ static void after_event(engine *eng, void *ud)
     }
     if (w->opts->progress && (engine_events_run(eng) & 0xfff) == 0)
         show_progress(w);
+    if (!w->failed && engine_events_run(eng) % SIM_WALL_CHECK_EVENTS == 0 && sim_past_deadline(w->opts)) {
+        w->failed = 1;
+        KT_ERROR(w->err, NULL, 0, 0, "stopped at the wall-clock limit (--max-wall) at t=%.3f s of simulated time",
+                 engine_now(eng) / 1e9);
+        engine_stop(eng);
+    }
     if (w->opts->stop && *w->opts->stop && !w->failed) {
         w->failed = 1;
         KT_ERROR(w->err, NULL, 0, 0, "interrupted at t=%lld ns of simulated time", (long long)engine_now(eng));
@@ -758,6 +779,11 @@ static int check_end(const sim_world *w, kt_err *err)
     return rc;
 }
 
+int sim_past_deadline(const sim_opts *opts)
+{
+    return opts->wall_deadline_ns && cli_wall_now_ns() >= opts->wall_deadline_ns;
+}
+
 int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *stats, kt_err *err)
 {
     sim_world w;
@@ -770,7 +796,8 @@ int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *
             rc = trace_start(&w, err);
         else
             engine_at(w.eng, 0, on_session_arrival, &w, 0);
-        engine_after(w.eng, sc->sample_interval_ns, on_sample, &w, 0);
+        w.sample_ns = sc->sample_interval_ns;
+        engine_after(w.eng, w.sample_ns, on_sample, &w, 0);
         if (rc == 0)
             engine_run(w.eng, INT64_MAX);
         progress_finish(&w.prog);

@@ -2,6 +2,7 @@
 #include "workers.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,8 +15,23 @@
 #include <sys/prctl.h>
 #endif
 
+#include "cli.h"
 #include "runner.h"
 #include "store.h"
+
+/* How often the parent, waiting for reports, looks whether a signal came
+ * to it alone and must be forwarded to the workers: soon enough that an
+ * interrupted sweep stops within a blink. */
+#define STOP_POLL_MS 100
+
+/* What became of one point. */
+typedef enum point_outcome { POINT_STOPPED = -1, POINT_FAILED = 0, POINT_STORED = 1 } point_outcome;
+
+/* 1 once a stop signal came or the wall-clock deadline passed. */
+static int stopped(const sim_opts *o)
+{
+    return (o->stop && *o->stop) || sim_past_deadline(o);
+}
 
 /* What a worker tells the parent after each point. Smaller than PIPE_BUF,
  * so every write lands whole even with many workers on one pipe. */
@@ -24,8 +40,10 @@ typedef struct point_report {
     int64_t ok;
 } point_report;
 
-/* Runs and stores one point. Returns 1 when stored, 0 when it failed (said on stderr). */
-static int run_point(const sweep *sw, store *db, int64_t sweep_id, int64_t point, const sim_opts *opts)
+/* Runs and stores one point. Returns POINT_STORED, POINT_FAILED (said on
+ * stderr) or POINT_STOPPED (a signal or the wall-clock deadline ended it
+ * during the simulation, before its transaction: nothing of it is stored). */
+static point_outcome run_point(const sweep *sw, store *db, int64_t sweep_id, int64_t point, const sim_opts *opts)
 {
     kt_err err;
     runner_result res;
@@ -38,13 +56,14 @@ static int run_point(const sweep *sw, store *db, int64_t sweep_id, int64_t point
         store_point pt = { .sweep_id = sweep_id, .point = point, .params = params };
         ok = runner_run(sc, opts, db, &pt, &res, &err) == RUNNER_OK;
     }
-    if (!ok) {
+    int stop = !ok && stopped(opts);
+    if (!ok && !stop) {
         fprintf(stderr, "kvtier sweep: point %lld failed: ", (long long)point);
         kt_err_print(&err, stderr);
     }
     free(params);
     scenario_free(sc);
-    return ok;
+    return ok ? POINT_STORED : stop ? POINT_STOPPED : POINT_FAILED;
 }
 
 static int64_t run_here(const sweep *sw, const char *db_path, int64_t sweep_id, const int64_t *points, int64_t n,
@@ -54,11 +73,13 @@ static int64_t run_here(const sweep *sw, const char *db_path, int64_t sweep_id, 
     if (!db)
         return -1;
     int64_t failed = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int ok = run_point(sw, db, sweep_id, points[i], &o->sim);
-        failed += !ok;
+    for (int64_t i = 0; i < n && !stopped(&o->sim); i++) {
+        point_outcome r = run_point(sw, db, sweep_id, points[i], &o->sim);
+        if (r == POINT_STOPPED)
+            break;
+        failed += r == POINT_FAILED;
         if (o->report)
-            o->report(points[i], ok, o->ud);
+            o->report(points[i], r == POINT_STORED, o->ud);
     }
     store_close(db);
     return failed;
@@ -115,8 +136,11 @@ static void worker(const sweep *sw, const char *db_path, int64_t sweep_id, const
         _exit(EXIT_FAILURE);
     }
     int64_t i;
-    while ((i = atomic_fetch_add(next, 1)) < n) {
-        point_report r = { .point = points[i], .ok = run_point(sw, db, sweep_id, points[i], opts) };
+    while (!stopped(opts) && (i = atomic_fetch_add(next, 1)) < n) {
+        point_outcome out = run_point(sw, db, sweep_id, points[i], opts);
+        if (out == POINT_STOPPED)
+            break;
+        point_report r = { .point = points[i], .ok = out == POINT_STORED };
         if (write_all(report_fd, &r, sizeof r) < 0)
             break;
     }
@@ -139,6 +163,27 @@ static int reap(const pid_t *pids, int n)
     return bad;
 }
 
+/* Waits until a report can be read from fd (or fd ends). A stop signal
+ * that came to this process alone (kill PID, not a terminal's Ctrl-C to
+ * the whole group) is forwarded to the workers once, *forwarded then set,
+ * so that they stop between events too. Returns 1, or -1 on error. */
+static int await_report(int fd, const sim_opts *opts, const pid_t *pids, int n, int *forwarded)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    for (;;) {
+        if (opts->stop && *opts->stop && !*forwarded) {
+            for (int i = 0; i < n; i++)
+                kill(pids[i], *opts->stop);
+            *forwarded = 1;
+        }
+        int r = poll(&pfd, 1, STOP_POLL_MS);
+        if (r > 0)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
 /* Starts jobs workers writing to report_fd; returns how many started (pids filled). */
 static int spawn(const sweep *sw, const char *db_path, int64_t sweep_id, const int64_t *points, int64_t n,
                  const workers_opts *o, atomic_llong *next, const int pipe_fds[2], pid_t *pids)
@@ -146,17 +191,27 @@ static int spawn(const sweep *sw, const char *db_path, int64_t sweep_id, const i
     pid_t parent = getpid();
     fflush(stdout);
     fflush(stderr);
+    /* Held back until a new worker catches every stop signal: a terminal's
+     * and then the forwarded one must not kill it in a transaction. */
+    sigset_t stops, old;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stops, &old);
     int started = 0;
     for (; started < o->jobs; started++) {
         pid_t pid = fork();
         if (pid < 0)
             break;
         if (pid == 0) {
+            cli_catch_stop_always();
+            sigprocmask(SIG_SETMASK, &old, NULL);
             close(pipe_fds[0]);
             worker(sw, db_path, sweep_id, points, n, &o->sim, next, pipe_fds[1], parent);
         }
         pids[started] = pid;
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
     return started;
 }
 
@@ -177,8 +232,9 @@ static int64_t run_forked(const sweep *sw, const char *db_path, int64_t sweep_id
     int started = spawn(sw, db_path, sweep_id, points, n, o, next, fds, pids);
     close(fds[1]);
     int64_t failed = 0, reported = 0;
+    int forwarded = 0;
     point_report r;
-    while (read_all(fds[0], &r, sizeof r) == 1) {
+    while (await_report(fds[0], &o->sim, pids, started, &forwarded) == 1 && read_all(fds[0], &r, sizeof r) == 1) {
         reported++;
         failed += !r.ok;
         if (o->report)
@@ -188,8 +244,9 @@ static int64_t run_forked(const sweep *sw, const char *db_path, int64_t sweep_id
     int died = reap(pids, started);
     free(pids);
     munmap(next, sizeof *next);
-    /* Fewer workers than asked for is slower, not wrong; a lost point is wrong. */
-    if (died || reported < n) {
+    /* Fewer workers than asked for is slower, not wrong; a lost point is
+     * wrong, unless a signal stopped the sweep. */
+    if (died || (reported < n && !stopped(&o->sim))) {
         KT_ERROR(err, NULL, 0, 0, "%d of %d workers started, %d of them died; %lld of %lld points ran", started,
                  o->jobs, died, (long long)reported, (long long)n);
         return -1;

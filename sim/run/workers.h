@@ -27,8 +27,14 @@ typedef struct workers_opts {
  * Workers die with the calling process. This process must hold no
  * connection to db_path while jobs > 1 (SQLite's locks do not survive
  * fork). A point that fails is reported on stderr and the others still
- * run. Returns how many points failed, or -1 with err when the database
- * could not be opened, a worker could not start or a worker died. */
+ * run. When o->sim.stop becomes nonzero (a signal; the workers get it too,
+ * forwarded when it came to this process alone) or o->sim's wall-clock
+ * deadline passes, every running point is abandoned and its transaction
+ * rolled back, no further point starts, and the call returns as if the
+ * points left had not been asked for: the caller reads *o->sim.stop and
+ * sim_past_deadline to tell. Returns how many points failed, or -1
+ * with err when the database could not be opened, a worker could not start
+ * or a worker died. */
 int64_t workers_run(const sweep *sw, const char *db_path, int64_t sweep_id, const int64_t *points, int64_t n,
                     const workers_opts *o, kt_err *err);
 
