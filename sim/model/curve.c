@@ -23,6 +23,14 @@ double curve_time_ns(const curve *c, double x, double work, double peak_per_s)
     return 1e9 * work / (peak_per_s * curve_eval(c, x));
 }
 
+double curve_min(const curve *c)
+{
+    double m = c->y[0];
+    for (int i = 1; i < c->n; i++)
+        m = c->y[i] < m ? c->y[i] : m;
+    return m;
+}
+
 int curve_check(const curve *c, const char *name, kt_err *err)
 {
     if (c->n == 0)
@@ -38,9 +46,9 @@ int curve_check(const curve *c, const char *name, kt_err *err)
                      c->x[i]);
             return -1;
         }
-        if (!(isfinite(c->y[i]) && c->y[i] > 0 && c->y[i] <= c->y_max)) {
-            KT_ERROR(err, NULL, 0, 0, "curve %s: point %d has efficiency %g, must be in (0, %g]", name, i,
-                     c->y[i], c->y_max);
+        if (!(isfinite(c->y[i]) && c->y[i] >= CURVE_Y_MIN && c->y[i] <= c->y_max)) {
+            KT_ERROR(err, NULL, 0, 0, "curve %s: point %d has efficiency %g, must be in [%g, %g]", name, i,
+                     c->y[i], CURVE_Y_MIN, c->y_max);
             return -1;
         }
     }

@@ -4,6 +4,11 @@
 
 #include "err.h"
 
+/* The least efficiency a point may give: a thousandth of a thousandth of
+ * a percent above zero, far below any measured kernel (a 1 KiB all-reduce
+ * reaches 1e-4 of NVLink), so that times stay far inside int64 ns. */
+#define CURVE_Y_MIN 1e-5
+
 /* Points one curve may hold: enough for a doubling series from 1 token to 8M. */
 #define CURVE_MAX_POINTS 24
 
@@ -20,7 +25,7 @@ typedef enum { CURVE_HOLD_EFFICIENCY, CURVE_HOLD_TIME } curve_below;
 /* Efficiency (achieved / peak rate) at sizes x[0..n).
  * Invariants: 0 <= n <= CURVE_MAX_POINTS (0: the profile gives none);
  * when n > 0: y_max >= 1, x strictly ascending, finite and > 0, y finite
- * and in (0, y_max]. */
+ * and in [CURVE_Y_MIN, y_max]. */
 typedef struct curve {
     int n;
     curve_x_kind x_kind;
@@ -34,6 +39,8 @@ typedef struct curve {
 double curve_eval(const curve *c, double x);
 /* Time in ns of `work` units (FLOP or bytes) at peak_per_s × curve_eval(c, x). */
 double curve_time_ns(const curve *c, double x, double work, double peak_per_s);
+/* The lowest efficiency c gives anywhere at or above its first point. */
+double curve_min(const curve *c);
 /* Checks curve's invariants; name goes into the message. */
 int curve_check(const curve *c, const char *name, kt_err *err);
 

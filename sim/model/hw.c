@@ -133,9 +133,8 @@ static const fig_bound fig_bounds[] = {
     { "price_usd", 1, 1e8 },                 /* $1 .. $100M a GPU */
     { "hourly_usd", 1e-4, 1e5 },
     { "power", 1, 1e6 },                     /* 1 W .. 1 MW a GPU */
-    { "efficiency.gemm", 1e-3, 1 },
-    { "efficiency.attention", 1e-3, 1 },
-    { "efficiency.memory", 1e-3, 1 },
+    { "pcie_duplex_bandwidth", 1e8, 1e15 },
+    { "nic_efficiency", 1e-3, 1 },
     { "efficiency.nvlink", 1e-3, 1 },
     { "efficiency.network", 1e-3, 1 },
 };
@@ -552,8 +551,8 @@ static int read_curve(hw_profile *h, conf_node *seq, const curve_spec *spec, cur
             CONF_ERROR(err, x, "points must be in ascending x: %g follows %g", xv, c->x[i - 1]);
             return -1;
         }
-        if (!(yv > 0 && yv <= spec->y_max)) {
-            CONF_ERROR(err, v, "must be in (0, %g], found %g", spec->y_max, yv);
+        if (!(yv >= CURVE_Y_MIN && yv <= spec->y_max)) {
+            CONF_ERROR(err, v, "must be in [%g, %g], found %g", CURVE_Y_MIN, spec->y_max, yv);
             return -1;
         }
         c->x[i] = xv;

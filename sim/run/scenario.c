@@ -451,17 +451,25 @@ static double slowest_step_s(const scenario *sc)
     double flops = 2 * model_params_active(m) * (double)n;
     for (int l = 0; l < m->n_layers; l++)
         flops += model_attn_flops(m, l, n, ctx - n);
-    double eff = hw->eff_gemm < hw->eff_attn ? hw->eff_gemm : hw->eff_attn;
-    double compute_s = flops / (gpus * hw_peak_flops(hw, m->weight_dtype) * eff);
+    /* The lowest efficiency each curve gives, and the slowest path a GEMM
+     * may take (the dequantized one). */
+    double eff_g = curve_min(hw_gemm_curve(hw, m->weight_dtype)), eff_a = curve_min(hw_attn_prefill_curve(hw, DTYPE_BF16));
+    double eff = eff_g < eff_a ? eff_g : eff_a;
+    double peak = hw_peak_flops(hw, DTYPE_BF16) < hw_peak_flops(hw, m->weight_dtype) ? hw_peak_flops(hw, DTYPE_BF16)
+                                                                                       : hw_peak_flops(hw, m->weight_dtype);
+    double compute_s = flops / (gpus * peak * eff);
     double bytes = model_weight_bytes(m) + sc->sched.max_running * model_kv_bytes(m, ctx, sc->kv_dtype);
-    double memory_s = bytes / (gpus * hw->hbm_bw_Bps * hw->eff_mem);
+    double mem_eff = curve_min(&hw->memory) < curve_min(&hw->attn_decode) ? curve_min(&hw->memory)
+                                                                          : curve_min(&hw->attn_decode);
+    double memory_s = bytes / (gpus * hw->hbm_bw_Bps * mem_eff);
     /* Two all-reduces of the chunk's activations (2-byte) per layer, over the slower link. */
     double link = hw->nvlink_bw_Bps * hw->eff_nvlink, net = hw->network_bw_Bps * hw->eff_network;
     double comm_s = gpus > 1 ? 2.0 * m->n_layers * ((double)n * m->hidden * 2 / (link < net ? link : net) +
                                                      (double)(hw->nvlink_latency_ns + hw->network_latency_ns) / 1e9)
                              : 0;
     double launch_s = (double)m->n_layers * hw->kernels_per_layer * (double)hw->launch_ns / 1e9;
-    return compute_s + memory_s + comm_s + launch_s;
+    double host_s = (double)(hw->host_step_ns + sc->sched.max_running * hw->host_seq_ns) / 1e9;
+    return compute_s + memory_s + comm_s + launch_s + host_s;
 }
 
 /* Seconds to move one longest context's KV to or from tier t: bytes over
