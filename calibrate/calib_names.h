@@ -42,6 +42,7 @@
 /* Case-name parts the fits filter on. */
 #define CALIB_DTYPE_BF16_PREFIX "bf16/"
 #define CALIB_DTYPE_FP16_PREFIX "fp16/"
+#define CALIB_DTYPE_FP8_PREFIX "fp8/"
 #define CALIB_DECODE_SHUFFLED "/shuffled"
 
 #endif

@@ -21,7 +21,6 @@
 #define MAX_DIRS 8
 #define DIR_BUF 8192
 #define PATH_LEN 4096
-#define MIN_REF 1.0
 
 #if defined(__SANITIZE_ADDRESS__)
 /* Under --enable-asan: the CUDA runtime maps device memory where ASan
@@ -122,9 +121,6 @@ static void usage(FILE *out)
         "\n"
         "Fitting:\n"
         "  --launch-figure eager|graph|gap  launch fit that becomes launch_overhead (eager)\n"
-        "  --gemm-ref-tokens N     M at which efficiency.gemm is read (8192)\n"
-        "  --prefill-ref-tokens N  sequence length of efficiency.attention (8192)\n"
-        "  --decode-ref-tokens N   context of efficiency.memory (32768)\n"
         "\n"
         "  --help                  this text\n"
         "  --version               the version\n"
@@ -282,8 +278,7 @@ enum {
     OPT_VALIDATE_ONLY, OPT_DEVICE, OPT_CHECK_DEVICE, OPT_SAMPLES, OPT_WARMUP, OPT_QUICK, OPT_HBM, OPT_HOST, OPT_PEER,
     OPT_KV_BLOCK, OPT_KV_MAX, OPT_LAUNCH_MAX, OPT_GEMM_MODELS, OPT_GEMM_MAX, OPT_DECODE_MAX, OPT_DECODE_BATCHES,
     OPT_DECODE_KV_HEADS, OPT_DECODE_BYTES, OPT_PREFILL_MAX, OPT_PREFILL_HEADS, OPT_PREFILL_BYTES, OPT_STORAGE_FILE,
-    OPT_STORAGE_MAX, OPT_VALIDATE_BATCHES, OPT_VALIDATE_CONTEXTS, OPT_LAUNCH_FIGURE, OPT_GEMM_REF, OPT_PREFILL_REF,
-    OPT_DECODE_REF, OPT_HELP, OPT_VERSION
+    OPT_STORAGE_MAX, OPT_VALIDATE_BATCHES, OPT_VALIDATE_CONTEXTS, OPT_LAUNCH_FIGURE, OPT_HELP, OPT_VERSION
 };
 
 static const struct option long_opts[] = {
@@ -312,21 +307,9 @@ static const struct option long_opts[] = {
     { "validate-batches", required_argument, NULL, OPT_VALIDATE_BATCHES },
     { "validate-contexts", required_argument, NULL, OPT_VALIDATE_CONTEXTS },
     { "launch-figure", required_argument, NULL, OPT_LAUNCH_FIGURE },
-    { "gemm-ref-tokens", required_argument, NULL, OPT_GEMM_REF },
-    { "prefill-ref-tokens", required_argument, NULL, OPT_PREFILL_REF },
-    { "decode-ref-tokens", required_argument, NULL, OPT_DECODE_REF },
     { "help", no_argument, NULL, OPT_HELP }, { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 },
 };
-
-static int parse_ref(const char *opt, const char *s, double *out)
-{
-    int v;
-    if (parse_int(opt, s, (int)MIN_REF, &v) < 0)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* Options about outputs and the run. */
 static int take_run_option(options *o, int c, const char *a)
@@ -347,9 +330,6 @@ static int take_run_option(options *o, int c, const char *a)
     case OPT_CHECK_DEVICE: o->check_device = 1; return 0;
     case OPT_QUICK: return 0;   /* applied by options_defaults */
     case OPT_LAUNCH_FIGURE: return parse_launch_figure(a, &o->fit.launch);
-    case OPT_GEMM_REF: return parse_ref("--gemm-ref-tokens", a, &o->fit.gemm_ref_tokens);
-    case OPT_PREFILL_REF: return parse_ref("--prefill-ref-tokens", a, &o->fit.prefill_ref_tokens);
-    case OPT_DECODE_REF: return parse_ref("--decode-ref-tokens", a, &o->fit.decode_ref_tokens);
     default: return 1;         /* not one of these */
     }
 }
@@ -480,8 +460,17 @@ static void print_figures(const calib_result *r)
         calib_format_value(f->key, f->value, v, sizeof v);
         printf("  %-22s %-18s residual %.4f  samples %lld\n", f->key, v, f->residual, (long long)f->samples);
     }
+    for (size_t i = 0; i < r->curves.n; i++) {
+        const calib_curve_fig *c = &r->curves.c[i];
+        printf("  curves.%-15s %zu points, x %.6g to %.6g, value %.4f to %.4f\n", c->key, c->n, c->pt[0].x,
+               c->pt[c->n - 1].x, c->pt[0].eff, c->pt[c->n - 1].eff);
+    }
     if (r->skipped[0])
-        printf("  left assumed (no samples): %s\n", r->skipped);
+        printf("  kept from the base (no samples): %s\n", r->skipped);
+    if (r->failed[0])
+        printf("  kept from the base (fit failed): %s\n", r->failed);
+    if (r->warnings[0])
+        printf("  warnings: %s\n", r->warnings);
 }
 
 /* Derives the figures of run and writes the profile to o->out (or the
@@ -505,7 +494,7 @@ static int fit_and_write(const options *o, calib_db *db, int64_t run, char *out_
     header_comment(comment, sizeof comment, &ri, run, o->db, base_path);
     calib_result r;
     int rc = calib_derive(db, run, base, &o->fit, &r, err);
-    calib_write_opts wo = { name, ri.gpu_name, comment, &r };
+    calib_write_opts wo = { name, ri.gpu_name, comment, &r.curves, &r };
     if (rc == 0)
         rc = calib_result_store(db, run, &r, err) < 0 ||
              calib_write_profile_file(base_path, &r.figs, &wo, out_path, err) < 0 ? -1 : 0;

@@ -406,15 +406,63 @@ static calib_db *fixture_db(hw_profile **base, calib_result *r)
     return db;
 }
 
-/* Median over the fixture's two fp16 shuffled decode curves at context
- * 32768, each bytes/s over hbm_bw, the fixture's formulas without noise. */
-static double fixture_decode_eff(double hbm_bw)
+/* ---------- the fixture's formulas (h100-fixture.sql), without noise ---------- */
+
+#define FX_PEAK_BF16 989.4e12
+#define FX_PEAK_FP8 1978.9e12
+#define FX_GEMM_KNEE 512.0          /* efficiency E · M / (M + 512) */
+#define FX_HBM_LAT_NS 3000.0
+#define FX_HBM_BPS 3.0e12
+#define FX_REPS 7
+
+/* The four BF16 shapes (N, K, E) and the FP8 one. */
+static const struct { double n, k, e; } fx_bf16[] = {
+    { 6144, 4096, 0.70 }, { 4096, 4096, 0.74 }, { 28672, 4096, 0.78 }, { 4096, 14336, 0.80 },
+};
+#define FX_N_BF16 4
+
+/* Decode KV bytes of the fixture's batch of 8 at context ctx (fp16). */
+static double fx_decode_bytes(double ctx) { return 8.0 * ctx * 8 * 2 * 128 * 2; }
+
+/* Mean (= median of two) of the two fp16 shuffled decode curves at ctx,
+ * bytes/s over hbm_bw. */
+static double fx_decode_eff(double ctx, double hbm_bw)
 {
-    const double ctx = 32768, bytes = 8.0 * ctx * 8 * 2 * 128 * 2, e[] = { 0.80, 0.84 };
+    const double bytes = fx_decode_bytes(ctx), e[] = { 0.80, 0.84 };
     double sum = 0;
     for (int i = 0; i < 2; i++)
         sum += bytes / ((5000.0 + bytes / (e[i] * 3.0e12) * 1e9) * 1e-9) / hbm_bw;
     return sum / 2;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The memory curve's value in the bin of 2^b bytes, from the fixture's
+ * formulas: the HBM read of 2^b bytes (bytes / (3 us + bytes / 3 TB/s)) and
+ * every BF16 GEMM point whose bytes 2(MK + NK + MN) round to 2^b in log2
+ * and whose FLOPs at the BF16 peak take less time than its bytes at
+ * hbm_bw, each over hbm_bw; the median of them. */
+static double fx_memory_bin(int b, double hbm_bw, size_t *n_values)
+{
+    double v[64];
+    size_t n = 0;
+    double x = ldexp(1.0, b);
+    if (b >= 20 && b <= 32)                            /* the HBM sweep: 1 MiB .. 4 GiB */
+        v[n++] = x / ((FX_HBM_LAT_NS + x / FX_HBM_BPS * 1e9) * 1e-9) / hbm_bw;
+    for (int s = 0; s < FX_N_BF16; s++)
+        for (double m = 1; m <= 16384; m *= 2) {
+            double nn = fx_bf16[s].n, k = fx_bf16[s].k, bytes = 2 * (m * k + nn * k + m * nn);
+            double flops = 2 * m * nn * k, t = flops / (FX_PEAK_BF16 * fx_bf16[s].e * m / (m + FX_GEMM_KNEE));
+            if (flops / FX_PEAK_BF16 < bytes / hbm_bw && lround(log2(bytes)) == b && n < 64)
+                v[n++] = bytes / t / hbm_bw;
+        }
+    *n_values = n;
+    qsort(v, n, sizeof v[0], cmp_double);
+    return n == 0 ? NAN : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void test_derive_fixture_known_answers(void)
@@ -426,31 +474,92 @@ static void test_derive_fixture_known_answers(void)
     const calib_figure *hbm = calib_figure_find(f, "hbm_bandwidth");
     const calib_figure *pcie = calib_figure_find(f, "pcie_bandwidth");
     const calib_figure *launch = calib_figure_find(f, "launch_overhead");
-    const calib_figure *gemm = calib_figure_find(f, "efficiency.gemm");
-    const calib_figure *attn = calib_figure_find(f, "efficiency.attention");
-    const calib_figure *mem = calib_figure_find(f, "efficiency.memory");
     CU_ASSERT_PTR_NOT_NULL_FATAL(hbm);
     CU_ASSERT_PTR_NOT_NULL_FATAL(pcie);
     CU_ASSERT_PTR_NOT_NULL_FATAL(launch);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(gemm);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(attn);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mem);
     /* The medians carry at most ±1% of noise, so fits land within ~1%. */
     ASSERT_REL(hbm->value, 3.0e12, 0.01);
     ASSERT_REL(pcie->value, 50e9, 0.01);                   /* h2d, the slower direction */
     ASSERT_REL(launch->value, 2500, 0.01);
-    ASSERT_REL(gemm->value, 0.76 * 8192 / 8704, 0.015);
-    ASSERT_REL(attn->value, 0.45, 0.015);
-    ASSERT_REL(mem->value, fixture_decode_eff(hbm->value), 0.015);
     CU_ASSERT_EQUAL(hbm->samples, 13 * 7);
     CU_ASSERT_EQUAL(pcie->samples, 2 * 19 * 7);
     CU_ASSERT_EQUAL(launch->samples, 11 * 7);
-    CU_ASSERT_EQUAL(gemm->samples, 4 * 15 * 7);            /* the four BF16 shapes, not FP8 */
-    CU_ASSERT_EQUAL(mem->samples, 2 * 9 * 7);              /* fp16 shuffled only */
     CU_ASSERT(hbm->residual > 0 && hbm->residual < 0.02);
-    CU_ASSERT(gemm->residual > 0.01 && gemm->residual < 0.1); /* the shapes differ by design */
     CU_ASSERT_PTR_NOT_NULL(strstr(hbm->source, "measured on NVIDIA H100 80GB HBM3 (synthetic fixture) 2025-01-15"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(attn->source, "UPPER BOUND"));
+    /* The scalar efficiencies are gone: curves replace them. */
+    CU_ASSERT_PTR_NULL(calib_figure_find(f, "efficiency.gemm"));
+    CU_ASSERT_PTR_NULL(calib_figure_find(f, "efficiency.memory"));
+    CU_ASSERT_EQUAL(r.failed[0], '\0');
+
+    /* gemm.bf16: at every M = 1 .. 16384 the median over the four shapes of
+     * E · M / (M + 512), E = 0.70, 0.74, 0.78, 0.80: (0.74 + 0.78) / 2 = 0.76.
+     * The noise factor at one M is the same for all shapes, so the spread
+     * around the median is exactly that of the E: RMS of E / 0.76 - 1. */
+    const calib_curve_fig *g = calib_curve_fig_find(&r.curves, "gemm.bf16");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT_EQUAL(g->x_kind, CURVE_X_TOKENS);
+    CU_ASSERT_EQUAL_FATAL(g->n, 15u);
+    double spread = 0;
+    for (int s = 0; s < FX_N_BF16; s++)
+        spread += (fx_bf16[s].e / 0.76 - 1) * (fx_bf16[s].e / 0.76 - 1);
+    spread = sqrt(spread / FX_N_BF16);                     /* 0.0510 */
+    for (size_t i = 0; i < g->n; i++) {
+        double m = ldexp(1.0, (int)i);
+        CU_ASSERT_DOUBLE_EQUAL(g->pt[i].x, m, 0);
+        ASSERT_REL(g->pt[i].eff, 0.76 * m / (m + FX_GEMM_KNEE), 0.015);
+        ASSERT_REL(g->pt[i].residual, spread, 1e-6);
+        CU_ASSERT_EQUAL(g->pt[i].samples, FX_N_BF16 * FX_REPS);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(g->source, "measured on NVIDIA H100 80GB HBM3 (synthetic fixture) 2025-01-15"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(g->source, "gemm/bf16"));
+    /* gemm.fp8: one shape, 0.60 · M / (M + 512) over the FP8 peak. */
+    const calib_curve_fig *g8 = calib_curve_fig_find(&r.curves, "gemm.fp8");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g8);
+    CU_ASSERT_EQUAL_FATAL(g8->n, 15u);
+    ASSERT_REL(g8->pt[14].eff, 0.60 * 16384 / (16384 + FX_GEMM_KNEE), 0.015);
+    ASSERT_REL(g8->pt[0].eff, 0.60 * 1 / (1 + FX_GEMM_KNEE), 0.015);
+    CU_ASSERT_DOUBLE_EQUAL(g8->pt[0].residual, 0, 0);
+    CU_ASSERT_EQUAL(g8->pt[0].samples, FX_REPS);
+    /* attention_prefill.bf16: 0.45 at the 7 sequence lengths 512 .. 32768,
+     * marked as the upper bound on time it is. */
+    const calib_curve_fig *pf = calib_curve_fig_find(&r.curves, "attention_prefill.bf16");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pf);
+    CU_ASSERT_EQUAL_FATAL(pf->n, 7u);
+    for (size_t i = 0; i < pf->n; i++) {
+        CU_ASSERT_DOUBLE_EQUAL(pf->pt[i].x, 512 * ldexp(1.0, (int)i), 0);
+        ASSERT_REL(pf->pt[i].eff, 0.45, 0.015);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(pf->source, "UPPER BOUND"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(pf->note, "LOWER BOUND"));
+    /* attention_decode by KV bytes: contexts 512 .. 131072 of the fp16
+     * shuffled cases (pages 16 and 64), the identity and fp8 cases left out. */
+    const calib_curve_fig *d = calib_curve_fig_find(&r.curves, "attention_decode");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT_EQUAL(d->x_kind, CURVE_X_BYTES);
+    CU_ASSERT_EQUAL_FATAL(d->n, 9u);
+    for (size_t i = 0; i < d->n; i++) {
+        double ctx = 512 * ldexp(1.0, (int)i);
+        CU_ASSERT_DOUBLE_EQUAL(d->pt[i].x, fx_decode_bytes(ctx), 1e-3);
+        ASSERT_REL(d->pt[i].eff, fx_decode_eff(ctx, hbm->value), 0.015);
+        CU_ASSERT_EQUAL(d->pt[i].samples, 2 * FX_REPS);
+    }
+    /* memory: bins of 1 MiB .. 4 GiB; those from 32 MiB up also hold the
+     * memory-bound BF16 GEMMs of the shape whose weights are that large. */
+    const calib_curve_fig *mem = calib_curve_fig_find(&r.curves, "memory");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mem);
+    CU_ASSERT_EQUAL_FATAL(mem->n, 13u);
+    size_t mixed = 0;
+    for (size_t i = 0; i < mem->n; i++) {
+        size_t nv;
+        double want = fx_memory_bin(20 + (int)i, hbm->value, &nv);
+        ASSERT_REL(mem->pt[i].eff, fmin(1.0, want), 0.015);
+        CU_ASSERT_EQUAL(mem->pt[i].n_values, nv);
+        CU_ASSERT(mem->pt[i].eff > 0 && mem->pt[i].eff <= 1);
+        mixed += nv > 1;
+    }
+    CU_ASSERT_EQUAL(mixed, 4u);                            /* bins 2^25 .. 2^28: one shape each */
+    CU_ASSERT_DOUBLE_EQUAL(mem->pt[0].x, MIB, 1e-6);       /* 1 MiB read alone in its bin */
+    CU_ASSERT_EQUAL(mem->pt[0].samples, FX_REPS);
     /* Device figures: read, not fitted. */
     const calib_figure *cap = calib_figure_find(f, "hbm_capacity"), *l2 = calib_figure_find(f, "l2_cache");
     CU_ASSERT_PTR_NOT_NULL_FATAL(cap);
@@ -507,7 +616,9 @@ static void test_format_value(void)
     CU_ASSERT_STRING_EQUAL(calib_format_value("hbm_capacity", 85520809984.0, buf, sizeof buf), "81559MiB");
     CU_ASSERT_STRING_EQUAL(calib_format_value("launch_overhead", 2500.4, buf, sizeof buf), "2500ns");
     CU_ASSERT_STRING_EQUAL(calib_format_value("sm_count", 132, buf, sizeof buf), "132");
-    CU_ASSERT_STRING_EQUAL(calib_format_value("efficiency.gemm", 0.715, buf, sizeof buf), "0.715");
+    CU_ASSERT_STRING_EQUAL(calib_format_value("efficiency.nvlink", 0.715, buf, sizeof buf), "0.715");
+    CU_ASSERT_STRING_EQUAL(calib_format_value("host_overhead.step", 3e6, buf, sizeof buf), "3000000ns");
+    CU_ASSERT_PTR_NULL(calib_format_value("efficiency.gemm", 0.7, buf, sizeof buf));   /* a curve now */
     CU_ASSERT_STRING_EQUAL(calib_format_value("peak_flops.bf16", 989.4e12, buf, sizeof buf), "989.4TFLOP/s");
     CU_ASSERT_PTR_NULL(calib_format_value("no_such_figure", 1, buf, sizeof buf));
 }
@@ -527,6 +638,45 @@ static void check_measured(const hw_profile *h, const calib_figure *f, double lo
         fprintf(stderr, "\n  %s: loaded %.12g, derived %.12g\n", f->key, loaded, f->value);
 }
 
+/* A curve read back by hw_load equals the measured one, point for point,
+ * each point measured with its residual, samples and source. */
+static void check_measured_curve(const hw_profile *h, const curve *c, const calib_curve_fig *cf)
+{
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cf);
+    CU_ASSERT_EQUAL_FATAL(c->n, (int)cf->n);
+    for (int i = 0; i < c->n; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "curves.%s[%d]", cf->key, i);
+        CU_ASSERT_DOUBLE_EQUAL(c->x[i], cf->pt[i].x, 0.5);          /* bytes written whole */
+        CU_ASSERT_DOUBLE_EQUAL(c->y[i], cf->pt[i].eff, cf->pt[i].eff * 1e-9);
+        const hw_provenance *p = hw_provenance_of(h, key);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        CU_ASSERT_EQUAL(p->status, HW_MEASURED);
+        CU_ASSERT_EQUAL(p->samples, (int64_t)cf->pt[i].samples);
+        CU_ASSERT_DOUBLE_EQUAL(p->residual, cf->pt[i].residual, cf->pt[i].residual * 1e-5 + 1e-12);
+        CU_ASSERT_STRING_EQUAL(p->source, cf->source);
+    }
+}
+
+/* A curve not measured is the base's: same points, status and source. */
+static void check_copied_curve(const hw_profile *h, const hw_profile *base, const curve *c, const curve *b,
+                               const char *key)
+{
+    CU_ASSERT_EQUAL_FATAL(c->n, b->n);
+    for (int i = 0; i < c->n; i++) {
+        char k[96];
+        snprintf(k, sizeof k, "curves.%s[%d]", key, i);
+        CU_ASSERT_DOUBLE_EQUAL(c->x[i], b->x[i], 0);
+        CU_ASSERT_DOUBLE_EQUAL(c->y[i], b->y[i], 0);
+        const hw_provenance *p = hw_provenance_of(h, k), *q = hw_provenance_of(base, k);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+        CU_ASSERT_EQUAL(p->status, q->status);
+        CU_ASSERT_NOT_EQUAL(p->status, HW_MEASURED);
+        CU_ASSERT_STRING_EQUAL(p->source, q->source);
+    }
+}
+
 static void test_write_profile_from_fixture(void)
 {
     hw_profile *base;
@@ -535,7 +685,8 @@ static void test_write_profile_from_fixture(void)
     char path[4096];
     temp_path(path, sizeof path, "profile");
     kt_err err = { 0 };
-    calib_write_opts o = { "h100-sxm.calibrated", "NVIDIA H100 80GB HBM3", "test profile\nline two", &r };
+    calib_write_opts o = { "h100-sxm.calibrated", "NVIDIA H100 80GB HBM3", "test profile\nline two", &r.curves,
+                           &r };
     if (calib_write_profile_file(tu_path(base_profile), &r.figs, &o, path, &err) < 0)
         kt_err_print(&err, stderr);
     hw_profile *h = hw_load(path, &err);
@@ -545,7 +696,12 @@ static void test_write_profile_from_fixture(void)
     CU_ASSERT_EQUAL(hw_check(h, &err), 0);
     CU_ASSERT_STRING_EQUAL(h->name, "h100-sxm.calibrated");
     CU_ASSERT_STRING_EQUAL(h->gpu, "NVIDIA H100 80GB HBM3");
-    CU_ASSERT_EQUAL(h->n_prov, base->n_prov);             /* every figure, no more */
+    /* Every figure and curve point, no more: the five measured curves
+     * replace the base's (gemm bf16 and fp8 15 points each, prefill 7,
+     * decode 9, memory 13). */
+    int replaced = base->gemm[DTYPE_BF16].n + base->gemm[DTYPE_FP8].n + base->attn_prefill[DTYPE_BF16].n +
+                   base->attn_decode.n + base->memory.n;
+    CU_ASSERT_EQUAL(h->n_prov, base->n_prov - (size_t)replaced + 15 + 15 + 7 + 9 + 13);
 
     /* Values as derived (bandwidths and fractions to 10 digits, ns rounded). */
     const calib_figures *f = &r.figs;
@@ -577,7 +733,35 @@ static void test_write_profile_from_fixture(void)
     CU_ASSERT_EQUAL(h->nvlink_latency_ns, base->nvlink_latency_ns);
     for (int d = 0; d < DTYPE_COUNT; d++)
         CU_ASSERT_DOUBLE_EQUAL(h->peak_flops[d], base->peak_flops[d], 0);
+    CU_ASSERT_EQUAL(h->small_op_floor_ns, base->small_op_floor_ns);
+    CU_ASSERT_EQUAL(h->host_step_ns, base->host_step_ns);
+
+    /* Measured curves replaced whole; the others copied point by point. */
+    check_measured_curve(h, &h->gemm[DTYPE_BF16], calib_curve_fig_find(&r.curves, "gemm.bf16"));
+    check_measured_curve(h, &h->gemm[DTYPE_FP8], calib_curve_fig_find(&r.curves, "gemm.fp8"));
+    check_measured_curve(h, &h->attn_prefill[DTYPE_BF16], calib_curve_fig_find(&r.curves, "attention_prefill.bf16"));
+    check_measured_curve(h, &h->attn_decode, calib_curve_fig_find(&r.curves, "attention_decode"));
+    check_measured_curve(h, &h->memory, calib_curve_fig_find(&r.curves, "memory"));
+    check_copied_curve(h, base, &h->small_ops, &base->small_ops, "small_ops");
+    check_copied_curve(h, base, &h->allreduce, &base->allreduce, "allreduce");
+    check_copied_curve(h, base, &h->attn_prefill[DTYPE_FP8], &base->attn_prefill[DTYPE_FP8], "attention_prefill.fp8");
+    /* The BF16 GEMM curve the cost model reads: 0.76 · 8192 / 8704 at M = 8192. */
+    ASSERT_REL(curve_eval(hw_gemm_curve(h, DTYPE_BF16), 8192), 0.76 * 8192 / 8704, 0.015);
     hw_free(h);
+
+    /* The written profile drives a simulation: the quickstart scenario,
+     * shortened to 5 sessions, on it. */
+    char set_hw[4200];
+    snprintf(set_hw, sizeof set_hw, "hardware=%s", path);
+    char *argv[] = { (char *)tu_build_path("sim/kvtier"), "run", (char *)tu_path("scenarios/quickstart.yaml"),
+                     "--no-db", "--set", set_hw, "--set", "workload.sessions=5", NULL };
+    tu_output out = tu_exec(argv);
+    CU_ASSERT_EQUAL(out.rc, 0);
+    if (out.rc != 0)
+        fprintf(stderr, "\n%s\n", out.err);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out.out, "on 1 x h100-sxm.calibrated"));
+    CU_ASSERT_PTR_NULL(strstr(out.out, "requests: 0 completed"));
+    tu_output_free(&out);
     unlink(path);
     calib_result_free(&r);
     hw_free(base);
@@ -599,9 +783,21 @@ static void test_write_refuses_unknown_figure(void)
     temp_path(path, sizeof path, "refused");
     unlink(path);
     kt_err err = { 0 };
-    calib_write_opts o = { "x.calibrated", NULL, NULL, NULL };
+    calib_write_opts o = { "x.calibrated", NULL, NULL, NULL, NULL };
     CU_ASSERT_EQUAL(calib_write_profile_file(tu_path(base_profile), &figs, &o, path, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "efficiency.decode"));
+    CU_ASSERT_EQUAL(access(path, F_OK), -1);
+    /* The same for a curve the schema does not have. */
+    static calib_curves curves;
+    memset(&curves, 0, sizeof curves);
+    curves.n = 1;
+    snprintf(curves.c[0].key, sizeof curves.c[0].key, "attention_verify");
+    curves.c[0].n = 1;
+    curves.c[0].pt[0] = (calib_pooled){ 4096, 0.5, 0, 1, 7 };
+    figs.n = 0;
+    o.curves = &curves;
+    CU_ASSERT_EQUAL(calib_write_profile_file(tu_path(base_profile), &figs, &o, path, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "measured curve attention_verify is not in the base profile"));
     CU_ASSERT_EQUAL(access(path, F_OK), -1);
 }
 
@@ -634,12 +830,20 @@ static hw_profile *load_with_hbm(const char *fig, kt_err *err)
             "  price_usd: {value: 37000, status: assumed, source: \"s\"}\n"
             "  hourly_usd: {value: 2.5, status: assumed, source: \"s\"}\n"
             "  power: {value: 700W, status: assumed, source: \"s\"}\n"
+            "  small_op_floor: {value: 4us, status: assumed, source: \"s\"}\n"
+            "  host_overhead:\n"
+            "    step: {value: 3ms, status: assumed, source: \"s\"}\n"
+            "    sequence: {value: 20us, status: assumed, source: \"s\"}\n"
             "  efficiency:\n"
-            "    gemm: {value: 0.7, status: assumed, source: \"s\"}\n"
-            "    attention: {value: 0.6, status: assumed, source: \"s\"}\n"
-            "    memory: {value: 0.9, status: assumed, source: \"s\"}\n"
             "    nvlink: {value: 0.8, status: assumed, source: \"s\"}\n"
-            "    network: {value: 0.8, status: assumed, source: \"s\"}\n", fig);
+            "    network: {value: 0.8, status: assumed, source: \"s\"}\n"
+            "curves:\n"
+            "  gemm: {bf16: [{x: 1, value: 0.7, status: assumed, source: \"s\"}]}\n"
+            "  attention_prefill: {bf16: [{x: 1, value: 0.6, status: assumed, source: \"s\"}]}\n"
+            "  memory: [{x: 1MiB, value: 0.9, status: assumed, source: \"s\"}]\n"
+            "  small_ops: [{x: 1MiB, value: 0.5, status: assumed, source: \"s\"}]\n"
+            "  attention_decode: [{x: 1MiB, value: 0.5, status: assumed, source: \"s\"}]\n"
+            "  allreduce: [{x: 1MiB, value: 0.5, status: assumed, source: \"s\"}]\n", fig);
     fclose(f);
     hw_profile *h = hw_load(path, err);
     unlink(path);

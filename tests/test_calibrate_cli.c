@@ -57,8 +57,7 @@ static void test_help_lists_every_option(void)
                                  "--decode-kv-heads", "--decode-max-bytes", "--prefill-max-tokens",
                                  "--prefill-heads", "--prefill-scores-bytes", "--storage-file",
                                  "--storage-max-bytes", "--validate-batches", "--validate-contexts",
-                                 "--launch-figure", "--gemm-ref-tokens", "--prefill-ref-tokens",
-                                 "--decode-ref-tokens", "--help", "--version", NULL };
+                                 "--launch-figure", "--help", "--version", NULL };
     for (int i = 0; opts[i]; i++) {
         CU_ASSERT_PTR_NOT_NULL(strstr(out, opts[i]));
         if (!strstr(out, opts[i]))
@@ -138,6 +137,15 @@ static void test_fit_only_from_fixture(void)
     CU_ASSERT_EQUAL(p->samples, 91);
     CU_ASSERT_DOUBLE_EQUAL(h->hbm_bw_Bps, 3.0e12, 0.03e12);
     CU_ASSERT_DOUBLE_EQUAL(h->pcie_bw_Bps, 50e9, 0.5e9);
+    /* The GEMM curve is measured: 15 M values, 0.76 · M / (M + 512) (the
+     * fixture's median shape), over the four BF16 shapes' 7 samples each. */
+    CU_ASSERT_EQUAL(h->gemm[DTYPE_BF16].n, 15);
+    CU_ASSERT_DOUBLE_EQUAL(h->gemm[DTYPE_BF16].y[13], 0.76 * 8192 / 8704, 0.015 * 0.76);
+    p = hw_provenance_of(h, "curves.gemm.bf16[13]");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(p->status, HW_MEASURED);
+    CU_ASSERT_EQUAL(p->samples, 4 * 7);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "curves.gemm.bf16"));
     hw_free(h);
 
     /* The base is found from the run's GPU name when --base is not given,
