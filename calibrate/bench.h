@@ -82,10 +82,12 @@ typedef struct kt_bench {
 int kt_device_usable(int device, char *why, size_t n);
 
 /* Selects device, reads its properties and clocks (NVML when present),
- * allocates the stream, events and flush buffer, and records the run in db
- * with cmdline. Returns 0, or -1 with err; kt_bench_free either way. */
+ * allocates the stream, events and flush buffer, and records a new run in
+ * db with cmdline, or, when run_id > 0, adds to that existing run (one
+ * process per benchmark, one run). Returns 0, or -1 with err; kt_bench_free
+ * either way. db and p stay the caller's. */
 int kt_bench_init(kt_bench *b, int device, const kt_params *p, calib_db *db, const char *cmdline,
-                  kt_err *err);
+                  int64_t run_id, kt_err *err);
 void kt_bench_free(kt_bench *b);
 
 /* Fills info from the device without a database (validation, --fit-only). */

@@ -247,7 +247,7 @@ static int bench_alloc(kt_bench *b, kt_err *err)
 }
 
 int kt_bench_init(kt_bench *b, int device, const kt_params *p, calib_db *db, const char *cmdline,
-                  kt_err *err)
+                  int64_t run_id, kt_err *err)
 {
     memset(b, 0, sizeof *b);
     b->device = device;
@@ -261,7 +261,14 @@ int kt_bench_init(kt_bench *b, int device, const kt_params *p, calib_db *db, con
     b->l2_bytes = (size_t)b->info.l2_bytes;
     if (bench_alloc(b, err) < 0)
         return -1;
-    return db ? calib_db_add_run(db, &b->info, &b->run_id, err) : 0;
+    if (!db)
+        return 0;
+    if (run_id <= 0)
+        return calib_db_add_run(db, &b->info, &b->run_id, err);
+    /* Another benchmark process of the same calibration made the run. */
+    calib_run_info existing;
+    b->run_id = run_id;
+    return calib_db_run_info(db, run_id, &existing, err);
 }
 
 void kt_bench_free(kt_bench *b)

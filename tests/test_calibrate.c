@@ -31,6 +31,7 @@
 #define EX_MAX_BYTES GIB
 
 static const char *const fixture = "tests/data/calibrate/h100-fixture.sql";
+static const char *const fixture_failed = "tests/data/calibrate/h100-fixture-failed.sql";
 static const char *const base_profile = "hwprofiles/h100-sxm.yaml";
 
 /* A temp file path under $TMPDIR (created empty, so the name is ours). */
@@ -177,6 +178,38 @@ static void test_efftab_log_interpolation(void)
     CU_ASSERT(isnan(calib_efftab_median_at(&t, 4, none, &used)));
     CU_ASSERT_EQUAL(used, 0u);
     calib_efftab_free(&t);
+}
+
+/* Pooling by hand: (1, 0.2), (1, 0.4), (1, 0.3) share the bin of 2^0:
+ * median 0.3, spread sqrt((1/3)^2 · 2 / 3) = 0.2722; 3 and 4 round to the
+ * bin of 2^2 (log2 3 = 1.58): median (0.5 + 0.7) / 2 = 0.6 at x = sqrt 12;
+ * 1024 alone. With room for two points the bins widen: width 2 and 4 still
+ * give three (1024 is 2^10), width 8 puts 1 .. 4 in one bin (median of
+ * 0.2 0.3 0.4 0.5 0.7 = 0.4 at x = 12^(1/5)) and 1024 in the other. */
+static void test_effpts_pool(void)
+{
+    const calib_effpt pts[] = { { 4, 0.7, 7 }, { 1, 0.2, 7 }, { 1024, 0.9, 11 }, { 1, 0.4, 7 },
+                                { 3, 0.5, 7 }, { 1, 0.3, 7 } };
+    calib_pooled out[3];
+    CU_ASSERT_EQUAL_FATAL(calib_effpts_pool(pts, 6, 3, out), 3u);
+    CU_ASSERT_DOUBLE_EQUAL(out[0].x, 1, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(out[0].eff, 0.3, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(out[0].residual, sqrt(2.0 / 27.0), 1e-12);
+    CU_ASSERT_EQUAL(out[0].n_values, 3u);
+    CU_ASSERT_EQUAL(out[0].samples, 21u);
+    CU_ASSERT_DOUBLE_EQUAL(out[1].x, sqrt(12.0), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(out[1].eff, 0.6, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(out[2].x, 1024, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(out[2].residual, 0, 0);
+    CU_ASSERT_EQUAL(out[2].samples, 11u);
+    CU_ASSERT_EQUAL_FATAL(calib_effpts_pool(pts, 6, 2, out), 2u);
+    CU_ASSERT_DOUBLE_EQUAL(out[0].eff, 0.4, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(out[0].x, pow(12.0, 0.2), 1e-12);
+    CU_ASSERT_EQUAL(out[0].n_values, 5u);
+    CU_ASSERT_DOUBLE_EQUAL(out[1].eff, 0.9, 0);
+    const calib_effpt bad[] = { { 0, 0.5, 7 } };
+    CU_ASSERT_EQUAL(calib_effpts_pool(bad, 1, 3, out), 0u);
+    CU_ASSERT_EQUAL(calib_effpts_pool(pts, 0, 3, out), 0u);
 }
 
 static void test_efftab_rejects(void)
@@ -585,6 +618,46 @@ static void test_derive_fixture_known_answers(void)
     calib_db_close(db);
 }
 
+/* A GEMM faster than the base's peak (a base profile of a slower GPU):
+ * efficiencies above 1 are clamped to 1 with a warning, not refused; an HBM
+ * sweep of one size cannot be fitted and is named, the run goes on. */
+static void test_derive_clamps_and_goes_on(void)
+{
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(":memory:", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    calib_run_info ri = sample_run();
+    int64_t run;
+    CU_ASSERT_EQUAL_FATAL(calib_db_add_run(db, &ri, &run, &err), 0);
+    hw_profile *base = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+    /* M = 4096, N = K = 4096: 2·4096³ = 1.374e11 FLOP. At 1.2 × the BF16
+     * peak it takes 1.374e11 / (1.2 × 989.4e12) s; at M = 8192, 0.5 × peak. */
+    const double peak = hw_peak_flops(base, DTYPE_BF16), m[] = { 4096, 8192 }, e[] = { 1.2, 0.5 };
+    for (int i = 0; i < 2; i++) {
+        double flops = 2 * m[i] * 4096 * 4096, ns[7];
+        for (int r = 0; r < 7; r++)
+            ns[r] = flops / (e[i] * peak) * 1e9;
+        CU_ASSERT_EQUAL(calib_db_add_samples(db, run, "gemm", "bf16/n=4096/k=4096", m[i], flops, ns, 7, &err), 0);
+    }
+    const double one[] = { 1e5, 1e5, 1e5, 1e5, 1e5, 1e5, 1e5 };
+    CU_ASSERT_EQUAL(calib_db_add_samples(db, run, "hbm", "read", 256 * MIB, 256 * MIB, one, 7, &err), 0);
+    calib_result r;
+    CU_ASSERT_EQUAL_FATAL(calib_derive(db, run, base, NULL, &r, &err), 0);
+    const calib_curve_fig *g = calib_curve_fig_find(&r.curves, "gemm.bf16");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT_EQUAL_FATAL(g->n, 2u);
+    CU_ASSERT_DOUBLE_EQUAL(g->pt[0].eff, 1, 0);
+    CU_ASSERT_DOUBLE_EQUAL(g->pt[1].eff, 0.5, 1e-12);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.warnings, "gemm.bf16: efficiency 1.2 at x = 4096 clamped to 1"));
+    CU_ASSERT_PTR_NULL(calib_figure_find(&r.figs, "hbm_bandwidth"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.failed, "hbm/read"));
+    CU_ASSERT_PTR_NULL(strstr(r.skipped, "hbm_bandwidth"));   /* failed, not merely absent */
+    calib_result_free(&r);
+    hw_free(base);
+    calib_db_close(db);
+}
+
 /* The launch figure can come from the graphed sequence instead. */
 static void test_derive_launch_choice(void)
 {
@@ -801,6 +874,67 @@ static void test_write_refuses_unknown_figure(void)
     CU_ASSERT_EQUAL(access(path, F_OK), -1);
 }
 
+/* A run in which gemm failed and launch cannot be fitted still gives a
+ * profile: what was measured is measured, the rest is the base's. */
+static void test_derive_failed_benchmark(void)
+{
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(":memory:", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path(fixture), &err), 0);
+    CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path(fixture_failed), &err), 0);
+    char failures[512];
+    size_t n_failures;
+    CU_ASSERT_EQUAL(calib_db_failures(db, 1, failures, sizeof failures, &n_failures, &err), 0);
+    CU_ASSERT_EQUAL(n_failures, 1u);
+    CU_ASSERT_STRING_EQUAL(failures, "gemm: cublasLtMatmul: CUBLAS_STATUS_EXECUTION_FAILED (synthetic)");
+    hw_profile *base = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+    calib_result r;
+    CU_ASSERT_EQUAL_FATAL(calib_derive(db, 1, base, NULL, &r, &err), 0);
+    const calib_figure *hbm = calib_figure_find(&r.figs, "hbm_bandwidth");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(hbm);
+    ASSERT_REL(hbm->value, 3.0e12, 0.01);
+    CU_ASSERT_PTR_NULL(calib_figure_find(&r.figs, "launch_overhead"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.failed, "launch/eager"));
+    CU_ASSERT_PTR_NULL(calib_curve_fig_find(&r.curves, "gemm.bf16"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.skipped, "gemm.bf16"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.skipped, "gemm.fp8"));
+    /* memory: the 13 reads alone, each x / (3 us + x / 3 TB/s) over hbm. */
+    const calib_curve_fig *mem = calib_curve_fig_find(&r.curves, "memory");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mem);
+    CU_ASSERT_EQUAL_FATAL(mem->n, 13u);
+    for (size_t i = 0; i < mem->n; i++) {
+        double x = MIB * ldexp(1.0, (int)i);
+        CU_ASSERT_EQUAL(mem->pt[i].n_values, 1u);
+        ASSERT_REL(mem->pt[i].eff, fmin(1.0, x / ((FX_HBM_LAT_NS + x / FX_HBM_BPS * 1e9) * 1e-9) / hbm->value),
+                   0.015);
+    }
+    CU_ASSERT_PTR_NOT_NULL(calib_curve_fig_find(&r.curves, "attention_decode"));
+
+    /* The profile: gemm curves and launch_overhead are the base's. */
+    char path[4096];
+    temp_path(path, sizeof path, "failed");
+    calib_write_opts o = { "h100-sxm.calibrated", NULL, NULL, &r.curves, &r };
+    CU_ASSERT_EQUAL(calib_write_profile_file(tu_path(base_profile), &r.figs, &o, path, &err), 0);
+    hw_profile *h = hw_load(path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    check_copied_curve(h, base, &h->gemm[DTYPE_BF16], &base->gemm[DTYPE_BF16], "gemm.bf16");
+    check_copied_curve(h, base, &h->gemm[DTYPE_FP8], &base->gemm[DTYPE_FP8], "gemm.fp8");
+    check_measured_curve(h, &h->memory, mem);
+    const hw_provenance *p = hw_provenance_of(h, "launch_overhead"), *q = hw_provenance_of(base, "launch_overhead");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT_EQUAL(p->status, q->status);
+    CU_ASSERT_STRING_EQUAL(p->source, q->source);
+    CU_ASSERT_EQUAL(h->launch_ns, base->launch_ns);
+    hw_free(h);
+    unlink(path);
+    calib_result_free(&r);
+    hw_free(base);
+    calib_db_close(db);
+}
+
 /* ---------- hw.c: residual and samples ---------- */
 
 /* Loads a profile whose hbm_bandwidth line is `fig`, the rest valid. */
@@ -921,6 +1055,7 @@ int main(void)
         { "fit: points and rejected inputs", test_fit_points_and_rejects },
         { "efficiency table: log-space interpolation", test_efftab_log_interpolation },
         { "efficiency table: rejected inputs", test_efftab_rejects },
+        { "efficiency points: pooled by log2 bins", test_effpts_pool },
         { "attention reference: by hand", test_attn_ref_by_hand },
         { "attention reference: GQA and edges", test_attn_ref_gqa_and_edges },
         { "attention reference: shuffled = identity", test_attn_ref_shuffle_invariant },
@@ -928,9 +1063,11 @@ int main(void)
         { "sample db: empty", test_db_empty },
         { "derive: fixture known answers", test_derive_fixture_known_answers },
         { "derive: launch figure choice", test_derive_launch_choice },
+        { "derive: clamps above 1, goes on past a failed fit", test_derive_clamps_and_goes_on },
         { "write: value formats", test_format_value },
         { "write: calibrated profile loads with hw_load", test_write_profile_from_fixture },
         { "write: unknown figure refused", test_write_refuses_unknown_figure },
+        { "derive and write: a run with a failed benchmark", test_derive_failed_benchmark },
         { "hw: residual and samples keys", test_hw_fit_keys },
         { "hw: hw_check of fit records", test_hw_check_fit_record },
         { NULL, NULL },

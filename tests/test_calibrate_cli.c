@@ -157,6 +157,51 @@ static void test_fit_only_from_fixture(void)
     unlink(db_path);
 }
 
+/* A run in which a benchmark failed still becomes a profile: the failure is
+ * printed and written into the profile's header, the figures that benchmark
+ * gives keep the base's values (tests/data/calibrate/h100-fixture-failed.sql). */
+static void test_fit_only_with_failed_benchmark(void)
+{
+    char db_path[4096], profile[4096], args[9000];
+    temp_path(db_path, sizeof db_path, "failed-db");
+    temp_path(profile, sizeof profile, "failed-yaml");
+    unlink(db_path);
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(db_path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path("tests/data/calibrate/h100-fixture.sql"), &err), 0);
+    CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path("tests/data/calibrate/h100-fixture-failed.sql"), &err), 0);
+    calib_db_close(db);
+    static char out[OUT_MAX];
+    snprintf(args, sizeof args, "--fit-only --db '%s' --base '%s' --out '%s'", db_path,
+             tu_path("hwprofiles/h100-sxm.yaml"), profile);
+    int rc = run(args, out, sizeof out);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc != 0)
+        fprintf(stderr, "\n%s\n", out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "benchmarks that failed: gemm: cublasLtMatmul"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "launch/eager"));
+    FILE *f = fopen(profile, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    static char text[1 << 20];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    text[len] = '\0';
+    fclose(f);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "# Benchmarks that failed (what they measure keeps the base's figures): "
+                                        "gemm: cublasLtMatmul: CUBLAS_STATUS_EXECUTION_FAILED (synthetic)"));
+    hw_profile *h = hw_load(profile, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    const hw_provenance *p = hw_provenance_of(h, "curves.gemm.bf16[0]");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_NOT_EQUAL(p->status, HW_MEASURED);
+    p = hw_provenance_of(h, "curves.memory[0]");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(p->status, HW_MEASURED);
+    hw_free(h);
+    unlink(profile);
+    unlink(db_path);
+}
+
 int main(void)
 {
     const tu_test tests[] = {
@@ -164,6 +209,7 @@ int main(void)
         { "usage errors exit 2", test_usage_errors },
         { "no GPU: exit 77 with the reason", test_no_gpu_exits_77 },
         { "--fit-only from the fixture", test_fit_only_from_fixture },
+        { "--fit-only with a failed benchmark", test_fit_only_with_failed_benchmark },
         { NULL, NULL },
     };
     return tu_run("calibrate-cli", tests);
