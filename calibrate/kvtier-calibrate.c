@@ -13,6 +13,7 @@
 #include "bench.h"
 #include "calib_db.h"
 #include "calib_derive.h"
+#include "calib_plan.h"
 #include "calib_write.h"
 #include "config.h"
 #include "conf.h"
@@ -49,6 +50,11 @@ const char *__asan_default_options(void)
 }
 #endif
 
+/* The base a dry run plans on when --base is not given (no device to ask). */
+#define DRY_RUN_BASE "h100-sxm"
+/* Minutes a default plan should stay under: one lent device session. */
+#define PLAN_TARGET_S (8 * 60.0)
+
 /* Spec-sheet profile chosen from the device name when --base is not given:
  * the first entry whose needle the name contains. */
 static const struct { const char *needle, *profile; } base_by_name[] = {
@@ -72,6 +78,7 @@ typedef struct options {
     kt_params p;
     calib_derive_opts fit;
     char out[PATH_LEN], db[PATH_LEN], base[PATH_LEN], name[64], validate_only[PATH_LEN];
+    char table[PATH_LEN];      /* fit table (TSV) to write beside the profile, "" for none */
     int selected[N_BENCHMARKS];
     int device, validate, fit_only, no_profile, check_device;
     int bench_timeout_s;       /* per benchmark process */
@@ -98,6 +105,8 @@ static void usage(FILE *out)
         "                          B200 b200)\n"
         "  --name NAME             profile name written (default BASE.calibrated)\n"
         "  --no-profile            measure and store samples only\n"
+        "  --table PATH            also write the fits as a table (TSV): every measured\n"
+        "                          curve point and every benchmark case's efficiency\n"
         "  --fit-only              no GPU needed: fit a stored run of --db, write --out\n"
         "  --run-id N              the run --fit-only fits (default: the newest)\n"
         "\n"
@@ -300,7 +309,7 @@ static void apply_quick(kt_params *p)
 
 enum {
     OPT_OUT = 256, OPT_DB, OPT_BASE, OPT_NAME, OPT_NO_PROFILE, OPT_FIT_ONLY, OPT_RUN_ID, OPT_BENCH, OPT_VALIDATE,
-    OPT_VALIDATE_ONLY, OPT_DEVICE, OPT_CHECK_DEVICE, OPT_BENCH_TIMEOUT, OPT_DRY_RUN, OPT_SAMPLES, OPT_WARMUP, OPT_QUICK, OPT_HBM, OPT_HOST, OPT_PEER,
+    OPT_VALIDATE_ONLY, OPT_DEVICE, OPT_CHECK_DEVICE, OPT_BENCH_TIMEOUT, OPT_DRY_RUN, OPT_TABLE, OPT_SAMPLES, OPT_WARMUP, OPT_QUICK, OPT_HBM, OPT_HOST, OPT_PEER,
     OPT_KV_BLOCK, OPT_KV_MAX, OPT_LAUNCH_MAX, OPT_GEMM_MODELS, OPT_GEMM_MAX, OPT_DECODE_MAX, OPT_DECODE_BATCHES,
     OPT_DECODE_KV_HEADS, OPT_DECODE_BYTES, OPT_PREFILL_MAX, OPT_PREFILL_HEADS, OPT_PREFILL_BYTES, OPT_STORAGE_FILE,
     OPT_STORAGE_MAX, OPT_VALIDATE_BATCHES, OPT_VALIDATE_CONTEXTS, OPT_LAUNCH_FIGURE, OPT_HELP, OPT_VERSION
@@ -314,6 +323,7 @@ static const struct option long_opts[] = {
     { "validate", no_argument, NULL, OPT_VALIDATE }, { "validate-only", required_argument, NULL, OPT_VALIDATE_ONLY },
     { "device", required_argument, NULL, OPT_DEVICE }, { "check-device", no_argument, NULL, OPT_CHECK_DEVICE },
     { "bench-timeout", required_argument, NULL, OPT_BENCH_TIMEOUT }, { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+    { "table", required_argument, NULL, OPT_TABLE },
     { "samples", required_argument, NULL, OPT_SAMPLES }, { "warmup", required_argument, NULL, OPT_WARMUP },
     { "quick", no_argument, NULL, OPT_QUICK }, { "hbm-bytes", required_argument, NULL, OPT_HBM },
     { "host-bytes", required_argument, NULL, OPT_HOST }, { "peer-bytes", required_argument, NULL, OPT_PEER },
@@ -356,6 +366,7 @@ static int take_run_option(options *o, int c, const char *a)
     case OPT_CHECK_DEVICE: o->check_device = 1; return 0;
     case OPT_BENCH_TIMEOUT: return parse_int("--bench-timeout", a, 1, &o->bench_timeout_s);
     case OPT_DRY_RUN: o->dry_run = 1; return 0;
+    case OPT_TABLE: return set_path(o->table, a);
     case OPT_QUICK: return 0;   /* applied by options_defaults */
     case OPT_LAUNCH_FIGURE: return parse_launch_figure(a, &o->fit.launch);
     default: return 1;         /* not one of these */
@@ -502,6 +513,35 @@ static void print_figures(const calib_result *r)
         printf("  warnings: %s\n", r->warnings);
 }
 
+/* Writes the fit table: the measured curves' points, then every case's
+ * efficiency at every measured x (tab-separated, one header line). */
+static int write_table(const char *path, const calib_result *r, kt_err *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        KT_ERROR(err, path, 0, 0, "cannot write the fit table: %s", strerror(errno));
+        return -1;
+    }
+    fputs("kind\tname\tx\tvalue\tresidual\tsamples\n", f);
+    for (size_t i = 0; i < r->curves.n; i++)
+        for (size_t k = 0; k < r->curves.c[i].n; k++) {
+            const calib_pooled *p = &r->curves.c[i].pt[k];
+            fprintf(f, "curve\t%s\t%.17g\t%.10g\t%.6g\t%zu\n", r->curves.c[i].key, p->x, p->eff, p->residual,
+                    p->samples);
+        }
+    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->decode };
+    for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)
+        for (size_t i = 0; i < tabs[t]->n; i++)
+            for (size_t k = 0; k < tabs[t]->curves[i].n; k++)
+                fprintf(f, "%s\t%s\t%.10g\t%.10g\t\t\n", tabs[t]->name, tabs[t]->curves[i].label,
+                        exp(tabs[t]->curves[i].logx[k]), tabs[t]->curves[i].eff[k]);
+    if (fclose(f) != 0) {
+        KT_ERROR(err, path, 0, 0, "write error: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Appends "\n<title>: <list>" to the comment when the list is not empty. */
 static void append_list(char *comment, size_t n, const char *title, const char *list)
 {
@@ -545,7 +585,8 @@ static int fit_and_write(const options *o, calib_db *db, int64_t run, char *out_
     calib_write_opts wo = { name, ri.gpu_name, comment, &r.curves, &r };
     if (rc == 0)
         rc = calib_result_store(db, run, &r, err) < 0 ||
-             calib_write_profile_file(base_path, &r.figs, &wo, out_path, err) < 0 ? -1 : 0;
+             calib_write_profile_file(base_path, &r.figs, &wo, out_path, err) < 0 ||
+             (o->table[0] && write_table(o->table, &r, err) < 0) ? -1 : 0;
     if (rc == 0) {
         printf("profile %s (name %s) from run %lld, base %s:\n", out_path, name, (long long)run, base_path);
         print_figures(&r);
@@ -573,6 +614,50 @@ static int fail(const kt_err *err)
     fputs("kvtier-calibrate: ", stderr);
     kt_err_print(err, stderr);
     return EXIT_FAILURE;
+}
+
+
+/* --dry-run: what would run, and an estimate of how long, from the base
+ * profile; no GPU is touched. */
+static int mode_dry_run(const options *o)
+{
+    kt_err err = { 0 };
+    const char *steps[N_BENCHMARKS + 2];
+    size_t n = 0;
+    for (size_t i = 0; i < N_BENCHMARKS; i++)
+        if (o->selected[i] && !o->validate_only[0])
+            steps[n++] = benchmarks[i].name;
+    if (o->validate || o->validate_only[0])
+        steps[n++] = "validate";
+    steps[n] = NULL;
+    char base_path[PATH_LEN];
+    options with_base = *o;
+    if (!o->base[0])
+        snprintf(with_base.base, sizeof with_base.base, "%s", DRY_RUN_BASE);
+    if (resolve_base(&with_base, "", base_path, sizeof base_path, &err) < 0)
+        return fail(&err);
+    hw_profile *base = hw_load(base_path, &err);
+    calib_plan plan;
+    if (!base || calib_plan_make(&o->p, steps, base, &plan, &err) < 0) {
+        hw_free(base);
+        return fail(&err);
+    }
+    printf("kvtier-calibrate --dry-run: plan on %s (%s); %d samples + %d warm-up calls per point; "
+           "one process per step\n", base->name, base_path, o->p.samples, o->p.warmup);
+    printf("  %-9s %8s %12s %12s\n", "step", "points", "timed calls", "estimate");
+    for (size_t i = 0; i < plan.n; i++) {
+        const calib_plan_item *it = &plan.item[i];
+        printf("  %-9s %8zu %12zu %10.1f s%s%s\n", it->name, it->points, it->calls, it->seconds,
+               it->note[0] ? "  " : "", it->note);
+    }
+    printf("  %-9s %8s %12s %10.1f s (%.1f min)\n", "total", "", "", plan.seconds, plan.seconds / 60);
+    printf("An estimate from the base profile's rates and curves, a fixed cost per call and a process "
+           "start per step; each step is killed after --bench-timeout %d s.\n", o->bench_timeout_s);
+    if (plan.seconds > PLAN_TARGET_S)
+        printf("Over %.0f minutes: shorten the sweeps (--quick, --decode-batches, --gemm-models).\n",
+               PLAN_TARGET_S / 60);
+    hw_free(base);
+    return EXIT_SUCCESS;
 }
 
 static int mode_fit_only(const options *o)
@@ -798,6 +883,8 @@ int main(int argc, char **argv)
     if (rc != PARSE_GO_ON)
         return rc;
     command_line(argc, argv, o.cmdline, sizeof o.cmdline);
+    if (o.dry_run)
+        return mode_dry_run(&o);
     if (o.fit_only)
         return mode_fit_only(&o);
     if (o.check_device) {

@@ -10,6 +10,7 @@
 #include "calib_derive.h"
 #include "calib_efftab.h"
 #include "calib_fit.h"
+#include "calib_plan.h"
 #include "calib_stats.h"
 #include "calib_write.h"
 #include "hw.h"
@@ -935,6 +936,81 @@ static void test_derive_failed_benchmark(void)
     calib_db_close(db);
 }
 
+/* ---------- the plan (--dry-run) ---------- */
+
+/* The plan's documented costs (calib_plan.h): 20 us per timed call beyond
+ * its work and the flush, 5 s per process, 10 us per synchronize. */
+#define PLAN_CALL_S 20e-6
+#define PLAN_START_S 5.0
+#define PLAN_SYNC_S 10e-6
+
+/* HBM over 1 .. 4 MiB is raised to 4 × L2 = 200 MiB on an H100: the
+ * arrays 1, 2, .., 128 MiB (8 sizes, 255 MiB together) in 3 cases moving
+ * 1, 2 and 3 × the array; launch over 1, 2, 4 kernels in 5 cases, one of
+ * them synchronizing after each. 7 samples + 1 warm-up = 8 calls a point,
+ * each after a flush of max(2 × 50 MiB, 128 MiB) = 128 MiB. */
+static void test_plan_by_hand(void)
+{
+    kt_err err = { 0 };
+    hw_profile *h = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_DOUBLE_EQUAL(h->l2_bytes, 50 * MIB, 0);     /* the premise of the arithmetic below */
+    kt_params p;
+    kt_params_defaults(&p);
+    p.samples = 7;
+    p.warmup = 1;
+    p.hbm_min_bytes = (size_t)MIB;
+    p.hbm_max_bytes = (size_t)(4 * MIB);
+    p.launch_max_kernels = 4;
+    const char *const steps[] = { "hbm", "launch", NULL };
+    calib_plan plan;
+    CU_ASSERT_EQUAL_FATAL(calib_plan_make(&p, steps, h, &plan, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(plan.n, 2u);
+    double flush = 128 * MIB / h->hbm_bw_Bps, per_call = flush + PLAN_CALL_S;
+    CU_ASSERT_EQUAL(plan.item[0].points, 24u);
+    CU_ASSERT_EQUAL(plan.item[0].calls, 192u);
+    double hbm = 192 * per_call + 8 * (1 + 2 + 3) * 255 * MIB / h->hbm_bw_Bps + PLAN_START_S;
+    ASSERT_REL(plan.item[0].seconds, hbm, 1e-9);
+    CU_ASSERT_EQUAL(plan.item[1].points, 15u);
+    CU_ASSERT_EQUAL(plan.item[1].calls, 120u);
+    double launch_s = (double)h->launch_ns * 1e-9;
+    double launch = 120 * per_call + 8 * (5 * 7 * launch_s + 7 * PLAN_SYNC_S) + PLAN_START_S;
+    ASSERT_REL(plan.item[1].seconds, launch, 1e-9);
+    ASSERT_REL(plan.seconds, hbm + launch, 1e-9);
+
+    /* The default calibration (every benchmark and the validation) is
+     * planned to fit in 8 minutes of a lent GPU. */
+    kt_params_defaults(&p);
+    const char *const all[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "storage",
+                                "validate", NULL };
+    CU_ASSERT_EQUAL_FATAL(calib_plan_make(&p, all, h, &plan, &err), 0);
+    CU_ASSERT(plan.seconds > 9 * PLAN_START_S && plan.seconds < 8 * 60);
+    const char *const bad[] = { "hbm", "nosuch", NULL };
+    CU_ASSERT_EQUAL(calib_plan_make(&p, bad, h, &plan, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nosuch"));
+    hw_free(h);
+}
+
+/* The GEMM shapes of Llama-3.1-8B (hidden 4096, 32 heads of 128, 8 KV
+ * heads, FFN 14336, vocabulary 128256): QKV 6144 × 4096, O 4096 × 4096,
+ * gate+up 28672 × 4096, down 4096 × 14336, lm_head 128256 × 4096. */
+static void test_gemm_shapes(void)
+{
+    kt_err err = { 0 };
+    calib_shape_set set = { .n = 0 };
+    CU_ASSERT_EQUAL_FATAL(calib_gemm_shapes("llama-3.1-8b", &set, &err), 0);
+    const calib_gemm_shape want[] = { { 6144, 4096 }, { 4096, 4096 }, { 28672, 4096 }, { 4096, 14336 },
+                                      { 128256, 4096 } };
+    CU_ASSERT_EQUAL_FATAL(set.n, 5);
+    for (int i = 0; i < 5; i++) {
+        int found = 0;
+        for (int j = 0; j < set.n; j++)
+            found += set.s[j].n == want[i].n && set.s[j].k == want[i].k;
+        CU_ASSERT_EQUAL(found, 1);
+    }
+    CU_ASSERT_EQUAL(calib_gemm_shapes("no-such-model", &set, &err), -1);
+}
+
 /* ---------- hw.c: residual and samples ---------- */
 
 /* Loads a profile whose hbm_bandwidth line is `fig`, the rest valid. */
@@ -1068,6 +1144,8 @@ int main(void)
         { "write: calibrated profile loads with hw_load", test_write_profile_from_fixture },
         { "write: unknown figure refused", test_write_refuses_unknown_figure },
         { "derive and write: a run with a failed benchmark", test_derive_failed_benchmark },
+        { "plan: points, calls and time by hand", test_plan_by_hand },
+        { "plan: GEMM shapes of a model card", test_gemm_shapes },
         { "hw: residual and samples keys", test_hw_fit_keys },
         { "hw: hw_check of fit records", test_hw_check_fit_record },
         { NULL, NULL },
