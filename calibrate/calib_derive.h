@@ -11,7 +11,7 @@
 #include "err.h"
 #include "hw.h"
 
-/* At most this many figures come out of one run (the profile has 29). */
+/* At most this many figures come out of one run (the profile has 28). */
 #define CALIB_MAX_FIGURES 32
 /* At most this many curves: gemm.bf16, gemm.fp8, attention_prefill.bf16,
  * attention_decode, memory, and room for more. */
