@@ -106,6 +106,8 @@ int kt_bench_launch(kt_bench *b, kt_err *err);
 int kt_bench_gemm(kt_bench *b, kt_err *err);
 int kt_bench_decode(kt_bench *b, kt_err *err);
 int kt_bench_prefill(kt_bench *b, kt_err *err);
+/* cuDNN fused SDPA; KT_BENCH_SKIPPED without cuDNN 9 (bench_sdpa.c). */
+int kt_bench_sdpa(kt_bench *b, kt_err *err);
 int kt_bench_storage(kt_bench *b, kt_err *err);
 
 /* The composite validation: one Llama-3.1-8B decoder step at every (batch,

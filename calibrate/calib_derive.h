@@ -69,7 +69,8 @@ typedef struct calib_result {
     calib_figures figs;
     calib_curves curves;
     calib_efftab gemm;         /* BF16 and FP8 GEMM efficiency over M, one curve per shape */
-    calib_efftab prefill;      /* prefill attention efficiency over sequence length */
+    calib_efftab prefill;      /* unfused prefill attention efficiency over sequence length */
+    calib_efftab sdpa;         /* cuDNN fused attention efficiency over sequence length */
     calib_efftab decode;       /* paged decode bytes/s over HBM bandwidth, over context */
     char skipped[CALIB_LIST_CHARS];  /* figures and curves left as the base has them for lack of samples, ", "-separated */
     char failed[CALIB_LIST_CHARS];   /* figures and curves whose samples could not be fitted, with why, "; "-separated */

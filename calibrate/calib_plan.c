@@ -232,6 +232,20 @@ static int plan_prefill(const plan_ctx *c, calib_plan_item *it)
     return 0;
 }
 
+/* Fused causal attention: its FLOPs at the BF16 peak and the base's
+ * prefill attention curve. */
+static int plan_sdpa(const plan_ctx *c, calib_plan_item *it)
+{
+    size_t x[MAX_SWEEP], n = sweep(PREFILL_MIN_TOKENS, (size_t)c->p->prefill_max_tokens, x);
+    for (size_t i = 0; i < n; i++) {
+        double t = (double)x[i], flops = FLOPS_PER_MAC * c->p->prefill_heads * PREFILL_HEAD_DIM * t * (t + 1);
+        point(c, it, curve_time_ns(hw_attn_prefill_curve(c->h, DTYPE_BF16), t, flops,
+                                   hw_peak_flops(c->h, DTYPE_BF16)) * 1e-9);
+    }
+    snprintf(it->note, sizeof it->note, "runs only where cuDNN 9 loads");
+    return 0;
+}
+
 static int plan_storage(const plan_ctx *c, calib_plan_item *it)
 {
     if (!c->p->storage_file[0]) {
@@ -267,7 +281,8 @@ typedef int (*plan_fn)(const plan_ctx *c, calib_plan_item *it);
 
 static const struct { const char *name; plan_fn fn; } plan_steps[] = {
     { "hbm", plan_hbm }, { "host", plan_host }, { "peer", plan_peer }, { "launch", plan_launch },
-    { "gemm", plan_gemm }, { "decode", plan_decode }, { "prefill", plan_prefill }, { "storage", plan_storage },
+    { "gemm", plan_gemm }, { "decode", plan_decode }, { "prefill", plan_prefill }, { "sdpa", plan_sdpa },
+    { "storage", plan_storage },
     { "validate", plan_validate },
 };
 

@@ -50,7 +50,7 @@ typedef struct calib_plan {
 } calib_plan;
 
 /* Plans the steps named in the NULL-terminated list steps ("hbm", "host",
- * "peer", "launch", "gemm", "decode", "prefill", "storage", "validate")
+ * "peer", "launch", "gemm", "decode", "prefill", "sdpa", "storage", "validate")
  * with sweep parameters p on the GPU that base describes. Each timed call is
  * estimated as the L2 flush (flush bytes at hbm_bandwidth) plus the call at
  * the base's rates and curves plus a fixed call overhead; each step adds a

@@ -68,7 +68,7 @@ typedef struct benchmark {
 
 static const benchmark benchmarks[] = {
     { "hbm", kt_bench_hbm }, { "host", kt_bench_host }, { "peer", kt_bench_peer }, { "launch", kt_bench_launch },
-    { "gemm", kt_bench_gemm }, { "decode", kt_bench_decode }, { "prefill", kt_bench_prefill },
+    { "gemm", kt_bench_gemm }, { "decode", kt_bench_decode }, { "prefill", kt_bench_prefill }, { "sdpa", kt_bench_sdpa },
     { "storage", kt_bench_storage },
 };
 #define N_BENCHMARKS (sizeof benchmarks / sizeof benchmarks[0])
@@ -112,7 +112,7 @@ static void usage(FILE *out)
         "\n"
         "What to run:\n"
         "  --bench LIST            comma-separated, from hbm,host,peer,launch,gemm,decode,\n"
-        "                          prefill,storage (default: all)\n"
+        "                          prefill,sdpa,storage (default: all; sdpa needs cuDNN 9)\n"
         "  --validate              then run the composite validation (one Llama-3.1-8B\n"
         "                          decoder step) against the profile just written\n"
         "  --validate-only PATH    run only the validation, against the profile at PATH\n"
@@ -143,8 +143,8 @@ static void usage(FILE *out)
         "  --decode-batches LIST   decode batch sizes (1,8,32)\n"
         "  --decode-kv-heads N     KV heads of the decode benchmark (8)\n"
         "  --decode-max-bytes SIZE K plus V pool cap; larger points are left out (16GiB)\n"
-        "  --prefill-max-tokens N  prefill sequences 512..N (16384)\n"
-        "  --prefill-heads N       query heads of the prefill benchmark (32)\n"
+        "  --prefill-max-tokens N  prefill and sdpa sequences 512..N (16384)\n"
+        "  --prefill-heads N       query heads of the prefill and sdpa benchmarks (32)\n"
         "  --prefill-scores-bytes SIZE  score matrix budget; heads run in groups (4GiB)\n"
         "  --storage-file PATH     file on the drive under test (storage is skipped without)\n"
         "  --storage-max-bytes SIZE largest read (1GiB)\n"
@@ -249,7 +249,7 @@ static int parse_bench_list(const char *s, int *selected)
             i++;
         if (i == N_BENCHMARKS) {
             fprintf(stderr, "kvtier-calibrate: --bench: unknown benchmark '%s' (known: hbm, host, peer, "
-                    "launch, gemm, decode, prefill, storage)\n", tok);
+                    "launch, gemm, decode, prefill, sdpa, storage)\n", tok);
             return -1;
         }
         selected[i] = 1;
@@ -529,7 +529,7 @@ static int write_table(const char *path, const calib_result *r, kt_err *err)
             fprintf(f, "curve\t%s\t%.17g\t%.10g\t%.6g\t%zu\n", r->curves.c[i].key, p->x, p->eff, p->residual,
                     p->samples);
         }
-    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->decode };
+    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->sdpa, &r->decode };
     for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)
         for (size_t i = 0; i < tabs[t]->n; i++)
             for (size_t k = 0; k < tabs[t]->curves[i].n; k++)

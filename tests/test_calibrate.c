@@ -659,6 +659,42 @@ static void test_derive_clamps_and_goes_on(void)
     calib_db_close(db);
 }
 
+/* With cuDNN's fused attention measured, attention_prefill.bf16 comes from
+ * it: 32 heads of 128 at n = 512 .. 4096 taking 2·32·128·n(n+1) FLOPs at
+ * 0.6 × the BF16 peak give 0.6 at each n; the unfused prefill stays tabled. */
+static void test_derive_prefers_fused_attention(void)
+{
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(":memory:", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path(fixture), &err), 0);
+    hw_profile *base = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+    const double peak = hw_peak_flops(base, DTYPE_BF16);
+    for (double n = 512; n <= 4096; n *= 2) {
+        double flops = 2.0 * 32 * 128 * n * (n + 1), ns[7];
+        for (int r = 0; r < 7; r++)
+            ns[r] = flops / (0.6 * peak) * 1e9;
+        CU_ASSERT_EQUAL(calib_db_add_samples(db, 1, "sdpa", "bf16/h=32/d=128/b=1/causal", n, flops, ns, 7, &err), 0);
+    }
+    calib_result r;
+    CU_ASSERT_EQUAL_FATAL(calib_derive(db, 1, base, NULL, &r, &err), 0);
+    const calib_curve_fig *pf = calib_curve_fig_find(&r.curves, "attention_prefill.bf16");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pf);
+    CU_ASSERT_EQUAL_FATAL(pf->n, 4u);
+    for (size_t i = 0; i < pf->n; i++) {
+        CU_ASSERT_DOUBLE_EQUAL(pf->pt[i].x, 512 * ldexp(1.0, (int)i), 0);
+        CU_ASSERT_DOUBLE_EQUAL(pf->pt[i].eff, 0.6, 1e-12);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(pf->source, "cuDNN fused flash attention"));
+    CU_ASSERT_PTR_NULL(strstr(pf->source, "UPPER BOUND"));
+    CU_ASSERT_EQUAL(r.sdpa.n, 1u);
+    CU_ASSERT_EQUAL(r.prefill.n, 1u);
+    calib_result_free(&r);
+    hw_free(base);
+    calib_db_close(db);
+}
+
 /* The launch figure can come from the graphed sequence instead. */
 static void test_derive_launch_choice(void)
 {
@@ -981,8 +1017,8 @@ static void test_plan_by_hand(void)
     /* The default calibration (every benchmark and the validation) is
      * planned to fit in 8 minutes of a lent GPU. */
     kt_params_defaults(&p);
-    const char *const all[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "storage",
-                                "validate", NULL };
+    const char *const all[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "sdpa",
+                                "storage", "validate", NULL };
     CU_ASSERT_EQUAL_FATAL(calib_plan_make(&p, all, h, &plan, &err), 0);
     CU_ASSERT(plan.seconds > 9 * PLAN_START_S && plan.seconds < 8 * 60);
     const char *const bad[] = { "hbm", "nosuch", NULL };
@@ -1139,6 +1175,7 @@ int main(void)
         { "sample db: empty", test_db_empty },
         { "derive: fixture known answers", test_derive_fixture_known_answers },
         { "derive: launch figure choice", test_derive_launch_choice },
+        { "derive: fused attention preferred for prefill", test_derive_prefers_fused_attention },
         { "derive: clamps above 1, goes on past a failed fit", test_derive_clamps_and_goes_on },
         { "write: value formats", test_format_value },
         { "write: calibrated profile loads with hw_load", test_write_profile_from_fixture },
