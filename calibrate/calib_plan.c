@@ -213,7 +213,7 @@ static int plan_decode(const plan_ctx *c, calib_plan_item *it)
                                 double pages = ceil((double)ctx[i] / decode_pages[pg]);
                                 double kv = c->p->decode_batches[b] * pages * decode_pages[pg] * row;
                                 if (kv <= pool)
-                                    point(c, it, curve_time_ns(&c->h->attn_decode, 2 * kv, 2 * kv,
+                                    point(c, it, curve_time_ns(&c->h->attn_decode, DECODE_POOLS * kv, DECODE_POOLS * kv,
                                                                c->h->hbm_bw_Bps) * 1e-9);
                             }
     return 0;

@@ -690,8 +690,13 @@ static int run_child(child_fn fn, const options *o, const void *arg, int timeout
         snprintf(why, n, "fork: %s", strerror(errno));
         return -1;
     }
-    if (pid == 0)
-        _exit(fn(o, arg));
+    if (pid == 0) {
+        /* _exit skips stdio's flush at exit: a piped log would lose the child's lines. */
+        int st = fn(o, arg);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(st);
+    }
     struct timespec start, now, pause = { 0, CHILD_POLL_NS };
     clock_gettime(CLOCK_MONOTONIC, &start);
     int st = 0;
@@ -810,9 +815,17 @@ static void record_failure(const options *o, int64_t run, const char *bench, con
     calib_db_close(db);
 }
 
+/* Failures that ended a step before any run was recorded, kept until one is. */
+typedef struct pending {
+    char name[N_BENCHMARKS + 1][16];
+    char why[N_BENCHMARKS + 1][256];
+    size_t n;
+} pending;
+
 /* Runs the job in a child; returns 0 when it succeeded, else 1 after
- * saying why (and recording a crash or timeout in the run). */
-static int run_job(const options *o, bench_job *j, int64_t *run, int64_t before)
+ * saying why and recording what the child could not: a crash, the
+ * timeout, or a failure before the run existed (kept in p until it does). */
+static int run_job(const options *o, bench_job *j, int64_t *run, int64_t before, pending *p)
 {
     const char *name = j->bench ? j->bench->name : "validate";
     char why[256] = "";
@@ -820,13 +833,21 @@ static int run_job(const options *o, bench_job *j, int64_t *run, int64_t before)
     int st = run_child(child_bench, o, j, o->bench_timeout_s, why, sizeof why);
     if (*run == 0 && newest_run(o->db) > before)
         *run = newest_run(o->db);
-    if (st == 0)
-        return 0;
-    if (st < 0) {
-        fprintf(stderr, "kvtier-calibrate: %s %s\n", name, why);
-        record_failure(o, *run, name, why);
+    /* A child that exits with an error has recorded it, when there was a run to record it in. */
+    if ((st < 0 || (st > 0 && *run == 0)) && p->n < N_BENCHMARKS + 1) {
+        if (st > 0)
+            snprintf(why, sizeof why, "exited with status %d before the run was recorded (see the log)", st);
+        else
+            fprintf(stderr, "kvtier-calibrate: %s %s\n", name, why);
+        snprintf(p->name[p->n], sizeof p->name[0], "%s", name);
+        snprintf(p->why[p->n], sizeof p->why[0], "%s", why);
+        p->n++;
     }
-    return 1;
+    for (size_t i = 0; *run > 0 && i < p->n; i++)
+        record_failure(o, *run, p->name[i], p->why[i]);
+    if (*run > 0)
+        p->n = 0;
+    return st != 0;
 }
 
 /* Runs the selected benchmarks, one child process each, all adding to one
@@ -843,15 +864,16 @@ static int mode_measure(const options *o)
         return st == KT_EXIT_SKIP ? KT_EXIT_SKIP : EXIT_FAILURE;
     }
     int64_t before = newest_run(o->db), run = 0;
+    pending p = { .n = 0 };
     if (o->validate_only[0]) {
         bench_job j = { NULL, o->validate_only, 0 };
-        return run_job(o, &j, &run, before) ? EXIT_FAILURE : EXIT_SUCCESS;
+        return run_job(o, &j, &run, before, &p) ? EXIT_FAILURE : EXIT_SUCCESS;
     }
     int failed = 0;
     for (size_t i = 0; i < N_BENCHMARKS; i++) {
         bench_job j = { &benchmarks[i], NULL, 0 };
         if (o->selected[i])
-            failed += run_job(o, &j, &run, before);
+            failed += run_job(o, &j, &run, before, &p);
     }
     if (run == 0) {
         fprintf(stderr, "kvtier-calibrate: no benchmark recorded a run in %s; nothing to fit\n", o->db);
@@ -866,7 +888,7 @@ static int mode_measure(const options *o)
     calib_db_close(db);
     if (rc == 0 && o->validate) {
         bench_job j = { NULL, out, 0 };
-        failed += run_job(o, &j, &run, before);
+        failed += run_job(o, &j, &run, before, &p);
     }
     if (rc != 0)
         return rc;
