@@ -1047,6 +1047,43 @@ static void test_gemm_shapes(void)
     CU_ASSERT_EQUAL(calib_gemm_shapes("no-such-model", &set, &err), -1);
 }
 
+/* A measured dtype the base's group lacks (the H100 profile has no FP16
+ * GEMM curve) is added to the group; the rest of the group is copied. */
+static void test_write_adds_dtype_curve(void)
+{
+    static calib_curves curves;
+    memset(&curves, 0, sizeof curves);
+    curves.n = 1;
+    calib_curve_fig *cf = &curves.c[0];
+    snprintf(cf->key, sizeof cf->key, "gemm.fp16");
+    cf->x_kind = CURVE_X_TOKENS;
+    cf->n = 2;
+    cf->pt[0] = (calib_pooled){ 64, 0.25, 0.01, 2, 14 };
+    cf->pt[1] = (calib_pooled){ 4096, 0.75, 0, 1, 7 };
+    snprintf(cf->source, sizeof cf->source, "measured on test");
+    calib_figures figs;
+    memset(&figs, 0, sizeof figs);
+    kt_err err = { 0 };
+    hw_profile *base = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+    CU_ASSERT_EQUAL_FATAL(base->gemm[DTYPE_FP16].n, 0);     /* the premise */
+    char path[4096];
+    temp_path(path, sizeof path, "dtype");
+    calib_write_opts o = { "x.calibrated", NULL, NULL, &curves, NULL };
+    CU_ASSERT_EQUAL(calib_write_profile_file(tu_path(base_profile), &figs, &o, path, &err), 0);
+    hw_profile *h = hw_load(path, &err);
+    if (!h)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    check_measured_curve(h, &h->gemm[DTYPE_FP16], cf);
+    check_copied_curve(h, base, &h->gemm[DTYPE_BF16], &base->gemm[DTYPE_BF16], "gemm.bf16");
+    check_copied_curve(h, base, &h->gemm[DTYPE_FP8], &base->gemm[DTYPE_FP8], "gemm.fp8");
+    CU_ASSERT_EQUAL(h->n_prov, base->n_prov + 2);
+    hw_free(h);
+    hw_free(base);
+    unlink(path);
+}
+
 /* ---------- hw.c: residual and samples ---------- */
 
 /* Loads a profile whose hbm_bandwidth line is `fig`, the rest valid. */
@@ -1181,6 +1218,7 @@ int main(void)
         { "write: calibrated profile loads with hw_load", test_write_profile_from_fixture },
         { "write: unknown figure refused", test_write_refuses_unknown_figure },
         { "derive and write: a run with a failed benchmark", test_derive_failed_benchmark },
+        { "write: a measured dtype the base lacks", test_write_adds_dtype_curve },
         { "plan: points, calls and time by hand", test_plan_by_hand },
         { "plan: GEMM shapes of a model card", test_gemm_shapes },
         { "hw: residual and samples keys", test_hw_fit_keys },
