@@ -8,6 +8,7 @@
 #include <cuda_runtime_api.h>
 
 #include "calib_db.h"
+#include "calib_params.h"
 #include "err.h"
 
 /* Exit status for "nothing could be measured here" (no usable GPU), which
@@ -19,43 +20,6 @@
 #define KT_BENCH_SKIPPED 1
 #define KT_BENCH_FAILED (-1)
 
-/* At least this many timed samples per point (medians and quartiles need them). */
-#define KT_MIN_SAMPLES 7
-#define KT_MAX_LIST 16
-
-/* Every sweep parameter, with the defaults of kt_params_defaults (also in
- * `kvtier-calibrate --help` and calibrate/README.md). Sizes are bytes. */
-typedef struct kt_params {
-    int samples;               /* timed samples per point (>= 7): 11 */
-    int warmup;                /* untimed calls before them: 3 */
-    int quick;                 /* smaller sweeps for a smoke run */
-    size_t flush_min_bytes;    /* L2 flush buffer: max(this, 2 × L2): 128 MiB */
-    size_t hbm_min_bytes, hbm_max_bytes;   /* 1 MiB .. 4 GiB (max raised to 4 × L2) */
-    size_t host_min_bytes, host_max_bytes; /* 4 KiB .. 1 GiB */
-    size_t peer_min_bytes, peer_max_bytes; /* 1 MiB .. 1 GiB */
-    size_t kv_block_bytes[KT_MAX_LIST];    /* 16 KiB, 64 KiB, 256 KiB */
-    int n_kv_block_bytes;
-    int kv_max_blocks;         /* 1024 */
-    int launch_max_kernels;    /* 1024 */
-    char gemm_models[512];     /* model cards whose GEMM shapes are swept: llama-3.1-8b,llama-3.1-70b */
-    int gemm_max_tokens;       /* M = 1 .. this: 16384 */
-    int decode_max_context;    /* contexts 512 .. this: 131072 */
-    int decode_batches[KT_MAX_LIST];       /* 1, 8, 32 */
-    int n_decode_batches;
-    int decode_kv_heads;       /* 8 */
-    size_t decode_max_bytes;   /* KV pool cap per point: 16 GiB */
-    int prefill_max_tokens;    /* sequences 512 .. this: 16384 */
-    int prefill_heads;         /* 32 */
-    size_t prefill_scores_bytes;           /* score buffer; heads run in groups that fit: 4 GiB */
-    char storage_file[1024];   /* file the storage benchmark reads ("" skips it) */
-    size_t storage_max_bytes;  /* 1 GiB */
-    int validate_batches[KT_MAX_LIST];     /* 1, 8, 32, 64 */
-    int n_validate_batches;
-    int validate_contexts[KT_MAX_LIST];    /* 1024, 4096, 16384 */
-    int n_validate_contexts;
-} kt_params;
-
-void kt_params_defaults(kt_params *p);
 
 /* The device under test and the tools every benchmark uses.
  * Invariants after kt_bench_init: stream is a blocking stream (ordered after
@@ -82,10 +46,12 @@ typedef struct kt_bench {
 int kt_device_usable(int device, char *why, size_t n);
 
 /* Selects device, reads its properties and clocks (NVML when present),
- * allocates the stream, events and flush buffer, and records the run in db
- * with cmdline. Returns 0, or -1 with err; kt_bench_free either way. */
+ * allocates the stream, events and flush buffer, and records a new run in
+ * db with cmdline, or, when run_id > 0, adds to that existing run (one
+ * process per benchmark, one run). Returns 0, or -1 with err; kt_bench_free
+ * either way. db and p stay the caller's. */
 int kt_bench_init(kt_bench *b, int device, const kt_params *p, calib_db *db, const char *cmdline,
-                  kt_err *err);
+                  int64_t run_id, kt_err *err);
 void kt_bench_free(kt_bench *b);
 
 /* Fills info from the device without a database (validation, --fit-only). */
@@ -131,8 +97,6 @@ size_t kt_dev_free_bytes(void);
  * them (KT_SHUFFLE_SEED), which defeats any locality between neighbours. */
 void kt_block_table(int32_t *bt, int batch, int pages_per_seq, int shuffled);
 
-/* Powers of two from lo to hi (inclusive when hi is one), at most cap values. */
-size_t kt_pow2_sweep(size_t lo, size_t hi, size_t *out, size_t cap);
 
 /* ---------- the benchmarks (bench_*.c); each returns KT_BENCH_* ---------- */
 int kt_bench_hbm(kt_bench *b, kt_err *err);
@@ -142,6 +106,8 @@ int kt_bench_launch(kt_bench *b, kt_err *err);
 int kt_bench_gemm(kt_bench *b, kt_err *err);
 int kt_bench_decode(kt_bench *b, kt_err *err);
 int kt_bench_prefill(kt_bench *b, kt_err *err);
+/* cuDNN fused SDPA; KT_BENCH_SKIPPED without cuDNN 9 (bench_sdpa.c). */
+int kt_bench_sdpa(kt_bench *b, kt_err *err);
 int kt_bench_storage(kt_bench *b, kt_err *err);
 
 /* The composite validation: one Llama-3.1-8B decoder step at every (batch,

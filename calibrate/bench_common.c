@@ -21,42 +21,6 @@
 /* The flush buffer covers the L2 this many times over. */
 #define FLUSH_L2_MULTIPLE 2
 
-void kt_params_defaults(kt_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->samples = 11;
-    p->warmup = 3;
-    p->flush_min_bytes = 128 * MIB;
-    p->hbm_min_bytes = 1 * MIB;
-    p->hbm_max_bytes = 4 * GIB;
-    p->host_min_bytes = 4 * KIB;
-    p->host_max_bytes = 1 * GIB;
-    p->peer_min_bytes = 1 * MIB;
-    p->peer_max_bytes = 1 * GIB;
-    const size_t kv_blocks[] = { 16 * KIB, 64 * KIB, 256 * KIB };
-    for (size_t i = 0; i < sizeof kv_blocks / sizeof kv_blocks[0]; i++)
-        p->kv_block_bytes[p->n_kv_block_bytes++] = kv_blocks[i];
-    p->kv_max_blocks = 1024;
-    p->launch_max_kernels = 1024;
-    snprintf(p->gemm_models, sizeof p->gemm_models, "llama-3.1-8b,llama-3.1-70b");
-    p->gemm_max_tokens = 16384;
-    p->decode_max_context = 131072;
-    const int batches[] = { 1, 8, 32 };
-    for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++)
-        p->decode_batches[p->n_decode_batches++] = batches[i];
-    p->decode_kv_heads = 8;
-    p->decode_max_bytes = 16 * GIB;
-    p->prefill_max_tokens = 16384;
-    p->prefill_heads = 32;
-    p->prefill_scores_bytes = 4 * GIB;
-    p->storage_max_bytes = 1 * GIB;
-    const int vb[] = { 1, 8, 32, 64 }, vc[] = { 1024, 4096, 16384 };
-    for (size_t i = 0; i < sizeof vb / sizeof vb[0]; i++)
-        p->validate_batches[p->n_validate_batches++] = vb[i];
-    for (size_t i = 0; i < sizeof vc / sizeof vc[0]; i++)
-        p->validate_contexts[p->n_validate_contexts++] = vc[i];
-}
-
 int kt_cuda_fail(cudaError_t e, const char *what, kt_err *err)
 {
     KT_ERROR(err, NULL, 0, 0, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
@@ -100,13 +64,6 @@ size_t kt_dev_free_bytes(void)
     return cudaMemGetInfo(&free_b, &total) == cudaSuccess ? free_b : 0;
 }
 
-size_t kt_pow2_sweep(size_t lo, size_t hi, size_t *out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t v = lo ? lo : 1; v <= hi && n < cap; v *= 2)
-        out[n++] = v;
-    return n;
-}
 
 /* xorshift32 step: the fixed pseudo-random sequence behind block-table shuffles. */
 static uint32_t next_rand(uint32_t *x)
@@ -247,7 +204,7 @@ static int bench_alloc(kt_bench *b, kt_err *err)
 }
 
 int kt_bench_init(kt_bench *b, int device, const kt_params *p, calib_db *db, const char *cmdline,
-                  kt_err *err)
+                  int64_t run_id, kt_err *err)
 {
     memset(b, 0, sizeof *b);
     b->device = device;
@@ -261,7 +218,14 @@ int kt_bench_init(kt_bench *b, int device, const kt_params *p, calib_db *db, con
     b->l2_bytes = (size_t)b->info.l2_bytes;
     if (bench_alloc(b, err) < 0)
         return -1;
-    return db ? calib_db_add_run(db, &b->info, &b->run_id, err) : 0;
+    if (!db)
+        return 0;
+    if (run_id <= 0)
+        return calib_db_add_run(db, &b->info, &b->run_id, err);
+    /* Another benchmark process of the same calibration made the run. */
+    calib_run_info existing;
+    b->run_id = run_id;
+    return calib_db_run_info(db, run_id, &existing, err);
 }
 
 void kt_bench_free(kt_bench *b)

@@ -5,65 +5,15 @@
 
 #include "bench.h"
 #include "calib_names.h"
+#include "calib_plan.h"
 #include "kt_kernels.h"
 #include "lt_gemm.h"
-#include "model.h"
-#include "scenario.h"
 
-#define MAX_SHAPES 64
 #define MAX_SWEEP 32
-#define MAX_DIRS 8
-#define DIR_BUF 8192
 #define FLOPS_PER_MAC 2.0
 /* cuBLASLt workspace: what Hopper kernels ask for at most. */
 #define LT_WORKSPACE_BYTES ((size_t)32 << 20)
 #define FILL_SEED 7u
-
-typedef struct gemm_shape_nk { int64_t n, k; } gemm_shape_nk;
-
-typedef struct shape_set {
-    gemm_shape_nk s[MAX_SHAPES];
-    int n;
-} shape_set;
-
-static void shape_add(shape_set *set, int64_t n, int64_t k)
-{
-    for (int i = 0; i < set->n; i++)
-        if (set->s[i].n == n && set->s[i].k == k)
-            return;
-    if (set->n < MAX_SHAPES)
-        set->s[set->n++] = (gemm_shape_nk){ n, k };
-}
-
-/* The distinct linear-layer shapes of one card, lm_head included. */
-static int card_shapes(const char *name, const char *const *dirs, shape_set *set, kt_err *err)
-{
-    model_card *m = model_load_named(name, dirs, err);
-    if (!m)
-        return -1;
-    for (int l = 0; l < m->n_layers; l++) {
-        model_gemm g[MODEL_MAX_GEMMS];
-        int n = model_layer_gemms(m, l, g);
-        for (int i = 0; i < n; i++)
-            shape_add(set, g[i].n, g[i].k);
-    }
-    shape_add(set, m->vocab, m->hidden);
-    model_free(m);
-    return 0;
-}
-
-static int collect_shapes(const char *models, shape_set *set, kt_err *err)
-{
-    char buf[DIR_BUF], list[512];
-    const char *dirs[MAX_DIRS];
-    scenario_data_dirs(NULL, "models", buf, sizeof buf, dirs, MAX_DIRS);
-    snprintf(list, sizeof list, "%s", models);
-    char *save = NULL;
-    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        if (card_shapes(tok, dirs, set, err) < 0)
-            return -1;
-    return 0;
-}
 
 typedef struct gemm_ctx {
     kt_gemm plan;
@@ -77,7 +27,7 @@ static int op_gemm(void *v, cudaStream_t s, kt_err *err)
 }
 
 /* Largest N × K, M × K and M × N over the shapes, for one allocation each. */
-static void buffer_sizes(const shape_set *set, int64_t max_m, size_t *w, size_t *x, size_t *out)
+static void buffer_sizes(const calib_shape_set *set, int64_t max_m, size_t *w, size_t *x, size_t *out)
 {
     *w = *x = *out = 0;
     for (int i = 0; i < set->n; i++) {
@@ -93,7 +43,7 @@ static void buffer_sizes(const shape_set *set, int64_t max_m, size_t *w, size_t 
  * for are left out; KT_BENCH_SKIPPED when that is all of them (FP8 before
  * compute capability 8.9). */
 static int sweep_shape(kt_bench *b, cublasLtHandle_t lt, void *ws, gemm_ctx *c, kt_gemm_dtype dt,
-                       gemm_shape_nk shape, double *ns, kt_err *err)
+                       calib_gemm_shape shape, double *ns, kt_err *err)
 {
     size_t ms[MAX_SWEEP], skipped = 0;
     size_t n = kt_pow2_sweep(1, (size_t)b->p->gemm_max_tokens, ms, MAX_SWEEP);
@@ -128,7 +78,7 @@ static int fill_operands(gemm_ctx *c, size_t w, size_t x, kt_gemm_dtype dt, cuda
     return 0;
 }
 
-static int run_sweeps(kt_bench *b, cublasLtHandle_t lt, void *ws, gemm_ctx *c, const shape_set *set,
+static int run_sweeps(kt_bench *b, cublasLtHandle_t lt, void *ws, gemm_ctx *c, const calib_shape_set *set,
                       size_t w, size_t x, kt_err *err)
 {
     double *ns = calloc((size_t)b->p->samples, sizeof *ns);
@@ -155,8 +105,8 @@ static int run_sweeps(kt_bench *b, cublasLtHandle_t lt, void *ws, gemm_ctx *c, c
 
 int kt_bench_gemm(kt_bench *b, kt_err *err)
 {
-    shape_set set = { .n = 0 };
-    if (collect_shapes(b->p->gemm_models, &set, err) < 0)
+    calib_shape_set set = { .n = 0 };
+    if (calib_gemm_shapes(b->p->gemm_models, &set, err) < 0)
         return KT_BENCH_FAILED;
     size_t w, x, out;
     buffer_sizes(&set, b->p->gemm_max_tokens, &w, &x, &out);

@@ -78,7 +78,11 @@ static const char *const schema_sql =
     " tab TEXT NOT NULL,"
     " label TEXT NOT NULL,"
     " x REAL NOT NULL,"
-    " eff REAL NOT NULL);";
+    " eff REAL NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS calib_failures ("
+    " run_id INTEGER NOT NULL REFERENCES calib_runs(id),"
+    " bench TEXT NOT NULL,"
+    " message TEXT NOT NULL);";
 
 static int db_fail(calib_db *db, const char *what, kt_err *err)
 {
@@ -484,6 +488,40 @@ void calib_db_free_names(char **names, size_t n)
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
+}
+
+/* ---------- failures ---------- */
+
+int calib_db_add_failure(calib_db *db, int64_t run_id, const char *bench, const char *message, kt_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(db, "INSERT INTO calib_failures (run_id, bench, message) VALUES (?,?,?)", &st, err) < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, bench, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
+    return step_done(db, st, "insert failure", err);
+}
+
+int calib_db_failures(calib_db *db, int64_t run_id, char *buf, size_t n, size_t *count, kt_err *err)
+{
+    sqlite3_stmt *st;
+    buf[0] = '\0';
+    *count = 0;
+    if (prepare(db, "SELECT bench, message FROM calib_failures WHERE run_id = ? ORDER BY rowid", &st, err) < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, run_id);
+    size_t len = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len + 1 < n)
+            len += (size_t)snprintf(buf + len, n - len, "%s%s: %s", *count ? "; " : "",
+                                    (const char *)sqlite3_column_text(st, 0),
+                                    (const char *)sqlite3_column_text(st, 1));
+        (*count)++;
+    }
+    sqlite3_finalize(st);
+    return step == SQLITE_DONE ? 0 : db_fail(db, "read failures", err);
 }
 
 /* ---------- checks, validation, figures, efficiency ---------- */

@@ -9,7 +9,7 @@
 #include "err.h"
 
 /* Schema version written to PRAGMA user_version. */
-#define CALIB_DB_SCHEMA_VERSION 1
+#define CALIB_DB_SCHEMA_VERSION 2
 
 /* An open sample database (opaque; wraps one sqlite3 connection). */
 typedef struct calib_db calib_db;
@@ -78,6 +78,14 @@ int calib_db_points(calib_db *db, int64_t run_id, const char *bench, const char 
 int calib_db_cases(calib_db *db, int64_t run_id, const char *bench, char ***names, size_t *n,
                    kt_err *err);
 void calib_db_free_names(char **names, size_t n);
+
+/* Records that benchmark bench failed in run_id (its samples were not
+ * kept), with what went wrong. Strings are the caller's. */
+int calib_db_add_failure(calib_db *db, int64_t run_id, const char *bench, const char *message, kt_err *err);
+
+/* The failures of run_id as "bench: message; bench: message" in buf (n
+ * bytes, cut short when longer) and their number in *count. */
+int calib_db_failures(calib_db *db, int64_t run_id, char *buf, size_t n, size_t *count, kt_err *err);
 
 /* A correctness check of a benchmark kernel against a host reference. */
 int calib_db_add_check(calib_db *db, int64_t run_id, const char *bench, const char *case_name,

@@ -1,4 +1,4 @@
-/* calib_derive.c — which samples become which profile figure, and how: latency/bandwidth fits, efficiency tables read at reference sizes, device properties. */
+/* calib_derive.c — which samples become which profile figure or curve, and how: latency/bandwidth fits, efficiency curves pooled by size, device properties. */
 #include "calib_derive.h"
 
 #include <math.h>
@@ -9,24 +9,20 @@
 
 #include "calib_fit.h"
 #include "calib_names.h"
+#include "grow.h"
 #include "units.h"
 
 #define NS_PER_S 1e9
-
-/* Reference sizes for reading efficiencies off their tables (documented in
- * calibrate/README.md and `kvtier-calibrate --help`). */
-#define DEFAULT_GEMM_REF_TOKENS 8192.0
-#define DEFAULT_PREFILL_REF_TOKENS 8192.0
-#define DEFAULT_DECODE_REF_TOKENS 32768.0
+/* Bytes of one BF16 element. */
+#define BF16_BYTES 2.0
+/* Where a GEMM case names its shape: "bf16/n=6144/k=4096" (bench_gemm.c). */
+#define GEMM_SHAPE_TAG "n="
 
 /* "2025-06-01T12:00:00Z" -> the date part. */
 #define DATE_LEN 10
 
 void calib_derive_defaults(calib_derive_opts *o)
 {
-    o->gemm_ref_tokens = DEFAULT_GEMM_REF_TOKENS;
-    o->prefill_ref_tokens = DEFAULT_PREFILL_REF_TOKENS;
-    o->decode_ref_tokens = DEFAULT_DECODE_REF_TOKENS;
     o->launch = CALIB_LAUNCH_EAGER;
 }
 
@@ -36,6 +32,7 @@ void calib_result_free(calib_result *r)
         return;
     calib_efftab_free(&r->gemm);
     calib_efftab_free(&r->prefill);
+    calib_efftab_free(&r->sdpa);
     calib_efftab_free(&r->decode);
 }
 
@@ -44,6 +41,14 @@ const calib_figure *calib_figure_find(const calib_figures *figs, const char *key
     for (size_t i = 0; figs && i < figs->n; i++)
         if (strcmp(figs->fig[i].key, key) == 0)
             return &figs->fig[i];
+    return NULL;
+}
+
+const calib_curve_fig *calib_curve_fig_find(const calib_curves *curves, const char *key)
+{
+    for (size_t i = 0; curves && i < curves->n; i++)
+        if (strcmp(curves->c[i].key, key) == 0)
+            return &curves->c[i];
     return NULL;
 }
 
@@ -92,7 +97,40 @@ static void fig_note(calib_figure *fig, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Names a figure left assumed for lack of samples. */
+/* Appends one item to a list of the result, after sep when not the first. */
+static void list_add(char *list, size_t cap, const char *sep, const char *fmt, va_list ap)
+{
+    size_t len = strlen(list);
+    if (len + 1 >= cap)
+        return;
+    if (len)
+        len += (size_t)snprintf(list + len, cap - len, "%s", sep);
+    if (len + 1 < cap)
+        vsnprintf(list + len, cap - len, fmt, ap);
+}
+
+static void note_failed(derive_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_warning(derive_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Names a figure or curve whose samples could not be fitted, and why. */
+static void note_failed(derive_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    list_add(c->out->failed, sizeof c->out->failed, "; ", fmt, ap);
+    va_end(ap);
+}
+
+/* Names a value that was clamped or dropped. */
+static void note_warning(derive_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    list_add(c->out->warnings, sizeof c->out->warnings, "; ", fmt, ap);
+    va_end(ap);
+}
+
+/* Names a figure or curve left as the base has it for lack of samples. */
 static void skip(derive_ctx *c, const char *key)
 {
     size_t len = strlen(c->out->skipped);
@@ -118,8 +156,12 @@ typedef struct case_fit {
     double x_min, x_max;
 } case_fit;
 
-/* Fits bench/case_name. Returns 1 with *cf filled, 0 when the case has no
- * samples, -1 with err on a database error or a fit that fails. */
+/* What fit_case found. */
+enum { CASE_ERROR = -1, CASE_ABSENT = 0, CASE_FITTED = 1, CASE_UNFIT = 2 };
+
+/* Fits bench/case_name. Returns CASE_FITTED with *cf filled, CASE_ABSENT
+ * when the case has no samples, CASE_UNFIT (named in out->failed) when the
+ * fit fails, CASE_ERROR with err on a database error. */
 static int fit_case(derive_ctx *c, const char *bench, const char *case_name, case_fit *cf)
 {
     calib_point *p;
@@ -127,7 +169,7 @@ static int fit_case(derive_ctx *c, const char *bench, const char *case_name, cas
     if (calib_db_points(c->db, c->run, bench, case_name, &p, &n, c->err) < 0)
         return -1;
     if (n == 0)
-        return 0;
+        return CASE_ABSENT;
     int rc = calib_fit_points(p, n, &cf->fit);
     cf->samples = 0;
     for (size_t i = 0; i < n; i++)
@@ -136,11 +178,11 @@ static int fit_case(derive_ctx *c, const char *bench, const char *case_name, cas
     cf->x_max = p[n - 1].x;
     free(p);
     if (rc < 0 || !(cf->fit.rate_per_s > 0)) {
-        KT_ERROR(c->err, NULL, 0, 0, "%s/%s: the fit of time = latency + work / rate failed "
-                 "(%zu points; needs 2 or more sizes and a positive slope)", bench, case_name, n);
-        return -1;
+        note_failed(c, "%s/%s: the fit of time = latency + work / rate failed (%zu points; needs 2 or "
+                    "more sizes and a positive slope)", bench, case_name, n);
+        return CASE_UNFIT;
     }
-    return 1;
+    return CASE_FITTED;
 }
 
 /* Writes "fit t = 3.01 us + bytes / 3.00 TB/s (latency ±0.1 us, slope ±0.2%) over N
@@ -158,14 +200,14 @@ static void fit_text(const case_fit *cf, units_kind x_units, char *buf, size_t n
              cf->fit.n_points, lo, hi);
 }
 
-/* A bandwidth figure = the fitted asymptotic rate of one case. Returns 1
- * when added, 0 when there were no samples, -1 on error. */
+/* A bandwidth figure = the fitted asymptotic rate of one case. Returns
+ * what fit_case did, the figure added when CASE_FITTED. */
 static int bandwidth_figure(derive_ctx *c, const char *key, const char *bench, const char *case_name,
                             double *bw_out)
 {
     case_fit cf;
     int rc = fit_case(c, bench, case_name, &cf);
-    if (rc <= 0)
+    if (rc != CASE_FITTED)
         return rc;
     char what[96], fit[512], clocks[160];
     snprintf(what, sizeof what, "%s/%s (fitted asymptotic bandwidth)", bench, case_name);
@@ -177,13 +219,13 @@ static int bandwidth_figure(derive_ctx *c, const char *key, const char *bench, c
     fig_note(f, "%s; %lld samples%s", fit, (long long)cf.samples, clocks);
     if (bw_out)
         *bw_out = cf.fit.rate_per_s;
-    return 1;
+    return CASE_FITTED;
 }
 
 static int derive_hbm(derive_ctx *c, double *hbm_bw)
 {
     int rc = bandwidth_figure(c, "hbm_bandwidth", CALIB_BENCH_HBM, CALIB_CASE_HBM_READ, hbm_bw);
-    if (rc == 0)
+    if (rc == CASE_ABSENT)
         skip(c, "hbm_bandwidth");
     return rc < 0 ? -1 : 0;
 }
@@ -191,7 +233,7 @@ static int derive_hbm(derive_ctx *c, double *hbm_bw)
 static int derive_nvlink(derive_ctx *c)
 {
     int rc = bandwidth_figure(c, "nvlink_bandwidth", CALIB_BENCH_PEER, CALIB_CASE_PEER_CE, NULL);
-    if (rc == 0)
+    if (rc == CASE_ABSENT)
         skip(c, "nvlink_bandwidth");
     return rc < 0 ? -1 : 0;
 }
@@ -205,10 +247,10 @@ static int derive_pcie(derive_ctx *c)
     int b = a < 0 ? -1 : fit_case(c, CALIB_BENCH_HOST, CALIB_CASE_D2H_PINNED, &d2h);
     if (a < 0 || b < 0)
         return -1;
-    if (a == 0 || b == 0) {
+    if (a == CASE_ABSENT || b == CASE_ABSENT)
         skip(c, "pcie_bandwidth");
+    if (a != CASE_FITTED || b != CASE_FITTED)
         return 0;
-    }
     const case_fit *slow = h2d.fit.rate_per_s <= d2h.fit.rate_per_s ? &h2d : &d2h;
     const char *slow_case = slow == &h2d ? CALIB_CASE_H2D_PINNED : CALIB_CASE_D2H_PINNED;
     char what[128], fit[512], other[32];
@@ -243,10 +285,10 @@ static int derive_launch(derive_ctx *c)
     const char *which = launch_case(c->opts->launch);
     case_fit cf;
     int rc = fit_case(c, CALIB_BENCH_LAUNCH, which, &cf);
-    if (rc <= 0) {
-        if (rc == 0)
+    if (rc != CASE_FITTED) {
+        if (rc == CASE_ABSENT)
             skip(c, "launch_overhead");
-        return rc;
+        return rc < 0 ? -1 : 0;
     }
     char what[128];
     snprintf(what, sizeof what, "launch/%s (fitted time per kernel of back-to-back launches)", which);
@@ -258,30 +300,103 @@ static int derive_launch(derive_ctx *c)
              "%zu sequence lengths %.0f to %.0f kernels: per_kernel %.1f ns (sd %.2g), latency %.1f ns "
              "(sd %.3g); %lld samples", cf.fit.n_points, cf.x_min, cf.x_max, cf.fit.ns_per_unit,
              cf.fit.ns_per_unit_sd, cf.fit.latency_ns, cf.fit.latency_sd_ns, (long long)cf.samples);
-    return 1;
+    return 0;
 }
 
-/* ---------- efficiency tables ---------- */
+/* ---------- efficiency curves ---------- */
 
 /* Denominator of a case's efficiency: the peak rate it is compared with. */
 typedef double (*peak_fn)(const derive_ctx *c, const char *case_name);
 
-/* GEMM and prefill cases start with their operand dtype ("bf16/..."). */
-static double flops_peak(const derive_ctx *c, const char *case_name)
+/* The dtype a GEMM or prefill case starts with ("bf16/..."); -1 if none. */
+static int case_dtype(const char *case_name, kt_dtype *d)
 {
     char dt[16];
     const char *slash = strchr(case_name, '/');
     size_t len = slash ? (size_t)(slash - case_name) : strlen(case_name);
     if (len >= sizeof dt)
-        return 0;
+        return -1;
     memcpy(dt, case_name, len);
     dt[len] = '\0';
-    kt_dtype d;
-    return dtype_parse(dt, &d) < 0 ? 0 : hw_peak_flops(c->base, d);
+    return dtype_parse(dt, d);
 }
 
-/* Builds one curve per case of bench: eff = work / time / peak(case). */
-static int build_table(derive_ctx *c, const char *bench, peak_fn peak, calib_efftab *tab)
+static double flops_peak(const derive_ctx *c, const char *case_name)
+{
+    kt_dtype d;
+    return case_dtype(case_name, &d) < 0 ? 0 : hw_peak_flops(c->base, d);
+}
+
+/* Bytes/s of decode attention and HBM streaming are compared with the
+ * measured HBM bandwidth, or the base's when it was not measured: the one
+ * the written profile will carry. */
+static double hbm_peak(const derive_ctx *c, const char *case_name)
+{
+    (void)case_name;
+    const calib_figure *f = calib_figure_find(&c->out->figs, "hbm_bandwidth");
+    return f ? f->value : c->base->hbm_bw_Bps;
+}
+
+/* Efficiencies collected for one pooled curve. Owns p. */
+typedef struct effpts {
+    calib_effpt *p;
+    size_t n, cap;
+} effpts;
+
+static int effpts_add(effpts *e, double x, double eff, size_t samples)
+{
+    calib_effpt *grown = grow_array(e->p, &e->cap, e->n + 1, sizeof *grown);
+    if (!grown)
+        return -1;
+    e->p = grown;
+    e->p[e->n++] = (calib_effpt){ x, eff, samples };
+    return 0;
+}
+
+/* Which cases of a table also feed a pooled curve, and at which x. */
+typedef struct collect {
+    const char *const *filter; /* labels that go in (all of these strings) */
+    int x_is_work;             /* x = the work of a call (bytes moved), not the sweep's x */
+    effpts *into;
+} collect;
+
+/* Adds one case's curve (eff = work / time / peak) to tab and its points to
+ * the collects whose filter its label matches. Takes ownership of nothing. */
+static int table_add_case(derive_ctx *c, const char *bench, const char *name, double denom,
+                          calib_efftab *tab, const collect *cols, size_t n_cols)
+{
+    calib_point *p;
+    size_t n;
+    if (calib_db_points(c->db, c->run, bench, name, &p, &n, c->err) < 0)
+        return -1;
+    double *x = malloc((n ? n : 1) * sizeof *x), *eff = malloc((n ? n : 1) * sizeof *eff);
+    size_t samples = 0;
+    int rc = x && eff ? 0 : -1;
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        x[k] = p[k].x;
+        eff[k] = p[k].work / (p[k].median_ns / NS_PER_S) / denom;
+        samples += p[k].samples;
+        for (size_t j = 0; rc == 0 && j < n_cols; j++)
+            if (calib_label_matches(name, cols[j].filter))
+                rc = effpts_add(cols[j].into, cols[j].x_is_work ? p[k].work : p[k].x, eff[k], p[k].samples);
+    }
+    if (rc == 0 && calib_efftab_add(tab, name, x, eff, n) == 0) {
+        tab->curves[tab->n - 1].samples = samples;
+    } else {
+        KT_ERROR(c->err, NULL, 0, 0, "%s/%s: cannot build its efficiency curve", bench, name);
+        rc = -1;
+    }
+    free(x);
+    free(eff);
+    free(p);
+    return rc;
+}
+
+/* Builds one curve per case of bench into tab (for the comment block and
+ * table calib_efficiency) and feeds the collects. A case without a peak to
+ * compare with is named in out->failed and left out. */
+static int build_table(derive_ctx *c, const char *bench, peak_fn peak, calib_efftab *tab,
+                       const collect *cols, size_t n_cols)
 {
     char **names;
     size_t n_names;
@@ -290,143 +405,195 @@ static int build_table(derive_ctx *c, const char *bench, peak_fn peak, calib_eff
     int rc = 0;
     for (size_t i = 0; i < n_names && rc == 0; i++) {
         double denom = peak(c, names[i]);
-        calib_point *p;
-        size_t n;
-        if (!(denom > 0) || calib_db_points(c->db, c->run, bench, names[i], &p, &n, c->err) < 0) {
-            if (!(denom > 0))
-                KT_ERROR(c->err, NULL, 0, 0, "%s/%s: no peak rate to compare with", bench, names[i]);
-            rc = -1;
-            break;
-        }
-        double *x = malloc((n ? n : 1) * sizeof *x), *eff = malloc((n ? n : 1) * sizeof *eff);
-        size_t samples = 0;
-        for (size_t k = 0; x && eff && k < n; k++) {
-            x[k] = p[k].x;
-            eff[k] = p[k].work / (p[k].median_ns / NS_PER_S) / denom;
-            samples += p[k].samples;
-        }
-        if (!x || !eff || calib_efftab_add(tab, names[i], x, eff, n) < 0) {
-            KT_ERROR(c->err, NULL, 0, 0, "%s/%s: cannot build its efficiency curve", bench, names[i]);
-            rc = -1;
-        } else {
-            tab->curves[tab->n - 1].samples = samples;
-        }
-        free(x);
-        free(eff);
-        free(p);
+        if (!(denom > 0))
+            note_failed(c, "%s/%s: no peak rate to compare with in the base profile", bench, names[i]);
+        else
+            rc = table_add_case(c, bench, names[i], denom, tab, cols, n_cols);
     }
     calib_db_free_names(names, n_names);
     return rc;
 }
 
-/* What a table-read figure summarizes: median over the matching curves at x. */
-typedef struct table_read {
-    double value, residual;
-    size_t curves;
-    int64_t samples;
-} table_read;
-
-/* Reads tab at x over the curves matching filter. The residual is the RMS
- * relative deviation of the curves' values from their median: how well one
- * number stands for all of them. */
-static int table_at(const calib_efftab *tab, double x, const char *const *filter, table_read *r)
+/* The points of a pooled curve that a profile accepts: value in (0, 1]
+ * (above 1 clamped, others dropped, both warned), x strictly ascending
+ * (token counts rounded to whole tokens). */
+static void curve_keep_points(derive_ctx *c, calib_curve_fig *cf, const calib_pooled *pooled, size_t m)
 {
-    memset(r, 0, sizeof *r);
-    r->value = calib_efftab_median_at(tab, x, filter, &r->curves);
-    if (r->curves == 0)
-        return 0;
-    double sum = 0;
-    for (size_t i = 0; i < tab->n; i++) {
-        if (!calib_label_matches(tab->curves[i].label, filter))
+    for (size_t i = 0; i < m; i++) {
+        calib_pooled pt = pooled[i];
+        if (cf->x_kind == CURVE_X_TOKENS)
+            pt.x = fmax(1.0, round(pt.x));
+        if (!(pt.eff > 0) || (cf->n > 0 && !(pt.x > cf->pt[cf->n - 1].x))) {
+            note_warning(c, "%s: point at x = %.6g dropped (efficiency %.6g)", cf->key, pt.x, pt.eff);
             continue;
-        double v = calib_curve_eval(&tab->curves[i], x), rel = (r->value - v) / v;
-        sum += rel * rel;
-        r->samples += (int64_t)tab->curves[i].samples;
+        }
+        if (pt.eff > 1) {
+            note_warning(c, "%s: efficiency %.4g at x = %.6g clamped to 1 (check the base profile's "
+                         "peak figures against the GPU)", cf->key, pt.eff, pt.x);
+            pt.eff = 1;
+        }
+        cf->pt[cf->n++] = pt;
     }
-    r->residual = sqrt(sum / (double)r->curves);
-    return 1;
 }
 
-/* An efficiency figure read off a table; skipped when no curve matches. */
-static int efficiency_figure(derive_ctx *c, const char *key, const calib_efftab *tab, double x,
-                             const char *const *filter, const char *what, const char *how)
+/* Pools pts into the measured curve key: what names the benchmark in the
+ * source, how says what the value is. Skipped without points. */
+static int curve_add(derive_ctx *c, const char *key, curve_x_kind x_kind, const effpts *pts,
+                     const char *what, const char *how)
 {
-    table_read tr;
-    if (!table_at(tab, x, filter, &tr)) {
+    calib_curves *cs = &c->out->curves;
+    if (pts->n == 0) {
         skip(c, key);
         return 0;
     }
-    if (!(tr.value > 0 && tr.value <= 1)) {
-        KT_ERROR(c->err, NULL, 0, 0, "%s: measured efficiency %g is outside (0, 1]: check the peak "
-                 "figures of the base profile against the GPU", key, tr.value);
+    if (cs->n == CALIB_MAX_CURVES) {
+        KT_ERROR(c->err, NULL, 0, 0, "too many calibrated curves");
         return -1;
     }
-    calib_figure *f = fig_add(c, key, tr.value, tr.residual, tr.samples, what);
-    if (!f)
-        return -1;
-    fig_note(f, "%s; median over %zu curves at %.0f, each interpolated linearly in log space; "
-             "residual = RMS relative spread of the curves around the median; %lld samples", how,
-             tr.curves, x, (long long)tr.samples);
+    calib_curve_fig *cf = &cs->c[cs->n];
+    memset(cf, 0, sizeof *cf);
+    snprintf(cf->key, sizeof cf->key, "%s", key);
+    cf->x_kind = x_kind;
+    calib_pooled pooled[CURVE_MAX_POINTS];
+    size_t m = calib_effpts_pool(pts->p, pts->n, CURVE_MAX_POINTS, pooled);
+    curve_keep_points(c, cf, pooled, m);
+    if (cf->n == 0) {
+        note_failed(c, "%s: no measured point has a positive efficiency", key);
+        return 0;
+    }
+    snprintf(cf->source, sizeof cf->source, "measured on %s %.*s by kvtier-calibrate %s",
+             c->run_info.gpu_name, DATE_LEN, c->run_info.started_utc, what);
+    snprintf(cf->note, sizeof cf->note, "%s; each point the median of the %zu measured points whose x "
+             "falls in its bin of log2 x (x the bins' geometric mean); residual = RMS relative spread "
+             "of them around the median", how, pts->n);
+    cs->n++;
     return 1;
-}
-
-static double decode_peak(const derive_ctx *c, const char *case_name)
-{
-    (void)case_name;
-    const calib_figure *f = calib_figure_find(&c->out->figs, "hbm_bandwidth");
-    return f ? f->value : c->base->hbm_bw_Bps;
 }
 
 static int derive_gemm(derive_ctx *c)
 {
-    if (build_table(c, CALIB_BENCH_GEMM, flops_peak, &c->out->gemm) < 0)
-        return -1;
-    const char *const bf16[] = { CALIB_DTYPE_BF16_PREFIX, NULL };
-    return efficiency_figure(c, "efficiency.gemm", &c->out->gemm, c->opts->gemm_ref_tokens, bf16,
-                             "gemm/bf16 (cuBLASLt, model-card shapes; measured/peak_flops.bf16)",
-                             "BF16 GEMM FLOP/s over the dense BF16 peak at M tokens") < 0 ? -1 : 0;
+    const char *const bf16[] = { CALIB_DTYPE_BF16_PREFIX, NULL }, *const fp8[] = { CALIB_DTYPE_FP8_PREFIX, NULL };
+    effpts b = { 0 }, f = { 0 };
+    const collect cols[] = { { bf16, 0, &b }, { fp8, 0, &f } };
+    int rc = build_table(c, CALIB_BENCH_GEMM, flops_peak, &c->out->gemm, cols, 2);
+    if (rc == 0)
+        rc = curve_add(c, "gemm.bf16", CURVE_X_TOKENS, &b,
+                       "gemm/bf16 (cuBLASLt, model-card shapes; FLOP/s / peak_flops.bf16)",
+                       "BF16 GEMM FLOP/s over the dense BF16 peak by M tokens, median over the shapes");
+    if (rc >= 0)
+        rc = curve_add(c, "gemm.fp8", CURVE_X_TOKENS, &f,
+                       "gemm/fp8 (cuBLASLt e4m3, model-card shapes; FLOP/s / peak_flops.fp8)",
+                       "FP8 GEMM FLOP/s over the dense FP8 peak by M tokens, median over the shapes");
+    free(b.p);
+    free(f.p);
+    return rc < 0 ? -1 : 0;
 }
 
+/* attention_prefill.bf16: from cuDNN's fused flash attention when it ran
+ * (what serving engines run), else from the unfused kernel, marked as the
+ * lower bound on efficiency it is. Both are tabled. */
 static int derive_prefill(derive_ctx *c)
 {
-    if (build_table(c, CALIB_BENCH_PREFILL, flops_peak, &c->out->prefill) < 0)
-        return -1;
     const char *const bf16[] = { CALIB_DTYPE_BF16_PREFIX, NULL };
-    return efficiency_figure(c, "efficiency.attention", &c->out->prefill, c->opts->prefill_ref_tokens,
-                             bf16, "prefill/bf16 (UPPER BOUND on time: unfused batched GEMMs + "
-                             "softmax; a fused kernel is faster)",
-                             "causal attention FLOPs per second over the dense BF16 peak at "
-                             "sequence length; a lower bound on a fused kernel's efficiency") < 0 ? -1 : 0;
+    effpts b = { 0 }, fused = { 0 };
+    const collect cols[] = { { bf16, 0, &b } }, fused_cols[] = { { bf16, 0, &fused } };
+    int rc = build_table(c, CALIB_BENCH_PREFILL, flops_peak, &c->out->prefill, cols, 1);
+    if (rc == 0)
+        rc = build_table(c, CALIB_BENCH_SDPA, flops_peak, &c->out->sdpa, fused_cols, 1);
+    if (rc == 0 && fused.n > 0)
+        rc = curve_add(c, "attention_prefill.bf16", CURVE_X_TOKENS, &fused,
+                       "sdpa/bf16 (cuDNN fused flash attention, causal; FLOP/s / peak_flops.bf16)",
+                       "causal attention FLOPs per second over the dense BF16 peak by sequence tokens, "
+                       "cuDNN's fused scaled-dot-product attention (the unfused prefill benchmark's "
+                       "table is kept in the sample DB)");
+    else if (rc == 0)
+        rc = curve_add(c, "attention_prefill.bf16", CURVE_X_TOKENS, &b,
+                       "prefill/bf16 (UPPER BOUND on time: unfused batched GEMMs + softmax writing the "
+                       "full score matrix; a fused kernel is faster)",
+                       "causal attention FLOPs per second over the dense BF16 peak by sequence tokens; "
+                       "a LOWER BOUND on a fused (FlashAttention) kernel's efficiency");
+    free(b.p);
+    free(fused.p);
+    return rc < 0 ? -1 : 0;
 }
 
-/* efficiency.memory: paged decode attention's bytes/s against the measured
- * HBM bandwidth. Without decode samples but with a measured HBM bandwidth
- * it is 1 by construction (that bandwidth is already the achieved rate). */
+static int derive_decode(derive_ctx *c)
+{
+    const char *const fp16_shuffled[] = { CALIB_DTYPE_FP16_PREFIX, CALIB_DECODE_SHUFFLED, NULL };
+    effpts e = { 0 };
+    const collect cols[] = { { fp16_shuffled, 1, &e } };
+    int rc = build_table(c, CALIB_BENCH_DECODE, hbm_peak, &c->out->decode, cols, 1);
+    if (rc == 0)
+        rc = curve_add(c, "attention_decode", CURVE_X_BYTES, &e,
+                       "decode/fp16 (own paged kernel, shuffled block tables; bytes/s / hbm_bandwidth)",
+                       "bytes one paged decode call reads (KV once, queries, outputs, block table) per "
+                       "second over hbm_bandwidth, by those bytes; describes kvtier-calibrate's own "
+                       "kernel, not FlashInfer's or vLLM's");
+    free(e.p);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Bytes a BF16 GEMM out[M][N] = x[M][K]·W[N][K]^T moves: both operands read
+ * once, the output written once. */
+static double gemm_bf16_bytes(double m, double n, double k)
+{
+    return BF16_BYTES * (m * k + n * k + m * n);
+}
+
+/* Adds the memory-bound points of one BF16 GEMM case (its FLOPs at the
+ * dense peak would take less time than its bytes at hbm_bw) to e as
+ * bytes/s over hbm_bw at x = bytes moved. */
+static int gemm_memory_points(derive_ctx *c, const char *name, double hbm_bw, effpts *e)
+{
+    double n_dim, k_dim;
+    const char *nk = strstr(name, GEMM_SHAPE_TAG);
+    if (!nk || sscanf(nk, GEMM_SHAPE_TAG "%lf/k=%lf", &n_dim, &k_dim) != 2)
+        return 0;
+    calib_point *p;
+    size_t n;
+    if (calib_db_points(c->db, c->run, CALIB_BENCH_GEMM, name, &p, &n, c->err) < 0)
+        return -1;
+    double peak = hw_peak_flops(c->base, DTYPE_BF16);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        double bytes = gemm_bf16_bytes(p[i].x, n_dim, k_dim);
+        if (p[i].work / peak < bytes / hbm_bw)
+            rc = effpts_add(e, bytes, bytes / (p[i].median_ns / NS_PER_S) / hbm_bw, p[i].samples);
+    }
+    free(p);
+    return rc;
+}
+
+/* memory: HBM streaming reads and memory-bound BF16 GEMMs, bytes/s over
+ * hbm_bandwidth by the bytes one kernel moves. */
 static int derive_memory(derive_ctx *c)
 {
-    if (build_table(c, CALIB_BENCH_DECODE, decode_peak, &c->out->decode) < 0)
-        return -1;
-    const char *const fp16_shuffled[] = { CALIB_DTYPE_FP16_PREFIX, CALIB_DECODE_SHUFFLED, NULL };
-    table_read tr;
-    if (table_at(&c->out->decode, c->opts->decode_ref_tokens, fp16_shuffled, &tr))
-        return efficiency_figure(c, "efficiency.memory", &c->out->decode, c->opts->decode_ref_tokens,
-                                 fp16_shuffled, "decode/fp16 paged attention (shuffled block "
-                                 "table; bytes/s over the measured hbm_bandwidth)",
-                                 "KV bytes read per second by the paged decode kernel over the "
-                                 "fitted HBM read bandwidth at context tokens") < 0 ? -1 : 0;
-    const calib_figure *hbm = calib_figure_find(&c->out->figs, "hbm_bandwidth");
-    if (!hbm) {
-        skip(c, "efficiency.memory");
-        return 0;
+    effpts e = { 0 };
+    double hbm_bw = hbm_peak(c, NULL);
+    calib_point *p;
+    size_t n;
+    int rc = calib_db_points(c->db, c->run, CALIB_BENCH_HBM, CALIB_CASE_HBM_READ, &p, &n, c->err);
+    if (rc == 0) {
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            rc = effpts_add(&e, p[i].work, p[i].work / (p[i].median_ns / NS_PER_S) / hbm_bw, p[i].samples);
+        free(p);
     }
-    int64_t samples = hbm->samples;
-    calib_figure *f = fig_add(c, "efficiency.memory", 1.0, 0.0, samples,
-                              "hbm/read: 1 by construction, hbm_bandwidth is the measured streaming "
-                              "read rate (no paged-decode samples)");
-    if (!f)
-        return -1;
-    fig_note(f, "Run the decode benchmark to measure how close paged attention comes to it.");
-    return 0;
+    char **names = NULL;
+    size_t n_names = 0;
+    if (rc == 0)
+        rc = calib_db_cases(c->db, c->run, CALIB_BENCH_GEMM, &names, &n_names, c->err);
+    for (size_t i = 0; rc == 0 && i < n_names; i++)
+        if (strncmp(names[i], CALIB_DTYPE_BF16_PREFIX, strlen(CALIB_DTYPE_BF16_PREFIX)) == 0)
+            rc = gemm_memory_points(c, names[i], hbm_bw, &e);
+    calib_db_free_names(names, n_names);
+    if (rc == 0)
+        rc = curve_add(c, "memory", CURVE_X_BYTES, &e,
+                       "hbm/read and memory-bound gemm/bf16 (bytes/s / hbm_bandwidth)",
+                       "bytes moved per second over hbm_bandwidth by the bytes one kernel moves: HBM "
+                       "streaming reads, and BF16 GEMMs whose bytes at hbm_bandwidth take longer than "
+                       "their FLOPs at the dense peak (bytes = 2(MK + NK + MN))");
+    free(e.p);
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---------- the device's own figures ---------- */
@@ -460,6 +627,7 @@ int calib_derive(calib_db *db, int64_t run_id, const hw_profile *base, const cal
     memset(out, 0, sizeof *out);
     calib_efftab_init(&out->gemm, "gemm");
     calib_efftab_init(&out->prefill, "prefill");
+    calib_efftab_init(&out->sdpa, "sdpa");
     calib_efftab_init(&out->decode, "decode");
     calib_derive_opts defaults;
     if (!o) {
@@ -476,10 +644,9 @@ int calib_derive(calib_db *db, int64_t run_id, const hw_profile *base, const cal
     c.err = err;
     if (calib_db_run_info(db, run_id, &c.run_info, err) < 0)
         return -1;
-    double hbm_bw = 0;
-    if (derive_device(&c) < 0 || derive_hbm(&c, &hbm_bw) < 0 || derive_pcie(&c) < 0 ||
+    if (derive_device(&c) < 0 || derive_hbm(&c, NULL) < 0 || derive_pcie(&c) < 0 ||
         derive_nvlink(&c) < 0 || derive_launch(&c) < 0 || derive_gemm(&c) < 0 ||
-        derive_prefill(&c) < 0 || derive_memory(&c) < 0)
+        derive_prefill(&c) < 0 || derive_decode(&c) < 0 || derive_memory(&c) < 0)
         return -1;
     return 0;
 }
@@ -498,6 +665,20 @@ static int store_table(calib_db *db, int64_t run_id, const calib_efftab *t, kt_e
     return 0;
 }
 
+/* A measured curve's points go to calib_figures as "curves.KEY[i]" with x in the source. */
+static int store_curve(calib_db *db, int64_t run_id, const calib_curve_fig *cf, kt_err *err)
+{
+    for (size_t i = 0; i < cf->n; i++) {
+        char key[128], source[512];
+        snprintf(key, sizeof key, "curves.%s[%zu]", cf->key, i);
+        snprintf(source, sizeof source, "x = %.17g; %s", cf->pt[i].x, cf->source);
+        if (calib_db_add_figure(db, run_id, key, cf->pt[i].eff, cf->pt[i].residual,
+                                (int64_t)cf->pt[i].samples, source, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int calib_result_store(calib_db *db, int64_t run_id, const calib_result *r, kt_err *err)
 {
     if (calib_db_begin(db, err) < 0)
@@ -507,8 +688,11 @@ int calib_result_store(calib_db *db, int64_t run_id, const calib_result *r, kt_e
         const calib_figure *f = &r->figs.fig[i];
         rc = calib_db_add_figure(db, run_id, f->key, f->value, f->residual, f->samples, f->source, err);
     }
+    for (size_t i = 0; i < r->curves.n && rc == 0; i++)
+        rc = store_curve(db, run_id, &r->curves.c[i], err);
     if (rc == 0)
         rc = store_table(db, run_id, &r->gemm, err) < 0 || store_table(db, run_id, &r->prefill, err) < 0 ||
+             store_table(db, run_id, &r->sdpa, err) < 0 ||
              store_table(db, run_id, &r->decode, err) < 0 ? -1 : 0;
     if (rc == 0)
         return calib_db_commit(db, err);

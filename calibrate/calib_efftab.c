@@ -142,3 +142,66 @@ double calib_efftab_median_at(const calib_efftab *t, double x, const char *const
     free(v);
     return med;
 }
+
+/* ---------- pooled curves ---------- */
+
+/* Bin of x for log2 bins of width w, centred on multiples of w. */
+static long pool_bin(double x, double w) { return lround(log2(x) / w); }
+
+/* Distinct bins among the points at width w. bins is scratch space of n. */
+static size_t pool_count_bins(const calib_effpt *pts, size_t n, double w, double *bins)
+{
+    for (size_t i = 0; i < n; i++)
+        bins[i] = (double)pool_bin(pts[i].x, w);
+    gsl_sort(bins, 1, n);
+    size_t distinct = n ? 1 : 0;
+    for (size_t i = 1; i < n; i++)
+        distinct += bins[i] != bins[i - 1];
+    return distinct;
+}
+
+/* Summarizes the points of bin b (width w) into *p; vals is scratch of n. */
+static void pool_one_bin(const calib_effpt *pts, size_t n, double w, long b, double *vals, calib_pooled *p)
+{
+    double log_sum = 0;
+    memset(p, 0, sizeof *p);
+    for (size_t i = 0; i < n; i++) {
+        if (pool_bin(pts[i].x, w) != b)
+            continue;
+        vals[p->n_values++] = pts[i].eff;
+        log_sum += log(pts[i].x);
+        p->samples += pts[i].samples;
+    }
+    gsl_sort(vals, 1, p->n_values);
+    p->eff = gsl_stats_median_from_sorted_data(vals, 1, p->n_values);
+    p->x = exp(log_sum / (double)p->n_values);
+    double sum = 0;
+    for (size_t i = 0; i < p->n_values; i++) {
+        double rel = (vals[i] - p->eff) / p->eff;
+        sum += rel * rel;
+    }
+    p->residual = sqrt(sum / (double)p->n_values);
+}
+
+size_t calib_effpts_pool(const calib_effpt *pts, size_t n, size_t max_out, calib_pooled *out)
+{
+    if (!pts || n == 0 || max_out == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(pts[i].x > 0) || !isfinite(pts[i].x) || !isfinite(pts[i].eff))
+            return 0;
+    double *bins = malloc(n * sizeof *bins), *vals = malloc(n * sizeof *vals);
+    size_t m = 0;
+    if (bins && vals) {
+        double w = 1;
+        while (pool_count_bins(pts, n, w, bins) > max_out)
+            w *= 2;
+        /* bins[] is sorted: walk its distinct values. */
+        for (size_t i = 0; i < n; i++)
+            if (i == 0 || bins[i] != bins[i - 1])
+                pool_one_bin(pts, n, w, (long)bins[i], vals, &out[m++]);
+    }
+    free(bins);
+    free(vals);
+    return m;
+}

@@ -52,4 +52,28 @@ int calib_label_matches(const char *label, const char *const *filter);
  * median, or NAN when no curve matched. */
 double calib_efftab_median_at(const calib_efftab *t, double x, const char *const *filter, size_t *n_used);
 
+/* One measured efficiency: a benchmark point's rate over its peak at size x
+ * (tokens or bytes), and how many raw samples its median rests on. */
+typedef struct calib_effpt {
+    double x, eff;
+    size_t samples;
+} calib_effpt;
+
+/* One point of a pooled curve: the median of the efficiencies whose x fell
+ * into one bin. Invariants: n_values >= 1; residual >= 0. */
+typedef struct calib_pooled {
+    double x;                  /* geometric mean of the bin's x (exact when they are equal) */
+    double eff;                /* median of the bin's efficiencies */
+    double residual;           /* RMS relative deviation of them from the median; 0 for one */
+    size_t n_values, samples;  /* efficiencies and raw samples behind the point */
+} calib_pooled;
+
+/* Pools pts[0..n) (x > 0, eff finite; any order) into one curve of at most
+ * max_out points: bins of log2 x of width w, centred on multiples of w (so
+ * powers of two each have their own bin when w = 1), w the smallest power
+ * of two that gives at most max_out bins. Writes the bins in ascending x to
+ * out (room for max_out) and returns how many; 0 when n == 0, a point is
+ * invalid or memory runs out. Nothing is kept. */
+size_t calib_effpts_pool(const calib_effpt *pts, size_t n, size_t max_out, calib_pooled *out);
+
 #endif

@@ -16,6 +16,7 @@
  * decode   fp16|fp8 /page=P/g=G/d=D/b=B/shuffled|identity
  *                                                  context tokens       bytes read
  * prefill  bf16/h=H/d=D/b=B                        sequence tokens      causal FLOPs
+ * sdpa     bf16/h=H/d=D/b=B/causal                 sequence tokens      causal FLOPs
  * storage  cufile | pread+memcpy                   bytes per read       bytes moved
  *
  * ns is always the time of one call in nanoseconds (for enqueue: host time).
@@ -27,6 +28,7 @@
 #define CALIB_BENCH_GEMM "gemm"
 #define CALIB_BENCH_DECODE "decode"
 #define CALIB_BENCH_PREFILL "prefill"
+#define CALIB_BENCH_SDPA "sdpa"
 #define CALIB_BENCH_STORAGE "storage"
 
 #define CALIB_CASE_HBM_READ "read"
@@ -42,6 +44,7 @@
 /* Case-name parts the fits filter on. */
 #define CALIB_DTYPE_BF16_PREFIX "bf16/"
 #define CALIB_DTYPE_FP16_PREFIX "fp16/"
+#define CALIB_DTYPE_FP8_PREFIX "fp8/"
 #define CALIB_DECODE_SHUFFLED "/shuffled"
 
 #endif

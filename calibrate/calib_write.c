@@ -1,4 +1,4 @@
-/* calib_write.c — emits profile YAML from a base profile's tree and the measured figures, quoting strings and writing values with their units. */
+/* calib_write.c — emits profile YAML from a base profile's tree and the measured figures and curves, quoting strings and writing values with their units. */
 #include "calib_write.h"
 
 #include <math.h>
@@ -52,9 +52,8 @@ static const struct { const char *key; value_fmt fmt; } key_formats[] = {
     { "sm_count", FMT_COUNT }, { "kernels_per_layer", FMT_COUNT },
     { "gpus_per_node", FMT_COUNT }, { "nvlink_domain_gpus", FMT_COUNT },
     { "price_usd", FMT_PLAIN }, { "hourly_usd", FMT_PLAIN }, { "power", FMT_WATTS },
-    { "efficiency.gemm", FMT_PLAIN }, { "efficiency.attention", FMT_PLAIN },
-    { "efficiency.memory", FMT_PLAIN }, { "efficiency.nvlink", FMT_PLAIN },
-    { "efficiency.network", FMT_PLAIN },
+    { "efficiency.nvlink", FMT_PLAIN }, { "efficiency.network", FMT_PLAIN },
+    { "small_op_floor", FMT_NS }, { "host_overhead.step", FMT_NS }, { "host_overhead.sequence", FMT_NS },
 };
 
 #define PEAK_PREFIX "peak_flops."
@@ -159,6 +158,8 @@ typedef struct write_ctx {
     FILE *out;
     const calib_figures *figs;
     int *used;                 /* per figs entry: written */
+    const calib_curves *curves;/* may be NULL */
+    int curve_used[CALIB_MAX_CURVES];
     kt_err *err;
 } write_ctx;
 
@@ -216,10 +217,114 @@ static int put_figures(write_ctx *w, const conf_node *figures)
     return 0;
 }
 
+/* ---------- curves ---------- */
+
+/* Spaces before a curve's "- " points: below curves: and a dtype group. */
+#define CURVE_POINT_DEPTH 3
+
+/* The measured curve with this key, marked written; NULL when none. */
+static const calib_curve_fig *take_curve(write_ctx *w, const char *key)
+{
+    for (size_t i = 0; w->curves && i < w->curves->n; i++)
+        if (strcmp(w->curves->c[i].key, key) == 0) {
+            w->curve_used[i] = 1;
+            return &w->curves->c[i];
+        }
+    return NULL;
+}
+
+/* A measured curve's points, one flow mapping per line. */
+static void put_measured_curve(FILE *out, int depth, const calib_curve_fig *cf)
+{
+    for (size_t i = 0; i < cf->n; i++) {
+        const calib_pooled *p = &cf->pt[i];
+        char x[64];
+        if (cf->x_kind == CURVE_X_BYTES)
+            format_bytes(p->x, x, sizeof x);
+        else
+            snprintf(x, sizeof x, "%.0f", p->x);
+        fprintf(out, "%*s- {x: %s, value: %.*g, status: measured, source: ", depth * INDENT, "", x,
+                VALUE_DIGITS, p->eff);
+        put_quoted(out, cf->source);
+        fprintf(out, ", residual: %.6g, samples: %zu", p->residual, p->samples);
+        if (i == 0 && cf->note[0]) {
+            fputs(", note: ", out);
+            put_quoted(out, cf->note);
+        }
+        fputs("}\n", out);
+    }
+}
+
+/* A base curve copied point by point, each as the flow text it reads back as. */
+static int put_copied_curve(write_ctx *w, int depth, const conf_node *seq)
+{
+    if (conf_expect(seq, CONF_SEQ, w->err) < 0)
+        return -1;
+    for (size_t i = 0; i < seq->n_kids; i++) {
+        char *flow = conf_to_flow(seq->kids[i]);
+        if (!flow) {
+            CONF_ERROR(w->err, seq->kids[i], "out of memory");
+            return -1;
+        }
+        fprintf(w->out, "%*s- %s\n", depth * INDENT, "", flow);
+        free(flow);
+    }
+    return 0;
+}
+
+/* "key:" and the curve at key (the measured one when there is one). */
+static int put_curve(write_ctx *w, int depth, const char *name, const char *key, const conf_node *seq)
+{
+    fprintf(w->out, "%*s%s:\n", depth * INDENT, "", name);
+    const calib_curve_fig *cf = take_curve(w, key);
+    if (cf) {
+        put_measured_curve(w->out, depth + 1, cf);
+        return 0;
+    }
+    return put_copied_curve(w, depth + 1, seq);
+}
+
+/* A per-dtype group {bf16: [...], fp8: [...]}, with measured dtypes the
+ * base lacks added at its end. */
+static int put_curve_group(write_ctx *w, const conf_node *group)
+{
+    fprintf(w->out, "%*s%s:\n", INDENT, "", group->key);
+    char key[128];
+    for (size_t i = 0; i < group->n_kids; i++) {
+        snprintf(key, sizeof key, "%s.%s", group->key, group->kids[i]->key);
+        if (put_curve(w, 2, group->kids[i]->key, key, group->kids[i]) < 0)
+            return -1;
+    }
+    size_t prefix = strlen(group->key);
+    for (size_t i = 0; w->curves && i < w->curves->n; i++) {
+        const calib_curve_fig *cf = &w->curves->c[i];
+        if (w->curve_used[i] || strncmp(cf->key, group->key, prefix) != 0 || cf->key[prefix] != '.')
+            continue;
+        fprintf(w->out, "%*s%s:\n", 2 * INDENT, "", cf->key + prefix + 1);
+        put_measured_curve(w->out, CURVE_POINT_DEPTH, cf);
+        w->curve_used[i] = 1;
+    }
+    return 0;
+}
+
+static int put_curves(write_ctx *w, const conf_node *curves)
+{
+    if (conf_expect(curves, CONF_MAP, w->err) < 0)
+        return -1;
+    fputs("curves:\n", w->out);
+    for (size_t i = 0; i < curves->n_kids; i++) {
+        const conf_node *n = curves->kids[i];
+        int rc = n->kind == CONF_MAP ? put_curve_group(w, n) : put_curve(w, 1, n->key, n->key, n);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static void put_tables(FILE *out, const calib_result *r)
 {
-    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->decode };
-    fputs("\n# Efficiency tables behind the figures above (measured / peak; interpolated in\n"
+    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->sdpa, &r->decode };
+    fputs("\n# Efficiency tables behind the figures and curves above (measured / peak; interpolated in\n"
           "# log x between points). Full precision: table calib_efficiency of the sample DB.\n", out);
     for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)
         for (size_t i = 0; i < tabs[t]->n; i++) {
@@ -231,13 +336,19 @@ static void put_tables(FILE *out, const calib_result *r)
         }
 }
 
-/* Checks that every measured figure found its place in the base. */
+/* Checks that every measured figure and curve found its place in the base. */
 static int all_used(const write_ctx *w, const char *base_path)
 {
     for (size_t i = 0; i < w->figs->n; i++)
         if (!w->used[i]) {
             KT_ERROR(w->err, base_path, 0, 0, "measured figure %s is not in the base profile",
                      w->figs->fig[i].key);
+            return -1;
+        }
+    for (size_t i = 0; w->curves && i < w->curves->n; i++)
+        if (!w->curve_used[i]) {
+            KT_ERROR(w->err, base_path, 0, 0, "measured curve %s is not in the base profile",
+                     w->curves->c[i].key);
             return -1;
         }
     return 0;
@@ -247,19 +358,20 @@ static int put_profile(write_ctx *w, const conf_node *root, const calib_write_op
                        const char *base_path)
 {
     const char *base_gpu = NULL;
-    const conf_node *figures = conf_find(root, "figures");
+    const conf_node *figures = conf_find(root, "figures"), *curves = conf_find(root, "curves");
     conf_node *gpu = conf_find(root, "gpu");
-    if (conf_expect(root, CONF_MAP, w->err) < 0 || !figures || !gpu ||
+    if (conf_expect(root, CONF_MAP, w->err) < 0 || !figures || !gpu || !curves ||
         conf_scalar_str(gpu, &base_gpu, w->err) < 0) {
-        if (!figures || !gpu)
-            KT_ERROR(w->err, base_path, 0, 0, "base profile has no %s", figures ? "gpu" : "figures");
+        if (!figures || !gpu || !curves)
+            KT_ERROR(w->err, base_path, 0, 0, "base profile has no %s",
+                     !figures ? "figures" : !gpu ? "gpu" : "curves");
         return -1;
     }
     if (o->comment)
         put_comment(w->out, o->comment);
     put_scalar(w->out, 0, "name", o->name, 1);
     put_scalar(w->out, 0, "gpu", o->gpu ? o->gpu : base_gpu, 1);
-    if (put_figures(w, figures) < 0 || all_used(w, base_path) < 0)
+    if (put_figures(w, figures) < 0 || put_curves(w, curves) < 0 || all_used(w, base_path) < 0)
         return -1;
     if (o->tables)
         put_tables(w->out, o->tables);
@@ -276,7 +388,7 @@ int calib_write_profile(const char *base_path, const calib_figures *figs, const 
     conf_node *root = conf_parse_file(base_path, err);
     if (!root)
         return -1;
-    write_ctx w = { out, figs, calloc(figs->n + 1, sizeof(int)), err };
+    write_ctx w = { out, figs, calloc(figs->n + 1, sizeof(int)), o->curves, { 0 }, err };
     int rc = -1;
     if (!w.used)
         KT_ERROR(err, base_path, 0, 0, "out of memory");

@@ -1,4 +1,4 @@
-/* calib_write.h — writes a calibrated hardware profile: the spec-sheet profile's figures with the measured ones replaced, each with status, source, residual and sample count. */
+/* calib_write.h — writes a calibrated hardware profile: the spec-sheet profile's figures and curves with the measured ones replaced, each with status, source, residual and sample count. */
 #ifndef KT_CALIB_WRITE_H
 #define KT_CALIB_WRITE_H
 
@@ -11,15 +11,19 @@ typedef struct calib_write_opts {
     const char *name;          /* the profile's name ("h100-sxm.calibrated"); required */
     const char *gpu;           /* product string for reports; NULL keeps the base's */
     const char *comment;       /* header comment, lines separated by '\n'; may be NULL */
+    const calib_curves *curves;/* measured curves replacing the base's; may be NULL */
     const calib_result *tables;/* when not NULL its efficiency tables are appended as comments */
 } calib_write_opts;
 
 /* Writes to out the profile at base_path (a spec-sheet or earlier profile,
  * in hwprofiles/README.md's schema) with every figure in figs replaced by
  * its measured value (status: measured, figs' source, residual and samples,
- * and its note). Figures not in figs are copied unchanged, their source and
- * note included. Every figure of figs must exist in the base. Returns 0, or
- * -1 with err. Nothing is owned or kept. */
+ * and its note), and every curve of o->curves replacing the base's curve of
+ * that key as a whole (each point measured, with its residual and
+ * samples). Figures and curves not measured are copied unchanged, their
+ * status, source and note included. Every figure of figs and every curve
+ * must exist in the base, except a per-dtype curve ("gemm.fp8") whose group
+ * the base has. Returns 0, or -1 with err. Nothing is owned or kept. */
 int calib_write_profile(const char *base_path, const calib_figures *figs, const calib_write_opts *o,
                         FILE *out, kt_err *err);
 

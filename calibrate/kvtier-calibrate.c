@@ -1,13 +1,19 @@
 /* kvtier-calibrate.c — the calibration program: runs the CUDA microbenchmarks on one GPU, stores raw samples in SQLite, fits them and writes a calibrated hardware profile; --fit-only refits a stored run without a GPU. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "calib_db.h"
 #include "calib_derive.h"
+#include "calib_plan.h"
 #include "calib_write.h"
 #include "config.h"
 #include "conf.h"
@@ -21,7 +27,16 @@
 #define MAX_DIRS 8
 #define DIR_BUF 8192
 #define PATH_LEN 4096
-#define MIN_REF 1.0
+/* A profile's header comment: the run's description and three lists. */
+#define COMMENT_LEN (3 * PATH_LEN + 3 * CALIB_LIST_CHARS)
+/* Exit status of a measurement whose profile was written from what was
+ * measured though some benchmark failed (documented in --help). */
+#define EXIT_PARTIAL 3
+/* Default wall-clock limit of one benchmark's process: the default sweeps
+ * take well under this on an H100 (see --dry-run); a hung kernel is killed. */
+#define DEFAULT_BENCH_TIMEOUT_S 600
+/* How often the parent looks at a running benchmark process: 50 ms. */
+#define CHILD_POLL_NS 50000000L
 
 #if defined(__SANITIZE_ADDRESS__)
 /* Under --enable-asan: the CUDA runtime maps device memory where ASan
@@ -34,6 +49,11 @@ const char *__asan_default_options(void)
     return "protect_shadow_gap=0";
 }
 #endif
+
+/* The base a dry run plans on when --base is not given (no device to ask). */
+#define DRY_RUN_BASE "h100-sxm"
+/* Minutes a default plan should stay under: one lent device session. */
+#define PLAN_TARGET_S (8 * 60.0)
 
 /* Spec-sheet profile chosen from the device name when --base is not given:
  * the first entry whose needle the name contains. */
@@ -48,7 +68,7 @@ typedef struct benchmark {
 
 static const benchmark benchmarks[] = {
     { "hbm", kt_bench_hbm }, { "host", kt_bench_host }, { "peer", kt_bench_peer }, { "launch", kt_bench_launch },
-    { "gemm", kt_bench_gemm }, { "decode", kt_bench_decode }, { "prefill", kt_bench_prefill },
+    { "gemm", kt_bench_gemm }, { "decode", kt_bench_decode }, { "prefill", kt_bench_prefill }, { "sdpa", kt_bench_sdpa },
     { "storage", kt_bench_storage },
 };
 #define N_BENCHMARKS (sizeof benchmarks / sizeof benchmarks[0])
@@ -58,9 +78,13 @@ typedef struct options {
     kt_params p;
     calib_derive_opts fit;
     char out[PATH_LEN], db[PATH_LEN], base[PATH_LEN], name[64], validate_only[PATH_LEN];
+    char table[PATH_LEN];      /* fit table (TSV) to write beside the profile, "" for none */
     int selected[N_BENCHMARKS];
     int device, validate, fit_only, no_profile, check_device;
+    int bench_timeout_s;       /* per benchmark process */
+    int dry_run;
     int64_t run_id;            /* 0: newest */
+    char cmdline[1024];        /* the command line, recorded with the run */
 } options;
 
 /* ---------- help ---------- */
@@ -81,17 +105,24 @@ static void usage(FILE *out)
         "                          B200 b200)\n"
         "  --name NAME             profile name written (default BASE.calibrated)\n"
         "  --no-profile            measure and store samples only\n"
+        "  --table PATH            also write the fits as a table (TSV): every measured\n"
+        "                          curve point and every benchmark case's efficiency\n"
         "  --fit-only              no GPU needed: fit a stored run of --db, write --out\n"
         "  --run-id N              the run --fit-only fits (default: the newest)\n"
         "\n"
         "What to run:\n"
         "  --bench LIST            comma-separated, from hbm,host,peer,launch,gemm,decode,\n"
-        "                          prefill,storage (default: all)\n"
+        "                          prefill,sdpa,storage (default: all; sdpa needs cuDNN 9)\n"
         "  --validate              then run the composite validation (one Llama-3.1-8B\n"
         "                          decoder step) against the profile just written\n"
         "  --validate-only PATH    run only the validation, against the profile at PATH\n"
         "  --device N              CUDA device (default 0)\n"
         "  --check-device          say whether a usable GPU is present; exit 0 or 77\n"
+        "  --bench-timeout S       kill a benchmark's process after S seconds (600); each\n"
+        "                          benchmark runs in its own process, so a crash, a hang or\n"
+        "                          a CUDA error ends that benchmark only\n"
+        "  --dry-run               print the plan (points, timed calls, estimated time per\n"
+        "                          benchmark, from the base profile) and exit; no GPU needed\n"
         "\n"
         "Sampling (every point: warm-up, L2 flushed before each timed call, CUDA events):\n"
         "  --samples N             timed samples per point, at least 7 (default 11)\n"
@@ -112,8 +143,8 @@ static void usage(FILE *out)
         "  --decode-batches LIST   decode batch sizes (1,8,32)\n"
         "  --decode-kv-heads N     KV heads of the decode benchmark (8)\n"
         "  --decode-max-bytes SIZE K plus V pool cap; larger points are left out (16GiB)\n"
-        "  --prefill-max-tokens N  prefill sequences 512..N (16384)\n"
-        "  --prefill-heads N       query heads of the prefill benchmark (32)\n"
+        "  --prefill-max-tokens N  prefill and sdpa sequences 512..N (16384)\n"
+        "  --prefill-heads N       query heads of the prefill and sdpa benchmarks (32)\n"
         "  --prefill-scores-bytes SIZE  score matrix budget; heads run in groups (4GiB)\n"
         "  --storage-file PATH     file on the drive under test (storage is skipped without)\n"
         "  --storage-max-bytes SIZE largest read (1GiB)\n"
@@ -122,14 +153,13 @@ static void usage(FILE *out)
         "\n"
         "Fitting:\n"
         "  --launch-figure eager|graph|gap  launch fit that becomes launch_overhead (eager)\n"
-        "  --gemm-ref-tokens N     M at which efficiency.gemm is read (8192)\n"
-        "  --prefill-ref-tokens N  sequence length of efficiency.attention (8192)\n"
-        "  --decode-ref-tokens N   context of efficiency.memory (32768)\n"
         "\n"
         "  --help                  this text\n"
         "  --version               the version\n"
         "\n"
-        "Exit status: 0 done; 77 no usable GPU (nothing measured); 1 error; 2 usage.\n",
+        "Exit status: 0 done; 3 some benchmark failed, the profile was written from the\n"
+        "rest (the failures are in table calib_failures and the profile's header); 77 no\n"
+        "usable GPU (nothing measured); 1 error; 2 usage.\n",
         out);
 }
 
@@ -219,7 +249,7 @@ static int parse_bench_list(const char *s, int *selected)
             i++;
         if (i == N_BENCHMARKS) {
             fprintf(stderr, "kvtier-calibrate: --bench: unknown benchmark '%s' (known: hbm, host, peer, "
-                    "launch, gemm, decode, prefill, storage)\n", tok);
+                    "launch, gemm, decode, prefill, sdpa, storage)\n", tok);
             return -1;
         }
         selected[i] = 1;
@@ -279,11 +309,10 @@ static void apply_quick(kt_params *p)
 
 enum {
     OPT_OUT = 256, OPT_DB, OPT_BASE, OPT_NAME, OPT_NO_PROFILE, OPT_FIT_ONLY, OPT_RUN_ID, OPT_BENCH, OPT_VALIDATE,
-    OPT_VALIDATE_ONLY, OPT_DEVICE, OPT_CHECK_DEVICE, OPT_SAMPLES, OPT_WARMUP, OPT_QUICK, OPT_HBM, OPT_HOST, OPT_PEER,
+    OPT_VALIDATE_ONLY, OPT_DEVICE, OPT_CHECK_DEVICE, OPT_BENCH_TIMEOUT, OPT_DRY_RUN, OPT_TABLE, OPT_SAMPLES, OPT_WARMUP, OPT_QUICK, OPT_HBM, OPT_HOST, OPT_PEER,
     OPT_KV_BLOCK, OPT_KV_MAX, OPT_LAUNCH_MAX, OPT_GEMM_MODELS, OPT_GEMM_MAX, OPT_DECODE_MAX, OPT_DECODE_BATCHES,
     OPT_DECODE_KV_HEADS, OPT_DECODE_BYTES, OPT_PREFILL_MAX, OPT_PREFILL_HEADS, OPT_PREFILL_BYTES, OPT_STORAGE_FILE,
-    OPT_STORAGE_MAX, OPT_VALIDATE_BATCHES, OPT_VALIDATE_CONTEXTS, OPT_LAUNCH_FIGURE, OPT_GEMM_REF, OPT_PREFILL_REF,
-    OPT_DECODE_REF, OPT_HELP, OPT_VERSION
+    OPT_STORAGE_MAX, OPT_VALIDATE_BATCHES, OPT_VALIDATE_CONTEXTS, OPT_LAUNCH_FIGURE, OPT_HELP, OPT_VERSION
 };
 
 static const struct option long_opts[] = {
@@ -293,6 +322,8 @@ static const struct option long_opts[] = {
     { "run-id", required_argument, NULL, OPT_RUN_ID }, { "bench", required_argument, NULL, OPT_BENCH },
     { "validate", no_argument, NULL, OPT_VALIDATE }, { "validate-only", required_argument, NULL, OPT_VALIDATE_ONLY },
     { "device", required_argument, NULL, OPT_DEVICE }, { "check-device", no_argument, NULL, OPT_CHECK_DEVICE },
+    { "bench-timeout", required_argument, NULL, OPT_BENCH_TIMEOUT }, { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+    { "table", required_argument, NULL, OPT_TABLE },
     { "samples", required_argument, NULL, OPT_SAMPLES }, { "warmup", required_argument, NULL, OPT_WARMUP },
     { "quick", no_argument, NULL, OPT_QUICK }, { "hbm-bytes", required_argument, NULL, OPT_HBM },
     { "host-bytes", required_argument, NULL, OPT_HOST }, { "peer-bytes", required_argument, NULL, OPT_PEER },
@@ -312,21 +343,9 @@ static const struct option long_opts[] = {
     { "validate-batches", required_argument, NULL, OPT_VALIDATE_BATCHES },
     { "validate-contexts", required_argument, NULL, OPT_VALIDATE_CONTEXTS },
     { "launch-figure", required_argument, NULL, OPT_LAUNCH_FIGURE },
-    { "gemm-ref-tokens", required_argument, NULL, OPT_GEMM_REF },
-    { "prefill-ref-tokens", required_argument, NULL, OPT_PREFILL_REF },
-    { "decode-ref-tokens", required_argument, NULL, OPT_DECODE_REF },
     { "help", no_argument, NULL, OPT_HELP }, { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 },
 };
-
-static int parse_ref(const char *opt, const char *s, double *out)
-{
-    int v;
-    if (parse_int(opt, s, (int)MIN_REF, &v) < 0)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* Options about outputs and the run. */
 static int take_run_option(options *o, int c, const char *a)
@@ -345,11 +364,11 @@ static int take_run_option(options *o, int c, const char *a)
     case OPT_VALIDATE_ONLY: return set_path(o->validate_only, a);
     case OPT_DEVICE: return parse_int("--device", a, 0, &o->device);
     case OPT_CHECK_DEVICE: o->check_device = 1; return 0;
+    case OPT_BENCH_TIMEOUT: return parse_int("--bench-timeout", a, 1, &o->bench_timeout_s);
+    case OPT_DRY_RUN: o->dry_run = 1; return 0;
+    case OPT_TABLE: return set_path(o->table, a);
     case OPT_QUICK: return 0;   /* applied by options_defaults */
     case OPT_LAUNCH_FIGURE: return parse_launch_figure(a, &o->fit.launch);
-    case OPT_GEMM_REF: return parse_ref("--gemm-ref-tokens", a, &o->fit.gemm_ref_tokens);
-    case OPT_PREFILL_REF: return parse_ref("--prefill-ref-tokens", a, &o->fit.prefill_ref_tokens);
-    case OPT_DECODE_REF: return parse_ref("--decode-ref-tokens", a, &o->fit.decode_ref_tokens);
     default: return 1;         /* not one of these */
     }
 }
@@ -391,6 +410,7 @@ static void options_defaults(options *o, int argc, char **argv)
     kt_params_defaults(&o->p);
     calib_derive_defaults(&o->fit);
     snprintf(o->db, sizeof o->db, "calib.db");
+    o->bench_timeout_s = DEFAULT_BENCH_TIMEOUT_S;
     for (size_t i = 0; i < N_BENCHMARKS; i++)
         o->selected[i] = 1;
     /* A first pass applies --quick wherever it stands, so that the options
@@ -480,8 +500,54 @@ static void print_figures(const calib_result *r)
         calib_format_value(f->key, f->value, v, sizeof v);
         printf("  %-22s %-18s residual %.4f  samples %lld\n", f->key, v, f->residual, (long long)f->samples);
     }
+    for (size_t i = 0; i < r->curves.n; i++) {
+        const calib_curve_fig *c = &r->curves.c[i];
+        printf("  curves.%-15s %zu points, x %.6g to %.6g, value %.4f to %.4f\n", c->key, c->n, c->pt[0].x,
+               c->pt[c->n - 1].x, c->pt[0].eff, c->pt[c->n - 1].eff);
+    }
     if (r->skipped[0])
-        printf("  left assumed (no samples): %s\n", r->skipped);
+        printf("  kept from the base (no samples): %s\n", r->skipped);
+    if (r->failed[0])
+        printf("  kept from the base (fit failed): %s\n", r->failed);
+    if (r->warnings[0])
+        printf("  warnings: %s\n", r->warnings);
+}
+
+/* Writes the fit table: the measured curves' points, then every case's
+ * efficiency at every measured x (tab-separated, one header line). */
+static int write_table(const char *path, const calib_result *r, kt_err *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        KT_ERROR(err, path, 0, 0, "cannot write the fit table: %s", strerror(errno));
+        return -1;
+    }
+    fputs("kind\tname\tx\tvalue\tresidual\tsamples\n", f);
+    for (size_t i = 0; i < r->curves.n; i++)
+        for (size_t k = 0; k < r->curves.c[i].n; k++) {
+            const calib_pooled *p = &r->curves.c[i].pt[k];
+            fprintf(f, "curve\t%s\t%.17g\t%.10g\t%.6g\t%zu\n", r->curves.c[i].key, p->x, p->eff, p->residual,
+                    p->samples);
+        }
+    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->sdpa, &r->decode };
+    for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)
+        for (size_t i = 0; i < tabs[t]->n; i++)
+            for (size_t k = 0; k < tabs[t]->curves[i].n; k++)
+                fprintf(f, "%s\t%s\t%.10g\t%.10g\t\t\n", tabs[t]->name, tabs[t]->curves[i].label,
+                        exp(tabs[t]->curves[i].logx[k]), tabs[t]->curves[i].eff[k]);
+    if (fclose(f) != 0) {
+        KT_ERROR(err, path, 0, 0, "write error: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Appends "\n<title>: <list>" to the comment when the list is not empty. */
+static void append_list(char *comment, size_t n, const char *title, const char *list)
+{
+    size_t len = strlen(comment);
+    if (list[0] && len + 1 < n)
+        snprintf(comment + len, n - len, "\n%s: %s", title, list);
 }
 
 /* Derives the figures of run and writes the profile to o->out (or the
@@ -495,7 +561,8 @@ static int fit_and_write(const options *o, calib_db *db, int64_t run, char *out_
     hw_profile *base = hw_load(base_path, err);
     if (!base)
         return -1;
-    char name[64], comment[3 * PATH_LEN];
+    char name[64], comment[COMMENT_LEN], failures[CALIB_LIST_CHARS];
+    size_t n_failures = 0;
     snprintf(name, sizeof name, "%s", o->name[0] ? o->name : base->name);
     if (!o->name[0])
         snprintf(name + strlen(name), sizeof name - strlen(name), ".calibrated");
@@ -504,18 +571,40 @@ static int fit_and_write(const options *o, calib_db *db, int64_t run, char *out_
         snprintf(out_path, n, "hwprofiles/%s.calibrated.yaml", base->name);
     header_comment(comment, sizeof comment, &ri, run, o->db, base_path);
     calib_result r;
-    int rc = calib_derive(db, run, base, &o->fit, &r, err);
-    calib_write_opts wo = { name, ri.gpu_name, comment, &r };
+    int rc = calib_db_failures(db, run, failures, sizeof failures, &n_failures, err);
+    if (rc == 0)
+        rc = calib_derive(db, run, base, &o->fit, &r, err);
+    else
+        memset(&r, 0, sizeof r);
+    if (rc == 0) {
+        append_list(comment, sizeof comment, "Benchmarks that failed (what they measure keeps the base's figures)",
+                    failures);
+        append_list(comment, sizeof comment, "Fits that failed (kept from the base)", r.failed);
+        append_list(comment, sizeof comment, "Warnings", r.warnings);
+    }
+    calib_write_opts wo = { name, ri.gpu_name, comment, &r.curves, &r };
     if (rc == 0)
         rc = calib_result_store(db, run, &r, err) < 0 ||
-             calib_write_profile_file(base_path, &r.figs, &wo, out_path, err) < 0 ? -1 : 0;
+             calib_write_profile_file(base_path, &r.figs, &wo, out_path, err) < 0 ||
+             (o->table[0] && write_table(o->table, &r, err) < 0) ? -1 : 0;
     if (rc == 0) {
         printf("profile %s (name %s) from run %lld, base %s:\n", out_path, name, (long long)run, base_path);
         print_figures(&r);
+        if (n_failures)
+            printf("  benchmarks that failed: %s\n", failures);
     }
     calib_result_free(&r);
     hw_free(base);
     return rc;
+}
+
+static void command_line(int argc, char **argv, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < argc; i++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, n - len, "%s%s", i ? " " : "", argv[i]);
+    }
 }
 
 /* ---------- modes ---------- */
@@ -525,6 +614,50 @@ static int fail(const kt_err *err)
     fputs("kvtier-calibrate: ", stderr);
     kt_err_print(err, stderr);
     return EXIT_FAILURE;
+}
+
+
+/* --dry-run: what would run, and an estimate of how long, from the base
+ * profile; no GPU is touched. */
+static int mode_dry_run(const options *o)
+{
+    kt_err err = { 0 };
+    const char *steps[N_BENCHMARKS + 2];
+    size_t n = 0;
+    for (size_t i = 0; i < N_BENCHMARKS; i++)
+        if (o->selected[i] && !o->validate_only[0])
+            steps[n++] = benchmarks[i].name;
+    if (o->validate || o->validate_only[0])
+        steps[n++] = "validate";
+    steps[n] = NULL;
+    char base_path[PATH_LEN];
+    options with_base = *o;
+    if (!o->base[0])
+        snprintf(with_base.base, sizeof with_base.base, "%s", DRY_RUN_BASE);
+    if (resolve_base(&with_base, "", base_path, sizeof base_path, &err) < 0)
+        return fail(&err);
+    hw_profile *base = hw_load(base_path, &err);
+    calib_plan plan;
+    if (!base || calib_plan_make(&o->p, steps, base, &plan, &err) < 0) {
+        hw_free(base);
+        return fail(&err);
+    }
+    printf("kvtier-calibrate --dry-run: plan on %s (%s); %d samples + %d warm-up calls per point; "
+           "one process per step\n", base->name, base_path, o->p.samples, o->p.warmup);
+    printf("  %-9s %8s %12s %12s\n", "step", "points", "timed calls", "estimate");
+    for (size_t i = 0; i < plan.n; i++) {
+        const calib_plan_item *it = &plan.item[i];
+        printf("  %-9s %8zu %12zu %10.1f s%s%s\n", it->name, it->points, it->calls, it->seconds,
+               it->note[0] ? "  " : "", it->note);
+    }
+    printf("  %-9s %8s %12s %10.1f s (%.1f min)\n", "total", "", "", plan.seconds, plan.seconds / 60);
+    printf("An estimate from the base profile's rates and curves, a fixed cost per call and a process "
+           "start per step; each step is killed after --bench-timeout %d s.\n", o->bench_timeout_s);
+    if (plan.seconds > PLAN_TARGET_S)
+        printf("Over %.0f minutes: shorten the sweeps (--quick, --decode-batches, --gemm-models).\n",
+               PLAN_TARGET_S / 60);
+    hw_free(base);
+    return EXIT_SUCCESS;
 }
 
 static int mode_fit_only(const options *o)
@@ -539,69 +672,230 @@ static int mode_fit_only(const options *o)
     return rc;
 }
 
-/* Runs the selected benchmarks, each in its own transaction so a failure
- * keeps what the others stored. */
-static int run_benchmarks(const options *o, kt_bench *b, kt_err *err)
+/* ---------- one process per benchmark ---------- */
+
+/* Work done in a child process: returns its exit status. */
+typedef int (*child_fn)(const options *o, const void *arg);
+
+/* Runs fn(o, arg) in a child process and waits for it, killing it after
+ * timeout_s seconds. Returns the child's exit status, or -1 with why
+ * (a signal, the timeout, a failed fork). The parent never touches CUDA, so
+ * a crash or a poisoned context ends one benchmark, not the calibration. */
+static int run_child(child_fn fn, const options *o, const void *arg, int timeout_s, char *why, size_t n)
 {
-    for (size_t i = 0; i < N_BENCHMARKS; i++) {
-        if (!o->selected[i])
-            continue;
-        if (calib_db_begin(b->db, err) < 0)
-            return -1;
-        int rc = benchmarks[i].run(b, err);
-        if (rc == KT_BENCH_FAILED) {
-            calib_db_rollback(b->db);
-            fprintf(stderr, "kvtier-calibrate: benchmark %s failed (its samples were not kept)\n", benchmarks[i].name);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(why, n, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        /* _exit skips stdio's flush at exit: a piped log would lose the child's lines. */
+        int st = fn(o, arg);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(st);
+    }
+    struct timespec start, now, pause = { 0, CHILD_POLL_NS };
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int st = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid)
+            break;
+        if (w < 0 && errno != EINTR) {
+            snprintf(why, n, "waitpid: %s", strerror(errno));
             return -1;
         }
-        if (calib_db_commit(b->db, err) < 0)
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= timeout_s) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            snprintf(why, n, "killed after %d s (--bench-timeout)", timeout_s);
             return -1;
+        }
+        nanosleep(&pause, NULL);
     }
-    return 0;
-}
-
-static int validate(const options *o, kt_bench *b, const char *profile, kt_err *err)
-{
-    char buf[DIR_BUF];
-    const char *dirs[MAX_DIRS];
-    data_dirs("models", buf, sizeof buf, dirs);
-    double med;
-    return kt_validate(b, profile, dirs, &med, err);
-}
-
-static void command_line(int argc, char **argv, char *buf, size_t n)
-{
-    buf[0] = '\0';
-    for (int i = 0; i < argc; i++) {
-        size_t len = strlen(buf);
-        snprintf(buf + len, n - len, "%s%s", i ? " " : "", argv[i]);
+    if (WIFSIGNALED(st)) {
+        snprintf(why, n, "ended by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+        return -1;
     }
+    return WEXITSTATUS(st);
 }
 
-static int mode_measure(const options *o, int argc, char **argv)
+/* Child: whether the device is usable (77 with the reason when not). */
+static int child_check_device(const options *o, const void *arg)
 {
+    (void)arg;
+    char why[512];
+    if (!kt_device_usable(o->device, why, sizeof why)) {
+        fprintf(stderr, "kvtier-calibrate: no usable GPU: %s; nothing measured\n", why);
+        return KT_EXIT_SKIP;
+    }
+    return EXIT_SUCCESS;
+}
+
+/* A benchmark (or the validation) for a child: which, and the run to add to (0: a new one). */
+typedef struct bench_job {
+    const benchmark *bench;    /* NULL: the validation */
+    const char *profile;       /* the profile the validation checks */
+    int64_t run_id;
+} bench_job;
+
+/* Runs one job on an initialized device; a failed benchmark rolls its
+ * samples back. Returns 0, or -1 with err. */
+static int job_run(const options *o, const bench_job *j, kt_bench *b, kt_err *err)
+{
+    if (!j->bench) {
+        char buf[DIR_BUF];
+        const char *dirs[MAX_DIRS];
+        double med;
+        data_dirs("models", buf, sizeof buf, dirs);
+        return kt_validate(b, j->profile, dirs, &med, err);
+    }
+    (void)o;
+    if (calib_db_begin(b->db, err) < 0)
+        return -1;
+    if (j->bench->run(b, err) == KT_BENCH_FAILED) {
+        calib_db_rollback(b->db);
+        return -1;
+    }
+    return calib_db_commit(b->db, err);
+}
+
+/* Child: one benchmark in its own CUDA context and database connection.
+ * A failure is recorded in calib_failures of the run before it exits 1. */
+static int child_bench(const options *o, const void *arg)
+{
+    const bench_job *j = arg;
+    const char *name = j->bench ? j->bench->name : "validate";
     kt_err err = { 0 };
-    char cmd[1024], out[PATH_LEN];
-    command_line(argc, argv, cmd, sizeof cmd);
     calib_db *db = calib_db_open(o->db, &err);
     kt_bench b;
     memset(&b, 0, sizeof b);
-    int rc = db && kt_bench_init(&b, o->device, &o->p, db, cmd, &err) == 0 ? 0 : -1;
-    if (rc == 0)
-        printf("kvtier-calibrate: %s (%d SMs, L2 %.0f B), run %lld in %s\n", b.info.gpu_name, b.info.sm_count,
-               b.info.l2_bytes, (long long)b.run_id, o->db);
-    if (rc == 0 && o->validate_only[0])
-        rc = validate(o, &b, o->validate_only, &err);
-    else if (rc == 0) {
-        rc = run_benchmarks(o, &b, &err);
-        if (rc == 0 && !o->no_profile)
-            rc = fit_and_write(o, db, b.run_id, out, sizeof out, &err);
-        if (rc == 0 && o->validate && !o->no_profile)
-            rc = validate(o, &b, out, &err);
+    int rc = db && kt_bench_init(&b, o->device, &o->p, db, o->cmdline, j->run_id, &err) == 0 ? 0 : -1;
+    if (rc == 0) {
+        printf("kvtier-calibrate: %s on %s (%d SMs, L2 %.0f B), run %lld in %s\n", name, b.info.gpu_name,
+               b.info.sm_count, b.info.l2_bytes, (long long)b.run_id, o->db);
+        rc = job_run(o, j, &b, &err);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "kvtier-calibrate: %s failed: ", name);
+        kt_err_print(&err, stderr);
+        kt_err rec = { 0 };
+        if (db && b.run_id > 0 && calib_db_add_failure(db, b.run_id, name, err.msg, &rec) < 0)
+            kt_err_print(&rec, stderr);
     }
     kt_bench_free(&b);
     calib_db_close(db);
-    return rc == 0 ? EXIT_SUCCESS : fail(&err);
+    return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* The newest run of the database at path, 0 when it has none. */
+static int64_t newest_run(const char *path)
+{
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(path, &err);
+    int64_t run = 0;
+    if (!db || calib_db_latest_run(db, &run, &err) < 0)
+        run = 0;
+    calib_db_close(db);
+    return run;
+}
+
+/* Records in the run a failure the child could not record (a crash, the
+ * timeout). */
+static void record_failure(const options *o, int64_t run, const char *bench, const char *why)
+{
+    kt_err err = { 0 };
+    calib_db *db = run > 0 ? calib_db_open(o->db, &err) : NULL;
+    if (db && calib_db_add_failure(db, run, bench, why, &err) < 0)
+        kt_err_print(&err, stderr);
+    calib_db_close(db);
+}
+
+/* Failures that ended a step before any run was recorded, kept until one is. */
+typedef struct pending {
+    char name[N_BENCHMARKS + 1][16];
+    char why[N_BENCHMARKS + 1][256];
+    size_t n;
+} pending;
+
+/* Runs the job in a child; returns 0 when it succeeded, else 1 after
+ * saying why and recording what the child could not: a crash, the
+ * timeout, or a failure before the run existed (kept in p until it does). */
+static int run_job(const options *o, bench_job *j, int64_t *run, int64_t before, pending *p)
+{
+    const char *name = j->bench ? j->bench->name : "validate";
+    char why[256] = "";
+    j->run_id = *run;
+    int st = run_child(child_bench, o, j, o->bench_timeout_s, why, sizeof why);
+    if (*run == 0 && newest_run(o->db) > before)
+        *run = newest_run(o->db);
+    /* A child that exits with an error has recorded it, when there was a run to record it in. */
+    if ((st < 0 || (st > 0 && *run == 0)) && p->n < N_BENCHMARKS + 1) {
+        if (st > 0)
+            snprintf(why, sizeof why, "exited with status %d before the run was recorded (see the log)", st);
+        else
+            fprintf(stderr, "kvtier-calibrate: %s %s\n", name, why);
+        snprintf(p->name[p->n], sizeof p->name[0], "%s", name);
+        snprintf(p->why[p->n], sizeof p->why[0], "%s", why);
+        p->n++;
+    }
+    for (size_t i = 0; *run > 0 && i < p->n; i++)
+        record_failure(o, *run, p->name[i], p->why[i]);
+    if (*run > 0)
+        p->n = 0;
+    return st != 0;
+}
+
+/* Runs the selected benchmarks, one child process each, all adding to one
+ * run; writes the profile from whatever they stored; validates on request.
+ * Returns 0, EXIT_PARTIAL when some benchmark failed (the profile is
+ * written from the rest), or the exit status of a failure. */
+static int mode_measure(const options *o)
+{
+    char why[256] = "";
+    int st = run_child(child_check_device, o, NULL, o->bench_timeout_s, why, sizeof why);
+    if (st != 0) {
+        if (st < 0)
+            fprintf(stderr, "kvtier-calibrate: the device check %s\n", why);
+        return st == KT_EXIT_SKIP ? KT_EXIT_SKIP : EXIT_FAILURE;
+    }
+    int64_t before = newest_run(o->db), run = 0;
+    pending p = { .n = 0 };
+    if (o->validate_only[0]) {
+        bench_job j = { NULL, o->validate_only, 0 };
+        return run_job(o, &j, &run, before, &p) ? EXIT_FAILURE : EXIT_SUCCESS;
+    }
+    int failed = 0;
+    for (size_t i = 0; i < N_BENCHMARKS; i++) {
+        bench_job j = { &benchmarks[i], NULL, 0 };
+        if (o->selected[i])
+            failed += run_job(o, &j, &run, before, &p);
+    }
+    if (run == 0) {
+        fprintf(stderr, "kvtier-calibrate: no benchmark recorded a run in %s; nothing to fit\n", o->db);
+        return EXIT_FAILURE;
+    }
+    if (o->no_profile)
+        return failed ? EXIT_PARTIAL : EXIT_SUCCESS;
+    kt_err err = { 0 };
+    char out[PATH_LEN];
+    calib_db *db = calib_db_open(o->db, &err);
+    int rc = db && fit_and_write(o, db, run, out, sizeof out, &err) == 0 ? 0 : fail(&err);
+    calib_db_close(db);
+    if (rc == 0 && o->validate) {
+        bench_job j = { NULL, out, 0 };
+        failed += run_job(o, &j, &run, before, &p);
+    }
+    if (rc != 0)
+        return rc;
+    if (failed)
+        fprintf(stderr, "kvtier-calibrate: %d of the steps failed; the profile was written from the rest "
+                "(exit status %d)\n", failed, EXIT_PARTIAL);
+    return failed ? EXIT_PARTIAL : EXIT_SUCCESS;
 }
 
 int main(int argc, char **argv)
@@ -610,16 +904,19 @@ int main(int argc, char **argv)
     int rc = parse_options(&o, argc, argv);
     if (rc != PARSE_GO_ON)
         return rc;
+    command_line(argc, argv, o.cmdline, sizeof o.cmdline);
+    if (o.dry_run)
+        return mode_dry_run(&o);
     if (o.fit_only)
         return mode_fit_only(&o);
-    char why[512];
-    if (!kt_device_usable(o.device, why, sizeof why)) {
-        fprintf(stderr, "kvtier-calibrate: no usable GPU: %s; nothing measured\n", why);
-        return KT_EXIT_SKIP;
-    }
     if (o.check_device) {
+        char why[512];
+        if (!kt_device_usable(o.device, why, sizeof why)) {
+            fprintf(stderr, "kvtier-calibrate: no usable GPU: %s; nothing measured\n", why);
+            return KT_EXIT_SKIP;
+        }
         printf("kvtier-calibrate: device %d is usable\n", o.device);
         return EXIT_SUCCESS;
     }
-    return mode_measure(&o, argc, argv);
+    return mode_measure(&o);
 }

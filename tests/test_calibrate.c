@@ -10,6 +10,7 @@
 #include "calib_derive.h"
 #include "calib_efftab.h"
 #include "calib_fit.h"
+#include "calib_plan.h"
 #include "calib_stats.h"
 #include "calib_write.h"
 #include "hw.h"
@@ -31,6 +32,7 @@
 #define EX_MAX_BYTES GIB
 
 static const char *const fixture = "tests/data/calibrate/h100-fixture.sql";
+static const char *const fixture_failed = "tests/data/calibrate/h100-fixture-failed.sql";
 static const char *const base_profile = "hwprofiles/h100-sxm.yaml";
 
 /* A temp file path under $TMPDIR (created empty, so the name is ours). */
@@ -177,6 +179,38 @@ static void test_efftab_log_interpolation(void)
     CU_ASSERT(isnan(calib_efftab_median_at(&t, 4, none, &used)));
     CU_ASSERT_EQUAL(used, 0u);
     calib_efftab_free(&t);
+}
+
+/* Pooling by hand: (1, 0.2), (1, 0.4), (1, 0.3) share the bin of 2^0:
+ * median 0.3, spread sqrt((1/3)^2 · 2 / 3) = 0.2722; 3 and 4 round to the
+ * bin of 2^2 (log2 3 = 1.58): median (0.5 + 0.7) / 2 = 0.6 at x = sqrt 12;
+ * 1024 alone. With room for two points the bins widen: width 2 and 4 still
+ * give three (1024 is 2^10), width 8 puts 1 .. 4 in one bin (median of
+ * 0.2 0.3 0.4 0.5 0.7 = 0.4 at x = 12^(1/5)) and 1024 in the other. */
+static void test_effpts_pool(void)
+{
+    const calib_effpt pts[] = { { 4, 0.7, 7 }, { 1, 0.2, 7 }, { 1024, 0.9, 11 }, { 1, 0.4, 7 },
+                                { 3, 0.5, 7 }, { 1, 0.3, 7 } };
+    calib_pooled out[3];
+    CU_ASSERT_EQUAL_FATAL(calib_effpts_pool(pts, 6, 3, out), 3u);
+    CU_ASSERT_DOUBLE_EQUAL(out[0].x, 1, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(out[0].eff, 0.3, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(out[0].residual, sqrt(2.0 / 27.0), 1e-12);
+    CU_ASSERT_EQUAL(out[0].n_values, 3u);
+    CU_ASSERT_EQUAL(out[0].samples, 21u);
+    CU_ASSERT_DOUBLE_EQUAL(out[1].x, sqrt(12.0), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(out[1].eff, 0.6, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(out[2].x, 1024, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(out[2].residual, 0, 0);
+    CU_ASSERT_EQUAL(out[2].samples, 11u);
+    CU_ASSERT_EQUAL_FATAL(calib_effpts_pool(pts, 6, 2, out), 2u);
+    CU_ASSERT_DOUBLE_EQUAL(out[0].eff, 0.4, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(out[0].x, pow(12.0, 0.2), 1e-12);
+    CU_ASSERT_EQUAL(out[0].n_values, 5u);
+    CU_ASSERT_DOUBLE_EQUAL(out[1].eff, 0.9, 0);
+    const calib_effpt bad[] = { { 0, 0.5, 7 } };
+    CU_ASSERT_EQUAL(calib_effpts_pool(bad, 1, 3, out), 0u);
+    CU_ASSERT_EQUAL(calib_effpts_pool(pts, 0, 3, out), 0u);
 }
 
 static void test_efftab_rejects(void)
@@ -406,15 +440,63 @@ static calib_db *fixture_db(hw_profile **base, calib_result *r)
     return db;
 }
 
-/* Median over the fixture's two fp16 shuffled decode curves at context
- * 32768, each bytes/s over hbm_bw, the fixture's formulas without noise. */
-static double fixture_decode_eff(double hbm_bw)
+/* ---------- the fixture's formulas (h100-fixture.sql), without noise ---------- */
+
+#define FX_PEAK_BF16 989.4e12
+#define FX_PEAK_FP8 1978.9e12
+#define FX_GEMM_KNEE 512.0          /* efficiency E · M / (M + 512) */
+#define FX_HBM_LAT_NS 3000.0
+#define FX_HBM_BPS 3.0e12
+#define FX_REPS 7
+
+/* The four BF16 shapes (N, K, E) and the FP8 one. */
+static const struct { double n, k, e; } fx_bf16[] = {
+    { 6144, 4096, 0.70 }, { 4096, 4096, 0.74 }, { 28672, 4096, 0.78 }, { 4096, 14336, 0.80 },
+};
+#define FX_N_BF16 4
+
+/* Decode KV bytes of the fixture's batch of 8 at context ctx (fp16). */
+static double fx_decode_bytes(double ctx) { return 8.0 * ctx * 8 * 2 * 128 * 2; }
+
+/* Mean (= median of two) of the two fp16 shuffled decode curves at ctx,
+ * bytes/s over hbm_bw. */
+static double fx_decode_eff(double ctx, double hbm_bw)
 {
-    const double ctx = 32768, bytes = 8.0 * ctx * 8 * 2 * 128 * 2, e[] = { 0.80, 0.84 };
+    const double bytes = fx_decode_bytes(ctx), e[] = { 0.80, 0.84 };
     double sum = 0;
     for (int i = 0; i < 2; i++)
         sum += bytes / ((5000.0 + bytes / (e[i] * 3.0e12) * 1e9) * 1e-9) / hbm_bw;
     return sum / 2;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The memory curve's value in the bin of 2^b bytes, from the fixture's
+ * formulas: the HBM read of 2^b bytes (bytes / (3 us + bytes / 3 TB/s)) and
+ * every BF16 GEMM point whose bytes 2(MK + NK + MN) round to 2^b in log2
+ * and whose FLOPs at the BF16 peak take less time than its bytes at
+ * hbm_bw, each over hbm_bw; the median of them. */
+static double fx_memory_bin(int b, double hbm_bw, size_t *n_values)
+{
+    double v[64];
+    size_t n = 0;
+    double x = ldexp(1.0, b);
+    if (b >= 20 && b <= 32)                            /* the HBM sweep: 1 MiB .. 4 GiB */
+        v[n++] = x / ((FX_HBM_LAT_NS + x / FX_HBM_BPS * 1e9) * 1e-9) / hbm_bw;
+    for (int s = 0; s < FX_N_BF16; s++)
+        for (double m = 1; m <= 16384; m *= 2) {
+            double nn = fx_bf16[s].n, k = fx_bf16[s].k, bytes = 2 * (m * k + nn * k + m * nn);
+            double flops = 2 * m * nn * k, t = flops / (FX_PEAK_BF16 * fx_bf16[s].e * m / (m + FX_GEMM_KNEE));
+            if (flops / FX_PEAK_BF16 < bytes / hbm_bw && lround(log2(bytes)) == b && n < 64)
+                v[n++] = bytes / t / hbm_bw;
+        }
+    *n_values = n;
+    qsort(v, n, sizeof v[0], cmp_double);
+    return n == 0 ? NAN : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void test_derive_fixture_known_answers(void)
@@ -426,31 +508,92 @@ static void test_derive_fixture_known_answers(void)
     const calib_figure *hbm = calib_figure_find(f, "hbm_bandwidth");
     const calib_figure *pcie = calib_figure_find(f, "pcie_bandwidth");
     const calib_figure *launch = calib_figure_find(f, "launch_overhead");
-    const calib_figure *gemm = calib_figure_find(f, "efficiency.gemm");
-    const calib_figure *attn = calib_figure_find(f, "efficiency.attention");
-    const calib_figure *mem = calib_figure_find(f, "efficiency.memory");
     CU_ASSERT_PTR_NOT_NULL_FATAL(hbm);
     CU_ASSERT_PTR_NOT_NULL_FATAL(pcie);
     CU_ASSERT_PTR_NOT_NULL_FATAL(launch);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(gemm);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(attn);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mem);
     /* The medians carry at most ±1% of noise, so fits land within ~1%. */
     ASSERT_REL(hbm->value, 3.0e12, 0.01);
     ASSERT_REL(pcie->value, 50e9, 0.01);                   /* h2d, the slower direction */
     ASSERT_REL(launch->value, 2500, 0.01);
-    ASSERT_REL(gemm->value, 0.76 * 8192 / 8704, 0.015);
-    ASSERT_REL(attn->value, 0.45, 0.015);
-    ASSERT_REL(mem->value, fixture_decode_eff(hbm->value), 0.015);
     CU_ASSERT_EQUAL(hbm->samples, 13 * 7);
     CU_ASSERT_EQUAL(pcie->samples, 2 * 19 * 7);
     CU_ASSERT_EQUAL(launch->samples, 11 * 7);
-    CU_ASSERT_EQUAL(gemm->samples, 4 * 15 * 7);            /* the four BF16 shapes, not FP8 */
-    CU_ASSERT_EQUAL(mem->samples, 2 * 9 * 7);              /* fp16 shuffled only */
     CU_ASSERT(hbm->residual > 0 && hbm->residual < 0.02);
-    CU_ASSERT(gemm->residual > 0.01 && gemm->residual < 0.1); /* the shapes differ by design */
     CU_ASSERT_PTR_NOT_NULL(strstr(hbm->source, "measured on NVIDIA H100 80GB HBM3 (synthetic fixture) 2025-01-15"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(attn->source, "UPPER BOUND"));
+    /* The scalar efficiencies are gone: curves replace them. */
+    CU_ASSERT_PTR_NULL(calib_figure_find(f, "efficiency.gemm"));
+    CU_ASSERT_PTR_NULL(calib_figure_find(f, "efficiency.memory"));
+    CU_ASSERT_EQUAL(r.failed[0], '\0');
+
+    /* gemm.bf16: at every M = 1 .. 16384 the median over the four shapes of
+     * E · M / (M + 512), E = 0.70, 0.74, 0.78, 0.80: (0.74 + 0.78) / 2 = 0.76.
+     * The noise factor at one M is the same for all shapes, so the spread
+     * around the median is exactly that of the E: RMS of E / 0.76 - 1. */
+    const calib_curve_fig *g = calib_curve_fig_find(&r.curves, "gemm.bf16");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT_EQUAL(g->x_kind, CURVE_X_TOKENS);
+    CU_ASSERT_EQUAL_FATAL(g->n, 15u);
+    double spread = 0;
+    for (int s = 0; s < FX_N_BF16; s++)
+        spread += (fx_bf16[s].e / 0.76 - 1) * (fx_bf16[s].e / 0.76 - 1);
+    spread = sqrt(spread / FX_N_BF16);                     /* 0.0510 */
+    for (size_t i = 0; i < g->n; i++) {
+        double m = ldexp(1.0, (int)i);
+        CU_ASSERT_DOUBLE_EQUAL(g->pt[i].x, m, 0);
+        ASSERT_REL(g->pt[i].eff, 0.76 * m / (m + FX_GEMM_KNEE), 0.015);
+        ASSERT_REL(g->pt[i].residual, spread, 1e-6);
+        CU_ASSERT_EQUAL(g->pt[i].samples, FX_N_BF16 * FX_REPS);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(g->source, "measured on NVIDIA H100 80GB HBM3 (synthetic fixture) 2025-01-15"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(g->source, "gemm/bf16"));
+    /* gemm.fp8: one shape, 0.60 · M / (M + 512) over the FP8 peak. */
+    const calib_curve_fig *g8 = calib_curve_fig_find(&r.curves, "gemm.fp8");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g8);
+    CU_ASSERT_EQUAL_FATAL(g8->n, 15u);
+    ASSERT_REL(g8->pt[14].eff, 0.60 * 16384 / (16384 + FX_GEMM_KNEE), 0.015);
+    ASSERT_REL(g8->pt[0].eff, 0.60 * 1 / (1 + FX_GEMM_KNEE), 0.015);
+    CU_ASSERT_DOUBLE_EQUAL(g8->pt[0].residual, 0, 0);
+    CU_ASSERT_EQUAL(g8->pt[0].samples, FX_REPS);
+    /* attention_prefill.bf16: 0.45 at the 7 sequence lengths 512 .. 32768,
+     * marked as the upper bound on time it is. */
+    const calib_curve_fig *pf = calib_curve_fig_find(&r.curves, "attention_prefill.bf16");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pf);
+    CU_ASSERT_EQUAL_FATAL(pf->n, 7u);
+    for (size_t i = 0; i < pf->n; i++) {
+        CU_ASSERT_DOUBLE_EQUAL(pf->pt[i].x, 512 * ldexp(1.0, (int)i), 0);
+        ASSERT_REL(pf->pt[i].eff, 0.45, 0.015);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(pf->source, "UPPER BOUND"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(pf->note, "LOWER BOUND"));
+    /* attention_decode by KV bytes: contexts 512 .. 131072 of the fp16
+     * shuffled cases (pages 16 and 64), the identity and fp8 cases left out. */
+    const calib_curve_fig *d = calib_curve_fig_find(&r.curves, "attention_decode");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT_EQUAL(d->x_kind, CURVE_X_BYTES);
+    CU_ASSERT_EQUAL_FATAL(d->n, 9u);
+    for (size_t i = 0; i < d->n; i++) {
+        double ctx = 512 * ldexp(1.0, (int)i);
+        CU_ASSERT_DOUBLE_EQUAL(d->pt[i].x, fx_decode_bytes(ctx), 1e-3);
+        ASSERT_REL(d->pt[i].eff, fx_decode_eff(ctx, hbm->value), 0.015);
+        CU_ASSERT_EQUAL(d->pt[i].samples, 2 * FX_REPS);
+    }
+    /* memory: bins of 1 MiB .. 4 GiB; those from 32 MiB up also hold the
+     * memory-bound BF16 GEMMs of the shape whose weights are that large. */
+    const calib_curve_fig *mem = calib_curve_fig_find(&r.curves, "memory");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mem);
+    CU_ASSERT_EQUAL_FATAL(mem->n, 13u);
+    size_t mixed = 0;
+    for (size_t i = 0; i < mem->n; i++) {
+        size_t nv;
+        double want = fx_memory_bin(20 + (int)i, hbm->value, &nv);
+        ASSERT_REL(mem->pt[i].eff, fmin(1.0, want), 0.015);
+        CU_ASSERT_EQUAL(mem->pt[i].n_values, nv);
+        CU_ASSERT(mem->pt[i].eff > 0 && mem->pt[i].eff <= 1);
+        mixed += nv > 1;
+    }
+    CU_ASSERT_EQUAL(mixed, 4u);                            /* bins 2^25 .. 2^28: one shape each */
+    CU_ASSERT_DOUBLE_EQUAL(mem->pt[0].x, MIB, 1e-6);       /* 1 MiB read alone in its bin */
+    CU_ASSERT_EQUAL(mem->pt[0].samples, FX_REPS);
     /* Device figures: read, not fitted. */
     const calib_figure *cap = calib_figure_find(f, "hbm_capacity"), *l2 = calib_figure_find(f, "l2_cache");
     CU_ASSERT_PTR_NOT_NULL_FATAL(cap);
@@ -471,6 +614,82 @@ static void test_derive_fixture_known_answers(void)
     kt_err err = { 0 };
     CU_ASSERT_EQUAL(calib_result_store(db, 1, &r, &err), 0);
     CU_ASSERT_EQUAL(calib_result_store(db, 1, &r, &err), 0);  /* replaces, no duplicates */
+    calib_result_free(&r);
+    hw_free(base);
+    calib_db_close(db);
+}
+
+/* A GEMM faster than the base's peak (a base profile of a slower GPU):
+ * efficiencies above 1 are clamped to 1 with a warning, not refused; an HBM
+ * sweep of one size cannot be fitted and is named, the run goes on. */
+static void test_derive_clamps_and_goes_on(void)
+{
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(":memory:", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    calib_run_info ri = sample_run();
+    int64_t run;
+    CU_ASSERT_EQUAL_FATAL(calib_db_add_run(db, &ri, &run, &err), 0);
+    hw_profile *base = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+    /* M = 4096, N = K = 4096: 2·4096³ = 1.374e11 FLOP. At 1.2 × the BF16
+     * peak it takes 1.374e11 / (1.2 × 989.4e12) s; at M = 8192, 0.5 × peak. */
+    const double peak = hw_peak_flops(base, DTYPE_BF16), m[] = { 4096, 8192 }, e[] = { 1.2, 0.5 };
+    for (int i = 0; i < 2; i++) {
+        double flops = 2 * m[i] * 4096 * 4096, ns[7];
+        for (int r = 0; r < 7; r++)
+            ns[r] = flops / (e[i] * peak) * 1e9;
+        CU_ASSERT_EQUAL(calib_db_add_samples(db, run, "gemm", "bf16/n=4096/k=4096", m[i], flops, ns, 7, &err), 0);
+    }
+    const double one[] = { 1e5, 1e5, 1e5, 1e5, 1e5, 1e5, 1e5 };
+    CU_ASSERT_EQUAL(calib_db_add_samples(db, run, "hbm", "read", 256 * MIB, 256 * MIB, one, 7, &err), 0);
+    calib_result r;
+    CU_ASSERT_EQUAL_FATAL(calib_derive(db, run, base, NULL, &r, &err), 0);
+    const calib_curve_fig *g = calib_curve_fig_find(&r.curves, "gemm.bf16");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT_EQUAL_FATAL(g->n, 2u);
+    CU_ASSERT_DOUBLE_EQUAL(g->pt[0].eff, 1, 0);
+    CU_ASSERT_DOUBLE_EQUAL(g->pt[1].eff, 0.5, 1e-12);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.warnings, "gemm.bf16: efficiency 1.2 at x = 4096 clamped to 1"));
+    CU_ASSERT_PTR_NULL(calib_figure_find(&r.figs, "hbm_bandwidth"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.failed, "hbm/read"));
+    CU_ASSERT_PTR_NULL(strstr(r.skipped, "hbm_bandwidth"));   /* failed, not merely absent */
+    calib_result_free(&r);
+    hw_free(base);
+    calib_db_close(db);
+}
+
+/* With cuDNN's fused attention measured, attention_prefill.bf16 comes from
+ * it: 32 heads of 128 at n = 512 .. 4096 taking 2·32·128·n(n+1) FLOPs at
+ * 0.6 × the BF16 peak give 0.6 at each n; the unfused prefill stays tabled. */
+static void test_derive_prefers_fused_attention(void)
+{
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(":memory:", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path(fixture), &err), 0);
+    hw_profile *base = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+    const double peak = hw_peak_flops(base, DTYPE_BF16);
+    for (double n = 512; n <= 4096; n *= 2) {
+        double flops = 2.0 * 32 * 128 * n * (n + 1), ns[7];
+        for (int r = 0; r < 7; r++)
+            ns[r] = flops / (0.6 * peak) * 1e9;
+        CU_ASSERT_EQUAL(calib_db_add_samples(db, 1, "sdpa", "bf16/h=32/d=128/b=1/causal", n, flops, ns, 7, &err), 0);
+    }
+    calib_result r;
+    CU_ASSERT_EQUAL_FATAL(calib_derive(db, 1, base, NULL, &r, &err), 0);
+    const calib_curve_fig *pf = calib_curve_fig_find(&r.curves, "attention_prefill.bf16");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pf);
+    CU_ASSERT_EQUAL_FATAL(pf->n, 4u);
+    for (size_t i = 0; i < pf->n; i++) {
+        CU_ASSERT_DOUBLE_EQUAL(pf->pt[i].x, 512 * ldexp(1.0, (int)i), 0);
+        CU_ASSERT_DOUBLE_EQUAL(pf->pt[i].eff, 0.6, 1e-12);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(pf->source, "cuDNN fused flash attention"));
+    CU_ASSERT_PTR_NULL(strstr(pf->source, "UPPER BOUND"));
+    CU_ASSERT_EQUAL(r.sdpa.n, 1u);
+    CU_ASSERT_EQUAL(r.prefill.n, 1u);
     calib_result_free(&r);
     hw_free(base);
     calib_db_close(db);
@@ -507,7 +726,9 @@ static void test_format_value(void)
     CU_ASSERT_STRING_EQUAL(calib_format_value("hbm_capacity", 85520809984.0, buf, sizeof buf), "81559MiB");
     CU_ASSERT_STRING_EQUAL(calib_format_value("launch_overhead", 2500.4, buf, sizeof buf), "2500ns");
     CU_ASSERT_STRING_EQUAL(calib_format_value("sm_count", 132, buf, sizeof buf), "132");
-    CU_ASSERT_STRING_EQUAL(calib_format_value("efficiency.gemm", 0.715, buf, sizeof buf), "0.715");
+    CU_ASSERT_STRING_EQUAL(calib_format_value("efficiency.nvlink", 0.715, buf, sizeof buf), "0.715");
+    CU_ASSERT_STRING_EQUAL(calib_format_value("host_overhead.step", 3e6, buf, sizeof buf), "3000000ns");
+    CU_ASSERT_PTR_NULL(calib_format_value("efficiency.gemm", 0.7, buf, sizeof buf));   /* a curve now */
     CU_ASSERT_STRING_EQUAL(calib_format_value("peak_flops.bf16", 989.4e12, buf, sizeof buf), "989.4TFLOP/s");
     CU_ASSERT_PTR_NULL(calib_format_value("no_such_figure", 1, buf, sizeof buf));
 }
@@ -527,6 +748,45 @@ static void check_measured(const hw_profile *h, const calib_figure *f, double lo
         fprintf(stderr, "\n  %s: loaded %.12g, derived %.12g\n", f->key, loaded, f->value);
 }
 
+/* A curve read back by hw_load equals the measured one, point for point,
+ * each point measured with its residual, samples and source. */
+static void check_measured_curve(const hw_profile *h, const curve *c, const calib_curve_fig *cf)
+{
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cf);
+    CU_ASSERT_EQUAL_FATAL(c->n, (int)cf->n);
+    for (int i = 0; i < c->n; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "curves.%s[%d]", cf->key, i);
+        CU_ASSERT_DOUBLE_EQUAL(c->x[i], cf->pt[i].x, 0.5);          /* bytes written whole */
+        CU_ASSERT_DOUBLE_EQUAL(c->y[i], cf->pt[i].eff, cf->pt[i].eff * 1e-9);
+        const hw_provenance *p = hw_provenance_of(h, key);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        CU_ASSERT_EQUAL(p->status, HW_MEASURED);
+        CU_ASSERT_EQUAL(p->samples, (int64_t)cf->pt[i].samples);
+        CU_ASSERT_DOUBLE_EQUAL(p->residual, cf->pt[i].residual, cf->pt[i].residual * 1e-5 + 1e-12);
+        CU_ASSERT_STRING_EQUAL(p->source, cf->source);
+    }
+}
+
+/* A curve not measured is the base's: same points, status and source. */
+static void check_copied_curve(const hw_profile *h, const hw_profile *base, const curve *c, const curve *b,
+                               const char *key)
+{
+    CU_ASSERT_EQUAL_FATAL(c->n, b->n);
+    for (int i = 0; i < c->n; i++) {
+        char k[96];
+        snprintf(k, sizeof k, "curves.%s[%d]", key, i);
+        CU_ASSERT_DOUBLE_EQUAL(c->x[i], b->x[i], 0);
+        CU_ASSERT_DOUBLE_EQUAL(c->y[i], b->y[i], 0);
+        const hw_provenance *p = hw_provenance_of(h, k), *q = hw_provenance_of(base, k);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+        CU_ASSERT_EQUAL(p->status, q->status);
+        CU_ASSERT_NOT_EQUAL(p->status, HW_MEASURED);
+        CU_ASSERT_STRING_EQUAL(p->source, q->source);
+    }
+}
+
 static void test_write_profile_from_fixture(void)
 {
     hw_profile *base;
@@ -535,7 +795,8 @@ static void test_write_profile_from_fixture(void)
     char path[4096];
     temp_path(path, sizeof path, "profile");
     kt_err err = { 0 };
-    calib_write_opts o = { "h100-sxm.calibrated", "NVIDIA H100 80GB HBM3", "test profile\nline two", &r };
+    calib_write_opts o = { "h100-sxm.calibrated", "NVIDIA H100 80GB HBM3", "test profile\nline two", &r.curves,
+                           &r };
     if (calib_write_profile_file(tu_path(base_profile), &r.figs, &o, path, &err) < 0)
         kt_err_print(&err, stderr);
     hw_profile *h = hw_load(path, &err);
@@ -545,7 +806,12 @@ static void test_write_profile_from_fixture(void)
     CU_ASSERT_EQUAL(hw_check(h, &err), 0);
     CU_ASSERT_STRING_EQUAL(h->name, "h100-sxm.calibrated");
     CU_ASSERT_STRING_EQUAL(h->gpu, "NVIDIA H100 80GB HBM3");
-    CU_ASSERT_EQUAL(h->n_prov, base->n_prov);             /* every figure, no more */
+    /* Every figure and curve point, no more: the five measured curves
+     * replace the base's (gemm bf16 and fp8 15 points each, prefill 7,
+     * decode 9, memory 13). */
+    int replaced = base->gemm[DTYPE_BF16].n + base->gemm[DTYPE_FP8].n + base->attn_prefill[DTYPE_BF16].n +
+                   base->attn_decode.n + base->memory.n;
+    CU_ASSERT_EQUAL(h->n_prov, base->n_prov - (size_t)replaced + 15 + 15 + 7 + 9 + 13);
 
     /* Values as derived (bandwidths and fractions to 10 digits, ns rounded). */
     const calib_figures *f = &r.figs;
@@ -577,7 +843,35 @@ static void test_write_profile_from_fixture(void)
     CU_ASSERT_EQUAL(h->nvlink_latency_ns, base->nvlink_latency_ns);
     for (int d = 0; d < DTYPE_COUNT; d++)
         CU_ASSERT_DOUBLE_EQUAL(h->peak_flops[d], base->peak_flops[d], 0);
+    CU_ASSERT_EQUAL(h->small_op_floor_ns, base->small_op_floor_ns);
+    CU_ASSERT_EQUAL(h->host_step_ns, base->host_step_ns);
+
+    /* Measured curves replaced whole; the others copied point by point. */
+    check_measured_curve(h, &h->gemm[DTYPE_BF16], calib_curve_fig_find(&r.curves, "gemm.bf16"));
+    check_measured_curve(h, &h->gemm[DTYPE_FP8], calib_curve_fig_find(&r.curves, "gemm.fp8"));
+    check_measured_curve(h, &h->attn_prefill[DTYPE_BF16], calib_curve_fig_find(&r.curves, "attention_prefill.bf16"));
+    check_measured_curve(h, &h->attn_decode, calib_curve_fig_find(&r.curves, "attention_decode"));
+    check_measured_curve(h, &h->memory, calib_curve_fig_find(&r.curves, "memory"));
+    check_copied_curve(h, base, &h->small_ops, &base->small_ops, "small_ops");
+    check_copied_curve(h, base, &h->allreduce, &base->allreduce, "allreduce");
+    check_copied_curve(h, base, &h->attn_prefill[DTYPE_FP8], &base->attn_prefill[DTYPE_FP8], "attention_prefill.fp8");
+    /* The BF16 GEMM curve the cost model reads: 0.76 · 8192 / 8704 at M = 8192. */
+    ASSERT_REL(curve_eval(hw_gemm_curve(h, DTYPE_BF16), 8192), 0.76 * 8192 / 8704, 0.015);
     hw_free(h);
+
+    /* The written profile drives a simulation: the quickstart scenario,
+     * shortened to 5 sessions, on it. */
+    char set_hw[4200];
+    snprintf(set_hw, sizeof set_hw, "hardware=%s", path);
+    char *argv[] = { (char *)tu_build_path("sim/kvtier"), "run", (char *)tu_path("scenarios/quickstart.yaml"),
+                     "--no-db", "--set", set_hw, "--set", "workload.sessions=5", NULL };
+    tu_output out = tu_exec(argv);
+    CU_ASSERT_EQUAL(out.rc, 0);
+    if (out.rc != 0)
+        fprintf(stderr, "\n%s\n", out.err);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out.out, "on 1 x h100-sxm.calibrated"));
+    CU_ASSERT_PTR_NULL(strstr(out.out, "requests: 0 completed"));
+    tu_output_free(&out);
     unlink(path);
     calib_result_free(&r);
     hw_free(base);
@@ -599,10 +893,195 @@ static void test_write_refuses_unknown_figure(void)
     temp_path(path, sizeof path, "refused");
     unlink(path);
     kt_err err = { 0 };
-    calib_write_opts o = { "x.calibrated", NULL, NULL, NULL };
+    calib_write_opts o = { "x.calibrated", NULL, NULL, NULL, NULL };
     CU_ASSERT_EQUAL(calib_write_profile_file(tu_path(base_profile), &figs, &o, path, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "efficiency.decode"));
     CU_ASSERT_EQUAL(access(path, F_OK), -1);
+    /* The same for a curve the schema does not have. */
+    static calib_curves curves;
+    memset(&curves, 0, sizeof curves);
+    curves.n = 1;
+    snprintf(curves.c[0].key, sizeof curves.c[0].key, "attention_verify");
+    curves.c[0].n = 1;
+    curves.c[0].pt[0] = (calib_pooled){ 4096, 0.5, 0, 1, 7 };
+    figs.n = 0;
+    o.curves = &curves;
+    CU_ASSERT_EQUAL(calib_write_profile_file(tu_path(base_profile), &figs, &o, path, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "measured curve attention_verify is not in the base profile"));
+    CU_ASSERT_EQUAL(access(path, F_OK), -1);
+}
+
+/* A run in which gemm failed and launch cannot be fitted still gives a
+ * profile: what was measured is measured, the rest is the base's. */
+static void test_derive_failed_benchmark(void)
+{
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(":memory:", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path(fixture), &err), 0);
+    CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path(fixture_failed), &err), 0);
+    char failures[512];
+    size_t n_failures;
+    CU_ASSERT_EQUAL(calib_db_failures(db, 1, failures, sizeof failures, &n_failures, &err), 0);
+    CU_ASSERT_EQUAL(n_failures, 1u);
+    CU_ASSERT_STRING_EQUAL(failures, "gemm: cublasLtMatmul: CUBLAS_STATUS_EXECUTION_FAILED (synthetic)");
+    hw_profile *base = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+    calib_result r;
+    CU_ASSERT_EQUAL_FATAL(calib_derive(db, 1, base, NULL, &r, &err), 0);
+    const calib_figure *hbm = calib_figure_find(&r.figs, "hbm_bandwidth");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(hbm);
+    ASSERT_REL(hbm->value, 3.0e12, 0.01);
+    CU_ASSERT_PTR_NULL(calib_figure_find(&r.figs, "launch_overhead"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.failed, "launch/eager"));
+    CU_ASSERT_PTR_NULL(calib_curve_fig_find(&r.curves, "gemm.bf16"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.skipped, "gemm.bf16"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.skipped, "gemm.fp8"));
+    /* memory: the 13 reads alone, each x / (3 us + x / 3 TB/s) over hbm. */
+    const calib_curve_fig *mem = calib_curve_fig_find(&r.curves, "memory");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mem);
+    CU_ASSERT_EQUAL_FATAL(mem->n, 13u);
+    for (size_t i = 0; i < mem->n; i++) {
+        double x = MIB * ldexp(1.0, (int)i);
+        CU_ASSERT_EQUAL(mem->pt[i].n_values, 1u);
+        ASSERT_REL(mem->pt[i].eff, fmin(1.0, x / ((FX_HBM_LAT_NS + x / FX_HBM_BPS * 1e9) * 1e-9) / hbm->value),
+                   0.015);
+    }
+    CU_ASSERT_PTR_NOT_NULL(calib_curve_fig_find(&r.curves, "attention_decode"));
+
+    /* The profile: gemm curves and launch_overhead are the base's. */
+    char path[4096];
+    temp_path(path, sizeof path, "failed");
+    calib_write_opts o = { "h100-sxm.calibrated", NULL, NULL, &r.curves, &r };
+    CU_ASSERT_EQUAL(calib_write_profile_file(tu_path(base_profile), &r.figs, &o, path, &err), 0);
+    hw_profile *h = hw_load(path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    check_copied_curve(h, base, &h->gemm[DTYPE_BF16], &base->gemm[DTYPE_BF16], "gemm.bf16");
+    check_copied_curve(h, base, &h->gemm[DTYPE_FP8], &base->gemm[DTYPE_FP8], "gemm.fp8");
+    check_measured_curve(h, &h->memory, mem);
+    const hw_provenance *p = hw_provenance_of(h, "launch_overhead"), *q = hw_provenance_of(base, "launch_overhead");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT_EQUAL(p->status, q->status);
+    CU_ASSERT_STRING_EQUAL(p->source, q->source);
+    CU_ASSERT_EQUAL(h->launch_ns, base->launch_ns);
+    hw_free(h);
+    unlink(path);
+    calib_result_free(&r);
+    hw_free(base);
+    calib_db_close(db);
+}
+
+/* ---------- the plan (--dry-run) ---------- */
+
+/* The plan's documented costs (calib_plan.h): 20 us per timed call beyond
+ * its work and the flush, 5 s per process, 10 us per synchronize. */
+#define PLAN_CALL_S 20e-6
+#define PLAN_START_S 5.0
+#define PLAN_SYNC_S 10e-6
+
+/* HBM over 1 .. 4 MiB is raised to 4 × L2 = 200 MiB on an H100: the
+ * arrays 1, 2, .., 128 MiB (8 sizes, 255 MiB together) in 3 cases moving
+ * 1, 2 and 3 × the array; launch over 1, 2, 4 kernels in 5 cases, one of
+ * them synchronizing after each. 7 samples + 1 warm-up = 8 calls a point,
+ * each after a flush of max(2 × 50 MiB, 128 MiB) = 128 MiB. */
+static void test_plan_by_hand(void)
+{
+    kt_err err = { 0 };
+    hw_profile *h = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_DOUBLE_EQUAL(h->l2_bytes, 50 * MIB, 0);     /* the premise of the arithmetic below */
+    kt_params p;
+    kt_params_defaults(&p);
+    p.samples = 7;
+    p.warmup = 1;
+    p.hbm_min_bytes = (size_t)MIB;
+    p.hbm_max_bytes = (size_t)(4 * MIB);
+    p.launch_max_kernels = 4;
+    const char *const steps[] = { "hbm", "launch", NULL };
+    calib_plan plan;
+    CU_ASSERT_EQUAL_FATAL(calib_plan_make(&p, steps, h, &plan, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(plan.n, 2u);
+    double flush = 128 * MIB / h->hbm_bw_Bps, per_call = flush + PLAN_CALL_S;
+    CU_ASSERT_EQUAL(plan.item[0].points, 24u);
+    CU_ASSERT_EQUAL(plan.item[0].calls, 192u);
+    double hbm = 192 * per_call + 8 * (1 + 2 + 3) * 255 * MIB / h->hbm_bw_Bps + PLAN_START_S;
+    ASSERT_REL(plan.item[0].seconds, hbm, 1e-9);
+    CU_ASSERT_EQUAL(plan.item[1].points, 15u);
+    CU_ASSERT_EQUAL(plan.item[1].calls, 120u);
+    double launch_s = (double)h->launch_ns * 1e-9;
+    double launch = 120 * per_call + 8 * (5 * 7 * launch_s + 7 * PLAN_SYNC_S) + PLAN_START_S;
+    ASSERT_REL(plan.item[1].seconds, launch, 1e-9);
+    ASSERT_REL(plan.seconds, hbm + launch, 1e-9);
+
+    /* The default calibration (every benchmark and the validation) is
+     * planned to fit in 8 minutes of a lent GPU. */
+    kt_params_defaults(&p);
+    const char *const all[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "sdpa",
+                                "storage", "validate", NULL };
+    CU_ASSERT_EQUAL_FATAL(calib_plan_make(&p, all, h, &plan, &err), 0);
+    CU_ASSERT(plan.seconds > 9 * PLAN_START_S && plan.seconds < 8 * 60);
+    const char *const bad[] = { "hbm", "nosuch", NULL };
+    CU_ASSERT_EQUAL(calib_plan_make(&p, bad, h, &plan, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nosuch"));
+    hw_free(h);
+}
+
+/* The GEMM shapes of Llama-3.1-8B (hidden 4096, 32 heads of 128, 8 KV
+ * heads, FFN 14336, vocabulary 128256): QKV 6144 × 4096, O 4096 × 4096,
+ * gate+up 28672 × 4096, down 4096 × 14336, lm_head 128256 × 4096. */
+static void test_gemm_shapes(void)
+{
+    kt_err err = { 0 };
+    calib_shape_set set = { .n = 0 };
+    CU_ASSERT_EQUAL_FATAL(calib_gemm_shapes("llama-3.1-8b", &set, &err), 0);
+    const calib_gemm_shape want[] = { { 6144, 4096 }, { 4096, 4096 }, { 28672, 4096 }, { 4096, 14336 },
+                                      { 128256, 4096 } };
+    CU_ASSERT_EQUAL_FATAL(set.n, 5);
+    for (int i = 0; i < 5; i++) {
+        int found = 0;
+        for (int j = 0; j < set.n; j++)
+            found += set.s[j].n == want[i].n && set.s[j].k == want[i].k;
+        CU_ASSERT_EQUAL(found, 1);
+    }
+    CU_ASSERT_EQUAL(calib_gemm_shapes("no-such-model", &set, &err), -1);
+}
+
+/* A measured dtype the base's group lacks (the H100 profile has no FP16
+ * GEMM curve) is added to the group; the rest of the group is copied. */
+static void test_write_adds_dtype_curve(void)
+{
+    static calib_curves curves;
+    memset(&curves, 0, sizeof curves);
+    curves.n = 1;
+    calib_curve_fig *cf = &curves.c[0];
+    snprintf(cf->key, sizeof cf->key, "gemm.fp16");
+    cf->x_kind = CURVE_X_TOKENS;
+    cf->n = 2;
+    cf->pt[0] = (calib_pooled){ 64, 0.25, 0.01, 2, 14 };
+    cf->pt[1] = (calib_pooled){ 4096, 0.75, 0, 1, 7 };
+    snprintf(cf->source, sizeof cf->source, "measured on test");
+    calib_figures figs;
+    memset(&figs, 0, sizeof figs);
+    kt_err err = { 0 };
+    hw_profile *base = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+    CU_ASSERT_EQUAL_FATAL(base->gemm[DTYPE_FP16].n, 0);     /* the premise */
+    char path[4096];
+    temp_path(path, sizeof path, "dtype");
+    calib_write_opts o = { "x.calibrated", NULL, NULL, &curves, NULL };
+    CU_ASSERT_EQUAL(calib_write_profile_file(tu_path(base_profile), &figs, &o, path, &err), 0);
+    hw_profile *h = hw_load(path, &err);
+    if (!h)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    check_measured_curve(h, &h->gemm[DTYPE_FP16], cf);
+    check_copied_curve(h, base, &h->gemm[DTYPE_BF16], &base->gemm[DTYPE_BF16], "gemm.bf16");
+    check_copied_curve(h, base, &h->gemm[DTYPE_FP8], &base->gemm[DTYPE_FP8], "gemm.fp8");
+    CU_ASSERT_EQUAL(h->n_prov, base->n_prov + 2);
+    hw_free(h);
+    hw_free(base);
+    unlink(path);
 }
 
 /* ---------- hw.c: residual and samples ---------- */
@@ -637,12 +1116,20 @@ static hw_profile *load_with_hbm(const char *fig, kt_err *err)
             "  pcie_duplex_bandwidth: {value: 77GB/s, status: assumed, source: \"s\"}\n"
             "  nic_efficiency: {value: 0.9, status: assumed, source: \"s\"}\n"
             "  nic_op_latency: {value: 300ns, status: assumed, source: \"s\"}\n"
+            "  small_op_floor: {value: 4us, status: assumed, source: \"s\"}\n"
+            "  host_overhead:\n"
+            "    step: {value: 3ms, status: assumed, source: \"s\"}\n"
+            "    sequence: {value: 20us, status: assumed, source: \"s\"}\n"
             "  efficiency:\n"
-            "    gemm: {value: 0.7, status: assumed, source: \"s\"}\n"
-            "    attention: {value: 0.6, status: assumed, source: \"s\"}\n"
-            "    memory: {value: 0.9, status: assumed, source: \"s\"}\n"
             "    nvlink: {value: 0.8, status: assumed, source: \"s\"}\n"
-            "    network: {value: 0.8, status: assumed, source: \"s\"}\n", fig);
+            "    network: {value: 0.8, status: assumed, source: \"s\"}\n"
+            "curves:\n"
+            "  gemm: {bf16: [{x: 1, value: 0.7, status: assumed, source: \"s\"}]}\n"
+            "  attention_prefill: {bf16: [{x: 1, value: 0.6, status: assumed, source: \"s\"}]}\n"
+            "  memory: [{x: 1MiB, value: 0.9, status: assumed, source: \"s\"}]\n"
+            "  small_ops: [{x: 1MiB, value: 0.5, status: assumed, source: \"s\"}]\n"
+            "  attention_decode: [{x: 1MiB, value: 0.5, status: assumed, source: \"s\"}]\n"
+            "  allreduce: [{x: 1MiB, value: 0.5, status: assumed, source: \"s\"}]\n", fig);
     fclose(f);
     hw_profile *h = hw_load(path, err);
     unlink(path);
@@ -720,6 +1207,7 @@ int main(void)
         { "fit: points and rejected inputs", test_fit_points_and_rejects },
         { "efficiency table: log-space interpolation", test_efftab_log_interpolation },
         { "efficiency table: rejected inputs", test_efftab_rejects },
+        { "efficiency points: pooled by log2 bins", test_effpts_pool },
         { "attention reference: by hand", test_attn_ref_by_hand },
         { "attention reference: GQA and edges", test_attn_ref_gqa_and_edges },
         { "attention reference: shuffled = identity", test_attn_ref_shuffle_invariant },
@@ -727,9 +1215,15 @@ int main(void)
         { "sample db: empty", test_db_empty },
         { "derive: fixture known answers", test_derive_fixture_known_answers },
         { "derive: launch figure choice", test_derive_launch_choice },
+        { "derive: fused attention preferred for prefill", test_derive_prefers_fused_attention },
+        { "derive: clamps above 1, goes on past a failed fit", test_derive_clamps_and_goes_on },
         { "write: value formats", test_format_value },
         { "write: calibrated profile loads with hw_load", test_write_profile_from_fixture },
         { "write: unknown figure refused", test_write_refuses_unknown_figure },
+        { "derive and write: a run with a failed benchmark", test_derive_failed_benchmark },
+        { "write: a measured dtype the base lacks", test_write_adds_dtype_curve },
+        { "plan: points, calls and time by hand", test_plan_by_hand },
+        { "plan: GEMM shapes of a model card", test_gemm_shapes },
         { "hw: residual and samples keys", test_hw_fit_keys },
         { "hw: hw_check of fit records", test_hw_check_fit_record },
         { NULL, NULL },

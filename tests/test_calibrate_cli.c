@@ -57,8 +57,8 @@ static void test_help_lists_every_option(void)
                                  "--decode-kv-heads", "--decode-max-bytes", "--prefill-max-tokens",
                                  "--prefill-heads", "--prefill-scores-bytes", "--storage-file",
                                  "--storage-max-bytes", "--validate-batches", "--validate-contexts",
-                                 "--launch-figure", "--gemm-ref-tokens", "--prefill-ref-tokens",
-                                 "--decode-ref-tokens", "--help", "--version", NULL };
+                                 "--launch-figure", "--bench-timeout", "--dry-run", "--table", "--help",
+                                 "--version", NULL };
     for (int i = 0; opts[i]; i++) {
         CU_ASSERT_PTR_NOT_NULL(strstr(out, opts[i]));
         if (!strstr(out, opts[i]))
@@ -94,7 +94,8 @@ static void test_no_gpu_exits_77(void)
     temp_path(profile, sizeof profile, "yaml");
     unlink(db);
     unlink(profile);
-    const char *const benches[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "storage", NULL };
+    const char *const benches[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "sdpa", "storage",
+                                    NULL };
     for (int i = 0; benches[i]; i++) {
         snprintf(args, sizeof args, "--bench %s --db '%s' --out '%s'", benches[i], db, profile);
         CU_ASSERT_EQUAL(run(args, out, sizeof out), EXIT_SKIP);
@@ -121,8 +122,10 @@ static void test_fit_only_from_fixture(void)
     CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path("tests/data/calibrate/h100-fixture.sql"), &err), 0);
     calib_db_close(db);
     static char out[OUT_MAX];
-    snprintf(args, sizeof args, "--fit-only --db '%s' --base '%s' --out '%s' --name test.calibrated", db_path,
-             tu_path("hwprofiles/h100-sxm.yaml"), profile);
+    char table[4096];
+    temp_path(table, sizeof table, "fixture-tsv");
+    snprintf(args, sizeof args, "--fit-only --db '%s' --base '%s' --out '%s' --name test.calibrated --table '%s'",
+             db_path, tu_path("hwprofiles/h100-sxm.yaml"), profile, table);
     int rc = run(args, out, sizeof out);
     CU_ASSERT_EQUAL(rc, 0);
     if (rc != 0)
@@ -138,7 +141,30 @@ static void test_fit_only_from_fixture(void)
     CU_ASSERT_EQUAL(p->samples, 91);
     CU_ASSERT_DOUBLE_EQUAL(h->hbm_bw_Bps, 3.0e12, 0.03e12);
     CU_ASSERT_DOUBLE_EQUAL(h->pcie_bw_Bps, 50e9, 0.5e9);
+    /* The GEMM curve is measured: 15 M values, 0.76 · M / (M + 512) (the
+     * fixture's median shape), over the four BF16 shapes' 7 samples each. */
+    CU_ASSERT_EQUAL(h->gemm[DTYPE_BF16].n, 15);
+    CU_ASSERT_DOUBLE_EQUAL(h->gemm[DTYPE_BF16].y[13], 0.76 * 8192 / 8704, 0.015 * 0.76);
+    p = hw_provenance_of(h, "curves.gemm.bf16[13]");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(p->status, HW_MEASURED);
+    CU_ASSERT_EQUAL(p->samples, 4 * 7);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "curves.gemm.bf16"));
     hw_free(h);
+    /* The fit table: a header, then the five curves' 15 + 15 + 7 + 9 + 13
+     * points, then every case's points (gemm 5 × 15, prefill 7, decode 4 × 9). */
+    FILE *t = fopen(table, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    char row[4096];
+    int rows = 0, curve_rows = 0;
+    while (fgets(row, sizeof row, t)) {
+        rows++;
+        curve_rows += strncmp(row, "curve\t", 6) == 0;
+    }
+    fclose(t);
+    CU_ASSERT_EQUAL(curve_rows, 15 + 15 + 7 + 9 + 13);
+    CU_ASSERT_EQUAL(rows, 1 + curve_rows + 5 * 15 + 7 + 4 * 9);
+    unlink(table);
 
     /* The base is found from the run's GPU name when --base is not given,
      * and a run that is not there is an error. */
@@ -149,6 +175,84 @@ static void test_fit_only_from_fixture(void)
     unlink(db_path);
 }
 
+/* A run in which a benchmark failed still becomes a profile: the failure is
+ * printed and written into the profile's header, the figures that benchmark
+ * gives keep the base's values (tests/data/calibrate/h100-fixture-failed.sql). */
+static void test_fit_only_with_failed_benchmark(void)
+{
+    char db_path[4096], profile[4096], args[9000];
+    temp_path(db_path, sizeof db_path, "failed-db");
+    temp_path(profile, sizeof profile, "failed-yaml");
+    unlink(db_path);
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(db_path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path("tests/data/calibrate/h100-fixture.sql"), &err), 0);
+    CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path("tests/data/calibrate/h100-fixture-failed.sql"), &err), 0);
+    calib_db_close(db);
+    static char out[OUT_MAX];
+    snprintf(args, sizeof args, "--fit-only --db '%s' --base '%s' --out '%s'", db_path,
+             tu_path("hwprofiles/h100-sxm.yaml"), profile);
+    int rc = run(args, out, sizeof out);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc != 0)
+        fprintf(stderr, "\n%s\n", out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "benchmarks that failed: gemm: cublasLtMatmul"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "launch/eager"));
+    FILE *f = fopen(profile, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    static char text[1 << 20];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    text[len] = '\0';
+    fclose(f);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "# Benchmarks that failed (what they measure keeps the base's figures): "
+                                        "gemm: cublasLtMatmul: CUBLAS_STATUS_EXECUTION_FAILED (synthetic)"));
+    hw_profile *h = hw_load(profile, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    const hw_provenance *p = hw_provenance_of(h, "curves.gemm.bf16[0]");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_NOT_EQUAL(p->status, HW_MEASURED);
+    p = hw_provenance_of(h, "curves.memory[0]");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(p->status, HW_MEASURED);
+    hw_free(h);
+    unlink(profile);
+    unlink(db_path);
+}
+
+/* --dry-run needs no GPU: per step its points and timed calls (HBM over
+ * 1 .. 4 MiB raised to 4 × L2 = 200 MiB on an H100: 8 sizes × 3 cases = 24
+ * points, × (7 + 1) calls = 192), and a default plan under 8 minutes. */
+static void test_dry_run(void)
+{
+    static char out[OUT_MAX];
+    char args[9000];
+    snprintf(args, sizeof args, "--dry-run --bench hbm --hbm-bytes 1MiB:4MiB --samples 7 --warmup 1 --base '%s'",
+             tu_path("hwprofiles/h100-sxm.yaml"));
+    CU_ASSERT_EQUAL_FATAL(run(args, out, sizeof out), 0);
+    int points = 0, calls = 0;
+    const char *line = strstr(out, "\n  hbm ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+    CU_ASSERT_EQUAL(sscanf(line, " hbm %d %d", &points, &calls), 2);
+    CU_ASSERT_EQUAL(points, 24);
+    CU_ASSERT_EQUAL(calls, 192);
+    CU_ASSERT_PTR_NULL(strstr(out, "\n  gemm "));
+    snprintf(args, sizeof args, "--dry-run --validate --base '%s'", tu_path("hwprofiles/h100-sxm.yaml"));
+    CU_ASSERT_EQUAL_FATAL(run(args, out, sizeof out), 0);
+    double total = 0;
+    line = strstr(out, "\n  total ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+    CU_ASSERT_EQUAL(sscanf(line, " total %lf s", &total), 1);
+    CU_ASSERT(total > 0 && total < 8 * 60);
+    const char *const steps[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "sdpa",
+                                  "storage", "validate", NULL };
+    for (int i = 0; steps[i]; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "\n  %s ", steps[i]);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+    }
+}
+
 int main(void)
 {
     const tu_test tests[] = {
@@ -156,6 +260,8 @@ int main(void)
         { "usage errors exit 2", test_usage_errors },
         { "no GPU: exit 77 with the reason", test_no_gpu_exits_77 },
         { "--fit-only from the fixture", test_fit_only_from_fixture },
+        { "--fit-only with a failed benchmark", test_fit_only_with_failed_benchmark },
+        { "--dry-run: the plan without a GPU", test_dry_run },
         { NULL, NULL },
     };
     return tu_run("calibrate-cli", tests);

@@ -1,0 +1,53 @@
+/* calib_params.c — the default sweeps of a calibration (documented in `kvtier-calibrate --help` and calibrate/README.md). */
+#include "calib_params.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define KIB ((size_t)1024)
+#define MIB (KIB * KIB)
+#define GIB (MIB * KIB)
+
+void kt_params_defaults(kt_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->samples = 11;
+    p->warmup = 3;
+    p->flush_min_bytes = 128 * MIB;
+    p->hbm_min_bytes = 1 * MIB;
+    p->hbm_max_bytes = 4 * GIB;
+    p->host_min_bytes = 4 * KIB;
+    p->host_max_bytes = 1 * GIB;
+    p->peer_min_bytes = 1 * MIB;
+    p->peer_max_bytes = 1 * GIB;
+    const size_t kv_blocks[] = { 16 * KIB, 64 * KIB, 256 * KIB };
+    for (size_t i = 0; i < sizeof kv_blocks / sizeof kv_blocks[0]; i++)
+        p->kv_block_bytes[p->n_kv_block_bytes++] = kv_blocks[i];
+    p->kv_max_blocks = 1024;
+    p->launch_max_kernels = 1024;
+    snprintf(p->gemm_models, sizeof p->gemm_models, "llama-3.1-8b,llama-3.1-70b");
+    p->gemm_max_tokens = 16384;
+    p->decode_max_context = 131072;
+    const int batches[] = { 1, 8, 32 };
+    for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++)
+        p->decode_batches[p->n_decode_batches++] = batches[i];
+    p->decode_kv_heads = 8;
+    p->decode_max_bytes = 16 * GIB;
+    p->prefill_max_tokens = 16384;
+    p->prefill_heads = 32;
+    p->prefill_scores_bytes = 4 * GIB;
+    p->storage_max_bytes = 1 * GIB;
+    const int vb[] = { 1, 8, 32, 64 }, vc[] = { 1024, 4096, 16384 };
+    for (size_t i = 0; i < sizeof vb / sizeof vb[0]; i++)
+        p->validate_batches[p->n_validate_batches++] = vb[i];
+    for (size_t i = 0; i < sizeof vc / sizeof vc[0]; i++)
+        p->validate_contexts[p->n_validate_contexts++] = vc[i];
+}
+
+size_t kt_pow2_sweep(size_t lo, size_t hi, size_t *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t v = lo ? lo : 1; v <= hi && n < cap; v *= 2)
+        out[n++] = v;
+    return n;
+}

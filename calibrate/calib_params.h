@@ -1,0 +1,48 @@
+/* calib_params.h — the calibration's sweep parameters and their defaults, shared by the CUDA benchmarks and the plan that estimates them without a GPU. */
+#ifndef KT_CALIB_PARAMS_H
+#define KT_CALIB_PARAMS_H
+
+#include <stddef.h>
+
+/* At least this many timed samples per point (medians and quartiles need them). */
+#define KT_MIN_SAMPLES 7
+#define KT_MAX_LIST 16
+
+/* Every sweep parameter, with the defaults of kt_params_defaults (also in
+ * `kvtier-calibrate --help` and calibrate/README.md). Sizes are bytes. */
+typedef struct kt_params {
+    int samples;               /* timed samples per point (>= 7): 11 */
+    int warmup;                /* untimed calls before them: 3 */
+    int quick;                 /* smaller sweeps for a smoke run */
+    size_t flush_min_bytes;    /* L2 flush buffer: max(this, 2 × L2): 128 MiB */
+    size_t hbm_min_bytes, hbm_max_bytes;   /* 1 MiB .. 4 GiB (max raised to 4 × L2) */
+    size_t host_min_bytes, host_max_bytes; /* 4 KiB .. 1 GiB */
+    size_t peer_min_bytes, peer_max_bytes; /* 1 MiB .. 1 GiB */
+    size_t kv_block_bytes[KT_MAX_LIST];    /* 16 KiB, 64 KiB, 256 KiB */
+    int n_kv_block_bytes;
+    int kv_max_blocks;         /* 1024 */
+    int launch_max_kernels;    /* 1024 */
+    char gemm_models[512];     /* model cards whose GEMM shapes are swept: llama-3.1-8b,llama-3.1-70b */
+    int gemm_max_tokens;       /* M = 1 .. this: 16384 */
+    int decode_max_context;    /* contexts 512 .. this: 131072 */
+    int decode_batches[KT_MAX_LIST];       /* 1, 8, 32 */
+    int n_decode_batches;
+    int decode_kv_heads;       /* 8 */
+    size_t decode_max_bytes;   /* KV pool cap per point: 16 GiB */
+    int prefill_max_tokens;    /* sequences 512 .. this: 16384 */
+    int prefill_heads;         /* 32 */
+    size_t prefill_scores_bytes;           /* score buffer; heads run in groups that fit: 4 GiB */
+    char storage_file[1024];   /* file the storage benchmark reads ("" skips it) */
+    size_t storage_max_bytes;  /* 1 GiB */
+    int validate_batches[KT_MAX_LIST];     /* 1, 8, 32, 64 */
+    int n_validate_batches;
+    int validate_contexts[KT_MAX_LIST];    /* 1024, 4096, 16384 */
+    int n_validate_contexts;
+} kt_params;
+
+void kt_params_defaults(kt_params *p);
+
+/* Powers of two from lo to hi (inclusive when hi is one), at most cap values. */
+size_t kt_pow2_sweep(size_t lo, size_t hi, size_t *out, size_t cap);
+
+#endif
