@@ -1,4 +1,4 @@
-/* test_admission.c — each admission policy on a ten-block pool and three requests, worked by hand: blocks held, who waits, who is preempted and at which step; a prompt over the context limit is rejected. */
+/* test_admission.c — each admission policy on a ten-block pool and three requests, worked by hand: blocks held, who waits, who is preempted and at which step; a prompt over the context limit is rejected, or truncated. */
 #include <string.h>
 
 #include "cost.h"
@@ -240,6 +240,51 @@ static void test_context_limit(void)
     teardown(&h);
 }
 
+/* scheduler.too_long: truncate, as SGLang's auto-truncation: a prompt of
+ * 131,072 + 100 tokens keeps its first 131,072 - 6 = 131,066 (106 cut)
+ * and its 10 output tokens are clipped to 131,072 - 2 - 131,066 = 4; it
+ * queues instead of being rejected, completes with 4 tokens, and the
+ * summary counts one truncated request. */
+static void test_truncate(void)
+{
+    harness h;
+    CU_ASSERT_EQUAL_FATAL(setup(&h, 20000, ADMISSION_PREEMPT_NEWEST, 0), 0);
+    h.r.cfg.too_long = TOO_LONG_TRUNCATE;
+    serve_req q = { 0 };
+    q.rec.id = 99;
+    q.rec.prompt_tokens = 131072 + 100;
+    q.rec.output_tokens = 10;
+    q.inline_segs[0] = (kv_segment){ 99, q.rec.prompt_tokens };
+    q.content = (kv_content){ q.inline_segs, 1 };
+    int waiting = h.r.queue.n_waiting;
+    replica_submit(&h.r, &q);
+    CU_ASSERT_EQUAL(q.rec.prompt_tokens, 131066);
+    CU_ASSERT_EQUAL(q.num_tokens, 131066);
+    CU_ASSERT_EQUAL(q.rec.output_tokens, 4);
+    CU_ASSERT_EQUAL(q.rec.truncated_tokens, 106);
+    CU_ASSERT_EQUAL(h.r.queue.n_waiting, waiting + 1);
+    while (!(q.rec.outcome == REQ_COMPLETED && q.generated == 4) && engine_step(h.eng) == 1)
+        ;
+    CU_ASSERT_EQUAL(q.generated, 4);
+    CU_ASSERT_EQUAL(q.rec.outcome, REQ_COMPLETED);
+    while (engine_step(h.eng) == 1)
+        ;
+    metrics_summary sum;
+    metrics_slo slo = { 0 };
+    metrics_cost cost = { 0 };
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(h.met, &slo, &cost, &sum, NULL), 0);
+    CU_ASSERT_EQUAL(sum.truncated, 1);
+    CU_ASSERT_EQUAL(sum.rejected, 0);
+    /* Listed in the summary's fields only because it is not zero. */
+    metrics_field f[METRICS_MAX_FIELDS];
+    size_t n = metrics_summary_fields(&sum, f), found = 0;
+    for (size_t i = 0; i < n; i++)
+        found += strcmp(f[i].name, "truncated") == 0 && f[i].value == 1;
+    CU_ASSERT_EQUAL(found, 1);
+    kv_seq_destroy(&q.seq);
+    teardown(&h);
+}
+
 static void test_names(void)
 {
     const char *want[] = { "preempt_newest", "trtllm_no_evict", "trtllm_max_utilization", "sglang_conservative" };
@@ -256,6 +301,7 @@ int main(void)
         { "trtllm_no_evict sets aside prompt + max output", test_trtllm_no_evict },
         { "sglang_conservative: ratio, retraction", test_sglang_conservative },
         { "a prompt over the context limit is rejected", test_context_limit },
+        { "or truncated as SGLang does", test_truncate },
         { "one name per policy", test_names },
         { NULL, NULL },
     };

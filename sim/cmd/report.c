@@ -117,6 +117,9 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
             grouped((long long)s->completed, a, sizeof a), grouped((long long)s->rejected, b, sizeof b),
             grouped((long long)s->unfinished, c, sizeof c), grouped(s->input_tokens, d, sizeof d),
             grouped(s->output_tokens, e, sizeof e), s->duration_ns / 1e9);
+    if (s->truncated)
+        fprintf(out, "  %s prompts cut to the model's context (scheduler.too_long: truncate)\n",
+                grouped(s->truncated, a, sizeof a));
     fprintf(out, "  %-16s %10s %10s %10s %10s %10s\n", "", "mean", "p50", "p90", "p99", "max");
     dist_row(out, "TTFT (ms)", &s->ttft_ns, 1e6);
     dist_row(out, "ITL (ms)", &s->itl_ns, 1e6);

@@ -243,14 +243,16 @@ static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
     if (failed)
         return -1;
     double budget = (double)sc->sched.token_budget, max_output = 0;
-    int admission = ADMISSION_PREEMPT_NEWEST;
+    int admission = ADMISSION_PREEMPT_NEWEST, too_long = TOO_LONG_REJECT;
     if (n && (conf_int(n, "max_running", CONF_OPTIONAL, 1, MAX_RUNNING, &sc->sched.max_running, err) < 0 ||
               conf_qty(n, "token_budget", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e8, &budget, err) < 0 ||
               conf_bool(n, "chunked_prefill", CONF_OPTIONAL, &sc->sched.chunked_prefill, err) < 0 ||
               conf_int(n, "max_multi_step", CONF_OPTIONAL, 1, MAX_MULTI_STEP, &sc->sched.max_multi_step, err) < 0 ||
               conf_enum(n, "admission", CONF_OPTIONAL, admission_policy_names, &admission, err) < 0 ||
-              conf_qty(n, "max_output_tokens", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e9, &max_output, err) < 0))
+              conf_qty(n, "max_output_tokens", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e9, &max_output, err) < 0 ||
+              conf_enum(n, "too_long", CONF_OPTIONAL, serve_too_long_names, &too_long, err) < 0))
         return -1;
+    sc->sched.too_long = (serve_too_long)too_long;
     sc->sched.token_budget = (int64_t)budget;
     sc->sched.admission = (admission_policy)admission;
     sc->sched.max_output_tokens = (int64_t)max_output;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 const char *const replica_role_names[ROLE_COUNT + 1] = { "colocated", "prefill", "decode", NULL };
+const char *const serve_too_long_names[TOO_LONG_COUNT + 1] = { "reject", "truncate", NULL };
 
 /* Windowed layers next to full-context ones hold their windows in blocks
  * of the pool's size (kv_pool_set_windows): ratio = a window layer group's
@@ -166,15 +167,35 @@ static int64_t peak_kv_tokens(const serve_req *q)
     return q->rec.prompt_tokens + q->rec.output_tokens - 1;
 }
 
+/* Cuts q's fresh prompt (longer than the model's context) to its first
+ * tokens as SGLang's auto-truncation does, clipping its output to what
+ * fits after it. Returns 0, or -1 when the context is too short to keep
+ * a prompt and an output token. */
+static int truncate_prompt(const replica *r, serve_req *q)
+{
+    int64_t ctx = r->cm->m->max_context_tokens, keep = ctx - SERVE_TRUNCATE_MARGIN_TOKENS;
+    int64_t out = ctx - SERVE_TRUNCATE_OUTPUT_MARGIN_TOKENS - keep;
+    if (keep < 1 || out < 1 || q->generated > 0)
+        return -1;
+    q->rec.truncated_tokens = q->rec.prompt_tokens - keep;
+    q->rec.prompt_tokens = q->num_tokens = keep;
+    if (q->rec.output_tokens > out)
+        q->rec.output_tokens = out;
+    return 0;
+}
+
 /* Queues q (num_tokens set) at r, or rejects it when it can never fit:
- * every engine refuses a prompt longer than the model's context (vLLM's
- * input processor and SGLang's tokenizer manager raise an error; TensorRT-LLM
- * checks against its max sequence length), and a request whose KV can
- * never fit the pool could never finish. */
+ * every engine refuses a prompt longer than the model's context by default
+ * (vLLM's input processor and SGLang's tokenizer manager raise an error;
+ * TensorRT-LLM checks against its max sequence length) unless told to
+ * truncate it (cfg.too_long), and a request whose KV can never fit the
+ * pool could never finish. */
 static void enqueue(replica *r, serve_req *q)
 {
     q->rep = r;
     q->prefetch_slot = -1;
+    if (q->rec.prompt_tokens > r->cm->m->max_context_tokens && r->cfg.too_long == TOO_LONG_TRUNCATE)
+        truncate_prompt(r, q);
     if (q->rec.prompt_tokens > r->cm->m->max_context_tokens ||
         kv_blocks_for(r->kv, peak_kv_tokens(q)) > kv_pool_blocks(r->kv)) {
         if (q->rec.first_sched_ns < 0)

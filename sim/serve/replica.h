@@ -13,6 +13,18 @@
 #include "metrics.h"
 #include "tier.h"
 
+/* What a replica does with a prompt longer than the model's context. */
+typedef enum { TOO_LONG_REJECT, TOO_LONG_TRUNCATE, TOO_LONG_COUNT } serve_too_long;
+extern const char *const serve_too_long_names[TOO_LONG_COUNT + 1];
+
+/* Truncation as SGLang's --allow-auto-truncate does it: the prompt keeps
+ * its first max_req_input_len = max_req_len - 5 tokens, where max_req_len
+ * = context_len - 1 (scheduler.py), and its output is clipped to
+ * max_req_len - prompt - 1 tokens (init_req_max_new_tokens): 6 tokens
+ * short of the context, then at most 4 output tokens. */
+#define SERVE_TRUNCATE_MARGIN_TOKENS 6
+#define SERVE_TRUNCATE_OUTPUT_MARGIN_TOKENS 2
+
 typedef struct serve_cfg {
     int max_running;            /* sequences in a batch at most */
     int64_t token_budget;       /* tokens one iteration computes at most */
@@ -21,6 +33,7 @@ typedef struct serve_cfg {
     int keep_gaps;              /* keep every inter-token gap per request */
     admission_policy admission; /* who joins a step, who yields when blocks run out (0: today's, vLLM's) */
     int64_t max_output_tokens;  /* output a request may produce as the scheduler assumes it (0: the rest of the context) */
+    serve_too_long too_long;    /* a prompt past the model's context: rejected (0) or truncated */
     /* Retention (SnapKV-style); off when retention_window_tokens is 0: once
      * a prompt is prefilled, HBM keeps its last retention_window_tokens
      * tokens plus retention_keep_fraction of the older ones; the rest is
@@ -232,9 +245,10 @@ typedef struct replica_config {
 int replica_init(replica *r, const replica_config *c);
 void replica_destroy(replica *r);
 
-/* A request arrives at the replica now. Rejected at once (on_done with
- * outcome rejected) when its prompt is longer than the model's context
- * limit, or its prompt plus output can never fit the KV pool. */
+/* A request arrives at the replica now. A prompt longer than the model's
+ * context limit is rejected at once (on_done with outcome rejected), or
+ * truncated when cfg.too_long says so; a request whose prompt plus output
+ * can never fit the KV pool is rejected. */
 void replica_submit(replica *r, serve_req *q);
 /* A request that lost its KV when its replica failed arrives at r: it
  * computes its prompt and the tokens it has generated again (counted as
