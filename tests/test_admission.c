@@ -41,9 +41,9 @@ static void on_done(void *ud, serve_req *q, int64_t now_ns)
         }
 }
 
-/* A replica of kv_blocks blocks under policy (max_output_tokens assumed),
- * the three requests queued before its first step is planned. */
-static int setup(harness *h, uint32_t kv_blocks, admission_policy policy, int64_t max_output_tokens)
+/* A replica of kv_blocks blocks under cfg, the three requests queued
+ * before its first step is planned. */
+static int setup_cfg(harness *h, uint32_t kv_blocks, serve_cfg cfg)
 {
     kt_err err;
     memset(h, 0, sizeof *h);
@@ -52,8 +52,6 @@ static int setup(harness *h, uint32_t kv_blocks, admission_policy policy, int64_
         return -1;
     h->eng = engine_new(64);
     h->met = metrics_new(1);
-    serve_cfg cfg = { .max_running = 8, .token_budget = 1024, .chunked_prefill = 1, .max_multi_step = 1,
-                      .admission = policy, .max_output_tokens = max_output_tokens };
     replica_config c = { .id = 0, .gpus = 1, .eng = h->eng, .cm = &h->cm, .kv_blocks = kv_blocks,
                          .block_tokens = BLOCK_TOKENS, .prefix_cache = 0, .cfg = &cfg, .met = h->met,
                          .on_done = on_done, .ud = h };
@@ -73,6 +71,15 @@ static int setup(harness *h, uint32_t kv_blocks, admission_policy policy, int64_
     h->r.step.busy = 0;
     replica_on_step_end(h->eng, &h->r, 0);
     return 0;
+}
+
+/* A replica of kv_blocks blocks under policy (max_output_tokens assumed),
+ * chunked prefill within 1,024 tokens a step. */
+static int setup(harness *h, uint32_t kv_blocks, admission_policy policy, int64_t max_output_tokens)
+{
+    serve_cfg cfg = { .max_running = 8, .token_budget = 1024, .chunked_prefill = 1, .max_multi_step = 1,
+                      .admission = policy, .max_output_tokens = max_output_tokens };
+    return setup_cfg(h, kv_blocks, cfg);
 }
 
 static void teardown(harness *h)
@@ -219,6 +226,51 @@ static void test_sglang_conservative(void)
     teardown(&h);
 }
 
+/* Whether request who is in the step planned now, computing tokens. */
+static int in_batch(const harness *h, int who, int64_t tokens)
+{
+    for (int i = 0; i < h->r.step.n_batch; i++)
+        if (h->r.step.batch[i].r == &h->q[who])
+            return h->r.step.batch[i].tokens == tokens;
+    return 0;
+}
+
+/* vLLM without chunked prefill, a 100-token budget, 20 blocks (no
+ * pressure): step 1 prefills A and B (48 + 48 = 96; C's 48 more would
+ * make 144 > 100, so C waits); step 2 is C's prefill alone, A and B do not
+ * decode; step 3 decodes all three. With chunking, step 1 would have
+ * given C the 4 tokens left and step 2 decoded A and B beside C's rest. */
+static void test_unchunked_prefill_steps(void)
+{
+    harness h;
+    int done = 0;
+    serve_cfg cfg = { .max_running = 8, .token_budget = 100, .chunked_prefill = 0, .max_multi_step = 1,
+                      .admission = ADMISSION_PREEMPT_NEWEST };
+    CU_ASSERT_EQUAL_FATAL(setup_cfg(&h, 20, cfg), 0);
+    CU_ASSERT_EQUAL(h.r.step.n_batch, 2);
+    CU_ASSERT(in_batch(&h, A, PROMPT_TOKENS) && in_batch(&h, B, PROMPT_TOKENS));
+    CU_ASSERT_PTR_EQUAL(h.r.queue.wait_head, &h.q[C]);
+    run_steps(&h, &done, 1);
+    CU_ASSERT_EQUAL(h.q[A].generated, 1);
+    CU_ASSERT_EQUAL(h.r.step.n_batch, 1);
+    CU_ASSERT(in_batch(&h, C, PROMPT_TOKENS));
+    run_steps(&h, &done, 2);
+    CU_ASSERT_EQUAL(h.q[A].generated, 1); /* paused through C's prefill */
+    CU_ASSERT_EQUAL(h.q[C].generated, 1);
+    CU_ASSERT_EQUAL(h.r.step.n_batch, 3);
+    CU_ASSERT(in_batch(&h, A, 1) && in_batch(&h, B, 1) && in_batch(&h, C, 1));
+    run_steps(&h, &done, 3);
+    CU_ASSERT_EQUAL(h.q[A].generated, 2);
+    CU_ASSERT_EQUAL(h.q[C].generated, 2);
+    teardown(&h);
+    /* The same with chunking: C's first 4 tokens join step 1. */
+    cfg.chunked_prefill = 1;
+    CU_ASSERT_EQUAL_FATAL(setup_cfg(&h, 20, cfg), 0);
+    CU_ASSERT_EQUAL(h.r.step.n_batch, 3);
+    CU_ASSERT(in_batch(&h, C, 100 - 2 * PROMPT_TOKENS));
+    teardown(&h);
+}
+
 /* Llama-3.1-8B's card allows 131,072 tokens: a prompt one longer is
  * rejected at submit, even where the pool could hold it. */
 static void test_context_limit(void)
@@ -302,6 +354,7 @@ int main(void)
         { "sglang_conservative: ratio, retraction", test_sglang_conservative },
         { "a prompt over the context limit is rejected", test_context_limit },
         { "or truncated as SGLang does", test_truncate },
+        { "no chunked prefill: prefill-only steps pause decodes", test_unchunked_prefill_steps },
         { "one name per policy", test_names },
         { NULL, NULL },
     };

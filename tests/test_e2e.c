@@ -855,23 +855,40 @@ static void test_scout_10m(void)
     scenario_free(sc);
 }
 
-/* Without chunked prefill a prompt longer than the token budget runs alone
- * and whole in one step: every request completes, though many need more
- * than the budget (before, they waited forever and the run never ended). */
+/* Without chunked prefill a prompt runs whole in one step, so a token
+ * budget below the model's context (Llama-3.1-8B: 131,072) is refused at
+ * load, where the budget was written, naming both keys; left
+ * unset the budget becomes vLLM's default max(context, 2048) = 131,072,
+ * and every request completes. */
 static void test_unchunked_long_prompts(void)
 {
-    char *sets[] = { "scheduler.chunked_prefill=false", "scheduler.token_budget=256" };
-    scenario *sc;
+    char *sets[] = { "scheduler.chunked_prefill=false", "scheduler.token_budget=131071" };
+    kt_err err;
+    scenario *sc = scenario_load(tu_path("tests/data/e2e.yaml"), sets, 2, &err);
+    CU_ASSERT_PTR_NULL(sc);
+    CU_ASSERT_STRING_EQUAL(err.file, "--set"); /* where the budget was written */
+    CU_ASSERT(strstr(err.msg, "scheduler.token_budget") && strstr(err.msg, "scheduler.chunked_prefill false"));
+    CU_ASSERT(strstr(err.msg, "131071 tokens is less than the model's context (131072 tokens)") != NULL);
+    sets[1] = "scheduler.token_budget=131072";
     metrics_summary sum;
     metrics *m = load_run(sets, 2, &sc, &sum);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(sc->sched.token_budget, 131072);
     CU_ASSERT_EQUAL(sum.completed, m->n_reqs);
     CU_ASSERT_EQUAL(sum.rejected, 0);
-    size_t over = 0;
-    for (size_t i = 0; i < m->n_reqs; i++)
-        over += m->reqs[i].prompt_tokens - m->reqs[i].prefix_hit_tokens > 256;
-    CU_ASSERT(over > 0);
     metrics_free(m);
+    scenario_free(sc);
+    /* A scenario without the key: the budget is vLLM's default. */
+    const char *text = "model: llama-3.1-8b\nhardware: h100-sxm\nreplicas: {count: 1, gpus: 1}\n"
+                       "scheduler: {chunked_prefill: false}\n"
+                       "workload: {kind: synthetic, sessions: 1, arrival: {process: poisson, rate: 1/s},"
+                       " turns: {dist: constant, value: 1}, input_tokens: {dist: constant, value: 8},"
+                       " output_tokens: {dist: constant, value: 2}}\n";
+    sc = scenario_load_string(text, strlen(text), tu_path("tests/data/unchunked.yaml"), NULL, 0, &err);
+    if (!sc)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CU_ASSERT_EQUAL(sc->sched.token_budget, 131072);
     scenario_free(sc);
 }
 
@@ -879,7 +896,7 @@ int main(void)
 {
     setenv("KVTIER_DATA", tu_path(""), 1);
     static const tu_test tests[] = {
-        { "no chunked prefill: prompts over the budget run alone", test_unchunked_long_prompts },
+        { "no chunked prefill: the budget holds the model's context", test_unchunked_long_prompts },
         { "Llama-4-Scout at 10M tokens: fits, fetched", test_scout_10m },
         { "every request completes with exactly its tokens", test_every_request_exact },
         { "single request: closed-form timing", test_single_request_closed_form },

@@ -231,6 +231,36 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+/* vLLM's token budget without chunked prefill when none is given:
+ * max(max_model_len, 2048) (SchedulerConfig, vllm/config.py, v0.4; 2048
+ * is its _DEFAULT_MAX_NUM_BATCHED_TOKENS). */
+#define SCHED_UNCHUNKED_MIN_BUDGET_TOKENS 2048
+
+/* Without chunked prefill a prompt runs whole in one step, so the budget
+ * must hold the longest prompt the model takes: vLLM refuses
+ * max_num_batched_tokens < max_model_len then (SchedulerConfig._verify_args).
+ * A budget the scenario leaves unset becomes vLLM's default. n: the
+ * scheduler section or NULL. */
+static int check_unchunked_budget(scenario *sc, conf_node *n, kt_err *err)
+{
+    int64_t ctx = sc->model->max_context_tokens;
+    conf_node *at = n ? conf_find(n, "token_budget") : NULL;
+    if (sc->sched.chunked_prefill)
+        return 0;
+    if (!at) {
+        sc->sched.token_budget = ctx > SCHED_UNCHUNKED_MIN_BUDGET_TOKENS ? ctx : SCHED_UNCHUNKED_MIN_BUDGET_TOKENS;
+        return 0;
+    }
+    if (sc->sched.token_budget >= ctx)
+        return 0;
+    CONF_ERROR(err, at,
+               "%lld tokens is less than the model's context (%lld tokens) with scheduler.chunked_prefill false:"
+               " a longer prompt could never run (vLLM refuses max_num_batched_tokens < max_model_len without"
+               " chunked prefill); raise scheduler.token_budget or turn scheduler.chunked_prefill on",
+               (long long)sc->sched.token_budget, (long long)ctx);
+    return -1;
+}
+
 static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
 {
     int failed = 0;
@@ -256,7 +286,7 @@ static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
     sc->sched.token_budget = (int64_t)budget;
     sc->sched.admission = (admission_policy)admission;
     sc->sched.max_output_tokens = (int64_t)max_output;
-    return 0;
+    return check_unchunked_budget(sc, n, err);
 }
 
 

@@ -184,8 +184,9 @@ static int no_evict_fits(const replica *r, const serve_req *q, admission_room *r
  * started request behind it ends the pass, and nothing behind a paused
  * request is scheduled in that pass. That is exactly what
  * schedule_running and schedule_waiting do for preempt_newest, so the two
- * names share one code path; they are kept apart because the engines'
- * configurations are. */
+ * share those calls; they differ without chunked prefill, where
+ * TensorRT-LLM still batches context and generation requests together
+ * while vLLM runs prefill-only steps. */
 
 /* ---------- SGLang conservative admission and retraction ----------
  * Follows PrefillAdder in python/sglang/srt/managers/schedule_policy.py:
@@ -297,11 +298,30 @@ static int sglang_fits(const replica *r, const serve_req *q, admission_room *roo
     return 1;
 }
 
+/* vLLM without chunked prefill (Scheduler._schedule_default, vllm/core/
+ * scheduler.py, v0.4): waiting prompts are scheduled first, whole, in
+ * arrival order while the budget, the sequence slots and the blocks allow;
+ * a step that scheduled any is a prefill step and the running sequences do
+ * not decode in it. Returns 1 when it filled a prefill step. */
+static int vllm_prefill_step(replica *r, int64_t *budget, int64_t now)
+{
+    if (r->cfg.chunked_prefill || !r->queue.wait_head)
+        return 0;
+    schedule_waiting(r, budget, now, NULL, NULL);
+    return r->step.n_batch > 0;
+}
+
 void admission_fill_batch(replica *r, int64_t *budget, int64_t now)
 {
     admission_room room = { 0, 0 };
     switch (r->cfg.admission) {
     case ADMISSION_PREEMPT_NEWEST:
+        /* Without chunking, decodes run in the steps no prompt could take. */
+        if (vllm_prefill_step(r, budget, now))
+            return;
+        if (!schedule_running(r, budget) && r->cfg.chunked_prefill)
+            schedule_waiting(r, budget, now, NULL, NULL);
+        return;
     case ADMISSION_TRTLLM_MAX_UTILIZATION:
         if (!schedule_running(r, budget))
             schedule_waiting(r, budget, now, NULL, NULL);
