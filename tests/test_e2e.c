@@ -371,6 +371,53 @@ static void test_preemption_under_pressure(void)
     scenario_free(sc);
 }
 
+/* The same pressure with tiers.yaml's DRAM and preemption swap: every
+ * preemption swaps (4 GiB of swap space holds 2,048 blocks, more than
+ * the ~550 of HBM), so nothing is recomputed after preemption, and every
+ * request completes with its tokens under the invariant checks. */
+static void test_swap_under_pressure(void)
+{
+    char *sets[] = { "kv.hbm_fraction=0.215", "kv.activation_reserve=0B", "workload.sessions=40",
+                     "workload.turns=1", "workload.input_tokens=1500", "workload.output_tokens=300",
+                     "workload.arrival.rate=50/s", "workload.system_prompt_tokens=0", "scheduler.preemption=swap",
+                     "scheduler.max_running=64" };
+    kt_err err;
+    scenario *sc = scenario_load(tu_path("tests/data/tiers.yaml"), sets, 10, &err);
+    if (!sc)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    metrics_summary s;
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
+    CU_ASSERT_EQUAL(s.completed, 40);
+    CU_ASSERT(s.swap_outs > 0);
+    CU_ASSERT_EQUAL(s.swap_outs, s.preemptions);
+    CU_ASSERT_EQUAL(s.recomputed_tokens, 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.gpu_s_wasted[WASTE_PREEMPTION], 0, 1e-12);
+    CU_ASSERT_EQUAL(s.output_tokens, 40 * 300);
+    CU_ASSERT_EQUAL(metrics_check(m, &err), 0);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+/* Swap needs a DRAM tier to swap to, and is vLLM's: under another
+ * admission policy it is refused, naming the key. */
+static void test_swap_refused(void)
+{
+    kt_err err;
+    char *no_host[] = { "scheduler.preemption=swap" };
+    CU_ASSERT_PTR_NULL(scenario_load(tu_path("tests/data/e2e.yaml"), no_host, 1, &err));
+    CU_ASSERT(strstr(err.msg, "scheduler.preemption: swap needs host memory to swap to: a tier of kind dram") != NULL);
+    char *other[] = { "scheduler.preemption=swap", "scheduler.admission=sglang_conservative" };
+    CU_ASSERT_PTR_NULL(scenario_load(tu_path("tests/data/tiers.yaml"), other, 2, &err));
+    CU_ASSERT(strstr(err.msg, "scheduler.preemption: swap is vLLM's preemption and needs scheduler.admission"
+                              " preempt_newest, not sglang_conservative") != NULL);
+    char *bad[] = { "scheduler.preemption=swapped" };
+    CU_ASSERT_PTR_NULL(scenario_load(tu_path("tests/data/tiers.yaml"), bad, 1, &err));
+    CU_ASSERT(strstr(err.msg, "scheduler.preemption") != NULL);
+}
+
 static void test_rejects_what_never_fits(void)
 {
     char *sets[] = { "kv.hbm_fraction=0.215", "kv.activation_reserve=0B", "workload.sessions=5",
@@ -904,6 +951,8 @@ int main(void)
         { "same seed, identical SQLite rows", test_same_seed_same_rows },
         { "preemption under memory pressure, checks on", test_preemption_under_pressure },
         { "requests that can never fit are rejected", test_rejects_what_never_fits },
+        { "swap preemption under memory pressure, checks on", test_swap_under_pressure },
+        { "swap preemption needs a DRAM tier and vLLM's policy", test_swap_refused },
         { "KV retention: decode reads the kept tokens", test_kv_retention },
         { "attention inside a storage tier: the step waits for it", test_attention_in_storage_step },
         { "cache_aware: unbounded, everything follows the shared prefix", test_cache_aware_follows_prefix },

@@ -138,6 +138,9 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
     fprintf(out, "KV: %s blocks of %d tokens per replica (%s); prefix cache hit %.1f%% of prompt tokens; %s preemptions\n",
             grouped(sc->kv_blocks_per_replica, b, sizeof b), sc->kv_block_tokens, dtype_name(sc->kv_dtype), 100 * s->prefix_hit_ratio,
             grouped(s->preemptions, a, sizeof a));
+    if (s->swap_outs)
+        fprintf(out, "  of which %s swapped KV to host memory and back (scheduler.preemption: swap)\n",
+                grouped(s->swap_outs, a, sizeof a));
     if (sc->tiers.n)
         report_tiers(out, sc, s);
     if (sc->prefill_replicas)

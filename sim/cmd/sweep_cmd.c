@@ -68,7 +68,7 @@ typedef struct sweep_args {
 static const char *metric_unit(const char *name)
 {
     /* Counts listed only when not zero are named too. */
-    metrics_summary every = { .truncated = 1 };
+    metrics_summary every = { .truncated = 1, .swap_outs = 1 };
     metrics_field f[METRICS_MAX_FIELDS];
     size_t n = metrics_summary_fields(&every, f);
     for (size_t i = 0; i < n; i++)

@@ -31,6 +31,7 @@ typedef struct metrics_req {
     int64_t prefix_hit_tokens;      /* prompt tokens found in the prefix cache at first admission */
     int64_t recomputed_tokens;      /* tokens computed again after preemption */
     int preemptions;
+    int swap_outs;                  /* of those preemptions, the ones that swapped its KV to host memory */
     int reroutes;                   /* times a failed replica handed it to another */
     int64_t tier_hit_tokens[METRICS_TIERS]; /* prompt tokens fetched from each lower tier */
     int64_t tier_recomputed_tokens; /* tokens a lower tier held but recomputing was cheaper */
@@ -186,6 +187,7 @@ typedef struct metrics_summary {
     int64_t retention_dropped_tokens, retention_offloaded_tokens, in_storage_tokens;
     int64_t preemptions;
     int64_t truncated;              /* requests whose prompt was cut to the model's context */
+    int64_t swap_outs;              /* preemptions that swapped KV to host memory (recomputing nothing) */
     double throughput_rps, throughput_tok_s, output_tok_s;
     metrics_dist ttft_ns, itl_ns, tpot_ns, e2e_ns, queue_ns;
     double goodput_rps;             /* completed requests meeting all SLOs, per second */
@@ -288,7 +290,8 @@ typedef struct metrics_field {
 } metrics_field;
 #define METRICS_MAX_FIELDS 96
 /* Lists the summary's figures (latencies in ms, E2E and durations in s).
- * The counts of engine behaviours a scenario must ask for (truncated)
+ * The counts of engine behaviours a scenario must ask for (truncated,
+ * swap_outs)
  * are listed only when not zero, so runs without them list what they
  * always did. Returns how many were written to f (at most METRICS_MAX_FIELDS). */
 size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f);

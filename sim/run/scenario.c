@@ -273,15 +273,19 @@ static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
     if (failed)
         return -1;
     double budget = (double)sc->sched.token_budget, max_output = 0;
-    int admission = ADMISSION_PREEMPT_NEWEST, too_long = TOO_LONG_REJECT;
+    int admission = ADMISSION_PREEMPT_NEWEST, too_long = TOO_LONG_REJECT, preemption = PREEMPT_RECOMPUTE;
+    sc->sched.swap_space_bytes = SERVE_SWAP_SPACE_DEFAULT_BYTES;
     if (n && (conf_int(n, "max_running", CONF_OPTIONAL, 1, MAX_RUNNING, &sc->sched.max_running, err) < 0 ||
               conf_qty(n, "token_budget", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e8, &budget, err) < 0 ||
               conf_bool(n, "chunked_prefill", CONF_OPTIONAL, &sc->sched.chunked_prefill, err) < 0 ||
               conf_int(n, "max_multi_step", CONF_OPTIONAL, 1, MAX_MULTI_STEP, &sc->sched.max_multi_step, err) < 0 ||
               conf_enum(n, "admission", CONF_OPTIONAL, admission_policy_names, &admission, err) < 0 ||
               conf_qty(n, "max_output_tokens", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e9, &max_output, err) < 0 ||
-              conf_enum(n, "too_long", CONF_OPTIONAL, serve_too_long_names, &too_long, err) < 0))
+              conf_enum(n, "too_long", CONF_OPTIONAL, serve_too_long_names, &too_long, err) < 0 ||
+              conf_enum(n, "preemption", CONF_OPTIONAL, serve_preemption_names, &preemption, err) < 0 ||
+              conf_qty(n, "swap_space", CONF_OPTIONAL, UNITS_BYTES, 1, 1e15, &sc->sched.swap_space_bytes, err) < 0))
         return -1;
+    sc->sched.preemption = (serve_preemption)preemption;
     sc->sched.too_long = (serve_too_long)too_long;
     sc->sched.token_budget = (int64_t)budget;
     sc->sched.admission = (admission_policy)admission;
@@ -426,6 +430,25 @@ tier_set_config scenario_tier_set_config(const scenario *sc, tier_cache *const *
 }
 
 /* Every tier must hold at least one block at its precision. */
+/* Swap preemption is vLLM's, under its admission policy, and needs host
+ * memory to swap to: a DRAM tier (its links carry the copies). */
+static int check_swap(const scenario *sc, conf_node *root, kt_err *err)
+{
+    conf_node *at = conf_find(conf_find(root, "scheduler"), "preemption");
+    if (sc->sched.preemption != PREEMPT_SWAP)
+        return 0;
+    if (sc->sched.admission != ADMISSION_PREEMPT_NEWEST) {
+        CONF_ERROR(err, at, "swap is vLLM's preemption and needs scheduler.admission preempt_newest, not %s",
+                   admission_policy_names[sc->sched.admission]);
+        return -1;
+    }
+    for (int t = 0; t < sc->tiers.n; t++)
+        if (sc->tiers.tier[t].kind == TIER_DRAM)
+            return 0;
+    CONF_ERROR(err, at, "swap needs host memory to swap to: a tier of kind dram under tiers");
+    return -1;
+}
+
 static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
 {
     kt_err inner;
@@ -517,7 +540,7 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
         return -1;
-    if (size_kv(sc, root, err) < 0 || check_tiers(sc, root, err) < 0)
+    if (size_kv(sc, root, err) < 0 || check_tiers(sc, root, err) < 0 || check_swap(sc, root, err) < 0)
         return -1;
     /* Last, as the slowest check: read the whole trace once. */
     return sc->trace.on ? check_trace(sc, conf_find(conf_find(conf_find(root, "workload"), "trace"), "path"), err) : 0;

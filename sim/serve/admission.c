@@ -38,17 +38,20 @@ typedef struct admission_room {
  * the policy's test; takes what it admits off room. */
 typedef int (*admission_fits_fn)(const replica *r, const serve_req *q, admission_room *room);
 
-/* v (running) yields its blocks: its KV is freed and computed again
- * (counted as waste) when it is admitted anew, ahead of every other
- * waiting request. running keeps its order. */
+/* v (running) yields its blocks: its KV is swapped to host memory
+ * (preemption swap), or freed and computed again (counted as waste) when
+ * it is admitted anew, ahead of every other waiting request. running
+ * keeps its order. */
 static void preempt_at(replica *r, int i)
 {
     serve_req *v = r->queue.running[i];
     memmove(&r->queue.running[i], &r->queue.running[i + 1],
             (size_t)(r->queue.n_running - i - 1) * sizeof *r->queue.running);
     r->queue.n_running--;
-    replica_req_drop_kv(r, v);
     v->rec.preemptions++;
+    if (swap_out(r, v) == 0)
+        return;
+    replica_req_drop_kv(r, v);
     replica_wait_push_front(r, v);
 }
 
@@ -302,10 +305,11 @@ static int sglang_fits(const replica *r, const serve_req *q, admission_room *roo
  * scheduler.py, v0.4): waiting prompts are scheduled first, whole, in
  * arrival order while the budget, the sequence slots and the blocks allow;
  * a step that scheduled any is a prefill step and the running sequences do
- * not decode in it. Returns 1 when it filled a prefill step. */
+ * not decode in it; while any sequence is swapped out no prompt is.
+ * Returns 1 when it filled a prefill step. */
 static int vllm_prefill_step(replica *r, int64_t *budget, int64_t now)
 {
-    if (r->cfg.chunked_prefill || !r->queue.wait_head)
+    if (r->cfg.chunked_prefill || !r->queue.wait_head || r->swap.head)
         return 0;
     schedule_waiting(r, budget, now, NULL, NULL);
     return r->step.n_batch > 0;
@@ -319,7 +323,11 @@ void admission_fill_batch(replica *r, int64_t *budget, int64_t now)
         /* Without chunking, decodes run in the steps no prompt could take. */
         if (vllm_prefill_step(r, budget, now))
             return;
-        if (!schedule_running(r, budget) && r->cfg.chunked_prefill)
+        /* A step that preempted swaps nothing in and admits nothing. */
+        if (schedule_running(r, budget))
+            return;
+        swap_in_ready(r, budget);
+        if (r->cfg.chunked_prefill)
             schedule_waiting(r, budget, now, NULL, NULL);
         return;
     case ADMISSION_TRTLLM_MAX_UTILIZATION:

@@ -11,6 +11,7 @@
 
 const char *const replica_role_names[ROLE_COUNT + 1] = { "colocated", "prefill", "decode", NULL };
 const char *const serve_too_long_names[TOO_LONG_COUNT + 1] = { "reject", "truncate", NULL };
+const char *const serve_preemption_names[PREEMPT_MODE_COUNT + 1] = { "recompute", "swap", NULL };
 
 /* Windowed layers next to full-context ones hold their windows in blocks
  * of the pool's size (kv_pool_set_windows): ratio = a window layer group's
@@ -77,7 +78,7 @@ void replica_destroy(replica *r)
 
 int replica_load(const replica *r)
 {
-    return r->queue.n_running + r->queue.n_waiting + r->disagg.n_in_wait + r->disagg.n_inbound;
+    return r->queue.n_running + r->queue.n_waiting + r->swap.n_swapped + r->disagg.n_in_wait + r->disagg.n_inbound;
 }
 
 /* Appends q to the queue (head, tail, count n) linked through next. */
@@ -287,7 +288,8 @@ int64_t replica_decode_tokens(const replica *r, const serve_req *q)
  * free now (only this replica takes blocks from its pool). */
 static int multi_step_count(const replica *r)
 {
-    int could_admit = (r->queue.wait_head || r->disagg.in_wait_head) && r->queue.n_running < r->cfg.max_running;
+    int could_admit = (r->queue.wait_head || r->disagg.in_wait_head || r->swap.head) &&
+                      r->queue.n_running < r->cfg.max_running;
     if (r->cfg.max_multi_step <= 1 || could_admit ||
         r->step.n_batch != r->queue.n_running || r->step.n_batch > r->cfg.token_budget)
         return 1;
@@ -372,11 +374,12 @@ static void replica_plan(replica *r)
     admission_fill_batch(r, &budget, now);
     if (r->step.n_batch == 0)
         return;
-    r->step.steps = r->fetch.n_pending ? 1 : multi_step_count(r);
+    r->step.steps = replica_kv_pending(r) ? 1 : multi_step_count(r);
     r->step.applied = 0;
     r->step.busy = 1;
-    if (r->fetch.n_pending && !fetch_policy_overlaps_compute(r->tiers->cfg.fetch)) {
-        /* A page fault: the GPU waits for the pages before the step. */
+    if ((r->fetch.n_pending && !fetch_policy_overlaps_compute(r->tiers->cfg.fetch)) || r->swap.n_pending) {
+        /* A page fault, or swap copies queued ahead of the forward pass:
+         * the GPU waits for them before the step. */
         r->step.wait = WAIT_START;
         r->step.wait_since_ns = now;
         return;
@@ -592,6 +595,17 @@ int replica_check(replica *r, kt_err *err)
         }
     if (n != r->queue.n_waiting) {
         KT_ERROR(err, NULL, 0, 0, "replica %d: %d waiting but counter says %d", r->id, n, r->queue.n_waiting);
+        return -1;
+    }
+    n = 0;
+    for (const serve_req *q = r->swap.head; q; q = q->next)
+        if (++n > r->swap.n_swapped || q->seq.n_blocks || q->swapped_tokens <= 0) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: swapped list broken", r->id);
+            return -1;
+        }
+    if (n != r->swap.n_swapped || r->swap.used_blocks > r->swap.capacity_blocks) {
+        KT_ERROR(err, NULL, 0, 0, "replica %d: %d swapped but counter says %d, %lld of %lld swap blocks", r->id, n,
+                 r->swap.n_swapped, (long long)r->swap.used_blocks, (long long)r->swap.capacity_blocks);
         return -1;
     }
     n = 0;
