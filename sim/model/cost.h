@@ -100,6 +100,10 @@ typedef struct cost_model {
     int64_t pp_hop_latency_ns;  /* sum of their latencies */
     double attn_out_bytes_token_layer; /* one token's attention output on one GPU, mean over layers */
     double peak_flops_gpu;      /* for effective utilization */
+    /* per-iteration and per-running-sequence host (CPU) time the GPU waits
+     * on; set by the engine preset or scenario, else the hardware profile's
+     * figure */
+    int64_t host_step_ns, host_seq_ns;
 } cost_model;
 
 /* Prepares cm for model m on profile hw with parallel layout par and KV in

@@ -1,5 +1,6 @@
 /* scenario.c — reads and validates a scenario YAML, resolves its model card and hardware profile, sizes the KV pool. */
 #include "scenario.h"
+#include "preset.h"
 
 #include <libgen.h>
 #include <math.h>
@@ -239,13 +240,15 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
 /* Without chunked prefill a prompt runs whole in one step, so the budget
  * must hold the longest prompt the model takes: vLLM refuses
  * max_num_batched_tokens < max_model_len then (SchedulerConfig._verify_args).
- * A budget the scenario leaves unset becomes vLLM's default. n: the
- * scheduler section or NULL. */
+ * A budget the scenario leaves unset becomes vLLM's default. The rule is
+ * vLLM's: under the other engines' policies a prompt longer than the
+ * budget runs alone in a step of its own instead. n: the scheduler
+ * section or NULL. */
 static int check_unchunked_budget(scenario *sc, conf_node *n, kt_err *err)
 {
     int64_t ctx = sc->model->max_context_tokens;
     conf_node *at = n ? conf_find(n, "token_budget") : NULL;
-    if (sc->sched.chunked_prefill)
+    if (sc->sched.chunked_prefill || sc->sched.admission != ADMISSION_PREEMPT_NEWEST)
         return 0;
     if (!at) {
         sc->sched.token_budget = ctx > SCHED_UNCHUNKED_MIN_BUDGET_TOKENS ? ctx : SCHED_UNCHUNKED_MIN_BUDGET_TOKENS;
@@ -259,6 +262,33 @@ static int check_unchunked_budget(scenario *sc, conf_node *n, kt_err *err)
                " chunked prefill); raise scheduler.token_budget or turn scheduler.chunked_prefill on",
                (long long)sc->sched.token_budget, (long long)ctx);
     return -1;
+}
+
+/* scheduler.cuda_graph_batch_sizes: a sequence of ascending sizes. */
+static int load_graph_sizes(serve_cfg *c, conf_node *n, kt_err *err)
+{
+    conf_node *seq = n ? conf_take(n, "cuda_graph_batch_sizes") : NULL;
+    if (!seq)
+        return 0;
+    if (conf_expect(seq, CONF_SEQ, err) < 0)
+        return -1;
+    if (seq->n_kids > SERVE_MAX_GRAPH_SIZES) {
+        CONF_ERROR(err, seq, "%zu sizes, at most %d", seq->n_kids, SERVE_MAX_GRAPH_SIZES);
+        return -1;
+    }
+    c->n_graph_sizes = 0;
+    for (size_t i = 0; i < seq->n_kids; i++) {
+        int64_t v;
+        if (conf_scalar_i64(seq->kids[i], 1, MAX_RUNNING, &v, err) < 0)
+            return -1;
+        if (i > 0 && v <= c->graph_sizes[i - 1]) {
+            CONF_ERROR(err, seq->kids[i], "%lld is not above the size before it (%d): list the sizes ascending",
+                       (long long)v, c->graph_sizes[i - 1]);
+            return -1;
+        }
+        c->graph_sizes[c->n_graph_sizes++] = (int)v;
+    }
+    return 0;
 }
 
 static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
@@ -275,6 +305,8 @@ static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
     double budget = (double)sc->sched.token_budget, max_output = 0;
     int admission = ADMISSION_PREEMPT_NEWEST, too_long = TOO_LONG_REJECT, preemption = PREEMPT_RECOMPUTE;
     sc->sched.swap_space_bytes = SERVE_SWAP_SPACE_DEFAULT_BYTES;
+    sc->sched.n_graph_sizes = 0;
+    sc->host_step_ns = sc->host_seq_ns = -1;
     if (n && (conf_int(n, "max_running", CONF_OPTIONAL, 1, MAX_RUNNING, &sc->sched.max_running, err) < 0 ||
               conf_qty(n, "token_budget", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e8, &budget, err) < 0 ||
               conf_bool(n, "chunked_prefill", CONF_OPTIONAL, &sc->sched.chunked_prefill, err) < 0 ||
@@ -283,7 +315,10 @@ static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
               conf_qty(n, "max_output_tokens", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e9, &max_output, err) < 0 ||
               conf_enum(n, "too_long", CONF_OPTIONAL, serve_too_long_names, &too_long, err) < 0 ||
               conf_enum(n, "preemption", CONF_OPTIONAL, serve_preemption_names, &preemption, err) < 0 ||
-              conf_qty(n, "swap_space", CONF_OPTIONAL, UNITS_BYTES, 1, 1e15, &sc->sched.swap_space_bytes, err) < 0))
+              conf_qty(n, "swap_space", CONF_OPTIONAL, UNITS_BYTES, 1, 1e15, &sc->sched.swap_space_bytes, err) < 0 ||
+              conf_ns(n, "host_step_overhead", CONF_OPTIONAL, 0, INT64_C(1000000000), &sc->host_step_ns, err) < 0 ||
+              conf_ns(n, "host_seq_overhead", CONF_OPTIONAL, 0, INT64_C(1000000000), &sc->host_seq_ns, err) < 0 ||
+              load_graph_sizes(&sc->sched, n, err) < 0))
         return -1;
     sc->sched.preemption = (serve_preemption)preemption;
     sc->sched.too_long = (serve_too_long)too_long;
@@ -529,7 +564,7 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
 {
     int64_t seed = 1;
     snprintf(sc->name, sizeof sc->name, "unnamed");
-    if (conf_expect(root, CONF_MAP, err) < 0 ||
+    if (conf_expect(root, CONF_MAP, err) < 0 || preset_apply(root, sc->file, err) < 0 ||
         conf_str_copy(root, "name", CONF_OPTIONAL, sc->name, sizeof sc->name, err) < 0 ||
         conf_i64(root, "seed", CONF_OPTIONAL, 0, INT64_MAX, &seed, err) < 0)
         return -1;

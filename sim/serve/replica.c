@@ -52,7 +52,9 @@ int replica_init(replica *r, const replica_config *c)
         set_pool_windows(r);
     r->queue.running = calloc((size_t)cfg->max_running, sizeof *r->queue.running);
     r->step.batch = calloc((size_t)cfg->max_running, sizeof *r->step.batch);
-    r->step.cseqs = calloc((size_t)cfg->max_running, sizeof *r->step.cseqs);
+    /* Room for a decode batch padded up to its CUDA-graph size. */
+    int largest = cfg->n_graph_sizes ? cfg->graph_sizes[cfg->n_graph_sizes - 1] : 0;
+    r->step.cseqs = calloc((size_t)(largest > cfg->max_running ? largest : cfg->max_running), sizeof *r->step.cseqs);
     r->step.step_end_ns = calloc((size_t)steps, sizeof *r->step.step_end_ns);
     r->step.step_cost = calloc((size_t)steps, sizeof *r->step.step_cost);
     if (!r->kv || !r->queue.running || !r->step.batch || !r->step.cseqs || !r->step.step_end_ns ||
@@ -342,10 +344,32 @@ static void in_storage_wait(replica *r, cost_iter *it)
     }
 }
 
-/* Costs each step of the run from the batch as it will be at that step. */
+/* Rows a decode-only batch of n runs with: the smallest captured CUDA-graph
+ * size holding it (vLLM, SGLang and TensorRT-LLM pad a decode batch up to
+ * a captured size and replay that graph); n itself when no size holds it
+ * (the step runs without a graph) or the batch also prefills. */
+static int graph_rows(const replica *r, int n)
+{
+    for (int i = 0; i < r->step.n_batch && i < n; i++)
+        if (r->step.batch[i].tokens != replica_decode_tokens(r, r->step.batch[i].r) || r->step.batch[i].r->generated < 1)
+            return n;
+    for (int i = 0; i < r->cfg.n_graph_sizes; i++)
+        if (r->cfg.graph_sizes[i] >= n)
+            return r->cfg.graph_sizes[i];
+    return n;
+}
+
+/* Costs each step of the run from the batch as it will be at that step;
+ * the rows a CUDA graph pads the batch with are dummy decodes of one
+ * token over no KV, marked wasted (account_step keeps them out of the
+ * useful work). */
 static void cost_steps(replica *r, int64_t start)
 {
     int64_t t = start;
+    int rows = graph_rows(r, r->step.n_batch);
+    r->step.pad_rows = rows - r->step.n_batch;
+    for (int i = r->step.n_batch; i < rows; i++)
+        r->step.cseqs[i] = (cost_seq){ 1, 0, 1 };
     for (int s = 0; s < r->step.steps; s++) {
         int n_logits = 0;
         for (int i = 0; i < r->step.n_batch; i++) {
@@ -356,7 +380,7 @@ static void cost_steps(replica *r, int64_t start)
                                            s ? 0 : b->wasted + b->wasted_tier };
             n_logits += b->r->computed + b->tokens == b->r->num_tokens;
         }
-        cost_iteration(r->cm, r->step.cseqs, r->step.n_batch, n_logits, &r->step.step_cost[s]);
+        cost_iteration(r->cm, r->step.cseqs, rows, n_logits + r->step.pad_rows, &r->step.step_cost[s]);
         in_storage_wait(r, &r->step.step_cost[s]);
         t += r->step.step_cost[s].total_ns;
         r->step.step_end_ns[s] = t;
@@ -455,9 +479,10 @@ static void account_step(replica *r, int s)
     a->busy_ns += c->total_ns - c->wait_ns;
     a->stall_ns += c->wait_ns;
     a->iterations++;
-    a->flops += c->flops;
+    /* A padded decode step wastes nothing else: its wasted work is the padding. */
+    a->flops += r->step.pad_rows ? c->flops - c->flops_wasted : c->flops;
     a->hbm_bytes += c->hbm_bytes;
-    if (s > 0 || !(c->flops_wasted > 0 && c->flops > 0))
+    if (s > 0 || r->step.pad_rows || !(c->flops_wasted > 0 && c->flops > 0))
         return;
     double tok[WASTE_CAUSE_COUNT] = { 0 }, all = 0;
     for (int i = 0; i < r->step.n_batch; i++) {

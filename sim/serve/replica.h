@@ -35,6 +35,10 @@ extern const char *const serve_preemption_names[PREEMPT_MODE_COUNT + 1];
  * (CacheConfig.swap_space, vllm/config.py, v0.4). */
 #define SERVE_SWAP_SPACE_DEFAULT_BYTES (4.0 * 1024 * 1024 * 1024)
 
+/* CUDA-graph decode batch sizes a scenario may list at most (vLLM
+ * captures 67 by default). */
+#define SERVE_MAX_GRAPH_SIZES 128
+
 typedef struct serve_cfg {
     int max_running;            /* sequences in a batch at most */
     int64_t token_budget;       /* tokens one iteration computes at most */
@@ -46,6 +50,11 @@ typedef struct serve_cfg {
     serve_too_long too_long;    /* a prompt past the model's context: rejected (0) or truncated */
     serve_preemption preemption; /* a preempted sequence's KV: recomputed (0) or swapped to host memory */
     double swap_space_bytes;    /* host memory per GPU for swapped KV (preemption swap) */
+    /* Decode batch sizes captured as CUDA graphs, ascending (n_graph_sizes
+     * 0: none): a decode-only step of at most the largest runs padded up
+     * to the next size, the padding rows costed as dummy decodes. */
+    int graph_sizes[SERVE_MAX_GRAPH_SIZES];
+    int n_graph_sizes;
     /* Retention (SnapKV-style); off when retention_window_tokens is 0: once
      * a prompt is prefilled, HBM keeps its last retention_window_tokens
      * tokens plus retention_keep_fraction of the older ones; the rest is
@@ -163,7 +172,8 @@ typedef struct replica_step {
     int steps, applied;
     int64_t *step_end_ns;       /* max_multi_step entries */
     cost_iter *step_cost;       /* max_multi_step entries */
-    cost_seq *cseqs;            /* scratch, max_running entries */
+    cost_seq *cseqs;            /* scratch, max(max_running, largest CUDA-graph size) entries */
+    int pad_rows;               /* dummy rows the run's CUDA graph pads every step with */
     serve_wait wait;
     int64_t wait_since_ns;      /* when the wait began */
 } replica_step;
