@@ -67,8 +67,10 @@ typedef struct serve_cfg {
 /* A request while it is in the system.
  * Invariants: 0 <= computed <= num_tokens; num_tokens == prompt + generated;
  * generated <= output target; the KV sequence holds blocks for at least
- * computed tokens; a request is in exactly one of: a replica's waiting queue,
- * its running array, or neither (not yet routed, or finished). */
+ * computed tokens, except while swapped out (swapped_tokens > 0: its KV is
+ * in host memory and it holds none); a request is in exactly one of: a
+ * replica's waiting queue, its running array, its swapped list, or none
+ * (not yet routed, or finished). */
 typedef struct serve_req {
     metrics_req rec;            /* results; rec.output_tokens is the target */
     kv_seq seq;
