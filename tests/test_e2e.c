@@ -401,6 +401,39 @@ static void test_swap_under_pressure(void)
     scenario_free(sc);
 }
 
+/* Swapping under pressure on two replicas, replica 0 failing at 2 s while
+ * two of its sequences are swapped out: what it held, those included,
+ * starts again on replica 1, and every request completes with its tokens
+ * under the invariant checks. */
+static void test_swap_with_failure(void)
+{
+    char *sets[] = { "kv.hbm_fraction=0.215", "kv.activation_reserve=0B", "workload.sessions=40",
+                     "workload.turns=1", "workload.input_tokens=1500", "workload.output_tokens=300",
+                     "workload.arrival.rate=50/s", "workload.system_prompt_tokens=0", "scheduler.preemption=swap",
+                     "scheduler.max_running=64", "replicas.count=2", "replicas.router=round_robin",
+                     "faults=[{at: 2s, replica: 0}]" };
+    kt_err err;
+    scenario *sc = scenario_load(tu_path("tests/data/tiers.yaml"), sets, 13, &err);
+    if (!sc)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    metrics_summary s;
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
+    CU_ASSERT_EQUAL(s.completed, 40);
+    CU_ASSERT(s.swap_outs > 0);
+    CU_ASSERT(s.rerouted > 0);
+    CU_ASSERT_EQUAL(s.output_tokens, 40 * 300);
+    CU_ASSERT_EQUAL(metrics_check(m, &err), 0);
+    int swapped_and_moved = 0;
+    for (size_t i = 0; i < m->n_reqs; i++)
+        swapped_and_moved += m->reqs[i].swap_outs > 0 && m->reqs[i].reroutes > 0;
+    CU_ASSERT(swapped_and_moved >= 2);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
 /* Swap needs a DRAM tier to swap to, and is vLLM's: under another
  * admission policy it is refused, naming the key. */
 static void test_swap_refused(void)
@@ -953,6 +986,7 @@ int main(void)
         { "requests that can never fit are rejected", test_rejects_what_never_fits },
         { "swap preemption under memory pressure, checks on", test_swap_under_pressure },
         { "swap preemption needs a DRAM tier and vLLM's policy", test_swap_refused },
+        { "swap preemption and a failed replica, checks on", test_swap_with_failure },
         { "KV retention: decode reads the kept tokens", test_kv_retention },
         { "attention inside a storage tier: the step waits for it", test_attention_in_storage_step },
         { "cache_aware: unbounded, everything follows the shared prefix", test_cache_aware_follows_prefix },
