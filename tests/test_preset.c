@@ -34,6 +34,7 @@ static void test_vllm(void)
     if (!sc)
         kt_err_print(&err, stderr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CU_ASSERT_EQUAL(sc->engine, PRESET_VLLM);
     CU_ASSERT_EQUAL(sc->sched.admission, ADMISSION_PREEMPT_NEWEST);
     CU_ASSERT_EQUAL(sc->sched.preemption, PREEMPT_RECOMPUTE);
     CU_ASSERT_EQUAL(sc->kv_block_tokens, 16);
@@ -120,6 +121,7 @@ static void test_overrides(void)
     /* Without engine: today's defaults, no graphs, no host figures. */
     sc = load("", NULL, 0, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CU_ASSERT_EQUAL(sc->engine, -1);
     CU_ASSERT_EQUAL(sc->sched.max_running, 256);
     CU_ASSERT_EQUAL(sc->kv_block_tokens, 16);
     CU_ASSERT_EQUAL(sc->sched.n_graph_sizes, 0);

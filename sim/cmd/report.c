@@ -1,5 +1,6 @@
 /* report.c — prints a run's summary: a console table of latency quantiles and the run's totals, or JSON. */
 #include "report.h"
+#include "preset.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -99,7 +100,10 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
         fprintf(out, ", context parallel %d", sc->par.cp);
     if (sc->par.ep > 1)
         fprintf(out, ", expert parallel %d", sc->par.ep);
-    fprintf(out, "), seed %llu\n", (unsigned long long)sc->seed);
+    fprintf(out, "), seed %llu", (unsigned long long)sc->seed);
+    if (sc->engine >= 0)
+        fprintf(out, ", engine preset %s", preset_engine_names[sc->engine]);
+    fputc('\n', out);
     if (sc->trace.on) {
         fprintf(out, "trace: %s (%s), %s requests replayed", sc->trace.path, trace_format_names[sc->trace.format],
                 grouped(sc->trace.requests, a, sizeof a));

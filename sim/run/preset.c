@@ -100,14 +100,16 @@ static int apply_file(conf_node *root, const char *path, const char *name, kt_er
     return rc;
 }
 
-int preset_apply(conf_node *root, const char *file, kt_err *err)
+int preset_apply(conf_node *root, const char *file, int *out, kt_err *err)
 {
     conf_node *at = conf_find(root, "engine");
     int engine = 0;
+    *out = -1;
     if (!at)
         return 0;
     if (conf_enum(root, "engine", CONF_OPTIONAL, preset_engine_names, &engine, err) < 0)
         return -1;
+    *out = engine;
     char buf[8192], path[4096];
     const char *dirs[8];
     scenario_data_dirs(file, "engines", buf, sizeof buf, dirs, 8);

@@ -17,7 +17,7 @@ extern const char *const preset_engine_names[PRESET_COUNT + 1];
  * beside file) and read strictly: each default names its value and its
  * source. Returns 0 (nothing done without `engine:`), or -1 with err
  * located at the engine key or in the preset file. root stays the
- * caller's. */
-int preset_apply(conf_node *root, const char *file, kt_err *err);
+ * caller's. *engine gets the preset_engine applied, or -1 without one. */
+int preset_apply(conf_node *root, const char *file, int *engine, kt_err *err);
 
 #endif

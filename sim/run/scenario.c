@@ -564,7 +564,7 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
 {
     int64_t seed = 1;
     snprintf(sc->name, sizeof sc->name, "unnamed");
-    if (conf_expect(root, CONF_MAP, err) < 0 || preset_apply(root, sc->file, err) < 0 ||
+    if (conf_expect(root, CONF_MAP, err) < 0 || preset_apply(root, sc->file, &sc->engine, err) < 0 ||
         conf_str_copy(root, "name", CONF_OPTIONAL, sc->name, sizeof sc->name, err) < 0 ||
         conf_i64(root, "seed", CONF_OPTIONAL, 0, INT64_MAX, &seed, err) < 0)
         return -1;

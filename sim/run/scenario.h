@@ -41,6 +41,7 @@ typedef struct scenario {
     char *file;
     char *yaml;                 /* effective scenario text, owned */
     char name[128];
+    int engine;                 /* preset_engine of `engine:`, -1 without one */
     uint64_t seed;
     model_card *model;          /* owned */
     hw_profile *hw;             /* owned */
