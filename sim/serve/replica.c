@@ -347,12 +347,15 @@ static void in_storage_wait(replica *r, cost_iter *it)
 /* Rows a decode-only batch of n runs with: the smallest captured CUDA-graph
  * size holding it (vLLM, SGLang and TensorRT-LLM pad a decode batch up to
  * a captured size and replay that graph); n itself when no size holds it
- * (the step runs without a graph) or the batch also prefills. */
+ * (the step runs without a graph), or the batch also prefills or
+ * recomputes (so a padded step's only waste is its padding). */
 static int graph_rows(const replica *r, int n)
 {
-    for (int i = 0; i < r->step.n_batch && i < n; i++)
-        if (r->step.batch[i].tokens != replica_decode_tokens(r, r->step.batch[i].r) || r->step.batch[i].r->generated < 1)
+    for (int i = 0; i < r->step.n_batch && i < n; i++) {
+        const serve_batch_entry *b = &r->step.batch[i];
+        if (b->tokens != replica_decode_tokens(r, b->r) || b->r->generated < 1 || b->wasted || b->wasted_tier)
             return n;
+    }
     for (int i = 0; i < r->cfg.n_graph_sizes; i++)
         if (r->cfg.graph_sizes[i] >= n)
             return r->cfg.graph_sizes[i];
