@@ -371,6 +371,86 @@ static void test_preemption_under_pressure(void)
     scenario_free(sc);
 }
 
+/* The same pressure with tiers.yaml's DRAM and preemption swap: every
+ * preemption swaps (4 GiB of swap space holds 2,048 blocks, more than
+ * the ~550 of HBM), so nothing is recomputed after preemption, and every
+ * request completes with its tokens under the invariant checks. */
+static void test_swap_under_pressure(void)
+{
+    char *sets[] = { "kv.hbm_fraction=0.215", "kv.activation_reserve=0B", "workload.sessions=40",
+                     "workload.turns=1", "workload.input_tokens=1500", "workload.output_tokens=300",
+                     "workload.arrival.rate=50/s", "workload.system_prompt_tokens=0", "scheduler.preemption=swap",
+                     "scheduler.max_running=64" };
+    kt_err err;
+    scenario *sc = scenario_load(tu_path("tests/data/tiers.yaml"), sets, 10, &err);
+    if (!sc)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    metrics_summary s;
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
+    CU_ASSERT_EQUAL(s.completed, 40);
+    CU_ASSERT(s.swap_outs > 0);
+    CU_ASSERT_EQUAL(s.swap_outs, s.preemptions);
+    CU_ASSERT_EQUAL(s.recomputed_tokens, 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.gpu_s_wasted[WASTE_PREEMPTION], 0, 1e-12);
+    CU_ASSERT_EQUAL(s.output_tokens, 40 * 300);
+    CU_ASSERT_EQUAL(metrics_check(m, &err), 0);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+/* Swapping under pressure on two replicas, replica 0 failing at 2 s while
+ * two of its sequences are swapped out: what it held, those included,
+ * starts again on replica 1, and every request completes with its tokens
+ * under the invariant checks. */
+static void test_swap_with_failure(void)
+{
+    char *sets[] = { "kv.hbm_fraction=0.215", "kv.activation_reserve=0B", "workload.sessions=40",
+                     "workload.turns=1", "workload.input_tokens=1500", "workload.output_tokens=300",
+                     "workload.arrival.rate=50/s", "workload.system_prompt_tokens=0", "scheduler.preemption=swap",
+                     "scheduler.max_running=64", "replicas.count=2", "replicas.router=round_robin",
+                     "faults=[{at: 2s, replica: 0}]" };
+    kt_err err;
+    scenario *sc = scenario_load(tu_path("tests/data/tiers.yaml"), sets, 13, &err);
+    if (!sc)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    metrics_summary s;
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
+    CU_ASSERT_EQUAL(s.completed, 40);
+    CU_ASSERT(s.swap_outs > 0);
+    CU_ASSERT(s.rerouted > 0);
+    CU_ASSERT_EQUAL(s.output_tokens, 40 * 300);
+    CU_ASSERT_EQUAL(metrics_check(m, &err), 0);
+    int swapped_and_moved = 0;
+    for (size_t i = 0; i < m->n_reqs; i++)
+        swapped_and_moved += m->reqs[i].swap_outs > 0 && m->reqs[i].reroutes > 0;
+    CU_ASSERT(swapped_and_moved >= 2);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+/* Swap needs a DRAM tier to swap to, and is vLLM's: under another
+ * admission policy it is refused, naming the key. */
+static void test_swap_refused(void)
+{
+    kt_err err;
+    char *no_host[] = { "scheduler.preemption=swap" };
+    CU_ASSERT_PTR_NULL(scenario_load(tu_path("tests/data/e2e.yaml"), no_host, 1, &err));
+    CU_ASSERT(strstr(err.msg, "scheduler.preemption: swap needs host memory to swap to: a tier of kind dram") != NULL);
+    char *other[] = { "scheduler.preemption=swap", "scheduler.admission=sglang_conservative" };
+    CU_ASSERT_PTR_NULL(scenario_load(tu_path("tests/data/tiers.yaml"), other, 2, &err));
+    CU_ASSERT(strstr(err.msg, "scheduler.preemption: swap is vLLM's preemption and needs scheduler.admission"
+                              " preempt_newest, not sglang_conservative") != NULL);
+    char *bad[] = { "scheduler.preemption=swapped" };
+    CU_ASSERT_PTR_NULL(scenario_load(tu_path("tests/data/tiers.yaml"), bad, 1, &err));
+    CU_ASSERT(strstr(err.msg, "scheduler.preemption") != NULL);
+}
+
 static void test_rejects_what_never_fits(void)
 {
     char *sets[] = { "kv.hbm_fraction=0.215", "kv.activation_reserve=0B", "workload.sessions=5",
@@ -861,23 +941,40 @@ static void test_scout_10m(void)
     scenario_free(sc);
 }
 
-/* Without chunked prefill a prompt longer than the token budget runs alone
- * and whole in one step: every request completes, though many need more
- * than the budget (before, they waited forever and the run never ended). */
+/* Without chunked prefill a prompt runs whole in one step, so a token
+ * budget below the model's context (Llama-3.1-8B: 131,072) is refused at
+ * load, where the budget was written, naming both keys; left
+ * unset the budget becomes vLLM's default max(context, 2048) = 131,072,
+ * and every request completes. */
 static void test_unchunked_long_prompts(void)
 {
-    char *sets[] = { "scheduler.chunked_prefill=false", "scheduler.token_budget=256" };
-    scenario *sc;
+    char *sets[] = { "scheduler.chunked_prefill=false", "scheduler.token_budget=131071" };
+    kt_err err;
+    scenario *sc = scenario_load(tu_path("tests/data/e2e.yaml"), sets, 2, &err);
+    CU_ASSERT_PTR_NULL(sc);
+    CU_ASSERT_STRING_EQUAL(err.file, "--set"); /* where the budget was written */
+    CU_ASSERT(strstr(err.msg, "scheduler.token_budget") && strstr(err.msg, "scheduler.chunked_prefill false"));
+    CU_ASSERT(strstr(err.msg, "131071 tokens is less than the model's context (131072 tokens)") != NULL);
+    sets[1] = "scheduler.token_budget=131072";
     metrics_summary sum;
     metrics *m = load_run(sets, 2, &sc, &sum);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(sc->sched.token_budget, 131072);
     CU_ASSERT_EQUAL(sum.completed, m->n_reqs);
     CU_ASSERT_EQUAL(sum.rejected, 0);
-    size_t over = 0;
-    for (size_t i = 0; i < m->n_reqs; i++)
-        over += m->reqs[i].prompt_tokens - m->reqs[i].prefix_hit_tokens > 256;
-    CU_ASSERT(over > 0);
     metrics_free(m);
+    scenario_free(sc);
+    /* A scenario without the key: the budget is vLLM's default. */
+    const char *text = "model: llama-3.1-8b\nhardware: h100-sxm\nreplicas: {count: 1, gpus: 1}\n"
+                       "scheduler: {chunked_prefill: false}\n"
+                       "workload: {kind: synthetic, sessions: 1, arrival: {process: poisson, rate: 1/s},"
+                       " turns: {dist: constant, value: 1}, input_tokens: {dist: constant, value: 8},"
+                       " output_tokens: {dist: constant, value: 2}}\n";
+    sc = scenario_load_string(text, strlen(text), tu_path("tests/data/unchunked.yaml"), NULL, 0, &err);
+    if (!sc)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CU_ASSERT_EQUAL(sc->sched.token_budget, 131072);
     scenario_free(sc);
 }
 
@@ -885,7 +982,7 @@ int main(void)
 {
     setenv("KVTIER_DATA", tu_path(""), 1);
     static const tu_test tests[] = {
-        { "no chunked prefill: prompts over the budget run alone", test_unchunked_long_prompts },
+        { "no chunked prefill: the budget holds the model's context", test_unchunked_long_prompts },
         { "Llama-4-Scout at 10M tokens: fits, fetched", test_scout_10m },
         { "every request completes with exactly its tokens", test_every_request_exact },
         { "single request: closed-form timing", test_single_request_closed_form },
@@ -893,6 +990,9 @@ int main(void)
         { "same seed, identical SQLite rows", test_same_seed_same_rows },
         { "preemption under memory pressure, checks on", test_preemption_under_pressure },
         { "requests that can never fit are rejected", test_rejects_what_never_fits },
+        { "swap preemption under memory pressure, checks on", test_swap_under_pressure },
+        { "swap preemption needs a DRAM tier and vLLM's policy", test_swap_refused },
+        { "swap preemption and a failed replica, checks on", test_swap_with_failure },
         { "KV retention: decode reads the kept tokens", test_kv_retention },
         { "attention inside a storage tier: the step waits for it", test_attention_in_storage_step },
         { "cache_aware: unbounded, everything follows the shared prefix", test_cache_aware_follows_prefix },

@@ -1,5 +1,7 @@
 /* test_plot.c — `kvtier plot`: CDF points, cost against load, savings and the Pareto front worked out by hand; per-tier samples against capacities; figures drawn end to end; bad input. */
 #include <dirent.h>
+#include <math.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,6 +378,100 @@ static void test_figures_end_to_end(void)
     remove_dir(dir);
 }
 
+/* A plan that backed off: "two" (2 GPUs a replica, 6 req/s a replica)
+ * needs ceil(10 / 6) = 2 replicas for 10 req/s, but its operating point
+ * missed and the table holds 5 replicas, 10 GPUs. Drawn as planned, its
+ * staircase steps every 10 / 5 = 2 req/s: 5 replicas up to 10 req/s, 6
+ * just past it; one without a stored fleet steps as the search found. */
+static void test_cost_as_planned(void)
+{
+    plot_candidate two = cand(3, "two", 2, 6, 10000, 1000, 1, 10, 105000, 400);
+    plot_candidate x = plot_candidate_as_planned(&two, 10);
+    plot_cost pc;
+    CU_ASSERT_EQUAL(plot_cost_at(&x, 10, &pc), 0);
+    CU_ASSERT_EQUAL(pc.replicas, 5);
+    CU_ASSERT_EQUAL(pc.gpus, 10);
+    CU_ASSERT_DOUBLE_EQUAL(pc.usd_per_year, 105000, EPS); /* 5 × (2 × $10,000 + $1,000) */
+    CU_ASSERT_EQUAL(plot_cost_at(&x, 10.5, &pc), 0);
+    CU_ASSERT_EQUAL(pc.replicas, 6);
+    plot_candidate none = cand(2, "none", 1, 0, 10000, 0, 0, 0, 0, 0);
+    x = plot_candidate_as_planned(&none, 10);
+    CU_ASSERT_DOUBLE_EQUAL(x.max_rps_per_replica, 0, EPS);
+}
+
+/* The numbers in data block name of a gnuplot script (rows of three). */
+static int read_block(const char *script, const char *name, double rows[][3], int max)
+{
+    const char *p = strstr(script, name);
+    int n = 0;
+    p = p ? strchr(p, '\n') : NULL;
+    while (p && n < max && sscanf(p + 1, "%lf %lf %lf", &rows[n][0], &rows[n][1], &rows[n][2]) == 3) {
+        n++;
+        p = strchr(p + 1, '\n');
+    }
+    return n;
+}
+
+/* The cost figure drawn from the database: at the target load every
+ * candidate's plotted GPUs and dollars are the table's, after a back-off
+ * written into the table ("dram": 4 req/s a replica needs 3 replicas, the
+ * table holds 5 after backing off: $60,000 = 5 × ($10,000 + $2,000)). */
+static void test_cost_figure_equals_table(void)
+{
+    char dir[256], db[512], fake[512], copy[512], cmd[2048];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(temp_dir(dir, sizeof dir));
+    snprintf(db, sizeof db, "%s/c.db", dir);
+    snprintf(fake, sizeof fake, "%s/gnuplot.sh", dir);
+    snprintf(copy, sizeof copy, "%s/script.gp", dir);
+    /* A stand-in for gnuplot: keeps the script, writes a non-empty figure. */
+    snprintf(cmd, sizeof cmd,
+             "#!/bin/sh\ncp \"$1\" '%s'\necho x > \"$(sed -n \"s/^set output '\\(.*\\)'$/\\1/p\" \"$1\")\"\n",
+             copy);
+    tu_write_text(fake, cmd);
+    CU_ASSERT_EQUAL_FATAL(chmod(fake, 0700), 0);
+    kt_err err;
+    store *st = store_open(db, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    store_close(st);
+    CU_ASSERT_EQUAL_FATAL(exec_sql(db, plan_sql), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        exec_sql(db, "UPDATE plan_candidates SET replicas = 5, gpus = 5, usd_per_year = 60000 WHERE candidate = 1"), 0);
+    setenv("KVTIER_GNUPLOT", fake, 1);
+    char *args[] = { "plot", "--db", db, "-o", dir, "--format", "svg", "--plan", "1", "cost", NULL };
+    tu_output o = tu_capture(call_plot, args, NULL);
+    unsetenv("KVTIER_GNUPLOT");
+    CU_ASSERT_EQUAL(o.rc, 0);
+    if (o.rc)
+        fprintf(stderr, "%s", o.err);
+    tu_output_free(&o);
+    FILE *f = fopen(copy, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    static char script[1 << 16];
+    size_t len = fread(script, 1, sizeof script - 1, f);
+    script[len] = 0;
+    fclose(f);
+    /* Candidate rows of the fixture: index, table GPUs, table $/year (the
+     * figure's dollars are in thousands: "$k/year"). */
+    static const struct { const char *block; double gpus, usd; } want[] = {
+        { "$cost0 <<", 4, 40000 }, { "$cost1 <<", 5, 60000 }, { "$cost3 <<", 4, 42000 },
+    };
+    CU_ASSERT(strstr(script, "annual cost ($k/year)") != NULL);
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        double rows[64][3];
+        int n = read_block(script, want[i].block, rows, 64), found = 0;
+        for (int k = 0; k < n; k++)
+            if (fabs(rows[k][0] - 10) < EPS) {
+                /* The step that ends at the target. */
+                CU_ASSERT_DOUBLE_EQUAL(rows[k][2], want[i].gpus, EPS);
+                CU_ASSERT_DOUBLE_EQUAL(rows[k][1] * 1000, want[i].usd, 1e-3);
+                found = 1;
+                break;
+            }
+        CU_ASSERT(found);
+    }
+    remove_dir(dir);
+}
+
 /* Without KIND: the latest run's and the latest plan's kinds with data. */
 static void test_default_kinds(void)
 {
@@ -560,6 +656,8 @@ int main(void)
         { "default kinds", test_default_kinds },
         { "sweep", test_sweep },
         { "figures from the planner", test_figures_from_the_planner },
+        { "cost drawn as planned", test_cost_as_planned },
+        { "cost figure equals the table", test_cost_figure_equals_table },
         { "bad input", test_bad_input },
         { NULL, NULL },
     };

@@ -123,6 +123,15 @@ int plot_cost_at(const plot_candidate *c, double load_rps, plot_cost *out)
     return 0;
 }
 
+plot_candidate plot_candidate_as_planned(const plot_candidate *c, double target_rps)
+{
+    plot_candidate x = *c;
+    int64_t replicas = c->gpus_per_replica > 0 ? c->gpus / c->gpus_per_replica : 0;
+    if (c->feasible && c->has_gpus && replicas > 0 && target_rps > 0)
+        x.max_rps_per_replica = target_rps / (double)replicas;
+    return x;
+}
+
 static const plot_candidate *find_candidate(const plot_candidate *c, size_t n, int number)
 {
     for (size_t i = 0; i < n; i++)
@@ -992,6 +1001,9 @@ static int write_cost(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     plot_plan p;
     if (plot_plan_load(c, id, &p, err) < 0)
         return -1;
+    /* The staircases reach the table's fleet at the target. */
+    for (size_t i = 0; i < p.n_cand; i++)
+        p.cand[i] = plot_candidate_as_planned(&p.cand[i], p.target_rps);
     double max_load = PLOT_LOAD_SPAN * p.target_rps, max_usd = 0;
     plot_cost pc;
     for (size_t i = 0; i < p.n_cand; i++)

@@ -51,6 +51,13 @@ typedef struct plot_cost {
  * cannot serve a load > 0 (max_rps_per_replica is 0). */
 int plot_cost_at(const plot_candidate *c, double load_rps, plot_cost *out);
 
+/* c as the cost figure draws it (a copy): when the plan stored its fleet,
+ * the staircase steps by the per-replica load the plan settled on, the
+ * target over its final replicas (after any back-off), so the figure at
+ * target_rps shows the table's replicas and GPUs; otherwise c unchanged
+ * (stepping by max_rps_per_replica). */
+plot_candidate plot_candidate_as_planned(const plot_candidate *c, double target_rps);
+
 /* GPUs and dollars a candidate saves against the plan's baseline. */
 typedef struct plot_saving {
     int index;                  /* into the candidates array */

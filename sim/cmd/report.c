@@ -1,5 +1,6 @@
 /* report.c — prints a run's summary: a console table of latency quantiles and the run's totals, or JSON. */
 #include "report.h"
+#include "preset.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -99,7 +100,10 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
         fprintf(out, ", context parallel %d", sc->par.cp);
     if (sc->par.ep > 1)
         fprintf(out, ", expert parallel %d", sc->par.ep);
-    fprintf(out, "), seed %llu\n", (unsigned long long)sc->seed);
+    fprintf(out, "), seed %llu", (unsigned long long)sc->seed);
+    if (sc->engine >= 0)
+        fprintf(out, ", engine preset %s", preset_engine_names[sc->engine]);
+    fputc('\n', out);
     if (sc->trace.on) {
         fprintf(out, "trace: %s (%s), %s requests replayed", sc->trace.path, trace_format_names[sc->trace.format],
                 grouped(sc->trace.requests, a, sizeof a));
@@ -117,6 +121,9 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
             grouped((long long)s->completed, a, sizeof a), grouped((long long)s->rejected, b, sizeof b),
             grouped((long long)s->unfinished, c, sizeof c), grouped(s->input_tokens, d, sizeof d),
             grouped(s->output_tokens, e, sizeof e), s->duration_ns / 1e9);
+    if (s->truncated)
+        fprintf(out, "  %s prompts cut to the model's context (scheduler.too_long: truncate)\n",
+                grouped(s->truncated, a, sizeof a));
     fprintf(out, "  %-16s %10s %10s %10s %10s %10s\n", "", "mean", "p50", "p90", "p99", "max");
     dist_row(out, "TTFT (ms)", &s->ttft_ns, 1e6);
     dist_row(out, "ITL (ms)", &s->itl_ns, 1e6);
@@ -135,6 +142,9 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
     fprintf(out, "KV: %s blocks of %d tokens per replica (%s); prefix cache hit %.1f%% of prompt tokens; %s preemptions\n",
             grouped(sc->kv_blocks_per_replica, b, sizeof b), sc->kv_block_tokens, dtype_name(sc->kv_dtype), 100 * s->prefix_hit_ratio,
             grouped(s->preemptions, a, sizeof a));
+    if (s->swap_outs)
+        fprintf(out, "  of which %s swapped KV to host memory and back (scheduler.preemption: swap)\n",
+                grouped(s->swap_outs, a, sizeof a));
     if (sc->tiers.n)
         report_tiers(out, sc, s);
     if (sc->prefill_replicas)

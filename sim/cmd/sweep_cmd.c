@@ -71,9 +71,10 @@ typedef struct sweep_args {
 /* The unit of summary metric name, or NULL when there is no such metric. */
 static const char *metric_unit(const char *name)
 {
-    metrics_summary zero = { 0 };
+    /* Counts listed only when not zero are named too. */
+    metrics_summary every = { .truncated = 1, .swap_outs = 1 };
     metrics_field f[METRICS_MAX_FIELDS];
-    size_t n = metrics_summary_fields(&zero, f);
+    size_t n = metrics_summary_fields(&every, f);
     for (size_t i = 0; i < n; i++)
         if (strcmp(f[i].name, name) == 0)
             return f[i].unit;

@@ -222,6 +222,8 @@ static int summarize_requests(const metrics *m, const metrics_slo *slo, metrics_
         s->rejected += r->outcome == REQ_REJECTED;
         s->unfinished += r->outcome == REQ_UNFINISHED;
         s->preemptions += r->preemptions;
+        s->truncated += r->truncated_tokens > 0;
+        s->swap_outs += r->swap_outs;
         s->rerouted += r->reroutes > 0;
         s->migrations += r->migrated_tokens > 0;
         s->migrated_tokens += r->migrated_tokens;
@@ -606,6 +608,10 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
     n = field(f, n, "prefix_hit_ratio", s->prefix_hit_ratio, "fraction");
     n = field(f, n, "recomputed_tokens", (double)s->recomputed_tokens, "tokens");
     n = field(f, n, "preemptions", (double)s->preemptions, "count");
+    if (s->truncated)
+        n = field(f, n, "truncated", (double)s->truncated, "requests");
+    if (s->swap_outs)
+        n = field(f, n, "swap_outs", (double)s->swap_outs, "count");
     n = field(f, n, "rerouted", (double)s->rerouted, "requests");
     n = field(f, n, "migrations", (double)s->migrations, "requests");
     n = field(f, n, "migrated_tokens", (double)s->migrated_tokens, "tokens");

@@ -31,6 +31,7 @@ typedef struct metrics_req {
     int64_t prefix_hit_tokens;      /* prompt tokens found in the prefix cache at first admission */
     int64_t recomputed_tokens;      /* tokens computed again after preemption */
     int preemptions;
+    int swap_outs;                  /* of those preemptions, the ones that swapped its KV to host memory */
     int reroutes;                   /* times a failed replica handed it to another */
     int64_t tier_hit_tokens[METRICS_TIERS]; /* prompt tokens fetched from each lower tier */
     int64_t tier_recomputed_tokens; /* tokens a lower tier held but recomputing was cheaper */
@@ -44,6 +45,7 @@ typedef struct metrics_req {
     int64_t retention_offloaded_tokens; /* prompt tokens KV retention wrote to a lower tier instead of dropping */
     int64_t trace_blocks;           /* prefix-hash blocks of a trace request */
     int64_t trace_reused_blocks;    /* of which an earlier request of the trace had asked for */
+    int64_t truncated_tokens;       /* prompt tokens cut off because the prompt outran the model's context */
     int64_t n_gaps, gap_sum_ns, gap_max_ns;
     int64_t *gaps;                  /* every inter-token gap (ns) when kept; owned */
 } metrics_req;
@@ -184,6 +186,8 @@ typedef struct metrics_summary {
     double trace_block_reuse;       /* reused / all prefix-hash blocks of the trace's requests */
     int64_t retention_dropped_tokens, retention_offloaded_tokens, in_storage_tokens;
     int64_t preemptions;
+    int64_t truncated;              /* requests whose prompt was cut to the model's context */
+    int64_t swap_outs;              /* preemptions that swapped KV to host memory (recomputing nothing) */
     double throughput_rps, throughput_tok_s, output_tok_s;
     metrics_dist ttft_ns, itl_ns, tpot_ns, e2e_ns, queue_ns;
     double goodput_rps;             /* completed requests meeting all SLOs, per second */
@@ -286,7 +290,10 @@ typedef struct metrics_field {
 } metrics_field;
 #define METRICS_MAX_FIELDS 96
 /* Lists the summary's figures (latencies in ms, E2E and durations in s).
- * Returns how many were written to f (at most METRICS_MAX_FIELDS). */
+ * The counts of engine behaviours a scenario must ask for (truncated,
+ * swap_outs)
+ * are listed only when not zero, so runs without them list what they
+ * always did. Returns how many were written to f (at most METRICS_MAX_FIELDS). */
 size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f);
 
 /* Invariant checker over the stored records (see metrics_req). */

@@ -1,5 +1,6 @@
 /* scenario.c — reads and validates a scenario YAML, resolves its model card and hardware profile, sizes the KV pool. */
 #include "scenario.h"
+#include "preset.h"
 
 #include <libgen.h>
 #include <math.h>
@@ -235,6 +236,65 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+/* vLLM's token budget without chunked prefill when none is given:
+ * max(max_model_len, 2048) (SchedulerConfig, vllm/config.py, v0.4; 2048
+ * is its _DEFAULT_MAX_NUM_BATCHED_TOKENS). */
+#define SCHED_UNCHUNKED_MIN_BUDGET_TOKENS 2048
+
+/* Without chunked prefill a prompt runs whole in one step, so the budget
+ * must hold the longest prompt the model takes: vLLM refuses
+ * max_num_batched_tokens < max_model_len then (SchedulerConfig._verify_args).
+ * A budget the scenario leaves unset becomes vLLM's default. The rule is
+ * vLLM's: under the other engines' policies a prompt longer than the
+ * budget runs alone in a step of its own instead. n: the scheduler
+ * section or NULL. */
+static int check_unchunked_budget(scenario *sc, conf_node *n, kt_err *err)
+{
+    int64_t ctx = sc->model->max_context_tokens;
+    conf_node *at = n ? conf_find(n, "token_budget") : NULL;
+    if (sc->sched.chunked_prefill || sc->sched.admission != ADMISSION_PREEMPT_NEWEST)
+        return 0;
+    if (!at) {
+        sc->sched.token_budget = ctx > SCHED_UNCHUNKED_MIN_BUDGET_TOKENS ? ctx : SCHED_UNCHUNKED_MIN_BUDGET_TOKENS;
+        return 0;
+    }
+    if (sc->sched.token_budget >= ctx)
+        return 0;
+    CONF_ERROR(err, at,
+               "%lld tokens is less than the model's context (%lld tokens) with scheduler.chunked_prefill false:"
+               " a longer prompt could never run (vLLM refuses max_num_batched_tokens < max_model_len without"
+               " chunked prefill); raise scheduler.token_budget or turn scheduler.chunked_prefill on",
+               (long long)sc->sched.token_budget, (long long)ctx);
+    return -1;
+}
+
+/* scheduler.cuda_graph_batch_sizes: a sequence of ascending sizes. */
+static int load_graph_sizes(serve_cfg *c, conf_node *n, kt_err *err)
+{
+    conf_node *seq = n ? conf_take(n, "cuda_graph_batch_sizes") : NULL;
+    if (!seq)
+        return 0;
+    if (conf_expect(seq, CONF_SEQ, err) < 0)
+        return -1;
+    if (seq->n_kids > SERVE_MAX_GRAPH_SIZES) {
+        CONF_ERROR(err, seq, "%zu sizes, at most %d", seq->n_kids, SERVE_MAX_GRAPH_SIZES);
+        return -1;
+    }
+    c->n_graph_sizes = 0;
+    for (size_t i = 0; i < seq->n_kids; i++) {
+        int64_t v;
+        if (conf_scalar_i64(seq->kids[i], 1, MAX_RUNNING, &v, err) < 0)
+            return -1;
+        if (i > 0 && v <= c->graph_sizes[i - 1]) {
+            CONF_ERROR(err, seq->kids[i], "%lld is not above the size before it (%d): list the sizes ascending",
+                       (long long)v, c->graph_sizes[i - 1]);
+            return -1;
+        }
+        c->graph_sizes[c->n_graph_sizes++] = (int)v;
+    }
+    return 0;
+}
+
 static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
 {
     int failed = 0;
@@ -247,19 +307,30 @@ static int load_scheduler(scenario *sc, conf_node *root, kt_err *err)
     if (failed)
         return -1;
     double budget = (double)sc->sched.token_budget, max_output = 0;
-    int admission = ADMISSION_PREEMPT_NEWEST;
+    int admission = ADMISSION_PREEMPT_NEWEST, too_long = TOO_LONG_REJECT, preemption = PREEMPT_RECOMPUTE;
+    sc->sched.swap_space_bytes = SERVE_SWAP_SPACE_DEFAULT_BYTES;
+    sc->sched.n_graph_sizes = 0;
+    sc->host_step_ns = sc->host_seq_ns = -1;
     if (n && (conf_int(n, "max_running", CONF_OPTIONAL, 1, MAX_RUNNING, &sc->sched.max_running, err) < 0 ||
               conf_qty(n, "token_budget", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e8, &budget, err) < 0 ||
               conf_bool(n, "chunked_prefill", CONF_OPTIONAL, &sc->sched.chunked_prefill, err) < 0 ||
               conf_int(n, "max_multi_step", CONF_OPTIONAL, 1, MAX_MULTI_STEP, &sc->sched.max_multi_step, err) < 0 ||
               conf_enum(n, "admission", CONF_OPTIONAL, admission_policy_names, &admission, err) < 0 ||
-              conf_qty(n, "max_output_tokens", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e9, &max_output, err) < 0))
+              conf_qty(n, "max_output_tokens", CONF_OPTIONAL, UNITS_TOKENS, 1, 1e9, &max_output, err) < 0 ||
+              conf_enum(n, "too_long", CONF_OPTIONAL, serve_too_long_names, &too_long, err) < 0 ||
+              conf_enum(n, "preemption", CONF_OPTIONAL, serve_preemption_names, &preemption, err) < 0 ||
+              conf_qty(n, "swap_space", CONF_OPTIONAL, UNITS_BYTES, 1, 1e15, &sc->sched.swap_space_bytes, err) < 0 ||
+              conf_ns(n, "host_step_overhead", CONF_OPTIONAL, 0, INT64_C(1000000000), &sc->host_step_ns, err) < 0 ||
+              conf_ns(n, "host_seq_overhead", CONF_OPTIONAL, 0, INT64_C(1000000000), &sc->host_seq_ns, err) < 0 ||
+              load_graph_sizes(&sc->sched, n, err) < 0))
         return -1;
     if (conf_i64_of(conf_find(n, "token_budget"), budget, &sc->sched.token_budget, err) < 0 ||
         conf_i64_of(conf_find(n, "max_output_tokens"), max_output, &sc->sched.max_output_tokens, err) < 0)
         return -1;
+    sc->sched.preemption = (serve_preemption)preemption;
+    sc->sched.too_long = (serve_too_long)too_long;
     sc->sched.admission = (admission_policy)admission;
-    return 0;
+    return check_unchunked_budget(sc, n, err);
 }
 
 
@@ -427,6 +498,25 @@ tier_set_config scenario_tier_set_config(const scenario *sc, tier_cache *const *
 }
 
 /* Every tier must hold at least one block at its precision. */
+/* Swap preemption is vLLM's, under its admission policy, and needs host
+ * memory to swap to: a DRAM tier (its links carry the copies). */
+static int check_swap(const scenario *sc, conf_node *root, kt_err *err)
+{
+    conf_node *at = conf_find(conf_find(root, "scheduler"), "preemption");
+    if (sc->sched.preemption != PREEMPT_SWAP)
+        return 0;
+    if (sc->sched.admission != ADMISSION_PREEMPT_NEWEST) {
+        CONF_ERROR(err, at, "swap is vLLM's preemption and needs scheduler.admission preempt_newest, not %s",
+                   admission_policy_names[sc->sched.admission]);
+        return -1;
+    }
+    for (int t = 0; t < sc->tiers.n; t++)
+        if (sc->tiers.tier[t].kind == TIER_DRAM)
+            return 0;
+    CONF_ERROR(err, at, "swap needs host memory to swap to: a tier of kind dram under tiers");
+    return -1;
+}
+
 static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
 {
     kt_err inner;
@@ -586,7 +676,7 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
 {
     int64_t seed = 1;
     snprintf(sc->name, sizeof sc->name, "unnamed");
-    if (conf_expect(root, CONF_MAP, err) < 0 ||
+    if (conf_expect(root, CONF_MAP, err) < 0 || preset_apply(root, sc->file, &sc->engine, err) < 0 ||
         conf_str_copy(root, "name", CONF_OPTIONAL, sc->name, sizeof sc->name, err) < 0 ||
         conf_i64(root, "seed", CONF_OPTIONAL, 0, INT64_MAX, &seed, err) < 0)
         return -1;
@@ -597,8 +687,8 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
         return -1;
-    if (size_kv(sc, root, err) < 0 || check_tiers(sc, root, err) < 0 || check_step_times(sc, root, err) < 0 ||
-        (!sc->trace.on && check_workload_bounds(sc, root, err) < 0))
+    if (size_kv(sc, root, err) < 0 || check_tiers(sc, root, err) < 0 || check_swap(sc, root, err) < 0 ||
+        check_step_times(sc, root, err) < 0 || (!sc->trace.on && check_workload_bounds(sc, root, err) < 0))
         return -1;
     /* Last, as the slowest check: read the whole trace once. */
     return sc->trace.on ? check_trace(sc, conf_find(conf_find(conf_find(root, "workload"), "trace"), "path"), err) : 0;

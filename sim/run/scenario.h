@@ -62,6 +62,7 @@ typedef struct scenario {
     char *file;
     char *yaml;                 /* effective scenario text, owned */
     char name[128];
+    int engine;                 /* preset_engine of `engine:`, -1 without one */
     uint64_t seed;
     model_card *model;          /* owned */
     hw_profile *hw;             /* owned */
@@ -81,6 +82,7 @@ typedef struct scenario {
     scenario_origin replicas_origin; /* replicas.count: sizes every per-replica array */
     scenario_origin kv_origin;       /* kv.hbm_fraction: sizes each replica's KV pool */
     serve_cfg sched;
+    int64_t host_step_ns, host_seq_ns;  /* scheduler.host_*_overhead for the cost model; -1 unset */
     tiers_cfg tiers;            /* lower KV tiers and their policies (tiers.n may be 0) */
     workload_cfg workload;      /* synthetic workload (when trace.on is 0) */
     struct {

@@ -622,6 +622,11 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
     w->n_reps = sc->replicas;
     if (cost_model_init_par(&w->cm, sc->model, sc->hw, &sc->par, sc->kv_dtype, err) < 0)
         return -1;
+    /* Host overheads the scenario or its engine preset gives. */
+    if (sc->host_step_ns >= 0)
+        w->cm.host_step_ns = sc->host_step_ns;
+    if (sc->host_seq_ns >= 0)
+        w->cm.host_seq_ns = sc->host_seq_ns;
     w->eng = engine_new(1024);
     w->met = metrics_new(sc->replicas);
     if (w->met) {

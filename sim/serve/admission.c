@@ -38,17 +38,20 @@ typedef struct admission_room {
  * the policy's test; takes what it admits off room. */
 typedef int (*admission_fits_fn)(const replica *r, const serve_req *q, admission_room *room);
 
-/* v (running) yields its blocks: its KV is freed and computed again
- * (counted as waste) when it is admitted anew, ahead of every other
- * waiting request. running keeps its order. */
+/* v (running) yields its blocks: its KV is swapped to host memory
+ * (preemption swap), or freed and computed again (counted as waste) when
+ * it is admitted anew, ahead of every other waiting request. running
+ * keeps its order. */
 static void preempt_at(replica *r, int i)
 {
     serve_req *v = r->queue.running[i];
     memmove(&r->queue.running[i], &r->queue.running[i + 1],
             (size_t)(r->queue.n_running - i - 1) * sizeof *r->queue.running);
     r->queue.n_running--;
-    replica_req_drop_kv(r, v);
     v->rec.preemptions++;
+    if (swap_out(r, v) == 0)
+        return;
+    replica_req_drop_kv(r, v);
     replica_wait_push_front(r, v);
 }
 
@@ -184,8 +187,9 @@ static int no_evict_fits(const replica *r, const serve_req *q, admission_room *r
  * started request behind it ends the pass, and nothing behind a paused
  * request is scheduled in that pass. That is exactly what
  * schedule_running and schedule_waiting do for preempt_newest, so the two
- * names share one code path; they are kept apart because the engines'
- * configurations are. */
+ * share those calls; they differ without chunked prefill, where
+ * TensorRT-LLM still batches context and generation requests together
+ * while vLLM runs prefill-only steps. */
 
 /* ---------- SGLang conservative admission and retraction ----------
  * Follows PrefillAdder in python/sglang/srt/managers/schedule_policy.py:
@@ -297,11 +301,35 @@ static int sglang_fits(const replica *r, const serve_req *q, admission_room *roo
     return 1;
 }
 
+/* vLLM without chunked prefill (Scheduler._schedule_default, vllm/core/
+ * scheduler.py, v0.4): waiting prompts are scheduled first, whole, in
+ * arrival order while the budget, the sequence slots and the blocks allow;
+ * a step that scheduled any is a prefill step and the running sequences do
+ * not decode in it; while any sequence is swapped out no prompt is.
+ * Returns 1 when it filled a prefill step. */
+static int vllm_prefill_step(replica *r, int64_t *budget, int64_t now)
+{
+    if (r->cfg.chunked_prefill || !r->queue.wait_head || r->swap.head)
+        return 0;
+    schedule_waiting(r, budget, now, NULL, NULL);
+    return r->step.n_batch > 0;
+}
+
 void admission_fill_batch(replica *r, int64_t *budget, int64_t now)
 {
     admission_room room = { 0, 0 };
     switch (r->cfg.admission) {
     case ADMISSION_PREEMPT_NEWEST:
+        /* Without chunking, decodes run in the steps no prompt could take. */
+        if (vllm_prefill_step(r, budget, now))
+            return;
+        /* A step that preempted swaps nothing in and admits nothing. */
+        if (schedule_running(r, budget))
+            return;
+        swap_in_ready(r, budget);
+        if (r->cfg.chunked_prefill)
+            schedule_waiting(r, budget, now, NULL, NULL);
+        return;
     case ADMISSION_TRTLLM_MAX_UTILIZATION:
         if (!schedule_running(r, budget))
             schedule_waiting(r, budget, now, NULL, NULL);

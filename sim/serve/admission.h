@@ -11,7 +11,8 @@ typedef enum {
     /* vLLM's: running sequences keep their tokens, and when blocks run out
      * the newest running sequence is preempted (its KV freed, computed
      * again later); waiting requests are admitted in arrival order while
-     * slots, budget and blocks allow. */
+     * slots, budget and blocks allow. Without chunked prefill a step that
+     * admits prompts runs only those (decodes pause), as vLLM's does. */
     ADMISSION_PREEMPT_NEWEST,
     /* TensorRT-LLM's GUARANTEED_NO_EVICT: a request is admitted only when
      * the blocks for its prompt plus its maximum output are free beyond

@@ -30,6 +30,7 @@ void replica_fail(replica *r, serve_done_fn on_lost)
     r->step.wait = WAIT_NONE;
     r->step.n_batch = 0;
     r->fetch.n_pending = 0;
+    r->swap.n_pending = 0;
     for (int i = 0; i < SERVE_MAX_PREFETCHES; i++)
         if (r->fetch.prefetches[i].waiter) {
             r->fetch.prefetches[i].waiter->prefetch_slot = -1;
@@ -46,6 +47,7 @@ void replica_fail(replica *r, serve_done_fn on_lost)
         next = q->next;
         failure_lose(r, q);
     }
+    swap_lose_all(r);
     /* Handoffs waiting here still have their KV on the prefill side. */
     for (serve_req *q = in_wait, *next; q; q = next) {
         next = q->next;

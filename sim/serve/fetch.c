@@ -75,7 +75,7 @@ static void fetch_part_done(serve_req *q, int64_t now)
         return;
     }
     q->rec.fetch_ns += now - q->fetch_start_ns;
-    if (--r->fetch.n_pending == 0)
+    if (--r->fetch.n_pending == 0 && r->swap.n_pending == 0)
         replica_resume_after_fetch(r, now);
 }
 
@@ -113,6 +113,7 @@ void replica_set_tiers(replica *r, tier_set *ts)
     if (ts->cfg.offload == OFFLOAD_WRITE_THROUGH)
         kv_pool_set_register_hook(r->kv, on_hbm_register, r);
     kv_pool_set_freed(r->kv, ts->cfg.hbm_cache ? KV_FREED_RETAIN : KV_FREED_EVICT);
+    swap_init(r);
 }
 
 /* Blocks [first, first + n) of content (chained on prev_hash) join the

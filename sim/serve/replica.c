@@ -10,6 +10,8 @@
 #include <string.h>
 
 const char *const replica_role_names[ROLE_COUNT + 1] = { "colocated", "prefill", "decode", NULL };
+const char *const serve_too_long_names[TOO_LONG_COUNT + 1] = { "reject", "truncate", NULL };
+const char *const serve_preemption_names[PREEMPT_MODE_COUNT + 1] = { "recompute", "swap", NULL };
 
 /* Windowed layers next to full-context ones hold their windows in blocks
  * of the pool's size (kv_pool_set_windows): ratio = a window layer group's
@@ -50,7 +52,9 @@ int replica_init(replica *r, const replica_config *c)
         set_pool_windows(r);
     r->queue.running = calloc((size_t)cfg->max_running, sizeof *r->queue.running);
     r->step.batch = calloc((size_t)cfg->max_running, sizeof *r->step.batch);
-    r->step.cseqs = calloc((size_t)cfg->max_running, sizeof *r->step.cseqs);
+    /* Room for a decode batch padded up to its CUDA-graph size. */
+    int largest = cfg->n_graph_sizes ? cfg->graph_sizes[cfg->n_graph_sizes - 1] : 0;
+    r->step.cseqs = calloc((size_t)(largest > cfg->max_running ? largest : cfg->max_running), sizeof *r->step.cseqs);
     r->step.step_end_ns = calloc((size_t)steps, sizeof *r->step.step_end_ns);
     r->step.step_cost = calloc((size_t)steps, sizeof *r->step.step_cost);
     if (!r->kv || !r->queue.running || !r->step.batch || !r->step.cseqs || !r->step.step_end_ns ||
@@ -76,7 +80,7 @@ void replica_destroy(replica *r)
 
 int replica_load(const replica *r)
 {
-    return r->queue.n_running + r->queue.n_waiting + r->disagg.n_in_wait + r->disagg.n_inbound;
+    return r->queue.n_running + r->queue.n_waiting + r->swap.n_swapped + r->disagg.n_in_wait + r->disagg.n_inbound;
 }
 
 /* Appends q to the queue (head, tail, count n) linked through next. */
@@ -166,15 +170,35 @@ static int64_t peak_kv_tokens(const serve_req *q)
     return q->rec.prompt_tokens + q->rec.output_tokens - 1;
 }
 
+/* Cuts q's fresh prompt (longer than the model's context) to its first
+ * tokens as SGLang's auto-truncation does, clipping its output to what
+ * fits after it. Returns 0, or -1 when the context is too short to keep
+ * a prompt and an output token. */
+static int truncate_prompt(const replica *r, serve_req *q)
+{
+    int64_t ctx = r->cm->m->max_context_tokens, keep = ctx - SERVE_TRUNCATE_MARGIN_TOKENS;
+    int64_t out = ctx - SERVE_TRUNCATE_OUTPUT_MARGIN_TOKENS - keep;
+    if (keep < 1 || out < 1 || q->generated > 0)
+        return -1;
+    q->rec.truncated_tokens = q->rec.prompt_tokens - keep;
+    q->rec.prompt_tokens = q->num_tokens = keep;
+    if (q->rec.output_tokens > out)
+        q->rec.output_tokens = out;
+    return 0;
+}
+
 /* Queues q (num_tokens set) at r, or rejects it when it can never fit:
- * every engine refuses a prompt longer than the model's context (vLLM's
- * input processor and SGLang's tokenizer manager raise an error; TensorRT-LLM
- * checks against its max sequence length), and a request whose KV can
- * never fit the pool could never finish. */
+ * every engine refuses a prompt longer than the model's context by default
+ * (vLLM's input processor and SGLang's tokenizer manager raise an error;
+ * TensorRT-LLM checks against its max sequence length) unless told to
+ * truncate it (cfg.too_long), and a request whose KV can never fit the
+ * pool could never finish. */
 static void enqueue(replica *r, serve_req *q)
 {
     q->rep = r;
     q->prefetch_slot = -1;
+    if (q->rec.prompt_tokens > r->cm->m->max_context_tokens && r->cfg.too_long == TOO_LONG_TRUNCATE)
+        truncate_prompt(r, q);
     if (q->rec.prompt_tokens > r->cm->m->max_context_tokens ||
         kv_blocks_for(r->kv, peak_kv_tokens(q)) > kv_pool_blocks(r->kv)) {
         if (q->rec.first_sched_ns < 0)
@@ -266,7 +290,8 @@ int64_t replica_decode_tokens(const replica *r, const serve_req *q)
  * free now (only this replica takes blocks from its pool). */
 static int multi_step_count(const replica *r)
 {
-    int could_admit = (r->queue.wait_head || r->disagg.in_wait_head) && r->queue.n_running < r->cfg.max_running;
+    int could_admit = (r->queue.wait_head || r->disagg.in_wait_head || r->swap.head) &&
+                      r->queue.n_running < r->cfg.max_running;
     if (r->cfg.max_multi_step <= 1 || could_admit ||
         r->step.n_batch != r->queue.n_running || r->step.n_batch > r->cfg.token_budget)
         return 1;
@@ -319,10 +344,35 @@ static void in_storage_wait(replica *r, cost_iter *it)
     }
 }
 
-/* Costs each step of the run from the batch as it will be at that step. */
+/* Rows a decode-only batch of n runs with: the smallest captured CUDA-graph
+ * size holding it (vLLM, SGLang and TensorRT-LLM pad a decode batch up to
+ * a captured size and replay that graph); n itself when no size holds it
+ * (the step runs without a graph), or the batch also prefills or
+ * recomputes (so a padded step's only waste is its padding). */
+static int graph_rows(const replica *r, int n)
+{
+    for (int i = 0; i < r->step.n_batch && i < n; i++) {
+        const serve_batch_entry *b = &r->step.batch[i];
+        if (b->tokens != replica_decode_tokens(r, b->r) || b->r->generated < 1 || b->wasted || b->wasted_tier)
+            return n;
+    }
+    for (int i = 0; i < r->cfg.n_graph_sizes; i++)
+        if (r->cfg.graph_sizes[i] >= n)
+            return r->cfg.graph_sizes[i];
+    return n;
+}
+
+/* Costs each step of the run from the batch as it will be at that step;
+ * the rows a CUDA graph pads the batch with are dummy decodes of one
+ * token over no KV, marked wasted (account_step keeps them out of the
+ * useful work). */
 static void cost_steps(replica *r, int64_t start)
 {
     int64_t t = start;
+    int rows = graph_rows(r, r->step.n_batch);
+    r->step.pad_rows = rows - r->step.n_batch;
+    for (int i = r->step.n_batch; i < rows; i++)
+        r->step.cseqs[i] = (cost_seq){ 1, 0, 1 };
     for (int s = 0; s < r->step.steps; s++) {
         int n_logits = 0;
         for (int i = 0; i < r->step.n_batch; i++) {
@@ -333,7 +383,7 @@ static void cost_steps(replica *r, int64_t start)
                                            s ? 0 : b->wasted + b->wasted_tier };
             n_logits += b->r->computed + b->tokens == b->r->num_tokens;
         }
-        cost_iteration(r->cm, r->step.cseqs, r->step.n_batch, n_logits, &r->step.step_cost[s]);
+        cost_iteration(r->cm, r->step.cseqs, rows, n_logits + r->step.pad_rows, &r->step.step_cost[s]);
         in_storage_wait(r, &r->step.step_cost[s]);
         t += r->step.step_cost[s].total_ns;
         r->step.step_end_ns[s] = t;
@@ -351,11 +401,12 @@ static void replica_plan(replica *r)
     admission_fill_batch(r, &budget, now);
     if (r->step.n_batch == 0)
         return;
-    r->step.steps = r->fetch.n_pending ? 1 : multi_step_count(r);
+    r->step.steps = replica_kv_pending(r) ? 1 : multi_step_count(r);
     r->step.applied = 0;
     r->step.busy = 1;
-    if (r->fetch.n_pending && !fetch_policy_overlaps_compute(r->tiers->cfg.fetch)) {
-        /* A page fault: the GPU waits for the pages before the step. */
+    if ((r->fetch.n_pending && !fetch_policy_overlaps_compute(r->tiers->cfg.fetch)) || r->swap.n_pending) {
+        /* A page fault, or swap copies queued ahead of the forward pass:
+         * the GPU waits for them before the step. */
         r->step.wait = WAIT_START;
         r->step.wait_since_ns = now;
         return;
@@ -431,9 +482,10 @@ static void account_step(replica *r, int s)
     a->busy_ns += c->total_ns - c->wait_ns;
     a->stall_ns += c->wait_ns;
     a->iterations++;
-    a->flops += c->flops;
+    /* A padded decode step wastes nothing else: its wasted work is the padding. */
+    a->flops += r->step.pad_rows ? c->flops - c->flops_wasted : c->flops;
     a->hbm_bytes += c->hbm_bytes;
-    if (s > 0 || !(c->flops_wasted > 0 && c->flops > 0))
+    if (s > 0 || r->step.pad_rows || !(c->flops_wasted > 0 && c->flops > 0))
         return;
     double tok[WASTE_CAUSE_COUNT] = { 0 }, all = 0;
     for (int i = 0; i < r->step.n_batch; i++) {
@@ -571,6 +623,17 @@ int replica_check(replica *r, kt_err *err)
         }
     if (n != r->queue.n_waiting) {
         KT_ERROR(err, NULL, 0, 0, "replica %d: %d waiting but counter says %d", r->id, n, r->queue.n_waiting);
+        return -1;
+    }
+    n = 0;
+    for (const serve_req *q = r->swap.head; q; q = q->next)
+        if (++n > r->swap.n_swapped || q->seq.n_blocks || q->swapped_tokens <= 0) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: swapped list broken", r->id);
+            return -1;
+        }
+    if (n != r->swap.n_swapped || r->swap.used_blocks > r->swap.capacity_blocks) {
+        KT_ERROR(err, NULL, 0, 0, "replica %d: %d swapped but counter says %d, %lld of %lld swap blocks", r->id, n,
+                 r->swap.n_swapped, (long long)r->swap.used_blocks, (long long)r->swap.capacity_blocks);
         return -1;
     }
     n = 0;

@@ -13,6 +13,32 @@
 #include "metrics.h"
 #include "tier.h"
 
+/* What a replica does with a prompt longer than the model's context. */
+typedef enum { TOO_LONG_REJECT, TOO_LONG_TRUNCATE, TOO_LONG_COUNT } serve_too_long;
+extern const char *const serve_too_long_names[TOO_LONG_COUNT + 1];
+
+/* Truncation as SGLang's --allow-auto-truncate does it: the prompt keeps
+ * its first max_req_input_len = max_req_len - 5 tokens, where max_req_len
+ * = context_len - 1 (scheduler.py), and its output is clipped to
+ * max_req_len - prompt - 1 tokens (init_req_max_new_tokens): 6 tokens
+ * short of the context, then at most 4 output tokens. */
+#define SERVE_TRUNCATE_MARGIN_TOKENS 6
+#define SERVE_TRUNCATE_OUTPUT_MARGIN_TOKENS 2
+
+/* What happens to a preempted sequence's KV: freed and computed again
+ * later, or copied to host memory and copied back before it resumes
+ * (vLLM's PreemptionMode.RECOMPUTE and SWAP). */
+typedef enum { PREEMPT_RECOMPUTE, PREEMPT_SWAP, PREEMPT_MODE_COUNT } serve_preemption;
+extern const char *const serve_preemption_names[PREEMPT_MODE_COUNT + 1];
+
+/* vLLM's --swap-space default: 4 GiB of pinned host memory per GPU
+ * (CacheConfig.swap_space, vllm/config.py, v0.4). */
+#define SERVE_SWAP_SPACE_DEFAULT_BYTES (4.0 * 1024 * 1024 * 1024)
+
+/* CUDA-graph decode batch sizes a scenario may list at most (vLLM
+ * captures 67 by default). */
+#define SERVE_MAX_GRAPH_SIZES 128
+
 typedef struct serve_cfg {
     int max_running;            /* sequences in a batch at most */
     int64_t token_budget;       /* tokens one iteration computes at most */
@@ -21,6 +47,14 @@ typedef struct serve_cfg {
     int keep_gaps;              /* keep every inter-token gap per request */
     admission_policy admission; /* who joins a step, who yields when blocks run out (0: today's, vLLM's) */
     int64_t max_output_tokens;  /* output a request may produce as the scheduler assumes it (0: the rest of the context) */
+    serve_too_long too_long;    /* a prompt past the model's context: rejected (0) or truncated */
+    serve_preemption preemption; /* a preempted sequence's KV: recomputed (0) or swapped to host memory */
+    double swap_space_bytes;    /* host memory per GPU for swapped KV (preemption swap) */
+    /* Decode batch sizes captured as CUDA graphs, ascending (n_graph_sizes
+     * 0: none): a decode-only step of at most the largest runs padded up
+     * to the next size, the padding rows costed as dummy decodes. */
+    int graph_sizes[SERVE_MAX_GRAPH_SIZES];
+    int n_graph_sizes;
     /* Retention (SnapKV-style); off when retention_window_tokens is 0: once
      * a prompt is prefilled, HBM keeps its last retention_window_tokens
      * tokens plus retention_keep_fraction of the older ones; the rest is
@@ -33,8 +67,10 @@ typedef struct serve_cfg {
 /* A request while it is in the system.
  * Invariants: 0 <= computed <= num_tokens; num_tokens == prompt + generated;
  * generated <= output target; the KV sequence holds blocks for at least
- * computed tokens; a request is in exactly one of: a replica's waiting queue,
- * its running array, or neither (not yet routed, or finished). */
+ * computed tokens, except while swapped out (swapped_tokens > 0: its KV is
+ * in host memory and it holds none); a request is in exactly one of: a
+ * replica's waiting queue, its running array, its swapped list, or none
+ * (not yet routed, or finished). */
 typedef struct serve_req {
     metrics_req rec;            /* results; rec.output_tokens is the target */
     kv_seq seq;
@@ -48,6 +84,7 @@ typedef struct serve_req {
     int64_t recompute_until;    /* tokens below this, computed again, are waste */
     int64_t retention_dropped_tokens;  /* computed tokens whose KV retention removed from HBM */
     int64_t remote_tokens;      /* prefix tokens attended to inside a tier, not in HBM */
+    int64_t swapped_tokens;     /* tokens whose KV lies in the replica's host swap space (0: none) */
     int remote_tier;
     int64_t last_token_ns;
     size_t cap_gaps;
@@ -137,7 +174,8 @@ typedef struct replica_step {
     int steps, applied;
     int64_t *step_end_ns;       /* max_multi_step entries */
     cost_iter *step_cost;       /* max_multi_step entries */
-    cost_seq *cseqs;            /* scratch, max_running entries */
+    cost_seq *cseqs;            /* scratch, max(max_running, largest CUDA-graph size) entries */
+    int pad_rows;               /* dummy rows the run's CUDA graph pads every step with */
     serve_wait wait;
     int64_t wait_since_ns;      /* when the wait began */
 } replica_step;
@@ -182,6 +220,21 @@ typedef struct replica_disagg {
     int n_inbound;              /* holds running slots */
 } replica_disagg;
 
+/* KV of preempted sequences in host memory (preemption swap, vLLM's
+ * swap space), moved over the host tier's links of the replica's fabric.
+ * Invariants: head..tail (through next) lists n_swapped requests in the
+ * order they were swapped out, each holding no HBM blocks and
+ * swapped_tokens > 0; used_blocks <= capacity_blocks is what they hold;
+ * n_pending transfers (either way) are in flight, and the planned step
+ * does not start before they end. */
+typedef struct replica_swap {
+    serve_req *head, *tail;
+    int n_swapped;
+    int64_t used_blocks, capacity_blocks;
+    int host_tier;              /* index of the host (DRAM) tier in tiers, -1 none */
+    int n_pending;
+} replica_swap;
+
 /* What replica_check last verified of the pool: the pool version and the
  * sequence counts then (valid 0: nothing verified yet). */
 typedef struct replica_check_cache {
@@ -211,6 +264,7 @@ typedef struct replica {
     replica_disagg disagg;
     replica_check_cache kv_checked;
     admission_state adm;        /* the admission policy's memory */
+    replica_swap swap;
 } replica;
 
 /* What a replica is made of. The engine, cost model and metrics are not
@@ -233,9 +287,10 @@ typedef struct replica_config {
 int replica_init(replica *r, const replica_config *c);
 void replica_destroy(replica *r);
 
-/* A request arrives at the replica now. Rejected at once (on_done with
- * outcome rejected) when its prompt is longer than the model's context
- * limit, or its prompt plus output can never fit the KV pool. */
+/* A request arrives at the replica now. A prompt longer than the model's
+ * context limit is rejected at once (on_done with outcome rejected), or
+ * truncated when cfg.too_long says so; a request whose prompt plus output
+ * can never fit the KV pool is rejected. */
 void replica_submit(replica *r, serve_req *q);
 /* A request that lost its KV when its replica failed arrives at r: it
  * computes its prompt and the tokens it has generated again (counted as
@@ -255,8 +310,8 @@ int64_t replica_decode_tokens(const replica *r, const serve_req *q);
 /* Brings a multi-step run up to now, so the replica's state is what
  * stepping one iteration at a time would show (for samplers). */
 void replica_sync(replica *r);
-/* Outstanding requests (running + waiting, and on a decode replica its
- * handoffs waiting or in flight), for routing. */
+/* Outstanding requests (running, waiting, swapped out, and on a decode
+ * replica its handoffs waiting or in flight), for routing. */
 int replica_load(const replica *r);
 /* KV bytes a context of tokens tokens holds over all the replica's GPUs
  * (windowed layers counted up to their window). */

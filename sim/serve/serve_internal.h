@@ -70,6 +70,26 @@ void handoff_src_release(serve_req *q);
 /* q's prompt is in at r: retention keeps part of its KV in HBM. */
 void retention_apply(replica *r, serve_req *q);
 
+/* swap.c */
+
+/* Finds r's host tier and sizes its swap space (after its tiers are set). */
+void swap_init(replica *r);
+/* v, just taken out of running, has its KV copied to host memory and
+ * waits in r's swapped list (0), or -1 when swapping is off or cannot
+ * take it (the caller frees its KV to recompute). */
+int swap_out(replica *r, serve_req *v);
+/* Swapped sequences, oldest first, rejoin the running set and this step's
+ * batch while slots, *budget and HBM blocks allow; their KV is copied back
+ * before the step starts. */
+void swap_in_ready(replica *r, int64_t *budget);
+/* r failed: its swapped sequences go to on_lost to start again elsewhere. */
+void swap_lose_all(replica *r);
+/* KV copies, fetches or swaps, the planned step waits for. */
+static inline int replica_kv_pending(const replica *r)
+{
+    return r->fetch.n_pending + r->swap.n_pending;
+}
+
 /* failure.c */
 
 /* q's KV at failed replica r is gone: q goes to r's on_lost now, or when

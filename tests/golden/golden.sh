@@ -174,7 +174,7 @@ rj rdma-in-storage-attention "$P --set kv_policy.in_storage_attention=true"
 # ---------- KV precision, scheduler knobs (quickstart.yaml) ----------
 Q=scenarios/quickstart.yaml
 for d in fp8 int4 int2 int8 fp16 fp32; do rj set-dtype-$d "$Q --set kv.dtype=$d"; done
-rj set-chunked-prefill-off   "$Q --set scheduler.chunked_prefill=false"
+rj set-chunked-prefill-off   "$Q --set scheduler.chunked_prefill=false --set scheduler.token_budget=131072"
 rj set-multi-step-1          "$Q --set scheduler.max_multi_step=1"
 rj set-block-tokens-32       "$Q --set kv.block_tokens=32"
 rj set-gamma-arrivals        "$Q --set workload.arrival.process=gamma --set workload.arrival.cv=3"
