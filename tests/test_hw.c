@@ -519,10 +519,10 @@ static void test_error_curve_points(void)
     const char *down = "      - {x: 1, value: 0.7, status: published, source: \"b\"}";
     expect_error(37, down, 37, col_of(down, "1,"), (const char *const[]){ "ascending", NULL });
     const char *high = "      - {x: 4096, value: 1.7, status: published, source: \"b\"}";
-    expect_error(37, high, 37, col_of(high, "1.7"), (const char *const[]){ "curves.gemm.bf16[1].value", "(0, 1]", NULL });
+    expect_error(37, high, 37, col_of(high, "1.7"), (const char *const[]){ "curves.gemm.bf16[1].value", "[1e-05, 1]", NULL });
     /* The all-reduce curve may exceed 1 (in-switch reduction), not 2. */
     const char *ar = "  allreduce: [{x: 1MiB, value: 2.5, status: published, source: \"b\"}]";
-    expect_error(42, ar, 42, col_of(ar, "2.5"), (const char *const[]){ "(0, 2]", NULL });
+    expect_error(42, ar, 42, col_of(ar, "2.5"), (const char *const[]){ "[1e-05, 2]", NULL });
     const char *bytes = "  attention_decode: [{x: 1000 tokens, value: 0.5, status: assumed, source: \"s\"}]";
     expect_error(41, bytes, 41, col_of(bytes, "1000"), (const char *const[]){ "curves.attention_decode[0].x", NULL });
     /* Every profile needs the bf16 GEMM curve. */

@@ -182,7 +182,7 @@ static void test_plan_run(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     CU_ASSERT_EQUAL_FATAL(p->n_cand, 3);
     CU_ASSERT_EQUAL(p->baseline, 0);
-    CU_ASSERT_DOUBLE_EQUAL(p->target_rps, 120, 0);
+    CU_ASSERT_DOUBLE_EQUAL(p->target_rps, 140, 0);
     CU_ASSERT_EQUAL(p->slo_ttft_p99_ns, 500000000);
     plan_result res[3];
     CU_ASSERT_EQUAL_FATAL(plan_run(p, NULL, 0, &(sim_opts){ 0 }, res, NULL, &err), 0);
