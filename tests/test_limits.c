@@ -227,10 +227,10 @@ static void test_max_wall_plan(void)
 
 /* ---------- figures out of all proportion ---------- */
 
-/* The text of dir/name (malloc'd). */
-static char *slurp_dir(const char *name)
+/* The text of the file at path (malloc'd). */
+static char *slurp_path(const char *path)
 {
-    FILE *f = fopen(in_dir(name), "r");
+    FILE *f = fopen(path, "r");
     CU_ASSERT_FATAL(f != NULL);
     char *buf = calloc(1, 1 << 20);
     size_t n = fread(buf, 1, (1 << 20) - 1, f);
@@ -239,17 +239,9 @@ static char *slurp_dir(const char *name)
     return buf;
 }
 
-/* The text of source-tree file rel (malloc'd). */
-static char *slurp_src(const char *rel)
-{
-    FILE *f = fopen(tu_path(rel), "r");
-    CU_ASSERT_FATAL(f != NULL);
-    char *buf = calloc(1, 1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
+/* The text of dir/name, and of source-tree file rel (malloc'd). */
+static char *slurp_dir(const char *name) { return slurp_path(in_dir(name)); }
+static char *slurp_src(const char *rel) { return slurp_path(tu_path(rel)); }
 
 /* Copies source-tree file rel to dir/to with the first `from` replaced by
  * `with`; *line and *col give where `from` began (1-based). */

@@ -463,6 +463,18 @@ static void dtype_list(char *buf, size_t n)
     }
 }
 
+/* The dtype a group's key names ("bf16"), exactly as dtype_names spells
+ * it; an error at the key otherwise. */
+static int dtype_key(const conf_node *kid, kt_dtype *d, kt_err *err)
+{
+    if (dtype_parse(kid->key, d) == 0 && strcmp(kid->key, dtype_name(*d)) == 0)
+        return 0;
+    char known[128];
+    dtype_list(known, sizeof known);
+    CONF_ERROR(err, kid, "unknown dtype '%s' (known: %s)", kid->key, known);
+    return -1;
+}
+
 /* Reads one peak figure; 0 is allowed (no tensor-core path) except for fp32,
  * which ends every fallback chain. */
 static int read_peak(hw_profile *h, conf_node *group, kt_dtype d, kt_err *err)
@@ -493,12 +505,8 @@ static int read_peaks(hw_profile *h, conf_node *figures, kt_err *err)
     for (size_t k = 0; k < group->n_kids; k++) {
         conf_node *kid = group->kids[k];
         kt_dtype d;
-        if (dtype_parse(kid->key, &d) < 0 || strcmp(kid->key, dtype_name(d)) != 0) {
-            char known[128];
-            dtype_list(known, sizeof known);
-            CONF_ERROR(err, kid, "unknown dtype '%s' (known: %s)", kid->key, known);
+        if (dtype_key(kid, &d, err) < 0)
             return -1;
-        }
         if (read_peak(h, group, d, err) < 0)
             return -1;
     }
@@ -570,12 +578,8 @@ static int read_dtype_curves(hw_profile *h, conf_node *group, const curve_spec *
     for (size_t k = 0; k < group->n_kids; k++) {
         conf_node *kid = group->kids[k];
         kt_dtype d;
-        if (dtype_parse(kid->key, &d) < 0 || strcmp(kid->key, dtype_name(d)) != 0) {
-            char known[128];
-            dtype_list(known, sizeof known);
-            CONF_ERROR(err, kid, "unknown dtype '%s' (known: %s)", kid->key, known);
+        if (dtype_key(kid, &d, err) < 0)
             return -1;
-        }
         char name[CURVE_NAME_MAX];
         snprintf(name, sizeof name, "%s.%s", spec->key, kid->key);
         kid->used = 1;
