@@ -20,7 +20,7 @@
 /* One measured figure, ready to be written into a profile.
  * value is in the profile's base unit (B/s, B, ns, fraction, count). */
 typedef struct calib_figure {
-    char key[64];              /* provenance key: "hbm_bandwidth", "efficiency.gemm" */
+    char key[64];              /* provenance key: "hbm_bandwidth", "efficiency.nvlink" */
     double value;
     double residual;           /* relative fit residual, >= 0 */
     int64_t samples;           /* raw samples behind it, >= 1 */

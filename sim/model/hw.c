@@ -114,7 +114,7 @@ static const fig_spec eff_figs[] = {
  * prefix, a stray exponent), and every time worked out from figures inside
  * stays far within int64 nanoseconds. Durations are bounded by FIG_NS_MAX. */
 typedef struct fig_bound {
-    const char *key;           /* as in the provenance: "efficiency.gemm" */
+    const char *key;           /* as in the provenance: "efficiency.nvlink" */
     double lo, hi;             /* in the figure's base unit */
 } fig_bound;
 
