@@ -30,6 +30,24 @@ typedef struct ev {
     uint32_t next_free;  /* next free slot while free */
 } ev;
 
+/* Heap indices written since engine_check_touched last ran, for the check
+ * of what changed. An event schedules or cancels a few events, each
+ * writing at most one entry per heap level (under 40 at any size a pool
+ * can reach), so this many cover well over a hundred heap operations
+ * between checks; past it the record is dropped and the next check walks
+ * the whole heap. */
+#define ENGINE_TOUCHED_MAX 4096
+
+/* Invariants: nothing is recorded until engine_check_touched first runs
+ * (idx NULL); idx[0..n) are heap indices written since it last ran
+ * (repeats allowed), n <= ENGINE_TOUCHED_MAX; overflow 1 when more were
+ * written than fit. */
+typedef struct engine_touched {
+    uint32_t *idx;
+    size_t n;
+    int overflow;
+} engine_touched;
+
 /* One heap entry: a pending event's key and its pool slot. The key is kept
  * here rather than in the pool so that sifting reads one array. */
 typedef struct hent {
@@ -60,6 +78,7 @@ struct engine {
     int stop;
     void (*after_hook)(engine *eng, void *ud);
     void *hook_ud;
+    engine_touched touched;
 };
 
 /* ---------- pool ---------- */
@@ -138,9 +157,21 @@ static inline int before(const hent *a, const hent *b)
     return (a->time_ns < b->time_ns) | ((a->time_ns == b->time_ns) & (a->seq < b->seq));
 }
 
+/* Records that heap index i was written (once tracking has begun). */
+static inline void heap_touch(engine *eng, size_t i)
+{
+    engine_touched *t = &eng->touched;
+    if (t->n < ENGINE_TOUCHED_MAX)
+        t->idx[t->n++] = (uint32_t)i;
+    else
+        t->overflow = 1;
+}
+
 /* Stores h at heap index i and points its pool record back at i. */
 static inline void heap_put(engine *eng, size_t i, hent h)
 {
+    if (eng->touched.idx)
+        heap_touch(eng, i);
     eng->heap[i] = h;
     eng->pool[h.slot].pos = (uint32_t)i;
 }
@@ -225,6 +256,7 @@ void engine_free(engine *eng)
         return;
     free(eng->pool);
     free(eng->heap);
+    free(eng->touched.idx);
     free(eng);
 }
 
@@ -376,4 +408,47 @@ int engine_check(const engine *eng, kt_err *err)
         if (check_heap_entry(eng, i, err) < 0)
             return -1;
     return check_free_list(eng, err);
+}
+
+/* Heap entry i (when pending) and its children: every order relation an
+ * entry written at i takes part in. */
+static int check_around(const engine *eng, size_t i, kt_err *err)
+{
+    for (size_t k = i; k < eng->n_heap && k <= 2 * i + 2; k = k == i ? 2 * i + 1 : k + 1)
+        if (check_heap_entry(eng, k, err) < 0)
+            return -1;
+    return 0;
+}
+
+/* The counts, the root (every entry is at or after it, so none is before
+ * now) and the free list's head (O(1)). */
+static int check_ends(const engine *eng, kt_err *err)
+{
+    if (eng->n_heap > eng->cap || eng->n_heap + eng->n_free != eng->cap ||
+        (eng->free_head == EV_FREE) != (eng->n_free == 0) ||
+        (eng->free_head != EV_FREE && (eng->free_head >= eng->cap || eng->pool[eng->free_head].pos != EV_FREE))) {
+        KT_ERROR(err, NULL, 0, 0, "engine: %zu free + %zu pending != pool %zu, or the free list's head is pending",
+                 eng->n_free, eng->n_heap, eng->cap);
+        return -1;
+    }
+    return eng->n_heap ? check_heap_entry(eng, 0, err) : 0;
+}
+
+int engine_check_touched(engine *eng, kt_err *err)
+{
+    engine_touched *t = &eng->touched;
+    if (!t->idx || t->overflow) {
+        if (!t->idx && !(t->idx = malloc(ENGINE_TOUCHED_MAX * sizeof *t->idx))) {
+            KT_ERROR(err, NULL, 0, 0, "out of memory");
+            return -1;
+        }
+        t->n = 0;
+        t->overflow = 0;
+        return engine_check(eng, err);
+    }
+    int rc = check_ends(eng, err);
+    for (size_t k = 0; k < t->n && rc == 0; k++)
+        rc = check_around(eng, t->idx[k], err);
+    t->n = 0;
+    return rc;
 }

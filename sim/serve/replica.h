@@ -321,5 +321,12 @@ double replica_kv_bytes(const replica *r, int64_t tokens);
  * Remembers the pool version and sequence counts it verified (r->kv_checked)
  * and walks the pool again only when they changed. */
 int replica_check(replica *r, kt_err *err);
+/* The same where changes happen, for a check after every event: the batch
+ * limit, the ends and counters of the waiting, swapped and handoff lists
+ * (appends and pops touch only those), every running request's token
+ * counts, and kv_pool_check_touched over the sequences holding the pool.
+ * What it cannot see (a list's middle, a ref count off by one where the
+ * sum still agrees) replica_check finds. */
+int replica_check_touched(replica *r, kt_err *err);
 
 #endif
