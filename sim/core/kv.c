@@ -22,7 +22,9 @@ typedef struct kv_touched {
 /* The pool.
  * Invariants: a block is on the free list iff ref[b] == 0; the free list runs
  * from head (evicted first) to tail; n_free is its length; hash[b] != 0 iff
- * the table maps hash[b] -> b; n_cached counts free blocks with hash != 0.
+ * the table maps hash[b] -> b; n_cached counts free blocks with hash != 0;
+ * n_hashed counts blocks with hash != 0 (as many as the table's entries);
+ * ref_total is the sum of ref[] (as many as the sequences' block entries).
  * Eviction takes the cold list's head first; under heat eviction, cached
  * blocks whose content was reused go on the hot list and are taken only
  * when the cold list is empty (a segmented LRU). */
@@ -124,7 +126,7 @@ static void hash_clear(kv_pool *p, uint32_t b)
     touch_block(p, b);
 }
 
-/* Adds one reference to b (taking it off the free list when it had none). */
+/* Adds one reference to b (a caller takes b off the free list first when it had none). */
 static void ref_add(kv_pool *p, uint32_t b)
 {
     p->ref[b]++;

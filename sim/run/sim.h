@@ -12,12 +12,12 @@
 
 /* --check runs the full invariant walks (every block of every pool, every
  * list, the whole event heap) after every this many events, and at the end;
- * the events between get the checks of what they touched. A full walk
- * costs as much as 50-100 events of a one-replica run (a pool of some
- * 25,000 blocks against an event of about 10 us), so every 1,024 events
- * it adds under a tenth of an event's cost to each, while a corruption the
- * per-event checks cannot see is still reported within 1,024 events (a few
- * simulated seconds of one busy replica). */
+ * the events between get the checks of what they touched. A full walk of a
+ * one-replica run takes about 1 ms (a pool of some 25,000 blocks), as long
+ * as 80-170 of its events (7-11 us each: quickstart, bench-100k), so every
+ * 1,024 events it adds under a fifth of an event's cost to each, while a
+ * corruption the per-event checks cannot see is still reported within
+ * 1,024 events (a few simulated seconds of one busy replica). */
 #define SIM_CHECK_FULL_EVENTS 1024
 
 /* Called after every event, before the checks, with the count of events
