@@ -170,6 +170,8 @@ static void test_every_scenario(void)
 typedef struct corrupter {
     int away;                   /* 1: a verified entry no event touches; 0: one the event just added */
     uint64_t from_event, injected_at, last_event;
+    uint64_t version;           /* replica 0's pool version after the previous event */
+    uint64_t changes;           /* events from the corruption on that changed replica 0's pool */
 } corrupter;
 
 /* Running sequences of r whose tables hold block b. */
@@ -223,10 +225,24 @@ static void corrupt_after_event(void *ud, uint64_t events_run, replica *reps, in
 {
     corrupter *c = ud;
     c->last_event = events_run;
-    if (c->injected_at || events_run < c->from_event || events_run % SIM_CHECK_FULL_EVENTS == 0 || n_reps < 1)
+    if (n_reps < 1)
         return;
-    if (c->away ? corrupt_verified_entry(&reps[0]) : corrupt_new_entry(&reps[0]))
+    uint64_t v = kv_pool_version(reps[0].kv);
+    int changed = v != c->version;
+    c->version = v;
+    if (c->injected_at) {
+        c->changes += changed;
+        return;
+    }
+    /* Away from a full walk: not at the heap's, and (away) just after the
+     * replica's own, when the checks since have found no change. */
+    if (events_run < c->from_event || events_run % SIM_CHECK_FULL_EVENTS == 0 ||
+        (c->away && reps[0].kv_checked.changes != 0))
+        return;
+    if (c->away ? corrupt_verified_entry(&reps[0]) : corrupt_new_entry(&reps[0])) {
         c->injected_at = events_run;
+        c->changes = changed;
+    }
 }
 
 /* Runs the quickstart with --check and c's corruption; returns sim_run's
@@ -246,21 +262,21 @@ static int run_corrupted(corrupter *c, kt_err *err)
 
 /* A block table entry corrupted where no event looks again (verified, and
  * the ref-count sums still agree) passes the per-event checks and is
- * found by the full walk at the next multiple of SIM_CHECK_FULL_EVENTS:
- * within that many events. Injected just after a full walk, so the
- * per-event checks have the whole interval to miss it. */
+ * found by the replica's next full walk: when SIM_CHECK_FULL_EVENTS events
+ * have changed its pool since the last one. Injected just after a full
+ * walk, so the per-event checks have the whole interval to miss it. */
 static void test_check_finds_untouched_corruption(void)
 {
-    corrupter c = { .away = 1, .from_event = SIM_CHECK_FULL_EVENTS + 1 };
+    corrupter c = { .away = 1, .from_event = 2 };
     kt_err err;
     CU_ASSERT_EQUAL(run_corrupted(&c, &err), -1);
     CU_ASSERT_FATAL(c.injected_at > 0);
     CU_ASSERT(c.last_event > c.injected_at);
-    CU_ASSERT(c.last_event - c.injected_at <= SIM_CHECK_FULL_EVENTS);
-    CU_ASSERT_EQUAL(c.last_event % SIM_CHECK_FULL_EVENTS, 0);
+    CU_ASSERT_EQUAL(c.changes, SIM_CHECK_FULL_EVENTS);
     CU_ASSERT(strstr(err.msg, "sequences hold it") || strstr(err.msg, "holds block"));
-    fprintf(stderr, "\n  corrupted after event %llu, found after event %llu: %s\n  ", (unsigned long long)c.injected_at,
-            (unsigned long long)c.last_event, err.msg);
+    fprintf(stderr, "\n  corrupted after event %llu, found after event %llu (%llu that changed the pool): %s\n  ",
+            (unsigned long long)c.injected_at, (unsigned long long)c.last_event, (unsigned long long)c.changes,
+            err.msg);
 }
 
 /* An entry the event itself added, corrupted, is found after that event. */
@@ -281,7 +297,7 @@ int main(void)
 {
     static const tu_test tests[] = {
         { "every scenario in scenarios/ with --check", test_every_scenario },
-        { "a corruption no event touches: the full walk, within SIM_CHECK_FULL_EVENTS events",
+        { "a corruption no event touches: the full walk, within SIM_CHECK_FULL_EVENTS events of its replica",
           test_check_finds_untouched_corruption },
         { "a corruption where an event changed the pool: found after that event", test_check_finds_touched_corruption },
         { NULL, NULL },

@@ -550,15 +550,39 @@ static void show_progress(sim_world *w)
                     w->sc->trace.on ? "trace requests" : "sessions", w->met->n_reqs, wall_since(&w->wall_start));
 }
 
-/* The invariant checks of one moment: the full walks (full != 0), or only
- * what the events since the last check touched. Returns 0 or -1 (e set). */
-static int check_world(sim_world *w, int full, kt_err *e)
+/* Counts a check of r: 1 when its full walk is due, SIM_CHECK_FULL_EVENTS
+ * of its checks having found its pool changed since the last one. */
+static int replica_full_walk_due(replica *r)
 {
-    int bad = (full ? engine_check(w->eng, e) : engine_check_touched(w->eng, e)) < 0;
+    replica_check_cache *c = &r->kv_checked;
+    uint64_t v = kv_pool_version(r->kv);
+    if (v != c->seen_version) {
+        c->seen_version = v;
+        c->changes++;
+    }
+    if (c->changes < SIM_CHECK_FULL_EVENTS)
+        return 0;
+    c->changes = 0;
+    return 1;
+}
+
+/* One replica's checks: the full walks or what changed. */
+static int check_replica(replica *r, int full, kt_err *e)
+{
+    if (full)
+        return replica_check(r, e) < 0 || (r->tiers && tier_set_check(r->tiers, e) < 0) ? -1 : 0;
+    return replica_check_touched(r, e) < 0 || (r->tiers && tier_set_check_touched(r->tiers, e) < 0) ? -1 : 0;
+}
+
+/* The invariant checks of one moment: the heap walked whole when
+ * heap_full, every replica walked whole when all_full (else each when its
+ * turn has come), what changed otherwise. Returns 0 or -1 (e set). */
+static int check_world(sim_world *w, int heap_full, int all_full, kt_err *e)
+{
+    int bad = (heap_full ? engine_check(w->eng, e) : engine_check_touched(w->eng, e)) < 0;
     for (int i = 0; i < w->n_reps && !bad; i++) {
         replica *r = &w->reps[i];
-        bad = (full ? replica_check(r, e) : replica_check_touched(r, e)) < 0 ||
-              (r->tiers && (full ? tier_set_check(r->tiers, e) : tier_set_check_touched(r->tiers, e)) < 0);
+        bad = check_replica(r, replica_full_walk_due(r) || all_full, e) < 0;
     }
     if (!bad && w->net)
         bad = fabric_check(w->net, e) < 0;
@@ -566,7 +590,7 @@ static int check_world(sim_world *w, int full, kt_err *e)
 }
 
 /* --check after an event: simulated time never goes back, then
- * check_world, full every SIM_CHECK_FULL_EVENTS events. */
+ * check_world (the heap walked whole every SIM_CHECK_FULL_EVENTS events). */
 static void check_after_event(sim_world *w)
 {
     kt_err e;
@@ -576,7 +600,7 @@ static void check_after_event(sim_world *w)
         KT_ERROR(&e, NULL, 0, 0, "engine: time went back from %lld ns", (long long)w->last_event_ns);
     w->last_event_ns = now;
     if (!bad)
-        bad = check_world(w, engine_events_run(w->eng) % SIM_CHECK_FULL_EVENTS == 0, &e) < 0;
+        bad = check_world(w, engine_events_run(w->eng) % SIM_CHECK_FULL_EVENTS == 0, 0, &e) < 0;
     if (bad) {
         w->failed = 1;
         KT_ERROR(w->err, NULL, 0, 0, "invariant check failed at t=%lld ns: %s", (long long)now, e.msg);
@@ -807,7 +831,7 @@ static int check_end(const sim_world *w, kt_err *err)
 static int check_at_end(sim_world *w, kt_err *err)
 {
     kt_err e;
-    if (check_world(w, 1, &e) < 0) {
+    if (check_world(w, 1, 1, &e) < 0) {
         KT_ERROR(err, NULL, 0, 0, "invariant check failed at the end of the run (t=%lld ns): %s",
                  (long long)engine_now(w->eng), e.msg);
         return -1;

@@ -10,14 +10,16 @@
 #include "replica.h"
 #include "scenario.h"
 
-/* --check runs the full invariant walks (every block of every pool, every
- * list, the whole event heap) after every this many events, and at the end;
- * the events between get the checks of what they touched. A full walk of a
+/* --check walks the whole event heap every this many events, and each
+ * replica's pool, request lists and tier stores after every this many
+ * events that changed its pool (so a fleet's replicas take their turns
+ * rather than all walking at once); everything at the end of the run. The
+ * events between get the checks of what they touched. A full walk of a
  * one-replica run takes about 1 ms (a pool of some 25,000 blocks), as long
  * as 80-170 of its events (7-11 us each: quickstart, bench-100k), so every
  * 1,024 events it adds under a fifth of an event's cost to each, while a
  * corruption the per-event checks cannot see is still reported within
- * 1,024 events (a few simulated seconds of one busy replica). */
+ * 1,024 events of its replica (a few simulated seconds of a busy one). */
 #define SIM_CHECK_FULL_EVENTS 1024
 
 /* Called after every event, before the checks, with the count of events

@@ -240,6 +240,11 @@ typedef struct replica_swap {
 typedef struct replica_check_cache {
     uint64_t version;
     int running, out, inbound, valid;
+    /* For the caller's cadence of full walks: the pool version at its
+     * last check of either kind, and how many of its checks since its
+     * last full walk found the pool changed. */
+    uint64_t seen_version;
+    uint32_t changes;
 } replica_check_cache;
 
 /* A replica: one model copy, its KV pool and its scheduler. The
