@@ -1,4 +1,4 @@
-/* test_scenarios.c — every file in scenarios/, shortened, runs with every invariant checker after every event; plan files run each candidate's scenario the same way. */
+/* test_scenarios.c — every file in scenarios/, shortened, runs with the invariant checks after every event (plan files: each candidate's scenario); a corruption an event made is found after it, one elsewhere by its replica's next full walk. */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
