@@ -599,7 +599,8 @@ static uint64_t test_ops(void)
 }
 
 /* One randomized run; the execution log is left in st (caller frees with
- * rnd_free). Returns the number of engine_check failures. */
+ * rnd_free). Returns the number of engine_check and engine_check_touched
+ * failures. */
 static int rnd_run(rnd_state *st, unsigned long seed, size_t capacity, uint64_t n_ops)
 {
     memset(st, 0, sizeof *st);
@@ -616,6 +617,8 @@ static int rnd_run(rnd_state *st, unsigned long seed, size_t capacity, uint64_t 
     kt_err err;
     for (uint64_t op = 0; op < n_ops; op++) {
         rnd_op(st, r, op, n_ops);
+        /* The check of what changed agrees after every operation. */
+        bad_checks += engine_check_touched(st->eng, &err) != 0;
         if (op % 1000 == 0) {
             bad_checks += engine_check(st->eng, &err) != 0;
             st->mismatches += engine_pending(st->eng) != st->n_pend;

@@ -689,6 +689,11 @@ static void test_random_conservation(void)
             fprintf(stderr, "\n  op %ld: %s\n", op, err.msg);
             bad = 1;
         }
+        /* The check of what changed agrees that nothing is wrong. */
+        if (kv_pool_check_touched(p, list, R_SEQS, &err) != 0) {
+            fprintf(stderr, "\n  op %ld (touched): %s\n", op, err.msg);
+            bad = 1;
+        }
         /* Conservation, with held blocks counted from the tables alone. */
         memset(seen, 0, R_BLOCKS);
         uint32_t held = 0, refs = 0;
@@ -773,6 +778,133 @@ static void test_check_detects_corruption(void)
     kv_pool_free(p);
 }
 
+/* kv_pool_check_touched expected to fail (no message printed). */
+static int check_touched_quiet(kv_pool *p, kv_seq **seqs, size_t n)
+{
+    kt_err err;
+    memset(&err, 0, sizeof err);
+    int rc = kv_pool_check_touched(p, seqs, n, &err);
+    if (rc != 0)
+        CU_ASSERT(err.msg[0] != '\0');
+    return rc;
+}
+
+/* A block of the pool no sequence of seqs holds (the pool has n_blocks). */
+static uint32_t unheld_block(kv_seq **seqs, size_t n, uint32_t n_blocks)
+{
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        int held = 0;
+        for (size_t s = 0; s < n; s++)
+            for (uint32_t i = 0; i < seqs[s]->n_blocks; i++)
+                held |= seqs[s]->blocks[i] == b;
+        if (!held)
+            return b;
+    }
+    return n_blocks;
+}
+
+/* What an operation just changed is checked at once: an entry it added that
+ * names a block with no reference, or a sequence that lost an entry (the
+ * ref counts then add up to more than the tables hold). */
+static void test_check_touched_catches_what_changed(void)
+{
+    kv_pool *p = kv_pool_new(8, BT, KV_PREFIX_CACHE_ON);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    kv_seq a = { 0 }, b = { 0 };
+    kv_seq *both[] = { &a, &b };
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 32), 0);   /* 2 blocks */
+    CU_ASSERT_EQUAL(kv_pool_check_touched(p, both, 2, NULL), 0);
+
+    /* b takes 2 blocks; its second entry is then made to name a free one. */
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &b, 32), 0);
+    uint32_t taken = b.blocks[1];
+    b.blocks[1] = unheld_block(both, 2, 8);
+    CU_ASSERT_FATAL(b.blocks[1] < 8);
+    CU_ASSERT_EQUAL(check_touched_quiet(p, both, 2), -1);
+    b.blocks[1] = taken;
+    CU_ASSERT_EQUAL(kv_pool_check_touched(p, both, 2, NULL), 0);
+
+    /* a grows to 3 blocks and then forgets its last: 5 references, 4 entries. */
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 48), 0);
+    a.n_blocks = 2;
+    CU_ASSERT_EQUAL(check_touched_quiet(p, both, 2), -1);
+    a.n_blocks = 3;
+    CU_ASSERT_EQUAL(kv_pool_check_touched(p, both, 2, NULL), 0);
+    CU_ASSERT_EQUAL(check(p, both, 2), 0);
+
+    kv_seq_release(p, &a);
+    kv_seq_release(p, &b);
+    CU_ASSERT_EQUAL(kv_pool_check_touched(p, both, 2, NULL), 0);
+    kv_seq_destroy(&a);
+    kv_seq_destroy(&b);
+    kv_pool_free(p);
+}
+
+/* A corruption where nothing changed since the last check (an entry of a
+ * verified table made to name another sequence's block, so both blocks
+ * keep ref 1 and the sums agree) is invisible to the check of what
+ * changed and found by kv_pool_check; the first kv_pool_check_touched of a
+ * pool walks it whole, so one made before tracking began is found. */
+static void test_check_touched_leaves_the_rest_to_the_full_check(void)
+{
+    kv_pool *p = kv_pool_new(8, BT, KV_PREFIX_CACHE_ON);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    kv_seq a = { 0 }, b = { 0 };
+    kv_seq *both[] = { &a, &b };
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 32), 0);
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &b, 32), 0);
+    uint32_t own = a.blocks[0];
+    a.blocks[0] = b.blocks[0];
+    CU_ASSERT_EQUAL(check_touched_quiet(p, both, 2), -1);     /* first call: the full walk */
+    a.blocks[0] = own;
+    CU_ASSERT_EQUAL(kv_pool_check_touched(p, both, 2, NULL), 0);
+
+    a.blocks[0] = b.blocks[0];
+    CU_ASSERT_EQUAL(kv_pool_check_touched(p, both, 2, NULL), 0);
+    CU_ASSERT_EQUAL(check_quiet(p, both, 2), -1);
+    a.blocks[0] = own;
+    CU_ASSERT_EQUAL(check(p, both, 2), 0);
+
+    kv_seq_release(p, &a);
+    kv_seq_release(p, &b);
+    kv_seq_destroy(&a);
+    kv_seq_destroy(&b);
+    kv_pool_free(p);
+}
+
+/* The content-cache calls and shrinking keep the record of changes right:
+ * after each, the check of what changed passes, and so does the walk. */
+static void test_check_touched_content_calls(void)
+{
+    kv_pool *p = kv_pool_new(6, BT, KV_PREFIX_CACHE_ON);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    kv_seq a = { 0 };
+    kv_seq *one[] = { &a };
+    kv_segment seg = { 7, 64 };
+    kv_content c = { &seg, 1 };
+    CU_ASSERT_EQUAL(kv_pool_check_touched(p, one, 1, NULL), 0);
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 64), 0);
+    kv_seq_commit(p, &a, &c, 64);
+    CU_ASSERT_EQUAL(kv_pool_check_touched(p, one, 1, NULL), 0);
+    CU_ASSERT_EQUAL(kv_pool_put(p, 1001), 0);
+    CU_ASSERT_EQUAL(kv_pool_put(p, 1002), 0);
+    kv_pool_touch(p, 1001);
+    CU_ASSERT_EQUAL(kv_pool_check_touched(p, one, 1, NULL), 0);
+    CU_ASSERT_EQUAL(kv_pool_put(p, 1003), 0);      /* evicts 1002, the least recently used */
+    CU_ASSERT_EQUAL(kv_pool_has(p, 1002), 0);
+    CU_ASSERT_EQUAL(kv_pool_drop(p, 1001), 1);
+    CU_ASSERT_EQUAL(kv_pool_check_touched(p, one, 1, NULL), 0);
+    kv_seq_shrink(p, &a, 2);
+    CU_ASSERT_EQUAL(a.checked_blocks, 2);
+    CU_ASSERT_EQUAL(kv_pool_check_touched(p, one, 1, NULL), 0);
+    CU_ASSERT_EQUAL(check(p, one, 1), 0);
+    kv_seq_release(p, &a);
+    CU_ASSERT_EQUAL(kv_pool_check_touched(p, one, 1, NULL), 0);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(p), 6);
+    kv_seq_destroy(&a);
+    kv_pool_free(p);
+}
+
 int main(void)
 {
     static const tu_test tests[] = {
@@ -788,6 +920,9 @@ int main(void)
         { "hooks and the content-cache calls", test_hooks_and_content_cache },
         { "conservation under 50,000 random operations", test_random_conservation },
         { "kv_pool_check detects corruption", test_check_detects_corruption },
+        { "the check of what changed catches it at once", test_check_touched_catches_what_changed },
+        { "a corruption elsewhere is left to kv_pool_check", test_check_touched_leaves_the_rest_to_the_full_check },
+        { "the content-cache calls keep the record right", test_check_touched_content_calls },
         { NULL, NULL },
     };
     return tu_run("kv", tests);

@@ -104,12 +104,49 @@ static void test_conservation_under_random_ops(void)
             held += tier_cached_blocks(ts, t);
         bad |= held + (uint64_t)ts->tiers[2].st.evicted_blocks != offloaded;
         bad |= tier_set_check(ts, &err) < 0;
+        bad |= tier_set_check_touched(ts, &err) < 0;
     }
     CU_ASSERT_FALSE(bad);
     /* The cascade ran all the way down. */
     CU_ASSERT(ts->tiers[2].st.evicted_blocks > 0);
     CU_ASSERT_EQUAL(tier_cached_blocks(ts, 0), 50);
     gsl_rng_free(r);
+    tier_set_free(ts);
+    engine_free(e);
+}
+
+/* The check of what changed in a store: an entry an offload just wrote
+ * (indexed under another key) is found at once; one no call touched since
+ * the last check is left to tier_set_check's walk. */
+static void test_check_touched_store(void)
+{
+    engine *e = engine_new(64);
+    tiers_cfg c = { .n = 1, .offload = OFFLOAD_WRITE_BACK, .pcie_setup_ns = 10000 };
+    c.tier[0] = dram(10 * tier_block_bytes(m8, DTYPE_BF16, 32, 16), 100e9);
+    kt_err err;
+    tier_set *ts = new_set(&c, e, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
+    tier_cache *store = ts->tiers[0].store;
+    for (uint64_t h = 1; h <= 10; h++)
+        tier_set_offload(ts, 0, h);
+    CU_ASSERT_EQUAL(tier_set_check_touched(ts, &err), 0);   /* the first: a walk; recording starts */
+    tier_set_offload(ts, 0, 11);                             /* evicts 1, the least recently used */
+    CU_ASSERT_EQUAL(store->n, 10);
+    uint32_t newest = store->lists.tail[EVICT_COLD];
+    CU_ASSERT_EQUAL_FATAL(store->key[newest], 11);
+    store->key[newest] = 12;
+    CU_ASSERT_EQUAL(tier_set_check_touched(ts, &err), -1);
+    store->key[newest] = 11;
+    CU_ASSERT_EQUAL(tier_set_check_touched(ts, &err), 0);
+
+    /* The entry after the oldest: untouched by the last offload. */
+    uint32_t away = store->lists.next[store->lists.head[EVICT_COLD]];
+    CU_ASSERT_EQUAL_FATAL(store->key[away], 3);
+    store->key[away] = 12;
+    CU_ASSERT_EQUAL(tier_set_check_touched(ts, &err), 0);
+    CU_ASSERT_EQUAL(tier_set_check(ts, &err), -1);
+    store->key[away] = 3;
+    CU_ASSERT_EQUAL(tier_set_check(ts, &err), 0);
     tier_set_free(ts);
     engine_free(e);
 }
@@ -458,6 +495,7 @@ int main(void)
     }
     static const tu_test tests[] = {
         { "block bytes per precision", test_block_bytes_per_precision },
+        { "the check of what changed in a store", test_check_touched_store },
         { "blocks conserved across tiers under random offload and lookup", test_conservation_under_random_ops },
         { "fetch-or-recompute flips at the closed-form bandwidth", test_fetch_or_recompute_crossover },
         { "dequantization and sync I/O in the fetch estimate", test_dequant_and_sync_estimates },

@@ -68,7 +68,8 @@ static void usage_run(FILE *out)
             "  --point K         run point K (0-based; kvtier sweep FILE --list shows them) of the\n"
             "                    sweep FILE; --set then adds fixed overrides, as for kvtier sweep\n"
             "  --json            print the summary as JSON instead of a table\n"
-            "  --check           run every invariant checker after every event (slow)\n"
+            "  --check           check the invariants: after every event what it touched, every\n"
+            "                    %d events and at the end all of them (README: Invariants)\n"
             "  --progress        print progress on stderr while simulating\n"
             "  --skip-bad        count and skip malformed trace lines instead of stopping\n"
             "                    (the count and the first line numbers are reported and stored)\n"
@@ -77,7 +78,7 @@ static void usage_run(FILE *out)
             "  -h, --help        this text\n"
             "\n"
             "exit status: 0 done, 1 an invariant check failed or --max-wall ran out, 2 bad scenario\n"
-            "or options, 128 + N ended by signal N (SIGINT, SIGTERM)\n");
+            "or options, 128 + N ended by signal N (SIGINT, SIGTERM)\n", SIM_CHECK_FULL_EVENTS);
 }
 
 static void usage_model(FILE *out)

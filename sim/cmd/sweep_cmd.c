@@ -15,6 +15,7 @@
 #include "grow.h"
 #include "metrics.h"
 #include "progress.h"
+#include "sim.h"
 #include "sweep_mpi.h"
 #include "workers.h"
 
@@ -49,14 +50,15 @@ static void usage(FILE *out)
             "  --set KEY=VALUE   a fixed override for every point, after the file's own; repeatable\n"
             "  --metric NAME     a summary metric for the table (repeatable; default ttft_p99,\n"
             "                    itl_p99, throughput; any name of the summary table)\n"
-            "  --check           run every invariant checker after every event (slow)\n"
+            "  --check           check the invariants: after every event what it touched, every\n"
+            "                    %d events and at the end all of them (README: Invariants)\n"
             "  --max-wall D      give up after the duration D of wall-clock time (90s, 2h): the\n"
             "                    running points are abandoned, whole points stay; exit 1\n"
             "  --quiet           no progress on standard error\n"
             "  -h, --help        this text\n"
             "\n"
             "exit status: 0 every point stored, 1 a point failed or --max-wall ran out, 2 bad sweep\n"
-            "file or options (nothing run, nothing written), 128 + N ended by signal N\n");
+            "file or options (nothing run, nothing written), 128 + N ended by signal N\n", SIM_CHECK_FULL_EVENTS);
 }
 
 typedef struct sweep_args {

@@ -30,6 +30,26 @@ typedef struct ev {
     uint32_t next_free;  /* next free slot while free */
 } ev;
 
+/* Heap paths written since engine_check_touched last ran, for the check
+ * of what changed: a sift writes the entries on one path between an entry
+ * and one of its ancestors, recorded as the pair (deep end, shallow end),
+ * once per sift rather than once per entry written (the hold loop stays as
+ * fast). An event schedules or cancels a few events, one sift each, so
+ * this many entries (2,048 sifts) are far more than the events between
+ * two checks make; past it the record is dropped and the next check walks
+ * the whole heap. */
+#define ENGINE_TOUCHED_MAX 4096
+
+/* Invariants: nothing is recorded until engine_check_touched first runs
+ * (idx NULL); idx[0..n) holds pairs (deep, shallow) of heap indices, shallow
+ * an ancestor of deep or deep itself, for the sifts since it last ran,
+ * n <= ENGINE_TOUCHED_MAX and even; overflow 1 when more sifts ran than fit. */
+typedef struct engine_touched {
+    uint32_t *idx;
+    size_t n;
+    int overflow;
+} engine_touched;
+
 /* One heap entry: a pending event's key and its pool slot. The key is kept
  * here rather than in the pool so that sifting reads one array. */
 typedef struct hent {
@@ -60,6 +80,7 @@ struct engine {
     int stop;
     void (*after_hook)(engine *eng, void *ud);
     void *hook_ud;
+    engine_touched touched;
 };
 
 /* ---------- pool ---------- */
@@ -138,6 +159,21 @@ static inline int before(const hent *a, const hent *b)
     return (a->time_ns < b->time_ns) | ((a->time_ns == b->time_ns) & (a->seq < b->seq));
 }
 
+/* Records that a sift wrote the path from heap index deep up to its
+ * ancestor shallow (once tracking has begun). */
+static inline void heap_touch_path(engine *eng, size_t deep, size_t shallow)
+{
+    engine_touched *t = &eng->touched;
+    if (!t->idx)
+        return;
+    if (t->n + 2 <= ENGINE_TOUCHED_MAX) {
+        t->idx[t->n++] = (uint32_t)deep;
+        t->idx[t->n++] = (uint32_t)shallow;
+    } else {
+        t->overflow = 1;
+    }
+}
+
 /* Stores h at heap index i and points its pool record back at i. */
 static inline void heap_put(engine *eng, size_t i, hent h)
 {
@@ -148,6 +184,7 @@ static inline void heap_put(engine *eng, size_t i, hent h)
 /* Moves h up from hole i to its place. */
 static void sift_up(engine *eng, size_t i, hent h)
 {
+    size_t from = i;
     while (i > 0) {
         size_t p = (i - 1) / 2;
         if (!before(&h, &eng->heap[p]))
@@ -156,6 +193,7 @@ static void sift_up(engine *eng, size_t i, hent h)
         i = p;
     }
     heap_put(eng, i, h);
+    heap_touch_path(eng, from, i);
 }
 
 /* Moves h down from hole i to its place. The grandchildren are prefetched
@@ -163,7 +201,7 @@ static void sift_up(engine *eng, size_t i, hent h)
  * cache misses. */
 static void sift_down(engine *eng, size_t i, hent h)
 {
-    size_t n = eng->n_heap;
+    size_t n = eng->n_heap, from = i;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
@@ -180,6 +218,7 @@ static void sift_down(engine *eng, size_t i, hent h)
         i = c;
     }
     heap_put(eng, i, h);
+    heap_touch_path(eng, i, from);
 }
 
 /* Removes the entry at heap index i (the slot itself is not released). */
@@ -225,6 +264,7 @@ void engine_free(engine *eng)
         return;
     free(eng->pool);
     free(eng->heap);
+    free(eng->touched.idx);
     free(eng);
 }
 
@@ -376,4 +416,59 @@ int engine_check(const engine *eng, kt_err *err)
         if (check_heap_entry(eng, i, err) < 0)
             return -1;
     return check_free_list(eng, err);
+}
+
+/* Heap entry i (when pending) and its children: every order relation an
+ * entry written at i takes part in. */
+static int check_around(const engine *eng, size_t i, kt_err *err)
+{
+    for (size_t k = i; k < eng->n_heap && k <= 2 * i + 2; k = k == i ? 2 * i + 1 : k + 1)
+        if (check_heap_entry(eng, k, err) < 0)
+            return -1;
+    return 0;
+}
+
+/* check_around each entry on the path from deep up to its ancestor
+ * shallow (a sift's writes). */
+static int check_path(const engine *eng, size_t deep, size_t shallow, kt_err *err)
+{
+    for (size_t k = deep;; k = (k - 1) / 2) {
+        if (check_around(eng, k, err) < 0)
+            return -1;
+        if (k <= shallow || k == 0)
+            return 0;
+    }
+}
+
+/* The counts, the root (every entry is at or after it, so none is before
+ * now) and the free list's head (O(1)). */
+static int check_ends(const engine *eng, kt_err *err)
+{
+    if (eng->n_heap > eng->cap || eng->n_heap + eng->n_free != eng->cap ||
+        (eng->free_head == EV_FREE) != (eng->n_free == 0) ||
+        (eng->free_head != EV_FREE && (eng->free_head >= eng->cap || eng->pool[eng->free_head].pos != EV_FREE))) {
+        KT_ERROR(err, NULL, 0, 0, "engine: %zu free + %zu pending != pool %zu, or the free list's head is pending",
+                 eng->n_free, eng->n_heap, eng->cap);
+        return -1;
+    }
+    return eng->n_heap ? check_heap_entry(eng, 0, err) : 0;
+}
+
+int engine_check_touched(engine *eng, kt_err *err)
+{
+    engine_touched *t = &eng->touched;
+    if (!t->idx || t->overflow) {
+        if (!t->idx && !(t->idx = malloc(ENGINE_TOUCHED_MAX * sizeof *t->idx))) {
+            KT_ERROR(err, NULL, 0, 0, "out of memory");
+            return -1;
+        }
+        t->n = 0;
+        t->overflow = 0;
+        return engine_check(eng, err);
+    }
+    int rc = check_ends(eng, err);
+    for (size_t k = 0; k + 1 < t->n && rc == 0; k += 2)
+        rc = check_path(eng, t->idx[k], t->idx[k + 1], err);
+    t->n = 0;
+    return rc;
 }

@@ -75,6 +75,28 @@ int64_t evict_lists_walk(const evict_lists *l, uint64_t limit, evict_entry_fn en
     return (int64_t)n;
 }
 
+int evict_lists_entry_links(const evict_lists *l, uint32_t e, uint32_t n_entries)
+{
+    uint32_t prev = l->prev[e], next = l->next[e];
+    int s = l->seg[e];
+    if ((prev != EVICT_NONE && prev >= n_entries) || (next != EVICT_NONE && next >= n_entries))
+        return -1;
+    int listed = prev != EVICT_NONE || next != EVICT_NONE || (s < EVICT_SEGMENT_COUNT && l->head[s] == e);
+    if (!listed) {
+        for (int x = 0; x < EVICT_SEGMENT_COUNT; x++)
+            if (l->head[x] == e || l->tail[x] == e)
+                return -1;
+        return 0;
+    }
+    if (s >= EVICT_SEGMENT_COUNT)
+        return -1;
+    if (prev != EVICT_NONE ? l->next[prev] != e || l->seg[prev] != s : l->head[s] != e)
+        return -1;
+    if (next != EVICT_NONE ? l->prev[next] != e || l->seg[next] != s : l->tail[s] != e)
+        return -1;
+    return 1;
+}
+
 evict_segment evict_reused_segment(kv_eviction policy)
 {
     switch (policy) {

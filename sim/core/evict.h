@@ -50,6 +50,13 @@ typedef int (*evict_entry_fn)(const void *ud, uint32_t e);
 int64_t evict_lists_walk(const evict_lists *l, uint64_t limit, evict_entry_fn entry_ok, const void *ud,
                          int *bad_list, uint32_t *bad_entry);
 
+/* Entry e's own links, for checks of what changed (O(1), where the walk
+ * is O(entries)): its neighbours are entries below n_entries on its list
+ * that point back at it, and a list end names it where it has no
+ * neighbour. Returns 1 when e is on a list, 0 when on none (and no list
+ * end names it), -1 when its links are broken. */
+int evict_lists_entry_links(const evict_lists *l, uint32_t e, uint32_t n_entries);
+
 /* The policy's decisions, one switch each. */
 /* The list an entry goes on when its content was reused (touched, or found
  * by a prefix lookup): HEAT protects it on the hot list. */

@@ -9,10 +9,22 @@
 
 #define KV_NONE UINT32_MAX
 
+/* Blocks changed since the last kv_pool_check_touched, each listed once.
+ * Invariants: tracking is off (list NULL, nothing recorded) until the
+ * first kv_pool_check_touched; then list[0..n) holds distinct blocks and
+ * mark[b] == 1 iff b is among them. */
+typedef struct kv_touched {
+    uint32_t *list;             /* n_blocks entries */
+    uint8_t *mark;              /* n_blocks entries */
+    uint32_t n;
+} kv_touched;
+
 /* The pool.
  * Invariants: a block is on the free list iff ref[b] == 0; the free list runs
  * from head (evicted first) to tail; n_free is its length; hash[b] != 0 iff
- * the table maps hash[b] -> b; n_cached counts free blocks with hash != 0.
+ * the table maps hash[b] -> b; n_cached counts free blocks with hash != 0;
+ * n_hashed counts blocks with hash != 0 (as many as the table's entries);
+ * ref_total is the sum of ref[] (as many as the sequences' block entries).
  * Eviction takes the cold list's head first; under heat eviction, cached
  * blocks whose content was reused go on the hot list and are taken only
  * when the cold list is empty (a segmented LRU). */
@@ -38,6 +50,9 @@ struct kv_pool {
     int64_t window_tokens[KV_MAX_WINDOWS];
     double window_ratio[KV_MAX_WINDOWS];
     htab tab;                   /* content hash -> block; sized for n_blocks, never grows */
+    uint64_t ref_total;         /* sum of ref[] */
+    uint32_t n_hashed;          /* blocks with hash != 0 (the table's count, kept apart to cross-check it) */
+    kv_touched touched;         /* blocks changed since kv_pool_check_touched last ran */
 };
 
 /* ---------- hashing ---------- */
@@ -81,10 +96,60 @@ static uint32_t tab_get(const kv_pool *p, uint64_t key) { return htab_get(&p->ta
 static void tab_put(kv_pool *p, uint64_t key, uint32_t block) { htab_put(&p->tab, key, block); }
 static void tab_del(kv_pool *p, uint64_t key) { htab_del(&p->tab, key); }
 
+/* ---------- change tracking ---------- */
+
+/* Records that block b changed (its ref count, content or list links), once
+ * until the next check; EVICT_NONE (a list end) and untracked pools skip. */
+static void touch_block(kv_pool *p, uint32_t b)
+{
+    if (!p->touched.list || b == EVICT_NONE || p->touched.mark[b])
+        return;
+    p->touched.mark[b] = 1;
+    p->touched.list[p->touched.n++] = b;
+}
+
+/* Gives block b content h: table entry, counter, change mark. */
+static void hash_set(kv_pool *p, uint32_t b, uint64_t h)
+{
+    p->hash[b] = h;
+    tab_put(p, h, b);
+    p->n_hashed++;
+    touch_block(p, b);
+}
+
+/* Takes block b's content out of the table (without the evict hook). */
+static void hash_clear(kv_pool *p, uint32_t b)
+{
+    tab_del(p, p->hash[b]);
+    p->hash[b] = 0;
+    p->n_hashed--;
+    touch_block(p, b);
+}
+
+/* Adds one reference to b (a caller takes b off the free list first when it had none). */
+static void ref_add(kv_pool *p, uint32_t b)
+{
+    p->ref[b]++;
+    p->ref_total++;
+    touch_block(p, b);
+}
+
+/* Drops one reference from b; returns its count left. */
+static uint32_t ref_drop(kv_pool *p, uint32_t b)
+{
+    p->ref_total--;
+    touch_block(p, b);
+    return --p->ref[b];
+}
+
 /* ---------- free list ---------- */
 
+/* Both neighbours of b on its list and b itself change links. */
 static void free_unlink(kv_pool *p, uint32_t b)
 {
+    touch_block(p, b);
+    touch_block(p, p->prev[b]);
+    touch_block(p, p->next[b]);
     evict_lists_unlink(&p->free, b);
     p->n_free--;
     if (p->hash[b])
@@ -100,6 +165,8 @@ static evict_segment free_list_of(const kv_pool *p, uint32_t b)
 
 static void free_push_tail(kv_pool *p, uint32_t b)
 {
+    touch_block(p, b);
+    touch_block(p, p->free.tail[free_list_of(p, b)]);
     evict_lists_push_tail(&p->free, b, free_list_of(p, b));
     p->n_free++;
     if (p->hash[b])
@@ -108,6 +175,8 @@ static void free_push_tail(kv_pool *p, uint32_t b)
 
 static void free_push_head(kv_pool *p, uint32_t b)
 {
+    touch_block(p, b);
+    touch_block(p, p->free.head[EVICT_COLD]);
     evict_lists_push_head(&p->free, b, EVICT_COLD);
     p->n_free++;
     if (p->hash[b])
@@ -152,6 +221,8 @@ void kv_pool_free(kv_pool *p)
     free(p->hash);
     free(p->prev);
     free(p->next);
+    free(p->touched.list);
+    free(p->touched.mark);
     htab_destroy(&p->tab);
     free(p);
 }
@@ -210,8 +281,7 @@ uint32_t kv_seq_blocks_short(const kv_pool *p, const kv_seq *seq, int64_t total_
 static void evict_content(kv_pool *p, uint32_t b)
 {
     uint64_t h = p->hash[b];
-    tab_del(p, h);
-    p->hash[b] = 0;
+    hash_clear(p, b);
     if (p->on_evict)
         p->on_evict(p->evict_ud, h);
 }
@@ -283,8 +353,9 @@ int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64
         uint32_t b = tab_get(p, hi);
         if (b == KV_NONE || seq_push(seq, b) < 0)
             break;
-        if (p->ref[b]++ == 0)
+        if (p->ref[b] == 0)
             free_unlink(p, b);
+        ref_add(p, b);
         if (evict_counts_reuse(p->eviction) && p->heat[b] < UINT16_MAX)
             p->heat[b]++;
         h = hi;
@@ -314,7 +385,7 @@ static void take_into(kv_pool *p, uint32_t *blocks, uint32_t *n, uint32_t want)
 {
     while (*n < want) {
         uint32_t b = take_free(p);
-        p->ref[b] = 1;
+        ref_add(p, b);
         blocks[(*n)++] = b;
     }
 }
@@ -354,8 +425,7 @@ void kv_seq_commit(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t compute
         /* Another block may already hold this content (two requests computed
          * the same prefix at once): keep the first, leave this one private. */
         if (!p->hash[b] && tab_get(p, h) == KV_NONE) {
-            p->hash[b] = h;
-            tab_put(p, h, b);
+            hash_set(p, b, h);
             if (p->on_register)
                 p->on_register(p->register_ud, h);
         }
@@ -370,7 +440,7 @@ void kv_seq_release(kv_pool *p, kv_seq *seq)
     /* Last blocks first, so a prefix's leading blocks are the last evicted. */
     for (uint32_t i = seq->n_blocks; i-- > 0;) {
         uint32_t b = seq->blocks[i];
-        if (--p->ref[b] == 0) {
+        if (ref_drop(p, b) == 0) {
             if (p->hash[b] && p->no_retain)
                 evict_content(p, b);
             if (p->hash[b])
@@ -381,11 +451,12 @@ void kv_seq_release(kv_pool *p, kv_seq *seq)
     }
     /* Window blocks hold no prefix content: plain free at once. */
     for (uint32_t i = seq->n_wblocks; i-- > 0;) {
-        p->ref[seq->wblocks[i]] = 0;
+        ref_drop(p, seq->wblocks[i]);
         free_push_head(p, seq->wblocks[i]);
     }
     seq->n_wblocks = 0;
     seq->n_blocks = 0;
+    seq->checked_blocks = seq->checked_wblocks = 0;
     seq->n_hashed = 0;
     seq->chain_hash = 0;
     seq->sealed = 0;
@@ -396,7 +467,7 @@ void kv_seq_shrink(kv_pool *p, kv_seq *seq, uint32_t keep_blocks)
     p->version++;
     while (seq->n_blocks > keep_blocks) {
         uint32_t b = seq->blocks[--seq->n_blocks];
-        if (--p->ref[b] == 0) {
+        if (ref_drop(p, b) == 0) {
             if (p->hash[b])
                 free_push_tail(p, b);
             else
@@ -405,11 +476,11 @@ void kv_seq_shrink(kv_pool *p, kv_seq *seq, uint32_t keep_blocks)
     }
     for (uint32_t i = 0; i < seq->n_blocks; i++) {
         uint32_t b = seq->blocks[i];
-        if (p->ref[b] == 1 && p->hash[b]) {
-            tab_del(p, p->hash[b]);
-            p->hash[b] = 0;
-        }
+        if (p->ref[b] == 1 && p->hash[b])
+            hash_clear(p, b);
     }
+    if (seq->checked_blocks > seq->n_blocks)
+        seq->checked_blocks = seq->n_blocks;
     seq->n_hashed = 0;
     seq->chain_hash = 0;
     seq->sealed = 1;
@@ -461,8 +532,7 @@ int kv_pool_put(kv_pool *p, uint64_t hash)
     if (!p->n_free)
         return -1;
     uint32_t b = take_free(p);
-    p->hash[b] = hash;
-    tab_put(p, hash, b);
+    hash_set(p, b, hash);
     free_push_tail(p, b);
     return 0;
 }
@@ -473,13 +543,12 @@ int kv_pool_drop(kv_pool *p, uint64_t hash)
     uint32_t b = tab_get(p, hash);
     if (b == KV_NONE)
         return 0;
-    tab_del(p, hash);
     if (p->ref[b] == 0) {
         free_unlink(p, b);
-        p->hash[b] = 0;
+        hash_clear(p, b);
         free_push_head(p, b);
     } else {
-        p->hash[b] = 0;
+        hash_clear(p, b);
     }
     return 1;
 }
@@ -615,4 +684,120 @@ int kv_pool_check(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs, kt
     if (check_free_list(p, err) < 0 || check_table(p, err) < 0)
         return -1;
     return seqs ? check_refs(p, seqs, n_seqs, err) : 0;
+}
+
+/* ---------- invariants where the pool changed ---------- */
+
+/* One changed block: its free-list links intact, on a free list iff it has
+ * no reference, and its content (if any) in the table under it. */
+static int check_touched_block(const kv_pool *p, uint32_t b, kt_err *err)
+{
+    int listed = evict_lists_entry_links(&p->free, b, p->n_blocks);
+    if (listed < 0) {
+        KT_ERROR(err, NULL, 0, 0, "kv: free-list links broken at block %u", b);
+        return -1;
+    }
+    if (listed != (p->ref[b] == 0)) {
+        KT_ERROR(err, NULL, 0, 0, "kv: block %u has ref %u but is %son a free list", b, p->ref[b],
+                 listed ? "" : "not ");
+        return -1;
+    }
+    if (p->hash[b] && tab_get(p, p->hash[b]) != b) {
+        KT_ERROR(err, NULL, 0, 0, "kv: block %u's content is not in the prefix table under it", b);
+        return -1;
+    }
+    return 0;
+}
+
+/* Entries blocks[from, n) of sequence s: blocks of the pool holding a
+ * reference, and (window blocks) without prefix content. */
+static int check_new_entries(const kv_pool *p, const uint32_t *blocks, uint32_t from, uint32_t n, int window,
+                             size_t s, kt_err *err)
+{
+    for (uint32_t i = from; i < n; i++) {
+        uint32_t b = blocks[i];
+        if (b >= p->n_blocks || p->ref[b] == 0 || (window && p->hash[b])) {
+            KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu's %sblock %u is out of the pool, unreferenced or "
+                     "holds prefix content", s, window ? "window " : "", b);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The sequences' entries added since the last check, and the sum of their
+ * entries against the sum of ref counts. Marks the entries verified. */
+static int check_touched_seqs(const kv_pool *p, kv_seq *const *seqs, size_t n_seqs, kt_err *err)
+{
+    uint64_t held = 0;
+    for (size_t s = 0; s < n_seqs; s++) {
+        kv_seq *q = seqs[s];
+        if (q->n_hashed > q->n_blocks) {
+            KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu has %u hashed of %u blocks", s, q->n_hashed, q->n_blocks);
+            return -1;
+        }
+        uint32_t from = q->checked_blocks < q->n_blocks ? q->checked_blocks : q->n_blocks;
+        uint32_t wfrom = q->checked_wblocks < q->n_wblocks ? q->checked_wblocks : q->n_wblocks;
+        if (check_new_entries(p, q->blocks, from, q->n_blocks, 0, s, err) < 0 ||
+            check_new_entries(p, q->wblocks, wfrom, q->n_wblocks, 1, s, err) < 0)
+            return -1;
+        q->checked_blocks = q->n_blocks;
+        q->checked_wblocks = q->n_wblocks;
+        held += (uint64_t)q->n_blocks + q->n_wblocks;
+    }
+    if (held != p->ref_total) {
+        KT_ERROR(err, NULL, 0, 0, "kv: ref counts add up to %llu but the sequences hold %llu blocks",
+                 (unsigned long long)p->ref_total, (unsigned long long)held);
+        return -1;
+    }
+    return 0;
+}
+
+/* The pool's counters against each other (O(1)). */
+static int check_counters(const kv_pool *p, kt_err *err)
+{
+    if (p->n_free > p->n_blocks || p->n_cached > p->n_free || p->ref_total < p->n_blocks - p->n_free ||
+        p->tab.n != p->n_hashed) {
+        KT_ERROR(err, NULL, 0, 0, "kv: counters disagree: %u free, %u cached of %u blocks, %llu references, "
+                 "%u table entries for %u blocks with content", p->n_free, p->n_cached, p->n_blocks,
+                 (unsigned long long)p->ref_total, p->tab.n, p->n_hashed);
+        return -1;
+    }
+    return 0;
+}
+
+/* Starts recording changes (tracking off until the first check). */
+static int touched_start(kv_pool *p)
+{
+    p->touched.list = malloc(((size_t)p->n_blocks + 1) * sizeof *p->touched.list);
+    p->touched.mark = calloc((size_t)p->n_blocks + 1, sizeof *p->touched.mark);
+    if (p->touched.list && p->touched.mark)
+        return 0;
+    free(p->touched.list);
+    free(p->touched.mark);
+    p->touched = (kv_touched){ 0 };
+    return -1;
+}
+
+int kv_pool_check_touched(kv_pool *p, kv_seq *const *seqs, size_t n_seqs, kt_err *err)
+{
+    if (!p->touched.list) {
+        if (touched_start(p) < 0) {
+            KT_ERROR(err, NULL, 0, 0, "out of memory");
+            return -1;
+        }
+        if (kv_pool_check(p, (const kv_seq *const *)seqs, n_seqs, err) < 0)
+            return -1;
+    }
+    int rc = check_counters(p, err);
+    for (uint32_t i = 0; i < p->touched.n; i++) {
+        uint32_t b = p->touched.list[i];
+        p->touched.mark[b] = 0;
+        if (rc == 0)
+            rc = check_touched_block(p, b, err);
+    }
+    p->touched.n = 0;
+    if (rc == 0 && seqs)
+        rc = check_touched_seqs(p, seqs, n_seqs, err);
+    return rc;
 }

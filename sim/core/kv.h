@@ -39,6 +39,9 @@ typedef struct kv_seq {
     uint32_t n_hashed;
     uint64_t chain_hash;
     int sealed;                 /* shrunk: registers no content until released */
+    /* Leading entries of blocks and wblocks kv_pool_check_touched verified,
+     * unchanged since (0 for a new sequence: all unverified). */
+    uint32_t checked_blocks, checked_wblocks;
 } kv_seq;
 
 typedef struct kv_pool kv_pool;
@@ -158,5 +161,18 @@ void kv_content_hashes(const kv_content *c, int block_tokens, int64_t first, int
  * state, hash table entries against block hashes, and (when seqs != NULL)
  * every block's ref count equal to the number of sequences holding it. */
 int kv_pool_check(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs, kt_err *err);
+
+/* The same invariants, only where a call changed the pool since this
+ * function last ran (O(changes), not O(blocks)): each changed block's
+ * free-list links and membership against its ref count, its table entry;
+ * each sequence's block entries added since (in range, referenced, window
+ * blocks without content); and the counters: free blocks within the pool,
+ * cached within free, table entries equal to blocks with content, and (when
+ * seqs != NULL) the sum of ref counts equal to the block entries of seqs.
+ * A corruption away from what changed is left to kv_pool_check. The first
+ * call starts recording changes and runs kv_pool_check instead. Clears the
+ * record and marks seqs' entries verified. Returns -1 (err set, or out of
+ * memory for the record) or 0. */
+int kv_pool_check_touched(kv_pool *p, kv_seq *const *seqs, size_t n_seqs, kt_err *err);
 
 #endif

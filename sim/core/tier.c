@@ -217,18 +217,45 @@ static void cache_destroy(tier_cache *c)
     free(c->lists.prev);
     free(c->lists.next);
     free(c->lists.seg);
+    free(c->touched.list);
     htab_destroy(&c->index);
 }
 
+/* Records that entry e's links changed (once tracking has started). */
+static void cache_touch_entry(tier_cache *c, uint32_t e)
+{
+    tier_touched *t = &c->touched;
+    if (!t->tracking || t->lost || e == EVICT_NONE)
+        return;
+    if (t->n == t->cap) {
+        size_t cap = t->cap;
+        uint32_t *l = grow_array(t->list, &cap, t->n + 1, sizeof *l);
+        if (!l) {
+            t->lost = 1;
+            return;
+        }
+        t->list = l;
+        t->cap = cap;
+    }
+    t->list[t->n++] = e;
+}
+
+/* e and both its neighbours change links. */
 static void cache_unlink(tier_cache *c, uint32_t e)
 {
     c->version++;
+    cache_touch_entry(c, e);
+    cache_touch_entry(c, c->lists.prev[e]);
+    cache_touch_entry(c, c->lists.next[e]);
     evict_lists_unlink(&c->lists, e);
 }
 
+/* e and the list's old tail change links. */
 static void cache_push_tail(tier_cache *c, uint32_t e, evict_segment s)
 {
     c->version++;
+    cache_touch_entry(c, e);
+    cache_touch_entry(c, c->lists.tail[s]);
     evict_lists_push_tail(&c->lists, e, s);
 }
 
@@ -331,6 +358,34 @@ static int cache_check(const tier_cache *c, const char *name, kt_err *err)
         return -1;
     }
     return 0;
+}
+
+/* The counts against each other (O(1)). */
+static int cache_check_counts(const tier_cache *c, const char *name, kt_err *err)
+{
+    if (c->index.n != c->n || c->n > c->capacity || c->n > c->used_entries) {
+        KT_ERROR(err, NULL, 0, 0, "tier %s: %llu entries counted, %u indexed, %u in use, capacity %llu", name,
+                 (unsigned long long)c->n, c->index.n, c->used_entries, (unsigned long long)c->capacity);
+        return -1;
+    }
+    return 0;
+}
+
+/* The entries changed since the record was cleared: each on a list, its
+ * neighbours linked back, indexed under its key. Clears the record. */
+static int cache_check_touched_entries(tier_cache *c, const char *name, kt_err *err)
+{
+    int rc = cache_check_counts(c, name, err);
+    for (size_t i = 0; i < c->touched.n && rc == 0; i++) {
+        uint32_t e = c->touched.list[i];
+        if (e >= c->used_entries || evict_lists_entry_links(&c->lists, e, c->used_entries) != 1 ||
+            htab_get(&c->index, c->key[e]) != e) {
+            KT_ERROR(err, NULL, 0, 0, "tier %s: cache entry %u unlisted, its links broken or not indexed", name, e);
+            rc = -1;
+        }
+    }
+    c->touched.n = 0;
+    return rc;
 }
 
 uint64_t tier_cached_blocks(const tier_set *ts, int t) { return ts->tiers[t].store->n; }
@@ -724,6 +779,32 @@ static int cache_check_changed(tier_cache *c, const char *name, kt_err *err)
     c->checked = rc == 0;
     c->checked_version = c->version;
     return rc;
+}
+
+/* What changed in c since the last call; the whole cache the first time
+ * (tracking starts then), after a lost record, or while an entry sits on
+ * the free chain (its next link is the chain's, not a list's). */
+static int cache_check_touched(tier_cache *c, const char *name, kt_err *err)
+{
+    tier_touched *t = &c->touched;
+    if (t->tracking && !t->lost && c->free_entry == NIL)
+        return cache_check_touched_entries(c, name, err);
+    t->tracking = 1;
+    t->lost = 0;
+    t->n = 0;
+    return cache_check_changed(c, name, err);
+}
+
+int tier_set_check_touched(tier_set *ts, kt_err *err)
+{
+    if (ts->cfg.track_evicted && cache_check_touched(&ts->dropped, "(dropped)", err) < 0)
+        return -1;
+    for (int i = 0; i < ts->n; i++) {
+        tier *t = &ts->tiers[i];
+        if (cache_check_touched(t->store, t->cfg.name, err) < 0)
+            return -1;
+    }
+    return fabric_check(ts->fab, err);
 }
 
 int tier_set_check(tier_set *ts, kt_err *err)

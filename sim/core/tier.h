@@ -88,6 +88,17 @@ typedef struct tier_stats {
     int64_t hit_blocks, fetched_blocks, stored_blocks, evicted_blocks;
 } tier_stats;
 
+/* Entries of a tier cache whose links changed since
+ * tier_set_check_touched last ran, repeats allowed.
+ * Invariants: nothing is recorded until that check first runs (tracking
+ * 0); lost 1 when the record could not grow (the next check walks the
+ * whole cache instead); list[0..n) < the cache's used entries. */
+typedef struct tier_touched {
+    uint32_t *list;             /* owned; cap entries */
+    size_t n, cap;
+    int tracking, lost;
+} tier_touched;
+
 /* Content a tier holds, least recently used first. Memory grows with the
  * content, not the capacity, so a 100 TB tier costs nothing until filled.
  * Invariants: n <= capacity; the two lists hold n entries together, each
@@ -105,6 +116,7 @@ typedef struct tier_cache {
     uint64_t checked_version;   /* the version tier_set_check last verified */
     int checked;
     htab index;
+    tier_touched touched;
 } tier_cache;
 
 /* One tier of a replica.
@@ -227,5 +239,10 @@ uint64_t tier_cached_blocks(const tier_set *ts, int t);
 /* Conservation in every tier's store and the fabric's link budgets. A store
  * unchanged since it last passed is not walked again. */
 int tier_set_check(tier_set *ts, kt_err *err);
+/* The same where the stores changed since this function last ran: each
+ * changed entry's list links and its index entry, and the counts (listed,
+ * indexed, within capacity); then fabric_check. A store this function has
+ * not seen before, or whose record of changes was lost, is walked whole. */
+int tier_set_check_touched(tier_set *ts, kt_err *err);
 
 #endif

@@ -550,28 +550,71 @@ static void show_progress(sim_world *w)
                     w->sc->trace.on ? "trace requests" : "sessions", w->met->n_reqs, wall_since(&w->wall_start));
 }
 
+/* Counts a check of r: 1 when its full walk is due, SIM_CHECK_FULL_EVENTS
+ * of its checks having found its pool changed since the last one. */
+static int replica_full_walk_due(replica *r)
+{
+    replica_check_cache *c = &r->kv_checked;
+    uint64_t v = kv_pool_version(r->kv);
+    if (v != c->seen_version) {
+        c->seen_version = v;
+        c->changes++;
+    }
+    if (c->changes < SIM_CHECK_FULL_EVENTS)
+        return 0;
+    c->changes = 0;
+    return 1;
+}
+
+/* One replica's checks: the full walks or what changed. */
+static int check_replica(replica *r, int full, kt_err *e)
+{
+    if (full)
+        return replica_check(r, e) < 0 || (r->tiers && tier_set_check(r->tiers, e) < 0) ? -1 : 0;
+    return replica_check_touched(r, e) < 0 || (r->tiers && tier_set_check_touched(r->tiers, e) < 0) ? -1 : 0;
+}
+
+/* The invariant checks of one moment: the heap walked whole when
+ * heap_full, every replica walked whole when all_full (else each when its
+ * turn has come), what changed otherwise. Returns 0 or -1 (e set). */
+static int check_world(sim_world *w, int heap_full, int all_full, kt_err *e)
+{
+    int bad = (heap_full ? engine_check(w->eng, e) : engine_check_touched(w->eng, e)) < 0;
+    for (int i = 0; i < w->n_reps && !bad; i++) {
+        replica *r = &w->reps[i];
+        bad = check_replica(r, replica_full_walk_due(r) || all_full, e) < 0;
+    }
+    if (!bad && w->net)
+        bad = fabric_check(w->net, e) < 0;
+    return bad ? -1 : 0;
+}
+
+/* --check after an event: simulated time never goes back, then
+ * check_world (the heap walked whole every SIM_CHECK_FULL_EVENTS events). */
+static void check_after_event(sim_world *w)
+{
+    kt_err e;
+    int64_t now = engine_now(w->eng);
+    int bad = now < w->last_event_ns;
+    if (bad)
+        KT_ERROR(&e, NULL, 0, 0, "engine: time went back from %lld ns", (long long)w->last_event_ns);
+    w->last_event_ns = now;
+    if (!bad)
+        bad = check_world(w, engine_events_run(w->eng) % SIM_CHECK_FULL_EVENTS == 0, 0, &e) < 0;
+    if (bad) {
+        w->failed = 1;
+        KT_ERROR(w->err, NULL, 0, 0, "invariant check failed at t=%lld ns: %s", (long long)now, e.msg);
+        engine_stop(w->eng);
+    }
+}
+
 static void after_event(engine *eng, void *ud)
 {
     sim_world *w = ud;
-    if (w->opts->check && !w->failed) {
-        kt_err e;
-        int bad = engine_check(eng, &e) < 0;
-        if (!bad && engine_now(eng) < w->last_event_ns) {
-            KT_ERROR(&e, NULL, 0, 0, "engine: time went back from %lld ns", (long long)w->last_event_ns);
-            bad = 1;
-        }
-        w->last_event_ns = engine_now(eng);
-        for (int i = 0; i < w->n_reps && !bad; i++)
-            bad = replica_check(&w->reps[i], &e) < 0 || (w->reps[i].tiers && tier_set_check(w->reps[i].tiers, &e) < 0);
-        if (!bad && w->net)
-            bad = fabric_check(w->net, &e) < 0;
-        if (bad) {
-            w->failed = 1;
-            KT_ERROR(w->err, NULL, 0, 0, "invariant check failed at t=%lld ns: %s",
-                     (long long)engine_now(eng), e.msg);
-            engine_stop(eng);
-        }
-    }
+    if (w->opts->on_event)
+        w->opts->on_event(w->opts->on_event_ud, engine_events_run(eng), w->reps, w->n_reps);
+    if (w->opts->check && !w->failed)
+        check_after_event(w);
     if (w->opts->progress && (engine_events_run(eng) & 0xfff) == 0)
         show_progress(w);
     if (!w->failed && engine_events_run(eng) % SIM_WALL_CHECK_EVENTS == 0 && sim_past_deadline(w->opts)) {
@@ -784,6 +827,18 @@ static int check_end(const sim_world *w, kt_err *err)
     return rc;
 }
 
+/* --check at the end: the full walks, then check_end. */
+static int check_at_end(sim_world *w, kt_err *err)
+{
+    kt_err e;
+    if (check_world(w, 1, 1, &e) < 0) {
+        KT_ERROR(err, NULL, 0, 0, "invariant check failed at the end of the run (t=%lld ns): %s",
+                 (long long)engine_now(w->eng), e.msg);
+        return -1;
+    }
+    return check_end(w, err);
+}
+
 int sim_past_deadline(const sim_opts *opts)
 {
     return opts->wall_deadline_ns && cli_wall_now_ns() >= opts->wall_deadline_ns;
@@ -808,7 +863,7 @@ int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *
         progress_finish(&w.prog);
         rc = rc < 0 || w.failed ? -1 : 0;
         if (rc == 0 && opts->check)
-            rc = check_end(&w, err);
+            rc = check_at_end(&w, err);
         if (stats)
             *stats = (sim_stats){ engine_events_run(w.eng), engine_now(w.eng), wall_since(&w.wall_start) };
     }

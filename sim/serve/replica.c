@@ -606,15 +606,21 @@ static int kv_unchanged_since_check(const replica *r)
            r->kv_checked.out == r->disagg.n_out && r->kv_checked.inbound == r->disagg.n_inbound && r->kv_checked.valid;
 }
 
-int replica_check(replica *r, kt_err *err)
+/* Running plus arriving within the batch limit (O(1)). */
+static int check_slots(const replica *r, kt_err *err)
 {
-    if (r->failure.failed)
-        return 0;               /* its pool is gone with it */
     if (r->queue.n_running + r->disagg.n_inbound > r->cfg.max_running) {
         KT_ERROR(err, NULL, 0, 0, "replica %d: %d running and %d arriving, more than %d", r->id, r->queue.n_running,
                  r->disagg.n_inbound, r->cfg.max_running);
         return -1;
     }
+    return 0;
+}
+
+/* The waiting, swapped and handoff lists walked whole: lengths equal their
+ * counters, and none of their requests holds blocks. */
+static int check_lists(const replica *r, kt_err *err)
+{
     int n = 0;
     for (const serve_req *q = r->queue.wait_head; q; q = q->next)
         if (++n > r->queue.n_waiting || q->seq.n_blocks) {
@@ -642,41 +648,97 @@ int replica_check(replica *r, kt_err *err)
             KT_ERROR(err, NULL, 0, 0, "replica %d: handoff queue broken", r->id);
             return -1;
         }
-    /* Blocks of this pool are held by running sequences, by KV leaving
-     * (prefill side) and by KV arriving (decode side). */
+    return 0;
+}
+
+/* A FIFO list's ends, where appends and pops happen (O(1)): both ends set
+ * iff n > 0, nothing after the tail, neither end holding blocks. */
+static int list_ends_ok(const serve_req *head, const serve_req *tail, int n)
+{
+    if (!head || !tail)
+        return !head && !tail && n == 0;
+    return n > 0 && !tail->next && !head->seq.n_blocks && !tail->seq.n_blocks;
+}
+
+/* The lists where they change: their ends and counters (O(1)). */
+static int check_list_ends(const replica *r, kt_err *err)
+{
+    if (!list_ends_ok(r->queue.wait_head, r->queue.wait_tail, r->queue.n_waiting) ||
+        !list_ends_ok(r->swap.head, r->swap.tail, r->swap.n_swapped) ||
+        !list_ends_ok(r->disagg.in_wait_head, r->disagg.in_wait_tail, r->disagg.n_in_wait) ||
+        r->swap.used_blocks > r->swap.capacity_blocks) {
+        KT_ERROR(err, NULL, 0, 0, "replica %d: the ends of a waiting, swapped or handoff list disagree with its "
+                 "counter", r->id);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every running request's token counts; the sequences holding this pool's
+ * blocks (running, KV leaving on the prefill side, KV arriving on the
+ * decode side) into *out, an array the caller frees. */
+static int collect_seqs(replica *r, kv_seq ***out, size_t *n_out, kt_err *err)
+{
     size_t k = 0, cap = (size_t)r->queue.n_running + (size_t)r->disagg.n_out + (size_t)r->disagg.n_inbound + 1;
-    const kv_seq **seqs = malloc(cap * sizeof *seqs);
+    kv_seq **seqs = *out = malloc(cap * sizeof *seqs);
     if (!seqs) {
         KT_ERROR(err, NULL, 0, 0, "out of memory");
         return -1;
     }
-    int rc = 0;
-    for (int i = 0; i < r->queue.n_running && rc == 0; i++) {
-        const serve_req *q = r->queue.running[i];
+    for (int i = 0; i < r->queue.n_running; i++) {
+        serve_req *q = r->queue.running[i];
         if (q->computed > q->num_tokens || q->num_tokens != q->rec.prompt_tokens + q->generated ||
             q->generated > q->rec.output_tokens || q->handoff) {
             KT_ERROR(err, NULL, 0, 0, "replica %d: request %lld token counts inconsistent", r->id,
                      (long long)q->rec.id);
-            rc = -1;
+            return -1;
         }
         seqs[k++] = &q->seq;
     }
-    for (const serve_req *q = r->disagg.out_head; q && rc == 0 && k < cap; q = q->out_next)
+    for (serve_req *q = r->disagg.out_head; q && k < cap; q = q->out_next)
         seqs[k++] = &q->src_seq;
-    for (const serve_req *q = r->disagg.in_head; q && rc == 0 && k < cap; q = q->in_next)
+    for (serve_req *q = r->disagg.in_head; q && k < cap; q = q->in_next)
         seqs[k++] = &q->seq;
-    if (rc == 0 && k != (size_t)r->queue.n_running + (size_t)r->disagg.n_out + (size_t)r->disagg.n_inbound) {
+    *n_out = k;
+    if (k != (size_t)r->queue.n_running + (size_t)r->disagg.n_out + (size_t)r->disagg.n_inbound) {
         KT_ERROR(err, NULL, 0, 0, "replica %d: handoff lists and counters disagree", r->id);
-        rc = -1;
+        return -1;
     }
+    return 0;
+}
+
+int replica_check(replica *r, kt_err *err)
+{
+    if (r->failure.failed)
+        return 0;               /* its pool is gone with it */
+    if (check_slots(r, err) < 0 || check_lists(r, err) < 0)
+        return -1;
+    kv_seq **seqs = NULL;
+    size_t k = 0;
+    int rc = collect_seqs(r, &seqs, &k, err);
     if (rc == 0 && !kv_unchanged_since_check(r)) {
-        rc = kv_pool_check(r->kv, seqs, k, err);
+        rc = kv_pool_check(r->kv, (const kv_seq *const *)seqs, k, err);
         r->kv_checked.version = kv_pool_version(r->kv);
         r->kv_checked.running = r->queue.n_running;
         r->kv_checked.out = r->disagg.n_out;
         r->kv_checked.inbound = r->disagg.n_inbound;
         r->kv_checked.valid = rc == 0;
     }
+    free(seqs);
+    return rc;
+}
+
+int replica_check_touched(replica *r, kt_err *err)
+{
+    if (r->failure.failed)
+        return 0;
+    if (check_slots(r, err) < 0 || check_list_ends(r, err) < 0)
+        return -1;
+    kv_seq **seqs = NULL;
+    size_t k = 0;
+    int rc = collect_seqs(r, &seqs, &k, err);
+    if (rc == 0)
+        rc = kv_pool_check_touched(r->kv, seqs, k, err);
     free(seqs);
     return rc;
 }

@@ -240,6 +240,11 @@ typedef struct replica_swap {
 typedef struct replica_check_cache {
     uint64_t version;
     int running, out, inbound, valid;
+    /* For the caller's cadence of full walks: the pool version at its
+     * last check of either kind, and how many of its checks since its
+     * last full walk found the pool changed. */
+    uint64_t seen_version;
+    uint32_t changes;
 } replica_check_cache;
 
 /* A replica: one model copy, its KV pool and its scheduler. The
@@ -321,5 +326,12 @@ double replica_kv_bytes(const replica *r, int64_t tokens);
  * Remembers the pool version and sequence counts it verified (r->kv_checked)
  * and walks the pool again only when they changed. */
 int replica_check(replica *r, kt_err *err);
+/* The same where changes happen, for a check after every event: the batch
+ * limit, the ends and counters of the waiting, swapped and handoff lists
+ * (appends and pops touch only those), every running request's token
+ * counts, and kv_pool_check_touched over the sequences holding the pool.
+ * What it cannot see (a list's middle, a ref count off by one where the
+ * sum still agrees) replica_check finds. */
+int replica_check_touched(replica *r, kt_err *err);
 
 #endif
