@@ -28,7 +28,10 @@ policies() {
     printf "kv.prefix_caching=%s\n", one("true true false")
     printf "kv.eviction=%s\n", one("lru heat")
     if (pick(4) == 1) printf "kv.retention={window: 256, keep: 0.3, rest: %s}\n", one("drop offload")
-    printf "scheduler.chunked_prefill=%s\n", one("true true false")
+    chunked = one("true true false")
+    printf "scheduler.chunked_prefill=%s\n", chunked
+    # Without chunking a vLLM-style budget must hold the model context (README, Admission policies).
+    if (chunked == "false") printf "scheduler.token_budget=131072\n"
     printf "scheduler.max_multi_step=%s\n", one("1 8 64")
     printf "kv_policy.offload=%s\n", one("drop write_back write_through")
     printf "kv_policy.fetch=%s\n", one("demand layerwise prefetch predicted")
