@@ -540,9 +540,15 @@ static double gemm_bf16_bytes(double m, double n, double k)
     return BF16_BYTES * (m * k + n * k + m * n);
 }
 
+/* How far from the roofline's ridge a GEMM must be to count as memory
+ * bound: near the ridge neither side reaches its peak, so such a point
+ * would drag the curve down (the published curves use the same margin,
+ * hwprofiles/fit/NOTES.md). */
+#define GEMM_RIDGE_MARGIN 1.5
+
 /* Adds the memory-bound points of one BF16 GEMM case (its FLOPs at the
- * dense peak would take less time than its bytes at hbm_bw) to e as
- * bytes/s over hbm_bw at x = bytes moved. */
+ * dense peak take under 1 / GEMM_RIDGE_MARGIN of its bytes' time at
+ * hbm_bw) to e as bytes/s over hbm_bw at x = bytes moved. */
 static int gemm_memory_points(derive_ctx *c, const char *name, double hbm_bw, effpts *e)
 {
     double n_dim, k_dim;
@@ -557,7 +563,7 @@ static int gemm_memory_points(derive_ctx *c, const char *name, double hbm_bw, ef
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         double bytes = gemm_bf16_bytes(p[i].x, n_dim, k_dim);
-        if (p[i].work / peak < bytes / hbm_bw)
+        if (GEMM_RIDGE_MARGIN * p[i].work / peak < bytes / hbm_bw)
             rc = effpts_add(e, bytes, bytes / (p[i].median_ns / NS_PER_S) / hbm_bw, p[i].samples);
     }
     free(p);

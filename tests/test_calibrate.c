@@ -491,7 +491,8 @@ static double fx_memory_bin(int b, double hbm_bw, size_t *n_values)
         for (double m = 1; m <= 16384; m *= 2) {
             double nn = fx_bf16[s].n, k = fx_bf16[s].k, bytes = 2 * (m * k + nn * k + m * nn);
             double flops = 2 * m * nn * k, t = flops / (FX_PEAK_BF16 * fx_bf16[s].e * m / (m + FX_GEMM_KNEE));
-            if (flops / FX_PEAK_BF16 < bytes / hbm_bw && lround(log2(bytes)) == b && n < 64)
+            /* Memory bound with a margin of 1.5 from the ridge, as the derivation asks. */
+            if (1.5 * flops / FX_PEAK_BF16 < bytes / hbm_bw && lround(log2(bytes)) == b && n < 64)
                 v[n++] = bytes / t / hbm_bw;
         }
     *n_values = n;

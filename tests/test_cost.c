@@ -433,6 +433,14 @@ static void test_ep_alltoall_deepseek(void)
     /* EP inside TP moves no FLOPs or weights in this model; but the
      * busiest part now sets the experts' pace, so their GEMMs take longer. */
     CU_ASSERT(b.gemm_ns > a.gemm_ns);
+    /* Its expert GEMMs are memory bound (each GPU reads its share of all
+     * the touched experts' FP8 weights, ~0.3 ms, against ~45 µs of FLOPs):
+     * only the busiest part's extra activations add, 1000 × 8 rows ×
+     * (4096 + 7168) and × (7168 + 2048) BF16 values over 8 GPUs, times the
+     * imbalance's excess, at EFF_MEM of HBM, in 58 layers. */
+    double act = 1000.0 * 8 * ((4096 + 7168) + (7168 + 2048)) * 2 / 8;
+    double extra = 58 * 1e9 * act * (cost_ep_imbalance(8, 8000) - 1) / (3.35e12 * EFF_MEM);
+    CU_ASSERT(llabs((b.gemm_ns - a.gemm_ns) - llround(extra)) <= 60);
     CU_ASSERT_EQUAL(a.attn_ns, b.attn_ns);
     CU_ASSERT_EQUAL(b.total_ns - a.total_ns, (b.comm_ns - a.comm_ns) + (b.gemm_ns - a.gemm_ns));
 

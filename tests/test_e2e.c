@@ -371,32 +371,46 @@ static void test_preemption_under_pressure(void)
     scenario_free(sc);
 }
 
+/* The memory pressure of the swap tests, on tiers.yaml's DRAM with
+ * preemption by swap, plus the n_extra settings in extra. */
+#define SWAP_SETS "kv.hbm_fraction=0.215", "kv.activation_reserve=0B", "workload.sessions=40", \
+    "workload.turns=1", "workload.input_tokens=1500", "workload.output_tokens=300", \
+    "workload.arrival.rate=50/s", "workload.system_prompt_tokens=0", "scheduler.preemption=swap", \
+    "scheduler.max_running=64"
+
+/* Loads tiers.yaml with sets[0..n), runs it with checks on and summarizes:
+ * every request completes with all its tokens and some preemption swaps.
+ * Returns the metrics (caller frees it and *sc). */
+static metrics *run_swapping(char **sets, int n, scenario **sc, metrics_summary *s)
+{
+    kt_err err;
+    *sc = scenario_load(tu_path("tests/data/tiers.yaml"), sets, n, &err);
+    if (!*sc)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(*sc);
+    metrics *m = run(*sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &(*sc)->slo, &(*sc)->cost, s, NULL), 0);
+    CU_ASSERT_EQUAL(s->completed, 40);
+    CU_ASSERT(s->swap_outs > 0);
+    CU_ASSERT_EQUAL(s->output_tokens, 40 * 300);
+    CU_ASSERT_EQUAL(metrics_check(m, &err), 0);
+    return m;
+}
+
 /* The same pressure with tiers.yaml's DRAM and preemption swap: every
  * preemption swaps (4 GiB of swap space holds 2,048 blocks, more than
  * the ~550 of HBM), so nothing is recomputed after preemption, and every
  * request completes with its tokens under the invariant checks. */
 static void test_swap_under_pressure(void)
 {
-    char *sets[] = { "kv.hbm_fraction=0.215", "kv.activation_reserve=0B", "workload.sessions=40",
-                     "workload.turns=1", "workload.input_tokens=1500", "workload.output_tokens=300",
-                     "workload.arrival.rate=50/s", "workload.system_prompt_tokens=0", "scheduler.preemption=swap",
-                     "scheduler.max_running=64" };
-    kt_err err;
-    scenario *sc = scenario_load(tu_path("tests/data/tiers.yaml"), sets, 10, &err);
-    if (!sc)
-        kt_err_print(&err, stderr);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-    metrics *m = run(sc, 1, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    char *sets[] = { SWAP_SETS };
+    scenario *sc;
     metrics_summary s;
-    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
-    CU_ASSERT_EQUAL(s.completed, 40);
-    CU_ASSERT(s.swap_outs > 0);
+    metrics *m = run_swapping(sets, (int)(sizeof sets / sizeof sets[0]), &sc, &s);
     CU_ASSERT_EQUAL(s.swap_outs, s.preemptions);
     CU_ASSERT_EQUAL(s.recomputed_tokens, 0);
     CU_ASSERT_DOUBLE_EQUAL(s.gpu_s_wasted[WASTE_PREEMPTION], 0, 1e-12);
-    CU_ASSERT_EQUAL(s.output_tokens, 40 * 300);
-    CU_ASSERT_EQUAL(metrics_check(m, &err), 0);
     metrics_free(m);
     scenario_free(sc);
 }
@@ -407,25 +421,11 @@ static void test_swap_under_pressure(void)
  * under the invariant checks. */
 static void test_swap_with_failure(void)
 {
-    char *sets[] = { "kv.hbm_fraction=0.215", "kv.activation_reserve=0B", "workload.sessions=40",
-                     "workload.turns=1", "workload.input_tokens=1500", "workload.output_tokens=300",
-                     "workload.arrival.rate=50/s", "workload.system_prompt_tokens=0", "scheduler.preemption=swap",
-                     "scheduler.max_running=64", "replicas.count=2", "replicas.router=round_robin",
-                     "faults=[{at: 2s, replica: 0}]" };
-    kt_err err;
-    scenario *sc = scenario_load(tu_path("tests/data/tiers.yaml"), sets, 13, &err);
-    if (!sc)
-        kt_err_print(&err, stderr);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-    metrics *m = run(sc, 1, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    char *sets[] = { SWAP_SETS, "replicas.count=2", "replicas.router=round_robin", "faults=[{at: 2s, replica: 0}]" };
+    scenario *sc;
     metrics_summary s;
-    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, NULL), 0);
-    CU_ASSERT_EQUAL(s.completed, 40);
-    CU_ASSERT(s.swap_outs > 0);
+    metrics *m = run_swapping(sets, (int)(sizeof sets / sizeof sets[0]), &sc, &s);
     CU_ASSERT(s.rerouted > 0);
-    CU_ASSERT_EQUAL(s.output_tokens, 40 * 300);
-    CU_ASSERT_EQUAL(metrics_check(m, &err), 0);
     int swapped_and_moved = 0;
     for (size_t i = 0; i < m->n_reqs; i++)
         swapped_and_moved += m->reqs[i].swap_outs > 0 && m->reqs[i].reroutes > 0;

@@ -73,7 +73,6 @@ static int init_paths(cost_model *cm, kt_err *err)
                  quant_names[m->quant.format]);
         return -1;
     }
-    cm->peak_flops_gpu = cm->gemm_peak_flops;
     cm->gemm_curve = hw_gemm_curve(hw, cm->gemm_dtype);
     cm->attn_curve = hw_attn_prefill_curve(hw, cm->attn_dtype);
     cm->weight_bytes_param = quant_bytes_param(&m->quant);
@@ -291,8 +290,11 @@ static double gemm_time_ns(const cost_model *cm, double tokens, double n_logits,
         }
         double per_matrix_rows = mats > 0 ? rows / mats : rows;
         double f = 2.0 * rows * g->n * g->k / tp;
-        double b = (mats * g->n * g->k * wb + rows * (g->n + g->k) * ab) / tp;
-        ns += g->count * busiest * kernel_ns(cm, cm->gemm_curve, per_matrix_rows, f, cm->gemm_peak_flops, b);
+        double w = mats * g->n * g->k * wb / tp, act = rows * (g->n + g->k) * ab / tp, b = w + act;
+        /* The busiest part multiplies more rows over the same share of
+         * weights: its FLOPs and activations grow, its weight reads do not. */
+        ns += g->count * kernel_ns(cm, cm->gemm_curve, per_matrix_rows * busiest, f * busiest, cm->gemm_peak_flops,
+                                   w + act * busiest);
         *flops += g->count * f;
         *bytes += g->count * b;
     }

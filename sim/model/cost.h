@@ -91,7 +91,7 @@ typedef struct cost_model {
     kt_dtype kv_dtype, act_dtype;
     kt_dtype gemm_dtype;        /* operands the GEMMs multiply: the weight format's native path, or its emulation */
     kt_dtype attn_dtype;        /* prefill attention's path: fp8 with fp8 KV where the profile measures it */
-    double gemm_peak_flops;     /* one GPU, gemm_dtype */
+    double gemm_peak_flops;     /* one GPU, gemm_dtype; also effective utilization's peak */
     double attn_peak_flops;     /* one GPU, attn_dtype */
     const curve *gemm_curve, *attn_curve;
     double weight_bytes_param;  /* HBM bytes of one parameter, scales included */
@@ -111,7 +111,6 @@ typedef struct cost_model {
     int64_t pp_hop_latency_ns;  /* sum of their latencies */
     double attn_out_bytes_token_layer; /* one token's attention output on one GPU, mean over layers */
     double kv_bytes_token_layer_gpu;   /* one token's KV on one GPU, mean over layers */
-    double peak_flops_gpu;      /* for effective utilization */
 } cost_model;
 
 /* Prepares cm for model m on profile hw with parallel layout par and KV in

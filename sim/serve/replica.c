@@ -41,7 +41,7 @@ int replica_init(replica *r, const replica_config *c)
     r->met = c->met;
     r->acct = &c->met->replicas[c->id];
     r->acct->gpus = c->gpus;
-    r->acct->peak_flops_gpu = c->cm->peak_flops_gpu;
+    r->acct->peak_flops_gpu = c->cm->gemm_peak_flops;
     r->acct->peak_hbm_Bps = c->cm->hw->hbm_bw_Bps;
     r->on_done = c->on_done;
     r->ud = c->ud;
