@@ -60,6 +60,27 @@ static void report_tiers(FILE *out, const scenario *sc, const metrics_summary *s
             (long long)s->tier_recomputed_tokens);
 }
 
+/* Sparse attention: the selection, and with KV in a tier where the pages
+ * came from and what waiting for them cost. */
+static void report_sparse(FILE *out, const scenario *sc, const metrics_summary *s)
+{
+    const sparse_attn_cfg *c = &sc->sparse;
+    char a[32], b[32], d[32], e[32], f[32], g[32];
+    fprintf(out, "sparse attention: %lld tokens a step in pages of %d (metadata %s), first %d layers dense",
+            (long long)c->budget_tokens, c->page_tokens, sparse_attn_metadata_names[c->metadata], c->dense_layers);
+    if (c->kv_tier_index < 0) {
+        fprintf(out, "; KV in HBM\n");
+        return;
+    }
+    fprintf(out, "; KV in %s, recall %.2f, prefetch %s\n", c->kv_tier, c->recall, c->prefetch ? "on" : "off");
+    fprintf(out, "  pages: %s selected = %s in HBM + %s prefetched + %s faulted; moved %s prefetched + %s faulted;"
+                 " GPU stalled %.2f GPU-s for them\n",
+            grouped(s->sparse_pages_selected, a, sizeof a), grouped(s->sparse_pages_resident, b, sizeof b),
+            grouped(s->sparse_pages_prefetched, d, sizeof d), grouped(s->sparse_pages_faulted, e, sizeof e),
+            units_format(s->sparse_bytes_prefetched, UNITS_BYTES, f, sizeof f),
+            units_format(s->sparse_bytes_faulted, UNITS_BYTES, g, sizeof g), s->sparse_stall_s);
+}
+
 /* Disaggregated serving: the pools and what moving KV between them cost. */
 static void report_handoffs(FILE *out, const scenario *sc, const metrics_summary *s)
 {
@@ -147,6 +168,8 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
                 grouped(s->swap_outs, a, sizeof a));
     if (sc->tiers.n)
         report_tiers(out, sc, s);
+    if (sc->sparse.on)
+        report_sparse(out, sc, s);
     if (sc->prefill_replicas)
         report_handoffs(out, sc, s);
     if (sc->shed_imbalance > 0)

@@ -335,6 +335,13 @@ static void summarize_replicas(const metrics *m, const metrics_cost *cost, metri
         s->gpus += r->gpus;
         busy_gpu_s += r->busy_ns / 1e9 * r->gpus;
         s->stall_s += r->stall_ns / 1e9 * r->gpus;
+        s->sparse_stall_s += r->sparse_stall_ns / 1e9 * r->gpus;
+        s->sparse_pages_selected += r->sparse_pages_selected;
+        s->sparse_pages_resident += r->sparse_pages_resident;
+        s->sparse_pages_prefetched += r->sparse_pages_prefetched;
+        s->sparse_pages_faulted += r->sparse_pages_faulted;
+        s->sparse_bytes_prefetched += r->sparse_bytes_prefetched;
+        s->sparse_bytes_faulted += r->sparse_bytes_faulted;
         for (int c = 0; c < WASTE_CAUSE_COUNT; c++)
             s->gpu_s_wasted[c] += r->gpu_ns_wasted[c] / 1e9;
         useful += useful_flops(r);
@@ -625,6 +632,15 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
     n = field(f, n, "kv_handoffs", (double)s->handoffs, "requests");
     n = dist_fields(f, n, "kv_transfer", &s->kv_transfer_ns, 1e6, "ms");
     n = field(f, n, "gpu_stall", s->stall_s, "GPU-s");
+    if (s->sparse_pages_selected) {
+        n = field(f, n, "sparse_pages_selected", (double)s->sparse_pages_selected, "pages");
+        n = field(f, n, "sparse_pages_resident", (double)s->sparse_pages_resident, "pages");
+        n = field(f, n, "sparse_pages_prefetched", (double)s->sparse_pages_prefetched, "pages");
+        n = field(f, n, "sparse_pages_faulted", (double)s->sparse_pages_faulted, "pages");
+        n = field(f, n, "sparse_stall", s->sparse_stall_s, "GPU-s");
+        n = field(f, n, "sparse_bytes_prefetched", s->sparse_bytes_prefetched, "bytes");
+        n = field(f, n, "sparse_bytes_faulted", s->sparse_bytes_faulted, "bytes");
+    }
     n = field(f, n, "trace_block_reuse", s->trace_block_reuse, "fraction");
     n = field(f, n, "retention_dropped_tokens", (double)s->retention_dropped_tokens, "tokens");
     n = field(f, n, "retention_offloaded_tokens", (double)s->retention_offloaded_tokens, "tokens");
@@ -684,6 +700,19 @@ static int check_request(const metrics_req *r, kt_err *err)
         return -1;
     }
     return 0;
+}
+
+int metrics_replica_check(const metrics_replica *r, int replica, kt_err *err)
+{
+    if (r->sparse_pages_selected == r->sparse_pages_resident + r->sparse_pages_prefetched + r->sparse_pages_faulted &&
+        r->sparse_pages_resident >= 0 && r->sparse_pages_prefetched >= 0 && r->sparse_pages_faulted >= 0 &&
+        r->sparse_stall_ns <= r->stall_ns)
+        return 0;
+    KT_ERROR(err, NULL, 0, 0, "replica %d: %lld sparse pages selected but %lld resident + %lld prefetched + %lld "
+             "faulted, or sparse stall %lld ns beyond the stall %lld ns", replica, (long long)r->sparse_pages_selected,
+             (long long)r->sparse_pages_resident, (long long)r->sparse_pages_prefetched,
+             (long long)r->sparse_pages_faulted, (long long)r->sparse_stall_ns, (long long)r->stall_ns);
+    return -1;
 }
 
 int metrics_check(const metrics *m, kt_err *err)

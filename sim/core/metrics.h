@@ -62,6 +62,13 @@ typedef struct metrics_replica {
     double hbm_bytes;
     double peak_flops_gpu;          /* FLOP/s, for effective utilization */
     double peak_hbm_Bps;            /* for MBU */
+    /* Sparse attention's pages of decode steps whose KV lies in a tier
+     * (sim/serve/sparse.c), one page being one layer's: selected ==
+     * resident (in HBM already) + prefetched (predicted a step ahead) +
+     * faulted (fetched on demand). */
+    int64_t sparse_pages_selected, sparse_pages_resident, sparse_pages_prefetched, sparse_pages_faulted;
+    int64_t sparse_stall_ns;        /* of stall_ns: steps waiting for their selected pages */
+    double sparse_bytes_prefetched, sparse_bytes_faulted;  /* moved from the tier into HBM */
 } metrics_replica;
 
 /* One sample of a replica's state (time series). */
@@ -183,6 +190,9 @@ typedef struct metrics_summary {
     int64_t handoffs;               /* disaggregated: completed requests whose KV moved to a decode replica */
     metrics_dist kv_transfer_ns;    /* of those: first token to KV landing (queueing for blocks + transfer) */
     double stall_s;                 /* GPU-seconds idle waiting for pages */
+    int64_t sparse_pages_selected, sparse_pages_resident, sparse_pages_prefetched, sparse_pages_faulted;
+    double sparse_stall_s;          /* GPU-seconds of stall_s waiting for sparse attention's pages */
+    double sparse_bytes_prefetched, sparse_bytes_faulted;
     double trace_block_reuse;       /* reused / all prefix-hash blocks of the trace's requests */
     int64_t retention_dropped_tokens, retention_offloaded_tokens, in_storage_tokens;
     int64_t preemptions;
@@ -295,6 +305,10 @@ typedef struct metrics_field {
  * are listed only when not zero, so runs without them list what they
  * always did. Returns how many were written to f (at most METRICS_MAX_FIELDS). */
 size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f);
+
+/* The sparse page counts of replica r add up (see metrics_replica).
+ * Returns 0, or -1 with err. */
+int metrics_replica_check(const metrics_replica *r, int replica, kt_err *err);
 
 /* Invariant checker over the stored records (see metrics_req). */
 int metrics_check(const metrics *m, kt_err *err);

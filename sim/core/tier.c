@@ -591,15 +591,15 @@ static double path_bw(const tier_set *ts, const int *path, int len)
     return bw;
 }
 
-/* A transfer's own rate limit along path: an IOPS limit caps block-sized
- * operations; an async transfer also cannot beat what queue_depth block
+/* A transfer's own rate limit along path for operations of op_bytes: an
+ * IOPS limit caps them; an async transfer also cannot beat what queue_depth
  * operations in flight sustain (a sync one pays each operation in setup). */
-static double rate_cap(const tier_set *ts, const tier *t, const int *path, int len)
+static double rate_cap(const tier_set *ts, const tier *t, const int *path, int len, double op_bytes)
 {
-    double cap = t->cfg.iops > 0 ? t->cfg.iops * t->cfg.drives * t->block_bytes : 0;
+    double cap = t->cfg.iops > 0 ? t->cfg.iops * t->cfg.drives * op_bytes : 0;
     if (ts->cfg.io == FABRIC_IO_SYNC)
         return cap;
-    double queue = linkcost_queue_Bps(t->block_bytes, op_ns(ts, t), path_bw(ts, path, len), t->cfg.queue_depth);
+    double queue = linkcost_queue_Bps(op_bytes, op_ns(ts, t), path_bw(ts, path, len), t->cfg.queue_depth);
     return cap > 0 && cap < queue ? cap : queue;
 }
 
@@ -672,7 +672,7 @@ void tier_set_flush(tier_set *ts)
             len = t->path_out_len;
         }
         fabric_transfer(ts->fab, path, len, t->pending_in, t->block_bytes, setup_ns(ts, t), ts->cfg.io,
-                        rate_cap(ts, t, path, len), write_done, NULL, (uint64_t)i);
+                        rate_cap(ts, t, path, len, t->block_bytes), write_done, NULL, (uint64_t)i);
         t->pending_in = 0;
     }
 }
@@ -721,7 +721,7 @@ int64_t tier_set_fetch_estimate_ns(const tier_set *ts, const int64_t counts[TIER
         if (!counts[i])
             continue;
         double bytes = counts[i] * t->block_bytes, bw = path_bw(ts, t->path_in, t->path_in_len);
-        double cap = rate_cap(ts, t, t->path_in, t->path_in_len);
+        double cap = rate_cap(ts, t, t->path_in, t->path_in_len, t->block_bytes);
         if (cap > 0 && cap < bw)
             bw = cap;
         double setups = ts->cfg.io == FABRIC_IO_SYNC ? (double)counts[i] : 1.0;
@@ -734,6 +734,14 @@ int64_t tier_set_fetch_estimate_ns(const tier_set *ts, const int64_t counts[TIER
     return llround(worst > pcie_ns ? worst : pcie_ns);
 }
 
+int tier_set_fetch_ops(tier_set *ts, int t, int64_t n_ops, double op_bytes, fabric_done_fn done, void *ud,
+                       uint64_t tag)
+{
+    tier *x = &ts->tiers[t];
+    return fabric_transfer(ts->fab, x->path_in, x->path_in_len, n_ops, op_bytes, setup_ns(ts, x), ts->cfg.io,
+                           rate_cap(ts, x, x->path_in, x->path_in_len, op_bytes), done, ud, tag);
+}
+
 int tier_set_fetch(tier_set *ts, const int64_t counts[TIER_MAX], fabric_done_fn done, void *ud)
 {
     int started = 0;
@@ -742,12 +750,12 @@ int tier_set_fetch(tier_set *ts, const int64_t counts[TIER_MAX], fabric_done_fn 
         if (!counts[i])
             continue;
         t->st.fetched_blocks += counts[i];
-        if (fabric_transfer(ts->fab, t->path_in, t->path_in_len, counts[i], t->block_bytes, setup_ns(ts, t),
-                            ts->cfg.io, rate_cap(ts, t, t->path_in, t->path_in_len), done, ud, (uint64_t)i) == 0)
+        if (tier_set_fetch_ops(ts, i, counts[i], t->block_bytes, done, ud, (uint64_t)i) == 0)
             started++;
     }
     return started;
 }
+
 
 int64_t tier_attention_layer_ns(const tier_set *ts, int t, const model_card *m, int layer, int64_t n_new,
                                 int64_t prefix_tokens)

@@ -220,6 +220,13 @@ int64_t tier_set_fetch_estimate_ns(const tier_set *ts, const int64_t counts[TIER
  * runs once per tier transfer started; returns how many were started. */
 int tier_set_fetch(tier_set *ts, const int64_t counts[TIER_MAX], fabric_done_fn done, void *ud);
 
+/* Starts moving n_ops operations of op_bytes each (pages, say) from tier t
+ * into HBM along its path, paying the setup and the rate limits a block
+ * fetch pays. done(ud, tag, now) runs when the last byte arrives. Returns
+ * 0, or -1 when nothing was started. */
+int tier_set_fetch_ops(tier_set *ts, int t, int64_t n_ops, double op_bytes, fabric_done_fn done, void *ud,
+                       uint64_t tag);
+
 /* Dequantization time of n blocks from tier t into HBM's dtype (0 when equal). */
 int64_t tier_dequant_ns(const tier_set *ts, int t, int64_t n_blocks);
 

@@ -33,9 +33,10 @@ static void add_gemm(cost_model *cm, const model_gemm *g)
 static int add_group(cost_model *cm, int layer, kt_err *err)
 {
     const model_layer *l = &cm->m->layers[layer];
+    int sparse = sparse_attn_layer_sparse(&cm->sparse, cm->m, layer);
     for (int i = 0; i < cm->n_groups; i++) {
         cost_attn_group *g = &cm->groups[i];
-        if (g->kind == l->attn && g->window_tokens == l->window_tokens &&
+        if (g->kind == l->attn && g->window_tokens == l->window_tokens && g->sparse == sparse &&
             model_kv_bytes_per_token_layer(cm->m, layer, cm->kv_dtype) ==
                 model_kv_bytes_per_token_layer(cm->m, g->layer, cm->kv_dtype)) {
             g->count++;
@@ -47,7 +48,18 @@ static int add_group(cost_model *cm, int layer, kt_err *err)
         return -1;
     }
     double per_token = kv_layout_layer_bytes_token_gpu(cm->m, layer, cm->kv_dtype, cm->par.tp);
-    cm->groups[cm->n_groups++] = (cost_attn_group){ layer, 1, l->attn, l->window_tokens, per_token };
+    double meta = sparse ? sparse_attn_metadata_bytes_page_gpu(&cm->sparse, cm->m, layer, cm->kv_dtype, cm->par.tp) : 0;
+    cm->groups[cm->n_groups++] = (cost_attn_group){ layer, 1, l->attn, l->window_tokens, per_token, sparse, meta };
+    return 0;
+}
+
+int cost_model_set_sparse(cost_model *cm, const sparse_attn_cfg *sp, kt_err *err)
+{
+    cm->sparse = *sp;
+    cm->n_groups = 0;
+    for (int l = 0; l < cm->m->n_layers; l++)
+        if (add_group(cm, l, err) < 0)
+            return -1;
     return 0;
 }
 
@@ -330,12 +342,20 @@ static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, in
             const cost_seq *q = &seqs[s];
             if (q->new_tokens <= 0 || (q->new_tokens == 1) != decode)
                 continue;
+            /* A sparse layer's decode attends to its selected pages and
+             * scores every page from its metadata. */
+            int64_t cached = q->cached_tokens, scored = 0;
+            if (decode && g->sparse) {
+                scored = sparse_attn_scored_tokens(&cm->sparse, cached);
+                b += (double)sparse_attn_pages(&cm->sparse, cached) * g->meta_bytes_page_gpu;
+                cached = sparse_attn_read_tokens(&cm->sparse, cached);
+            }
             /* Each sequence's attention runs at the efficiency of its own
              * context length (the length of the kernel's inner loop). */
-            double fs = model_attn_flops(cm->m, g->layer, q->new_tokens, q->cached_tokens) / tp;
-            int64_t held = model_layer_kv_tokens(cm->m, g->layer, q->cached_tokens + q->new_tokens);
+            double fs = model_attn_flops(cm->m, g->layer, q->new_tokens, cached + scored) / tp;
+            int64_t held = model_layer_kv_tokens(cm->m, g->layer, cached + q->new_tokens);
             f += fs;
-            t_c += curve_time_ns(cm->attn_curve, (double)(q->cached_tokens + q->new_tokens), fs, cm->attn_peak_flops);
+            t_c += curve_time_ns(cm->attn_curve, (double)(cached + q->new_tokens), fs, cm->attn_peak_flops);
             b += held * g->kv_bytes_token_gpu;
             if (q->wasted_tokens > 0)
                 *flops_wasted += g->count * model_attn_flops(cm->m, g->layer, q->wasted_tokens,

@@ -9,6 +9,7 @@
 #include "hw.h"
 #include "model.h"
 #include "quant.h"
+#include "sparse_attn.h"
 
 /* One sequence's part of an iteration: new_tokens computed after
  * cached_tokens already in KV; the first wasted_tokens of the new ones
@@ -77,6 +78,8 @@ typedef struct cost_attn_group {
     model_attn_kind kind;
     int64_t window_tokens;
     double kv_bytes_token_gpu;  /* one token, one layer, one GPU (kv_layout_layer_bytes_token_gpu) */
+    int sparse;                 /* decode selects pages (sparse_attn_layer_sparse) */
+    double meta_bytes_page_gpu; /* of a sparse group: one page's selection metadata on one GPU */
 } cost_attn_group;
 
 /* Precomputed per-replica constants.
@@ -111,6 +114,7 @@ typedef struct cost_model {
     int64_t pp_hop_latency_ns;  /* sum of their latencies */
     double attn_out_bytes_token_layer; /* one token's attention output on one GPU, mean over layers */
     double kv_bytes_token_layer_gpu;   /* one token's KV on one GPU, mean over layers */
+    sparse_attn_cfg sparse;     /* sparse decode attention; off (zeroed) unless cost_model_set_sparse */
 } cost_model;
 
 /* Prepares cm for model m on profile hw with parallel layout par and KV in
@@ -122,6 +126,11 @@ int cost_model_init_par(cost_model *cm, const model_card *m, const hw_profile *h
 /* cost_model_init_par with tensor parallelism tp alone (pp = cp = ep = 1). */
 int cost_model_init(cost_model *cm, const model_card *m, const hw_profile *hw, int tp, kt_dtype kv,
                     kt_err *err);
+
+/* Decode steps of cm attend by page selection as sp says (copied): the
+ * attention groups are formed again, sparse layers apart from dense ones.
+ * Returns 0, or -1 with err (more layer kinds than cm handles). */
+int cost_model_set_sparse(cost_model *cm, const sparse_attn_cfg *sp, kt_err *err);
 
 /* KV bytes per token, block and context: kv_layout.h. */
 /* Weight bytes each GPU holds: its tensor-parallel share of its pipeline

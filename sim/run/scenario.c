@@ -517,6 +517,32 @@ static int check_swap(const scenario *sc, conf_node *root, kt_err *err)
     return -1;
 }
 
+/* sparse_attention.kv_tier names one of the tiers (did-you-mean from the
+ * list), and the KV it holds is the prompt's on a replica that both
+ * prefills and decodes, kept whole otherwise (no retention). */
+static int check_sparse(scenario *sc, conf_node *root, kt_err *err)
+{
+    conf_node *n = conf_find(root, "sparse_attention"), *at = conf_find(n, "kv_tier");
+    if (!sc->sparse.on || !sc->sparse.kv_tier[0])
+        return 0;
+    const char *names[TIER_MAX + 1] = { NULL };
+    for (int t = 0; t < sc->tiers.n; t++)
+        names[t] = sc->tiers.tier[t].name;
+    if (!sc->tiers.n) {
+        CONF_ERROR(err, at, "sparse_attention.kv_tier '%s' names a tier, but the scenario has no tiers",
+                   sc->sparse.kv_tier);
+        return -1;
+    }
+    if (conf_scalar_enum(at, names, &sc->sparse.kv_tier_index, err) < 0)
+        return -1;
+    if (sc->prefill_replicas || sc->sched.retention_window_tokens) {
+        CONF_ERROR(err, at, "sparse_attention.kv_tier keeps a prompt's KV whole in a tier: not with %s",
+                   sc->prefill_replicas ? "disaggregated prefill replicas" : "kv.retention");
+        return -1;
+    }
+    return 0;
+}
+
 static int check_tiers(scenario *sc, conf_node *root, kt_err *err)
 {
     kt_err inner;
@@ -683,11 +709,13 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
     sc->seed = (uint64_t)seed;
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
         load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, &sc->tiers, err) < 0 ||
+        sparse_attn_from_conf(root, sc->model, sc->kv_block_tokens, &sc->sparse, err) < 0 ||
         load_workload(sc, root, err) < 0 ||
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
         return -1;
     if (size_kv(sc, root, err) < 0 || check_tiers(sc, root, err) < 0 || check_swap(sc, root, err) < 0 ||
+        check_sparse(sc, root, err) < 0 ||
         check_step_times(sc, root, err) < 0 || (!sc->trace.on && check_workload_bounds(sc, root, err) < 0))
         return -1;
     /* Last, as the slowest check: read the whole trace once. */

@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "router.h"
+#include "sparse_attn.h"
 #include "serve.h"
 #include "tier.h"
 #include "trace.h"
@@ -84,6 +85,7 @@ typedef struct scenario {
     serve_cfg sched;
     int64_t host_step_ns, host_seq_ns;  /* scheduler.host_*_overhead for the cost model; -1 unset */
     tiers_cfg tiers;            /* lower KV tiers and their policies (tiers.n may be 0) */
+    sparse_attn_cfg sparse;     /* sparse_attention: decode by page selection (off unless given) */
     workload_cfg workload;      /* synthetic workload (when trace.on is 0) */
     struct {
         int on;

@@ -663,7 +663,8 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
     w->opts = opts;
     w->err = err;
     w->n_reps = sc->replicas;
-    if (cost_model_init_par(&w->cm, sc->model, sc->hw, &sc->par, sc->kv_dtype, err) < 0)
+    if (cost_model_init_par(&w->cm, sc->model, sc->hw, &sc->par, sc->kv_dtype, err) < 0 ||
+        (sc->sparse.on && cost_model_set_sparse(&w->cm, &sc->sparse, err) < 0))
         return -1;
     /* Host overheads the scenario or its engine preset gives. */
     if (sc->host_step_ns >= 0)
@@ -718,6 +719,10 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         if (!ts)
             return -1;
         replica_set_tiers(&w->reps[i], ts);
+        if (sparse_init(&w->reps[i], sc->seed) < 0) {
+            KT_ERROR(err, NULL, 0, 0, "out of memory for replica %d's page draws", i);
+            return -1;
+        }
     }
     if (tiered) {
         w->prev_link_bytes = calloc((size_t)w->n_reps * TIER_MAX_LINKS, sizeof *w->prev_link_bytes);

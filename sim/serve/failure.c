@@ -31,6 +31,7 @@ void replica_fail(replica *r, serve_done_fn on_lost)
     r->step.n_batch = 0;
     r->fetch.n_pending = 0;
     r->swap.n_pending = 0;
+    sparse_lose_all(r);
     for (int i = 0; i < SERVE_MAX_PREFETCHES; i++)
         if (r->fetch.prefetches[i].waiter) {
             r->fetch.prefetches[i].waiter->prefetch_slot = -1;

@@ -75,7 +75,7 @@ static void fetch_part_done(serve_req *q, int64_t now)
         return;
     }
     q->rec.fetch_ns += now - q->fetch_start_ns;
-    if (--r->fetch.n_pending == 0 && r->swap.n_pending == 0)
+    if (--r->fetch.n_pending == 0 && replica_kv_pending(r) == 0)
         replica_resume_after_fetch(r, now);
 }
 

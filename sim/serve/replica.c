@@ -46,6 +46,7 @@ int replica_init(replica *r, const replica_config *c)
     r->on_done = c->on_done;
     r->ud = c->ud;
     admission_state_init(&r->adm);
+    r->sparse.tier = -1;
     int steps = cfg->max_multi_step > 0 ? cfg->max_multi_step : 1;
     r->kv = kv_pool_new(c->kv_blocks, c->block_tokens, c->prefix_cache ? KV_PREFIX_CACHE_ON : KV_PREFIX_CACHE_OFF);
     if (r->kv)
@@ -68,6 +69,7 @@ int replica_init(replica *r, const replica_config *c)
 void replica_destroy(replica *r)
 {
     tier_set_free(r->tiers);
+    sparse_destroy(r);
     free(r->fetch.hash_scratch);
     kv_pool_free(r->kv);
     free(r->queue.running);
@@ -162,6 +164,7 @@ void replica_req_drop_kv(replica *r, serve_req *q)
     q->computed = 0;
     q->retention_dropped_tokens = 0;
     q->remote_tokens = 0;
+    sparse_forget(q);
 }
 
 /* Largest KV a request ever needs: its prompt and all but its last output token. */
@@ -292,7 +295,7 @@ static int multi_step_count(const replica *r)
 {
     int could_admit = (r->queue.wait_head || r->disagg.in_wait_head || r->swap.head) &&
                       r->queue.n_running < r->cfg.max_running;
-    if (r->cfg.max_multi_step <= 1 || could_admit ||
+    if (r->cfg.max_multi_step <= 1 || could_admit || sparse_moves_pages(r) ||
         r->step.n_batch != r->queue.n_running || r->step.n_batch > r->cfg.token_budget)
         return 1;
     int64_t k = r->cfg.max_multi_step;
@@ -379,7 +382,7 @@ static void cost_steps(replica *r, int64_t start)
             const serve_batch_entry *b = &r->step.batch[i];
             /* Step s > 0 of a run is a decode step of every entry. */
             int64_t before = s * replica_decode_tokens(r, b->r);
-            r->step.cseqs[i] = (cost_seq){ b->tokens, serve_req_kv_tokens(b->r) + before,
+            r->step.cseqs[i] = (cost_seq){ b->tokens, serve_req_attn_tokens(b->r) + before,
                                            s ? 0 : b->wasted + b->wasted_tier };
             n_logits += b->r->computed + b->tokens == b->r->num_tokens;
         }
@@ -388,6 +391,16 @@ static void cost_steps(replica *r, int64_t start)
         t += r->step.step_cost[s].total_ns;
         r->step.step_end_ns[s] = t;
     }
+}
+
+/* The planned run's compute starts at now: its steps are costed, the
+ * pages the next step is predicted to select start moving, and its end is
+ * scheduled. */
+static void start_compute(replica *r, int64_t now)
+{
+    cost_steps(r, now);
+    sparse_step_compute(r);
+    r->step.ev = engine_at(r->eng, r->step.step_end_ns[r->step.steps - 1], replica_on_step_end, r, 0);
 }
 
 /* Plans and starts the next run if there is work. */
@@ -404,15 +417,16 @@ static void replica_plan(replica *r)
     r->step.steps = replica_kv_pending(r) ? 1 : multi_step_count(r);
     r->step.applied = 0;
     r->step.busy = 1;
-    if ((r->fetch.n_pending && !fetch_policy_overlaps_compute(r->tiers->cfg.fetch)) || r->swap.n_pending) {
-        /* A page fault, or swap copies queued ahead of the forward pass:
-         * the GPU waits for them before the step. */
+    sparse_step_plan(r);
+    if ((r->fetch.n_pending && !fetch_policy_overlaps_compute(r->tiers->cfg.fetch)) || r->swap.n_pending ||
+        r->sparse.n_pending) {
+        /* A page fault, or swap copies or selected pages queued ahead of
+         * the forward pass: the GPU waits for them before the step. */
         r->step.wait = WAIT_START;
         r->step.wait_since_ns = now;
         return;
     }
-    cost_steps(r, now);
-    r->step.ev = engine_at(r->eng, r->step.step_end_ns[r->step.steps - 1], replica_on_step_end, r, 0);
+    start_compute(r, now);
 }
 
 /* The last KV a waiting step needed has arrived at now. */
@@ -420,18 +434,18 @@ void replica_resume_after_fetch(replica *r, int64_t now)
 {
     if (r->step.wait == WAIT_START) {
         r->acct->stall_ns += now - r->step.wait_since_ns;
-        cost_steps(r, now);
+        sparse_step_resumed(r, now - r->step.wait_since_ns);
+        r->step.wait = WAIT_NONE;
+        start_compute(r, now);
     } else if (r->step.wait == WAIT_END) {
         /* Layer by layer: only the last layer's compute is left once the
          * last layer's KV is in. */
         int64_t end = now + r->step.step_cost[0].total_ns / r->cm->m->n_layers;
         r->acct->stall_ns += end - r->step.wait_since_ns;
         r->step.step_end_ns[0] = end;
-    } else {
-        return;
+        r->step.wait = WAIT_NONE;
+        r->step.ev = engine_at(r->eng, r->step.step_end_ns[r->step.steps - 1], replica_on_step_end, r, 0);
     }
-    r->step.wait = WAIT_NONE;
-    r->step.ev = engine_at(r->eng, r->step.step_end_ns[r->step.steps - 1], replica_on_step_end, r, 0);
 }
 
 static void note_gap(replica *r, serve_req *q, int64_t gap)
@@ -533,9 +547,11 @@ static void apply_step(replica *r, int s)
         q->computed += b->tokens;
         q->rec.recomputed_tokens += s ? 0 : b->wasted + b->wasted_tier;
         kv_seq_commit(r->kv, &q->seq, &q->content, q->computed);
-        if (r->cfg.retention_window_tokens && q->computed - b->tokens < q->rec.prompt_tokens &&
-            q->computed >= q->rec.prompt_tokens)
-            retention_apply(r, q);
+        if (q->computed - b->tokens < q->rec.prompt_tokens && q->computed >= q->rec.prompt_tokens) {
+            if (r->cfg.retention_window_tokens)
+                retention_apply(r, q);
+            sparse_offload(r, q);
+        }
         if (q->computed == q->num_tokens) {
             int last = emit_token(r, q, t, gap_entry);
             /* A prefill replica's part ends with the first token. */
@@ -581,6 +597,16 @@ void replica_on_step_end(engine *eng, void *ctx, uint64_t arg)
     replica_plan(r);
     if (r->tiers)
         tier_set_flush(r->tiers);
+}
+
+void replica_kv_landed(replica *r, int64_t now)
+{
+    if (replica_kv_pending(r) > 0)
+        return;
+    if (r->step.busy && r->step.wait == WAIT_START)
+        replica_resume_after_fetch(r, now);
+    else
+        replica_step_if_idle(r);
 }
 
 void replica_sync(replica *r)
@@ -716,6 +742,8 @@ int replica_check(replica *r, kt_err *err)
     kv_seq **seqs = NULL;
     size_t k = 0;
     int rc = collect_seqs(r, &seqs, &k, err);
+    if (rc == 0)
+        rc = sparse_check(r, err);
     if (rc == 0 && !kv_unchanged_since_check(r)) {
         rc = kv_pool_check(r->kv, (const kv_seq *const *)seqs, k, err);
         r->kv_checked.version = kv_pool_version(r->kv);
@@ -737,6 +765,8 @@ int replica_check_touched(replica *r, kt_err *err)
     kv_seq **seqs = NULL;
     size_t k = 0;
     int rc = collect_seqs(r, &seqs, &k, err);
+    if (rc == 0)
+        rc = sparse_check(r, err);
     if (rc == 0)
         rc = kv_pool_check_touched(r->kv, seqs, k, err);
     free(seqs);

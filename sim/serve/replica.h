@@ -11,6 +11,7 @@
 #include "fabric.h"
 #include "kv.h"
 #include "metrics.h"
+#include "sparse.h"
 #include "tier.h"
 
 /* What a replica does with a prompt longer than the model's context. */
@@ -95,6 +96,7 @@ typedef struct serve_req {
     int64_t fetch_blocks[TIER_MAX];
     int64_t tier_recompute_until;  /* tokens below this were in a lower tier: recomputing is waste */
     int prefetch_slot;          /* prefetch record it waits for, -1 none */
+    serve_sparse_pages sparse;  /* sparse attention's pages when its KV lies in a tier */
     /* Disaggregated serving: once prefilled, the prompt's KV moves from
      * the prefill replica (src_rep, blocks in src_seq) to a decode replica
      * (blocks reserved in seq) before the request decodes there. */
@@ -270,6 +272,7 @@ typedef struct replica {
     replica_check_cache kv_checked;
     admission_state adm;        /* the admission policy's memory */
     replica_swap swap;
+    replica_sparse sparse;      /* sparse attention's page movement (sparse.c) */
 } replica;
 
 /* What a replica is made of. The engine, cost model and metrics are not

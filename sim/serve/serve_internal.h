@@ -4,10 +4,18 @@
 
 #include "serve.h"
 
-/* Tokens of q whose KV is in HBM (retention may have removed some). */
+/* Tokens of q whose KV is in HBM (retention may have removed some, and
+ * sparse attention moved some to a tier). */
 static inline int64_t serve_req_kv_tokens(const serve_req *q)
 {
-    return q->computed - q->retention_dropped_tokens - q->remote_tokens;
+    return q->computed - q->retention_dropped_tokens - q->remote_tokens - q->sparse.freed_tokens;
+}
+
+/* Tokens q's decode attends over: those in HBM and those whose sparse
+ * layers' KV lies in a tier (their selected pages come up each step). */
+static inline int64_t serve_req_attn_tokens(const serve_req *q)
+{
+    return serve_req_kv_tokens(q) + q->sparse.freed_tokens;
 }
 
 /* replica.c */
@@ -84,11 +92,15 @@ int swap_out(replica *r, serve_req *v);
 void swap_in_ready(replica *r, int64_t *budget);
 /* r failed: its swapped sequences go to on_lost to start again elsewhere. */
 void swap_lose_all(replica *r);
-/* KV copies, fetches or swaps, the planned step waits for. */
+/* KV copies, fetches, swaps or sparse attention's pages, the planned step waits for. */
 static inline int replica_kv_pending(const replica *r)
 {
-    return r->fetch.n_pending + r->swap.n_pending;
+    return r->fetch.n_pending + r->swap.n_pending + r->sparse.n_pending;
 }
+/* A copy the planned step may wait for ended at now (its counter already
+ * lowered): once none is left, the waiting step starts, or an idle
+ * replica plans one. */
+void replica_kv_landed(replica *r, int64_t now);
 
 /* failure.c */
 

@@ -35,12 +35,10 @@ static void on_swap_done(void *ud, uint64_t tag, int64_t now)
 {
     (void)tag;
     replica *r = ud;
-    if (r->failure.failed || --r->swap.n_pending > 0 || r->fetch.n_pending > 0)
+    if (r->failure.failed)
         return;
-    if (r->step.busy && r->step.wait == WAIT_START)
-        replica_resume_after_fetch(r, now);
-    else
-        replica_step_if_idle(r);
+    r->swap.n_pending--;
+    replica_kv_landed(r, now);
 }
 
 /* Starts copying n_blocks blocks of KV between HBM and the host tier
@@ -68,7 +66,7 @@ int swap_out(replica *r, serve_req *v)
 {
     int64_t tokens = serve_req_kv_tokens(v), blocks = kv_blocks(r, tokens);
     if (r->cfg.preemption != PREEMPT_SWAP || r->swap.host_tier < 0 || tokens <= 0 || v->fetching ||
-        v->remote_tokens || v->retention_dropped_tokens || r->swap.used_blocks + blocks > r->swap.capacity_blocks)
+        v->remote_tokens || v->retention_dropped_tokens || v->sparse.tier_tokens || r->swap.used_blocks + blocks > r->swap.capacity_blocks)
         return -1;
     start_copy(r, blocks, 0);
     kv_seq_release(r->kv, &v->seq);
