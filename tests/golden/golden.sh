@@ -132,6 +132,7 @@ rj run-multiturn-tiers             'scenarios/multiturn-tiers.yaml'
 rj run-node-failure                'scenarios/node-failure.yaml'
 rj run-paged-attention-over-rdma   'scenarios/paged-attention-over-rdma.yaml'
 rj run-quickstart                  'scenarios/quickstart.yaml'
+rj run-sparse-1m                   'scenarios/sparse-1m.yaml'
 
 # ---------- the text summary, and --check (every invariant after every event) ----------
 c text-quickstart          'kvtier run scenarios/quickstart.yaml --no-db'
@@ -143,6 +144,8 @@ c text-mooncake-3000       'kvtier run scenarios/mooncake.yaml --no-db --set wor
 c check-quickstart         'kvtier run scenarios/quickstart.yaml --no-db --json --check'
 c check-multiturn-tiers    'kvtier run scenarios/multiturn-tiers.yaml --no-db --json --check --set workload.sessions=60'
 c check-fleet-faults       'kvtier run scenarios/quickstart.yaml --no-db --json --check --set replicas.count=4 --set replicas.prefill_replicas=2 --set "faults=[{at: 60s, replica: 2}]"'
+c text-sparse-1m           'kvtier run scenarios/sparse-1m.yaml --no-db'
+c check-sparse-1m          'kvtier run scenarios/sparse-1m.yaml --no-db --json --check'
 
 # ---------- KV tiers below HBM (multiturn-tiers.yaml) ----------
 M=scenarios/multiturn-tiers.yaml
@@ -170,6 +173,15 @@ for d in recompute fetch; do for k in bf16 fp8; do for io in async sync; do
     rj rdma-$d-$k-$io "$P --set kv_policy.decide=$d --set kv.dtype=$k --set kv_policy.io=$io"
 done; done; done
 rj rdma-in-storage-attention "$P --set kv_policy.in_storage_attention=true"
+
+# ---------- sparse attention by page selection (README table) ----------
+S=scenarios/sparse-1m.yaml
+rj set-sparse-recall-0.99    "$S --set sparse_attention.recall=0.99"
+rj set-sparse-prefetch-off   "$S --set sparse_attention.prefetch=off"
+rj set-sparse-full-dram      "$S --set sparse_attention.budget_tokens=1M --set sparse_attention.metadata=none --set sparse_attention.hbm_tokens=0 --set sparse_attention.recall=1"
+rj set-sparse-full-hbm       "$S --set sparse_attention.budget_tokens=1M --set sparse_attention.metadata=none --set 'sparse_attention.kv_tier=\"\"'"
+rj set-sparse-hbm            "$S --set 'sparse_attention.kv_tier=\"\"'"
+rj set-sparse-multiturn      "scenarios/multiturn-tiers.yaml --set kv_policy.tiers_used=1 --set sparse_attention.budget_tokens=1024 --set sparse_attention.kv_tier=dram --set sparse_attention.recall=0.9 --set workload.sessions=60"
 
 # ---------- KV precision, scheduler knobs (quickstart.yaml) ----------
 Q=scenarios/quickstart.yaml
