@@ -173,6 +173,8 @@ static void test_bad_settings(void)
         { "sparse_attention.prefetch=yes", "sparse_attention.prefetch" },
         { "sparse_attention.dense_layers=32", "sparse_attention.dense_layers" },
         { "sparse_attention.metadata=lowrank", "sparse_attention.metadata" },
+        /* DeepSeek-V3's layers are all MLA: none selects. */
+        { "model=deepseek-v3", "no layer of deepseek-v3 selects pages" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *sets[] = { (char *)cases[i].set };

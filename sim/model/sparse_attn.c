@@ -46,7 +46,13 @@ int sparse_attn_from_conf(conf_node *root, const model_card *m, int block_tokens
     if (hbm >= 0 && conf_i64_of(conf_find(n, "hbm_tokens"), hbm, &c->hbm_tokens, err) < 0)
         return -1;
     c->metadata = (sparse_attn_metadata)meta;
-    return check_budget(n, c, err);
+    if (check_budget(n, c, err) < 0)
+        return -1;
+    if (sparse_attn_sparse_layers(c, m) > 0)
+        return 0;
+    CONF_ERROR(err, n, "sparse_attention: no layer of %s selects pages (global-attention layers past the first "
+               "%d dense ones)", m->name, c->dense_layers);
+    return -1;
 }
 
 int sparse_attn_layer_sparse(const sparse_attn_cfg *c, const model_card *m, int layer)
