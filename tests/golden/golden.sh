@@ -181,6 +181,7 @@ rj set-sparse-prefetch-off   "$S --set sparse_attention.prefetch=off"
 rj set-sparse-full-dram      "$S --set sparse_attention.budget_tokens=1M --set sparse_attention.metadata=none --set sparse_attention.hbm_tokens=0 --set sparse_attention.recall=1"
 rj set-sparse-full-hbm       "$S --set sparse_attention.budget_tokens=1M --set sparse_attention.metadata=none --set 'sparse_attention.kv_tier=\"\"'"
 rj set-sparse-hbm            "$S --set 'sparse_attention.kv_tier=\"\"'"
+rj set-sparse-nvme           "$S --set \"tiers=[{name: nvme, kind: nvme, capacity: 7.68TB, drives: 4, read: 14GB/s, write: 7GB/s, iops: 2500000, latency: 80us, queue_depth: 128}]\" --set sparse_attention.kv_tier=nvme"
 rj set-sparse-multiturn      "scenarios/multiturn-tiers.yaml --set kv_policy.tiers_used=1 --set sparse_attention.budget_tokens=1024 --set sparse_attention.kv_tier=dram --set sparse_attention.recall=0.9 --set workload.sessions=60"
 
 # ---------- KV precision, scheduler knobs (quickstart.yaml) ----------
