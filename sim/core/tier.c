@@ -756,7 +756,6 @@ int tier_set_fetch(tier_set *ts, const int64_t counts[TIER_MAX], fabric_done_fn 
     return started;
 }
 
-
 int64_t tier_attention_layer_ns(const tier_set *ts, int t, const model_card *m, int layer, int64_t n_new,
                                 int64_t prefix_tokens)
 {
