@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include <math.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -581,6 +582,7 @@ double metrics_session_span_mean_ns(const metrics *m)
 
 static size_t field(metrics_field *f, size_t n, const char *name, double v, const char *unit)
 {
+    assert(n < METRICS_MAX_FIELDS);
     snprintf(f[n].name, sizeof f[n].name, "%s", name);
     f[n].value = v;
     f[n].unit = unit;

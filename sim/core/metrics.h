@@ -298,7 +298,8 @@ typedef struct metrics_field {
     double value;
     const char *unit;
 } metrics_field;
-#define METRICS_MAX_FIELDS 96
+/* Room for every field metrics_summary_fields can list; field() asserts it. */
+#define METRICS_MAX_FIELDS 192
 /* Lists the summary's figures (latencies in ms, E2E and durations in s).
  * The counts of engine behaviours a scenario must ask for (truncated,
  * swap_outs)
