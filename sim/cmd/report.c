@@ -1,8 +1,10 @@
 /* report.c — prints a run's summary: a console table of latency quantiles and the run's totals, or JSON. */
 #include "report.h"
+#include "kv_plan.h"
 #include "preset.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <string.h>
 
 /* 1234567 -> "1,234,567" into buf. */
@@ -142,6 +144,10 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
     fprintf(out, "KV: %s blocks of %d tokens per replica (%s); prefix cache hit %.1f%% of prompt tokens; %s preemptions\n",
             grouped(sc->kv_blocks_per_replica, b, sizeof b), sc->kv_block_tokens, dtype_name(sc->kv_dtype), 100 * s->prefix_hit_ratio,
             grouped(s->preemptions, a, sizeof a));
+    if (kv_plan_is_set(sc->model))
+        fprintf(out, "  KV per layer: %s; %s B per block over the replica; %.2f GPU-s dequantizing before attention\n",
+                kv_plan_describe(sc->model, sc->kv_dtype, slo, sizeof slo), grouped(llround(s->kv_block_bytes), a, sizeof a),
+                s->dequant_s);
     if (s->swap_outs)
         fprintf(out, "  of which %s swapped KV to host memory and back (scheduler.preemption: swap)\n",
                 grouped(s->swap_outs, a, sizeof a));

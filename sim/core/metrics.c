@@ -335,6 +335,7 @@ static void summarize_replicas(const metrics *m, const metrics_cost *cost, metri
         s->gpus += r->gpus;
         busy_gpu_s += r->busy_ns / 1e9 * r->gpus;
         s->stall_s += r->stall_ns / 1e9 * r->gpus;
+        s->dequant_s += r->dequant_ns / 1e9 * r->gpus;
         for (int c = 0; c < WASTE_CAUSE_COUNT; c++)
             s->gpu_s_wasted[c] += r->gpu_ns_wasted[c] / 1e9;
         useful += useful_flops(r);
@@ -625,6 +626,8 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
     n = field(f, n, "kv_handoffs", (double)s->handoffs, "requests");
     n = dist_fields(f, n, "kv_transfer", &s->kv_transfer_ns, 1e6, "ms");
     n = field(f, n, "gpu_stall", s->stall_s, "GPU-s");
+    if (s->dequant_s > 0)
+        n = field(f, n, "kv_dequant", s->dequant_s, "GPU-s");
     n = field(f, n, "trace_block_reuse", s->trace_block_reuse, "fraction");
     n = field(f, n, "retention_dropped_tokens", (double)s->retention_dropped_tokens, "tokens");
     n = field(f, n, "retention_offloaded_tokens", (double)s->retention_offloaded_tokens, "tokens");

@@ -55,6 +55,7 @@ typedef struct metrics_replica {
     int gpus;
     int64_t busy_ns;
     int64_t stall_ns;               /* GPU idle waiting for KV pages */
+    int64_t dequant_ns;             /* part of busy_ns dequantizing KV before attention */
     int64_t iterations;
     double flops;
     double flops_wasted[WASTE_CAUSE_COUNT];
@@ -183,6 +184,7 @@ typedef struct metrics_summary {
     int64_t handoffs;               /* disaggregated: completed requests whose KV moved to a decode replica */
     metrics_dist kv_transfer_ns;    /* of those: first token to KV landing (queueing for blocks + transfer) */
     double stall_s;                 /* GPU-seconds idle waiting for pages */
+    double dequant_s;               /* GPU-seconds dequantizing KV before attention (kv.packed_attention false) */
     double trace_block_reuse;       /* reused / all prefix-hash blocks of the trace's requests */
     int64_t retention_dropped_tokens, retention_offloaded_tokens, in_storage_tokens;
     int64_t preemptions;

@@ -9,6 +9,7 @@
 
 #include "cost.h"
 #include "kv_layout.h"
+#include "kv_plan.h"
 
 #ifndef KT_PKGDATADIR
 #define KT_PKGDATADIR "/usr/local/share/kvtier"
@@ -221,6 +222,7 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
     sc->prefix_cache = 1;
     if (failed)
         return -1;
+    int packed = 1;
     if (n && (conf_int(n, "block_tokens", CONF_OPTIONAL, 1, 4096, &sc->kv_block_tokens, err) < 0 ||
               conf_enum(n, "dtype", CONF_OPTIONAL, dtype_names, &dtype, err) < 0 ||
               conf_f64(n, "hbm_fraction", CONF_OPTIONAL, SCENARIO_MIN_HBM_FRACTION, 1.0, &sc->hbm_fraction, err) < 0 ||
@@ -228,8 +230,13 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
                        err) < 0 ||
               conf_bool(n, "prefix_caching", CONF_OPTIONAL, &sc->prefix_cache, err) < 0 ||
               conf_enum(n, "eviction", CONF_OPTIONAL, kv_eviction_names, &eviction, err) < 0 ||
-              load_retention(sc, n, err) < 0))
+              load_retention(sc, n, err) < 0 ||
+              /* Sharing first: precision skips the layers that share. */
+              kv_plan_sharing_read(conf_take(n, "sharing"), sc->model, err) < 0 ||
+              kv_plan_precision_read(conf_take(n, "precision"), sc->model, err) < 0 ||
+              conf_bool(n, "packed_attention", CONF_OPTIONAL, &packed, err) < 0))
         return -1;
+    sc->model->kv_dequant = !packed;
     origin_note(&sc->kv_origin, "kv.hbm_fraction", n ? conf_find(n, "hbm_fraction") : NULL, n, sc->file);
     sc->kv_dtype = (kt_dtype)dtype;
     sc->eviction = (kv_eviction)eviction;
