@@ -42,7 +42,14 @@ int kv_plan_sharing_read(conf_node *n, model_card *m, kt_err *err)
         return -1;
     sources = conf_take(n, "sources");
     if ((every > 0) == (sources != NULL)) {
-        CONF_ERROR(err, n, "give exactly one of 'every' and 'sources'");
+        const conf_node *other = NULL;
+        for (size_t i = 0; i < n->n_kids && !other; i++)
+            if (!n->kids[i]->used)
+                other = n->kids[i];
+        if (other)
+            CONF_ERROR(err, n, "give exactly one of 'every' and 'sources' (is '%s' misspelt?)", other->key);
+        else
+            CONF_ERROR(err, n, "give exactly one of 'every' and 'sources'");
         return -1;
     }
     if (sources && conf_expect(sources, CONF_SEQ, err) < 0)
@@ -92,6 +99,10 @@ int kv_plan_precision_read(conf_node *n, model_card *m, kt_err *err)
         return 0;
     if (conf_expect(n, CONF_SEQ, err) < 0)
         return -1;
+    for (int l = 0; l < m->n_layers && n->n_kids == 0; l++)
+        m->layers[l].kv_own_dtype = 0;          /* [] : every layer at the served dtype */
+    if (n->n_kids == 0)
+        return 0;
     for (size_t i = 0; i < n->n_kids; i++) {
         int c = read_precision_group(n->kids[i], covered, i + 1 == n->n_kids, m, err);
         if (c < 0)

@@ -19,7 +19,7 @@ int kv_plan_sharing_read(conf_node *n, model_card *m, kt_err *err);
  * list of layer groups in layer order,
  * [{layers: N, dtype: D}, ..., {dtype: D}], the last one's `layers` left
  * out meaning the rest; the counts must cover every layer. Sets each
- * layer's own KV dtype. Returns 0, or -1 with err at the node. */
+ * layer's own KV dtype; [] gives every layer the served dtype. Returns 0, or -1 with err at the node. */
 int kv_plan_precision_read(conf_node *n, model_card *m, kt_err *err);
 
 /* A reader above, applied to YAML text (a command-line option's value,

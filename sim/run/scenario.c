@@ -689,7 +689,7 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
         return -1;
     sc->seed = (uint64_t)seed;
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
-        load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, &sc->tiers, err) < 0 ||
+        load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, sc->hw->c2c_bw_Bps, &sc->tiers, err) < 0 ||
         load_workload(sc, root, err) < 0 ||
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
