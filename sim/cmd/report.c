@@ -62,6 +62,19 @@ static void report_tiers(FILE *out, const scenario *sc, const metrics_summary *s
             (long long)s->tier_recomputed_tokens);
 }
 
+/* The semantic cache: what it answered, what it cost the misses, what it saved. */
+static void report_semcache(FILE *out, const scenario *sc, const metrics_summary *s)
+{
+    const metrics_semcache *c = &s->semcache;
+    fprintf(out, "semantic cache (%s index, in %s): %lld of %lld requests answered (%.1f%%), %lld of them wrongly;"
+                 " %lld similar prompts found evicted\n",
+            semcache_index_names[sc->semcache.index], sc->semcache.tier, (long long)c->hits, (long long)c->lookups,
+            100 * s->semcache_hit_ratio, (long long)c->false_hits, (long long)c->capacity_misses);
+    fprintf(out, "  hits answered in %.2f ms mean; misses waited %.2f ms more before the engine; %.2f GPU-s saved ($%.4f)\n",
+            c->hits ? c->hit_latency_ns / 1e6 / (double)c->hits : 0,
+            c->misses ? c->miss_delay_ns / 1e6 / (double)c->misses : 0, s->semcache_gpu_s_saved, s->semcache_usd_saved);
+}
+
 /* Disaggregated serving: the pools and what moving KV between them cost. */
 static void report_handoffs(FILE *out, const scenario *sc, const metrics_summary *s)
 {
@@ -151,6 +164,8 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
     if (s->swap_outs)
         fprintf(out, "  of which %s swapped KV to host memory and back (scheduler.preemption: swap)\n",
                 grouped(s->swap_outs, a, sizeof a));
+    if (s->semcache.lookups)
+        report_semcache(out, sc, s);
     if (sc->tiers.n)
         report_tiers(out, sc, s);
     if (sc->prefill_replicas)

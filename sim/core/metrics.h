@@ -167,6 +167,15 @@ typedef struct metrics_steady {
 #define METRICS_STEADY_ALPHA 0.01
 /* Fewer arrivals than this in the window: no line worth fitting. */
 #define METRICS_STEADY_MIN_SAMPLES 8
+/* A semantic prompt cache's totals, set by the simulator after the run (all
+ * 0 without one). Invariants: hits + misses == lookups; false_hits <= hits. */
+typedef struct metrics_semcache {
+    int64_t lookups, hits, misses, false_hits, capacity_misses, evicted;
+    int64_t miss_delay_ns;          /* summed over misses: embedding + lookup before the engine */
+    int64_t hit_latency_ns;         /* summed over hits: the whole answer time */
+    double held_bytes;              /* entries held at the end × entry bytes */
+} metrics_semcache;
+
 /* MSER never truncates more than this share of the samples (White 1997): a
  * series that needs more has no steady state to measure. */
 #define METRICS_MSER_MAX_SHARE 0.5
@@ -185,6 +194,10 @@ typedef struct metrics_summary {
     metrics_dist kv_transfer_ns;    /* of those: first token to KV landing (queueing for blocks + transfer) */
     double stall_s;                 /* GPU-seconds idle waiting for pages */
     double dequant_s;               /* GPU-seconds dequantizing KV before attention (kv.packed_attention false) */
+    metrics_semcache semcache;      /* the semantic cache's totals, copied */
+    double semcache_hit_ratio;      /* hits / lookups */
+    double semcache_gpu_s_saved;    /* hits × the engine's busy GPU-seconds per completed request */
+    double semcache_usd_saved;      /* those GPU-seconds at the GPUs' cost per second */
     double trace_block_reuse;       /* reused / all prefix-hash blocks of the trace's requests */
     int64_t retention_dropped_tokens, retention_offloaded_tokens, in_storage_tokens;
     int64_t preemptions;
@@ -227,6 +240,7 @@ typedef struct metrics {
     size_t n_tier_samples, cap_tier_samples;
     uint32_t kv_blocks_per_replica; /* HBM KV pool of each replica (set by the simulator) */
     double kv_block_bytes;          /* one HBM block over a replica's GPUs */
+    metrics_semcache semcache;
 } metrics;
 
 metrics *metrics_new(int n_replicas);
@@ -290,7 +304,7 @@ typedef struct metrics_field {
     double value;
     const char *unit;
 } metrics_field;
-#define METRICS_MAX_FIELDS 96
+#define METRICS_MAX_FIELDS 128
 /* Lists the summary's figures (latencies in ms, E2E and durations in s).
  * The counts of engine behaviours a scenario must ask for (truncated,
  * swap_outs)

@@ -243,6 +243,20 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+/* semantic_cache: after the workload, which it must be synthetic for:
+ * trace replay carries no answers a cache could have held. */
+static int load_semcache(scenario *sc, conf_node *root, kt_err *err)
+{
+    conf_node *n = conf_take(root, "semantic_cache");
+    if (semcache_cfg_from_conf(n, &sc->semcache, err) < 0)
+        return -1;
+    if (sc->semcache.on && sc->trace.on) {
+        CONF_ERROR(err, n, "a semantic cache needs a synthetic workload (trace replay has no answers to cache)");
+        return -1;
+    }
+    return 0;
+}
+
 /* vLLM's token budget without chunked prefill when none is given:
  * max(max_model_len, 2048) (SchedulerConfig, vllm/config.py, v0.4; 2048
  * is its _DEFAULT_MAX_NUM_BATCHED_TOKENS). */
@@ -690,7 +704,7 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
     sc->seed = (uint64_t)seed;
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
         load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, sc->hw->c2c_bw_Bps, &sc->tiers, err) < 0 ||
-        load_workload(sc, root, err) < 0 ||
+        load_workload(sc, root, err) < 0 || load_semcache(sc, root, err) < 0 ||
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
         return -1;

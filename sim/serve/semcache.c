@@ -85,7 +85,14 @@ int64_t semcache_lookup_ns(const semcache_cfg *c, double entries)
     int i = 1;
     while (p[i].entries < entries)
         i++;
-    double f = log(entries / p[i - 1].entries) / log(p[i].entries / p[i - 1].entries);
+    /* A flat index scans every vector: time grows with their count. A
+     * graph index walks a path whose length grows with its logarithm. */
+    double f = 0;
+    switch (c->index) {
+    case SEMCACHE_INDEX_FLAT: f = (entries - p[i - 1].entries) / (p[i].entries - p[i - 1].entries); break;
+    case SEMCACHE_INDEX_HNSW: f = log(entries / p[i - 1].entries) / log(p[i].entries / p[i - 1].entries); break;
+    case SEMCACHE_INDEX_COUNT: break;
+    }
     return llround((double)p[i - 1].latency_ns + f * (double)(p[i].latency_ns - p[i - 1].latency_ns));
 }
 

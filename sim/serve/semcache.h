@@ -43,8 +43,9 @@ typedef struct semcache_cfg {
  * or -1 with err at the offending node. */
 int semcache_cfg_from_conf(conf_node *n, semcache_cfg *c, kt_err *err);
 
-/* Lookup latency with `entries` held: linear in log(entries) between the
- * points, the nearest point's latency outside them. */
+/* Lookup latency with `entries` held, between the two points around it:
+ * linear in entries for a flat index (a scan), in log(entries) for a graph
+ * (HNSW: a walk of about log n hops); outside the points, the nearest. */
 int64_t semcache_lookup_ns(const semcache_cfg *c, double entries);
 
 /* What the cache answered for one request. */
