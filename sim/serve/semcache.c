@@ -38,9 +38,10 @@ int semcache_cfg_from_conf(conf_node *n, semcache_cfg *c, kt_err *err)
     memset(c, 0, sizeof *c);
     if (!n)
         return 0;
-    int index = 0;
+    int index = 0, enabled = 1;
     conf_node *emb, *idx;
     if (conf_expect(n, CONF_MAP, err) < 0 ||
+        conf_bool(n, "enabled", CONF_OPTIONAL, &enabled, err) < 0 ||
         conf_f64(n, "hit_rate", CONF_REQUIRED, 0, 1, &c->hit_rate, err) < 0 ||
         conf_f64(n, "false_hit_rate", CONF_REQUIRED, 0, 1, &c->false_hit_rate, err) < 0 ||
         conf_qty(n, "entry_bytes", CONF_REQUIRED, UNITS_BYTES, 1, 1e12, &c->entry_bytes, err) < 0 ||
@@ -70,7 +71,7 @@ int semcache_cfg_from_conf(conf_node *n, semcache_cfg *c, kt_err *err)
         return -1;
     }
     c->index = (semcache_index)index;
-    c->on = 1;
+    c->on = enabled;
     return 0;
 }
 

@@ -39,8 +39,9 @@ typedef struct semcache_cfg {
     char tier[32];              /* the memory they live in, as the scenario names it */
 } semcache_cfg;
 
-/* Reads n (the scenario's `semantic_cache:`, NULL: off) into c. Returns 0,
- * or -1 with err at the offending node. */
+/* Reads n (the scenario's `semantic_cache:`, NULL: off; `enabled: false`
+ * keeps the figures and turns it off) into c. Returns 0, or -1 with err at
+ * the offending node. */
 int semcache_cfg_from_conf(conf_node *n, semcache_cfg *c, kt_err *err);
 
 /* Lookup latency with `entries` held, between the two points around it:
