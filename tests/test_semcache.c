@@ -169,6 +169,25 @@ static void test_scenario_split(void)
     scenario_free(sc);
 }
 
+/* A cache naming a KV tier takes its capacity from it: multiturn-tiers'
+ * 96 GiB DRAM tier keeps 96 − 1 = 95 GiB for KV with a 1 GiB cache; one as
+ * large as the tier is refused at its capacity. */
+static void test_tier_capacity(void)
+{
+    kt_err err;
+    char *sets[] = { "semantic_cache={hit_rate: 0.1, false_hit_rate: 0, entry_bytes: 4KB, capacity: 1GiB, tier: dram, "
+                     "embedding: {latency: 1ms}, index: {kind: hnsw, lookup: [{entries: 1, latency: 0.1ms}]}}" };
+    scenario *sc = scenario_load(tu_path("scenarios/multiturn-tiers.yaml"), sets, 1, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CU_ASSERT_STRING_EQUAL(sc->tiers.tier[0].name, "dram");
+    CU_ASSERT_DOUBLE_EQUAL(sc->tiers.tier[0].capacity_bytes, 95.0 * 1073741824.0, 0);
+    scenario_free(sc);
+    char *big[] = { "semantic_cache={hit_rate: 0.1, false_hit_rate: 0, entry_bytes: 4KB, capacity: 96GiB, tier: dram, "
+                    "embedding: {latency: 1ms}, index: {kind: hnsw, lookup: [{entries: 1, latency: 0.1ms}]}}" };
+    CU_ASSERT_PTR_NULL(scenario_load(tu_path("scenarios/multiturn-tiers.yaml"), big, 1, &err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "tier 'dram' holds"));
+}
+
 int main(void)
 {
     setenv("KVTIER_DATA", tu_path(""), 1);
@@ -179,6 +198,7 @@ int main(void)
         { "hit and false-hit rates over many lookups", test_rates },
         { "configuration and its refusals", test_config },
         { "a run's requests split between cache and engine", test_scenario_split },
+        { "a cache in a KV tier takes its capacity", test_tier_capacity },
         { NULL, NULL },
     };
     return tu_run("semcache", tests);

@@ -243,6 +243,26 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+/* A semantic cache whose `tier` names one of the KV tiers takes its
+ * capacity from that tier (every drive of it alike), so KV and cached
+ * answers compete for the memory; any other name is memory kept apart. */
+static int semcache_take_tier(scenario *sc, conf_node *n, kt_err *err)
+{
+    for (int i = 0; i < sc->tiers.n; i++) {
+        tier_cfg *t = &sc->tiers.tier[i];
+        if (strcmp(t->name, sc->semcache.tier) != 0)
+            continue;
+        double per_drive = sc->semcache.capacity_bytes / t->drives;
+        if (!(per_drive < t->capacity_bytes)) {
+            CONF_ERROR(err, conf_find(n, "capacity"), "tier '%s' holds %.0f B a drive: less than the cache's %.0f B",
+                       t->name, t->capacity_bytes, per_drive);
+            return -1;
+        }
+        t->capacity_bytes -= per_drive;
+    }
+    return 0;
+}
+
 /* semantic_cache: after the workload, which it must be synthetic for:
  * trace replay carries no answers a cache could have held. */
 static int load_semcache(scenario *sc, conf_node *root, kt_err *err)
@@ -254,7 +274,7 @@ static int load_semcache(scenario *sc, conf_node *root, kt_err *err)
         CONF_ERROR(err, n, "a semantic cache needs a synthetic workload (trace replay has no answers to cache)");
         return -1;
     }
-    return 0;
+    return sc->semcache.on ? semcache_take_tier(sc, n, err) : 0;
 }
 
 /* vLLM's token budget without chunked prefill when none is given:
