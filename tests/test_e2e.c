@@ -941,6 +941,34 @@ static void test_scout_10m(void)
     scenario_free(sc);
 }
 
+/* The same conversation on 8 GPUs of a GB200 NVL72
+ * (scenarios/llama4-scout-10m-nvl72.yaml). HBM: 186 GB × 0.92 − the
+ * weights / 8 − 8 GiB, in blocks of 256 × 6,144 B. Turn 2 fetches the same
+ * 39,062 blocks from Grace memory over NVLink-C2C: 8 GPUs × 225 GB/s =
+ * 1.8 TB/s, narrower than the 4 Graces' 2 TB/s, so 39,062 × 256 × 49,152 B
+ * / 1.8e12 B/s = 273 ms, against 1.23 s from the H200 node's DRAM. */
+static void test_scout_10m_nvl72(void)
+{
+    kt_err err;
+    const double block_bytes_gpu = 256 * 12 * 512.0, reserve = 8.0 * 1073741824.0;
+    scenario *sc = scenario_load(tu_path("scenarios/llama4-scout-10m-nvl72.yaml"), NULL, 0, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    double budget = 186e9 * 0.92 - model_weight_bytes(sc->model) / 8 - reserve;
+    CU_ASSERT_EQUAL(sc->kv_blocks_per_replica, (uint32_t)floor(budget / block_bytes_gpu));
+    CU_ASSERT_DOUBLE_EQUAL(sc->tiers.c2c_Bps, 225e9, 0);     /* from the profile: no links.c2c */
+    metrics *m = run(sc, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 2);
+    const metrics_req *t1 = &m->reqs[1];
+    CU_ASSERT_EQUAL(t1->outcome, REQ_COMPLETED);
+    CU_ASSERT_EQUAL(t1->tier_hit_tokens[0], 39062 * 256);
+    double fetch_s = 39062.0 * 256 * 49152 / (8 * 225e9);
+    CU_ASSERT(t1->fetch_ns >= (int64_t)(fetch_s * 1e9));
+    CU_ASSERT(t1->fetch_ns <= (int64_t)(fetch_s * 1.01e9));
+    metrics_free(m);
+    scenario_free(sc);
+}
+
 /* Without chunked prefill a prompt runs whole in one step, so a token
  * budget below the model's context (Llama-3.1-8B: 131,072) is refused at
  * load, where the budget was written, naming both keys; left
@@ -984,6 +1012,7 @@ int main(void)
     static const tu_test tests[] = {
         { "no chunked prefill: the budget holds the model's context", test_unchunked_long_prompts },
         { "Llama-4-Scout at 10M tokens: fits, fetched", test_scout_10m },
+        { "Llama-4-Scout at 10M tokens on GB200 NVL72: Grace memory over C2C", test_scout_10m_nvl72 },
         { "every request completes with exactly its tokens", test_every_request_exact },
         { "single request: closed-form timing", test_single_request_closed_form },
         { "multi-step decode equals single stepping", test_multi_step_equals_single_step },

@@ -15,7 +15,8 @@
 #define ASSERT_NEAR(actual, expected) \
     CU_ASSERT_DOUBLE_EQUAL((actual), (expected), fabs((double)(expected)) * 1e-9 + 1e-9)
 
-static const char *const profile_names[] = { "h100-sxm", "h200-sxm", "a100-sxm-80gb", "b200", NULL };
+static const char *const profile_names[] = { "h100-sxm", "h200-sxm", "a100-sxm-80gb", "b200", "gh200", "gb200-nvl72",
+                                              "b300", NULL };
 
 static hw_profile *load_profile(const char *name)
 {
@@ -139,6 +140,47 @@ static void test_b200_figures(void)
     hw_free(h);
 }
 
+/* Rack-scale and next-generation profiles: the spec tables' totals over
+ * their GPUs, worked out here. GB200 NVL72: 13.4 TB / 72 = 186 GB, 576 TB/s
+ * / 72 = 8 TB/s, 130 TB/s NVLink / 72 = 1.8 TB/s both ways, FP8 720 PFLOPS
+ * sparse / 72 / 2 = 5 PFLOPS dense; a Grace's 480 GB and 900 GB/s C2C (450
+ * a direction) serve two GPUs: 240 GB and 225 GB/s each. GH200: 144 GB at
+ * 4.9 TB/s, C2C 900 / 2 = 450 GB/s to 480 GB. B300: 2.3 TB / 8 = 288 GB,
+ * FP4 108 PFLOPS dense / 8 = 13.5; PCIe Gen6 x16 121 GB/s after FLIT,
+ * ~9% TLP overhead: 110 GB/s. A profile without C2C figures reads 0. */
+static void test_rack_scale_figures(void)
+{
+    hw_profile *h = load_profile("gb200-nvl72");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    ASSERT_NEAR(h->hbm_bytes, 186e9);
+    ASSERT_NEAR(h->hbm_bw_Bps, 8e12);
+    ASSERT_NEAR(h->nvlink_bw_Bps, 900e9);
+    ASSERT_NEAR(h->peak_flops[DTYPE_FP8], 5e15);
+    CU_ASSERT_EQUAL(h->nvlink_domain_gpus, 72);
+    ASSERT_NEAR(h->c2c_bw_Bps, 225e9);
+    ASSERT_NEAR(h->c2c_memory_bytes, 240e9);
+    hw_free(h);
+    h = load_profile("gh200");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    ASSERT_NEAR(h->hbm_bytes, 144e9);
+    ASSERT_NEAR(h->hbm_bw_Bps, 4.9e12);
+    ASSERT_NEAR(h->c2c_bw_Bps, 450e9);
+    ASSERT_NEAR(h->c2c_memory_bytes, 480e9);
+    hw_free(h);
+    h = load_profile("b300");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    ASSERT_NEAR(h->hbm_bytes, 288e9);
+    ASSERT_NEAR(h->peak_flops[DTYPE_FP4], 13.5e15);
+    ASSERT_NEAR(h->pcie_bw_Bps, 110e9);
+    CU_ASSERT_EQUAL(h->c2c_bw_Bps, 0);
+    hw_free(h);
+    h = load_profile("h200-sxm");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_EQUAL(h->c2c_bw_Bps, 0);
+    CU_ASSERT_EQUAL(h->c2c_memory_bytes, 0);
+    hw_free(h);
+}
+
 /* ---------- provenance ---------- */
 
 static const char *const figure_keys[] = {
@@ -169,6 +211,8 @@ static void test_provenance_recorded(void)
             CU_ASSERT(strlen(p->source) > 10);
         }
         n += hw_provenance_of(h, "peak_flops.fp4") != NULL;  /* only where an FP4 rate exists (B200) */
+        n += hw_provenance_of(h, "c2c_bandwidth") != NULL;   /* only on Grace systems */
+        n += hw_provenance_of(h, "c2c_memory") != NULL;
         /* Every curve point has its own record, with a source. */
         const curve *cs[] = { &h->memory, &h->small_ops, &h->attn_decode, &h->allreduce };
         for (int d = 0; d < DTYPE_COUNT; d++)
@@ -294,7 +338,7 @@ static void test_load_named(void)
     h = hw_load_named("h300", dirs, &err);
     CU_ASSERT_PTR_NULL(h);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "'h300'"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "available: a100-sxm-80gb, b200, h100-sxm, h200-sxm"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "available: a100-sxm-80gb, b200, b300, gb200-nvl72, gh200, h100-sxm, h200-sxm"));
     hw_free(h);
 
     CU_ASSERT_PTR_NULL(hw_load_named("", dirs, &err));
@@ -669,6 +713,7 @@ int main(void)
         { "H200 SXM spec figures", test_h200_figures },
         { "A100 SXM 80GB spec figures", test_a100_figures },
         { "B200 spec figures", test_b200_figures },
+        { "GB200 NVL72, GH200 and B300 figures by hand", test_rack_scale_figures },
         { "every figure and curve point has its provenance", test_provenance_recorded },
         { "H100 price cites the design doc", test_h100_price_source_is_design_doc },
         { "dtype fallback on shipped profiles", test_fallback_shipped },

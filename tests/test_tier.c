@@ -394,7 +394,7 @@ static void test_topology_errors(void)
     conf_node *root = conf_parse_string(text, strlen(text), "t.yaml", &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     tiers_cfg c;
-    CU_ASSERT_EQUAL(tiers_from_conf(root, &c, &err), -1);
+    CU_ASSERT_EQUAL(tiers_from_conf(root, 0, &c, &err), -1);
     CU_ASSERT_EQUAL(err.line, 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no shared link 'sw9'"));
     conf_free(root);
@@ -404,7 +404,7 @@ static void test_topology_errors(void)
            "links: {pcie_setup: 1us}\n";
     root = conf_parse_string(text, strlen(text), "t.yaml", &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
-    CU_ASSERT_EQUAL(tiers_from_conf(root, &c, &err), -1);
+    CU_ASSERT_EQUAL(tiers_from_conf(root, 0, &c, &err), -1);
     CU_ASSERT_EQUAL(err.line, 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "queue_depth"));
     conf_free(root);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kv_plan.h"
 #include "model.h"
 #include "infile.h"
 #include "outfile.h"
@@ -459,6 +460,9 @@ typedef struct hx_args {
     int64_t blocks;             /* 0: not given */
     const char *layout;
     kt_dtype dtype;
+    int dtype_set;              /* --dtype given: it wins over a layer's own KV dtype */
+    const char *kv_precision;   /* with --model: kv.precision in YAML, or NULL */
+    const char *kv_sharing;     /* with --model: kv.sharing in YAML, or NULL */
     const char *lines;
     const char *at;
     const char *coord;
@@ -503,6 +507,10 @@ static void usage(FILE *out)
             "  --layer L          the layer whose pool to show (layers may differ, e.g. MLA\n"
             "                     next to GQA); default 0\n"
             "  --block-tokens T   tokens per block with --model; default %d\n"
+            "  --kv-precision Y   with --model: KV dtype per layer group, as a scenario's\n"
+            "                     kv.precision; the layer's dtype unless --dtype is given\n"
+            "  --kv-sharing Y     with --model: layers reading an earlier layer's KV, as\n"
+            "                     kv.sharing; such a layer shows its source layer's pool\n"
             "  --blocks N         blocks in the pool; default: the file's size / block bytes,\n"
             "                     or %d without a file\n"
             "  --layout L         memory order, a name or five axes outermost first\n"
@@ -581,6 +589,7 @@ static int parse_int_option(const char *name, const char *s, int64_t lo, int64_t
 enum {
     HX_OPT_OUTPUT = 'o', HX_OPT_KV_DIMS = 256, HX_OPT_MODEL, HX_OPT_LAYOUT, HX_OPT_LINES, HX_OPT_AT, HX_OPT_COORD,
     HX_OPT_TP, HX_OPT_LAYER, HX_OPT_BLOCK_TOKENS, HX_OPT_BLOCKS, HX_OPT_DTYPE, HX_OPT_SYNTHESIZE, HX_OPT_HELP,
+    HX_OPT_KV_PRECISION, HX_OPT_KV_SHARING,
 };
 
 static const struct option hx_options[] = {
@@ -598,6 +607,8 @@ static const struct option hx_options[] = {
     { "dtype", required_argument, NULL, HX_OPT_DTYPE },
     { "synthesize", no_argument, NULL, HX_OPT_SYNTHESIZE },
     { "help", no_argument, NULL, HX_OPT_HELP },
+    { "kv-precision", required_argument, NULL, HX_OPT_KV_PRECISION },
+    { "kv-sharing", required_argument, NULL, HX_OPT_KV_SHARING },
     { NULL, 0, NULL, 0 },
 };
 
@@ -614,6 +625,8 @@ static int apply_string_option(int c, const char *v, hx_args *a)
     case HX_OPT_COORD: a->coord = v; return 0;
     case HX_OPT_OUTPUT: a->output = v; return 0;
     case HX_OPT_SYNTHESIZE: a->synthesize = 1; return 0;
+    case HX_OPT_KV_PRECISION: a->kv_precision = v; return 0;
+    case HX_OPT_KV_SHARING: a->kv_sharing = v; return 0;
     case HX_OPT_HELP: return 0;     /* hexmap_main answers --help before parsing */
     default: return 1;
     }
@@ -642,6 +655,7 @@ static int apply_number_option(int c, const char *v, hx_args *a)
             hx_fail("--dtype '%s': unknown dtype (one of: fp16, bf16, fp8, int8, fp32)", v);
             return -1;
         }
+        a->dtype_set = 1;
         return 0;
     default: return 0;
     }
@@ -687,8 +701,9 @@ static int check_combination(const hx_args *a)
                 "2,HK,T,D or --model NAME");
         return -1;
     }
-    if (a->kv_dims && (a->block_tokens || a->tp != 1 || a->layer)) {
-        hx_fail("--block-tokens, --tp and --layer go with --model; with --kv-dims the shape is given whole");
+    if (a->kv_dims && (a->block_tokens || a->tp != 1 || a->layer || a->kv_precision || a->kv_sharing)) {
+        hx_fail("--block-tokens, --tp, --layer, --kv-precision and --kv-sharing go with --model; with --kv-dims "
+                "the shape is given whole");
         return -1;
     }
     if (a->output && !a->synthesize) {
@@ -732,14 +747,40 @@ typedef struct hx_origin {
     char text[512];
 } hx_origin;
 
+/* The dtype of layer a->layer's pool (its own KV dtype unless --dtype is
+ * given) and, when it reads an earlier layer's KV, a note that the pool is
+ * that layer's. Returns 0, or -1 (message printed) for a dtype the hex view
+ * cannot show. */
+static int layer_plan_note(const hx_args *a, const model_card *m, kt_dtype *dtype, hx_origin *o)
+{
+    size_t len = strlen(o->text);
+    int src = a->layer - m->layers[a->layer].kv_back;
+    if (src != a->layer)
+        snprintf(o->text + len, sizeof o->text - len, "; layer %d reads layer %d's KV: this is layer %d's pool",
+                 a->layer, src, src);
+    *dtype = a->dtype_set ? a->dtype : model_layer_kv_dtype(m, a->layer, a->dtype);
+    if (!elem_bytes_of(*dtype)) {
+        hx_fail("layer %d holds its KV in %s, which the hex view cannot show (fp16, bf16, fp8, int8, fp32); give --dtype",
+                a->layer, dtype_name(*dtype));
+        return -1;
+    }
+    return 0;
+}
+
 /* Shape of layer a->layer's pool from the card: {2, ceil(kv_heads/tp),
  * block tokens, head_dim}, or {1, 1, block tokens, kv_lora_rank + rope}
  * for an MLA layer. Returns 0, or -1 (message printed). */
-static int dims_from_model(const hx_args *a, const char *const *model_dirs, int64_t dims[4], hx_origin *o)
+static int dims_from_model(const hx_args *a, const char *const *model_dirs, int64_t dims[4], kt_dtype *dtype,
+                           hx_origin *o)
 {
     kt_err err;
     memset(&err, 0, sizeof err);
     model_card *m = model_load_named(a->model, model_dirs, &err);
+    if (m && (kv_plan_read_text(a->kv_sharing, "--kv-sharing", kv_plan_sharing_read, m, &err) != 0 ||
+              kv_plan_read_text(a->kv_precision, "--kv-precision", kv_plan_precision_read, m, &err) != 0)) {
+        model_free(m);
+        m = NULL;
+    }
     if (!m) {
         fputs("kvtier hexmap: ", stderr);
         kt_err_print(&err, stderr);
@@ -766,6 +807,8 @@ static int dims_from_model(const hx_args *a, const char *const *model_dirs, int6
                  m->name, a->layer, model_attn_names[m->layers[a->layer].attn], m->n_kv_heads, a->tp, heads_gpu,
                  m->head_dim, t);
     }
+    if (rc == 0)
+        rc = layer_plan_note(a, m, dtype, o);
     for (int l = 1; rc == 0 && l < m->n_layers; l++)
         if ((m->layers[l].attn == ATTN_MLA) != (m->layers[0].attn == ATTN_MLA)) {
             size_t len = strlen(o->text);
@@ -814,14 +857,15 @@ static int pool_blocks(const hx_args *a, const hexmap_pool *one_block, int fd, i
 static int build_pool(const hx_args *a, const char *const *model_dirs, int fd, hexmap_pool *p, hx_origin *o)
 {
     int64_t dims[4];
+    kt_dtype dtype = a->dtype;
     o->text[0] = '\0';
-    if (a->kv_dims ? parse_kv_dims(a->kv_dims, dims) : dims_from_model(a, model_dirs, dims, o))
+    if (a->kv_dims ? parse_kv_dims(a->kv_dims, dims) : dims_from_model(a, model_dirs, dims, &dtype, o))
         return -1;
     kt_err err;
     memset(&err, 0, sizeof err);
     int64_t blocks;
-    if (hexmap_pool_init(p, dims, 1, a->layout, a->dtype, &err) != 0 || pool_blocks(a, p, fd, &blocks) != 0 ||
-        hexmap_pool_init(p, dims, blocks, a->layout, a->dtype, &err) != 0) {
+    if (hexmap_pool_init(p, dims, 1, a->layout, dtype, &err) != 0 || pool_blocks(a, p, fd, &blocks) != 0 ||
+        hexmap_pool_init(p, dims, blocks, a->layout, dtype, &err) != 0) {
         if (err.msg[0]) {
             fputs("kvtier hexmap: ", stderr);
             kt_err_print(&err, stderr);

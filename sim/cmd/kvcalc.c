@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kv_layout.h"
+#include "kv_plan.h"
 #include "scenario.h"
 #include "units.h"
 
@@ -21,7 +22,7 @@
  * head-share rule of kv_layout.h, which the simulator uses too. */
 static double layer_bytes_per_token_gpu(const model_card *m, int layer, kt_dtype kv, int tp)
 {
-    return model_kv_bytes_per_token_layer(m, layer, kv) * kv_layout_layer_share(m, layer, tp);
+    return model_kv_stored_bytes_per_token_layer(m, layer, kv) * kv_layout_layer_share(m, layer, tp);
 }
 
 static int64_t ceil_div(int64_t a, int64_t b)
@@ -107,9 +108,9 @@ void kvcalc_compute(const model_card *m, const hw_profile *gpu, int64_t ctx_toke
     for (int l = 0; l < m->n_layers; l++) {
         model_attn_kind k = m->layers[l].attn;
         r->layers_of_kind[k]++;
-        r->kv_bytes_per_token_kind[k] += model_kv_bytes_per_token_layer(m, l, kv);
+        r->kv_bytes_per_token_kind[k] += model_kv_stored_bytes_per_token_layer(m, l, kv);
         r->kv_bytes_context_kind[k] +=
-            (double)model_layer_kv_tokens(m, l, ctx_tokens) * model_kv_bytes_per_token_layer(m, l, kv);
+            (double)model_layer_kv_tokens(m, l, ctx_tokens) * model_kv_stored_bytes_per_token_layer(m, l, kv);
     }
     r->weight_bytes = model_weight_bytes(m);
     r->weight_bytes_per_gpu = r->weight_bytes / tp;
@@ -361,6 +362,8 @@ typedef struct kv_args {
     int json;
     kt_dtype weight_dtype;      /* with weight_dtype_set: overrides the card's */
     int weight_dtype_set;
+    const char *kv_precision;   /* NULL, or a scenario's kv.precision in YAML */
+    const char *kv_sharing;     /* NULL, or kv.sharing / the card's kv_sharing in YAML */
     /* sections */
     int show_tiles, show_paging, show_jenga, show_memory;
     int64_t tile_tokens[KV_MAX_LIST];
@@ -390,6 +393,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: kvtier kv MODEL [--context N] [--dtype D] [--gpu PROFILE] [--tp N]\n"
             "                 [--hbm-fraction F] [--reserve BYTES] [--weight-dtype D] [--json]\n"
+            "                 [--kv-precision YAML] [--kv-sharing YAML]\n"
             "                 [--tiles] [--tile-tokens LIST] [--tile-dtype D]\n"
             "                 [--paging] [--page-tokens LIST] [--page-meta-bytes B] [--page-scope S]\n"
             "                 [--lengths LIST] [--max-len N] [--jenga] [--memory] [--node-gpus N]\n"
@@ -409,6 +413,10 @@ static void usage(FILE *out)
             "  --hbm-fraction F  share of HBM usable for weights and KV, 0 < F <= 1; default %g\n"
             "  --reserve BYTES   HBM per GPU kept for activations and runtime (\"2GiB\"); default 0\n"
             "  --weight-dtype D  weights in this dtype instead of the card's\n"
+            "  --kv-precision Y  KV dtype per layer group, as a scenario's kv.precision,\n"
+            "                    e.g. '[{layers: 4, dtype: int8}, {dtype: int2}]'\n"
+            "  --kv-sharing Y    layers reading an earlier layer's KV, as kv.sharing:\n"
+            "                    '{every: 2}' or '{sources: [0, 0, 2, 2, ...]}'\n"
             "  --json            print the figures as one JSON object\n"
             "\n"
             "Sections (each also switched on by its own options; --all: every one):\n"
@@ -616,7 +624,7 @@ enum {
     KV_OPT_CONTEXT = 256, KV_OPT_DTYPE, KV_OPT_GPU, KV_OPT_TP, KV_OPT_HBM_FRACTION, KV_OPT_RESERVE,
     KV_OPT_WEIGHT_DTYPE, KV_OPT_TILE_TOKENS, KV_OPT_TILE_DTYPE, KV_OPT_NODE_GPUS, KV_OPT_PAGE_TOKENS,
     KV_OPT_PAGE_META_BYTES, KV_OPT_PAGE_SCOPE, KV_OPT_LENGTHS, KV_OPT_MAX_LEN, KV_OPT_JSON, KV_OPT_ALL,
-    KV_OPT_TILES, KV_OPT_PAGING, KV_OPT_JENGA, KV_OPT_MEMORY, KV_OPT_HELP,
+    KV_OPT_TILES, KV_OPT_PAGING, KV_OPT_JENGA, KV_OPT_MEMORY, KV_OPT_HELP, KV_OPT_KV_PRECISION, KV_OPT_KV_SHARING,
 };
 
 static const struct option kv_options[] = {
@@ -642,6 +650,8 @@ static const struct option kv_options[] = {
     { "jenga", no_argument, NULL, KV_OPT_JENGA },
     { "memory", no_argument, NULL, KV_OPT_MEMORY },
     { "help", no_argument, NULL, KV_OPT_HELP },
+    { "kv-precision", required_argument, NULL, KV_OPT_KV_PRECISION },
+    { "kv-sharing", required_argument, NULL, KV_OPT_KV_SHARING },
     { NULL, 0, NULL, 0 },
 };
 
@@ -660,6 +670,8 @@ static int apply_base_option(int c, const char *v, kv_args *a)
         a->weight_dtype_set = 1;
         return parse_dtype_option("--weight-dtype", v, &a->weight_dtype);
     case KV_OPT_JSON: a->json = 1; return 0;
+    case KV_OPT_KV_PRECISION: a->kv_precision = v; return 0;
+    case KV_OPT_KV_SHARING: a->kv_sharing = v; return 0;
     case KV_OPT_HELP: return 0;     /* kvcalc_main answers --help before parsing */
     default: return 1;
     }
@@ -838,6 +850,38 @@ static void print_per_token(FILE *out, const model_card *m, const kvcalc_result 
             fprintf(out, "   (up to %s tokens each)", fmt_int(hi_w, w1, sizeof w1));
         else if (hi_w)
             fprintf(out, "   (up to %s-%s tokens each)", fmt_int(lo_w, w1, sizeof w1), fmt_int(hi_w, w2, sizeof w2));
+        fputc('\n', out);
+    }
+}
+
+/* Per-layer precision and sharing (kv_plan), when the card or the options
+ * set them: each dtype's stored bytes per token with the scale metadata of
+ * sub-byte dtypes (one fp16 scale and zero point per group of
+ * KV_LAYOUT_HBM_QUANT_GROUP elements, as HBM blocks hold them). */
+static void print_plan(FILE *out, const model_card *m, const kv_args *a)
+{
+    if (!kv_plan_is_set(m))
+        return;
+    char b[64], c[64], label[96], desc[160];
+    double data[DTYPE_COUNT] = { 0 }, elems[DTYPE_COUNT] = { 0 };
+    int layers[DTYPE_COUNT] = { 0 };
+    for (int l = 0; l < m->n_layers; l++)
+        if (model_layer_stores_kv(m, l)) {
+            kt_dtype d = model_layer_kv_dtype(m, l, a->kv);
+            layers[d]++;
+            data[d] += model_kv_stored_bytes_per_token_layer(m, l, a->kv);
+            elems[d] += model_kv_elems_per_token_layer(m, l);
+        }
+    fprintf(out, "%-*s%s\n", KV_LABEL_WIDTH, "KV per layer", kv_plan_describe(m, a->kv, desc, sizeof desc));
+    for (int d = 0; d < DTYPE_COUNT; d++) {
+        if (!layers[d])
+            continue;
+        snprintf(label, sizeof label, "  %-8s %3d layers", dtype_name((kt_dtype)d), layers[d]);
+        fprintf(out, "%-*s%s", KV_LABEL_WIDTH, label, fmt_bytes_exact(data[d], b, sizeof b));
+        double scales = elems[d] * kv_layout_scale_bytes_elem((kt_dtype)d, KV_LAYOUT_HBM_QUANT_GROUP);
+        if (scales > 0)
+            fprintf(out, " + scales %s (per %d elements)", fmt_bytes_exact(scales, c, sizeof c),
+                    KV_LAYOUT_HBM_QUANT_GROUP);
         fputc('\n', out);
     }
 }
@@ -1148,6 +1192,7 @@ static void print_report(FILE *out, const model_card *m, const hw_profile *gpu, 
     print_kind_summary(out, r);
     fprintf(out, ")  KV dtype %s  tp %d\n", dtype_name(a->kv), a->tp);
     print_per_token(out, m, r);
+    print_plan(out, m, a);
     print_context(out, m, a, r);
     if (a->tp > 1) {
         double kv_gpu = kv_bytes_gpu(m, a->ctx_tokens, a->kv, a->tp);
@@ -1343,6 +1388,19 @@ static void json_sections(json_t *o, const model_card *m, const hw_profile *gpu,
         json_object_set_new(o, "jenga", json_jenga(m, a));
 }
 
+/* Each layer's KV as held: its dtype, the layer whose KV it reads, and the
+ * bytes per token it stores (0 when it reads another's). */
+static json_t *json_kv_layers(const model_card *m, const kv_args *a)
+{
+    json_t *arr = json_array();
+    for (int l = 0; l < m->n_layers; l++)
+        json_array_append_new(arr, json_pack("{s:i, s:s, s:i, s:o}", "layer", l,
+                                             "dtype", dtype_name(model_layer_kv_dtype(m, l, a->kv)),
+                                             "source", l - m->layers[l].kv_back, "stored_bytes_per_token",
+                                             json_bytes(model_kv_stored_bytes_per_token_layer(m, l, a->kv))));
+    return arr;
+}
+
 static int print_json(FILE *out, const model_card *m, const hw_profile *gpu, const kv_args *a,
                       const kvcalc_result *r)
 {
@@ -1367,6 +1425,8 @@ static int print_json(FILE *out, const model_card *m, const hw_profile *gpu, con
         return -1;
     }
     json_sections(o, m, gpu, a, r);
+    if (kv_plan_is_set(m))
+        json_object_set_new(o, "kv_layers", json_kv_layers(m, a));
     int rc = json_dumpf(o, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     fputc('\n', out);
     json_decref(o);
@@ -1431,6 +1491,15 @@ int kvcalc_main(int argc, char **argv, const char *const *model_dirs, const char
             return 2;
         }
         model_set_quant(m, &q);
+    }
+    if (kv_plan_read_text(a.kv_sharing, "--kv-sharing", kv_plan_sharing_read, m, &err) != 0 ||
+        kv_plan_read_text(a.kv_precision, "--kv-precision", kv_plan_precision_read, m, &err) != 0) {
+        fputs("kvtier kv: ", stderr);
+        kt_err_print(&err, stderr);
+        if (gpu)
+            hw_free(gpu);
+        model_free(m);
+        return 2;
     }
     if (a.ctx_tokens == 0)
         a.ctx_tokens = m->max_context_tokens;

@@ -1,8 +1,10 @@
 /* report.c — prints a run's summary: a console table of latency quantiles and the run's totals, or JSON. */
 #include "report.h"
+#include "kv_plan.h"
 #include "preset.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <string.h>
 
 /* 1234567 -> "1,234,567" into buf. */
@@ -79,6 +81,19 @@ static void report_sparse(FILE *out, const scenario *sc, const metrics_summary *
             grouped(s->sparse_pages_prefetched, d, sizeof d), grouped(s->sparse_pages_faulted, e, sizeof e),
             units_format(s->sparse_bytes_prefetched, UNITS_BYTES, f, sizeof f),
             units_format(s->sparse_bytes_faulted, UNITS_BYTES, g, sizeof g), s->sparse_stall_s);
+}
+
+/* The semantic cache: what it answered, what it cost the misses, what it saved. */
+static void report_semcache(FILE *out, const scenario *sc, const metrics_summary *s)
+{
+    const metrics_semcache *c = &s->semcache;
+    fprintf(out, "semantic cache (%s index, in %s): %lld of %lld requests answered (%.1f%%), %lld of them wrongly;"
+                 " %lld similar prompts found evicted\n",
+            semcache_index_names[sc->semcache.index], sc->semcache.tier, (long long)c->hits, (long long)c->lookups,
+            100 * s->semcache_hit_ratio, (long long)c->false_hits, (long long)c->capacity_misses);
+    fprintf(out, "  hits answered in %.2f ms mean; misses waited %.2f ms more before the engine; %.2f GPU-s saved ($%.4f)\n",
+            c->hits ? c->hit_latency_ns / 1e6 / (double)c->hits : 0,
+            c->misses ? c->miss_delay_ns / 1e6 / (double)c->misses : 0, s->semcache_gpu_s_saved, s->semcache_usd_saved);
 }
 
 /* Disaggregated serving: the pools and what moving KV between them cost. */
@@ -163,9 +178,15 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
     fprintf(out, "KV: %s blocks of %d tokens per replica (%s); prefix cache hit %.1f%% of prompt tokens; %s preemptions\n",
             grouped(sc->kv_blocks_per_replica, b, sizeof b), sc->kv_block_tokens, dtype_name(sc->kv_dtype), 100 * s->prefix_hit_ratio,
             grouped(s->preemptions, a, sizeof a));
+    if (kv_plan_is_set(sc->model))
+        fprintf(out, "  KV per layer: %s; %s B per block over the replica; %.2f GPU-s dequantizing before attention\n",
+                kv_plan_describe(sc->model, sc->kv_dtype, slo, sizeof slo), grouped(llround(s->kv_block_bytes), a, sizeof a),
+                s->dequant_s);
     if (s->swap_outs)
         fprintf(out, "  of which %s swapped KV to host memory and back (scheduler.preemption: swap)\n",
                 grouped(s->swap_outs, a, sizeof a));
+    if (s->semcache.lookups)
+        report_semcache(out, sc, s);
     if (sc->tiers.n)
         report_tiers(out, sc, s);
     if (sc->sparse.on)

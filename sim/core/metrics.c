@@ -343,6 +343,7 @@ static void summarize_replicas(const metrics *m, const metrics_cost *cost, metri
         s->sparse_pages_faulted += r->sparse_pages_faulted;
         s->sparse_bytes_prefetched += r->sparse_bytes_prefetched;
         s->sparse_bytes_faulted += r->sparse_bytes_faulted;
+        s->dequant_s += r->dequant_ns / 1e9 * r->gpus;
         for (int c = 0; c < WASTE_CAUSE_COUNT; c++)
             s->gpu_s_wasted[c] += r->gpu_ns_wasted[c] / 1e9;
         useful += useful_flops(r);
@@ -361,6 +362,22 @@ static void summarize_replicas(const metrics *m, const metrics_cost *cost, metri
     s->usd_per_m_output_tokens = s->output_tokens ? s->cost_usd / (s->output_tokens / 1e6) : 0;
 }
 
+/* A hit spares the engine a request: it is credited the engine's mean
+ * busy GPU-seconds per request it completed in the same run. */
+static void summarize_semcache(const metrics *m, const metrics_cost *cost, metrics_summary *s)
+{
+    const metrics_semcache *c = &m->semcache;
+    s->semcache = *c;
+    if (c->lookups == 0)
+        return;
+    double busy_gpu_s = 0;
+    for (int i = 0; i < m->n_replicas; i++)
+        busy_gpu_s += m->replicas[i].busy_ns / 1e9 * m->replicas[i].gpus;
+    s->semcache_hit_ratio = (double)c->hits / (double)c->lookups;
+    s->semcache_gpu_s_saved = s->completed ? c->hits * busy_gpu_s / (double)s->completed : 0;
+    s->semcache_usd_saved = s->semcache_gpu_s_saved * metrics_gpu_usd_per_s(cost);
+}
+
 int metrics_summarize(const metrics *m, const metrics_slo *slo, const metrics_cost *cost, metrics_summary *s,
                       kt_err *err)
 {
@@ -373,6 +390,7 @@ int metrics_summarize(const metrics *m, const metrics_slo *slo, const metrics_co
     summarize_replicas(m, cost, s);
     if (metrics_steady_state(m, METRICS_STEADY_GROWTH_TOLERANCE, &s->steady, err) < 0)
         return -1;
+    summarize_semcache(m, cost, s);
     s->kv_blocks_per_replica = m->kv_blocks_per_replica;
     s->kv_block_bytes = m->kv_block_bytes;
     return 0;
@@ -603,6 +621,26 @@ static size_t dist_fields(metrics_field *f, size_t n, const char *name, const me
     return n;
 }
 
+/* The semantic cache's fields, only when the run had one. */
+static size_t semcache_fields(metrics_field *f, size_t n, const metrics_summary *s)
+{
+    const metrics_semcache *c = &s->semcache;
+    if (c->lookups == 0)
+        return n;
+    n = field(f, n, "semcache_lookups", (double)c->lookups, "requests");
+    n = field(f, n, "semcache_hits", (double)c->hits, "requests");
+    n = field(f, n, "semcache_hit_ratio", s->semcache_hit_ratio, "fraction");
+    n = field(f, n, "semcache_false_hits", (double)c->false_hits, "requests");
+    n = field(f, n, "semcache_capacity_misses", (double)c->capacity_misses, "requests");
+    n = field(f, n, "semcache_evicted", (double)c->evicted, "entries");
+    n = field(f, n, "semcache_held", c->held_bytes, "bytes");
+    n = field(f, n, "semcache_miss_added_mean", c->misses ? c->miss_delay_ns / 1e6 / (double)c->misses : 0, "ms");
+    n = field(f, n, "semcache_hit_latency_mean", c->hits ? c->hit_latency_ns / 1e6 / (double)c->hits : 0, "ms");
+    n = field(f, n, "semcache_gpu_s_saved", s->semcache_gpu_s_saved, "GPU-s");
+    n = field(f, n, "semcache_usd_saved", s->semcache_usd_saved, "USD");
+    return n;
+}
+
 size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
 {
     size_t n = 0;
@@ -643,6 +681,9 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
         n = field(f, n, "sparse_bytes_prefetched", s->sparse_bytes_prefetched, "bytes");
         n = field(f, n, "sparse_bytes_faulted", s->sparse_bytes_faulted, "bytes");
     }
+    if (s->dequant_s > 0)
+        n = field(f, n, "kv_dequant", s->dequant_s, "GPU-s");
+    n = semcache_fields(f, n, s);
     n = field(f, n, "trace_block_reuse", s->trace_block_reuse, "fraction");
     n = field(f, n, "retention_dropped_tokens", (double)s->retention_dropped_tokens, "tokens");
     n = field(f, n, "retention_offloaded_tokens", (double)s->retention_offloaded_tokens, "tokens");

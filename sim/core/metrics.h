@@ -55,6 +55,7 @@ typedef struct metrics_replica {
     int gpus;
     int64_t busy_ns;
     int64_t stall_ns;               /* GPU idle waiting for KV pages */
+    int64_t dequant_ns;             /* part of busy_ns dequantizing KV before attention */
     int64_t iterations;
     double flops;
     double flops_wasted[WASTE_CAUSE_COUNT];
@@ -173,6 +174,15 @@ typedef struct metrics_steady {
 #define METRICS_STEADY_ALPHA 0.01
 /* Fewer arrivals than this in the window: no line worth fitting. */
 #define METRICS_STEADY_MIN_SAMPLES 8
+/* A semantic prompt cache's totals, set by the simulator after the run (all
+ * 0 without one). Invariants: hits + misses == lookups; false_hits <= hits. */
+typedef struct metrics_semcache {
+    int64_t lookups, hits, misses, false_hits, capacity_misses, evicted;
+    int64_t miss_delay_ns;          /* summed over misses: embedding + lookup before the engine */
+    int64_t hit_latency_ns;         /* summed over hits: the whole answer time */
+    double held_bytes;              /* entries held at the end × entry bytes */
+} metrics_semcache;
+
 /* MSER never truncates more than this share of the samples (White 1997): a
  * series that needs more has no steady state to measure. */
 #define METRICS_MSER_MAX_SHARE 0.5
@@ -193,6 +203,11 @@ typedef struct metrics_summary {
     int64_t sparse_pages_selected, sparse_pages_resident, sparse_pages_prefetched, sparse_pages_faulted;
     double sparse_stall_s;          /* GPU-seconds of stall_s waiting for sparse attention's pages */
     double sparse_bytes_prefetched, sparse_bytes_faulted;
+    double dequant_s;               /* GPU-seconds dequantizing KV before attention (kv.packed_attention false) */
+    metrics_semcache semcache;      /* the semantic cache's totals, copied */
+    double semcache_hit_ratio;      /* hits / lookups */
+    double semcache_gpu_s_saved;    /* hits × the engine's busy GPU-seconds per completed request */
+    double semcache_usd_saved;      /* those GPU-seconds at the GPUs' cost per second */
     double trace_block_reuse;       /* reused / all prefix-hash blocks of the trace's requests */
     int64_t retention_dropped_tokens, retention_offloaded_tokens, in_storage_tokens;
     int64_t preemptions;
@@ -235,6 +250,7 @@ typedef struct metrics {
     size_t n_tier_samples, cap_tier_samples;
     uint32_t kv_blocks_per_replica; /* HBM KV pool of each replica (set by the simulator) */
     double kv_block_bytes;          /* one HBM block over a replica's GPUs */
+    metrics_semcache semcache;
 } metrics;
 
 metrics *metrics_new(int n_replicas);

@@ -162,7 +162,7 @@ static int links_from_conf(conf_node *root, tiers_cfg *c, kt_err *err)
                : 0;
 }
 
-int tiers_from_conf(conf_node *root, tiers_cfg *c, kt_err *err)
+int tiers_from_conf(conf_node *root, double c2c_default_Bps, tiers_cfg *c, kt_err *err)
 {
     memset(c, 0, sizeof *c);
     conf_node *seq = conf_take(root, "tiers");
@@ -182,8 +182,10 @@ int tiers_from_conf(conf_node *root, tiers_cfg *c, kt_err *err)
     for (int i = 0; seq && i < c->n; i++) {
         if (via_from_conf(seq->kids[i], &c->tier[i], c, err) < 0)
             return -1;
+        if (c->tier[i].gpu_link == GPU_LINK_C2C && !(c->c2c_Bps > 0))
+            c->c2c_Bps = c2c_default_Bps;
         if (c->tier[i].gpu_link == GPU_LINK_C2C && !(c->c2c_Bps > 0)) {
-            CONF_ERROR(err, conf_find(seq->kids[i], "gpu_link"), "gpu_link c2c needs links.c2c (its bandwidth)");
+            CONF_ERROR(err, conf_find(seq->kids[i], "gpu_link"), "gpu_link c2c needs links.c2c (its bandwidth), or a profile with c2c_bandwidth");
             return -1;
         }
     }

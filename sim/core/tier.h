@@ -80,8 +80,10 @@ typedef struct tiers_cfg {
 } tiers_cfg;
 
 /* Reads `tiers:` (a sequence, may be absent) and `kv_policy:` / `links:`
- * (mappings, may be absent) from the scenario root. */
-int tiers_from_conf(conf_node *root, tiers_cfg *c, kt_err *err);
+ * (mappings, may be absent) from the scenario root. When a tier is on
+ * gpu_link c2c, links.c2c defaults to c2c_default_Bps (the profile's
+ * chip-to-chip figure; 0: none, and links.c2c is then required). */
+int tiers_from_conf(conf_node *root, double c2c_default_Bps, tiers_cfg *c, kt_err *err);
 
 /* Statistics of one tier. */
 typedef struct tier_stats {

@@ -38,7 +38,9 @@ static int add_group(cost_model *cm, int layer, kt_err *err)
         cost_attn_group *g = &cm->groups[i];
         if (g->kind == l->attn && g->window_tokens == l->window_tokens && g->sparse == sparse &&
             model_kv_bytes_per_token_layer(cm->m, layer, cm->kv_dtype) ==
-                model_kv_bytes_per_token_layer(cm->m, g->layer, cm->kv_dtype)) {
+                model_kv_bytes_per_token_layer(cm->m, g->layer, cm->kv_dtype) &&
+            g->kv_dtype == model_layer_kv_dtype(cm->m, layer, cm->kv_dtype) &&
+            g->stores == model_layer_stores_kv(cm->m, layer)) {
             g->count++;
             return 0;
         }
@@ -48,8 +50,10 @@ static int add_group(cost_model *cm, int layer, kt_err *err)
         return -1;
     }
     double per_token = kv_layout_layer_bytes_token_gpu(cm->m, layer, cm->kv_dtype, cm->par.tp);
-    double meta = sparse ? sparse_attn_metadata_bytes_page_gpu(&cm->sparse, cm->m, layer, cm->kv_dtype, cm->par.tp) : 0;
-    cm->groups[cm->n_groups++] = (cost_attn_group){ layer, 1, l->attn, l->window_tokens, per_token, sparse, meta };
+    kt_dtype kv_dtype = model_layer_kv_dtype(cm->m, layer, cm->kv_dtype);
+    double meta = sparse ? sparse_attn_metadata_bytes_page_gpu(&cm->sparse, cm->m, layer, kv_dtype, cm->par.tp) : 0;
+    cm->groups[cm->n_groups++] = (cost_attn_group){ layer, 1, l->attn, l->window_tokens, per_token, sparse, meta,
+                                                    kv_dtype, model_layer_stores_kv(cm->m, layer) };
     return 0;
 }
 
@@ -200,8 +204,13 @@ int cost_model_init_par(cost_model *cm, const model_card *m, const hw_profile *h
     cm->stage_share = (double)cm->stage_layers / m->n_layers;
     cm->launch_ns_stage = (int64_t)cm->stage_layers * hw->kernels_per_layer * hw->launch_ns;
     cm->attn_out_bytes_token_layer = attn_out_bytes(cm);
-    for (int i = 0; i < cm->n_groups; i++)
-        cm->kv_bytes_token_layer_gpu += cm->groups[i].count * cm->groups[i].kv_bytes_token_gpu / m->n_layers;
+    double ab = dtype_bytes(cm->act_dtype);
+    for (int i = 0; i < cm->n_groups; i++) {
+        const cost_attn_group *g = &cm->groups[i];
+        if (g->stores)
+            cm->kv_write_bytes_token_layer_gpu +=
+                g->count * g->kv_bytes_token_gpu / m->n_layers * (1.0 + ab / dtype_bytes(g->kv_dtype));
+    }
     init_links(cm);
     return 0;
 }
@@ -321,6 +330,21 @@ static double gemm_time_ns(const cost_model *cm, double tokens, double n_logits,
     return ns;
 }
 
+/* Bytes attention reads for bytes of group g's KV. Without a kernel that
+ * reads the packed format (kv_dequant), KV narrower than the activations is
+ * first dequantized by a pass of its own, which reads the packed bytes and
+ * writes them wide (its time goes to *pass_ns); attention then reads the
+ * wide copy. */
+static double attn_read_bytes(const cost_model *cm, const cost_attn_group *g, double bytes, double *pass_ns)
+{
+    double ab = dtype_bytes(cm->act_dtype), kb = dtype_bytes(g->kv_dtype);
+    if (!cm->m->kv_dequant || kb >= ab || bytes <= 0)
+        return bytes;
+    double wide = bytes * ab / kb;
+    *pass_ns += mem_ns(cm, bytes + wide);
+    return wide;
+}
+
 /* Attention of one batch part (prefill or decode sequences), all layers, for
  * one of mb micro-batches (1/mb of the batch) on one GPU. Adds the batch's
  * FLOPs per TP rank and the micro-batch's bytes per GPU.
@@ -331,7 +355,7 @@ static double gemm_time_ns(const cost_model *cm, double tokens, double n_logits,
  * max(compute, transfer), so transfer time beyond the compute of the cp-1
  * steps that send goes to *exposed_ns. */
 static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, int decode, double mb,
-                           double *exposed_ns, double *flops, double *bytes, double *flops_wasted)
+                           double *exposed_ns, double *flops, double *bytes, double *flops_wasted, double *dequant_ns)
 {
     int tp = cm->par.tp, cp = cm->par.cp, steps = decode ? 1 : cp;
     double ns = 0;
@@ -361,19 +385,21 @@ static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, in
                 *flops_wasted += g->count * model_attn_flops(cm->m, g->layer, q->wasted_tokens,
                                                              q->cached_tokens);
         }
-        double step_c = t_c / mb / cp / steps, step_b = b / mb / cp;
+        double step_c = t_c / mb / cp / steps, step_b = b / mb / cp, pass = 0;
+        double read_b = attn_read_bytes(cm, g, step_b, &pass);
         /* Decode reads the batch's KV in one paged kernel at the decode
          * curve's efficiency for that many bytes; prefill streams it. */
-        double step_m = decode ? curve_time_ns(&cm->hw->attn_decode, step_b, step_b, cm->hw->hbm_bw_Bps)
-                               : mem_ns(cm, step_b);
-        double step = step_c > step_m ? step_c : step_m;
+        double step_m = decode ? curve_time_ns(&cm->hw->attn_decode, read_b, read_b, cm->hw->hbm_bw_Bps)
+                               : mem_ns(cm, read_b);
+        double step = (step_c > step_m ? step_c : step_m) + pass;
         ns += g->count * steps * step;
+        *dequant_ns += g->count * steps * pass;
         if (steps > 1 && step_b > 0) {
             double xfer = 1e9 * step_b / cm->cp_link.bw_Bps + (double)cm->cp_link.latency_ns;
             *exposed_ns += xfer > step ? g->count * (steps - 1) * (xfer - step) : 0;
         }
         *flops += g->count * f;
-        *bytes += g->count * steps * step_b;
+        *bytes += g->count * steps * (read_b + (read_b != step_b ? step_b + read_b : 0));
     }
     return ns;
 }
@@ -438,7 +464,7 @@ static double layer_small_ns(const cost_model *cm, double tokens, int moe)
     double ffn_rows = moe ? tokens * m->n_experts_active : tokens;
     double ns = 2 * small_ns(cm, 4.0 * tokens * h * ab) +
                 small_ns(cm, 2.0 * tokens * heads_gpu * m->head_dim * ab) +
-                small_ns(cm, tokens * cm->kv_bytes_token_layer_gpu * (1.0 + ab / dtype_bytes(cm->kv_dtype))) +
+                small_ns(cm, tokens * cm->kv_write_bytes_token_layer_gpu) +
                 small_ns(cm, 3.0 * ffn_rows * ffn / tp * ab);
     if (moe) {
         double copies = tokens * m->n_experts_active * h * ab;
@@ -490,7 +516,7 @@ void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_log
      * token runs on every GPU of its CP group, each needing the query for
      * its KV shard. */
     double tokens_mb = ((tokens - decode) / p->cp + decode) / mb, logits_mb = n_logits / mb;
-    double gflops = 0, aflops = 0, bytes = 0, aw = 0, lm = 0, exposed = 0;
+    double gflops = 0, aflops = 0, bytes = 0, aw = 0, lm = 0, exposed = 0, dequant = 0;
     double gemm_layers = gemm_time_ns(cm, tokens_mb, logits_mb, &lm, &gflops, &bytes);
     if (tokens_mb != tokens || logits_mb != n_logits) {
         /* Useful work is the batch's, counted once: not a micro-batch, and
@@ -499,8 +525,8 @@ void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_log
         gflops = 0;
         gemm_time_ns(cm, tokens, n_logits, &unused_lm, &gflops, &unused_bytes);
     }
-    double attn = attn_time_ns(cm, seqs, n, 0, mb, &exposed, &aflops, &bytes, &aw) +
-                  attn_time_ns(cm, seqs, n, 1, mb, &exposed, &aflops, &bytes, &aw);
+    double attn = attn_time_ns(cm, seqs, n, 0, mb, &exposed, &aflops, &bytes, &aw, &dequant) +
+                  attn_time_ns(cm, seqs, n, 1, mb, &exposed, &aflops, &bytes, &aw, &dequant);
     /* One micro-batch on the largest stage, which also runs the lm_head. */
     double share = cm->stage_share;
     double gemm = gemm_layers * share + lm, attn_stage = attn * share;
@@ -521,6 +547,7 @@ void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_log
                                : 0;
     out->gemm_ns = llround(mb * gemm);
     out->attn_ns = llround(mb * attn_stage);
+    out->dequant_ns = llround(mb * dequant * share);
     out->comm_ns = llround(mb * comm + handoff);
     out->small_ns = llround(mb * small);
     out->launch_ns = llround(mb * launch);

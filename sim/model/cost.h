@@ -31,6 +31,7 @@ typedef struct cost_iter {
     int64_t total_ns;
     int64_t gemm_ns, attn_ns, comm_ns, small_ns, launch_ns, host_ns;
     int64_t bubble_ns;          /* pipeline fill: pp-1 micro-batch stage times; 0 without PP */
+    int64_t dequant_ns;         /* part of attn_ns spent dequantizing KV before attention (model kv_dequant) */
     double flops;               /* all GPUs of the replica, the batch's work counted once */
     double flops_wasted;        /* part of flops spent on wasted_tokens */
     double hbm_bytes;           /* bytes read/written from HBM, all GPUs */
@@ -71,15 +72,18 @@ typedef struct cost_gemm {
 /* Distinct attention layer kinds a cost model tells apart. */
 #define COST_MAX_ATTN_GROUPS 8
 
-/* Layers that attend alike (same kind and window) with their count. */
+/* Layers that attend alike (same kind, window and KV precision) and
+ * either all store their KV or all read another layer's, with their count. */
 typedef struct cost_attn_group {
     int layer;                  /* a representative layer index */
     int count;
     model_attn_kind kind;
     int64_t window_tokens;
-    double kv_bytes_token_gpu;  /* one token, one layer, one GPU (kv_layout_layer_bytes_token_gpu) */
+    double kv_bytes_token_gpu;  /* one token, one layer, one GPU, as attention reads it (kv_layout_layer_bytes_token_gpu) */
     int sparse;                 /* decode selects pages (sparse_attn_layer_sparse) */
     double meta_bytes_page_gpu; /* of a sparse group: one page's selection metadata on one GPU */
+    kt_dtype kv_dtype;          /* the precision it is held in (model_layer_kv_dtype) */
+    int stores;                 /* 1: the layers hold their own KV; 0: they read an earlier layer's (no memory, no writes) */
 } cost_attn_group;
 
 /* Precomputed per-replica constants.
@@ -115,6 +119,9 @@ typedef struct cost_model {
     double attn_out_bytes_token_layer; /* one token's attention output on one GPU, mean over layers */
     double kv_bytes_token_layer_gpu;   /* one token's KV on one GPU, mean over layers */
     sparse_attn_cfg sparse;     /* sparse decode attention; off (zeroed) unless cost_model_set_sparse */
+    double kv_write_bytes_token_layer_gpu; /* writing one token's KV on one GPU, mean over layers: its K and V read
+                                            * in the activation dtype and written at their precision; sharing
+                                            * layers write none */
 } cost_model;
 
 /* Prepares cm for model m on profile hw with parallel layout par and KV in

@@ -82,6 +82,13 @@ static const fig_spec top_figs[] = {
     FIG("nic_op_latency", FIG_NS, NO_UNITS, nic_op_ns),
 };
 
+/* Figures directly under "figures" that only some systems have: a CPU's
+ * memory on a chip-to-chip link (Grace superchips). Absent: 0. */
+static const fig_spec optional_figs[] = {
+    FIG("c2c_bandwidth", FIG_QTY, UNITS_BANDWIDTH, c2c_bw_Bps),
+    FIG("c2c_memory", FIG_QTY, UNITS_BYTES, c2c_memory_bytes),
+};
+
 /* Figures under "figures.host_overhead", all required. */
 static const fig_spec host_figs[] = {
     FIG("step", FIG_NS, NO_UNITS, host_step_ns),
@@ -95,6 +102,7 @@ static const fig_spec eff_figs[] = {
 };
 
 #define N_TOP_FIGS (sizeof top_figs / sizeof top_figs[0])
+#define N_OPTIONAL_FIGS (sizeof optional_figs / sizeof optional_figs[0])
 #define N_EFF_FIGS (sizeof eff_figs / sizeof eff_figs[0])
 #define N_HOST_FIGS (sizeof host_figs / sizeof host_figs[0])
 #define EFF_GROUP "efficiency"
@@ -134,6 +142,8 @@ static const fig_bound fig_bounds[] = {
     { "hourly_usd", 1e-4, 1e5 },
     { "power", 1, 1e6 },                     /* 1 W .. 1 MW a GPU */
     { "pcie_duplex_bandwidth", 1e8, 1e15 },
+    { "c2c_bandwidth", 1e8, 1e15 },
+    { "c2c_memory", 1e8, 1e15 },             /* 100 MB .. 1 PB */
     { "nic_efficiency", 1e-3, 1 },
     { "efficiency.nvlink", 1e-3, 1 },
     { "efficiency.network", 1e-3, 1 },
@@ -426,11 +436,14 @@ static int figure_bounded(const hw_profile *h, const fig_spec *f, const char *pr
     return 0;
 }
 
-/* Reads the figures in specs[] from map `group`; prefix dots their provenance keys. */
+/* Reads the figures in specs[] from map `group`; prefix dots their
+ * provenance keys. optional: a figure left out stays 0. */
 static int read_figs(hw_profile *h, conf_node *group, const char *prefix, const fig_spec *specs,
-                     size_t n, kt_err *err)
+                     size_t n, int optional, kt_err *err)
 {
     for (size_t k = 0; k < n; k++) {
+        if (optional && !conf_find(group, specs[k].key))
+            continue;
         char prov_key[sizeof h->prov[0].key];
         snprintf(prov_key, sizeof prov_key, "%s%s%s", prefix ? prefix : "", prefix ? "." : "",
                  specs[k].key);
@@ -656,13 +669,14 @@ static int read_profile(hw_profile *h, conf_node *root, kt_err *err)
         return -1;
     }
     if (conf_expect(figures, CONF_MAP, err) < 0 || read_peaks(h, figures, err) < 0 ||
-        read_figs(h, figures, NULL, top_figs, N_TOP_FIGS, err) < 0)
+        read_figs(h, figures, NULL, top_figs, N_TOP_FIGS, 0, err) < 0 ||
+        read_figs(h, figures, NULL, optional_figs, N_OPTIONAL_FIGS, 1, err) < 0)
         return -1;
     conf_node *eff = group_take(figures, EFF_GROUP, err);
-    if (!eff || read_figs(h, eff, EFF_GROUP, eff_figs, N_EFF_FIGS, err) < 0)
+    if (!eff || read_figs(h, eff, EFF_GROUP, eff_figs, N_EFF_FIGS, 0, err) < 0)
         return -1;
     conf_node *host = group_take(figures, HOST_GROUP, err);
-    if (!host || read_figs(h, host, HOST_GROUP, host_figs, N_HOST_FIGS, err) < 0 ||
+    if (!host || read_figs(h, host, HOST_GROUP, host_figs, N_HOST_FIGS, 0, err) < 0 ||
         read_curves(h, root, err) < 0)
         return -1;
     return hw_check(h, err);

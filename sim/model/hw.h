@@ -53,6 +53,8 @@ typedef struct hw_profile {
     int64_t network_latency_ns; /* one step of a collective across nodes */
     double pcie_bw_Bps;        /* host link, per direction */
     double pcie_duplex_bw_Bps; /* host link, both directions together while both are busy */
+    double c2c_bw_Bps;         /* chip-to-chip link to a CPU's memory (NVLink-C2C), per GPU per direction; 0: none */
+    double c2c_memory_bytes;   /* CPU memory behind that link, per GPU (a Grace shared by two GPUs: half); 0: none */
     double eff_nic;            /* achieved / line rate of RDMA KV transfers (large operations) */
     int64_t nic_op_ns;         /* per-operation cost of an RDMA transfer, beside bytes / achieved rate */
     int64_t launch_ns;         /* one kernel launch, as seen in a serving loop */

@@ -41,15 +41,23 @@ double kv_layout_elem_bytes(kt_dtype dtype, int quant_group)
 
 double kv_layout_stored_block_bytes(const model_card *m, kt_dtype dtype, int quant_group, int block_tokens)
 {
-    /* Elements per token of the paged layers: fp32 bytes / 4. */
-    double elems = model_kv_paged_bytes_per_token(m, DTYPE_FP32) / 4.0;
-    return block_tokens * elems * kv_layout_elem_bytes(dtype, quant_group);
+    /* Elements per token of the paged layers that store KV, by the dtype
+     * each is held in (layers without one of their own: dtype). */
+    double elems[DTYPE_COUNT] = { 0 }, b = 0;
+    for (int l = 0; l < m->n_layers; l++)
+        if (model_layer_paged(m, l) && model_layer_stores_kv(m, l))
+            elems[model_layer_kv_dtype(m, l, dtype)] += model_kv_elems_per_token_layer(m, l);
+    for (int d = 0; d < DTYPE_COUNT; d++)
+        if (elems[d] > 0)
+            b += block_tokens * elems[d] * kv_layout_elem_bytes((kt_dtype)d, quant_group);
+    return b;
 }
 
-/* One token of group g's layers on one GPU: its stage's share, 1/cp of the tokens. */
+/* One token of group g's layers on one GPU: its stage's share, 1/cp of the
+ * tokens; 0 for layers that read another layer's KV. */
 static double group_bytes_token_gpu(const cost_model *cm, const cost_attn_group *g)
 {
-    return g->count * g->kv_bytes_token_gpu * cm->stage_share / cm->par.cp;
+    return g->stores ? g->count * g->kv_bytes_token_gpu * cm->stage_share / cm->par.cp : 0;
 }
 
 double kv_layout_paged_bytes_token_gpu(const cost_model *cm)
@@ -65,7 +73,7 @@ int kv_layout_window_groups(const cost_model *cm, int64_t *window_tokens, double
 {
     int n = 0;
     for (int i = 0; i < cm->n_groups && n < max; i++)
-        if (!model_layer_paged(cm->m, cm->groups[i].layer)) {
+        if (!model_layer_paged(cm->m, cm->groups[i].layer) && cm->groups[i].stores) {
             window_tokens[n] = cm->groups[i].window_tokens;
             bytes_token_gpu[n++] = group_bytes_token_gpu(cm, &cm->groups[i]);
         }
@@ -90,11 +98,22 @@ void kv_layout_init(kv_layout *l, const cost_model *cm, int quant_group, int blo
     l->block_data_bytes_replica = l->bytes_token_gpu * block_tokens * l->gpus;
     l->block_bytes_gpu = l->bytes_token_gpu * block_tokens;
     l->block_bytes_replica = l->block_data_bytes_replica;
-    if (dtype_bytes(l->dtype) < 1) {
+    /* Paged bytes per token on one GPU by the dtype they are held in. */
+    double by_dtype[DTYPE_COUNT] = { 0 };
+    for (int i = 0; i < cm->n_groups; i++)
+        if (model_layer_paged(cm->m, cm->groups[i].layer))
+            by_dtype[cm->groups[i].kv_dtype] += group_bytes_token_gpu(cm, &cm->groups[i]);
+    int sub_byte = 0;
+    for (int d = 0; d < DTYPE_COUNT; d++)
+        sub_byte |= by_dtype[d] > 0 && dtype_bytes((kt_dtype)d) < 1;
+    if (sub_byte) {
         /* Scales as a tier counts them: per element of the block. */
-        double elems_gpu = l->bytes_token_gpu / dtype_bytes(l->dtype);
-        l->scale_bytes_block_gpu = block_tokens * elems_gpu * kv_layout_scale_bytes_elem(l->dtype, quant_group);
-        l->block_bytes_gpu = block_tokens * elems_gpu * kv_layout_elem_bytes(l->dtype, quant_group);
+        l->block_bytes_gpu = 0;
+        for (int d = 0; d < DTYPE_COUNT; d++) {
+            double elems_gpu = by_dtype[d] / dtype_bytes((kt_dtype)d);
+            l->scale_bytes_block_gpu += block_tokens * elems_gpu * kv_layout_scale_bytes_elem((kt_dtype)d, quant_group);
+            l->block_bytes_gpu += block_tokens * elems_gpu * kv_layout_elem_bytes((kt_dtype)d, quant_group);
+        }
         l->block_bytes_replica = l->block_bytes_gpu * l->gpus;
     }
     l->stored_block_bytes = kv_layout_stored_block_bytes(cm->m, l->dtype, quant_group, block_tokens);

@@ -37,9 +37,10 @@ double kv_layout_layer_bytes_token_gpu(const model_card *m, int layer, kt_dtype 
 double kv_layout_scale_bytes_elem(kt_dtype dtype, int quant_group);
 /* Bytes per stored element: dtype_bytes plus its scale metadata. */
 double kv_layout_elem_bytes(kt_dtype dtype, int quant_group);
-/* One block of block_tokens tokens of the model's paged layers, held once
- * (as a lower tier stores it: no tensor-parallel split or replication) at
- * dtype, scale metadata included. */
+/* One block of block_tokens tokens of the model's paged layers that store
+ * KV, held once (as a lower tier stores it: no tensor-parallel split or
+ * replication) at dtype, or at a layer's own dtype where it has one
+ * (kv_plan), scale metadata included. */
 double kv_layout_stored_block_bytes(const model_card *m, kt_dtype dtype, int quant_group, int block_tokens);
 
 /* KV bytes one token takes on one GPU over the paged layers
@@ -57,18 +58,18 @@ double kv_layout_context_bytes_gpu(const cost_model *cm, int64_t tokens);
 
 /* The geometry of one replica's KV, computed once.
  * Invariants: bytes_token_gpu > 0; block_bytes_gpu == bytes_token_gpu ×
- * block_tokens for whole-byte dtypes and that plus scale_bytes_block_gpu
- * for sub-byte ones; window_ratio[g] == window group g's bytes per token /
+ * block_tokens when no paged layer is held in a sub-byte dtype, and that
+ * plus scale_bytes_block_gpu otherwise; window_ratio[g] == window group g's bytes per token /
  * bytes_token_gpu, g < n_windows <= KV_LAYOUT_MAX_WINDOWS;
  * block_bytes_replica == block_bytes_gpu × gpus (== block_data_bytes_replica
  * for whole-byte dtypes). */
 typedef struct kv_layout {
     const model_card *m;        /* not owned */
-    kt_dtype dtype;
+    kt_dtype dtype;             /* the served dtype; layers may hold their own (kv_plan) */
     int quant_group;            /* elements per scale (sub-byte dtypes) */
     int block_tokens;
     int gpus;                   /* tp × pp × cp */
-    double bytes_token_gpu;     /* paged layers, one GPU, data only */
+    double bytes_token_gpu;     /* paged layers that store KV, one GPU, data only */
     double scale_bytes_block_gpu;  /* a block's scale metadata on one GPU (0 for whole-byte dtypes) */
     double block_bytes_gpu;     /* a block on one GPU, scales included: what HBM sizing divides by */
     double block_data_bytes_replica;  /* a block's data over every GPU of the replica (no scales) */

@@ -1,5 +1,6 @@
 /* model.c — model cards: loading and validating them, and the KV bytes, parameter counts, GEMM shapes and attention FLOPs they imply. */
 #include "model.h"
+#include "kv_plan.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -329,7 +330,7 @@ model_card *model_from_conf(conf_node *root, kt_err *err)
         goto fail;
     }
     if (read_attention(root, m, err) != 0 || read_mla(root, m, err) != 0 ||
-        read_ffn(root, m, err) != 0)
+        read_ffn(root, m, err) != 0 || kv_plan_sharing_read(conf_take(root, "kv_sharing"), m, err) != 0)
         goto fail;
     /* The reads above validated each figure at its node; this catches any
      * combination they missed, without a location. */
@@ -431,26 +432,47 @@ int model_check(const model_card *m, kt_err *err)
     for (int i = 0; i < m->n_layers; i++)
         if (check_layer(m, i, err) != 0)
             return -1;
-    return 0;
+    return kv_plan_check(m, err);
 }
 
 /* ------------------------------------------------------------------------ */
 /* KV cache                                                                  */
 
-double model_kv_bytes_per_token_layer(const model_card *m, int layer, kt_dtype kv)
+double model_kv_elems_per_token_layer(const model_card *m, int layer)
 {
     /* MLA caches one compressed latent plus the shared RoPE key per token,
      * not K and V per head. */
     if (m->layers[layer].attn == ATTN_MLA)
-        return (double)(m->mla_kv_lora_rank + m->mla_qk_rope_dim) * dtype_bytes(kv);
-    return 2.0 * m->n_kv_heads * m->head_dim * dtype_bytes(kv);
+        return (double)(m->mla_kv_lora_rank + m->mla_qk_rope_dim);
+    return 2.0 * m->n_kv_heads * m->head_dim;
+}
+
+kt_dtype model_layer_kv_dtype(const model_card *m, int layer, kt_dtype kv)
+{
+    const model_layer *src = &m->layers[layer - m->layers[layer].kv_back];
+    return src->kv_own_dtype ? src->kv_dtype : kv;
+}
+
+int model_layer_stores_kv(const model_card *m, int layer)
+{
+    return m->layers[layer].kv_back == 0;
+}
+
+double model_kv_bytes_per_token_layer(const model_card *m, int layer, kt_dtype kv)
+{
+    return model_kv_elems_per_token_layer(m, layer) * dtype_bytes(model_layer_kv_dtype(m, layer, kv));
+}
+
+double model_kv_stored_bytes_per_token_layer(const model_card *m, int layer, kt_dtype kv)
+{
+    return model_layer_stores_kv(m, layer) ? model_kv_bytes_per_token_layer(m, layer, kv) : 0;
 }
 
 double model_kv_bytes_per_token(const model_card *m, kt_dtype kv)
 {
     double sum = 0;
     for (int l = 0; l < m->n_layers; l++)
-        sum += model_kv_bytes_per_token_layer(m, l, kv);
+        sum += model_kv_stored_bytes_per_token_layer(m, l, kv);
     return sum;
 }
 
@@ -469,7 +491,7 @@ double model_kv_paged_bytes_per_token(const model_card *m, kt_dtype kv)
     double sum = 0;
     for (int l = 0; l < m->n_layers; l++)
         if (model_layer_paged(m, l))
-            sum += model_kv_bytes_per_token_layer(m, l, kv);
+            sum += model_kv_stored_bytes_per_token_layer(m, l, kv);
     return sum;
 }
 
@@ -488,7 +510,7 @@ double model_kv_bytes(const model_card *m, int64_t ctx_tokens, kt_dtype kv)
 {
     double sum = 0;
     for (int l = 0; l < m->n_layers; l++)
-        sum += (double)model_layer_kv_tokens(m, l, ctx_tokens) * model_kv_bytes_per_token_layer(m, l, kv);
+        sum += (double)model_layer_kv_tokens(m, l, ctx_tokens) * model_kv_stored_bytes_per_token_layer(m, l, kv);
     return sum;
 }
 

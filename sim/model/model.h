@@ -17,11 +17,19 @@ extern const char *const model_attn_names[ATTN_KIND_COUNT + 1]; /* "global","sli
 extern const char *const model_ffn_names[FFN_KIND_COUNT + 1];   /* "dense","moe" */
 
 /* One decoder layer. window_tokens: the sliding window or the chunk size
- * (0 for global and MLA layers, which see the whole context). */
+ * (0 for global and MLA layers, which see the whole context). kv_back and
+ * kv_dtype are set by kv_plan (cross-layer sharing, per-layer precision);
+ * zero means the layer stores its own KV at the served dtype.
+ * Invariants (kv_plan_check): the source layer (index − kv_back) stores its
+ * own KV and attends alike (same kind and window); a sharing layer has no
+ * dtype of its own. */
 typedef struct model_layer {
     model_attn_kind attn;
     int64_t window_tokens;
     model_ffn_kind ffn;
+    int kv_back;               /* layers back to the one whose KV this layer attends to; 0: its own */
+    int kv_own_dtype;          /* 1: kv_dtype replaces the served KV dtype for this layer */
+    kt_dtype kv_dtype;
 } model_layer;
 
 /* A model card.
@@ -53,6 +61,8 @@ typedef struct model_card {
     kt_dtype weight_dtype;     /* element format of the weights in HBM (== quant's stored format) */
     quant_cfg quant;           /* weight format with its scales: from weight_dtype, or `quantization:` */
     int64_t max_context_tokens;
+    int kv_dequant;            /* 1: attention first dequantizes KV narrower than the activations in a pass of its
+                                * own; 0: its kernel reads the packed format (kv.packed_attention) */
     model_layer *layers;       /* n_layers entries, owned */
 } model_card;
 
@@ -71,20 +81,30 @@ void model_set_quant(model_card *m, const quant_cfg *q);
 /* Invariant checker for the struct above. */
 int model_check(const model_card *m, kt_err *err);
 
-/* KV bytes one token adds to one layer: 2 × kv_heads × head_dim × bytes, or
- * (kv_lora_rank + qk_rope_dim) × bytes for MLA layers. */
+/* KV elements per token of the KV layer `layer` attends to: 2 × kv_heads ×
+ * head_dim, or kv_lora_rank + qk_rope_dim for MLA layers. */
+double model_kv_elems_per_token_layer(const model_card *m, int layer);
+/* The dtype that KV is held in: its source layer's own dtype, else kv. */
+kt_dtype model_layer_kv_dtype(const model_card *m, int layer, kt_dtype kv);
+/* 1 when layer stores KV of its own (0: it reads an earlier layer's). */
+int model_layer_stores_kv(const model_card *m, int layer);
+/* KV bytes per token that layer attends over (what its attention reads):
+ * model_kv_elems_per_token_layer × bytes of model_layer_kv_dtype. */
 double model_kv_bytes_per_token_layer(const model_card *m, int layer, kt_dtype kv);
-/* Sum over all layers, ignoring windows (what one more token costs in a
- * context shorter than every window). */
+/* KV bytes one token adds to layer's store: the bytes above when it stores
+ * its own KV, 0 when it shares another layer's. */
+double model_kv_stored_bytes_per_token_layer(const model_card *m, int layer, kt_dtype kv);
+/* Stored bytes summed over all layers, ignoring windows (what one more
+ * token costs in a context shorter than every window). */
 double model_kv_bytes_per_token(const model_card *m, kt_dtype kv);
 /* 1 when layer l's KV is paged by token (a KV block holds block_tokens
  * tokens of every such layer): it sees the whole context, or no layer of the
  * model does. Otherwise its KV is a window the sequence holds apart. */
 int model_layer_paged(const model_card *m, int layer);
-/* Sum of model_kv_bytes_per_token_layer over the paged layers. */
+/* Sum of model_kv_stored_bytes_per_token_layer over the paged layers. */
 double model_kv_paged_bytes_per_token(const model_card *m, kt_dtype kv);
 /* KV held for a context of ctx tokens: windowed and chunked layers hold at
- * most window_tokens tokens each. */
+ * most window_tokens tokens each; sharing layers hold none. */
 double model_kv_bytes(const model_card *m, int64_t ctx_tokens, kt_dtype kv);
 /* Tokens of KV layer l holds for a context of ctx tokens. */
 int64_t model_layer_kv_tokens(const model_card *m, int layer, int64_t ctx_tokens);

@@ -410,7 +410,9 @@ static int search_calibrate(search *s)
     scenario *sc = probe_sim(s->c, s->extra, s->n_extra, s->opts, s->p->knob_lo, 0, &m, s->err);
     if (!sc)
         return -1;
-    s->reqs_per_session = sc->workload.sessions > 0 ? (double)m->n_reqs / (double)sc->workload.sessions : 0;
+    /* Requests a semantic cache answered were served too, without the engine. */
+    double served = (double)m->n_reqs + (double)m->semcache.hits;
+    s->reqs_per_session = sc->workload.sessions > 0 ? served / (double)sc->workload.sessions : 0;
     s->span_s = metrics_session_span_mean_ns(m) / 1e9;
     metrics_free(m);
     scenario_free(sc);

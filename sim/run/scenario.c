@@ -9,6 +9,7 @@
 
 #include "cost.h"
 #include "kv_layout.h"
+#include "kv_plan.h"
 
 #ifndef KT_PKGDATADIR
 #define KT_PKGDATADIR "/usr/local/share/kvtier"
@@ -221,6 +222,7 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
     sc->prefix_cache = 1;
     if (failed)
         return -1;
+    int packed = 1;
     if (n && (conf_int(n, "block_tokens", CONF_OPTIONAL, 1, 4096, &sc->kv_block_tokens, err) < 0 ||
               conf_enum(n, "dtype", CONF_OPTIONAL, dtype_names, &dtype, err) < 0 ||
               conf_f64(n, "hbm_fraction", CONF_OPTIONAL, SCENARIO_MIN_HBM_FRACTION, 1.0, &sc->hbm_fraction, err) < 0 ||
@@ -228,12 +230,51 @@ static int load_kv(scenario *sc, conf_node *root, kt_err *err)
                        err) < 0 ||
               conf_bool(n, "prefix_caching", CONF_OPTIONAL, &sc->prefix_cache, err) < 0 ||
               conf_enum(n, "eviction", CONF_OPTIONAL, kv_eviction_names, &eviction, err) < 0 ||
-              load_retention(sc, n, err) < 0))
+              load_retention(sc, n, err) < 0 ||
+              /* Sharing first: precision skips the layers that share. */
+              kv_plan_sharing_read(conf_take(n, "sharing"), sc->model, err) < 0 ||
+              kv_plan_precision_read(conf_take(n, "precision"), sc->model, err) < 0 ||
+              conf_bool(n, "packed_attention", CONF_OPTIONAL, &packed, err) < 0))
         return -1;
+    sc->model->kv_dequant = !packed;
     origin_note(&sc->kv_origin, "kv.hbm_fraction", n ? conf_find(n, "hbm_fraction") : NULL, n, sc->file);
     sc->kv_dtype = (kt_dtype)dtype;
     sc->eviction = (kv_eviction)eviction;
     return 0;
+}
+
+/* A semantic cache whose `tier` names one of the KV tiers takes its
+ * capacity from that tier (every drive of it alike), so KV and cached
+ * answers compete for the memory; any other name is memory kept apart. */
+static int semcache_take_tier(scenario *sc, conf_node *n, kt_err *err)
+{
+    for (int i = 0; i < sc->tiers.n; i++) {
+        tier_cfg *t = &sc->tiers.tier[i];
+        if (strcmp(t->name, sc->semcache.tier) != 0)
+            continue;
+        double per_drive = sc->semcache.capacity_bytes / t->drives;
+        if (!(per_drive < t->capacity_bytes)) {
+            CONF_ERROR(err, conf_find(n, "capacity"), "tier '%s' holds %.0f B a drive: less than the cache's %.0f B",
+                       t->name, t->capacity_bytes, per_drive);
+            return -1;
+        }
+        t->capacity_bytes -= per_drive;
+    }
+    return 0;
+}
+
+/* semantic_cache: after the workload, which it must be synthetic for:
+ * trace replay carries no answers a cache could have held. */
+static int load_semcache(scenario *sc, conf_node *root, kt_err *err)
+{
+    conf_node *n = conf_take(root, "semantic_cache");
+    if (semcache_cfg_from_conf(n, &sc->semcache, err) < 0)
+        return -1;
+    if (sc->semcache.on && sc->trace.on) {
+        CONF_ERROR(err, n, "a semantic cache needs a synthetic workload (trace replay has no answers to cache)");
+        return -1;
+    }
+    return sc->semcache.on ? semcache_take_tier(sc, n, err) : 0;
 }
 
 /* vLLM's token budget without chunked prefill when none is given:
@@ -708,9 +749,9 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
         return -1;
     sc->seed = (uint64_t)seed;
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
-        load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, &sc->tiers, err) < 0 ||
+        load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, sc->hw->c2c_bw_Bps, &sc->tiers, err) < 0 ||
         sparse_attn_from_conf(root, sc->model, sc->kv_block_tokens, &sc->sparse, err) < 0 ||
-        load_workload(sc, root, err) < 0 ||
+        load_workload(sc, root, err) < 0 || load_semcache(sc, root, err) < 0 ||
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
         return -1;

@@ -86,6 +86,7 @@ typedef struct scenario {
     int64_t host_step_ns, host_seq_ns;  /* scheduler.host_*_overhead for the cost model; -1 unset */
     tiers_cfg tiers;            /* lower KV tiers and their policies (tiers.n may be 0) */
     sparse_attn_cfg sparse;     /* sparse_attention: decode by page selection (off unless given) */
+    semcache_cfg semcache;      /* semantic_cache: a prompt cache in front of the engine (semcache.on 0: none) */
     workload_cfg workload;      /* synthetic workload (when trace.on is 0) */
     struct {
         int on;

@@ -77,6 +77,7 @@ typedef struct sim_world {
     int has_cur;
     int64_t trace_index;
     htab seen;                  /* prefix hash ids asked for so far */
+    semcache *sem;              /* semantic prompt cache in front of the engine, or NULL */
     htab trace_sessions;        /* native session id + 1 -> index in the arrays below */
     int64_t *sess_history;
     int *sess_replica;
@@ -237,12 +238,26 @@ static void turn_request(sim_world *w, session *s, int64_t now)
     q->content = (kv_content){ q->inline_segs, n };
 }
 
+static void on_semcache_hit(engine *eng, void *ctx, uint64_t arg);
+static void on_semcache_miss(engine *eng, void *ctx, uint64_t arg);
+
 static void on_turn(engine *eng, void *ctx, uint64_t arg)
 {
     session *s = ctx;
     sim_world *w = s->w;
     turn_request(w, s, engine_now(eng));
-    dispatch(w, s, &w->reps[0], 0);
+    if (!w->sem) {
+        dispatch(w, s, &w->reps[0], 0);
+        return;
+    }
+    semcache_answer a;
+    if (semcache_lookup(w->sem, s->req.rec.prompt_tokens, &a) < 0) {
+        w->failed = 1;
+        KT_ERROR(w->err, NULL, 0, 0, "out of memory in the semantic cache at request %lld", (long long)s->req.rec.id);
+        engine_stop(eng);
+        return;
+    }
+    engine_after(eng, a.delay_ns, a.hit ? on_semcache_hit : on_semcache_miss, s, 0);
 }
 
 static void on_session_arrival(engine *eng, void *ctx, uint64_t arg)
@@ -295,12 +310,11 @@ static void plan_predicted_prefetch(sim_world *w, session *s)
     engine_after(w->eng, at > 0 ? at : 0, on_predicted_prefetch, s, (uint64_t)s->turn);
 }
 
-/* A request left its replica: the session thinks, then asks again, or ends. */
-static void on_request_done(void *ud, serve_req *q, int64_t now)
+/* The session's turn got its answer (answered: 1) or not: it thinks,
+ * then asks again, or ends. */
+static void session_next(sim_world *w, session *s, int answered)
 {
-    sim_world *w = ud;
-    session *s = q->owner;
-    if (!w->sc->trace.on && q->rec.outcome == REQ_COMPLETED && s->turn + 1 < s->turns) {
+    if (!w->sc->trace.on && answered && s->turn + 1 < s->turns) {
         s->history_tokens += s->cur.new_tokens + s->cur.output_tokens;
         s->turn++;
         engine_after(w->eng, s->cur.think_ns, on_turn, s, 0);
@@ -308,6 +322,32 @@ static void on_request_done(void *ud, serve_req *q, int64_t now)
         return;
     }
     session_put(w, s);
+}
+
+/* A request left its replica. */
+static void on_request_done(void *ud, serve_req *q, int64_t now)
+{
+    (void)now;
+    session_next(ud, q->owner, q->rec.outcome == REQ_COMPLETED);
+}
+
+/* The semantic cache answered the turn: no GPU work. */
+static void on_semcache_hit(engine *eng, void *ctx, uint64_t arg)
+{
+    session *s = ctx;
+    (void)eng;
+    (void)arg;
+    session_next(s->w, s, 1);
+}
+
+/* The semantic cache missed: the engine sees the request now, its arrival
+ * time unchanged, so TTFT counts the embedding and the lookup. */
+static void on_semcache_miss(engine *eng, void *ctx, uint64_t arg)
+{
+    session *s = ctx;
+    (void)eng;
+    (void)arg;
+    dispatch(s->w, s, &s->w->reps[0], 0);
 }
 
 /* ---------- trace replay ---------- */
@@ -586,6 +626,8 @@ static int check_world(sim_world *w, int heap_full, int all_full, kt_err *e)
     }
     if (!bad && w->net)
         bad = fabric_check(w->net, e) < 0;
+    if (!bad && w->sem)
+        bad = semcache_check(w->sem, e) < 0;
     return bad ? -1 : 0;
 }
 
@@ -692,6 +734,12 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         return -1;
     }
     gsl_rng_set(w->arrival_rng, sc->seed);
+    /* Its own stream, seeded from the scenario's: the arrivals and the
+     * workload draw the same numbers with the cache on or off. */
+    if (sc->semcache.on && !(w->sem = semcache_new(&sc->semcache, kt_mix64(sc->seed)))) {
+        KT_ERROR(err, NULL, 0, 0, "out of memory setting up the semantic cache");
+        return -1;
+    }
     for (int i = 0; i < w->n_reps; i++) {
         replica_config rc = { .id = i, .gpus = sc->gpus_per_replica, .eng = w->eng, .cm = &w->cm,
                               .kv_blocks = sc->kv_blocks_per_replica, .block_tokens = sc->kv_block_tokens,
@@ -769,10 +817,22 @@ static void world_free(sim_world *w)
     free(w->prev_link_bytes);
     free(w->prev_tokens_out);
     engine_free(w->eng);
+    semcache_free(w->sem);
     if (w->arrival_rng)
         gsl_rng_free(w->arrival_rng);
     if (w->scratch_rng)
         gsl_rng_free(w->scratch_rng);
+}
+
+/* Copies the semantic cache's totals into the metrics. */
+static void collect_semcache(sim_world *w)
+{
+    if (!w->sem)
+        return;
+    const semcache_stats *t = &w->sem->st;
+    w->met->semcache = (metrics_semcache){ t->lookups, t->hits, t->misses, t->false_hits, t->capacity_misses,
+                                           t->evicted, t->miss_delay_ns, t->hit_latency_ns,
+                                           t->held * w->sem->cfg.entry_bytes };
 }
 
 /* Copies each replica's tier and link totals into the metrics. */
@@ -814,9 +874,10 @@ static int check_end(const sim_world *w, kt_err *err)
                  sc->trace.on ? "trace requests" : "sessions");
         return -1;
     }
-    if ((int64_t)w->met->n_reqs != w->next_req_id) {
-        KT_ERROR(err, NULL, 0, 0, "%lld requests were created but %zu left (completed or rejected)",
-                 (long long)w->next_req_id, w->met->n_reqs);
+    int64_t answered = w->sem ? w->sem->st.hits : 0;    /* the semantic cache's, which no replica saw */
+    if ((int64_t)w->met->n_reqs + answered != w->next_req_id) {
+        KT_ERROR(err, NULL, 0, 0, "%lld requests were created but %zu left (completed or rejected) and the "
+                 "semantic cache answered %lld", (long long)w->next_req_id, w->met->n_reqs, (long long)answered);
         return -1;
     }
     uint8_t *seen = calloc((size_t)w->next_req_id + 1, 1);
@@ -874,6 +935,7 @@ int sim_run(const scenario *sc, const sim_opts *opts, metrics **out, sim_stats *
     }
     if (rc == 0) {
         collect_tiers(&w);
+        collect_semcache(&w);
         *out = w.met;
         w.met = NULL;
     }

@@ -495,6 +495,7 @@ static void account_step(replica *r, int s)
     metrics_replica *a = r->acct;
     a->busy_ns += c->total_ns - c->wait_ns;
     a->stall_ns += c->wait_ns;
+    a->dequant_ns += c->dequant_ns;
     a->iterations++;
     /* A padded decode step wastes nothing else: its wasted work is the padding. */
     a->flops += r->step.pad_rows ? c->flops - c->flops_wasted : c->flops;

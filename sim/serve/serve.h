@@ -8,5 +8,6 @@
 #include "handoff.h"
 #include "replica.h"
 #include "router.h"
+#include "semcache.h"
 
 #endif

@@ -126,13 +126,18 @@ rj run-fleet-10k-96gpus            'scenarios/fleet-10k.yaml --set replicas.coun
 rj run-fleet-cost-savings-replica  'scenarios/fleet-cost-savings-replica.yaml'
 # a plan file, not a scenario: kvtier run refuses it (exit 2); kvtier plan runs it below.
 rj run-fleet-cost-savings          'scenarios/fleet-cost-savings.yaml'
+rj run-kv-precision                'scenarios/kv-precision.yaml'
 rj run-llama4-scout-10m            'scenarios/llama4-scout-10m.yaml'
+rj run-llama4-scout-10m-nvl72      'scenarios/llama4-scout-10m-nvl72.yaml'
 rj run-mooncake                    'scenarios/mooncake.yaml'
 rj run-multiturn-tiers             'scenarios/multiturn-tiers.yaml'
 rj run-node-failure                'scenarios/node-failure.yaml'
 rj run-paged-attention-over-rdma   'scenarios/paged-attention-over-rdma.yaml'
 rj run-quickstart                  'scenarios/quickstart.yaml'
 rj run-sparse-1m                   'scenarios/sparse-1m.yaml'
+rj run-semantic-cache              'scenarios/semantic-cache.yaml'
+# a plan file, not a scenario: kvtier run refuses it (exit 2).
+rj run-semantic-cache-plan         'scenarios/semantic-cache-plan.yaml'
 
 # ---------- the text summary, and --check (every invariant after every event) ----------
 c text-quickstart          'kvtier run scenarios/quickstart.yaml --no-db'
@@ -225,6 +230,15 @@ rj scout10m-h100-pp2         "$L --set hardware=h100-sxm --set replicas.gpus=16 
 rj scout10m-b200             "$L --set hardware=b200"
 rj scout10m-recompute        "$L --set kv_policy.decide=recompute"
 rj scout10m-ep8              "$L --set replicas.expert_parallel=8"
+rj scout10m-cxl              "$L --set 'tiers=[{name: cxl, kind: cxl, capacity: 2TB, read: 288GB/s, write: 288GB/s, latency: 1us}]'"
+rj scout10m-b300             "$L --set hardware=b300"
+rj scout10m-nvl72-cp9        'scenarios/llama4-scout-10m-nvl72.yaml --set replicas.gpus=72 --set replicas.context_parallel=9'
+rj scout500k-gh200-c2c       "$L --set workload.first_input_tokens=500000 --set hardware=gh200 --set replicas.gpus=2 --set replicas.tensor_parallel=2 --set 'tiers=[{name: grace, kind: dram, gpu_link: c2c, capacity: 960GB, read: 1TB/s, write: 1TB/s, latency: 1us}]'"
+rj kvprec-dequant            'scenarios/kv-precision.yaml --set kv.packed_attention=false'
+rj kvprec-cla2               "scenarios/kv-precision.yaml --set 'kv.sharing={every: 2}'"
+rj kvprec-bf16-yoco          "scenarios/kv-precision.yaml --set 'kv.precision=[]' --set 'kv.sharing={sources: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15]}'"
+rj semcache-capacity         'scenarios/semantic-cache.yaml --set semantic_cache.capacity=2MB'
+rj semcache-flat             "scenarios/semantic-cache.yaml --set semantic_cache.index.kind=flat --set 'semantic_cache.index.lookup=[{entries: 10000, latency: 1.5ms}, {entries: 1000000, latency: 154ms}]'"
 
 # ---------- trace replay ----------
 rj trace-mooncake-hbm-only   'scenarios/mooncake.yaml --set kv_policy.tiers_used=0'
@@ -247,6 +261,10 @@ for m in deepseek-v3 llama-3.1-405b llama-3.1-70b llama-3.1-8b llama-4-scout mis
 done
 c kv-plain-all-mistral-7b     'kvtier kv mistral-7b --all'
 c kv-llama-3.1-70b-128k       'kvtier kv llama-3.1-70b --context 128K --gpu h100-sxm'
+c kv-minikv-cla2-8b           "kvtier kv llama-3.1-8b --context 128K --kv-precision '[{layers: 4, dtype: int8}, {dtype: int2}]' --kv-sharing '{every: 2}'"
+c kv-minikv-cla2-8b-json      "kvtier kv llama-3.1-8b --context 1000 --kv-precision '[{layers: 4, dtype: int8}, {dtype: int2}]' --kv-sharing '{every: 2}' --json"
+c kv-scout-nvl72-memory       'kvtier kv llama-4-scout --context 10M --gpu gb200-nvl72 --tp 8 --memory'
+c kv-sharing-bad              "kvtier kv llama-4-scout --kv-sharing '{every: 2}'"
 c kv-llama-3.1-70b-128k-json  'kvtier kv llama-3.1-70b --context 128K --gpu h100-sxm --json'
 c kv-llama-4-scout-10m        'kvtier kv llama-4-scout --context 10000000 --gpu h100-sxm --tp 8'
 c kv-llama-4-scout-all-json   'kvtier kv llama-4-scout --all --json --gpu h200-sxm --tp 8'
@@ -264,6 +282,8 @@ c hexmap-coord-block 'kvtier hexmap --synthesize --kv-dims 2,4,16,8 --dtype bf16
 c hexmap-model-8b    'kvtier hexmap --synthesize --model llama-3.1-8b --tp 2 --dtype fp16 --lines 0..40'
 c hexmap-model-mla   'kvtier hexmap --synthesize --model deepseek-v3 --dtype fp8 --lines 0..40 --block-tokens 32'
 c hexmap-model-layer 'kvtier hexmap --synthesize --model tests/data/hexmap/hybrid-gqa-mla.yaml --layer 1 --dtype bf16 --lines 0x7F0..0x80F'
+c hexmap-model-shared "kvtier hexmap --synthesize --model llama-3.1-8b --layer 3 --kv-sharing '{every: 2}' --kv-precision '[{layers: 4, dtype: int8}, {dtype: int2}]' --lines 0..2"
+c hexmap-model-int2   "kvtier hexmap --synthesize --model llama-3.1-8b --layer 5 --kv-precision '[{layers: 4, dtype: int8}, {dtype: int2}]' --lines 0..2"
 for l in hnd nhd split-nhd split-hnd b,t,kv,h,d; do
     c hexmap-layout-${l//,/} "kvtier hexmap --synthesize --kv-dims 2,4,16,8 --dtype fp16 --blocks 2 --layout $l"
 done
