@@ -62,6 +62,9 @@ typedef struct metrics_replica {
     double hbm_bytes;
     double peak_flops_gpu;          /* FLOP/s, for effective utilization */
     double peak_hbm_Bps;            /* for MBU */
+    /* Speculative decoding: steps with a verify, sequences verified, tokens
+     * drafted (k per verified sequence) and drafts accepted. */
+    int64_t spec_verify_steps, spec_verify_seqs, spec_draft_tokens, spec_accepted_tokens;
 } metrics_replica;
 
 /* One sample of a replica's state (time series). */
@@ -188,6 +191,11 @@ typedef struct metrics_summary {
     int64_t preemptions;
     int64_t truncated;              /* requests whose prompt was cut to the model's context */
     int64_t swap_outs;              /* preemptions that swapped KV to host memory (recomputing nothing) */
+    /* Speculative decoding, summed over replicas; mean accepted length is
+     * the tokens a verified sequence gained per verify: (accepted drafts +
+     * verified sequences) / verified sequences. */
+    int64_t spec_verify_steps, spec_verify_seqs, spec_draft_tokens, spec_accepted_tokens;
+    double spec_mean_accepted_length;
     double throughput_rps, throughput_tok_s, output_tok_s;
     metrics_dist ttft_ns, itl_ns, tpot_ns, e2e_ns, queue_ns;
     double goodput_rps;             /* completed requests meeting all SLOs, per second */
@@ -291,7 +299,7 @@ typedef struct metrics_field {
 #define METRICS_MAX_FIELDS 96
 /* Lists the summary's figures (latencies in ms, E2E and durations in s).
  * The counts of engine behaviours a scenario must ask for (truncated,
- * swap_outs)
+ * swap_outs, the speculative decoding counters)
  * are listed only when not zero, so runs without them list what they
  * always did. Returns how many were written to f (at most METRICS_MAX_FIELDS). */
 size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f);

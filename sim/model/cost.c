@@ -328,7 +328,7 @@ static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, in
         double f = 0, b = 0, t_c = 0;
         for (int s = 0; s < n; s++) {
             const cost_seq *q = &seqs[s];
-            if (q->new_tokens <= 0 || (q->new_tokens == 1) != decode)
+            if (q->new_tokens <= 0 || cost_seq_decodes(q) != decode)
                 continue;
             /* Each sequence's attention runs at the efficiency of its own
              * context length (the length of the kernel's inner loop). */
@@ -459,7 +459,7 @@ void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_log
     for (int s = 0; s < n; s++) {
         tokens += seqs[s].new_tokens;
         wasted += seqs[s].wasted_tokens;
-        decode += seqs[s].new_tokens == 1;
+        decode += cost_seq_decodes(&seqs[s]) ? (double)seqs[s].new_tokens : 0;
         running += seqs[s].new_tokens > 0;
     }
     if (tokens <= 0)

@@ -57,15 +57,16 @@ void scenario_data_dirs(const char *near, const char *sub, char *buf, size_t buf
 }
 
 uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, const cost_par *par, kt_dtype kv,
-                            int block_tokens, double hbm_fraction, double reserve_bytes)
+                            int block_tokens, double hbm_fraction, double reserve_bytes,
+                            double extra_weight_bytes_gpu, double extra_kv_bytes_token_gpu)
 {
     cost_model cm;
     if (cost_model_init_par(&cm, m, hw, par, kv, NULL) < 0)
         return 0;
     kv_layout kl;
     kv_layout_init(&kl, &cm, KV_LAYOUT_HBM_QUANT_GROUP, block_tokens);
-    double budget = hw->hbm_bytes * hbm_fraction - cost_weight_bytes_gpu(&cm) - reserve_bytes;
-    double block_bytes = kl.block_bytes_gpu;
+    double budget = hw->hbm_bytes * hbm_fraction - cost_weight_bytes_gpu(&cm) - reserve_bytes - extra_weight_bytes_gpu;
+    double block_bytes = kl.block_bytes_gpu + block_tokens * extra_kv_bytes_token_gpu;
     if (budget < block_bytes)
         return 0;
     double blocks = floor(budget / block_bytes);
@@ -606,15 +607,38 @@ static int check_step_times(const scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+void scenario_spec_extras(const scenario *sc, double *weight_bytes_gpu, double *kv_bytes_token_gpu)
+{
+    cost_model cm;
+    spec_cost spec;
+    *weight_bytes_gpu = *kv_bytes_token_gpu = 0;
+    if (sc->spec.method == SPEC_OFF || cost_model_init_par(&cm, sc->model, sc->hw, &sc->par, sc->kv_dtype, NULL) < 0 ||
+        spec_cost_init(&spec, sc->spec.method, sc->spec.k, &cm, sc->spec.draft, sc->spec.head_layers, NULL) < 0)
+        return;
+    *weight_bytes_gpu = spec_cost_weight_bytes_gpu(&spec);
+    *kv_bytes_token_gpu = spec_cost_kv_bytes_token_gpu(&spec);
+}
+
 /* The weights must fit with room for at least one request's KV. */
 static int size_kv(scenario *sc, conf_node *root, kt_err *err)
 {
+    double draft_weights, draft_kv;
+    scenario_spec_extras(sc, &draft_weights, &draft_kv);
     sc->kv_blocks_per_replica = scenario_kv_blocks(sc->model, sc->hw, &sc->par, sc->kv_dtype,
                                                    sc->kv_block_tokens, sc->hbm_fraction,
-                                                   sc->activation_reserve_bytes);
+                                                   sc->activation_reserve_bytes, draft_weights, draft_kv);
     if (sc->kv_blocks_per_replica > 0)
         return 0;
-    char w[64], h[64];
+    char w[64], h[64], d[64];
+    if (draft_weights > 0 && scenario_kv_blocks(sc->model, sc->hw, &sc->par, sc->kv_dtype, sc->kv_block_tokens,
+                                                sc->hbm_fraction, sc->activation_reserve_bytes, 0, 0) > 0) {
+        CONF_ERROR(err, conf_find(root, "speculative"),
+                   "speculative: with the draft's weights (%s per GPU) and its KV beside every token, %.0f%% of %s"
+                   " HBM holds no KV block of %s", units_format(draft_weights, UNITS_BYTES, d, sizeof d),
+                   sc->hbm_fraction * 100, units_format(sc->hw->hbm_bytes, UNITS_BYTES, h, sizeof h),
+                   sc->model->name);
+        return -1;
+    }
     cost_model cm;
     kt_err e2;
     if (cost_model_init_par(&cm, sc->model, sc->hw, &sc->par, sc->kv_dtype, &e2) < 0) {
@@ -672,6 +696,98 @@ static int load_faults(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+/* speculative.acceptance: {rate: α} for every request, or {rate: mean α,
+ * concentration: c} for a Beta-distributed α per request. */
+static int load_acceptance(spec_accept *a, conf_node *spec, kt_err *err)
+{
+    conf_node *n = conf_take(spec, "acceptance");
+    if (!n) {
+        CONF_ERROR(err, spec, "speculative.acceptance: missing: give {rate: α} (0 to 1: the chance each drafted"
+                   " token is accepted)");
+        return -1;
+    }
+    *a = (spec_accept){ 0, 0 };
+    if (conf_expect(n, CONF_MAP, err) < 0 || conf_f64(n, "rate", CONF_REQUIRED, 0, 1, &a->acceptance_rate, err) < 0 ||
+        conf_f64(n, "concentration", CONF_OPTIONAL, 0, 1e6, &a->acceptance_concentration, err) < 0)
+        return -1;
+    if (a->acceptance_concentration > 0 && (a->acceptance_rate <= 0 || a->acceptance_rate >= 1)) {
+        CONF_ERROR(err, conf_find(n, "rate"), "speculative.acceptance.rate: a per-request distribution (concentration"
+                   " given) needs a mean strictly between 0 and 1, not %g", a->acceptance_rate);
+        return -1;
+    }
+    return 0;
+}
+
+/* speculative.draft_model: a card sharing the model's vocabulary. */
+static int load_draft_model(scenario *sc, conf_node *spec, kt_err *err)
+{
+    conf_node *n = conf_take(spec, "draft_model");
+    const char *name;
+    if (!n) {
+        CONF_ERROR(err, spec, "speculative.draft_model: missing: method draft needs a draft model card (e.g. %s)",
+                   "llama-3.1-8b");
+        return -1;
+    }
+    if (conf_scalar_str(n, &name, err) < 0)
+        return -1;
+    char buf[8192];
+    const char *dirs[8];
+    scenario_data_dirs(sc->file, "models", buf, sizeof buf, dirs, 8);
+    kt_err inner;
+    sc->spec.draft = model_load_named(name, dirs, &inner);
+    if (!sc->spec.draft) {
+        if (inner.line > 0)
+            *err = inner;
+        else
+            CONF_ERROR(err, n, "speculative.draft_model: %s", inner.msg);
+        return -1;
+    }
+    if (sc->spec.draft->vocab != sc->model->vocab) {
+        CONF_ERROR(err, n, "speculative.draft_model: %s has a vocabulary of %d tokens, %s of %d: a draft must share"
+                   " the model's tokenizer", sc->spec.draft->name, sc->spec.draft->vocab, sc->model->name,
+                   sc->model->vocab);
+        return -1;
+    }
+    cost_model target, draft;
+    const cost_par par = { sc->par.tp, 1, 1, 1 };
+    if (cost_model_init_par(&target, sc->model, sc->hw, &sc->par, sc->kv_dtype, NULL) == 0 &&
+        cost_model_init_par(&draft, sc->spec.draft, sc->hw, &par, sc->kv_dtype, &inner) < 0) {
+        CONF_ERROR(err, n, "speculative.draft_model: %s", inner.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* speculative: {method, k, draft_model | head_layers, acceptance}. */
+static int load_speculative(scenario *sc, conf_node *root, kt_err *err)
+{
+    int failed = 0, method = SPEC_OFF;
+    conf_node *n = section(root, "speculative", CONF_OPTIONAL, err, &failed);
+    sc->spec.method = SPEC_OFF;
+    if (failed)
+        return -1;
+    if (!n || conf_enum(n, "method", CONF_REQUIRED, spec_method_names, &method, err) < 0)
+        return n ? -1 : 0;
+    sc->spec.method = (spec_method)method;
+    if (method == SPEC_OFF) {
+        conf_mark_used(n);
+        return 0;
+    }
+    static const char *const only[SPEC_METHOD_COUNT] = { NULL, "draft_model", "head_layers", NULL };
+    for (int m = 0; m < SPEC_METHOD_COUNT; m++)
+        if (only[m] && m != method && conf_find(n, only[m])) {
+            CONF_ERROR(err, conf_find(n, only[m]), "speculative.%s: only method %s takes it, not %s", only[m],
+                       spec_method_names[m], spec_method_names[method]);
+            return -1;
+        }
+    if (conf_int(n, "k", CONF_REQUIRED, 1, SCENARIO_MAX_SPEC_K, &sc->spec.k, err) < 0 ||
+        conf_f64(n, "head_layers", conf_required_if(method == SPEC_EAGLE), 1e-3, SCENARIO_MAX_SPEC_HEAD_LAYERS,
+                 &sc->spec.head_layers, err) < 0 ||
+        load_acceptance(&sc->sched.spec_accept, n, err) < 0)
+        return -1;
+    return method == SPEC_DRAFT ? load_draft_model(sc, n, err) : 0;
+}
+
 static int load_all(scenario *sc, conf_node *root, kt_err *err)
 {
     int64_t seed = 1;
@@ -682,7 +798,8 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
         return -1;
     sc->seed = (uint64_t)seed;
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
-        load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, &sc->tiers, err) < 0 ||
+        load_scheduler(sc, root, err) < 0 || load_speculative(sc, root, err) < 0 ||
+        tiers_from_conf(root, &sc->tiers, err) < 0 ||
         load_workload(sc, root, err) < 0 ||
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
@@ -732,6 +849,7 @@ void scenario_free(scenario *sc)
     if (!sc)
         return;
     model_free(sc->model);
+    model_free(sc->spec.draft);
     hw_free(sc->hw);
     free(sc->file);
     free(sc->yaml);

@@ -50,6 +50,7 @@ typedef struct sim_world {
     const sim_opts *opts;
     engine *eng;
     cost_model cm;
+    spec_cost spec;             /* speculative decoding's draft (method SPEC_OFF: off) */
     metrics *met;
     replica *reps;
     int n_reps;
@@ -670,6 +671,9 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         w->cm.host_step_ns = sc->host_step_ns;
     if (sc->host_seq_ns >= 0)
         w->cm.host_seq_ns = sc->host_seq_ns;
+    if (sc->spec.method != SPEC_OFF && spec_cost_init(&w->spec, sc->spec.method, sc->spec.k, &w->cm, sc->spec.draft,
+                                                      sc->spec.head_layers, err) < 0)
+        return -1;
     w->eng = engine_new(1024);
     w->met = metrics_new(sc->replicas);
     if (w->met) {
@@ -695,7 +699,8 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         replica_config rc = { .id = i, .gpus = sc->gpus_per_replica, .eng = w->eng, .cm = &w->cm,
                               .kv_blocks = sc->kv_blocks_per_replica, .block_tokens = sc->kv_block_tokens,
                               .prefix_cache = sc->prefix_cache, .cfg = &sc->sched, .met = w->met,
-                              .on_done = on_request_done, .ud = w };
+                              .on_done = on_request_done, .ud = w,
+                              .spec = sc->spec.method != SPEC_OFF ? &w->spec : NULL, .seed = sc->seed };
         if (replica_init(&w->reps[i], &rc) < 0) {
             const scenario_origin *o = &sc->kv_origin;
             KT_ERROR(err, o->file, o->line, o->col,
