@@ -28,8 +28,9 @@ int spec_cost_init(spec_cost *sc, spec_method method, int k, const cost_model *t
 
 /* Draft step j's sequences into scratch: each verifying sequence drafts
  * one token after its context and the j tokens drafted before it; in step
- * 0 the others bring their new tokens. Returns the entries and, in
- * *n_logits, the rows that sample a draft token. */
+ * 0 the others bring their new tokens (a prompt chunk the draft prefills,
+ * a token decoded without drafts), sampling nothing. Returns the entries
+ * and, in *n_logits, the rows that sample a draft token. */
 static int draft_step_seqs(const cost_seq *seqs, int n, int j, cost_seq *scratch, int *n_logits)
 {
     int m = 0;
@@ -65,8 +66,8 @@ void spec_cost_draft(const spec_cost *sc, const cost_seq *seqs, int n, cost_seq 
         return;                 /* n-gram lookup runs on the host beside the scheduler */
     for (int j = 0; j < sc->k; j++) {
         int n_logits, m = draft_step_seqs(seqs, n, j, scratch, &n_logits);
-        if (n_logits == 0)
-            break;              /* nothing verifies: no draft steps */
+        if (m == 0 || (j > 0 && n_logits == 0))
+            break;              /* nothing to prefill or draft */
         cost_iter step;
         if (sc->method == SPEC_DRAFT)
             cost_iteration(&sc->draft, scratch, m, n_logits, &step);
