@@ -279,7 +279,7 @@ static void test_scenario_errors(void)
         const char *yaml, *msg;
     } cases[] = {
         { "speculative: {method: medusa, k: 4, acceptance: {rate: 0.8}}\n", "speculative.method" },
-        { "speculative: {method: draft, k: 4, acceptance: {rate: 0.8}}\n", "speculative.draft_model: missing" },
+        { "speculative: {method: draft, k: 4, acceptance: {rate: 0.8}}\n", "missing required key 'draft_model'" },
         { "speculative: {method: draft, draft_model: qwen3-8b, k: 4, acceptance: {rate: 0.8}}\n",
           "vocabulary of 151936 tokens" },
         { "speculative: {method: eagle, k: 4, acceptance: {rate: 0.8}}\n", "head_layers" },
@@ -287,7 +287,7 @@ static void test_scenario_errors(void)
           "only method eagle takes it" },
         { "speculative: {method: ngram, k: 0, acceptance: {rate: 0.8}}\n", "speculative.k" },
         { "speculative: {method: ngram, k: 4, acceptance: {rate: 1.5}}\n", "speculative.acceptance.rate" },
-        { "speculative: {method: ngram, k: 4}\n", "speculative.acceptance: missing" },
+        { "speculative: {method: ngram, k: 4}\n", "missing required key 'acceptance'" },
         { "speculative: {method: ngram, k: 4, acceptance: {rate: 1, concentration: 10}}\n",
           "strictly between 0 and 1" },
     };

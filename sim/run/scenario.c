@@ -633,7 +633,7 @@ static int size_kv(scenario *sc, conf_node *root, kt_err *err)
     if (draft_weights > 0 && scenario_kv_blocks(sc->model, sc->hw, &sc->par, sc->kv_dtype, sc->kv_block_tokens,
                                                 sc->hbm_fraction, sc->activation_reserve_bytes, 0, 0) > 0) {
         CONF_ERROR(err, conf_find(root, "speculative"),
-                   "speculative: with the draft's weights (%s per GPU) and its KV beside every token, %.0f%% of %s"
+                   "with the draft's weights (%s per GPU) and its KV beside every token, %.0f%% of %s"
                    " HBM holds no KV block of %s", units_format(draft_weights, UNITS_BYTES, d, sizeof d),
                    sc->hbm_fraction * 100, units_format(sc->hw->hbm_bytes, UNITS_BYTES, h, sizeof h),
                    sc->model->name);
@@ -702,7 +702,7 @@ static int load_acceptance(spec_accept *a, conf_node *spec, kt_err *err)
 {
     conf_node *n = conf_take(spec, "acceptance");
     if (!n) {
-        CONF_ERROR(err, spec, "speculative.acceptance: missing: give {rate: α} (0 to 1: the chance each drafted"
+        CONF_ERROR(err, spec, "missing required key 'acceptance': give {rate: α} (0 to 1: the chance each drafted"
                    " token is accepted)");
         return -1;
     }
@@ -711,8 +711,8 @@ static int load_acceptance(spec_accept *a, conf_node *spec, kt_err *err)
         conf_f64(n, "concentration", CONF_OPTIONAL, 0, 1e6, &a->acceptance_concentration, err) < 0)
         return -1;
     if (a->acceptance_concentration > 0 && (a->acceptance_rate <= 0 || a->acceptance_rate >= 1)) {
-        CONF_ERROR(err, conf_find(n, "rate"), "speculative.acceptance.rate: a per-request distribution (concentration"
-                   " given) needs a mean strictly between 0 and 1, not %g", a->acceptance_rate);
+        CONF_ERROR(err, conf_find(n, "rate"), "a per-request distribution (concentration given) needs a mean strictly"
+                   " between 0 and 1, not %g", a->acceptance_rate);
         return -1;
     }
     return 0;
@@ -724,8 +724,7 @@ static int load_draft_model(scenario *sc, conf_node *spec, kt_err *err)
     conf_node *n = conf_take(spec, "draft_model");
     const char *name;
     if (!n) {
-        CONF_ERROR(err, spec, "speculative.draft_model: missing: method draft needs a draft model card (e.g. %s)",
-                   "llama-3.1-8b");
+        CONF_ERROR(err, spec, "missing required key 'draft_model': method draft needs a draft model card");
         return -1;
     }
     if (conf_scalar_str(n, &name, err) < 0)
@@ -739,11 +738,11 @@ static int load_draft_model(scenario *sc, conf_node *spec, kt_err *err)
         if (inner.line > 0)
             *err = inner;
         else
-            CONF_ERROR(err, n, "speculative.draft_model: %s", inner.msg);
+            CONF_ERROR(err, n, "%s", inner.msg);
         return -1;
     }
     if (sc->spec.draft->vocab != sc->model->vocab) {
-        CONF_ERROR(err, n, "speculative.draft_model: %s has a vocabulary of %d tokens, %s of %d: a draft must share"
+        CONF_ERROR(err, n, "%s has a vocabulary of %d tokens, %s of %d: a draft must share"
                    " the model's tokenizer", sc->spec.draft->name, sc->spec.draft->vocab, sc->model->name,
                    sc->model->vocab);
         return -1;
@@ -752,7 +751,7 @@ static int load_draft_model(scenario *sc, conf_node *spec, kt_err *err)
     const cost_par par = { sc->par.tp, 1, 1, 1 };
     if (cost_model_init_par(&target, sc->model, sc->hw, &sc->par, sc->kv_dtype, NULL) == 0 &&
         cost_model_init_par(&draft, sc->spec.draft, sc->hw, &par, sc->kv_dtype, &inner) < 0) {
-        CONF_ERROR(err, n, "speculative.draft_model: %s", inner.msg);
+        CONF_ERROR(err, n, "%s", inner.msg);
         return -1;
     }
     return 0;
@@ -776,7 +775,7 @@ static int load_speculative(scenario *sc, conf_node *root, kt_err *err)
     static const char *const only[SPEC_METHOD_COUNT] = { NULL, "draft_model", "head_layers", NULL };
     for (int m = 0; m < SPEC_METHOD_COUNT; m++)
         if (only[m] && m != method && conf_find(n, only[m])) {
-            CONF_ERROR(err, conf_find(n, only[m]), "speculative.%s: only method %s takes it, not %s", only[m],
+            CONF_ERROR(err, conf_find(n, only[m]), "only method %s takes it, not %s",
                        spec_method_names[m], spec_method_names[method]);
             return -1;
         }

@@ -132,6 +132,7 @@ rj run-multiturn-tiers             'scenarios/multiturn-tiers.yaml'
 rj run-node-failure                'scenarios/node-failure.yaml'
 rj run-paged-attention-over-rdma   'scenarios/paged-attention-over-rdma.yaml'
 rj run-quickstart                  'scenarios/quickstart.yaml'
+rj run-speculative                 'scenarios/speculative.yaml'
 
 # ---------- the text summary, and --check (every invariant after every event) ----------
 c text-quickstart          'kvtier run scenarios/quickstart.yaml --no-db'
@@ -170,6 +171,21 @@ for d in recompute fetch; do for k in bf16 fp8; do for io in async sync; do
     rj rdma-$d-$k-$io "$P --set kv_policy.decide=$d --set kv.dtype=$k --set kv_policy.io=$io"
 done; done; done
 rj rdma-in-storage-attention "$P --set kv_policy.in_storage_attention=true"
+
+# ---------- speculative decoding (speculative.yaml: README table; quickstart with a head) ----------
+S=scenarios/speculative.yaml
+c text-speculative        'kvtier run scenarios/speculative.yaml --no-db'
+for b in 1 64; do for a in 0.6 0.8; do
+    rj spec-batch$b-alpha$a "$S --set workload.sessions=$b --set scheduler.max_running=$b --set speculative.acceptance.rate=$a"
+done; done
+rj spec-off-batch64       "$S --set workload.sessions=64 --set scheduler.max_running=64 --set speculative.method=off"
+rj set-spec-eagle         "$S --set \"speculative={method: eagle, k: 3, head_layers: 1, acceptance: {rate: 0.7}}\""
+rj set-spec-ngram         "$S --set \"speculative={method: ngram, k: 5, acceptance: {rate: 0.5}}\""
+rj set-spec-beta          "$S --set speculative.acceptance.rate=0.7 --set speculative.acceptance.concentration=10"
+c check-spec-quickstart   'kvtier run scenarios/quickstart.yaml --no-db --json --check --set "speculative={method: eagle, k: 3, head_layers: 1, acceptance: {rate: 0.7, concentration: 10}}"'
+c check-spec-fleet-faults 'kvtier run scenarios/quickstart.yaml --no-db --json --check --set replicas.count=4 --set replicas.prefill_replicas=2 --set "faults=[{at: 60s, replica: 2}]" --set "speculative={method: ngram, k: 5, acceptance: {rate: 0.5}}"'
+c bad-spec 'x kvtier run scenarios/speculative.yaml --no-db --set speculative.method=medusa; x kvtier run scenarios/speculative.yaml --no-db --set speculative.draft_model=qwen3-8b; x kvtier run scenarios/speculative.yaml --no-db --set speculative.head_layers=1; x kvtier run scenarios/speculative.yaml --no-db --set speculative.acceptance.rate=1.2'
+c db-run-speculative      'x kvtier run scenarios/speculative.yaml --db "$W/r.db"; dbdump "$W/r.db" --subst "$W=<W>"'
 
 # ---------- KV precision, scheduler knobs (quickstart.yaml) ----------
 Q=scenarios/quickstart.yaml
