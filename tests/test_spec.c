@@ -244,9 +244,11 @@ static void test_head_and_ngram_draft_cost(void)
     scenario_free(sc);
 }
 
-/* e2e.yaml with speculative settings appended (its model is Llama-3.1-8B). */
-static scenario *load_with(const char *spec_yaml, kt_err *err)
+/* e2e.yaml with speculative settings appended (its model is Llama-3.1-8B),
+ * and one --set override when set is not NULL. */
+static scenario *load_with(const char *spec_yaml, const char *set, kt_err *err)
 {
+    char *sets[1] = { (char *)set };
     char text[8192];
     FILE *f = fopen(tu_path("tests/data/e2e.yaml"), "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
@@ -254,7 +256,7 @@ static scenario *load_with(const char *spec_yaml, kt_err *err)
     fclose(f);
     text[n] = '\0';
     strncat(text, spec_yaml, sizeof text - strlen(text) - 1);
-    return scenario_load_string(text, strlen(text), tu_path("tests/data/spec.yaml"), NULL, 0, err);
+    return scenario_load_string(text, strlen(text), tu_path("tests/data/spec.yaml"), sets, set ? 1 : 0, err);
 }
 
 /* A Llama-3.1-8B draft beside Llama-3.1-8B on one H100 takes its weights
@@ -265,7 +267,7 @@ static void test_draft_takes_hbm(void)
 {
     kt_err err;
     scenario *sc = load_with("speculative: {method: draft, draft_model: llama-3.1-8b, k: 4, acceptance: {rate: 0.8}}\n",
-                             &err);
+                             NULL, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
     double weights = model_params_total(sc->model) * 2, kv = sc->hw->hbm_bytes * 0.9 - 4.0 * (1 << 30);
     CU_ASSERT_EQUAL(sc->kv_blocks_per_replica, (uint32_t)floor((kv - 2 * weights) / (2 * 16 * 131072.0)));
@@ -276,7 +278,7 @@ static void test_draft_takes_hbm(void)
 static void test_scenario_errors(void)
 {
     static const struct {
-        const char *yaml, *msg;
+        const char *yaml, *msg, *set;
     } cases[] = {
         { "speculative: {method: medusa, k: 4, acceptance: {rate: 0.8}}\n", "speculative.method" },
         { "speculative: {method: draft, k: 4, acceptance: {rate: 0.8}}\n", "missing required key 'draft_model'" },
@@ -290,11 +292,13 @@ static void test_scenario_errors(void)
         { "speculative: {method: ngram, k: 4}\n", "missing required key 'acceptance'" },
         { "speculative: {method: ngram, k: 4, acceptance: {rate: 1, concentration: 10}}\n",
           "strictly between 0 and 1" },
+        { "speculative: {method: ngram, k: 4, acceptance: {rate: 0.5}}\n", "more than scheduler.token_budget (4",
+          "scheduler.token_budget=4" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         kt_err err;
         memset(&err, 0, sizeof err);
-        scenario *sc = load_with(cases[i].yaml, &err);
+        scenario *sc = load_with(cases[i].yaml, cases[i].set, &err);
         CU_ASSERT_PTR_NULL(sc);
         scenario_free(sc);
         CU_ASSERT(err.line == 20);

@@ -88,6 +88,32 @@ static conf_node *section(conf_node *root, const char *key, conf_need need, kt_e
     return n;
 }
 
+/* A card or profile named at n failed to load with inner: a broken file
+ * is reported where it is broken, a missing one at n. */
+static void load_error(kt_err *err, const kt_err *inner, const conf_node *n)
+{
+    if (inner->line > 0)
+        *err = *inner;
+    else
+        CONF_ERROR(err, n, "%s", inner->msg);
+}
+
+/* The model card named by scalar n (next to the scenario, or in the data
+ * directories), or NULL with err. The caller owns the card. */
+static model_card *load_card(const scenario *sc, conf_node *n, kt_err *err)
+{
+    char buf[8192];
+    const char *dirs[8], *name;
+    if (conf_scalar_str(n, &name, err) < 0)
+        return NULL;
+    scenario_data_dirs(sc->file, "models", buf, sizeof buf, dirs, 8);
+    kt_err inner;
+    model_card *m = model_load_named(name, dirs, &inner);
+    if (!m)
+        load_error(err, &inner, n);
+    return m;
+}
+
 static int load_model_hw(scenario *sc, conf_node *root, kt_err *err)
 {
     char buf[8192];
@@ -104,19 +130,9 @@ static int load_model_hw(scenario *sc, conf_node *root, kt_err *err)
         CONF_ERROR(err, root, "missing required key 'model'");
         return -1;
     }
-    if (conf_scalar_str(n, &name, err) < 0)
+    sc->model = load_card(sc, n, err);
+    if (!sc->model)
         return -1;
-    scenario_data_dirs(sc->file, "models", buf, sizeof buf, dirs, 8);
-    kt_err inner;
-    sc->model = model_load_named(name, dirs, &inner);
-    if (!sc->model) {
-        /* A broken card is reported where it is broken; a missing one here. */
-        if (inner.line > 0)
-            *err = inner;
-        else
-            CONF_ERROR(err, n, "%s", inner.msg);
-        return -1;
-    }
     /* `quantization:` serves the card's weights in another format. */
     quant_cfg q = sc->model->quant;
     if (quant_from_conf(root, &q, err) < 0)
@@ -130,12 +146,10 @@ static int load_model_hw(scenario *sc, conf_node *root, kt_err *err)
     if (conf_scalar_str(n, &name, err) < 0)
         return -1;
     scenario_data_dirs(sc->file, "hwprofiles", buf, sizeof buf, dirs, 8);
+    kt_err inner;
     sc->hw = hw_load_named(name, dirs, &inner);
     if (!sc->hw) {
-        if (inner.line > 0)
-            *err = inner;
-        else
-            CONF_ERROR(err, n, "%s", inner.msg);
+        load_error(err, &inner, n);
         return -1;
     }
     return 0;
@@ -722,25 +736,13 @@ static int load_acceptance(spec_accept *a, conf_node *spec, kt_err *err)
 static int load_draft_model(scenario *sc, conf_node *spec, kt_err *err)
 {
     conf_node *n = conf_take(spec, "draft_model");
-    const char *name;
     if (!n) {
         CONF_ERROR(err, spec, "missing required key 'draft_model': method draft needs a draft model card");
         return -1;
     }
-    if (conf_scalar_str(n, &name, err) < 0)
+    sc->spec.draft = load_card(sc, n, err);
+    if (!sc->spec.draft)
         return -1;
-    char buf[8192];
-    const char *dirs[8];
-    scenario_data_dirs(sc->file, "models", buf, sizeof buf, dirs, 8);
-    kt_err inner;
-    sc->spec.draft = model_load_named(name, dirs, &inner);
-    if (!sc->spec.draft) {
-        if (inner.line > 0)
-            *err = inner;
-        else
-            CONF_ERROR(err, n, "%s", inner.msg);
-        return -1;
-    }
     if (sc->spec.draft->vocab != sc->model->vocab) {
         CONF_ERROR(err, n, "%s has a vocabulary of %d tokens, %s of %d: a draft must share"
                    " the model's tokenizer", sc->spec.draft->name, sc->spec.draft->vocab, sc->model->name,
@@ -748,6 +750,7 @@ static int load_draft_model(scenario *sc, conf_node *spec, kt_err *err)
         return -1;
     }
     cost_model target, draft;
+    kt_err inner;
     const cost_par par = { sc->par.tp, 1, 1, 1 };
     if (cost_model_init_par(&target, sc->model, sc->hw, &sc->par, sc->kv_dtype, NULL) == 0 &&
         cost_model_init_par(&draft, sc->spec.draft, sc->hw, &par, sc->kv_dtype, &inner) < 0) {
@@ -784,6 +787,12 @@ static int load_speculative(scenario *sc, conf_node *root, kt_err *err)
                  &sc->spec.head_layers, err) < 0 ||
         load_acceptance(&sc->sched.spec_accept, n, err) < 0)
         return -1;
+    if (sc->spec.k + 1 > sc->sched.token_budget) {
+        CONF_ERROR(err, conf_find(n, "k"), "a verify computes k + 1 = %d positions a sequence, more than"
+                   " scheduler.token_budget (%lld tokens): no sequence could ever verify", sc->spec.k + 1,
+                   (long long)sc->sched.token_budget);
+        return -1;
+    }
     return method == SPEC_DRAFT ? load_draft_model(sc, n, err) : 0;
 }
 
