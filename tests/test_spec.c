@@ -7,6 +7,7 @@
 #include "metrics.h"
 #include "scenario.h"
 #include "serve_internal.h"
+#include "sim.h"
 #include "spec_cost.h"
 #include "testutil.h"
 #include "hand_cost.h"
@@ -52,7 +53,7 @@ static void run(harness *h, spec_method method, double alpha, int n, int64_t out
     if (method != SPEC_OFF)
         CU_ASSERT_EQUAL_FATAL(spec_cost_init(&h->spec, method, K, &h->cm, h->sc->model, 1, &err), 0);
     serve_cfg cfg = { .max_running = MAX_REQ, .token_budget = 8192, .chunked_prefill = 1, .max_multi_step = 1,
-                      .spec_accept = { alpha, 0 } };
+                      .spec_accept = { alpha, 0, 0 } };
     h->eng = engine_new(64);
     h->met = metrics_new(1);
     replica_config c = { .id = 0, .gpus = 1, .eng = h->eng, .cm = &h->cm, .kv_blocks = 4096, .block_tokens = 16,
@@ -274,26 +275,88 @@ static void test_draft_takes_hbm(void)
     scenario_free(sc);
 }
 
+/* A kvtier trace's per-request rates (speculative.acceptance.trace), with
+ * the scenario's rate for a record without one: tests/data/traces/
+ * spec_acceptance.jsonl holds three requests of 11 tokens, at α = 1, α = 0
+ * and no rate (the scenario's 1). The first and third take 2 verifies of 5
+ * tokens each after their first token, accepting 4 drafts each time (16);
+ * the second 10 verifies accepting none: 14 verified sequences, 56 drafts,
+ * mean accepted length (16 + 14) / 14. */
+static void test_acceptance_from_trace(void)
+{
+    static const char yaml[] =
+        "model: llama-3.1-8b\nhardware: h100-sxm\nreplicas: {count: 1, gpus: 1}\n"
+        "speculative: {method: ngram, k: 4, acceptance: {rate: 1, trace: true}}\n"
+        "workload: {kind: trace, trace: {format: kvtier, path: traces/spec_acceptance.jsonl}}\n";
+    kt_err err;
+    scenario *sc = scenario_load_string(yaml, strlen(yaml), tu_path("tests/data/spec.yaml"), NULL, 0, &err);
+    if (!sc)
+        kt_err_print(&err, stderr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    sim_opts o = { .check = 1 };
+    sim_stats st;
+    metrics *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(sim_run(sc, &o, &m, &st, &err), 0);
+    metrics_summary s;
+    CU_ASSERT_EQUAL_FATAL(metrics_summarize(m, &sc->slo, &sc->cost, &s, &err), 0);
+    CU_ASSERT_EQUAL(s.completed, 3);
+    CU_ASSERT_EQUAL(s.spec_verify_seqs, 14);
+    CU_ASSERT_EQUAL(s.spec_draft_tokens, 56);
+    CU_ASSERT_EQUAL(s.spec_accepted_tokens, 16);
+    CU_ASSERT_DOUBLE_EQUAL(s.spec_mean_accepted_length, 30.0 / 14, 1e-12);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
+/* A trace's acceptance must be a rate: a number from 0 to 1, located at
+ * its line. */
+static void test_trace_acceptance_bad(void)
+{
+    static const char *const lines[] = {
+        "{\"arrival\": 0, \"input_tokens\": 10, \"output_tokens\": 2, \"acceptance\": 1.5}\n",
+        "{\"arrival\": 0, \"input_tokens\": 10, \"output_tokens\": 2, \"acceptance\": \"high\"}\n",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        char path[] = "/tmp/kvtier-spec-trace-XXXXXX";
+        int fd = mkstemp(path);
+        CU_ASSERT_FATAL(fd >= 0);
+        CU_ASSERT_FATAL(write(fd, lines[i], strlen(lines[i])) == (ssize_t)strlen(lines[i]));
+        close(fd);
+        trace_opts o = { .rate_scale = 1 };
+        kt_err err;
+        trace_reader *t = trace_open(path, TRACE_KVTIER, &o, &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        trace_record rec;
+        CU_ASSERT_EQUAL(trace_next(t, &rec, &err), -1);
+        CU_ASSERT_EQUAL(err.line, 1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "field \"acceptance\" must be a number from 0 to 1"));
+        trace_close(t);
+        unlink(path);
+    }
+}
+
 /* Each bad setting is refused before anything runs, located at its key. */
 static void test_scenario_errors(void)
 {
     static const struct {
         const char *yaml, *msg, *set;
     } cases[] = {
-        { "speculative: {method: medusa, k: 4, acceptance: {rate: 0.8}}\n", "speculative.method" },
-        { "speculative: {method: draft, k: 4, acceptance: {rate: 0.8}}\n", "missing required key 'draft_model'" },
+        { "speculative: {method: medusa, k: 4, acceptance: {rate: 0.8}}\n", "speculative.method", NULL },
+        { "speculative: {method: draft, k: 4, acceptance: {rate: 0.8}}\n", "missing required key 'draft_model'", NULL },
         { "speculative: {method: draft, draft_model: qwen3-8b, k: 4, acceptance: {rate: 0.8}}\n",
-          "vocabulary of 151936 tokens" },
-        { "speculative: {method: eagle, k: 4, acceptance: {rate: 0.8}}\n", "head_layers" },
+          "vocabulary of 151936 tokens", NULL },
+        { "speculative: {method: eagle, k: 4, acceptance: {rate: 0.8}}\n", "head_layers", NULL },
         { "speculative: {method: ngram, head_layers: 1, k: 4, acceptance: {rate: 0.8}}\n",
-          "only method eagle takes it" },
-        { "speculative: {method: ngram, k: 0, acceptance: {rate: 0.8}}\n", "speculative.k" },
-        { "speculative: {method: ngram, k: 4, acceptance: {rate: 1.5}}\n", "speculative.acceptance.rate" },
-        { "speculative: {method: ngram, k: 4}\n", "missing required key 'acceptance'" },
+          "only method eagle takes it", NULL },
+        { "speculative: {method: ngram, k: 0, acceptance: {rate: 0.8}}\n", "speculative.k", NULL },
+        { "speculative: {method: ngram, k: 4, acceptance: {rate: 1.5}}\n", "speculative.acceptance.rate", NULL },
+        { "speculative: {method: ngram, k: 4}\n", "missing required key 'acceptance'", NULL },
         { "speculative: {method: ngram, k: 4, acceptance: {rate: 1, concentration: 10}}\n",
-          "strictly between 0 and 1" },
+          "strictly between 0 and 1", NULL },
         { "speculative: {method: ngram, k: 4, acceptance: {rate: 0.5}}\n", "more than scheduler.token_budget (4",
           "scheduler.token_budget=4" },
+        { "speculative: {method: ngram, k: 4, acceptance: {rate: 0.5, trace: true}}\n",
+          "come from a kvtier-format trace", NULL },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         kt_err err;
@@ -316,6 +379,8 @@ int main(void)
         { "mean accepted length against the closed form", test_mean_accepted_length_closed_form },
         { "EAGLE head and n-gram draft costs, KV and weights", test_head_and_ngram_draft_cost },
         { "a draft model's weights and KV take HBM", test_draft_takes_hbm },
+        { "acceptance rates from a trace", test_acceptance_from_trace },
+        { "a trace's bad acceptance rate located", test_trace_acceptance_bad },
         { "bad speculative settings located", test_scenario_errors },
         { NULL, NULL },
     };

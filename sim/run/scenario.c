@@ -711,7 +711,8 @@ static int load_faults(scenario *sc, conf_node *root, kt_err *err)
 }
 
 /* speculative.acceptance: {rate: α} for every request, or {rate: mean α,
- * concentration: c} for a Beta-distributed α per request. */
+ * concentration: c} for a Beta-distributed α per request; with trace:
+ * true a kvtier trace's per-request `acceptance` wins where given. */
 static int load_acceptance(spec_accept *a, conf_node *spec, kt_err *err)
 {
     conf_node *n = conf_take(spec, "acceptance");
@@ -720,9 +721,10 @@ static int load_acceptance(spec_accept *a, conf_node *spec, kt_err *err)
                    " token is accepted)");
         return -1;
     }
-    *a = (spec_accept){ 0, 0 };
+    *a = (spec_accept){ 0, 0, 0 };
     if (conf_expect(n, CONF_MAP, err) < 0 || conf_f64(n, "rate", CONF_REQUIRED, 0, 1, &a->acceptance_rate, err) < 0 ||
-        conf_f64(n, "concentration", CONF_OPTIONAL, 0, 1e6, &a->acceptance_concentration, err) < 0)
+        conf_f64(n, "concentration", CONF_OPTIONAL, 0, 1e6, &a->acceptance_concentration, err) < 0 ||
+        conf_bool(n, "trace", CONF_OPTIONAL, &a->from_trace, err) < 0)
         return -1;
     if (a->acceptance_concentration > 0 && (a->acceptance_rate <= 0 || a->acceptance_rate >= 1)) {
         CONF_ERROR(err, conf_find(n, "rate"), "a per-request distribution (concentration given) needs a mean strictly"
@@ -796,6 +798,18 @@ static int load_speculative(scenario *sc, conf_node *root, kt_err *err)
     return method == SPEC_DRAFT ? load_draft_model(sc, n, err) : 0;
 }
 
+/* speculative.acceptance.trace reads the kvtier trace format's field. */
+static int check_spec_trace(const scenario *sc, conf_node *root, kt_err *err)
+{
+    if (sc->spec.method == SPEC_OFF || !sc->sched.spec_accept.from_trace ||
+        (sc->trace.on && sc->trace.format == TRACE_KVTIER))
+        return 0;
+    CONF_ERROR(err, conf_find(conf_find(conf_find(root, "speculative"), "acceptance"), "trace"),
+               "per-request acceptance rates come from a kvtier-format trace's \"acceptance\" field: this"
+               " scenario replays %s", sc->trace.on ? "another trace format" : "no trace (workload.kind synthetic)");
+    return -1;
+}
+
 static int load_all(scenario *sc, conf_node *root, kt_err *err)
 {
     int64_t seed = 1;
@@ -808,7 +822,7 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
         load_scheduler(sc, root, err) < 0 || load_speculative(sc, root, err) < 0 ||
         tiers_from_conf(root, &sc->tiers, err) < 0 ||
-        load_workload(sc, root, err) < 0 ||
+        load_workload(sc, root, err) < 0 || check_spec_trace(sc, root, err) < 0 ||
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
         return -1;

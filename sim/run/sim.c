@@ -231,6 +231,7 @@ static void turn_request(sim_world *w, session *s, int64_t now)
     int64_t conv = s->history_tokens + s->cur.new_tokens;
     q->rec.prompt_tokens = wl->system_prompt_tokens + conv;
     q->rec.output_tokens = s->cur.output_tokens;
+    q->spec.trace_alpha = -1;   /* a synthetic request has no trace record */
     uint32_t n = 0;
     if (wl->system_prompt_tokens > 0)
         q->inline_segs[n++] = (kv_segment){ workload_system_content_id(wl), wl->system_prompt_tokens };
@@ -407,6 +408,7 @@ static int trace_request(sim_world *w, session *s, int64_t now)
     q->rec.arrival_ns = now;
     q->rec.prompt_tokens = history + t->input_tokens;
     q->rec.output_tokens = t->output_tokens;
+    q->spec.trace_alpha = t->acceptance;
     s->replica = slot >= 0 ? w->sess_replica[slot] : -1;
     s->id = (uint64_t)q->rec.session;
     s->w = w;

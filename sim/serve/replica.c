@@ -224,7 +224,7 @@ static void req_fresh(serve_req *q)
     q->num_tokens = q->rec.prompt_tokens;
     q->rec.first_sched_ns = -1;
     q->rec.prefill_replica = -1;
-    q->spec = spec_req_fresh();
+    spec_req_fresh(&q->spec);
 }
 
 void replica_submit(replica *r, serve_req *q)

@@ -53,10 +53,13 @@ void spec_step_cost(spec_state *s, const cost_seq *seqs, int n, cost_iter *it)
         spec_cost_draft(s->cost, seqs, n, s->scratch, it);
 }
 
-/* The request's α: the constant, or its draw from the Beta distribution. */
-static double request_alpha(spec_state *s)
+/* q's α: its trace record's, the constant, or a draw from the Beta
+ * distribution. */
+static double request_alpha(spec_state *s, const spec_req *q)
 {
     const spec_accept *a = &s->accept;
+    if (a->from_trace && q->trace_alpha >= 0)
+        return q->trace_alpha;
     if (a->acceptance_concentration <= 0)
         return a->acceptance_rate;
     double c = a->acceptance_concentration;
@@ -67,7 +70,7 @@ void spec_verify_apply(spec_state *s, serve_req *q, metrics_replica *acct)
 {
     int k = s->cost->k;
     if (q->spec.alpha < 0)
-        q->spec.alpha = request_alpha(s);
+        q->spec.alpha = request_alpha(s, &q->spec);
     int64_t accepted = 0;
     /* Drafts are checked in order; the first rejected one ends the run
      * (its place takes the target's own token). */

@@ -12,25 +12,30 @@
 #include "spec_cost.h"
 
 /* How drafted tokens are accepted: each draft in turn with probability α
- * until the first rejection. α is acceptance_rate for every request
- * (acceptance_concentration 0), or drawn once per request from
- * Beta(rate × c, (1 − rate) × c) (c = acceptance_concentration > 0), whose
- * mean is rate.
+ * until the first rejection. α is the request's own rate from its trace
+ * record when from_trace is set and the record has one; else
+ * acceptance_rate for every request (acceptance_concentration 0), or drawn
+ * once per request from Beta(rate × c, (1 − rate) × c) (c =
+ * acceptance_concentration > 0), whose mean is rate.
  * Invariants: 0 <= acceptance_rate <= 1; acceptance_concentration >= 0, and
  * > 0 only with 0 < acceptance_rate < 1. */
 typedef struct spec_accept {
     double acceptance_rate;
     double acceptance_concentration;
+    int from_trace;
 } spec_accept;
 
 /* A request's speculative state.
- * Invariants: alpha < 0 until its first verify, then 0 <= alpha <= 1;
+ * Invariants: alpha == -1 until its first verify, then 0 <= alpha <= 1;
  * step_tokens is 0 except between a verify's acceptance and the emission
  * of its tokens (inside one step's application), when it is 1 + the
- * accepted drafts, at most what is left of the output. */
+ * accepted drafts, at most what is left of the output; trace_alpha is its
+ * trace record's rate (0 to 1), set by the world before it is submitted,
+ * or < 0 (none). */
 typedef struct spec_req {
     double alpha;
     int64_t step_tokens;
+    double trace_alpha;
 } spec_req;
 
 /* A replica's speculative decoding.
@@ -51,10 +56,11 @@ struct serve_req;
 int spec_state_init(spec_state *s, const spec_cost *cost, const spec_accept *accept, uint64_t seed, int replica_id,
                     int max_running);
 void spec_state_free(spec_state *s);
-/* A request's state before its first verify. */
-static inline spec_req spec_req_fresh(void)
+/* q's state before its first verify (its trace rate kept). */
+static inline void spec_req_fresh(spec_req *q)
 {
-    return (spec_req){ -1, 0 };
+    q->alpha = -1;
+    q->step_tokens = 0;
 }
 
 /* Positions q computes in this step if it verifies drafts: its last token

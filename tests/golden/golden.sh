@@ -182,6 +182,7 @@ rj spec-off-batch64       "$S --set workload.sessions=64 --set scheduler.max_run
 rj set-spec-eagle         "$S --set \"speculative={method: eagle, k: 3, head_layers: 1, acceptance: {rate: 0.7}}\""
 rj set-spec-ngram         "$S --set \"speculative={method: ngram, k: 5, acceptance: {rate: 0.5}}\""
 rj set-spec-beta          "$S --set speculative.acceptance.rate=0.7 --set speculative.acceptance.concentration=10"
+c spec-trace-acceptance   'kvtier run scenarios/speculative.yaml --no-db --set "workload={kind: trace, trace: {format: kvtier, path: ../tests/data/traces/spec_acceptance.jsonl}}" --set speculative.acceptance.trace=true --set speculative.acceptance.rate=1'
 c check-spec-quickstart   'kvtier run scenarios/quickstart.yaml --no-db --json --check --set "speculative={method: eagle, k: 3, head_layers: 1, acceptance: {rate: 0.7, concentration: 10}}"'
 c check-spec-fleet-faults 'kvtier run scenarios/quickstart.yaml --no-db --json --check --set replicas.count=4 --set replicas.prefill_replicas=2 --set "faults=[{at: 60s, replica: 2}]" --set "speculative={method: ngram, k: 5, acceptance: {rate: 0.5}}"'
 c bad-spec 'x kvtier run scenarios/speculative.yaml --no-db --set speculative.method=medusa; x kvtier run scenarios/speculative.yaml --no-db --set speculative.draft_model=qwen3-8b; x kvtier run scenarios/speculative.yaml --no-db --set speculative.head_layers=1; x kvtier run scenarios/speculative.yaml --no-db --set speculative.acceptance.rate=1.2'
