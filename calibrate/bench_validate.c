@@ -270,7 +270,7 @@ static double predict_ns(const model_card *m, const hw_profile *hw, int batch, i
     if (!seqs)
         return -1;
     for (int i = 0; i < batch; i++)
-        seqs[i] = (cost_seq){ 1, ctx, 0 };
+        seqs[i] = (cost_seq){ 1, ctx, 0, 0 };
     cost_iter it;
     cost_iteration(&cm, seqs, batch, batch, &it);
     free(seqs);

@@ -370,7 +370,7 @@ static void test_swap(void)
     CU_ASSERT_EQUAL(h.r.swap.used_blocks, 0);
     CU_ASSERT_EQUAL(kv_pool_free_blocks(h.r.kv), 0);
     run_iterations(&h, 41);
-    cost_seq cs[2] = { { 1, 54, 0 }, { 1, 80, 0 } };
+    cost_seq cs[2] = { { 1, 54, 0, 0 }, { 1, 80, 0, 0 } };
     cost_iter it;
     cost_iteration(&h.cm, cs, 2, 2, &it);
     d = engine_now(h.eng) - t40 - it.total_ns - swap_copy_ns(5);

@@ -6,112 +6,12 @@
 #include "hw.h"
 #include "model.h"
 #include "testutil.h"
+#include "hand_cost.h"
 
 #include <string.h>
 
 static model_card *m8, *m70, *ds;
-static hw_profile *h100;     /* the H100 profile with the flat curves below */
 static hw_profile *h100_real; /* as the file gives it */
-
-/* The flat efficiencies the hand formulas use. */
-#define EFF_GEMM 0.7
-#define EFF_ATTN 0.6
-#define EFF_MEM 0.9
-#define EFF_AR 0.8
-
-/* One point at size 1: every real size is above it, so the curve is flat. */
-static curve flat(double y, curve_x_kind kind)
-{
-    curve c = { .n = 1, .x_kind = kind, .y_max = 2, .x = { 1 }, .y = { y } };
-    return c;
-}
-
-/* h's curves made flat and its host overhead zero. */
-static void flatten(hw_profile *h)
-{
-    for (int d = 0; d < DTYPE_COUNT; d++)
-        h->gemm[d].n = h->attn_prefill[d].n = 0;
-    h->gemm[DTYPE_BF16] = flat(EFF_GEMM, CURVE_X_TOKENS);
-    h->attn_prefill[DTYPE_BF16] = flat(EFF_ATTN, CURVE_X_TOKENS);
-    h->memory = h->small_ops = h->attn_decode = flat(EFF_MEM, CURVE_X_BYTES);
-    h->allreduce = flat(EFF_AR, CURVE_X_BYTES);
-    h->host_step_ns = h->host_seq_ns = 0;
-}
-
-/* A small memory-bound kernel moving b bytes: at EFF_MEM of HBM, never
- * under the profile's floor. */
-static double small_k(double b)
-{
-    double t = 1e9 * b / (3.35e12 * EFF_MEM), f = (double)h100->small_op_floor_ns;
-    return t > f ? t : f;
-}
-
-/* Llama-3.1-8B's small kernels for T tokens over `layers` layers, plus the
- * embedding, final norm and the sampling of L rows (128256 fp32 logits):
- * per layer two fused add+norms (4·T·4096·2 B), RoPE on 32 + 8 heads
- * (2·T·40·128·2 B), the KV write (T × 4096 B read, 4096 B written) and the
- * activation (3·T·14336·2 B). */
-static double llama8b_small_ns(double layers, double T, double L)
-{
-    double layer = 2 * small_k(4 * T * 4096 * 2) + small_k(2 * T * 40 * 128 * 2) + small_k(T * 4096 * 2) +
-                   small_k(3 * T * 14336 * 2);
-    return layers * layer + 2 * small_k(2 * T * 4096 * 2) + (L > 0 ? small_k(2 * L * 128256 * 4) : 0);
-}
-
-/* max(compute, memory) of one op in ns, written out again here so the test
- * does not lean on cost.c's helper. */
-static double op(double flops, double flops_per_s, double bytes, double bytes_per_s)
-{
-    double a = flops / flops_per_s, b = bytes / bytes_per_s;
-    return 1e9 * (a > b ? a : b);
-}
-
-/* Llama-3.1-8B's four GEMMs per layer (hidden 4096, 32 heads, 8 KV heads,
- * head dim 128, FFN 14336) for T tokens over `layers` layers, one GPU. */
-static double llama8b_layers_gemm_ns(double layers, double T)
-{
-    const double n[] = { (32 + 2 * 8) * 128, 4096, 2 * 14336, 4096 };
-    const double k[] = { 4096, 32 * 128, 4096, 14336 };
-    double gemm_fps = 989.4e12 * EFF_GEMM, bw = 3.35e12 * EFF_MEM, ns = 0;
-    for (int i = 0; i < 4; i++)
-        ns += layers * op(2 * T * n[i] * k[i], gemm_fps, 2 * n[i] * k[i] + 2 * T * (n[i] + k[i]), bw);
-    return ns;
-}
-
-/* Its lm_head (vocab 128256 × hidden 4096) for L logit rows. */
-static double llama8b_lm_ns(double L)
-{
-    return op(2 * L * 128256 * 4096.0, 989.4e12 * EFF_GEMM,
-              2 * 128256 * 4096.0 + 2 * L * (128256 + 4096.0), 3.35e12 * EFF_MEM);
-}
-
-/* All 32 layers' GEMMs for T tokens plus the lm_head for L logits. */
-static double llama8b_gemm_ns(double T, double L)
-{
-    return llama8b_layers_gemm_ns(32, T) + llama8b_lm_ns(L);
-}
-
-/* Llama-3.1-8B KV of one token in one layer, whole on one GPU: 2 × 8 heads × 128 × 2 B. */
-#define LLAMA8B_KV_LAYER 4096.0
-
-/* One global layer's attention FLOPs for n new tokens after c cached:
- * 4 × 32 heads × 128 × (n·c + n(n+1)/2). */
-static double llama8b_attn_flops(double n, double c)
-{
-    return 4.0 * 32 * 128 * (n * c + n * (n + 1) / 2);
-}
-
-/* One layer's attention op: flops at the attention rate, bytes at HBM's. */
-static double attn_op(double flops, double bytes)
-{
-    return op(flops, 989.4e12 * EFF_ATTN, bytes, 3.35e12 * EFF_MEM);
-}
-
-/* All 32 layers' attention for n new tokens after c cached, reading c+n tokens of KV. */
-static double llama8b_attn_ns(double n, double c)
-{
-    return 32 * attn_op(llama8b_attn_flops(n, c), (c + n) * LLAMA8B_KV_LAYER);
-}
 
 /* All-reduce of `bytes` among p GPUs inside an NVLink domain at bus
  * bandwidth EFF_AR × 450 GB/s: 2(p-1)/p × bytes / busbw (nccl-tests'
@@ -144,7 +44,7 @@ static void test_decode_step(void)
     cost_model cm;
     kt_err err;
     CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, m8, h100, 1, DTYPE_BF16, &err), 0);
-    cost_seq s = { 1, 1000, 0 };
+    cost_seq s = { 1, 1000, 0, 0 };
     cost_iter it;
     cost_iteration(&cm, &s, 1, 1, &it);
     CU_ASSERT(llabs(it.gemm_ns - llround(llama8b_gemm_ns(1, 1))) <= 1);
@@ -166,7 +66,7 @@ static void test_prefill_chunk(void)
     cost_model cm;
     kt_err err;
     CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, m8, h100, 1, DTYPE_BF16, &err), 0);
-    cost_seq s = { 2048, 0, 0 };
+    cost_seq s = { 2048, 0, 0, 0 };
     cost_iter it;
     cost_iteration(&cm, &s, 1, 1, &it);
     CU_ASSERT(llabs(it.gemm_ns - llround(llama8b_gemm_ns(2048, 1))) <= 1);
@@ -177,13 +77,42 @@ static void test_prefill_chunk(void)
     CU_ASSERT(llabs(it.small_ns - llround(llama8b_small_ns(32, 2048, 1))) <= 1);
 }
 
+/* A speculative verify of k = 4 drafts at a 1,000-token context is a
+ * decode of 5 queries: the GEMMs see 5 rows, the lm_head 5 logit rows, the
+ * small kernels 5 tokens, and attention reads the 1,005 tokens of KV once
+ * (32 layers × 1,005 × 4,096 B) in the paged decode kernel for the 5
+ * queries' FLOPs (4 × 32 × 128 × (5 × 1000 + 15) a layer). The decode
+ * kernel's efficiency is set apart (0.5, against 0.9 for streaming) so the
+ * sum can only come out right through it. */
+static void test_verify_step(void)
+{
+    cost_model cm;
+    kt_err err;
+    hw_profile h = *h100;
+    h.attn_decode = flat(0.5, CURVE_X_BYTES);
+    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, m8, &h, 1, DTYPE_BF16, &err), 0);
+    cost_seq s = { 5, 1000, 0, 1 };
+    cost_iter it;
+    cost_iteration(&cm, &s, 1, 5, &it);
+    double attn = 32 * op(4.0 * 32 * 128 * (5 * 1000 + 15), 989.4e12 * EFF_ATTN, 1005 * LLAMA8B_KV_LAYER,
+                          3.35e12 * 0.5);
+    CU_ASSERT(llabs(it.gemm_ns - llround(llama8b_gemm_ns(5, 5))) <= 1);
+    CU_ASSERT(llabs(it.attn_ns - llround(attn)) <= 1);
+    CU_ASSERT(llabs(it.small_ns - llround(llama8b_small_ns(32, 5, 5))) <= 1);
+    CU_ASSERT_EQUAL(it.total_ns, it.gemm_ns + it.attn_ns + it.comm_ns + it.small_ns);
+    /* The same 5 tokens as a prompt chunk stream the KV at 0.9 instead. */
+    s.verify = 0;
+    cost_iteration(&cm, &s, 1, 5, &it);
+    CU_ASSERT(llabs(it.attn_ns - llround(llama8b_attn_ns(5, 1000))) <= 1);
+}
+
 static void test_mixed_batch_splits_prefill_and_decode(void)
 {
     cost_model cm;
     kt_err err;
     CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, m8, h100, 1, DTYPE_BF16, &err), 0);
     /* Prefill and decode attention are separate kernels: two max() terms. */
-    cost_seq s[] = { { 512, 0, 0 }, { 1, 3000, 0 }, { 1, 5000, 0 } };
+    cost_seq s[] = { { 512, 0, 0, 0 }, { 1, 3000, 0, 0 }, { 1, 5000, 0, 0 } };
     cost_iter it;
     cost_iteration(&cm, s, 3, 3, &it);
     double pre = llama8b_attn_ns(512, 0);
@@ -200,7 +129,7 @@ static void test_tensor_parallel_allreduce(void)
     cost_model cm;
     kt_err err;
     CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, m70, h100, 8, DTYPE_BF16, &err), 0);
-    cost_seq s = { 16, 4000, 0 };
+    cost_seq s = { 16, 4000, 0, 0 };
     cost_iter it;
     cost_iteration(&cm, &s, 1, 1, &it);
     /* All-reduce of 16 tokens × 8192 × 2 B, twice per layer, 80 layers:
@@ -219,7 +148,7 @@ static void test_wasted_flops(void)
     kt_err err;
     CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, m8, h100, 1, DTYPE_BF16, &err), 0);
     cost_iter all, none, half;
-    cost_seq s = { 1000, 0, 1000 };
+    cost_seq s = { 1000, 0, 1000, 0 };
     cost_iteration(&cm, &s, 1, 1, &all);
     CU_ASSERT_DOUBLE_EQUAL(all.flops_wasted / all.flops, 1.0, 1e-9);
     s.wasted_tokens = 0;
@@ -262,7 +191,7 @@ static void test_par_identity(void)
     /* tp alone through cost_model_init_par is cost_model_init, to the bit. */
     const model_card *models[] = { m8, m70, ds };
     const int tps[] = { 1, 8 };
-    cost_seq s[] = { { 512, 0, 100 }, { 1, 3000, 0 }, { 1, 5000, 0 } };
+    cost_seq s[] = { { 512, 0, 100, 0 }, { 1, 3000, 0, 0 }, { 1, 5000, 0, 0 } };
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 2; j++) {
             cost_model a, b;
@@ -294,7 +223,7 @@ static void test_pipeline_prefill(void)
     /* Two 1024-token prefills that both sample: m = min(pp 2, 2 sequences)
      * = 2 micro-batches of one sequence. A stage has 32 / 2 = 16 layers, the
      * last also the lm_head: one micro-batch on it is half the model by hand. */
-    cost_seq s[] = { { 1024, 0, 0 }, { 1024, 0, 0 } };
+    cost_seq s[] = { { 1024, 0, 0, 0 }, { 1024, 0, 0, 0 } };
     cost_iter it = iterate(m8, h100, PAR(1, 2, 1, 1), s, 2);
     double gemm = llama8b_layers_gemm_ns(16, 1024) + llama8b_lm_ns(1);
     double attn = 16 * attn_op(llama8b_attn_flops(1024, 0), 1024 * LLAMA8B_KV_LAYER);
@@ -324,7 +253,7 @@ static void test_pipeline_decode(void)
     /* Four decodes at context 1000: 2 micro-batches of 2 tokens. Each reads
      * its stage's weights again, so a micro-batch costs nearly what the
      * whole batch would on that stage. */
-    cost_seq s[] = { { 1, 1000, 0 }, { 1, 1000, 0 }, { 1, 1000, 0 }, { 1, 1000, 0 } };
+    cost_seq s[] = { { 1, 1000, 0, 0 }, { 1, 1000, 0, 0 }, { 1, 1000, 0, 0 }, { 1, 1000, 0, 0 } };
     cost_iter it = iterate(m8, h100, PAR(1, 2, 1, 1), s, 4), ref = iterate(m8, h100, PAR(1, 1, 1, 1), s, 4);
     double attn = 16 * attn_op(2 * llama8b_attn_flops(1, 1000), 2 * 1001 * LLAMA8B_KV_LAYER);
     double stage_mb = llama8b_layers_gemm_ns(16, 2) + llama8b_lm_ns(2) + attn + llama8b_small_ns(16, 2, 2);
@@ -341,7 +270,7 @@ static void test_pipeline_hop_across_nodes(void)
     /* 16 GPUs: stage 0 on GPUs 0-7, stage 1 on 8-15. TP stays inside a node
      * (NVLink); the hand-off crosses nodes (network). One 512-token prefill:
      * one micro-batch; 80 / 2 = 40 layers a stage, two all-reduces each. */
-    cost_seq s = { 512, 0, 0 };
+    cost_seq s = { 512, 0, 0, 0 };
     cost_iter it = iterate(m70, h100, PAR(8, 2, 1, 1), &s, 1);
     double act = 512.0 * 8192 * 2;
     double ar = nvlink_allreduce_ns(8, act);
@@ -352,7 +281,7 @@ static void test_pipeline_hop_across_nodes(void)
 static void test_tp16_uses_network(void)
 {
     /* TP 16 spans two 8-GPU NVLink domains: its ring's slowest hop is the NIC. */
-    cost_seq s = { 16, 4000, 0 };
+    cost_seq s = { 16, 4000, 0, 0 };
     cost_iter it = iterate(m70, h100, PAR(16, 1, 1, 1), &s, 1);
     double bytes = 16.0 * 8192 * 2;
     double net = ring_allreduce_ns(16, bytes, h100->network_bw_Bps * h100->eff_network, h100->network_latency_ns);
@@ -383,7 +312,7 @@ static void test_cp_ring_hides_or_exposes(void)
 
     /* Long chunk, 32768 tokens: ~15 ms of compute a step against ~0.2 ms of
      * transfer, hidden; GEMMs see half the tokens. */
-    cost_seq lng = { 32768, 0, 0 };
+    cost_seq lng = { 32768, 0, 0, 0 };
     cp_ring_step(32768, &step, &xfer);
     CU_ASSERT_FATAL(step > xfer);
     it = iterate(m8, h100, PAR(1, 1, 2, 1), &lng, 1);
@@ -393,7 +322,7 @@ static void test_cp_ring_hides_or_exposes(void)
 
     /* Short chunk, 512 tokens: the 1 MiB chunk takes longer on NVLink than
      * its attention, so one step a layer (the one that sends) waits. */
-    cost_seq sht = { 512, 0, 0 };
+    cost_seq sht = { 512, 0, 0, 0 };
     cp_ring_step(512, &step, &xfer);
     CU_ASSERT_FATAL(xfer > step);
     it = iterate(m8, h100, PAR(1, 1, 2, 1), &sht, 1);
@@ -406,7 +335,7 @@ static void test_cp_decode(void)
     /* One decode at context 100000: each GPU attends its half of the KV;
      * then the two partial outputs (32 heads × 128 × 2 B) are all-gathered,
      * one step a layer; the token's GEMMs run on both GPUs. */
-    cost_seq s = { 1, 100000, 0 };
+    cost_seq s = { 1, 100000, 0, 0 };
     cost_iter it = iterate(m8, h100, PAR(1, 1, 2, 1), &s, 1);
     double attn = attn_op(llama8b_attn_flops(1, 100000) / 2, 100001 * LLAMA8B_KV_LAYER / 2);
     double gather = 1e9 * 32 * 128 * 2 / (h100->nvlink_bw_Bps * h100->eff_nvlink) + h100->nvlink_latency_ns;
@@ -423,7 +352,7 @@ static void test_ep_alltoall_deepseek(void)
     for (int l = 0; l < ds->n_layers; l++)
         moe += ds->layers[l].ffn == FFN_MOE;
     CU_ASSERT_EQUAL_FATAL(moe, 61 - 3);
-    cost_seq s = { 1000, 0, 0 };
+    cost_seq s = { 1000, 0, 0, 0 };
     cost_iter a = iterate(ds, h100, PAR(8, 1, 1, 1), &s, 1), b = iterate(ds, h100, PAR(8, 1, 1, 8), &s, 1);
     /* Each MoE layer: dispatch and combine of 1000 tokens × 8 copies × 7168
      * × 2 B × 7/8 over NVLink, plus one latency each. */
@@ -475,7 +404,7 @@ static void test_gemm_curve_bend(void)
 {
     hw_profile bent = *h100;
     bent.gemm[DTYPE_BF16] = (curve){ .n = 2, .x_kind = CURVE_X_TOKENS, .y_max = 1, .x = { 16, 4096 }, .y = { 0.2, 0.8 } };
-    cost_seq s = { 256, 0, 0 };
+    cost_seq s = { 256, 0, 0, 0 };
     cost_iter it = iterate(m8, &bent, (cost_par){ 1, 1, 1, 1 }, &s, 1);
     const double n[] = { 6144, 4096, 28672, 4096 }, k[] = { 4096, 4096, 4096, 14336 };
     double layers = 0;
@@ -492,7 +421,7 @@ static void test_host_and_launch(void)
     hw_profile h = *h100;
     h.host_step_ns = 3000000;
     h.host_seq_ns = 20000;
-    cost_seq s[] = { { 1, 1000, 0 }, { 1, 2000, 0 }, { 100, 0, 0 } };
+    cost_seq s[] = { { 1, 1000, 0, 0 }, { 1, 2000, 0, 0 }, { 100, 0, 0, 0 } };
     cost_iter it = iterate(m8, &h, (cost_par){ 1, 1, 1, 1 }, s, 3);
     CU_ASSERT_EQUAL(it.host_ns, 3000000 + 3 * 20000);
     CU_ASSERT_EQUAL(it.total_ns, it.gemm_ns + it.attn_ns + it.comm_ns + it.small_ns + it.launch_ns + it.host_ns);
@@ -522,7 +451,7 @@ static void test_weight_formats(void)
     /* A decode step reads about a quarter of the BF16 bytes. */
     cost_model bf;
     CU_ASSERT_EQUAL_FATAL(cost_model_init(&bf, m8, h100_real, 1, DTYPE_BF16, &err), 0);
-    cost_seq s = { 1, 100, 0 };
+    cost_seq s = { 1, 100, 0, 0 };
     cost_iter a, b;
     cost_iteration(&cm, &s, 1, 1, &a);
     cost_iteration(&bf, &s, 1, 1, &b);
@@ -653,6 +582,7 @@ int main(void)
         { "profile figures the formulas use", test_profile_figures_used },
         { "decode step by hand", test_decode_step },
         { "prefill chunk by hand", test_prefill_chunk },
+        { "speculative verify: 5 queries in the decode kernel", test_verify_step },
         { "mixed batch: prefill and decode attention", test_mixed_batch_splits_prefill_and_decode },
         { "tensor-parallel all-reduce and KV split", test_tensor_parallel_allreduce },
         { "wasted FLOPs", test_wasted_flops },

@@ -108,14 +108,14 @@ static void test_single_request_closed_form(void)
     kt_err err;
     CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, sc->model, sc->hw, 1, DTYPE_BF16, &err), 0);
     cost_iter it;
-    cost_seq s = { 1000, 0, 0 };
+    cost_seq s = { 1000, 0, 0, 0 };
     cost_iteration(&cm, &s, 1, 1, &it);
     CU_ASSERT_EQUAL(q->arrival_ns, 0);
     CU_ASSERT_EQUAL(q->first_sched_ns, 0);
     CU_ASSERT_EQUAL(q->first_token_ns, it.total_ns);
     int64_t t = it.total_ns;
     for (int j = 0; j < 4; j++) {
-        s = (cost_seq){ 1, 1000 + j, 0 };
+        s = (cost_seq){ 1, 1000 + j, 0, 0 };
         cost_iteration(&cm, &s, 1, 1, &it);
         CU_ASSERT_EQUAL(q->gaps[j], it.total_ns);
         t += it.total_ns;
@@ -148,11 +148,11 @@ static void test_kv_retention(void)
     kt_err err;
     CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, sc->model, sc->hw, 1, DTYPE_BF16, &err), 0);
     cost_iter it;
-    cost_seq s = { 5000, 0, 0 };
+    cost_seq s = { 5000, 0, 0, 0 };
     cost_iteration(&cm, &s, 1, 1, &it);
     CU_ASSERT_EQUAL(q->first_token_ns, it.total_ns);
     for (int j = 0; j < 3; j++) {
-        s = (cost_seq){ 1, 2000 + j, 0 };
+        s = (cost_seq){ 1, 2000 + j, 0, 0 };
         cost_iteration(&cm, &s, 1, 1, &it);
         CU_ASSERT_EQUAL(q->gaps[j], it.total_ns);
     }
@@ -182,7 +182,7 @@ static void test_attention_in_storage_step(void)
     kt_err err;
     CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, sc->model, sc->hw, 1, DTYPE_BF16, &err), 0);
     cost_iter it;
-    cost_seq s = { 3000 - 1984, 0, 0 };
+    cost_seq s = { 3000 - 1984, 0, 0, 0 };
     cost_iteration(&cm, &s, 1, 1, &it);
     const tier_set_config tcfg = { .tiers = &sc->tiers, .model = sc->model, .hw = sc->hw, .hbm_dtype = DTYPE_BF16,
                                    .block_tokens = 16, .gpus = 1, .eviction = EVICT_LRU };
@@ -601,7 +601,7 @@ static void test_disaggregated_closed_form(void)
     kt_err err;
     CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, sc->model, sc->hw, 1, DTYPE_BF16, &err), 0);
     cost_iter it;
-    cost_seq cs = { 1000, 0, 0 };
+    cost_seq cs = { 1000, 0, 0, 0 };
     cost_iteration(&cm, &cs, 1, 1, &it);
     CU_ASSERT_EQUAL(q->first_token_ns, it.total_ns);
     CU_ASSERT_EQUAL(q->prefill_replica, 0);
@@ -618,7 +618,7 @@ static void test_disaggregated_closed_form(void)
     CU_ASSERT(llabs(q->kv_transfer_ns - xfer) <= 1);
     int64_t t = q->first_token_ns + q->kv_transfer_ns;
     for (int j = 0; j < 3; j++) {
-        cs = (cost_seq){ 1, 1000 + j, 0 };
+        cs = (cost_seq){ 1, 1000 + j, 0, 0 };
         cost_iteration(&cm, &cs, 1, 1, &it);
         CU_ASSERT_EQUAL(q->gaps[j], it.total_ns + (j == 0 ? q->kv_transfer_ns : 0));
         t += it.total_ns;
@@ -729,11 +729,11 @@ static void test_failure_closed_form(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(base);
     CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, base->model, base->hw, 1, DTYPE_BF16, &err), 0);
     cost_iter it;
-    cost_seq cs = { 1000, 0, 0 };
+    cost_seq cs = { 1000, 0, 0, 0 };
     cost_iteration(&cm, &cs, 1, 1, &it);
     int64_t t3 = it.total_ns;
     for (int j = 0; j < 2; j++) {
-        cs = (cost_seq){ 1, 1000 + j, 0 };
+        cs = (cost_seq){ 1, 1000 + j, 0, 0 };
         cost_iteration(&cm, &cs, 1, 1, &it);
         t3 += it.total_ns;
     }
@@ -752,11 +752,11 @@ static void test_failure_closed_form(void)
     CU_ASSERT_EQUAL(q->reroutes, 1);
     CU_ASSERT_EQUAL(q->recomputed_tokens, 1002);
     CU_ASSERT_EQUAL(q->first_token_ns + q->gaps[0] + q->gaps[1], t3);
-    cs = (cost_seq){ 1003, 0, 1002 };
+    cs = (cost_seq){ 1003, 0, 1002, 0 };
     cost_iteration(&cm, &cs, 1, 1, &it);
     CU_ASSERT_EQUAL(q->gaps[2], 1 + it.total_ns);
     for (int j = 3; j < 5; j++) {
-        cs = (cost_seq){ 1, 1000 + j, 0 };
+        cs = (cost_seq){ 1, 1000 + j, 0, 0 };
         cost_iteration(&cm, &cs, 1, 1, &it);
         CU_ASSERT_EQUAL(q->gaps[j], it.total_ns);
     }

@@ -88,8 +88,8 @@ static void test_hbm_sizing_counts_scales(void)
     kt_err err;
     CU_ASSERT_EQUAL_FATAL(cost_model_init_par(&cm, m8, h100, &par, DTYPE_INT4, &err), 0);
     double budget = h100->hbm_bytes * 0.9 - cost_weight_bytes_gpu(&cm);
-    CU_ASSERT_EQUAL(scenario_kv_blocks(m8, h100, &par, DTYPE_INT4, 16, 0.9, 0), (uint32_t)(budget / 81920.0));
-    CU_ASSERT_EQUAL(scenario_kv_blocks(m8, h100, &par, DTYPE_BF16, 16, 0.9, 0), (uint32_t)(budget / 262144.0));
+    CU_ASSERT_EQUAL(scenario_kv_blocks(m8, h100, &par, DTYPE_INT4, 16, 0.9, 0, 0, 0), (uint32_t)(budget / 81920.0));
+    CU_ASSERT_EQUAL(scenario_kv_blocks(m8, h100, &par, DTYPE_BF16, 16, 0.9, 0, 0, 0), (uint32_t)(budget / 262144.0));
 }
 
 /* Llama-4-Scout at TP 8: 12 global layers paged at 512 B a token each; the

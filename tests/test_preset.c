@@ -183,7 +183,7 @@ static void test_graph_padding(void)
     r.step.busy = 0;
     replica_on_step_end(eng, &r, 0);
     CU_ASSERT_EQUAL(r.step.pad_rows, 0);
-    cost_seq pre[3] = { { 48, 0, 0 }, { 48, 0, 0 }, { 48, 0, 0 } };
+    cost_seq pre[3] = { { 48, 0, 0, 0 }, { 48, 0, 0, 0 }, { 48, 0, 0, 0 } };
     cost_iter it;
     cost_iteration(&cm, pre, 3, 3, &it);
     CU_ASSERT_EQUAL(r.step.step_end_ns[0], it.total_ns);
@@ -191,7 +191,7 @@ static void test_graph_padding(void)
     CU_ASSERT_EQUAL(r.step.pad_rows, 1);
     int64_t t1 = engine_now(eng);
     double flops1 = r.acct->flops;
-    cost_seq dec[4] = { { 1, 48, 0 }, { 1, 48, 0 }, { 1, 48, 0 }, { 1, 0, 1 } };
+    cost_seq dec[4] = { { 1, 48, 0, 0 }, { 1, 48, 0, 0 }, { 1, 48, 0, 0 }, { 1, 0, 1, 0 } };
     cost_iteration(&cm, dec, 4, 4, &it);
     CU_ASSERT(it.flops_wasted > 0);
     CU_ASSERT_EQUAL_FATAL(engine_step(eng), 1);

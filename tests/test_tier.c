@@ -160,7 +160,7 @@ static void test_fetch_or_recompute_crossover(void)
     cost_model cm;
     kt_err err;
     CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, m8, h100, 1, DTYPE_BF16, &err), 0);
-    cost_seq cs = { 4096, 0, 0 };
+    cost_seq cs = { 4096, 0, 0, 0 };
     cost_iter it;
     cost_iteration(&cm, &cs, 1, 0, &it);
     double recompute_ns = (double)it.total_ns;

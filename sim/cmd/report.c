@@ -106,6 +106,18 @@ static void report_handoffs(FILE *out, const scenario *sc, const metrics_summary
             s->kv_transfer_ns.max / 1e6);
 }
 
+/* Speculative decoding's line: what was drafted and accepted. */
+static void report_spec(FILE *out, const scenario *sc, const metrics_summary *s)
+{
+    char a[32], b[32], c[32];
+    fprintf(out, "speculative: %s%s%s, k %d: %s verify steps; %s tokens drafted, %s accepted (%.1f%%); mean accepted"
+            " length %.3f tokens per verify\n", spec_method_names[sc->spec.method], sc->spec.draft ? " " : "",
+            sc->spec.draft ? sc->spec.draft->name : "", sc->spec.k, grouped(s->spec_verify_steps, a, sizeof a),
+            grouped(s->spec_draft_tokens, b, sizeof b), grouped(s->spec_accepted_tokens, c, sizeof c),
+            s->spec_draft_tokens ? 100.0 * (double)s->spec_accepted_tokens / (double)s->spec_draft_tokens : 0.0,
+            s->spec_mean_accepted_length);
+}
+
 /* A run whose backlog still grew over its measured window, or that left
  * requests unfinished, shows a ramp-up or a burst and its drain: its
  * latencies are not what the load gives once the queue has built up. */
@@ -187,6 +199,8 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
                 grouped(s->swap_outs, a, sizeof a));
     if (s->semcache.lookups)
         report_semcache(out, sc, s);
+    if (sc->spec.method != SPEC_OFF)
+        report_spec(out, sc, s);
     if (sc->tiers.n)
         report_tiers(out, sc, s);
     if (sc->sparse.on)

@@ -344,6 +344,10 @@ static void summarize_replicas(const metrics *m, const metrics_cost *cost, metri
         s->sparse_bytes_prefetched += r->sparse_bytes_prefetched;
         s->sparse_bytes_faulted += r->sparse_bytes_faulted;
         s->dequant_s += r->dequant_ns / 1e9 * r->gpus;
+        s->spec_verify_steps += r->spec_verify_steps;
+        s->spec_verify_seqs += r->spec_verify_seqs;
+        s->spec_draft_tokens += r->spec_draft_tokens;
+        s->spec_accepted_tokens += r->spec_accepted_tokens;
         for (int c = 0; c < WASTE_CAUSE_COUNT; c++)
             s->gpu_s_wasted[c] += r->gpu_ns_wasted[c] / 1e9;
         useful += useful_flops(r);
@@ -356,6 +360,9 @@ static void summarize_replicas(const metrics *m, const metrics_cost *cost, metri
         s->effective_util = peak > 0 ? useful / peak : 0;
     }
     s->mbu = bw_busy > 0 ? bytes / bw_busy : 0;
+    if (s->spec_verify_seqs)
+        s->spec_mean_accepted_length =
+            (double)(s->spec_accepted_tokens + s->spec_verify_seqs) / (double)s->spec_verify_seqs;
     s->cost_usd = metrics_gpu_usd_per_s(cost) * s->gpus * dur_s;
     int64_t tokens = s->input_tokens + s->output_tokens;
     s->usd_per_m_tokens = tokens ? s->cost_usd / (tokens / 1e6) : 0;
@@ -659,6 +666,12 @@ size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f)
         n = field(f, n, "truncated", (double)s->truncated, "requests");
     if (s->swap_outs)
         n = field(f, n, "swap_outs", (double)s->swap_outs, "count");
+    if (s->spec_verify_seqs) {
+        n = field(f, n, "spec_verify_steps", (double)s->spec_verify_steps, "count");
+        n = field(f, n, "spec_draft_tokens", (double)s->spec_draft_tokens, "tokens");
+        n = field(f, n, "spec_accepted_tokens", (double)s->spec_accepted_tokens, "tokens");
+        n = field(f, n, "spec_mean_accepted_length", s->spec_mean_accepted_length, "tokens");
+    }
     n = field(f, n, "rerouted", (double)s->rerouted, "requests");
     n = field(f, n, "migrations", (double)s->migrations, "requests");
     n = field(f, n, "migrated_tokens", (double)s->migrated_tokens, "tokens");

@@ -70,6 +70,9 @@ typedef struct metrics_replica {
     int64_t sparse_pages_selected, sparse_pages_resident, sparse_pages_prefetched, sparse_pages_faulted;
     int64_t sparse_stall_ns;        /* of stall_ns: steps waiting for their selected pages */
     double sparse_bytes_prefetched, sparse_bytes_faulted;  /* moved from the tier into HBM */
+    /* Speculative decoding: steps with a verify, sequences verified, tokens
+     * drafted (k per verified sequence) and drafts accepted. */
+    int64_t spec_verify_steps, spec_verify_seqs, spec_draft_tokens, spec_accepted_tokens;
 } metrics_replica;
 
 /* One sample of a replica's state (time series). */
@@ -213,6 +216,11 @@ typedef struct metrics_summary {
     int64_t preemptions;
     int64_t truncated;              /* requests whose prompt was cut to the model's context */
     int64_t swap_outs;              /* preemptions that swapped KV to host memory (recomputing nothing) */
+    /* Speculative decoding, summed over replicas; mean accepted length is
+     * the tokens a verified sequence gained per verify: (accepted drafts +
+     * verified sequences) / verified sequences. */
+    int64_t spec_verify_steps, spec_verify_seqs, spec_draft_tokens, spec_accepted_tokens;
+    double spec_mean_accepted_length;
     double throughput_rps, throughput_tok_s, output_tok_s;
     metrics_dist ttft_ns, itl_ns, tpot_ns, e2e_ns, queue_ns;
     double goodput_rps;             /* completed requests meeting all SLOs, per second */
@@ -318,7 +326,7 @@ typedef struct metrics_field {
 #define METRICS_MAX_FIELDS 192
 /* Lists the summary's figures (latencies in ms, E2E and durations in s).
  * The counts of engine behaviours a scenario must ask for (truncated,
- * swap_outs)
+ * swap_outs, the speculative decoding counters)
  * are listed only when not zero, so runs without them list what they
  * always did. Returns how many were written to f (at most METRICS_MAX_FIELDS). */
 size_t metrics_summary_fields(const metrics_summary *s, metrics_field *f);

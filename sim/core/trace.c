@@ -29,6 +29,9 @@
  *                      ids cover the whole prompt (earlier turns + this
  *                      turn's tokens), so there are at least that many.
  *   hash_block_tokens  integer >= 1, optional (default 512): tokens per id.
+ *   acceptance         number from 0 to 1, optional (-1 when absent): the
+ *                      request's speculative-decoding acceptance rate, used
+ *                      with speculative.acceptance.trace.
  * Any other key is an error (it catches misspelt optional fields).
  * trace_record.hash_block_tokens is 0 when a record has no hash_ids key.
  *
@@ -95,7 +98,7 @@ static const char *const csv_names[TRACE_FORMAT_COUNT][CSV_COLUMNS] = {
 
 static const char *const kvtier_keys[] = {
     "arrival", "input_tokens", "output_tokens", "session_id", "turn", "hash_ids",
-    "hash_block_tokens", NULL
+    "hash_block_tokens", "acceptance", NULL
 };
 
 /* One parsed request before windowing and release. */
@@ -105,6 +108,7 @@ typedef struct raw_rec {
     int64_t input_tokens, output_tokens, session_id;
     int turn;
     int64_t hash_block_tokens;
+    double acceptance;      /* kvtier format's optional field, -1 absent */
     uint32_t n_hash_ids;
     size_t hash_off;        /* queued in a SPREAD group: first id in the pool */
     int64_t line;
@@ -574,19 +578,37 @@ static int kvtier_unknown_key(trace_reader *t, json_t *o, kt_err *err)
             k++;
         if (!*k) {
             BAD_LINE(t, err, "unknown field \"%s\" (known: arrival, input_tokens, output_tokens, "
-                     "session_id, turn, hash_ids, hash_block_tokens)", key);
+                     "session_id, turn, hash_ids, hash_block_tokens, acceptance)", key);
             return PARSE_BAD;
         }
     }
     return PARSE_OK;
 }
 
-/* kvtier's optional session_id, turn and hash_ids. */
+/* kvtier's optional acceptance rate: a number from 0 to 1. */
+static int kvtier_acceptance(trace_reader *t, json_t *o, kt_err *err)
+{
+    json_t *v = json_object_get(o, "acceptance");
+    if (!v)
+        return PARSE_OK;
+    double a = json_is_number(v) ? json_number_value(v) : -1;
+    if (!(a >= 0 && a <= 1)) {
+        BAD_LINE(t, err, "field \"acceptance\" must be a number from 0 to 1 (a rate), not %s",
+                 json_is_number(v) ? "out of range" : json_kind(v));
+        return PARSE_BAD;
+    }
+    t->cur.acceptance = a;
+    return PARSE_OK;
+}
+
+/* kvtier's optional session_id, turn, hash_ids and acceptance. */
 static int kvtier_optional(trace_reader *t, json_t *o, kt_err *err)
 {
     raw_rec *r = &t->cur;
     int64_t turn = -1;
     int rc;
+    if ((rc = kvtier_acceptance(t, o, err)) < 0)
+        return rc;
     r->session_id = -1;
     r->hash_block_tokens = KVTIER_DEFAULT_BLOCK_TOKENS;
     if ((rc = json_int_field(t, o, "session_id", CONF_OPTIONAL, 0, &r->session_id, err)) < 0 ||
@@ -762,6 +784,7 @@ static int parse_line(trace_reader *t, kt_err *err)
 {
     t->cur.line = t->line_no;
     t->cur.n_hash_ids = 0;
+    t->cur.acceptance = -1;
     return t->fmt == TRACE_MOONCAKE || t->fmt == TRACE_KVTIER ? parse_json_line(t, err)
                                                              : parse_csv_line(t, err);
 }
@@ -885,6 +908,7 @@ static int emit(trace_reader *t, const raw_rec *r, const uint64_t *hash, int64_t
     rec->hash_ids = r->n_hash_ids ? hash : NULL;
     rec->n_hash_ids = r->n_hash_ids;
     rec->hash_block_tokens = r->hash_block_tokens;
+    rec->acceptance = r->acceptance;
     rec->line = r->line;
     return 1;
 }

@@ -50,6 +50,7 @@ typedef struct trace_record {
     const uint64_t *hash_ids;
     uint32_t n_hash_ids;
     int64_t hash_block_tokens;  /* tokens each hash id covers (512 for Mooncake) */
+    double acceptance;          /* speculative acceptance rate, 0-1 (kvtier format); -1 when absent */
     int64_t line;               /* 1-based line in the file */
 } trace_record;
 

@@ -364,7 +364,7 @@ static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, in
         double f = 0, b = 0, t_c = 0;
         for (int s = 0; s < n; s++) {
             const cost_seq *q = &seqs[s];
-            if (q->new_tokens <= 0 || (q->new_tokens == 1) != decode)
+            if (q->new_tokens <= 0 || cost_seq_decodes(q) != decode)
                 continue;
             /* A sparse layer's decode attends to its selected pages and
              * scores every page from its metadata. */
@@ -505,7 +505,7 @@ void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_log
     for (int s = 0; s < n; s++) {
         tokens += seqs[s].new_tokens;
         wasted += seqs[s].wasted_tokens;
-        decode += seqs[s].new_tokens == 1;
+        decode += cost_seq_decodes(&seqs[s]) ? (double)seqs[s].new_tokens : 0;
         running += seqs[s].new_tokens > 0;
     }
     if (tokens <= 0)

@@ -13,16 +13,27 @@
 
 /* One sequence's part of an iteration: new_tokens computed after
  * cached_tokens already in KV; the first wasted_tokens of the new ones
- * recompute KV that was lost (preemption) and are not useful work. */
+ * recompute KV that was lost (preemption) and are not useful work. A
+ * speculative verify (verify 1) is a decode with new_tokens queries (the
+ * last token and the drafts): its attention runs in the paged decode
+ * kernel, reading the context once for all of them. */
 typedef struct cost_seq {
     int64_t new_tokens;
     int64_t cached_tokens;
     int64_t wasted_tokens;
+    int verify;
 } cost_seq;
+
+/* Whether seq's attention runs in the paged decode kernel: one new token,
+ * or a speculative verify's few. */
+static inline int cost_seq_decodes(const cost_seq *seq)
+{
+    return seq->new_tokens == 1 || seq->verify;
+}
 
 /* What one iteration costs on the replica (all its GPUs together).
  * total_ns = gemm_ns + attn_ns + comm_ns + small_ns + launch_ns + host_ns +
- * bubble_ns (+ wait_ns once the caller adds it). gemm, attn, comm, small and
+ * bubble_ns (+ wait_ns and draft_ns once the caller adds them). gemm, attn, comm, small and
  * launch are what the busiest pipeline stage spends on all micro-batches
  * (small: the memory-bound kernels between them; launch: kernel launches
  * the GPU waits for, beyond its own work); host_ns is the engine's CPU time
@@ -36,6 +47,7 @@ typedef struct cost_iter {
     double flops_wasted;        /* part of flops spent on wasted_tokens */
     double hbm_bytes;           /* bytes read/written from HBM, all GPUs */
     int64_t wait_ns;            /* part of total_ns the GPU waits on storage (set by the caller) */
+    int64_t draft_ns;           /* part of total_ns speculative decoding's draft takes (spec_cost_draft) */
 } cost_iter;
 
 /* A replica's parallel layout: tensor (tp), pipeline (pp), context (cp) and

@@ -58,15 +58,16 @@ void scenario_data_dirs(const char *near, const char *sub, char *buf, size_t buf
 }
 
 uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, const cost_par *par, kt_dtype kv,
-                            int block_tokens, double hbm_fraction, double reserve_bytes)
+                            int block_tokens, double hbm_fraction, double reserve_bytes,
+                            double extra_weight_bytes_gpu, double extra_kv_bytes_token_gpu)
 {
     cost_model cm;
     if (cost_model_init_par(&cm, m, hw, par, kv, NULL) < 0)
         return 0;
     kv_layout kl;
     kv_layout_init(&kl, &cm, KV_LAYOUT_HBM_QUANT_GROUP, block_tokens);
-    double budget = hw->hbm_bytes * hbm_fraction - cost_weight_bytes_gpu(&cm) - reserve_bytes;
-    double block_bytes = kl.block_bytes_gpu;
+    double budget = hw->hbm_bytes * hbm_fraction - cost_weight_bytes_gpu(&cm) - reserve_bytes - extra_weight_bytes_gpu;
+    double block_bytes = kl.block_bytes_gpu + block_tokens * extra_kv_bytes_token_gpu;
     if (budget < block_bytes)
         return 0;
     double blocks = floor(budget / block_bytes);
@@ -88,6 +89,32 @@ static conf_node *section(conf_node *root, const char *key, conf_need need, kt_e
     return n;
 }
 
+/* A card or profile named at n failed to load with inner: a broken file
+ * is reported where it is broken, a missing one at n. */
+static void load_error(kt_err *err, const kt_err *inner, const conf_node *n)
+{
+    if (inner->line > 0)
+        *err = *inner;
+    else
+        CONF_ERROR(err, n, "%s", inner->msg);
+}
+
+/* The model card named by scalar n (next to the scenario, or in the data
+ * directories), or NULL with err. The caller owns the card. */
+static model_card *load_card(const scenario *sc, conf_node *n, kt_err *err)
+{
+    char buf[8192];
+    const char *dirs[8], *name;
+    if (conf_scalar_str(n, &name, err) < 0)
+        return NULL;
+    scenario_data_dirs(sc->file, "models", buf, sizeof buf, dirs, 8);
+    kt_err inner;
+    model_card *m = model_load_named(name, dirs, &inner);
+    if (!m)
+        load_error(err, &inner, n);
+    return m;
+}
+
 static int load_model_hw(scenario *sc, conf_node *root, kt_err *err)
 {
     char buf[8192];
@@ -104,19 +131,9 @@ static int load_model_hw(scenario *sc, conf_node *root, kt_err *err)
         CONF_ERROR(err, root, "missing required key 'model'");
         return -1;
     }
-    if (conf_scalar_str(n, &name, err) < 0)
+    sc->model = load_card(sc, n, err);
+    if (!sc->model)
         return -1;
-    scenario_data_dirs(sc->file, "models", buf, sizeof buf, dirs, 8);
-    kt_err inner;
-    sc->model = model_load_named(name, dirs, &inner);
-    if (!sc->model) {
-        /* A broken card is reported where it is broken; a missing one here. */
-        if (inner.line > 0)
-            *err = inner;
-        else
-            CONF_ERROR(err, n, "%s", inner.msg);
-        return -1;
-    }
     /* `quantization:` serves the card's weights in another format. */
     quant_cfg q = sc->model->quant;
     if (quant_from_conf(root, &q, err) < 0)
@@ -130,12 +147,10 @@ static int load_model_hw(scenario *sc, conf_node *root, kt_err *err)
     if (conf_scalar_str(n, &name, err) < 0)
         return -1;
     scenario_data_dirs(sc->file, "hwprofiles", buf, sizeof buf, dirs, 8);
+    kt_err inner;
     sc->hw = hw_load_named(name, dirs, &inner);
     if (!sc->hw) {
-        if (inner.line > 0)
-            *err = inner;
-        else
-            CONF_ERROR(err, n, "%s", inner.msg);
+        load_error(err, &inner, n);
         return -1;
     }
     return 0;
@@ -673,15 +688,38 @@ static int check_step_times(const scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+void scenario_spec_extras(const scenario *sc, double *weight_bytes_gpu, double *kv_bytes_token_gpu)
+{
+    cost_model cm;
+    spec_cost spec;
+    *weight_bytes_gpu = *kv_bytes_token_gpu = 0;
+    if (sc->spec.method == SPEC_OFF || cost_model_init_par(&cm, sc->model, sc->hw, &sc->par, sc->kv_dtype, NULL) < 0 ||
+        spec_cost_init(&spec, sc->spec.method, sc->spec.k, &cm, sc->spec.draft, sc->spec.head_layers, NULL) < 0)
+        return;
+    *weight_bytes_gpu = spec_cost_weight_bytes_gpu(&spec);
+    *kv_bytes_token_gpu = spec_cost_kv_bytes_token_gpu(&spec);
+}
+
 /* The weights must fit with room for at least one request's KV. */
 static int size_kv(scenario *sc, conf_node *root, kt_err *err)
 {
+    double draft_weights, draft_kv;
+    scenario_spec_extras(sc, &draft_weights, &draft_kv);
     sc->kv_blocks_per_replica = scenario_kv_blocks(sc->model, sc->hw, &sc->par, sc->kv_dtype,
                                                    sc->kv_block_tokens, sc->hbm_fraction,
-                                                   sc->activation_reserve_bytes);
+                                                   sc->activation_reserve_bytes, draft_weights, draft_kv);
     if (sc->kv_blocks_per_replica > 0)
         return 0;
-    char w[64], h[64];
+    char w[64], h[64], d[64];
+    if (draft_weights > 0 && scenario_kv_blocks(sc->model, sc->hw, &sc->par, sc->kv_dtype, sc->kv_block_tokens,
+                                                sc->hbm_fraction, sc->activation_reserve_bytes, 0, 0) > 0) {
+        CONF_ERROR(err, conf_find(root, "speculative"),
+                   "with the draft's weights (%s per GPU) and its KV beside every token, %.0f%% of %s"
+                   " HBM holds no KV block of %s", units_format(draft_weights, UNITS_BYTES, d, sizeof d),
+                   sc->hbm_fraction * 100, units_format(sc->hw->hbm_bytes, UNITS_BYTES, h, sizeof h),
+                   sc->model->name);
+        return -1;
+    }
     cost_model cm;
     kt_err e2;
     if (cost_model_init_par(&cm, sc->model, sc->hw, &sc->par, sc->kv_dtype, &e2) < 0) {
@@ -739,6 +777,106 @@ static int load_faults(scenario *sc, conf_node *root, kt_err *err)
     return 0;
 }
 
+/* speculative.acceptance: {rate: α} for every request, or {rate: mean α,
+ * concentration: c} for a Beta-distributed α per request; with trace:
+ * true a kvtier trace's per-request `acceptance` wins where given. */
+static int load_acceptance(spec_accept *a, conf_node *spec, kt_err *err)
+{
+    conf_node *n = conf_take(spec, "acceptance");
+    if (!n) {
+        CONF_ERROR(err, spec, "missing required key 'acceptance': give {rate: α} (0 to 1: the chance each drafted"
+                   " token is accepted)");
+        return -1;
+    }
+    *a = (spec_accept){ 0, 0, 0 };
+    if (conf_expect(n, CONF_MAP, err) < 0 || conf_f64(n, "rate", CONF_REQUIRED, 0, 1, &a->acceptance_rate, err) < 0 ||
+        conf_f64(n, "concentration", CONF_OPTIONAL, 0, 1e6, &a->acceptance_concentration, err) < 0 ||
+        conf_bool(n, "trace", CONF_OPTIONAL, &a->from_trace, err) < 0)
+        return -1;
+    if (a->acceptance_concentration > 0 && (a->acceptance_rate <= 0 || a->acceptance_rate >= 1)) {
+        CONF_ERROR(err, conf_find(n, "rate"), "a per-request distribution (concentration given) needs a mean strictly"
+                   " between 0 and 1, not %g", a->acceptance_rate);
+        return -1;
+    }
+    return 0;
+}
+
+/* speculative.draft_model: a card sharing the model's vocabulary. */
+static int load_draft_model(scenario *sc, conf_node *spec, kt_err *err)
+{
+    conf_node *n = conf_take(spec, "draft_model");
+    if (!n) {
+        CONF_ERROR(err, spec, "missing required key 'draft_model': method draft needs a draft model card");
+        return -1;
+    }
+    sc->spec.draft = load_card(sc, n, err);
+    if (!sc->spec.draft)
+        return -1;
+    if (sc->spec.draft->vocab != sc->model->vocab) {
+        CONF_ERROR(err, n, "%s has a vocabulary of %d tokens, %s of %d: a draft must share"
+                   " the model's tokenizer", sc->spec.draft->name, sc->spec.draft->vocab, sc->model->name,
+                   sc->model->vocab);
+        return -1;
+    }
+    cost_model target, draft;
+    kt_err inner;
+    const cost_par par = { sc->par.tp, 1, 1, 1 };
+    if (cost_model_init_par(&target, sc->model, sc->hw, &sc->par, sc->kv_dtype, NULL) == 0 &&
+        cost_model_init_par(&draft, sc->spec.draft, sc->hw, &par, sc->kv_dtype, &inner) < 0) {
+        CONF_ERROR(err, n, "%s", inner.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* speculative: {method, k, draft_model | head_layers, acceptance}. */
+static int load_speculative(scenario *sc, conf_node *root, kt_err *err)
+{
+    int failed = 0, method = SPEC_OFF;
+    conf_node *n = section(root, "speculative", CONF_OPTIONAL, err, &failed);
+    sc->spec.method = SPEC_OFF;
+    if (failed)
+        return -1;
+    if (!n || conf_enum(n, "method", CONF_REQUIRED, spec_method_names, &method, err) < 0)
+        return n ? -1 : 0;
+    sc->spec.method = (spec_method)method;
+    if (method == SPEC_OFF) {
+        conf_mark_used(n);
+        return 0;
+    }
+    static const char *const only[SPEC_METHOD_COUNT] = { NULL, "draft_model", "head_layers", NULL };
+    for (int m = 0; m < SPEC_METHOD_COUNT; m++)
+        if (only[m] && m != method && conf_find(n, only[m])) {
+            CONF_ERROR(err, conf_find(n, only[m]), "only method %s takes it, not %s",
+                       spec_method_names[m], spec_method_names[method]);
+            return -1;
+        }
+    if (conf_int(n, "k", CONF_REQUIRED, 1, SCENARIO_MAX_SPEC_K, &sc->spec.k, err) < 0 ||
+        conf_f64(n, "head_layers", conf_required_if(method == SPEC_EAGLE), 1e-3, SCENARIO_MAX_SPEC_HEAD_LAYERS,
+                 &sc->spec.head_layers, err) < 0 ||
+        load_acceptance(&sc->sched.spec_accept, n, err) < 0)
+        return -1;
+    if (sc->spec.k + 1 > sc->sched.token_budget) {
+        CONF_ERROR(err, conf_find(n, "k"), "a verify computes k + 1 = %d positions a sequence, more than"
+                   " scheduler.token_budget (%lld tokens): no sequence could ever verify", sc->spec.k + 1,
+                   (long long)sc->sched.token_budget);
+        return -1;
+    }
+    return method == SPEC_DRAFT ? load_draft_model(sc, n, err) : 0;
+}
+
+/* speculative.acceptance.trace reads the kvtier trace format's field. */
+static int check_spec_trace(const scenario *sc, conf_node *root, kt_err *err)
+{
+    if (sc->spec.method == SPEC_OFF || !sc->sched.spec_accept.from_trace ||
+        (sc->trace.on && sc->trace.format == TRACE_KVTIER))
+        return 0;
+    CONF_ERROR(err, conf_find(conf_find(conf_find(root, "speculative"), "acceptance"), "trace"),
+               "per-request acceptance rates come from a kvtier-format trace's \"acceptance\" field: this"
+               " scenario replays %s", sc->trace.on ? "another trace format" : "no trace (workload.kind synthetic)");
+    return -1;
+}
+
 static int load_all(scenario *sc, conf_node *root, kt_err *err)
 {
     int64_t seed = 1;
@@ -749,9 +887,10 @@ static int load_all(scenario *sc, conf_node *root, kt_err *err)
         return -1;
     sc->seed = (uint64_t)seed;
     if (load_model_hw(sc, root, err) < 0 || load_replicas(sc, root, err) < 0 || load_kv(sc, root, err) < 0 ||
-        load_scheduler(sc, root, err) < 0 || tiers_from_conf(root, sc->hw->c2c_bw_Bps, &sc->tiers, err) < 0 ||
+        load_scheduler(sc, root, err) < 0 || load_speculative(sc, root, err) < 0 ||
+        tiers_from_conf(root, sc->hw->c2c_bw_Bps, &sc->tiers, err) < 0 ||
         sparse_attn_from_conf(root, sc->model, sc->kv_block_tokens, &sc->sparse, err) < 0 ||
-        load_workload(sc, root, err) < 0 || load_semcache(sc, root, err) < 0 ||
+        load_workload(sc, root, err) < 0 || check_spec_trace(sc, root, err) < 0 || load_semcache(sc, root, err) < 0 ||
         load_slo_cost(sc, root, err) < 0 || load_results(sc, root, err) < 0 || load_faults(sc, root, err) < 0 ||
         conf_check_unused(root, err) < 0)
         return -1;
@@ -801,6 +940,7 @@ void scenario_free(scenario *sc)
     if (!sc)
         return;
     model_free(sc->model);
+    model_free(sc->spec.draft);
     hw_free(sc->hw);
     free(sc->file);
     free(sc->yaml);

@@ -13,6 +13,7 @@
 #include "router.h"
 #include "sparse_attn.h"
 #include "serve.h"
+#include "spec_cost.h"
 #include "tier.h"
 #include "trace.h"
 #include "workload.h"
@@ -44,6 +45,11 @@ typedef struct scenario_fault {
  * no inference step, and it keeps every time the run adds up a factor of
  * a million inside int64 nanoseconds. */
 #define SCENARIO_MAX_STEP_S 3600.0
+/* Bounds of speculative decoding's figures: drafted tokens per step (engines
+ * draft a handful; 64 is far past any) and an EAGLE head's size in target
+ * decoder layers. */
+#define SCENARIO_MAX_SPEC_K 64
+#define SCENARIO_MAX_SPEC_HEAD_LAYERS 64.0
 
 /* Where a key that sizes the simulation's memory was given, so that an
  * allocation failure while building the world can name it at file:line.
@@ -82,7 +88,16 @@ typedef struct scenario {
     uint32_t kv_blocks_per_replica;  /* derived: see scenario_kv_blocks */
     scenario_origin replicas_origin; /* replicas.count: sizes every per-replica array */
     scenario_origin kv_origin;       /* kv.hbm_fraction: sizes each replica's KV pool */
-    serve_cfg sched;
+    serve_cfg sched;            /* with speculative.acceptance in sched.spec_accept */
+    /* speculative: (method SPEC_OFF without it); k >= 1; draft (owned)
+     * set iff method is SPEC_DRAFT, its vocabulary the model's;
+     * head_layers > 0 iff method is SPEC_EAGLE. */
+    struct {
+        spec_method method;
+        int k;
+        model_card *draft;
+        double head_layers;
+    } spec;
     int64_t host_step_ns, host_seq_ns;  /* scheduler.host_*_overhead for the cost model; -1 unset */
     tiers_cfg tiers;            /* lower KV tiers and their policies (tiers.n may be 0) */
     sparse_attn_cfg sparse;     /* sparse_attention: decode by page selection (off unless given) */
@@ -123,11 +138,18 @@ void scenario_data_dirs(const char *near, const char *sub, char *buf, size_t buf
                         const char **dirs, int max);
 
 /* KV blocks per replica: per GPU, hbm × hbm_fraction − the weights one GPU
- * holds under the layout par − activation reserve, divided by a block's
- * bytes on one GPU (kv_layout's block_bytes_gpu: sub-byte dtypes count
- * their scales). 0 if none fit (or the layout is invalid). */
+ * holds under the layout par − activation reserve − extra_weight_bytes_gpu,
+ * divided by a block's bytes on one GPU (kv_layout's block_bytes_gpu:
+ * sub-byte dtypes count their scales) plus block_tokens ×
+ * extra_kv_bytes_token_gpu. The extras are a speculative draft's weights
+ * and the KV it keeps beside each token (0 without one). 0 if none fit (or
+ * the layout is invalid). */
 uint32_t scenario_kv_blocks(const model_card *m, const hw_profile *hw, const cost_par *par, kt_dtype kv,
-                            int block_tokens, double hbm_fraction, double reserve_bytes);
+                            int block_tokens, double hbm_fraction, double reserve_bytes,
+                            double extra_weight_bytes_gpu, double extra_kv_bytes_token_gpu);
+/* The draft sc's speculative decoding adds on one GPU: weight bytes and KV
+ * bytes per token (both 0 when off or the layout is invalid). */
+void scenario_spec_extras(const scenario *sc, double *weight_bytes_gpu, double *kv_bytes_token_gpu);
 
 /* The configuration of one replica's tier set under sc; shared as in
  * tier_set_config. sc must outlive the sets built from it. */

@@ -50,6 +50,7 @@ typedef struct sim_world {
     const sim_opts *opts;
     engine *eng;
     cost_model cm;
+    spec_cost spec;             /* speculative decoding's draft (method SPEC_OFF: off) */
     metrics *met;
     replica *reps;
     int n_reps;
@@ -231,6 +232,7 @@ static void turn_request(sim_world *w, session *s, int64_t now)
     int64_t conv = s->history_tokens + s->cur.new_tokens;
     q->rec.prompt_tokens = wl->system_prompt_tokens + conv;
     q->rec.output_tokens = s->cur.output_tokens;
+    q->spec.trace_alpha = -1;   /* a synthetic request has no trace record */
     uint32_t n = 0;
     if (wl->system_prompt_tokens > 0)
         q->inline_segs[n++] = (kv_segment){ workload_system_content_id(wl), wl->system_prompt_tokens };
@@ -446,6 +448,7 @@ static int trace_request(sim_world *w, session *s, int64_t now)
     q->rec.arrival_ns = now;
     q->rec.prompt_tokens = history + t->input_tokens;
     q->rec.output_tokens = t->output_tokens;
+    q->spec.trace_alpha = t->acceptance;
     s->replica = slot >= 0 ? w->sess_replica[slot] : -1;
     s->id = (uint64_t)q->rec.session;
     s->w = w;
@@ -713,6 +716,9 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         w->cm.host_step_ns = sc->host_step_ns;
     if (sc->host_seq_ns >= 0)
         w->cm.host_seq_ns = sc->host_seq_ns;
+    if (sc->spec.method != SPEC_OFF && spec_cost_init(&w->spec, sc->spec.method, sc->spec.k, &w->cm, sc->spec.draft,
+                                                      sc->spec.head_layers, err) < 0)
+        return -1;
     w->eng = engine_new(1024);
     w->met = metrics_new(sc->replicas);
     if (w->met) {
@@ -744,7 +750,8 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         replica_config rc = { .id = i, .gpus = sc->gpus_per_replica, .eng = w->eng, .cm = &w->cm,
                               .kv_blocks = sc->kv_blocks_per_replica, .block_tokens = sc->kv_block_tokens,
                               .prefix_cache = sc->prefix_cache, .cfg = &sc->sched, .met = w->met,
-                              .on_done = on_request_done, .ud = w };
+                              .on_done = on_request_done, .ud = w,
+                              .spec = sc->spec.method != SPEC_OFF ? &w->spec : NULL, .seed = sc->seed };
         if (replica_init(&w->reps[i], &rc) < 0) {
             const scenario_origin *o = &sc->kv_origin;
             KT_ERROR(err, o->file, o->line, o->col,

@@ -38,7 +38,7 @@ int64_t fetch_tier_admit(replica *r, serve_req *q)
             q->remote_tier = t;
             return 0;
         }
-    cost_seq cs = { k * bt, q->computed, 0 };
+    cost_seq cs = { k * bt, q->computed, 0, 0 };
     cost_iter it;
     cost_iteration(r->cm, &cs, 1, 0, &it);
     if (tier_should_fetch(&r->tiers->cfg, tier_set_fetch_estimate_ns(r->tiers, counts), it.total_ns)) {

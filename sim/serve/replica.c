@@ -58,8 +58,9 @@ int replica_init(replica *r, const replica_config *c)
     r->step.cseqs = calloc((size_t)(largest > cfg->max_running ? largest : cfg->max_running), sizeof *r->step.cseqs);
     r->step.step_end_ns = calloc((size_t)steps, sizeof *r->step.step_end_ns);
     r->step.step_cost = calloc((size_t)steps, sizeof *r->step.step_cost);
+    int spec_rc = spec_state_init(&r->spec, c->spec, &cfg->spec_accept, c->seed, c->id, cfg->max_running);
     if (!r->kv || !r->queue.running || !r->step.batch || !r->step.cseqs || !r->step.step_end_ns ||
-        !r->step.step_cost) {
+        !r->step.step_cost || spec_rc < 0) {
         replica_destroy(r);
         return -1;
     }
@@ -77,6 +78,7 @@ void replica_destroy(replica *r)
     free(r->step.cseqs);
     free(r->step.step_end_ns);
     free(r->step.step_cost);
+    spec_state_free(&r->spec);
     memset(r, 0, sizeof *r);
 }
 
@@ -225,6 +227,7 @@ static void req_fresh(serve_req *q)
     q->num_tokens = q->rec.prompt_tokens;
     q->rec.first_sched_ns = -1;
     q->rec.prefill_replica = -1;
+    spec_req_fresh(&q->spec);
 }
 
 void replica_submit(replica *r, serve_req *q)
@@ -259,19 +262,25 @@ void replica_batch_add(replica *r, serve_req *q, int64_t tokens)
 {
     r->step.n_batch_remote += q->remote_tokens > 0;
     int64_t limit = q->recompute_until > q->tier_recompute_until ? q->recompute_until : q->tier_recompute_until;
+    int verify = spec_is_verify(&r->spec, q, tokens);
     if (q->computed >= limit) {     /* the usual case: nothing is recomputed */
-        r->step.batch[r->step.n_batch++] = (serve_batch_entry){ q, tokens, 0, 0 };
+        r->step.batch[r->step.n_batch++] = (serve_batch_entry){ q, tokens, 0, 0, verify };
         return;
     }
     int64_t all = overlap(q->computed, tokens, limit), tier = overlap(q->computed, tokens, q->tier_recompute_until);
-    r->step.batch[r->step.n_batch++] = (serve_batch_entry){ q, tokens, all - tier, tier };
+    r->step.batch[r->step.n_batch++] = (serve_batch_entry){ q, tokens, all - tier, tier, verify };
 }
 
 /* Tokens q may compute this step within budget; 0 when it must wait.
  * Without chunked prefill a prompt longer than the whole token budget runs
- * alone, whole, in a step of its own (otherwise it could never run). */
+ * alone, whole, in a step of its own (otherwise it could never run). A
+ * decoding sequence under speculative decoding verifies k drafts (k + 1
+ * positions) when the budget holds them. */
 int64_t replica_step_tokens(const replica *r, const serve_req *q, int64_t budget)
 {
+    int64_t verify = spec_verify_tokens(&r->spec, q, budget);
+    if (verify > 0)
+        return verify;
     int64_t want = q->num_tokens - q->computed;
     if (want <= budget)
         return want;
@@ -283,19 +292,20 @@ int64_t replica_step_tokens(const replica *r, const serve_req *q, int64_t budget
 int64_t replica_decode_tokens(const replica *r, const serve_req *q)
 {
     (void)r;
-    (void)q;
-    return 1;
+    return spec_step_tokens(&q->spec);
 }
 
 /* Decode steps the batch may advance in one event with nothing able to
  * change in between: every entry decodes, no request could be admitted, no
  * sequence finishes before the last step, and the blocks they will need are
- * free now (only this replica takes blocks from its pool). */
+ * free now (only this replica takes blocks from its pool). Under
+ * speculative decoding each step's tokens are drawn when it is applied, so
+ * every step is an event of its own. */
 static int multi_step_count(const replica *r)
 {
     int could_admit = (r->queue.wait_head || r->disagg.in_wait_head || r->swap.head) &&
                       r->queue.n_running < r->cfg.max_running;
-    if (r->cfg.max_multi_step <= 1 || could_admit || sparse_moves_pages(r) ||
+    if (r->cfg.max_multi_step <= 1 || could_admit || sparse_moves_pages(r) || r->spec.cost ||
         r->step.n_batch != r->queue.n_running || r->step.n_batch > r->cfg.token_budget)
         return 1;
     int64_t k = r->cfg.max_multi_step;
@@ -350,13 +360,14 @@ static void in_storage_wait(replica *r, cost_iter *it)
 /* Rows a decode-only batch of n runs with: the smallest captured CUDA-graph
  * size holding it (vLLM, SGLang and TensorRT-LLM pad a decode batch up to
  * a captured size and replay that graph); n itself when no size holds it
- * (the step runs without a graph), or the batch also prefills or
- * recomputes (so a padded step's only waste is its padding). */
+ * (the step runs without a graph), or the batch also prefills, recomputes
+ * or verifies drafts (so a padded step's only waste is its padding). */
 static int graph_rows(const replica *r, int n)
 {
     for (int i = 0; i < r->step.n_batch && i < n; i++) {
         const serve_batch_entry *b = &r->step.batch[i];
-        if (b->tokens != replica_decode_tokens(r, b->r) || b->r->generated < 1 || b->wasted || b->wasted_tier)
+        if (b->tokens != replica_decode_tokens(r, b->r) || b->r->generated < 1 || b->wasted || b->wasted_tier ||
+            b->verify)
             return n;
     }
     for (int i = 0; i < r->cfg.n_graph_sizes; i++)
@@ -375,7 +386,7 @@ static void cost_steps(replica *r, int64_t start)
     int rows = graph_rows(r, r->step.n_batch);
     r->step.pad_rows = rows - r->step.n_batch;
     for (int i = r->step.n_batch; i < rows; i++)
-        r->step.cseqs[i] = (cost_seq){ 1, 0, 1 };
+        r->step.cseqs[i] = (cost_seq){ 1, 0, 1, 0 };
     for (int s = 0; s < r->step.steps; s++) {
         int n_logits = 0;
         for (int i = 0; i < r->step.n_batch; i++) {
@@ -383,11 +394,13 @@ static void cost_steps(replica *r, int64_t start)
             /* Step s > 0 of a run is a decode step of every entry. */
             int64_t before = s * replica_decode_tokens(r, b->r);
             r->step.cseqs[i] = (cost_seq){ b->tokens, serve_req_attn_tokens(b->r) + before,
-                                           s ? 0 : b->wasted + b->wasted_tier };
-            n_logits += b->r->computed + b->tokens == b->r->num_tokens;
+                                           s ? 0 : b->wasted + b->wasted_tier, b->verify };
+            /* A verify samples at every position: the last token's and each draft's. */
+            n_logits += b->verify ? (int)b->tokens : b->r->computed + b->tokens == b->r->num_tokens;
         }
         cost_iteration(r->cm, r->step.cseqs, rows, n_logits + r->step.pad_rows, &r->step.step_cost[s]);
         in_storage_wait(r, &r->step.step_cost[s]);
+        spec_step_cost(&r->spec, r->step.cseqs, r->step.n_batch, &r->step.step_cost[s]);
         t += r->step.step_cost[s].total_ns;
         r->step.step_end_ns[s] = t;
     }
@@ -472,6 +485,7 @@ typedef enum { ITL_GAP_OWN, ITL_GAP_SHARED } itl_gap;
 static int emit_token(replica *r, serve_req *q, int64_t t, itl_gap gap_entry)
 {
     int64_t n = replica_decode_tokens(r, q);
+    spec_step_emitted(&q->spec);
     q->generated += n;
     q->num_tokens += n;
     r->tokens_out += n;
@@ -482,6 +496,11 @@ static int emit_token(replica *r, serve_req *q, int64_t t, itl_gap gap_entry)
         note_gap(r, q, gap);
         if (gap_entry == ITL_GAP_OWN)
             metrics_itl_add(r->met, gap, 1);
+        /* The drafts a verify accepted arrive with its token: gaps of 0. */
+        for (int64_t i = 1; i < n; i++)
+            note_gap(r, q, 0);
+        if (n > 1)
+            metrics_itl_add(r->met, 0, (double)(n - 1));
     }
     q->last_token_ns = t;
     return q->generated == q->rec.output_tokens;
@@ -541,11 +560,14 @@ static void apply_step(replica *r, int s)
     itl_gap gap_entry = s > 0 ? ITL_GAP_SHARED : ITL_GAP_OWN;
     if (gap_entry == ITL_GAP_SHARED)
         metrics_itl_add(r->met, t - r->step.step_end_ns[s - 1], r->step.n_batch);
-    int finished = 0;
+    int finished = 0, verified = 0;
     for (int i = 0; i < r->step.n_batch; i++) {
         serve_batch_entry *b = &r->step.batch[i];
         serve_req *q = b->r;
         q->computed += b->tokens;
+        if (b->verify)
+            spec_verify_apply(&r->spec, q, r->acct);
+        verified |= b->verify;
         q->rec.recomputed_tokens += s ? 0 : b->wasted + b->wasted_tier;
         kv_seq_commit(r->kv, &q->seq, &q->content, q->computed);
         if (q->computed - b->tokens < q->rec.prompt_tokens && q->computed >= q->rec.prompt_tokens) {
@@ -553,13 +575,15 @@ static void apply_step(replica *r, int s)
                 retention_apply(r, q);
             sparse_offload(r, q);
         }
-        if (q->computed == q->num_tokens) {
+        /* Caught up (a verify's accepted drafts run past it). */
+        if (q->computed >= q->num_tokens) {
             int last = emit_token(r, q, t, gap_entry);
             /* A prefill replica's part ends with the first token. */
             q->handoff = !last && r->disagg.role == ROLE_PREFILL;
             finished += last || q->handoff;
         }
     }
+    r->acct->spec_verify_steps += verified;
     account_step(r, s);
     if (!finished)
         return;
@@ -720,6 +744,8 @@ static int collect_seqs(replica *r, kv_seq ***out, size_t *n_out, kt_err *err)
                      (long long)q->rec.id);
             return -1;
         }
+        if (spec_check_req(&q->spec, q->rec.id, err) < 0)
+            return -1;
         seqs[k++] = &q->seq;
     }
     for (serve_req *q = r->disagg.out_head; q && k < cap; q = q->out_next)
@@ -738,7 +764,7 @@ int replica_check(replica *r, kt_err *err)
 {
     if (r->failure.failed)
         return 0;               /* its pool is gone with it */
-    if (check_slots(r, err) < 0 || check_lists(r, err) < 0)
+    if (check_slots(r, err) < 0 || check_lists(r, err) < 0 || spec_check(&r->spec, r->acct, r->id, err) < 0)
         return -1;
     kv_seq **seqs = NULL;
     size_t k = 0;
@@ -761,7 +787,7 @@ int replica_check_touched(replica *r, kt_err *err)
 {
     if (r->failure.failed)
         return 0;
-    if (check_slots(r, err) < 0 || check_list_ends(r, err) < 0)
+    if (check_slots(r, err) < 0 || check_list_ends(r, err) < 0 || spec_check(&r->spec, r->acct, r->id, err) < 0)
         return -1;
     kv_seq **seqs = NULL;
     size_t k = 0;

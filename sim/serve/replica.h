@@ -12,6 +12,7 @@
 #include "kv.h"
 #include "metrics.h"
 #include "sparse.h"
+#include "spec.h"
 #include "tier.h"
 
 /* What a replica does with a prompt longer than the model's context. */
@@ -63,6 +64,7 @@ typedef struct serve_cfg {
     int64_t retention_window_tokens;
     double retention_keep_fraction;
     int retention_offload;
+    spec_accept spec_accept;    /* speculative decoding's acceptance (used when the replica has a spec_cost) */
 } serve_cfg;
 
 /* A request while it is in the system.
@@ -87,6 +89,7 @@ typedef struct serve_req {
     int64_t remote_tokens;      /* prefix tokens attended to inside a tier, not in HBM */
     int64_t swapped_tokens;     /* tokens whose KV lies in the replica's host swap space (0: none) */
     int remote_tier;
+    spec_req spec;              /* speculative decoding: its acceptance rate, the tokens its verify yields */
     int64_t last_token_ns;
     size_t cap_gaps;
     int admitted;               /* has been admitted once (prefix hits counted then) */
@@ -126,9 +129,10 @@ extern const char *const replica_role_names[ROLE_COUNT + 1];
 /* One entry of the in-flight batch. */
 typedef struct serve_batch_entry {
     serve_req *r;
-    int64_t tokens;             /* computed this step (decode: 1) */
+    int64_t tokens;             /* computed this step (decode: 1; a speculative verify: k + 1) */
     int64_t wasted;             /* of which recompute after preemption */
     int64_t wasted_tier;        /* of which recompute of KV a lower tier held */
+    int verify;                 /* a speculative verify of k drafts (spec_is_verify) */
 } serve_batch_entry;
 
 /* A prefetch of a prompt prefix from lower tiers into the HBM cache.
@@ -273,6 +277,7 @@ typedef struct replica {
     admission_state adm;        /* the admission policy's memory */
     replica_swap swap;
     replica_sparse sparse;      /* sparse attention's page movement (sparse.c) */
+    spec_state spec;            /* speculative decoding (off: spec.cost NULL) */
 } replica;
 
 /* What a replica is made of. The engine, cost model and metrics are not
@@ -289,6 +294,8 @@ typedef struct replica_config {
     metrics *met;
     serve_done_fn on_done;      /* a request leaves (completed or rejected) */
     void *ud;                   /* passed to every callback */
+    const spec_cost *spec;      /* speculative decoding's draft, or NULL (off); must outlive the replica */
+    uint64_t seed;              /* the run's seed: acceptance draws */
 } replica_config;
 
 /* Sets up r from c. Returns 0 or -1 (out of memory). */
@@ -310,10 +317,10 @@ void replica_reject(replica *r, serve_req *q);
 /* Tokens q's next step produces once q's KV is caught up: the step that
  * ends the prompt produces the first token, each decode step after it
  * produces this many and the next step computes their KV. The only place
- * that says how many tokens a step produces (1 today; a speculative
- * decoder returns its accepted tokens here, at most what is left of the
- * output): emitting, planning multi-step runs, costing and reserving
- * blocks for their later steps all ask it. */
+ * that says how many tokens a step produces (1, or for a speculative
+ * verify the accepted drafts + 1, at most what is left of the output, from
+ * its acceptance until its emission): emitting, planning multi-step runs,
+ * costing and reserving blocks for their later steps all ask it. */
 int64_t replica_decode_tokens(const replica *r, const serve_req *q);
 /* Brings a multi-step run up to now, so the replica's state is what
  * stepping one iteration at a time would show (for samplers). */

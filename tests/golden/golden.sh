@@ -138,6 +138,7 @@ rj run-sparse-1m                   'scenarios/sparse-1m.yaml'
 rj run-semantic-cache              'scenarios/semantic-cache.yaml'
 # a plan file, not a scenario: kvtier run refuses it (exit 2).
 rj run-semantic-cache-plan         'scenarios/semantic-cache-plan.yaml'
+rj run-speculative                 'scenarios/speculative.yaml'
 
 # ---------- the text summary, and --check (every invariant after every event) ----------
 c text-quickstart          'kvtier run scenarios/quickstart.yaml --no-db'
@@ -188,6 +189,21 @@ rj set-sparse-full-hbm       "$S --set sparse_attention.budget_tokens=1M --set s
 rj set-sparse-hbm            "$S --set 'sparse_attention.kv_tier=\"\"'"
 rj set-sparse-nvme           "$S --set \"tiers=[{name: nvme, kind: nvme, capacity: 7.68TB, drives: 4, read: 14GB/s, write: 7GB/s, iops: 2500000, latency: 80us, queue_depth: 128}]\" --set sparse_attention.kv_tier=nvme"
 rj set-sparse-multiturn      "scenarios/multiturn-tiers.yaml --set kv_policy.tiers_used=1 --set sparse_attention.budget_tokens=1024 --set sparse_attention.kv_tier=dram --set sparse_attention.recall=0.9 --set workload.sessions=60"
+# ---------- speculative decoding (speculative.yaml: README table; quickstart with a head) ----------
+S=scenarios/speculative.yaml
+c text-speculative        'kvtier run scenarios/speculative.yaml --no-db'
+for b in 1 64; do for a in 0.6 0.8; do
+    rj spec-batch$b-alpha$a "$S --set workload.sessions=$b --set scheduler.max_running=$b --set speculative.acceptance.rate=$a"
+done; done
+rj spec-off-batch64       "$S --set workload.sessions=64 --set scheduler.max_running=64 --set speculative.method=off"
+rj set-spec-eagle         "$S --set \"speculative={method: eagle, k: 3, head_layers: 1, acceptance: {rate: 0.7}}\""
+rj set-spec-ngram         "$S --set \"speculative={method: ngram, k: 5, acceptance: {rate: 0.5}}\""
+rj set-spec-beta          "$S --set speculative.acceptance.rate=0.7 --set speculative.acceptance.concentration=10"
+c spec-trace-acceptance   'kvtier run scenarios/speculative.yaml --no-db --set "workload={kind: trace, trace: {format: kvtier, path: ../tests/data/traces/spec_acceptance.jsonl}}" --set speculative.acceptance.trace=true --set speculative.acceptance.rate=1'
+c check-spec-quickstart   'kvtier run scenarios/quickstart.yaml --no-db --json --check --set "speculative={method: eagle, k: 3, head_layers: 1, acceptance: {rate: 0.7, concentration: 10}}"'
+c check-spec-fleet-faults 'kvtier run scenarios/quickstart.yaml --no-db --json --check --set replicas.count=4 --set replicas.prefill_replicas=2 --set "faults=[{at: 60s, replica: 2}]" --set "speculative={method: ngram, k: 5, acceptance: {rate: 0.5}}"'
+c bad-spec 'x kvtier run scenarios/speculative.yaml --no-db --set speculative.method=medusa; x kvtier run scenarios/speculative.yaml --no-db --set speculative.draft_model=qwen3-8b; x kvtier run scenarios/speculative.yaml --no-db --set speculative.head_layers=1; x kvtier run scenarios/speculative.yaml --no-db --set speculative.acceptance.rate=1.2'
+c db-run-speculative      'x kvtier run scenarios/speculative.yaml --db "$W/r.db"; dbdump "$W/r.db" --subst "$W=<W>"'
 
 # ---------- KV precision, scheduler knobs (quickstart.yaml) ----------
 Q=scenarios/quickstart.yaml
