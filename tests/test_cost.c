@@ -26,7 +26,9 @@ static curve flat(double y, curve_x_kind kind)
     return c;
 }
 
-/* h's curves made flat and its host overhead zero. */
+/* h's curves made flat and its host overhead zero; without all-gather,
+ * all-to-all and point-to-point curves, NVLink transfers other than the
+ * all-reduce run at efficiency.nvlink with one nvlink_latency each. */
 static void flatten(hw_profile *h)
 {
     for (int d = 0; d < DTYPE_COUNT; d++)
@@ -35,6 +37,8 @@ static void flatten(hw_profile *h)
     h->attn_prefill[DTYPE_BF16] = flat(EFF_ATTN, CURVE_X_TOKENS);
     h->memory = h->small_ops = h->attn_decode = flat(EFF_MEM, CURVE_X_BYTES);
     h->allreduce = flat(EFF_AR, CURVE_X_BYTES);
+    h->allgather.n = h->alltoall.n = h->p2p.n = 0;
+    h->allgather_latency_ns = h->alltoall_latency_ns = h->p2p_latency_ns = 0;
     h->host_step_ns = h->host_seq_ns = 0;
 }
 
@@ -471,6 +475,48 @@ static void test_ep_imbalance(void)
  * sits halfway in log M (16 × 16 = 256, 256 × 16 = 4096): 0.5, and every
  * layer GEMM is compute bound there (intensity ≥ 227 FLOP/B against a ridge
  * of 989.4e12 × 0.5 / (3.35e12 × 0.9) = 164). */
+/* All-gather, all-to-all and the pipeline hop on the H100 file's own
+ * curves (hwprofiles/h100-sxm.yaml, collective_latency and curves p2p,
+ * alltoall, allgather): latency + bytes / (450 GB/s × efficiency), the
+ * efficiency interpolated by hand in log size between the file's points. */
+static void test_collective_curves(void)
+{
+    /* The figures the arithmetic below reads off the file. */
+    CU_ASSERT_EQUAL_FATAL(h100_real->p2p_latency_ns, 5000);
+    CU_ASSERT_EQUAL_FATAL(h100_real->alltoall_latency_ns, 10600);
+    CU_ASSERT_EQUAL_FATAL(h100_real->allgather_latency_ns, 10600);
+
+    /* PP 2, one 1024-token prefill: one micro-batch hands 1024 × 4096 × 2 B
+     * = 8 MiB to the next stage, between the p2p points 4 MiB (0.6658) and
+     * 16 MiB (0.7609), halfway in log size: 0.71335; no other comm. */
+    cost_seq pre = { 1024, 0, 0 };
+    cost_iter it = iterate(m8, h100_real, PAR(1, 2, 1, 1), &pre, 1);
+    double hop = 5000 + 1e9 * 8388608 / (450e9 * 0.71335);
+    CU_ASSERT(llabs(it.comm_ns - llround(hop)) <= 1);
+    /* One decode token: 8 KiB, below the first point (1 MiB): its
+     * efficiency 0.4660 holds, so the hop is nearly the latency. */
+    cost_seq dec = { 1, 1000, 0 };
+    it = iterate(m8, h100_real, PAR(1, 2, 1, 1), &dec, 1);
+    CU_ASSERT(llabs(it.comm_ns - llround(5000 + 1e9 * 8192 / (450e9 * 0.4660))) <= 1);
+
+    /* EP 8 in TP 8, DeepSeek-V3, 1000 tokens: each GPU holds 1000 × 8
+     * copies × 7168 × 2 B = 114,688,000 B (109.375 MiB), between the
+     * all-to-all points 32 MiB (0.6658) and 128 MiB (0.7609): fraction
+     * ln(109.375 / 32) / ln 4 = 0.88658, efficiency 0.75011; it sends 7/8 of
+     * it, 100,352,000 B, twice (dispatch, combine) in each of 58 MoE layers. */
+    cost_seq s = { 1000, 0, 0 };
+    cost_iter a = iterate(ds, h100_real, PAR(8, 1, 1, 1), &s, 1), b = iterate(ds, h100_real, PAR(8, 1, 1, 8), &s, 1);
+    double a2a = 10600 + 1e9 * 100352000 / (450e9 * (0.6658 + 0.88658 * (0.7609 - 0.6658)));
+    CU_ASSERT(llabs((b.comm_ns - a.comm_ns) - llround(58 * 2 * a2a)) <= 60);
+
+    /* CP 2 decode at context 100000: each GPU's part, 32 heads × 128 × 2 B
+     * = 8 KiB, all-gathered (size 16 KiB, under the first point: 0.4660);
+     * each GPU sends one part, once per layer. */
+    cost_seq cp = { 1, 100000, 0 };
+    it = iterate(m8, h100_real, PAR(1, 1, 2, 1), &cp, 1);
+    CU_ASSERT(llabs(it.comm_ns - llround(32 * (10600 + 1e9 * 8192 / (450e9 * 0.4660)))) <= 1);
+}
+
 static void test_gemm_curve_bend(void)
 {
     hw_profile bent = *h100;
@@ -665,6 +711,7 @@ int main(void)
         { "context parallel: decode shards and gathers", test_cp_decode },
         { "expert parallel: DeepSeek-V3 all-to-alls", test_ep_alltoall_deepseek },
         { "expert parallel: the busiest part", test_ep_imbalance },
+        { "all-gather, all-to-all and PP hop on their curves", test_collective_curves },
         { "GEMM efficiency where the curve bends", test_gemm_curve_bend },
         { "host overhead and exposed launches", test_host_and_launch },
         { "weight formats: bytes and GEMM path", test_weight_formats },

@@ -146,8 +146,8 @@ static const char *const figure_keys[] = {
     "nvlink_latency", "pcie_bandwidth", "launch_overhead", "kernels_per_layer", "price_usd",
     "hourly_usd", "power", "gpus_per_node", "nvlink_domain_gpus", "network_bandwidth",
     "network_latency", "pcie_duplex_bandwidth", "nic_efficiency", "nic_op_latency", "small_op_floor",
-    "host_overhead.step", "host_overhead.sequence",
-    "efficiency.nvlink", "efficiency.network", "peak_flops.fp32", "peak_flops.bf16", "peak_flops.fp16",
+    "host_overhead.step", "host_overhead.sequence", "collective_latency.allgather",
+    "collective_latency.alltoall", "collective_latency.p2p", "efficiency.nvlink", "efficiency.network", "peak_flops.fp32", "peak_flops.bf16", "peak_flops.fp16",
     "peak_flops.fp8", "peak_flops.int8", "peak_flops.int4", NULL
 };
 
@@ -170,7 +170,8 @@ static void test_provenance_recorded(void)
         }
         n += hw_provenance_of(h, "peak_flops.fp4") != NULL;  /* only where an FP4 rate exists (B200) */
         /* Every curve point has its own record, with a source. */
-        const curve *cs[] = { &h->memory, &h->small_ops, &h->attn_decode, &h->allreduce };
+        const curve *cs[] = { &h->memory, &h->small_ops, &h->attn_decode, &h->allreduce,
+                              &h->allgather, &h->alltoall, &h->p2p };
         for (int d = 0; d < DTYPE_COUNT; d++)
             n += (size_t)h->gemm[d].n + (size_t)h->attn_prefill[d].n;
         for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++)
@@ -247,6 +248,16 @@ static void test_check_rejects_broken_struct(void)
     CU_ASSERT_EQUAL(hw_check(h, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "efficiency.nvlink"));
     h->eff_nvlink = 0.8;
+    /* A collective curve without its latency, or a latency without its curve. */
+    h->p2p_latency_ns = 0;
+    CU_ASSERT_EQUAL(hw_check(h, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "collective_latency"));
+    h->p2p_latency_ns = 5000;
+    h->alltoall.n = 0;
+    CU_ASSERT_EQUAL(hw_check(h, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "give all of them or none"));
+    h->alltoall.n = 4;
+    CU_ASSERT_EQUAL(hw_check(h, &err), 0);
     h->memory.y[0] = 1.5;
     CU_ASSERT_EQUAL(hw_check(h, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "curve memory"));

@@ -113,6 +113,13 @@ static int check_par(const cost_par *p, const model_card *m, int n_moe_layers, k
     return 0;
 }
 
+/* NVLink as a transfer without a curve of its own sees it: the flat
+ * efficiency and one step's latency of the profile. */
+static cost_link nvlink_flat(const hw_profile *hw)
+{
+    return (cost_link){ hw->nvlink_bw_Bps * hw->eff_nvlink, hw->nvlink_latency_ns, 0 };
+}
+
 /* The link that collectives among g GPUs spaced stride apart use, for every
  * such group among GPUs [first, first + n) of the replica. The groups tile
  * blocks of g × stride consecutive GPUs; a block inside one NVLink domain
@@ -124,7 +131,7 @@ static cost_link group_link(const hw_profile *hw, int first, int n, int g, int s
     for (int64_t b = first; b < (int64_t)first + n; b += block)
         if (b / domain != (b + block - 1) / domain)
             return (cost_link){ hw->network_bw_Bps * hw->eff_network, hw->network_latency_ns, 1 };
-    return (cost_link){ hw->nvlink_bw_Bps * hw->eff_nvlink, hw->nvlink_latency_ns, 0 };
+    return nvlink_flat(hw);
 }
 
 static void init_links(cost_model *cm)
@@ -138,9 +145,32 @@ static void init_links(cost_model *cm)
      * inside a domain run on NVLink, the others on the network. */
     for (int s = 0; s + 1 < p->pp; s++) {
         cost_link l = group_link(cm->hw, s * stage_gpus, 2 * stage_gpus, 2, stage_gpus);
-        cm->pp_hop_ns_per_byte += 1e9 / l.bw_Bps;
-        cm->pp_hop_latency_ns += l.latency_ns;
+        if (!l.network) {
+            cm->pp_nvlink_hops++;
+            continue;
+        }
+        cm->pp_net_ns_per_byte += 1e9 / l.bw_Bps;
+        cm->pp_net_latency_ns += l.latency_ns;
     }
+}
+
+/* Time of a transfer or collective over link l that moves `moved` bytes
+ * out of each GPU, its message being x bytes (nccl-tests' size). Inside an
+ * NVLink domain, where the profile measures this collective (curve c with
+ * latency lat_ns): lat_ns + moved / (NVLink × c's efficiency at x), i.e.
+ * latency + size / bus bandwidth. Otherwise the link's achieved rate and
+ * one latency. */
+static double link_op_ns(const cost_model *cm, const curve *c, int64_t lat_ns, cost_link l, double x, double moved)
+{
+    if (l.network || c->n == 0)
+        return 1e9 * moved / l.bw_Bps + (double)l.latency_ns;
+    return (double)lat_ns + curve_time_ns(c, x, moved, cm->hw->nvlink_bw_Bps);
+}
+
+/* One point-to-point send of bytes over link l. */
+static double p2p_ns(const cost_model *cm, cost_link l, double bytes)
+{
+    return link_op_ns(cm, &cm->hw->p2p, cm->hw->p2p_latency_ns, l, bytes, bytes);
 }
 
 /* Attention output one token leaves on one GPU per layer, mean over layers:
@@ -349,7 +379,7 @@ static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, in
         double step = step_c > step_m ? step_c : step_m;
         ns += g->count * steps * step;
         if (steps > 1 && step_b > 0) {
-            double xfer = 1e9 * step_b / cm->cp_link.bw_Bps + (double)cm->cp_link.latency_ns;
+            double xfer = p2p_ns(cm, cm->cp_link, step_b);
             *exposed_ns += xfer > step ? g->count * (steps - 1) * (xfer - step) : 0;
         }
         *flops += g->count * f;
@@ -377,28 +407,32 @@ static double allreduce_ns(const cost_model *cm, double tokens)
 }
 
 /* Dispatch and combine all-to-alls of one MoE layer for T tokens: each GPU
- * sends the n_experts_active copies of every token bound for experts in the
- * other ep-1 parts ((ep-1)/ep of them under uniform routing) and receives
- * as many back. All pairs are in flight at once: one latency each. */
+ * holds the n_experts_active copies of every token (nccl-tests' all-to-all
+ * size) and sends those bound for experts in the other ep-1 parts
+ * ((ep-1)/ep of them under uniform routing), and receives as many back. */
 static double alltoall_ns(const cost_model *cm, double tokens)
 {
     int ep = cm->par.ep;
     if (ep <= 1)
         return 0;
-    double bytes = tokens * cm->m->n_experts_active * cm->m->hidden * dtype_bytes(cm->act_dtype) * (ep - 1) / ep;
-    return 2.0 * (1e9 * bytes / cm->ep_link.bw_Bps + (double)cm->ep_link.latency_ns);
+    double size = tokens * cm->m->n_experts_active * cm->m->hidden * dtype_bytes(cm->act_dtype);
+    return 2.0 * link_op_ns(cm, &cm->hw->alltoall, cm->hw->alltoall_latency_ns, cm->ep_link, size,
+                            size * (ep - 1) / ep);
 }
 
 /* CP decode, one layer: each GPU's partial attention output over its KV
- * shard is all-gathered around the cp ring (cp-1 steps of one part each)
- * and combined locally; the softmax sums that ride along are negligible. */
+ * shard is all-gathered among the cp GPUs (each sends its part to the
+ * cp-1 others: nccl-tests' all-gather of cp parts) and combined locally;
+ * the softmax sums that ride along are negligible. */
 static double cp_combine_ns(const cost_model *cm, double decode_tokens)
 {
     int cp = cm->par.cp;
     if (cp <= 1 || decode_tokens <= 0)
         return 0;
-    double bytes = decode_tokens * cm->attn_out_bytes_token_layer;
-    return (cp - 1) * (1e9 * bytes / cm->cp_link.bw_Bps + (double)cm->cp_link.latency_ns);
+    double part = decode_tokens * cm->attn_out_bytes_token_layer;
+    if (cm->cp_link.network || cm->hw->allgather.n == 0)
+        return (cp - 1) * (1e9 * part / cm->cp_link.bw_Bps + (double)cm->cp_link.latency_ns);
+    return link_op_ns(cm, &cm->hw->allgather, cm->hw->allgather_latency_ns, cm->cp_link, cp * part, (cp - 1) * part);
 }
 
 /* Memory-bound kernels of one layer for T tokens on one GPU: two fused
@@ -496,8 +530,9 @@ void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_log
     /* The first micro-batch reaches the last stage after pp-1 stage times and
      * pp-1 hand-offs of its activations; the last stage then runs all mb
      * micro-batches back to back, later hand-offs overlapping compute. */
-    double handoff = p->pp > 1 ? tokens_mb * cm->m->hidden * dtype_bytes(cm->act_dtype) * cm->pp_hop_ns_per_byte +
-                                     (double)cm->pp_hop_latency_ns
+    double act_mb = tokens_mb * cm->m->hidden * dtype_bytes(cm->act_dtype);
+    double handoff = p->pp > 1 ? cm->pp_nvlink_hops * p2p_ns(cm, nvlink_flat(cm->hw), act_mb) +
+                                     act_mb * cm->pp_net_ns_per_byte + (double)cm->pp_net_latency_ns
                                : 0;
     out->gemm_ns = llround(mb * gemm);
     out->attn_ns = llround(mb * attn_stage);

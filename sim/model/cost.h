@@ -107,8 +107,9 @@ typedef struct cost_model {
     double stage_share;         /* its share of the layers; 1 without PP */
     int64_t launch_ns_stage;    /* issuing the kernels of one micro-batch on that stage */
     cost_link tp_link, cp_link, ep_link;
-    double pp_hop_ns_per_byte;  /* sum over the pp-1 stage hand-offs of 1e9 / bandwidth */
-    int64_t pp_hop_latency_ns;  /* sum of their latencies */
+    int pp_nvlink_hops;         /* of the pp-1 stage hand-offs, those inside an NVLink domain */
+    double pp_net_ns_per_byte;  /* sum over the others (across domains) of 1e9 / network bandwidth */
+    int64_t pp_net_latency_ns;  /* sum of their latencies */
     double attn_out_bytes_token_layer; /* one token's attention output on one GPU, mean over layers */
     double kv_bytes_token_layer_gpu;   /* one token's KV on one GPU, mean over layers */
 } cost_model;

@@ -72,7 +72,14 @@ typedef struct hw_profile {
     curve small_ops;
     curve attn_decode;
     curve allreduce;
-    double eff_nvlink;         /* achieved / peak NVLink bandwidth in all-reduce */
+    /* Optional (n == 0: not given): all-gather and all-to-all bus bandwidth
+     * and a point-to-point send's bandwidth, / nvlink_bw, by message bytes,
+     * each beside its own latency below; together with the latencies or not
+     * at all. Without them those collectives use eff_nvlink and
+     * nvlink_latency_ns. */
+    curve allgather, alltoall, p2p;
+    int64_t allgather_latency_ns, alltoall_latency_ns, p2p_latency_ns; /* 0 when the curves are not given */
+    double eff_nvlink;         /* achieved / peak NVLink bandwidth of NVLink transfers the profile has no curve for */
     double eff_network;        /* achieved / peak network bandwidth in collectives across nodes */
     double price_usd;          /* purchase price of one GPU (capex) */
     double hourly_usd;         /* rental price per GPU-hour */
