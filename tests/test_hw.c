@@ -210,6 +210,18 @@ static void test_fallback_shipped(void)
     ASSERT_NEAR(hw_peak_flops(a100, DTYPE_INT4), 1248e12); /* supported: no fallback */
     ASSERT_NEAR(hw_peak_flops(h100, DTYPE_INT4), 1978.9e12); /* int4 -> int8 on Hopper */
     ASSERT_NEAR(hw_peak_flops(h100, DTYPE_BF16), 989.4e12);
+    /* INT8 GEMMs have their own curve, an estimate until a measurement is
+     * found: A100's first point is its bf16 one (M = 256, 0.669 in the
+     * file), H100's its fp8 one (M = 2048, 0.511). */
+    const curve *a = hw_gemm_curve(a100, DTYPE_INT8), *h = hw_gemm_curve(h100, DTYPE_INT8);
+    CU_ASSERT_PTR_EQUAL(a, &a100->gemm[DTYPE_INT8]);
+    CU_ASSERT_PTR_EQUAL(h, &h100->gemm[DTYPE_INT8]);
+    ASSERT_NEAR(a->x[0], 256);
+    ASSERT_NEAR(a->y[0], 0.669);
+    ASSERT_NEAR(h->x[0], 2048);
+    ASSERT_NEAR(h->y[0], 0.511);
+    CU_ASSERT_EQUAL(hw_provenance_of(a100, "curves.gemm.int8[0]")->status, HW_ASSUMED);
+    CU_ASSERT_EQUAL(hw_provenance_of(h100, "curves.gemm.int8[0]")->status, HW_ASSUMED);
     hw_free(a100);
     hw_free(h100);
 }
