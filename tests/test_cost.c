@@ -38,6 +38,8 @@ static void flatten(hw_profile *h)
     h->memory = h->small_ops = h->attn_decode = flat(EFF_MEM, CURVE_X_BYTES);
     h->allreduce = flat(EFF_AR, CURVE_X_BYTES);
     h->allgather.n = h->alltoall.n = h->p2p.n = 0;
+    for (int d = 0; d < DTYPE_COUNT; d++)
+        h->attn_prefill_hd64[d].n = h->attn_prefill_hd256[d].n = 0;
     h->allgather_latency_ns = h->alltoall_latency_ns = h->p2p_latency_ns = 0;
     h->host_step_ns = h->host_seq_ns = 0;
 }
@@ -517,6 +519,36 @@ static void test_collective_curves(void)
     CU_ASSERT(llabs(it.comm_ns - llround(32 * (10600 + 1e9 * 8192 / (450e9 * 0.4660)))) <= 1);
 }
 
+/* Prefill attention by head dim, on flat curves: 0.6 at head dim 128 (the
+ * attention_prefill curve), 0.3 at 64 and 0.9 at 256; between, linear in
+ * log2 of the head dim; beyond, the nearest. One 2048-token prefill of
+ * Llama-3.1-8B with its head dim changed: attention is compute bound
+ * (4 × 32 heads × d × 2048·2049/2 FLOPs a layer against 2048 × 2 × 8 × d
+ * × 2 B of KV), so attn_ns = 32 × FLOPs / (989.4 TFLOP/s × efficiency). */
+static void test_attention_head_dim(void)
+{
+    hw_profile h = *h100;  /* shallow: prov stays h100's */
+    h.attn_prefill_hd64[DTYPE_BF16] = flat(0.3, CURVE_X_TOKENS);
+    h.attn_prefill_hd256[DTYPE_BF16] = flat(0.9, CURVE_X_TOKENS);
+    /* t = log2(128/96) = 0.415037 toward 64; log2(192/128) = 0.584963 toward 256. */
+    const int dims[] = { 64, 96, 128, 192, 512 };
+    const double eff[] = { 0.3, 0.584963 * 0.6 + 0.415037 * 0.3, 0.6, 0.415037 * 0.6 + 0.584963 * 0.9, 0.9 };
+    cost_seq s = { 2048, 0, 0 };
+    for (int i = 0; i < 5; i++) {
+        model_card m = *m8;  /* shallow: the layers stay m8's */
+        m.head_dim = dims[i];
+        cost_iter it = iterate(&m, &h, PAR(1, 1, 1, 1), &s, 1);
+        double flops = 4.0 * 32 * dims[i] * (2048.0 * 2049 / 2);
+        CU_ASSERT_FATAL(flops / (989.4e12 * eff[i]) > 2048.0 * 2 * 8 * dims[i] * 2 / (3.35e12 * EFF_MEM));
+        CU_ASSERT(llabs(it.attn_ns - llround(32 * 1e9 * flops / (989.4e12 * eff[i]))) <= 2);
+    }
+    /* Without the optional curves every head dim takes the 128 one. */
+    model_card m = *m8;
+    m.head_dim = 64;
+    cost_iter it = iterate(&m, h100, PAR(1, 1, 1, 1), &s, 1);
+    CU_ASSERT(llabs(it.attn_ns - llround(32 * 1e9 * 4.0 * 32 * 64 * (2048.0 * 2049 / 2) / (989.4e12 * EFF_ATTN))) <= 2);
+}
+
 static void test_gemm_curve_bend(void)
 {
     hw_profile bent = *h100;
@@ -712,6 +744,7 @@ int main(void)
         { "expert parallel: DeepSeek-V3 all-to-alls", test_ep_alltoall_deepseek },
         { "expert parallel: the busiest part", test_ep_imbalance },
         { "all-gather, all-to-all and PP hop on their curves", test_collective_curves },
+        { "prefill attention by head dim", test_attention_head_dim },
         { "GEMM efficiency where the curve bends", test_gemm_curve_bend },
         { "host overhead and exposed launches", test_host_and_launch },
         { "weight formats: bytes and GEMM path", test_weight_formats },

@@ -173,7 +173,8 @@ static void test_provenance_recorded(void)
         const curve *cs[] = { &h->memory, &h->small_ops, &h->attn_decode, &h->allreduce,
                               &h->allgather, &h->alltoall, &h->p2p };
         for (int d = 0; d < DTYPE_COUNT; d++)
-            n += (size_t)h->gemm[d].n + (size_t)h->attn_prefill[d].n;
+            n += (size_t)h->gemm[d].n + (size_t)h->attn_prefill[d].n + (size_t)h->attn_prefill_hd64[d].n +
+                 (size_t)h->attn_prefill_hd256[d].n;
         for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++)
             n += (size_t)cs[c]->n;
         for (size_t k = 0; k < h->n_prov; k++)
@@ -224,6 +225,32 @@ static void test_fallback_shipped(void)
     CU_ASSERT_EQUAL(hw_provenance_of(h100, "curves.gemm.int8[0]")->status, HW_ASSUMED);
     hw_free(a100);
     hw_free(h100);
+}
+
+/* Prefill attention at a head dim between the file's curves and between
+ * their points: H100 at context 3000 (ln(3000/2048)/ln 2 = 0.550747 of
+ * the way from 2048 to 4096), head dim 96 (log2(128/96) = 0.415037 of the
+ * way from the 128 curve to the 64 one). The file's points: 128 at 2048
+ * 0.5716, at 4096 0.5966 (tritonbench FA3); 64 at 2048 0.4649, at 4096
+ * 0.4811 (FA3 paper). So 0.585369 and 0.473822, and between them
+ * 0.584963 × 0.585369 + 0.415037 × 0.473822 = 0.539073. */
+static void test_attention_head_dim_curves(void)
+{
+    hw_profile *h = load_profile("h100-sxm");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    const curve *lo, *hi;
+    double t;
+    hw_attn_prefill_head_dim(h, DTYPE_BF16, 96, &lo, &hi, &t);
+    CU_ASSERT_PTR_EQUAL(lo, &h->attn_prefill[DTYPE_BF16]);
+    CU_ASSERT_PTR_EQUAL(hi, &h->attn_prefill_hd64[DTYPE_BF16]);
+    CU_ASSERT_DOUBLE_EQUAL(curve_eval_between(lo, hi, t, 3000), 0.539073, 1e-6);
+    /* 128 is the head-dim-128 curve alone; FP8 has no head-dim curves in
+     * the file, so FP8 at 64 stays on its own 128 one. */
+    hw_attn_prefill_head_dim(h, DTYPE_BF16, 128, &lo, &hi, &t);
+    CU_ASSERT(lo == hi && t == 0);
+    hw_attn_prefill_head_dim(h, DTYPE_FP8, 64, &lo, &hi, &t);
+    CU_ASSERT(lo == &h->attn_prefill[DTYPE_FP8] && hi == lo && t == 0);
+    hw_free(h);
 }
 
 /* The documented chains: bf16->fp16->fp32, fp16->bf16->fp32,
@@ -696,6 +723,7 @@ int main(void)
         { "H100 price cites the design doc", test_h100_price_source_is_design_doc },
         { "dtype fallback on shipped profiles", test_fallback_shipped },
         { "dtype fallback order", test_fallback_order },
+        { "prefill attention between head dims", test_attention_head_dim_curves },
         { "hw_check rejects a broken struct", test_check_rejects_broken_struct },
         { "hw_load_named: search, path, unknown", test_load_named },
         { "base test profile is valid", test_base_profile_is_valid },

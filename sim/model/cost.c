@@ -74,7 +74,7 @@ static int init_paths(cost_model *cm, kt_err *err)
         return -1;
     }
     cm->gemm_curve = hw_gemm_curve(hw, cm->gemm_dtype);
-    cm->attn_curve = hw_attn_prefill_curve(hw, cm->attn_dtype);
+    hw_attn_prefill_head_dim(hw, cm->attn_dtype, m->head_dim, &cm->attn_curve, &cm->attn_curve_hd, &cm->attn_hd_t);
     cm->weight_bytes_param = quant_bytes_param(&m->quant);
     cm->host_step_ns = hw->host_step_ns;
     cm->host_seq_ns = hw->host_seq_ns;
@@ -339,6 +339,15 @@ static double gemm_time_ns(const cost_model *cm, double tokens, double n_logits,
     return ns;
 }
 
+/* Prefill attention's compute time for flops at context length x, at the
+ * efficiency of the model's head dim (hw_attn_prefill_head_dim). */
+static double attn_compute_ns(const cost_model *cm, double x, double flops)
+{
+    if (!(flops > 0))
+        return 0;
+    return 1e9 * flops / (cm->attn_peak_flops * curve_eval_between(cm->attn_curve, cm->attn_curve_hd, cm->attn_hd_t, x));
+}
+
 /* Attention of one batch part (prefill or decode sequences), all layers, for
  * one of mb micro-batches (1/mb of the batch) on one GPU. Adds the batch's
  * FLOPs per TP rank and the micro-batch's bytes per GPU.
@@ -365,7 +374,7 @@ static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, in
             double fs = model_attn_flops(cm->m, g->layer, q->new_tokens, q->cached_tokens) / tp;
             int64_t held = model_layer_kv_tokens(cm->m, g->layer, q->cached_tokens + q->new_tokens);
             f += fs;
-            t_c += curve_time_ns(cm->attn_curve, (double)(q->cached_tokens + q->new_tokens), fs, cm->attn_peak_flops);
+            t_c += attn_compute_ns(cm, (double)(q->cached_tokens + q->new_tokens), fs);
             b += held * g->kv_bytes_token_gpu;
             if (q->wasted_tokens > 0)
                 *flops_wasted += g->count * model_attn_flops(cm->m, g->layer, q->wasted_tokens,

@@ -93,7 +93,9 @@ typedef struct cost_model {
     kt_dtype attn_dtype;        /* prefill attention's path: fp8 with fp8 KV where the profile measures it */
     double gemm_peak_flops;     /* one GPU, gemm_dtype; also effective utilization's peak */
     double attn_peak_flops;     /* one GPU, attn_dtype */
-    const curve *gemm_curve, *attn_curve;
+    const curve *gemm_curve;
+    const curve *attn_curve, *attn_curve_hd; /* prefill attention at the model's head dim: */
+    double attn_hd_t;                        /* curve_eval_between(attn_curve, attn_curve_hd, attn_hd_t, x) */
     double weight_bytes_param;  /* HBM bytes of one parameter, scales included */
     int quantize_acts;          /* W8A8: each GEMM input is quantized to 1 byte first */
     int64_t host_step_ns;       /* per-iteration and per-running-sequence host (CPU) time the GPU waits on; */

@@ -193,6 +193,8 @@ typedef struct curve_spec {
 static const curve_spec dtype_curves[] = {
     CURVE("gemm", CURVE_X_TOKENS, CURVE_HOLD_EFFICIENCY, 1.0, 1, gemm),
     CURVE("attention_prefill", CURVE_X_TOKENS, CURVE_HOLD_EFFICIENCY, 1.0, 1, attn_prefill),
+    CURVE("attention_prefill_hd64", CURVE_X_TOKENS, CURVE_HOLD_EFFICIENCY, 1.0, 0, attn_prefill_hd64),
+    CURVE("attention_prefill_hd256", CURVE_X_TOKENS, CURVE_HOLD_EFFICIENCY, 1.0, 0, attn_prefill_hd256),
 };
 static const curve_spec single_curves[] = {
     CURVE("memory", CURVE_X_BYTES, CURVE_HOLD_EFFICIENCY, 1.0, 1, memory),
@@ -620,6 +622,8 @@ static int read_curves(hw_profile *h, conf_node *root, kt_err *err)
         return -1;
     for (size_t i = 0; i < N_DTYPE_CURVES; i++) {
         conf_node *g = conf_take(curves, dtype_curves[i].key);
+        if (!g && !dtype_curves[i].required)
+            continue;
         if (!g) {
             missing_key(curves, dtype_curves[i].key, err);
             return -1;
@@ -918,6 +922,26 @@ static const curve *dtype_curve(const curve *by_dtype, kt_dtype d)
 
 const curve *hw_gemm_curve(const hw_profile *h, kt_dtype d) { return dtype_curve(h->gemm, d); }
 const curve *hw_attn_prefill_curve(const hw_profile *h, kt_dtype d) { return dtype_curve(h->attn_prefill, d); }
+
+/* The head dim of the attention_prefill curves; the optional ones lie one
+ * doubling below (64) and above (256). */
+#define HD_MID 128
+
+void hw_attn_prefill_head_dim(const hw_profile *h, kt_dtype d, int head_dim, const curve **lo, const curve **hi,
+                              double *t)
+{
+    const curve *mid = hw_attn_prefill_curve(h, d);
+    /* The other head dim's curve of the same dtype as mid, never another's. */
+    ptrdiff_t k = mid - h->attn_prefill;
+    const curve *other = head_dim < HD_MID ? &h->attn_prefill_hd64[k] : &h->attn_prefill_hd256[k];
+    double f = head_dim < HD_MID ? log2((double)HD_MID / head_dim) : log2((double)head_dim / HD_MID);
+    *lo = *hi = mid;
+    *t = 0;
+    if (head_dim == HD_MID || head_dim <= 0 || other->n == 0)
+        return;
+    *hi = other;
+    *t = f < 1 ? f : 1;
+}
 
 double hw_stream_efficiency(const hw_profile *h)
 {

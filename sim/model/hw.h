@@ -67,7 +67,9 @@ typedef struct hw_profile {
      * bytes one kernel moves; decode attention by KV bytes
      * read; all-reduce bus bandwidth / nvlink_bw by message bytes. */
     curve gemm[DTYPE_COUNT];
-    curve attn_prefill[DTYPE_COUNT];
+    curve attn_prefill[DTYPE_COUNT];           /* head dim 128, and any head dim without the two below */
+    curve attn_prefill_hd64[DTYPE_COUNT];      /* optional: head dim 64 (n == 0 where not given) */
+    curve attn_prefill_hd256[DTYPE_COUNT];     /* optional: head dim 256 */
     curve memory;
     curve small_ops;
     curve attn_decode;
@@ -107,6 +109,14 @@ double hw_peak_flops(const hw_profile *h, kt_dtype d);
  * (the bf16 one at least, which every profile must have). */
 const curve *hw_gemm_curve(const hw_profile *h, kt_dtype d);
 const curve *hw_attn_prefill_curve(const hw_profile *h, kt_dtype d);
+/* The two prefill attention curves (dtype d's, as hw_attn_prefill_curve
+ * picks it) that bracket head dimension head_dim among 64, 128 and 256, and
+ * how far between them it lies, linearly in log2 of the head dim: *lo, *hi
+ * and *t such that curve_eval_between(*lo, *hi, *t, x) is the efficiency.
+ * A head dim beyond the curves the profile gives takes the nearest one;
+ * 128, or a profile with the head-dim-128 curve alone, gives it with t = 0. */
+void hw_attn_prefill_head_dim(const hw_profile *h, kt_dtype d, int head_dim, const curve **lo, const curve **hi,
+                              double *t);
 /* HBM efficiency of a long streaming kernel: the memory curve's plateau. */
 double hw_stream_efficiency(const hw_profile *h);
 /* Provenance of a figure by key, or NULL. */
