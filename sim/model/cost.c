@@ -450,7 +450,7 @@ static double cp_combine_ns(const cost_model *cm, double decode_tokens)
  * them at the KV precision), the gated activation (read gate and up, write
  * their product: ffn_rows rows of width ffn), for MoE the routing top-k
  * over the router's logits and the permute and unpermute of the token
- * copies, and with W8A8 the quantization of the four GEMM inputs. */
+ * copies (the copies once and one row a token each), and with W8A8 the quantization of the four GEMM inputs. */
 static double layer_small_ns(const cost_model *cm, double tokens, int moe)
 {
     const model_card *m = cm->m;
@@ -464,8 +464,11 @@ static double layer_small_ns(const cost_model *cm, double tokens, int moe)
                 small_ns(cm, tokens * cm->kv_bytes_token_layer_gpu * (1.0 + ab / dtype_bytes(cm->kv_dtype))) +
                 small_ns(cm, 3.0 * ffn_rows * ffn / tp * ab);
     if (moe) {
+        /* The permute reads each token once and writes its copies, one per
+         * routed expert; the unpermute reads the copies and writes the
+         * weighted sum: each moves the copies and one row a token. */
         double copies = tokens * m->n_experts_active * h * ab;
-        ns += small_ns(cm, tokens * m->n_experts * sizeof(float)) + 2 * small_ns(cm, 2.0 * copies);
+        ns += small_ns(cm, tokens * m->n_experts * sizeof(float)) + 2 * small_ns(cm, copies + tokens * h * ab);
     }
     if (cm->quantize_acts) {
         double q_bytes = tokens * (ab + dtype_bytes(cm->gemm_dtype));
