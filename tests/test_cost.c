@@ -38,6 +38,7 @@ static void flatten(hw_profile *h)
     h->memory = h->small_ops = h->attn_decode = flat(EFF_MEM, CURVE_X_BYTES);
     h->allreduce = flat(EFF_AR, CURVE_X_BYTES);
     h->allgather.n = h->alltoall.n = h->p2p.n = 0;
+    h->decode_item_ns = 0;
     for (int d = 0; d < DTYPE_COUNT; d++)
         h->attn_prefill_hd64[d].n = h->attn_prefill_hd256[d].n = 0;
     h->allgather_latency_ns = h->alltoall_latency_ns = h->p2p_latency_ns = 0;
@@ -567,6 +568,29 @@ static void test_moe_permute_bytes(void)
     CU_ASSERT(llabs((a.small_ns - b.small_ns) - llround(58 * 1e9 * per_layer / (3.35e12 * EFF_MEM))) <= 2);
 }
 
+/* Decode attention bound by its work items: at 1000 ns a (sequence, KV
+ * head) on the flat profile, 64 Llama-3.1-8B decodes at context 32 are
+ * 64 × 8 heads = 512 items, 512 µs a layer, against 64 × 33 × 4096 B =
+ * 8.65 MB of KV at 0.9 of 3.35 TB/s (2.9 µs); at TP 2 a GPU holds 4 heads:
+ * 256 items, 256 µs. One decode at context 100000 is 8 items (8 µs) against
+ * 409.6 MB (135.9 µs): the bytes set the pace. Attention FLOPs are far
+ * below either. */
+static void test_decode_items(void)
+{
+    hw_profile h = *h100;  /* shallow: prov stays h100's */
+    h.decode_item_ns = 1000;
+    cost_seq s[64];
+    for (int i = 0; i < 64; i++)
+        s[i] = (cost_seq){ 1, 32, 0 };
+    cost_iter it = iterate(m8, &h, PAR(1, 1, 1, 1), s, 64);
+    CU_ASSERT(llabs(it.attn_ns - 32 * 512000) <= 1);
+    it = iterate(m8, &h, PAR(2, 1, 1, 1), s, 64);
+    CU_ASSERT(llabs(it.attn_ns - 32 * 256000) <= 1);
+    cost_seq one = { 1, 100000, 0 };
+    it = iterate(m8, &h, PAR(1, 1, 1, 1), &one, 1);
+    CU_ASSERT(llabs(it.attn_ns - llround(32 * attn_op(llama8b_attn_flops(1, 100000), 100001 * LLAMA8B_KV_LAYER))) <= 1);
+}
+
 static void test_gemm_curve_bend(void)
 {
     hw_profile bent = *h100;
@@ -764,6 +788,7 @@ int main(void)
         { "all-gather, all-to-all and PP hop on their curves", test_collective_curves },
         { "prefill attention by head dim", test_attention_head_dim },
         { "MoE permute and unpermute bytes", test_moe_permute_bytes },
+        { "decode attention bound by its work items", test_decode_items },
         { "GEMM efficiency where the curve bends", test_gemm_curve_bend },
         { "host overhead and exposed launches", test_host_and_launch },
         { "weight formats: bytes and GEMM path", test_weight_formats },

@@ -145,7 +145,7 @@ static const char *const figure_keys[] = {
     "hbm_capacity", "hbm_bandwidth", "sm_count", "smem_per_sm", "l2_cache", "nvlink_bandwidth",
     "nvlink_latency", "pcie_bandwidth", "launch_overhead", "kernels_per_layer", "price_usd",
     "hourly_usd", "power", "gpus_per_node", "nvlink_domain_gpus", "network_bandwidth",
-    "network_latency", "pcie_duplex_bandwidth", "nic_efficiency", "nic_op_latency", "small_op_floor",
+    "network_latency", "pcie_duplex_bandwidth", "nic_efficiency", "nic_op_latency", "small_op_floor", "decode_attention_item",
     "host_overhead.step", "host_overhead.sequence", "collective_latency.allgather",
     "collective_latency.alltoall", "collective_latency.p2p", "efficiency.nvlink", "efficiency.network", "peak_flops.fp32", "peak_flops.bf16", "peak_flops.fp16",
     "peak_flops.fp8", "peak_flops.int8", "peak_flops.int4", NULL
@@ -223,6 +223,11 @@ static void test_fallback_shipped(void)
     ASSERT_NEAR(h->y[0], 0.511);
     CU_ASSERT_EQUAL(hw_provenance_of(a100, "curves.gemm.int8[0]")->status, HW_ASSUMED);
     CU_ASSERT_EQUAL(hw_provenance_of(h100, "curves.gemm.int8[0]")->status, HW_ASSUMED);
+    /* The decode kernel's time per (sequence, KV head): A100's fitted to
+     * vidur's rows (46 ns), H100's scaled by SMs (46 × 108 / 132 = 38 ns). */
+    CU_ASSERT_EQUAL(a100->decode_item_ns, 46);
+    CU_ASSERT_EQUAL(hw_provenance_of(a100, "decode_attention_item")->status, HW_PUBLISHED);
+    CU_ASSERT_EQUAL(h100->decode_item_ns, 38);
     hw_free(a100);
     hw_free(h100);
 }

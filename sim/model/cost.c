@@ -218,6 +218,7 @@ int cost_model_init_par(cost_model *cm, const model_card *m, const hw_profile *h
     cm->stage_share = (double)cm->stage_layers / m->n_layers;
     cm->launch_ns_stage = (int64_t)cm->stage_layers * hw->kernels_per_layer * hw->launch_ns;
     cm->attn_out_bytes_token_layer = attn_out_bytes(cm);
+    cm->decode_heads_gpu = kv_layout_kv_heads_gpu(m, par->tp);
     for (int i = 0; i < cm->n_groups; i++)
         cm->kv_bytes_token_layer_gpu += cm->groups[i].count * cm->groups[i].kv_bytes_token_gpu / m->n_layers;
     init_links(cm);
@@ -348,6 +349,17 @@ static double attn_compute_ns(const cost_model *cm, double x, double flops)
     return 1e9 * flops / (cm->attn_peak_flops * curve_eval_between(cm->attn_curve, cm->attn_curve_hd, cm->attn_hd_t, x));
 }
 
+/* A paged decode kernel over `bytes` of KV for `seqs` sequences: the decode
+ * curve's time for those bytes, but never less than the profile's time per
+ * work item (one sequence's KV head) times the items: with short contexts
+ * the items, not the bytes, set its pace. */
+static double decode_attn_ns(const cost_model *cm, double bytes, double seqs)
+{
+    double t = curve_time_ns(&cm->hw->attn_decode, bytes, bytes, cm->hw->hbm_bw_Bps);
+    double items = seqs * cm->decode_heads_gpu * (double)cm->hw->decode_item_ns;
+    return t > items ? t : items;
+}
+
 /* Attention of one batch part (prefill or decode sequences), all layers, for
  * one of mb micro-batches (1/mb of the batch) on one GPU. Adds the batch's
  * FLOPs per TP rank and the micro-batch's bytes per GPU.
@@ -364,11 +376,12 @@ static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, in
     double ns = 0;
     for (int gi = 0; gi < cm->n_groups; gi++) {
         const cost_attn_group *g = &cm->groups[gi];
-        double f = 0, b = 0, t_c = 0;
+        double f = 0, b = 0, t_c = 0, n_seqs = 0;
         for (int s = 0; s < n; s++) {
             const cost_seq *q = &seqs[s];
             if (q->new_tokens <= 0 || (q->new_tokens == 1) != decode)
                 continue;
+            n_seqs++;
             /* Each sequence's attention runs at the efficiency of its own
              * context length (the length of the kernel's inner loop). */
             double fs = model_attn_flops(cm->m, g->layer, q->new_tokens, q->cached_tokens) / tp;
@@ -382,9 +395,9 @@ static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, in
         }
         double step_c = t_c / mb / cp / steps, step_b = b / mb / cp;
         /* Decode reads the batch's KV in one paged kernel at the decode
-         * curve's efficiency for that many bytes; prefill streams it. */
-        double step_m = decode ? curve_time_ns(&cm->hw->attn_decode, step_b, step_b, cm->hw->hbm_bw_Bps)
-                               : mem_ns(cm, step_b);
+         * curve's efficiency for that many bytes, or its work items' pace
+         * (decode_attn_ns); prefill streams it. */
+        double step_m = decode ? decode_attn_ns(cm, step_b, n_seqs / mb) : mem_ns(cm, step_b);
         double step = step_c > step_m ? step_c : step_m;
         ns += g->count * steps * step;
         if (steps > 1 && step_b > 0) {

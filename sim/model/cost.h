@@ -114,6 +114,7 @@ typedef struct cost_model {
     int64_t pp_net_latency_ns;  /* sum of their latencies */
     double attn_out_bytes_token_layer; /* one token's attention output on one GPU, mean over layers */
     double kv_bytes_token_layer_gpu;   /* one token's KV on one GPU, mean over layers */
+    int decode_heads_gpu;       /* KV heads one GPU's decode kernel works through per sequence */
 } cost_model;
 
 /* Prepares cm for model m on profile hw with parallel layout par and KV in

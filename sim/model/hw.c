@@ -102,7 +102,13 @@ static const fig_spec coll_figs[] = {
     FIG("p2p", FIG_NS, NO_UNITS, p2p_latency_ns),
 };
 
+/* Optional figures directly under "figures": read where given, else 0. */
+static const fig_spec opt_figs[] = {
+    FIG("decode_attention_item", FIG_NS, NO_UNITS, decode_item_ns),
+};
+
 #define N_TOP_FIGS (sizeof top_figs / sizeof top_figs[0])
+#define N_OPT_FIGS (sizeof opt_figs / sizeof opt_figs[0])
 #define N_COLL_FIGS (sizeof coll_figs / sizeof coll_figs[0])
 #define COLL_GROUP "collective_latency"
 #define N_EFF_FIGS (sizeof eff_figs / sizeof eff_figs[0])
@@ -680,6 +686,9 @@ static int read_profile(hw_profile *h, conf_node *root, kt_err *err)
     if (conf_expect(figures, CONF_MAP, err) < 0 || read_peaks(h, figures, err) < 0 ||
         read_figs(h, figures, NULL, top_figs, N_TOP_FIGS, err) < 0)
         return -1;
+    for (size_t i = 0; i < N_OPT_FIGS; i++)
+        if (conf_find(figures, opt_figs[i].key) && read_figs(h, figures, NULL, &opt_figs[i], 1, err) < 0)
+            return -1;
     conf_node *eff = group_take(figures, EFF_GROUP, err);
     if (!eff || read_figs(h, eff, EFF_GROUP, eff_figs, N_EFF_FIGS, err) < 0)
         return -1;
@@ -852,6 +861,15 @@ static int check_curves(const hw_profile *h, kt_err *err)
     return 0;
 }
 
+/* An optional figure that is given (non-zero) keeps its rules and provenance. */
+static int check_optional_figs(const hw_profile *h, kt_err *err)
+{
+    for (size_t i = 0; i < N_OPT_FIGS; i++)
+        if (fig_get(h, &opt_figs[i]) != 0 && check_figs(h, NULL, &opt_figs[i], 1, err) < 0)
+            return -1;
+    return 0;
+}
+
 /* The all-gather, all-to-all and point-to-point curves come with their
  * latencies (figures.collective_latency), and the latencies with a curve. */
 static int check_collectives(const hw_profile *h, kt_err *err)
@@ -893,7 +911,7 @@ int hw_check(const hw_profile *h, kt_err *err)
         check_figs(h, NULL, top_figs, N_TOP_FIGS, err) < 0 ||
         check_figs(h, EFF_GROUP, eff_figs, N_EFF_FIGS, err) < 0 ||
         check_figs(h, HOST_GROUP, host_figs, N_HOST_FIGS, err) < 0 || check_curves(h, err) < 0 ||
-        check_collectives(h, err) < 0 ||
+        check_collectives(h, err) < 0 || check_optional_figs(h, err) < 0 ||
         check_domain(h, err) < 0)
         return -1;
     return 0;

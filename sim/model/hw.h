@@ -60,6 +60,8 @@ typedef struct hw_profile {
     int64_t small_op_floor_ns; /* shortest GPU time of one small kernel (a norm, an add) */
     int64_t host_step_ns;      /* CPU time per engine iteration the GPU waits on */
     int64_t host_seq_ns;       /* the same, per running sequence */
+    int64_t decode_item_ns;    /* optional (0: not given): GPU time per work item (a sequence's KV head) of a
+                                * paged decode kernel, which bounds it below when contexts are short */
     /* Efficiency curves (curve.h), each point a figure with provenance:
      * GEMM compute by M and prefill attention by sequence length, per
      * operand dtype (n == 0 where none is given: hw_gemm_curve falls back);
