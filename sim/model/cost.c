@@ -463,7 +463,8 @@ static double cp_combine_ns(const cost_model *cm, double decode_tokens)
  * them at the KV precision), the gated activation (read gate and up, write
  * their product: ffn_rows rows of width ffn), for MoE the routing top-k
  * over the router's logits and the permute and unpermute of the token
- * copies (the copies once and one row a token each), and with W8A8 the quantization of the four GEMM inputs. */
+ * copies (the copies once and one row a token each), and with W8A8 the
+ * quantization of the four GEMM inputs. */
 static double layer_small_ns(const cost_model *cm, double tokens, int moe)
 {
     const model_card *m = cm->m;
