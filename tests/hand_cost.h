@@ -20,7 +20,9 @@ static inline curve flat(double y, curve_x_kind kind)
     return c;
 }
 
-/* h's curves made flat and its host overhead zero. */
+/* h's curves made flat and its host overhead zero; without all-gather,
+ * all-to-all and point-to-point curves, NVLink transfers other than the
+ * all-reduce run at efficiency.nvlink with one nvlink_latency each. */
 static inline void flatten(hw_profile *h)
 {
     for (int d = 0; d < DTYPE_COUNT; d++)
@@ -29,6 +31,11 @@ static inline void flatten(hw_profile *h)
     h->attn_prefill[DTYPE_BF16] = flat(EFF_ATTN, CURVE_X_TOKENS);
     h->memory = h->small_ops = h->attn_decode = flat(EFF_MEM, CURVE_X_BYTES);
     h->allreduce = flat(EFF_AR, CURVE_X_BYTES);
+    h->allgather.n = h->alltoall.n = h->p2p.n = 0;
+    h->decode_item_ns = 0;
+    for (int d = 0; d < DTYPE_COUNT; d++)
+        h->attn_prefill_hd64[d].n = h->attn_prefill_hd256[d].n = 0;
+    h->allgather_latency_ns = h->alltoall_latency_ns = h->p2p_latency_ns = 0;
     h->host_step_ns = h->host_seq_ns = 0;
 }
 

@@ -400,6 +400,119 @@ static void test_ep_imbalance(void)
  * sits halfway in log M (16 × 16 = 256, 256 × 16 = 4096): 0.5, and every
  * layer GEMM is compute bound there (intensity ≥ 227 FLOP/B against a ridge
  * of 989.4e12 × 0.5 / (3.35e12 × 0.9) = 164). */
+/* All-gather, all-to-all and the pipeline hop on the H100 file's own
+ * curves (hwprofiles/h100-sxm.yaml, collective_latency and curves p2p,
+ * alltoall, allgather): latency + bytes / (450 GB/s × efficiency), the
+ * efficiency interpolated by hand in log size between the file's points. */
+static void test_collective_curves(void)
+{
+    /* The figures the arithmetic below reads off the file. */
+    CU_ASSERT_EQUAL_FATAL(h100_real->p2p_latency_ns, 5000);
+    CU_ASSERT_EQUAL_FATAL(h100_real->alltoall_latency_ns, 10600);
+    CU_ASSERT_EQUAL_FATAL(h100_real->allgather_latency_ns, 10600);
+
+    /* PP 2, one 1024-token prefill: one micro-batch hands 1024 × 4096 × 2 B
+     * = 8 MiB to the next stage, between the p2p points 4 MiB (0.6658) and
+     * 16 MiB (0.7609), halfway in log size: 0.71335; no other comm. */
+    cost_seq pre = { 1024, 0, 0 };
+    cost_iter it = iterate(m8, h100_real, PAR(1, 2, 1, 1), &pre, 1);
+    double hop = 5000 + 1e9 * 8388608 / (450e9 * 0.71335);
+    CU_ASSERT(llabs(it.comm_ns - llround(hop)) <= 1);
+    /* One decode token: 8 KiB, below the first point (1 MiB): its
+     * efficiency 0.4660 holds, so the hop is nearly the latency. */
+    cost_seq dec = { 1, 1000, 0 };
+    it = iterate(m8, h100_real, PAR(1, 2, 1, 1), &dec, 1);
+    CU_ASSERT(llabs(it.comm_ns - llround(5000 + 1e9 * 8192 / (450e9 * 0.4660))) <= 1);
+
+    /* EP 8 in TP 8, DeepSeek-V3, 1000 tokens: each GPU holds 1000 × 8
+     * copies × 7168 × 2 B = 114,688,000 B (109.375 MiB), between the
+     * all-to-all points 32 MiB (0.6658) and 128 MiB (0.7609): fraction
+     * ln(109.375 / 32) / ln 4 = 0.88658, efficiency 0.75011; it sends 7/8 of
+     * it, 100,352,000 B, twice (dispatch, combine) in each of 58 MoE layers. */
+    cost_seq s = { 1000, 0, 0 };
+    cost_iter a = iterate(ds, h100_real, PAR(8, 1, 1, 1), &s, 1), b = iterate(ds, h100_real, PAR(8, 1, 1, 8), &s, 1);
+    double a2a = 10600 + 1e9 * 100352000 / (450e9 * (0.6658 + 0.88658 * (0.7609 - 0.6658)));
+    CU_ASSERT(llabs((b.comm_ns - a.comm_ns) - llround(58 * 2 * a2a)) <= 60);
+
+    /* CP 2 decode at context 100000: each GPU's part, 32 heads × 128 × 2 B
+     * = 8 KiB, all-gathered (size 16 KiB, under the first point: 0.4660);
+     * each GPU sends one part, once per layer. */
+    cost_seq cp = { 1, 100000, 0 };
+    it = iterate(m8, h100_real, PAR(1, 1, 2, 1), &cp, 1);
+    CU_ASSERT(llabs(it.comm_ns - llround(32 * (10600 + 1e9 * 8192 / (450e9 * 0.4660)))) <= 1);
+}
+
+/* Prefill attention by head dim, on flat curves: 0.6 at head dim 128 (the
+ * attention_prefill curve), 0.3 at 64 and 0.9 at 256; between, linear in
+ * log2 of the head dim; beyond, the nearest. One 2048-token prefill of
+ * Llama-3.1-8B with its head dim changed: attention is compute bound
+ * (4 × 32 heads × d × 2048·2049/2 FLOPs a layer against 2048 × 2 × 8 × d
+ * × 2 B of KV), so attn_ns = 32 × FLOPs / (989.4 TFLOP/s × efficiency). */
+static void test_attention_head_dim(void)
+{
+    hw_profile h = *h100;  /* shallow: prov stays h100's */
+    h.attn_prefill_hd64[DTYPE_BF16] = flat(0.3, CURVE_X_TOKENS);
+    h.attn_prefill_hd256[DTYPE_BF16] = flat(0.9, CURVE_X_TOKENS);
+    /* t = log2(128/96) = 0.415037 toward 64; log2(192/128) = 0.584963 toward 256. */
+    const int dims[] = { 64, 96, 128, 192, 512 };
+    const double eff[] = { 0.3, 0.584963 * 0.6 + 0.415037 * 0.3, 0.6, 0.415037 * 0.6 + 0.584963 * 0.9, 0.9 };
+    cost_seq s = { 2048, 0, 0 };
+    for (int i = 0; i < 5; i++) {
+        model_card m = *m8;  /* shallow: the layers stay m8's */
+        m.head_dim = dims[i];
+        cost_iter it = iterate(&m, &h, PAR(1, 1, 1, 1), &s, 1);
+        double flops = 4.0 * 32 * dims[i] * (2048.0 * 2049 / 2);
+        CU_ASSERT_FATAL(flops / (989.4e12 * eff[i]) > 2048.0 * 2 * 8 * dims[i] * 2 / (3.35e12 * EFF_MEM));
+        CU_ASSERT(llabs(it.attn_ns - llround(32 * 1e9 * flops / (989.4e12 * eff[i]))) <= 2);
+    }
+    /* Without the optional curves every head dim takes the 128 one. */
+    model_card m = *m8;
+    m.head_dim = 64;
+    cost_iter it = iterate(&m, h100, PAR(1, 1, 1, 1), &s, 1);
+    CU_ASSERT(llabs(it.attn_ns - llround(32 * 1e9 * 4.0 * 32 * 64 * (2048.0 * 2049 / 2) / (989.4e12 * EFF_ATTN))) <= 2);
+}
+
+/* MoE permute and unpermute: the permute reads each token's row once and
+ * writes its k copies; the unpermute reads the k copies and writes one row.
+ * DeepSeek-V3 (58 MoE layers, hidden 7168, expert FFN 2048) at TP 8, 4000
+ * tokens, with 8 routed experts a token against 4 (a copy of the card):
+ * the small kernels differ only in the copies and the activation's rows,
+ * per MoE layer 2 × 4000 × 4 × 7168 × 2 B (permute and unpermute) +
+ * 3 × 4000 × 4 × 2048 / 8 × 2 B (activation) = 483,328,000 B at 0.9 of
+ * 3.35 TB/s: 160.308 µs, × 58 = 9.2979 ms (every kernel above the floor). */
+static void test_moe_permute_bytes(void)
+{
+    cost_seq s = { 4000, 0, 0 };
+    model_card half = *ds;  /* shallow: the layers stay ds's */
+    half.n_experts_active = 4;
+    cost_iter a = iterate(ds, h100, PAR(8, 1, 1, 1), &s, 1), b = iterate(&half, h100, PAR(8, 1, 1, 1), &s, 1);
+    double per_layer = 2.0 * 4000 * 4 * 7168 * 2 + 3.0 * 4000 * 4 * 2048 / 8 * 2;
+    CU_ASSERT(llabs((a.small_ns - b.small_ns) - llround(58 * 1e9 * per_layer / (3.35e12 * EFF_MEM))) <= 2);
+}
+
+/* Decode attention bound by its work items: at 1000 ns a (sequence, KV
+ * head) on the flat profile, 64 Llama-3.1-8B decodes at context 32 are
+ * 64 × 8 heads = 512 items, 512 µs a layer, against 64 × 33 × 4096 B =
+ * 8.65 MB of KV at 0.9 of 3.35 TB/s (2.9 µs); at TP 2 a GPU holds 4 heads:
+ * 256 items, 256 µs. One decode at context 100000 is 8 items (8 µs) against
+ * 409.6 MB (135.9 µs): the bytes set the pace. Attention FLOPs are far
+ * below either. */
+static void test_decode_items(void)
+{
+    hw_profile h = *h100;  /* shallow: prov stays h100's */
+    h.decode_item_ns = 1000;
+    cost_seq s[64];
+    for (int i = 0; i < 64; i++)
+        s[i] = (cost_seq){ 1, 32, 0 };
+    cost_iter it = iterate(m8, &h, PAR(1, 1, 1, 1), s, 64);
+    CU_ASSERT(llabs(it.attn_ns - 32 * 512000) <= 1);
+    it = iterate(m8, &h, PAR(2, 1, 1, 1), s, 64);
+    CU_ASSERT(llabs(it.attn_ns - 32 * 256000) <= 1);
+    cost_seq one = { 1, 100000, 0 };
+    it = iterate(m8, &h, PAR(1, 1, 1, 1), &one, 1);
+    CU_ASSERT(llabs(it.attn_ns - llround(32 * attn_op(llama8b_attn_flops(1, 100000), 100001 * LLAMA8B_KV_LAYER))) <= 1);
+}
+
 static void test_gemm_curve_bend(void)
 {
     hw_profile bent = *h100;
@@ -595,6 +708,10 @@ int main(void)
         { "context parallel: decode shards and gathers", test_cp_decode },
         { "expert parallel: DeepSeek-V3 all-to-alls", test_ep_alltoall_deepseek },
         { "expert parallel: the busiest part", test_ep_imbalance },
+        { "all-gather, all-to-all and PP hop on their curves", test_collective_curves },
+        { "prefill attention by head dim", test_attention_head_dim },
+        { "MoE permute and unpermute bytes", test_moe_permute_bytes },
+        { "decode attention bound by its work items", test_decode_items },
         { "GEMM efficiency where the curve bends", test_gemm_curve_bend },
         { "host overhead and exposed launches", test_host_and_launch },
         { "weight formats: bytes and GEMM path", test_weight_formats },

@@ -187,9 +187,9 @@ static const char *const figure_keys[] = {
     "hbm_capacity", "hbm_bandwidth", "sm_count", "smem_per_sm", "l2_cache", "nvlink_bandwidth",
     "nvlink_latency", "pcie_bandwidth", "launch_overhead", "kernels_per_layer", "price_usd",
     "hourly_usd", "power", "gpus_per_node", "nvlink_domain_gpus", "network_bandwidth",
-    "network_latency", "pcie_duplex_bandwidth", "nic_efficiency", "nic_op_latency", "small_op_floor",
-    "host_overhead.step", "host_overhead.sequence",
-    "efficiency.nvlink", "efficiency.network", "peak_flops.fp32", "peak_flops.bf16", "peak_flops.fp16",
+    "network_latency", "pcie_duplex_bandwidth", "nic_efficiency", "nic_op_latency", "small_op_floor", "decode_attention_item",
+    "host_overhead.step", "host_overhead.sequence", "collective_latency.allgather",
+    "collective_latency.alltoall", "collective_latency.p2p", "efficiency.nvlink", "efficiency.network", "peak_flops.fp32", "peak_flops.bf16", "peak_flops.fp16",
     "peak_flops.fp8", "peak_flops.int8", "peak_flops.int4", NULL
 };
 
@@ -214,9 +214,11 @@ static void test_provenance_recorded(void)
         n += hw_provenance_of(h, "c2c_bandwidth") != NULL;   /* only on Grace systems */
         n += hw_provenance_of(h, "c2c_memory") != NULL;
         /* Every curve point has its own record, with a source. */
-        const curve *cs[] = { &h->memory, &h->small_ops, &h->attn_decode, &h->allreduce };
+        const curve *cs[] = { &h->memory, &h->small_ops, &h->attn_decode, &h->allreduce,
+                              &h->allgather, &h->alltoall, &h->p2p };
         for (int d = 0; d < DTYPE_COUNT; d++)
-            n += (size_t)h->gemm[d].n + (size_t)h->attn_prefill[d].n;
+            n += (size_t)h->gemm[d].n + (size_t)h->attn_prefill[d].n + (size_t)h->attn_prefill_hd64[d].n +
+                 (size_t)h->attn_prefill_hd256[d].n;
         for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++)
             n += (size_t)cs[c]->n;
         for (size_t k = 0; k < h->n_prov; k++)
@@ -253,8 +255,51 @@ static void test_fallback_shipped(void)
     ASSERT_NEAR(hw_peak_flops(a100, DTYPE_INT4), 1248e12); /* supported: no fallback */
     ASSERT_NEAR(hw_peak_flops(h100, DTYPE_INT4), 1978.9e12); /* int4 -> int8 on Hopper */
     ASSERT_NEAR(hw_peak_flops(h100, DTYPE_BF16), 989.4e12);
+    /* INT8 GEMMs have their own curve, an estimate until a measurement is
+     * found: A100's first point is its bf16 one (M = 256, 0.669 in the
+     * file), H100's its fp8 one (M = 2048, 0.511). */
+    const curve *a = hw_gemm_curve(a100, DTYPE_INT8), *h = hw_gemm_curve(h100, DTYPE_INT8);
+    CU_ASSERT_PTR_EQUAL(a, &a100->gemm[DTYPE_INT8]);
+    CU_ASSERT_PTR_EQUAL(h, &h100->gemm[DTYPE_INT8]);
+    ASSERT_NEAR(a->x[0], 256);
+    ASSERT_NEAR(a->y[0], 0.669);
+    ASSERT_NEAR(h->x[0], 2048);
+    ASSERT_NEAR(h->y[0], 0.511);
+    CU_ASSERT_EQUAL(hw_provenance_of(a100, "curves.gemm.int8[0]")->status, HW_ASSUMED);
+    CU_ASSERT_EQUAL(hw_provenance_of(h100, "curves.gemm.int8[0]")->status, HW_ASSUMED);
+    /* The decode kernel's time per (sequence, KV head): A100's fitted to
+     * vidur's rows (46 ns), H100's scaled by SMs (46 × 108 / 132 = 38 ns). */
+    CU_ASSERT_EQUAL(a100->decode_item_ns, 46);
+    CU_ASSERT_EQUAL(hw_provenance_of(a100, "decode_attention_item")->status, HW_PUBLISHED);
+    CU_ASSERT_EQUAL(h100->decode_item_ns, 38);
     hw_free(a100);
     hw_free(h100);
+}
+
+/* Prefill attention at a head dim between the file's curves and between
+ * their points: H100 at context 3000 (ln(3000/2048)/ln 2 = 0.550747 of
+ * the way from 2048 to 4096), head dim 96 (log2(128/96) = 0.415037 of the
+ * way from the 128 curve to the 64 one). The file's points: 128 at 2048
+ * 0.5716, at 4096 0.5966 (tritonbench FA3); 64 at 2048 0.4649, at 4096
+ * 0.4811 (FA3 paper). So 0.585369 and 0.473822, and between them
+ * 0.584963 × 0.585369 + 0.415037 × 0.473822 = 0.539073. */
+static void test_attention_head_dim_curves(void)
+{
+    hw_profile *h = load_profile("h100-sxm");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    const curve *lo, *hi;
+    double t;
+    hw_attn_prefill_head_dim(h, DTYPE_BF16, 96, &lo, &hi, &t);
+    CU_ASSERT_PTR_EQUAL(lo, &h->attn_prefill[DTYPE_BF16]);
+    CU_ASSERT_PTR_EQUAL(hi, &h->attn_prefill_hd64[DTYPE_BF16]);
+    CU_ASSERT_DOUBLE_EQUAL(curve_eval_between(lo, hi, t, 3000), 0.539073, 1e-6);
+    /* 128 is the head-dim-128 curve alone; FP8 has no head-dim curves in
+     * the file, so FP8 at 64 stays on its own 128 one. */
+    hw_attn_prefill_head_dim(h, DTYPE_BF16, 128, &lo, &hi, &t);
+    CU_ASSERT(lo == hi && t == 0);
+    hw_attn_prefill_head_dim(h, DTYPE_FP8, 64, &lo, &hi, &t);
+    CU_ASSERT(lo == &h->attn_prefill[DTYPE_FP8] && hi == lo && t == 0);
+    hw_free(h);
 }
 
 /* The documented chains: bf16->fp16->fp32, fp16->bf16->fp32,
@@ -291,6 +336,16 @@ static void test_check_rejects_broken_struct(void)
     CU_ASSERT_EQUAL(hw_check(h, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "efficiency.nvlink"));
     h->eff_nvlink = 0.8;
+    /* A collective curve without its latency, or a latency without its curve. */
+    h->p2p_latency_ns = 0;
+    CU_ASSERT_EQUAL(hw_check(h, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "collective_latency"));
+    h->p2p_latency_ns = 5000;
+    h->alltoall.n = 0;
+    CU_ASSERT_EQUAL(hw_check(h, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "give all of them or none"));
+    h->alltoall.n = 4;
+    CU_ASSERT_EQUAL(hw_check(h, &err), 0);
     h->memory.y[0] = 1.5;
     CU_ASSERT_EQUAL(hw_check(h, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "curve memory"));
@@ -718,6 +773,7 @@ int main(void)
         { "H100 price cites the design doc", test_h100_price_source_is_design_doc },
         { "dtype fallback on shipped profiles", test_fallback_shipped },
         { "dtype fallback order", test_fallback_order },
+        { "prefill attention between head dims", test_attention_head_dim_curves },
         { "hw_check rejects a broken struct", test_check_rejects_broken_struct },
         { "hw_load_named: search, path, unknown", test_load_named },
         { "base test profile is valid", test_base_profile_is_valid },

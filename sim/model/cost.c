@@ -90,7 +90,7 @@ static int init_paths(cost_model *cm, kt_err *err)
         return -1;
     }
     cm->gemm_curve = hw_gemm_curve(hw, cm->gemm_dtype);
-    cm->attn_curve = hw_attn_prefill_curve(hw, cm->attn_dtype);
+    hw_attn_prefill_head_dim(hw, cm->attn_dtype, m->head_dim, &cm->attn_curve, &cm->attn_curve_hd, &cm->attn_hd_t);
     cm->weight_bytes_param = quant_bytes_param(&m->quant);
     cm->host_step_ns = hw->host_step_ns;
     cm->host_seq_ns = hw->host_seq_ns;
@@ -129,6 +129,13 @@ static int check_par(const cost_par *p, const model_card *m, int n_moe_layers, k
     return 0;
 }
 
+/* NVLink as a transfer without a curve of its own sees it: the flat
+ * efficiency and one step's latency of the profile. */
+static cost_link nvlink_flat(const hw_profile *hw)
+{
+    return (cost_link){ hw->nvlink_bw_Bps * hw->eff_nvlink, hw->nvlink_latency_ns, 0 };
+}
+
 /* The link that collectives among g GPUs spaced stride apart use, for every
  * such group among GPUs [first, first + n) of the replica. The groups tile
  * blocks of g × stride consecutive GPUs; a block inside one NVLink domain
@@ -140,7 +147,7 @@ static cost_link group_link(const hw_profile *hw, int first, int n, int g, int s
     for (int64_t b = first; b < (int64_t)first + n; b += block)
         if (b / domain != (b + block - 1) / domain)
             return (cost_link){ hw->network_bw_Bps * hw->eff_network, hw->network_latency_ns, 1 };
-    return (cost_link){ hw->nvlink_bw_Bps * hw->eff_nvlink, hw->nvlink_latency_ns, 0 };
+    return nvlink_flat(hw);
 }
 
 static void init_links(cost_model *cm)
@@ -154,9 +161,32 @@ static void init_links(cost_model *cm)
      * inside a domain run on NVLink, the others on the network. */
     for (int s = 0; s + 1 < p->pp; s++) {
         cost_link l = group_link(cm->hw, s * stage_gpus, 2 * stage_gpus, 2, stage_gpus);
-        cm->pp_hop_ns_per_byte += 1e9 / l.bw_Bps;
-        cm->pp_hop_latency_ns += l.latency_ns;
+        if (!l.network) {
+            cm->pp_nvlink_hops++;
+            continue;
+        }
+        cm->pp_net_ns_per_byte += 1e9 / l.bw_Bps;
+        cm->pp_net_latency_ns += l.latency_ns;
     }
+}
+
+/* Time of a transfer or collective over link l that moves `moved` bytes
+ * out of each GPU, its message being x bytes (nccl-tests' size). Inside an
+ * NVLink domain, where the profile measures this collective (curve c with
+ * latency lat_ns): lat_ns + moved / (NVLink × c's efficiency at x), i.e.
+ * latency + size / bus bandwidth. Otherwise the link's achieved rate and
+ * one latency. */
+static double link_op_ns(const cost_model *cm, const curve *c, int64_t lat_ns, cost_link l, double x, double moved)
+{
+    if (l.network || c->n == 0)
+        return 1e9 * moved / l.bw_Bps + (double)l.latency_ns;
+    return (double)lat_ns + curve_time_ns(c, x, moved, cm->hw->nvlink_bw_Bps);
+}
+
+/* One point-to-point send of bytes over link l. */
+static double p2p_ns(const cost_model *cm, cost_link l, double bytes)
+{
+    return link_op_ns(cm, &cm->hw->p2p, cm->hw->p2p_latency_ns, l, bytes, bytes);
 }
 
 /* Attention output one token leaves on one GPU per layer, mean over layers:
@@ -211,6 +241,9 @@ int cost_model_init_par(cost_model *cm, const model_card *m, const hw_profile *h
             cm->kv_write_bytes_token_layer_gpu +=
                 g->count * g->kv_bytes_token_gpu / m->n_layers * (1.0 + ab / dtype_bytes(g->kv_dtype));
     }
+    cm->decode_heads_gpu = kv_layout_kv_heads_gpu(m, par->tp);
+    for (int i = 0; i < cm->n_groups; i++)
+        cm->kv_bytes_token_layer_gpu += cm->groups[i].count * cm->groups[i].kv_bytes_token_gpu / m->n_layers;
     init_links(cm);
     return 0;
 }
@@ -345,6 +378,26 @@ static double attn_read_bytes(const cost_model *cm, const cost_attn_group *g, do
     return wide;
 }
 
+/* Prefill attention's compute time for flops at context length x, at the
+ * efficiency of the model's head dim (hw_attn_prefill_head_dim). */
+static double attn_compute_ns(const cost_model *cm, double x, double flops)
+{
+    if (!(flops > 0))
+        return 0;
+    return 1e9 * flops / (cm->attn_peak_flops * curve_eval_between(cm->attn_curve, cm->attn_curve_hd, cm->attn_hd_t, x));
+}
+
+/* A paged decode kernel over `bytes` of KV for `seqs` sequences: the decode
+ * curve's time for those bytes, but never less than the profile's time per
+ * work item (one sequence's KV head) times the items: with short contexts
+ * the items, not the bytes, set its pace. */
+static double decode_attn_ns(const cost_model *cm, double bytes, double seqs)
+{
+    double t = curve_time_ns(&cm->hw->attn_decode, bytes, bytes, cm->hw->hbm_bw_Bps);
+    double items = seqs * cm->decode_heads_gpu * (double)cm->hw->decode_item_ns;
+    return t > items ? t : items;
+}
+
 /* Attention of one batch part (prefill or decode sequences), all layers, for
  * one of mb micro-batches (1/mb of the batch) on one GPU. Adds the batch's
  * FLOPs per TP rank and the micro-batch's bytes per GPU.
@@ -361,7 +414,7 @@ static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, in
     double ns = 0;
     for (int gi = 0; gi < cm->n_groups; gi++) {
         const cost_attn_group *g = &cm->groups[gi];
-        double f = 0, b = 0, t_c = 0;
+        double f = 0, b = 0, t_c = 0, n_seqs = 0;
         for (int s = 0; s < n; s++) {
             const cost_seq *q = &seqs[s];
             if (q->new_tokens <= 0 || cost_seq_decodes(q) != decode)
@@ -374,12 +427,13 @@ static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, in
                 b += (double)sparse_attn_pages(&cm->sparse, cached) * g->meta_bytes_page_gpu;
                 cached = sparse_attn_read_tokens(&cm->sparse, cached);
             }
+            n_seqs++;
             /* Each sequence's attention runs at the efficiency of its own
              * context length (the length of the kernel's inner loop). */
             double fs = model_attn_flops(cm->m, g->layer, q->new_tokens, cached + scored) / tp;
             int64_t held = model_layer_kv_tokens(cm->m, g->layer, cached + q->new_tokens);
             f += fs;
-            t_c += curve_time_ns(cm->attn_curve, (double)(cached + q->new_tokens), fs, cm->attn_peak_flops);
+            t_c += attn_compute_ns(cm, (double)(cached + q->new_tokens), fs);
             b += held * g->kv_bytes_token_gpu;
             if (q->wasted_tokens > 0)
                 *flops_wasted += g->count * model_attn_flops(cm->m, g->layer, q->wasted_tokens,
@@ -388,14 +442,14 @@ static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, in
         double step_c = t_c / mb / cp / steps, step_b = b / mb / cp, pass = 0;
         double read_b = attn_read_bytes(cm, g, step_b, &pass);
         /* Decode reads the batch's KV in one paged kernel at the decode
-         * curve's efficiency for that many bytes; prefill streams it. */
-        double step_m = decode ? curve_time_ns(&cm->hw->attn_decode, read_b, read_b, cm->hw->hbm_bw_Bps)
-                               : mem_ns(cm, read_b);
+         * curve's efficiency for that many bytes, or its work items' pace
+         * (decode_attn_ns); prefill streams it. */
+        double step_m = decode ? decode_attn_ns(cm, read_b, n_seqs / mb) : mem_ns(cm, read_b);
         double step = (step_c > step_m ? step_c : step_m) + pass;
         ns += g->count * steps * step;
         *dequant_ns += g->count * steps * pass;
         if (steps > 1 && step_b > 0) {
-            double xfer = 1e9 * step_b / cm->cp_link.bw_Bps + (double)cm->cp_link.latency_ns;
+            double xfer = p2p_ns(cm, cm->cp_link, step_b);
             *exposed_ns += xfer > step ? g->count * (steps - 1) * (xfer - step) : 0;
         }
         *flops += g->count * f;
@@ -423,28 +477,32 @@ static double allreduce_ns(const cost_model *cm, double tokens)
 }
 
 /* Dispatch and combine all-to-alls of one MoE layer for T tokens: each GPU
- * sends the n_experts_active copies of every token bound for experts in the
- * other ep-1 parts ((ep-1)/ep of them under uniform routing) and receives
- * as many back. All pairs are in flight at once: one latency each. */
+ * holds the n_experts_active copies of every token (nccl-tests' all-to-all
+ * size) and sends those bound for experts in the other ep-1 parts
+ * ((ep-1)/ep of them under uniform routing), and receives as many back. */
 static double alltoall_ns(const cost_model *cm, double tokens)
 {
     int ep = cm->par.ep;
     if (ep <= 1)
         return 0;
-    double bytes = tokens * cm->m->n_experts_active * cm->m->hidden * dtype_bytes(cm->act_dtype) * (ep - 1) / ep;
-    return 2.0 * (1e9 * bytes / cm->ep_link.bw_Bps + (double)cm->ep_link.latency_ns);
+    double size = tokens * cm->m->n_experts_active * cm->m->hidden * dtype_bytes(cm->act_dtype);
+    return 2.0 * link_op_ns(cm, &cm->hw->alltoall, cm->hw->alltoall_latency_ns, cm->ep_link, size,
+                            size * (ep - 1) / ep);
 }
 
 /* CP decode, one layer: each GPU's partial attention output over its KV
- * shard is all-gathered around the cp ring (cp-1 steps of one part each)
- * and combined locally; the softmax sums that ride along are negligible. */
+ * shard is all-gathered among the cp GPUs (each sends its part to the
+ * cp-1 others: nccl-tests' all-gather of cp parts) and combined locally;
+ * the softmax sums that ride along are negligible. */
 static double cp_combine_ns(const cost_model *cm, double decode_tokens)
 {
     int cp = cm->par.cp;
     if (cp <= 1 || decode_tokens <= 0)
         return 0;
-    double bytes = decode_tokens * cm->attn_out_bytes_token_layer;
-    return (cp - 1) * (1e9 * bytes / cm->cp_link.bw_Bps + (double)cm->cp_link.latency_ns);
+    double part = decode_tokens * cm->attn_out_bytes_token_layer;
+    if (cm->cp_link.network || cm->hw->allgather.n == 0)
+        return (cp - 1) * (1e9 * part / cm->cp_link.bw_Bps + (double)cm->cp_link.latency_ns);
+    return link_op_ns(cm, &cm->hw->allgather, cm->hw->allgather_latency_ns, cm->cp_link, cp * part, (cp - 1) * part);
 }
 
 /* Memory-bound kernels of one layer for T tokens on one GPU: two fused
@@ -453,7 +511,8 @@ static double cp_combine_ns(const cost_model *cm, double decode_tokens)
  * them at the KV precision), the gated activation (read gate and up, write
  * their product: ffn_rows rows of width ffn), for MoE the routing top-k
  * over the router's logits and the permute and unpermute of the token
- * copies, and with W8A8 the quantization of the four GEMM inputs. */
+ * copies (the copies once and one row a token each), and with W8A8 the
+ * quantization of the four GEMM inputs. */
 static double layer_small_ns(const cost_model *cm, double tokens, int moe)
 {
     const model_card *m = cm->m;
@@ -467,8 +526,11 @@ static double layer_small_ns(const cost_model *cm, double tokens, int moe)
                 small_ns(cm, tokens * cm->kv_write_bytes_token_layer_gpu) +
                 small_ns(cm, 3.0 * ffn_rows * ffn / tp * ab);
     if (moe) {
+        /* The permute reads each token once and writes its copies, one per
+         * routed expert; the unpermute reads the copies and writes the
+         * weighted sum: each moves the copies and one row a token. */
         double copies = tokens * m->n_experts_active * h * ab;
-        ns += small_ns(cm, tokens * m->n_experts * sizeof(float)) + 2 * small_ns(cm, 2.0 * copies);
+        ns += small_ns(cm, tokens * m->n_experts * sizeof(float)) + 2 * small_ns(cm, copies + tokens * h * ab);
     }
     if (cm->quantize_acts) {
         double q_bytes = tokens * (ab + dtype_bytes(cm->gemm_dtype));
@@ -542,8 +604,9 @@ void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_log
     /* The first micro-batch reaches the last stage after pp-1 stage times and
      * pp-1 hand-offs of its activations; the last stage then runs all mb
      * micro-batches back to back, later hand-offs overlapping compute. */
-    double handoff = p->pp > 1 ? tokens_mb * cm->m->hidden * dtype_bytes(cm->act_dtype) * cm->pp_hop_ns_per_byte +
-                                     (double)cm->pp_hop_latency_ns
+    double act_mb = tokens_mb * cm->m->hidden * dtype_bytes(cm->act_dtype);
+    double handoff = p->pp > 1 ? cm->pp_nvlink_hops * p2p_ns(cm, nvlink_flat(cm->hw), act_mb) +
+                                     act_mb * cm->pp_net_ns_per_byte + (double)cm->pp_net_latency_ns
                                : 0;
     out->gemm_ns = llround(mb * gemm);
     out->attn_ns = llround(mb * attn_stage);

@@ -112,7 +112,9 @@ typedef struct cost_model {
     kt_dtype attn_dtype;        /* prefill attention's path: fp8 with fp8 KV where the profile measures it */
     double gemm_peak_flops;     /* one GPU, gemm_dtype; also effective utilization's peak */
     double attn_peak_flops;     /* one GPU, attn_dtype */
-    const curve *gemm_curve, *attn_curve;
+    const curve *gemm_curve;
+    const curve *attn_curve, *attn_curve_hd; /* prefill attention at the model's head dim: */
+    double attn_hd_t;                        /* curve_eval_between(attn_curve, attn_curve_hd, attn_hd_t, x) */
     double weight_bytes_param;  /* HBM bytes of one parameter, scales included */
     int quantize_acts;          /* W8A8: each GEMM input is quantized to 1 byte first */
     int64_t host_step_ns;       /* per-iteration and per-running-sequence host (CPU) time the GPU waits on; */
@@ -126,14 +128,16 @@ typedef struct cost_model {
     double stage_share;         /* its share of the layers; 1 without PP */
     int64_t launch_ns_stage;    /* issuing the kernels of one micro-batch on that stage */
     cost_link tp_link, cp_link, ep_link;
-    double pp_hop_ns_per_byte;  /* sum over the pp-1 stage hand-offs of 1e9 / bandwidth */
-    int64_t pp_hop_latency_ns;  /* sum of their latencies */
+    int pp_nvlink_hops;         /* of the pp-1 stage hand-offs, those inside an NVLink domain */
+    double pp_net_ns_per_byte;  /* sum over the others (across domains) of 1e9 / network bandwidth */
+    int64_t pp_net_latency_ns;  /* sum of their latencies */
     double attn_out_bytes_token_layer; /* one token's attention output on one GPU, mean over layers */
     double kv_bytes_token_layer_gpu;   /* one token's KV on one GPU, mean over layers */
     sparse_attn_cfg sparse;     /* sparse decode attention; off (zeroed) unless cost_model_set_sparse */
     double kv_write_bytes_token_layer_gpu; /* writing one token's KV on one GPU, mean over layers: its K and V read
                                             * in the activation dtype and written at their precision; sharing
                                             * layers write none */
+    int decode_heads_gpu;       /* KV heads one GPU's decode kernel works through per sequence */
 } cost_model;
 
 /* Prepares cm for model m on profile hw with parallel layout par and KV in

@@ -16,6 +16,11 @@ double curve_eval(const curve *c, double x)
     return c->y[i - 1] + t * (c->y[i] - c->y[i - 1]);
 }
 
+double curve_eval_between(const curve *a, const curve *b, double t, double x)
+{
+    return (1.0 - t) * curve_eval(a, x) + t * curve_eval(b, x);
+}
+
 double curve_time_ns(const curve *c, double x, double work, double peak_per_s)
 {
     if (!(work > 0))

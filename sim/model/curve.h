@@ -37,6 +37,10 @@ typedef struct curve {
 
 /* Efficiency at size x (> 0) by the rules above. c must have n >= 1. */
 double curve_eval(const curve *c, double x);
+/* Efficiency a fraction t (in [0, 1]) of the way from curve a's to curve
+ * b's at size x: (1 - t) × curve_eval(a, x) + t × curve_eval(b, x); a's own
+ * when t is 0. Both must have n >= 1. */
+double curve_eval_between(const curve *a, const curve *b, double t, double x);
 /* Time in ns of `work` units (FLOP or bytes) at peak_per_s × curve_eval(c, x). */
 double curve_time_ns(const curve *c, double x, double work, double peak_per_s);
 /* The lowest efficiency c gives anywhere at or above its first point. */

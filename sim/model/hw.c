@@ -87,6 +87,7 @@ static const fig_spec top_figs[] = {
 static const fig_spec optional_figs[] = {
     FIG("c2c_bandwidth", FIG_QTY, UNITS_BANDWIDTH, c2c_bw_Bps),
     FIG("c2c_memory", FIG_QTY, UNITS_BYTES, c2c_memory_bytes),
+    FIG("decode_attention_item", FIG_NS, NO_UNITS, decode_item_ns),
 };
 
 /* Figures under "figures.host_overhead", all required. */
@@ -101,8 +102,18 @@ static const fig_spec eff_figs[] = {
     FIG("network", FIG_FRACTION, NO_UNITS, eff_network),
 };
 
+/* Figures under "figures.collective_latency": optional as a group, given
+ * with the all-gather, all-to-all and point-to-point curves. */
+static const fig_spec coll_figs[] = {
+    FIG("allgather", FIG_NS, NO_UNITS, allgather_latency_ns),
+    FIG("alltoall", FIG_NS, NO_UNITS, alltoall_latency_ns),
+    FIG("p2p", FIG_NS, NO_UNITS, p2p_latency_ns),
+};
+
 #define N_TOP_FIGS (sizeof top_figs / sizeof top_figs[0])
 #define N_OPTIONAL_FIGS (sizeof optional_figs / sizeof optional_figs[0])
+#define N_COLL_FIGS (sizeof coll_figs / sizeof coll_figs[0])
+#define COLL_GROUP "collective_latency"
 #define N_EFF_FIGS (sizeof eff_figs / sizeof eff_figs[0])
 #define N_HOST_FIGS (sizeof host_figs / sizeof host_figs[0])
 #define EFF_GROUP "efficiency"
@@ -180,22 +191,30 @@ typedef struct curve_spec {
     curve_x_kind x_kind;
     curve_below below;
     double y_max;
+    int required;              /* 0: a profile may leave it out (with its latency figure) */
     size_t offset;             /* of the curve (or curve[DTYPE_COUNT]) in hw_profile */
 } curve_spec;
-#define CURVE(key, x, below, ymax, field) { key, x, below, ymax, offsetof(hw_profile, field) }
+#define CURVE(key, x, below, ymax, req, field) { key, x, below, ymax, req, offsetof(hw_profile, field) }
 /* Below their first points: GEMMs, attention and streaming kernels hold
  * their efficiency and the cost model floors a kernel at small_op_floor; a
  * decode-attention kernel and an all-reduce hold their first time (their
- * smallest measured sizes are latency-bound already). */
+ * smallest measured sizes are latency-bound already); all-gather,
+ * all-to-all and point-to-point hold their efficiency, as their latency is
+ * a figure of its own. */
 static const curve_spec dtype_curves[] = {
-    CURVE("gemm", CURVE_X_TOKENS, CURVE_HOLD_EFFICIENCY, 1.0, gemm),
-    CURVE("attention_prefill", CURVE_X_TOKENS, CURVE_HOLD_EFFICIENCY, 1.0, attn_prefill),
+    CURVE("gemm", CURVE_X_TOKENS, CURVE_HOLD_EFFICIENCY, 1.0, 1, gemm),
+    CURVE("attention_prefill", CURVE_X_TOKENS, CURVE_HOLD_EFFICIENCY, 1.0, 1, attn_prefill),
+    CURVE("attention_prefill_hd64", CURVE_X_TOKENS, CURVE_HOLD_EFFICIENCY, 1.0, 0, attn_prefill_hd64),
+    CURVE("attention_prefill_hd256", CURVE_X_TOKENS, CURVE_HOLD_EFFICIENCY, 1.0, 0, attn_prefill_hd256),
 };
 static const curve_spec single_curves[] = {
-    CURVE("memory", CURVE_X_BYTES, CURVE_HOLD_EFFICIENCY, 1.0, memory),
-    CURVE("small_ops", CURVE_X_BYTES, CURVE_HOLD_EFFICIENCY, 1.0, small_ops),
-    CURVE("attention_decode", CURVE_X_BYTES, CURVE_HOLD_TIME, 1.0, attn_decode),
-    CURVE("allreduce", CURVE_X_BYTES, CURVE_HOLD_TIME, ALLREDUCE_Y_MAX, allreduce),
+    CURVE("memory", CURVE_X_BYTES, CURVE_HOLD_EFFICIENCY, 1.0, 1, memory),
+    CURVE("small_ops", CURVE_X_BYTES, CURVE_HOLD_EFFICIENCY, 1.0, 1, small_ops),
+    CURVE("attention_decode", CURVE_X_BYTES, CURVE_HOLD_TIME, 1.0, 1, attn_decode),
+    CURVE("allreduce", CURVE_X_BYTES, CURVE_HOLD_TIME, ALLREDUCE_Y_MAX, 1, allreduce),
+    CURVE("allgather", CURVE_X_BYTES, CURVE_HOLD_EFFICIENCY, 1.0, 0, allgather),
+    CURVE("alltoall", CURVE_X_BYTES, CURVE_HOLD_EFFICIENCY, 1.0, 0, alltoall),
+    CURVE("p2p", CURVE_X_BYTES, CURVE_HOLD_EFFICIENCY, 1.0, 0, p2p),
 };
 #define N_DTYPE_CURVES (sizeof dtype_curves / sizeof dtype_curves[0])
 #define N_SINGLE_CURVES (sizeof single_curves / sizeof single_curves[0])
@@ -617,6 +636,8 @@ static int read_curves(hw_profile *h, conf_node *root, kt_err *err)
         return -1;
     for (size_t i = 0; i < N_DTYPE_CURVES; i++) {
         conf_node *g = conf_take(curves, dtype_curves[i].key);
+        if (!g && !dtype_curves[i].required)
+            continue;
         if (!g) {
             missing_key(curves, dtype_curves[i].key, err);
             return -1;
@@ -626,6 +647,8 @@ static int read_curves(hw_profile *h, conf_node *root, kt_err *err)
     }
     for (size_t i = 0; i < N_SINGLE_CURVES; i++) {
         conf_node *seq = conf_take(curves, single_curves[i].key);
+        if (!seq && !single_curves[i].required)
+            continue;
         if (!seq) {
             missing_key(curves, single_curves[i].key, err);
             return -1;
@@ -676,8 +699,13 @@ static int read_profile(hw_profile *h, conf_node *root, kt_err *err)
     if (!eff || read_figs(h, eff, EFF_GROUP, eff_figs, N_EFF_FIGS, 0, err) < 0)
         return -1;
     conf_node *host = group_take(figures, HOST_GROUP, err);
-    if (!host || read_figs(h, host, HOST_GROUP, host_figs, N_HOST_FIGS, 0, err) < 0 ||
-        read_curves(h, root, err) < 0)
+    if (!host || read_figs(h, host, HOST_GROUP, host_figs, N_HOST_FIGS, 0, err) < 0)
+        return -1;
+    conf_node *coll = conf_find(figures, COLL_GROUP);
+    if (coll && (!group_take(figures, COLL_GROUP, err) ||
+                 read_figs(h, coll, COLL_GROUP, coll_figs, N_COLL_FIGS, 0, err) < 0))
+        return -1;
+    if (read_curves(h, root, err) < 0)
         return -1;
     return hw_check(h, err);
 }
@@ -819,7 +847,7 @@ static int check_curves(const hw_profile *h, kt_err *err)
             char name[CURVE_NAME_MAX];
             snprintf(name, sizeof name, "%s%s%s", spec->key, per_dtype ? "." : "",
                      per_dtype ? dtype_name((kt_dtype)d) : "");
-            int required = !per_dtype || d == DTYPE_BF16;
+            int required = spec->required && (!per_dtype || d == DTYPE_BF16);
             if (curve_check(c, name, err) < 0)
                 return -1;
             if (required && c->n == 0) {
@@ -837,6 +865,30 @@ static int check_curves(const hw_profile *h, kt_err *err)
         }
     }
     return 0;
+}
+
+/* An optional figure that is given (non-zero) keeps its rules and provenance. */
+static int check_optional_figs(const hw_profile *h, kt_err *err)
+{
+    for (size_t i = 0; i < N_OPTIONAL_FIGS; i++)
+        if (fig_get(h, &optional_figs[i]) != 0 && check_figs(h, NULL, &optional_figs[i], 1, err) < 0)
+            return -1;
+    return 0;
+}
+
+/* The all-gather, all-to-all and point-to-point curves come with their
+ * latencies (figures.collective_latency), and the latencies with a curve. */
+static int check_collectives(const hw_profile *h, kt_err *err)
+{
+    int lat = h->allgather_latency_ns || h->alltoall_latency_ns || h->p2p_latency_ns;
+    int curves = h->allgather.n || h->alltoall.n || h->p2p.n;
+    if (lat && check_figs(h, COLL_GROUP, coll_figs, N_COLL_FIGS, err) < 0)
+        return -1;
+    if (lat == curves && (!curves || (h->allgather.n && h->alltoall.n && h->p2p.n)))
+        return 0;
+    KT_ERROR(err, NULL, 0, 0, "hardware profile '%s': curves allgather, alltoall and p2p and the figures "
+             COLL_GROUP " go together: give all of them or none", h->name);
+    return -1;
 }
 
 /* An NVLink domain is whole nodes (NVL72: 18 trays of 4) or an equal part of
@@ -865,6 +917,7 @@ int hw_check(const hw_profile *h, kt_err *err)
         check_figs(h, NULL, top_figs, N_TOP_FIGS, err) < 0 ||
         check_figs(h, EFF_GROUP, eff_figs, N_EFF_FIGS, err) < 0 ||
         check_figs(h, HOST_GROUP, host_figs, N_HOST_FIGS, err) < 0 || check_curves(h, err) < 0 ||
+        check_collectives(h, err) < 0 || check_optional_figs(h, err) < 0 ||
         check_domain(h, err) < 0)
         return -1;
     return 0;
@@ -893,6 +946,26 @@ static const curve *dtype_curve(const curve *by_dtype, kt_dtype d)
 
 const curve *hw_gemm_curve(const hw_profile *h, kt_dtype d) { return dtype_curve(h->gemm, d); }
 const curve *hw_attn_prefill_curve(const hw_profile *h, kt_dtype d) { return dtype_curve(h->attn_prefill, d); }
+
+/* The head dim of the attention_prefill curves; the optional ones lie one
+ * doubling below (64) and above (256). */
+#define HD_MID 128
+
+void hw_attn_prefill_head_dim(const hw_profile *h, kt_dtype d, int head_dim, const curve **lo, const curve **hi,
+                              double *t)
+{
+    const curve *mid = hw_attn_prefill_curve(h, d);
+    /* The other head dim's curve of the same dtype as mid, never another's. */
+    ptrdiff_t k = mid - h->attn_prefill;
+    const curve *other = head_dim < HD_MID ? &h->attn_prefill_hd64[k] : &h->attn_prefill_hd256[k];
+    double f = head_dim < HD_MID ? log2((double)HD_MID / head_dim) : log2((double)head_dim / HD_MID);
+    *lo = *hi = mid;
+    *t = 0;
+    if (head_dim == HD_MID || head_dim <= 0 || other->n == 0)
+        return;
+    *hi = other;
+    *t = f < 1 ? f : 1;
+}
 
 double hw_stream_efficiency(const hw_profile *h)
 {

@@ -62,6 +62,8 @@ typedef struct hw_profile {
     int64_t small_op_floor_ns; /* shortest GPU time of one small kernel (a norm, an add) */
     int64_t host_step_ns;      /* CPU time per engine iteration the GPU waits on */
     int64_t host_seq_ns;       /* the same, per running sequence */
+    int64_t decode_item_ns;    /* optional (0: not given): GPU time per work item (a sequence's KV head) of a
+                                * paged decode kernel, which bounds it below when contexts are short */
     /* Efficiency curves (curve.h), each point a figure with provenance:
      * GEMM compute by M and prefill attention by sequence length, per
      * operand dtype (n == 0 where none is given: hw_gemm_curve falls back);
@@ -69,12 +71,21 @@ typedef struct hw_profile {
      * bytes one kernel moves; decode attention by KV bytes
      * read; all-reduce bus bandwidth / nvlink_bw by message bytes. */
     curve gemm[DTYPE_COUNT];
-    curve attn_prefill[DTYPE_COUNT];
+    curve attn_prefill[DTYPE_COUNT];           /* head dim 128, and any head dim without the two below */
+    curve attn_prefill_hd64[DTYPE_COUNT];      /* optional: head dim 64 (n == 0 where not given) */
+    curve attn_prefill_hd256[DTYPE_COUNT];     /* optional: head dim 256 */
     curve memory;
     curve small_ops;
     curve attn_decode;
     curve allreduce;
-    double eff_nvlink;         /* achieved / peak NVLink bandwidth in all-reduce */
+    /* Optional (n == 0: not given): all-gather and all-to-all bus bandwidth
+     * and a point-to-point send's bandwidth, / nvlink_bw, by message bytes,
+     * each beside its own latency below; together with the latencies or not
+     * at all. Without them those collectives use eff_nvlink and
+     * nvlink_latency_ns. */
+    curve allgather, alltoall, p2p;
+    int64_t allgather_latency_ns, alltoall_latency_ns, p2p_latency_ns; /* 0 when the curves are not given */
+    double eff_nvlink;         /* achieved / peak NVLink bandwidth of NVLink transfers the profile has no curve for */
     double eff_network;        /* achieved / peak network bandwidth in collectives across nodes */
     double price_usd;          /* purchase price of one GPU (capex) */
     double hourly_usd;         /* rental price per GPU-hour */
@@ -102,6 +113,14 @@ double hw_peak_flops(const hw_profile *h, kt_dtype d);
  * (the bf16 one at least, which every profile must have). */
 const curve *hw_gemm_curve(const hw_profile *h, kt_dtype d);
 const curve *hw_attn_prefill_curve(const hw_profile *h, kt_dtype d);
+/* The two prefill attention curves (dtype d's, as hw_attn_prefill_curve
+ * picks it) that bracket head dimension head_dim among 64, 128 and 256, and
+ * how far between them it lies, linearly in log2 of the head dim: *lo, *hi
+ * and *t such that curve_eval_between(*lo, *hi, *t, x) is the efficiency.
+ * A head dim beyond the curves the profile gives takes the nearest one;
+ * 128, or a profile with the head-dim-128 curve alone, gives it with t = 0. */
+void hw_attn_prefill_head_dim(const hw_profile *h, kt_dtype d, int head_dim, const curve **lo, const curve **hi,
+                              double *t);
 /* HBM efficiency of a long streaming kernel: the memory curve's plateau. */
 double hw_stream_efficiency(const hw_profile *h);
 /* Provenance of a figure by key, or NULL. */
