@@ -98,6 +98,13 @@ size_t kt_dev_free_bytes(void);
 void kt_block_table(int32_t *bt, int batch, int pages_per_seq, int shuffled);
 
 
+struct kt_attn_args;
+/* Sets a->splits and a->tokens_per_split for contexts of up to max_ctx_tokens
+ * from the split kernel's occupancy on this GPU (calib_split_plan); a's
+ * batch, KV heads, group, head dim, dtype and math must be set. Returns 0,
+ * or -1 with err (bench_attn.c). */
+int kt_decode_plan_splits(const kt_bench *b, struct kt_attn_args *a, int max_ctx_tokens, kt_err *err);
+
 /* ---------- the benchmarks (bench_*.c); each returns KT_BENCH_* ---------- */
 int kt_bench_hbm(kt_bench *b, kt_err *err);
 int kt_bench_host(kt_bench *b, kt_err *err);

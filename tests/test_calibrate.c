@@ -11,6 +11,7 @@
 #include "calib_efftab.h"
 #include "calib_fit.h"
 #include "calib_plan.h"
+#include "calib_split.h"
 #include "calib_stats.h"
 #include "calib_write.h"
 #include "hw.h"
@@ -302,6 +303,39 @@ static void test_attn_ref_shuffle_invariant(void)
     CU_ASSERT_EQUAL_FATAL(calib_paged_attn_ref(&s, q, k2, v2, perm, ctx, o2), 0);
     for (size_t i = 0; i < sizeof o1 / sizeof o1[0]; i++)
         CU_ASSERT_DOUBLE_EQUAL(o1[i], o2[i], 0);
+}
+
+
+/* The decode kernel's split grid, worked by hand (calib_split.h's rule) on
+ * an H100's 132 SMs with 4 blocks per SM: one wave is 528 blocks. */
+static void test_split_plan_by_hand(void)
+{
+    int tps = 0;
+    /* Batch 1, 8 KV heads, 128K tokens: floor(528 / 8) = 66 splits;
+     * ceil(131072 / 66) = 1986 tokens, rounded up to 64: 2048; 131072 /
+     * 2048 = 64 splits, 512 blocks: within the wave. */
+    CU_ASSERT_EQUAL(calib_split_plan(1, 8, 131072, 4, 132, 64, &tps), 64);
+    CU_ASSERT_EQUAL(tps, 2048);
+    /* Batch 32: 256 blocks a split; floor(528 / 256) = 2 splits of 2048 at 4096 tokens. */
+    CU_ASSERT_EQUAL(calib_split_plan(32, 8, 4096, 4, 132, 64, &tps), 2);
+    CU_ASSERT_EQUAL(tps, 2048);
+    /* Batch 64: 512 blocks fill all but 16 of the wave: one split, the whole context. */
+    CU_ASSERT_EQUAL(calib_split_plan(64, 8, 4096, 4, 132, 64, &tps), 1);
+    CU_ASSERT_EQUAL(tps, 4096);
+    /* Batch 128: 1024 blocks, over a wave already: one split. */
+    CU_ASSERT_EQUAL(calib_split_plan(128, 8, 1000, 4, 132, 64, &tps), 1);
+    CU_ASSERT_EQUAL(tps, 1024);                            /* ceil(1000 / 64) = 16 tiles */
+    /* A short context: 66 splits wanted, but 100 tokens are two tiles. */
+    CU_ASSERT_EQUAL(calib_split_plan(1, 8, 100, 4, 132, 64, &tps), 2);
+    CU_ASSERT_EQUAL(tps, 64);
+    /* A kernel of which 2 blocks fit per SM halves the wave: 264 / 8 = 33
+     * splits; ceil(131072 / 33) = 3972 -> 4032 (63 tiles); ceil(131072 /
+     * 4032) = 33 splits, 264 blocks. */
+    CU_ASSERT_EQUAL(calib_split_plan(1, 8, 131072, 2, 132, 64, &tps), 33);
+    CU_ASSERT_EQUAL(tps, 4032);
+    /* Occupancy 0 (a query that failed) counts as 1; an empty context as one tile. */
+    CU_ASSERT_EQUAL(calib_split_plan(1, 1, 0, 0, 0, 64, &tps), 1);
+    CU_ASSERT_EQUAL(tps, 64);
 }
 
 /* ---------- SQLite sample store ---------- */
@@ -1212,6 +1246,7 @@ int main(void)
         { "attention reference: by hand", test_attn_ref_by_hand },
         { "attention reference: GQA and edges", test_attn_ref_gqa_and_edges },
         { "attention reference: shuffled = identity", test_attn_ref_shuffle_invariant },
+        { "decode split grid: one wave at the occupancy, by hand", test_split_plan_by_hand },
         { "sample db: round trip through a file", test_db_round_trip },
         { "sample db: empty", test_db_empty },
         { "derive: fixture known answers", test_derive_fixture_known_answers },
