@@ -54,6 +54,18 @@ int kt_bench_init(kt_bench *b, int device, const kt_params *p, calib_db *db, con
                   int64_t run_id, kt_err *err);
 void kt_bench_free(kt_bench *b);
 
+/* Reads the device's clocks, throttle reasons, temperature and power draw
+ * through NVML into *out, labelled bench and phase; -1 (out holding only
+ * the labels) when NVML is not available. */
+int kt_clocks_read(const kt_bench *b, const char *bench, const char *phase, calib_clock_sample *out);
+/* Keeps the GPU streaming from HBM for p->clock_warmup_ms, so that the
+ * clocks have risen to what a loaded GPU runs at before anything is timed. */
+int kt_clocks_warm(kt_bench *b, kt_err *err);
+/* Reads the clocks (kt_clocks_read), prints them, flags throttling, and
+ * stores them in table calib_clocks of the run. Without NVML it says so and
+ * stores nothing. Returns 0, or -1 with err on a database error. */
+int kt_clocks_record(kt_bench *b, const char *bench, const char *phase, kt_err *err);
+
 /* Fills info from the device without a database (validation, --fit-only). */
 int kt_device_info(int device, calib_run_info *info, kt_err *err);
 

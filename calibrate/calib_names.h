@@ -12,6 +12,9 @@
  * host     kv/separate|kv/batched|kv/gather/B=N    blocks               bytes moved
  * peer     ce/uni | ce/bidir | sm/uni              bytes per copy       bytes moved
  * launch   enqueue | gap | eager | sync | graph    kernels (or nodes)   kernels
+ * launch   busy/eager|busy/queued / d=Dus          kernels              kernels
+ *          (n spin kernels of D us each: launched eagerly, or all queued
+ *          behind a spinning kernel first)
  * gemm     bf16|fp8 / n=N/k=K                      M (tokens)           FLOPs (2MNK)
  * decode   fp16|fp8 /page=P/g=G/d=D/b=B/shuffled|identity
  *                                                  context tokens       bytes read
@@ -36,10 +39,15 @@
 #define CALIB_CASE_HBM_TRIAD "triad"
 #define CALIB_CASE_H2D_PINNED "h2d/pinned"
 #define CALIB_CASE_D2H_PINNED "d2h/pinned"
+#define CALIB_CASE_BIDIR_PINNED "bidir/pinned"
 #define CALIB_CASE_PEER_CE "ce/uni"
 #define CALIB_CASE_LAUNCH_EAGER "eager"
 #define CALIB_CASE_LAUNCH_GRAPH "graph"
 #define CALIB_CASE_LAUNCH_GAP "gap"
+#define CALIB_CASE_LAUNCH_SYNC "sync"
+#define CALIB_CASE_LAUNCH_ENQUEUE "enqueue"
+#define CALIB_CASE_LAUNCH_BUSY_EAGER "busy/eager"
+#define CALIB_CASE_LAUNCH_BUSY_QUEUED "busy/queued"
 
 /* Case-name parts the fits filter on. */
 #define CALIB_DTYPE_BF16_PREFIX "bf16/"

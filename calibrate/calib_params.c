@@ -25,6 +25,10 @@ void kt_params_defaults(kt_params *p)
         p->kv_block_bytes[p->n_kv_block_bytes++] = kv_blocks[i];
     p->kv_max_blocks = 1024;
     p->launch_max_kernels = 1024;
+    const int busy_us[] = { 2, 8, 32 };
+    for (size_t i = 0; i < sizeof busy_us / sizeof busy_us[0]; i++)
+        p->launch_busy_us[p->n_launch_busy++] = busy_us[i];
+    p->clock_warmup_ms = 1000;
     snprintf(p->gemm_models, sizeof p->gemm_models, "llama-3.1-8b,llama-3.1-70b");
     p->gemm_max_tokens = 16384;
     p->decode_max_context = 131072;

@@ -22,6 +22,9 @@ typedef struct kt_params {
     int n_kv_block_bytes;
     int kv_max_blocks;         /* 1024 */
     int launch_max_kernels;    /* 1024 */
+    int launch_busy_us[KT_MAX_LIST];       /* kernel durations of the busy launch cases: 2, 8, 32 us */
+    int n_launch_busy;
+    int clock_warmup_ms;       /* load before each benchmark that brings the clocks up: 1000 ms */
     char gemm_models[512];     /* model cards whose GEMM shapes are swept: llama-3.1-8b,llama-3.1-70b */
     int gemm_max_tokens;       /* M = 1 .. this: 16384 */
     int decode_max_context;    /* contexts 512 .. this: 131072 */

@@ -44,6 +44,9 @@
 #define PEER_CASES 3
 #define LAUNCH_CASES 5                          /* enqueue, gap, eager, sync, graph */
 #define LAUNCH_SYNC_CASE 3                      /* the one that synchronizes after each kernel */
+#define LAUNCH_BUSY_CASES 2                     /* busy kernels: eager, queued */
+#define LAUNCH_QUEUE_SPIN_S 10e-6               /* bench_launch.c's spin per queued kernel (SPIN_NS_PER_KERNEL) */
+#define LAUNCH_QUEUE_MARGIN_S 100e-6            /* and its margin (SPIN_MARGIN_NS) */
 #define GEMM_DTYPES 2                           /* bf16, fp8 */
 #define DECODE_MIN_CONTEXT 512
 #define DECODE_TABLE_KINDS 2                    /* shuffled, identity */
@@ -164,6 +167,9 @@ static int plan_peer(const plan_ctx *c, calib_plan_item *it)
     return 0;
 }
 
+/* The plain cases at the base's launch_overhead each; then per busy
+ * duration d, n kernels of d launched eagerly (d + launch each) and queued
+ * (d each, after a spin that lets the host enqueue them all). */
 static int plan_launch(const plan_ctx *c, calib_plan_item *it)
 {
     size_t x[MAX_SWEEP], n = sweep(1, (size_t)c->p->launch_max_kernels, x);
@@ -171,6 +177,13 @@ static int plan_launch(const plan_ctx *c, calib_plan_item *it)
     for (int k = 0; k < LAUNCH_CASES; k++)
         for (size_t i = 0; i < n; i++)
             point(c, it, (double)x[i] * (launch_s + (k == LAUNCH_SYNC_CASE ? PLAN_SYNC_S : 0)));
+    for (int b = 0; b < c->p->n_launch_busy; b++)
+        for (int k = 0; k < LAUNCH_BUSY_CASES; k++)
+            for (size_t i = 0; i < n; i++) {
+                double d = c->p->launch_busy_us[b] * 1e-6, kernels = (double)x[i];
+                point(c, it, k == 0 ? kernels * (d + launch_s)
+                                    : kernels * (d + LAUNCH_QUEUE_SPIN_S) + LAUNCH_QUEUE_MARGIN_S);
+            }
     return 0;
 }
 
@@ -304,7 +317,7 @@ int calib_plan_make(const kt_params *p, const char *const *steps, const hw_profi
         snprintf(it->name, sizeof it->name, "%s", *steps);
         if (plan_steps[i].fn(&c, it) < 0)
             return -1;
-        it->seconds += PLAN_PROCESS_START_S;
+        it->seconds += PLAN_PROCESS_START_S + p->clock_warmup_ms * 1e-3;
         out->seconds += it->seconds;
     }
     return 0;

@@ -54,7 +54,8 @@ typedef struct calib_plan {
  * with sweep parameters p on the GPU that base describes. Each timed call is
  * estimated as the L2 flush (flush bytes at hbm_bandwidth) plus the call at
  * the base's rates and curves plus a fixed call overhead; each step adds a
- * process start (CUDA context, allocations). An estimate, not a bound: it
+ * process start (CUDA context, allocations) and the clock warm-up
+ * (p->clock_warmup_ms). An estimate, not a bound: it
  * says what the sweeps cost on a GPU that performs as its profile says.
  * Returns 0, or -1 with err (an unknown step, a model card). Nothing is kept. */
 int calib_plan_make(const kt_params *p, const char *const *steps, const hw_profile *base, calib_plan *out,

@@ -27,8 +27,8 @@
 #define MAX_DIRS 8
 #define DIR_BUF 8192
 #define PATH_LEN 4096
-/* A profile's header comment: the run's description and three lists. */
-#define COMMENT_LEN (3 * PATH_LEN + 3 * CALIB_LIST_CHARS)
+/* A profile's header comment: the run's description and four lists. */
+#define COMMENT_LEN (3 * PATH_LEN + 4 * CALIB_LIST_CHARS)
 /* Exit status of a measurement whose profile was written from what was
  * measured though some benchmark failed (documented in --help). */
 #define EXIT_PARTIAL 3
@@ -136,6 +136,10 @@ static void usage(FILE *out)
         "  --kv-block-bytes LIST   KV block sizes of the offload pattern (16KiB,64KiB,256KiB)\n"
         "  --kv-max-blocks N       blocks per KV transfer, 1..N (1024)\n"
         "  --launch-max-kernels N  kernels per launch sequence, 1..N (1024)\n"
+        "  --launch-busy-us LIST   durations of the busy kernels whose eager launches are\n"
+        "                          timed against the same kernels queued (2,8,32)\n"
+        "  --clock-warmup-ms N     HBM load before each benchmark that brings the clocks\n"
+        "                          up before its first clock reading (1000; 0: none)\n"
         "  --gemm-models LIST      model cards whose (N, K) shapes are swept\n"
         "                          (llama-3.1-8b,llama-3.1-70b)\n"
         "  --gemm-max-tokens N     GEMM M = 1..N (16384)\n"
@@ -152,7 +156,9 @@ static void usage(FILE *out)
         "  --validate-contexts LIST validation contexts (1024,4096,16384)\n"
         "\n"
         "Fitting:\n"
-        "  --launch-figure eager|graph|gap  launch fit that becomes launch_overhead (eager)\n"
+        "  --launch-figure graph|eager|gap  launch fit that becomes launch_overhead (graph:\n"
+        "                          per node of a CUDA graph replay, what a serving loop\n"
+        "                          that graphs its steps pays; the others are reported)\n"
         "\n"
         "  --help                  this text\n"
         "  --version               the version\n"
@@ -265,7 +271,7 @@ static int parse_launch_figure(const char *s, calib_launch_figure *out)
             *out = (calib_launch_figure)i;
             return 0;
         }
-    fprintf(stderr, "kvtier-calibrate: --launch-figure: expected eager, graph or gap, got '%s'\n", s);
+    fprintf(stderr, "kvtier-calibrate: --launch-figure: expected graph, eager or gap, got '%s'\n", s);
     return -1;
 }
 
@@ -290,6 +296,7 @@ static void apply_quick(kt_params *p)
     p->peer_max_bytes = (size_t)64 << 20;
     p->kv_max_blocks = 64;
     p->launch_max_kernels = 64;
+    p->clock_warmup_ms = 200;
     snprintf(p->gemm_models, sizeof p->gemm_models, "llama-3.1-8b");
     p->gemm_max_tokens = 1024;
     p->decode_max_context = 8192;
@@ -312,7 +319,8 @@ enum {
     OPT_VALIDATE_ONLY, OPT_DEVICE, OPT_CHECK_DEVICE, OPT_BENCH_TIMEOUT, OPT_DRY_RUN, OPT_TABLE, OPT_SAMPLES, OPT_WARMUP, OPT_QUICK, OPT_HBM, OPT_HOST, OPT_PEER,
     OPT_KV_BLOCK, OPT_KV_MAX, OPT_LAUNCH_MAX, OPT_GEMM_MODELS, OPT_GEMM_MAX, OPT_DECODE_MAX, OPT_DECODE_BATCHES,
     OPT_DECODE_KV_HEADS, OPT_DECODE_BYTES, OPT_PREFILL_MAX, OPT_PREFILL_HEADS, OPT_PREFILL_BYTES, OPT_STORAGE_FILE,
-    OPT_STORAGE_MAX, OPT_VALIDATE_BATCHES, OPT_VALIDATE_CONTEXTS, OPT_LAUNCH_FIGURE, OPT_HELP, OPT_VERSION
+    OPT_STORAGE_MAX, OPT_VALIDATE_BATCHES, OPT_VALIDATE_CONTEXTS, OPT_LAUNCH_FIGURE, OPT_LAUNCH_BUSY, OPT_CLOCK_WARMUP,
+    OPT_HELP, OPT_VERSION
 };
 
 static const struct option long_opts[] = {
@@ -343,6 +351,8 @@ static const struct option long_opts[] = {
     { "validate-batches", required_argument, NULL, OPT_VALIDATE_BATCHES },
     { "validate-contexts", required_argument, NULL, OPT_VALIDATE_CONTEXTS },
     { "launch-figure", required_argument, NULL, OPT_LAUNCH_FIGURE },
+    { "launch-busy-us", required_argument, NULL, OPT_LAUNCH_BUSY },
+    { "clock-warmup-ms", required_argument, NULL, OPT_CLOCK_WARMUP },
     { "help", no_argument, NULL, OPT_HELP }, { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 },
 };
@@ -385,6 +395,8 @@ static int take_sweep_option(kt_params *p, int c, const char *a)
     case OPT_KV_BLOCK: return parse_bytes_list("--kv-block-bytes", a, p->kv_block_bytes, &p->n_kv_block_bytes);
     case OPT_KV_MAX: return parse_int("--kv-max-blocks", a, 1, &p->kv_max_blocks);
     case OPT_LAUNCH_MAX: return parse_int("--launch-max-kernels", a, 1, &p->launch_max_kernels);
+    case OPT_LAUNCH_BUSY: return parse_int_list("--launch-busy-us", a, p->launch_busy_us, &p->n_launch_busy);
+    case OPT_CLOCK_WARMUP: return parse_int("--clock-warmup-ms", a, 0, &p->clock_warmup_ms);
     case OPT_GEMM_MODELS: snprintf(p->gemm_models, sizeof p->gemm_models, "%s", a); return 0;
     case OPT_GEMM_MAX: return parse_int("--gemm-max-tokens", a, 1, &p->gemm_max_tokens);
     case OPT_DECODE_MAX: return parse_int("--decode-max-context", a, 512, &p->decode_max_context);
@@ -505,6 +517,12 @@ static void print_figures(const calib_result *r)
         printf("  curves.%-15s %zu points, x %.6g to %.6g, value %.4f to %.4f\n", c->key, c->n, c->pt[0].x,
                c->pt[c->n - 1].x, c->pt[0].eff, c->pt[c->n - 1].eff);
     }
+    for (size_t i = 0; i < r->info.n; i++)
+        printf("  (information) %-28s %8.0f ns  residual %.4f  samples %lld\n", r->info.fig[i].key,
+               r->info.fig[i].value, r->info.fig[i].residual, (long long)r->info.fig[i].samples);
+    if (r->throttled[0])
+        printf("  WARNING: benchmarks that ran throttled (their figures are flagged in the fit table): %s\n",
+               r->throttled);
     if (r->skipped[0])
         printf("  kept from the base (no samples): %s\n", r->skipped);
     if (r->failed[0])
@@ -513,8 +531,18 @@ static void print_figures(const calib_result *r)
         printf("  warnings: %s\n", r->warnings);
 }
 
-/* Writes the fit table: the measured curves' points, then every case's
- * efficiency at every measured x (tab-separated, one header line). */
+/* One row of the fit table; throttled when a benchmark behind it ran so. */
+static void table_row(FILE *f, const calib_result *r, const char *kind, const char *name, const char *benches,
+                      double x, double value, double residual, long long samples)
+{
+    fprintf(f, "%s\t%s\t%.17g\t%.10g\t%.6g\t%lld\t%d\n", kind, name, x, value, residual, samples,
+            calib_result_throttled(r, benches));
+}
+
+/* Writes the fit table: the measured figures (x empty) and informational
+ * ones, the measured curves' points, then every case's efficiency at every
+ * measured x (tab-separated, one header line); the last column is 1 where a
+ * benchmark behind the row ran throttled. */
 static int write_table(const char *path, const calib_result *r, kt_err *err)
 {
     FILE *f = fopen(path, "w");
@@ -522,19 +550,27 @@ static int write_table(const char *path, const calib_result *r, kt_err *err)
         KT_ERROR(err, path, 0, 0, "cannot write the fit table: %s", strerror(errno));
         return -1;
     }
-    fputs("kind\tname\tx\tvalue\tresidual\tsamples\n", f);
+    fputs("kind\tname\tx\tvalue\tresidual\tsamples\tthrottled\n", f);
+    const struct { const char *kind; const calib_figures *figs; } lists[] = { { "figure", &r->figs },
+                                                                              { "info", &r->info } };
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
+        for (size_t i = 0; i < lists[l].figs->n; i++) {
+            const calib_figure *g = &lists[l].figs->fig[i];
+            table_row(f, r, lists[l].kind, g->key, g->benches, 0, g->value, g->residual, (long long)g->samples);
+        }
     for (size_t i = 0; i < r->curves.n; i++)
         for (size_t k = 0; k < r->curves.c[i].n; k++) {
             const calib_pooled *p = &r->curves.c[i].pt[k];
-            fprintf(f, "curve\t%s\t%.17g\t%.10g\t%.6g\t%zu\n", r->curves.c[i].key, p->x, p->eff, p->residual,
-                    p->samples);
+            table_row(f, r, "curve", r->curves.c[i].key, r->curves.c[i].benches, p->x, p->eff, p->residual,
+                      (long long)p->samples);
         }
     const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->sdpa, &r->decode };
     for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)
         for (size_t i = 0; i < tabs[t]->n; i++)
             for (size_t k = 0; k < tabs[t]->curves[i].n; k++)
-                fprintf(f, "%s\t%s\t%.10g\t%.10g\t\t\n", tabs[t]->name, tabs[t]->curves[i].label,
-                        exp(tabs[t]->curves[i].logx[k]), tabs[t]->curves[i].eff[k]);
+                fprintf(f, "%s\t%s\t%.10g\t%.10g\t\t\t%d\n", tabs[t]->name, tabs[t]->curves[i].label,
+                        exp(tabs[t]->curves[i].logx[k]), tabs[t]->curves[i].eff[k],
+                        calib_result_throttled(r, tabs[t]->name));
     if (fclose(f) != 0) {
         KT_ERROR(err, path, 0, 0, "write error: %s", strerror(errno));
         return -1;
@@ -581,6 +617,7 @@ static int fit_and_write(const options *o, calib_db *db, int64_t run, char *out_
                     failures);
         append_list(comment, sizeof comment, "Fits that failed (kept from the base)", r.failed);
         append_list(comment, sizeof comment, "Warnings", r.warnings);
+        append_list(comment, sizeof comment, "Benchmarks that ran throttled (clock samples)", r.throttled);
     }
     calib_write_opts wo = { name, ri.gpu_name, comment, &r.curves, &r };
     if (rc == 0)
@@ -743,9 +780,9 @@ typedef struct bench_job {
     int64_t run_id;
 } bench_job;
 
-/* Runs one job on an initialized device; a failed benchmark rolls its
- * samples back. Returns 0, or -1 with err. */
-static int job_run(const options *o, const bench_job *j, kt_bench *b, kt_err *err)
+/* Runs the job itself; a failed benchmark rolls its samples back.
+ * Returns 0, or -1 with err. */
+static int job_measure(const bench_job *j, kt_bench *b, kt_err *err)
 {
     if (!j->bench) {
         char buf[DIR_BUF];
@@ -754,7 +791,6 @@ static int job_run(const options *o, const bench_job *j, kt_bench *b, kt_err *er
         data_dirs("models", buf, sizeof buf, dirs);
         return kt_validate(b, j->profile, dirs, &med, err);
     }
-    (void)o;
     if (calib_db_begin(b->db, err) < 0)
         return -1;
     if (j->bench->run(b, err) == KT_BENCH_FAILED) {
@@ -762,6 +798,22 @@ static int job_run(const options *o, const bench_job *j, kt_bench *b, kt_err *er
         return -1;
     }
     return calib_db_commit(b->db, err);
+}
+
+/* Runs one job on an initialized device between two clock readings, the
+ * first after a warm-up load; the readings are kept whatever the job did.
+ * Returns 0, or -1 with err. */
+static int job_run(const bench_job *j, const char *name, kt_bench *b, kt_err *err)
+{
+    if (kt_clocks_warm(b, err) < 0 || kt_clocks_record(b, name, "start", err) < 0)
+        return -1;
+    int rc = job_measure(j, b, err);
+    kt_err end_err = { 0 };
+    if (kt_clocks_record(b, name, "end", &end_err) < 0 && rc == 0) {
+        *err = end_err;
+        rc = -1;
+    }
+    return rc;
 }
 
 /* Child: one benchmark in its own CUDA context and database connection.
@@ -778,7 +830,7 @@ static int child_bench(const options *o, const void *arg)
     if (rc == 0) {
         printf("kvtier-calibrate: %s on %s (%d SMs, L2 %.0f B), run %lld in %s\n", name, b.info.gpu_name,
                b.info.sm_count, b.info.l2_bytes, (long long)b.run_id, o->db);
-        rc = job_run(o, j, &b, &err);
+        rc = job_run(j, name, &b, &err);
     }
     if (rc < 0) {
         fprintf(stderr, "kvtier-calibrate: %s failed: ", name);

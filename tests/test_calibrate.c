@@ -338,6 +338,7 @@ static void test_split_plan_by_hand(void)
     CU_ASSERT_EQUAL(tps, 64);
 }
 
+
 /* ---------- SQLite sample store ---------- */
 
 static calib_run_info sample_run(void)
@@ -454,6 +455,45 @@ static void test_db_empty(void)
     calib_db_close(db);
 }
 
+/* NVML's reason bits (nvml.h: idle 0x1, applications clocks 0x2, sw power
+ * cap 0x4, hw slowdown 0x8, sync boost 0x10, sw thermal 0x20, hw thermal
+ * 0x40, power brake 0x80, display 0x100): the caps and slowdowns are
+ * throttling, the rest not; clock samples go through the database. */
+static void test_clocks_reasons_and_store(void)
+{
+    CU_ASSERT_EQUAL(calib_clocks_throttling(0x1 | 0x2 | 0x10 | 0x100), 0u);
+    CU_ASSERT_EQUAL(calib_clocks_throttling(0x1ff), 0x4u | 0x8u | 0x20u | 0x40u | 0x80u);
+    CU_ASSERT_EQUAL(calib_clocks_throttling(0x44), 0x44u);
+    char buf[256];
+    CU_ASSERT_STRING_EQUAL(calib_clocks_reasons_text(0, buf, sizeof buf), "none");
+    CU_ASSERT_STRING_EQUAL(calib_clocks_reasons_text(0x44, buf, sizeof buf), "sw power cap, hw thermal slowdown");
+    CU_ASSERT_STRING_EQUAL(calib_clocks_reasons_text(0x1 | 0x1000, buf, sizeof buf), "gpu idle, other (0x1000)");
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(":memory:", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    calib_run_info ri = sample_run();
+    int64_t run;
+    CU_ASSERT_EQUAL_FATAL(calib_db_add_run(db, &ri, &run, &err), 0);
+    calib_clock_sample a = { "gemm", "start", 1980, 2619, 1980, 2619, 0, 45, 310 };
+    calib_clock_sample b = { "gemm", "end", 1755, 2619, 1980, 2619, 0x4, 71, 699.5 };
+    CU_ASSERT_EQUAL(calib_db_add_clocks(db, run, &a, &err), 0);
+    CU_ASSERT_EQUAL(calib_db_add_clocks(db, run, &b, &err), 0);
+    calib_clock_sample *got;
+    size_t n;
+    CU_ASSERT_EQUAL_FATAL(calib_db_clocks(db, run, &got, &n, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 2u);
+    CU_ASSERT_STRING_EQUAL(got[0].phase, "start");
+    CU_ASSERT_STRING_EQUAL(got[1].bench, "gemm");
+    CU_ASSERT_DOUBLE_EQUAL(got[1].sm_mhz, 1755, 0);
+    CU_ASSERT_EQUAL(got[1].reasons, 0x4u);
+    CU_ASSERT_DOUBLE_EQUAL(got[1].power_w, 699.5, 0);
+    free(got);
+    CU_ASSERT_EQUAL(calib_db_clocks(db, run + 1, &got, &n, &err), 0);
+    CU_ASSERT_EQUAL(n, 0u);
+    free(got);
+    calib_db_close(db);
+}
+
 /* ---------- from the fixture to a profile ---------- */
 
 /* Loads the fixture into a fresh in-memory store and derives run 1 against
@@ -549,10 +589,52 @@ static void test_derive_fixture_known_answers(void)
     /* The medians carry at most ±1% of noise, so fits land within ~1%. */
     ASSERT_REL(hbm->value, 3.0e12, 0.01);
     ASSERT_REL(pcie->value, 50e9, 0.01);                   /* h2d, the slower direction */
-    ASSERT_REL(launch->value, 2500, 0.01);
+    ASSERT_REL(launch->value, 1000, 0.01);                 /* the graph's per node, the default */
     CU_ASSERT_EQUAL(hbm->samples, 13 * 7);
     CU_ASSERT_EQUAL(pcie->samples, 2 * 19 * 7);
     CU_ASSERT_EQUAL(launch->samples, 11 * 7);
+    CU_ASSERT_PTR_NOT_NULL(strstr(launch->source, "launch/graph"));
+    CU_ASSERT_STRING_EQUAL(launch->benches, "launch");
+    CU_ASSERT_PTR_NOT_NULL(strstr(pcie->note, "d2h/pinned"));
+    /* Both directions at once: work 2 x bytes in 12 us + 2 x bytes / 75 GB/s. */
+    const calib_figure *duplex = calib_figure_find(f, "pcie_duplex_bandwidth");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(duplex);
+    ASSERT_REL(duplex->value, 75e9, 0.01);
+    CU_ASSERT_EQUAL(duplex->samples, 19 * 7);
+    CU_ASSERT_PTR_NOT_NULL(strstr(duplex->source, "host/bidir/pinned"));
+    /* 75 GB/s lies between 50 (the slower direction) and 102 (the sum): no warning. */
+    CU_ASSERT_PTR_NULL(strstr(r.warnings, "pcie_duplex_bandwidth"));
+    /* Information only, never in the profile: every plain launch fit, and
+     * the cost exposed while busy, worked from the noise-free busy cases:
+     * 4000 - 2600 = 1400 ns with kernels of 2 us, 32700 - 32700 = 0 with 32 us. */
+    const calib_figure *eager = calib_figure_find(&r.info, "launch.eager");
+    const calib_figure *gap = calib_figure_find(&r.info, "launch.gap");
+    const calib_figure *exp2 = calib_figure_find(&r.info, "launch.exposed/d=2us");
+    const calib_figure *exp32 = calib_figure_find(&r.info, "launch.exposed/d=32us");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(eager);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(gap);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(exp2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(exp32);
+    ASSERT_REL(eager->value, 2500, 0.01);
+    ASSERT_REL(gap->value, 800, 0.01);
+    CU_ASSERT_DOUBLE_EQUAL(exp2->value, 1400, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(exp32->value, 0, 1e-6);
+    CU_ASSERT_EQUAL(exp2->samples, 2 * 11 * 7);
+    CU_ASSERT_PTR_NULL(calib_figure_find(&r.info, "launch.exposed/d=8us"));
+    CU_ASSERT_PTR_NULL(calib_figure_find(f, "launch.eager"));
+    double eager_in_note = 0;
+    const char *at = strstr(launch->note, "eager ");
+    CU_ASSERT(at && sscanf(at, "eager %lf ns", &eager_in_note) == 1);
+    ASSERT_REL(eager_in_note, 2500, 0.01);
+    CU_ASSERT_PTR_NOT_NULL(strstr(launch->note, "exposed while busy (kernels of d=2us) 1400 ns"));
+    /* Clocks: gemm's end reading had a power cap (0x4): flagged; hbm's idle
+     * (0x1) and sync boost (0x10) are not throttling. */
+    CU_ASSERT_STRING_EQUAL(r.throttled_benches, ",gemm,");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.throttled, "gemm (end: sw power cap; SM 1755 of 1980 MHz"));
+    CU_ASSERT_EQUAL(calib_result_throttled(&r, "hbm,gemm"), 1);
+    CU_ASSERT_EQUAL(calib_result_throttled(&r, "gemm"), 1);
+    CU_ASSERT_EQUAL(calib_result_throttled(&r, "hbm"), 0);
+    CU_ASSERT_EQUAL(calib_result_throttled(&r, ""), 0);
     CU_ASSERT(hbm->residual > 0 && hbm->residual < 0.02);
     CU_ASSERT_PTR_NOT_NULL(strstr(hbm->source, "measured on NVIDIA H100 80GB HBM3 (synthetic fixture) 2025-01-15"));
     /* The scalar efficiencies are gone: curves replace them. */
@@ -730,7 +812,7 @@ static void test_derive_prefers_fused_attention(void)
     calib_db_close(db);
 }
 
-/* The launch figure can come from the graphed sequence instead. */
+/* The launch figure can come from the eager sequence instead (then only information). */
 static void test_derive_launch_choice(void)
 {
     kt_err err = { 0 };
@@ -741,12 +823,13 @@ static void test_derive_launch_choice(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(base);
     calib_derive_opts o;
     calib_derive_defaults(&o);
-    o.launch = CALIB_LAUNCH_GRAPH;
+    CU_ASSERT_EQUAL(o.launch, CALIB_LAUNCH_GRAPH);
+    o.launch = CALIB_LAUNCH_EAGER;
     calib_result r;
     CU_ASSERT_EQUAL_FATAL(calib_derive(db, 1, base, &o, &r, &err), 0);
     const calib_figure *launch = calib_figure_find(&r.figs, "launch_overhead");
     CU_ASSERT_PTR_NOT_NULL_FATAL(launch);
-    ASSERT_REL(launch->value, 1000, 0.01);
+    ASSERT_REL(launch->value, 2500, 0.01);
     calib_result_free(&r);
     hw_free(base);
     calib_db_close(db);
@@ -852,7 +935,10 @@ static void test_write_profile_from_fixture(void)
     const calib_figures *f = &r.figs;
     check_measured(h, calib_figure_find(f, "hbm_bandwidth"), h->hbm_bw_Bps, 1e-9);
     check_measured(h, calib_figure_find(f, "pcie_bandwidth"), h->pcie_bw_Bps, 1e-9);
-    check_measured(h, calib_figure_find(f, "launch_overhead"), (double)h->launch_ns, 0.5 / 2500);
+    check_measured(h, calib_figure_find(f, "launch_overhead"), (double)h->launch_ns, 0.5 / 1000);
+    check_measured(h, calib_figure_find(f, "pcie_duplex_bandwidth"), h->pcie_duplex_bw_Bps, 1e-9);
+    ASSERT_REL(h->pcie_duplex_bw_Bps, 75e9, 0.01);
+    ASSERT_REL((double)h->launch_ns, 1000, 0.01);
     check_measured(h, calib_figure_find(f, "hbm_capacity"), h->hbm_bytes, 0);
     check_measured(h, calib_figure_find(f, "sm_count"), h->sm_count, 0);
     check_measured(h, calib_figure_find(f, "l2_cache"), h->l2_bytes, 0);
@@ -901,6 +987,16 @@ static void test_write_profile_from_fixture(void)
     char *argv[] = { (char *)tu_build_path("sim/kvtier"), "run", (char *)tu_path("scenarios/quickstart.yaml"),
                      "--no-db", "--set", set_hw, "--set", "workload.sessions=5", NULL };
     tu_output out = tu_exec(argv);
+    CU_ASSERT_EQUAL(out.rc, 0);
+    if (out.rc != 0)
+        fprintf(stderr, "\n%s\n", out.err);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out.out, "on 1 x h100-sxm.calibrated"));
+    CU_ASSERT_PTR_NULL(strstr(out.out, "requests: 0 completed"));
+    tu_output_free(&out);
+    /* And the tiered scenario, whose DRAM tier's path is built from the
+     * measured PCIe figures (one direction and the duplex total). */
+    argv[2] = (char *)tu_path("scenarios/multiturn-tiers.yaml");
+    out = tu_exec(argv);
     CU_ASSERT_EQUAL(out.rc, 0);
     if (out.rc != 0)
         fprintf(stderr, "\n%s\n", out.err);
@@ -1018,8 +1114,11 @@ static void test_derive_failed_benchmark(void)
 /* HBM over 1 .. 4 MiB is raised to 4 × L2 = 200 MiB on an H100: the
  * arrays 1, 2, .., 128 MiB (8 sizes, 255 MiB together) in 3 cases moving
  * 1, 2 and 3 × the array; launch over 1, 2, 4 kernels in 5 cases, one of
- * them synchronizing after each. 7 samples + 1 warm-up = 8 calls a point,
- * each after a flush of max(2 × 50 MiB, 128 MiB) = 128 MiB. */
+ * them synchronizing after each, then busy kernels of 10 us launched
+ * eagerly (10 us + launch_overhead each) and queued (10 us each after a
+ * spin of 10 us per kernel and 100 us). 7 samples + 1 warm-up = 8 calls a
+ * point, each after a flush of max(2 × 50 MiB, 128 MiB) = 128 MiB; each
+ * step starts a process (5 s) and warms the clocks (250 ms here). */
 static void test_plan_by_hand(void)
 {
     kt_err err = { 0 };
@@ -1033,19 +1132,23 @@ static void test_plan_by_hand(void)
     p.hbm_min_bytes = (size_t)MIB;
     p.hbm_max_bytes = (size_t)(4 * MIB);
     p.launch_max_kernels = 4;
+    p.n_launch_busy = 1;
+    p.launch_busy_us[0] = 10;
+    p.clock_warmup_ms = 250;
     const char *const steps[] = { "hbm", "launch", NULL };
     calib_plan plan;
     CU_ASSERT_EQUAL_FATAL(calib_plan_make(&p, steps, h, &plan, &err), 0);
     CU_ASSERT_EQUAL_FATAL(plan.n, 2u);
-    double flush = 128 * MIB / h->hbm_bw_Bps, per_call = flush + PLAN_CALL_S;
+    double flush = 128 * MIB / h->hbm_bw_Bps, per_call = flush + PLAN_CALL_S, start = PLAN_START_S + 0.25;
     CU_ASSERT_EQUAL(plan.item[0].points, 24u);
     CU_ASSERT_EQUAL(plan.item[0].calls, 192u);
-    double hbm = 192 * per_call + 8 * (1 + 2 + 3) * 255 * MIB / h->hbm_bw_Bps + PLAN_START_S;
+    double hbm = 192 * per_call + 8 * (1 + 2 + 3) * 255 * MIB / h->hbm_bw_Bps + start;
     ASSERT_REL(plan.item[0].seconds, hbm, 1e-9);
-    CU_ASSERT_EQUAL(plan.item[1].points, 15u);
-    CU_ASSERT_EQUAL(plan.item[1].calls, 120u);
+    CU_ASSERT_EQUAL(plan.item[1].points, 15u + 6u);
+    CU_ASSERT_EQUAL(plan.item[1].calls, 168u);
     double launch_s = (double)h->launch_ns * 1e-9;
-    double launch = 120 * per_call + 8 * (5 * 7 * launch_s + 7 * PLAN_SYNC_S) + PLAN_START_S;
+    double busy = 8 * (7 * (10e-6 + launch_s)) + 8 * (7 * (10e-6 + 10e-6) + 3 * 100e-6);
+    double launch = 168 * per_call + 8 * (5 * 7 * launch_s + 7 * PLAN_SYNC_S) + busy + start;
     ASSERT_REL(plan.item[1].seconds, launch, 1e-9);
     ASSERT_REL(plan.seconds, hbm + launch, 1e-9);
 
@@ -1249,6 +1352,7 @@ int main(void)
         { "decode split grid: one wave at the occupancy, by hand", test_split_plan_by_hand },
         { "sample db: round trip through a file", test_db_round_trip },
         { "sample db: empty", test_db_empty },
+        { "clocks: throttle reasons and their store", test_clocks_reasons_and_store },
         { "derive: fixture known answers", test_derive_fixture_known_answers },
         { "derive: launch figure choice", test_derive_launch_choice },
         { "derive: fused attention preferred for prefill", test_derive_prefers_fused_attention },

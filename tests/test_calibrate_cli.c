@@ -57,7 +57,7 @@ static void test_help_lists_every_option(void)
                                  "--decode-kv-heads", "--decode-max-bytes", "--prefill-max-tokens",
                                  "--prefill-heads", "--prefill-scores-bytes", "--storage-file",
                                  "--storage-max-bytes", "--validate-batches", "--validate-contexts",
-                                 "--launch-figure", "--bench-timeout", "--dry-run", "--table", "--help",
+                                 "--launch-figure", "--launch-busy-us", "--clock-warmup-ms", "--bench-timeout", "--dry-run", "--table", "--help",
                                  "--version", NULL };
     for (int i = 0; opts[i]; i++) {
         CU_ASSERT_PTR_NOT_NULL(strstr(out, opts[i]));
@@ -151,19 +151,43 @@ static void test_fit_only_from_fixture(void)
     CU_ASSERT_EQUAL(p->samples, 4 * 7);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "curves.gemm.bf16"));
     hw_free(h);
-    /* The fit table: a header, then the five curves' 15 + 15 + 7 + 9 + 13
-     * points, then every case's points (gemm 5 × 15, prefill 7, decode 4 × 9). */
+    /* The profile's header names the throttled benchmark; so does the log. */
+    FILE *y = fopen(profile, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+    static char yaml[1 << 16];
+    size_t got = fread(yaml, 1, sizeof yaml - 1, y);
+    yaml[got] = '\0';
+    fclose(y);
+    CU_ASSERT_PTR_NOT_NULL(strstr(yaml, "# Benchmarks that ran throttled (clock samples): gemm (end: sw power cap"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "WARNING: benchmarks that ran throttled"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "(information) launch.eager"));
+    /* The fit table: a header; the 8 measured figures (hbm, PCIe one way and
+     * duplex, launch, the 4 device figures) and 5 informational ones (launch
+     * eager, gap, graph, exposed at 2 and 32 us); the five curves' 15 + 15 +
+     * 7 + 9 + 13 points; every case's points (gemm 5 × 15, prefill 7,
+     * decode 4 × 9). Flagged throttled (the fixture's gemm ran under a power
+     * cap): the gemm table's 75 rows, the gemm curves' 30 points and the
+     * memory curve's 13, which pools the GEMMs with the reads. */
     FILE *t = fopen(table, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     char row[4096];
-    int rows = 0, curve_rows = 0;
+    int rows = 0, curve_rows = 0, figure_rows = 0, info_rows = 0, flagged = 0;
     while (fgets(row, sizeof row, t)) {
         rows++;
         curve_rows += strncmp(row, "curve\t", 6) == 0;
+        figure_rows += strncmp(row, "figure\t", 7) == 0;
+        info_rows += strncmp(row, "info\t", 5) == 0;
+        size_t len = strlen(row);
+        flagged += len > 2 && strcmp(row + len - 3, "\t1\n") == 0;
+        if (strncmp(row, "figure\thbm_bandwidth\t", 22) == 0)
+            CU_ASSERT_STRING_EQUAL(row + len - 3, "\t0\n");
     }
     fclose(t);
+    CU_ASSERT_EQUAL(figure_rows, 8);
+    CU_ASSERT_EQUAL(info_rows, 5);
     CU_ASSERT_EQUAL(curve_rows, 15 + 15 + 7 + 9 + 13);
-    CU_ASSERT_EQUAL(rows, 1 + curve_rows + 5 * 15 + 7 + 4 * 9);
+    CU_ASSERT_EQUAL(rows, 1 + 8 + 5 + curve_rows + 5 * 15 + 7 + 4 * 9);
+    CU_ASSERT_EQUAL(flagged, 5 * 15 + 15 + 15 + 13);
     unlink(table);
 
     /* The base is found from the run's GPU name when --base is not given,
