@@ -148,6 +148,21 @@ struct partial_out {
     }
 };
 
+// What one block of the split kernel covers: sequence b, KV head h, tokens
+// [t_begin, t_end) of its context (empty for a split past a short one), its
+// block-table row, and its group's queries.
+struct block_range {
+    int split, h, b, t_begin, t_end;
+    const int32_t *blocks;
+    const __nv_bfloat16 *q;    // [group][head_dim]
+    __device__ explicit block_range(const kt_attn_args &a)
+        : split(blockIdx.x), h(blockIdx.y), b(blockIdx.z), t_begin(split * a.tokens_per_split),
+          t_end(min(a.ctx_len[b], t_begin + a.tokens_per_split)), blocks(a.block_table + (size_t)b * a.max_pages),
+          q(static_cast<const __nv_bfloat16 *>(a.q) + (size_t)b * a.q_stride + (size_t)h * a.group * a.head_dim)
+    {
+    }
+};
+
 // ---------- float path: any group ----------
 
 // Each token's K row is read from shared memory once for all G heads (a pair
@@ -167,16 +182,12 @@ __global__ void __launch_bounds__(THREADS) decode_split_float(kt_attn_args a)
     __shared__ float red_s[L::TOKEN_PARTS][MAX_G][D];
     __shared__ float m_s[MAX_G], l_s[MAX_G], alpha_s[MAX_G];
 
-    const int split = blockIdx.x, h = blockIdx.y, b = blockIdx.z, G = a.group;
-    const int t_begin = split * a.tokens_per_split;
-    const int t_end = min(a.ctx_len[b], t_begin + a.tokens_per_split);
-    const int32_t *blocks = a.block_table + (size_t)b * a.max_pages;
+    const block_range r(a);
+    const int G = a.group;
     const float scale = rsqrtf((float)D);
 
-    const __nv_bfloat16 *q = static_cast<const __nv_bfloat16 *>(a.q) + (size_t)b * a.q_stride +
-                             (size_t)h * G * D;
     for (int i = threadIdx.x; i < G * D; i += THREADS)
-        q_s[i / D][i % D] = __bfloat162float(q[i]) * scale;
+        q_s[i / D][i % D] = __bfloat162float(r.q[i]) * scale;
     if (threadIdx.x < MAX_G) {
         m_s[threadIdx.x] = -INFINITY;
         l_s[threadIdx.x] = 0.f;
@@ -190,9 +201,9 @@ __global__ void __launch_bounds__(THREADS) decode_split_float(kt_attn_args a)
         acc[g] = 0.f;
     __syncthreads();
 
-    for (int t0 = t_begin; t0 < t_end; t0 += TILE) {
-        const int n = min(TILE, t_end - t0);
-        load_tiles<KV, D>(a, blocks, h, t0, n, [&](uint4 kv, uint4 vv, int tk, int vec) {
+    for (int t0 = r.t_begin; t0 < r.t_end; t0 += TILE) {
+        const int n = min(TILE, r.t_end - t0);
+        load_tiles<KV, D>(a, r.blocks, r.h, t0, n, [&](uint4 kv, uint4 vv, int tk, int vec) {
             put_raw_vec(k_s + tk * L::STRIDE + vec * VEC, kv);
             put_raw_vec(v_s + tk * L::STRIDE + vec * VEC, vv);
         });
@@ -246,7 +257,7 @@ __global__ void __launch_bounds__(THREADS) decode_split_float(kt_attn_args a)
         __syncthreads();
     }
 
-    partial_out out(a, b, h, split);
+    partial_out out(a, r.b, r.h, r.split);
 #pragma unroll
     for (int g = 0; g < MAX_G; g++)
         if (g < G)
@@ -296,18 +307,14 @@ __global__ void __launch_bounds__(THREADS) decode_split_tensor(kt_attn_args a)
                   (TILE + FLOAT_PAD) * 4 * MMA % 32 == 0, "wmma alignment");
     __shared__ __align__(32) tc_smem<D> sm;
 
-    const int split = blockIdx.x, h = blockIdx.y, b = blockIdx.z, G = a.group, warp = threadIdx.x / WARP;
-    const int t_begin = split * a.tokens_per_split;
-    const int t_end = min(a.ctx_len[b], t_begin + a.tokens_per_split);
-    const int32_t *blocks = a.block_table + (size_t)b * a.max_pages;
+    const block_range r(a);
+    const int G = a.group, warp = threadIdx.x / WARP;
     const float scale = rsqrtf((float)D);
 
     // Queries as FP16 (BF16 values in [-2, 2) convert exactly but for
     // subnormals); rows G..15 and the padding rows of P stay zero.
-    const __nv_bfloat16 *q = static_cast<const __nv_bfloat16 *>(a.q) + (size_t)b * a.q_stride +
-                             (size_t)h * G * D;
     for (int i = threadIdx.x; i < MMA * D; i += THREADS)
-        sm.q[i / D][i % D] = __float2half(i / D < G ? __bfloat162float(q[i]) : 0.f);
+        sm.q[i / D][i % D] = __float2half(i / D < G ? __bfloat162float(r.q[i]) : 0.f);
     for (int i = threadIdx.x; i < MMA * TILE; i += THREADS)
         sm.p[i / TILE][i % TILE] = __float2half(0.f);
     if (threadIdx.x < MMA) {
@@ -321,9 +328,9 @@ __global__ void __launch_bounds__(THREADS) decode_split_tensor(kt_attn_args a)
         acc[k] = 0.f;
     __syncthreads();
 
-    for (int t0 = t_begin; t0 < t_end; t0 += TILE) {
-        const int n = min(TILE, t_end - t0);
-        load_tiles<KV, D>(a, blocks, h, t0, n, [&](uint4 kv, uint4 vv, int tk, int vec) {
+    for (int t0 = r.t_begin; t0 < r.t_end; t0 += TILE) {
+        const int n = min(TILE, r.t_end - t0);
+        load_tiles<KV, D>(a, r.blocks, r.h, t0, n, [&](uint4 kv, uint4 vv, int tk, int vec) {
             put_half_vec(&sm.ko.k[tk][vec * L::PER_VEC], kv, KV());
             put_half_vec(&sm.v[tk][vec * L::PER_VEC], vv, KV());
         });
@@ -379,7 +386,7 @@ __global__ void __launch_bounds__(THREADS) decode_split_tensor(kt_attn_args a)
         __syncthreads();
     }
 
-    partial_out out(a, b, h, split);
+    partial_out out(a, r.b, r.h, r.split);
 #pragma unroll
     for (int k = 0; k < PER_THREAD; k++) {
         int i = threadIdx.x + k * THREADS;

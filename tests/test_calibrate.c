@@ -307,35 +307,39 @@ static void test_attn_ref_shuffle_invariant(void)
 
 
 /* The decode kernel's split grid, worked by hand (calib_split.h's rule) on
- * an H100's 132 SMs with 4 blocks per SM: one wave is 528 blocks. */
+ * an H100's 132 SMs, mostly with 4 blocks per SM: one wave is 528 blocks. */
 static void test_split_plan_by_hand(void)
 {
-    int tps = 0;
-    /* Batch 1, 8 KV heads, 128K tokens: floor(528 / 8) = 66 splits;
-     * ceil(131072 / 66) = 1986 tokens, rounded up to 64: 2048; 131072 /
-     * 2048 = 64 splits, 512 blocks: within the wave. */
-    CU_ASSERT_EQUAL(calib_split_plan(1, 8, 131072, 4, 132, 64, &tps), 64);
-    CU_ASSERT_EQUAL(tps, 2048);
-    /* Batch 32: 256 blocks a split; floor(528 / 256) = 2 splits of 2048 at 4096 tokens. */
-    CU_ASSERT_EQUAL(calib_split_plan(32, 8, 4096, 4, 132, 64, &tps), 2);
-    CU_ASSERT_EQUAL(tps, 2048);
-    /* Batch 64: 512 blocks fill all but 16 of the wave: one split, the whole context. */
-    CU_ASSERT_EQUAL(calib_split_plan(64, 8, 4096, 4, 132, 64, &tps), 1);
-    CU_ASSERT_EQUAL(tps, 4096);
-    /* Batch 128: 1024 blocks, over a wave already: one split. */
-    CU_ASSERT_EQUAL(calib_split_plan(128, 8, 1000, 4, 132, 64, &tps), 1);
-    CU_ASSERT_EQUAL(tps, 1024);                            /* ceil(1000 / 64) = 16 tiles */
-    /* A short context: 66 splits wanted, but 100 tokens are two tiles. */
-    CU_ASSERT_EQUAL(calib_split_plan(1, 8, 100, 4, 132, 64, &tps), 2);
-    CU_ASSERT_EQUAL(tps, 64);
-    /* A kernel of which 2 blocks fit per SM halves the wave: 264 / 8 = 33
-     * splits; ceil(131072 / 33) = 3972 -> 4032 (63 tiles); ceil(131072 /
-     * 4032) = 33 splits, 264 blocks. */
-    CU_ASSERT_EQUAL(calib_split_plan(1, 8, 131072, 2, 132, 64, &tps), 33);
-    CU_ASSERT_EQUAL(tps, 4032);
-    /* Occupancy 0 (a query that failed) counts as 1; an empty context as one tile. */
-    CU_ASSERT_EQUAL(calib_split_plan(1, 1, 0, 0, 0, 64, &tps), 1);
-    CU_ASSERT_EQUAL(tps, 64);
+    static const struct {
+        int batch, kv_heads, ctx, per_sm, sms;
+        int splits, tokens_per_split;
+    } cases[] = {
+        /* floor(528 / 8) = 66 splits; ceil(131072 / 66) = 1986 tokens, up to
+         * whole tiles of 64: 2048; 131072 / 2048 = 64 splits, 512 blocks. */
+        { 1, 8, 131072, 4, 132, 64, 2048 },
+        /* 256 blocks a split: floor(528 / 256) = 2 splits of 2048. */
+        { 32, 8, 4096, 4, 132, 2, 2048 },
+        /* 512 blocks fill all but 16 of the wave: one split, the whole context. */
+        { 64, 8, 4096, 4, 132, 1, 4096 },
+        /* 1024 blocks, over a wave already: one split of ceil(1000 / 64) = 16 tiles. */
+        { 128, 8, 1000, 4, 132, 1, 1024 },
+        /* 66 splits wanted, but 100 tokens are two tiles. */
+        { 1, 8, 100, 4, 132, 2, 64 },
+        /* 2 blocks per SM halve the wave: 264 / 8 = 33 splits; ceil(131072 /
+         * 33) = 3972 -> 4032 (63 tiles); ceil(131072 / 4032) = 33 splits. */
+        { 1, 8, 131072, 2, 132, 33, 4032 },
+        /* Occupancy 0 (a query that failed) counts as 1; an empty context as one tile. */
+        { 1, 1, 0, 0, 0, 1, 64 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int tps = 0;
+        int splits = calib_split_plan(cases[i].batch, cases[i].kv_heads, cases[i].ctx, cases[i].per_sm,
+                                      cases[i].sms, 64, &tps);
+        CU_ASSERT_EQUAL(splits, cases[i].splits);
+        CU_ASSERT_EQUAL(tps, cases[i].tokens_per_split);
+        if (splits != cases[i].splits || tps != cases[i].tokens_per_split)
+            fprintf(stderr, "\n  case %zu: %d splits of %d tokens\n", i, splits, tps);
+    }
 }
 
 
@@ -365,6 +369,17 @@ static calib_run_info sample_run(void)
     r.mem_clock_max_mhz = 2619;
     r.power_limit_w = 700;
     return r;
+}
+
+/* A private in-memory sample database holding sample_run() as *run. */
+static calib_db *db_with_run(int64_t *run)
+{
+    kt_err err = { 0 };
+    calib_db *db = calib_db_open(":memory:", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    calib_run_info ri = sample_run();
+    CU_ASSERT_EQUAL_FATAL(calib_db_add_run(db, &ri, run, &err), 0);
+    return db;
 }
 
 static void test_db_round_trip(void)
@@ -469,11 +484,8 @@ static void test_clocks_reasons_and_store(void)
     CU_ASSERT_STRING_EQUAL(calib_clocks_reasons_text(0x44, buf, sizeof buf), "sw power cap, hw thermal slowdown");
     CU_ASSERT_STRING_EQUAL(calib_clocks_reasons_text(0x1 | 0x1000, buf, sizeof buf), "gpu idle, other (0x1000)");
     kt_err err = { 0 };
-    calib_db *db = calib_db_open(":memory:", &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
-    calib_run_info ri = sample_run();
     int64_t run;
-    CU_ASSERT_EQUAL_FATAL(calib_db_add_run(db, &ri, &run, &err), 0);
+    calib_db *db = db_with_run(&run);
     calib_clock_sample a = { "gemm", "start", 1980, 2619, 1980, 2619, 0, 45, 310 };
     calib_clock_sample b = { "gemm", "end", 1755, 2619, 1980, 2619, 0x4, 71, 699.5 };
     CU_ASSERT_EQUAL(calib_db_add_clocks(db, run, &a, &err), 0);
@@ -742,11 +754,8 @@ static void test_derive_fixture_known_answers(void)
 static void test_derive_clamps_and_goes_on(void)
 {
     kt_err err = { 0 };
-    calib_db *db = calib_db_open(":memory:", &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
-    calib_run_info ri = sample_run();
     int64_t run;
-    CU_ASSERT_EQUAL_FATAL(calib_db_add_run(db, &ri, &run, &err), 0);
+    calib_db *db = db_with_run(&run);
     hw_profile *base = hw_load(tu_path(base_profile), &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(base);
     /* M = 4096, N = K = 4096: 2·4096³ = 1.374e11 FLOP. At 1.2 × the BF16
@@ -980,29 +989,24 @@ static void test_write_profile_from_fixture(void)
     ASSERT_REL(curve_eval(hw_gemm_curve(h, DTYPE_BF16), 8192), 0.76 * 8192 / 8704, 0.015);
     hw_free(h);
 
-    /* The written profile drives a simulation: the quickstart scenario,
-     * shortened to 5 sessions, on it. */
+    /* The written profile drives a simulation: the quickstart scenario, and
+     * the tiered one whose DRAM tier's path is built from the measured PCIe
+     * figures (one direction and the duplex total), each shortened to 5
+     * sessions. */
     char set_hw[4200];
     snprintf(set_hw, sizeof set_hw, "hardware=%s", path);
-    char *argv[] = { (char *)tu_build_path("sim/kvtier"), "run", (char *)tu_path("scenarios/quickstart.yaml"),
-                     "--no-db", "--set", set_hw, "--set", "workload.sessions=5", NULL };
-    tu_output out = tu_exec(argv);
-    CU_ASSERT_EQUAL(out.rc, 0);
-    if (out.rc != 0)
-        fprintf(stderr, "\n%s\n", out.err);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out.out, "on 1 x h100-sxm.calibrated"));
-    CU_ASSERT_PTR_NULL(strstr(out.out, "requests: 0 completed"));
-    tu_output_free(&out);
-    /* And the tiered scenario, whose DRAM tier's path is built from the
-     * measured PCIe figures (one direction and the duplex total). */
-    argv[2] = (char *)tu_path("scenarios/multiturn-tiers.yaml");
-    out = tu_exec(argv);
-    CU_ASSERT_EQUAL(out.rc, 0);
-    if (out.rc != 0)
-        fprintf(stderr, "\n%s\n", out.err);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out.out, "on 1 x h100-sxm.calibrated"));
-    CU_ASSERT_PTR_NULL(strstr(out.out, "requests: 0 completed"));
-    tu_output_free(&out);
+    const char *const scenarios[] = { "scenarios/quickstart.yaml", "scenarios/multiturn-tiers.yaml" };
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+        char *argv[] = { (char *)tu_build_path("sim/kvtier"), "run", (char *)tu_path(scenarios[i]), "--no-db",
+                         "--set", set_hw, "--set", "workload.sessions=5", NULL };
+        tu_output out = tu_exec(argv);
+        CU_ASSERT_EQUAL(out.rc, 0);
+        if (out.rc != 0)
+            fprintf(stderr, "\n%s: %s\n", scenarios[i], out.err);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out.out, "on 1 x h100-sxm.calibrated"));
+        CU_ASSERT_PTR_NULL(strstr(out.out, "requests: 0 completed"));
+        tu_output_free(&out);
+    }
     unlink(path);
     calib_result_free(&r);
     hw_free(base);

@@ -1,4 +1,5 @@
 /* test_calibrate_cli.c — kvtier-calibrate as a program on a machine without a usable GPU (as in CI): --help, exit 77 with a reason, usage errors, and --fit-only from the recorded fixture to a profile hw_load accepts. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,17 @@ static int run(const char *args, char *out, size_t n)
     out[len] = '\0';
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+
+/* The whole text of the file at path (caller frees), "" when unreadable. */
+static char *read_text(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    char *text = fd >= 0 ? tu_slurp_fd(fd) : calloc(1, 1);
+    if (fd >= 0)
+        close(fd);
+    return text;
 }
 
 /* Whether this machine has a usable GPU, as the program sees it. */
@@ -152,13 +164,10 @@ static void test_fit_only_from_fixture(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "curves.gemm.bf16"));
     hw_free(h);
     /* The profile's header names the throttled benchmark; so does the log. */
-    FILE *y = fopen(profile, "r");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(y);
-    static char yaml[1 << 16];
-    size_t got = fread(yaml, 1, sizeof yaml - 1, y);
-    yaml[got] = '\0';
-    fclose(y);
+    char *yaml = read_text(profile);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(yaml);
     CU_ASSERT_PTR_NOT_NULL(strstr(yaml, "# Benchmarks that ran throttled (clock samples): gemm (end: sw power cap"));
+    free(yaml);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "WARNING: benchmarks that ran throttled"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "(information) launch.eager"));
     /* The fit table: a header; the 8 measured figures (hbm, PCIe one way and
@@ -223,14 +232,11 @@ static void test_fit_only_with_failed_benchmark(void)
         fprintf(stderr, "\n%s\n", out);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "benchmarks that failed: gemm: cublasLtMatmul"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "launch/eager"));
-    FILE *f = fopen(profile, "r");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    static char text[1 << 20];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    text[len] = '\0';
-    fclose(f);
+    char *text = read_text(profile);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "# Benchmarks that failed (what they measure keeps the base's figures): "
                                         "gemm: cublasLtMatmul: CUBLAS_STATUS_EXECUTION_FAILED (synthetic)"));
+    free(text);
     hw_profile *h = hw_load(profile, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
     const hw_provenance *p = hw_provenance_of(h, "curves.gemm.bf16[0]");
