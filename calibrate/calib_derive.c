@@ -314,30 +314,37 @@ static void launch_fit_text(const case_fit *cf, char *buf, size_t n)
              cf->fit.n_points, cf->x_min, cf->x_max);
 }
 
-/* Fits every plain launch case into the information list (as
- * "launch.<case>", ns per kernel) and appends "case X ns" to note. */
-static int launch_info(derive_ctx *c, char *note, size_t n)
+/* Adds a fitted launch case to the information list as "launch.<case>"
+ * (ns per kernel) and "case X ns" to note. */
+static int launch_info_add(derive_ctx *c, const char *case_name, const case_fit *cf, char *note, size_t n)
+{
+    char key[64], what[128], fit[256];
+    snprintf(key, sizeof key, "launch.%s", case_name);
+    snprintf(what, sizeof what, "launch/%s (fitted time per kernel)", case_name);
+    calib_figure *f = fig_add_to(c, &c->out->info, CALIB_BENCH_LAUNCH, key, cf->fit.ns_per_unit, cf->fit.residual,
+                                 cf->samples, what);
+    if (!f)
+        return -1;
+    launch_fit_text(cf, fit, sizeof fit);
+    fig_note(f, "%s", fit);
+    size_t len = strlen(note);
+    snprintf(note + len, n - len, "%s%s %.0f ns", len ? ", " : "", case_name, cf->fit.ns_per_unit);
+    return 0;
+}
+
+/* Fits every plain launch case but the chosen one (fitted by the caller)
+ * into the information list and the note. */
+static int launch_info(derive_ctx *c, const char *chosen, char *note, size_t n)
 {
     static const char *const cases[] = { CALIB_CASE_LAUNCH_EAGER, CALIB_CASE_LAUNCH_GAP, CALIB_CASE_LAUNCH_GRAPH,
                                           CALIB_CASE_LAUNCH_SYNC, CALIB_CASE_LAUNCH_ENQUEUE };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         case_fit cf;
-        int rc = fit_case(c, CALIB_BENCH_LAUNCH, cases[i], &cf);
-        if (rc < 0)
-            return -1;
-        if (rc != CASE_FITTED)
+        if (strcmp(cases[i], chosen) == 0)
             continue;
-        char key[64], what[128], fit[256];
-        snprintf(key, sizeof key, "launch.%s", cases[i]);
-        snprintf(what, sizeof what, "launch/%s (fitted time per kernel)", cases[i]);
-        calib_figure *f = fig_add_to(c, &c->out->info, CALIB_BENCH_LAUNCH, key, cf.fit.ns_per_unit, cf.fit.residual,
-                                     cf.samples, what);
-        if (!f)
+        int rc = fit_case(c, CALIB_BENCH_LAUNCH, cases[i], &cf);
+        if (rc < 0 || (rc == CASE_FITTED && launch_info_add(c, cases[i], &cf, note, n) < 0))
             return -1;
-        launch_fit_text(&cf, fit, sizeof fit);
-        fig_note(f, "%s", fit);
-        size_t len = strlen(note);
-        snprintf(note + len, n - len, "%s%s %.0f ns", len ? ", " : "", cases[i], cf.fit.ns_per_unit);
     }
     return 0;
 }
@@ -398,14 +405,15 @@ static int derive_launch(derive_ctx *c)
 {
     const char *which = launch_case(c->opts->launch);
     char others[768] = "";
-    if (launch_info(c, others, sizeof others) < 0 || launch_exposed(c, others, sizeof others) < 0)
-        return -1;
     case_fit cf;
     int rc = fit_case(c, CALIB_BENCH_LAUNCH, which, &cf);
+    if (rc < 0 || (rc == CASE_FITTED && launch_info_add(c, which, &cf, others, sizeof others) < 0) ||
+        launch_info(c, which, others, sizeof others) < 0 || launch_exposed(c, others, sizeof others) < 0)
+        return -1;
     if (rc != CASE_FITTED) {
         if (rc == CASE_ABSENT)
             skip(c, "launch_overhead");
-        return rc < 0 ? -1 : 0;
+        return 0;
     }
     char what[128], fit[256];
     snprintf(what, sizeof what, "launch/%s (fitted time per kernel of back-to-back launches)", which);
@@ -416,7 +424,7 @@ static int derive_launch(derive_ctx *c)
     launch_fit_text(&cf, fit, sizeof fit);
     fig_note(f, "weighted least-squares fit (weights 1/t^2) of t(n) = latency + n x per_kernel: %s; %lld "
              "samples; the cost model overlaps n x launch_overhead with the step's GPU time; per kernel, for "
-             "information (not in any profile figure): %s", fit, (long long)cf.samples, others[0] ? others : "none");
+             "information (not in any profile figure): %s", fit, (long long)cf.samples, others);
     return 0;
 }
 

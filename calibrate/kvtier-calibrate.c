@@ -539,7 +539,7 @@ static void table_row(FILE *f, const calib_result *r, const char *kind, const ch
             calib_result_throttled(r, benches));
 }
 
-/* Writes the fit table: the measured figures (x empty) and informational
+/* Writes the fit table: the measured figures (x 0) and informational
  * ones, the measured curves' points, then every case's efficiency at every
  * measured x (tab-separated, one header line); the last column is 1 where a
  * benchmark behind the row ran throttled. */
