@@ -127,6 +127,10 @@ int kt_bench_decode(kt_bench *b, kt_err *err);
 int kt_bench_prefill(kt_bench *b, kt_err *err);
 /* cuDNN fused SDPA; KT_BENCH_SKIPPED without cuDNN 9 (bench_sdpa.c). */
 int kt_bench_sdpa(kt_bench *b, kt_err *err);
+/* cuDNN fused SDPA of chunks after a cached prefix (bottom-right causal mask). */
+int kt_bench_sdpa_chunked(kt_bench *b, kt_err *err);
+/* cuDNN fused SDPA decode: one query per sequence, paged KV where cuDNN takes it. */
+int kt_bench_sdpa_decode(kt_bench *b, kt_err *err);
 int kt_bench_storage(kt_bench *b, kt_err *err);
 
 /* The composite validation: one Llama-3.1-8B decoder step at every (batch,

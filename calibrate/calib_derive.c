@@ -34,6 +34,8 @@ void calib_result_free(calib_result *r)
     calib_efftab_free(&r->gemm);
     calib_efftab_free(&r->prefill);
     calib_efftab_free(&r->sdpa);
+    calib_efftab_free(&r->sdpa_chunked);
+    calib_efftab_free(&r->sdpa_decode);
     calib_efftab_free(&r->decode);
 }
 
@@ -616,22 +618,33 @@ static int derive_gemm(derive_ctx *c)
 }
 
 /* attention_prefill.bf16: from cuDNN's fused flash attention when it ran
- * (what serving engines run), else from the unfused kernel, marked as the
- * lower bound on efficiency it is. Both are tabled. */
+ * (what serving engines run) — whole sequences and chunks after a cached
+ * prefix pooled by context length, the x the cost model looks it up by —
+ * else from the unfused kernel, marked as the lower bound on efficiency it
+ * is. All are tabled. */
 static int derive_prefill(derive_ctx *c)
 {
     const char *const bf16[] = { CALIB_DTYPE_BF16_PREFIX, NULL };
-    effpts b = { 0 }, fused = { 0 };
+    effpts b = { 0 }, fused = { 0 }, chunked = { 0 };
     const collect cols[] = { { bf16, 0, &b } }, fused_cols[] = { { bf16, 0, &fused } };
+    const collect chunked_cols[] = { { bf16, 0, &chunked } };
     int rc = build_table(c, CALIB_BENCH_PREFILL, flops_peak, &c->out->prefill, cols, 1);
     if (rc == 0)
         rc = build_table(c, CALIB_BENCH_SDPA, flops_peak, &c->out->sdpa, fused_cols, 1);
+    if (rc == 0)
+        rc = build_table(c, CALIB_BENCH_SDPA_CHUNKED, flops_peak, &c->out->sdpa_chunked, chunked_cols, 1);
+    for (size_t i = 0; rc == 0 && i < chunked.n; i++)
+        rc = effpts_add(&fused, chunked.p[i].x, chunked.p[i].eff, chunked.p[i].samples);
     if (rc == 0 && fused.n > 0)
-        rc = curve_add(c, "attention_prefill.bf16", CALIB_BENCH_SDPA, CURVE_X_TOKENS, &fused,
-                       "sdpa/bf16 (cuDNN fused flash attention, causal; FLOP/s / peak_flops.bf16)",
-                       "causal attention FLOPs per second over the dense BF16 peak by sequence tokens, "
-                       "cuDNN's fused scaled-dot-product attention (the unfused prefill benchmark's "
-                       "table is kept in the sample DB)");
+        rc = curve_add(c, "attention_prefill.bf16",
+                       chunked.n > 0 ? CALIB_BENCH_SDPA "," CALIB_BENCH_SDPA_CHUNKED : CALIB_BENCH_SDPA,
+                       CURVE_X_TOKENS, &fused,
+                       chunked.n > 0 ? "sdpa/bf16 and sdpa-chunked/bf16 (cuDNN fused flash attention, causal, "
+                                       "whole sequences and chunks after a cached prefix; FLOP/s / peak_flops.bf16)"
+                                     : "sdpa/bf16 (cuDNN fused flash attention, causal; FLOP/s / peak_flops.bf16)",
+                       "causal attention FLOPs per second over the dense BF16 peak by context tokens (a chunk's "
+                       "FLOPs count its cached prefix), cuDNN's fused scaled-dot-product attention (the unfused "
+                       "prefill benchmark's table is kept in the sample DB)");
     else if (rc == 0)
         rc = curve_add(c, "attention_prefill.bf16", CALIB_BENCH_PREFILL, CURVE_X_TOKENS, &b,
                        "prefill/bf16 (UPPER BOUND on time: unfused batched GEMMs + softmax writing the "
@@ -640,22 +653,46 @@ static int derive_prefill(derive_ctx *c)
                        "a LOWER BOUND on a fused (FlashAttention) kernel's efficiency");
     free(b.p);
     free(fused.p);
+    free(chunked.p);
     return rc < 0 ? -1 : 0;
 }
 
+/* attention_decode: from cuDNN's fused attention when it ran (paged KV, or
+ * contiguous where cuDNN refused the paged graph), else from the own
+ * kernel, which stays tabled as the cross-check. */
 static int derive_decode(derive_ctx *c)
 {
     const char *const fp16_shuffled[] = { CALIB_DTYPE_FP16_PREFIX, CALIB_DECODE_SHUFFLED, NULL };
-    effpts e = { 0 };
+    const char *const paged[] = { CALIB_SDPA_PAGED, NULL }, *const contiguous[] = { CALIB_SDPA_CONTIGUOUS, NULL };
+    effpts e = { 0 }, lib_paged = { 0 }, lib_contiguous = { 0 };
     const collect cols[] = { { fp16_shuffled, 1, &e } };
+    const collect lib_cols[] = { { paged, 1, &lib_paged }, { contiguous, 1, &lib_contiguous } };
     int rc = build_table(c, CALIB_BENCH_DECODE, hbm_peak, &c->out->decode, cols, 1);
     if (rc == 0)
+        rc = build_table(c, CALIB_BENCH_SDPA_DECODE, hbm_peak, &c->out->sdpa_decode, lib_cols, 2);
+    if (rc == 0 && lib_paged.n > 0)
+        rc = curve_add(c, "attention_decode", CALIB_BENCH_SDPA_DECODE, CURVE_X_BYTES, &lib_paged,
+                       "sdpa-decode (cuDNN fused attention, one query per sequence, paged KV; "
+                       "KV bytes/s / hbm_bandwidth)",
+                       "KV bytes one decode call reads per second over hbm_bandwidth, by those bytes, cuDNN's "
+                       "fused attention through page tables (BF16 and FP16 KV, GQA groups 1-8); the own "
+                       "kernel's table is kept as the cross-check");
+    else if (rc == 0 && lib_contiguous.n > 0)
+        rc = curve_add(c, "attention_decode", CALIB_BENCH_SDPA_DECODE, CURVE_X_BYTES, &lib_contiguous,
+                       "sdpa-decode (cuDNN fused attention, one query per sequence, CONTIGUOUS KV: this "
+                       "cuDNN refused the paged graph; KV bytes/s / hbm_bandwidth)",
+                       "KV bytes one decode call reads per second over hbm_bandwidth, by those bytes, cuDNN's "
+                       "fused attention over contiguous KV (no page-table indirection, so an upper bound on "
+                       "paged efficiency); the own kernel's table is kept as the cross-check");
+    else if (rc == 0)
         rc = curve_add(c, "attention_decode", CALIB_BENCH_DECODE, CURVE_X_BYTES, &e,
                        "decode/fp16 (own paged kernel, shuffled block tables; bytes/s / hbm_bandwidth)",
                        "bytes one paged decode call reads (KV once, queries, outputs, block table) per "
                        "second over hbm_bandwidth, by those bytes; describes kvtier-calibrate's own "
                        "kernel, not FlashInfer's or vLLM's");
     free(e.p);
+    free(lib_paged.p);
+    free(lib_contiguous.p);
     return rc < 0 ? -1 : 0;
 }
 
@@ -802,7 +839,9 @@ int calib_derive(calib_db *db, int64_t run_id, const hw_profile *base, const cal
     memset(out, 0, sizeof *out);
     calib_efftab_init(&out->gemm, "gemm");
     calib_efftab_init(&out->prefill, "prefill");
-    calib_efftab_init(&out->sdpa, "sdpa");
+    calib_efftab_init(&out->sdpa, CALIB_BENCH_SDPA);
+    calib_efftab_init(&out->sdpa_chunked, CALIB_BENCH_SDPA_CHUNKED);
+    calib_efftab_init(&out->sdpa_decode, CALIB_BENCH_SDPA_DECODE);
     calib_efftab_init(&out->decode, "decode");
     calib_derive_opts defaults;
     if (!o) {
@@ -873,7 +912,8 @@ int calib_result_store(calib_db *db, int64_t run_id, const calib_result *r, kt_e
         rc = store_curve(db, run_id, &r->curves.c[i], err);
     if (rc == 0)
         rc = store_table(db, run_id, &r->gemm, err) < 0 || store_table(db, run_id, &r->prefill, err) < 0 ||
-             store_table(db, run_id, &r->sdpa, err) < 0 ||
+             store_table(db, run_id, &r->sdpa, err) < 0 || store_table(db, run_id, &r->sdpa_chunked, err) < 0 ||
+             store_table(db, run_id, &r->sdpa_decode, err) < 0 ||
              store_table(db, run_id, &r->decode, err) < 0 ? -1 : 0;
     if (rc == 0)
         return calib_db_commit(db, err);

@@ -84,6 +84,8 @@ typedef struct calib_result {
     calib_efftab gemm;         /* BF16 and FP8 GEMM efficiency over M, one curve per shape */
     calib_efftab prefill;      /* unfused prefill attention efficiency over sequence length */
     calib_efftab sdpa;         /* cuDNN fused attention efficiency over sequence length */
+    calib_efftab sdpa_chunked; /* the same for chunks after a cached prefix, over context length */
+    calib_efftab sdpa_decode;  /* cuDNN decode bytes/s over HBM bandwidth, over context */
     calib_efftab decode;       /* paged decode bytes/s over HBM bandwidth, over context */
     char skipped[CALIB_LIST_CHARS];  /* figures and curves left as the base has them for lack of samples, ", "-separated */
     char failed[CALIB_LIST_CHARS];   /* figures and curves whose samples could not be fitted, with why, "; "-separated */

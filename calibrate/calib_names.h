@@ -20,6 +20,10 @@
  *                                                  context tokens       bytes read
  * prefill  bf16/h=H/d=D/b=B                        sequence tokens      causal FLOPs
  * sdpa     bf16/h=H/d=D/b=B/causal                 sequence tokens      causal FLOPs
+ * sdpa-chunked  bf16/h=H/d=D/b=B/causal/q=Q        context tokens       causal FLOPs
+ *          (Q new tokens after x - Q cached ones: chunked prefill)
+ * sdpa-decode   bf16|fp16/page=P/g=G/d=D/b=B/paged|contiguous
+ *                                                  context tokens       KV bytes read
  * storage  cufile | pread+memcpy                   bytes per read       bytes moved
  *
  * ns is always the time of one call in nanoseconds (for enqueue: host time).
@@ -32,6 +36,8 @@
 #define CALIB_BENCH_DECODE "decode"
 #define CALIB_BENCH_PREFILL "prefill"
 #define CALIB_BENCH_SDPA "sdpa"
+#define CALIB_BENCH_SDPA_CHUNKED "sdpa-chunked"
+#define CALIB_BENCH_SDPA_DECODE "sdpa-decode"
 #define CALIB_BENCH_STORAGE "storage"
 
 #define CALIB_CASE_HBM_READ "read"
@@ -54,5 +60,7 @@
 #define CALIB_DTYPE_FP16_PREFIX "fp16/"
 #define CALIB_DTYPE_FP8_PREFIX "fp8/"
 #define CALIB_DECODE_SHUFFLED "/shuffled"
+#define CALIB_SDPA_PAGED "/paged"
+#define CALIB_SDPA_CONTIGUOUS "/contiguous"
 
 #endif

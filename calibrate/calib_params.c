@@ -40,6 +40,17 @@ void kt_params_defaults(kt_params *p)
     p->prefill_max_tokens = 16384;
     p->prefill_heads = 32;
     p->prefill_scores_bytes = 4 * GIB;
+    /* Chunk sizes serving engines prefill in: vLLM's V0 default of 512
+     * tokens with chunked prefill, its V1 default max_num_batched_tokens of
+     * 2048 (docs.vllm.ai, "Optimization and Tuning"), SGLang's
+     * chunked_prefill_size of 8192 (docs.sglang.ai, server arguments). */
+    const int chunks[] = { 512, 2048, 8192 };
+    for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++)
+        p->chunk_tokens[p->n_chunk_tokens++] = chunks[i];
+    p->chunk_min_prefix = 1024;
+    p->chunk_max_prefix = 65536;
+    /* vLLM's default KV block size (docs.vllm.ai, engine arguments: --block-size). */
+    p->sdpa_decode_page_tokens = 16;
     p->storage_max_bytes = 1 * GIB;
     const int vb[] = { 1, 8, 32, 64 }, vc[] = { 1024, 4096, 16384 };
     for (size_t i = 0; i < sizeof vb / sizeof vb[0]; i++)
@@ -48,10 +59,20 @@ void kt_params_defaults(kt_params *p)
         p->validate_contexts[p->n_validate_contexts++] = vc[i];
 }
 
-size_t kt_pow2_sweep(size_t lo, size_t hi, size_t *out, size_t cap)
+const kt_sdpa_decode_cfg kt_sdpa_decode_cfgs[] = {
+    { "bf16", 1 }, { "bf16", 4 }, { "bf16", 8 }, { "fp16", 4 },
+};
+const size_t kt_n_sdpa_decode_cfgs = sizeof kt_sdpa_decode_cfgs / sizeof kt_sdpa_decode_cfgs[0];
+
+size_t kt_geometric_sweep(size_t lo, size_t hi, size_t factor, size_t *out, size_t cap)
 {
     size_t n = 0;
-    for (size_t v = lo ? lo : 1; v <= hi && n < cap; v *= 2)
+    for (size_t v = lo ? lo : 1; v <= hi && n < cap; v *= factor)
         out[n++] = v;
     return n;
+}
+
+size_t kt_pow2_sweep(size_t lo, size_t hi, size_t *out, size_t cap)
+{
+    return kt_geometric_sweep(lo, hi, 2, out, cap);
 }

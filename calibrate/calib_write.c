@@ -323,7 +323,7 @@ static int put_curves(write_ctx *w, const conf_node *curves)
 
 static void put_tables(FILE *out, const calib_result *r)
 {
-    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->sdpa, &r->decode };
+    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->sdpa, &r->sdpa_chunked, &r->decode, &r->sdpa_decode };
     fputs("\n# Efficiency tables behind the figures and curves above (measured / peak; interpolated in\n"
           "# log x between points). Full precision: table calib_efficiency of the sample DB.\n", out);
     for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)

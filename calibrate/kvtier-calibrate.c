@@ -69,7 +69,7 @@ typedef struct benchmark {
 static const benchmark benchmarks[] = {
     { "hbm", kt_bench_hbm }, { "host", kt_bench_host }, { "peer", kt_bench_peer }, { "launch", kt_bench_launch },
     { "gemm", kt_bench_gemm }, { "decode", kt_bench_decode }, { "prefill", kt_bench_prefill }, { "sdpa", kt_bench_sdpa },
-    { "storage", kt_bench_storage },
+    { "sdpa-chunked", kt_bench_sdpa_chunked }, { "sdpa-decode", kt_bench_sdpa_decode }, { "storage", kt_bench_storage },
 };
 #define N_BENCHMARKS (sizeof benchmarks / sizeof benchmarks[0])
 
@@ -112,7 +112,8 @@ static void usage(FILE *out)
         "\n"
         "What to run:\n"
         "  --bench LIST            comma-separated, from hbm,host,peer,launch,gemm,decode,\n"
-        "                          prefill,sdpa,storage (default: all; sdpa needs cuDNN 9)\n"
+        "                          prefill,sdpa,sdpa-chunked,sdpa-decode,storage (default:\n"
+        "                          all; the sdpa ones need cuDNN 9)\n"
         "  --validate              then run the composite validation (one Llama-3.1-8B\n"
         "                          decoder step) against the profile just written\n"
         "  --validate-only PATH    run only the validation, against the profile at PATH\n"
@@ -143,12 +144,13 @@ static void usage(FILE *out)
         "  --gemm-models LIST      model cards whose (N, K) shapes are swept\n"
         "                          (llama-3.1-8b,llama-3.1-70b)\n"
         "  --gemm-max-tokens N     GEMM M = 1..N (16384)\n"
-        "  --decode-max-context N  paged decode contexts 512..N (131072)\n"
-        "  --decode-batches LIST   decode batch sizes (1,8,32)\n"
-        "  --decode-kv-heads N     KV heads of the decode benchmark (8)\n"
+        "  --decode-max-context N  paged decode contexts 512..N (131072; sdpa-decode\n"
+        "                          in powers of 4)\n"
+        "  --decode-batches LIST   decode and sdpa-decode batch sizes (1,8,32)\n"
+        "  --decode-kv-heads N     KV heads of decode and sdpa-decode (8)\n"
         "  --decode-max-bytes SIZE K plus V pool cap; larger points are left out (16GiB)\n"
         "  --prefill-max-tokens N  prefill and sdpa sequences 512..N (16384)\n"
-        "  --prefill-heads N       query heads of the prefill and sdpa benchmarks (32)\n"
+        "  --prefill-heads N       query heads of prefill, sdpa and sdpa-chunked (32)\n"
         "  --prefill-scores-bytes SIZE  score matrix budget; heads run in groups (4GiB)\n"
         "  --storage-file PATH     file on the drive under test (storage is skipped without)\n"
         "  --storage-max-bytes SIZE largest read (1GiB)\n"
@@ -255,7 +257,7 @@ static int parse_bench_list(const char *s, int *selected)
             i++;
         if (i == N_BENCHMARKS) {
             fprintf(stderr, "kvtier-calibrate: --bench: unknown benchmark '%s' (known: hbm, host, peer, "
-                    "launch, gemm, decode, prefill, sdpa, storage)\n", tok);
+                    "launch, gemm, decode, prefill, sdpa, sdpa-chunked, sdpa-decode, storage)\n", tok);
             return -1;
         }
         selected[i] = 1;
@@ -298,6 +300,7 @@ static void apply_quick(kt_params *p)
     p->launch_max_kernels = 64;
     p->clock_warmup_ms = 200;
     snprintf(p->gemm_models, sizeof p->gemm_models, "llama-3.1-8b");
+    p->chunk_max_prefix = p->chunk_min_prefix;
     p->gemm_max_tokens = 1024;
     p->decode_max_context = 8192;
     p->n_decode_batches = 2;
@@ -564,7 +567,7 @@ static int write_table(const char *path, const calib_result *r, kt_err *err)
             table_row(f, r, "curve", r->curves.c[i].key, r->curves.c[i].benches, p->x, p->eff, p->residual,
                       (long long)p->samples);
         }
-    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->sdpa, &r->decode };
+    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->sdpa, &r->sdpa_chunked, &r->decode, &r->sdpa_decode };
     for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)
         for (size_t i = 0; i < tabs[t]->n; i++)
             for (size_t k = 0; k < tabs[t]->curves[i].n; k++)
@@ -681,13 +684,13 @@ static int mode_dry_run(const options *o)
     }
     printf("kvtier-calibrate --dry-run: plan on %s (%s); %d samples + %d warm-up calls per point; "
            "one process per step\n", base->name, base_path, o->p.samples, o->p.warmup);
-    printf("  %-9s %8s %12s %12s\n", "step", "points", "timed calls", "estimate");
+    printf("  %-12s %8s %12s %12s\n", "step", "points", "timed calls", "estimate");
     for (size_t i = 0; i < plan.n; i++) {
         const calib_plan_item *it = &plan.item[i];
-        printf("  %-9s %8zu %12zu %10.1f s%s%s\n", it->name, it->points, it->calls, it->seconds,
+        printf("  %-12s %8zu %12zu %10.1f s%s%s\n", it->name, it->points, it->calls, it->seconds,
                it->note[0] ? "  " : "", it->note);
     }
-    printf("  %-9s %8s %12s %10.1f s (%.1f min)\n", "total", "", "", plan.seconds, plan.seconds / 60);
+    printf("  %-12s %8s %12s %10.1f s (%.1f min)\n", "total", "", "", plan.seconds, plan.seconds / 60);
     printf("An estimate from the base profile's rates and curves, a fixed cost per call and a process "
            "start per step; each step is killed after --bench-timeout %d s.\n", o->bench_timeout_s);
     if (plan.seconds > PLAN_TARGET_S)

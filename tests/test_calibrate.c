@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "calib_attn_ref.h"
+#include "calib_attn_work.h"
 #include "calib_db.h"
 #include "calib_derive.h"
 #include "calib_efftab.h"
@@ -785,24 +786,47 @@ static void test_derive_clamps_and_goes_on(void)
     calib_db_close(db);
 }
 
+/* The fixture in an in-memory database and the base profile; NULLs when
+ * either fails. fixture_free frees both and a derived result. */
+static calib_db *fixture_with_base(hw_profile **base, kt_err *err)
+{
+    calib_db *db = calib_db_open(":memory:", err);
+    *base = NULL;
+    if (db && calib_db_exec_file(db, tu_path(fixture), err) == 0 && (*base = hw_load(tu_path(base_profile), err)))
+        return db;
+    calib_db_close(db);
+    return NULL;
+}
+
+static void fixture_free(calib_db *db, hw_profile *base, calib_result *r)
+{
+    calib_result_free(r);
+    hw_free(base);
+    calib_db_close(db);
+}
+
+/* Adds cuDNN whole-sequence samples (32 heads of 128, 2·32·128·n(n+1)
+ * FLOPs) at n = lo .. hi in powers of two, taking eff × the BF16 peak. */
+static void add_fused_prefill(calib_db *db, const hw_profile *base, double lo, double hi, double eff, kt_err *err)
+{
+    for (double n = lo; n <= hi; n *= 2) {
+        double flops = 2.0 * 32 * 128 * n * (n + 1), ns[7];
+        for (int r = 0; r < 7; r++)
+            ns[r] = flops / (eff * hw_peak_flops(base, DTYPE_BF16)) * 1e9;
+        CU_ASSERT_EQUAL(calib_db_add_samples(db, 1, "sdpa", "bf16/h=32/d=128/b=1/causal", n, flops, ns, 7, err), 0);
+    }
+}
+
 /* With cuDNN's fused attention measured, attention_prefill.bf16 comes from
  * it: 32 heads of 128 at n = 512 .. 4096 taking 2·32·128·n(n+1) FLOPs at
  * 0.6 × the BF16 peak give 0.6 at each n; the unfused prefill stays tabled. */
 static void test_derive_prefers_fused_attention(void)
 {
     kt_err err = { 0 };
-    calib_db *db = calib_db_open(":memory:", &err);
+    hw_profile *base;
+    calib_db *db = fixture_with_base(&base, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(db);
-    CU_ASSERT_EQUAL_FATAL(calib_db_exec_file(db, tu_path(fixture), &err), 0);
-    hw_profile *base = hw_load(tu_path(base_profile), &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
-    const double peak = hw_peak_flops(base, DTYPE_BF16);
-    for (double n = 512; n <= 4096; n *= 2) {
-        double flops = 2.0 * 32 * 128 * n * (n + 1), ns[7];
-        for (int r = 0; r < 7; r++)
-            ns[r] = flops / (0.6 * peak) * 1e9;
-        CU_ASSERT_EQUAL(calib_db_add_samples(db, 1, "sdpa", "bf16/h=32/d=128/b=1/causal", n, flops, ns, 7, &err), 0);
-    }
+    add_fused_prefill(db, base, 512, 4096, 0.6, &err);
     calib_result r;
     CU_ASSERT_EQUAL_FATAL(calib_derive(db, 1, base, NULL, &r, &err), 0);
     const calib_curve_fig *pf = calib_curve_fig_find(&r.curves, "attention_prefill.bf16");
@@ -816,9 +840,95 @@ static void test_derive_prefers_fused_attention(void)
     CU_ASSERT_PTR_NULL(strstr(pf->source, "UPPER BOUND"));
     CU_ASSERT_EQUAL(r.sdpa.n, 1u);
     CU_ASSERT_EQUAL(r.prefill.n, 1u);
-    calib_result_free(&r);
-    hw_free(base);
-    calib_db_close(db);
+    fixture_free(db, base, &r);
+}
+
+/* Chunks after a cached prefix join the fused prefill curve at x = context
+ * tokens. Whole sequences of 512 and 1024 at 0.6 × the BF16 peak (32
+ * heads of 128, 2·32·128·n(n+1) FLOPs); chunks of 512 after 3584 and 7680
+ * cached tokens (contexts 4096 and 8192) at 0.5, their FLOPs
+ * 4·32·128·(512·P + 512·513/2) written out here: four points, 0.6, 0.6,
+ * 0.5, 0.5, from both benchmarks, each tabled. */
+static void test_derive_chunked_prefill(void)
+{
+    kt_err err = { 0 };
+    hw_profile *base;
+    calib_db *db = fixture_with_base(&base, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    const double peak = hw_peak_flops(base, DTYPE_BF16);
+    double ns[7];
+    add_fused_prefill(db, base, 512, 1024, 0.6, &err);
+    for (double prefix = 3584; prefix <= 7680; prefix += 4096) {
+        double flops = 4.0 * 32 * 128 * (512 * prefix + 512.0 * 513 / 2);
+        for (int r = 0; r < 7; r++)
+            ns[r] = flops / (0.5 * peak) * 1e9;
+        CU_ASSERT_EQUAL(calib_db_add_samples(db, 1, "sdpa-chunked", "bf16/h=32/d=128/b=1/causal/q=512",
+                                             prefix + 512, flops, ns, 7, &err), 0);
+    }
+    calib_result r;
+    CU_ASSERT_EQUAL_FATAL(calib_derive(db, 1, base, NULL, &r, &err), 0);
+    const calib_curve_fig *pf = calib_curve_fig_find(&r.curves, "attention_prefill.bf16");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pf);
+    CU_ASSERT_EQUAL_FATAL(pf->n, 4u);
+    const double x[] = { 512, 1024, 4096, 8192 }, eff[] = { 0.6, 0.6, 0.5, 0.5 };
+    for (size_t i = 0; i < pf->n; i++) {
+        CU_ASSERT_DOUBLE_EQUAL(pf->pt[i].x, x[i], 0);
+        CU_ASSERT_DOUBLE_EQUAL(pf->pt[i].eff, eff[i], 1e-12);
+    }
+    CU_ASSERT_STRING_EQUAL(pf->benches, "sdpa,sdpa-chunked");
+    CU_ASSERT_PTR_NOT_NULL(strstr(pf->source, "sdpa-chunked"));
+    CU_ASSERT_EQUAL(r.sdpa.n, 1u);
+    CU_ASSERT_EQUAL(r.sdpa_chunked.n, 1u);
+    fixture_free(db, base, &r);
+}
+
+/* Adds cuDNN decode samples of case name at contexts 512 .. 4096 (batch 1,
+ * 8 KV heads of 128, BF16: K and V 2·8·128·2 = 4096 B a token) read at
+ * eff × 3.0 TB/s, the fixture's HBM bandwidth. */
+static void add_cudnn_decode(calib_db *db, const char *name, double eff, kt_err *err)
+{
+    for (double ctx = 512; ctx <= 4096; ctx *= 2) {
+        double bytes = 4096 * ctx, ns[7];
+        for (int r = 0; r < 7; r++)
+            ns[r] = bytes / (eff * 3.0e12) * 1e9;
+        CU_ASSERT_EQUAL(calib_db_add_samples(db, 1, "sdpa-decode", name, ctx, bytes, ns, 7, err), 0);
+    }
+}
+
+/* attention_decode comes from cuDNN's decode when it ran, paged in
+ * preference to contiguous, over the own kernel's fixture points (which
+ * stay tabled): 4 points at KV bytes 2, 4, 8, 16 MiB and the efficiency the
+ * samples were made with (within the ±1 % noise of the fitted HBM
+ * bandwidth it is measured against). Contiguous alone is used, and says
+ * so; neither gives the own kernel's 9 points. */
+static void test_derive_prefers_cudnn_decode(void)
+{
+    const struct { int paged, contiguous; double eff; const char *says; size_t n; } cases[] = {
+        { 1, 1, 0.7, "paged KV", 4 }, { 0, 1, 0.6, "CONTIGUOUS", 4 }, { 0, 0, 0, "own paged kernel", 9 },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        kt_err err = { 0 };
+        hw_profile *base;
+        calib_db *db = fixture_with_base(&base, &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+        if (cases[k].paged)
+            add_cudnn_decode(db, "bf16/page=16/g=4/d=128/b=1/paged", 0.7, &err);
+        if (cases[k].contiguous)
+            add_cudnn_decode(db, "bf16/page=0/g=4/d=128/b=1/contiguous", 0.6, &err);
+        calib_result r;
+        CU_ASSERT_EQUAL_FATAL(calib_derive(db, 1, base, NULL, &r, &err), 0);
+        const calib_curve_fig *d = calib_curve_fig_find(&r.curves, "attention_decode");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        CU_ASSERT_PTR_NOT_NULL(strstr(d->source, cases[k].says));
+        CU_ASSERT_EQUAL_FATAL(d->n, cases[k].n);
+        for (size_t i = 0; cases[k].eff > 0 && i < d->n; i++) {
+            CU_ASSERT_DOUBLE_EQUAL(d->pt[i].x, 4096 * 512 * ldexp(1.0, (int)i), 1e-3);
+            ASSERT_REL(d->pt[i].eff, cases[k].eff, 0.015);
+        }
+        CU_ASSERT_EQUAL(r.decode.n > 0, 1);                          /* the own kernel, tabled */
+        CU_ASSERT_EQUAL(r.sdpa_decode.n, (size_t)(cases[k].paged + cases[k].contiguous));
+        fixture_free(db, base, &r);
+    }
 }
 
 /* The launch figure can come from the eager sequence instead (then only information). */
@@ -1160,13 +1270,64 @@ static void test_plan_by_hand(void)
      * planned to fit in 8 minutes of a lent GPU. */
     kt_params_defaults(&p);
     const char *const all[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "sdpa",
-                                "storage", "validate", NULL };
+                                "sdpa-chunked", "sdpa-decode", "storage", "validate", NULL };
     CU_ASSERT_EQUAL_FATAL(calib_plan_make(&p, all, h, &plan, &err), 0);
-    CU_ASSERT(plan.seconds > 9 * PLAN_START_S && plan.seconds < 8 * 60);
+    CU_ASSERT_EQUAL(plan.n, 12u);
+    CU_ASSERT(plan.seconds > 11 * PLAN_START_S && plan.seconds < 8 * 60);
     const char *const bad[] = { "hbm", "nosuch", NULL };
     CU_ASSERT_EQUAL(calib_plan_make(&p, bad, h, &plan, &err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nosuch"));
     hw_free(h);
+}
+
+/* The cuDNN attention steps' points by hand. Chunks of 512, 2048 and 8192
+ * tokens after prefixes 1024 .. 65536 (7 powers of two): 21 points, 21 ×
+ * (7 + 1) = 168 calls. Decode over contexts 512 · 4^k up to 128K (512,
+ * 2K, 8K, 32K, 128K) with a 1 GiB cap on K plus V (512 MiB each): K of a
+ * point is b × 8 heads × 128 × ctx × 2 B = 2^11 · b · ctx bytes, at most
+ * 2^29, so b · ctx <= 2^18: batch 1 keeps all 5 contexts, batch 8 the 4 up
+ * to 32K, batch 32 the 3 up to 8K; 12 per configuration, × 4 (BF16 at
+ * groups 1, 4, 8 and FP16 at 4) = 48 points, 384 calls. Each point also
+ * builds a cuDNN plan (1 s). */
+static void test_plan_sdpa_steps(void)
+{
+    kt_err err = { 0 };
+    hw_profile *h = hw_load(tu_path(base_profile), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    kt_params p;
+    kt_params_defaults(&p);
+    p.samples = 7;
+    p.warmup = 1;
+    p.decode_max_bytes = (size_t)1024 * MIB;
+    const char *const steps[] = { "sdpa-chunked", "sdpa-decode", NULL };
+    calib_plan plan;
+    CU_ASSERT_EQUAL_FATAL(calib_plan_make(&p, steps, h, &plan, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(plan.n, 2u);
+    CU_ASSERT_EQUAL(plan.item[0].points, 21u);
+    CU_ASSERT_EQUAL(plan.item[0].calls, 168u);
+    CU_ASSERT_EQUAL(plan.item[1].points, 48u);
+    CU_ASSERT_EQUAL(plan.item[1].calls, 384u);
+    CU_ASSERT(plan.item[0].seconds > 21 * 1.0 && plan.item[1].seconds > 48 * 1.0);
+    hw_free(h);
+}
+
+/* The work of one attention call, by hand. Causal with a prefix of 5
+ * before 3 new queries of 2 heads of dim 4: the queries see 6, 7 and 8
+ * keys, 21 pairs, each 2·4 FLOPs in Q·Kᵀ and 2·4 in P·V per head:
+ * 21 × 16 × 2 = 672. Without a prefix, 1 + 2 + 3 = 6 pairs: 192, which is
+ * 2·h·d·n(n+1) = 2·2·4·3·4 of the whole-sequence count. A chunk of 512
+ * after 1536 cached tokens, 32 heads of 128: pairs 512·1536 + 512·513/2 =
+ * 786432 + 131328 = 917760, × 4 · 32 · 128 = 16384: 15,036,579,840 FLOPs.
+ * Decode KV bytes: 2 sequences × 8 heads × 128 × 1000 tokens × 2 B, for K
+ * and V: 8,192,000; FP8 (1 B) halves it. */
+static void test_attn_work(void)
+{
+    CU_ASSERT_DOUBLE_EQUAL(calib_attn_work_causal_flops(2, 4, 3, 5), 672, 0);
+    CU_ASSERT_DOUBLE_EQUAL(calib_attn_work_causal_flops(2, 4, 3, 0), 192, 0);
+    CU_ASSERT_DOUBLE_EQUAL(calib_attn_work_causal_flops(32, 128, 512, 1536), 15036579840.0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(calib_attn_work_causal_flops(32, 128, 0, 1536), 0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(calib_attn_work_decode_kv_bytes(2, 8, 128, 1000, 2), 8192000, 0);
+    CU_ASSERT_DOUBLE_EQUAL(calib_attn_work_decode_kv_bytes(2, 8, 128, 1000, 1), 4096000, 0);
 }
 
 /* The GEMM shapes of Llama-3.1-8B (hidden 4096, 32 heads of 128, 8 KV
@@ -1360,6 +1521,8 @@ int main(void)
         { "derive: fixture known answers", test_derive_fixture_known_answers },
         { "derive: launch figure choice", test_derive_launch_choice },
         { "derive: fused attention preferred for prefill", test_derive_prefers_fused_attention },
+        { "derive: chunks after a prefix join the fused prefill curve", test_derive_chunked_prefill },
+        { "derive: cuDNN decode preferred, paged over contiguous", test_derive_prefers_cudnn_decode },
         { "derive: clamps above 1, goes on past a failed fit", test_derive_clamps_and_goes_on },
         { "write: value formats", test_format_value },
         { "write: calibrated profile loads with hw_load", test_write_profile_from_fixture },
@@ -1368,6 +1531,8 @@ int main(void)
         { "write: a measured dtype the base lacks", test_write_adds_dtype_curve },
         { "plan: points, calls and time by hand", test_plan_by_hand },
         { "plan: GEMM shapes of a model card", test_gemm_shapes },
+        { "plan: cuDNN chunked prefill and decode points by hand", test_plan_sdpa_steps },
+        { "attention work: causal FLOPs with a prefix, decode KV bytes", test_attn_work },
         { "hw: residual and samples keys", test_hw_fit_keys },
         { "hw: hw_check of fit records", test_hw_check_fit_record },
         { NULL, NULL },

@@ -106,8 +106,8 @@ static void test_no_gpu_exits_77(void)
     temp_path(profile, sizeof profile, "yaml");
     unlink(db);
     unlink(profile);
-    const char *const benches[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "sdpa", "storage",
-                                    NULL };
+    const char *const benches[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "sdpa",
+                                    "sdpa-chunked", "sdpa-decode", "storage", NULL };
     for (int i = 0; benches[i]; i++) {
         snprintf(args, sizeof args, "--bench %s --db '%s' --out '%s'", benches[i], db, profile);
         CU_ASSERT_EQUAL(run(args, out, sizeof out), EXIT_SKIP);
@@ -275,7 +275,7 @@ static void test_dry_run(void)
     CU_ASSERT_EQUAL(sscanf(line, " total %lf s", &total), 1);
     CU_ASSERT(total > 0 && total < 8 * 60);
     const char *const steps[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "sdpa",
-                                  "storage", "validate", NULL };
+                                  "sdpa-chunked", "sdpa-decode", "storage", "validate", NULL };
     for (int i = 0; steps[i]; i++) {
         char want[32];
         snprintf(want, sizeof want, "\n  %s ", steps[i]);
