@@ -131,6 +131,13 @@ int kt_bench_sdpa(kt_bench *b, kt_err *err);
 int kt_bench_sdpa_chunked(kt_bench *b, kt_err *err);
 /* cuDNN fused SDPA decode: one query per sequence, paged KV where cuDNN takes it. */
 int kt_bench_sdpa_decode(kt_bench *b, kt_err *err);
+/* Builds one graph of every kind the cuDNN benchmarks time (whole
+ * sequence, each chunk length, each decode configuration paged and
+ * contiguous) up to a finalized operation graph and prints each: the
+ * descriptors and the pattern are checked without a GPU; whether an engine
+ * runs it is learnt when planning on the device. KT_BENCH_OK, SKIPPED
+ * without cuDNN 9, FAILED with err naming the last refused (bench_sdpa.c). */
+int kt_sdpa_check_graphs(const kt_params *p, kt_err *err);
 int kt_bench_storage(kt_bench *b, kt_err *err);
 
 /* The composite validation: one Llama-3.1-8B decoder step at every (batch,

@@ -46,6 +46,13 @@ int kt_bench_sdpa_decode(kt_bench *b, kt_err *err)
     return skipped(CALIB_BENCH_SDPA_DECODE);
 }
 
+int kt_sdpa_check_graphs(const kt_params *p, kt_err *err)
+{
+    (void)p;
+    (void)err;
+    return skipped("cuDNN graphs");
+}
+
 #else
 
 #include <cudnn_graph.h>
@@ -397,16 +404,18 @@ static cudnnBackendDescriptor_t sdpa_keep(graph *g, int64_t *uid, const sdpa_sha
     if (!s->causal && s->page_tokens <= 0)
         return NULL;
     int64_t n = s->q_tokens, m = s->kv_tokens;
-    cudnnBackendDescriptor_t row = scratch(g, uid, s, n, m, CUDNN_DATA_FLOAT, 0);
-    cudnnBackendDescriptor_t col = scratch(g, uid, s, n, m, CUDNN_DATA_FLOAT, 0);
-    pointwise(g, CUDNN_POINTWISE_GEN_INDEX, CUDNN_DATA_FLOAT, 2, scores, NULL, NULL, row);
-    pointwise(g, CUDNN_POINTWISE_GEN_INDEX, CUDNN_DATA_FLOAT, 3, scores, NULL, NULL, col);
+    /* Indices compared with the INT32 sequence lengths are INT32 themselves. */
+    cudnnDataType_t idx = s->page_tokens > 0 ? CUDNN_DATA_INT32 : CUDNN_DATA_FLOAT;
+    cudnnBackendDescriptor_t row = scratch(g, uid, s, n, m, idx, 0);
+    cudnnBackendDescriptor_t col = scratch(g, uid, s, n, m, idx, 0);
+    pointwise(g, CUDNN_POINTWISE_GEN_INDEX, idx, 2, scores, NULL, NULL, row);
+    pointwise(g, CUDNN_POINTWISE_GEN_INDEX, idx, 3, scores, NULL, NULL, col);
     cudnnBackendDescriptor_t keep = NULL;
     if (s->causal) {
         cudnnBackendDescriptor_t diag = row;
         if (m > n) {
-            diag = scratch(g, uid, s, n, m, CUDNN_DATA_FLOAT, 0);
-            pointwise(g, CUDNN_POINTWISE_ADD, CUDNN_DATA_FLOAT, -1, row, scalar(g, UID_DIAG_OFFSET), NULL, diag);
+            diag = scratch(g, uid, s, n, m, idx, 0);
+            pointwise(g, CUDNN_POINTWISE_ADD, idx, -1, row, scalar(g, UID_DIAG_OFFSET), NULL, diag);
         }
         keep = scratch(g, uid, s, n, m, CUDNN_DATA_BOOLEAN, 0);
         pointwise(g, CUDNN_POINTWISE_CMP_GE, CUDNN_DATA_BOOLEAN, -1, diag, col, NULL, keep);
@@ -462,14 +471,24 @@ static void sdpa_graph(graph *g, const sdpa_shape *s)
     matmul(g, p, tv, to);
 }
 
+/* The finalized operation graph of g's operations (owned by g); handle may
+ * be NULL, which is enough to check the descriptors and the pattern
+ * without a GPU (planning needs one). */
+static cudnnBackendDescriptor_t sdpa_op_graph(graph *g, cudnnHandle_t handle)
+{
+    cudnnBackendDescriptor_t og = make(g, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "operation graph");
+    if (handle)
+        set(g, og, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle, "graph handle");
+    set(g, og, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, g->n_ops, g->ops, "graph ops");
+    finish(g, og, "operation graph (cuDNN has no fused engine for this pattern here)");
+    return og;
+}
+
 /* A finalized execution plan for the graph: the first engine configuration
  * of the heuristics (mode A) that builds. */
 static cudnnBackendDescriptor_t sdpa_plan(graph *g, cudnnHandle_t handle, int64_t *workspace_bytes)
 {
-    cudnnBackendDescriptor_t og = make(g, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "operation graph");
-    set(g, og, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle, "graph handle");
-    set(g, og, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, g->n_ops, g->ops, "graph ops");
-    finish(g, og, "operation graph (cuDNN has no fused engine for this pattern here)");
+    cudnnBackendDescriptor_t og = sdpa_op_graph(g, handle);
     cudnnBackendDescriptor_t heur = make(g, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "heuristics");
     cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
     set(g, heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &og, "heur graph");
@@ -729,10 +748,19 @@ int kt_bench_sdpa_chunked(kt_bench *b, kt_err *err)
 /* cuDNN's type and the fill of each KV type of kt_sdpa_decode_cfgs. FP8 KV
  * is left to the own kernel: cuDNN's FP8 forward takes Q, K and V all in
  * FP8 with descale and scale tensors and amax outputs, a different graph. */
-static const struct { const char *name; cudnnDataType_t type; kt_fill_kind fill; } decode_types[] = {
+static const struct decode_type { const char *name; cudnnDataType_t type; kt_fill_kind fill; } decode_types[] = {
     { "bf16", CUDNN_DATA_BFLOAT16, KT_FILL_BF16 }, { "fp16", CUDNN_DATA_HALF, KT_FILL_FP16 },
 };
 #define DECODE_HEAD_DIM KT_SDPA_DECODE_HEAD_DIM
+
+/* The entry of decode_types named name (the last when none is). */
+static const struct decode_type *decode_type(const char *name)
+{
+    size_t t = 0;
+    while (t + 1 < sizeof decode_types / sizeof decode_types[0] && strcmp(decode_types[t].name, name) != 0)
+        t++;
+    return &decode_types[t];
+}
 /* K, V and everything else share the free memory (as bench_attn.c's pools do). */
 #define DECODE_MEMORY_SHARE 3
 #define KV_POOLS 2
@@ -812,9 +840,7 @@ int kt_bench_sdpa_decode(kt_bench *b, kt_err *err)
     size_t filled = 0;         /* decode_types[filled] is in the buffers */
     for (size_t k = 0; rc == KT_BENCH_OK && k < kt_n_sdpa_decode_cfgs; k++) {
         const kt_sdpa_decode_cfg *cfg = &kt_sdpa_decode_cfgs[k];
-        size_t t = 0;
-        while (t + 1 < sizeof decode_types / sizeof decode_types[0] && strcmp(decode_types[t].name, cfg->kv_type))
-            t++;
+        size_t t = (size_t)(decode_type(cfg->kv_type) - decode_types);
         if (t != filled && sdpa_fill(&e.c, q_bytes, (size_t)pool, decode_types[t].fill, b->stream, err) < 0)
             rc = KT_BENCH_FAILED;
         filled = t;
@@ -844,6 +870,59 @@ int kt_bench_sdpa_decode(kt_bench *b, kt_err *err)
     }
     sdpa_env_free(&e);
     return rc;
+}
+
+/* Builds the graph of s up to its operation graph and prints whether cuDNN
+ * finalized it; 0, or -1 with err naming the shape. */
+static int check_shape(const cudnn_api *api, const sdpa_shape *s, const char *label, kt_err *err)
+{
+    graph g = { .api = api, .st = CUDNN_STATUS_SUCCESS };
+    sdpa_graph(&g, s);
+    sdpa_op_graph(&g, NULL);
+    int rc = g.st == CUDNN_STATUS_SUCCESS ? 0 : -1;
+    if (rc == 0)
+        printf("cuDNN graph %-36s finalized\n", label);
+    else
+        printf("cuDNN graph %-36s REFUSED at %s: %s\n", label, g.where, api->error_string(g.st));
+    if (rc < 0)
+        KT_ERROR(err, NULL, 0, 0, "cuDNN refused the %s graph: %s: %s", label, g.where, api->error_string(g.st));
+    graph_free(&g);
+    return rc;
+}
+
+int kt_sdpa_check_graphs(const kt_params *p, kt_err *err)
+{
+    cudnn_api api;
+    char why[512], label[96];
+    if (api_load(&api, why, sizeof why) < 0) {
+        printf("cuDNN graphs: not checked: cuDNN 9 cannot be loaded (%s)\n", why);
+        if (api.lib)
+            dlclose(api.lib);
+        return KT_BENCH_SKIPPED;
+    }
+    int failed = 0, heads = p->prefill_heads;
+    sdpa_shape whole = prefill_shape(heads, MIN_TOKENS, MIN_TOKENS);
+    snprintf(label, sizeof label, "sdpa n=%d", MIN_TOKENS);
+    failed += check_shape(&api, &whole, label, err) < 0;
+    for (int i = 0; i < p->n_chunk_tokens; i++) {
+        sdpa_shape chunk = prefill_shape(heads, p->chunk_tokens[i], (int64_t)p->chunk_min_prefix + p->chunk_tokens[i]);
+        snprintf(label, sizeof label, "sdpa-chunked q=%d prefix=%d", p->chunk_tokens[i], p->chunk_min_prefix);
+        failed += check_shape(&api, &chunk, label, err) < 0;
+    }
+    int64_t ctx = KT_SDPA_DECODE_MIN_CONTEXT, page = p->sdpa_decode_page_tokens, batch = p->decode_batches[0];
+    for (size_t k = 0; k < kt_n_sdpa_decode_cfgs; k++)
+        for (int paged = 1; paged >= 0; paged--) {
+            const kt_sdpa_decode_cfg *cfg = &kt_sdpa_decode_cfgs[k];
+            sdpa_shape s = { .batch = batch, .q_heads = (int64_t)cfg->group * p->decode_kv_heads,
+                             .kv_heads = p->decode_kv_heads, .q_tokens = 1, .kv_tokens = ctx,
+                             .head_dim = DECODE_HEAD_DIM, .io = decode_type(cfg->kv_type)->type,
+                             .page_tokens = paged ? page : 0, .pages = paged ? batch * (ctx / page) : 0 };
+            snprintf(label, sizeof label, "sdpa-decode %s g=%d %s", cfg->kv_type, cfg->group,
+                     paged ? "paged" : "contiguous");
+            failed += check_shape(&api, &s, label, err) < 0;
+        }
+    dlclose(api.lib);
+    return failed ? KT_BENCH_FAILED : KT_BENCH_OK;
 }
 
 #endif

@@ -80,7 +80,7 @@ typedef struct options {
     char out[PATH_LEN], db[PATH_LEN], base[PATH_LEN], name[64], validate_only[PATH_LEN];
     char table[PATH_LEN];      /* fit table (TSV) to write beside the profile, "" for none */
     int selected[N_BENCHMARKS];
-    int device, validate, fit_only, no_profile, check_device;
+    int device, validate, fit_only, no_profile, check_device, check_graphs;
     int bench_timeout_s;       /* per benchmark process */
     int dry_run;
     int64_t run_id;            /* 0: newest */
@@ -119,6 +119,9 @@ static void usage(FILE *out)
         "  --validate-only PATH    run only the validation, against the profile at PATH\n"
         "  --device N              CUDA device (default 0)\n"
         "  --check-device          say whether a usable GPU is present; exit 0 or 77\n"
+        "  --check-graphs          no GPU needed: build every kind of cuDNN attention graph\n"
+        "                          the sdpa benchmarks time to a finalized operation graph;\n"
+        "                          exit 0, 77 without cuDNN 9, 1 when cuDNN refuses one\n"
         "  --bench-timeout S       kill a benchmark's process after S seconds (600); each\n"
         "                          benchmark runs in its own process, so a crash, a hang or\n"
         "                          a CUDA error ends that benchmark only\n"
@@ -319,7 +322,7 @@ static void apply_quick(kt_params *p)
 
 enum {
     OPT_OUT = 256, OPT_DB, OPT_BASE, OPT_NAME, OPT_NO_PROFILE, OPT_FIT_ONLY, OPT_RUN_ID, OPT_BENCH, OPT_VALIDATE,
-    OPT_VALIDATE_ONLY, OPT_DEVICE, OPT_CHECK_DEVICE, OPT_BENCH_TIMEOUT, OPT_DRY_RUN, OPT_TABLE, OPT_SAMPLES, OPT_WARMUP, OPT_QUICK, OPT_HBM, OPT_HOST, OPT_PEER,
+    OPT_VALIDATE_ONLY, OPT_DEVICE, OPT_CHECK_DEVICE, OPT_CHECK_GRAPHS, OPT_BENCH_TIMEOUT, OPT_DRY_RUN, OPT_TABLE, OPT_SAMPLES, OPT_WARMUP, OPT_QUICK, OPT_HBM, OPT_HOST, OPT_PEER,
     OPT_KV_BLOCK, OPT_KV_MAX, OPT_LAUNCH_MAX, OPT_GEMM_MODELS, OPT_GEMM_MAX, OPT_DECODE_MAX, OPT_DECODE_BATCHES,
     OPT_DECODE_KV_HEADS, OPT_DECODE_BYTES, OPT_PREFILL_MAX, OPT_PREFILL_HEADS, OPT_PREFILL_BYTES, OPT_STORAGE_FILE,
     OPT_STORAGE_MAX, OPT_VALIDATE_BATCHES, OPT_VALIDATE_CONTEXTS, OPT_LAUNCH_FIGURE, OPT_LAUNCH_BUSY, OPT_CLOCK_WARMUP,
@@ -333,6 +336,7 @@ static const struct option long_opts[] = {
     { "run-id", required_argument, NULL, OPT_RUN_ID }, { "bench", required_argument, NULL, OPT_BENCH },
     { "validate", no_argument, NULL, OPT_VALIDATE }, { "validate-only", required_argument, NULL, OPT_VALIDATE_ONLY },
     { "device", required_argument, NULL, OPT_DEVICE }, { "check-device", no_argument, NULL, OPT_CHECK_DEVICE },
+    { "check-graphs", no_argument, NULL, OPT_CHECK_GRAPHS },
     { "bench-timeout", required_argument, NULL, OPT_BENCH_TIMEOUT }, { "dry-run", no_argument, NULL, OPT_DRY_RUN },
     { "table", required_argument, NULL, OPT_TABLE },
     { "samples", required_argument, NULL, OPT_SAMPLES }, { "warmup", required_argument, NULL, OPT_WARMUP },
@@ -377,6 +381,7 @@ static int take_run_option(options *o, int c, const char *a)
     case OPT_VALIDATE_ONLY: return set_path(o->validate_only, a);
     case OPT_DEVICE: return parse_int("--device", a, 0, &o->device);
     case OPT_CHECK_DEVICE: o->check_device = 1; return 0;
+    case OPT_CHECK_GRAPHS: o->check_graphs = 1; return 0;
     case OPT_BENCH_TIMEOUT: return parse_int("--bench-timeout", a, 1, &o->bench_timeout_s);
     case OPT_DRY_RUN: o->dry_run = 1; return 0;
     case OPT_TABLE: return set_path(o->table, a);
@@ -964,6 +969,11 @@ int main(int argc, char **argv)
         return mode_dry_run(&o);
     if (o.fit_only)
         return mode_fit_only(&o);
+    if (o.check_graphs) {
+        kt_err err = { 0 };
+        rc = kt_sdpa_check_graphs(&o.p, &err);
+        return rc == KT_BENCH_OK ? EXIT_SUCCESS : rc == KT_BENCH_SKIPPED ? KT_EXIT_SKIP : fail(&err);
+    }
     if (o.check_device) {
         char why[512];
         if (!kt_device_usable(o.device, why, sizeof why)) {

@@ -62,7 +62,7 @@ static void test_help_lists_every_option(void)
     static char out[OUT_MAX];
     CU_ASSERT_EQUAL(run("--help", out, sizeof out), 0);
     const char *const opts[] = { "--out", "--db", "--base", "--name", "--no-profile", "--fit-only", "--run-id",
-                                 "--bench", "--validate", "--validate-only", "--device", "--check-device",
+                                 "--bench", "--validate", "--validate-only", "--device", "--check-device", "--check-graphs",
                                  "--samples", "--warmup", "--quick", "--hbm-bytes", "--host-bytes", "--peer-bytes",
                                  "--kv-block-bytes", "--kv-max-blocks", "--launch-max-kernels", "--gemm-models",
                                  "--gemm-max-tokens", "--decode-max-context", "--decode-batches",
@@ -283,6 +283,37 @@ static void test_dry_run(void)
     }
 }
 
+/* --check-graphs needs no GPU: with cuDNN 9 loadable, cuDNN finalizes an
+ * operation graph of every kind the sdpa benchmarks time (it refuses
+ * inconsistent tensors and operations there): the whole sequence, the
+ * three default chunk lengths, and paged and contiguous decode for BF16 at
+ * groups 1, 4, 8 and FP16 at 4 — 1 + 3 + 4 × 2 = 12 lines, each
+ * "finalized". Without cuDNN it exits 77 and says so. */
+static void test_check_graphs(void)
+{
+    static char out[OUT_MAX];
+    int st = run("--check-graphs", out, sizeof out);
+    if (st == EXIT_SKIP) {
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "cuDNN 9 cannot be loaded"));
+        fprintf(stderr, "\n  (no cuDNN 9 here: the graphs are not checked)\n");
+        return;
+    }
+    CU_ASSERT_EQUAL(st, 0);
+    int lines = 0, finalized = 0;
+    for (const char *l = strstr(out, "cuDNN graph "); l; l = strstr(l + 1, "cuDNN graph ")) {
+        lines++;
+        const char *eol = strchr(l, '\n');
+        const char *f = strstr(l, "finalized");
+        finalized += f && (!eol || f < eol);
+    }
+    CU_ASSERT_EQUAL(lines, 12);
+    CU_ASSERT_EQUAL(finalized, 12);
+    const char *const kinds[] = { "sdpa n=512", "sdpa-chunked q=8192 prefix=1024", "sdpa-decode bf16 g=8 paged",
+                                  "sdpa-decode fp16 g=4 contiguous", NULL };
+    for (int i = 0; kinds[i]; i++)
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, kinds[i]));
+}
+
 int main(void)
 {
     const tu_test tests[] = {
@@ -292,6 +323,7 @@ int main(void)
         { "--fit-only from the fixture", test_fit_only_from_fixture },
         { "--fit-only with a failed benchmark", test_fit_only_with_failed_benchmark },
         { "--dry-run: the plan without a GPU", test_dry_run },
+        { "--check-graphs: cuDNN finalizes every graph kind, no GPU", test_check_graphs },
         { NULL, NULL },
     };
     return tu_run("calibrate-cli", tests);
