@@ -900,7 +900,8 @@ static void add_cudnn_decode(calib_db *db, const char *name, double eff, kt_err 
  * stay tabled): 4 points at KV bytes 2, 4, 8, 16 MiB and the efficiency the
  * samples were made with (within the ±1 % noise of the fitted HBM
  * bandwidth it is measured against). Contiguous alone is used, and says
- * so; neither gives the own kernel's 9 points. */
+ * so; neither gives the own kernel's 9 points. The profile written from
+ * each loads with those points, measured, its source naming the choice. */
 static void test_derive_prefers_cudnn_decode(void)
 {
     const struct { int paged, contiguous; double eff; const char *says; size_t n; } cases[] = {
@@ -927,6 +928,24 @@ static void test_derive_prefers_cudnn_decode(void)
         }
         CU_ASSERT_EQUAL(r.decode.n > 0, 1);                          /* the own kernel, tabled */
         CU_ASSERT_EQUAL(r.sdpa_decode.n, (size_t)(cases[k].paged + cases[k].contiguous));
+        /* The written profile carries the chosen points, measured. */
+        char path[4096];
+        temp_path(path, sizeof path, "decode");
+        calib_write_opts o = { "h100-sxm.calibrated", NULL, NULL, &r.curves, &r };
+        CU_ASSERT_EQUAL_FATAL(calib_write_profile_file(tu_path(base_profile), &r.figs, &o, path, &err), 0);
+        hw_profile *h = hw_load(path, &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+        CU_ASSERT_EQUAL_FATAL(h->attn_decode.n, (int)cases[k].n);
+        for (int i = 0; cases[k].eff > 0 && i < h->attn_decode.n; i++) {
+            CU_ASSERT_DOUBLE_EQUAL(h->attn_decode.x[i], 4096 * 512 * ldexp(1.0, i), 0.5);
+            ASSERT_REL(h->attn_decode.y[i], cases[k].eff, 0.015);
+        }
+        const hw_provenance *pv = hw_provenance_of(h, "curves.attention_decode[0]");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(pv);
+        CU_ASSERT_EQUAL(pv->status, HW_MEASURED);
+        CU_ASSERT_PTR_NOT_NULL(strstr(pv->source, cases[k].says));
+        hw_free(h);
+        unlink(path);
         fixture_free(db, base, &r);
     }
 }
