@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench.h"
 #include "calib_attn_work.h"
@@ -611,7 +612,24 @@ typedef struct sdpa_env {
     cudnn_api api;
     sdpa_ctx c;
     double *ns;
+    struct timespec start;     /* when the benchmark began (sweep budget) */
+    int stopped;               /* the budget ran out: no new point */
 } sdpa_env;
+
+/* Whether the sweep may start another point: not once p->sweep_budget_s
+ * has passed since the benchmark began (said once; what was measured stays). */
+static int sdpa_env_go_on(sdpa_env *e, const kt_params *p, const char *bench)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double elapsed_s = (double)(now.tv_sec - e->start.tv_sec) + (double)(now.tv_nsec - e->start.tv_nsec) * 1e-9;
+    if (!e->stopped && p->sweep_budget_s > 0 && elapsed_s > p->sweep_budget_s) {
+        e->stopped = 1;
+        printf("%s: %.0f s spent, the sweep budget (%.0f s of --bench-timeout): the remaining points are left "
+               "out\n", bench, elapsed_s, p->sweep_budget_s);
+    }
+    return !e->stopped;
+}
 
 /* KT_BENCH_OK with env ready, KT_BENCH_SKIPPED (why printed) without
  * cuDNN 9, KT_BENCH_FAILED with err. sdpa_env_free either way. */
@@ -619,6 +637,7 @@ static int sdpa_env_init(sdpa_env *e, kt_bench *b, const char *bench, int64_t he
 {
     char why[512];
     memset(e, 0, sizeof *e);
+    clock_gettime(CLOCK_MONOTONIC, &e->start);
     if (api_load(&e->api, why, sizeof why) < 0) {
         printf("%s: skipped: cuDNN 9 cannot be loaded (%s)\n", bench, why);
         return KT_BENCH_SKIPPED;
@@ -699,7 +718,7 @@ int kt_bench_sdpa(kt_bench *b, kt_err *err)
     snprintf(name, sizeof name, "bf16/h=%d/d=%d/b=1/causal", heads, HEAD_DIM);
     size_t lens[MAX_SWEEP];
     size_t n = kt_pow2_sweep(MIN_TOKENS, max_n, lens, MAX_SWEEP);
-    for (size_t i = 0; rc == KT_BENCH_OK && i < n; i++) {
+    for (size_t i = 0; rc == KT_BENCH_OK && i < n && sdpa_env_go_on(&e, b->p, CALIB_BENCH_SDPA); i++) {
         sdpa_shape s = prefill_shape(heads, (int64_t)lens[i], (int64_t)lens[i]);
         double flops = calib_attn_work_causal_flops(heads, HEAD_DIM, (int64_t)lens[i], 0);
         if (sdpa_point(b, &e.c, &s, CALIB_BENCH_SDPA, name, (double)lens[i], flops, "FLOP", e.ns, err) != 0)
@@ -733,7 +752,7 @@ int kt_bench_sdpa_chunked(kt_bench *b, kt_err *err)
         int64_t q = p->chunk_tokens[qi];
         char name[96];
         snprintf(name, sizeof name, "bf16/h=%d/d=%d/b=1/causal/q=%lld", heads, HEAD_DIM, (long long)q);
-        for (size_t i = 0; rc == KT_BENCH_OK && i < n; i++) {
+        for (size_t i = 0; rc == KT_BENCH_OK && i < n && sdpa_env_go_on(&e, p, bench); i++) {
             int64_t ctx = (int64_t)prefixes[i] + q;
             sdpa_shape s = prefill_shape(heads, q, ctx);
             double flops = calib_attn_work_causal_flops(heads, HEAD_DIM, q, (int64_t)prefixes[i]);
@@ -845,7 +864,7 @@ int kt_bench_sdpa_decode(kt_bench *b, kt_err *err)
             rc = KT_BENCH_FAILED;
         filled = t;
         for (int bi = 0; rc == KT_BENCH_OK && bi < p->n_decode_batches; bi++)
-            for (size_t i = 0; rc == KT_BENCH_OK && i < n; i++) {
+            for (size_t i = 0; rc == KT_BENCH_OK && i < n && sdpa_env_go_on(&e, p, bench); i++) {
                 int batch = p->decode_batches[bi];
                 int64_t ctx = (int64_t)ctxs[i];
                 double kv = calib_attn_work_decode_kv_bytes(batch, p->decode_kv_heads, DECODE_HEAD_DIM, ctx,

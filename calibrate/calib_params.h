@@ -39,6 +39,8 @@ typedef struct kt_params {
     int n_chunk_tokens;
     int chunk_min_prefix, chunk_max_prefix;    /* cached prefixes before a chunk: 1024 .. 65536 */
     int sdpa_decode_page_tokens;           /* sdpa-decode page size: 16 */
+    double sweep_budget_s;     /* the cuDNN benchmarks start no point after this long (0: no limit; the
+                                * program sets it from --bench-timeout) */
     char storage_file[1024];   /* file the storage benchmark reads ("" skips it) */
     size_t storage_max_bytes;  /* 1 GiB */
     int validate_batches[KT_MAX_LIST];     /* 1, 8, 32, 64 */

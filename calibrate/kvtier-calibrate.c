@@ -424,6 +424,12 @@ static int take_sweep_option(kt_params *p, int c, const char *a)
     }
 }
 
+/* The share of --bench-timeout after which a benchmark that builds a plan
+ * per shape starts no new point: the rest leaves room for the point in
+ * progress and the teardown, so that a slow build shortens the sweep
+ * instead of having the process killed and its samples lost. */
+#define SWEEP_BUDGET_SHARE 0.8
+
 static void options_defaults(options *o, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
@@ -471,6 +477,7 @@ static int parse_options(options *o, int argc, char **argv)
         fprintf(stderr, "kvtier-calibrate: unexpected argument '%s' (see --help)\n", argv[optind]);
         return EXIT_USAGE;
     }
+    o->p.sweep_budget_s = SWEEP_BUDGET_SHARE * o->bench_timeout_s;
     return PARSE_GO_ON;
 }
 
