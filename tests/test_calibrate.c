@@ -882,6 +882,21 @@ static void test_derive_chunked_prefill(void)
     fixture_free(db, base, &r);
 }
 
+/* Writes the profile of r (on the base profile) to a new temporary file,
+ * named in path, and loads it; NULL (reported) when either fails. The
+ * caller frees the profile and removes the file. */
+static hw_profile *write_and_load(const calib_result *r, const char *tag, char *path, size_t n)
+{
+    kt_err err = { 0 };
+    temp_path(path, n, tag);
+    calib_write_opts o = { "h100-sxm.calibrated", NULL, NULL, &r->curves, r };
+    hw_profile *h = calib_write_profile_file(tu_path(base_profile), &r->figs, &o, path, &err) == 0
+                    ? hw_load(path, &err) : NULL;
+    if (!h)
+        kt_err_print(&err, stderr);
+    return h;
+}
+
 /* Adds cuDNN decode samples of case name at contexts 512 .. 4096 (batch 1,
  * 8 KV heads of 128, BF16: K and V 2·8·128·2 = 4096 B a token) read at
  * eff × 3.0 TB/s, the fixture's HBM bandwidth. */
@@ -930,10 +945,7 @@ static void test_derive_prefers_cudnn_decode(void)
         CU_ASSERT_EQUAL(r.sdpa_decode.n, (size_t)(cases[k].paged + cases[k].contiguous));
         /* The written profile carries the chosen points, measured. */
         char path[4096];
-        temp_path(path, sizeof path, "decode");
-        calib_write_opts o = { "h100-sxm.calibrated", NULL, NULL, &r.curves, &r };
-        CU_ASSERT_EQUAL_FATAL(calib_write_profile_file(tu_path(base_profile), &r.figs, &o, path, &err), 0);
-        hw_profile *h = hw_load(path, &err);
+        hw_profile *h = write_and_load(&r, "decode", path, sizeof path);
         CU_ASSERT_PTR_NOT_NULL_FATAL(h);
         CU_ASSERT_EQUAL_FATAL(h->attn_decode.n, (int)cases[k].n);
         for (int i = 0; cases[k].eff > 0 && i < h->attn_decode.n; i++) {
@@ -1215,10 +1227,7 @@ static void test_derive_failed_benchmark(void)
 
     /* The profile: gemm curves and launch_overhead are the base's. */
     char path[4096];
-    temp_path(path, sizeof path, "failed");
-    calib_write_opts o = { "h100-sxm.calibrated", NULL, NULL, &r.curves, &r };
-    CU_ASSERT_EQUAL(calib_write_profile_file(tu_path(base_profile), &r.figs, &o, path, &err), 0);
-    hw_profile *h = hw_load(path, &err);
+    hw_profile *h = write_and_load(&r, "failed", path, sizeof path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
     check_copied_curve(h, base, &h->gemm[DTYPE_BF16], &base->gemm[DTYPE_BF16], "gemm.bf16");
     check_copied_curve(h, base, &h->gemm[DTYPE_FP8], &base->gemm[DTYPE_FP8], "gemm.fp8");
