@@ -40,10 +40,11 @@ void kt_params_defaults(kt_params *p)
     p->prefill_max_tokens = 16384;
     p->prefill_heads = 32;
     p->prefill_scores_bytes = 4 * GIB;
-    /* Chunk sizes serving engines prefill in: vLLM's V0 default of 512
-     * tokens with chunked prefill, its V1 default max_num_batched_tokens of
-     * 2048 (docs.vllm.ai, "Optimization and Tuning"), SGLang's
-     * chunked_prefill_size of 8192 (docs.sglang.ai, server arguments). */
+    /* Chunk sizes serving engines prefill in: vLLM's default
+     * max_num_batched_tokens of 512 with chunked prefill (its chunked
+     * prefill documentation, vllm-project/vllm pull request 4580), SGLang's
+     * default chunked_prefill_size of 8192 (docs.sglang.ai, server
+     * arguments), and 2048 between them. */
     const int chunks[] = { 512, 2048, 8192 };
     for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++)
         p->chunk_tokens[p->n_chunk_tokens++] = chunks[i];
