@@ -54,6 +54,18 @@ int kt_bench_init(kt_bench *b, int device, const kt_params *p, calib_db *db, con
                   int64_t run_id, kt_err *err);
 void kt_bench_free(kt_bench *b);
 
+/* Reads the device's clocks, throttle reasons, temperature and power draw
+ * through NVML into *out, labelled bench and phase; -1 (out holding only
+ * the labels) when NVML is not available. */
+int kt_clocks_read(const kt_bench *b, const char *bench, const char *phase, calib_clock_sample *out);
+/* Keeps the GPU streaming from HBM for p->clock_warmup_ms, so that the
+ * clocks have risen to what a loaded GPU runs at before anything is timed. */
+int kt_clocks_warm(kt_bench *b, kt_err *err);
+/* Reads the clocks (kt_clocks_read), prints them, flags throttling, and
+ * stores them in table calib_clocks of the run. Without NVML it says so and
+ * stores nothing. Returns 0, or -1 with err on a database error. */
+int kt_clocks_record(kt_bench *b, const char *bench, const char *phase, kt_err *err);
+
 /* Fills info from the device without a database (validation, --fit-only). */
 int kt_device_info(int device, calib_run_info *info, kt_err *err);
 
@@ -98,6 +110,13 @@ size_t kt_dev_free_bytes(void);
 void kt_block_table(int32_t *bt, int batch, int pages_per_seq, int shuffled);
 
 
+struct kt_attn_args;
+/* Sets a->splits and a->tokens_per_split for contexts of up to max_ctx_tokens
+ * from the split kernel's occupancy on this GPU (calib_split_plan); a's
+ * batch, KV heads, group, head dim, dtype and math must be set. Returns 0,
+ * or -1 with err (bench_attn.c). */
+int kt_decode_plan_splits(const kt_bench *b, struct kt_attn_args *a, int max_ctx_tokens, kt_err *err);
+
 /* ---------- the benchmarks (bench_*.c); each returns KT_BENCH_* ---------- */
 int kt_bench_hbm(kt_bench *b, kt_err *err);
 int kt_bench_host(kt_bench *b, kt_err *err);
@@ -108,6 +127,17 @@ int kt_bench_decode(kt_bench *b, kt_err *err);
 int kt_bench_prefill(kt_bench *b, kt_err *err);
 /* cuDNN fused SDPA; KT_BENCH_SKIPPED without cuDNN 9 (bench_sdpa.c). */
 int kt_bench_sdpa(kt_bench *b, kt_err *err);
+/* cuDNN fused SDPA of chunks after a cached prefix (bottom-right causal mask). */
+int kt_bench_sdpa_chunked(kt_bench *b, kt_err *err);
+/* cuDNN fused SDPA decode: one query per sequence, paged KV where cuDNN takes it. */
+int kt_bench_sdpa_decode(kt_bench *b, kt_err *err);
+/* Builds one graph of every kind the cuDNN benchmarks time (whole
+ * sequence, each chunk length, each decode configuration paged and
+ * contiguous) up to a finalized operation graph and prints each: the
+ * descriptors and the pattern are checked without a GPU; whether an engine
+ * runs it is learnt when planning on the device. KT_BENCH_OK, SKIPPED
+ * without cuDNN 9, FAILED with err naming the last refused (bench_sdpa.c). */
+int kt_sdpa_check_graphs(const kt_params *p, kt_err *err);
 int kt_bench_storage(kt_bench *b, kt_err *err);
 
 /* The composite validation: one Llama-3.1-8B decoder step at every (batch,

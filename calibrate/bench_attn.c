@@ -1,4 +1,4 @@
-/* bench_attn.c — attention benchmarks: our paged decode kernel (checked against the host reference, then swept over page size, KV dtype, GQA group, head dim, block-table order, batch and context) and the prefill upper bound from batched GEMMs and a softmax. */
+/* bench_attn.c — attention benchmarks: our paged decode kernel (both its float and tensor-core paths checked against the host reference, then swept over page size, KV dtype, GQA group, head dim, block-table order, batch and context, with a split grid sized from its occupancy) and the prefill upper bound from batched GEMMs and a softmax. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,14 +8,13 @@
 #include "calib_attn_ref.h"
 #include "calib_fit.h"
 #include "calib_names.h"
+#include "calib_split.h"
 #include "kt_kernels.h"
 #include "lt_gemm.h"
 
 #define MAX_SWEEP 32
 #define MIN_CONTEXT 512
 #define MIN_PREFILL 512
-/* Grid target for the split kernel: this many blocks per SM. */
-#define BLOCKS_PER_SM 4
 #define LT_WORKSPACE_BYTES ((size_t)32 << 20)
 #define CHECK_DATA_SEED 2024u  /* the check's random operands */
 #define FILL_SEED 11u
@@ -105,8 +104,8 @@ static int check_make(check_data *c, kt_kv_dtype dt, int D, int G, int P, int kv
     return calib_paged_attn_ref(&c->shape, c->q, c->k, c->v, c->bt, c->ctx, c->out_ref);
 }
 
-/* Device copies of the check data, the kernel run, and the result back. */
-static int check_run(check_data *c, kt_kv_dtype dt, cudaStream_t s, kt_err *err)
+/* Device copies of the check data, the kernel run with the given math, and the result back. */
+static int check_run(check_data *c, kt_kv_dtype dt, kt_attn_math math, cudaStream_t s, kt_err *err)
 {
     const calib_attn_shape *sh = &c->shape;
     size_t nq = (size_t)sh->batch * sh->kv_heads * sh->group * sh->head_dim;
@@ -127,7 +126,7 @@ static int check_run(check_data *c, kt_kv_dtype dt, cudaStream_t s, kt_err *err)
         cudaMemcpy(dctx, c->ctx, sizeof c->ctx, cudaMemcpyHostToDevice);
         kt_attn_args a = { dq, (int64_t)sh->kv_heads * sh->group * sh->head_dim, dk, dv, dbt, dctx, sh->max_pages,
                            sh->batch, sh->kv_heads, sh->group, sh->head_dim, log2_int(sh->page_tokens), dt,
-                           splits, tps, ws, dout, 0 };
+                           splits, tps, ws, dout, 0, math };
         e = kt_launch_paged_decode(&a, s);
         if (e == cudaSuccess)
             e = cudaStreamSynchronize(s);
@@ -142,15 +141,19 @@ static int check_run(check_data *c, kt_kv_dtype dt, cudaStream_t s, kt_err *err)
     return rc;
 }
 
-/* Checks one configuration; records the result; fails the benchmark when off. */
-static int check_config(kt_bench *b, kt_kv_dtype dt, int D, int G, int P, const char *name, kt_err *err)
+/* Checks one configuration with one math path; records the result as
+ * "<name>/<float|tensor>"; fails the benchmark when off. */
+static int check_path(kt_bench *b, kt_kv_dtype dt, int D, int G, int P, kt_attn_math math, const char *name,
+                      kt_err *err)
 {
     check_data c;
+    char label[128];
+    snprintf(label, sizeof label, "%s/%s", name, math == KT_ATTN_MATH_TENSOR ? "tensor" : "float");
     int rc = check_make(&c, dt, D, G, P, b->p->decode_kv_heads);
     if (rc < 0)
-        KT_ERROR(err, NULL, 0, 0, "paged decode check %s: cannot build the reference", name);
+        KT_ERROR(err, NULL, 0, 0, "paged decode check %s: cannot build the reference", label);
     if (rc == 0)
-        rc = check_run(&c, dt, b->stream, err);
+        rc = check_run(&c, dt, math, b->stream, err);
     double worst = 0;
     size_t nq = (size_t)CHECK_BATCH * c.shape.kv_heads * G * D;
     for (size_t i = 0; rc == 0 && i < nq; i++)
@@ -159,14 +162,22 @@ static int check_config(kt_bench *b, kt_kv_dtype dt, int D, int G, int P, const 
     if (rc < 0)
         return -1;
     int passed = worst <= CHECK_TOLERANCE;
-    if (b->db && calib_db_add_check(b->db, b->run_id, CALIB_BENCH_DECODE, name, worst, CHECK_TOLERANCE, passed, err) < 0)
+    if (b->db && calib_db_add_check(b->db, b->run_id, CALIB_BENCH_DECODE, label, worst, CHECK_TOLERANCE, passed, err) < 0)
         return -1;
     if (!passed) {
-        KT_ERROR(err, NULL, 0, 0, "paged decode %s disagrees with the host reference: max |error| %g > %g", name,
+        KT_ERROR(err, NULL, 0, 0, "paged decode %s disagrees with the host reference: max |error| %g > %g", label,
                  worst, CHECK_TOLERANCE);
         return -1;
     }
     return 0;
+}
+
+/* Checks both paths of one configuration (the sweep runs the one
+ * KT_ATTN_MATH_AUTO picks; the other stays a cross-check). */
+static int check_config(kt_bench *b, kt_kv_dtype dt, int D, int G, int P, const char *name, kt_err *err)
+{
+    return check_path(b, dt, D, G, P, KT_ATTN_MATH_FLOAT, name, err) < 0 ||
+           check_path(b, dt, D, G, P, KT_ATTN_MATH_TENSOR, name, err) < 0 ? -1 : 0;
 }
 
 /* ---------- decode sweep ---------- */
@@ -213,6 +224,15 @@ static int op_decode(void *v, cudaStream_t s, kt_err *err)
     return 0;
 }
 
+int kt_decode_plan_splits(const kt_bench *b, kt_attn_args *a, int max_ctx_tokens, kt_err *err)
+{
+    int per_sm = 0;
+    KT_CUDA(kt_attn_blocks_per_sm(a, &per_sm), "cudaOccupancyMaxActiveBlocksPerMultiprocessor (paged decode)", err);
+    a->splits = calib_split_plan(a->batch, a->kv_heads, max_ctx_tokens, per_sm, b->sm_count, KT_ATTN_TILE_TOKENS,
+                                 &a->tokens_per_split);
+    return 0;
+}
+
 /* Sets a's shape for (batch, ctx), uploading the block table and context
  * lengths, growing the workspace if needed. */
 static int decode_prepare(kt_bench *b, decode_ctx *c, int batch, int ctx, int P, int shuffled, kt_err *err)
@@ -232,7 +252,8 @@ static int decode_prepare(kt_bench *b, decode_ctx *c, int batch, int ctx, int P,
     c->a.max_pages = pages_seq;
     c->a.batch = batch;
     c->a.page_log2 = log2_int(P);
-    c->a.splits = kt_attn_choose_splits(batch, c->a.kv_heads, ctx, BLOCKS_PER_SM * b->sm_count, &c->a.tokens_per_split);
+    if (kt_decode_plan_splits(b, &c->a, ctx, err) < 0)
+        return -1;
     size_t need = kt_attn_workspace_floats(batch, c->a.kv_heads, c->a.group, c->a.head_dim, c->a.splits);
     if (need > c->ws_floats) {
         cudaFree(c->ws);
@@ -320,7 +341,7 @@ static int decode_alloc(kt_bench *b, decode_ctx *c, kt_err *err)
     KT_CUDA(kt_launch_fill(c->q, q_elems, KT_FILL_BF16, FILL_SEED, b->stream), "fill queries", err);
     c->hbm_Bps = measured_hbm_Bps(b);
     c->a = (kt_attn_args){ c->q, 0, c->k_pool, c->v_pool, c->bt_dev, c->ctx_dev, 0, 0, c->a.kv_heads, 1, 128, 4,
-                           KT_KV_FP16, 1, KT_ATTN_TILE_TOKENS, NULL, c->out, 0 };
+                           KT_KV_FP16, 1, KT_ATTN_TILE_TOKENS, NULL, c->out, 0, KT_ATTN_MATH_AUTO };
     return 0;
 }
 
@@ -360,8 +381,9 @@ static int decode_sweep(kt_bench *b, decode_ctx *c, double *ns, kt_err *err)
 
 int kt_bench_decode(kt_bench *b, kt_err *err)
 {
-    printf("decode: paged attention (ours), %d KV heads; checked against the host reference first\n",
-           b->p->decode_kv_heads);
+    printf("decode: paged attention (ours), %d KV heads; float math below groups of %d, tensor cores from "
+           "there; both paths checked against the host reference first; splits fill one wave at the "
+           "kernel's occupancy\n", b->p->decode_kv_heads, KT_ATTN_TENSOR_MIN_GROUP);
     decode_ctx c;
     memset(&c, 0, sizeof c);
     double *ns = calloc((size_t)b->p->samples, sizeof *ns);

@@ -94,44 +94,114 @@ void kt_block_table(int32_t *bt, int batch, int pages_per_seq, int shuffled)
 typedef int (*nvml_init_fn)(void);
 typedef int (*nvml_handle_fn)(const char *pci_bus_id, void **device);
 typedef int (*nvml_clock_fn)(void *device, int type, unsigned *mhz);
-typedef int (*nvml_power_fn)(void *device, unsigned *milliwatts);
+typedef int (*nvml_uint_fn)(void *device, unsigned *value);
+typedef int (*nvml_temp_fn)(void *device, int sensor, unsigned *celsius);
+typedef int (*nvml_reasons_fn)(void *device, unsigned long long *reasons);
 #define NVML_SUCCESS 0
 #define NVML_CLOCK_SM 1
 #define NVML_CLOCK_MEM 2
+#define NVML_TEMPERATURE_GPU 0
 #define MW_PER_W 1000.0
 
-/* Current and maximum SM and memory clocks and the enforced power limit.
- * Leaves the fields 0 when libnvidia-ml is not there (it ships with the
- * driver, not the toolkit). */
-static void nvml_clocks(calib_run_info *ri)
+/* An initialized NVML with the device's handle. Invariant after
+ * nvml_open succeeded: lib, dev and every entry point but the optional
+ * ones (power usage, temperature, reasons: NULL when the driver lacks
+ * them) are set. */
+typedef struct nvml_session {
+    void *lib, *dev;
+    nvml_init_fn shutdown;
+    nvml_clock_fn clock, max_clock;
+    nvml_uint_fn power_limit, power_usage;
+    nvml_temp_fn temperature;
+    nvml_reasons_fn reasons;
+} nvml_session;
+
+/* Opens NVML for the device at pci_bus_id; -1 when libnvidia-ml is not there
+ * (it ships with the driver, not the toolkit) or does not know the device. */
+static int nvml_open(nvml_session *s, const char *pci_bus_id)
 {
-    void *lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!lib)
-        return;
-    nvml_init_fn init = (nvml_init_fn)dlsym(lib, "nvmlInit_v2");
-    nvml_init_fn shutdown = (nvml_init_fn)dlsym(lib, "nvmlShutdown");
-    nvml_handle_fn handle = (nvml_handle_fn)dlsym(lib, "nvmlDeviceGetHandleByPciBusId_v2");
-    nvml_clock_fn clock = (nvml_clock_fn)dlsym(lib, "nvmlDeviceGetClockInfo");
-    nvml_clock_fn max_clock = (nvml_clock_fn)dlsym(lib, "nvmlDeviceGetMaxClockInfo");
-    nvml_power_fn power = (nvml_power_fn)dlsym(lib, "nvmlDeviceGetEnforcedPowerLimit");
-    void *dev = NULL;
-    if (init && shutdown && handle && clock && max_clock && power && init() == NVML_SUCCESS) {
-        unsigned v;
-        if (handle(ri->pci_bus_id, &dev) == NVML_SUCCESS) {
-            if (clock(dev, NVML_CLOCK_SM, &v) == NVML_SUCCESS)
-                ri->sm_clock_mhz = v;
-            if (clock(dev, NVML_CLOCK_MEM, &v) == NVML_SUCCESS)
-                ri->mem_clock_mhz = v;
-            if (max_clock(dev, NVML_CLOCK_SM, &v) == NVML_SUCCESS)
-                ri->sm_clock_max_mhz = v;
-            if (max_clock(dev, NVML_CLOCK_MEM, &v) == NVML_SUCCESS)
-                ri->mem_clock_max_mhz = v;
-            if (power(dev, &v) == NVML_SUCCESS)
-                ri->power_limit_w = v / MW_PER_W;
-        }
-        shutdown();
+    memset(s, 0, sizeof *s);
+    s->lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!s->lib)
+        return -1;
+    nvml_init_fn init = (nvml_init_fn)dlsym(s->lib, "nvmlInit_v2");
+    nvml_handle_fn handle = (nvml_handle_fn)dlsym(s->lib, "nvmlDeviceGetHandleByPciBusId_v2");
+    s->shutdown = (nvml_init_fn)dlsym(s->lib, "nvmlShutdown");
+    s->clock = (nvml_clock_fn)dlsym(s->lib, "nvmlDeviceGetClockInfo");
+    s->max_clock = (nvml_clock_fn)dlsym(s->lib, "nvmlDeviceGetMaxClockInfo");
+    s->power_limit = (nvml_uint_fn)dlsym(s->lib, "nvmlDeviceGetEnforcedPowerLimit");
+    s->power_usage = (nvml_uint_fn)dlsym(s->lib, "nvmlDeviceGetPowerUsage");
+    s->temperature = (nvml_temp_fn)dlsym(s->lib, "nvmlDeviceGetTemperature");
+    /* Renamed in newer drivers; the old name stays as an alias. */
+    s->reasons = (nvml_reasons_fn)dlsym(s->lib, "nvmlDeviceGetCurrentClocksEventReasons");
+    if (!s->reasons)
+        s->reasons = (nvml_reasons_fn)dlsym(s->lib, "nvmlDeviceGetCurrentClocksThrottleReasons");
+    if (init && handle && s->shutdown && s->clock && s->max_clock && s->power_limit && init() == NVML_SUCCESS) {
+        if (handle(pci_bus_id, &s->dev) == NVML_SUCCESS)
+            return 0;
+        s->shutdown();
     }
-    dlclose(lib);
+    dlclose(s->lib);
+    memset(s, 0, sizeof *s);
+    return -1;
+}
+
+static void nvml_close(nvml_session *s)
+{
+    if (!s->lib)
+        return;
+    s->shutdown();
+    dlclose(s->lib);
+    memset(s, 0, sizeof *s);
+}
+
+/* One NVML reading into *v as a double; leaves it when the call fails. */
+static void nvml_clock(const nvml_session *s, nvml_clock_fn fn, int type, double *v)
+{
+    unsigned x;
+    if (fn(s->dev, type, &x) == NVML_SUCCESS)
+        *v = x;
+}
+
+/* Current and maximum SM and memory clocks and the enforced power limit at
+ * the start of a run; the fields stay 0 without NVML. */
+static void nvml_run_clocks(calib_run_info *ri)
+{
+    nvml_session s;
+    if (nvml_open(&s, ri->pci_bus_id) < 0)
+        return;
+    nvml_clock(&s, s.clock, NVML_CLOCK_SM, &ri->sm_clock_mhz);
+    nvml_clock(&s, s.clock, NVML_CLOCK_MEM, &ri->mem_clock_mhz);
+    nvml_clock(&s, s.max_clock, NVML_CLOCK_SM, &ri->sm_clock_max_mhz);
+    nvml_clock(&s, s.max_clock, NVML_CLOCK_MEM, &ri->mem_clock_max_mhz);
+    unsigned mw;
+    if (s.power_limit(s.dev, &mw) == NVML_SUCCESS)
+        ri->power_limit_w = mw / MW_PER_W;
+    nvml_close(&s);
+}
+
+int kt_clocks_read(const kt_bench *b, const char *bench, const char *phase, calib_clock_sample *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->bench, sizeof out->bench, "%s", bench);
+    snprintf(out->phase, sizeof out->phase, "%s", phase);
+    nvml_session s;
+    if (nvml_open(&s, b->info.pci_bus_id) < 0)
+        return -1;
+    nvml_clock(&s, s.clock, NVML_CLOCK_SM, &out->sm_mhz);
+    nvml_clock(&s, s.clock, NVML_CLOCK_MEM, &out->mem_mhz);
+    nvml_clock(&s, s.max_clock, NVML_CLOCK_SM, &out->sm_max_mhz);
+    nvml_clock(&s, s.max_clock, NVML_CLOCK_MEM, &out->mem_max_mhz);
+    unsigned v;
+    unsigned long long reasons;
+    if (s.power_usage && s.power_usage(s.dev, &v) == NVML_SUCCESS)
+        out->power_w = v / MW_PER_W;
+    if (s.temperature && s.temperature(s.dev, NVML_TEMPERATURE_GPU, &v) == NVML_SUCCESS)
+        out->temp_c = v;
+    if (s.reasons && s.reasons(s.dev, &reasons) == NVML_SUCCESS)
+        out->reasons = reasons;
+    nvml_close(&s);
+    return 0;
 }
 
 /* ---------- device properties ---------- */
@@ -179,7 +249,7 @@ int kt_device_info(int device, calib_run_info *ri, kt_err *err)
     if (gethostname(ri->host, sizeof ri->host) != 0)
         snprintf(ri->host, sizeof ri->host, "unknown");
     ri->host[sizeof ri->host - 1] = '\0';
-    nvml_clocks(ri);
+    nvml_run_clocks(ri);
     return 0;
 }
 
@@ -314,6 +384,35 @@ int kt_sample_host(kt_bench *b, kt_op op, void *ctx, int flush, double *ns, kt_e
         if (one_host_call(b, op, ctx, flush, &ns[i], err) < 0)
             return -1;
     return 0;
+}
+
+int kt_clocks_warm(kt_bench *b, kt_err *err)
+{
+    if (b->p->clock_warmup_ms <= 0)
+        return 0;
+    double until = now_ns() + b->p->clock_warmup_ms * NS_PER_MS;
+    while (now_ns() < until) {
+        if (kt_flush_l2(b, err) < 0)
+            return -1;
+        KT_CUDA(cudaStreamSynchronize(b->stream), "cudaStreamSynchronize (clock warm-up)", err);
+    }
+    return 0;
+}
+
+int kt_clocks_record(kt_bench *b, const char *bench, const char *phase, kt_err *err)
+{
+    calib_clock_sample c;
+    if (kt_clocks_read(b, bench, phase, &c) < 0) {
+        printf("  clocks at %s of %s: NVML not available\n", phase, bench);
+        return 0;
+    }
+    char why[256];
+    calib_clocks_reasons_text(c.reasons, why, sizeof why);
+    printf("  clocks at %s of %s: SM %.0f MHz (max %.0f), memory %.0f MHz (max %.0f), %.0f C, %.0f W; reasons: %s%s\n",
+           phase, bench, c.sm_mhz, c.sm_max_mhz, c.mem_mhz, c.mem_max_mhz, c.temp_c, c.power_w, why,
+           calib_clocks_throttling(c.reasons) ? " -- THROTTLED" : "");
+    fflush(stdout);
+    return b->db ? calib_db_add_clocks(b->db, b->run_id, &c, err) : 0;
 }
 
 int kt_record(kt_bench *b, const char *bench, const char *case_name, double x, double work,

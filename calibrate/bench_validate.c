@@ -21,7 +21,6 @@
 #define RMS_EPS 1e-5f
 #define ROPE_THETA 500000.0f   /* Llama 3.1 config.json rope_theta */
 #define LT_WORKSPACE_BYTES ((size_t)32 << 20)
-#define BLOCKS_PER_SM 4
 #define TARGET_ERR 0.05
 /* Memory left free after allocating a point (cuBLASLt, fragmentation). */
 #define HEADROOM_BYTES ((size_t)2 << 30)
@@ -247,8 +246,9 @@ static int point_setup(kt_bench *b, step_ctx *c, cublasLtHandle_t lt, void *ws, 
     kt_attn_args *a = &c->attn_args;
     *a = (kt_attn_args){ c->qkv, c->qkv_dim, NULL, NULL, c->bt, c->ctx_len, (c->ctx + 1 + PAGE_TOKENS - 1) / PAGE_TOKENS,
                          B, m->n_kv_heads, m->n_heads / m->n_kv_heads, m->head_dim, PAGE_LOG2, KT_KV_FP16, 1,
-                         KT_ATTN_TILE_TOKENS, NULL, c->attn, 1 };
-    a->splits = kt_attn_choose_splits(B, m->n_kv_heads, c->ctx + 1, BLOCKS_PER_SM * b->sm_count, &a->tokens_per_split);
+                         KT_ATTN_TILE_TOKENS, NULL, c->attn, 1, KT_ATTN_MATH_AUTO };
+    if (kt_decode_plan_splits(b, a, c->ctx + 1, err) < 0)
+        return -1;
     size_t wsf = kt_attn_workspace_floats(B, m->n_kv_heads, a->group, m->head_dim, a->splits);
     if (kt_dev_alloc(&c->attn_ws, wsf * sizeof(float), "attention workspace", err) < 0)
         return -1;

@@ -82,7 +82,19 @@ static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS calib_failures ("
     " run_id INTEGER NOT NULL REFERENCES calib_runs(id),"
     " bench TEXT NOT NULL,"
-    " message TEXT NOT NULL);";
+    " message TEXT NOT NULL);"
+    /* Schema 3: clocks at each benchmark's start (after the warm-up) and end. */
+    "CREATE TABLE IF NOT EXISTS calib_clocks ("
+    " run_id INTEGER NOT NULL REFERENCES calib_runs(id),"
+    " bench TEXT NOT NULL,"
+    " phase TEXT NOT NULL,"
+    " sm_mhz REAL NOT NULL,"
+    " mem_mhz REAL NOT NULL,"
+    " sm_max_mhz REAL NOT NULL,"
+    " mem_max_mhz REAL NOT NULL,"
+    " reasons INTEGER NOT NULL,"
+    " temp_c REAL NOT NULL,"
+    " power_w REAL NOT NULL);";
 
 static int db_fail(calib_db *db, const char *what, kt_err *err)
 {
@@ -522,6 +534,67 @@ int calib_db_failures(calib_db *db, int64_t run_id, char *buf, size_t n, size_t 
     }
     sqlite3_finalize(st);
     return step == SQLITE_DONE ? 0 : db_fail(db, "read failures", err);
+}
+
+/* ---------- clocks ---------- */
+
+int calib_db_add_clocks(calib_db *db, int64_t run_id, const calib_clock_sample *c, kt_err *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(db, "INSERT INTO calib_clocks (run_id, bench, phase, sm_mhz, mem_mhz, sm_max_mhz, mem_max_mhz, "
+                "reasons, temp_c, power_w) VALUES (?,?,?,?,?,?,?,?,?,?)", &st, err) < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, c->bench, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->phase, -1, SQLITE_STATIC);
+    const double reals[] = { c->sm_mhz, c->mem_mhz, c->sm_max_mhz, c->mem_max_mhz };
+    for (int i = 0; i < 4; i++)
+        sqlite3_bind_double(st, 4 + i, reals[i]);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)c->reasons);
+    sqlite3_bind_double(st, 9, c->temp_c);
+    sqlite3_bind_double(st, 10, c->power_w);
+    return step_done(db, st, "insert clock sample", err);
+}
+
+int calib_db_clocks(calib_db *db, int64_t run_id, calib_clock_sample **out, size_t *n, kt_err *err)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    *n = 0;
+    if (prepare(db, "SELECT bench, phase, sm_mhz, mem_mhz, sm_max_mhz, mem_max_mhz, reasons, temp_c, power_w "
+                "FROM calib_clocks WHERE run_id = ? ORDER BY rowid", &st, err) < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, run_id);
+    size_t cap = 0;
+    int step, rc = 0;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        calib_clock_sample *grown = grow_array(*out, &cap, *n + 1, sizeof *grown);
+        if (!grown) {
+            rc = -1;
+            KT_ERROR(err, db->path, 0, 0, "out of memory reading clock samples");
+            break;
+        }
+        *out = grown;
+        calib_clock_sample *c = &grown[(*n)++];
+        memset(c, 0, sizeof *c);
+        column_text(st, 0, c->bench, sizeof c->bench);
+        column_text(st, 1, c->phase, sizeof c->phase);
+        double *reals[] = { &c->sm_mhz, &c->mem_mhz, &c->sm_max_mhz, &c->mem_max_mhz };
+        for (int i = 0; i < 4; i++)
+            *reals[i] = sqlite3_column_double(st, 2 + i);
+        c->reasons = (uint64_t)sqlite3_column_int64(st, 6);
+        c->temp_c = sqlite3_column_double(st, 7);
+        c->power_w = sqlite3_column_double(st, 8);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = db_fail(db, "read clock samples", err);
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
 }
 
 /* ---------- checks, validation, figures, efficiency ---------- */

@@ -5,11 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "calib_clocks.h"
 #include "calib_stats.h"
 #include "err.h"
 
 /* Schema version written to PRAGMA user_version. */
-#define CALIB_DB_SCHEMA_VERSION 2
+#define CALIB_DB_SCHEMA_VERSION 3
 
 /* An open sample database (opaque; wraps one sqlite3 connection). */
 typedef struct calib_db calib_db;
@@ -86,6 +87,14 @@ int calib_db_add_failure(calib_db *db, int64_t run_id, const char *bench, const 
 /* The failures of run_id as "bench: message; bench: message" in buf (n
  * bytes, cut short when longer) and their number in *count. */
 int calib_db_failures(calib_db *db, int64_t run_id, char *buf, size_t n, size_t *count, kt_err *err);
+
+/* One clock reading taken around a benchmark of run_id (table calib_clocks,
+ * schema 3). The sample is the caller's. */
+int calib_db_add_clocks(calib_db *db, int64_t run_id, const calib_clock_sample *s, kt_err *err);
+
+/* The clock readings of run_id in the order they were taken. *out (*n
+ * entries, possibly 0) is the caller's to free. */
+int calib_db_clocks(calib_db *db, int64_t run_id, calib_clock_sample **out, size_t *n, kt_err *err);
 
 /* A correctness check of a benchmark kernel against a host reference. */
 int calib_db_add_check(calib_db *db, int64_t run_id, const char *bench, const char *case_name,

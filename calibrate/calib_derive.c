@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calib_clocks.h"
 #include "calib_fit.h"
 #include "calib_names.h"
 #include "grow.h"
@@ -23,7 +24,7 @@
 
 void calib_derive_defaults(calib_derive_opts *o)
 {
-    o->launch = CALIB_LAUNCH_EAGER;
+    o->launch = CALIB_LAUNCH_GRAPH;
 }
 
 void calib_result_free(calib_result *r)
@@ -33,6 +34,8 @@ void calib_result_free(calib_result *r)
     calib_efftab_free(&r->gemm);
     calib_efftab_free(&r->prefill);
     calib_efftab_free(&r->sdpa);
+    calib_efftab_free(&r->sdpa_chunked);
+    calib_efftab_free(&r->sdpa_decode);
     calib_efftab_free(&r->decode);
 }
 
@@ -65,13 +68,12 @@ typedef struct derive_ctx {
     kt_err *err;
 } derive_ctx;
 
-/* Adds a figure (value, residual, samples) with the standard source naming
- * the GPU, the date and what produced it; returns it for a note, or NULL
- * when the table is full (err set). */
-static calib_figure *fig_add(derive_ctx *c, const char *key, double value, double residual,
-                             int64_t samples, const char *what)
+/* Adds a figure (value, residual, samples) to f with the standard source
+ * naming the GPU, the date and what produced it, and the benchmarks behind
+ * it; returns it for a note, or NULL when the table is full (err set). */
+static calib_figure *fig_add_to(derive_ctx *c, calib_figures *f, const char *benches, const char *key,
+                                double value, double residual, int64_t samples, const char *what)
 {
-    calib_figures *f = &c->out->figs;
     if (f->n == CALIB_MAX_FIGURES) {
         KT_ERROR(c->err, NULL, 0, 0, "too many calibrated figures");
         return NULL;
@@ -84,7 +86,15 @@ static calib_figure *fig_add(derive_ctx *c, const char *key, double value, doubl
     fig->samples = samples;
     snprintf(fig->source, sizeof fig->source, "measured on %s %.*s by kvtier-calibrate %s",
              c->run_info.gpu_name, DATE_LEN, c->run_info.started_utc, what);
+    snprintf(fig->benches, sizeof fig->benches, "%s", benches);
     return fig;
+}
+
+/* A figure for the profile. */
+static calib_figure *fig_add(derive_ctx *c, const char *benches, const char *key, double value, double residual,
+                             int64_t samples, const char *what)
+{
+    return fig_add_to(c, &c->out->figs, benches, key, value, residual, samples, what);
 }
 
 static void fig_note(calib_figure *fig, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -211,7 +221,7 @@ static int bandwidth_figure(derive_ctx *c, const char *key, const char *bench, c
         return rc;
     char what[96], fit[512], clocks[160];
     snprintf(what, sizeof what, "%s/%s (fitted asymptotic bandwidth)", bench, case_name);
-    calib_figure *f = fig_add(c, key, cf.fit.rate_per_s, cf.fit.residual, cf.samples, what);
+    calib_figure *f = fig_add(c, bench, key, cf.fit.rate_per_s, cf.fit.residual, cf.samples, what);
     if (!f)
         return -1;
     fit_text(&cf, UNITS_BYTES, fit, sizeof fit);
@@ -238,8 +248,27 @@ static int derive_nvlink(derive_ctx *c)
     return rc < 0 ? -1 : 0;
 }
 
+/* pcie_duplex_bandwidth: both pinned directions at once on two streams,
+ * the fitted total rate (work counts both copies). It is warned about when
+ * below the slower direction alone or above the sum of the two. */
+static int derive_pcie_duplex(derive_ctx *c, const case_fit *h2d, const case_fit *d2h)
+{
+    double duplex_bw = 0;
+    int rc = bandwidth_figure(c, "pcie_duplex_bandwidth", CALIB_BENCH_HOST, CALIB_CASE_BIDIR_PINNED, &duplex_bw);
+    if (rc == CASE_ABSENT)
+        skip(c, "pcie_duplex_bandwidth");
+    if (rc != CASE_FITTED || !h2d || !d2h)
+        return rc < 0 ? -1 : 0;
+    double slow = fmin(h2d->fit.rate_per_s, d2h->fit.rate_per_s), sum = h2d->fit.rate_per_s + d2h->fit.rate_per_s;
+    if (duplex_bw < slow || duplex_bw > sum)
+        note_warning(c, "pcie_duplex_bandwidth: %.4g GB/s both ways is outside [%.4g, %.4g] GB/s (the slower "
+                     "direction alone, the sum of both)", duplex_bw / 1e9, slow / 1e9, sum / 1e9);
+    return 0;
+}
+
 /* PCIe: the profile has one figure per direction, so it takes the slower of
- * the two pinned directions. */
+ * the two pinned directions (the note names the other); both directions at
+ * once give the duplex figure. */
 static int derive_pcie(derive_ctx *c)
 {
     case_fit h2d, d2h;
@@ -249,57 +278,155 @@ static int derive_pcie(derive_ctx *c)
         return -1;
     if (a == CASE_ABSENT || b == CASE_ABSENT)
         skip(c, "pcie_bandwidth");
-    if (a != CASE_FITTED || b != CASE_FITTED)
-        return 0;
-    const case_fit *slow = h2d.fit.rate_per_s <= d2h.fit.rate_per_s ? &h2d : &d2h;
-    const char *slow_case = slow == &h2d ? CALIB_CASE_H2D_PINNED : CALIB_CASE_D2H_PINNED;
-    char what[128], fit[512], other[32];
-    snprintf(what, sizeof what, "host/%s (slower pinned direction, fitted asymptotic bandwidth)",
-             slow_case);
-    calib_figure *f = fig_add(c, "pcie_bandwidth", slow->fit.rate_per_s,
-                              fmax(h2d.fit.residual, d2h.fit.residual), h2d.samples + d2h.samples, what);
-    if (!f)
-        return -1;
-    fit_text(slow, UNITS_BYTES, fit, sizeof fit);
-    units_format(slow == &h2d ? d2h.fit.rate_per_s : h2d.fit.rate_per_s, UNITS_BANDWIDTH, other,
-                 sizeof other);
-    fig_note(f, "%s; the other direction reached %s; residual is the larger of the two fits'", fit,
-             other);
-    return 0;
+    int both = a == CASE_FITTED && b == CASE_FITTED;
+    if (both) {
+        const case_fit *slow = h2d.fit.rate_per_s <= d2h.fit.rate_per_s ? &h2d : &d2h;
+        const char *slow_case = slow == &h2d ? CALIB_CASE_H2D_PINNED : CALIB_CASE_D2H_PINNED;
+        char what[128], fit[512], other[32];
+        snprintf(what, sizeof what, "host/%s (slower pinned direction, fitted asymptotic bandwidth)",
+                 slow_case);
+        calib_figure *f = fig_add(c, CALIB_BENCH_HOST, "pcie_bandwidth", slow->fit.rate_per_s,
+                                  fmax(h2d.fit.residual, d2h.fit.residual), h2d.samples + d2h.samples, what);
+        if (!f)
+            return -1;
+        fit_text(slow, UNITS_BYTES, fit, sizeof fit);
+        units_format(slow == &h2d ? d2h.fit.rate_per_s : h2d.fit.rate_per_s, UNITS_BANDWIDTH, other,
+                     sizeof other);
+        fig_note(f, "%s; the other direction (%s) reached %s; residual is the larger of the two fits'", fit,
+                 slow == &h2d ? CALIB_CASE_D2H_PINNED : CALIB_CASE_H2D_PINNED, other);
+    }
+    return derive_pcie_duplex(c, both ? &h2d : NULL, both ? &d2h : NULL);
 }
 
 static const char *launch_case(calib_launch_figure which)
 {
     switch (which) {
-    case CALIB_LAUNCH_GRAPH: return CALIB_CASE_LAUNCH_GRAPH;
+    case CALIB_LAUNCH_EAGER: return CALIB_CASE_LAUNCH_EAGER;
     case CALIB_LAUNCH_GAP: return CALIB_CASE_LAUNCH_GAP;
-    default: return CALIB_CASE_LAUNCH_EAGER;
+    case CALIB_LAUNCH_GRAPH: return CALIB_CASE_LAUNCH_GRAPH;
     }
+    return CALIB_CASE_LAUNCH_GRAPH;
+}
+
+/* "per_kernel 1000.0 ns (sd 2), latency 10000.0 ns (sd 30) over 11 lengths 1 to 1024" */
+static void launch_fit_text(const case_fit *cf, char *buf, size_t n)
+{
+    snprintf(buf, n, "per_kernel %.1f ns (sd %.2g), latency %.1f ns (sd %.3g) over %zu lengths %.0f to %.0f",
+             cf->fit.ns_per_unit, cf->fit.ns_per_unit_sd, cf->fit.latency_ns, cf->fit.latency_sd_ns,
+             cf->fit.n_points, cf->x_min, cf->x_max);
+}
+
+/* Adds a fitted launch case to the information list as "launch.<case>"
+ * (ns per kernel) and "case X ns" to note. */
+static int launch_info_add(derive_ctx *c, const char *case_name, const case_fit *cf, char *note, size_t n)
+{
+    char key[64], what[128], fit[256];
+    snprintf(key, sizeof key, "launch.%s", case_name);
+    snprintf(what, sizeof what, "launch/%s (fitted time per kernel)", case_name);
+    calib_figure *f = fig_add_to(c, &c->out->info, CALIB_BENCH_LAUNCH, key, cf->fit.ns_per_unit, cf->fit.residual,
+                                 cf->samples, what);
+    if (!f)
+        return -1;
+    launch_fit_text(cf, fit, sizeof fit);
+    fig_note(f, "%s", fit);
+    size_t len = strlen(note);
+    snprintf(note + len, n - len, "%s%s %.0f ns", len ? ", " : "", case_name, cf->fit.ns_per_unit);
+    return 0;
+}
+
+/* Fits every plain launch case but the chosen one (fitted by the caller)
+ * into the information list and the note. */
+static int launch_info(derive_ctx *c, const char *chosen, char *note, size_t n)
+{
+    static const char *const cases[] = { CALIB_CASE_LAUNCH_EAGER, CALIB_CASE_LAUNCH_GAP, CALIB_CASE_LAUNCH_GRAPH,
+                                          CALIB_CASE_LAUNCH_SYNC, CALIB_CASE_LAUNCH_ENQUEUE };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        case_fit cf;
+        if (strcmp(cases[i], chosen) == 0)
+            continue;
+        int rc = fit_case(c, CALIB_BENCH_LAUNCH, cases[i], &cf);
+        if (rc < 0 || (rc == CASE_FITTED && launch_info_add(c, cases[i], &cf, note, n) < 0))
+            return -1;
+    }
+    return 0;
+}
+
+/* The launch cost left exposed while the GPU is busy: for each kernel
+ * duration d, the fitted time per kernel of n kernels of d launched eagerly
+ * minus that of the same kernels queued behind a spinning kernel (the GPU
+ * alone: its run time and gap). What remains is what the host's issue rate
+ * adds; 0 when launches hide behind kernels of d. Into the information
+ * list as "launch.exposed/d=D" and the note. */
+static int launch_exposed(derive_ctx *c, char *note, size_t n)
+{
+    char **names;
+    size_t n_names;
+    const char *prefix = CALIB_CASE_LAUNCH_BUSY_EAGER "/";
+    if (calib_db_cases(c->db, c->run, CALIB_BENCH_LAUNCH, &names, &n_names, c->err) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n_names; i++) {
+        if (strncmp(names[i], prefix, strlen(prefix)) != 0)
+            continue;
+        const char *d = names[i] + strlen(prefix);
+        char queued[96], key[64], what[320];
+        snprintf(queued, sizeof queued, "%s/%s", CALIB_CASE_LAUNCH_BUSY_QUEUED, d);
+        case_fit e, q;
+        int a = fit_case(c, CALIB_BENCH_LAUNCH, names[i], &e);
+        int b = a < 0 ? -1 : fit_case(c, CALIB_BENCH_LAUNCH, queued, &q);
+        if (a < 0 || b < 0) {
+            rc = -1;
+            break;
+        }
+        if (a != CASE_FITTED || b != CASE_FITTED)
+            continue;
+        double exposed = e.fit.ns_per_unit - q.fit.ns_per_unit;
+        snprintf(key, sizeof key, "launch.exposed/%s", d);
+        snprintf(what, sizeof what, "launch/%s minus launch/%s (launch cost per kernel exposed while the GPU is "
+                 "busy)", names[i], queued);
+        calib_figure *f = fig_add_to(c, &c->out->info, CALIB_BENCH_LAUNCH, key, exposed,
+                                     fmax(e.fit.residual, q.fit.residual), e.samples + q.samples, what);
+        if (!f) {
+            rc = -1;
+            break;
+        }
+        fig_note(f, "eager %.1f ns per kernel, queued %.1f ns per kernel", e.fit.ns_per_unit, q.fit.ns_per_unit);
+        size_t len = strlen(note);
+        snprintf(note + len, n - len, "%sexposed while busy (kernels of %s) %.0f ns", len ? ", " : "", d, exposed);
+    }
+    calib_db_free_names(names, n_names);
+    return rc;
 }
 
 /* launch_overhead: the fitted cost of one more kernel in a back-to-back
- * sequence (t(n) = latency + n × per_kernel); the latency term is the
- * one-off cost of the sequence (events, synchronization) and is kept in the note. */
+ * sequence (t(n) = latency + n × per_kernel) of the chosen case (the CUDA
+ * graph's by default); the latency term is the one-off cost of the sequence
+ * (events, synchronization) and is kept in the note, with every other
+ * launch figure as information. */
 static int derive_launch(derive_ctx *c)
 {
     const char *which = launch_case(c->opts->launch);
+    char others[768] = "";
     case_fit cf;
     int rc = fit_case(c, CALIB_BENCH_LAUNCH, which, &cf);
+    if (rc < 0 || (rc == CASE_FITTED && launch_info_add(c, which, &cf, others, sizeof others) < 0) ||
+        launch_info(c, which, others, sizeof others) < 0 || launch_exposed(c, others, sizeof others) < 0)
+        return -1;
     if (rc != CASE_FITTED) {
         if (rc == CASE_ABSENT)
             skip(c, "launch_overhead");
-        return rc < 0 ? -1 : 0;
+        return 0;
     }
-    char what[128];
+    char what[128], fit[256];
     snprintf(what, sizeof what, "launch/%s (fitted time per kernel of back-to-back launches)", which);
-    calib_figure *f = fig_add(c, "launch_overhead", cf.fit.ns_per_unit, cf.fit.residual, cf.samples,
-                              what);
+    calib_figure *f = fig_add(c, CALIB_BENCH_LAUNCH, "launch_overhead", cf.fit.ns_per_unit, cf.fit.residual,
+                              cf.samples, what);
     if (!f)
         return -1;
-    fig_note(f, "weighted least-squares fit (weights 1/t^2) of t(n) = latency + n x per_kernel over "
-             "%zu sequence lengths %.0f to %.0f kernels: per_kernel %.1f ns (sd %.2g), latency %.1f ns "
-             "(sd %.3g); %lld samples", cf.fit.n_points, cf.x_min, cf.x_max, cf.fit.ns_per_unit,
-             cf.fit.ns_per_unit_sd, cf.fit.latency_ns, cf.fit.latency_sd_ns, (long long)cf.samples);
+    launch_fit_text(&cf, fit, sizeof fit);
+    fig_note(f, "weighted least-squares fit (weights 1/t^2) of t(n) = latency + n x per_kernel: %s; %lld "
+             "samples; the cost model overlaps n x launch_overhead with the step's GPU time; per kernel, for "
+             "information (not in any profile figure): %s", fit, (long long)cf.samples, others);
     return 0;
 }
 
@@ -438,8 +565,8 @@ static void curve_keep_points(derive_ctx *c, calib_curve_fig *cf, const calib_po
 
 /* Pools pts into the measured curve key: what names the benchmark in the
  * source, how says what the value is. Skipped without points. */
-static int curve_add(derive_ctx *c, const char *key, curve_x_kind x_kind, const effpts *pts,
-                     const char *what, const char *how)
+static int curve_add(derive_ctx *c, const char *key, const char *benches, curve_x_kind x_kind,
+                     const effpts *pts, const char *what, const char *how)
 {
     calib_curves *cs = &c->out->curves;
     if (pts->n == 0) {
@@ -453,6 +580,7 @@ static int curve_add(derive_ctx *c, const char *key, curve_x_kind x_kind, const 
     calib_curve_fig *cf = &cs->c[cs->n];
     memset(cf, 0, sizeof *cf);
     snprintf(cf->key, sizeof cf->key, "%s", key);
+    snprintf(cf->benches, sizeof cf->benches, "%s", benches);
     cf->x_kind = x_kind;
     calib_pooled pooled[CURVE_MAX_POINTS];
     size_t m = calib_effpts_pool(pts->p, pts->n, CURVE_MAX_POINTS, pooled);
@@ -477,11 +605,11 @@ static int derive_gemm(derive_ctx *c)
     const collect cols[] = { { bf16, 0, &b }, { fp8, 0, &f } };
     int rc = build_table(c, CALIB_BENCH_GEMM, flops_peak, &c->out->gemm, cols, 2);
     if (rc == 0)
-        rc = curve_add(c, "gemm.bf16", CURVE_X_TOKENS, &b,
+        rc = curve_add(c, "gemm.bf16", CALIB_BENCH_GEMM, CURVE_X_TOKENS, &b,
                        "gemm/bf16 (cuBLASLt, model-card shapes; FLOP/s / peak_flops.bf16)",
                        "BF16 GEMM FLOP/s over the dense BF16 peak by M tokens, median over the shapes");
     if (rc >= 0)
-        rc = curve_add(c, "gemm.fp8", CURVE_X_TOKENS, &f,
+        rc = curve_add(c, "gemm.fp8", CALIB_BENCH_GEMM, CURVE_X_TOKENS, &f,
                        "gemm/fp8 (cuBLASLt e4m3, model-card shapes; FLOP/s / peak_flops.fp8)",
                        "FP8 GEMM FLOP/s over the dense FP8 peak by M tokens, median over the shapes");
     free(b.p);
@@ -490,46 +618,81 @@ static int derive_gemm(derive_ctx *c)
 }
 
 /* attention_prefill.bf16: from cuDNN's fused flash attention when it ran
- * (what serving engines run), else from the unfused kernel, marked as the
- * lower bound on efficiency it is. Both are tabled. */
+ * (what serving engines run) — whole sequences and chunks after a cached
+ * prefix pooled by context length, the x the cost model looks it up by —
+ * else from the unfused kernel, marked as the lower bound on efficiency it
+ * is. All are tabled. */
 static int derive_prefill(derive_ctx *c)
 {
     const char *const bf16[] = { CALIB_DTYPE_BF16_PREFIX, NULL };
-    effpts b = { 0 }, fused = { 0 };
+    effpts b = { 0 }, fused = { 0 }, chunked = { 0 };
     const collect cols[] = { { bf16, 0, &b } }, fused_cols[] = { { bf16, 0, &fused } };
+    const collect chunked_cols[] = { { bf16, 0, &chunked } };
     int rc = build_table(c, CALIB_BENCH_PREFILL, flops_peak, &c->out->prefill, cols, 1);
     if (rc == 0)
         rc = build_table(c, CALIB_BENCH_SDPA, flops_peak, &c->out->sdpa, fused_cols, 1);
+    if (rc == 0)
+        rc = build_table(c, CALIB_BENCH_SDPA_CHUNKED, flops_peak, &c->out->sdpa_chunked, chunked_cols, 1);
+    for (size_t i = 0; rc == 0 && i < chunked.n; i++)
+        rc = effpts_add(&fused, chunked.p[i].x, chunked.p[i].eff, chunked.p[i].samples);
     if (rc == 0 && fused.n > 0)
-        rc = curve_add(c, "attention_prefill.bf16", CURVE_X_TOKENS, &fused,
-                       "sdpa/bf16 (cuDNN fused flash attention, causal; FLOP/s / peak_flops.bf16)",
-                       "causal attention FLOPs per second over the dense BF16 peak by sequence tokens, "
-                       "cuDNN's fused scaled-dot-product attention (the unfused prefill benchmark's "
-                       "table is kept in the sample DB)");
+        rc = curve_add(c, "attention_prefill.bf16",
+                       chunked.n > 0 ? CALIB_BENCH_SDPA "," CALIB_BENCH_SDPA_CHUNKED : CALIB_BENCH_SDPA,
+                       CURVE_X_TOKENS, &fused,
+                       chunked.n > 0 ? "sdpa/bf16 and sdpa-chunked/bf16 (cuDNN fused flash attention, causal, "
+                                       "whole sequences and chunks after a cached prefix; FLOP/s / peak_flops.bf16)"
+                                     : "sdpa/bf16 (cuDNN fused flash attention, causal; FLOP/s / peak_flops.bf16)",
+                       "causal attention FLOPs per second over the dense BF16 peak by context tokens (a chunk's "
+                       "FLOPs count its cached prefix), cuDNN's fused scaled-dot-product attention (the unfused "
+                       "prefill benchmark's table is kept in the sample DB)");
     else if (rc == 0)
-        rc = curve_add(c, "attention_prefill.bf16", CURVE_X_TOKENS, &b,
+        rc = curve_add(c, "attention_prefill.bf16", CALIB_BENCH_PREFILL, CURVE_X_TOKENS, &b,
                        "prefill/bf16 (UPPER BOUND on time: unfused batched GEMMs + softmax writing the "
                        "full score matrix; a fused kernel is faster)",
                        "causal attention FLOPs per second over the dense BF16 peak by sequence tokens; "
                        "a LOWER BOUND on a fused (FlashAttention) kernel's efficiency");
     free(b.p);
     free(fused.p);
+    free(chunked.p);
     return rc < 0 ? -1 : 0;
 }
 
+/* attention_decode: from cuDNN's fused attention when it ran (paged KV, or
+ * contiguous where cuDNN refused the paged graph), else from the own
+ * kernel, which stays tabled as the cross-check. */
 static int derive_decode(derive_ctx *c)
 {
     const char *const fp16_shuffled[] = { CALIB_DTYPE_FP16_PREFIX, CALIB_DECODE_SHUFFLED, NULL };
-    effpts e = { 0 };
+    const char *const paged[] = { CALIB_SDPA_PAGED, NULL }, *const contiguous[] = { CALIB_SDPA_CONTIGUOUS, NULL };
+    effpts e = { 0 }, lib_paged = { 0 }, lib_contiguous = { 0 };
     const collect cols[] = { { fp16_shuffled, 1, &e } };
+    const collect lib_cols[] = { { paged, 1, &lib_paged }, { contiguous, 1, &lib_contiguous } };
     int rc = build_table(c, CALIB_BENCH_DECODE, hbm_peak, &c->out->decode, cols, 1);
     if (rc == 0)
-        rc = curve_add(c, "attention_decode", CURVE_X_BYTES, &e,
+        rc = build_table(c, CALIB_BENCH_SDPA_DECODE, hbm_peak, &c->out->sdpa_decode, lib_cols, 2);
+    if (rc == 0 && lib_paged.n > 0)
+        rc = curve_add(c, "attention_decode", CALIB_BENCH_SDPA_DECODE, CURVE_X_BYTES, &lib_paged,
+                       "sdpa-decode (cuDNN fused attention, one query per sequence, paged KV; "
+                       "KV bytes/s / hbm_bandwidth)",
+                       "KV bytes one decode call reads per second over hbm_bandwidth, by those bytes, cuDNN's "
+                       "fused attention through page tables (BF16 and FP16 KV, GQA groups 1-8); the own "
+                       "kernel's table is kept as the cross-check");
+    else if (rc == 0 && lib_contiguous.n > 0)
+        rc = curve_add(c, "attention_decode", CALIB_BENCH_SDPA_DECODE, CURVE_X_BYTES, &lib_contiguous,
+                       "sdpa-decode (cuDNN fused attention, one query per sequence, CONTIGUOUS KV: this "
+                       "cuDNN refused the paged graph; KV bytes/s / hbm_bandwidth)",
+                       "KV bytes one decode call reads per second over hbm_bandwidth, by those bytes, cuDNN's "
+                       "fused attention over contiguous KV (no page-table indirection, so an upper bound on "
+                       "paged efficiency); the own kernel's table is kept as the cross-check");
+    else if (rc == 0)
+        rc = curve_add(c, "attention_decode", CALIB_BENCH_DECODE, CURVE_X_BYTES, &e,
                        "decode/fp16 (own paged kernel, shuffled block tables; bytes/s / hbm_bandwidth)",
                        "bytes one paged decode call reads (KV once, queries, outputs, block table) per "
                        "second over hbm_bandwidth, by those bytes; describes kvtier-calibrate's own "
                        "kernel, not FlashInfer's or vLLM's");
     free(e.p);
+    free(lib_paged.p);
+    free(lib_contiguous.p);
     return rc < 0 ? -1 : 0;
 }
 
@@ -593,13 +756,56 @@ static int derive_memory(derive_ctx *c)
             rc = gemm_memory_points(c, names[i], hbm_bw, &e);
     calib_db_free_names(names, n_names);
     if (rc == 0)
-        rc = curve_add(c, "memory", CURVE_X_BYTES, &e,
+        rc = curve_add(c, "memory", CALIB_BENCH_HBM "," CALIB_BENCH_GEMM, CURVE_X_BYTES, &e,
                        "hbm/read and memory-bound gemm/bf16 (bytes/s / hbm_bandwidth)",
                        "bytes moved per second over hbm_bandwidth by the bytes one kernel moves: HBM "
                        "streaming reads, and BF16 GEMMs whose bytes at hbm_bandwidth take longer than "
                        "their FLOPs at the dense peak (bytes = 2(MK + NK + MN))");
     free(e.p);
     return rc < 0 ? -1 : 0;
+}
+
+/* ---------- clocks ---------- */
+
+/* Names every benchmark whose clock samples show a throttling reason, with
+ * the reasons and the clocks, in out->throttled and out->throttled_benches. */
+static int derive_throttled(derive_ctx *c)
+{
+    calib_clock_sample *cs;
+    size_t n;
+    if (calib_db_clocks(c->db, c->run, &cs, &n, c->err) < 0)
+        return -1;
+    calib_result *r = c->out;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t = calib_clocks_throttling(cs[i].reasons);
+        if (!t)
+            continue;
+        char why[256], tag[32];
+        calib_clocks_reasons_text(t, why, sizeof why);
+        size_t len = strlen(r->throttled);
+        snprintf(r->throttled + len, sizeof r->throttled - len, "%s%s (%s: %s; SM %.0f of %.0f MHz, memory %.0f MHz)",
+                 len ? "; " : "", cs[i].bench, cs[i].phase, why, cs[i].sm_mhz, cs[i].sm_max_mhz, cs[i].mem_mhz);
+        snprintf(tag, sizeof tag, ",%s,", cs[i].bench);
+        len = strlen(r->throttled_benches);
+        if (!strstr(r->throttled_benches, tag))
+            snprintf(r->throttled_benches + len, sizeof r->throttled_benches - len, "%s%s,", len ? "" : ",",
+                     cs[i].bench);
+    }
+    free(cs);
+    return 0;
+}
+
+int calib_result_throttled(const calib_result *r, const char *benches)
+{
+    char list[128], *save = NULL;
+    snprintf(list, sizeof list, "%s", benches ? benches : "");
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char tag[32];
+        snprintf(tag, sizeof tag, ",%s,", tok);
+        if (strstr(r->throttled_benches, tag))
+            return 1;
+    }
+    return 0;
 }
 
 /* ---------- the device's own figures ---------- */
@@ -619,7 +825,7 @@ static int derive_device(derive_ctx *c)
             skip(c, dev[i].key);
             continue;
         }
-        calib_figure *f = fig_add(c, dev[i].key, dev[i].v, 0.0, 1, dev[i].what);
+        calib_figure *f = fig_add(c, "", dev[i].key, dev[i].v, 0.0, 1, dev[i].what);
         if (!f)
             return -1;
         fig_note(f, "Read from the device, not fitted: residual 0, one sample.");
@@ -633,7 +839,9 @@ int calib_derive(calib_db *db, int64_t run_id, const hw_profile *base, const cal
     memset(out, 0, sizeof *out);
     calib_efftab_init(&out->gemm, "gemm");
     calib_efftab_init(&out->prefill, "prefill");
-    calib_efftab_init(&out->sdpa, "sdpa");
+    calib_efftab_init(&out->sdpa, CALIB_BENCH_SDPA);
+    calib_efftab_init(&out->sdpa_chunked, CALIB_BENCH_SDPA_CHUNKED);
+    calib_efftab_init(&out->sdpa_decode, CALIB_BENCH_SDPA_DECODE);
     calib_efftab_init(&out->decode, "decode");
     calib_derive_opts defaults;
     if (!o) {
@@ -652,7 +860,7 @@ int calib_derive(calib_db *db, int64_t run_id, const hw_profile *base, const cal
         return -1;
     if (derive_device(&c) < 0 || derive_hbm(&c, NULL) < 0 || derive_pcie(&c) < 0 ||
         derive_nvlink(&c) < 0 || derive_launch(&c) < 0 || derive_gemm(&c) < 0 ||
-        derive_prefill(&c) < 0 || derive_decode(&c) < 0 || derive_memory(&c) < 0)
+        derive_prefill(&c) < 0 || derive_decode(&c) < 0 || derive_memory(&c) < 0 || derive_throttled(&c) < 0)
         return -1;
     return 0;
 }
@@ -694,11 +902,18 @@ int calib_result_store(calib_db *db, int64_t run_id, const calib_result *r, kt_e
         const calib_figure *f = &r->figs.fig[i];
         rc = calib_db_add_figure(db, run_id, f->key, f->value, f->residual, f->samples, f->source, err);
     }
+    for (size_t i = 0; i < r->info.n && rc == 0; i++) {
+        const calib_figure *f = &r->info.fig[i];
+        char key[96];
+        snprintf(key, sizeof key, "info.%s", f->key);
+        rc = calib_db_add_figure(db, run_id, key, f->value, f->residual, f->samples, f->source, err);
+    }
     for (size_t i = 0; i < r->curves.n && rc == 0; i++)
         rc = store_curve(db, run_id, &r->curves.c[i], err);
     if (rc == 0)
         rc = store_table(db, run_id, &r->gemm, err) < 0 || store_table(db, run_id, &r->prefill, err) < 0 ||
-             store_table(db, run_id, &r->sdpa, err) < 0 ||
+             store_table(db, run_id, &r->sdpa, err) < 0 || store_table(db, run_id, &r->sdpa_chunked, err) < 0 ||
+             store_table(db, run_id, &r->sdpa_decode, err) < 0 ||
              store_table(db, run_id, &r->decode, err) < 0 ? -1 : 0;
     if (rc == 0)
         return calib_db_commit(db, err);

@@ -26,6 +26,7 @@ typedef struct calib_figure {
     int64_t samples;           /* raw samples behind it, >= 1 */
     char source[384];          /* "measured on <GPU> <date> by kvtier-calibrate ..." */
     char note[1024];           /* fit details (written as the figure's note) */
+    char benches[64];          /* benchmarks its samples come from, ","-separated ("" for the device's own) */
 } calib_figure;
 
 typedef struct calib_figures {
@@ -44,6 +45,7 @@ typedef struct calib_curve_fig {
     size_t n;
     char source[384];          /* "measured on <GPU> <date> by kvtier-calibrate ..." */
     char note[1024];           /* how the points were made (written on the first point) */
+    char benches[64];          /* benchmarks its samples come from, ","-separated ("hbm,gemm") */
 } calib_curve_fig;
 
 typedef struct calib_curves {
@@ -51,12 +53,18 @@ typedef struct calib_curves {
     size_t n;
 } calib_curves;
 
-/* Which launch measurement becomes launch_overhead (see calib_names.h). */
+/* Which launch measurement becomes launch_overhead (see calib_names.h). The
+ * cost model charges launches only where n kernels × launch_overhead exceed
+ * the step's GPU time (sim/model/cost.c): the figure is the issue interval
+ * a serving loop runs at, which for an engine that replays its decode step
+ * as a CUDA graph is the graph's cost per node (the default). The eager
+ * rate (host-bound cudaLaunchKernel) and the GPU gap are kept as
+ * information. */
 typedef enum { CALIB_LAUNCH_EAGER, CALIB_LAUNCH_GRAPH, CALIB_LAUNCH_GAP } calib_launch_figure;
 
 /* Choices of the derivation. Defaults: calib_derive_defaults. */
 typedef struct calib_derive_opts {
-    calib_launch_figure launch;/* CALIB_LAUNCH_EAGER */
+    calib_launch_figure launch;/* CALIB_LAUNCH_GRAPH */
 } calib_derive_opts;
 
 void calib_derive_defaults(calib_derive_opts *o);
@@ -64,18 +72,30 @@ void calib_derive_defaults(calib_derive_opts *o);
 /* Room for the lists of skipped and failed figures and of warnings. */
 #define CALIB_LIST_CHARS 4096
 
-/* Everything derived from one run. Owns its tables. */
+/* Everything derived from one run. Owns its tables. info holds figures
+ * that are reported (log, fit table, table calib_figures as "info.KEY",
+ * durations in ns) but that no profile key takes: the launch fits other
+ * than the one chosen, and the launch cost left exposed while the GPU is
+ * busy. */
 typedef struct calib_result {
     calib_figures figs;
+    calib_figures info;
     calib_curves curves;
     calib_efftab gemm;         /* BF16 and FP8 GEMM efficiency over M, one curve per shape */
     calib_efftab prefill;      /* unfused prefill attention efficiency over sequence length */
     calib_efftab sdpa;         /* cuDNN fused attention efficiency over sequence length */
+    calib_efftab sdpa_chunked; /* the same for chunks after a cached prefix, over context length */
+    calib_efftab sdpa_decode;  /* cuDNN decode bytes/s over HBM bandwidth, over context */
     calib_efftab decode;       /* paged decode bytes/s over HBM bandwidth, over context */
     char skipped[CALIB_LIST_CHARS];  /* figures and curves left as the base has them for lack of samples, ", "-separated */
     char failed[CALIB_LIST_CHARS];   /* figures and curves whose samples could not be fitted, with why, "; "-separated */
     char warnings[CALIB_LIST_CHARS]; /* what was clamped or dropped, "; "-separated */
+    char throttled[CALIB_LIST_CHARS];/* benchmarks whose clock samples show throttling, with why, "; "-separated */
+    char throttled_benches[256];     /* their names, each between commas: ",gemm,decode," */
 } calib_result;
+
+/* 1 when any benchmark of the ","-separated list benches ran throttled in r. */
+int calib_result_throttled(const calib_result *r, const char *benches);
 
 /* Derives figures and curves from run run_id in db. base is the spec-sheet
  * profile the calibration starts from (its peak FLOP/s are the denominators

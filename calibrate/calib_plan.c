@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "calib_attn_work.h"
 #include "curve.h"
 #include "model.h"
 #include "scenario.h"
@@ -44,6 +45,9 @@
 #define PEER_CASES 3
 #define LAUNCH_CASES 5                          /* enqueue, gap, eager, sync, graph */
 #define LAUNCH_SYNC_CASE 3                      /* the one that synchronizes after each kernel */
+#define LAUNCH_BUSY_CASES 2                     /* busy kernels: eager, queued */
+#define LAUNCH_QUEUE_SPIN_S 10e-6               /* bench_launch.c's spin per queued kernel (SPIN_NS_PER_KERNEL) */
+#define LAUNCH_QUEUE_MARGIN_S 100e-6            /* and its margin (SPIN_MARGIN_NS) */
 #define GEMM_DTYPES 2                           /* bf16, fp8 */
 #define DECODE_MIN_CONTEXT 512
 #define DECODE_TABLE_KINDS 2                    /* shuffled, identity */
@@ -59,6 +63,10 @@ static const int decode_pages[] = { 16, 32, 64, 128 };
 static const int decode_groups[] = { 1, 4, 8 };
 static const int decode_dims[] = { 64, 128 };
 static const double decode_elem_bytes[] = { 2, 1 };   /* fp16, fp8 KV */
+/* cuDNN builds (heuristics, then runtime compilation of the fused engine)
+ * a plan for every shape a benchmark times. Estimate: on the order of a
+ * second each; the first device run's log tells. */
+#define PLAN_CUDNN_BUILD_S 1.0
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---------- GEMM shapes ---------- */
@@ -164,6 +172,9 @@ static int plan_peer(const plan_ctx *c, calib_plan_item *it)
     return 0;
 }
 
+/* The plain cases at the base's launch_overhead each; then per busy
+ * duration d, n kernels of d launched eagerly (d + launch each) and queued
+ * (d each, after a spin that lets the host enqueue them all). */
 static int plan_launch(const plan_ctx *c, calib_plan_item *it)
 {
     size_t x[MAX_SWEEP], n = sweep(1, (size_t)c->p->launch_max_kernels, x);
@@ -171,6 +182,13 @@ static int plan_launch(const plan_ctx *c, calib_plan_item *it)
     for (int k = 0; k < LAUNCH_CASES; k++)
         for (size_t i = 0; i < n; i++)
             point(c, it, (double)x[i] * (launch_s + (k == LAUNCH_SYNC_CASE ? PLAN_SYNC_S : 0)));
+    for (int b = 0; b < c->p->n_launch_busy; b++)
+        for (int k = 0; k < LAUNCH_BUSY_CASES; k++)
+            for (size_t i = 0; i < n; i++) {
+                double d = c->p->launch_busy_us[b] * 1e-6, kernels = (double)x[i];
+                point(c, it, k == 0 ? kernels * (d + launch_s)
+                                    : kernels * (d + LAUNCH_QUEUE_SPIN_S) + LAUNCH_QUEUE_MARGIN_S);
+            }
     return 0;
 }
 
@@ -232,17 +250,62 @@ static int plan_prefill(const plan_ctx *c, calib_plan_item *it)
     return 0;
 }
 
-/* Fused causal attention: its FLOPs at the BF16 peak and the base's
- * prefill attention curve. */
+/* A point of a cuDNN benchmark: its plan built once, then its calls. */
+static void cudnn_point(const plan_ctx *c, calib_plan_item *it, double op_s)
+{
+    point(c, it, op_s);
+    it->seconds += PLAN_CUDNN_BUILD_S;
+}
+
+/* Fused causal attention of flops over ctx_tokens of context: at the BF16
+ * peak and the base's prefill attention curve at that context. */
+static double fused_attn_s(const plan_ctx *c, double ctx_tokens, double flops)
+{
+    return curve_time_ns(hw_attn_prefill_curve(c->h, DTYPE_BF16), ctx_tokens, flops,
+                         hw_peak_flops(c->h, DTYPE_BF16)) * 1e-9;
+}
+
 static int plan_sdpa(const plan_ctx *c, calib_plan_item *it)
 {
     size_t x[MAX_SWEEP], n = sweep(PREFILL_MIN_TOKENS, (size_t)c->p->prefill_max_tokens, x);
     for (size_t i = 0; i < n; i++) {
-        double t = (double)x[i], flops = FLOPS_PER_MAC * c->p->prefill_heads * PREFILL_HEAD_DIM * t * (t + 1);
-        point(c, it, curve_time_ns(hw_attn_prefill_curve(c->h, DTYPE_BF16), t, flops,
-                                   hw_peak_flops(c->h, DTYPE_BF16)) * 1e-9);
+        double flops = calib_attn_work_causal_flops(c->p->prefill_heads, PREFILL_HEAD_DIM, (int64_t)x[i], 0);
+        cudnn_point(c, it, fused_attn_s(c, (double)x[i], flops));
     }
     snprintf(it->note, sizeof it->note, "runs only where cuDNN 9 loads");
+    return 0;
+}
+
+/* Chunks of each length after each cached prefix, as bench_sdpa.c sweeps them. */
+static int plan_sdpa_chunked(const plan_ctx *c, calib_plan_item *it)
+{
+    size_t x[MAX_SWEEP], n = sweep((size_t)c->p->chunk_min_prefix, (size_t)c->p->chunk_max_prefix, x);
+    for (int q = 0; q < c->p->n_chunk_tokens; q++)
+        for (size_t i = 0; i < n; i++) {
+            int64_t chunk = c->p->chunk_tokens[q];
+            double flops = calib_attn_work_causal_flops(c->p->prefill_heads, PREFILL_HEAD_DIM, chunk, (int64_t)x[i]);
+            cudnn_point(c, it, fused_attn_s(c, (double)x[i] + (double)chunk, flops));
+        }
+    snprintf(it->note, sizeof it->note, "runs only where cuDNN 9 loads");
+    return 0;
+}
+
+/* cuDNN decode: the KV read at the base's attention_decode curve; points
+ * whose K (or V) exceeds the pool are left out, as bench_sdpa.c leaves them. */
+static int plan_sdpa_decode(const plan_ctx *c, calib_plan_item *it)
+{
+    size_t ctx[MAX_SWEEP], n = kt_geometric_sweep(KT_SDPA_DECODE_MIN_CONTEXT, (size_t)c->p->decode_max_context,
+                                                  KT_SDPA_DECODE_CONTEXT_STEP, ctx, MAX_SWEEP);
+    double pool = fmin((double)c->p->decode_max_bytes / DECODE_POOLS, c->h->hbm_bytes / DECODE_POOL_SHARE);
+    for (size_t k = 0; k < kt_n_sdpa_decode_cfgs; k++)
+        for (int b = 0; b < c->p->n_decode_batches; b++)
+            for (size_t i = 0; i < n; i++) {
+                double kv = calib_attn_work_decode_kv_bytes(c->p->decode_batches[b], c->p->decode_kv_heads,
+                                                            KT_SDPA_DECODE_HEAD_DIM, (int64_t)ctx[i], BF16_BYTES);
+                if (kv / DECODE_POOLS <= pool)
+                    cudnn_point(c, it, curve_time_ns(&c->h->attn_decode, kv, kv, c->h->hbm_bw_Bps) * 1e-9);
+            }
+    snprintf(it->note, sizeof it->note, "runs only where cuDNN 9 loads; paged KV where it takes the graph");
     return 0;
 }
 
@@ -282,7 +345,7 @@ typedef int (*plan_fn)(const plan_ctx *c, calib_plan_item *it);
 static const struct { const char *name; plan_fn fn; } plan_steps[] = {
     { "hbm", plan_hbm }, { "host", plan_host }, { "peer", plan_peer }, { "launch", plan_launch },
     { "gemm", plan_gemm }, { "decode", plan_decode }, { "prefill", plan_prefill }, { "sdpa", plan_sdpa },
-    { "storage", plan_storage },
+    { "sdpa-chunked", plan_sdpa_chunked }, { "sdpa-decode", plan_sdpa_decode }, { "storage", plan_storage },
     { "validate", plan_validate },
 };
 
@@ -304,7 +367,7 @@ int calib_plan_make(const kt_params *p, const char *const *steps, const hw_profi
         snprintf(it->name, sizeof it->name, "%s", *steps);
         if (plan_steps[i].fn(&c, it) < 0)
             return -1;
-        it->seconds += PLAN_PROCESS_START_S;
+        it->seconds += PLAN_PROCESS_START_S + p->clock_warmup_ms * 1e-3;
         out->seconds += it->seconds;
     }
     return 0;

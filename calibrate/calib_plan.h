@@ -32,7 +32,7 @@ int calib_gemm_shapes(const char *models, calib_shape_set *set, kt_err *err);
 
 /* ---------- the plan ---------- */
 
-#define CALIB_PLAN_MAX_ITEMS 12
+#define CALIB_PLAN_MAX_ITEMS 16
 
 /* One step of a calibration: a benchmark, or the validation. */
 typedef struct calib_plan_item {
@@ -50,11 +50,13 @@ typedef struct calib_plan {
 } calib_plan;
 
 /* Plans the steps named in the NULL-terminated list steps ("hbm", "host",
- * "peer", "launch", "gemm", "decode", "prefill", "sdpa", "storage", "validate")
+ * "peer", "launch", "gemm", "decode", "prefill", "sdpa", "sdpa-chunked",
+ * "sdpa-decode", "storage", "validate")
  * with sweep parameters p on the GPU that base describes. Each timed call is
  * estimated as the L2 flush (flush bytes at hbm_bandwidth) plus the call at
  * the base's rates and curves plus a fixed call overhead; each step adds a
- * process start (CUDA context, allocations). An estimate, not a bound: it
+ * process start (CUDA context, allocations) and the clock warm-up
+ * (p->clock_warmup_ms). An estimate, not a bound: it
  * says what the sweeps cost on a GPU that performs as its profile says.
  * Returns 0, or -1 with err (an unknown step, a model card). Nothing is kept. */
 int calib_plan_make(const kt_params *p, const char *const *steps, const hw_profile *base, calib_plan *out,

@@ -47,7 +47,7 @@ typedef enum { FMT_BYTES, FMT_BW, FMT_NS, FMT_COUNT, FMT_PLAIN, FMT_FLOPS, FMT_W
 static const struct { const char *key; value_fmt fmt; } key_formats[] = {
     { "hbm_capacity", FMT_BYTES }, { "smem_per_sm", FMT_BYTES }, { "l2_cache", FMT_BYTES },
     { "hbm_bandwidth", FMT_BW }, { "nvlink_bandwidth", FMT_BW }, { "pcie_bandwidth", FMT_BW },
-    { "network_bandwidth", FMT_BW },
+    { "network_bandwidth", FMT_BW }, { "pcie_duplex_bandwidth", FMT_BW },
     { "nvlink_latency", FMT_NS }, { "launch_overhead", FMT_NS }, { "network_latency", FMT_NS },
     { "sm_count", FMT_COUNT }, { "kernels_per_layer", FMT_COUNT },
     { "gpus_per_node", FMT_COUNT }, { "nvlink_domain_gpus", FMT_COUNT },
@@ -323,7 +323,7 @@ static int put_curves(write_ctx *w, const conf_node *curves)
 
 static void put_tables(FILE *out, const calib_result *r)
 {
-    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->sdpa, &r->decode };
+    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->sdpa, &r->sdpa_chunked, &r->decode, &r->sdpa_decode };
     fputs("\n# Efficiency tables behind the figures and curves above (measured / peak; interpolated in\n"
           "# log x between points). Full precision: table calib_efficiency of the sample DB.\n", out);
     for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)

@@ -54,6 +54,15 @@ typedef enum { KT_KV_FP16, KT_KV_FP8 } kt_kv_dtype;
  * in shared memory (splits are multiples of it). */
 #define KT_ATTN_MAX_GROUP 8
 #define KT_ATTN_TILE_TOKENS 64
+/* From this group size on, KT_ATTN_MATH_AUTO scores and weighs on tensor
+ * cores: a 16-row MMA then does at least a quarter useful work, and decode
+ * engines (FlashInfer, vLLM) switch to tensor cores for such groups too. */
+#define KT_ATTN_TENSOR_MIN_GROUP 4
+
+/* Which arithmetic the split kernel uses: float FMA for any group, or FP16
+ * MMA (wmma 16x16x16, float accumulation) with the group padded to 16 rows.
+ * AUTO picks tensor cores for groups of KT_ATTN_TENSOR_MIN_GROUP or more. */
+typedef enum { KT_ATTN_MATH_AUTO, KT_ATTN_MATH_FLOAT, KT_ATTN_MATH_TENSOR } kt_attn_math;
 
 /* One decode step of paged attention: every sequence b has one new query
  * (kv_heads × group heads of head_dim) attending to ctx_len[b] cached tokens.
@@ -62,7 +71,9 @@ typedef enum { KT_KV_FP16, KT_KV_FP8 } kt_kv_dtype;
  * + t / page_tokens] at slot t % page_tokens. The context is split into
  * `splits` ranges of tokens_per_split tokens (a multiple of the tile); each
  * (sequence, KV head, split) block writes a partial softmax to the workspace
- * and a second kernel combines them (flash-decoding).
+ * and a second kernel combines them (flash-decoding). A block reads each
+ * KV row of its range from memory once and uses it for all `group` query
+ * heads of its KV head.
  * Workspace: kt_attn_workspace_floats() floats. */
 typedef struct kt_attn_args {
     const void *q;             /* bf16 [batch][q_stride]: query heads × head_dim first */
@@ -83,11 +94,16 @@ typedef struct kt_attn_args {
     float *workspace;
     void *out;                 /* [batch][kv_heads × group][head_dim] */
     int out_bf16;              /* 1: bf16 output, 0: float */
+    kt_attn_math math;         /* KT_ATTN_MATH_AUTO unless a check forces one path */
 } kt_attn_args;
 
 size_t kt_attn_workspace_floats(int batch, int kv_heads, int group, int head_dim, int splits);
-/* Splits for a context so that the grid has at least target_blocks blocks. */
-int kt_attn_choose_splits(int batch, int kv_heads, int max_ctx, int target_blocks, int *tokens_per_split);
+/* 1 when a launch with this math and group runs the tensor-core kernel. */
+int kt_attn_uses_tensor_cores(kt_attn_math math, int group);
+/* Blocks of the split kernel that a's dtype, head dim, group and math select
+ * that fit on one SM at once (cudaOccupancyMaxActiveBlocksPerMultiprocessor):
+ * with the SM count, one wave of the grid (calib_decode_splits). */
+cudaError_t kt_attn_blocks_per_sm(const kt_attn_args *a, int *blocks);
 cudaError_t kt_launch_paged_decode(const kt_attn_args *a, cudaStream_t s);
 
 /* ---------- prefill softmax (kernels_elem.cu) ---------- */

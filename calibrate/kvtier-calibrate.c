@@ -27,8 +27,8 @@
 #define MAX_DIRS 8
 #define DIR_BUF 8192
 #define PATH_LEN 4096
-/* A profile's header comment: the run's description and three lists. */
-#define COMMENT_LEN (3 * PATH_LEN + 3 * CALIB_LIST_CHARS)
+/* A profile's header comment: the run's description and four lists. */
+#define COMMENT_LEN (3 * PATH_LEN + 4 * CALIB_LIST_CHARS)
 /* Exit status of a measurement whose profile was written from what was
  * measured though some benchmark failed (documented in --help). */
 #define EXIT_PARTIAL 3
@@ -69,7 +69,7 @@ typedef struct benchmark {
 static const benchmark benchmarks[] = {
     { "hbm", kt_bench_hbm }, { "host", kt_bench_host }, { "peer", kt_bench_peer }, { "launch", kt_bench_launch },
     { "gemm", kt_bench_gemm }, { "decode", kt_bench_decode }, { "prefill", kt_bench_prefill }, { "sdpa", kt_bench_sdpa },
-    { "storage", kt_bench_storage },
+    { "sdpa-chunked", kt_bench_sdpa_chunked }, { "sdpa-decode", kt_bench_sdpa_decode }, { "storage", kt_bench_storage },
 };
 #define N_BENCHMARKS (sizeof benchmarks / sizeof benchmarks[0])
 
@@ -80,7 +80,7 @@ typedef struct options {
     char out[PATH_LEN], db[PATH_LEN], base[PATH_LEN], name[64], validate_only[PATH_LEN];
     char table[PATH_LEN];      /* fit table (TSV) to write beside the profile, "" for none */
     int selected[N_BENCHMARKS];
-    int device, validate, fit_only, no_profile, check_device;
+    int device, validate, fit_only, no_profile, check_device, check_graphs;
     int bench_timeout_s;       /* per benchmark process */
     int dry_run;
     int64_t run_id;            /* 0: newest */
@@ -112,12 +112,16 @@ static void usage(FILE *out)
         "\n"
         "What to run:\n"
         "  --bench LIST            comma-separated, from hbm,host,peer,launch,gemm,decode,\n"
-        "                          prefill,sdpa,storage (default: all; sdpa needs cuDNN 9)\n"
+        "                          prefill,sdpa,sdpa-chunked,sdpa-decode,storage (default:\n"
+        "                          all; the sdpa ones need cuDNN 9)\n"
         "  --validate              then run the composite validation (one Llama-3.1-8B\n"
         "                          decoder step) against the profile just written\n"
         "  --validate-only PATH    run only the validation, against the profile at PATH\n"
         "  --device N              CUDA device (default 0)\n"
         "  --check-device          say whether a usable GPU is present; exit 0 or 77\n"
+        "  --check-graphs          no GPU needed: build every kind of cuDNN attention graph\n"
+        "                          the sdpa benchmarks time to a finalized operation graph;\n"
+        "                          exit 0, 77 without cuDNN 9, 1 when cuDNN refuses one\n"
         "  --bench-timeout S       kill a benchmark's process after S seconds (600); each\n"
         "                          benchmark runs in its own process, so a crash, a hang or\n"
         "                          a CUDA error ends that benchmark only\n"
@@ -136,15 +140,20 @@ static void usage(FILE *out)
         "  --kv-block-bytes LIST   KV block sizes of the offload pattern (16KiB,64KiB,256KiB)\n"
         "  --kv-max-blocks N       blocks per KV transfer, 1..N (1024)\n"
         "  --launch-max-kernels N  kernels per launch sequence, 1..N (1024)\n"
+        "  --launch-busy-us LIST   durations of the busy kernels whose eager launches are\n"
+        "                          timed against the same kernels queued (2,8,32)\n"
+        "  --clock-warmup-ms N     HBM load before each benchmark that brings the clocks\n"
+        "                          up before its first clock reading (1000; 0: none)\n"
         "  --gemm-models LIST      model cards whose (N, K) shapes are swept\n"
         "                          (llama-3.1-8b,llama-3.1-70b)\n"
         "  --gemm-max-tokens N     GEMM M = 1..N (16384)\n"
-        "  --decode-max-context N  paged decode contexts 512..N (131072)\n"
-        "  --decode-batches LIST   decode batch sizes (1,8,32)\n"
-        "  --decode-kv-heads N     KV heads of the decode benchmark (8)\n"
+        "  --decode-max-context N  paged decode contexts 512..N (131072; sdpa-decode\n"
+        "                          in powers of 4)\n"
+        "  --decode-batches LIST   decode and sdpa-decode batch sizes (1,8,32)\n"
+        "  --decode-kv-heads N     KV heads of decode and sdpa-decode (8)\n"
         "  --decode-max-bytes SIZE K plus V pool cap; larger points are left out (16GiB)\n"
         "  --prefill-max-tokens N  prefill and sdpa sequences 512..N (16384)\n"
-        "  --prefill-heads N       query heads of the prefill and sdpa benchmarks (32)\n"
+        "  --prefill-heads N       query heads of prefill, sdpa and sdpa-chunked (32)\n"
         "  --prefill-scores-bytes SIZE  score matrix budget; heads run in groups (4GiB)\n"
         "  --storage-file PATH     file on the drive under test (storage is skipped without)\n"
         "  --storage-max-bytes SIZE largest read (1GiB)\n"
@@ -152,7 +161,9 @@ static void usage(FILE *out)
         "  --validate-contexts LIST validation contexts (1024,4096,16384)\n"
         "\n"
         "Fitting:\n"
-        "  --launch-figure eager|graph|gap  launch fit that becomes launch_overhead (eager)\n"
+        "  --launch-figure graph|eager|gap  launch fit that becomes launch_overhead (graph:\n"
+        "                          per node of a CUDA graph replay, what a serving loop\n"
+        "                          that graphs its steps pays; the others are reported)\n"
         "\n"
         "  --help                  this text\n"
         "  --version               the version\n"
@@ -249,7 +260,7 @@ static int parse_bench_list(const char *s, int *selected)
             i++;
         if (i == N_BENCHMARKS) {
             fprintf(stderr, "kvtier-calibrate: --bench: unknown benchmark '%s' (known: hbm, host, peer, "
-                    "launch, gemm, decode, prefill, sdpa, storage)\n", tok);
+                    "launch, gemm, decode, prefill, sdpa, sdpa-chunked, sdpa-decode, storage)\n", tok);
             return -1;
         }
         selected[i] = 1;
@@ -265,7 +276,7 @@ static int parse_launch_figure(const char *s, calib_launch_figure *out)
             *out = (calib_launch_figure)i;
             return 0;
         }
-    fprintf(stderr, "kvtier-calibrate: --launch-figure: expected eager, graph or gap, got '%s'\n", s);
+    fprintf(stderr, "kvtier-calibrate: --launch-figure: expected graph, eager or gap, got '%s'\n", s);
     return -1;
 }
 
@@ -290,7 +301,9 @@ static void apply_quick(kt_params *p)
     p->peer_max_bytes = (size_t)64 << 20;
     p->kv_max_blocks = 64;
     p->launch_max_kernels = 64;
+    p->clock_warmup_ms = 200;
     snprintf(p->gemm_models, sizeof p->gemm_models, "llama-3.1-8b");
+    p->chunk_max_prefix = p->chunk_min_prefix;
     p->gemm_max_tokens = 1024;
     p->decode_max_context = 8192;
     p->n_decode_batches = 2;
@@ -309,10 +322,11 @@ static void apply_quick(kt_params *p)
 
 enum {
     OPT_OUT = 256, OPT_DB, OPT_BASE, OPT_NAME, OPT_NO_PROFILE, OPT_FIT_ONLY, OPT_RUN_ID, OPT_BENCH, OPT_VALIDATE,
-    OPT_VALIDATE_ONLY, OPT_DEVICE, OPT_CHECK_DEVICE, OPT_BENCH_TIMEOUT, OPT_DRY_RUN, OPT_TABLE, OPT_SAMPLES, OPT_WARMUP, OPT_QUICK, OPT_HBM, OPT_HOST, OPT_PEER,
+    OPT_VALIDATE_ONLY, OPT_DEVICE, OPT_CHECK_DEVICE, OPT_CHECK_GRAPHS, OPT_BENCH_TIMEOUT, OPT_DRY_RUN, OPT_TABLE, OPT_SAMPLES, OPT_WARMUP, OPT_QUICK, OPT_HBM, OPT_HOST, OPT_PEER,
     OPT_KV_BLOCK, OPT_KV_MAX, OPT_LAUNCH_MAX, OPT_GEMM_MODELS, OPT_GEMM_MAX, OPT_DECODE_MAX, OPT_DECODE_BATCHES,
     OPT_DECODE_KV_HEADS, OPT_DECODE_BYTES, OPT_PREFILL_MAX, OPT_PREFILL_HEADS, OPT_PREFILL_BYTES, OPT_STORAGE_FILE,
-    OPT_STORAGE_MAX, OPT_VALIDATE_BATCHES, OPT_VALIDATE_CONTEXTS, OPT_LAUNCH_FIGURE, OPT_HELP, OPT_VERSION
+    OPT_STORAGE_MAX, OPT_VALIDATE_BATCHES, OPT_VALIDATE_CONTEXTS, OPT_LAUNCH_FIGURE, OPT_LAUNCH_BUSY, OPT_CLOCK_WARMUP,
+    OPT_HELP, OPT_VERSION
 };
 
 static const struct option long_opts[] = {
@@ -322,6 +336,7 @@ static const struct option long_opts[] = {
     { "run-id", required_argument, NULL, OPT_RUN_ID }, { "bench", required_argument, NULL, OPT_BENCH },
     { "validate", no_argument, NULL, OPT_VALIDATE }, { "validate-only", required_argument, NULL, OPT_VALIDATE_ONLY },
     { "device", required_argument, NULL, OPT_DEVICE }, { "check-device", no_argument, NULL, OPT_CHECK_DEVICE },
+    { "check-graphs", no_argument, NULL, OPT_CHECK_GRAPHS },
     { "bench-timeout", required_argument, NULL, OPT_BENCH_TIMEOUT }, { "dry-run", no_argument, NULL, OPT_DRY_RUN },
     { "table", required_argument, NULL, OPT_TABLE },
     { "samples", required_argument, NULL, OPT_SAMPLES }, { "warmup", required_argument, NULL, OPT_WARMUP },
@@ -343,6 +358,8 @@ static const struct option long_opts[] = {
     { "validate-batches", required_argument, NULL, OPT_VALIDATE_BATCHES },
     { "validate-contexts", required_argument, NULL, OPT_VALIDATE_CONTEXTS },
     { "launch-figure", required_argument, NULL, OPT_LAUNCH_FIGURE },
+    { "launch-busy-us", required_argument, NULL, OPT_LAUNCH_BUSY },
+    { "clock-warmup-ms", required_argument, NULL, OPT_CLOCK_WARMUP },
     { "help", no_argument, NULL, OPT_HELP }, { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 },
 };
@@ -364,6 +381,7 @@ static int take_run_option(options *o, int c, const char *a)
     case OPT_VALIDATE_ONLY: return set_path(o->validate_only, a);
     case OPT_DEVICE: return parse_int("--device", a, 0, &o->device);
     case OPT_CHECK_DEVICE: o->check_device = 1; return 0;
+    case OPT_CHECK_GRAPHS: o->check_graphs = 1; return 0;
     case OPT_BENCH_TIMEOUT: return parse_int("--bench-timeout", a, 1, &o->bench_timeout_s);
     case OPT_DRY_RUN: o->dry_run = 1; return 0;
     case OPT_TABLE: return set_path(o->table, a);
@@ -385,6 +403,8 @@ static int take_sweep_option(kt_params *p, int c, const char *a)
     case OPT_KV_BLOCK: return parse_bytes_list("--kv-block-bytes", a, p->kv_block_bytes, &p->n_kv_block_bytes);
     case OPT_KV_MAX: return parse_int("--kv-max-blocks", a, 1, &p->kv_max_blocks);
     case OPT_LAUNCH_MAX: return parse_int("--launch-max-kernels", a, 1, &p->launch_max_kernels);
+    case OPT_LAUNCH_BUSY: return parse_int_list("--launch-busy-us", a, p->launch_busy_us, &p->n_launch_busy);
+    case OPT_CLOCK_WARMUP: return parse_int("--clock-warmup-ms", a, 0, &p->clock_warmup_ms);
     case OPT_GEMM_MODELS: snprintf(p->gemm_models, sizeof p->gemm_models, "%s", a); return 0;
     case OPT_GEMM_MAX: return parse_int("--gemm-max-tokens", a, 1, &p->gemm_max_tokens);
     case OPT_DECODE_MAX: return parse_int("--decode-max-context", a, 512, &p->decode_max_context);
@@ -403,6 +423,12 @@ static int take_sweep_option(kt_params *p, int c, const char *a)
     default: return 1;
     }
 }
+
+/* The share of --bench-timeout after which a benchmark that builds a plan
+ * per shape starts no new point: the rest leaves room for the point in
+ * progress and the teardown, so that a slow build shortens the sweep
+ * instead of having the process killed and its samples lost. */
+#define SWEEP_BUDGET_SHARE 0.8
 
 static void options_defaults(options *o, int argc, char **argv)
 {
@@ -451,6 +477,7 @@ static int parse_options(options *o, int argc, char **argv)
         fprintf(stderr, "kvtier-calibrate: unexpected argument '%s' (see --help)\n", argv[optind]);
         return EXIT_USAGE;
     }
+    o->p.sweep_budget_s = SWEEP_BUDGET_SHARE * o->bench_timeout_s;
     return PARSE_GO_ON;
 }
 
@@ -505,6 +532,12 @@ static void print_figures(const calib_result *r)
         printf("  curves.%-15s %zu points, x %.6g to %.6g, value %.4f to %.4f\n", c->key, c->n, c->pt[0].x,
                c->pt[c->n - 1].x, c->pt[0].eff, c->pt[c->n - 1].eff);
     }
+    for (size_t i = 0; i < r->info.n; i++)
+        printf("  (information) %-28s %8.0f ns  residual %.4f  samples %lld\n", r->info.fig[i].key,
+               r->info.fig[i].value, r->info.fig[i].residual, (long long)r->info.fig[i].samples);
+    if (r->throttled[0])
+        printf("  WARNING: benchmarks that ran throttled (their figures are flagged in the fit table): %s\n",
+               r->throttled);
     if (r->skipped[0])
         printf("  kept from the base (no samples): %s\n", r->skipped);
     if (r->failed[0])
@@ -513,8 +546,18 @@ static void print_figures(const calib_result *r)
         printf("  warnings: %s\n", r->warnings);
 }
 
-/* Writes the fit table: the measured curves' points, then every case's
- * efficiency at every measured x (tab-separated, one header line). */
+/* One row of the fit table; throttled when a benchmark behind it ran so. */
+static void table_row(FILE *f, const calib_result *r, const char *kind, const char *name, const char *benches,
+                      double x, double value, double residual, long long samples)
+{
+    fprintf(f, "%s\t%s\t%.17g\t%.10g\t%.6g\t%lld\t%d\n", kind, name, x, value, residual, samples,
+            calib_result_throttled(r, benches));
+}
+
+/* Writes the fit table: the measured figures (x 0) and informational
+ * ones, the measured curves' points, then every case's efficiency at every
+ * measured x (tab-separated, one header line); the last column is 1 where a
+ * benchmark behind the row ran throttled. */
 static int write_table(const char *path, const calib_result *r, kt_err *err)
 {
     FILE *f = fopen(path, "w");
@@ -522,19 +565,27 @@ static int write_table(const char *path, const calib_result *r, kt_err *err)
         KT_ERROR(err, path, 0, 0, "cannot write the fit table: %s", strerror(errno));
         return -1;
     }
-    fputs("kind\tname\tx\tvalue\tresidual\tsamples\n", f);
+    fputs("kind\tname\tx\tvalue\tresidual\tsamples\tthrottled\n", f);
+    const struct { const char *kind; const calib_figures *figs; } lists[] = { { "figure", &r->figs },
+                                                                              { "info", &r->info } };
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
+        for (size_t i = 0; i < lists[l].figs->n; i++) {
+            const calib_figure *g = &lists[l].figs->fig[i];
+            table_row(f, r, lists[l].kind, g->key, g->benches, 0, g->value, g->residual, (long long)g->samples);
+        }
     for (size_t i = 0; i < r->curves.n; i++)
         for (size_t k = 0; k < r->curves.c[i].n; k++) {
             const calib_pooled *p = &r->curves.c[i].pt[k];
-            fprintf(f, "curve\t%s\t%.17g\t%.10g\t%.6g\t%zu\n", r->curves.c[i].key, p->x, p->eff, p->residual,
-                    p->samples);
+            table_row(f, r, "curve", r->curves.c[i].key, r->curves.c[i].benches, p->x, p->eff, p->residual,
+                      (long long)p->samples);
         }
-    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->sdpa, &r->decode };
+    const calib_efftab *tabs[] = { &r->gemm, &r->prefill, &r->sdpa, &r->sdpa_chunked, &r->decode, &r->sdpa_decode };
     for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++)
         for (size_t i = 0; i < tabs[t]->n; i++)
             for (size_t k = 0; k < tabs[t]->curves[i].n; k++)
-                fprintf(f, "%s\t%s\t%.10g\t%.10g\t\t\n", tabs[t]->name, tabs[t]->curves[i].label,
-                        exp(tabs[t]->curves[i].logx[k]), tabs[t]->curves[i].eff[k]);
+                fprintf(f, "%s\t%s\t%.10g\t%.10g\t\t\t%d\n", tabs[t]->name, tabs[t]->curves[i].label,
+                        exp(tabs[t]->curves[i].logx[k]), tabs[t]->curves[i].eff[k],
+                        calib_result_throttled(r, tabs[t]->name));
     if (fclose(f) != 0) {
         KT_ERROR(err, path, 0, 0, "write error: %s", strerror(errno));
         return -1;
@@ -581,6 +632,7 @@ static int fit_and_write(const options *o, calib_db *db, int64_t run, char *out_
                     failures);
         append_list(comment, sizeof comment, "Fits that failed (kept from the base)", r.failed);
         append_list(comment, sizeof comment, "Warnings", r.warnings);
+        append_list(comment, sizeof comment, "Benchmarks that ran throttled (clock samples)", r.throttled);
     }
     calib_write_opts wo = { name, ri.gpu_name, comment, &r.curves, &r };
     if (rc == 0)
@@ -644,13 +696,13 @@ static int mode_dry_run(const options *o)
     }
     printf("kvtier-calibrate --dry-run: plan on %s (%s); %d samples + %d warm-up calls per point; "
            "one process per step\n", base->name, base_path, o->p.samples, o->p.warmup);
-    printf("  %-9s %8s %12s %12s\n", "step", "points", "timed calls", "estimate");
+    printf("  %-12s %8s %12s %12s\n", "step", "points", "timed calls", "estimate");
     for (size_t i = 0; i < plan.n; i++) {
         const calib_plan_item *it = &plan.item[i];
-        printf("  %-9s %8zu %12zu %10.1f s%s%s\n", it->name, it->points, it->calls, it->seconds,
+        printf("  %-12s %8zu %12zu %10.1f s%s%s\n", it->name, it->points, it->calls, it->seconds,
                it->note[0] ? "  " : "", it->note);
     }
-    printf("  %-9s %8s %12s %10.1f s (%.1f min)\n", "total", "", "", plan.seconds, plan.seconds / 60);
+    printf("  %-12s %8s %12s %10.1f s (%.1f min)\n", "total", "", "", plan.seconds, plan.seconds / 60);
     printf("An estimate from the base profile's rates and curves, a fixed cost per call and a process "
            "start per step; each step is killed after --bench-timeout %d s.\n", o->bench_timeout_s);
     if (plan.seconds > PLAN_TARGET_S)
@@ -743,9 +795,9 @@ typedef struct bench_job {
     int64_t run_id;
 } bench_job;
 
-/* Runs one job on an initialized device; a failed benchmark rolls its
- * samples back. Returns 0, or -1 with err. */
-static int job_run(const options *o, const bench_job *j, kt_bench *b, kt_err *err)
+/* Runs the job itself; a failed benchmark rolls its samples back.
+ * Returns 0, or -1 with err. */
+static int job_measure(const bench_job *j, kt_bench *b, kt_err *err)
 {
     if (!j->bench) {
         char buf[DIR_BUF];
@@ -754,7 +806,6 @@ static int job_run(const options *o, const bench_job *j, kt_bench *b, kt_err *er
         data_dirs("models", buf, sizeof buf, dirs);
         return kt_validate(b, j->profile, dirs, &med, err);
     }
-    (void)o;
     if (calib_db_begin(b->db, err) < 0)
         return -1;
     if (j->bench->run(b, err) == KT_BENCH_FAILED) {
@@ -762,6 +813,22 @@ static int job_run(const options *o, const bench_job *j, kt_bench *b, kt_err *er
         return -1;
     }
     return calib_db_commit(b->db, err);
+}
+
+/* Runs one job on an initialized device between two clock readings, the
+ * first after a warm-up load; the readings are kept whatever the job did.
+ * Returns 0, or -1 with err. */
+static int job_run(const bench_job *j, const char *name, kt_bench *b, kt_err *err)
+{
+    if (kt_clocks_warm(b, err) < 0 || kt_clocks_record(b, name, "start", err) < 0)
+        return -1;
+    int rc = job_measure(j, b, err);
+    kt_err end_err = { 0 };
+    if (kt_clocks_record(b, name, "end", &end_err) < 0 && rc == 0) {
+        *err = end_err;
+        rc = -1;
+    }
+    return rc;
 }
 
 /* Child: one benchmark in its own CUDA context and database connection.
@@ -778,7 +845,7 @@ static int child_bench(const options *o, const void *arg)
     if (rc == 0) {
         printf("kvtier-calibrate: %s on %s (%d SMs, L2 %.0f B), run %lld in %s\n", name, b.info.gpu_name,
                b.info.sm_count, b.info.l2_bytes, (long long)b.run_id, o->db);
-        rc = job_run(o, j, &b, &err);
+        rc = job_run(j, name, &b, &err);
     }
     if (rc < 0) {
         fprintf(stderr, "kvtier-calibrate: %s failed: ", name);
@@ -909,6 +976,11 @@ int main(int argc, char **argv)
         return mode_dry_run(&o);
     if (o.fit_only)
         return mode_fit_only(&o);
+    if (o.check_graphs) {
+        kt_err err = { 0 };
+        rc = kt_sdpa_check_graphs(&o.p, &err);
+        return rc == KT_BENCH_OK ? EXIT_SUCCESS : rc == KT_BENCH_SKIPPED ? KT_EXIT_SKIP : fail(&err);
+    }
     if (o.check_device) {
         char why[512];
         if (!kt_device_usable(o.device, why, sizeof why)) {

@@ -1,4 +1,5 @@
 /* test_calibrate_cli.c — kvtier-calibrate as a program on a machine without a usable GPU (as in CI): --help, exit 77 with a reason, usage errors, and --fit-only from the recorded fixture to a profile hw_load accepts. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,17 @@ static int run(const char *args, char *out, size_t n)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+
+/* The whole text of the file at path (caller frees), "" when unreadable. */
+static char *read_text(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    char *text = fd >= 0 ? tu_slurp_fd(fd) : calloc(1, 1);
+    if (fd >= 0)
+        close(fd);
+    return text;
+}
+
 /* Whether this machine has a usable GPU, as the program sees it. */
 static int gpu_present(void)
 {
@@ -50,14 +62,14 @@ static void test_help_lists_every_option(void)
     static char out[OUT_MAX];
     CU_ASSERT_EQUAL(run("--help", out, sizeof out), 0);
     const char *const opts[] = { "--out", "--db", "--base", "--name", "--no-profile", "--fit-only", "--run-id",
-                                 "--bench", "--validate", "--validate-only", "--device", "--check-device",
+                                 "--bench", "--validate", "--validate-only", "--device", "--check-device", "--check-graphs",
                                  "--samples", "--warmup", "--quick", "--hbm-bytes", "--host-bytes", "--peer-bytes",
                                  "--kv-block-bytes", "--kv-max-blocks", "--launch-max-kernels", "--gemm-models",
                                  "--gemm-max-tokens", "--decode-max-context", "--decode-batches",
                                  "--decode-kv-heads", "--decode-max-bytes", "--prefill-max-tokens",
                                  "--prefill-heads", "--prefill-scores-bytes", "--storage-file",
                                  "--storage-max-bytes", "--validate-batches", "--validate-contexts",
-                                 "--launch-figure", "--bench-timeout", "--dry-run", "--table", "--help",
+                                 "--launch-figure", "--launch-busy-us", "--clock-warmup-ms", "--bench-timeout", "--dry-run", "--table", "--help",
                                  "--version", NULL };
     for (int i = 0; opts[i]; i++) {
         CU_ASSERT_PTR_NOT_NULL(strstr(out, opts[i]));
@@ -94,8 +106,8 @@ static void test_no_gpu_exits_77(void)
     temp_path(profile, sizeof profile, "yaml");
     unlink(db);
     unlink(profile);
-    const char *const benches[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "sdpa", "storage",
-                                    NULL };
+    const char *const benches[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "sdpa",
+                                    "sdpa-chunked", "sdpa-decode", "storage", NULL };
     for (int i = 0; benches[i]; i++) {
         snprintf(args, sizeof args, "--bench %s --db '%s' --out '%s'", benches[i], db, profile);
         CU_ASSERT_EQUAL(run(args, out, sizeof out), EXIT_SKIP);
@@ -151,19 +163,40 @@ static void test_fit_only_from_fixture(void)
     CU_ASSERT_EQUAL(p->samples, 4 * 7);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "curves.gemm.bf16"));
     hw_free(h);
-    /* The fit table: a header, then the five curves' 15 + 15 + 7 + 9 + 13
-     * points, then every case's points (gemm 5 × 15, prefill 7, decode 4 × 9). */
+    /* The profile's header names the throttled benchmark; so does the log. */
+    char *yaml = read_text(profile);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(yaml);
+    CU_ASSERT_PTR_NOT_NULL(strstr(yaml, "# Benchmarks that ran throttled (clock samples): gemm (end: sw power cap"));
+    free(yaml);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "WARNING: benchmarks that ran throttled"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "(information) launch.eager"));
+    /* The fit table: a header; the 8 measured figures (hbm, PCIe one way and
+     * duplex, launch, the 4 device figures) and 5 informational ones (launch
+     * eager, gap, graph, exposed at 2 and 32 us); the five curves' 15 + 15 +
+     * 7 + 9 + 13 points; every case's points (gemm 5 × 15, prefill 7,
+     * decode 4 × 9). Flagged throttled (the fixture's gemm ran under a power
+     * cap): the gemm table's 75 rows, the gemm curves' 30 points and the
+     * memory curve's 13, which pools the GEMMs with the reads. */
     FILE *t = fopen(table, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     char row[4096];
-    int rows = 0, curve_rows = 0;
+    int rows = 0, curve_rows = 0, figure_rows = 0, info_rows = 0, flagged = 0;
     while (fgets(row, sizeof row, t)) {
         rows++;
         curve_rows += strncmp(row, "curve\t", 6) == 0;
+        figure_rows += strncmp(row, "figure\t", 7) == 0;
+        info_rows += strncmp(row, "info\t", 5) == 0;
+        size_t len = strlen(row);
+        flagged += len > 2 && strcmp(row + len - 3, "\t1\n") == 0;
+        if (strncmp(row, "figure\thbm_bandwidth\t", 22) == 0)
+            CU_ASSERT_STRING_EQUAL(row + len - 3, "\t0\n");
     }
     fclose(t);
+    CU_ASSERT_EQUAL(figure_rows, 8);
+    CU_ASSERT_EQUAL(info_rows, 5);
     CU_ASSERT_EQUAL(curve_rows, 15 + 15 + 7 + 9 + 13);
-    CU_ASSERT_EQUAL(rows, 1 + curve_rows + 5 * 15 + 7 + 4 * 9);
+    CU_ASSERT_EQUAL(rows, 1 + 8 + 5 + curve_rows + 5 * 15 + 7 + 4 * 9);
+    CU_ASSERT_EQUAL(flagged, 5 * 15 + 15 + 15 + 13);
     unlink(table);
 
     /* The base is found from the run's GPU name when --base is not given,
@@ -199,14 +232,11 @@ static void test_fit_only_with_failed_benchmark(void)
         fprintf(stderr, "\n%s\n", out);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "benchmarks that failed: gemm: cublasLtMatmul"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "launch/eager"));
-    FILE *f = fopen(profile, "r");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    static char text[1 << 20];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    text[len] = '\0';
-    fclose(f);
+    char *text = read_text(profile);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "# Benchmarks that failed (what they measure keeps the base's figures): "
                                         "gemm: cublasLtMatmul: CUBLAS_STATUS_EXECUTION_FAILED (synthetic)"));
+    free(text);
     hw_profile *h = hw_load(profile, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
     const hw_provenance *p = hw_provenance_of(h, "curves.gemm.bf16[0]");
@@ -245,12 +275,43 @@ static void test_dry_run(void)
     CU_ASSERT_EQUAL(sscanf(line, " total %lf s", &total), 1);
     CU_ASSERT(total > 0 && total < 8 * 60);
     const char *const steps[] = { "hbm", "host", "peer", "launch", "gemm", "decode", "prefill", "sdpa",
-                                  "storage", "validate", NULL };
+                                  "sdpa-chunked", "sdpa-decode", "storage", "validate", NULL };
     for (int i = 0; steps[i]; i++) {
         char want[32];
         snprintf(want, sizeof want, "\n  %s ", steps[i]);
         CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
     }
+}
+
+/* --check-graphs needs no GPU: with cuDNN 9 loadable, cuDNN finalizes an
+ * operation graph of every kind the sdpa benchmarks time (it refuses
+ * inconsistent tensors and operations there): the whole sequence, the
+ * three default chunk lengths, and paged and contiguous decode for BF16 at
+ * groups 1, 4, 8 and FP16 at 4 — 1 + 3 + 4 × 2 = 12 lines, each
+ * "finalized". Without cuDNN it exits 77 and says so. */
+static void test_check_graphs(void)
+{
+    static char out[OUT_MAX];
+    int st = run("--check-graphs", out, sizeof out);
+    if (st == EXIT_SKIP) {
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "cuDNN 9 cannot be loaded"));
+        fprintf(stderr, "\n  (no cuDNN 9 here: the graphs are not checked)\n");
+        return;
+    }
+    CU_ASSERT_EQUAL(st, 0);
+    int lines = 0, finalized = 0;
+    for (const char *l = strstr(out, "cuDNN graph "); l; l = strstr(l + 1, "cuDNN graph ")) {
+        lines++;
+        const char *eol = strchr(l, '\n');
+        const char *f = strstr(l, "finalized");
+        finalized += f && (!eol || f < eol);
+    }
+    CU_ASSERT_EQUAL(lines, 12);
+    CU_ASSERT_EQUAL(finalized, 12);
+    const char *const kinds[] = { "sdpa n=512", "sdpa-chunked q=8192 prefix=1024", "sdpa-decode bf16 g=8 paged",
+                                  "sdpa-decode fp16 g=4 contiguous", NULL };
+    for (int i = 0; kinds[i]; i++)
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, kinds[i]));
 }
 
 int main(void)
@@ -262,6 +323,7 @@ int main(void)
         { "--fit-only from the fixture", test_fit_only_from_fixture },
         { "--fit-only with a failed benchmark", test_fit_only_with_failed_benchmark },
         { "--dry-run: the plan without a GPU", test_dry_run },
+        { "--check-graphs: cuDNN finalizes every graph kind, no GPU", test_check_graphs },
         { NULL, NULL },
     };
     return tu_run("calibrate-cli", tests);

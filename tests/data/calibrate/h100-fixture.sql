@@ -13,7 +13,18 @@
 --   hbm/read        t = 3 us + bytes / 3.0 TB/s            -> hbm_bandwidth 3.0 TB/s
 --   host/h2d/pinned t = 8 us + bytes / 50 GB/s             -> pcie_bandwidth 50 GB/s (slower direction)
 --   host/d2h/pinned t = 9 us + bytes / 52 GB/s
---   launch/eager    t = 6 us + kernels * 2.5 us            -> launch_overhead 2500 ns
+--   host/bidir/pinned t = 12 us + 2 * bytes / 75 GB/s      -> pcie_duplex_bandwidth 75 GB/s (both at once)
+--   launch/graph    t = 10 us + nodes * 1.0 us             -> launch_overhead 1000 ns (the default, graph)
+--   launch/eager    t = 6 us + kernels * 2.5 us            -> launch.eager 2500 ns (information only)
+--   launch/gap      t = 4 us + kernels * 0.8 us            -> launch.gap 800 ns (information only)
+--   launch/busy/eager/d=2us   t = 5 us + kernels * 4.0 us  (no noise: host-bound, kernels of 2 us)
+--   launch/busy/queued/d=2us  t = 3 us + kernels * 2.6 us  (no noise)
+--                                                          -> launch.exposed/d=2us 4000 - 2600 = 1400 ns
+--   launch/busy/eager/d=32us  t = 5 us + kernels * 32.7 us (no noise)
+--   launch/busy/queued/d=32us t = 3 us + kernels * 32.7 us (no noise)
+--                                                          -> launch.exposed/d=32us 0 ns
+--   calib_clocks    gemm's end reading has sw power cap (0x4) -> gemm flagged throttled;
+--                   hbm's readings have only gpu idle (0x1) and sync boost (0x10) -> not throttled
 --   gemm/bf16/...   t = 2MNK / (989.4 TFLOP/s * E * M / (M + 512)), E per shape 0.70 0.74 0.78 0.80
 --                                                          -> efficiency.gemm at M = 8192: 0.76 * 8192 / 8704
 --   prefill/bf16    t = 2 * 32 * 128 * n * (n + 1) / (989.4 TFLOP/s * 0.45)
@@ -50,7 +61,9 @@ WITH RECURSIVE
 INSERT INTO calib_samples (run_id, bench, case_name, x, work, rep, ns)
 SELECT 1, 'host', 'h2d/pinned', x, x, r, (8000.0 + x / 50e9 * 1e9) * (1 + 0.01 * (((r + i) % 5) - 2)) FROM sizes, reps
 UNION ALL
-SELECT 1, 'host', 'd2h/pinned', x, x, r, (9000.0 + x / 52e9 * 1e9) * (1 + 0.01 * (((r + i) % 5) - 2)) FROM sizes, reps;
+SELECT 1, 'host', 'd2h/pinned', x, x, r, (9000.0 + x / 52e9 * 1e9) * (1 + 0.01 * (((r + i) % 5) - 2)) FROM sizes, reps
+UNION ALL
+SELECT 1, 'host', 'bidir/pinned', x, 2.0 * x, r, (12000.0 + 2.0 * x / 75e9 * 1e9) * (1 + 0.01 * (((r + i) % 5) - 2)) FROM sizes, reps;
 
 -- Kernel launches: 1 .. 1024 back-to-back kernels, 11 lengths.
 WITH RECURSIVE
@@ -59,7 +72,24 @@ WITH RECURSIVE
 INSERT INTO calib_samples (run_id, bench, case_name, x, work, rep, ns)
 SELECT 1, 'launch', 'eager', x, x, r, (6000.0 + 2500.0 * x) * (1 + 0.01 * (((r + i) % 5) - 2)) FROM lens, reps
 UNION ALL
-SELECT 1, 'launch', 'graph', x, x, r, (10000.0 + 1000.0 * x) * (1 + 0.01 * (((r + i) % 5) - 2)) FROM lens, reps;
+SELECT 1, 'launch', 'graph', x, x, r, (10000.0 + 1000.0 * x) * (1 + 0.01 * (((r + i) % 5) - 2)) FROM lens, reps
+UNION ALL
+SELECT 1, 'launch', 'gap', x, x, r, (4000.0 + 800.0 * x) * (1 + 0.01 * (((r + i) % 5) - 2)) FROM lens, reps
+UNION ALL
+SELECT 1, 'launch', 'busy/eager/d=2us', x, x, r, 5000.0 + 4000.0 * x FROM lens, reps
+UNION ALL
+SELECT 1, 'launch', 'busy/queued/d=2us', x, x, r, 3000.0 + 2600.0 * x FROM lens, reps
+UNION ALL
+SELECT 1, 'launch', 'busy/eager/d=32us', x, x, r, 5000.0 + 32700.0 * x FROM lens, reps
+UNION ALL
+SELECT 1, 'launch', 'busy/queued/d=32us', x, x, r, 3000.0 + 32700.0 * x FROM lens, reps;
+
+-- Clock readings at the start and end of two benchmarks (MHz, reason bits, C, W).
+INSERT INTO calib_clocks (run_id, bench, phase, sm_mhz, mem_mhz, sm_max_mhz, mem_max_mhz, reasons, temp_c, power_w)
+VALUES (1, 'hbm', 'start', 1980, 2619, 1980, 2619, 1, 40, 120),
+       (1, 'hbm', 'end', 1980, 2619, 1980, 2619, 16, 55, 450),
+       (1, 'gemm', 'start', 1980, 2619, 1980, 2619, 0, 50, 300),
+       (1, 'gemm', 'end', 1755, 2619, 1980, 2619, 4, 70, 700);
 
 -- GEMMs: M = 1 .. 16384 tokens, 15 values; Llama-3.1-8B's four shapes in BF16, one in FP8.
 WITH RECURSIVE
