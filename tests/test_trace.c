@@ -11,18 +11,17 @@
 #include "trace.h"
 #include "grow.h"
 
-/* The real traces sit in shared/ beside the repository; checks on them are
- * skipped when it is absent (a distribution tarball's build). */
-static const char *shared_trace(const char *name)
+/* The real traces, as shipped in the repository's data/traces. */
+static const char *shipped_trace(const char *name)
 {
     static char buf[2][4096];
     static int k;
     char *b = buf[k++ % 2];
-    snprintf(b, sizeof buf[0], "%s/../shared/traces/%s", tu_path(""), name);
+    snprintf(b, sizeof buf[0], "%s/data/traces/%s", tu_path(""), name);
     return b;
 }
-#define MOONCAKE_FILE shared_trace("mooncake_fast25_conversation_trace.jsonl")
-#define AZURE_FILE shared_trace("AzureLLMInferenceTrace_conv.csv")
+#define MOONCAKE_FILE shipped_trace("mooncake_fast25_conversation_trace.jsonl")
+#define AZURE_FILE shipped_trace("AzureLLMInferenceTrace_conv.csv")
 #define MOONCAKE_BLOCK_TOKENS 512     /* the Mooncake format's documented block size */
 #define NS_PER_MS INT64_C(1000000)
 #define NS_PER_S INT64_C(1000000000)
@@ -674,17 +673,7 @@ static void test_long_lines(void)
     unlink(path);
 }
 
-/* ---------- the full shared traces ---------- */
-
-static int have_shared(const char *path)
-{
-    if (access(path, R_OK) == 0)
-        return 1;
-    char why[4200];
-    snprintf(why, sizeof why, "%s is missing: no checks on the full trace", path);
-    tu_skip(why);
-    return 0;
-}
+/* ---------- the full traces ---------- */
 
 /* Mooncake as read independently: jansson per line, no trace.c. */
 typedef struct mooncake_raw {
@@ -740,8 +729,6 @@ static mooncake_raw mooncake_independent(void)
 
 static void test_mooncake_full(void)
 {
-    if (!have_shared(MOONCAKE_FILE))
-        return;
     mooncake_raw m = mooncake_independent();
     CU_ASSERT_EQUAL(m.n, 12031);
 
@@ -801,8 +788,6 @@ static void test_mooncake_full(void)
  * its tick + the gap to the next tick), which README gives as 3000 +- 3 ms. */
 static void test_mooncake_full_spread(void)
 {
-    if (!have_shared(MOONCAKE_FILE))
-        return;
     kt_err err = { 0 };
     trace_opts ob = default_opts(), os = default_opts();
     os.release = TRACE_RELEASE_SPREAD;
@@ -850,8 +835,6 @@ static int azure_independent_ns(const char *line, int64_t *ns, int64_t *in, int6
 
 static void test_azure_full(void)
 {
-    if (!have_shared(AZURE_FILE))
-        return;
     FILE *f = fopen(AZURE_FILE, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     char line[256];
