@@ -21,6 +21,43 @@ static const char *grouped(long long v, char *buf, size_t n)
     return buf;
 }
 
+/* Why requests were rejected for reason why, with the largest need against
+ * what a replica has ("their KV never fits a replica's pool: the largest
+ * needs 39,159 blocks, a replica has 24,202"), into buf. */
+static const char *rejection_text(const metrics_summary *s, metrics_reject why, char *buf, size_t n)
+{
+    char need[32], have[32];
+    grouped(s->reject_need_max[why], need, sizeof need);
+    grouped(s->reject_have[why], have, sizeof have);
+    switch (why) {
+    case REJECT_KV_POOL:
+        snprintf(buf, n, "prompt and output never fit a replica's KV pool: the largest needs %s blocks, a replica "
+                 "has %s", need, have);
+        break;
+    case REJECT_CONTEXT:
+        snprintf(buf, n, "prompt longer than the model's context: the longest has %s tokens, the context %s "
+                 "(scheduler.too_long: truncate cuts them instead)", need, have);
+        break;
+    case REJECT_NO_REPLICA:
+        snprintf(buf, n, "no replica was alive to take them");
+        break;
+    default:
+        snprintf(buf, n, "no reason recorded");
+        break;
+    }
+    return buf;
+}
+
+/* One line per reason requests were rejected for. */
+static void report_rejections(FILE *out, const metrics_summary *s)
+{
+    char count[32], why[256];
+    for (int r = 0; r < REJECT_REASON_COUNT; r++)
+        if (s->rejected_by[r])
+            fprintf(out, "  %s rejected: %s\n", grouped(s->rejected_by[r], count, sizeof count),
+                    rejection_text(s, (metrics_reject)r, why, sizeof why));
+}
+
 static void dist_row(FILE *out, const char *label, const metrics_dist *d, double scale)
 {
     fprintf(out, "  %-16s %10.2f %10.2f %10.2f %10.2f %10.2f\n", label, d->mean / scale, d->p50 / scale,
@@ -124,6 +161,7 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
     if (s->truncated)
         fprintf(out, "  %s prompts cut to the model's context (scheduler.too_long: truncate)\n",
                 grouped(s->truncated, a, sizeof a));
+    report_rejections(out, s);
     fprintf(out, "  %-16s %10s %10s %10s %10s %10s\n", "", "mean", "p50", "p90", "p99", "max");
     dist_row(out, "TTFT (ms)", &s->ttft_ns, 1e6);
     dist_row(out, "ITL (ms)", &s->itl_ns, 1e6);
