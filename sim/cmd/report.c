@@ -48,6 +48,31 @@ static const char *rejection_text(const metrics_summary *s, metrics_reject why, 
     return buf;
 }
 
+/* The rejections by reason as JSON: reason, requests, the largest need and
+ * what a replica has (blocks for kv_pool, tokens for context, null for
+ * no_replica), and the summary's sentence. The caller owns the array. */
+static json_t *rejections_json(const metrics_summary *s)
+{
+    static const char *const units[REJECT_REASON_COUNT] = {
+        [REJECT_CONTEXT] = "tokens", [REJECT_KV_POOL] = "blocks",
+    };
+    json_t *a = json_array();
+    char why[256];
+    for (int r = 0; r < REJECT_REASON_COUNT; r++) {
+        if (!s->rejected_by[r])
+            continue;
+        json_t *e = json_object();
+        json_object_set_new(e, "reason", json_string(metrics_reject_names[r]));
+        json_object_set_new(e, "requests", json_integer(s->rejected_by[r]));
+        json_object_set_new(e, "need", units[r] ? json_integer(s->reject_need_max[r]) : json_null());
+        json_object_set_new(e, "have", units[r] ? json_integer(s->reject_have[r]) : json_null());
+        json_object_set_new(e, "unit", units[r] ? json_string(units[r]) : json_null());
+        json_object_set_new(e, "text", json_string(rejection_text(s, (metrics_reject)r, why, sizeof why)));
+        json_array_append_new(a, e);
+    }
+    return a;
+}
+
 /* One line per reason requests were rejected for. */
 static void report_rejections(FILE *out, const metrics_summary *s)
 {
@@ -220,6 +245,8 @@ void report_print_json(FILE *out, const scenario *sc, const metrics_summary *s, 
         json_object_set_new(units, f[i].name, json_string(f[i].unit));
     json_object_set_new(o, "summary", sum);
     json_object_set_new(o, "units", units);
+    if (s->rejected)
+        json_object_set_new(o, "rejections", rejections_json(s));
     if (st) {
         json_object_set_new(o, "events", json_integer((json_int_t)st->events));
         json_object_set_new(o, "wall_s", json_real(st->wall_s));
