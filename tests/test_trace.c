@@ -256,6 +256,42 @@ static void test_vidur_bom_reordered(void)
     CU_ASSERT_EQUAL(g[0].line, 2);
 }
 
+/* BurstGPT as its README's Schema describes it (HPMLL/BurstGPT: Timestamp in
+ * seconds from the first day's midnight, Model, Request tokens, Response
+ * tokens, Total tokens, Log Type). Line 3 is a failed request (0 response
+ * tokens, as BurstGPT_1.csv keeps them): an error, or skipped with
+ * skip_bad. Arrivals are relative to the first row at 5 s: 0, 113, 113,
+ * 3595.5 s. */
+static void test_burstgpt_small(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    o.skip_bad = 1;
+    int n = read_fixture("burstgpt_small.csv", TRACE_BURSTGPT, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 4);
+    const int64_t want[] = { 0, 113 * NS_PER_S, 113 * NS_PER_S, 3595 * NS_PER_S + NS_PER_S / 2 };
+    check_arrivals(g, n, want);
+    CU_ASSERT_EQUAL(g[0].in, 472);
+    CU_ASSERT_EQUAL(g[0].out, 18);
+    CU_ASSERT_EQUAL(g[1].line, 4);
+    CU_ASSERT_EQUAL(g[2].in, 2310);
+    CU_ASSERT_EQUAL(g[3].out, 1024);
+    CU_ASSERT_EQUAL(g[3].session, -1);
+    CU_ASSERT_STRING_EQUAL(trace_format_names[TRACE_BURSTGPT], "burstgpt");
+
+    /* Without skip_bad the failed request stops the read at its line. */
+    kt_err err = { 0 };
+    trace_opts strict = default_opts();
+    trace_reader *t = trace_open(fixture("burstgpt_small.csv"), TRACE_BURSTGPT, &strict, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    trace_record rec;
+    CU_ASSERT_EQUAL(trace_next(t, &rec, &err), 1);
+    CU_ASSERT_EQUAL(trace_next(t, &rec, &err), -1);
+    CU_ASSERT_EQUAL(err.line, 3);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "Response tokens must be a whole number >= 1, got \"0\""));
+    trace_close(t);
+}
+
 static void test_kvtier_small(void)
 {
     got g[MAX_GOT];
@@ -890,6 +926,7 @@ int main(void)
         { "mooncake CRLF, no final newline", test_mooncake_crlf },
         { "azure fixture: CRLF, midnight, leap day", test_azure_small },
         { "vidur fixture: exact decimal seconds", test_vidur_small },
+        { "burstgpt fixture: seconds, a failed request", test_burstgpt_small },
         { "vidur: BOM, reordered and extra columns", test_vidur_bom_reordered },
         { "kvtier native fixture", test_kvtier_small },
         { "mooncake bad lines: exact errors", test_mooncake_bad_strict },
