@@ -545,7 +545,9 @@ static void test_bad_point_exits_2(void)
     path = sweep_file("badkey.yaml", "  axes:\n    - key: kv.blocktokens\n      values: [16]\n");
     r = kvtier("sweep", path, "--db", db, NULL);
     CU_ASSERT_EQUAL(r.rc, 2);
-    snprintf(want, sizeof want, "%s:5:16: kv.blocktokens: unknown key (sweep point 0: kv.blocktokens=16)", path);
+    snprintf(want, sizeof want,
+             "%s:5:16: kv.blocktokens: unknown key (did you mean 'block_tokens'?) (sweep point 0: kv.blocktokens=16)",
+             path);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.err, want));
     CU_ASSERT_FALSE(exists(db));
     tu_output_free(&r);
