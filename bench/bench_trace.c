@@ -1,4 +1,4 @@
-/* bench_trace.c — reads each whole shared trace with the streaming reader (no simulation): wall time (best and median of 5), records/s, MB/s and peak RSS. */
+/* bench_trace.c — reads each whole shipped trace (data/traces) with the streaming reader (no simulation): wall time (best and median of 5), records/s, MB/s and peak RSS. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include "trace.h"
 
 #define REPS 5
-#define DEFAULT_TRACES_DIR "../shared/traces"   /* shared/ beside the repository, from its root */
+#define DEFAULT_TRACES_DIR "data/traces"   /* the shipped traces, from the repository root */
 #define BYTES_PER_MB 1e6
 #define KIB_PER_MIB 1024.0
 

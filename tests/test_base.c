@@ -1,10 +1,11 @@
-/* test_base.c — the base layer's small helpers: option reading, progress lines, array growth. */
+/* test_base.c — the base layer's small helpers: option reading, progress lines, array growth, did-you-mean. */
 #include <stdint.h>
 #include <string.h>
 
 #include "cli.h"
 #include "grow.h"
 #include "progress.h"
+#include "suggest.h"
 #include "testutil.h"
 
 enum { OPT_SIZE = 256, OPT_QUIET };
@@ -71,8 +72,10 @@ static void test_options_whole_names_only(void)
 
 static void test_options_missing_value(void)
 {
-    check_options((const char *[]){ "--size", NULL }, "?", "kvtier t: --size needs a value\n");
-    check_options((const char *[]){ "F", "-o", NULL }, "1=F ?", "kvtier t: --output needs a value\n");
+    check_options((const char *[]){ "--size", NULL }, "?",
+                  "kvtier t: --size needs a value (try kvtier t --help)\n");
+    check_options((const char *[]){ "F", "-o", NULL }, "1=F ?",
+                  "kvtier t: --output needs a value (try kvtier t --help)\n");
 }
 
 /* What a file holds, into buf. */
@@ -122,6 +125,45 @@ static void test_progress_counts(void)
     fclose(f);
 }
 
+/* Edit distances counted by hand: kitten -> sitting is the textbook 3
+ * (k->s, e->i, +g); blocktokens -> block_tokens one insertion; bf61 ->
+ * bf16 two substitutions; identical strings 0; a 64-character word is
+ * refused as no typo. */
+static void test_suggest_distance(void)
+{
+    CU_ASSERT_EQUAL(suggest_distance("kitten", "sitting"), 3);
+    CU_ASSERT_EQUAL(suggest_distance("blocktokens", "block_tokens"), 1);
+    CU_ASSERT_EQUAL(suggest_distance("bf61", "bf16"), 2);
+    CU_ASSERT_EQUAL(suggest_distance("", "abc"), 3);
+    CU_ASSERT_EQUAL(suggest_distance("same", "same"), 0);
+    char long_word[65];
+    memset(long_word, 'a', 64);
+    long_word[64] = '\0';
+    CU_ASSERT_EQUAL(suggest_distance(long_word, "a"), SIZE_MAX);
+}
+
+/* The closest name within the limit: 2 edits for short words, a third of
+ * the length for long ones; a word that begins a name picks the shortest
+ * such name; nothing close gives NULL; the word itself is never suggested. */
+static void test_suggest_closest(void)
+{
+    const char *dtypes[] = { "fp32", "bf16", "fp16", "fp8" };
+    CU_ASSERT_STRING_EQUAL(suggest_closest("bf61", dtypes, 4), "bf16");
+    CU_ASSERT_PTR_NULL(suggest_closest("banana", dtypes, 4));
+    const char *gpus[] = { "a100-sxm-80gb", "b200", "h100-sxm", "h200-sxm" };
+    /* "h100" is 2 edits from "b200" but begins "h100-sxm": the prefix wins. */
+    CU_ASSERT_STRING_EQUAL(suggest_closest("h100", gpus, 4), "h100-sxm");
+    const char *keys[] = { "block_tokens", "dtype", NULL, "hbm_fraction" };
+    /* 12 letters: up to 4 edits ("blk_tokns" is 3 deletions away). */
+    CU_ASSERT_STRING_EQUAL(suggest_closest("blk_tokns", keys, 4), "block_tokens");
+    CU_ASSERT_PTR_NULL(suggest_closest("dtype", keys, 4));
+    char buf[64] = "unknown key";
+    suggest_append(buf, sizeof buf, "dtpye", keys, 4);
+    CU_ASSERT_STRING_EQUAL(buf, "unknown key (did you mean 'dtype'?)");
+    suggest_append(buf + strlen(buf), 1, "x", keys, 4);   /* no room: untouched */
+    CU_ASSERT_STRING_EQUAL(buf, "unknown key (did you mean 'dtype'?)");
+}
+
 static void test_grow_doubles(void)
 {
     size_t cap = 0;
@@ -158,6 +200,8 @@ int main(void)
         { "a missing value names the option", test_options_missing_value },
         { "progress notes and statuses", test_progress_notes_and_statuses },
         { "progress counts", test_progress_counts },
+        { "edit distances by hand", test_suggest_distance },
+        { "the closest name, or none", test_suggest_closest },
         { "arrays grow by doubling", test_grow_doubles },
         { "an impossible size leaves the array", test_grow_overflow_keeps_array },
         { NULL, NULL },

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "model.h"
 #include "scenario.h"
 #include "testutil.h"
 
@@ -275,6 +276,94 @@ static void test_scenario_valid(void)
     scenario_free(sc);
 }
 
+/* Did-you-mean everywhere a name is read: a key ("dtpye" is 2 edits from
+ * kv's "dtype"; "zzz" is 3 or more from every key kv takes, so no hint), an
+ * enum value, a model card and a profile name (each 1 edit or a prefix). */
+static void test_did_you_mean(void)
+{
+    char *key[] = { "kv.dtpye=fp8" };
+    expect_error(base_scenario, key, 1, 1, 0, "kv.dtpye: unknown key (did you mean 'dtype'?)");
+    char *far_key[] = { "kv.zzz=1" };
+    expect_error(base_scenario, far_key, 1, 1, 0, "kv.zzz: unknown key");
+    kt_err err;
+    char path[64];
+    scenario *sc = load_text(base_scenario, far_key, 1, &err, path);
+    CU_ASSERT_PTR_NULL(sc);
+    CU_ASSERT_PTR_NULL(strstr(err.msg, "did you mean"));
+    char *dtype[] = { "kv.dtype=bf61" };
+    expect_error(base_scenario, dtype, 1, 1, 0, "'bf61' is not one of: ");
+    expect_error(base_scenario, dtype, 1, 1, 0, "(did you mean 'bf16'?)");
+    char *model[] = { "model=llama-3.1-8" };
+    expect_error(base_scenario, model, 1, 1, 0, "no model card 'llama-3.1-8' (did you mean 'llama-3.1-8b'?)");
+    char *gpu[] = { "hardware=h100" };
+    expect_error(base_scenario, gpu, 1, 1, 0, "no hardware profile 'h100' (did you mean 'h100-sxm'?)");
+}
+
+/* A scenario's own folder is not searched for cards: scenarios/azure.yaml
+ * is there, yet model=azure finds no card, and "available:" lists only
+ * models/ (its first entry, deepseek-v3, sorts before azure would not). */
+static void test_model_not_from_scenario_folder(void)
+{
+    CU_ASSERT_EQUAL_FATAL(access(tu_path("scenarios/azure.yaml"), R_OK), 0);
+    char *sets[] = { "model=azure" };
+    kt_err err;
+    scenario *sc = scenario_load(tu_path("scenarios/quickstart.yaml"), sets, 1, &err);
+    CU_ASSERT_PTR_NULL(sc);
+    scenario_free(sc);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no model card 'azure'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "available: deepseek-v3, "));
+    CU_ASSERT_PTR_NULL(strstr(err.msg, "quickstart"));
+}
+
+/* model: a Hugging Face config.json, imported on the fly. Llama-3.1-70B's
+ * config (tests/data/hf) has 80 layers, 8 KV heads, head dim 8192/64 = 128:
+ * 80 x 2 x 8 x 128 x 2 B = 327,680 B of bf16 KV per token (DESIGN.md); the
+ * card is named after the file. */
+static void test_model_from_config_json(void)
+{
+    char model[4200];
+    snprintf(model, sizeof model, "model=%s", tu_path("tests/data/hf/llama-3.1-70b.config.json"));
+    char *sets[] = { model, "replicas.gpus=4", "replicas.tensor_parallel=4" };
+    kt_err err;
+    char path[64];
+    scenario *sc = load_text(base_scenario, sets, 3, &err, path);
+    if (!sc)
+        fprintf(stderr, "\n  %s:%d:%d: %s\n", err.file, err.line, err.col, err.msg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CU_ASSERT_EQUAL(sc->model->n_layers, 80);
+    CU_ASSERT_DOUBLE_EQUAL(model_kv_bytes_per_token(sc->model, DTYPE_BF16), 327680.0, 0);
+    CU_ASSERT_STRING_EQUAL(sc->model->name, "llama-3.1-70b.config");
+    scenario_free(sc);
+    char *missing[] = { "model=no/such/config.json" };
+    expect_error(base_scenario, missing, 1, 1, 0, "no/such/config.json");
+}
+
+/* time_scale is 1 / rate_scale: 0.5 replays twice as fast, as rate_scale 2
+ * does; both at once are refused. */
+static void test_trace_time_scale(void)
+{
+    char trace[4400];
+    snprintf(trace, sizeof trace, "  kind: trace\n  trace: {format: azure, path: %s}\n",
+             tu_path("data/traces/AzureLLMInferenceTrace_conv.csv"));
+    char *text = edit("  kind: synthetic\n  sessions: 3\n  arrival: {process: poisson, rate: 1/s}\n"
+                      "  turns: 2\n  input_tokens: 100\n  output_tokens: 10\n", trace);
+    kt_err err;
+    char path[64];
+    char *half[] = { "workload.trace.time_scale=0.5" };
+    scenario *sc = load_text(text, half, 1, &err, path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CU_ASSERT_DOUBLE_EQUAL(sc->trace.opts.rate_scale, 2.0, 0);
+    scenario_free(sc);
+    char *rate[] = { "workload.trace.rate_scale=4" };
+    sc = load_text(text, rate, 1, &err, path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CU_ASSERT_DOUBLE_EQUAL(sc->trace.opts.rate_scale, 4.0, 0);
+    scenario_free(sc);
+    char *both[] = { "workload.trace.time_scale=0.5", "workload.trace.rate_scale=2" };
+    expect_error(text, both, 2, 1, 0, "workload.trace.time_scale: give rate_scale (2 = twice as fast) or "
+                                      "time_scale (2 = half as fast), not both");
+}
+
 static void test_scenario_errors(void)
 {
     expect_error(edit("  block_tokens: 16\n", "  block_tokens: 16\n  blok: 3\n"), NULL, 0, 11, 0,
@@ -293,7 +382,7 @@ static void test_scenario_errors(void)
     char *bad_set[] = { "kv.block_tokens=abc" };
     expect_error(base_scenario, bad_set, 1, 1, 0, "kv.block_tokens: expected an integer");
     char *typo_set[] = { "kv.blocktokens=32" };
-    expect_error(base_scenario, typo_set, 1, 1, 0, "kv.blocktokens: unknown key");
+    expect_error(base_scenario, typo_set, 1, 1, 0, "kv.blocktokens: unknown key (did you mean 'block_tokens'?)");
     /* Fleet settings: a disaggregated fleet needs a decode replica; a fault
      * names one replica or one node, within the fleet; only a remote tier
      * can be shared; pipeline stages need their GPUs (that error points
@@ -345,6 +434,10 @@ int main(void)
         { "YAML round trip", test_yaml_round_trip },
         { "valid scenario and KV pool size", test_scenario_valid },
         { "scenario errors name file:line:col and key", test_scenario_errors },
+        { "did you mean: keys, values, cards, profiles", test_did_you_mean },
+        { "a scenario's folder holds no cards", test_model_not_from_scenario_folder },
+        { "model: a config.json imported on the fly", test_model_from_config_json },
+        { "trace time_scale against rate_scale", test_trace_time_scale },
         { "--set applies to scenarios", test_scenario_set_applies },
         { NULL, NULL },
     };

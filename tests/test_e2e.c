@@ -833,6 +833,51 @@ static void test_all_replicas_fail(void)
     scenario_free(sc);
 }
 
+/* Every request rejected, and why. A 100,000-token first prompt after the
+ * 256-token system prompt, 101 output tokens: its KV peaks at 100,256 + 101
+ * - 1 = 100,356 tokens = ceil(100,356 / 16) = 6,273 blocks. With 30% of the
+ * H100's HBM the pool is (0.3 x HBM - weights - 4 GiB) / (16 x 131,072 B),
+ * worked out from the profile and the card: far fewer. A 140,000-token
+ * prompt (140,256 with the system prompt) outruns Llama-3.1's 131,072-token
+ * context first. After both replicas fail, the rest find no replica. */
+static void test_rejection_reasons(void)
+{
+    char *pool_sets[] = { "kv.hbm_fraction=0.3", "workload.sessions=3", "workload.turns=1",
+                          "workload.first_input_tokens=100000", "workload.output_tokens=101" };
+    scenario *sc;
+    metrics_summary sum;
+    metrics *m = load_run(pool_sets, 5, &sc, &sum);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    double budget = sc->hw->hbm_bytes * 0.3 - model_weight_bytes(sc->model) - 4.0 * 1073741824.0;
+    int64_t pool = (int64_t)(budget / (16 * 131072.0));
+    CU_ASSERT_EQUAL(sum.rejected, 3);
+    CU_ASSERT_EQUAL(sum.rejected_by[REJECT_KV_POOL], 3);
+    CU_ASSERT_EQUAL(sum.reject_need_max[REJECT_KV_POOL], 6273);
+    CU_ASSERT_EQUAL(sum.reject_have[REJECT_KV_POOL], pool);
+    CU_ASSERT(pool < 6273);
+    metrics_free(m);
+    scenario_free(sc);
+
+    char *ctx_sets[] = { "workload.sessions=2", "workload.turns=1", "workload.first_input_tokens=140000" };
+    m = load_run(ctx_sets, 3, &sc, &sum);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(sum.rejected_by[REJECT_CONTEXT], 2);
+    CU_ASSERT_EQUAL(sum.reject_need_max[REJECT_CONTEXT], 140256);
+    CU_ASSERT_EQUAL(sum.reject_have[REJECT_CONTEXT], 131072);
+    CU_ASSERT_EQUAL(sum.rejected_by[REJECT_KV_POOL], 0);
+    metrics_free(m);
+    scenario_free(sc);
+
+    char *dead_sets[] = { "replicas.count=2", "workload.arrival.rate=20/s",
+                          "faults=[{at: 1s, replica: 0}, {at: 1s, replica: 1}]" };
+    m = load_run(dead_sets, 3, &sc, &sum);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT(sum.rejected > 0);
+    CU_ASSERT_EQUAL(sum.rejected_by[REJECT_NO_REPLICA], (int64_t)sum.rejected);
+    metrics_free(m);
+    scenario_free(sc);
+}
+
 /* A session's first turn runs on replica 0, which fails before the second
  * turn. With a fleet-shared remote pool (write-through) replica 1 fetches
  * the whole conversation's full blocks from it; with a per-replica pool it
@@ -1034,6 +1079,7 @@ int main(void)
         { "failure: a request's KV recomputed elsewhere, closed form", test_failure_closed_form },
         { "failures under load, colocated and disaggregated, checks on", test_failures_under_load },
         { "every replica failed: the rest rejected and counted", test_all_replicas_fail },
+        { "rejected requests say why", test_rejection_reasons },
         { "a fleet-shared pool keeps a failed replica's KV", test_shared_pool_survives_failure },
         { "session shedding carries the KV over the network", test_session_shedding },
         { NULL, NULL },

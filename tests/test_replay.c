@@ -13,19 +13,10 @@
 #include "sim.h"
 #include "testutil.h"
 
-#define MOONCAKE "shared/traces/mooncake_fast25_conversation_trace.jsonl"
-#define AZURE "shared/traces/AzureLLMInferenceTrace_conv.csv"
+#define MOONCAKE "data/traces/mooncake_fast25_conversation_trace.jsonl"
+#define AZURE "data/traces/AzureLLMInferenceTrace_conv.csv"
+/* The real traces ship in the repository (data/traces), so no test skips. */
 
-/* The shared traces sit beside the repository (../shared); a source tree
- * without them (a distribution tarball) skips the tests that need them. */
-static const char *shared_path(const char *rel)
-{
-    static char buf[2][4096];
-    static int k;
-    char *b = buf[k++ % 2];
-    snprintf(b, sizeof buf[0], "%s/../%s", tu_path(""), rel);
-    return access(b, R_OK) == 0 ? b : NULL;
-}
 
 static metrics *run(const char *scenario_rel, char **sets, int n, scenario **out)
 {
@@ -80,11 +71,7 @@ static double mooncake_reuse(const char *path, long *lines, long long *output_to
 
 static void test_mooncake_whole_trace(void)
 {
-    const char *path = shared_path(MOONCAKE);
-    if (!path) {
-        tu_skip("no " MOONCAKE " beside the repository");
-        return;
-    }
+    const char *path = tu_path(MOONCAKE);
     long lines;
     long long out_tokens;
     double reuse = mooncake_reuse(path, &lines, &out_tokens);
@@ -109,10 +96,6 @@ static void test_mooncake_whole_trace(void)
 
 static void test_mooncake_tiers_against_hbm_only(void)
 {
-    if (!shared_path(MOONCAKE)) {
-        tu_skip("no " MOONCAKE " beside the repository");
-        return;
-    }
     char *hbm_only[] = { "kv_policy.tiers_used=0" };
     scenario *s0, *s2;
     metrics *m0 = run("scenarios/mooncake.yaml", hbm_only, 1, &s0);
@@ -134,11 +117,7 @@ static void test_mooncake_tiers_against_hbm_only(void)
 
 static void test_azure_whole_trace(void)
 {
-    const char *path = shared_path(AZURE);
-    if (!path) {
-        tu_skip("no " AZURE " beside the repository");
-        return;
-    }
+    const char *path = tu_path(AZURE);
     /* Sums straight from the CSV: header, then TIMESTAMP,context,generated. */
     FILE *f = fopen(path, "r");
     char line[256];
@@ -246,11 +225,7 @@ static double azure_span_s(const char *path, int n)
  * probe sees is rate_scale × (n − 1) over the trace's own span. */
 static void test_plan_on_a_trace(void)
 {
-    const char *azure = shared_path(AZURE);
-    if (!azure) {
-        tu_skip("the Azure trace is not in ../shared/traces");
-        return;
-    }
+    const char *azure = tu_path(AZURE);
     char plan_path[] = "/tmp/kvtier_trace_plan_XXXXXX";
     int fd = mkstemp(plan_path);
     CU_ASSERT_FATAL(fd >= 0);

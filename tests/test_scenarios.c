@@ -125,19 +125,6 @@ static int yaml_name(const struct dirent *d)
     return n > 5 && strcmp(d->d_name + n - 5, ".yaml") == 0;
 }
 
-/* Scenarios that replay ../shared/traces need them; a tree without them
- * (a distribution tarball) skips those. */
-static int needs_absent_trace(const char *path)
-{
-    kt_err err;
-    scenario *sc = scenario_load(path, NULL, 0, &err);
-    if (sc) {
-        scenario_free(sc);
-        return 0;
-    }
-    return strstr(err.file, "shared/traces") != NULL || strstr(err.msg, "shared/traces") != NULL;
-}
-
 static void test_every_scenario(void)
 {
     struct dirent **names;
@@ -150,8 +137,6 @@ static void test_every_scenario(void)
         const char *path = tu_path(rel);
         if (is_plan(path))
             run_plan_candidates(path);
-        else if (needs_absent_trace(path))
-            tu_skip(rel);
         else
             run_checked(path, NULL, 0);
         ran++;

@@ -134,7 +134,7 @@ static void test_long_line(void)
     CU_ASSERT_FATAL(fclose(f) == 0);
     char want[128];
     snprintf(want, sizeof want, "line longer than %d bytes", TRACE_LINE_MAX_BYTES);
-    static const char *const fmts[] = { "azure", "vidur", "mooncake", "kvtier" };
+    static const char *const fmts[] = { "azure", "vidur", "mooncake", "kvtier", "burstgpt" };
     for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
         write_trace_scenario("s/long.yaml", "llama-3.1-8b", fmts[i], "zeros.csv");
         assert_refused("long.yaml", "zeros.csv:1: ", want);

@@ -36,6 +36,8 @@ static const char *const fixture_params[FIXTURE_POINTS] = {
 /* ---------- scratch files ---------- */
 
 static char scratch_dir[] = "/tmp/kvtier-sweep-XXXXXX";
+/* Whether mkdtemp made it: its random suffix may itself end in 'X'. */
+static int scratch_made;
 
 /* Paths handed out so far: one per name, freed at the end. */
 static char *scratch_paths[64];
@@ -45,8 +47,10 @@ static int n_scratch_paths;
  * use); the same name always gives the same string. */
 static const char *scratch(const char *name)
 {
-    if (scratch_dir[strlen(scratch_dir) - 1] == 'X')
+    if (!scratch_made) {
         CU_ASSERT_FATAL(mkdtemp(scratch_dir) != NULL);
+        scratch_made = 1;
+    }
     char buf[4096];
     snprintf(buf, sizeof buf, "%s/%s", scratch_dir, name);
     for (int i = 0; i < n_scratch_paths; i++)
@@ -59,7 +63,7 @@ static const char *scratch(const char *name)
 /* Removes the scratch directory and the files in it (it has no subdirectories). */
 static void scratch_cleanup(void)
 {
-    if (scratch_dir[strlen(scratch_dir) - 1] == 'X')
+    if (!scratch_made)
         return;
     DIR *d = opendir(scratch_dir);
     struct dirent *e;
@@ -545,7 +549,9 @@ static void test_bad_point_exits_2(void)
     path = sweep_file("badkey.yaml", "  axes:\n    - key: kv.blocktokens\n      values: [16]\n");
     r = kvtier("sweep", path, "--db", db, NULL);
     CU_ASSERT_EQUAL(r.rc, 2);
-    snprintf(want, sizeof want, "%s:5:16: kv.blocktokens: unknown key (sweep point 0: kv.blocktokens=16)", path);
+    snprintf(want, sizeof want,
+             "%s:5:16: kv.blocktokens: unknown key (did you mean 'block_tokens'?) (sweep point 0: kv.blocktokens=16)",
+             path);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.err, want));
     CU_ASSERT_FALSE(exists(db));
     tu_output_free(&r);

@@ -11,18 +11,17 @@
 #include "trace.h"
 #include "grow.h"
 
-/* The real traces sit in shared/ beside the repository; checks on them are
- * skipped when it is absent (a distribution tarball's build). */
-static const char *shared_trace(const char *name)
+/* The real traces, as shipped in the repository's data/traces. */
+static const char *shipped_trace(const char *name)
 {
     static char buf[2][4096];
     static int k;
     char *b = buf[k++ % 2];
-    snprintf(b, sizeof buf[0], "%s/../shared/traces/%s", tu_path(""), name);
+    snprintf(b, sizeof buf[0], "%s/data/traces/%s", tu_path(""), name);
     return b;
 }
-#define MOONCAKE_FILE shared_trace("mooncake_fast25_conversation_trace.jsonl")
-#define AZURE_FILE shared_trace("AzureLLMInferenceTrace_conv.csv")
+#define MOONCAKE_FILE shipped_trace("mooncake_fast25_conversation_trace.jsonl")
+#define AZURE_FILE shipped_trace("AzureLLMInferenceTrace_conv.csv")
 #define MOONCAKE_BLOCK_TOKENS 512     /* the Mooncake format's documented block size */
 #define NS_PER_MS INT64_C(1000000)
 #define NS_PER_S INT64_C(1000000000)
@@ -255,6 +254,42 @@ static void test_vidur_bom_reordered(void)
     CU_ASSERT_EQUAL(g[0].in, 30);
     CU_ASSERT_EQUAL(g[0].out, 7);
     CU_ASSERT_EQUAL(g[0].line, 2);
+}
+
+/* BurstGPT as its README's Schema describes it (HPMLL/BurstGPT: Timestamp in
+ * seconds from the first day's midnight, Model, Request tokens, Response
+ * tokens, Total tokens, Log Type). Line 3 is a failed request (0 response
+ * tokens, as BurstGPT_1.csv keeps them): an error, or skipped with
+ * skip_bad. Arrivals are relative to the first row at 5 s: 0, 113, 113,
+ * 3595.5 s. */
+static void test_burstgpt_small(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = default_opts();
+    o.skip_bad = 1;
+    int n = read_fixture("burstgpt_small.csv", TRACE_BURSTGPT, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 4);
+    const int64_t want[] = { 0, 113 * NS_PER_S, 113 * NS_PER_S, 3595 * NS_PER_S + NS_PER_S / 2 };
+    check_arrivals(g, n, want);
+    CU_ASSERT_EQUAL(g[0].in, 472);
+    CU_ASSERT_EQUAL(g[0].out, 18);
+    CU_ASSERT_EQUAL(g[1].line, 4);
+    CU_ASSERT_EQUAL(g[2].in, 2310);
+    CU_ASSERT_EQUAL(g[3].out, 1024);
+    CU_ASSERT_EQUAL(g[3].session, -1);
+    CU_ASSERT_STRING_EQUAL(trace_format_names[TRACE_BURSTGPT], "burstgpt");
+
+    /* Without skip_bad the failed request stops the read at its line. */
+    kt_err err = { 0 };
+    trace_opts strict = default_opts();
+    trace_reader *t = trace_open(fixture("burstgpt_small.csv"), TRACE_BURSTGPT, &strict, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    trace_record rec;
+    CU_ASSERT_EQUAL(trace_next(t, &rec, &err), 1);
+    CU_ASSERT_EQUAL(trace_next(t, &rec, &err), -1);
+    CU_ASSERT_EQUAL(err.line, 3);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "Response tokens must be a whole number >= 1, got \"0\""));
+    trace_close(t);
 }
 
 static void test_kvtier_small(void)
@@ -674,17 +709,7 @@ static void test_long_lines(void)
     unlink(path);
 }
 
-/* ---------- the full shared traces ---------- */
-
-static int have_shared(const char *path)
-{
-    if (access(path, R_OK) == 0)
-        return 1;
-    char why[4200];
-    snprintf(why, sizeof why, "%s is missing: no checks on the full trace", path);
-    tu_skip(why);
-    return 0;
-}
+/* ---------- the full traces ---------- */
 
 /* Mooncake as read independently: jansson per line, no trace.c. */
 typedef struct mooncake_raw {
@@ -740,8 +765,6 @@ static mooncake_raw mooncake_independent(void)
 
 static void test_mooncake_full(void)
 {
-    if (!have_shared(MOONCAKE_FILE))
-        return;
     mooncake_raw m = mooncake_independent();
     CU_ASSERT_EQUAL(m.n, 12031);
 
@@ -801,8 +824,6 @@ static void test_mooncake_full(void)
  * its tick + the gap to the next tick), which README gives as 3000 +- 3 ms. */
 static void test_mooncake_full_spread(void)
 {
-    if (!have_shared(MOONCAKE_FILE))
-        return;
     kt_err err = { 0 };
     trace_opts ob = default_opts(), os = default_opts();
     os.release = TRACE_RELEASE_SPREAD;
@@ -850,8 +871,6 @@ static int azure_independent_ns(const char *line, int64_t *ns, int64_t *in, int6
 
 static void test_azure_full(void)
 {
-    if (!have_shared(AZURE_FILE))
-        return;
     FILE *f = fopen(AZURE_FILE, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     char line[256];
@@ -907,6 +926,7 @@ int main(void)
         { "mooncake CRLF, no final newline", test_mooncake_crlf },
         { "azure fixture: CRLF, midnight, leap day", test_azure_small },
         { "vidur fixture: exact decimal seconds", test_vidur_small },
+        { "burstgpt fixture: seconds, a failed request", test_burstgpt_small },
         { "vidur: BOM, reordered and extra columns", test_vidur_bom_reordered },
         { "kvtier native fixture", test_kvtier_small },
         { "mooncake bad lines: exact errors", test_mooncake_bad_strict },

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,16 @@ static const char *option_name(const struct option *opts, int c)
     return opts->name ? opts->name : "?";
 }
 
+void cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "kvtier %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (try kvtier %s --help)\n", cmd);
+    va_end(ap);
+}
+
 int cli_option_next(int argc, char **argv, const char *shortopts, const struct option *opts, const char *cmd)
 {
     /* Options come in order, so the element this call reads is argv[at]. */
@@ -40,14 +51,14 @@ int cli_option_next(int argc, char **argv, const char *shortopts, const struct o
     opterr = 0;
     int c = getopt_long(argc, argv, shortopts, opts, &idx);
     if (c == ':') {
-        fprintf(stderr, "kvtier %s: --%s needs a value\n", cmd, option_name(opts, optopt));
+        cli_usage_error(cmd, "--%s needs a value", option_name(opts, optopt));
         return '?';
     }
     int bare_dashes = c == -1 && at < argc && strcmp(argv[at], "--") == 0;
     int joined_short = c != -1 && c != 1 && c != '?' && idx < 0 && optarg && optarg != argv[optind - 1];
     int abbreviated = idx >= 0 && !long_option_whole(argv[at], opts[idx].name);
     if (c == '?' || bare_dashes || joined_short || abbreviated) {
-        fprintf(stderr, "kvtier %s: unknown option '%s' (try kvtier %s --help)\n", cmd, argv[at], cmd);
+        cli_usage_error(cmd, "unknown option '%s'", argv[at]);
         return '?';
     }
     return c;

@@ -35,6 +35,10 @@ const char *cli_signal_name(int sig, char *buf, size_t n);
 /* 1 when --help or -h appears among argv[1..argc). */
 int cli_wants_help(int argc, char **argv);
 
+/* Reports a usage error as one line on stderr: "kvtier CMD: MESSAGE (try
+ * kvtier CMD --help)". */
+void cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* getopt_long for the subcommands that take options by their whole names
  * only, in the order given. shortopts must start with "-:" (operands come
  * back in order as 1 with optarg set; a missing value comes back as ':'),
@@ -42,7 +46,8 @@ int cli_wants_help(int argc, char **argv);
  * An abbreviated long option, a short option with its value joined to it
  * ("-oFILE"), a bare "--" or an unknown option is reported as
  * "kvtier CMD: unknown option 'ARG' (try kvtier CMD --help)", a missing
- * value as "kvtier CMD: --NAME needs a value"; both return '?'. Otherwise
+ * value as "kvtier CMD: --NAME needs a value (try kvtier CMD --help)"; both
+ * return '?'. Otherwise
  * returns what getopt_long does. */
 int cli_option_next(int argc, char **argv, const char *shortopts, const struct option *opts, const char *cmd);
 

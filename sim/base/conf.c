@@ -14,6 +14,7 @@
 #include "grow.h"
 #include "units.h"
 #include "infile.h"
+#include "suggest.h"
 
 /* Deeper nesting than this is certainly not a scenario; refusing it keeps
  * hostile input from exhausting the stack. */
@@ -51,6 +52,9 @@ void conf_free(conf_node *n)
     for (size_t i = 0; i < n->n_kids; i++)
         conf_free(n->kids[i]);
     free(n->kids);
+    for (size_t i = 0; i < n->n_asked; i++)
+        free(n->asked[i]);
+    free(n->asked);
     free(n->key);
     free(n->value);
     free(n->path);
@@ -95,8 +99,24 @@ conf_node *conf_find(const conf_node *map, const char *key)
     return NULL;
 }
 
+/* Adds key to map's asked keys once (a failed allocation only loses a hint). */
+static void note_asked(conf_node *map, const char *key)
+{
+    for (size_t i = 0; i < map->n_asked; i++)
+        if (!strcmp(map->asked[i], key))
+            return;
+    char **a = grow_array(map->asked, &map->cap_asked, map->n_asked + 1, sizeof *a);
+    if (!a)
+        return;
+    map->asked = a;
+    if ((map->asked[map->n_asked] = dup_str(key)))
+        map->n_asked++;
+}
+
 conf_node *conf_take(conf_node *map, const char *key)
 {
+    if (map && map->kind == CONF_MAP)
+        note_asked(map, key);
     conf_node *n = conf_find(map, key);
     if (n)
         n->used = 1;
@@ -555,10 +575,12 @@ int conf_scalar_enum(conf_node *n, const char *const *names, int *out, kt_err *e
             return 0;
         }
     char list[512] = "";
-    for (int i = 0; names[i]; i++) {
+    size_t count = 0;
+    for (; names[count]; count++) {
         size_t len = strlen(list);
-        snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", names[i]);
+        snprintf(list + len, sizeof list - len, "%s%s", count ? ", " : "", names[count]);
     }
+    suggest_append(list, sizeof list, n->value, names, count);
     CONF_ERROR(err, n, "'%s' is not one of: %s", n->value, list);
     return -1;
 }
@@ -704,7 +726,9 @@ int conf_check_unused(const conf_node *root, kt_err *err)
     for (size_t i = 0; i < root->n_kids; i++) {
         const conf_node *k = root->kids[i];
         if (root->kind == CONF_MAP && !k->used) {
-            CONF_ERROR(err, k, "unknown key");
+            char hint[128] = "";
+            suggest_append(hint, sizeof hint, k->key, (const char *const *)root->asked, root->n_asked);
+            CONF_ERROR(err, k, "unknown key%s", hint);
             return -1;
         }
         if (k->kind != CONF_SCALAR && conf_check_unused(k, err) < 0)
@@ -810,17 +834,20 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Writes "a, b, c": the NAME.yaml names found in dirs, sorted, once each. */
-static void list_names(const char *const *dirs, char *buf, size_t n)
+#define CONF_MAX_NAMES 256
+
+/* Collects the NAME.yaml names found in dirs into names (at most
+ * CONF_MAX_NAMES, malloc'd; the caller frees each), sorted, once each.
+ * Returns the count. */
+static size_t collect_names(const char *const *dirs, char **names)
 {
-    char *names[256];
     size_t count = 0;
     for (size_t i = 0; dirs && dirs[i]; i++) {
         DIR *dir = opendir(dirs[i]);
         if (!dir)
             continue;
         struct dirent *e;
-        while ((e = readdir(dir)) && count < sizeof names / sizeof names[0]) {
+        while ((e = readdir(dir)) && count < CONF_MAX_NAMES) {
             if (e->d_name[0] == '.' || !ends_with(e->d_name, ".yaml"))
                 continue;
             names[count] = strndup(e->d_name, strlen(e->d_name) - strlen(".yaml"));
@@ -830,14 +857,24 @@ static void list_names(const char *const *dirs, char *buf, size_t n)
         closedir(dir);
     }
     qsort(names, count, sizeof names[0], cmp_str);
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (kept > 0 && strcmp(names[i], names[kept - 1]) == 0)
+            free(names[i]);
+        else
+            names[kept++] = names[i];
+    }
+    return kept;
+}
+
+/* Writes "a, b, c" (or "none") for the count names into buf (n bytes). */
+static void join_names(char *const *names, size_t count, char *buf, size_t n)
+{
     buf[0] = '\0';
     for (size_t i = 0; i < count; i++) {
         size_t len = strlen(buf);
-        if (!(i > 0 && strcmp(names[i], names[i - 1]) == 0))
-            snprintf(buf + len, n - len, "%s%s", len ? ", " : "", names[i]);
+        snprintf(buf + len, n - len, "%s%s", len ? ", " : "", names[i]);
     }
-    for (size_t i = 0; i < count; i++)
-        free(names[i]);
     if (!buf[0])
         snprintf(buf, n, "none");
 }
@@ -867,10 +904,14 @@ int conf_resolve_named(const char *name, const char *const *dirs, const char *wh
         size_t used = strlen(searched);
         snprintf(searched + used, sizeof searched - used, "%s%s", used ? ", " : "", dirs[i]);
     }
-    char known[512];
-    list_names(dirs, known, sizeof known);
-    KT_ERROR(err, NULL, 0, 0, "no %s '%s' (looked for %s.yaml in: %s; available: %s)", what, name, name,
+    char *names[CONF_MAX_NAMES], known[512], hint[160] = "";
+    size_t count = collect_names(dirs, names);
+    join_names(names, count, known, sizeof known);
+    suggest_append(hint, sizeof hint, name, (const char *const *)names, count);
+    KT_ERROR(err, NULL, 0, 0, "no %s '%s'%s (looked for %s.yaml in: %s; available: %s)", what, name, hint, name,
              searched[0] ? searched : "no directories", known);
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
     return -1;
 }
 

@@ -28,6 +28,8 @@ typedef struct conf_node {
     int used;
     struct conf_node **kids;
     size_t n_kids, cap_kids;
+    char **asked;            /* keys a reader took (or tried to) from this map: the known keys an unknown one is compared with */
+    size_t n_asked, cap_asked;
 } conf_node;
 
 /* Parses one YAML document. Returns the root (caller frees with conf_free)
@@ -50,8 +52,8 @@ void conf_error_at(kt_err *err, const char *src_file, int src_line, const conf_n
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Child of a map by key, or NULL. conf_find does not mark it used; conf_take
- * does (and fails with an error if map is not a mapping: returns NULL then
- * and sets err when err != NULL). */
+ * does, and records key as one the map is known to take (for the did-you-mean
+ * of conf_check_unused), whether present or not. */
 conf_node *conf_find(const conf_node *map, const char *key);
 conf_node *conf_take(conf_node *map, const char *key);
 /* Marks n and everything below it used (for free-form subtrees such as "source"). */
@@ -100,7 +102,8 @@ int conf_qty(conf_node *map, const char *key, conf_need need, units_kind kind, d
 int conf_ns(conf_node *map, const char *key, conf_need need, int64_t lo, int64_t hi, int64_t *out, kt_err *err);
 
 /* Finds the first key (in document order) that no accessor read and reports
- * "path: unknown key" at it. Returns 0 when all were read. */
+ * "path: unknown key" at it, with "(did you mean 'K'?)" when a key a reader
+ * asked that map for is a likely typo of it. Returns 0 when all were read. */
 int conf_check_unused(const conf_node *root, kt_err *err);
 
 /* Applies an override "a.b.c=value": the scalar at that path is replaced

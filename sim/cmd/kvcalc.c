@@ -748,8 +748,7 @@ static int parse_args(int argc, char **argv, kv_args *a)
     if (rc < 0)
         return -1;
     if (!a->model) {
-        fprintf(stderr, "kvtier kv: missing MODEL\n");
-        usage(stderr);
+        cli_usage_error("kv", "missing MODEL");
         return -1;
     }
     default_lists(a);

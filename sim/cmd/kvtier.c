@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "suggest.h"
 #include "config.h"
 #include "hexmap.h"
 #include "kvcalc.h"
@@ -46,7 +47,7 @@ static void usage_main(FILE *out)
             "  validate [DIR]    published end-to-end measurements against kvtier: the error of each case\n"
             "  version           print the version\n"
             "\n"
-            "'kvtier COMMAND --help' describes each command.\n");
+            "'kvtier help COMMAND' (or 'kvtier COMMAND --help') describes each command.\n");
 }
 
 static void usage_run(FILE *out)
@@ -90,7 +91,8 @@ static void usage_model(FILE *out)
             "config.json: Llama 3.x, Llama 4 (text_config), Mistral, DeepSeek-V3.\n"
             "\n"
             "options:\n"
-            "  --name NAME       the card's name (default: the file name without .json)\n"
+            "  --name NAME       the card's name (default: the file name without .json, or the\n"
+            "                    folder's name for a file called config.json)\n"
             "  -o, --output F    write to F instead of standard output\n"
             "  -h, --help        this text\n");
 }
@@ -120,10 +122,14 @@ static int run_parse(int argc, char **argv, run_args *a)
     a->db = "kvtier.db";
     a->point = -1;
     a->sets = calloc((size_t)argc + 2, sizeof *a->sets);
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int c, files = 0;
+    optind = 0;
+    while ((c = cli_option_next(argc, argv, "-:h", opts, "run")) != -1) {
         switch (c) {
+        case 1:
+            a->file = optarg;
+            files++;
+            break;
         case 's': a->sets[a->n_sets++] = optarg; break;
         case 'd':
             if (cli_parse_path("run", "--db", optarg, &a->db) < 0)
@@ -146,11 +152,10 @@ static int run_parse(int argc, char **argv, run_args *a)
         default: return -1;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "kvtier run: expected one scenario file\n");
+    if (files != 1) {
+        cli_usage_error("run", "expected one scenario file, got %d", files);
         return -1;
     }
-    a->file = argv[optind];
     return 0;
 }
 
@@ -244,7 +249,8 @@ static int cmd_run(int argc, char **argv)
     run_args a = { 0 };
     int rc = run_parse(argc, argv, &a);
     if (rc) {
-        usage_run(rc > 0 ? stdout : stderr);
+        if (rc > 0)
+            usage_run(stdout);
         free(a.sets);
         return rc > 0 ? 0 : EXIT_BAD_INPUT;
     }
@@ -285,16 +291,6 @@ static int cmd_run(int argc, char **argv)
 
 /* ---------- model import ---------- */
 
-static const char *base_name(const char *path, char *buf, size_t n)
-{
-    const char *b = strrchr(path, '/');
-    snprintf(buf, n, "%s", b ? b + 1 : path);
-    char *dot = strstr(buf, ".json");
-    if (dot)
-        *dot = '\0';
-    return buf;
-}
-
 static int cmd_model(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -305,32 +301,32 @@ static int cmd_model(int argc, char **argv)
         usage_model(stdout);
         return 0;
     }
-    if (argc < 3 || strcmp(argv[1], "import") != 0) {
-        usage_model(stderr);
+    if (argc < 2 || strcmp(argv[1], "import") != 0) {
+        cli_usage_error("model", "expected 'import' (kvtier model import CONFIG.json)");
         return EXIT_BAD_INPUT;
     }
-    const char *name = NULL, *outpath = NULL;
-    int c;
-    optind = 2;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        if (c == 'n')
+    const char *name = NULL, *outpath = NULL, *in = NULL;
+    int c, files = 0;
+    optind = 0;
+    while ((c = cli_option_next(argc - 1, argv + 1, "-:o:h", opts, "model")) != -1) {
+        if (c == 1) {
+            in = optarg;
+            files++;
+        } else if (c == 'n')
             name = optarg;
         else if (c == 'o')
             outpath = optarg;
         else if (c == 'h') {
             usage_model(stdout);
             return 0;
-        } else {
-            usage_model(stderr);
+        } else
             return EXIT_BAD_INPUT;
-        }
     }
-    if (optind != argc - 1) {
-        usage_model(stderr);
+    if (files != 1) {
+        cli_usage_error("model", "expected one config.json, got %d", files);
         return EXIT_BAD_INPUT;
     }
     char nb[256];
-    const char *in = argv[optind];
     kt_err err;
     outfile of;
     if (outpath && outfile_open(&of, outpath, &err) != 0) {
@@ -339,7 +335,7 @@ static int cmd_model(int argc, char **argv)
     }
     /* The card goes to a temporary file: an existing -o file is replaced
      * only by a card that was imported whole. */
-    int rc = model_import_hf(in, name ? name : base_name(in, nb, sizeof nb), outpath ? of.f : stdout, stderr, &err);
+    int rc = model_import_hf(in, name ? name : model_import_card_name(in, nb, sizeof nb), outpath ? of.f : stdout, stderr, &err);
     if (rc < 0) {
         if (outpath)
             outfile_abort(&of);
@@ -372,41 +368,66 @@ static int cmd_hexmap(int argc, char **argv)
     return hexmap_main(argc, argv, mdirs);
 }
 
-/* Runs the subcommand argv[1]; returns the exit status. */
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("kvtier %s\n", PACKAGE_VERSION);
+    return 0;
+}
+
+/* The subcommands: each takes its own argv (argv[0] its name). */
+static const struct {
+    const char *name;
+    int (*main)(int argc, char **argv);
+} commands[] = {
+    { "run", cmd_run },          { "sweep", sweepcmd_main },     { "plan", plan_main },
+    { "kv", cmd_kv },            { "hexmap", cmd_hexmap },       { "model", cmd_model },
+    { "plot", plot_main },       { "validate", validate_main },  { "version", cmd_version },
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+/* Runs command name with argv (argv[0] is its name); an unknown name is a
+ * one-line usage error naming the closest command. */
+static int run_command(const char *name, int argc, char **argv)
+{
+    const char *names[N_COMMANDS];
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (!strcmp(name, commands[i].name))
+            return commands[i].main(argc, argv);
+        names[i] = commands[i].name;
+    }
+    char hint[96] = "";
+    suggest_append(hint, sizeof hint, name, names, N_COMMANDS);
+    fprintf(stderr, "kvtier: unknown command '%s'%s (try kvtier --help)\n", name, hint);
+    return EXIT_BAD_INPUT;
+}
+
+/* Runs the subcommand argv[1]; returns the exit status. `kvtier help CMD`
+ * is `kvtier CMD --help`. */
 static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
-        usage_main(stderr);
+        fprintf(stderr, "kvtier: expected a command (try kvtier --help)\n");
         return EXIT_BAD_INPUT;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "run"))
-        return cmd_run(argc - 1, argv + 1);
-    if (!strcmp(cmd, "sweep"))
-        return sweepcmd_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "plan"))
-        return plan_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "kv"))
-        return cmd_kv(argc - 1, argv + 1);
-    if (!strcmp(cmd, "hexmap"))
-        return cmd_hexmap(argc - 1, argv + 1);
-    if (!strcmp(cmd, "model"))
-        return cmd_model(argc - 1, argv + 1);
-    if (!strcmp(cmd, "plot"))
-        return plot_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "validate"))
-        return validate_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("kvtier %s\n", PACKAGE_VERSION);
-        return 0;
+    if (!strcmp(cmd, "--version"))
+        return cmd_version(0, NULL);
+    if (!strcmp(cmd, "help") && argc == 3) {
+        char help[] = "--help";
+        char *help_argv[] = { argv[2], help, NULL };
+        return run_command(argv[2], 2, help_argv);
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        if (argc > 3) {
+            fprintf(stderr, "kvtier help: expected at most one command (try kvtier --help)\n");
+            return EXIT_BAD_INPUT;
+        }
         usage_main(stdout);
         return 0;
     }
-    fprintf(stderr, "kvtier: unknown command '%s'\n", cmd);
-    usage_main(stderr);
-    return EXIT_BAD_INPUT;
+    return run_command(cmd, argc - 1, argv + 1);
 }
 
 int main(int argc, char **argv)

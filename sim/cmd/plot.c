@@ -1519,7 +1519,7 @@ static int parse_kind(const char *s, unsigned *kinds_out)
             *kinds_out |= 1u << k;
             return 0;
         }
-    fprintf(stderr, "kvtier plot: unknown kind '%s' (kinds: latency, tiers, links, cost, savings, pareto)\n", s);
+    cli_usage_error("plot", "unknown kind '%s' (kinds: latency, tiers, links, cost, savings, pareto)", s);
     return -1;
 }
 
@@ -1529,7 +1529,7 @@ static int parse_format(const char *s, unsigned *formats)
                : !strcmp(s, "both")                                     ? (1u << FORMAT_PNG | 1u << FORMAT_SVG)
                                                                         : 0;
     if (!*formats)
-        fprintf(stderr, "kvtier plot: --format '%s': png, svg or both\n", s);
+        cli_usage_error("plot", "--format '%s': png, svg or both", s);
     return *formats ? 0 : -1;
 }
 
@@ -1537,7 +1537,7 @@ static int parse_id_opt(const char *opt, const char *s, long long *out)
 {
     if (cli_parse_id(s, out) == 0)
         return 0;
-    fprintf(stderr, "kvtier plot: %s '%s': need an id (a whole number >= 1)\n", opt, s);
+    cli_usage_error("plot", "%s '%s': need an id (a whole number >= 1)", opt, s);
     return -1;
 }
 
@@ -1557,9 +1557,10 @@ static int parse_args(int argc, char **argv, plot_args *a)
     if (!a->runs)
         return -1;
     int c, rc = 0;
-    optind = 1;
-    while (rc == 0 && (c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+    optind = 0;
+    while (rc == 0 && (c = cli_option_next(argc, argv, "-:ho:", opts, "plot")) != -1) {
         switch (c) {
+        case 1: rc = parse_kind(optarg, &a->kinds); break;
         case 'd': rc = cli_parse_path("plot", "--db", optarg, &a->db); break;
         case 'r': rc = parse_id_opt("--run", optarg, &a->runs[a->n_runs++]); break;
         case 's': rc = parse_id_opt("--sweep", optarg, &a->sweep); break;
@@ -1571,11 +1572,9 @@ static int parse_args(int argc, char **argv, plot_args *a)
         }
     }
     if (rc == 0 && a->n_runs && a->sweep) {
-        fprintf(stderr, "kvtier plot: give --run or --sweep, not both\n");
+        cli_usage_error("plot", "give --run or --sweep, not both");
         rc = -1;
     }
-    for (int i = optind; i < argc && rc == 0; i++)
-        rc = parse_kind(argv[i], &a->kinds);
     return rc;
 }
 
@@ -1667,8 +1666,6 @@ int plot_main(int argc, char **argv)
     if (rc) {
         if (rc > 0)
             usage(stdout);
-        else
-            fprintf(stderr, "(kvtier plot --help describes the options)\n");
         free(a.runs);
         return rc > 0 ? 0 : PLOT_EXIT_BAD_INPUT;
     }

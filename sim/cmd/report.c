@@ -23,6 +23,68 @@ static const char *grouped(long long v, char *buf, size_t n)
     return buf;
 }
 
+/* Why requests were rejected for reason why, with the largest need against
+ * what a replica has ("their KV never fits a replica's pool: the largest
+ * needs 39,159 blocks, a replica has 24,202"), into buf. */
+static const char *rejection_text(const metrics_summary *s, metrics_reject why, char *buf, size_t n)
+{
+    char need[32], have[32];
+    grouped(s->reject_need_max[why], need, sizeof need);
+    grouped(s->reject_have[why], have, sizeof have);
+    switch (why) {
+    case REJECT_KV_POOL:
+        snprintf(buf, n, "prompt and output never fit a replica's KV pool: the largest needs %s blocks, a replica "
+                 "has %s", need, have);
+        break;
+    case REJECT_CONTEXT:
+        snprintf(buf, n, "prompt longer than the model's context: the longest has %s tokens, the context %s "
+                 "(scheduler.too_long: truncate cuts them instead)", need, have);
+        break;
+    case REJECT_NO_REPLICA:
+        snprintf(buf, n, "no replica was alive to take them");
+        break;
+    default:
+        snprintf(buf, n, "no reason recorded");
+        break;
+    }
+    return buf;
+}
+
+/* The rejections by reason as JSON: reason, requests, the largest need and
+ * what a replica has (blocks for kv_pool, tokens for context, null for
+ * no_replica), and the summary's sentence. The caller owns the array. */
+static json_t *rejections_json(const metrics_summary *s)
+{
+    static const char *const units[REJECT_REASON_COUNT] = {
+        [REJECT_CONTEXT] = "tokens", [REJECT_KV_POOL] = "blocks",
+    };
+    json_t *a = json_array();
+    char why[256];
+    for (int r = 0; r < REJECT_REASON_COUNT; r++) {
+        if (!s->rejected_by[r])
+            continue;
+        json_t *e = json_object();
+        json_object_set_new(e, "reason", json_string(metrics_reject_names[r]));
+        json_object_set_new(e, "requests", json_integer(s->rejected_by[r]));
+        json_object_set_new(e, "need", units[r] ? json_integer(s->reject_need_max[r]) : json_null());
+        json_object_set_new(e, "have", units[r] ? json_integer(s->reject_have[r]) : json_null());
+        json_object_set_new(e, "unit", units[r] ? json_string(units[r]) : json_null());
+        json_object_set_new(e, "text", json_string(rejection_text(s, (metrics_reject)r, why, sizeof why)));
+        json_array_append_new(a, e);
+    }
+    return a;
+}
+
+/* One line per reason requests were rejected for. */
+static void report_rejections(FILE *out, const metrics_summary *s)
+{
+    char count[32], why[256];
+    for (int r = 0; r < REJECT_REASON_COUNT; r++)
+        if (s->rejected_by[r])
+            fprintf(out, "  %s rejected: %s\n", grouped(s->rejected_by[r], count, sizeof count),
+                    rejection_text(s, (metrics_reject)r, why, sizeof why));
+}
+
 static void dist_row(FILE *out, const char *label, const metrics_dist *d, double scale)
 {
     fprintf(out, "  %-16s %10.2f %10.2f %10.2f %10.2f %10.2f\n", label, d->mean / scale, d->p50 / scale,
@@ -172,6 +234,7 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
     if (s->truncated)
         fprintf(out, "  %s prompts cut to the model's context (scheduler.too_long: truncate)\n",
                 grouped(s->truncated, a, sizeof a));
+    report_rejections(out, s);
     fprintf(out, "  %-16s %10s %10s %10s %10s %10s\n", "", "mean", "p50", "p90", "p99", "max");
     dist_row(out, "TTFT (ms)", &s->ttft_ns, 1e6);
     dist_row(out, "ITL (ms)", &s->itl_ns, 1e6);
@@ -240,6 +303,8 @@ void report_print_json(FILE *out, const scenario *sc, const metrics_summary *s, 
         json_object_set_new(units, f[i].name, json_string(f[i].unit));
     json_object_set_new(o, "summary", sum);
     json_object_set_new(o, "units", units);
+    if (s->rejected)
+        json_object_set_new(o, "rejections", rejections_json(s));
     if (st) {
         json_object_set_new(o, "events", json_integer((json_int_t)st->events));
         json_object_set_new(o, "wall_s", json_real(st->wall_s));

@@ -109,11 +109,15 @@ static int parse(int argc, char **argv, sweep_args *a)
     a->metrics = calloc((size_t)argc + 1, sizeof *a->metrics);
     if (!a->sets || !a->metrics)
         return -1;
-    int c;
+    int c, files = 0;
     int64_t jobs;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    optind = 0;
+    while ((c = cli_option_next(argc, argv, "-:h", opts, "sweep")) != -1) {
         switch (c) {
+        case 1:
+            a->file = optarg;
+            files++;
+            break;
         case 'd':
             if (cli_parse_path("sweep", "--db", optarg, &a->db) < 0)
                 return -1;
@@ -141,15 +145,14 @@ static int parse(int argc, char **argv, sweep_args *a)
         default: return -1;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "kvtier sweep: expected one sweep file\n");
+    if (files != 1) {
+        cli_usage_error("sweep", "expected one sweep file, got %d", files);
         return -1;
     }
     if (a->mpi && a->jobs > 1) {
         fprintf(stderr, "kvtier sweep: --mpi and --jobs: give one (mpirun -np N sets the parallelism)\n");
         return -1;
     }
-    a->file = argv[optind];
     if (!a->n_metrics)
         for (int i = 0; i < N_DEFAULT_METRICS; i++)
             a->metrics[a->n_metrics++] = default_metrics[i];
@@ -616,7 +619,8 @@ int sweepcmd_main(int argc, char **argv)
     sweep_args a;
     int rc = parse(argc, argv, &a);
     if (rc) {
-        usage(rc > 0 ? stdout : stderr);
+        if (rc > 0)
+            usage(stdout);
         rc = rc > 0 ? 0 : CLI_EXIT_BAD_INPUT;
     } else {
         int rank = 0, size = 1;

@@ -18,6 +18,8 @@
 _Static_assert(METRICS_TIERS == TIER_MAX, "metrics keep one count per lower tier a replica can have");
 
 const char *const metrics_outcome_names[REQ_OUTCOME_COUNT + 1] = { "completed", "rejected", "unfinished", NULL };
+const char *const metrics_reject_names[REJECT_REASON_COUNT + 1] = { "none", "context", "kv_pool", "no_replica",
+                                                                    NULL };
 const char *const metrics_waste_names[WASTE_CAUSE_COUNT + 1] = { "preemption", "recompute", NULL };
 
 /* ITL bins: geometric from 100 ns to 10^4 s, each 0.2% wider than the last,
@@ -199,6 +201,20 @@ int metrics_meets_slo(const metrics_req *r, const metrics_slo *slo)
     return 1;
 }
 
+/* Counts r's rejection by reason, keeping the largest need of each with
+ * what the replica had. */
+static void note_rejection(metrics_summary *s, const metrics_req *r)
+{
+    metrics_reject why = r->reject_reason;
+    if ((unsigned)why >= REJECT_REASON_COUNT)
+        why = REJECT_NONE;
+    s->rejected_by[why]++;
+    if (s->rejected_by[why] == 1 || r->reject_need > s->reject_need_max[why]) {
+        s->reject_need_max[why] = r->reject_need;
+        s->reject_have[why] = r->reject_have;
+    }
+}
+
 /* Request-level distributions and token counts. Returns 0, or -1 when the
  * per-request arrays cannot be allocated. */
 static int summarize_requests(const metrics *m, const metrics_slo *slo, metrics_summary *s)
@@ -221,6 +237,8 @@ static int summarize_requests(const metrics *m, const metrics_slo *slo, metrics_
         const metrics_req *r = &m->reqs[i];
         s->requests++;
         s->rejected += r->outcome == REQ_REJECTED;
+        if (r->outcome == REQ_REJECTED)
+            note_rejection(s, r);
         s->unfinished += r->outcome == REQ_UNFINISHED;
         s->preemptions += r->preemptions;
         s->truncated += r->truncated_tokens > 0;

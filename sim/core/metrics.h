@@ -13,6 +13,12 @@ extern const char *const metrics_outcome_names[REQ_OUTCOME_COUNT + 1];
 
 /* Why GPU time was wasted. */
 typedef enum { WASTE_PREEMPTION, WASTE_RECOMPUTE, WASTE_CAUSE_COUNT } metrics_waste;
+
+/* Why a request was rejected: its prompt outran the model's context, its
+ * prompt plus output could never fit a replica's KV pool, or no replica was
+ * alive to take it. */
+typedef enum { REJECT_NONE, REJECT_CONTEXT, REJECT_KV_POOL, REJECT_NO_REPLICA, REJECT_REASON_COUNT } metrics_reject;
+extern const char *const metrics_reject_names[REJECT_REASON_COUNT + 1];
 #define METRICS_TIERS 4
 extern const char *const metrics_waste_names[WASTE_CAUSE_COUNT + 1];
 
@@ -46,6 +52,9 @@ typedef struct metrics_req {
     int64_t trace_blocks;           /* prefix-hash blocks of a trace request */
     int64_t trace_reused_blocks;    /* of which an earlier request of the trace had asked for */
     int64_t truncated_tokens;       /* prompt tokens cut off because the prompt outran the model's context */
+    metrics_reject reject_reason;   /* REJECT_NONE unless rejected */
+    int64_t reject_need, reject_have;   /* REJECT_CONTEXT: prompt and context tokens; REJECT_KV_POOL: KV
+                                     * blocks needed and the replica's pool */
     int64_t n_gaps, gap_sum_ns, gap_max_ns;
     int64_t *gaps;                  /* every inter-token gap (ns) when kept; owned */
 } metrics_req;
@@ -215,6 +224,9 @@ typedef struct metrics_summary {
     int64_t retention_dropped_tokens, retention_offloaded_tokens, in_storage_tokens;
     int64_t preemptions;
     int64_t truncated;              /* requests whose prompt was cut to the model's context */
+    int64_t rejected_by[REJECT_REASON_COUNT];   /* rejected requests per reason */
+    int64_t reject_need_max[REJECT_REASON_COUNT];   /* the largest reject_need of each reason */
+    int64_t reject_have[REJECT_REASON_COUNT];   /* its reject_have */
     int64_t swap_outs;              /* preemptions that swapped KV to host memory (recomputing nothing) */
     /* Speculative decoding, summed over replicas; mean accepted length is
      * the tokens a verified sequence gained per verify: (accepted drafts +

@@ -1,4 +1,4 @@
-/* trace.c — streaming readers for request traces (Mooncake JSONL, Azure CSV, Vidur CSV, kvtier JSONL): one pass, memory bounded by the longest line and the largest group of equal timestamps. */
+/* trace.c — streaming readers for request traces (Mooncake JSONL, Azure CSV, Vidur CSV, BurstGPT CSV, kvtier JSONL): one pass, memory bounded by the longest line and the largest group of equal timestamps. */
 
 /*
  * The kvtier native trace format (also in docs/trace-format.md)
@@ -82,18 +82,21 @@
 #define DECIMAL_EXP_MAX 30               /* larger exponents cannot give an int64 ns */
 
 const char *const trace_format_names[TRACE_FORMAT_COUNT + 1] = {
-    "mooncake", "azure", "vidur", "kvtier", NULL
+    "mooncake", "azure", "vidur", "kvtier", "burstgpt", NULL
 };
 
 /* Name of each format's timestamp field, for messages. */
 static const char *const time_field[TRACE_FORMAT_COUNT] = {
-    "timestamp", "TIMESTAMP", "arrived_at", "arrival"
+    "timestamp", "TIMESTAMP", "arrived_at", "arrival", "Timestamp"
 };
 
 /* The columns a CSV format needs: time, input tokens, output tokens. */
 static const char *const csv_names[TRACE_FORMAT_COUNT][CSV_COLUMNS] = {
     [TRACE_AZURE] = { "TIMESTAMP", "ContextTokens", "GeneratedTokens" },
     [TRACE_VIDUR] = { "arrived_at", "num_prefill_tokens", "num_decode_tokens" },
+    /* BurstGPT (HPMLL/BurstGPT README, "Schema"): seconds from the first
+     * day's midnight; Model, Total tokens and Log Type are not needed. */
+    [TRACE_BURSTGPT] = { "Timestamp", "Request tokens", "Response tokens" },
 };
 
 static const char *const kvtier_keys[] = {
@@ -1073,7 +1076,7 @@ trace_reader *trace_open(const char *path, trace_format fmt, const trace_opts *o
     if (n == 0)
         KT_ERROR(err, path, 0, 0, "empty file: a %s trace needs at least one request",
                  trace_format_names[fmt]);
-    if (n <= 0 || ((fmt == TRACE_AZURE || fmt == TRACE_VIDUR) && read_csv_header(t, err) < 0)) {
+    if (n <= 0 || (csv_names[fmt][0] && read_csv_header(t, err) < 0)) {
         trace_close(t);
         return NULL;
     }

@@ -1,4 +1,4 @@
-/* trace.h — streaming readers for request traces: Mooncake JSONL (with prefix hashes), Azure CSV, Vidur CSV and kvtier's native format. */
+/* trace.h — streaming readers for request traces: Mooncake JSONL (with prefix hashes), Azure CSV, Vidur CSV, BurstGPT CSV and kvtier's native format. */
 #ifndef KT_TRACE_H
 #define KT_TRACE_H
 
@@ -7,8 +7,9 @@
 
 #include "err.h"
 
-typedef enum { TRACE_MOONCAKE, TRACE_AZURE, TRACE_VIDUR, TRACE_KVTIER, TRACE_FORMAT_COUNT } trace_format;
-extern const char *const trace_format_names[TRACE_FORMAT_COUNT + 1]; /* "mooncake", "azure", "vidur", "kvtier" */
+typedef enum { TRACE_MOONCAKE, TRACE_AZURE, TRACE_VIDUR, TRACE_KVTIER, TRACE_BURSTGPT, TRACE_FORMAT_COUNT } trace_format;
+/* "mooncake", "azure", "vidur", "kvtier", "burstgpt" */
+extern const char *const trace_format_names[TRACE_FORMAT_COUNT + 1];
 
 /* How requests that share a coarse timestamp are released. */
 typedef enum { TRACE_RELEASE_BURST, TRACE_RELEASE_SPREAD } trace_release;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "grow.h"
+#include "suggest.h"
 
 /*
  * Profile layout (hwprofiles/README.md is the user-facing description):
@@ -273,39 +274,13 @@ static int prov_add(hw_profile *h, const char *key, hw_status status, const char
     return 0;
 }
 
-/* Edit distance between two short keys, capped: enough to spot a misspelling. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t row[64];
-    if (lb >= sizeof row / sizeof row[0] || la >= sizeof row / sizeof row[0])
-        return SIZE_MAX;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* Reports a missing required key at map; when an unread key in the same map
  * is a near miss ("sm_cout"), names it, since that is the likely cause. */
 static void missing_key(const conf_node *map, const char *key, kt_err *err)
 {
     for (size_t i = 0; i < map->n_kids; i++) {
         const conf_node *k = map->kids[i];
-        if (!k->used && edit_distance(k->key, key) <= 2) {
+        if (!k->used && suggest_distance(k->key, key) <= 2) {
             CONF_ERROR(err, map, "missing required key '%s' (is '%s' at line %d misspelt?)", key,
                        k->key, k->line);
             return;

@@ -362,6 +362,9 @@ model_card *model_load_string(const char *text, size_t len, const char *name, kt
 model_card *model_load_named(const char *name, const char *const *dirs, kt_err *err)
 {
     char path[4096];
+    size_t len = strlen(name);
+    if (len > 5 && strcmp(name + len - 5, ".json") == 0)
+        return model_import_load(name, err);
     if (conf_resolve_named(name, dirs, "model card", path, sizeof path, err) < 0)
         return NULL;
     return model_load(path, err);

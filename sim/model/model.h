@@ -143,7 +143,9 @@ int model_layer_gemms(const model_card *m, int layer, model_gemm *out);
  * 4 × heads × head_dim × (n·c + n(n+1)/2). */
 double model_attn_flops(const model_card *m, int layer, int64_t n_new, int64_t cached);
 
-/* Looks a card up by name: "llama-3.1-8b" -> <dir>/llama-3.1-8b.yaml. */
+/* Looks a card up by name: "llama-3.1-8b" -> <dir>/llama-3.1-8b.yaml; a
+ * path ending in ".json" is a Hugging Face config.json, imported on the fly
+ * (model_import_load). */
 model_card *model_load_named(const char *name, const char *const *dirs, kt_err *err);
 
 /* Converts a Hugging Face config.json into model card YAML written to out.
@@ -153,5 +155,16 @@ model_card *model_load_named(const char *name, const char *const *dirs, kt_err *
  * for a key the config leaves out is said on notes, one line each (NULL:
  * silent). Returns 0, or -1 with err (file and what key is wrong). */
 int model_import_hf(const char *config_json_path, const char *name, FILE *out, FILE *notes, kt_err *err);
+
+/* The card name for a config.json at path: its file name without ".json",
+ * or, for a file called config.json, its folder's name (a Hugging Face
+ * checkout: "Llama-3.1-8B/config.json" -> "Llama-3.1-8B"). Written into buf
+ * (n bytes), which is returned. */
+const char *model_import_card_name(const char *path, char *buf, size_t n);
+
+/* Imports a config.json in memory and loads the card (model_import_hf, then
+ * model_load_string; the defaults it assumes are not printed: `kvtier model
+ * import` shows them). Caller frees with model_free; NULL with err. */
+model_card *model_import_load(const char *config_json_path, kt_err *err);
 
 #endif

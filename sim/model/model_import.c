@@ -654,3 +654,41 @@ out:
     json_decref(root);
     return rc;
 }
+
+const char *model_import_card_name(const char *path, char *buf, size_t n)
+{
+    const char *b = strrchr(path, '/');
+    snprintf(buf, n, "%s", b ? b + 1 : path);
+    char *dot = strstr(buf, ".json");
+    if (dot)
+        *dot = '\0';
+    /* A Hugging Face checkout names the file config.json: its folder names the model. */
+    if (b && b > path && strcmp(buf, "config") == 0) {
+        const char *start = b;
+        while (start > path && start[-1] != '/')
+            start--;
+        if (b - start > 0 && !(b - start == 1 && *start == '.'))
+            snprintf(buf, n, "%.*s", (int)(b - start), start);
+    }
+    return buf;
+}
+
+model_card *model_import_load(const char *config_json_path, kt_err *err)
+{
+    char *text = NULL, name[256];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        KT_ERROR(err, config_json_path, 0, 0, "out of memory");
+        return NULL;
+    }
+    int rc = model_import_hf(config_json_path, model_import_card_name(config_json_path, name, sizeof name), f,
+                             NULL, err);
+    model_card *m = NULL;
+    if (fclose(f) == 0 && rc == 0)
+        m = model_load_string(text, len, config_json_path, err);
+    else if (rc == 0)
+        KT_ERROR(err, config_json_path, 0, 0, "out of memory");
+    free(text);
+    return m;
+}

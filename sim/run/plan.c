@@ -764,10 +764,14 @@ int plan_main(int argc, char **argv)
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int64_t deadline_ns = 0;
     const char *db_path = "kvtier.db";
-    int n_sets = 0, quiet = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 's')
+    const char *file = NULL;
+    int n_sets = 0, quiet = 0, c, files = 0;
+    optind = 0;
+    while ((c = cli_option_next(argc, argv, "-:h", opts, "plan")) != -1) {
+        if (c == 1) {
+            file = optarg;
+            files++;
+        } else if (c == 's')
             sets[n_sets++] = optarg;
         else if (c == 'd' && cli_parse_path("plan", "--db", optarg, &db_path) == 0)
             continue;
@@ -778,21 +782,21 @@ int plan_main(int argc, char **argv)
         else if (c == 'W' && cli_parse_max_wall("plan", optarg, &deadline_ns) == 0)
             continue;
         else {
-            usage_plan(c == 'h' ? stdout : stderr);
+            if (c == 'h')
+                usage_plan(stdout);
             free(sets);
             return c == 'h' ? 0 : PLAN_EXIT_BAD_INPUT;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "kvtier plan: expected one plan file\n");
-        usage_plan(stderr);
+    if (files != 1) {
+        cli_usage_error("plan", "expected one plan file, got %d", files);
         free(sets);
         return PLAN_EXIT_BAD_INPUT;
     }
     /* Caught from here on: a signal while the plan loads ends it at the first probe's first event. */
     sim_opts sim = { .stop = cli_catch_stop(), .wall_deadline_ns = deadline_ns };
     kt_err err;
-    plan_cfg *p = plan_load(argv[optind], sets, n_sets, &err);
+    plan_cfg *p = plan_load(file, sets, n_sets, &err);
     store *db = p && db_path ? store_open(db_path, &err) : NULL;
     if (!p || (db_path && !db)) {
         kt_err_print(&err, stderr);

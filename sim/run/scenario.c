@@ -3,6 +3,7 @@
 #include "preset.h"
 
 #include <libgen.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,28 +25,41 @@ static const char *const release_names[] = { "burst", "spread", NULL };
 #define MAX_RUNNING 65536
 #define MAX_MULTI_STEP 4096
 
+/* The program's own data folder for sub: the source tree's when this program
+ * is the build tree's (it runs from under the build directory), else the
+ * installed data directory. Writes into out (n bytes). */
+static void program_data_dir(const char *sub, char *out, size_t n)
+{
+    char exe[4096], build[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    int in_build = 0;
+    if (len > 0 && realpath(KT_BUILDDIR, build)) {
+        exe[len] = '\0';
+        size_t bl = strlen(build);
+        in_build = strncmp(exe, build, bl) == 0 && exe[bl] == '/';
+    }
+    snprintf(out, n, "%s/%s", in_build ? KT_SRCDIR : KT_PKGDATADIR, sub);
+}
+
 void scenario_data_dirs(const char *near, const char *sub, char *buf, size_t buf_len,
                         const char **dirs, int max)
 {
     int n = 0;
     size_t used = 0;
-    char near_dir[2048] = ".";
-    if (near) {
-        char tmp[2048];
-        snprintf(tmp, sizeof tmp, "%s", near);
-        snprintf(near_dir, sizeof near_dir, "%s", dirname(tmp));
-    }
     const char *env = getenv("KVTIER_DATA");
-    char cand[5][2300];
+    char cand[4][4200];
     int nc = 0;
     if (env && *env)
         snprintf(cand[nc++], sizeof cand[0], "%s/%s", env, sub);
     if (near) {
-        snprintf(cand[nc++], sizeof cand[0], "%s/../%s", near_dir, sub);
-        snprintf(cand[nc++], sizeof cand[0], "%s", near_dir);
+        /* Beside the scenario's folder (scenarios/x.yaml -> models/), never in
+         * it: a scenario there is not a card. */
+        char tmp[2048];
+        snprintf(tmp, sizeof tmp, "%s", near);
+        snprintf(cand[nc++], sizeof cand[0], "%s/../%s", dirname(tmp), sub);
     }
     snprintf(cand[nc++], sizeof cand[0], "%s", sub);
-    snprintf(cand[nc++], sizeof cand[0], "%s/%s", KT_PKGDATADIR, sub);
+    program_data_dir(sub, cand[nc++], sizeof cand[0]);
     for (int i = 0; i < nc && n < max - 1; i++) {
         size_t len = strlen(cand[i]) + 1;
         if (used + len > buf_len)
@@ -95,6 +109,8 @@ static void load_error(kt_err *err, const kt_err *inner, const conf_node *n)
 {
     if (inner->line > 0)
         *err = *inner;
+    else if (inner->file[0] && !strstr(inner->msg, inner->file))    /* a config.json that cannot be read */
+        CONF_ERROR(err, n, "%s: %s", inner->file, inner->msg);
     else
         CONF_ERROR(err, n, "%s", inner->msg);
 }
@@ -410,6 +426,24 @@ static int check_trace(scenario *sc, conf_node *at, kt_err *err)
     return rc < 0 ? -1 : 0;
 }
 
+/* time_scale, the factor other simulators stretch trace time by (2 = half
+ * as fast), is 1 / rate_scale; one of the two may be given. */
+static int load_time_scale(conf_node *n, trace_opts *o, kt_err *err)
+{
+    double time_scale = 0;
+    if (conf_f64(n, "time_scale", CONF_OPTIONAL, 1e-6, 1e6, &time_scale, err) < 0)
+        return -1;
+    if (time_scale == 0)
+        return 0;
+    if (conf_find(n, "rate_scale")) {
+        CONF_ERROR(err, conf_find(n, "time_scale"),
+                   "give rate_scale (2 = twice as fast) or time_scale (2 = half as fast), not both");
+        return -1;
+    }
+    o->rate_scale = 1.0 / time_scale;
+    return 0;
+}
+
 static int load_trace(scenario *sc, conf_node *w, kt_err *err)
 {
     int failed = 0, format = 0, release = TRACE_RELEASE_BURST;
@@ -425,7 +459,7 @@ static int load_trace(scenario *sc, conf_node *w, kt_err *err)
         conf_i64(n, "limit", CONF_OPTIONAL, 0, INT64_MAX, &o->limit, err) < 0 ||
         conf_enum(n, "release", CONF_OPTIONAL, release_names, &release, err) < 0 ||
         conf_ns(n, "tick", CONF_OPTIONAL, 0, INT64_MAX, &o->tick_ns, err) < 0 ||
-        conf_bool(n, "skip_bad", CONF_OPTIONAL, &o->skip_bad, err) < 0)
+        conf_bool(n, "skip_bad", CONF_OPTIONAL, &o->skip_bad, err) < 0 || load_time_scale(n, o, err) < 0)
         return -1;
     o->release = (trace_release)release;
     sc->trace.on = 1;

@@ -131,9 +131,11 @@ scenario *scenario_load_string(const char *text, size_t len, const char *name, c
 void scenario_free(scenario *sc);
 
 /* Directories searched for model cards ("models") or profiles ("hwprofiles"):
- * $KVTIER_DATA/<sub>, <dir of near>/../<sub>, <dir of near>, ./<sub>, the
- * installed data directory. Fills dirs (NULL-terminated, at most max-1
- * entries) with strings owned by buf. near may be NULL. */
+ * $KVTIER_DATA/<sub>, <dir of near>/../<sub>, ./<sub>, then the program's
+ * own: the source tree's <sub> for a program run from its build tree, else
+ * the installed data directory's. Never near's own folder. Fills dirs
+ * (NULL-terminated, at most max-1 entries) with strings owned by buf. near
+ * may be NULL. */
 void scenario_data_dirs(const char *near, const char *sub, char *buf, size_t buf_len,
                         const char **dirs, int max);
 

@@ -192,6 +192,26 @@ static int truncate_prompt(const replica *r, serve_req *q)
     return 0;
 }
 
+/* Why r must refuse q, if it must (REJECT_NONE when not), noting in q's
+ * record what it needs and what r has. */
+static metrics_reject rejection(const replica *r, serve_req *q)
+{
+    int64_t context = r->cm->m->max_context_tokens;
+    int64_t need = (int64_t)kv_blocks_for(r->kv, peak_kv_tokens(q)), have = (int64_t)kv_pool_blocks(r->kv);
+    if (q->rec.prompt_tokens > context) {
+        q->rec.reject_reason = REJECT_CONTEXT;
+        q->rec.reject_need = q->rec.prompt_tokens;
+        q->rec.reject_have = context;
+    } else if (need > have) {
+        q->rec.reject_reason = REJECT_KV_POOL;
+        q->rec.reject_need = need;
+        q->rec.reject_have = have;
+    } else {
+        return REJECT_NONE;
+    }
+    return q->rec.reject_reason;
+}
+
 /* Queues q (num_tokens set) at r, or rejects it when it can never fit:
  * every engine refuses a prompt longer than the model's context by default
  * (vLLM's input processor and SGLang's tokenizer manager raise an error;
@@ -204,8 +224,7 @@ static void enqueue(replica *r, serve_req *q)
     q->prefetch_slot = -1;
     if (q->rec.prompt_tokens > r->cm->m->max_context_tokens && r->cfg.too_long == TOO_LONG_TRUNCATE)
         truncate_prompt(r, q);
-    if (q->rec.prompt_tokens > r->cm->m->max_context_tokens ||
-        kv_blocks_for(r->kv, peak_kv_tokens(q)) > kv_pool_blocks(r->kv)) {
+    if (rejection(r, q) != REJECT_NONE) {
         if (q->rec.first_sched_ns < 0)
             q->rec.first_sched_ns = q->rec.first_token_ns = engine_now(r->eng);
         replica_req_leave(r, q, REQ_REJECTED, engine_now(r->eng));
@@ -244,6 +263,7 @@ void replica_reject(replica *r, serve_req *q)
     if (!q->rep)
         req_fresh(q);           /* no replica was alive when it arrived */
     handoff_src_release(q);
+    q->rec.reject_reason = REJECT_NO_REPLICA;
     if (q->rec.first_sched_ns < 0)
         q->rec.first_sched_ns = now;
     if (q->generated == 0)

@@ -147,6 +147,8 @@ c text-disaggregated       'kvtier run scenarios/disaggregated.yaml --no-db'
 c text-llama4-scout-10m    'kvtier run scenarios/llama4-scout-10m.yaml --no-db'
 c text-node-failure-short  'kvtier run scenarios/node-failure.yaml --no-db --set workload.sessions=300 --set "faults=[{at: 2min, node: 1}]"'
 c text-mooncake-3000       'kvtier run scenarios/mooncake.yaml --no-db --set workload.trace.limit=3000'
+# every request rejected: the summary and the JSON say why
+c run-all-rejected         'x kvtier run scenarios/quickstart.yaml --no-db --set kv.hbm_fraction=0.3 --set workload.first_input_tokens=100000 --set workload.sessions=5; x kvtier run scenarios/quickstart.yaml --no-db --json --set workload.first_input_tokens=140000 --set workload.sessions=3'
 c check-quickstart         'kvtier run scenarios/quickstart.yaml --no-db --json --check'
 c check-multiturn-tiers    'kvtier run scenarios/multiturn-tiers.yaml --no-db --json --check --set workload.sessions=60'
 c check-fleet-faults       'kvtier run scenarios/quickstart.yaml --no-db --json --check --set replicas.count=4 --set replicas.prefill_replicas=2 --set "faults=[{at: 60s, replica: 2}]"'
