@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "export.h"
 #include "hexmap.h"
 #include "kvcalc.h"
 #include "metrics.h"
@@ -68,6 +69,10 @@ static void usage_run(FILE *out)
             "  --point K         run point K (0-based; kvtier sweep FILE --list shows them) of the\n"
             "                    sweep FILE; --set then adds fixed overrides, as for kvtier sweep\n"
             "  --json            print the summary as JSON instead of a table\n"
+            "  --timeline FILE   write a trace-event JSON timeline (ui.perfetto.dev, chrome://tracing):\n"
+            "                    iterations, KV transfers, queue and KV block counters per replica\n"
+            "  --csv DIR         write the run's requests, replicas and tiers as DIR/requests.csv,\n"
+            "                    DIR/replicas.csv and DIR/tiers.csv\n"
             "  --check           check the invariants: after every event what it touched, every\n"
             "                    %d events and at the end all of them (README: Invariants)\n"
             "  --progress        print progress on stderr while simulating\n"
@@ -99,6 +104,8 @@ static void usage_model(FILE *out)
 
 typedef struct run_args {
     const char *file, *db;
+    const char *timeline;       /* --timeline FILE, or NULL */
+    const char *csv_dir;        /* --csv DIR, or NULL */
     char **sets;
     int n_sets, json, check, progress;
     int64_t point;              /* -1: FILE is a scenario */
@@ -114,6 +121,7 @@ static int run_parse(int argc, char **argv, run_args *a)
         { "check", no_argument, NULL, 'c' },     { "progress", no_argument, NULL, 'p' },
         { "skip-bad", no_argument, NULL, 'b' },  { "help", no_argument, NULL, 'h' },
         { "point", required_argument, NULL, 'P' }, { "max-wall", required_argument, NULL, 'W' },
+        { "timeline", required_argument, NULL, 'T' }, { "csv", required_argument, NULL, 'C' },
         { NULL, 0, NULL, 0 },
     };
     static char skip_bad[] = "workload.trace.skip_bad=true";
@@ -130,6 +138,14 @@ static int run_parse(int argc, char **argv, run_args *a)
                 return -1;
             break;
         case 'n': a->db = NULL; break;
+        case 'T':
+            if (cli_parse_path("run", "--timeline", optarg, &a->timeline) < 0)
+                return -1;
+            break;
+        case 'C':
+            if (cli_parse_path("run", "--csv", optarg, &a->csv_dir) < 0)
+                return -1;
+            break;
         case 'j': a->json = 1; break;
         case 'c': a->check = 1; break;
         case 'p': a->progress = 1; break;
@@ -208,8 +224,54 @@ static void run_report(const run_args *a, const run_point *rp, const scenario *s
     if (res->run_id > 0 && rp->sw)
         printf("results: run %lld in %s (point %lld of sweep '%s')\n", (long long)res->run_id, a->db,
                (long long)rp->pt.point, rp->sw->name);
-    else if (res->run_id > 0)
+    else if (res->run_id > 0 && a->db)
         printf("results: run %lld in %s\n", (long long)res->run_id, a->db);
+}
+
+/* --timeline: opens the file and starts the timeline in *tl (NULL
+ * without the option). Returns 0, or -1 with err (nothing created). */
+static int run_timeline_open(const run_args *a, outfile *of, timeline **tl, kt_err *err)
+{
+    *tl = NULL;
+    if (!a->timeline)
+        return 0;
+    if (outfile_open(of, a->timeline, err) < 0)
+        return -1;
+    *tl = timeline_new(of->f);
+    if (!*tl) {
+        KT_ERROR(err, a->timeline, 0, 0, "out of memory for the timeline");
+        outfile_abort(of);
+        return -1;
+    }
+    return 0;
+}
+
+/* Ends the timeline: committed when the simulation finished (ok), else
+ * dropped. Returns 0, or -1 with err when writing it failed. */
+static int run_timeline_close(outfile *of, timeline *tl, int ok, kt_err *err)
+{
+    if (!tl)
+        return 0;
+    int rc = ok && timeline_end(tl, PACKAGE_VERSION) == 0 ? 0 : -1;
+    timeline_free(tl);
+    if (rc < 0) {
+        if (ok)
+            KT_ERROR(err, of->path, 0, 0, "cannot write the timeline");
+        outfile_abort(of);
+        return ok ? -1 : 0;
+    }
+    return outfile_commit(of, err);
+}
+
+/* What the run wrote besides its summary: the timeline, the CSV tables.
+ * Returns 0, or -1 with err. */
+static int run_outputs(const run_args *a, store *db, outfile *of, timeline *tl, runner_status st,
+                       const runner_result *res, kt_err *err)
+{
+    int rc = run_timeline_close(of, tl, st != RUNNER_SIM_FAILED, err);
+    if (rc == 0 && a->csv_dir && st == RUNNER_OK)
+        rc = export_run_csv(db, res->run_id, a->csv_dir, err);
+    return rc;
 }
 
 /* Says that signal sig ended the run and what the database holds: the run
@@ -233,8 +295,10 @@ static int run_interrupted(const run_args *a, int sig, int64_t run_id)
  * the sweep. Returns 0, 1 when the point is stored already, -1 with err. */
 static int run_open(const run_args *a, run_point *rp, store **db, kt_err *err)
 {
-    *db = a->db ? store_open(a->db, err) : NULL;
-    if (a->db && !*db)
+    /* --csv without a database exports from one kept in memory. */
+    const char *path = a->db ? a->db : a->csv_dir ? ":memory:" : NULL;
+    *db = path ? store_open(path, err) : NULL;
+    if (path && !*db)
         return -1;
     return *db && rp->sw ? point_prepare(a, rp, *db, err) : 0;
 }
@@ -252,6 +316,8 @@ static int cmd_run(int argc, char **argv)
     const volatile sig_atomic_t *stop = cli_catch_stop();
     kt_err err;
     run_point rp = { 0 };
+    outfile tl_file;
+    timeline *tl = NULL;
     scenario *sc = a.point >= 0 ? load_point(&a, &rp, &err) : scenario_load(a.file, a.sets, a.n_sets, &err);
     free(a.sets);
     store *db = NULL;
@@ -259,11 +325,19 @@ static int cmd_run(int argc, char **argv)
     if (ready < 0) {
         kt_err_print(&err, stderr);
         rc = EXIT_BAD_INPUT;
+    } else if (ready == 0 && run_timeline_open(&a, &tl_file, &tl, &err) < 0) {
+        kt_err_print(&err, stderr);
+        rc = EXIT_BAD_INPUT;
     } else if (ready == 0) {
         sim_opts opts = { .check = a.check, .progress = a.progress, .stop = stop,
-                          .wall_deadline_ns = a.wall_deadline_ns };
+                          .wall_deadline_ns = a.wall_deadline_ns, .timeline = tl };
         runner_result res;
         runner_status st = runner_run(sc, &opts, db, rp.sw && db ? &rp.pt : NULL, &res, &err);
+        kt_err out_err;
+        if (run_outputs(&a, db, &tl_file, tl, st, &res, &out_err) < 0) {
+            kt_err_print(&out_err, stderr);
+            rc = EXIT_RUN_FAILED;
+        }
         if (st == RUNNER_SIM_FAILED && !*opts.stop && sim_past_deadline(&opts)) {
             fprintf(stderr, "kvtier run: %s; nothing was written%s%s\n", err.msg, a.db ? " to " : "",
                     a.db ? a.db : "");

@@ -656,6 +656,29 @@ static int network_init(sim_world *w, kt_err *err)
     return 0;
 }
 
+/* --timeline: every replica a process, its tiers' links and the fleet
+ * network's (a process of its own after the replicas) write their transfers. */
+static void timeline_attach(sim_world *w, timeline *tl)
+{
+    char name[48];
+    for (int i = 0; i < w->n_reps; i++) {
+        replica *r = &w->reps[i];
+        int pid = timeline_replica_pid(i);
+        snprintf(name, sizeof name, "replica %d", i);
+        timeline_name_process(tl, pid, name, i);
+        /* Every counter starts at 0 (the replica's tl_shown) and is written when it changes. */
+        timeline_counters(tl, pid, 0, 0, 0, 0, 0);
+        r->tl = tl;
+        if (r->tiers)
+            fabric_set_timeline(r->tiers->fab, tl, pid);
+    }
+    if (w->net) {
+        int pid = timeline_replica_pid(w->n_reps);
+        timeline_name_process(tl, pid, "fleet network", w->n_reps);
+        fabric_set_timeline(w->net, tl, pid);
+    }
+}
+
 static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt_err *err)
 {
     memset(w, 0, sizeof *w);
@@ -732,6 +755,8 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         engine_at(w->eng, sc->faults[k].at_ns, on_fault, w, (uint64_t)k);
     if ((sc->prefill_replicas || sc->shed_imbalance > 0) && network_init(w, err) < 0)
         return -1;
+    if (opts->timeline)
+        timeline_attach(w, opts->timeline);
     engine_set_after_hook(w->eng, after_event, w);
     return 0;
 }
