@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
@@ -75,7 +76,9 @@ static void usage_run(FILE *out)
             "                    DIR/replicas.csv and DIR/tiers.csv\n"
             "  --check           check the invariants: after every event what it touched, every\n"
             "                    %d events and at the end all of them (README: Invariants)\n"
-            "  --progress        print progress on stderr while simulating\n"
+            "  --progress        print progress on stderr while simulating (share of arrivals made,\n"
+            "                    elapsed, ETA); the default when stderr is a terminal\n"
+            "  --quiet           no progress, even on a terminal\n"
             "  --skip-bad        count and skip malformed trace lines instead of stopping\n"
             "                    (the count and the first line numbers are reported and stored)\n"
             "  --max-wall D      give up after the duration D of wall-clock time (90s, 2h):\n"
@@ -107,7 +110,8 @@ typedef struct run_args {
     const char *timeline;       /* --timeline FILE, or NULL */
     const char *csv_dir;        /* --csv DIR, or NULL */
     char **sets;
-    int n_sets, json, check, progress;
+    int n_sets, json, check;
+    int progress;               /* 1 --progress, -1 --quiet, 0 when stderr is a terminal */
     int64_t point;              /* -1: FILE is a scenario */
     int64_t wall_deadline_ns;   /* 0, or when --max-wall runs out (cli_wall_now_ns) */
 } run_args;
@@ -122,6 +126,7 @@ static int run_parse(int argc, char **argv, run_args *a)
         { "skip-bad", no_argument, NULL, 'b' },  { "help", no_argument, NULL, 'h' },
         { "point", required_argument, NULL, 'P' }, { "max-wall", required_argument, NULL, 'W' },
         { "timeline", required_argument, NULL, 'T' }, { "csv", required_argument, NULL, 'C' },
+        { "quiet", no_argument, NULL, 'q' },
         { NULL, 0, NULL, 0 },
     };
     static char skip_bad[] = "workload.trace.skip_bad=true";
@@ -149,6 +154,7 @@ static int run_parse(int argc, char **argv, run_args *a)
         case 'j': a->json = 1; break;
         case 'c': a->check = 1; break;
         case 'p': a->progress = 1; break;
+        case 'q': a->progress = -1; break;
         case 'b': a->sets[a->n_sets++] = skip_bad; break;
         case 'P':
             if (cli_parse_i64("run", "--point", optarg, 0, SWEEP_MAX_POINTS - 1, &a->point) < 0)
@@ -329,7 +335,8 @@ static int cmd_run(int argc, char **argv)
         kt_err_print(&err, stderr);
         rc = EXIT_BAD_INPUT;
     } else if (ready == 0) {
-        sim_opts opts = { .check = a.check, .progress = a.progress, .stop = stop,
+        sim_opts opts = { .check = a.check, .progress = a.progress > 0 || (!a.progress && isatty(STDERR_FILENO)),
+                          .stop = stop,
                           .wall_deadline_ns = a.wall_deadline_ns, .timeline = tl };
         runner_result res;
         runner_status st = runner_run(sc, &opts, db, rp.sw && db ? &rp.pt : NULL, &res, &err);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_roots.h>
 
@@ -374,9 +375,31 @@ typedef struct search {
     double span_s;              /* a session's span, unloaded: first arrival to last finish */
     plan_result *r;
     progress *notes;            /* each probe's result */
+    int ci;                     /* the candidate's index in p->cand */
+    int show_status;            /* a status line before each probe (opts->progress) */
     kt_err *err;
     int failed;
 } search;
+
+/* Runs a candidate's search may make, at most: the sizing run, max_probes
+ * probes and one confirmation (back-offs aside); the plan's ETA counts
+ * every candidate at this budget, the running one at the runs it made. */
+static int search_budget(const plan_cfg *p) { return p->max_probes + 2; }
+
+/* The status line before a run of s's search ("candidate 2/4 'dram',
+ * probe 3/14, 1 min 05 s elapsed, ETA 4 min 10 s"); runs_done of this
+ * candidate's budget are behind it. */
+static void search_status(const search *s, const char *what, int runs_done)
+{
+    if (!s->show_status)
+        return;
+    const plan_cfg *p = s->p;
+    double f = (double)(s->ci * search_budget(p) + runs_done) / (double)(p->n_cand * search_budget(p));
+    char el[32], eta[48];
+    progress_status(s->notes, "candidate %d/%d '%s', %s, %s elapsed, %s", s->ci + 1, p->n_cand, s->c->name, what,
+                    progress_duration(progress_elapsed_s(s->notes), el, sizeof el),
+                    progress_eta(s->notes, f, eta, sizeof eta));
+}
 
 static double slo_ratio(const plan_cfg *p, const plan_probe *pr)
 {
@@ -407,6 +430,7 @@ static int64_t probe_sessions(const search *s, double knob)
 static int search_calibrate(search *s)
 {
     metrics *m;
+    search_status(s, "sizing run", 0);
     scenario *sc = probe_sim(s->c, s->extra, s->n_extra, s->opts, s->p->knob_lo, 0, &m, s->err);
     if (!sc)
         return -1;
@@ -427,6 +451,9 @@ static const plan_probe *probe_at(search *s, double knob)
     if (s->failed || r->n_probes == PLAN_MAX_PROBES)
         return NULL;
     plan_probe *pr = &r->probes[r->n_probes];
+    char what[48];
+    snprintf(what, sizeof what, "probe %d/%d", r->n_probes + 1, s->p->max_probes);
+    search_status(s, what, 1 + r->n_probes);
     if (probe_run(s->p, s->c, s->extra, s->n_extra, s->opts, knob, probe_sessions(s, knob), s->reqs_per_session,
                   pr, s->err) < 0) {
         s->failed = 1;
@@ -545,8 +572,11 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
         return -1;
     cost_figures(sc, r);
     scenario_free(sc);
-    search s = { .p = p, .c = c, .extra = extra, .n_extra = n_extra, .opts = opts, .r = r, .notes = notes,
-                 .err = err };
+    /* The probes run without the simulator's own progress line: the plan's is shown instead. */
+    sim_opts probe_opts = *opts;
+    probe_opts.progress = 0;
+    search s = { .p = p, .c = c, .extra = extra, .n_extra = n_extra, .opts = &probe_opts, .r = r, .notes = notes,
+                 .ci = ci, .show_status = opts->progress, .err = err };
     if (search_calibrate(&s) < 0)
         return -1;
     double knob = search_max_knob(&s);
@@ -567,7 +597,8 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
     for (int tries = 0;; tries++) {
         double op_knob = knob * (p->target_rps / (double)r->units) / r->max_rps_per_unit;
         int64_t sessions = (int64_t)ceil(p->confirm_factor * (double)probe_sessions(&s, op_knob));
-        if (probe_run(p, c, extra, n_extra, opts, op_knob, sessions, s.reqs_per_session, &r->op, err) < 0)
+        search_status(&s, "confirming the operating point", search_budget(p) - 1);
+        if (probe_run(p, c, extra, n_extra, &probe_opts, op_knob, sessions, s.reqs_per_session, &r->op, err) < 0)
             return -1;
         progress_note(notes, "%s operating point: %lld units, knob %.4g, %lld sessions -> TTFT p99 %.3f s, ITL p99"
                              " %.2f ms, backlog %s: %s",
@@ -726,6 +757,8 @@ static void usage_plan(FILE *out)
             "  --max-wall D      give up after the duration D of wall-clock time (90s, 2h): exit 1,\n"
             "                    nothing written\n"
             "  --quiet           no progress lines on stderr\n"
+            "  --progress        also a status line before each probe: candidate k of N, probe j,\n"
+            "                    elapsed, ETA (the default when stderr is a terminal)\n"
             "  -h, --help        this text\n"
             "\n"
             "exit status: 0 done, 1 a probe failed to run or --max-wall ran out, 2 bad plan or options,\n"
@@ -757,12 +790,12 @@ int plan_main(int argc, char **argv)
         { "set", required_argument, NULL, 's' }, { "db", required_argument, NULL, 'd' },
         { "no-db", no_argument, NULL, 'n' },     { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },      { "max-wall", required_argument, NULL, 'W' },
-        { NULL, 0, NULL, 0 },
+        { "progress", no_argument, NULL, 'p' },  { NULL, 0, NULL, 0 },
     };
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int64_t deadline_ns = 0;
     const char *db_path = "kvtier.db";
-    int n_sets = 0, quiet = 0, c;
+    int n_sets = 0, quiet = 0, status = isatty(STDERR_FILENO), c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 's')
@@ -773,6 +806,8 @@ int plan_main(int argc, char **argv)
             db_path = NULL;
         else if (c == 'q')
             quiet = 1;
+        else if (c == 'p')
+            status = 1;
         else if (c == 'W' && cli_parse_max_wall("plan", optarg, &deadline_ns) == 0)
             continue;
         else {
@@ -788,7 +823,7 @@ int plan_main(int argc, char **argv)
         return PLAN_EXIT_BAD_INPUT;
     }
     /* Caught from here on: a signal while the plan loads ends it at the first probe's first event. */
-    sim_opts sim = { .stop = cli_catch_stop(), .wall_deadline_ns = deadline_ns };
+    sim_opts sim = { .stop = cli_catch_stop(), .wall_deadline_ns = deadline_ns, .progress = status && !quiet };
     kt_err err;
     plan_cfg *p = plan_load(argv[optind], sets, n_sets, &err);
     store *db = p && db_path ? store_open(db_path, &err) : NULL;

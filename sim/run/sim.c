@@ -541,13 +541,19 @@ static void on_sample(engine *eng, void *ctx, uint64_t arg)
         engine_after(eng, w->sample_ns, on_sample, w, 0);
 }
 
+/* --progress: the share of arrivals made (sessions started, or trace
+ * requests read), which the ETA extrapolates at the wall-clock rate so far. */
 static void show_progress(sim_world *w)
 {
     int64_t started = w->sc->trace.on ? w->trace_index : w->sessions_started;
     int64_t total = w->sc->trace.on ? w->sc->trace.requests : w->sc->workload.sessions;
-    progress_status(&w->prog, "%.1f s simulated, %lld/%lld %s started, %zu requests done, %.1f s wall",
-                    engine_now(w->eng) / 1e9, (long long)started, (long long)total,
-                    w->sc->trace.on ? "trace requests" : "sessions", w->met->n_reqs, wall_since(&w->wall_start));
+    double f = total > 0 ? (double)started / (double)total : 0;
+    char eta[48], el[32];
+    progress_status(&w->prog, "%.0f%%: %lld/%lld %s started, %.1f s simulated, %zu requests done, %s elapsed, %s",
+                    100 * f, (long long)started, (long long)total, w->sc->trace.on ? "trace requests" : "sessions",
+                    engine_now(w->eng) / 1e9, w->met->n_reqs,
+                    progress_duration(progress_elapsed_s(&w->prog), el, sizeof el),
+                    progress_eta(&w->prog, f, eta, sizeof eta));
 }
 
 /* Counts a check of r: 1 when its full walk is due, SIM_CHECK_FULL_EVENTS
