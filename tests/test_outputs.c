@@ -1,5 +1,6 @@
 /* test_outputs.c — what a run writes besides its summary: the trace-event timeline (its structure, a single request's slices against closed-form iteration times, transfers against the links' byte counters) and the CSV tables. */
 #include <jansson.h>
+#include <sqlite3.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,98 @@ static void test_csv_export(void)
     scenario_free(sc);
 }
 
+static long long query_ll(sqlite3 *q, const char *sql)
+{
+    sqlite3_stmt *s;
+    long long v = -1;
+    if (sqlite3_prepare_v2(q, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    else
+        fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(q));
+    sqlite3_finalize(s);
+    return v;
+}
+
+static double query_f(sqlite3 *q, const char *sql)
+{
+    sqlite3_stmt *s;
+    double v = NAN;
+    if (sqlite3_prepare_v2(q, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_double(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* A database as version 2 wrote it (tiers.hit_blocks; tier_samples with HBM
+ * at level 0 and lower tier L at L + 1; no views) is upgraded when opened:
+ * the column renamed with its values, the levels numbered as the tiers
+ * table's (HBM -1), the views there. The tier_hit_ratio view's DRAM share
+ * equals the share of prompt tokens the requests table says came from
+ * tier 0, summed here; run_p99 gives the run's p99 TTFT, which is the
+ * 99th percentile of the requests' ttft_ns column within one request's
+ * spacing. */
+static void test_database_upgrade_and_views(void)
+{
+    char path[] = "/tmp/kvtier-v2-XXXXXX.db";
+    int fd = mkstemps(path, 3);
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    unlink(path);
+    char *sets[] = { "workload.sessions=10" };
+    scenario *sc = load("tests/data/tiers.yaml", sets, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    kt_err err;
+    store *db = store_open(path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    sim_opts o = { 0 };
+    runner_result res;
+    CU_ASSERT_EQUAL_FATAL(runner_run(sc, &o, db, NULL, &res, &err), RUNNER_OK);
+    store_close(db);
+    sqlite3 *q;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &q), SQLITE_OK);
+    long long found = query_ll(q, "SELECT sum(found_blocks) FROM tiers");
+    long long hbm = query_ll(q, "SELECT count(*) FROM tier_samples WHERE level = -1");
+    long long dram = query_ll(q, "SELECT sum(used_blocks) FROM tier_samples WHERE level = 0");
+    CU_ASSERT(found > 0 && hbm > 0 && dram > 0);
+    CU_ASSERT_EQUAL(sqlite3_exec(q,
+                                 "DROP VIEW run_p99; DROP VIEW tier_hit_ratio;"
+                                 "ALTER TABLE tiers RENAME COLUMN found_blocks TO hit_blocks;"
+                                 "UPDATE tier_samples SET level = level + 1 + 1000000;"
+                                 "UPDATE tier_samples SET level = level - 1000000;"
+                                 "PRAGMA user_version = 2;",
+                                 NULL, NULL, NULL),
+                    SQLITE_OK);
+    sqlite3_close(q);
+    db = store_open(path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    store_close(db);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &q), SQLITE_OK);
+    CU_ASSERT_EQUAL(query_ll(q, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    CU_ASSERT_EQUAL(query_ll(q, "SELECT sum(found_blocks) FROM tiers"), found);
+    CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples WHERE level = -1"), hbm);
+    CU_ASSERT_EQUAL(query_ll(q, "SELECT sum(used_blocks) FROM tier_samples WHERE level = 0"), dram);
+    double by_requests = query_f(q, "SELECT CAST(sum(tier0_hit_tokens) AS REAL) / sum(prompt_tokens) FROM requests"
+                                    " WHERE outcome = 'completed'");
+    CU_ASSERT(by_requests > 0);
+    CU_ASSERT_DOUBLE_EQUAL(query_f(q, "SELECT hit_ratio FROM tier_hit_ratio WHERE run_id = 1 AND name = 'dram'"),
+                           by_requests, 1e-12);
+    CU_ASSERT_EQUAL(query_ll(q, "SELECT fetched_blocks FROM tier_hit_ratio WHERE name = 'dram'"),
+                    query_ll(q, "SELECT sum(fetched_blocks) FROM tiers WHERE level = 0"));
+    /* The 99th percentile of n TTFTs lies between the two order statistics around rank 0.99 (n - 1). */
+    long long n = query_ll(q, "SELECT count(ttft_ns) FROM requests WHERE outcome = 'completed'");
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT ttft_ns FROM requests WHERE outcome = 'completed' ORDER BY ttft_ns LIMIT 1 OFFSET %lld",
+             (long long)floor(0.99 * (double)(n - 1)));
+    double lo = query_f(q, sql) / 1e6;
+    snprintf(sql, sizeof sql, "SELECT ttft_ns FROM requests WHERE outcome = 'completed' ORDER BY ttft_ns LIMIT 1 OFFSET %lld",
+             (long long)ceil(0.99 * (double)(n - 1)));
+    double hi = query_f(q, sql) / 1e6, p99 = query_f(q, "SELECT ttft_p99_ms FROM run_p99 WHERE run_id = 1");
+    CU_ASSERT(p99 >= lo - 1e-9 && p99 <= hi + 1e-9);
+    sqlite3_close(q);
+    unlink(path);
+    scenario_free(sc);
+}
+
 int main(void)
 {
     setenv("KVTIER_DATA", tu_path(""), 1);
@@ -299,6 +392,7 @@ int main(void)
         { "timeline: a single request's slices by hand", test_timeline_single_request },
         { "timeline: transfers against the links' bytes", test_timeline_transfers },
         { "CSV export of a run", test_csv_export },
+        { "database: version 2 upgraded, views", test_database_upgrade_and_views },
         { NULL, NULL },
     };
     return tu_run("outputs", tests);

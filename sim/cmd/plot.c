@@ -687,7 +687,8 @@ typedef struct tier_info {
 
 #define BYTES_PER_GB 1e9
 
-/* HBM's and each lower tier's capacity and legend text, by tier_samples level. */
+/* HBM's and each lower tier's capacity and legend text: t[0] HBM, t[L + 1]
+ * lower tier L (the level tiers and tier_samples give it). */
 static int load_tier_info(const plot_ctx *c, long long run, tier_info *t, kt_err *err)
 {
     memset(t, 0, PLOT_MAX_LEVELS * sizeof *t);
@@ -702,7 +703,7 @@ static int load_tier_info(const plot_ctx *c, long long run, tier_info *t, kt_err
              replicas == 1 ? "" : "s");
     sqlite3_stmt *s = prep(c, "SELECT level, name, kind, sum(capacity_blocks), max(capacity_blocks), max(block_bytes),"
                               " (SELECT count(*) FROM tier_samples x WHERE x.run_id = t.run_id"
-                              "  AND x.level = t.level + 1 AND x.replica = " STR(METRICS_SHARED_REPLICA) ") > 0"
+                              "  AND x.level = t.level AND x.replica = " STR(METRICS_SHARED_REPLICA) ") > 0"
                               " FROM tiers t WHERE run_id = ? GROUP BY level ORDER BY level", run, err);
     if (!s)
         return -1;
@@ -734,7 +735,7 @@ static int tier_blocks(const plot_ctx *c, long long run, const tier_info *t, FIL
         return -1;
     int open = -1;
     while (sqlite3_step(s) == SQLITE_ROW) {
-        int level = sqlite3_column_int(s, 0);
+        int level = sqlite3_column_int(s, 0) - METRICS_HBM_LEVEL;
         if (level < 0 || level >= PLOT_MAX_LEVELS || !(t[level].capacity_blocks > 0))
             continue;
         if (level != open) {

@@ -487,14 +487,14 @@ static void sample_links(sim_world *w, int rep, int64_t now, int64_t interval)
 static void sample_tiers(sim_world *w, int rep, int64_t now)
 {
     const replica *r = &w->reps[rep];
-    metrics_tier_sample ts = { .t_ns = now, .replica = rep, .level = 0,
+    metrics_tier_sample ts = { .t_ns = now, .replica = rep, .level = METRICS_HBM_LEVEL,
                                .used_blocks = kv_pool_blocks(r->kv) - kv_pool_free_blocks(r->kv) +
                                               kv_pool_cached_blocks(r->kv) };
     metrics_add_tier_sample(w->met, &ts);
     for (int t = 0; r->tiers && t < r->tiers->n; t++) {
         if (w->shared_tiers[t])
             continue;
-        ts.level = t + 1;
+        ts.level = t;
         ts.used_blocks = tier_cached_blocks(r->tiers, t);
         metrics_add_tier_sample(w->met, &ts);
     }
@@ -505,7 +505,7 @@ static void sample_shared_tiers(sim_world *w, int64_t now)
 {
     for (int t = 0; t < TIER_MAX; t++)
         if (w->shared_tiers[t]) {
-            metrics_tier_sample ts = { .t_ns = now, .replica = METRICS_SHARED_REPLICA, .level = t + 1,
+            metrics_tier_sample ts = { .t_ns = now, .replica = METRICS_SHARED_REPLICA, .level = t,
                                        .used_blocks = w->shared_tiers[t]->n };
             metrics_add_tier_sample(w->met, &ts);
         }
@@ -811,7 +811,7 @@ static void collect_tiers(sim_world *w)
         for (int t = 0; t < ts->n; t++) {
             const tier *x = &ts->tiers[t];
             metrics_tier mt = { .replica = i, .level = t, .capacity_blocks = x->capacity_blocks,
-                                .block_bytes = x->block_bytes, .hit_blocks = x->st.hit_blocks,
+                                .block_bytes = x->block_bytes, .found_blocks = x->st.found_blocks,
                                 .fetched_blocks = x->st.fetched_blocks, .stored_blocks = x->st.stored_blocks,
                                 .evicted_blocks = x->st.evicted_blocks };
             snprintf(mt.name, sizeof mt.name, "%s", x->cfg.name);
