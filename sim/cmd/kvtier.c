@@ -223,7 +223,7 @@ static int point_prepare(const run_args *a, run_point *rp, store *db, kt_err *er
 static void run_report(const run_args *a, const run_point *rp, const scenario *sc, const runner_result *res)
 {
     if (a->json) {
-        report_print_json(stdout, sc, &res->summary, &res->stats, res->run_id);
+        report_print_json(stdout, sc, res);
         return;
     }
     report_print(stdout, sc, &res->summary, &res->stats);
@@ -338,7 +338,7 @@ static int cmd_run(int argc, char **argv)
         sim_opts opts = { .check = a.check, .progress = a.progress > 0 || (!a.progress && isatty(STDERR_FILENO)),
                           .stop = stop,
                           .wall_deadline_ns = a.wall_deadline_ns, .timeline = tl };
-        runner_result res;
+        runner_result res = { .want_replicas = a.json };
         runner_status st = runner_run(sc, &opts, db, rp.sw && db ? &rp.pt : NULL, &res, &err);
         kt_err out_err;
         if (run_outputs(&a, db, &tl_file, tl, st, &res, &out_err) < 0) {
@@ -355,6 +355,7 @@ static int cmd_run(int argc, char **argv)
         }
         if (st != RUNNER_SIM_FAILED)
             run_report(&a, &rp, sc, &res);
+        runner_result_free(&res);
         if (*opts.stop)
             rc = run_interrupted(&a, *opts.stop, st == RUNNER_OK ? res.run_id : 0);
     }
