@@ -15,7 +15,9 @@
 #include "progress.h"
 #include "scenario.h"
 #include "sim.h"
+#include "plan_json.h"
 #include "plan_store.h"
+#include "config.h"
 
 /* Search defaults: a bracket of session arrivals per second (or trace
  * rate_scale) wide enough for one replica of any shipped model, and a
@@ -756,6 +758,7 @@ static void usage_plan(FILE *out)
             "  --no-db           do not write results\n"
             "  --max-wall D      give up after the duration D of wall-clock time (90s, 2h): exit 1,\n"
             "                    nothing written\n"
+            "  --json            print the result as JSON instead of the table\n"
             "  --quiet           no progress lines on stderr\n"
             "  --progress        also a status line before each probe: candidate k of N, probe j,\n"
             "                    elapsed, ETA (the default when stderr is a terminal)\n"
@@ -790,12 +793,13 @@ int plan_main(int argc, char **argv)
         { "set", required_argument, NULL, 's' }, { "db", required_argument, NULL, 'd' },
         { "no-db", no_argument, NULL, 'n' },     { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },      { "max-wall", required_argument, NULL, 'W' },
-        { "progress", no_argument, NULL, 'p' },  { NULL, 0, NULL, 0 },
+        { "progress", no_argument, NULL, 'p' },  { "json", no_argument, NULL, 'j' },
+        { NULL, 0, NULL, 0 },
     };
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int64_t deadline_ns = 0;
     const char *db_path = "kvtier.db";
-    int n_sets = 0, quiet = 0, status = isatty(STDERR_FILENO), c;
+    int n_sets = 0, quiet = 0, json = 0, status = isatty(STDERR_FILENO), c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 's')
@@ -808,6 +812,8 @@ int plan_main(int argc, char **argv)
             quiet = 1;
         else if (c == 'p')
             status = 1;
+        else if (c == 'j')
+            json = 1;
         else if (c == 'W' && cli_parse_max_wall("plan", optarg, &deadline_ns) == 0)
             continue;
         else {
@@ -837,10 +843,13 @@ int plan_main(int argc, char **argv)
     int rc = res ? plan_run(p, sets, n_sets, &sim, res, quiet ? NULL : stderr, &err) : -1;
     long long id = 0;
     if (rc == 0) {
-        plan_report(stdout, p, res);
+        if (!json)
+            plan_report(stdout, p, res);
         id = db ? plan_store_write(db, p, res, &err) : 0;
         if (id < 0)
             rc = -1;
+        else if (json)
+            plan_report_json(stdout, p, res, id, PACKAGE_VERSION);
         else if (id > 0)
             printf("results: plan %lld in %s\n", id, db_path);
     }
