@@ -193,17 +193,21 @@ static int counted(const char *unit)
     return 0;
 }
 
-/* A summary figure as JSON: null when it does not apply or is not a
- * number, an integer for counts, true/false for booleans, else a real. */
+json_t *report_value_json(double value, const char *unit)
+{
+    if (!isfinite(value))
+        return json_null();
+    if (!strcmp(unit, "boolean"))
+        return json_boolean(value != 0);
+    if (counted(unit) && value == floor(value) && fabs(value) < 9e15)
+        return json_integer((json_int_t)value);
+    return json_real(value);
+}
+
+/* A summary figure as JSON: null when it does not apply to sc's run, else report_value_json. */
 static json_t *figure_json(const scenario *sc, const metrics_field *f)
 {
-    if (not_applicable(sc, f->name) || !isfinite(f->value))
-        return json_null();
-    if (!strcmp(f->unit, "boolean"))
-        return json_boolean(f->value != 0);
-    if (counted(f->unit) && f->value == floor(f->value) && fabs(f->value) < 9e15)
-        return json_integer((json_int_t)f->value);
-    return json_real(f->value);
+    return not_applicable(sc, f->name) ? json_null() : report_value_json(f->value, f->unit);
 }
 
 /* The lower tiers, in the order they are searched, with the share of prompt tokens each served. */

@@ -22,4 +22,9 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
  * (null for a synthetic workload) with its skipped-line count, run stats. */
 void report_print_json(FILE *out, const scenario *sc, const runner_result *res);
 
+/* A summary figure of the given unit as JSON (a new reference): null when
+ * not a number, an integer for counts (count, requests, tokens, blocks,
+ * GPUs, bytes), true/false for a boolean, else a real. */
+struct json_t *report_value_json(double value, const char *unit);
+
 #endif
