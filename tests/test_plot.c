@@ -529,8 +529,9 @@ static void test_sweep(void)
     snprintf(svg, sizeof svg, "%s/latency-sweep1.svg", dir);
     CU_ASSERT(strstr(o.out, svg) != NULL);
     CU_ASSERT(contains(svg, "Latency CDFs, sweep 1 (blocks)"));
-    CU_ASSERT(contains(svg, "run 2: kv.block_tokens=32"));
-    CU_ASSERT(contains(svg, "run 1: kv.block_tokens=16"));
+    /* Labelled with each point's parameters, keys shortened to their last part. */
+    CU_ASSERT(contains(svg, "run 2: block_tokens=32"));
+    CU_ASSERT(contains(svg, "run 1: block_tokens=16"));
     /* Per-run kinds follow the sweep's runs. */
     CU_ASSERT(strstr(o.out, "tiers-run2.svg") != NULL);
     CU_ASSERT(strstr(o.out, "tiers-run1.svg") != NULL);

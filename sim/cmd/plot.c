@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "config.h"
 #include "err.h"
 #include "grow.h"
@@ -44,6 +45,18 @@ enum { PLOT_EXIT_FAILED = 1, PLOT_EXIT_BAD_INPUT = 2 };
 #define GP_OPEN_CIRCLE 6            /* gnuplot point types */
 #define GP_FILLED_CIRCLE 7
 #define PLOT_STACKED_LMARGIN 11     /* characters left of stacked panels, for their y labels and tics */
+#define PLOT_GRID_TITLE 0.06        /* shares of a grid figure's height: its title, */
+#define PLOT_KEY_ROW_HEIGHT 0.04    /* a row of its legend strip, */
+#define PLOT_GRID_TITLE_GAP 0.07    /* a panel title's room, */
+#define PLOT_GRID_BOTTOM 0.09       /* under the lowest panels, */
+#define PLOT_GRID_VSPACE 0.1        /* between panel rows; of its width: */
+#define PLOT_GRID_LEFT 0.085
+#define PLOT_GRID_RIGHT 0.98
+#define PLOT_GRID_HSPACE 0.11
+#define PLOT_KEY_ONE_ROW 3          /* legends of up to this many curves stay on one row; */
+#define PLOT_KEY_COLUMNS 2          /* longer ones take this many columns */
+#define PLOT_CCDF_FLOOR 1e-4
+#define PLOT_SLO_ROOM 1.25          /* an SLO past every value: the axis reaches this × it */        /* the tail panels' lowest fraction above */
 #define PLOT_MAX_LEVELS (1 + METRICS_TIERS) /* HBM and the lower tiers */
 #define PLOT_NONE (-1)              /* no baseline or best candidate */
 #define PLOT_RATIO_SLACK 1e-9       /* a load / rate ratio this close above a whole number is that number
@@ -277,15 +290,19 @@ static double nice_step(double top, int max_ticks)
 }
 
 /* A dashed vertical line at x across the plot, labelled near its foot
- * (where curves that rise with x leave room). */
-static void gp_vline(FILE *o, int tag, double x, const char *label)
+ * (where curves that rise with x leave room): right of the line, or left of
+ * it with label_left (a line near the plot's right edge). */
+static void gp_vline_at(FILE *o, int tag, double x, const char *label, int label_left)
 {
     fprintf(o, "set arrow %d from %.9g, graph 0 to %.9g, graph 1 nohead dashtype %d lw %g lc rgb 'black' front\n",
             tag, x, x, PLOT_DASHED, PLOT_MARK_LINE_WIDTH);
     fprintf(o, "set label %d ", tag);
     gp_str(o, label);
-    fprintf(o, " at %.9g, graph %g left offset character %g, 0 front\n", x, PLOT_VLINE_LABEL_Y, PLOT_LABEL_GAP_CH);
+    fprintf(o, " at %.9g, graph %g %s offset character %g, 0 front\n", x, PLOT_VLINE_LABEL_Y,
+            label_left ? "right" : "left", label_left ? -PLOT_LABEL_GAP_CH : PLOT_LABEL_GAP_CH);
 }
+
+static void gp_vline(FILE *o, int tag, double x, const char *label) { gp_vline_at(o, tag, x, label, 0); }
 
 /* Curve colors told apart with color-blind vision (Okabe and Ito); curves
  * past their count repeat them dashed. */
@@ -483,6 +500,24 @@ static int table_exists(const plot_ctx *c, const char *name)
 
 /* A run's legend text: "run 12: <sweep point's parameters>" for a run of a
  * sweep, else "run 12: <scenario name>". Written into buf (caller's). */
+/* text with each dotted key shortened to its last part ("workload.arrival.rate=2/s, kv.dtype=fp8"
+ * becomes "rate=2/s, dtype=fp8"), so that a sweep's many labels fit its legend; into buf. */
+static void short_keys(const char *text, char *buf, size_t n)
+{
+    size_t k = 0, key_start = 0;
+    for (const char *p = text; *p && k + 1 < n; p++) {
+        const char *eq = strchr(p, '='), *sep = strpbrk(p, ", ");
+        if (*p == '.' && eq && (!sep || eq < sep)) {
+            k = key_start; /* a dot inside a key: drop what came before it */
+            continue;
+        }
+        buf[k++] = *p;
+        key_start = *p == ' ' ? k : key_start;
+    }
+    if (n)
+        buf[k] = '\0';
+}
+
 static const char *run_label(const plot_ctx *c, long long run, char *buf, size_t n)
 {
     const char *sql = table_exists(c, "sweep_points")
@@ -491,7 +526,8 @@ static const char *run_label(const plot_ctx *c, long long run, char *buf, size_t
                           : "SELECT scenario_name FROM runs WHERE id = ?";
     sqlite3_stmt *s = prep(c, sql, run, NULL);
     const unsigned char *text = s && sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
-    snprintf(buf, n, "run %lld: %s", run, text ? (const char *)text : "?");
+    size_t len = (size_t)snprintf(buf, n, "run %lld: ", run);
+    short_keys(text ? (const char *)text : "?", buf + (len < n ? len : n), len < n ? n - len : 0);
     sqlite3_finalize(s);
     return buf;
 }
@@ -590,22 +626,142 @@ static int cdf_block(FILE *o, const char *name, int i, dvec *d, double *lo, doub
     return 0;
 }
 
-/* One CDF panel: a curve per run from blocks NAME0.. */
+/* A figure of equal panels in a grid under one legend strip: where each part sits (shares of the figure). */
+typedef struct gp_grid {
+    int rows, cols;
+    double top;                 /* of the panels, under the title and the legend strip */
+    double key_top;             /* of the legend strip, under the title */
+} gp_grid;
+
+/* Starts a multiplot of rows × cols equal panels under title and a legend
+ * strip of n_curves entries in as many rows as it needs (none for 0). */
+static gp_grid gp_grid_start(FILE *o, const char *title, int rows, int cols, int n_curves)
+{
+    int per_row = n_curves > PLOT_KEY_ONE_ROW ? PLOT_KEY_COLUMNS : n_curves;
+    int key_rows = per_row ? (n_curves + per_row - 1) / per_row : 0;
+    gp_grid g = { rows, cols, 1 - PLOT_GRID_TITLE - PLOT_KEY_ROW_HEIGHT * key_rows, 1 - PLOT_GRID_TITLE };
+    fputs("set multiplot title ", o);
+    gp_str(o, title);
+    fputc('\n', o);
+    return g;
+}
+
+/* Places the next plot at panel k (row-major) of g, its plot area fixed so the panels align. */
+static void gp_grid_panel(FILE *o, const gp_grid *g, int k)
+{
+    double w = (PLOT_GRID_RIGHT - PLOT_GRID_LEFT - PLOT_GRID_HSPACE * (g->cols - 1)) / g->cols;
+    double h = (g->top - PLOT_GRID_TITLE_GAP - PLOT_GRID_BOTTOM - PLOT_GRID_VSPACE * (g->rows - 1)) / g->rows;
+    int r = k / g->cols, c = k % g->cols;
+    double x0 = PLOT_GRID_LEFT + c * (w + PLOT_GRID_HSPACE), y1 = g->top - PLOT_GRID_TITLE_GAP - r * (h + PLOT_GRID_VSPACE);
+    fprintf(o, "set lmargin at screen %.4f\nset rmargin at screen %.4f\nset tmargin at screen %.4f\n"
+               "set bmargin at screen %.4f\n",
+            x0, x0 + w, y1, y1 - h);
+}
+
+/* Starts the legend strip of g: an empty plot whose key is the figure's
+ * legend. The caller writes "plot" with one entry per curve (a constant
+ * below the range: nothing drawn), then gp_grid_key_end. */
+static void gp_grid_key(FILE *o, const gp_grid *g)
+{
+    fprintf(o, "set lmargin at screen %g\nset rmargin at screen %g\nset tmargin at screen %.4f\n"
+               "set bmargin at screen %.4f\n",
+            PLOT_GRID_LEFT, PLOT_GRID_RIGHT, g->key_top, g->top);
+    fputs("unset border\nunset tics\nunset grid\nunset xlabel\nunset ylabel\nunset title\nset yrange [0:1]\n"
+          "set key center center horizontal\n", o);
+}
+
+/* Restores what gp_grid_key turned off, for the panels; no key on them. */
+static void gp_grid_key_end(FILE *o)
+{
+    fputs("set border\nset tics\nset grid\nunset key\n", o);
+}
+
+/* Curve i of n: a color of the palette, or with more curves than it has,
+ * a color scale in the curves' order (a sweep's points read as a gradient). */
+static void gp_curve_color(FILE *o, int i, int n)
+{
+    if (n > (int)PALETTE_N)
+        fprintf(o, " lc palette frac %.6g dashtype 1", n > 1 ? (double)i / (n - 1) : 0.0);
+    else
+        fprintf(o, " lt %d", i + 1);
+}
+
+/* The viridis color scale (perceptually uniform, legible in gray and to color-blind readers). */
+#define GP_SCALE_PALETTE "set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', 0.75 '#5ec962', 1 '#fde725')\nunset colorbox\n"
+
+/* One latency panel: a curve per run from blocks NAME0.., as a CDF or, for
+ * the tail, a CCDF (the fraction above, on a log axis down to one request
+ * in ten thousand); a dashed line at the SLO when slo_ms > 0. The curves
+ * are named once, in the figure's legend strip (latency_key). */
 static void cdf_panel(FILE *o, const plot_ctx *c, const char *name, const char *xlabel, const char *ylabel,
-                      double lo, double hi, const int *tpot)
+                      double lo, double hi, int ccdf, double slo_ms)
 {
     gp_set(o, "xlabel", "%s", xlabel);
     gp_set(o, "ylabel", "%s", ylabel);
-    gp_x_scale(o, lo, hi);
-    fputs("set yrange [0:1]\nset key above\nplot ", o);
+    /* The SLO stays on the axis when every request beat it. */
+    double top = slo_ms > hi ? slo_ms * PLOT_SLO_ROOM : hi;
+    gp_x_scale(o, lo, top);
+    if (top > hi)
+        fprintf(o, "set xrange [*:%.9g]\n", top);
+    else
+        fputs("set xrange [*:*]\n", o);
+    if (ccdf)
+        fprintf(o, "set logscale y 10\nset yrange [%g:1]\n", PLOT_CCDF_FLOOR);
+    else
+        fputs("unset logscale y\nset yrange [0:1]\n", o);
+    fputs("unset arrow\nunset label\n", o);
+    if (slo_ms > 0) {
+        char label[64];
+        snprintf(label, sizeof label, "SLO %g ms", slo_ms);
+        gp_vline_at(o, 1, slo_ms, label, top > hi);
+    }
+    fputs("plot ", o);
+    for (int i = 0; i < c->n_runs; i++) {
+        fprintf(o, "%s$%s%d using 1:%s with steps notitle", i ? ", \\\n  " : "", name, i, ccdf ? "(1 - $2)" : "2");
+        gp_curve_color(o, i, c->n_runs);
+    }
+    fputc('\n', o);
+}
+
+/* The legend of the latency figure: each run's label (TPOT marked where it stands in for the gaps). */
+static void latency_key(FILE *o, const plot_ctx *c, const gp_grid *g, const int *tpot)
+{
+    gp_grid_key(o, g);
+    fputs("plot ", o);
     for (int i = 0; i < c->n_runs; i++) {
         char label[256], text[300];
         run_label(c, c->runs[i], label, sizeof label);
-        snprintf(text, sizeof text, "%s%s", label, tpot && tpot[i] ? " (TPOT)" : "");
-        fprintf(o, "%s$%s%d using 1:2 with steps", i ? ", \\\n  " : "", name, i);
+        snprintf(text, sizeof text, "%s%s", label, tpot[i] ? " (TPOT)" : "");
+        fprintf(o, "%s-1 with lines", i ? ", " : "");
+        gp_curve_color(o, i, c->n_runs);
         gp_title(o, text);
     }
     fputc('\n', o);
+    gp_grid_key_end(o);
+}
+
+/* The SLO bounds of run's scenario in ms (0 when unset): TTFT, and the
+ * per-token one (ITL, else TPOT), read from its stored effective YAML. */
+static void run_slo_ms(const plot_ctx *c, long long run, double *ttft_ms, double *token_ms)
+{
+    *ttft_ms = *token_ms = 0;
+    sqlite3_stmt *s = prep(c, "SELECT scenario_yaml FROM runs WHERE id = ?", run, NULL);
+    const char *yaml = s && sqlite3_step(s) == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+    kt_err err;
+    conf_node *root = yaml ? conf_parse_string(yaml, strlen(yaml), "scenario", &err) : NULL;
+    conf_node *slo = root ? conf_find(root, "slo") : NULL;
+    const char *const keys[] = { "ttft", "itl", "tpot" };
+    double ms[3] = { 0 };
+    for (int k = 0; k < 3 && slo; k++) {
+        conf_node *n = conf_find(slo, keys[k]);
+        int64_t ns;
+        if (n && conf_scalar_ns(n, 0, INT64_MAX, &ns, &err) == 0)
+            ms[k] = (double)ns / NS_PER_MS;
+    }
+    *ttft_ms = ms[0];
+    *token_ms = ms[1] > 0 ? ms[1] : ms[2];
+    conf_free(root);
+    sqlite3_finalize(s);
 }
 
 /* The figure's subject in titles: "run 12 (name)", "runs 3, 5", "sweep 2 (name)". */
@@ -653,6 +809,9 @@ static int latency_blocks(const plot_ctx *c, FILE *o, double *lo, double *hi, in
     return rc < 0 ? -1 : n_tpot;
 }
 
+/* TTFT and inter-token latency of the selected runs: CDFs above, their
+ * tails below as CCDFs on a log axis, the first run's SLOs marked, one
+ * legend above all four panels. */
 static int write_latency(const plot_ctx *c, long long id, FILE *o, kt_err *err)
 {
     double lo[2] = { INFINITY, INFINITY }, hi[2] = { 0, 0 };
@@ -660,17 +819,32 @@ static int write_latency(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     int n_tpot = latency_blocks(c, o, lo, hi, tpot, err), all_tpot = n_tpot == c->n_runs;
     if (n_tpot < 0)
         return -1;
+    double slo[2];
+    run_slo_ms(c, c->runs[0], &slo[0], &slo[1]);
     char subject[512], title[600];
-    snprintf(title, sizeof title, "Latency CDFs, %s", runs_text(c, subject, sizeof subject));
-    gp_multiplot(o, 1, 2, title);
-    gp_set(o, "title", "Time to first token");
-    cdf_panel(o, c, "ttft", "TTFT (ms)", "fraction of requests", lo[0], hi[0], NULL);
-    if (all_tpot)
-        gp_set(o, "title", "TPOT (gaps not stored: set results.itl_gaps)");
-    else
-        gp_set(o, "title", "Inter-token latency%s", n_tpot ? " (TPOT where gaps were not stored)" : "");
-    cdf_panel(o, c, "itl", all_tpot ? "TPOT (ms)" : "inter-token gap (ms)",
-              all_tpot ? "fraction of requests" : "fraction of gaps", lo[1], hi[1], all_tpot ? NULL : tpot);
+    snprintf(title, sizeof title, "Latency, %s: CDFs, and their tails (1 - CDF, log scale)",
+             runs_text(c, subject, sizeof subject));
+    fputs(GP_SCALE_PALETTE, o);
+    gp_grid g = gp_grid_start(o, title, 2, 2, c->n_runs);
+    int no_tpot[PLOT_MAX_RUNS] = { 0 };
+    latency_key(o, c, &g, all_tpot ? no_tpot : tpot);
+    const char *itl_x = all_tpot ? "TPOT (ms)" : "inter-token gap (ms)", *itl_y = all_tpot ? "requests" : "gaps";
+    char ylab[64];
+    for (int tail = 0; tail < 2; tail++) {
+        gp_grid_panel(o, &g, 2 * tail);
+        gp_set(o, "title", "%s", tail ? "" : "Time to first token");
+        snprintf(ylab, sizeof ylab, "fraction of requests%s", tail ? " above" : "");
+        cdf_panel(o, c, "ttft", "TTFT (ms)", ylab, lo[0], hi[0], tail, slo[0]);
+        gp_grid_panel(o, &g, 2 * tail + 1);
+        if (tail)
+            gp_set(o, "title", "%s", "");
+        else if (all_tpot)
+            gp_set(o, "title", "TPOT (gaps not stored: set results.itl_gaps)");
+        else
+            gp_set(o, "title", "Inter-token latency%s", n_tpot ? " (TPOT where gaps were not stored)" : "");
+        snprintf(ylab, sizeof ylab, "fraction of %s%s", itl_y, tail ? " above" : "");
+        cdf_panel(o, c, "itl", itl_x, ylab, lo[1], hi[1], tail, slo[1]);
+    }
     fputs("unset multiplot\n", o);
     return 0;
 }
