@@ -976,41 +976,47 @@ static const char *const sql_busy_links =
 #define LINK_PANEL_COLUMNS 2        /* small multiples side by side once there are more than */
 #define LINK_ONE_COLUMN_MAX 3       /* this many links */
 
-#define LINK_PANEL_TICKS 3          /* y tick steps on one small panel */
-#define LINK_HEADROOM 1.1           /* y range above a link's highest utilization */
+#define LINK_Y_TOP_PCT 110          /* every panel's y range: 0 to this, so a full link reads alike on all */
+#define LINK_Y_STEP_PCT 50
 
-/* Writes data block linkN per busy link and, into panels, one small plot
- * each (titled with the link and its bandwidth; axis labels on the outer
+/* Writes, per busy link, data block linkN (utilization in percent) and its
+ * panel n of g, all on the same y scale with a dashed 100% line (titled
+ * with the link, its bandwidth and its peak; axis labels on the outer
  * panels only). Returns how many, or -1 with err. */
-static int link_panels(const plot_ctx *c, long long run, FILE *o, FILE *panels, kt_err *err)
+static int link_panels(const plot_ctx *c, long long run, FILE *o, const gp_grid *g, long long n_links, kt_err *err)
 {
-    long long n_links = query_int(c, "SELECT count(*) FROM (SELECT name FROM links WHERE run_id = ? GROUP BY name"
-                                     " HAVING sum(bytes_moved) > 0)", run, err);
-    sqlite3_stmt *names = n_links >= 0 ? prep(c, sql_busy_links, run, err) : NULL;
+    sqlite3_stmt *names = prep(c, sql_busy_links, run, err);
     sqlite3_stmt *s = names ? prep(c, "SELECT s.t_ns, avg(s.utilization) FROM link_samples s JOIN links l"
                                       " USING (run_id, replica, link) WHERE s.run_id = ? AND l.name = ?"
                                       " GROUP BY s.t_ns ORDER BY s.t_ns", run, err)
                             : NULL;
-    int n = 0, cols = n_links > LINK_ONE_COLUMN_MAX ? LINK_PANEL_COLUMNS : 1;
+    int n = 0;
     while (s && sqlite3_step(names) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(names, 0);
         char bw[32];
-        double top = 0;
+        double peak = 0;
         sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
         fprintf(o, "$link%d << EOD\n", n);
         while (sqlite3_step(s) == SQLITE_ROW) {
-            top = fmax(top, sqlite3_column_double(s, 1));
-            fprintf(o, "%.9g %.9g\n", sqlite3_column_int64(s, 0) / NS_PER_S, sqlite3_column_double(s, 1));
+            peak = fmax(peak, 100 * sqlite3_column_double(s, 1));
+            fprintf(o, "%.9g %.9g\n", sqlite3_column_int64(s, 0) / NS_PER_S, 100 * sqlite3_column_double(s, 1));
         }
         fputs("EOD\n", o);
         sqlite3_reset(s);
-        top = top > 0 ? top * LINK_HEADROOM : 1;
-        gp_set(panels, "title", "%s (%s)", name,
-               units_format(sqlite3_column_double(names, 1), UNITS_BANDWIDTH, bw, sizeof bw));
-        fprintf(panels, "set yrange [0:%.9g]\nset ytics %.9g\n", top, nice_step(top, LINK_PANEL_TICKS));
-        gp_set(panels, "xlabel", "%s", n + cols >= n_links ? "simulated time (s)" : "");
-        gp_set(panels, "ylabel", "%s", n % cols == 0 ? "utilization (fraction)" : "");
-        fprintf(panels, "plot $link%d using 1:2 with lines lt %d notitle\n", n, n + 1);
+        gp_grid_panel(o, g, n);
+        gp_set(o, "title", "%s (%s): peak %.3g%%", name,
+               units_format(sqlite3_column_double(names, 1), UNITS_BANDWIDTH, bw, sizeof bw), peak);
+        fprintf(o, "set yrange [0:%d]\nset ytics %d\n", peak > 100 ? (int)ceil(peak * 1.1) : LINK_Y_TOP_PCT,
+                LINK_Y_STEP_PCT);
+        fprintf(o, "set arrow 1 from graph 0, first 100 to graph 1, first 100 nohead dashtype %d lw %g"
+                   " lc rgb 'black' front\n",
+                PLOT_DASHED, PLOT_MARK_LINE_WIDTH);
+        /* One time axis for all: its numbers and label under the lowest panels only. */
+        int bottom = n + g->cols >= n_links;
+        gp_set(o, "xlabel", "%s", bottom ? "simulated time (s)" : "");
+        gp_set(o, "format x", "%s", bottom ? "%g" : "");
+        gp_set(o, "ylabel", "%s", n % g->cols == 0 ? "utilization (%)" : "");
+        fprintf(o, "plot $link%d using 1:2 with lines lt %d notitle\n", n, n + 1);
         n++;
     }
     sqlite3_finalize(names);
@@ -1020,26 +1026,20 @@ static int link_panels(const plot_ctx *c, long long run, FILE *o, FILE *panels, 
 
 static int write_links(const plot_ctx *c, long long run, FILE *o, kt_err *err)
 {
-    char *panels = NULL;
-    size_t len = 0;
-    FILE *p = open_memstream(&panels, &len);
-    int n = p ? link_panels(c, run, o, p, err) : -1;
-    if (p)
-        fclose(p);
-    if (n < 0) {
-        free(panels);
-        return -1;
-    }
+    long long n_links = query_int(c, "SELECT count(*) FROM (SELECT name FROM links WHERE run_id = ? GROUP BY name"
+                                     " HAVING sum(bytes_moved) > 0)", run, err);
     long long replicas = query_int(c, "SELECT count(DISTINCT replica) FROM links WHERE run_id = ?", run, err);
-    int cols = n > LINK_ONE_COLUMN_MAX ? LINK_PANEL_COLUMNS : 1;
+    if (n_links < 0 || replicas < 0)
+        return -1;
+    int cols = n_links > LINK_ONE_COLUMN_MAX ? LINK_PANEL_COLUMNS : 1;
     char label[256], title[512];
-    snprintf(title, sizeof title, "Link utilization, %s (mean over %lld replica%s; links that moved data)",
+    snprintf(title, sizeof title, "Link utilization, %s (mean over %lld replica%s; links that moved data; dashed: 100%%)",
              run_label(c, run, label, sizeof label), replicas, replicas == 1 ? "" : "s");
-    gp_multiplot(o, (n + cols - 1) / cols, cols, title);
-    fprintf(o, "unset key\n%s", panels);
+    gp_grid g = gp_grid_start(o, title, (int)((n_links + cols - 1) / cols), cols, 0);
+    fputs("unset key\n", o);
+    int n = link_panels(c, run, o, &g, n_links, err);
     fputs("unset multiplot\n", o);
-    free(panels);
-    return 0;
+    return n < 0 ? -1 : 0;
 }
 
 /* ---------- plans ---------- */
