@@ -899,18 +899,42 @@ static int load_tier_info(const plot_ctx *c, long long run, tier_info *t, kt_err
     return 0;
 }
 
-/* Data blocks tierL: time (s), fraction of capacity, GB held; drawn[L]
- * set for each level written. */
+/* Data block hbm: time (s), then the fraction of HBM's KV capacity and
+ * the GB of its blocks in use (held by requests), then of those cached
+ * (freed, kept as prefix cache), summed over replicas; drawn[0] set when
+ * there are samples. Returns 0 or -1 with err. */
+static int hbm_blocks(const plot_ctx *c, long long run, const tier_info *hbm, FILE *o, int *drawn, kt_err *err)
+{
+    sqlite3_stmt *s = prep(c, "SELECT t_ns, sum(kv_used_blocks), sum(kv_cached_blocks) FROM replica_samples"
+                              " WHERE run_id = ? GROUP BY t_ns ORDER BY t_ns", run, err);
+    if (!s)
+        return -1;
+    fputs("$hbm << EOD\n", o);
+    while (sqlite3_step(s) == SQLITE_ROW && hbm->capacity_blocks > 0) {
+        double use = sqlite3_column_double(s, 1), cached = sqlite3_column_double(s, 2);
+        fprintf(o, "%.9g %.9g %.9g %.9g %.9g\n", sqlite3_column_int64(s, 0) / NS_PER_S, use / hbm->capacity_blocks,
+                use * hbm->block_bytes / BYTES_PER_GB, cached / hbm->capacity_blocks,
+                cached * hbm->block_bytes / BYTES_PER_GB);
+        drawn[0] = 1;
+    }
+    fputs("EOD\n", o);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Data blocks tierL of the lower tiers (L >= 1): time (s), fraction of
+ * capacity, GB held; drawn[L] set for each level written; then HBM's
+ * (hbm_blocks). */
 static int tier_blocks(const plot_ctx *c, long long run, const tier_info *t, FILE *o, int *drawn, kt_err *err)
 {
-    sqlite3_stmt *s = prep(c, "SELECT level, t_ns, sum(used_blocks) FROM tier_samples WHERE run_id = ?"
+    sqlite3_stmt *s = prep(c, "SELECT level, t_ns, sum(used_blocks) FROM tier_samples WHERE run_id = ? AND level >= 0"
                               " GROUP BY level, t_ns ORDER BY level, t_ns", run, err);
     if (!s)
         return -1;
     int open = -1;
     while (sqlite3_step(s) == SQLITE_ROW) {
         int level = sqlite3_column_int(s, 0) - METRICS_HBM_LEVEL;
-        if (level < 0 || level >= PLOT_MAX_LEVELS || !(t[level].capacity_blocks > 0))
+        if (level < 1 || level >= PLOT_MAX_LEVELS || !(t[level].capacity_blocks > 0))
             continue;
         if (level != open) {
             fprintf(o, "%s$tier%d << EOD\n", open >= 0 ? "EOD\n" : "", level);
@@ -924,23 +948,41 @@ static int tier_blocks(const plot_ctx *c, long long run, const tier_info *t, FIL
     sqlite3_finalize(s);
     if (open >= 0)
         fputs("EOD\n", o);
-    return 0;
+    return hbm_blocks(c, run, &t[0], o, drawn, err);
 }
 
-/* gnuplot's key settings for the panels of a figure: the first panel's
- * key names the curves for all of them. */
-#define GP_KEY_ABOVE "set key above"
-#define GP_KEY_TOP_LEFT "set key top left"
-#define GP_NO_KEY "unset key"
-
-/* One occupancy panel: column col of every tier block drawn, key_cmd one of the GP_*KEY* settings. */
-static void tier_panel(FILE *o, const tier_info *t, const int *drawn, int col, const char *key_cmd)
+/* The legend strip: each tier's curve, HBM's two (in use solid, cached dashed). */
+static void tier_key(FILE *o, const gp_grid *g, const tier_info *t, const int *drawn)
 {
-    fprintf(o, "%s\nplot ", key_cmd);
+    gp_grid_key(o, g);
+    fputs("plot ", o);
     for (int l = 0, first = 1; l < PLOT_MAX_LEVELS; l++)
         if (drawn[l]) {
-            fprintf(o, "%s$tier%d using 1:%d with lines", first ? "" : ", \\\n  ", l, col);
-            gp_title(o, t[l].label);
+            char text[1024];
+            snprintf(text, sizeof text, "%s%s", t[l].label, l ? "" : ", in use");
+            fprintf(o, "%s-1 with lines lt %d", first ? "" : ", ", l + 1);
+            gp_title(o, text);
+            if (l == 0)
+                fprintf(o, ", -1 with lines lt 1 dashtype %d title 'HBM cached (prefix cache)'",
+                        PLOT_DASHED);
+            first = 0;
+        }
+    fputc('\n', o);
+    gp_grid_key_end(o);
+}
+
+/* One occupancy panel: column col of every tier block drawn (HBM's in use
+ * from $hbm column col, cached from col + 2). */
+static void tier_panel(FILE *o, const int *drawn, int col)
+{
+    fputs("plot ", o);
+    for (int l = 0, first = 1; l < PLOT_MAX_LEVELS; l++)
+        if (drawn[l]) {
+            if (l == 0)
+                fprintf(o, "$hbm using 1:%d with lines lt 1 notitle, $hbm using 1:%d with lines lt 1 dashtype %d notitle",
+                        col, col + 2, PLOT_DASHED);
+            else
+                fprintf(o, "%s$tier%d using 1:%d with lines lt %d notitle", first ? "" : ", \\\n  ", l, col, l + 1);
             first = 0;
         }
     fputc('\n', o);
@@ -949,23 +991,35 @@ static void tier_panel(FILE *o, const tier_info *t, const int *drawn, int col, c
 static int write_tiers(const plot_ctx *c, long long run, FILE *o, kt_err *err)
 {
     tier_info t[PLOT_MAX_LEVELS];
-    int drawn[PLOT_MAX_LEVELS] = { 0 };
+    int drawn[PLOT_MAX_LEVELS] = { 0 }, n = 0;
     if (load_tier_info(c, run, t, err) < 0 || tier_blocks(c, run, t, o, drawn, err) < 0)
         return -1;
+    for (int l = 0; l < PLOT_MAX_LEVELS; l++)
+        n += drawn[l] + (l == 0 && drawn[l]);
     char label[256], title[512];
     snprintf(title, sizeof title, "KV tier occupancy, %s (blocks held, summed over replicas)",
              run_label(c, run, label, sizeof label));
-    gp_multiplot(o, 2, 1, title);
+    gp_grid g = gp_grid_start(o, title, 2, 1, n);
+    tier_key(o, &g, t, drawn);
+    gp_grid_panel(o, &g, 0);
     gp_set(o, "ylabel", "occupancy (fraction of capacity)");
+    gp_set(o, "format x", "%s", "");
     fputs("set yrange [0:1.05]\nunset xlabel\n", o);
-    tier_panel(o, t, drawn, 2, GP_KEY_ABOVE);
+    tier_panel(o, drawn, 2);
+    gp_grid_panel(o, &g, 1);
     gp_set(o, "ylabel", "KV held (GB)");
     gp_set(o, "xlabel", "simulated time (s)");
+    gp_set(o, "format x", "%s", "%g");
     fputs("set yrange [0:*]\n", o);
-    tier_panel(o, t, drawn, 3, GP_NO_KEY);
+    tier_panel(o, drawn, 3);
     fputs("unset multiplot\n", o);
     return 0;
 }
+
+/* gnuplot's key settings for the panels of a figure: the first panel's
+ * key names the curves for all of them. */
+#define GP_KEY_TOP_LEFT "set key top left"
+#define GP_NO_KEY "unset key"
 
 /* ---------- links: utilization over time ---------- */
 
