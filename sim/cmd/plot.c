@@ -50,13 +50,17 @@ enum { PLOT_EXIT_FAILED = 1, PLOT_EXIT_BAD_INPUT = 2 };
 #define PLOT_GRID_TITLE_GAP 0.07    /* a panel title's room, */
 #define PLOT_GRID_BOTTOM 0.09       /* under the lowest panels, */
 #define PLOT_GRID_VSPACE 0.1        /* between panel rows; of its width: */
-#define PLOT_GRID_LEFT 0.085
+#define PLOT_GRID_LEFT 0.1
 #define PLOT_GRID_RIGHT 0.98
 #define PLOT_GRID_HSPACE 0.11
 #define PLOT_KEY_ONE_ROW 3          /* legends of up to this many curves stay on one row; */
 #define PLOT_KEY_COLUMNS 2          /* longer ones take this many columns */
-#define PLOT_CCDF_FLOOR 1e-4
-#define PLOT_SLO_ROOM 1.25          /* an SLO past every value: the axis reaches this × it */        /* the tail panels' lowest fraction above */
+#define PLOT_CCDF_FLOOR 1e-4        /* the tail panels' lowest fraction above */
+#define PLOT_LABEL_ROW 0.07         /* a text label's height, as a share of the points' y span */
+#define PLOT_LABEL_ROW_AXIS 0.055   /* and as a share of an axis from 0 to its top */
+#define PLOT_DASH_PATTERNS 5        /* gnuplot's dash types 1..5, one per candidate in turn */
+#define PLOT_LABEL_NEAR 0.3         /* labels whose points are this close in x (share of the span) may collide */
+#define PLOT_SLO_ROOM 1.25          /* an SLO past every value: the axis reaches this × it */
 #define PLOT_MAX_LEVELS (1 + METRICS_TIERS) /* HBM and the lower tiers */
 #define PLOT_NONE (-1)              /* no baseline or best candidate */
 #define PLOT_RATIO_SLACK 1e-9       /* a load / rate ratio this close above a whole number is that number
@@ -66,8 +70,12 @@ enum { PLOT_EXIT_FAILED = 1, PLOT_EXIT_BAD_INPUT = 2 };
 #define STR_(x) #x
 #define STR(x) STR_(x)              /* a macro's value as SQL text */
 
-typedef enum { KIND_LATENCY, KIND_TIERS, KIND_LINKS, KIND_COST, KIND_SAVINGS, KIND_PARETO, KIND_COUNT } plot_kind;
-static const char *const kind_names[KIND_COUNT] = { "latency", "tiers", "links", "cost", "savings", "pareto" };
+typedef enum {
+    KIND_LATENCY, KIND_TIERS, KIND_LINKS, KIND_TIMESERIES, KIND_COST, KIND_SAVINGS, KIND_PARETO, KIND_PROBES,
+    KIND_COUNT
+} plot_kind;
+static const char *const kind_names[KIND_COUNT] = { "latency", "tiers",   "links",  "timeseries",
+                                                    "cost",    "savings", "pareto", "probes" };
 
 typedef enum { FORMAT_PNG, FORMAT_SVG, FORMAT_COUNT } plot_format;
 static const char *const format_ext[FORMAT_COUNT] = { "png", "svg" };
@@ -673,7 +681,7 @@ static void gp_grid_key(FILE *o, const gp_grid *g)
 /* Restores what gp_grid_key turned off, for the panels; no key on them. */
 static void gp_grid_key_end(FILE *o)
 {
-    fputs("set border\nset tics\nset grid\nunset key\n", o);
+    fputs("set border\nset tics\nset grid\nunset key\nset autoscale y\n", o);
 }
 
 /* Curve i of n: a color of the palette, or with more curves than it has,
@@ -1186,6 +1194,49 @@ static const char *cand_label(const plot_plan *p, const plot_candidate *x, char 
     return buf;
 }
 
+/* Where each point's label goes (its y, in data units) so that no two
+ * overlap: from the highest point down, a label that would sit within row
+ * (a text row's height in data units) of one already placed whose point is
+ * within near_x in x (compared as log10 when logx: the labels run right of
+ * their points) moves a row below that one. label_y has n entries. */
+static void label_rows(const plot_xy *pts, size_t n, double row, double near_x, int logx, double *label_y)
+{
+    int *done = calloc(n ? n : 1, sizeof *done);
+    for (size_t i = 0; i < n; i++)
+        label_y[i] = pts[i].y;
+    for (size_t k = 0; k < n && done; k++) {
+        size_t top = n;
+        for (size_t i = 0; i < n; i++)
+            if (!done[i] && (top == n || pts[i].y > pts[top].y))
+                top = i;
+        for (int moved = 1; moved;) {
+            moved = 0;
+            for (size_t j = 0; j < n; j++) {
+                double dx = logx ? log10(pts[j].x) - log10(pts[top].x) : pts[j].x - pts[top].x;
+                if (done[j] && fabs(dx) < near_x && fabs(label_y[j] - label_y[top]) < row) {
+                    label_y[top] = label_y[j] - row;
+                    moved = 1;
+                }
+            }
+        }
+        done[top] = 1;
+    }
+    free(done);
+}
+
+/* label_rows for points on axes that span their extents: a row is
+ * PLOT_LABEL_ROW of the y span, near PLOT_LABEL_NEAR of the x span. */
+static void label_rows_spanned(const plot_xy *pts, size_t n, int logx, double *label_y)
+{
+    double ylo = INFINITY, yhi = -INFINITY, xlo = INFINITY, xhi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double x = logx ? log10(pts[i].x) : pts[i].x;
+        ylo = fmin(ylo, pts[i].y), yhi = fmax(yhi, pts[i].y), xlo = fmin(xlo, x), xhi = fmax(xhi, x);
+    }
+    label_rows(pts, n, (yhi > ylo ? yhi - ylo : fabs(yhi) + 1) * PLOT_LABEL_ROW,
+               (xhi > xlo ? xhi - xlo : 1) * PLOT_LABEL_NEAR, logx, label_y);
+}
+
 /* Data block costI: load (req/s), $/year ÷ usd_div, GPUs along candidate
  * x's staircase from 0 to max_load, exact while it has few enough steps. */
 static void cost_block(FILE *o, int i, const plot_candidate *x, double max_load, double usd_div)
@@ -1210,7 +1261,11 @@ static void cost_block(FILE *o, int i, const plot_candidate *x, double max_load,
     fputs("EOD\n", o);
 }
 
-/* One panel of the cost figure: column col of every costI block, key_cmd one of the GP_*KEY* settings. */
+/* One panel of the cost figure: column col of every costI block (each
+ * candidate its own color and dash pattern, so lines that run close stay
+ * apart), a point on each at the target, and its value there (column
+ * col + 2 of $at, at the height column col + 4 gives: labels that would
+ * collide are stacked); key_cmd one of the GP_*KEY* settings. */
 static void cost_panel(FILE *o, const plot_plan *p, int col, const char *key_cmd)
 {
     fprintf(o, "%s\nplot ", key_cmd);
@@ -1218,11 +1273,51 @@ static void cost_panel(FILE *o, const plot_plan *p, int col, const char *key_cmd
         if (!(p->cand[i].max_rps_per_replica > 0))
             continue;
         char label[160];
-        fprintf(o, "%s$cost%zu using 1:%d with lines", first ? "" : ", \\\n  ", i, col);
+        fprintf(o, "%s$cost%zu using 1:%d with lines lt %zu dashtype %zu", first ? "" : ", \\\n  ", i, col, i + 1,
+                i % PLOT_DASH_PATTERNS + 1);
         gp_title(o, cand_label(p, &p->cand[i], label, sizeof label));
+        fprintf(o, ", \\\n  $at every ::%zu::%zu using 1:%d with points lt %zu pt %d ps %g notitle", i, i, col, i + 1,
+                GP_FILLED_CIRCLE, PLOT_POINT_SIZE);
         first = 0;
     }
-    fputc('\n', o);
+    fprintf(o, ", \\\n  $at using 1:%d:%d with labels left offset character %g, 0 notitle\n", col + 4, col + 2,
+            2 * PLOT_LABEL_GAP_CH);
+}
+
+/* Data block at: per candidate (all of them, in order; a candidate the
+ * plan could not size sits at NaN) the target load, $/year (in usd_div
+ * units) and GPUs there, their labels, and each label's height (stacked
+ * with label_rows against the axes' tops usd_top and gpus_top). */
+static void cost_at_target(FILE *o, const plot_plan *p, double usd_div, double usd_top, double gpus_top)
+{
+    size_t n = p->n_cand;
+    plot_xy *usd = calloc(n ? n : 1, sizeof *usd), *gpus = calloc(n ? n : 1, sizeof *gpus);
+    double *usd_y = calloc(n ? n : 1, sizeof *usd_y), *gpus_y = calloc(n ? n : 1, sizeof *gpus_y);
+    if (!usd || !gpus || !usd_y || !gpus_y)
+        n = 0;
+    for (size_t i = 0; i < n; i++) {
+        plot_cost pc = { 0 };
+        int ok = p->cand[i].max_rps_per_replica > 0 && plot_cost_at(&p->cand[i], p->target_rps, &pc) == 0;
+        usd[i] = (plot_xy){ p->target_rps, ok ? pc.usd_per_year / usd_div : NAN };
+        gpus[i] = (plot_xy){ p->target_rps, ok ? (double)pc.gpus : NAN };
+    }
+    label_rows(usd, n, usd_top * PLOT_LABEL_ROW_AXIS, 1, 0, usd_y);
+    label_rows(gpus, n, gpus_top * PLOT_LABEL_ROW_AXIS, 1, 0, gpus_y);
+    fputs("$at << EOD\n", o);
+    for (size_t i = 0; i < n; i++) {
+        char text[64], money[32];
+        fprintf(o, "%.9g %.9g %.9g ", p->target_rps, usd[i].y, gpus[i].y);
+        snprintf(text, sizeof text, "%s/year", usd_text(usd[i].y * usd_div, money, sizeof money));
+        gp_datum(o, isnan(usd[i].y) ? "" : text);
+        snprintf(text, sizeof text, "%.0f GPUs", gpus[i].y);
+        gp_datum(o, isnan(gpus[i].y) ? "" : text);
+        fprintf(o, "%.9g %.9g\n", usd_y[i], gpus_y[i]);
+    }
+    fputs("EOD\n", o);
+    free(usd);
+    free(gpus);
+    free(usd_y);
+    free(gpus_y);
 }
 
 static int write_cost(const plot_ctx *c, long long id, FILE *o, kt_err *err)
@@ -1246,6 +1341,11 @@ static int write_cost(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     for (size_t i = 0; i < p.n_cand; i++)
         if (p.cand[i].max_rps_per_replica > 0)
             cost_block(o, (int)i, &p.cand[i], max_load, usd_div);
+    double max_gpus = 0;
+    for (size_t i = 0; i < p.n_cand; i++)
+        if (plot_cost_at(&p.cand[i], max_load, &pc) == 0)
+            max_gpus = fmax(max_gpus, (double)pc.gpus);
+    cost_at_target(o, &p, usd_div, max_usd / usd_div, max_gpus);
     fprintf(o, "set xrange [0:%.9g]\nset yrange [0:*]\n", max_load);
     gp_vline(o, 1, p.target_rps, target);
     gp_set(o, "xlabel", "load (requests/s)");
@@ -1413,17 +1513,26 @@ static int write_pareto(const plot_ctx *c, long long id, FILE *o, kt_err *err)
         max_usd = fmax(max_usd, pts[i].y);
     double usd_div = usd_ylabel(o, "annual cost", max_usd);
     char label[160];
-    fputs("$pts << EOD\n", o);
     for (size_t i = 0; i < n; i++) {
         pts[i].y /= usd_div;
-        fprintf(o, "%.9g %.9g ", pts[i].x, pts[i].y);
-        gp_datum(o, cand_label(&p, &p.cand[idx[i]], label, sizeof label));
-        fputc('\n', o);
         lo = fmin(lo, pts[i].x);
         hi = fmax(hi, pts[i].x);
         if (on[i])
             front[nf++] = pts[i];
     }
+    /* The SLO line is always on the axis, and decides the log scale with the points. */
+    double slo = p.has_slo_ttft ? p.slo_ttft_p99_ms : 0, top = fmax(hi, slo);
+    int logx = lo > 0 && top / lo >= PLOT_LOG_SPAN;
+    double *label_y = calloc(n ? n : 1, sizeof *label_y);
+    if (label_y)
+        label_rows_spanned(pts, n, logx, label_y);
+    fputs("$pts << EOD\n", o);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(o, "%.9g %.9g ", pts[i].x, pts[i].y);
+        gp_datum(o, cand_label(&p, &p.cand[idx[i]], label, sizeof label));
+        fprintf(o, " %.9g\n", label_y ? label_y[i] : pts[i].y);
+    }
+    free(label_y);
     fputs("EOD\n", o);
     qsort(front, nf, sizeof *front, cmp_x);
     gp_xy_block(o, "front", 0, front, nf);
@@ -1432,16 +1541,18 @@ static int write_pareto(const plot_ctx *c, long long id, FILE *o, kt_err *err)
              p.name, p.target_rps);
     gp_multiplot(o, 1, 1, title); /* a title above the key */
     gp_set(o, "xlabel", "p99 TTFT at the operating point (ms)");
-    gp_x_scale(o, lo, hi);
+    gp_x_scale(o, lo, top);
     fputs("set offsets graph 0.05, graph 0.25, graph 0.1, graph 0.1\nset key above\n", o);
+    if (slo > hi)
+        fprintf(o, "set xrange [*:%.9g]\n", logx ? slo * PLOT_SLO_ROOM : slo + (slo - lo) * (PLOT_SLO_ROOM - 1));
     if (p.has_slo_ttft) {
-        char slo[64];
-        snprintf(slo, sizeof slo, "SLO %g ms", p.slo_ttft_p99_ms);
-        gp_vline(o, 1, p.slo_ttft_p99_ms, slo);
+        char text[64];
+        snprintf(text, sizeof text, "SLO %g ms", slo);
+        gp_vline_at(o, 1, slo, text, slo > hi);
     }
     fprintf(o, "plot $front0 using 1:2 with linespoints lt 1 pt %d ps %g title 'Pareto front (not dominated)', \\\n"
                "  $pts using 1:2 with points lt 2 pt %d ps %g lw %g title 'candidate', \\\n"
-               "  $pts using 1:2:3 with labels left offset character %g, %g notitle\nunset multiplot\n",
+               "  $pts using 1:4:3 with labels left offset character %g, %g notitle\nunset multiplot\n",
             GP_FILLED_CIRCLE, PLOT_POINT_SIZE, GP_OPEN_CIRCLE, PLOT_POINT_SIZE, PLOT_MARK_LINE_WIDTH,
             2 * PLOT_LABEL_GAP_CH, PLOT_LABEL_RISE_CH);
     int rc = pts && front && idx && on ? 0 : -1;
@@ -1455,6 +1566,175 @@ static int write_pareto(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     return rc;
 }
 
+/* ---------- time series: queue, batch, hit rate ---------- */
+
+#define TS_HIT_BUCKETS 100          /* the hit rate is the share of prompt tokens in this many arrival windows */
+
+/* Data block ts: time (s), requests waiting and running, summed over replicas. */
+static int ts_queue_block(const plot_ctx *c, long long run, FILE *o, kt_err *err)
+{
+    sqlite3_stmt *s = prep(c, "SELECT t_ns, sum(waiting), sum(running) FROM replica_samples WHERE run_id = ?"
+                              " GROUP BY t_ns ORDER BY t_ns", run, err);
+    if (!s)
+        return -1;
+    fputs("$ts << EOD\n", o);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        fprintf(o, "%.9g %lld %lld\n", sqlite3_column_int64(s, 0) / NS_PER_S, sqlite3_column_int64(s, 1),
+                sqlite3_column_int64(s, 2));
+    fputs("EOD\n", o);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Data block hit: the middle of each arrival window (s), then the share of
+ * the prompt tokens of the requests completed from it that HBM's prefix
+ * cache held, and that HBM and the lower tiers held together. */
+static int ts_hit_block(const plot_ctx *c, long long run, FILE *o, kt_err *err)
+{
+    double end_ns = 0;
+    if (query_num(c, "SELECT max(arrival_ns) FROM requests WHERE run_id = ?", run, &end_ns, err) < 0)
+        return -1;
+    sqlite3_stmt *s = prep(c, "SELECT arrival_ns / ?2, sum(prefix_hit_tokens),"
+                              " sum(prefix_hit_tokens + tier0_hit_tokens + tier1_hit_tokens + tier2_hit_tokens"
+                              " + tier3_hit_tokens), sum(prompt_tokens) FROM requests"
+                              " WHERE run_id = ?1 AND outcome = 'completed' GROUP BY 1 ORDER BY 1", run, err);
+    if (!s)
+        return -1;
+    long long width = (long long)ceil(end_ns / TS_HIT_BUCKETS) + 1;
+    sqlite3_bind_int64(s, 2, width);
+    fputs("$hit << EOD\n", o);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        double prompt = sqlite3_column_double(s, 3);
+        if (prompt > 0)
+            fprintf(o, "%.9g %.9g %.9g\n", (sqlite3_column_int64(s, 0) + 0.5) * (double)width / NS_PER_S,
+                    sqlite3_column_double(s, 1) / prompt, sqlite3_column_double(s, 2) / prompt);
+    }
+    fputs("EOD\n", o);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Queue length, running batch and prefix hit rate of a run over time: three panels on one time axis. */
+static int write_timeseries(const plot_ctx *c, long long run, FILE *o, kt_err *err)
+{
+    if (ts_queue_block(c, run, o, err) < 0 || ts_hit_block(c, run, o, err) < 0)
+        return -1;
+    char label[256], title[512];
+    snprintf(title, sizeof title, "Over time, %s (summed over replicas)", run_label(c, run, label, sizeof label));
+    gp_grid g = gp_grid_start(o, title, 3, 1, 2);
+    gp_grid_key(o, &g);
+    fputs("plot -1 with lines lt 1 title 'HBM prefix cache', -1 with lines lt 2 title 'HBM and lower tiers'\n", o);
+    gp_grid_key_end(o);
+    const char *const ylabels[] = { "requests waiting", "requests running", "prompt tokens found" };
+    for (int k = 0; k < 3; k++) {
+        gp_grid_panel(o, &g, k);
+        gp_set(o, "ylabel", "%s", ylabels[k]);
+        gp_set(o, "xlabel", "%s", k == 2 ? "simulated time (s)" : "");
+        gp_set(o, "format x", "%s", k == 2 ? "%g" : "");
+        fputs(k == 2 ? "set yrange [0:1.05]\n" : "set yrange [0:1<*]\n", o);
+        if (k < 2)
+            fprintf(o, "plot $ts using 1:%d with steps lt %d notitle\n", k + 2, k + 3);
+        else
+            fputs("plot $hit using 1:2 with linespoints lt 1 pt 7 ps 0.6 notitle, $hit using 1:3 with linespoints lt 2"
+                  " pt 7 ps 0.6 notitle\n", o);
+    }
+    fputs("unset multiplot\n", o);
+    return 0;
+}
+
+/* ---------- the planner's probes ---------- */
+
+/* Data blocks probeI (rate, TTFT p99, ITL p99, 1 when it met the SLOs) and
+ * chosenI (the highest rate that met them: the planner's answer) of candidate i. */
+static int probe_blocks(const plot_ctx *c, long long plan, int i, int candidate, FILE *o, kt_err *err)
+{
+    sqlite3_stmt *s = prep(c, "SELECT rate_rps, ttft_p99_ms, itl_p99_ms, meets_slo FROM plan_probes"
+                              " WHERE plan_id = ?1 AND candidate = ?2 ORDER BY rate_rps", plan, err);
+    if (!s)
+        return -1;
+    sqlite3_bind_int(s, 2, candidate);
+    double best[3] = { NAN, NAN, NAN };
+    fprintf(o, "$probe%d << EOD\n", i);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        double v[3] = { sqlite3_column_double(s, 0), sqlite3_column_double(s, 1), sqlite3_column_double(s, 2) };
+        int meets = sqlite3_column_int(s, 3);
+        fprintf(o, "%.9g %.9g %.9g %d\n", v[0], v[1], v[2], meets);
+        if (meets && !(v[0] <= best[0]))
+            memcpy(best, v, sizeof best);
+    }
+    fprintf(o, "EOD\n$chosen%d << EOD\n%.9g %.9g %.9g\nEOD\n", i, best[0], best[1], best[2]);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* One probes panel: column col (2 TTFT, 3 ITL) of every candidate's probes
+ * against the load (filled where the SLOs were met), its chosen point
+ * circled, the SLO as a dashed line. */
+static void probe_panel(FILE *o, const plot_plan *p, int col, double slo_ms)
+{
+    fputs("unset arrow\n", o);
+    if (slo_ms > 0)
+        fprintf(o, "set arrow 1 from graph 0, first %.9g to graph 1, first %.9g nohead dashtype %d lw %g"
+                   " lc rgb 'black' front\n",
+                slo_ms, slo_ms, PLOT_DASHED, PLOT_MARK_LINE_WIDTH);
+    fputs("plot ", o);
+    for (size_t i = 0; i < p->n_cand; i++)
+        fprintf(o, "%s$probe%zu using 1:%d with lines lt %zu dashtype %zu notitle, "
+                   "$probe%zu using 1:($4 > 0 ? $%d : 1/0) with points lt %zu pt %d ps %g notitle, "
+                   "$probe%zu using 1:($4 > 0 ? 1/0 : $%d) with points lt %zu pt %d ps %g notitle, "
+                   "$chosen%zu using 1:%d with points lt %zu pt %d ps %g lw %g notitle",
+                i ? ", \\\n  " : "", i, col, i + 1, i % PLOT_DASH_PATTERNS + 1, i, col, i + 1, GP_FILLED_CIRCLE,
+                PLOT_POINT_SIZE, i, col, i + 1, GP_OPEN_CIRCLE, PLOT_POINT_SIZE, i, col, i + 1,
+                GP_OPEN_CIRCLE, 2.5 * PLOT_POINT_SIZE, PLOT_MARK_LINE_WIDTH);
+    fputc('\n', o);
+}
+
+/* The planner's search: each candidate's probes, p99 TTFT and ITL against
+ * the load on one unit, the SLOs, and the chosen highest load within them. */
+static int write_probes(const plot_ctx *c, long long id, FILE *o, kt_err *err)
+{
+    plot_plan p;
+    double slo_itl = 0;
+    if (plot_plan_load(c, id, &p, err) < 0)
+        return -1;
+    int rc = query_num(c, "SELECT coalesce(slo_itl_p99_ms, 0) FROM plans WHERE id = ?", id, &slo_itl, err);
+    for (size_t i = 0; i < p.n_cand && rc == 0; i++)
+        rc = probe_blocks(c, id, (int)i, p.cand[i].candidate, o, err);
+    if (rc < 0) {
+        plot_plan_free(&p);
+        return -1;
+    }
+    char title[256];
+    snprintf(title, sizeof title, "The planner's probes, plan %lld (%s): p99 against load on one unit", p.id, p.name);
+    gp_grid g = gp_grid_start(o, title, 1, 2, (int)p.n_cand + 2);
+    gp_grid_key(o, &g);
+    fputs("plot ", o);
+    for (size_t i = 0; i < p.n_cand; i++) {
+        char label[160];
+        fprintf(o, "-1 with linespoints lt %zu dashtype %zu pt %d ps %g", i + 1, i % PLOT_DASH_PATTERNS + 1,
+                GP_FILLED_CIRCLE, PLOT_POINT_SIZE);
+        gp_title(o, cand_label(&p, &p.cand[i], label, sizeof label));
+        fputs(", ", o);
+    }
+    fprintf(o, "-1 with points lc rgb 'black' pt %d ps %g title 'open: missed the SLOs', "
+               "-1 with points lc rgb 'black' pt %d ps %g lw %g title 'ringed: chosen'\n",
+            GP_OPEN_CIRCLE, PLOT_POINT_SIZE, GP_OPEN_CIRCLE, 2.5 * PLOT_POINT_SIZE, PLOT_MARK_LINE_WIDTH);
+    gp_grid_key_end(o);
+    fputs("set logscale y 10\nset xrange [0:*]\n", o);
+    gp_set(o, "xlabel", "arrival rate on one unit (requests/s)");
+    gp_grid_panel(o, &g, 0);
+    gp_set(o, "title", "TTFT p99%s", p.has_slo_ttft ? " (dashed: the SLO)" : "");
+    gp_set(o, "ylabel", "p99 TTFT (ms)");
+    probe_panel(o, &p, 2, p.has_slo_ttft ? p.slo_ttft_p99_ms : 0);
+    gp_grid_panel(o, &g, 1);
+    gp_set(o, "title", "ITL p99%s", slo_itl > 0 ? " (dashed: the SLO)" : "");
+    gp_set(o, "ylabel", "p99 ITL (ms)");
+    probe_panel(o, &p, 3, slo_itl);
+    fputs("unset multiplot\n", o);
+    plot_plan_free(&p);
+    return 0;
+}
+
 /* ---------- which figures the data supports ---------- */
 
 /* 1 when run `id` has data for kind (0 with the reason in err), -1 on error. */
@@ -1465,11 +1745,13 @@ static int run_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *err)
         [KIND_TIERS] = "SELECT EXISTS (SELECT 1 FROM tier_samples WHERE run_id = ?)",
         [KIND_LINKS] = ("SELECT EXISTS (SELECT 1 FROM link_samples s JOIN links l USING (run_id, replica, link)"
                         " WHERE s.run_id = ? AND l.bytes_moved > 0)"),
+        [KIND_TIMESERIES] = "SELECT EXISTS (SELECT 1 FROM replica_samples WHERE run_id = ?)",
     };
     static const char *const why[] = {
         [KIND_LATENCY] = "has no completed request",
         [KIND_TIERS] = "has no tier samples (runs stored before tier_samples existed have none)",
         [KIND_LINKS] = "moved no data over any link (only KV tiers below HBM have links)",
+        [KIND_TIMESERIES] = "has no samples (a run shorter than results.sample_interval)",
     };
     long long v = query_int(c, sql[kind], id, err);
     if (v == 0)
@@ -1498,6 +1780,8 @@ static int plan_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *err
         why = savings_missing(&p, sv, &n);
     else if (kind == KIND_PARETO && pareto_points(&p, pts, idx) == 0)
         why = "has no feasible candidate with a cost and a p99 TTFT";
+    else if (kind == KIND_PROBES && query_int(c, "SELECT count(*) FROM plan_probes WHERE plan_id = ?", id, err) <= 0)
+        why = "has no probes";
     if (why)
         KT_ERROR(err, c->db_path, 0, 0, "%s: plan %lld %s", kind_names[kind], id, why);
     free(pts);
@@ -1516,6 +1800,7 @@ static const struct {
     [KIND_LATENCY] = { SUBJECT_RUNS, write_latency }, [KIND_TIERS] = { SUBJECT_RUN, write_tiers },
     [KIND_LINKS] = { SUBJECT_RUN, write_links },      [KIND_COST] = { SUBJECT_PLAN, write_cost },
     [KIND_SAVINGS] = { SUBJECT_PLAN, write_savings }, [KIND_PARETO] = { SUBJECT_PLAN, write_pareto },
+    [KIND_TIMESERIES] = { SUBJECT_RUN, write_timeseries }, [KIND_PROBES] = { SUBJECT_PLAN, write_probes },
 };
 
 /* One figure to draw: a kind and its run or plan (0: the runs together). */
@@ -1688,7 +1973,7 @@ static int select_plan(plot_ctx *c, const plot_args *a, kt_err *err)
  * kinds asked for, else from what was named (nothing named: both). */
 static int select_data(plot_ctx *c, const plot_args *a, kt_err *err)
 {
-    unsigned run_kinds = 1u << KIND_LATENCY | 1u << KIND_TIERS | 1u << KIND_LINKS;
+    unsigned run_kinds = 1u << KIND_LATENCY | 1u << KIND_TIERS | 1u << KIND_LINKS | 1u << KIND_TIMESERIES;
     int named_runs = a->n_runs > 0 || a->sweep > 0;
     int want_runs = a->kinds ? (a->kinds & run_kinds) != 0 : named_runs || !a->plan;
     int want_plan = a->kinds ? (a->kinds & ~run_kinds) != 0 : a->plan || !named_runs;
