@@ -1460,12 +1460,12 @@ static int write_savings(const plot_ctx *c, long long id, FILE *o, kt_err *err)
         bar_range gr = bar_range_of(gpus, n), ur = bar_range_of(usd, n);
         savings_block(o, &p, sv, n, usd_div, &gr, &ur);
         fprintf(o, "set style fill solid 0.85 border -1\nset boxwidth %g\nset xrange [-%g:%g]\n"
-                   "set xtics rotate by %d right\nset grid noxtics\nset key above\n",
+                   "set xtics rotate by %d right\nset grid noxtics\nunset key\n",
                 PLOT_BAR_WIDTH, PLOT_BAR_WIDTH, n - 1 + PLOT_BAR_WIDTH, PLOT_TIC_ANGLE);
         gp_set(o, "xlabel", "candidate");
-        gp_set(o, "title", "Annual cost saved");
+        gp_set(o, "title", "Annual cost saved (below 0: costs more)");
         bar_panel(o, 3, &ur);
-        gp_set(o, "title", "GPUs saved");
+        gp_set(o, "title", "GPUs saved (below 0: needs more)");
         gp_set(o, "ylabel", "GPUs saved (GPUs)");
         fprintf(o, "set ytics %g\n", fmax(1, nice_step(gr.hi - gr.lo, PLOT_BAR_TICKS))); /* whole GPUs */
         bar_panel(o, 2, &gr);
