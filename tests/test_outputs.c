@@ -89,6 +89,22 @@ static int bad_events(const json_t *events)
     return bad;
 }
 
+/* Loads rel with the overrides and runs it with a timeline: *sc, *m and
+ * *doc (the parsed file) are the caller's; returns its traceEvents, every
+ * event checked against the format's rules. */
+static json_t *timeline_of(const char *rel, char **sets, int n, scenario **sc, metrics **m, json_t **doc)
+{
+    *sc = load(rel, sets, n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(*sc);
+    *m = run_with_timeline(*sc, doc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(*m);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(*doc);
+    json_t *events = json_object_get(*doc, "traceEvents");
+    CU_ASSERT_FATAL(json_is_array(events));
+    CU_ASSERT_EQUAL(bad_events(events), 0);
+    return events;
+}
+
 /* One request of 1,000 prompt tokens and 5 output tokens under a 512-token
  * budget: by hand, two prefill chunks (512 new tokens, then 488 after 512
  * cached, the second sampling the first token) and four decode steps over
@@ -101,15 +117,9 @@ static void test_timeline_single_request(void)
     char *sets[] = { "workload.sessions=1", "workload.turns=1", "workload.input_tokens=1000",
                      "workload.output_tokens=5", "workload.system_prompt_tokens=0", "replicas.count=1",
                      "scheduler.token_budget=512" };
-    scenario *sc = load("tests/data/e2e.yaml", sets, 7);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-    json_t *doc;
-    metrics *m = run_with_timeline(sc, &doc);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
-    json_t *events = json_object_get(doc, "traceEvents");
-    CU_ASSERT_FATAL(json_is_array(events));
-    CU_ASSERT_EQUAL(bad_events(events), 0);
+    scenario *sc;
+    metrics *m;
+    json_t *doc, *events = timeline_of("tests/data/e2e.yaml", sets, 7, &sc, &m, &doc);
     CU_ASSERT_STRING_EQUAL(str_of(doc, "displayTimeUnit"), "ns");
 
     cost_model cm;
@@ -163,14 +173,9 @@ static void test_timeline_single_request(void)
 static void test_timeline_transfers(void)
 {
     char *sets[] = { "workload.sessions=12" };
-    scenario *sc = load("tests/data/tiers.yaml", sets, 1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-    json_t *doc;
-    metrics *m = run_with_timeline(sc, &doc);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
-    json_t *events = json_object_get(doc, "traceEvents");
-    CU_ASSERT_EQUAL(bad_events(events), 0);
+    scenario *sc;
+    metrics *m;
+    json_t *doc, *events = timeline_of("tests/data/tiers.yaml", sets, 1, &sc, &m, &doc);
     double *bytes = calloc(m->n_links, sizeof *bytes);
     int begins = 0, ends = 0;
     int64_t busy = 0, end_of_last = 0;

@@ -57,6 +57,7 @@ enum { PLOT_EXIT_FAILED = 1, PLOT_EXIT_BAD_INPUT = 2 };
 #define PLOT_KEY_COLUMNS 2          /* longer ones take this many columns */
 #define PLOT_CCDF_FLOOR 1e-4        /* the tail panels' lowest fraction above */
 #define PLOT_LABEL_ROW 0.07         /* a text label's height, as a share of the points' y span */
+#define PLOT_LABEL_ROW_FIT (1 - 1e-9) /* labels this share of a row apart or more do not collide */
 #define PLOT_LABEL_ROW_AXIS 0.055   /* and as a share of an axis from 0 to its top */
 #define PLOT_DASH_PATTERNS 5        /* gnuplot's dash types 1..5, one per candidate in turn */
 #define PLOT_LABEL_NEAR 0.3         /* labels whose points are this close in x (share of the span) may collide */
@@ -1209,11 +1210,13 @@ static void label_rows(const plot_xy *pts, size_t n, double row, double near_x, 
         for (size_t i = 0; i < n; i++)
             if (!done[i] && (top == n || pts[i].y > pts[top].y))
                 top = i;
-        for (int moved = 1; moved;) {
+        /* Each move passes one placed label, so at most n; a label exactly a
+         * row from another (to rounding) does not collide with it. */
+        for (size_t moves = 0, moved = 1; moved && moves <= n; moves++) {
             moved = 0;
             for (size_t j = 0; j < n; j++) {
                 double dx = logx ? log10(pts[j].x) - log10(pts[top].x) : pts[j].x - pts[top].x;
-                if (done[j] && fabs(dx) < near_x && fabs(label_y[j] - label_y[top]) < row) {
+                if (done[j] && fabs(dx) < near_x && fabs(label_y[j] - label_y[top]) < row * PLOT_LABEL_ROW_FIT) {
                     label_y[top] = label_y[j] - row;
                     moved = 1;
                 }
