@@ -341,8 +341,12 @@ static void test_figures_end_to_end(void)
     char *sets[] = { "results.itl_gaps=true" };
     CU_ASSERT_EQUAL_FATAL(store_run(db, sets, 1), 0);
     CU_ASSERT_EQUAL_FATAL(exec_sql(db, plan_sql), 0);
+    /* Two probes of the baseline, one within the SLOs (the chosen point) and one past them. */
+    CU_ASSERT_EQUAL_FATAL(exec_sql(db, "INSERT INTO plan_probes VALUES (1, 0, 0, 2.5, 800, 18, 1),"
+                                       " (1, 0, 1, 5, 4000, 60, 0);"),
+                          0);
     char *args[] = { "plot", "--db", db, "-o", out, "--format", "both", "--run", "1", "--plan", "1",
-                     "latency", "tiers", "links", "cost", "savings", "pareto", NULL };
+                     "latency", "tiers", "links", "cost", "savings", "pareto", "timeseries", "probes", NULL };
     tu_output o = tu_capture(call_plot, args, NULL);
     CU_ASSERT_EQUAL(o.rc, 0);
     if (o.rc)
@@ -351,13 +355,15 @@ static void test_figures_end_to_end(void)
     static const struct {
         const char *stem, *title, *label;
     } want[] = {
-        { "latency-run1", "Latency CDFs, run 1: tiers", "TTFT (ms)" },
-        { "tiers-run1", "KV tier occupancy, run 1: tiers", "occupancy (fraction of capacity)" },
-        { "links-run1", "Link utilization, run 1: tiers", "utilization (fraction)" },
+        { "latency-run1", "Latency, run 1: tiers: CDFs", "fraction of requests above" },
+        { "tiers-run1", "KV tier occupancy, run 1: tiers", "HBM cached (prefix cache)" },
+        { "links-run1", "Link utilization, run 1: tiers", "utilization (%)" },
         /* Costs reach $63,000 at 15 req/s ("two": 3 replicas × $21,000): thousands. */
         { "cost-plan1", "Cost against load, plan 1 (fixture)", "annual cost ($k/year)" },
         { "savings-plan1", "Savings against the baseline baseline (4 GPUs, $40k/year)", "GPUs saved (GPUs)" },
         { "pareto-plan1", "Cost against p99 TTFT, plan 1 (fixture)", "p99 TTFT at the operating point (ms)" },
+        { "timeseries-run1", "Over time, run 1: tiers", "requests waiting" },
+        { "probes-plan1", "probes, plan 1 (fixture)", "p99 ITL (ms)" },
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         char p[1024], s[1024];
@@ -528,7 +534,7 @@ static void test_sweep(void)
     char svg[600];
     snprintf(svg, sizeof svg, "%s/latency-sweep1.svg", dir);
     CU_ASSERT(strstr(o.out, svg) != NULL);
-    CU_ASSERT(contains(svg, "Latency CDFs, sweep 1 (blocks)"));
+    CU_ASSERT(contains(svg, "Latency, sweep 1 (blocks): CDFs"));
     /* Labelled with each point's parameters, keys shortened to their last part. */
     CU_ASSERT(contains(svg, "run 2: block_tokens=32"));
     CU_ASSERT(contains(svg, "run 1: block_tokens=16"));
