@@ -206,9 +206,9 @@ static long long query_ll(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* One HBM pool and two lower tiers (tiers.yaml) per sample: three rows a
- * sample time, none above its tier's capacity, and DRAM takes what HBM
- * cannot hold. */
+/* One HBM pool (level -1) and two lower tiers (tiers.yaml; levels 0 and 1,
+ * as the tiers table numbers them) per sample: three rows a sample time,
+ * none above its tier's capacity, and DRAM takes what HBM cannot hold. */
 static void test_tier_samples_within_capacity(void)
 {
     char dir[256], path[512];
@@ -220,20 +220,20 @@ static void test_tier_samples_within_capacity(void)
     long long samples = query_ll(q, "SELECT count(*) FROM replica_samples WHERE run_id = 1");
     CU_ASSERT(samples > 10);
     CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples WHERE run_id = 1"), 3 * samples);
-    CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples WHERE run_id = 1 AND level = 0"), samples);
+    CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples WHERE run_id = 1 AND level = -1"), samples);
     CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples s JOIN tiers t ON t.run_id = s.run_id"
-                                " AND t.replica = s.replica AND t.level = s.level - 1 WHERE s.run_id = 1"),
+                                " AND t.replica = s.replica AND t.level = s.level WHERE s.run_id = 1"),
                     2 * samples);
     CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples s JOIN tiers t ON t.run_id = s.run_id"
-                                " AND t.replica = s.replica AND t.level = s.level - 1"
+                                " AND t.replica = s.replica AND t.level = s.level"
                                 " WHERE s.used_blocks > t.capacity_blocks"), 0);
-    CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples WHERE level = 0 AND used_blocks >"
+    CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples WHERE level = -1 AND used_blocks >"
                                 " (SELECT value FROM summary WHERE run_id = 1 AND metric = 'kv_blocks_per_replica')"),
                     0);
     /* hbm_fraction 0.25: ~1,880 blocks of HBM, and sessions overflow it. */
     long long hbm = query_ll(q, "SELECT value FROM summary WHERE run_id = 1 AND metric = 'kv_blocks_per_replica'");
     CU_ASSERT(hbm > 1800 && hbm < 1960);
-    CU_ASSERT(query_ll(q, "SELECT max(used_blocks) FROM tier_samples WHERE level = 1") > 0);
+    CU_ASSERT(query_ll(q, "SELECT max(used_blocks) FROM tier_samples WHERE level = 0") > 0);
     /* Sample times are the replica samples' times. */
     CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples s LEFT JOIN replica_samples r"
                                 " USING (run_id, replica, t_ns) WHERE r.running IS NULL"), 0);
@@ -241,7 +241,7 @@ static void test_tier_samples_within_capacity(void)
     remove_dir(dir);
 }
 
-/* A fleet-shared pool is one pool: sampled once per time, as replica -1. */
+/* A fleet-shared pool (lower tier 1) is one pool: sampled once per time, as replica -1. */
 static void test_shared_tier_sampled_once(void)
 {
     char dir[256], path[512];
@@ -257,12 +257,12 @@ static void test_shared_tier_sampled_once(void)
     CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &q), SQLITE_OK);
     long long times = query_ll(q, "SELECT count(DISTINCT t_ns) FROM replica_samples");
     CU_ASSERT(times > 10);
-    CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples WHERE level = 2"), times);
-    CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples WHERE level = 2 AND replica = -1"), times);
-    CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples WHERE level = 1"), 2 * times);
-    CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples s WHERE level = 2 AND used_blocks >"
+    CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples WHERE level = 1"), times);
+    CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples WHERE level = 1 AND replica = -1"), times);
+    CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples WHERE level = 0"), 2 * times);
+    CU_ASSERT_EQUAL(query_ll(q, "SELECT count(*) FROM tier_samples s WHERE level = 1 AND used_blocks >"
                                 " (SELECT min(capacity_blocks) FROM tiers WHERE level = 1)"), 0);
-    CU_ASSERT(query_ll(q, "SELECT max(used_blocks) FROM tier_samples WHERE level = 2") > 0);
+    CU_ASSERT(query_ll(q, "SELECT max(used_blocks) FROM tier_samples WHERE level = 1") > 0);
     sqlite3_close(q);
     remove_dir(dir);
 }
@@ -341,8 +341,12 @@ static void test_figures_end_to_end(void)
     char *sets[] = { "results.itl_gaps=true" };
     CU_ASSERT_EQUAL_FATAL(store_run(db, sets, 1), 0);
     CU_ASSERT_EQUAL_FATAL(exec_sql(db, plan_sql), 0);
+    /* Two probes of the baseline, one within the SLOs (the chosen point) and one past them. */
+    CU_ASSERT_EQUAL_FATAL(exec_sql(db, "INSERT INTO plan_probes VALUES (1, 0, 0, 2.5, 800, 18, 1),"
+                                       " (1, 0, 1, 5, 4000, 60, 0);"),
+                          0);
     char *args[] = { "plot", "--db", db, "-o", out, "--format", "both", "--run", "1", "--plan", "1",
-                     "latency", "tiers", "links", "cost", "savings", "pareto", NULL };
+                     "latency", "tiers", "links", "cost", "savings", "pareto", "timeseries", "probes", NULL };
     tu_output o = tu_capture(call_plot, args, NULL);
     CU_ASSERT_EQUAL(o.rc, 0);
     if (o.rc)
@@ -351,13 +355,15 @@ static void test_figures_end_to_end(void)
     static const struct {
         const char *stem, *title, *label;
     } want[] = {
-        { "latency-run1", "Latency CDFs, run 1: tiers", "TTFT (ms)" },
-        { "tiers-run1", "KV tier occupancy, run 1: tiers", "occupancy (fraction of capacity)" },
-        { "links-run1", "Link utilization, run 1: tiers", "utilization (fraction)" },
+        { "latency-run1", "Latency, run 1: tiers: CDFs", "fraction of requests above" },
+        { "tiers-run1", "KV tier occupancy, run 1: tiers", "HBM cached (prefix cache)" },
+        { "links-run1", "Link utilization, run 1: tiers", "utilization (%)" },
         /* Costs reach $63,000 at 15 req/s ("two": 3 replicas × $21,000): thousands. */
         { "cost-plan1", "Cost against load, plan 1 (fixture)", "annual cost ($k/year)" },
         { "savings-plan1", "Savings against the baseline baseline (4 GPUs, $40k/year)", "GPUs saved (GPUs)" },
         { "pareto-plan1", "Cost against p99 TTFT, plan 1 (fixture)", "p99 TTFT at the operating point (ms)" },
+        { "timeseries-run1", "Over time, run 1: tiers", "requests waiting" },
+        { "probes-plan1", "probes, plan 1 (fixture)", "p99 ITL (ms)" },
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         char p[1024], s[1024];
@@ -528,9 +534,10 @@ static void test_sweep(void)
     char svg[600];
     snprintf(svg, sizeof svg, "%s/latency-sweep1.svg", dir);
     CU_ASSERT(strstr(o.out, svg) != NULL);
-    CU_ASSERT(contains(svg, "Latency CDFs, sweep 1 (blocks)"));
-    CU_ASSERT(contains(svg, "run 2: kv.block_tokens=32"));
-    CU_ASSERT(contains(svg, "run 1: kv.block_tokens=16"));
+    CU_ASSERT(contains(svg, "Latency, sweep 1 (blocks): CDFs"));
+    /* Labelled with each point's parameters, keys shortened to their last part. */
+    CU_ASSERT(contains(svg, "run 2: block_tokens=32"));
+    CU_ASSERT(contains(svg, "run 1: block_tokens=16"));
     /* Per-run kinds follow the sweep's runs. */
     CU_ASSERT(strstr(o.out, "tiers-run2.svg") != NULL);
     CU_ASSERT(strstr(o.out, "tiers-run1.svg") != NULL);

@@ -32,16 +32,29 @@ const char *progress_duration(double s, char *buf, size_t n)
     return buf;
 }
 
-/* "ETA 41 s" from the rate of this invocation's items, or "" before the first. */
+double progress_elapsed_s(const progress *p) { return since(&p->start); }
+
+const char *progress_eta(const progress *p, double fraction, char *buf, size_t n)
+{
+    char d[32];
+    if (!(fraction > 0))
+        snprintf(buf, n, "ETA unknown");
+    else
+        snprintf(buf, n, "ETA %s",
+                 progress_duration(since(&p->start) * (1 - (fraction < 1 ? fraction : 1)) / fraction, d, sizeof d));
+    return buf;
+}
+
+/* ", ETA 41 s" from the rate of this invocation's items, or "" before the first. */
 static void eta_text(const progress *p, char *buf, size_t n)
 {
     int64_t ran = p->done - p->done_at_start;
-    char d[32];
+    char e[40];
     if (ran <= 0 || p->done >= p->total)
         snprintf(buf, n, "%s", "");
     else
-        snprintf(buf, n, ", ETA %s",
-                 progress_duration(since(&p->start) / (double)ran * (double)(p->total - p->done), d, sizeof d));
+        snprintf(buf, n, ", %s",
+                 progress_eta(p, (double)ran / (double)(p->total - p->done_at_start), e, sizeof e));
 }
 
 static void draw_bar(const progress *p)

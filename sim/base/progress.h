@@ -34,6 +34,13 @@ void progress_step(progress *p);
 /* Ends the bar's (or the status's) line on a terminal. */
 void progress_finish(progress *p);
 
+/* Seconds since p started. */
+double progress_elapsed_s(const progress *p);
+/* "ETA 41 s" into buf for work that is the share fraction (0..1) done after
+ * progress_elapsed_s, at the rate so far; "ETA unknown" before any is done.
+ * Returns buf. */
+const char *progress_eta(const progress *p, double fraction, char *buf, size_t n);
+
 /* Writes a duration as "41 s", "3 min 05 s" or "2 h 10 min" into buf; returns buf. */
 const char *progress_duration(double s, char *buf, size_t n);
 

@@ -1,5 +1,7 @@
 /* kvcalc.c — the `kvtier kv` calculator: KV bytes per layer kind, weights against KV on a GPU, and the longest context that fits. */
 #include "kvcalc.h"
+
+#include "config.h"
 #include "cli.h"
 
 #include <errno.h>
@@ -1399,6 +1401,8 @@ static json_t *json_kv_layers(const model_card *m, const kv_args *a)
                                              json_bytes(model_kv_stored_bytes_per_token_layer(m, l, a->kv))));
     return arr;
 }
+/* The layout of kv --json's object (1: before it named its schema and program versions). */
+#define KVCALC_JSON_SCHEMA_VERSION 2
 
 static int print_json(FILE *out, const model_card *m, const hw_profile *gpu, const kv_args *a,
                       const kvcalc_result *r)
@@ -1406,7 +1410,8 @@ static int print_json(FILE *out, const model_card *m, const hw_profile *gpu, con
     double per_token_gpu = 0;
     for (int l = 0; l < m->n_layers; l++)
         per_token_gpu += layer_bytes_per_token_gpu(m, l, a->kv, a->tp);
-    json_t *o = json_pack("{s:s, s:i, s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o}",
+    json_t *o = json_pack("{s:i, s:s, s:s, s:i, s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o}",
+                          "schema_version", KVCALC_JSON_SCHEMA_VERSION, "program_version", PACKAGE_VERSION,
                           "model", m->name, "layers", m->n_layers, "kv_dtype", dtype_name(a->kv), "tp", a->tp,
                           "context_tokens", (json_int_t)a->ctx_tokens,
                           "card_max_context_tokens", (json_int_t)m->max_context_tokens,

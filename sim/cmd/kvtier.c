@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "suggest.h"
 #include "config.h"
+#include "export.h"
 #include "hexmap.h"
 #include "kvcalc.h"
 #include "metrics.h"
@@ -69,9 +71,15 @@ static void usage_run(FILE *out)
             "  --point K         run point K (0-based; kvtier sweep FILE --list shows them) of the\n"
             "                    sweep FILE; --set then adds fixed overrides, as for kvtier sweep\n"
             "  --json            print the summary as JSON instead of a table\n"
+            "  --timeline FILE   write a trace-event JSON timeline (ui.perfetto.dev, chrome://tracing):\n"
+            "                    iterations, KV transfers, queue and KV block counters per replica\n"
+            "  --csv DIR         write the run's requests, replicas and tiers as DIR/requests.csv,\n"
+            "                    DIR/replicas.csv and DIR/tiers.csv\n"
             "  --check           check the invariants: after every event what it touched, every\n"
             "                    %d events and at the end all of them (README: Invariants)\n"
-            "  --progress        print progress on stderr while simulating\n"
+            "  --progress        print progress on stderr while simulating (share of arrivals made,\n"
+            "                    elapsed, ETA); the default when stderr is a terminal\n"
+            "  --quiet           no progress, even on a terminal\n"
             "  --skip-bad        count and skip malformed trace lines instead of stopping\n"
             "                    (the count and the first line numbers are reported and stored)\n"
             "  --max-wall D      give up after the duration D of wall-clock time (90s, 2h):\n"
@@ -101,8 +109,11 @@ static void usage_model(FILE *out)
 
 typedef struct run_args {
     const char *file, *db;
+    const char *timeline;       /* --timeline FILE, or NULL */
+    const char *csv_dir;        /* --csv DIR, or NULL */
     char **sets;
-    int n_sets, json, check, progress;
+    int n_sets, json, check;
+    int progress;               /* 1 --progress, -1 --quiet, 0 when stderr is a terminal */
     int64_t point;              /* -1: FILE is a scenario */
     int64_t wall_deadline_ns;   /* 0, or when --max-wall runs out (cli_wall_now_ns) */
 } run_args;
@@ -116,6 +127,8 @@ static int run_parse(int argc, char **argv, run_args *a)
         { "check", no_argument, NULL, 'c' },     { "progress", no_argument, NULL, 'p' },
         { "skip-bad", no_argument, NULL, 'b' },  { "help", no_argument, NULL, 'h' },
         { "point", required_argument, NULL, 'P' }, { "max-wall", required_argument, NULL, 'W' },
+        { "timeline", required_argument, NULL, 'T' }, { "csv", required_argument, NULL, 'C' },
+        { "quiet", no_argument, NULL, 'q' },
         { NULL, 0, NULL, 0 },
     };
     static char skip_bad[] = "workload.trace.skip_bad=true";
@@ -136,9 +149,18 @@ static int run_parse(int argc, char **argv, run_args *a)
                 return -1;
             break;
         case 'n': a->db = NULL; break;
+        case 'T':
+            if (cli_parse_path("run", "--timeline", optarg, &a->timeline) < 0)
+                return -1;
+            break;
+        case 'C':
+            if (cli_parse_path("run", "--csv", optarg, &a->csv_dir) < 0)
+                return -1;
+            break;
         case 'j': a->json = 1; break;
         case 'c': a->check = 1; break;
         case 'p': a->progress = 1; break;
+        case 'q': a->progress = -1; break;
         case 'b': a->sets[a->n_sets++] = skip_bad; break;
         case 'P':
             if (cli_parse_i64("run", "--point", optarg, 0, SWEEP_MAX_POINTS - 1, &a->point) < 0)
@@ -206,15 +228,61 @@ static int point_prepare(const run_args *a, run_point *rp, store *db, kt_err *er
 static void run_report(const run_args *a, const run_point *rp, const scenario *sc, const runner_result *res)
 {
     if (a->json) {
-        report_print_json(stdout, sc, &res->summary, &res->stats, res->run_id);
+        report_print_json(stdout, sc, res);
         return;
     }
     report_print(stdout, sc, &res->summary, &res->stats);
     if (res->run_id > 0 && rp->sw)
         printf("results: run %lld in %s (point %lld of sweep '%s')\n", (long long)res->run_id, a->db,
                (long long)rp->pt.point, rp->sw->name);
-    else if (res->run_id > 0)
+    else if (res->run_id > 0 && a->db)
         printf("results: run %lld in %s\n", (long long)res->run_id, a->db);
+}
+
+/* --timeline: opens the file and starts the timeline in *tl (NULL
+ * without the option). Returns 0, or -1 with err (nothing created). */
+static int run_timeline_open(const run_args *a, outfile *of, timeline **tl, kt_err *err)
+{
+    *tl = NULL;
+    if (!a->timeline)
+        return 0;
+    if (outfile_open(of, a->timeline, err) < 0)
+        return -1;
+    *tl = timeline_new(of->f);
+    if (!*tl) {
+        KT_ERROR(err, a->timeline, 0, 0, "out of memory for the timeline");
+        outfile_abort(of);
+        return -1;
+    }
+    return 0;
+}
+
+/* Ends the timeline: committed when the simulation finished (ok), else
+ * dropped. Returns 0, or -1 with err when writing it failed. */
+static int run_timeline_close(outfile *of, timeline *tl, int ok, kt_err *err)
+{
+    if (!tl)
+        return 0;
+    int rc = ok && timeline_end(tl, PACKAGE_VERSION) == 0 ? 0 : -1;
+    timeline_free(tl);
+    if (rc < 0) {
+        if (ok)
+            KT_ERROR(err, of->path, 0, 0, "cannot write the timeline");
+        outfile_abort(of);
+        return ok ? -1 : 0;
+    }
+    return outfile_commit(of, err);
+}
+
+/* What the run wrote besides its summary: the timeline, the CSV tables.
+ * Returns 0, or -1 with err. */
+static int run_outputs(const run_args *a, store *db, outfile *of, timeline *tl, runner_status st,
+                       const runner_result *res, kt_err *err)
+{
+    int rc = run_timeline_close(of, tl, st != RUNNER_SIM_FAILED, err);
+    if (rc == 0 && a->csv_dir && st == RUNNER_OK)
+        rc = export_run_csv(db, res->run_id, a->csv_dir, err);
+    return rc;
 }
 
 /* Says that signal sig ended the run and what the database holds: the run
@@ -238,8 +306,10 @@ static int run_interrupted(const run_args *a, int sig, int64_t run_id)
  * the sweep. Returns 0, 1 when the point is stored already, -1 with err. */
 static int run_open(const run_args *a, run_point *rp, store **db, kt_err *err)
 {
-    *db = a->db ? store_open(a->db, err) : NULL;
-    if (a->db && !*db)
+    /* --csv without a database exports from one kept in memory. */
+    const char *path = a->db ? a->db : a->csv_dir ? ":memory:" : NULL;
+    *db = path ? store_open(path, err) : NULL;
+    if (path && !*db)
         return -1;
     return *db && rp->sw ? point_prepare(a, rp, *db, err) : 0;
 }
@@ -258,6 +328,8 @@ static int cmd_run(int argc, char **argv)
     const volatile sig_atomic_t *stop = cli_catch_stop();
     kt_err err;
     run_point rp = { 0 };
+    outfile tl_file;
+    timeline *tl = NULL;
     scenario *sc = a.point >= 0 ? load_point(&a, &rp, &err) : scenario_load(a.file, a.sets, a.n_sets, &err);
     free(a.sets);
     store *db = NULL;
@@ -265,11 +337,20 @@ static int cmd_run(int argc, char **argv)
     if (ready < 0) {
         kt_err_print(&err, stderr);
         rc = EXIT_BAD_INPUT;
+    } else if (ready == 0 && run_timeline_open(&a, &tl_file, &tl, &err) < 0) {
+        kt_err_print(&err, stderr);
+        rc = EXIT_BAD_INPUT;
     } else if (ready == 0) {
-        sim_opts opts = { .check = a.check, .progress = a.progress, .stop = stop,
-                          .wall_deadline_ns = a.wall_deadline_ns };
-        runner_result res;
+        sim_opts opts = { .check = a.check, .progress = a.progress > 0 || (!a.progress && isatty(STDERR_FILENO)),
+                          .stop = stop,
+                          .wall_deadline_ns = a.wall_deadline_ns, .timeline = tl };
+        runner_result res = { .want_replicas = a.json };
         runner_status st = runner_run(sc, &opts, db, rp.sw && db ? &rp.pt : NULL, &res, &err);
+        kt_err out_err;
+        if (run_outputs(&a, db, &tl_file, tl, st, &res, &out_err) < 0) {
+            kt_err_print(&out_err, stderr);
+            rc = EXIT_RUN_FAILED;
+        }
         if (st == RUNNER_SIM_FAILED && !*opts.stop && sim_past_deadline(&opts)) {
             fprintf(stderr, "kvtier run: %s; nothing was written%s%s\n", err.msg, a.db ? " to " : "",
                     a.db ? a.db : "");
@@ -280,6 +361,7 @@ static int cmd_run(int argc, char **argv)
         }
         if (st != RUNNER_SIM_FAILED)
             run_report(&a, &rp, sc, &res);
+        runner_result_free(&res);
         if (*opts.stop)
             rc = run_interrupted(&a, *opts.stop, st == RUNNER_OK ? res.run_id : 0);
     }

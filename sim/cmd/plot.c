@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "config.h"
 #include "err.h"
 #include "grow.h"
@@ -44,6 +45,23 @@ enum { PLOT_EXIT_FAILED = 1, PLOT_EXIT_BAD_INPUT = 2 };
 #define GP_OPEN_CIRCLE 6            /* gnuplot point types */
 #define GP_FILLED_CIRCLE 7
 #define PLOT_STACKED_LMARGIN 11     /* characters left of stacked panels, for their y labels and tics */
+#define PLOT_GRID_TITLE 0.06        /* shares of a grid figure's height: its title, */
+#define PLOT_KEY_ROW_HEIGHT 0.04    /* a row of its legend strip, */
+#define PLOT_GRID_TITLE_GAP 0.07    /* a panel title's room, */
+#define PLOT_GRID_BOTTOM 0.09       /* under the lowest panels, */
+#define PLOT_GRID_VSPACE 0.1        /* between panel rows; of its width: */
+#define PLOT_GRID_LEFT 0.1
+#define PLOT_GRID_RIGHT 0.98
+#define PLOT_GRID_HSPACE 0.11
+#define PLOT_KEY_ONE_ROW 3          /* legends of up to this many curves stay on one row; */
+#define PLOT_KEY_COLUMNS 2          /* longer ones take this many columns */
+#define PLOT_CCDF_FLOOR 1e-4        /* the tail panels' lowest fraction above */
+#define PLOT_LABEL_ROW 0.07         /* a text label's height, as a share of the points' y span */
+#define PLOT_LABEL_ROW_FIT (1 - 1e-9) /* labels this share of a row apart or more do not collide */
+#define PLOT_LABEL_ROW_AXIS 0.055   /* and as a share of an axis from 0 to its top */
+#define PLOT_DASH_PATTERNS 5        /* gnuplot's dash types 1..5, one per candidate in turn */
+#define PLOT_LABEL_NEAR 0.3         /* labels whose points are this close in x (share of the span) may collide */
+#define PLOT_SLO_ROOM 1.25          /* an SLO past every value: the axis reaches this × it */
 #define PLOT_MAX_LEVELS (1 + METRICS_TIERS) /* HBM and the lower tiers */
 #define PLOT_NONE (-1)              /* no baseline or best candidate */
 #define PLOT_RATIO_SLACK 1e-9       /* a load / rate ratio this close above a whole number is that number
@@ -53,8 +71,12 @@ enum { PLOT_EXIT_FAILED = 1, PLOT_EXIT_BAD_INPUT = 2 };
 #define STR_(x) #x
 #define STR(x) STR_(x)              /* a macro's value as SQL text */
 
-typedef enum { KIND_LATENCY, KIND_TIERS, KIND_LINKS, KIND_COST, KIND_SAVINGS, KIND_PARETO, KIND_COUNT } plot_kind;
-static const char *const kind_names[KIND_COUNT] = { "latency", "tiers", "links", "cost", "savings", "pareto" };
+typedef enum {
+    KIND_LATENCY, KIND_TIERS, KIND_LINKS, KIND_TIMESERIES, KIND_COST, KIND_SAVINGS, KIND_PARETO, KIND_PROBES,
+    KIND_COUNT
+} plot_kind;
+static const char *const kind_names[KIND_COUNT] = { "latency", "tiers",   "links",  "timeseries",
+                                                    "cost",    "savings", "pareto", "probes" };
 
 typedef enum { FORMAT_PNG, FORMAT_SVG, FORMAT_COUNT } plot_format;
 static const char *const format_ext[FORMAT_COUNT] = { "png", "svg" };
@@ -277,15 +299,19 @@ static double nice_step(double top, int max_ticks)
 }
 
 /* A dashed vertical line at x across the plot, labelled near its foot
- * (where curves that rise with x leave room). */
-static void gp_vline(FILE *o, int tag, double x, const char *label)
+ * (where curves that rise with x leave room): right of the line, or left of
+ * it with label_left (a line near the plot's right edge). */
+static void gp_vline_at(FILE *o, int tag, double x, const char *label, int label_left)
 {
     fprintf(o, "set arrow %d from %.9g, graph 0 to %.9g, graph 1 nohead dashtype %d lw %g lc rgb 'black' front\n",
             tag, x, x, PLOT_DASHED, PLOT_MARK_LINE_WIDTH);
     fprintf(o, "set label %d ", tag);
     gp_str(o, label);
-    fprintf(o, " at %.9g, graph %g left offset character %g, 0 front\n", x, PLOT_VLINE_LABEL_Y, PLOT_LABEL_GAP_CH);
+    fprintf(o, " at %.9g, graph %g %s offset character %g, 0 front\n", x, PLOT_VLINE_LABEL_Y,
+            label_left ? "right" : "left", label_left ? -PLOT_LABEL_GAP_CH : PLOT_LABEL_GAP_CH);
 }
+
+static void gp_vline(FILE *o, int tag, double x, const char *label) { gp_vline_at(o, tag, x, label, 0); }
 
 /* Curve colors told apart with color-blind vision (Okabe and Ito); curves
  * past their count repeat them dashed. */
@@ -483,6 +509,24 @@ static int table_exists(const plot_ctx *c, const char *name)
 
 /* A run's legend text: "run 12: <sweep point's parameters>" for a run of a
  * sweep, else "run 12: <scenario name>". Written into buf (caller's). */
+/* text with each dotted key shortened to its last part ("workload.arrival.rate=2/s, kv.dtype=fp8"
+ * becomes "rate=2/s, dtype=fp8"), so that a sweep's many labels fit its legend; into buf. */
+static void short_keys(const char *text, char *buf, size_t n)
+{
+    size_t k = 0, key_start = 0;
+    for (const char *p = text; *p && k + 1 < n; p++) {
+        const char *eq = strchr(p, '='), *sep = strpbrk(p, ", ");
+        if (*p == '.' && eq && (!sep || eq < sep)) {
+            k = key_start; /* a dot inside a key: drop what came before it */
+            continue;
+        }
+        buf[k++] = *p;
+        key_start = *p == ' ' ? k : key_start;
+    }
+    if (n)
+        buf[k] = '\0';
+}
+
 static const char *run_label(const plot_ctx *c, long long run, char *buf, size_t n)
 {
     const char *sql = table_exists(c, "sweep_points")
@@ -491,7 +535,8 @@ static const char *run_label(const plot_ctx *c, long long run, char *buf, size_t
                           : "SELECT scenario_name FROM runs WHERE id = ?";
     sqlite3_stmt *s = prep(c, sql, run, NULL);
     const unsigned char *text = s && sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
-    snprintf(buf, n, "run %lld: %s", run, text ? (const char *)text : "?");
+    size_t len = (size_t)snprintf(buf, n, "run %lld: ", run);
+    short_keys(text ? (const char *)text : "?", buf + (len < n ? len : n), len < n ? n - len : 0);
     sqlite3_finalize(s);
     return buf;
 }
@@ -590,22 +635,142 @@ static int cdf_block(FILE *o, const char *name, int i, dvec *d, double *lo, doub
     return 0;
 }
 
-/* One CDF panel: a curve per run from blocks NAME0.. */
+/* A figure of equal panels in a grid under one legend strip: where each part sits (shares of the figure). */
+typedef struct gp_grid {
+    int rows, cols;
+    double top;                 /* of the panels, under the title and the legend strip */
+    double key_top;             /* of the legend strip, under the title */
+} gp_grid;
+
+/* Starts a multiplot of rows × cols equal panels under title and a legend
+ * strip of n_curves entries in as many rows as it needs (none for 0). */
+static gp_grid gp_grid_start(FILE *o, const char *title, int rows, int cols, int n_curves)
+{
+    int per_row = n_curves > PLOT_KEY_ONE_ROW ? PLOT_KEY_COLUMNS : n_curves;
+    int key_rows = per_row ? (n_curves + per_row - 1) / per_row : 0;
+    gp_grid g = { rows, cols, 1 - PLOT_GRID_TITLE - PLOT_KEY_ROW_HEIGHT * key_rows, 1 - PLOT_GRID_TITLE };
+    fputs("set multiplot title ", o);
+    gp_str(o, title);
+    fputc('\n', o);
+    return g;
+}
+
+/* Places the next plot at panel k (row-major) of g, its plot area fixed so the panels align. */
+static void gp_grid_panel(FILE *o, const gp_grid *g, int k)
+{
+    double w = (PLOT_GRID_RIGHT - PLOT_GRID_LEFT - PLOT_GRID_HSPACE * (g->cols - 1)) / g->cols;
+    double h = (g->top - PLOT_GRID_TITLE_GAP - PLOT_GRID_BOTTOM - PLOT_GRID_VSPACE * (g->rows - 1)) / g->rows;
+    int r = k / g->cols, c = k % g->cols;
+    double x0 = PLOT_GRID_LEFT + c * (w + PLOT_GRID_HSPACE), y1 = g->top - PLOT_GRID_TITLE_GAP - r * (h + PLOT_GRID_VSPACE);
+    fprintf(o, "set lmargin at screen %.4f\nset rmargin at screen %.4f\nset tmargin at screen %.4f\n"
+               "set bmargin at screen %.4f\n",
+            x0, x0 + w, y1, y1 - h);
+}
+
+/* Starts the legend strip of g: an empty plot whose key is the figure's
+ * legend. The caller writes "plot" with one entry per curve (a constant
+ * below the range: nothing drawn), then gp_grid_key_end. */
+static void gp_grid_key(FILE *o, const gp_grid *g)
+{
+    fprintf(o, "set lmargin at screen %g\nset rmargin at screen %g\nset tmargin at screen %.4f\n"
+               "set bmargin at screen %.4f\n",
+            PLOT_GRID_LEFT, PLOT_GRID_RIGHT, g->key_top, g->top);
+    fputs("unset border\nunset tics\nunset grid\nunset xlabel\nunset ylabel\nunset title\nset yrange [0:1]\n"
+          "set key center center horizontal\n", o);
+}
+
+/* Restores what gp_grid_key turned off, for the panels; no key on them. */
+static void gp_grid_key_end(FILE *o)
+{
+    fputs("set border\nset tics\nset grid\nunset key\nset autoscale y\n", o);
+}
+
+/* Curve i of n: a color of the palette, or with more curves than it has,
+ * a color scale in the curves' order (a sweep's points read as a gradient). */
+static void gp_curve_color(FILE *o, int i, int n)
+{
+    if (n > (int)PALETTE_N)
+        fprintf(o, " lc palette frac %.6g dashtype 1", n > 1 ? (double)i / (n - 1) : 0.0);
+    else
+        fprintf(o, " lt %d", i + 1);
+}
+
+/* The viridis color scale (perceptually uniform, legible in gray and to color-blind readers). */
+#define GP_SCALE_PALETTE "set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', 0.75 '#5ec962', 1 '#fde725')\nunset colorbox\n"
+
+/* One latency panel: a curve per run from blocks NAME0.., as a CDF or, for
+ * the tail, a CCDF (the fraction above, on a log axis down to one request
+ * in ten thousand); a dashed line at the SLO when slo_ms > 0. The curves
+ * are named once, in the figure's legend strip (latency_key). */
 static void cdf_panel(FILE *o, const plot_ctx *c, const char *name, const char *xlabel, const char *ylabel,
-                      double lo, double hi, const int *tpot)
+                      double lo, double hi, int ccdf, double slo_ms)
 {
     gp_set(o, "xlabel", "%s", xlabel);
     gp_set(o, "ylabel", "%s", ylabel);
-    gp_x_scale(o, lo, hi);
-    fputs("set yrange [0:1]\nset key above\nplot ", o);
+    /* The SLO stays on the axis when every request beat it. */
+    double top = slo_ms > hi ? slo_ms * PLOT_SLO_ROOM : hi;
+    gp_x_scale(o, lo, top);
+    if (top > hi)
+        fprintf(o, "set xrange [*:%.9g]\n", top);
+    else
+        fputs("set xrange [*:*]\n", o);
+    if (ccdf)
+        fprintf(o, "set logscale y 10\nset yrange [%g:1]\n", PLOT_CCDF_FLOOR);
+    else
+        fputs("unset logscale y\nset yrange [0:1]\n", o);
+    fputs("unset arrow\nunset label\n", o);
+    if (slo_ms > 0) {
+        char label[64];
+        snprintf(label, sizeof label, "SLO %g ms", slo_ms);
+        gp_vline_at(o, 1, slo_ms, label, top > hi);
+    }
+    fputs("plot ", o);
+    for (int i = 0; i < c->n_runs; i++) {
+        fprintf(o, "%s$%s%d using 1:%s with steps notitle", i ? ", \\\n  " : "", name, i, ccdf ? "(1 - $2)" : "2");
+        gp_curve_color(o, i, c->n_runs);
+    }
+    fputc('\n', o);
+}
+
+/* The legend of the latency figure: each run's label (TPOT marked where it stands in for the gaps). */
+static void latency_key(FILE *o, const plot_ctx *c, const gp_grid *g, const int *tpot)
+{
+    gp_grid_key(o, g);
+    fputs("plot ", o);
     for (int i = 0; i < c->n_runs; i++) {
         char label[256], text[300];
         run_label(c, c->runs[i], label, sizeof label);
-        snprintf(text, sizeof text, "%s%s", label, tpot && tpot[i] ? " (TPOT)" : "");
-        fprintf(o, "%s$%s%d using 1:2 with steps", i ? ", \\\n  " : "", name, i);
+        snprintf(text, sizeof text, "%s%s", label, tpot[i] ? " (TPOT)" : "");
+        fprintf(o, "%s-1 with lines", i ? ", " : "");
+        gp_curve_color(o, i, c->n_runs);
         gp_title(o, text);
     }
     fputc('\n', o);
+    gp_grid_key_end(o);
+}
+
+/* The SLO bounds of run's scenario in ms (0 when unset): TTFT, and the
+ * per-token one (ITL, else TPOT), read from its stored effective YAML. */
+static void run_slo_ms(const plot_ctx *c, long long run, double *ttft_ms, double *token_ms)
+{
+    *ttft_ms = *token_ms = 0;
+    sqlite3_stmt *s = prep(c, "SELECT scenario_yaml FROM runs WHERE id = ?", run, NULL);
+    const char *yaml = s && sqlite3_step(s) == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+    kt_err err;
+    conf_node *root = yaml ? conf_parse_string(yaml, strlen(yaml), "scenario", &err) : NULL;
+    conf_node *slo = root ? conf_find(root, "slo") : NULL;
+    const char *const keys[] = { "ttft", "itl", "tpot" };
+    double ms[3] = { 0 };
+    for (int k = 0; k < 3 && slo; k++) {
+        conf_node *n = conf_find(slo, keys[k]);
+        int64_t ns;
+        if (n && conf_scalar_ns(n, 0, INT64_MAX, &ns, &err) == 0)
+            ms[k] = (double)ns / NS_PER_MS;
+    }
+    *ttft_ms = ms[0];
+    *token_ms = ms[1] > 0 ? ms[1] : ms[2];
+    conf_free(root);
+    sqlite3_finalize(s);
 }
 
 /* The figure's subject in titles: "run 12 (name)", "runs 3, 5", "sweep 2 (name)". */
@@ -653,6 +818,9 @@ static int latency_blocks(const plot_ctx *c, FILE *o, double *lo, double *hi, in
     return rc < 0 ? -1 : n_tpot;
 }
 
+/* TTFT and inter-token latency of the selected runs: CDFs above, their
+ * tails below as CCDFs on a log axis, the first run's SLOs marked, one
+ * legend above all four panels. */
 static int write_latency(const plot_ctx *c, long long id, FILE *o, kt_err *err)
 {
     double lo[2] = { INFINITY, INFINITY }, hi[2] = { 0, 0 };
@@ -660,17 +828,32 @@ static int write_latency(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     int n_tpot = latency_blocks(c, o, lo, hi, tpot, err), all_tpot = n_tpot == c->n_runs;
     if (n_tpot < 0)
         return -1;
+    double slo[2];
+    run_slo_ms(c, c->runs[0], &slo[0], &slo[1]);
     char subject[512], title[600];
-    snprintf(title, sizeof title, "Latency CDFs, %s", runs_text(c, subject, sizeof subject));
-    gp_multiplot(o, 1, 2, title);
-    gp_set(o, "title", "Time to first token");
-    cdf_panel(o, c, "ttft", "TTFT (ms)", "fraction of requests", lo[0], hi[0], NULL);
-    if (all_tpot)
-        gp_set(o, "title", "TPOT (gaps not stored: set results.itl_gaps)");
-    else
-        gp_set(o, "title", "Inter-token latency%s", n_tpot ? " (TPOT where gaps were not stored)" : "");
-    cdf_panel(o, c, "itl", all_tpot ? "TPOT (ms)" : "inter-token gap (ms)",
-              all_tpot ? "fraction of requests" : "fraction of gaps", lo[1], hi[1], all_tpot ? NULL : tpot);
+    snprintf(title, sizeof title, "Latency, %s: CDFs, and their tails (1 - CDF, log scale)",
+             runs_text(c, subject, sizeof subject));
+    fputs(GP_SCALE_PALETTE, o);
+    gp_grid g = gp_grid_start(o, title, 2, 2, c->n_runs);
+    int no_tpot[PLOT_MAX_RUNS] = { 0 };
+    latency_key(o, c, &g, all_tpot ? no_tpot : tpot);
+    const char *itl_x = all_tpot ? "TPOT (ms)" : "inter-token gap (ms)", *itl_y = all_tpot ? "requests" : "gaps";
+    char ylab[64];
+    for (int tail = 0; tail < 2; tail++) {
+        gp_grid_panel(o, &g, 2 * tail);
+        gp_set(o, "title", "%s", tail ? "" : "Time to first token");
+        snprintf(ylab, sizeof ylab, "fraction of requests%s", tail ? " above" : "");
+        cdf_panel(o, c, "ttft", "TTFT (ms)", ylab, lo[0], hi[0], tail, slo[0]);
+        gp_grid_panel(o, &g, 2 * tail + 1);
+        if (tail)
+            gp_set(o, "title", "%s", "");
+        else if (all_tpot)
+            gp_set(o, "title", "TPOT (gaps not stored: set results.itl_gaps)");
+        else
+            gp_set(o, "title", "Inter-token latency%s", n_tpot ? " (TPOT where gaps were not stored)" : "");
+        snprintf(ylab, sizeof ylab, "fraction of %s%s", itl_y, tail ? " above" : "");
+        cdf_panel(o, c, "itl", itl_x, ylab, lo[1], hi[1], tail, slo[1]);
+    }
     fputs("unset multiplot\n", o);
     return 0;
 }
@@ -687,7 +870,8 @@ typedef struct tier_info {
 
 #define BYTES_PER_GB 1e9
 
-/* HBM's and each lower tier's capacity and legend text, by tier_samples level. */
+/* HBM's and each lower tier's capacity and legend text: t[0] HBM, t[L + 1]
+ * lower tier L (the level tiers and tier_samples give it). */
 static int load_tier_info(const plot_ctx *c, long long run, tier_info *t, kt_err *err)
 {
     memset(t, 0, PLOT_MAX_LEVELS * sizeof *t);
@@ -702,7 +886,7 @@ static int load_tier_info(const plot_ctx *c, long long run, tier_info *t, kt_err
              replicas == 1 ? "" : "s");
     sqlite3_stmt *s = prep(c, "SELECT level, name, kind, sum(capacity_blocks), max(capacity_blocks), max(block_bytes),"
                               " (SELECT count(*) FROM tier_samples x WHERE x.run_id = t.run_id"
-                              "  AND x.level = t.level + 1 AND x.replica = " STR(METRICS_SHARED_REPLICA) ") > 0"
+                              "  AND x.level = t.level AND x.replica = " STR(METRICS_SHARED_REPLICA) ") > 0"
                               " FROM tiers t WHERE run_id = ? GROUP BY level ORDER BY level", run, err);
     if (!s)
         return -1;
@@ -724,18 +908,42 @@ static int load_tier_info(const plot_ctx *c, long long run, tier_info *t, kt_err
     return 0;
 }
 
-/* Data blocks tierL: time (s), fraction of capacity, GB held; drawn[L]
- * set for each level written. */
+/* Data block hbm: time (s), then the fraction of HBM's KV capacity and
+ * the GB of its blocks in use (held by requests), then of those cached
+ * (freed, kept as prefix cache), summed over replicas; drawn[0] set when
+ * there are samples. Returns 0 or -1 with err. */
+static int hbm_blocks(const plot_ctx *c, long long run, const tier_info *hbm, FILE *o, int *drawn, kt_err *err)
+{
+    sqlite3_stmt *s = prep(c, "SELECT t_ns, sum(kv_used_blocks), sum(kv_cached_blocks) FROM replica_samples"
+                              " WHERE run_id = ? GROUP BY t_ns ORDER BY t_ns", run, err);
+    if (!s)
+        return -1;
+    fputs("$hbm << EOD\n", o);
+    while (sqlite3_step(s) == SQLITE_ROW && hbm->capacity_blocks > 0) {
+        double use = sqlite3_column_double(s, 1), cached = sqlite3_column_double(s, 2);
+        fprintf(o, "%.9g %.9g %.9g %.9g %.9g\n", sqlite3_column_int64(s, 0) / NS_PER_S, use / hbm->capacity_blocks,
+                use * hbm->block_bytes / BYTES_PER_GB, cached / hbm->capacity_blocks,
+                cached * hbm->block_bytes / BYTES_PER_GB);
+        drawn[0] = 1;
+    }
+    fputs("EOD\n", o);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Data blocks tierL of the lower tiers (L >= 1): time (s), fraction of
+ * capacity, GB held; drawn[L] set for each level written; then HBM's
+ * (hbm_blocks). */
 static int tier_blocks(const plot_ctx *c, long long run, const tier_info *t, FILE *o, int *drawn, kt_err *err)
 {
-    sqlite3_stmt *s = prep(c, "SELECT level, t_ns, sum(used_blocks) FROM tier_samples WHERE run_id = ?"
+    sqlite3_stmt *s = prep(c, "SELECT level, t_ns, sum(used_blocks) FROM tier_samples WHERE run_id = ? AND level >= 0"
                               " GROUP BY level, t_ns ORDER BY level, t_ns", run, err);
     if (!s)
         return -1;
     int open = -1;
     while (sqlite3_step(s) == SQLITE_ROW) {
-        int level = sqlite3_column_int(s, 0);
-        if (level < 0 || level >= PLOT_MAX_LEVELS || !(t[level].capacity_blocks > 0))
+        int level = sqlite3_column_int(s, 0) - METRICS_HBM_LEVEL;
+        if (level < 1 || level >= PLOT_MAX_LEVELS || !(t[level].capacity_blocks > 0))
             continue;
         if (level != open) {
             fprintf(o, "%s$tier%d << EOD\n", open >= 0 ? "EOD\n" : "", level);
@@ -749,23 +957,41 @@ static int tier_blocks(const plot_ctx *c, long long run, const tier_info *t, FIL
     sqlite3_finalize(s);
     if (open >= 0)
         fputs("EOD\n", o);
-    return 0;
+    return hbm_blocks(c, run, &t[0], o, drawn, err);
 }
 
-/* gnuplot's key settings for the panels of a figure: the first panel's
- * key names the curves for all of them. */
-#define GP_KEY_ABOVE "set key above"
-#define GP_KEY_TOP_LEFT "set key top left"
-#define GP_NO_KEY "unset key"
-
-/* One occupancy panel: column col of every tier block drawn, key_cmd one of the GP_*KEY* settings. */
-static void tier_panel(FILE *o, const tier_info *t, const int *drawn, int col, const char *key_cmd)
+/* The legend strip: each tier's curve, HBM's two (in use solid, cached dashed). */
+static void tier_key(FILE *o, const gp_grid *g, const tier_info *t, const int *drawn)
 {
-    fprintf(o, "%s\nplot ", key_cmd);
+    gp_grid_key(o, g);
+    fputs("plot ", o);
     for (int l = 0, first = 1; l < PLOT_MAX_LEVELS; l++)
         if (drawn[l]) {
-            fprintf(o, "%s$tier%d using 1:%d with lines", first ? "" : ", \\\n  ", l, col);
-            gp_title(o, t[l].label);
+            char text[1024];
+            snprintf(text, sizeof text, "%s%s", t[l].label, l ? "" : ", in use");
+            fprintf(o, "%s-1 with lines lt %d", first ? "" : ", ", l + 1);
+            gp_title(o, text);
+            if (l == 0)
+                fprintf(o, ", -1 with lines lt 1 dashtype %d title 'HBM cached (prefix cache)'",
+                        PLOT_DASHED);
+            first = 0;
+        }
+    fputc('\n', o);
+    gp_grid_key_end(o);
+}
+
+/* One occupancy panel: column col of every tier block drawn (HBM's in use
+ * from $hbm column col, cached from col + 2). */
+static void tier_panel(FILE *o, const int *drawn, int col)
+{
+    fputs("plot ", o);
+    for (int l = 0, first = 1; l < PLOT_MAX_LEVELS; l++)
+        if (drawn[l]) {
+            if (l == 0)
+                fprintf(o, "$hbm using 1:%d with lines lt 1 notitle, $hbm using 1:%d with lines lt 1 dashtype %d notitle",
+                        col, col + 2, PLOT_DASHED);
+            else
+                fprintf(o, "%s$tier%d using 1:%d with lines lt %d notitle", first ? "" : ", \\\n  ", l, col, l + 1);
             first = 0;
         }
     fputc('\n', o);
@@ -774,23 +1000,35 @@ static void tier_panel(FILE *o, const tier_info *t, const int *drawn, int col, c
 static int write_tiers(const plot_ctx *c, long long run, FILE *o, kt_err *err)
 {
     tier_info t[PLOT_MAX_LEVELS];
-    int drawn[PLOT_MAX_LEVELS] = { 0 };
+    int drawn[PLOT_MAX_LEVELS] = { 0 }, n = 0;
     if (load_tier_info(c, run, t, err) < 0 || tier_blocks(c, run, t, o, drawn, err) < 0)
         return -1;
+    for (int l = 0; l < PLOT_MAX_LEVELS; l++)
+        n += drawn[l] + (l == 0 && drawn[l]);
     char label[256], title[512];
     snprintf(title, sizeof title, "KV tier occupancy, %s (blocks held, summed over replicas)",
              run_label(c, run, label, sizeof label));
-    gp_multiplot(o, 2, 1, title);
+    gp_grid g = gp_grid_start(o, title, 2, 1, n);
+    tier_key(o, &g, t, drawn);
+    gp_grid_panel(o, &g, 0);
     gp_set(o, "ylabel", "occupancy (fraction of capacity)");
+    gp_set(o, "format x", "%s", "");
     fputs("set yrange [0:1.05]\nunset xlabel\n", o);
-    tier_panel(o, t, drawn, 2, GP_KEY_ABOVE);
+    tier_panel(o, drawn, 2);
+    gp_grid_panel(o, &g, 1);
     gp_set(o, "ylabel", "KV held (GB)");
     gp_set(o, "xlabel", "simulated time (s)");
+    gp_set(o, "format x", "%s", "%g");
     fputs("set yrange [0:*]\n", o);
-    tier_panel(o, t, drawn, 3, GP_NO_KEY);
+    tier_panel(o, drawn, 3);
     fputs("unset multiplot\n", o);
     return 0;
 }
+
+/* gnuplot's key settings for the panels of a figure: the first panel's
+ * key names the curves for all of them. */
+#define GP_KEY_TOP_LEFT "set key top left"
+#define GP_NO_KEY "unset key"
 
 /* ---------- links: utilization over time ---------- */
 
@@ -801,41 +1039,47 @@ static const char *const sql_busy_links =
 #define LINK_PANEL_COLUMNS 2        /* small multiples side by side once there are more than */
 #define LINK_ONE_COLUMN_MAX 3       /* this many links */
 
-#define LINK_PANEL_TICKS 3          /* y tick steps on one small panel */
-#define LINK_HEADROOM 1.1           /* y range above a link's highest utilization */
+#define LINK_Y_TOP_PCT 110          /* every panel's y range: 0 to this, so a full link reads alike on all */
+#define LINK_Y_STEP_PCT 50
 
-/* Writes data block linkN per busy link and, into panels, one small plot
- * each (titled with the link and its bandwidth; axis labels on the outer
+/* Writes, per busy link, data block linkN (utilization in percent) and its
+ * panel n of g, all on the same y scale with a dashed 100% line (titled
+ * with the link, its bandwidth and its peak; axis labels on the outer
  * panels only). Returns how many, or -1 with err. */
-static int link_panels(const plot_ctx *c, long long run, FILE *o, FILE *panels, kt_err *err)
+static int link_panels(const plot_ctx *c, long long run, FILE *o, const gp_grid *g, long long n_links, kt_err *err)
 {
-    long long n_links = query_int(c, "SELECT count(*) FROM (SELECT name FROM links WHERE run_id = ? GROUP BY name"
-                                     " HAVING sum(bytes_moved) > 0)", run, err);
-    sqlite3_stmt *names = n_links >= 0 ? prep(c, sql_busy_links, run, err) : NULL;
+    sqlite3_stmt *names = prep(c, sql_busy_links, run, err);
     sqlite3_stmt *s = names ? prep(c, "SELECT s.t_ns, avg(s.utilization) FROM link_samples s JOIN links l"
                                       " USING (run_id, replica, link) WHERE s.run_id = ? AND l.name = ?"
                                       " GROUP BY s.t_ns ORDER BY s.t_ns", run, err)
                             : NULL;
-    int n = 0, cols = n_links > LINK_ONE_COLUMN_MAX ? LINK_PANEL_COLUMNS : 1;
+    int n = 0;
     while (s && sqlite3_step(names) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(names, 0);
         char bw[32];
-        double top = 0;
+        double peak = 0;
         sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
         fprintf(o, "$link%d << EOD\n", n);
         while (sqlite3_step(s) == SQLITE_ROW) {
-            top = fmax(top, sqlite3_column_double(s, 1));
-            fprintf(o, "%.9g %.9g\n", sqlite3_column_int64(s, 0) / NS_PER_S, sqlite3_column_double(s, 1));
+            peak = fmax(peak, 100 * sqlite3_column_double(s, 1));
+            fprintf(o, "%.9g %.9g\n", sqlite3_column_int64(s, 0) / NS_PER_S, 100 * sqlite3_column_double(s, 1));
         }
         fputs("EOD\n", o);
         sqlite3_reset(s);
-        top = top > 0 ? top * LINK_HEADROOM : 1;
-        gp_set(panels, "title", "%s (%s)", name,
-               units_format(sqlite3_column_double(names, 1), UNITS_BANDWIDTH, bw, sizeof bw));
-        fprintf(panels, "set yrange [0:%.9g]\nset ytics %.9g\n", top, nice_step(top, LINK_PANEL_TICKS));
-        gp_set(panels, "xlabel", "%s", n + cols >= n_links ? "simulated time (s)" : "");
-        gp_set(panels, "ylabel", "%s", n % cols == 0 ? "utilization (fraction)" : "");
-        fprintf(panels, "plot $link%d using 1:2 with lines lt %d notitle\n", n, n + 1);
+        gp_grid_panel(o, g, n);
+        gp_set(o, "title", "%s (%s): peak %.3g%%", name,
+               units_format(sqlite3_column_double(names, 1), UNITS_BANDWIDTH, bw, sizeof bw), peak);
+        fprintf(o, "set yrange [0:%d]\nset ytics %d\n", peak > 100 ? (int)ceil(peak * 1.1) : LINK_Y_TOP_PCT,
+                LINK_Y_STEP_PCT);
+        fprintf(o, "set arrow 1 from graph 0, first 100 to graph 1, first 100 nohead dashtype %d lw %g"
+                   " lc rgb 'black' front\n",
+                PLOT_DASHED, PLOT_MARK_LINE_WIDTH);
+        /* One time axis for all: its numbers and label under the lowest panels only. */
+        int bottom = n + g->cols >= n_links;
+        gp_set(o, "xlabel", "%s", bottom ? "simulated time (s)" : "");
+        gp_set(o, "format x", "%s", bottom ? "%g" : "");
+        gp_set(o, "ylabel", "%s", n % g->cols == 0 ? "utilization (%)" : "");
+        fprintf(o, "plot $link%d using 1:2 with lines lt %d notitle\n", n, n + 1);
         n++;
     }
     sqlite3_finalize(names);
@@ -845,26 +1089,20 @@ static int link_panels(const plot_ctx *c, long long run, FILE *o, FILE *panels, 
 
 static int write_links(const plot_ctx *c, long long run, FILE *o, kt_err *err)
 {
-    char *panels = NULL;
-    size_t len = 0;
-    FILE *p = open_memstream(&panels, &len);
-    int n = p ? link_panels(c, run, o, p, err) : -1;
-    if (p)
-        fclose(p);
-    if (n < 0) {
-        free(panels);
-        return -1;
-    }
+    long long n_links = query_int(c, "SELECT count(*) FROM (SELECT name FROM links WHERE run_id = ? GROUP BY name"
+                                     " HAVING sum(bytes_moved) > 0)", run, err);
     long long replicas = query_int(c, "SELECT count(DISTINCT replica) FROM links WHERE run_id = ?", run, err);
-    int cols = n > LINK_ONE_COLUMN_MAX ? LINK_PANEL_COLUMNS : 1;
+    if (n_links < 0 || replicas < 0)
+        return -1;
+    int cols = n_links > LINK_ONE_COLUMN_MAX ? LINK_PANEL_COLUMNS : 1;
     char label[256], title[512];
-    snprintf(title, sizeof title, "Link utilization, %s (mean over %lld replica%s; links that moved data)",
+    snprintf(title, sizeof title, "Link utilization, %s (mean over %lld replica%s; links that moved data; dashed: 100%%)",
              run_label(c, run, label, sizeof label), replicas, replicas == 1 ? "" : "s");
-    gp_multiplot(o, (n + cols - 1) / cols, cols, title);
-    fprintf(o, "unset key\n%s", panels);
+    gp_grid g = gp_grid_start(o, title, (int)((n_links + cols - 1) / cols), cols, 0);
+    fputs("unset key\n", o);
+    int n = link_panels(c, run, o, &g, n_links, err);
     fputs("unset multiplot\n", o);
-    free(panels);
-    return 0;
+    return n < 0 ? -1 : 0;
 }
 
 /* ---------- plans ---------- */
@@ -957,6 +1195,51 @@ static const char *cand_label(const plot_plan *p, const plot_candidate *x, char 
     return buf;
 }
 
+/* Where each point's label goes (its y, in data units) so that no two
+ * overlap: from the highest point down, a label that would sit within row
+ * (a text row's height in data units) of one already placed whose point is
+ * within near_x in x (compared as log10 when logx: the labels run right of
+ * their points) moves a row below that one. label_y has n entries. */
+static void label_rows(const plot_xy *pts, size_t n, double row, double near_x, int logx, double *label_y)
+{
+    int *done = calloc(n ? n : 1, sizeof *done);
+    for (size_t i = 0; i < n; i++)
+        label_y[i] = pts[i].y;
+    for (size_t k = 0; k < n && done; k++) {
+        size_t top = n;
+        for (size_t i = 0; i < n; i++)
+            if (!done[i] && (top == n || pts[i].y > pts[top].y))
+                top = i;
+        /* Each move passes one placed label, so at most n; a label exactly a
+         * row from another (to rounding) does not collide with it. */
+        for (size_t moves = 0, moved = 1; moved && moves <= n; moves++) {
+            moved = 0;
+            for (size_t j = 0; j < n; j++) {
+                double dx = logx ? log10(pts[j].x) - log10(pts[top].x) : pts[j].x - pts[top].x;
+                if (done[j] && fabs(dx) < near_x && fabs(label_y[j] - label_y[top]) < row * PLOT_LABEL_ROW_FIT) {
+                    label_y[top] = label_y[j] - row;
+                    moved = 1;
+                }
+            }
+        }
+        done[top] = 1;
+    }
+    free(done);
+}
+
+/* label_rows for points on axes that span their extents: a row is
+ * PLOT_LABEL_ROW of the y span, near PLOT_LABEL_NEAR of the x span. */
+static void label_rows_spanned(const plot_xy *pts, size_t n, int logx, double *label_y)
+{
+    double ylo = INFINITY, yhi = -INFINITY, xlo = INFINITY, xhi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double x = logx ? log10(pts[i].x) : pts[i].x;
+        ylo = fmin(ylo, pts[i].y), yhi = fmax(yhi, pts[i].y), xlo = fmin(xlo, x), xhi = fmax(xhi, x);
+    }
+    label_rows(pts, n, (yhi > ylo ? yhi - ylo : fabs(yhi) + 1) * PLOT_LABEL_ROW,
+               (xhi > xlo ? xhi - xlo : 1) * PLOT_LABEL_NEAR, logx, label_y);
+}
+
 /* Data block costI: load (req/s), $/year ÷ usd_div, GPUs along candidate
  * x's staircase from 0 to max_load, exact while it has few enough steps. */
 static void cost_block(FILE *o, int i, const plot_candidate *x, double max_load, double usd_div)
@@ -981,7 +1264,11 @@ static void cost_block(FILE *o, int i, const plot_candidate *x, double max_load,
     fputs("EOD\n", o);
 }
 
-/* One panel of the cost figure: column col of every costI block, key_cmd one of the GP_*KEY* settings. */
+/* One panel of the cost figure: column col of every costI block (each
+ * candidate its own color and dash pattern, so lines that run close stay
+ * apart), a point on each at the target, and its value there (column
+ * col + 2 of $at, at the height column col + 4 gives: labels that would
+ * collide are stacked); key_cmd one of the GP_*KEY* settings. */
 static void cost_panel(FILE *o, const plot_plan *p, int col, const char *key_cmd)
 {
     fprintf(o, "%s\nplot ", key_cmd);
@@ -989,11 +1276,51 @@ static void cost_panel(FILE *o, const plot_plan *p, int col, const char *key_cmd
         if (!(p->cand[i].max_rps_per_replica > 0))
             continue;
         char label[160];
-        fprintf(o, "%s$cost%zu using 1:%d with lines", first ? "" : ", \\\n  ", i, col);
+        fprintf(o, "%s$cost%zu using 1:%d with lines lt %zu dashtype %zu", first ? "" : ", \\\n  ", i, col, i + 1,
+                i % PLOT_DASH_PATTERNS + 1);
         gp_title(o, cand_label(p, &p->cand[i], label, sizeof label));
+        fprintf(o, ", \\\n  $at every ::%zu::%zu using 1:%d with points lt %zu pt %d ps %g notitle", i, i, col, i + 1,
+                GP_FILLED_CIRCLE, PLOT_POINT_SIZE);
         first = 0;
     }
-    fputc('\n', o);
+    fprintf(o, ", \\\n  $at using 1:%d:%d with labels left offset character %g, 0 notitle\n", col + 4, col + 2,
+            2 * PLOT_LABEL_GAP_CH);
+}
+
+/* Data block at: per candidate (all of them, in order; a candidate the
+ * plan could not size sits at NaN) the target load, $/year (in usd_div
+ * units) and GPUs there, their labels, and each label's height (stacked
+ * with label_rows against the axes' tops usd_top and gpus_top). */
+static void cost_at_target(FILE *o, const plot_plan *p, double usd_div, double usd_top, double gpus_top)
+{
+    size_t n = p->n_cand;
+    plot_xy *usd = calloc(n ? n : 1, sizeof *usd), *gpus = calloc(n ? n : 1, sizeof *gpus);
+    double *usd_y = calloc(n ? n : 1, sizeof *usd_y), *gpus_y = calloc(n ? n : 1, sizeof *gpus_y);
+    if (!usd || !gpus || !usd_y || !gpus_y)
+        n = 0;
+    for (size_t i = 0; i < n; i++) {
+        plot_cost pc = { 0 };
+        int ok = p->cand[i].max_rps_per_replica > 0 && plot_cost_at(&p->cand[i], p->target_rps, &pc) == 0;
+        usd[i] = (plot_xy){ p->target_rps, ok ? pc.usd_per_year / usd_div : NAN };
+        gpus[i] = (plot_xy){ p->target_rps, ok ? (double)pc.gpus : NAN };
+    }
+    label_rows(usd, n, usd_top * PLOT_LABEL_ROW_AXIS, 1, 0, usd_y);
+    label_rows(gpus, n, gpus_top * PLOT_LABEL_ROW_AXIS, 1, 0, gpus_y);
+    fputs("$at << EOD\n", o);
+    for (size_t i = 0; i < n; i++) {
+        char text[64], money[32];
+        fprintf(o, "%.9g %.9g %.9g ", p->target_rps, usd[i].y, gpus[i].y);
+        snprintf(text, sizeof text, "%s/year", usd_text(usd[i].y * usd_div, money, sizeof money));
+        gp_datum(o, isnan(usd[i].y) ? "" : text);
+        snprintf(text, sizeof text, "%.0f GPUs", gpus[i].y);
+        gp_datum(o, isnan(gpus[i].y) ? "" : text);
+        fprintf(o, "%.9g %.9g\n", usd_y[i], gpus_y[i]);
+    }
+    fputs("EOD\n", o);
+    free(usd);
+    free(gpus);
+    free(usd_y);
+    free(gpus_y);
 }
 
 static int write_cost(const plot_ctx *c, long long id, FILE *o, kt_err *err)
@@ -1017,6 +1344,11 @@ static int write_cost(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     for (size_t i = 0; i < p.n_cand; i++)
         if (p.cand[i].max_rps_per_replica > 0)
             cost_block(o, (int)i, &p.cand[i], max_load, usd_div);
+    double max_gpus = 0;
+    for (size_t i = 0; i < p.n_cand; i++)
+        if (plot_cost_at(&p.cand[i], max_load, &pc) == 0)
+            max_gpus = fmax(max_gpus, (double)pc.gpus);
+    cost_at_target(o, &p, usd_div, max_usd / usd_div, max_gpus);
     fprintf(o, "set xrange [0:%.9g]\nset yrange [0:*]\n", max_load);
     gp_vline(o, 1, p.target_rps, target);
     gp_set(o, "xlabel", "load (requests/s)");
@@ -1131,12 +1463,12 @@ static int write_savings(const plot_ctx *c, long long id, FILE *o, kt_err *err)
         bar_range gr = bar_range_of(gpus, n), ur = bar_range_of(usd, n);
         savings_block(o, &p, sv, n, usd_div, &gr, &ur);
         fprintf(o, "set style fill solid 0.85 border -1\nset boxwidth %g\nset xrange [-%g:%g]\n"
-                   "set xtics rotate by %d right\nset grid noxtics\nset key above\n",
+                   "set xtics rotate by %d right\nset grid noxtics\nunset key\n",
                 PLOT_BAR_WIDTH, PLOT_BAR_WIDTH, n - 1 + PLOT_BAR_WIDTH, PLOT_TIC_ANGLE);
         gp_set(o, "xlabel", "candidate");
-        gp_set(o, "title", "Annual cost saved");
+        gp_set(o, "title", "Annual cost saved (below 0: costs more)");
         bar_panel(o, 3, &ur);
-        gp_set(o, "title", "GPUs saved");
+        gp_set(o, "title", "GPUs saved (below 0: needs more)");
         gp_set(o, "ylabel", "GPUs saved (GPUs)");
         fprintf(o, "set ytics %g\n", fmax(1, nice_step(gr.hi - gr.lo, PLOT_BAR_TICKS))); /* whole GPUs */
         bar_panel(o, 2, &gr);
@@ -1184,17 +1516,26 @@ static int write_pareto(const plot_ctx *c, long long id, FILE *o, kt_err *err)
         max_usd = fmax(max_usd, pts[i].y);
     double usd_div = usd_ylabel(o, "annual cost", max_usd);
     char label[160];
-    fputs("$pts << EOD\n", o);
     for (size_t i = 0; i < n; i++) {
         pts[i].y /= usd_div;
-        fprintf(o, "%.9g %.9g ", pts[i].x, pts[i].y);
-        gp_datum(o, cand_label(&p, &p.cand[idx[i]], label, sizeof label));
-        fputc('\n', o);
         lo = fmin(lo, pts[i].x);
         hi = fmax(hi, pts[i].x);
         if (on[i])
             front[nf++] = pts[i];
     }
+    /* The SLO line is always on the axis, and decides the log scale with the points. */
+    double slo = p.has_slo_ttft ? p.slo_ttft_p99_ms : 0, top = fmax(hi, slo);
+    int logx = lo > 0 && top / lo >= PLOT_LOG_SPAN;
+    double *label_y = calloc(n ? n : 1, sizeof *label_y);
+    if (label_y)
+        label_rows_spanned(pts, n, logx, label_y);
+    fputs("$pts << EOD\n", o);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(o, "%.9g %.9g ", pts[i].x, pts[i].y);
+        gp_datum(o, cand_label(&p, &p.cand[idx[i]], label, sizeof label));
+        fprintf(o, " %.9g\n", label_y ? label_y[i] : pts[i].y);
+    }
+    free(label_y);
     fputs("EOD\n", o);
     qsort(front, nf, sizeof *front, cmp_x);
     gp_xy_block(o, "front", 0, front, nf);
@@ -1203,16 +1544,18 @@ static int write_pareto(const plot_ctx *c, long long id, FILE *o, kt_err *err)
              p.name, p.target_rps);
     gp_multiplot(o, 1, 1, title); /* a title above the key */
     gp_set(o, "xlabel", "p99 TTFT at the operating point (ms)");
-    gp_x_scale(o, lo, hi);
+    gp_x_scale(o, lo, top);
     fputs("set offsets graph 0.05, graph 0.25, graph 0.1, graph 0.1\nset key above\n", o);
+    if (slo > hi)
+        fprintf(o, "set xrange [*:%.9g]\n", logx ? slo * PLOT_SLO_ROOM : slo + (slo - lo) * (PLOT_SLO_ROOM - 1));
     if (p.has_slo_ttft) {
-        char slo[64];
-        snprintf(slo, sizeof slo, "SLO %g ms", p.slo_ttft_p99_ms);
-        gp_vline(o, 1, p.slo_ttft_p99_ms, slo);
+        char text[64];
+        snprintf(text, sizeof text, "SLO %g ms", slo);
+        gp_vline_at(o, 1, slo, text, slo > hi);
     }
     fprintf(o, "plot $front0 using 1:2 with linespoints lt 1 pt %d ps %g title 'Pareto front (not dominated)', \\\n"
                "  $pts using 1:2 with points lt 2 pt %d ps %g lw %g title 'candidate', \\\n"
-               "  $pts using 1:2:3 with labels left offset character %g, %g notitle\nunset multiplot\n",
+               "  $pts using 1:4:3 with labels left offset character %g, %g notitle\nunset multiplot\n",
             GP_FILLED_CIRCLE, PLOT_POINT_SIZE, GP_OPEN_CIRCLE, PLOT_POINT_SIZE, PLOT_MARK_LINE_WIDTH,
             2 * PLOT_LABEL_GAP_CH, PLOT_LABEL_RISE_CH);
     int rc = pts && front && idx && on ? 0 : -1;
@@ -1226,6 +1569,175 @@ static int write_pareto(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     return rc;
 }
 
+/* ---------- time series: queue, batch, hit rate ---------- */
+
+#define TS_HIT_BUCKETS 100          /* the hit rate is the share of prompt tokens in this many arrival windows */
+
+/* Data block ts: time (s), requests waiting and running, summed over replicas. */
+static int ts_queue_block(const plot_ctx *c, long long run, FILE *o, kt_err *err)
+{
+    sqlite3_stmt *s = prep(c, "SELECT t_ns, sum(waiting), sum(running) FROM replica_samples WHERE run_id = ?"
+                              " GROUP BY t_ns ORDER BY t_ns", run, err);
+    if (!s)
+        return -1;
+    fputs("$ts << EOD\n", o);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        fprintf(o, "%.9g %lld %lld\n", sqlite3_column_int64(s, 0) / NS_PER_S, sqlite3_column_int64(s, 1),
+                sqlite3_column_int64(s, 2));
+    fputs("EOD\n", o);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Data block hit: the middle of each arrival window (s), then the share of
+ * the prompt tokens of the requests completed from it that HBM's prefix
+ * cache held, and that HBM and the lower tiers held together. */
+static int ts_hit_block(const plot_ctx *c, long long run, FILE *o, kt_err *err)
+{
+    double end_ns = 0;
+    if (query_num(c, "SELECT max(arrival_ns) FROM requests WHERE run_id = ?", run, &end_ns, err) < 0)
+        return -1;
+    sqlite3_stmt *s = prep(c, "SELECT arrival_ns / ?2, sum(prefix_hit_tokens),"
+                              " sum(prefix_hit_tokens + tier0_hit_tokens + tier1_hit_tokens + tier2_hit_tokens"
+                              " + tier3_hit_tokens), sum(prompt_tokens) FROM requests"
+                              " WHERE run_id = ?1 AND outcome = 'completed' GROUP BY 1 ORDER BY 1", run, err);
+    if (!s)
+        return -1;
+    long long width = (long long)ceil(end_ns / TS_HIT_BUCKETS) + 1;
+    sqlite3_bind_int64(s, 2, width);
+    fputs("$hit << EOD\n", o);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        double prompt = sqlite3_column_double(s, 3);
+        if (prompt > 0)
+            fprintf(o, "%.9g %.9g %.9g\n", (sqlite3_column_int64(s, 0) + 0.5) * (double)width / NS_PER_S,
+                    sqlite3_column_double(s, 1) / prompt, sqlite3_column_double(s, 2) / prompt);
+    }
+    fputs("EOD\n", o);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Queue length, running batch and prefix hit rate of a run over time: three panels on one time axis. */
+static int write_timeseries(const plot_ctx *c, long long run, FILE *o, kt_err *err)
+{
+    if (ts_queue_block(c, run, o, err) < 0 || ts_hit_block(c, run, o, err) < 0)
+        return -1;
+    char label[256], title[512];
+    snprintf(title, sizeof title, "Over time, %s (summed over replicas)", run_label(c, run, label, sizeof label));
+    gp_grid g = gp_grid_start(o, title, 3, 1, 2);
+    gp_grid_key(o, &g);
+    fputs("plot -1 with lines lt 1 title 'HBM prefix cache', -1 with lines lt 2 title 'HBM and lower tiers'\n", o);
+    gp_grid_key_end(o);
+    const char *const ylabels[] = { "requests waiting", "requests running", "prompt tokens found" };
+    for (int k = 0; k < 3; k++) {
+        gp_grid_panel(o, &g, k);
+        gp_set(o, "ylabel", "%s", ylabels[k]);
+        gp_set(o, "xlabel", "%s", k == 2 ? "simulated time (s)" : "");
+        gp_set(o, "format x", "%s", k == 2 ? "%g" : "");
+        fputs(k == 2 ? "set yrange [0:1.05]\n" : "set yrange [0:1<*]\n", o);
+        if (k < 2)
+            fprintf(o, "plot $ts using 1:%d with steps lt %d notitle\n", k + 2, k + 3);
+        else
+            fputs("plot $hit using 1:2 with linespoints lt 1 pt 7 ps 0.6 notitle, $hit using 1:3 with linespoints lt 2"
+                  " pt 7 ps 0.6 notitle\n", o);
+    }
+    fputs("unset multiplot\n", o);
+    return 0;
+}
+
+/* ---------- the planner's probes ---------- */
+
+/* Data blocks probeI (rate, TTFT p99, ITL p99, 1 when it met the SLOs) and
+ * chosenI (the highest rate that met them: the planner's answer) of candidate i. */
+static int probe_blocks(const plot_ctx *c, long long plan, int i, int candidate, FILE *o, kt_err *err)
+{
+    sqlite3_stmt *s = prep(c, "SELECT rate_rps, ttft_p99_ms, itl_p99_ms, meets_slo FROM plan_probes"
+                              " WHERE plan_id = ?1 AND candidate = ?2 ORDER BY rate_rps", plan, err);
+    if (!s)
+        return -1;
+    sqlite3_bind_int(s, 2, candidate);
+    double best[3] = { NAN, NAN, NAN };
+    fprintf(o, "$probe%d << EOD\n", i);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        double v[3] = { sqlite3_column_double(s, 0), sqlite3_column_double(s, 1), sqlite3_column_double(s, 2) };
+        int meets = sqlite3_column_int(s, 3);
+        fprintf(o, "%.9g %.9g %.9g %d\n", v[0], v[1], v[2], meets);
+        if (meets && !(v[0] <= best[0]))
+            memcpy(best, v, sizeof best);
+    }
+    fprintf(o, "EOD\n$chosen%d << EOD\n%.9g %.9g %.9g\nEOD\n", i, best[0], best[1], best[2]);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* One probes panel: column col (2 TTFT, 3 ITL) of every candidate's probes
+ * against the load (filled where the SLOs were met), its chosen point
+ * circled, the SLO as a dashed line. */
+static void probe_panel(FILE *o, const plot_plan *p, int col, double slo_ms)
+{
+    fputs("unset arrow\n", o);
+    if (slo_ms > 0)
+        fprintf(o, "set arrow 1 from graph 0, first %.9g to graph 1, first %.9g nohead dashtype %d lw %g"
+                   " lc rgb 'black' front\n",
+                slo_ms, slo_ms, PLOT_DASHED, PLOT_MARK_LINE_WIDTH);
+    fputs("plot ", o);
+    for (size_t i = 0; i < p->n_cand; i++)
+        fprintf(o, "%s$probe%zu using 1:%d with lines lt %zu dashtype %zu notitle, "
+                   "$probe%zu using 1:($4 > 0 ? $%d : 1/0) with points lt %zu pt %d ps %g notitle, "
+                   "$probe%zu using 1:($4 > 0 ? 1/0 : $%d) with points lt %zu pt %d ps %g notitle, "
+                   "$chosen%zu using 1:%d with points lt %zu pt %d ps %g lw %g notitle",
+                i ? ", \\\n  " : "", i, col, i + 1, i % PLOT_DASH_PATTERNS + 1, i, col, i + 1, GP_FILLED_CIRCLE,
+                PLOT_POINT_SIZE, i, col, i + 1, GP_OPEN_CIRCLE, PLOT_POINT_SIZE, i, col, i + 1,
+                GP_OPEN_CIRCLE, 2.5 * PLOT_POINT_SIZE, PLOT_MARK_LINE_WIDTH);
+    fputc('\n', o);
+}
+
+/* The planner's search: each candidate's probes, p99 TTFT and ITL against
+ * the load on one unit, the SLOs, and the chosen highest load within them. */
+static int write_probes(const plot_ctx *c, long long id, FILE *o, kt_err *err)
+{
+    plot_plan p;
+    double slo_itl = 0;
+    if (plot_plan_load(c, id, &p, err) < 0)
+        return -1;
+    int rc = query_num(c, "SELECT coalesce(slo_itl_p99_ms, 0) FROM plans WHERE id = ?", id, &slo_itl, err);
+    for (size_t i = 0; i < p.n_cand && rc == 0; i++)
+        rc = probe_blocks(c, id, (int)i, p.cand[i].candidate, o, err);
+    if (rc < 0) {
+        plot_plan_free(&p);
+        return -1;
+    }
+    char title[256];
+    snprintf(title, sizeof title, "The planner's probes, plan %lld (%s): p99 against load on one unit", p.id, p.name);
+    gp_grid g = gp_grid_start(o, title, 1, 2, (int)p.n_cand + 2);
+    gp_grid_key(o, &g);
+    fputs("plot ", o);
+    for (size_t i = 0; i < p.n_cand; i++) {
+        char label[160];
+        fprintf(o, "-1 with linespoints lt %zu dashtype %zu pt %d ps %g", i + 1, i % PLOT_DASH_PATTERNS + 1,
+                GP_FILLED_CIRCLE, PLOT_POINT_SIZE);
+        gp_title(o, cand_label(&p, &p.cand[i], label, sizeof label));
+        fputs(", ", o);
+    }
+    fprintf(o, "-1 with points lc rgb 'black' pt %d ps %g title 'open: missed the SLOs', "
+               "-1 with points lc rgb 'black' pt %d ps %g lw %g title 'ringed: chosen'\n",
+            GP_OPEN_CIRCLE, PLOT_POINT_SIZE, GP_OPEN_CIRCLE, 2.5 * PLOT_POINT_SIZE, PLOT_MARK_LINE_WIDTH);
+    gp_grid_key_end(o);
+    fputs("set logscale y 10\nset xrange [0:*]\n", o);
+    gp_set(o, "xlabel", "arrival rate on one unit (requests/s)");
+    gp_grid_panel(o, &g, 0);
+    gp_set(o, "title", "TTFT p99%s", p.has_slo_ttft ? " (dashed: the SLO)" : "");
+    gp_set(o, "ylabel", "p99 TTFT (ms)");
+    probe_panel(o, &p, 2, p.has_slo_ttft ? p.slo_ttft_p99_ms : 0);
+    gp_grid_panel(o, &g, 1);
+    gp_set(o, "title", "ITL p99%s", slo_itl > 0 ? " (dashed: the SLO)" : "");
+    gp_set(o, "ylabel", "p99 ITL (ms)");
+    probe_panel(o, &p, 3, slo_itl);
+    fputs("unset multiplot\n", o);
+    plot_plan_free(&p);
+    return 0;
+}
+
 /* ---------- which figures the data supports ---------- */
 
 /* 1 when run `id` has data for kind (0 with the reason in err), -1 on error. */
@@ -1236,11 +1748,13 @@ static int run_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *err)
         [KIND_TIERS] = "SELECT EXISTS (SELECT 1 FROM tier_samples WHERE run_id = ?)",
         [KIND_LINKS] = ("SELECT EXISTS (SELECT 1 FROM link_samples s JOIN links l USING (run_id, replica, link)"
                         " WHERE s.run_id = ? AND l.bytes_moved > 0)"),
+        [KIND_TIMESERIES] = "SELECT EXISTS (SELECT 1 FROM replica_samples WHERE run_id = ?)",
     };
     static const char *const why[] = {
         [KIND_LATENCY] = "has no completed request",
         [KIND_TIERS] = "has no tier samples (runs stored before tier_samples existed have none)",
         [KIND_LINKS] = "moved no data over any link (only KV tiers below HBM have links)",
+        [KIND_TIMESERIES] = "has no samples (a run shorter than results.sample_interval)",
     };
     long long v = query_int(c, sql[kind], id, err);
     if (v == 0)
@@ -1269,6 +1783,8 @@ static int plan_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *err
         why = savings_missing(&p, sv, &n);
     else if (kind == KIND_PARETO && pareto_points(&p, pts, idx) == 0)
         why = "has no feasible candidate with a cost and a p99 TTFT";
+    else if (kind == KIND_PROBES && query_int(c, "SELECT count(*) FROM plan_probes WHERE plan_id = ?", id, err) <= 0)
+        why = "has no probes";
     if (why)
         KT_ERROR(err, c->db_path, 0, 0, "%s: plan %lld %s", kind_names[kind], id, why);
     free(pts);
@@ -1287,6 +1803,7 @@ static const struct {
     [KIND_LATENCY] = { SUBJECT_RUNS, write_latency }, [KIND_TIERS] = { SUBJECT_RUN, write_tiers },
     [KIND_LINKS] = { SUBJECT_RUN, write_links },      [KIND_COST] = { SUBJECT_PLAN, write_cost },
     [KIND_SAVINGS] = { SUBJECT_PLAN, write_savings }, [KIND_PARETO] = { SUBJECT_PLAN, write_pareto },
+    [KIND_TIMESERIES] = { SUBJECT_RUN, write_timeseries }, [KIND_PROBES] = { SUBJECT_PLAN, write_probes },
 };
 
 /* One figure to draw: a kind and its run or plan (0: the runs together). */
@@ -1459,7 +1976,7 @@ static int select_plan(plot_ctx *c, const plot_args *a, kt_err *err)
  * kinds asked for, else from what was named (nothing named: both). */
 static int select_data(plot_ctx *c, const plot_args *a, kt_err *err)
 {
-    unsigned run_kinds = 1u << KIND_LATENCY | 1u << KIND_TIERS | 1u << KIND_LINKS;
+    unsigned run_kinds = 1u << KIND_LATENCY | 1u << KIND_TIERS | 1u << KIND_LINKS | 1u << KIND_TIMESERIES;
     int named_runs = a->n_runs > 0 || a->sweep > 0;
     int want_runs = a->kinds ? (a->kinds & run_kinds) != 0 : named_runs || !a->plan;
     int want_plan = a->kinds ? (a->kinds & ~run_kinds) != 0 : a->plan || !named_runs;
@@ -1483,14 +2000,19 @@ static void usage(FILE *out)
             "file written.\n"
             "\n"
             "kinds:\n"
-            "  latency   TTFT and inter-token latency CDFs, one curve per run (ITL needs\n"
+            "  latency   TTFT and inter-token latency CDFs and their tails (CCDFs, log\n"
+            "            scale), one curve per run, the SLOs marked (ITL needs\n"
             "            results.itl_gaps: true; without it the per-request TPOT is drawn)\n"
-            "  tiers     KV tier occupancy over time: HBM and each lower tier, summed over\n"
-            "            replicas, as a fraction of capacity (one figure per run)\n"
-            "  links     link utilization over time per link, mean over replicas (per run)\n"
+            "  tiers     KV tier occupancy over time: HBM (in use, cached) and each lower\n"
+            "            tier, summed over replicas (one figure per run)\n"
+            "  links     link utilization over time per link, mean over replicas, on one\n"
+            "            scale with a 100%% line (per run)\n"
+            "  timeseries  requests waiting and running, prompt tokens found in KV (per run)\n"
             "  cost      annual cost and GPUs against load, one line per plan candidate\n"
             "  savings   GPUs and $/year each feasible candidate saves against the baseline\n"
             "  pareto    $/year against p99 TTFT of the plan's candidates, with the front\n"
+            "  probes    the planner's probes: p99 TTFT and ITL against load, the SLOs,\n"
+            "            the chosen point\n"
             "Without KIND: every kind the selected runs and plan have data for.\n"
             "\n"
             "options:\n"

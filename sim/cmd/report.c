@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "config.h"
+
 /* 1234567 -> "1,234,567" into buf. */
 static const char *grouped(long long v, char *buf, size_t n)
 {
@@ -284,31 +286,140 @@ void report_print(FILE *out, const scenario *sc, const metrics_summary *s, const
                 grouped(st->wall_s > 0 ? (long long)(s->requests / st->wall_s) : 0, b, sizeof b));
 }
 
-void report_print_json(FILE *out, const scenario *sc, const metrics_summary *s, const sim_stats *st,
-                       long long run_id)
+/* 1 when figure name means nothing for sc's run (a tier it lacks, a trace
+ * figure of a synthetic workload, KV handoffs without disaggregation or
+ * shedding): written as null rather than a 0 that reads as measured. */
+static int not_applicable(const scenario *sc, const char *name)
 {
+    int tier;
+    if (sscanf(name, "tier%d_hit_ratio", &tier) == 1)
+        return tier >= sc->tiers.n;
+    if (!strcmp(name, "trace_block_reuse"))
+        return !sc->trace.on;
+    if (!strncmp(name, "kv_transfer_", 12) || !strcmp(name, "kv_handoffs"))
+        return !sc->prefill_replicas && !(sc->shed_imbalance > 0);
+    if (!strcmp(name, "ttft_fetch_mean") || !strcmp(name, "gpu_stall"))
+        return !sc->tiers.n;
+    return 0;
+}
+
+/* Units whose figures are whole numbers. */
+static int counted(const char *unit)
+{
+    static const char *const units[] = { "count", "requests", "tokens", "blocks", "GPUs", "bytes" };
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (!strcmp(unit, units[i]))
+            return 1;
+    return 0;
+}
+
+json_t *report_value_json(double value, const char *unit)
+{
+    if (!isfinite(value))
+        return json_null();
+    if (!strcmp(unit, "boolean"))
+        return json_boolean(value != 0);
+    if (counted(unit) && value == floor(value) && fabs(value) < 9e15)
+        return json_integer((json_int_t)value);
+    return json_real(value);
+}
+
+/* A summary figure as JSON: null when it does not apply to sc's run, else report_value_json. */
+static json_t *figure_json(const scenario *sc, const metrics_field *f)
+{
+    return not_applicable(sc, f->name) ? json_null() : report_value_json(f->value, f->unit);
+}
+
+/* The lower tiers, in the order they are searched, with the share of prompt tokens each served. */
+static json_t *tiers_json(const scenario *sc, const metrics_field *f, size_t n)
+{
+    json_t *a = json_array();
+    for (int t = 0; t < sc->tiers.n; t++) {
+        const tier_cfg *c = &sc->tiers.tier[t];
+        char key[48];
+        snprintf(key, sizeof key, "tier%d_hit_ratio", t);
+        json_t *o = json_object(), *ratio = json_null();
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(f[i].name, key))
+                ratio = json_real(f[i].value);
+        json_object_set_new(o, "level", json_integer(t));
+        json_object_set_new(o, "name", json_string(c->name));
+        json_object_set_new(o, "kind", json_string(tier_kind_names[c->kind]));
+        json_object_set_new(o, "capacity_bytes", json_real(c->capacity_bytes));
+        json_object_set_new(o, "fleet_shared", json_boolean(c->fleet_shared));
+        json_object_set_new(o, "hit_ratio", ratio);
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* Each replica's totals and utilizations (metrics_replica_util's definitions). */
+static json_t *replicas_json(const runner_result *res)
+{
+    if (!res->replicas)
+        return json_null();
+    json_t *a = json_array();
+    for (int i = 0; i < res->n_replicas; i++) {
+        const metrics_replica *r = &res->replicas[i];
+        double busy, eff, mbu;
+        metrics_replica_util(r, res->summary.duration_ns, &busy, &eff, &mbu);
+        json_t *o = json_object();
+        json_object_set_new(o, "replica", json_integer(i));
+        json_object_set_new(o, "gpus", json_integer(r->gpus));
+        json_object_set_new(o, "iterations", json_integer(r->iterations));
+        json_object_set_new(o, "busy_ns", json_integer(r->busy_ns));
+        json_object_set_new(o, "stall_ns", json_integer(r->stall_ns));
+        json_object_set_new(o, "busy_util", json_real(busy));
+        json_object_set_new(o, "effective_util", json_real(eff));
+        json_object_set_new(o, "mbu", json_real(mbu));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* The trace replayed, or null for a synthetic workload. */
+static json_t *trace_json(const scenario *sc)
+{
+    if (!sc->trace.on)
+        return json_null();
+    json_t *o = json_object(), *first = json_array();
+    for (int64_t i = 0; i < sc->trace.bad_lines && i < (int64_t)(sizeof sc->trace.first_bad / sizeof *sc->trace.first_bad);
+         i++)
+        json_array_append_new(first, json_integer(sc->trace.first_bad[i]));
+    json_object_set_new(o, "format", json_string(trace_format_names[sc->trace.format]));
+    json_object_set_new(o, "path", json_string(sc->trace.path));
+    json_object_set_new(o, "requests", json_integer(sc->trace.requests));
+    json_object_set_new(o, "skipped_lines", json_integer(sc->trace.bad_lines));
+    json_object_set_new(o, "first_skipped_lines", first);
+    return o;
+}
+
+void report_print_json(FILE *out, const scenario *sc, const runner_result *res)
+{
+    const metrics_summary *s = &res->summary;
     json_t *o = json_object(), *sum = json_object();
+    json_object_set_new(o, "schema_version", json_integer(REPORT_JSON_SCHEMA_VERSION));
+    json_object_set_new(o, "program_version", json_string(PACKAGE_VERSION));
     json_object_set_new(o, "scenario", json_string(sc->name));
     json_object_set_new(o, "model", json_string(sc->model->name));
     json_object_set_new(o, "hardware", json_string(sc->hw->name));
     json_object_set_new(o, "seed", json_integer((json_int_t)sc->seed));
-    if (run_id > 0)
-        json_object_set_new(o, "run_id", json_integer(run_id));
+    json_object_set_new(o, "run_id", res->run_id > 0 ? json_integer(res->run_id) : json_null());
     metrics_field f[METRICS_MAX_FIELDS];
     size_t n = metrics_summary_fields(s, f);
     for (size_t i = 0; i < n; i++)
-        json_object_set_new(sum, f[i].name, json_real(f[i].value));
+        json_object_set_new(sum, f[i].name, figure_json(sc, &f[i]));
     json_t *units = json_object();
     for (size_t i = 0; i < n; i++)
         json_object_set_new(units, f[i].name, json_string(f[i].unit));
     json_object_set_new(o, "summary", sum);
     json_object_set_new(o, "units", units);
-    if (s->rejected)
-        json_object_set_new(o, "rejections", rejections_json(s));
-    if (st) {
-        json_object_set_new(o, "events", json_integer((json_int_t)st->events));
-        json_object_set_new(o, "wall_s", json_real(st->wall_s));
-    }
+    json_object_set_new(o, "rejections", rejections_json(s));   /* [] when none was rejected */
+    json_object_set_new(o, "tiers", tiers_json(sc, f, n));
+    json_object_set_new(o, "replicas", replicas_json(res));
+    json_object_set_new(o, "trace", trace_json(sc));
+    json_object_set_new(o, "events", json_integer((json_int_t)res->stats.events));
+    json_object_set_new(o, "wall_s", json_real(res->stats.wall_s));
     json_dumpf(o, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', out);
     json_decref(o);

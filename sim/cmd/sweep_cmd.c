@@ -10,11 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <jansson.h>
 
 #include "cli.h"
+#include "config.h"
 #include "grow.h"
 #include "metrics.h"
 #include "progress.h"
+#include "report.h"
 #include "sim.h"
 #include "sweep_mpi.h"
 #include "workers.h"
@@ -26,6 +29,8 @@ static const char *const default_metrics[] = { "ttft_p99", "itl_p99", "throughpu
 #define SHARD_SUFFIX ".rank"
 /* Table figures carry about this many significant digits, and at most
  * TABLE_MAX_DECIMALS decimals. */
+/* The layout of --json's object. */
+#define SWEEP_JSON_SCHEMA_VERSION 1
 #define TABLE_DIGITS 4
 #define TABLE_MAX_DECIMALS 3
 
@@ -55,6 +60,7 @@ static void usage(FILE *out)
             "  --max-wall D      give up after the duration D of wall-clock time (90s, 2h): the\n"
             "                    running points are abandoned, whole points stay; exit 1\n"
             "  --quiet           no progress on standard error\n"
+            "  --json            print the points' table as JSON (axis values, run ids, metrics)\n"
             "  -h, --help        this text\n"
             "\n"
             "exit status: 0 every point stored, 1 a point failed or --max-wall ran out, 2 bad sweep\n"
@@ -65,7 +71,7 @@ typedef struct sweep_args {
     const char *file, *db;
     char **sets;
     const char **metrics;
-    int n_sets, n_metrics, jobs, list, mpi, check, quiet;
+    int n_sets, n_metrics, jobs, list, mpi, check, quiet, json;
     const volatile sig_atomic_t *stop; /* nonzero (the signal) once SIGINT or SIGTERM came */
     int64_t wall_deadline_ns;   /* 0, or when --max-wall runs out (cli_wall_now_ns) */
 } sweep_args;
@@ -102,7 +108,7 @@ static int parse(int argc, char **argv, sweep_args *a)
         { "set", required_argument, NULL, 's' }, { "metric", required_argument, NULL, 'M' },
         { "check", no_argument, NULL, 'c' },     { "quiet", no_argument, NULL, 'q' },
         { "max-wall", required_argument, NULL, 'W' }, { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        { "json", no_argument, NULL, 'J' },      { NULL, 0, NULL, 0 },
     };
     *a = (sweep_args){ .db = "kvtier.db", .jobs = 1 };
     a->sets = calloc((size_t)argc + 1, sizeof *a->sets);
@@ -137,6 +143,7 @@ static int parse(int argc, char **argv, sweep_args *a)
             break;
         case 'c': a->check = 1; break;
         case 'q': a->quiet = 1; break;
+        case 'J': a->json = 1; break;
         case 'W':
             if (cli_parse_max_wall("sweep", optarg, &a->wall_deadline_ns) < 0)
                 return -1;
@@ -275,6 +282,43 @@ static void print_rows(const table *t)
     }
 }
 
+/* The table as one JSON object (--json): schema and program versions, the
+ * sweep, its axes and metrics with units, then per point its index, run id
+ * (null when not stored), axis values and metric values (null when absent). */
+static void print_json(const table *t, int64_t sweep_id, const char *path)
+{
+    const sweep *sw = t->sw;
+    json_t *o = json_object(), *axes = json_array(), *mets = json_object(), *points = json_array();
+    for (int k = 0; k < sw->n_axes; k++)
+        json_array_append_new(axes, json_string(sw->axes[k].key));
+    for (int m = 0; m < t->a->n_metrics; m++)
+        json_object_set_new(mets, t->a->metrics[m], json_string(metric_unit(t->a->metrics[m])));
+    for (int64_t p = 0; p < sw->n_points; p++) {
+        json_t *pt = json_object(), *params = json_object(), *vals = json_object();
+        for (int k = 0; k < sw->n_axes; k++)
+            json_object_set_new(params, sw->axes[k].key, json_string(sweep_point_value(sw, p, k)));
+        for (int m = 0; m < t->a->n_metrics; m++)
+            json_object_set_new(vals, t->a->metrics[m],
+                                report_value_json(t->values[p * t->a->n_metrics + m], metric_unit(t->a->metrics[m])));
+        json_object_set_new(pt, "point", json_integer(p));
+        json_object_set_new(pt, "run_id", t->runs[p] ? json_integer(t->runs[p]) : json_null());
+        json_object_set_new(pt, "params", params);
+        json_object_set_new(pt, "metrics", vals);
+        json_array_append_new(points, pt);
+    }
+    json_object_set_new(o, "schema_version", json_integer(SWEEP_JSON_SCHEMA_VERSION));
+    json_object_set_new(o, "program_version", json_string(PACKAGE_VERSION));
+    json_object_set_new(o, "sweep", json_string(sw->name));
+    json_object_set_new(o, "sweep_id", json_integer(sweep_id));
+    json_object_set_new(o, "database", json_string(path));
+    json_object_set_new(o, "axes", axes);
+    json_object_set_new(o, "units", mets);
+    json_object_set_new(o, "points", points);
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    putchar('\n');
+    json_decref(o);
+}
+
 /* Prints every point of sw with its run and metrics, from the database at path. */
 static int print_table(const sweep_args *a, const sweep *sw, const char *path)
 {
@@ -286,7 +330,9 @@ static int print_table(const sweep_args *a, const sweep *sw, const char *path)
     int rc = id > 0 ? store_sweep_results(db, id, sw->n_points, a->metrics, a->n_metrics, t.runs, t.values, &err)
                     : -1;
     store_close(db);
-    if (rc == 0) {
+    if (rc == 0 && a->json) {
+        print_json(&t, id, path);
+    } else if (rc == 0) {
         printf("sweep '%s': %lld points in %s\n", sw->name, (long long)sw->n_points, path);
         print_rows(&t);
     } else if (t.runs && t.values) {

@@ -22,6 +22,8 @@ typedef struct flow {
     int path_len;
     double remaining, rate, cap, op_bytes;
     int64_t last_ns, ops_left, setup_ns;
+    int64_t start_ns;           /* when the transfer was asked for (its first setup began) */
+    double bytes;               /* the whole transfer's */
     int sync, frozen;
     engine_handle ev;
     fabric_done_fn done;
@@ -38,6 +40,8 @@ struct fabric {
     int n_active;
     double *scratch_cap;        /* per link, for planning */
     int *scratch_n;
+    timeline *tl;               /* not owned; NULL: no timeline */
+    int tl_pid;
 };
 
 static void on_setup_done(engine *eng, void *ctx, uint64_t arg);
@@ -268,6 +272,8 @@ static void on_flow_done(engine *eng, void *ctx, uint64_t arg)
         begin_op(f, (int)arg);
     } else {
         w->used = 0;
+        for (int k = 0; f->tl && k < w->path_len; k++)
+            timeline_transfer(f->tl, f->tl_pid, f->links[w->path[k]].name, w->start_ns, engine_now(eng), w->bytes);
         w->done(w->ud, w->tag, engine_now(eng));
     }
     replan(f);
@@ -296,11 +302,19 @@ int fabric_transfer(fabric *f, const int *path, int path_len, int64_t n_ops, dou
     w->cap = rate_cap_Bps;
     w->ops_left = w->sync ? n_ops - 1 : 0;
     w->remaining = w->sync ? op_bytes : op_bytes * (double)n_ops;
+    w->bytes = op_bytes * (double)n_ops;
+    w->start_ns = engine_now(f->eng);
     w->done = done;
     w->ud = ud;
     w->tag = tag;
     begin_op(f, i);
     return 0;
+}
+
+void fabric_set_timeline(fabric *f, timeline *tl, int pid)
+{
+    f->tl = tl;
+    f->tl_pid = pid;
 }
 
 int fabric_check(const fabric *f, kt_err *err)

@@ -6,6 +6,7 @@
 
 #include "engine.h"
 #include "err.h"
+#include "timeline.h"
 
 #define FABRIC_MAX_PATH 6
 
@@ -48,6 +49,10 @@ extern const char *const fabric_io_names[];
 int fabric_transfer(fabric *f, const int *path, int path_len, int64_t n_ops, double op_bytes,
                     int64_t setup_ns, fabric_io io, double rate_cap_Bps, fabric_done_fn done, void *ud,
                     uint64_t tag);
+
+/* Writes every transfer that ends from now on to tl (not owned; NULL: none)
+ * as slices of process pid, one per link it crossed. */
+void fabric_set_timeline(fabric *f, timeline *tl, int pid);
 
 /* Flows currently moving bytes (past their setup). */
 int fabric_active_flows(const fabric *f);

@@ -100,7 +100,8 @@ typedef struct metrics_tier {
     char name[32], kind[16];
     uint32_t capacity_blocks;
     double block_bytes;
-    int64_t hit_blocks, fetched_blocks, stored_blocks, evicted_blocks;
+    int64_t found_blocks;       /* blocks lookups found here (then fetched, attended in place, or recomputed) */
+    int64_t fetched_blocks, stored_blocks, evicted_blocks;
 } metrics_tier;
 
 /* A link's totals, and its utilization samples. */
@@ -116,11 +117,12 @@ typedef struct metrics_link_sample {
     double utilization;             /* bytes moved in the interval / (bandwidth × interval) */
 } metrics_link_sample;
 
-/* Blocks one KV tier holds at a sample time. Level 0 is HBM (blocks in use
- * or kept as prefix cache), level L >= 1 the lower tier L-1 (the tiers
- * table's level). A fleet-shared tier is one pool: it is sampled once, with
+/* Blocks one KV tier holds at a sample time. Levels are the tiers table's
+ * (lower tier 0 is the first below HBM); HBM is METRICS_HBM_LEVEL (blocks
+ * in use or kept as prefix cache). A fleet-shared tier is one pool: it is sampled once, with
  * replica METRICS_SHARED_REPLICA. */
 #define METRICS_SHARED_REPLICA (-1)
+#define METRICS_HBM_LEVEL (-1)
 typedef struct metrics_tier_sample {
     int64_t t_ns;
     int replica, level;

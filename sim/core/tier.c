@@ -694,7 +694,7 @@ int64_t tier_set_lookup(tier_set *ts, const uint64_t *hashes, int64_t n, int64_t
         if (found < 0)
             break;
         cache_touch(ts->tiers[found].store, hashes[i]);
-        ts->tiers[found].st.hit_blocks++;
+        ts->tiers[found].st.found_blocks++;
         counts[found]++;
     }
     if (dropped) {

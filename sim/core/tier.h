@@ -87,7 +87,7 @@ int tiers_from_conf(conf_node *root, double c2c_default_Bps, tiers_cfg *c, kt_er
 
 /* Statistics of one tier. */
 typedef struct tier_stats {
-    int64_t hit_blocks, fetched_blocks, stored_blocks, evicted_blocks;
+    int64_t found_blocks, fetched_blocks, stored_blocks, evicted_blocks;
 } tier_stats;
 
 /* Entries of a tier cache whose links changed since

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_roots.h>
 
@@ -14,7 +15,9 @@
 #include "progress.h"
 #include "scenario.h"
 #include "sim.h"
+#include "plan_json.h"
 #include "plan_store.h"
+#include "config.h"
 
 /* Search defaults: a bracket of session arrivals per second (or trace
  * rate_scale) wide enough for one replica of any shipped model, and a
@@ -374,9 +377,31 @@ typedef struct search {
     double span_s;              /* a session's span, unloaded: first arrival to last finish */
     plan_result *r;
     progress *notes;            /* each probe's result */
+    int ci;                     /* the candidate's index in p->cand */
+    int show_status;            /* a status line before each probe (opts->progress) */
     kt_err *err;
     int failed;
 } search;
+
+/* Runs a candidate's search may make, at most: the sizing run, max_probes
+ * probes and one confirmation (back-offs aside); the plan's ETA counts
+ * every candidate at this budget, the running one at the runs it made. */
+static int search_budget(const plan_cfg *p) { return p->max_probes + 2; }
+
+/* The status line before a run of s's search ("candidate 2/4 'dram',
+ * probe 3/14, 1 min 05 s elapsed, ETA 4 min 10 s"); runs_done of this
+ * candidate's budget are behind it. */
+static void search_status(const search *s, const char *what, int runs_done)
+{
+    if (!s->show_status)
+        return;
+    const plan_cfg *p = s->p;
+    double f = (double)(s->ci * search_budget(p) + runs_done) / (double)(p->n_cand * search_budget(p));
+    char el[32], eta[48];
+    progress_status(s->notes, "candidate %d/%d '%s', %s, %s elapsed, %s", s->ci + 1, p->n_cand, s->c->name, what,
+                    progress_duration(progress_elapsed_s(s->notes), el, sizeof el),
+                    progress_eta(s->notes, f, eta, sizeof eta));
+}
 
 static double slo_ratio(const plan_cfg *p, const plan_probe *pr)
 {
@@ -407,6 +432,7 @@ static int64_t probe_sessions(const search *s, double knob)
 static int search_calibrate(search *s)
 {
     metrics *m;
+    search_status(s, "sizing run", 0);
     scenario *sc = probe_sim(s->c, s->extra, s->n_extra, s->opts, s->p->knob_lo, 0, &m, s->err);
     if (!sc)
         return -1;
@@ -429,6 +455,9 @@ static const plan_probe *probe_at(search *s, double knob)
     if (s->failed || r->n_probes == PLAN_MAX_PROBES)
         return NULL;
     plan_probe *pr = &r->probes[r->n_probes];
+    char what[48];
+    snprintf(what, sizeof what, "probe %d/%d", r->n_probes + 1, s->p->max_probes);
+    search_status(s, what, 1 + r->n_probes);
     if (probe_run(s->p, s->c, s->extra, s->n_extra, s->opts, knob, probe_sessions(s, knob), s->reqs_per_session,
                   pr, s->err) < 0) {
         s->failed = 1;
@@ -547,8 +576,11 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
         return -1;
     cost_figures(sc, r);
     scenario_free(sc);
-    search s = { .p = p, .c = c, .extra = extra, .n_extra = n_extra, .opts = opts, .r = r, .notes = notes,
-                 .err = err };
+    /* The probes run without the simulator's own progress line: the plan's is shown instead. */
+    sim_opts probe_opts = *opts;
+    probe_opts.progress = 0;
+    search s = { .p = p, .c = c, .extra = extra, .n_extra = n_extra, .opts = &probe_opts, .r = r, .notes = notes,
+                 .ci = ci, .show_status = opts->progress, .err = err };
     if (search_calibrate(&s) < 0)
         return -1;
     double knob = search_max_knob(&s);
@@ -569,7 +601,8 @@ static int plan_candidate_run(const plan_cfg *p, int ci, char **extra, int n_ext
     for (int tries = 0;; tries++) {
         double op_knob = knob * (p->target_rps / (double)r->units) / r->max_rps_per_unit;
         int64_t sessions = (int64_t)ceil(p->confirm_factor * (double)probe_sessions(&s, op_knob));
-        if (probe_run(p, c, extra, n_extra, opts, op_knob, sessions, s.reqs_per_session, &r->op, err) < 0)
+        search_status(&s, "confirming the operating point", search_budget(p) - 1);
+        if (probe_run(p, c, extra, n_extra, &probe_opts, op_knob, sessions, s.reqs_per_session, &r->op, err) < 0)
             return -1;
         progress_note(notes, "%s operating point: %lld units, knob %.4g, %lld sessions -> TTFT p99 %.3f s, ITL p99"
                              " %.2f ms, backlog %s: %s",
@@ -727,7 +760,10 @@ static void usage_plan(FILE *out)
             "  --no-db           do not write results\n"
             "  --max-wall D      give up after the duration D of wall-clock time (90s, 2h): exit 1,\n"
             "                    nothing written\n"
+            "  --json            print the result as JSON instead of the table\n"
             "  --quiet           no progress lines on stderr\n"
+            "  --progress        also a status line before each probe: candidate k of N, probe j,\n"
+            "                    elapsed, ETA (the default when stderr is a terminal)\n"
             "  -h, --help        this text\n"
             "\n"
             "exit status: 0 done, 1 a probe failed to run or --max-wall ran out, 2 bad plan or options,\n"
@@ -759,13 +795,14 @@ int plan_main(int argc, char **argv)
         { "set", required_argument, NULL, 's' }, { "db", required_argument, NULL, 'd' },
         { "no-db", no_argument, NULL, 'n' },     { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },      { "max-wall", required_argument, NULL, 'W' },
+        { "progress", no_argument, NULL, 'p' },  { "json", no_argument, NULL, 'j' },
         { NULL, 0, NULL, 0 },
     };
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int64_t deadline_ns = 0;
     const char *db_path = "kvtier.db";
     const char *file = NULL;
-    int n_sets = 0, quiet = 0, c, files = 0;
+    int n_sets = 0, quiet = 0, json = 0, status = isatty(STDERR_FILENO), c, files = 0;
     optind = 0;
     while ((c = cli_option_next(argc, argv, "-:h", opts, "plan")) != -1) {
         if (c == 1) {
@@ -779,6 +816,10 @@ int plan_main(int argc, char **argv)
             db_path = NULL;
         else if (c == 'q')
             quiet = 1;
+        else if (c == 'p')
+            status = 1;
+        else if (c == 'j')
+            json = 1;
         else if (c == 'W' && cli_parse_max_wall("plan", optarg, &deadline_ns) == 0)
             continue;
         else {
@@ -794,7 +835,7 @@ int plan_main(int argc, char **argv)
         return PLAN_EXIT_BAD_INPUT;
     }
     /* Caught from here on: a signal while the plan loads ends it at the first probe's first event. */
-    sim_opts sim = { .stop = cli_catch_stop(), .wall_deadline_ns = deadline_ns };
+    sim_opts sim = { .stop = cli_catch_stop(), .wall_deadline_ns = deadline_ns, .progress = status && !quiet };
     kt_err err;
     plan_cfg *p = plan_load(file, sets, n_sets, &err);
     store *db = p && db_path ? store_open(db_path, &err) : NULL;
@@ -808,10 +849,13 @@ int plan_main(int argc, char **argv)
     int rc = res ? plan_run(p, sets, n_sets, &sim, res, quiet ? NULL : stderr, &err) : -1;
     long long id = 0;
     if (rc == 0) {
-        plan_report(stdout, p, res);
+        if (!json)
+            plan_report(stdout, p, res);
         id = db ? plan_store_write(db, p, res, &err) : 0;
         if (id < 0)
             rc = -1;
+        else if (json)
+            plan_report_json(stdout, p, res, id, PACKAGE_VERSION);
         else if (id > 0)
             printf("results: plan %lld in %s\n", id, db_path);
     }

@@ -96,7 +96,8 @@ void plan_free(plan_cfg *p);
 void plan_price(const plan_cfg *p, plan_result *r);
 
 /* Runs the search for every candidate (progress lines on progress if not
- * NULL), prices them and ranks them, each probe simulated under opts (its
+ * NULL; with opts->progress also a status line before each run: candidate
+ * k of N, probe j, elapsed, ETA; the probes' own simulations show none), prices them and ranks them, each probe simulated under opts (its
  * stop flag ends the plan at the running probe's next event). res has
  * p->n_cand entries. Returns 0, or -1 with err when a probe could not run
  * or was stopped. */

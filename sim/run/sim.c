@@ -530,14 +530,14 @@ static void sample_links(sim_world *w, int rep, int64_t now, int64_t interval)
 static void sample_tiers(sim_world *w, int rep, int64_t now)
 {
     const replica *r = &w->reps[rep];
-    metrics_tier_sample ts = { .t_ns = now, .replica = rep, .level = 0,
+    metrics_tier_sample ts = { .t_ns = now, .replica = rep, .level = METRICS_HBM_LEVEL,
                                .used_blocks = kv_pool_blocks(r->kv) - kv_pool_free_blocks(r->kv) +
                                               kv_pool_cached_blocks(r->kv) };
     metrics_add_tier_sample(w->met, &ts);
     for (int t = 0; r->tiers && t < r->tiers->n; t++) {
         if (w->shared_tiers[t])
             continue;
-        ts.level = t + 1;
+        ts.level = t;
         ts.used_blocks = tier_cached_blocks(r->tiers, t);
         metrics_add_tier_sample(w->met, &ts);
     }
@@ -548,7 +548,7 @@ static void sample_shared_tiers(sim_world *w, int64_t now)
 {
     for (int t = 0; t < TIER_MAX; t++)
         if (w->shared_tiers[t]) {
-            metrics_tier_sample ts = { .t_ns = now, .replica = METRICS_SHARED_REPLICA, .level = t + 1,
+            metrics_tier_sample ts = { .t_ns = now, .replica = METRICS_SHARED_REPLICA, .level = t,
                                        .used_blocks = w->shared_tiers[t]->n };
             metrics_add_tier_sample(w->met, &ts);
         }
@@ -584,13 +584,19 @@ static void on_sample(engine *eng, void *ctx, uint64_t arg)
         engine_after(eng, w->sample_ns, on_sample, w, 0);
 }
 
+/* --progress: the share of arrivals made (sessions started, or trace
+ * requests read), which the ETA extrapolates at the wall-clock rate so far. */
 static void show_progress(sim_world *w)
 {
     int64_t started = w->sc->trace.on ? w->trace_index : w->sessions_started;
     int64_t total = w->sc->trace.on ? w->sc->trace.requests : w->sc->workload.sessions;
-    progress_status(&w->prog, "%.1f s simulated, %lld/%lld %s started, %zu requests done, %.1f s wall",
-                    engine_now(w->eng) / 1e9, (long long)started, (long long)total,
-                    w->sc->trace.on ? "trace requests" : "sessions", w->met->n_reqs, wall_since(&w->wall_start));
+    double f = total > 0 ? (double)started / (double)total : 0;
+    char eta[48], el[32];
+    progress_status(&w->prog, "%.0f%%: %lld/%lld %s started, %.1f s simulated, %zu requests done, %s elapsed, %s",
+                    100 * f, (long long)started, (long long)total, w->sc->trace.on ? "trace requests" : "sessions",
+                    engine_now(w->eng) / 1e9, w->met->n_reqs,
+                    progress_duration(progress_elapsed_s(&w->prog), el, sizeof el),
+                    progress_eta(&w->prog, f, eta, sizeof eta));
 }
 
 /* Counts a check of r: 1 when its full walk is due, SIM_CHECK_FULL_EVENTS
@@ -701,6 +707,29 @@ static int network_init(sim_world *w, kt_err *err)
     return 0;
 }
 
+/* --timeline: every replica a process, its tiers' links and the fleet
+ * network's (a process of its own after the replicas) write their transfers. */
+static void timeline_attach(sim_world *w, timeline *tl)
+{
+    char name[48];
+    for (int i = 0; i < w->n_reps; i++) {
+        replica *r = &w->reps[i];
+        int pid = timeline_replica_pid(i);
+        snprintf(name, sizeof name, "replica %d", i);
+        timeline_name_process(tl, pid, name, i);
+        /* Every counter starts at 0 (the replica's tl_shown) and is written when it changes. */
+        timeline_counters(tl, pid, 0, 0, 0, 0, 0);
+        r->tl = tl;
+        if (r->tiers)
+            fabric_set_timeline(r->tiers->fab, tl, pid);
+    }
+    if (w->net) {
+        int pid = timeline_replica_pid(w->n_reps);
+        timeline_name_process(tl, pid, "fleet network", w->n_reps);
+        fabric_set_timeline(w->net, tl, pid);
+    }
+}
+
 static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt_err *err)
 {
     memset(w, 0, sizeof *w);
@@ -792,6 +821,8 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
         engine_at(w->eng, sc->faults[k].at_ns, on_fault, w, (uint64_t)k);
     if ((sc->prefill_replicas || sc->shed_imbalance > 0) && network_init(w, err) < 0)
         return -1;
+    if (opts->timeline)
+        timeline_attach(w, opts->timeline);
     engine_set_after_hook(w->eng, after_event, w);
     return 0;
 }
@@ -852,7 +883,7 @@ static void collect_tiers(sim_world *w)
         for (int t = 0; t < ts->n; t++) {
             const tier *x = &ts->tiers[t];
             metrics_tier mt = { .replica = i, .level = t, .capacity_blocks = x->capacity_blocks,
-                                .block_bytes = x->block_bytes, .hit_blocks = x->st.hit_blocks,
+                                .block_bytes = x->block_bytes, .found_blocks = x->st.found_blocks,
                                 .fetched_blocks = x->st.fetched_blocks, .stored_blocks = x->st.stored_blocks,
                                 .evicted_blocks = x->st.evicted_blocks };
             snprintf(mt.name, sizeof mt.name, "%s", x->cfg.name);

@@ -9,6 +9,7 @@
 #include "metrics.h"
 #include "replica.h"
 #include "scenario.h"
+#include "timeline.h"
 
 /* --check walks the whole event heap every this many events, and each
  * replica's pool, request lists and tier stores after every this many
@@ -34,6 +35,7 @@ typedef struct sim_opts {
     int progress;               /* print progress to stderr */
     const volatile sig_atomic_t *stop; /* NULL, or nonzero (a signal number) to end the run early */
     int64_t wall_deadline_ns;   /* 0, or the cli_wall_now_ns time at which the run gives up (--max-wall) */
+    timeline *timeline;         /* NULL, or where iterations, transfers and counters go (--timeline; not owned) */
 } sim_opts;
 
 /* 1 when opts has a wall-clock deadline and it has passed. */

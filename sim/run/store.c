@@ -57,7 +57,7 @@ static const char *const series_tables_sql =
     " kind TEXT NOT NULL,"
     " capacity_blocks INTEGER NOT NULL,"
     " block_bytes REAL NOT NULL,"
-    " hit_blocks INTEGER NOT NULL,"
+    " found_blocks INTEGER NOT NULL,"
     " fetched_blocks INTEGER NOT NULL,"
     " stored_blocks INTEGER NOT NULL,"
     " evicted_blocks INTEGER NOT NULL,"
@@ -90,6 +90,25 @@ static const char *const series_tables_sql =
     " value REAL NOT NULL,"
     " unit TEXT NOT NULL,"
     " PRIMARY KEY (run_id, metric));";
+
+/* Views for the common questions: the p99s of each run, and each lower
+ * tier's share of the prompt tokens by its name (tiers.level is the N of
+ * the summary's tierN_ metrics). Created with the tables, so an older
+ * database gains them when opened. */
+static const char *const views_sql =
+    "CREATE VIEW IF NOT EXISTS run_p99 AS"
+    " SELECT r.id AS run_id, r.scenario_name,"
+    "  (SELECT value FROM summary WHERE run_id = r.id AND metric = 'ttft_p99') AS ttft_p99_ms,"
+    "  (SELECT value FROM summary WHERE run_id = r.id AND metric = 'itl_p99') AS itl_p99_ms,"
+    "  (SELECT value FROM summary WHERE run_id = r.id AND metric = 'tpot_p99') AS tpot_p99_ms,"
+    "  (SELECT value FROM summary WHERE run_id = r.id AND metric = 'e2e_p99') AS e2e_p99_s"
+    " FROM runs r;"
+    "CREATE VIEW IF NOT EXISTS tier_hit_ratio AS"
+    " SELECT t.run_id, t.level, t.name, t.kind,"
+    "  (SELECT value FROM summary WHERE run_id = t.run_id AND metric = 'tier' || t.level || '_hit_ratio')"
+    "   AS hit_ratio,"
+    "  sum(t.found_blocks) AS found_blocks, sum(t.fetched_blocks) AS fetched_blocks"
+    " FROM tiers t GROUP BY t.run_id, t.level, t.name, t.kind;";
 
 /* Sweeps: key identifies the effective definition, so a rerun finds its
  * sweep; a point's row lands in its run's transaction. */
@@ -417,6 +436,35 @@ static int schema_version(sqlite3 *db, int *v)
     return rc;
 }
 
+/* 1 when the query's single value is nonzero, 0 when zero, -1 on error. */
+static int query_flag(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) != 0 : -1;
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* Brings a version 1 or 2 database's tiers and tier_samples to version 3
+ * (inside ensure_schema's transaction). Returns 0 or -1 with err. */
+static int upgrade_v3(sqlite3 *db, const char *path, kt_err *err)
+{
+    int rename = query_flag(db, "SELECT EXISTS (SELECT 1 FROM pragma_table_info('tiers') WHERE name = 'hit_blocks')");
+    int renumber = query_flag(db, "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'tier_samples')");
+    if (rename < 0 || renumber < 0)
+        return db_fail(db, err, path, "cannot read the schema");
+    if (rename && exec(db, "ALTER TABLE tiers RENAME COLUMN hit_blocks TO found_blocks;", path, err) < 0)
+        return -1;
+    /* Through levels no row has, so that no row meets another's key on the way. */
+    return renumber ? exec(db,
+                           "UPDATE tier_samples SET level = level - 1 - 1000000;"
+                           "UPDATE tier_samples SET level = level + 1000000;",
+                           path, err)
+                    : 0;
+}
+
 static int ensure_schema(sqlite3 *db, const char *path, kt_err *err)
 {
     int v = 0;
@@ -445,7 +493,9 @@ static int ensure_schema(sqlite3 *db, const char *path, kt_err *err)
     if (rc < 0)
         KT_ERROR(err, path, 0, 0, "SQLite: a generated table definition is too long");
     const char *const tables[] = { upgrade, runs_table_sql, made[0], made[1], series_tables_sql,
-                                   plan_store_tables_sql, sweep_tables_sql };
+                                   plan_store_tables_sql, sweep_tables_sql, views_sql };
+    if (rc == 0 && v >= 1 && v < 3)
+        rc = upgrade_v3(db, path, err);
     for (size_t i = 0; i < sizeof tables / sizeof *tables && rc == 0; i++)
         rc = exec(db, tables[i], path, err);
     if (rc < 0 || exec(db, sql, path, err) < 0) {
@@ -599,7 +649,7 @@ static int insert_tiers_links(store *st, int64_t run, const metrics *m)
 {
     sqlite3_stmt *t = NULL, *l = NULL, *ls = NULL;
     int rc = sqlite3_prepare_v2(st->db,
-                                "INSERT INTO tiers (run_id, replica, level, capacity_blocks, hit_blocks, fetched_blocks,"
+                                "INSERT INTO tiers (run_id, replica, level, capacity_blocks, found_blocks, fetched_blocks,"
                                 " stored_blocks, evicted_blocks, name, kind, block_bytes) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                                 -1, &t, NULL) == SQLITE_OK &&
                      sqlite3_prepare_v2(st->db,
@@ -612,7 +662,7 @@ static int insert_tiers_links(store *st, int64_t run, const metrics *m)
                  : -1;
     for (size_t i = 0; i < m->n_tiers && rc == 0; i++) {
         const metrics_tier *x = &m->tiers[i];
-        int64_t v[] = { run, x->replica, x->level, x->capacity_blocks, x->hit_blocks, x->fetched_blocks,
+        int64_t v[] = { run, x->replica, x->level, x->capacity_blocks, x->found_blocks, x->fetched_blocks,
                         x->stored_blocks, x->evicted_blocks };
         bind_i64s(t, v, 8);
         sqlite3_bind_text(t, 9, x->name, -1, SQLITE_STATIC);

@@ -11,7 +11,7 @@
 #include "sim.h"
 
 /* Schema version kept in PRAGMA user_version; bump when tables change. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 typedef struct store store;
 struct sqlite3_stmt;

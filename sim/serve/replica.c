@@ -377,6 +377,13 @@ static void in_storage_wait(replica *r, cost_iter *it)
     }
 }
 
+/* 1 when b, before its step, decodes: it has a token already and computes
+ * the next one's KV only (no prompt, no recomputation). */
+static int is_decode_entry(const replica *r, const serve_batch_entry *b)
+{
+    return b->tokens == replica_decode_tokens(r, b->r) && b->r->generated >= 1 && !b->wasted && !b->wasted_tier;
+}
+
 /* Rows a decode-only batch of n runs with: the smallest captured CUDA-graph
  * size holding it (vLLM, SGLang and TensorRT-LLM pad a decode batch up to
  * a captured size and replay that graph); n itself when no size holds it
@@ -384,12 +391,9 @@ static void in_storage_wait(replica *r, cost_iter *it)
  * or verifies drafts (so a padded step's only waste is its padding). */
 static int graph_rows(const replica *r, int n)
 {
-    for (int i = 0; i < r->step.n_batch && i < n; i++) {
-        const serve_batch_entry *b = &r->step.batch[i];
-        if (b->tokens != replica_decode_tokens(r, b->r) || b->r->generated < 1 || b->wasted || b->wasted_tier ||
-            b->verify)
+    for (int i = 0; i < r->step.n_batch && i < n; i++)
+        if (!is_decode_entry(r, &r->step.batch[i]) || r->step.batch[i].verify)
             return n;
-    }
     for (int i = 0; i < r->cfg.n_graph_sizes; i++)
         if (r->cfg.graph_sizes[i] >= n)
             return r->cfg.graph_sizes[i];
@@ -403,6 +407,7 @@ static int graph_rows(const replica *r, int n)
 static void cost_steps(replica *r, int64_t start)
 {
     int64_t t = start;
+    r->step.start_ns = start;
     int rows = graph_rows(r, r->step.n_batch);
     r->step.pad_rows = rows - r->step.n_batch;
     for (int i = r->step.n_batch; i < rows; i++)
@@ -565,6 +570,35 @@ static void compact_running(replica *r)
     r->queue.n_running = k;
 }
 
+/* --timeline: step s of the run as a slice, before it is applied (an
+ * entry's phase is read from what it had computed before the step; every
+ * step after a run's first decodes). */
+static void timeline_step(const replica *r, int s)
+{
+    int64_t prefill = 0, decode = 0;
+    for (int i = 0; i < r->step.n_batch; i++) {
+        const serve_batch_entry *b = &r->step.batch[i];
+        if (s > 0 || is_decode_entry(r, b))
+            decode += replica_decode_tokens(r, b->r);
+        else
+            prefill += b->tokens;
+    }
+    timeline_iteration(r->tl, timeline_replica_pid(r->id), s ? r->step.step_end_ns[s - 1] : r->step.start_ns,
+                       r->step.step_end_ns[s], prefill, decode, r->step.n_batch);
+}
+
+/* --timeline: the queues and HBM blocks at t, after a step, when they
+ * changed (a counter holds its value until the next). */
+static void timeline_state(replica *r, int64_t t)
+{
+    int64_t now[4] = { r->queue.n_waiting, r->queue.n_running, kv_pool_blocks(r->kv) - kv_pool_free_blocks(r->kv),
+                       kv_pool_cached_blocks(r->kv) };
+    if (!memcmp(now, r->tl_shown, sizeof now))
+        return;
+    memcpy(r->tl_shown, now, sizeof now);
+    timeline_counters(r->tl, timeline_replica_pid(r->id), t, (int)now[0], (int)now[1], now[2], now[3]);
+}
+
 /* Applies step s of the run: blocks for it (later steps of a multi-step
  * run reserve here, as stepping one by one would have at their start), KV
  * progress and hashes, tokens, finishes. */
@@ -622,8 +656,14 @@ static void apply_step(replica *r, int s)
 /* Applies the steps that ended at or before now. */
 void replica_apply_until(replica *r, int64_t now)
 {
-    while (r->step.applied < r->step.steps && r->step.step_end_ns[r->step.applied] <= now)
-        apply_step(r, r->step.applied++);
+    while (r->step.applied < r->step.steps && r->step.step_end_ns[r->step.applied] <= now) {
+        int s = r->step.applied++;
+        if (r->tl)
+            timeline_step(r, s);
+        apply_step(r, s);
+        if (r->tl)
+            timeline_state(r, r->step.step_end_ns[s]);
+    }
 }
 
 void replica_on_step_end(engine *eng, void *ctx, uint64_t arg)

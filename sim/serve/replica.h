@@ -14,6 +14,7 @@
 #include "sparse.h"
 #include "spec.h"
 #include "tier.h"
+#include "timeline.h"
 
 /* What a replica does with a prompt longer than the model's context. */
 typedef enum { TOO_LONG_REJECT, TOO_LONG_TRUNCATE, TOO_LONG_COUNT } serve_too_long;
@@ -184,6 +185,7 @@ typedef struct replica_step {
     int pad_rows;               /* dummy rows the run's CUDA graph pads every step with */
     serve_wait wait;
     int64_t wait_since_ns;      /* when the wait began */
+    int64_t start_ns;           /* when the run's first step began computing (after any wait) */
 } replica_step;
 
 /* KV coming up from the lower tiers.
@@ -268,6 +270,8 @@ typedef struct replica {
     serve_done_fn on_done;
     void *ud;
     int64_t tokens_out;         /* output tokens emitted so far */
+    timeline *tl;               /* not owned; NULL: no timeline is written */
+    int64_t tl_shown[4];        /* the counters last written to tl: waiting, running, blocks in use, cached */
     replica_queues queue;
     replica_step step;
     replica_fetch fetch;
