@@ -494,6 +494,159 @@ static void test_at_and_coord(void)
     run_free(&r);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Packed int4 and int2 pools                                                */
+
+/* Llama-3.1-8B with layers 0-3 int8 and 4-31 int2, 16-token blocks, 64 of
+ * them. An int2 layer's block is [2, 8, 16, 128] = 32,768 elements, 4 a
+ * byte: 8,192 B = 0x2000 of data, then an fp16 scale and zero (4 B) per 32
+ * elements: 1,024 × 4 = 4,096 B; 12,288 B = 0x3000 a block, 64 × 12,288 =
+ * 786,432 B in all. Block 17 starts at 17 × 0x3000 = 0x33000.
+ *   V h=3 t=8 d=5: n = ((1·8 + 3)·16 + 8)·128 + 5 = 23,557;
+ *   byte 23,557 / 4 = 5,889 = 0x1701, bits (23,557 mod 4)·2 = 2..3
+ *   → 0x33000 + 0x1701 = 0x34701, line 0x3470, byte 1 of the line.
+ *   Its group: 23,557 / 32 = 736, entry at 0x2000 + 736·4 = 0x2B80
+ *   → 0x35B80; byte 0x35B82 is the entry's byte 2 (the zero), for the group
+ *   of elements 736·32 = 23,552 .. 23,583: V h=3 t=8 d=0..31.
+ *   Byte 0x34701 holds elements 23,556 .. 23,559: d=4..7 at bits 0, 2, 4, 6.
+ * Synthesized int2 elements hold d mod 4, so every data byte of d = 4i..4i+3
+ * reads 0 | 1<<2 | 2<<4 | 3<<6 = 0xE4; scale entries read 00 3C 00 00. */
+/* Runs hexmap on that pool's layer with one more option and its value. */
+static run_result run_llama_int2(char *layer, char *opt, char *value)
+{
+    return run_hexmap((char *[]){ "hexmap", "--synthesize", "--model", "llama-3.1-8b", "--kv-precision",
+                                  "[{layers: 4, dtype: int8}, {dtype: int2}]", "--blocks", "64", "--layer", layer,
+                                  opt, value, NULL });
+}
+
+static void test_packed_int2_llama(void)
+{
+    run_result r = run_llama_int2("4", "--coord", "17,V,3,8,5");
+    CU_ASSERT_EQUAL(r.rc, 0);
+    assert_has(r.out, "block 17 V h=3 t=8 d=5 -> 00034701 bits 2..3 (line 0x3470, byte 1 of the line); "
+                      "scale and zero at 00035B80 (line 0x35B8, byte 0 of the line)\n");
+    assert_has(r.out, "\n00034700: E4 E4 E4 E4 E4 E4 E4 E4 E4 E4 E4 E4 E4 E4 E4 E4  block 17 V h=3 t=8 d=0..63\n");
+    assert_has(r.out, "\n00035B80: 00 3C 00 00 00 3C 00 00 00 3C 00 00 00 3C 00 00  scales of block 17 V h=3 t=8 "
+                      "d=0..127\n");
+    run_free(&r);
+    /* The inverse: the byte, one bit position of it, and a scale byte; bit
+     * 3 starts no int2 element, and a scale byte holds none. */
+    struct { char *at; int rc; const char *want; } at[] = {
+        { "0x34701", 0, "00034701 -> block 17 V h=3 t=8 d=4 bits 0..1, d=5 bits 2..3, d=6 bits 4..5, d=7 bits 6..7\n" },
+        { "0x34701:2", 0, "00034701 bits 2..3 -> block 17 V h=3 t=8 d=5\n" },
+        { "0x35B82", 0, "00035B82 -> scales of block 17 V h=3 t=8 d=0..31 (byte 2 of 4" },
+        { "0x34701:3", 2, "no element starts at bit 3" },
+        { "0x35B82:0", 2, "no element starts at bit 0" },
+    };
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        r = run_llama_int2("4", "--at", at[i].at);
+        CU_ASSERT_EQUAL(r.rc, at[i].rc);
+        assert_has(at[i].rc ? r.err : r.out, at[i].want);
+        run_free(&r);
+    }
+    /* Layer 3 is int8: 1 B an element, 32,768 B a block, no scales. */
+    r = run_llama_int2("3", "--lines", "0");
+    assert_has(r.out, "kv-dims 2,8,16,128 int8 (1 B)");
+    assert_has(r.out, "64 blocks x 32768 B");
+    run_free(&r);
+    r = run_llama_int2("4", "--lines", "0");
+    assert_has(r.out, "kv-dims 2,8,16,128 int2 (2 bits)");
+    assert_has(r.out, "64 blocks x 12288 B = 786432 B");
+    assert_has(r.out, "element 4i+j in bits 2j..2j+1 of byte i");
+    assert_has(r.out, "8192 B of data, then 4096 B of scales");
+    run_free(&r);
+
+    hexmap_pool p;
+    if (make_pool(&p, 2, 8, 16, 128, 64, "hnd", DTYPE_INT2) != 0)
+        return;
+    CU_ASSERT_EQUAL(p.block_bytes, 12288);
+    CU_ASSERT_EQUAL(p.total_bytes, 786432);
+    hexmap_coord c = coord(17, 1, 3, 8, 5), back;
+    CU_ASSERT_EQUAL(hexmap_address(&p, &c), 0x34701);
+    CU_ASSERT_EQUAL(hexmap_bit_of(&p, &c), 2);
+    CU_ASSERT_EQUAL(hexmap_scale_address(&p, &c), 0x35B80);
+    CU_ASSERT_EQUAL_FATAL(hexmap_coord_of_bit(&p, 0x34701, 2, &back), 0);
+    CU_ASSERT_EQUAL(memcmp(&back, &c, sizeof c), 0);
+    hexmap_place pl;
+    CU_ASSERT_EQUAL_FATAL(hexmap_place_of(&p, 0x35B82, &pl), 0);
+    hexmap_coord group = coord(17, 1, 3, 8, 0);
+    CU_ASSERT_TRUE(pl.scale && pl.elems == 32 && pl.byte == 2);
+    CU_ASSERT_EQUAL(memcmp(&pl.first, &group, sizeof group), 0);
+    CU_ASSERT_EQUAL(hexmap_coord_of_bit(&p, 0x35B82, 0, &back), -1);
+}
+
+/* int4 in vLLM's split-nhd order: a run is one block's K (or V),
+ * [T][Hk][D] = 32 × 8 × 16 = 4,096 elements: 2,048 B of data then
+ * 4,096 / 32 × 4 = 512 B of scales, 2,560 B; a block's K and V 5,120 B.
+ * Element d = 2i in the low nibble, 2i + 1 in the high one: d = 0, 1 →
+ * 0x10, d = 14, 15 → 0xFE. V of block 1 starts after both blocks' K runs:
+ * 2 × 2,560 + 2,560 = 0x1E00; its scales at 0x1E00 + 2,048 = 0x2600.
+ * V h=2 t=1 d=7 of block 1: n = (1·8 + 2)·16 + 7 = 167, byte 83 = 0x53,
+ * bits 4..7 → 0x1E53; group 167 / 32 = 5 → 0x2600 + 20 = 0x2614. */
+static void test_packed_int4_split(void)
+{
+    hexmap_pool p;
+    uint8_t b[8];
+    if (make_pool(&p, 2, 8, 32, 16, 2, "split-nhd", DTYPE_INT4) != 0)
+        return;
+    CU_ASSERT_EQUAL(p.run_elems, 4096);
+    CU_ASSERT_EQUAL(p.block_bytes, 5120);
+    hexmap_synth_fill(&p, 0, b, 8);
+    CU_ASSERT_TRUE(b[0] == 0x10 && b[1] == 0x32 && b[7] == 0xFE);
+    hexmap_coord c = coord(1, 1, 2, 1, 7);
+    CU_ASSERT_EQUAL(hexmap_address(&p, &c), 0x1E53);
+    CU_ASSERT_EQUAL(hexmap_bit_of(&p, &c), 4);
+    CU_ASSERT_EQUAL(hexmap_scale_address(&p, &c), 0x2614);
+    hexmap_synth_fill(&p, 0x2614, b, 4);
+    CU_ASSERT_TRUE(b[0] == 0x00 && b[1] == 0x3C && b[2] == 0x00 && b[3] == 0x00);
+    /* 0x1FF0 is the last data line of block 1's V (0x1E00 + 2,048 = 0x2600
+     * ends it; 0x1FF0 − 0x1E00 = 496 B = elements 992..1023 = t=7 h=6..7). */
+    assert_has(label_at(&p, 0x1FF0), "block 1 V h=6 t=7 d=0..15, h=7 d=0..15");
+    /* Line 0x27F0 holds block 1's last 4 V scale entries (0x2600 + 512 =
+     * 0x2800 ends the pool): groups 124..127 = elements 3,968..4,095 = t=31. */
+    assert_has(label_at(&p, 0x27F0), "scales of block 1 V h=0 t=31 d=0..15, h=1 d=0..15");
+    /* A layout whose block axis is innermost leaves runs of 1 element. */
+    const int64_t dims[4] = { 2, 8, 32, 16 };
+    kt_err err;
+    memset(&err, 0, sizeof err);
+    CU_ASSERT_EQUAL(hexmap_pool_init(&p, dims, 2, "kv,h,t,d,b", DTYPE_INT4, &err), -1);
+    assert_has(err.msg, "not a multiple of both");
+}
+
+/* Every data bit and scale byte of packed pools maps to one element (or
+ * group) and back, in every named layout: [2,2,4,8] × 3 blocks. */
+static void test_packed_round_trip(void)
+{
+    static const kt_dtype dtypes[] = { DTYPE_INT4, DTYPE_INT2 };
+    for (size_t di = 0; di < 2; di++)
+        for (int li = 0; hexmap_layout_names[li]; li++) {
+            hexmap_pool p;
+            if (make_pool(&p, 2, 2, 4, 8, 3, hexmap_layout_names[li], dtypes[di]) != 0)
+                return;
+            /* 384 elements: 4 or 2 bits each, 4 B per 32: 192 + 48 or 96 + 48. */
+            CU_ASSERT_EQUAL(p.total_bytes, dtypes[di] == DTYPE_INT4 ? 240u : 144u);
+            uint64_t scale_bytes = 0, elems = 0;
+            for (uint64_t a = 0; a < p.total_bytes; a++) {
+                hexmap_place pl;
+                CU_ASSERT_EQUAL_FATAL(hexmap_place_of(&p, a, &pl), 0);
+                if (pl.scale) {
+                    scale_bytes++;
+                    CU_ASSERT_EQUAL(hexmap_scale_address(&p, &pl.first) + (uint64_t)pl.byte, a);
+                    continue;
+                }
+                for (int bit = 0; bit < 8; bit += p.elem_bits) {
+                    hexmap_coord c;
+                    CU_ASSERT_EQUAL_FATAL(hexmap_coord_of_bit(&p, a, bit, &c), 0);
+                    CU_ASSERT_EQUAL(hexmap_address(&p, &c), a);
+                    CU_ASSERT_EQUAL(hexmap_bit_of(&p, &c), bit);
+                    elems++;
+                }
+            }
+            CU_ASSERT_EQUAL(scale_bytes, 48);
+            CU_ASSERT_EQUAL(elems, 384);
+        }
+}
+
 /* Every bad input exits 2 with a message on stderr and nothing on stdout. */
 static void test_errors(void)
 {
@@ -514,7 +667,7 @@ static void test_errors(void)
         { "2 (K and V) or 1", { "hexmap", "--synthesize", "--kv-dims", "3,8,32,16", NULL } },
         { "must be >= 1", { "hexmap", "--synthesize", "--kv-dims", "2,0,32,16", NULL } },
         { "unknown dtype", { "hexmap", "--synthesize", "--kv-dims", "2,8,32,16", "--dtype", "fp7", NULL } },
-        { "unknown dtype", { "hexmap", "--synthesize", "--kv-dims", "2,8,32,16", "--dtype", "int4", NULL } },
+        { "unknown dtype", { "hexmap", "--synthesize", "--kv-dims", "2,8,32,16", "--dtype", "fp4", NULL } },
         { "layout 'b,kv,h,t'", { "hexmap", "--synthesize", "--kv-dims", "2,8,32,16", "--layout", "b,kv,h,t", NULL } },
         { "address out of range", { "hexmap", "--kv-dims", "2,8,32,16", "--dtype", "fp16", "--at", "0x4000", NULL } },
         { "want a byte address", { "hexmap", "--kv-dims", "2,8,32,16", "--at", "0xZZ", NULL } },
@@ -600,6 +753,9 @@ int main(void)
         { "-o writes what the dump shows", test_output_file_round_trip },
         { "shapes from model cards (tp, MLA, mixed layers)", test_model_shapes },
         { "--at and --coord", test_at_and_coord },
+        { "int2 Llama-3.1-8B layer: bits, scales, both directions", test_packed_int2_llama },
+        { "int4 split pools: nibbles and scale regions", test_packed_int4_split },
+        { "packed pools: every bit and scale byte and back", test_packed_round_trip },
         { "errors exit 2", test_errors },
         { "a write error ends the dump", test_write_error },
         { "--help", test_help },

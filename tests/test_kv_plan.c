@@ -59,6 +59,40 @@ static void test_precision_groups_bytes(void)
     model_free(m);
 }
 
+/* The packed layout of one int2 layer's 16-token block of Llama-3.1-8B:
+ * 2 × 8 × 16 × 128 = 32,768 elements, 4 a byte: 8,192 B of data, then
+ * 32,768 / 32 = 1,024 scale entries of 4 B = 4,096 B: 12,288 B, the
+ * 32,768 × (0.25 + 4 / 32) the byte counts use; with the 4 int8 layers
+ * (32,768 B each) 4 × 32,768 + 28 × 12,288 = 475,136 B, the block above.
+ * Element 23,557 (V h=3 t=8 d=5: ((1·8 + 3)·16 + 8)·128 + 5) sits in byte
+ * 23,557 / 4 = 5,889 at bits (23,557 mod 4)·2 = 2..3; its group 23,557 /
+ * 32 = 736 at 8,192 + 736·4 = 11,136; offset 11,138 is byte 2 (the zero)
+ * of that entry, whose group starts at element 736·32 = 23,552. */
+static void test_packed_run(void)
+{
+    int bit = -1;
+    kv_layout_packed_at at;
+    CU_ASSERT_EQUAL(kv_layout_packed_per_byte(DTYPE_INT2), 4);
+    CU_ASSERT_EQUAL(kv_layout_packed_per_byte(DTYPE_INT4), 2);
+    CU_ASSERT_EQUAL(kv_layout_packed_per_byte(DTYPE_INT8), 0);
+    CU_ASSERT_EQUAL(kv_layout_packed_data_bytes(DTYPE_INT2, 32768), 8192);
+    CU_ASSERT_EQUAL(kv_layout_packed_run_bytes(DTYPE_INT2, KV_LAYOUT_HBM_QUANT_GROUP, 32768), 12288);
+    CU_ASSERT_DOUBLE_EQUAL(32768 * kv_layout_elem_bytes(DTYPE_INT2, KV_LAYOUT_HBM_QUANT_GROUP), 12288.0, 0);
+    CU_ASSERT_EQUAL(4 * 32768 + 28 * kv_layout_packed_run_bytes(DTYPE_INT2, KV_LAYOUT_HBM_QUANT_GROUP, 32768), 475136);
+    CU_ASSERT_EQUAL(kv_layout_packed_elem_offset(DTYPE_INT2, 23557, &bit), 5889);
+    CU_ASSERT_EQUAL(bit, 2);
+    CU_ASSERT_EQUAL(kv_layout_packed_scale_offset(DTYPE_INT2, KV_LAYOUT_HBM_QUANT_GROUP, 32768, 23557), 11136);
+    kv_layout_packed_locate(DTYPE_INT2, KV_LAYOUT_HBM_QUANT_GROUP, 32768, 5889, &at);
+    CU_ASSERT_TRUE(!at.scale && at.first_elem == 23556 && at.elems == 4);
+    CU_ASSERT_EQUAL(kv_layout_packed_elem_of_bit(DTYPE_INT2, 2), 1);
+    CU_ASSERT_EQUAL(kv_layout_packed_elem_of_bit(DTYPE_INT2, 3), -1);
+    kv_layout_packed_locate(DTYPE_INT2, KV_LAYOUT_HBM_QUANT_GROUP, 32768, 11138, &at);
+    CU_ASSERT_TRUE(at.scale && at.first_elem == 23552 && at.elems == 32 && at.entry_byte == 2);
+    /* int4: element 7 in byte 3, high nibble. */
+    CU_ASSERT_EQUAL(kv_layout_packed_elem_offset(DTYPE_INT4, 7, &bit), 3);
+    CU_ASSERT_EQUAL(bit, 4);
+}
+
 /* CLA with pairs: every second layer reads its neighbour's KV. Half the
  * layers store 4,096 B (bf16) a token: 16 × 4,096 = 65,536 B, half the
  * card's 131,072 B; writes halve too ((16 × 4,096 × 2) / 32 = 4,096 B a
@@ -191,6 +225,7 @@ int main(void)
     }
     static const tu_test tests[] = {
         { "int8 then int2 layer groups, by hand", test_precision_groups_bytes },
+        { "packed int2 run: element bits, scales, byte counts", test_packed_run },
         { "sharing every 2 halves memory and writes, not reads", test_sharing_halves_memory_not_reads },
         { "YOCO-style sources list", test_sharing_sources_list },
         { "dequantization pass without a packed kernel", test_dequant_pass },

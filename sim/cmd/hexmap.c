@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kv_layout.h"
 #include "kv_plan.h"
 #include "model.h"
 #include "infile.h"
@@ -98,13 +99,26 @@ static int mul_checked(uint64_t a, uint64_t b, uint64_t limit, uint64_t *out)
     return 0;
 }
 
-/* Element size of a dtype hexmap can show, or 0 when it cannot (int4). */
+/* Element size of a whole-byte dtype, or 0 for a packed (sub-byte) one. */
 static int elem_bytes_of(kt_dtype d)
 {
     double b = dtype_bytes(d);
     if (b == 1 || b == 2 || b == 4)
         return (int)b;
     return 0;
+}
+
+/* 1 for a dtype the view shows: whole-byte, or int4 and int2 packed (fp4
+ * serves weights here, and no KV pool of it is shown). */
+static int dtype_shown(kt_dtype d)
+{
+    return elem_bytes_of(d) || d == DTYPE_INT4 || d == DTYPE_INT2;
+}
+
+/* 1 for a pool of int4 or int2, whose elements share bytes. */
+static int is_packed(const hexmap_pool *p)
+{
+    return p->elem_bytes == 0;
 }
 
 static int check_dims(const int64_t kv_dims[4], int64_t blocks, kt_err *err)
@@ -134,7 +148,23 @@ static int pool_sizes(hexmap_pool *p, kt_err *err)
     for (int a = 0; a < HEXMAP_AXES; a++)
         if (mul_checked(elems, (uint64_t)p->size[a], INT64_MAX, &elems) != 0)
             goto too_big;
-    if (mul_checked(elems, (uint64_t)p->elem_bytes, INT64_MAX, &p->total_bytes) != 0)
+    if (is_packed(p)) {
+        /* Whole runs of the packed layout: the axes inside the block's. */
+        p->run_elems = 1;
+        for (int i = HEXMAP_AXES - 1; p->order[i] != HEXMAP_BLOCK; i--)
+            p->run_elems *= p->size[p->order[i]];
+        if (p->run_elems % p->quant_group != 0 || p->run_elems % kv_layout_packed_per_byte(p->dtype) != 0) {
+            KT_ERROR(err, NULL, 0, 0, "%s packs a block's %" PRId64 " elements that lie together (layout %s) into "
+                     "whole bytes of %d and scale groups of %d: %" PRId64 " is not a multiple of both",
+                     dtype_name(p->dtype), p->run_elems, p->layout, kv_layout_packed_per_byte(p->dtype),
+                     p->quant_group, p->run_elems);
+            return -1;
+        }
+        p->run_data_bytes = kv_layout_packed_data_bytes(p->dtype, (uint64_t)p->run_elems);
+        p->run_bytes = kv_layout_packed_run_bytes(p->dtype, p->quant_group, (uint64_t)p->run_elems);
+        if (mul_checked(elems / (uint64_t)p->run_elems, p->run_bytes, INT64_MAX, &p->total_bytes) != 0)
+            goto too_big;
+    } else if (mul_checked(elems, (uint64_t)p->elem_bytes, INT64_MAX, &p->total_bytes) != 0)
         goto too_big;
     p->block_bytes = p->total_bytes / (uint64_t)p->size[HEXMAP_BLOCK];
     return 0;
@@ -152,11 +182,8 @@ int hexmap_pool_init(hexmap_pool *p, const int64_t kv_dims[4], int64_t blocks, c
     if (check_dims(kv_dims, blocks, err) != 0 || layout_parse(layout, p->order, err) != 0)
         return -1;
     p->elem_bytes = elem_bytes_of(dtype);
-    if (!p->elem_bytes) {
-        KT_ERROR(err, NULL, 0, 0, "dtype %s: hexmap shows 1-, 2- and 4-byte elements (fp8, int8, fp16, bf16, "
-                 "fp32); %s packs two elements in a byte", dtype_name(dtype), dtype_name(dtype));
-        return -1;
-    }
+    p->elem_bits = (int)(dtype_bytes(dtype) * 8);
+    p->quant_group = KV_LAYOUT_HBM_QUANT_GROUP;
     p->dtype = dtype;
     p->size[HEXMAP_BLOCK] = blocks;
     for (int i = 0; i < 4; i++)
@@ -172,12 +199,38 @@ int hexmap_pool_init(hexmap_pool *p, const int64_t kv_dims[4], int64_t blocks, c
     return 0;
 }
 
-uint64_t hexmap_address(const hexmap_pool *p, const hexmap_coord *c)
+/* Element number of c in memory order. */
+static uint64_t elem_of_coord(const hexmap_pool *p, const hexmap_coord *c)
 {
     uint64_t elem = 0;
     for (int a = 0; a < HEXMAP_AXES; a++)
         elem += (uint64_t)c->c[a] * (uint64_t)p->stride_elems[a];
-    return elem * (uint64_t)p->elem_bytes;
+    return elem;
+}
+
+uint64_t hexmap_address(const hexmap_pool *p, const hexmap_coord *c)
+{
+    uint64_t elem = elem_of_coord(p, c);
+    if (!is_packed(p))
+        return elem * (uint64_t)p->elem_bytes;
+    int bit;
+    uint64_t run = elem / (uint64_t)p->run_elems;
+    return run * p->run_bytes + kv_layout_packed_elem_offset(p->dtype, elem % (uint64_t)p->run_elems, &bit);
+}
+
+int hexmap_bit_of(const hexmap_pool *p, const hexmap_coord *c)
+{
+    int bit = 0;
+    if (is_packed(p))
+        kv_layout_packed_elem_offset(p->dtype, elem_of_coord(p, c) % (uint64_t)p->run_elems, &bit);
+    return bit;
+}
+
+uint64_t hexmap_scale_address(const hexmap_pool *p, const hexmap_coord *c)
+{
+    uint64_t elem = elem_of_coord(p, c), run = elem / (uint64_t)p->run_elems;
+    return run * p->run_bytes +
+           kv_layout_packed_scale_offset(p->dtype, p->quant_group, (uint64_t)p->run_elems, elem % (uint64_t)p->run_elems);
 }
 
 /* Coordinates of element number elem (elem < total elements). */
@@ -190,13 +243,51 @@ static void coord_of_elem(const hexmap_pool *p, uint64_t elem, hexmap_coord *c)
     }
 }
 
-int hexmap_coord_of(const hexmap_pool *p, uint64_t addr, hexmap_coord *c, int *byte_in_elem)
+/* Packed pools: the element number (memory order) the byte at addr starts
+ * with, and what the byte is (kv_layout_packed_locate). */
+static uint64_t packed_locate(const hexmap_pool *p, uint64_t addr, kv_layout_packed_at *at)
+{
+    uint64_t run = addr / p->run_bytes;
+    kv_layout_packed_locate(p->dtype, p->quant_group, (uint64_t)p->run_elems, addr % p->run_bytes, at);
+    return run * (uint64_t)p->run_elems + at->first_elem;
+}
+
+int hexmap_place_of(const hexmap_pool *p, uint64_t addr, hexmap_place *pl)
 {
     if (addr >= p->total_bytes)
         return -1;
-    coord_of_elem(p, addr / (uint64_t)p->elem_bytes, c);
+    if (!is_packed(p)) {
+        *pl = (hexmap_place){ .elems = 1, .byte = (int)(addr % (uint64_t)p->elem_bytes) };
+        coord_of_elem(p, addr / (uint64_t)p->elem_bytes, &pl->first);
+        return 0;
+    }
+    kv_layout_packed_at at;
+    uint64_t elem = packed_locate(p, addr, &at);
+    *pl = (hexmap_place){ .scale = at.scale, .elems = at.elems, .byte = at.entry_byte };
+    coord_of_elem(p, elem, &pl->first);
+    return 0;
+}
+
+int hexmap_coord_of_bit(const hexmap_pool *p, uint64_t addr, int bit, hexmap_coord *c)
+{
+    hexmap_place pl;
+    if (!is_packed(p) || hexmap_place_of(p, addr, &pl) != 0 || pl.scale)
+        return -1;
+    int k = kv_layout_packed_elem_of_bit(p->dtype, bit);
+    if (k < 0 || k >= pl.elems)
+        return -1;
+    coord_of_elem(p, elem_of_coord(p, &pl.first) + (uint64_t)k, c);
+    return 0;
+}
+
+int hexmap_coord_of(const hexmap_pool *p, uint64_t addr, hexmap_coord *c, int *byte_in_elem)
+{
+    hexmap_place pl;
+    if (hexmap_place_of(p, addr, &pl) != 0)
+        return -1;
+    *c = pl.first;
     if (byte_in_elem)
-        *byte_in_elem = (int)(addr % (uint64_t)p->elem_bytes);
+        *byte_in_elem = pl.byte;
     return 0;
 }
 
@@ -273,28 +364,64 @@ static void label_piece(strbuf *b, const hexmap_pool *p, const hexmap_coord *c, 
     }
 }
 
+/* Appends the pieces of elements [elem, end_elem) in memory order. *first:
+ * no piece before, so the next names every axis; *prev: the last piece. */
+static void label_elems(strbuf *b, const hexmap_pool *p, uint64_t elem, uint64_t end_elem, int *first,
+                        hexmap_coord *prev)
+{
+    hexmap_axis inner = p->order[HEXMAP_AXES - 1];
+    hexmap_coord c;
+    while (elem < end_elem) {
+        coord_of_elem(p, elem, &c);
+        uint64_t run = (uint64_t)(p->size[inner] - c.c[inner]);
+        if (run > end_elem - elem)
+            run = end_elem - elem;
+        if (!*first)
+            sb_printf(b, ", ");
+        label_piece(b, p, &c, (int64_t)run, *first ? NULL : prev);
+        *prev = c;
+        *first = 0;
+        elem += run;
+    }
+}
+
+/* A packed line's bytes [line_addr, end): its data as elements, its scale
+ * entries as "scales of" the elements of their groups; each change of
+ * region names every axis again. */
+static void label_packed(strbuf *b, const hexmap_pool *p, uint64_t line_addr, uint64_t end)
+{
+    hexmap_coord prev;
+    int first = 1;
+    for (uint64_t a = line_addr; a < end;) {
+        kv_layout_packed_at at, last;
+        uint64_t elem = packed_locate(p, a, &at);
+        uint64_t run_start = a / p->run_bytes * p->run_bytes;
+        uint64_t seg_end = run_start + (at.scale ? p->run_bytes : p->run_data_bytes);
+        if (seg_end > end)
+            seg_end = end;
+        uint64_t end_elem = packed_locate(p, seg_end - 1, &last) + (uint64_t)last.elems;
+        if (!first)
+            sb_printf(b, ", ");
+        if (at.scale)
+            sb_printf(b, "scales of ");
+        first = 1;
+        label_elems(b, p, elem, end_elem, &first, &prev);
+        a = seg_end;
+    }
+}
+
 char *hexmap_line_label(const hexmap_pool *p, uint64_t line_addr, char *buf, size_t n)
 {
     strbuf b = { buf, n, 0 };
     if (n)
         buf[0] = '\0';
     uint64_t end = line_addr + HEXMAP_LINE_BYTES < p->total_bytes ? line_addr + HEXMAP_LINE_BYTES : p->total_bytes;
-    uint64_t elem = line_addr / (uint64_t)p->elem_bytes, end_elem = end / (uint64_t)p->elem_bytes;
-    hexmap_axis inner = p->order[HEXMAP_AXES - 1];
-    hexmap_coord prev, c;
+    hexmap_coord prev;
     int first = 1;
-    while (elem < end_elem) {
-        coord_of_elem(p, elem, &c);
-        uint64_t run = (uint64_t)(p->size[inner] - c.c[inner]);
-        if (run > end_elem - elem)
-            run = end_elem - elem;
-        if (!first)
-            sb_printf(&b, ", ");
-        label_piece(&b, p, &c, (int64_t)run, first ? NULL : &prev);
-        prev = c;
-        first = 0;
-        elem += run;
-    }
+    if (is_packed(p))
+        label_packed(&b, p, line_addr, end);
+    else
+        label_elems(&b, p, line_addr / (uint64_t)p->elem_bytes, end / (uint64_t)p->elem_bytes, &first, &prev);
     return buf;
 }
 
@@ -339,8 +466,34 @@ static void synth_element(const hexmap_pool *p, const hexmap_coord *c, uint8_t *
     }
 }
 
+/* A synthesized packed byte: each element's d in its bits, or a byte of a
+ * scale entry of fp16 1.0 and zero 0 (little-endian: 00 3C 00 00). */
+static uint8_t synth_packed_byte(const hexmap_pool *p, uint64_t addr)
+{
+    static const uint8_t one_and_zero[4] = { 0x00, 0x3C, 0x00, 0x00 };
+    kv_layout_packed_at at;
+    uint64_t elem = packed_locate(p, addr, &at);
+    if (at.scale)
+        return one_and_zero[at.entry_byte];
+    uint64_t mask = (1u << p->elem_bits) - 1;
+    uint8_t v = 0;
+    hexmap_coord c;
+    for (int k = 0; k < at.elems; k++) {
+        int bit;
+        coord_of_elem(p, elem + (uint64_t)k, &c);
+        kv_layout_packed_elem_offset(p->dtype, at.first_elem + (uint64_t)k, &bit);
+        v |= (uint8_t)(((uint64_t)c.c[HEXMAP_DIM] & mask) << bit);
+    }
+    return v;
+}
+
 void hexmap_synth_fill(const hexmap_pool *p, uint64_t addr, uint8_t *buf, size_t n)
 {
+    if (is_packed(p)) {
+        for (size_t i = 0; i < n; i++)
+            buf[i] = synth_packed_byte(p, addr + i);
+        return;
+    }
     const uint64_t e = (uint64_t)p->elem_bytes;
     uint8_t elem_bytes[sizeof(uint32_t)];
     hexmap_coord c;
@@ -495,6 +648,8 @@ static void usage(FILE *out)
             "                                   V h=7 t=24 d=3 reads 17 83)\n"
             "                       fp8, int8:  t·16+d           (mod 16; K/V and head do not fit)\n"
             "                       fp32:       kv, h, t, d      (one byte each, mod 256)\n"
+            "                       int4, int2: d                (mod 16 / mod 4, in the element's\n"
+            "                                   bits); scales fp16 1.0, zeros 0: 00 3C 00 00\n"
             "  --kv-dims 2,HK,T,D one block's shape: K and V, KV heads, tokens per block,\n"
             "                     head dim (always in this order; --layout says the memory\n"
             "                     order). 1 in place of 2: one cache with no K/V split (an\n"
@@ -519,10 +674,14 @@ static void usage(FILE *out)
     for (int i = 0; hexmap_layout_names[i]; i++)
         fprintf(out, "                       %-10s %s\n", hexmap_layout_names[i], hexmap_layout_notes[i]);
     fprintf(out,
-            "  --dtype D          element type: fp16, bf16, fp8, int8, fp32; default %s\n"
+            "  --dtype D          element type: fp16, bf16, fp8, int8, fp32, or packed int4,\n"
+            "                     int2 (2 or 4 a byte, the first in the low bits; a block's\n"
+            "                     data then an fp16 scale and zero per 32 elements); default %s\n"
             "  --lines A..B       print lines A to B inclusive (line L starts at address 16·L;\n"
             "                     decimal or 0x hex; A.. runs to the end); default: all\n"
-            "  --at ADDRESS       the element holding byte ADDRESS (hex, 0x optional)\n"
+            "  --at ADDRESS[:BIT] the element holding byte ADDRESS (hex, 0x optional); int4,\n"
+            "                     int2: every element of the byte, or the one whose lowest bit\n"
+            "                     is BIT, or the scale entry the byte is part of\n"
             "  --coord [B,]KV,H,T,D  the address of an element (KV: 0/1 or K/V; block 0\n"
             "                     unless given first)\n"
             "  -o, --output FILE  with --synthesize: write the pool to FILE instead\n"
@@ -534,6 +693,9 @@ static void usage(FILE *out)
             "range: \"block 0 K h=0 t=3 d=0..3, t=4 d=0..3\", \"... t=31 d=12..15, V h=0 t=0\n"
             "d=0..3\". Address of element (b, kv, h, t, d) in the default layout:\n"
             "b·2·HK·T·D·e + (((kv·HK + h)·T + t)·D + d)·e for e bytes per element.\n"
+            "Packed, element number n = ((kv·HK + h)·T + t)·D + d of block b sits in byte\n"
+            "b·B + n·bits/8 (B: block bytes, scales included) at bits (n mod 8/bits)·bits;\n"
+            "its scale entry at b·B + 2·HK·T·D·bits/8 + 4·(n/32).\n"
             "Exit status: 0, or 2 on bad input (message on stderr).\n",
             dtype_name(HX_DEFAULT_DTYPE));
 }
@@ -651,8 +813,8 @@ static int apply_number_option(int c, const char *v, hx_args *a)
     case HX_OPT_BLOCK_TOKENS: return parse_int_option("--block-tokens", v, 1, INT32_MAX, &a->block_tokens);
     case HX_OPT_BLOCKS: return parse_int_option("--blocks", v, 1, INT64_MAX, &a->blocks);
     case HX_OPT_DTYPE:
-        if (dtype_parse(v, &a->dtype) != 0 || !elem_bytes_of(a->dtype)) {
-            hx_fail("--dtype '%s': unknown dtype (one of: fp16, bf16, fp8, int8, fp32)", v);
+        if (dtype_parse(v, &a->dtype) != 0 || !dtype_shown(a->dtype)) {
+            hx_fail("--dtype '%s': unknown dtype (one of: fp16, bf16, fp8, int8, fp32, int4, int2)", v);
             return -1;
         }
         a->dtype_set = 1;
@@ -750,7 +912,7 @@ typedef struct hx_origin {
 /* The dtype of layer a->layer's pool (its own KV dtype unless --dtype is
  * given) and, when it reads an earlier layer's KV, a note that the pool is
  * that layer's. Returns 0, or -1 (message printed) for a dtype the hex view
- * cannot show. */
+ * cannot show (fp4). */
 static int layer_plan_note(const hx_args *a, const model_card *m, kt_dtype *dtype, hx_origin *o)
 {
     size_t len = strlen(o->text);
@@ -759,8 +921,9 @@ static int layer_plan_note(const hx_args *a, const model_card *m, kt_dtype *dtyp
         snprintf(o->text + len, sizeof o->text - len, "; layer %d reads layer %d's KV: this is layer %d's pool",
                  a->layer, src, src);
     *dtype = a->dtype_set ? a->dtype : model_layer_kv_dtype(m, a->layer, a->dtype);
-    if (!elem_bytes_of(*dtype)) {
-        hx_fail("layer %d holds its KV in %s, which the hex view cannot show (fp16, bf16, fp8, int8, fp32); give --dtype",
+    if (!dtype_shown(*dtype)) {
+        hx_fail("layer %d holds its KV in %s, which the hex view cannot show (fp16, bf16, fp8, int8, fp32, int4, "
+                "int2); give --dtype",
                 a->layer, dtype_name(*dtype));
         return -1;
     }
@@ -886,16 +1049,32 @@ static void order_text(const hexmap_pool *p, char *buf, size_t n)
         sb_printf(&b, "[%s]", p->order[i] == HEXMAP_KV && p->size[HEXMAP_KV] == 1 ? "1" : name[p->order[i]]);
 }
 
+/* The packed layout in two header lines: which bits hold which element,
+ * and where a run's scales sit. */
+static void print_packed_header(FILE *out, const hexmap_pool *p, const char *order)
+{
+    int per = kv_layout_packed_per_byte(p->dtype), bits = p->elem_bits;
+    fprintf(out, "# packed: %d elements a byte in memory order, element %di+j in bits %dj..%dj+%d of byte i (the "
+            "first in the low bits)\n", per, per, bits, bits, bits - 1);
+    fprintf(out, "# each run %s of %" PRId64 " elements: %" PRIu64 " B of data, then %" PRIu64 " B of scales (fp16 "
+            "scale, fp16 zero: %d B per %d elements, in element order)\n", strstr(order, "[blocks]") + strlen("[blocks]"),
+            p->run_elems, p->run_data_bytes, p->run_bytes - p->run_data_bytes, (int)KV_LAYOUT_SCALE_BYTES,
+            p->quant_group);
+}
+
 static void print_header(FILE *out, const hexmap_pool *p, const hx_origin *o, const char *source)
 {
-    char order[64];
+    char order[64], size[32];
     order_text(p, order, sizeof order);
-    fprintf(out, "# %s: kv-dims %" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 " %s (%d B), layout %s %s\n", source,
+    snprintf(size, sizeof size, is_packed(p) ? "%d bits" : "%d B", is_packed(p) ? p->elem_bits : p->elem_bytes);
+    fprintf(out, "# %s: kv-dims %" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 " %s (%s), layout %s %s\n", source,
             p->size[HEXMAP_KV], p->size[HEXMAP_HEAD], p->size[HEXMAP_TOKEN], p->size[HEXMAP_DIM], dtype_name(p->dtype),
-            p->elem_bytes, p->layout, order);
+            size, p->layout, order);
     fprintf(out, "# %" PRId64 " block%s x %" PRIu64 " B = %" PRIu64 " B, %" PRIu64 " lines of %d B\n",
             p->size[HEXMAP_BLOCK], p->size[HEXMAP_BLOCK] == 1 ? "" : "s", p->block_bytes, p->total_bytes,
             (p->total_bytes + HEXMAP_LINE_BYTES - 1) / HEXMAP_LINE_BYTES, HEXMAP_LINE_BYTES);
+    if (is_packed(p))
+        print_packed_header(out, p, order);
     if (o->text[0])
         fprintf(out, "# from %s\n", o->text);
 }
@@ -988,23 +1167,73 @@ static int print_line_of(FILE *out, const hexmap_pool *p, const hexmap_source *s
     return 0;
 }
 
+/* What a packed byte holds: "block 0 K h=0 t=0 d=4 bits 0..1, d=5 bits
+ * 2..3, ..." or "scales of block 0 K h=0 t=0 d=0..31 (byte 1 of 4: ...)". */
+static void packed_place_text(strbuf *b, const hexmap_pool *p, const hexmap_place *pl)
+{
+    uint64_t elem = elem_of_coord(p, &pl->first);
+    hexmap_coord prev, c;
+    int first = 1;
+    if (pl->scale) {
+        sb_printf(b, "scales of ");
+        label_elems(b, p, elem, elem + (uint64_t)pl->elems, &first, &prev);
+        sb_printf(b, " (byte %d of %d: the fp16 scale in bytes 0-1, the fp16 zero in 2-3)", pl->byte,
+                  (int)KV_LAYOUT_SCALE_BYTES);
+        return;
+    }
+    for (int k = 0; k < pl->elems; k++) {
+        coord_of_elem(p, elem + (uint64_t)k, &c);
+        int bit = hexmap_bit_of(p, &c);
+        if (k)
+            sb_printf(b, ", ");
+        label_piece(b, p, &c, 1, k ? &prev : NULL);
+        sb_printf(b, " bits %d..%d", bit, bit + p->elem_bits - 1);
+        prev = c;
+    }
+}
+
 /* --at: "00003F00 -> block 0 V h=7 t=24 d=0 (byte 0 of 2)". */
 static int do_at(FILE *out, const char *s, const hexmap_pool *p, const hexmap_source *src)
 {
     uint64_t addr;
-    hexmap_coord c;
-    int byte;
-    char label[256];
-    if (parse_u64(s, HX_HEX, &addr) != 0) {
+    hexmap_place pl;
+    char label[HEXMAP_LINE_TEXT_MAX], text[64];
+    /* ADDRESS:BIT names one element of a packed byte. */
+    const char *colon = strchr(s, ':');
+    uint64_t bit = 0;
+    size_t len = colon ? (size_t)(colon - s) : strlen(s);
+    if (len >= sizeof text || (colon && (!is_packed(p) || parse_u64(colon + 1, HX_DECIMAL, &bit) != 0 || bit > 7))) {
+        hx_fail("--at '%s': want a byte address in hex (0x optional), e.g. 0x3F00, and with int4 or int2 "
+                "optionally :BIT, the element's lowest bit (0..7)", s);
+        return -1;
+    }
+    memcpy(text, s, len);
+    text[len] = '\0';
+    if (parse_u64(text, HX_HEX, &addr) != 0) {
         hx_fail("--at '%s': want a byte address in hex (0x optional), e.g. 0x3F00", s);
         return -1;
     }
-    if (hexmap_coord_of(p, addr, &c, &byte) != 0) {
+    if (hexmap_place_of(p, addr, &pl) != 0) {
         hx_fail("--at '%s': address out of range, the pool's bytes are 0x0..0x%" PRIX64, s, p->total_bytes - 1);
         return -1;
     }
-    fprintf(out, "%0*" PRIX64 " -> %s (byte %d of %d)\n", hexmap_addr_width(p), addr,
-            hexmap_coord_label(p, &c, label, sizeof label), byte, p->elem_bytes);
+    if (colon) {
+        hexmap_coord c;
+        if (hexmap_coord_of_bit(p, addr, (int)bit, &c) != 0) {
+            hx_fail("--at '%s': no element starts at bit %d of that byte (%s: bits 0, %d, ...; scale bytes hold "
+                    "none)", s, (int)bit, dtype_name(p->dtype), p->elem_bits);
+            return -1;
+        }
+        fprintf(out, "%0*" PRIX64 " bits %d..%d -> %s\n", hexmap_addr_width(p), addr, (int)bit,
+                (int)bit + p->elem_bits - 1, hexmap_coord_label(p, &c, label, sizeof label));
+    } else if (is_packed(p)) {
+        strbuf b = { label, sizeof label, 0 };
+        label[0] = '\0';
+        packed_place_text(&b, p, &pl);
+        fprintf(out, "%0*" PRIX64 " -> %s\n", hexmap_addr_width(p), addr, label);
+    } else
+        fprintf(out, "%0*" PRIX64 " -> %s (byte %d of %d)\n", hexmap_addr_width(p), addr,
+                hexmap_coord_label(p, &pl.first, label, sizeof label), pl.byte, p->elem_bytes);
     return print_line_of(out, p, src, addr);
 }
 
@@ -1016,6 +1245,18 @@ static int do_coord(FILE *out, const char *s, const hexmap_pool *p, const hexmap
     if (parse_coord(s, p, &c) != 0)
         return -1;
     uint64_t addr = hexmap_address(p, &c);
+    if (is_packed(p)) {
+        int bit = hexmap_bit_of(p, &c);
+        uint64_t scale = hexmap_scale_address(p, &c);
+        fprintf(out, "%s -> %0*" PRIX64 " bits %d..%d (line 0x%" PRIX64 ", byte %" PRIu64 " of the line); scale and "
+                "zero at %0*" PRIX64 " (line 0x%" PRIX64 ", byte %" PRIu64 " of the line)\n",
+                hexmap_coord_label(p, &c, label, sizeof label), hexmap_addr_width(p), addr, bit, bit + p->elem_bits - 1,
+                addr / HEXMAP_LINE_BYTES, addr % HEXMAP_LINE_BYTES, hexmap_addr_width(p), scale,
+                scale / HEXMAP_LINE_BYTES, scale % HEXMAP_LINE_BYTES);
+        if (print_line_of(out, p, src, addr) != 0)
+            return -1;
+        return print_line_of(out, p, src, scale);
+    }
     fprintf(out, "%s -> %0*" PRIX64 " (line 0x%" PRIX64 ", byte %" PRIu64 " of the line)\n",
             hexmap_coord_label(p, &c, label, sizeof label), hexmap_addr_width(p), addr, addr / HEXMAP_LINE_BYTES,
             addr % HEXMAP_LINE_BYTES);

@@ -39,6 +39,67 @@ double kv_layout_elem_bytes(kt_dtype dtype, int quant_group)
     return per;
 }
 
+/* Bits of one element of a sub-byte dtype (4 or 2). */
+static int packed_bits(kt_dtype dtype)
+{
+    return (int)(dtype_bytes(dtype) * 8);
+}
+
+int kv_layout_packed_per_byte(kt_dtype dtype)
+{
+    return dtype_bytes(dtype) < 1 ? 8 / packed_bits(dtype) : 0;
+}
+
+int kv_layout_packed_elem_of_bit(kt_dtype dtype, int bit)
+{
+    int bits = packed_bits(dtype);
+    return bit >= 0 && bit < 8 && bit % bits == 0 ? bit / bits : -1;
+}
+
+uint64_t kv_layout_packed_data_bytes(kt_dtype dtype, uint64_t run_elems)
+{
+    uint64_t per = (uint64_t)kv_layout_packed_per_byte(dtype);
+    return (run_elems + per - 1) / per;
+}
+
+uint64_t kv_layout_packed_run_bytes(kt_dtype dtype, int quant_group, uint64_t run_elems)
+{
+    uint64_t groups = (run_elems + (uint64_t)quant_group - 1) / (uint64_t)quant_group;
+    return kv_layout_packed_data_bytes(dtype, run_elems) + groups * (uint64_t)KV_LAYOUT_SCALE_BYTES;
+}
+
+uint64_t kv_layout_packed_elem_offset(kt_dtype dtype, uint64_t e, int *bit)
+{
+    uint64_t per = (uint64_t)kv_layout_packed_per_byte(dtype);
+    *bit = (int)(e % per) * packed_bits(dtype);
+    return e / per;
+}
+
+uint64_t kv_layout_packed_scale_offset(kt_dtype dtype, int quant_group, uint64_t run_elems, uint64_t e)
+{
+    return kv_layout_packed_data_bytes(dtype, run_elems) + e / (uint64_t)quant_group * (uint64_t)KV_LAYOUT_SCALE_BYTES;
+}
+
+void kv_layout_packed_locate(kt_dtype dtype, int quant_group, uint64_t run_elems, uint64_t offset,
+                             kv_layout_packed_at *at)
+{
+    uint64_t data = kv_layout_packed_data_bytes(dtype, run_elems), per = (uint64_t)kv_layout_packed_per_byte(dtype);
+    uint64_t first, last;
+    if (offset < data) {
+        first = offset * per;
+        last = first + per;
+        *at = (kv_layout_packed_at){ .scale = 0, .first_elem = first };
+    } else {
+        uint64_t g = (offset - data) / (uint64_t)KV_LAYOUT_SCALE_BYTES;
+        first = g * (uint64_t)quant_group;
+        last = first + (uint64_t)quant_group;
+        *at = (kv_layout_packed_at){ .scale = 1, .first_elem = first,
+                                     .entry_byte = (int)((offset - data) % (uint64_t)KV_LAYOUT_SCALE_BYTES) };
+    }
+    /* A run's last byte or group may be partly filled. */
+    at->elems = (int)((last < run_elems ? last : run_elems) - first);
+}
+
 double kv_layout_stored_block_bytes(const model_card *m, kt_dtype dtype, int quant_group, int block_tokens)
 {
     /* Elements per token of the paged layers that store KV, by the dtype

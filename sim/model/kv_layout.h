@@ -37,6 +37,42 @@ double kv_layout_layer_bytes_token_gpu(const model_card *m, int layer, kt_dtype 
 double kv_layout_scale_bytes_elem(kt_dtype dtype, int quant_group);
 /* Bytes per stored element: dtype_bytes plus its scale metadata. */
 double kv_layout_elem_bytes(kt_dtype dtype, int quant_group);
+/* The packed layout of sub-byte KV (int4, int2; scale counts above). The
+ * unit is a run: the elements of one block that lie together in memory,
+ * numbered in memory order (a whole block when the block is outermost; K or
+ * V of a block when K and V are separate pools). A run of n elements keeps
+ * its packed data first, 8 / bits elements a byte, element e in byte
+ * e / (8 / bits) at bits (e mod (8 / bits)) × bits upward (the first
+ * element in the low bits: int4 element 2i in bits 0..3, 2i+1 in 4..7);
+ * then its scale region, group g = e / quant_group's fp16 scale (bytes 0-1)
+ * and fp16 zero (bytes 2-3) at n × bits / 8 + 4g. With quant_group and
+ * 8 / bits dividing n, a run takes n × kv_layout_elem_bytes bytes, as every
+ * byte count above. */
+/* Elements one byte holds: 8 / bits for sub-byte dtypes, 0 for whole-byte ones. */
+int kv_layout_packed_per_byte(kt_dtype dtype);
+/* Which of a byte's elements starts at bit (0 .. 8 / bits − 1), or -1 when
+ * no element starts there. */
+int kv_layout_packed_elem_of_bit(kt_dtype dtype, int bit);
+/* Bytes of a run of run_elems elements: packed data, then scales. */
+uint64_t kv_layout_packed_data_bytes(kt_dtype dtype, uint64_t run_elems);
+uint64_t kv_layout_packed_run_bytes(kt_dtype dtype, int quant_group, uint64_t run_elems);
+/* Byte offset in its run of element e, and its lowest bit in that byte
+ * (*bit, the caller's). */
+uint64_t kv_layout_packed_elem_offset(kt_dtype dtype, uint64_t e, int *bit);
+/* Byte offset in its run of the scale entry of element e's group. */
+uint64_t kv_layout_packed_scale_offset(kt_dtype dtype, int quant_group, uint64_t run_elems, uint64_t e);
+/* What byte offset of a run holds: data (scale 0: elements first_elem ..
+ * first_elem + elems − 1) or a scale entry (scale 1: group first_elem /
+ * quant_group, its byte entry_byte of KV_LAYOUT_SCALE_BYTES). */
+typedef struct kv_layout_packed_at {
+    int scale;
+    uint64_t first_elem;
+    int elems;
+    int entry_byte;
+} kv_layout_packed_at;
+/* Fills at (the caller's) for offset (< kv_layout_packed_run_bytes). */
+void kv_layout_packed_locate(kt_dtype dtype, int quant_group, uint64_t run_elems, uint64_t offset,
+                             kv_layout_packed_at *at);
 /* One block of block_tokens tokens of the model's paged layers that store
  * KV, held once (as a lower tier stores it: no tensor-parallel split or
  * replication) at dtype, or at a layer's own dtype where it has one

@@ -301,7 +301,7 @@ c hexmap-model-8b    'kvtier hexmap --synthesize --model llama-3.1-8b --tp 2 --d
 c hexmap-model-mla   'kvtier hexmap --synthesize --model deepseek-v3 --dtype fp8 --lines 0..40 --block-tokens 32'
 c hexmap-model-layer 'kvtier hexmap --synthesize --model tests/data/hexmap/hybrid-gqa-mla.yaml --layer 1 --dtype bf16 --lines 0x7F0..0x80F'
 c hexmap-model-shared "kvtier hexmap --synthesize --model llama-3.1-8b --layer 3 --kv-sharing '{every: 2}' --kv-precision '[{layers: 4, dtype: int8}, {dtype: int2}]' --lines 0..2"
-c hexmap-model-int2   "kvtier hexmap --synthesize --model llama-3.1-8b --layer 5 --kv-precision '[{layers: 4, dtype: int8}, {dtype: int2}]' --lines 0..2"
+c hexmap-model-int2   "kvtier hexmap --synthesize --model llama-3.1-8b --layer 5 --kv-precision '[{layers: 4, dtype: int8}, {dtype: int2}]' --lines 0x1FE..0x201 --at 0x1701:2 --coord V,3,8,5"
 for l in hnd nhd split-nhd split-hnd b,t,kv,h,d; do
     c hexmap-layout-${l//,/} "kvtier hexmap --synthesize --kv-dims 2,4,16,8 --dtype fp16 --blocks 2 --layout $l"
 done
