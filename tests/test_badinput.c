@@ -38,6 +38,8 @@ static const bad_case cases[] = {
     { "crlf-unknown-key.yaml", { NULL }, NULL, 19, "results.itl_gap: unknown key" },
     { "include-loop.yaml", { "--point", "0", NULL }, NULL, 3, "sweep: this is a sweep file, not a scenario" },
     { "bad-trace.yaml", { NULL }, "tests/data/bad/../traces/mooncake_bad.jsonl", 2, "bad JSON" },
+    { "bad-sharegpt.yaml", { NULL }, "tests/data/bad/../traces/sharegpt_bad.json", 3,
+      "conversation 1: conversations[1].from must be \"human\" or \"gpt\", got \"bot\"" },
     { "tag.yaml", { NULL }, NULL, 6, "tags are not supported (found '!!str')" },
     { "python-tag.yaml", { NULL }, NULL, 18, "tags are not supported (found '!!python/object:os.system')" },
     { "nul-byte.yaml", { NULL }, NULL, 2, "NUL bytes are not allowed in a value" },
@@ -231,6 +233,20 @@ static void test_skip_bad_lines(void)
     unlink(db);
 }
 
+/* The ShareGPT file's six malformed conversations, skipped and counted at
+ * the lines they open on (tests/data/traces/sharegpt_bad.json). */
+static void test_skip_bad_sharegpt(void)
+{
+    static const char *const skip[] = { "--skip-bad", NULL };
+    const char *db = scratch("skip-sharegpt.db");
+    tu_output r = run_kvtier(tu_path("tests/data/bad/bad-sharegpt.yaml"), db, skip);
+    CU_ASSERT_EQUAL(r.rc, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "2 requests replayed; 6 malformed lines skipped (first: 3 4 5 6 7 8)"));
+    CU_ASSERT_EQUAL(count_runs(db), 1);
+    tu_output_free(&r);
+    unlink(db);
+}
+
 /* `--db ''` names no database: run, sweep, plan and plot refuse it as a
  * usage error before reading their file, and create nothing. */
 static void test_empty_db(void)
@@ -324,6 +340,7 @@ int main(void)
         { "a 1 MiB line", test_huge_line },
         { "CRLF line endings are accepted", test_crlf_accepted },
         { "--skip-bad runs past malformed trace lines", test_skip_bad_lines },
+        { "--skip-bad runs past malformed ShareGPT conversations", test_skip_bad_sharegpt },
         { "a model card name in a symlink loop names the path", test_symlink_loop },
         { "--db '' is a usage error", test_empty_db },
         { "out of memory building the world names the key", test_oom_names_key },
