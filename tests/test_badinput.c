@@ -220,31 +220,30 @@ static void test_crlf_accepted(void)
     unlink(db);
 }
 
-/* The bad trace under --skip-bad runs, and says how many lines it skipped. */
-static void test_skip_bad_lines(void)
+/* A bad trace under --skip-bad runs, says what it skipped and stores the run. */
+static void check_skip_bad(const char *scenario_rel, const char *db_name, const char *says)
 {
     static const char *const skip[] = { "--skip-bad", NULL };
-    const char *db = scratch("skip.db");
-    tu_output r = run_kvtier(tu_path("tests/data/bad/bad-trace.yaml"), db, skip);
+    const char *db = scratch(db_name);
+    tu_output r = run_kvtier(tu_path(scenario_rel), db, skip);
     CU_ASSERT_EQUAL(r.rc, 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "7 malformed lines skipped (first: 2 3 4 6 7 8 9)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, says));
     CU_ASSERT_EQUAL(count_runs(db), 1);
     tu_output_free(&r);
     unlink(db);
+}
+
+static void test_skip_bad_lines(void)
+{
+    check_skip_bad("tests/data/bad/bad-trace.yaml", "skip.db", "7 malformed lines skipped (first: 2 3 4 6 7 8 9)");
 }
 
 /* The ShareGPT file's six malformed conversations, skipped and counted at
  * the lines they open on (tests/data/traces/sharegpt_bad.json). */
 static void test_skip_bad_sharegpt(void)
 {
-    static const char *const skip[] = { "--skip-bad", NULL };
-    const char *db = scratch("skip-sharegpt.db");
-    tu_output r = run_kvtier(tu_path("tests/data/bad/bad-sharegpt.yaml"), db, skip);
-    CU_ASSERT_EQUAL(r.rc, 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "2 requests replayed; 6 malformed lines skipped (first: 3 4 5 6 7 8)"));
-    CU_ASSERT_EQUAL(count_runs(db), 1);
-    tu_output_free(&r);
-    unlink(db);
+    check_skip_bad("tests/data/bad/bad-sharegpt.yaml", "skip-sharegpt.db",
+                   "2 requests replayed; 6 malformed lines skipped (first: 3 4 5 6 7 8)");
 }
 
 /* `--db ''` names no database: run, sweep, plan and plot refuse it as a
