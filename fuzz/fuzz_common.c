@@ -125,6 +125,14 @@ static trace_opts options_of(uint64_t h)
     o.duration_ns = ((h >> 6) & 3) == 1 ? 10 * ns_per_s : 0;
     o.tick_ns = (h >> 8) & 1 ? ns_per_ms : 0;
     o.rate_scale = rate_scales[(h >> 9) & 3];
+    /* ShareGPT's own: times drawn at 1 conversation/s, turns 1 s apart. */
+    static const double chars_per_token[] = { 0, 0.5, 4, 1e6 };
+    o.sharegpt.chars_per_token = chars_per_token[(h >> 11) & 3];
+    o.sharegpt.max_conversations = (h >> 13) & 1;
+    o.sharegpt.skip_not_human_first = (h >> 14) & 1;
+    o.sharegpt.arrivals.rate_per_s = 1;
+    o.sharegpt.arrivals.think_ns = (dist){ .kind = DIST_CONSTANT, .mean = (double)ns_per_s, .hi = 1e18 };
+    o.sharegpt.arrivals.seed = h;
     return o;
 }
 
@@ -134,6 +142,8 @@ static void check_record(const trace_record *rec, trace_format fmt, int64_t prev
     const int64_t mooncake_block_tokens = 512;
     if (rec->arrival_ns < 0 || rec->arrival_ns < prev_arrival_ns || rec->input_tokens < 1 ||
         rec->output_tokens < 1 || (rec->n_hash_ids && !rec->hash_ids) || rec->line < 1)
+        abort();
+    if (fmt == TRACE_SHAREGPT && (rec->session_id < 0 || rec->turn < 0 || rec->n_hash_ids))
         abort();
     if (fmt == TRACE_MOONCAKE &&
         (int64_t)rec->n_hash_ids != (rec->input_tokens + mooncake_block_tokens - 1) / mooncake_block_tokens)

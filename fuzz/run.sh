@@ -9,7 +9,7 @@ shift 2
 dict_for() {
     case $1 in
     conf|scenario|set|model|hwprofile) echo yaml ;;
-    hfimport|trace_mooncake|trace_kvtier) echo json ;;
+    hfimport|trace_mooncake|trace_kvtier|trace_sharegpt) echo json ;;
     trace_azure|trace_vidur) echo csv ;;
     *) echo "$1" ;;
     esac

@@ -38,6 +38,8 @@ static const bad_case cases[] = {
     { "crlf-unknown-key.yaml", { NULL }, NULL, 19, "results.itl_gap: unknown key" },
     { "include-loop.yaml", { "--point", "0", NULL }, NULL, 3, "sweep: this is a sweep file, not a scenario" },
     { "bad-trace.yaml", { NULL }, "tests/data/bad/../traces/mooncake_bad.jsonl", 2, "bad JSON" },
+    { "bad-sharegpt.yaml", { NULL }, "tests/data/bad/../traces/sharegpt_bad.json", 3,
+      "conversation 1: conversations[1].from must be \"human\" or \"gpt\", got \"bot\"" },
     { "tag.yaml", { NULL }, NULL, 6, "tags are not supported (found '!!str')" },
     { "python-tag.yaml", { NULL }, NULL, 18, "tags are not supported (found '!!python/object:os.system')" },
     { "nul-byte.yaml", { NULL }, NULL, 2, "NUL bytes are not allowed in a value" },
@@ -218,17 +220,30 @@ static void test_crlf_accepted(void)
     unlink(db);
 }
 
-/* The bad trace under --skip-bad runs, and says how many lines it skipped. */
-static void test_skip_bad_lines(void)
+/* A bad trace under --skip-bad runs, says what it skipped and stores the run. */
+static void check_skip_bad(const char *scenario_rel, const char *db_name, const char *says)
 {
     static const char *const skip[] = { "--skip-bad", NULL };
-    const char *db = scratch("skip.db");
-    tu_output r = run_kvtier(tu_path("tests/data/bad/bad-trace.yaml"), db, skip);
+    const char *db = scratch(db_name);
+    tu_output r = run_kvtier(tu_path(scenario_rel), db, skip);
     CU_ASSERT_EQUAL(r.rc, 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "7 malformed lines skipped (first: 2 3 4 6 7 8 9)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, says));
     CU_ASSERT_EQUAL(count_runs(db), 1);
     tu_output_free(&r);
     unlink(db);
+}
+
+static void test_skip_bad_lines(void)
+{
+    check_skip_bad("tests/data/bad/bad-trace.yaml", "skip.db", "7 malformed lines skipped (first: 2 3 4 6 7 8 9)");
+}
+
+/* The ShareGPT file's six malformed conversations, skipped and counted at
+ * the lines they open on (tests/data/traces/sharegpt_bad.json). */
+static void test_skip_bad_sharegpt(void)
+{
+    check_skip_bad("tests/data/bad/bad-sharegpt.yaml", "skip-sharegpt.db",
+                   "2 requests replayed; 6 malformed lines skipped (first: 3 4 5 6 7 8)");
 }
 
 /* `--db ''` names no database: run, sweep, plan and plot refuse it as a
@@ -324,6 +339,7 @@ int main(void)
         { "a 1 MiB line", test_huge_line },
         { "CRLF line endings are accepted", test_crlf_accepted },
         { "--skip-bad runs past malformed trace lines", test_skip_bad_lines },
+        { "--skip-bad runs past malformed ShareGPT conversations", test_skip_bad_sharegpt },
         { "a model card name in a symlink loop names the path", test_symlink_loop },
         { "--db '' is a usage error", test_empty_db },
         { "out of memory building the world names the key", test_oom_names_key },

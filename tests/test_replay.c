@@ -1,4 +1,4 @@
-/* test_replay.c — replaying the real Mooncake and Azure traces end to end: every request, the trace's own prefix reuse, tiers against HBM only, bad lines. */
+/* test_replay.c — replaying the real Mooncake and Azure traces end to end: every request, the trace's own prefix reuse, tiers against HBM only, bad lines; a ShareGPT conversation's turns. */
 #define _GNU_SOURCE
 #include <jansson.h>
 #include <math.h>
@@ -255,6 +255,45 @@ static void test_plan_on_a_trace(void)
     plan_free(p);
 }
 
+/* A ShareGPT conversation replayed: each turn's prompt is the earlier
+ * turns' tokens plus its own. In tests/data/traces/sharegpt_small.json
+ * (token counts worked out in test_trace.c) conversation 0 asks 5 tokens,
+ * gets 9, then asks 3 more: its second prompt is 5 + 9 + 3 = 17 tokens,
+ * arriving the scenario's 30 s think time after the first. Conversations 2
+ * and 3 are single turns of 5 and 4 tokens; 1 opens with a gpt turn and is
+ * passed over (skip_not_human_first). */
+static void test_sharegpt_turns(void)
+{
+    scenario *sc;
+    metrics *m = run("tests/data/traces/sharegpt_small.yaml", NULL, 0, &sc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(sc->trace.requests, 4);
+    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 4);
+    const struct { int64_t session; int turn; int64_t prompt, output; } want[] = {
+        { 0, 0, 5, 9 }, { 0, 1, 17, 40 }, { 2, 0, 5, 1 }, { 3, 0, 4, 2 },
+    };
+    int64_t turn0_ns = -1, turn1_ns = -1;
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+        int found = 0;
+        for (size_t i = 0; i < m->n_reqs; i++) {
+            const metrics_req *r = &m->reqs[i];
+            if (r->session != want[k].session || r->turn != want[k].turn)
+                continue;
+            found++;
+            CU_ASSERT_EQUAL(r->prompt_tokens, want[k].prompt);
+            CU_ASSERT_EQUAL(r->output_tokens, want[k].output);
+            CU_ASSERT_EQUAL(r->outcome, REQ_COMPLETED);
+            if (r->session == 0)
+                *(r->turn ? &turn1_ns : &turn0_ns) = r->arrival_ns;
+        }
+        CU_ASSERT_EQUAL(found, 1);
+    }
+    CU_ASSERT_EQUAL(turn0_ns, 0);
+    CU_ASSERT_EQUAL(turn1_ns, INT64_C(30000000000));
+    metrics_free(m);
+    scenario_free(sc);
+}
+
 int main(void)
 {
     setenv("KVTIER_DATA", tu_path(""), 1);
@@ -264,6 +303,7 @@ int main(void)
         { "Azure: every request with its tokens", test_azure_whole_trace },
         { "bad trace lines: stop before running, or skip and count", test_bad_trace },
         { "the planner on a trace: rate_scale is the knob", test_plan_on_a_trace },
+        { "ShareGPT: a turn's prompt holds the earlier turns", test_sharegpt_turns },
         { NULL, NULL },
     };
     return tu_run("replay", tests);

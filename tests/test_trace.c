@@ -1,4 +1,4 @@
-/* test_trace.c — CUnit tests of the trace readers: hand-written fixtures with hand-worked values, located errors, replay options, and the full shared Mooncake and Azure traces checked against independent parses. */
+/* test_trace.c — CUnit tests of the trace readers: hand-written fixtures with hand-worked values (ShareGPT's token rule and turns included), located errors, replay options, and the full shared Mooncake and Azure traces checked against independent parses. */
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -10,6 +10,7 @@
 #include "testutil.h"
 #include "trace.h"
 #include "grow.h"
+#include "workload.h"
 
 /* The real traces, as shipped in the repository's data/traces. */
 static const char *shipped_trace(const char *name)
@@ -918,6 +919,220 @@ static void test_azure_full(void)
            (long long)sum_in, (long long)sum_out, (double)last / (double)NS_PER_S);
 }
 
+/* ---------- ShareGPT ---------- */
+
+#define SG_THINK_NS (30 * NS_PER_S)
+#define SG_SEED 7
+
+/* One conversation a second (Poisson, seed 7), 30 s between a session's
+ * turns, conversations opening with a gpt turn passed over. */
+static trace_opts sharegpt_opts(void);
+
+/* Writes doc to a scratch file and reads it whole with sharegpt_opts (and
+ * skip_bad): the error's line (0 for a file-level one), or -1 with no error. */
+static int sharegpt_error_of(const char *doc, int skip_bad, kt_err *err)
+{
+    char tmp[] = "/tmp/kvtier_sharegpt_XXXXXX";
+    int fd = mkstemp(tmp);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_FATAL(write(fd, doc, strlen(doc)) == (ssize_t)strlen(doc));
+    close(fd);
+    trace_opts o = sharegpt_opts();
+    o.skip_bad = skip_bad;
+    memset(err, 0, sizeof *err);
+    trace_reader *t = trace_open(tmp, TRACE_SHAREGPT, &o, err);
+    int r = t ? 1 : -1;
+    trace_record rec;
+    while (t && (r = trace_next(t, &rec, err)) == 1)
+        ;
+    trace_close(t);
+    unlink(tmp);
+    return r == 0 ? -1 : err->line;
+}
+
+static trace_opts sharegpt_opts(void)
+{
+    trace_opts o = default_opts();
+    o.sharegpt.arrivals.arrival = ARRIVAL_POISSON;
+    o.sharegpt.arrivals.rate_per_s = 1;
+    o.sharegpt.arrivals.think_ns = (dist){ .kind = DIST_CONSTANT, .mean = (double)SG_THINK_NS, .hi = 1e18 };
+    o.sharegpt.arrivals.seed = SG_SEED;
+    o.sharegpt.skip_not_human_first = 1;
+    return o;
+}
+
+/* sharegpt_small.json, written from the published layout (a JSON array of
+ * {"id", "conversations": [{"from": "human"|"gpt", "value": text}]}, as
+ * ShareGPT_V3_unfiltered_cleaned_split.json has it). Tokens at 4 characters
+ * each, rounded up:
+ *   conversation 0 (line 2): "What is a KV cache?" 19 chars -> 5; "It keeps
+ *     attention keys and values." 35 -> 9; "Why page it?" 12 -> 3; its reply
+ *     gives "tokens": 40, which wins over its 12 chars.
+ *   conversation 1 (line 11) opens with a gpt turn: passed over.
+ *   conversation 2 (line 19): "Résumé, naïve café." 19 code points (23
+ *     bytes: 6 tokens had bytes been counted) -> 5; "" -> 1 (at least one);
+ *     its final "Thanks" has no reply, so no request.
+ *   conversation 3 (line 27): "Summarise this." 15 -> 4; "Done." 5 -> 2.
+ * Starts: conversation 0 at 0, then the arrival process's gaps (the passed
+ * over conversation draws none); turn 1 of conversation 0 follows its turn 0
+ * by the 30 s think time, after the other two sessions began. */
+static void test_sharegpt_small(void)
+{
+    got g[MAX_GOT];
+    trace_opts o = sharegpt_opts();
+    int n = read_fixture("sharegpt_small.json", TRACE_SHAREGPT, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 4);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, SG_SEED);
+    int64_t gap1 = workload_next_gap_ns(&o.sharegpt.arrivals, r), gap2 = workload_next_gap_ns(&o.sharegpt.arrivals, r);
+    gsl_rng_free(r);
+    CU_ASSERT_FATAL(gap1 + gap2 < SG_THINK_NS);  /* so sessions 2 and 3 come before session 0's turn 1 */
+    const struct { int64_t session; int turn; int64_t in, out, line, arrival_ns; } want[] = {
+        { 0, 0, 5, 9, 2, 0 },
+        { 2, 0, 5, 1, 19, gap1 },
+        { 3, 0, 4, 2, 27, gap1 + gap2 },
+        { 0, 1, 3, 40, 2, SG_THINK_NS },
+    };
+    for (int i = 0; i < n; i++) {
+        CU_ASSERT_EQUAL(g[i].session, want[i].session);
+        CU_ASSERT_EQUAL(g[i].turn, want[i].turn);
+        CU_ASSERT_EQUAL(g[i].in, want[i].in);
+        CU_ASSERT_EQUAL(g[i].out, want[i].out);
+        CU_ASSERT_EQUAL(g[i].line, want[i].line);
+        CU_ASSERT_EQUAL(g[i].arrival_ns, want[i].arrival_ns);
+        CU_ASSERT_EQUAL(g[i].n_ids, 0);
+    }
+    CU_ASSERT_STRING_EQUAL(trace_format_names[TRACE_SHAREGPT], "sharegpt");
+
+    /* 2 characters a token: 19 -> 10, 35 -> 18; "Résumé, naïve café." 19 -> 10,
+     * "" -> 1; "Summarise this." 15 -> 8, "Done." 5 -> 3; "Why page it?" 12 -> 6
+     * and its reply's "tokens": 40, which does not depend on the rule. */
+    o.sharegpt.chars_per_token = 2;
+    n = read_fixture("sharegpt_small.json", TRACE_SHAREGPT, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 4);
+    const int64_t halved[][3] = { { 0, 10, 18 }, { 1, 10, 1 }, { 2, 8, 3 }, { 3, 6, 40 } };  /* record, in, out */
+    for (int k = 0; k < 4; k++)
+        CU_ASSERT(g[halved[k][0]].in == halved[k][1] && g[halved[k][0]].out == halved[k][2]);
+
+    /* max_conversations 2: conversations 0 and 2 (1 is passed over, not
+     * counted), so records: session 0 turn 0, session 2, session 0 turn 1. */
+    o = sharegpt_opts();
+    o.sharegpt.max_conversations = 2;
+    n = read_fixture("sharegpt_small.json", TRACE_SHAREGPT, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 3);
+    const int64_t kept[][2] = { { 0, 0 }, { 2, 0 }, { 0, 1 } };  /* session, turn */
+    for (int k = 0; k < 3; k++)
+        CU_ASSERT(g[k].session == kept[k][0] && g[k].turn == kept[k][1]);
+
+    /* Without skip_not_human_first, conversation 1 is malformed, at its line. */
+    o = sharegpt_opts();
+    o.sharegpt.skip_not_human_first = 0;
+    kt_err err = { 0 };
+    CU_ASSERT_PTR_NULL(trace_open(fixture("sharegpt_small.json"), TRACE_SHAREGPT, &o, &err));
+    CU_ASSERT_EQUAL(err.line, 11);
+    CU_ASSERT_STRING_EQUAL(err.file, fixture("sharegpt_small.json"));
+    CU_ASSERT_STRING_EQUAL(err.msg, "conversation 1: conversations[0] is a gpt turn where a human turn was due "
+                                    "(turns go human, gpt, human, ...)");
+}
+
+/* sharegpt_bad.json: conversations 0 (line 2) and 7 (line 9) are sound,
+ * "abcdefgh"/"abcd" -> 2/1 tokens and "abcdefghi"/"abcde" -> 3/2; the six
+ * between are each malformed in one way, one per line. */
+static void test_sharegpt_bad(void)
+{
+    static const struct { int line; const char *msg; } bad[] = {
+        { 3, "conversation 1: conversations[1].from must be \"human\" or \"gpt\", got \"bot\"" },
+        { 4, "conversation 2: expected an object {\"id\", \"conversations\"}, got an array" },
+        { 5, "conversation 3: conversations[0].value must be a string, not missing" },
+        { 6, "conversation 4: conversations[1] is a human turn where a gpt turn was due (turns go human, gpt, "
+             "human, ...)" },
+        { 7, "conversation 5: no human turn answered by a gpt turn (1 turns)" },
+        { 8, "conversation 6: conversations[0].tokens must be an integer >= 1, not a smaller one" },
+    };
+    /* Strict: the first one fails the open, located. */
+    trace_opts o = sharegpt_opts();
+    kt_err err = { 0 };
+    const char *path = fixture("sharegpt_bad.json");
+    CU_ASSERT_PTR_NULL(trace_open(path, TRACE_SHAREGPT, &o, &err));
+    CU_ASSERT_STRING_EQUAL(err.file, path);
+    CU_ASSERT_EQUAL(err.line, bad[0].line);
+    CU_ASSERT_EQUAL(err.col, 0);
+    CU_ASSERT_STRING_EQUAL(err.msg, bad[0].msg);
+
+    /* skip_bad: each is counted at its line, the two sound ones replayed. */
+    o.skip_bad = 1;
+    got g[MAX_GOT];
+    int n = read_fixture("sharegpt_bad.json", TRACE_SHAREGPT, &o, g);
+    CU_ASSERT_EQUAL_FATAL(n, 2);
+    CU_ASSERT_EQUAL(g[0].session, 0);
+    CU_ASSERT_EQUAL(g[0].in, 2);
+    CU_ASSERT_EQUAL(g[0].out, 1);
+    CU_ASSERT_EQUAL(g[1].session, 7);
+    CU_ASSERT_EQUAL(g[1].line, 9);
+    CU_ASSERT_EQUAL(g[1].in, 3);
+    CU_ASSERT_EQUAL(g[1].out, 2);
+    trace_reader *t = trace_open(path, TRACE_SHAREGPT, &o, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    int64_t lines[16] = { 0 };
+    CU_ASSERT_EQUAL(trace_bad_lines(t, lines, 16), 6);
+    for (int i = 0; i < 6; i++)
+        CU_ASSERT_EQUAL(lines[i], bad[i].line);
+    trace_close(t);
+
+    /* Each message: the malformed conversation alone, on line 2. */
+    for (size_t i = 1; i < sizeof bad / sizeof *bad; i++) {
+        char line[512] = "";
+        FILE *in = fopen(path, "r");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+        for (int k = 0; k < bad[i].line && fgets(line, sizeof line, in); k++)
+            ;
+        fclose(in);
+        *strrchr(line, ',') = '\0';   /* the element without its comma */
+        char doc[1024];
+        snprintf(doc, sizeof doc, "[\n%s\n]\n", line);
+        CU_ASSERT_EQUAL(sharegpt_error_of(doc, 0, &err), 2);
+        char want[600];
+        snprintf(want, sizeof want, "conversation 0%s", strchr(bad[i].msg, ':'));
+        CU_ASSERT_STRING_EQUAL(err.msg, want);
+    }
+}
+
+/* The array itself: what is not a conversation's fault. */
+static void test_sharegpt_syntax(void)
+{
+    kt_err err;
+    /* Bad JSON inside conversation 1 stops the read even with skip_bad: its
+     * end, and so the next conversation's start, is unknown. jansson finds
+     * the second '}' on line 3, at column 22 of that line. */
+    const char *bad_json = "[{\"conversations\": [{\"from\": \"human\", \"value\": \"a\"}, "
+                           "{\"from\": \"gpt\", \"value\": \"b\"}]},\n"
+                           " {\"conversations\":\n"
+                           "   [{\"from\": \"human\"}}\n]\n";
+    CU_ASSERT_EQUAL(sharegpt_error_of(bad_json, 1, &err), 3);
+    CU_ASSERT_NSTRING_EQUAL(err.msg, "bad JSON in conversation 1: ", 28);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "(column 22)"));
+    /* On the line the conversation opens, the column counts from the line's
+     * start: two spaces, then {"conversations": ] puts the ']' at 21. */
+    CU_ASSERT_EQUAL(sharegpt_error_of("[\n  {\"conversations\": ]}]", 0, &err), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "(column 21)"));
+    /* Two conversations with no comma between them: at the second's line. */
+    const char *no_comma = "[\n{\"conversations\": []}\n{\"conversations\": []}\n]";
+    CU_ASSERT_EQUAL(sharegpt_error_of(no_comma, 1, &err), 3);
+    CU_ASSERT_STRING_EQUAL(err.msg, "expected ',' or ']' after conversation 0");
+    /* Not an array; text after it; an empty one. */
+    CU_ASSERT_EQUAL(sharegpt_error_of("\n{\"id\": 1}", 1, &err), 2);
+    CU_ASSERT_STRING_EQUAL(err.msg, "expected a JSON array of conversations, '[', at the start of the file");
+    const char *one = "[{\"conversations\": [{\"from\": \"human\", \"value\": \"a\"}, "
+                      "{\"from\": \"gpt\", \"value\": \"b\"}]}]\n\n[]";
+    CU_ASSERT_EQUAL(sharegpt_error_of(one, 1, &err), 3);
+    CU_ASSERT_STRING_EQUAL(err.msg, "text after the array's closing ']'");
+    CU_ASSERT_EQUAL(sharegpt_error_of(" [ ]\n", 0, &err), 0);  /* opens; its first read finds nothing */
+    CU_ASSERT_STRING_EQUAL(err.msg, "no requests in the file");
+    /* A bad conversation of nothing but an empty array counts as bad. */
+    CU_ASSERT_EQUAL(sharegpt_error_of("[[]]", 1, &err), 0);
+    CU_ASSERT_STRING_EQUAL(err.msg, "no valid requests: all 1 non-blank lines are malformed");
+}
+
 int main(void)
 {
     static const tu_test tests[] = {
@@ -943,6 +1158,9 @@ int main(void)
         { "SPREAD with skip_bad", test_spread_skip_bad },
         { "SPREAD group split by an error", test_spread_split_by_error },
         { "long lines", test_long_lines },
+        { "sharegpt fixture: tokens by rule and field, turns, arrivals", test_sharegpt_small },
+        { "sharegpt malformed conversations: located, skip_bad", test_sharegpt_bad },
+        { "sharegpt array syntax", test_sharegpt_syntax },
         { "full Mooncake trace", test_mooncake_full },
         { "full Mooncake trace, SPREAD", test_mooncake_full_spread },
         { "full Azure trace", test_azure_full },

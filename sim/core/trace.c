@@ -1,4 +1,4 @@
-/* trace.c — streaming readers for request traces (Mooncake JSONL, Azure CSV, Vidur CSV, BurstGPT CSV, kvtier JSONL): one pass, memory bounded by the longest line and the largest group of equal timestamps. */
+/* trace.c — readers for request traces: Mooncake JSONL, Azure CSV, Vidur CSV, BurstGPT CSV and kvtier JSONL streamed in one pass (memory bounded by the longest line and the largest group of equal timestamps); ShareGPT conversation JSON read whole, its times drawn. */
 
 /*
  * The kvtier native trace format (also in docs/trace-format.md)
@@ -55,14 +55,17 @@
 #include "trace.h"
 
 #include <errno.h>
+#include <gsl/gsl_rng.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
 #include "grow.h"
+#include "htab.h"
 #include "infile.h"
 
 #define MOONCAKE_BLOCK_TOKENS 512        /* Mooncake's documented hash block size */
@@ -82,12 +85,12 @@
 #define DECIMAL_EXP_MAX 30               /* larger exponents cannot give an int64 ns */
 
 const char *const trace_format_names[TRACE_FORMAT_COUNT + 1] = {
-    "mooncake", "azure", "vidur", "kvtier", "burstgpt", NULL
+    "mooncake", "azure", "vidur", "kvtier", "burstgpt", "sharegpt", NULL
 };
 
 /* Name of each format's timestamp field, for messages. */
 static const char *const time_field[TRACE_FORMAT_COUNT] = {
-    "timestamp", "TIMESTAMP", "arrived_at", "arrival", "Timestamp"
+    "timestamp", "TIMESTAMP", "arrived_at", "arrival", "Timestamp", "arrival"
 };
 
 /* The columns a CSV format needs: time, input tokens, output tokens. */
@@ -155,6 +158,9 @@ struct trace_reader {
     int pending;                           /* cur is the next group's first record */
     int has_stashed;                       /* an error to return after the group */
     kt_err stashed;
+
+    raw_rec *sg;                           /* ShareGPT: every request, in arrival order */
+    size_t sg_len, sg_cap, sg_next;
 };
 
 enum { PARSE_OK = 0, PARSE_BAD = -1, PARSE_FATAL = -2 };
@@ -836,12 +842,344 @@ static int at_eof(trace_reader *t, kt_err *err)
     return -1;
 }
 
+/* ---------- ShareGPT ---------- */
+
+/*
+ * ShareGPT (also in docs/trace-format.md): one JSON array of conversations
+ * {"id": ..., "conversations": [{"from": "human"|"gpt", "value": text}, ...]}.
+ * Turns alternate human, gpt; each human turn answered by a gpt turn is a
+ * request of the conversation's session: its own tokens are the human
+ * text's, its output the reply's, and the session supplies the earlier
+ * turns. A final human turn without a reply is not a request. Tokens are a
+ * turn's optional integer "tokens", else ceil(code points / chars_per_token).
+ * The file has no times: conversations start at the arrival process's
+ * draws (the first at 0), and each further turn think_time after the
+ * previous turn's arrival (open loop, as replay takes every trace).
+ * Elements are parsed one at a time with jansson's JSON_DISABLE_EOF_CHECK,
+ * which reports the bytes it read, so each is located at its line.
+ */
+
+enum { SG_SKIPPED = 1 };                 /* a conversation passed over on purpose */
+#define SG_SEED_TAG UINT64_C(0x5348415245475054)  /* separates the think-time stream from the gaps' */
+
+/* What conversation starts and think times are drawn from. Owns its rngs. */
+typedef struct sg_gen {
+    gsl_rng *gaps, *think;
+    int64_t next_start_ns;
+    int64_t accepted;                    /* conversations that gave requests */
+} sg_gen;
+
+/* A problem with conversation conv, reported at the line its object opens. */
+__attribute__((format(printf, 4, 5)))
+static int sharegpt_bad(trace_reader *t, kt_err *err, size_t conv, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    BAD_LINE(t, err, "conversation %zu: %s", conv, what);
+    return PARSE_BAD;
+}
+
+/* Unicode code points in n bytes of UTF-8 (jansson has checked it). */
+static int64_t utf8_chars(const char *s, size_t n)
+{
+    int64_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* Turn i of a conversation: its role (*human) and tokens. */
+static int sharegpt_turn(trace_reader *t, json_t *turns, size_t conv, size_t i, int *human, int64_t *tokens,
+                         kt_err *err)
+{
+    json_t *o = json_array_get(turns, i);
+    if (!json_is_object(o))
+        return sharegpt_bad(t, err, conv, "conversations[%zu] must be an object, not %s", i, json_kind(o));
+    json_t *from = json_object_get(o, "from"), *value = json_object_get(o, "value");
+    if (!json_is_string(from))
+        return sharegpt_bad(t, err, conv, "conversations[%zu].from must be a string, not %s", i,
+                            from ? json_kind(from) : "missing");
+    const char *role = json_string_value(from);
+    *human = !strcmp(role, "human");
+    if (!*human && strcmp(role, "gpt"))
+        return sharegpt_bad(t, err, conv, "conversations[%zu].from must be \"human\" or \"gpt\", got \"%.40s\"", i,
+                            role);
+    if (!json_is_string(value))
+        return sharegpt_bad(t, err, conv, "conversations[%zu].value must be a string, not %s", i,
+                            value ? json_kind(value) : "missing");
+    json_t *given = json_object_get(o, "tokens");
+    if (given) {
+        if (!json_is_integer(given) || json_integer_value(given) < 1)
+            return sharegpt_bad(t, err, conv, "conversations[%zu].tokens must be an integer >= 1, not %s", i,
+                                json_is_integer(given) ? "a smaller one" : json_kind(given));
+        *tokens = (int64_t)json_integer_value(given);
+        return PARSE_OK;
+    }
+    double n = ceil((double)utf8_chars(json_string_value(value), json_string_length(value)) /
+                    t->opts.sharegpt.chars_per_token);
+    *tokens = n < 1 ? 1 : (int64_t)n;  /* an empty text is still a request of one token */
+    return PARSE_OK;
+}
+
+/* Appends one request of conversation conv to t->sg. */
+static int sharegpt_push(trace_reader *t, const raw_rec *r, kt_err *err)
+{
+    raw_rec *sg = grow_array(t->sg, &t->sg_cap, t->sg_len + 1, sizeof *sg);
+    if (!sg) {
+        BAD_LINE(t, err, "out of memory for %zu requests", t->sg_len + 1);
+        return PARSE_FATAL;
+    }
+    t->sg = sg;
+    t->sg[t->sg_len++] = *r;
+    return PARSE_OK;
+}
+
+/* The requests of one conversation, appended to t->sg, or none: PARSE_OK,
+ * SG_SKIPPED, PARSE_BAD or PARSE_FATAL. */
+static int sharegpt_requests(trace_reader *t, json_t *o, size_t conv, kt_err *err)
+{
+    if (!json_is_object(o))
+        return sharegpt_bad(t, err, conv, "expected an object {\"id\", \"conversations\"}, got %s", json_kind(o));
+    json_t *turns = json_object_get(o, "conversations");
+    if (!json_is_array(turns))
+        return sharegpt_bad(t, err, conv, "field \"conversations\" must be an array of turns, not %s",
+                            turns ? json_kind(turns) : "missing");
+    raw_rec r = { .session_id = (int64_t)conv, .acceptance = -1, .line = t->line_no };
+    size_t n = json_array_size(turns);
+    for (size_t i = 0; i < n; i++) {
+        int human = 0, rc;
+        int64_t tokens = 0;
+        if ((rc = sharegpt_turn(t, turns, conv, i, &human, &tokens, err)) < 0)
+            return rc;
+        if (i == 0 && !human && t->opts.sharegpt.skip_not_human_first)
+            return SG_SKIPPED;
+        if (human != (i % 2 == 0))
+            return sharegpt_bad(t, err, conv, "conversations[%zu] is a %s turn where a %s turn was due (turns go "
+                                "human, gpt, human, ...)", i, human ? "human" : "gpt", human ? "gpt" : "human");
+        if (human) {
+            r.input_tokens = tokens;
+            continue;
+        }
+        r.output_tokens = tokens;
+        if ((rc = sharegpt_push(t, &r, err)) < 0)
+            return rc;
+        r.turn++;
+    }
+    if (r.turn == 0)
+        return sharegpt_bad(t, err, conv, "no human turn answered by a gpt turn (%zu turns)", n);
+    return PARSE_OK;
+}
+
+/* Gives the requests t->sg[first..] of an accepted conversation their
+ * times: the conversation's start, then a think time per further turn. */
+static int sharegpt_times(trace_reader *t, sg_gen *g, size_t first, kt_err *err)
+{
+    const workload_cfg *a = &t->opts.sharegpt.arrivals;
+    int64_t at = g->next_start_ns;
+    for (size_t i = first; i < t->sg_len; i++) {
+        if (i > first) {
+            int64_t think = workload_think_ns(a, g->think);
+            if (at > INT64_MAX - think) {
+                BAD_LINE(t, err, "arrivals past 2^63 ns: lower think_time");
+                return PARSE_FATAL;
+            }
+            at += think;
+        }
+        t->sg[i].time_ns = at;
+    }
+    int64_t gap = workload_next_gap_ns(a, g->gaps);
+    if (g->next_start_ns > INT64_MAX - gap) {
+        BAD_LINE(t, err, "arrivals past 2^63 ns: raise the arrival rate or set max_conversations");
+        return PARSE_FATAL;
+    }
+    g->next_start_ns += gap;
+    g->accepted++;
+    return PARSE_OK;
+}
+
+/* Advances *p over JSON white space, counting lines. */
+static void sharegpt_space(trace_reader *t, const char **p, const char *end)
+{
+    for (; *p < end && (**p == ' ' || **p == '\t' || **p == '\r' || **p == '\n'); (*p)++)
+        t->line_no += **p == '\n';
+}
+
+static int64_t count_lines(const char *p, size_t n)
+{
+    int64_t k = 0;
+    for (const char *q = p; (q = memchr(q, '\n', (size_t)(p + n - q))) != NULL; q++)
+        k++;
+    return k;
+}
+
+/* The next element at *p: parsed, turned into requests (or counted as bad
+ * with skip_bad), *p past it. PARSE_OK or -1 with err. */
+static int sharegpt_element(trace_reader *t, const char *text, const char **p, const char *end, size_t conv,
+                            sg_gen *g, kt_err *err)
+{
+    json_error_t je;
+    json_t *o = json_loadb(*p, (size_t)(end - *p), JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+                           &je);
+    int64_t at_line = t->line_no;
+    if (!o) {
+        /* jansson counts from *p: on the element's first line, add its column. */
+        const char *sol = *p;
+        while (sol > text && sol[-1] != '\n')
+            sol--;
+        t->line_no = at_line + je.line - 1;
+        BAD_LINE(t, err, "bad JSON in conversation %zu: %s (column %d)", conv, je.text,
+                 je.line == 1 ? (int)(*p - sol) + je.column : je.column);
+        return -1;
+    }
+    kt_err scratch, *e = t->opts.skip_bad ? &scratch : err;
+    size_t first = t->sg_len;
+    int rc = sharegpt_requests(t, o, conv, e);
+    json_decref(o);
+    if (rc == PARSE_OK)
+        rc = sharegpt_times(t, g, first, e);
+    if (rc < 0)
+        t->sg_len = first;
+    if (rc == PARSE_BAD)
+        note_bad(t);
+    if (rc == PARSE_FATAL || (rc == PARSE_BAD && !t->opts.skip_bad)) {
+        if (e != err && err)
+            *err = *e;
+        return -1;
+    }
+    t->line_no = at_line + count_lines(*p, (size_t)je.position);
+    *p += je.position;
+    return PARSE_OK;
+}
+
+/* Parses the array in text into t->sg, unsorted. 0 or -1 with err. */
+static int sharegpt_parse(trace_reader *t, const char *text, size_t len, sg_gen *g, kt_err *err)
+{
+    const char *p = text, *end = text + len;
+    t->line_no = 1;
+    if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
+        p += 3;
+    sharegpt_space(t, &p, end);
+    if (p == end || *p != '[') {
+        BAD_LINE(t, err, "expected a JSON array of conversations, '[', at the start of the file");
+        return -1;
+    }
+    p++;
+    sharegpt_space(t, &p, end);
+    int closed = p < end && *p == ']';
+    p += closed;
+    sharegpt_space(t, &p, end);
+    const trace_sharegpt_opts *o = &t->opts.sharegpt;
+    for (size_t conv = 0; !closed; conv++) {
+        if (o->max_conversations > 0 && g->accepted == o->max_conversations)
+            return 0;  /* the rest is not read */
+        if (sharegpt_element(t, text, &p, end, conv, g, err) < 0)
+            return -1;
+        sharegpt_space(t, &p, end);
+        if (p < end && (*p == ',' || *p == ']')) {
+            closed = *p++ == ']';
+            sharegpt_space(t, &p, end);
+            continue;
+        }
+        BAD_LINE(t, err, "expected ',' or ']' after conversation %zu", conv);
+        return -1;
+    }
+    if (p != end) {
+        BAD_LINE(t, err, "text after the array's closing ']'");
+        return -1;
+    }
+    return 0;
+}
+
+static int sharegpt_order(const void *a, const void *b)
+{
+    const raw_rec *x = a, *y = b;
+    if (x->time_ns != y->time_ns)
+        return x->time_ns < y->time_ns ? -1 : 1;
+    if (x->session_id != y->session_id)
+        return x->session_id < y->session_id ? -1 : 1;
+    return (x->turn > y->turn) - (x->turn < y->turn);
+}
+
+/* Reads the rest of the file (after the chunk trace_open read) into one
+ * NUL-terminated buffer the caller frees. */
+static char *read_whole(trace_reader *t, size_t *len, kt_err *err)
+{
+    char *text = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        size_t avail = t->chunk_end - t->chunk_pos;
+        char *grown = grow_array(text, &cap, n + avail + 1, 1);
+        if (!grown) {
+            KT_ERROR(err, t->path, 0, 0, "out of memory reading the whole file (%zu bytes so far)", n);
+            free(text);
+            return NULL;
+        }
+        text = grown;
+        memcpy(text + n, t->chunk + t->chunk_pos, avail);
+        n += avail;
+        t->chunk_pos = t->chunk_end;
+        long r = fill_chunk(t, err);
+        if (r < 0) {
+            free(text);
+            return NULL;
+        }
+        if (r == 0)
+            break;
+    }
+    text[n] = '\0';
+    *len = n;
+    return text;
+}
+
+/* Reads the whole ShareGPT file into t->sg, sorted by arrival. 0 or -1. */
+static int sharegpt_load(trace_reader *t, kt_err *err)
+{
+    size_t len;
+    char *text = read_whole(t, &len, err);
+    if (!text)
+        return -1;
+    uint64_t seed = t->opts.sharegpt.arrivals.seed;
+    sg_gen g = { gsl_rng_alloc(gsl_rng_mt19937), gsl_rng_alloc(gsl_rng_taus2), 0, 0 };
+    int rc = -1;
+    if (!g.gaps || !g.think) {
+        KT_ERROR(err, t->path, 0, 0, "out of memory");
+    } else {
+        gsl_rng_set(g.gaps, seed);
+        gsl_rng_set(g.think, kt_mix64(seed ^ SG_SEED_TAG));
+        rc = sharegpt_parse(t, text, len, &g, err);
+    }
+    free(text);
+    if (g.gaps)
+        gsl_rng_free(g.gaps);
+    if (g.think)
+        gsl_rng_free(g.think);
+    if (rc == 0 && t->sg_len)
+        qsort(t->sg, t->sg_len, sizeof *t->sg, sharegpt_order);
+    return rc;
+}
+
+/* The next request of a loaded ShareGPT file, as read_valid gives. */
+static int sharegpt_next(trace_reader *t, kt_err *err)
+{
+    if (t->sg_next == t->sg_len)
+        return at_eof(t, err);
+    t->cur = t->sg[t->sg_next++];
+    t->line_no = t->cur.line;
+    accept_record(t);
+    return 1;
+}
+
 /* Reads lines until one holds a valid record (in t->cur, order checked,
  * rel_ns set). Returns 1, 0 at end of file, or -1 (a bad line is consumed,
  * so the next call goes on after it). */
 static int read_valid(trace_reader *t, kt_err *err)
 {
     kt_err scratch;
+    if (t->fmt == TRACE_SHAREGPT)
+        return sharegpt_next(t, err);
     for (;;) {
         int r = read_line(t, err);
         if (r < 0)
@@ -1028,6 +1366,15 @@ static const char *opts_problem(trace_format fmt, const trace_opts *o)
         return "start_ns, duration_ns, limit and tick_ns must be >= 0";
     if (o->release != TRACE_RELEASE_BURST && o->release != TRACE_RELEASE_SPREAD)
         return "release must be BURST or SPREAD";
+    if (fmt == TRACE_SHAREGPT) {
+        const trace_sharegpt_opts *g = &o->sharegpt;
+        if (!(g->chars_per_token > 0) || !isfinite(g->chars_per_token))
+            return "chars_per_token must be a finite number > 0";
+        if (g->max_conversations < 0)
+            return "max_conversations must be >= 0";
+        if (!(g->arrivals.rate_per_s > 0) || !isfinite(g->arrivals.rate_per_s))
+            return "a ShareGPT trace needs a conversation arrival rate > 0 (arrival.rate)";
+    }
     return NULL;
 }
 
@@ -1050,6 +1397,8 @@ trace_reader *trace_open(const char *path, trace_format fmt, const trace_opts *o
     trace_opts o = opts ? *opts : (trace_opts){ 0 };
     if (o.rate_scale == 0)
         o.rate_scale = 1.0;  /* a zero-initialised trace_opts replays at trace speed */
+    if (o.sharegpt.chars_per_token == 0)
+        o.sharegpt.chars_per_token = TRACE_SHAREGPT_CHARS_PER_TOKEN;
     const char *problem = opts_problem(fmt, &o);
     if (problem) {
         KT_ERROR(err, path, 0, 0, "%s", problem);
@@ -1076,7 +1425,8 @@ trace_reader *trace_open(const char *path, trace_format fmt, const trace_opts *o
     if (n == 0)
         KT_ERROR(err, path, 0, 0, "empty file: a %s trace needs at least one request",
                  trace_format_names[fmt]);
-    if (n <= 0 || (csv_names[fmt][0] && read_csv_header(t, err) < 0)) {
+    if (n <= 0 || (csv_names[fmt][0] && read_csv_header(t, err) < 0) ||
+        (fmt == TRACE_SHAREGPT && sharegpt_load(t, err) < 0)) {
         trace_close(t);
         return NULL;
     }
@@ -1106,6 +1456,7 @@ void trace_close(trace_reader *t)
     free(t->hash);
     free(t->group);
     free(t->pool);
+    free(t->sg);
     free(t);
 }
 

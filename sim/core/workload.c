@@ -149,6 +149,7 @@ static int read_dist(conf_node *map, const char *key, units_kind unit, dist *d, 
     return dist_from_conf(n, unit, d, err);
 }
 
+/* The arrival process only, for read_arrivals. */
 static int read_arrival(conf_node *n, workload_cfg *w, kt_err *err)
 {
     conf_node *a = conf_take(n, "arrival");
@@ -168,28 +169,34 @@ static int read_arrival(conf_node *n, workload_cfg *w, kt_err *err)
     return 0;
 }
 
+int workload_arrivals_from_conf(conf_node *n, workload_cfg *w, kt_err *err)
+{
+    if (conf_expect(n, CONF_MAP, err) < 0 || read_arrival(n, w, err) < 0)
+        return -1;
+    w->think_ns.kind = DIST_CONSTANT;
+    w->think_ns.mean = 0;
+    w->think_ns.hi = dist_max(UNITS_DURATION);
+    conf_node *think = conf_take(n, "think_time");
+    return think ? dist_from_conf(think, UNITS_DURATION, &w->think_ns, err) : 0;
+}
+
 int workload_from_conf(conf_node *n, workload_cfg *w, kt_err *err)
 {
     memset(w, 0, sizeof *w);
     double sys_tokens = 0;
     if (conf_expect(n, CONF_MAP, err) < 0 ||
         conf_i64(n, "sessions", CONF_REQUIRED, 1, INT64_C(1) << 40, &w->sessions, err) < 0 ||
-        read_arrival(n, w, err) < 0 ||
+        workload_arrivals_from_conf(n, w, err) < 0 ||
         read_dist(n, "turns", UNITS_TOKENS, &w->turns, err) < 0 ||
         read_dist(n, "input_tokens", UNITS_TOKENS, &w->input_tokens, err) < 0 ||
         read_dist(n, "output_tokens", UNITS_TOKENS, &w->output_tokens, err) < 0 ||
         conf_qty(n, "system_prompt_tokens", CONF_OPTIONAL, UNITS_TOKENS, 0, 1e9, &sys_tokens, err) < 0 ||
         conf_i64_of(conf_find(n, "system_prompt_tokens"), sys_tokens, &w->system_prompt_tokens, err) < 0)
         return -1;
-    w->think_ns.kind = DIST_CONSTANT;
-    w->think_ns.hi = dist_max(UNITS_DURATION);
     conf_node *first = conf_take(n, "first_input_tokens");
     if (first && dist_from_conf(first, UNITS_TOKENS, &w->first_input_tokens, err) < 0)
         return -1;
     w->has_first_input = first != NULL;
-    conf_node *think = conf_take(n, "think_time");
-    if (think && dist_from_conf(think, UNITS_DURATION, &w->think_ns, err) < 0)
-        return -1;
     return 0;
 }
 
@@ -202,6 +209,11 @@ double workload_horizon_s(const workload_cfg *w, double rate_per_s)
 double workload_requests(const workload_cfg *w)
 {
     return (double)w->sessions * (w->turns.mean > 1 ? w->turns.mean : 1);
+}
+
+int64_t workload_think_ns(const workload_cfg *w, gsl_rng *r)
+{
+    return llround(dist_sample(&w->think_ns, r));
 }
 
 int64_t workload_next_gap_ns(const workload_cfg *w, gsl_rng *r)
@@ -237,7 +249,7 @@ void workload_turn_draw(const workload_cfg *w, uint64_t session, int turn, gsl_r
     gsl_rng_set(r, stream_seed(w->seed, STREAM_TURN, session, (uint64_t)turn));
     out->new_tokens = draw_tokens(turn == 0 && w->has_first_input ? &w->first_input_tokens : &w->input_tokens, r);
     out->output_tokens = draw_tokens(&w->output_tokens, r);
-    out->think_ns = llround(dist_sample(&w->think_ns, r));
+    out->think_ns = workload_think_ns(w, r);
 }
 
 uint64_t workload_system_content_id(const workload_cfg *w)

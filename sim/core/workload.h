@@ -55,6 +55,11 @@ typedef struct workload_cfg {
 } workload_cfg;
 
 int workload_from_conf(conf_node *n, workload_cfg *w, kt_err *err);
+/* Reads the map's `arrival: {process, rate, cv}` (required) and
+ * `think_time` (a distribution, optional, 0 s when absent) into w's
+ * arrival, rate_per_s, burst_cv and think_ns, leaving the rest of w alone:
+ * the synthetic workload and the ShareGPT trace reader share them. */
+int workload_arrivals_from_conf(conf_node *n, workload_cfg *w, kt_err *err);
 
 /* One turn's draw. */
 typedef struct workload_turn {
@@ -73,6 +78,8 @@ double workload_requests(const workload_cfg *w);
 
 /* Gap to the next session arrival, drawn from r (the arrival stream). */
 int64_t workload_next_gap_ns(const workload_cfg *w, gsl_rng *r);
+/* A think time drawn from r (ns, >= 0). */
+int64_t workload_think_ns(const workload_cfg *w, gsl_rng *r);
 /* Turns of session s (>= 1). r is scratch state, reseeded. */
 int workload_session_turns(const workload_cfg *w, uint64_t session, gsl_rng *r);
 /* The draw of turn k (0-based) of session s. r is scratch state, reseeded. */

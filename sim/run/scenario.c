@@ -444,6 +444,30 @@ static int load_time_scale(conf_node *n, trace_opts *o, kt_err *err)
     return 0;
 }
 
+/* The keys only the ShareGPT format reads: it has no times and no token
+ * counts. Elsewhere they are an error, not silently ignored. */
+static int load_sharegpt(scenario *sc, conf_node *n, trace_format format, kt_err *err)
+{
+    static const char *const keys[] = { "arrival", "think_time", "chars_per_token", "max_conversations",
+                                        "skip_not_human_first", NULL };
+    if (format != TRACE_SHAREGPT) {
+        for (const char *const *k = keys; *k; k++)
+            if (conf_find(n, *k)) {
+                CONF_ERROR(err, conf_find(n, *k), "'%s' is read only with format: sharegpt (the %s format has its own"
+                           " times and token counts)", *k, trace_format_names[format]);
+                return -1;
+            }
+        return 0;
+    }
+    trace_sharegpt_opts *g = &sc->trace.opts.sharegpt;
+    g->chars_per_token = TRACE_SHAREGPT_CHARS_PER_TOKEN;
+    g->arrivals.seed = sc->seed;
+    return workload_arrivals_from_conf(n, &g->arrivals, err) < 0 ||
+           conf_f64(n, "chars_per_token", CONF_OPTIONAL, 0.01, 1e6, &g->chars_per_token, err) < 0 ||
+           conf_i64(n, "max_conversations", CONF_OPTIONAL, 0, INT64_MAX, &g->max_conversations, err) < 0 ||
+           conf_bool(n, "skip_not_human_first", CONF_OPTIONAL, &g->skip_not_human_first, err) < 0 ? -1 : 0;
+}
+
 static int load_trace(scenario *sc, conf_node *w, kt_err *err)
 {
     int failed = 0, format = 0, release = TRACE_RELEASE_BURST;
@@ -459,7 +483,8 @@ static int load_trace(scenario *sc, conf_node *w, kt_err *err)
         conf_i64(n, "limit", CONF_OPTIONAL, 0, INT64_MAX, &o->limit, err) < 0 ||
         conf_enum(n, "release", CONF_OPTIONAL, release_names, &release, err) < 0 ||
         conf_ns(n, "tick", CONF_OPTIONAL, 0, INT64_MAX, &o->tick_ns, err) < 0 ||
-        conf_bool(n, "skip_bad", CONF_OPTIONAL, &o->skip_bad, err) < 0 || load_time_scale(n, o, err) < 0)
+        conf_bool(n, "skip_bad", CONF_OPTIONAL, &o->skip_bad, err) < 0 || load_time_scale(n, o, err) < 0 ||
+        load_sharegpt(sc, n, (trace_format)format, err) < 0)
         return -1;
     o->release = (trace_release)release;
     sc->trace.on = 1;

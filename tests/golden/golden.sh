@@ -267,6 +267,8 @@ for f in vidur:vidur_small.csv kvtier:kvtier_small.jsonl mooncake:mooncake_small
     rj trace-small-${f%%:*} "scenarios/azure.yaml --set workload.trace.format=${f%%:*} --set workload.trace.path=../tests/data/traces/${f#*:}"
 done
 rj trace-skip-bad            'tests/data/bad/bad-trace.yaml --skip-bad'
+rj trace-sharegpt-small      'tests/data/traces/sharegpt_small.yaml'
+rj trace-sharegpt-skip-bad   'tests/data/bad/bad-sharegpt.yaml --skip-bad'
 
 # ---------- bad input: exit 2, one line on stderr ----------
 c bad-input 'for f in tests/data/bad/*.yaml; do echo "== $f"; kvtier run "$f" --no-db --json; echo "[exit $?]"; done'
