@@ -2130,14 +2130,15 @@ static void sweep_panel(FILE *o, const sweep_data *d, const sweep_metric *m, int
     fputc('\n', o);
 }
 
-/* The x axis of the sweep figure: the axis's key and unit, log when its
- * values span PLOT_SWEEP_LOG_SPAN, or its values as categories. */
-static void sweep_x_axis(FILE *o, const sweep_data *d, double lo, double hi)
+/* The x axis of the sweep figure: log when its values span
+ * PLOT_SWEEP_LOG_SPAN, or its values as categories; its label, the axis's
+ * key and unit, into xlabel (caller's). */
+static void sweep_x_axis(FILE *o, const sweep_data *d, double lo, double hi, char *xlabel, size_t label_n)
 {
     const char *kv = d->pts[0].kv[d->x_axis], *eq = strchr(kv, '=');
     int key_len = eq ? (int)(eq - kv) : (int)strlen(kv);
     if (!strcmp(d->unit, SWEEP_CATEGORY)) {
-        gp_set(o, "xlabel", "%.*s", key_len, kv);
+        snprintf(xlabel, label_n, "%.*s", key_len, kv);
         fputs("unset logscale x\nset xtics out nomirror (", o);
         for (size_t i = 0, cat = 0; i < d->n; i++)
             if (d->pts[i].x == cat) { /* first point of each category, in order */
@@ -2149,8 +2150,8 @@ static void sweep_x_axis(FILE *o, const sweep_data *d, double lo, double hi)
         return;
     }
     /* "/s" reads as a rate: 1/s. */
-    gp_set(o, "xlabel", "%.*s%s%s%s%s", key_len, kv, *d->unit ? " (" : "", d->unit[0] == '/' ? "1" : "", d->unit,
-           *d->unit ? ")" : "");
+    snprintf(xlabel, label_n, "%.*s%s%s%s%s", key_len, kv, *d->unit ? " (" : "", d->unit[0] == '/' ? "1" : "",
+             d->unit, *d->unit ? ")" : "");
     gp_x_scale(o, lo, hi, PLOT_SWEEP_LOG_SPAN);
     /* A little room either side, so the end points are not on the border. */
     if (lo > 0 && hi / lo >= PLOT_SWEEP_LOG_SPAN)
@@ -2206,9 +2207,11 @@ static int write_sweep(const plot_ctx *c, long long id, FILE *o, kt_err *err)
         sweep_key(o, &d, &g);
     else
         fputs("unset key\n", o);
-    sweep_x_axis(o, &d, x_lo, x_hi);
+    char xlabel[256];
+    sweep_x_axis(o, &d, x_lo, x_hi, xlabel, sizeof xlabel);
     for (int k = 0; k < panels; k++) {
         gp_grid_panel(o, &g, k);
+        gp_set(o, "xlabel", "%s", k + cols < panels ? "" : xlabel); /* under the lowest panel of each column */
         sweep_panel(o, &d, m, c->n_metrics, k, lo[k], hi[k], min[k], slo);
     }
     fputs("unset multiplot\n", o);
@@ -2529,23 +2532,23 @@ static void usage(FILE *out)
             "            the chosen point\n"
             "  sweep     summary metrics of a sweep's points against its axis, a line per\n"
             "            value of its other axes, the SLOs (--sweep ID, or the latest sweep)\n"
-            "Without KIND: every kind the selected runs and plan have data for.\n"
+            "Without KIND: every kind the selected runs, plan and sweep have data for.\n"
             "\n"
             "options:\n"
             "  --db PATH          results database (default %s)\n"
             "  --run ID           a run (repeatable; default: the latest run)\n"
-            "  --sweep ID         the runs of a sweep\n"
+            "  --sweep ID         the runs of a sweep, and its sweep figure\n"
             "  --plan ID          a capacity plan (default: the latest plan)\n"
-            "  --metric NAME      a summary metric for the sweep figure (repeatable, at most %d;\n"
+            "  --metric NAME      a metric of the sweep figure (repeatable, at most %d;\n"
             "                     default ttft_p99, ttft_p50, itl_p99, itl_p50, throughput)\n"
             "  --format F         png (default), svg or both\n"
             "  -o, --output DIR   where figures go (default: the current directory; made if missing)\n"
             "  -h, --help         this text\n"
             "\n"
-            "Naming runs selects run figures only, naming a plan plan figures only, unless\n"
-            "kinds are given. Files: KIND-runID.png (latency over several runs:\n"
-            "latency-run3_5_7.png, over a sweep: latency-sweepID.png), KIND-planID.png and\n"
-            "sweep-sweepID.png.\n"
+            "Naming runs selects run figures only, naming a plan plan figures only, naming\n"
+            "a sweep its runs' figures and sweep, unless kinds are given. Files:\n"
+            "KIND-runID.png (latency over several runs: latency-run3_5_7.png, over a sweep:\n"
+            "latency-sweepID.png), KIND-planID.png and sweep-sweepID.png.\n"
             "gnuplot runs as a program: $%s, else %s (install: apt-get install gnuplot-nox).\n"
             "\n"
             "exit status: 0 done, 1 gnuplot failed on a figure, 2 bad options, unknown run or\n"
