@@ -1,4 +1,4 @@
-/* test_plot.c — `kvtier plot`: CDF points, cost against load, savings and the Pareto front worked out by hand; per-tier samples against capacities; figures drawn end to end; bad input. */
+/* test_plot.c — `kvtier plot`: CDF points, cost against load, savings and the Pareto front worked out by hand; per-tier samples against capacities; a sweep figure's rows against its database; figures drawn end to end; bad input. */
 #include <dirent.h>
 #include <math.h>
 #include <sys/stat.h>
@@ -418,23 +418,43 @@ static int read_block(const char *script, const char *name, double rows[][3], in
     return n;
 }
 
+/* Installs a stand-in for gnuplot in dir as $KVTIER_GNUPLOT: it keeps
+ * the script it is given as copy (caller's buffer) and writes a non-empty
+ * figure, so a figure's data can be read back without gnuplot. */
+static void fake_gnuplot(const char *dir, char *copy, size_t n)
+{
+    char fake[512], cmd[2048];
+    snprintf(fake, sizeof fake, "%s/gnuplot.sh", dir);
+    snprintf(copy, n, "%s/script.gp", dir);
+    snprintf(cmd, sizeof cmd,
+             "#!/bin/sh\ncp \"$1\" '%s'\necho x > \"$(sed -n \"s/^set output '\\(.*\\)'$/\\1/p\" \"$1\")\"\n",
+             copy);
+    tu_write_text(fake, cmd);
+    CU_ASSERT_EQUAL_FATAL(chmod(fake, 0700), 0);
+    setenv("KVTIER_GNUPLOT", fake, 1);
+}
+
+/* The script fake_gnuplot kept, into a static buffer. */
+static const char *kept_script(const char *copy)
+{
+    static char script[1 << 16];
+    FILE *f = fopen(copy, "r");
+    size_t len = f ? fread(script, 1, sizeof script - 1, f) : 0;
+    script[len] = 0;
+    if (f)
+        fclose(f);
+    return script;
+}
+
 /* The cost figure drawn from the database: at the target load every
  * candidate's plotted GPUs and dollars are the table's, after a back-off
  * written into the table ("dram": 4 req/s a replica needs 3 replicas, the
  * table holds 5 after backing off: $60,000 = 5 × ($10,000 + $2,000)). */
 static void test_cost_figure_equals_table(void)
 {
-    char dir[256], db[512], fake[512], copy[512], cmd[2048];
+    char dir[256], db[512], copy[512];
     CU_ASSERT_PTR_NOT_NULL_FATAL(temp_dir(dir, sizeof dir));
     snprintf(db, sizeof db, "%s/c.db", dir);
-    snprintf(fake, sizeof fake, "%s/gnuplot.sh", dir);
-    snprintf(copy, sizeof copy, "%s/script.gp", dir);
-    /* A stand-in for gnuplot: keeps the script, writes a non-empty figure. */
-    snprintf(cmd, sizeof cmd,
-             "#!/bin/sh\ncp \"$1\" '%s'\necho x > \"$(sed -n \"s/^set output '\\(.*\\)'$/\\1/p\" \"$1\")\"\n",
-             copy);
-    tu_write_text(fake, cmd);
-    CU_ASSERT_EQUAL_FATAL(chmod(fake, 0700), 0);
     kt_err err;
     store *st = store_open(db, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
@@ -442,7 +462,7 @@ static void test_cost_figure_equals_table(void)
     CU_ASSERT_EQUAL_FATAL(exec_sql(db, plan_sql), 0);
     CU_ASSERT_EQUAL_FATAL(
         exec_sql(db, "UPDATE plan_candidates SET replicas = 5, gpus = 5, usd_per_year = 60000 WHERE candidate = 1"), 0);
-    setenv("KVTIER_GNUPLOT", fake, 1);
+    fake_gnuplot(dir, copy, sizeof copy);
     char *args[] = { "plot", "--db", db, "-o", dir, "--format", "svg", "--plan", "1", "cost", NULL };
     tu_output o = tu_capture(call_plot, args, NULL);
     unsetenv("KVTIER_GNUPLOT");
@@ -450,12 +470,7 @@ static void test_cost_figure_equals_table(void)
     if (o.rc)
         fprintf(stderr, "%s", o.err);
     tu_output_free(&o);
-    FILE *f = fopen(copy, "r");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    static char script[1 << 16];
-    size_t len = fread(script, 1, sizeof script - 1, f);
-    script[len] = 0;
-    fclose(f);
+    const char *script = kept_script(copy);
     /* Candidate rows of the fixture: index, table GPUs, table $/year (the
      * figure's dollars are in thousands: "$k/year"). */
     static const struct { const char *block; double gpus, usd; } want[] = {
@@ -538,7 +553,11 @@ static void test_sweep(void)
     /* Labelled with each point's parameters, keys shortened to their last part. */
     CU_ASSERT(contains(svg, "run 2: block_tokens=32"));
     CU_ASSERT(contains(svg, "run 1: block_tokens=16"));
-    /* Per-run kinds follow the sweep's runs. */
+    /* Per-run kinds follow the sweep's runs; its one axis, unitless, is the sweep figure's x. */
+    snprintf(svg, sizeof svg, "%s/sweep-sweep1.svg", dir);
+    CU_ASSERT(strstr(o.out, svg) != NULL);
+    CU_ASSERT(contains(svg, "kv.block_tokens"));
+    CU_ASSERT(contains(svg, "throughput (req/s)"));
     CU_ASSERT(strstr(o.out, "tiers-run2.svg") != NULL);
     CU_ASSERT(strstr(o.out, "tiers-run1.svg") != NULL);
     tu_output_free(&o);
@@ -547,6 +566,79 @@ static void test_sweep(void)
     CU_ASSERT_EQUAL(o.rc, 2);
     CU_ASSERT(strstr(o.err, "sweep 9 not found") != NULL);
     tu_output_free(&o);
+    remove_dir(dir);
+}
+
+/* A 2 × 2 sweep (rate 1/s, 2/s × block_tokens 16, 32) with three of its
+ * four points stored, as a sweep still running leaves it: point p is rate
+ * p ÷ 2, block_tokens p mod 2, so points 0, 1 and 3 are (1/s, 16) run 1,
+ * (1/s, 32) run 2 and (2/s, 32) run 3. Their ttft_p99 and throughput are
+ * set by hand; run 3 has no throughput. */
+static const char *const sweep2_sql =
+    "INSERT INTO sweeps VALUES (1, 'grid', 'grid.yaml', 'k2', '2026-01-01T00:00:00Z', 4);"
+    "INSERT INTO sweep_points VALUES"
+    " (1, 0, 'workload.arrival.rate=1/s' || char(10) || 'kv.block_tokens=16', 1),"
+    " (1, 1, 'workload.arrival.rate=1/s' || char(10) || 'kv.block_tokens=32', 2),"
+    " (1, 3, 'workload.arrival.rate=2/s' || char(10) || 'kv.block_tokens=32', 3);"
+    "UPDATE summary SET value = CASE run_id WHEN 1 THEN 120 WHEN 2 THEN 340 ELSE 900 END WHERE metric = 'ttft_p99';"
+    "UPDATE summary SET value = CASE run_id WHEN 1 THEN 1.5 ELSE 1.25 END WHERE metric = 'throughput';"
+    "DELETE FROM summary WHERE run_id = 3 AND metric = 'throughput';";
+
+/* The sweep figure's data against the rows above, by hand. The rate is the
+ * first axis with numbers in one unit ("/s"): x. block_tokens makes the
+ * lines, in order of first appearance: line 0 is block_tokens=16 (point 0
+ * only), line 1 block_tokens=32 (points 1 and 3). A row is x, then the
+ * metrics in the order asked (ttft_p99, throughput):
+ *   $sweep0: 1 120 1.5
+ *   $sweep1: 1 340 1.25, then 2 900 NaN (run 3 has no throughput).
+ * TTFT's SLO (slo.ttft=750ms in every run) is drawn on the TTFT panel. */
+static void test_sweep_figure_rows(void)
+{
+    char dir[256], db[512], copy[512];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(temp_dir(dir, sizeof dir));
+    snprintf(db, sizeof db, "%s/g.db", dir);
+    char *sets[] = { "slo.ttft=750ms" };
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL_FATAL(store_run(db, sets, 1), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_sql(db, sweep2_sql), 0);
+    fake_gnuplot(dir, copy, sizeof copy);
+    char *args[] = { "plot", "--db", db, "-o", dir, "--sweep", "1", "--metric", "ttft_p99", "--metric", "throughput",
+                     "sweep", NULL };
+    tu_output o = tu_capture(call_plot, args, NULL);
+    CU_ASSERT_EQUAL(o.rc, 0);
+    if (o.rc)
+        fprintf(stderr, "%s", o.err);
+    CU_ASSERT(strstr(o.out, "/sweep-sweep1.png") != NULL);
+    tu_output_free(&o);
+    const char *script = kept_script(copy);
+    double rows[8][3];
+    CU_ASSERT_EQUAL_FATAL(read_block(script, "$sweep0 <<", rows, 8), 1);
+    CU_ASSERT_DOUBLE_EQUAL(rows[0][0], 1, EPS);
+    CU_ASSERT_DOUBLE_EQUAL(rows[0][1], 120, EPS);
+    CU_ASSERT_DOUBLE_EQUAL(rows[0][2], 1.5, EPS);
+    CU_ASSERT_EQUAL_FATAL(read_block(script, "$sweep1 <<", rows, 8), 2);
+    CU_ASSERT_DOUBLE_EQUAL(rows[0][0], 1, EPS);
+    CU_ASSERT_DOUBLE_EQUAL(rows[0][1], 340, EPS);
+    CU_ASSERT_DOUBLE_EQUAL(rows[0][2], 1.25, EPS);
+    CU_ASSERT_DOUBLE_EQUAL(rows[1][0], 2, EPS);
+    CU_ASSERT_DOUBLE_EQUAL(rows[1][1], 900, EPS);
+    CU_ASSERT(isnan(rows[1][2]));
+    CU_ASSERT(strstr(script, "$sweep2 <<") == NULL); /* two lines only */
+    /* The axis with its unit, a panel per metric with the unit the summary stores, the lines' names, the SLO. */
+    CU_ASSERT(strstr(script, "set xlabel 'workload.arrival.rate (1/s)'") != NULL);
+    CU_ASSERT(strstr(script, "set ylabel 'TTFT (ms)'") != NULL);
+    CU_ASSERT(strstr(script, "set ylabel 'throughput (req/s)'") != NULL);
+    CU_ASSERT(strstr(script, "title 'block_tokens=16'") != NULL);
+    CU_ASSERT(strstr(script, "title 'block_tokens=32'") != NULL);
+    CU_ASSERT(strstr(script, "'SLO 750 ms'") != NULL);
+    /* A metric the runs lack is named, with the closest they have. */
+    char *typo[] = { "plot", "--db", db, "-o", dir, "--sweep", "1", "--metric", "ttft_p9", "sweep", NULL };
+    o = tu_capture(call_plot, typo, NULL);
+    CU_ASSERT_EQUAL(o.rc, 2);
+    CU_ASSERT(strstr(o.err, "--metric ttft_p9: not a summary metric of sweep 1's runs (did you mean 'ttft_p90'?)") !=
+              NULL);
+    tu_output_free(&o);
+    unsetenv("KVTIER_GNUPLOT");
     remove_dir(dir);
 }
 
@@ -662,6 +754,7 @@ int main(void)
         { "figures end to end", test_figures_end_to_end },
         { "default kinds", test_default_kinds },
         { "sweep", test_sweep },
+        { "sweep figure's rows by hand", test_sweep_figure_rows },
         { "figures from the planner", test_figures_from_the_planner },
         { "cost drawn as planned", test_cost_as_planned },
         { "cost figure equals the table", test_cost_figure_equals_table },

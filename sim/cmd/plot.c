@@ -1,4 +1,4 @@
-/* plot.c — `kvtier plot`: gnuplot figures (latency CDFs, tier occupancy, link utilization, plan cost, savings, Pareto front) from the results database. */
+/* plot.c — `kvtier plot`: gnuplot figures (latency CDFs, tier occupancy, link utilization, plan cost, savings, Pareto front, metrics against a sweep's axis) from the results database. */
 #include "plot.h"
 
 #include <getopt.h>
@@ -20,6 +20,7 @@
 #include "outfile.h"
 #include "metrics.h"
 #include "store.h"
+#include "suggest.h"
 #include "units.h"
 
 enum { PLOT_EXIT_FAILED = 1, PLOT_EXIT_BAD_INPUT = 2 };
@@ -31,6 +32,9 @@ enum { PLOT_EXIT_FAILED = 1, PLOT_EXIT_BAD_INPUT = 2 };
 #define PLOT_CDF_MAX_POINTS 2000    /* per CDF curve: finer than the figure's pixels */
 #define PLOT_COST_MAX_STEPS 4000    /* a cost staircase with more steps is drawn from samples */
 #define PLOT_LOG_SPAN 10.0          /* log x axis once the largest value is this many times the smallest */
+#define PLOT_SWEEP_LOG_SPAN 100.0   /* the same for a sweep's axis and metrics: swept values are often
+                                     * linear steps, which read better on a linear axis */
+#define PLOT_MAX_METRICS 8          /* --metric at most this many times */
 #define PLOT_LOAD_SPAN 1.5          /* cost against load: from 0 to this × the plan's target */
 #define PLOT_WIDTH_PX 1200
 #define PLOT_HEIGHT_PX 800
@@ -73,39 +77,46 @@ enum { PLOT_EXIT_FAILED = 1, PLOT_EXIT_BAD_INPUT = 2 };
 
 typedef enum {
     KIND_LATENCY, KIND_TIERS, KIND_LINKS, KIND_TIMESERIES, KIND_COST, KIND_SAVINGS, KIND_PARETO, KIND_PROBES,
-    KIND_COUNT
+    KIND_SWEEP, KIND_COUNT
 } plot_kind;
-static const char *const kind_names[KIND_COUNT] = { "latency", "tiers",   "links",  "timeseries",
-                                                    "cost",    "savings", "pareto", "probes" };
+static const char *const kind_names[KIND_COUNT] = { "latency", "tiers",   "links",  "timeseries", "cost",
+                                                    "savings", "pareto",  "probes", "sweep" };
 
 typedef enum { FORMAT_PNG, FORMAT_SVG, FORMAT_COUNT } plot_format;
 static const char *const format_ext[FORMAT_COUNT] = { "png", "svg" };
 
-/* What a figure shows: the selected runs together, one run, or the plan. */
-typedef enum { SUBJECT_RUNS, SUBJECT_RUN, SUBJECT_PLAN } plot_subject;
+/* What a figure shows: the selected runs together, one run, the plan, or a sweep's points. */
+typedef enum { SUBJECT_RUNS, SUBJECT_RUN, SUBJECT_PLAN, SUBJECT_SWEEP } plot_subject;
 
 /* The command line.
  * Invariants: runs holds n_runs ids >= 1 (owned); sweep and plan are 0 when
- * not given; formats and kinds are bit sets (kinds 0: every kind with data). */
+ * not given; formats and kinds are bit sets (kinds 0: every kind with data);
+ * metrics holds n_metrics names borrowed from argv (0: the defaults). */
 typedef struct plot_args {
     const char *db, *dir;
     long long *runs;
     int n_runs;
     long long sweep, plan;
     unsigned formats, kinds;
+    const char *metrics[PLOT_MAX_METRICS];
+    int n_metrics;
 } plot_args;
 
 /* What the figures are drawn from.
  * Invariants: db belongs to st; runs holds n_runs existing run ids (owned);
- * plan is an existing plan id or 0. */
+ * sweep is the sweep the runs are (0: none); plan is an existing plan id or
+ * 0; sweep_fig is the sweep the sweep figure draws (0: none); metrics
+ * holds n_metrics >= 1 names (borrowed). */
 typedef struct plot_ctx {
     store *st;
     sqlite3 *db;
     const char *db_path, *dir;
     long long *runs;
     int n_runs;
-    long long sweep, plan;
+    long long sweep, plan, sweep_fig;
     unsigned formats;
+    const char *const *metrics;
+    int n_metrics;
 } plot_ctx;
 
 /* ---------- data reductions (plot.h) ---------- */
@@ -278,10 +289,10 @@ static void gp_xy_block(FILE *o, const char *name, int index, const plot_xy *p, 
     fputs("EOD\n", o);
 }
 
-/* Log x axis when the values [lo, hi] span a decade or more. */
-static void gp_x_scale(FILE *o, double lo, double hi)
+/* Log x axis when the values [lo, hi] span a factor of span or more. */
+static void gp_x_scale(FILE *o, double lo, double hi, double span)
 {
-    if (lo > 0 && hi / lo >= PLOT_LOG_SPAN)
+    if (lo > 0 && hi / lo >= span)
         fputs("set logscale x 10\nset mxtics 10\n", o);
     else
         fputs("unset logscale x\nset mxtics default\n", o);
@@ -312,6 +323,22 @@ static void gp_vline_at(FILE *o, int tag, double x, const char *label, int label
 }
 
 static void gp_vline(FILE *o, int tag, double x, const char *label) { gp_vline_at(o, tag, x, label, 0); }
+
+/* A dashed horizontal line at y across the plot (a 100% mark, an SLO),
+ * labelled at its right end just above it when label is not NULL, on an
+ * opaque box: a curve may pass anywhere, and the label stays legible. */
+static void gp_hline(FILE *o, int tag, double y, const char *label)
+{
+    fprintf(o, "set arrow %d from graph 0, first %.9g to graph 1, first %.9g nohead dashtype %d lw %g"
+               " lc rgb 'black' front\n",
+            tag, y, y, PLOT_DASHED, PLOT_MARK_LINE_WIDTH);
+    if (!label)
+        return;
+    fprintf(o, "set label %d ", tag);
+    gp_str(o, label);
+    fprintf(o, " at graph 0.99, first %.9g right offset 0, character %g boxed front\n"
+               "set style textbox opaque noborder\n", y, PLOT_LABEL_RISE_CH);
+}
 
 /* Curve colors told apart with color-blind vision (Okabe and Ito); curves
  * past their count repeat them dashed. */
@@ -541,16 +568,21 @@ static const char *run_label(const plot_ctx *c, long long run, char *buf, size_t
     return buf;
 }
 
-/* One summary figure of a run (0 when absent). */
-static double run_metric(const plot_ctx *c, long long run, const char *metric)
+/* One summary figure of a run (absent when the run has none). */
+static double run_metric_or(const plot_ctx *c, long long run, const char *metric, double absent)
 {
     sqlite3_stmt *s = prep(c, "SELECT value FROM summary WHERE run_id = ? AND metric = ?", run, NULL);
     if (!s)
-        return 0;
+        return absent;
     sqlite3_bind_text(s, 2, metric, -1, SQLITE_STATIC);
-    double v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_double(s, 0) : 0;
+    double v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_double(s, 0) : absent;
     sqlite3_finalize(s);
     return v;
+}
+
+static double run_metric(const plot_ctx *c, long long run, const char *metric)
+{
+    return run_metric_or(c, run, metric, 0);
 }
 
 /* Dollar magnitudes for labels and axes, largest first. */
@@ -685,15 +717,20 @@ static void gp_grid_key_end(FILE *o)
     fputs("set border\nset tics\nset grid\nunset key\nset autoscale y\n", o);
 }
 
-/* Curve i of n: a color of the palette, or with more curves than it has,
- * a color scale in the curves' order (a sweep's points read as a gradient). */
-static void gp_curve_color(FILE *o, int i, int n)
+/* Curve i of n in gnuplot dash type dash (1: solid): a color of the
+ * palette, or with more curves than it has, a color scale in the curves'
+ * order (a sweep's points read as a gradient). */
+static void gp_curve_style(FILE *o, int i, int n, int dash)
 {
     if (n > (int)PALETTE_N)
-        fprintf(o, " lc palette frac %.6g dashtype 1", n > 1 ? (double)i / (n - 1) : 0.0);
+        fprintf(o, " lc palette frac %.6g dashtype %d", n > 1 ? (double)i / (n - 1) : 0.0, dash);
+    else if (dash > 1)
+        fprintf(o, " lt %d dashtype %d", i + 1, dash);
     else
         fprintf(o, " lt %d", i + 1);
 }
+
+static void gp_curve_color(FILE *o, int i, int n) { gp_curve_style(o, i, n, 1); }
 
 /* The viridis color scale (perceptually uniform, legible in gray and to color-blind readers). */
 #define GP_SCALE_PALETTE "set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', 0.75 '#5ec962', 1 '#fde725')\nunset colorbox\n"
@@ -709,7 +746,7 @@ static void cdf_panel(FILE *o, const plot_ctx *c, const char *name, const char *
     gp_set(o, "ylabel", "%s", ylabel);
     /* The SLO stays on the axis when every request beat it. */
     double top = slo_ms > hi ? slo_ms * PLOT_SLO_ROOM : hi;
-    gp_x_scale(o, lo, top);
+    gp_x_scale(o, lo, top, PLOT_LOG_SPAN);
     if (top > hi)
         fprintf(o, "set xrange [*:%.9g]\n", top);
     else
@@ -749,28 +786,37 @@ static void latency_key(FILE *o, const plot_ctx *c, const gp_grid *g, const int 
     gp_grid_key_end(o);
 }
 
-/* The SLO bounds of run's scenario in ms (0 when unset): TTFT, and the
- * per-token one (ITL, else TPOT), read from its stored effective YAML. */
-static void run_slo_ms(const plot_ctx *c, long long run, double *ttft_ms, double *token_ms)
+/* The SLO keys of a scenario, in the order run_slos gives their bounds. */
+enum { SLO_TTFT, SLO_ITL, SLO_TPOT, SLO_COUNT };
+static const char *const slo_keys[SLO_COUNT] = { "ttft", "itl", "tpot" };
+
+/* The SLO bounds of run's scenario in ms (0 when unset), per slo_keys,
+ * read from its stored effective YAML into ms (caller's, SLO_COUNT). */
+static void run_slos(const plot_ctx *c, long long run, double *ms)
 {
-    *ttft_ms = *token_ms = 0;
+    memset(ms, 0, SLO_COUNT * sizeof *ms);
     sqlite3_stmt *s = prep(c, "SELECT scenario_yaml FROM runs WHERE id = ?", run, NULL);
     const char *yaml = s && sqlite3_step(s) == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
     kt_err err;
     conf_node *root = yaml ? conf_parse_string(yaml, strlen(yaml), "scenario", &err) : NULL;
     conf_node *slo = root ? conf_find(root, "slo") : NULL;
-    const char *const keys[] = { "ttft", "itl", "tpot" };
-    double ms[3] = { 0 };
-    for (int k = 0; k < 3 && slo; k++) {
-        conf_node *n = conf_find(slo, keys[k]);
+    for (int k = 0; k < SLO_COUNT && slo; k++) {
+        conf_node *n = conf_find(slo, slo_keys[k]);
         int64_t ns;
         if (n && conf_scalar_ns(n, 0, INT64_MAX, &ns, &err) == 0)
             ms[k] = (double)ns / NS_PER_MS;
     }
-    *ttft_ms = ms[0];
-    *token_ms = ms[1] > 0 ? ms[1] : ms[2];
     conf_free(root);
     sqlite3_finalize(s);
+}
+
+/* run_slos' TTFT bound, and the per-token one (ITL, else TPOT), in ms. */
+static void run_slo_ms(const plot_ctx *c, long long run, double *ttft_ms, double *token_ms)
+{
+    double ms[SLO_COUNT];
+    run_slos(c, run, ms);
+    *ttft_ms = ms[SLO_TTFT];
+    *token_ms = ms[SLO_ITL] > 0 ? ms[SLO_ITL] : ms[SLO_TPOT];
 }
 
 /* The figure's subject in titles: "run 12 (name)", "runs 3, 5", "sweep 2 (name)". */
@@ -1071,9 +1117,7 @@ static int link_panels(const plot_ctx *c, long long run, FILE *o, const gp_grid 
                units_format(sqlite3_column_double(names, 1), UNITS_BANDWIDTH, bw, sizeof bw), peak);
         fprintf(o, "set yrange [0:%d]\nset ytics %d\n", peak > 100 ? (int)ceil(peak * 1.1) : LINK_Y_TOP_PCT,
                 LINK_Y_STEP_PCT);
-        fprintf(o, "set arrow 1 from graph 0, first 100 to graph 1, first 100 nohead dashtype %d lw %g"
-                   " lc rgb 'black' front\n",
-                PLOT_DASHED, PLOT_MARK_LINE_WIDTH);
+        gp_hline(o, 1, 100, NULL);
         /* One time axis for all: its numbers and label under the lowest panels only. */
         int bottom = n + g->cols >= n_links;
         gp_set(o, "xlabel", "%s", bottom ? "simulated time (s)" : "");
@@ -1544,7 +1588,7 @@ static int write_pareto(const plot_ctx *c, long long id, FILE *o, kt_err *err)
              p.name, p.target_rps);
     gp_multiplot(o, 1, 1, title); /* a title above the key */
     gp_set(o, "xlabel", "p99 TTFT at the operating point (ms)");
-    gp_x_scale(o, lo, top);
+    gp_x_scale(o, lo, top, PLOT_LOG_SPAN);
     fputs("set offsets graph 0.05, graph 0.25, graph 0.1, graph 0.1\nset key above\n", o);
     if (slo > hi)
         fprintf(o, "set xrange [*:%.9g]\n", logx ? slo * PLOT_SLO_ROOM : slo + (slo - lo) * (PLOT_SLO_ROOM - 1));
@@ -1677,9 +1721,7 @@ static void probe_panel(FILE *o, const plot_plan *p, int col, double slo_ms)
 {
     fputs("unset arrow\n", o);
     if (slo_ms > 0)
-        fprintf(o, "set arrow 1 from graph 0, first %.9g to graph 1, first %.9g nohead dashtype %d lw %g"
-                   " lc rgb 'black' front\n",
-                slo_ms, slo_ms, PLOT_DASHED, PLOT_MARK_LINE_WIDTH);
+        gp_hline(o, 1, slo_ms, NULL);
     fputs("plot ", o);
     for (size_t i = 0; i < p->n_cand; i++)
         fprintf(o, "%s$probe%zu using 1:%d with lines lt %zu dashtype %zu notitle, "
@@ -1735,6 +1777,445 @@ static int write_probes(const plot_ctx *c, long long id, FILE *o, kt_err *err)
     probe_panel(o, &p, 3, slo_itl);
     fputs("unset multiplot\n", o);
     plot_plan_free(&p);
+    return 0;
+}
+
+/* ---------- sweep: metrics against the sweep's axis ---------- */
+
+/* The metrics drawn when no --metric is given: p99 first, so it is the solid line. */
+static const char *const sweep_default_metrics[] = { "ttft_p99", "ttft_p50", "itl_p99", "itl_p50", "throughput" };
+#define SWEEP_DEFAULT_METRICS ((int)(sizeof sweep_default_metrics / sizeof *sweep_default_metrics))
+
+#define SWEEP_MAX_AXES 16           /* axes of a sweep this figure tells apart */
+#define SWEEP_CATEGORY "\x01"       /* an axis whose values are not numbers with one unit */
+#define SWEEP_MAX_TICKS 10          /* an x axis with at most this many values has a tick at each */
+#define SWEEP_X_PAD 0.04            /* room either side of the x values, a share of their span */
+
+/* One stored point of a sweep: its run and its axis values ("KEY=VALUE"
+ * lines of sweep_points.params, split in place). Invariants: text owned;
+ * kv[a] points into text, n_axes of them. */
+typedef struct sweep_pt {
+    long long run;
+    char *text;
+    const char *kv[SWEEP_MAX_AXES];
+    int n_axes;
+    double x;                   /* its value on the x axis */
+    int series;                 /* which line it is on */
+} sweep_pt;
+
+/* A sweep's points, the axis drawn on x and the lines the other axes make.
+ * Invariants: pts holds n points in point order (owned); x_axis < axes;
+ * unit is the x values' common unit, or SWEEP_CATEGORY when they are drawn
+ * as categories at 0, 1, ... in order of first appearance; series names
+ * n_series lines (owned). */
+typedef struct sweep_data {
+    sweep_pt *pts;
+    size_t n;
+    int axes, x_axis;
+    char unit[32];
+    char **series;
+    int n_series;
+} sweep_data;
+
+/* Frees what sweep_data_load allocated; d is left empty. */
+static void sweep_data_free(sweep_data *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        free(d->pts[i].text);
+    for (int i = 0; i < d->n_series; i++)
+        free(d->series[i]);
+    free(d->pts);
+    free(d->series);
+    memset(d, 0, sizeof *d);
+}
+
+/* The value of "KEY=VALUE" (borrowed: points into kv). */
+static const char *kv_value(const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    return eq ? eq + 1 : kv;
+}
+
+/* Whether every point's value on axis a is a number followed by one and
+ * the same unit text ("0.5/s", "2/s"; "16", "32"); the unit into unit. */
+static int axis_numeric(const sweep_data *d, int a, char *unit, size_t n)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        const char *v = kv_value(d->pts[i].kv[a]);
+        char *end;
+        units_strtod(v, &end);
+        if (end == v || (i > 0 && strcmp(end, unit)))
+            return 0;
+        snprintf(unit, n, "%s", end);
+    }
+    return 1;
+}
+
+/* The line point p is on: the point's other axes' values, keys shortened
+ * ("block_tokens=16"), or "" with one axis. Adds a line when new; its
+ * index, or -1 when out of memory. */
+static int sweep_series_of(sweep_data *d, const sweep_pt *p)
+{
+    char text[512] = "", label[512];
+    size_t len = 0;
+    for (int a = 0; a < p->n_axes && len < sizeof text; a++)
+        if (a != d->x_axis)
+            len += (size_t)snprintf(text + len, sizeof text - len, "%s%s", len ? ", " : "", p->kv[a]);
+    short_keys(text, label, sizeof label);
+    for (int i = 0; i < d->n_series; i++)
+        if (!strcmp(d->series[i], label))
+            return i;
+    char **s = realloc(d->series, ((size_t)d->n_series + 1) * sizeof *s);
+    if (!s)
+        return -1;
+    d->series = s;
+    return (s[d->n_series] = strdup(label)) ? d->n_series++ : -1;
+}
+
+/* Reads sweep id's stored points into d and picks its x axis: the first
+ * axis whose values are all numbers with one unit, else the first axis as
+ * categories. Returns 0 (free d with sweep_data_free), or -1 with err. */
+static int sweep_data_load(const plot_ctx *c, long long id, sweep_data *d, kt_err *err)
+{
+    memset(d, 0, sizeof *d);
+    long long n = query_int(c, "SELECT count(*) FROM sweep_points WHERE sweep_id = ?", id, err);
+    sqlite3_stmt *s = n > 0 ? prep(c, "SELECT run_id, params FROM sweep_points WHERE sweep_id = ? ORDER BY point", id,
+                                   err)
+                            : NULL;
+    d->pts = s ? calloc((size_t)n, sizeof *d->pts) : NULL;
+    int rc = d->pts ? 0 : -1;
+    while (rc == 0 && d->n < (size_t)n && sqlite3_step(s) == SQLITE_ROW) {
+        sweep_pt *p = &d->pts[d->n++];
+        p->run = sqlite3_column_int64(s, 0);
+        p->text = strdup((const char *)sqlite3_column_text(s, 1));
+        for (char *line = p->text; line && p->n_axes < SWEEP_MAX_AXES;) {
+            p->kv[p->n_axes++] = line;
+            if ((line = strchr(line, '\n')))
+                *line++ = '\0';
+        }
+        rc = p->text && (d->n == 1 || p->n_axes == d->axes) ? 0 : -1;
+        d->axes = p->n_axes;
+    }
+    sqlite3_finalize(s);
+    if (rc == 0 && n > 0) {
+        d->x_axis = 0;
+        while (d->x_axis < d->axes && !axis_numeric(d, d->x_axis, d->unit, sizeof d->unit))
+            d->x_axis++;
+        if (d->x_axis == d->axes) {
+            d->x_axis = 0;
+            snprintf(d->unit, sizeof d->unit, "%s", SWEEP_CATEGORY);
+        }
+    }
+    int categories = 0;
+    for (size_t i = 0; rc == 0 && i < d->n; i++) {
+        sweep_pt *p = &d->pts[i];
+        p->series = sweep_series_of(d, p);
+        rc = p->series < 0 ? -1 : 0;
+        const char *v = kv_value(p->kv[d->x_axis]);
+        if (strcmp(d->unit, SWEEP_CATEGORY)) {
+            char *end;
+            p->x = units_strtod(v, &end);
+            continue;
+        }
+        size_t j = 0; /* the first point with this value */
+        while (j < i && strcmp(kv_value(d->pts[j].kv[d->x_axis]), v))
+            j++;
+        p->x = j < i ? d->pts[j].x : categories++;
+    }
+    if (rc < 0 && n > 0) {
+        KT_ERROR(err, c->db_path, 0, 0, "sweep: sweep %lld's points cannot be read (their axes differ, or out of memory)",
+                 id);
+        sweep_data_free(d);
+    }
+    return rc;
+}
+
+/* One metric of the sweep figure. Invariants: name borrowed; panel <
+ * the figure's panels; dash is its gnuplot dash type within the panel. */
+typedef struct sweep_metric {
+    const char *name;
+    char unit[32];
+    int panel, dash;
+} sweep_metric;
+
+/* How long metric's name is without a distribution's statistic
+ * ("ttft_p99" → 4): metrics of one distribution share a panel. */
+static size_t metric_base_len(const char *metric)
+{
+    static const char *const stats[] = { "_mean", "_p50", "_p90", "_p99", "_max" };
+    size_t len = strlen(metric);
+    for (size_t i = 0; i < sizeof stats / sizeof *stats; i++) {
+        size_t k = strlen(stats[i]);
+        if (len > k && !strcmp(metric + len - k, stats[i]))
+            return len - k;
+    }
+    return len;
+}
+
+/* The SLO key matching the distribution of metric (SLO_COUNT: none). */
+static int metric_slo(const char *metric)
+{
+    size_t len = metric_base_len(metric);
+    for (int k = 0; k < SLO_COUNT; k++)
+        if (len == strlen(slo_keys[k]) && !strncmp(metric, slo_keys[k], len))
+            return k;
+    return SLO_COUNT;
+}
+
+/* Fills m[0..c->n_metrics) from c's metrics: each one's unit as the
+ * sweep's runs stored it, its panel (one per distribution, in order) and
+ * dash type. Returns the panels, or -1 with err naming a metric the runs
+ * lack (and the closest they have). */
+static int sweep_metrics(const plot_ctx *c, long long id, sweep_metric *m, kt_err *err)
+{
+    sqlite3_stmt *s = prep(c, "SELECT s.metric, s.unit FROM summary s JOIN sweep_points sp ON sp.run_id = s.run_id"
+                              " WHERE sp.sweep_id = ? GROUP BY s.metric ORDER BY s.metric", id, err);
+    const char *names[METRICS_MAX_FIELDS];
+    char units[METRICS_MAX_FIELDS][32];
+    size_t n = 0;
+    while (s && n < METRICS_MAX_FIELDS && sqlite3_step(s) == SQLITE_ROW) {
+        names[n] = strdup((const char *)sqlite3_column_text(s, 0));
+        snprintf(units[n++], sizeof *units, "%s", (const char *)sqlite3_column_text(s, 1));
+    }
+    sqlite3_finalize(s);
+    int panels = s ? 0 : -1;
+    for (int i = 0; i < c->n_metrics && panels >= 0; i++) {
+        size_t k = 0;
+        while (k < n && (!names[k] || strcmp(names[k], c->metrics[i])))
+            k++;
+        if (k == n) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "sweep: --metric %s: not a summary metric of sweep %lld's runs", c->metrics[i],
+                     id);
+            suggest_append(msg, sizeof msg, c->metrics[i], names, n);
+            KT_ERROR(err, c->db_path, 0, 0, "%s", msg);
+            panels = -1;
+            break;
+        }
+        m[i] = (sweep_metric){ .name = c->metrics[i], .panel = panels, .dash = 1 };
+        snprintf(m[i].unit, sizeof m[i].unit, "%s", units[k]);
+        size_t base = metric_base_len(c->metrics[i]);
+        for (int j = 0; j < i; j++)
+            if (metric_base_len(m[j].name) == base && !strncmp(m[j].name, m[i].name, base) &&
+                !strcmp(m[j].unit, m[i].unit)) {
+                m[i].panel = m[j].panel;
+                m[i].dash = m[j].dash % PLOT_DASH_PATTERNS + 1; /* past the last pattern: solid again */
+            }
+        panels += m[i].panel == panels;
+    }
+    for (size_t k = 0; k < n; k++)
+        free((char *)names[k]);
+    return panels;
+}
+
+/* Data block sweepK per line K: rows of x and each metric's value (NaN
+ * where the run has none), in x order; widens [x_lo, x_hi] and, per
+ * panel, [lo, hi] over the positive values and min over all. */
+static void sweep_blocks(const plot_ctx *c, const sweep_data *d, const sweep_metric *m, FILE *o, double *x_lo,
+                         double *x_hi, double *lo, double *hi, double *min)
+{
+    for (int k = 0; k < d->n_series; k++) {
+        fprintf(o, "$sweep%d << EOD\n", k);
+        for (double last = -INFINITY;;) { /* the next larger x of this line, one row each */
+            const sweep_pt *p = NULL;
+            for (size_t i = 0; i < d->n; i++)
+                if (d->pts[i].series == k && d->pts[i].x > last && (!p || d->pts[i].x < p->x))
+                    p = &d->pts[i];
+            if (!p)
+                break;
+            last = p->x;
+            *x_lo = fmin(*x_lo, p->x);
+            *x_hi = fmax(*x_hi, p->x);
+            fprintf(o, "%.9g", p->x);
+            for (int j = 0; j < c->n_metrics; j++) {
+                double v = run_metric_or(c, p->run, m[j].name, NAN);
+                if (isnan(v)) {
+                    fputs(" NaN", o); /* gnuplot's undefined value: no point drawn */
+                    continue;
+                }
+                fprintf(o, " %.9g", v);
+                min[m[j].panel] = fmin(min[m[j].panel], v);
+                if (v > 0) {
+                    lo[m[j].panel] = fmin(lo[m[j].panel], v);
+                    hi[m[j].panel] = fmax(hi[m[j].panel], v);
+                }
+            }
+            fputc('\n', o);
+        }
+        fputs("EOD\n", o);
+    }
+}
+
+/* The sweep figure's legend: a line per value of the other axes (with a
+ * colour scale, its first and last only, which name the gradient's ends). */
+static void sweep_key(FILE *o, const sweep_data *d, const gp_grid *g)
+{
+    gp_grid_key(o, g);
+    fputs("plot ", o);
+    int scale = d->n_series > (int)PALETTE_N;
+    for (int k = 0, first = 1; k < d->n_series; k++) {
+        if (scale && k > 0 && k < d->n_series - 1)
+            continue;
+        char text[600];
+        snprintf(text, sizeof text, "%s%s", d->series[k],
+                 !scale ? "" : k == 0 ? " (first, dark)" : " (last, light)");
+        fprintf(o, "%s-1 with linespoints", first ? "" : ", ");
+        gp_curve_color(o, k, d->n_series);
+        fprintf(o, " pt %d", GP_FILLED_CIRCLE);
+        gp_title(o, text);
+        first = 0;
+    }
+    fputc('\n', o);
+    gp_grid_key_end(o);
+}
+
+/* A distribution's name in a label ("TTFT"), else the metric's base name. */
+static void metric_title(const char *metric, char *buf, size_t n)
+{
+    static const struct {
+        const char *base, *title;
+    } names[] = { { "ttft", "TTFT" }, { "itl", "ITL" }, { "tpot", "TPOT" }, { "e2e", "E2E latency" },
+                  { "queue", "queue wait" }, { "kv_transfer", "KV transfer" } };
+    size_t len = metric_base_len(metric);
+    snprintf(buf, n, "%.*s", (int)len, metric);
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (len == strlen(names[i].base) && !strncmp(metric, names[i].base, len))
+            snprintf(buf, n, "%s", names[i].title);
+}
+
+/* gnuplot's dash types 1..PLOT_DASH_PATTERNS in words, for panel titles. */
+static const char *const dash_names[PLOT_DASH_PATTERNS] = { "solid", "dashed", "dotted", "dash-dot", "dash-dot-dot" };
+
+/* Panel k of the sweep figure: its metrics' lines on every line of the
+ * sweep (solid, then dashed, per metric of the panel), log y when its
+ * values span PLOT_SWEEP_LOG_SPAN, the SLO dashed and on the axis. */
+static void sweep_panel(FILE *o, const sweep_data *d, const sweep_metric *m, int n_metrics, int k, double lo,
+                        double hi, double min, const double *slo)
+{
+    char name[128], title[512] = "";
+    const sweep_metric *first = NULL;
+    size_t len = 0;
+    int shown = 0;
+    for (int j = 0; j < n_metrics; j++)
+        if (m[j].panel == k) {
+            first = first ? first : &m[j];
+            shown++;
+            len += (size_t)snprintf(title + len, sizeof title - len, "%s%s (%s)", len ? ", " : "", m[j].name,
+                                    dash_names[m[j].dash - 1]);
+        }
+    metric_title(first->name, name, sizeof name);
+    gp_set(o, "ylabel", "%s (%s)", name, first->unit);
+    gp_set(o, "title", "%s", shown > 1 ? title : ""); /* one metric: the y label names it */
+    int s = metric_slo(first->name);
+    double slo_ms = s < SLO_COUNT && !strcmp(first->unit, "ms") ? slo[s] : 0, top = fmax(hi, slo_ms);
+    fputs("unset arrow\nunset label\n", o);
+    if (min > 0 && top / lo >= PLOT_SWEEP_LOG_SPAN)
+        fprintf(o, "set logscale y 10\nset yrange [*:%.9g]\n", slo_ms > hi ? slo_ms * PLOT_SLO_ROOM : hi * PLOT_SLO_ROOM);
+    else
+        fprintf(o, "unset logscale y\nset yrange [%s:%.9g]\n", min < 0 ? "*" : "0",
+                (top > 0 ? top : 1) * PLOT_SLO_ROOM);
+    if (slo_ms > 0) {
+        char label[64];
+        snprintf(label, sizeof label, "SLO %g ms", slo_ms);
+        gp_hline(o, 1, slo_ms, label);
+    }
+    fputs("plot ", o);
+    for (int series = 0, more = 0; series < d->n_series; series++)
+        for (int j = 0; j < n_metrics; j++)
+            if (m[j].panel == k) {
+                fprintf(o, "%s$sweep%d using 1:%d with linespoints", more++ ? ", \\\n  " : "", series, j + 2);
+                gp_curve_style(o, series, d->n_series, m[j].dash);
+                fprintf(o, " pt %d ps %g notitle", GP_FILLED_CIRCLE, m[j].dash == 1 ? 1.0 : 0.6);
+            }
+    fputc('\n', o);
+}
+
+/* The x axis of the sweep figure: log when its values span
+ * PLOT_SWEEP_LOG_SPAN, or its values as categories; its label, the axis's
+ * key and unit, into xlabel (caller's). */
+static void sweep_x_axis(FILE *o, const sweep_data *d, double lo, double hi, char *xlabel, size_t label_n)
+{
+    const char *kv = d->pts[0].kv[d->x_axis], *eq = strchr(kv, '=');
+    int key_len = eq ? (int)(eq - kv) : (int)strlen(kv);
+    if (!strcmp(d->unit, SWEEP_CATEGORY)) {
+        snprintf(xlabel, label_n, "%.*s", key_len, kv);
+        fputs("unset logscale x\nset xtics out nomirror (", o);
+        for (size_t i = 0, cat = 0; i < d->n; i++)
+            if (d->pts[i].x == cat) { /* first point of each category, in order */
+                fprintf(o, "%s", cat++ ? ", " : "");
+                gp_str(o, kv_value(d->pts[i].kv[d->x_axis]));
+                fprintf(o, " %g", d->pts[i].x);
+            }
+        fprintf(o, ")\nset xrange [-0.5:%.9g]\n", hi + 0.5);
+        return;
+    }
+    /* "/s" reads as a rate: 1/s. */
+    snprintf(xlabel, label_n, "%.*s%s%s%s%s", key_len, kv, *d->unit ? " (" : "", d->unit[0] == '/' ? "1" : "",
+             d->unit, *d->unit ? ")" : "");
+    gp_x_scale(o, lo, hi, PLOT_SWEEP_LOG_SPAN);
+    /* A little room either side, so the end points are not on the border. */
+    if (lo > 0 && hi / lo >= PLOT_SWEEP_LOG_SPAN)
+        fprintf(o, "set xrange [%.9g:%.9g]\n", lo / pow(hi / lo, SWEEP_X_PAD), hi * pow(hi / lo, SWEEP_X_PAD));
+    else
+        fprintf(o, "set xrange [%.9g:%.9g]\n", lo - (hi > lo ? (hi - lo) * SWEEP_X_PAD : 1),
+                hi + (hi > lo ? (hi - lo) * SWEEP_X_PAD : 1));
+    /* Few values: a tick at each, so every swept value reads off the axis. */
+    double *v = malloc(d->n * sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; v && i < d->n; i++)
+        v[n++] = d->pts[i].x;
+    if (v)
+        qsort(v, n, sizeof *v, cmp_double);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        distinct += i == 0 || v[i] != v[i - 1];
+    if (v && distinct <= SWEEP_MAX_TICKS) {
+        fputs("set xtics out nomirror (", o);
+        for (size_t i = 0, k = 0; i < n; i++)
+            if (i == 0 || v[i] != v[i - 1])
+                fprintf(o, "%s%.9g", k++ ? ", " : "", v[i]);
+        fputs(")\n", o);
+    }
+    free(v);
+}
+
+/* Metrics of a sweep's points against its axis: a panel per distribution
+ * or metric, a line per value of the other axes, the SLOs of the first
+ * point's scenario dashed. */
+static int write_sweep(const plot_ctx *c, long long id, FILE *o, kt_err *err)
+{
+    sweep_data d;
+    sweep_metric m[PLOT_MAX_METRICS];
+    int panels = sweep_metrics(c, id, m, err);
+    if (panels < 0 || sweep_data_load(c, id, &d, err) < 0)
+        return -1;
+    double x_lo = INFINITY, x_hi = -INFINITY, lo[PLOT_MAX_METRICS], hi[PLOT_MAX_METRICS], min[PLOT_MAX_METRICS], slo[SLO_COUNT];
+    for (int k = 0; k < PLOT_MAX_METRICS; k++)
+        lo[k] = min[k] = INFINITY, hi[k] = 0;
+    sweep_blocks(c, &d, m, o, &x_lo, &x_hi, lo, hi, min);
+    run_slos(c, d.pts[0].run, slo);
+    plot_ctx sub = *c;
+    sub.sweep = id;
+    char subject[512], title[700];
+    snprintf(title, sizeof title, "%s: %d point%s", runs_text(&sub, subject, sizeof subject), (int)d.n,
+             d.n == 1 ? "" : "s");
+    fputs(GP_SCALE_PALETTE, o);
+    int cols = panels > 1 ? 2 : 1, keyed = d.n_series > 1 || d.axes > 1;
+    int entries = d.n_series > (int)PALETTE_N ? 2 : d.n_series;
+    gp_grid g = gp_grid_start(o, title, (panels + cols - 1) / cols, cols, keyed ? entries : 0);
+    if (keyed)
+        sweep_key(o, &d, &g);
+    else
+        fputs("unset key\n", o);
+    char xlabel[256];
+    sweep_x_axis(o, &d, x_lo, x_hi, xlabel, sizeof xlabel);
+    for (int k = 0; k < panels; k++) {
+        gp_grid_panel(o, &g, k);
+        gp_set(o, "xlabel", "%s", k + cols < panels ? "" : xlabel); /* under the lowest panel of each column */
+        sweep_panel(o, &d, m, c->n_metrics, k, lo[k], hi[k], min[k], slo);
+    }
+    fputs("unset multiplot\n", o);
+    sweep_data_free(&d);
     return 0;
 }
 
@@ -1794,6 +2275,18 @@ static int plan_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *err
     return !why;
 }
 
+/* 1 when sweep id has stored points and every metric asked for (0 with
+ * the reason in err), -1 on error (a metric its runs lack, named in err). */
+static int sweep_has(const plot_ctx *c, long long id, kt_err *err)
+{
+    sweep_metric m[PLOT_MAX_METRICS];
+    long long n = table_exists(c, "sweep_points")
+                      ? query_int(c, "SELECT count(*) FROM sweep_points WHERE sweep_id = ?", id, err) : 0;
+    if (n == 0)
+        KT_ERROR(err, c->db_path, 0, 0, "sweep: sweep %lld not found, or it has no runs yet", id);
+    return n <= 0 ? (int)n : sweep_metrics(c, id, m, err) < 0 ? -1 : 1;
+}
+
 typedef int (*writer_fn)(const plot_ctx *, long long, FILE *, kt_err *);
 
 static const struct {
@@ -1804,6 +2297,7 @@ static const struct {
     [KIND_LINKS] = { SUBJECT_RUN, write_links },      [KIND_COST] = { SUBJECT_PLAN, write_cost },
     [KIND_SAVINGS] = { SUBJECT_PLAN, write_savings }, [KIND_PARETO] = { SUBJECT_PLAN, write_pareto },
     [KIND_TIMESERIES] = { SUBJECT_RUN, write_timeseries }, [KIND_PROBES] = { SUBJECT_PLAN, write_probes },
+    [KIND_SWEEP] = { SUBJECT_SWEEP, write_sweep },
 };
 
 /* One figure to draw: a kind and its run or plan (0: the runs together). */
@@ -1818,6 +2312,8 @@ static const char *fig_stem(const plot_ctx *c, const plot_fig *f, char *buf, siz
     size_t len = (size_t)snprintf(buf, n, "%s-", kind_names[f->kind]);
     if (kinds[f->kind].subject == SUBJECT_PLAN)
         snprintf(buf + len, n - len, "plan%lld", f->id);
+    else if (kinds[f->kind].subject == SUBJECT_SWEEP)
+        snprintf(buf + len, n - len, "sweep%lld", f->id);
     else if (kinds[f->kind].subject == SUBJECT_RUN)
         snprintf(buf + len, n - len, "run%lld", f->id);
     else if (c->sweep)
@@ -1835,6 +2331,8 @@ static int subject_has(const plot_ctx *c, plot_kind kind, long long id, kt_err *
         return plan_has(c, kind, id, err);
     if (kinds[kind].subject == SUBJECT_RUN)
         return run_has(c, kind, id, err);
+    if (kinds[kind].subject == SUBJECT_SWEEP)
+        return sweep_has(c, id, err);
     if (c->n_runs > PLOT_MAX_RUNS) {
         KT_ERROR(err, c->db_path, 0, 0, "%s: %d runs selected; one figure shows at most %d (pick them with --run)",
                  kind_names[kind], c->n_runs, PLOT_MAX_RUNS);
@@ -1860,6 +2358,9 @@ static int subject_ids(const plot_ctx *c, plot_subject subject, const long long 
     case SUBJECT_PLAN:
         *ids = &c->plan;
         return c->plan > 0;
+    case SUBJECT_SWEEP:
+        *ids = &c->sweep_fig;
+        return c->sweep_fig > 0;
     default:
         *ids = &together;
         return c->n_runs > 0;
@@ -1972,19 +2473,35 @@ static int select_plan(plot_ctx *c, const plot_args *a, kt_err *err)
     return c->plan < 0 || (c->plan == 0 && a->kinds) ? -1 : 0;
 }
 
-/* Fills c->runs and c->plan. Which of the two are wanted follows from the
- * kinds asked for, else from what was named (nothing named: both). */
+/* The sweep the sweep figure draws into c->sweep_fig: --sweep ID, else
+ * the latest sweep. */
+static int select_sweep(plot_ctx *c, const plot_args *a, kt_err *err)
+{
+    c->sweep_fig = a->sweep ? a->sweep : table_exists(c, "sweeps") ? query_int(c, "SELECT max(id) FROM sweeps", 0, err) : 0;
+    if (c->sweep_fig == 0)
+        KT_ERROR(err, c->db_path, 0, 0, "sweep: the database holds no sweeps (kvtier sweep FILE --db %s stores one)",
+                 c->db_path);
+    return c->sweep_fig > 0 ? 0 : -1;
+}
+
+/* Fills c->runs, c->plan and c->sweep_fig. Which are wanted follows from
+ * the kinds asked for, else from what was named (nothing named: the runs
+ * and the plan; --sweep: its runs and its sweep figure). */
 static int select_data(plot_ctx *c, const plot_args *a, kt_err *err)
 {
     unsigned run_kinds = 1u << KIND_LATENCY | 1u << KIND_TIERS | 1u << KIND_LINKS | 1u << KIND_TIMESERIES;
+    unsigned sweep_kinds = 1u << KIND_SWEEP, plan_kinds = ~(run_kinds | sweep_kinds);
     int named_runs = a->n_runs > 0 || a->sweep > 0;
     int want_runs = a->kinds ? (a->kinds & run_kinds) != 0 : named_runs || !a->plan;
-    int want_plan = a->kinds ? (a->kinds & ~run_kinds) != 0 : a->plan || !named_runs;
+    int want_plan = a->kinds ? (a->kinds & plan_kinds) != 0 : a->plan || !named_runs;
+    int want_sweep = a->kinds ? (a->kinds & sweep_kinds) != 0 : a->sweep > 0;
     plot_args only = *a;
-    only.kinds &= run_kinds;  /* "asked for" per half */
+    only.kinds &= run_kinds;  /* "asked for" per part */
     if (want_runs && select_runs(c, &only, err) < 0)
         return -1;
-    only.kinds = a->kinds & ~run_kinds;
+    if (want_sweep && select_sweep(c, a, err) < 0)
+        return -1;
+    only.kinds = a->kinds & plan_kinds;
     return want_plan ? select_plan(c, &only, err) : 0;
 }
 
@@ -1994,7 +2511,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: kvtier plot [--db PATH] [--run ID]... [--sweep ID] [--plan ID]\n"
-            "                   [--format png|svg|both] [-o DIR] [KIND...]\n"
+            "                   [--metric NAME]... [--format png|svg|both] [-o DIR] [KIND...]\n"
             "\n"
             "Draws figures from a results database with gnuplot and prints the path of each\n"
             "file written.\n"
@@ -2013,25 +2530,30 @@ static void usage(FILE *out)
             "  pareto    $/year against p99 TTFT of the plan's candidates, with the front\n"
             "  probes    the planner's probes: p99 TTFT and ITL against load, the SLOs,\n"
             "            the chosen point\n"
-            "Without KIND: every kind the selected runs and plan have data for.\n"
+            "  sweep     summary metrics of a sweep's points against its axis, a line per\n"
+            "            value of its other axes, the SLOs (--sweep ID, or the latest sweep)\n"
+            "Without KIND: every kind the selected runs, plan and sweep have data for.\n"
             "\n"
             "options:\n"
             "  --db PATH          results database (default %s)\n"
             "  --run ID           a run (repeatable; default: the latest run)\n"
-            "  --sweep ID         the runs of a sweep\n"
+            "  --sweep ID         the runs of a sweep, and its sweep figure\n"
             "  --plan ID          a capacity plan (default: the latest plan)\n"
+            "  --metric NAME      a metric of the sweep figure (repeatable, at most %d;\n"
+            "                     default ttft_p99, ttft_p50, itl_p99, itl_p50, throughput)\n"
             "  --format F         png (default), svg or both\n"
             "  -o, --output DIR   where figures go (default: the current directory; made if missing)\n"
             "  -h, --help         this text\n"
             "\n"
-            "Naming runs selects run figures only, naming a plan plan figures only, unless\n"
-            "kinds are given. Files: KIND-runID.png (latency over several runs:\n"
-            "latency-run3_5_7.png, over a sweep: latency-sweepID.png) and KIND-planID.png.\n"
+            "Naming runs selects run figures only, naming a plan plan figures only, naming\n"
+            "a sweep its runs' figures and sweep, unless kinds are given. Files:\n"
+            "KIND-runID.png (latency over several runs: latency-run3_5_7.png, over a sweep:\n"
+            "latency-sweepID.png), KIND-planID.png and sweep-sweepID.png.\n"
             "gnuplot runs as a program: $%s, else %s (install: apt-get install gnuplot-nox).\n"
             "\n"
             "exit status: 0 done, 1 gnuplot failed on a figure, 2 bad options, unknown run or\n"
             "plan, a kind without data, or no gnuplot (nothing is written then)\n",
-            PLOT_DEFAULT_DB, PLOT_GNUPLOT_ENV, KT_GNUPLOT);
+            PLOT_DEFAULT_DB, PLOT_MAX_METRICS, PLOT_GNUPLOT_ENV, KT_GNUPLOT);
 }
 
 static int parse_kind(const char *s, unsigned *kinds_out)
@@ -2041,7 +2563,10 @@ static int parse_kind(const char *s, unsigned *kinds_out)
             *kinds_out |= 1u << k;
             return 0;
         }
-    cli_usage_error("plot", "unknown kind '%s' (kinds: latency, tiers, links, cost, savings, pareto)", s);
+    char names[256] = "";
+    for (int k = 0, len = 0; k < KIND_COUNT; k++)
+        len += snprintf(names + len, sizeof names - (size_t)len, "%s%s", k ? ", " : "", kind_names[k]);
+    cli_usage_error("plot", "unknown kind '%s' (kinds: %s)", s, names);
     return -1;
 }
 
@@ -2070,7 +2595,8 @@ static int parse_args(int argc, char **argv, plot_args *a)
         { "db", required_argument, NULL, 'd' },     { "run", required_argument, NULL, 'r' },
         { "sweep", required_argument, NULL, 's' },  { "plan", required_argument, NULL, 'p' },
         { "format", required_argument, NULL, 'f' }, { "output", required_argument, NULL, 'o' },
-        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+        { "metric", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     a->db = PLOT_DEFAULT_DB;
     a->dir = PLOT_DEFAULT_DIR;
@@ -2089,6 +2615,14 @@ static int parse_args(int argc, char **argv, plot_args *a)
         case 'p': rc = parse_id_opt("--plan", optarg, &a->plan); break;
         case 'f': rc = parse_format(optarg, &a->formats); break;
         case 'o': a->dir = optarg; break;
+        case 'm':
+            if (a->n_metrics < PLOT_MAX_METRICS)
+                a->metrics[a->n_metrics++] = optarg;
+            else {
+                cli_usage_error("plot", "--metric: at most %d metrics in one figure", PLOT_MAX_METRICS);
+                rc = -1;
+            }
+            break;
         case 'h': return 1;
         default: return -1;
         }
@@ -2198,7 +2732,9 @@ int plot_main(int argc, char **argv)
         free(a.runs);
         return PLOT_EXIT_BAD_INPUT;
     }
-    plot_ctx c = { .dir = a.dir, .formats = a.formats, .sweep = a.sweep };
+    plot_ctx c = { .dir = a.dir, .formats = a.formats, .sweep = a.sweep,
+                   .metrics = a.n_metrics ? a.metrics : sweep_default_metrics,
+                   .n_metrics = a.n_metrics ? a.n_metrics : SWEEP_DEFAULT_METRICS };
     rc = plot_figures(&c, &a);
     store_close(c.st);
     free(c.runs);

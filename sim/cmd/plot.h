@@ -84,7 +84,7 @@ const char *plot_gnuplot_program(void);
 int plot_program_found(const char *prog);
 
 /* `kvtier plot [--db PATH] [--run ID]... [--sweep ID] [--plan ID]
- * [--format png|svg|both] [-o DIR] [KIND...]`: writes the figures and prints
+ * [--metric NAME]... [--format png|svg|both] [-o DIR] [KIND...]`: writes the figures and prints
  * each path. Returns 0, or 2 (bad input, missing data or no gnuplot) with a
  * message on stderr, or 1 when gnuplot failed on a figure. */
 int plot_main(int argc, char **argv);
