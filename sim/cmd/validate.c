@@ -395,7 +395,7 @@ static int suite_load(validate_suite *s, const char *dir, const char *glob, kt_e
 static void entry_run(validate_entry *e)
 {
     sim_opts opts = { 0 };
-    runner_result res;
+    runner_result res = { 0 };   /* want_replicas 0: nothing to free */
     kt_err err;
     memset(&err, 0, sizeof err);
     e->ran = runner_run(e->sc, &opts, NULL, NULL, &res, &err) == RUNNER_OK;

@@ -46,7 +46,7 @@ typedef struct point_report {
 static point_outcome run_point(const sweep *sw, store *db, int64_t sweep_id, int64_t point, const sim_opts *opts)
 {
     kt_err err;
-    runner_result res;
+    runner_result res = { 0 };   /* want_replicas 0: nothing to free */
     scenario *sc = sweep_point_scenario(sw, point, &err);
     char *params = sc ? sweep_point_params(sw, point) : NULL;
     int ok = 0;
