@@ -820,17 +820,22 @@ static int collect_seqs(replica *r, kv_seq ***out, size_t *n_out, kt_err *err)
     return 0;
 }
 
+/* The invariants of the decode-step extensions (speculation, sparse
+ * pages), which every checker runs whole: their state is small. */
+static int check_extensions(replica *r, kt_err *err)
+{
+    return spec_check(&r->spec, r->acct, r->id, err) < 0 || sparse_check(r, err) < 0 ? -1 : 0;
+}
+
 int replica_check(replica *r, kt_err *err)
 {
     if (r->failure.failed)
         return 0;               /* its pool is gone with it */
-    if (check_slots(r, err) < 0 || check_lists(r, err) < 0 || spec_check(&r->spec, r->acct, r->id, err) < 0)
+    if (check_slots(r, err) < 0 || check_lists(r, err) < 0 || check_extensions(r, err) < 0)
         return -1;
     kv_seq **seqs = NULL;
     size_t k = 0;
     int rc = collect_seqs(r, &seqs, &k, err);
-    if (rc == 0)
-        rc = sparse_check(r, err);
     if (rc == 0 && !kv_unchanged_since_check(r)) {
         rc = kv_pool_check(r->kv, (const kv_seq *const *)seqs, k, err);
         r->kv_checked.version = kv_pool_version(r->kv);
@@ -847,13 +852,11 @@ int replica_check_touched(replica *r, kt_err *err)
 {
     if (r->failure.failed)
         return 0;
-    if (check_slots(r, err) < 0 || check_list_ends(r, err) < 0 || spec_check(&r->spec, r->acct, r->id, err) < 0)
+    if (check_slots(r, err) < 0 || check_list_ends(r, err) < 0 || check_extensions(r, err) < 0)
         return -1;
     kv_seq **seqs = NULL;
     size_t k = 0;
     int rc = collect_seqs(r, &seqs, &k, err);
-    if (rc == 0)
-        rc = sparse_check(r, err);
     if (rc == 0)
         rc = kv_pool_check_touched(r->kv, seqs, k, err);
     free(seqs);
