@@ -2,6 +2,7 @@
 #include "cost.h"
 #include "kv_layout.h"
 
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -30,6 +31,20 @@ static void add_gemm(cost_model *cm, const model_gemm *g)
     cm->gemms[cm->n_gemms++] = (cost_gemm){ g->n, g->k, g->kind, 1 };
 }
 
+/* v > 0 as an odd integer times a power of two: that integer (0 for
+ * anything else). Products of it with integers whose sums stay below 2^53
+ * are exact, and so are v's. */
+static double odd_mantissa(double v)
+{
+    if (!(v > 0) || !isfinite(v))
+        return 0;
+    int e;
+    double m = ldexp(frexp(v, &e), DBL_MANT_DIG);  /* an integer: every bit of v's mantissa */
+    while (fmod(m, 2) == 0)
+        m /= 2;
+    return m;
+}
+
 static int add_group(cost_model *cm, int layer, kt_err *err)
 {
     const model_layer *l = &cm->m->layers[layer];
@@ -53,7 +68,8 @@ static int add_group(cost_model *cm, int layer, kt_err *err)
     kt_dtype kv_dtype = model_layer_kv_dtype(cm->m, layer, cm->kv_dtype);
     double meta = sparse ? sparse_attn_metadata_bytes_page_gpu(&cm->sparse, cm->m, layer, kv_dtype, cm->par.tp) : 0;
     cm->groups[cm->n_groups++] = (cost_attn_group){ layer, 1, l->attn, l->window_tokens, per_token, sparse, meta,
-                                                    kv_dtype, model_layer_stores_kv(cm->m, layer) };
+                                                    kv_dtype, model_layer_stores_kv(cm->m, layer),
+                                                    model_attn_flops(cm->m, layer, 1, 0), odd_mantissa(per_token) };
     return 0;
 }
 
@@ -65,6 +81,40 @@ int cost_model_set_sparse(cost_model *cm, const sparse_attn_cfg *sp, kt_err *err
         if (add_group(cm, l, err) < 0)
             return -1;
     return 0;
+}
+
+/* The curves cm evaluates, each prepared once (curve_ln). */
+static void init_curves(cost_model *cm)
+{
+    const hw_profile *hw = cm->hw;
+    cost_curves *c = &cm->curves;
+    curve_ln_init(&c->gemm, cm->gemm_curve);
+    curve_ln_init(&c->attn, cm->attn_curve);
+    curve_ln_init(&c->attn_hd, cm->attn_curve_hd);
+    curve_ln_init(&c->attn_decode, &hw->attn_decode);
+    curve_ln_init(&c->memory, &hw->memory);
+    curve_ln_init(&c->small_ops, &hw->small_ops);
+    curve_ln_init(&c->allreduce, &hw->allreduce);
+    curve_ln_init(&c->p2p, &hw->p2p);
+    curve_ln_init(&c->alltoall, &hw->alltoall);
+    curve_ln_init(&c->allgather, &hw->allgather);
+}
+
+/* Attention's efficiency bound (cost_model's attn_eff_lo, attn_eff_x): each
+ * curve gives at least its lowest point's efficiency at or above its first
+ * point, and below it either that too or, holding its time, that × x / x0;
+ * the blend of two at t in [0, 1] is at least the same blend of those. */
+static void init_attn_bound(cost_model *cm)
+{
+    const curve *c[2] = { cm->attn_curve, cm->attn_curve_hd };
+    double t = cm->attn_hd_t;
+    cm->attn_eff_lo = cm->attn_eff_x = 0;
+    if (!(t >= 0 && t <= 1) || !c[0] || !c[1] || c[0]->n < 1 || c[1]->n < 1)
+        return;
+    for (int i = 0; i < 2; i++)
+        if (c[i]->below == CURVE_HOLD_TIME && c[i]->x[0] > cm->attn_eff_x)
+            cm->attn_eff_x = c[i]->x[0];
+    cm->attn_eff_lo = (1.0 - t) * curve_min(c[0]) + t * curve_min(c[1]);
 }
 
 /* The GEMM and attention paths: a weight format runs natively where the GPU
@@ -91,9 +141,11 @@ static int init_paths(cost_model *cm, kt_err *err)
     }
     cm->gemm_curve = hw_gemm_curve(hw, cm->gemm_dtype);
     hw_attn_prefill_head_dim(hw, cm->attn_dtype, m->head_dim, &cm->attn_curve, &cm->attn_curve_hd, &cm->attn_hd_t);
+    init_curves(cm);
     cm->weight_bytes_param = quant_bytes_param(&m->quant);
     cm->host_step_ns = hw->host_step_ns;
     cm->host_seq_ns = hw->host_seq_ns;
+    init_attn_bound(cm);
     return 0;
 }
 
@@ -176,17 +228,17 @@ static void init_links(cost_model *cm)
  * latency lat_ns): lat_ns + moved / (NVLink × c's efficiency at x), i.e.
  * latency + size / bus bandwidth. Otherwise the link's achieved rate and
  * one latency. */
-static double link_op_ns(const cost_model *cm, const curve *c, int64_t lat_ns, cost_link l, double x, double moved)
+static double link_op_ns(const cost_model *cm, const curve_ln *c, int64_t lat_ns, cost_link l, double x, double moved)
 {
-    if (l.network || c->n == 0)
+    if (l.network || c->c->n == 0)
         return 1e9 * moved / l.bw_Bps + (double)l.latency_ns;
-    return (double)lat_ns + curve_time_ns(c, x, moved, cm->hw->nvlink_bw_Bps);
+    return (double)lat_ns + curve_ln_time_ns(c, x, moved, cm->hw->nvlink_bw_Bps);
 }
 
 /* One point-to-point send of bytes over link l. */
 static double p2p_ns(const cost_model *cm, cost_link l, double bytes)
 {
-    return link_op_ns(cm, &cm->hw->p2p, cm->hw->p2p_latency_ns, l, bytes, bytes);
+    return link_op_ns(cm, &cm->curves.p2p, cm->hw->p2p_latency_ns, l, bytes, bytes);
 }
 
 /* Attention output one token leaves on one GPU per layer, mean over layers:
@@ -279,15 +331,15 @@ double cost_weight_bytes_gpu(const cost_model *cm)
  * efficiency for that size (its first point's time at least). */
 static double mem_ns(const cost_model *cm, double bytes)
 {
-    return curve_time_ns(&cm->hw->memory, bytes, bytes, cm->hw->hbm_bw_Bps);
+    return curve_ln_time_ns(&cm->curves.memory, bytes, bytes, cm->hw->hbm_bw_Bps);
 }
 
 /* One kernel of flops at compute curve c (x its size) or bytes through HBM,
  * whichever takes longer: the roofline, each side at its measured
  * efficiency; never shorter than the profile's shortest kernel. */
-static double kernel_ns(const cost_model *cm, const curve *c, double x, double flops, double peak, double bytes)
+static double kernel_ns(const cost_model *cm, const curve_ln *c, double x, double flops, double peak, double bytes)
 {
-    double t_c = curve_time_ns(c, x, flops, peak), t_m = mem_ns(cm, bytes), f = (double)cm->hw->small_op_floor_ns;
+    double t_c = curve_ln_time_ns(c, x, flops, peak), t_m = mem_ns(cm, bytes), f = (double)cm->hw->small_op_floor_ns;
     double t = t_c > t_m ? t_c : t_m;
     return t > f ? t : f;
 }
@@ -297,7 +349,7 @@ static double kernel_ns(const cost_model *cm, const curve *c, double x, double f
  * shortest kernel. */
 static double small_ns(const cost_model *cm, double bytes)
 {
-    double t = curve_time_ns(&cm->hw->small_ops, bytes, bytes, cm->hw->hbm_bw_Bps);
+    double t = curve_ln_time_ns(&cm->curves.small_ops, bytes, bytes, cm->hw->hbm_bw_Bps);
     double floor_ns = (double)cm->hw->small_op_floor_ns;
     return t > floor_ns ? t : floor_ns;
 }
@@ -347,7 +399,7 @@ static double gemm_time_ns(const cost_model *cm, double tokens, double n_logits,
         double w = mats * g->n * g->k * wb / tp, act = rows * (g->n + g->k) * ab / tp, b = w + act;
         /* The busiest part multiplies more rows over the same share of
          * weights: its FLOPs and activations grow, its weight reads do not. */
-        ns += g->count * kernel_ns(cm, cm->gemm_curve, per_matrix_rows * busiest, f * busiest, cm->gemm_peak_flops,
+        ns += g->count * kernel_ns(cm, &cm->curves.gemm, per_matrix_rows * busiest, f * busiest, cm->gemm_peak_flops,
                                    w + act * busiest);
         *flops += g->count * f;
         *bytes += g->count * b;
@@ -357,7 +409,7 @@ static double gemm_time_ns(const cost_model *cm, double tokens, double n_logits,
         return ns;              /* no sequence samples: no lm_head */
     double f = 2.0 * n_logits * m->vocab * m->hidden / tp;
     double b = ((double)m->vocab * m->hidden * wb + n_logits * (double)(m->vocab + m->hidden) * ab) / tp;
-    *lm_ns = kernel_ns(cm, cm->gemm_curve, n_logits, f, cm->gemm_peak_flops, b);
+    *lm_ns = kernel_ns(cm, &cm->curves.gemm, n_logits, f, cm->gemm_peak_flops, b);
     *flops += f;
     *bytes += b;
     return ns;
@@ -384,7 +436,7 @@ static double attn_compute_ns(const cost_model *cm, double x, double flops)
 {
     if (!(flops > 0))
         return 0;
-    return 1e9 * flops / (cm->attn_peak_flops * curve_eval_between(cm->attn_curve, cm->attn_curve_hd, cm->attn_hd_t, x));
+    return 1e9 * flops / (cm->attn_peak_flops * curve_ln_eval_between(&cm->curves.attn, &cm->curves.attn_hd, cm->attn_hd_t, x));
 }
 
 /* A paged decode kernel over `bytes` of KV for `seqs` sequences: the decode
@@ -393,67 +445,157 @@ static double attn_compute_ns(const cost_model *cm, double x, double flops)
  * the items, not the bytes, set its pace. */
 static double decode_attn_ns(const cost_model *cm, double bytes, double seqs)
 {
-    double t = curve_time_ns(&cm->hw->attn_decode, bytes, bytes, cm->hw->hbm_bw_Bps);
+    double t = curve_ln_time_ns(&cm->curves.attn_decode, bytes, bytes, cm->hw->hbm_bw_Bps);
     double items = seqs * cm->decode_heads_gpu * (double)cm->hw->decode_item_ns;
     return t > items ? t : items;
 }
 
-/* Attention of one batch part (prefill or decode sequences), all layers, for
- * one of mb micro-batches (1/mb of the batch) on one GPU. Adds the batch's
- * FLOPs per TP rank and the micro-batch's bytes per GPU.
+/* The rows of a batch part attention walks: seqs[0..n), each with shift
+ * more cached tokens (step shift of a decode run), then n_pad padding rows
+ * (cost_pad_row). */
+typedef struct attn_rows {
+    const cost_seq *seqs;
+    int n;
+    int64_t shift;
+    int n_pad;
+} attn_rows;
+
+/* A padding row of a CUDA-graph decode batch: one token over no KV, wasted. */
+static const cost_seq cost_pad_row = { 1, 0, 1, 0 };
+
+/* Row i of rows. */
+static cost_seq attn_row(const attn_rows *rows, int i)
+{
+    if (i >= rows->n)
+        return cost_pad_row;
+    cost_seq q = rows->seqs[i];
+    q.cached_tokens += rows->shift;
+    return q;
+}
+
+/* One group's sums over a batch part: FLOPs per TP rank, KV bytes per GPU,
+ * sequences, and ub, a bound on the compute time's numerator: Σ FLOPs ×
+ * max(1, attn_eff_x / x) (attn_compute_bound). */
+typedef struct attn_sums {
+    double f, b, n_seqs, ub;
+} attn_sums;
+
+/* Row q's attention in group g: FLOPs per TP rank (*fs) at context *x; adds
+ * its KV and selection bytes to s->b. Returns 0 when q is not of the part. */
+static int attn_seq(const cost_model *cm, const cost_attn_group *g, const cost_seq *q, int decode, attn_sums *s,
+                    double *fs, double *x)
+{
+    if (q->new_tokens <= 0 || cost_seq_decodes(q) != decode)
+        return 0;
+    /* A sparse layer's decode attends to its selected pages and scores
+     * every page from its metadata. */
+    int64_t cached = q->cached_tokens, scored = 0;
+    if (decode && g->sparse) {
+        scored = sparse_attn_scored_tokens(&cm->sparse, cached);
+        s->b += (double)sparse_attn_pages(&cm->sparse, cached) * g->meta_bytes_page_gpu;
+        cached = sparse_attn_read_tokens(&cm->sparse, cached);
+    }
+    /* Each sequence's attention runs at the efficiency of its own context
+     * length (the length of the kernel's inner loop). */
+    *fs = model_attn_flops(cm->m, g->layer, q->new_tokens, cached + scored) / cm->par.tp;
+    *x = (double)(cached + q->new_tokens);
+    s->b += model_layer_kv_tokens(cm->m, g->layer, cached + q->new_tokens) * g->kv_bytes_token_gpu;
+    return 1;
+}
+
+/* Group g's sums over the rows of the part, walking them; their wasted
+ * FLOPs go to *flops_wasted. */
+static void attn_walk(const cost_model *cm, const cost_attn_group *g, const attn_rows *rows, int decode,
+                      attn_sums *s, double *flops_wasted)
+{
+    double X = cm->attn_eff_x;
+    for (int i = 0; i < rows->n + rows->n_pad; i++) {
+        cost_seq q = attn_row(rows, i);
+        double fs, x;
+        if (!attn_seq(cm, g, &q, decode, s, &fs, &x))
+            continue;
+        s->n_seqs++;
+        s->f += fs;
+        s->ub += x < X ? fs * (X / x) : fs;
+        if (q.wasted_tokens > 0)
+            *flops_wasted += g->count * model_attn_flops(cm->m, g->layer, q.wasted_tokens, q.cached_tokens);
+    }
+}
+
+/* Group g's compute time: Σ over the rows of the part of each one's FLOPs at
+ * its context's efficiency, in row order. */
+static double attn_walk_compute_ns(const cost_model *cm, const cost_attn_group *g, const attn_rows *rows, int decode)
+{
+    double t_c = 0;
+    for (int i = 0; i < rows->n + rows->n_pad; i++) {
+        cost_seq q = attn_row(rows, i);
+        attn_sums unused = { 0 };
+        double fs, x;
+        if (attn_seq(cm, g, &q, decode, &unused, &fs, &x))
+            t_c += attn_compute_ns(cm, x, fs);
+    }
+    return t_c;
+}
+
+/* Whether decode rows of s in a micro-batch of 1/mb certainly compute in
+ * less time than step_m, their memory time. The efficiency at x is at
+ * least attn_eff_lo × min(1, x / attn_eff_x) (cost_model), so their
+ * compute time is at most 1e9 × ub / (peak × attn_eff_lo); the margin of
+ * 1e-6 covers the rounding of a sum of up to millions of terms (below
+ * 1e-9). Then the step is step_m whatever the curves give, and their
+ * per-row evaluations can be left out. */
+static int attn_memory_bound(const cost_model *cm, const attn_sums *s, double mb, double step_m)
+{
+    if (!(cm->attn_eff_lo > 0))
+        return 0;
+    double ub_step = 1e9 * s->ub / (cm->attn_peak_flops * cm->attn_eff_lo) / mb / cm->par.cp;
+    return ub_step * (1 + 1e-6) < step_m;
+}
+
+/* Group g's part of an iteration from its sums s over rows: the time of
+ * one of mb micro-batches on one GPU, all the group's layers. Adds the
+ * batch's FLOPs per TP rank and the micro-batch's bytes per GPU.
  * Context parallelism: a decode GPU reads its 1/cp shard of the KV. A
  * prefill runs as a ring of cp steps, each attending the GPU's 1/cp of the
  * new tokens to one 1/cp chunk of the KV (balanced causal work, as zigzag
  * layouts make it) while the chunk moves on to the next GPU; a step takes
  * max(compute, transfer), so transfer time beyond the compute of the cp-1
  * steps that send goes to *exposed_ns. */
-static double attn_time_ns(const cost_model *cm, const cost_seq *seqs, int n, int decode, double mb,
-                           double *exposed_ns, double *flops, double *bytes, double *flops_wasted, double *dequant_ns)
+static double attn_group_ns(const cost_model *cm, const cost_attn_group *g, const attn_sums *s,
+                            const attn_rows *rows, int decode, double mb, double *exposed_ns, double *flops,
+                            double *bytes, double *dequant_ns)
 {
-    int tp = cm->par.tp, cp = cm->par.cp, steps = decode ? 1 : cp;
+    int cp = cm->par.cp, steps = decode ? 1 : cp;
+    double step_b = s->b / mb / cp, pass = 0;
+    double read_b = attn_read_bytes(cm, g, step_b, &pass);
+    /* Decode reads the batch's KV in one paged kernel at the decode
+     * curve's efficiency for that many bytes, or its work items' pace
+     * (decode_attn_ns); prefill streams it. */
+    double step_m = decode ? decode_attn_ns(cm, read_b, s->n_seqs / mb) : mem_ns(cm, read_b);
+    double step_c = 0;         /* no rows, or at most step_m (attn_memory_bound): the step is step_m either way */
+    if (s->n_seqs > 0 && (!decode || !attn_memory_bound(cm, s, mb, step_m)))
+        step_c = attn_walk_compute_ns(cm, g, rows, decode) / mb / cp / steps;
+    double step = (step_c > step_m ? step_c : step_m) + pass;
+    *dequant_ns += g->count * steps * pass;
+    if (steps > 1 && step_b > 0) {
+        double xfer = p2p_ns(cm, cm->cp_link, step_b);
+        *exposed_ns += xfer > step ? g->count * (steps - 1) * (xfer - step) : 0;
+    }
+    *flops += g->count * s->f;
+    *bytes += g->count * steps * (read_b + (read_b != step_b ? step_b + read_b : 0));
+    return g->count * steps * step;
+}
+
+/* Attention of one batch part (prefill or decode sequences), all layers, for
+ * one of mb micro-batches (1/mb of the batch) on one GPU (attn_group_ns). */
+static double attn_time_ns(const cost_model *cm, const attn_rows *rows, int decode, double mb, double *exposed_ns,
+                           double *flops, double *bytes, double *flops_wasted, double *dequant_ns)
+{
     double ns = 0;
     for (int gi = 0; gi < cm->n_groups; gi++) {
-        const cost_attn_group *g = &cm->groups[gi];
-        double f = 0, b = 0, t_c = 0, n_seqs = 0;
-        for (int s = 0; s < n; s++) {
-            const cost_seq *q = &seqs[s];
-            if (q->new_tokens <= 0 || cost_seq_decodes(q) != decode)
-                continue;
-            /* A sparse layer's decode attends to its selected pages and
-             * scores every page from its metadata. */
-            int64_t cached = q->cached_tokens, scored = 0;
-            if (decode && g->sparse) {
-                scored = sparse_attn_scored_tokens(&cm->sparse, cached);
-                b += (double)sparse_attn_pages(&cm->sparse, cached) * g->meta_bytes_page_gpu;
-                cached = sparse_attn_read_tokens(&cm->sparse, cached);
-            }
-            n_seqs++;
-            /* Each sequence's attention runs at the efficiency of its own
-             * context length (the length of the kernel's inner loop). */
-            double fs = model_attn_flops(cm->m, g->layer, q->new_tokens, cached + scored) / tp;
-            int64_t held = model_layer_kv_tokens(cm->m, g->layer, cached + q->new_tokens);
-            f += fs;
-            t_c += attn_compute_ns(cm, (double)(cached + q->new_tokens), fs);
-            b += held * g->kv_bytes_token_gpu;
-            if (q->wasted_tokens > 0)
-                *flops_wasted += g->count * model_attn_flops(cm->m, g->layer, q->wasted_tokens,
-                                                             q->cached_tokens);
-        }
-        double step_c = t_c / mb / cp / steps, step_b = b / mb / cp, pass = 0;
-        double read_b = attn_read_bytes(cm, g, step_b, &pass);
-        /* Decode reads the batch's KV in one paged kernel at the decode
-         * curve's efficiency for that many bytes, or its work items' pace
-         * (decode_attn_ns); prefill streams it. */
-        double step_m = decode ? decode_attn_ns(cm, read_b, n_seqs / mb) : mem_ns(cm, read_b);
-        double step = (step_c > step_m ? step_c : step_m) + pass;
-        ns += g->count * steps * step;
-        *dequant_ns += g->count * steps * pass;
-        if (steps > 1 && step_b > 0) {
-            double xfer = p2p_ns(cm, cm->cp_link, step_b);
-            *exposed_ns += xfer > step ? g->count * (steps - 1) * (xfer - step) : 0;
-        }
-        *flops += g->count * f;
-        *bytes += g->count * steps * (read_b + (read_b != step_b ? step_b + read_b : 0));
+        attn_sums s = { 0 };
+        attn_walk(cm, &cm->groups[gi], rows, decode, &s, flops_wasted);
+        ns += attn_group_ns(cm, &cm->groups[gi], &s, rows, decode, mb, exposed_ns, flops, bytes, dequant_ns);
     }
     return ns;
 }
@@ -472,7 +614,7 @@ static double allreduce_ns(const cost_model *cm, double tokens)
      * defines it: time = 2(n-1)/n × bytes / busbw. Across nodes: the ring's
      * steps over the network. */
     if (!cm->tp_link.network)
-        return curve_time_ns(&cm->hw->allreduce, bytes, steps / tp * bytes, cm->hw->nvlink_bw_Bps);
+        return curve_ln_time_ns(&cm->curves.allreduce, bytes, steps / tp * bytes, cm->hw->nvlink_bw_Bps);
     return 1e9 * steps / tp * bytes / cm->tp_link.bw_Bps + steps * (double)cm->tp_link.latency_ns;
 }
 
@@ -486,7 +628,7 @@ static double alltoall_ns(const cost_model *cm, double tokens)
     if (ep <= 1)
         return 0;
     double size = tokens * cm->m->n_experts_active * cm->m->hidden * dtype_bytes(cm->act_dtype);
-    return 2.0 * link_op_ns(cm, &cm->hw->alltoall, cm->hw->alltoall_latency_ns, cm->ep_link, size,
+    return 2.0 * link_op_ns(cm, &cm->curves.alltoall, cm->hw->alltoall_latency_ns, cm->ep_link, size,
                             size * (ep - 1) / ep);
 }
 
@@ -502,7 +644,7 @@ static double cp_combine_ns(const cost_model *cm, double decode_tokens)
     double part = decode_tokens * cm->attn_out_bytes_token_layer;
     if (cm->cp_link.network || cm->hw->allgather.n == 0)
         return (cp - 1) * (1e9 * part / cm->cp_link.bw_Bps + (double)cm->cp_link.latency_ns);
-    return link_op_ns(cm, &cm->hw->allgather, cm->hw->allgather_latency_ns, cm->cp_link, cp * part, (cp - 1) * part);
+    return link_op_ns(cm, &cm->curves.allgather, cm->hw->allgather_latency_ns, cm->cp_link, cp * part, (cp - 1) * part);
 }
 
 /* Memory-bound kernels of one layer for T tokens on one GPU: two fused
@@ -559,9 +701,96 @@ static double stage_small_ns(const cost_model *cm, double tokens, double n_logit
     return ns;
 }
 
-void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_logits, cost_iter *out)
+/* The shape of an iteration computing tokens new tokens (decode of them in
+ * the paged decode kernel) for running sequences, n_logits of them
+ * sampling: everything of its cost but attention. */
+static void cost_shape_init(const cost_model *cm, double tokens, double decode, double running, int n_logits,
+                            cost_shape *sh)
 {
     const cost_par *p = &cm->par;
+    memset(sh, 0, sizeof *sh);
+    sh->tokens = tokens;
+    sh->decode = decode;
+    sh->running = running;
+    sh->n_logits = n_logits;
+    if (tokens <= 0)
+        return;
+    /* Sequences are not split between micro-batches: at most one each. */
+    double mb = running < p->pp ? running : p->pp;
+    /* One micro-batch on one GPU: CP splits prefill tokens cp ways; a decode
+     * token runs on every GPU of its CP group, each needing the query for
+     * its KV shard. */
+    double tokens_mb = ((tokens - decode) / p->cp + decode) / mb, logits_mb = n_logits / mb;
+    sh->mb = mb;
+    sh->gemm_layers = gemm_time_ns(cm, tokens_mb, logits_mb, &sh->lm_ns, &sh->gemm_flops, &sh->gemm_bytes);
+    if (tokens_mb != tokens || logits_mb != n_logits) {
+        /* Useful work is the batch's, counted once: not a micro-batch, and
+         * not decode GEMMs repeated on every CP GPU. */
+        double unused_lm, unused_bytes = 0;
+        sh->gemm_flops = 0;
+        gemm_time_ns(cm, tokens, n_logits, &unused_lm, &sh->gemm_flops, &unused_bytes);
+    }
+    double share = cm->stage_share;
+    sh->comm_ns = 2.0 * cm->stage_layers * allreduce_ns(cm, tokens_mb) +
+                  cm->stage_layers * cp_combine_ns(cm, decode / mb) +
+                  cm->n_moe_layers * share * alltoall_ns(cm, tokens_mb);
+    sh->small_ns = stage_small_ns(cm, tokens_mb, logits_mb);
+    /* The first micro-batch reaches the last stage after pp-1 stage times and
+     * pp-1 hand-offs of its activations; the last stage then runs all mb
+     * micro-batches back to back, later hand-offs overlapping compute. */
+    double act_mb = tokens_mb * cm->m->hidden * dtype_bytes(cm->act_dtype);
+    sh->handoff_ns = p->pp > 1 ? cm->pp_nvlink_hops * p2p_ns(cm, nvlink_flat(cm->hw), act_mb) +
+                                     act_mb * cm->pp_net_ns_per_byte + (double)cm->pp_net_latency_ns
+                               : 0;
+}
+
+/* llround(x), its value for every x: exact, as x minus its integer part is,
+ * and without the library call that costing every step would pay. */
+static int64_t round_ns(double x)
+{
+    if (!(fabs(x) < 0x1p62))
+        return llround(x);     /* out of int64 range or NaN: the library's answer */
+    double whole = (double)(int64_t)x, frac = x - whole;
+    return (int64_t)whole + (frac >= 0.5) - (frac <= -0.5);
+}
+
+/* The iteration of shape sh whose attention (all groups, both parts) took
+ * attn_ns with exposed_ns of CP transfers, aflops FLOPs per TP rank, aw
+ * wasted FLOPs and dequant_ns of dequantization, the GEMMs' bytes plus
+ * attention's being bytes; wasted of its tokens recompute lost KV. */
+static void cost_finish(const cost_model *cm, const cost_shape *sh, double wasted, double attn, double exposed,
+                        double aflops, double aw, double dequant, double bytes, cost_iter *out)
+{
+    const cost_par *p = &cm->par;
+    double mb = sh->mb;
+    /* One micro-batch on the largest stage, which also runs the lm_head. */
+    double share = cm->stage_share;
+    double gemm = sh->gemm_layers * share + sh->lm_ns, attn_stage = attn * share;
+    double comm = sh->comm_ns + exposed * share;
+    double gpu = gemm + attn_stage + comm + sh->small_ns;
+    /* Kernels are issued ahead while the GPU works: launches cost only what
+     * their issue time exceeds the GPU time. */
+    double launch = (double)cm->launch_ns_stage > gpu ? (double)cm->launch_ns_stage - gpu : 0;
+    double stage = gpu + launch;
+    out->gemm_ns = round_ns(mb * gemm);
+    out->attn_ns = round_ns(mb * attn_stage);
+    out->dequant_ns = round_ns(mb * dequant * share);
+    out->comm_ns = round_ns(mb * comm + sh->handoff_ns);
+    out->small_ns = round_ns(mb * sh->small_ns);
+    out->launch_ns = round_ns(mb * launch);
+    out->host_ns = cm->host_step_ns + (int64_t)sh->running * cm->host_seq_ns;
+    out->bubble_ns = round_ns((p->pp - 1) * stage);
+    out->total_ns = out->gemm_ns + out->attn_ns + out->comm_ns + out->small_ns + out->launch_ns + out->host_ns +
+                    out->bubble_ns;
+    out->flops = (sh->gemm_flops + aflops) * p->tp;
+    out->flops_wasted = sh->gemm_flops * p->tp * (wasted / sh->tokens) + aw;
+    /* Per-GPU bytes cover every layer once per micro-batch: summed over the
+     * stages they are each (TP, CP) position's traffic. */
+    out->hbm_bytes = bytes * mb * p->tp * p->cp;
+}
+
+void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_logits, cost_iter *out)
+{
     memset(out, 0, sizeof *out);
     double tokens = 0, decode = 0, wasted = 0, running = 0;
     for (int s = 0; s < n; s++) {
@@ -572,55 +801,82 @@ void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_log
     }
     if (tokens <= 0)
         return;
-    /* Sequences are not split between micro-batches: at most one each. */
-    double mb = running < p->pp ? running : p->pp;
-    /* One micro-batch on one GPU: CP splits prefill tokens cp ways; a decode
-     * token runs on every GPU of its CP group, each needing the query for
-     * its KV shard. */
-    double tokens_mb = ((tokens - decode) / p->cp + decode) / mb, logits_mb = n_logits / mb;
-    double gflops = 0, aflops = 0, bytes = 0, aw = 0, lm = 0, exposed = 0, dequant = 0;
-    double gemm_layers = gemm_time_ns(cm, tokens_mb, logits_mb, &lm, &gflops, &bytes);
-    if (tokens_mb != tokens || logits_mb != n_logits) {
-        /* Useful work is the batch's, counted once: not a micro-batch, and
-         * not decode GEMMs repeated on every CP GPU. */
-        double unused_lm, unused_bytes = 0;
-        gflops = 0;
-        gemm_time_ns(cm, tokens, n_logits, &unused_lm, &gflops, &unused_bytes);
+    cost_shape sh;
+    cost_shape_init(cm, tokens, decode, running, n_logits, &sh);
+    const attn_rows rows = { seqs, n, 0, 0 };
+    double aflops = 0, bytes = sh.gemm_bytes, aw = 0, exposed = 0, dequant = 0;
+    double attn = attn_time_ns(cm, &rows, 0, sh.mb, &exposed, &aflops, &bytes, &aw, &dequant) +
+                  attn_time_ns(cm, &rows, 1, sh.mb, &exposed, &aflops, &bytes, &aw, &dequant);
+    cost_finish(cm, &sh, wasted, attn, exposed, aflops, aw, dequant, bytes, out);
+}
+
+/* 2^53: integers up to it are exact in a double, and so is any sum of them
+ * that stays below it. */
+#define EXACT_INT_LIMIT 9007199254740992.0
+
+int cost_decode_init(const cost_model *cm, const cost_seq *seqs, int n, int n_pad, int n_logits, cost_decode *d)
+{
+    memset(d, 0, sizeof *d);
+    int64_t ctx = 0;
+    for (int i = 0; i < n; i++) {
+        const cost_seq *q = &seqs[i];
+        if (q->new_tokens != 1 || q->wasted_tokens != 0 || q->verify || q->cached_tokens < 0)
+            return -1;
+        ctx += q->cached_tokens + 1;
     }
-    double attn = attn_time_ns(cm, seqs, n, 0, mb, &exposed, &aflops, &bytes, &aw, &dequant) +
-                  attn_time_ns(cm, seqs, n, 1, mb, &exposed, &aflops, &bytes, &aw, &dequant);
-    /* One micro-batch on the largest stage, which also runs the lm_head. */
-    double share = cm->stage_share;
-    double gemm = gemm_layers * share + lm, attn_stage = attn * share;
-    double comm = 2.0 * cm->stage_layers * allreduce_ns(cm, tokens_mb) +
-                  cm->stage_layers * cp_combine_ns(cm, decode / mb) +
-                  cm->n_moe_layers * share * alltoall_ns(cm, tokens_mb) + exposed * share;
-    double small = stage_small_ns(cm, tokens_mb, logits_mb);
-    double gpu = gemm + attn_stage + comm + small;
-    /* Kernels are issued ahead while the GPU works: launches cost only what
-     * their issue time exceeds the GPU time. */
-    double launch = (double)cm->launch_ns_stage > gpu ? (double)cm->launch_ns_stage - gpu : 0;
-    double stage = gpu + launch;
-    /* The first micro-batch reaches the last stage after pp-1 stage times and
-     * pp-1 hand-offs of its activations; the last stage then runs all mb
-     * micro-batches back to back, later hand-offs overlapping compute. */
-    double act_mb = tokens_mb * cm->m->hidden * dtype_bytes(cm->act_dtype);
-    double handoff = p->pp > 1 ? cm->pp_nvlink_hops * p2p_ns(cm, nvlink_flat(cm->hw), act_mb) +
-                                     act_mb * cm->pp_net_ns_per_byte + (double)cm->pp_net_latency_ns
-                               : 0;
-    out->gemm_ns = llround(mb * gemm);
-    out->attn_ns = llround(mb * attn_stage);
-    out->dequant_ns = llround(mb * dequant * share);
-    out->comm_ns = llround(mb * comm + handoff);
-    out->small_ns = llround(mb * small);
-    out->launch_ns = llround(mb * launch);
-    out->host_ns = cm->host_step_ns + (int64_t)running * cm->host_seq_ns;
-    out->bubble_ns = llround((p->pp - 1) * stage);
-    out->total_ns = out->gemm_ns + out->attn_ns + out->comm_ns + out->small_ns + out->launch_ns + out->host_ns +
-                    out->bubble_ns;
-    out->flops = (gflops + aflops) * p->tp;
-    out->flops_wasted = gflops * p->tp * (wasted / tokens) + aw;
-    /* Per-GPU bytes cover every layer once per micro-batch: summed over the
-     * stages they are each (TP, CP) position's traffic. */
-    out->hbm_bytes = bytes * mb * p->tp * p->cp;
+    if (n + n_pad <= 0)
+        return -1;
+    d->seqs = seqs;
+    d->n = n;
+    d->n_pad = n_pad;
+    d->ctx_tokens = ctx;
+    double rows = n + n_pad;
+    cost_shape_init(cm, rows, rows, rows, n_logits, &d->shape);
+    return 0;
+}
+
+/* Group g's decode sums for the rows of d at step shift in closed form,
+ * where that gives the walk's values bit for bit; 0 when it cannot (a
+ * windowed or sparse group, a tp that is not a power of two, sums too
+ * large to be exact), and the caller walks. A global or MLA layer's decode
+ * row at context x has FLOPs K·x / tp (K = decode_flops_token) and holds x
+ * tokens of KV: the walk's terms are integers (over tp, a power of two)
+ * and integer multiples of kv_bytes_token_gpu's mantissa, whose partial
+ * sums are exact below 2^53 in any order, so Σx (the context running
+ * total) gives the same f and b; a pad row is x = 1 with K of wasted
+ * FLOPs. Each row adds at most K·(x + X) / tp to ub (attn_walk). */
+static int attn_closed_form(const cost_model *cm, const cost_attn_group *g, const cost_decode *d, int64_t shift,
+                            attn_sums *s, double *flops_wasted)
+{
+    int tp = cm->par.tp;
+    double K = g->decode_flops_token, rows = (double)d->n + d->n_pad;
+    double x = (double)(d->ctx_tokens + (int64_t)d->n * shift + d->n_pad);
+    double wasted = (double)d->n_pad * (g->count * K);
+    if (g->window_tokens || g->sparse || (tp & (tp - 1)) || !(g->kv_bytes_mantissa > 0) ||
+        !(K * x < EXACT_INT_LIMIT) || !(g->kv_bytes_mantissa * x < EXACT_INT_LIMIT) ||
+        !(wasted < EXACT_INT_LIMIT / COST_MAX_ATTN_GROUPS / 2))
+        return 0;
+    s->f = K * x / tp;
+    s->b = x * g->kv_bytes_token_gpu;
+    s->n_seqs = rows;
+    s->ub = s->f + rows * K * cm->attn_eff_x / tp;
+    *flops_wasted += wasted;
+    return 1;
+}
+
+void cost_decode_step(const cost_model *cm, const cost_decode *d, int64_t shift, cost_iter *out)
+{
+    memset(out, 0, sizeof *out);
+    const cost_shape *sh = &d->shape;
+    const attn_rows rows = { d->seqs, d->n, shift, d->n_pad };
+    /* No row prefills: that part of attn_time_ns adds exact zeros. */
+    double aflops = 0, bytes = sh->gemm_bytes, aw = 0, exposed = 0, dequant = 0, attn = 0;
+    for (int gi = 0; gi < cm->n_groups; gi++) {
+        const cost_attn_group *g = &cm->groups[gi];
+        attn_sums s = { 0 };
+        if (!attn_closed_form(cm, g, d, shift, &s, &aw))
+            attn_walk(cm, g, &rows, 1, &s, &aw);
+        attn += attn_group_ns(cm, g, &s, &rows, 1, sh->mb, &exposed, &aflops, &bytes, &dequant);
+    }
+    cost_finish(cm, sh, d->n_pad, attn, exposed, aflops, aw, dequant, bytes, out);
 }

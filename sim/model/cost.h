@@ -96,12 +96,22 @@ typedef struct cost_attn_group {
     double meta_bytes_page_gpu; /* of a sparse group: one page's selection metadata on one GPU */
     kt_dtype kv_dtype;          /* the precision it is held in (model_layer_kv_dtype) */
     int stores;                 /* 1: the layers hold their own KV; 0: they read an earlier layer's (no memory, no writes) */
+    double decode_flops_token;  /* model_attn_flops of one new token over no cached ones: a global or MLA
+                                 * layer's decode at context x takes x times it */
+    double kv_bytes_mantissa;   /* kv_bytes_token_gpu as an integer times a power of two: that integer */
 } cost_attn_group;
+
+/* The profile's curves a cost model evaluates, prepared (curve_ln). */
+typedef struct cost_curves {
+    curve_ln gemm, attn, attn_hd;           /* of gemm_curve, attn_curve, attn_curve_hd */
+    curve_ln attn_decode, memory, small_ops, allreduce, p2p, alltoall, allgather; /* the profile's of that name */
+} cost_curves;
 
 /* Precomputed per-replica constants.
  * Invariants: par satisfies cost_par's invariants; groups and gemms cover
  * every layer exactly once (sum of counts == n_layers per GEMM position);
- * the curves are the profile's (not owned) and the peaks > 0;
+ * the curves are the profile's (not owned) and the peaks > 0; curves
+ * holds them prepared (curve_ln's invariants);
  * stage_layers == ceil(n_layers / pp) and stage_share == stage_layers / n_layers. */
 typedef struct cost_model {
     const model_card *m;        /* not owned */
@@ -115,6 +125,7 @@ typedef struct cost_model {
     const curve *gemm_curve;
     const curve *attn_curve, *attn_curve_hd; /* prefill attention at the model's head dim: */
     double attn_hd_t;                        /* curve_eval_between(attn_curve, attn_curve_hd, attn_hd_t, x) */
+    cost_curves curves;         /* the curves above and the profile's others, prepared */
     double weight_bytes_param;  /* HBM bytes of one parameter, scales included */
     int quantize_acts;          /* W8A8: each GEMM input is quantized to 1 byte first */
     int64_t host_step_ns;       /* per-iteration and per-running-sequence host (CPU) time the GPU waits on; */
@@ -138,6 +149,9 @@ typedef struct cost_model {
                                             * in the activation dtype and written at their precision; sharing
                                             * layers write none */
     int decode_heads_gpu;       /* KV heads one GPU's decode kernel works through per sequence */
+    double attn_eff_lo;         /* attention's efficiency at context x is at least attn_eff_lo × */
+    double attn_eff_x;          /* min(1, x / attn_eff_x) (0 when no curve holds its time below its first point);
+                                 * attn_eff_lo is 0 where no such bound is known */
 } cost_model;
 
 /* Prepares cm for model m on profile hw with parallel layout par and KV in
@@ -172,5 +186,44 @@ double cost_ep_imbalance(int ep, double assignments);
  * sample a token at its end (lm_head rows). Pure and allocation-free: reads
  * cm only. */
 void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_logits, cost_iter *out);
+
+/* What an iteration's cost takes from its token counts alone (all but
+ * attention), in ns of one micro-batch on the largest stage unless named
+ * otherwise. Invariants: as cost_shape_init computed it for its counts;
+ * mb >= 1 when tokens > 0. */
+typedef struct cost_shape {
+    double tokens, decode, running;
+    int n_logits;
+    double mb;                  /* micro-batches */
+    double gemm_layers, lm_ns;  /* the layers' GEMMs (all stages), the lm_head */
+    double gemm_flops;          /* the batch's GEMM FLOPs per TP rank */
+    double gemm_bytes;          /* a micro-batch's GEMM bytes per GPU */
+    double comm_ns;             /* collectives, CP transfers apart */
+    double small_ns;            /* memory-bound kernels between the GEMMs */
+    double handoff_ns;          /* pipeline hand-offs of the first micro-batch (all of it, not per micro-batch) */
+} cost_shape;
+
+/* The steps of a decode run: n sequences computing one token each (no
+ * verify, none wasted), plus n_pad CUDA-graph padding rows (one token over
+ * no KV, wasted). Step s (shift) has every sequence s tokens further.
+ * Invariants: ctx_tokens == Σ over seqs of cached_tokens + 1; shape is of
+ * n + n_pad decode tokens, as many running, n_logits sampling. */
+typedef struct cost_decode {
+    const cost_seq *seqs;       /* not owned; read by each cost_decode_step */
+    int n, n_pad, n_logits;
+    int64_t ctx_tokens;
+    cost_shape shape;
+} cost_decode;
+
+/* Prepares d for seqs[0..n) (the caller keeps them unchanged while it uses
+ * d) and n_pad padding rows: walks them once and costs the shape. Returns
+ * 0, or -1 when a sequence is not a plain decode (cost_iteration then). */
+int cost_decode_init(const cost_model *cm, const cost_seq *seqs, int n, int n_pad, int n_logits, cost_decode *d);
+/* Step shift of d: bit for bit cost_iteration of seqs[0..n), each with
+ * shift more cached tokens, followed by the n_pad rows { 1, 0, 1, 0 }, and
+ * n_logits. Does not walk the batch where attention groups allow
+ * (global and MLA layers: running totals; others walk it without curve
+ * evaluations while attention is provably memory-bound). Pure, allocation-free. */
+void cost_decode_step(const cost_model *cm, const cost_decode *d, int64_t shift, cost_iter *out);
 
 #endif

@@ -3,7 +3,9 @@
 
 #include <math.h>
 
-double curve_eval(const curve *c, double x)
+/* Efficiency of c at x; ln_width, when not NULL, holds each segment's
+ * log(x[i] / x[i-1]) worked out before (curve_ln), else it is taken here. */
+static double eval_at(const curve *c, const double *ln_width, double x)
 {
     if (x <= c->x[0])
         return c->below == CURVE_HOLD_TIME ? c->y[0] * x / c->x[0] : c->y[0];
@@ -12,20 +14,52 @@ double curve_eval(const curve *c, double x)
     int i = 1;
     while (c->x[i] < x)
         i++;
-    double t = log(x / c->x[i - 1]) / log(c->x[i] / c->x[i - 1]);
+    double t = log(x / c->x[i - 1]) / (ln_width ? ln_width[i] : log(c->x[i] / c->x[i - 1]));
     return c->y[i - 1] + t * (c->y[i] - c->y[i - 1]);
 }
 
+static double between_at(const curve *a, const double *wa, const curve *b, const double *wb, double t, double x)
+{
+    return (1.0 - t) * eval_at(a, wa, x) + t * eval_at(b, wb, x);
+}
+
+static double time_at(const curve *c, const double *ln_width, double x, double work, double peak_per_s)
+{
+    if (!(work > 0))
+        return 0;
+    return 1e9 * work / (peak_per_s * eval_at(c, ln_width, x));
+}
+
+double curve_eval(const curve *c, double x) { return eval_at(c, NULL, x); }
+
 double curve_eval_between(const curve *a, const curve *b, double t, double x)
 {
-    return (1.0 - t) * curve_eval(a, x) + t * curve_eval(b, x);
+    return between_at(a, NULL, b, NULL, t, x);
 }
 
 double curve_time_ns(const curve *c, double x, double work, double peak_per_s)
 {
-    if (!(work > 0))
-        return 0;
-    return 1e9 * work / (peak_per_s * curve_eval(c, x));
+    return time_at(c, NULL, x, work, peak_per_s);
+}
+
+void curve_ln_init(curve_ln *l, const curve *c)
+{
+    l->c = c;
+    l->ln_width[0] = 0;
+    for (int i = 1; i < c->n; i++)
+        l->ln_width[i] = log(c->x[i] / c->x[i - 1]);
+}
+
+double curve_ln_eval(const curve_ln *l, double x) { return eval_at(l->c, l->ln_width, x); }
+
+double curve_ln_eval_between(const curve_ln *a, const curve_ln *b, double t, double x)
+{
+    return between_at(a->c, a->ln_width, b->c, b->ln_width, t, x);
+}
+
+double curve_ln_time_ns(const curve_ln *l, double x, double work, double peak_per_s)
+{
+    return time_at(l->c, l->ln_width, x, work, peak_per_s);
 }
 
 double curve_min(const curve *c)

@@ -45,6 +45,22 @@ double curve_eval_between(const curve *a, const curve *b, double t, double x);
 double curve_time_ns(const curve *c, double x, double work, double peak_per_s);
 /* The lowest efficiency c gives anywhere at or above its first point. */
 double curve_min(const curve *c);
+/* A curve with each segment's log width worked out once: its evaluations
+ * take one logarithm rather than two and equal curve_eval's (and
+ * curve_eval_between's, curve_time_ns's) bit for bit.
+ * Invariants: c is not owned and outlives it, and is not changed after
+ * curve_ln_init; ln_width[i] == log(c->x[i] / c->x[i - 1]) for 0 < i < c->n. */
+typedef struct curve_ln {
+    const curve *c;
+    double ln_width[CURVE_MAX_POINTS];
+} curve_ln;
+
+/* Prepares l for c (any n, 0 included). */
+void curve_ln_init(curve_ln *l, const curve *c);
+/* curve_eval, curve_eval_between and curve_time_ns of the prepared curves. */
+double curve_ln_eval(const curve_ln *l, double x);
+double curve_ln_eval_between(const curve_ln *a, const curve_ln *b, double t, double x);
+double curve_ln_time_ns(const curve_ln *l, double x, double work, double peak_per_s);
 /* Checks curve's invariants; name goes into the message. */
 int curve_check(const curve *c, const char *name, kt_err *err);
 

@@ -400,6 +400,39 @@ static int graph_rows(const replica *r, int n)
     return n;
 }
 
+/* Sequences the batch's step 0 samples a token for: a verify at every
+ * position (the last token's and each draft's), others when their step
+ * reaches the end of what they hold. Steps s > 0 of a run sample alike. */
+static int step_logits(const replica *r)
+{
+    int n_logits = 0;
+    for (int i = 0; i < r->step.n_batch; i++) {
+        const serve_batch_entry *b = &r->step.batch[i];
+        n_logits += b->verify ? (int)b->tokens : b->r->computed + b->tokens == b->r->num_tokens;
+    }
+    return n_logits;
+}
+
+/* Each step's cost from cseqs (step 0's batch and padding) with n_logits
+ * rows sampling, when the run decodes one token a step without
+ * speculation: the steps then differ only in their contexts, s tokens
+ * further at step s, and cost_decode_step costs them without walking the
+ * batch again. Returns 0 when it does not apply. */
+static int cost_decode_steps(replica *r, int n_logits)
+{
+    if (r->spec.cost)
+        return 0;
+    for (int i = 0; i < r->step.n_batch; i++)
+        if (replica_decode_tokens(r, r->step.batch[i].r) != 1)
+            return 0;
+    cost_decode d;
+    if (cost_decode_init(r->cm, r->step.cseqs, r->step.n_batch, r->step.pad_rows, n_logits, &d) < 0)
+        return 0;
+    for (int s = 0; s < r->step.steps; s++)
+        cost_decode_step(r->cm, &d, s, &r->step.step_cost[s]);
+    return 1;
+}
+
 /* Costs each step of the run from the batch as it will be at that step;
  * the rows a CUDA graph pads the batch with are dummy decodes of one
  * token over no KV, marked wasted (account_step keeps them out of the
@@ -412,18 +445,22 @@ static void cost_steps(replica *r, int64_t start)
     r->step.pad_rows = rows - r->step.n_batch;
     for (int i = r->step.n_batch; i < rows; i++)
         r->step.cseqs[i] = (cost_seq){ 1, 0, 1, 0 };
+    int n_logits = step_logits(r);
+    for (int i = 0; i < r->step.n_batch; i++) {
+        const serve_batch_entry *b = &r->step.batch[i];
+        r->step.cseqs[i] = (cost_seq){ b->tokens, serve_req_attn_tokens(b->r), b->wasted + b->wasted_tier, b->verify };
+    }
+    int decoded = cost_decode_steps(r, n_logits + r->step.pad_rows);
     for (int s = 0; s < r->step.steps; s++) {
-        int n_logits = 0;
-        for (int i = 0; i < r->step.n_batch; i++) {
-            const serve_batch_entry *b = &r->step.batch[i];
-            /* Step s > 0 of a run is a decode step of every entry. */
-            int64_t before = s * replica_decode_tokens(r, b->r);
-            r->step.cseqs[i] = (cost_seq){ b->tokens, serve_req_attn_tokens(b->r) + before,
-                                           s ? 0 : b->wasted + b->wasted_tier, b->verify };
-            /* A verify samples at every position: the last token's and each draft's. */
-            n_logits += b->verify ? (int)b->tokens : b->r->computed + b->tokens == b->r->num_tokens;
+        if (!decoded) {
+            for (int i = 0; i < r->step.n_batch && s > 0; i++) {
+                const serve_batch_entry *b = &r->step.batch[i];
+                /* Step s > 0 of a run is a decode step of every entry. */
+                int64_t before = s * replica_decode_tokens(r, b->r);
+                r->step.cseqs[i] = (cost_seq){ b->tokens, serve_req_attn_tokens(b->r) + before, 0, b->verify };
+            }
+            cost_iteration(r->cm, r->step.cseqs, rows, n_logits + r->step.pad_rows, &r->step.step_cost[s]);
         }
-        cost_iteration(r->cm, r->step.cseqs, rows, n_logits + r->step.pad_rows, &r->step.step_cost[s]);
         in_storage_wait(r, &r->step.step_cost[s]);
         spec_step_cost(&r->spec, r->step.cseqs, r->step.n_batch, &r->step.step_cost[s]);
         t += r->step.step_cost[s].total_ns;
