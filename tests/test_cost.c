@@ -678,6 +678,182 @@ static void test_windowed_kv_scout(void)
     model_free(scout);
 }
 
+/* ---------- decode runs (cost_decode) ---------- */
+
+/* 1 when a and b are the same in every field, bit for bit. */
+static int iter_same(const cost_iter *a, const cost_iter *b)
+{
+    return a->total_ns == b->total_ns && a->gemm_ns == b->gemm_ns && a->attn_ns == b->attn_ns &&
+           a->comm_ns == b->comm_ns && a->small_ns == b->small_ns && a->launch_ns == b->launch_ns &&
+           a->host_ns == b->host_ns && a->bubble_ns == b->bubble_ns && a->dequant_ns == b->dequant_ns &&
+           a->flops == b->flops && a->flops_wasted == b->flops_wasted && a->hbm_bytes == b->hbm_bytes &&
+           a->wait_ns == b->wait_ns && a->draft_ns == b->draft_ns;
+}
+
+/* A fixed pseudo-random sequence (64-bit LCG, Knuth's MMIX constants),
+ * so that a failure replays. */
+static uint64_t lcg(uint64_t *x)
+{
+    *x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *x >> 33;
+}
+
+/* Step shift of a decode run, each way: cost_decode_step, and
+ * cost_iteration of the batch as it stands at that step (every context
+ * shift tokens further, the padding rows after it) — the walk every step
+ * was costed by before. They must agree bit for bit: the closed form's sums
+ * are exact, and the skipped curve evaluations cannot win the max. */
+static int decode_step_same(const cost_model *cm, const cost_seq *seqs, int n, int n_pad, int n_logits,
+                            int64_t shift)
+{
+    cost_seq rows[300 + 16];
+    for (int i = 0; i < n + n_pad; i++)
+        rows[i] = i < n ? (cost_seq){ 1, seqs[i].cached_tokens + shift, 0, 0 } : (cost_seq){ 1, 0, 1, 0 };
+    cost_decode d;
+    if (cost_decode_init(cm, seqs, n, n_pad, n_logits, &d) < 0)
+        return 0;
+    cost_iter fast, walk;
+    cost_decode_step(cm, &d, shift, &fast);
+    cost_iteration(cm, rows, n + n_pad, n_logits, &walk);
+    return iter_same(&fast, &walk);
+}
+
+/* Random decode batches (1 to 300 sequences, contexts up to 256k, up to 15
+ * padding rows) on layouts and models that take each path: global layers
+ * in closed form (Llama), MLA (DeepSeek-V3), windowed layers walked
+ * (Scout), a tp that is not a power of two (walked), pipeline and context
+ * parallelism, page-selecting sparse layers, FP8 KV, and the real H100
+ * curves (which bend, and hold time below their first point). */
+static void test_decode_run_equals_walk(void)
+{
+    kt_err err;
+    model_card *scout = model_load(tu_path("models/llama-4-scout.yaml"), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(scout);
+    const struct {
+        const model_card *m;
+        const hw_profile *hw;
+        cost_par par;
+        kt_dtype kv;
+        int sparse;
+    } cases[] = {
+        { m8, h100_real, PAR(1, 1, 1, 1), DTYPE_BF16, 0 },   { m8, h100, PAR(1, 1, 1, 1), DTYPE_BF16, 0 },
+        { m8, h100_real, PAR(3, 1, 1, 1), DTYPE_BF16, 0 },   { m70, h100_real, PAR(8, 1, 1, 1), DTYPE_FP8, 0 },
+        { m70, h100_real, PAR(4, 2, 1, 1), DTYPE_BF16, 0 },  { m70, h100_real, PAR(2, 1, 2, 1), DTYPE_BF16, 0 },
+        { ds, h100_real, PAR(8, 1, 1, 8), DTYPE_BF16, 0 },   { scout, h100_real, PAR(8, 1, 1, 1), DTYPE_BF16, 0 },
+        { m8, h100_real, PAR(1, 1, 1, 1), DTYPE_BF16, 1 },
+    };
+    uint64_t x = 12345;
+    int compared = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        cost_model cm;
+        CU_ASSERT_EQUAL_FATAL(cost_model_init_par(&cm, cases[c].m, cases[c].hw, &cases[c].par, cases[c].kv, &err), 0);
+        if (cases[c].sparse) {
+            sparse_attn_cfg sp = { .on = 1, .budget_tokens = 2048, .page_tokens = 16, .dense_layers = 2,
+                                   .kv_tier_index = -1 };
+            CU_ASSERT_EQUAL_FATAL(cost_model_set_sparse(&cm, &sp, &err), 0);
+        }
+        for (int trial = 0; trial < 40; trial++) {
+            cost_seq seqs[300];
+            int n = 1 + (int)(lcg(&x) % 300), n_pad = (int)(lcg(&x) % 16);
+            /* Short contexts in some batches, where the curves bend. */
+            int64_t span = trial % 4 == 0 ? 64 : 262144;
+            for (int i = 0; i < n; i++)
+                seqs[i] = (cost_seq){ 1, (int64_t)(lcg(&x) % span), 0, 0 };
+            for (int64_t shift = 0; shift < 1000; shift = shift * 3 + 1, compared++)
+                if (!decode_step_same(&cm, seqs, n, n_pad, n + n_pad, shift)) {
+                    CU_FAIL("cost_decode_step differs from cost_iteration");
+                    fprintf(stderr, "case %zu trial %d n %d pad %d shift %lld\n", c, trial, n, n_pad,
+                            (long long)shift);
+                    model_free(scout);
+                    return;
+                }
+        }
+    }
+    /* 9 cases × 40 batches × shifts 0, 1, 4, 13, 40, 121, 364. */
+    CU_ASSERT_EQUAL(compared, 9 * 40 * 7);
+    model_free(scout);
+}
+
+/* A prefilling, verifying or recomputing sequence is not a decode run's. */
+static void test_decode_run_refuses(void)
+{
+    cost_model cm;
+    kt_err err;
+    cost_decode d;
+    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, m8, h100, 1, DTYPE_BF16, &err), 0);
+    const cost_seq ok = { 1, 100, 0, 0 }, bad[] = { { 2, 100, 0, 0 }, { 1, 100, 0, 1 }, { 1, 100, 1, 0 } };
+    CU_ASSERT_EQUAL(cost_decode_init(&cm, &ok, 1, 0, 1, &d), 0);
+    CU_ASSERT_EQUAL(d.ctx_tokens, 101);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(cost_decode_init(&cm, &bad[i], 1, 0, 1, &d), -1);
+}
+
+/* Step 5 of a run of three sequences (1,000, 2,000 and 500 cached at its
+ * start) and one padding row, by hand on the flat curves: the sequences
+ * attend over 1,006, 2,006 and 506 tokens and the pad over 1; the decode
+ * kernel reads all of their KV at once (max of the summed compute and the
+ * summed memory time); GEMMs and small kernels for 4 tokens, all sampling.
+ * The pad's FLOPs are wasted: a quarter of the GEMMs' (2 × 4 rows × the
+ * layer weights' 218,103,808 multiply-adds... counted below) and its
+ * attention, 32 layers × 4 × 32 × 128 × 1. */
+static void test_decode_run_by_hand(void)
+{
+    cost_model cm;
+    kt_err err;
+    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, m8, h100, 1, DTYPE_BF16, &err), 0);
+    const cost_seq seqs[] = { { 1, 1000, 0, 0 }, { 1, 2000, 0, 0 }, { 1, 500, 0, 0 } };
+    cost_decode d;
+    CU_ASSERT_EQUAL_FATAL(cost_decode_init(&cm, seqs, 3, 1, 4, &d), 0);
+    cost_iter it;
+    cost_decode_step(&cm, &d, 5, &it);
+    double flops = llama8b_attn_flops(1, 1005) + llama8b_attn_flops(1, 2005) + llama8b_attn_flops(1, 505) +
+                   llama8b_attn_flops(1, 0);
+    double attn = 32 * attn_op(flops, (1006 + 2006 + 506 + 1) * LLAMA8B_KV_LAYER);
+    CU_ASSERT(llabs(it.gemm_ns - llround(llama8b_gemm_ns(4, 4))) <= 1);
+    CU_ASSERT(llabs(it.attn_ns - llround(attn)) <= 1);
+    CU_ASSERT(llabs(it.small_ns - llround(llama8b_small_ns(32, 4, 4))) <= 1);
+    CU_ASSERT_EQUAL(it.total_ns, it.gemm_ns + it.attn_ns + it.comm_ns + it.small_ns + it.launch_ns);
+    /* Per layer the GEMMs multiply 6144×4096 + 4096×4096 + 28672×4096 +
+     * 4096×14336 weights; the lm_head 128256×4096; 2 FLOPs a weight a row. */
+    double weights = 32 * (6144.0 * 4096 + 4096.0 * 4096 + 28672.0 * 4096 + 4096.0 * 14336) + 128256.0 * 4096;
+    CU_ASSERT_DOUBLE_EQUAL(it.flops, 2 * 4 * weights + 32 * flops, 1);
+    CU_ASSERT_DOUBLE_EQUAL(it.flops_wasted, 2 * weights + 32 * 4.0 * 32 * 128, 1);
+}
+
+/* Decode attention that the curves make compute-bound is costed at its
+ * compute time, not cut to the memory time: the bound must hold the step
+ * to the walk. (a) A flat attention curve at 1e-3: 32 layers × Σ FLOPs /
+ * (989.4 TFLOP/s × 1e-3). (b) A curve holding its time below 2^20 tokens
+ * (efficiency x / 2^20 there): each sequence then takes 4·32·128·x FLOPs
+ * at x / 2^20 of the peak, 1e9 × 16,384 × 2^20 / 989.4e12 ns a layer
+ * whatever its context x; an efficiency bound that ignored the fall below
+ * the first point would wrongly find these memory-bound. */
+static void test_decode_run_compute_bound(void)
+{
+    kt_err err;
+    const cost_seq seqs[] = { { 1, 1000, 0, 0 }, { 1, 2000, 0, 0 }, { 1, 500, 0, 0 } };
+    hw_profile h = *h100;
+    h.attn_prefill[DTYPE_BF16] = flat(1e-3, CURVE_X_TOKENS);
+    cost_model cm;
+    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, m8, &h, 1, DTYPE_BF16, &err), 0);
+    cost_decode d;
+    CU_ASSERT_EQUAL_FATAL(cost_decode_init(&cm, seqs, 3, 0, 3, &d), 0);
+    cost_iter it;
+    cost_decode_step(&cm, &d, 0, &it);
+    double flops = 4.0 * 32 * 128 * (1001 + 2001 + 501);
+    CU_ASSERT(llabs(it.attn_ns - llround(32 * 1e9 * flops / (989.4e12 * 1e-3))) <= 1);
+    /* The memory time it beats: 3,503 tokens × 4,096 B at 3.35 TB/s × 0.9. */
+    CU_ASSERT(it.attn_ns > 10 * 32 * 1e9 * 3503 * 4096 / (3.35e12 * 0.9));
+
+    h.attn_prefill[DTYPE_BF16] = (curve){ .n = 1, .x_kind = CURVE_X_TOKENS, .below = CURVE_HOLD_TIME, .y_max = 1,
+                                          .x = { 1048576 }, .y = { 1 } };
+    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, m8, &h, 1, DTYPE_BF16, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(cost_decode_init(&cm, seqs, 3, 1, 4, &d), 0);
+    cost_decode_step(&cm, &d, 0, &it);
+    double per_seq_layer = 1e9 * 16384.0 * 1048576 / 989.4e12;
+    CU_ASSERT(llabs(it.attn_ns - llround(32 * 4 * per_seq_layer)) <= 2);
+}
+
 int main(void)
 {
     kt_err err;
@@ -718,6 +894,10 @@ int main(void)
         { "layout errors", test_layout_errors },
         { "weights and KV per GPU under pp, cp, ep", test_memory_per_gpu },
         { "windowed layers: Scout's chunked KV held apart", test_windowed_kv_scout },
+        { "decode run: every step equals the walk, bit for bit", test_decode_run_equals_walk },
+        { "decode run: only plain decodes", test_decode_run_refuses },
+        { "decode run: a later step by hand", test_decode_run_by_hand },
+        { "decode run: compute-bound attention is not cut", test_decode_run_compute_bound },
         { NULL, NULL },
     };
     int rc = tu_run("cost", tests);

@@ -50,6 +50,33 @@ static void test_time(void)
     CU_ASSERT_EQUAL(curve_time_ns(&c, 1024, 0, 1e15), 0);
 }
 
+/* A prepared curve: its log widths are the segments' (16 to 256 and 256 to
+ * 4096 are both × 16), its values curve_eval's bit for bit at points,
+ * between them, below and above, under both rules below the first. */
+static void test_prepared(void)
+{
+    for (int b = 0; b < 2; b++) {
+        curve c = three(b ? CURVE_HOLD_TIME : CURVE_HOLD_EFFICIENCY);
+        curve_ln l;
+        curve_ln_init(&l, &c);
+        CU_ASSERT_PTR_EQUAL(l.c, &c);
+        ASSERT_NEAR(l.ln_width[1], log(16.0));
+        ASSERT_NEAR(l.ln_width[2], log(16.0));
+        ASSERT_NEAR(curve_ln_eval(&l, 64), 0.4);
+        ASSERT_NEAR(curve_ln_time_ns(&l, 1024, 1e12, 1e15), 1e9 / 700);
+        for (double x = 0.5; x < 1e5; x *= 1.37) {
+            CU_ASSERT(curve_ln_eval(&l, x) == curve_eval(&c, x));
+            CU_ASSERT(curve_ln_time_ns(&l, x, 3e9, 1e12) == curve_time_ns(&c, x, 3e9, 1e12));
+            CU_ASSERT(curve_ln_eval_between(&l, &l, 0.25, x) == curve_eval_between(&c, &c, 0.25, x));
+        }
+    }
+    /* A curve without points prepares to nothing to evaluate. */
+    curve none = { 0 };
+    curve_ln l;
+    curve_ln_init(&l, &none);
+    CU_ASSERT_EQUAL(l.c->n, 0);
+}
+
 static void test_check(void)
 {
     kt_err err;
@@ -121,6 +148,7 @@ int main(void)
         { "points and between them", test_points_and_between },
         { "below and above the points", test_outside },
         { "time from a curve", test_time },
+        { "prepared curves equal curve_eval", test_prepared },
         { "invariants", test_check },
         { "weight bytes with scales", test_quant_bytes },
         { "quantization key", test_quant_conf },
