@@ -69,7 +69,10 @@ static int add_group(cost_model *cm, int layer, kt_err *err)
     double meta = sparse ? sparse_attn_metadata_bytes_page_gpu(&cm->sparse, cm->m, layer, kv_dtype, cm->par.tp) : 0;
     cm->groups[cm->n_groups++] = (cost_attn_group){ layer, 1, l->attn, l->window_tokens, per_token, sparse, meta,
                                                     kv_dtype, model_layer_stores_kv(cm->m, layer),
-                                                    model_attn_flops(cm->m, layer, 1, 0), odd_mantissa(per_token) };
+                                                    model_attn_flops(cm->m, layer, 1, 0), odd_mantissa(per_token), 0 };
+    cost_attn_group *g = &cm->groups[cm->n_groups - 1];
+    int tp = cm->par.tp;
+    g->linear = !g->window_tokens && !g->sparse && !(tp & (tp - 1)) && g->kv_bytes_mantissa > 0;
     return 0;
 }
 
@@ -108,13 +111,15 @@ static void init_attn_bound(cost_model *cm)
 {
     const curve *c[2] = { cm->attn_curve, cm->attn_curve_hd };
     double t = cm->attn_hd_t;
-    cm->attn_eff_lo = cm->attn_eff_x = 0;
+    cm->attn_eff_lo = cm->attn_eff_x = cm->attn_ub_ns_flop = 0;
     if (!(t >= 0 && t <= 1) || !c[0] || !c[1] || c[0]->n < 1 || c[1]->n < 1)
         return;
     for (int i = 0; i < 2; i++)
         if (c[i]->below == CURVE_HOLD_TIME && c[i]->x[0] > cm->attn_eff_x)
             cm->attn_eff_x = c[i]->x[0];
     cm->attn_eff_lo = (1.0 - t) * curve_min(c[0]) + t * curve_min(c[1]);
+    if (cm->attn_eff_lo > 0)
+        cm->attn_ub_ns_flop = 1e9 / (cm->attn_peak_flops * cm->attn_eff_lo) * (1 + 1e-6);
 }
 
 /* The GEMM and attention paths: a weight format runs natively where the GPU
@@ -422,8 +427,10 @@ static double gemm_time_ns(const cost_model *cm, double tokens, double n_logits,
  * wide copy. */
 static double attn_read_bytes(const cost_model *cm, const cost_attn_group *g, double bytes, double *pass_ns)
 {
+    if (!cm->m->kv_dequant || bytes <= 0)
+        return bytes;
     double ab = dtype_bytes(cm->act_dtype), kb = dtype_bytes(g->kv_dtype);
-    if (!cm->m->kv_dequant || kb >= ab || bytes <= 0)
+    if (kb >= ab)
         return bytes;
     double wide = bytes * ab / kb;
     *pass_ns += mem_ns(cm, bytes + wide);
@@ -546,10 +553,7 @@ static double attn_walk_compute_ns(const cost_model *cm, const cost_attn_group *
  * per-row evaluations can be left out. */
 static int attn_memory_bound(const cost_model *cm, const attn_sums *s, double mb, double step_m)
 {
-    if (!(cm->attn_eff_lo > 0))
-        return 0;
-    double ub_step = 1e9 * s->ub / (cm->attn_peak_flops * cm->attn_eff_lo) / mb / cm->par.cp;
-    return ub_step * (1 + 1e-6) < step_m;
+    return cm->attn_ub_ns_flop > 0 && s->ub * cm->attn_ub_ns_flop / mb / cm->par.cp < step_m;
 }
 
 /* Group g's part of an iteration from its sums s over rows: the time of
@@ -754,31 +758,41 @@ static int64_t round_ns(double x)
     return (int64_t)whole + (frac >= 0.5) - (frac <= -0.5);
 }
 
-/* The iteration of shape sh whose attention (all groups, both parts) took
- * attn_ns with exposed_ns of CP transfers, aflops FLOPs per TP rank, aw
- * wasted FLOPs and dequant_ns of dequantization, the GEMMs' bytes plus
- * attention's being bytes; wasted of its tokens recompute lost KV. */
-static void cost_finish(const cost_model *cm, const cost_shape *sh, double wasted, double attn, double exposed,
-                        double aflops, double aw, double dequant, double bytes, cost_iter *out)
+/* The figures of an iteration of shape sh that its attention leaves alone,
+ * exposed_ns of CP transfers behind its collectives: out's gemm_ns,
+ * comm_ns, small_ns and host_ns, and one micro-batch's GEMM and collective
+ * time on the largest stage (*gemm, *comm), which cost_finish adds up. */
+static void finish_fixed(const cost_model *cm, const cost_shape *sh, double exposed, cost_iter *out, double *gemm,
+                         double *comm)
+{
+    double mb = sh->mb, share = cm->stage_share;
+    /* One micro-batch on the largest stage, which also runs the lm_head. */
+    *gemm = sh->gemm_layers * share + sh->lm_ns;
+    *comm = sh->comm_ns + exposed * share;
+    out->gemm_ns = round_ns(mb * *gemm);
+    out->comm_ns = round_ns(mb * *comm + sh->handoff_ns);
+    out->small_ns = round_ns(mb * sh->small_ns);
+    out->host_ns = cm->host_step_ns + (int64_t)sh->running * cm->host_seq_ns;
+}
+
+/* The rest of out (finish_fixed's figures in it, gemm and comm its times)
+ * for attention (all groups, both parts) of attn ns, aflops FLOPs per TP
+ * rank, aw wasted FLOPs and dequant ns of dequantization, the GEMMs' bytes
+ * plus attention's being bytes; wasted of the tokens recompute lost KV. */
+static void cost_finish(const cost_model *cm, const cost_shape *sh, double gemm, double comm, double wasted,
+                        double attn, double aflops, double aw, double dequant, double bytes, cost_iter *out)
 {
     const cost_par *p = &cm->par;
-    double mb = sh->mb;
-    /* One micro-batch on the largest stage, which also runs the lm_head. */
-    double share = cm->stage_share;
-    double gemm = sh->gemm_layers * share + sh->lm_ns, attn_stage = attn * share;
-    double comm = sh->comm_ns + exposed * share;
+    double mb = sh->mb, share = cm->stage_share;
+    double attn_stage = attn * share;
     double gpu = gemm + attn_stage + comm + sh->small_ns;
     /* Kernels are issued ahead while the GPU works: launches cost only what
      * their issue time exceeds the GPU time. */
     double launch = (double)cm->launch_ns_stage > gpu ? (double)cm->launch_ns_stage - gpu : 0;
     double stage = gpu + launch;
-    out->gemm_ns = round_ns(mb * gemm);
     out->attn_ns = round_ns(mb * attn_stage);
     out->dequant_ns = round_ns(mb * dequant * share);
-    out->comm_ns = round_ns(mb * comm + sh->handoff_ns);
-    out->small_ns = round_ns(mb * sh->small_ns);
     out->launch_ns = round_ns(mb * launch);
-    out->host_ns = cm->host_step_ns + (int64_t)sh->running * cm->host_seq_ns;
     out->bubble_ns = round_ns((p->pp - 1) * stage);
     out->total_ns = out->gemm_ns + out->attn_ns + out->comm_ns + out->small_ns + out->launch_ns + out->host_ns +
                     out->bubble_ns;
@@ -807,7 +821,9 @@ void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_log
     double aflops = 0, bytes = sh.gemm_bytes, aw = 0, exposed = 0, dequant = 0;
     double attn = attn_time_ns(cm, &rows, 0, sh.mb, &exposed, &aflops, &bytes, &aw, &dequant) +
                   attn_time_ns(cm, &rows, 1, sh.mb, &exposed, &aflops, &bytes, &aw, &dequant);
-    cost_finish(cm, &sh, wasted, attn, exposed, aflops, aw, dequant, bytes, out);
+    double gemm, comm;
+    finish_fixed(cm, &sh, exposed, out, &gemm, &comm);
+    cost_finish(cm, &sh, gemm, comm, wasted, attn, aflops, aw, dequant, bytes, out);
 }
 
 /* 2^53: integers up to it are exact in a double, and so is any sum of them
@@ -832,6 +848,8 @@ int cost_decode_init(const cost_model *cm, const cost_seq *seqs, int n, int n_pa
     d->ctx_tokens = ctx;
     double rows = n + n_pad;
     cost_shape_init(cm, rows, rows, rows, n_logits, &d->shape);
+    /* Decode attention runs in one step, never a CP ring: nothing exposed. */
+    finish_fixed(cm, &d->shape, 0, &d->fixed, &d->gemm_stage_ns, &d->comm_stage_ns);
     return 0;
 }
 
@@ -852,8 +870,7 @@ static int attn_closed_form(const cost_model *cm, const cost_attn_group *g, cons
     double K = g->decode_flops_token, rows = (double)d->n + d->n_pad;
     double x = (double)(d->ctx_tokens + (int64_t)d->n * shift + d->n_pad);
     double wasted = (double)d->n_pad * (g->count * K);
-    if (g->window_tokens || g->sparse || (tp & (tp - 1)) || !(g->kv_bytes_mantissa > 0) ||
-        !(K * x < EXACT_INT_LIMIT) || !(g->kv_bytes_mantissa * x < EXACT_INT_LIMIT) ||
+    if (!g->linear || !(K * x < EXACT_INT_LIMIT) || !(g->kv_bytes_mantissa * x < EXACT_INT_LIMIT) ||
         !(wasted < EXACT_INT_LIMIT / COST_MAX_ATTN_GROUPS / 2))
         return 0;
     s->f = K * x / tp;
@@ -866,7 +883,7 @@ static int attn_closed_form(const cost_model *cm, const cost_attn_group *g, cons
 
 void cost_decode_step(const cost_model *cm, const cost_decode *d, int64_t shift, cost_iter *out)
 {
-    memset(out, 0, sizeof *out);
+    *out = d->fixed;
     const cost_shape *sh = &d->shape;
     const attn_rows rows = { d->seqs, d->n, shift, d->n_pad };
     /* No row prefills: that part of attn_time_ns adds exact zeros. */
@@ -878,5 +895,5 @@ void cost_decode_step(const cost_model *cm, const cost_decode *d, int64_t shift,
             attn_walk(cm, g, &rows, 1, &s, &aw);
         attn += attn_group_ns(cm, g, &s, &rows, 1, sh->mb, &exposed, &aflops, &bytes, &dequant);
     }
-    cost_finish(cm, sh, d->n_pad, attn, exposed, aflops, aw, dequant, bytes, out);
+    cost_finish(cm, sh, d->gemm_stage_ns, d->comm_stage_ns, d->n_pad, attn, aflops, aw, dequant, bytes, out);
 }

@@ -99,6 +99,8 @@ typedef struct cost_attn_group {
     double decode_flops_token;  /* model_attn_flops of one new token over no cached ones: a global or MLA
                                  * layer's decode at context x takes x times it */
     double kv_bytes_mantissa;   /* kv_bytes_token_gpu as an integer times a power of two: that integer */
+    int linear;                 /* 1: no window, no page selection, tp a power of two and kv_bytes_mantissa > 0:
+                                 * a decode batch's sums may come from its context total (cost_decode_step) */
 } cost_attn_group;
 
 /* The profile's curves a cost model evaluates, prepared (curve_ln). */
@@ -152,6 +154,7 @@ typedef struct cost_model {
     double attn_eff_lo;         /* attention's efficiency at context x is at least attn_eff_lo × */
     double attn_eff_x;          /* min(1, x / attn_eff_x) (0 when no curve holds its time below its first point);
                                  * attn_eff_lo is 0 where no such bound is known */
+    double attn_ub_ns_flop;     /* 1e9 / (attn_peak_flops × attn_eff_lo), raised by 1e-6 for rounding; 0 without */
 } cost_model;
 
 /* Prepares cm for model m on profile hw with parallel layout par and KV in
@@ -207,12 +210,15 @@ typedef struct cost_shape {
  * verify, none wasted), plus n_pad CUDA-graph padding rows (one token over
  * no KV, wasted). Step s (shift) has every sequence s tokens further.
  * Invariants: ctx_tokens == Σ over seqs of cached_tokens + 1; shape is of
- * n + n_pad decode tokens, as many running, n_logits sampling. */
+ * n + n_pad decode tokens, as many running, n_logits sampling; fixed and
+ * the stage times are the shape's, with no CP transfer exposed. */
 typedef struct cost_decode {
     const cost_seq *seqs;       /* not owned; read by each cost_decode_step */
     int n, n_pad, n_logits;
     int64_t ctx_tokens;
     cost_shape shape;
+    cost_iter fixed;            /* what every step shares: gemm_ns, comm_ns, small_ns, host_ns; the rest 0 */
+    double gemm_stage_ns, comm_stage_ns; /* one micro-batch's GEMMs and collectives on the largest stage */
 } cost_decode;
 
 /* Prepares d for seqs[0..n) (the caller keeps them unchanged while it uses

@@ -20,6 +20,8 @@ static double eval_at(const curve *c, const double *ln_width, double x)
 
 static double between_at(const curve *a, const double *wa, const curve *b, const double *wb, double t, double x)
 {
+    if (t == 0)
+        return eval_at(a, wa, x);  /* the sum below then adds 0 × a finite efficiency: exactly a's */
     return (1.0 - t) * eval_at(a, wa, x) + t * eval_at(b, wb, x);
 }
 
