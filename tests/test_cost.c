@@ -698,24 +698,35 @@ static uint64_t lcg(uint64_t *x)
     return *x >> 33;
 }
 
+/* cm with every attention group walked row by row (no closed form): the
+ * way every step was costed before. */
+static cost_model walked(const cost_model *cm)
+{
+    cost_model w = *cm;
+    for (int g = 0; g < w.n_groups; g++)
+        w.groups[g].linear = 0;
+    return w;
+}
+
 /* Step shift of a decode run, each way: cost_decode_step, and
- * cost_iteration of the batch as it stands at that step (every context
- * shift tokens further, the padding rows after it) — the walk every step
- * was costed by before. They must agree bit for bit: the closed form's sums
- * are exact, and the skipped curve evaluations cannot win the max. */
+ * cost_iteration, walking, of the batch as it stands at that step (every
+ * context shift tokens further, the padding rows after it). They must
+ * agree bit for bit: the closed form's sums are exact, and the skipped
+ * curve evaluations cannot win the max. */
 static int decode_step_same(const cost_model *cm, const cost_seq *seqs, int n, int n_pad, int n_logits,
                             int64_t shift)
 {
+    const cost_model walk = walked(cm);
     cost_seq rows[300 + 16];
     for (int i = 0; i < n + n_pad; i++)
         rows[i] = i < n ? (cost_seq){ 1, seqs[i].cached_tokens + shift, 0, 0 } : (cost_seq){ 1, 0, 1, 0 };
     cost_decode d;
     if (cost_decode_init(cm, seqs, n, n_pad, n_logits, &d) < 0)
         return 0;
-    cost_iter fast, walk;
+    cost_iter fast, slow;
     cost_decode_step(cm, &d, shift, &fast);
-    cost_iteration(cm, rows, n + n_pad, n_logits, &walk);
-    return iter_same(&fast, &walk);
+    cost_iteration(&walk, rows, n + n_pad, n_logits, &slow);
+    return iter_same(&fast, &slow);
 }
 
 /* Random decode batches (1 to 300 sequences, contexts up to 256k, up to 15
@@ -772,6 +783,52 @@ static void test_decode_run_equals_walk(void)
     /* 9 cases × 40 batches × shifts 0, 1, 4, 13, 40, 121, 364. */
     CU_ASSERT_EQUAL(compared, 9 * 40 * 7);
     model_free(scout);
+}
+
+/* Random mixed batches (prefill chunks, plain and recomputing decodes,
+ * speculative verifies, padding rows) cost the same bit for bit with the
+ * decode rows' sums in closed form as walked, on the same layouts. */
+static void test_mixed_batch_equals_walk(void)
+{
+    kt_err err;
+    const struct {
+        const model_card *m;
+        cost_par par;
+    } cases[] = { { m8, PAR(1, 1, 1, 1) }, { m70, PAR(8, 1, 1, 1) }, { m70, PAR(4, 2, 1, 1) },
+                  { m70, PAR(2, 1, 2, 1) }, { ds, PAR(8, 1, 1, 8) } };
+    uint64_t x = 777;
+    int compared = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        cost_model cm;
+        CU_ASSERT_EQUAL_FATAL(cost_model_init_par(&cm, cases[c].m, h100_real, &cases[c].par, DTYPE_BF16, &err), 0);
+        const cost_model walk = walked(&cm);
+        for (int trial = 0; trial < 60; trial++, compared++) {
+            cost_seq seqs[200];
+            int n = 1 + (int)(lcg(&x) % 200), n_logits = 0;
+            for (int i = 0; i < n; i++) {
+                int64_t cached = (int64_t)(lcg(&x) % 100000);
+                switch (lcg(&x) % 8) {
+                case 0:  /* a prefill chunk */
+                    seqs[i] = (cost_seq){ 1 + (int64_t)(lcg(&x) % 512), cached, 0, 0 };
+                    break;
+                case 1:  /* a verify of 4 drafts, in trials that speculate */
+                    seqs[i] = trial % 2 ? (cost_seq){ 5, cached, 0, 1 } : (cost_seq){ 1, cached, 0, 0 };
+                    break;
+                case 2:  /* a decode recomputing its lost token, or a pad */
+                    seqs[i] = (cost_seq){ 1, trial % 3 ? cached : 0, 1, 0 };
+                    break;
+                default:
+                    seqs[i] = (cost_seq){ 1, cached, 0, 0 };
+                }
+                n_logits += seqs[i].new_tokens == 1;
+            }
+            cost_iter a, b;
+            cost_iteration(&cm, seqs, n, n_logits, &a);
+            cost_iteration(&walk, seqs, n, n_logits, &b);
+            CU_ASSERT(iter_same(&a, &b));
+        }
+    }
+    CU_ASSERT_EQUAL(compared, 5 * 60);
 }
 
 /* A prefilling, verifying or recomputing sequence is not a decode run's. */
@@ -896,6 +953,7 @@ int main(void)
         { "windowed layers: Scout's chunked KV held apart", test_windowed_kv_scout },
         { "decode run: every step equals the walk, bit for bit", test_decode_run_equals_walk },
         { "decode run: only plain decodes", test_decode_run_refuses },
+        { "mixed batch: decode sums in closed form equal the walk", test_mixed_batch_equals_walk },
         { "decode run: a later step by hand", test_decode_run_by_hand },
         { "decode run: compute-bound attention is not cut", test_decode_run_compute_bound },
         { NULL, NULL },

@@ -590,15 +590,79 @@ static double attn_group_ns(const cost_model *cm, const cost_attn_group *g, cons
     return g->count * steps * step;
 }
 
+/* 2^53: integers up to it are exact in a double, and so is any sum of them
+ * that stays below it. */
+#define EXACT_INT_LIMIT 9007199254740992.0
+
+/* A batch's decode rows as the closed form needs them: rows of them, each
+ * computing one new token; ctx, the sum of their contexts x (cached + 1);
+ * wasted_ctx, that sum over those whose token is wasted. Invariant: ok is
+ * 0 when some decode row computes more than one token or wastes more than
+ * its one (the caller then walks). */
+typedef struct decode_totals {
+    int ok;
+    double rows;
+    int64_t ctx, wasted_ctx;
+} decode_totals;
+
+/* rows' decode totals, in one pass over them. */
+static decode_totals decode_totals_of(const attn_rows *rows)
+{
+    decode_totals t = { 1, 0, 0, 0 };
+    for (int i = 0; i < rows->n + rows->n_pad; i++) {
+        cost_seq q = attn_row(rows, i);
+        if (q.new_tokens <= 0 || !cost_seq_decodes(&q))
+            continue;
+        if (q.new_tokens != 1 || q.wasted_tokens < 0 || q.wasted_tokens > 1 || q.cached_tokens < 0)
+            t.ok = 0;
+        int64_t x = q.cached_tokens + 1;
+        t.rows++;
+        t.ctx += x;
+        t.wasted_ctx += q.wasted_tokens ? x : 0;
+    }
+    return t;
+}
+
+/* Group g's decode sums from the totals t, where that gives the walk's
+ * values bit for bit; 0 when it cannot (a group that is not linear, sums
+ * too large to be exact), and the caller walks. A global or MLA layer's
+ * decode row at context x has FLOPs K·x / tp (K = decode_flops_token),
+ * holds x tokens of KV and, when wasted, wastes count·K·x FLOPs: the walk's
+ * terms are integers (over tp, a power of two) and integer multiples of
+ * kv_bytes_token_gpu's mantissa, whose partial sums are exact below 2^53 in
+ * any order, so the totals give the same f, b and wasted FLOPs (added to
+ * *flops_wasted only while it stays an integer below 2^53). Each row adds
+ * at most K·(x + X) / tp to ub (attn_walk). */
+static int attn_closed_form(const cost_model *cm, const cost_attn_group *g, const decode_totals *t, attn_sums *s,
+                            double *flops_wasted)
+{
+    double K = g->decode_flops_token, x = (double)t->ctx;
+    double wasted = g->count * K * (double)t->wasted_ctx, aw = *flops_wasted;
+    if (!t->ok || !g->linear || !(K * x < EXACT_INT_LIMIT) || !(g->kv_bytes_mantissa * x < EXACT_INT_LIMIT) ||
+        !(aw + wasted < EXACT_INT_LIMIT) || aw != trunc(aw))
+        return 0;
+    int tp = cm->par.tp;
+    s->f = K * x / tp;
+    s->b = x * g->kv_bytes_token_gpu;
+    s->n_seqs = t->rows;
+    s->ub = s->f + t->rows * K * cm->attn_eff_x / tp;
+    *flops_wasted = aw + wasted;
+    return 1;
+}
+
 /* Attention of one batch part (prefill or decode sequences), all layers, for
  * one of mb micro-batches (1/mb of the batch) on one GPU (attn_group_ns). */
 static double attn_time_ns(const cost_model *cm, const attn_rows *rows, int decode, double mb, double *exposed_ns,
                            double *flops, double *bytes, double *flops_wasted, double *dequant_ns)
 {
     double ns = 0;
+    decode_totals t = { 0 };
+    if (decode)
+        t = decode_totals_of(rows);
     for (int gi = 0; gi < cm->n_groups; gi++) {
         attn_sums s = { 0 };
-        attn_walk(cm, &cm->groups[gi], rows, decode, &s, flops_wasted);
+        if (!decode || !attn_closed_form(cm, &cm->groups[gi], &t, &s, flops_wasted))
+            attn_walk(cm, &cm->groups[gi], rows, decode, &s, flops_wasted);
         ns += attn_group_ns(cm, &cm->groups[gi], &s, rows, decode, mb, exposed_ns, flops, bytes, dequant_ns);
     }
     return ns;
@@ -826,10 +890,6 @@ void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_log
     cost_finish(cm, &sh, gemm, comm, wasted, attn, aflops, aw, dequant, bytes, out);
 }
 
-/* 2^53: integers up to it are exact in a double, and so is any sum of them
- * that stays below it. */
-#define EXACT_INT_LIMIT 9007199254740992.0
-
 int cost_decode_init(const cost_model *cm, const cost_seq *seqs, int n, int n_pad, int n_logits, cost_decode *d)
 {
     memset(d, 0, sizeof *d);
@@ -853,45 +913,19 @@ int cost_decode_init(const cost_model *cm, const cost_seq *seqs, int n, int n_pa
     return 0;
 }
 
-/* Group g's decode sums for the rows of d at step shift in closed form,
- * where that gives the walk's values bit for bit; 0 when it cannot (a
- * windowed or sparse group, a tp that is not a power of two, sums too
- * large to be exact), and the caller walks. A global or MLA layer's decode
- * row at context x has FLOPs K·x / tp (K = decode_flops_token) and holds x
- * tokens of KV: the walk's terms are integers (over tp, a power of two)
- * and integer multiples of kv_bytes_token_gpu's mantissa, whose partial
- * sums are exact below 2^53 in any order, so Σx (the context running
- * total) gives the same f and b; a pad row is x = 1 with K of wasted
- * FLOPs. Each row adds at most K·(x + X) / tp to ub (attn_walk). */
-static int attn_closed_form(const cost_model *cm, const cost_attn_group *g, const cost_decode *d, int64_t shift,
-                            attn_sums *s, double *flops_wasted)
-{
-    int tp = cm->par.tp;
-    double K = g->decode_flops_token, rows = (double)d->n + d->n_pad;
-    double x = (double)(d->ctx_tokens + (int64_t)d->n * shift + d->n_pad);
-    double wasted = (double)d->n_pad * (g->count * K);
-    if (!g->linear || !(K * x < EXACT_INT_LIMIT) || !(g->kv_bytes_mantissa * x < EXACT_INT_LIMIT) ||
-        !(wasted < EXACT_INT_LIMIT / COST_MAX_ATTN_GROUPS / 2))
-        return 0;
-    s->f = K * x / tp;
-    s->b = x * g->kv_bytes_token_gpu;
-    s->n_seqs = rows;
-    s->ub = s->f + rows * K * cm->attn_eff_x / tp;
-    *flops_wasted += wasted;
-    return 1;
-}
-
 void cost_decode_step(const cost_model *cm, const cost_decode *d, int64_t shift, cost_iter *out)
 {
     *out = d->fixed;
     const cost_shape *sh = &d->shape;
     const attn_rows rows = { d->seqs, d->n, shift, d->n_pad };
-    /* No row prefills: that part of attn_time_ns adds exact zeros. */
+    /* No row prefills: that part of attn_time_ns adds exact zeros. The
+     * totals: every row is x further at step shift, a pad is x = 1. */
+    const decode_totals t = { 1, (double)d->n + d->n_pad, d->ctx_tokens + (int64_t)d->n * shift + d->n_pad, d->n_pad };
     double aflops = 0, bytes = sh->gemm_bytes, aw = 0, exposed = 0, dequant = 0, attn = 0;
     for (int gi = 0; gi < cm->n_groups; gi++) {
         const cost_attn_group *g = &cm->groups[gi];
         attn_sums s = { 0 };
-        if (!attn_closed_form(cm, g, d, shift, &s, &aw))
+        if (!attn_closed_form(cm, g, &t, &s, &aw))
             attn_walk(cm, g, &rows, 1, &s, &aw);
         attn += attn_group_ns(cm, g, &s, &rows, 1, sh->mb, &exposed, &aflops, &bytes, &dequant);
     }
