@@ -443,7 +443,8 @@ static double attn_compute_ns(const cost_model *cm, double x, double flops)
 {
     if (!(flops > 0))
         return 0;
-    return 1e9 * flops / (cm->attn_peak_flops * curve_ln_eval_between(&cm->curves.attn, &cm->curves.attn_hd, cm->attn_hd_t, x));
+    double eff = curve_ln_eval_between(&cm->curves.attn, &cm->curves.attn_hd, cm->attn_hd_t, x);
+    return 1e9 * flops / (cm->attn_peak_flops * eff);
 }
 
 /* A paged decode kernel over `bytes` of KV for `seqs` sequences: the decode
@@ -482,7 +483,7 @@ static cost_seq attn_row(const attn_rows *rows, int i)
 
 /* One group's sums over a batch part: FLOPs per TP rank, KV bytes per GPU,
  * sequences, and ub, a bound on the compute time's numerator: Σ FLOPs ×
- * max(1, attn_eff_x / x) (attn_compute_bound). */
+ * max(1, attn_eff_x / x) (attn_memory_bound). */
 typedef struct attn_sums {
     double f, b, n_seqs, ub;
 } attn_sums;
