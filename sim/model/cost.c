@@ -606,22 +606,17 @@ typedef struct decode_totals {
     int64_t ctx, wasted_ctx;
 } decode_totals;
 
-/* rows' decode totals, in one pass over them. */
-static decode_totals decode_totals_of(const attn_rows *rows)
+/* Adds row q to t when it decodes. */
+static void decode_totals_add(decode_totals *t, const cost_seq *q)
 {
-    decode_totals t = { 1, 0, 0, 0 };
-    for (int i = 0; i < rows->n + rows->n_pad; i++) {
-        cost_seq q = attn_row(rows, i);
-        if (q.new_tokens <= 0 || !cost_seq_decodes(&q))
-            continue;
-        if (q.new_tokens != 1 || q.wasted_tokens < 0 || q.wasted_tokens > 1 || q.cached_tokens < 0)
-            t.ok = 0;
-        int64_t x = q.cached_tokens + 1;
-        t.rows++;
-        t.ctx += x;
-        t.wasted_ctx += q.wasted_tokens ? x : 0;
-    }
-    return t;
+    if (q->new_tokens <= 0 || !cost_seq_decodes(q))
+        return;
+    if (q->new_tokens != 1 || q->wasted_tokens < 0 || q->wasted_tokens > 1 || q->cached_tokens < 0)
+        t->ok = 0;
+    int64_t x = q->cached_tokens + 1;
+    t->rows++;
+    t->ctx += x;
+    t->wasted_ctx += q->wasted_tokens ? x : 0;
 }
 
 /* Group g's decode sums from the totals t, where that gives the walk's
@@ -652,17 +647,16 @@ static int attn_closed_form(const cost_model *cm, const cost_attn_group *g, cons
 }
 
 /* Attention of one batch part (prefill or decode sequences), all layers, for
- * one of mb micro-batches (1/mb of the batch) on one GPU (attn_group_ns). */
-static double attn_time_ns(const cost_model *cm, const attn_rows *rows, int decode, double mb, double *exposed_ns,
-                           double *flops, double *bytes, double *flops_wasted, double *dequant_ns)
+ * one of mb micro-batches (1/mb of the batch) on one GPU (attn_group_ns);
+ * t, for the decode part, its rows' totals (attn_closed_form). */
+static double attn_time_ns(const cost_model *cm, const attn_rows *rows, int decode, const decode_totals *t,
+                           double mb, double *exposed_ns, double *flops, double *bytes, double *flops_wasted,
+                           double *dequant_ns)
 {
     double ns = 0;
-    decode_totals t = { 0 };
-    if (decode)
-        t = decode_totals_of(rows);
     for (int gi = 0; gi < cm->n_groups; gi++) {
         attn_sums s = { 0 };
-        if (!decode || !attn_closed_form(cm, &cm->groups[gi], &t, &s, flops_wasted))
+        if (!decode || !attn_closed_form(cm, &cm->groups[gi], t, &s, flops_wasted))
             attn_walk(cm, &cm->groups[gi], rows, decode, &s, flops_wasted);
         ns += attn_group_ns(cm, &cm->groups[gi], &s, rows, decode, mb, exposed_ns, flops, bytes, dequant_ns);
     }
@@ -868,24 +862,37 @@ static void cost_finish(const cost_model *cm, const cost_shape *sh, double gemm,
     out->hbm_bytes = bytes * mb * p->tp * p->cp;
 }
 
+/* Prefill rows cost_iteration gathers apart, so that their part's walks
+ * skip the decode rows; more than this and they walk the whole batch. */
+#define COST_PREFILL_ROWS 32
+
 void cost_iteration(const cost_model *cm, const cost_seq *seqs, int n, int n_logits, cost_iter *out)
 {
     memset(out, 0, sizeof *out);
     double tokens = 0, decode = 0, wasted = 0, running = 0;
+    decode_totals t = { 1, 0, 0, 0 };
+    cost_seq prefill[COST_PREFILL_ROWS];
+    int n_prefill = 0;
     for (int s = 0; s < n; s++) {
-        tokens += seqs[s].new_tokens;
-        wasted += seqs[s].wasted_tokens;
-        decode += cost_seq_decodes(&seqs[s]) ? (double)seqs[s].new_tokens : 0;
-        running += seqs[s].new_tokens > 0;
+        const cost_seq *q = &seqs[s];
+        tokens += q->new_tokens;
+        wasted += q->wasted_tokens;
+        decode += cost_seq_decodes(q) ? (double)q->new_tokens : 0;
+        running += q->new_tokens > 0;
+        decode_totals_add(&t, q);
+        if (q->new_tokens > 0 && !cost_seq_decodes(q) && n_prefill++ < COST_PREFILL_ROWS)
+            prefill[n_prefill - 1] = *q;
     }
     if (tokens <= 0)
         return;
     cost_shape sh;
     cost_shape_init(cm, tokens, decode, running, n_logits, &sh);
-    const attn_rows rows = { seqs, n, 0, 0 };
+    /* The prefill part's walk sees its rows in batch order either way. */
+    const attn_rows rows = { seqs, n, 0, 0 }, prefill_rows = { prefill, n_prefill, 0, 0 };
+    const attn_rows *part = n_prefill <= COST_PREFILL_ROWS ? &prefill_rows : &rows;
     double aflops = 0, bytes = sh.gemm_bytes, aw = 0, exposed = 0, dequant = 0;
-    double attn = attn_time_ns(cm, &rows, 0, sh.mb, &exposed, &aflops, &bytes, &aw, &dequant) +
-                  attn_time_ns(cm, &rows, 1, sh.mb, &exposed, &aflops, &bytes, &aw, &dequant);
+    double attn = attn_time_ns(cm, part, 0, NULL, sh.mb, &exposed, &aflops, &bytes, &aw, &dequant);
+    attn += attn_time_ns(cm, &rows, 1, &t, sh.mb, &exposed, &aflops, &bytes, &aw, &dequant);
     double gemm, comm;
     finish_fixed(cm, &sh, exposed, out, &gemm, &comm);
     cost_finish(cm, &sh, gemm, comm, wasted, attn, aflops, aw, dequant, bytes, out);
