@@ -336,6 +336,65 @@ static void test_next_turn_finds_previous(void)
     kv_pool_free(p);
 }
 
+/* A sequence keeps its prompt's hashes across releases: a retried
+ * admission uses them instead of hashing again, and the checker recomputes
+ * them. Content {5: 40 tokens, 6: 100}: a 140-token prompt has (140-1)/16
+ * = 8 matchable blocks; 140/16 = 8 full blocks are committed. */
+static void test_kept_hashes(void)
+{
+    kv_pool *p = kv_pool_new(20, BT, KV_PREFIX_CACHE_ON);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    kv_segment g[] = { { 5, 40 }, { 6, 100 } };
+    kv_content c = { g, 2 };
+    uint64_t want[8];
+    kv_content_hashes(&c, BT, 0, 8, 0, want);
+    kv_seq s = { 0 };
+    /* Empty pool: block 0 misses, so only its hash is kept. */
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c, 140), 0);
+    CU_ASSERT_EQUAL(s.n_hashes, 1);
+    CU_ASSERT_EQUAL(s.hashes[0], want[0]);
+    const uint64_t *h = kv_seq_hashes(p, &s, &c, 8);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    for (int i = 0; i < 8; i++)
+        CU_ASSERT_EQUAL(h[i], want[i]);
+    CU_ASSERT_EQUAL(kv_seq_check_hashes(p, &s, &c, NULL), 0);
+    CU_ASSERT_EQUAL(s.hashes_checked, 8);
+    /* Another sequence computes the prompt: its 8 full blocks are cached. */
+    kv_seq a = { 0 };
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 140), 0);
+    kv_seq_commit(p, &a, &c, 140);
+    kv_seq_release(p, &a);
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c, 140), 128);     /* 8 blocks x 16 */
+    kv_seq_release(p, &s);
+    CU_ASSERT_EQUAL(s.n_hashes, 8);                 /* kept across the release */
+    /* A kept hash is what the next try uses: spoil block 3's and only
+     * blocks 0..2 (48 tokens) match; the checker sees the spoiled one. */
+    s.hashes[3] ^= 1;
+    s.hashes_checked = 0;
+    kt_err err;
+    memset(&err, 0, sizeof err);
+    CU_ASSERT_EQUAL(kv_seq_check_hashes(p, &s, &c, &err), -1);
+    CU_ASSERT(err.msg[0] != '\0');
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c, 140), 48);
+    kv_seq_release(p, &s);
+    s.hashes[3] ^= 1;
+    CU_ASSERT_EQUAL(kv_seq_check_hashes(p, &s, &c, NULL), 0);
+    /* Other content (the session's next request): the kept hashes are
+     * replaced, not extended. {5: 40, 7: 100} shares block 0..1 (32 tokens
+     * of content 5) and block 2 mixes 5 and 7: 2 blocks match. */
+    kv_segment g2[] = { { 5, 40 }, { 7, 100 } };
+    kv_content c2 = { g2, 2 };
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c2, 140), 32);
+    CU_ASSERT_EQUAL(s.n_hashes, 3);                 /* 2 matched, the third missed */
+    CU_ASSERT_EQUAL(s.hashes[1], want[1]);
+    CU_ASSERT_NOT_EQUAL(s.hashes[2], want[2]);
+    CU_ASSERT_EQUAL(kv_seq_check_hashes(p, &s, &c2, NULL), 0);
+    kv_seq_release(p, &s);
+    kv_seq_destroy(&s);
+    kv_seq_destroy(&a);
+    kv_pool_free(p);
+}
+
 /* ---------- LRU ---------- */
 
 /* Reserves, commits and releases a 64-token sequence of content c. */
@@ -914,6 +973,7 @@ int main(void)
         { "prefix sharing of a system prompt", test_prefix_sharing },
         { "the last prompt token is never matched", test_last_token_never_matched },
         { "a session's next turn re-finds the previous one", test_next_turn_finds_previous },
+        { "a request's prompt hashes are kept across tries and checked", test_kept_hashes },
         { "LRU eviction order", test_lru_order },
         { "eviction lists by hand", test_evict_lists_order },
         { "prefix_cache = 0 disables matching", test_prefix_cache_off },

@@ -325,6 +325,71 @@ static int64_t matchable_blocks(const kv_pool *p, int64_t prompt_tokens)
     return prompt_tokens > 0 ? (prompt_tokens - 1) / p->block_tokens : 0;
 }
 
+/* What a content's block hashes depend on, its segments and the block
+ * size, mixed into one word (never 0, which marks no hashes kept). */
+static uint64_t content_fingerprint(const kv_content *c, int block_tokens)
+{
+    uint64_t f = mix64((uint64_t)block_tokens ^ ((uint64_t)c->n_segs << 32));
+    for (uint32_t i = 0; i < c->n_segs; i++)
+        f = mix64(f ^ mix64(c->segs[i].content_id) ^ (uint64_t)c->segs[i].tokens);
+    return f ? f : 1;
+}
+
+/* Makes seq's kept hashes c's (forgetting another content's) with room
+ * for n of them. Returns 0, or -1 when out of memory. */
+static int seq_hashes_room(const kv_pool *p, kv_seq *seq, const kv_content *c, size_t n)
+{
+    uint64_t f = content_fingerprint(c, p->block_tokens);
+    if (seq->hashes_of != f) {
+        seq->hashes_of = f;
+        seq->n_hashes = seq->hashes_checked = 0;
+    }
+    uint64_t *h = grow_array(seq->hashes, &seq->cap_hashes, n, sizeof *h);
+    if (!h)
+        return -1;
+    seq->hashes = h;
+    return 0;
+}
+
+/* The hash of block i of c when seq keeps the first i (room for one more
+ * made): kept for later calls. cur moves forward only, as block_hash needs. */
+static uint64_t seq_hash_next(const kv_pool *p, kv_seq *seq, const kv_content *c, seg_cursor *cur, size_t i)
+{
+    if (i < seq->n_hashes)
+        return seq->hashes[i];
+    uint64_t h = block_hash(i ? seq->hashes[i - 1] : 0, c, cur, (int64_t)i * p->block_tokens, p->block_tokens);
+    seq->hashes[seq->n_hashes++] = h;
+    return h;
+}
+
+const uint64_t *kv_seq_hashes(const kv_pool *p, kv_seq *seq, const kv_content *c, int64_t n_blocks)
+{
+    size_t n = n_blocks > 0 ? (size_t)n_blocks : 0;
+    if (seq_hashes_room(p, seq, c, n) < 0)
+        return NULL;
+    seg_cursor cur = { 0, 0 };
+    for (size_t i = seq->n_hashes; i < n; i++)
+        seq_hash_next(p, seq, c, &cur, i);
+    return seq->hashes;
+}
+
+int kv_seq_check_hashes(const kv_pool *p, kv_seq *seq, const kv_content *c, kt_err *err)
+{
+    if (seq->hashes_of != content_fingerprint(c, p->block_tokens) || seq->hashes_checked >= seq->n_hashes)
+        return 0;
+    seg_cursor cur = { 0, 0 };
+    uint64_t h = 0;
+    for (size_t i = 0; i < seq->n_hashes; i++) {
+        h = block_hash(h, c, &cur, (int64_t)i * p->block_tokens, p->block_tokens);
+        if (i >= seq->hashes_checked && h != seq->hashes[i]) {
+            KT_ERROR(err, NULL, 0, 0, "kv: kept hash of block %zu differs from its content's", i);
+            return -1;
+        }
+    }
+    seq->hashes_checked = seq->n_hashes;
+    return 0;
+}
+
 int64_t kv_pool_cached_prefix(const kv_pool *p, const kv_content *c, int64_t prompt_tokens)
 {
     if (!p->prefix_cache)
@@ -345,11 +410,15 @@ int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64
     p->version++;
     if (!p->prefix_cache)
         return 0;
+    int64_t n = matchable_blocks(p, prompt_tokens);
+    /* Hashes are kept only as far as the match goes: a later call (the
+     * tiers' lookup, the next try) extends them. */
+    if (seq_hashes_room(p, seq, c, (size_t)n) < 0)
+        n = 0;
     seg_cursor cur = { 0, 0 };
     uint64_t h = 0;
-    int64_t n = matchable_blocks(p, prompt_tokens);
     for (int64_t i = 0; i < n; i++) {
-        uint64_t hi = block_hash(h, c, &cur, i * p->block_tokens, p->block_tokens);
+        uint64_t hi = seq_hash_next(p, seq, c, &cur, (size_t)i);
         uint32_t b = tab_get(p, hi);
         if (b == KV_NONE || seq_push(seq, b) < 0)
             break;
@@ -490,6 +559,7 @@ void kv_seq_destroy(kv_seq *seq)
 {
     free(seq->blocks);
     free(seq->wblocks);
+    free(seq->hashes);
     memset(seq, 0, sizeof *seq);
 }
 
