@@ -395,6 +395,46 @@ static void test_kept_hashes(void)
     kv_pool_free(p);
 }
 
+/* A retried match tries the blocks the sequence held last (its hints)
+ * before the table, and takes one only while it still holds the content:
+ * here block 3's content moves to another block between two tries, and
+ * the second try follows it. Content {5: 140}: (140-1)/16 = 8 matchable
+ * blocks, all cached by a first sequence. */
+static void test_retry_hints(void)
+{
+    kv_pool *p = kv_pool_new(20, BT, KV_PREFIX_CACHE_ON);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    kv_segment g[] = { { 5, 140 } };
+    kv_content c = { g, 1 };
+    kv_seq a = { 0 }, s = { 0 };
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 140), 0);
+    kv_seq_commit(p, &a, &c, 140);
+    kv_seq_release(p, &a);
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c, 140), 128);
+    uint32_t old[8];
+    memcpy(old, s.blocks, sizeof old);
+    kv_seq_release(p, &s);
+    CU_ASSERT_EQUAL(s.hint_blocks, 8);
+    /* Drop block 3's content: its block goes plain to the head of the free
+     * list, so the next put (other content, 99) takes it; putting block 3's
+     * content back takes the next block at the head, another one. */
+    const uint64_t *h = kv_seq_hashes(p, &s, &c, 8);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    uint64_t h3 = h[3];
+    CU_ASSERT_EQUAL(kv_pool_drop(p, h3), 1);
+    CU_ASSERT_EQUAL(kv_pool_put(p, 99), 0);
+    CU_ASSERT_EQUAL(kv_pool_put(p, h3), 0);
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c, 140), 128);
+    for (int i = 0; i < 8; i++)
+        CU_ASSERT_EQUAL(s.blocks[i] == old[i], i != 3);
+    kv_seq *all[] = { &s };
+    CU_ASSERT_EQUAL(check(p, all, 1), 0);
+    kv_seq_release(p, &s);
+    kv_seq_destroy(&s);
+    kv_seq_destroy(&a);
+    kv_pool_free(p);
+}
+
 /* ---------- LRU ---------- */
 
 /* Reserves, commits and releases a 64-token sequence of content c. */
@@ -974,6 +1014,7 @@ int main(void)
         { "the last prompt token is never matched", test_last_token_never_matched },
         { "a session's next turn re-finds the previous one", test_next_turn_finds_previous },
         { "a request's prompt hashes are kept across tries and checked", test_kept_hashes },
+        { "a retried match follows content that moved to another block", test_retry_hints },
         { "LRU eviction order", test_lru_order },
         { "eviction lists by hand", test_evict_lists_order },
         { "prefix_cache = 0 disables matching", test_prefix_cache_off },

@@ -419,7 +419,13 @@ int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64
     uint64_t h = 0;
     for (int64_t i = 0; i < n; i++) {
         uint64_t hi = seq_hash_next(p, seq, c, &cur, (size_t)i);
-        uint32_t b = tab_get(p, hi);
+        /* A retried admission matches the blocks it matched before: the
+         * block this sequence last held at i is the match iff it holds the
+         * content (the table maps each content to its one block), and its
+         * entry is cheaper to read than the table. */
+        uint32_t b = (uint32_t)i < seq->hint_blocks ? seq->blocks[i] : KV_NONE;
+        if (b >= p->n_blocks || p->hash[b] != hi)
+            b = tab_get(p, hi);
         if (b == KV_NONE || seq_push(seq, b) < 0)
             break;
         if (p->ref[b] == 0)
@@ -524,6 +530,8 @@ void kv_seq_release(kv_pool *p, kv_seq *seq)
         free_push_head(p, seq->wblocks[i]);
     }
     seq->n_wblocks = 0;
+    if (seq->n_blocks > seq->hint_blocks)
+        seq->hint_blocks = seq->n_blocks;
     seq->n_blocks = 0;
     seq->checked_blocks = seq->checked_wblocks = 0;
     seq->n_hashed = 0;
@@ -713,6 +721,17 @@ static int count_table(const kv_pool *p, const uint32_t *blocks, uint32_t n, siz
     return 0;
 }
 
+/* Sequence s's counts: no more hashed blocks than blocks, and block hints
+ * (entries a release left) within the array. */
+static int check_seq_counts(const kv_seq *q, size_t s, kt_err *err)
+{
+    if (q->n_hashed <= q->n_blocks && q->hint_blocks <= q->cap_blocks)
+        return 0;
+    KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu has %u hashed of %u blocks, hints for %u of %u entries", s,
+             q->n_hashed, q->n_blocks, q->hint_blocks, q->cap_blocks);
+    return -1;
+}
+
 static int check_refs(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs, kt_err *err)
 {
     uint32_t *count = calloc(p->n_blocks + 1, sizeof *count);
@@ -725,8 +744,7 @@ static int check_refs(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs
     int rc = 0;
     for (size_t s = 0; s < n_seqs && rc == 0; s++) {
         const kv_seq *q = seqs[s];
-        if (q->n_hashed > q->n_blocks) {
-            KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu has %u hashed of %u blocks", s, q->n_hashed, q->n_blocks);
+        if (check_seq_counts(q, s, err) < 0) {
             rc = -1;
         } else if (count_table(p, q->blocks, q->n_blocks, s, count, last, err) < 0 ||
                    count_table(p, q->wblocks, q->n_wblocks, s, count, last, err) < 0) {
@@ -802,10 +820,8 @@ static int check_touched_seqs(const kv_pool *p, kv_seq *const *seqs, size_t n_se
     uint64_t held = 0;
     for (size_t s = 0; s < n_seqs; s++) {
         kv_seq *q = seqs[s];
-        if (q->n_hashed > q->n_blocks) {
-            KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu has %u hashed of %u blocks", s, q->n_hashed, q->n_blocks);
+        if (check_seq_counts(q, s, err) < 0)
             return -1;
-        }
         uint32_t from = q->checked_blocks < q->n_blocks ? q->checked_blocks : q->n_blocks;
         uint32_t wfrom = q->checked_wblocks < q->n_wblocks ? q->checked_wblocks : q->n_wblocks;
         if (check_new_entries(p, q->blocks, from, q->n_blocks, 0, s, err) < 0 ||

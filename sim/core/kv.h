@@ -51,6 +51,10 @@ typedef struct kv_seq {
     uint64_t *hashes;
     size_t n_hashes, cap_hashes, hashes_checked;
     uint64_t hashes_of;
+    /* Entries [0, max(n_blocks, hint_blocks)) of blocks were written: after a
+     * release they still name the blocks last held, which the next prefix
+     * match tries before the table. */
+    uint32_t hint_blocks;
 } kv_seq;
 
 typedef struct kv_pool kv_pool;
