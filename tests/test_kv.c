@@ -435,6 +435,69 @@ static void test_retry_hints(void)
     kv_pool_free(p);
 }
 
+/* Attaches c's 300-token prompt to s and releases it: a failed admission. */
+static int64_t try_and_fail(kv_pool *p, kv_seq *s, const kv_content *c)
+{
+    int64_t got = kv_seq_attach_prefix(p, s, c, 300);
+    kv_seq_release(p, s);
+    return got;
+}
+
+/* A retry that changes nothing is answered without attaching. Content
+ * {5: 300}: the prompt has (300-1)/16 = 18 matchable blocks; a first
+ * sequence caches 140/16 = 8 of them in a 20-block pool, so a try matches
+ * 8 blocks (128 tokens), all free, and misses block 8. */
+static void test_retry_without_attaching(void)
+{
+    kv_pool *p = kv_pool_new(20, BT, KV_PREFIX_CACHE_ON);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    kv_segment g[] = { { 5, 300 } };
+    kv_content c = { g, 1 };
+    kv_seq a = { 0 }, s = { 0 };
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 140), 0);
+    kv_seq_commit(p, &a, &c, 140);
+    kv_seq_release(p, &a);
+    uint32_t f = 99;
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), -1);      /* never tried */
+    CU_ASSERT_EQUAL(try_and_fail(p, &s, &c), 128);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), 128);
+    CU_ASSERT_EQUAL(f, 8);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(p), 20);
+    /* The reserve after it: 288 tokens need 18 blocks, 10 beyond the 8
+     * attached, and 20 - 8 = 12 stay free: it fits; 336 tokens need 21,
+     * 13 more: it does not, as the real reserve says. */
+    CU_ASSERT_TRUE(kv_seq_retry_fits(p, 128, 8, 288));
+    CU_ASSERT_FALSE(kv_seq_retry_fits(p, 128, 8, 336));
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c, 300), 128);
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &s, 336), -1);
+    kv_seq_release(p, &s);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), 128);    /* a failed try moved nothing */
+    /* Another block at a free list's tail: a try would move the 8 past it. */
+    CU_ASSERT_EQUAL(kv_pool_put(p, 99), 0);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), -1);
+    CU_ASSERT_EQUAL(try_and_fail(p, &s, &c), 128);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), 128);
+    /* Block 5's content dropped: the match would end at 5 blocks. */
+    const uint64_t *h = kv_seq_hashes(p, &s, &c, 18);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_EQUAL(kv_pool_drop(p, h[5]), 1);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), -1);
+    CU_ASSERT_EQUAL(try_and_fail(p, &s, &c), 80);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), 80);
+    CU_ASSERT_EQUAL(f, 5);
+    /* Held by another sequence, the blocks leave the free lists: a try
+     * only adds and drops references; none of its 5 is free. */
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &a, &c, 300), 80);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), 80);
+    CU_ASSERT_EQUAL(f, 0);
+    kv_seq *all[] = { &a, &s };
+    CU_ASSERT_EQUAL(check(p, all, 2), 0);
+    kv_seq_release(p, &a);
+    kv_seq_destroy(&s);
+    kv_seq_destroy(&a);
+    kv_pool_free(p);
+}
+
 /* ---------- LRU ---------- */
 
 /* Reserves, commits and releases a 64-token sequence of content c. */
@@ -1015,6 +1078,7 @@ int main(void)
         { "a session's next turn re-finds the previous one", test_next_turn_finds_previous },
         { "a request's prompt hashes are kept across tries and checked", test_kept_hashes },
         { "a retried match follows content that moved to another block", test_retry_hints },
+        { "a retry that changes nothing is answered without attaching", test_retry_without_attaching },
         { "LRU eviction order", test_lru_order },
         { "eviction lists by hand", test_evict_lists_order },
         { "prefix_cache = 0 disables matching", test_prefix_cache_off },

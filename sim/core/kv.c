@@ -437,7 +437,57 @@ int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64
         seq->n_hashed++;
     }
     seq->chain_hash = h;
+    seq->retry_blocks = seq->n_blocks;
     return (int64_t)seq->n_blocks * p->block_tokens;
+}
+
+/* The segment a matched free block goes back to when a try releases it:
+ * where free_push_tail puts it once the match counted its reuse. */
+static evict_segment retry_segment(const kv_pool *p, uint32_t b)
+{
+    return evict_counts_reuse(p->eviction) ? evict_reused_segment(p->eviction) : free_list_of(p, b);
+}
+
+int64_t kv_seq_retry_prefix(const kv_pool *p, const kv_seq *seq, const kv_content *c, int64_t prompt_tokens,
+                            uint32_t *free_blocks)
+{
+    int64_t n = matchable_blocks(p, prompt_tokens);
+    uint32_t k = seq->retry_blocks;
+    if (!p->prefix_cache || seq->n_blocks || k > n || k > seq->hint_blocks ||
+        seq->hashes_of != content_fingerprint(c, p->block_tokens) || seq->n_hashes < (k < n ? k + 1 : k))
+        return -1;
+    /* The match: the blocks held last still hold their content (so the
+     * table maps it to them), and the content after them is still missing. */
+    if (k < n && tab_get(p, seq->hashes[k]) != KV_NONE)
+        return -1;
+    /* The free ones among them sit at the tails of the lists a release
+     * returns them to, in the order it does (the last block first, so the
+     * first block is the tail): attaching unlinks them, releasing puts them
+     * back where they are. */
+    uint32_t at[EVICT_SEGMENT_COUNT] = { p->free.tail[EVICT_COLD], p->free.tail[EVICT_HOT] }, nfree = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        uint32_t b = seq->blocks[i];
+        if (b >= p->n_blocks || p->hash[b] != seq->hashes[i])
+            return -1;
+        if (p->ref[b])
+            continue;
+        if (p->no_retain)
+            return -1;          /* the release would evict it */
+        evict_segment g = retry_segment(p, b);
+        if (at[g] != b || p->seg[b] != g)
+            return -1;
+        at[g] = p->prev[b];
+        nfree++;
+    }
+    *free_blocks = nfree;
+    return (int64_t)k * p->block_tokens;
+}
+
+int kv_seq_retry_fits(const kv_pool *p, int64_t attached_tokens, uint32_t free_blocks, int64_t total_tokens)
+{
+    uint32_t need = short_of(kv_token_blocks_for(p, total_tokens), kv_token_blocks_for(p, attached_tokens)) +
+                    kv_window_blocks_for(p, total_tokens);
+    return need == 0 || need <= p->n_free - free_blocks;
 }
 
 /* Grows a block array to hold want entries (nothing else changes on failure).

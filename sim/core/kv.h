@@ -55,6 +55,8 @@ typedef struct kv_seq {
      * release they still name the blocks last held, which the next prefix
      * match tries before the table. */
     uint32_t hint_blocks;
+    /* Blocks the last kv_seq_attach_prefix matched (kv_seq_retry_prefix). */
+    uint32_t retry_blocks;
 } kv_seq;
 
 typedef struct kv_pool kv_pool;
@@ -102,6 +104,24 @@ uint32_t kv_seq_blocks_short(const kv_pool *p, const kv_seq *seq, int64_t total_
  * number of tokens whose KV is now present (a multiple of block_tokens).
  * seq must be empty (n_blocks == 0). */
 int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t prompt_tokens);
+
+/* A retried admission without its side effects. Attaching a prompt and
+ * releasing it (a failed admission) leaves the pool as it was when the
+ * blocks matched hold their content, the first block missed is missing,
+ * and the free ones among them sit at their free lists' tails in the order
+ * a release puts them (the last block first) — as the previous try of the
+ * same prompt left them while nothing has moved since. This checks that
+ * for the blocks seq matched last (O(blocks), no table probe but one):
+ * then it returns the tokens kv_seq_attach_prefix would attach, and
+ * *free_blocks the free blocks among them, changing nothing; otherwise
+ * -1 (attach for real). seq must be empty. */
+int64_t kv_seq_retry_prefix(const kv_pool *p, const kv_seq *seq, const kv_content *c, int64_t prompt_tokens,
+                            uint32_t *free_blocks);
+/* Whether kv_seq_reserve(p, seq, total_tokens) would succeed after
+ * kv_seq_attach_prefix attached attached_tokens of which free_blocks
+ * blocks were free (kv_seq_retry_prefix's answer): the test, without
+ * either call. */
+int kv_seq_retry_fits(const kv_pool *p, int64_t attached_tokens, uint32_t free_blocks, int64_t total_tokens);
 
 /* Makes seq hold blocks for total_tokens tokens (token and window blocks), taking free blocks (evicting
  * the least recently freed cached prefix first). All or nothing: returns -1
