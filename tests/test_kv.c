@@ -336,6 +336,168 @@ static void test_next_turn_finds_previous(void)
     kv_pool_free(p);
 }
 
+/* A sequence keeps its prompt's hashes across releases: a retried
+ * admission uses them instead of hashing again, and the checker recomputes
+ * them. Content {5: 40 tokens, 6: 100}: a 140-token prompt has (140-1)/16
+ * = 8 matchable blocks; 140/16 = 8 full blocks are committed. */
+static void test_kept_hashes(void)
+{
+    kv_pool *p = kv_pool_new(20, BT, KV_PREFIX_CACHE_ON);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    kv_segment g[] = { { 5, 40 }, { 6, 100 } };
+    kv_content c = { g, 2 };
+    uint64_t want[8];
+    kv_content_hashes(&c, BT, 0, 8, 0, want);
+    kv_seq s = { 0 };
+    /* Empty pool: block 0 misses, so only its hash is kept. */
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c, 140), 0);
+    CU_ASSERT_EQUAL(s.n_hashes, 1);
+    CU_ASSERT_EQUAL(s.hashes[0], want[0]);
+    const uint64_t *h = kv_seq_hashes(p, &s, &c, 8);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    for (int i = 0; i < 8; i++)
+        CU_ASSERT_EQUAL(h[i], want[i]);
+    CU_ASSERT_EQUAL(kv_seq_check_hashes(p, &s, &c, NULL), 0);
+    CU_ASSERT_EQUAL(s.hashes_checked, 8);
+    /* Another sequence computes the prompt: its 8 full blocks are cached. */
+    kv_seq a = { 0 };
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 140), 0);
+    kv_seq_commit(p, &a, &c, 140);
+    kv_seq_release(p, &a);
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c, 140), 128);     /* 8 blocks x 16 */
+    kv_seq_release(p, &s);
+    CU_ASSERT_EQUAL(s.n_hashes, 8);                 /* kept across the release */
+    /* A kept hash is what the next try uses: spoil block 3's and only
+     * blocks 0..2 (48 tokens) match; the checker sees the spoiled one. */
+    s.hashes[3] ^= 1;
+    s.hashes_checked = 0;
+    kt_err err;
+    memset(&err, 0, sizeof err);
+    CU_ASSERT_EQUAL(kv_seq_check_hashes(p, &s, &c, &err), -1);
+    CU_ASSERT(err.msg[0] != '\0');
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c, 140), 48);
+    kv_seq_release(p, &s);
+    s.hashes[3] ^= 1;
+    CU_ASSERT_EQUAL(kv_seq_check_hashes(p, &s, &c, NULL), 0);
+    /* Other content (the session's next request): the kept hashes are
+     * replaced, not extended. {5: 40, 7: 100} shares block 0..1 (32 tokens
+     * of content 5) and block 2 mixes 5 and 7: 2 blocks match. */
+    kv_segment g2[] = { { 5, 40 }, { 7, 100 } };
+    kv_content c2 = { g2, 2 };
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c2, 140), 32);
+    CU_ASSERT_EQUAL(s.n_hashes, 3);                 /* 2 matched, the third missed */
+    CU_ASSERT_EQUAL(s.hashes[1], want[1]);
+    CU_ASSERT_NOT_EQUAL(s.hashes[2], want[2]);
+    CU_ASSERT_EQUAL(kv_seq_check_hashes(p, &s, &c2, NULL), 0);
+    kv_seq_release(p, &s);
+    kv_seq_destroy(&s);
+    kv_seq_destroy(&a);
+    kv_pool_free(p);
+}
+
+/* A retried match tries the blocks the sequence held last (its hints)
+ * before the table, and takes one only while it still holds the content:
+ * here block 3's content moves to another block between two tries, and
+ * the second try follows it. Content {5: 140}: (140-1)/16 = 8 matchable
+ * blocks, all cached by a first sequence. */
+static void test_retry_hints(void)
+{
+    kv_pool *p = kv_pool_new(20, BT, KV_PREFIX_CACHE_ON);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    kv_segment g[] = { { 5, 140 } };
+    kv_content c = { g, 1 };
+    kv_seq a = { 0 }, s = { 0 };
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 140), 0);
+    kv_seq_commit(p, &a, &c, 140);
+    kv_seq_release(p, &a);
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c, 140), 128);
+    uint32_t old[8];
+    memcpy(old, s.blocks, sizeof old);
+    kv_seq_release(p, &s);
+    CU_ASSERT_EQUAL(s.hint_blocks, 8);
+    /* Drop block 3's content: its block goes plain to the head of the free
+     * list, so the next put (other content, 99) takes it; putting block 3's
+     * content back takes the next block at the head, another one. */
+    const uint64_t *h = kv_seq_hashes(p, &s, &c, 8);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    uint64_t h3 = h[3];
+    CU_ASSERT_EQUAL(kv_pool_drop(p, h3), 1);
+    CU_ASSERT_EQUAL(kv_pool_put(p, 99), 0);
+    CU_ASSERT_EQUAL(kv_pool_put(p, h3), 0);
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c, 140), 128);
+    for (int i = 0; i < 8; i++)
+        CU_ASSERT_EQUAL(s.blocks[i] == old[i], i != 3);
+    kv_seq *all[] = { &s };
+    CU_ASSERT_EQUAL(check(p, all, 1), 0);
+    kv_seq_release(p, &s);
+    kv_seq_destroy(&s);
+    kv_seq_destroy(&a);
+    kv_pool_free(p);
+}
+
+/* Attaches c's 300-token prompt to s and releases it: a failed admission. */
+static int64_t try_and_fail(kv_pool *p, kv_seq *s, const kv_content *c)
+{
+    int64_t got = kv_seq_attach_prefix(p, s, c, 300);
+    kv_seq_release(p, s);
+    return got;
+}
+
+/* A retry that changes nothing is answered without attaching. Content
+ * {5: 300}: the prompt has (300-1)/16 = 18 matchable blocks; a first
+ * sequence caches 140/16 = 8 of them in a 20-block pool, so a try matches
+ * 8 blocks (128 tokens), all free, and misses block 8. */
+static void test_retry_without_attaching(void)
+{
+    kv_pool *p = kv_pool_new(20, BT, KV_PREFIX_CACHE_ON);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    kv_segment g[] = { { 5, 300 } };
+    kv_content c = { g, 1 };
+    kv_seq a = { 0 }, s = { 0 };
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 140), 0);
+    kv_seq_commit(p, &a, &c, 140);
+    kv_seq_release(p, &a);
+    uint32_t f = 99;
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), -1);      /* never tried */
+    CU_ASSERT_EQUAL(try_and_fail(p, &s, &c), 128);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), 128);
+    CU_ASSERT_EQUAL(f, 8);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(p), 20);
+    /* The reserve after it: 288 tokens need 18 blocks, 10 beyond the 8
+     * attached, and 20 - 8 = 12 stay free: it fits; 336 tokens need 21,
+     * 13 more: it does not, as the real reserve says. */
+    CU_ASSERT_TRUE(kv_seq_retry_fits(p, 128, 8, 288));
+    CU_ASSERT_FALSE(kv_seq_retry_fits(p, 128, 8, 336));
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &s, &c, 300), 128);
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &s, 336), -1);
+    kv_seq_release(p, &s);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), 128);    /* a failed try moved nothing */
+    /* Another block at a free list's tail: a try would move the 8 past it. */
+    CU_ASSERT_EQUAL(kv_pool_put(p, 99), 0);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), -1);
+    CU_ASSERT_EQUAL(try_and_fail(p, &s, &c), 128);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), 128);
+    /* Block 5's content dropped: the match would end at 5 blocks. */
+    const uint64_t *h = kv_seq_hashes(p, &s, &c, 18);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    CU_ASSERT_EQUAL(kv_pool_drop(p, h[5]), 1);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), -1);
+    CU_ASSERT_EQUAL(try_and_fail(p, &s, &c), 80);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), 80);
+    CU_ASSERT_EQUAL(f, 5);
+    /* Held by another sequence, the blocks leave the free lists: a try
+     * only adds and drops references; none of its 5 is free. */
+    CU_ASSERT_EQUAL(kv_seq_attach_prefix(p, &a, &c, 300), 80);
+    CU_ASSERT_EQUAL(kv_seq_retry_prefix(p, &s, &c, 300, &f), 80);
+    CU_ASSERT_EQUAL(f, 0);
+    kv_seq *all[] = { &a, &s };
+    CU_ASSERT_EQUAL(check(p, all, 2), 0);
+    kv_seq_release(p, &a);
+    kv_seq_destroy(&s);
+    kv_seq_destroy(&a);
+    kv_pool_free(p);
+}
+
 /* ---------- LRU ---------- */
 
 /* Reserves, commits and releases a 64-token sequence of content c. */
@@ -914,6 +1076,9 @@ int main(void)
         { "prefix sharing of a system prompt", test_prefix_sharing },
         { "the last prompt token is never matched", test_last_token_never_matched },
         { "a session's next turn re-finds the previous one", test_next_turn_finds_previous },
+        { "a request's prompt hashes are kept across tries and checked", test_kept_hashes },
+        { "a retried match follows content that moved to another block", test_retry_hints },
+        { "a retry that changes nothing is answered without attaching", test_retry_without_attaching },
         { "LRU eviction order", test_lru_order },
         { "eviction lists by hand", test_evict_lists_order },
         { "prefix_cache = 0 disables matching", test_prefix_cache_off },

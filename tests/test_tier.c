@@ -151,6 +151,60 @@ static void test_check_touched_store(void)
     engine_free(e);
 }
 
+/* Looks up the one block h: the tier that supplies it, or -1. */
+static int tier_of(tier_set *ts, uint64_t h)
+{
+    int64_t counts[TIER_MAX];
+    if (tier_set_lookup(ts, &h, 1, counts, NULL) != 1)
+        return -1;
+    for (int t = 0; t < ts->n; t++)
+        if (counts[t])
+            return t;
+    return -1;
+}
+
+/* A store past its first 1024 entries: the index rehashes as it grows
+ * (buckets 1024 -> 2048 at entry 1025 -> 4096 at 2049) and still finds
+ * every key; the entry arrays double 1024 -> 2048 and then stop at the
+ * capacity, 3000, not 4096. LRU by hand: offload 1..3000, look up 2 (to
+ * the tail: 1, 3, 4, ..., 3000, 2), offload 3001 and 3002: they evict 1
+ * then 3, which write-back moves to the tier below. */
+static void test_store_grows_to_capacity(void)
+{
+    engine *e = engine_new(64);
+    tiers_cfg c = { .n = 2, .offload = OFFLOAD_WRITE_BACK, .pcie_setup_ns = 10000 };
+    double block = tier_block_bytes(m8, DTYPE_BF16, 32, 16);
+    c.tier[0] = dram(3000 * block, 100e9);
+    c.tier[1] = dram(10 * block, 10e9);
+    kt_err err;
+    tier_set *ts = new_set(&c, e, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
+    for (uint64_t h = 1; h <= 3000; h++)
+        tier_set_offload(ts, 0, h);
+    tier_cache *store = ts->tiers[0].store;
+    CU_ASSERT_EQUAL(store->n, 3000);
+    CU_ASSERT_EQUAL(store->cap_entries, 3000);
+    CU_ASSERT_EQUAL(store->bucket_mask + 1, 4096);
+    int missing = 0;
+    for (uint64_t h = 1; h <= 3000; h++)    /* each to the tail in turn: the order stays 1..3000 */
+        missing += tier_of(ts, h) != 0;
+    CU_ASSERT_EQUAL(missing, 0);
+    CU_ASSERT_EQUAL(tier_of(ts, 2), 0);     /* 1, 3, 4, ..., 3000, 2 */
+    CU_ASSERT_EQUAL(tier_of(ts, 3003), -1);
+    tier_set_offload(ts, 0, 3001);
+    tier_set_offload(ts, 0, 3002);
+    CU_ASSERT_EQUAL(ts->tiers[0].st.evicted_blocks, 2);
+    CU_ASSERT_EQUAL(tier_of(ts, 1), 1);
+    CU_ASSERT_EQUAL(tier_of(ts, 3), 1);
+    CU_ASSERT_EQUAL(tier_of(ts, 2), 0);
+    CU_ASSERT_EQUAL(tier_of(ts, 4), 0);
+    CU_ASSERT_EQUAL(tier_of(ts, 3002), 0);
+    CU_ASSERT_EQUAL(store->cap_entries, 3000);
+    CU_ASSERT_EQUAL(tier_set_check(ts, &err), 0);
+    tier_set_free(ts);
+    engine_free(e);
+}
+
 /* Recomputing n = 4096 tokens on Llama-3.1-8B (c = 0) takes one iteration
  * of the cost model (its arithmetic is test_cost's). Fetching them from DRAM
  * takes setup + 256 blocks × 2 MiB / bandwidth. Below the bandwidth where
@@ -496,6 +550,7 @@ int main(void)
     static const tu_test tests[] = {
         { "block bytes per precision", test_block_bytes_per_precision },
         { "the check of what changed in a store", test_check_touched_store },
+        { "a store's index grows with it, its entries stop at the capacity, LRU order by hand", test_store_grows_to_capacity },
         { "blocks conserved across tiers under random offload and lookup", test_conservation_under_random_ops },
         { "fetch-or-recompute flips at the closed-form bandwidth", test_fetch_or_recompute_crossover },
         { "dequantization and sync I/O in the fetch estimate", test_dequant_and_sync_estimates },

@@ -325,6 +325,71 @@ static int64_t matchable_blocks(const kv_pool *p, int64_t prompt_tokens)
     return prompt_tokens > 0 ? (prompt_tokens - 1) / p->block_tokens : 0;
 }
 
+/* What a content's block hashes depend on, its segments and the block
+ * size, mixed into one word (never 0, which marks no hashes kept). */
+static uint64_t content_fingerprint(const kv_content *c, int block_tokens)
+{
+    uint64_t f = mix64((uint64_t)block_tokens ^ ((uint64_t)c->n_segs << 32));
+    for (uint32_t i = 0; i < c->n_segs; i++)
+        f = mix64(f ^ mix64(c->segs[i].content_id) ^ (uint64_t)c->segs[i].tokens);
+    return f ? f : 1;
+}
+
+/* Makes seq's kept hashes c's (forgetting another content's) with room
+ * for n of them. Returns 0, or -1 when out of memory. */
+static int seq_hashes_room(const kv_pool *p, kv_seq *seq, const kv_content *c, size_t n)
+{
+    uint64_t f = content_fingerprint(c, p->block_tokens);
+    if (seq->hashes_of != f) {
+        seq->hashes_of = f;
+        seq->n_hashes = seq->hashes_checked = 0;
+    }
+    uint64_t *h = grow_array(seq->hashes, &seq->cap_hashes, n, sizeof *h);
+    if (!h)
+        return -1;
+    seq->hashes = h;
+    return 0;
+}
+
+/* The hash of block i of c when seq keeps the first i (room for one more
+ * made): kept for later calls. cur moves forward only, as block_hash needs. */
+static uint64_t seq_hash_next(const kv_pool *p, kv_seq *seq, const kv_content *c, seg_cursor *cur, size_t i)
+{
+    if (i < seq->n_hashes)
+        return seq->hashes[i];
+    uint64_t h = block_hash(i ? seq->hashes[i - 1] : 0, c, cur, (int64_t)i * p->block_tokens, p->block_tokens);
+    seq->hashes[seq->n_hashes++] = h;
+    return h;
+}
+
+const uint64_t *kv_seq_hashes(const kv_pool *p, kv_seq *seq, const kv_content *c, int64_t n_blocks)
+{
+    size_t n = n_blocks > 0 ? (size_t)n_blocks : 0;
+    if (seq_hashes_room(p, seq, c, n) < 0)
+        return NULL;
+    seg_cursor cur = { 0, 0 };
+    for (size_t i = seq->n_hashes; i < n; i++)
+        seq_hash_next(p, seq, c, &cur, i);
+    return seq->hashes;
+}
+
+int kv_seq_check_hashes(const kv_pool *p, kv_seq *seq, const kv_content *c, kt_err *err)
+{
+    if (seq->hashes_of != content_fingerprint(c, p->block_tokens) || seq->hashes_checked >= seq->n_hashes)
+        return 0;
+    seg_cursor cur = { 0, 0 };
+    uint64_t h = 0;
+    for (size_t i = 0; i < seq->n_hashes; i++) {
+        h = block_hash(h, c, &cur, (int64_t)i * p->block_tokens, p->block_tokens);
+        if (i >= seq->hashes_checked && h != seq->hashes[i]) {
+            KT_ERROR(err, NULL, 0, 0, "kv: kept hash of block %zu differs from its content's", i);
+            return -1;
+        }
+    }
+    seq->hashes_checked = seq->n_hashes;
+    return 0;
+}
+
 int64_t kv_pool_cached_prefix(const kv_pool *p, const kv_content *c, int64_t prompt_tokens)
 {
     if (!p->prefix_cache)
@@ -345,12 +410,22 @@ int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64
     p->version++;
     if (!p->prefix_cache)
         return 0;
+    int64_t n = matchable_blocks(p, prompt_tokens);
+    /* Hashes are kept only as far as the match goes: a later call (the
+     * tiers' lookup, the next try) extends them. */
+    if (seq_hashes_room(p, seq, c, (size_t)n) < 0)
+        n = 0;
     seg_cursor cur = { 0, 0 };
     uint64_t h = 0;
-    int64_t n = matchable_blocks(p, prompt_tokens);
     for (int64_t i = 0; i < n; i++) {
-        uint64_t hi = block_hash(h, c, &cur, i * p->block_tokens, p->block_tokens);
-        uint32_t b = tab_get(p, hi);
+        uint64_t hi = seq_hash_next(p, seq, c, &cur, (size_t)i);
+        /* A retried admission matches the blocks it matched before: the
+         * block this sequence last held at i is the match iff it holds the
+         * content (the table maps each content to its one block), and its
+         * entry is cheaper to read than the table. */
+        uint32_t b = (uint32_t)i < seq->hint_blocks ? seq->blocks[i] : KV_NONE;
+        if (b >= p->n_blocks || p->hash[b] != hi)
+            b = tab_get(p, hi);
         if (b == KV_NONE || seq_push(seq, b) < 0)
             break;
         if (p->ref[b] == 0)
@@ -362,7 +437,57 @@ int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64
         seq->n_hashed++;
     }
     seq->chain_hash = h;
+    seq->retry_blocks = seq->n_blocks;
     return (int64_t)seq->n_blocks * p->block_tokens;
+}
+
+/* The segment a matched free block goes back to when a try releases it:
+ * where free_push_tail puts it once the match counted its reuse. */
+static evict_segment retry_segment(const kv_pool *p, uint32_t b)
+{
+    return evict_counts_reuse(p->eviction) ? evict_reused_segment(p->eviction) : free_list_of(p, b);
+}
+
+int64_t kv_seq_retry_prefix(const kv_pool *p, const kv_seq *seq, const kv_content *c, int64_t prompt_tokens,
+                            uint32_t *free_blocks)
+{
+    int64_t n = matchable_blocks(p, prompt_tokens);
+    uint32_t k = seq->retry_blocks;
+    if (!p->prefix_cache || seq->n_blocks || k > n || k > seq->hint_blocks ||
+        seq->hashes_of != content_fingerprint(c, p->block_tokens) || seq->n_hashes < (k < n ? k + 1 : k))
+        return -1;
+    /* The match: the blocks held last still hold their content (so the
+     * table maps it to them), and the content after them is still missing. */
+    if (k < n && tab_get(p, seq->hashes[k]) != KV_NONE)
+        return -1;
+    /* The free ones among them sit at the tails of the lists a release
+     * returns them to, in the order it does (the last block first, so the
+     * first block is the tail): attaching unlinks them, releasing puts them
+     * back where they are. */
+    uint32_t at[EVICT_SEGMENT_COUNT] = { p->free.tail[EVICT_COLD], p->free.tail[EVICT_HOT] }, nfree = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        uint32_t b = seq->blocks[i];
+        if (b >= p->n_blocks || p->hash[b] != seq->hashes[i])
+            return -1;
+        if (p->ref[b])
+            continue;
+        if (p->no_retain)
+            return -1;          /* the release would evict it */
+        evict_segment g = retry_segment(p, b);
+        if (at[g] != b || p->seg[b] != g)
+            return -1;
+        at[g] = p->prev[b];
+        nfree++;
+    }
+    *free_blocks = nfree;
+    return (int64_t)k * p->block_tokens;
+}
+
+int kv_seq_retry_fits(const kv_pool *p, int64_t attached_tokens, uint32_t free_blocks, int64_t total_tokens)
+{
+    uint32_t need = short_of(kv_token_blocks_for(p, total_tokens), kv_token_blocks_for(p, attached_tokens)) +
+                    kv_window_blocks_for(p, total_tokens);
+    return need == 0 || need <= p->n_free - free_blocks;
 }
 
 /* Grows a block array to hold want entries (nothing else changes on failure).
@@ -455,6 +580,8 @@ void kv_seq_release(kv_pool *p, kv_seq *seq)
         free_push_head(p, seq->wblocks[i]);
     }
     seq->n_wblocks = 0;
+    if (seq->n_blocks > seq->hint_blocks)
+        seq->hint_blocks = seq->n_blocks;
     seq->n_blocks = 0;
     seq->checked_blocks = seq->checked_wblocks = 0;
     seq->n_hashed = 0;
@@ -490,6 +617,7 @@ void kv_seq_destroy(kv_seq *seq)
 {
     free(seq->blocks);
     free(seq->wblocks);
+    free(seq->hashes);
     memset(seq, 0, sizeof *seq);
 }
 
@@ -643,6 +771,17 @@ static int count_table(const kv_pool *p, const uint32_t *blocks, uint32_t n, siz
     return 0;
 }
 
+/* Sequence s's counts: no more hashed blocks than blocks, and block hints
+ * (entries a release left) within the array. */
+static int check_seq_counts(const kv_seq *q, size_t s, kt_err *err)
+{
+    if (q->n_hashed <= q->n_blocks && q->hint_blocks <= q->cap_blocks)
+        return 0;
+    KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu has %u hashed of %u blocks, hints for %u of %u entries", s,
+             q->n_hashed, q->n_blocks, q->hint_blocks, q->cap_blocks);
+    return -1;
+}
+
 static int check_refs(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs, kt_err *err)
 {
     uint32_t *count = calloc(p->n_blocks + 1, sizeof *count);
@@ -655,8 +794,7 @@ static int check_refs(const kv_pool *p, const kv_seq *const *seqs, size_t n_seqs
     int rc = 0;
     for (size_t s = 0; s < n_seqs && rc == 0; s++) {
         const kv_seq *q = seqs[s];
-        if (q->n_hashed > q->n_blocks) {
-            KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu has %u hashed of %u blocks", s, q->n_hashed, q->n_blocks);
+        if (check_seq_counts(q, s, err) < 0) {
             rc = -1;
         } else if (count_table(p, q->blocks, q->n_blocks, s, count, last, err) < 0 ||
                    count_table(p, q->wblocks, q->n_wblocks, s, count, last, err) < 0) {
@@ -732,10 +870,8 @@ static int check_touched_seqs(const kv_pool *p, kv_seq *const *seqs, size_t n_se
     uint64_t held = 0;
     for (size_t s = 0; s < n_seqs; s++) {
         kv_seq *q = seqs[s];
-        if (q->n_hashed > q->n_blocks) {
-            KT_ERROR(err, NULL, 0, 0, "kv: sequence %zu has %u hashed of %u blocks", s, q->n_hashed, q->n_blocks);
+        if (check_seq_counts(q, s, err) < 0)
             return -1;
-        }
         uint32_t from = q->checked_blocks < q->n_blocks ? q->checked_blocks : q->n_blocks;
         uint32_t wfrom = q->checked_wblocks < q->n_wblocks ? q->checked_wblocks : q->n_wblocks;
         if (check_new_entries(p, q->blocks, from, q->n_blocks, 0, s, err) < 0 ||

@@ -42,6 +42,21 @@ typedef struct kv_seq {
     /* Leading entries of blocks and wblocks kv_pool_check_touched verified,
      * unchanged since (0 for a new sequence: all unverified). */
     uint32_t checked_blocks, checked_wblocks;
+    /* The chain hashes of the content's first n_hashes blocks (kv_seq_hashes),
+     * kept across releases so that a request whose admission fails hashes its
+     * prompt once, not on every try: hashes[i] is the hash of block i of the
+     * content whose fingerprint (its segments and the block size) is
+     * hashes_of (0: none); kv_seq_check_hashes verified the first
+     * hashes_checked <= n_hashes. Owned; freed by kv_seq_destroy. */
+    uint64_t *hashes;
+    size_t n_hashes, cap_hashes, hashes_checked;
+    uint64_t hashes_of;
+    /* Entries [0, max(n_blocks, hint_blocks)) of blocks were written: after a
+     * release they still name the blocks last held, which the next prefix
+     * match tries before the table. */
+    uint32_t hint_blocks;
+    /* Blocks the last kv_seq_attach_prefix matched (kv_seq_retry_prefix). */
+    uint32_t retry_blocks;
 } kv_seq;
 
 typedef struct kv_pool kv_pool;
@@ -89,6 +104,24 @@ uint32_t kv_seq_blocks_short(const kv_pool *p, const kv_seq *seq, int64_t total_
  * number of tokens whose KV is now present (a multiple of block_tokens).
  * seq must be empty (n_blocks == 0). */
 int64_t kv_seq_attach_prefix(kv_pool *p, kv_seq *seq, const kv_content *c, int64_t prompt_tokens);
+
+/* A retried admission without its side effects. Attaching a prompt and
+ * releasing it (a failed admission) leaves the pool as it was when the
+ * blocks matched hold their content, the first block missed is missing,
+ * and the free ones among them sit at their free lists' tails in the order
+ * a release puts them (the last block first) — as the previous try of the
+ * same prompt left them while nothing has moved since. This checks that
+ * for the blocks seq matched last (O(blocks), no table probe but one):
+ * then it returns the tokens kv_seq_attach_prefix would attach, and
+ * *free_blocks the free blocks among them, changing nothing; otherwise
+ * -1 (attach for real). seq must be empty. */
+int64_t kv_seq_retry_prefix(const kv_pool *p, const kv_seq *seq, const kv_content *c, int64_t prompt_tokens,
+                            uint32_t *free_blocks);
+/* Whether kv_seq_reserve(p, seq, total_tokens) would succeed after
+ * kv_seq_attach_prefix attached attached_tokens of which free_blocks
+ * blocks were free (kv_seq_retry_prefix's answer): the test, without
+ * either call. */
+int kv_seq_retry_fits(const kv_pool *p, int64_t attached_tokens, uint32_t free_blocks, int64_t total_tokens);
 
 /* Makes seq hold blocks for total_tokens tokens (token and window blocks), taking free blocks (evicting
  * the least recently freed cached prefix first). All or nothing: returns -1
@@ -150,6 +183,20 @@ int kv_pool_put(kv_pool *p, uint64_t hash);
 void kv_pool_touch(kv_pool *p, uint64_t hash);
 /* Drops cached content (a free block becomes plain free). 1 if it was there. */
 int kv_pool_drop(kv_pool *p, uint64_t hash);
+
+/* The chain hashes of blocks [0, n_blocks) of content c (the hashes
+ * kv_seq_commit registers), kept in seq (its own copy, which a later call
+ * for the same content extends and one for other content replaces): each
+ * block of a request is hashed once however often its admission is tried.
+ * Returns seq's array (valid until the next call on seq), or NULL when out
+ * of memory. */
+const uint64_t *kv_seq_hashes(const kv_pool *p, kv_seq *seq, const kv_content *c, int64_t n_blocks);
+/* Invariant checker of seq's kept hashes when they are c's (seq's
+ * content): those not verified before are recomputed from c and compared,
+ * then marked verified. Hashes kept for other content (a recycled
+ * request's) are left: the next kv_seq_hashes replaces them. Returns 0, or
+ * -1 with err. */
+int kv_seq_check_hashes(const kv_pool *p, kv_seq *seq, const kv_content *c, kt_err *err);
 
 /* Chain hashes of blocks [first, first+n) of content c (block i covers
  * tokens [i·bt, (i+1)·bt)), given prev = the chain hash of block first-1

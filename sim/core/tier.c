@@ -2,6 +2,7 @@
 #include "tier.h"
 #include "kv_layout.h"
 #include "grow.h"
+#include "htab.h"
 #include "linkcost.h"
 
 #include <math.h>
@@ -201,7 +202,9 @@ double tier_block_bytes(const model_card *m, kt_dtype dtype, int quant_group, in
 
 /* ---------- the content cache ---------- */
 
-#define NIL UINT32_MAX
+#define NIL EVICT_NONE
+/* Entry arrays start this large (then double, up to the capacity). */
+#define CACHE_FIRST_ENTRIES 1024u
 
 static int cache_init(tier_cache *c, uint64_t capacity, kv_eviction eviction)
 {
@@ -209,19 +212,80 @@ static int cache_init(tier_cache *c, uint64_t capacity, kv_eviction eviction)
     c->capacity = capacity;
     c->eviction = eviction;
     evict_lists_clear(&c->lists);
-    c->free_entry = NIL;
-    return htab_init(&c->index, 1024);
+    c->bucket = malloc(CACHE_FIRST_ENTRIES * sizeof *c->bucket);
+    if (!c->bucket)
+        return -1;
+    memset(c->bucket, 0xff, CACHE_FIRST_ENTRIES * sizeof *c->bucket);   /* every head NIL */
+    c->bucket_mask = CACHE_FIRST_ENTRIES - 1;
+    return 0;
 }
 
 static void cache_destroy(tier_cache *c)
 {
     free(c->key);
+    free(c->chain);
     free(c->lists.prev);
     free(c->lists.next);
     free(c->lists.seg);
+    free(c->bucket);
     free(c->touched.list);
-    htab_destroy(&c->index);
 }
+
+/* ---------- the index: entries chained from bucket heads ---------- */
+
+static uint32_t *cache_bucket(const tier_cache *c, uint64_t key)
+{
+    return &c->bucket[(uint32_t)kt_mix64(key) & c->bucket_mask];
+}
+
+/* The entry holding key, or NIL. */
+static uint32_t cache_find(const tier_cache *c, uint64_t key)
+{
+    uint32_t e = *cache_bucket(c, key);
+    while (e != NIL && c->key[e] != key)
+        e = c->chain[e];
+    return e;
+}
+
+/* Links entry e (its key set) into its bucket. */
+static void cache_index_add(tier_cache *c, uint32_t e)
+{
+    uint32_t *head = cache_bucket(c, c->key[e]);
+    c->chain[e] = *head;
+    *head = e;
+    c->indexed++;
+}
+
+/* Unlinks entry e (indexed under its key) from its bucket. */
+static void cache_index_del(tier_cache *c, uint32_t e)
+{
+    uint32_t *link = cache_bucket(c, c->key[e]);
+    while (*link != e)
+        link = &c->chain[*link];
+    *link = c->chain[e];
+    c->indexed--;
+}
+
+/* Doubles the buckets once they are fewer than the entries, so chains
+ * stay about one entry long; on failure the chains just grow longer. */
+static void cache_index_grow(tier_cache *c)
+{
+    size_t n = (size_t)c->bucket_mask + 1;
+    if (c->used_entries <= n || n > UINT32_MAX / 2)
+        return;
+    uint32_t *b = malloc(2 * n * sizeof *b);
+    if (!b)
+        return;
+    memset(b, 0xff, 2 * n * sizeof *b);
+    free(c->bucket);
+    c->bucket = b;
+    c->bucket_mask = (uint32_t)(2 * n - 1);
+    c->indexed = 0;
+    for (uint32_t e = 0; e < c->used_entries; e++)
+        cache_index_add(c, e);
+}
+
+/* ---------- the lists ---------- */
 
 /* Records that entry e's links changed (once tracking has started). */
 static void cache_touch_entry(tier_cache *c, uint32_t e)
@@ -261,49 +325,42 @@ static void cache_push_tail(tier_cache *c, uint32_t e, evict_segment s)
     evict_lists_push_tail(&c->lists, e, s);
 }
 
-/* A free entry slot, growing the arrays by doubling. NIL when out of memory. */
+/* Resizes *p to n elements of size bytes (unchanged on failure). */
+static int resize(void *p, size_t n, size_t size)
+{
+    void *q = realloc(*(void **)p, n * size);
+    if (!q)
+        return -1;
+    *(void **)p = q;
+    return 0;
+}
+
+/* A new entry, growing the arrays by doubling up to the capacity. NIL when
+ * out of memory. */
 static uint32_t cache_entry(tier_cache *c)
 {
-    if (c->free_entry != NIL) {
-        uint32_t e = c->free_entry;
-        c->free_entry = c->lists.next[e];
-        return e;
-    }
     if (c->used_entries == c->cap_entries) {
-        /* The four arrays grow in turn; the capacity changes once all have. */
-        size_t need = (size_t)c->used_entries + 1, cap_k = c->cap_entries, cap_p = cap_k, cap_n = cap_k, cap_g = cap_k;
-        if (need >= NIL)
+        uint64_t cap = c->cap_entries ? 2 * (uint64_t)c->cap_entries : CACHE_FIRST_ENTRIES;
+        cap = cap < c->capacity ? cap : c->capacity;
+        cap = cap < NIL ? cap : NIL;    /* entry numbers stay below NIL */
+        if (cap <= c->cap_entries)
             return NIL;
-        uint64_t *k = grow_array(c->key, &cap_k, need, sizeof *k);
-        if (!k)
+        /* The arrays grow in turn; the capacity changes once all have. */
+        if (resize(&c->key, cap, sizeof *c->key) < 0 || resize(&c->chain, cap, sizeof *c->chain) < 0 ||
+            resize(&c->lists.prev, cap, sizeof *c->lists.prev) < 0 ||
+            resize(&c->lists.next, cap, sizeof *c->lists.next) < 0 ||
+            resize(&c->lists.seg, cap, sizeof *c->lists.seg) < 0)
             return NIL;
-        c->key = k;
-        uint32_t *p = grow_array(c->lists.prev, &cap_p, need, sizeof *p);
-        if (!p)
-            return NIL;
-        c->lists.prev = p;
-        uint32_t *n = grow_array(c->lists.next, &cap_n, need, sizeof *n);
-        if (!n)
-            return NIL;
-        c->lists.next = n;
-        uint8_t *g = grow_array(c->lists.seg, &cap_g, need, sizeof *g);
-        if (!g)
-            return NIL;
-        c->lists.seg = g;
-        /* Entry numbers stay below NIL: room past it is never used. */
-        c->cap_entries = cap_k < NIL ? (uint32_t)cap_k : NIL;
+        c->cap_entries = (uint32_t)cap;
     }
     return c->used_entries++;
 }
 
 /* A hit: most recently used, on the list the policy keeps reused content. */
-static void cache_touch(tier_cache *c, uint64_t hash)
+static void cache_touch(tier_cache *c, uint32_t e)
 {
-    uint32_t e = htab_get(&c->index, hash);
-    if (e != NIL) {
-        cache_unlink(c, e);
-        cache_push_tail(c, e, evict_reused_segment(c->eviction));
-    }
+    cache_unlink(c, e);
+    cache_push_tail(c, e, evict_reused_segment(c->eviction));
 }
 
 /* Stores hash as most recently used. Returns 1 if present already, 0 if
@@ -312,36 +369,50 @@ static void cache_touch(tier_cache *c, uint64_t hash)
 static int cache_put(tier_cache *c, uint64_t hash, uint64_t *evicted)
 {
     *evicted = 0;
-    if (htab_get(&c->index, hash) != NIL) {
-        cache_touch(c, hash);
+    uint32_t e = cache_find(c, hash);
+    if (e != NIL) {
+        cache_touch(c, e);
         return 1;
     }
-    uint32_t e;
     if (c->n == c->capacity) {
         e = evict_lists_victim(&c->lists);
         *evicted = c->key[e];
         cache_unlink(c, e);
-        htab_del(&c->index, c->key[e]);
-        c->n--;
+        cache_index_del(c, e);
     } else if ((e = cache_entry(c)) == NIL) {
         return -1;
-    }
-    if (htab_put(&c->index, hash, e) < 0) {
-        c->lists.next[e] = c->free_entry;
-        c->free_entry = e;
-        return -1;
+    } else {
+        c->n++;
     }
     c->key[e] = hash;
+    cache_index_add(c, e);
+    cache_index_grow(c);
     cache_push_tail(c, e, EVICT_COLD);
-    c->n++;
     return 0;
 }
 
-/* A listed entry must be indexed under its key. */
+/* ---------- invariants ---------- */
+
+/* A listed entry must be in use and indexed under its key. */
 static int cache_entry_ok(const void *ud, uint32_t e)
 {
     const tier_cache *c = ud;
-    return htab_get(&c->index, c->key[e]) == e ? 0 : -1;
+    return e < c->used_entries && cache_find(c, c->key[e]) == e ? 0 : -1;
+}
+
+/* Entries the buckets reach, each checked to be in use and filed under
+ * its key's bucket; -1 at the first that is not (or a chain longer than
+ * the entries, which a cycle would make). */
+static int64_t cache_count_indexed(const tier_cache *c)
+{
+    uint64_t count = 0;
+    for (uint64_t b = 0; b <= c->bucket_mask; b++)
+        for (uint32_t e = c->bucket[b]; e != NIL; e = c->chain[e]) {
+            if (e >= c->used_entries || ++count > c->used_entries ||
+                ((uint32_t)kt_mix64(c->key[e]) & c->bucket_mask) != b)
+                return -1;
+        }
+    return (int64_t)count;
 }
 
 static int cache_check(const tier_cache *c, const char *name, kt_err *err)
@@ -354,9 +425,12 @@ static int cache_check(const tier_cache *c, const char *name, kt_err *err)
         return -1;
     }
     uint64_t n = listed < 0 ? 0 : (uint64_t)listed;
-    if (listed < 0 || n != c->n || c->index.n != c->n || c->n > c->capacity) {
-        KT_ERROR(err, NULL, 0, 0, "tier %s: %llu entries listed, %llu counted, %u indexed, capacity %llu", name,
-                 (unsigned long long)n, (unsigned long long)c->n, c->index.n, (unsigned long long)c->capacity);
+    int64_t indexed = cache_count_indexed(c);
+    if (listed < 0 || n != c->n || indexed < 0 || (uint64_t)indexed != c->n || c->indexed != c->n ||
+        c->n != c->used_entries || c->n > c->capacity) {
+        KT_ERROR(err, NULL, 0, 0, "tier %s: %llu entries listed, %llu counted, %lld indexed, capacity %llu", name,
+                 (unsigned long long)n, (unsigned long long)c->n, (long long)indexed,
+                 (unsigned long long)c->capacity);
         return -1;
     }
     return 0;
@@ -365,9 +439,10 @@ static int cache_check(const tier_cache *c, const char *name, kt_err *err)
 /* The counts against each other (O(1)). */
 static int cache_check_counts(const tier_cache *c, const char *name, kt_err *err)
 {
-    if (c->index.n != c->n || c->n > c->capacity || c->n > c->used_entries) {
-        KT_ERROR(err, NULL, 0, 0, "tier %s: %llu entries counted, %u indexed, %u in use, capacity %llu", name,
-                 (unsigned long long)c->n, c->index.n, c->used_entries, (unsigned long long)c->capacity);
+    if (c->indexed != c->n || c->n > c->capacity || c->n != c->used_entries || c->used_entries > c->cap_entries) {
+        KT_ERROR(err, NULL, 0, 0, "tier %s: %llu entries counted, %llu indexed, %u in use, capacity %llu", name,
+                 (unsigned long long)c->n, (unsigned long long)c->indexed, c->used_entries,
+                 (unsigned long long)c->capacity);
         return -1;
     }
     return 0;
@@ -381,7 +456,7 @@ static int cache_check_touched_entries(tier_cache *c, const char *name, kt_err *
     for (size_t i = 0; i < c->touched.n && rc == 0; i++) {
         uint32_t e = c->touched.list[i];
         if (e >= c->used_entries || evict_lists_entry_links(&c->lists, e, c->used_entries) != 1 ||
-            htab_get(&c->index, c->key[e]) != e) {
+            cache_find(c, c->key[e]) != e) {
             KT_ERROR(err, NULL, 0, 0, "tier %s: cache entry %u unlisted, its links broken or not indexed", name, e);
             rc = -1;
         }
@@ -688,18 +763,19 @@ int64_t tier_set_lookup(tier_set *ts, const uint64_t *hashes, int64_t n, int64_t
     int64_t i;
     for (i = 0; i < n; i++) {
         int found = -1;
+        uint32_t e = NIL;
         for (int t = 0; t < ts->n && found < 0; t++)
-            if (htab_get(&ts->tiers[t].store->index, hashes[i]) != HTAB_NONE)
+            if ((e = cache_find(ts->tiers[t].store, hashes[i])) != NIL)
                 found = t;
         if (found < 0)
             break;
-        cache_touch(ts->tiers[found].store, hashes[i]);
+        cache_touch(ts->tiers[found].store, e);
         ts->tiers[found].st.found_blocks++;
         counts[found]++;
     }
     if (dropped) {
         int64_t j = i;
-        while (ts->cfg.track_evicted && j < n && htab_get(&ts->dropped.index, hashes[j]) != HTAB_NONE)
+        while (ts->cfg.track_evicted && j < n && cache_find(&ts->dropped, hashes[j]) != NIL)
             j++;
         *dropped = j - i;
     }
@@ -791,12 +867,11 @@ static int cache_check_changed(tier_cache *c, const char *name, kt_err *err)
 }
 
 /* What changed in c since the last call; the whole cache the first time
- * (tracking starts then), after a lost record, or while an entry sits on
- * the free chain (its next link is the chain's, not a list's). */
+ * (tracking starts then) or after a lost record. */
 static int cache_check_touched(tier_cache *c, const char *name, kt_err *err)
 {
     tier_touched *t = &c->touched;
-    if (t->tracking && !t->lost && c->free_entry == NIL)
+    if (t->tracking && !t->lost)
         return cache_check_touched_entries(c, name, err);
     t->tracking = 1;
     t->lost = 0;

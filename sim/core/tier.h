@@ -11,7 +11,6 @@
 #include "evict.h"
 #include "fabric.h"
 #include "fetch_policy.h"
-#include "htab.h"
 #include "hw.h"
 #include "kv.h"
 #include "model.h"
@@ -102,22 +101,32 @@ typedef struct tier_touched {
 } tier_touched;
 
 /* Content a tier holds, least recently used first. Memory grows with the
- * content, not the capacity, so a 100 TB tier costs nothing until filled.
- * Invariants: n <= capacity; the two lists hold n entries together, each
- * in index under its key, each on the list seg names; free entries chain
- * through lists.next. Eviction takes the cold list's head, else the hot
- * one's (evict_lists_victim); a hit goes where the policy keeps reused
- * content (evict_reused_segment). */
+ * content, not the capacity, so a 100 TB tier costs nothing until filled;
+ * the entry arrays never grow past the capacity. The index chains entries
+ * through the entry arrays themselves (no table of its own beside the
+ * bucket heads): a filled NVMe tier holds millions of entries, and a
+ * separate open-addressing table kept each key twice at half load.
+ * Invariants: n == used_entries <= capacity, cap_entries; entries [0, n)
+ * are all in use (none is ever removed: an eviction reuses its entry) and
+ * sit on the list seg names, the two lists holding n together; each is
+ * reached from bucket[mix(key) & bucket_mask] through chain, as many
+ * (indexed) as there are entries; bucket_mask + 1 is a power of two.
+ * Eviction takes the cold list's head, else the hot one's
+ * (evict_lists_victim); a hit goes where the policy keeps reused content
+ * (evict_reused_segment). */
 typedef struct tier_cache {
     uint64_t capacity, n;
-    uint64_t *key;
-    evict_lists lists;          /* owns its prev, next and seg arrays (cap_entries each) */
-    uint32_t cap_entries, used_entries, free_entry;
+    uint64_t *key;              /* cap_entries each: key, chain and the lists' arrays */
+    uint32_t *chain;            /* next entry in the same bucket (EVICT_NONE ends) */
+    evict_lists lists;          /* owns its prev, next and seg arrays */
+    uint32_t cap_entries, used_entries;
+    uint32_t *bucket;           /* bucket_mask + 1 heads (EVICT_NONE: empty) */
+    uint32_t bucket_mask;
+    uint64_t indexed;           /* entries linked into the buckets */
     kv_eviction eviction;
     uint64_t version;           /* bumped by every change to the lists */
     uint64_t checked_version;   /* the version tier_set_check last verified */
     int checked;
-    htab index;
     tier_touched touched;
 } tier_cache;
 

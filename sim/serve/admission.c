@@ -87,16 +87,28 @@ static int schedule_running(replica *r, int64_t *budget)
 static int admit(replica *r, serve_req *q, int64_t *budget, int64_t now, admission_fits_fn fits,
                  admission_room *room)
 {
-    q->computed = kv_seq_attach_prefix(r->kv, &q->seq, &q->content, q->num_tokens);
+    /* A retry that would attach and release its prefix without changing
+     * the pool only asks whether the reserve would succeed; it attaches
+     * when it will (the policies' tests read the attached blocks: they
+     * always attach). The pool and the tiers are apart, so attaching after
+     * the tiers' lookup changes neither. */
+    uint32_t free_matched = 0;
+    int64_t found = fits ? -1 : kv_seq_retry_prefix(r->kv, &q->seq, &q->content, q->num_tokens, &free_matched);
+    q->computed = found >= 0 ? found : kv_seq_attach_prefix(r->kv, &q->seq, &q->content, q->num_tokens);
     if (!q->admitted)
         q->rec.prefix_hit_tokens = q->computed;
     q->remote_tokens = 0;
     int64_t fetched = r->tiers ? fetch_tier_admit(r, q) : 0;
     q->computed += fetched + q->remote_tokens;
-    int64_t x = replica_step_tokens(r, q, *budget);
-    if (x <= 0 || (fits && !fits(r, q, room)) ||
-        kv_seq_reserve(r->kv, &q->seq, serve_req_kv_tokens(q) + x) < 0) {
-        kv_seq_release(r->kv, &q->seq);
+    int64_t x = replica_step_tokens(r, q, *budget), want = serve_req_kv_tokens(q) + x;
+    int attached = found < 0, fail = x <= 0 || (fits && !fits(r, q, room));
+    if (!fail && !attached) {
+        fail = !kv_seq_retry_fits(r->kv, found, free_matched, want);
+        attached = !fail && kv_seq_attach_prefix(r->kv, &q->seq, &q->content, q->num_tokens) == found;
+    }
+    if (fail || !attached || kv_seq_reserve(r->kv, &q->seq, want) < 0) {
+        if (attached || q->seq.n_blocks)
+            kv_seq_release(r->kv, &q->seq);
         q->computed = 0;
         q->remote_tokens = 0;
         return -1;

@@ -14,17 +14,18 @@ static uint64_t *hash_scratch(replica *r, int64_t n)
     return h;
 }
 
-/* After q's HBM prefix is attached: how much of the rest of its prompt the
+/* After q's HBM prefix is attached (or found: q->computed tokens): how much of the rest of its prompt the
  * lower tiers hold, and whether to fetch it (tokens returned, blocks per
  * tier in q->fetch_blocks) or recompute it (0 returned, counted as such). */
 int64_t fetch_tier_admit(replica *r, serve_req *q)
 {
     int bt = kv_pool_block_tokens(r->kv);
-    int64_t first = q->seq.n_blocks, n = (q->num_tokens - 1) / bt - first;
-    uint64_t *h = n > 0 ? hash_scratch(r, n) : NULL;
-    if (!h)
+    int64_t first = q->computed / bt, n = (q->num_tokens - 1) / bt - first;
+    /* The request keeps its prompt's hashes: a retried admission does not hash again. */
+    const uint64_t *all = n > 0 ? kv_seq_hashes(r->kv, &q->seq, &q->content, first + n) : NULL;
+    if (!all)
         return 0;
-    kv_content_hashes(&q->content, bt, first, n, q->seq.chain_hash, h);
+    const uint64_t *h = all + first;
     int64_t counts[TIER_MAX], dropped = 0;
     int64_t k = tier_set_lookup(r->tiers, h, n, counts, &dropped);
     /* KV that existed but was dropped is recomputed, and that is waste. */

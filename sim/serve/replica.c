@@ -841,7 +841,7 @@ static int collect_seqs(replica *r, kv_seq ***out, size_t *n_out, kt_err *err)
                      (long long)q->rec.id);
             return -1;
         }
-        if (spec_check_req(&q->spec, q->rec.id, err) < 0)
+        if (spec_check_req(&q->spec, q->rec.id, err) < 0 || kv_seq_check_hashes(r->kv, &q->seq, &q->content, err) < 0)
             return -1;
         seqs[k++] = &q->seq;
     }
