@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/speed.sh — the simulator's speed targets in one table: Azure replay, bench-100k, the fleet at 96/1,000/10,000 GPUs, Mooncake at 16-token blocks.
 # usage: bench/speed.sh SRCDIR BUILDDIR [--quick] [--no-valgrind] [--no-10k] [--runs N]
-#   --quick        no 10,000-GPU row and no valgrind (a few minutes less than an hour on a loaded machine)
+#   --quick        no 10,000-GPU row and no valgrind (minutes instead of the better part of an hour)
 #   --no-valgrind  skip the instructions-per-request column (callgrind's total Ir / requests)
 #   --no-10k       skip the 10,000-GPU fleet (the longest row)
 #   --runs N       wall time of the short rows is the minimum of N runs (default 3); fleet rows run once
@@ -9,6 +9,7 @@
 # growth exponent, and the whole process's (/usr/bin/time) for the fleet's and Mooncake's limits;
 # CPU time (user + system) is shown beside them, being less at the mercy of a shared machine's load.
 set -eu
+case "${1:-}" in -h|--help) sed -n '2,10p' "$0"; exit 0 ;; esac
 src=${1:-.}
 build=${2:-.}
 shift 2 2>/dev/null || shift $#
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
     --no-valgrind) valgrind=0 ;;
     --no-10k) big=0 ;;
     --runs) runs=${2:?--runs needs a number}; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "speed.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
