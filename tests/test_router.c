@@ -1,10 +1,15 @@
-/* test_router.c — routers over a hand-made fleet: round robin past a failed replica, least loaded, least KV, session sticky, shedding, the decode pool. */
+/* test_router.c — routers over a hand-made fleet: round robin past a failed replica, least loaded, least KV, session sticky, shedding, the decode pool, and the load tree against a brute-force scan. */
+#include <gsl/gsl_rng.h>
+
 #include "router.h"
 #include "testutil.h"
 
 #define N 4
+/* The randomized comparison's fleet: not a power of two, so the tree has padding leaves. */
+#define BIG_N 37
 
 static replica reps[N];
+static replica big[BIG_N];
 
 /* A fleet of N idle replicas whose loads are load[i] waiting requests. */
 static void fleet(const int *load)
@@ -16,12 +21,28 @@ static void fleet(const int *load)
     }
 }
 
+/* A router over reps; the caller destroys it. */
 static router make(router_kind kind, int first_decode, double shed_imbalance)
 {
     router rt;
-    router_init(&rt, &(router_config){ .kind = kind, .reps = reps, .n_reps = N, .first_decode = first_decode,
-                                       .max_imbalance = 0.5, .shed_imbalance = shed_imbalance });
+    CU_ASSERT_FATAL(router_init(&rt, &(router_config){ .kind = kind, .reps = reps, .n_reps = N,
+                                                       .first_decode = first_decode, .max_imbalance = 0.5,
+                                                       .shed_imbalance = shed_imbalance }) == 0);
     return rt;
+}
+
+/* Sets replica i's waiting count and tells the router, as the simulator does. */
+static void set_load(router *rt, int i, int load)
+{
+    reps[i].queue.n_waiting = load;
+    router_touch(rt, i);
+}
+
+/* Fails replica i and tells the router. */
+static void fail(router *rt, int i)
+{
+    reps[i].failure.failed = 1;
+    router_touch(rt, i);
 }
 
 static void test_round_robin_skips_failed(void)
@@ -37,8 +58,10 @@ static void test_round_robin_skips_failed(void)
     CU_ASSERT_EQUAL(router_pick(&rt, &q, &sticky), 0);
     CU_ASSERT_EQUAL(router_pick(&rt, &q, &sticky), 2);
     CU_ASSERT_EQUAL(sticky, -1);
-    reps[0].failure.failed = reps[2].failure.failed = 1;
+    fail(&rt, 0);
+    fail(&rt, 2);
     CU_ASSERT_EQUAL(router_pick(&rt, &q, &sticky), -1);
+    router_destroy(&rt);
 }
 
 static void test_least_loaded_and_decode_pool(void)
@@ -50,8 +73,17 @@ static void test_least_loaded_and_decode_pool(void)
     /* Replica 3 (load 0) decodes only; 1 and 2 tie at 1: the lower wins. */
     CU_ASSERT_EQUAL(router_pick(&rt, &q, &sticky), 1);
     CU_ASSERT_EQUAL(router_pick_decode(&rt), 3);
-    reps[3].failure.failed = 1;
+    fail(&rt, 3);
     CU_ASSERT_EQUAL(router_pick_decode(&rt), -1);
+    /* Replica 1 busier (load 5) than 2 (1) and 0 (3): 2; then 2 fails: 0. */
+    set_load(&rt, 1, 5);
+    CU_ASSERT_EQUAL(router_pick(&rt, &q, &sticky), 2);
+    fail(&rt, 2);
+    CU_ASSERT_EQUAL(router_pick(&rt, &q, &sticky), 0);
+    router_settle(&rt);
+    kt_err e;
+    CU_ASSERT_EQUAL(router_check(&rt, &e), 0);
+    router_destroy(&rt);
 }
 
 static void test_least_kv(void)
@@ -66,6 +98,7 @@ static void test_least_kv(void)
     int sticky = -1;
     /* 30 free blocks on a failed replica do not count; 20 ties 20. */
     CU_ASSERT_EQUAL(router_pick(&rt, &q, &sticky), 1);
+    router_destroy(&rt);
 }
 
 static void test_session_sticky(void)
@@ -77,12 +110,13 @@ static void test_session_sticky(void)
     /* First turn: the least loaded, remembered; it stays however loaded. */
     CU_ASSERT_EQUAL(router_pick(&rt, &q, &sticky), 1);
     CU_ASSERT_EQUAL(sticky, 1);
-    reps[1].queue.n_waiting = 50;
+    set_load(&rt, 1, 50);
     CU_ASSERT_EQUAL(router_pick(&rt, &q, &sticky), 1);
     /* Its replica failed: the least loaded of the rest (2, load 4). */
-    reps[1].failure.failed = 1;
+    fail(&rt, 1);
     CU_ASSERT_EQUAL(router_pick(&rt, &q, &sticky), 2);
     CU_ASSERT_EQUAL(sticky, 2);
+    router_destroy(&rt);
 }
 
 static void test_shed(void)
@@ -106,6 +140,89 @@ static void test_shed(void)
     sticky = 0;
     CU_ASSERT_EQUAL(router_shed(&ll, &sticky), -1);
     CU_ASSERT_EQUAL(sticky, 0);
+    router_destroy(&ll);
+    router_destroy(&rt);
+}
+
+/* The strictly least load among the live replicas [lo, hi), the first
+ * such in index order: the scan the tree replaces, written out here. */
+static int scan_least(int lo, int hi)
+{
+    int best = -1;
+    for (int i = lo; i < hi; i++)
+        if (!big[i].failure.failed &&
+            (best < 0 || big[i].queue.n_waiting < big[best].queue.n_waiting))
+            best = i;
+    return best;
+}
+
+/* 20,000 random load changes (small loads, so ties are common) and
+ * failures over a fleet of 37 split 23 new-request / 14 decode replicas,
+ * each told to the router: after every change both pools' picks equal the
+ * brute-force scan, and after every settle the checker agrees. */
+static void test_tree_matches_scan(void)
+{
+    const int first_decode = 23;
+    for (int i = 0; i < BIG_N; i++)
+        big[i] = (replica){ .id = i };
+    router rt;
+    CU_ASSERT_FATAL(router_init(&rt, &(router_config){ .kind = ROUTER_LEAST_LOADED, .reps = big, .n_reps = BIG_N,
+                                                       .first_decode = first_decode }) == 0);
+    gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(g, 12345);
+    serve_req q = { 0 };
+    int sticky = -1, mismatches = 0, ties = 0;
+    kt_err e;
+    for (int step = 0; step < 20000; step++) {
+        int i = (int)gsl_rng_uniform_int(g, BIG_N);
+        /* One change in 200 fails a replica; failures stay, as in a run. */
+        if (gsl_rng_uniform_int(g, 200) == 0)
+            big[i].failure.failed = 1;
+        else
+            big[i].queue.n_waiting = (int)gsl_rng_uniform_int(g, 4);
+        router_touch(&rt, i);
+        int want = scan_least(0, first_decode), want_d = scan_least(first_decode, BIG_N);
+        for (int k = want + 1; want >= 0 && k < first_decode; k++)
+            if (!big[k].failure.failed && big[k].queue.n_waiting == big[want].queue.n_waiting) {
+                ties++;         /* a higher index shared the least load: the tie-break decided */
+                break;
+            }
+        mismatches += router_pick(&rt, &q, &sticky) != want;
+        mismatches += router_pick_decode(&rt) != want_d;
+        if (step % 3 == 0) {
+            router_settle(&rt);
+            mismatches += router_check(&rt, &e) != 0;
+        }
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
+    /* With 23 replicas and loads 0..3 the least load is nearly always
+     * shared, so the tie-break was exercised on most steps, not by luck. */
+    CU_ASSERT(ties > 10000);
+    /* Every replica failed: no pick, as the scan finds none. */
+    for (int i = 0; i < BIG_N; i++) {
+        big[i].failure.failed = 1;
+        router_touch(&rt, i);
+    }
+    CU_ASSERT_EQUAL(router_pick(&rt, &q, &sticky), -1);
+    CU_ASSERT_EQUAL(router_pick_decode(&rt), -1);
+    gsl_rng_free(g);
+    router_destroy(&rt);
+}
+
+/* A load changed without router_touch is what the checker exists to catch. */
+static void test_check_sees_untouched_change(void)
+{
+    fleet((int[N]){ 2, 1, 3, 0 });
+    router rt = make(ROUTER_LEAST_LOADED, N, 0);
+    kt_err e;
+    CU_ASSERT_EQUAL(router_check(&rt, &e), 0);
+    reps[2].queue.n_waiting = 0;
+    CU_ASSERT_EQUAL(router_check(&rt, &e), -1);
+    router_touch(&rt, 2);
+    CU_ASSERT_EQUAL(router_check(&rt, &e), -1);    /* touched, not settled */
+    router_settle(&rt);
+    CU_ASSERT_EQUAL(router_check(&rt, &e), 0);
+    router_destroy(&rt);
 }
 
 static void test_names(void)
@@ -125,6 +242,8 @@ int main(void)
         { "session sticky keeps a live replica", test_session_sticky },
         { "shedding moves a session off a busy replica", test_shed },
         { "one name per router and admission policy", test_names },
+        { "the load tree picks what a scan picks, ties to the lowest index", test_tree_matches_scan },
+        { "the checker sees a load changed without a touch", test_check_sees_untouched_change },
         { NULL, NULL },
     };
     int rc = tu_run("router", tests);

@@ -382,6 +382,53 @@ static void test_mooncake_bad_strict(void)
     expect_steps("mooncake_bad.jsonl", TRACE_MOONCAKE, &o, s, n_steps);
 }
 
+/* Lines of every shape the fast Mooncake reader takes or leaves to the
+ * JSON parser: each must give what JSON (RFC 8259) and the Mooncake
+ * fields say, whichever path read it. Keys in another order or spaced
+ * out, and an extra key, are records; a leading zero, a repeated key,
+ * trailing text, a trailing comma and a 20-digit integer are not JSON
+ * (jansson rejects duplicates as asked); 600.0 is a real; [] is 0 ids
+ * where ceil(10/512) = 1 are needed; -1 is not an id. An id above 2^53
+ * (9007199254740993 = 2^53 + 1) stays exact. Arrivals are relative to
+ * the first record's 100 ms: 0, 100, 200 and 900 ms. */
+static void test_mooncake_shapes(void)
+{
+    const step s[] = {
+        { 1, 1, NULL, NULL, 0 },
+        { 1, 2, NULL, NULL, 100 * NS_PER_MS },
+        { 1, 3, NULL, NULL, 200 * NS_PER_MS },
+        { -1, 4, NULL, "bad JSON: ", 0 },
+        { -1, 5, NULL, "bad JSON: ", 0 },
+        { -1, 6, "field \"timestamp\" must be an integer, not a real number", NULL, 0 },
+        { -1, 7, NULL, "bad JSON: ", 0 },
+        { -1, 8, "hash_ids has 0 ids, but input_length 10 needs ceil(10/512) = 1", NULL, 0 },
+        { -1, 9, NULL, "bad JSON: ", 0 },
+        { -1, 10, NULL, "bad JSON: ", 0 },
+        { 1, 11, NULL, NULL, 900 * NS_PER_MS },
+        { -1, 12, "hash_ids[0] must be a non-negative integer, not a negative one", NULL, 0 },
+        { 0, 0, NULL, NULL, 0 },
+    };
+    trace_opts o = default_opts();
+    expect_steps("mooncake_shapes.jsonl", TRACE_MOONCAKE, &o, s, sizeof s / sizeof *s);
+    got g[MAX_GOT];
+    o.skip_bad = 1;
+    CU_ASSERT_EQUAL_FATAL(read_fixture("mooncake_shapes.jsonl", TRACE_MOONCAKE, &o, g), 4);
+    CU_ASSERT_EQUAL(g[0].in, 10);
+    CU_ASSERT_EQUAL(g[0].out, 3);
+    CU_ASSERT_EQUAL(g[0].n_ids, 1);
+    CU_ASSERT_EQUAL(g[0].ids[0], 7);
+    CU_ASSERT_EQUAL(g[1].in, 513);
+    CU_ASSERT_EQUAL(g[1].out, 1);
+    CU_ASSERT_EQUAL(g[1].n_ids, 2);     /* ceil(513/512) */
+    CU_ASSERT_EQUAL(g[1].ids[1], 2);
+    CU_ASSERT_EQUAL(g[2].ids[0], 7);
+    CU_ASSERT_EQUAL(g[3].ids[0], UINT64_C(9007199254740993));
+    for (int i = 0; i < 4; i++) {
+        CU_ASSERT_EQUAL(g[i].session, -1);
+        CU_ASSERT_EQUAL(g[i].hbt, MOONCAKE_BLOCK_TOKENS);
+    }
+}
+
 static void test_mooncake_bad_skip(void)
 {
     got g[MAX_GOT];
@@ -1146,6 +1193,7 @@ int main(void)
         { "kvtier native fixture", test_kvtier_small },
         { "mooncake bad lines: exact errors", test_mooncake_bad_strict },
         { "mooncake bad lines: skip_bad", test_mooncake_bad_skip },
+        { "mooncake lines of every shape, read fast or by jansson", test_mooncake_shapes },
         { "kvtier bad lines", test_kvtier_bad },
         { "azure bad lines", test_azure_bad },
         { "wrong CSV header", test_wrong_header },

@@ -512,6 +512,18 @@ static int64_t blocks_for(int64_t tokens, int64_t block_tokens)
 
 static char *cur_time_text(trace_reader *t) { return t->time_text[t->cur_text]; }
 
+/* The fields a valid Mooncake line sets besides its lengths and ids, from
+ * its timestamp ms (0 <= ms <= INT64_MAX / NS_PER_MS). */
+static void mooncake_accept(trace_reader *t, int64_t ms)
+{
+    raw_rec *r = &t->cur;
+    r->time_ns = ms * NS_PER_MS;
+    r->session_id = -1;
+    r->turn = -1;
+    r->hash_block_tokens = MOONCAKE_BLOCK_TOKENS;
+    snprintf(cur_time_text(t), TIME_TEXT_BYTES, "%lld", (long long)ms);
+}
+
 /* Mooncake: {"timestamp": ms, "input_length", "output_length", "hash_ids"}. */
 static int parse_mooncake(trace_reader *t, json_t *o, kt_err *err)
 {
@@ -540,11 +552,131 @@ static int parse_mooncake(trace_reader *t, json_t *o, kt_err *err)
                  MOONCAKE_BLOCK_TOKENS, (long long)want);
         return PARSE_BAD;
     }
-    r->time_ns = ms * NS_PER_MS;
-    r->session_id = -1;
-    r->turn = -1;
-    r->hash_block_tokens = MOONCAKE_BLOCK_TOKENS;
-    snprintf(cur_time_text(t), TIME_TEXT_BYTES, "%lld", (long long)ms);
+    mooncake_accept(t, ms);
+    return PARSE_OK;
+}
+
+/* ---------- Mooncake lines without a JSON tree ---------- */
+
+/*
+ * Nearly every Mooncake line is the same flat object of three integers and
+ * an array of integers. Building jansson's tree for it (an allocation per
+ * value) is most of the cost of reading the trace, which a run reads twice
+ * (the scenario's check, then the replay). mooncake_fast reads exactly
+ * that shape in one pass: the four keys once each, in any order, plain
+ * non-negative integers without leading zeros (at most 18 digits), JSON
+ * whitespace. Anything else, or a line that would be refused (a missing
+ * field, a length below 1, ids not matching the length), it leaves to the
+ * jansson path, which gives the same record for what it accepts here and
+ * the one error message for everything else.
+ */
+
+enum { FAST_DECLINED = 1 };
+#define FAST_MAX_DIGITS 18               /* < 2^63: no overflow check needed */
+
+typedef struct fast_cursor {
+    const char *p, *end;
+} fast_cursor;
+
+static void fast_space(fast_cursor *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+/* Consumes ch after whitespace; 0 when it is not next. */
+static int fast_char(fast_cursor *c, char ch)
+{
+    fast_space(c);
+    if (c->p == c->end || *c->p != ch)
+        return 0;
+    c->p++;
+    return 1;
+}
+
+/* A non-negative JSON integer; -1 when the next token is anything else. */
+static int64_t fast_uint(fast_cursor *c)
+{
+    fast_space(c);
+    const char *q = c->p;
+    int64_t x = 0;
+    while (c->p < c->end && is_digit(*c->p) && c->p - q < FAST_MAX_DIGITS)
+        x = x * 10 + (*c->p++ - '0');
+    size_t n = (size_t)(c->p - q);
+    if (n == 0 || (n > 1 && *q == '0'))
+        return -1;
+    if (c->p < c->end && (is_digit(*c->p) || *c->p == '.' || *c->p == 'e' || *c->p == 'E'))
+        return -1;              /* too long, or a real number: jansson's path says which */
+    return x;
+}
+
+/* The array of ids into t->hash; FAST_DECLINED or PARSE_FATAL on failure. */
+static int fast_ids(trace_reader *t, fast_cursor *c, uint32_t *n_out)
+{
+    if (!fast_char(c, '['))
+        return FAST_DECLINED;
+    size_t n = 0;
+    if (!fast_char(c, ']')) {
+        do {
+            int64_t id = fast_uint(c);
+            if (id < 0 || n == UINT32_MAX)
+                return FAST_DECLINED;
+            uint64_t *hash = grow_array(t->hash, &t->hash_cap, n + 1, sizeof *hash);
+            if (!hash)
+                return FAST_DECLINED;   /* the jansson path reports the shortage */
+            t->hash = hash;
+            t->hash[n++] = (uint64_t)id;
+        } while (fast_char(c, ','));
+        if (!fast_char(c, ']'))
+            return FAST_DECLINED;
+    }
+    *n_out = (uint32_t)n;
+    return PARSE_OK;
+}
+
+/* The line as a valid Mooncake record: PARSE_OK, or FAST_DECLINED (t->cur
+ * and t->hash may be half written: the jansson path writes them again). */
+static int mooncake_fast(trace_reader *t)
+{
+    static const char *const keys[] = { "timestamp", "input_length", "output_length", "hash_ids" };
+    enum { K_TIME, K_INPUT, K_OUTPUT, K_IDS, K_COUNT };
+    fast_cursor c = { t->line, t->line + t->line_len };
+    int64_t v[K_COUNT] = { -1, -1, -1, -1 };
+    uint32_t n_ids = 0;
+    if (!fast_char(&c, '{'))
+        return FAST_DECLINED;
+    do {
+        if (!fast_char(&c, '"'))
+            return FAST_DECLINED;
+        const char *key = c.p;
+        while (c.p < c.end && *c.p != '"' && *c.p != '\\')
+            c.p++;
+        if (c.p == c.end || *c.p != '"')
+            return FAST_DECLINED;
+        size_t len = (size_t)(c.p++ - key);
+        int k = 0;
+        while (k < K_COUNT && !(strlen(keys[k]) == len && memcmp(keys[k], key, len) == 0))
+            k++;
+        if (k == K_COUNT || v[k] >= 0 || !fast_char(&c, ':'))
+            return FAST_DECLINED;   /* another key, a repeated one, or no colon */
+        if (k == K_IDS) {
+            if (fast_ids(t, &c, &n_ids) != PARSE_OK)
+                return FAST_DECLINED;
+            v[k] = n_ids;
+        } else if ((v[k] = fast_uint(&c)) < 0) {
+            return FAST_DECLINED;
+        }
+    } while (fast_char(&c, ','));
+    if (!fast_char(&c, '}'))
+        return FAST_DECLINED;
+    fast_space(&c);
+    if (c.p != c.end || v[K_TIME] < 0 || v[K_INPUT] < 1 || v[K_OUTPUT] < 1 || v[K_IDS] < 0 ||
+        v[K_TIME] > INT64_MAX / NS_PER_MS || n_ids != blocks_for(v[K_INPUT], MOONCAKE_BLOCK_TOKENS))
+        return FAST_DECLINED;
+    t->cur.input_tokens = v[K_INPUT];
+    t->cur.output_tokens = v[K_OUTPUT];
+    t->cur.n_hash_ids = n_ids;
+    mooncake_accept(t, v[K_TIME]);
     return PARSE_OK;
 }
 
@@ -661,6 +793,9 @@ static int parse_kvtier(trace_reader *t, json_t *o, kt_err *err)
 
 static int parse_json_line(trace_reader *t, kt_err *err)
 {
+    if (t->fmt == TRACE_MOONCAKE && mooncake_fast(t) == PARSE_OK)
+        return PARSE_OK;
+    t->cur.n_hash_ids = 0;
     json_error_t je;
     json_t *o = json_loadb(t->line, t->line_len, JSON_REJECT_DUPLICATES, &je);
     if (!o) {

@@ -125,6 +125,21 @@ static void session_put(sim_world *w, session *s)
  * when every one has failed. */
 static int route(sim_world *w, session *s) { return router_pick(&w->rt, &s->req, &s->replica); }
 
+/* The router reads r's load again from now to the end of the event: a
+ * request is entering or leaving r, or has just left it (a callback from r
+ * runs before r drops the request). */
+static void touch(sim_world *w, const replica *r) { router_touch(&w->rt, r->id); }
+
+/* q goes to replica i, which the router reads again from now on. */
+static void submit_to(sim_world *w, int i, serve_req *q, int resubmit)
+{
+    touch(w, &w->reps[i]);
+    if (resubmit)
+        replica_resubmit(&w->reps[i], q);
+    else
+        replica_submit(&w->reps[i], q);
+}
+
 /* A session's cached conversation has crossed the network from its hot
  * replica to the cold one (arg): the cold replica's HBM cache gets the
  * blocks, and the session stays there. */
@@ -141,11 +156,11 @@ static void on_migrated(void *ud, uint64_t cold, int64_t now)
         if (i < 0)
             replica_reject(r, q);
         else
-            replica_submit(&w->reps[i], q);
+            submit_to(w, i, q, 0);
         return;
     }
     replica_cache_prefix(r, &q->content, q->rec.migrated_tokens / kv_pool_block_tokens(r->kv));
-    replica_submit(r, q);
+    submit_to(w, (int)cold, q, 0);
 }
 
 /* Session-sticky shedding (router_shed decides): a session moving to a
@@ -175,10 +190,8 @@ static void dispatch(sim_world *w, session *s, replica *from, int resubmit)
     int i = route(w, s);
     if (i < 0)
         replica_reject(from, &s->req);
-    else if (resubmit)
-        replica_resubmit(&w->reps[i], &s->req);
     else
-        replica_submit(&w->reps[i], &s->req);
+        submit_to(w, i, &s->req, resubmit);
 }
 
 /* A prefill replica is done with q's prompt: the live decode replica with
@@ -187,17 +200,21 @@ static void on_prefilled(void *ud, serve_req *q, int64_t now)
 {
     sim_world *w = ud;
     (void)now;
+    touch(w, q->src_rep);   /* q leaves its running set after this returns */
     int d = router_pick_decode(&w->rt);
-    if (d < 0)
+    if (d < 0) {
         replica_reject(q->src_rep, q);
-    else
-        replica_handoff(&w->reps[d], q);
+        return;
+    }
+    touch(w, &w->reps[d]);
+    replica_handoff(&w->reps[d], q);
 }
 
 /* A failed replica's request: start it again elsewhere. */
 static void on_lost(void *ud, serve_req *q, int64_t now)
 {
     (void)now;
+    touch(ud, q->rep);      /* a handoff's decode replica counted q until now */
     dispatch(ud, q->owner, q->rep, 1);
 }
 
@@ -208,8 +225,10 @@ static void on_fault(engine *eng, void *ctx, uint64_t k)
     const scenario_fault *f = &w->sc->faults[k];
     (void)eng;
     for (int i = f->first; i < f->first + f->count; i++)
-        if (!w->reps[i].failure.failed)
+        if (!w->reps[i].failure.failed) {
+            touch(w, &w->reps[i]);  /* first: on_lost and on_prefilled route while it fails */
             replica_fail(&w->reps[i], on_lost);
+        }
 }
 
 /* ---------- arrivals ---------- */
@@ -330,6 +349,8 @@ static void session_next(sim_world *w, session *s, int answered)
 static void on_request_done(void *ud, serve_req *q, int64_t now)
 {
     (void)now;
+    if (q->rep)
+        touch(ud, q->rep);  /* q leaves its running set after this returns */
     session_next(ud, q->owner, q->rec.outcome == REQ_COMPLETED);
 }
 
@@ -485,7 +506,7 @@ static void on_trace_arrival(engine *eng, void *ctx, uint64_t arg)
     if (rep < 0)
         replica_reject(&w->reps[0], &s->req);
     else
-        replica_submit(&w->reps[rep], &s->req);
+        submit_to(w, rep, &s->req, 0);
 }
 
 /* Opens the trace and schedules its first request. */
@@ -633,6 +654,8 @@ static int check_world(sim_world *w, int heap_full, int all_full, kt_err *e)
         replica *r = &w->reps[i];
         bad = check_replica(r, replica_full_walk_due(r) || all_full, e) < 0;
     }
+    if (!bad)
+        bad = router_check(&w->rt, e) < 0;
     if (!bad && w->net)
         bad = fabric_check(w->net, e) < 0;
     if (!bad && w->sem)
@@ -662,6 +685,7 @@ static void check_after_event(sim_world *w)
 static void after_event(engine *eng, void *ud)
 {
     sim_world *w = ud;
+    router_settle(&w->rt);
     if (w->opts->on_event)
         w->opts->on_event(w->opts->on_event_ud, engine_events_run(eng), w->reps, w->n_reps);
     if (w->opts->check && !w->failed)
@@ -814,9 +838,12 @@ static int world_init(sim_world *w, const scenario *sc, const sim_opts *opts, kt
             return -1;
     }
     w->first_decode = sc->prefill_replicas ? sc->prefill_replicas : w->n_reps;
-    router_init(&w->rt, &(router_config){ .kind = sc->router, .reps = w->reps, .n_reps = w->n_reps,
+    if (router_init(&w->rt, &(router_config){ .kind = sc->router, .reps = w->reps, .n_reps = w->n_reps,
                                               .first_decode = w->first_decode, .max_imbalance = sc->max_imbalance,
-                                              .shed_imbalance = sc->shed_imbalance });
+                                              .shed_imbalance = sc->shed_imbalance }) < 0) {
+        KT_ERROR(err, NULL, 0, 0, "out of memory for the router's tables");
+        return -1;
+    }
     for (int k = 0; k < sc->n_faults; k++)
         engine_at(w->eng, sc->faults[k].at_ns, on_fault, w, (uint64_t)k);
     if ((sc->prefill_replicas || sc->shed_imbalance > 0) && network_init(w, err) < 0)
@@ -843,6 +870,7 @@ static void world_free(sim_world *w)
         free(w->all_sessions[i]);
     }
     free(w->all_sessions);
+    router_destroy(&w->rt);
     for (int i = 0; w->reps && i < w->n_reps; i++)
         if (w->reps[i].kv)
             replica_destroy(&w->reps[i]);
