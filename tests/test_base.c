@@ -1,9 +1,10 @@
-/* test_base.c — the base layer's small helpers: option reading, progress lines, array growth, did-you-mean. */
+/* test_base.c — the base layer's small helpers: option reading, progress lines, array growth, did-you-mean, the id index. */
 #include <stdint.h>
 #include <string.h>
 
 #include "cli.h"
 #include "grow.h"
+#include "idxtab.h"
 #include "progress.h"
 #include "suggest.h"
 #include "testutil.h"
@@ -192,6 +193,69 @@ static void test_grow_overflow_keeps_array(void)
     free(a);
 }
 
+/* Slots: the smallest power of two (at least 16) at most three quarters
+ * full with max_ids + 1 ids: 11 ids -> 16 (4 x 12 = 48 = 3 x 16); 12 -> 32;
+ * a 19,098-block pool -> 32,768 (3 x 16,384 = 49,152 < 76,396). */
+static void test_idxtab_sizes(void)
+{
+    static const uint32_t ids[][2] = { { 0, 16 }, { 11, 16 }, { 12, 32 }, { 19098, 32768 } };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        idxtab t;
+        CU_ASSERT_FATAL(idxtab_init(&t, ids[i][0]) == 0);
+        CU_ASSERT_EQUAL(idxtab_slots(&t), ids[i][1]);
+        idxtab_destroy(&t);
+    }
+}
+
+/* Random puts, deletes and lookups against a plain array of which ids are
+ * indexed: keys drawn from 40 values over 11 ids in 16 slots, so probe runs
+ * collide, wrap and shift back; a full index refuses the twelfth id. */
+static void test_idxtab_against_scan(void)
+{
+    enum { IDS = 11, STEPS = 20000 };
+    uint64_t keys[IDS] = { 0 }, rng = 12345;
+    int in[IDS] = { 0 };
+    idxtab t;
+    CU_ASSERT_FATAL(idxtab_init(&t, IDS) == 0);
+    int mismatches = 0, full_refused = 0;
+    for (int step = 0; step < STEPS; step++) {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t id = (uint32_t)(rng >> 33) % IDS;
+        uint64_t key = 1 + (rng >> 20) % 40;
+        int taken = 0;
+        for (int j = 0; j < IDS; j++)
+            taken |= in[j] && keys[j] == key;
+        if (in[id]) {
+            idxtab_del(&t, keys, keys[id]);
+            in[id] = 0;
+        } else if (!taken) {
+            keys[id] = key;
+            CU_ASSERT(idxtab_put(&t, keys, id) == 0);
+            in[id] = 1;
+        }
+        for (uint64_t k = 1; k <= 40; k++) {
+            uint32_t want = HTAB_NONE;
+            for (uint32_t j = 0; j < IDS; j++)
+                if (in[j] && keys[j] == k)
+                    want = j;
+            mismatches += idxtab_get(&t, keys, k) != want;
+        }
+        uint32_t n = 0;
+        for (int j = 0; j < IDS; j++)
+            n += in[j];
+        mismatches += t.n != n;
+        if (n == IDS) {
+            uint64_t more[IDS + 1];
+            memcpy(more, keys, sizeof keys);
+            more[IDS] = 41;    /* a key no id holds */
+            full_refused += idxtab_put(&t, more, IDS) == -1;
+        }
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
+    CU_ASSERT(full_refused > 0);
+    idxtab_destroy(&t);
+}
+
 int main(void)
 {
     static const tu_test tests[] = {
@@ -204,6 +268,8 @@ int main(void)
         { "the closest name, or none", test_suggest_closest },
         { "arrays grow by doubling", test_grow_doubles },
         { "an impossible size leaves the array", test_grow_overflow_keeps_array },
+        { "the id index's sizes by hand", test_idxtab_sizes },
+        { "the id index answers as a scan does", test_idxtab_against_scan },
         { NULL, NULL },
     };
     return tu_run("base", tests);

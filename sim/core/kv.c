@@ -2,6 +2,7 @@
 #include "kv.h"
 #include "grow.h"
 #include "htab.h"
+#include "idxtab.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -49,7 +50,7 @@ struct kv_pool {
     int n_windows;              /* window groups (kv_pool_set_windows); 0: every layer paged by token */
     int64_t window_tokens[KV_MAX_WINDOWS];
     double window_ratio[KV_MAX_WINDOWS];
-    htab tab;                   /* content hash -> block; sized for n_blocks, never grows */
+    idxtab tab;                 /* content hash -> block, keyed through hash[]; sized for n_blocks, never grows */
     uint64_t ref_total;         /* sum of ref[] */
     uint32_t n_hashed;          /* blocks with hash != 0 (the table's count, kept apart to cross-check it) */
     kv_touched touched;         /* blocks changed since kv_pool_check_touched last ran */
@@ -92,9 +93,11 @@ static uint64_t block_hash(uint64_t prev, const kv_content *c, seg_cursor *cur, 
 
 /* ---------- hash table ---------- */
 
-static uint32_t tab_get(const kv_pool *p, uint64_t key) { return htab_get(&p->tab, key); }
-static void tab_put(kv_pool *p, uint64_t key, uint32_t block) { htab_put(&p->tab, key, block); }
-static void tab_del(kv_pool *p, uint64_t key) { htab_del(&p->tab, key); }
+/* The table keeps block ids only: a block's key is its hash[] entry, which
+ * is set before the block is indexed and cleared after it leaves. */
+static uint32_t tab_get(const kv_pool *p, uint64_t key) { return idxtab_get(&p->tab, p->hash, key); }
+static void tab_put(kv_pool *p, uint32_t block) { idxtab_put(&p->tab, p->hash, block); }
+static void tab_del(kv_pool *p, uint64_t key) { idxtab_del(&p->tab, p->hash, key); }
 
 /* ---------- change tracking ---------- */
 
@@ -112,7 +115,7 @@ static void touch_block(kv_pool *p, uint32_t b)
 static void hash_set(kv_pool *p, uint32_t b, uint64_t h)
 {
     p->hash[b] = h;
-    tab_put(p, h, b);
+    tab_put(p, b);
     p->n_hashed++;
     touch_block(p, b);
 }
@@ -199,7 +202,7 @@ kv_pool *kv_pool_new(uint32_t n_blocks, int block_tokens, kv_prefix_cache prefix
     p->hash = calloc(n_blocks + 1, sizeof *p->hash);
     p->prev = malloc((n_blocks + 1) * sizeof *p->prev);
     p->next = malloc((n_blocks + 1) * sizeof *p->next);
-    if (!p->ref || !p->seg || !p->heat || !p->hash || !p->prev || !p->next || htab_init(&p->tab, n_blocks) < 0)
+    if (!p->ref || !p->seg || !p->heat || !p->hash || !p->prev || !p->next || idxtab_init(&p->tab, n_blocks) < 0)
         goto fail;
     p->free = (evict_lists){ .prev = p->prev, .next = p->next, .seg = p->seg };
     evict_lists_clear(&p->free);
@@ -223,7 +226,7 @@ void kv_pool_free(kv_pool *p)
     free(p->next);
     free(p->touched.list);
     free(p->touched.mark);
-    htab_destroy(&p->tab);
+    idxtab_destroy(&p->tab);
     free(p);
 }
 
@@ -734,13 +737,12 @@ static int check_free_list(const kv_pool *p, kt_err *err)
 static int check_table(const kv_pool *p, kt_err *err)
 {
     uint32_t entries = 0;
-    for (uint32_t i = 0; i < htab_slots(&p->tab); i++) {
-        uint64_t key = p->tab.key[i];
-        if (!key)
+    for (uint32_t i = 0; i < idxtab_slots(&p->tab); i++) {
+        if (!p->tab.slot[i])
             continue;
         entries++;
-        uint32_t b = p->tab.val[i];
-        if (b >= p->n_blocks || p->hash[b] != key || tab_get(p, key) != b) {
+        uint32_t b = p->tab.slot[i] - 1;
+        if (b >= p->n_blocks || !p->hash[b] || tab_get(p, p->hash[b]) != b) {
             KT_ERROR(err, NULL, 0, 0, "kv: prefix table slot %u does not match block %u", i, b);
             return -1;
         }
