@@ -695,13 +695,21 @@ static void due_mark(replica *r, int i, int t, int m)
             (uint64_t)1 << (i % DUE_WORD_BITS);
 }
 
+/* Words of a kv_due row that the batch's entries occupy. */
+static int due_words_used(const replica *r)
+{
+    return (r->step.n_batch + DUE_WORD_BITS - 1) / DUE_WORD_BITS;
+}
+
 /* Reserves (commit 0) or commits (commit 1) for bulk step t the entries
  * whose blocks change there (kv_due row t), in batch order as apply_step
- * does; after a commit, marks each one's next such step. */
+ * does; after a commit, marks each one's next such step (a later row) and
+ * clears row t, so that kv_due is all zero again when the range is done. */
 static void due_apply(replica *r, int t, int m, int commit)
 {
     uint64_t *row = r->step.kv_due + (size_t)t * (size_t)r->step.kv_due_words;
-    for (int w = 0; w < r->step.kv_due_words; w++)
+    /* Only the words holding the batch's entries can be set. */
+    for (int w = 0; w < due_words_used(r); w++) {
         for (uint64_t bits = row[w]; bits; bits &= bits - 1) {
             int i = w * DUE_WORD_BITS + lowest_bit(bits);
             serve_req *q = r->step.batch[i].r;
@@ -712,6 +720,9 @@ static void due_apply(replica *r, int t, int m, int commit)
             kv_seq_commit(r->kv, &q->seq, &q->content, q->computed + t + 1);
             due_mark(r, i, t, m);
         }
+        if (commit)
+            row[w] = 0;
+    }
 }
 
 /* Applies decode steps [a, b) of a multi-step run (0 < a < b < steps, no
@@ -733,7 +744,6 @@ static void apply_decode_steps(replica *r, int a, int b)
 {
     int m = b - a;
     const int64_t *end = r->step.step_end_ns;
-    memset(r->step.kv_due, 0, (size_t)m * (size_t)r->step.kv_due_words * sizeof *r->step.kv_due);
     for (int i = 0; i < r->step.n_batch; i++)
         due_mark(r, i, -1, m);
     int64_t gap_max = 0;
@@ -954,6 +964,34 @@ static int collect_seqs(replica *r, kv_seq ***out, size_t *n_out, kt_err *err)
     return 0;
 }
 
+/* Each running request's blocks hold the KV it has computed (O(running)),
+ * and once a run has applied a step, every entry's full blocks are
+ * committed: apply_decode_steps calls reserve and commit only where they
+ * change something, and this catches a call it skipped that would have. */
+static int check_running_kv(const replica *r, kt_err *err)
+{
+    for (int i = 0; i < r->queue.n_running; i++) {
+        const serve_req *q = r->queue.running[i];
+        if (kv_seq_room_tokens(r->kv, &q->seq) < serve_req_kv_tokens(q)) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: request %lld holds blocks for %lld tokens of its %lld", r->id,
+                     (long long)q->rec.id, (long long)kv_seq_room_tokens(r->kv, &q->seq),
+                     (long long)serve_req_kv_tokens(q));
+            return -1;
+        }
+    }
+    if (!r->step.busy || r->step.applied < 1)
+        return 0;
+    for (int i = 0; i < r->step.n_batch; i++) {
+        const serve_req *q = r->step.batch[i].r;
+        if (q->computed >= kv_seq_commit_due_tokens(r->kv, &q->seq)) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: request %lld has %lld tokens computed but a full block "
+                     "uncommitted", r->id, (long long)q->rec.id, (long long)q->computed);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The invariants of the decode-step extensions (speculation, sparse
  * pages), which every checker runs whole: their state is small. */
 static int check_extensions(replica *r, kt_err *err)
@@ -961,11 +999,24 @@ static int check_extensions(replica *r, kt_err *err)
     return spec_check(&r->spec, r->acct, r->id, err) < 0 || sparse_check(r, err) < 0 ? -1 : 0;
 }
 
+/* The bulk-apply scratch is all zero between ranges (walked whole). */
+static int check_due_clear(const replica *r, kt_err *err)
+{
+    int steps = r->cfg.max_multi_step > 0 ? r->cfg.max_multi_step : 1;
+    for (size_t k = 0; k < (size_t)steps * (size_t)r->step.kv_due_words; k++)
+        if (r->step.kv_due[k]) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: bulk-apply scratch left set", r->id);
+            return -1;
+        }
+    return 0;
+}
+
 int replica_check(replica *r, kt_err *err)
 {
     if (r->failure.failed)
         return 0;               /* its pool is gone with it */
-    if (check_slots(r, err) < 0 || check_lists(r, err) < 0 || check_extensions(r, err) < 0)
+    if (check_slots(r, err) < 0 || check_lists(r, err) < 0 || check_extensions(r, err) < 0 ||
+        check_running_kv(r, err) < 0 || check_due_clear(r, err) < 0)
         return -1;
     kv_seq **seqs = NULL;
     size_t k = 0;
@@ -986,7 +1037,8 @@ int replica_check_touched(replica *r, kt_err *err)
 {
     if (r->failure.failed)
         return 0;
-    if (check_slots(r, err) < 0 || check_list_ends(r, err) < 0 || check_extensions(r, err) < 0)
+    if (check_slots(r, err) < 0 || check_list_ends(r, err) < 0 || check_extensions(r, err) < 0 ||
+        check_running_kv(r, err) < 0)
         return -1;
     kv_seq **seqs = NULL;
     size_t k = 0;
