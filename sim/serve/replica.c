@@ -32,6 +32,12 @@ double replica_kv_bytes(const replica *r, int64_t tokens)
     return kv_layout_context_bytes_gpu(r->cm, tokens) * r->gpus;
 }
 
+/* Steps a run may hold: the rows of the per-step arrays. */
+static int run_steps_cap(const serve_cfg *cfg)
+{
+    return cfg->max_multi_step > 0 ? cfg->max_multi_step : 1;
+}
+
 int replica_init(replica *r, const replica_config *c)
 {
     const serve_cfg *cfg = c->cfg;
@@ -50,7 +56,7 @@ int replica_init(replica *r, const replica_config *c)
     r->ud = c->ud;
     admission_state_init(&r->adm);
     r->sparse.tier = -1;
-    int steps = cfg->max_multi_step > 0 ? cfg->max_multi_step : 1;
+    int steps = run_steps_cap(cfg);
     r->kv = kv_pool_new(c->kv_blocks, c->block_tokens, c->prefix_cache ? KV_PREFIX_CACHE_ON : KV_PREFIX_CACHE_OFF);
     if (r->kv)
         set_pool_windows(r);
@@ -1002,8 +1008,7 @@ static int check_extensions(replica *r, kt_err *err)
 /* The bulk-apply scratch is all zero between ranges (walked whole). */
 static int check_due_clear(const replica *r, kt_err *err)
 {
-    int steps = r->cfg.max_multi_step > 0 ? r->cfg.max_multi_step : 1;
-    for (size_t k = 0; k < (size_t)steps * (size_t)r->step.kv_due_words; k++)
+    for (size_t k = 0; k < (size_t)run_steps_cap(&r->cfg) * (size_t)r->step.kv_due_words; k++)
         if (r->step.kv_due[k]) {
             KT_ERROR(err, NULL, 0, 0, "replica %d: bulk-apply scratch left set", r->id);
             return -1;
