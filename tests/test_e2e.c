@@ -92,21 +92,30 @@ static void test_every_request_exact(void)
     scenario_free(sc);
 }
 
+/* Runs one request alone on one replica (a 1,000-token prompt, output
+ * the setting given, gaps kept per token or not) with the checks on, and
+ * sets up its cost model in *cm. The caller frees the metrics and *sc. */
+static metrics *lone_request_run(char *output, char *itl_gaps, scenario **sc, metrics_summary *sum, cost_model *cm)
+{
+    char *sets[] = { "workload.sessions=1", "workload.turns=1", "workload.input_tokens=1000",
+                     "workload.system_prompt_tokens=0", "replicas.count=1", output, itl_gaps };
+    metrics *m = load_run(sets, 7, sc, sum);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 1);
+    kt_err err;
+    CU_ASSERT_EQUAL_FATAL(cost_model_init(cm, (*sc)->model, (*sc)->hw, 1, DTYPE_BF16, &err), 0);
+    return m;
+}
+
 /* One request alone: TTFT is one prefill iteration, each gap one decode
  * iteration at the growing context. */
 static void test_single_request_closed_form(void)
 {
-    char *sets[] = { "workload.sessions=1", "workload.turns=1", "workload.input_tokens=1000",
-                     "workload.output_tokens=5", "workload.system_prompt_tokens=0", "replicas.count=1" };
     scenario *sc;
     metrics_summary sum;
-    metrics *m = load_run(sets, 6, &sc, &sum);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 1);
-    const metrics_req *q = &m->reqs[0];
     cost_model cm;
-    kt_err err;
-    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, sc->model, sc->hw, 1, DTYPE_BF16, &err), 0);
+    metrics *m = lone_request_run("workload.output_tokens=5", "results.itl_gaps=true", &sc, &sum, &cm);
+    const metrics_req *q = &m->reqs[0];
     cost_iter it;
     cost_seq s = { 1000, 0, 0, 0 };
     cost_iteration(&cm, &s, 1, 1, &it);
@@ -232,32 +241,11 @@ static void assert_same_summary(const scenario *sc, const metrics *a, const metr
         }
 }
 
-/* Advancing many decode iterations per event must give exactly the results
- * of one iteration per event. */
-static void test_multi_step_equals_single_step(void)
-{
-    char *one[] = { "scheduler.max_multi_step=1" }, *many[] = { "scheduler.max_multi_step=256" };
-    scenario *s1 = load(one, 1), *s2 = load(many, 1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(s1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(s2);
-    sim_stats st1, st2;
-    metrics *a = run(s1, 0, &st1), *b = run(s2, 0, &st2);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    assert_same_records(a, b);
-    assert_same_summary(s1, a, b);
-    /* And it did take fewer events. */
-    CU_ASSERT(st2.events < st1.events);
-    metrics_free(a);
-    metrics_free(b);
-    scenario_free(s1);
-    scenario_free(s2);
-}
-
 /* Runs file with sets[0..n) plus extra_a, then plus extra_b, the invariant
- * checks on after every event, and asserts the same records, summary and,
- * when same_events, event count. */
-static void assert_runs_agree(const char *file, char **sets, int n, char *extra_a, char *extra_b, int same_events)
+ * checks on after every event, and asserts the same records and summary,
+ * and the first run's events fewer than (fewer_events) or as many as the
+ * second's. */
+static void assert_runs_agree(const char *file, char **sets, int n, char *extra_a, char *extra_b, int fewer_events)
 {
     char *s1[8], *s2[8];
     CU_ASSERT_FATAL(n < 8);
@@ -273,11 +261,10 @@ static void assert_runs_agree(const char *file, char **sets, int n, char *extra_
     metrics *ma = run(a, 1, &st1), *mb = run(b, 1, &st2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ma);
     CU_ASSERT_PTR_NOT_NULL_FATAL(mb);
-    /* The run without gap arrays first: records compare gaps only when it has them. */
+    /* Records compare gap arrays only when the first run has them. */
     assert_same_records(ma, mb);
     assert_same_summary(a, ma, mb);
-    if (same_events)
-        CU_ASSERT_EQUAL(st1.events, st2.events);
+    CU_ASSERT(fewer_events ? st1.events < st2.events : st1.events == st2.events);
     metrics_free(ma);
     metrics_free(mb);
     scenario_free(a);
@@ -296,12 +283,19 @@ static void test_bulk_decode_equals_single_step(void)
 {
     char *wt[] = { "kv_policy.offload=write_through" }, *bulk = "results.itl_gaps=false",
          *per_step = "results.itl_gaps=true";
-    assert_runs_agree("tests/data/e2e.yaml", NULL, 0, bulk, per_step, 1);
-    assert_runs_agree("tests/data/tiers.yaml", NULL, 0, bulk, per_step, 1);
-    assert_runs_agree("tests/data/tiers.yaml", wt, 1, bulk, per_step, 1);
+    assert_runs_agree("tests/data/e2e.yaml", NULL, 0, bulk, per_step, 0);
+    assert_runs_agree("tests/data/tiers.yaml", NULL, 0, bulk, per_step, 0);
+    assert_runs_agree("tests/data/tiers.yaml", wt, 1, bulk, per_step, 0);
     char *no_gaps[] = { bulk };
     assert_runs_agree("tests/data/e2e.yaml", no_gaps, 1, "scheduler.max_multi_step=64", "scheduler.max_multi_step=1",
-                      0);
+                      1);
+}
+
+/* Advancing many decode iterations per event must give exactly the results
+ * of one iteration per event (every gap kept), in fewer events. */
+static void test_multi_step_equals_single_step(void)
+{
+    assert_runs_agree("tests/data/e2e.yaml", NULL, 0, "scheduler.max_multi_step=256", "scheduler.max_multi_step=1", 1);
 }
 
 /* One request alone with no gap arrays kept: its 40 tokens are a prefill
@@ -310,19 +304,12 @@ static void test_bulk_decode_equals_single_step(void)
  * contexts 1,000 .. 1,038, each costed here by itself. */
 static void test_bulk_gaps_closed_form(void)
 {
-    char *sets[] = { "workload.sessions=1", "workload.turns=1", "workload.input_tokens=1000",
-                     "workload.output_tokens=40", "workload.system_prompt_tokens=0", "replicas.count=1",
-                     "results.itl_gaps=false" };
     scenario *sc;
     metrics_summary sum;
-    metrics *m = load_run(sets, 7, &sc, &sum);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 1);
+    cost_model cm;
+    metrics *m = lone_request_run("workload.output_tokens=40", "results.itl_gaps=false", &sc, &sum, &cm);
     const metrics_req *q = &m->reqs[0];
     CU_ASSERT_PTR_NULL(q->gaps);
-    cost_model cm;
-    kt_err err;
-    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, sc->model, sc->hw, 1, DTYPE_BF16, &err), 0);
     cost_iter it;
     cost_seq s = { 1000, 0, 0, 0 };
     cost_iteration(&cm, &s, 1, 1, &it);

@@ -119,15 +119,23 @@ static void test_reserve_all_or_nothing(void)
     kv_pool_free(p);
 }
 
-/* Window blocks: one group at 3× a block's bytes per token (Scout's 36
- * chunked layers against its 12 global ones), window 64 tokens. */
-static void test_window_blocks(void)
+/* A pool of 40 blocks whose windowed layers are one group at 3× a block's
+ * bytes per token (Scout's 36 chunked layers against its 12 global ones),
+ * window 64 tokens. The caller frees it. */
+static kv_pool *window_pool(void)
 {
     kv_pool *p = kv_pool_new(40, BT, KV_PREFIX_CACHE_ON);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     const int64_t win = 64;
     const double ratio = 3.0;
     CU_ASSERT_EQUAL(kv_pool_set_windows(p, 1, &win, &ratio), 0);
+    return p;
+}
+
+/* Window blocks of window_pool's windowed group. */
+static void test_window_blocks(void)
+{
+    kv_pool *p = window_pool();
     /* 10 tokens: 1 token block + ceil(30 / 16) = 2 window blocks. */
     CU_ASSERT_EQUAL(kv_token_blocks_for(p, 10), 1);
     CU_ASSERT_EQUAL(kv_window_blocks_for(p, 10), 2);
@@ -473,12 +481,13 @@ static void test_prefix_cache_off(void)
 
 /* ---------- hooks and the content-cache calls ---------- */
 
-typedef struct hook_log { uint64_t h[64]; int n; } hook_log;
+#define HOOK_LOG_MAX 512
+typedef struct hook_log { uint64_t h[HOOK_LOG_MAX]; int n; } hook_log;
 
 static void log_hash(void *ud, uint64_t h)
 {
     hook_log *l = ud;
-    if (l->n < 64)
+    if (l->n < HOOK_LOG_MAX)
         l->h[l->n] = h;
     l->n++;
 }
@@ -957,15 +966,11 @@ static void test_room_and_commit_due(void)
     kv_pool_free(off);
 }
 
-/* The room with windowed layers: one group at 3× a block's bytes per token,
- * window 64 tokens (as in test_window_blocks): W(t) = ceil(3 min(t, 64) / 16). */
+/* The room with window_pool's windowed group: W(t) = ceil(3 min(t, 64) / 16)
+ * window blocks for t tokens. */
 static void test_room_with_windows(void)
 {
-    kv_pool *p = kv_pool_new(40, BT, KV_PREFIX_CACHE_ON);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    const int64_t win = 64;
-    const double ratio = 3.0;
-    CU_ASSERT_EQUAL(kv_pool_set_windows(p, 1, &win, &ratio), 0);
+    kv_pool *p = window_pool();
     kv_seq a = { 0 };
     /* 10 tokens: 1 token block (room 16) and W(10) = ceil(1.875) = 2 window
      * blocks, which hold 3t <= 32 tokens' worth: t <= 10. The window blocks
@@ -985,19 +990,9 @@ static void test_room_with_windows(void)
     kv_pool_free(p);
 }
 
-/* Both hooks into one record in call order: an eviction as its hash, a
- * registration as the hash's complement. */
-typedef struct call_log { uint64_t h[512]; int n; } call_log;
-
-static void log_evict(void *ud, uint64_t h)
-{
-    call_log *l = ud;
-    if (l->n < 512)
-        l->h[l->n] = h;
-    l->n++;
-}
-
-static void log_register(void *ud, uint64_t h) { log_evict(ud, ~h); }
+/* With log_hash as the evict hook, both hooks go into one record in call
+ * order: an eviction as its hash, a registration as the hash's complement. */
+static void log_register(void *ud, uint64_t h) { log_hash(ud, ~h); }
 
 #define RUN_SEQS 3
 #define RUN_STEPS 100
@@ -1005,7 +1000,7 @@ static void log_register(void *ud, uint64_t h) { log_evict(ud, ~h); }
 /* A pool of 44 blocks with windowed layers (group at 1.5× a block's bytes
  * per token, window 48 tokens), hooks into log, and 20 cached blocks of
  * foreign content (hashes 1001..1020) for the decode runs' blocks to evict. */
-static kv_pool *run_pool(call_log *log)
+static kv_pool *run_pool(hook_log *log)
 {
     kv_pool *p = kv_pool_new(44, BT, KV_PREFIX_CACHE_ON);
     if (!p)
@@ -1015,7 +1010,7 @@ static kv_pool *run_pool(call_log *log)
     kv_pool_set_windows(p, 1, &win, &ratio);
     for (uint64_t h = 1; h <= 20; h++)
         kv_pool_put(p, 1000 + h);
-    kv_pool_set_evict_hook(p, log_evict, log);
+    kv_pool_set_evict_hook(p, log_hash, log);
     kv_pool_set_register_hook(p, log_register, log);
     return p;
 }
@@ -1058,7 +1053,7 @@ static void decode_run(kv_pool *p, kv_seq *seqs, int every_step)
  * them at every step does: compared field by field and block by block. */
 static void test_due_calls_equal_every_step(void)
 {
-    call_log la = { { 0 }, 0 }, lb = { { 0 }, 0 };
+    hook_log la = { { 0 }, 0 }, lb = { { 0 }, 0 };
     kv_pool *a = run_pool(&la), *b = run_pool(&lb);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
@@ -1090,7 +1085,7 @@ static void test_due_calls_equal_every_step(void)
     /* The hooks fired the same calls in the same order (evictions of the
      * foreign blocks the run took, registrations of the blocks it filled). */
     CU_ASSERT_EQUAL_FATAL(la.n, lb.n);
-    CU_ASSERT_FATAL(la.n <= 512);
+    CU_ASSERT_FATAL(la.n <= HOOK_LOG_MAX);
     /* Of the 40 blocks taken, the 24 plain free ones went first, then 16
      * cached foreign ones, each evicted through the hook. */
     int evicted = 0;
