@@ -46,7 +46,6 @@ metrics *metrics_new(int n_replicas)
     for (size_t i = 0; i <= bins; i++)
         ranges[i] = ITL_LO_NS * pow(ITL_RATIO, (double)i);
     memset(m->itl->bin, 0, bins * sizeof(double));
-    m->itl_last_gap_ns = -1;
     return m;
 }
 
@@ -134,12 +133,15 @@ void metrics_itl_add(metrics *m, int64_t gap_ns, double weight)
     /* Bins are geometric, so the index is a logarithm rather than the
      * binary search gsl_histogram_accumulate does (this is per token). */
     gsl_histogram *h = m->itl;
-    /* Sequences batched together mostly see the same gap: reuse its bin. */
-    if (gap_ns == m->itl_last_gap_ns) {
-        h->bin[m->itl_last_bin] += weight;
+    double v = (double)gap_ns;
+    /* Sequences batched together, and a decode run's next steps, mostly see
+     * gaps within the last bin: a gap inside its range is the one the
+     * search below settles on that bin (the ranges are increasing). */
+    size_t last = m->itl_last_bin;
+    if (v >= h->range[last] && v < h->range[last + 1]) {
+        h->bin[last] += weight;
         return;
     }
-    double v = (double)gap_ns;
     long i = v <= ITL_LO_NS ? 0 : (long)(log(v / ITL_LO_NS) / log(ITL_RATIO));
     if (i >= (long)h->n)
         i = (long)h->n - 1;
@@ -149,7 +151,6 @@ void metrics_itl_add(metrics *m, int64_t gap_ns, double weight)
     else if (i + 1 < (long)h->n && v >= h->range[i + 1])
         i++;
     h->bin[i] += weight;
-    m->itl_last_gap_ns = gap_ns;
     m->itl_last_bin = (size_t)i;
 }
 
