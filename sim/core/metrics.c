@@ -46,6 +46,7 @@ metrics *metrics_new(int n_replicas)
     for (size_t i = 0; i <= bins; i++)
         ranges[i] = ITL_LO_NS * pow(ITL_RATIO, (double)i);
     memset(m->itl->bin, 0, bins * sizeof(double));
+    m->itl_last_gap_ns = -1;
     return m;
 }
 
@@ -133,13 +134,15 @@ void metrics_itl_add(metrics *m, int64_t gap_ns, double weight)
     /* Bins are geometric, so the index is a logarithm rather than the
      * binary search gsl_histogram_accumulate does (this is per token). */
     gsl_histogram *h = m->itl;
-    double v = (double)gap_ns;
-    /* Sequences batched together, and a decode run's next steps, mostly see
-     * gaps within the last bin: a gap inside its range is the one the
-     * search below settles on that bin (the ranges are increasing). */
+    /* Sequences batched together mostly see the same gap, and a decode
+     * run's next steps gaps within the same bin: reuse the last gap's bin
+     * when it holds this one (the search below settles every gap inside a
+     * bin's range on that bin: the ranges are increasing). */
     size_t last = m->itl_last_bin;
-    if (v >= h->range[last] && v < h->range[last + 1]) {
+    double v = (double)gap_ns;
+    if (gap_ns == m->itl_last_gap_ns || (v >= h->range[last] && v < h->range[last + 1])) {
         h->bin[last] += weight;
+        m->itl_last_gap_ns = gap_ns;
         return;
     }
     long i = v <= ITL_LO_NS ? 0 : (long)(log(v / ITL_LO_NS) / log(ITL_RATIO));
@@ -151,6 +154,7 @@ void metrics_itl_add(metrics *m, int64_t gap_ns, double weight)
     else if (i + 1 < (long)h->n && v >= h->range[i + 1])
         i++;
     h->bin[i] += weight;
+    m->itl_last_gap_ns = gap_ns;
     m->itl_last_bin = (size_t)i;
 }
 

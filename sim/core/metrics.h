@@ -256,7 +256,8 @@ typedef struct metrics {
     size_t n_reqs, cap_reqs;
     gsl_histogram *itl;             /* log-spaced bins, see metrics.c */
     int64_t itl_max_ns;
-    size_t itl_last_bin;            /* the bin of the last gap added (a cache) */
+    int64_t itl_last_gap_ns;        /* last gap added and its bin (a cache) */
+    size_t itl_last_bin;
     metrics_replica *replicas;
     int n_replicas;
     metrics_sample *samples;
