@@ -1,4 +1,4 @@
-/* test_e2e.c — whole runs: every request gets exactly what it asked, closed-form single-request timing, multi-step decode equal to single stepping, same seed same SQLite rows, preemption under memory pressure with invariant checks. */
+/* test_e2e.c — whole runs: every request gets exactly what it asked, closed-form single-request timing, multi-step decode (and its middle steps applied in bulk) equal to single stepping, same seed same SQLite rows, preemption under memory pressure with invariant checks. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -92,21 +92,30 @@ static void test_every_request_exact(void)
     scenario_free(sc);
 }
 
+/* Runs one request alone on one replica (a 1,000-token prompt, output
+ * the setting given, gaps kept per token or not) with the checks on, and
+ * sets up its cost model in *cm. The caller frees the metrics and *sc. */
+static metrics *lone_request_run(char *output, char *itl_gaps, scenario **sc, metrics_summary *sum, cost_model *cm)
+{
+    char *sets[] = { "workload.sessions=1", "workload.turns=1", "workload.input_tokens=1000",
+                     "workload.system_prompt_tokens=0", "replicas.count=1", output, itl_gaps };
+    metrics *m = load_run(sets, 7, sc, sum);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 1);
+    kt_err err;
+    CU_ASSERT_EQUAL_FATAL(cost_model_init(cm, (*sc)->model, (*sc)->hw, 1, DTYPE_BF16, &err), 0);
+    return m;
+}
+
 /* One request alone: TTFT is one prefill iteration, each gap one decode
  * iteration at the growing context. */
 static void test_single_request_closed_form(void)
 {
-    char *sets[] = { "workload.sessions=1", "workload.turns=1", "workload.input_tokens=1000",
-                     "workload.output_tokens=5", "workload.system_prompt_tokens=0", "replicas.count=1" };
     scenario *sc;
     metrics_summary sum;
-    metrics *m = load_run(sets, 6, &sc, &sum);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    CU_ASSERT_EQUAL_FATAL(m->n_reqs, 1);
-    const metrics_req *q = &m->reqs[0];
     cost_model cm;
-    kt_err err;
-    CU_ASSERT_EQUAL_FATAL(cost_model_init(&cm, sc->model, sc->hw, 1, DTYPE_BF16, &err), 0);
+    metrics *m = lone_request_run("workload.output_tokens=5", "results.itl_gaps=true", &sc, &sum, &cm);
+    const metrics_req *q = &m->reqs[0];
     cost_iter it;
     cost_seq s = { 1000, 0, 0, 0 };
     cost_iteration(&cm, &s, 1, 1, &it);
@@ -210,7 +219,7 @@ static void assert_same_records(const metrics *a, const metrics *b)
                    x->first_token_ns == y->first_token_ns && x->finish_ns == y->finish_ns &&
                    x->prefix_hit_tokens == y->prefix_hit_tokens && x->preemptions == y->preemptions &&
                    x->recomputed_tokens == y->recomputed_tokens && x->n_gaps == y->n_gaps &&
-                   x->gap_max_ns == y->gap_max_ns && x->replica == y->replica &&
+                   x->gap_sum_ns == y->gap_sum_ns && x->gap_max_ns == y->gap_max_ns && x->replica == y->replica &&
                    (!x->gaps || !memcmp(x->gaps, y->gaps, (size_t)x->n_gaps * sizeof *x->gaps));
         bad += !same;
     }
@@ -232,26 +241,92 @@ static void assert_same_summary(const scenario *sc, const metrics *a, const metr
         }
 }
 
-/* Advancing many decode iterations per event must give exactly the results
- * of one iteration per event. */
-static void test_multi_step_equals_single_step(void)
+/* Runs file with sets[0..n) plus extra_a, then plus extra_b, the invariant
+ * checks on after every event, and asserts the same records and summary,
+ * and the first run's events fewer than (fewer_events) or as many as the
+ * second's. */
+static void assert_runs_agree(const char *file, char **sets, int n, char *extra_a, char *extra_b, int fewer_events)
 {
-    char *one[] = { "scheduler.max_multi_step=1" }, *many[] = { "scheduler.max_multi_step=256" };
-    scenario *s1 = load(one, 1), *s2 = load(many, 1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(s1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(s2);
-    sim_stats st1, st2;
-    metrics *a = run(s1, 0, &st1), *b = run(s2, 0, &st2);
+    char *s1[8], *s2[8];
+    CU_ASSERT_FATAL(n < 8);
+    for (int i = 0; i < n; i++)
+        s1[i] = s2[i] = sets[i];
+    s1[n] = extra_a;
+    s2[n] = extra_b;
+    kt_err err;
+    scenario *a = scenario_load(tu_path(file), s1, n + 1, &err), *b = scenario_load(tu_path(file), s2, n + 1, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    assert_same_records(a, b);
-    assert_same_summary(s1, a, b);
-    /* And it did take fewer events. */
-    CU_ASSERT(st2.events < st1.events);
-    metrics_free(a);
-    metrics_free(b);
-    scenario_free(s1);
-    scenario_free(s2);
+    sim_stats st1, st2;
+    metrics *ma = run(a, 1, &st1), *mb = run(b, 1, &st2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ma);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mb);
+    /* Records compare gap arrays only when the first run has them. */
+    assert_same_records(ma, mb);
+    assert_same_summary(a, ma, mb);
+    CU_ASSERT(fewer_events ? st1.events < st2.events : st1.events == st2.events);
+    metrics_free(ma);
+    metrics_free(mb);
+    scenario_free(a);
+    scenario_free(b);
+}
+
+/* Without per-token gap arrays, a multi-step run's middle steps are applied
+ * once per sequence (gaps in closed form, reserves and commits only at the
+ * steps where they change the pool); with them, step by step. Both must
+ * give exactly the same results and events, every invariant checked after
+ * every event: on e2e.yaml (turns sharing cached prefixes) and tiers.yaml
+ * (HBM overflowing: a run's blocks evict cached content through the hooks),
+ * there also writing through (the register hook sees every block filled).
+ * And on e2e.yaml, bulk-applied runs equal one step per event. */
+static void test_bulk_decode_equals_single_step(void)
+{
+    char *wt[] = { "kv_policy.offload=write_through" }, *bulk = "results.itl_gaps=false",
+         *per_step = "results.itl_gaps=true";
+    assert_runs_agree("tests/data/e2e.yaml", NULL, 0, bulk, per_step, 0);
+    assert_runs_agree("tests/data/tiers.yaml", NULL, 0, bulk, per_step, 0);
+    assert_runs_agree("tests/data/tiers.yaml", wt, 1, bulk, per_step, 0);
+    char *no_gaps[] = { bulk };
+    assert_runs_agree("tests/data/e2e.yaml", no_gaps, 1, "scheduler.max_multi_step=64", "scheduler.max_multi_step=1",
+                      1);
+}
+
+/* Advancing many decode iterations per event must give exactly the results
+ * of one iteration per event (every gap kept), in fewer events. */
+static void test_multi_step_equals_single_step(void)
+{
+    assert_runs_agree("tests/data/e2e.yaml", NULL, 0, "scheduler.max_multi_step=256", "scheduler.max_multi_step=1", 1);
+}
+
+/* One request alone with no gap arrays kept: its 40 tokens are a prefill
+ * step and a 39-step decode run, whose middle steps are applied at once.
+ * Its gaps' count, sum and max are those of the 39 decode iterations at
+ * contexts 1,000 .. 1,038, each costed here by itself. */
+static void test_bulk_gaps_closed_form(void)
+{
+    scenario *sc;
+    metrics_summary sum;
+    cost_model cm;
+    metrics *m = lone_request_run("workload.output_tokens=40", "results.itl_gaps=false", &sc, &sum, &cm);
+    const metrics_req *q = &m->reqs[0];
+    CU_ASSERT_PTR_NULL(q->gaps);
+    cost_iter it;
+    cost_seq s = { 1000, 0, 0, 0 };
+    cost_iteration(&cm, &s, 1, 1, &it);
+    CU_ASSERT_EQUAL(q->first_token_ns, it.total_ns);
+    int64_t total = 0, longest = 0;
+    for (int j = 0; j < 39; j++) {
+        s = (cost_seq){ 1, 1000 + j, 0, 0 };
+        cost_iteration(&cm, &s, 1, 1, &it);
+        total += it.total_ns;
+        longest = it.total_ns > longest ? it.total_ns : longest;
+    }
+    CU_ASSERT_EQUAL(q->n_gaps, 39);
+    CU_ASSERT_EQUAL(q->gap_sum_ns, total);
+    CU_ASSERT_EQUAL(q->gap_max_ns, longest);
+    CU_ASSERT_EQUAL(q->finish_ns, q->first_token_ns + total);
+    metrics_free(m);
+    scenario_free(sc);
 }
 
 static int64_t query_int(sqlite3 *db, const char *sql)
@@ -1061,6 +1136,8 @@ int main(void)
         { "every request completes with exactly its tokens", test_every_request_exact },
         { "single request: closed-form timing", test_single_request_closed_form },
         { "multi-step decode equals single stepping", test_multi_step_equals_single_step },
+        { "decode steps applied in bulk equal single stepping", test_bulk_decode_equals_single_step },
+        { "bulk-applied gaps in closed form", test_bulk_gaps_closed_form },
         { "same seed, identical SQLite rows", test_same_seed_same_rows },
         { "preemption under memory pressure, checks on", test_preemption_under_pressure },
         { "requests that can never fit are rejected", test_rejects_what_never_fits },

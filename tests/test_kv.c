@@ -119,15 +119,23 @@ static void test_reserve_all_or_nothing(void)
     kv_pool_free(p);
 }
 
-/* Window blocks: one group at 3× a block's bytes per token (Scout's 36
- * chunked layers against its 12 global ones), window 64 tokens. */
-static void test_window_blocks(void)
+/* A pool of 40 blocks whose windowed layers are one group at 3× a block's
+ * bytes per token (Scout's 36 chunked layers against its 12 global ones),
+ * window 64 tokens. The caller frees it. */
+static kv_pool *window_pool(void)
 {
     kv_pool *p = kv_pool_new(40, BT, KV_PREFIX_CACHE_ON);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     const int64_t win = 64;
     const double ratio = 3.0;
     CU_ASSERT_EQUAL(kv_pool_set_windows(p, 1, &win, &ratio), 0);
+    return p;
+}
+
+/* Window blocks of window_pool's windowed group. */
+static void test_window_blocks(void)
+{
+    kv_pool *p = window_pool();
     /* 10 tokens: 1 token block + ceil(30 / 16) = 2 window blocks. */
     CU_ASSERT_EQUAL(kv_token_blocks_for(p, 10), 1);
     CU_ASSERT_EQUAL(kv_window_blocks_for(p, 10), 2);
@@ -635,12 +643,13 @@ static void test_prefix_cache_off(void)
 
 /* ---------- hooks and the content-cache calls ---------- */
 
-typedef struct hook_log { uint64_t h[64]; int n; } hook_log;
+#define HOOK_LOG_MAX 512
+typedef struct hook_log { uint64_t h[HOOK_LOG_MAX]; int n; } hook_log;
 
 static void log_hash(void *ud, uint64_t h)
 {
     hook_log *l = ud;
-    if (l->n < 64)
+    if (l->n < HOOK_LOG_MAX)
         l->h[l->n] = h;
     l->n++;
 }
@@ -1067,6 +1076,203 @@ static void test_check_touched_content_calls(void)
     kv_pool_free(p);
 }
 
+/* ---------- decode runs: calling only where a call changes something ---------- */
+
+/* kv_seq_room_tokens and kv_seq_commit_due_tokens by hand, 16-token blocks. */
+static void test_room_and_commit_due(void)
+{
+    kv_pool *p = kv_pool_new(20, BT, KV_PREFIX_CACHE_ON);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    kv_seq a = { 0 };
+    kv_segment seg = { 4, 100 };
+    kv_content ct = { &seg, 1 };
+    /* An empty sequence has room for 0 tokens: reserving 1 takes a block. */
+    CU_ASSERT_EQUAL(kv_seq_room_tokens(p, &a), 0);
+    CU_ASSERT_EQUAL(kv_seq_commit_due_tokens(p, &a), INT64_MAX);    /* no block to hash */
+    /* 40 tokens: ceil(40/16) = 3 blocks, room for 3 × 16 = 48. */
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 40), 0);
+    CU_ASSERT_EQUAL(kv_seq_room_tokens(p, &a), 48);
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 48), 0);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(p), 17);                    /* 48 took nothing */
+    /* Nothing hashed yet: block 0 fills at 16 computed tokens. */
+    CU_ASSERT_EQUAL(kv_seq_commit_due_tokens(p, &a), 16);
+    kv_seq_commit(p, &a, &ct, 15);
+    CU_ASSERT_EQUAL(a.n_hashed, 0);
+    kv_seq_commit(p, &a, &ct, 16);
+    CU_ASSERT_EQUAL(a.n_hashed, 1);
+    CU_ASSERT_EQUAL(kv_seq_commit_due_tokens(p, &a), 32);
+    /* All 3 held blocks hashed: nothing more to hash until a 4th is held. */
+    kv_seq_commit(p, &a, &ct, 48);
+    CU_ASSERT_EQUAL(a.n_hashed, 3);
+    CU_ASSERT_EQUAL(kv_seq_commit_due_tokens(p, &a), INT64_MAX);
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 49), 0);
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(p), 16);
+    CU_ASSERT_EQUAL(kv_seq_room_tokens(p, &a), 64);
+    CU_ASSERT_EQUAL(kv_seq_commit_due_tokens(p, &a), 64);           /* (3 + 1) × 16 */
+    /* A shrunk (sealed) sequence registers nothing more. */
+    kv_seq_shrink(p, &a, 2);
+    CU_ASSERT_EQUAL(kv_seq_commit_due_tokens(p, &a), INT64_MAX);
+    CU_ASSERT_EQUAL(kv_seq_room_tokens(p, &a), 32);
+    kv_seq_release(p, &a);
+    kv_seq_destroy(&a);
+    kv_pool_free(p);
+
+    /* Without the prefix cache nothing is ever hashed. */
+    kv_pool *off = kv_pool_new(4, BT, KV_PREFIX_CACHE_OFF);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(off);
+    kv_seq b = { 0 };
+    CU_ASSERT_EQUAL(kv_seq_reserve(off, &b, 20), 0);
+    CU_ASSERT_EQUAL(kv_seq_commit_due_tokens(off, &b), INT64_MAX);
+    kv_seq_release(off, &b);
+    kv_seq_destroy(&b);
+    kv_pool_free(off);
+}
+
+/* The room with window_pool's windowed group: W(t) = ceil(3 min(t, 64) / 16)
+ * window blocks for t tokens. */
+static void test_room_with_windows(void)
+{
+    kv_pool *p = window_pool();
+    kv_seq a = { 0 };
+    /* 10 tokens: 1 token block (room 16) and W(10) = ceil(1.875) = 2 window
+     * blocks, which hold 3t <= 32 tokens' worth: t <= 10. The window blocks
+     * run out first: room 10. */
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 10), 0);
+    CU_ASSERT_EQUAL(kv_seq_room_tokens(p, &a), 10);
+    CU_ASSERT_EQUAL(kv_seq_blocks_short(p, &a, 10), 0);
+    CU_ASSERT_EQUAL(kv_seq_blocks_short(p, &a, 11), 1);             /* W(11) = ceil(2.06) = 3 */
+    /* 16 tokens: W(16) = 3 exactly; the token block's 16 bound it too. */
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 16), 0);
+    CU_ASSERT_EQUAL(kv_seq_room_tokens(p, &a), 16);
+    /* 100 tokens: 7 token blocks (room 112), the windows full at W = 12. */
+    CU_ASSERT_EQUAL(kv_seq_reserve(p, &a, 100), 0);
+    CU_ASSERT_EQUAL(kv_seq_room_tokens(p, &a), 112);
+    kv_seq_release(p, &a);
+    kv_seq_destroy(&a);
+    kv_pool_free(p);
+}
+
+/* With log_hash as the evict hook, both hooks go into one record in call
+ * order: an eviction as its hash, a registration as the hash's complement. */
+static void log_register(void *ud, uint64_t h) { log_hash(ud, ~h); }
+
+#define RUN_SEQS 3
+#define RUN_STEPS 100
+
+/* A pool of 44 blocks with windowed layers (group at 1.5× a block's bytes
+ * per token, window 48 tokens), hooks into log, and 20 cached blocks of
+ * foreign content (hashes 1001..1020) for the decode runs' blocks to evict. */
+static kv_pool *run_pool(hook_log *log)
+{
+    kv_pool *p = kv_pool_new(44, BT, KV_PREFIX_CACHE_ON);
+    if (!p)
+        return NULL;
+    const int64_t win = 48;
+    const double ratio = 1.5;
+    kv_pool_set_windows(p, 1, &win, &ratio);
+    for (uint64_t h = 1; h <= 20; h++)
+        kv_pool_put(p, 1000 + h);
+    kv_pool_set_evict_hook(p, log_hash, log);
+    kv_pool_set_register_hook(p, log_register, log);
+    return p;
+}
+
+/* A decode run of RUN_STEPS steps, one token per sequence a step, over
+ * three sequences: the first two with the same content at different
+ * lengths (so the shorter fills blocks the longer registered first, and
+ * keeps them private), the third its own. every_step: kv_seq_reserve and
+ * kv_seq_commit for each sequence at every step (all reserves of a step,
+ * then its commits), as a replica applies steps one by one; otherwise only
+ * at the steps where kv_seq_room_tokens / kv_seq_commit_due_tokens say a
+ * call changes something, in the same order. */
+static void decode_run(kv_pool *p, kv_seq *seqs, int every_step)
+{
+    static const kv_segment segs[RUN_SEQS] = { { 5, 40 }, { 5, 40 }, { 6, 40 } };
+    static const int64_t start[RUN_SEQS] = { 20, 30, 25 };
+    kv_content ct[RUN_SEQS];
+    for (int i = 0; i < RUN_SEQS; i++) {
+        ct[i] = (kv_content){ &segs[i], 1 };
+        kv_seq_reserve(p, &seqs[i], start[i]);
+        kv_seq_commit(p, &seqs[i], &ct[i], start[i]);
+    }
+    for (int s = 1; s <= RUN_STEPS; s++) {
+        int due[RUN_SEQS];
+        for (int i = 0; i < RUN_SEQS; i++) {
+            int64_t tokens = start[i] + s;
+            due[i] = every_step || tokens > kv_seq_room_tokens(p, &seqs[i]) ||
+                     tokens >= kv_seq_commit_due_tokens(p, &seqs[i]);
+            if (due[i])
+                CU_ASSERT_EQUAL(kv_seq_reserve(p, &seqs[i], tokens), 0);
+        }
+        for (int i = 0; i < RUN_SEQS; i++)
+            if (due[i])
+                kv_seq_commit(p, &seqs[i], &ct[i], start[i] + s);
+    }
+}
+
+/* A decode run calling reserve and commit only where they change something
+ * leaves the pool, every sequence and the hooks' record exactly as calling
+ * them at every step does: compared field by field and block by block. */
+static void test_due_calls_equal_every_step(void)
+{
+    hook_log la = { { 0 }, 0 }, lb = { { 0 }, 0 };
+    kv_pool *a = run_pool(&la), *b = run_pool(&lb);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    kv_seq sa[RUN_SEQS] = { { 0 } }, sb[RUN_SEQS] = { { 0 } };
+    kv_seq *pa[RUN_SEQS] = { &sa[0], &sa[1], &sa[2] }, *pb[RUN_SEQS] = { &sb[0], &sb[1], &sb[2] };
+    decode_run(a, sa, 1);
+    decode_run(b, sb, 0);
+    /* By hand: the first sequence ends at 20 + 100 = 120 tokens: ceil(120/16)
+     * = 8 token blocks, floor(120/16) = 7 hashed, window blocks
+     * ceil(1.5 × 48 / 16) = ceil(4.5) = 5. */
+    CU_ASSERT_EQUAL(sa[0].n_blocks, 8);
+    CU_ASSERT_EQUAL(sa[0].n_hashed, 7);
+    CU_ASSERT_EQUAL(sa[0].n_wblocks, 5);
+    for (int i = 0; i < RUN_SEQS; i++) {
+        CU_ASSERT_EQUAL(sa[i].n_blocks, sb[i].n_blocks);
+        CU_ASSERT_EQUAL(sa[i].n_wblocks, sb[i].n_wblocks);
+        CU_ASSERT_EQUAL(sa[i].n_hashed, sb[i].n_hashed);
+        CU_ASSERT_EQUAL(sa[i].chain_hash, sb[i].chain_hash);
+        CU_ASSERT(sa[i].n_blocks == sb[i].n_blocks &&
+                  !memcmp(sa[i].blocks, sb[i].blocks, sa[i].n_blocks * sizeof *sa[i].blocks));
+        CU_ASSERT(sa[i].n_wblocks == sb[i].n_wblocks &&
+                  !memcmp(sa[i].wblocks, sb[i].wblocks, sa[i].n_wblocks * sizeof *sa[i].wblocks));
+    }
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(a), kv_pool_free_blocks(b));
+    CU_ASSERT_EQUAL(kv_pool_cached_blocks(a), kv_pool_cached_blocks(b));
+    /* 44 blocks less the held ones: ceil(120/16) + ceil(130/16) +
+     * ceil(125/16) = 8 + 9 + 8 token blocks and 5 window blocks each. */
+    CU_ASSERT_EQUAL(kv_pool_free_blocks(b), 44 - 25 - 15);
+    /* The hooks fired the same calls in the same order (evictions of the
+     * foreign blocks the run took, registrations of the blocks it filled). */
+    CU_ASSERT_EQUAL_FATAL(la.n, lb.n);
+    CU_ASSERT_FATAL(la.n <= HOOK_LOG_MAX);
+    /* Of the 40 blocks taken, the 24 plain free ones went first, then 16
+     * cached foreign ones, each evicted through the hook. */
+    int evicted = 0;
+    for (int i = 0; i < lb.n; i++)
+        evicted += lb.h[i] >= 1001 && lb.h[i] <= 1020;
+    CU_ASSERT_EQUAL(evicted, 16);
+    CU_ASSERT(!memcmp(la.h, lb.h, (size_t)la.n * sizeof *la.h));
+    CU_ASSERT_EQUAL(check(a, pa, RUN_SEQS), 0);
+    CU_ASSERT_EQUAL(check(b, pb, RUN_SEQS), 0);
+    /* Released, both pools cache the same contents: the same prefix is found. */
+    kv_content c0 = { &(kv_segment){ 5, 40 }, 1 };
+    for (int i = 0; i < RUN_SEQS; i++) {
+        kv_seq_release(a, &sa[i]);
+        kv_seq_release(b, &sb[i]);
+    }
+    CU_ASSERT_EQUAL(kv_pool_cached_prefix(a, &c0, 130), kv_pool_cached_prefix(b, &c0, 130));
+    CU_ASSERT_EQUAL(kv_pool_cached_blocks(a), kv_pool_cached_blocks(b));
+    for (int i = 0; i < RUN_SEQS; i++) {
+        kv_seq_destroy(&sa[i]);
+        kv_seq_destroy(&sb[i]);
+    }
+    kv_pool_free(a);
+    kv_pool_free(b);
+}
+
 int main(void)
 {
     static const tu_test tests[] = {
@@ -1088,6 +1294,9 @@ int main(void)
         { "the check of what changed catches it at once", test_check_touched_catches_what_changed },
         { "a corruption elsewhere is left to kv_pool_check", test_check_touched_leaves_the_rest_to_the_full_check },
         { "the content-cache calls keep the record right", test_check_touched_content_calls },
+        { "room and commit-due tokens by hand", test_room_and_commit_due },
+        { "room with windowed layers", test_room_with_windows },
+        { "a decode run's due calls equal calls at every step", test_due_calls_equal_every_step },
         { NULL, NULL },
     };
     return tu_run("kv", tests);

@@ -369,6 +369,49 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The bin gsl_histogram_find gives v (its own binary search over the
+ * ranges), with the ends' overflow in the first and last bins. */
+static size_t itl_bin_of(const gsl_histogram *h, double v)
+{
+    size_t i;
+    if (v < h->range[0])
+        return 0;
+    if (v >= h->range[h->n])
+        return h->n - 1;
+    CU_ASSERT_EQUAL(gsl_histogram_find(h, v, &i), 0);
+    return i;
+}
+
+/* Gaps added in an order that keeps returning to the last one's bin, its
+ * edges and away (the bin of the last gap is reused when it holds the
+ * next): every gap is counted in the bin the ranges say holds it. */
+static void test_itl_bins_at_edges(void)
+{
+    metrics *m = metrics_new(1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    const gsl_histogram *h = m->itl;
+    /* In bin 1000 (about 100 × 1.002^1000 = 737 ns): its first and last
+     * whole nanosecond, and the next bin's first. */
+    int64_t first = (int64_t)ceil(h->range[1000]), next = (int64_t)ceil(h->range[1001]), last = next - 1;
+    int64_t gaps[] = { first, last, next, last, first, 50, 50, 20000000000000, first, 20000000000000, next, 100 };
+    size_t n = sizeof gaps / sizeof *gaps;
+    double *want = calloc(h->n, sizeof *want);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+    for (size_t k = 0; k < n; k++) {
+        metrics_itl_add(m, gaps[k], 1);
+        want[itl_bin_of(h, (double)gaps[k])] += 1;
+    }
+    size_t bad = 0;
+    for (size_t i = 0; i < h->n; i++)
+        bad += h->bin[i] != want[i];
+    CU_ASSERT_EQUAL(bad, 0);
+    /* By hand: first three times and last twice in bin 1000, next twice in 1001. */
+    CU_ASSERT_DOUBLE_EQUAL(h->bin[1000], 5, 0);
+    CU_ASSERT_DOUBLE_EQUAL(h->bin[1001], 2, 0);
+    free(want);
+    metrics_free(m);
+}
+
 static void test_itl_histogram(void)
 {
     metrics *m = metrics_new(1);
@@ -661,6 +704,7 @@ int main(void)
         { "ITL histogram quantiles", test_itl_histogram },
         { "metrics_check", test_check },
         { "summary fields", test_summary_fields },
+        { "ITL gaps at bin edges land in their bins", test_itl_bins_at_edges },
         { "MSER warm-up truncation by hand", test_mser_truncation },
         { "a flat backlog is steady, a growing one is not", test_backlog_steady },
         { "a run whose backlog grows reports it", test_growing_backlog_reported },

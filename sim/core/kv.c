@@ -280,6 +280,32 @@ uint32_t kv_seq_blocks_short(const kv_pool *p, const kv_seq *seq, int64_t total_
            short_of(kv_window_blocks_for(p, total_tokens), seq->n_wblocks);
 }
 
+int64_t kv_seq_room_tokens(const kv_pool *p, const kv_seq *seq)
+{
+    int64_t hi = (int64_t)seq->n_blocks * p->block_tokens;
+    if (kv_window_blocks_for(p, hi) <= seq->n_wblocks)
+        return hi;
+    /* The window blocks run out first. Their count only grows with the
+     * tokens, so bisect: window blocks for lo fit (0 for 0 tokens), for hi not. */
+    int64_t lo = 0;
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (kv_window_blocks_for(p, mid) <= seq->n_wblocks)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int64_t kv_seq_commit_due_tokens(const kv_pool *p, const kv_seq *seq)
+{
+    /* kv_seq_commit hashes blocks [n_hashed, min(computed / block_tokens, n_blocks)). */
+    if (!p->prefix_cache || seq->sealed || seq->n_hashed >= seq->n_blocks)
+        return INT64_MAX;
+    return ((int64_t)seq->n_hashed + 1) * p->block_tokens;
+}
+
 /* Forgets the content block b caches (b not on the free list). */
 static void evict_content(kv_pool *p, uint32_t b)
 {

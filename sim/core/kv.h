@@ -97,6 +97,15 @@ int kv_pool_set_windows(kv_pool *p, int n, const int64_t *window_tokens, const d
 uint32_t kv_window_blocks_for(const kv_pool *p, int64_t tokens);
 /* Blocks kv_seq_reserve(p, seq, total_tokens) would take from the pool. */
 uint32_t kv_seq_blocks_short(const kv_pool *p, const kv_seq *seq, int64_t total_tokens);
+/* The most tokens kv_seq_reserve(p, seq, total_tokens) can be asked for
+ * without taking a block: a decode run reserves only at the steps that pass
+ * it, the calls in between changing nothing (but kv_pool_version). */
+int64_t kv_seq_room_tokens(const kv_pool *p, const kv_seq *seq);
+/* The fewest computed tokens for which kv_seq_commit would hash a block of
+ * seq with the blocks it holds now (INT64_MAX: none, whatever is computed:
+ * no prefix cache, seq sealed, or every block it holds hashed). Below it
+ * the call changes nothing (but kv_pool_version). */
+int64_t kv_seq_commit_due_tokens(const kv_pool *p, const kv_seq *seq);
 
 /* Starts a sequence by attaching the longest cached prefix of its first
  * prompt_tokens tokens (whole blocks only, and never the whole prompt: the

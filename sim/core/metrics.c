@@ -127,19 +127,15 @@ int metrics_add_tier_sample(metrics *m, const metrics_tier_sample *s)
     return grown ? 0 : -1;
 }
 
-void metrics_itl_add(metrics *m, int64_t gap_ns, double weight)
+/* The bin holding gap v: its logarithm settled on the ranges. Bins are
+ * geometric, so the index is a logarithm rather than the binary search
+ * gsl_histogram_accumulate does (this is per token). Kept out of line: most
+ * gaps take the cached bin. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static size_t itl_bin(const gsl_histogram *h, double v)
 {
-    if (gap_ns > m->itl_max_ns)
-        m->itl_max_ns = gap_ns;
-    /* Bins are geometric, so the index is a logarithm rather than the
-     * binary search gsl_histogram_accumulate does (this is per token). */
-    gsl_histogram *h = m->itl;
-    /* Sequences batched together mostly see the same gap: reuse its bin. */
-    if (gap_ns == m->itl_last_gap_ns) {
-        h->bin[m->itl_last_bin] += weight;
-        return;
-    }
-    double v = (double)gap_ns;
     long i = v <= ITL_LO_NS ? 0 : (long)(log(v / ITL_LO_NS) / log(ITL_RATIO));
     if (i >= (long)h->n)
         i = (long)h->n - 1;
@@ -148,9 +144,25 @@ void metrics_itl_add(metrics *m, int64_t gap_ns, double weight)
         i--;
     else if (i + 1 < (long)h->n && v >= h->range[i + 1])
         i++;
-    h->bin[i] += weight;
-    m->itl_last_gap_ns = gap_ns;
-    m->itl_last_bin = (size_t)i;
+    return (size_t)i;
+}
+
+void metrics_itl_add(metrics *m, int64_t gap_ns, double weight)
+{
+    if (gap_ns > m->itl_max_ns)
+        m->itl_max_ns = gap_ns;
+    gsl_histogram *h = m->itl;
+    /* Sequences batched together mostly see the same gap, and a decode
+     * run's next steps gaps within the same bin: keep the last gap's bin
+     * when it holds this one (itl_bin settles every gap inside a bin's
+     * range on that bin: the ranges are increasing). */
+    if (gap_ns != m->itl_last_gap_ns) {
+        double v = (double)gap_ns;
+        if (!(v >= h->range[m->itl_last_bin] && v < h->range[m->itl_last_bin + 1]))
+            m->itl_last_bin = itl_bin(h, v);
+        m->itl_last_gap_ns = gap_ns;
+    }
+    h->bin[m->itl_last_bin] += weight;
 }
 
 double metrics_itl_quantile(const metrics *m, double q)

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Bits in a word of the kv_due scratch (replica_step). */
+#define DUE_WORD_BITS 64
+
 const char *const replica_role_names[ROLE_COUNT + 1] = { "colocated", "prefill", "decode", NULL };
 const char *const serve_too_long_names[TOO_LONG_COUNT + 1] = { "reject", "truncate", NULL };
 const char *const serve_preemption_names[PREEMPT_MODE_COUNT + 1] = { "recompute", "swap", NULL };
@@ -29,6 +32,12 @@ double replica_kv_bytes(const replica *r, int64_t tokens)
     return kv_layout_context_bytes_gpu(r->cm, tokens) * r->gpus;
 }
 
+/* Steps a run may hold: the rows of the per-step arrays. */
+static int run_steps_cap(const serve_cfg *cfg)
+{
+    return cfg->max_multi_step > 0 ? cfg->max_multi_step : 1;
+}
+
 int replica_init(replica *r, const replica_config *c)
 {
     const serve_cfg *cfg = c->cfg;
@@ -47,7 +56,7 @@ int replica_init(replica *r, const replica_config *c)
     r->ud = c->ud;
     admission_state_init(&r->adm);
     r->sparse.tier = -1;
-    int steps = cfg->max_multi_step > 0 ? cfg->max_multi_step : 1;
+    int steps = run_steps_cap(cfg);
     r->kv = kv_pool_new(c->kv_blocks, c->block_tokens, c->prefix_cache ? KV_PREFIX_CACHE_ON : KV_PREFIX_CACHE_OFF);
     if (r->kv)
         set_pool_windows(r);
@@ -58,9 +67,11 @@ int replica_init(replica *r, const replica_config *c)
     r->step.cseqs = calloc((size_t)(largest > cfg->max_running ? largest : cfg->max_running), sizeof *r->step.cseqs);
     r->step.step_end_ns = calloc((size_t)steps, sizeof *r->step.step_end_ns);
     r->step.step_cost = calloc((size_t)steps, sizeof *r->step.step_cost);
+    r->step.kv_due_words = (cfg->max_running + DUE_WORD_BITS - 1) / DUE_WORD_BITS;
+    r->step.kv_due = calloc((size_t)steps * (size_t)r->step.kv_due_words, sizeof *r->step.kv_due);
     int spec_rc = spec_state_init(&r->spec, c->spec, &cfg->spec_accept, c->seed, c->id, cfg->max_running);
     if (!r->kv || !r->queue.running || !r->step.batch || !r->step.cseqs || !r->step.step_end_ns ||
-        !r->step.step_cost || spec_rc < 0) {
+        !r->step.step_cost || !r->step.kv_due || spec_rc < 0) {
         replica_destroy(r);
         return -1;
     }
@@ -78,6 +89,7 @@ void replica_destroy(replica *r)
     free(r->step.cseqs);
     free(r->step.step_end_ns);
     free(r->step.step_cost);
+    free(r->step.kv_due);
     spec_state_free(&r->spec);
     memset(r, 0, sizeof *r);
 }
@@ -690,10 +702,148 @@ static void apply_step(replica *r, int s)
     }
 }
 
+/* Index of x's lowest set bit (x != 0). */
+static int lowest_bit(uint64_t x)
+{
+#if defined(__GNUC__)
+    return __builtin_ctzll(x);
+#else
+    int n = 0;
+    for (; !(x & 1); x >>= 1)
+        n++;
+    return n;
+#endif
+}
+
+/* Marks in kv_due the first step after t (t = -1: the first) of a bulk
+ * range of m steps at which batch entry i's reserve or commit would change
+ * its blocks; nothing when that lies past the range. At bulk step t the
+ * entry reserves serve_req_kv_tokens + t + 1 tokens and commits computed +
+ * t + 1 (q's counters move only when the range is done), so its reserve
+ * acts from the step its room runs out, its commit from the step its next
+ * block fills. */
+static void due_mark(replica *r, int i, int t, int m)
+{
+    const serve_req *q = r->step.batch[i].r;
+    int64_t next = kv_seq_room_tokens(r->kv, &q->seq) - serve_req_kv_tokens(q);
+    int64_t commit = kv_seq_commit_due_tokens(r->kv, &q->seq);
+    if (commit != INT64_MAX && commit - q->computed - 1 < next)
+        next = commit - q->computed - 1;
+    /* Not behind t: a reserve that failed (it cannot in a run) retries at
+     * the next step, as stepping one by one would. */
+    if (next <= t)
+        next = t + 1;
+    if (next < m)
+        r->step.kv_due[(size_t)next * (size_t)r->step.kv_due_words + (size_t)i / DUE_WORD_BITS] |=
+            (uint64_t)1 << (i % DUE_WORD_BITS);
+}
+
+/* Words of a kv_due row that the batch's entries occupy. */
+static int due_words_used(const replica *r)
+{
+    return (r->step.n_batch + DUE_WORD_BITS - 1) / DUE_WORD_BITS;
+}
+
+/* Reserves (commit 0) or commits (commit 1) for bulk step t the entries
+ * whose blocks change there (kv_due row t), in batch order as apply_step
+ * does; after a commit, marks each one's next such step (a later row) and
+ * clears row t, so that kv_due is all zero again when the range is done. */
+static void due_apply(replica *r, int t, int m, int commit)
+{
+    uint64_t *row = r->step.kv_due + (size_t)t * (size_t)r->step.kv_due_words;
+    /* Only the words holding the batch's entries can be set. */
+    for (int w = 0; w < due_words_used(r); w++) {
+        for (uint64_t bits = row[w]; bits; bits &= bits - 1) {
+            int i = w * DUE_WORD_BITS + lowest_bit(bits);
+            serve_req *q = r->step.batch[i].r;
+            if (!commit) {
+                kv_seq_reserve(r->kv, &q->seq, serve_req_kv_tokens(q) + t + 1);
+                continue;
+            }
+            kv_seq_commit(r->kv, &q->seq, &q->content, q->computed + t + 1);
+            due_mark(r, i, t, m);
+        }
+        if (commit)
+            row[w] = 0;
+    }
+}
+
+/* Applies decode steps [a, b) of a multi-step run (0 < a < b < steps, no
+ * entry finishing: see bulk_end) once per sequence instead of once per step
+ * per sequence, with the results of apply_step called for each step:
+ * - every entry decodes one token a step, its gap that step's duration
+ *   (it emitted at the step before): over the range m gaps summing to the
+ *   range's span (exact: integer nanoseconds), with their largest as max;
+ * - the ITL histogram and the replica's accounts get their entries per
+ *   step, as apply_step adds them;
+ * - reserves and commits are called only at the steps where they change
+ *   something (due_mark), in apply_step's order (all reserves of a step,
+ *   then its commits, each in batch order), so the pool sees the same
+ *   calls with the same effects (blocks taken, hashes, hooks) in the same
+ *   order; the calls skipped would have changed nothing. Nothing else
+ *   takes blocks inside a run, so the free count between steps, the only
+ *   thing this moves earlier or later, is never observed. */
+static void apply_decode_steps(replica *r, int a, int b)
+{
+    int m = b - a;
+    const int64_t *end = r->step.step_end_ns;
+    for (int i = 0; i < r->step.n_batch; i++)
+        due_mark(r, i, -1, m);
+    int64_t gap_max = 0;
+    for (int t = 0; t < m; t++) {
+        int64_t gap = end[a + t] - end[a + t - 1];
+        due_apply(r, t, m, 0);
+        metrics_itl_add(r->met, gap, r->step.n_batch);
+        due_apply(r, t, m, 1);
+        account_step(r, a + t);
+        gap_max = gap > gap_max ? gap : gap_max;
+    }
+    for (int i = 0; i < r->step.n_batch; i++) {
+        serve_req *q = r->step.batch[i].r;
+        spec_step_emitted(&q->spec);
+        q->computed += m;
+        q->generated += m;
+        q->num_tokens += m;
+        q->rec.n_gaps += m;
+        q->rec.gap_sum_ns += end[b - 1] - end[a - 1];
+        if (gap_max > q->rec.gap_max_ns)
+            q->rec.gap_max_ns = gap_max;
+        q->last_token_ns = end[b - 1];
+    }
+    r->tokens_out += (int64_t)m * r->step.n_batch;
+}
+
+/* The end of the steps from s on that apply_decode_steps may apply at once
+ * (s when none): those after the run's first (which may prefill, recompute
+ * or take its first token) and before its last (where entries finish),
+ * ended by now, when each step is one plain token per entry (no draft
+ * verification) on a replica that keeps no per-token record (--timeline
+ * slices, gap arrays) and hands nothing off. */
+static int bulk_end(const replica *r, int s, int64_t now)
+{
+    int b = s;
+    if (s == 0)
+        return s;
+    while (b < r->step.steps - 1 && r->step.step_end_ns[b] <= now)
+        b++;
+    if (b - s < 2 || r->tl || r->cfg.keep_gaps || r->disagg.role == ROLE_PREFILL)
+        return s;
+    for (int i = 0; i < r->step.n_batch; i++)
+        if (r->step.batch[i].verify || replica_decode_tokens(r, r->step.batch[i].r) != 1)
+            return s;
+    return b;
+}
+
 /* Applies the steps that ended at or before now. */
 void replica_apply_until(replica *r, int64_t now)
 {
     while (r->step.applied < r->step.steps && r->step.step_end_ns[r->step.applied] <= now) {
+        int b = bulk_end(r, r->step.applied, now);
+        if (b > r->step.applied) {
+            apply_decode_steps(r, r->step.applied, b);
+            r->step.applied = b;
+            continue;
+        }
         int s = r->step.applied++;
         if (r->tl)
             timeline_step(r, s);
@@ -857,6 +1007,34 @@ static int collect_seqs(replica *r, kv_seq ***out, size_t *n_out, kt_err *err)
     return 0;
 }
 
+/* Each running request's blocks hold the KV it has computed (O(running)),
+ * and once a run has applied a step, every entry's full blocks are
+ * committed: apply_decode_steps calls reserve and commit only where they
+ * change something, and this catches a call it skipped that would have. */
+static int check_running_kv(const replica *r, kt_err *err)
+{
+    for (int i = 0; i < r->queue.n_running; i++) {
+        const serve_req *q = r->queue.running[i];
+        if (kv_seq_room_tokens(r->kv, &q->seq) < serve_req_kv_tokens(q)) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: request %lld holds blocks for %lld tokens of its %lld", r->id,
+                     (long long)q->rec.id, (long long)kv_seq_room_tokens(r->kv, &q->seq),
+                     (long long)serve_req_kv_tokens(q));
+            return -1;
+        }
+    }
+    if (!r->step.busy || r->step.applied < 1)
+        return 0;
+    for (int i = 0; i < r->step.n_batch; i++) {
+        const serve_req *q = r->step.batch[i].r;
+        if (q->computed >= kv_seq_commit_due_tokens(r->kv, &q->seq)) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: request %lld has %lld tokens computed but a full block "
+                     "uncommitted", r->id, (long long)q->rec.id, (long long)q->computed);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The invariants of the decode-step extensions (speculation, sparse
  * pages), which every checker runs whole: their state is small. */
 static int check_extensions(replica *r, kt_err *err)
@@ -864,11 +1042,23 @@ static int check_extensions(replica *r, kt_err *err)
     return spec_check(&r->spec, r->acct, r->id, err) < 0 || sparse_check(r, err) < 0 ? -1 : 0;
 }
 
+/* The bulk-apply scratch is all zero between ranges (walked whole). */
+static int check_due_clear(const replica *r, kt_err *err)
+{
+    for (size_t k = 0; k < (size_t)run_steps_cap(&r->cfg) * (size_t)r->step.kv_due_words; k++)
+        if (r->step.kv_due[k]) {
+            KT_ERROR(err, NULL, 0, 0, "replica %d: bulk-apply scratch left set", r->id);
+            return -1;
+        }
+    return 0;
+}
+
 int replica_check(replica *r, kt_err *err)
 {
     if (r->failure.failed)
         return 0;               /* its pool is gone with it */
-    if (check_slots(r, err) < 0 || check_lists(r, err) < 0 || check_extensions(r, err) < 0)
+    if (check_slots(r, err) < 0 || check_lists(r, err) < 0 || check_extensions(r, err) < 0 ||
+        check_running_kv(r, err) < 0 || check_due_clear(r, err) < 0)
         return -1;
     kv_seq **seqs = NULL;
     size_t k = 0;
@@ -889,7 +1079,8 @@ int replica_check_touched(replica *r, kt_err *err)
 {
     if (r->failure.failed)
         return 0;
-    if (check_slots(r, err) < 0 || check_list_ends(r, err) < 0 || check_extensions(r, err) < 0)
+    if (check_slots(r, err) < 0 || check_list_ends(r, err) < 0 || check_extensions(r, err) < 0 ||
+        check_running_kv(r, err) < 0)
         return -1;
     kv_seq **seqs = NULL;
     size_t k = 0;

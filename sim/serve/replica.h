@@ -182,6 +182,11 @@ typedef struct replica_step {
     int64_t *step_end_ns;       /* max_multi_step entries */
     cost_iter *step_cost;       /* max_multi_step entries */
     cost_seq *cseqs;            /* scratch, max(max_running, largest CUDA-graph size) entries */
+    /* Scratch for applying decode steps in bulk: max_multi_step rows of
+     * kv_due_words words; bit i of row t set when batch entry i's blocks
+     * may change at the bulk range's step t; all zero between ranges. */
+    uint64_t *kv_due;
+    int kv_due_words;
     int pad_rows;               /* dummy rows the run's CUDA graph pads every step with */
     serve_wait wait;
     int64_t wait_since_ns;      /* when the wait began */
