@@ -15,6 +15,14 @@ static inline uint64_t kt_mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* Backward-shift deletion under linear probing: the entry at slot j, whose
+ * home is home, moves back into the gap at slot i unless its home lies
+ * cyclically in (i, j] (then it must stay where its probe finds it). */
+static inline int htab_fills_gap(uint32_t home, uint32_t i, uint32_t j)
+{
+    return i <= j ? (home <= i || home > j) : (home <= i && home > j);
+}
+
 /* Invariants: mask + 1 slots, a power of two; key 0 marks an empty slot;
  * n live keys, n <= (mask + 1) / 2 so probing always ends; a key sits in
  * the first free slot at or after its home (linear probing, no tombstones). */
@@ -80,9 +88,7 @@ static inline void htab_del(htab *t, uint64_t key)
             j = (j + 1) & t->mask;
             if (!t->key[j])
                 return;
-            uint32_t home = (uint32_t)kt_mix64(t->key[j]) & t->mask;
-            /* Move j back to i unless its home lies cyclically in (i, j]. */
-            if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+            if (htab_fills_gap((uint32_t)kt_mix64(t->key[j]) & t->mask, i, j))
                 break;
         }
         t->key[i] = t->key[j];

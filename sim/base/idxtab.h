@@ -66,9 +66,7 @@ static inline void idxtab_del(idxtab *t, const uint64_t *keys, uint64_t key)
             j = (j + 1) & t->mask;
             if (!t->slot[j])
                 return;
-            uint32_t home = idxtab_home(t, keys[t->slot[j] - 1]);
-            /* Move j back to i unless its home lies cyclically in (i, j]. */
-            if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+            if (htab_fills_gap(idxtab_home(t, keys[t->slot[j] - 1]), i, j))
                 break;
         }
         t->slot[i] = t->slot[j];
