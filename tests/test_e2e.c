@@ -292,10 +292,19 @@ static void test_bulk_decode_equals_single_step(void)
 }
 
 /* Advancing many decode iterations per event must give exactly the results
- * of one iteration per event (every gap kept), in fewer events. */
+ * of one iteration per event (every gap kept), in fewer events: also with
+ * KV tiers, whose copies start when the event that queued them ends, so a
+ * run must not evict cached content (write-back copies it down) or fill a
+ * block before its last step (write-through copies each block filled).
+ * tiers.yaml's returning sessions overflow HBM: before runs stopped short
+ * of both, its TTFTs differed from single stepping's. */
 static void test_multi_step_equals_single_step(void)
 {
     assert_runs_agree("tests/data/e2e.yaml", NULL, 0, "scheduler.max_multi_step=256", "scheduler.max_multi_step=1", 1);
+    char *wt[] = { "kv_policy.offload=write_through" };
+    assert_runs_agree("tests/data/tiers.yaml", NULL, 0, "scheduler.max_multi_step=64", "scheduler.max_multi_step=1",
+                      1);
+    assert_runs_agree("tests/data/tiers.yaml", wt, 1, "scheduler.max_multi_step=64", "scheduler.max_multi_step=1", 1);
 }
 
 /* One request alone with no gap arrays kept: its 40 tokens are a prefill

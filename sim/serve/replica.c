@@ -327,6 +327,28 @@ int64_t replica_decode_tokens(const replica *r, const serve_req *q)
     return spec_step_tokens(&q->spec);
 }
 
+/* Steps of a run, at most k, after which no tier traffic would be queued
+ * inside it: copies to the tiers start when the event that queued them
+ * flushes them (tier_set_flush), so a block filled under write-through
+ * (registered at once) at any step but the run's last would start its copy
+ * at the run's end instead of that step's, as stepping one at a time does. */
+static int64_t tier_quiet_steps(const replica *r, int64_t k)
+{
+    if (!r->tiers || r->tiers->cfg.offload != OFFLOAD_WRITE_THROUGH)
+        return k;
+    int64_t bt = kv_pool_block_tokens(r->kv);
+    for (int i = 0; i < r->step.n_batch; i++) {
+        const serve_req *q = r->step.batch[i].r;
+        int64_t n = replica_decode_tokens(r, q), filled = (q->computed / bt + 1) * bt;
+        /* The step that computes token filled - 1 fills the block: step
+         * ceil((filled - computed) / n) - 1, which may be the run's last. */
+        int64_t last = (filled - q->computed + n - 1) / n;
+        if (last < k)
+            k = last;
+    }
+    return k;
+}
+
 /* Decode steps the batch may advance in one event with nothing able to
  * change in between: every entry decodes, no request could be admitted, no
  * sequence finishes before the last step, and the blocks they will need are
@@ -350,13 +372,17 @@ static int multi_step_count(const replica *r)
         if (steps_left < k)
             k = steps_left;
     }
+    k = tier_quiet_steps(r, k);
+    /* Under tiers a block taken from cached content evicts it, and its copy
+     * would wait for the run's event: take only blocks holding nothing. */
+    uint64_t free = kv_pool_free_blocks(r->kv) - (r->tiers ? kv_pool_cached_blocks(r->kv) : 0);
     for (; k > 1; k /= 2) {
         uint64_t need = 0;
         for (int i = 0; i < r->step.n_batch; i++) {
             const serve_req *q = r->step.batch[i].r;
             need += kv_seq_blocks_short(r->kv, &q->seq, serve_req_kv_tokens(q) + k * replica_decode_tokens(r, q));
         }
-        if (need <= kv_pool_free_blocks(r->kv))
+        if (need <= free)
             break;
     }
     return k < 1 ? 1 : (int)k;
