@@ -193,6 +193,21 @@ static void test_grow_overflow_keeps_array(void)
     free(a);
 }
 
+/* An exact resize keeps the contents and takes no more than asked; a size
+ * past SIZE_MAX bytes is refused with the array left as it was. */
+static void test_grow_exact(void)
+{
+    int *a = grow_array_exact(NULL, 3, sizeof *a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    a[2] = 9;
+    int *b = grow_array_exact(a, 5, sizeof *b);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_EQUAL(b[2], 9);
+    CU_ASSERT_PTR_NULL(grow_array_exact(b, SIZE_MAX / 2, sizeof *b));
+    CU_ASSERT_EQUAL(b[2], 9);
+    free(b);
+}
+
 /* Slots: the smallest power of two (at least 16) at most three quarters
  * full with max_ids + 1 ids: 11 ids -> 16 (4 x 12 = 48 = 3 x 16); 12 -> 32;
  * a 19,098-block pool -> 32,768 (3 x 16,384 = 49,152 < 76,396). */
@@ -268,6 +283,7 @@ int main(void)
         { "the closest name, or none", test_suggest_closest },
         { "arrays grow by doubling", test_grow_doubles },
         { "an impossible size leaves the array", test_grow_overflow_keeps_array },
+        { "an exact resize, and an impossible one", test_grow_exact },
         { "the id index's sizes by hand", test_idxtab_sizes },
         { "the id index answers as a scan does", test_idxtab_against_scan },
         { NULL, NULL },

@@ -1,4 +1,4 @@
-/* grow.c — growing an array's capacity by doubling, with the size arithmetic checked. */
+/* grow.c — growing an array's capacity (by doubling, or to an exact size), with the size arithmetic checked. */
 #include "grow.h"
 
 #include <stdint.h>
@@ -21,4 +21,11 @@ void *grow_array(void *p, size_t *cap, size_t need, size_t elem_size)
     if (grown)
         *cap = c;
     return grown;
+}
+
+void *grow_array_exact(void *p, size_t n, size_t elem_size)
+{
+    if (elem_size && n > SIZE_MAX / elem_size)
+        return NULL;
+    return realloc(p, n * elem_size);
 }

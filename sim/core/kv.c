@@ -526,7 +526,7 @@ static int grow_table(uint32_t **blocks, uint32_t *cap, uint32_t want)
 {
     if (want <= *cap)
         return 0;
-    uint32_t *nb = realloc(*blocks, want * sizeof *nb);
+    uint32_t *nb = grow_array_exact(*blocks, want, sizeof *nb);
     if (!nb)
         return -1;
     *blocks = nb;

@@ -328,7 +328,7 @@ static void cache_push_tail(tier_cache *c, uint32_t e, evict_segment s)
 /* Resizes *p to n elements of size bytes (unchanged on failure). */
 static int resize(void *p, size_t n, size_t size)
 {
-    void *q = realloc(*(void **)p, n * size);
+    void *q = grow_array_exact(*(void **)p, n, size);
     if (!q)
         return -1;
     *(void **)p = q;

@@ -929,13 +929,7 @@ void cost_decode_step(const cost_model *cm, const cost_decode *d, int64_t shift,
     /* No row prefills: that part of attn_time_ns adds exact zeros. The
      * totals: every row is x further at step shift, a pad is x = 1. */
     const decode_totals t = { 1, (double)d->n + d->n_pad, d->ctx_tokens + (int64_t)d->n * shift + d->n_pad, d->n_pad };
-    double aflops = 0, bytes = sh->gemm_bytes, aw = 0, exposed = 0, dequant = 0, attn = 0;
-    for (int gi = 0; gi < cm->n_groups; gi++) {
-        const cost_attn_group *g = &cm->groups[gi];
-        attn_sums s = { 0 };
-        if (!attn_closed_form(cm, g, &t, &s, &aw))
-            attn_walk(cm, g, &rows, 1, &s, &aw);
-        attn += attn_group_ns(cm, g, &s, &rows, 1, sh->mb, &exposed, &aflops, &bytes, &dequant);
-    }
+    double aflops = 0, bytes = sh->gemm_bytes, aw = 0, exposed = 0, dequant = 0;
+    double attn = attn_time_ns(cm, &rows, 1, &t, sh->mb, &exposed, &aflops, &bytes, &aw, &dequant);
     cost_finish(cm, sh, d->gemm_stage_ns, d->comm_stage_ns, d->n_pad, attn, aflops, aw, dequant, bytes, out);
 }

@@ -336,13 +336,17 @@ static int64_t tier_quiet_steps(const replica *r, int64_t k)
 {
     if (!r->tiers || r->tiers->cfg.offload != OFFLOAD_WRITE_THROUGH)
         return k;
-    int64_t bt = kv_pool_block_tokens(r->kv);
     for (int i = 0; i < r->step.n_batch; i++) {
         const serve_req *q = r->step.batch[i].r;
-        int64_t n = replica_decode_tokens(r, q), filled = (q->computed / bt + 1) * bt;
-        /* The step that computes token filled - 1 fills the block: step
-         * ceil((filled - computed) / n) - 1, which may be the run's last. */
-        int64_t last = (filled - q->computed + n - 1) / n;
+        /* Step 0 holds the block its token goes to, so the first block a
+         * commit would register is among those held (none: no prefix
+         * cache, or sealed). The step that computes token due - 1
+         * registers it: step ceil((due - computed) / n) - 1, which may be
+         * the run's last. */
+        int64_t n = replica_decode_tokens(r, q), due = kv_seq_commit_due_tokens(r->kv, &q->seq);
+        if (due == INT64_MAX)
+            continue;
+        int64_t last = (due - q->computed + n - 1) / n;
         if (last < k)
             k = last;
     }
